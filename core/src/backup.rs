@@ -1,0 +1,144 @@
+//! Password-protected key backup, so an account can log in from any browser.
+//!
+//! `PBKDF2-HMAC-SHA256(password, salt, iterations)` gives a master secret; HKDF splits it
+//! into a key-encryption key (never leaves the client) and an authentication token that
+//! the relay checks before handing out the blob. The token is a one-way function of the
+//! PBKDF2 output, so a relay that holds it still pays the full PBKDF2 cost per guess.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::identity::Identity;
+use crate::primitives::{self, Key};
+use crate::username::UserId;
+use crate::wire::Reader;
+
+/// OWASP's 2023 floor for PBKDF2-HMAC-SHA256; also the default.
+pub const MIN_ITERATIONS: u32 = 600_000;
+/// Import refuses more than this, so a hostile blob cannot pin the CPU for minutes.
+pub const MAX_ITERATIONS: u32 = 10_000_000;
+/// Shortest accepted password, in bytes.
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// Longest accepted password, in bytes.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+/// Largest backup blob.
+pub const MAX_BACKUP_LEN: usize = 32 * 1024;
+
+const BACKUP_TAG: [u8; 2] = [b'K', 1];
+/// Length of the public header: tag, user id, salt, iterations.
+pub const HEADER_LEN: usize = 2 + 32 + 16 + 4;
+
+/// The public parameters at the front of a backup blob: what a client needs before it
+/// can run PBKDF2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupParams {
+    /// Random per-backup PBKDF2 salt.
+    pub salt: [u8; 16],
+    /// PBKDF2 iteration count.
+    pub iterations: u32,
+}
+
+impl BackupParams {
+    /// Fresh parameters with a random salt.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R, iterations: u32) -> Result<Self> {
+        check_iterations(iterations)?;
+        let mut salt = [0u8; 16];
+        rng.fill_bytes(&mut salt);
+        Ok(Self { salt, iterations })
+    }
+
+    /// Reads the public header of a backup blob (what the relay serves before login),
+    /// returning the user id it belongs to.
+    pub fn from_blob(blob: &[u8]) -> Result<(UserId, Self)> {
+        if blob.len() > MAX_BACKUP_LEN {
+            return Err(Error::TooLarge);
+        }
+        let mut r = Reader::new(blob);
+        if r.array::<2>()? != BACKUP_TAG {
+            return Err(Error::Malformed);
+        }
+        let user_id = UserId(r.array()?);
+        let salt = r.array()?;
+        let iterations = r.u32()?;
+        check_iterations(iterations)?;
+        Ok((user_id, Self { salt, iterations }))
+    }
+}
+
+fn check_iterations(iterations: u32) -> Result<()> {
+    if (MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
+        Ok(())
+    } else {
+        Err(Error::WeakParameters)
+    }
+}
+
+/// The two secrets derived from a password. Redacted `Debug`, zeroized on drop.
+pub struct BackupKeys {
+    kek: Key,
+    auth_token: Key,
+}
+
+impl fmt::Debug for BackupKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BackupKeys(<redacted>)")
+    }
+}
+
+impl BackupKeys {
+    /// Runs PBKDF2 (the slow step: run it in a worker) and HKDF.
+    pub fn derive(password: &str, user_id: &UserId, params: &BackupParams) -> Result<Self> {
+        let pw = password.as_bytes();
+        if pw.len() < MIN_PASSWORD_LEN || pw.len() > MAX_PASSWORD_LEN {
+            return Err(Error::WeakParameters);
+        }
+        check_iterations(params.iterations)?;
+        let mut master = Zeroizing::new([0u8; 32]);
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pw, &params.salt, params.iterations, master.as_mut());
+        let okm = primitives::hkdf::<64>(
+            master.as_ref(),
+            user_id.as_bytes(),
+            &[b"sealpost/v1/backup"],
+        )?;
+        Ok(Self { kek: primitives::key_at(okm.as_ref(), 0)?, auth_token: primitives::key_at(okm.as_ref(), 1)? })
+    }
+
+    /// The token the relay checks before it releases the blob (it stores only a hash).
+    pub fn auth_token(&self) -> [u8; 32] {
+        *self.auth_token
+    }
+}
+
+/// A fresh backup of `identity`, encrypted under `keys` (derived with `params`).
+pub fn export<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    identity: &Identity,
+    params: &BackupParams,
+    keys: &BackupKeys,
+) -> Result<Vec<u8>> {
+    let mut blob = Vec::with_capacity(16 * 1024);
+    blob.extend_from_slice(&BACKUP_TAG);
+    blob.extend_from_slice(identity.user_id().as_bytes());
+    blob.extend_from_slice(&params.salt);
+    blob.extend_from_slice(&params.iterations.to_be_bytes());
+    let sealed = primitives::seal(rng, &keys.kek, &blob, &identity.to_secret_bytes()?)?;
+    blob.extend_from_slice(&sealed);
+    Ok(blob)
+}
+
+/// Opens a backup blob with keys derived from its own parameters. Any failure after
+/// the header parses is [`Error::WrongPassword`].
+pub fn import(blob: &[u8], keys: &BackupKeys) -> Result<Identity> {
+    let (user_id, _) = BackupParams::from_blob(blob)?;
+    let (header, sealed) = blob.split_at_checked(HEADER_LEN).ok_or(Error::Malformed)?;
+    let secret = primitives::open(&keys.kek, header, sealed).map_err(|_| Error::WrongPassword)?;
+    let identity = Identity::from_secret_bytes(&secret).map_err(|_| Error::WrongPassword)?;
+    if *identity.user_id() != user_id {
+        return Err(Error::WrongPassword);
+    }
+    Ok(identity)
+}
