@@ -1,0 +1,73 @@
+//! What an account signs to prove to the relay that it owns a mailbox.
+//!
+//! The relay knows only the identity public key in the registered bundle; it checks
+//! RSA-PSS signatures over these domain-separated strings. Keeping them here means the
+//! relay and every client build exactly the same bytes.
+
+use alloc::vec::Vec;
+
+use sha2::{Digest, Sha256};
+
+use crate::username::UserId;
+
+/// Bytes signed for one HTTP request:
+/// `"sealpost/v1/request\0" || method || "\n" || path_and_query || "\n" ||
+/// hex(SHA-256(body)) || "\n" || timestamp (decimal Unix seconds) || "\n" || nonce`.
+pub fn request_signing_input(method: &str, path_and_query: &str, body: &[u8], timestamp: u64, nonce: &str) -> Vec<u8> {
+    let mut m = Vec::with_capacity(160 + path_and_query.len());
+    m.extend_from_slice(b"sealpost/v1/request\0");
+    m.extend_from_slice(method.as_bytes());
+    m.push(b'\n');
+    m.extend_from_slice(path_and_query.as_bytes());
+    m.push(b'\n');
+    for b in Sha256::digest(body) {
+        m.extend_from_slice(&hex_byte(b));
+    }
+    m.push(b'\n');
+    let mut digits = [0u8; 20];
+    let mut n = timestamp;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    m.extend_from_slice(digits.get(i..).unwrap_or_default());
+    m.push(b'\n');
+    m.extend_from_slice(nonce.as_bytes());
+    m
+}
+
+/// Bytes signed to answer a relay challenge (WebSocket log-in, bearer tokens):
+/// `"sealpost/v1/challenge\0" || user_id || challenge`.
+pub fn challenge_signing_input(user_id: &UserId, challenge: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(64 + challenge.len());
+    m.extend_from_slice(b"sealpost/v1/challenge\0");
+    m.extend_from_slice(user_id.as_bytes());
+    m.extend_from_slice(challenge);
+    m
+}
+
+fn hex_byte(b: u8) -> [u8; 2] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_input_is_exact() {
+        let m = request_signing_input("POST", "/v1/x?a=1", b"", 1_700_000_000, "n0");
+        let expected = b"sealpost/v1/request\0POST\n/v1/x?a=1\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n1700000000\nn0";
+        assert_eq!(m, expected.to_vec());
+        let zero = request_signing_input("GET", "/", b"", 0, "");
+        assert!(zero.ends_with(b"\n0\n"));
+    }
+}
