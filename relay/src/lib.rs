@@ -1,0 +1,1 @@
+//! Placeholder: the relay is being written.

@@ -1,0 +1,1 @@
+//! Placeholder: the bindings are being written.
