@@ -1,0 +1,72 @@
+//! Shared test fixtures: RSA-2048 keys checked into `tests/vectors/keys.json` so that
+//! tests not about key generation never generate keys, and a seeded ChaCha20 RNG so that
+//! every vector is reproducible.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use sealpost_core::{EncryptionKey, Identity, IdentityKey, UserId, Username};
+use serde::{Deserialize, Serialize};
+
+/// 2026-01-01T00:00:00Z: the clock of every vector.
+pub const T0: u64 = 1_767_225_600;
+
+pub fn rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+pub fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+pub fn regenerate() -> bool {
+    std::env::var_os("SEALPOST_REGENERATE_VECTORS").is_some()
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+pub struct FixtureUser {
+    pub username: String,
+    pub user_id: String,
+    pub identity_pkcs8: String,
+    pub encryption_pkcs8: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct FixtureKeys {
+    pub note: String,
+    pub users: Vec<FixtureUser>,
+}
+
+pub fn fixture_keys() -> &'static FixtureKeys {
+    static KEYS: OnceLock<FixtureKeys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let text = std::fs::read_to_string(vectors_dir().join("keys.json")).expect("tests/vectors/keys.json");
+        serde_json::from_str(&text).expect("keys.json parses")
+    })
+}
+
+pub fn user_id(name: &str) -> UserId {
+    Username::parse(name).unwrap().user_id()
+}
+
+/// The fixture identity `name` with its encryption key signed at `T0` using `seed`.
+pub fn identity(name: &str, seed: u64) -> Identity {
+    let user = fixture_keys().users.iter().find(|u| u.username == name).expect("fixture user");
+    let identity = IdentityKey::from_pkcs8_der(&hex::decode(&user.identity_pkcs8).unwrap()).unwrap();
+    let encryption = EncryptionKey::from_pkcs8_der(&hex::decode(&user.encryption_pkcs8).unwrap()).unwrap();
+    Identity::from_keys(&mut rng(seed), user_id(name), identity, encryption, T0).unwrap()
+}
+
+pub fn write_json(name: &str, value: &serde_json::Value) {
+    let mut text = serde_json::to_string_pretty(value).unwrap();
+    text.push('\n');
+    std::fs::write(vectors_dir().join(name), text).unwrap();
+}
+
+pub fn read_json(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(vectors_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
