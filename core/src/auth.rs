@@ -13,7 +13,13 @@ use crate::username::UserId;
 /// Bytes signed for one HTTP request:
 /// `"sealpost/v1/request\0" || method || "\n" || path_and_query || "\n" ||
 /// hex(SHA-256(body)) || "\n" || timestamp (decimal Unix seconds) || "\n" || nonce`.
-pub fn request_signing_input(method: &str, path_and_query: &str, body: &[u8], timestamp: u64, nonce: &str) -> Vec<u8> {
+pub fn request_signing_input(
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    timestamp: u64,
+    nonce: &str,
+) -> Vec<u8> {
     let mut m = Vec::with_capacity(160 + path_and_query.len());
     m.extend_from_slice(b"sealpost/v1/request\0");
     m.extend_from_slice(method.as_bytes());

@@ -104,7 +104,10 @@ impl BackupKeys {
             user_id.as_bytes(),
             &[b"sealpost/v1/backup"],
         )?;
-        Ok(Self { kek: primitives::key_at(okm.as_ref(), 0)?, auth_token: primitives::key_at(okm.as_ref(), 1)? })
+        Ok(Self {
+            kek: primitives::key_at(okm.as_ref(), 0)?,
+            auth_token: primitives::key_at(okm.as_ref(), 1)?,
+        })
     }
 
     /// The token the relay checks before it releases the blob (it stores only a hash).

@@ -13,7 +13,9 @@ use core::fmt;
 use rand_core::CryptoRng;
 
 use crate::error::{Error, Result};
-use crate::keys::{EncryptionPublicKey, IdentityKey, IdentityPublicKey, MAX_MODULUS_LEN, MAX_SPKI_LEN};
+use crate::keys::{
+    EncryptionPublicKey, IdentityKey, IdentityPublicKey, MAX_MODULUS_LEN, MAX_SPKI_LEN,
+};
 use crate::username::UserId;
 use crate::wire::{Reader, put_var16};
 
@@ -37,7 +39,12 @@ pub struct SignedEncryptionKey {
 
 impl fmt::Debug for SignedEncryptionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { key, not_before, not_after, signature: _ } = self;
+        let Self {
+            key,
+            not_before,
+            not_after,
+            signature: _,
+        } = self;
         f.debug_struct("SignedEncryptionKey")
             .field("key", key)
             .field("not_before", not_before)
@@ -46,8 +53,14 @@ impl fmt::Debug for SignedEncryptionKey {
     }
 }
 
-fn enc_key_signing_input(user_id: &UserId, key: &EncryptionPublicKey, nb: u64, na: u64) -> Result<Vec<u8>> {
-    let mut m = Vec::with_capacity(ENC_KEY_SIG_DOMAIN.len() + 32 + 16 + 2 + key.to_spki_der().len());
+fn enc_key_signing_input(
+    user_id: &UserId,
+    key: &EncryptionPublicKey,
+    nb: u64,
+    na: u64,
+) -> Result<Vec<u8>> {
+    let mut m =
+        Vec::with_capacity(ENC_KEY_SIG_DOMAIN.len() + 32 + 16 + 2 + key.to_spki_der().len());
     m.extend_from_slice(ENC_KEY_SIG_DOMAIN);
     m.extend_from_slice(user_id.as_bytes());
     m.extend_from_slice(&nb.to_be_bytes());
@@ -69,8 +82,16 @@ impl SignedEncryptionKey {
         if not_before >= not_after {
             return Err(Error::Expired);
         }
-        let signature = identity.sign(rng, &enc_key_signing_input(user_id, &key, not_before, not_after)?)?;
-        Ok(Self { key, not_before, not_after, signature })
+        let signature = identity.sign(
+            rng,
+            &enc_key_signing_input(user_id, &key, not_before, not_after)?,
+        )?;
+        Ok(Self {
+            key,
+            not_before,
+            not_after,
+            signature,
+        })
     }
 
     /// Rebuilds a signed key from stored parts, verifying the signature.
@@ -82,7 +103,12 @@ impl SignedEncryptionKey {
         identity: &IdentityPublicKey,
         user_id: &UserId,
     ) -> Result<Self> {
-        let k = Self { key, not_before, not_after, signature };
+        let k = Self {
+            key,
+            not_before,
+            not_after,
+            signature,
+        };
         k.verify(identity, user_id)?;
         Ok(k)
     }
@@ -134,7 +160,13 @@ pub struct KeyBundle {
 
 impl fmt::Debug for KeyBundle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { user_id, identity, issued_at, keys, bytes: _ } = self;
+        let Self {
+            user_id,
+            identity,
+            issued_at,
+            keys,
+            bytes: _,
+        } = self;
         f.debug_struct("KeyBundle")
             .field("user_id", user_id)
             .field("identity", identity)
@@ -174,7 +206,13 @@ impl KeyBundle {
         }
         let signature = identity.sign(rng, &bundle_signing_input(&bytes))?;
         put_var16(&mut bytes, &signature)?;
-        Ok(Self { user_id, identity: public, issued_at, keys, bytes })
+        Ok(Self {
+            user_id,
+            identity: public,
+            issued_at,
+            keys,
+            bytes,
+        })
     }
 
     /// Parses a bundle and verifies every signature in it.
@@ -199,14 +237,22 @@ impl KeyBundle {
             let not_before = r.u64()?;
             let not_after = r.u64()?;
             let signature = r.var16(MAX_MODULUS_LEN)?.to_vec();
-            keys.push(SignedEncryptionKey::from_parts(key, not_before, not_after, signature, &identity, &user_id)?);
+            keys.push(SignedEncryptionKey::from_parts(
+                key, not_before, not_after, signature, &identity, &user_id,
+            )?);
         }
         let signed_len = bytes.len().saturating_sub(r.remaining());
         let signature = r.var16(MAX_MODULUS_LEN)?;
         r.finish()?;
         let signed = bytes.get(..signed_len).ok_or(Error::Malformed)?;
         identity.verify(&bundle_signing_input(signed), signature)?;
-        Ok(Self { user_id, identity, issued_at, keys, bytes: bytes.to_vec() })
+        Ok(Self {
+            user_id,
+            identity,
+            issued_at,
+            keys,
+            bytes: bytes.to_vec(),
+        })
     }
 
     /// The canonical encoding (what the relay stores and serves).

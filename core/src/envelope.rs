@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use crate::bundle::KeyBundle;
 use crate::error::{Error, Result};
 use crate::identity::Identity;
-use crate::keys::{EncryptionKey, EncryptionPublicKey, IdentityPublicKey, MAX_MODULUS_LEN, MAX_SPKI_LEN};
+use crate::keys::{
+    EncryptionKey, EncryptionPublicKey, IdentityPublicKey, MAX_MODULUS_LEN, MAX_SPKI_LEN,
+};
 use crate::padding;
 use crate::primitives::{self, Key, NONCE_LEN, TAG_LEN};
 use crate::username::UserId;
@@ -167,7 +169,18 @@ pub struct Opened {
 
 impl core::fmt::Debug for Opened {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let Self { sender, sender_identity: _, kind, session_id: _, counter, sent_at, recipients, content_type, content, message_id: _ } = self;
+        let Self {
+            sender,
+            sender_identity: _,
+            kind,
+            session_id: _,
+            counter,
+            sent_at,
+            recipients,
+            content_type,
+            content,
+            message_id: _,
+        } = self;
         f.debug_struct("Opened")
             .field("sender", sender)
             .field("kind", kind)
@@ -264,16 +277,33 @@ impl<'a> Framed<'a> {
             return Err(Error::Malformed);
         }
         let recipient = UserId(r.array()?);
-        Ok(Self { recipient, region: r.rest() })
+        Ok(Self {
+            recipient,
+            region: r.rest(),
+        })
     }
 
     /// Tries to open the header box at `offset` of the region with `header_key`.
     /// Returns the header and the body box.
-    pub(crate) fn open_header(&self, offset: usize, header_key: &[u8; 32]) -> Result<(Header, &'a [u8])> {
+    pub(crate) fn open_header(
+        &self,
+        offset: usize,
+        header_key: &[u8; 32],
+    ) -> Result<(Header, &'a [u8])> {
         let key_block = self.region.get(..offset).ok_or(Error::Decrypt)?;
-        let header_box = self.region.get(offset..offset + HEADER_BOX_LEN).ok_or(Error::Decrypt)?;
-        let tail = self.region.get(offset + HEADER_BOX_LEN..).ok_or(Error::Decrypt)?;
-        let plain = primitives::open(header_key, &header_aad(&self.recipient, key_block, tail), header_box)?;
+        let header_box = self
+            .region
+            .get(offset..offset + HEADER_BOX_LEN)
+            .ok_or(Error::Decrypt)?;
+        let tail = self
+            .region
+            .get(offset + HEADER_BOX_LEN..)
+            .ok_or(Error::Decrypt)?;
+        let plain = primitives::open(
+            header_key,
+            &header_aad(&self.recipient, key_block, tail),
+            header_box,
+        )?;
         let header = Header::decode(&plain)?;
         let body_len = usize::try_from(header.body_len).map_err(|_| Error::Decrypt)?;
         let body_box = tail.get(..body_len).ok_or(Error::Decrypt)?;
@@ -282,7 +312,11 @@ impl<'a> Framed<'a> {
 }
 
 /// Seals a body with a one-time body key.
-pub(crate) fn seal_body<R: CryptoRng + ?Sized>(rng: &mut R, body_key: &[u8; 32], body: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn seal_body<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    body_key: &[u8; 32],
+    body: &[u8],
+) -> Result<Vec<u8>> {
     primitives::seal(rng, body_key, BODY_AAD, body)
 }
 
@@ -303,7 +337,10 @@ struct SeedKeys {
 
 fn seed_keys(seed: &[u8]) -> Result<SeedKeys> {
     let okm = primitives::hkdf::<64>(seed, &[], &[b"sealpost/v1/init\0"])?;
-    Ok(SeedKeys { header: primitives::key_at(okm.as_ref(), 0)?, body: primitives::key_at(okm.as_ref(), 1)? })
+    Ok(SeedKeys {
+        header: primitives::key_at(okm.as_ref(), 0)?,
+        body: primitives::key_at(okm.as_ref(), 1)?,
+    })
 }
 
 fn key_label(recipient: &UserId) -> Vec<u8> {
@@ -313,7 +350,13 @@ fn key_label(recipient: &UserId) -> Vec<u8> {
     label
 }
 
-fn signing_input(header: &Header, seed: &[u8], recipients: &[UserId], content_type: u8, content: &[u8]) -> Vec<u8> {
+fn signing_input(
+    header: &Header,
+    seed: &[u8],
+    recipients: &[UserId],
+    content_type: u8,
+    content: &[u8],
+) -> Vec<u8> {
     let mut m = Vec::with_capacity(SIG_DOMAIN.len() + 256 + recipients.len() * 32);
     m.extend_from_slice(SIG_DOMAIN);
     header.signed_fields(&mut m);
@@ -351,8 +394,18 @@ pub(crate) fn seal_signed<R: CryptoRng + ?Sized>(
         return Err(Error::TooLarge);
     }
     let ids: Vec<UserId> = recipients.iter().map(|r| r.id).collect();
-    let header = Header { kind, sender: *me.user_id(), session, counter: 0, sent_at: now, body_len: 0 };
-    let signature = me.identity_key().sign(rng, &signing_input(&header, seed, &ids, content_type, content))?;
+    let header = Header {
+        kind,
+        sender: *me.user_id(),
+        session,
+        counter: 0,
+        sent_at: now,
+        body_len: 0,
+    };
+    let signature = me.identity_key().sign(
+        rng,
+        &signing_input(&header, seed, &ids, content_type, content),
+    )?;
     let mut body = Vec::with_capacity(content.len() + 1200 + ids.len() * 32);
     put_var16(&mut body, me.identity_key().public().to_spki_der())?;
     put_var16(&mut body, &signature)?;
@@ -379,7 +432,11 @@ pub(crate) struct OpenedSigned {
 }
 
 /// Tries every decryption key on a key block at the start of the region.
-pub(crate) fn open_signed<R: CryptoRng + ?Sized>(rng: &mut R, me: &Identity, framed: &Framed<'_>) -> Result<OpenedSigned> {
+pub(crate) fn open_signed<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    me: &Identity,
+    framed: &Framed<'_>,
+) -> Result<OpenedSigned> {
     for key in me.decryption_keys() {
         if let Ok(opened) = open_signed_with(rng, me.user_id(), key, framed) {
             return Ok(opened);
@@ -408,7 +465,8 @@ fn open_signed_with<R: CryptoRng + ?Sized>(
     }
     let plain = primitives::open(&keys.body, BODY_AAD, body_box)?;
     let mut r = Reader::new(&plain);
-    let sender_identity = IdentityPublicKey::from_spki_der(r.var16(MAX_SPKI_LEN)?).map_err(|_| Error::Decrypt)?;
+    let sender_identity =
+        IdentityPublicKey::from_spki_der(r.var16(MAX_SPKI_LEN)?).map_err(|_| Error::Decrypt)?;
     let signature = r.var16(MAX_MODULUS_LEN)?;
     let count = usize::from(r.u8()?);
     if count == 0 || count > MAX_RECIPIENTS {
@@ -420,11 +478,16 @@ fn open_signed_with<R: CryptoRng + ?Sized>(
     }
     let (content_type, content) = decode_content(&mut r)?;
     r.finish()?;
-    if !recipients.contains(me) || (header.kind == MessageKind::SessionInit && recipients.len() != 1) {
+    if !recipients.contains(me)
+        || (header.kind == MessageKind::SessionInit && recipients.len() != 1)
+    {
         return Err(Error::Decrypt);
     }
     sender_identity
-        .verify(&signing_input(&header, seed.as_ref(), &recipients, content_type, &content), signature)
+        .verify(
+            &signing_input(&header, seed.as_ref(), &recipients, content_type, &content),
+            signature,
+        )
         .map_err(|_| Error::Decrypt)?;
     Ok(OpenedSigned {
         opened: Opened {
@@ -457,10 +520,25 @@ pub fn seal<R: CryptoRng + ?Sized>(
 ) -> Result<Vec<(UserId, Vec<u8>)>> {
     let targets = recipients
         .iter()
-        .map(|b| Ok(SignedRecipient { id: *b.user_id(), key: b.current_encryption_key(now)? }))
+        .map(|b| {
+            Ok(SignedRecipient {
+                id: *b.user_id(),
+                key: b.current_encryption_key(now)?,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut id = [0u8; 16];
     rng.fill_bytes(&mut id);
     let seed = primitives::random_key(rng);
-    seal_signed(rng, me, MessageKind::Sealed, id, &seed, &targets, content_type, content, now)
+    seal_signed(
+        rng,
+        me,
+        MessageKind::Sealed,
+        id,
+        &seed,
+        &targets,
+        content_type,
+        content,
+        now,
+    )
 }

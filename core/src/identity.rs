@@ -40,7 +40,12 @@ pub struct Identity {
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { user_id, identity, encryption_keys, last_issued } = self;
+        let Self {
+            user_id,
+            identity,
+            encryption_keys,
+            last_issued,
+        } = self;
         f.debug_struct("Identity")
             .field("user_id", user_id)
             .field("identity", identity)
@@ -66,7 +71,12 @@ impl Identity {
         progress(0, KEYGEN_STEPS);
         let identity = IdentityKey::generate(rng, size)?;
         progress(1, KEYGEN_STEPS);
-        let mut me = Self { user_id, identity, encryption_keys: Vec::new(), last_issued: 0 };
+        let mut me = Self {
+            user_id,
+            identity,
+            encryption_keys: Vec::new(),
+            last_issued: 0,
+        };
         let encryption = EncryptionKey::generate(rng, size)?;
         me.add_encryption_key(rng, encryption, now)?;
         progress(2, KEYGEN_STEPS);
@@ -81,15 +91,35 @@ impl Identity {
         encryption: EncryptionKey,
         now: u64,
     ) -> Result<Self> {
-        let mut me = Self { user_id, identity, encryption_keys: Vec::new(), last_issued: 0 };
+        let mut me = Self {
+            user_id,
+            identity,
+            encryption_keys: Vec::new(),
+            last_issued: 0,
+        };
         me.add_encryption_key(rng, encryption, now)?;
         Ok(me)
     }
 
-    fn add_encryption_key<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, private: EncryptionKey, now: u64) -> Result<()> {
-        let not_after = now.checked_add(ENCRYPTION_KEY_LIFETIME).ok_or(Error::Expired)?;
-        let signed = SignedEncryptionKey::sign(rng, &self.identity, &self.user_id, private.public(), now, not_after)?;
-        self.encryption_keys.push(OwnedEncryptionKey { private, signed });
+    fn add_encryption_key<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        private: EncryptionKey,
+        now: u64,
+    ) -> Result<()> {
+        let not_after = now
+            .checked_add(ENCRYPTION_KEY_LIFETIME)
+            .ok_or(Error::Expired)?;
+        let signed = SignedEncryptionKey::sign(
+            rng,
+            &self.identity,
+            &self.user_id,
+            private.public(),
+            now,
+            not_after,
+        )?;
+        self.encryption_keys
+            .push(OwnedEncryptionKey { private, signed });
         Ok(())
     }
 
@@ -133,7 +163,11 @@ impl Identity {
 
     /// Adds a new encryption key valid from `now` and deletes keys past retention.
     /// Publish a new [`Identity::bundle`] afterwards so senders switch to it.
-    pub fn rotate_encryption_key<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) -> Result<()> {
+    pub fn rotate_encryption_key<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+    ) -> Result<()> {
         let size = self.identity.public().size();
         let key = EncryptionKey::generate(rng, size)?;
         self.add_encryption_key(rng, key, now)?;
@@ -148,7 +182,8 @@ impl Identity {
         let newest = self.encryption_keys.len().saturating_sub(1);
         let mut index = 0;
         self.encryption_keys.retain(|k| {
-            let keep = index == newest || k.signed.not_after().saturating_add(RETAIN_AFTER_EXPIRY) > now;
+            let keep =
+                index == newest || k.signed.not_after().saturating_add(RETAIN_AFTER_EXPIRY) > now;
             index += 1;
             keep
         });
@@ -196,10 +231,22 @@ impl Identity {
             let not_before = r.u64()?;
             let not_after = r.u64()?;
             let signature = r.var16(MAX_MODULUS_LEN)?;
-            let signed = SignedEncryptionKey::from_parts(private.public(), not_before, not_after, signature.to_vec(), &identity.public(), &user_id)?;
+            let signed = SignedEncryptionKey::from_parts(
+                private.public(),
+                not_before,
+                not_after,
+                signature.to_vec(),
+                &identity.public(),
+                &user_id,
+            )?;
             encryption_keys.push(OwnedEncryptionKey { private, signed });
         }
         r.finish()?;
-        Ok(Self { user_id, identity, encryption_keys, last_issued })
+        Ok(Self {
+            user_id,
+            identity,
+            encryption_keys,
+            last_issued,
+        })
     }
 }

@@ -164,7 +164,12 @@ macro_rules! public_debug {
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let fp = self.fingerprint();
-                write!(f, "{}({} bits, sha256:", stringify!($ty), self.0.size.bits())?;
+                write!(
+                    f,
+                    "{}({} bits, sha256:",
+                    stringify!($ty),
+                    self.0.size.bits()
+                )?;
                 for b in fp.iter().take(8) {
                     write!(f, "{b:02x}")?;
                 }

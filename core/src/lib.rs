@@ -26,7 +26,9 @@ mod wire;
 pub use bundle::{KeyBundle, MAX_BUNDLE_LEN, MAX_ENCRYPTION_KEYS, SignedEncryptionKey};
 pub use envelope::{CONTENT_TEXT, MAX_RECIPIENTS, MessageKind, Opened, VERSION, message_id, seal};
 pub use error::{Error, Result};
-pub use identity::{ENCRYPTION_KEY_LIFETIME, Identity, KEYGEN_STEPS, RETAIN_AFTER_EXPIRY, ROTATE_BEFORE_EXPIRY};
+pub use identity::{
+    ENCRYPTION_KEY_LIFETIME, Identity, KEYGEN_STEPS, RETAIN_AFTER_EXPIRY, ROTATE_BEFORE_EXPIRY,
+};
 pub use keys::{EncryptionKey, EncryptionPublicKey, IdentityKey, IdentityPublicKey, KeySize};
 pub use safety::SafetyNumber;
 pub use session::{MAX_SKIP, REKEY_AGE, REKEY_MESSAGES, SealedMessage, SessionStore};

@@ -21,12 +21,23 @@ pub(crate) const TAG_LEN: usize = 16;
 pub(crate) type Key = Zeroizing<[u8; 32]>;
 
 /// `nonce || AES-256-GCM(key, nonce, aad, plaintext)` with a random nonce.
-pub(crate) fn seal<R: CryptoRng + ?Sized>(rng: &mut R, key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn seal<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    key: &[u8; 32],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
     let cipher = Aes256Gcm::new(key.into());
     let ct = cipher
-        .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .map_err(|_| Error::Crypto)?;
     let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
     out.extend_from_slice(&nonce);
@@ -49,7 +60,11 @@ pub(crate) fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizin
 }
 
 /// HKDF-SHA256 (RFC 5869) filling `N` bytes.
-pub(crate) fn hkdf<const N: usize>(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> Result<Zeroizing<[u8; N]>> {
+pub(crate) fn hkdf<const N: usize>(
+    ikm: &[u8],
+    salt: &[u8],
+    info: &[&[u8]],
+) -> Result<Zeroizing<[u8; N]>> {
     let mut out = Zeroizing::new([0u8; N]);
     Hkdf::<Sha256>::new(Some(salt), ikm)
         .expand_multi_info(info, out.as_mut())
@@ -60,7 +75,9 @@ pub(crate) fn hkdf<const N: usize>(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> R
 /// Splits 32 bytes off the front of a derived block.
 pub(crate) fn key_at(block: &[u8], index: usize) -> Result<Key> {
     let start = index.checked_mul(32).ok_or(Error::Crypto)?;
-    let bytes = block.get(start..start.saturating_add(32)).ok_or(Error::Crypto)?;
+    let bytes = block
+        .get(start..start.saturating_add(32))
+        .ok_or(Error::Crypto)?;
     let mut key = Zeroizing::new([0u8; 32]);
     key.copy_from_slice(bytes);
     Ok(key)

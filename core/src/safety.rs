@@ -62,7 +62,12 @@ pub struct SafetyNumber {
 
 impl SafetyNumber {
     /// Computes the safety number of `(a_id, a_key)` and `(b_id, b_key)`, in either order.
-    pub fn new(a_id: &UserId, a_key: &IdentityPublicKey, b_id: &UserId, b_key: &IdentityPublicKey) -> Self {
+    pub fn new(
+        a_id: &UserId,
+        a_key: &IdentityPublicKey,
+        b_id: &UserId,
+        b_key: &IdentityPublicKey,
+    ) -> Self {
         let a = fingerprint(a_id, a_key);
         let b = fingerprint(b_id, b_key);
         // Sort by the displayed digits so that both sides agree on the order.

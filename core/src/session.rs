@@ -16,7 +16,8 @@ use zeroize::Zeroizing;
 
 use crate::bundle::KeyBundle;
 use crate::envelope::{
-    self, Framed, Header, HEADER_BOX_LEN, MessageKind, Opened, SignedRecipient, encode_content, frame, message_id,
+    self, Framed, HEADER_BOX_LEN, Header, MessageKind, Opened, SignedRecipient, encode_content,
+    frame, message_id,
 };
 use crate::error::{Error, Result};
 use crate::identity::Identity;
@@ -54,7 +55,10 @@ struct Chain {
 impl Chain {
     /// `(message key, next chain key)` for the current position.
     fn step(&self) -> Result<(Key, Key)> {
-        Ok((primitives::hmac(&self.chain_key, &[1])?, primitives::hmac(&self.chain_key, &[2])?))
+        Ok((
+            primitives::hmac(&self.chain_key, &[1])?,
+            primitives::hmac(&self.chain_key, &[2])?,
+        ))
     }
 }
 
@@ -85,11 +89,33 @@ impl Session {
         now: u64,
     ) -> Result<Self> {
         let (i, r) = if initiator { (me, &peer) } else { (&peer, me) };
-        let okm = primitives::hkdf::<128>(seed, &id, &[b"sealpost/v1/session\0", i.as_bytes(), r.as_bytes()])?;
-        let i2r = Chain { chain_key: primitives::key_at(okm.as_ref(), 0)?, header_key: primitives::key_at(okm.as_ref(), 2)?, next: 0 };
-        let r2i = Chain { chain_key: primitives::key_at(okm.as_ref(), 1)?, header_key: primitives::key_at(okm.as_ref(), 3)?, next: 0 };
+        let okm = primitives::hkdf::<128>(
+            seed,
+            &id,
+            &[b"sealpost/v1/session\0", i.as_bytes(), r.as_bytes()],
+        )?;
+        let i2r = Chain {
+            chain_key: primitives::key_at(okm.as_ref(), 0)?,
+            header_key: primitives::key_at(okm.as_ref(), 2)?,
+            next: 0,
+        };
+        let r2i = Chain {
+            chain_key: primitives::key_at(okm.as_ref(), 1)?,
+            header_key: primitives::key_at(okm.as_ref(), 3)?,
+            next: 0,
+        };
         let (send, recv) = if initiator { (i2r, r2i) } else { (r2i, i2r) };
-        Ok(Self { id, peer, peer_identity, peer_key, created_at: now, last_used: now, send, recv, skipped: VecDeque::new() })
+        Ok(Self {
+            id,
+            peer,
+            peer_identity,
+            peer_key,
+            created_at: now,
+            last_used: now,
+            send,
+            recv,
+            skipped: VecDeque::new(),
+        })
     }
 
     fn usable_for(&self, bundle: &KeyBundle, current_key: &[u8; 32], now: u64) -> bool {
@@ -108,7 +134,11 @@ impl Session {
                 .skipped
                 .iter()
                 .position(|(n, _)| *n == counter)
-                .and_then(|i| self.skipped.get(i).map(|(_, k)| (k.clone(), RecvUpdate::UseSkipped(i))))
+                .and_then(|i| {
+                    self.skipped
+                        .get(i)
+                        .map(|(_, k)| (k.clone(), RecvUpdate::UseSkipped(i)))
+                })
                 .ok_or(Error::Replay);
         }
         if counter - self.recv.next > MAX_SKIP {
@@ -122,7 +152,14 @@ impl Session {
         }
         let mk = primitives::hmac(&chain_key, &[1])?;
         let next_chain = primitives::hmac(&chain_key, &[2])?;
-        Ok((mk, RecvUpdate::Advance { next: counter + 1, chain_key: next_chain, newly_skipped }))
+        Ok((
+            mk,
+            RecvUpdate::Advance {
+                next: counter + 1,
+                chain_key: next_chain,
+                newly_skipped,
+            },
+        ))
     }
 
     fn apply(&mut self, update: RecvUpdate, now: u64) {
@@ -130,7 +167,11 @@ impl Session {
             RecvUpdate::UseSkipped(i) => {
                 self.skipped.remove(i);
             }
-            RecvUpdate::Advance { next, chain_key, newly_skipped } => {
+            RecvUpdate::Advance {
+                next,
+                chain_key,
+                newly_skipped,
+            } => {
                 self.recv.next = next;
                 self.recv.chain_key = chain_key;
                 self.skipped.extend(newly_skipped);
@@ -145,7 +186,11 @@ impl Session {
 
 enum RecvUpdate {
     UseSkipped(usize),
-    Advance { next: u64, chain_key: Key, newly_skipped: Vec<(u64, Key)> },
+    Advance {
+        next: u64,
+        chain_key: Key,
+        newly_skipped: Vec<(u64, Key)>,
+    },
 }
 
 /// An envelope ready for the relay.
@@ -219,17 +264,50 @@ impl SessionStore {
         let mut id = [0u8; 16];
         rng.fill_bytes(&mut id);
         let seed = primitives::random_key(rng);
-        let targets = [SignedRecipient { id: *peer.user_id(), key: current }];
-        let mut sealed = envelope::seal_signed(rng, me, MessageKind::SessionInit, id, &seed, &targets, content_type, content, now)?;
+        let targets = [SignedRecipient {
+            id: *peer.user_id(),
+            key: current,
+        }];
+        let mut sealed = envelope::seal_signed(
+            rng,
+            me,
+            MessageKind::SessionInit,
+            id,
+            &seed,
+            &targets,
+            content_type,
+            content,
+            now,
+        )?;
         let (recipient, envelope) = sealed.pop().ok_or(Error::Crypto)?;
-        let session = Session::new(id, &seed, me.user_id(), recipient, peer.identity().clone(), fingerprint, true, now)?;
+        let session = Session::new(
+            id,
+            &seed,
+            me.user_id(),
+            recipient,
+            peer.identity().clone(),
+            fingerprint,
+            true,
+            now,
+        )?;
         self.insert(session, now);
-        Ok(SealedMessage { recipient, envelope, message_id: message_id(me.user_id(), &id, 0), new_session: true })
+        Ok(SealedMessage {
+            recipient,
+            envelope,
+            message_id: message_id(me.user_id(), &id, 0),
+            new_session: true,
+        })
     }
 
     /// Opens an envelope addressed to `me`: a session message, a session set-up or a
     /// one-shot sealed envelope. State changes only when opening succeeds.
-    pub fn open<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, me: &Identity, envelope: &[u8], now: u64) -> Result<Opened> {
+    pub fn open<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        me: &Identity,
+        envelope: &[u8],
+        now: u64,
+    ) -> Result<Opened> {
         let framed = Framed::parse(envelope)?;
         if framed.recipient != *me.user_id() {
             return Err(Error::Decrypt);
@@ -239,7 +317,9 @@ impl SessionStore {
         }
         let signed = envelope::open_signed(rng, me, &framed)?;
         let opened = signed.opened;
-        if self.seen.contains(&opened.session_id) || self.sessions.iter().any(|s| s.id == opened.session_id) {
+        if self.seen.contains(&opened.session_id)
+            || self.sessions.iter().any(|s| s.id == opened.session_id)
+        {
             return Err(Error::Replay);
         }
         if opened.kind == MessageKind::SessionInit {
@@ -260,20 +340,29 @@ impl SessionStore {
     }
 
     /// `Ok(None)` when no session's header key opens the header.
-    fn open_session_message(&mut self, framed: &Framed<'_>, me: &UserId, now: u64) -> Result<Option<Opened>> {
+    fn open_session_message(
+        &mut self,
+        framed: &Framed<'_>,
+        me: &UserId,
+        now: u64,
+    ) -> Result<Option<Opened>> {
         if framed.region.len() < HEADER_BOX_LEN {
             return Ok(None);
         }
-        let found = self
-            .sessions
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| framed.open_header(0, &s.recv.header_key).ok().map(|h| (i, h)));
+        let found = self.sessions.iter().enumerate().find_map(|(i, s)| {
+            framed
+                .open_header(0, &s.recv.header_key)
+                .ok()
+                .map(|h| (i, h))
+        });
         let Some((index, (header, body_box))) = found else {
             return Ok(None);
         };
         let session = self.sessions.get_mut(index).ok_or(Error::Decrypt)?;
-        if header.kind != MessageKind::Session || header.session != session.id || header.sender != session.peer {
+        if header.kind != MessageKind::Session
+            || header.session != session.id
+            || header.sender != session.peer
+        {
             return Err(Error::Decrypt);
         }
         let (key, update) = session.recv_key(header.counter)?;
@@ -351,7 +440,11 @@ impl SessionStore {
     pub fn to_secret_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
         let mut out = Zeroizing::new(Vec::with_capacity(256 + self.sessions.len() * 1024));
         out.extend_from_slice(&STORE_TAG);
-        out.extend_from_slice(&u32::try_from(self.sessions.len()).map_err(|_| Error::TooLarge)?.to_be_bytes());
+        out.extend_from_slice(
+            &u32::try_from(self.sessions.len())
+                .map_err(|_| Error::TooLarge)?
+                .to_be_bytes(),
+        );
         for s in &self.sessions {
             out.extend_from_slice(&s.id);
             out.extend_from_slice(s.peer.as_bytes());
@@ -364,13 +457,21 @@ impl SessionStore {
                 out.extend_from_slice(c.header_key.as_ref());
                 out.extend_from_slice(&c.next.to_be_bytes());
             }
-            out.extend_from_slice(&u16::try_from(s.skipped.len()).map_err(|_| Error::TooLarge)?.to_be_bytes());
+            out.extend_from_slice(
+                &u16::try_from(s.skipped.len())
+                    .map_err(|_| Error::TooLarge)?
+                    .to_be_bytes(),
+            );
             for (n, k) in &s.skipped {
                 out.extend_from_slice(&n.to_be_bytes());
                 out.extend_from_slice(k.as_ref());
             }
         }
-        out.extend_from_slice(&u32::try_from(self.seen.len()).map_err(|_| Error::TooLarge)?.to_be_bytes());
+        out.extend_from_slice(
+            &u32::try_from(self.seen.len())
+                .map_err(|_| Error::TooLarge)?
+                .to_be_bytes(),
+        );
         for id in &self.seen {
             out.extend_from_slice(id);
         }
@@ -396,7 +497,11 @@ impl SessionStore {
             let created_at = r.u64()?;
             let last_used = r.u64()?;
             let mut chain = || -> Result<Chain> {
-                Ok(Chain { chain_key: Zeroizing::new(r.array()?), header_key: Zeroizing::new(r.array()?), next: r.u64()? })
+                Ok(Chain {
+                    chain_key: Zeroizing::new(r.array()?),
+                    header_key: Zeroizing::new(r.array()?),
+                    next: r.u64()?,
+                })
             };
             let send = chain()?;
             let recv = chain()?;
@@ -408,7 +513,17 @@ impl SessionStore {
             for _ in 0..skipped_len {
                 skipped.push_back((r.u64()?, Zeroizing::new(r.array()?)));
             }
-            sessions.push(Session { id, peer, peer_identity, peer_key, created_at, last_used, send, recv, skipped });
+            sessions.push(Session {
+                id,
+                peer,
+                peer_identity,
+                peer_key,
+                created_at,
+                last_used,
+                send,
+                recv,
+                skipped,
+            });
         }
         let seen_len = usize::try_from(r.u32()?).map_err(|_| Error::Malformed)?;
         if seen_len > REPLAY_MEMORY {
@@ -433,13 +548,32 @@ fn seal_in_session<R: CryptoRng + ?Sized>(
 ) -> Result<SealedMessage> {
     let counter = session.send.next;
     let (mk, next_chain) = session.send.step()?;
-    let header = Header { kind: MessageKind::Session, sender: *me.user_id(), session: session.id, counter, sent_at: now, body_len: 0 };
+    let header = Header {
+        kind: MessageKind::Session,
+        sender: *me.user_id(),
+        session: session.id,
+        counter,
+        sent_at: now,
+        body_len: 0,
+    };
     let mut body = Vec::with_capacity(content.len() + 5);
     encode_content(&mut body, content_type, content)?;
     let body_box = envelope::seal_body(rng, &mk, &body)?;
-    let envelope = frame(rng, &session.peer, &[], &session.send.header_key, &header, &body_box)?;
+    let envelope = frame(
+        rng,
+        &session.peer,
+        &[],
+        &session.send.header_key,
+        &header,
+        &body_box,
+    )?;
     session.send.chain_key = next_chain;
     session.send.next = counter + 1;
     session.last_used = now;
-    Ok(SealedMessage { recipient: session.peer, envelope, message_id: message_id(me.user_id(), &session.id, counter), new_session: false })
+    Ok(SealedMessage {
+        recipient: session.peer,
+        envelope,
+        message_id: message_id(me.user_id(), &session.id, counter),
+        new_session: false,
+    })
 }

@@ -31,10 +31,9 @@ impl Username {
             return Err(Error::InvalidUsername);
         }
         let normalized = input.to_ascii_lowercase();
-        if !normalized
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
-        {
+        if !normalized.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        }) {
             return Err(Error::InvalidUsername);
         }
         Ok(Self(normalized))
@@ -81,7 +80,9 @@ impl UserId {
 
     /// Parses exactly 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        <[u8; 32]>::try_from(bytes).map(Self).map_err(|_| Error::Malformed)
+        <[u8; 32]>::try_from(bytes)
+            .map(Self)
+            .map_err(|_| Error::Malformed)
     }
 
     /// Parses 64 lowercase or uppercase hex digits.
@@ -147,7 +148,15 @@ mod tests {
     #[test]
     fn normalizes_case_and_rejects_bad_names() {
         assert_eq!(Username::parse("Alice_1").unwrap().as_str(), "alice_1");
-        for bad in ["ab", "", "a b c", "ålice", "alice!", "x".repeat(33).as_str(), "ALİCE"] {
+        for bad in [
+            "ab",
+            "",
+            "a b c",
+            "ålice",
+            "alice!",
+            "x".repeat(33).as_str(),
+            "ALİCE",
+        ] {
             assert_eq!(Username::parse(bad), Err(Error::InvalidUsername), "{bad}");
         }
         assert!(Username::parse(&"x".repeat(32)).is_ok());

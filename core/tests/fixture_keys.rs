@@ -15,8 +15,18 @@ fn fixture_keys_load() {
             .map(|name| FixtureUser {
                 username: name.to_string(),
                 user_id: user_id(name).to_hex(),
-                identity_pkcs8: hex::encode(&*IdentityKey::generate(&mut r, KeySize::Rsa2048).unwrap().to_pkcs8_der().unwrap()),
-                encryption_pkcs8: hex::encode(&*EncryptionKey::generate(&mut r, KeySize::Rsa2048).unwrap().to_pkcs8_der().unwrap()),
+                identity_pkcs8: hex::encode(
+                    &*IdentityKey::generate(&mut r, KeySize::Rsa2048)
+                        .unwrap()
+                        .to_pkcs8_der()
+                        .unwrap(),
+                ),
+                encryption_pkcs8: hex::encode(
+                    &*EncryptionKey::generate(&mut r, KeySize::Rsa2048)
+                        .unwrap()
+                        .to_pkcs8_der()
+                        .unwrap(),
+                ),
             })
             .collect();
         let keys = FixtureKeys {

@@ -17,7 +17,11 @@ fn check_or_write(name: &str, generated: Value) {
     if regenerate() {
         write_json(name, &generated);
     }
-    assert_eq!(read_json(name), generated, "{name} differs from the deterministic scenario");
+    assert_eq!(
+        read_json(name),
+        generated,
+        "{name} differs from the deterministic scenario"
+    );
 }
 
 fn hex_field(v: &Value, key: &str) -> Vec<u8> {
@@ -33,7 +37,14 @@ fn user_ids() {
             json!({"input": input, "normalized": u.as_str(), "user_id": u.user_id().to_hex()})
         })
         .collect();
-    let invalid = ["ab", "alice smith", "ålice", "alice@example", "", "abcdefghijklmnopqrstuvwxyz0123456"];
+    let invalid = [
+        "ab",
+        "alice smith",
+        "ålice",
+        "alice@example",
+        "",
+        "abcdefghijklmnopqrstuvwxyz0123456",
+    ];
     for bad in invalid {
         assert_eq!(Username::parse(bad), Err(Error::InvalidUsername), "{bad}");
     }
@@ -71,7 +82,10 @@ fn bundles() {
     for b in read_json("bundles.json")["bundles"].as_array().unwrap() {
         let bytes = hex_field(b, "bundle");
         let bundle = KeyBundle::from_bytes(&bytes).unwrap();
-        assert_eq!(bundle.identity().to_spki_der(), hex_field(b, "identity_spki"));
+        assert_eq!(
+            bundle.identity().to_spki_der(),
+            hex_field(b, "identity_spki")
+        );
         for i in (0..bytes.len()).step_by(97) {
             let mut bad = bytes.clone();
             bad[i] ^= 0x10;
@@ -92,33 +106,102 @@ fn conversation() -> Value {
     let mut bob_store = SessionStore::new();
 
     let mut msgs = Vec::new();
-    let entry = |from: &str, to: &str, text: &str, sealed: &sealpost_core::SealedMessage, kind: &str| {
-        json!({
-            "from": from, "to": to, "kind": kind, "content_type": 0, "content": text,
-            "message_id": hex::encode(sealed.message_id),
-            "envelope": hex::encode(&sealed.envelope),
-        })
-    };
-    let m0 = alice_store.seal(&mut r, &alice, &bob_bundle, 0, b"Hello Bob, this starts a session.", T0).unwrap();
-    msgs.push(entry("alice", "bob", "Hello Bob, this starts a session.", &m0, "SessionInit"));
-    let m1 = alice_store.seal(&mut r, &alice, &bob_bundle, 0, b"Second message: symmetric ratchet.", T0 + 1).unwrap();
-    msgs.push(entry("alice", "bob", "Second message: symmetric ratchet.", &m1, "Session"));
+    let entry =
+        |from: &str, to: &str, text: &str, sealed: &sealpost_core::SealedMessage, kind: &str| {
+            json!({
+                "from": from, "to": to, "kind": kind, "content_type": 0, "content": text,
+                "message_id": hex::encode(sealed.message_id),
+                "envelope": hex::encode(&sealed.envelope),
+            })
+        };
+    let m0 = alice_store
+        .seal(
+            &mut r,
+            &alice,
+            &bob_bundle,
+            0,
+            b"Hello Bob, this starts a session.",
+            T0,
+        )
+        .unwrap();
+    msgs.push(entry(
+        "alice",
+        "bob",
+        "Hello Bob, this starts a session.",
+        &m0,
+        "SessionInit",
+    ));
+    let m1 = alice_store
+        .seal(
+            &mut r,
+            &alice,
+            &bob_bundle,
+            0,
+            b"Second message: symmetric ratchet.",
+            T0 + 1,
+        )
+        .unwrap();
+    msgs.push(entry(
+        "alice",
+        "bob",
+        "Second message: symmetric ratchet.",
+        &m1,
+        "Session",
+    ));
     // Alice's session state, which she needs to open Bob's reply (the file's opener
     // starts from it, exercising the state serialization format too).
     let alice_state = hex::encode(&*alice_store.to_secret_bytes().unwrap());
     // Bob must have opened the init before he can reply in the session.
     bob_store.open(&mut r, &bob, &m0.envelope, T0 + 2).unwrap();
     let alice_bundle = identity("alice", 20).bundle(&mut rng(24), T0).unwrap();
-    let m2 = bob_store.seal(&mut r, &bob, &alice_bundle, 0, "Hi Alice! 👋".as_bytes(), T0 + 3).unwrap();
+    let m2 = bob_store
+        .seal(
+            &mut r,
+            &bob,
+            &alice_bundle,
+            0,
+            "Hi Alice! 👋".as_bytes(),
+            T0 + 3,
+        )
+        .unwrap();
     msgs.push(entry("bob", "alice", "Hi Alice! 👋", &m2, "Session"));
     msgs.last_mut().unwrap()["recipient_state"] = json!(alice_state);
-    let m3 = alice_store.seal(&mut r, &alice, &bob_bundle, 0, b"third", T0 + 4).unwrap();
-    let m4 = alice_store.seal(&mut r, &alice, &bob_bundle, 0, b"fourth, delivered before third", T0 + 5).unwrap();
-    msgs.push(entry("alice", "bob", "fourth, delivered before third", &m4, "Session"));
+    let m3 = alice_store
+        .seal(&mut r, &alice, &bob_bundle, 0, b"third", T0 + 4)
+        .unwrap();
+    let m4 = alice_store
+        .seal(
+            &mut r,
+            &alice,
+            &bob_bundle,
+            0,
+            b"fourth, delivered before third",
+            T0 + 5,
+        )
+        .unwrap();
+    msgs.push(entry(
+        "alice",
+        "bob",
+        "fourth, delivered before third",
+        &m4,
+        "Session",
+    ));
     msgs.push(entry("alice", "bob", "third", &m3, "Session"));
-    let group = seal(&mut r, &alice, &[&bob_bundle, &carol_bundle], 0, b"To Bob and Carol.", T0 + 6).unwrap();
+    let group = seal(
+        &mut r,
+        &alice,
+        &[&bob_bundle, &carol_bundle],
+        0,
+        b"To Bob and Carol.",
+        T0 + 6,
+    )
+    .unwrap();
     for (to, env) in &group {
-        let name = if *to == user_id("bob") { "bob" } else { "carol" };
+        let name = if *to == user_id("bob") {
+            "bob"
+        } else {
+            "carol"
+        };
         msgs.push(json!({
             "from": "alice", "to": name, "kind": "Sealed", "content_type": 0, "content": "To Bob and Carol.",
             "message_id": null, "envelope": hex::encode(env),
@@ -136,11 +219,18 @@ fn envelopes() {
     check_or_write("envelopes.json", conversation());
 
     let file = read_json("envelopes.json");
-    let mut people: Vec<(String, sealpost_core::Identity, SessionStore)> = ["alice", "bob", "carol"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.to_string(), identity(n, 30 + i as u64), SessionStore::new()))
-        .collect();
+    let mut people: Vec<(String, sealpost_core::Identity, SessionStore)> =
+        ["alice", "bob", "carol"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (
+                    n.to_string(),
+                    identity(n, 30 + i as u64),
+                    SessionStore::new(),
+                )
+            })
+            .collect();
     let mut r = rng(31);
     for m in file["messages"].as_array().unwrap() {
         let to = m["to"].as_str().unwrap();
@@ -163,7 +253,10 @@ fn envelopes() {
             assert_eq!(hex::encode(opened.message_id), id);
         }
         // Every envelope opens exactly once.
-        assert_eq!(store.open(&mut r, me, &envelope, T0 + 10).unwrap_err(), Error::Replay);
+        assert_eq!(
+            store.open(&mut r, me, &envelope, T0 + 10).unwrap_err(),
+            Error::Replay
+        );
     }
 }
 
@@ -192,11 +285,20 @@ fn backups() {
     let (owner, params) = BackupParams::from_blob(&blob).unwrap();
     assert_eq!(owner, user_id("alice"));
     let keys = BackupKeys::derive(file["password"].as_str().unwrap(), &owner, &params).unwrap();
-    assert_eq!(hex::encode(keys.auth_token()), file["auth_token"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(keys.auth_token()),
+        file["auth_token"].as_str().unwrap()
+    );
     let restored = backup::import(&blob, &keys).unwrap();
-    assert_eq!(restored.identity_key().public(), alice.identity_key().public());
+    assert_eq!(
+        restored.identity_key().public(),
+        alice.identity_key().public()
+    );
     let wrong = BackupKeys::derive("incorrect horse battery", &owner, &params).unwrap();
-    assert_eq!(backup::import(&blob, &wrong).unwrap_err(), Error::WrongPassword);
+    assert_eq!(
+        backup::import(&blob, &wrong).unwrap_err(),
+        Error::WrongPassword
+    );
 }
 
 #[test]

@@ -43,7 +43,8 @@ pub struct FixtureKeys {
 pub fn fixture_keys() -> &'static FixtureKeys {
     static KEYS: OnceLock<FixtureKeys> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let text = std::fs::read_to_string(vectors_dir().join("keys.json")).expect("tests/vectors/keys.json");
+        let text = std::fs::read_to_string(vectors_dir().join("keys.json"))
+            .expect("tests/vectors/keys.json");
         serde_json::from_str(&text).expect("keys.json parses")
     })
 }
@@ -54,9 +55,15 @@ pub fn user_id(name: &str) -> UserId {
 
 /// The fixture identity `name` with its encryption key signed at `T0` using `seed`.
 pub fn identity(name: &str, seed: u64) -> Identity {
-    let user = fixture_keys().users.iter().find(|u| u.username == name).expect("fixture user");
-    let identity = IdentityKey::from_pkcs8_der(&hex::decode(&user.identity_pkcs8).unwrap()).unwrap();
-    let encryption = EncryptionKey::from_pkcs8_der(&hex::decode(&user.encryption_pkcs8).unwrap()).unwrap();
+    let user = fixture_keys()
+        .users
+        .iter()
+        .find(|u| u.username == name)
+        .expect("fixture user");
+    let identity =
+        IdentityKey::from_pkcs8_der(&hex::decode(&user.identity_pkcs8).unwrap()).unwrap();
+    let encryption =
+        EncryptionKey::from_pkcs8_der(&hex::decode(&user.encryption_pkcs8).unwrap()).unwrap();
     Identity::from_keys(&mut rng(seed), user_id(name), identity, encryption, T0).unwrap()
 }
 
@@ -67,6 +74,7 @@ pub fn write_json(name: &str, value: &serde_json::Value) {
 }
 
 pub fn read_json(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(vectors_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let text =
+        std::fs::read_to_string(vectors_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     serde_json::from_str(&text).unwrap()
 }

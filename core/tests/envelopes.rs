@@ -1,0 +1,403 @@
+//! Behaviour of sealing and opening: round trips, tampering, misaddressing, replay,
+//! reordering, re-keying and key rotation.
+
+mod support;
+
+use sealpost_core::{
+    Error, Identity, KeyBundle, MAX_SKIP, MessageKind, REKEY_MESSAGES, RETAIN_AFTER_EXPIRY,
+    SessionStore, UserId, seal,
+};
+use support::*;
+
+struct Party {
+    me: Identity,
+    store: SessionStore,
+    bundle: KeyBundle,
+}
+
+fn party(name: &str, seed: u64) -> Party {
+    let mut me = identity(name, seed);
+    let bundle = me.bundle(&mut rng(seed + 1000), T0).unwrap();
+    Party {
+        me,
+        store: SessionStore::new(),
+        bundle,
+    }
+}
+
+fn send(
+    r: &mut impl rand_chacha::rand_core::CryptoRng,
+    from: &mut Party,
+    to: &KeyBundle,
+    text: &str,
+) -> Vec<u8> {
+    from.store
+        .seal(r, &from.me, to, 0, text.as_bytes(), T0)
+        .unwrap()
+        .envelope
+}
+
+fn recv(
+    r: &mut impl rand_chacha::rand_core::CryptoRng,
+    to: &mut Party,
+    env: &[u8],
+) -> Result<String, Error> {
+    to.store
+        .open(r, &to.me, env, T0)
+        .map(|o| String::from_utf8(o.content).unwrap())
+}
+
+#[test]
+fn conversation_round_trip_both_ways() {
+    let mut r = rng(1);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    for i in 0..5 {
+        let bob_bundle = bob.bundle.clone();
+        let env = alice
+            .store
+            .seal(
+                &mut r,
+                &alice.me,
+                &bob_bundle,
+                0,
+                format!("a{i}").as_bytes(),
+                T0,
+            )
+            .unwrap();
+        assert_eq!(env.new_session, i == 0);
+        let opened = bob.store.open(&mut r, &bob.me, &env.envelope, T0).unwrap();
+        assert_eq!(opened.content, format!("a{i}").as_bytes());
+        assert_eq!(
+            opened.kind,
+            if i == 0 {
+                MessageKind::SessionInit
+            } else {
+                MessageKind::Session
+            }
+        );
+        assert_eq!(opened.sender_identity, alice.me.identity_key().public());
+        assert_eq!(opened.message_id, env.message_id);
+        let alice_bundle = alice.bundle.clone();
+        let reply = bob
+            .store
+            .seal(&mut r, &bob.me, &alice_bundle, 1, &[i as u8; 3], T0)
+            .unwrap();
+        assert!(!reply.new_session, "bob replies inside alice's session");
+        let opened = alice
+            .store
+            .open(&mut r, &alice.me, &reply.envelope, T0)
+            .unwrap();
+        assert_eq!((opened.content_type, opened.content), (1, vec![i as u8; 3]));
+    }
+}
+
+#[test]
+fn sizes_are_buckets_and_hide_length() {
+    let mut r = rng(2);
+    let (mut alice, bob) = (party("alice", 1), party("bob", 2));
+    send(&mut r, &mut alice, &bob.bundle, "init");
+    let lens: Vec<usize> = ["a", "hello there", &"x".repeat(200)]
+        .iter()
+        .map(|t| send(&mut r, &mut alice, &bob.bundle, t).len())
+        .collect();
+    assert_eq!(lens, vec![512, 512, 512]);
+    let big = send(&mut r, &mut alice, &bob.bundle, &"y".repeat(64 * 1024));
+    assert_eq!(big.len(), 128 * 1024);
+    let too_big = "z".repeat(1024 * 1024);
+    assert_eq!(
+        alice
+            .store
+            .seal(&mut r, &alice.me, &bob.bundle, 0, too_big.as_bytes(), T0)
+            .unwrap_err(),
+        Error::TooLarge
+    );
+}
+
+/// Flips every bit of `env` (or every `stride`-th byte) and requires a clean rejection
+/// that leaves the receiver's state untouched.
+fn assert_every_flip_rejected(receiver: &mut Party, env: &[u8], all_bits: bool) {
+    let mut r = rng(3);
+    let state = receiver.store.to_secret_bytes().unwrap();
+    for i in 0..env.len() {
+        let bits: Vec<u8> = if all_bits {
+            (0..8).collect()
+        } else {
+            vec![(i % 8) as u8]
+        };
+        for bit in bits {
+            let mut bad = env.to_vec();
+            bad[i] ^= 1 << bit;
+            assert!(
+                recv(&mut r, receiver, &bad).is_err(),
+                "flip of bit {bit} at byte {i} accepted"
+            );
+        }
+    }
+    assert_eq!(
+        *receiver.store.to_secret_bytes().unwrap(),
+        *state,
+        "failed opens changed state"
+    );
+    for cut in [0, 1, 33, env.len() / 2, env.len() - 1] {
+        // Half an envelope is itself a bucket size: it frames, then fails to open.
+        let expected = if sealpost_core::padding::is_bucket(cut) {
+            Error::Decrypt
+        } else {
+            Error::Malformed
+        };
+        assert_eq!(recv(&mut r, receiver, &env[..cut]).unwrap_err(), expected);
+    }
+    let mut longer = env.to_vec();
+    longer.push(0);
+    assert_eq!(
+        recv(&mut r, receiver, &longer).unwrap_err(),
+        Error::Malformed
+    );
+    assert!(
+        recv(&mut r, receiver, env).is_ok(),
+        "the untouched envelope still opens"
+    );
+}
+
+#[test]
+fn every_bit_flip_of_a_session_message_is_rejected() {
+    let mut r = rng(4);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let init = send(&mut r, &mut alice, &bob.bundle, "init");
+    recv(&mut r, &mut bob, &init).unwrap();
+    let env = send(&mut r, &mut alice, &bob.bundle, "ratchet message");
+    assert_every_flip_rejected(&mut bob, &env, true);
+}
+
+#[test]
+fn every_byte_flip_of_a_session_init_is_rejected() {
+    // One bit per byte (rotating position): every bit would cost 16k RSA decryptions.
+    let mut r = rng(5);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let init = send(&mut r, &mut alice, &bob.bundle, "init");
+    assert_every_flip_rejected(&mut bob, &init, false);
+}
+
+#[test]
+fn wrong_recipient_and_readdressing_are_rejected() {
+    let mut r = rng(6);
+    let (mut alice, mut bob, mut carol) = (party("alice", 1), party("bob", 2), party("carol", 3));
+    let init = send(&mut r, &mut alice, &bob.bundle, "for bob");
+    assert_eq!(recv(&mut r, &mut carol, &init).unwrap_err(), Error::Decrypt);
+    // Re-address to carol: her mailbox, her id in the prefix.
+    let mut readdressed = init.clone();
+    readdressed[1..33].copy_from_slice(carol.me.user_id().as_bytes());
+    assert_eq!(
+        recv(&mut r, &mut carol, &readdressed).unwrap_err(),
+        Error::Decrypt
+    );
+    recv(&mut r, &mut bob, &init).unwrap();
+    let msg = send(&mut r, &mut alice, &bob.bundle, "session for bob");
+    let mut readdressed = msg.clone();
+    readdressed[1..33].copy_from_slice(carol.me.user_id().as_bytes());
+    assert_eq!(
+        recv(&mut r, &mut carol, &readdressed).unwrap_err(),
+        Error::Decrypt
+    );
+    assert_eq!(recv(&mut r, &mut carol, &msg).unwrap_err(), Error::Decrypt);
+    assert_eq!(recv(&mut r, &mut bob, &msg).unwrap(), "session for bob");
+}
+
+#[test]
+fn replays_are_rejected_and_reordering_within_the_window_works() {
+    let mut r = rng(7);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let init = send(&mut r, &mut alice, &bob.bundle, "0");
+    let msgs: Vec<Vec<u8>> = (1..=5)
+        .map(|i| send(&mut r, &mut alice, &bob.bundle, &i.to_string()))
+        .collect();
+    recv(&mut r, &mut bob, &init).unwrap();
+    assert_eq!(recv(&mut r, &mut bob, &init).unwrap_err(), Error::Replay);
+    for i in [4, 1, 0, 3, 2] {
+        assert_eq!(
+            recv(&mut r, &mut bob, &msgs[i]).unwrap(),
+            (i + 1).to_string()
+        );
+        assert_eq!(recv(&mut r, &mut bob, &msgs[i]).unwrap_err(), Error::Replay);
+    }
+    // A jump past the skip window is refused and changes nothing.
+    let far: Vec<Vec<u8>> = (0..MAX_SKIP + 2)
+        .map(|i| send(&mut r, &mut alice, &bob.bundle, &format!("f{i}")))
+        .collect();
+    assert_eq!(
+        recv(&mut r, &mut bob, far.last().unwrap()).unwrap_err(),
+        Error::Decrypt
+    );
+    assert_eq!(recv(&mut r, &mut bob, &far[0]).unwrap(), "f0");
+}
+
+#[test]
+fn stolen_state_does_not_open_earlier_messages() {
+    let mut r = rng(8);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let init = send(&mut r, &mut alice, &bob.bundle, "0");
+    let early = send(&mut r, &mut alice, &bob.bundle, "early");
+    recv(&mut r, &mut bob, &init).unwrap();
+    recv(&mut r, &mut bob, &early).unwrap();
+    let stolen = SessionStore::from_secret_bytes(&bob.store.to_secret_bytes().unwrap()).unwrap();
+    let mut thief = Party {
+        me: identity("bob", 2),
+        store: stolen,
+        bundle: bob.bundle.clone(),
+    };
+    assert!(recv(&mut r, &mut thief, &early).is_err());
+    let later = send(&mut r, &mut alice, &bob.bundle, "later");
+    assert_eq!(
+        recv(&mut r, &mut thief, &later).unwrap(),
+        "later",
+        "state is meant to open future messages"
+    );
+}
+
+#[test]
+fn sessions_rekey_after_the_message_limit() {
+    let mut r = rng(9);
+    let (mut alice, bob) = (party("alice", 1), party("bob", 2));
+    let mut new_sessions = 0;
+    for _ in 0..=REKEY_MESSAGES + 1 {
+        let s = alice
+            .store
+            .seal(&mut r, &alice.me, &bob.bundle, 0, b"x", T0)
+            .unwrap();
+        new_sessions += usize::from(s.new_session);
+    }
+    assert_eq!(new_sessions, 2);
+}
+
+#[test]
+fn rotation_rekeys_and_expired_keys_are_deleted() {
+    let mut r = rng(10);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let old_init = send(&mut r, &mut alice, &bob.bundle, "under the first key");
+    recv(&mut r, &mut bob, &old_init).unwrap();
+    let later = T0 + 3600;
+    bob.me.rotate_encryption_key(&mut r, later).unwrap();
+    let new_bundle = bob.me.bundle(&mut r, later).unwrap();
+    assert!(new_bundle.issued_at() > bob.bundle.issued_at());
+    bob.bundle.check_update(&new_bundle).unwrap();
+    assert_eq!(
+        new_bundle.check_update(&bob.bundle).unwrap_err(),
+        Error::Stale
+    );
+    let s = alice
+        .store
+        .seal(&mut r, &alice.me, &new_bundle, 0, b"after rotation", later)
+        .unwrap();
+    assert!(
+        s.new_session,
+        "a rotated recipient key starts a new session"
+    );
+    assert_eq!(
+        bob.store
+            .open(&mut r, &bob.me, &s.envelope, later)
+            .unwrap()
+            .content,
+        b"after rotation"
+    );
+
+    // An envelope wrapped to the first key, opened after it expired and was pruned.
+    let mut fresh_alice = SessionStore::new();
+    let stale = fresh_alice
+        .seal(&mut r, &alice.me, &bob.bundle, 0, b"late", T0)
+        .unwrap()
+        .envelope;
+    let far_future = T0 + sealpost_core::ENCRYPTION_KEY_LIFETIME + RETAIN_AFTER_EXPIRY + 1;
+    bob.me.prune(far_future);
+    assert_eq!(
+        bob.store
+            .open(&mut r, &bob.me, &stale, far_future)
+            .unwrap_err(),
+        Error::Decrypt
+    );
+}
+
+#[test]
+fn changed_identity_key_starts_a_new_session_and_is_visible() {
+    let mut r = rng(11);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let e = send(&mut r, &mut alice, &bob.bundle, "hi");
+    recv(&mut r, &mut bob, &e).unwrap();
+    // Carol's keys under Bob's user id: what a malicious directory could serve.
+    let mut impostor = identity("carol", 3);
+    let impostor_id: UserId = *impostor.user_id();
+    assert_ne!(impostor_id, *bob.me.user_id());
+    let fake = impostor.bundle(&mut r, T0).unwrap();
+    let s = alice
+        .store
+        .seal(&mut r, &alice.me, &fake, 0, b"x", T0)
+        .unwrap();
+    assert!(s.new_session);
+    assert_eq!(s.recipient, impostor_id);
+}
+
+#[test]
+fn a_forged_sender_shows_the_forgers_key() {
+    // Carol claims to be Alice by putting Alice's id in the header: the signature is
+    // Carol's, so the opened message names Carol's identity key, which the app compares
+    // with the key it has for Alice.
+    let mut r = rng(12);
+    let (carol, mut bob) = (party("carol", 3), party("bob", 2));
+    let env = seal(&mut r, &carol.me, &[&bob.bundle], 0, b"from 'alice'", T0)
+        .unwrap()
+        .remove(0)
+        .1;
+    let opened = bob.store.open(&mut r, &bob.me, &env, T0).unwrap();
+    assert_eq!(opened.sender, *carol.me.user_id());
+    assert_eq!(opened.sender_identity, carol.me.identity_key().public());
+}
+
+#[test]
+fn multi_recipient_envelopes_share_one_body() {
+    let mut r = rng(13);
+    let (alice, mut bob, mut carol) = (party("alice", 1), party("bob", 2), party("carol", 3));
+    let out = seal(
+        &mut r,
+        &alice.me,
+        &[&bob.bundle, &carol.bundle],
+        0,
+        b"group hello",
+        T0,
+    )
+    .unwrap();
+    assert_eq!(out.len(), 2);
+    let everyone = vec![*bob.me.user_id(), *carol.me.user_id()];
+    for ((to, env), p) in out.iter().zip([&mut bob, &mut carol]) {
+        assert_eq!(to, p.me.user_id());
+        let opened = p.store.open(&mut r, &p.me, env, T0).unwrap();
+        assert_eq!(opened.recipients, everyone);
+        assert_eq!(opened.content, b"group hello");
+    }
+    // Bob cannot pass his copy to Carol as if it were hers.
+    assert!(carol.store.open(&mut r, &carol.me, &out[0].1, T0).is_err());
+    let none: [&KeyBundle; 0] = [];
+    assert_eq!(
+        seal(&mut r, &alice.me, &none, 0, b"x", T0).unwrap_err(),
+        Error::TooLarge
+    );
+    assert_eq!(
+        seal(&mut r, &alice.me, &[&bob.bundle], 0, &[0xff, 0xfe], T0).unwrap_err(),
+        Error::Malformed
+    );
+}
+
+#[test]
+fn state_survives_serialization() {
+    let mut r = rng(14);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let e = send(&mut r, &mut alice, &bob.bundle, "one");
+    recv(&mut r, &mut bob, &e).unwrap();
+    let skipped = send(&mut r, &mut alice, &bob.bundle, "skipped");
+    let e = send(&mut r, &mut alice, &bob.bundle, "three");
+    recv(&mut r, &mut bob, &e).unwrap();
+    alice.store = SessionStore::from_secret_bytes(&alice.store.to_secret_bytes().unwrap()).unwrap();
+    bob.store = SessionStore::from_secret_bytes(&bob.store.to_secret_bytes().unwrap()).unwrap();
+    bob.me = Identity::from_secret_bytes(&bob.me.to_secret_bytes().unwrap()).unwrap();
+    assert_eq!(recv(&mut r, &mut bob, &skipped).unwrap(), "skipped");
+    let env = send(&mut r, &mut alice, &bob.bundle, "four");
+    assert_eq!(recv(&mut r, &mut bob, &env).unwrap(), "four");
+}
