@@ -14,6 +14,8 @@ pub mod backup;
 mod bundle;
 mod envelope;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod identity;
 mod keys;
 pub mod padding;

