@@ -1,0 +1,121 @@
+//! The commands behind `cargo xtask`.
+
+use std::path::Path;
+
+use crate::{cmd, postgres, setup};
+
+/// Runs every suite, continuing past failures so one run shows everything, and ends
+/// with one `suites: N passed, N failed` line.
+pub fn test(skip_lint: bool) -> Result<(), String> {
+    setup::wasm_target()?;
+    setup::debian_packages()?;
+    let js = Path::new("wasm/package.json");
+    if cmd::root().join(js).exists() {
+        setup::wasm_bindgen_cli()?;
+    }
+
+    let mut results: Vec<(&str, Result<(), String>)> = Vec::new();
+    if !skip_lint {
+        results.push(("lint: rustfmt", cmd::run(&mut cmd::new("cargo", &["fmt", "--all", "--check"]))));
+        results.push((
+            "lint: clippy",
+            cmd::run(&mut cmd::new("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])),
+        ));
+        results.push((
+            "lint: clippy (wasm32)",
+            cmd::run(&mut cmd::new(
+                "cargo",
+                &["clippy", "-p", "sealpost-wasm", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
+            )),
+        ));
+    }
+    results.push((
+        "core: no_std + alloc build for wasm32",
+        cmd::run(&mut cmd::new(
+            "cargo",
+            &["build", "-p", "sealpost-core", "--no-default-features", "--target", "wasm32-unknown-unknown"],
+        )),
+    ));
+
+    let cluster = match std::env::var("SEALPOST_TEST_DATABASE_URL") {
+        Ok(_) => None,
+        Err(_) => Some(postgres::Cluster::start()),
+    };
+    let mut cargo_test = cmd::new("cargo", &["test", "--workspace"]);
+    match &cluster {
+        Some(Ok(c)) => {
+            cargo_test.env("SEALPOST_TEST_DATABASE_URL", &c.url);
+        }
+        Some(Err(e)) => results.push(("postgres: start a local cluster", Err(e.clone()))),
+        None => {}
+    }
+    results.push(("rust: cargo test --workspace (core, relay on SQLite and PostgreSQL)", cmd::run(&mut cargo_test)));
+    drop(cluster);
+
+    if cmd::root().join(js).exists() {
+        let built = build_wasm();
+        let ok = built.is_ok();
+        results.push(("wasm: build the npm package", built));
+        if ok {
+            results.push(("wasm: Node and Chromium tests", cmd::run(&mut cmd::new("node", &["wasm/scripts/test.mjs"]))));
+        }
+    }
+    if cmd::root().join("www/package.json").exists() {
+        let built = build_www();
+        let ok = built.is_ok();
+        results.push(("www: build the PWA", built));
+        if ok {
+            results.push(("www: end-to-end in Chromium", cmd::run(&mut cmd::new("node", &["www/tests/e2e.mjs"]))));
+        }
+    }
+
+    eprintln!("\nxtask test summary:");
+    for (name, r) in &results {
+        match r {
+            Ok(()) => eprintln!("  ok      {name}"),
+            Err(e) => eprintln!("  FAILED  {name}: {e}"),
+        }
+    }
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    println!("suites: {} passed, {failed} failed", results.len() - failed);
+    if failed == 0 { Ok(()) } else { Err(format!("{failed} suite(s) failed")) }
+}
+
+/// Builds the npm package into `wasm/pkg/`.
+pub fn build_wasm() -> Result<(), String> {
+    setup::wasm_target()?;
+    setup::wasm_bindgen_cli()?;
+    setup::npm_packages("wasm")?;
+    cmd::run(&mut cmd::new("node", &["wasm/scripts/build.mjs"]))
+}
+
+/// Builds the PWA into `www/dist/` (needs the wasm package).
+pub fn build_www() -> Result<(), String> {
+    if !cmd::root().join("wasm/pkg/package.json").exists() {
+        build_wasm()?;
+    }
+    setup::npm_packages("www")?;
+    cmd::run(cmd::new("npm", &["run", "build"]).current_dir(cmd::root().join("www")))
+}
+
+/// Builds what the app needs and runs the relay in the foreground until Ctrl-C.
+pub fn serve(extra: &[String]) -> Result<(), String> {
+    let www = cmd::root().join("www/package.json").exists();
+    if www {
+        build_wasm()?;
+        build_www()?;
+    } else {
+        eprintln!("xtask: the PWA (www/) does not exist yet; serving the relay API with its placeholder page");
+    }
+    let mut args = vec!["run", "-p", "sealpost-relay", "--"];
+    if www {
+        args.extend(["--static-dir", "www/dist"]);
+    }
+    args.extend(extra.iter().map(String::as_str));
+    cmd::run(&mut cmd::new("cargo", &args))
+}
+
+/// Runs the benchmarks recorded in `docs/BENCHMARKS.md`.
+pub fn bench() -> Result<(), String> {
+    cmd::run(&mut cmd::new("cargo", &["bench", "-p", "sealpost-core"]))
+}
