@@ -1,0 +1,16 @@
+// Browser and bundler entry point of sealpost-wasm.
+import wbgInit from './web/sealpost_wasm.js';
+
+export * from './web/sealpost_wasm.js';
+
+let ready;
+
+/**
+ * Loads and instantiates the WebAssembly module; call (and await) it once before
+ * anything else. Idempotent. `input` defaults to `sealpost_wasm_bg.wasm` next to the
+ * glue (bundlers such as Vite resolve it through `new URL(..., import.meta.url)`).
+ */
+export function init(input) {
+  ready ??= wbgInit(input === undefined ? undefined : { module_or_path: input }).then(() => undefined);
+  return ready;
+}

@@ -1,0 +1,7 @@
+// Node.js entry point of sealpost-wasm: the module is instantiated synchronously on
+// import; `init()` exists so the same code runs in browsers and Node.
+export * from './node/sealpost_wasm.js';
+
+export function init() {
+  return Promise.resolve();
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// Builds the npm package of sealpost-wasm into wasm/pkg/ (or --out-dir).
+//
+//   node wasm/scripts/build.mjs [--dev] [--no-opt] [--simd] [--opt-level=s|z|2|3]
+//                               [--wasm-opt=-Oz|-O3|...] [--out-dir=DIR]
+//
+// Steps: cargo build (wasm32-unknown-unknown, release profile tuned through
+// CARGO_PROFILE_RELEASE_* variables), wasm-bindgen --target web and --target nodejs
+// (the CLI must be the exact version the crate pins), wasm-opt from node_modules/binaryen,
+// then package.json, entry points, TypeScript declarations and README. Downloads nothing.
+// Prerequisites: `npm ci` in wasm/, `cargo install wasm-bindgen-cli --version <pinned>`.
+
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const wasmDir = resolve(here, '..');
+const root = resolve(wasmDir, '..');
+const args = Object.fromEntries(process.argv.slice(2).map((a) => {
+  const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
+  if (!m) throw new Error(`unknown argument ${a}`);
+  return [m[1], m[2] ?? true];
+}));
+const outDir = resolve(args['out-dir'] ?? join(wasmDir, 'pkg'));
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target', 'wasm');
+const dev = Boolean(args.dev);
+const BUDGET_GZIP = 400 * 1024;
+
+function run(cmd, argv, env = {}) {
+  const t = Date.now();
+  console.error(`$ ${cmd} ${argv.join(' ')}`);
+  execFileSync(cmd, argv, { stdio: 'inherit', cwd: root, env: { ...process.env, ...env } });
+  return (Date.now() - t) / 1000;
+}
+
+// 1. The wasm-bindgen CLI must match the crate's pinned wasm-bindgen exactly.
+const lock = readFileSync(join(root, 'Cargo.lock'), 'utf8');
+const pinned = /name = "wasm-bindgen"\nversion = "([^"]+)"/.exec(lock)?.[1];
+const cli = execFileSync('wasm-bindgen', ['--version'], { encoding: 'utf8' }).trim().split(/\s+/)[1];
+if (!pinned || cli !== pinned) {
+  console.error(`wasm-bindgen CLI ${cli} does not match the crate's wasm-bindgen ${pinned}: ` +
+    `cargo install wasm-bindgen-cli --version ${pinned} --locked`);
+  process.exit(1);
+}
+
+// 2. cargo build.
+const timings = {};
+const env = { CARGO_TARGET_DIR: targetDir };
+if (!dev) {
+  env.CARGO_PROFILE_RELEASE_OPT_LEVEL = String(args['opt-level'] ?? '3');
+  env.CARGO_PROFILE_RELEASE_LTO = 'fat';
+  env.CARGO_PROFILE_RELEASE_CODEGEN_UNITS = '1';
+  env.CARGO_PROFILE_RELEASE_PANIC = 'abort';
+  env.CARGO_PROFILE_RELEASE_STRIP = 'debuginfo';
+}
+const rustflags = [process.env.RUSTFLAGS ?? ''];
+if (args.simd) rustflags.push('-C', 'target-feature=+simd128');
+env.RUSTFLAGS = rustflags.join(' ').trim();
+timings.cargo = run('cargo', ['build', ...(dev ? [] : ['--release']), '--target', 'wasm32-unknown-unknown', '-p', 'sealpost-wasm'], env);
+const built = join(targetDir, 'wasm32-unknown-unknown', dev ? 'debug' : 'release', 'sealpost_wasm.wasm');
+
+// 3. wasm-bindgen for browsers/bundlers (ESM) and Node.js.
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+const t0 = Date.now();
+for (const [target, sub] of [['web', 'web'], ['nodejs', 'node']]) {
+  run('wasm-bindgen', ['--target', target, '--out-dir', join(outDir, sub), ...(dev ? ['--debug', '--keep-debug'] : []), built]);
+}
+timings.bindgen = (Date.now() - t0) / 1000;
+
+// 4. wasm-opt (binaryen from the npm registry; Debian's binaryen 108 emits broken wasm).
+const wasmOpt = join(wasmDir, 'node_modules', '.bin', 'wasm-opt');
+const optFlag = args['wasm-opt'] ?? '-O3';
+if (!dev && !args['no-opt']) {
+  if (!existsSync(wasmOpt)) {
+    console.error('node_modules/.bin/wasm-opt missing: run `npm ci` in wasm/');
+    process.exit(1);
+  }
+  const t = Date.now();
+  for (const sub of ['web', 'node']) {
+    const f = join(outDir, sub, 'sealpost_wasm_bg.wasm');
+    const features = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+      '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue'];
+    if (args.simd) features.push('--enable-simd');
+    run(wasmOpt, [optFlag, ...features, f, '-o', f]);
+  }
+  timings.wasmOpt = (Date.now() - t) / 1000;
+}
+
+// 5. Entry points, helpers, declarations, package.json, README.
+cpSync(join(wasmDir, 'js'), outDir, { recursive: true });
+const crate = readFileSync(join(wasmDir, 'Cargo.toml'), 'utf8');
+const ws = readFileSync(join(root, 'Cargo.toml'), 'utf8');
+const version = /\[workspace\.package\][^[]*?version = "([^"]+)"/.exec(ws)?.[1] ?? '0.0.0';
+const description = /description = "([^"]+)"/.exec(crate)?.[1] ?? '';
+const pkg = {
+  name: 'sealpost-wasm',
+  version,
+  description,
+  license: 'Apache-2.0 OR MIT',
+  type: 'module',
+  main: './node/sealpost_wasm.js',
+  module: './index.js',
+  types: './index.d.ts',
+  sideEffects: false,
+  exports: {
+    '.': {
+      types: './index.d.ts',
+      node: { import: './index.node.mjs', require: './node/sealpost_wasm.js' },
+      default: './index.js',
+    },
+    './worker': { types: './worker.d.ts', default: './worker.js' },
+    './remote': { types: './remote.d.ts', default: './remote.js' },
+    './web': { types: './web/sealpost_wasm.d.ts', default: './web/sealpost_wasm.js' },
+    './sealpost_wasm_bg.wasm': './web/sealpost_wasm_bg.wasm',
+    './package.json': './package.json',
+  },
+  files: ['*.js', '*.mjs', '*.d.ts', 'web/', 'node/', 'README.md'],
+};
+writeFileSync(join(outDir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
+// wasm-bindgen writes a CommonJS Node.js build; mark that directory as CommonJS.
+writeFileSync(join(outDir, 'node', 'package.json'), JSON.stringify({ type: 'commonjs' }) + '\n');
+for (const sub of ['web', 'node']) rmSync(join(outDir, sub, '.gitignore'), { force: true });
+cpSync(join(wasmDir, 'README.md'), join(outDir, 'README.md'));
+
+// 6. Report sizes and enforce the budget.
+const wasmFile = join(outDir, 'web', 'sealpost_wasm_bg.wasm');
+const raw = statSync(wasmFile).size;
+const gz = gzipSync(readFileSync(wasmFile), { level: 9 }).length;
+const report = { raw, gzip: gz, timings, optLevel: env.CARGO_PROFILE_RELEASE_OPT_LEVEL, wasmOpt: dev || args['no-opt'] ? null : optFlag, simd: Boolean(args.simd) };
+writeFileSync(join(outDir, 'build-report.json'), JSON.stringify(report, null, 2) + '\n');
+console.log(`sealpost-wasm ${version}: ${wasmFile}\n  .wasm ${(raw / 1024).toFixed(1)} KiB, gzip ${(gz / 1024).toFixed(1)} KiB (budget ${BUDGET_GZIP / 1024} KiB)`);
+if (!dev && gz > BUDGET_GZIP) {
+  console.error('over the gzip size budget');
+  process.exit(1);
+}

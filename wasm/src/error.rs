@@ -1,0 +1,51 @@
+//! JS errors with a stable `code`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_ERRORS: &'static str = r#"
+/** Stable error codes: `err.code` of every error the package throws. */
+export type SealpostErrorCode =
+  | "INVALID_USERNAME" | "MALFORMED" | "INVALID_KEY" | "BAD_SIGNATURE" | "DECRYPT_FAILED"
+  | "REPLAY" | "EXPIRED" | "STALE" | "TOO_LARGE" | "WRONG_PASSWORD" | "WEAK_PARAMETERS"
+  | "CRYPTO" | "INVALID_ARGUMENT" | "STORAGE" | "NETWORK" | "RELAY" | "NOT_FOUND"
+  | "ALREADY_REGISTERED" | "UNAUTHORIZED" | "IDENTITY_CHANGED" | "CLOSED";
+
+/** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
+export interface SealpostError extends Error {
+  name: "SealpostError";
+  code: SealpostErrorCode;
+  /** HTTP status, for `RELAY` errors. */
+  status?: number;
+}
+"#;
+
+/// Builds `Error(message)` with `name = "SealpostError"` and `code`.
+pub(crate) fn error(code: &str, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    e.set_name("SealpostError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&e, &JsValue::from_str("code"), &JsValue::from_str(code));
+    e.into()
+}
+
+/// An error for a bad argument from JS.
+pub(crate) fn invalid(message: &str) -> JsValue {
+    error("INVALID_ARGUMENT", message)
+}
+
+/// Converts a core error into a JS error carrying [`sealpost_core::Error::code`].
+pub(crate) fn core_error(e: sealpost_core::Error) -> JsValue {
+    error(e.code(), &e.to_string())
+}
+
+/// `?`-friendly conversion of core results.
+pub(crate) trait OrJs<T> {
+    fn or_js(self) -> Result<T, JsValue>;
+}
+
+impl<T> OrJs<T> for sealpost_core::Result<T> {
+    fn or_js(self) -> Result<T, JsValue> {
+        self.map_err(core_error)
+    }
+}
