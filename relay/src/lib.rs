@@ -1,1 +1,245 @@
-//! Placeholder: the relay is being written.
+//! The Sealpost relay: a thin, trustless server that stores and forwards opaque
+//! encrypted blobs, holds the public key directory and password-encrypted key backups,
+//! pushes new blobs over WebSocket and serves the web app. See docs/API.md.
+//!
+//! [`app`] builds the router from an [`AppState`]; [`run`] is the whole server (store,
+//! background purge, cross-process notifications, graceful shutdown) used by the
+//! binary and by the tests.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod limits;
+pub mod metrics;
+pub mod push;
+pub mod routes;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{any, delete, get, post, put};
+use axum::{BoxError, Router, middleware};
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use sealpost_core::UserId;
+use sealpost_core::rand_core::Rng;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceBuilder;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::timeout::TimeoutLayer;
+
+pub use config::Config;
+
+use crate::error::ApiError;
+use crate::limits::{Limits, RateLimiter, SMALL_BODY_LIMIT};
+use crate::metrics::Metrics;
+use crate::push::Hub;
+use crate::store::{PurgeBefore, Store, coarse_time};
+
+/// Base64url; emitted without padding, accepted with or without.
+pub const B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The shared state behind [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
+    /// Persistent state.
+    pub store: Arc<dyn Store>,
+    /// Wakes WebSocket connections.
+    pub hub: Arc<Hub>,
+    /// Configured limits.
+    pub limits: Limits,
+    /// Aggregate counters.
+    pub metrics: Metrics,
+    /// Per-IP request rate.
+    pub ip_limiter: RateLimiter<std::net::IpAddr>,
+    /// Per-mailbox deposit rate.
+    pub mailbox_limiter: RateLimiter<UserId>,
+    /// Open WebSocket connections.
+    pub ws_slots: Arc<Semaphore>,
+    /// Flips to `true` when the relay shuts down (WebSocket sessions close).
+    pub shutdown: watch::Receiver<bool>,
+    static_dir: Option<PathBuf>,
+    request_timeout: Duration,
+    max_concurrent_requests: usize,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State over an opened store; `shutdown` closes WebSocket sessions when it changes.
+    pub fn new(store: Arc<dyn Store>, config: &Config, shutdown: watch::Receiver<bool>) -> Self {
+        let static_dir = config.static_dir.clone().or_else(|| {
+            let default = PathBuf::from("www/dist");
+            default.is_dir().then_some(default)
+        });
+        Self(Arc::new(Shared {
+            store,
+            hub: Arc::new(Hub::default()),
+            limits: Limits::new(config),
+            metrics: Metrics::default(),
+            ip_limiter: RateLimiter::new(config.rate_ip_per_sec, config.rate_ip_burst),
+            mailbox_limiter: RateLimiter::new(
+                config.rate_mailbox_per_sec,
+                config.rate_mailbox_burst,
+            ),
+            ws_slots: Arc::new(Semaphore::new(config.max_ws_connections)),
+            shutdown,
+            static_dir,
+            request_timeout: Duration::from_secs(config.request_timeout_secs),
+            max_concurrent_requests: config.max_concurrent_requests.max(1),
+        }))
+    }
+}
+
+/// The relay's router.
+pub fn app(state: AppState) -> Router {
+    let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);
+    let api = Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
+        .route(
+            "/v1/users/{id}/bundle",
+            put(routes::directory::put_bundle).get(routes::directory::get_bundle),
+        )
+        .route("/v1/users/{id}/backup", put(routes::backup::put))
+        .route("/v1/users/{id}/backup/params", get(routes::backup::params))
+        .route("/v1/users/{id}/backup/fetch", post(routes::backup::fetch))
+        .route(
+            "/v1/mailboxes/{id}",
+            post(routes::mailbox::deposit).layer(blob_limit),
+        )
+        .route("/v1/mailboxes/{id}/token", post(routes::mailbox::token))
+        .route("/v1/mailboxes/{id}/blobs", get(routes::mailbox::list))
+        .route(
+            "/v1/mailboxes/{id}/blobs/{blob_id}",
+            delete(routes::mailbox::delete),
+        )
+        .route("/v1/mailboxes/{id}/ack", post(routes::mailbox::ack))
+        .route("/v1/mailboxes/{id}/ws", get(push::ws))
+        .route("/v1/{*rest}", any(routes::not_found));
+    let with_static = match &state.static_dir {
+        Some(dir) => api
+            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        None => api
+            .route("/", get(routes::placeholder))
+            .fallback(routes::not_found),
+    };
+    let shed_state = state.clone();
+    with_static
+        .layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_ip,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |_: BoxError| {
+                    shed_state.metrics.shed.inc();
+                    std::future::ready(ApiError::unavailable(
+                        "the relay is overloaded, retry later",
+                    ))
+                }))
+                .load_shed()
+                .concurrency_limit(state.max_concurrent_requests),
+        )
+        .with_state(state)
+}
+
+/// Runs the relay on `listener` until `shutdown` resolves, then stops accepting,
+/// closes WebSocket sessions and waits for requests in flight.
+pub async fn run(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let store = store::open(config).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = AppState::new(store, config, stop_rx.clone());
+    state.store.spawn_listener(Arc::clone(&state.hub));
+    tokio::spawn(purge_loop(
+        state.clone(),
+        Duration::from_secs(config.purge_interval_secs.max(1)),
+        stop_rx,
+    ));
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    Ok(())
+}
+
+/// Deletes expired blobs, tokens, nonces and attempt windows, and idle rate-limit
+/// buckets, every `interval`.
+async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = now();
+        let before = PurgeBefore {
+            blobs: coarse_time(now).min(now - state.limits.blob_ttl_secs),
+            now,
+            attempt_windows: now - state.limits.backup_window_secs,
+        };
+        match state.store.purge(before).await {
+            Ok(n) => {
+                state.metrics.purged.add(n);
+                if n > 0 {
+                    tracing::info!("purged {n} expired blobs");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "purge failed"),
+        }
+        state.ip_limiter.sweep();
+        state.mailbox_limiter.sweep();
+    }
+}
+
+/// Unix seconds.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Fresh random bytes from the OS.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    sealpost_core::os_rng().fill_bytes(&mut out);
+    out
+}

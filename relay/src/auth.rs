@@ -1,0 +1,210 @@
+//! Owner authentication (docs/API.md "Owner authentication"): a request signed with the
+//! identity key of the registered bundle, or a short-lived bearer token obtained with
+//! one. Every failure is the same `401`, whatever went wrong.
+
+use axum::http::{HeaderMap, Method, Uri, header};
+use base64::Engine;
+use sealpost_core::{KeyBundle, UserId, auth};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::{AppState, B64, now, random_bytes};
+
+/// How long a bearer token is valid.
+pub const TOKEN_LIFETIME: i64 = 3600;
+
+/// Which credentials an endpoint accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    /// Only a fresh signature (token issuance, key rotation).
+    Signature,
+    /// A signature or a bearer token.
+    SignatureOrToken,
+}
+
+/// The parts of a request a signature covers.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    /// HTTP method.
+    pub method: &'a Method,
+    /// The URI as sent by the client (path and query).
+    pub uri: &'a Uri,
+    /// Request headers (for `Authorization`).
+    pub headers: &'a HeaderMap,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
+enum Credential {
+    Signature {
+        ts: u64,
+        nonce: String,
+        sig: Vec<u8>,
+    },
+    Bearer([u8; 32]),
+}
+
+/// Checks that the request comes from the owner of `id`.
+pub async fn owner(
+    state: &AppState,
+    id: &UserId,
+    req: Signed<'_>,
+    accept: Accept,
+) -> Result<(), ApiError> {
+    let outcome = check(state, id, req, accept).await;
+    if matches!(&outcome, Err(e) if e.status() == axum::http::StatusCode::UNAUTHORIZED) {
+        state.metrics.auth_failures.inc();
+    }
+    outcome
+}
+
+async fn check(
+    state: &AppState,
+    id: &UserId,
+    req: Signed<'_>,
+    accept: Accept,
+) -> Result<(), ApiError> {
+    let value = req
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match value
+        .and_then(parse_authorization)
+        .ok_or_else(ApiError::unauthorized)?
+    {
+        Credential::Signature { ts, nonce, sig } => {
+            let now = now();
+            let skew = state.limits.clock_skew_secs;
+            let ts_i = i64::try_from(ts).map_err(|_| ApiError::unauthorized())?;
+            if (now - ts_i).abs() > skew {
+                return Err(ApiError::unauthorized());
+            }
+            let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
+            let msg = auth::request_signing_input(req.method.as_str(), path, req.body, ts, &nonce);
+            verify_with_registered_key(state, id, &msg, &sig).await?;
+            // Only a valid signature may consume a nonce, so nobody can burn them.
+            if !state
+                .store
+                .use_nonce(id, &nonce, ts_i.max(now) + skew)
+                .await?
+            {
+                return Err(ApiError::unauthorized());
+            }
+            Ok(())
+        }
+        Credential::Bearer(token) if accept == Accept::SignatureOrToken => {
+            check_token(state, id, &token).await
+        }
+        Credential::Bearer(_) => Err(ApiError::unauthorized()),
+    }
+}
+
+/// Verifies `sig` over `msg` with the identity key of `id`'s registered bundle.
+pub async fn verify_with_registered_key(
+    state: &AppState,
+    id: &UserId,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), ApiError> {
+    let stored = state
+        .store
+        .bundle(id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let bundle = KeyBundle::from_bytes(&stored).map_err(|_| ApiError::unauthorized())?;
+    bundle
+        .identity()
+        .verify(msg, sig)
+        .map_err(|_| ApiError::unauthorized())
+}
+
+/// Checks a bearer token for `id`. Tokens are looked up by hash, so comparing them
+/// leaks nothing through timing.
+pub async fn check_token(state: &AppState, id: &UserId, token: &[u8; 32]) -> Result<(), ApiError> {
+    match state
+        .store
+        .token_owner(&Sha256::digest(token).into(), now())
+        .await?
+    {
+        Some(owner) if owner == *id => Ok(()),
+        _ => Err(ApiError::unauthorized()),
+    }
+}
+
+/// Issues a bearer token for `id`; returns it (base64url) and its expiry.
+pub async fn issue_token(state: &AppState, id: &UserId) -> Result<(String, i64), ApiError> {
+    let token: [u8; 32] = random_bytes();
+    let expires_at = now() + TOKEN_LIFETIME;
+    state
+        .store
+        .put_token(&Sha256::digest(token).into(), id, expires_at)
+        .await?;
+    Ok((B64.encode(token), expires_at))
+}
+
+/// Decodes a base64url bearer token.
+pub fn decode_token(s: &str) -> Option<[u8; 32]> {
+    B64.decode(s).ok()?.try_into().ok()
+}
+
+fn parse_authorization(value: &str) -> Option<Credential> {
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return decode_token(token.trim()).map(Credential::Bearer);
+    }
+    let params = value.strip_prefix("Sealpost-Sig ")?;
+    let (mut ts, mut nonce, mut sig) = (None, None, None);
+    for part in params.split(',') {
+        let (k, v) = part.trim().split_once('=')?;
+        match k {
+            "ts" => ts = Some(v.parse::<u64>().ok()?),
+            "nonce" if valid_nonce(v) => nonce = Some(v.to_owned()),
+            "sig" if v.len() <= 2048 => sig = Some(B64.decode(v).ok()?),
+            _ => return None,
+        }
+    }
+    Some(Credential::Signature {
+        ts: ts?,
+        nonce: nonce?,
+        sig: sig?,
+    })
+}
+
+fn valid_nonce(n: &str) -> bool {
+    (16..=64).contains(&n.len())
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_only_well_formed_headers() {
+        let ok = "Sealpost-Sig ts=1700000000,nonce=abcdefghijklmnop,sig=AAEC";
+        assert!(matches!(
+            parse_authorization(ok),
+            Some(Credential::Signature {
+                ts: 1_700_000_000,
+                ..
+            })
+        ));
+        for bad in [
+            "Sealpost-Sig ts=1,nonce=short,sig=AAEC",
+            "Sealpost-Sig ts=x,nonce=abcdefghijklmnop,sig=AAEC",
+            "Sealpost-Sig ts=1,nonce=abcdefghijklmnop",
+            "Sealpost-Sig ts=1,nonce=abcdefghijklmnop,sig=!!",
+            "Sealpost-Sig ts=1,nonce=abcdefghijklmnop,sig=AAEC,extra=1",
+            "Sealpost-Sig ts=1,nonce=abcdefghijklmn/p,sig=AAEC",
+            "Bearer short",
+            "Basic dXNlcjpwYXNz",
+            "",
+        ] {
+            assert!(parse_authorization(bad).is_none(), "{bad}");
+        }
+        let token = B64.encode([7u8; 32]);
+        assert!(
+            matches!(parse_authorization(&format!("Bearer {token}")), Some(Credential::Bearer(t)) if t == [7u8; 32])
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Command-line flags and environment variables. Every limit the relay enforces is
+//! here, with a default that makes `sealpost-relay` with no flags a working server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Sealpost relay: stores and forwards opaque encrypted blobs, holds the public key
+/// directory and password-encrypted key backups, and serves the web app.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sealpost-relay", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on (use port 0 for any free port).
+    #[arg(long, env = "SEALPOST_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for the embedded SQLite database (created on first run).
+    #[arg(long, env = "SEALPOST_DATA_DIR", default_value = "sealpost-data")]
+    pub data_dir: PathBuf,
+
+    /// Use this database instead of SQLite in the data directory:
+    /// `postgres://user:pass@host/db` (several relays may share it) or `sqlite://path`.
+    #[arg(long, env = "SEALPOST_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Directory holding the built web app. Default: `www/dist` if it exists, else a
+    /// placeholder page.
+    #[arg(long, env = "SEALPOST_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Largest accepted blob (envelope) in bytes.
+    #[arg(long, env = "SEALPOST_MAX_BLOB_BYTES", default_value_t = sealpost_core::padding::MAX_ENVELOPE_LEN)]
+    pub max_blob_bytes: usize,
+
+    /// Most blobs waiting in one mailbox.
+    #[arg(long, env = "SEALPOST_MAILBOX_MAX_BLOBS", default_value_t = 5000)]
+    pub mailbox_max_blobs: u32,
+
+    /// Most bytes waiting in one mailbox.
+    #[arg(long, env = "SEALPOST_MAILBOX_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub mailbox_max_bytes: u64,
+
+    /// Seconds an unacknowledged blob is kept before it is purged (default 14 days).
+    #[arg(long, env = "SEALPOST_BLOB_TTL_SECS", default_value_t = 14 * 24 * 3600)]
+    pub blob_ttl_secs: u64,
+
+    /// Seconds between purges of expired blobs, tokens and nonces.
+    #[arg(long, env = "SEALPOST_PURGE_INTERVAL_SECS", default_value_t = 600)]
+    pub purge_interval_secs: u64,
+
+    /// Sustained requests per second from one IP address (0 = unlimited).
+    #[arg(long, env = "SEALPOST_RATE_IP_PER_SEC", default_value_t = 50.0)]
+    pub rate_ip_per_sec: f64,
+
+    /// Burst of requests one IP address may make above the sustained rate.
+    #[arg(long, env = "SEALPOST_RATE_IP_BURST", default_value_t = 200.0)]
+    pub rate_ip_burst: f64,
+
+    /// Sustained deposits per second into one mailbox (0 = unlimited).
+    #[arg(long, env = "SEALPOST_RATE_MAILBOX_PER_SEC", default_value_t = 20.0)]
+    pub rate_mailbox_per_sec: f64,
+
+    /// Burst of deposits into one mailbox above the sustained rate.
+    #[arg(long, env = "SEALPOST_RATE_MAILBOX_BURST", default_value_t = 100.0)]
+    pub rate_mailbox_burst: f64,
+
+    /// HTTP requests handled at once; more are refused with 503 (load shedding).
+    #[arg(long, env = "SEALPOST_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    pub max_concurrent_requests: usize,
+
+    /// Open WebSocket connections in total.
+    #[arg(long, env = "SEALPOST_MAX_WS_CONNECTIONS", default_value_t = 10_000)]
+    pub max_ws_connections: usize,
+
+    /// Authenticated WebSocket connections per mailbox (tabs and devices).
+    #[arg(long, env = "SEALPOST_MAX_WS_PER_MAILBOX", default_value_t = 16)]
+    pub max_ws_per_mailbox: usize,
+
+    /// Seconds a request may take, body upload included, before 408.
+    #[arg(long, env = "SEALPOST_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Seconds a WebSocket client has to answer the challenge.
+    #[arg(long, env = "SEALPOST_WS_AUTH_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_auth_timeout_secs: u64,
+
+    /// Wrong backup tokens accepted per user id per window before 429.
+    #[arg(long, env = "SEALPOST_BACKUP_MAX_ATTEMPTS", default_value_t = 5)]
+    pub backup_max_attempts: u32,
+
+    /// Length of the backup attempt window in seconds.
+    #[arg(long, env = "SEALPOST_BACKUP_WINDOW_SECS", default_value_t = 900)]
+    pub backup_window_secs: u64,
+
+    /// Log filter (tracing `EnvFilter` syntax). The default level logs no IP
+    /// addresses, user ids or sizes.
+    #[arg(long, env = "SEALPOST_LOG", default_value = "info")]
+    pub log: String,
+}

@@ -1,0 +1,123 @@
+//! The one error type handlers return: a status, a stable machine-readable code and a
+//! human message, rendered as `{"error": code, "message": message}` (docs/API.md).
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::store::StoreError;
+
+/// A refusal with a clear status and message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: Cow<'static, str>,
+}
+
+impl ApiError {
+    /// Any status with a stable code and a message.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `400` for input that does not have the documented form.
+    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// `401`, the single answer to every owner-authentication failure, so that nobody
+    /// learns whether the id exists, the key was wrong or the signature was stale.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "owner authentication failed",
+        )
+    }
+
+    /// `404`.
+    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// `429`.
+    pub fn rate_limited(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+    }
+
+    /// `503` when the relay sheds load.
+    pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable code (also used in WebSocket error messages).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Storage failures are the relay's fault: log the cause (it names no user) and answer
+/// `500` without details.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "storage error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error, nothing was changed",
+        )
+    }
+}
+
+/// Body extraction failures (too large, interrupted) keep axum's status but get the
+/// JSON error shape.
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(status, "too_large", "request body exceeds the size limit")
+        } else {
+            Self::new(status, "bad_body", r.body_text())
+        }
+    }
+}
+
+/// Parses a mailbox / user id from a URL: exactly 64 lowercase hex digits.
+pub fn parse_id(s: &str) -> Result<sealpost_core::UserId, ApiError> {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(ApiError::bad_request(
+            "bad_id",
+            "id must be 64 lowercase hex digits",
+        ));
+    }
+    sealpost_core::UserId::from_hex(s)
+        .map_err(|_| ApiError::bad_request("bad_id", "id must be 64 lowercase hex digits"))
+}

@@ -1,0 +1,163 @@
+//! Limits that protect the relay and its users: sizes, quotas, rates, connections.
+//!
+//! Rate limits are token buckets kept in memory only (never written anywhere), per relay
+//! process: behind N processes the effective limit is N times the configured one.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::store::Quota;
+
+/// Largest body of any endpoint except deposits: bundles (8 KiB), backups (32 KiB plus
+/// the token) and acknowledgement lists.
+pub const SMALL_BODY_LIMIT: usize = 64 * 1024;
+
+/// Most blob ids in one acknowledgement.
+pub const MAX_ACK_IDS: usize = 1000;
+
+/// Blobs returned by one listing (and pushed per database read).
+pub const PAGE: i64 = 100;
+
+/// The runtime limits, resolved from [`Config`].
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest blob.
+    pub max_blob_bytes: usize,
+    /// Per-mailbox quota.
+    pub quota: Quota,
+    /// Blob time-to-live in seconds.
+    pub blob_ttl_secs: i64,
+    /// Allowed distance between a signed request's timestamp and the clock.
+    pub clock_skew_secs: i64,
+    /// Backup fetch attempts per window.
+    pub backup_max_attempts: i64,
+    /// Backup attempt window in seconds.
+    pub backup_window_secs: i64,
+    /// Authenticated WebSocket connections per mailbox.
+    pub max_ws_per_mailbox: usize,
+    /// Time to answer the WebSocket challenge.
+    pub ws_auth_timeout: Duration,
+}
+
+impl Limits {
+    /// Resolves the configured limits.
+    pub fn new(c: &Config) -> Self {
+        let secs = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
+        Self {
+            max_blob_bytes: c.max_blob_bytes,
+            quota: Quota {
+                max_blobs: i64::from(c.mailbox_max_blobs),
+                max_bytes: i64::try_from(c.mailbox_max_bytes).unwrap_or(i64::MAX),
+            },
+            blob_ttl_secs: secs(c.blob_ttl_secs),
+            clock_skew_secs: 300,
+            backup_max_attempts: i64::from(c.backup_max_attempts),
+            backup_window_secs: secs(c.backup_window_secs),
+            max_ws_per_mailbox: c.max_ws_per_mailbox,
+            ws_auth_timeout: Duration::from_secs(c.ws_auth_timeout_secs),
+        }
+    }
+}
+
+/// A token-bucket rate limiter keyed by `K`. A rate of 0 disables it.
+#[derive(Debug)]
+pub struct RateLimiter<K> {
+    per_sec: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<K, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl<K: Hash + Eq> RateLimiter<K> {
+    /// `per_sec` sustained, `burst` on top of that (at least 1).
+    pub fn new(per_sec: f64, burst: f64) -> Self {
+        Self {
+            per_sec: per_sec.max(0.0),
+            burst: burst.max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `key`; `false` if there is none.
+    pub fn allow(&self, key: K) -> bool {
+        if self.per_sec == 0.0 {
+            return true;
+        }
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let b = buckets.entry(key).or_insert(Bucket {
+            tokens: self.burst,
+            last: now,
+        });
+        let refill = now.duration_since(b.last).as_secs_f64() * self.per_sec;
+        b.tokens = (b.tokens + refill).min(self.burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Forgets buckets that have refilled completely (they behave like new ones), so
+    /// memory stays proportional to recent activity.
+    pub fn sweep(&self) {
+        if self.per_sec == 0.0 {
+            return;
+        }
+        let full_after = Duration::from_secs_f64(self.burst / self.per_sec);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        buckets.retain(|_, b| now.duration_since(b.last) < full_after);
+    }
+}
+
+/// Per-IP rate limit on every request except health checks and metrics. Requests that
+/// did not come through a socket (in-process tests) have no address and are not limited.
+pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let exempt = path == "/healthz" || path == "/metrics";
+    let ip: Option<IpAddr> = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let (false, Some(ip)) = (exempt, ip)
+        && !state.ip_limiter.allow(ip)
+    {
+        state.metrics.rate_limited.inc();
+        return ApiError::rate_limited("too many requests from this address, slow down")
+            .into_response();
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_burst_then_refuses() {
+        let l = RateLimiter::new(0.001, 3.0);
+        assert!((0..3).all(|_| l.allow(1u8)));
+        assert!(!l.allow(1u8));
+        assert!(l.allow(2u8));
+        let off = RateLimiter::new(0.0, 1.0);
+        assert!((0..100).all(|_| off.allow(1u8)));
+    }
+}

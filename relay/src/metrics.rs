@@ -1,0 +1,149 @@
+//! Prometheus metrics: process-wide aggregate counters only, never labelled by user,
+//! mailbox or address, so `/metrics` can be public.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// A monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicI64);
+
+impl Gauge {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Subtracts one.
+    pub fn dec(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Every metric the relay exports.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Blobs stored.
+    pub deposits: Counter,
+    /// Deposits refused (size, format, quota, rate, unknown mailbox).
+    pub deposits_refused: Counter,
+    /// Blobs sent over WebSocket connections.
+    pub pushed: Counter,
+    /// Blobs deleted by their owner.
+    pub acked: Counter,
+    /// Blobs deleted at the end of their time-to-live.
+    pub purged: Counter,
+    /// Bundles registered.
+    pub registrations: Counter,
+    /// Bundles replaced (key rotation).
+    pub bundle_updates: Counter,
+    /// Owner authentications refused.
+    pub auth_failures: Counter,
+    /// Backups handed out.
+    pub backup_fetches: Counter,
+    /// Backup fetches refused (wrong token or attempt limit).
+    pub backup_fetches_refused: Counter,
+    /// Requests refused by a rate limit.
+    pub rate_limited: Counter,
+    /// Requests refused by load shedding or connection limits.
+    pub shed: Counter,
+    /// WebSocket connections open now.
+    pub ws_connections: Gauge,
+}
+
+impl Metrics {
+    /// The Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let counters: [(&str, &str, &Counter); 12] = [
+            ("deposits", "Blobs stored.", &self.deposits),
+            (
+                "deposits_refused",
+                "Deposits refused.",
+                &self.deposits_refused,
+            ),
+            (
+                "pushed",
+                "Blobs sent over WebSocket connections.",
+                &self.pushed,
+            ),
+            ("acked", "Blobs deleted by their owner.", &self.acked),
+            (
+                "purged",
+                "Blobs deleted after their time-to-live.",
+                &self.purged,
+            ),
+            (
+                "registrations",
+                "Key bundles registered.",
+                &self.registrations,
+            ),
+            (
+                "bundle_updates",
+                "Key bundles replaced.",
+                &self.bundle_updates,
+            ),
+            (
+                "auth_failures",
+                "Owner authentications refused.",
+                &self.auth_failures,
+            ),
+            (
+                "backup_fetches",
+                "Key backups handed out.",
+                &self.backup_fetches,
+            ),
+            (
+                "backup_fetches_refused",
+                "Key backup fetches refused.",
+                &self.backup_fetches_refused,
+            ),
+            (
+                "rate_limited",
+                "Requests refused by a rate limit.",
+                &self.rate_limited,
+            ),
+            (
+                "shed",
+                "Requests refused by load shedding or connection limits.",
+                &self.shed,
+            ),
+        ];
+        let mut out = String::with_capacity(2048);
+        for (name, help, c) in counters {
+            let _ = writeln!(out, "# HELP sealpost_{name}_total {help}");
+            let _ = writeln!(out, "# TYPE sealpost_{name}_total counter");
+            let _ = writeln!(out, "sealpost_{name}_total {}", c.get());
+        }
+        let _ = writeln!(
+            out,
+            "# HELP sealpost_ws_connections WebSocket connections open now."
+        );
+        let _ = writeln!(out, "# TYPE sealpost_ws_connections gauge");
+        let _ = writeln!(out, "sealpost_ws_connections {}", self.ws_connections.get());
+        out
+    }
+}

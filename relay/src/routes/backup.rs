@@ -1,0 +1,133 @@
+//! Password-encrypted key backups: `PUT .../backup`, `GET .../backup/params`,
+//! `POST .../backup/fetch`.
+//!
+//! The relay stores only SHA-256 of the client's authentication token and compares in
+//! constant time. Fetch attempts are counted per id *before* comparing, so at most
+//! `backup_max_attempts` guesses per window are ever checked, however many arrive at
+//! once and on however many relay processes.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::IntoResponse;
+use sealpost_core::backup::{BackupParams, HEADER_LEN};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::auth::{self, Accept, Signed};
+use crate::error::{ApiError, parse_id};
+use crate::{AppState, now};
+
+const TOKEN_LEN: usize = 32;
+
+/// Stores `auth_token[32] || backup blob`.
+pub async fn put(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body?;
+    let signed = Signed {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    auth::owner(&state, &id, signed, Accept::SignatureOrToken).await?;
+    let (token, blob) = body.split_at_checked(TOKEN_LEN).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_backup",
+            "body must be auth_token[32] || backup blob",
+        )
+    })?;
+    let (owner, _) = BackupParams::from_blob(blob).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_backup",
+            format!("the backup blob is not valid: {e}"),
+        )
+    })?;
+    if owner != id || blob.len() <= HEADER_LEN {
+        return Err(ApiError::bad_request(
+            "invalid_backup",
+            "the backup blob belongs to another id or is empty",
+        ));
+    }
+    state
+        .store
+        .put_backup(&id, &Sha256::digest(token).into(), blob)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The public header of the backup (salt and iterations), needed before PBKDF2.
+pub async fn params(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let backup = state.store.backup(&id).await?.ok_or_else(no_backup)?;
+    let header_bytes = backup
+        .blob
+        .get(..HEADER_LEN)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        header_bytes,
+    ))
+}
+
+/// Hands out the backup to the holder of the right token, within the attempt limit.
+pub async fn fetch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body?;
+    if body.len() != TOKEN_LEN {
+        return Err(ApiError::bad_request(
+            "bad_token",
+            "body must be the 32-byte auth token",
+        ));
+    }
+    let backup = state.store.backup(&id).await?.ok_or_else(no_backup)?;
+    let limits = &state.limits;
+    let now = now();
+    let attempts = state
+        .store
+        .count_backup_attempt(&id, now, now - limits.backup_window_secs)
+        .await?;
+    if attempts > limits.backup_max_attempts {
+        state.metrics.backup_fetches_refused.inc();
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many wrong tokens for this id; wait for the attempt window to end",
+        ));
+    }
+    let presented: [u8; 32] = Sha256::digest(&body).into();
+    if !bool::from(presented.ct_eq(&backup.token_hash)) {
+        state.metrics.backup_fetches_refused.inc();
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_token",
+            "wrong backup token",
+        ));
+    }
+    state.store.clear_backup_attempts(&id).await?;
+    state.metrics.backup_fetches.inc();
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        backup.blob,
+    ))
+}
+
+fn no_backup() -> ApiError {
+    ApiError::not_found("no_backup", "no backup is stored for this id")
+}

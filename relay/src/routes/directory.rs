@@ -1,0 +1,116 @@
+//! The public key directory: `PUT/GET /v1/users/{id}/bundle`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::IntoResponse;
+use sealpost_core::{Error, KeyBundle};
+
+use crate::AppState;
+use crate::auth::{self, Accept, Signed};
+use crate::error::{ApiError, parse_id};
+
+/// Registers (no `Authorization`) or updates (signed by the registered key) a bundle.
+pub async fn put_bundle(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body?;
+    let is_update = headers.contains_key(header::AUTHORIZATION);
+    if is_update {
+        auth::owner(
+            &state,
+            &id,
+            Signed {
+                method: &method,
+                uri: &uri,
+                headers: &headers,
+                body: &body,
+            },
+            Accept::Signature,
+        )
+        .await?;
+    }
+    let bundle = KeyBundle::from_bytes(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_bundle",
+            format!("the bundle does not parse or verify: {e}"),
+        )
+    })?;
+    if *bundle.user_id() != id {
+        return Err(ApiError::bad_request(
+            "invalid_bundle",
+            "the bundle names another user id",
+        ));
+    }
+    let issued_at = i64::try_from(bundle.issued_at())
+        .map_err(|_| ApiError::bad_request("invalid_bundle", "issued_at out of range"))?;
+    if !is_update {
+        return if state
+            .store
+            .register(&id, bundle.to_bytes(), issued_at)
+            .await?
+        {
+            state.metrics.registrations.inc();
+            Ok(StatusCode::CREATED)
+        } else {
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_registered",
+                "this id is registered; updates must be signed by its identity key",
+            ))
+        };
+    }
+    let stored = state
+        .store
+        .bundle(&id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let stored = KeyBundle::from_bytes(&stored).map_err(|_| ApiError::unauthorized())?;
+    match stored.check_update(&bundle) {
+        Ok(()) => {}
+        Err(Error::Stale) => return Err(stale()),
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "identity_mismatch",
+                "an update must keep the registered identity key",
+            ));
+        }
+    }
+    if !state
+        .store
+        .update_bundle(&id, bundle.to_bytes(), issued_at)
+        .await?
+    {
+        return Err(stale());
+    }
+    state.metrics.bundle_updates.inc();
+    Ok(StatusCode::OK)
+}
+
+fn stale() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "stale",
+        "the bundle is not newer than the registered one",
+    )
+}
+
+/// Looks up a bundle.
+pub async fn get_bundle(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let bundle = state.store.bundle(&id).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_user", "no bundle is registered for this id")
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bundle))
+}

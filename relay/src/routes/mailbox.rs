@@ -1,0 +1,235 @@
+//! Mailboxes: anonymous deposit, and owner-only token, list, delete and acknowledge.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use base64::Engine;
+use sealpost_core::{UserId, VERSION, padding};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::{self, Accept, Signed};
+use crate::error::{ApiError, parse_id};
+use crate::limits::{MAX_ACK_IDS, PAGE};
+use crate::store::{BlobId, Deposit, coarse_time};
+use crate::{AppState, B64, now, random_bytes};
+
+/// Anyone may deposit an envelope; nothing about the sender is recorded.
+pub async fn deposit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let outcome = store_blob(&state, &id, body).await;
+    match &outcome {
+        Ok(_) => state.metrics.deposits.inc(),
+        Err(_) => state.metrics.deposits_refused.inc(),
+    }
+    outcome
+}
+
+async fn store_blob(
+    state: &AppState,
+    id: &str,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = parse_id(id)?;
+    let body = body?;
+    if body.len() > state.limits.max_blob_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "blob exceeds the size limit",
+        ));
+    }
+    if !padding::is_bucket(body.len()) {
+        return Err(ApiError::bad_request(
+            "not_a_bucket",
+            "blob length must be one of the padding buckets",
+        ));
+    }
+    if body.first() != Some(&VERSION)
+        || body.get(1..1 + UserId::LEN) != Some(id.as_bytes().as_slice())
+    {
+        return Err(ApiError::bad_request(
+            "bad_envelope",
+            "envelope must start with version 1 and the mailbox id",
+        ));
+    }
+    if !state.mailbox_limiter.allow(id) {
+        state.metrics.rate_limited.inc();
+        return Err(ApiError::rate_limited(
+            "too many deposits into this mailbox, retry later",
+        ));
+    }
+    let blob_id: BlobId = random_bytes();
+    match state
+        .store
+        .deposit(&id, &blob_id, coarse_time(now()), &body, state.limits.quota)
+        .await?
+    {
+        Deposit::Stored(_) => {
+            state.hub.notify(&id);
+            Ok((
+                StatusCode::CREATED,
+                Json(json!({ "id": hex::encode(blob_id) })),
+            ))
+        }
+        Deposit::UnknownMailbox => Err(ApiError::not_found("unknown_mailbox", "no such mailbox")),
+        Deposit::OverQuota => Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "mailbox_full",
+            "the mailbox is full; it accepts blobs again once its owner acknowledges some",
+        )),
+    }
+}
+
+/// Issues a bearer token (signed request only).
+pub async fn token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body?;
+    auth::owner(
+        &state,
+        &id,
+        Signed {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            body: &body,
+        },
+        Accept::Signature,
+    )
+    .await?;
+    let (token, expires_at) = auth::issue_token(&state, &id).await?;
+    Ok(Json(json!({ "token": token, "expires_at": expires_at })))
+}
+
+#[derive(Debug, Serialize)]
+struct ListedBlob {
+    id: String,
+    received_at: i64,
+    data: String,
+}
+
+/// Lists up to [`PAGE`] waiting blobs, oldest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    owner(&state, &id, &method, &uri, &headers, b"").await?;
+    let blobs: Vec<ListedBlob> = state
+        .store
+        .blobs_after(&id, 0, PAGE)
+        .await?
+        .into_iter()
+        .map(|b| ListedBlob {
+            id: hex::encode(b.id),
+            received_at: b.received_at,
+            data: B64.encode(&b.data),
+        })
+        .collect();
+    Ok(Json(json!({ "blobs": blobs })))
+}
+
+/// Deletes one blob (idempotent).
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((id, blob_id)): Path<(String, String)>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let blob_ids = parse_blob_ids(&[blob_id])?;
+    owner(&state, &id, &method, &uri, &headers, b"").await?;
+    let n = state.store.ack(&id, &blob_ids).await?;
+    state.metrics.acked.add(n);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    ids: Vec<String>,
+}
+
+/// Deletes acknowledged blobs (unknown or already deleted ids are ignored).
+pub async fn ack(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body?;
+    owner(&state, &id, &method, &uri, &headers, &body).await?;
+    let parsed: AckBody = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::bad_request("bad_json", "body must be {\"ids\": [\"<blob id>\", ...]}")
+    })?;
+    let ids = parse_blob_ids(&parsed.ids)?;
+    let n = state.store.ack(&id, &ids).await?;
+    state.metrics.acked.add(n);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn owner(
+    state: &AppState,
+    id: &UserId,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    auth::owner(
+        state,
+        id,
+        Signed {
+            method,
+            uri,
+            headers,
+            body,
+        },
+        Accept::SignatureOrToken,
+    )
+    .await
+}
+
+/// Parses blob ids (32 lowercase hex digits each), at most [`MAX_ACK_IDS`].
+pub fn parse_blob_ids(ids: &[String]) -> Result<Vec<BlobId>, ApiError> {
+    if ids.len() > MAX_ACK_IDS {
+        return Err(ApiError::bad_request(
+            "too_many_ids",
+            "at most 1000 ids per acknowledgement",
+        ));
+    }
+    ids.iter()
+        .map(|s| {
+            let lower = s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            let mut id = [0u8; 16];
+            match hex::decode_to_slice(s, &mut id) {
+                Ok(()) if lower => Ok(id),
+                _ => Err(ApiError::bad_request(
+                    "bad_blob_id",
+                    "blob ids are 32 lowercase hex digits",
+                )),
+            }
+        })
+        .collect()
+}

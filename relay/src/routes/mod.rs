@@ -1,0 +1,43 @@
+//! HTTP handlers, one module per resource of docs/API.md.
+
+pub mod backup;
+pub mod directory;
+pub mod mailbox;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// `GET /healthz`: the process is up and its store answers.
+pub async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state
+        .store
+        .bundle(&sealpost_core::UserId::from_bytes([0; 32]))
+        .await?;
+    Ok("ok")
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// Unknown `/v1/...` paths get a JSON 404 instead of the web app.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such endpoint")
+}
+
+/// Shown at `/` when no built web app is configured.
+pub async fn placeholder() -> Html<&'static str> {
+    Html(
+        "<!doctype html><meta charset=utf-8><title>Sealpost relay</title>\
+         <h1>Sealpost relay</h1><p>The relay is running. Build the web app and start the relay \
+         with <code>--static-dir</code> pointing at it to serve it from here.</p>",
+    )
+}

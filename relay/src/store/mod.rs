@@ -1,0 +1,221 @@
+//! Persistent state behind one [`Store`] trait with two backends: embedded SQLite (the
+//! default, no setup) and PostgreSQL (several relay processes share one database).
+//!
+//! Everything stored is either public (key bundles), encrypted by the client (blobs,
+//! backups) or a hash of a secret (tokens). Times are coarse or expiry deadlines; see
+//! "What the relay stores and for how long" in docs/API.md.
+
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sealpost_core::UserId;
+
+use crate::config::Config;
+use crate::push::Hub;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// A database failure. Carries no user data, only the driver's message.
+#[derive(Debug)]
+pub struct StoreError(sqlx::Error);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "database: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self(e)
+    }
+}
+
+/// Shorthand for store results.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Random blob id, unique per mailbox.
+pub type BlobId = [u8; 16];
+
+/// A blob waiting in a mailbox.
+#[derive(Debug, Clone)]
+pub struct StoredBlob {
+    /// Position in the mailbox: strictly increasing in commit order per mailbox, never
+    /// reused, so a subscriber can ask for "everything after what I was sent".
+    pub seq: i64,
+    /// The id clients acknowledge and deduplicate by.
+    pub id: BlobId,
+    /// Coarse arrival time (see [`coarse_time`]).
+    pub received_at: i64,
+    /// The opaque envelope.
+    pub data: Vec<u8>,
+}
+
+/// What a deposit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deposit {
+    /// Stored durably under this sequence number.
+    Stored(i64),
+    /// No bundle is registered for the mailbox.
+    UnknownMailbox,
+    /// The mailbox is at its count or byte quota.
+    OverQuota,
+}
+
+/// Per-mailbox quota checked atomically with each deposit.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    /// Most blobs waiting.
+    pub max_blobs: i64,
+    /// Most bytes waiting.
+    pub max_bytes: i64,
+}
+
+/// A stored key backup.
+#[derive(Debug, Clone)]
+pub struct Backup {
+    /// SHA-256 of the client's authentication token.
+    pub token_hash: [u8; 32],
+    /// The password-encrypted blob.
+    pub blob: Vec<u8>,
+}
+
+/// What the periodic purge removes: everything past its time-to-live or expiry.
+#[derive(Debug, Clone, Copy)]
+pub struct PurgeBefore {
+    /// Blobs received before this (coarse) time.
+    pub blobs: i64,
+    /// Tokens, nonces and attempt windows that ended before this time.
+    pub now: i64,
+    /// Backup attempt windows that started before this time.
+    pub attempt_windows: i64,
+}
+
+/// The relay's persistent state. Every method is one atomic step, so a relay killed at
+/// any point loses nothing it acknowledged and never double-counts a quota.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Registers `bundle` for `id` if no bundle exists yet. `false` if one does.
+    async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool>;
+
+    /// The registered bundle.
+    async fn bundle(&self, id: &UserId) -> Result<Option<Vec<u8>>>;
+
+    /// Replaces the bundle if `issued_at` is newer than the stored one. `false` if not.
+    async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool>;
+
+    /// Stores or replaces the key backup.
+    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()>;
+
+    /// The key backup.
+    async fn backup(&self, id: &UserId) -> Result<Option<Backup>>;
+
+    /// Counts one backup fetch attempt in the current window (a new window starts at
+    /// `now` if the last one started at or before `window_start_before`) and returns the
+    /// attempts in the window, this one included. Counting before comparing makes the
+    /// limit exact under concurrency.
+    async fn count_backup_attempt(
+        &self,
+        id: &UserId,
+        now: i64,
+        window_start_before: i64,
+    ) -> Result<i64>;
+
+    /// Forgets the attempts after a successful fetch.
+    async fn clear_backup_attempts(&self, id: &UserId) -> Result<()>;
+
+    /// Records a request nonce until `expires_at`. `false` if it was already used.
+    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool>;
+
+    /// Stores the hash of a bearer token for `id`.
+    async fn put_token(&self, token_hash: &[u8; 32], id: &UserId, expires_at: i64) -> Result<()>;
+
+    /// The mailbox a bearer token (by hash) is valid for at `now`.
+    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>>;
+
+    /// Stores a blob if the mailbox exists and is under `quota`, durably, and tells
+    /// other relay processes sharing the database.
+    async fn deposit(
+        &self,
+        mailbox: &UserId,
+        id: &BlobId,
+        received_at: i64,
+        data: &[u8],
+        quota: Quota,
+    ) -> Result<Deposit>;
+
+    /// Up to `limit` blobs with `seq > after`, oldest first.
+    async fn blobs_after(
+        &self,
+        mailbox: &UserId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredBlob>>;
+
+    /// Deletes the given blobs of `mailbox` (unknown ids are ignored); returns how many.
+    async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64>;
+
+    /// Deletes expired blobs, tokens, nonces and attempt windows; returns the number of
+    /// blobs deleted.
+    async fn purge(&self, before: PurgeBefore) -> Result<u64>;
+
+    /// Starts forwarding deposits made by other relay processes to `hub` (no-op for a
+    /// store only one process can use).
+    fn spawn_listener(&self, hub: Arc<Hub>);
+}
+
+/// Opens the store named by the configuration, creating its schema if needed.
+pub async fn open(config: &Config) -> Result<Arc<dyn Store>> {
+    match config.database_url.as_deref() {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PostgresStore::connect(url).await?))
+        }
+        Some(url) => {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Ok(Arc::new(
+                SqliteStore::open(std::path::Path::new(path)).await?,
+            ))
+        }
+        None => {
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| StoreError(sqlx::Error::Io(e)))?;
+            Ok(Arc::new(
+                SqliteStore::open(&config.data_dir.join("relay.db")).await?,
+            ))
+        }
+    }
+}
+
+/// Stored arrival times are rounded down to this many seconds, so a copy of the
+/// database does not tell exactly when a blob arrived.
+pub const TIME_GRANULARITY: i64 = 300;
+
+/// `now` rounded down to [`TIME_GRANULARITY`].
+pub fn coarse_time(now: i64) -> i64 {
+    now - now.rem_euclid(TIME_GRANULARITY)
+}
+
+/// Converts a stored id column back into a user id.
+fn user_id(bytes: &[u8]) -> Result<UserId> {
+    UserId::from_slice(bytes)
+        .map_err(|_| StoreError(sqlx::Error::Decode("user id is not 32 bytes".into())))
+}
+
+/// Converts a stored blob id column back.
+fn blob_id(bytes: &[u8]) -> Result<BlobId> {
+    BlobId::try_from(bytes)
+        .map_err(|_| StoreError(sqlx::Error::Decode("blob id is not 16 bytes".into())))
+}
+
+/// Converts a stored hash column back.
+fn hash(bytes: &[u8]) -> Result<[u8; 32]> {
+    <[u8; 32]>::try_from(bytes)
+        .map_err(|_| StoreError(sqlx::Error::Decode("hash is not 32 bytes".into())))
+}

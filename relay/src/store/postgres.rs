@@ -1,0 +1,375 @@
+//! PostgreSQL: several relay processes on one database behave as one relay.
+//!
+//! Quotas are counters in the `users` row, updated in the same transaction as the blob
+//! insert; the row lock this takes also orders deposits into one mailbox, so `seq`
+//! grows in commit order per mailbox. Each deposit sends `NOTIFY sealpost_deposit`
+//! carrying only the mailbox id (delivered at commit); every relay `LISTEN`s and wakes
+//! its local subscribers, who then read the new blobs from the database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sealpost_core::UserId;
+use sqlx::Row;
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+
+use super::{Backup, BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoredBlob};
+use crate::push::Hub;
+
+/// The notification channel; the payload is the mailbox id in hex.
+const CHANNEL: &str = "sealpost_deposit";
+
+/// Arbitrary key for the advisory lock that serializes schema creation when several
+/// relays start at once.
+const SCHEMA_LOCK: i64 = 0x5ea1_9057;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id BYTEA PRIMARY KEY,
+    bundle BYTEA NOT NULL,
+    issued_at BIGINT NOT NULL,
+    blob_count BIGINT NOT NULL DEFAULT 0,
+    blob_bytes BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS backups (
+    user_id BYTEA PRIMARY KEY,
+    token_hash BYTEA NOT NULL,
+    blob BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS backup_attempts (
+    user_id BYTEA PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    attempts BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nonces (
+    user_id BYTEA NOT NULL,
+    nonce TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, nonce)
+);
+CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash BYTEA PRIMARY KEY,
+    user_id BYTEA NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
+CREATE TABLE IF NOT EXISTS blobs (
+    seq BIGSERIAL PRIMARY KEY,
+    mailbox BYTEA NOT NULL,
+    id BYTEA NOT NULL,
+    received_at BIGINT NOT NULL,
+    size BIGINT NOT NULL,
+    data BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blobs_mailbox ON blobs (mailbox, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS blobs_id ON blobs (mailbox, id);
+CREATE INDEX IF NOT EXISTS blobs_received ON blobs (received_at);
+";
+
+/// The PostgreSQL backend.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects and creates the schema if needed.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let mut conn = pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(SCHEMA_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        let created = sqlx::raw_sql(SCHEMA).execute(&mut *conn).await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(SCHEMA_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        created?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
+        let r = sqlx::query("INSERT INTO users (id, bundle, issued_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+            .bind(id.as_bytes().as_slice())
+            .bind(bundle)
+            .bind(issued_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn bundle(&self, id: &UserId) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT bundle FROM users WHERE id = $1")
+            .bind(id.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("bundle")).transpose()?)
+    }
+
+    async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE users SET bundle = $2, issued_at = $3 WHERE id = $1 AND issued_at < $3",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(bundle)
+        .bind(issued_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO backups (user_id, token_hash, blob) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, blob = excluded.blob",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(token_hash.as_slice())
+        .bind(blob)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn backup(&self, id: &UserId) -> Result<Option<Backup>> {
+        let row = sqlx::query("SELECT token_hash, blob FROM backups WHERE user_id = $1")
+            .bind(id.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Backup {
+                token_hash: super::hash(r.try_get("token_hash")?)?,
+                blob: r.try_get("blob")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn count_backup_attempt(
+        &self,
+        id: &UserId,
+        now: i64,
+        window_start_before: i64,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO backup_attempts (user_id, window_start, attempts) VALUES ($1, $2, 1)
+             ON CONFLICT (user_id) DO UPDATE SET
+                 attempts = CASE WHEN backup_attempts.window_start <= $3 THEN 1 ELSE backup_attempts.attempts + 1 END,
+                 window_start = CASE WHEN backup_attempts.window_start <= $3 THEN $2 ELSE backup_attempts.window_start END
+             RETURNING attempts",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(now)
+        .bind(window_start_before)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("attempts")?)
+    }
+
+    async fn clear_backup_attempts(&self, id: &UserId) -> Result<()> {
+        sqlx::query("DELETE FROM backup_attempts WHERE user_id = $1")
+            .bind(id.as_bytes().as_slice())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool> {
+        let r = sqlx::query("INSERT INTO nonces (user_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(id.as_bytes().as_slice())
+            .bind(nonce)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn put_token(&self, token_hash: &[u8; 32], id: &UserId, expires_at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(token_hash.as_slice())
+            .bind(id.as_bytes().as_slice())
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>> {
+        let row =
+            sqlx::query("SELECT user_id FROM tokens WHERE token_hash = $1 AND expires_at > $2")
+                .bind(token_hash.as_slice())
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| super::user_id(r.try_get("user_id")?))
+            .transpose()
+    }
+
+    async fn deposit(
+        &self,
+        mailbox: &UserId,
+        id: &BlobId,
+        received_at: i64,
+        data: &[u8],
+        quota: Quota,
+    ) -> Result<Deposit> {
+        let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
+        // Locks the mailbox row until commit: quota check, existence check and the
+        // per-mailbox commit order of `seq` in one step.
+        let counted = sqlx::query(
+            "UPDATE users SET blob_count = blob_count + 1, blob_bytes = blob_bytes + $2
+             WHERE id = $1 AND blob_count < $3 AND blob_bytes + $2 <= $4",
+        )
+        .bind(mailbox.as_bytes().as_slice())
+        .bind(size)
+        .bind(quota.max_blobs)
+        .bind(quota.max_bytes)
+        .execute(&mut *tx)
+        .await?;
+        if counted.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM users WHERE id = $1")
+                .bind(mailbox.as_bytes().as_slice())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            tx.rollback().await?;
+            return Ok(if exists {
+                Deposit::OverQuota
+            } else {
+                Deposit::UnknownMailbox
+            });
+        }
+        let row = sqlx::query(
+            "INSERT INTO blobs (mailbox, id, received_at, size, data) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        )
+        .bind(mailbox.as_bytes().as_slice())
+        .bind(id.as_slice())
+        .bind(received_at)
+        .bind(size)
+        .bind(data)
+        .fetch_one(&mut *tx)
+        .await?;
+        let seq: i64 = row.try_get("seq")?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(mailbox.to_hex())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Deposit::Stored(seq))
+    }
+
+    async fn blobs_after(
+        &self,
+        mailbox: &UserId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredBlob>> {
+        let rows = sqlx::query(
+            "SELECT seq, id, received_at, data FROM blobs WHERE mailbox = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(mailbox.as_bytes().as_slice())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredBlob {
+                    seq: r.try_get("seq")?,
+                    id: super::blob_id(r.try_get("id")?)?,
+                    received_at: r.try_get("received_at")?,
+                    data: r.try_get("data")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64> {
+        let ids: Vec<Vec<u8>> = ids.iter().map(|id| id.to_vec()).collect();
+        // One statement: only rows this statement really deleted are subtracted, even
+        // when another relay acknowledges the same blob at the same time.
+        let row = sqlx::query(
+            "WITH d AS (DELETE FROM blobs WHERE mailbox = $1 AND id = ANY($2) RETURNING size),
+                  s AS (SELECT COUNT(*) AS c, COALESCE(SUM(size), 0) AS b FROM d),
+                  u AS (UPDATE users SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
+                        FROM s WHERE users.id = $1 AND s.c > 0)
+             SELECT c FROM s",
+        )
+        .bind(mailbox.as_bytes().as_slice())
+        .bind(&ids)
+        .fetch_one(&self.pool)
+        .await?;
+        let count: i64 = row.try_get("c")?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn purge(&self, before: PurgeBefore) -> Result<u64> {
+        let row = sqlx::query(
+            "WITH d AS (DELETE FROM blobs WHERE received_at < $1 RETURNING mailbox, size),
+                  s AS (SELECT mailbox, COUNT(*) AS c, SUM(size) AS b FROM d GROUP BY mailbox),
+                  u AS (UPDATE users SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
+                        FROM s WHERE users.id = s.mailbox)
+             SELECT COALESCE(SUM(c), 0)::BIGINT AS n FROM s",
+        )
+        .bind(before.blobs)
+        .fetch_one(&self.pool)
+        .await?;
+        let purged: i64 = row.try_get("n")?;
+        sqlx::query("DELETE FROM nonces WHERE expires_at <= $1")
+            .bind(before.now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM tokens WHERE expires_at <= $1")
+            .bind(before.now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM backup_attempts WHERE window_start <= $1")
+            .bind(before.attempt_windows)
+            .execute(&self.pool)
+            .await?;
+        Ok(u64::try_from(purged).unwrap_or(0))
+    }
+
+    fn spawn_listener(&self, hub: Arc<Hub>) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                match listen(&pool, &hub).await {
+                    Ok(()) => {}
+                    Err(e) => tracing::warn!(error = %e, "notification listener failed, retrying"),
+                }
+                // Whatever was announced while we were not listening: every local
+                // subscriber re-reads its mailbox.
+                hub.notify_all();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+}
+
+/// Forwards notifications until the listening connection is lost.
+async fn listen(pool: &PgPool, hub: &Hub) -> Result<()> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    // Deposits made before LISTEN took effect were not announced.
+    hub.notify_all();
+    while let Some(n) = listener.try_recv().await? {
+        if let Ok(id) = UserId::from_hex(n.payload()) {
+            hub.notify(&id);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! Embedded SQLite: one file under the data directory, WAL mode, `synchronous=FULL`, so
+//! every acknowledged write survives a crash or power loss.
+//!
+//! All writes go through a single connection: SQLite serializes writers anyway, and one
+//! writer means no `SQLITE_BUSY` upgrades and a per-mailbox `seq` that grows in commit
+//! order. Reads use a small pool of their own (WAL lets them run beside the writer).
+//! A SQLite database is for one relay process; use PostgreSQL to run several.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sealpost_core::UserId;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{Backup, BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoredBlob};
+use crate::push::Hub;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id BLOB PRIMARY KEY,
+    bundle BLOB NOT NULL,
+    issued_at INTEGER NOT NULL,
+    blob_count INTEGER NOT NULL DEFAULT 0,
+    blob_bytes INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS backups (
+    user_id BLOB PRIMARY KEY,
+    token_hash BLOB NOT NULL,
+    blob BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS backup_attempts (
+    user_id BLOB PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    attempts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nonces (
+    user_id BLOB NOT NULL,
+    nonce TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, nonce)
+);
+CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash BLOB PRIMARY KEY,
+    user_id BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
+-- AUTOINCREMENT: a seq is never reused, even after the newest blob is deleted.
+CREATE TABLE IF NOT EXISTS blobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    mailbox BLOB NOT NULL,
+    id BLOB NOT NULL,
+    received_at INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blobs_mailbox ON blobs (mailbox, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS blobs_id ON blobs (mailbox, id);
+CREATE INDEX IF NOT EXISTS blobs_received ON blobs (received_at);
+";
+
+/// The SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
+        let r = sqlx::query("INSERT INTO users (id, bundle, issued_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING")
+            .bind(id.as_bytes().as_slice())
+            .bind(bundle)
+            .bind(issued_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn bundle(&self, id: &UserId) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT bundle FROM users WHERE id = ?1")
+            .bind(id.as_bytes().as_slice())
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|r| r.try_get("bundle")).transpose()?)
+    }
+
+    async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE users SET bundle = ?2, issued_at = ?3 WHERE id = ?1 AND issued_at < ?3",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(bundle)
+        .bind(issued_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO backups (user_id, token_hash, blob) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, blob = excluded.blob",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(token_hash.as_slice())
+        .bind(blob)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn backup(&self, id: &UserId) -> Result<Option<Backup>> {
+        let row = sqlx::query("SELECT token_hash, blob FROM backups WHERE user_id = ?1")
+            .bind(id.as_bytes().as_slice())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(Backup {
+                token_hash: super::hash(r.try_get("token_hash")?)?,
+                blob: r.try_get("blob")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn count_backup_attempt(
+        &self,
+        id: &UserId,
+        now: i64,
+        window_start_before: i64,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO backup_attempts (user_id, window_start, attempts) VALUES (?1, ?2, 1)
+             ON CONFLICT (user_id) DO UPDATE SET
+                 attempts = CASE WHEN backup_attempts.window_start <= ?3 THEN 1 ELSE backup_attempts.attempts + 1 END,
+                 window_start = CASE WHEN backup_attempts.window_start <= ?3 THEN ?2 ELSE backup_attempts.window_start END
+             RETURNING attempts",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(now)
+        .bind(window_start_before)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(row.try_get("attempts")?)
+    }
+
+    async fn clear_backup_attempts(&self, id: &UserId) -> Result<()> {
+        sqlx::query("DELETE FROM backup_attempts WHERE user_id = ?1")
+            .bind(id.as_bytes().as_slice())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool> {
+        let r = sqlx::query("INSERT INTO nonces (user_id, nonce, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+            .bind(id.as_bytes().as_slice())
+            .bind(nonce)
+            .bind(expires_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn put_token(&self, token_hash: &[u8; 32], id: &UserId, expires_at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO tokens (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")
+            .bind(token_hash.as_slice())
+            .bind(id.as_bytes().as_slice())
+            .bind(expires_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>> {
+        let row =
+            sqlx::query("SELECT user_id FROM tokens WHERE token_hash = ?1 AND expires_at > ?2")
+                .bind(token_hash.as_slice())
+                .bind(now)
+                .fetch_optional(&self.reader)
+                .await?;
+        row.map(|r| super::user_id(r.try_get("user_id")?))
+            .transpose()
+    }
+
+    async fn deposit(
+        &self,
+        mailbox: &UserId,
+        id: &BlobId,
+        received_at: i64,
+        data: &[u8],
+        quota: Quota,
+    ) -> Result<Deposit> {
+        let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        let mut tx = self.writer.begin().await?;
+        // Write first: the counters row is the quota and the existence check in one step.
+        let counted = sqlx::query(
+            "UPDATE users SET blob_count = blob_count + 1, blob_bytes = blob_bytes + ?2
+             WHERE id = ?1 AND blob_count < ?3 AND blob_bytes + ?2 <= ?4",
+        )
+        .bind(mailbox.as_bytes().as_slice())
+        .bind(size)
+        .bind(quota.max_blobs)
+        .bind(quota.max_bytes)
+        .execute(&mut *tx)
+        .await?;
+        if counted.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?1")
+                .bind(mailbox.as_bytes().as_slice())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            tx.rollback().await?;
+            return Ok(if exists {
+                Deposit::OverQuota
+            } else {
+                Deposit::UnknownMailbox
+            });
+        }
+        let row = sqlx::query(
+            "INSERT INTO blobs (mailbox, id, received_at, size, data) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING seq",
+        )
+        .bind(mailbox.as_bytes().as_slice())
+        .bind(id.as_slice())
+        .bind(received_at)
+        .bind(size)
+        .bind(data)
+        .fetch_one(&mut *tx)
+        .await?;
+        let seq: i64 = row.try_get("seq")?;
+        tx.commit().await?;
+        Ok(Deposit::Stored(seq))
+    }
+
+    async fn blobs_after(
+        &self,
+        mailbox: &UserId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredBlob>> {
+        let rows = sqlx::query(
+            "SELECT seq, id, received_at, data FROM blobs WHERE mailbox = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )
+        .bind(mailbox.as_bytes().as_slice())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredBlob {
+                    seq: r.try_get("seq")?,
+                    id: super::blob_id(r.try_get("id")?)?,
+                    received_at: r.try_get("received_at")?,
+                    data: r.try_get("data")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let (mut count, mut bytes) = (0i64, 0i64);
+        for id in ids {
+            let deleted =
+                sqlx::query("DELETE FROM blobs WHERE mailbox = ?1 AND id = ?2 RETURNING size")
+                    .bind(mailbox.as_bytes().as_slice())
+                    .bind(id.as_slice())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(row) = deleted {
+                count += 1;
+                bytes += row.try_get::<i64, _>("size")?;
+            }
+        }
+        if count > 0 {
+            sqlx::query("UPDATE users SET blob_count = blob_count - ?2, blob_bytes = blob_bytes - ?3 WHERE id = ?1")
+                .bind(mailbox.as_bytes().as_slice())
+                .bind(count)
+                .bind(bytes)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn purge(&self, before: PurgeBefore) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        // The single writer makes counting and deleting one atomic step.
+        sqlx::query(
+            "UPDATE users SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
+             FROM (SELECT mailbox, COUNT(*) AS c, SUM(size) AS b FROM blobs WHERE received_at < ?1 GROUP BY mailbox) AS s
+             WHERE users.id = s.mailbox",
+        )
+        .bind(before.blobs)
+        .execute(&mut *tx)
+        .await?;
+        let blobs = sqlx::query("DELETE FROM blobs WHERE received_at < ?1")
+            .bind(before.blobs)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM nonces WHERE expires_at <= ?1")
+            .bind(before.now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM tokens WHERE expires_at <= ?1")
+            .bind(before.now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM backup_attempts WHERE window_start <= ?1")
+            .bind(before.attempt_windows)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(blobs.rows_affected())
+    }
+
+    fn spawn_listener(&self, _hub: Arc<Hub>) {}
+}
