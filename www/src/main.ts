@@ -1,0 +1,661 @@
+import './style.css';
+import { backend, forgetDevice, warmUp } from './backend';
+import type { Account, Progress } from './backend/types';
+import { errorCode } from './backend/types';
+import { Model, type Contact, type Msg } from './model';
+import { h, fmtTime } from './util';
+import { tabLock } from './tabs';
+import { decodeImageFile, drawQr, scanCamera } from './qr';
+
+const app = document.getElementById('app')!;
+const toastEl = document.getElementById('toast')!;
+let model: Model | null = null;
+let storageNote = '';
+
+// ---- small helpers -----------------------------------------------------------------
+
+function toast(text: string) {
+  toastEl.textContent = text;
+  toastEl.classList.add('show');
+  clearTimeout((toast as unknown as { t?: number }).t);
+  (toast as unknown as { t?: number }).t = window.setTimeout(() => toastEl.classList.remove('show'), 4000);
+}
+
+function friendly(e: unknown): string {
+  const code = errorCode(e);
+  const msg = e instanceof Error ? e.message : String(e);
+  switch (code) {
+    case 'INVALID_USERNAME':
+      return 'Usernames are 3 to 32 characters: letters, digits, dot, dash and underscore.';
+    case 'WEAK_PARAMETERS':
+      return 'Use a password of at least 8 characters.';
+    case 'WRONG_PASSWORD':
+      return 'Wrong username or password.';
+    case 'NETWORK':
+      return 'The relay cannot be reached. Check your connection and try again.';
+    default:
+      return msg;
+  }
+}
+
+function setScreen(name: string, ...children: Node[]) {
+  app.dataset.screen = name;
+  app.replaceChildren(...children);
+}
+
+/** The protection badge: always visible, plain words. */
+function badge(c: Contact | null): HTMLElement {
+  if (!c) return h('span.badge.enc', { 'data-testid': 'badge' }, h('span.dot', { 'aria-hidden': 'true' }), 'Encrypted');
+  if (c.keyChanged)
+    return h('span.badge.changed', { 'data-testid': 'badge', title: 'Their key changed: check their safety number before you continue.' }, h('span.dot', { 'aria-hidden': 'true' }), 'Key changed');
+  if (c.verified)
+    return h('span.badge.verified', { 'data-testid': 'badge', title: 'Encrypted end to end, and you checked their safety number.' }, h('span.dot', { 'aria-hidden': 'true' }), 'Encrypted · Verified');
+  return h('span.badge.unverified', { 'data-testid': 'badge', title: 'Encrypted end to end. Compare safety numbers to be sure who you talk to.' }, h('span.dot', { 'aria-hidden': 'true' }), 'Encrypted · Not verified');
+}
+
+// ---- auth ------------------------------------------------------------------------
+
+function progressView() {
+  const bar = h('progress', { max: 1, value: 0, 'aria-label': 'Progress' });
+  const label = h('p.progress-label', { 'data-testid': 'progress-label' });
+  const box = h('div.progress', { role: 'status', 'aria-live': 'polite', hidden: true }, label, bar);
+  const set = (p: Progress | null) => {
+    box.hidden = !p;
+    if (!p) return;
+    label.textContent = p.label;
+    bar.max = p.total || 1;
+    bar.value = p.done;
+  };
+  return { box, set };
+}
+
+async function showAuth(initial: 'register' | 'login' = 'register') {
+  const stored = await backend.storedUsername().catch(() => null);
+  if (stored) return showUnlock(stored);
+  let mode = initial;
+  const err = h('p.error', { role: 'alert', 'data-testid': 'auth-error' });
+  const { box, set } = progressView();
+  const user = h('input#username', { name: 'username', autocomplete: 'username', required: true, minLength: 3, maxLength: 32, pattern: '[A-Za-z0-9._\\-]{3,32}', autocapitalize: 'none', spellcheck: false });
+  const pass = h('input#password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minLength: 8 });
+  const submit = h('button.primary', { type: 'submit', 'data-testid': 'auth-submit' });
+  const tabReg = h('button.tab', { type: 'button', role: 'tab' }, 'Create account');
+  const tabLog = h('button.tab', { type: 'button', role: 'tab' }, 'Log in');
+  const hint = h('p.hint');
+  const render = () => {
+    tabReg.setAttribute('aria-selected', String(mode === 'register'));
+    tabLog.setAttribute('aria-selected', String(mode === 'login'));
+    submit.textContent = mode === 'register' ? 'Create account' : 'Log in';
+    pass.autocomplete = mode === 'register' ? 'new-password' : 'current-password';
+    hint.textContent =
+      mode === 'register'
+        ? 'No phone number, no email. Your keys are made in this browser; the relay only keeps your public keys and a backup locked with your password. There is no password reset: keep it safe.'
+        : 'Log in on a new device with the same username and password: your keys come back from the encrypted backup.';
+  };
+  tabReg.onclick = () => ((mode = 'register'), render());
+  tabLog.onclick = () => ((mode = 'login'), render());
+  const form = h(
+    'form.card.auth',
+    {
+      'aria-labelledby': 'auth-title',
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        err.textContent = '';
+        submit.disabled = true;
+        form.setAttribute('aria-busy', 'true');
+        try {
+          const fn = mode === 'register' ? backend.register : backend.login;
+          const acct = await fn(user.value.trim(), pass.value, set);
+          pass.value = '';
+          await enter(acct);
+        } catch (e) {
+          err.textContent = friendly(e);
+          set(null);
+        } finally {
+          submit.disabled = false;
+          form.removeAttribute('aria-busy');
+        }
+      },
+    },
+    h('h1#auth-title', null, 'Sealpost'),
+    h('p.lede', null, 'Private messages, end-to-end encrypted, right in your browser.'),
+    h('div.tabs', { role: 'tablist', 'aria-label': 'Account' }, tabReg, tabLog),
+    h('label', { for: 'username' }, 'Username'),
+    user,
+    h('label', { for: 'password' }, 'Password'),
+    pass,
+    hint,
+    submit,
+    box,
+    err,
+  );
+  render();
+  setScreen('auth', h('main.center', null, form));
+  user.focus();
+}
+
+function showUnlock(username: string) {
+  const err = h('p.error', { role: 'alert', 'data-testid': 'auth-error' });
+  const { box, set } = progressView();
+  const pass = h('input#password', { type: 'password', autocomplete: 'current-password', required: true });
+  const submit = h('button.primary', { type: 'submit', 'data-testid': 'unlock-submit' }, 'Unlock');
+  const form = h(
+    'form.card.auth',
+    {
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        err.textContent = '';
+        submit.disabled = true;
+        try {
+          const acct = await backend.unlock(pass.value, set);
+          pass.value = '';
+          await enter(acct);
+        } catch (e) {
+          err.textContent = friendly(e);
+          set(null);
+        } finally {
+          submit.disabled = false;
+        }
+      },
+    },
+    h('h1', null, 'Welcome back'),
+    h('p.lede', null, `Your messages on this device are locked with your password. Unlock as `, h('strong', null, username), '.'),
+    h('input', { type: 'text', autocomplete: 'username', value: username, hidden: true, readOnly: true }),
+    h('label', { for: 'password' }, 'Password'),
+    pass,
+    submit,
+    box,
+    err,
+    h(
+      'button.link',
+      {
+        type: 'button',
+        onclick: async () => {
+          if (!confirm(`Remove ${username}'s keys and messages from this browser? You can log in again with the password.`)) return;
+          await forgetDevice();
+          location.hash = '';
+          void showAuth('login');
+        },
+      },
+      'Use another account',
+    ),
+  );
+  setScreen('auth', h('main.center', null, form));
+  pass.focus();
+}
+
+// ---- main screens -------------------------------------------------------------------
+
+async function enter(acct: Account) {
+  const lock = await tabLock(() => {
+    // Another tab took over.
+    model?.stop();
+    model = null;
+    showElsewhere();
+  });
+  if (!lock) {
+    showElsewhere(acct);
+    return;
+  }
+  model = new Model(acct);
+  await model.load();
+  model.start();
+  model.on((w) => {
+    if (w.contacts) renderList();
+    if (w.link) renderLink();
+    if (w.peer && w.peer === currentPeer()) renderChatUpdate(w.msg, w.oldId);
+    document.title = model && model.totalUnread() ? `(${model.totalUnread()}) Sealpost` : 'Sealpost';
+  });
+  void askPersistence();
+  renderShell();
+  route();
+}
+
+function showElsewhere(_acct?: Account) {
+  setScreen(
+    'auth',
+    h(
+      'main.center',
+      null,
+      h(
+        'div.card',
+        { role: 'alert' },
+        h('h1', null, 'Open in another tab'),
+        h('p', null, 'Sealpost is active in another tab or window. Use it there, or continue here (the other tab will pause).'),
+        h('button.primary', {
+          type: 'button',
+          'data-testid': 'use-here',
+          onclick: () => {
+            // Reload so this tab reads the newest state the other tab saved.
+            sessionStorage.setItem('sealpost.useHere', '1');
+            location.reload();
+          },
+        }, 'Use here'),
+      ),
+    ),
+  );
+}
+
+async function askPersistence() {
+  try {
+    if (!navigator.storage?.persist) {
+      storageNote = 'This browser cannot promise to keep your messages: it may delete them when space runs low.';
+    } else if (!(await navigator.storage.persisted()) && !(await navigator.storage.persist())) {
+      storageNote = 'Your browser did not grant persistent storage, so it may delete your messages when space runs low. Installing Sealpost (Add to Home screen) or bookmarking it usually helps.';
+    } else storageNote = '';
+  } catch {
+    storageNote = 'Storage status unknown.';
+  }
+  const n = document.getElementById('storage-note');
+  if (n) {
+    n.textContent = storageNote;
+    n.hidden = !storageNote;
+  }
+}
+
+let listEl: HTMLElement;
+let paneEl: HTMLElement;
+let linkEl: HTMLElement;
+
+function renderShell() {
+  const m = model!;
+  linkEl = h('span.link-state', { role: 'status', 'data-testid': 'link-state' });
+  listEl = h('ul.conversations', { 'aria-label': 'Conversations', 'data-testid': 'conversations' });
+  paneEl = h('section.pane', { 'aria-live': 'off' });
+  const input = h('input#new-contact', { placeholder: 'Username', autocomplete: 'off', autocapitalize: 'none', spellcheck: false, required: true, 'data-testid': 'new-contact' });
+  const err = h('p.error', { role: 'alert', 'data-testid': 'new-contact-error' });
+  const btn = h('button.primary', { type: 'submit', 'data-testid': 'new-contact-submit' }, 'Start chat');
+  const form = h(
+    'form.new-chat',
+    {
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        err.textContent = '';
+        btn.disabled = true;
+        try {
+          const c = await m.addContact(input.value.trim());
+          input.value = '';
+          location.hash = `#/contact/${c.userId}`;
+        } catch (e) {
+          err.textContent = errorCode(e) === 'SELF' ? 'That is your own username.' : friendly(e);
+        } finally {
+          btn.disabled = false;
+        }
+      },
+    },
+    h('label', { for: 'new-contact' }, 'Start a chat with'),
+    h('div.row', null, input, btn),
+    err,
+  );
+  const header = h(
+    'header.topbar',
+    null,
+    h('a.brand', { href: '#/' }, h('img', { src: '/icons/icon.svg', alt: '', width: 28, height: 28 }), h('span', null, 'Sealpost')),
+    linkEl,
+    h('a.me', { href: '#/account', 'data-testid': 'me', 'aria-label': `Your account: ${m.account.username}` }, m.account.username),
+  );
+  const side = h('nav.side', { 'aria-label': 'Chats' }, form, h('h2.sr-only', null, 'Conversations'), listEl);
+  setScreen('main', header, h('div.layout', null, side, paneEl));
+  renderLink();
+  renderList();
+}
+
+function renderLink() {
+  if (!linkEl || !model) return;
+  const s = model.link;
+  linkEl.dataset.state = s;
+  linkEl.textContent = s === 'online' ? 'Connected' : s === 'connecting' ? 'Connecting…' : 'Offline: messages will wait';
+}
+
+function renderList() {
+  if (!listEl || !model) return;
+  const m = model;
+  const cur = currentPeer();
+  const items = m.sortedContacts().map((c) => {
+    const msgs = m.messages.get(c.userId) ?? [];
+    const last = msgs[msgs.length - 1];
+    return h(
+      'li',
+      null,
+      h(
+        'a.conv',
+        { href: `#/chat/${c.userId}`, 'aria-current': c.userId === cur ? 'page' : undefined, 'data-testid': `conv-${c.username}` },
+        h('span.avatar', { 'aria-hidden': 'true' }, c.username.slice(0, 1).toUpperCase()),
+        h(
+          'span.conv-main',
+          null,
+          h('span.conv-name', null, c.username, ' ', c.keyChanged ? h('span.mini.changed', null, 'Key changed') : c.verified ? h('span.mini.verified', null, 'Verified') : null),
+          h('span.conv-last', null, last ? (last.dir === 'out' ? 'You: ' : '') + last.text : 'No messages yet'),
+        ),
+        c.unread ? h('span.unread', { 'data-testid': 'unread', 'aria-label': `${c.unread} unread` }, String(c.unread)) : null,
+      ),
+    );
+  });
+  listEl.replaceChildren(...(items.length ? items : [h('li.empty', null, 'No chats yet. Type a username above.')]));
+}
+
+function currentPeer(): string | null {
+  const m = /^#\/(chat|contact)\/([0-9a-f]{64})$/.exec(location.hash);
+  return m ? m[2] : null;
+}
+
+function route() {
+  if (!model) return;
+  const hash = location.hash;
+  let m: RegExpExecArray | null;
+  model.activePeer = null;
+  if ((m = /^#\/chat\/([0-9a-f]{64})$/.exec(hash)) && model.contacts.has(m[1])) {
+    app.dataset.view = 'pane';
+    showChat(model.contacts.get(m[1])!);
+  } else if ((m = /^#\/contact\/([0-9a-f]{64})$/.exec(hash)) && model.contacts.has(m[1])) {
+    app.dataset.view = 'pane';
+    void showContact(model.contacts.get(m[1])!);
+  } else if (hash === '#/account') {
+    app.dataset.view = 'pane';
+    showAccount();
+  } else {
+    app.dataset.view = 'list';
+    chatState = null;
+    paneEl.replaceChildren(
+      h('div.empty-pane', null, h('h2', null, 'Your messages are encrypted end to end'), h('p', null, 'Only you and the people you write to can read them — not the relay, not us. Start a chat with a username on the left.')),
+    );
+  }
+  renderList();
+}
+
+// ---- chat ----------------------------------------------------------------------------
+
+let chatState: { peer: string; list: HTMLElement; els: Map<string, HTMLElement>; header: HTMLElement; banner: HTMLElement; composer: HTMLFormElement; text: HTMLTextAreaElement; send: HTMLButtonElement } | null = null;
+
+const STATE_TEXT: Record<string, string> = { queued: 'Waiting to send', sending: 'Sending…', relay: 'On relay', delivered: 'Delivered', failed: 'Not sent' };
+
+function msgEl(msg: Msg): HTMLElement {
+  const state = h('span.state', { 'data-testid': 'msg-state' });
+  const el = h('li.msg', { 'data-id': msg.id, 'data-testid': 'msg' }, h('p.text', null, msg.text), h('span.meta', null, h('time', null, fmtTime(msg.at)), ' ', state));
+  updateMsgEl(el, msg);
+  return el;
+}
+
+function updateMsgEl(el: HTMLElement, msg: Msg) {
+  el.className = `msg ${msg.dir} ${msg.state}${msg.keyWarning ? ' warn' : ''}`;
+  el.dataset.id = msg.id;
+  el.dataset.state = msg.state;
+  const st = el.querySelector('.state') as HTMLElement;
+  if (msg.dir === 'out') {
+    st.textContent = STATE_TEXT[msg.state];
+    if (msg.state === 'failed' && !el.querySelector('.retry')) {
+      el.append(h('button.link.retry', { type: 'button', onclick: () => model?.retry(msg) }, 'Retry'));
+      st.title = msg.error ?? '';
+    }
+    if (msg.state !== 'failed') el.querySelector('.retry')?.remove();
+  } else st.textContent = msg.keyWarning ? 'Sent with a new key' : '';
+}
+
+function chatHeader(c: Contact) {
+  return [
+    h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'),
+    h('h2.chat-title', null, c.username),
+    badge(c),
+    h('a.button', { href: `#/contact/${c.userId}`, 'data-testid': 'safety-link' }, c.verified ? 'Safety number' : 'Verify'),
+  ];
+}
+
+function keyBanner(c: Contact): (Node | string)[] {
+  if (!c.keyChanged) return [];
+  return [
+    h('strong', null, `${c.username}'s key changed.`),
+    ' This happens when they reinstall or log in again — or when someone tries to listen in. Nothing more will be sent until you look. ',
+    h('a.button.warn', { href: `#/contact/${c.userId}`, 'data-testid': 'review-key' }, 'Review'),
+  ];
+}
+
+function showChat(c: Contact) {
+  const m = model!;
+  m.activePeer = c.userId;
+  const list = h('ol.messages', { 'aria-label': `Messages with ${c.username}`, 'aria-live': 'polite', 'data-testid': 'messages', tabIndex: 0 });
+  const els = new Map<string, HTMLElement>();
+  for (const msg of m.messages.get(c.userId) ?? []) {
+    const el = msgEl(msg);
+    els.set(msg.id, el);
+    list.append(el);
+  }
+  const text = h('textarea#compose', { rows: 1, placeholder: 'Message', 'aria-label': `Message to ${c.username}`, 'data-testid': 'compose', maxLength: 10000 });
+  text.value = m.drafts.get(c.userId) ?? '';
+  const send = h('button.primary', { type: 'submit', 'data-testid': 'send' }, 'Send');
+  const composer = h('form.composer', {
+    onsubmit: (ev: Event) => {
+      ev.preventDefault();
+      const v = text.value.trim();
+      if (!v || c.keyChanged) return;
+      text.value = '';
+      m.setDraft(c.userId, '');
+      void m.send(c, v);
+    },
+  }, text, send);
+  text.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  text.addEventListener('input', () => m.setDraft(c.userId, text.value));
+  const header = h('header.chat-head', null, ...chatHeader(c));
+  const banner = h('div.banner.warn', { role: 'alert', 'data-testid': 'key-banner', hidden: !c.keyChanged }, ...keyBanner(c));
+  paneEl.replaceChildren(header, banner, list, composer);
+  chatState = { peer: c.userId, list, els, header, banner, composer, text, send };
+  applyKeyState(c);
+  list.scrollTop = list.scrollHeight;
+  void m.markRead(c);
+  void m.checkContact(c);
+  if (matchMedia('(min-width: 720px)').matches) text.focus();
+}
+
+function applyKeyState(c: Contact) {
+  if (!chatState) return;
+  chatState.text.disabled = chatState.send.disabled = !!c.keyChanged;
+  chatState.banner.hidden = !c.keyChanged;
+  chatState.banner.replaceChildren(...keyBanner(c));
+  chatState.header.replaceChildren(...chatHeader(c));
+}
+
+function renderChatUpdate(msg?: Msg, oldId?: string) {
+  const m = model;
+  if (!m) return;
+  const peer = currentPeer();
+  if (!peer) return;
+  const c = m.contacts.get(peer);
+  if (!c) return;
+  if (!chatState || chatState.peer !== peer) {
+    if (location.hash.startsWith('#/contact/')) void showContact(c);
+    return;
+  }
+  applyKeyState(c);
+  if (!msg) return;
+  let el = chatState.els.get(msg.id);
+  if (!el && oldId && chatState.els.has(oldId)) {
+    // An outgoing message is re-keyed from its local id to its wire id once sealed.
+    el = chatState.els.get(oldId)!;
+    chatState.els.delete(oldId);
+  }
+  if (el) {
+    chatState.els.set(msg.id, el);
+    updateMsgEl(el, msg);
+  } else {
+    const list = chatState.list;
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    el = msgEl(msg);
+    chatState.els.set(msg.id, el);
+    list.append(el);
+    if (atBottom || msg.dir === 'out') list.scrollTop = list.scrollHeight;
+  }
+  if (msg.dir === 'in' && document.visibilityState === 'visible') void m.markRead(c);
+}
+
+document.addEventListener('visibilitychange', () => {
+  const p = currentPeer();
+  const c = p && model?.contacts.get(p);
+  if (c && document.visibilityState === 'visible' && location.hash.startsWith('#/chat/')) void model!.markRead(c);
+});
+
+// ---- contact / safety number ------------------------------------------------------------
+
+async function showContact(c: Contact) {
+  const m = model!;
+  chatState = null;
+  m.activePeer = null;
+  const peer = await m.peerInfo(c);
+  const result = h('p.result', { role: 'status', 'aria-live': 'polite', 'data-testid': 'verify-result' });
+  const canvas = h('canvas.qr', { role: 'img', 'aria-label': 'QR code of your safety number with this contact', 'data-testid': 'qr' });
+  const video = h('video.scanner', { hidden: true, 'aria-label': 'Camera preview' });
+  let scanning: AbortController | null = null;
+  const onScanned = async (bytes: Uint8Array | null) => {
+    if (!bytes) {
+      result.textContent = 'No QR code found. Try again with the whole code in view.';
+      result.className = 'result bad';
+      return;
+    }
+    if (await m.account.matchesQr(peer, bytes)) {
+      await m.setVerified(c, true);
+      result.textContent = `Safety numbers match. ${c.username} is verified.`;
+      result.className = 'result good';
+      void showContact(c).then(() => {
+        const r = document.querySelector('[data-testid="verify-result"]');
+        if (r) (r.textContent = `Safety numbers match. ${c.username} is verified.`), (r.className = 'result good');
+      });
+    } else {
+      result.textContent = 'These safety numbers do NOT match. Do not mark this contact as verified: you may not be talking to who you think.';
+      result.className = 'result bad';
+    }
+  };
+  const file = h('input#qr-file', {
+    type: 'file',
+    accept: 'image/*',
+    class: 'sr-only',
+    'data-testid': 'qr-file',
+    onchange: async () => {
+      const f = file.files?.[0];
+      if (f) await onScanned(await decodeImageFile(f).catch(() => null));
+      file.value = '';
+    },
+  });
+  const scanBtn = h('button', {
+    type: 'button',
+    onclick: async () => {
+      if (scanning) {
+        scanning.abort();
+        return;
+      }
+      scanning = new AbortController();
+      video.hidden = false;
+      scanBtn.textContent = 'Stop camera';
+      try {
+        const found = await scanCamera(video, scanning.signal);
+        if (found || !scanning.signal.aborted) await onScanned(found);
+      } catch {
+        result.textContent = 'The camera is not available. Upload a picture of their code instead, or compare the digits.';
+        result.className = 'result bad';
+      } finally {
+        scanning = null;
+        video.hidden = true;
+        scanBtn.textContent = 'Scan their code';
+      }
+    },
+  }, 'Scan their code');
+
+  const groups = peer.safety.display.split(' ');
+  const digits = h('div.digits', { 'data-testid': 'safety-digits', 'aria-label': `Safety number: ${peer.safety.display}` }, ...groups.map((g) => h('span', null, g)));
+  const kc = c.keyChanged;
+  const changed = kc
+    ? h(
+        'div.banner.warn',
+        { role: 'alert', 'data-testid': 'key-changed' },
+        h('h3', null, 'Their key changed'),
+        h('p', null, `The key ${c.username} uses is not the one you had. If they did not tell you they set up again, someone may be trying to read your messages. Messages to them are on hold.`),
+        h('button.warn', {
+          type: 'button',
+          'data-testid': 'accept-key',
+          onclick: async () => {
+            try {
+              await m.acceptNewKey(c);
+              void showContact(c);
+            } catch (e) {
+              toast(friendly(e));
+            }
+          },
+        }, 'Accept the new key'),
+      )
+    : null;
+  paneEl.replaceChildren(
+    h('header.chat-head', null, h('a.back', { href: `#/chat/${c.userId}`, 'aria-label': 'Back to the chat' }, '‹'), h('h2.chat-title', null, c.username), badge(c)),
+    h(
+      'div.contact',
+      null,
+      changed ?? '',
+      h('h3', null, 'Safety number'),
+      h('p', null, `Compare these digits with ${c.username}, in person or on a call, or scan each other's code. If they match, nobody is in the middle.`),
+      digits,
+      h('div.qr-box', null, canvas, video),
+      h('div.row.wrap', null, scanBtn, h('label.button', { for: 'qr-file' }, 'Upload a picture of their code'), file),
+      result,
+      h(
+        'div.row.wrap',
+        null,
+        c.verified
+          ? h('button', { type: 'button', 'data-testid': 'unverify', onclick: async () => (await m.setVerified(c, false), showContact(c)) }, 'Mark as not verified')
+          : h('button.primary', { type: 'button', 'data-testid': 'mark-verified', disabled: !!kc, onclick: async () => (await m.setVerified(c, true), showContact(c)) }, 'The digits match: mark as verified'),
+        h('a.button', { href: `#/chat/${c.userId}`, 'data-testid': 'open-chat' }, 'Open chat'),
+      ),
+      h('details', null, h('summary', null, 'Technical details'), h('p.mono', null, `Their key fingerprint: ${c.fingerprint}`), h('p.mono', null, `Yours: ${m.account.fingerprint}`)),
+    ),
+  );
+  await drawQr(canvas, peer.safety.qrPayload);
+}
+
+// ---- account -------------------------------------------------------------------------
+
+function showAccount() {
+  const m = model!;
+  chatState = null;
+  const note = h('p#storage-note.banner.info', { role: 'status', hidden: !storageNote, 'data-testid': 'storage-note' }, storageNote);
+  paneEl.replaceChildren(
+    h('header.chat-head', null, h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'), h('h2.chat-title', null, 'Your account')),
+    h(
+      'div.contact',
+      null,
+      h('p', null, 'Username: ', h('strong', { 'data-testid': 'account-username' }, m.account.username)),
+      h('p.mono', { 'data-testid': 'account-fingerprint' }, `Key fingerprint: ${m.account.fingerprint}`),
+      h('p', null, 'Your keys and messages on this device are encrypted with your password. Your password never leaves this browser.'),
+      note,
+      h(
+        'button.warn',
+        {
+          type: 'button',
+          'data-testid': 'logout',
+          onclick: async () => {
+            if (!confirm('Log out and delete your messages from this browser? Your account stays: log in again with your password (past messages do not come back).')) return;
+            await m.wipe();
+            model = null;
+            await forgetDevice();
+            location.hash = '';
+            location.reload();
+          },
+        },
+        'Log out and wipe this device',
+      ),
+    ),
+  );
+}
+
+// ---- boot -----------------------------------------------------------------------------
+
+addEventListener('hashchange', route);
+addEventListener('pagehide', () => {
+  const p = currentPeer();
+  if (p && model) void model.flushDraft(p);
+});
+
+if ('serviceWorker' in navigator && import.meta.env.PROD) {
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => undefined);
+}
+
+warmUp();
+void showAuth();

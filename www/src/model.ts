@@ -1,0 +1,461 @@
+// The app's state: contacts, conversations, messages, drafts and the outbox, kept in
+// IndexedDB as records sealed under the account's password-derived local key.
+//
+// Message content on the wire (contentType APP_JSON, UTF-8 JSON):
+//   {"v":1,"from":"alice","text":"hi"}             a chat message
+//   {"v":1,"from":"alice","delivered":["<id>",..]} a delivery receipt
+// `from` lets a recipient who never looked the sender up name the conversation; it is
+// checked against the sender's user id (a hash of the username) and its pinned key.
+
+import type { Account, Incoming, LinkState, PeerInfo } from './backend/types';
+import { errorCode } from './backend/types';
+import { KV, deleteDb, openDb } from './idb';
+import { b64, dec, enc, randomId, sleep, unb64 } from './util';
+import { userIdOf } from './backend';
+
+export const APP_JSON = 2;
+const LABEL = 'sealpost/www/record/v1';
+const DB = 'sealpost-www';
+
+export type MsgState = 'queued' | 'sending' | 'relay' | 'delivered' | 'failed';
+
+export interface Contact {
+  key: string;
+  userId: string;
+  username: string;
+  /** Pinned identity fingerprint. */
+  fingerprint: string;
+  bundle: string; // base64
+  verified: boolean;
+  /** Set when the directory or a message shows a different identity key. */
+  keyChanged?: { fingerprint: string; bundle?: string; seenAt: number };
+  unread: number;
+  lastActivity: number;
+  createdAt: number;
+}
+
+export interface Msg {
+  id: string;
+  peer: string; // userId
+  dir: 'in' | 'out';
+  text: string;
+  at: number; // local ms (send click or receipt)
+  sentAt?: number; // sender clock, secs
+  state: MsgState;
+  /** Sealed envelope kept until the relay accepted it (so retries never duplicate). */
+  envelope?: string;
+  error?: string;
+  /** Incoming message signed by a key other than the pinned one. */
+  keyWarning?: boolean;
+}
+
+type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: string; link?: boolean }) => void;
+
+export class Model {
+  contacts = new Map<string, Contact>(); // by userId
+  messages = new Map<string, Msg[]>(); // by peer userId, ordered
+  private byId = new Map<string, Msg>();
+  drafts = new Map<string, string>();
+  link: LinkState = 'connecting';
+  private listeners = new Set<Listener>();
+  private kv!: KV;
+  private peers = new Map<string, PeerInfo>();
+  private wake: (() => void) | null = null;
+  private running = false;
+  private pendingReceipts = new Map<string, string[]>();
+  private receiptTimer: ReturnType<typeof setTimeout> | null = null;
+  private seenBlob = new Set<string>();
+  /** Last directory check per peer (ms). */
+  private checkedAt = new Map<string, number>();
+
+  constructor(public account: Account) {}
+
+  on(l: Listener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  private emit(w: Parameters<Listener>[0]) {
+    for (const l of this.listeners) l(w);
+  }
+
+  // ---- persistence -------------------------------------------------------------
+
+  async load(): Promise<void> {
+    const db = await openDb(`${DB}-${this.account.userId.slice(0, 16)}`, ['records']);
+    this.kv = new KV(db, 'records');
+    for (const [k, v] of await this.kv.entries<Uint8Array>()) {
+      let rec: unknown;
+      try {
+        rec = JSON.parse(dec.decode(await this.account.openLocal(LABEL, v)));
+      } catch {
+        continue; // a record we cannot open is not ours to show
+      }
+      if (k.startsWith('c:')) {
+        const c = rec as Contact;
+        this.contacts.set(c.userId, c);
+      } else if (k.startsWith('m:')) {
+        const m = rec as Msg;
+        this.byId.set(m.id, m);
+        if (!this.messages.has(m.peer)) this.messages.set(m.peer, []);
+        this.messages.get(m.peer)!.push(m);
+      } else if (k.startsWith('d:')) {
+        const d = rec as { peer: string; text: string };
+        this.drafts.set(d.peer, d.text);
+      }
+    }
+    for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
+    // A message caught mid-send by a reload goes back to the queue (same envelope).
+    for (const m of this.byId.values()) if (m.state === 'sending') m.state = 'queued';
+  }
+
+  private async save(key: string, rec: unknown): Promise<void> {
+    const sealed = await this.account.sealLocal(LABEL, enc.encode(JSON.stringify(rec)));
+    await this.kv.put(key, sealed);
+  }
+  saveContact(c: Contact) {
+    return this.save(`c:${c.key}`, c);
+  }
+  saveMsg(m: Msg) {
+    return this.save(`m:${m.id}`, m);
+  }
+
+  private draftTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  setDraft(peer: string, text: string) {
+    if (text) this.drafts.set(peer, text);
+    else this.drafts.delete(peer);
+    clearTimeout(this.draftTimers.get(peer));
+    this.draftTimers.set(peer, setTimeout(() => void this.flushDraft(peer), 300));
+  }
+  async flushDraft(peer: string) {
+    clearTimeout(this.draftTimers.get(peer));
+    const key = `d:${peer.slice(0, 32)}`;
+    const text = this.drafts.get(peer);
+    if (text) await this.save(key, { peer, text });
+    else await this.kv.delete(key);
+  }
+
+  /** Log out: forget everything local. */
+  async wipe(): Promise<void> {
+    this.stop();
+    await this.kv?.clear().catch(() => undefined);
+    await deleteDb(`${DB}-${this.account.userId.slice(0, 16)}`);
+    await this.account.wipe();
+  }
+
+  // ---- contacts ----------------------------------------------------------------
+
+  sortedContacts(): Contact[] {
+    return [...this.contacts.values()].sort((a, b) => b.lastActivity - a.lastActivity);
+  }
+
+  async peerInfo(c: Contact): Promise<PeerInfo> {
+    let p = this.peers.get(c.userId);
+    if (!p || p.fingerprint !== c.fingerprint) {
+      p = await this.account.peerFromBundle(c.username, unb64(c.bundle));
+      this.peers.set(c.userId, p);
+    }
+    return p;
+  }
+
+  /** Looks a username up and adds (or refreshes) the contact. */
+  async addContact(username: string): Promise<Contact> {
+    const p = await this.account.lookup(username);
+    if (p.userId === this.account.userId) throw Object.assign(new Error('That is you.'), { code: 'SELF' });
+    let c = this.contacts.get(p.userId);
+    if (!c) {
+      c = {
+        key: randomId(),
+        userId: p.userId,
+        username: p.username,
+        fingerprint: p.fingerprint,
+        bundle: b64(p.bundle),
+        verified: false,
+        unread: 0,
+        lastActivity: Date.now(),
+        createdAt: Date.now(),
+      };
+      this.contacts.set(c.userId, c);
+      this.peers.set(c.userId, p);
+      await this.saveContact(c);
+      this.emit({ contacts: true });
+    } else {
+      await this.applyDirectory(c, p);
+    }
+    this.checkedAt.set(c.userId, Date.now());
+    return c;
+  }
+
+  private async applyDirectory(c: Contact, p: PeerInfo) {
+    if (p.fingerprint === c.fingerprint) {
+      // Same identity; keep the newer bundle (rotated encryption keys).
+      if (b64(p.bundle) !== c.bundle) {
+        c.bundle = b64(p.bundle);
+        this.peers.set(c.userId, p);
+        await this.saveContact(c);
+      }
+      return;
+    }
+    if (c.keyChanged?.fingerprint !== p.fingerprint) {
+      c.keyChanged = { fingerprint: p.fingerprint, bundle: b64(p.bundle), seenAt: Date.now() };
+      await this.saveContact(c);
+      this.emit({ contacts: true, peer: c.userId });
+    }
+  }
+
+  /** Re-reads a contact's bundle from the directory (at most every `maxAgeMs`). */
+  async checkContact(c: Contact, maxAgeMs = 60_000): Promise<void> {
+    const last = this.checkedAt.get(c.userId) ?? 0;
+    if (Date.now() - last < maxAgeMs) return;
+    this.checkedAt.set(c.userId, Date.now());
+    try {
+      await this.applyDirectory(c, await this.account.lookup(c.username));
+    } catch {
+      /* offline: check again later */
+    }
+  }
+
+  /** The user accepted a changed key: pin it, start fresh sessions, unverify. */
+  async acceptNewKey(c: Contact): Promise<void> {
+    const kc = c.keyChanged;
+    if (!kc) return;
+    let bundle = kc.bundle;
+    if (!bundle) bundle = b64((await this.account.lookup(c.username)).bundle);
+    const p = await this.account.peerFromBundle(c.username, unb64(bundle));
+    if (p.fingerprint !== kc.fingerprint) throw new Error('The directory now shows yet another key; look again.');
+    c.fingerprint = p.fingerprint;
+    c.bundle = bundle;
+    c.verified = false;
+    delete c.keyChanged;
+    this.peers.set(c.userId, p);
+    await this.account.forgetPeer(c.userId);
+    await this.saveContact(c);
+    this.emit({ contacts: true, peer: c.userId });
+    this.kick();
+  }
+
+  async setVerified(c: Contact, v: boolean) {
+    c.verified = v;
+    await this.saveContact(c);
+    this.emit({ contacts: true, peer: c.userId });
+  }
+
+  async markRead(c: Contact) {
+    if (c.unread === 0) return;
+    c.unread = 0;
+    await this.saveContact(c);
+    this.emit({ contacts: true });
+  }
+
+  totalUnread(): number {
+    let n = 0;
+    for (const c of this.contacts.values()) n += c.unread;
+    return n;
+  }
+
+  // ---- sending -----------------------------------------------------------------
+
+  async send(c: Contact, text: string): Promise<Msg> {
+    const m: Msg = { id: `local-${randomId()}`, peer: c.userId, dir: 'out', text, at: Date.now(), state: 'queued' };
+    this.push(m);
+    c.lastActivity = m.at;
+    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
+    this.emit({ contacts: true, peer: c.userId, msg: m });
+    this.kick();
+    return m;
+  }
+
+  async retry(m: Msg) {
+    if (m.state !== 'failed') return;
+    m.state = 'queued';
+    delete m.error;
+    await this.saveMsg(m);
+    this.emit({ peer: m.peer, msg: m });
+    this.kick();
+  }
+
+  private push(m: Msg) {
+    this.byId.set(m.id, m);
+    if (!this.messages.has(m.peer)) this.messages.set(m.peer, []);
+    this.messages.get(m.peer)!.push(m);
+  }
+
+  private kick() {
+    this.wake?.();
+  }
+
+  /** Sends queued messages in order, one at a time, retrying with backoff. */
+  private async outboxLoop() {
+    let backoff = 500;
+    while (this.running) {
+      const next = [...this.byId.values()]
+        .filter((m) => m.dir === 'out' && m.state === 'queued')
+        .sort((a, b) => a.at - b.at)
+        .find((m) => !this.contacts.get(m.peer)?.keyChanged);
+      if (!next) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+        continue;
+      }
+      try {
+        await this.sendOne(next);
+        backoff = 500;
+      } catch (e) {
+        const code = errorCode(e);
+        if (code === 'NETWORK' || code === 'RELAY_BUSY' || code === 'CLOSED' || !navigator.onLine) {
+          next.state = 'queued';
+          this.emit({ peer: next.peer, msg: next });
+          await Promise.race([sleep(backoff), new Promise<void>((r) => (this.wake = r))]);
+          this.wake = null;
+          backoff = Math.min(backoff * 2, 15_000);
+        } else {
+          next.state = 'failed';
+          next.error = e instanceof Error ? e.message : String(e);
+          await this.saveMsg(next);
+          this.emit({ peer: next.peer, msg: next });
+        }
+      }
+    }
+  }
+
+  private async sendOne(m: Msg) {
+    const c = this.contacts.get(m.peer);
+    if (!c) throw new Error('unknown contact');
+    m.state = 'sending';
+    this.emit({ peer: m.peer, msg: m });
+    if (!m.envelope) {
+      const peer = await this.peerInfo(c);
+      const body = JSON.stringify({ v: 1, from: this.account.username, text: m.text });
+      const sealed = await this.account.seal(peer, enc.encode(body), APP_JSON);
+      // Re-key the record by the wire message id (the recipient's receipt names it).
+      const oldKey = `m:${m.id}`;
+      this.byId.delete(m.id);
+      m.id = sealed.messageId;
+      m.envelope = b64(sealed.envelope);
+      this.byId.set(m.id, m);
+      await this.saveMsg(m);
+      await this.kv.delete(oldKey);
+      this.emit({ peer: m.peer, msg: m, oldId: oldKey.slice(2) });
+    }
+    await this.account.post(m.peer, unb64(m.envelope));
+    if (m.state === 'sending') m.state = 'relay'; // a receipt may already have arrived
+    delete m.envelope;
+    await this.saveMsg(m);
+    this.emit({ peer: m.peer, msg: m });
+  }
+
+  // ---- receiving ---------------------------------------------------------------
+
+  private async onIncoming(inc: Incoming): Promise<void> {
+    if (this.seenBlob.has(inc.blobId)) return;
+    let body: { v?: number; from?: string; text?: string; delivered?: string[] };
+    try {
+      const raw = inc.contentType === APP_JSON ? dec.decode(inc.content) : null;
+      body = raw ? JSON.parse(raw) : { text: inc.text ?? '' };
+    } catch {
+      return; // not ours to show; acked
+    }
+    let c = this.contacts.get(inc.sender);
+    if (!c) {
+      // A first message from someone new: the claimed username must hash to the sender.
+      const from = typeof body.from === 'string' ? body.from : '';
+      if (!from || (await userIdOf(from).catch(() => '')) !== inc.sender) return;
+      try {
+        c = await this.addContact(from);
+      } catch {
+        // Directory unreachable: pin the key the message was signed with.
+        return; // left unacked by throwing? keep it simple: retry later via redelivery
+      }
+    }
+    if (body.delivered) {
+      for (const id of body.delivered) {
+        const m = this.byId.get(id);
+        if (m && m.dir === 'out' && m.state !== 'delivered') {
+          m.state = 'delivered';
+          delete m.envelope;
+          await this.saveMsg(m);
+          this.emit({ peer: m.peer, msg: m });
+        }
+      }
+      return;
+    }
+    if (this.byId.has(inc.messageId)) {
+      this.queueReceipt(c.userId, inc.messageId); // their receipt may have been lost
+      return;
+    }
+    const keyWarning = inc.senderFingerprint !== c.fingerprint;
+    if (keyWarning && c.keyChanged?.fingerprint !== inc.senderFingerprint) {
+      c.keyChanged = { fingerprint: inc.senderFingerprint, seenAt: Date.now() };
+    }
+    const m: Msg = {
+      id: inc.messageId,
+      peer: c.userId,
+      dir: 'in',
+      text: String(body.text ?? ''),
+      at: Date.now(),
+      sentAt: inc.sentAt,
+      state: 'delivered',
+      keyWarning: keyWarning || undefined,
+    };
+    this.push(m);
+    c.lastActivity = m.at;
+    if (!(this.activePeer === c.userId && document.visibilityState === 'visible')) c.unread++;
+    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
+    this.emit({ contacts: true, peer: c.userId, msg: m });
+    this.queueReceipt(c.userId, m.id);
+  }
+
+  /** The conversation on screen (its messages do not count as unread). */
+  activePeer: string | null = null;
+
+  private queueReceipt(peer: string, id: string) {
+    if (!this.pendingReceipts.has(peer)) this.pendingReceipts.set(peer, []);
+    this.pendingReceipts.get(peer)!.push(id);
+    if (!this.receiptTimer) this.receiptTimer = setTimeout(() => void this.flushReceipts(), 50);
+  }
+
+  private async flushReceipts() {
+    this.receiptTimer = null;
+    const all = [...this.pendingReceipts];
+    this.pendingReceipts.clear();
+    for (const [peer, ids] of all) {
+      const c = this.contacts.get(peer);
+      if (!c || c.keyChanged) continue;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          const p = await this.peerInfo(c);
+          const body = JSON.stringify({ v: 1, from: this.account.username, delivered: ids });
+          const s = await this.account.seal(p, enc.encode(body), APP_JSON);
+          await this.account.post(peer, s.envelope);
+          break;
+        } catch {
+          await sleep(1000 * (attempt + 1));
+        }
+      }
+    }
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    void this.outboxLoop();
+    this.account.start({
+      onMessage: (m) => this.onIncoming(m),
+      onLinkState: (s) => {
+        this.link = s;
+        this.emit({ link: true });
+        if (s === 'online') this.kick();
+      },
+    });
+    addEventListener('online', this.kickBound);
+  }
+  private kickBound = () => this.kick();
+
+  stop() {
+    this.running = false;
+    this.kick();
+    this.account.stop();
+    removeEventListener('online', this.kickBound);
+  }
+}
