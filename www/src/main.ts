@@ -81,11 +81,18 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
   const tabReg = h('button.tab', { type: 'button', role: 'tab' }, 'Create account');
   const tabLog = h('button.tab', { type: 'button', role: 'tab' }, 'Log in');
   const hint = h('p.hint');
+  const keySize = h('select#key-size', { 'data-testid': 'key-size' },
+    h('option', { value: '' }, 'Default (strongest, RSA-4096; 5–15 s)'),
+    h('option', { value: '3072' }, 'RSA-3072 (faster)'),
+    h('option', { value: '2048' }, 'RSA-2048 (fastest; demos, slow phones)'),
+  );
+  const advanced = h('details.advanced', null, h('summary', null, 'Advanced'), h('label', { for: 'key-size' }, 'Key size'), keySize);
   const render = () => {
     tabReg.setAttribute('aria-selected', String(mode === 'register'));
     tabLog.setAttribute('aria-selected', String(mode === 'login'));
     submit.textContent = mode === 'register' ? 'Create account' : 'Log in';
     pass.autocomplete = mode === 'register' ? 'new-password' : 'current-password';
+    advanced.hidden = mode !== 'register';
     hint.textContent =
       mode === 'register'
         ? 'No phone number, no email. Your keys are made in this browser; the relay only keeps your public keys and a backup locked with your password. There is no password reset: keep it safe.'
@@ -103,8 +110,10 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
         submit.disabled = true;
         form.setAttribute('aria-busy', 'true');
         try {
-          const fn = mode === 'register' ? backend.register : backend.login;
-          const acct = await fn(user.value.trim(), pass.value, set);
+          const acct =
+            mode === 'register'
+              ? await backend.register(user.value.trim(), pass.value, set, Number(keySize.value) || undefined)
+              : await backend.login(user.value.trim(), pass.value, set);
           pass.value = '';
           await enter(acct);
         } catch (e) {
@@ -124,6 +133,7 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
     h('label', { for: 'password' }, 'Password'),
     pass,
     hint,
+    advanced,
     submit,
     box,
     err,

@@ -341,12 +341,11 @@ export const backend: Backend = {
     return (await (await kv()).get<Stored>('current'))?.username ?? null;
   },
 
-  async register(username, password, onProgress) {
+  async register(username, password, onProgress, keySize) {
     const ids = await call('ids', [username]);
     if (await relayRegistered(ids.userId)) {
       throw new AppError('ALREADY_REGISTERED', `“${ids.username}” is taken. Log in, or pick another name.`);
     }
-    const keySize = Number(localStorage.getItem('sealpost.keySize')) || undefined;
     const pub = await call('generate', [ids.username, keySize], onProgress);
     onProgress({ label: 'Publishing your public keys', done: 0, total: 1 });
     try {

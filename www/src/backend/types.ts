@@ -78,7 +78,8 @@ export interface Account {
 export interface Backend {
   /** The username whose encrypted state is stored locally, if any. */
   storedUsername(): Promise<string | null>;
-  register(username: string, password: string, onProgress: (p: Progress) => void): Promise<Account>;
+  /** `keySize`: RSA modulus bits, undefined for the package default. */
+  register(username: string, password: string, onProgress: (p: Progress) => void, keySize?: number): Promise<Account>;
   login(username: string, password: string, onProgress: (p: Progress) => void): Promise<Account>;
   /** Opens the locally stored account with its password (no network needed). */
   unlock(password: string, onProgress: (p: Progress) => void): Promise<Account>;

@@ -1,0 +1,137 @@
+// Shared test plumbing: build checks, a throwaway relay, Debian's Chromium.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const www = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const root = resolve(www, '..');
+export const artifacts = join(root, 'test-artifacts');
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** Builds the relay (debug) and the PWA when missing. */
+export function ensureBuilt({ rebuildWww = false } = {}) {
+  let relayBin = join(root, 'target', 'debug', 'sealpost-relay');
+  if (process.env.SEALPOST_RELAY_BIN) {
+    relayBin = resolve(process.env.SEALPOST_RELAY_BIN); // a relay built elsewhere
+  } else {
+    console.error('$ cargo build -p sealpost-relay');
+    execFileSync('cargo', ['build', '-q', '-p', 'sealpost-relay'], { cwd: root, stdio: 'inherit' });
+  }
+  if (rebuildWww || !existsSync(join(www, 'dist', 'index.html'))) {
+    console.error('$ npm run build (www)');
+    execFileSync('npm', ['run', 'build'], { cwd: www, stdio: 'inherit' });
+  }
+  return relayBin;
+}
+
+/** Starts a relay on a free loopback port with a fresh data directory. */
+export async function startRelay(relayBin, extraArgs = []) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sealpost-e2e-'));
+  const child = spawn(
+    relayBin,
+    ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--static-dir', join(www, 'dist'), ...extraArgs],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+  );
+  let log = '';
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`relay did not start:\n${log}`)), 30_000);
+    const onData = (d) => {
+      log += d;
+      const m = /listening on (http:\/\/[0-9.:]+)/.exec(log.replace(/\x1b\[[0-9;]*m/g, ''));
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl(m[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`relay exited with ${code}:\n${log}`)));
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  mkdirSync(artifacts, { recursive: true });
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/**
+ * A browser context that records console errors, CSP violations and any request that
+ * leaves the relay's origin (there must be none).
+ */
+export async function newContext(browser, base, problems, name, options = {}) {
+  const ctx = await browser.newContext({ baseURL: base, ...options });
+  ctx.on('page', (page) => watch(page, base, problems, name));
+  ctx.on('request', (req) => {
+    const u = req.url();
+    if (!u.startsWith(base) && !u.startsWith('blob:') && !u.startsWith('data:') && !u.startsWith(base.replace('http', 'ws'))) {
+      problems.push(`${name}: third-party request ${u}`);
+    }
+  });
+  return ctx;
+}
+
+function watch(page, base, problems, name) {
+  page.on('console', (msg) => {
+    const t = msg.text();
+    if (/Content Security Policy|Refused to|integrity/i.test(t)) problems.push(`${name}: ${t}`);
+    if (process.env.E2E_VERBOSE) console.error(`[${name}] ${msg.type()}: ${t}`);
+  });
+  page.on('pageerror', (e) => problems.push(`${name}: page error ${e.message}`));
+}
+
+/** A tiny test runner: named steps, a summary line, a non-zero exit on failure. */
+export function runner() {
+  let passed = 0;
+  let failed = 0;
+  const failures = [];
+  return {
+    async step(name, fn) {
+      const t = Date.now();
+      try {
+        await fn();
+        passed++;
+        console.log(`ok    ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+        return true;
+      } catch (e) {
+        failed++;
+        failures.push(name);
+        console.log(`FAIL  ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)\n      ${String(e?.stack ?? e).split('\n').slice(0, 6).join('\n      ')}`);
+        return false;
+      }
+    },
+    summary() {
+      if (failures.length) console.log(`failed: ${failures.join('; ')}`);
+      console.log(`${passed} passed, ${failed} failed`);
+      return failed;
+    },
+  };
+}
