@@ -507,6 +507,16 @@ impl SessionStore {
         SessionStore::default()
     }
 
+    /// Loads session state serialized by the native core
+    /// (`SessionStore::to_secret_bytes`): migrations and test vectors. There is no
+    /// inverse: persist with `Vault.sealSessions`, which never exposes the plaintext.
+    #[wasm_bindgen(js_name = fromSecretBytes)]
+    pub fn from_secret_bytes(bytes: &[u8]) -> Result<SessionStore, JsValue> {
+        Ok(SessionStore {
+            inner: core::SessionStore::from_secret_bytes(bytes).or_js()?,
+        })
+    }
+
     /// Number of sessions held.
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
@@ -607,11 +617,11 @@ pub fn seal_to_many(
     let sealed = core::seal(&mut rng(), &me.inner, &refs, ct, &bytes, now_or(now)).or_js()?;
     let out: Vec<SealedOut> = sealed
         .into_iter()
-        .map(|(recipient, envelope)| SealedOut {
-            recipient: recipient.to_hex(),
-            envelope: Bytes(envelope),
-            message_id: String::new(),
-            new_session: false,
+        .map(|s| SealedOut {
+            recipient: s.recipient.to_hex(),
+            envelope: Bytes(s.envelope),
+            message_id: hex(&s.message_id),
+            new_session: s.new_session,
         })
         .collect();
     to_js(&out)
@@ -684,7 +694,8 @@ pub struct BackupKeys {
 
 #[wasm_bindgen]
 impl BackupKeys {
-    /// Fresh parameters (random salt) for a new backup of `userId`.
+    /// Fresh parameters (random salt) for a new backup of `userId`. The password is
+    /// NFC-normalized first.
     pub fn create(
         password: &str,
         #[wasm_bindgen(js_name = userId)] user_id: &str,
@@ -709,7 +720,7 @@ impl BackupKeys {
     #[wasm_bindgen(js_name = forBlob)]
     pub fn for_blob(password: &str, header: &[u8]) -> Result<BackupKeys, JsValue> {
         let (user_id, params) = backup::BackupParams::from_blob(header).or_js()?;
-        let keys = backup::BackupKeys::derive(password, &user_id, &params).or_js()?;
+        let keys = backup::BackupKeys::derive(&nfc(password), &user_id, &params).or_js()?;
         Ok(BackupKeys {
             keys,
             params,
@@ -729,6 +740,13 @@ impl BackupKeys {
     pub fn user_id(&self) -> String {
         self.user_id.to_hex()
     }
+}
+
+/// Passwords are used as the UTF-8 bytes of their NFC form, so the same password typed
+/// on another system derives the same keys.
+pub(crate) fn nfc(password: &str) -> zeroize::Zeroizing<String> {
+    let s = js_sys::JsString::from(password).normalize("NFC");
+    zeroize::Zeroizing::new(s.as_string().unwrap_or_else(|| password.to_owned()))
 }
 
 /// Reads the public header of a backup blob: user id, salt, iteration count.

@@ -39,6 +39,7 @@ impl core::fmt::Debug for Vault {
 }
 
 fn derive(password: &str, salt: &[u8], iterations: u32) -> Result<Zeroizing<[u8; 32]>, JsValue> {
+    let password = crate::crypto::nfc(password);
     let pw = password.as_bytes();
     if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&pw.len())
         || !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations)

@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// Runs the sealpost-wasm package tests: the crypto API in Node.js and in headless
+// Chromium (shared vectors, interop with the native core both ways, WebCrypto
+// cross-checks), then the relay client in Chromium against a real relay process.
+//
+//   node wasm/scripts/test.mjs [--node-only] [--browser-only] [--no-client] [--filter=TEXT]
+//
+// Needs: wasm/pkg (node wasm/scripts/build.mjs), `npm ci` in wasm/, /usr/bin/chromium
+// (or CHROMIUM=path), cargo (native interop half and the relay binary).
+// Prints `N passed, N failed` last; exits non-zero on any failure.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createServer as netServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const wasmDir = resolve(here, '..');
+const root = resolve(wasmDir, '..');
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target', 'wasm');
+const interopDir = join(targetDir, 'interop');
+const args = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--filter=')));
+const filter = process.argv.find((a) => a.startsWith('--filter='))?.slice(9);
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+let passed = 0;
+let failed = 0;
+
+function tally(name, r) {
+  passed += r.passed;
+  failed += r.failed;
+  console.log(`-- ${name}: ${r.passed} passed, ${r.failed} failed`);
+}
+
+if (!existsSync(join(wasmDir, 'pkg', 'package.json'))) {
+  console.error('wasm/pkg is missing: run `node wasm/scripts/build.mjs` first');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+const vectors = {};
+for (const name of ['keys', 'user_ids', 'bundles', 'envelopes', 'safety', 'backups']) {
+  vectors[name] = JSON.parse(readFileSync(join(root, 'tests', 'vectors', `${name}.json`), 'utf8'));
+}
+
+// Interop: the package seals, the native core opens and seals back.
+const sp = await import(join(wasmDir, 'pkg', 'index.node.mjs'));
+const { createHarness } = await import('../tests/harness.js');
+const { cryptoSuite, sealForNative } = await import('../tests/crypto.suite.js');
+mkdirSync(interopDir, { recursive: true });
+const interop = {};
+try {
+  const now = vectors.envelopes.t0 + 50;
+  writeFileSync(join(interopDir, 'from-wasm.json'), JSON.stringify(sealForNative(sp, vectors, now), null, 1));
+  execFileSync('cargo', ['run', '-q', '--release', '-p', 'sealpost-wasm', '--example', 'interop', '--',
+    join(interopDir, 'from-wasm.json'), join(interopDir, 'from-native.json')],
+  { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CARGO_TARGET_DIR: targetDir } });
+  interop.fromNative = JSON.parse(readFileSync(join(interopDir, 'from-native.json'), 'utf8'));
+  tally('interop: native core opens package envelopes', { passed: 1, failed: 0 });
+} catch (e) {
+  rmSync(join(interopDir, 'from-native.json'), { force: true });
+  console.log(`FAIL interop (native side): ${e}`);
+  tally('interop: native core opens package envelopes', { passed: 0, failed: 1 });
+}
+
+if (!args.has('--browser-only')) {
+  const h = createHarness();
+  cryptoSuite(h, sp, vectors, interop);
+  tally('node: crypto API', await h.run(filter));
+}
+
+// A static server for the browser: /wasm/..., /tests/vectors/..., /interop/...
+function serve() {
+  const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.json': 'application/json', '.wasm': 'application/wasm' };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    let file;
+    if (url.pathname.startsWith('/interop/')) file = join(interopDir, normalize(url.pathname.slice(9)));
+    else file = join(root, normalize(url.pathname));
+    if (!file.startsWith(root) && !file.startsWith(interopDir)) file = '';
+    try {
+      const body = readFileSync(file);
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+export async function freePort() {
+  return new Promise((ok) => {
+    const s = netServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+async function startRelay() {
+  const bin = process.env.SEALPOST_RELAY_BIN ?? join(root, 'target', 'debug', 'sealpost-relay');
+  if (!process.env.SEALPOST_RELAY_BIN) {
+    try {
+      execFileSync('cargo', ['build', '-q', '-p', 'sealpost-relay'], { cwd: root, stdio: 'inherit' });
+    } catch {
+      return null;
+    }
+  }
+  if (!existsSync(bin)) return null;
+  const port = await freePort();
+  const data = mkdtempSync(join(tmpdir(), 'sealpost-relay-'));
+  // The relay serves the test page too (same origin, so no CORS needed): a static
+  // directory with copies of the package, the tests and the vectors.
+  const web = join(data, 'web');
+  cpSync(join(wasmDir, 'pkg'), join(web, 'wasm', 'pkg'), { recursive: true });
+  cpSync(join(wasmDir, 'tests'), join(web, 'wasm', 'tests'), { recursive: true });
+  cpSync(join(root, 'tests', 'vectors'), join(web, 'tests', 'vectors'), { recursive: true });
+  cpSync(interopDir, join(web, 'interop'), { recursive: true });
+  writeFileSync(join(web, 'index.html'), 'sealpost-wasm tests');
+  const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data-dir', join(data, 'db'), '--static-dir', web,
+    '--rate-ip-burst', '100000', '--rate-ip-per-sec', '10000', '--rate-mailbox-burst', '10000', '--rate-mailbox-per-sec', '10000'],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
+  child.stderr.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, child, data };
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  return null;
+}
+
+if (!args.has('--node-only')) {
+  const { chromium } = await import('playwright-core');
+  const server = await serve();
+  const relay = args.has('--no-client') ? null : await startRelay();
+  if (!args.has('--no-client') && !relay) {
+    console.log('FAIL client: the relay did not start (SEALPOST_RELAY_BIN, or cargo build -p sealpost-relay)');
+    failed++;
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'sealpost-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await context.newPage();
+    page.on('console', (m) => console.log(m.text()));
+    page.on('pageerror', (e) => console.log(`page error: ${e}`));
+    const q = new URLSearchParams();
+    if (relay) q.set('relay', relay.url);
+    if (filter) q.set('filter', filter);
+    const origin = relay ? relay.url : `http://127.0.0.1:${server.address().port}`;
+    await page.goto(`${origin}/wasm/tests/browser.html?${q}`);
+    await page.waitForFunction(() => window.__result, null, { timeout: 10 * 60 * 1000, polling: 200 });
+    tally('chromium: crypto API' + (relay ? ' and relay client' : ''), await page.evaluate(() => window.__result));
+  } finally {
+    await context.close();
+    server.close();
+    rmSync(profile, { recursive: true, force: true });
+    if (relay) {
+      relay.child.kill();
+      rmSync(relay.data, { recursive: true, force: true });
+    }
+  }
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
