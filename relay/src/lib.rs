@@ -44,7 +44,7 @@ use crate::error::ApiError;
 use crate::limits::{Limits, RateLimiter, SMALL_BODY_LIMIT};
 use crate::metrics::Metrics;
 use crate::push::Hub;
-use crate::store::{PurgeBefore, Store, coarse_time};
+use crate::store::{PurgeBefore, Store};
 
 /// Base64url; emitted without padding, accepted with or without.
 pub const B64: GeneralPurpose = GeneralPurpose::new(
@@ -212,7 +212,7 @@ async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiv
         }
         let now = now();
         let before = PurgeBefore {
-            blobs: coarse_time(now).min(now - state.limits.blob_ttl_secs),
+            blobs: now - state.limits.blob_ttl_secs,
             now,
             attempt_windows: now - state.limits.backup_window_secs,
         };

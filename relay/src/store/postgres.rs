@@ -82,17 +82,15 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        let mut conn = pool.acquire().await?;
-        sqlx::query("SELECT pg_advisory_lock($1)")
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(SCHEMA_LOCK)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?;
-        let created = sqlx::raw_sql(SCHEMA).execute(&mut *conn).await;
-        sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(SCHEMA_LOCK)
-            .execute(&mut *conn)
-            .await?;
-        created?;
+        for statement in SCHEMA.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(Self { pool })
     }
 }

@@ -1,0 +1,572 @@
+//! Black-box fixtures: relays on port 0 (in-process or the real binary), users with
+//! keys generated once per test binary, signed requests and a WebSocket client.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::{Method, StatusCode};
+use sealpost_core::rand_core::Rng;
+use sealpost_core::{EncryptionKey, Identity, IdentityKey, KeySize, UserId, auth, os_rng};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Hang protection only: nothing is asserted about how long anything takes.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub fn now() -> u64 {
+    sealpost_relay::now().try_into().unwrap()
+}
+
+/// Which store a relay under test uses.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+/// SQLite always; PostgreSQL when `SEALPOST_TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    match std::env::var("SEALPOST_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => all.push(Backend::Postgres(url)),
+        _ => eprintln!(
+            "SKIPPED PostgreSQL: set SEALPOST_TEST_DATABASE_URL=postgres://... to run this test against it too"
+        ),
+    }
+    all
+}
+
+/// The same backend in a fresh PostgreSQL schema, for a relay whose purge must not
+/// touch the other tests' data (all relays on one database share one time-to-live).
+pub async fn isolated(backend: &Backend) -> Backend {
+    match backend {
+        Backend::Sqlite => Backend::Sqlite,
+        Backend::Postgres(url) => {
+            let schema = format!("test_{}", nonce().to_lowercase().replace(['-', '_'], ""));
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&pool)
+                .await
+                .unwrap();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Backend::Postgres(format!("{url}{sep}options[search_path]={schema}"))
+        }
+    }
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("SEALPOST_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+// ---------------------------------------------------------------- users
+
+/// Two RSA-2048 key sets (identity + encryption key), generated once per binary.
+fn keys() -> &'static [(Vec<u8>, Vec<u8>); 2] {
+    static KEYS: OnceLock<[(Vec<u8>, Vec<u8>); 2]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut rng = os_rng();
+        let mut one = || {
+            let id = IdentityKey::generate(&mut rng, KeySize::Rsa2048).unwrap();
+            let enc = EncryptionKey::generate(&mut rng, KeySize::Rsa2048).unwrap();
+            (
+                id.to_pkcs8_der().unwrap().to_vec(),
+                enc.to_pkcs8_der().unwrap().to_vec(),
+            )
+        };
+        [one(), one()]
+    })
+}
+
+/// A user with a fresh random id; `key` picks one of the two key sets.
+pub struct User {
+    pub identity: Identity,
+    pub id: UserId,
+    pub hex: String,
+}
+
+impl User {
+    pub fn new(key: usize) -> Self {
+        let mut raw = [0u8; 32];
+        os_rng().fill_bytes(&mut raw);
+        let id = UserId::from_bytes(raw);
+        let (ik, ek) = &keys()[key];
+        let identity = Identity::from_keys(
+            &mut os_rng(),
+            id,
+            IdentityKey::from_pkcs8_der(ik).unwrap(),
+            EncryptionKey::from_pkcs8_der(ek).unwrap(),
+            now(),
+        )
+        .unwrap();
+        Self {
+            identity,
+            id,
+            hex: id.to_hex(),
+        }
+    }
+
+    pub fn bundle(&mut self) -> Vec<u8> {
+        self.identity
+            .bundle(&mut os_rng(), now())
+            .unwrap()
+            .to_bytes()
+            .to_vec()
+    }
+
+    /// `Authorization` value for a request signed at `ts` with `nonce`.
+    pub fn sig_header(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        ts: u64,
+        nonce: &str,
+    ) -> String {
+        let msg = auth::request_signing_input(method, path, body, ts, nonce);
+        let sig = self
+            .identity
+            .identity_key()
+            .sign(&mut os_rng(), &msg)
+            .unwrap();
+        format!("Sealpost-Sig ts={ts},nonce={nonce},sig={}", B64.encode(sig))
+    }
+
+    /// A fresh signed header for this request.
+    pub fn sign(&self, method: &str, path: &str, body: &[u8]) -> String {
+        self.sig_header(method, path, body, now(), &nonce())
+    }
+
+    pub fn sign_challenge(&self, challenge: &[u8]) -> String {
+        let msg = auth::challenge_signing_input(&self.id, challenge);
+        B64.encode(
+            self.identity
+                .identity_key()
+                .sign(&mut os_rng(), &msg)
+                .unwrap(),
+        )
+    }
+}
+
+pub fn nonce() -> String {
+    let mut n = [0u8; 18];
+    os_rng().fill_bytes(&mut n);
+    B64.encode(n)
+}
+
+/// A bucket-sized envelope for `to` (version 1, recipient, random rest).
+pub fn envelope(to: &UserId, len: usize) -> Vec<u8> {
+    let mut e = vec![0u8; len];
+    os_rng().fill_bytes(&mut e);
+    e[0] = 1;
+    e[1..33].copy_from_slice(to.as_bytes());
+    e
+}
+
+// ---------------------------------------------------------------- servers
+
+/// A relay running in this process on port 0.
+pub struct Server {
+    pub base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn args(backend: &Backend, dir: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = ["sealpost-relay", "--listen", "127.0.0.1:0", "--data-dir"]
+        .map(String::from)
+        .to_vec();
+    a.push(dir.display().to_string());
+    if let Backend::Postgres(url) = backend {
+        a.push("--database-url".into());
+        a.push(url.clone());
+    }
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+impl Server {
+    pub async fn start(backend: &Backend, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(backend, dir, extra).await
+    }
+
+    pub async fn start_in(backend: &Backend, dir: tempfile::TempDir, extra: &[&str]) -> Self {
+        use clap::Parser;
+        let config =
+            sealpost_relay::Config::try_parse_from(args(backend, dir.path(), extra)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            sealpost_relay::run(&config, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        let s = Self {
+            base,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        };
+        s.client().wait_healthy().await;
+        s
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// Graceful shutdown; returns the data directory for a restart.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(PATIENCE, t).await.unwrap().unwrap();
+        }
+        let Server { _dir, .. } = self;
+        _dir
+    }
+}
+
+/// The real `sealpost-relay` binary, killed with SIGKILL on drop.
+pub struct Process {
+    pub base: String,
+    child: Child,
+}
+
+impl Process {
+    pub async fn spawn(backend: &Backend, dir: &std::path::Path, extra: &[&str]) -> Self {
+        let args = args(backend, dir, extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
+            .args(&args[1..])
+            .env("SEALPOST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent && let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                    sent = true;
+                }
+            }
+        });
+        let base = tokio::task::spawn_blocking(move || rx.recv_timeout(PATIENCE).unwrap())
+            .await
+            .unwrap();
+        Self { base, child }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// `kill -9`.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- HTTP client
+
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// Status, JSON (or Null) and raw bytes of a response.
+pub struct Reply {
+    pub status: StatusCode,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+
+    pub fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or("").to_string()
+    }
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn wait_healthy(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = self.http.get(format!("{}/healthz", self.base)).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("relay at {} never became healthy", self.base);
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .body(body);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let r = tokio::time::timeout(PATIENCE, req.send())
+            .await
+            .unwrap()
+            .unwrap();
+        let status = r.status();
+        Reply {
+            status,
+            bytes: r.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    /// A request signed by `user`.
+    pub async fn signed(&self, user: &User, method: Method, path: &str, body: Vec<u8>) -> Reply {
+        let auth = user.sign(method.as_str(), path, &body);
+        self.send(method, path, Some(&auth), body).await
+    }
+
+    pub async fn register(&self, user: &mut User) -> Reply {
+        let bundle = user.bundle();
+        self.send(
+            Method::PUT,
+            &format!("/v1/users/{}/bundle", user.hex),
+            None,
+            bundle,
+        )
+        .await
+    }
+
+    /// A registered user.
+    pub async fn new_user(&self, key: usize) -> User {
+        let mut u = User::new(key);
+        let r = self.register(&mut u).await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&r.bytes)
+        );
+        u
+    }
+
+    pub async fn deposit(&self, to: &UserId, data: Vec<u8>) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("/v1/mailboxes/{}", to.to_hex()),
+            None,
+            data,
+        )
+        .await
+    }
+
+    /// Deposits a 512-byte envelope; returns its blob id.
+    pub async fn deposit_ok(&self, to: &UserId) -> (String, Vec<u8>) {
+        let env = envelope(to, 512);
+        let r = self.deposit(to, env.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&r.bytes)
+        );
+        (r.json()["id"].as_str().unwrap().to_string(), env)
+    }
+
+    /// Waiting blobs as (id, data).
+    pub async fn list(&self, user: &User) -> Vec<(String, Vec<u8>)> {
+        let r = self
+            .signed(
+                user,
+                Method::GET,
+                &format!("/v1/mailboxes/{}/blobs", user.hex),
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.bytes)
+        );
+        r.json()["blobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["id"].as_str().unwrap().to_string(),
+                    B64.decode(b["data"].as_str().unwrap()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn token(&self, user: &User) -> String {
+        let r = self
+            .signed(
+                user,
+                Method::POST,
+                &format!("/v1/mailboxes/{}/token", user.hex),
+                vec![],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        r.json()["token"].as_str().unwrap().to_string()
+    }
+
+    pub fn ws_url(&self, id_hex: &str) -> String {
+        format!(
+            "{}/v1/mailboxes/{id_hex}/ws",
+            self.base.replacen("http://", "ws://", 1)
+        )
+    }
+}
+
+// ---------------------------------------------------------------- WebSocket client
+
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+pub enum WsAuth<'a> {
+    Signature(&'a User),
+    /// Signed by another user's key (must fail).
+    WrongKey(&'a User),
+    Token(&'a str),
+}
+
+impl Ws {
+    /// Connects and answers the challenge; returns the first reply (`ready` or `error`).
+    pub async fn open(client: &Client, id_hex: &str, auth: WsAuth<'_>) -> (Self, Value) {
+        let (stream, _) = tokio::time::timeout(
+            PATIENCE,
+            tokio_tungstenite::connect_async(client.ws_url(id_hex)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let mut ws = Self { stream };
+        let challenge = ws.next().await.unwrap();
+        assert_eq!(challenge["type"], "challenge");
+        let c = B64
+            .decode(challenge["challenge"].as_str().unwrap())
+            .unwrap();
+        let msg = match auth {
+            WsAuth::Signature(u) => json!({"type": "auth", "signature": u.sign_challenge(&c)}),
+            WsAuth::WrongKey(u) => {
+                // Sign the right input with the wrong key.
+                let m = auth::challenge_signing_input(&UserId::from_hex(id_hex).unwrap(), &c);
+                json!({"type": "auth", "signature": B64.encode(u.identity.identity_key().sign(&mut os_rng(), &m).unwrap())})
+            }
+            WsAuth::Token(t) => json!({"type": "auth", "token": t}),
+        };
+        ws.send(msg).await;
+        let reply = ws.next().await.unwrap_or(Value::Null);
+        (ws, reply)
+    }
+
+    /// Connects as the owner and expects `ready`.
+    pub async fn owner(client: &Client, user: &User) -> Self {
+        let (ws, reply) = Self::open(client, &user.hex, WsAuth::Signature(user)).await;
+        assert_eq!(reply["type"], "ready", "{reply}");
+        ws
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.stream
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next JSON message, or `None` when the connection closes.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("no message from the relay")
+            {
+                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next pushed blob as (id, data).
+    pub async fn blob(&mut self) -> (String, Vec<u8>) {
+        let m = self
+            .next()
+            .await
+            .expect("connection closed while waiting for a blob");
+        assert_eq!(m["type"], "blob", "{m}");
+        (
+            m["id"].as_str().unwrap().to_string(),
+            B64.decode(m["data"].as_str().unwrap()).unwrap(),
+        )
+    }
+
+    pub async fn ack(&mut self, ids: &[&str]) {
+        self.send(json!({"type": "ack", "ids": ids})).await;
+    }
+}
+
+/// Polls until `f` holds (for effects that are asynchronous by design, e.g. a WebSocket
+/// acknowledgement or the periodic purge); panics after [`PATIENCE`].
+pub async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::time::Instant::now() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
