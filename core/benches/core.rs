@@ -1,6 +1,7 @@
 //! Criterion benchmarks for docs/BENCHMARKS.md: `cargo bench -p sealpost-core`.
 //!
 //! RSA-4096 (the default) throughout, except key generation, which covers every size.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -44,15 +45,26 @@ fn messages(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("seal", label), |b| {
             b.iter_batched(
                 SessionStore::new,
-                |mut store| store.seal(&mut os_rng(), &alice, &bob_bundle, 1, black_box(&text), NOW).unwrap(),
+                |mut store| {
+                    store
+                        .seal(&mut os_rng(), &alice, &bob_bundle, 1, black_box(&text), NOW)
+                        .unwrap()
+                },
                 BatchSize::SmallInput,
             )
         });
-        let env = SessionStore::new().seal(&mut rng, &alice, &bob_bundle, 1, &text, NOW).unwrap().envelope;
+        let env = SessionStore::new()
+            .seal(&mut rng, &alice, &bob_bundle, 1, &text, NOW)
+            .unwrap()
+            .envelope;
         g.bench_function(BenchmarkId::new("open", label), |b| {
             b.iter_batched(
                 SessionStore::new,
-                |mut store| store.open(&mut os_rng(), &bob, black_box(&env), NOW).unwrap(),
+                |mut store| {
+                    store
+                        .open(&mut os_rng(), &bob, black_box(&env), NOW)
+                        .unwrap()
+                },
                 BatchSize::SmallInput,
             )
         });
@@ -65,18 +77,30 @@ fn messages(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(size as u64));
         let mut sender = SessionStore::new();
         let mut receiver = SessionStore::new();
-        let init = sender.seal(&mut rng, &alice, &bob_bundle, 1, b"hi", NOW).unwrap().envelope;
+        let init = sender
+            .seal(&mut rng, &alice, &bob_bundle, 1, b"hi", NOW)
+            .unwrap()
+            .envelope;
         receiver.open(&mut rng, &bob, &init, NOW).unwrap();
         g.bench_function(BenchmarkId::new("seal", label), |b| {
-            b.iter(|| sender.seal(&mut rng, &alice, &bob_bundle, 1, black_box(&text), NOW).unwrap())
+            b.iter(|| {
+                sender
+                    .seal(&mut rng, &alice, &bob_bundle, 1, black_box(&text), NOW)
+                    .unwrap()
+            })
         });
         // Fresh messages for every open: each can be opened once.
         g.bench_function(BenchmarkId::new("open", label), |b| {
             b.iter_batched(
                 || {
-                    let mut s = SessionStore::from_secret_bytes(&sender.to_secret_bytes().unwrap()).unwrap();
-                    let env = s.seal(&mut os_rng(), &alice, &bob_bundle, 1, &text, NOW).unwrap().envelope;
-                    let r = SessionStore::from_secret_bytes(&receiver.to_secret_bytes().unwrap()).unwrap();
+                    let mut s = SessionStore::from_secret_bytes(&sender.to_secret_bytes().unwrap())
+                        .unwrap();
+                    let env = s
+                        .seal(&mut os_rng(), &alice, &bob_bundle, 1, &text, NOW)
+                        .unwrap()
+                        .envelope;
+                    let r = SessionStore::from_secret_bytes(&receiver.to_secret_bytes().unwrap())
+                        .unwrap();
                     (r, env)
                 },
                 |(mut r, env)| r.open(&mut os_rng(), &bob, &env, NOW).unwrap(),
@@ -93,7 +117,9 @@ fn backup(c: &mut Criterion) {
     let params = BackupParams::generate(&mut os_rng(), MIN_ITERATIONS).unwrap();
     let id = Username::parse("alice").unwrap().user_id();
     g.bench_function("derive_pbkdf2_600k", |b| {
-        b.iter(|| BackupKeys::derive(black_box("correct horse battery staple"), &id, &params).unwrap())
+        b.iter(|| {
+            BackupKeys::derive(black_box("correct horse battery staple"), &id, &params).unwrap()
+        })
     });
     g.finish();
 }

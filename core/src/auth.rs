@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use sha2::{Digest, Sha256};
 
 use crate::username::UserId;
+use crate::wire::hex_byte;
 
 /// Bytes signed for one HTTP request:
 /// `"sealpost/v1/request\0" || method || "\n" || path_and_query || "\n" ||
@@ -57,11 +58,6 @@ pub fn challenge_signing_input(user_id: &UserId, challenge: &[u8]) -> Vec<u8> {
     m.extend_from_slice(user_id.as_bytes());
     m.extend_from_slice(challenge);
     m
-}
-
-fn hex_byte(b: u8) -> [u8; 2] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]
 }
 
 #[cfg(test)]

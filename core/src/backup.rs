@@ -90,7 +90,9 @@ impl fmt::Debug for BackupKeys {
 }
 
 impl BackupKeys {
-    /// Runs PBKDF2 (the slow step: run it in a worker) and HKDF.
+    /// Runs PBKDF2 (the slow step: run it in a worker) and HKDF. The password is used
+    /// as its UTF-8 bytes: clients NFC-normalize it first (JS `password.normalize("NFC")`)
+    /// so the same password typed on another system derives the same keys.
     pub fn derive(password: &str, user_id: &UserId, params: &BackupParams) -> Result<Self> {
         let pw = password.as_bytes();
         if pw.len() < MIN_PASSWORD_LEN || pw.len() > MAX_PASSWORD_LEN {
@@ -130,6 +132,9 @@ pub fn export<R: CryptoRng + ?Sized>(
     blob.extend_from_slice(&params.iterations.to_be_bytes());
     let sealed = primitives::seal(rng, &keys.kek, &blob, &identity.to_secret_bytes()?)?;
     blob.extend_from_slice(&sealed);
+    if blob.len() > MAX_BACKUP_LEN {
+        return Err(Error::TooLarge);
+    }
     Ok(blob)
 }
 

@@ -25,6 +25,8 @@ const ENC_KEY_SIG_DOMAIN: &[u8] = b"sealpost/v1/encryption-key\0";
 
 /// Most encryption keys one bundle may list (current, next and older ones still valid).
 pub const MAX_ENCRYPTION_KEYS: usize = 4;
+/// Clock difference tolerated between a key's owner and its senders: 1 hour.
+pub const CLOCK_SKEW: u64 = 3600;
 /// Largest encoded bundle.
 pub const MAX_BUNDLE_LEN: usize = 8192;
 
@@ -281,11 +283,13 @@ impl KeyBundle {
     }
 
     /// The encryption key a sender should use at `now`: the valid one that became valid
-    /// last.
+    /// last. A key counts as valid up to [`CLOCK_SKEW`] before its `not_before`, so a
+    /// sender whose clock lags the recipient's can still write to a brand-new key.
     pub fn current_encryption_key(&self, now: u64) -> Result<&EncryptionPublicKey> {
+        let skewed = now.saturating_add(CLOCK_SKEW);
         self.keys
             .iter()
-            .filter(|k| k.is_valid_at(now))
+            .filter(|k| k.not_before <= skewed && now < k.not_after)
             .max_by_key(|k| k.not_before)
             .map(|k| &k.key)
             .ok_or(Error::Expired)

@@ -22,6 +22,7 @@ use crate::keys::{
 };
 use crate::padding;
 use crate::primitives::{self, Key, NONCE_LEN, TAG_LEN};
+use crate::session::SealedMessage;
 use crate::username::UserId;
 use crate::wire::{Reader, put_var16, put_var32};
 
@@ -127,10 +128,17 @@ impl Header {
 }
 
 /// A stable 16-byte id for a message, computable by sender and recipient alike (for
-/// receipts and de-duplication).
-pub fn message_id(sender: &UserId, session: &[u8; 16], counter: u64) -> [u8; 16] {
+/// receipts and de-duplication). The kind is included because a session's set-up
+/// envelope and its first ratchet message both have counter 0.
+pub fn message_id(
+    kind: MessageKind,
+    sender: &UserId,
+    session: &[u8; 16],
+    counter: u64,
+) -> [u8; 16] {
     let mut h = Sha256::new();
     h.update(b"sealpost/v1/message-id\0");
+    h.update([kind.to_byte()]);
     h.update(sender.as_bytes());
     h.update(session);
     h.update(counter.to_be_bytes());
@@ -144,8 +152,10 @@ pub fn message_id(sender: &UserId, session: &[u8; 16], counter: u64) -> [u8; 16]
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Opened {
-    /// Who sent it. For signed kinds the caller MUST check that `sender_identity` is the
-    /// key the directory (or a verified contact) has for `sender`.
+    /// Who sent it. For every kind the caller MUST check that `sender_identity` is the
+    /// key the directory (or a verified contact) has for `sender` (session messages
+    /// carry the key that signed the session's set-up envelope), and otherwise discard
+    /// the message and call [`crate::SessionStore::forget_session`].
     pub sender: UserId,
     /// The sender's identity key (from the signature, or from the session).
     pub sender_identity: IdentityPublicKey,
@@ -206,8 +216,10 @@ fn check_content(content_type: u8, content: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Appends `content_type || u32 len || content`.
+/// Appends `content_type || u32 len || content` after checking the content (so a
+/// sender can never produce a message its recipient must reject).
 pub(crate) fn encode_content(out: &mut Vec<u8>, content_type: u8, content: &[u8]) -> Result<()> {
+    check_content(content_type, content)?;
     out.push(content_type);
     put_var32(out, content)
 }
@@ -283,14 +295,25 @@ impl<'a> Framed<'a> {
         })
     }
 
-    /// Tries to open the header box at `offset` of the region with `header_key`.
-    /// Returns the header and the body box.
+    /// The associated data of the header box at `offset` of the region (it hashes the
+    /// whole tail, so compute it once per offset, not once per key tried).
+    pub(crate) fn header_aad(&self, offset: usize) -> Result<Vec<u8>> {
+        let key_block = self.region.get(..offset).ok_or(Error::Decrypt)?;
+        let tail = self
+            .region
+            .get(offset + HEADER_BOX_LEN..)
+            .ok_or(Error::Decrypt)?;
+        Ok(header_aad(&self.recipient, key_block, tail))
+    }
+
+    /// Tries to open the header box at `offset` of the region with `header_key`, given
+    /// [`Framed::header_aad`] for that offset. Returns the header and the body box.
     pub(crate) fn open_header(
         &self,
         offset: usize,
+        aad: &[u8],
         header_key: &[u8; 32],
     ) -> Result<(Header, &'a [u8])> {
-        let key_block = self.region.get(..offset).ok_or(Error::Decrypt)?;
         let header_box = self
             .region
             .get(offset..offset + HEADER_BOX_LEN)
@@ -299,11 +322,7 @@ impl<'a> Framed<'a> {
             .region
             .get(offset + HEADER_BOX_LEN..)
             .ok_or(Error::Decrypt)?;
-        let plain = primitives::open(
-            header_key,
-            &header_aad(&self.recipient, key_block, tail),
-            header_box,
-        )?;
+        let plain = primitives::open(header_key, aad, header_box)?;
         let header = Header::decode(&plain)?;
         let body_len = usize::try_from(header.body_len).map_err(|_| Error::Decrypt)?;
         let body_box = tail.get(..body_len).ok_or(Error::Decrypt)?;
@@ -389,7 +408,6 @@ pub(crate) fn seal_signed<R: CryptoRng + ?Sized>(
     content: &[u8],
     now: u64,
 ) -> Result<Vec<(UserId, Vec<u8>)>> {
-    check_content(content_type, content)?;
     if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
         return Err(Error::TooLarge);
     }
@@ -459,7 +477,7 @@ fn open_signed_with<R: CryptoRng + ?Sized>(
     }
     let seed = primitives::key_at(&seed_bytes, 0).map_err(|_| Error::Decrypt)?;
     let keys = seed_keys(seed.as_ref())?;
-    let (header, body_box) = framed.open_header(k, &keys.header)?;
+    let (header, body_box) = framed.open_header(k, &framed.header_aad(k)?, &keys.header)?;
     if header.kind == MessageKind::Session || header.counter != 0 {
         return Err(Error::Decrypt);
     }
@@ -500,16 +518,16 @@ fn open_signed_with<R: CryptoRng + ?Sized>(
             recipients,
             content_type,
             content,
-            message_id: message_id(&header.sender, &header.session, 0),
+            message_id: message_id(header.kind, &header.sender, &header.session, 0),
         },
         seed,
     })
 }
 
 /// Seals a one-shot signed envelope to every current encryption key of `recipients`
-/// (several people, or several devices), returning one envelope per recipient mailbox.
-/// Costs one RSA signature plus one RSA encryption per recipient; prefer
-/// [`crate::SessionStore::seal`] for conversations.
+/// (several people, or several devices), returning one envelope per recipient mailbox,
+/// all with the same message id. Costs one RSA signature plus one RSA encryption per
+/// recipient; prefer [`crate::SessionStore::seal`] for conversations.
 pub fn seal<R: CryptoRng + ?Sized>(
     rng: &mut R,
     me: &Identity,
@@ -517,7 +535,7 @@ pub fn seal<R: CryptoRng + ?Sized>(
     content_type: u8,
     content: &[u8],
     now: u64,
-) -> Result<Vec<(UserId, Vec<u8>)>> {
+) -> Result<Vec<SealedMessage>> {
     let targets = recipients
         .iter()
         .map(|b| {
@@ -530,7 +548,8 @@ pub fn seal<R: CryptoRng + ?Sized>(
     let mut id = [0u8; 16];
     rng.fill_bytes(&mut id);
     let seed = primitives::random_key(rng);
-    seal_signed(
+    let message_id = message_id(MessageKind::Sealed, me.user_id(), &id, 0);
+    let sealed = seal_signed(
         rng,
         me,
         MessageKind::Sealed,
@@ -540,5 +559,14 @@ pub fn seal<R: CryptoRng + ?Sized>(
         content_type,
         content,
         now,
-    )
+    )?;
+    Ok(sealed
+        .into_iter()
+        .map(|(recipient, envelope)| SealedMessage {
+            recipient,
+            envelope,
+            message_id,
+            new_session: false,
+        })
+        .collect())
 }

@@ -21,7 +21,8 @@ pub enum Error {
     /// An envelope could not be opened: not for us, altered, truncated, forged or
     /// from an unknown session. Coarse on purpose.
     Decrypt,
-    /// An envelope that was already opened once (or older than the replay window).
+    /// An envelope that was already opened once (or whose message key was already
+    /// used or evicted from the bounded skipped-key store).
     Replay,
     /// A key or bundle outside its validity period, or no usable encryption key.
     Expired,

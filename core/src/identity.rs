@@ -21,6 +21,8 @@ pub const ROTATE_BEFORE_EXPIRY: u64 = 7 * 24 * 3600;
 pub const RETAIN_AFTER_EXPIRY: u64 = 14 * 24 * 3600;
 
 const SECRET_TAG: [u8; 2] = [b'I', 1];
+/// Most encryption private keys retained; rotating beyond it deletes the oldest early.
+pub const MAX_RETAINED_KEYS: usize = 2 * MAX_ENCRYPTION_KEYS;
 
 /// An encryption key pair and the identity key's signature over its public half.
 struct OwnedEncryptionKey {
@@ -172,6 +174,8 @@ impl Identity {
         let key = EncryptionKey::generate(rng, size)?;
         self.add_encryption_key(rng, key, now)?;
         self.prune(now);
+        let excess = self.encryption_keys.len().saturating_sub(MAX_RETAINED_KEYS);
+        self.encryption_keys.drain(..excess);
         Ok(())
     }
 
@@ -222,7 +226,7 @@ impl Identity {
         let last_issued = r.u64()?;
         let identity = IdentityKey::from_pkcs8_der(r.var16(MAX_PKCS8_LEN)?)?;
         let count = usize::from(r.u8()?);
-        if count == 0 || count > 2 * MAX_ENCRYPTION_KEYS {
+        if count == 0 || count > MAX_RETAINED_KEYS {
             return Err(Error::Malformed);
         }
         let mut encryption_keys = Vec::with_capacity(count);

@@ -25,7 +25,7 @@ mod session;
 mod username;
 mod wire;
 
-pub use bundle::{KeyBundle, MAX_BUNDLE_LEN, MAX_ENCRYPTION_KEYS, SignedEncryptionKey};
+pub use bundle::{CLOCK_SKEW, KeyBundle, MAX_BUNDLE_LEN, MAX_ENCRYPTION_KEYS, SignedEncryptionKey};
 pub use envelope::{CONTENT_TEXT, MAX_RECIPIENTS, MessageKind, Opened, VERSION, message_id, seal};
 pub use error::{Error, Result};
 pub use identity::{

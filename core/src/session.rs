@@ -5,7 +5,9 @@
 //! forward once per message (`mk = HMAC(ck, 0x01)`, `ck' = HMAC(ck, 0x02)`); message keys
 //! are deleted after use, so state stolen today does not open earlier messages. A
 //! session is replaced by a fresh RSA-wrapped one after [`REKEY_MESSAGES`] messages,
-//! after [`REKEY_AGE`], or as soon as the peer publishes a new encryption key.
+//! after [`REKEY_AGE`], or, for sessions we started, as soon as the peer publishes a new
+//! encryption key (a session the peer started was wrapped to *our* key, so the peer's
+//! rotation does not concern it).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -78,6 +80,7 @@ struct Session {
 }
 
 impl Session {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         id: [u8; 16],
         seed: &[u8; 32],
@@ -294,7 +297,7 @@ impl SessionStore {
         Ok(SealedMessage {
             recipient,
             envelope,
-            message_id: message_id(me.user_id(), &id, 0),
+            message_id: message_id(MessageKind::SessionInit, me.user_id(), &id, 0),
             new_session: true,
         })
     }
@@ -349,9 +352,10 @@ impl SessionStore {
         if framed.region.len() < HEADER_BOX_LEN {
             return Ok(None);
         }
+        let aad = framed.header_aad(0)?;
         let found = self.sessions.iter().enumerate().find_map(|(i, s)| {
             framed
-                .open_header(0, &s.recv.header_key)
+                .open_header(0, &aad, &s.recv.header_key)
                 .ok()
                 .map(|h| (i, h))
         });
@@ -378,7 +382,12 @@ impl SessionStore {
             recipients: alloc::vec![*me],
             content_type,
             content,
-            message_id: message_id(&header.sender, &header.session, header.counter),
+            message_id: message_id(
+                MessageKind::Session,
+                &header.sender,
+                &header.session,
+                header.counter,
+            ),
         }))
     }
 
@@ -427,6 +436,16 @@ impl SessionStore {
         });
         for id in gone {
             self.remember(id);
+        }
+    }
+
+    /// Forgets one session, e.g. one set up by an envelope whose `sender_identity` did
+    /// not match the key the app has for the sender. Its id stays in replay memory.
+    pub fn forget_session(&mut self, session_id: &[u8; 16]) {
+        let before = self.sessions.len();
+        self.sessions.retain(|s| s.id != *session_id);
+        if self.sessions.len() != before {
+            self.remember(*session_id);
         }
     }
 
@@ -573,7 +592,7 @@ fn seal_in_session<R: CryptoRng + ?Sized>(
     Ok(SealedMessage {
         recipient: session.peer,
         envelope,
-        message_id: message_id(me.user_id(), &session.id, counter),
+        message_id: message_id(MessageKind::Session, me.user_id(), &session.id, counter),
         new_session: false,
     })
 }

@@ -6,6 +6,7 @@ use core::fmt;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::wire::hex_byte;
 
 /// Domain separation prefix of [`UserId`] hashing.
 const USER_ID_DOMAIN: &[u8] = b"sealpost/user/v1";
@@ -111,14 +112,11 @@ impl UserId {
     pub fn to_hex(&self) -> String {
         let mut s = String::with_capacity(64);
         for b in self.0 {
-            s.push(HEX[usize::from(b >> 4)] as char);
-            s.push(HEX[usize::from(b & 0x0f)] as char);
+            s.extend(hex_byte(b).map(char::from));
         }
         s
     }
 }
-
-const HEX: [u8; 16] = *b"0123456789abcdef";
 
 fn hex_val(c: u8) -> Result<u8> {
     match c {

@@ -87,6 +87,12 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Lowercase hex of one byte.
+pub(crate) fn hex_byte(b: u8) -> [u8; 2] {
+    let digit = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
+    [digit(b >> 4), digit(b & 0x0f)]
+}
+
 /// Appends `u16`-length-prefixed bytes. Callers only pass fields whose length is
 /// bounded far below `u16::MAX` by construction (keys, signatures).
 pub(crate) fn put_var16(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Behaviour of sealing and opening: round trips, tampering, misaddressing, replay,
 //! reordering, re-keying and key rotation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 
 mod support;
 
@@ -322,7 +323,8 @@ fn changed_identity_key_starts_a_new_session_and_is_visible() {
     let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
     let e = send(&mut r, &mut alice, &bob.bundle, "hi");
     recv(&mut r, &mut bob, &e).unwrap();
-    // Carol's keys under Bob's user id: what a malicious directory could serve.
+    // A bundle with another identity key for the contact (here Carol's whole bundle):
+    // a new identity key never reuses an old session.
     let mut impostor = identity("carol", 3);
     let impostor_id: UserId = *impostor.user_id();
     assert_ne!(impostor_id, *bob.me.user_id());
@@ -337,18 +339,34 @@ fn changed_identity_key_starts_a_new_session_and_is_visible() {
 
 #[test]
 fn a_forged_sender_shows_the_forgers_key() {
-    // Carol claims to be Alice by putting Alice's id in the header: the signature is
-    // Carol's, so the opened message names Carol's identity key, which the app compares
-    // with the key it has for Alice.
+    // Carol signs with her own keys but claims Alice's user id: the opened message names
+    // Alice as sender and Carol's identity key, which the app compares with the key it
+    // has for Alice (and so rejects).
     let mut r = rng(12);
-    let (carol, mut bob) = (party("carol", 3), party("bob", 2));
-    let env = seal(&mut r, &carol.me, &[&bob.bundle], 0, b"from 'alice'", T0)
+    let mut bob = party("bob", 2);
+    let carol = identity("carol", 3);
+    let carol_keys = |k: &sealpost_core::Identity| k.to_secret_bytes().unwrap();
+    let forger = {
+        // Rebuild Carol's keys under Alice's id through the public secret format.
+        let mut bytes = carol_keys(&carol).to_vec();
+        bytes[2..34].copy_from_slice(user_id("alice").as_bytes());
+        Identity::from_secret_bytes(&bytes)
+    };
+    // The encryption-key signatures bind the user id, so the forgery cannot even load...
+    assert!(forger.is_err());
+    // ...but a forger can sign fresh ones: from_keys over Carol's private keys.
+    let forger = identity_with_id("carol", "alice", 3);
+    let env = seal(&mut r, &forger, &[&bob.bundle], 0, b"from 'alice'", T0)
         .unwrap()
         .remove(0)
-        .1;
+        .envelope;
     let opened = bob.store.open(&mut r, &bob.me, &env, T0).unwrap();
-    assert_eq!(opened.sender, *carol.me.user_id());
-    assert_eq!(opened.sender_identity, carol.me.identity_key().public());
+    assert_eq!(opened.sender, user_id("alice"));
+    assert_eq!(opened.sender_identity, carol.identity_key().public());
+    assert_ne!(
+        opened.sender_identity,
+        identity("alice", 1).identity_key().public()
+    );
 }
 
 #[test]
@@ -366,14 +384,20 @@ fn multi_recipient_envelopes_share_one_body() {
     .unwrap();
     assert_eq!(out.len(), 2);
     let everyone = vec![*bob.me.user_id(), *carol.me.user_id()];
-    for ((to, env), p) in out.iter().zip([&mut bob, &mut carol]) {
-        assert_eq!(to, p.me.user_id());
-        let opened = p.store.open(&mut r, &p.me, env, T0).unwrap();
+    for (sealed, p) in out.iter().zip([&mut bob, &mut carol]) {
+        assert_eq!(&sealed.recipient, p.me.user_id());
+        let opened = p.store.open(&mut r, &p.me, &sealed.envelope, T0).unwrap();
+        assert_eq!(opened.message_id, sealed.message_id);
         assert_eq!(opened.recipients, everyone);
         assert_eq!(opened.content, b"group hello");
     }
     // Bob cannot pass his copy to Carol as if it were hers.
-    assert!(carol.store.open(&mut r, &carol.me, &out[0].1, T0).is_err());
+    assert!(
+        carol
+            .store
+            .open(&mut r, &carol.me, &out[0].envelope, T0)
+            .is_err()
+    );
     let none: [&KeyBundle; 0] = [];
     assert_eq!(
         seal(&mut r, &alice.me, &none, 0, b"x", T0).unwrap_err(),
@@ -400,4 +424,82 @@ fn state_survives_serialization() {
     assert_eq!(recv(&mut r, &mut bob, &skipped).unwrap(), "skipped");
     let env = send(&mut r, &mut alice, &bob.bundle, "four");
     assert_eq!(recv(&mut r, &mut bob, &env).unwrap(), "four");
+}
+
+#[test]
+fn invalid_text_is_refused_before_the_chain_moves() {
+    let mut r = rng(15);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let e = send(&mut r, &mut alice, &bob.bundle, "init");
+    recv(&mut r, &mut bob, &e).unwrap();
+    let bad = alice
+        .store
+        .seal(&mut r, &alice.me, &bob.bundle, 0, &[0xc3, 0x28], T0);
+    assert_eq!(bad.unwrap_err(), Error::Malformed);
+    let e = send(&mut r, &mut alice, &bob.bundle, "still in step");
+    assert_eq!(recv(&mut r, &mut bob, &e).unwrap(), "still in step");
+}
+
+#[test]
+fn a_sender_with_a_slow_clock_can_write_to_a_new_key() {
+    let mut r = rng(16);
+    let (alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let later = T0 + 86_400;
+    bob.me.rotate_encryption_key(&mut r, later).unwrap();
+    let bundle = bob.me.bundle(&mut r, later).unwrap();
+    let lagging = later - 600;
+    let newest = bundle
+        .encryption_keys()
+        .iter()
+        .max_by_key(|k| k.not_before())
+        .unwrap();
+    assert_eq!(
+        bundle.current_encryption_key(lagging).unwrap(),
+        newest.key()
+    );
+    let mut store = SessionStore::new();
+    let sealed = store
+        .seal(&mut r, &alice.me, &bundle, 0, b"hi", lagging)
+        .unwrap();
+    assert_eq!(
+        bob.store
+            .open(&mut r, &bob.me, &sealed.envelope, later)
+            .unwrap()
+            .content,
+        b"hi"
+    );
+}
+
+#[test]
+fn many_rotations_still_reload() {
+    let mut r = rng(17);
+    let mut bob = identity("bob", 2);
+    for day in 1..=12 {
+        bob.rotate_encryption_key(&mut r, T0 + day * 3600).unwrap();
+    }
+    let restored = Identity::from_secret_bytes(&bob.to_secret_bytes().unwrap()).unwrap();
+    assert_eq!(
+        restored.identity_key().public(),
+        bob.identity_key().public()
+    );
+    assert!(bob.bundle(&mut r, T0 + 13 * 3600).is_ok());
+}
+
+#[test]
+fn a_session_can_be_forgotten_after_a_failed_key_check() {
+    let mut r = rng(18);
+    let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+    let init = alice
+        .store
+        .seal(&mut r, &alice.me, &bob.bundle, 0, b"x", T0)
+        .unwrap();
+    let opened = bob.store.open(&mut r, &bob.me, &init.envelope, T0).unwrap();
+    bob.store.forget_session(&opened.session_id);
+    assert!(bob.store.is_empty());
+    assert_eq!(
+        recv(&mut r, &mut bob, &init.envelope).unwrap_err(),
+        Error::Replay
+    );
+    let next = send(&mut r, &mut alice, &bob.bundle, "y");
+    assert_eq!(recv(&mut r, &mut bob, &next).unwrap_err(), Error::Decrypt);
 }

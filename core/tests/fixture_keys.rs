@@ -1,5 +1,6 @@
 //! Generates `tests/vectors/keys.json` (only with `SEALPOST_REGENERATE_VECTORS=1`) and
 //! checks that the checked-in fixture keys load and match their user ids.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 
 mod support;
 

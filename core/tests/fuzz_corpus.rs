@@ -1,6 +1,7 @@
 //! Replays the checked-in cargo-fuzz corpora (`fuzz/corpus/<target>/*`) through the same
 //! entry points the fuzz targets use, so every crash a fuzzer once found stays fixed.
 //! Add a crashing input by copying it into the target's corpus directory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! (MGF1-SHA256) via `EncryptionKey::unwrap_key` and RSASSA-PSS-SHA256 (MGF1-SHA256,
 //! 32-byte salt) via `IdentityPublicKey::verify`. AES-256-GCM vectors run as a unit
 //! test of the internal AEAD wrapper.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;

@@ -1,6 +1,7 @@
 //! Shared test fixtures: RSA-2048 keys checked into `tests/vectors/keys.json` so that
 //! tests not about key generation never generate keys, and a seeded ChaCha20 RNG so that
 //! every vector is reproducible.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -55,16 +56,21 @@ pub fn user_id(name: &str) -> UserId {
 
 /// The fixture identity `name` with its encryption key signed at `T0` using `seed`.
 pub fn identity(name: &str, seed: u64) -> Identity {
+    identity_with_id(name, name, seed)
+}
+
+/// The fixture keys of `keys_of` under the user id of `claimed` (for forgery tests).
+pub fn identity_with_id(keys_of: &str, claimed: &str, seed: u64) -> Identity {
     let user = fixture_keys()
         .users
         .iter()
-        .find(|u| u.username == name)
+        .find(|u| u.username == keys_of)
         .expect("fixture user");
     let identity =
         IdentityKey::from_pkcs8_der(&hex::decode(&user.identity_pkcs8).unwrap()).unwrap();
     let encryption =
         EncryptionKey::from_pkcs8_der(&hex::decode(&user.encryption_pkcs8).unwrap()).unwrap();
-    Identity::from_keys(&mut rng(seed), user_id(name), identity, encryption, T0).unwrap()
+    Identity::from_keys(&mut rng(seed), user_id(claimed), identity, encryption, T0).unwrap()
 }
 
 pub fn write_json(name: &str, value: &serde_json::Value) {
