@@ -4,7 +4,10 @@
 //! All writes go through a single connection: SQLite serializes writers anyway, and one
 //! writer means no `SQLITE_BUSY` upgrades and a per-mailbox `seq` that grows in commit
 //! order. Reads use a small pool of their own (WAL lets them run beside the writer).
-//! A SQLite database is for one relay process; use PostgreSQL to run several.
+//! Deposits are group-committed: a task takes every deposit waiting at the moment
+//! and stores them in one transaction, so many deposits share one fsync, and each is
+//! answered only after its commit. A SQLite database is for one relay process; use
+//! PostgreSQL to run several.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -14,11 +17,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sealpost_core::UserId;
 use sqlx::Row;
+use sqlx::Sqlite;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{Backup, BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoredBlob};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Backup, BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoreError, StoredBlob};
 use crate::push::Hub;
 
 const SCHEMA: &str = "
@@ -66,11 +72,26 @@ CREATE UNIQUE INDEX IF NOT EXISTS blobs_id ON blobs (mailbox, id);
 CREATE INDEX IF NOT EXISTS blobs_received ON blobs (received_at);
 ";
 
+/// Most deposits committed in one transaction.
+const MAX_BATCH: usize = 256;
+
 /// The SQLite backend.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    deposits: mpsc::Sender<DepositJob>,
+}
+
+/// A deposit waiting for the group commit.
+#[derive(Debug)]
+struct DepositJob {
+    mailbox: UserId,
+    id: BlobId,
+    received_at: i64,
+    data: Vec<u8>,
+    quota: Quota,
+    reply: oneshot::Sender<Result<Deposit>>,
 }
 
 impl SqliteStore {
@@ -92,7 +113,13 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        let (deposits, jobs) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(group_commit(writer.clone(), jobs));
+        Ok(Self {
+            writer,
+            reader,
+            deposits,
+        })
     }
 }
 
@@ -223,45 +250,18 @@ impl Store for SqliteStore {
         data: &[u8],
         quota: Quota,
     ) -> Result<Deposit> {
-        let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
-        let mut tx = self.writer.begin().await?;
-        // Write first: the counters row is the quota and the existence check in one step.
-        let counted = sqlx::query(
-            "UPDATE users SET blob_count = blob_count + 1, blob_bytes = blob_bytes + ?2
-             WHERE id = ?1 AND blob_count < ?3 AND blob_bytes + ?2 <= ?4",
-        )
-        .bind(mailbox.as_bytes().as_slice())
-        .bind(size)
-        .bind(quota.max_blobs)
-        .bind(quota.max_bytes)
-        .execute(&mut *tx)
-        .await?;
-        if counted.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?1")
-                .bind(mailbox.as_bytes().as_slice())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            tx.rollback().await?;
-            return Ok(if exists {
-                Deposit::OverQuota
-            } else {
-                Deposit::UnknownMailbox
-            });
-        }
-        let row = sqlx::query(
-            "INSERT INTO blobs (mailbox, id, received_at, size, data) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING seq",
-        )
-        .bind(mailbox.as_bytes().as_slice())
-        .bind(id.as_slice())
-        .bind(received_at)
-        .bind(size)
-        .bind(data)
-        .fetch_one(&mut *tx)
-        .await?;
-        let seq: i64 = row.try_get("seq")?;
-        tx.commit().await?;
-        Ok(Deposit::Stored(seq))
+        let (reply, outcome) = oneshot::channel();
+        let job = DepositJob {
+            mailbox: *mailbox,
+            id: *id,
+            received_at,
+            data: data.to_vec(),
+            quota,
+            reply,
+        };
+        let closed = || StoreError(sqlx::Error::PoolClosed);
+        self.deposits.send(job).await.map_err(|_| closed())?;
+        outcome.await.map_err(|_| closed())?
     }
 
     async fn blobs_after(
@@ -349,4 +349,77 @@ impl Store for SqliteStore {
     }
 
     fn spawn_listener(&self, _hub: Arc<Hub>) {}
+}
+
+/// Commits waiting deposits in batches until the store is dropped.
+async fn group_commit(writer: SqlitePool, mut jobs: mpsc::Receiver<DepositJob>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match commit_batch(&writer, &batch).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch was committed; every depositor gets the error.
+                let message = e.to_string();
+                for job in batch.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError(sqlx::Error::Protocol(message.clone()))));
+                }
+            }
+        }
+    }
+}
+
+async fn commit_batch(writer: &SqlitePool, batch: &[DepositJob]) -> Result<Vec<Deposit>> {
+    let mut tx = writer.begin().await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        outcomes.push(deposit_in(&mut tx, job).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// One deposit inside the batch transaction. A refusal changes nothing.
+async fn deposit_in(tx: &mut sqlx::Transaction<'_, Sqlite>, job: &DepositJob) -> Result<Deposit> {
+    let size = i64::try_from(job.data.len()).unwrap_or(i64::MAX);
+    let mailbox = job.mailbox.as_bytes().as_slice();
+    // The counters row is the quota and the existence check in one step.
+    let counted = sqlx::query(
+        "UPDATE users SET blob_count = blob_count + 1, blob_bytes = blob_bytes + ?2
+         WHERE id = ?1 AND blob_count < ?3 AND blob_bytes + ?2 <= ?4",
+    )
+    .bind(mailbox)
+    .bind(size)
+    .bind(job.quota.max_blobs)
+    .bind(job.quota.max_bytes)
+    .execute(&mut **tx)
+    .await?;
+    if counted.rows_affected() == 0 {
+        let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?1")
+            .bind(mailbox)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some();
+        return Ok(if exists {
+            Deposit::OverQuota
+        } else {
+            Deposit::UnknownMailbox
+        });
+    }
+    let row = sqlx::query(
+        "INSERT INTO blobs (mailbox, id, received_at, size, data) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING seq",
+    )
+    .bind(mailbox)
+    .bind(job.id.as_slice())
+    .bind(job.received_at)
+    .bind(size)
+    .bind(job.data.as_slice())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Deposit::Stored(row.try_get("seq")?))
 }
