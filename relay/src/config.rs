@@ -69,8 +69,13 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
     pub max_concurrent_requests: usize,
 
-    /// Open WebSocket connections in total.
-    #[arg(long, env = "SEALPOST_MAX_WS_CONNECTIONS", default_value_t = 10_000)]
+    /// Open TCP connections (HTTP and WebSocket); more wait to be accepted. Keep it
+    /// below the process's file descriptor limit (`ulimit -n`).
+    #[arg(long, env = "SEALPOST_MAX_CONNECTIONS", default_value_t = 8192)]
+    pub max_connections: usize,
+
+    /// Open WebSocket connections in total; more are refused with 503.
+    #[arg(long, env = "SEALPOST_MAX_WS_CONNECTIONS", default_value_t = 8000)]
     pub max_ws_connections: usize,
 
     /// Authenticated WebSocket connections per mailbox (tabs and devices).

@@ -12,13 +12,13 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod push;
 pub mod routes;
 pub mod store;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +42,7 @@ pub use config::Config;
 
 use crate::error::ApiError;
 use crate::limits::{Limits, RateLimiter, SMALL_BODY_LIMIT};
+use crate::listener::{LimitedListener, PeerAddr};
 use crate::metrics::Metrics;
 use crate::push::Hub;
 use crate::store::{PurgeBefore, Store};
@@ -190,7 +191,8 @@ pub async fn run(
         stop_rx,
     ));
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let listener = LimitedListener::new(listener, config.max_connections);
+    let service = app(state).into_make_service_with_connect_info::<PeerAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;

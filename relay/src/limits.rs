@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::listener::PeerAddr;
 use crate::store::Quota;
 
 /// Largest body of any endpoint except deposits: bundles (8 KiB), backups (32 KiB plus
@@ -135,8 +136,8 @@ pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> 
     let exempt = path == "/healthz" || path == "/metrics";
     let ip: Option<IpAddr> = req
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .get::<ConnectInfo<PeerAddr>>()
+        .map(|c| c.0.0.ip());
     if let (false, Some(ip)) = (exempt, ip)
         && !state.ip_limiter.allow(ip)
     {
