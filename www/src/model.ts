@@ -318,6 +318,8 @@ export class Model {
   }
 
   private async sendOne(m: Msg) {
+    const dbg = (s: string) => localStorage.getItem('sealpost.debug') && console.debug('sendOne', m.id, s);
+    dbg('start');
     const c = this.contacts.get(m.peer);
     if (!c) throw new Error('unknown contact');
     m.state = 'sending';
@@ -325,7 +327,9 @@ export class Model {
     if (!m.envelope) {
       const peer = await this.peerInfo(c);
       const body = JSON.stringify({ v: 1, from: this.account.username, text: m.text });
+      dbg('sealing');
       const sealed = await this.account.seal(peer, enc.encode(body), APP_JSON);
+      dbg('sealed');
       // Re-key the record by the wire message id (the recipient's receipt names it).
       const oldKey = `m:${m.id}`;
       this.byId.delete(m.id);
@@ -336,7 +340,9 @@ export class Model {
       await this.kv.delete(oldKey);
       this.emit({ peer: m.peer, msg: m, oldId: oldKey.slice(2) });
     }
+    dbg('posting');
     await this.account.post(m.peer, unb64(m.envelope));
+    dbg('posted');
     if (m.state === 'sending') m.state = 'relay'; // a receipt may already have arrived
     delete m.envelope;
     await this.saveMsg(m);

@@ -51,6 +51,7 @@ async function startChat(page, username) {
 }
 
 async function openChat(page, username) {
+  await page.evaluate(() => (location.hash = '#/')); // on a phone the list is hidden inside a chat
   await page.click(`[data-testid=conv-${username}]`);
   await page.locator('[data-testid=compose]').waitFor();
 }
@@ -224,6 +225,66 @@ try {
     const fpC = (await pageC.textContent('[data-testid=account-fingerprint]')).trim();
     expect(fpA === fpC, `identity differs: ${fpA} vs ${fpC}`);
     await shot(pageC, '12-account-restored');
+  });
+
+  await r.step('offline: the app opens from the service worker cache and queues messages', async () => {
+    const controlled = await pageB.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      return !!navigator.serviceWorker.controller;
+    });
+    expect(controlled, 'the service worker controls the page');
+    await openChat(pageA, 'bob');
+    await ctxB.setOffline(true);
+    await pageB.reload();
+    await pageB.fill('#password', PASSWORD);
+    await pageB.click('[data-testid=unlock-submit]');
+    await pageB.locator('[data-testid=me]').waitFor(T);
+    expect(await pageB.evaluate(() => !navigator.onLine), 'page is offline');
+    await pageB.locator('[data-testid=link-state][data-state=offline]').waitFor({ timeout: 10_000 });
+    await openChat(pageB, 'alice');
+    await send(pageB, 'written in an app opened offline');
+    await waitState(pageB, 'written in an app opened offline', 'queued', 10_000);
+    await shot(pageB, '13-phone-offline-queued');
+    await ctxB.setOffline(false);
+    await msg(pageA, 'written in an app opened offline').waitFor({ timeout: 60_000 });
+    await waitState(pageB, 'written in an app opened offline', 'delivered', 30_000);
+  });
+
+  await r.step('a changed key (a lying directory) is a clear warning and nothing is sent', async () => {
+    // The impostor: another relay where "carol" has different keys. A's relay then
+    // answers carol's bundle with the impostor's (self-signed, so it verifies).
+    const relay2 = await startRelay(relayBin);
+    try {
+      const ctxD = await newContext(browser, relay.url, problems, 'D');
+      const ctxE = await newContext(browser, relay2.url, problems, 'E');
+      const [pageD, pageE] = [await ctxD.newPage(), await ctxE.newPage()];
+      await Promise.all([register(pageD, 'carol'), register(pageE, 'carol')]);
+      await startChat(pageA, 'carol');
+      const carolId = /#\/contact\/([0-9a-f]{64})/.exec(pageA.url())[1];
+      await pageA.click('[data-testid=open-chat]');
+      await send(pageA, 'hi carol');
+      await pageD.locator('[data-testid=conv-alice]', { hasText: 'hi carol' }).waitFor({ timeout: 60_000 });
+      const fake = Buffer.from(await (await fetch(`${relay2.url}/v1/users/${carolId}/bundle`)).arrayBuffer());
+      await ctxA.route(`**/v1/users/${carolId}/bundle`, (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: fake }));
+      await pageA.reload();
+      await pageA.fill('#password', PASSWORD);
+      await pageA.click('[data-testid=unlock-submit]');
+      await pageA.locator('[data-testid=me]').waitFor(T);
+      await openChat(pageA, 'carol');
+      await pageA.locator('[data-testid=key-banner]').waitFor({ timeout: 30_000 });
+      expect((await pageA.textContent('[data-testid=badge]')).includes('Key changed'), 'badge says key changed');
+      expect(await pageA.isDisabled('[data-testid=compose]'), 'composer disabled');
+      await pageA.locator('[data-testid=conv-carol]', { hasText: 'Key changed' }).waitFor();
+      await shot(pageA, '14-key-changed');
+      await pageA.click('[data-testid=review-key]');
+      await pageA.locator('[data-testid=key-changed]').waitFor();
+      await shot(pageA, '15-key-changed-review');
+      await ctxA.unroute(`**/v1/users/${carolId}/bundle`);
+      await ctxD.close();
+      await ctxE.close();
+    } finally {
+      await relay2.stop();
+    }
   });
 
   await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {

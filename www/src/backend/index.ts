@@ -112,6 +112,8 @@ async function http(
       headers: body ? { 'content-type': 'application/octet-stream', ...headers } : headers,
       cache: 'no-store',
       credentials: 'omit',
+      // A request that hangs (captive portal, dying Wi-Fi) fails and is retried.
+      signal: AbortSignal.timeout(20_000),
     });
   } catch {
     throw new AppError('NETWORK', 'The relay cannot be reached. Check your connection.');
@@ -230,13 +232,22 @@ class RelayAccount implements Account {
     this.stopped = false;
     this.connect();
     addEventListener('online', this.onOnline);
+    addEventListener('offline', this.onOffline);
   }
   stop() {
     this.stopped = true;
     removeEventListener('online', this.onOnline);
+    removeEventListener('offline', this.onOffline);
     this.ws?.close();
     this.ws = null;
   }
+  private onOffline = () => {
+    // The socket may linger for a while without noticing: drop it and say so.
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close();
+    this.setLink('offline');
+  };
   private onOnline = () => {
     this.retry = 500;
     if (!this.ws) this.connect();
@@ -247,6 +258,10 @@ class RelayAccount implements Account {
 
   private connect() {
     if (this.stopped) return;
+    if (!navigator.onLine) {
+      this.setLink('offline');
+      return; // the 'online' event reconnects
+    }
     this.setLink('connecting');
     const url = new URL(`/v1/mailboxes/${this.userId}/ws`, location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -278,7 +293,10 @@ class RelayAccount implements Account {
       }
     };
     ws.onclose = () => {
-      if (this.ws !== ws) return;
+      if (this.ws !== ws) {
+        if (!this.stopped && !this.ws && !navigator.onLine) this.setLink('offline');
+        return;
+      }
       this.ws = null;
       if (this.stopped) return;
       this.setLink(navigator.onLine ? 'connecting' : 'offline');
