@@ -86,6 +86,11 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Seconds a connection may stay silent while the relay waits for it to send
+    /// (idle keep-alive, slow clients); then it is closed.
+    #[arg(long, env = "SEALPOST_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
     /// Seconds a WebSocket client has to answer the challenge.
     #[arg(long, env = "SEALPOST_WS_AUTH_TIMEOUT_SECS", default_value_t = 10)]
     pub ws_auth_timeout_secs: u64,

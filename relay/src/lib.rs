@@ -191,7 +191,11 @@ pub async fn run(
         stop_rx,
     ));
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    let listener = LimitedListener::new(listener, config.max_connections);
+    let listener = LimitedListener::new(
+        listener,
+        config.max_connections,
+        Duration::from_secs(config.idle_timeout_secs.max(1)),
+    );
     let service = app(state).into_make_service_with_connect_info::<PeerAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {
