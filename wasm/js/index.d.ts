@@ -7,3 +7,12 @@ import type { InitInput } from './web/sealpost_wasm.js';
  * next to the glue; in Node.js the module is loaded on import and this resolves at once.
  */
 export function init(input?: InitInput | Promise<InitInput>): Promise<void>;
+
+import type { IncomingMessage } from './web/sealpost_wasm.js';
+
+declare module './web/sealpost_wasm.js' {
+  interface Client {
+    /** Incoming messages as an async iterator, until `logout`: `for await (const m of client.messages())`. */
+    messages(): AsyncGenerator<IncomingMessage, void, undefined>;
+  }
+}

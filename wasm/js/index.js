@@ -14,3 +14,14 @@ export function init(input) {
   ready ??= wbgInit(input === undefined ? undefined : { module_or_path: input }).then(() => undefined);
   return ready;
 }
+
+import { Client } from './web/sealpost_wasm.js';
+
+/** `for await (const m of client.messages())`: incoming messages until `logout`. */
+Client.prototype.messages = async function* messages() {
+  for (;;) {
+    const m = await this.nextMessage();
+    if (m === null) return;
+    yield m;
+  }
+};

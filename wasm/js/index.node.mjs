@@ -5,3 +5,13 @@ export * from './node/sealpost_wasm.js';
 export function init() {
   return Promise.resolve();
 }
+
+import { Client } from './node/sealpost_wasm.js';
+
+Client.prototype.messages = async function* messages() {
+  for (;;) {
+    const m = await this.nextMessage();
+    if (m === null) return;
+    yield m;
+  }
+};

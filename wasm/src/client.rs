@@ -1,1 +1,1330 @@
-//! Client (placeholder).
+//! The client level: an account on a Sealpost relay (docs/API.md).
+//!
+//! A [`Client`] holds the account's secrets in wasm memory, persists its state through
+//! an app-provided [`crate::storage`] (every value encrypted under a key derived from
+//! the password), talks HTTP and WebSocket to the relay with gloo-net, and delivers
+//! incoming messages decrypted and with the sender's identity checked against the
+//! pinned contact or the directory. Key generation and PBKDF2 block for seconds: run
+//! the client in a Web Worker (see `sealpost-wasm/worker` and `sealpost-wasm/remote`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use futures_channel::mpsc;
+use futures_util::{SinkExt as _, StreamExt as _, stream};
+use gloo_net::http::{Method, RequestBuilder, Response};
+use gloo_net::websocket::Message;
+use gloo_net::websocket::futures::WebSocket;
+use js_sys::{Function, Promise, Uint8Array};
+use rand_core::Rng as _;
+use sealpost_core::{self as core, Error as CoreError, UserId, Username};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use zeroize::Zeroizing;
+
+use crate::crypto::{self, BackupKeys, Bytes, Identity, OpenedOut, SessionStore, hex, to_js};
+use crate::error::{OrJs, code_of, core_error, error, invalid};
+use crate::storage::StorageJs;
+use crate::vault::Vault;
+use crate::{now_or, rng};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CLIENT: &'static str = r#"
+/** Options of `Client.register` and `Client.login`. */
+export interface ClientOptions {
+  /** Relay base URL, e.g. `"https://relay.example"`; `""` for the page's own origin. */
+  relayUrl: string;
+  /** Where state is persisted (encrypted): `await IndexedDbStorage.open()` or `new MemoryStorage()`. */
+  storage: SealpostStorage;
+  /** RSA size for new accounts (default 4096). */
+  keySize?: KeySize;
+  /** Key generation progress. */
+  onProgress?: ProgressCallback;
+  /** PBKDF2 iterations of the backup and the local vault (default and minimum 600000). */
+  iterations?: number;
+  /** Acknowledge (delete from the relay) each message once it is decrypted and stored (default true). */
+  autoAck?: boolean;
+  /** Open the WebSocket right away (default true); otherwise call `connect()`. */
+  connect?: boolean;
+}
+
+/** A decrypted incoming message. */
+export interface IncomingMessage {
+  /** Relay blob id: pass it to `ack` when `autoAck` is off. */
+  id: string;
+  /** Stable message id (32 hex digits), the same as the sender's `SendResult.messageId`. */
+  messageId: string;
+  /** Sender user id. */
+  from: string;
+  /** Sender username, when the sender is a contact looked up by name. */
+  fromUsername?: string;
+  /** Whether the sender's identity key is the pinned (or directory) key for `from`. */
+  verified: boolean;
+  /** The text, for content type 0. */
+  text?: string;
+  /** The plaintext bytes. */
+  content: Uint8Array;
+  /** 0 for text. */
+  contentType: number;
+  /** Sender's clock (Unix seconds). */
+  sentAt: number;
+  /** When the relay received it (Unix seconds). */
+  receivedAt: number;
+}
+
+/** A contact (a pinned key bundle). */
+export interface ContactInfo {
+  username?: string;
+  userId: string;
+  /** SHA-256 of the identity key (hex). */
+  fingerprint: string;
+  /** The 60-digit safety number between you and the contact, in groups of five. */
+  safetyNumber: string;
+  /** Whether you marked the safety number as compared (`setVerified`). */
+  verified: boolean;
+}
+
+/** The result of `send`. */
+export interface SendResult {
+  messageId: string;
+  /** The relay's blob id. */
+  blobId: string;
+  /** Whether the message started a new session (RSA operations). */
+  newSession: boolean;
+}
+
+/** Connection state of the incoming-message WebSocket. */
+export type ConnectionStatus = "connecting" | "online" | "offline" | "closed";
+
+/** Errors that happen in the background (a message that cannot be opened, a lost connection). */
+export interface ClientErrorEvent {
+  code: SealpostErrorCode;
+  message: string;
+  /** The relay blob that caused it. */
+  blobId?: string;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "ClientOptions")]
+    pub type ClientOptionsJs;
+    #[wasm_bindgen(typescript_type = "ContactInfo")]
+    pub type ContactInfoJs;
+    #[wasm_bindgen(typescript_type = "SendResult")]
+    pub type SendResultJs;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &Function, ms: i32) -> JsValue;
+}
+
+async fn sleep(ms: u32) {
+    let p = Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, ms as i32);
+    });
+    let _ = JsFuture::from(p).await;
+}
+
+struct Contact {
+    username: Option<String>,
+    bundle: core::KeyBundle,
+    verified: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredContact {
+    username: Option<String>,
+    bundle: String,
+    verified: bool,
+}
+
+struct Account {
+    me: Identity,
+    sessions: SessionStore,
+    vault: Vault,
+    backup: Option<BackupKeys>,
+    contacts: BTreeMap<UserId, Contact>,
+}
+
+#[derive(Default)]
+struct Listeners {
+    message: Vec<Function>,
+    status: Vec<Function>,
+    error: Vec<Function>,
+}
+
+enum Out {
+    Text(String),
+    Close,
+}
+
+struct Inner {
+    relay: String,
+    storage: StorageJs,
+    auto_ack: bool,
+    user_id: UserId,
+    account: RefCell<Option<Account>>,
+    listeners: RefCell<Listeners>,
+    queue: RefCell<VecDeque<JsValue>>,
+    waiters: RefCell<VecDeque<Function>>,
+    iterating: Cell<bool>,
+    ws_out: RefCell<Option<mpsc::UnboundedSender<Out>>>,
+    running: Cell<bool>,
+    closed: Cell<bool>,
+    status: Cell<&'static str>,
+}
+
+/// An account on a Sealpost relay: register or log in, look up contacts, send, receive.
+///
+/// ```js
+/// const client = await Client.login({ relayUrl, storage: await IndexedDbStorage.open() }, "alice", pw);
+/// client.onMessage((m) => console.log(m.fromUsername ?? m.from, m.text));
+/// await client.send("bob", "hi");
+/// ```
+#[wasm_bindgen]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("user_id", &self.inner.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Options {
+    relay: String,
+    storage: StorageJs,
+    key_size: Option<u32>,
+    on_progress: Option<Function>,
+    iterations: Option<u32>,
+    auto_ack: bool,
+    connect: bool,
+}
+
+fn get(o: &JsValue, k: &str) -> JsValue {
+    js_sys::Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+impl Options {
+    fn read(o: &JsValue) -> Result<Self, JsValue> {
+        if !o.is_object() {
+            return Err(invalid("options must be an object"));
+        }
+        let relay = get(o, "relayUrl")
+            .as_string()
+            .ok_or_else(|| invalid("options.relayUrl must be a string"))?;
+        let storage = get(o, "storage");
+        if !storage.is_object() {
+            return Err(invalid("options.storage must implement get/set/delete"));
+        }
+        let num = |k: &str| get(o, k).as_f64().map(|v| v as u32);
+        Ok(Options {
+            relay: relay.trim_end_matches('/').to_owned(),
+            storage: storage.unchecked_into(),
+            key_size: num("keySize"),
+            on_progress: get(o, "onProgress").dyn_into::<Function>().ok(),
+            iterations: num("iterations"),
+            auto_ack: get(o, "autoAck").as_bool().unwrap_or(true),
+            connect: get(o, "connect").as_bool().unwrap_or(true),
+        })
+    }
+}
+
+fn key(user: &UserId, name: &str) -> String {
+    format!("sealpost/v1/{}/{name}", user.to_hex())
+}
+
+fn b64(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+fn unb64(s: &str) -> Result<Vec<u8>, JsValue> {
+    B64.decode(s.trim_end_matches('='))
+        .map_err(|_| error("MALFORMED", "bad base64 from the relay"))
+}
+
+fn network(e: gloo_net::Error) -> JsValue {
+    error("NETWORK", &e.to_string())
+}
+
+/// Turns a relay error response into a `SealpostError`.
+async fn relay_error(resp: Response, conflict: &str) -> JsValue {
+    #[derive(Deserialize)]
+    struct Body {
+        error: Option<String>,
+        message: Option<String>,
+    }
+    let status = resp.status();
+    let body: Option<Body> = resp
+        .text()
+        .await
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let relay_code = body
+        .as_ref()
+        .and_then(|b| b.error.clone())
+        .unwrap_or_default();
+    let message = body
+        .and_then(|b| b.message)
+        .unwrap_or_else(|| format!("relay answered {status}"));
+    let code = match (status, relay_code.as_str()) {
+        (401, _) => "UNAUTHORIZED",
+        (403, "wrong_token") => "WRONG_PASSWORD",
+        (404, _) => "NOT_FOUND",
+        (409, "stale") => "STALE",
+        (409, _) => conflict,
+        _ => "RELAY",
+    };
+    let e = error(code, &format!("{message} ({relay_code})"));
+    let _ = js_sys::Reflect::set(&e, &JsValue::from_str("status"), &JsValue::from(status));
+    e
+}
+
+impl Inner {
+    fn ws_url(&self) -> Result<String, JsValue> {
+        let base = if self.relay.starts_with("http://") || self.relay.starts_with("https://") {
+            self.relay.clone()
+        } else {
+            let origin = get(&get(&js_sys::global(), "location"), "origin")
+                .as_string()
+                .ok_or_else(|| invalid("relayUrl must be absolute outside a page or worker"))?;
+            format!("{origin}{}", self.relay)
+        };
+        let ws = base
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
+        Ok(format!("{ws}/v1/mailboxes/{}/ws", self.user_id.to_hex()))
+    }
+
+    fn with_account<T>(
+        &self,
+        f: impl FnOnce(&mut Account) -> Result<T, JsValue>,
+    ) -> Result<T, JsValue> {
+        let mut guard = self.account.borrow_mut();
+        let account = guard
+            .as_mut()
+            .ok_or_else(|| error("CLOSED", "logged out"))?;
+        f(account)
+    }
+
+    /// Sends a request; `signed` adds the owner signature (`Sealpost-Sig`).
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+        signed: bool,
+    ) -> Result<Response, JsValue> {
+        let auth = if signed {
+            let ts = now_or(None);
+            let mut n = [0u8; 16];
+            rng().fill_bytes(&mut n);
+            let nonce = b64(&n);
+            let sig = self.with_account(|a| {
+                a.me.sign_request(
+                    method.as_ref(),
+                    path,
+                    body.unwrap_or(&[]),
+                    ts as f64,
+                    &nonce,
+                )
+            })?;
+            Some(format!(
+                "Sealpost-Sig ts={ts},nonce={nonce},sig={}",
+                b64(&sig)
+            ))
+        } else {
+            None
+        };
+        http(
+            &self.relay,
+            method,
+            path,
+            body,
+            auth.as_deref(),
+            "application/octet-stream",
+        )
+        .await
+    }
+
+    async fn persist_sessions(&self) -> Result<(), JsValue> {
+        let sealed = self.with_account(|a| a.vault.seal_sessions(&a.sessions))?;
+        self.storage
+            .save(&key(&self.user_id, "sessions"), &sealed)
+            .await
+    }
+
+    async fn persist_identity(&self) -> Result<(), JsValue> {
+        let sealed = self.with_account(|a| a.vault.seal_identity(&a.me))?;
+        self.storage
+            .save(&key(&self.user_id, "identity"), &sealed)
+            .await
+    }
+
+    async fn persist_contacts(&self) -> Result<(), JsValue> {
+        let sealed = self.with_account(|a| {
+            let list: BTreeMap<String, StoredContact> = a
+                .contacts
+                .iter()
+                .map(|(id, c)| {
+                    (
+                        id.to_hex(),
+                        StoredContact {
+                            username: c.username.clone(),
+                            bundle: b64(c.bundle.to_bytes()),
+                            verified: c.verified,
+                        },
+                    )
+                })
+                .collect();
+            let json = serde_json::to_vec(&list).map_err(|e| error("STORAGE", &e.to_string()))?;
+            a.vault.seal_raw("contacts", &json)
+        })?;
+        self.storage
+            .save(&key(&self.user_id, "contacts"), &sealed)
+            .await
+    }
+
+    async fn persist_all(&self) -> Result<(), JsValue> {
+        let header = self.with_account(|a| Ok(a.vault.header()))?;
+        self.storage
+            .save(&key(&self.user_id, "vault"), &header)
+            .await?;
+        self.persist_identity().await?;
+        self.persist_sessions().await?;
+        self.persist_contacts().await
+    }
+
+    /// Fetches and verifies `id`'s bundle from the directory.
+    async fn fetch_bundle(&self, id: &UserId) -> Result<core::KeyBundle, JsValue> {
+        let resp = self
+            .request(
+                Method::GET,
+                &format!("/v1/users/{}/bundle", id.to_hex()),
+                None,
+                false,
+            )
+            .await?;
+        if resp.status() != 200 {
+            return Err(relay_error(resp, "RELAY").await);
+        }
+        let bundle = core::KeyBundle::from_bytes(&resp.binary().await.map_err(network)?).or_js()?;
+        if bundle.user_id() != id {
+            return Err(error(
+                "BAD_SIGNATURE",
+                "the directory returned a bundle for another user",
+            ));
+        }
+        Ok(bundle)
+    }
+
+    /// Pins (or refreshes) a contact from a directory bundle. Trust on first use: a
+    /// different identity key than the pinned one is `IDENTITY_CHANGED`.
+    fn pin(&self, bundle: core::KeyBundle, username: Option<String>) -> Result<(), JsValue> {
+        self.with_account(|a| {
+            let id = *bundle.user_id();
+            match a.contacts.get_mut(&id) {
+                Some(c) if c.bundle.identity() != bundle.identity() => Err(error(
+                    "IDENTITY_CHANGED",
+                    "the contact's identity key changed: compare safety numbers",
+                )),
+                Some(c) => {
+                    if c.bundle.check_update(&bundle).is_ok() {
+                        c.bundle = bundle;
+                    }
+                    if username.is_some() {
+                        c.username = username;
+                    }
+                    Ok(())
+                }
+                None => {
+                    a.contacts.insert(
+                        id,
+                        Contact {
+                            username,
+                            bundle,
+                            verified: false,
+                        },
+                    );
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    async fn lookup(&self, username: &str) -> Result<UserId, JsValue> {
+        let name = Username::parse(username).or_js()?;
+        let id = name.user_id();
+        let bundle = self.fetch_bundle(&id).await?;
+        self.pin(bundle, Some(name.as_str().to_owned()))?;
+        self.persist_contacts().await?;
+        Ok(id)
+    }
+
+    fn contact_info(&self, id: &UserId) -> Result<JsValue, JsValue> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Info {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            username: Option<String>,
+            user_id: String,
+            fingerprint: String,
+            safety_number: String,
+            verified: bool,
+        }
+        let info = self.with_account(|a| {
+            let c = a
+                .contacts
+                .get(id)
+                .ok_or_else(|| error("NOT_FOUND", "not a contact: look it up first"))?;
+            let me = &a.me.inner;
+            let sn = core::SafetyNumber::new(
+                me.user_id(),
+                &me.identity_key().public(),
+                c.bundle.user_id(),
+                c.bundle.identity(),
+            );
+            Ok(Info {
+                username: c.username.clone(),
+                user_id: id.to_hex(),
+                fingerprint: hex(&c.bundle.identity().fingerprint()),
+                safety_number: sn.display(),
+                verified: c.verified,
+            })
+        })?;
+        to_js(&info)
+    }
+
+    fn set_status(&self, status: &'static str) {
+        if self.status.replace(status) == status {
+            return;
+        }
+        let listeners = self.listeners.borrow().status.clone();
+        for f in listeners {
+            let _ = f.call1(&JsValue::NULL, &JsValue::from_str(status));
+        }
+    }
+
+    fn emit_error(&self, code: &str, message: &str, blob_id: Option<&str>) {
+        let e = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&e, &"code".into(), &code.into());
+        let _ = js_sys::Reflect::set(&e, &"message".into(), &message.into());
+        if let Some(id) = blob_id {
+            let _ = js_sys::Reflect::set(&e, &"blobId".into(), &id.into());
+        }
+        let listeners = self.listeners.borrow().error.clone();
+        for f in listeners {
+            let _ = f.call1(&JsValue::NULL, &e);
+        }
+    }
+
+    fn emit_message(&self, m: JsValue) {
+        let listeners = self.listeners.borrow().message.clone();
+        for f in &listeners {
+            let _ = f.call1(&JsValue::NULL, &m);
+        }
+        if listeners.is_empty() || self.iterating.get() {
+            let waiter = self.waiters.borrow_mut().pop_front();
+            match waiter {
+                Some(resolve) => {
+                    let _ = resolve.call1(&JsValue::NULL, &m);
+                }
+                None => self.queue.borrow_mut().push_back(m),
+            }
+        }
+    }
+
+    /// Opens, persists and delivers one blob. Returns whether to acknowledge it.
+    async fn handle_blob(&self, blob_id: &str, received_at: u64, data: &str) -> bool {
+        let envelope = match unb64(data) {
+            Ok(e) => e,
+            Err(_) => {
+                self.emit_error("MALFORMED", "undecodable blob", Some(blob_id));
+                return true;
+            }
+        };
+        let now = now_or(None);
+        let opened = self.with_account(|a| {
+            a.sessions
+                .inner
+                .open(&mut rng(), &a.me.inner, &envelope, now)
+                .or_js()
+        });
+        let opened = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                let code = code_of(&e).unwrap_or_default();
+                if code == "CLOSED" {
+                    return false;
+                }
+                if code == "REPLAY" {
+                    // Already delivered (the acknowledgement was lost): drop it.
+                    return true;
+                }
+                self.emit_error(
+                    &code,
+                    "an incoming message could not be opened",
+                    Some(blob_id),
+                );
+                // Undecryptable here may be decryptable on another device of this
+                // account (with other sessions): leave it on the relay until it expires.
+                return code == "MALFORMED";
+            }
+        };
+        if let Err(e) = self.persist_sessions().await {
+            self.emit_error("STORAGE", &format!("{e:?}"), Some(blob_id));
+            return false;
+        }
+        let sender = opened.sender;
+        let identity = opened.sender_identity.clone();
+        let mut pinned = self
+            .with_account(|a| {
+                Ok(a.contacts
+                    .get(&sender)
+                    .map(|c| (c.bundle.identity().clone(), c.username.clone())))
+            })
+            .ok()
+            .flatten();
+        if pinned.is_none()
+            && let Ok(bundle) = self.fetch_bundle(&sender).await
+        {
+            let key = bundle.identity().clone();
+            if self.pin(bundle, None).is_ok() {
+                let _ = self.persist_contacts().await;
+            }
+            pinned = Some((key, None));
+        }
+        let verified = pinned.as_ref().is_some_and(|(k, _)| *k == identity);
+        let username = pinned.and_then(|(_, u)| u);
+        let out = OpenedOut::from_core(opened);
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Incoming {
+            id: String,
+            message_id: String,
+            from: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            from_username: Option<String>,
+            verified: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            text: Option<String>,
+            content: Bytes,
+            content_type: u8,
+            sent_at: u64,
+            received_at: u64,
+        }
+        let msg = Incoming {
+            id: blob_id.to_owned(),
+            message_id: out.message_id,
+            from: out.sender,
+            from_username: username,
+            verified,
+            text: out.text,
+            content: out.content,
+            content_type: out.content_type,
+            sent_at: out.sent_at,
+            received_at,
+        };
+        match to_js(&msg) {
+            Ok(v) => self.emit_message(v),
+            Err(e) => self.emit_error("CRYPTO", &format!("{e:?}"), Some(blob_id)),
+        }
+        true
+    }
+
+    async fn http_ack(&self, ids: &[String]) -> Result<(), JsValue> {
+        let body = serde_json::to_vec(&serde_json::json!({ "ids": ids }))
+            .map_err(|e| invalid(&e.to_string()))?;
+        let path = format!("/v1/mailboxes/{}/ack", self.user_id.to_hex());
+        let resp = self.request(Method::POST, &path, Some(&body), true).await?;
+        if resp.status() != 204 {
+            return Err(relay_error(resp, "RELAY").await);
+        }
+        Ok(())
+    }
+}
+
+async fn http(
+    relay: &str,
+    method: Method,
+    path: &str,
+    body: Option<&[u8]>,
+    auth: Option<&str>,
+    content_type: &str,
+) -> Result<Response, JsValue> {
+    let mut builder = RequestBuilder::new(&format!("{relay}{path}")).method(method);
+    if let Some(a) = auth {
+        builder = builder.header("authorization", a);
+    }
+    let req = match body {
+        Some(b) => builder
+            .header("content-type", content_type)
+            .body(Uint8Array::from(b))
+            .map_err(network)?,
+        None => builder.build().map_err(network)?,
+    };
+    req.send().await.map_err(network)
+}
+
+#[derive(Deserialize)]
+struct WsIn {
+    #[serde(rename = "type")]
+    kind: String,
+    challenge: Option<String>,
+    id: Option<String>,
+    received_at: Option<u64>,
+    data: Option<String>,
+    error: Option<String>,
+}
+
+enum Ev {
+    Ws(Result<Message, gloo_net::websocket::WebSocketError>),
+    WsEnded,
+    Out(Out),
+}
+
+/// One WebSocket connection: authenticate, then receive until it drops. `Ok(true)`
+/// means stop for good (logout); `Ok(false)` means reconnect.
+async fn connect_once(inner: &Rc<Inner>, was_ready: &Cell<bool>) -> Result<bool, JsValue> {
+    let ws = WebSocket::open(&inner.ws_url()?).map_err(|e| error("NETWORK", &e.to_string()))?;
+    let (mut tx, rx) = ws.split();
+    let (out_tx, out_rx) = mpsc::unbounded::<Out>();
+    *inner.ws_out.borrow_mut() = Some(out_tx);
+    let ws_events = rx.map(Ev::Ws).chain(stream::iter([Ev::WsEnded]));
+    let mut events = stream::select(ws_events, out_rx.map(Ev::Out));
+    let mut ready = false;
+    while let Some(ev) = events.next().await {
+        match ev {
+            Ev::Out(Out::Close) => return Ok(true),
+            Ev::Out(Out::Text(t)) => {
+                if ready {
+                    tx.send(Message::Text(t))
+                        .await
+                        .map_err(|e| error("NETWORK", &e.to_string()))?;
+                }
+            }
+            Ev::Ws(Ok(Message::Text(text))) => {
+                let Ok(msg) = serde_json::from_str::<WsIn>(&text) else {
+                    continue;
+                };
+                match msg.kind.as_str() {
+                    "challenge" => {
+                        let challenge = unb64(msg.challenge.as_deref().unwrap_or_default())?;
+                        let sig = inner.with_account(|a| a.me.sign_challenge(&challenge))?;
+                        let auth = serde_json::json!({ "type": "auth", "signature": b64(&sig) })
+                            .to_string();
+                        tx.send(Message::Text(auth))
+                            .await
+                            .map_err(|e| error("NETWORK", &e.to_string()))?;
+                    }
+                    "ready" => {
+                        ready = true;
+                        was_ready.set(true);
+                        inner.set_status("online");
+                    }
+                    "blob" => {
+                        let (Some(id), Some(data)) = (msg.id, msg.data) else {
+                            continue;
+                        };
+                        let ack = inner
+                            .handle_blob(&id, msg.received_at.unwrap_or(0), &data)
+                            .await;
+                        if inner.closed.get() {
+                            return Ok(true);
+                        }
+                        if ack && inner.auto_ack {
+                            let a = serde_json::json!({ "type": "ack", "ids": [id] }).to_string();
+                            tx.send(Message::Text(a))
+                                .await
+                                .map_err(|e| error("NETWORK", &e.to_string()))?;
+                        }
+                    }
+                    "error" => {
+                        let code = msg.error.unwrap_or_default();
+                        let js_code = if code == "unauthorized" {
+                            "UNAUTHORIZED"
+                        } else {
+                            "RELAY"
+                        };
+                        inner.emit_error(js_code, &format!("relay WebSocket error: {code}"), None);
+                        return Ok(false);
+                    }
+                    _ => {}
+                }
+            }
+            Ev::Ws(Ok(Message::Bytes(_))) => {}
+            Ev::Ws(Err(_)) | Ev::WsEnded => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
+/// Receives until logout, reconnecting with exponential backoff (0.5 s to 30 s, jitter).
+async fn receive_loop(inner: Rc<Inner>) {
+    let mut backoff: u32 = 500;
+    while !inner.closed.get() {
+        inner.set_status("connecting");
+        let was_ready = Cell::new(false);
+        let result = connect_once(&inner, &was_ready).await;
+        inner.ws_out.borrow_mut().take();
+        match result {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => {
+                let code = code_of(&e).unwrap_or_else(|| "NETWORK".into());
+                if code == "CLOSED" {
+                    break;
+                }
+            }
+        }
+        if inner.closed.get() {
+            break;
+        }
+        inner.set_status("offline");
+        if was_ready.get() {
+            backoff = 500;
+        }
+        let jitter = rng().next_u32() % (backoff / 2 + 1);
+        let mut waited = 0;
+        while waited < backoff + jitter && !inner.closed.get() {
+            sleep(100).await;
+            waited += 100;
+        }
+        backoff = (backoff * 2).min(30_000);
+    }
+    inner.running.set(false);
+    inner.set_status("closed");
+}
+
+async fn load_local(
+    options: &Options,
+    username: &Username,
+    password: &str,
+) -> Result<Option<Account>, JsValue> {
+    let id = username.user_id();
+    let Some(header) = options.storage.load(&key(&id, "vault")).await? else {
+        return Ok(None);
+    };
+    let vault = Vault::unlock(password, &header)?;
+    let identity = options
+        .storage
+        .load(&key(&id, "identity"))
+        .await?
+        .ok_or_else(|| error("STORAGE", "stored identity missing"))?;
+    let me = vault.open_identity(&identity)?;
+    let sessions = match options.storage.load(&key(&id, "sessions")).await? {
+        Some(s) => vault.open_sessions(&s)?,
+        None => SessionStore::new(),
+    };
+    let mut contacts = BTreeMap::new();
+    if let Some(c) = options.storage.load(&key(&id, "contacts")).await? {
+        let json = vault.open_raw("contacts", &c)?;
+        let list: BTreeMap<String, StoredContact> =
+            serde_json::from_slice(&json).map_err(|e| error("STORAGE", &e.to_string()))?;
+        for (hex_id, c) in list {
+            let bundle = core::KeyBundle::from_bytes(&unb64(&c.bundle)?).or_js()?;
+            contacts.insert(
+                crypto::parse_user_id(&hex_id)?,
+                Contact {
+                    username: c.username,
+                    bundle,
+                    verified: c.verified,
+                },
+            );
+        }
+    }
+    Ok(Some(Account {
+        me,
+        sessions,
+        vault,
+        backup: None,
+        contacts,
+    }))
+}
+
+impl Client {
+    fn start(options: &Options, user_id: UserId, account: Account) -> Client {
+        let inner = Rc::new(Inner {
+            relay: options.relay.clone(),
+            storage: options.storage.clone(),
+            auto_ack: options.auto_ack,
+            user_id,
+            account: RefCell::new(Some(account)),
+            listeners: RefCell::default(),
+            queue: RefCell::default(),
+            waiters: RefCell::default(),
+            iterating: Cell::new(false),
+            ws_out: RefCell::new(None),
+            running: Cell::new(false),
+            closed: Cell::new(false),
+            status: Cell::new("offline"),
+        });
+        let client = Client { inner };
+        if options.connect {
+            client.connect();
+        }
+        client
+    }
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Creates an account: generates the keys (`options.onProgress` reports progress;
+    /// RSA-4096 takes seconds), registers the bundle with the relay, uploads the
+    /// password-protected key backup and stores everything encrypted in
+    /// `options.storage`. Throws `ALREADY_REGISTERED` when the name is taken.
+    pub async fn register(
+        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
+        username: String,
+        password: String,
+    ) -> Result<Client, JsValue> {
+        let password = Zeroizing::new(password);
+        let options = Options::read(&options)?;
+        let name = Username::parse(&username).or_js()?;
+        let id = name.user_id();
+        let mut me = Identity::generate(
+            &username,
+            options.key_size,
+            options.on_progress.clone(),
+            None,
+        )?;
+        let backup = BackupKeys::create(&password, &id.to_hex(), options.iterations)?;
+        let blob = me.export_backup(&backup)?;
+        let vault = Vault::create(&password, options.iterations)?;
+        let bundle = me.bundle(None)?;
+        let account = Account {
+            me,
+            sessions: SessionStore::new(),
+            vault,
+            backup: Some(backup),
+            contacts: BTreeMap::new(),
+        };
+        let client = Client::start(
+            &Options {
+                connect: false,
+                ..options
+            },
+            id,
+            account,
+        );
+        let inner = &client.inner;
+        let resp = inner
+            .request(
+                Method::PUT,
+                &format!("/v1/users/{}/bundle", id.to_hex()),
+                Some(&bundle.to_bytes()),
+                false,
+            )
+            .await?;
+        if resp.status() != 201 {
+            return Err(relay_error(resp, "ALREADY_REGISTERED").await);
+        }
+        let mut body = Zeroizing::new(backup_token(inner)?);
+        body.extend_from_slice(&blob);
+        let resp = inner
+            .request(
+                Method::PUT,
+                &format!("/v1/users/{}/backup", id.to_hex()),
+                Some(&body),
+                true,
+            )
+            .await?;
+        if resp.status() != 204 {
+            return Err(relay_error(resp, "RELAY").await);
+        }
+        inner.persist_all().await?;
+        if options.connect {
+            client.connect();
+        }
+        Ok(client)
+    }
+
+    /// Logs in. With this account already in `options.storage`, unlocks it locally
+    /// (no network). Otherwise, on any browser: fetches the key backup from the relay
+    /// (after proving the password with the backup's auth token) and decrypts it.
+    /// Throws `WRONG_PASSWORD`, `NOT_FOUND` (no such account), `RELAY` (429: too many
+    /// wrong passwords, retry later).
+    pub async fn login(
+        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
+        username: String,
+        password: String,
+    ) -> Result<Client, JsValue> {
+        let password = Zeroizing::new(password);
+        let options = Options::read(&options)?;
+        let name = Username::parse(&username).or_js()?;
+        let id = name.user_id();
+        if let Some(account) = load_local(&options, &name, &password).await? {
+            return Ok(Client::start(&options, id, account));
+        }
+        let resp = http(
+            &options.relay,
+            Method::GET,
+            &format!("/v1/users/{}/backup/params", id.to_hex()),
+            None,
+            None,
+            "",
+        )
+        .await?;
+        if resp.status() != 200 {
+            return Err(relay_error(resp, "RELAY").await);
+        }
+        let header = resp.binary().await.map_err(network)?;
+        let keys = BackupKeys::for_blob(&password, &header)?;
+        let token = keys.auth_token();
+        let path = format!("/v1/users/{}/backup/fetch", id.to_hex());
+        let resp = http(
+            &options.relay,
+            Method::POST,
+            &path,
+            Some(&token),
+            None,
+            "application/octet-stream",
+        )
+        .await?;
+        if resp.status() != 200 {
+            return Err(relay_error(resp, "RELAY").await);
+        }
+        let blob = resp.binary().await.map_err(network)?;
+        let me = Identity::import_backup(&username, &blob, &keys)?;
+        let vault = Vault::create(&password, options.iterations)?;
+        let account = Account {
+            me,
+            sessions: SessionStore::new(),
+            vault,
+            backup: Some(keys),
+            contacts: BTreeMap::new(),
+        };
+        let connect = options.connect;
+        let client = Client::start(
+            &Options {
+                connect: false,
+                ..options
+            },
+            id,
+            account,
+        );
+        client.inner.persist_all().await?;
+        if connect {
+            client.connect();
+        }
+        Ok(client)
+    }
+
+    /// Opens the incoming-message WebSocket (done by `register`/`login` unless
+    /// `options.connect` is false). Reconnects with exponential backoff until `logout`.
+    pub fn connect(&self) {
+        if self.inner.running.replace(true) || self.inner.closed.get() {
+            return;
+        }
+        spawn_local(receive_loop(Rc::clone(&self.inner)));
+    }
+
+    /// The account's user id (64 hex digits).
+    #[wasm_bindgen(getter, js_name = userId)]
+    pub fn user_id(&self) -> String {
+        self.inner.user_id.to_hex()
+    }
+
+    /// The normalized username.
+    #[wasm_bindgen(getter)]
+    pub fn username(&self) -> Result<String, JsValue> {
+        self.inner.with_account(|a| Ok(a.me.username()))
+    }
+
+    /// SHA-256 of the account's identity key (hex).
+    #[wasm_bindgen(getter)]
+    pub fn fingerprint(&self) -> Result<String, JsValue> {
+        self.inner.with_account(|a| Ok(a.me.fingerprint()))
+    }
+
+    /// The WebSocket state.
+    #[wasm_bindgen(getter, unchecked_return_type = "ConnectionStatus")]
+    pub fn status(&self) -> String {
+        self.inner.status.get().into()
+    }
+
+    /// Calls `listener(message)` for every incoming message (decrypted, stored, and
+    /// acknowledged unless `autoAck` is off).
+    #[wasm_bindgen(js_name = onMessage)]
+    pub fn on_message(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(message: IncomingMessage) => void")]
+        listener: Function,
+    ) {
+        self.inner.listeners.borrow_mut().message.push(listener);
+    }
+
+    /// Calls `listener(status)` when the connection state changes.
+    #[wasm_bindgen(js_name = onStatus)]
+    pub fn on_status(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(status: ConnectionStatus) => void")]
+        listener: Function,
+    ) {
+        self.inner.listeners.borrow_mut().status.push(listener);
+    }
+
+    /// Calls `listener(event)` for background errors (messages that cannot be opened).
+    #[wasm_bindgen(js_name = onError)]
+    pub fn on_error(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(event: ClientErrorEvent) => void")]
+        listener: Function,
+    ) {
+        self.inner.listeners.borrow_mut().error.push(listener);
+    }
+
+    /// The next incoming message, or `null` after `logout`. Messages are queued while
+    /// nobody waits. `for await (const m of client.messages())` wraps this.
+    #[wasm_bindgen(js_name = nextMessage, unchecked_return_type = "Promise<IncomingMessage | null>")]
+    pub fn next_message(&self) -> Promise {
+        self.inner.iterating.set(true);
+        if let Some(m) = self.inner.queue.borrow_mut().pop_front() {
+            return Promise::resolve(&m);
+        }
+        if self.inner.closed.get() {
+            return Promise::resolve(&JsValue::NULL);
+        }
+        let inner = Rc::clone(&self.inner);
+        Promise::new(&mut |resolve, _| inner.waiters.borrow_mut().push_back(resolve))
+    }
+
+    /// Looks `username` up in the relay's directory, verifies the bundle and pins it
+    /// (trust on first use). Throws `NOT_FOUND`, or `IDENTITY_CHANGED` when the key
+    /// differs from the pinned one.
+    pub async fn lookup(&self, username: String) -> Result<ContactInfoJs, JsValue> {
+        let id = self.inner.lookup(&username).await?;
+        Ok(self.inner.contact_info(&id)?.unchecked_into())
+    }
+
+    /// The pinned contacts.
+    #[wasm_bindgen(unchecked_return_type = "ContactInfo[]")]
+    pub fn contacts(&self) -> Result<js_sys::Array, JsValue> {
+        let ids: Vec<UserId> = self
+            .inner
+            .with_account(|a| Ok(a.contacts.keys().copied().collect()))?;
+        let out = js_sys::Array::new();
+        for id in ids {
+            out.push(&self.inner.contact_info(&id)?);
+        }
+        Ok(out)
+    }
+
+    /// Records that you compared the safety number with `username` (or un-marks it).
+    #[wasm_bindgen(js_name = setVerified)]
+    pub async fn set_verified(&self, username: String, verified: bool) -> Result<(), JsValue> {
+        let id = Username::parse(&username).or_js()?.user_id();
+        self.inner.with_account(|a| {
+            let c = a
+                .contacts
+                .get_mut(&id)
+                .ok_or_else(|| error("NOT_FOUND", "not a contact"))?;
+            c.verified = verified;
+            Ok(())
+        })?;
+        self.inner.persist_contacts().await
+    }
+
+    /// Forgets a contact whose identity changed (and the sessions with it), so the next
+    /// `lookup` pins the new key.
+    #[wasm_bindgen(js_name = forgetContact)]
+    pub async fn forget_contact(&self, username: String) -> Result<(), JsValue> {
+        let id = Username::parse(&username).or_js()?.user_id();
+        self.inner.with_account(|a| {
+            a.contacts.remove(&id);
+            a.sessions.inner.forget_peer(&id);
+            Ok(())
+        })?;
+        self.inner.persist_sessions().await?;
+        self.inner.persist_contacts().await
+    }
+
+    /// Encrypts and sends `content` (a string, or bytes with `contentType`, default 1)
+    /// to `to` (a username; looked up first if not yet a contact). The first message to
+    /// a contact costs RSA operations; later ones are symmetric.
+    pub async fn send(
+        &self,
+        to: String,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] content: JsValue,
+        #[wasm_bindgen(js_name = contentType)] content_type: Option<u8>,
+    ) -> Result<SendResultJs, JsValue> {
+        let inner = &self.inner;
+        let (ct, bytes) = crypto::read_content(&content, content_type)?;
+        let id = Username::parse(&to).or_js()?.user_id();
+        let known = inner.with_account(|a| Ok(a.contacts.contains_key(&id)))?;
+        if !known {
+            inner.lookup(&to).await?;
+        }
+        let seal = |inner: &Inner| {
+            let now = now_or(None);
+            inner.with_account(|a| {
+                let c = a
+                    .contacts
+                    .get(&id)
+                    .ok_or_else(|| error("NOT_FOUND", "not a contact"))?;
+                a.sessions
+                    .inner
+                    .seal(&mut rng(), &a.me.inner, &c.bundle, ct, &bytes, now)
+                    .map_err(|e| match e {
+                        CoreError::Expired => error("EXPIRED", "expired"),
+                        e => core_error(e),
+                    })
+            })
+        };
+        let sealed = match seal(inner) {
+            Err(e) if code_of(&e).as_deref() == Some("EXPIRED") => {
+                // The pinned bundle's keys expired: refresh it from the directory.
+                inner.lookup(&to).await?;
+                seal(inner)?
+            }
+            other => other?,
+        };
+        inner.persist_sessions().await?;
+        let resp = inner
+            .request(
+                Method::POST,
+                &format!("/v1/mailboxes/{}", id.to_hex()),
+                Some(&sealed.envelope),
+                false,
+            )
+            .await?;
+        if resp.status() != 201 {
+            return Err(relay_error(resp, "RELAY").await);
+        }
+        #[derive(Deserialize)]
+        struct Created {
+            id: String,
+        }
+        let created: Created = serde_json::from_str(&resp.text().await.map_err(network)?)
+            .map_err(|e| error("RELAY", &e.to_string()))?;
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Sent {
+            message_id: String,
+            blob_id: String,
+            new_session: bool,
+        }
+        Ok(to_js(&Sent {
+            message_id: hex(&sealed.message_id),
+            blob_id: created.id,
+            new_session: sealed.new_session,
+        })?
+        .unchecked_into())
+    }
+
+    /// Acknowledges (deletes from the relay) messages by blob id (`IncomingMessage.id`),
+    /// for apps that set `autoAck: false`.
+    pub async fn ack(&self, ids: Vec<String>) -> Result<(), JsValue> {
+        let sender = self.inner.ws_out.borrow().clone();
+        if let (Some(tx), "online") = (sender, self.inner.status.get()) {
+            let text = serde_json::json!({ "type": "ack", "ids": ids }).to_string();
+            if tx.unbounded_send(Out::Text(text)).is_ok() {
+                return Ok(());
+            }
+        }
+        self.inner.http_ack(&ids).await
+    }
+
+    /// Whether the current encryption key expires within 7 days (call `rotateKeys`).
+    #[wasm_bindgen(js_name = needsRotation)]
+    pub fn needs_rotation(&self) -> Result<bool, JsValue> {
+        self.inner.with_account(|a| Ok(a.me.needs_rotation(None)))
+    }
+
+    /// Generates a new encryption key, publishes the new bundle and re-uploads the key
+    /// backup. The backup needs the password-derived keys: they are in memory after
+    /// `register` or a `login` that fetched the backup; otherwise pass `password`.
+    /// Resolves to whether the backup was updated.
+    #[wasm_bindgen(js_name = rotateKeys)]
+    pub async fn rotate_keys(&self, password: Option<String>) -> Result<bool, JsValue> {
+        let password = password.map(Zeroizing::new);
+        let inner = &self.inner;
+        let id = inner.user_id.to_hex();
+        let bundle = inner.with_account(|a| {
+            a.me.rotate_encryption_key(None)?;
+            a.me.bundle(None)
+        })?;
+        inner.persist_identity().await?;
+        let resp = inner
+            .request(
+                Method::PUT,
+                &format!("/v1/users/{id}/bundle"),
+                Some(&bundle.to_bytes()),
+                true,
+            )
+            .await?;
+        if resp.status() != 200 {
+            return Err(relay_error(resp, "STALE").await);
+        }
+        let have_keys = inner.with_account(|a| Ok(a.backup.is_some()))?;
+        if !have_keys {
+            let Some(pw) = &password else {
+                return Ok(false);
+            };
+            let keys = BackupKeys::create(pw, &id, None)?;
+            inner.with_account(|a| {
+                a.backup = Some(keys);
+                Ok(())
+            })?;
+        }
+        let mut body = Zeroizing::new(backup_token(inner)?);
+        let blob = inner.with_account(|a| {
+            a.backup
+                .as_ref()
+                .ok_or_else(|| error("CLOSED", "no backup keys"))
+                .and_then(|k| a.me.export_backup(k))
+        })?;
+        body.extend_from_slice(&blob);
+        let resp = inner
+            .request(
+                Method::PUT,
+                &format!("/v1/users/{id}/backup"),
+                Some(&body),
+                true,
+            )
+            .await?;
+        if resp.status() != 204 {
+            return Err(relay_error(resp, "RELAY").await);
+        }
+        Ok(true)
+    }
+
+    /// Closes the connection and wipes the keys from memory. With `forget`, also deletes
+    /// this account's data from the storage (it can be restored with `login`).
+    pub async fn logout(&self, forget: Option<bool>) -> Result<(), JsValue> {
+        let inner = &self.inner;
+        inner.closed.set(true);
+        if let Some(tx) = inner.ws_out.borrow_mut().take() {
+            let _ = tx.unbounded_send(Out::Close);
+        }
+        let waiters: Vec<Function> = inner.waiters.borrow_mut().drain(..).collect();
+        for w in waiters {
+            let _ = w.call1(&JsValue::NULL, &JsValue::NULL);
+        }
+        inner.account.borrow_mut().take();
+        if forget.unwrap_or(false) {
+            for name in ["vault", "identity", "sessions", "contacts"] {
+                inner.storage.remove(&key(&inner.user_id, name)).await?;
+            }
+        }
+        if !inner.running.get() {
+            inner.set_status("closed");
+        }
+        Ok(())
+    }
+}
+
+fn backup_token(inner: &Inner) -> Result<Vec<u8>, JsValue> {
+    inner.with_account(|a| {
+        a.backup
+            .as_ref()
+            .map(|b| b.auth_token())
+            .ok_or_else(|| error("CLOSED", "no backup keys"))
+    })
+}

@@ -49,3 +49,17 @@ impl<T> OrJs<T> for sealpost_core::Result<T> {
         self.map_err(core_error)
     }
 }
+
+/// Whether `e` is an error this package threw (it has a string `code`).
+pub(crate) fn is_sealpost_error(e: &JsValue) -> bool {
+    js_sys::Reflect::get(e, &JsValue::from_str("code"))
+        .ok()
+        .is_some_and(|c| c.is_string())
+}
+
+/// The `code` of an error this package threw.
+pub(crate) fn code_of(e: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(e, &JsValue::from_str("code"))
+        .ok()
+        .and_then(|c| c.as_string())
+}

@@ -1,1 +1,239 @@
-//! Storage (placeholder).
+//! Where a [`crate::client::Client`] persists its state. The client encrypts every
+//! value with its password-derived [`crate::vault::Vault`] before it reaches storage, so
+//! a storage only ever holds ciphertext (plus the vault's public header).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use js_sys::{Promise, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
+
+use crate::error::error;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_STORAGE: &'static str = r#"
+/**
+ * The storage a `Client` persists its state through. Implement it for any backend;
+ * values are opaque bytes, already encrypted by the client (except the vault's public
+ * header). Keys look like `sealpost/v1/<userId>/<name>`.
+ */
+export interface SealpostStorage {
+  get(key: string): Promise<Uint8Array | undefined | null>;
+  set(key: string, value: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// Any object implementing `SealpostStorage`.
+    #[wasm_bindgen(typescript_type = "SealpostStorage")]
+    #[derive(Debug, Clone)]
+    pub type StorageJs;
+
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn js_get(this: &StorageJs, key: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = set)]
+    fn js_set(this: &StorageJs, key: &str, value: &Uint8Array) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = delete)]
+    fn js_delete(this: &StorageJs, key: &str) -> Result<Promise, JsValue>;
+}
+
+fn storage_error(e: JsValue) -> JsValue {
+    if crate::error::is_sealpost_error(&e) {
+        return e;
+    }
+    let msg = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|| "storage failed".into());
+    error("STORAGE", &msg)
+}
+
+impl StorageJs {
+    pub(crate) async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, JsValue> {
+        let v = JsFuture::from(self.js_get(key).map_err(storage_error)?)
+            .await
+            .map_err(storage_error)?;
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.dyn_ref::<Uint8Array>()
+            .map(|a| Some(a.to_vec()))
+            .ok_or_else(|| error("STORAGE", "storage returned a non-Uint8Array value"))
+    }
+
+    pub(crate) async fn save(&self, key: &str, value: &[u8]) -> Result<(), JsValue> {
+        JsFuture::from(
+            self.js_set(key, &Uint8Array::from(value))
+                .map_err(storage_error)?,
+        )
+        .await
+        .map_err(storage_error)?;
+        Ok(())
+    }
+
+    pub(crate) async fn remove(&self, key: &str) -> Result<(), JsValue> {
+        JsFuture::from(self.js_delete(key).map_err(storage_error)?)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+}
+
+/// An in-memory `SealpostStorage` (tests, or apps that keep nothing on the device).
+#[wasm_bindgen]
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStorage {
+    map: Rc<RefCell<BTreeMap<String, Vec<u8>>>>,
+}
+
+#[wasm_bindgen]
+impl MemoryStorage {
+    /// An empty storage.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> MemoryStorage {
+        MemoryStorage::default()
+    }
+
+    /// The value under `key` (a copy), or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | undefined>")]
+    pub fn get(&self, key: &str) -> Promise {
+        let v = self
+            .map
+            .borrow()
+            .get(key)
+            .map(|v| JsValue::from(Uint8Array::from(v.as_slice())));
+        Promise::resolve(&v.unwrap_or(JsValue::UNDEFINED))
+    }
+
+    /// Stores a copy of `value` under `key`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn set(&self, key: &str, value: &[u8]) -> Promise {
+        self.map.borrow_mut().insert(key.to_owned(), value.to_vec());
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// Deletes `key`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(&self, key: &str) -> Promise {
+        self.map.borrow_mut().remove(key);
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// All keys (for tests: check that nothing is stored in clear).
+    pub fn keys(&self) -> Vec<String> {
+        self.map.borrow().keys().cloned().collect()
+    }
+}
+
+const STORE: &str = "kv";
+
+/// A `SealpostStorage` on IndexedDB (one object store, values are the client's
+/// ciphertexts). Works in pages and Web Workers.
+#[wasm_bindgen]
+#[derive(Debug, Clone)]
+pub struct IndexedDbStorage {
+    db: IdbDatabase,
+}
+
+/// Resolves with `request.result` on success, rejects with a `STORAGE` error.
+fn request_promise(req: &IdbRequest) -> Promise {
+    let req = req.clone();
+    Promise::new(&mut |resolve, reject| {
+        let r = req.clone();
+        let ok = Closure::once_into_js(move |_: JsValue| {
+            let _ = resolve.call1(&JsValue::NULL, &r.result().unwrap_or(JsValue::UNDEFINED));
+        });
+        let fail = Closure::once_into_js(move |_: JsValue| {
+            let _ = reject.call1(
+                &JsValue::NULL,
+                &error("STORAGE", "IndexedDB request failed"),
+            );
+        });
+        req.set_onsuccess(Some(ok.unchecked_ref()));
+        req.set_onerror(Some(fail.unchecked_ref()));
+    })
+}
+
+fn idb_error(_: JsValue) -> JsValue {
+    error("STORAGE", "IndexedDB is not available")
+}
+
+#[wasm_bindgen]
+impl IndexedDbStorage {
+    /// Opens (creating if needed) the IndexedDB database `name` (default `"sealpost"`).
+    pub async fn open(name: Option<String>) -> Result<IndexedDbStorage, JsValue> {
+        let factory: IdbFactory =
+            js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
+                .map_err(idb_error)?
+                .dyn_into()
+                .map_err(idb_error)?;
+        let req: IdbOpenDbRequest = factory
+            .open_with_u32(name.as_deref().unwrap_or("sealpost"), 1)
+            .map_err(idb_error)?;
+        let upgrade = Closure::once_into_js(move |ev: web_sys::IdbVersionChangeEvent| {
+            let db = ev
+                .target()
+                .and_then(|t| t.dyn_into::<IdbRequest>().ok())
+                .and_then(|r| r.result().ok())
+                .and_then(|d| d.dyn_into::<IdbDatabase>().ok());
+            if let Some(db) = db {
+                let _ = db.create_object_store(STORE);
+            }
+        });
+        req.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
+        let db = JsFuture::from(request_promise(&req))
+            .await?
+            .dyn_into::<IdbDatabase>()
+            .map_err(idb_error)?;
+        Ok(IndexedDbStorage { db })
+    }
+
+    fn store(&self, mode: IdbTransactionMode) -> Result<web_sys::IdbObjectStore, JsValue> {
+        self.db
+            .transaction_with_str_and_mode(STORE, mode)
+            .and_then(|t| t.object_store(STORE))
+            .map_err(idb_error)
+    }
+
+    /// The value under `key`, or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | undefined>")]
+    pub fn get(&self, key: &str) -> Result<Promise, JsValue> {
+        let req = self
+            .store(IdbTransactionMode::Readonly)?
+            .get(&JsValue::from_str(key))
+            .map_err(idb_error)?;
+        Ok(request_promise(&req))
+    }
+
+    /// Stores `value` under `key`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn set(&self, key: &str, value: &[u8]) -> Result<Promise, JsValue> {
+        let v = Uint8Array::from(value);
+        let req = self
+            .store(IdbTransactionMode::Readwrite)?
+            .put_with_key(&v, &JsValue::from_str(key))
+            .map_err(idb_error)?;
+        Ok(request_promise(&req))
+    }
+
+    /// Deletes `key`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(&self, key: &str) -> Result<Promise, JsValue> {
+        let req = self
+            .store(IdbTransactionMode::Readwrite)?
+            .delete(&JsValue::from_str(key))
+            .map_err(idb_error)?;
+        Ok(request_promise(&req))
+    }
+
+    /// Closes the database connection.
+    pub fn close(&self) {
+        self.db.close();
+    }
+}

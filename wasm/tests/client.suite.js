@@ -1,2 +1,140 @@
-// Placeholder: the relay client tests.
-export function clientSuite() {}
+// The relay client against a real relay process (browser only: it needs WebSocket and
+// IndexedDB). Usernames are random per run so the suite can run against any relay.
+import { assert, eq, throwsCode } from './harness.js';
+
+export function clientSuite({ test }, sp, { relayUrl }) {
+  const tag = Math.random().toString(36).slice(2, 8);
+  const A = `alice-${tag}`;
+  const B = `bob-${tag}`;
+  const pw = 'correct horse battery staple';
+  const opts = (storage, extra = {}) => ({ relayUrl, storage, keySize: 2048, ...extra });
+  const aliceStorage = new sp.MemoryStorage();
+  const bobStorage = new sp.MemoryStorage();
+  let alice;
+  let bob;
+
+  const recv = (client, ms = 30000) =>
+    Promise.race([
+      client.nextMessage(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`no message within ${ms} ms`)), ms)),
+    ]);
+  const online = (client, ms = 15000) =>
+    new Promise((resolve, reject) => {
+      if (client.status === 'online') return resolve();
+      const t = setTimeout(() => reject(new Error('not online')), ms);
+      client.onStatus((s) => s === 'online' && (clearTimeout(t), resolve()));
+    });
+
+  test('client: two users register (RSA-2048) with progress; names are first come', async () => {
+    const progress = [];
+    alice = await sp.Client.register(opts(aliceStorage, { onProgress: (d, t) => progress.push(d) }), A, pw);
+    bob = await sp.Client.register(opts(bobStorage), B, pw);
+    eq(progress, [0, 1, 2]);
+    eq(alice.userId, sp.userIdFromUsername(A));
+    await throwsCode(() => sp.Client.register(opts(new sp.MemoryStorage()), A, pw), 'ALREADY_REGISTERED');
+    await online(alice);
+    await online(bob);
+  });
+
+  test('client: lookup pins contacts; safety numbers agree; unknown users are NOT_FOUND', async () => {
+    const b = await alice.lookup(B);
+    const a = await bob.lookup(A);
+    eq(b.userId, bob.userId);
+    eq(b.fingerprint, bob.fingerprint);
+    eq(a.safetyNumber, b.safetyNumber);
+    eq(b.verified, false);
+    await alice.setVerified(B, true);
+    eq(alice.contacts()[0].verified, true);
+    await throwsCode(() => alice.lookup(`nobody-${tag}`), 'NOT_FOUND');
+  });
+
+  test('client: messages both ways, decrypted with verified sender and time', async () => {
+    const sent = await alice.send(B, 'hi bob');
+    assert(sent.newSession, 'first message starts a session');
+    const m = await recv(bob);
+    eq(m.text, 'hi bob');
+    eq(m.from, alice.userId);
+    eq(m.fromUsername, A);
+    eq(m.verified, true);
+    eq(m.messageId, sent.messageId);
+    assert(Math.abs(m.sentAt - Date.now() / 1000) < 60, 'sentAt');
+    assert(m.receivedAt > 0, 'receivedAt');
+    const r = await bob.send(A, new Uint8Array([1, 2, 3]), 9);
+    assert(!r.newSession, 'the reply reuses the session');
+    const m2 = await recv(alice);
+    eq(Array.from(m2.content), [1, 2, 3]);
+    eq(m2.contentType, 9);
+    eq(m2.verified, true);
+  });
+
+  test('client: offline user gets the backlog in order after logging in again', async () => {
+    await bob.logout();
+    eq(await bob.nextMessage(), null);
+    for (const t of ['one', 'two', 'three']) await alice.send(B, `backlog ${t}`);
+    bob = await sp.Client.login(opts(bobStorage), B, pw);
+    const texts = [];
+    for (let i = 0; i < 3; i++) texts.push((await recv(bob)).text);
+    eq(texts, ['backlog one', 'backlog two', 'backlog three']);
+    // Everything in the storage is ciphertext.
+    for (const k of bobStorage.keys()) {
+      const v = new TextDecoder('latin1').decode(await bobStorage.get(k));
+      assert(!v.includes('backlog') && !v.includes(A) && !v.includes('BEGIN'), `plaintext in ${k}`);
+    }
+    await throwsCode(() => sp.Client.login(opts(bobStorage), B, 'wrong password!'), 'WRONG_PASSWORD');
+  });
+
+  test('client: login from a fresh storage restores the account from the backup', async () => {
+    const fingerprint = alice.fingerprint;
+    await alice.logout();
+    await throwsCode(() => sp.Client.login(opts(new sp.MemoryStorage()), A, 'wrong password!'), 'WRONG_PASSWORD');
+    alice = await sp.Client.login(opts(new sp.MemoryStorage()), A, pw);
+    eq(alice.fingerprint, fingerprint);
+    await online(alice);
+    const s = await alice.send(B, 'from a new browser');
+    assert(s.newSession, 'new device, new session');
+    const m = await recv(bob);
+    eq(m.text, 'from a new browser');
+    eq(m.verified, true);
+    await bob.send(A, 'welcome back');
+    eq((await recv(alice)).text, 'welcome back');
+  });
+
+  test('client: key rotation publishes a new bundle; peers switch to the new key', async () => {
+    eq(await alice.rotateKeys(), true);
+    const before = bob.contacts().find((c) => c.userId === alice.userId);
+    const after = await bob.lookup(A);
+    eq(after.fingerprint, before.fingerprint);
+    // Sessions Bob started to the old key are replaced; a session Alice started
+    // carries on (the core only re-keys on the initiator's side).
+    await bob.send(A, 'to your new key');
+    eq((await recv(alice)).text, 'to your new key');
+  });
+
+  test('client: IndexedDB storage persists across opens; unlock from it', async () => {
+    const name = `sealpost-test-${tag}`;
+    const db = await sp.IndexedDbStorage.open(name);
+    await db.set('k', new Uint8Array([4, 5]));
+    eq(Array.from(await db.get('k')), [4, 5]);
+    await db.delete('k');
+    eq(await db.get('k'), undefined);
+    const carolName = `carol-${tag}`;
+    const carol = await sp.Client.register(opts(db, { connect: false }), carolName, pw);
+    await carol.logout();
+    db.close();
+    const db2 = await sp.IndexedDbStorage.open(name);
+    const again = await sp.Client.login(opts(db2, { connect: false }), carolName, pw);
+    eq(again.userId, sp.userIdFromUsername(carolName));
+    await again.logout(true);
+    eq(await db2.get(`sealpost/v1/${again.userId}/identity`), undefined);
+  });
+
+  test('client: async iterator and logout', async () => {
+    await alice.send(B, 'iterated');
+    const it = bob.messages();
+    eq((await it.next()).value.text, 'iterated');
+    await bob.logout();
+    await alice.logout();
+    eq((await it.next()).done, true);
+    await throwsCode(() => alice.send(B, 'x'), 'CLOSED');
+  });
+}
