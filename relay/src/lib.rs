@@ -184,7 +184,9 @@ pub async fn run(
     let store = store::open(config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = AppState::new(store, config, stop_rx.clone());
-    state.store.spawn_listener(Arc::clone(&state.hub));
+    state
+        .store
+        .spawn_listener(Arc::clone(&state.hub), stop_rx.clone());
     tokio::spawn(purge_loop(
         state.clone(),
         Duration::from_secs(config.purge_interval_secs.max(1)),

@@ -772,6 +772,19 @@ async fn websocket_refuses_strangers_alike() {
             );
             assert!(ws.next().await.is_none(), "{case}: closed");
         }
+        // A protocol error after log-in ends the session with a reason.
+        let mut ws = Ws::owner(&c, &alice).await;
+        ws.send(json!({"type": "ack", "ids": ["not-an-id"]})).await;
+        assert_eq!(
+            ws.next().await.unwrap(),
+            json!({"type": "error", "error": "bad_blob_id"})
+        );
+        let mut ws = Ws::owner(&c, &alice).await;
+        ws.send(json!({"hello": 1})).await;
+        assert_eq!(
+            ws.next().await.unwrap(),
+            json!({"type": "error", "error": "bad_message"})
+        );
         let r = c
             .send(
                 Method::GET,

@@ -166,9 +166,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// blobs deleted.
     async fn purge(&self, before: PurgeBefore) -> Result<u64>;
 
-    /// Starts forwarding deposits made by other relay processes to `hub` (no-op for a
-    /// store only one process can use).
-    fn spawn_listener(&self, hub: Arc<Hub>);
+    /// Starts forwarding deposits made by other relay processes to `hub` until `stop`
+    /// changes (no-op for a store only one process can use).
+    fn spawn_listener(&self, hub: Arc<Hub>, stop: tokio::sync::watch::Receiver<bool>);
 }
 
 /// Opens the store named by the configuration, creating its schema if needed.

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use sealpost_core::UserId;
 use sqlx::Row;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use tokio::sync::watch;
 
 use super::{Backup, BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoredBlob};
 use crate::push::Hub;
@@ -341,13 +342,17 @@ impl Store for PostgresStore {
         Ok(u64::try_from(purged).unwrap_or(0))
     }
 
-    fn spawn_listener(&self, hub: Arc<Hub>) {
+    fn spawn_listener(&self, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
         let pool = self.pool.clone();
         tokio::spawn(async move {
             loop {
-                match listen(&pool, &hub).await {
-                    Ok(()) => {}
-                    Err(e) => tracing::warn!(error = %e, "notification listener failed, retrying"),
+                tokio::select! {
+                    r = listen(&pool, &hub) => {
+                        if let Err(e) = r {
+                            tracing::warn!(error = %e, "notification listener failed, retrying");
+                        }
+                    }
+                    _ = stop.changed() => return,
                 }
                 // Whatever was announced while we were not listening: every local
                 // subscriber re-reads its mailbox.

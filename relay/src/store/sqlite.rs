@@ -22,7 +22,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Backup, BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoreError, StoredBlob};
 use crate::push::Hub;
@@ -348,7 +348,7 @@ impl Store for SqliteStore {
         Ok(blobs.rows_affected())
     }
 
-    fn spawn_listener(&self, _hub: Arc<Hub>) {}
+    fn spawn_listener(&self, _hub: Arc<Hub>, _stop: watch::Receiver<bool>) {}
 }
 
 /// Commits waiting deposits in batches until the store is dropped.
