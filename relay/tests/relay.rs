@@ -944,3 +944,55 @@ async fn silent_connections_are_closed_and_free_their_slot() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_never_breaks_the_relay() {
+    use sealpost_core::rand_core::Rng;
+    let server = Server::start(&Backend::Sqlite, &["--rate-ip-per-sec", "0"]).await;
+    let c = server.client();
+    let alice = c.new_user(0).await;
+    let before = c.deposit_ok(&alice.id).await;
+    let mut rng = os_rng();
+    let h = &alice.hex;
+    let paths = [
+        (Method::PUT, format!("/v1/users/{h}/bundle")),
+        (Method::PUT, format!("/v1/users/{h}/backup")),
+        (Method::POST, format!("/v1/users/{h}/backup/fetch")),
+        (Method::POST, format!("/v1/mailboxes/{h}")),
+        (Method::POST, format!("/v1/mailboxes/{h}/token")),
+        (Method::POST, format!("/v1/mailboxes/{h}/ack")),
+        (
+            Method::DELETE,
+            format!("/v1/mailboxes/{h}/blobs/{}", before.0),
+        ),
+    ];
+    for round in 0..150 {
+        let (method, path) = &paths[round % paths.len()];
+        let len = [0, 1, 31, 32, 33, 512, 513, 1024, 4096][rng.next_u32() as usize % 9];
+        let mut body = vec![0u8; len];
+        rng.fill_bytes(&mut body);
+        if len > 33 && round % 2 == 0 {
+            body[0] = 1; // looks like an envelope for alice
+            body[1..33].copy_from_slice(alice.id.as_bytes());
+        }
+        let auth = match round % 3 {
+            0 => None,
+            1 => Some(format!(
+                "Sealpost-Sig ts={},nonce={},sig={}",
+                now(),
+                nonce(),
+                nonce()
+            )),
+            _ => Some(format!("Bearer {}", nonce())),
+        };
+        let r = c.send(method.clone(), path, auth.as_deref(), body).await;
+        assert!(r.status.as_u16() < 500, "{method} {path}: {}", r.status);
+    }
+    // Still healthy, and the blob stored before is intact.
+    assert_eq!(
+        c.send(Method::GET, "/healthz", None, vec![]).await.status,
+        StatusCode::OK
+    );
+    assert!(c.list(&alice).await.contains(&before));
+    server.stop().await;
+}
