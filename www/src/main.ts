@@ -183,7 +183,7 @@ function showUnlock(username: string) {
           if (!confirm(`Remove ${username}'s keys and messages from this browser? You can log in again with the password.`)) return;
           await forgetDevice();
           location.hash = '';
-          void showAuth('login');
+          location.reload();
         },
       },
       'Use another account',
@@ -512,7 +512,11 @@ async function showContact(c: Contact) {
   const m = model!;
   chatState = null;
   m.activePeer = null;
-  const peer = await m.peerInfo(c);
+  const peer = (await m.account.contact(c.userId)) ?? (await m.account.lookup(c.username).catch(() => null));
+  if (!peer) {
+    paneEl.replaceChildren(h('p.error', { role: 'alert' }, 'This contact’s keys are not available offline. Connect and try again.'));
+    return;
+  }
   const result = h('p.result', { role: 'status', 'aria-live': 'polite', 'data-testid': 'verify-result' });
   const canvas = h('canvas.qr', { role: 'img', 'aria-label': 'QR code of your safety number with this contact', 'data-testid': 'qr' });
   const video = h('video.scanner', { hidden: true, 'aria-label': 'Camera preview' });
@@ -523,7 +527,7 @@ async function showContact(c: Contact) {
       result.className = 'result bad';
       return;
     }
-    if (await m.account.matchesQr(peer, bytes)) {
+    if (await m.account.matchesQr(c.userId, bytes)) {
       await m.setVerified(c, true);
       result.textContent = `Safety numbers match. ${c.username} is verified.`;
       result.className = 'result good';
@@ -572,7 +576,7 @@ async function showContact(c: Contact) {
   }, 'Scan their code');
 
   const groups = peer.safety.display.split(' ');
-  const digits = h('div.digits', { 'data-testid': 'safety-digits', 'aria-label': `Safety number: ${peer.safety.display}` }, ...groups.map((g) => h('span', null, g)));
+  const digits = h('div.digits', { 'data-testid': 'safety-digits', 'aria-label': `Safety number: ${peer.safety.display}` }, ...groups.map((g: string) => h('span', null, g)));
   const kc = c.keyChanged;
   const changed = kc
     ? h(
@@ -600,8 +604,10 @@ async function showContact(c: Contact) {
       'div.contact',
       null,
       changed ?? '',
-      h('h3', null, 'Safety number'),
-      h('p', null, `Compare these digits with ${c.username}, in person or on a call, or scan each other's code. If they match, nobody is in the middle.`),
+      h('h3', null, kc ? 'Safety number with the key you had' : 'Safety number'),
+      h('p', null, kc
+        ? `Once you accept the new key, compare the new digits with ${c.username} again.`
+        : `Compare these digits with ${c.username}, in person or on a call, or scan each other's code. If they match, nobody is in the middle.`),
       digits,
       h('div.qr-box', null, canvas, video),
       h('div.row.wrap', null, scanBtn, h('label.button', { for: 'qr-file' }, 'Upload a picture of their code'), file),
@@ -617,7 +623,12 @@ async function showContact(c: Contact) {
       h('details', null, h('summary', null, 'Technical details'), h('p.mono', null, `Their key fingerprint: ${c.fingerprint}`), h('p.mono', null, `Yours: ${m.account.fingerprint}`)),
     ),
   );
-  await drawQr(canvas, peer.safety.qrPayload);
+  try {
+    await drawQr(canvas, await m.account.qrPayload(c.userId));
+  } catch (e) {
+    canvas.parentElement!.hidden = true;
+    result.textContent = errorCode(e) === 'IDENTITY_CHANGED' ? 'Their key changed: see above.' : 'The QR code needs a connection to the relay. You can still compare the digits.';
+  }
 }
 
 // ---- account -------------------------------------------------------------------------

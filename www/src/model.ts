@@ -2,15 +2,17 @@
 // IndexedDB as records sealed under the account's password-derived local key.
 //
 // Message content on the wire (contentType APP_JSON, UTF-8 JSON):
-//   {"v":1,"from":"alice","text":"hi"}             a chat message
-//   {"v":1,"from":"alice","delivered":["<id>",..]} a delivery receipt
+//   {"v":1,"from":"alice","id":"<app id>","text":"hi"}  a chat message
+//   {"v":1,"from":"alice","delivered":["<app id>",..]}  a delivery receipt
 // `from` lets a recipient who never looked the sender up name the conversation; it is
 // checked against the sender's user id (a hash of the username) and its pinned key.
+// `id` is chosen once per message by the sender, so a send retried after a lost answer
+// from the relay is recognised as a duplicate by the recipient.
 
-import type { Account, Incoming, LinkState, PeerInfo } from './backend/types';
+import type { Account, Incoming, LinkState } from './backend/types';
 import { errorCode } from './backend/types';
 import { KV, deleteDb, openDb } from './idb';
-import { b64, dec, enc, randomId, sleep, unb64 } from './util';
+import { dec, enc, randomId, sleep } from './util';
 import { userIdOf } from './backend';
 
 export const APP_JSON = 2;
@@ -25,10 +27,9 @@ export interface Contact {
   username: string;
   /** Pinned identity fingerprint. */
   fingerprint: string;
-  bundle: string; // base64
   verified: boolean;
   /** Set when the directory or a message shows a different identity key. */
-  keyChanged?: { fingerprint: string; bundle?: string; seenAt: number };
+  keyChanged?: { seenAt: number };
   unread: number;
   lastActivity: number;
   createdAt: number;
@@ -42,8 +43,6 @@ export interface Msg {
   at: number; // local ms (send click or receipt)
   sentAt?: number; // sender clock, secs
   state: MsgState;
-  /** Sealed envelope kept until the relay accepted it (so retries never duplicate). */
-  envelope?: string;
   error?: string;
   /** Incoming message signed by a key other than the pinned one. */
   keyWarning?: boolean;
@@ -59,12 +58,10 @@ export class Model {
   link: LinkState = 'connecting';
   private listeners = new Set<Listener>();
   private kv!: KV;
-  private peers = new Map<string, PeerInfo>();
   private wake: (() => void) | null = null;
   private running = false;
   private pendingReceipts = new Map<string, string[]>();
   private receiptTimer: ReturnType<typeof setTimeout> | null = null;
-  private seenBlob = new Set<string>();
   /** Last directory check per peer (ms). */
   private checkedAt = new Map<string, number>();
 
@@ -148,18 +145,19 @@ export class Model {
     return [...this.contacts.values()].sort((a, b) => b.lastActivity - a.lastActivity);
   }
 
-  async peerInfo(c: Contact): Promise<PeerInfo> {
-    let p = this.peers.get(c.userId);
-    if (!p || p.fingerprint !== c.fingerprint) {
-      p = await this.account.peerFromBundle(c.username, unb64(c.bundle));
-      this.peers.set(c.userId, p);
-    }
-    return p;
-  }
-
-  /** Looks a username up and adds (or refreshes) the contact. */
+  /** Looks a username up (pinning it on first use) and adds the contact. */
   async addContact(username: string): Promise<Contact> {
-    const p = await this.account.lookup(username);
+    let p;
+    try {
+      p = await this.account.lookup(username);
+    } catch (e) {
+      const known = [...this.contacts.values()].find((c) => c.username === username.trim().toLowerCase());
+      if (errorCode(e) === 'IDENTITY_CHANGED' && known) {
+        await this.markKeyChanged(known);
+        return known;
+      }
+      throw e;
+    }
     if (p.userId === this.account.userId) throw Object.assign(new Error('That is you.'), { code: 'SELF' });
     let c = this.contacts.get(p.userId);
     if (!c) {
@@ -168,72 +166,53 @@ export class Model {
         userId: p.userId,
         username: p.username,
         fingerprint: p.fingerprint,
-        bundle: b64(p.bundle),
-        verified: false,
+        verified: p.verified,
         unread: 0,
         lastActivity: Date.now(),
         createdAt: Date.now(),
       };
       this.contacts.set(c.userId, c);
-      this.peers.set(c.userId, p);
       await this.saveContact(c);
       this.emit({ contacts: true });
-    } else {
-      await this.applyDirectory(c, p);
     }
     this.checkedAt.set(c.userId, Date.now());
     return c;
   }
 
-  private async applyDirectory(c: Contact, p: PeerInfo) {
-    if (p.fingerprint === c.fingerprint) {
-      // Same identity; keep the newer bundle (rotated encryption keys).
-      if (b64(p.bundle) !== c.bundle) {
-        c.bundle = b64(p.bundle);
-        this.peers.set(c.userId, p);
-        await this.saveContact(c);
-      }
-      return;
-    }
-    if (c.keyChanged?.fingerprint !== p.fingerprint) {
-      c.keyChanged = { fingerprint: p.fingerprint, bundle: b64(p.bundle), seenAt: Date.now() };
-      await this.saveContact(c);
-      this.emit({ contacts: true, peer: c.userId });
-    }
+  private async markKeyChanged(c: Contact) {
+    if (c.keyChanged) return;
+    c.keyChanged = { seenAt: Date.now() };
+    await this.saveContact(c);
+    this.emit({ contacts: true, peer: c.userId });
   }
 
-  /** Re-reads a contact's bundle from the directory (at most every `maxAgeMs`). */
+  /** Re-reads a contact's keys from the directory (at most every `maxAgeMs`). */
   async checkContact(c: Contact, maxAgeMs = 60_000): Promise<void> {
     const last = this.checkedAt.get(c.userId) ?? 0;
-    if (Date.now() - last < maxAgeMs) return;
+    if (Date.now() - last < maxAgeMs || c.keyChanged) return;
     this.checkedAt.set(c.userId, Date.now());
     try {
-      await this.applyDirectory(c, await this.account.lookup(c.username));
-    } catch {
+      await this.account.lookup(c.username);
+    } catch (e) {
+      if (errorCode(e) === 'IDENTITY_CHANGED') await this.markKeyChanged(c);
       /* offline: check again later */
     }
   }
 
-  /** The user accepted a changed key: pin it, start fresh sessions, unverify. */
+  /** The user accepted a changed key: pin the new one, start fresh sessions, unverify. */
   async acceptNewKey(c: Contact): Promise<void> {
-    const kc = c.keyChanged;
-    if (!kc) return;
-    let bundle = kc.bundle;
-    if (!bundle) bundle = b64((await this.account.lookup(c.username)).bundle);
-    const p = await this.account.peerFromBundle(c.username, unb64(bundle));
-    if (p.fingerprint !== kc.fingerprint) throw new Error('The directory now shows yet another key; look again.');
+    await this.account.forgetContact(c.username);
+    const p = await this.account.lookup(c.username);
     c.fingerprint = p.fingerprint;
-    c.bundle = bundle;
     c.verified = false;
     delete c.keyChanged;
-    this.peers.set(c.userId, p);
-    await this.account.forgetPeer(c.userId);
     await this.saveContact(c);
     this.emit({ contacts: true, peer: c.userId });
     this.kick();
   }
 
   async setVerified(c: Contact, v: boolean) {
+    await this.account.setVerified(c.username, v);
     c.verified = v;
     await this.saveContact(c);
     this.emit({ contacts: true, peer: c.userId });
@@ -255,7 +234,7 @@ export class Model {
   // ---- sending -----------------------------------------------------------------
 
   async send(c: Contact, text: string): Promise<Msg> {
-    const m: Msg = { id: `local-${randomId()}`, peer: c.userId, dir: 'out', text, at: Date.now(), state: 'queued' };
+    const m: Msg = { id: randomId(), peer: c.userId, dir: 'out', text, at: Date.now(), state: 'queued' };
     this.push(m);
     c.lastActivity = m.at;
     await Promise.all([this.saveMsg(m), this.saveContact(c)]);
@@ -318,33 +297,23 @@ export class Model {
   }
 
   private async sendOne(m: Msg) {
-    const dbg = (s: string) => localStorage.getItem('sealpost.debug') && console.debug('sendOne', m.id, s);
-    dbg('start');
     const c = this.contacts.get(m.peer);
     if (!c) throw new Error('unknown contact');
     m.state = 'sending';
     this.emit({ peer: m.peer, msg: m });
-    if (!m.envelope) {
-      const peer = await this.peerInfo(c);
-      const body = JSON.stringify({ v: 1, from: this.account.username, text: m.text });
-      dbg('sealing');
-      const sealed = await this.account.seal(peer, enc.encode(body), APP_JSON);
-      dbg('sealed');
-      // Re-key the record by the wire message id (the recipient's receipt names it).
-      const oldKey = `m:${m.id}`;
-      this.byId.delete(m.id);
-      m.id = sealed.messageId;
-      m.envelope = b64(sealed.envelope);
-      this.byId.set(m.id, m);
-      await this.saveMsg(m);
-      await this.kv.delete(oldKey);
-      this.emit({ peer: m.peer, msg: m, oldId: oldKey.slice(2) });
+    const body = JSON.stringify({ v: 1, from: this.account.username, id: m.id, text: m.text });
+    try {
+      await this.account.send(c.username, enc.encode(body), APP_JSON);
+    } catch (e) {
+      if (errorCode(e) === 'IDENTITY_CHANGED') {
+        await this.markKeyChanged(c);
+        m.state = 'queued';
+        this.emit({ peer: m.peer, msg: m });
+        return;
+      }
+      throw e;
     }
-    dbg('posting');
-    await this.account.post(m.peer, unb64(m.envelope));
-    dbg('posted');
     if (m.state === 'sending') m.state = 'relay'; // a receipt may already have arrived
-    delete m.envelope;
     await this.saveMsg(m);
     this.emit({ peer: m.peer, msg: m });
   }
@@ -352,8 +321,7 @@ export class Model {
   // ---- receiving ---------------------------------------------------------------
 
   private async onIncoming(inc: Incoming): Promise<void> {
-    if (this.seenBlob.has(inc.blobId)) return;
-    let body: { v?: number; from?: string; text?: string; delivered?: string[] };
+    let body: { v?: number; from?: string; id?: string; text?: string; delivered?: string[] };
     try {
       const raw = inc.contentType === APP_JSON ? dec.decode(inc.content) : null;
       body = raw ? JSON.parse(raw) : { text: inc.text ?? '' };
@@ -365,35 +333,30 @@ export class Model {
       // A first message from someone new: the claimed username must hash to the sender.
       const from = typeof body.from === 'string' ? body.from : '';
       if (!from || (await userIdOf(from).catch(() => '')) !== inc.sender) return;
-      try {
-        c = await this.addContact(from);
-      } catch {
-        // Directory unreachable: pin the key the message was signed with.
-        return; // left unacked by throwing? keep it simple: retry later via redelivery
-      }
+      // Throws when the directory is unreachable: the message stays unacknowledged on
+      // the relay and comes again on the next connection.
+      c = await this.addContact(from);
     }
     if (body.delivered) {
       for (const id of body.delivered) {
         const m = this.byId.get(id);
-        if (m && m.dir === 'out' && m.state !== 'delivered') {
+        if (m && m.dir === 'out' && m.peer === c.userId && m.state !== 'delivered') {
           m.state = 'delivered';
-          delete m.envelope;
           await this.saveMsg(m);
           this.emit({ peer: m.peer, msg: m });
         }
       }
       return;
     }
-    if (this.byId.has(inc.messageId)) {
-      this.queueReceipt(c.userId, inc.messageId); // their receipt may have been lost
+    const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : inc.messageId;
+    if (this.byId.has(id)) {
+      this.queueReceipt(c.userId, id); // a retried send, or their receipt was lost
       return;
     }
-    const keyWarning = inc.senderFingerprint !== c.fingerprint;
-    if (keyWarning && c.keyChanged?.fingerprint !== inc.senderFingerprint) {
-      c.keyChanged = { fingerprint: inc.senderFingerprint, seenAt: Date.now() };
-    }
+    const keyWarning = !inc.keyMatches;
+    if (keyWarning && !c.keyChanged) c.keyChanged = { seenAt: Date.now() };
     const m: Msg = {
-      id: inc.messageId,
+      id,
       peer: c.userId,
       dir: 'in',
       text: String(body.text ?? ''),
@@ -428,10 +391,8 @@ export class Model {
       if (!c || c.keyChanged) continue;
       for (let attempt = 0; attempt < 5; attempt++) {
         try {
-          const p = await this.peerInfo(c);
           const body = JSON.stringify({ v: 1, from: this.account.username, delivered: ids });
-          const s = await this.account.seal(p, enc.encode(body), APP_JSON);
-          await this.account.post(peer, s.envelope);
+          await this.account.send(c.username, enc.encode(body), APP_JSON);
           break;
         } catch {
           await sleep(1000 * (attempt + 1));

@@ -1,28 +1,29 @@
-// ADAPTER (temporary, see ./README.md): registration, login, directory, mailbox and
-// WebSocket against the relay API (docs/API.md), written in the page because the
-// package's client level was a placeholder. Secrets live in ./worker.ts.
+// The page side of the messaging layer: a typed RPC to the crypto worker (./worker.ts),
+// which hosts the sealpost-wasm Client. Secrets never reach this thread.
 
 import type { Account, Backend, Handlers, Incoming, LinkState, PeerInfo, Progress } from './types';
 import { AppError } from './types';
 import type { WorkerApi } from './worker';
 import { KV, deleteDb, openDb } from '../idb';
-import { b64, enc, sleep } from '../util';
+import { b64 } from '../util';
+import workerUrl from './worker.ts?worker&url';
 
-// ---- worker RPC -------------------------------------------------------------------
+// Filled in by scripts/postbuild.mjs: the SHA-384 of the built worker script.
+const WORKER_SHA384 = '__SEALPOST_WORKER_SHA384__';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Args<F> = F extends (...a: infer A) => any ? A : never;
 type Ret<F> = F extends (...a: any[]) => infer R ? Awaited<R> : never;
 type Strip<A extends unknown[]> = A extends [...infer H, (label: string, done: number, total: number) => void] ? H : A;
 
-import workerUrl from './worker.ts?worker&url';
-
-// Filled in by scripts/postbuild.mjs: the SHA-384 of the built worker script.
-const WORKER_SHA384 = '__SEALPOST_WORKER_SHA384__';
-
 let worker: Promise<Worker> | null = null;
 let seq = 0;
 const calls = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void; progress?: (p: Progress) => void }>();
+type WorkerEvent =
+  | { event: 'message'; message: { id: string; messageId: string; from: string; fromUsername?: string; verified: boolean; text?: string; content: Uint8Array; contentType: number; sentAt: number } }
+  | { event: 'status'; status: string }
+  | { event: 'error'; error: { code: string; message: string } };
+let onEvent: ((e: WorkerEvent) => void) | null = null;
 
 /** Starts the crypto worker from bytes checked against the build-time hash (SRI for workers). */
 async function startWorker(): Promise<Worker> {
@@ -37,13 +38,14 @@ async function startWorker(): Promise<Worker> {
     w = new Worker(url, { type: 'module', name: 'sealpost-crypto' });
   }
   w.onmessage = (ev) => {
-    const { id, result, error, progress } = ev.data;
-    const c = calls.get(id);
+    const d = ev.data;
+    if (d.event) return onEvent?.(d as WorkerEvent);
+    const c = calls.get(d.id);
     if (!c) return;
-    if (progress) return c.progress?.(progress);
-    calls.delete(id);
-    if (error) c.reject(new AppError(error.code ?? 'CRYPTO', error.message));
-    else c.resolve(result);
+    if (d.progress) return c.progress?.(d.progress);
+    calls.delete(d.id);
+    if (d.error) c.reject(new AppError(d.error.code ?? 'CRYPTO', d.error.message, d.error.status));
+    else c.resolve(d.result);
   };
   w.onerror = (ev) => {
     for (const [id, c] of calls) {
@@ -78,138 +80,60 @@ function call<K extends keyof WorkerApi>(
 /** Starts loading the wasm module in the worker (call early; idempotent). */
 export function warmUp(): void {
   ready ??= call('init', []);
+  ready.catch(() => undefined);
 }
 
 export async function userIdOf(username: string): Promise<string> {
   return (await call('ids', [username])).userId;
 }
 
-// ---- HTTP ---------------------------------------------------------------------------
+// ---- what the page keeps about the account (not secret) ----------------------------
 
-const b64url = (bytes: Uint8Array) => {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-};
-const unb64url = (s: string) => {
-  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-};
-
-async function http(
-  method: string,
-  path: string,
-  body?: Uint8Array,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(path, {
-      method,
-      body: body as BodyInit | undefined,
-      headers: body ? { 'content-type': 'application/octet-stream', ...headers } : headers,
-      cache: 'no-store',
-      credentials: 'omit',
-      // A request that hangs (captive portal, dying Wi-Fi) fails and is retried.
-      signal: AbortSignal.timeout(20_000),
-    });
-  } catch {
-    throw new AppError('NETWORK', 'The relay cannot be reached. Check your connection.');
-  }
-  if (res.ok) return res;
-  let code = 'RELAY';
-  let message = `The relay answered ${res.status}.`;
-  try {
-    const j = await res.json();
-    if (j?.message) message = j.message;
-    if (j?.error) code = String(j.error).toUpperCase();
-  } catch {
-    /* not JSON */
-  }
-  if (res.status === 404) code = 'NOT_FOUND';
-  if (res.status === 401) code = 'UNAUTHORIZED';
-  if (res.status === 429 || res.status === 503) code = 'RELAY_BUSY';
-  if (res.status >= 500 && res.status !== 507) code = 'NETWORK'; // transient: retry
-  throw new AppError(code, message, res.status);
-}
-
-async function signedHeaders(method: string, path: string, body: Uint8Array): Promise<Record<string, string>> {
-  const ts = Math.floor(Date.now() / 1000);
-  const nonce = b64url(crypto.getRandomValues(new Uint8Array(18)));
-  const sig = await call('signRequest', [method, path, body, ts, nonce]);
-  return { authorization: `Sealpost-Sig ts=${ts},nonce=${nonce},sig=${b64url(sig)}` };
-}
-
-// ---- local state ---------------------------------------------------------------------
-
-interface Stored {
+interface Meta {
   username: string;
   userId: string;
+  /** Public header of the app-data vault (salt, iterations, check). */
   vaultHeader: Uint8Array;
-  identity: Uint8Array;
-  sessions: Uint8Array;
 }
-
-const ACCOUNT_DB = 'sealpost-account';
+const META_DB = 'sealpost-www-meta';
 let kvP: Promise<KV> | null = null;
-const kv = () => (kvP ??= openDb(ACCOUNT_DB, ['state']).then((db) => new KV(db, 'state')));
-
-async function saveState(s: Stored) {
-  await (await kv()).put('current', s);
-}
-async function saveSessions(sessions: Uint8Array) {
-  const k = await kv();
-  const cur = await k.get<Stored>('current');
-  if (cur) await k.put('current', { ...cur, sessions });
-}
+const kv = () => (kvP ??= openDb(META_DB, ['meta']).then((db) => new KV(db, 'meta')));
 
 // ---- the account ---------------------------------------------------------------------
 
-class RelayAccount implements Account {
-  private ws: WebSocket | null = null;
+class ClientAccount implements Account {
   private handlers: Handlers | null = null;
-  private stopped = true;
   private queue: Promise<void> = Promise.resolve();
   private acks: string[] = [];
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
-  private retry = 500;
-  private sessionsWrite: Promise<void> = Promise.resolve();
+  private running = false;
 
   constructor(readonly username: string, readonly userId: string, readonly fingerprint: string) {}
 
-  private persistSessions(blob: Uint8Array) {
-    this.sessionsWrite = this.sessionsWrite.then(() => saveSessions(blob)).catch(() => undefined);
+  lookup(username: string): Promise<PeerInfo> {
+    return call('lookup', [username]);
   }
-
-  async lookup(username: string): Promise<PeerInfo> {
-    const { username: name, userId } = await call('ids', [username]);
-    let res: Response;
+  contact(userId: string): Promise<PeerInfo | null> {
+    return call('contact', [userId]);
+  }
+  qrPayload(userId: string): Promise<Uint8Array> {
+    return call('qrPayload', [userId]);
+  }
+  matchesQr(userId: string, scanned: Uint8Array): Promise<boolean> {
+    return call('matchesQr', [userId, scanned]);
+  }
+  async setVerified(username: string, verified: boolean): Promise<void> {
+    await call('setVerified', [username, verified]);
+  }
+  async send(username: string, content: Uint8Array, contentType: number) {
     try {
-      res = await http('GET', `/v1/users/${userId}/bundle`);
+      return await call('send', [username, content, contentType]);
     } catch (e) {
-      if ((e as AppError).code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `Nobody is registered as “${name}”.`);
+      const err = e as AppError;
+      // Transient relay answers are retried like lost connectivity.
+      if (err.status === 429 || err.status === 503 || (err.status ?? 0) >= 500) throw new AppError('NETWORK', err.message, err.status);
       throw e;
     }
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    return call('peer', [name, bytes, userId]);
-  }
-  async peerFromBundle(username: string, bundle: Uint8Array): Promise<PeerInfo> {
-    const { username: name, userId } = await call('ids', [username]);
-    return call('peer', [name, bundle, userId]);
-  }
-  matchesQr(peer: PeerInfo, scanned: Uint8Array): Promise<boolean> {
-    return call('matchesQr', [peer.bundle, scanned]);
-  }
-  async seal(peer: PeerInfo, content: string | Uint8Array, contentType = 1) {
-    const data = typeof content === 'string' ? enc.encode(content) : content;
-    const r = await call('seal', [peer.bundle, data, contentType]);
-    this.persistSessions(r.sessions);
-    return { messageId: r.messageId, envelope: r.envelope };
-  }
-  async post(peerUserId: string, envelope: Uint8Array): Promise<void> {
-    await http('POST', `/v1/mailboxes/${peerUserId}`, envelope);
   }
   sealLocal(label: string, data: Uint8Array) {
     return call('sealLocal', [label, data]);
@@ -217,208 +141,129 @@ class RelayAccount implements Account {
   openLocal(label: string, data: Uint8Array) {
     return call('openLocal', [label, data]);
   }
-  async forgetPeer(userId: string) {
-    this.persistSessions(await call('forgetPeer', [userId]));
+  async forgetContact(username: string) {
+    await call('forgetContact', [username]);
   }
   async wipe() {
     this.stop();
-    await this.sessionsWrite;
+    await call('logout', [true]);
     await (await kv()).clear();
-    await call('close', []);
   }
 
   start(h: Handlers) {
     this.handlers = h;
-    this.stopped = false;
-    this.connect();
-    addEventListener('online', this.onOnline);
-    addEventListener('offline', this.onOffline);
+    onEvent = (e) => {
+      if (e.event === 'status') {
+        const s = e.status === 'online' ? 'online' : e.status === 'connecting' && navigator.onLine ? 'connecting' : 'offline';
+        this.handlers?.onLinkState(s as LinkState);
+      } else if (e.event === 'message') {
+        const m = e.message;
+        const inc: Incoming = {
+          blobId: m.id,
+          messageId: m.messageId,
+          sender: m.from,
+          senderUsername: m.fromUsername,
+          keyMatches: m.verified,
+          sentAt: m.sentAt,
+          contentType: m.contentType,
+          content: m.content,
+          text: m.text,
+        };
+        this.queue = this.queue.then(() => this.deliver(inc));
+      } else if (e.event === 'error') {
+        console.warn('sealpost:', e.error.code, e.error.message);
+      }
+    };
+    if (!this.running) {
+      this.running = true;
+      void call('connect', []);
+    }
   }
   stop() {
-    this.stopped = true;
-    removeEventListener('online', this.onOnline);
-    removeEventListener('offline', this.onOffline);
-    this.ws?.close();
-    this.ws = null;
-  }
-  private onOffline = () => {
-    // The socket may linger for a while without noticing: drop it and say so.
-    const ws = this.ws;
-    this.ws = null;
-    ws?.close();
-    this.setLink('offline');
-  };
-  private onOnline = () => {
-    this.retry = 500;
-    if (!this.ws) this.connect();
-  };
-  private setLink(s: LinkState) {
-    this.handlers?.onLinkState(s);
+    onEvent = null;
+    this.handlers = null;
   }
 
-  private connect() {
-    if (this.stopped) return;
-    if (!navigator.onLine) {
-      this.setLink('offline');
-      return; // the 'online' event reconnects
-    }
-    this.setLink('connecting');
-    const url = new URL(`/v1/mailboxes/${this.userId}/ws`, location.href);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(url);
-    this.ws = ws;
-    let alive = false;
-    ws.onmessage = async (ev) => {
-      let msg: { type: string; challenge?: string; id?: string; data?: string; error?: string };
-      try {
-        msg = JSON.parse(String(ev.data));
-      } catch {
-        return;
-      }
-      if (msg.type === 'challenge' && msg.challenge) {
-        try {
-          const sig = await call('signChallenge', [unb64url(msg.challenge)]);
-          ws.send(JSON.stringify({ type: 'auth', signature: b64url(sig) }));
-        } catch {
-          ws.close();
-        }
-      } else if (msg.type === 'ready') {
-        alive = true;
-        this.retry = 500;
-        this.setLink('online');
-      } else if (msg.type === 'blob' && msg.id && msg.data) {
-        const id = msg.id;
-        const data = unb64url(msg.data);
-        this.queue = this.queue.then(() => this.deliver(id, data));
-      }
-    };
-    ws.onclose = () => {
-      if (this.ws !== ws) {
-        if (!this.stopped && !this.ws && !navigator.onLine) this.setLink('offline');
-        return;
-      }
-      this.ws = null;
-      if (this.stopped) return;
-      this.setLink(navigator.onLine ? 'connecting' : 'offline');
-      const wait = alive ? 300 : this.retry;
-      this.retry = Math.min(this.retry * 2, 20_000);
-      setTimeout(() => {
-        if (!this.ws && !this.stopped) this.connect();
-      }, wait + Math.random() * 300);
-    };
-  }
-
-  private async deliver(blobId: string, data: Uint8Array) {
-    let opened: Awaited<ReturnType<WorkerApi['open']>> | null = null;
+  private async deliver(m: Incoming) {
     try {
-      opened = await call('open', [data]);
+      await this.handlers?.onMessage(m);
     } catch (e) {
-      // REPLAY: already opened (redelivery after a lost ack). DECRYPT_FAILED/MALFORMED
-      // can never succeed: drop it rather than see it forever.
-      console.warn('sealpost: dropped a blob', (e as AppError).code);
+      console.warn('sealpost: message handler failed', e);
+      return; // not acknowledged: the relay sends it again on the next connection
     }
-    if (opened) {
-      this.persistSessions(opened.sessions);
-      const m: Incoming = { blobId, ...opened.message };
-      try {
-        await this.handlers?.onMessage(m);
-      } catch (e) {
-        console.warn('sealpost: message handler failed', e);
-      }
-    }
-    await this.sessionsWrite;
-    this.ack(blobId);
-  }
-
-  private ack(id: string) {
-    this.acks.push(id);
-    if (this.ackTimer) return;
-    this.ackTimer = setTimeout(() => {
+    this.acks.push(m.blobId);
+    this.ackTimer ??= setTimeout(() => {
       this.ackTimer = null;
       const ids = this.acks.splice(0);
-      if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: 'ack', ids }));
-      // Not connected: the relay sends them again and REPLAY drops them.
+      call('ack', [ids]).catch(() => undefined); // unacked blobs come again; duplicates are dropped
     }, 20);
   }
 }
 
 // ---- backend -----------------------------------------------------------------------
 
-async function relayRegistered(userId: string): Promise<boolean> {
+/** GAP: Client.register generates keys before it learns the name is taken; ask first. */
+async function taken(userId: string): Promise<boolean> {
   try {
-    await http('GET', `/v1/users/${userId}/bundle`);
-    return true;
-  } catch (e) {
-    if ((e as AppError).code === 'NOT_FOUND') return false;
-    throw e;
+    const res = await fetch(`/v1/users/${userId}/bundle`, { method: 'GET', cache: 'no-store' });
+    return res.ok;
+  } catch {
+    throw new AppError('NETWORK', 'The relay cannot be reached. Check your connection.');
   }
 }
 
 export const backend: Backend = {
   async storedUsername() {
-    return (await (await kv()).get<Stored>('current'))?.username ?? null;
+    return (await (await kv()).get<Meta>('current'))?.username ?? null;
   },
 
   async register(username, password, onProgress, keySize) {
     const ids = await call('ids', [username]);
-    if (await relayRegistered(ids.userId)) {
-      throw new AppError('ALREADY_REGISTERED', `“${ids.username}” is taken. Log in, or pick another name.`);
-    }
-    const pub = await call('generate', [ids.username, keySize], onProgress);
-    onProgress({ label: 'Publishing your public keys', done: 0, total: 1 });
+    if (await taken(ids.userId)) throw new AppError('ALREADY_REGISTERED', `“${ids.username}” is taken. Log in, or pick another name.`);
+    onProgress({ label: 'Generating your keys', done: 0, total: 2 });
+    let r;
     try {
-      await http('PUT', `/v1/users/${pub.userId}/bundle`, pub.bundle);
+      r = await call('register', [ids.username, password, keySize], onProgress);
     } catch (e) {
-      if ((e as AppError).status === 409) throw new AppError('ALREADY_REGISTERED', `“${ids.username}” was just taken.`);
+      if ((e as AppError).code === 'ALREADY_REGISTERED') throw new AppError('ALREADY_REGISTERED', `“${ids.username}” was just taken.`);
       throw e;
     }
-    const b = await call('backup', [password], onProgress);
-    onProgress({ label: 'Storing your encrypted key backup', done: 0, total: 1 });
-    const path = `/v1/users/${pub.userId}/backup`;
-    await http('PUT', path, b.body, await signedHeaders('PUT', path, b.body));
-    await saveState({ username: pub.username, userId: pub.userId, ...b.state });
-    return new RelayAccount(pub.username, pub.userId, pub.fingerprint);
+    await (await kv()).put('current', { username: r.username, userId: r.userId, vaultHeader: r.vaultHeader } satisfies Meta);
+    return new ClientAccount(r.username, r.userId, r.fingerprint);
   },
 
   async login(username, password, onProgress) {
     const ids = await call('ids', [username]);
-    onProgress({ label: 'Fetching your key backup', done: 0, total: 3 });
-    let header: Uint8Array;
+    const meta = await (await kv()).get<Meta>('current');
+    let r;
     try {
-      header = new Uint8Array(await (await http('GET', `/v1/users/${ids.userId}/backup/params`)).arrayBuffer());
+      r = await call('login', [ids.username, password, meta?.userId === ids.userId ? meta.vaultHeader : null], onProgress);
     } catch (e) {
-      if ((e as AppError).code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No account “${ids.username}” here.`);
+      const err = e as AppError;
+      if (err.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No account “${ids.username}” here.`);
+      if (err.status === 429) throw new AppError('RELAY_BUSY', 'Too many wrong passwords: wait 15 minutes.');
       throw e;
     }
-    onProgress({ label: 'Checking your password', done: 1, total: 3 });
-    const token = await call('backupToken', [password, header]);
-    let blob: Uint8Array;
-    try {
-      blob = new Uint8Array(await (await http('POST', `/v1/users/${ids.userId}/backup/fetch`, token)).arrayBuffer());
-    } catch (e) {
-      const s = (e as AppError).status;
-      if (s === 403) throw new AppError('WRONG_PASSWORD', 'Wrong username or password.');
-      if (s === 429) throw new AppError('RELAY_BUSY', 'Too many wrong passwords: wait 15 minutes.');
-      throw e;
-    }
-    const r = await call('restore', [ids.username, password, blob], onProgress);
-    await saveState({ username: r.username, userId: r.userId, ...r.state });
-    return new RelayAccount(r.username, r.userId, r.fingerprint);
+    await (await kv()).put('current', { username: r.username, userId: r.userId, vaultHeader: r.vaultHeader } satisfies Meta);
+    return new ClientAccount(r.username, r.userId, r.fingerprint);
   },
 
   async unlock(password, onProgress) {
-    const s = await (await kv()).get<Stored>('current');
-    if (!s) throw new AppError('NOT_FOUND', 'No account on this device.');
-    onProgress({ label: 'Unlocking', done: 0, total: 1 });
-    const r = await call('unlock', [password, s]);
-    return new RelayAccount(r.username, r.userId, r.fingerprint);
+    const meta = await (await kv()).get<Meta>('current');
+    if (!meta) throw new AppError('NOT_FOUND', 'No account on this device.');
+    const r = await call('login', [meta.username, password, meta.vaultHeader], onProgress);
+    return new ClientAccount(r.username, r.userId, r.fingerprint);
   },
 };
 
+/** Forgets the account on this device without the password (the "use another account" path). */
 export async function forgetDevice(): Promise<void> {
+  const meta = await (await kv()).get<Meta>('current');
   await (await kv()).clear();
-  await deleteDb(ACCOUNT_DB);
+  await deleteDb(META_DB);
   kvP = null;
+  if (meta) await deleteDb(`sealpost-www-${meta.userId.slice(0, 16)}`);
+  // GAP: the package's IndexedDbStorage holds the encrypted keys; without a Client (no
+  // password) there is no API to delete them, so drop the package's database by name.
+  await deleteDb('sealpost');
 }
-
-export { sleep };

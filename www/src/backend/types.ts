@@ -13,27 +13,28 @@ export interface SafetyInfo {
   digits: string;
   /** Twelve groups of five digits. */
   display: string;
-  /** The 65-byte QR payload, the same on both sides. */
-  qrPayload: Uint8Array;
 }
 
-/** A contact as found in the relay's directory (bundle verified by the package). */
+/** A contact as pinned by the package's Client (trust on first use). */
 export interface PeerInfo {
   userId: string;
   username: string;
-  /** SHA-256 of the identity key (64 hex): what we pin. */
+  /** SHA-256 of the identity key (64 hex): what is pinned. */
   fingerprint: string;
-  /** Canonical key bundle bytes. */
-  bundle: Uint8Array;
+  verified: boolean;
   safety: SafetyInfo;
 }
 
 export interface Incoming {
   /** Relay blob id (for the ack). */
   blobId: string;
+  /** Wire message id. */
   messageId: string;
   sender: string;
-  senderFingerprint: string;
+  /** Known when the sender is a contact. */
+  senderUsername?: string;
+  /** Whether the sender's identity key is the pinned (or directory) one. */
+  keyMatches: boolean;
   sentAt: number;
   contentType: number;
   content: Uint8Array;
@@ -43,7 +44,7 @@ export interface Incoming {
 export type LinkState = 'connecting' | 'online' | 'offline';
 
 export interface Handlers {
-  /** Called once per incoming message; the blob is acknowledged after it resolves. */
+  /** Called once per incoming message, in order; the blob is acknowledged after it resolves. */
   onMessage(m: Incoming): Promise<void>;
   onLinkState(s: LinkState): void;
 }
@@ -52,26 +53,25 @@ export interface Account {
   readonly username: string;
   readonly userId: string;
   readonly fingerprint: string;
+  /** Looks up and pins a contact. Throws IDENTITY_CHANGED when the key differs from the pinned one. */
   lookup(username: string): Promise<PeerInfo>;
-  /** Re-derive safety data from stored bundle bytes (no network). */
-  peerFromBundle(username: string, bundle: Uint8Array): Promise<PeerInfo>;
-  matchesQr(peer: PeerInfo, scanned: Uint8Array): Promise<boolean>;
-  /**
-   * Encrypts for `peer`. Returns an envelope that can be (re)posted any number of
-   * times: the recipient sees one message (same messageId).
-   */
-  seal(peer: PeerInfo, content: string | Uint8Array, contentType?: number): Promise<{ messageId: string; envelope: Uint8Array }>;
-  /** Posts a sealed envelope to the peer's mailbox. Throws NETWORK on connectivity loss. */
-  post(peerUserId: string, envelope: Uint8Array): Promise<void>;
+  /** A pinned contact, without network. */
+  contact(userId: string): Promise<PeerInfo | null>;
+  /** The 65-byte safety-number QR payload with a contact. */
+  qrPayload(userId: string): Promise<Uint8Array>;
+  matchesQr(userId: string, scanned: Uint8Array): Promise<boolean>;
+  setVerified(username: string, verified: boolean): Promise<void>;
+  /** Encrypts and posts. Throws NETWORK when the relay cannot be reached. */
+  send(username: string, content: Uint8Array, contentType: number): Promise<{ messageId: string }>;
   /** Connects the live mailbox (WebSocket) and keeps it connected until stop(). */
   start(h: Handlers): void;
   stop(): void;
-  /** Application data encryption under the password-derived local key. */
+  /** Application data encryption under a password-derived local key. */
   sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
   openLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
-  /** Forget the peer's sessions (after their key changed). */
-  forgetPeer(userId: string): Promise<void>;
-  /** Wipes the local copy of the account (keys, sessions). */
+  /** Forgets a contact whose key changed (and its sessions), so the next lookup pins the new key. */
+  forgetContact(username: string): Promise<void>;
+  /** Logs out and wipes the local copy of the account (keys, sessions, contacts). */
   wipe(): Promise<void>;
 }
 

@@ -1,23 +1,26 @@
 /// <reference lib="webworker" />
-// ADAPTER (temporary, see ./README.md): the crypto half of a relay client written in the
-// page because sealpost-wasm's client level (wasm/src/client.rs) was still a
-// placeholder. Holds every secret object (identity, sessions, vault) inside this Web
-// Worker; the page only sees public data and envelopes. Replace with the package's
-// client/worker once it lands.
+// The crypto worker: hosts the sealpost-wasm `Client` (register, login, lookup with
+// pinning, send, WebSocket receive, ack, logout; state in the package's
+// IndexedDbStorage, encrypted under the password) off the main thread. The page talks
+// to it through the small RPC in ./index.ts.
+//
+// This file would shrink to `import 'sealpost-wasm/worker'` once the package ships its
+// worker/remote entry points (empty when this was written). The few crypto-level calls
+// below are marked GAP: each works around something the Client does not expose yet
+// (listed in ./README.md).
 
 import {
-  BackupKeys,
-  Identity,
+  Client,
+  IndexedDbStorage,
   KeyBundle,
   SafetyNumber,
-  SessionStore,
   Vault,
   init,
   normalizeUsername,
   userIdFromUsername,
+  type ContactInfo,
   type KeySize,
 } from 'sealpost-wasm';
-
 import wasmUrl from 'sealpost-wasm/sealpost_wasm_bg.wasm?url';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -26,7 +29,7 @@ declare const self: DedicatedWorkerGlobalScope;
 const WASM_SHA256 = '__SEALPOST_WASM_SHA256__';
 
 async function loadWasm() {
-  // The worker runs from a blob: URL (see ../backend/index.ts): resolve against the origin.
+  // The worker runs from a blob: URL (see ./index.ts): resolve against the origin.
   const res = await fetch(new URL(wasmUrl, location.origin), { cache: 'no-cache' });
   const bytes = await res.arrayBuffer();
   if (!import.meta.env.DEV) {
@@ -37,183 +40,170 @@ async function loadWasm() {
   await init(bytes);
 }
 
-let me: Identity | null = null;
-let sessions: SessionStore | null = null;
-let vault: Vault | null = null;
-let pendingBackup: BackupKeys | null = null;
+let client: Client | null = null;
+/** GAP: the app's own password-derived key for history (the Client's vault is private). */
+let appVault: Vault | null = null;
+let storage: IndexedDbStorage | null = null;
+const bundles = new Map<string, KeyBundle>(); // userId -> directory bundle (for QR codes)
 
-const bundles = new Map<string, KeyBundle>();
+type Progress = (label: string, done: number, total: number) => void;
 
-function bundleOf(bytes: Uint8Array): KeyBundle {
-  const key = Array.from(bytes.subarray(bytes.length - 32), (x) => x.toString(16)).join('') + bytes.length;
-  let b = bundles.get(key);
-  if (!b) {
-    b = KeyBundle.fromBytes(bytes);
-    bundles.set(key, b);
+const need = () => {
+  if (!client) throw Object.assign(new Error('not logged in'), { code: 'CLOSED' });
+  return client;
+};
+
+function options(keySize: number | undefined, progress: Progress) {
+  return {
+    relayUrl: location.origin, // absolute: this worker runs from a blob: URL
+    storage: storage!,
+    keySize: keySize as KeySize | undefined,
+    onProgress: (d: number, t: number) => progress(d < t ? `Generating your keys (${d + 1} of ${t})` : 'Keys ready; protecting them with your password', d, t),
+    autoAck: false, // the page acknowledges once the message is in its history
+    connect: false,
+  };
+}
+
+function publicInfo(c: Client) {
+  return { username: c.username, userId: c.userId, fingerprint: c.fingerprint };
+}
+
+/** GAP: ContactInfo has no identity key or QR payload; read the bundle from the directory. */
+async function bundleFor(userId: string, fingerprint: string): Promise<KeyBundle> {
+  let b = bundles.get(userId);
+  if (!b || b.fingerprint !== fingerprint) {
+    const res = await fetch(`${location.origin}/v1/users/${userId}/bundle`, { cache: 'no-store' });
+    if (!res.ok) throw Object.assign(new Error(`the directory answered ${res.status}`), { code: res.status === 404 ? 'NOT_FOUND' : 'NETWORK' });
+    b = KeyBundle.fromBytes(new Uint8Array(await res.arrayBuffer()));
+    if (b.userId !== userId) throw Object.assign(new Error('the directory answered with another user’s keys'), { code: 'BAD_SIGNATURE' });
+    if (b.fingerprint !== fingerprint) throw Object.assign(new Error('the directory now shows a different key'), { code: 'IDENTITY_CHANGED' });
+    bundles.set(userId, b);
   }
   return b;
 }
 
-function requireMe(): Identity {
-  if (!me || !sessions || !vault) throw Object.assign(new Error('not logged in'), { code: 'CLOSED' });
-  return me;
-}
-
-function peerInfo(username: string, bytes: Uint8Array, expectedId: string) {
-  const b = bundleOf(bytes);
-  if (b.userId !== expectedId) throw Object.assign(new Error('the directory answered with another user\'s keys'), { code: 'BAD_SIGNATURE' });
-  const sn = requireMe().safetyNumber(b);
-  const out = {
-    userId: b.userId,
-    username,
-    fingerprint: b.fingerprint,
-    bundle: b.toBytes(),
-    safety: { digits: sn.digits, display: sn.display, qrPayload: sn.qrPayload },
-  };
+async function safetyFor(info: ContactInfo) {
+  const c = need();
+  const me = await bundleFor(c.userId, c.fingerprint);
+  const them = await bundleFor(info.userId, info.fingerprint);
+  const sn = SafetyNumber.compute(me.userId, me.identityKey, them.userId, them.identityKey);
+  if (sn.display !== info.safetyNumber && sn.digits !== info.safetyNumber.replace(/\D/g, '')) {
+    throw Object.assign(new Error('safety number mismatch'), { code: 'IDENTITY_CHANGED' });
+  }
+  const out = sn.qrPayload;
   sn.free();
   return out;
 }
 
-function stateBlobs() {
-  return { vaultHeader: vault!.header, identity: vault!.sealIdentity(me!), sessions: vault!.sealSessions(sessions!) };
+function peer(info: ContactInfo) {
+  const digits = info.safetyNumber.replace(/\D/g, '');
+  return {
+    userId: info.userId,
+    username: info.username ?? '',
+    fingerprint: info.fingerprint,
+    verified: info.verified,
+    safety: { digits, display: digits.replace(/(\d{5})(?=\d)/g, '$1 ') },
+  };
 }
 
-type Progress = (label: string, done: number, total: number) => void;
+function attach(c: Client) {
+  c.onMessage((m) => self.postMessage({ event: 'message', message: m }));
+  c.onStatus((s) => self.postMessage({ event: 'status', status: s }));
+  c.onError((e) => self.postMessage({ event: 'error', error: { code: e.code, message: e.message } }));
+}
 
 const api = {
   async init() {
     await loadWasm();
+    storage = await IndexedDbStorage.open();
     return true;
   },
   ids(username: string) {
     const name = normalizeUsername(username);
     return { username: name, userId: userIdFromUsername(name) };
   },
-  /** Step 1 of registration: keys, in this worker (seconds at 4096 bits). */
-  generate(username: string, keySize: number | undefined, progress: Progress) {
-    const id = Identity.generate(username, (keySize as KeySize | undefined) ?? undefined, (d, t) =>
-      progress(d < t ? `Generating your keys (${d + 1} of ${t})` : 'Keys ready', d, t),
-    );
-    me?.free();
-    me = id;
-    sessions = new SessionStore();
-    return { userId: id.userId, username: id.username, fingerprint: id.fingerprint, bundle: id.bundle().toBytes() };
+  async register(username: string, password: string, keySize: number | undefined, progress: Progress) {
+    const c = await Client.register(options(keySize, progress), username, password);
+    progress('Locking this device’s copy of your messages', 1, 2);
+    appVault?.free();
+    appVault = Vault.create(password); // GAP: see appVault
+    client = c;
+    attach(c);
+    return { ...publicInfo(c), vaultHeader: appVault.header };
   },
-  /** Step 2: the encrypted key backup (PBKDF2) and the local vault (PBKDF2). */
-  backup(password: string, progress: Progress) {
-    const id = requireMeLoose();
-    progress('Encrypting your key backup', 0, 2);
-    pendingBackup?.free();
-    pendingBackup = BackupKeys.create(password, id.userId);
-    const blob = id.exportBackup(pendingBackup);
-    const token = pendingBackup.authToken;
-    progress('Locking this device\'s copy', 1, 2);
-    vault?.free();
-    vault = Vault.create(password);
-    progress('Done', 2, 2);
-    const body = new Uint8Array(token.length + blob.length);
-    body.set(token);
-    body.set(blob, token.length);
-    return { body, state: stateBlobs() };
+  async login(username: string, password: string, vaultHeader: Uint8Array | null, progress: Progress) {
+    progress('Checking your password', 0, 2);
+    const c = await Client.login(options(undefined, progress), username, password);
+    progress('Opening this device’s copy of your messages', 1, 2);
+    appVault?.free();
+    appVault = vaultHeader ? Vault.unlock(password, vaultHeader) : Vault.create(password);
+    client = c;
+    attach(c);
+    return { ...publicInfo(c), vaultHeader: appVault.header };
   },
-  /** Login: derive backup keys from the public header, return the fetch token. */
-  backupToken(password: string, header: Uint8Array) {
-    pendingBackup?.free();
-    pendingBackup = BackupKeys.forBlob(password, header);
-    return pendingBackup.authToken;
+  connect() {
+    need().connect();
+    return true;
   },
-  restore(username: string, password: string, blob: Uint8Array, progress: Progress) {
-    if (!pendingBackup) throw new Error('no backup keys');
-    progress('Decrypting your keys', 0, 2);
-    const id = Identity.importBackup(username, blob, pendingBackup);
-    me?.free();
-    me = id;
-    sessions = new SessionStore();
-    progress('Locking this device\'s copy', 1, 2);
-    vault?.free();
-    vault = Vault.create(password);
-    progress('Done', 2, 2);
-    return { userId: id.userId, username: id.username, fingerprint: id.fingerprint, state: stateBlobs() };
+  async lookup(username: string) {
+    return peer(await need().lookup(username));
   },
-  unlock(password: string, state: { vaultHeader: Uint8Array; identity: Uint8Array; sessions: Uint8Array }) {
-    const v = Vault.unlock(password, state.vaultHeader);
-    const id = v.openIdentity(state.identity);
-    const s = v.openSessions(state.sessions);
-    vault?.free();
-    me?.free();
-    sessions?.free();
-    vault = v;
-    me = id;
-    sessions = s;
-    return { userId: id.userId, username: id.username, fingerprint: id.fingerprint };
+  contact(userId: string) {
+    const info = need().contacts().find((c) => c.userId === userId);
+    return info ? peer(info) : null;
   },
-  signRequest(method: string, path: string, body: Uint8Array, ts: number, nonce: string) {
-    return requireMe().signRequest(method, path, body, ts, nonce);
+  async qrPayload(userId: string) {
+    const info = need().contacts().find((c) => c.userId === userId);
+    if (!info) throw Object.assign(new Error('not a contact'), { code: 'NOT_FOUND' });
+    return safetyFor(info);
   },
-  signChallenge(challenge: Uint8Array) {
-    return requireMeLoose().signChallenge(challenge);
-  },
-  peer(username: string, bundle: Uint8Array, expectedId: string) {
-    return peerInfo(username, bundle, expectedId);
-  },
-  matchesQr(bundle: Uint8Array, scanned: Uint8Array) {
-    const b = bundleOf(bundle);
-    const mine = requireMe();
-    const sn = SafetyNumber.compute(mine.userId, mine.identityKey, b.userId, b.identityKey);
-    const ok = sn.matchesQr(scanned);
+  async matchesQr(userId: string, scanned: Uint8Array) {
+    const info = need().contacts().find((c) => c.userId === userId);
+    if (!info) return false;
+    const c = need();
+    const me = await bundleFor(c.userId, c.fingerprint);
+    const them = await bundleFor(info.userId, info.fingerprint);
+    const sn = SafetyNumber.compute(me.userId, me.identityKey, them.userId, them.identityKey);
+    const ok = sn.matchesQr(scanned); // GAP: Client.matchesQr(username, scanned)
     sn.free();
     return ok;
   },
-  seal(bundle: Uint8Array, content: Uint8Array, contentType: number) {
-    const m = requireMe();
-    const s = sessions!.seal(m, bundleOf(bundle), content, contentType);
-    return { messageId: s.messageId, envelope: s.envelope, sessions: vault!.sealSessions(sessions!) };
+  async setVerified(username: string, verified: boolean) {
+    await need().setVerified(username, verified);
+    return true;
   },
-  open(envelope: Uint8Array) {
-    const m = requireMe();
-    const o = sessions!.open(m, envelope);
-    return {
-      message: {
-        messageId: o.messageId,
-        sender: o.sender,
-        senderFingerprint: o.senderFingerprint,
-        sentAt: o.sentAt,
-        contentType: o.contentType,
-        content: o.content,
-        text: o.text,
-      },
-      sessions: vault!.sealSessions(sessions!),
-    };
+  async send(username: string, content: Uint8Array, contentType: number) {
+    const r = await need().send(username, content, contentType);
+    return { messageId: r.messageId };
   },
-  forgetPeer(userId: string) {
-    requireMe();
-    sessions!.forgetPeer(userId);
-    return vault!.sealSessions(sessions!);
+  async ack(ids: string[]) {
+    await need().ack(ids);
+    return true;
+  },
+  async forgetContact(username: string) {
+    await need().forgetContact(username);
+    return true;
   },
   sealLocal(label: string, data: Uint8Array) {
-    requireMe();
-    return vault!.seal(label, data);
+    if (!appVault) throw Object.assign(new Error('locked'), { code: 'CLOSED' });
+    return appVault.seal(label, data);
   },
   openLocal(label: string, data: Uint8Array) {
-    requireMe();
-    return vault!.open(label, data);
+    if (!appVault) throw Object.assign(new Error('locked'), { code: 'CLOSED' });
+    return appVault.open(label, data);
   },
-  close() {
-    me?.free();
-    sessions?.free();
-    vault?.free();
-    pendingBackup?.free();
-    me = sessions = vault = pendingBackup = null;
+  async logout(forget: boolean) {
+    const c = client;
+    client = null;
+    await c?.logout(forget);
+    c?.free();
+    appVault?.free();
+    appVault = null;
     for (const b of bundles.values()) b.free();
     bundles.clear();
     return true;
   },
 };
-
-function requireMeLoose(): Identity {
-  if (!me) throw Object.assign(new Error('no identity'), { code: 'CLOSED' });
-  return me;
-}
 
 export type WorkerApi = typeof api;
 
@@ -222,10 +212,10 @@ self.onmessage = async (ev: MessageEvent<{ id: number; method: keyof WorkerApi; 
   const progress: Progress = (label, done, total) => self.postMessage({ id, progress: { label, done, total } });
   try {
     const fn = api[method] as (...a: unknown[]) => unknown;
-    const result = await fn(...args, progress); // extra trailing argument is ignored
+    const result = await fn(...args, progress); // the extra trailing argument is ignored
     self.postMessage({ id, result });
   } catch (e) {
-    const err = e as { message?: string; code?: string; name?: string };
-    self.postMessage({ id, error: { message: err?.message ?? String(e), code: err?.code, name: err?.name } });
+    const err = e as { message?: string; code?: string; status?: number };
+    self.postMessage({ id, error: { message: err?.message ?? String(e), code: err?.code, status: err?.status } });
   }
 };
