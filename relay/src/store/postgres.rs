@@ -1,6 +1,6 @@
 //! PostgreSQL: several relay processes on one database behave as one relay.
 //!
-//! Quotas are counters in the `users` row, updated in the same transaction as the blob
+//! Quotas are counters in the `users` row, updated in the same statement as the blob
 //! insert; the row lock this takes also orders deposits into one mailbox, so `seq`
 //! grows in commit order per mailbox. Each deposit sends `NOTIFY sealpost_deposit`
 //! carrying only the mailbox id (delivered at commit); every relay `LISTEN`s and wakes
@@ -224,50 +224,44 @@ impl Store for PostgresStore {
         quota: Quota,
     ) -> Result<Deposit> {
         let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
-        let mut tx = self.pool.begin().await?;
-        // Locks the mailbox row until commit: quota check, existence check and the
-        // per-mailbox commit order of `seq` in one step.
-        let counted = sqlx::query(
-            "UPDATE users SET blob_count = blob_count + 1, blob_bytes = blob_bytes + $2
-             WHERE id = $1 AND blob_count < $3 AND blob_bytes + $2 <= $4",
-        )
-        .bind(mailbox.as_bytes().as_slice())
-        .bind(size)
-        .bind(quota.max_blobs)
-        .bind(quota.max_bytes)
-        .execute(&mut *tx)
-        .await?;
-        if counted.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM users WHERE id = $1")
-                .bind(mailbox.as_bytes().as_slice())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            tx.rollback().await?;
-            return Ok(if exists {
-                Deposit::OverQuota
-            } else {
-                Deposit::UnknownMailbox
-            });
-        }
+        // One statement, one round trip, one commit. The UPDATE locks the mailbox row
+        // until commit: quota check, existence check and the per-mailbox commit order
+        // of `seq` (taken by the INSERT after the lock) in one step. NOTIFY is sent at
+        // commit, only when a blob was stored.
         let row = sqlx::query(
-            "INSERT INTO blobs (mailbox, id, received_at, size, data) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+            "WITH counted AS (
+                 UPDATE users SET blob_count = blob_count + 1, blob_bytes = blob_bytes + $4
+                 WHERE id = $1 AND blob_count < $6 AND blob_bytes + $4 <= $7
+                 RETURNING id
+             ),
+             stored AS (
+                 INSERT INTO blobs (mailbox, id, received_at, size, data)
+                 SELECT id, $2, $3, $4, $5 FROM counted
+                 RETURNING seq
+             ),
+             announced AS (SELECT pg_notify($8, $9) FROM stored)
+             SELECT (SELECT seq FROM stored) AS seq,
+                    (SELECT COUNT(*) FROM announced) AS announced,
+                    EXISTS (SELECT 1 FROM users WHERE id = $1) AS registered",
         )
         .bind(mailbox.as_bytes().as_slice())
         .bind(id.as_slice())
         .bind(received_at)
         .bind(size)
         .bind(data)
-        .fetch_one(&mut *tx)
+        .bind(quota.max_blobs)
+        .bind(quota.max_bytes)
+        .bind(CHANNEL)
+        .bind(mailbox.to_hex())
+        .fetch_one(&self.pool)
         .await?;
-        let seq: i64 = row.try_get("seq")?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(mailbox.to_hex())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Deposit::Stored(seq))
+        let seq: Option<i64> = row.try_get("seq")?;
+        let registered: bool = row.try_get("registered")?;
+        Ok(match (seq, registered) {
+            (Some(seq), _) => Deposit::Stored(seq),
+            (None, true) => Deposit::OverQuota,
+            (None, false) => Deposit::UnknownMailbox,
+        })
     }
 
     async fn blobs_after(
