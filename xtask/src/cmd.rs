@@ -30,7 +30,9 @@ pub fn run(c: &mut Command) -> Result<(), String> {
 /// Runs `c` and returns its standard output, or `None` when it cannot run or fails.
 pub fn output(c: &mut Command) -> Option<String> {
     let out = c.output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Whether `program` is on `PATH`.

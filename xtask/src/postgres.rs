@@ -34,7 +34,7 @@ impl Cluster {
         let dir = std::env::temp_dir().join(format!("sealpost-pg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let as_root = cmd::output(&mut Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+        let as_root = cmd::output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
         if as_root {
             cmd::run(Command::new("chown").args(["postgres:postgres", &dir.to_string_lossy()]))?;
         }
@@ -52,9 +52,21 @@ impl Cluster {
         };
         let data = dir.join("data").to_string_lossy().into_owned();
         let log = dir.join("log").to_string_lossy().into_owned();
-        cmd::run(pg("initdb", &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]).stdout(std::process::Stdio::null()))?;
-        let opts = format!("-c listen_addresses=127.0.0.1 -p {PORT} -k {} -c fsync=on", dir.display());
-        cmd::run(&mut pg("pg_ctl", &["-D", &data, "-l", &log, "-o", &opts, "-w", "start"]))?;
+        cmd::run(
+            pg(
+                "initdb",
+                &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            )
+            .stdout(std::process::Stdio::null()),
+        )?;
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {PORT} -k {} -c fsync=on",
+            dir.display()
+        );
+        cmd::run(&mut pg(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-o", &opts, "-w", "start"],
+        ))?;
         let url = format!("postgres://postgres@127.0.0.1:{PORT}/postgres");
         Ok(Self { dir, bin, url })
     }
@@ -69,7 +81,11 @@ impl Drop for Cluster {
             .arg(&program)
             .args(["-D", &data.to_string_lossy(), "-m", "fast", "stop"])
             .status()
-            .or_else(|_| Command::new(&program).args(["-D", &data.to_string_lossy(), "-m", "fast", "stop"]).status());
+            .or_else(|_| {
+                Command::new(&program)
+                    .args(["-D", &data.to_string_lossy(), "-m", "fast", "stop"])
+                    .status()
+            });
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

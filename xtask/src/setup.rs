@@ -8,11 +8,18 @@ use crate::cmd;
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 
 pub fn wasm_target() -> Result<(), String> {
-    let installed = cmd::output(&mut cmd::new("rustup", &["target", "list", "--installed"])).unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    let installed = cmd::output(&mut cmd::new("rustup", &["target", "list", "--installed"]))
+        .unwrap_or_default();
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         return Ok(());
     }
-    cmd::run(&mut cmd::new("rustup", &["target", "add", "wasm32-unknown-unknown"]))
+    cmd::run(&mut cmd::new(
+        "rustup",
+        &["target", "add", "wasm32-unknown-unknown"],
+    ))
 }
 
 pub fn wasm_bindgen_cli() -> Result<(), String> {
@@ -20,13 +27,27 @@ pub fn wasm_bindgen_cli() -> Result<(), String> {
     if version.split_whitespace().nth(1) == Some(WASM_BINDGEN_VERSION) {
         return Ok(());
     }
-    eprintln!("xtask: installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} (takes ~8 minutes once; cached in ~/.cargo/bin)");
-    cmd::run(&mut cmd::new("cargo", &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION]))
+    eprintln!(
+        "xtask: installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} (takes ~8 minutes once; cached in ~/.cargo/bin)"
+    );
+    cmd::run(&mut cmd::new(
+        "cargo",
+        &[
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN_VERSION,
+        ],
+    ))
 }
 
 /// Debian packages, installed with apt-get when missing (root on these machines).
 pub fn debian_packages() -> Result<(), String> {
-    let wanted = [("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("initdb-path", "postgresql")];
+    let wanted = [
+        ("chromium", "chromium"),
+        ("chromedriver", "chromium-driver"),
+        ("initdb-path", "postgresql"),
+    ];
     let missing: Vec<&str> = wanted
         .iter()
         .filter(|(probe, _)| match *probe {
@@ -53,7 +74,10 @@ pub fn npm_packages(dir: &str) -> Result<(), String> {
         return Err(format!("{dir}/package-lock.json is missing"));
     }
     let stamp = root.join("node_modules/.package-lock.json");
-    let fresh = match (std::fs::metadata(&lock).and_then(|m| m.modified()), std::fs::metadata(&stamp).and_then(|m| m.modified())) {
+    let fresh = match (
+        std::fs::metadata(&lock).and_then(|m| m.modified()),
+        std::fs::metadata(&stamp).and_then(|m| m.modified()),
+    ) {
         (Ok(l), Ok(s)) => s >= l,
         _ => false,
     };

@@ -16,16 +16,38 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
 
     let mut results: Vec<(&str, Result<(), String>)> = Vec::new();
     if !skip_lint {
-        results.push(("lint: rustfmt", cmd::run(&mut cmd::new("cargo", &["fmt", "--all", "--check"]))));
+        results.push((
+            "lint: rustfmt",
+            cmd::run(&mut cmd::new("cargo", &["fmt", "--all", "--check"])),
+        ));
         results.push((
             "lint: clippy",
-            cmd::run(&mut cmd::new("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])),
+            cmd::run(&mut cmd::new(
+                "cargo",
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            )),
         ));
         results.push((
             "lint: clippy (wasm32)",
             cmd::run(&mut cmd::new(
                 "cargo",
-                &["clippy", "-p", "sealpost-wasm", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
+                &[
+                    "clippy",
+                    "-p",
+                    "sealpost-wasm",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
             )),
         ));
     }
@@ -33,7 +55,14 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         "core: no_std + alloc build for wasm32",
         cmd::run(&mut cmd::new(
             "cargo",
-            &["build", "-p", "sealpost-core", "--no-default-features", "--target", "wasm32-unknown-unknown"],
+            &[
+                "build",
+                "-p",
+                "sealpost-core",
+                "--no-default-features",
+                "--target",
+                "wasm32-unknown-unknown",
+            ],
         )),
     ));
 
@@ -49,7 +78,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         Some(Err(e)) => results.push(("postgres: start a local cluster", Err(e.clone()))),
         None => {}
     }
-    results.push(("rust: cargo test --workspace (core, relay on SQLite and PostgreSQL)", cmd::run(&mut cargo_test)));
+    results.push((
+        "rust: cargo test --workspace (core, relay on SQLite and PostgreSQL)",
+        cmd::run(&mut cargo_test),
+    ));
     drop(cluster);
 
     if cmd::root().join(js).exists() {
@@ -57,7 +89,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         let ok = built.is_ok();
         results.push(("wasm: build the npm package", built));
         if ok {
-            results.push(("wasm: Node and Chromium tests", cmd::run(&mut cmd::new("node", &["wasm/scripts/test.mjs"]))));
+            results.push((
+                "wasm: Node and Chromium tests",
+                cmd::run(&mut cmd::new("node", &["wasm/scripts/test.mjs"])),
+            ));
         }
     }
     if cmd::root().join("www/package.json").exists() {
@@ -65,7 +100,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         let ok = built.is_ok();
         results.push(("www: build the PWA", built));
         if ok {
-            results.push(("www: end-to-end in Chromium", cmd::run(&mut cmd::new("node", &["www/tests/e2e.mjs"]))));
+            results.push((
+                "www: end-to-end in Chromium",
+                cmd::run(&mut cmd::new("node", &["www/tests/e2e.mjs"])),
+            ));
         }
     }
 
@@ -78,7 +116,11 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
     }
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     println!("suites: {} passed, {failed} failed", results.len() - failed);
-    if failed == 0 { Ok(()) } else { Err(format!("{failed} suite(s) failed")) }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} suite(s) failed"))
+    }
 }
 
 /// Builds the npm package into `wasm/pkg/`.
@@ -105,7 +147,9 @@ pub fn serve(extra: &[String]) -> Result<(), String> {
         build_wasm()?;
         build_www()?;
     } else {
-        eprintln!("xtask: the PWA (www/) does not exist yet; serving the relay API with its placeholder page");
+        eprintln!(
+            "xtask: the PWA (www/) does not exist yet; serving the relay API with its placeholder page"
+        );
     }
     let mut args = vec!["run", "-p", "sealpost-relay", "--"];
     if www {
@@ -115,7 +159,58 @@ pub fn serve(extra: &[String]) -> Result<(), String> {
     cmd::run(&mut cmd::new("cargo", &args))
 }
 
-/// Runs the benchmarks recorded in `docs/BENCHMARKS.md`.
+/// Runs the benchmarks recorded in `docs/BENCHMARKS.md` and prints their medians as a
+/// Markdown table.
 pub fn bench() -> Result<(), String> {
-    cmd::run(&mut cmd::new("cargo", &["bench", "-p", "sealpost-core"]))
+    cmd::run(&mut cmd::new("cargo", &["bench", "-p", "sealpost-core"]))?;
+    println!(
+        "{}",
+        criterion_medians(&cmd::root().join("target/criterion"))?
+    );
+    Ok(())
+}
+
+/// `| benchmark | median |` rows from criterion's `*/new/estimates.json` files.
+fn criterion_medians(dir: &Path) -> Result<String, String> {
+    let mut rows = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() && path.file_name().is_some_and(|n| n != "report") {
+                stack.push(path);
+            } else if path.ends_with("new/estimates.json") {
+                let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+                let median = text
+                    .split("\"median\"")
+                    .nth(1)
+                    .and_then(|m| m.split("\"point_estimate\":").nth(1))
+                    .and_then(|v| v.split([',', '}']).next())
+                    .and_then(|v| v.trim().parse::<f64>().ok());
+                let name = path
+                    .parent()
+                    .and_then(Path::parent)
+                    .and_then(|p| p.strip_prefix(dir).ok())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                if let Some(ns) = median {
+                    rows.push((name, ns));
+                }
+            }
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::from("| benchmark | median |\n|---|---|\n");
+    for (name, ns) in rows {
+        let shown = if ns >= 1e9 {
+            format!("{:.2} s", ns / 1e9)
+        } else if ns >= 1e6 {
+            format!("{:.2} ms", ns / 1e6)
+        } else {
+            format!("{:.1} µs", ns / 1e3)
+        };
+        out.push_str(&format!("| {name} | {shown} |\n"));
+    }
+    Ok(out)
 }
