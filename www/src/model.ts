@@ -237,9 +237,11 @@ export class Model {
     const m: Msg = { id: randomId(), peer: c.userId, dir: 'out', text, at: Date.now(), state: 'queued' };
     this.push(m);
     c.lastActivity = m.at;
-    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
+    // Saved before the outbox can touch it (IndexedDB applies writes in issue order).
+    const saved = Promise.all([this.saveMsg(m), this.saveContact(c)]);
     this.emit({ contacts: true, peer: c.userId, msg: m });
     this.kick();
+    await saved;
     return m;
   }
 
@@ -368,8 +370,9 @@ export class Model {
     this.push(m);
     c.lastActivity = m.at;
     if (!(this.activePeer === c.userId && document.visibilityState === 'visible')) c.unread++;
-    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
+    // Show it at once; it is acknowledged to the relay only after it is stored.
     this.emit({ contacts: true, peer: c.userId, msg: m });
+    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
     this.queueReceipt(c.userId, m.id);
   }
 
@@ -379,7 +382,7 @@ export class Model {
   private queueReceipt(peer: string, id: string) {
     if (!this.pendingReceipts.has(peer)) this.pendingReceipts.set(peer, []);
     this.pendingReceipts.get(peer)!.push(id);
-    if (!this.receiptTimer) this.receiptTimer = setTimeout(() => void this.flushReceipts(), 50);
+    if (!this.receiptTimer) this.receiptTimer = setTimeout(() => void this.flushReceipts(), 250);
   }
 
   private async flushReceipts() {

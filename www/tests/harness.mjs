@@ -21,13 +21,14 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** Builds the relay (debug) and the PWA when missing. */
-export function ensureBuilt({ rebuildWww = false } = {}) {
-  let relayBin = join(root, 'target', 'debug', 'sealpost-relay');
+export function ensureBuilt({ rebuildWww = false, release = false } = {}) {
+  let relayBin = join(root, 'target', release ? 'release' : 'debug', 'sealpost-relay');
   if (process.env.SEALPOST_RELAY_BIN) {
     relayBin = resolve(process.env.SEALPOST_RELAY_BIN); // a relay built elsewhere
   } else {
-    console.error('$ cargo build -p sealpost-relay');
-    execFileSync('cargo', ['build', '-q', '-p', 'sealpost-relay'], { cwd: root, stdio: 'inherit' });
+    const flags = ['build', '-q', ...(release ? ['--release'] : []), '-p', 'sealpost-relay'];
+    console.error(`$ cargo ${flags.join(' ')}`);
+    execFileSync('cargo', flags, { cwd: root, stdio: 'inherit' });
   }
   if (rebuildWww || !existsSync(join(www, 'dist', 'index.html'))) {
     console.error('$ npm run build (www)');
