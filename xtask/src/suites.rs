@@ -70,7 +70,7 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         Ok(_) => None,
         Err(_) => Some(postgres::Cluster::start()),
     };
-    let mut cargo_test = cmd::new("cargo", &["test", "--workspace"]);
+    let mut cargo_test = cmd::new("cargo", &["test", "--workspace", "--no-fail-fast"]);
     match &cluster {
         Some(Ok(c)) => {
             cargo_test.env("SEALPOST_TEST_DATABASE_URL", &c.url);
