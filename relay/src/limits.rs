@@ -29,6 +29,10 @@ pub const MAX_ACK_IDS: usize = 1000;
 /// Blobs returned by one listing (and pushed per database read).
 pub const PAGE: i64 = 100;
 
+/// Bytes of blobs read into memory at once for a listing or a push: a page ends with
+/// the first blob that reaches this.
+pub const PAGE_BYTES: i64 = 4 * 1024 * 1024;
+
 /// The runtime limits, resolved from [`Config`].
 #[derive(Debug, Clone)]
 pub struct Limits {

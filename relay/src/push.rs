@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::error::{ApiError, parse_id};
-use crate::limits::PAGE;
+use crate::limits::{PAGE, PAGE_BYTES};
 use crate::routes::mailbox::parse_blob_ids;
 use crate::{AppState, B64, random_bytes};
 
@@ -297,13 +297,15 @@ impl Session {
             let blobs = self
                 .state
                 .store
-                .blobs_after(&self.id, last_seq, PAGE)
+                .blobs_after(&self.id, last_seq, PAGE, PAGE_BYTES)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "storage error while pushing");
                     Fail("internal")
                 })?;
-            let full = i64::try_from(blobs.len()).unwrap_or(0) >= PAGE;
+            let bytes: usize = blobs.iter().map(|b| b.data.len()).sum();
+            let full = i64::try_from(blobs.len()).unwrap_or(0) >= PAGE
+                || i64::try_from(bytes).unwrap_or(i64::MAX) >= PAGE_BYTES;
             for b in blobs {
                 let msg = ServerMsg::Blob {
                     id: hex::encode(b.id),

@@ -996,3 +996,26 @@ async fn garbage_never_breaks_the_relay() {
     assert!(c.list(&alice).await.contains(&before));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_blobs_are_paged_but_all_pushed() {
+    for backend in backends() {
+        let server = Server::start(&backend, &[]).await;
+        let c = server.client();
+        let alice = c.new_user(0).await;
+        let mut sent = vec![];
+        for _ in 0..6 {
+            let env = envelope(&alice.id, sealpost_core::padding::MAX_ENVELOPE_LEN);
+            let r = c.deposit(&alice.id, env.clone()).await;
+            assert_eq!(r.status, StatusCode::CREATED);
+            sent.push((r.json()["id"].as_str().unwrap().to_string(), env));
+        }
+        // A listing holds about 4 MiB: the first four 1 MiB blobs.
+        assert_eq!(c.list(&alice).await, sent[..4].to_vec());
+        let mut ws = Ws::owner(&c, &alice).await;
+        for expected in &sent {
+            assert_eq!(&ws.blob().await, expected);
+        }
+        server.stop().await;
+    }
+}

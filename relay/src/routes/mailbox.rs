@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::auth::{self, Accept, Signed};
 use crate::error::{ApiError, parse_id};
-use crate::limits::{MAX_ACK_IDS, PAGE};
+use crate::limits::{MAX_ACK_IDS, PAGE, PAGE_BYTES};
 use crate::store::{BlobId, Deposit, coarse_time};
 use crate::{AppState, B64, now, random_bytes};
 
@@ -120,7 +120,7 @@ struct ListedBlob {
     data: String,
 }
 
-/// Lists up to [`PAGE`] waiting blobs, oldest first.
+/// Lists up to [`PAGE`] waiting blobs (and about [`PAGE_BYTES`]), oldest first.
 pub async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -132,7 +132,7 @@ pub async fn list(
     owner(&state, &id, &method, &uri, &headers, b"").await?;
     let blobs: Vec<ListedBlob> = state
         .store
-        .blobs_after(&id, 0, PAGE)
+        .blobs_after(&id, 0, PAGE, PAGE_BYTES)
         .await?
         .into_iter()
         .map(|b| ListedBlob {

@@ -151,12 +151,16 @@ pub trait Store: Send + Sync + fmt::Debug {
         quota: Quota,
     ) -> Result<Deposit>;
 
-    /// Up to `limit` blobs with `seq > after`, oldest first.
+    /// Blobs with `seq > after`, oldest first: at most `limit`, and no more after the
+    /// first one that brings the total size to `max_bytes` (so a page of large blobs
+    /// does not fill the relay's memory). More may exist only if the page has `limit`
+    /// blobs or `max_bytes` bytes.
     async fn blobs_after(
         &self,
         mailbox: &UserId,
         after: i64,
         limit: i64,
+        max_bytes: i64,
     ) -> Result<Vec<StoredBlob>>;
 
     /// Deletes the given blobs of `mailbox` (unknown ids are ignored); returns how many.

@@ -269,13 +269,19 @@ impl Store for PostgresStore {
         mailbox: &UserId,
         after: i64,
         limit: i64,
+        max_bytes: i64,
     ) -> Result<Vec<StoredBlob>> {
         let rows = sqlx::query(
-            "SELECT seq, id, received_at, data FROM blobs WHERE mailbox = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "SELECT b.seq, b.id, b.received_at, b.data FROM blobs AS b
+             JOIN (SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq) - size AS before
+                                    FROM blobs WHERE mailbox = $1 AND seq > $2 ORDER BY seq LIMIT $3) AS w
+                   WHERE before < $4) AS page ON page.seq = b.seq
+             ORDER BY b.seq",
         )
         .bind(mailbox.as_bytes().as_slice())
         .bind(after)
         .bind(limit)
+        .bind(max_bytes)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
