@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Builds the npm package of sealpost-wasm into wasm/pkg/ (or --out-dir).
 //
-//   node wasm/scripts/build.mjs [--dev] [--no-opt] [--simd] [--opt-level=s|z|2|3]
-//                               [--wasm-opt=-Oz|-O3|...] [--out-dir=DIR]
+//   node wasm/scripts/build.mjs [--dev] [--no-opt] [--no-simd] [--opt-level=s|z|2|3]
+//                               [--crypto-opt-level=N] [--wasm-opt=-Oz|-O3|...] [--out-dir=DIR]
+//
+// Defaults (measured in wasm/BENCHMARKS.md): opt-level 3, fat LTO, one codegen unit,
+// panic=abort, +simd128 (Chrome 91, Firefox 89, Safari 16.4, Node 16.4), wasm-opt -O3.
 //
 // Steps: cargo build (wasm32-unknown-unknown, release profile tuned through
 // CARGO_PROFILE_RELEASE_* variables), wasm-bindgen --target web and --target nodejs
@@ -27,6 +30,7 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
 const outDir = resolve(args['out-dir'] ?? join(wasmDir, 'pkg'));
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target', 'wasm');
 const dev = Boolean(args.dev);
+const simd = !args['no-simd'] && !dev;
 const BUDGET_GZIP = 400 * 1024;
 
 function run(cmd, argv, env = {}) {
@@ -57,9 +61,18 @@ if (!dev) {
   env.CARGO_PROFILE_RELEASE_STRIP = 'debuginfo';
 }
 const rustflags = [process.env.RUSTFLAGS ?? ''];
-if (args.simd) rustflags.push('-C', 'target-feature=+simd128');
+if (simd) rustflags.push('-C', 'target-feature=+simd128');
 env.RUSTFLAGS = rustflags.join(' ').trim();
-timings.cargo = run('cargo', ['build', ...(dev ? [] : ['--release']), '--target', 'wasm32-unknown-unknown', '-p', 'sealpost-wasm'], env);
+// Optionally a different opt-level for the crypto crates than for the rest (glue,
+// serde, gloo-net): `--crypto-opt-level=3` with `--opt-level=s`.
+const perCrate = [];
+if (!dev && args['crypto-opt-level']) {
+  for (const c of ['rsa', 'crypto-bigint', 'crypto-primes', 'sha2', 'hmac', 'hkdf', 'pbkdf2', 'aes', 'aes-gcm', 'ghash', 'polyval', 'sealpost-core']) {
+    const level = /^[0-3]$/.test(args['crypto-opt-level']) ? args['crypto-opt-level'] : JSON.stringify(args['crypto-opt-level']);
+    perCrate.push('--config', `profile.release.package.${c}.opt-level=${level}`);
+  }
+}
+timings.cargo = run('cargo', ['build', ...(dev ? [] : ['--release']), ...perCrate, '--target', 'wasm32-unknown-unknown', '-p', 'sealpost-wasm'], env);
 const built = join(targetDir, 'wasm32-unknown-unknown', dev ? 'debug' : 'release', 'sealpost_wasm.wasm');
 
 // 3. wasm-bindgen for browsers/bundlers (ESM) and Node.js.
@@ -84,7 +97,7 @@ if (!dev && !args['no-opt']) {
     const f = join(outDir, sub, 'sealpost_wasm_bg.wasm');
     const features = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
       '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue'];
-    if (args.simd) features.push('--enable-simd');
+    if (simd) features.push('--enable-simd');
     run(wasmOpt, [optFlag, ...features, f, '-o', f]);
   }
   timings.wasmOpt = (Date.now() - t) / 1000;
@@ -130,7 +143,7 @@ cpSync(join(wasmDir, 'README.md'), join(outDir, 'README.md'));
 const wasmFile = join(outDir, 'web', 'sealpost_wasm_bg.wasm');
 const raw = statSync(wasmFile).size;
 const gz = gzipSync(readFileSync(wasmFile), { level: 9 }).length;
-const report = { raw, gzip: gz, timings, optLevel: env.CARGO_PROFILE_RELEASE_OPT_LEVEL, wasmOpt: dev || args['no-opt'] ? null : optFlag, simd: Boolean(args.simd) };
+const report = { raw, gzip: gz, timings, optLevel: env.CARGO_PROFILE_RELEASE_OPT_LEVEL, cryptoOptLevel: args['crypto-opt-level'] ?? null, wasmOpt: dev || args['no-opt'] ? null : optFlag, simd };
 writeFileSync(join(outDir, 'build-report.json'), JSON.stringify(report, null, 2) + '\n');
 console.log(`sealpost-wasm ${version}: ${wasmFile}\n  .wasm ${(raw / 1024).toFixed(1)} KiB, gzip ${(gz / 1024).toFixed(1)} KiB (budget ${BUDGET_GZIP / 1024} KiB)`);
 if (!dev && gz > BUDGET_GZIP) {

@@ -1,0 +1,45 @@
+import type {
+  ClientErrorEvent, ConnectionStatus, ContactInfo, IncomingMessage, KeySize, SendResult,
+} from './index.js';
+
+/** Options of `RemoteClient.register` / `login` (storage is chosen in the worker). */
+export interface RemoteClientOptions {
+  relayUrl?: string;
+  keySize?: KeySize;
+  iterations?: number;
+  autoAck?: boolean;
+  connect?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * The page side of a `Client` that runs in a Web Worker (`serveClient` from
+ * `sealpost-wasm/worker`). Same methods as `Client`, all asynchronous. The page loads
+ * no WebAssembly and never holds keys; only plaintext messages and public data cross.
+ */
+export class RemoteClient {
+  constructor(worker: Worker);
+  static register(worker: Worker, options: RemoteClientOptions, username: string, password: string): Promise<RemoteClient>;
+  static login(worker: Worker, options: RemoteClientOptions, username: string, password: string): Promise<RemoteClient>;
+  readonly info: { userId: string; username: string; fingerprint: string; status: ConnectionStatus } | null;
+  readonly userId: string;
+  readonly username: string;
+  readonly fingerprint: string;
+  readonly status: ConnectionStatus;
+  lookup(username: string): Promise<ContactInfo>;
+  contacts(): Promise<ContactInfo[]>;
+  setVerified(username: string, verified: boolean): Promise<void>;
+  forgetContact(username: string): Promise<void>;
+  send(to: string, content: string | Uint8Array, contentType?: number): Promise<SendResult>;
+  ack(ids: string[]): Promise<void>;
+  needsRotation(): Promise<boolean>;
+  rotateKeys(password?: string): Promise<boolean>;
+  connect(): Promise<void>;
+  logout(forget?: boolean): Promise<void>;
+  onMessage(listener: (message: IncomingMessage) => void): void;
+  onStatus(listener: (status: ConnectionStatus) => void): void;
+  onError(listener: (event: ClientErrorEvent) => void): void;
+  onProgress(listener: (p: { done: number; total: number }) => void): void;
+  nextMessage(): Promise<IncomingMessage | null>;
+  messages(): AsyncGenerator<IncomingMessage, void, undefined>;
+}
