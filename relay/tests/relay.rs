@@ -732,7 +732,10 @@ async fn every_connection_of_a_mailbox_gets_every_blob() {
             assert_eq!(tab1.blob().await, b);
             assert_eq!(tab2.blob().await, b);
         }
+        // Graceful shutdown closes both connections (1012) instead of hanging on them.
         server.stop().await;
+        assert!(tab1.next().await.is_none());
+        assert!(tab2.next().await.is_none());
     }
 }
 
