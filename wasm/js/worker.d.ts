@@ -7,8 +7,11 @@ export interface ServeClientOptions {
   storage?: (username: string) => Promise<SealpostStorage> | SealpostStorage;
   /** What `init()` loads (default: the .wasm next to the glue). */
   wasm?: unknown;
-  /** Default `self`. */
-  scope?: DedicatedWorkerGlobalScope;
+  /** Default `self` (the worker's global scope). */
+  scope?: {
+    postMessage(message: unknown): void;
+    addEventListener(type: 'message', listener: (ev: MessageEvent) => void): void;
+  };
 }
 
 /**

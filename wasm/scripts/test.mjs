@@ -10,7 +10,7 @@
 // Prints `N passed, N failed` last; exits non-zero on any failure.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,25 @@ try {
   rmSync(join(interopDir, 'from-native.json'), { force: true });
   console.log(`FAIL interop (native side): ${e}`);
   tally('interop: native core opens package envelopes', { passed: 0, failed: 1 });
+}
+
+// The TypeScript declarations compile against a typical app (tests/types.check.ts).
+if (!args.has('--browser-only')) {
+  const dir = mkdtempSync(join(tmpdir(), 'sealpost-types-'));
+  try {
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(join(wasmDir, 'pkg'), join(dir, 'node_modules', 'sealpost-wasm'));
+    cpSync(join(wasmDir, 'tests', 'types.check.ts'), join(dir, 'check.ts'));
+    execFileSync(join(wasmDir, 'node_modules', '.bin', 'tsc'), ['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext',
+      '--moduleResolution', 'bundler', '--lib', 'esnext,dom', 'check.ts'], { cwd: dir, stdio: 'inherit' });
+    console.log('ok   TypeScript declarations type-check');
+    tally('types', { passed: 1, failed: 0 });
+  } catch (e) {
+    console.log(`FAIL TypeScript declarations: ${e}`);
+    tally('types', { passed: 0, failed: 1 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 if (!args.has('--browser-only')) {

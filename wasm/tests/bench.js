@@ -11,7 +11,7 @@ async function timeAsync(fn, n) {
 export async function runBench(sp, { fixturePkcs8, quick = false, log = console.log } = {}) {
   const rows = [];
   const row = (name, wasmMs, webcryptoMs) => {
-    const r = { name, wasmMs: +wasmMs.toFixed(3), webcryptoMs: +webcryptoMs.toFixed(3), ratio: +(wasmMs / webcryptoMs).toFixed(1) };
+    const r = { name, wasmMs: +wasmMs.toFixed(3), webcryptoMs: +webcryptoMs.toFixed(3), ratio: +(wasmMs / webcryptoMs).toPrecision(2) };
     rows.push(r);
     log(`${name}: wasm ${r.wasmMs} ms, WebCrypto ${r.webcryptoMs} ms, ratio ${r.ratio}x`);
   };

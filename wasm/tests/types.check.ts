@@ -1,0 +1,24 @@
+// Compile-only check of the package's TypeScript declarations (scripts/test.mjs runs tsc on it).
+import { init, Client, MemoryStorage, Identity, SessionStore, KeyBundle, type SealpostError, type IncomingMessage } from 'sealpost-wasm';
+import { RemoteClient } from 'sealpost-wasm/remote';
+import { serveClient } from 'sealpost-wasm/worker';
+
+async function main() {
+  await init();
+  const c: Client = await Client.login({ relayUrl: '', storage: new MemoryStorage(), keySize: 2048 }, 'alice', 'pw');
+  c.onMessage((m: IncomingMessage) => console.log(m.text, m.verified));
+  const r = await c.send('bob', 'hi');
+  const s: string = r.messageId;
+  for await (const m of c.messages()) console.log(m.from);
+  const id = Identity.generate('x', 2048, (d, t) => console.log(d, t));
+  const st = new SessionStore();
+  const sealed = st.seal(id, id.bundle(), 'x');
+  const o = st.open(id, sealed.envelope);
+  const k: 'sealed' | 'sessionInit' | 'session' = o.kind;
+  try { KeyBundle.fromBytes(new Uint8Array()); } catch (e) { const err = e as SealpostError; if (err.code === 'MALFORMED') {} }
+  const rc = await RemoteClient.login(new Worker(''), { relayUrl: '' }, 'a', 'b');
+  const info = await rc.lookup('bob');
+  console.log(info.safetyNumber, s, k);
+}
+serveClient({} as any);
+main();
