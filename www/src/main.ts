@@ -197,8 +197,10 @@ function showUnlock(username: string) {
 
 async function enter(acct: Account) {
   const lock = await tabLock(() => {
-    // Another tab took over.
+    // Another tab took over: stop receiving and forget the keys here, so only one tab
+    // ever writes the account's session state.
     model?.stop();
+    void model?.account.close();
     model = null;
     showElsewhere();
   });
@@ -215,9 +217,9 @@ async function enter(acct: Account) {
     if (w.peer && w.peer === currentPeer()) renderChatUpdate(w.msg, w.oldId);
     document.title = model && model.totalUnread() ? `(${model.totalUnread()}) Sealpost` : 'Sealpost';
   });
-  void askPersistence();
   renderShell();
   route();
+  void askPersistence();
 }
 
 function showElsewhere(_acct?: Account) {
@@ -259,6 +261,14 @@ async function askPersistence() {
   if (n) {
     n.textContent = storageNote;
     n.hidden = !storageNote;
+  }
+  const b = document.querySelector<HTMLElement>('[data-testid=storage-banner]');
+  if (b && storageNote && sessionStorage.getItem('sealpost.storageSeen') !== '1') {
+    b.replaceChildren(
+      storageNote + ' ',
+      h('button.link', { type: 'button', onclick: () => ((b.hidden = true), sessionStorage.setItem('sealpost.storageSeen', '1')) }, 'OK'),
+    );
+    b.hidden = false;
   }
 }
 
@@ -303,7 +313,8 @@ function renderShell() {
     linkEl,
     h('a.me', { href: '#/account', 'data-testid': 'me', 'aria-label': `Your account: ${m.account.username}` }, m.account.username),
   );
-  const side = h('nav.side', { 'aria-label': 'Chats' }, form, h('h2.sr-only', null, 'Conversations'), listEl);
+  const storageBanner = h('p.banner.info.storage-banner', { role: 'status', hidden: true, 'data-testid': 'storage-banner' });
+  const side = h('nav.side', { 'aria-label': 'Chats' }, form, storageBanner, h('h2.sr-only', null, 'Conversations'), listEl);
   setScreen('main', header, h('div.layout', null, side, paneEl));
   renderLink();
   renderList();
@@ -374,7 +385,18 @@ function route() {
 
 // ---- chat ----------------------------------------------------------------------------
 
-let chatState: { peer: string; list: HTMLElement; els: Map<string, HTMLElement>; header: HTMLElement; banner: HTMLElement; composer: HTMLFormElement; text: HTMLTextAreaElement; send: HTMLButtonElement } | null = null;
+let chatState: { peer: string; list: HTMLElement; els: Map<string, HTMLElement>; header: HTMLElement; banner: HTMLElement; composer: HTMLFormElement; text: HTMLTextAreaElement; send: HTMLButtonElement; stick: boolean } | null = null;
+
+let scrollPending = false;
+/** Scrolls the message list to the end once per frame (no forced layout per message). */
+function scrollToEnd() {
+  if (scrollPending) return;
+  scrollPending = true;
+  requestAnimationFrame(() => {
+    scrollPending = false;
+    if (chatState) chatState.list.scrollTop = chatState.list.scrollHeight;
+  });
+}
 
 const STATE_TEXT: Record<string, string> = { queued: 'Waiting to send', sending: 'Sending…', relay: 'On relay', delivered: 'Delivered', failed: 'Not sent' };
 
@@ -451,7 +473,11 @@ function showChat(c: Contact) {
   const header = h('header.chat-head', null, ...chatHeader(c));
   const banner = h('div.banner.warn', { role: 'alert', 'data-testid': 'key-banner', hidden: !c.keyChanged }, ...keyBanner(c));
   paneEl.replaceChildren(header, banner, list, composer);
-  chatState = { peer: c.userId, list, els, header, banner, composer, text, send };
+  chatState = { peer: c.userId, list, els, header, banner, composer, text, send, stick: true };
+  // Follow new messages only while the reader is at the end of the list.
+  list.addEventListener('scroll', () => {
+    if (chatState && !scrollPending) chatState.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  }, { passive: true });
   applyKeyState(c);
   list.scrollTop = list.scrollHeight;
   void m.markRead(c);
@@ -490,12 +516,10 @@ function renderChatUpdate(msg?: Msg, oldId?: string) {
     chatState.els.set(msg.id, el);
     updateMsgEl(el, msg);
   } else {
-    const list = chatState.list;
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     el = msgEl(msg);
     chatState.els.set(msg.id, el);
-    list.append(el);
-    if (atBottom || msg.dir === 'out') list.scrollTop = list.scrollHeight;
+    chatState.list.append(el);
+    if (chatState.stick || msg.dir === 'out') scrollToEnd();
   }
   if (msg.dir === 'in' && document.visibilityState === 'visible') void m.markRead(c);
 }

@@ -109,8 +109,18 @@ export class Model {
     const sealed = await this.account.sealLocal(LABEL, enc.encode(JSON.stringify(rec)));
     await this.kv.put(key, sealed);
   }
-  saveContact(c: Contact) {
-    return this.save(`c:${c.key}`, c);
+  private contactSaves = new Map<string, Promise<void>>();
+  /** Saves a contact; calls in the same burst of messages are written once. */
+  saveContact(c: Contact): Promise<void> {
+    let p = this.contactSaves.get(c.key);
+    if (!p) {
+      p = new Promise<void>((r) => setTimeout(r, 50)).then(() => {
+        this.contactSaves.delete(c.key);
+        return this.save(`c:${c.key}`, c);
+      });
+      this.contactSaves.set(c.key, p);
+    }
+    return p;
   }
   saveMsg(m: Msg) {
     return this.save(`m:${m.id}`, m);

@@ -122,7 +122,7 @@ try {
     // A QR code of some other payload: the icon is not one; use B's own view of a
     // different pair by rendering A's QR for a third party later. Simplest: a blank image.
     const blank = join(artifacts, 'blank.png');
-    writeFileSync(blank, await pageA.locator('[data-testid=safety-digits]').screenshot());
+    writeFileSync(blank, await pageA.locator('[data-testid=me]').screenshot());
     await pageB.setInputFiles('[data-testid=qr-file]', blank);
     await pageB.locator('[data-testid=verify-result]', { hasText: 'No QR code' }).waitFor({ timeout: 15_000 });
   });
@@ -225,6 +225,27 @@ try {
     const fpC = (await pageC.textContent('[data-testid=account-fingerprint]')).trim();
     expect(fpA === fpC, `identity differs: ${fpA} vs ${fpC}`);
     await shot(pageC, '12-account-restored');
+    // Log out wipes this browser's copy.
+    pageC.once('dialog', (d) => d.accept());
+    await pageC.click('[data-testid=logout]');
+    await pageC.locator('[data-testid=auth-submit]').waitFor({ timeout: 30_000 });
+    const left = await pageC.evaluate(async () => {
+      const names = (await indexedDB.databases()).map((d) => d.name);
+      const keys = await new Promise((resolve) => {
+        const req = indexedDB.open('sealpost');
+        req.onsuccess = () => {
+          const db = req.result;
+          if (!db.objectStoreNames.length) return resolve([]);
+          const st = db.transaction([...db.objectStoreNames]).objectStore(db.objectStoreNames[0]);
+          const k = st.getAllKeys();
+          k.onsuccess = () => resolve(k.result.map(String));
+        };
+        req.onerror = () => resolve([]);
+      });
+      return { names, keys };
+    });
+    expect(!left.names.some((n) => /^sealpost-www-[0-9a-f]{16}$/.test(n)), `history database left: ${left.names}`);
+    expect(left.keys.length === 0, `package storage keys left: ${left.keys}`);
   });
 
   await r.step('offline: the app opens from the service worker cache and queues messages', async () => {

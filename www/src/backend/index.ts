@@ -144,6 +144,10 @@ class ClientAccount implements Account {
   async forgetContact(username: string) {
     await call('forgetContact', [username]);
   }
+  async close() {
+    this.stop();
+    await call('logout', [false]);
+  }
   async wipe() {
     this.stop();
     await call('logout', [true]);

@@ -71,6 +71,8 @@ export interface Account {
   openLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
   /** Forgets a contact whose key changed (and its sessions), so the next lookup pins the new key. */
   forgetContact(username: string): Promise<void>;
+  /** Closes the connection and drops the keys from memory; the stored copy stays. */
+  close(): Promise<void>;
   /** Logs out and wipes the local copy of the account (keys, sessions, contacts). */
   wipe(): Promise<void>;
 }
