@@ -888,6 +888,12 @@ impl Client {
         let options = Options::read(&options)?;
         let name = Username::parse(&username).or_js()?;
         let id = name.user_id();
+        if options.storage.load(&key(&id, "vault")).await?.is_some() {
+            return Err(error(
+                "ALREADY_REGISTERED",
+                "this account is already stored here: log in instead",
+            ));
+        }
         let mut me = Identity::generate(
             &username,
             options.key_size,
@@ -914,6 +920,9 @@ impl Client {
             account,
         );
         let inner = &client.inner;
+        // Keys are stored before the name is claimed, so a failure after the claim
+        // never loses them (log in to continue); a name taken by someone else removes them.
+        inner.persist_all().await?;
         let resp = inner
             .request(
                 Method::PUT,
@@ -921,9 +930,17 @@ impl Client {
                 Some(&bundle.to_bytes()),
                 false,
             )
-            .await?;
+            .await;
+        let resp = resp?;
         if resp.status() != 201 {
-            return Err(relay_error(resp, "ALREADY_REGISTERED").await);
+            let taken = resp.status() == 409;
+            let e = relay_error(resp, "ALREADY_REGISTERED").await;
+            if taken {
+                for name in ["vault", "identity", "sessions", "contacts"] {
+                    let _ = inner.storage.remove(&key(&id, name)).await;
+                }
+            }
+            return Err(e);
         }
         let mut body = Zeroizing::new(backup_token(inner)?);
         body.extend_from_slice(&blob);
@@ -938,7 +955,6 @@ impl Client {
         if resp.status() != 204 {
             return Err(relay_error(resp, "RELAY").await);
         }
-        inner.persist_all().await?;
         if options.connect {
             client.connect();
         }
