@@ -139,19 +139,34 @@ async function startRelay() {
   cpSync(join(root, 'tests', 'vectors'), join(web, 'tests', 'vectors'), { recursive: true });
   cpSync(interopDir, join(web, 'interop'), { recursive: true });
   writeFileSync(join(web, 'index.html'), 'sealpost-wasm tests');
-  const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data-dir', join(data, 'db'), '--static-dir', web,
-    '--rate-ip-burst', '100000', '--rate-ip-per-sec', '10000', '--rate-mailbox-burst', '10000', '--rate-mailbox-per-sec', '10000'],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
-  child.stderr.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, child, data };
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
+  const relay = { url, data, child: null };
+  relay.start = async () => {
+    const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data-dir', join(data, 'db'), '--static-dir', web,
+      '--rate-ip-burst', '100000', '--rate-ip-per-sec', '10000', '--rate-mailbox-burst', '10000', '--rate-mailbox-per-sec', '10000'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
+    child.stderr.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
+    relay.child = child;
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await fetch(`${url}/healthz`)).ok) return true;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  };
+  // Stops the relay (SIGTERM: graceful, closes WebSockets) and starts it again on the
+  // same port and database, for the reconnection test.
+  relay.restart = async () => {
+    const exited = new Promise((r) => relay.child.once('exit', r));
+    relay.child.kill('SIGTERM');
+    await exited;
+    await new Promise((r) => setTimeout(r, 1500));
+    return relay.start();
+  };
+  if (await relay.start()) return relay;
+  relay.child.kill();
   return null;
 }
 
@@ -173,6 +188,7 @@ if (!args.has('--node-only')) {
     const page = await context.newPage();
     page.on('console', (m) => console.log(m.text()));
     page.on('pageerror', (e) => console.log(`page error: ${e}`));
+    if (relay) await page.exposeFunction('__restartRelay', () => relay.restart());
     const q = new URLSearchParams();
     if (relay) q.set('relay', relay.url);
     if (filter) q.set('filter', filter);

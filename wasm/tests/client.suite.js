@@ -128,6 +128,17 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(await db2.get(`sealpost/v1/${again.userId}/identity`), undefined);
   });
 
+  test('client: reconnects with backoff after the relay restarts; nothing is lost', async () => {
+    if (!globalThis.__restartRelay) return; // a runner that cannot restart the relay
+    const statuses = [];
+    bob.onStatus((s) => statuses.push(s));
+    assert(await globalThis.__restartRelay(), 'relay restarted');
+    await alice.send(B, 'after the restart');
+    eq((await recv(bob)).text, 'after the restart');
+    eq(bob.status, 'online');
+    assert(statuses.includes('offline') && statuses.includes('connecting'), `statuses ${statuses}`);
+  });
+
   test('client: async iterator and logout', async () => {
     await alice.send(B, 'iterated');
     const it = bob.messages();
