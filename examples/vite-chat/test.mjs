@@ -21,8 +21,11 @@ const check = (name, ok, detail = '') => {
 execFileSync(process.execPath, [join(here, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], { cwd: here, stdio: 'inherit' });
 check('vite build', existsSync(join(here, 'dist', 'index.html')));
 
-const bin = process.env.SEALPOST_RELAY_BIN ?? join(root, 'target', 'debug', 'sealpost-relay');
-if (!process.env.SEALPOST_RELAY_BIN) execFileSync('cargo', ['build', '-q', '-p', 'sealpost-relay'], { cwd: root, stdio: 'inherit' });
+// The relay binary (debug), wherever CARGO_TARGET_DIR puts it; or SEALPOST_RELAY_BIN.
+const bin = process.env.SEALPOST_RELAY_BIN ?? execFileSync('cargo',
+  ['build', '-q', '-p', 'sealpost-relay', '--bin', 'sealpost-relay', '--message-format=json'],
+  { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 })
+  .split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.executable && m.target?.name === 'sealpost-relay')?.executable;
 const port = await new Promise((ok) => {
   const s = createServer().listen(0, '127.0.0.1', () => {
     const p = s.address().port;

@@ -119,16 +119,23 @@ export async function freePort() {
   });
 }
 
+/** Builds the relay (debug) and returns its executable path, wherever CARGO_TARGET_DIR is. */
+function relayBinary() {
+  const out = execFileSync('cargo', ['build', '-q', '-p', 'sealpost-relay', '--bin', 'sealpost-relay', '--message-format=json'],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  return out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.executable && m.target?.name === 'sealpost-relay')?.executable;
+}
+
 async function startRelay() {
-  const bin = process.env.SEALPOST_RELAY_BIN ?? join(root, 'target', 'debug', 'sealpost-relay');
-  if (!process.env.SEALPOST_RELAY_BIN) {
+  let bin = process.env.SEALPOST_RELAY_BIN;
+  if (!bin) {
     try {
-      execFileSync('cargo', ['build', '-q', '-p', 'sealpost-relay'], { cwd: root, stdio: 'inherit' });
+      bin = relayBinary();
     } catch {
       return null;
     }
   }
-  if (!existsSync(bin)) return null;
+  if (!bin || !existsSync(bin)) return null;
   const port = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'sealpost-relay-'));
   // The relay serves the test page too (same origin, so no CORS needed): a static
