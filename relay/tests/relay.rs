@@ -1022,3 +1022,42 @@ async fn large_blobs_are_paged_but_all_pushed() {
         server.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_web_app_beside_the_api() {
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(
+        www.path().join("index.html"),
+        "<!doctype html><title>app</title>",
+    )
+    .unwrap();
+    std::fs::write(www.path().join("app.js"), "console.log(1)").unwrap();
+    let dir = www.path().display().to_string();
+    let server = Server::start(&Backend::Sqlite, &["--static-dir", &dir]).await;
+    let c = server.client();
+    let index = c.send(Method::GET, "/", None, vec![]).await;
+    assert_eq!(
+        (index.status, &index.bytes[..]),
+        (StatusCode::OK, &b"<!doctype html><title>app</title>"[..])
+    );
+    let js = c.send(Method::GET, "/app.js", None, vec![]).await;
+    assert_eq!(
+        (js.status, &js.bytes[..]),
+        (StatusCode::OK, &b"console.log(1)"[..])
+    );
+    // Client-side routes get the app; unknown API paths get a JSON 404.
+    assert_eq!(
+        c.send(Method::GET, "/chat/alice", None, vec![]).await.bytes,
+        index.bytes
+    );
+    let api = c.send(Method::GET, "/v1/nope", None, vec![]).await;
+    assert_eq!(
+        (api.status, api.error().as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    assert_eq!(
+        c.send(Method::GET, "/healthz", None, vec![]).await.status,
+        StatusCode::OK
+    );
+    server.stop().await;
+}
