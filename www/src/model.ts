@@ -282,7 +282,7 @@ export class Model {
         .filter((m) => m.dir === 'out' && m.state === 'queued')
         .sort((a, b) => a.at - b.at)
         .find((m) => !this.contacts.get(m.peer)?.keyChanged);
-      if (!next) {
+      if (!next || !navigator.onLine) {
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;
         continue;
@@ -295,9 +295,14 @@ export class Model {
         if (code === 'NETWORK' || code === 'RELAY_BUSY' || code === 'CLOSED' || !navigator.onLine) {
           next.state = 'queued';
           this.emit({ peer: next.peer, msg: next });
-          await Promise.race([sleep(backoff), new Promise<void>((r) => (this.wake = r))]);
+          // Every failed Client.send burns a step of the session's chain (it seals before
+          // it posts) and the recipient skips at most 256: so no attempts while the
+          // browser is offline (the 'online' event wakes us) and a slow backoff otherwise.
+          const waits: Promise<unknown>[] = [new Promise<void>((r) => (this.wake = r))];
+          if (navigator.onLine) waits.push(sleep(backoff));
+          await Promise.race(waits);
           this.wake = null;
-          backoff = Math.min(backoff * 2, 15_000);
+          backoff = Math.min(backoff * 2, 60_000);
         } else {
           next.state = 'failed';
           next.error = e instanceof Error ? e.message : String(e);

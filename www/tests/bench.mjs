@@ -19,7 +19,7 @@
 // docs/BENCHMARKS.md with the results. The relay is a release build (--debug: debug).
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { artifacts, ensureBuilt, launchBrowser, newContext, root, startRelay } from './harness.mjs';
 
@@ -168,6 +168,7 @@ async function measure(relayLimits, extra) {
     messages: N,
     keySize: KEY,
     relayLimits,
+    loadAvg1: loadavg()[0],
     cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
     registerBothSecs: registerSecs,
     oneAtATime: { p50: pct(lat1, 50), p90: pct(lat1, 90), p99: pct(lat1, 99), max: Math.max(...lat1), mean: lat1.reduce((x, y) => x + y, 0) / N, totalSecs: total1, perMessageSecs: total1 / N },
@@ -210,7 +211,9 @@ sides, WebSocket push, delivery receipts flowing back. Latency is the sender's S
 message on the recipient's screen, timed inside the pages. The first message of the pair
 (session set-up with RSA) is a warm-up, not counted. RSA-${KEY} keys (the package default),
 relay ${args.debug ? 'debug' : 'release'} build with SQLite in a temporary directory, ${result.cpu}
-shared with other builds, ${result.date.slice(0, 10)}. "Per message" is the total divided by ${N}.
+(load average at the end of each run: ${results.map((r) => r.loadAvg1.toFixed(1)).join(', ')}; the machine was shared with
+other builds, so expect noise of a few tens of percent between runs), ${result.date.slice(0, 10)}.
+"Per message" is the total divided by ${N}.
 
 | | per message | p50 | p99 | total for ${N} |
 |---|---|---|---|---|
@@ -220,8 +223,9 @@ ${rows.join('\n')}
 
 ¹ includes waiting in the outbox behind the earlier messages (one send in flight at a time,
 so the order is kept).
-With the default limits (20 deposits/s per mailbox after a burst of 100) the relay answers
-429 once the pace exceeds them; the PWA backs off and retries, which is the p99 tail.
+The default relay limits (20 deposits/s per mailbox after a burst of 100; above that the
+relay answers 429 and the PWA backs off and retries) hardly matter at this pace: the two
+configurations differ by about the run-to-run noise.
 Duplicates seen by the recipient: ${results.map((r) => r.duplicates).join(', ')}. Registering both
 accounts (two RSA-${KEY} key pairs each, in parallel): ${result.registerBothSecs.toFixed(1)} s.
 Where the time goes (one message, measured with debug logging): about 15–50 ms in
