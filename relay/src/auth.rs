@@ -10,9 +10,6 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::{AppState, B64, now, random_bytes};
 
-/// How long a bearer token is valid.
-pub const TOKEN_LIFETIME: i64 = 3600;
-
 /// Which credentials an endpoint accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accept {
@@ -134,7 +131,7 @@ pub async fn check_token(state: &AppState, id: &UserId, token: &[u8; 32]) -> Res
 /// Issues a bearer token for `id`; returns it (base64url) and its expiry.
 pub async fn issue_token(state: &AppState, id: &UserId) -> Result<(String, i64), ApiError> {
     let token: [u8; 32] = random_bytes();
-    let expires_at = now() + TOKEN_LIFETIME;
+    let expires_at = now() + state.limits.token_ttl_secs;
     state
         .store
         .put_token(&Sha256::digest(token).into(), id, expires_at)

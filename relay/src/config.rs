@@ -95,6 +95,15 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_WS_AUTH_TIMEOUT_SECS", default_value_t = 10)]
     pub ws_auth_timeout_secs: u64,
 
+    /// Largest distance in seconds between a signed request's timestamp and the relay's
+    /// clock (also how long its nonce is remembered).
+    #[arg(long, env = "SEALPOST_CLOCK_SKEW_SECS", default_value_t = 300)]
+    pub clock_skew_secs: u64,
+
+    /// Seconds a bearer token from `POST /v1/mailboxes/{id}/token` is valid.
+    #[arg(long, env = "SEALPOST_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub token_ttl_secs: u64,
+
     /// Wrong backup tokens accepted per user id per window before 429.
     #[arg(long, env = "SEALPOST_BACKUP_MAX_ATTEMPTS", default_value_t = 5)]
     pub backup_max_attempts: u32,

@@ -44,6 +44,8 @@ pub struct Limits {
     pub blob_ttl_secs: i64,
     /// Allowed distance between a signed request's timestamp and the clock.
     pub clock_skew_secs: i64,
+    /// Bearer token lifetime.
+    pub token_ttl_secs: i64,
     /// Backup fetch attempts per window.
     pub backup_max_attempts: i64,
     /// Backup attempt window in seconds.
@@ -65,7 +67,8 @@ impl Limits {
                 max_bytes: i64::try_from(c.mailbox_max_bytes).unwrap_or(i64::MAX),
             },
             blob_ttl_secs: secs(c.blob_ttl_secs),
-            clock_skew_secs: 300,
+            clock_skew_secs: secs(c.clock_skew_secs),
+            token_ttl_secs: secs(c.token_ttl_secs),
             backup_max_attempts: i64::from(c.backup_max_attempts),
             backup_window_secs: secs(c.backup_window_secs),
             max_ws_per_mailbox: c.max_ws_per_mailbox,
