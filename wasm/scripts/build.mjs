@@ -13,7 +13,7 @@
 // then package.json, entry points, TypeScript declarations and README. Downloads nothing.
 // Prerequisites: `npm ci` in wasm/, `cargo install wasm-bindgen-cli --version <pinned>`.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,13 +93,18 @@ if (!dev && !args['no-opt']) {
     process.exit(1);
   }
   const t = Date.now();
-  for (const sub of ['web', 'node']) {
+  // Both modules at once (wasm-opt from npm is single-threaded JS/wasm).
+  await Promise.all(['web', 'node'].map((sub) => {
     const f = join(outDir, sub, 'sealpost_wasm_bg.wasm');
     const features = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
       '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue'];
     if (simd) features.push('--enable-simd');
-    run(wasmOpt, [optFlag, ...features, f, '-o', f]);
-  }
+    const argv = [optFlag, ...features, f, '-o', f];
+    console.error(`$ ${wasmOpt} ${argv.join(' ')}`);
+    return new Promise((ok, fail) => {
+      spawn(wasmOpt, argv, { stdio: 'inherit' }).on('exit', (code) => (code === 0 ? ok() : fail(new Error(`wasm-opt exited with ${code}`))));
+    });
+  }));
   timings.wasmOpt = (Date.now() - t) / 1000;
 }
 
