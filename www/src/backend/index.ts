@@ -1,9 +1,12 @@
-// The page side of the messaging layer: a typed RPC to the crypto worker (./worker.ts),
-// which hosts the sealpost-wasm Client. Secrets never reach this thread.
+// The page side of the messaging layer: the package's RemoteClient (sealpost-wasm/remote)
+// talking to the Client in the crypto worker (./worker.ts), plus a small request channel
+// for what the Client does not cover yet (GAP). Secrets never reach this thread.
 
+import { RemoteClient } from 'sealpost-wasm/remote';
+import type { ContactInfo, IncomingMessage } from 'sealpost-wasm';
 import type { Account, Backend, Handlers, Incoming, LinkState, PeerInfo, Progress } from './types';
 import { AppError } from './types';
-import type { WorkerApi } from './worker';
+import type { GapApi } from './worker';
 import { KV, deleteDb, openDb } from '../idb';
 import { b64 } from '../util';
 import workerUrl from './worker.ts?worker&url';
@@ -14,16 +17,10 @@ const WORKER_SHA384 = '__SEALPOST_WORKER_SHA384__';
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Args<F> = F extends (...a: infer A) => any ? A : never;
 type Ret<F> = F extends (...a: any[]) => infer R ? Awaited<R> : never;
-type Strip<A extends unknown[]> = A extends [...infer H, (label: string, done: number, total: number) => void] ? H : A;
 
 let worker: Promise<Worker> | null = null;
 let seq = 0;
-const calls = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void; progress?: (p: Progress) => void }>();
-type WorkerEvent =
-  | { event: 'message'; message: { id: string; messageId: string; from: string; fromUsername?: string; verified: boolean; text?: string; content: Uint8Array; contentType: number; sentAt: number } }
-  | { event: 'status'; status: string }
-  | { event: 'error'; error: { code: string; message: string } };
-let onEvent: ((e: WorkerEvent) => void) | null = null;
+const calls = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
 
 /** Starts the crypto worker from bytes checked against the build-time hash (SRI for workers). */
 async function startWorker(): Promise<Worker> {
@@ -37,54 +34,49 @@ async function startWorker(): Promise<Worker> {
     const url = URL.createObjectURL(new Blob([bytes], { type: 'text/javascript' }));
     w = new Worker(url, { type: 'module', name: 'sealpost-crypto' });
   }
-  w.onmessage = (ev) => {
+  w.addEventListener('message', (ev) => {
     const d = ev.data;
-    if (d.event) return onEvent?.(d as WorkerEvent);
-    const c = calls.get(d.id);
+    if (typeof d?.gap !== 'number') return; // RemoteClient traffic
+    const c = calls.get(d.gap);
     if (!c) return;
-    if (d.progress) return c.progress?.(d.progress);
-    calls.delete(d.id);
+    calls.delete(d.gap);
     if (d.error) c.reject(new AppError(d.error.code ?? 'CRYPTO', d.error.message, d.error.status));
     else c.resolve(d.result);
-  };
-  w.onerror = (ev) => {
+  });
+  w.addEventListener('error', (ev) => {
     for (const [id, c] of calls) {
       calls.delete(id);
       c.reject(new AppError('CRYPTO', `The crypto worker failed: ${ev.message}`));
     }
-  };
+  });
   return w;
 }
 
-let ready: Promise<unknown> | null = null;
+const getWorker = () => (worker ??= startWorker());
 
-function call<K extends keyof WorkerApi>(
-  method: K,
-  args: Strip<Args<WorkerApi[K]>>,
-  progress?: (p: Progress) => void,
-): Promise<Ret<WorkerApi[K]>> {
-  worker ??= startWorker();
-  const run = async () => {
-    const w = await worker!;
-    return new Promise<Ret<WorkerApi[K]>>((resolve, reject) => {
-      const id = ++seq;
-      calls.set(id, { resolve: resolve as (v: unknown) => void, reject, progress });
-      w.postMessage({ id, method, args });
-    });
-  };
-  if (method === 'init') return run();
-  ready ??= call('init', []);
-  return ready.then(run);
+/** A GAP request to the worker. */
+async function gap<K extends keyof GapApi>(method: K, args: Args<GapApi[K]>): Promise<Ret<GapApi[K]>> {
+  const w = await getWorker();
+  return new Promise((resolve, reject) => {
+    const id = ++seq;
+    calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    w.postMessage({ gap: id, method, args });
+  });
 }
 
-/** Starts loading the wasm module in the worker (call early; idempotent). */
+/** RemoteClient errors carry the package's `code` and `status`; keep them. */
+function wrap(e: unknown): AppError {
+  const err = e as { code?: string; message?: string; status?: number };
+  return new AppError(err?.code ?? 'CRYPTO', err?.message ?? String(e), err?.status);
+}
+
+/** Starts loading the worker and its wasm module (call early; idempotent). */
 export function warmUp(): void {
-  ready ??= call('init', []);
-  ready.catch(() => undefined);
+  gap('ids', ['warm.up']).catch(() => undefined);
 }
 
 export async function userIdOf(username: string): Promise<string> {
-  return (await call('ids', [username])).userId;
+  return (await gap('ids', [username])).userId;
 }
 
 // ---- what the page keeps about the account (not secret) ----------------------------
@@ -101,96 +93,127 @@ const kv = () => (kvP ??= openDb(META_DB, ['meta']).then((db) => new KV(db, 'met
 
 // ---- the account ---------------------------------------------------------------------
 
+function peer(info: ContactInfo): PeerInfo {
+  const digits = info.safetyNumber.replace(/\D/g, '');
+  return {
+    userId: info.userId,
+    username: info.username ?? '',
+    fingerprint: info.fingerprint,
+    verified: info.verified,
+    safety: { digits, display: digits.replace(/(\d{5})(?=\d)/g, '$1 ') },
+  };
+}
+
 class ClientAccount implements Account {
   private handlers: Handlers | null = null;
   private queue: Promise<void> = Promise.resolve();
   private acks: string[] = [];
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
-  private running = false;
+  private started = false;
+  readonly username: string;
+  readonly userId: string;
+  readonly fingerprint: string;
 
-  constructor(readonly username: string, readonly userId: string, readonly fingerprint: string) {}
+  constructor(private client: RemoteClient) {
+    this.username = client.username;
+    this.userId = client.userId;
+    this.fingerprint = client.fingerprint;
+    client.onMessage((m) => this.onMessage(m));
+    client.onStatus((s) => {
+      const st = s === 'online' ? 'online' : s === 'connecting' && navigator.onLine ? 'connecting' : 'offline';
+      this.handlers?.onLinkState(st as LinkState);
+    });
+    client.onError((e) => console.warn('sealpost:', e.code, e.message));
+  }
 
-  lookup(username: string): Promise<PeerInfo> {
-    return call('lookup', [username]);
+  private async pair(userId: string) {
+    const info = (await this.client.contacts()).find((c) => c.userId === userId);
+    if (!info) throw new AppError('NOT_FOUND', 'not a contact');
+    return { me: { userId: this.userId, fingerprint: this.fingerprint }, them: { userId: info.userId, fingerprint: info.fingerprint, safetyNumber: info.safetyNumber } };
   }
-  contact(userId: string): Promise<PeerInfo | null> {
-    return call('contact', [userId]);
+
+  async lookup(username: string): Promise<PeerInfo> {
+    try {
+      return peer(await this.client.lookup(username));
+    } catch (e) {
+      throw wrap(e);
+    }
   }
-  qrPayload(userId: string): Promise<Uint8Array> {
-    return call('qrPayload', [userId]);
+  async contact(userId: string): Promise<PeerInfo | null> {
+    const info = (await this.client.contacts()).find((c) => c.userId === userId);
+    return info ? peer(info) : null;
   }
-  matchesQr(userId: string, scanned: Uint8Array): Promise<boolean> {
-    return call('matchesQr', [userId, scanned]);
+  async qrPayload(userId: string): Promise<Uint8Array> {
+    return gap('qrPayload', [await this.pair(userId)]);
+  }
+  async matchesQr(userId: string, scanned: Uint8Array): Promise<boolean> {
+    return gap('matchesQr', [await this.pair(userId), scanned]);
   }
   async setVerified(username: string, verified: boolean): Promise<void> {
-    await call('setVerified', [username, verified]);
+    await this.client.setVerified(username, verified);
   }
   async send(username: string, content: Uint8Array, contentType: number) {
     try {
-      return await call('send', [username, content, contentType]);
+      const r = await this.client.send(username, content, contentType);
+      return { messageId: r.messageId };
     } catch (e) {
-      const err = e as AppError;
+      const err = wrap(e);
       // Transient relay answers are retried like lost connectivity.
-      if (err.status === 429 || err.status === 503 || (err.status ?? 0) >= 500) throw new AppError('NETWORK', err.message, err.status);
-      throw e;
+      if (err.status === 429 || (err.status ?? 0) >= 500) throw new AppError('NETWORK', err.message, err.status);
+      throw err;
     }
   }
   sealLocal(label: string, data: Uint8Array) {
-    return call('sealLocal', [label, data]);
+    return gap('sealLocal', [label, data]);
   }
   openLocal(label: string, data: Uint8Array) {
-    return call('openLocal', [label, data]);
+    return gap('openLocal', [label, data]);
   }
   async forgetContact(username: string) {
-    await call('forgetContact', [username]);
+    await this.client.forgetContact(username);
   }
   async close() {
     this.stop();
-    await call('logout', [false]);
+    await this.client.logout(false).catch(() => undefined);
+    await gap('close', []);
   }
   async wipe() {
     this.stop();
-    await call('logout', [true]);
+    await this.client.logout(true);
+    await gap('close', []);
     await (await kv()).clear();
   }
 
   start(h: Handlers) {
     this.handlers = h;
-    onEvent = (e) => {
-      if (e.event === 'status') {
-        const s = e.status === 'online' ? 'online' : e.status === 'connecting' && navigator.onLine ? 'connecting' : 'offline';
-        this.handlers?.onLinkState(s as LinkState);
-      } else if (e.event === 'message') {
-        const m = e.message;
-        const inc: Incoming = {
-          blobId: m.id,
-          messageId: m.messageId,
-          sender: m.from,
-          senderUsername: m.fromUsername,
-          keyMatches: m.verified,
-          sentAt: m.sentAt,
-          contentType: m.contentType,
-          content: m.content,
-          text: m.text,
-        };
-        this.queue = this.queue.then(() => this.deliver(inc));
-      } else if (e.event === 'error') {
-        console.warn('sealpost:', e.error.code, e.error.message);
-      }
-    };
-    if (!this.running) {
-      this.running = true;
-      void call('connect', []);
+    if (!this.started) {
+      this.started = true;
+      void this.client.connect();
     }
   }
   stop() {
-    onEvent = null;
     this.handlers = null;
   }
 
+  private onMessage(m: IncomingMessage) {
+    const inc: Incoming = {
+      blobId: m.id,
+      messageId: m.messageId,
+      sender: m.from,
+      senderUsername: m.fromUsername,
+      keyMatches: m.verified,
+      sentAt: m.sentAt,
+      contentType: m.contentType,
+      content: m.content,
+      text: m.text,
+    };
+    this.queue = this.queue.then(() => this.deliver(inc));
+  }
+
   private async deliver(m: Incoming) {
+    if (!this.handlers) return; // stopped: not acknowledged, the relay sends it again
     try {
-      await this.handlers?.onMessage(m);
+      await this.handlers.onMessage(m);
     } catch (e) {
       console.warn('sealpost: message handler failed', e);
       return; // not acknowledged: the relay sends it again on the next connection
@@ -199,7 +222,7 @@ class ClientAccount implements Account {
     this.ackTimer ??= setTimeout(() => {
       this.ackTimer = null;
       const ids = this.acks.splice(0);
-      call('ack', [ids]).catch(() => undefined); // unacked blobs come again; duplicates are dropped
+      this.client.ack(ids).catch(() => undefined); // unacked blobs come again; duplicates are dropped
     }, 20);
   }
 }
@@ -216,47 +239,64 @@ async function taken(userId: string): Promise<boolean> {
   }
 }
 
+async function open(username: string, password: string, onProgress: (p: Progress) => void): Promise<RemoteClient> {
+  onProgress({ label: 'Checking your password', done: 0, total: 2 });
+  try {
+    return await RemoteClient.login(await getWorker(), { autoAck: false, connect: false }, username, password);
+  } catch (e) {
+    throw wrap(e);
+  }
+}
+
 export const backend: Backend = {
   async storedUsername() {
     return (await (await kv()).get<Meta>('current'))?.username ?? null;
   },
 
   async register(username, password, onProgress, keySize) {
-    const ids = await call('ids', [username]);
+    const ids = await gap('ids', [username]);
     if (await taken(ids.userId)) throw new AppError('ALREADY_REGISTERED', `“${ids.username}” is taken. Log in, or pick another name.`);
     onProgress({ label: 'Generating your keys', done: 0, total: 2 });
-    let r;
+    let client: RemoteClient;
     try {
-      r = await call('register', [ids.username, password, keySize], onProgress);
+      client = await RemoteClient.register(await getWorker(), {
+        keySize: keySize as 2048 | 3072 | 4096 | undefined,
+        autoAck: false, // acknowledged once the message is in the history
+        connect: false,
+        onProgress: (d, t) => onProgress({ label: d < t ? `Generating your keys (${d + 1} of ${t})` : 'Keys ready; protecting them with your password', done: d, total: t }),
+      }, ids.username, password);
     } catch (e) {
-      if ((e as AppError).code === 'ALREADY_REGISTERED') throw new AppError('ALREADY_REGISTERED', `“${ids.username}” was just taken.`);
-      throw e;
+      const err = wrap(e);
+      if (err.code === 'ALREADY_REGISTERED') throw new AppError('ALREADY_REGISTERED', `“${ids.username}” was just taken.`);
+      throw err;
     }
-    await (await kv()).put('current', { username: r.username, userId: r.userId, vaultHeader: r.vaultHeader } satisfies Meta);
-    return new ClientAccount(r.username, r.userId, r.fingerprint);
+    onProgress({ label: 'Locking this device’s copy of your messages', done: 1, total: 2 });
+    const vaultHeader = await gap('vault', [password, null]);
+    await (await kv()).put('current', { username: client.username, userId: client.userId, vaultHeader } satisfies Meta);
+    return new ClientAccount(client);
   },
 
   async login(username, password, onProgress) {
-    const ids = await call('ids', [username]);
+    const ids = await gap('ids', [username]);
     const meta = await (await kv()).get<Meta>('current');
-    let r;
-    try {
-      r = await call('login', [ids.username, password, meta?.userId === ids.userId ? meta.vaultHeader : null], onProgress);
-    } catch (e) {
-      const err = e as AppError;
-      if (err.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No account “${ids.username}” here.`);
-      if (err.status === 429) throw new AppError('RELAY_BUSY', 'Too many wrong passwords: wait 15 minutes.');
+    const client = await open(ids.username, password, onProgress).catch((e: AppError) => {
+      if (e.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No account “${ids.username}” here.`);
+      if (e.status === 429) throw new AppError('RELAY_BUSY', 'Too many wrong passwords: wait 15 minutes.');
       throw e;
-    }
-    await (await kv()).put('current', { username: r.username, userId: r.userId, vaultHeader: r.vaultHeader } satisfies Meta);
-    return new ClientAccount(r.username, r.userId, r.fingerprint);
+    });
+    onProgress({ label: 'Opening this device’s copy of your messages', done: 1, total: 2 });
+    const vaultHeader = await gap('vault', [password, meta?.userId === client.userId ? meta.vaultHeader : null]);
+    await (await kv()).put('current', { username: client.username, userId: client.userId, vaultHeader } satisfies Meta);
+    return new ClientAccount(client);
   },
 
   async unlock(password, onProgress) {
     const meta = await (await kv()).get<Meta>('current');
     if (!meta) throw new AppError('NOT_FOUND', 'No account on this device.');
-    const r = await call('login', [meta.username, password, meta.vaultHeader], onProgress);
-    return new ClientAccount(r.username, r.userId, r.fingerprint);
+    const client = await open(meta.username, password, onProgress);
+    onProgress({ label: 'Opening this device’s copy of your messages', done: 1, total: 2 });
+    await gap('vault', [password, meta.vaultHeader]);
+    return new ClientAccount(client);
   },
 };
 
