@@ -1061,3 +1061,46 @@ async fn serves_the_web_app_beside_the_api() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_name_no_user_blob_or_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Process::spawn(&Backend::Sqlite, dir.path(), &[]).await;
+    let c = relay.client();
+    let alice = c.new_user(0).await;
+    let bob = c.new_user(1).await;
+    let (blob_id, _) = c.deposit_ok(&alice.id).await;
+    let token = c.token(&alice).await;
+    let mut ws = Ws::owner(&c, &alice).await;
+    ws.blob().await;
+    ws.ack(&[&blob_id]).await;
+    drop(ws);
+    let path = format!("/v1/mailboxes/{}/blobs", alice.hex);
+    let forged = bob.sign("GET", &path, b"");
+    assert_eq!(
+        c.send(Method::GET, &path, Some(&forged), vec![])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let fetch = format!("/v1/users/{}/backup/fetch", alice.hex);
+    c.send(Method::POST, &fetch, None, vec![9; 32]).await;
+    c.deposit(&bob.id, envelope(&alice.id, 512)).await;
+
+    let log = relay.terminate().join("\n");
+    assert!(
+        log.contains("listening on") && log.contains("shutting down"),
+        "{log}"
+    );
+    for secret in [&alice.hex, &bob.hex, &blob_id, &token] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "the log names {secret}:\n{log}"
+        );
+    }
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("127.0.0.1")).collect();
+    assert!(
+        lines.iter().all(|l| l.contains("listening on")),
+        "only the listen address: {lines:?}"
+    );
+}

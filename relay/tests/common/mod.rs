@@ -247,6 +247,8 @@ impl Server {
 pub struct Process {
     pub base: String,
     child: Child,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Process {
@@ -261,9 +263,12 @@ impl Process {
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = log.clone();
+        let reader = std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line.clone());
                 if !sent && let Some(addr) = line.split("listening on ").nth(1) {
                     let _ = tx.send(addr.trim().to_string());
                     sent = true;
@@ -273,7 +278,30 @@ impl Process {
         let base = tokio::task::spawn_blocking(move || rx.recv_timeout(PATIENCE).unwrap())
             .await
             .unwrap();
-        Self { base, child }
+        Self {
+            base,
+            child,
+            log,
+            reader: Some(reader),
+        }
+    }
+
+    /// SIGTERM; waits for a clean exit and returns everything the relay logged.
+    pub fn terminate(mut self) -> Vec<String> {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0: {status}");
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        self.log.lock().unwrap().clone()
     }
 
     pub fn client(&self) -> Client {
