@@ -236,6 +236,7 @@ async fn backup_needs_the_token_and_limits_guessing() {
             (r.status, r.error().as_str()),
             (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
         );
+        assert_eq!(r.headers["retry-after"], "900");
         let dir = server.stop().await;
 
         // Restarted with a 1-second window, the relay lets the owner in again afterwards.
@@ -597,6 +598,7 @@ async fn rate_limits_refuse_with_429() {
             (r.status, r.error().as_str()),
             (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
         );
+        assert_eq!(r.headers["retry-after"], "1");
         assert_eq!(c.list(&alice).await.len(), 2, "refusal lost nothing");
         server.stop().await;
 

@@ -109,7 +109,9 @@ pub async fn fetch(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
             "too many wrong tokens for this id; wait for the attempt window to end",
-        ));
+        )
+        // At most one window; the exact end is not worth a query.
+        .retry_after(u64::try_from(limits.backup_window_secs).unwrap_or(0)));
     }
     let presented: [u8; 32] = Sha256::digest(&body).into();
     if !bool::from(presented.ct_eq(&backup.token_hash)) {

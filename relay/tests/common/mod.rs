@@ -332,6 +332,7 @@ pub struct Client {
 /// Status, JSON (or Null) and raw bytes of a response.
 pub struct Reply {
     pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
     pub bytes: Vec<u8>,
 }
 
@@ -384,8 +385,10 @@ impl Client {
             .unwrap()
             .unwrap();
         let status = r.status();
+        let headers = r.headers().clone();
         Reply {
             status,
+            headers,
             bytes: r.bytes().await.unwrap().to_vec(),
         }
     }
