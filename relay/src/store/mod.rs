@@ -188,13 +188,22 @@ pub async fn open(config: &Config) -> Result<Arc<dyn Store>> {
             ))
         }
         None => {
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|e| StoreError(sqlx::Error::Io(e)))?;
+            create_private_dir(&config.data_dir).map_err(|e| StoreError(sqlx::Error::Io(e)))?;
             Ok(Arc::new(
                 SqliteStore::open(&config.data_dir.join("relay.db")).await?,
             ))
         }
     }
+}
+
+/// Creates the data directory readable by the relay's user only (on Unix), since the
+/// database holds metadata worth protecting even though every payload is encrypted.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Stored arrival times are rounded down to this many seconds, so a copy of the
