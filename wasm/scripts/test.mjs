@@ -28,9 +28,11 @@ const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 let passed = 0;
 let failed = 0;
 
+const failures = [];
 function tally(name, r) {
   passed += r.passed;
   failed += r.failed;
+  for (const f of r.failures ?? []) failures.push(`${name} / ${f.name}`);
   console.log(`-- ${name}: ${r.passed} passed, ${r.failed} failed`);
 }
 
@@ -214,5 +216,6 @@ if (!args.has('--node-only')) {
   }
 }
 
+for (const f of failures) console.log(`failed: ${f}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
