@@ -873,7 +873,7 @@ async fn kill_9_and_restart_keep_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_are_one_relay() {
     let Some(url) = postgres_url() else {
-        eprintln!("SKIPPED two processes on one PostgreSQL: SEALPOST_TEST_DATABASE_URL is not set");
+        skipped(SKIPPED_POSTGRES);
         return;
     };
     let backend = Backend::Postgres(url);

@@ -33,16 +33,28 @@ pub enum Backend {
     Postgres(String),
 }
 
+/// What the suite says when PostgreSQL is not configured.
+pub const SKIPPED_POSTGRES: &str = "SKIPPED PostgreSQL: SEALPOST_TEST_DATABASE_URL is not set; the relay suite ran on \
+    SQLite only (set it to postgres://... to run every test against PostgreSQL too)";
+
 /// SQLite always; PostgreSQL when `SEALPOST_TEST_DATABASE_URL` is set.
 pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite];
     match std::env::var("SEALPOST_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => all.push(Backend::Postgres(url)),
-        _ => eprintln!(
-            "SKIPPED PostgreSQL: set SEALPOST_TEST_DATABASE_URL=postgres://... to run this test against it too"
-        ),
+        _ => skipped(SKIPPED_POSTGRES),
     }
     all
+}
+
+/// Says once per test binary, past the harness's output capture (which only takes the
+/// print macros), that the PostgreSQL part did not run.
+pub fn skipped(what: &str) {
+    use std::io::Write;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "{what}");
+    });
 }
 
 /// The same backend in a fresh PostgreSQL schema, for a relay whose purge must not
