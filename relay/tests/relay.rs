@@ -876,7 +876,7 @@ async fn two_processes_on_one_postgres_are_one_relay() {
         skipped(SKIPPED_POSTGRES);
         return;
     };
-    let backend = Backend::Postgres(url);
+    let backend = Backend::Postgres(url.clone());
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = Process::spawn(&backend, dir_a.path(), &[]).await;
     let b = Process::spawn(&backend, dir_b.path(), &[]).await;
@@ -912,7 +912,39 @@ async fn two_processes_on_one_postgres_are_one_relay() {
     let r = cb
         .send(Method::GET, &path, Some(&format!("Bearer {token}")), vec![])
         .await;
-    assert_eq!(r.json()["blobs"].as_array().unwrap().len(), 6);
+    let blobs = r.json()["blobs"].as_array().unwrap().clone();
+    assert_eq!(blobs.len(), 6);
+    let ids: Vec<&str> = blobs.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    let ack = json!({ "ids": ids }).to_string().into_bytes();
+    let ack_path = format!("/v1/mailboxes/{}/ack", alice.hex);
+    let r = cb
+        .send(
+            Method::POST,
+            &ack_path,
+            Some(&format!("Bearer {token}")),
+            ack,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(
+        ca.list(&alice).await.is_empty(),
+        "acknowledged through B, gone on A"
+    );
+
+    // A relay that loses its LISTEN connection re-reads every subscribed mailbox once it
+    // is back, so a deposit announced while it was not listening still arrives.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let terminated = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(terminated.len() >= 2, "both relays were listening");
+    let blob = cb.deposit_ok(&alice.id).await;
+    assert_eq!(on_a.blob().await, blob);
+    assert_eq!(on_b.blob().await, blob);
 }
 
 // ------------------------------------------------------------------ connections
