@@ -189,6 +189,25 @@ pub struct Client {
     inner: Rc<Inner>,
 }
 
+/// `free()` (or garbage collection) of the handle logs out: the connection closes and
+/// the keys are wiped, even though the background receive task holds the state too.
+impl Drop for Client {
+    fn drop(&mut self) {
+        let inner = &self.inner;
+        inner.closed.set(true);
+        if let Some(tx) = inner.ws_out.borrow_mut().take() {
+            let _ = tx.unbounded_send(Out::Close);
+        }
+        if let Ok(mut account) = inner.account.try_borrow_mut() {
+            account.take();
+        }
+        let waiters: Vec<Function> = inner.waiters.borrow_mut().drain(..).collect();
+        for w in waiters {
+            let _ = w.call1(&JsValue::NULL, &JsValue::NULL);
+        }
+    }
+}
+
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
