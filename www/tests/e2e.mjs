@@ -218,9 +218,14 @@ try {
     await pageC.fill('#password', 'wrong password!');
     await pageC.click('[data-testid=auth-submit]');
     await pageC.locator('[data-testid=auth-error]', { hasText: 'Wrong' }).waitFor({ timeout: 60_000 });
-    await pageC.fill('#password', PASSWORD);
-    await pageC.click('[data-testid=auth-submit]');
+    // Keyboard and labels only: the fields are found by their visible labels and the
+    // form is submitted with Enter.
+    await pageC.getByLabel('Password').fill(PASSWORD);
+    await pageC.getByLabel('Password').press('Enter');
     await pageC.locator('[data-testid=me]').waitFor(T);
+    await pageC.getByLabel('Start a chat with').focus();
+    await pageC.keyboard.press('Tab'); // from the field to its button: a real focus order
+    expect(await pageC.evaluate(() => document.activeElement?.textContent === 'Start chat'), 'Tab reaches "Start chat"');
     await pageC.click('[data-testid=me]');
     const fpC = (await pageC.textContent('[data-testid=account-fingerprint]')).trim();
     expect(fpA === fpC, `identity differs: ${fpA} vs ${fpC}`);
