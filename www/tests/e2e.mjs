@@ -187,6 +187,15 @@ try {
     await tab2.fill('#password', PASSWORD);
     await tab2.click('[data-testid=unlock-submit]');
     await tab2.locator('[data-testid=use-here]').waitFor({ timeout: 30_000 });
+    // Taking over: the first tab pauses, the second unlocks and works.
+    await tab2.click('[data-testid=use-here]');
+    await tab2.fill('#password', PASSWORD);
+    await tab2.click('[data-testid=unlock-submit]');
+    await tab2.locator('[data-testid=me]').waitFor(T);
+    await pageB.locator('[data-testid=use-here]').waitFor({ timeout: 30_000 });
+    await openChat(tab2, 'alice');
+    await send(pageA, 'to the new tab');
+    await msg(tab2, 'to the new tab').waitFor({ timeout: 30_000 });
     await tab2.close();
   });
 
@@ -305,6 +314,9 @@ try {
       await pageA.click('[data-testid=review-key]');
       await pageA.locator('[data-testid=key-changed]').waitFor();
       await shot(pageA, '15-key-changed-review');
+      await pageA.click('[data-testid=accept-key]');
+      await pageA.locator('[data-testid=key-changed]').waitFor({ state: 'detached', timeout: 30_000 });
+      expect((await pageA.textContent('[data-testid=badge]')).includes('Not verified'), 'accepted key starts unverified');
       await ctxA.unroute(`**/v1/users/${carolId}/bundle`);
       await ctxD.close();
       await ctxE.close();
