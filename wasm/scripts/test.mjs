@@ -179,14 +179,30 @@ async function startRelay() {
   return null;
 }
 
+const relay = args.has('--no-client') ? null : await startRelay();
+if (!args.has('--no-client') && !relay) {
+  console.log('FAIL client: the relay did not start (SEALPOST_RELAY_BIN, or cargo build -p sealpost-relay)');
+  failed++;
+}
+
+// The relay client in Node.js (a child process: Node 20 needs --experimental-websocket).
+if (relay && !args.has('--browser-only')) {
+  const result = await new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', join(wasmDir, 'tests', 'node-client.mjs'), relay.url, filter ?? ''],
+      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let got = null;
+    child.on('message', async (m) => {
+      if (m?.restart) child.send({ restarted: await relay.restart() });
+      if (m?.result) got = m.result;
+    });
+    child.on('exit', () => resolve(got ?? { passed: 0, failed: 1, failures: [{ name: 'node client suite crashed' }] }));
+  });
+  tally('node: relay client', result);
+}
+
 if (!args.has('--node-only')) {
   const { chromium } = await import('playwright-core');
   const server = await serve();
-  const relay = args.has('--no-client') ? null : await startRelay();
-  if (!args.has('--no-client') && !relay) {
-    console.log('FAIL client: the relay did not start (SEALPOST_RELAY_BIN, or cargo build -p sealpost-relay)');
-    failed++;
-  }
   const profile = mkdtempSync(join(tmpdir(), 'sealpost-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
@@ -209,11 +225,11 @@ if (!args.has('--node-only')) {
     await context.close();
     server.close();
     rmSync(profile, { recursive: true, force: true });
-    if (relay) {
-      relay.child.kill();
-      rmSync(relay.data, { recursive: true, force: true });
-    }
   }
+}
+if (relay) {
+  relay.child.kill();
+  rmSync(relay.data, { recursive: true, force: true });
 }
 
 for (const f of failures) console.log(`failed: ${f}`);

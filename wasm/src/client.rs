@@ -718,70 +718,121 @@ async fn connect_once(inner: &Rc<Inner>, was_ready: &Cell<bool>) -> Result<bool,
     let ws_events = rx.map(Ev::Ws).chain(stream::iter([Ev::WsEnded]));
     let mut events = stream::select(ws_events, out_rx.map(Ev::Out));
     let mut ready = false;
-    while let Some(ev) = events.next().await {
-        match ev {
-            Ev::Out(Out::Close) => return Ok(true),
-            Ev::Out(Out::Text(t)) => {
-                if ready {
-                    tx.send(Message::Text(t))
-                        .await
-                        .map_err(|e| error("NETWORK", &e.to_string()))?;
+    let mut close_seen = false;
+    let outcome = loop {
+        let Some(ev) = events.next().await else {
+            break Ok(false);
+        };
+        if matches!(
+            ev,
+            Ev::WsEnded | Ev::Ws(Err(gloo_net::websocket::WebSocketError::ConnectionClose(_)))
+        ) {
+            close_seen = true;
+        }
+        let step = handle_event(inner, ev, &mut tx, &mut ready, was_ready).await;
+        match step {
+            Ok(None) => {}
+            Ok(Some(stop)) => break Ok(stop),
+            Err(e) => break Err(e),
+        }
+    };
+    // Close and wait for the close event before the socket is dropped: gloo-net 0.7
+    // leaves its `close` listener registered on drop, so a close event arriving after
+    // the drop throws "closure invoked after being dropped" (fatal in Node.js).
+    if !close_seen {
+        let _ = tx.close().await;
+        let mut deadline = Box::pin(sleep(5000));
+        loop {
+            match futures_util::future::select(events.next(), deadline).await {
+                futures_util::future::Either::Left((ev, rest)) => {
+                    deadline = rest;
+                    if matches!(
+                        ev,
+                        None | Some(Ev::WsEnded)
+                            | Some(Ev::Ws(Err(
+                                gloo_net::websocket::WebSocketError::ConnectionClose(_)
+                            )))
+                    ) {
+                        break;
+                    }
+                }
+                futures_util::future::Either::Right(_) => {
+                    // Never closed: leak this socket rather than risk the throw.
+                    std::mem::forget(tx);
+                    std::mem::forget(events);
+                    return outcome;
                 }
             }
-            Ev::Ws(Ok(Message::Text(text))) => {
-                let Ok(msg) = serde_json::from_str::<WsIn>(&text) else {
-                    continue;
-                };
-                match msg.kind.as_str() {
-                    "challenge" => {
-                        let challenge = unb64(msg.challenge.as_deref().unwrap_or_default())?;
-                        let sig = inner.with_account(|a| a.me.sign_challenge(&challenge))?;
-                        let auth = serde_json::json!({ "type": "auth", "signature": b64(&sig) })
-                            .to_string();
-                        tx.send(Message::Text(auth))
-                            .await
-                            .map_err(|e| error("NETWORK", &e.to_string()))?;
-                    }
-                    "ready" => {
-                        ready = true;
-                        was_ready.set(true);
-                        inner.set_status("online");
-                    }
-                    "blob" => {
-                        let (Some(id), Some(data)) = (msg.id, msg.data) else {
-                            continue;
-                        };
-                        let ack = inner
-                            .handle_blob(&id, msg.received_at.unwrap_or(0), &data)
-                            .await;
-                        if inner.closed.get() {
-                            return Ok(true);
-                        }
-                        if ack && inner.auto_ack {
-                            let a = serde_json::json!({ "type": "ack", "ids": [id] }).to_string();
-                            tx.send(Message::Text(a))
-                                .await
-                                .map_err(|e| error("NETWORK", &e.to_string()))?;
-                        }
-                    }
-                    "error" => {
-                        let code = msg.error.unwrap_or_default();
-                        let js_code = if code == "unauthorized" {
-                            "UNAUTHORIZED"
-                        } else {
-                            "RELAY"
-                        };
-                        inner.emit_error(js_code, &format!("relay WebSocket error: {code}"), None);
-                        return Ok(false);
-                    }
-                    _ => {}
-                }
-            }
-            Ev::Ws(Ok(Message::Bytes(_))) => {}
-            Ev::Ws(Err(_)) | Ev::WsEnded => return Ok(false),
         }
     }
-    Ok(false)
+    outcome
+}
+
+/// Handles one event of a connection: `Ok(None)` to go on, `Ok(Some(stop))` to end it.
+async fn handle_event(
+    inner: &Rc<Inner>,
+    ev: Ev,
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    ready: &mut bool,
+    was_ready: &Cell<bool>,
+) -> Result<Option<bool>, JsValue> {
+    let net = |e: gloo_net::websocket::WebSocketError| error("NETWORK", &e.to_string());
+    match ev {
+        Ev::Out(Out::Close) => return Ok(Some(true)),
+        Ev::Out(Out::Text(t)) => {
+            if *ready {
+                tx.send(Message::Text(t)).await.map_err(net)?;
+            }
+        }
+        Ev::Ws(Ok(Message::Text(text))) => {
+            let Ok(msg) = serde_json::from_str::<WsIn>(&text) else {
+                return Ok(None);
+            };
+            match msg.kind.as_str() {
+                "challenge" => {
+                    let challenge = unb64(msg.challenge.as_deref().unwrap_or_default())?;
+                    let sig = inner.with_account(|a| a.me.sign_challenge(&challenge))?;
+                    let auth =
+                        serde_json::json!({ "type": "auth", "signature": b64(&sig) }).to_string();
+                    tx.send(Message::Text(auth)).await.map_err(net)?;
+                }
+                "ready" => {
+                    *ready = true;
+                    was_ready.set(true);
+                    inner.set_status("online");
+                }
+                "blob" => {
+                    let (Some(id), Some(data)) = (msg.id, msg.data) else {
+                        return Ok(None);
+                    };
+                    let ack = inner
+                        .handle_blob(&id, msg.received_at.unwrap_or(0), &data)
+                        .await;
+                    if inner.closed.get() {
+                        return Ok(Some(true));
+                    }
+                    if ack && inner.auto_ack {
+                        let a = serde_json::json!({ "type": "ack", "ids": [id] }).to_string();
+                        tx.send(Message::Text(a)).await.map_err(net)?;
+                    }
+                }
+                "error" => {
+                    let code = msg.error.unwrap_or_default();
+                    let js_code = if code == "unauthorized" {
+                        "UNAUTHORIZED"
+                    } else {
+                        "RELAY"
+                    };
+                    inner.emit_error(js_code, &format!("relay WebSocket error: {code}"), None);
+                    return Ok(Some(false));
+                }
+                _ => {}
+            }
+        }
+        Ev::Ws(Ok(Message::Bytes(_))) => {}
+        Ev::Ws(Err(_)) | Ev::WsEnded => return Ok(Some(false)),
+    }
+    Ok(None)
 }
 
 /// Receives until logout, reconnecting with exponential backoff (0.5 s to 30 s, jitter).

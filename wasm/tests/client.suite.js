@@ -111,6 +111,7 @@ export function clientSuite({ test }, sp, { relayUrl }) {
   });
 
   test('client: IndexedDB storage persists across opens; unlock from it', async () => {
+    if (typeof indexedDB === 'undefined') return; // Node.js
     const name = `sealpost-test-${tag}`;
     const db = await sp.IndexedDbStorage.open(name);
     await db.set('k', new Uint8Array([4, 5]));
