@@ -101,7 +101,8 @@ export class Model {
       }
     }
     for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
-    // A message caught mid-send by a reload goes back to the queue (same envelope).
+    // A message caught mid-send by a reload goes back to the queue (same app id, so the
+    // recipient drops it if the first attempt did arrive).
     for (const m of this.byId.values()) if (m.state === 'sending') m.state = 'queued';
   }
 
@@ -135,7 +136,10 @@ export class Model {
   }
   async flushDraft(peer: string) {
     clearTimeout(this.draftTimers.get(peer));
-    const key = `d:${peer.slice(0, 32)}`;
+    // Keyed by the contact's random record key: no user id in the clear.
+    const c = this.contacts.get(peer);
+    if (!c) return;
+    const key = `d:${c.key}`;
     const text = this.drafts.get(peer);
     if (text) await this.save(key, { peer, text });
     else await this.kv.delete(key);

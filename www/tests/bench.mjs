@@ -77,7 +77,6 @@ async function measure(relayLimits, extra) {
   try {
   const ctxA = await newContext(browser, relay.url, problems, 'A');
   const ctxB = await newContext(browser, relay.url, problems, 'B');
-  if (process.env.E2E_VERBOSE) await ctxA.addInitScript(() => { try { localStorage.setItem('sealpost.debug', '1'); } catch {} });
   const a = await ctxA.newPage();
   const b = await ctxB.newPage();
   const t0 = Date.now();
