@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+mod headers;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
@@ -151,6 +152,7 @@ pub fn app(state: AppState) -> Router {
     };
     let shed_state = state.clone();
     with_static
+        .layer(middleware::from_fn(headers::security_headers))
         .layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             state.clone(),

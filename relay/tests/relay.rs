@@ -55,6 +55,13 @@ async fn router_answers_without_a_socket() {
         StatusCode::OK,
         "placeholder page without a built web app"
     );
+    let csp = r.headers().get("content-security-policy").unwrap();
+    assert!(csp.to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(
+        r.headers().get("x-content-type-options").unwrap(),
+        "nosniff"
+    );
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-cache");
     let r = app
         .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
         .await
