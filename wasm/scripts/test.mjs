@@ -211,7 +211,11 @@ if (!args.has('--node-only')) {
   });
   try {
     const page = await context.newPage();
-    page.on('console', (m) => console.log(m.text()));
+    let lastOutput = Date.now();
+    page.on('console', (m) => {
+      lastOutput = Date.now();
+      console.log(m.text());
+    });
     page.on('pageerror', (e) => console.log(`page error: ${e}`));
     if (relay) await page.exposeFunction('__restartRelay', () => relay.restart());
     const q = new URLSearchParams();
@@ -219,8 +223,18 @@ if (!args.has('--node-only')) {
     if (filter) q.set('filter', filter);
     const origin = relay ? relay.url : `http://127.0.0.1:${server.address().port}`;
     await page.goto(`${origin}/wasm/tests/browser.html?${q}`);
-    await page.waitForFunction(() => window.__result, null, { timeout: 10 * 60 * 1000, polling: 200 });
-    tally('chromium: crypto API' + (relay ? ' and relay client' : ''), await page.evaluate(() => window.__result));
+    // Fail fast when the page stops making progress (no console output for 3 minutes:
+    // the longest single test is an RSA-2048 registration of a few seconds).
+    let watchdog;
+    const stalled = new Promise((resolve) => {
+      watchdog = setInterval(() => Date.now() - lastOutput > 180_000 && resolve('stalled'), 1000);
+    });
+    const done = page.waitForFunction(() => window.__result, null, { timeout: 15 * 60 * 1000, polling: 200 }).then(() => 'done');
+    const how = await Promise.race([done, stalled]).catch((e) => String(e));
+    clearInterval(watchdog);
+    const name = 'chromium: crypto API' + (relay ? ' and relay client' : '');
+    if (how === 'done') tally(name, await page.evaluate(() => window.__result));
+    else tally(name, { passed: 0, failed: 1, failures: [{ name: `page did not finish (${how})` }] });
   } finally {
     await context.close();
     server.close();

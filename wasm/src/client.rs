@@ -48,6 +48,13 @@ export interface ClientOptions {
   iterations?: number;
   /** Acknowledge (delete from the relay) each message once it is decrypted and stored (default true). */
   autoAck?: boolean;
+  /**
+   * When connected and the encryption key expires within 7 days, rotate it (one RSA key
+   * generation), publish the bundle and update the backup (default true; only when the
+   * backup keys are in memory, i.e. after `register` or a `login` that fetched the backup;
+   * otherwise call `rotateKeys(password)`).
+   */
+  autoRotate?: boolean;
   /** Open the WebSocket right away (default true); otherwise call `connect()`. */
   connect?: boolean;
 }
@@ -165,6 +172,8 @@ struct Inner {
     relay: String,
     storage: StorageJs,
     auto_ack: bool,
+    auto_rotate: bool,
+    rotating: Cell<bool>,
     user_id: UserId,
     account: RefCell<Option<Account>>,
     listeners: RefCell<Listeners>,
@@ -223,6 +232,7 @@ struct Options {
     on_progress: Option<Function>,
     iterations: Option<u32>,
     auto_ack: bool,
+    auto_rotate: bool,
     connect: bool,
 }
 
@@ -250,6 +260,7 @@ impl Options {
             on_progress: get(o, "onProgress").dyn_into::<Function>().ok(),
             iterations: num("iterations"),
             auto_ack: get(o, "autoAck").as_bool().unwrap_or(true),
+            auto_rotate: get(o, "autoRotate").as_bool().unwrap_or(true),
             connect: get(o, "connect").as_bool().unwrap_or(true),
         })
     }
@@ -657,6 +668,59 @@ impl Inner {
         true
     }
 
+    /// See [`Client::rotate_keys`].
+    async fn rotate(&self, password: Option<&str>) -> Result<bool, JsValue> {
+        let inner = self;
+        let id = inner.user_id.to_hex();
+        let bundle = inner.with_account(|a| {
+            a.me.rotate_encryption_key(None)?;
+            a.me.bundle(None)
+        })?;
+        inner.persist_identity().await?;
+        let resp = inner
+            .request(
+                Method::PUT,
+                &format!("/v1/users/{id}/bundle"),
+                Some(&bundle.to_bytes()),
+                true,
+            )
+            .await?;
+        if resp.status() != 200 {
+            return Err(relay_error(resp, "STALE").await);
+        }
+        let have_keys = inner.with_account(|a| Ok(a.backup.is_some()))?;
+        if !have_keys {
+            let Some(pw) = password else {
+                return Ok(false);
+            };
+            let keys = BackupKeys::create(pw, &id, None)?;
+            inner.with_account(|a| {
+                a.backup = Some(keys);
+                Ok(())
+            })?;
+        }
+        let mut body = Zeroizing::new(backup_token(inner)?);
+        let blob = inner.with_account(|a| {
+            a.backup
+                .as_ref()
+                .ok_or_else(|| error("CLOSED", "no backup keys"))
+                .and_then(|k| a.me.export_backup(k))
+        })?;
+        body.extend_from_slice(&blob);
+        let resp = inner
+            .request(
+                Method::PUT,
+                &format!("/v1/users/{id}/backup"),
+                Some(&body),
+                true,
+            )
+            .await?;
+        if resp.status() != 204 {
+            return Err(relay_error(resp, "RELAY").await);
+        }
+        Ok(true)
+    }
+
     async fn http_ack(&self, ids: &[String]) -> Result<(), JsValue> {
         let body = serde_json::to_vec(&serde_json::json!({ "ids": ids }))
             .map_err(|e| invalid(&e.to_string()))?;
@@ -800,6 +864,19 @@ async fn handle_event(
                     *ready = true;
                     was_ready.set(true);
                     inner.set_status("online");
+                    let due = inner
+                        .with_account(|a| Ok(a.backup.is_some() && a.me.needs_rotation(None)))
+                        .unwrap_or(false);
+                    if inner.auto_rotate && due && !inner.rotating.replace(true) {
+                        let i = Rc::clone(inner);
+                        spawn_local(async move {
+                            if let Err(e) = i.rotate(None).await {
+                                let code = code_of(&e).unwrap_or_else(|| "RELAY".into());
+                                i.emit_error(&code, "automatic key rotation failed", None);
+                            }
+                            i.rotating.set(false);
+                        });
+                    }
                 }
                 "blob" => {
                     let (Some(id), Some(data)) = (msg.id, msg.data) else {
@@ -924,6 +1001,8 @@ impl Client {
             relay: options.relay.clone(),
             storage: options.storage.clone(),
             auto_ack: options.auto_ack,
+            auto_rotate: options.auto_rotate,
+            rotating: Cell::new(false),
             user_id,
             account: RefCell::new(Some(account)),
             listeners: RefCell::default(),
@@ -1330,55 +1409,9 @@ impl Client {
     #[wasm_bindgen(js_name = rotateKeys)]
     pub async fn rotate_keys(&self, password: Option<String>) -> Result<bool, JsValue> {
         let password = password.map(Zeroizing::new);
-        let inner = &self.inner;
-        let id = inner.user_id.to_hex();
-        let bundle = inner.with_account(|a| {
-            a.me.rotate_encryption_key(None)?;
-            a.me.bundle(None)
-        })?;
-        inner.persist_identity().await?;
-        let resp = inner
-            .request(
-                Method::PUT,
-                &format!("/v1/users/{id}/bundle"),
-                Some(&bundle.to_bytes()),
-                true,
-            )
-            .await?;
-        if resp.status() != 200 {
-            return Err(relay_error(resp, "STALE").await);
-        }
-        let have_keys = inner.with_account(|a| Ok(a.backup.is_some()))?;
-        if !have_keys {
-            let Some(pw) = &password else {
-                return Ok(false);
-            };
-            let keys = BackupKeys::create(pw, &id, None)?;
-            inner.with_account(|a| {
-                a.backup = Some(keys);
-                Ok(())
-            })?;
-        }
-        let mut body = Zeroizing::new(backup_token(inner)?);
-        let blob = inner.with_account(|a| {
-            a.backup
-                .as_ref()
-                .ok_or_else(|| error("CLOSED", "no backup keys"))
-                .and_then(|k| a.me.export_backup(k))
-        })?;
-        body.extend_from_slice(&blob);
-        let resp = inner
-            .request(
-                Method::PUT,
-                &format!("/v1/users/{id}/backup"),
-                Some(&body),
-                true,
-            )
-            .await?;
-        if resp.status() != 204 {
-            return Err(relay_error(resp, "RELAY").await);
-        }
-        Ok(true)
+        self.inner
+            .rotate(password.as_deref().map(|p| p.as_str()))
+            .await
     }
 
     /// Closes the connection and wipes the keys from memory. With `forget`, also deletes

@@ -1,0 +1,27 @@
+// The test page's script (external: the relay serves pages with a CSP that forbids inline scripts).
+const log = (line) => { document.getElementById('log').textContent += line + '\n'; console.log(line); };
+try {
+  const params = new URLSearchParams(location.search);
+  const { createHarness } = await import('./harness.js');
+  const sp = await import('../pkg/index.js');
+  await sp.init();
+  const vectors = {};
+  for (const name of ['keys', 'user_ids', 'bundles', 'envelopes', 'safety', 'backups']) {
+    vectors[name] = await (await fetch(`/tests/vectors/${name}.json`)).json();
+  }
+  const interop = {};
+  const r = await fetch('/interop/from-native.json');
+  if (r.ok) interop.fromNative = await r.json();
+  const h = createHarness(log);
+  const { cryptoSuite } = await import('./crypto.suite.js');
+  cryptoSuite(h, sp, vectors, interop);
+  if (params.get('relay')) {
+    const { clientSuite, workerSuite } = await import('./client.suite.js');
+    clientSuite(h, sp, { relayUrl: params.get('relay') });
+    workerSuite(h, sp, { relayUrl: params.get('relay') });
+  }
+  window.__result = await h.run(params.get('filter') ?? undefined);
+} catch (e) {
+  log('FAIL harness: ' + (e?.stack ?? e));
+  window.__result = { passed: 0, failed: 1, failures: [{ name: 'harness', error: String(e) }] };
+}
