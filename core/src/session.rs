@@ -5,9 +5,9 @@
 //! forward once per message (`mk = HMAC(ck, 0x01)`, `ck' = HMAC(ck, 0x02)`); message keys
 //! are deleted after use, so state stolen today does not open earlier messages. A
 //! session is replaced by a fresh RSA-wrapped one after [`REKEY_MESSAGES`] messages,
-//! after [`REKEY_AGE`], or, for sessions we started, as soon as the peer publishes a new
-//! encryption key (a session the peer started was wrapped to *our* key, so the peer's
-//! rotation does not concern it).
+//! after [`REKEY_AGE`], or as soon as the peer publishes a newer bundle: a rotated
+//! encryption key, or a fresh log-in on a device that lacks our session state, which
+//! re-publishes its bundle for exactly this reason.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -68,9 +68,11 @@ struct Session {
     id: [u8; 16],
     peer: UserId,
     peer_identity: IdentityPublicKey,
-    /// Fingerprint of the peer encryption key the root was wrapped to; all zero when
-    /// the peer started the session.
-    peer_key: [u8; 32],
+    /// The peer's bundle epoch this session belongs to, on the peer's clock: the
+    /// `issued_at` of the bundle we wrapped the root to, or the `sent_at` of the set-up
+    /// envelope when the peer started it. A peer bundle issued later (a rotated key, or
+    /// a fresh login on a device without our session) retires the session for sending.
+    peer_epoch: u64,
     created_at: u64,
     last_used: u64,
     send: Chain,
@@ -87,7 +89,7 @@ impl Session {
         me: &UserId,
         peer: UserId,
         peer_identity: IdentityPublicKey,
-        peer_key: [u8; 32],
+        peer_epoch: u64,
         initiator: bool,
         now: u64,
     ) -> Result<Self> {
@@ -112,7 +114,7 @@ impl Session {
             id,
             peer,
             peer_identity,
-            peer_key,
+            peer_epoch,
             created_at: now,
             last_used: now,
             send,
@@ -121,12 +123,12 @@ impl Session {
         })
     }
 
-    fn usable_for(&self, bundle: &KeyBundle, current_key: &[u8; 32], now: u64) -> bool {
+    fn usable_for(&self, bundle: &KeyBundle, now: u64) -> bool {
         self.peer == *bundle.user_id()
             && self.peer_identity == *bundle.identity()
             && self.send.next < REKEY_MESSAGES
             && now.saturating_sub(self.created_at) < REKEY_AGE
-            && (self.peer_key == [0u8; 32] || self.peer_key == *current_key)
+            && bundle.issued_at() <= self.peer_epoch
     }
 
     /// The message key for `counter` on the receiving chain, and the state change that
@@ -255,11 +257,10 @@ impl SessionStore {
         now: u64,
     ) -> Result<SealedMessage> {
         let current = peer.current_encryption_key(now)?;
-        let fingerprint = current.fingerprint();
         let usable = self
             .sessions
             .iter_mut()
-            .filter(|s| s.usable_for(peer, &fingerprint, now))
+            .filter(|s| s.usable_for(peer, now))
             .max_by_key(|s| s.created_at);
         if let Some(session) = usable {
             return seal_in_session(rng, me, session, content_type, content, now);
@@ -289,7 +290,7 @@ impl SessionStore {
             me.user_id(),
             recipient,
             peer.identity().clone(),
-            fingerprint,
+            peer.issued_at(),
             true,
             now,
         )?;
@@ -332,7 +333,7 @@ impl SessionStore {
                 me.user_id(),
                 opened.sender,
                 opened.sender_identity.clone(),
-                [0u8; 32],
+                opened.sent_at,
                 false,
                 now,
             )?;
@@ -468,7 +469,7 @@ impl SessionStore {
             out.extend_from_slice(&s.id);
             out.extend_from_slice(s.peer.as_bytes());
             put_var16(&mut out, s.peer_identity.to_spki_der())?;
-            out.extend_from_slice(&s.peer_key);
+            out.extend_from_slice(&s.peer_epoch.to_be_bytes());
             out.extend_from_slice(&s.created_at.to_be_bytes());
             out.extend_from_slice(&s.last_used.to_be_bytes());
             for c in [&s.send, &s.recv] {
@@ -512,7 +513,7 @@ impl SessionStore {
             let id = r.array()?;
             let peer = UserId(r.array()?);
             let peer_identity = IdentityPublicKey::from_spki_der(r.var16(MAX_SPKI_LEN)?)?;
-            let peer_key = r.array()?;
+            let peer_epoch = r.u64()?;
             let created_at = r.u64()?;
             let last_used = r.u64()?;
             let mut chain = || -> Result<Chain> {
@@ -536,7 +537,7 @@ impl SessionStore {
                 id,
                 peer,
                 peer_identity,
-                peer_key,
+                peer_epoch,
                 created_at,
                 last_used,
                 send,

@@ -503,3 +503,49 @@ fn a_session_can_be_forgotten_after_a_failed_key_check() {
     let next = send(&mut r, &mut alice, &bob.bundle, "y");
     assert_eq!(recv(&mut r, &mut bob, &next).unwrap_err(), Error::Decrypt);
 }
+
+#[test]
+fn a_newer_peer_bundle_retires_sessions_in_both_roles() {
+    // Bob logs in on a fresh device (no session state) and re-publishes his bundle:
+    // Alice's next message must start a session that the new device can open, whether
+    // Alice or Bob started the old one.
+    for alice_started in [true, false] {
+        let mut r = rng(19);
+        let (mut alice, mut bob) = (party("alice", 1), party("bob", 2));
+        if alice_started {
+            let e = send(&mut r, &mut alice, &bob.bundle, "hi");
+            recv(&mut r, &mut bob, &e).unwrap();
+        } else {
+            let alice_bundle = alice.bundle.clone();
+            let e = send(&mut r, &mut bob, &alice_bundle, "hi");
+            recv(&mut r, &mut alice, &e).unwrap();
+        }
+        let e = send(&mut r, &mut alice, &bob.bundle, "same session");
+        assert!(recv(&mut r, &mut bob, &e).is_ok());
+
+        let mut new_device = Party {
+            me: Identity::from_secret_bytes(&bob.me.to_secret_bytes().unwrap()).unwrap(),
+            store: SessionStore::new(),
+            bundle: bob.bundle.clone(),
+        };
+        new_device.bundle = new_device.me.bundle(&mut r, T0 + 60).unwrap();
+        assert!(new_device.bundle.issued_at() > bob.bundle.issued_at());
+        let s = alice
+            .store
+            .seal(
+                &mut r,
+                &alice.me,
+                &new_device.bundle,
+                0,
+                b"to the new device",
+                T0 + 61,
+            )
+            .unwrap();
+        assert!(s.new_session, "alice_started = {alice_started}");
+        let opened = new_device
+            .store
+            .open(&mut r, &new_device.me, &s.envelope, T0 + 61)
+            .unwrap();
+        assert_eq!(opened.content, b"to the new device");
+    }
+}
