@@ -200,32 +200,71 @@ redacted_debug!(EncryptionKey);
 public_debug!(IdentityPublicKey);
 public_debug!(EncryptionPublicKey);
 
-/// PSS with a 32-byte salt; `Pss::new` always blinds the private operation.
+/// The methods every private key type shares (one implementation, on [`KeyPair`]).
+macro_rules! private_key_methods {
+    ($ty:ident, $public:ident) => {
+        impl $ty {
+            /// Generates a fresh key (seconds for RSA-4096 in WebAssembly: use a worker).
+            pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R, size: KeySize) -> Result<Self> {
+                KeyPair::generate(rng, size).map(Self)
+            }
+
+            /// Reads a PKCS#8 DER private key.
+            pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+                KeyPair::from_pkcs8_der(der).map(Self)
+            }
+
+            /// PKCS#8 DER of the private key, wiped on drop.
+            pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+                self.0.to_pkcs8_der()
+            }
+
+            /// The public half.
+            pub fn public(&self) -> $public {
+                $public(self.0.public.clone())
+            }
+        }
+    };
+}
+
+/// The methods every public key type shares (one implementation, on [`PublicKey`]).
+macro_rules! public_key_methods {
+    ($ty:ident) => {
+        impl $ty {
+            /// Reads canonical SPKI DER (2048/3072/4096-bit RSA, e = 65537).
+            pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+                PublicKey::from_der(der).map(Self)
+            }
+
+            /// The canonical SPKI DER.
+            pub fn to_spki_der(&self) -> &[u8] {
+                &self.0.der
+            }
+
+            /// SHA-256 of the SPKI DER.
+            pub fn fingerprint(&self) -> [u8; 32] {
+                self.0.fingerprint()
+            }
+
+            /// Modulus size (also the length of its signatures and wrapped keys).
+            pub fn size(&self) -> KeySize {
+                self.0.size
+            }
+        }
+    };
+}
+
+private_key_methods!(IdentityKey, IdentityPublicKey);
+private_key_methods!(EncryptionKey, EncryptionPublicKey);
+public_key_methods!(IdentityPublicKey);
+public_key_methods!(EncryptionPublicKey);
+
+/// PSS with a 32-byte salt and, explicitly, RSA blinding of the private operation.
 fn pss() -> Pss<Sha256> {
-    Pss::<Sha256>::new_with_salt(32)
+    Pss::<Sha256>::new_blinded_with_salt(32)
 }
 
 impl IdentityKey {
-    /// Generates a fresh key. Takes seconds for RSA-4096 in WebAssembly.
-    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R, size: KeySize) -> Result<Self> {
-        KeyPair::generate(rng, size).map(Self)
-    }
-
-    /// Reads a PKCS#8 DER private key.
-    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        KeyPair::from_pkcs8_der(der).map(Self)
-    }
-
-    /// PKCS#8 DER of the private key, wiped on drop.
-    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
-        self.0.to_pkcs8_der()
-    }
-
-    /// The public half.
-    pub fn public(&self) -> IdentityPublicKey {
-        IdentityPublicKey(self.0.public.clone())
-    }
-
     /// RSASSA-PSS-SHA256 signature over `message`, blinded.
     pub fn sign<R: CryptoRng + ?Sized>(&self, rng: &mut R, message: &[u8]) -> Result<Vec<u8>> {
         let digest = Sha256::digest(message);
@@ -237,26 +276,6 @@ impl IdentityKey {
 }
 
 impl IdentityPublicKey {
-    /// Reads canonical SPKI DER (2048/3072/4096-bit RSA, e = 65537).
-    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
-        PublicKey::from_der(der).map(Self)
-    }
-
-    /// The canonical SPKI DER.
-    pub fn to_spki_der(&self) -> &[u8] {
-        &self.0.der
-    }
-
-    /// SHA-256 of the SPKI DER.
-    pub fn fingerprint(&self) -> [u8; 32] {
-        self.0.fingerprint()
-    }
-
-    /// Modulus size.
-    pub fn size(&self) -> KeySize {
-        self.0.size
-    }
-
     /// Verifies an RSASSA-PSS-SHA256 signature (32-byte salt) over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
         if signature.len() != self.0.size.bytes() {
@@ -271,26 +290,6 @@ impl IdentityPublicKey {
 }
 
 impl EncryptionKey {
-    /// Generates a fresh key.
-    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R, size: KeySize) -> Result<Self> {
-        KeyPair::generate(rng, size).map(Self)
-    }
-
-    /// Reads a PKCS#8 DER private key.
-    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        KeyPair::from_pkcs8_der(der).map(Self)
-    }
-
-    /// PKCS#8 DER of the private key, wiped on drop.
-    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
-        self.0.to_pkcs8_der()
-    }
-
-    /// The public half.
-    pub fn public(&self) -> EncryptionPublicKey {
-        EncryptionPublicKey(self.0.public.clone())
-    }
-
     /// RSAES-OAEP-SHA256 decryption with `label`, blinded. Every failure is the same
     /// [`Error::Decrypt`].
     pub fn unwrap_key<R: CryptoRng + ?Sized>(
@@ -312,26 +311,6 @@ impl EncryptionKey {
 }
 
 impl EncryptionPublicKey {
-    /// Reads canonical SPKI DER (2048/3072/4096-bit RSA, e = 65537).
-    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
-        PublicKey::from_der(der).map(Self)
-    }
-
-    /// The canonical SPKI DER.
-    pub fn to_spki_der(&self) -> &[u8] {
-        &self.0.der
-    }
-
-    /// SHA-256 of the SPKI DER.
-    pub fn fingerprint(&self) -> [u8; 32] {
-        self.0.fingerprint()
-    }
-
-    /// Modulus size: the length of every wrapped key.
-    pub fn size(&self) -> KeySize {
-        self.0.size
-    }
-
     /// RSAES-OAEP-SHA256 encryption of `key` with `label`.
     pub fn wrap_key<R: CryptoRng + ?Sized>(
         &self,
