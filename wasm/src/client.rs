@@ -721,6 +721,30 @@ impl Inner {
         Ok(true)
     }
 
+    /// Publishes a fresh bundle (a newer `issued_at` than the directory's), so that
+    /// contacts start new sessions to this device instead of reusing sessions that only
+    /// another device of the account knows. Used after a `login` that restored the
+    /// identity from the backup (no session state).
+    async fn publish_fresh_bundle(&self) -> Result<(), JsValue> {
+        let id = self.user_id;
+        let published = self.fetch_bundle(&id).await?;
+        let now = now_or(None).max(published.issued_at().saturating_add(1));
+        let bundle = self.with_account(|a| a.me.bundle(Some(now as f64)))?;
+        self.persist_identity().await?;
+        let resp = self
+            .request(
+                Method::PUT,
+                &format!("/v1/users/{}/bundle", id.to_hex()),
+                Some(&bundle.to_bytes()),
+                true,
+            )
+            .await?;
+        if resp.status() != 200 {
+            return Err(relay_error(resp, "STALE").await);
+        }
+        Ok(())
+    }
+
     async fn http_ack(&self, ids: &[String]) -> Result<(), JsValue> {
         let body = serde_json::to_vec(&serde_json::json!({ "ids": ids }))
             .map_err(|e| invalid(&e.to_string()))?;
@@ -1112,7 +1136,8 @@ impl Client {
 
     /// Logs in. With this account already in `options.storage`, unlocks it locally
     /// (no network). Otherwise, on any browser: fetches the key backup from the relay
-    /// (after proving the password with the backup's auth token) and decrypts it.
+    /// (after proving the password with the backup's auth token) and decrypts it, then
+    /// publishes a fresh key bundle so that contacts start new sessions to this device.
     /// Throws `WRONG_PASSWORD`, `NOT_FOUND` (no such account), `RELAY` (429: too many
     /// wrong passwords, retry later).
     pub async fn login(
@@ -1175,6 +1200,8 @@ impl Client {
             account,
         );
         client.inner.persist_all().await?;
+        // A new device: make contacts open new sessions to it.
+        client.inner.publish_fresh_bundle().await?;
         if connect {
             client.connect();
         }

@@ -110,6 +110,31 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq((await recv(alice)).text, 'to your new key');
   });
 
+  test('client: a login on fresh storage publishes a newer bundle; contacts start new sessions to it', async () => {
+    const issuedAt = async (name) => {
+      const res = await fetch(`${relayUrl}/v1/users/${sp.userIdFromUsername(name)}/bundle`, { cache: 'no-store' });
+      eq(res.status, 200);
+      const b = sp.KeyBundle.fromBytes(new Uint8Array(await res.arrayBuffer()));
+      const t = b.issuedAt;
+      b.free();
+      return t;
+    };
+    // A and B chat (a session in both directions).
+    await alice.send(B, 'before the new device');
+    eq((await recv(bob)).text, 'before the new device');
+    const before = await issuedAt(B);
+    await bob.logout();
+    bob = await sp.Client.login(opts(new sp.MemoryStorage()), B, pw);
+    assert((await issuedAt(B)) > before, 'the new device published a newer bundle');
+    await online(bob);
+    await alice.lookup(B); // Alice's view of B's bundle: the new one
+    const s = await alice.send(B, 'to your new device');
+    assert(s.newSession, 'a newer bundle retires the old session');
+    eq((await recv(bob)).text, 'to your new device');
+    await bob.send(A, 'new device replies');
+    eq((await recv(alice)).text, 'new device replies');
+  });
+
   test('client: IndexedDB storage persists across opens; unlock from it', async () => {
     if (typeof indexedDB === 'undefined') return; // Node.js
     const name = `sealpost-test-${tag}`;
