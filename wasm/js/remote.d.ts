@@ -35,6 +35,8 @@ export class RemoteClient {
   needsRotation(): Promise<boolean>;
   rotateKeys(password?: string): Promise<boolean>;
   connect(): Promise<void>;
+  /** Reconnects now instead of waiting out the backoff (see `Client.reconnect`); the worker also does this on its `online` event. */
+  reconnect(): Promise<void>;
   logout(forget?: boolean): Promise<void>;
   onMessage(listener: (message: IncomingMessage) => void): void;
   onStatus(listener: (status: ConnectionStatus) => void): void;

@@ -82,6 +82,7 @@ export class RemoteClient {
   needsRotation() { return this.#call('needsRotation'); }
   rotateKeys(password) { return this.#call('rotateKeys', [password]); }
   connect() { return this.#call('connect'); }
+  reconnect() { return this.#call('reconnect'); }
 
   async logout(forget) {
     await this.#call('logout', [forget]);

@@ -5,7 +5,7 @@
 import { Client, IndexedDbStorage, init } from './index.js';
 
 const METHODS = new Set([
-  'connect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
+  'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
   'needsRotation', 'rotateKeys', 'logout', 'userId', 'username', 'fingerprint', 'status',
 ]);
 

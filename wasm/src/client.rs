@@ -184,6 +184,10 @@ struct Inner {
     running: Cell<bool>,
     closed: Cell<bool>,
     status: Cell<&'static str>,
+    /// Set by `reconnect()` (or the global `online` event): skip the backoff wait.
+    wake: Cell<bool>,
+    /// The `online` listener on the global scope (page or worker), removed at logout.
+    online_listener: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
 /// An account on a Sealpost relay: register or log in, look up contacts, send, receive.
@@ -204,6 +208,7 @@ impl Drop for Client {
     fn drop(&mut self) {
         let inner = &self.inner;
         inner.closed.set(true);
+        inner.detach_online_listener();
         if let Some(tx) = inner.ws_out.borrow_mut().take() {
             let _ = tx.unbounded_send(Out::Close);
         }
@@ -936,11 +941,36 @@ async fn handle_event(
     Ok(None)
 }
 
-/// Receives until logout, reconnecting with exponential backoff (0.5 s to 30 s, jitter).
+/// Calls `globalThis[method]("online", listener)` when the global scope has it.
+fn global_listener(method: &str, listener: &Closure<dyn FnMut()>) -> bool {
+    let global = js_sys::global();
+    let Ok(f) = js_sys::Reflect::get(&global, &JsValue::from_str(method)) else {
+        return false;
+    };
+    let Some(f) = f.dyn_ref::<Function>() else {
+        return false;
+    };
+    f.call2(&global, &JsValue::from_str("online"), listener.as_ref())
+        .is_ok()
+}
+
+impl Inner {
+    fn detach_online_listener(&self) {
+        if let Ok(mut l) = self.online_listener.try_borrow_mut()
+            && let Some(listener) = l.take()
+        {
+            global_listener("removeEventListener", &listener);
+        }
+    }
+}
+
+/// Receives until logout, reconnecting with exponential backoff (0.5 s to 30 s, jitter;
+/// `reconnect()` or the browser's `online` event cut the wait short).
 async fn receive_loop(inner: Rc<Inner>) {
     let mut backoff: u32 = 500;
     while !inner.closed.get() {
         inner.set_status("connecting");
+        inner.wake.set(false);
         let was_ready = Cell::new(false);
         let result = connect_once(&inner, &was_ready).await;
         inner.ws_out.borrow_mut().take();
@@ -963,11 +993,15 @@ async fn receive_loop(inner: Rc<Inner>) {
         }
         let jitter = rng().next_u32() % (backoff / 2 + 1);
         let mut waited = 0;
-        while waited < backoff + jitter && !inner.closed.get() {
+        while waited < backoff + jitter && !inner.closed.get() && !inner.wake.get() {
             sleep(100).await;
             waited += 100;
         }
-        backoff = (backoff * 2).min(30_000);
+        if inner.wake.get() {
+            backoff = 500;
+        } else {
+            backoff = (backoff * 2).min(30_000);
+        }
     }
     inner.running.set(false);
     inner.set_status("closed");
@@ -1037,7 +1071,23 @@ impl Client {
             running: Cell::new(false),
             closed: Cell::new(false),
             status: Cell::new("offline"),
+            wake: Cell::new(false),
+            online_listener: RefCell::new(None),
         });
+        // The browser's `online` event (pages and workers; absent in Node.js): reconnect
+        // now instead of waiting out the backoff.
+        let weak = Rc::downgrade(&inner);
+        let listener = Closure::<dyn FnMut()>::new(move || {
+            if let Some(i) = weak.upgrade()
+                && i.running.get()
+                && i.status.get() != "online"
+            {
+                i.wake.set(true);
+            }
+        });
+        if global_listener("addEventListener", &listener) {
+            *inner.online_listener.borrow_mut() = Some(listener);
+        }
         let client = Client { inner };
         if options.connect {
             client.connect();
@@ -1215,6 +1265,23 @@ impl Client {
             return;
         }
         spawn_local(receive_loop(Rc::clone(&self.inner)));
+    }
+
+    /// Reconnects now: when the connection is down and waiting out the backoff (up to
+    /// 30 s), tries again at once (and resets the backoff); starts it like `connect()`
+    /// when it was not started. An open connection is kept. The client also does this
+    /// by itself on the browser's `online` event (in pages and workers).
+    pub fn reconnect(&self) {
+        if self.inner.closed.get() {
+            return;
+        }
+        if self.inner.running.get() {
+            if self.inner.status.get() != "online" {
+                self.inner.wake.set(true);
+            }
+        } else {
+            self.connect();
+        }
     }
 
     /// The account's user id (64 hex digits).
@@ -1446,6 +1513,7 @@ impl Client {
     pub async fn logout(&self, forget: Option<bool>) -> Result<(), JsValue> {
         let inner = &self.inner;
         inner.closed.set(true);
+        inner.detach_online_listener();
         if let Some(tx) = inner.ws_out.borrow_mut().take() {
             let _ = tx.unbounded_send(Out::Close);
         }

@@ -168,6 +168,26 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     assert(statuses.includes('offline') && statuses.includes('connecting'), `statuses ${statuses}`);
   });
 
+  test('client: reconnect() (and the online event) retries at once instead of waiting out the backoff', async () => {
+    if (!globalThis.__restartRelay) return;
+    const prompt = async (wake) => {
+      assert(await globalThis.__restartRelay(), 'relay restarted');
+      // The relay was down for seconds: Bob waits out a backoff of seconds (once an
+      // attempt that was under way when the relay came back has failed).
+      for (let i = 0; i < 100 && bob.status === 'connecting'; i++) await new Promise((r) => setTimeout(r, 100));
+      const t0 = Date.now();
+      wake();
+      await online(bob, 1500);
+      assert(Date.now() - t0 < 1500, 'online within 1.5 s');
+    };
+    await prompt(() => bob.reconnect());
+    if (typeof dispatchEvent === 'function') await prompt(() => dispatchEvent(new Event('online')));
+    bob.reconnect(); // an open connection is kept
+    eq(bob.status, 'online');
+    await alice.send(B, 'after reconnect');
+    eq((await recv(bob)).text, 'after reconnect');
+  });
+
   test('client: async iterator and logout', async () => {
     await alice.send(B, 'iterated');
     const it = bob.messages();
@@ -213,6 +233,8 @@ export function workerSuite({ test }, sp, { relayUrl }) {
     const sent = await dave.send(`erin-${tag}`, 'from the worker');
     eq(typeof sent.messageId, 'string');
     eq((await erin.nextMessage()).text, 'from the worker');
+    await dave.reconnect(); // served by the worker; the connection stays up
+    eq(dave.status, 'online');
     try {
       await dave.lookup(`nobody-${tag}`);
       throw new Error('expected NOT_FOUND');
