@@ -2,7 +2,7 @@
 // Web Worker. Loads no WebAssembly itself.
 
 function toError(e) {
-  return Object.assign(new Error(e.message), { name: e.name ?? 'SealpostError', code: e.code, status: e.status });
+  return Object.assign(new Error(e.message), { name: e.name ?? 'SealpostError', code: e.code, status: e.status, details: e.details });
 }
 
 export class RemoteClient {

@@ -64,7 +64,7 @@ export function serveClient(options = {}) {
       }
       post({ id, result });
     } catch (e) {
-      post({ id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(e), code: e?.code, status: e?.status } });
+      post({ id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(e), code: e?.code, status: e?.status, details: e?.details } });
     }
   });
 }

@@ -148,6 +148,18 @@ struct StoredContact {
     verified: bool,
 }
 
+/// `details` of an `IDENTITY_CHANGED` error.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityChanged {
+    user_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    fingerprint: String,
+    safety_number: String,
+    previous_fingerprint: String,
+}
+
 struct Account {
     me: Identity,
     sessions: SessionStore,
@@ -465,10 +477,32 @@ impl Inner {
         self.with_account(|a| {
             let id = *bundle.user_id();
             match a.contacts.get_mut(&id) {
-                Some(c) if c.bundle.identity() != bundle.identity() => Err(error(
-                    "IDENTITY_CHANGED",
-                    "the contact's identity key changed: compare safety numbers",
-                )),
+                Some(c) if c.bundle.identity() != bundle.identity() => {
+                    let e = error(
+                        "IDENTITY_CHANGED",
+                        "the contact's identity key changed: compare safety numbers",
+                    );
+                    // The new key, so the UI can show the new safety number before the
+                    // user accepts it (`forgetContact` + `lookup`).
+                    let me = &a.me.inner;
+                    let sn = core::SafetyNumber::new(
+                        me.user_id(),
+                        &me.identity_key().public(),
+                        bundle.user_id(),
+                        bundle.identity(),
+                    );
+                    let details = IdentityChanged {
+                        user_id: id.to_hex(),
+                        username: username.clone().or_else(|| c.username.clone()),
+                        fingerprint: hex(&bundle.identity().fingerprint()),
+                        safety_number: sn.display(),
+                        previous_fingerprint: hex(&c.bundle.identity().fingerprint()),
+                    };
+                    if let Ok(d) = to_js(&details) {
+                        let _ = js_sys::Reflect::set(&e, &"details".into(), &d);
+                    }
+                    Err(e)
+                }
                 Some(c) => {
                     if c.bundle.check_update(&bundle).is_ok() {
                         c.bundle = bundle;

@@ -17,6 +17,20 @@ export interface SealpostError extends Error {
   code: SealpostErrorCode;
   /** HTTP status, for `RELAY` errors. */
   status?: number;
+  /** For `IDENTITY_CHANGED`: the contact's new key, to show before the user accepts it. */
+  details?: IdentityChangedDetails;
+}
+
+/** `details` of an `IDENTITY_CHANGED` error. */
+export interface IdentityChangedDetails {
+  userId: string;
+  username?: string;
+  /** SHA-256 of the new identity key (hex). */
+  fingerprint: string;
+  /** The 60-digit safety number with the new key, in groups of five. */
+  safetyNumber: string;
+  /** Fingerprint of the pinned (old) key. */
+  previousFingerprint: string;
 }
 "#;
 

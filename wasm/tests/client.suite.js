@@ -138,6 +138,43 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq((await recv(alice)).text, 'new device replies');
   });
 
+  test('client: IDENTITY_CHANGED carries the new key and safety number (details)', async () => {
+    // A lying directory: Alice's bundle replaced by another key for the same name.
+    const fake = sp.Identity.generate(A, 2048);
+    const fakeBundle = fake.bundle().toBytes();
+    const res = await fetch(`${relayUrl}/v1/users/${bob.userId}/bundle`, { cache: 'no-store' });
+    const bobBundle = sp.KeyBundle.fromBytes(new Uint8Array(await res.arrayBuffer()));
+    const expected = fake.safetyNumber(bobBundle).display;
+    const pinned = bob.contacts().find((c) => c.userId === alice.userId);
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (input, init) => {
+      const url = typeof input === 'string' ? input : input.url;
+      if (url.endsWith(`/v1/users/${alice.userId}/bundle`)) {
+        return Promise.resolve(new Response(fakeBundle, { status: 200, headers: { 'content-type': 'application/octet-stream' } }));
+      }
+      return realFetch(input, init);
+    };
+    let err;
+    try {
+      await bob.lookup(A);
+    } catch (e) {
+      err = e;
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    assert(err, 'lookup throws');
+    eq(err.code, 'IDENTITY_CHANGED');
+    eq(err.details.userId, alice.userId);
+    eq(err.details.username, A);
+    eq(err.details.fingerprint, fake.fingerprint);
+    eq(err.details.previousFingerprint, pinned.fingerprint);
+    eq(err.details.safetyNumber, expected);
+    assert(err.details.safetyNumber !== pinned.safetyNumber, 'a new safety number');
+    eq(bob.contacts().find((c) => c.userId === alice.userId).fingerprint, pinned.fingerprint); // still pinned
+    bobBundle.free();
+    fake.free();
+  });
+
   test('client: IndexedDB storage persists across opens; unlock from it', async () => {
     if (typeof indexedDB === 'undefined') return; // Node.js
     const name = `sealpost-test-${tag}`;
