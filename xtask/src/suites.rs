@@ -93,6 +93,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
                 "wasm: Node and Chromium tests",
                 cmd::run(&mut cmd::new("node", &["wasm/scripts/test.mjs"])),
             ));
+            results.push((
+                "examples: vite-chat (the package in a third-party Vite page)",
+                vite_example(),
+            ));
         }
     }
     if cmd::root().join("www/package.json").exists() {
@@ -121,6 +125,12 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
     } else {
         Err(format!("{failed} suite(s) failed"))
     }
+}
+
+/// Builds `examples/vite-chat` against `wasm/pkg` and has two users chat through a relay.
+fn vite_example() -> Result<(), String> {
+    setup::npm_packages("examples/vite-chat")?;
+    cmd::run(cmd::new("node", &["test.mjs"]).current_dir(cmd::root().join("examples/vite-chat")))
 }
 
 /// Builds the npm package into `wasm/pkg/`.
