@@ -42,6 +42,25 @@ enum Credential {
 }
 
 /// Checks that the request comes from the owner of `id`.
+/// [`owner`] for the parts a handler extracted: the one place handlers build [`Signed`].
+pub async fn owner_request(
+    state: &AppState,
+    id: &UserId,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    accept: Accept,
+) -> Result<(), ApiError> {
+    let req = Signed {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    owner(state, id, req, accept).await
+}
+
 pub async fn owner(
     state: &AppState,
     id: &UserId,

@@ -15,7 +15,7 @@ use sealpost_core::backup::{BackupParams, HEADER_LEN};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::auth::{self, Accept, Signed};
+use crate::auth::{self, Accept};
 use crate::error::{ApiError, parse_id};
 use crate::{AppState, now};
 
@@ -32,13 +32,16 @@ pub async fn put(
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     let body = body?;
-    let signed = Signed {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    auth::owner(&state, &id, signed, Accept::SignatureOrToken).await?;
+    auth::owner_request(
+        &state,
+        &id,
+        &method,
+        &uri,
+        &headers,
+        &body,
+        Accept::SignatureOrToken,
+    )
+    .await?;
     let (token, blob) = body.split_at_checked(TOKEN_LEN).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_backup",

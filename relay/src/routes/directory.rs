@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use sealpost_core::{Error, KeyBundle};
 
 use crate::AppState;
-use crate::auth::{self, Accept, Signed};
+use crate::auth::{self, Accept};
 use crate::error::{ApiError, parse_id};
 
 /// Registers (no `Authorization`) or updates (signed by the registered key) a bundle.
@@ -24,15 +24,13 @@ pub async fn put_bundle(
     let body = body?;
     let is_update = headers.contains_key(header::AUTHORIZATION);
     if is_update {
-        auth::owner(
+        auth::owner_request(
             &state,
             &id,
-            Signed {
-                method: &method,
-                uri: &uri,
-                headers: &headers,
-                body: &body,
-            },
+            &method,
+            &uri,
+            &headers,
+            &body,
             Accept::Signature,
         )
         .await?;

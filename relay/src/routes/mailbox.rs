@@ -4,13 +4,13 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode};
 use base64::Engine;
 use sealpost_core::{UserId, VERSION, padding};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::{self, Accept, Signed};
+use crate::auth::{self, Accept};
 use crate::error::{ApiError, parse_id};
 use crate::limits::{MAX_ACK_IDS, PAGE, PAGE_BYTES};
 use crate::store::{BlobId, Deposit, coarse_time};
@@ -97,15 +97,13 @@ pub async fn token(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&id)?;
     let body = body?;
-    auth::owner(
+    auth::owner_request(
         &state,
         &id,
-        Signed {
-            method: &method,
-            uri: &uri,
-            headers: &headers,
-            body: &body,
-        },
+        &method,
+        &uri,
+        &headers,
+        &body,
         Accept::Signature,
     )
     .await?;
@@ -129,7 +127,16 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&id)?;
-    owner(&state, &id, &method, &uri, &headers, b"").await?;
+    auth::owner_request(
+        &state,
+        &id,
+        &method,
+        &uri,
+        &headers,
+        b"",
+        Accept::SignatureOrToken,
+    )
+    .await?;
     let blobs: Vec<ListedBlob> = state
         .store
         .blobs_after(&id, 0, PAGE, PAGE_BYTES)
@@ -154,7 +161,16 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     let blob_ids = parse_blob_ids(&[blob_id])?;
-    owner(&state, &id, &method, &uri, &headers, b"").await?;
+    auth::owner_request(
+        &state,
+        &id,
+        &method,
+        &uri,
+        &headers,
+        b"",
+        Accept::SignatureOrToken,
+    )
+    .await?;
     let n = state.store.ack(&id, &blob_ids).await?;
     state.metrics.acked.add(n);
     Ok(StatusCode::NO_CONTENT)
@@ -177,7 +193,16 @@ pub async fn ack(
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     let body = body?;
-    owner(&state, &id, &method, &uri, &headers, &body).await?;
+    auth::owner_request(
+        &state,
+        &id,
+        &method,
+        &uri,
+        &headers,
+        &body,
+        Accept::SignatureOrToken,
+    )
+    .await?;
     let parsed: AckBody = serde_json::from_slice(&body).map_err(|_| {
         ApiError::bad_request("bad_json", "body must be {\"ids\": [\"<blob id>\", ...]}")
     })?;
@@ -185,28 +210,6 @@ pub async fn ack(
     let n = state.store.ack(&id, &ids).await?;
     state.metrics.acked.add(n);
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn owner(
-    state: &AppState,
-    id: &UserId,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), ApiError> {
-    auth::owner(
-        state,
-        id,
-        Signed {
-            method,
-            uri,
-            headers,
-            body,
-        },
-        Accept::SignatureOrToken,
-    )
-    .await
 }
 
 /// Parses blob ids (32 lowercase hex digits each), at most [`MAX_ACK_IDS`].
