@@ -1,9 +1,9 @@
 import './style.css';
 import { backend, forgetDevice, warmUp } from './backend';
-import type { Account, Progress } from './backend/types';
+import type { Account, Progress, SafetyInfo } from './backend/types';
 import { errorCode } from './backend/types';
 import { Model, type Contact, type Msg } from './model';
-import { h, fmtTime } from './util';
+import { h, fmtTime, sleep } from './util';
 import { tabLock } from './tabs';
 import { decodeImageFile, drawQr, scanCamera } from './qr';
 
@@ -532,10 +532,17 @@ document.addEventListener('visibilitychange', () => {
 
 // ---- contact / safety number ------------------------------------------------------------
 
+/** A safety number as twelve groups of five digits, read out whole by screen readers. */
+function digitsEl(testid: string, label: string, safety: SafetyInfo) {
+  return h('div.digits', { role: 'group', 'data-testid': testid, 'aria-label': `${label}: ${safety.display}` }, ...safety.display.split(' ').map((g: string) => h('span', null, g)));
+}
+
 async function showContact(c: Contact) {
   const m = model!;
   chatState = null;
   m.activePeer = null;
+  // A change seen only in a message does not say which key they use now: ask the directory.
+  if (c.keyChanged && !c.keyChanged.safety) await Promise.race([m.checkContact(c, 0), sleep(5000)]);
   const peer = (await m.account.contact(c.userId)) ?? (await m.account.lookup(c.username).catch(() => null));
   if (!peer) {
     paneEl.replaceChildren(h('p.error', { role: 'alert' }, 'This contact’s keys are not available offline. Connect and try again.'));
@@ -599,27 +606,41 @@ async function showContact(c: Contact) {
     },
   }, 'Scan their code');
 
-  const groups = peer.safety.display.split(' ');
-  const digits = h('div.digits', { 'data-testid': 'safety-digits', 'aria-label': `Safety number: ${peer.safety.display}` }, ...groups.map((g: string) => h('span', null, g)));
   const kc = c.keyChanged;
+  // The new key's safety number, when known. After a key that changed again while being
+  // accepted, the package already pins the new key: there is no "key you had" to show.
+  const fresh = kc?.safety;
+  const oldGone = !!kc?.fingerprint && kc.fingerprint === peer.fingerprint;
+  const digits = oldGone ? null : digitsEl('safety-digits', kc ? 'Safety number with the key you had' : 'Safety number', peer.safety);
+  const accept = h('button.warn', {
+    type: 'button',
+    'data-testid': 'accept-key',
+    onclick: async () => {
+      try {
+        await m.acceptNewKey(c);
+      } catch (e) {
+        toast(friendly(e));
+      }
+      void showContact(c);
+    },
+  }, 'Accept the new key');
   const changed = kc
     ? h(
         'div.banner.warn',
         { role: 'alert', 'data-testid': 'key-changed' },
         h('h3', null, 'Their key changed'),
-        h('p', null, `The key ${c.username} uses is not the one you had. If they did not tell you they set up again, someone may be trying to read your messages. Messages to them are on hold.`),
-        h('button.warn', {
-          type: 'button',
-          'data-testid': 'accept-key',
-          onclick: async () => {
-            try {
-              await m.acceptNewKey(c);
-              void showContact(c);
-            } catch (e) {
-              toast(friendly(e));
-            }
-          },
-        }, 'Accept the new key'),
+        h('p', null, `The key ${c.username} uses is not the one you had. This happens when they reinstall or log in again, but it can also mean someone is trying to read your messages. Messages to them are on hold.`),
+        fresh ? null : accept,
+      )
+    : null;
+  const newSection = fresh
+    ? h(
+        'section.new-safety',
+        { 'aria-labelledby': 'new-safety-title' },
+        h('h3#new-safety-title', null, 'New safety number'),
+        h('p', null, `These are the digits with the key ${c.username} uses now. Compare them with ${c.username}, in person or on a call. Accept the new key only if they match.`),
+        digitsEl('new-safety-digits', 'New safety number', fresh),
+        h('div.row.wrap', null, accept),
       )
     : null;
   paneEl.replaceChildren(
@@ -628,11 +649,14 @@ async function showContact(c: Contact) {
       'div.contact',
       null,
       changed ?? '',
-      h('h3', null, kc ? 'Safety number with the key you had' : 'Safety number'),
-      h('p', null, kc
-        ? `Once you accept the new key, compare the new digits with ${c.username} again.`
-        : `Compare these digits with ${c.username}, in person or on a call, or scan each other's code. If they match, nobody is in the middle.`),
-      digits,
+      newSection ?? '',
+      oldGone ? '' : h('h3', null, kc ? 'Safety number with the key you had' : 'Safety number'),
+      oldGone ? '' : h('p', null, !kc
+        ? `Compare these digits with ${c.username}, in person or on a call, or scan each other's code. If they match, nobody is in the middle.`
+        : fresh
+          ? 'The digits from before the change, for reference only: do not compare these.'
+          : `Once you accept the new key, compare the new digits with ${c.username} again.`),
+      digits ?? '',
       h('div.qr-box', null, canvas, video),
       h('div.row.wrap', null, scanBtn, h('label.button', { for: 'qr-file' }, 'Upload a picture of their code'), file),
       result,
@@ -644,7 +668,14 @@ async function showContact(c: Contact) {
           : h('button.primary', { type: 'button', 'data-testid': 'mark-verified', disabled: !!kc, onclick: async () => (await m.setVerified(c, true), showContact(c)) }, 'The digits match: mark as verified'),
         h('a.button', { href: `#/chat/${c.userId}`, 'data-testid': 'open-chat' }, 'Open chat'),
       ),
-      h('details', null, h('summary', null, 'Technical details'), h('p.mono', null, `Their key fingerprint: ${c.fingerprint}`), h('p.mono', null, `Yours: ${m.account.fingerprint}`)),
+      h(
+        'details',
+        null,
+        h('summary', null, 'Technical details'),
+        oldGone ? null : h('p.mono', null, kc ? `Their previous key fingerprint: ${c.fingerprint}` : `Their key fingerprint: ${c.fingerprint}`),
+        kc?.fingerprint ? h('p.mono', { 'data-testid': 'new-fingerprint' }, `Their new key fingerprint: ${kc.fingerprint}`) : null,
+        h('p.mono', null, `Yours: ${m.account.fingerprint}`),
+      ),
     ),
   );
   try {

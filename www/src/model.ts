@@ -9,8 +9,8 @@
 // `id` is chosen once per message by the sender, so a send retried after a lost answer
 // from the relay is recognised as a duplicate by the recipient.
 
-import type { Account, Incoming, LinkState } from './backend/types';
-import { errorCode } from './backend/types';
+import type { Account, IdentityChangedDetails, Incoming, LinkState, SafetyInfo } from './backend/types';
+import { errorCode, identityChange } from './backend/types';
 import { KV, deleteDb, openDb } from './idb';
 import { dec, enc, randomId, sleep } from './util';
 import { userIdOf } from './backend';
@@ -28,11 +28,23 @@ export interface Contact {
   /** Pinned identity fingerprint. */
   fingerprint: string;
   verified: boolean;
-  /** Set when the directory or a message shows a different identity key. */
-  keyChanged?: { seenAt: number };
+  /**
+   * Set when the directory or a message shows a different identity key. `fingerprint` and
+   * `safety` describe the new key when the package said which it is (the directory's
+   * IDENTITY_CHANGED details; a message signed by another key alone does not tell).
+   */
+  keyChanged?: KeyChange;
   unread: number;
   lastActivity: number;
   createdAt: number;
+}
+
+export interface KeyChange {
+  seenAt: number;
+  /** SHA-256 of the new identity key (64 hex). */
+  fingerprint?: string;
+  /** The safety number with the new key. */
+  safety?: SafetyInfo;
 }
 
 export interface Msg {
@@ -167,7 +179,7 @@ export class Model {
     } catch (e) {
       const known = [...this.contacts.values()].find((c) => c.username === username.trim().toLowerCase());
       if (errorCode(e) === 'IDENTITY_CHANGED' && known) {
-        await this.markKeyChanged(known);
+        await this.markKeyChanged(known, identityChange(e));
         return known;
       }
       throw e;
@@ -193,30 +205,50 @@ export class Model {
     return c;
   }
 
-  private async markKeyChanged(c: Contact) {
-    if (c.keyChanged) return;
-    c.keyChanged = { seenAt: Date.now() };
+  /** Records that `c`'s key changed and, when known, which key it is now (`d`, from the directory). */
+  private async markKeyChanged(c: Contact, d?: IdentityChangedDetails) {
+    const known = d && (!d.userId || d.userId === c.userId) ? d : undefined;
+    if (c.keyChanged && (!known || known.fingerprint === c.keyChanged.fingerprint)) return;
+    c.keyChanged = { seenAt: c.keyChanged?.seenAt ?? Date.now() };
+    if (known) Object.assign(c.keyChanged, { fingerprint: known.fingerprint, safety: known.safety });
     await this.saveContact(c);
     this.emit({ contacts: true, peer: c.userId });
   }
 
-  /** Re-reads a contact's keys from the directory (at most every `maxAgeMs`). */
+  /**
+   * Re-reads a contact's keys from the directory (at most every `maxAgeMs`): notices a
+   * changed key, or learns which key it is when only a message showed the change.
+   */
   async checkContact(c: Contact, maxAgeMs = 60_000): Promise<void> {
     const last = this.checkedAt.get(c.userId) ?? 0;
-    if (Date.now() - last < maxAgeMs || c.keyChanged) return;
+    if (Date.now() - last < maxAgeMs || c.keyChanged?.fingerprint) return;
     this.checkedAt.set(c.userId, Date.now());
     try {
       await this.account.lookup(c.username);
     } catch (e) {
-      if (errorCode(e) === 'IDENTITY_CHANGED') await this.markKeyChanged(c);
+      if (errorCode(e) === 'IDENTITY_CHANGED') await this.markKeyChanged(c, identityChange(e));
       /* offline: check again later */
     }
   }
 
-  /** The user accepted a changed key: pin the new one, start fresh sessions, unverify. */
+  /**
+   * The user accepted a changed key: pin the new one, start fresh sessions, unverify.
+   * When the directory now shows yet another key than the one on screen, that one is
+   * pinned but stays marked as changed (with its own safety number) and this throws, so
+   * the user compares again before anything is sent.
+   */
   async acceptNewKey(c: Contact): Promise<void> {
+    const shown = c.keyChanged?.fingerprint;
     await this.account.forgetContact(c.username);
     const p = await this.account.lookup(c.username);
+    if (shown && p.fingerprint !== shown) {
+      c.fingerprint = p.fingerprint;
+      c.verified = false;
+      c.keyChanged = { seenAt: Date.now(), fingerprint: p.fingerprint, safety: p.safety };
+      await this.saveContact(c);
+      this.emit({ contacts: true, peer: c.userId });
+      throw Object.assign(new Error(`${c.username}'s key changed again. Compare the new safety number before you accept it.`), { code: 'IDENTITY_CHANGED' });
+    }
     c.fingerprint = p.fingerprint;
     c.verified = false;
     delete c.keyChanged;
@@ -327,7 +359,7 @@ export class Model {
       await this.account.send(c.username, enc.encode(body), APP_JSON);
     } catch (e) {
       if (errorCode(e) === 'IDENTITY_CHANGED') {
-        await this.markKeyChanged(c);
+        await this.markKeyChanged(c, identityChange(e));
         m.state = 'queued';
         this.emit({ peer: m.peer, msg: m });
         return;
@@ -375,7 +407,12 @@ export class Model {
       return;
     }
     const keyWarning = !inc.keyMatches;
-    if (keyWarning && !c.keyChanged) c.keyChanged = { seenAt: Date.now() };
+    if (keyWarning && !c.keyChanged) {
+      c.keyChanged = { seenAt: Date.now() };
+      // The message does not say which key; the directory may (IDENTITY_CHANGED details).
+      this.checkedAt.delete(c.userId);
+      void this.checkContact(c);
+    }
     const m: Msg = {
       id,
       peer: c.userId,

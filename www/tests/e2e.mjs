@@ -313,10 +313,27 @@ try {
       await shot(pageA, '14-key-changed');
       await pageA.click('[data-testid=review-key]');
       await pageA.locator('[data-testid=key-changed]').waitFor();
+      // The new safety number is shown before accepting (the package's IDENTITY_CHANGED
+      // details), next to the old one, and the new fingerprint is the impostor's key.
+      await pageA.locator('[data-testid=new-safety-digits]').waitFor({ timeout: 30_000 });
+      const digitsOf = async (sel) => (await pageA.textContent(sel)).replace(/\D/g, '');
+      const oldDigits = await digitsOf('[data-testid=safety-digits]');
+      const newDigits = await digitsOf('[data-testid=new-safety-digits]');
+      expect(oldDigits.length === 60 && newDigits.length === 60, `malformed safety numbers: ${oldDigits} / ${newDigits}`);
+      expect(oldDigits !== newDigits, 'the new safety number differs from the old one');
+      expect(/New safety number: (\d{5} ){11}\d{5}$/.test(await pageA.getAttribute('[data-testid=new-safety-digits]', 'aria-label')), 'new digits are labelled');
+      await pageE.evaluate(() => (location.hash = '#/account'));
+      const impostorFp = /[0-9a-f]{64}/.exec(await pageE.textContent('[data-testid=account-fingerprint]'))[0];
+      const newFp = /[0-9a-f]{64}/.exec(await pageA.textContent('[data-testid=new-fingerprint]'))?.[0];
+      expect(newFp === impostorFp, `new fingerprint ${newFp} is the impostor's ${impostorFp}`);
       await shot(pageA, '15-key-changed-review');
       await pageA.click('[data-testid=accept-key]');
       await pageA.locator('[data-testid=key-changed]').waitFor({ state: 'detached', timeout: 30_000 });
       expect((await pageA.textContent('[data-testid=badge]')).includes('Not verified'), 'accepted key starts unverified');
+      // What was shown as the new safety number is the one of the key now pinned.
+      await pageA.locator('[data-testid=safety-digits]').waitFor();
+      const pinned = await digitsOf('[data-testid=safety-digits]');
+      expect(pinned === newDigits, `after accepting, the safety number is the one shown as new: ${pinned} vs ${newDigits}`);
       await ctxA.unroute(`**/v1/users/${carolId}/bundle`);
       await ctxD.close();
       await ctxE.close();

@@ -64,10 +64,11 @@ async function gap<K extends keyof GapApi>(method: K, args: Args<GapApi[K]>): Pr
   });
 }
 
-/** RemoteClient errors carry the package's `code` and `status`; keep them. */
+/** RemoteClient errors carry the package's `code`, `status` and (IDENTITY_CHANGED) `details`; keep them. */
 function wrap(e: unknown): AppError {
-  const err = e as { code?: string; message?: string; status?: number };
-  return new AppError(err?.code ?? 'CRYPTO', err?.message ?? String(e), err?.status);
+  const err = e as { code?: string; message?: string; status?: number; details?: unknown };
+  const details = err?.code === 'IDENTITY_CHANGED' ? AppError.identityDetails(err.details) : undefined;
+  return new AppError(err?.code ?? 'CRYPTO', err?.message ?? String(e), err?.status, details);
 }
 
 /** Starts loading the worker and its wasm module (call early; idempotent). */

@@ -87,11 +87,52 @@ export interface Backend {
   unlock(password: string, onProgress: (p: Progress) => void): Promise<Account>;
 }
 
+/** `details` of an IDENTITY_CHANGED error: the contact's new key, to show before accepting it. */
+export interface IdentityChangedDetails {
+  userId: string;
+  username?: string;
+  /** SHA-256 of the new identity key (64 hex). */
+  fingerprint: string;
+  /** The safety number with the new key. */
+  safety: SafetyInfo;
+  /** Fingerprint of the pinned (old) key. */
+  previousFingerprint: string;
+}
+
 export class AppError extends Error {
-  constructor(public code: string, message: string, public status?: number) {
+  constructor(public code: string, message: string, public status?: number, public details?: IdentityChangedDetails) {
     super(message);
     this.name = 'AppError';
   }
+
+  /** The package's IDENTITY_CHANGED `details` (`safetyNumber` in groups of five) in the app's shape; undefined when absent or malformed. */
+  static identityDetails(raw: unknown): IdentityChangedDetails | undefined {
+    const d = raw as { userId?: unknown; username?: unknown; fingerprint?: unknown; safetyNumber?: unknown; previousFingerprint?: unknown } | null;
+    const safety = safetyInfo(d?.safetyNumber);
+    if (!d || !safety || typeof d.fingerprint !== 'string' || !/^[0-9a-f]{64}$/i.test(d.fingerprint)) return undefined;
+    return {
+      userId: String(d.userId ?? ''),
+      username: typeof d.username === 'string' ? d.username : undefined,
+      fingerprint: d.fingerprint.toLowerCase(),
+      safety,
+      previousFingerprint: String(d.previousFingerprint ?? ''),
+    };
+  }
+}
+
+/** The 60 digits of a safety number in any grouping, as `SafetyInfo`; null when malformed. */
+export function safetyInfo(safetyNumber: unknown): SafetyInfo | null {
+  const digits = typeof safetyNumber === 'string' ? safetyNumber.replace(/\D/g, '') : '';
+  if (digits.length !== 60) return null;
+  return { digits, display: digits.replace(/(\d{5})(?=\d)/g, '$1 ') };
+}
+
+/** The new key of an IDENTITY_CHANGED error, when the package said which it is. */
+export function identityChange(e: unknown): IdentityChangedDetails | undefined {
+  if (errorCode(e) !== 'IDENTITY_CHANGED') return undefined;
+  const d = (e as { details?: Partial<IdentityChangedDetails> }).details;
+  if (!d || typeof d.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(d.fingerprint) || !d.safety || d.safety.digits?.length !== 60) return undefined;
+  return d as IdentityChangedDetails;
 }
 
 /** The package's stable error code of `e`, if any. */
