@@ -1,5 +1,5 @@
 import type {
-  ClientErrorEvent, ConnectionStatus, ContactInfo, IncomingMessage, KeySize, SendResult,
+  ClientErrorEvent, ConnectionStatus, ContactInfo, IncomingMessage, KeySize, SendOptions, SendResult,
 } from './index.js';
 
 /** Options of `RemoteClient.register` / `login` (storage is chosen in the worker). */
@@ -8,7 +8,9 @@ export interface RemoteClientOptions {
   keySize?: KeySize;
   iterations?: number;
   autoAck?: boolean;
+  autoRotate?: boolean;
   connect?: boolean;
+  bundleMaxAge?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -21,6 +23,10 @@ export class RemoteClient {
   constructor(worker: Worker);
   static register(worker: Worker, options: RemoteClientOptions, username: string, password: string): Promise<RemoteClient>;
   static login(worker: Worker, options: RemoteClientOptions, username: string, password: string): Promise<RemoteClient>;
+  /** Deletes the account's local data from the worker's storage, without the password (see `Client.removeAccount`). */
+  static removeAccount(worker: Worker, username: string): Promise<void>;
+  /** Calls one of the app's own worker methods (`serveClient({ methods })`), logged in or not. */
+  static call<T = unknown>(worker: Worker, method: string, ...args: unknown[]): Promise<T>;
   readonly info: { userId: string; username: string; fingerprint: string; status: ConnectionStatus } | null;
   readonly userId: string;
   readonly username: string;
@@ -30,8 +36,13 @@ export class RemoteClient {
   contacts(): Promise<ContactInfo[]>;
   setVerified(username: string, verified: boolean): Promise<void>;
   forgetContact(username: string): Promise<void>;
-  send(to: string, content: string | Uint8Array, contentType?: number): Promise<SendResult>;
+  send(to: string, content: string | Uint8Array, contentType?: number, options?: SendOptions): Promise<SendResult>;
   ack(ids: string[]): Promise<void>;
+  matchesQr(username: string, scanned: Uint8Array): Promise<boolean>;
+  sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
+  openLocal(label: string, sealed: Uint8Array): Promise<Uint8Array>;
+  /** Calls one of the app's own worker methods (`serveClient({ methods })`). */
+  call<T = unknown>(method: string, ...args: unknown[]): Promise<T>;
   needsRotation(): Promise<boolean>;
   rotateKeys(password?: string): Promise<boolean>;
   connect(): Promise<void>;

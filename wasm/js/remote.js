@@ -5,10 +5,46 @@ function toError(e) {
   return Object.assign(new Error(e.message), { name: e.name ?? 'SealpostError', code: e.code, status: e.status, details: e.details });
 }
 
+// Request ids are unique per page, so any number of RemoteClients (and static calls)
+// can share a worker.
+let nextId = 1;
+const channels = new WeakMap();
+
+/** Sends one request to the worker; resolves with its answer. */
+function request(worker, msg) {
+  let pending = channels.get(worker);
+  if (!pending) {
+    pending = new Map();
+    channels.set(worker, pending);
+    worker.addEventListener('message', (ev) => {
+      const m = ev.data;
+      if (!m || typeof m !== 'object' || typeof m.id !== 'number') return;
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if (m.error) p.reject(toError(m.error));
+      else p.resolve(m.result);
+    });
+    // A worker that fails to load (or throws at the top level) answers nothing.
+    worker.addEventListener('error', (ev) => {
+      for (const [id, p] of pending) {
+        pending.delete(id);
+        p.reject(toError({ code: 'CLOSED', message: `the worker failed: ${ev.message ?? 'error'}` }));
+      }
+    });
+  }
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, ...msg });
+  });
+}
+
 export class RemoteClient {
   #worker;
-  #next = 1;
-  #pending = new Map();
+  #session = null;
+  /** Events that arrived while the login was under way (their session is not known yet). */
+  #early = [];
   #listeners = { message: [], status: [], error: [], progress: [] };
   #queue = [];
   #waiters = [];
@@ -32,23 +68,42 @@ export class RemoteClient {
     return RemoteClient.#open(worker, 'login', options, username, password);
   }
 
+  /** Deletes the account's local data in the worker's storage, without the password (see `Client.removeAccount`). */
+  static removeAccount(worker, username) {
+    return request(worker, { method: 'removeAccount', args: [username] });
+  }
+
+  /** Calls one of the app's own worker methods (`serveClient({ methods })`), logged in or not. */
+  static call(worker, method, ...args) {
+    return request(worker, { app: method, args });
+  }
+
   static async #open(worker, method, options = {}, username, password) {
     const c = new RemoteClient(worker);
     const { onProgress, storage: _ignored, ...plain } = options;
     if (onProgress) c.onProgress((p) => onProgress(p.done, p.total));
-    c.info = await c.#call(method, [plain, username, password]);
+    // Progress events come before the answer: accept those of the next session.
+    c.#session = 'opening';
+    let answer;
+    try {
+      answer = await request(worker, { method, args: [plain, username, password] });
+    } catch (e) {
+      c.#closed = true; // a failed login: this object is dropped, ignore all events
+      throw e;
+    }
+    const { session, ...info } = answer;
+    c.#session = session;
+    c.info = info;
+    for (const m of c.#early.splice(0)) c.#receive(m);
     return c;
   }
 
   #receive(msg) {
-    if (!msg || typeof msg !== 'object') return;
-    if (typeof msg.id === 'number') {
-      const p = this.#pending.get(msg.id);
-      if (!p) return;
-      this.#pending.delete(msg.id);
-      if (msg.error) p.reject(toError(msg.error));
-      else p.resolve(msg.result);
-      return;
+    if (!msg || typeof msg !== 'object' || typeof msg.event !== 'string' || this.#closed) return;
+    if (this.#session === 'opening') {
+      if (msg.event !== 'progress') return void this.#early.push(msg);
+    } else if (msg.session !== this.#session) {
+      return; // another account's events (a later login in the same worker)
     }
     const { event, data } = msg;
     if (event === 'status' && this.info) this.info.status = data;
@@ -61,11 +116,7 @@ export class RemoteClient {
   }
 
   #call(method, args = []) {
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ id, method, args });
-    });
+    return request(this.#worker, { method, args });
   }
 
   get userId() { return this.info?.userId; }
@@ -77,12 +128,17 @@ export class RemoteClient {
   contacts() { return this.#call('contacts'); }
   setVerified(username, verified) { return this.#call('setVerified', [username, verified]); }
   forgetContact(username) { return this.#call('forgetContact', [username]); }
-  send(to, content, contentType) { return this.#call('send', [to, content, contentType]); }
+  send(to, content, contentType, options) { return this.#call('send', [to, content, contentType, options]); }
   ack(ids) { return this.#call('ack', [ids]); }
+  matchesQr(username, scanned) { return this.#call('matchesQr', [username, scanned]); }
+  sealLocal(label, data) { return this.#call('sealLocal', [label, data]); }
+  openLocal(label, sealed) { return this.#call('openLocal', [label, sealed]); }
   needsRotation() { return this.#call('needsRotation'); }
   rotateKeys(password) { return this.#call('rotateKeys', [password]); }
   connect() { return this.#call('connect'); }
   reconnect() { return this.#call('reconnect'); }
+  /** Calls one of the app's own worker methods (`serveClient({ methods })`). */
+  call(method, ...args) { return RemoteClient.call(this.#worker, method, ...args); }
 
   async logout(forget) {
     await this.#call('logout', [forget]);

@@ -2,15 +2,20 @@
 // postMessage (the page side is `sealpost-wasm/remote`). Key generation, PBKDF2 and
 // every RSA operation then happen off the page's main thread, and the keys live only
 // in the worker's wasm memory.
-import { Client, IndexedDbStorage, init } from './index.js';
+import { Client, IndexedDbStorage, init, userIdFromUsername } from './index.js';
 
 const METHODS = new Set([
   'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
-  'needsRotation', 'rotateKeys', 'logout', 'userId', 'username', 'fingerprint', 'status',
+  'matchesQr', 'sealLocal', 'openLocal', 'needsRotation', 'rotateKeys', 'logout', 'userId',
+  'username', 'fingerprint', 'status',
 ]);
 
-function info(client) {
-  return { userId: client.userId, username: client.username, fingerprint: client.fingerprint, status: client.status };
+function info(client, session) {
+  return { userId: client.userId, username: client.username, fingerprint: client.fingerprint, status: client.status, session };
+}
+
+function sealpostError(code, message) {
+  return Object.assign(new Error(message), { name: 'SealpostError', code });
 }
 
 /**
@@ -21,50 +26,77 @@ function info(client) {
  * @param {(username: string) => Promise<import('./index.js').SealpostStorage>} [options.storage]
  *   storage factory, default `IndexedDbStorage.open("sealpost")`
  * @param {any} [options.wasm] what `init()` loads (default: the .wasm next to the glue)
+ * @param {Record<string, (client: Client | null, ...args: any[]) => any>} [options.methods]
+ *   the app's own requests (`RemoteClient.call`), run in the worker after `init()` with
+ *   the logged-in Client (or null)
  * @param {DedicatedWorkerGlobalScope} [options.scope] default `self`
  */
 export function serveClient(options = {}) {
   const scope = options.scope ?? self;
   const makeStorage = options.storage ?? (() => IndexedDbStorage.open('sealpost'));
+  const methods = options.methods ?? {};
   const post = (msg) => scope.postMessage(msg);
   let ready;
   let client = null;
+  // Numbers each login, so a RemoteClient ignores the events of a later account.
+  let session = 0;
+
+  async function open(method, [clientOptions = {}, username, password]) {
+    if (client) await client.logout();
+    client = null;
+    const s = ++session;
+    const emit = (event) => (data) => post({ event, data, session: s });
+    const storage = await makeStorage(username);
+    const c = await Client[method]({
+      ...clientOptions,
+      relayUrl: clientOptions.relayUrl ?? options.relayUrl ?? '',
+      storage,
+      onProgress: (done, total) => emit('progress')({ done, total }),
+    }, username, password);
+    c.onMessage(emit('message'));
+    c.onStatus(emit('status'));
+    c.onError(emit('error'));
+    client = c;
+    return info(c, s);
+  }
+
+  async function handle({ method, app, args = [] }) {
+    if (typeof app === 'string') {
+      if (!Object.hasOwn(methods, app) || typeof methods[app] !== 'function') {
+        throw sealpostError('INVALID_ARGUMENT', `unknown app method ${app}`);
+      }
+      return methods[app](client, ...args);
+    }
+    if (method === 'register' || method === 'login') return open(method, args);
+    if (method === 'removeAccount') {
+      const [username] = args;
+      if (client && client.userId === userIdFromUsername(username)) {
+        await client.logout();
+        client.free();
+        client = null;
+      }
+      return Client.removeAccount(await makeStorage(username), username);
+    }
+    if (!client) throw sealpostError('CLOSED', 'not logged in');
+    if (!METHODS.has(method)) throw sealpostError('INVALID_ARGUMENT', `unknown method ${method}`);
+    const member = client[method];
+    const result = typeof member === 'function' ? await member.apply(client, args) : member;
+    if (method === 'logout') {
+      client.free();
+      client = null;
+    }
+    return result;
+  }
+
   scope.addEventListener('message', async (ev) => {
-    const { id, method, args = [] } = ev.data ?? {};
-    if (typeof id !== 'number' || typeof method !== 'string') return;
+    const msg = ev.data ?? {};
+    if (typeof msg.id !== 'number' || (typeof msg.method !== 'string' && typeof msg.app !== 'string')) return;
     try {
       ready ??= init(options.wasm);
       await ready;
-      let result;
-      if (method === 'register' || method === 'login') {
-        const [clientOptions = {}, username, password] = args;
-        if (client) await client.logout();
-        client = null;
-        const storage = await makeStorage(username);
-        const c = await Client[method]({
-          ...clientOptions,
-          relayUrl: clientOptions.relayUrl ?? options.relayUrl ?? '',
-          storage,
-          onProgress: (done, total) => post({ event: 'progress', data: { done, total } }),
-        }, username, password);
-        c.onMessage((m) => post({ event: 'message', data: m }));
-        c.onStatus((s) => post({ event: 'status', data: s }));
-        c.onError((e) => post({ event: 'error', data: e }));
-        client = c;
-        result = info(c);
-      } else {
-        if (!client) throw Object.assign(new Error('not logged in'), { name: 'SealpostError', code: 'CLOSED' });
-        if (!METHODS.has(method)) throw Object.assign(new Error(`unknown method ${method}`), { name: 'SealpostError', code: 'INVALID_ARGUMENT' });
-        const member = client[method];
-        result = typeof member === 'function' ? await member.apply(client, args) : member;
-        if (method === 'logout') {
-          client.free();
-          client = null;
-        }
-      }
-      post({ id, result });
+      post({ id: msg.id, result: await handle(msg) });
     } catch (e) {
-      post({ id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(e), code: e?.code, status: e?.status, details: e?.details } });
+      post({ id: msg.id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(e), code: e?.code, status: e?.status, details: e?.details } });
     }
   });
 }

@@ -57,6 +57,12 @@ export interface ClientOptions {
   autoRotate?: boolean;
   /** Open the WebSocket right away (default true); otherwise call `connect()`. */
   connect?: boolean;
+  /**
+   * Seconds `send` trusts its copy of a contact's key bundle before re-reading the
+   * directory (default 60; 0 = before every message). Keeps new devices of contacts
+   * reachable and shows a changed key before anything is sent.
+   */
+  bundleMaxAge?: number;
 }
 
 /** A decrypted incoming message. */
@@ -93,6 +99,23 @@ export interface ContactInfo {
   safetyNumber: string;
   /** Whether you marked the safety number as compared (`setVerified`). */
   verified: boolean;
+  /**
+   * What to show as a QR code for the contact to scan (65 bytes; `matchesQr` checks
+   * the code they show you).
+   */
+  qrPayload: Uint8Array;
+}
+
+/** Options of `send`. */
+export interface SendOptions {
+  /**
+   * Makes the send retryable: a `send` with a key already used (up to 7 days, on this
+   * storage) does not seal a new message. If the earlier attempt reached the relay it
+   * resolves to the same result without posting; if it failed (`NETWORK`, 429, 5xx),
+   * the same envelope is posted again, so a retry costs no ratchet step and the
+   * recipient never sees a duplicate. Use your own message id.
+   */
+  idempotencyKey?: string;
 }
 
 /** The result of `send`. */
@@ -124,6 +147,8 @@ extern "C" {
     pub type ContactInfoJs;
     #[wasm_bindgen(typescript_type = "SendResult")]
     pub type SendResultJs;
+    #[wasm_bindgen(typescript_type = "SendOptions")]
+    pub type SendOptionsJs;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(f: &Function, ms: i32) -> JsValue;
 }
@@ -139,6 +164,37 @@ struct Contact {
     username: Option<String>,
     bundle: core::KeyBundle,
     verified: bool,
+    /// When the bundle was last read from the directory (Unix seconds, this session
+    /// only): `send` re-reads it when older than `ClientOptions.bundleMaxAge`.
+    checked_at: u64,
+}
+
+/// Default `ClientOptions.bundleMaxAge`: how long `send` trusts a pinned bundle before
+/// re-reading the directory (one GET), so that a contact's new device (a fresh bundle)
+/// or a key change is seen within a minute rather than at the next manual `lookup`.
+const BUNDLE_MAX_AGE: u64 = 60;
+
+/// Everything stored per account (see `key`), for `logout(true)` and `removeAccount`.
+const ACCOUNT_KEYS: [&str; 5] = ["vault", "identity", "sessions", "contacts", "outbox"];
+
+/// How long `send` remembers an idempotency key.
+const OUTBOX_MAX_AGE: u64 = 7 * 24 * 3600;
+
+/// At most this many idempotency keys are remembered (the oldest go first).
+const OUTBOX_MAX: usize = 1000;
+
+/// One `send` with an idempotency key: the envelope until the relay took it, then the
+/// relay's blob id.
+#[derive(Clone, Serialize, Deserialize)]
+struct Outgoing {
+    to: String,
+    message_id: String,
+    new_session: bool,
+    created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    envelope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    blob_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -166,6 +222,8 @@ struct Account {
     vault: Vault,
     backup: Option<BackupKeys>,
     contacts: BTreeMap<UserId, Contact>,
+    /// Sends with an idempotency key (`SendOptions`), by key.
+    outbox: BTreeMap<String, Outgoing>,
 }
 
 #[derive(Default)]
@@ -185,6 +243,7 @@ struct Inner {
     storage: StorageJs,
     auto_ack: bool,
     auto_rotate: bool,
+    bundle_max_age: u64,
     rotating: Cell<bool>,
     user_id: UserId,
     account: RefCell<Option<Account>>,
@@ -250,6 +309,7 @@ struct Options {
     iterations: Option<u32>,
     auto_ack: bool,
     auto_rotate: bool,
+    bundle_max_age: u64,
     connect: bool,
 }
 
@@ -278,6 +338,10 @@ impl Options {
             iterations: num("iterations"),
             auto_ack: get(o, "autoAck").as_bool().unwrap_or(true),
             auto_rotate: get(o, "autoRotate").as_bool().unwrap_or(true),
+            bundle_max_age: get(o, "bundleMaxAge")
+                .as_f64()
+                .filter(|v| *v >= 0.0)
+                .map_or(BUNDLE_MAX_AGE, |v| v as u64),
             connect: get(o, "connect").as_bool().unwrap_or(true),
         })
     }
@@ -438,6 +502,17 @@ impl Inner {
             .await
     }
 
+    async fn persist_outbox(&self) -> Result<(), JsValue> {
+        let sealed = self.with_account(|a| {
+            let json =
+                serde_json::to_vec(&a.outbox).map_err(|e| error("STORAGE", &e.to_string()))?;
+            a.vault.seal_raw("outbox", &json)
+        })?;
+        self.storage
+            .save(&key(&self.user_id, "outbox"), &sealed)
+            .await
+    }
+
     async fn persist_all(&self) -> Result<(), JsValue> {
         let header = self.with_account(|a| Ok(a.vault.header()))?;
         self.storage
@@ -507,6 +582,7 @@ impl Inner {
                     if c.bundle.check_update(&bundle).is_ok() {
                         c.bundle = bundle;
                     }
+                    c.checked_at = now_or(None);
                     if username.is_some() {
                         c.username = username;
                     }
@@ -519,6 +595,7 @@ impl Inner {
                             username,
                             bundle,
                             verified: false,
+                            checked_at: now_or(None),
                         },
                     );
                     Ok(())
@@ -546,6 +623,7 @@ impl Inner {
             fingerprint: String,
             safety_number: String,
             verified: bool,
+            qr_payload: Bytes,
         }
         let info = self.with_account(|a| {
             let c = a
@@ -565,6 +643,7 @@ impl Inner {
                 fingerprint: hex(&c.bundle.identity().fingerprint()),
                 safety_number: sn.display(),
                 verified: c.verified,
+                qr_payload: Bytes(sn.qr_payload()),
             })
         })?;
         to_js(&info)
@@ -782,6 +861,68 @@ impl Inner {
             return Err(relay_error(resp, "STALE").await);
         }
         Ok(())
+    }
+
+    /// Posts an envelope to `to`'s mailbox; the relay's blob id.
+    async fn deposit(&self, to: &UserId, envelope: &[u8]) -> Result<String, JsValue> {
+        let resp = self
+            .request(
+                Method::POST,
+                &format!("/v1/mailboxes/{}", to.to_hex()),
+                Some(envelope),
+                false,
+            )
+            .await?;
+        if resp.status() != 201 {
+            return Err(relay_error(resp, "RELAY").await);
+        }
+        #[derive(Deserialize)]
+        struct Created {
+            id: String,
+        }
+        let created: Created = serde_json::from_str(&resp.text().await.map_err(network)?)
+            .map_err(|e| error("RELAY", &e.to_string()))?;
+        Ok(created.id)
+    }
+
+    /// Finishes an idempotent send: posts the stored envelope unless the relay already
+    /// took it, then remembers the blob id instead of the envelope.
+    async fn repost(&self, key: &str, out: Outgoing) -> Result<SendResultJs, JsValue> {
+        let Some(envelope) = &out.envelope else {
+            return sent_result(&out);
+        };
+        let to = crypto::parse_user_id(&out.to)?;
+        let blob_id = self.deposit(&to, &unb64(envelope)?).await?;
+        let done = Outgoing {
+            envelope: None,
+            blob_id: Some(blob_id),
+            ..out
+        };
+        self.with_account(|a| {
+            a.outbox.insert(key.to_owned(), done.clone());
+            Ok(())
+        })?;
+        // The message is on the relay: a failure to record that only means a later
+        // retry posts it again, which the recipient drops as a replay.
+        let _ = self.persist_outbox().await;
+        sent_result(&done)
+    }
+
+    /// Looks `username` up when it is not a contact yet, or re-reads its bundle when
+    /// that is older than `bundle_max_age`. A changed identity key is an error; a
+    /// directory that cannot be reached is not (the pinned bundle is used).
+    async fn refresh_contact(&self, username: &str, id: &UserId) -> Result<(), JsValue> {
+        let checked = self.with_account(|a| Ok(a.contacts.get(id).map(|c| c.checked_at)))?;
+        match checked {
+            None => self.lookup(username).await.map(|_| ()),
+            Some(t) if now_or(None).saturating_sub(t) >= self.bundle_max_age => {
+                match self.lookup(username).await {
+                    Err(e) if code_of(&e).as_deref() == Some("IDENTITY_CHANGED") => Err(e),
+                    _ => Ok(()),
+                }
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     async fn http_ack(&self, ids: &[String]) -> Result<(), JsValue> {
@@ -1074,16 +1215,23 @@ async fn load_local(
                     username: c.username,
                     bundle,
                     verified: c.verified,
+                    checked_at: 0,
                 },
             );
         }
     }
+    let outbox = match options.storage.load(&key(&id, "outbox")).await? {
+        Some(o) => serde_json::from_slice(&vault.open_raw("outbox", &o)?)
+            .map_err(|e| error("STORAGE", &e.to_string()))?,
+        None => BTreeMap::new(),
+    };
     Ok(Some(Account {
         me,
         sessions,
         vault,
         backup: None,
         contacts,
+        outbox,
     }))
 }
 
@@ -1094,6 +1242,7 @@ impl Client {
             storage: options.storage.clone(),
             auto_ack: options.auto_ack,
             auto_rotate: options.auto_rotate,
+            bundle_max_age: options.bundle_max_age,
             rotating: Cell::new(false),
             user_id,
             account: RefCell::new(Some(account)),
@@ -1151,6 +1300,22 @@ impl Client {
                 "this account is already stored here: log in instead",
             ));
         }
+        // Seconds of key generation are wasted on a taken name: ask the directory first
+        // (the claim below still decides a race).
+        let resp = http(
+            &options.relay,
+            Method::GET,
+            &format!("/v1/users/{}/bundle", id.to_hex()),
+            None,
+            None,
+            "",
+        )
+        .await?;
+        match resp.status() {
+            404 => {}
+            200 => return Err(error("ALREADY_REGISTERED", "this username is taken")),
+            _ => return Err(relay_error(resp, "RELAY").await),
+        }
         let mut me = Identity::generate(
             &username,
             options.key_size,
@@ -1167,6 +1332,7 @@ impl Client {
             vault,
             backup: Some(backup),
             contacts: BTreeMap::new(),
+            outbox: BTreeMap::new(),
         };
         let client = Client::start(
             &Options {
@@ -1193,9 +1359,7 @@ impl Client {
             let taken = resp.status() == 409;
             let e = relay_error(resp, "ALREADY_REGISTERED").await;
             if taken {
-                for name in ["vault", "identity", "sessions", "contacts"] {
-                    let _ = inner.storage.remove(&key(&id, name)).await;
-                }
+                let _ = remove_account(&inner.storage, &id).await;
             }
             return Err(e);
         }
@@ -1273,6 +1437,7 @@ impl Client {
             vault,
             backup: Some(keys),
             contacts: BTreeMap::new(),
+            outbox: BTreeMap::new(),
         };
         let connect = options.connect;
         let client = Client::start(
@@ -1440,20 +1605,43 @@ impl Client {
 
     /// Encrypts and sends `content` (a string, or bytes with `contentType`, default 1)
     /// to `to` (a username; looked up first if not yet a contact). The first message to
-    /// a contact costs RSA operations; later ones are symmetric.
+    /// a contact costs RSA operations; later ones are symmetric. The contact's bundle is
+    /// re-read from the directory when it is older than `bundleMaxAge` (60 s), so a new device of
+    /// theirs is reached and a changed key throws `IDENTITY_CHANGED` before anything is
+    /// sent. `options.idempotencyKey` makes retries safe (see `SendOptions`).
     pub async fn send(
         &self,
         to: String,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] content: JsValue,
         #[wasm_bindgen(js_name = contentType)] content_type: Option<u8>,
+        options: Option<SendOptionsJs>,
     ) -> Result<SendResultJs, JsValue> {
         let inner = &self.inner;
         let (ct, bytes) = crypto::read_content(&content, content_type)?;
         let id = Username::parse(&to).or_js()?.user_id();
-        let known = inner.with_account(|a| Ok(a.contacts.contains_key(&id)))?;
-        if !known {
-            inner.lookup(&to).await?;
+        let idempotency_key = match options.map(|o| get(&o, "idempotencyKey")) {
+            None => None,
+            Some(v) if v.is_undefined() || v.is_null() => None,
+            Some(v) => match v.as_string() {
+                Some(k) if !k.is_empty() && k.len() <= 256 => Some(k),
+                _ => {
+                    return Err(invalid(
+                        "options.idempotencyKey must be a string of 1 to 256 characters",
+                    ));
+                }
+            },
+        };
+        if let Some(k) = &idempotency_key
+            && let Some(out) = inner.with_account(|a| Ok(a.outbox.get(k).cloned()))?
+        {
+            if out.to != id.to_hex() {
+                return Err(invalid(
+                    "this idempotencyKey was used for a message to someone else",
+                ));
+            }
+            return inner.repost(k, out).await;
         }
+        inner.refresh_contact(&to, &id).await?;
         let seal = |inner: &Inner| {
             let now = now_or(None);
             inner.with_account(|a| {
@@ -1479,36 +1667,84 @@ impl Client {
             other => other?,
         };
         inner.persist_sessions().await?;
-        let resp = inner
-            .request(
-                Method::POST,
-                &format!("/v1/mailboxes/{}", id.to_hex()),
-                Some(&sealed.envelope),
-                false,
-            )
-            .await?;
-        if resp.status() != 201 {
-            return Err(relay_error(resp, "RELAY").await);
-        }
-        #[derive(Deserialize)]
-        struct Created {
-            id: String,
-        }
-        let created: Created = serde_json::from_str(&resp.text().await.map_err(network)?)
-            .map_err(|e| error("RELAY", &e.to_string()))?;
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Sent {
-            message_id: String,
-            blob_id: String,
-            new_session: bool,
-        }
-        Ok(to_js(&Sent {
+        let out = Outgoing {
+            to: id.to_hex(),
             message_id: hex(&sealed.message_id),
-            blob_id: created.id,
             new_session: sealed.new_session,
-        })?
-        .unchecked_into())
+            created_at: now_or(None),
+            envelope: Some(b64(&sealed.envelope)),
+            blob_id: None,
+        };
+        match idempotency_key {
+            Some(k) => {
+                // Stored before the post: a retry after a failure (or a reload) posts
+                // these same bytes instead of sealing again.
+                inner.with_account(|a| {
+                    prune_outbox(&mut a.outbox, out.created_at);
+                    a.outbox.insert(k.clone(), out.clone());
+                    Ok(())
+                })?;
+                inner.persist_outbox().await?;
+                inner.repost(&k, out).await
+            }
+            None => {
+                let blob_id = inner.deposit(&id, &sealed.envelope).await?;
+                sent_result(&Outgoing {
+                    blob_id: Some(blob_id),
+                    ..out
+                })
+            }
+        }
+    }
+
+    /// Whether `scanned` (the bytes of the QR code `username` shows) matches your
+    /// safety number with that contact. Mark it with `setVerified` when it does.
+    #[wasm_bindgen(js_name = matchesQr)]
+    pub fn matches_qr(&self, username: String, scanned: Vec<u8>) -> Result<bool, JsValue> {
+        let id = Username::parse(&username).or_js()?.user_id();
+        self.inner.with_account(|a| {
+            let c = a
+                .contacts
+                .get(&id)
+                .ok_or_else(|| error("NOT_FOUND", "not a contact: look it up first"))?;
+            let me = &a.me.inner;
+            Ok(core::SafetyNumber::new(
+                me.user_id(),
+                &me.identity_key().public(),
+                c.bundle.user_id(),
+                c.bundle.identity(),
+            )
+            .matches_qr(&scanned))
+        })
+    }
+
+    /// Encrypts application data (message history, drafts) under this account's storage
+    /// key (derived from the password; no extra PBKDF2). `label` names the value (the
+    /// same label opens it; labels are kept apart from the client's own records).
+    #[wasm_bindgen(js_name = sealLocal)]
+    pub fn seal_local(&self, label: String, data: Vec<u8>) -> Result<Vec<u8>, JsValue> {
+        self.inner.with_account(|a| a.vault.seal(&label, &data))
+    }
+
+    /// Decrypts what `sealLocal` sealed under `label`. Throws `DECRYPT_FAILED`.
+    #[wasm_bindgen(js_name = openLocal)]
+    pub fn open_local(&self, label: String, sealed: Vec<u8>) -> Result<Vec<u8>, JsValue> {
+        self.inner.with_account(|a| a.vault.open(&label, &sealed))
+    }
+
+    /// Deletes everything a `Client` stored for `username` in `storage`, without the
+    /// password (a "use another account" or "forget this device" button). The account
+    /// itself stays on the relay: `login` restores it.
+    #[wasm_bindgen(js_name = removeAccount)]
+    pub async fn remove_account(
+        #[wasm_bindgen(unchecked_param_type = "SealpostStorage")] storage: JsValue,
+        username: String,
+    ) -> Result<(), JsValue> {
+        if !storage.is_object() {
+            return Err(invalid("storage must implement get/set/delete"));
+        }
+        let id = Username::parse(&username).or_js()?.user_id();
+        remove_account(&storage.unchecked_into(), &id).await
     }
 
     /// Acknowledges (deletes from the relay) messages by blob id (`IncomingMessage.id`),
@@ -1557,15 +1793,54 @@ impl Client {
         }
         inner.account.borrow_mut().take();
         if forget.unwrap_or(false) {
-            for name in ["vault", "identity", "sessions", "contacts"] {
-                inner.storage.remove(&key(&inner.user_id, name)).await?;
-            }
+            remove_account(&inner.storage, &inner.user_id).await?;
         }
         if !inner.running.get() {
             inner.set_status("closed");
         }
         Ok(())
     }
+}
+
+/// Forgets idempotency keys older than [`OUTBOX_MAX_AGE`], then the oldest beyond
+/// [`OUTBOX_MAX`] - 1 (room for one more).
+fn prune_outbox(outbox: &mut BTreeMap<String, Outgoing>, now: u64) {
+    outbox.retain(|_, o| now.saturating_sub(o.created_at) <= OUTBOX_MAX_AGE);
+    while outbox.len() >= OUTBOX_MAX {
+        let oldest = outbox
+            .iter()
+            .min_by_key(|(_, o)| o.created_at)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => outbox.remove(&k),
+            None => break,
+        };
+    }
+}
+
+/// The `SendResult` of a send the relay took.
+fn sent_result(out: &Outgoing) -> Result<SendResultJs, JsValue> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Sent<'a> {
+        message_id: &'a str,
+        blob_id: &'a str,
+        new_session: bool,
+    }
+    Ok(to_js(&Sent {
+        message_id: &out.message_id,
+        blob_id: out.blob_id.as_deref().unwrap_or_default(),
+        new_session: out.new_session,
+    })?
+    .unchecked_into())
+}
+
+/// Deletes everything `Client` stored for `id` in `storage`.
+async fn remove_account(storage: &StorageJs, id: &UserId) -> Result<(), JsValue> {
+    for name in ACCOUNT_KEYS {
+        storage.remove(&key(id, name)).await?;
+    }
+    Ok(())
 }
 
 fn backup_token(inner: &Inner) -> Result<Vec<u8>, JsValue> {

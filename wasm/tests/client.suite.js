@@ -31,7 +31,10 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     bob = await sp.Client.register(opts(bobStorage), B, pw);
     eq(progress, [0, 1, 2]);
     eq(alice.userId, sp.userIdFromUsername(A));
-    await throwsCode(() => sp.Client.register(opts(new sp.MemoryStorage()), A, pw), 'ALREADY_REGISTERED');
+    // A taken name is refused before any key is generated.
+    const wasted = [];
+    await throwsCode(() => sp.Client.register(opts(new sp.MemoryStorage(), { onProgress: (d) => wasted.push(d) }), A, pw), 'ALREADY_REGISTERED');
+    eq(wasted, []);
     await online(alice);
     await online(bob);
   });
@@ -43,6 +46,15 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(b.fingerprint, bob.fingerprint);
     eq(a.safetyNumber, b.safetyNumber);
     eq(b.verified, false);
+    // Both sides show the same QR payload; each checks the other's.
+    eq(Array.from(a.qrPayload), Array.from(b.qrPayload));
+    eq(a.qrPayload.length, 65);
+    eq(alice.matchesQr(B, a.qrPayload), true);
+    eq(bob.matchesQr(A, b.qrPayload), true);
+    const wrong = a.qrPayload.slice();
+    wrong[10] ^= 1;
+    eq(alice.matchesQr(B, wrong), false);
+    await throwsCode(() => alice.matchesQr(`nobody-${tag}`, a.qrPayload), 'NOT_FOUND');
     await alice.setVerified(B, true);
     eq(alice.contacts()[0].verified, true);
     await throwsCode(() => alice.lookup(`nobody-${tag}`), 'NOT_FOUND');
@@ -67,6 +79,42 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(m2.verified, true);
   });
 
+  test('client: send with an idempotencyKey can be retried: one envelope, one delivery', async () => {
+    const key = `once-${tag}`;
+    const first = await alice.send(B, 'exactly once', undefined, { idempotencyKey: key });
+    const again = await alice.send(B, 'exactly once', undefined, { idempotencyKey: key });
+    eq(again.messageId, first.messageId);
+    eq(again.blobId, first.blobId);
+    eq((await recv(bob)).messageId, first.messageId);
+    await throwsCode(() => alice.send(`nobody-${tag}`, 'x', undefined, { idempotencyKey: key }), 'INVALID_ARGUMENT');
+    await throwsCode(() => alice.send(B, 'x', undefined, { idempotencyKey: '' }), 'INVALID_ARGUMENT');
+    // The relay cannot be reached: the sealed envelope is kept (encrypted, in the
+    // storage), and a retry after a new login posts those same bytes.
+    await alice.logout();
+    const cut = await sp.Client.login(opts(aliceStorage, { relayUrl: 'http://127.0.0.1:9', connect: false }), A, pw);
+    await throwsCode(() => cut.send(B, 'retried', undefined, { idempotencyKey: `retry-${tag}` }), 'NETWORK');
+    await cut.logout();
+    alice = await sp.Client.login(opts(aliceStorage), A, pw);
+    const r = await alice.send(B, 'retried', undefined, { idempotencyKey: `retry-${tag}` });
+    const m = await recv(bob);
+    eq(m.text, 'retried');
+    eq(m.messageId, r.messageId);
+    await alice.send(B, 'next');
+    eq((await recv(bob)).text, 'next'); // no duplicate in between
+  });
+
+  test('client: sealLocal/openLocal encrypt app data under the account key', async () => {
+    const sealed = alice.sealLocal('history', new TextEncoder().encode('my notes'));
+    eq(new TextDecoder().decode(alice.openLocal('history', sealed)), 'my notes');
+    assert(!new TextDecoder('latin1').decode(sealed).includes('my notes'), 'ciphertext');
+    await throwsCode(() => alice.openLocal('other label', sealed), 'DECRYPT_FAILED');
+    await throwsCode(() => bob.openLocal('history', sealed), 'DECRYPT_FAILED');
+    // The same account, unlocked again from the storage, opens it.
+    await alice.logout();
+    alice = await sp.Client.login(opts(aliceStorage), A, pw);
+    eq(new TextDecoder().decode(alice.openLocal('history', sealed)), 'my notes');
+  });
+
   test('client: offline user gets the backlog in order after logging in again', async () => {
     await bob.logout();
     eq(await bob.nextMessage(), null);
@@ -87,7 +135,8 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     const fingerprint = alice.fingerprint;
     await alice.logout();
     await throwsCode(() => sp.Client.login(opts(new sp.MemoryStorage()), A, 'wrong password!'), 'WRONG_PASSWORD');
-    alice = await sp.Client.login(opts(new sp.MemoryStorage()), A, pw);
+    // bundleMaxAge 0: every send re-reads the contact's bundle (see the new-device test).
+    alice = await sp.Client.login(opts(new sp.MemoryStorage(), { bundleMaxAge: 0 }), A, pw);
     eq(alice.fingerprint, fingerprint);
     await online(alice);
     const s = await alice.send(B, 'from a new browser');
@@ -130,7 +179,7 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     bob = await sp.Client.login(opts(new sp.MemoryStorage()), B, pw);
     assert((await issuedAt(B)) > before, 'the new device published a newer bundle');
     await online(bob);
-    await alice.lookup(B); // Alice's view of B's bundle: the new one
+    // No lookup: send re-reads B's bundle by itself (bundleMaxAge, 0 for this Alice).
     const s = await alice.send(B, 'to your new device');
     assert(s.newSession, 'a newer bundle retires the old session');
     eq((await recv(bob)).text, 'to your new device');
@@ -190,8 +239,11 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     const db2 = await sp.IndexedDbStorage.open(name);
     const again = await sp.Client.login(opts(db2, { connect: false }), carolName, pw);
     eq(again.userId, sp.userIdFromUsername(carolName));
-    await again.logout(true);
+    await again.logout();
+    // Without the password: "use another account".
+    await sp.Client.removeAccount(db2, carolName);
     eq(await db2.get(`sealpost/v1/${again.userId}/identity`), undefined);
+    eq(await db2.get(`sealpost/v1/${again.userId}/vault`), undefined);
   });
 
   test('client: reconnects with backoff after the relay restarts; nothing is lost', async () => {
@@ -253,6 +305,9 @@ export function workerSuite({ test }, sp, { relayUrl }) {
       worst = Math.max(worst, now - last);
       last = now;
     }, 10);
+    // The app's own worker method, before logging in.
+    eq(await RemoteClient.call(worker, 'userId', `dave-${tag}`), sp.userIdFromUsername(`dave-${tag}`));
+    eq(await RemoteClient.call(worker, 'whoAmI'), null);
     const progress = [];
     const started = performance.now();
     const dave = await RemoteClient.register(worker, { relayUrl, keySize: 2048, onProgress: (d) => progress.push(d) }, `dave-${tag}`, pw);
@@ -280,7 +335,26 @@ export function workerSuite({ test }, sp, { relayUrl }) {
     } catch (e) {
       eq(e.code, 'NOT_FOUND');
     }
+    // The rest of the Client's API through the worker.
+    eq(await dave.call('whoAmI'), `dave-${tag}`);
+    const info = await dave.lookup(`erin-${tag}`);
+    eq(await dave.matchesQr(`erin-${tag}`, info.qrPayload), true);
+    const sealed = await dave.sealLocal('notes', new Uint8Array([7, 8]));
+    eq(Array.from(await dave.openLocal('notes', sealed)), [7, 8]);
+    const once = await dave.send(`erin-${tag}`, 'once', undefined, { idempotencyKey: 'k' });
+    eq((await dave.send(`erin-${tag}`, 'once', undefined, { idempotencyKey: 'k' })).blobId, once.blobId);
+    eq((await erin.nextMessage()).messageId, once.messageId);
     await dave.logout();
+    // Events of a later login in the same worker do not reach the logged-out object.
+    let stray = 0;
+    dave.onStatus(() => stray++);
+    const again = await RemoteClient.login(worker, { relayUrl, keySize: 2048 }, `dave-${tag}`, pw);
+    await new Promise((resolve) => (again.status === 'online' ? resolve() : again.onStatus((st) => st === 'online' && resolve())));
+    eq(stray, 0);
+    await again.logout();
+    assert((await RemoteClient.call(worker, 'storedKeys', `dave-${tag}`)) > 0, 'stored');
+    await RemoteClient.removeAccount(worker, `dave-${tag}`);
+    eq(await RemoteClient.call(worker, 'storedKeys', `dave-${tag}`), 0);
     await erin.logout();
     worker.terminate();
   });

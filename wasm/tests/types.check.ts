@@ -18,7 +18,17 @@ async function main() {
   try { KeyBundle.fromBytes(new Uint8Array()); } catch (e) { const err = e as SealpostError; if (err.code === 'MALFORMED') {} }
   const rc = await RemoteClient.login(new Worker(''), { relayUrl: '' }, 'a', 'b');
   const info = await rc.lookup('bob');
-  console.log(info.safetyNumber, s, k);
+  const qr: Uint8Array = info.qrPayload;
+  const same: boolean = await rc.matchesQr('bob', qr);
+  const again = await rc.send('bob', 'hi', undefined, { idempotencyKey: 'k1' });
+  const local: Uint8Array = await rc.openLocal('h', await rc.sealLocal('h', new Uint8Array(1)));
+  const n: number = await rc.call<number>('count', 1);
+  await RemoteClient.removeAccount(new Worker(''), 'a');
+  const pre: string = await RemoteClient.call<string>(new Worker(''), 'ids', 'a');
+  await Client.removeAccount(new MemoryStorage(), 'alice');
+  const matched: boolean = c.matchesQr('bob', qr);
+  console.log(info.safetyNumber, s, k, same, again.blobId, local, n, pre, matched);
 }
 serveClient({} as any);
+serveClient({ methods: { count: (client: Client | null, x: number) => (client ? x : 0) } });
 main();
