@@ -331,9 +331,9 @@ export class Model {
         if (code === 'NETWORK' || code === 'RELAY_BUSY' || code === 'CLOSED' || !navigator.onLine) {
           next.state = 'queued';
           this.emit({ peer: next.peer, msg: next });
-          // Every failed Client.send burns a step of the session's chain (it seals before
-          // it posts) and the recipient skips at most 256: so no attempts while the
-          // browser is offline (the 'online' event wakes us) and a slow backoff otherwise.
+          // Retries reuse the sealed envelope (idempotency key), so they are cheap; still,
+          // no attempts while the browser is offline (the 'online' event wakes us) and a
+          // backoff otherwise.
           const waits: Promise<unknown>[] = [new Promise<void>((r) => (this.wake = r))];
           if (navigator.onLine) waits.push(sleep(backoff));
           await Promise.race(waits);
@@ -356,7 +356,9 @@ export class Model {
     this.emit({ peer: m.peer, msg: m });
     const body = JSON.stringify({ v: 1, from: this.account.username, id: m.id, text: m.text });
     try {
-      await this.account.send(c.username, enc.encode(body), APP_JSON);
+      // The app's message id doubles as the idempotency key: a retry after a lost answer
+      // or a reload posts the same envelope.
+      await this.account.send(c.username, enc.encode(body), APP_JSON, m.id);
     } catch (e) {
       if (errorCode(e) === 'IDENTITY_CHANGED') {
         await this.markKeyChanged(c, identityChange(e));

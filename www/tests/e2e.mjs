@@ -243,23 +243,38 @@ try {
     pageC.once('dialog', (d) => d.accept());
     await pageC.click('[data-testid=logout]');
     await pageC.locator('[data-testid=auth-submit]').waitFor({ timeout: 30_000 });
-    const left = await pageC.evaluate(async () => {
-      const names = (await indexedDB.databases()).map((d) => d.name);
-      const keys = await new Promise((resolve) => {
-        const req = indexedDB.open('sealpost');
-        req.onsuccess = () => {
-          const db = req.result;
-          if (!db.objectStoreNames.length) return resolve([]);
-          const st = db.transaction([...db.objectStoreNames]).objectStore(db.objectStoreNames[0]);
-          const k = st.getAllKeys();
-          k.onsuccess = () => resolve(k.result.map(String));
-        };
-        req.onerror = () => resolve([]);
+    const wiped = async (how) => {
+      const left = await pageC.evaluate(async () => {
+        const names = (await indexedDB.databases()).map((d) => d.name);
+        const keys = await new Promise((resolve) => {
+          const req = indexedDB.open('sealpost');
+          req.onsuccess = () => {
+            const db = req.result;
+            if (!db.objectStoreNames.length) return resolve([]);
+            const st = db.transaction([...db.objectStoreNames]).objectStore(db.objectStoreNames[0]);
+            const k = st.getAllKeys();
+            k.onsuccess = () => resolve(k.result.map(String));
+          };
+          req.onerror = () => resolve([]);
+        });
+        return { names, keys };
       });
-      return { names, keys };
-    });
-    expect(!left.names.some((n) => /^sealpost-www-[0-9a-f]{16}$/.test(n)), `history database left: ${left.names}`);
-    expect(left.keys.length === 0, `package storage keys left: ${left.keys}`);
+      expect(!left.names.some((n) => /^sealpost-www-[0-9a-f]{16}$/.test(n)), `${how}: history database left: ${left.names}`);
+      expect(left.keys.length === 0, `${how}: package storage keys left: ${left.keys}`);
+    };
+    await wiped('log out');
+    // "Use another account" on the unlock screen removes the account without its password.
+    await pageC.getByRole('tab', { name: 'Log in' }).click();
+    await pageC.fill('#username', 'alice');
+    await pageC.fill('#password', PASSWORD);
+    await pageC.click('[data-testid=auth-submit]');
+    await pageC.locator('[data-testid=me]').waitFor(T);
+    await pageC.reload();
+    await pageC.locator('[data-testid=unlock-submit]').waitFor(T);
+    pageC.once('dialog', (d) => d.accept());
+    await pageC.getByRole('button', { name: 'Use another account' }).click();
+    await pageC.locator('[data-testid=auth-submit]').waitFor({ timeout: 30_000 });
+    await wiped('use another account');
   });
 
   await r.step('offline: the app opens from the service worker cache and queues messages', async () => {

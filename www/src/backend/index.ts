@@ -1,12 +1,11 @@
 // The page side of the messaging layer: the package's RemoteClient (sealpost-wasm/remote)
-// talking to the Client in the crypto worker (./worker.ts), plus a small request channel
-// for what the Client does not cover yet (GAP). Secrets never reach this thread.
+// talking to the Client in the crypto worker (./worker.ts). Secrets never reach this thread.
 
 import { RemoteClient } from 'sealpost-wasm/remote';
 import type { ContactInfo, IncomingMessage } from 'sealpost-wasm';
 import type { Account, Backend, Handlers, Incoming, LinkState, PeerInfo, Progress } from './types';
 import { AppError } from './types';
-import type { GapApi } from './worker';
+import type { Ids } from './worker';
 import { KV, deleteDb, openDb } from '../idb';
 import { b64 } from '../util';
 import workerUrl from './worker.ts?worker&url';
@@ -14,13 +13,7 @@ import workerUrl from './worker.ts?worker&url';
 // Filled in by scripts/postbuild.mjs: the SHA-384 of the built worker script.
 const WORKER_SHA384 = '__SEALPOST_WORKER_SHA384__';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Args<F> = F extends (...a: infer A) => any ? A : never;
-type Ret<F> = F extends (...a: any[]) => infer R ? Awaited<R> : never;
-
 let worker: Promise<Worker> | null = null;
-let seq = 0;
-const calls = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
 
 /** Starts the crypto worker from bytes checked against the build-time hash (SRI for workers). */
 async function startWorker(): Promise<Worker> {
@@ -34,35 +27,10 @@ async function startWorker(): Promise<Worker> {
     const url = URL.createObjectURL(new Blob([bytes], { type: 'text/javascript' }));
     w = new Worker(url, { type: 'module', name: 'sealpost-crypto' });
   }
-  w.addEventListener('message', (ev) => {
-    const d = ev.data;
-    if (typeof d?.gap !== 'number') return; // RemoteClient traffic
-    const c = calls.get(d.gap);
-    if (!c) return;
-    calls.delete(d.gap);
-    if (d.error) c.reject(new AppError(d.error.code ?? 'CRYPTO', d.error.message, d.error.status));
-    else c.resolve(d.result);
-  });
-  w.addEventListener('error', (ev) => {
-    for (const [id, c] of calls) {
-      calls.delete(id);
-      c.reject(new AppError('CRYPTO', `The crypto worker failed: ${ev.message}`));
-    }
-  });
   return w;
 }
 
 const getWorker = () => (worker ??= startWorker());
-
-/** A GAP request to the worker. */
-async function gap<K extends keyof GapApi>(method: K, args: Args<GapApi[K]>): Promise<Ret<GapApi[K]>> {
-  const w = await getWorker();
-  return new Promise((resolve, reject) => {
-    const id = ++seq;
-    calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-    w.postMessage({ gap: id, method, args });
-  });
-}
 
 /** RemoteClient errors carry the package's `code`, `status` and (IDENTITY_CHANGED) `details`; keep them. */
 function wrap(e: unknown): AppError {
@@ -73,11 +41,20 @@ function wrap(e: unknown): AppError {
 
 /** Starts loading the worker and its wasm module (call early; idempotent). */
 export function warmUp(): void {
-  gap('ids', ['warm.up']).catch(() => undefined);
+  ids('warm.up').catch(() => undefined);
+}
+
+/** The normalized username and its user id (computed in the worker). */
+async function ids(username: string): Promise<Ids> {
+  try {
+    return await RemoteClient.call<Ids>(await getWorker(), 'ids', username);
+  } catch (e) {
+    throw wrap(e);
+  }
 }
 
 export async function userIdOf(username: string): Promise<string> {
-  return (await gap('ids', [username])).userId;
+  return (await ids(username)).userId;
 }
 
 // ---- what the page keeps about the account (not secret) ----------------------------
@@ -85,8 +62,6 @@ export async function userIdOf(username: string): Promise<string> {
 interface Meta {
   username: string;
   userId: string;
-  /** Public header of the app-data vault (salt, iterations, check). */
-  vaultHeader: Uint8Array;
 }
 const META_DB = 'sealpost-www-meta';
 let kvP: Promise<KV> | null = null;
@@ -127,10 +102,10 @@ class ClientAccount implements Account {
     client.onError((e) => console.warn('sealpost:', e.code, e.message));
   }
 
-  private async pair(userId: string) {
+  private async info(userId: string): Promise<ContactInfo> {
     const info = (await this.client.contacts()).find((c) => c.userId === userId);
     if (!info) throw new AppError('NOT_FOUND', 'not a contact');
-    return { me: { userId: this.userId, fingerprint: this.fingerprint }, them: { userId: info.userId, fingerprint: info.fingerprint, safetyNumber: info.safetyNumber } };
+    return info;
   }
 
   async lookup(username: string): Promise<PeerInfo> {
@@ -145,17 +120,19 @@ class ClientAccount implements Account {
     return info ? peer(info) : null;
   }
   async qrPayload(userId: string): Promise<Uint8Array> {
-    return gap('qrPayload', [await this.pair(userId)]);
+    return (await this.info(userId)).qrPayload;
   }
   async matchesQr(userId: string, scanned: Uint8Array): Promise<boolean> {
-    return gap('matchesQr', [await this.pair(userId), scanned]);
+    const info = await this.info(userId);
+    if (!info.username) throw new AppError('NOT_FOUND', 'not a contact');
+    return this.client.matchesQr(info.username, scanned);
   }
   async setVerified(username: string, verified: boolean): Promise<void> {
     await this.client.setVerified(username, verified);
   }
-  async send(username: string, content: Uint8Array, contentType: number) {
+  async send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string) {
     try {
-      const r = await this.client.send(username, content, contentType);
+      const r = await this.client.send(username, content, contentType, idempotencyKey ? { idempotencyKey } : undefined);
       return { messageId: r.messageId };
     } catch (e) {
       const err = wrap(e);
@@ -165,10 +142,10 @@ class ClientAccount implements Account {
     }
   }
   sealLocal(label: string, data: Uint8Array) {
-    return gap('sealLocal', [label, data]);
+    return this.client.sealLocal(label, data);
   }
   openLocal(label: string, data: Uint8Array) {
-    return gap('openLocal', [label, data]);
+    return this.client.openLocal(label, data);
   }
   async forgetContact(username: string) {
     await this.client.forgetContact(username);
@@ -176,12 +153,10 @@ class ClientAccount implements Account {
   async close() {
     this.stop();
     await this.client.logout(false).catch(() => undefined);
-    await gap('close', []);
   }
   async wipe() {
     this.stop();
     await this.client.logout(true);
-    await gap('close', []);
     await (await kv()).clear();
   }
 
@@ -230,16 +205,6 @@ class ClientAccount implements Account {
 
 // ---- backend -----------------------------------------------------------------------
 
-/** GAP: Client.register generates keys before it learns the name is taken; ask first. */
-async function taken(userId: string): Promise<boolean> {
-  try {
-    const res = await fetch(`/v1/users/${userId}/bundle`, { method: 'GET', cache: 'no-store' });
-    return res.ok;
-  } catch {
-    throw new AppError('NETWORK', 'The relay cannot be reached. Check your connection.');
-  }
-}
-
 async function open(username: string, password: string, onProgress: (p: Progress) => void): Promise<RemoteClient> {
   onProgress({ label: 'Checking your password', done: 0, total: 2 });
   try {
@@ -255,9 +220,8 @@ export const backend: Backend = {
   },
 
   async register(username, password, onProgress, keySize) {
-    const ids = await gap('ids', [username]);
-    if (await taken(ids.userId)) throw new AppError('ALREADY_REGISTERED', `“${ids.username}” is taken. Log in, or pick another name.`);
-    onProgress({ label: 'Generating your keys', done: 0, total: 2 });
+    const name = (await ids(username)).username;
+    onProgress({ label: 'Checking the name', done: 0, total: 2 });
     let client: RemoteClient;
     try {
       client = await RemoteClient.register(await getWorker(), {
@@ -265,39 +229,32 @@ export const backend: Backend = {
         autoAck: false, // acknowledged once the message is in the history
         connect: false,
         onProgress: (d, t) => onProgress({ label: d < t ? `Generating your keys (${d + 1} of ${t})` : 'Keys ready; protecting them with your password', done: d, total: t }),
-      }, ids.username, password);
+      }, name, password);
     } catch (e) {
       const err = wrap(e);
-      if (err.code === 'ALREADY_REGISTERED') throw new AppError('ALREADY_REGISTERED', `“${ids.username}” was just taken.`);
+      if (err.code === 'ALREADY_REGISTERED') throw new AppError('ALREADY_REGISTERED', `“${name}” is taken. Log in, or pick another name.`);
+      if (err.code === 'NETWORK') throw new AppError('NETWORK', 'The relay cannot be reached. Check your connection.');
       throw err;
     }
-    onProgress({ label: 'Locking this device’s copy of your messages', done: 1, total: 2 });
-    const vaultHeader = await gap('vault', [password, null]);
-    await (await kv()).put('current', { username: client.username, userId: client.userId, vaultHeader } satisfies Meta);
+    await (await kv()).put('current', { username: client.username, userId: client.userId } satisfies Meta);
     return new ClientAccount(client);
   },
 
   async login(username, password, onProgress) {
-    const ids = await gap('ids', [username]);
-    const meta = await (await kv()).get<Meta>('current');
-    const client = await open(ids.username, password, onProgress).catch((e: AppError) => {
-      if (e.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No account “${ids.username}” here.`);
+    const name = (await ids(username)).username;
+    const client = await open(name, password, onProgress).catch((e: AppError) => {
+      if (e.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No account “${name}” here.`);
       if (e.status === 429) throw new AppError('RELAY_BUSY', 'Too many wrong passwords: wait 15 minutes.');
       throw e;
     });
-    onProgress({ label: 'Opening this device’s copy of your messages', done: 1, total: 2 });
-    const vaultHeader = await gap('vault', [password, meta?.userId === client.userId ? meta.vaultHeader : null]);
-    await (await kv()).put('current', { username: client.username, userId: client.userId, vaultHeader } satisfies Meta);
+    await (await kv()).put('current', { username: client.username, userId: client.userId } satisfies Meta);
     return new ClientAccount(client);
   },
 
   async unlock(password, onProgress) {
     const meta = await (await kv()).get<Meta>('current');
     if (!meta) throw new AppError('NOT_FOUND', 'No account on this device.');
-    const client = await open(meta.username, password, onProgress);
-    onProgress({ label: 'Opening this device’s copy of your messages', done: 1, total: 2 });
-    await gap('vault', [password, meta.vaultHeader]);
-    return new ClientAccount(client);
+    return new ClientAccount(await open(meta.username, password, onProgress));
   },
 };
 
@@ -307,8 +264,8 @@ export async function forgetDevice(): Promise<void> {
   await (await kv()).clear();
   await deleteDb(META_DB);
   kvP = null;
-  if (meta) await deleteDb(`sealpost-www-${meta.userId.slice(0, 16)}`);
-  // GAP: the package's IndexedDbStorage holds the encrypted keys; without a Client (no
-  // password) there is no API to delete them, so drop the package's database by name.
-  await deleteDb('sealpost');
+  if (meta) {
+    await deleteDb(`sealpost-www-${meta.userId.slice(0, 16)}`);
+    await RemoteClient.removeAccount(await getWorker(), meta.username).catch((e) => Promise.reject(wrap(e)));
+  }
 }

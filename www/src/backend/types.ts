@@ -61,8 +61,12 @@ export interface Account {
   qrPayload(userId: string): Promise<Uint8Array>;
   matchesQr(userId: string, scanned: Uint8Array): Promise<boolean>;
   setVerified(username: string, verified: boolean): Promise<void>;
-  /** Encrypts and posts. Throws NETWORK when the relay cannot be reached. */
-  send(username: string, content: Uint8Array, contentType: number): Promise<{ messageId: string }>;
+  /**
+   * Encrypts and posts. Throws NETWORK when the relay cannot be reached. With
+   * `idempotencyKey`, a retry posts the same envelope (or returns the first result):
+   * no duplicate, no extra ratchet step.
+   */
+  send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string): Promise<{ messageId: string }>;
   /** Connects the live mailbox (WebSocket) and keeps it connected until stop(). */
   start(h: Handlers): void;
   stop(): void;
