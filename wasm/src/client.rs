@@ -109,11 +109,13 @@ export interface ContactInfo {
 /** Options of `send`. */
 export interface SendOptions {
   /**
-   * Makes the send retryable: a `send` with a key already used (up to 7 days, on this
-   * storage) does not seal a new message. If the earlier attempt reached the relay it
-   * resolves to the same result without posting; if it failed (`NETWORK`, 429, 5xx),
-   * the same envelope is posted again, so a retry costs no ratchet step and the
-   * recipient never sees a duplicate. Use your own message id.
+   * Makes the send retryable: a `send` with a key already used (on this storage; for a
+   * day after the relay took the message, 7 days while it did not) does not seal a new
+   * message. If the earlier attempt reached the relay it resolves to the same result
+   * (after a reload it may post the same envelope again); if it failed (`NETWORK`, 429,
+   * 5xx), the same envelope is posted again. A retry costs no ratchet step and the
+   * recipient never sees a duplicate (it drops a second copy as a replay). Use your own
+   * message id.
    */
   idempotencyKey?: string;
 }
@@ -177,11 +179,15 @@ const BUNDLE_MAX_AGE: u64 = 60;
 /// Everything stored per account (see `key`), for `logout(true)` and `removeAccount`.
 const ACCOUNT_KEYS: [&str; 5] = ["vault", "identity", "sessions", "contacts", "outbox"];
 
-/// How long `send` remembers an idempotency key.
-const OUTBOX_MAX_AGE: u64 = 7 * 24 * 3600;
+/// How long `send` remembers an idempotency key whose message the relay took.
+const SENT_MAX_AGE: u64 = 24 * 3600;
 
-/// At most this many idempotency keys are remembered (the oldest go first).
-const OUTBOX_MAX: usize = 1000;
+/// How long a sealed message that did not reach the relay waits for a retry.
+const UNSENT_MAX_AGE: u64 = 7 * 24 * 3600;
+
+/// At most this many idempotency keys are remembered (the sent ones go first, oldest
+/// first): the whole list is rewritten at each idempotent send.
+const OUTBOX_MAX: usize = 256;
 
 /// One `send` with an idempotency key: the envelope until the relay took it, then the
 /// relay's blob id.
@@ -898,13 +904,13 @@ impl Inner {
             blob_id: Some(blob_id),
             ..out
         };
+        // Recorded in memory only (stored with the next idempotent send, which saves a
+        // write per message): after a reload a retry posts the envelope again, and the
+        // recipient drops the second copy as a replay.
         self.with_account(|a| {
             a.outbox.insert(key.to_owned(), done.clone());
             Ok(())
         })?;
-        // The message is on the relay: a failure to record that only means a later
-        // retry posts it again, which the recipient drops as a replay.
-        let _ = self.persist_outbox().await;
         sent_result(&done)
     }
 
@@ -1802,14 +1808,21 @@ impl Client {
     }
 }
 
-/// Forgets idempotency keys older than [`OUTBOX_MAX_AGE`], then the oldest beyond
-/// [`OUTBOX_MAX`] - 1 (room for one more).
+/// Forgets old idempotency keys, then the oldest beyond [`OUTBOX_MAX`] - 1 (room for
+/// one more), sent ones first.
 fn prune_outbox(outbox: &mut BTreeMap<String, Outgoing>, now: u64) {
-    outbox.retain(|_, o| now.saturating_sub(o.created_at) <= OUTBOX_MAX_AGE);
+    outbox.retain(|_, o| {
+        let max_age = if o.blob_id.is_some() {
+            SENT_MAX_AGE
+        } else {
+            UNSENT_MAX_AGE
+        };
+        now.saturating_sub(o.created_at) <= max_age
+    });
     while outbox.len() >= OUTBOX_MAX {
         let oldest = outbox
             .iter()
-            .min_by_key(|(_, o)| o.created_at)
+            .min_by_key(|(_, o)| (o.blob_id.is_none(), o.created_at))
             .map(|(k, _)| k.clone());
         match oldest {
             Some(k) => outbox.remove(&k),
