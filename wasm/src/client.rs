@@ -965,6 +965,11 @@ async fn http(
     req.send().await.map_err(network)
 }
 
+/// An unsigned GET (before there is a `Client`).
+async fn http_get(relay: &str, path: &str) -> Result<Response, JsValue> {
+    http(relay, Method::GET, path, None, None, "").await
+}
+
 #[derive(Deserialize)]
 struct WsIn {
     #[serde(rename = "type")]
@@ -1308,15 +1313,7 @@ impl Client {
         }
         // Seconds of key generation are wasted on a taken name: ask the directory first
         // (the claim below still decides a race).
-        let resp = http(
-            &options.relay,
-            Method::GET,
-            &format!("/v1/users/{}/bundle", id.to_hex()),
-            None,
-            None,
-            "",
-        )
-        .await?;
+        let resp = http_get(&options.relay, &format!("/v1/users/{}/bundle", id.to_hex())).await?;
         match resp.status() {
             404 => {}
             200 => return Err(error("ALREADY_REGISTERED", "this username is taken")),
@@ -1406,13 +1403,9 @@ impl Client {
         if let Some(account) = load_local(&options, &name, &password).await? {
             return Ok(Client::start(&options, id, account));
         }
-        let resp = http(
+        let resp = http_get(
             &options.relay,
-            Method::GET,
             &format!("/v1/users/{}/backup/params", id.to_hex()),
-            None,
-            None,
-            "",
         )
         .await?;
         if resp.status() != 200 {
