@@ -2,8 +2,9 @@
 // End-to-end test of the PWA in headless Chromium (Debian's, through playwright-core):
 // a fresh relay on loopback serving www/dist, two independent browser contexts that
 // register, find each other, verify safety numbers (QR picture upload and digits),
-// chat both ways, queue offline, receive a backlog, and a third context that logs in
-// as one of them. Screenshots of the main screens go to test-artifacts/.
+// chat both ways, queue offline, receive a backlog, a third context that logs in as one
+// of them, and a browser whose (fake) camera films a QR code. Screenshots of the main
+// screens go to test-artifacts/.
 //
 //   node www/tests/e2e.mjs            (E2E_KEY_SIZE=4096 for the package default keys)
 //
@@ -11,7 +12,8 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifacts, ensureBuilt, launchBrowser, newContext, runner, startRelay } from './harness.mjs';
+import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
+import { artifacts, ensureBuilt, launchBrowser, launchBrowserWithCamera, newContext, runner, startRelay } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
 const PASSWORD = 'correct horse battery staple';
@@ -275,6 +277,48 @@ try {
     await pageC.getByRole('button', { name: 'Use another account' }).click();
     await pageC.locator('[data-testid=auth-submit]').waitFor({ timeout: 30_000 });
     await wiped('use another account');
+  });
+
+  await r.step('A, on a device with a camera, scans B\'s QR code: verified; a different code is not', async () => {
+    // What the camera films: the code B's contact screen draws for A and B (both sides
+    // draw the same 65 bytes), re-encoded as the app encodes it.
+    await openChat(pageB, 'alice');
+    await pageB.click('[data-testid=safety-link]');
+    const code = await canvasQrPayload(pageB, '[data-testid=qr]');
+    expect(code.length === 65, `QR payload of ${code.length} bytes`);
+    // First another code: B's fingerprint with one bit off, as a man in the middle's.
+    const other = Uint8Array.from(code);
+    other[40] ^= 1;
+    const y4m = join(artifacts, 'camera.y4m');
+    writeQrY4m(y4m, other);
+    const cam = await launchBrowserWithCamera(y4m);
+    try {
+      const ctx = await newContext(cam, relay.url, problems, 'F');
+      const page = await ctx.newPage();
+      await page.goto('/');
+      await page.getByRole('tab', { name: 'Log in' }).click();
+      await page.fill('#username', 'alice');
+      await page.fill('#password', PASSWORD);
+      await page.click('[data-testid=auth-submit]');
+      await page.locator('[data-testid=me]').waitFor(T);
+      await startChat(page, 'bob');
+      const result = page.locator('[data-testid=verify-result]');
+      const scan = page.getByRole('button', { name: 'Scan their code' });
+      await scan.click();
+      await result.filter({ hasText: 'do NOT match' }).waitFor({ timeout: 30_000 });
+      expect((await page.textContent('[data-testid=badge]')).includes('Not verified'), 'a different code leaves B unverified');
+      // Then B's code: the camera reads the new file the next time it starts.
+      writeQrY4m(y4m, code);
+      await scan.click();
+      await result.filter({ hasText: 'Safety numbers match' }).waitFor({ timeout: 30_000 });
+      await page.locator('[data-testid=badge]', { hasText: 'Verified' }).waitFor();
+      expect(!(await page.textContent('[data-testid=badge]')).includes('Not verified'), 'badge says verified');
+      await page.locator('[data-testid=unverify]').waitFor();
+      await shot(page, '16-camera-scan');
+      await ctx.close();
+    } finally {
+      await cam.close().catch(() => undefined);
+    }
   });
 
   await r.step('offline: the app opens from the service worker cache and queues messages', async () => {

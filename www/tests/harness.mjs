@@ -79,9 +79,18 @@ export async function startRelay(relayBin, extraArgs = []) {
   };
 }
 
-export async function launchBrowser() {
+/** Debian's Chromium, headless; `extraArgs` for e.g. a fake camera. */
+export async function launchBrowser(extraArgs = []) {
   mkdirSync(artifacts, { recursive: true });
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
+}
+
+/**
+ * Chromium whose camera is the Y4M video `y4m` (see fakecam.mjs), with the permission
+ * prompt answered "allow".
+ */
+export function launchBrowserWithCamera(y4m) {
+  return launchBrowser(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`]);
 }
 
 /**
