@@ -10,7 +10,8 @@
 //
 // Prints `N passed, N failed` last and exits non-zero on any failure.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
 import { artifacts, ensureBuilt, launchBrowser, launchBrowserWithCamera, newContext, runner, startRelay } from './harness.mjs';
@@ -69,6 +70,23 @@ async function waitState(page, text, state, timeout = 30_000) {
 }
 function expect(cond, what) {
   if (!cond) throw new Error(what);
+}
+
+// axe-core (Deque's accessibility rules engine), evaluated into the page through the
+// DevTools protocol (not a <script>, so the app's CSP stays as it is).
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** WCAG 2.1 A and AA violations on the current screen, as readable lines. */
+async function axeViolations(page, screen) {
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    // @ts-ignore: injected above
+    const res = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    const lines = res.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    // A screen where nothing passed was not really checked (e.g. not rendered yet).
+    if (!res.passes.some((p) => p.id === 'color-contrast')) lines.push('color-contrast was not checked');
+    return lines;
+  });
+  return violations.map((v) => `${screen}: ${v}`);
 }
 
 let ctxA, ctxB, ctxC, pageA, pageB;
@@ -399,6 +417,34 @@ try {
     } finally {
       await relay2.stop();
     }
+  });
+
+  await r.step('accessibility: axe-core finds no WCAG 2.1 A/AA violations (contrast, labels, roles) on the main screens', async () => {
+    const found = [];
+    await openChat(pageA, 'bob');
+    found.push(...await axeViolations(pageA, 'chat'));
+    const bobId = /#\/chat\/([0-9a-f]{64})/.exec(pageA.url())[1];
+    await pageA.evaluate((id) => (location.hash = `#/contact/${id}`), bobId);
+    await pageA.locator('[data-testid=safety-digits]').waitFor();
+    found.push(...await axeViolations(pageA, 'safety number'));
+    await pageA.evaluate(() => (location.hash = '#/account'));
+    await pageA.locator('[data-testid=account-fingerprint]').waitFor();
+    found.push(...await axeViolations(pageA, 'account'));
+    await pageB.setViewportSize({ width: 390, height: 780 });
+    await pageB.evaluate(() => (location.hash = '#/'));
+    await pageB.locator('[data-testid=conv-alice]').waitFor();
+    found.push(...await axeViolations(pageB, 'conversation list (phone)'));
+    await pageB.reload();
+    await pageB.locator('[data-testid=unlock-submit]').waitFor(T);
+    found.push(...await axeViolations(pageB, 'unlock'));
+    const fresh = await (await newContext(browser, relay.url, problems, 'F')).newPage();
+    await fresh.goto('/');
+    await fresh.locator('[data-testid=auth-submit]').waitFor(T);
+    found.push(...await axeViolations(fresh, 'register'));
+    await fresh.getByRole('tab', { name: 'Log in' }).click();
+    found.push(...await axeViolations(fresh, 'log in'));
+    await fresh.context().close();
+    expect(found.length === 0, found.join('\n'));
   });
 
   await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
