@@ -1589,16 +1589,21 @@ impl Client {
     }
 
     /// Forgets a contact whose identity changed (and the sessions with it), so the next
-    /// `lookup` pins the new key.
+    /// `lookup` pins the new key. Messages to it that were sealed but never reached the
+    /// relay are dropped too: a retry with the same idempotency key seals again, for the
+    /// key pinned then.
     #[wasm_bindgen(js_name = forgetContact)]
     pub async fn forget_contact(&self, username: String) -> Result<(), JsValue> {
         let id = Username::parse(&username).or_js()?.user_id();
+        let to = id.to_hex();
         self.inner.with_account(|a| {
             a.contacts.remove(&id);
             a.sessions.inner.forget_peer(&id);
+            a.outbox.retain(|_, o| o.to != to || o.blob_id.is_some());
             Ok(())
         })?;
         self.inner.persist_sessions().await?;
+        self.inner.persist_outbox().await?;
         self.inner.persist_contacts().await
     }
 

@@ -101,6 +101,17 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(m.messageId, r.messageId);
     await alice.send(B, 'next');
     eq((await recv(bob)).text, 'next'); // no duplicate in between
+    // forgetContact (a changed key was accepted) drops what was sealed for the old key:
+    // the retry seals again, on a new session.
+    await alice.logout();
+    const cut2 = await sp.Client.login(opts(aliceStorage, { relayUrl: 'http://127.0.0.1:9', connect: false }), A, pw);
+    await throwsCode(() => cut2.send(B, 'resealed', undefined, { idempotencyKey: `reseal-${tag}` }), 'NETWORK');
+    await cut2.forgetContact(B);
+    await cut2.logout();
+    alice = await sp.Client.login(opts(aliceStorage), A, pw);
+    const resealed = await alice.send(B, 'resealed', undefined, { idempotencyKey: `reseal-${tag}` });
+    assert(resealed.newSession, 'sealed again, on a new session');
+    eq((await recv(bob)).text, 'resealed');
   });
 
   test('client: sealLocal/openLocal encrypt app data under the account key', async () => {
