@@ -16,6 +16,8 @@ import { dec, enc, randomId, sleep } from './util';
 import { userIdOf } from './backend';
 
 export const APP_JSON = 2;
+/** Most message ids in one delivery receipt (sent and accepted). */
+const RECEIPT_BATCH = 500;
 const LABEL = 'sealpost/www/record/v1';
 const DB = 'sealpost-www';
 
@@ -72,8 +74,15 @@ export class Model {
   private kv!: KV;
   private wake: (() => void) | null = null;
   private running = false;
-  private pendingReceipts = new Map<string, string[]>();
+  /**
+   * Receipts not yet sent, by peer userId; persisted (`r:<contact key>`) before the
+   * message they confirm is acknowledged to the relay, drained by receiptLoop.
+   */
+  private pendingReceipts = new Map<string, Set<string>>();
   private receiptTimer: ReturnType<typeof setTimeout> | null = null;
+  private receiptWake: (() => void) | null = null;
+  /** Per peer: no receipt attempt before `until` (ms), next wait `backoff`. */
+  private receiptBackoff = new Map<string, { until: number; backoff: number }>();
   /** Last directory check per peer (ms). */
   private checkedAt = new Map<string, number>();
 
@@ -110,6 +119,9 @@ export class Model {
       } else if (k.startsWith('d:')) {
         const d = rec as { peer: string; text: string };
         this.drafts.set(d.peer, d.text);
+      } else if (k.startsWith('r:')) {
+        const r = rec as { peer: string; ids: string[] };
+        if (typeof r?.peer === 'string' && Array.isArray(r.ids)) this.pendingReceipts.set(r.peer, new Set(r.ids));
       }
     }
     for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
@@ -308,6 +320,7 @@ export class Model {
 
   private kick() {
     this.wake?.();
+    this.receiptWake?.();
   }
 
   /** Sends queued messages in order, one at a time, retrying with backoff. */
@@ -405,7 +418,7 @@ export class Model {
     }
     const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : inc.messageId;
     if (this.byId.has(id)) {
-      this.queueReceipt(c.userId, id); // a retried send, or their receipt was lost
+      await this.queueReceipt(c.userId, id); // a retried send, or their receipt was lost
       return;
     }
     const keyWarning = !inc.keyMatches;
@@ -430,35 +443,96 @@ export class Model {
     if (!(this.activePeer === c.userId && document.visibilityState === 'visible')) c.unread++;
     // Show it at once; it is acknowledged to the relay only after it is stored.
     this.emit({ contacts: true, peer: c.userId, msg: m });
-    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
-    this.queueReceipt(c.userId, m.id);
+    await Promise.all([this.saveMsg(m), this.saveContact(c), this.queueReceipt(c.userId, m.id)]);
   }
 
   /** The conversation on screen (its messages do not count as unread). */
   activePeer: string | null = null;
 
-  private queueReceipt(peer: string, id: string) {
-    if (!this.pendingReceipts.has(peer)) this.pendingReceipts.set(peer, []);
-    this.pendingReceipts.get(peer)!.push(id);
-    if (!this.receiptTimer) this.receiptTimer = setTimeout(() => void this.flushReceipts(), 250);
+  /**
+   * Queues a delivery receipt for message `id` from `peer`. Resolves once the pending
+   * receipts are stored, so the message is acknowledged to the relay only after its
+   * receipt can no longer be lost (a reload sends it later).
+   */
+  private queueReceipt(peer: string, id: string): Promise<void> {
+    let ids = this.pendingReceipts.get(peer);
+    if (!ids) this.pendingReceipts.set(peer, (ids = new Set()));
+    ids.add(id);
+    // A short pause lets a burst of messages share one receipt.
+    if (!this.receiptTimer) this.receiptTimer = setTimeout(() => ((this.receiptTimer = null), this.receiptWake?.()), 250);
+    return this.persistReceipts(peer);
   }
 
-  private async flushReceipts() {
-    this.receiptTimer = null;
-    const all = [...this.pendingReceipts];
-    this.pendingReceipts.clear();
-    for (const [peer, ids] of all) {
-      const c = this.contacts.get(peer);
-      if (!c || c.keyChanged) continue;
-      for (let attempt = 0; attempt < 5; attempt++) {
-        try {
-          const body = JSON.stringify({ v: 1, from: this.account.username, delivered: ids });
-          await this.account.send(c.username, enc.encode(body), APP_JSON);
-          break;
-        } catch {
-          await sleep(1000 * (attempt + 1));
+  /** Not yet started writes of a peer's pending receipts (calls meanwhile share them). */
+  private receiptSaves = new Map<string, Promise<void>>();
+  /** The last write of a peer's pending receipts: writes run one after another. */
+  private receiptChain = new Map<string, Promise<void>>();
+  private persistReceipts(peer: string): Promise<void> {
+    const queued = this.receiptSaves.get(peer);
+    if (queued) return queued;
+    const prev = this.receiptChain.get(peer) ?? Promise.resolve();
+    const p = prev
+      .catch(() => undefined)
+      .then(async () => {
+        this.receiptSaves.delete(peer);
+        const c = this.contacts.get(peer);
+        if (!c) return;
+        const ids = this.pendingReceipts.get(peer);
+        // Keyed by the contact's random record key: no user id in the clear.
+        if (ids?.size) await this.save(`r:${c.key}`, { peer, ids: [...ids] });
+        else await this.kv.delete(`r:${c.key}`);
+      });
+    this.receiptSaves.set(peer, p);
+    this.receiptChain.set(peer, p);
+    void p.catch(() => undefined).then(() => {
+      if (this.receiptChain.get(peer) === p) this.receiptChain.delete(peer);
+    });
+    return p;
+  }
+
+  /**
+   * Sends pending receipts, per peer, retrying with a per-peer backoff like the outbox:
+   * never gives up, no attempts while offline, none to a contact whose key changed (they
+   * wait for acceptNewKey). The recipient ignores ids it already marked delivered.
+   */
+  private async receiptLoop() {
+    while (this.running) {
+      let soonest = Infinity;
+      let sent = false;
+      if (navigator.onLine && !this.receiptTimer) {
+        for (const [peer, ids] of [...this.pendingReceipts]) {
+          if (!this.running) return;
+          const c = this.contacts.get(peer);
+          if (!ids.size || !c || c.keyChanged) continue;
+          const b = this.receiptBackoff.get(peer);
+          if (b && b.until > Date.now()) {
+            soonest = Math.min(soonest, b.until);
+            continue;
+          }
+          sent = true;
+          // At most RECEIPT_BATCH ids per receipt (recipients refuse longer lists).
+          const batch = [...ids].slice(0, RECEIPT_BATCH);
+          try {
+            const body = JSON.stringify({ v: 1, from: this.account.username, delivered: batch });
+            await this.account.send(c.username, enc.encode(body), APP_JSON);
+            this.receiptBackoff.delete(peer);
+            for (const id of batch) ids.delete(id);
+            if (!ids.size && this.pendingReceipts.get(peer) === ids) this.pendingReceipts.delete(peer);
+            await this.persistReceipts(peer).catch(() => undefined);
+          } catch (e) {
+            if (errorCode(e) === 'IDENTITY_CHANGED') await this.markKeyChanged(c, identityChange(e)).catch(() => undefined);
+            const backoff = Math.min((b?.backoff ?? 500) * 2, 60_000);
+            this.receiptBackoff.set(peer, { until: Date.now() + (b?.backoff ?? 500), backoff });
+          }
         }
       }
+      if (sent) continue;
+      // Nothing to do now: wait for new receipts, 'online', a relay connection, an
+      // accepted key, or the earliest backoff to end.
+      const waits: Promise<unknown>[] = [new Promise<void>((r) => (this.receiptWake = r))];
+      if (soonest < Infinity && navigator.onLine) waits.push(sleep(Math.max(0, soonest - Date.now())));
+      await Promise.race(waits);
+      this.receiptWake = null;
     }
   }
 
@@ -468,12 +542,16 @@ export class Model {
     if (this.running) return;
     this.running = true;
     void this.outboxLoop();
+    void this.receiptLoop();
     this.account.start({
       onMessage: (m) => this.onIncoming(m),
       onLinkState: (s) => {
         this.link = s;
         this.emit({ link: true });
-        if (s === 'online') this.kick();
+        if (s === 'online') {
+          this.receiptBackoff.clear(); // connected again: try at once
+          this.kick();
+        }
       },
     });
     addEventListener('online', this.kickBound);
