@@ -64,6 +64,46 @@ export interface Msg {
 
 type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: string; link?: boolean }) => void;
 
+/** What an incoming message may carry, validated. */
+interface Body {
+  from?: string;
+  id?: string;
+  text?: string;
+  delivered?: string[];
+}
+/** Longest message text kept (characters); longer ones are cut. */
+const MAX_TEXT = 65_536;
+
+/** The app content of `inc`, or null when it is malformed (dropped and acknowledged). */
+function parseBody(inc: Incoming): Body | null {
+  if (inc.contentType !== APP_JSON) {
+    return typeof inc.text === 'string' && inc.text ? { text: inc.text.slice(0, MAX_TEXT) } : null;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(dec.decode(inc.content));
+  } catch {
+    return null;
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const o = raw as Record<string, unknown>;
+  const body: Body = {};
+  if (o.from !== undefined) {
+    if (typeof o.from !== 'string' || o.from.length > 64) return null;
+    body.from = o.from;
+  }
+  if (typeof o.id === 'string') body.id = o.id;
+  if (o.delivered !== undefined) {
+    const d = o.delivered;
+    if (!Array.isArray(d) || d.length > 1000 || !d.every((x) => typeof x === 'string' && x.length <= 128)) return null;
+    body.delivered = d as string[];
+    return body;
+  }
+  if (typeof o.text !== 'string') return null;
+  body.text = o.text.slice(0, MAX_TEXT);
+  return body;
+}
+
 export class Model {
   contacts = new Map<string, Contact>(); // by userId
   messages = new Map<string, Msg[]>(); // by peer userId, ordered
@@ -388,22 +428,28 @@ export class Model {
 
   // ---- receiving ---------------------------------------------------------------
 
+  /**
+   * Resolves once the message is handled; the backend then acknowledges it to the relay.
+   * Anything malformed is dropped (and so acknowledged): only a failure to store, or to
+   * reach the directory for a new contact, leaves it on the relay for the next connection.
+   */
   private async onIncoming(inc: Incoming): Promise<void> {
-    let body: { v?: number; from?: string; id?: string; text?: string; delivered?: string[] };
-    try {
-      const raw = inc.contentType === APP_JSON ? dec.decode(inc.content) : null;
-      body = raw ? JSON.parse(raw) : { text: inc.text ?? '' };
-    } catch {
-      return; // not ours to show; acked
-    }
+    const body = parseBody(inc);
+    if (!body) return; // not ours to show; acked
     let c = this.contacts.get(inc.sender);
     if (!c) {
       // A first message from someone new: the claimed username must hash to the sender.
-      const from = typeof body.from === 'string' ? body.from : '';
+      const from = body.from ?? '';
       if (!from || (await userIdOf(from).catch(() => '')) !== inc.sender) return;
-      // Throws when the directory is unreachable: the message stays unacknowledged on
-      // the relay and comes again on the next connection.
-      c = await this.addContact(from);
+      try {
+        c = await this.addContact(from);
+      } catch (e) {
+        // No such account (any more), or not a valid one: nothing to show, ever.
+        if (['NOT_FOUND', 'INVALID_USERNAME', 'SELF'].includes(errorCode(e) ?? '')) return;
+        // The directory is unreachable: the message stays unacknowledged on the relay
+        // and comes again on the next connection.
+        throw e;
+      }
     }
     if (body.delivered) {
       for (const id of body.delivered) {
@@ -432,7 +478,7 @@ export class Model {
       id,
       peer: c.userId,
       dir: 'in',
-      text: String(body.text ?? ''),
+      text: body.text ?? '',
       at: Date.now(),
       sentAt: inc.sentAt,
       state: 'delivered',
