@@ -725,8 +725,7 @@ function showAccount() {
 
 addEventListener('hashchange', route);
 addEventListener('pagehide', () => {
-  const p = currentPeer();
-  if (p && model) void model.flushDraft(p);
+  if (model) void model.flushPending();
 });
 
 if ('serviceWorker' in navigator && import.meta.env.PROD) {

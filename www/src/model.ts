@@ -170,22 +170,33 @@ export class Model {
     for (const m of this.byId.values()) if (m.state === 'sending') m.state = 'queued';
   }
 
-  private async save(key: string, rec: unknown): Promise<void> {
-    const sealed = await this.account.sealLocal(LABEL, enc.encode(JSON.stringify(rec)));
-    await this.kv.put(key, sealed);
+  /** Writes under way (flushPending waits for them). */
+  private writing = new Set<Promise<void>>();
+  private save(key: string, rec: unknown): Promise<void> {
+    const p = (async () => {
+      const sealed = await this.account.sealLocal(LABEL, enc.encode(JSON.stringify(rec)));
+      await this.kv.put(key, sealed);
+    })();
+    this.writing.add(p);
+    void p.catch(() => undefined).then(() => this.writing.delete(p));
+    return p;
   }
-  private contactSaves = new Map<string, Promise<void>>();
+  private contactSaves = new Map<string, { p: Promise<void>; now: () => void }>();
   /** Saves a contact; calls in the same burst of messages are written once. */
   saveContact(c: Contact): Promise<void> {
-    let p = this.contactSaves.get(c.key);
-    if (!p) {
-      p = new Promise<void>((r) => setTimeout(r, 50)).then(() => {
+    let s = this.contactSaves.get(c.key);
+    if (!s) {
+      let now!: () => void;
+      const go = new Promise<void>((r) => (now = r));
+      const t = setTimeout(now, 50);
+      const p = go.then(() => {
+        clearTimeout(t);
         this.contactSaves.delete(c.key);
         return this.save(`c:${c.key}`, c);
       });
-      this.contactSaves.set(c.key, p);
+      this.contactSaves.set(c.key, (s = { p, now }));
     }
-    return p;
+    return s.p;
   }
   saveMsg(m: Msg) {
     return this.save(`m:${m.id}`, m);
@@ -200,6 +211,7 @@ export class Model {
   }
   async flushDraft(peer: string) {
     clearTimeout(this.draftTimers.get(peer));
+    this.draftTimers.delete(peer);
     // Keyed by the contact's random record key: no user id in the clear.
     const c = this.contacts.get(peer);
     if (!c) return;
@@ -207,6 +219,23 @@ export class Model {
     const text = this.drafts.get(peer);
     if (text) await this.save(key, { peer, text });
     else await this.kv.delete(key);
+  }
+
+  /**
+   * Writes everything still waiting at once: debounced drafts and contact saves, pending
+   * receipts, and waits for writes under way. Called before the tab lets go of the account.
+   */
+  async flushPending(): Promise<void> {
+    if (!this.kv) return;
+    const work: Promise<unknown>[] = [...this.draftTimers.keys()].map((peer) => this.flushDraft(peer));
+    for (const s of [...this.contactSaves.values()]) {
+      s.now();
+      work.push(s.p);
+    }
+    work.push(...this.receiptChain.values(), ...this.writing);
+    await Promise.allSettled(work);
+    // Saves started meanwhile (a flushed contact save, a receipt write chained behind another).
+    if (this.writing.size || this.receiptChain.size) await Promise.allSettled([...this.writing, ...this.receiptChain.values()]);
   }
 
   /** Log out: forget everything local. */
