@@ -314,8 +314,24 @@ function renderShell() {
     h('a.me', { href: '#/account', 'data-testid': 'me', 'aria-label': `Your account: ${m.account.username}` }, m.account.username),
   );
   const storageBanner = h('p.banner.info.storage-banner', { role: 'status', hidden: true, 'data-testid': 'storage-banner' });
-  const side = h('nav.side', { 'aria-label': 'Chats' }, form, storageBanner, h('h2.sr-only', null, 'Conversations'), listEl);
-  setScreen('main', header, h('div.layout', null, side, paneEl));
+  const side = h('nav.side', { 'aria-label': 'Chats' }, form, storageBanner, h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
+  // Screen readers hear incoming messages (in any conversation) here, and only those.
+  const announcer = h('div.sr-only', { role: 'status', 'data-testid': 'announcer' });
+  const heard: string[] = [];
+  let announceTimer = 0;
+  m.on((w) => {
+    if (!w.msg || w.msg.dir !== 'in' || w.oldId) return;
+    const from = m.contacts.get(w.msg.peer)?.username ?? 'someone';
+    heard.push(`New message from ${from}: ${w.msg.text.slice(0, 100)}`);
+    // A backlog arrives in a burst: one announcement for it.
+    clearTimeout(announceTimer);
+    announceTimer = window.setTimeout(() => {
+      const n = heard.length;
+      announcer.textContent = n > 3 ? `${n} new messages. ${heard.slice(-1)[0]}` : heard.join('. ');
+      heard.length = 0;
+    }, 300);
+  });
+  setScreen('main', header, h('div.layout', null, side, paneEl), announcer);
   renderLink();
   renderList();
 }
@@ -331,6 +347,8 @@ function renderList() {
   if (!listEl || !model) return;
   const m = model;
   const cur = currentPeer();
+  // The links are rebuilt: a keyboard user's focus goes back to the same conversation.
+  const focused = listEl.contains(document.activeElement) ? (document.activeElement as HTMLElement).closest<HTMLElement>('a.conv')?.dataset.peer : undefined;
   const items = m.sortedContacts().map((c) => {
     const msgs = m.messages.get(c.userId) ?? [];
     const last = msgs[msgs.length - 1];
@@ -339,7 +357,7 @@ function renderList() {
       null,
       h(
         'a.conv',
-        { href: `#/chat/${c.userId}`, 'aria-current': c.userId === cur ? 'page' : undefined, 'data-testid': `conv-${c.username}` },
+        { href: `#/chat/${c.userId}`, 'aria-current': c.userId === cur ? 'page' : undefined, 'data-testid': `conv-${c.username}`, 'data-peer': c.userId },
         h('span.avatar', { 'aria-hidden': 'true' }, c.username.slice(0, 1).toUpperCase()),
         h(
           'span.conv-main',
@@ -352,6 +370,12 @@ function renderList() {
     );
   });
   listEl.replaceChildren(...(items.length ? items : [h('li.empty', null, 'No chats yet. Type a username above.')]));
+  if (focused) listEl.querySelector<HTMLElement>(`a.conv[data-peer="${focused}"]`)?.focus({ preventScroll: true });
+}
+
+/** Moves focus to the heading of the screen just shown (a route change), for screen readers and keyboards. */
+function focusHeading(root: ParentNode) {
+  root.querySelector<HTMLElement>('h2[tabindex="-1"]')?.focus({ preventScroll: true });
 }
 
 function currentPeer(): string | null {
@@ -366,19 +390,25 @@ function route() {
   model.activePeer = null;
   if ((m = /^#\/chat\/([0-9a-f]{64})$/.exec(hash)) && model.contacts.has(m[1])) {
     app.dataset.view = 'pane';
-    showChat(model.contacts.get(m[1])!);
+    // On a desktop the compose box takes focus (showChat); elsewhere the chat's heading.
+    if (!showChat(model.contacts.get(m[1])!)) focusHeading(paneEl);
   } else if ((m = /^#\/contact\/([0-9a-f]{64})$/.exec(hash)) && model.contacts.has(m[1])) {
     app.dataset.view = 'pane';
-    void showContact(model.contacts.get(m[1])!);
+    void showContact(model.contacts.get(m[1])!, true);
   } else if (hash === '#/account') {
     app.dataset.view = 'pane';
     showAccount();
+    focusHeading(paneEl);
   } else {
     app.dataset.view = 'list';
     chatState = null;
     paneEl.replaceChildren(
-      h('div.empty-pane', null, h('h2', null, 'Your messages are encrypted end to end'), h('p', null, 'Only you and the people you write to can read them — not the relay, not us. Start a chat with a username on the left.')),
+      h('div.empty-pane', null, h('h2', { tabIndex: -1 }, 'Your messages are encrypted end to end'), h('p', null, 'Only you and the people you write to can read them — not the relay, not us. Start a chat with a username on the left.')),
     );
+    renderList();
+    // On a phone only the list shows: its heading; on a desktop the pane's.
+    focusHeading(matchMedia('(min-width: 720px)').matches ? paneEl : listEl.parentElement!);
+    return;
   }
   renderList();
 }
@@ -400,9 +430,16 @@ function scrollToEnd() {
 
 const STATE_TEXT: Record<string, string> = { queued: 'Waiting to send', sending: 'Sending…', relay: 'On relay', delivered: 'Delivered', failed: 'Not sent' };
 
-function msgEl(msg: Msg): HTMLElement {
+/** `peerName`: who wrote incoming messages (read out before the text). */
+function msgEl(msg: Msg, peerName: string): HTMLElement {
   const state = h('span.state', { 'data-testid': 'msg-state' });
-  const el = h('li.msg', { 'data-id': msg.id, 'data-testid': 'msg' }, h('p.text', null, msg.text), h('span.meta', null, h('time', null, fmtTime(msg.at)), ' ', state));
+  const el = h(
+    'li.msg',
+    { 'data-id': msg.id, 'data-testid': 'msg' },
+    h('span.sr-only', null, msg.dir === 'out' ? 'You: ' : `${peerName}: `),
+    h('p.text', null, msg.text),
+    h('span.meta', null, h('time', { datetime: new Date(msg.at).toISOString() }, fmtTime(msg.at)), ' ', state),
+  );
   updateMsgEl(el, msg);
   return el;
 }
@@ -425,7 +462,7 @@ function updateMsgEl(el: HTMLElement, msg: Msg) {
 function chatHeader(c: Contact) {
   return [
     h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'),
-    h('h2.chat-title', null, c.username),
+    h('h2.chat-title', { tabIndex: -1 }, c.username),
     badge(c),
     h('a.button', { href: `#/contact/${c.userId}`, 'data-testid': 'safety-link' }, c.verified ? 'Safety number' : 'Verify'),
   ];
@@ -440,13 +477,14 @@ function keyBanner(c: Contact): (Node | string)[] {
   ];
 }
 
-function showChat(c: Contact) {
+/** Shows a chat; true when the compose box took focus (desktop). */
+function showChat(c: Contact): boolean {
   const m = model!;
   m.activePeer = c.userId;
-  const list = h('ol.messages', { 'aria-label': `Messages with ${c.username}`, 'aria-live': 'polite', 'data-testid': 'messages', tabIndex: 0 });
+  const list = h('ol.messages', { 'aria-label': `Messages with ${c.username}`, 'data-testid': 'messages', tabIndex: 0 });
   const els = new Map<string, HTMLElement>();
   for (const msg of m.messages.get(c.userId) ?? []) {
-    const el = msgEl(msg);
+    const el = msgEl(msg, c.username);
     els.set(msg.id, el);
     list.append(el);
   }
@@ -482,12 +520,20 @@ function showChat(c: Contact) {
   list.scrollTop = list.scrollHeight;
   void m.markRead(c);
   void m.checkContact(c);
-  if (matchMedia('(min-width: 720px)').matches) text.focus();
+  if (matchMedia('(min-width: 720px)').matches) {
+    text.focus();
+    return true;
+  }
+  return false;
 }
 
 function applyKeyState(c: Contact) {
   if (!chatState) return;
   chatState.text.disabled = chatState.send.disabled = !!c.keyChanged;
+  // Rebuilt only when what they show changed, so focus on their links stays put.
+  const sig = `${c.keyChanged ? 'k' : ''}${c.verified ? 'v' : ''}`;
+  if (chatState.header.dataset.sig === sig) return;
+  chatState.header.dataset.sig = sig;
   chatState.banner.hidden = !c.keyChanged;
   chatState.banner.replaceChildren(...keyBanner(c));
   chatState.header.replaceChildren(...chatHeader(c));
@@ -516,7 +562,7 @@ function renderChatUpdate(msg?: Msg, oldId?: string) {
     chatState.els.set(msg.id, el);
     updateMsgEl(el, msg);
   } else {
-    el = msgEl(msg);
+    el = msgEl(msg, c.username);
     chatState.els.set(msg.id, el);
     chatState.list.append(el);
     if (chatState.stick || msg.dir === 'out') scrollToEnd();
@@ -537,7 +583,8 @@ function digitsEl(testid: string, label: string, safety: SafetyInfo) {
   return h('div.digits', { role: 'group', 'data-testid': testid, 'aria-label': `${label}: ${safety.display}` }, ...safety.display.split(' ').map((g: string) => h('span', null, g)));
 }
 
-async function showContact(c: Contact) {
+/** `focus`: shown by a route change (not a refresh): the heading takes focus. */
+async function showContact(c: Contact, focus = false) {
   const m = model!;
   chatState = null;
   m.activePeer = null;
@@ -644,7 +691,7 @@ async function showContact(c: Contact) {
       )
     : null;
   paneEl.replaceChildren(
-    h('header.chat-head', null, h('a.back', { href: `#/chat/${c.userId}`, 'aria-label': 'Back to the chat' }, '‹'), h('h2.chat-title', null, c.username), badge(c)),
+    h('header.chat-head', null, h('a.back', { href: `#/chat/${c.userId}`, 'aria-label': 'Back to the chat' }, '‹'), h('h2.chat-title', { tabIndex: -1 }, c.username), badge(c)),
     h(
       'div.contact',
       null,
@@ -678,6 +725,7 @@ async function showContact(c: Contact) {
       ),
     ),
   );
+  if (focus) focusHeading(paneEl);
   try {
     await drawQr(canvas, await m.account.qrPayload(c.userId));
   } catch (e) {
@@ -693,7 +741,7 @@ function showAccount() {
   chatState = null;
   const note = h('p#storage-note.banner.info', { role: 'status', hidden: !storageNote, 'data-testid': 'storage-note' }, storageNote);
   paneEl.replaceChildren(
-    h('header.chat-head', null, h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'), h('h2.chat-title', null, 'Your account')),
+    h('header.chat-head', null, h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'), h('h2.chat-title', { tabIndex: -1 }, 'Your account')),
     h(
       'div.contact',
       null,

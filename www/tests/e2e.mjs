@@ -132,10 +132,10 @@ try {
     writeFileSync(file, png);
     await pageB.setInputFiles('[data-testid=qr-file]', file);
     await pageB.locator('[data-testid=verify-result]', { hasText: 'match' }).waitFor({ timeout: 15_000 });
-    await pageB.locator('[data-testid=badge]', { hasText: 'Verified' }).waitFor();
+    await pageB.locator('[data-testid=badge].verified').waitFor();
     await shot(pageB, '05-verified-by-qr');
     await pageA.click('[data-testid=mark-verified]');
-    await pageA.locator('[data-testid=badge]', { hasText: 'Verified' }).waitFor();
+    await pageA.locator('[data-testid=badge].verified').waitFor();
   });
 
   await r.step('a wrong QR code is rejected', async () => {
@@ -152,6 +152,9 @@ try {
     await pageB.click('[data-testid=open-chat]');
     await send(pageA, 'Hello Bob, this is end-to-end encrypted.');
     await msg(pageB, 'Hello Bob, this is end-to-end encrypted.').waitFor({ timeout: 30_000 });
+    // Screen readers hear incoming messages from one status region, not the whole list.
+    await pageB.locator('[data-testid=announcer][role=status]', { hasText: 'New message from alice: Hello Bob' }).waitFor({ state: 'attached' });
+    expect((await pageB.locator('[aria-live]:not([aria-live=off]) [data-testid=msg]').count()) === 0, 'messages are not in a live region');
     await waitState(pageA, 'Hello Bob', 'delivered');
     await send(pageB, 'Hi Alice! Loud and clear.');
     await msg(pageA, 'Hi Alice! Loud and clear.').waitFor({ timeout: 30_000 });
@@ -329,7 +332,7 @@ try {
       writeQrY4m(y4m, code);
       await scan.click();
       await result.filter({ hasText: 'Safety numbers match' }).waitFor({ timeout: 30_000 });
-      await page.locator('[data-testid=badge]', { hasText: 'Verified' }).waitFor();
+      await page.locator('[data-testid=badge].verified').waitFor();
       expect(!(await page.textContent('[data-testid=badge]')).includes('Not verified'), 'badge says verified');
       await page.locator('[data-testid=unverify]').waitFor();
       await shot(page, '16-camera-scan');
@@ -429,11 +432,18 @@ try {
     found.push(...await axeViolations(pageA, 'safety number'));
     await pageA.evaluate(() => (location.hash = '#/account'));
     await pageA.locator('[data-testid=account-fingerprint]').waitFor();
+    expect(await pageA.evaluate(() => document.activeElement?.tagName === 'H2' && document.activeElement.textContent === 'Your account'), 'a route change focuses the new screen\'s heading');
     found.push(...await axeViolations(pageA, 'account'));
     await pageB.setViewportSize({ width: 390, height: 780 });
     await pageB.evaluate(() => (location.hash = '#/'));
     await pageB.locator('[data-testid=conv-alice]').waitFor();
     found.push(...await axeViolations(pageB, 'conversation list (phone)'));
+    // The list is rebuilt when a message comes in: keyboard focus stays on the conversation.
+    await pageB.locator('[data-testid=conv-alice]').focus();
+    await openChat(pageA, 'bob');
+    await send(pageA, 'focus stays put');
+    await pageB.locator('[data-testid=conv-alice]', { hasText: 'focus stays put' }).waitFor({ timeout: 30_000 });
+    expect(await pageB.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'conv-alice'), 'focus stays on the conversation link when the list updates');
     await pageB.reload();
     await pageB.locator('[data-testid=unlock-submit]').waitFor(T);
     found.push(...await axeViolations(pageB, 'unlock'));
