@@ -11,6 +11,7 @@ export interface RemoteClientOptions {
   autoRotate?: boolean;
   connect?: boolean;
   bundleMaxAge?: number;
+  takeOver?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 

@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{self, BackupKeys, Bytes, Identity, OpenedOut, SessionStore, hex, to_js};
 use crate::error::{OrJs, code_of, core_error, error, invalid};
+use crate::lock::{self, AccountLock};
 use crate::storage::StorageJs;
 use crate::vault::Vault;
 use crate::{now_or, rng};
@@ -57,6 +58,13 @@ export interface ClientOptions {
   autoRotate?: boolean;
   /** Open the WebSocket right away (default true); otherwise call `connect()`. */
   connect?: boolean;
+  /**
+   * An account is open in one tab (or worker) of a browser at a time (a Web Lock named
+   * `"sealpost:" + userId`, where the browser has Web Locks). When it is open elsewhere,
+   * `login`/`register` throw `LOCKED`; with `takeOver: true` they close it there instead
+   * (that client's `onError` gets `LOCKED` and its status becomes `"closed"`).
+   */
+  takeOver?: boolean;
   /**
    * Seconds `send` trusts its copy of a contact's key bundle before re-reading the
    * directory (default 60; 0 = before every message). Keeps new devices of contacts
@@ -265,6 +273,8 @@ struct Inner {
     wake: Cell<bool>,
     /// The `online` listener on the global scope (page or worker), removed at logout.
     online_listener: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// The account's Web Lock (see [`crate::lock`]), released at logout.
+    lock: RefCell<Option<AccountLock>>,
 }
 
 /// An account on a Sealpost relay: register or log in, look up contacts, send, receive.
@@ -283,19 +293,7 @@ pub struct Client {
 /// the keys are wiped, even though the background receive task holds the state too.
 impl Drop for Client {
     fn drop(&mut self) {
-        let inner = &self.inner;
-        inner.closed.set(true);
-        inner.detach_online_listener();
-        if let Some(tx) = inner.ws_out.borrow_mut().take() {
-            let _ = tx.unbounded_send(Out::Close);
-        }
-        if let Ok(mut account) = inner.account.try_borrow_mut() {
-            account.take();
-        }
-        let waiters: Vec<Function> = inner.waiters.borrow_mut().drain(..).collect();
-        for w in waiters {
-            let _ = w.call1(&JsValue::NULL, &JsValue::NULL);
-        }
+        self.inner.shut_down();
     }
 }
 
@@ -317,6 +315,7 @@ struct Options {
     auto_rotate: bool,
     bundle_max_age: u64,
     connect: bool,
+    take_over: bool,
 }
 
 fn get(o: &JsValue, k: &str) -> JsValue {
@@ -349,6 +348,7 @@ impl Options {
                 .filter(|v| *v >= 0.0)
                 .map_or(BUNDLE_MAX_AGE, |v| v as u64),
             connect: get(o, "connect").as_bool().unwrap_or(true),
+            take_over: get(o, "takeOver").as_bool().unwrap_or(false),
         })
     }
 }
@@ -1141,6 +1141,49 @@ fn global_listener(method: &str, listener: &Closure<dyn FnMut()>) -> bool {
 }
 
 impl Inner {
+    /// Stops for good: closes the connection, resolves `nextMessage` waiters with null,
+    /// wipes the keys from memory and releases the account lock. (Also from `Drop`, so
+    /// nothing here may fail on a borrow.)
+    fn shut_down(&self) {
+        self.closed.set(true);
+        self.detach_online_listener();
+        if let Ok(mut out) = self.ws_out.try_borrow_mut()
+            && let Some(tx) = out.take()
+        {
+            let _ = tx.unbounded_send(Out::Close);
+        }
+        let waiters: Vec<Function> = self
+            .waiters
+            .try_borrow_mut()
+            .map(|mut w| w.drain(..).collect())
+            .unwrap_or_default();
+        for w in waiters {
+            let _ = w.call1(&JsValue::NULL, &JsValue::NULL);
+        }
+        if let Ok(mut account) = self.account.try_borrow_mut() {
+            account.take();
+        }
+        if let Ok(mut lock) = self.lock.try_borrow_mut() {
+            lock.take();
+        }
+    }
+
+    /// Another tab or worker took the account over (`takeOver`).
+    fn taken_over(&self) {
+        if self.closed.get() {
+            return;
+        }
+        self.emit_error(
+            "LOCKED",
+            "this account was opened in another tab or window",
+            None,
+        );
+        self.shut_down();
+        if !self.running.get() {
+            self.set_status("closed");
+        }
+    }
+
     fn detach_online_listener(&self) {
         if let Ok(mut l) = self.online_listener.try_borrow_mut()
             && let Some(listener) = l.take()
@@ -1267,6 +1310,7 @@ impl Client {
             status: Cell::new("offline"),
             wake: Cell::new(false),
             online_listener: RefCell::new(None),
+            lock: RefCell::new(None),
         });
         // The browser's `online` event (pages and workers; absent in Node.js): reconnect
         // now instead of waiting out the backoff.
@@ -1288,46 +1332,23 @@ impl Client {
         }
         client
     }
-}
 
-#[wasm_bindgen]
-impl Client {
-    /// Creates an account: generates the keys (`options.onProgress` reports progress;
-    /// RSA-4096 takes seconds), registers the bundle with the relay, uploads the
-    /// password-protected key backup and stores everything encrypted in
-    /// `options.storage`. Throws `ALREADY_REGISTERED` when the name is taken.
-    pub async fn register(
-        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
-        username: String,
-        password: String,
+    /// The rest of `register`, under the account lock.
+    async fn create(
+        options: Options,
+        id: UserId,
+        username: &str,
+        password: &str,
     ) -> Result<Client, JsValue> {
-        let password = Zeroizing::new(password);
-        let options = Options::read(&options)?;
-        let name = Username::parse(&username).or_js()?;
-        let id = name.user_id();
-        if options.storage.load(&key(&id, "vault")).await?.is_some() {
-            return Err(error(
-                "ALREADY_REGISTERED",
-                "this account is already stored here: log in instead",
-            ));
-        }
-        // Seconds of key generation are wasted on a taken name: ask the directory first
-        // (the claim below still decides a race).
-        let resp = http_get(&options.relay, &format!("/v1/users/{}/bundle", id.to_hex())).await?;
-        match resp.status() {
-            404 => {}
-            200 => return Err(error("ALREADY_REGISTERED", "this username is taken")),
-            _ => return Err(relay_error(resp, "RELAY").await),
-        }
         let mut me = Identity::generate(
-            &username,
+            username,
             options.key_size,
             options.on_progress.clone(),
             None,
         )?;
-        let backup = BackupKeys::create(&password, &id.to_hex(), options.iterations)?;
+        let backup = BackupKeys::create(password, &id.to_hex(), options.iterations)?;
         let blob = me.export_backup(&backup)?;
-        let vault = Vault::create(&password, options.iterations)?;
+        let vault = Vault::create(password, options.iterations)?;
         let bundle = me.bundle(None)?;
         let account = Account {
             me,
@@ -1385,22 +1406,15 @@ impl Client {
         Ok(client)
     }
 
-    /// Logs in. With this account already in `options.storage`, unlocks it locally
-    /// (no network). Otherwise, on any browser: fetches the key backup from the relay
-    /// (after proving the password with the backup's auth token) and decrypts it, then
-    /// publishes a fresh key bundle so that contacts start new sessions to this device.
-    /// Throws `WRONG_PASSWORD`, `NOT_FOUND` (no such account), `RELAY` (429: too many
-    /// wrong passwords, retry later).
-    pub async fn login(
-        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
-        username: String,
-        password: String,
+    /// The rest of `login`, under the account lock.
+    async fn open(
+        options: Options,
+        name: &Username,
+        username: &str,
+        password: &str,
     ) -> Result<Client, JsValue> {
-        let password = Zeroizing::new(password);
-        let options = Options::read(&options)?;
-        let name = Username::parse(&username).or_js()?;
         let id = name.user_id();
-        if let Some(account) = load_local(&options, &name, &password).await? {
+        if let Some(account) = load_local(&options, name, password).await? {
             return Ok(Client::start(&options, id, account));
         }
         let resp = http_get(
@@ -1412,7 +1426,7 @@ impl Client {
             return Err(relay_error(resp, "RELAY").await);
         }
         let header = resp.binary().await.map_err(network)?;
-        let keys = BackupKeys::for_blob(&password, &header)?;
+        let keys = BackupKeys::for_blob(password, &header)?;
         let token = keys.auth_token();
         let path = format!("/v1/users/{}/backup/fetch", id.to_hex());
         let resp = http(
@@ -1428,8 +1442,8 @@ impl Client {
             return Err(relay_error(resp, "RELAY").await);
         }
         let blob = resp.binary().await.map_err(network)?;
-        let me = Identity::import_backup(&username, &blob, &keys)?;
-        let vault = Vault::create(&password, options.iterations)?;
+        let me = Identity::import_backup(username, &blob, &keys)?;
+        let vault = Vault::create(password, options.iterations)?;
         let account = Account {
             me,
             sessions: SessionStore::new(),
@@ -1456,6 +1470,94 @@ impl Client {
         Ok(client)
     }
 
+    /// Hands the account lock to a new client, or releases it (and waits until the
+    /// browser has) when `register`/`login` failed, so an immediate retry finds it free.
+    async fn locked(
+        client: Result<Client, JsValue>,
+        lock: Option<AccountLock>,
+    ) -> Result<Client, JsValue> {
+        match client {
+            Ok(client) => {
+                if let Some(l) = &lock {
+                    let weak = Rc::downgrade(&client.inner);
+                    l.on_stolen(move || {
+                        if let Some(i) = weak.upgrade() {
+                            i.taken_over();
+                        }
+                    });
+                }
+                *client.inner.lock.borrow_mut() = lock;
+                Ok(client)
+            }
+            Err(e) => {
+                if let Some(l) = lock {
+                    l.release().await;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Creates an account: generates the keys (`options.onProgress` reports progress;
+    /// RSA-4096 takes seconds), registers the bundle with the relay, uploads the
+    /// password-protected key backup and stores everything encrypted in
+    /// `options.storage`. Throws `ALREADY_REGISTERED` when the name is taken.
+    pub async fn register(
+        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
+        username: String,
+        password: String,
+    ) -> Result<Client, JsValue> {
+        let password = Zeroizing::new(password);
+        let options = Options::read(&options)?;
+        let name = Username::parse(&username).or_js()?;
+        let id = name.user_id();
+        if options.storage.load(&key(&id, "vault")).await?.is_some() {
+            return Err(error(
+                "ALREADY_REGISTERED",
+                "this account is already stored here: log in instead",
+            ));
+        }
+        // Seconds of key generation are wasted on a taken name: ask the directory first
+        // (the claim below still decides a race).
+        let resp = http_get(&options.relay, &format!("/v1/users/{}/bundle", id.to_hex())).await?;
+        match resp.status() {
+            404 => {}
+            200 => return Err(error("ALREADY_REGISTERED", "this username is taken")),
+            _ => return Err(relay_error(resp, "RELAY").await),
+        }
+        let lock = lock::acquire(&lock::name(&id.to_hex()), options.take_over).await?;
+        Client::locked(
+            Client::create(options, id, &username, &password).await,
+            lock,
+        )
+        .await
+    }
+
+    /// Logs in. With this account already in `options.storage`, unlocks it locally
+    /// (no network). Otherwise, on any browser: fetches the key backup from the relay
+    /// (after proving the password with the backup's auth token) and decrypts it, then
+    /// publishes a fresh key bundle so that contacts start new sessions to this device.
+    /// Throws `WRONG_PASSWORD`, `NOT_FOUND` (no such account), `RELAY` (429: too many
+    /// wrong passwords, retry later), `LOCKED` (open in another tab: see `takeOver`).
+    pub async fn login(
+        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
+        username: String,
+        password: String,
+    ) -> Result<Client, JsValue> {
+        let password = Zeroizing::new(password);
+        let options = Options::read(&options)?;
+        let name = Username::parse(&username).or_js()?;
+        // Before anything is read: see `crate::lock`.
+        let lock = lock::acquire(&lock::name(&name.user_id().to_hex()), options.take_over).await?;
+        Client::locked(
+            Client::open(options, &name, &username, &password).await,
+            lock,
+        )
+        .await
+    }
     /// Opens the incoming-message WebSocket (done by `register`/`login` unless
     /// `options.connect` is false). Reconnects with exponential backoff until `logout`.
     pub fn connect(&self) {
@@ -1786,18 +1888,14 @@ impl Client {
     /// this account's data from the storage (it can be restored with `login`).
     pub async fn logout(&self, forget: Option<bool>) -> Result<(), JsValue> {
         let inner = &self.inner;
-        inner.closed.set(true);
-        inner.detach_online_listener();
-        if let Some(tx) = inner.ws_out.borrow_mut().take() {
-            let _ = tx.unbounded_send(Out::Close);
-        }
-        let waiters: Vec<Function> = inner.waiters.borrow_mut().drain(..).collect();
-        for w in waiters {
-            let _ = w.call1(&JsValue::NULL, &JsValue::NULL);
-        }
-        inner.account.borrow_mut().take();
+        // Held until the data is removed, so no other tab reads it half-deleted.
+        let lock = inner.lock.borrow_mut().take();
+        inner.shut_down();
         if forget.unwrap_or(false) {
             remove_account(&inner.storage, &inner.user_id).await?;
+        }
+        if let Some(lock) = lock {
+            lock.release().await;
         }
         if !inner.running.get() {
             inner.set_status("closed");

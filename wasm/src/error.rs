@@ -9,7 +9,7 @@ export type SealpostErrorCode =
   | "INVALID_USERNAME" | "MALFORMED" | "INVALID_KEY" | "BAD_SIGNATURE" | "DECRYPT_FAILED"
   | "REPLAY" | "EXPIRED" | "STALE" | "TOO_LARGE" | "WRONG_PASSWORD" | "WEAK_PARAMETERS"
   | "CRYPTO" | "INVALID_ARGUMENT" | "STORAGE" | "NETWORK" | "RELAY" | "NOT_FOUND"
-  | "ALREADY_REGISTERED" | "UNAUTHORIZED" | "IDENTITY_CHANGED" | "CLOSED";
+  | "ALREADY_REGISTERED" | "UNAUTHORIZED" | "IDENTITY_CHANGED" | "CLOSED" | "LOCKED";
 
 /** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
 export interface SealpostError extends Error {

@@ -129,6 +129,8 @@ export function clientSuite({ test }, sp, { relayUrl }) {
   test('client: offline user gets the backlog in order after logging in again', async () => {
     await bob.logout();
     eq(await bob.nextMessage(), null);
+    // A wrong password fails, and a retry right after is not LOCKED by the failed one.
+    await throwsCode(() => sp.Client.login(opts(bobStorage), B, 'wrong password!'), 'WRONG_PASSWORD');
     for (const t of ['one', 'two', 'three']) await alice.send(B, `backlog ${t}`);
     bob = await sp.Client.login(opts(bobStorage), B, pw);
     const texts = [];
@@ -139,7 +141,6 @@ export function clientSuite({ test }, sp, { relayUrl }) {
       const v = new TextDecoder('latin1').decode(await bobStorage.get(k));
       assert(!v.includes('backlog') && !v.includes(A) && !v.includes('BEGIN'), `plaintext in ${k}`);
     }
-    await throwsCode(() => sp.Client.login(opts(bobStorage), B, 'wrong password!'), 'WRONG_PASSWORD');
   });
 
   test('client: login from a fresh storage restores the account from the backup', async () => {
@@ -255,6 +256,30 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     await sp.Client.removeAccount(db2, carolName);
     eq(await db2.get(`sealpost/v1/${again.userId}/identity`), undefined);
     eq(await db2.get(`sealpost/v1/${again.userId}/vault`), undefined);
+  });
+
+  test('client: an account is open once per browser: LOCKED, or takeOver closes the other client', async () => {
+    if (!globalThis.navigator?.locks) return; // Node.js: no Web Locks, nothing to coordinate
+    const F = `frank-${tag}`;
+    const storage = new sp.MemoryStorage();
+    const first = await sp.Client.register(opts(storage), F, pw);
+    const held = await navigator.locks.query();
+    assert(held.held.some((l) => l.name === `sealpost:${first.userId}`), 'the lock is named after the account');
+    await throwsCode(() => sp.Client.login(opts(storage), F, pw), 'LOCKED');
+    const events = [];
+    first.onError((e) => events.push(e.code));
+    const closed = new Promise((resolve) => first.onStatus((s) => s === 'closed' && resolve()));
+    const second = await sp.Client.login(opts(storage, { takeOver: true }), F, pw);
+    await closed;
+    eq(events, ['LOCKED']);
+    await throwsCode(() => first.send(A, 'from the closed tab'), 'CLOSED');
+    await online(second);
+    await second.send(A, 'from the new tab');
+    eq((await recv(alice)).text, 'from the new tab');
+    await second.logout();
+    // Released at logout: a plain login works again.
+    const third = await sp.Client.login(opts(storage, { connect: false }), F, pw);
+    await third.logout();
   });
 
   test('client: reconnects with backoff after the relay restarts; nothing is lost', async () => {
