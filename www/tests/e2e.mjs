@@ -444,8 +444,24 @@ try {
     await send(pageA, 'focus stays put');
     await pageB.locator('[data-testid=conv-alice]', { hasText: 'focus stays put' }).waitFor({ timeout: 30_000 });
     expect(await pageB.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'conv-alice'), 'focus stays on the conversation link when the list updates');
+    // The same screens in dark mode (prefers-color-scheme: dark has its own colours).
+    await pageB.emulateMedia({ colorScheme: 'dark' });
+    expect(await pageB.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches), 'dark mode emulated');
+    found.push(...await axeViolations(pageB, 'conversation list (phone, dark)'));
+    await openChat(pageB, 'alice');
+    found.push(...await axeViolations(pageB, 'chat (phone, dark)'));
+    await pageA.emulateMedia({ colorScheme: 'dark' });
+    await pageA.evaluate(() => (location.hash = '#/account'));
+    await pageA.locator('[data-testid=account-fingerprint]').waitFor();
+    found.push(...await axeViolations(pageA, 'account (dark)'));
+    await pageA.evaluate((id) => (location.hash = `#/contact/${id}`), bobId);
+    await pageA.locator('[data-testid=safety-digits]').waitFor();
+    found.push(...await axeViolations(pageA, 'safety number (dark)'));
+    await pageA.emulateMedia({ colorScheme: 'light' });
     await pageB.reload();
     await pageB.locator('[data-testid=unlock-submit]').waitFor(T);
+    found.push(...await axeViolations(pageB, 'unlock (dark)'));
+    await pageB.emulateMedia({ colorScheme: 'light' });
     found.push(...await axeViolations(pageB, 'unlock'));
     const fresh = await (await newContext(browser, relay.url, problems, 'F')).newPage();
     await fresh.goto('/');
