@@ -430,6 +430,20 @@ function scrollToEnd() {
 
 const STATE_TEXT: Record<string, string> = { queued: 'Waiting to send', sending: 'Sending…', relay: 'On relay', delivered: 'Delivered', failed: 'Not sent' };
 
+const timeEl = (ms: number) => h('time', { datetime: new Date(ms).toISOString() }, fmtTime(ms));
+
+/**
+ * When a message was written: ours by our clock; theirs by the sender's clock (sentAt),
+ * and also when it arrived if that was more than a minute later (a backlog) or earlier
+ * (a clock that is off).
+ */
+function timesOf(msg: Msg): (Node | string)[] {
+  if (msg.dir === 'out' || !msg.sentAt || !Number.isFinite(msg.sentAt)) return [timeEl(msg.at)];
+  const sent = msg.sentAt * 1000;
+  if (Math.abs(msg.at - sent) <= 60_000) return [timeEl(sent)];
+  return ['Sent ', timeEl(sent), ', received ', timeEl(msg.at)];
+}
+
 /** `peerName`: who wrote incoming messages (read out before the text). */
 function msgEl(msg: Msg, peerName: string): HTMLElement {
   const state = h('span.state', { 'data-testid': 'msg-state' });
@@ -438,7 +452,7 @@ function msgEl(msg: Msg, peerName: string): HTMLElement {
     { 'data-id': msg.id, 'data-testid': 'msg' },
     h('span.sr-only', null, msg.dir === 'out' ? 'You: ' : `${peerName}: `),
     h('p.text', null, msg.text),
-    h('span.meta', null, h('time', { datetime: new Date(msg.at).toISOString() }, fmtTime(msg.at)), ' ', state),
+    h('span.meta', null, ...timesOf(msg), ' ', state),
   );
   updateMsgEl(el, msg);
   return el;
