@@ -6,7 +6,10 @@
 //     the worker from the verified bytes (Worker() has no integrity attribute either);
 //  3. integrity="sha384-..." on every <script> and <link> in index.html (SRI);
 //  4. dist/sw.js gets the file list and a version;
-//  5. size budget: app JS (main + worker, without the wasm) at most 100 KiB gzipped.
+//  5. size budget: app JS (main + worker, without the wasm) at most 100 KiB gzipped;
+//  6. no lazily loaded chunks: the JS is the entry script(s) of index.html and the
+//     worker, nothing else. A dynamic import() would be fetched later, possibly after a
+//     new service worker deleted the old version's cache: a 404 in a running app.
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -63,6 +66,12 @@ const sw = read('/sw.js').toString('utf8').replace("'__SEALPOST_SHELL__'", shell
 writeFileSync(join(dist, 'sw.js'), sw);
 
 const js = files.filter((f) => f.endsWith('.js') && f !== '/sw.js');
+const entries = new Set([...html.matchAll(/<(?:script|link)\b[^>]*?\s(?:src|href)="(\/[^"]+\.js)"/g)].map((m) => m[1]));
+const lazy = js.filter((f) => f !== workerFile && !entries.has(f));
+if (lazy.length) {
+  console.error(`postbuild: lazily loaded chunks (dynamic import()?): ${lazy.join(', ')}. Import them statically: after an update the service worker no longer has them.`);
+  process.exit(1);
+}
 const gz = js.reduce((n, f) => n + gzipSync(read(f), { level: 9 }).length, 0);
 const wasmGz = gzipSync(read(wasm[0]), { level: 9 }).length;
 console.log(`postbuild: SRI on ${tagged} tags; shell ${shell.length} files, version ${version}`);

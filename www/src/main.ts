@@ -181,7 +181,12 @@ function showUnlock(username: string) {
         type: 'button',
         onclick: async () => {
           if (!confirm(`Remove ${username}'s keys and messages from this browser? You can log in again with the password.`)) return;
-          await forgetDevice();
+          try {
+            await forgetDevice();
+          } catch (e) {
+            toast(`Could not remove the account from this browser: ${friendly(e)}`);
+            return;
+          }
           location.hash = '';
           location.reload();
         },
@@ -363,7 +368,9 @@ function renderList() {
           'span.conv-main',
           null,
           h('span.conv-name', null, c.username, ' ', c.keyChanged ? h('span.mini.changed', null, 'Key changed') : c.verified ? h('span.mini.verified', null, 'Verified') : null),
-          h('span.conv-last', null, last ? (last.dir === 'out' ? 'You: ' : '') + last.text : 'No messages yet'),
+          last
+            ? h('span.conv-last', null, last.dir === 'out' ? 'You: ' : '', h('bdi', { dir: 'auto' }, last.text.slice(0, 200)))
+            : h('span.conv-last', null, 'No messages yet'),
         ),
         c.unread ? h('span.unread', { 'data-testid': 'unread', 'aria-label': `${c.unread} unread` }, String(c.unread)) : null,
       ),
@@ -451,7 +458,7 @@ function msgEl(msg: Msg, peerName: string): HTMLElement {
     'li.msg',
     { 'data-id': msg.id, 'data-testid': 'msg' },
     h('span.sr-only', null, msg.dir === 'out' ? 'You: ' : `${peerName}: `),
-    h('p.text', null, msg.text),
+    h('p.text', { dir: 'auto' }, msg.text),
     h('span.meta', null, ...timesOf(msg), ' ', state),
   );
   updateMsgEl(el, msg);
@@ -508,8 +515,9 @@ function showChat(c: Contact): boolean {
   const composer = h('form.composer', {
     onsubmit: (ev: Event) => {
       ev.preventDefault();
-      const v = text.value.trim();
-      if (!v || c.keyChanged) return;
+      // Trailing spaces and newlines go; leading indentation (code, poems) stays.
+      const v = text.value.trimEnd();
+      if (!v.trim() || c.keyChanged) return;
       text.value = '';
       m.setDraft(c.userId, '');
       void m.send(c, v);
@@ -770,9 +778,14 @@ function showAccount() {
           'data-testid': 'logout',
           onclick: async () => {
             if (!confirm('Log out and delete your messages from this browser? Your account stays: log in again with your password (past messages do not come back).')) return;
-            await m.wipe();
-            model = null;
-            await forgetDevice();
+            try {
+              await m.wipe();
+              model = null;
+              await forgetDevice();
+            } catch (e) {
+              toast(`Could not wipe this device: ${friendly(e)}. Try again, or clear the site's data in the browser settings.`);
+              return;
+            }
             location.hash = '';
             location.reload();
           },
@@ -791,6 +804,16 @@ addEventListener('pagehide', () => {
 });
 
 if ('serviceWorker' in navigator && import.meta.env.PROD) {
+  // A new service worker taking over a page an older one served: the page runs the old
+  // code. Not on the first install (no controller yet when the page loaded).
+  const hadController = !!navigator.serviceWorker.controller;
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (!hadController || document.querySelector('[data-testid=update-notice]')) return;
+    // Filled after it is in the page, so screen readers announce it.
+    const notice = h('div.update-notice', { role: 'status', 'data-testid': 'update-notice' });
+    document.body.append(notice);
+    setTimeout(() => notice.append('New version available — ', h('button.link', { type: 'button', onclick: () => location.reload() }, 'Reload')), 100);
+  });
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => undefined);
 }
 

@@ -159,6 +159,14 @@ try {
     await send(pageB, 'Hi Alice! Loud and clear.');
     await msg(pageA, 'Hi Alice! Loud and clear.').waitFor({ timeout: 30_000 });
     await waitState(pageB, 'Loud and clear', 'delivered');
+    // Trailing whitespace goes, leading indentation stays; whitespace alone is not sent.
+    await send(pageB, '    indented line  \n\n');
+    await msg(pageA, 'indented line').waitFor({ timeout: 30_000 });
+    const got = await msg(pageA, 'indented line').locator('.text').textContent();
+    expect(got === '    indented line', `sent text: ${JSON.stringify(got)}`);
+    await send(pageB, '   ');
+    expect((await pageB.inputValue('[data-testid=compose]')) === '   ', 'whitespace alone is not sent');
+    await pageB.fill('[data-testid=compose]', '');
     for (let i = 0; i < 5; i++) await send(pageA, `burst ${i}`);
     await msg(pageB, 'burst 4').waitFor({ timeout: 30_000 });
     const texts = await pageB.locator('[data-testid=msg] .text').allTextContents();
