@@ -12,6 +12,7 @@ export interface RemoteClientOptions {
   connect?: boolean;
   bundleMaxAge?: number;
   takeOver?: boolean;
+  requestTimeout?: number;
   onProgress?: (done: number, total: number) => void;
 }
 

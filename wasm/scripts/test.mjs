@@ -174,6 +174,13 @@ async function startRelay() {
     await new Promise((r) => setTimeout(r, 1500));
     return relay.start();
   };
+  // Freezes the relay process for `ms` (connections are accepted by the kernel but never
+  // answered), for the request timeout test.
+  relay.pause = (ms) => {
+    relay.child.kill('SIGSTOP');
+    setTimeout(() => relay.child.kill('SIGCONT'), ms);
+    return true;
+  };
   if (await relay.start()) return relay;
   relay.child.kill();
   return null;
@@ -218,6 +225,7 @@ if (!args.has('--node-only')) {
     });
     page.on('pageerror', (e) => console.log(`page error: ${e}`));
     if (relay) await page.exposeFunction('__restartRelay', () => relay.restart());
+    if (relay) await page.exposeFunction('__pauseRelay', (ms) => relay.pause(ms));
     const q = new URLSearchParams();
     if (relay) q.set('relay', relay.url);
     if (filter) q.set('filter', filter);

@@ -66,6 +66,11 @@ export interface ClientOptions {
    */
   takeOver?: boolean;
   /**
+   * Milliseconds to wait for the relay's answer to an HTTP request before it fails with
+   * `NETWORK` (default 30000), so a request on a dead connection cannot hang a `send`.
+   */
+  requestTimeout?: number;
+  /**
    * Seconds `send` trusts its copy of a contact's key bundle before re-reading the
    * directory (default 60; 0 = before every message). Keeps new devices of contacts
    * reachable and shows a changed key before anything is sent.
@@ -184,6 +189,9 @@ struct Contact {
 /// or a key change is seen within a minute rather than at the next manual `lookup`.
 const BUNDLE_MAX_AGE: u64 = 60;
 
+/// Default `ClientOptions.requestTimeout` (milliseconds).
+const REQUEST_TIMEOUT_MS: u32 = 30_000;
+
 /// Everything stored per account (see `key`), for `logout(true)` and `removeAccount`.
 const ACCOUNT_KEYS: [&str; 5] = ["vault", "identity", "sessions", "contacts", "outbox"];
 
@@ -258,6 +266,7 @@ struct Inner {
     auto_ack: bool,
     auto_rotate: bool,
     bundle_max_age: u64,
+    request_timeout: u32,
     rotating: Cell<bool>,
     user_id: UserId,
     account: RefCell<Option<Account>>,
@@ -316,6 +325,7 @@ struct Options {
     bundle_max_age: u64,
     connect: bool,
     take_over: bool,
+    request_timeout: u32,
 }
 
 fn get(o: &JsValue, k: &str) -> JsValue {
@@ -349,6 +359,10 @@ impl Options {
                 .map_or(BUNDLE_MAX_AGE, |v| v as u64),
             connect: get(o, "connect").as_bool().unwrap_or(true),
             take_over: get(o, "takeOver").as_bool().unwrap_or(false),
+            request_timeout: get(o, "requestTimeout")
+                .as_f64()
+                .filter(|v| *v >= 1.0)
+                .map_or(REQUEST_TIMEOUT_MS, |v| v.min(f64::from(u32::MAX)) as u32),
         })
     }
 }
@@ -461,6 +475,7 @@ impl Inner {
         };
         http(
             &self.relay,
+            self.request_timeout,
             method,
             path,
             body,
@@ -945,13 +960,18 @@ impl Inner {
 
 async fn http(
     relay: &str,
+    timeout_ms: u32,
     method: Method,
     path: &str,
     body: Option<&[u8]>,
     auth: Option<&str>,
     content_type: &str,
 ) -> Result<Response, JsValue> {
-    let mut builder = RequestBuilder::new(&format!("{relay}{path}")).method(method);
+    // Aborts the request (and the body read) when the relay does not answer in time.
+    let timeout = web_sys::AbortSignal::timeout_with_u32(timeout_ms);
+    let mut builder = RequestBuilder::new(&format!("{relay}{path}"))
+        .method(method)
+        .abort_signal(Some(&timeout));
     if let Some(a) = auth {
         builder = builder.header("authorization", a);
     }
@@ -966,8 +986,8 @@ async fn http(
 }
 
 /// An unsigned GET (before there is a `Client`).
-async fn http_get(relay: &str, path: &str) -> Result<Response, JsValue> {
-    http(relay, Method::GET, path, None, None, "").await
+async fn http_get(relay: &str, timeout_ms: u32, path: &str) -> Result<Response, JsValue> {
+    http(relay, timeout_ms, Method::GET, path, None, None, "").await
 }
 
 #[derive(Deserialize)]
@@ -1297,6 +1317,7 @@ impl Client {
             auto_ack: options.auto_ack,
             auto_rotate: options.auto_rotate,
             bundle_max_age: options.bundle_max_age,
+            request_timeout: options.request_timeout,
             rotating: Cell::new(false),
             user_id,
             account: RefCell::new(Some(account)),
@@ -1419,6 +1440,7 @@ impl Client {
         }
         let resp = http_get(
             &options.relay,
+            options.request_timeout,
             &format!("/v1/users/{}/backup/params", id.to_hex()),
         )
         .await?;
@@ -1431,6 +1453,7 @@ impl Client {
         let path = format!("/v1/users/{}/backup/fetch", id.to_hex());
         let resp = http(
             &options.relay,
+            options.request_timeout,
             Method::POST,
             &path,
             Some(&token),
@@ -1522,7 +1545,12 @@ impl Client {
         }
         // Seconds of key generation are wasted on a taken name: ask the directory first
         // (the claim below still decides a race).
-        let resp = http_get(&options.relay, &format!("/v1/users/{}/bundle", id.to_hex())).await?;
+        let resp = http_get(
+            &options.relay,
+            options.request_timeout,
+            &format!("/v1/users/{}/bundle", id.to_hex()),
+        )
+        .await?;
         match resp.status() {
             404 => {}
             200 => return Err(error("ALREADY_REGISTERED", "this username is taken")),

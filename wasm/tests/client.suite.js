@@ -282,6 +282,17 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     await third.logout();
   });
 
+  test('client: a relay that does not answer fails with NETWORK after requestTimeout', async () => {
+    if (!globalThis.__pauseRelay) return; // a runner that cannot freeze the relay
+    const silent = opts(new sp.MemoryStorage(), { requestTimeout: 300 });
+    // Frozen for 3 s: the requests below are accepted but not answered.
+    await globalThis.__pauseRelay(3000);
+    await throwsCode(() => sp.Client.register(silent, `hang-${tag}`, pw), 'NETWORK');
+    await throwsCode(() => sp.Client.login(silent, `hang-${tag}`, pw), 'NETWORK');
+    await new Promise((r) => setTimeout(r, 3000));
+    await online(bob, 60000); // the relay is back
+  });
+
   test('client: reconnects with backoff after the relay restarts; nothing is lost', async () => {
     if (!globalThis.__restartRelay) return; // a runner that cannot restart the relay
     const statuses = [];
