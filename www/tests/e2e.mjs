@@ -13,8 +13,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
-import { artifacts, ensureBuilt, launchBrowser, launchBrowserWithCamera, newContext, runner, startRelay } from './harness.mjs';
+import { artifacts, ensureBuilt, launchBrowser, launchBrowserWithCamera, newContext, root, runner, startRelay } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
 const PASSWORD = 'correct horse battery staple';
@@ -371,6 +372,27 @@ try {
     await ctxB.setOffline(false);
     await msg(pageA, 'written in an app opened offline').waitFor({ timeout: 60_000 });
     await waitState(pageB, 'written in an app opened offline', 'delivered', 30_000);
+  });
+
+  await r.step('malformed content from a stranger is dropped and acknowledged (not retried forever); a valid message shows', async () => {
+    // Mallory uses the package's Client from Node and posts raw content to B.
+    const sp = await import(pathToFileURL(join(root, 'wasm', 'pkg', 'index.node.mjs')).href);
+    const mallory = await sp.Client.register({ relayUrl: relay.url, storage: new sp.MemoryStorage(), keySize: 2048, connect: false }, 'mallory', PASSWORD);
+    const acked = async () => Number(/^sealpost_acked_total (\d+)$/m.exec(await (await fetch(`${relay.url}/metrics`)).text())?.[1] ?? NaN);
+    const before = await acked();
+    const junk = ['null', '42', '[1,2]', '"text"', '{not json', '{"from":"mallory","delivered":5}', '{"from":"mallory","delivered":[1,2]}', '{"from":"mallory","text":{"a":1}}', '{"from":"mallory"}'];
+    for (const j of junk) await mallory.send('bob', new TextEncoder().encode(j), 2);
+    await mallory.send('bob', new TextEncoder().encode(JSON.stringify({ v: 1, from: 'mallory', id: 'ab'.repeat(16), text: 'after the junk' })), 2);
+    await pageB.evaluate(() => (location.hash = '#/'));
+    await pageB.locator('[data-testid=conv-mallory]', { hasText: 'after the junk' }).waitFor({ timeout: 30_000 });
+    // B deletes every one of them from its mailbox (a message it cannot handle would
+    // stay and come back on every connection).
+    const want = before + junk.length + 1;
+    for (let i = 0; i < 150 && (await acked()) < want; i++) await new Promise((res) => setTimeout(res, 200));
+    const got = await acked();
+    expect(got >= want, `acknowledged ${got - before} of ${junk.length + 1} blobs`);
+    await openChat(pageB, 'mallory');
+    expect((await pageB.locator('[data-testid=msg]').count()) === 1, 'only the valid message is shown');
   });
 
   await r.step('a changed key (a lying directory) is a clear warning and nothing is sent', async () => {
