@@ -392,6 +392,10 @@ async fn relay_error(resp: Response, conflict: &str) -> JsValue {
         message: Option<String>,
     }
     let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.trim().parse::<u32>().ok());
     let body: Option<Body> = resp
         .text()
         .await
@@ -410,10 +414,14 @@ async fn relay_error(resp: Response, conflict: &str) -> JsValue {
         (404, _) => "NOT_FOUND",
         (409, "stale") => "STALE",
         (409, _) => conflict,
+        (429, _) => "RATE_LIMITED",
         _ => "RELAY",
     };
     let e = error(code, &format!("{message} ({relay_code})"));
     let _ = js_sys::Reflect::set(&e, &JsValue::from_str("status"), &JsValue::from(status));
+    if let Some(secs) = retry_after {
+        let _ = js_sys::Reflect::set(&e, &JsValue::from_str("retryAfter"), &JsValue::from(secs));
+    }
     e
 }
 
@@ -1568,8 +1576,9 @@ impl Client {
     /// (no network). Otherwise, on any browser: fetches the key backup from the relay
     /// (after proving the password with the backup's auth token) and decrypts it, then
     /// publishes a fresh key bundle so that contacts start new sessions to this device.
-    /// Throws `WRONG_PASSWORD`, `NOT_FOUND` (no such account), `RELAY` (429: too many
-    /// wrong passwords, retry later), `LOCKED` (open in another tab: see `takeOver`).
+    /// Throws `WRONG_PASSWORD`, `NOT_FOUND` (no such account), `RATE_LIMITED` (too many
+    /// wrong passwords: `retryAfter` seconds), `LOCKED` (open in another tab: see
+    /// `takeOver`).
     pub async fn login(
         #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
         username: String,

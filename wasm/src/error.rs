@@ -9,14 +9,22 @@ export type SealpostErrorCode =
   | "INVALID_USERNAME" | "MALFORMED" | "INVALID_KEY" | "BAD_SIGNATURE" | "DECRYPT_FAILED"
   | "REPLAY" | "EXPIRED" | "STALE" | "TOO_LARGE" | "WRONG_PASSWORD" | "WEAK_PARAMETERS"
   | "CRYPTO" | "INVALID_ARGUMENT" | "STORAGE" | "NETWORK" | "RELAY" | "NOT_FOUND"
-  | "ALREADY_REGISTERED" | "UNAUTHORIZED" | "IDENTITY_CHANGED" | "CLOSED" | "LOCKED";
+  | "ALREADY_REGISTERED" | "UNAUTHORIZED" | "IDENTITY_CHANGED" | "CLOSED" | "LOCKED"
+  | "RATE_LIMITED";
 
 /** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
 export interface SealpostError extends Error {
   name: "SealpostError";
   code: SealpostErrorCode;
-  /** HTTP status, for `RELAY` errors. */
+  /** HTTP status, for errors the relay answered (`RELAY`, `RATE_LIMITED`, ...). */
   status?: number;
+  /**
+   * Seconds the relay asked to wait before trying again (its `Retry-After`): on
+   * `RATE_LIMITED` (429: too many requests, or too many wrong passwords for an account)
+   * and on a `RELAY` 503 (the relay is shedding load). Both are worth retrying; so is
+   * `NETWORK`.
+   */
+  retryAfter?: number;
   /** For `IDENTITY_CHANGED`: the contact's new key, to show before the user accepts it. */
   details?: IdentityChangedDetails;
 }

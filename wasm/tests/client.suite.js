@@ -282,6 +282,24 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     await third.logout();
   });
 
+  test('client: too many wrong passwords is RATE_LIMITED with retryAfter', async () => {
+    const G = `gina-${tag}`;
+    const gina = await sp.Client.register(opts(new sp.MemoryStorage(), { connect: false }), G, pw);
+    await gina.logout();
+    let limited;
+    for (let i = 0; i < 8 && !limited; i++) {
+      try {
+        await sp.Client.login(opts(new sp.MemoryStorage()), G, 'wrong password!');
+      } catch (e) {
+        if (e.code === 'RATE_LIMITED') limited = e;
+        else eq(e.code, 'WRONG_PASSWORD');
+      }
+    }
+    assert(limited, 'the relay limits password tries');
+    eq(limited.status, 429);
+    assert(limited.retryAfter > 0, `retryAfter ${limited.retryAfter}`);
+  });
+
   test('client: a relay that does not answer fails with NETWORK after requestTimeout', async () => {
     if (!globalThis.__pauseRelay) return; // a runner that cannot freeze the relay
     const silent = opts(new sp.MemoryStorage(), { requestTimeout: 300 });
