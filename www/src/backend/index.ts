@@ -34,9 +34,11 @@ const getWorker = () => (worker ??= startWorker());
 
 /** RemoteClient errors carry the package's `code`, `status` and (IDENTITY_CHANGED) `details`; keep them. */
 function wrap(e: unknown): AppError {
-  const err = e as { code?: string; message?: string; status?: number; details?: unknown };
+  const err = e as { code?: string; message?: string; status?: number; details?: unknown; retryAfter?: number };
   const details = err?.code === 'IDENTITY_CHANGED' ? AppError.identityDetails(err.details) : undefined;
-  return new AppError(err?.code ?? 'CRYPTO', err?.message ?? String(e), err?.status, details);
+  const out = new AppError(err?.code ?? 'CRYPTO', err?.message ?? String(e), err?.status, details);
+  if (typeof err?.retryAfter === 'number') out.retryAfter = err.retryAfter;
+  return out;
 }
 
 /** Starts loading the worker and its wasm module (call early; idempotent). */
@@ -99,7 +101,18 @@ class ClientAccount implements Account {
       const st = s === 'online' ? 'online' : s === 'connecting' && navigator.onLine ? 'connecting' : 'offline';
       this.handlers?.onLinkState(st as LinkState);
     });
-    client.onError((e) => console.warn('sealpost:', e.code, e.message));
+    client.onError((e) => {
+      if (e.code === 'LOCKED') {
+        // Another tab took the account over: the package closed this client already.
+        this.stop();
+        for (const f of this.takenOver.splice(0)) f();
+      } else console.warn('sealpost:', e.code, e.message);
+    });
+  }
+
+  private takenOver: (() => void)[] = [];
+  onTakenOver(f: () => void) {
+    this.takenOver.push(f);
   }
 
   private async info(userId: string): Promise<ContactInfo> {
@@ -137,7 +150,7 @@ class ClientAccount implements Account {
     } catch (e) {
       const err = wrap(e);
       // Transient relay answers are retried like lost connectivity.
-      if (err.status === 429 || (err.status ?? 0) >= 500) throw new AppError('NETWORK', err.message, err.status);
+      if (err.code === 'RATE_LIMITED' || (err.status ?? 0) >= 500) throw new AppError('NETWORK', err.message, err.status);
       throw err;
     }
   }
@@ -205,12 +218,21 @@ class ClientAccount implements Account {
 
 // ---- backend -----------------------------------------------------------------------
 
-async function open(username: string, password: string, onProgress: (p: Progress) => void): Promise<RemoteClient> {
+/** The package's lock name for the account (see the package README, "One tab at a time"). */
+const lockName = (userId: string) => `sealpost:${userId}`;
+
+async function open(username: string, password: string, onProgress: (p: Progress) => void, takeOver = false): Promise<RemoteClient> {
   onProgress({ label: 'Checking your password', done: 0, total: 2 });
   try {
-    return await RemoteClient.login(await getWorker(), { autoAck: false, connect: false }, username, password);
+    return await RemoteClient.login(await getWorker(), { autoAck: false, connect: false, takeOver }, username, password);
   } catch (e) {
-    throw wrap(e);
+    const err = wrap(e);
+    if (err.code === 'LOCKED') throw new AppError('LOCKED', 'Sealpost is open in another tab.');
+    if (err.code === 'RATE_LIMITED') {
+      const minutes = Math.max(1, Math.ceil((err.retryAfter ?? 900) / 60));
+      throw new AppError('RELAY_BUSY', `Too many wrong passwords: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
+    }
+    throw err;
   }
 }
 
@@ -240,21 +262,27 @@ export const backend: Backend = {
     return new ClientAccount(client);
   },
 
-  async login(username, password, onProgress) {
+  async login(username, password, onProgress, takeOver) {
     const name = (await ids(username)).username;
-    const client = await open(name, password, onProgress).catch((e: AppError) => {
+    const client = await open(name, password, onProgress, takeOver).catch((e: AppError) => {
       if (e.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No account “${name}” here.`);
-      if (e.status === 429) throw new AppError('RELAY_BUSY', 'Too many wrong passwords: wait 15 minutes.');
       throw e;
     });
     await (await kv()).put('current', { username: client.username, userId: client.userId } satisfies Meta);
     return new ClientAccount(client);
   },
 
-  async unlock(password, onProgress) {
+  async unlock(password, onProgress, takeOver) {
     const meta = await (await kv()).get<Meta>('current');
     if (!meta) throw new AppError('NOT_FOUND', 'No account on this device.');
-    return new ClientAccount(await open(meta.username, password, onProgress));
+    return new ClientAccount(await open(meta.username, password, onProgress, takeOver));
+  },
+
+  async openElsewhere() {
+    const meta = await (await kv()).get<Meta>('current');
+    if (!meta || !navigator.locks) return false;
+    const { held = [] } = await navigator.locks.query();
+    return held.some((l) => l.name === lockName(meta.userId));
   },
 };
 

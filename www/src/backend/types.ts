@@ -73,6 +73,8 @@ export interface Account {
   /** Application data encryption under a password-derived local key. */
   sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
   openLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
+  /** Called when another tab took the account over (the keys are gone from this tab). */
+  onTakenOver(f: () => void): void;
   /** Forgets a contact whose key changed (and its sessions), so the next lookup pins the new key. */
   forgetContact(username: string): Promise<void>;
   /** Closes the connection and drops the keys from memory; the stored copy stays. */
@@ -86,9 +88,15 @@ export interface Backend {
   storedUsername(): Promise<string | null>;
   /** `keySize`: RSA modulus bits, undefined for the package default. */
   register(username: string, password: string, onProgress: (p: Progress) => void, keySize?: number): Promise<Account>;
-  login(username: string, password: string, onProgress: (p: Progress) => void): Promise<Account>;
+  /**
+   * `takeOver`: the account is open in another tab of this browser; close it there and
+   * open it here (otherwise that throws LOCKED).
+   */
+  login(username: string, password: string, onProgress: (p: Progress) => void, takeOver?: boolean): Promise<Account>;
   /** Opens the locally stored account with its password (no network needed). */
-  unlock(password: string, onProgress: (p: Progress) => void): Promise<Account>;
+  unlock(password: string, onProgress: (p: Progress) => void, takeOver?: boolean): Promise<Account>;
+  /** Whether the stored account is open in another tab of this browser (ask before the password). */
+  openElsewhere(): Promise<boolean>;
 }
 
 /** `details` of an IDENTITY_CHANGED error: the contact's new key, to show before accepting it. */
@@ -104,6 +112,8 @@ export interface IdentityChangedDetails {
 }
 
 export class AppError extends Error {
+  /** Seconds the relay asked to wait (RATE_LIMITED, 503). */
+  retryAfter?: number;
   constructor(public code: string, message: string, public status?: number, public details?: IdentityChangedDetails) {
     super(message);
     this.name = 'AppError';
