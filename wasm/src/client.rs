@@ -333,6 +333,20 @@ fn get(o: &JsValue, k: &str) -> JsValue {
 }
 
 impl Options {
+    /// The checked arguments of `register` and `login` (the password zeroized on drop).
+    fn begin(
+        password: String,
+        options: &JsValue,
+        username: &str,
+    ) -> Result<(Zeroizing<String>, Options, Username), JsValue> {
+        let password = Zeroizing::new(password);
+        Ok((
+            password,
+            Options::read(options)?,
+            Username::parse(username).or_js()?,
+        ))
+    }
+
     fn read(o: &JsValue) -> Result<Self, JsValue> {
         if !o.is_object() {
             return Err(invalid("options must be an object"));
@@ -1541,9 +1555,7 @@ impl Client {
         username: String,
         password: String,
     ) -> Result<Client, JsValue> {
-        let password = Zeroizing::new(password);
-        let options = Options::read(&options)?;
-        let name = Username::parse(&username).or_js()?;
+        let (password, options, name) = Options::begin(password, &options, &username)?;
         let id = name.user_id();
         if options.storage.load(&key(&id, "vault")).await?.is_some() {
             return Err(error(
@@ -1584,9 +1596,7 @@ impl Client {
         username: String,
         password: String,
     ) -> Result<Client, JsValue> {
-        let password = Zeroizing::new(password);
-        let options = Options::read(&options)?;
-        let name = Username::parse(&username).or_js()?;
+        let (password, options, name) = Options::begin(password, &options, &username)?;
         // Before anything is read: see `crate::lock`.
         let lock = lock::acquire(&lock::name(&name.user_id().to_hex()), options.take_over).await?;
         Client::locked(
