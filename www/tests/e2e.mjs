@@ -395,6 +395,26 @@ try {
     expect((await pageB.locator('[data-testid=msg]').count()) === 1, 'only the valid message is shown');
   });
 
+  await r.step('a delivery receipt that could not be sent survives a reload and goes later', async () => {
+    await openChat(pageB, 'alice');
+    const aliceId = /#\/chat\/([0-9a-f]{64})/.exec(pageB.url())[1];
+    // B cannot post to A's mailbox (its receipts fail); everything else works.
+    const deposits = `**/v1/mailboxes/${aliceId}`;
+    let refused = 0;
+    await ctxB.route(deposits, (route) => (route.request().method() === 'POST' ? (refused++, route.abort('failed')) : route.continue()));
+    await send(pageA, 'a receipt for this one waits');
+    await msg(pageB, 'a receipt for this one waits').waitFor({ timeout: 30_000 });
+    for (let i = 0; i < 150 && !refused; i++) await new Promise((res) => setTimeout(res, 200));
+    expect(refused > 0, 'B tried to send the receipt');
+    await waitState(pageA, 'a receipt for this one waits', 'relay');
+    await pageB.reload();
+    await ctxB.unroute(deposits);
+    await pageB.fill('#password', PASSWORD);
+    await pageB.click('[data-testid=unlock-submit]');
+    await pageB.locator('[data-testid=me]').waitFor(T);
+    await waitState(pageA, 'a receipt for this one waits', 'delivered', 60_000);
+  });
+
   await r.step('a changed key (a lying directory) is a clear warning and nothing is sent', async () => {
     // The impostor: another relay where "carol" has different keys. A's relay then
     // answers carol's bundle with the impostor's (self-signed, so it verifies).
