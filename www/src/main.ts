@@ -4,7 +4,6 @@ import type { Account, Progress, SafetyInfo } from './backend/types';
 import { errorCode } from './backend/types';
 import { Model, type Contact, type Msg } from './model';
 import { h, fmtTime, sleep } from './util';
-import { tabLock } from './tabs';
 import { decodeImageFile, drawQr, scanCamera } from './qr';
 
 const app = document.getElementById('app')!;
@@ -71,6 +70,8 @@ function progressView() {
 
 async function showAuth(initial: 'register' | 'login' = 'register') {
   const stored = await backend.storedUsername().catch(() => null);
+  // Open in another tab: say so before asking for the password ("Use here" takes over).
+  if (stored && !takeOverRequested() && (await backend.openElsewhere().catch(() => false))) return showElsewhere();
   if (stored) return showUnlock(stored);
   let mode = initial;
   const err = h('p.error', { role: 'alert', 'data-testid': 'auth-error' });
@@ -113,10 +114,11 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
           const acct =
             mode === 'register'
               ? await backend.register(user.value.trim(), pass.value, set, Number(keySize.value) || undefined)
-              : await backend.login(user.value.trim(), pass.value, set);
+              : await backend.login(user.value.trim(), pass.value, set, takeOver());
           pass.value = '';
           await enter(acct);
         } catch (e) {
+          if (errorCode(e) === 'LOCKED') return showElsewhere();
           err.textContent = friendly(e);
           set(null);
         } finally {
@@ -156,10 +158,11 @@ function showUnlock(username: string) {
         err.textContent = '';
         submit.disabled = true;
         try {
-          const acct = await backend.unlock(pass.value, set);
+          const acct = await backend.unlock(pass.value, set, takeOver());
           pass.value = '';
           await enter(acct);
         } catch (e) {
+          if (errorCode(e) === 'LOCKED') return showElsewhere();
           err.textContent = friendly(e);
           set(null);
         } finally {
@@ -201,18 +204,14 @@ function showUnlock(username: string) {
 // ---- main screens -------------------------------------------------------------------
 
 async function enter(acct: Account) {
-  const lock = await tabLock(() => {
-    // Another tab took over: stop receiving and forget the keys here, so only one tab
-    // ever writes the account's session state.
+  // The package keeps the account open in one tab at a time (a Web Lock it took before
+  // reading anything). Another tab's "Use here" closes it here: the keys are gone, so
+  // stop and offer to take it back.
+  acct.onTakenOver(() => {
     model?.stop();
-    void model?.account.close();
     model = null;
     showElsewhere();
   });
-  if (!lock) {
-    showElsewhere(acct);
-    return;
-  }
   model = new Model(acct);
   await model.load();
   model.start();
@@ -227,7 +226,16 @@ async function enter(acct: Account) {
   void askPersistence();
 }
 
-function showElsewhere(_acct?: Account) {
+/** "Use here" was clicked: the next unlock or log-in takes the account over. */
+const USE_HERE = 'sealpost.useHere';
+const takeOverRequested = () => sessionStorage.getItem(USE_HERE) === '1';
+function takeOver(): boolean {
+  const want = takeOverRequested();
+  sessionStorage.removeItem(USE_HERE);
+  return want;
+}
+
+function showElsewhere() {
   setScreen(
     'auth',
     h(
@@ -242,8 +250,9 @@ function showElsewhere(_acct?: Account) {
           type: 'button',
           'data-testid': 'use-here',
           onclick: () => {
-            // Reload so this tab reads the newest state the other tab saved.
-            sessionStorage.setItem('sealpost.useHere', '1');
+            // Reload, unlock and take over: this tab then reads the newest state the
+            // other tab saved.
+            sessionStorage.setItem(USE_HERE, '1');
             location.reload();
           },
         }, 'Use here'),
@@ -801,6 +810,11 @@ function showAccount() {
 addEventListener('hashchange', route);
 addEventListener('pagehide', () => {
   if (model) void model.flushPending();
+});
+// Leaving the tab (e.g. for another tab that takes the account over, which closes it
+// here at once): write the pending draft now.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden' && model) void model.flushPending();
 });
 
 if ('serviceWorker' in navigator && import.meta.env.PROD) {

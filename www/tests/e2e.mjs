@@ -214,11 +214,13 @@ try {
   });
 
   await r.step('a second tab of the same profile steps aside ("Use here")', async () => {
+    await openChat(pageB, 'alice');
+    await pageB.fill('[data-testid=compose]', 'a draft across tabs');
     const tab2 = await ctxB.newPage();
     await tab2.goto('/');
-    await tab2.fill('#password', PASSWORD);
-    await tab2.click('[data-testid=unlock-submit]');
+    // Asked before the password: the account is open in the first tab (the package's lock).
     await tab2.locator('[data-testid=use-here]').waitFor({ timeout: 30_000 });
+    expect(await tab2.locator('#password').count() === 0, 'no password prompt while the account is open elsewhere');
     // Taking over: the first tab pauses, the second unlocks and works.
     await tab2.click('[data-testid=use-here]');
     await tab2.fill('#password', PASSWORD);
@@ -226,8 +228,12 @@ try {
     await tab2.locator('[data-testid=me]').waitFor(T);
     await pageB.locator('[data-testid=use-here]').waitFor({ timeout: 30_000 });
     await openChat(tab2, 'alice');
+    const draft = await tab2.inputValue('[data-testid=compose]');
+    expect(draft === 'a draft across tabs', `the draft typed in the first tab: ${JSON.stringify(draft)}`);
     await send(pageA, 'to the new tab');
     await msg(tab2, 'to the new tab').waitFor({ timeout: 30_000 });
+    await send(tab2, draft); // clears the draft
+    await msg(pageA, draft).waitFor({ timeout: 30_000 });
     await tab2.close();
   });
 
