@@ -6,6 +6,7 @@
 //! "What the relay stores and for how long" in docs/API.md.
 
 mod postgres;
+mod shared;
 mod sqlite;
 
 use std::fmt;

@@ -24,6 +24,7 @@ use sqlx::sqlite::{
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::shared::{self, Shared};
 use super::{Backup, BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoreError, StoredBlob};
 use crate::push::Hub;
 
@@ -126,60 +127,23 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
-        let r = sqlx::query("INSERT INTO users (id, bundle, issued_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING")
-            .bind(id.as_bytes().as_slice())
-            .bind(bundle)
-            .bind(issued_at)
-            .execute(&self.writer)
-            .await?;
-        Ok(r.rows_affected() == 1)
+        Shared::register(&self.writer, id, bundle, issued_at).await
     }
 
     async fn bundle(&self, id: &UserId) -> Result<Option<Vec<u8>>> {
-        let row = sqlx::query("SELECT bundle FROM users WHERE id = ?1")
-            .bind(id.as_bytes().as_slice())
-            .fetch_optional(&self.reader)
-            .await?;
-        Ok(row.map(|r| r.try_get("bundle")).transpose()?)
+        Shared::bundle(&self.reader, id).await
     }
 
     async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE users SET bundle = ?2, issued_at = ?3 WHERE id = ?1 AND issued_at < ?3",
-        )
-        .bind(id.as_bytes().as_slice())
-        .bind(bundle)
-        .bind(issued_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        Shared::update_bundle(&self.writer, id, bundle, issued_at).await
     }
 
     async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO backups (user_id, token_hash, blob) VALUES (?1, ?2, ?3)
-             ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, blob = excluded.blob",
-        )
-        .bind(id.as_bytes().as_slice())
-        .bind(token_hash.as_slice())
-        .bind(blob)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        Shared::put_backup(&self.writer, id, token_hash, blob).await
     }
 
     async fn backup(&self, id: &UserId) -> Result<Option<Backup>> {
-        let row = sqlx::query("SELECT token_hash, blob FROM backups WHERE user_id = ?1")
-            .bind(id.as_bytes().as_slice())
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|r| {
-            Ok(Backup {
-                token_hash: super::hash(r.try_get("token_hash")?)?,
-                blob: r.try_get("blob")?,
-            })
-        })
-        .transpose()
+        Shared::backup(&self.reader, id).await
     }
 
     async fn count_backup_attempt(
@@ -188,58 +152,23 @@ impl Store for SqliteStore {
         now: i64,
         window_start_before: i64,
     ) -> Result<i64> {
-        let row = sqlx::query(
-            "INSERT INTO backup_attempts (user_id, window_start, attempts) VALUES (?1, ?2, 1)
-             ON CONFLICT (user_id) DO UPDATE SET
-                 attempts = CASE WHEN backup_attempts.window_start <= ?3 THEN 1 ELSE backup_attempts.attempts + 1 END,
-                 window_start = CASE WHEN backup_attempts.window_start <= ?3 THEN ?2 ELSE backup_attempts.window_start END
-             RETURNING attempts",
-        )
-        .bind(id.as_bytes().as_slice())
-        .bind(now)
-        .bind(window_start_before)
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(row.try_get("attempts")?)
+        Shared::count_backup_attempt(&self.writer, id, now, window_start_before).await
     }
 
     async fn clear_backup_attempts(&self, id: &UserId) -> Result<()> {
-        sqlx::query("DELETE FROM backup_attempts WHERE user_id = ?1")
-            .bind(id.as_bytes().as_slice())
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        Shared::clear_backup_attempts(&self.writer, id).await
     }
 
     async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool> {
-        let r = sqlx::query("INSERT INTO nonces (user_id, nonce, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
-            .bind(id.as_bytes().as_slice())
-            .bind(nonce)
-            .bind(expires_at)
-            .execute(&self.writer)
-            .await?;
-        Ok(r.rows_affected() == 1)
+        Shared::use_nonce(&self.writer, id, nonce, expires_at).await
     }
 
     async fn put_token(&self, token_hash: &[u8; 32], id: &UserId, expires_at: i64) -> Result<()> {
-        sqlx::query("INSERT INTO tokens (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")
-            .bind(token_hash.as_slice())
-            .bind(id.as_bytes().as_slice())
-            .bind(expires_at)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        Shared::put_token(&self.writer, token_hash, id, expires_at).await
     }
 
     async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>> {
-        let row =
-            sqlx::query("SELECT user_id FROM tokens WHERE token_hash = ?1 AND expires_at > ?2")
-                .bind(token_hash.as_slice())
-                .bind(now)
-                .fetch_optional(&self.reader)
-                .await?;
-        row.map(|r| super::user_id(r.try_get("user_id")?))
-            .transpose()
+        Shared::token_owner(&self.reader, token_hash, now).await
     }
 
     async fn deposit(
@@ -271,29 +200,7 @@ impl Store for SqliteStore {
         limit: i64,
         max_bytes: i64,
     ) -> Result<Vec<StoredBlob>> {
-        let rows = sqlx::query(
-            "SELECT b.seq, b.id, b.received_at, b.data FROM blobs AS b
-             JOIN (SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq) - size AS before
-                                    FROM blobs WHERE mailbox = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3) AS w
-                   WHERE before < ?4) AS page ON page.seq = b.seq
-             ORDER BY b.seq",
-        )
-        .bind(mailbox.as_bytes().as_slice())
-        .bind(after)
-        .bind(limit)
-        .bind(max_bytes)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredBlob {
-                    seq: r.try_get("seq")?,
-                    id: super::blob_id(r.try_get("id")?)?,
-                    received_at: r.try_get("received_at")?,
-                    data: r.try_get("data")?,
-                })
-            })
-            .collect()
+        Shared::blobs_after(&self.reader, mailbox, after, limit, max_bytes).await
     }
 
     async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64> {
@@ -338,18 +245,9 @@ impl Store for SqliteStore {
             .bind(before.blobs)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM nonces WHERE expires_at <= ?1")
-            .bind(before.now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM tokens WHERE expires_at <= ?1")
-            .bind(before.now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM backup_attempts WHERE window_start <= ?1")
-            .bind(before.attempt_windows)
-            .execute(&mut *tx)
-            .await?;
+        for (statement, value) in shared::expiry_deletes(before) {
+            sqlx::query(statement).bind(value).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(blobs.rows_affected())
     }

@@ -1,0 +1,260 @@
+//! The statements both backends run word for word, written once.
+//!
+//! Most of the store is plain single-row SQL that SQLite and PostgreSQL accept alike, so
+//! keeping a copy per backend only invited the two to drift apart. These run on either
+//! pool through sqlx's `Database` abstraction; only what really differs (deposits, bulk
+//! deletes with their quota bookkeeping, schema, notifications) stays in the backend
+//! modules.
+//!
+//! Placeholders are PostgreSQL's `$N`: sqlx's SQLite driver binds `$N` by its number as
+//! well (not by order of appearance), so a statement may reuse or reorder them.
+
+use std::marker::PhantomData;
+
+use sealpost_core::UserId;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+
+use super::{Backup, PurgeBefore, Result, StoredBlob};
+
+/// What the shared statements need from a backend beyond [`Database`]: sqlx has no
+/// backend-independent way to ask how many rows a statement changed.
+pub(super) trait Backend: Database {
+    /// Rows inserted, updated or deleted by the statement.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+impl Backend for sqlx::Sqlite {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl Backend for sqlx::Postgres {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+/// The shared statements for backend `DB`. A type rather than free functions so that
+/// the long list of sqlx bounds is written once, on the `impl`.
+#[derive(Debug)]
+pub(super) struct Shared<DB>(PhantomData<DB>);
+
+impl<DB> Shared<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+{
+    /// See [`super::Store::register`].
+    pub(super) async fn register(
+        pool: &Pool<DB>,
+        id: &UserId,
+        bundle: &[u8],
+        issued_at: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO users (id, bundle, issued_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(bundle)
+        .bind(issued_at)
+        .execute(pool)
+        .await?;
+        Ok(DB::rows_affected(&r) == 1)
+    }
+
+    /// See [`super::Store::bundle`].
+    pub(super) async fn bundle(pool: &Pool<DB>, id: &UserId) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT bundle FROM users WHERE id = $1")
+            .bind(id.as_bytes().as_slice())
+            .fetch_optional(pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("bundle")).transpose()?)
+    }
+
+    /// See [`super::Store::update_bundle`].
+    pub(super) async fn update_bundle(
+        pool: &Pool<DB>,
+        id: &UserId,
+        bundle: &[u8],
+        issued_at: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE users SET bundle = $2, issued_at = $3 WHERE id = $1 AND issued_at < $3",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(bundle)
+        .bind(issued_at)
+        .execute(pool)
+        .await?;
+        Ok(DB::rows_affected(&r) == 1)
+    }
+
+    /// See [`super::Store::put_backup`].
+    pub(super) async fn put_backup(
+        pool: &Pool<DB>,
+        id: &UserId,
+        token_hash: &[u8; 32],
+        blob: &[u8],
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO backups (user_id, token_hash, blob) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, blob = excluded.blob",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(token_hash.as_slice())
+        .bind(blob)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// See [`super::Store::backup`].
+    pub(super) async fn backup(pool: &Pool<DB>, id: &UserId) -> Result<Option<Backup>> {
+        let row = sqlx::query("SELECT token_hash, blob FROM backups WHERE user_id = $1")
+            .bind(id.as_bytes().as_slice())
+            .fetch_optional(pool)
+            .await?;
+        row.map(|r| {
+            Ok(Backup {
+                token_hash: super::hash(r.try_get("token_hash")?)?,
+                blob: r.try_get("blob")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// See [`super::Store::count_backup_attempt`].
+    pub(super) async fn count_backup_attempt(
+        pool: &Pool<DB>,
+        id: &UserId,
+        now: i64,
+        window_start_before: i64,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO backup_attempts (user_id, window_start, attempts) VALUES ($1, $2, 1)
+             ON CONFLICT (user_id) DO UPDATE SET
+                 attempts = CASE WHEN backup_attempts.window_start <= $3 THEN 1 ELSE backup_attempts.attempts + 1 END,
+                 window_start = CASE WHEN backup_attempts.window_start <= $3 THEN $2 ELSE backup_attempts.window_start END
+             RETURNING attempts",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(now)
+        .bind(window_start_before)
+        .fetch_one(pool)
+        .await?;
+        Ok(row.try_get("attempts")?)
+    }
+
+    /// See [`super::Store::clear_backup_attempts`].
+    pub(super) async fn clear_backup_attempts(pool: &Pool<DB>, id: &UserId) -> Result<()> {
+        sqlx::query("DELETE FROM backup_attempts WHERE user_id = $1")
+            .bind(id.as_bytes().as_slice())
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    /// See [`super::Store::use_nonce`].
+    pub(super) async fn use_nonce(
+        pool: &Pool<DB>,
+        id: &UserId,
+        nonce: &str,
+        expires_at: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO nonces (user_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(nonce)
+        .bind(expires_at)
+        .execute(pool)
+        .await?;
+        Ok(DB::rows_affected(&r) == 1)
+    }
+
+    /// See [`super::Store::put_token`].
+    pub(super) async fn put_token(
+        pool: &Pool<DB>,
+        token_hash: &[u8; 32],
+        id: &UserId,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(token_hash.as_slice())
+            .bind(id.as_bytes().as_slice())
+            .bind(expires_at)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    /// See [`super::Store::token_owner`].
+    pub(super) async fn token_owner(
+        pool: &Pool<DB>,
+        token_hash: &[u8; 32],
+        now: i64,
+    ) -> Result<Option<UserId>> {
+        let row =
+            sqlx::query("SELECT user_id FROM tokens WHERE token_hash = $1 AND expires_at > $2")
+                .bind(token_hash.as_slice())
+                .bind(now)
+                .fetch_optional(pool)
+                .await?;
+        row.map(|r| super::user_id(r.try_get("user_id")?))
+            .transpose()
+    }
+
+    /// See [`super::Store::blobs_after`]. The window function keeps the byte limit in
+    /// the database, so a page of large blobs is never read only to be dropped.
+    pub(super) async fn blobs_after(
+        pool: &Pool<DB>,
+        mailbox: &UserId,
+        after: i64,
+        limit: i64,
+        max_bytes: i64,
+    ) -> Result<Vec<StoredBlob>> {
+        let rows = sqlx::query(
+            "SELECT b.seq, b.id, b.received_at, b.data FROM blobs AS b
+             JOIN (SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq) - size AS before
+                                    FROM blobs WHERE mailbox = $1 AND seq > $2 ORDER BY seq LIMIT $3) AS w
+                   WHERE before < $4) AS page ON page.seq = b.seq
+             ORDER BY b.seq",
+        )
+        .bind(mailbox.as_bytes().as_slice())
+        .bind(after)
+        .bind(limit)
+        .bind(max_bytes)
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredBlob {
+                    seq: r.try_get("seq")?,
+                    id: super::blob_id(r.try_get("id")?)?,
+                    received_at: r.try_get("received_at")?,
+                    data: r.try_get("data")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The purge's deletes that touch no quota counter, each with its one bound value. A
+/// list rather than a function so each backend runs them on its own executor (SQLite
+/// inside its purge transaction, PostgreSQL statement by statement).
+pub(super) fn expiry_deletes(before: PurgeBefore) -> [(&'static str, i64); 3] {
+    [
+        ("DELETE FROM nonces WHERE expires_at <= $1", before.now),
+        ("DELETE FROM tokens WHERE expires_at <= $1", before.now),
+        (
+            "DELETE FROM backup_attempts WHERE window_start <= $1",
+            before.attempt_windows,
+        ),
+    ]
+}
