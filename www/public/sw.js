@@ -4,12 +4,34 @@
 // files and the version.
 const VERSION = '__SEALPOST_VERSION__';
 const SHELL = ['__SEALPOST_SHELL__'];
+const INDEX_SHA256 = '__SEALPOST_INDEX_SHA256__';
 const CACHE = `sealpost-shell-${VERSION}`;
 
+const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
+
+/**
+ * Caches this build's shell. The server may already serve a newer build (a deploy during
+ * the install): an index.html that is not this build's would point at assets this cache
+ * lacks and the app would not start offline, so the install fails instead (the current
+ * worker stays; the next visit installs the newer one).
+ */
+async function install() {
+  const fetched = await Promise.all(SHELL.map(async (u) => {
+    const res = await fetch(new Request(u, { cache: 'reload' }));
+    if (!res.ok) throw new Error(`${u}: ${res.status}`);
+    if (u === '/' || u === '/index.html') {
+      const got = hex(await crypto.subtle.digest('SHA-256', await res.clone().arrayBuffer()));
+      if (got !== INDEX_SHA256) throw new Error(`${u} is not from build ${VERSION}`);
+    }
+    return [u, res];
+  }));
+  const cache = await caches.open(CACHE);
+  await Promise.all(fetched.map(([u, res]) => cache.put(u, res)));
+  await self.skipWaiting();
+}
+
 self.addEventListener('install', (event) => {
-  event.waitUntil(
-    caches.open(CACHE).then((c) => c.addAll(SHELL.map((u) => new Request(u, { cache: 'reload' })))).then(() => self.skipWaiting()),
-  );
+  event.waitUntil(install());
 });
 
 self.addEventListener('activate', (event) => {

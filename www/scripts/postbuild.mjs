@@ -5,7 +5,8 @@
 //  2. the worker's SHA-384 goes into the main script, which checks it before starting
 //     the worker from the verified bytes (Worker() has no integrity attribute either);
 //  3. integrity="sha384-..." on every <script> and <link> in index.html (SRI);
-//  4. dist/sw.js gets the file list and a version;
+//  4. dist/sw.js gets the file list, a version and index.html's SHA-256 (it caches the
+//     shell only when the index.html it fetched is this build's);
 //  5. size budget: app JS (main + worker, without the wasm) at most 100 KiB gzipped;
 //  6. no lazily loaded chunks: the JS is the entry script(s) of index.html and the
 //     worker, nothing else. A dynamic import() would be fetched later, possibly after a
@@ -62,7 +63,8 @@ writeFileSync(join(dist, 'index.html'), html);
 
 const shell = ['/', ...files.filter((f) => f !== '/sw.js' && !f.endsWith('.map'))];
 const version = hash('sha256', Buffer.concat(shell.slice(1).map((f) => read(f))), 'hex').slice(0, 16);
-const sw = read('/sw.js').toString('utf8').replace("'__SEALPOST_SHELL__'", shell.map((f) => JSON.stringify(f)).join(', ')).replace('__SEALPOST_VERSION__', version);
+const sw = read('/sw.js').toString('utf8').replace("'__SEALPOST_SHELL__'", shell.map((f) => JSON.stringify(f)).join(', ')).replace('__SEALPOST_VERSION__', version)
+  .replace('__SEALPOST_INDEX_SHA256__', hash('sha256', read('/index.html'), 'hex'));
 writeFileSync(join(dist, 'sw.js'), sw);
 
 const js = files.filter((f) => f.endsWith('.js') && f !== '/sw.js');

@@ -56,3 +56,8 @@ export function deleteDb(name: string): Promise<void> {
     req.onsuccess = req.onerror = req.onblocked = () => resolve();
   });
 }
+
+/** The IndexedDB database of an account's history on this device (see model.ts). */
+export function historyDbName(userId: string): string {
+  return `sealpost-www-${userId.slice(0, 16)}`;
+}

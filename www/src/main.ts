@@ -74,13 +74,13 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
   if (stored && !takeOverRequested() && (await backend.openElsewhere().catch(() => false))) return showElsewhere();
   if (stored) return showUnlock(stored);
   let mode = initial;
-  const err = h('p.error', { role: 'alert', 'data-testid': 'auth-error' });
-  const { box, set } = progressView();
   const user = h('input#username', { name: 'username', autocomplete: 'username', required: true, minLength: 3, maxLength: 32, pattern: '[A-Za-z0-9._\\-]{3,32}', autocapitalize: 'none', spellcheck: false });
   const pass = h('input#password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minLength: 8 });
   const submit = h('button.primary', { type: 'submit', 'data-testid': 'auth-submit' });
-  const tabReg = h('button.tab', { type: 'button', role: 'tab' }, 'Create account');
-  const tabLog = h('button.tab', { type: 'button', role: 'tab' }, 'Log in');
+  // The WAI-ARIA tabs pattern: arrow keys move between the two tabs, Tab goes on to the
+  // panel (the form's fields).
+  const tabReg = h('button.tab#tab-register', { type: 'button', role: 'tab', 'aria-controls': 'auth-panel' }, 'Create account');
+  const tabLog = h('button.tab#tab-login', { type: 'button', role: 'tab', 'aria-controls': 'auth-panel' }, 'Log in');
   const hint = h('p.hint');
   const keySize = h('select#key-size', { 'data-testid': 'key-size' },
     h('option', { value: '' }, 'Default (strongest, RSA-4096; 5–15 s)'),
@@ -88,9 +88,16 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
     h('option', { value: '2048' }, 'RSA-2048 (fastest; demos, slow phones)'),
   );
   const advanced = h('details.advanced', null, h('summary', null, 'Advanced'), h('label', { for: 'key-size' }, 'Key size'), keySize);
+  const err = h('p.error', { role: 'alert', 'data-testid': 'auth-error' });
+  const { box, set } = progressView();
+  const panel = h('div#auth-panel', { role: 'tabpanel' },
+    h('label', { for: 'username' }, 'Username'), user, h('label', { for: 'password' }, 'Password'), pass, hint, advanced, submit, box, err);
   const render = () => {
     tabReg.setAttribute('aria-selected', String(mode === 'register'));
     tabLog.setAttribute('aria-selected', String(mode === 'login'));
+    tabReg.tabIndex = mode === 'register' ? 0 : -1;
+    tabLog.tabIndex = mode === 'login' ? 0 : -1;
+    panel.setAttribute('aria-labelledby', mode === 'register' ? 'tab-register' : 'tab-login');
     submit.textContent = mode === 'register' ? 'Create account' : 'Log in';
     pass.autocomplete = mode === 'register' ? 'new-password' : 'current-password';
     advanced.hidden = mode !== 'register';
@@ -129,16 +136,19 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
     },
     h('h1#auth-title', null, 'Sealpost'),
     h('p.lede', null, 'Private messages, end-to-end encrypted, right in your browser.'),
-    h('div.tabs', { role: 'tablist', 'aria-label': 'Account' }, tabReg, tabLog),
-    h('label', { for: 'username' }, 'Username'),
-    user,
-    h('label', { for: 'password' }, 'Password'),
-    pass,
-    hint,
-    advanced,
-    submit,
-    box,
-    err,
+    h('div.tabs', {
+      role: 'tablist',
+      'aria-label': 'Account',
+      onkeydown: (ev: KeyboardEvent) => {
+        const to = { ArrowLeft: 'register', ArrowRight: 'login', Home: 'register', End: 'login' }[ev.key] as typeof mode | undefined;
+        if (!to) return;
+        ev.preventDefault();
+        mode = to;
+        render();
+        (mode === 'register' ? tabReg : tabLog).focus();
+      },
+    }, tabReg, tabLog),
+    panel,
   );
   render();
   setScreen('auth', h('main.center', null, form));
@@ -381,7 +391,7 @@ function renderList() {
             ? h('span.conv-last', null, last.dir === 'out' ? 'You: ' : '', h('bdi', { dir: 'auto' }, last.text.slice(0, 200)))
             : h('span.conv-last', null, 'No messages yet'),
         ),
-        c.unread ? h('span.unread', { 'data-testid': 'unread', 'aria-label': `${c.unread} unread` }, String(c.unread)) : null,
+        c.unread ? h('span.unread', { 'data-testid': 'unread' }, String(c.unread), h('span.sr-only', null, ' unread')) : null,
       ),
     );
   });

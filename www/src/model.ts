@@ -11,7 +11,7 @@
 
 import type { Account, IdentityChangedDetails, Incoming, LinkState, SafetyInfo } from './backend/types';
 import { errorCode, identityChange } from './backend/types';
-import { KV, deleteDb, openDb } from './idb';
+import { KV, deleteDb, historyDbName, openDb } from './idb';
 import { dec, enc, randomId, sleep } from './util';
 import { userIdOf } from './backend';
 
@@ -19,7 +19,6 @@ export const APP_JSON = 2;
 /** Most message ids in one delivery receipt (sent and accepted). */
 const RECEIPT_BATCH = 500;
 const LABEL = 'sealpost/www/record/v1';
-const DB = 'sealpost-www';
 
 export type MsgState = 'queued' | 'sending' | 'relay' | 'delivered' | 'failed';
 
@@ -139,7 +138,7 @@ export class Model {
   // ---- persistence -------------------------------------------------------------
 
   async load(): Promise<void> {
-    const db = await openDb(`${DB}-${this.account.userId.slice(0, 16)}`, ['records']);
+    const db = await openDb(historyDbName(this.account.userId), ['records']);
     this.kv = new KV(db, 'records');
     for (const [k, v] of await this.kv.entries<Uint8Array>()) {
       let rec: unknown;
@@ -242,7 +241,7 @@ export class Model {
   async wipe(): Promise<void> {
     this.stop();
     await this.kv?.clear().catch(() => undefined);
-    await deleteDb(`${DB}-${this.account.userId.slice(0, 16)}`);
+    await deleteDb(historyDbName(this.account.userId));
     await this.account.wipe();
   }
 

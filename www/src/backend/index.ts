@@ -6,7 +6,7 @@ import type { ContactInfo, IncomingMessage } from 'sealpost-wasm';
 import type { Account, Backend, Handlers, Incoming, LinkState, PeerInfo, Progress } from './types';
 import { AppError } from './types';
 import type { Ids } from './worker';
-import { KV, deleteDb, openDb } from '../idb';
+import { KV, deleteDb, historyDbName, openDb } from '../idb';
 import { b64 } from '../util';
 import workerUrl from './worker.ts?worker&url';
 
@@ -293,7 +293,7 @@ export async function forgetDevice(): Promise<void> {
   await deleteDb(META_DB);
   kvP = null;
   if (meta) {
-    await deleteDb(`sealpost-www-${meta.userId.slice(0, 16)}`);
+    await deleteDb(historyDbName(meta.userId));
     await RemoteClient.removeAccount(await getWorker(), meta.username).catch((e) => Promise.reject(wrap(e)));
   }
 }
