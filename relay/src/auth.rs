@@ -2,12 +2,18 @@
 //! identity key of the registered bundle, or a short-lived bearer token obtained with
 //! one. Every failure is the same `401`, whatever went wrong.
 
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sealpost_core::{KeyBundle, UserId, auth};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, parse_id};
 use crate::{AppState, B64, now, random_bytes};
 
 /// Which credentials an endpoint accepts.
@@ -41,26 +47,106 @@ enum Credential {
     Bearer([u8; 32]),
 }
 
-/// Checks that the request comes from the owner of `id`.
-/// [`owner`] for the parts a handler extracted: the one place handlers build [`Signed`].
-pub async fn owner_request(
-    state: &AppState,
-    id: &UserId,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-    accept: Accept,
-) -> Result<(), ApiError> {
-    let req = Signed {
-        method,
-        uri,
-        headers,
-        body,
-    };
-    owner(state, id, req, accept).await
+/// An owner-only request without a body to sign (`GET`, `DELETE`): the `{id}` of the
+/// path and the parts a signature covers. Every owner-only handler used to take these
+/// apart by hand; extracting them is one step, authenticating another
+/// ([`Self::authenticate`]), so a handler can still refuse a malformed request first.
+#[derive(Debug)]
+pub struct OwnerParts {
+    /// The id of the path's `{id}`.
+    pub id: UserId,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
 }
 
+impl OwnerParts {
+    /// Checks that the request, with `body`, comes from the owner of [`Self::id`].
+    /// Bodiless endpoints pass `b""`: the signature covers an empty body (docs/API.md),
+    /// whatever was sent.
+    pub async fn authenticate(
+        &self,
+        state: &AppState,
+        body: &[u8],
+        accept: Accept,
+    ) -> Result<(), ApiError> {
+        let req = Signed {
+            method: &self.method,
+            uri: &self.uri,
+            headers: &self.headers,
+            body,
+        };
+        owner(state, &self.id, req, accept).await
+    }
+
+    /// Whether the request carries credentials at all (a first registration does not).
+    pub fn has_credentials(&self) -> bool {
+        self.headers.contains_key(header::AUTHORIZATION)
+    }
+}
+
+impl FromRequestParts<AppState> for OwnerParts {
+    /// The path's own rejection, or `400 bad_id`: what the handlers answered before.
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        // A map, not `Path<String>`, so routes with more parameters fit too.
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let id = params.get("id").map_or("", String::as_str);
+        let id = parse_id(id).map_err(IntoResponse::into_response)?;
+        // The URI as sent, before any routing rewrote it: the one the client signed.
+        let uri = match parts.extensions.get::<OriginalUri>() {
+            Some(OriginalUri(uri)) => uri.clone(),
+            None => parts.uri.clone(),
+        };
+        Ok(Self {
+            id,
+            method: parts.method.clone(),
+            uri,
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+/// An owner-only request with its body: [`OwnerParts`] plus the raw body the
+/// signature covers.
+#[derive(Debug)]
+pub struct OwnerRequest {
+    /// The id, method, URI and headers.
+    pub parts: OwnerParts,
+    /// The raw body.
+    pub body: Bytes,
+}
+
+impl OwnerRequest {
+    /// The id of the path's `{id}`.
+    pub fn id(&self) -> &UserId {
+        &self.parts.id
+    }
+
+    /// Checks that the request comes from the owner of [`Self::id`].
+    pub async fn authenticate(&self, state: &AppState, accept: Accept) -> Result<(), ApiError> {
+        self.parts.authenticate(state, &self.body, accept).await
+    }
+}
+
+impl FromRequest<AppState> for OwnerRequest {
+    /// As for [`OwnerParts`] (checked first), then the body's (`413 too_large`, ...).
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let owner = OwnerParts::from_request_parts(&mut parts, state).await?;
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|r| ApiError::from(r).into_response())?;
+        Ok(Self { parts: owner, body })
+    }
+}
+
+/// Checks that the request comes from the owner of `id`.
 pub async fn owner(
     state: &AppState,
     id: &UserId,

@@ -8,41 +8,24 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use sealpost_core::backup::{BackupParams, HEADER_LEN};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::auth::{self, Accept};
+use crate::auth::{Accept, OwnerRequest};
 use crate::error::{ApiError, parse_id};
 use crate::{AppState, now};
 
 const TOKEN_LEN: usize = 32;
 
 /// Stores `auth_token[32] || backup blob`.
-pub async fn put(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
-    let body = body?;
-    auth::owner_request(
-        &state,
-        &id,
-        &method,
-        &uri,
-        &headers,
-        &body,
-        Accept::SignatureOrToken,
-    )
-    .await?;
-    let (token, blob) = body.split_at_checked(TOKEN_LEN).ok_or_else(|| {
+pub async fn put(State(state): State<AppState>, req: OwnerRequest) -> Result<StatusCode, ApiError> {
+    req.authenticate(&state, Accept::SignatureOrToken).await?;
+    let id = *req.id();
+    let (token, blob) = req.body.split_at_checked(TOKEN_LEN).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_backup",
             "body must be auth_token[32] || backup blob",

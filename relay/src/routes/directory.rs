@@ -1,41 +1,25 @@
 //! The public key directory: `PUT/GET /v1/users/{id}/bundle`.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use sealpost_core::{Error, KeyBundle};
 
 use crate::AppState;
-use crate::auth::{self, Accept};
+use crate::auth::{Accept, OwnerRequest};
 use crate::error::{ApiError, parse_id};
 
 /// Registers (no `Authorization`) or updates (signed by the registered key) a bundle.
 pub async fn put_bundle(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: OwnerRequest,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
-    let body = body?;
-    let is_update = headers.contains_key(header::AUTHORIZATION);
+    let is_update = req.parts.has_credentials();
     if is_update {
-        auth::owner_request(
-            &state,
-            &id,
-            &method,
-            &uri,
-            &headers,
-            &body,
-            Accept::Signature,
-        )
-        .await?;
+        req.authenticate(&state, Accept::Signature).await?;
     }
-    let bundle = KeyBundle::from_bytes(&body).map_err(|e| {
+    let (id, body) = (*req.id(), &req.body);
+    let bundle = KeyBundle::from_bytes(body).map_err(|e| {
         ApiError::bad_request(
             "invalid_bundle",
             format!("the bundle does not parse or verify: {e}"),

@@ -3,14 +3,14 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use base64::Engine;
 use sealpost_core::{UserId, VERSION, padding};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::{self, Accept};
+use crate::auth::{self, Accept, OwnerParts, OwnerRequest};
 use crate::error::{ApiError, parse_id};
 use crate::limits::{MAX_ACK_IDS, PAGE, PAGE_BYTES};
 use crate::store::{BlobId, Deposit, coarse_time};
@@ -89,25 +89,10 @@ async fn store_blob(
 /// Issues a bearer token (signed request only).
 pub async fn token(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: OwnerRequest,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = parse_id(&id)?;
-    let body = body?;
-    auth::owner_request(
-        &state,
-        &id,
-        &method,
-        &uri,
-        &headers,
-        &body,
-        Accept::Signature,
-    )
-    .await?;
-    let (token, expires_at) = auth::issue_token(&state, &id).await?;
+    req.authenticate(&state, Accept::Signature).await?;
+    let (token, expires_at) = auth::issue_token(&state, req.id()).await?;
     Ok(Json(json!({ "token": token, "expires_at": expires_at })))
 }
 
@@ -121,25 +106,13 @@ struct ListedBlob {
 /// Lists up to [`PAGE`] waiting blobs (and about [`PAGE_BYTES`]), oldest first.
 pub async fn list(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    req: OwnerParts,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = parse_id(&id)?;
-    auth::owner_request(
-        &state,
-        &id,
-        &method,
-        &uri,
-        &headers,
-        b"",
-        Accept::SignatureOrToken,
-    )
-    .await?;
+    req.authenticate(&state, b"", Accept::SignatureOrToken)
+        .await?;
     let blobs: Vec<ListedBlob> = state
         .store
-        .blobs_after(&id, 0, PAGE, PAGE_BYTES)
+        .blobs_after(&req.id, 0, PAGE, PAGE_BYTES)
         .await?
         .into_iter()
         .map(|b| ListedBlob {
@@ -154,24 +127,13 @@ pub async fn list(
 /// Deletes one blob (idempotent).
 pub async fn delete(
     State(state): State<AppState>,
-    Path((id, blob_id)): Path<(String, String)>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    Path((_, blob_id)): Path<(String, String)>,
+    req: OwnerParts,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
     let blob_ids = parse_blob_ids(&[blob_id])?;
-    auth::owner_request(
-        &state,
-        &id,
-        &method,
-        &uri,
-        &headers,
-        b"",
-        Accept::SignatureOrToken,
-    )
-    .await?;
-    let n = state.store.ack(&id, &blob_ids).await?;
+    req.authenticate(&state, b"", Accept::SignatureOrToken)
+        .await?;
+    let n = state.store.ack(&req.id, &blob_ids).await?;
     state.metrics.acked.add(n);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -183,31 +145,13 @@ struct AckBody {
 }
 
 /// Deletes acknowledged blobs (unknown or already deleted ids are ignored).
-pub async fn ack(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
-    let body = body?;
-    auth::owner_request(
-        &state,
-        &id,
-        &method,
-        &uri,
-        &headers,
-        &body,
-        Accept::SignatureOrToken,
-    )
-    .await?;
-    let parsed: AckBody = serde_json::from_slice(&body).map_err(|_| {
+pub async fn ack(State(state): State<AppState>, req: OwnerRequest) -> Result<StatusCode, ApiError> {
+    req.authenticate(&state, Accept::SignatureOrToken).await?;
+    let parsed: AckBody = serde_json::from_slice(&req.body).map_err(|_| {
         ApiError::bad_request("bad_json", "body must be {\"ids\": [\"<blob id>\", ...]}")
     })?;
     let ids = parse_blob_ids(&parsed.ids)?;
-    let n = state.store.ack(&id, &ids).await?;
+    let n = state.store.ack(req.id(), &ids).await?;
     state.metrics.acked.add(n);
     Ok(StatusCode::NO_CONTENT)
 }
