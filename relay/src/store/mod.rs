@@ -99,10 +99,12 @@ pub struct PurgeBefore {
     pub attempt_windows: i64,
 }
 
-/// The relay's persistent state. Every method is one atomic step, so a relay killed at
-/// any point loses nothing it acknowledged and never double-counts a quota.
+/// The part of the store that is the same single statements on every backend (the key
+/// directory, backups, nonces, tokens, pages of blobs). Implemented once, in
+/// `shared.rs`, for every backend; a supertrait of [`Store`], so `dyn Store` has it all.
+/// Every method is one atomic step.
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug {
+pub trait Records: Send + Sync {
     /// Registers `bundle` for `id` if no bundle exists yet. `false` if one does.
     async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool>;
 
@@ -141,17 +143,6 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The mailbox a bearer token (by hash) is valid for at `now`.
     async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>>;
 
-    /// Stores a blob if the mailbox exists and is under `quota`, durably, and tells
-    /// other relay processes sharing the database.
-    async fn deposit(
-        &self,
-        mailbox: &UserId,
-        id: &BlobId,
-        received_at: i64,
-        data: &[u8],
-        quota: Quota,
-    ) -> Result<Deposit>;
-
     /// Blobs with `seq > after`, oldest first: at most `limit`, and no more after the
     /// first one that brings the total size to `max_bytes` (so a page of large blobs
     /// does not fill the relay's memory). More may exist only if the page has `limit`
@@ -163,6 +154,23 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: i64,
         max_bytes: i64,
     ) -> Result<Vec<StoredBlob>>;
+}
+
+/// The relay's persistent state: [`Records`] and what each backend does its own way.
+/// Every method is one atomic step, so a relay killed at any point loses nothing it
+/// acknowledged and never double-counts a quota.
+#[async_trait]
+pub trait Store: Records + fmt::Debug {
+    /// Stores a blob if the mailbox exists and is under `quota`, durably, and tells
+    /// other relay processes sharing the database.
+    async fn deposit(
+        &self,
+        mailbox: &UserId,
+        id: &BlobId,
+        received_at: i64,
+        data: &[u8],
+        quota: Quota,
+    ) -> Result<Deposit>;
 
     /// Deletes the given blobs of `mailbox` (unknown ids are ignored); returns how many.
     async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64>;

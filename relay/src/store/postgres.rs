@@ -15,8 +15,8 @@ use sqlx::Row;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::watch;
 
-use super::shared::{self, Shared};
-use super::{Backup, BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoredBlob};
+use super::shared::{self, Pools};
+use super::{BlobId, Deposit, PurgeBefore, Quota, Result, Store};
 use crate::push::Hub;
 
 /// The notification channel; the payload is the mailbox id in hex.
@@ -97,53 +97,20 @@ impl PostgresStore {
     }
 }
 
+impl Pools for PostgresStore {
+    type DB = sqlx::Postgres;
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
-    async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
-        Shared::register(&self.pool, id, bundle, issued_at).await
-    }
-
-    async fn bundle(&self, id: &UserId) -> Result<Option<Vec<u8>>> {
-        Shared::bundle(&self.pool, id).await
-    }
-
-    async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
-        Shared::update_bundle(&self.pool, id, bundle, issued_at).await
-    }
-
-    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()> {
-        Shared::put_backup(&self.pool, id, token_hash, blob).await
-    }
-
-    async fn backup(&self, id: &UserId) -> Result<Option<Backup>> {
-        Shared::backup(&self.pool, id).await
-    }
-
-    async fn count_backup_attempt(
-        &self,
-        id: &UserId,
-        now: i64,
-        window_start_before: i64,
-    ) -> Result<i64> {
-        Shared::count_backup_attempt(&self.pool, id, now, window_start_before).await
-    }
-
-    async fn clear_backup_attempts(&self, id: &UserId) -> Result<()> {
-        Shared::clear_backup_attempts(&self.pool, id).await
-    }
-
-    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool> {
-        Shared::use_nonce(&self.pool, id, nonce, expires_at).await
-    }
-
-    async fn put_token(&self, token_hash: &[u8; 32], id: &UserId, expires_at: i64) -> Result<()> {
-        Shared::put_token(&self.pool, token_hash, id, expires_at).await
-    }
-
-    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>> {
-        Shared::token_owner(&self.pool, token_hash, now).await
-    }
-
     async fn deposit(
         &self,
         mailbox: &UserId,
@@ -191,16 +158,6 @@ impl Store for PostgresStore {
             (None, true) => Deposit::OverQuota,
             (None, false) => Deposit::UnknownMailbox,
         })
-    }
-
-    async fn blobs_after(
-        &self,
-        mailbox: &UserId,
-        after: i64,
-        limit: i64,
-        max_bytes: i64,
-    ) -> Result<Vec<StoredBlob>> {
-        Shared::blobs_after(&self.pool, mailbox, after, limit, max_bytes).await
     }
 
     async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64> {

@@ -9,16 +9,15 @@
 //! Placeholders are PostgreSQL's `$N`: sqlx's SQLite driver binds `$N` by its number as
 //! well (not by order of appearance), so a statement may reuse or reorder them.
 
-use std::marker::PhantomData;
-
+use async_trait::async_trait;
 use sealpost_core::UserId;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
-use super::{Backup, PurgeBefore, Result, StoredBlob};
+use super::{Backup, PurgeBefore, Records, Result, StoredBlob};
 
 /// What the shared statements need from a backend beyond [`Database`]: sqlx has no
 /// backend-independent way to ask how many rows a statement changed.
-pub(super) trait Backend: Database {
+pub trait Backend: Database {
     /// Rows inserted, updated or deleted by the statement.
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
@@ -35,73 +34,63 @@ impl Backend for sqlx::Postgres {
     }
 }
 
-/// The shared statements for backend `DB`. A type rather than free functions so that
-/// the long list of sqlx bounds is written once, on the `impl`.
-#[derive(Debug)]
-pub(super) struct Shared<DB>(PhantomData<DB>);
+/// A backend's pools for [`Records`]: which one reads and which one writes (SQLite has a
+/// single writer beside a pool of readers; PostgreSQL uses one pool for both).
+pub trait Pools: Send + Sync {
+    /// The sqlx backend.
+    type DB: Backend;
+    /// Where reads go.
+    fn reader(&self) -> &Pool<Self::DB>;
+    /// Where writes go.
+    fn writer(&self) -> &Pool<Self::DB>;
+}
 
-impl<DB> Shared<DB>
+/// Every backend's [`Records`], once. The bounds are what sqlx needs to run these
+/// statements and read their columns on `S::DB`; both backends meet them.
+#[async_trait]
+impl<S> Records for S
 where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB> + ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+    S: Pools,
+    for<'c> &'c mut <S::DB as Database>::Connection: Executor<'c, Database = S::DB>,
+    for<'q> <S::DB as Database>::Arguments<'q>: IntoArguments<'q, S::DB>,
+    for<'q> &'q [u8]: Encode<'q, S::DB> + Decode<'q, S::DB> + Type<S::DB>,
+    for<'q> &'q str: Encode<'q, S::DB> + Type<S::DB> + ColumnIndex<<S::DB as Database>::Row>,
+    for<'q> i64: Encode<'q, S::DB> + Decode<'q, S::DB> + Type<S::DB>,
+    for<'q> Vec<u8>: Decode<'q, S::DB> + Type<S::DB>,
 {
-    /// See [`super::Store::register`].
-    pub(super) async fn register(
-        pool: &Pool<DB>,
-        id: &UserId,
-        bundle: &[u8],
-        issued_at: i64,
-    ) -> Result<bool> {
+    async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO users (id, bundle, issued_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id.as_bytes().as_slice())
         .bind(bundle)
         .bind(issued_at)
-        .execute(pool)
+        .execute(self.writer())
         .await?;
-        Ok(DB::rows_affected(&r) == 1)
+        Ok(S::DB::rows_affected(&r) == 1)
     }
 
-    /// See [`super::Store::bundle`].
-    pub(super) async fn bundle(pool: &Pool<DB>, id: &UserId) -> Result<Option<Vec<u8>>> {
+    async fn bundle(&self, id: &UserId) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query("SELECT bundle FROM users WHERE id = $1")
             .bind(id.as_bytes().as_slice())
-            .fetch_optional(pool)
+            .fetch_optional(self.reader())
             .await?;
         Ok(row.map(|r| r.try_get("bundle")).transpose()?)
     }
 
-    /// See [`super::Store::update_bundle`].
-    pub(super) async fn update_bundle(
-        pool: &Pool<DB>,
-        id: &UserId,
-        bundle: &[u8],
-        issued_at: i64,
-    ) -> Result<bool> {
+    async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE users SET bundle = $2, issued_at = $3 WHERE id = $1 AND issued_at < $3",
         )
         .bind(id.as_bytes().as_slice())
         .bind(bundle)
         .bind(issued_at)
-        .execute(pool)
+        .execute(self.writer())
         .await?;
-        Ok(DB::rows_affected(&r) == 1)
+        Ok(S::DB::rows_affected(&r) == 1)
     }
 
-    /// See [`super::Store::put_backup`].
-    pub(super) async fn put_backup(
-        pool: &Pool<DB>,
-        id: &UserId,
-        token_hash: &[u8; 32],
-        blob: &[u8],
-    ) -> Result<()> {
+    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()> {
         sqlx::query(
             "INSERT INTO backups (user_id, token_hash, blob) VALUES ($1, $2, $3)
              ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, blob = excluded.blob",
@@ -109,16 +98,15 @@ where
         .bind(id.as_bytes().as_slice())
         .bind(token_hash.as_slice())
         .bind(blob)
-        .execute(pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
 
-    /// See [`super::Store::backup`].
-    pub(super) async fn backup(pool: &Pool<DB>, id: &UserId) -> Result<Option<Backup>> {
+    async fn backup(&self, id: &UserId) -> Result<Option<Backup>> {
         let row = sqlx::query("SELECT token_hash, blob FROM backups WHERE user_id = $1")
             .bind(id.as_bytes().as_slice())
-            .fetch_optional(pool)
+            .fetch_optional(self.reader())
             .await?;
         row.map(|r| {
             Ok(Backup {
@@ -129,9 +117,8 @@ where
         .transpose()
     }
 
-    /// See [`super::Store::count_backup_attempt`].
-    pub(super) async fn count_backup_attempt(
-        pool: &Pool<DB>,
+    async fn count_backup_attempt(
+        &self,
         id: &UserId,
         now: i64,
         window_start_before: i64,
@@ -146,74 +133,56 @@ where
         .bind(id.as_bytes().as_slice())
         .bind(now)
         .bind(window_start_before)
-        .fetch_one(pool)
+        .fetch_one(self.writer())
         .await?;
         Ok(row.try_get("attempts")?)
     }
 
-    /// See [`super::Store::clear_backup_attempts`].
-    pub(super) async fn clear_backup_attempts(pool: &Pool<DB>, id: &UserId) -> Result<()> {
+    async fn clear_backup_attempts(&self, id: &UserId) -> Result<()> {
         sqlx::query("DELETE FROM backup_attempts WHERE user_id = $1")
             .bind(id.as_bytes().as_slice())
-            .execute(pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
 
-    /// See [`super::Store::use_nonce`].
-    pub(super) async fn use_nonce(
-        pool: &Pool<DB>,
-        id: &UserId,
-        nonce: &str,
-        expires_at: i64,
-    ) -> Result<bool> {
+    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO nonces (user_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(id.as_bytes().as_slice())
         .bind(nonce)
         .bind(expires_at)
-        .execute(pool)
+        .execute(self.writer())
         .await?;
-        Ok(DB::rows_affected(&r) == 1)
+        Ok(S::DB::rows_affected(&r) == 1)
     }
 
-    /// See [`super::Store::put_token`].
-    pub(super) async fn put_token(
-        pool: &Pool<DB>,
-        token_hash: &[u8; 32],
-        id: &UserId,
-        expires_at: i64,
-    ) -> Result<()> {
+    async fn put_token(&self, token_hash: &[u8; 32], id: &UserId, expires_at: i64) -> Result<()> {
         sqlx::query("INSERT INTO tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash.as_slice())
             .bind(id.as_bytes().as_slice())
             .bind(expires_at)
-            .execute(pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
 
-    /// See [`super::Store::token_owner`].
-    pub(super) async fn token_owner(
-        pool: &Pool<DB>,
-        token_hash: &[u8; 32],
-        now: i64,
-    ) -> Result<Option<UserId>> {
+    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>> {
         let row =
             sqlx::query("SELECT user_id FROM tokens WHERE token_hash = $1 AND expires_at > $2")
                 .bind(token_hash.as_slice())
                 .bind(now)
-                .fetch_optional(pool)
+                .fetch_optional(self.reader())
                 .await?;
         row.map(|r| super::user_id(r.try_get("user_id")?))
             .transpose()
     }
 
-    /// See [`super::Store::blobs_after`]. The window function keeps the byte limit in
-    /// the database, so a page of large blobs is never read only to be dropped.
-    pub(super) async fn blobs_after(
-        pool: &Pool<DB>,
+    // The window function keeps the byte limit in the database, so a page of large
+    // blobs is never read only to be dropped.
+    async fn blobs_after(
+        &self,
         mailbox: &UserId,
         after: i64,
         limit: i64,
@@ -230,7 +199,7 @@ where
         .bind(after)
         .bind(limit)
         .bind(max_bytes)
-        .fetch_all(pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {

@@ -24,8 +24,8 @@ use sqlx::sqlite::{
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::shared::{self, Shared};
-use super::{Backup, BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoreError, StoredBlob};
+use super::shared::{self, Pools};
+use super::{BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoreError};
 use crate::push::Hub;
 
 const SCHEMA: &str = "
@@ -124,53 +124,20 @@ impl SqliteStore {
     }
 }
 
+impl Pools for SqliteStore {
+    type DB = Sqlite;
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
-    async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
-        Shared::register(&self.writer, id, bundle, issued_at).await
-    }
-
-    async fn bundle(&self, id: &UserId) -> Result<Option<Vec<u8>>> {
-        Shared::bundle(&self.reader, id).await
-    }
-
-    async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
-        Shared::update_bundle(&self.writer, id, bundle, issued_at).await
-    }
-
-    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()> {
-        Shared::put_backup(&self.writer, id, token_hash, blob).await
-    }
-
-    async fn backup(&self, id: &UserId) -> Result<Option<Backup>> {
-        Shared::backup(&self.reader, id).await
-    }
-
-    async fn count_backup_attempt(
-        &self,
-        id: &UserId,
-        now: i64,
-        window_start_before: i64,
-    ) -> Result<i64> {
-        Shared::count_backup_attempt(&self.writer, id, now, window_start_before).await
-    }
-
-    async fn clear_backup_attempts(&self, id: &UserId) -> Result<()> {
-        Shared::clear_backup_attempts(&self.writer, id).await
-    }
-
-    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool> {
-        Shared::use_nonce(&self.writer, id, nonce, expires_at).await
-    }
-
-    async fn put_token(&self, token_hash: &[u8; 32], id: &UserId, expires_at: i64) -> Result<()> {
-        Shared::put_token(&self.writer, token_hash, id, expires_at).await
-    }
-
-    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>> {
-        Shared::token_owner(&self.reader, token_hash, now).await
-    }
-
     async fn deposit(
         &self,
         mailbox: &UserId,
@@ -191,16 +158,6 @@ impl Store for SqliteStore {
         let closed = || StoreError(sqlx::Error::PoolClosed);
         self.deposits.send(job).await.map_err(|_| closed())?;
         outcome.await.map_err(|_| closed())?
-    }
-
-    async fn blobs_after(
-        &self,
-        mailbox: &UserId,
-        after: i64,
-        limit: i64,
-        max_bytes: i64,
-    ) -> Result<Vec<StoredBlob>> {
-        Shared::blobs_after(&self.reader, mailbox, after, limit, max_bytes).await
     }
 
     async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64> {
