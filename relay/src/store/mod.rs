@@ -70,6 +70,24 @@ pub enum Deposit {
     OverQuota,
 }
 
+impl Deposit {
+    /// A deposit whose quota update matched no mailbox row: the mailbox is full if it
+    /// exists, unknown if not. Both backends ask in the same atomic step as the update.
+    fn refused(registered: bool) -> Self {
+        if registered {
+            Self::OverQuota
+        } else {
+            Self::UnknownMailbox
+        }
+    }
+}
+
+/// The `size` column of a blob. Saturates rather than fails: a blob that large is over
+/// any byte quota anyway.
+fn stored_size(data: &[u8]) -> i64 {
+    i64::try_from(data.len()).unwrap_or(i64::MAX)
+}
+
 /// Per-mailbox quota checked atomically with each deposit.
 #[derive(Debug, Clone, Copy)]
 pub struct Quota {

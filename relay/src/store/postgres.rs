@@ -119,7 +119,7 @@ impl Store for PostgresStore {
         data: &[u8],
         quota: Quota,
     ) -> Result<Deposit> {
-        let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        let size = super::stored_size(data);
         // One statement, one round trip, one commit. The UPDATE locks the mailbox row
         // until commit: quota check, existence check and the per-mailbox commit order
         // of `seq` (taken by the INSERT after the lock) in one step. NOTIFY is sent at
@@ -155,8 +155,7 @@ impl Store for PostgresStore {
         let registered: bool = row.try_get("registered")?;
         Ok(match (seq, registered) {
             (Some(seq), _) => Deposit::Stored(seq),
-            (None, true) => Deposit::OverQuota,
-            (None, false) => Deposit::UnknownMailbox,
+            (None, registered) => Deposit::refused(registered),
         })
     }
 

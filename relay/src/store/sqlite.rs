@@ -247,7 +247,7 @@ async fn commit_batch(writer: &SqlitePool, batch: &[DepositJob]) -> Result<Vec<D
 
 /// One deposit inside the batch transaction. A refusal changes nothing.
 async fn deposit_in(tx: &mut sqlx::Transaction<'_, Sqlite>, job: &DepositJob) -> Result<Deposit> {
-    let size = i64::try_from(job.data.len()).unwrap_or(i64::MAX);
+    let size = super::stored_size(&job.data);
     let mailbox = job.mailbox.as_bytes().as_slice();
     // The counters row is the quota and the existence check in one step.
     let counted = sqlx::query(
@@ -266,11 +266,7 @@ async fn deposit_in(tx: &mut sqlx::Transaction<'_, Sqlite>, job: &DepositJob) ->
             .fetch_optional(&mut **tx)
             .await?
             .is_some();
-        return Ok(if exists {
-            Deposit::OverQuota
-        } else {
-            Deposit::UnknownMailbox
-        });
+        return Ok(Deposit::refused(exists));
     }
     let row = sqlx::query(
         "INSERT INTO blobs (mailbox, id, received_at, size, data) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING seq",
