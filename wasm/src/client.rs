@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{self, BackupKeys, Bytes, Identity, OpenedOut, SessionStore, hex, to_js};
 use crate::error::{OrJs, code_of, core_error, error, invalid};
+use crate::intro;
 use crate::lock::{self, AccountLock};
 use crate::storage::StorageJs;
 use crate::vault::Vault;
@@ -772,7 +773,21 @@ impl Inner {
             self.emit_error("STORAGE", &format!("{e:?}"), Some(blob_id));
             return false;
         }
+        let mut opened = opened;
         let sender = opened.sender;
+        let content = std::mem::take(&mut opened.content);
+        let Ok(unwrapped) = intro::unwrap(&sender, opened.content_type, content) else {
+            // Not what a Client sends (or a name that is not the sender's): drop it.
+            self.emit_error(
+                "MALFORMED",
+                "an incoming message's sender name does not match the sender",
+                Some(blob_id),
+            );
+            return true;
+        };
+        opened.content_type = unwrapped.content_type;
+        opened.content = unwrapped.content;
+        let named = unwrapped.username.map(|u| u.as_str().to_owned());
         let identity = opened.sender_identity.clone();
         let mut pinned = self
             .with_account(|a| {
@@ -786,13 +801,29 @@ impl Inner {
             && let Ok(bundle) = self.fetch_bundle(&sender).await
         {
             let key = bundle.identity().clone();
-            if self.pin(bundle, None).is_ok() {
+            if self.pin(bundle, named.clone()).is_ok() {
                 let _ = self.persist_contacts().await;
             }
-            pinned = Some((key, None));
+            pinned = Some((key, named.clone()));
         }
         let verified = pinned.as_ref().is_some_and(|(k, _)| *k == identity);
-        let username = pinned.and_then(|(_, u)| u);
+        let known = pinned.and_then(|(_, u)| u);
+        if known.is_none() && named.is_some() {
+            // A contact pinned before its name was known: now it can be written to by name.
+            let updated = self.with_account(|a| {
+                Ok(match a.contacts.get_mut(&sender) {
+                    Some(c) if c.username.is_none() => {
+                        c.username.clone_from(&named);
+                        true
+                    }
+                    _ => false,
+                })
+            });
+            if updated.unwrap_or(false) {
+                let _ = self.persist_contacts().await;
+            }
+        }
+        let username = known.or(named);
         let out = OpenedOut::from_core(opened);
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -1771,6 +1802,11 @@ impl Client {
     ) -> Result<SendResultJs, JsValue> {
         let inner = &self.inner;
         let (ct, bytes) = crypto::read_content(&content, content_type)?;
+        if ct == intro::INTRO {
+            return Err(invalid("content type 255 is reserved (the sender's name)"));
+        }
+        let me = inner.with_account(|a| Ok(a.me.username()))?;
+        let (ct, bytes) = intro::wrap(&Username::parse(&me).or_js()?, ct, bytes);
         let id = Username::parse(&to).or_js()?.user_id();
         let idempotency_key = match options.map(|o| get(&o, "idempotencyKey")) {
             None => None,

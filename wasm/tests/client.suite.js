@@ -79,6 +79,34 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(m2.verified, true);
   });
 
+  test('client: a first message from a stranger carries their name (checked against their id); a forged name is dropped', async () => {
+    const H = `hank-${tag}`;
+    const hank = await sp.Client.register(opts(new sp.MemoryStorage(), { connect: false }), H, pw);
+    await hank.send(B, 'hello from a stranger'); // Bob never looked Hank up
+    const m = await recv(bob);
+    eq(m.text, 'hello from a stranger');
+    eq(m.fromUsername, H);
+    eq(bob.contacts().find((c) => c.userId === hank.userId)?.username, H);
+    await throwsCode(() => hank.send(B, new Uint8Array([1]), 255), 'INVALID_ARGUMENT'); // reserved
+    await hank.logout();
+    // A raw envelope whose wrapped name is Alice's, from a key that is not Alice's.
+    const ivan = sp.Identity.generate(`ivan-${tag}`, 2048);
+    const res = await fetch(`${relayUrl}/v1/users/${bob.userId}/bundle`, { cache: 'no-store' });
+    const bobBundle = sp.KeyBundle.fromBytes(new Uint8Array(await res.arrayBuffer()));
+    const forged = new Uint8Array([A.length, ...new TextEncoder().encode(A), 0, ...new TextEncoder().encode('I am Alice')]);
+    const st = new sp.SessionStore();
+    const sealed = st.seal(ivan, bobBundle, forged, 255);
+    const errors = [];
+    bob.onError((e) => errors.push(e));
+    const post = await fetch(`${relayUrl}/v1/mailboxes/${bob.userId}`, { method: 'POST', body: sealed.envelope });
+    eq(post.status, 201);
+    const { id } = await post.json();
+    await alice.send(B, 'after the forgery');
+    eq((await recv(bob)).text, 'after the forgery'); // the forged one was not delivered
+    assert(errors.some((e) => e.code === 'MALFORMED' && e.blobId === id), `errors ${JSON.stringify(errors)}`);
+    for (const h of [bobBundle, ivan, st]) h.free();
+  });
+
   test('client: send with an idempotencyKey can be retried: one envelope, one delivery', async () => {
     const key = `once-${tag}`;
     const first = await alice.send(B, 'exactly once', undefined, { idempotencyKey: key });
