@@ -2,7 +2,7 @@
 // Web Worker. Loads no WebAssembly itself.
 
 function toError(e) {
-  return Object.assign(new Error(e.message), { name: e.name ?? 'SealpostError', code: e.code, status: e.status, details: e.details });
+  return Object.assign(new Error(e.message), { name: e.name ?? 'SealpostError', code: e.code, status: e.status, retryAfter: e.retryAfter, details: e.details });
 }
 
 // Request ids are unique per page, so any number of RemoteClients (and static calls)
@@ -53,9 +53,19 @@ export class RemoteClient {
   /** `{ userId, username, fingerprint, status }` of the account. */
   info = null;
 
+  #onMessage = (ev) => this.#receive(ev.data);
+
   constructor(worker) {
     this.#worker = worker;
-    worker.addEventListener('message', (ev) => this.#receive(ev.data));
+    worker.addEventListener('message', this.#onMessage);
+  }
+
+  /** Stops listening: after logout, a failed login, or when the worker closed the client. */
+  #close() {
+    this.#closed = true;
+    this.#worker.removeEventListener('message', this.#onMessage);
+    if (this.info) this.info.status = 'closed';
+    for (const w of this.#waiters.splice(0)) w(null);
   }
 
   /** Registers in the worker (see `Client.register`). `options.onProgress` gets key generation progress. */
@@ -88,7 +98,7 @@ export class RemoteClient {
     try {
       answer = await request(worker, { method, args: [plain, username, password] });
     } catch (e) {
-      c.#closed = true; // a failed login: this object is dropped, ignore all events
+      c.#close(); // a failed login: this object is dropped
       throw e;
     }
     const { session, ...info } = answer;
@@ -113,6 +123,9 @@ export class RemoteClient {
       if (w) w(data);
       else this.#queue.push(data);
     }
+    // Closed in the worker (taken over by another tab, or a later login there): end
+    // nextMessage()/messages() like a logout.
+    if (event === 'status' && data === 'closed') this.#close();
   }
 
   #call(method, args = []) {
@@ -142,9 +155,7 @@ export class RemoteClient {
 
   async logout(forget) {
     await this.#call('logout', [forget]);
-    this.#closed = true;
-    if (this.info) this.info.status = 'closed';
-    for (const w of this.#waiters.splice(0)) w(null);
+    this.#close();
   }
 
   onMessage(listener) { this.#listeners.message.push(listener); }

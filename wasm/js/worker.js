@@ -72,7 +72,6 @@ export function serveClient(options = {}) {
       const [username] = args;
       if (client && client.userId === userIdFromUsername(username)) {
         await client.logout();
-        client.free();
         client = null;
       }
       return Client.removeAccount(await makeStorage(username), username);
@@ -81,10 +80,10 @@ export function serveClient(options = {}) {
     if (!METHODS.has(method)) throw sealpostError('INVALID_ARGUMENT', `unknown method ${method}`);
     const member = client[method];
     const result = typeof member === 'function' ? await member.apply(client, args) : member;
-    if (method === 'logout') {
-      client.free();
-      client = null;
-    }
+    // No free(): logout already wiped the keys, and free() throws while another call on
+    // the client is still running (e.g. a send waiting on the network); the garbage
+    // collector frees it.
+    if (method === 'logout') client = null;
     return result;
   }
 
@@ -96,7 +95,13 @@ export function serveClient(options = {}) {
       await ready;
       post({ id: msg.id, result: await handle(msg) });
     } catch (e) {
-      post({ id: msg.id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(e), code: e?.code, status: e?.status, details: e?.details } });
+      const error = { name: e?.name ?? 'Error', message: e?.message ?? String(e), code: e?.code, status: e?.status, retryAfter: e?.retryAfter, details: e?.details };
+      try {
+        post({ id: msg.id, error });
+      } catch {
+        // details that cannot be cloned (an app method's error): answer without them.
+        post({ id: msg.id, error: { ...error, details: undefined } });
+      }
     }
   });
 }

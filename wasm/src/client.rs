@@ -211,6 +211,9 @@ const OUTBOX_MAX: usize = 256;
 #[derive(Clone, Serialize, Deserialize)]
 struct Outgoing {
     to: String,
+    /// SHA-256 of `content_type || content`: a key reused for other content is an error.
+    #[serde(default)]
+    digest: String,
     message_id: String,
     new_session: bool,
     created_at: u64,
@@ -259,6 +262,16 @@ struct Listeners {
 enum Out {
     Text(String),
     Close,
+}
+
+/// What happens to an incoming blob on the relay.
+enum Blob {
+    /// Given to the app: acknowledged now with `autoAck`, else by the app's `ack`.
+    Delivered,
+    /// Never given to the app (a replay, a malformed blob): acknowledged now.
+    Drop,
+    /// Left on the relay (another device may open it; or storage failed: try again).
+    Keep,
 }
 
 struct Inner {
@@ -564,6 +577,7 @@ impl Inner {
             .await?;
         self.persist_identity().await?;
         self.persist_sessions().await?;
+        self.persist_outbox().await?;
         self.persist_contacts().await
     }
 
@@ -732,13 +746,13 @@ impl Inner {
         }
     }
 
-    /// Opens, persists and delivers one blob. Returns whether to acknowledge it.
-    async fn handle_blob(&self, blob_id: &str, received_at: u64, data: &str) -> bool {
+    /// Opens, persists and delivers one blob; what to do with it on the relay.
+    async fn handle_blob(&self, blob_id: &str, received_at: u64, data: &str) -> Blob {
         let envelope = match unb64(data) {
             Ok(e) => e,
             Err(_) => {
                 self.emit_error("MALFORMED", "undecodable blob", Some(blob_id));
-                return true;
+                return Blob::Drop;
             }
         };
         let now = now_or(None);
@@ -753,11 +767,12 @@ impl Inner {
             Err(e) => {
                 let code = code_of(&e).unwrap_or_default();
                 if code == "CLOSED" {
-                    return false;
+                    return Blob::Keep;
                 }
                 if code == "REPLAY" {
-                    // Already delivered (the acknowledgement was lost): drop it.
-                    return true;
+                    // Already delivered (the acknowledgement was lost, or a sender's
+                    // idempotent retry posted it again): drop it.
+                    return Blob::Drop;
                 }
                 self.emit_error(
                     &code,
@@ -766,12 +781,16 @@ impl Inner {
                 );
                 // Undecryptable here may be decryptable on another device of this
                 // account (with other sessions): leave it on the relay until it expires.
-                return code == "MALFORMED";
+                return if code == "MALFORMED" {
+                    Blob::Drop
+                } else {
+                    Blob::Keep
+                };
             }
         };
         if let Err(e) = self.persist_sessions().await {
             self.emit_error("STORAGE", &format!("{e:?}"), Some(blob_id));
-            return false;
+            return Blob::Keep;
         }
         let mut opened = opened;
         let sender = opened.sender;
@@ -783,21 +802,23 @@ impl Inner {
                 "an incoming message's sender name does not match the sender",
                 Some(blob_id),
             );
-            return true;
+            return Blob::Drop;
         };
         opened.content_type = unwrapped.content_type;
         opened.content = unwrapped.content;
         let named = unwrapped.username.map(|u| u.as_str().to_owned());
         let identity = opened.sender_identity.clone();
-        let mut pinned = self
-            .with_account(|a| {
-                Ok(a.contacts
-                    .get(&sender)
-                    .map(|c| (c.bundle.identity().clone(), c.username.clone())))
-            })
-            .ok()
-            .flatten();
+        let pinned = self.with_account(|a| {
+            Ok(a.contacts
+                .get(&sender)
+                .map(|c| (c.bundle.identity().clone(), c.username.clone())))
+        });
+        // Logged out (or taken over) meanwhile: deliver, but do not let the directory
+        // vouch for a sender whose pinned key can no longer be read.
+        let closed = pinned.is_err();
+        let mut pinned = pinned.ok().flatten();
         if pinned.is_none()
+            && !closed
             && let Ok(bundle) = self.fetch_bundle(&sender).await
         {
             let key = bundle.identity().clone();
@@ -854,10 +875,15 @@ impl Inner {
             received_at,
         };
         match to_js(&msg) {
-            Ok(v) => self.emit_message(v),
-            Err(e) => self.emit_error("CRYPTO", &format!("{e:?}"), Some(blob_id)),
+            Ok(v) => {
+                self.emit_message(v);
+                Blob::Delivered
+            }
+            Err(e) => {
+                self.emit_error("CRYPTO", &format!("{e:?}"), Some(blob_id));
+                Blob::Keep
+            }
         }
-        true
     }
 
     /// See [`Client::rotate_keys`].
@@ -1170,13 +1196,19 @@ async fn handle_event(
                     let (Some(id), Some(data)) = (msg.id, msg.data) else {
                         return Ok(None);
                     };
-                    let ack = inner
+                    let blob = inner
                         .handle_blob(&id, msg.received_at.unwrap_or(0), &data)
                         .await;
                     if inner.closed.get() {
                         return Ok(Some(true));
                     }
-                    if ack && inner.auto_ack {
+                    // Dropped blobs never reach the app, so the app cannot ack them.
+                    let ack = match blob {
+                        Blob::Drop => true,
+                        Blob::Delivered => inner.auto_ack,
+                        Blob::Keep => false,
+                    };
+                    if ack {
                         let a = serde_json::json!({ "type": "ack", "ids": [id] }).to_string();
                         tx.send(Message::Text(a)).await.map_err(net)?;
                     }
@@ -1347,11 +1379,18 @@ async fn load_local(
             );
         }
     }
-    let outbox = match options.storage.load(&key(&id, "outbox")).await? {
-        Some(o) => serde_json::from_slice(&vault.open_raw("outbox", &o)?)
-            .map_err(|e| error("STORAGE", &e.to_string()))?,
-        None => BTreeMap::new(),
-    };
+    // Unsent messages are worth keeping, not worth refusing a login over: an outbox that
+    // does not open (left from an earlier vault) is empty.
+    let mut outbox: BTreeMap<String, Outgoing> =
+        match options.storage.load(&key(&id, "outbox")).await? {
+            Some(o) => vault
+                .open_raw("outbox", &o)
+                .ok()
+                .and_then(|json| serde_json::from_slice(&json).ok())
+                .unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+    prune_outbox(&mut outbox, now_or(None));
     Ok(Some(Account {
         me,
         sessions,
@@ -1413,6 +1452,7 @@ impl Client {
         id: UserId,
         username: &str,
         password: &str,
+        stolen: Rc<Cell<bool>>,
     ) -> Result<Client, JsValue> {
         let mut me = Identity::generate(
             username,
@@ -1456,7 +1496,8 @@ impl Client {
         if resp.status() != 201 {
             let taken = resp.status() == 409;
             let e = relay_error(resp, "ALREADY_REGISTERED").await;
-            if taken {
+            // (Not when another tab took the account over meanwhile: the data is its.)
+            if taken && !stolen.get() {
                 let _ = remove_account(&inner.storage, &id).await;
             }
             return Err(e);
@@ -1553,6 +1594,15 @@ impl Client {
         lock: Option<AccountLock>,
     ) -> Result<Client, JsValue> {
         match client {
+            Ok(client) if stolen_flag(&lock).get() => {
+                // Taken over by another tab while this one was opening: stop here.
+                client.inner.shut_down();
+                drop(lock);
+                Err(error(
+                    "LOCKED",
+                    "this account was opened in another tab or window",
+                ))
+            }
             Ok(client) => {
                 if let Some(l) = &lock {
                     let weak = Rc::downgrade(&client.inner);
@@ -1609,7 +1659,7 @@ impl Client {
         }
         let lock = lock::acquire(&lock::name(&id.to_hex()), options.take_over).await?;
         Client::locked(
-            Client::create(options, id, &username, &password).await,
+            Client::create(options, id, &username, &password, stolen_flag(&lock)).await,
             lock,
         )
         .await
@@ -1805,6 +1855,7 @@ impl Client {
         if ct == intro::INTRO {
             return Err(invalid("content type 255 is reserved (the sender's name)"));
         }
+        let digest = content_digest(ct, &bytes);
         let me = inner.with_account(|a| Ok(a.me.username()))?;
         let (ct, bytes) = intro::wrap(&Username::parse(&me).or_js()?, ct, bytes);
         let id = Username::parse(&to).or_js()?.user_id();
@@ -1812,7 +1863,7 @@ impl Client {
             None => None,
             Some(v) if v.is_undefined() || v.is_null() => None,
             Some(v) => match v.as_string() {
-                Some(k) if !k.is_empty() && k.len() <= 256 => Some(k),
+                Some(k) if !k.is_empty() && k.chars().count() <= 256 => Some(k),
                 _ => {
                     return Err(invalid(
                         "options.idempotencyKey must be a string of 1 to 256 characters",
@@ -1823,9 +1874,9 @@ impl Client {
         if let Some(k) = &idempotency_key
             && let Some(out) = inner.with_account(|a| Ok(a.outbox.get(k).cloned()))?
         {
-            if out.to != id.to_hex() {
+            if out.to != id.to_hex() || out.digest != digest {
                 return Err(invalid(
-                    "this idempotencyKey was used for a message to someone else",
+                    "this idempotencyKey was used for another message (recipient or content)",
                 ));
             }
             return inner.repost(k, out).await;
@@ -1858,6 +1909,7 @@ impl Client {
         inner.persist_sessions().await?;
         let out = Outgoing {
             to: id.to_hex(),
+            digest,
             message_id: hex(&sealed.message_id),
             new_session: sealed.new_session,
             created_at: now_or(None),
@@ -2010,6 +2062,15 @@ fn prune_outbox(outbox: &mut BTreeMap<String, Outgoing>, now: u64) {
     }
 }
 
+/// What an idempotency key was first used for (see `Outgoing::digest`).
+fn content_digest(content_type: u8, content: &[u8]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update([content_type]);
+    h.update(content);
+    hex(&h.finalize())
+}
+
 /// The `SendResult` of a send the relay took.
 fn sent_result(out: &Outgoing) -> Result<SendResultJs, JsValue> {
     #[derive(Serialize)]
@@ -2025,6 +2086,11 @@ fn sent_result(out: &Outgoing) -> Result<SendResultJs, JsValue> {
         new_session: out.new_session,
     })?
     .unchecked_into())
+}
+
+/// The lock's "taken over" flag (never set without a lock).
+fn stolen_flag(lock: &Option<AccountLock>) -> Rc<Cell<bool>> {
+    lock.as_ref().map_or_else(Rc::default, AccountLock::stolen)
 }
 
 /// Deletes everything `Client` stored for `id` in `storage`.

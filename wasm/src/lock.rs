@@ -8,7 +8,7 @@
 //! client shuts down (`onError` gets `LOCKED`) before the second one reads anything.
 //! Where there are no Web Locks (Node.js) nothing is locked.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, Reflect};
@@ -26,9 +26,16 @@ pub(crate) struct AccountLock {
     /// The `request()` promise: settles once the lock is released (or stolen).
     done: Promise,
     on_stolen: OnStolen,
+    /// Set when another context stole the lock (even before `on_stolen` was given).
+    stolen: Rc<Cell<bool>>,
 }
 
 impl AccountLock {
+    /// Whether another context took the account over.
+    pub(crate) fn stolen(&self) -> Rc<Cell<bool>> {
+        Rc::clone(&self.stolen)
+    }
+
     /// Releases the lock and waits until the browser has (so a `login` right after a
     /// `logout` finds it free).
     pub(crate) async fn release(self) {
@@ -39,9 +46,14 @@ impl AccountLock {
         let _ = JsFuture::from(self.done.clone()).await;
     }
 
-    /// What to do when another context takes the account over.
+    /// What to do when another context takes the account over (at once if it already
+    /// has).
     pub(crate) fn on_stolen(&self, f: impl FnOnce() + 'static) {
-        *self.on_stolen.borrow_mut() = Some(Box::new(f));
+        if self.stolen.get() {
+            f();
+        } else {
+            *self.on_stolen.borrow_mut() = Some(Box::new(f));
+        }
     }
 }
 
@@ -82,6 +94,7 @@ pub(crate) async fn acquire(name: &str, take_over: bool) -> Result<Option<Accoun
     let (Some(release), Some(granted)) = (release, granted) else {
         return Err(error("CRYPTO", "promise executor did not run"));
     };
+    let not_granted = granted.clone();
     // Called with the lock, or with null when `ifAvailable` found it taken. Holding
     // means returning a promise that stays pending until `release` resolves it.
     let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
@@ -103,9 +116,14 @@ pub(crate) async fn acquire(name: &str, take_over: bool) -> Result<Option<Accoun
         .call3(&locks, &name.into(), &options, &callback)?
         .dyn_into()?;
     // The request's promise rejects (AbortError) when another context steals the lock.
+    // Before the lock was granted, the request itself failed (an opaque origin, a
+    // detached document): go on without a lock rather than wait for ever.
     let on_stolen: OnStolen = Rc::default();
-    let slot = Rc::clone(&on_stolen);
+    let stolen = Rc::new(Cell::new(false));
+    let (slot, flag) = (Rc::clone(&on_stolen), Rc::clone(&stolen));
     let on_reject = Closure::once_into_js(move |_e: JsValue| {
+        let _ = not_granted.call1(&JsValue::NULL, &JsValue::from_str("unavailable"));
+        flag.set(true);
         let f = slot.try_borrow_mut().ok().and_then(|mut f| f.take());
         if let Some(f) = f {
             f();
@@ -115,6 +133,9 @@ pub(crate) async fn acquire(name: &str, take_over: bool) -> Result<Option<Accoun
         catch.call1(&request_promise, &on_reject)?;
     }
     let lock = JsFuture::from(granted_promise).await?;
+    if lock.is_string() {
+        return Ok(None);
+    }
     if lock.is_null() {
         return Err(error(
             "LOCKED",
@@ -125,5 +146,6 @@ pub(crate) async fn acquire(name: &str, take_over: bool) -> Result<Option<Accoun
         release,
         done: request_promise,
         on_stolen,
+        stolen,
     }))
 }

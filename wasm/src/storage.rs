@@ -10,7 +10,9 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
+use web_sys::{
+    IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
+};
 
 use crate::error::error;
 
@@ -160,6 +162,29 @@ fn request_promise(req: &IdbRequest) -> Promise {
     })
 }
 
+/// Resolves when `tx` has committed (its `complete` event), so a write the client
+/// relies on (the session state before a message goes out) is on disk, not just queued;
+/// rejects with a `STORAGE` error on `error` or `abort`.
+fn commit_promise(tx: &IdbTransaction) -> Promise {
+    let tx = tx.clone();
+    Promise::new(&mut |resolve, reject| {
+        let ok = Closure::once_into_js(move |_: JsValue| {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        // `error` and then `abort` may both fire: reject once.
+        let reject = std::cell::Cell::new(Some(reject));
+        let fail = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
+            if let Some(r) = reject.take() {
+                let _ = r.call1(&JsValue::NULL, &error("STORAGE", "IndexedDB write failed"));
+            }
+        })
+        .into_js_value();
+        tx.set_oncomplete(Some(ok.unchecked_ref()));
+        tx.set_onerror(Some(fail.unchecked_ref()));
+        tx.set_onabort(Some(fail.unchecked_ref()));
+    })
+}
+
 fn idb_error(_: JsValue) -> JsValue {
     error("STORAGE", "IndexedDB is not available")
 }
@@ -211,25 +236,32 @@ impl IndexedDbStorage {
         Ok(request_promise(&req))
     }
 
-    /// Stores `value` under `key`.
+    fn write_tx(&self) -> Result<(IdbTransaction, web_sys::IdbObjectStore), JsValue> {
+        let tx = self
+            .db
+            .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)
+            .map_err(idb_error)?;
+        let store = tx.object_store(STORE).map_err(idb_error)?;
+        Ok((tx, store))
+    }
+
+    /// Stores `value` under `key`; resolves once committed.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn set(&self, key: &str, value: &[u8]) -> Result<Promise, JsValue> {
         let v = Uint8Array::from(value);
-        let req = self
-            .store(IdbTransactionMode::Readwrite)?
+        let (tx, store) = self.write_tx()?;
+        store
             .put_with_key(&v, &JsValue::from_str(key))
             .map_err(idb_error)?;
-        Ok(request_promise(&req))
+        Ok(commit_promise(&tx))
     }
 
-    /// Deletes `key`.
+    /// Deletes `key`; resolves once committed.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn delete(&self, key: &str) -> Result<Promise, JsValue> {
-        let req = self
-            .store(IdbTransactionMode::Readwrite)?
-            .delete(&JsValue::from_str(key))
-            .map_err(idb_error)?;
-        Ok(request_promise(&req))
+        let (tx, store) = self.write_tx()?;
+        store.delete(&JsValue::from_str(key)).map_err(idb_error)?;
+        Ok(commit_promise(&tx))
     }
 
     /// Closes the database connection.

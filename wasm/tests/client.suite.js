@@ -142,6 +142,33 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq((await recv(bob)).text, 'resealed');
   });
 
+  test('client: with autoAck off, a duplicate (an idempotent repost) is acknowledged by the client itself', async () => {
+    const acked = async () => Number(/^sealpost_acked_total (\d+)$/m.exec(await (await fetch(`${relayUrl}/metrics`)).text())?.[1] ?? NaN);
+    const J = `jane-${tag}`;
+    const jane = await sp.Client.register(opts(new sp.MemoryStorage(), { autoAck: false }), J, pw);
+    await online(jane);
+    const before = await acked();
+    const key = `dup-${tag}`;
+    const first = await alice.send(J, 'once only', undefined, { idempotencyKey: key });
+    const m = await recv(jane);
+    eq(m.text, 'once only');
+    await jane.ack([m.id]);
+    // The key is reused with other content: refused.
+    await throwsCode(() => alice.send(J, 'something else', undefined, { idempotencyKey: key }), 'INVALID_ARGUMENT');
+    // After a new login the "sent" mark is gone: the retry posts the same envelope again.
+    await alice.logout();
+    alice = await sp.Client.login(opts(aliceStorage), A, pw);
+    const again = await alice.send(J, 'once only', undefined, { idempotencyKey: key });
+    eq(again.messageId, first.messageId);
+    assert(again.blobId !== first.blobId, 'posted again');
+    // Jane's client drops the copy (a replay) and acknowledges it: the app never sees it.
+    for (let i = 0; i < 100 && (await acked()) < before + 2; i++) await new Promise((r) => setTimeout(r, 100));
+    eq(await acked(), before + 2);
+    await alice.send(J, 'next');
+    eq((await recv(jane)).text, 'next');
+    await jane.logout();
+  });
+
   test('client: sealLocal/openLocal encrypt app data under the account key', async () => {
     const sealed = alice.sealLocal('history', new TextEncoder().encode('my notes'));
     eq(new TextDecoder().decode(alice.openLocal('history', sealed)), 'my notes');
