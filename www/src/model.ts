@@ -2,18 +2,18 @@
 // IndexedDB as records sealed under the account's password-derived local key.
 //
 // Message content on the wire (contentType APP_JSON, UTF-8 JSON):
-//   {"v":1,"from":"alice","id":"<app id>","text":"hi"}  a chat message
-//   {"v":1,"from":"alice","delivered":["<app id>",..]}  a delivery receipt
-// `from` lets a recipient who never looked the sender up name the conversation; it is
-// checked against the sender's user id (a hash of the username) and its pinned key.
-// `id` is chosen once per message by the sender, so a send retried after a lost answer
-// from the relay is recognised as a duplicate by the recipient.
+//   {"v":1,"id":"<app id>","text":"hi"}          a chat message
+//   {"v":1,"delivered":["<app id>",..]}          a delivery receipt
+// The sender's name comes from the package (every Client message carries it, checked
+// against the sender's user id), so a first message from someone never looked up names
+// its conversation; plain text (content type 0) from other Client apps shows too.
+// `id` is chosen once per message by the sender (and is the package's idempotency key),
+// so a message that arrives twice is recognised by the recipient.
 
 import type { Account, IdentityChangedDetails, Incoming, LinkState, SafetyInfo } from './backend/types';
 import { errorCode, identityChange } from './backend/types';
 import { KV, deleteDb, historyDbName, openDb } from './idb';
 import { dec, enc, randomId, sleep } from './util';
-import { userIdOf } from './backend';
 
 export const APP_JSON = 2;
 /** Most message ids in one delivery receipt (sent and accepted). */
@@ -65,7 +65,6 @@ type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: s
 
 /** What an incoming message may carry, validated. */
 interface Body {
-  from?: string;
   id?: string;
   text?: string;
   delivered?: string[];
@@ -87,10 +86,6 @@ function parseBody(inc: Incoming): Body | null {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
   const o = raw as Record<string, unknown>;
   const body: Body = {};
-  if (o.from !== undefined) {
-    if (typeof o.from !== 'string' || o.from.length > 64) return null;
-    body.from = o.from;
-  }
   if (typeof o.id === 'string') body.id = o.id;
   if (o.delivered !== undefined) {
     const d = o.delivered;
@@ -435,7 +430,7 @@ export class Model {
     if (!c) throw new Error('unknown contact');
     m.state = 'sending';
     this.emit({ peer: m.peer, msg: m });
-    const body = JSON.stringify({ v: 1, from: this.account.username, id: m.id, text: m.text });
+    const body = JSON.stringify({ v: 1, id: m.id, text: m.text });
     try {
       // The app's message id doubles as the idempotency key: a retry after a lost answer
       // or a reload posts the same envelope.
@@ -466,9 +461,10 @@ export class Model {
     if (!body) return; // not ours to show; acked
     let c = this.contacts.get(inc.sender);
     if (!c) {
-      // A first message from someone new: the claimed username must hash to the sender.
-      const from = body.from ?? '';
-      if (!from || (await userIdOf(from).catch(() => '')) !== inc.sender) return;
+      // A first message from someone new: the package names the sender (checked against
+      // the sender's user id); without a name there is no one to show or answer.
+      const from = inc.senderUsername ?? '';
+      if (!from) return;
       try {
         c = await this.addContact(from);
       } catch (e) {
@@ -587,7 +583,7 @@ export class Model {
           // At most RECEIPT_BATCH ids per receipt (recipients refuse longer lists).
           const batch = [...ids].slice(0, RECEIPT_BATCH);
           try {
-            const body = JSON.stringify({ v: 1, from: this.account.username, delivered: batch });
+            const body = JSON.stringify({ v: 1, delivered: batch });
             await this.account.send(c.username, enc.encode(body), APP_JSON);
             this.receiptBackoff.delete(peer);
             for (const id of batch) ids.delete(id);

@@ -380,7 +380,7 @@ try {
     await waitState(pageB, 'written in an app opened offline', 'delivered', 30_000);
   });
 
-  await r.step('malformed content from a stranger is dropped and acknowledged (not retried forever); a valid message shows', async () => {
+  await r.step('malformed content from a stranger is dropped and acknowledged (not retried forever); a valid message shows, named by the package', async () => {
     // Mallory uses the package's Client from Node and posts raw content to B.
     const sp = await import(pathToFileURL(join(root, 'wasm', 'pkg', 'index.node.mjs')).href);
     const mallory = await sp.Client.register({ relayUrl: relay.url, storage: new sp.MemoryStorage(), keySize: 2048, connect: false }, 'mallory', PASSWORD);
@@ -388,7 +388,8 @@ try {
     const before = await acked();
     const junk = ['null', '42', '[1,2]', '"text"', '{not json', '{"from":"mallory","delivered":5}', '{"from":"mallory","delivered":[1,2]}', '{"from":"mallory","text":{"a":1}}', '{"from":"mallory"}'];
     for (const j of junk) await mallory.send('bob', new TextEncoder().encode(j), 2);
-    await mallory.send('bob', new TextEncoder().encode(JSON.stringify({ v: 1, from: 'mallory', id: 'ab'.repeat(16), text: 'after the junk' })), 2);
+    // No name in the content: B learns "mallory" from the package (checked against her id).
+    await mallory.send('bob', new TextEncoder().encode(JSON.stringify({ v: 1, id: 'ab'.repeat(16), text: 'after the junk' })), 2);
     await pageB.evaluate(() => (location.hash = '#/'));
     await pageB.locator('[data-testid=conv-mallory]', { hasText: 'after the junk' }).waitFor({ timeout: 30_000 });
     // B deletes every one of them from its mailbox (a message it cannot handle would
@@ -399,6 +400,12 @@ try {
     expect(got >= want, `acknowledged ${got - before} of ${junk.length + 1} blobs`);
     await openChat(pageB, 'mallory');
     expect((await pageB.locator('[data-testid=msg]').count()) === 1, 'only the valid message is shown');
+    // Plain text (content type 0) from another app on the package: shown too.
+    const trent = await sp.Client.register({ relayUrl: relay.url, storage: new sp.MemoryStorage(), keySize: 2048, connect: false }, 'trent', PASSWORD);
+    await trent.send('bob', 'plain text from another app');
+    await pageB.evaluate(() => (location.hash = '#/'));
+    await pageB.locator('[data-testid=conv-trent]', { hasText: 'plain text from another app' }).waitFor({ timeout: 30_000 });
+    await Promise.all([mallory.logout(), trent.logout()]);
   });
 
   await r.step('a delivery receipt that could not be sent survives a reload and goes later', async () => {

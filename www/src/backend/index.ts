@@ -55,9 +55,6 @@ async function ids(username: string): Promise<Ids> {
   }
 }
 
-export async function userIdOf(username: string): Promise<string> {
-  return (await ids(username)).userId;
-}
 
 // ---- what the page keeps about the account (not secret) ----------------------------
 
