@@ -129,7 +129,7 @@ export class RemoteClient {
   }
 
   #call(method, args = []) {
-    return request(this.#worker, { method, args });
+    return request(this.#worker, { method, args, session: this.#session });
   }
 
   get userId() { return this.info?.userId; }
@@ -154,8 +154,12 @@ export class RemoteClient {
   call(method, ...args) { return RemoteClient.call(this.#worker, method, ...args); }
 
   async logout(forget) {
-    await this.#call('logout', [forget]);
-    this.#close();
+    if (this.#closed) return; // closed already (in the worker, or by an earlier logout)
+    try {
+      await this.#call('logout', [forget]);
+    } finally {
+      this.#close();
+    }
   }
 
   onMessage(listener) { this.#listeners.message.push(listener); }

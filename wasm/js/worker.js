@@ -60,31 +60,49 @@ export function serveClient(options = {}) {
     return info(c, s);
   }
 
-  async function handle({ method, app, args = [] }) {
+  // Logins, logouts and removals run one at a time: a double-submitted login must not
+  // leave a first client (with its connection and account lock) behind unreferenced.
+  let queue = Promise.resolve();
+  function serial(fn) {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async function handle({ method, app, args = [], session: from }) {
     if (typeof app === 'string') {
       if (!Object.hasOwn(methods, app) || typeof methods[app] !== 'function') {
         throw sealpostError('INVALID_ARGUMENT', `unknown app method ${app}`);
       }
       return methods[app](client, ...args);
     }
-    if (method === 'register' || method === 'login') return open(method, args);
-    if (method === 'removeAccount') {
-      const [username] = args;
-      if (client && client.userId === userIdFromUsername(username)) {
-        await client.logout();
-        client = null;
-      }
-      return Client.removeAccount(await makeStorage(username), username);
-    }
-    if (!client) throw sealpostError('CLOSED', 'not logged in');
+    if (method === 'register' || method === 'login') return serial(() => open(method, args));
+    if (method === 'removeAccount') return serial(() => remove(args));
+    // A RemoteClient of an earlier login must not act on a later one's account.
+    if (!client || (from !== undefined && from !== session)) throw sealpostError('CLOSED', 'not logged in');
+    if (method === 'logout') return serial(() => logout(args));
     if (!METHODS.has(method)) throw sealpostError('INVALID_ARGUMENT', `unknown method ${method}`);
     const member = client[method];
-    const result = typeof member === 'function' ? await member.apply(client, args) : member;
-    // No free(): logout already wiped the keys, and free() throws while another call on
-    // the client is still running (e.g. a send waiting on the network); the garbage
+    return typeof member === 'function' ? member.apply(client, args) : member;
+  }
+
+  async function remove([username]) {
+    if (client && client.userId === userIdFromUsername(username)) {
+      const c = client;
+      client = null;
+      await c.logout();
+    }
+    return Client.removeAccount(await makeStorage(username), username);
+  }
+
+  async function logout(args) {
+    if (!client) throw sealpostError('CLOSED', 'not logged in');
+    const c = client;
+    client = null;
+    // No free(): logout wipes the keys, and free() throws while another call on the
+    // client is still running (e.g. a send waiting on the network); the garbage
     // collector frees it.
-    if (method === 'logout') client = null;
-    return result;
+    return c.logout(...args);
   }
 
   scope.addEventListener('message', async (ev) => {

@@ -473,6 +473,13 @@ export function workerSuite({ test }, sp, { relayUrl }) {
     const again = await RemoteClient.login(worker, { relayUrl, keySize: 2048 }, `dave-${tag}`, pw);
     await new Promise((resolve) => (again.status === 'online' ? resolve() : again.onStatus((st) => st === 'online' && resolve())));
     eq(stray, 0);
+    // The old object cannot act on the new login's account.
+    try {
+      await dave.send(`erin-${tag}`, 'through an old login');
+      throw new Error('expected CLOSED');
+    } catch (e) {
+      eq(e.code, 'CLOSED');
+    }
     await again.logout();
     assert((await RemoteClient.call(worker, 'storedKeys', `dave-${tag}`)) > 0, 'stored');
     await RemoteClient.removeAccount(worker, `dave-${tag}`);
