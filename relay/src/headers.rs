@@ -14,6 +14,9 @@ const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; sty
 img-src 'self'; media-src 'self'; connect-src 'self'; worker-src 'self' blob:; manifest-src 'self'; \
 font-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'";
 
+const PERMISSIONS: &str = "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), \
+serial=(), bluetooth=(), midi=(), display-capture=()";
+
 pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     let immutable = request.uri().path().starts_with("/assets/");
     let mut response = next.run(request).await;
@@ -34,6 +37,8 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
+    // The PWA uses the camera (scanning a safety-number QR code) and nothing else.
+    h.insert("permissions-policy", HeaderValue::from_static(PERMISSIONS));
     let cache = if immutable {
         "public, max-age=31536000, immutable"
     } else {

@@ -62,6 +62,13 @@ async fn router_answers_without_a_socket() {
         "nosniff"
     );
     assert_eq!(r.headers().get("cache-control").unwrap(), "no-cache");
+    let permissions = r.headers().get("permissions-policy").unwrap();
+    assert!(
+        permissions
+            .to_str()
+            .unwrap()
+            .starts_with("camera=(self), microphone=()")
+    );
     let r = app
         .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
         .await
