@@ -16,17 +16,21 @@ function request(worker, msg) {
   if (!pending) {
     pending = new Map();
     channels.set(worker, pending);
+    let answered = false;
     worker.addEventListener('message', (ev) => {
       const m = ev.data;
       if (!m || typeof m !== 'object' || typeof m.id !== 'number') return;
+      answered = true;
       const p = pending.get(m.id);
       if (!p) return;
       pending.delete(m.id);
       if (m.error) p.reject(toError(m.error));
       else p.resolve(m.result);
     });
-    // A worker that fails to load (or throws at the top level) answers nothing.
+    // A worker that fails to load (or throws at the top level) answers nothing. Once it
+    // has answered, an uncaught error is some other code's: requests still get answers.
     worker.addEventListener('error', (ev) => {
+      if (answered) return;
       for (const [id, p] of pending) {
         pending.delete(id);
         p.reject(toError({ code: 'CLOSED', message: `the worker failed: ${ev.message ?? 'error'}` }));

@@ -294,6 +294,8 @@ struct Inner {
     status: Cell<&'static str>,
     /// Set by `reconnect()` (or the global `online` event): skip the backoff wait.
     wake: Cell<bool>,
+    /// Idempotency keys of sends under way (see [`InFlight`]).
+    in_flight: RefCell<Vec<String>>,
     /// The `online` listener on the global scope (page or worker), removed at logout.
     online_listener: RefCell<Option<Closure<dyn FnMut()>>>,
     /// The account's Web Lock (see [`crate::lock`]), released at logout.
@@ -1423,6 +1425,7 @@ impl Client {
             status: Cell::new("offline"),
             wake: Cell::new(false),
             online_listener: RefCell::new(None),
+            in_flight: RefCell::default(),
             lock: RefCell::new(None),
         });
         // The browser's `online` event (pages and workers; absent in Node.js): reconnect
@@ -1871,6 +1874,11 @@ impl Client {
                 }
             },
         };
+        // One send per key at a time: two concurrent ones would both seal.
+        let _in_flight = match &idempotency_key {
+            Some(k) => Some(InFlight::start(inner, k)?),
+            None => None,
+        };
         if let Some(k) = &idempotency_key
             && let Some(out) = inner.with_account(|a| Ok(a.outbox.get(k).cloned()))?
         {
@@ -2086,6 +2094,37 @@ fn sent_result(out: &Outgoing) -> Result<SendResultJs, JsValue> {
         new_session: out.new_session,
     })?
     .unchecked_into())
+}
+
+/// An idempotency key whose send is under way; released when dropped (on every return).
+struct InFlight<'a> {
+    inner: &'a Inner,
+    key: String,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(inner: &'a Inner, key: &str) -> Result<Self, JsValue> {
+        let mut keys = inner.in_flight.borrow_mut();
+        if keys.iter().any(|k| k == key) {
+            return Err(invalid(
+                "a send with this idempotencyKey is already under way: retry when it ends",
+            ));
+        }
+        keys.push(key.to_owned());
+        drop(keys);
+        Ok(InFlight {
+            inner,
+            key: key.to_owned(),
+        })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut keys) = self.inner.in_flight.try_borrow_mut() {
+            keys.retain(|k| *k != self.key);
+        }
+    }
 }
 
 /// The lock's "taken over" flag (never set without a lock).

@@ -114,6 +114,11 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(again.messageId, first.messageId);
     eq(again.blobId, first.blobId);
     eq((await recv(bob)).messageId, first.messageId);
+    // Two sends with one key at the same time: one goes, the other is refused.
+    const both = await Promise.allSettled([`at-once-${tag}`, `at-once-${tag}`].map((k) => alice.send(B, 'at once', undefined, { idempotencyKey: k })));
+    eq(both.filter((r) => r.status === 'fulfilled').length, 1);
+    eq(both.find((r) => r.status === 'rejected')?.reason?.code, 'INVALID_ARGUMENT');
+    eq((await recv(bob)).text, 'at once');
     await throwsCode(() => alice.send(`nobody-${tag}`, 'x', undefined, { idempotencyKey: key }), 'INVALID_ARGUMENT');
     await throwsCode(() => alice.send(B, 'x', undefined, { idempotencyKey: '' }), 'INVALID_ARGUMENT');
     // The relay cannot be reached: the sealed envelope is kept (encrypted, in the
