@@ -2,6 +2,7 @@ import './style.css';
 import { backend, forgetDevice, warmUp } from './backend';
 import type { Account, Progress, SafetyInfo } from './backend/types';
 import { errorCode } from './backend/types';
+import { notifyNew, notifyOn, notifySupported, setNotify } from './notify';
 import { Model, type Contact, type Msg } from './model';
 import { h, fmtTime, sleep } from './util';
 import { decodeImageFile, drawQr, scanCamera } from './qr';
@@ -342,17 +343,20 @@ function renderShell() {
   // Screen readers hear incoming messages (in any conversation) here, and only those.
   const announcer = h('div.sr-only', { role: 'status', 'data-testid': 'announcer' });
   const heard: string[] = [];
+  const senders: { peer: string; name: string }[] = [];
   let announceTimer = 0;
   m.on((w) => {
     if (!w.msg || w.msg.dir !== 'in' || w.oldId) return;
     const from = m.contacts.get(w.msg.peer)?.username ?? 'someone';
     heard.push(`New message from ${from}: ${w.msg.text.slice(0, 100)}`);
-    // A backlog arrives in a burst: one announcement for it.
+    senders.push({ peer: w.msg.peer, name: from });
+    // A backlog arrives in a burst: one announcement (and notification) for it.
     clearTimeout(announceTimer);
     announceTimer = window.setTimeout(() => {
       const n = heard.length;
       announcer.textContent = n > 3 ? `${n} new messages. ${heard.slice(-1)[0]}` : heard.join('. ');
       heard.length = 0;
+      notifyNew(senders.splice(0));
     }, 300);
   });
   setScreen('main', header, h('div.layout', null, side, paneEl), announcer);
@@ -790,6 +794,17 @@ function showAccount() {
       h('p.mono', { 'data-testid': 'account-fingerprint' }, `Key fingerprint: ${m.account.fingerprint}`),
       h('p', null, 'Your keys and messages on this device are encrypted with your password. Your password never leaves this browser.'),
       note,
+      notifySupported()
+        ? h('button', {
+          type: 'button',
+          'data-testid': 'notify-toggle',
+          onclick: async () => {
+            const on = await setNotify(!notifyOn());
+            if (!on && Notification.permission === 'denied') toast('The browser blocks notifications for this site: allow them in its site settings.');
+            showAccount();
+          },
+        }, notifyOn() ? 'Turn off notifications' : 'Notify me of new messages (who wrote, not what)')
+        : '',
       h(
         'button.warn',
         {

@@ -485,6 +485,37 @@ try {
     }
   });
 
+  await r.step('notifications: turned on in Account; a message while the page is hidden notifies who wrote, not what', async () => {
+    // Headless Chromium shows no notifications: record what the page would show.
+    await pageB.evaluate(() => {
+      window.__shown = [];
+      window.Notification = class {
+        static permission = 'granted';
+        static requestPermission = async () => 'granted';
+        constructor(title, options) {
+          window.__shown.push({ title, body: options?.body });
+        }
+        close() {}
+      };
+    });
+    await pageB.evaluate(() => (location.hash = '#/account'));
+    await pageB.click('[data-testid=notify-toggle]');
+    await pageB.locator('[data-testid=notify-toggle]', { hasText: 'Turn off' }).waitFor();
+    // In view: no notification.
+    await openChat(pageA, 'bob');
+    await send(pageA, 'seen on screen');
+    await pageB.locator('[data-testid=conv-alice]', { hasText: 'seen on screen' }).waitFor({ state: 'attached', timeout: 30_000 });
+    await new Promise((res) => setTimeout(res, 600)); // past the burst timer
+    await pageB.evaluate(() => Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' }));
+    await send(pageA, 'secret words');
+    await pageB.waitForFunction(() => window.__shown.length > 0, null, { timeout: 30_000 });
+    await new Promise((res) => setTimeout(res, 500));
+    const shown = await pageB.evaluate(() => window.__shown);
+    expect(shown.length === 1 && shown[0].body === 'New message from alice', `notifications: ${JSON.stringify(shown)}`);
+    expect(!JSON.stringify(shown).includes('secret'), 'the text is not in the notification');
+    await pageB.evaluate(() => delete document.visibilityState);
+  });
+
   await r.step('accessibility: axe-core finds no WCAG 2.1 A/AA violations (contrast, labels, roles) on the main screens', async () => {
     const found = [];
     await openChat(pageA, 'bob');

@@ -7,6 +7,7 @@ import type { Account, Backend, Handlers, Incoming, LinkState, PeerInfo, Progres
 import { AppError } from './types';
 import type { Ids } from './worker';
 import { KV, deleteDb, historyDbName, openDb } from '../idb';
+import { setNotify } from '../notify';
 import { b64 } from '../util';
 import workerUrl from './worker.ts?worker&url';
 
@@ -285,6 +286,7 @@ export const backend: Backend = {
 
 /** Forgets the account on this device without the password (the "use another account" path). */
 export async function forgetDevice(): Promise<void> {
+  await setNotify(false);
   const meta = await (await kv()).get<Meta>('current');
   await (await kv()).clear();
   await deleteDb(META_DB);
