@@ -897,17 +897,7 @@ impl Inner {
             a.me.bundle(None)
         })?;
         inner.persist_identity().await?;
-        let resp = inner
-            .request(
-                Method::PUT,
-                &format!("/v1/users/{id}/bundle"),
-                Some(&bundle.to_bytes()),
-                true,
-            )
-            .await?;
-        if resp.status() != 200 {
-            return Err(relay_error(resp, "STALE").await);
-        }
+        inner.update_bundle(&bundle.to_bytes()).await?;
         let have_keys = inner.with_account(|a| Ok(a.backup.is_some()))?;
         if !have_keys {
             let Some(pw) = password else {
@@ -951,14 +941,19 @@ impl Inner {
         let now = now_or(None).max(published.issued_at().saturating_add(1));
         let bundle = self.with_account(|a| a.me.bundle(Some(now as f64)))?;
         self.persist_identity().await?;
-        let resp = self
-            .request(
-                Method::PUT,
-                &format!("/v1/users/{}/bundle", id.to_hex()),
-                Some(&bundle.to_bytes()),
-                true,
-            )
-            .await?;
+        self.update_bundle(&bundle.to_bytes()).await
+    }
+
+    /// PUTs this account's bundle: unsigned for the first claim (`register`), signed by
+    /// the identity key for an update.
+    async fn put_bundle(&self, bundle: &[u8], signed: bool) -> Result<Response, JsValue> {
+        let path = format!("/v1/users/{}/bundle", self.user_id.to_hex());
+        self.request(Method::PUT, &path, Some(bundle), signed).await
+    }
+
+    /// Publishes a newer bundle of this account (`STALE` when the relay has a newer one).
+    async fn update_bundle(&self, bundle: &[u8]) -> Result<(), JsValue> {
+        let resp = self.put_bundle(bundle, true).await?;
         if resp.status() != 200 {
             return Err(relay_error(resp, "STALE").await);
         }
@@ -1487,15 +1482,7 @@ impl Client {
         // Keys are stored before the name is claimed, so a failure after the claim
         // never loses them (log in to continue); a name taken by someone else removes them.
         inner.persist_all().await?;
-        let resp = inner
-            .request(
-                Method::PUT,
-                &format!("/v1/users/{}/bundle", id.to_hex()),
-                Some(&bundle.to_bytes()),
-                false,
-            )
-            .await;
-        let resp = resp?;
+        let resp = inner.put_bundle(&bundle.to_bytes(), false).await?;
         if resp.status() != 201 {
             let taken = resp.status() == 409;
             let e = relay_error(resp, "ALREADY_REGISTERED").await;
