@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchChromium } from '../../wasm/scripts/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -43,12 +44,7 @@ for (let i = 0; i < 100; i++) {
 }
 
 const { chromium } = await import('playwright-core');
-const profile = mkdtempSync(join(tmpdir(), 'sealpost-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const context = await launchChromium(chromium);
 try {
   const tag = Math.random().toString(36).slice(2, 7);
   const open = async (name) => {
@@ -77,7 +73,6 @@ try {
 } finally {
   await context.close();
   relay.kill();
-  rmSync(profile, { recursive: true, force: true });
   rmSync(data, { recursive: true, force: true });
 }
 console.log(`${passed} passed, ${failed} failed`);

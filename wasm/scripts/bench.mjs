@@ -5,11 +5,11 @@
 // bench-results/wasm-webcrypto.json.
 //
 //   node wasm/scripts/bench.mjs [--quick] [--node-only] [--browser-only]
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchChromium } from './chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wasmDir = resolve(here, '..');
@@ -41,12 +41,7 @@ if (!args.has('--node-only')) {
     }
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  const profile = mkdtempSync(join(tmpdir(), 'sealpost-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const context = await launchChromium(chromium);
   try {
     const page = await context.newPage();
     page.on('console', (m) => console.log(m.text()));
@@ -57,7 +52,6 @@ if (!args.has('--node-only')) {
   } finally {
     await context.close();
     server.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 

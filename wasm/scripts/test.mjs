@@ -16,6 +16,7 @@ import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchChromium } from './chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wasmDir = resolve(here, '..');
@@ -24,7 +25,6 @@ const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target', 'wasm');
 const interopDir = join(targetDir, 'interop');
 const args = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--filter=')));
 const filter = process.argv.find((a) => a.startsWith('--filter='))?.slice(9);
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 let passed = 0;
 let failed = 0;
 
@@ -210,12 +210,7 @@ if (relay && !args.has('--browser-only')) {
 if (!args.has('--node-only')) {
   const { chromium } = await import('playwright-core');
   const server = await serve();
-  const profile = mkdtempSync(join(tmpdir(), 'sealpost-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const context = await launchChromium(chromium);
   try {
     const page = await context.newPage();
     let lastOutput = Date.now();
@@ -246,7 +241,6 @@ if (!args.has('--node-only')) {
   } finally {
     await context.close();
     server.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 if (relay) {

@@ -5,20 +5,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../wasm/scripts/chromium.mjs';
 
 export const www = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const root = resolve(www, '..');
 export const artifacts = join(root, 'test-artifacts');
 
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /** Builds the relay (debug) and the PWA when missing. */
 export function ensureBuilt({ rebuildWww = false, release = false } = {}) {
@@ -82,7 +74,7 @@ export async function startRelay(relayBin, extraArgs = []) {
 /** Debian's Chromium, headless; `extraArgs` for e.g. a fake camera. */
 export async function launchBrowser(extraArgs = []) {
   mkdirSync(artifacts, { recursive: true });
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /**
