@@ -6,8 +6,9 @@ use core::fmt;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::bundle::{KeyBundle, MAX_ENCRYPTION_KEYS, SignedEncryptionKey};
+use crate::bundle::{KeyBundle, SignedEncryptionKey};
 use crate::error::{Error, Result};
+use crate::keylife;
 use crate::keys::{EncryptionKey, IdentityKey, KeySize, MAX_MODULUS_LEN, MAX_PKCS8_LEN};
 use crate::username::UserId;
 use crate::wire::{Reader, put_var16};
@@ -22,12 +23,18 @@ pub const RETAIN_AFTER_EXPIRY: u64 = 14 * 24 * 3600;
 
 const SECRET_TAG: [u8; 2] = [b'I', 1];
 /// Most encryption private keys retained; rotating beyond it deletes the oldest early.
-pub const MAX_RETAINED_KEYS: usize = 2 * MAX_ENCRYPTION_KEYS;
+pub const MAX_RETAINED_KEYS: usize = keylife::MAX_RETAINED_KEYS;
 
 /// An encryption key pair and the identity key's signature over its public half.
 struct OwnedEncryptionKey {
     private: EncryptionKey,
     signed: SignedEncryptionKey,
+}
+
+impl keylife::Expiring for OwnedEncryptionKey {
+    fn expires_at(&self) -> u64 {
+        self.signed.not_after()
+    }
 }
 
 /// Everything secret about one account: the identity key and the encryption keys
@@ -138,16 +145,11 @@ impl Identity {
     /// Signs a fresh bundle listing every encryption key that has not expired at `now`
     /// (newest four). `issued_at` strictly increases across calls.
     pub fn bundle<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) -> Result<KeyBundle> {
-        let issued_at = now.max(self.last_issued.saturating_add(1));
-        let mut keys: Vec<SignedEncryptionKey> = self
-            .encryption_keys
-            .iter()
-            .rev()
-            .filter(|k| k.signed.not_after() > now)
-            .take(MAX_ENCRYPTION_KEYS)
+        let issued_at = keylife::next_issued(self.last_issued, now);
+        let keys: Vec<SignedEncryptionKey> = keylife::publishable(&self.encryption_keys, now)
+            .into_iter()
             .map(|k| k.signed.clone())
             .collect();
-        keys.reverse();
         if keys.is_empty() {
             return Err(Error::Expired);
         }
@@ -158,9 +160,7 @@ impl Identity {
 
     /// Whether the newest encryption key expires within [`ROTATE_BEFORE_EXPIRY`].
     pub fn needs_rotation(&self, now: u64) -> bool {
-        self.encryption_keys
-            .last()
-            .is_none_or(|k| k.signed.not_after() <= now.saturating_add(ROTATE_BEFORE_EXPIRY))
+        keylife::needs_rotation(&self.encryption_keys, now)
     }
 
     /// Adds a new encryption key valid from `now` and deletes keys past retention.
@@ -173,9 +173,7 @@ impl Identity {
         let size = self.identity.public().size();
         let key = EncryptionKey::generate(rng, size)?;
         self.add_encryption_key(rng, key, now)?;
-        self.prune(now);
-        let excess = self.encryption_keys.len().saturating_sub(MAX_RETAINED_KEYS);
-        self.encryption_keys.drain(..excess);
+        keylife::prune_after_rotation(&mut self.encryption_keys, now);
         Ok(())
     }
 
@@ -183,14 +181,7 @@ impl Identity {
     /// ago: envelopes wrapped to them can no longer be opened by anyone (forward secrecy
     /// through rotation). Never deletes the newest key.
     pub fn prune(&mut self, now: u64) {
-        let newest = self.encryption_keys.len().saturating_sub(1);
-        let mut index = 0;
-        self.encryption_keys.retain(|k| {
-            let keep =
-                index == newest || k.signed.not_after().saturating_add(RETAIN_AFTER_EXPIRY) > now;
-            index += 1;
-            keep
-        });
+        keylife::prune(&mut self.encryption_keys, now);
     }
 
     /// Private keys to try when unwrapping, newest first.

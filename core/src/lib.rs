@@ -17,12 +17,14 @@ mod error;
 #[doc(hidden)]
 pub mod fuzz;
 mod identity;
+mod keylife;
 mod keys;
 pub mod padding;
 mod primitives;
 mod safety;
 mod session;
 mod username;
+pub mod v2;
 mod wire;
 
 pub use bundle::{CLOCK_SKEW, KeyBundle, MAX_BUNDLE_LEN, MAX_ENCRYPTION_KEYS, SignedEncryptionKey};

@@ -118,7 +118,7 @@ impl UserId {
     }
 }
 
-fn hex_val(c: u8) -> Result<u8> {
+pub(crate) fn hex_val(c: u8) -> Result<u8> {
     match c {
         b'0'..=b'9' => Ok(c - b'0'),
         b'a'..=b'f' => Ok(c - b'a' + 10),

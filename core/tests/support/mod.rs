@@ -84,3 +84,36 @@ pub fn read_json(name: &str) -> serde_json::Value {
         std::fs::read_to_string(vectors_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
+
+fn fixture_user(name: &str) -> &'static FixtureUser {
+    fixture_keys()
+        .users
+        .iter()
+        .find(|u| u.username == name)
+        .expect("fixture user")
+}
+
+/// The fixture identity key of `name` (alice, bob, carol).
+pub fn identity_key(name: &str) -> IdentityKey {
+    IdentityKey::from_pkcs8_der(&hex::decode(&fixture_user(name).identity_pkcs8).unwrap()).unwrap()
+}
+
+/// The fixture encryption key of `name`. v2 tests may also use an identity fixture key
+/// as a device's encryption key (they are plain RSA keys) when they need more keys.
+pub fn encryption_key(name: &str) -> EncryptionKey {
+    EncryptionKey::from_pkcs8_der(&hex::decode(&fixture_user(name).encryption_pkcs8).unwrap())
+        .unwrap()
+}
+
+/// An extra RSA-2048 key from the fixtures for use as a device encryption key: the
+/// identity keys' PKCS#8 read as encryption keys (`"alice-id"` etc.), or the encryption
+/// keys (`"alice"`).
+pub fn device_key(which: &str) -> EncryptionKey {
+    match which.strip_suffix("-id") {
+        Some(name) => {
+            EncryptionKey::from_pkcs8_der(&hex::decode(&fixture_user(name).identity_pkcs8).unwrap())
+                .unwrap()
+        }
+        None => encryption_key(which),
+    }
+}
