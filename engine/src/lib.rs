@@ -1,0 +1,18 @@
+#![no_std]
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// Untrusted bytes are parsed only through `codec::Reader`; no indexing that can panic.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
+extern crate alloc;
+
+pub mod account_state;
+pub mod codec;
+pub mod failures;
+pub mod limits;
+pub mod missing;
+pub mod msg_id;
+pub mod outbox;
+pub mod payload;
+pub mod seen;

@@ -1,0 +1,648 @@
+//! The outbox: every sent message until each device it was sealed to has receipted it.
+//!
+//! A message is sealed once per target device (the recipient's devices and the sender's
+//! own other devices). It stays here until every target receipted it or left its
+//! account's device list, so nothing is lost in silence: the app sees "delivered to n of
+//! m devices", a message that no current device of the recipient receipted is re-sent
+//! when one of the recipient's devices is removed, and everything a device asks for with
+//! a `ResetRequest` is re-sealed to it. An envelope the relay has not taken yet is kept
+//! with its target, so a restart re-deposits the very same bytes instead of sealing a new
+//! counter (which the receiver would count as a missing message).
+
+use alloc::vec::Vec;
+
+use sealpost_core::v2::DeviceId;
+use sealpost_core::{Error, Result, UserId};
+
+use crate::codec::{Codec, Reader, put_var32};
+use crate::limits::MAX_MESSAGE_AGE;
+use crate::msg_id::MsgId;
+use crate::payload::Message;
+
+/// Most messages waiting for receipts; a send beyond it is refused, not queued.
+pub const MAX_OUTBOX: usize = 1024;
+/// Most target devices per message (8 of the recipient, 7 own, and re-send targets).
+pub const MAX_TARGETS: usize = 32;
+/// Largest envelope kept (the largest bucket).
+const MAX_ENVELOPE_LEN: usize = sealpost_core::padding::MAX_ENVELOPE_LEN;
+
+const TAG: [u8; 2] = [b'O', 2];
+
+/// Where a message stands with one target device.
+#[derive(Clone, PartialEq, Eq)]
+enum TargetState {
+    /// Sealed, not yet taken by the relay: the envelope to (re-)deposit.
+    Unsent(Vec<u8>),
+    /// The relay took it.
+    Sent,
+    /// The device receipted it.
+    Receipted,
+}
+
+/// One device a message was sealed to.
+#[derive(Clone, PartialEq, Eq)]
+struct Target {
+    /// The device's account.
+    pub user: UserId,
+    /// The device.
+    pub device: DeviceId,
+    /// Where the message stands with it.
+    pub state: TargetState,
+}
+
+/// "Delivered to `delivered` of `total` devices of the recipient."
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Recipient devices that receipted the message.
+    pub delivered: usize,
+    /// Recipient devices the message was sealed to and that are still in the list.
+    pub total: usize,
+}
+
+/// A message waiting for receipts.
+#[derive(Clone, PartialEq, Eq)]
+struct Entry {
+    message: Message,
+    created_at: u64,
+    targets: Vec<Target>,
+}
+
+impl Entry {
+    fn delivery(&self) -> Delivery {
+        let to = self.message.conversation();
+        let mine = self.targets.iter().filter(|t| t.user == *to);
+        let (delivered, total) = mine.fold((0, 0), |(d, n), t| {
+            (d + usize::from(t.state == TargetState::Receipted), n + 1)
+        });
+        Delivery { delivered, total }
+    }
+
+    fn complete(&self) -> bool {
+        self.targets
+            .iter()
+            .all(|t| t.state == TargetState::Receipted)
+    }
+}
+
+/// A message to seal again for some devices (same `msg_id`: receivers de-duplicate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resend {
+    /// The message.
+    pub message: Message,
+    /// The devices to seal it to, all of `message.conversation()`'s account or of the
+    /// device that asked for a reset.
+    pub devices: Vec<(UserId, DeviceId)>,
+}
+
+/// Sent messages by send order (re-sends keep that order).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Outbox {
+    entries: Vec<Entry>,
+}
+
+impl core::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Outbox {
+    /// An empty outbox.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of messages waiting.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether a message with `id` is waiting.
+    pub fn contains(&self, id: &MsgId) -> bool {
+        self.entry(id).is_some()
+    }
+
+    fn entry(&self, id: &MsgId) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.message.msg_id() == *id)
+    }
+
+    fn entry_mut(&mut self, id: &MsgId) -> Option<&mut Entry> {
+        self.entries.iter_mut().find(|e| e.message.msg_id() == *id)
+    }
+
+    /// Whether [`Outbox::add`] would refuse a new message for lack of room.
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= MAX_OUTBOX
+    }
+
+    /// Keeps a freshly sealed message: `sealed` holds each target and its envelope.
+    /// [`Error::TooLarge`] when the outbox or the target list is full, [`Error::Malformed`]
+    /// for a duplicate id or target: nothing changes then. A message sealed to no device
+    /// at all (only possible to oneself with one device) is complete at once.
+    pub fn add(
+        &mut self,
+        message: Message,
+        created_at: u64,
+        sealed: Vec<(UserId, DeviceId, Vec<u8>)>,
+    ) -> Result<Delivery> {
+        if self.is_full() || sealed.len() > MAX_TARGETS {
+            return Err(Error::TooLarge);
+        }
+        if self.contains(&message.msg_id()) || has_duplicates(sealed.iter().map(|s| (s.0, s.1))) {
+            return Err(Error::Malformed);
+        }
+        let targets = sealed
+            .into_iter()
+            .map(|(user, device, envelope)| Target {
+                user,
+                device,
+                state: TargetState::Unsent(envelope),
+            })
+            .collect();
+        let entry = Entry {
+            message,
+            created_at,
+            targets,
+        };
+        let delivery = entry.delivery();
+        if !entry.complete() {
+            self.entries.push(entry);
+        }
+        Ok(delivery)
+    }
+
+    /// Adds or replaces targets of a waiting message with fresh envelopes (a re-send).
+    /// Unknown messages are ignored; targets beyond [`MAX_TARGETS`] are dropped.
+    pub fn reseal(&mut self, id: &MsgId, sealed: Vec<(UserId, DeviceId, Vec<u8>)>) {
+        let Some(entry) = self.entry_mut(id) else {
+            return;
+        };
+        for (user, device, envelope) in sealed {
+            let state = TargetState::Unsent(envelope);
+            let at = entry
+                .targets
+                .iter()
+                .position(|t| t.user == user && t.device == device);
+            if let Some(t) = at.and_then(|i| entry.targets.get_mut(i)) {
+                t.state = state;
+            } else if entry.targets.len() < MAX_TARGETS {
+                entry.targets.push(Target {
+                    user,
+                    device,
+                    state,
+                });
+            }
+        }
+    }
+
+    /// Envelopes the relay has not taken yet, in send order: `(msg, user, device, bytes)`.
+    pub fn unsent(&self) -> impl Iterator<Item = (MsgId, UserId, DeviceId, &[u8])> {
+        self.entries.iter().flat_map(|e| {
+            e.targets.iter().filter_map(move |t| match &t.state {
+                TargetState::Unsent(env) => Some((e.message.msg_id(), t.user, t.device, &env[..])),
+                _ => None,
+            })
+        })
+    }
+
+    /// The relay took the envelope for `(user, device)`: drop the bytes.
+    pub fn deposited(&mut self, id: &MsgId, user: &UserId, device: &DeviceId) {
+        if let Some(t) = self.entry_mut(id).and_then(|e| {
+            e.targets
+                .iter_mut()
+                .find(|t| t.user == *user && t.device == *device)
+        }) && matches!(t.state, TargetState::Unsent(_))
+        {
+            t.state = TargetState::Sent;
+        }
+    }
+
+    /// A receipt from `(user, device)`, which the session authenticated. Only messages
+    /// sealed to that very device count. Returns each changed message with its delivery
+    /// state; a message receipted by all its targets leaves the outbox.
+    pub fn receipt(
+        &mut self,
+        user: &UserId,
+        device: &DeviceId,
+        ids: &[MsgId],
+    ) -> Vec<(MsgId, Delivery)> {
+        let mut changed = Vec::new();
+        for id in ids {
+            let Some(entry) = self.entry_mut(id) else {
+                continue;
+            };
+            let Some(t) = entry
+                .targets
+                .iter_mut()
+                .find(|t| t.user == *user && t.device == *device)
+            else {
+                continue;
+            };
+            if t.state != TargetState::Receipted {
+                t.state = TargetState::Receipted;
+                changed.push((*id, entry.delivery()));
+            }
+        }
+        self.entries.retain(|e| !e.complete());
+        changed
+    }
+
+    /// `user`'s current device list is `current`. Targets that left it are dropped (their
+    /// messages can never be receipted). A message to `user` that no remaining device
+    /// receipted, and that lost a target, is to be re-sent to the current devices it was
+    /// not sealed to. Returns the re-sends and the changed delivery states; messages left
+    /// without targets stay until [`Outbox::sweep`].
+    pub fn devices_changed(
+        &mut self,
+        user: &UserId,
+        current: &[DeviceId],
+    ) -> (Vec<Resend>, Vec<(MsgId, Delivery)>) {
+        let mut resends = Vec::new();
+        let mut changed = Vec::new();
+        for entry in &mut self.entries {
+            let before = entry.targets.len();
+            entry
+                .targets
+                .retain(|t| t.user != *user || current.contains(&t.device));
+            if entry.targets.len() == before {
+                continue;
+            }
+            changed.push((entry.message.msg_id(), entry.delivery()));
+            let to_user = entry.message.conversation() == user;
+            let receipted = entry
+                .targets
+                .iter()
+                .any(|t| t.user == *user && t.state == TargetState::Receipted);
+            if to_user && !receipted {
+                let devices: Vec<(UserId, DeviceId)> = current
+                    .iter()
+                    .filter(|d| {
+                        !entry
+                            .targets
+                            .iter()
+                            .any(|t| t.user == *user && t.device == **d)
+                    })
+                    .map(|d| (*user, *d))
+                    .collect();
+                if !devices.is_empty() {
+                    resends.push(Resend {
+                        message: entry.message.clone(),
+                        devices,
+                    });
+                }
+            }
+        }
+        (resends, changed)
+    }
+
+    /// Drops messages no target is waiting for any more (all receipted, or every target
+    /// left its list): call after sealing the re-sends of [`Outbox::devices_changed`].
+    /// Returns the dropped ones that no recipient device ever receipted.
+    pub fn sweep(&mut self) -> Vec<MsgId> {
+        let mut undelivered = Vec::new();
+        self.entries.retain(|e| {
+            let done = e.complete();
+            if done && e.delivery().delivered == 0 {
+                undelivered.push(e.message.msg_id());
+            }
+            !done
+        });
+        undelivered
+    }
+
+    /// `(user, device)` lost its session with us: every message sealed to it and not
+    /// receipted is to be sealed again, in send order.
+    pub fn reset(&self, user: &UserId, device: &DeviceId) -> Vec<Resend> {
+        self.entries
+            .iter()
+            .filter(|e| {
+                e.targets.iter().any(|t| {
+                    t.user == *user && t.device == *device && t.state != TargetState::Receipted
+                })
+            })
+            .map(|e| Resend {
+                message: e.message.clone(),
+                devices: alloc::vec![(*user, *device)],
+            })
+            .collect()
+    }
+
+    /// Drops messages older than [`MAX_MESSAGE_AGE`]: the relay no longer holds them and
+    /// receivers would refuse them. Returns them with their final delivery state.
+    pub fn expire(&mut self, now: u64) -> Vec<(MsgId, Delivery)> {
+        let mut gone = Vec::new();
+        self.entries.retain(|e| {
+            let keep = e.created_at.saturating_add(MAX_MESSAGE_AGE) >= now;
+            if !keep {
+                gone.push((e.message.msg_id(), e.delivery()));
+            }
+            keep
+        });
+        gone
+    }
+}
+
+fn has_duplicates(items: impl Iterator<Item = (UserId, DeviceId)>) -> bool {
+    let mut seen = Vec::new();
+    for item in items {
+        if seen.contains(&item) {
+            return true;
+        }
+        seen.push(item);
+    }
+    false
+}
+
+impl Codec for Outbox {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&TAG);
+        let n = u16::try_from(self.entries.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&n.to_be_bytes());
+        for e in self.entries.iter().take(usize::from(n)) {
+            e.message.encode(out);
+            out.extend_from_slice(&e.created_at.to_be_bytes());
+            let m = u8::try_from(e.targets.len()).unwrap_or(u8::MAX);
+            out.push(m);
+            for t in e.targets.iter().take(usize::from(m)) {
+                t.user.encode(out);
+                t.device.encode(out);
+                match &t.state {
+                    TargetState::Unsent(env) => {
+                        out.push(0);
+                        put_var32(out, env);
+                    }
+                    TargetState::Sent => out.push(1),
+                    TargetState::Receipted => out.push(2),
+                }
+            }
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        if r.array::<2>()? != TAG {
+            return Err(Error::Malformed);
+        }
+        let n = r.count16(MAX_OUTBOX, 16 + 32 + 2 + 8 + 1 + 4 + 8 + 1)?;
+        let mut outbox = Self::new();
+        for _ in 0..n {
+            let message = Message::read(r)?;
+            let created_at = r.u64()?;
+            let m = usize::from(r.u8()?);
+            if m > MAX_TARGETS {
+                return Err(Error::Malformed);
+            }
+            let mut targets = Vec::with_capacity(m);
+            for _ in 0..m {
+                let user = UserId::read(r)?;
+                let device = DeviceId::read(r)?;
+                let state = match r.u8()? {
+                    0 => TargetState::Unsent(r.var32(MAX_ENVELOPE_LEN)?.to_vec()),
+                    1 => TargetState::Sent,
+                    2 => TargetState::Receipted,
+                    _ => return Err(Error::Malformed),
+                };
+                targets.push(Target {
+                    user,
+                    device,
+                    state,
+                });
+            }
+            let entry = Entry {
+                message,
+                created_at,
+                targets,
+            };
+            if entry.complete()
+                || outbox.contains(&entry.message.msg_id())
+                || has_duplicates(entry.targets.iter().map(|t| (t.user, t.device)))
+            {
+                return Err(Error::Malformed);
+            }
+            outbox.entries.push(entry);
+        }
+        Ok(outbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealpost_core::Username;
+
+    const NOW: u64 = 1_767_225_600;
+
+    fn bob() -> UserId {
+        Username::parse("bob").unwrap().user_id()
+    }
+
+    fn alice() -> UserId {
+        Username::parse("alice").unwrap().user_id()
+    }
+
+    fn dev(n: u8) -> DeviceId {
+        DeviceId::from_bytes([n; 16])
+    }
+
+    fn message(n: u8) -> Message {
+        let alice = Username::parse("alice").unwrap();
+        Message::new(MsgId([n; 16]), bob(), alice, NOW, 1, alloc::vec![n]).unwrap()
+    }
+
+    /// Message `n` sealed to bob's devices 1 and 2 and alice's own device 9.
+    fn outbox_with(n: u8) -> Outbox {
+        let mut o = Outbox::new();
+        let targets = alloc::vec![
+            (bob(), dev(1), alloc::vec![1]),
+            (bob(), dev(2), alloc::vec![2]),
+            (alice(), dev(9), alloc::vec![9]),
+        ];
+        assert_eq!(
+            o.add(message(n), NOW, targets),
+            Ok(Delivery {
+                delivered: 0,
+                total: 2
+            })
+        );
+        o
+    }
+
+    #[test]
+    fn kept_until_every_target_receipted() {
+        let mut o = outbox_with(1);
+        let id = MsgId([1; 16]);
+        assert_eq!(
+            o.receipt(&bob(), &dev(1), &[id]),
+            [(
+                id,
+                Delivery {
+                    delivered: 1,
+                    total: 2
+                }
+            )]
+        );
+        // A second receipt from the same device changes nothing.
+        assert!(o.receipt(&bob(), &dev(1), &[id]).is_empty());
+        // A receipt from a device the message was not sealed to counts for nothing.
+        assert!(o.receipt(&bob(), &dev(3), &[id]).is_empty());
+        assert!(o.receipt(&alice(), &dev(1), &[id]).is_empty());
+        o.receipt(&bob(), &dev(2), &[id]);
+        assert!(o.contains(&id), "the sync copy is not receipted yet");
+        o.receipt(&alice(), &dev(9), &[id]);
+        assert!(o.is_empty());
+    }
+
+    #[test]
+    fn unsent_envelopes_are_kept_until_the_relay_takes_them() {
+        let mut o = outbox_with(1);
+        let id = MsgId([1; 16]);
+        assert_eq!(o.unsent().count(), 3);
+        o.deposited(&id, &bob(), &dev(1));
+        let left: Vec<_> = o.unsent().map(|(_, u, d, e)| (u, d, e.to_vec())).collect();
+        assert_eq!(
+            left,
+            [
+                (bob(), dev(2), alloc::vec![2]),
+                (alice(), dev(9), alloc::vec![9])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_removed_device_sends_unreceipted_messages_to_the_others() {
+        let mut o = outbox_with(1);
+        let id = MsgId([1; 16]);
+        // Bob revokes device 2 and adds device 3: nobody receipted, so re-send to 3.
+        let (resends, changed) = o.devices_changed(&bob(), &[dev(1), dev(3)]);
+        assert_eq!(
+            changed,
+            [(
+                id,
+                Delivery {
+                    delivered: 0,
+                    total: 1
+                }
+            )]
+        );
+        assert_eq!(resends.len(), 1);
+        assert_eq!(resends[0].devices, [(bob(), dev(3))]);
+        o.reseal(&id, alloc::vec![(bob(), dev(3), alloc::vec![3])]);
+        assert_eq!(
+            o.receipt(&bob(), &dev(3), &[id]),
+            [(
+                id,
+                Delivery {
+                    delivered: 1,
+                    total: 2
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn a_removed_device_does_not_resend_what_another_device_receipted() {
+        let mut o = outbox_with(1);
+        let id = MsgId([1; 16]);
+        o.receipt(&bob(), &dev(1), &[id]);
+        let (resends, _) = o.devices_changed(&bob(), &[dev(1), dev(3)]);
+        assert!(resends.is_empty());
+        // Own devices leaving never trigger re-sends either.
+        let (resends, _) = o.devices_changed(&alice(), &[dev(8)]);
+        assert!(resends.is_empty());
+        assert!(o.sweep().is_empty());
+        assert!(o.is_empty(), "every remaining target receipted");
+    }
+
+    #[test]
+    fn messages_whose_devices_all_left_are_reported_undelivered() {
+        let mut o = outbox_with(1);
+        o.receipt(&alice(), &dev(9), &[MsgId([1; 16])]);
+        let (resends, _) = o.devices_changed(&bob(), &[dev(1)]);
+        assert!(resends.is_empty(), "device 1 still holds it");
+        let (resends, _) = o.devices_changed(&bob(), &[dev(4)]);
+        assert_eq!(resends[0].devices, [(bob(), dev(4))]);
+        // The engine could not seal to device 4 (no bundle): nothing waits any more.
+        assert_eq!(o.sweep(), [MsgId([1; 16])]);
+    }
+
+    #[test]
+    fn reset_re_seals_what_the_device_did_not_receipt_in_order() {
+        let mut o = outbox_with(1);
+        let mut two = outbox_with(2);
+        o.entries.append(&mut two.entries);
+        o.receipt(&bob(), &dev(1), &[MsgId([1; 16])]);
+        let resends = o.reset(&bob(), &dev(1));
+        assert_eq!(resends.len(), 1);
+        assert_eq!(resends[0].message.msg_id(), MsgId([2; 16]));
+        let resends = o.reset(&bob(), &dev(2));
+        let ids: Vec<_> = resends.iter().map(|r| r.message.msg_id()).collect();
+        assert_eq!(ids, [MsgId([1; 16]), MsgId([2; 16])]);
+    }
+
+    #[test]
+    fn old_messages_expire() {
+        let mut o = outbox_with(1);
+        assert!(o.expire(NOW + MAX_MESSAGE_AGE).is_empty());
+        assert_eq!(o.expire(NOW + MAX_MESSAGE_AGE + 1).len(), 1);
+        assert!(o.is_empty());
+    }
+
+    #[test]
+    fn bounded_and_duplicate_free() {
+        let mut o = outbox_with(1);
+        assert_eq!(
+            o.add(message(1), NOW, alloc::vec![(bob(), dev(1), alloc::vec![])]),
+            Err(Error::Malformed)
+        );
+        let twice = alloc::vec![
+            (bob(), dev(1), alloc::vec![]),
+            (bob(), dev(1), alloc::vec![])
+        ];
+        assert_eq!(o.add(message(2), NOW, twice), Err(Error::Malformed));
+        for i in 0..(MAX_OUTBOX - 1) {
+            let mut id = [0xee; 16];
+            id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            let m = Message::new(
+                MsgId(id),
+                bob(),
+                Username::parse("alice").unwrap(),
+                NOW,
+                1,
+                Vec::new(),
+            )
+            .unwrap();
+            o.add(m, NOW, alloc::vec![(bob(), dev(1), alloc::vec![])])
+                .unwrap();
+        }
+        assert!(o.is_full());
+        assert_eq!(
+            o.add(message(3), NOW, alloc::vec![(bob(), dev(1), alloc::vec![])]),
+            Err(Error::TooLarge)
+        );
+    }
+
+    #[test]
+    fn encoding_round_trips_and_is_strict() {
+        let mut o = outbox_with(1);
+        o.deposited(&MsgId([1; 16]), &bob(), &dev(1));
+        o.receipt(&bob(), &dev(2), &[MsgId([1; 16])]);
+        let bytes = o.to_bytes();
+        assert_eq!(Outbox::from_bytes(&bytes), Ok(o));
+        for len in 0..bytes.len() {
+            assert!(Outbox::from_bytes(&bytes[..len]).is_err());
+        }
+        for i in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[i] ^= 0x41;
+            if let Ok(other) = Outbox::from_bytes(&flipped) {
+                assert_eq!(other.to_bytes(), flipped);
+            }
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Engine payloads: the plaintext inside every envelope body (design section 3).
+//!
+//! `payload = u8(type) || fields`. Parsing is strict (bounds, no trailing bytes, one
+//! encoding per value) and never panics; an unknown type is [`Error::Malformed`], which
+//! the engine acknowledges and surfaces instead of guessing.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use sealpost_core::{Error, Result, UserId, Username};
+
+use crate::account_state::AccountState;
+use crate::codec::{Codec, Reader, put_list16, put_var32};
+use crate::msg_id::MsgId;
+
+/// Largest message content: what fits a 1 MiB bucket after the envelope's headers, an
+/// RSA-4096 init block and this payload's own fields, with room to spare.
+pub const MAX_CONTENT_LEN: usize = 1_000_000;
+/// Most message ids in one receipt (receivers batch up to this many).
+pub const MAX_RECEIPT_IDS: usize = 512;
+
+const TYPE_MESSAGE: u8 = 1;
+const TYPE_RECEIPT: u8 = 2;
+const TYPE_RESET_REQUEST: u8 = 3;
+const TYPE_ACCOUNT_SYNC: u8 = 4;
+
+/// A message written by a user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    msg_id: MsgId,
+    conversation: UserId,
+    sender: Username,
+    sent_at: u64,
+    content_type: u8,
+    content: Vec<u8>,
+}
+
+impl Message {
+    /// A message; [`Error::TooLarge`] when `content` exceeds [`MAX_CONTENT_LEN`].
+    pub fn new(
+        msg_id: MsgId,
+        conversation: UserId,
+        sender: Username,
+        sent_at: u64,
+        content_type: u8,
+        content: Vec<u8>,
+    ) -> Result<Self> {
+        if content.len() > MAX_CONTENT_LEN {
+            return Err(Error::TooLarge);
+        }
+        Ok(Self {
+            msg_id,
+            conversation,
+            sender,
+            sent_at,
+            content_type,
+            content,
+        })
+    }
+
+    /// Stable across re-sends: receivers de-duplicate by it.
+    pub fn msg_id(&self) -> MsgId {
+        self.msg_id
+    }
+
+    /// The other party of the conversation, seen from the sender: the recipient (also
+    /// in the sync copies the sender's own devices receive).
+    pub fn conversation(&self) -> &UserId {
+        &self.conversation
+    }
+
+    /// The sender's username (the engine checks it against the authenticated sender).
+    pub fn sender(&self) -> &Username {
+        &self.sender
+    }
+
+    /// The sender's clock when the message was first sent.
+    pub fn sent_at(&self) -> u64 {
+        self.sent_at
+    }
+
+    /// The application's content type.
+    pub fn content_type(&self) -> u8 {
+        self.content_type
+    }
+
+    /// The application's content.
+    pub fn content(&self) -> &[u8] {
+        &self.content
+    }
+
+    /// The content, moved out.
+    pub fn into_content(self) -> Vec<u8> {
+        self.content
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("msg_id", &self.msg_id)
+            .field("sent_at", &self.sent_at)
+            .field("content_type", &self.content_type)
+            .field("content_len", &self.content.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Codec for Message {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.msg_id.encode(out);
+        self.conversation.encode(out);
+        self.sender.encode(out);
+        out.extend_from_slice(&self.sent_at.to_be_bytes());
+        out.push(self.content_type);
+        put_var32(out, &self.content);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Self {
+            msg_id: MsgId::read(r)?,
+            conversation: UserId::read(r)?,
+            sender: Username::read(r)?,
+            sent_at: r.u64()?,
+            content_type: r.u8()?,
+            content: r.var32(MAX_CONTENT_LEN)?.to_vec(),
+        })
+    }
+}
+
+/// "This device opened these messages": confirms them, and the session they came in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    ids: Vec<MsgId>,
+}
+
+impl Receipt {
+    /// A receipt for 1 to [`MAX_RECEIPT_IDS`] messages.
+    pub fn new(ids: Vec<MsgId>) -> Result<Self> {
+        if ids.is_empty() || ids.len() > MAX_RECEIPT_IDS {
+            return Err(Error::TooLarge);
+        }
+        Ok(Self { ids })
+    }
+
+    /// The receipted messages.
+    pub fn ids(&self) -> &[MsgId] {
+        &self.ids
+    }
+}
+
+impl Codec for Receipt {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_list16(out, self.ids.iter());
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let n = r.count16(MAX_RECEIPT_IDS, 16)?;
+        let ids = (0..n).map(|_| MsgId::read(r)).collect::<Result<Vec<_>>>()?;
+        Self::new(ids).map_err(|_| Error::Malformed)
+    }
+}
+
+/// Everything the engine puts inside an envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// A user's message (to a contact, or a sync copy to an own device).
+    Message(Message),
+    /// Delivery confirmation.
+    Receipt(Receipt),
+    /// "I cannot read session `0`; start a new one and re-send what I did not receipt."
+    ResetRequest([u8; 16]),
+    /// Own devices only: the account state (contacts, pins, verified marks).
+    AccountSync(AccountState),
+}
+
+impl Codec for Payload {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Payload::Message(m) => {
+                out.push(TYPE_MESSAGE);
+                m.encode(out);
+            }
+            Payload::Receipt(r) => {
+                out.push(TYPE_RECEIPT);
+                r.encode(out);
+            }
+            Payload::ResetRequest(session) => {
+                out.push(TYPE_RESET_REQUEST);
+                out.extend_from_slice(session);
+            }
+            Payload::AccountSync(state) => {
+                out.push(TYPE_ACCOUNT_SYNC);
+                state.encode(out);
+            }
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        match r.u8()? {
+            TYPE_MESSAGE => Ok(Payload::Message(Message::read(r)?)),
+            TYPE_RECEIPT => Ok(Payload::Receipt(Receipt::read(r)?)),
+            TYPE_RESET_REQUEST => Ok(Payload::ResetRequest(r.array()?)),
+            TYPE_ACCOUNT_SYNC => Ok(Payload::AccountSync(AccountState::read(r)?)),
+            _ => Err(Error::Malformed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Message {
+        let alice = Username::parse("alice").unwrap();
+        let bob = Username::parse("bob").unwrap().user_id();
+        Message::new(
+            MsgId([7; 16]),
+            bob,
+            alice,
+            1_767_225_600,
+            1,
+            b"hi bob".to_vec(),
+        )
+        .unwrap()
+    }
+
+    fn samples() -> Vec<Payload> {
+        alloc::vec![
+            Payload::Message(message()),
+            Payload::Receipt(Receipt::new(alloc::vec![MsgId([1; 16]), MsgId([2; 16])]).unwrap()),
+            Payload::ResetRequest([9; 16]),
+            Payload::AccountSync(AccountState::new()),
+        ]
+    }
+
+    #[test]
+    fn every_payload_round_trips() {
+        for p in samples() {
+            assert_eq!(Payload::from_bytes(&p.to_bytes()), Ok(p));
+        }
+    }
+
+    #[test]
+    fn truncations_and_trailing_bytes_are_refused() {
+        for p in samples() {
+            let bytes = p.to_bytes();
+            for len in 0..bytes.len() {
+                assert!(
+                    Payload::from_bytes(&bytes[..len]).is_err(),
+                    "{p:?} at {len}"
+                );
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert_eq!(Payload::from_bytes(&longer), Err(Error::Malformed));
+        }
+    }
+
+    #[test]
+    fn bit_flips_never_panic_and_stay_canonical() {
+        for p in samples() {
+            let bytes = p.to_bytes();
+            for i in 0..bytes.len() {
+                for bit in [0x01, 0x80] {
+                    let mut flipped = bytes.clone();
+                    flipped[i] ^= bit;
+                    if let Ok(q) = Payload::from_bytes(&flipped) {
+                        assert_eq!(q.to_bytes(), flipped);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_types_and_bounds_are_malformed() {
+        assert_eq!(Payload::from_bytes(&[0]), Err(Error::Malformed));
+        assert_eq!(Payload::from_bytes(&[5, 0]), Err(Error::Malformed));
+        assert_eq!(Payload::from_bytes(&[]), Err(Error::Malformed));
+        // An empty receipt is not a receipt.
+        assert_eq!(Payload::from_bytes(&[2, 0, 0]), Err(Error::Malformed));
+        // A count larger than the bytes that follow.
+        assert_eq!(Payload::from_bytes(&[2, 0x01, 0xff]), Err(Error::Malformed));
+        // A content length beyond the limit is refused before any allocation.
+        let mut big = Payload::Message(message()).to_bytes();
+        let len_at = big.len() - 6 - 4;
+        big[len_at..len_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(Payload::from_bytes(&big), Err(Error::Malformed));
+    }
+
+    #[test]
+    fn builders_enforce_the_limits() {
+        let bob = Username::parse("bob").unwrap();
+        let too_big = alloc::vec![0; MAX_CONTENT_LEN + 1];
+        assert_eq!(
+            Message::new(MsgId([0; 16]), bob.user_id(), bob, 0, 1, too_big),
+            Err(Error::TooLarge)
+        );
+        assert_eq!(Receipt::new(Vec::new()), Err(Error::TooLarge));
+        assert_eq!(
+            Receipt::new(alloc::vec![MsgId([0; 16]); MAX_RECEIPT_IDS + 1]),
+            Err(Error::TooLarge)
+        );
+    }
+}
