@@ -1,6 +1,7 @@
 //! Owner authentication (docs/API.md "Owner authentication"): a request signed with the
-//! identity key of the registered bundle, or a short-lived bearer token obtained with
-//! one. Every failure is the same `401`, whatever went wrong.
+//! account's identity key (from the registered v1 bundle, or from the v2 device list),
+//! or a short-lived bearer token obtained with one and bound to one mailbox. Every
+//! failure is the same `401`, whatever went wrong.
 
 use std::collections::HashMap;
 
@@ -10,11 +11,45 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use sealpost_core::{KeyBundle, UserId, auth};
+use sealpost_core::v2::DeviceList;
+use sealpost_core::{IdentityPublicKey, KeyBundle, UserId, auth};
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, parse_id};
+use crate::error::{ApiError, parse_device, parse_id};
+use crate::store::{DeviceKey, Mailbox, coarse_time};
 use crate::{AppState, B64, now, random_bytes};
+
+/// Who must have made a request: whose identity key a signature must verify with, and
+/// which mailbox a bearer token must be bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// v1: the identity key of the registered bundle; tokens of the account's mailbox.
+    Account(UserId),
+    /// v2 mailbox of one device: the identity key of the account's device list; tokens
+    /// of this device's mailbox. The device must be in the current list.
+    Device(UserId, DeviceKey),
+    /// v2 account-wide requests (device bundles, device status): the identity key of
+    /// the device list; signatures only, since a token belongs to one mailbox.
+    Devices(UserId),
+}
+
+impl Owner {
+    /// The account.
+    pub fn user(&self) -> &UserId {
+        match self {
+            Self::Account(user) | Self::Device(user, _) | Self::Devices(user) => user,
+        }
+    }
+
+    /// The mailbox a bearer token must be bound to, if tokens are accepted at all.
+    pub fn mailbox(&self) -> Option<Mailbox> {
+        match *self {
+            Self::Account(user) => Some(Mailbox::Account(user)),
+            Self::Device(user, device) => Some(Mailbox::Device(user, device)),
+            Self::Devices(_) => None,
+        }
+    }
+}
 
 /// Which credentials an endpoint accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,26 +82,50 @@ enum Credential {
     Bearer([u8; 32]),
 }
 
-/// An owner-only request without a body to sign (`GET`, `DELETE`): the `{id}` of the
-/// path and the parts a signature covers. Every owner-only handler used to take these
-/// apart by hand; extracting them is one step, authenticating another
-/// ([`Self::authenticate`]), so a handler can still refuse a malformed request first.
+/// An owner-only request without a body to sign (`GET`, `DELETE`): the `{id}` (and v2
+/// `{device}`) of the path and the parts a signature covers. Every owner-only handler
+/// used to take these apart by hand; extracting them is one step, authenticating
+/// another ([`Self::authenticate`]), so a handler can still refuse a malformed request
+/// first.
 #[derive(Debug)]
 pub struct OwnerParts {
     /// The id of the path's `{id}`.
     pub id: UserId,
+    /// The device of the path's `{device}` (v2 routes).
+    pub device: Option<DeviceKey>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 }
 
 impl OwnerParts {
-    /// Checks that the request, with `body`, comes from the owner of [`Self::id`].
-    /// Bodiless endpoints pass `b""`: the signature covers an empty body (docs/API.md),
-    /// whatever was sent.
+    /// The owner of the path's mailbox: the account's (v1, no `{device}`) or the
+    /// device's (v2).
+    pub fn mailbox_owner(&self) -> Owner {
+        match self.device {
+            None => Owner::Account(self.id),
+            Some(device) => Owner::Device(self.id, device),
+        }
+    }
+
+    /// Checks that the request, with `body`, comes from the owner of the path's
+    /// mailbox ([`Self::mailbox_owner`]). Bodiless endpoints pass `b""`: the signature
+    /// covers an empty body (docs/API.md), whatever was sent.
     pub async fn authenticate(
         &self,
         state: &AppState,
+        body: &[u8],
+        accept: Accept,
+    ) -> Result<(), ApiError> {
+        self.authenticate_as(state, self.mailbox_owner(), body, accept)
+            .await
+    }
+
+    /// Checks that the request, with `body`, comes from `who`.
+    pub async fn authenticate_as(
+        &self,
+        state: &AppState,
+        who: Owner,
         body: &[u8],
         accept: Accept,
     ) -> Result<(), ApiError> {
@@ -76,7 +135,7 @@ impl OwnerParts {
             headers: &self.headers,
             body,
         };
-        owner(state, &self.id, req, accept).await
+        owner(state, who, req, accept).await
     }
 
     /// Whether the request carries credentials at all (a first registration does not).
@@ -96,6 +155,11 @@ impl FromRequestParts<AppState> for OwnerParts {
             .map_err(IntoResponse::into_response)?;
         let id = params.get("id").map_or("", String::as_str);
         let id = parse_id(id).map_err(IntoResponse::into_response)?;
+        let device = params
+            .get("device")
+            .map(|d| parse_device(d))
+            .transpose()
+            .map_err(IntoResponse::into_response)?;
         // The URI as sent, before any routing rewrote it: the one the client signed.
         let uri = match parts.extensions.get::<OriginalUri>() {
             Some(OriginalUri(uri)) => uri.clone(),
@@ -103,6 +167,7 @@ impl FromRequestParts<AppState> for OwnerParts {
         };
         Ok(Self {
             id,
+            device,
             method: parts.method.clone(),
             uri,
             headers: parts.headers.clone(),
@@ -126,9 +191,21 @@ impl OwnerRequest {
         &self.parts.id
     }
 
-    /// Checks that the request comes from the owner of [`Self::id`].
+    /// Checks that the request comes from the owner of the path's mailbox.
     pub async fn authenticate(&self, state: &AppState, accept: Accept) -> Result<(), ApiError> {
         self.parts.authenticate(state, &self.body, accept).await
+    }
+
+    /// Checks that the request comes from `who`.
+    pub async fn authenticate_as(
+        &self,
+        state: &AppState,
+        who: Owner,
+        accept: Accept,
+    ) -> Result<(), ApiError> {
+        self.parts
+            .authenticate_as(state, who, &self.body, accept)
+            .await
     }
 }
 
@@ -146,14 +223,14 @@ impl FromRequest<AppState> for OwnerRequest {
     }
 }
 
-/// Checks that the request comes from the owner of `id`.
+/// Checks that the request comes from `who`.
 pub async fn owner(
     state: &AppState,
-    id: &UserId,
+    who: Owner,
     req: Signed<'_>,
     accept: Accept,
 ) -> Result<(), ApiError> {
-    let outcome = check(state, id, req, accept).await;
+    let outcome = check(state, who, req, accept).await;
     if matches!(&outcome, Err(e) if e.status() == axum::http::StatusCode::UNAUTHORIZED) {
         state.metrics.auth_failures.inc();
     }
@@ -162,7 +239,7 @@ pub async fn owner(
 
 async fn check(
     state: &AppState,
-    id: &UserId,
+    who: Owner,
     req: Signed<'_>,
     accept: Accept,
 ) -> Result<(), ApiError> {
@@ -183,22 +260,46 @@ async fn check(
             }
             let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
             let msg = auth::request_signing_input(req.method.as_str(), path, req.body, ts, &nonce);
-            verify_with_registered_key(state, id, &msg, &sig).await?;
-            // Only a valid signature may consume a nonce, so nobody can burn them.
+            verify_with_identity(state, who, &msg, &sig).await?;
+            // Only a valid signature may consume a nonce, so nobody can burn them. The
+            // nonce belongs to the account: the path in the signed input already
+            // tells its devices' mailboxes apart.
             if !state
                 .store
-                .use_nonce(id, &nonce, ts_i.max(now) + skew)
+                .use_nonce(who.user(), &nonce, ts_i.max(now) + skew)
                 .await?
             {
                 return Err(ApiError::unauthorized());
             }
-            Ok(())
         }
         Credential::Bearer(token) if accept == Accept::SignatureOrToken => {
-            check_token(state, id, &token).await
+            let mailbox = who.mailbox().ok_or_else(ApiError::unauthorized)?;
+            check_token(state, &mailbox, &token).await?;
         }
-        Credential::Bearer(_) => Err(ApiError::unauthorized()),
+        Credential::Bearer(_) => return Err(ApiError::unauthorized()),
     }
+    if let Owner::Device(user, device) = who {
+        device_listed(state, &user, &device).await?;
+    }
+    Ok(())
+}
+
+/// For a v2 mailbox, after its credentials: the device must still be in the account's
+/// list (a token issued just before a revocation must not outlive it), and the access
+/// is recorded (coarsely) as the device's "last seen".
+pub async fn device_listed(
+    state: &AppState,
+    user: &UserId,
+    device: &DeviceKey,
+) -> Result<(), ApiError> {
+    if state.store.device(user, device).await?.is_none() {
+        return Err(ApiError::unauthorized());
+    }
+    state
+        .store
+        .touch_device(user, device, coarse_time(now()))
+        .await?;
+    Ok(())
 }
 
 /// Verifies `sig` over `msg` with the identity key of `id`'s registered bundle.
@@ -208,38 +309,72 @@ pub async fn verify_with_registered_key(
     msg: &[u8],
     sig: &[u8],
 ) -> Result<(), ApiError> {
-    let stored = state
-        .store
-        .bundle(id)
+    verify_with_identity(state, Owner::Account(*id), msg, sig).await
+}
+
+/// Verifies `sig` over `msg` with the identity key `who` is checked against: the
+/// registered bundle's (v1) or the device list's (v2).
+pub async fn verify_with_identity(
+    state: &AppState,
+    who: Owner,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), ApiError> {
+    identity_key(state, who)
         .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    let bundle = KeyBundle::from_bytes(&stored).map_err(|_| ApiError::unauthorized())?;
-    bundle
-        .identity()
         .verify(msg, sig)
         .map_err(|_| ApiError::unauthorized())
 }
 
-/// Checks a bearer token for `id`. Tokens are looked up by hash, so comparing them
-/// leaks nothing through timing.
-pub async fn check_token(state: &AppState, id: &UserId, token: &[u8; 32]) -> Result<(), ApiError> {
+/// The identity key requests of `who` must be signed with; `401` if there is none.
+async fn identity_key(state: &AppState, who: Owner) -> Result<IdentityPublicKey, ApiError> {
+    match who {
+        Owner::Account(id) => {
+            let stored = state
+                .store
+                .bundle(&id)
+                .await?
+                .ok_or_else(ApiError::unauthorized)?;
+            let bundle = KeyBundle::from_bytes(&stored).map_err(|_| ApiError::unauthorized())?;
+            Ok(bundle.identity().clone())
+        }
+        Owner::Device(id, _) | Owner::Devices(id) => {
+            let stored = state
+                .store
+                .device_list(&id)
+                .await?
+                .ok_or_else(ApiError::unauthorized)?;
+            let list =
+                DeviceList::from_bytes(&stored.list).map_err(|_| ApiError::unauthorized())?;
+            Ok(list.identity().clone())
+        }
+    }
+}
+
+/// Checks a bearer token for `mailbox`. Tokens are looked up by hash, so comparing
+/// them leaks nothing through timing.
+pub async fn check_token(
+    state: &AppState,
+    mailbox: &Mailbox,
+    token: &[u8; 32],
+) -> Result<(), ApiError> {
     match state
         .store
         .token_owner(&Sha256::digest(token).into(), now())
         .await?
     {
-        Some(owner) if owner == *id => Ok(()),
+        Some(owner) if owner == *mailbox => Ok(()),
         _ => Err(ApiError::unauthorized()),
     }
 }
 
-/// Issues a bearer token for `id`; returns it (base64url) and its expiry.
-pub async fn issue_token(state: &AppState, id: &UserId) -> Result<(String, i64), ApiError> {
+/// Issues a bearer token for `mailbox`; returns it (base64url) and its expiry.
+pub async fn issue_token(state: &AppState, mailbox: &Mailbox) -> Result<(String, i64), ApiError> {
     let token: [u8; 32] = random_bytes();
     let expires_at = now() + state.limits.token_ttl_secs;
     state
         .store
-        .put_token(&Sha256::digest(token).into(), id, expires_at)
+        .put_token(&Sha256::digest(token).into(), mailbox, expires_at)
         .await?;
     Ok((B64.encode(token), expires_at))
 }

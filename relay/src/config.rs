@@ -104,6 +104,22 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub token_ttl_secs: u64,
 
+    /// Seconds a v2 link channel lives after its first write (default 10 minutes).
+    #[arg(long, env = "SEALPOST_LINK_TTL_SECS", default_value_t = 600)]
+    pub link_ttl_secs: u64,
+
+    /// Total bytes all live link channels may hold; more writes get 507.
+    #[arg(long, env = "SEALPOST_MAX_LINK_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_link_bytes: u64,
+
+    /// Sustained link slot writes per second from one IP address (0 = unlimited).
+    #[arg(long, env = "SEALPOST_RATE_LINK_PER_SEC", default_value_t = 0.1)]
+    pub rate_link_per_sec: f64,
+
+    /// Burst of link slot writes one IP address may make above the sustained rate.
+    #[arg(long, env = "SEALPOST_RATE_LINK_BURST", default_value_t = 10.0)]
+    pub rate_link_burst: f64,
+
     /// Wrong backup tokens accepted per user id per window before 429.
     #[arg(long, env = "SEALPOST_BACKUP_MAX_ATTEMPTS", default_value_t = 5)]
     pub backup_max_attempts: u32,

@@ -136,3 +136,19 @@ pub fn parse_id(s: &str) -> Result<sealpost_core::UserId, ApiError> {
     sealpost_core::UserId::from_hex(s)
         .map_err(|_| ApiError::bad_request("bad_id", "id must be 64 lowercase hex digits"))
 }
+
+/// Parses a v2 device id from a URL: exactly 32 lowercase hex digits (16 bytes).
+pub fn parse_device(s: &str) -> Result<crate::store::DeviceKey, ApiError> {
+    parse_hex16(s).ok_or_else(|| {
+        ApiError::bad_request("bad_device", "device ids are 32 lowercase hex digits")
+    })
+}
+
+/// 32 lowercase hex digits as 16 bytes (device ids, link channels, blob ids).
+pub fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    let lower = s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let mut out = [0u8; 16];
+    (lower && hex::decode_to_slice(s, &mut out).is_ok()).then_some(out)
+}

@@ -31,7 +31,6 @@ use axum::http::StatusCode;
 use axum::routing::{any, delete, get, post, put};
 use axum::{BoxError, Router, middleware};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use sealpost_core::UserId;
 use sealpost_core::rand_core::Rng;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -46,7 +45,7 @@ use crate::limits::{Limits, RateLimiter, SMALL_BODY_LIMIT};
 use crate::listener::{LimitedListener, PeerAddr};
 use crate::metrics::Metrics;
 use crate::push::Hub;
-use crate::store::{PurgeBefore, Store};
+use crate::store::{Mailbox, PurgeBefore, Store};
 
 /// Base64url; emitted without padding, accepted with or without.
 pub const B64: GeneralPurpose = GeneralPurpose::new(
@@ -73,8 +72,14 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Per-IP request rate.
     pub ip_limiter: RateLimiter<std::net::IpAddr>,
-    /// Per-mailbox deposit rate.
-    pub mailbox_limiter: RateLimiter<UserId>,
+    /// Per-mailbox deposit rate (v1 and v2 mailboxes alike).
+    pub mailbox_limiter: RateLimiter<Mailbox>,
+    /// Per-IP link slot write rate.
+    pub link_limiter: RateLimiter<std::net::IpAddr>,
+    /// Wakes link slot reads waiting for a write (by channel).
+    pub link_hub: Arc<Hub<[u8; 16]>>,
+    /// Link slot reads waiting at once.
+    pub link_waiters: Arc<Semaphore>,
     /// Open WebSocket connections.
     pub ws_slots: Arc<Semaphore>,
     /// Flips to `true` when the relay shuts down (WebSocket sessions close).
@@ -108,6 +113,9 @@ impl AppState {
                 config.rate_mailbox_per_sec,
                 config.rate_mailbox_burst,
             ),
+            link_limiter: RateLimiter::new(config.rate_link_per_sec, config.rate_link_burst),
+            link_hub: Arc::new(Hub::default()),
+            link_waiters: Arc::new(Semaphore::new(limits::MAX_LINK_WAITERS)),
             ws_slots: Arc::new(Semaphore::new(config.max_ws_connections)),
             shutdown,
             static_dir,
@@ -142,7 +150,9 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/mailboxes/{id}/ack", post(routes::mailbox::ack))
         .route("/v1/mailboxes/{id}/ws", get(push::ws))
-        .route("/v1/{*rest}", any(routes::not_found));
+        .route("/v1/{*rest}", any(routes::not_found))
+        .merge(v2_routes(&state))
+        .route("/v2/{*rest}", any(routes::not_found));
     let with_static = match &state.static_dir {
         Some(dir) => api
             .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
@@ -174,6 +184,43 @@ pub fn app(state: AppState) -> Router {
                 .concurrency_limit(state.max_concurrent_requests),
         )
         .with_state(state)
+}
+
+/// Protocol v2 (docs/V2-DESIGN.md): the device directory, per-device mailboxes (the
+/// v1 mailbox handlers, on a path that names the device) and link channels.
+fn v2_routes(state: &AppState) -> Router<AppState> {
+    use routes::{devices, links, mailbox};
+    let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);
+    Router::new()
+        .route(
+            "/v2/users/{id}/devices",
+            put(devices::put_list).get(devices::get_list),
+        )
+        .route("/v2/users/{id}/devices/status", get(devices::status))
+        .route(
+            "/v2/users/{id}/devices/{device}/bundle",
+            put(devices::put_bundle).get(devices::get_bundle),
+        )
+        .route("/v2/users/{id}/bundles", get(devices::bundles))
+        .route(
+            "/v2/mailboxes/{id}/{device}",
+            post(mailbox::deposit).layer(blob_limit),
+        )
+        .route("/v2/mailboxes/{id}/{device}/token", post(mailbox::token))
+        .route("/v2/mailboxes/{id}/{device}/blobs", get(mailbox::list))
+        .route(
+            "/v2/mailboxes/{id}/{device}/blobs/{blob_id}",
+            delete(mailbox::delete),
+        )
+        .route("/v2/mailboxes/{id}/{device}/ack", post(mailbox::ack))
+        .route("/v2/mailboxes/{id}/{device}/ws", get(push::ws))
+        .route(
+            "/v2/links/{channel}/{slot}",
+            put(links::put)
+                .layer(DefaultBodyLimit::max(limits::MAX_LINK_GRANT))
+                .get(links::get),
+        )
+        .route("/v2/links/{channel}", delete(links::delete))
 }
 
 /// Runs the relay on `listener` until `shutdown` resolves, then stops accepting,
@@ -211,8 +258,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Deletes expired blobs, tokens, nonces and attempt windows, and idle rate-limit
-/// buckets, every `interval`.
+/// Deletes expired blobs, tokens, nonces, attempt windows and link channels, and idle
+/// rate-limit buckets, every `interval`.
 async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(interval);
     loop {
@@ -237,6 +284,7 @@ async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiv
         }
         state.ip_limiter.sweep();
         state.mailbox_limiter.sweep();
+        state.link_limiter.sweep();
     }
 }
 

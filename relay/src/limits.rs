@@ -23,6 +23,19 @@ use crate::store::Quota;
 /// the token) and acknowledgement lists.
 pub const SMALL_BODY_LIMIT: usize = 64 * 1024;
 
+/// Largest `hello` link slot: a device id, a name and an encryption key, encrypted.
+pub const MAX_LINK_HELLO: usize = 8 * 1024;
+
+/// Largest `grant` link slot: the identity key, the account state and perhaps some
+/// history, encrypted.
+pub const MAX_LINK_GRANT: usize = 1024 * 1024;
+
+/// Longest `?wait=` of a link slot read, in seconds (below the request timeout).
+pub const MAX_LINK_WAIT_SECS: u64 = 25;
+
+/// Most link slot reads waiting at once; more are answered at once (no waiting).
+pub const MAX_LINK_WAITERS: usize = 256;
+
 /// Most blob ids in one acknowledgement.
 pub const MAX_ACK_IDS: usize = 1000;
 
@@ -54,6 +67,12 @@ pub struct Limits {
     pub max_ws_per_mailbox: usize,
     /// Time to answer the WebSocket challenge.
     pub ws_auth_timeout: Duration,
+    /// Link channel time-to-live in seconds.
+    pub link_ttl_secs: i64,
+    /// Total bytes of live link slots.
+    pub max_link_bytes: i64,
+    /// Longest wait of a link slot read.
+    pub max_link_wait: Duration,
 }
 
 impl Limits {
@@ -73,6 +92,12 @@ impl Limits {
             backup_window_secs: secs(c.backup_window_secs),
             max_ws_per_mailbox: c.max_ws_per_mailbox,
             ws_auth_timeout: Duration::from_secs(c.ws_auth_timeout_secs),
+            link_ttl_secs: secs(c.link_ttl_secs),
+            max_link_bytes: i64::try_from(c.max_link_bytes).unwrap_or(i64::MAX),
+            // Answered before the request timeout cuts the request off.
+            max_link_wait: Duration::from_secs(
+                MAX_LINK_WAIT_SECS.min(c.request_timeout_secs.saturating_sub(2)),
+            ),
         }
     }
 }

@@ -61,6 +61,18 @@ pub struct Metrics {
     pub registrations: Counter,
     /// Bundles replaced (key rotation).
     pub bundle_updates: Counter,
+    /// v2 device lists registered.
+    pub device_lists: Counter,
+    /// v2 device lists replaced.
+    pub device_list_updates: Counter,
+    /// v2 devices removed from a list (their mailboxes deleted).
+    pub devices_revoked: Counter,
+    /// v2 device bundles stored.
+    pub device_bundles: Counter,
+    /// v2 link slots written.
+    pub links_written: Counter,
+    /// v2 link slot writes refused (taken, size, quota, rate).
+    pub links_refused: Counter,
     /// Owner authentications refused.
     pub auth_failures: Counter,
     /// Backups handed out.
@@ -78,7 +90,7 @@ pub struct Metrics {
 impl Metrics {
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let counters: [(&str, &str, &Counter); 12] = [
+        let counters: [(&str, &str, &Counter); 18] = [
             ("deposits", "Blobs stored.", &self.deposits),
             (
                 "deposits_refused",
@@ -105,6 +117,32 @@ impl Metrics {
                 "bundle_updates",
                 "Key bundles replaced.",
                 &self.bundle_updates,
+            ),
+            (
+                "device_lists",
+                "Device lists registered.",
+                &self.device_lists,
+            ),
+            (
+                "device_list_updates",
+                "Device lists replaced.",
+                &self.device_list_updates,
+            ),
+            (
+                "devices_revoked",
+                "Devices removed from a device list.",
+                &self.devices_revoked,
+            ),
+            (
+                "device_bundles",
+                "Device bundles stored.",
+                &self.device_bundles,
+            ),
+            ("links_written", "Link slots written.", &self.links_written),
+            (
+                "links_refused",
+                "Link slot writes refused.",
+                &self.links_refused,
             ),
             (
                 "auth_failures",

@@ -6,22 +6,25 @@
 //! processes, and a missed wake-up costs at most a redundant read, never a lost blob.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
-use sealpost_core::{UserId, auth};
+use sealpost_core::auth;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
-use crate::error::{ApiError, parse_id};
+use crate::auth::Owner;
+use crate::error::ApiError;
 use crate::limits::{PAGE, PAGE_BYTES};
-use crate::routes::mailbox::parse_blob_ids;
+use crate::routes::mailbox::{MailboxPath, parse_blob_ids};
+use crate::store::Mailbox;
 use crate::{AppState, B64, random_bytes};
 
 /// Largest message a client may send (acknowledgements of up to 1000 ids fit easily).
@@ -29,23 +32,32 @@ const MAX_CLIENT_MESSAGE: usize = 128 * 1024;
 /// How often the relay pings an idle connection.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Wakes the connections subscribed to a mailbox.
-#[derive(Debug, Default)]
-pub struct Hub {
-    mailboxes: Mutex<HashMap<UserId, watch::Sender<()>>>,
+/// Wakes the connections subscribed to a mailbox (or, for link channels, the requests
+/// waiting for a slot): `K` is what they wait on.
+#[derive(Debug)]
+pub struct Hub<K = Mailbox> {
+    mailboxes: Mutex<HashMap<K, watch::Sender<()>>>,
+}
+
+impl<K> Default for Hub<K> {
+    fn default() -> Self {
+        Self {
+            mailboxes: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 /// A connection's subscription; unsubscribes on drop.
 #[derive(Debug)]
-pub struct Subscription {
-    hub: Arc<Hub>,
-    id: UserId,
+pub struct Subscription<K: Hash + Eq + Copy = Mailbox> {
+    hub: Arc<Hub<K>>,
+    id: K,
     rx: Option<watch::Receiver<()>>,
 }
 
-impl Hub {
+impl<K: Hash + Eq + Copy> Hub<K> {
     /// Subscribes to `id`, unless `max` connections already are.
-    pub fn subscribe(self: &Arc<Self>, id: UserId, max: usize) -> Option<Subscription> {
+    pub fn subscribe(self: &Arc<Self>, id: K, max: usize) -> Option<Subscription<K>> {
         let mut map = self
             .mailboxes
             .lock()
@@ -62,7 +74,7 @@ impl Hub {
     }
 
     /// Wakes every connection subscribed to `id`.
-    pub fn notify(&self, id: &UserId) {
+    pub fn notify(&self, id: &K) {
         let map = self
             .mailboxes
             .lock()
@@ -85,9 +97,9 @@ impl Hub {
     }
 }
 
-impl Subscription {
+impl<K: Hash + Eq + Copy> Subscription<K> {
     /// Waits until the mailbox may have changed.
-    async fn changed(&mut self) {
+    pub async fn changed(&mut self) {
         match self.rx.as_mut() {
             Some(rx) => {
                 if rx.changed().await.is_err() {
@@ -99,7 +111,7 @@ impl Subscription {
     }
 }
 
-impl Drop for Subscription {
+impl<K: Hash + Eq + Copy> Drop for Subscription<K> {
     fn drop(&mut self) {
         drop(self.rx.take());
         let mut map = self
@@ -144,13 +156,12 @@ enum ClientMsg {
     },
 }
 
-/// `GET /v1/mailboxes/{id}/ws`.
+/// `GET /v1/mailboxes/{id}/ws` and `GET /v2/mailboxes/{id}/{device}/ws`.
 pub async fn ws(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    MailboxPath(id): MailboxPath,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
     let upgrade =
         upgrade.map_err(|r| ApiError::new(r.status(), "websocket_required", r.body_text()))?;
     let Ok(permit) = Arc::clone(&state.ws_slots).try_acquire_owned() else {
@@ -175,7 +186,7 @@ pub async fn ws(
 
 struct Session {
     state: AppState,
-    id: UserId,
+    id: Mailbox,
     socket: WebSocket,
     _permit: OwnedSemaphorePermit,
 }
@@ -228,14 +239,30 @@ impl Session {
         let verified = match (signature, token) {
             (Some(sig), None) => {
                 let sig = B64.decode(sig).map_err(|_| Fail("unauthorized"))?;
-                let msg = auth::challenge_signing_input(&self.id, &challenge);
-                crate::auth::verify_with_registered_key(&self.state, &self.id, &msg, &sig).await
+                let (owner, msg) = match self.id {
+                    Mailbox::Account(user) => (
+                        Owner::Account(user),
+                        auth::challenge_signing_input(&user, &challenge),
+                    ),
+                    // The device id is signed too: an answer is for one device's mailbox.
+                    Mailbox::Device(user, device) => (
+                        Owner::Device(user, device),
+                        auth::challenge_signing_input(&user, &[&device[..], &challenge].concat()),
+                    ),
+                };
+                crate::auth::verify_with_identity(&self.state, owner, &msg, &sig).await
             }
             (None, Some(token)) => {
                 let token = crate::auth::decode_token(&token).ok_or(Fail("unauthorized"))?;
                 crate::auth::check_token(&self.state, &self.id, &token).await
             }
             _ => return Err(Fail("bad_message")),
+        };
+        let verified = match (verified, self.id) {
+            (Ok(()), Mailbox::Device(user, device)) => {
+                crate::auth::device_listed(&self.state, &user, &device).await
+            }
+            (other, _) => other,
         };
         if let Err(e) = verified {
             if e.status() == StatusCode::UNAUTHORIZED {
@@ -262,6 +289,7 @@ impl Session {
         loop {
             if dirty {
                 dirty = false;
+                self.still_listed().await?;
                 last_seq = self.push_after(last_seq).await?;
             }
             tokio::select! {
@@ -287,6 +315,22 @@ impl Session {
                     let _ = self.socket.send(Message::Close(Some(frame))).await;
                     return Ok(());
                 }
+            }
+        }
+    }
+
+    /// A v2 device's session ends when the device leaves the list (revocation wakes
+    /// its subscribers, here and through the database on other relay processes).
+    async fn still_listed(&mut self) -> Result<(), Fail> {
+        let Mailbox::Device(user, device) = self.id else {
+            return Ok(());
+        };
+        match self.state.store.device(&user, &device).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(Fail("revoked")),
+            Err(e) => {
+                tracing::error!(error = %e, "storage error while checking a device");
+                Err(Fail("internal"))
             }
         }
     }

@@ -1,28 +1,76 @@
 //! Mailboxes: anonymous deposit, and owner-only token, list, delete and acknowledge.
+//!
+//! The same handlers serve the account's v1 mailbox (`/v1/mailboxes/{id}/...`) and each
+//! device's v2 mailbox (`/v2/mailboxes/{id}/{device}/...`): the path names a
+//! [`Mailbox`], and only the envelope prefix, the owner's key and what "unknown" means
+//! differ between the two.
+
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use sealpost_core::{UserId, VERSION, padding};
+use sealpost_core::{VERSION, padding};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::{self, Accept, OwnerParts, OwnerRequest};
-use crate::error::{ApiError, parse_id};
+use crate::error::{ApiError, parse_device, parse_hex16, parse_id};
 use crate::limits::{MAX_ACK_IDS, PAGE, PAGE_BYTES};
-use crate::store::{BlobId, Deposit, coarse_time};
+use crate::store::{BlobId, Deposit, Mailbox, coarse_time};
 use crate::{AppState, B64, now, random_bytes};
+
+/// The envelope version byte of protocol v2 (docs/V2-DESIGN.md 2).
+pub const VERSION_2: u8 = 2;
+
+/// The mailbox of the path: `{id}` alone (v1) or `{id}` and `{device}` (v2), checked
+/// in that order (`400 bad_id`, `400 bad_device`).
+#[derive(Debug, Clone, Copy)]
+pub struct MailboxPath(pub Mailbox);
+
+impl<S: Send + Sync> FromRequestParts<S> for MailboxPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let id = parse_id(params.get("id").map_or("", String::as_str))
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self(match params.get("device") {
+            None => Mailbox::Account(id),
+            Some(device) => Mailbox::Device(
+                id,
+                parse_device(device).map_err(IntoResponse::into_response)?,
+            ),
+        }))
+    }
+}
+
+/// The envelope prefix a mailbox accepts: `0x01 || user_id` (v1) or
+/// `0x02 || user_id || device_id` (v2).
+fn envelope_prefix(mailbox: &Mailbox) -> Vec<u8> {
+    let version = match mailbox {
+        Mailbox::Account(_) => VERSION,
+        Mailbox::Device(..) => VERSION_2,
+    };
+    let mut prefix = vec![version];
+    prefix.extend_from_slice(&mailbox.key());
+    prefix
+}
 
 /// Anyone may deposit an envelope; nothing about the sender is recorded.
 pub async fn deposit(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    MailboxPath(mailbox): MailboxPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let outcome = store_blob(&state, &id, body).await;
+    let outcome = store_blob(&state, mailbox, body).await;
     match &outcome {
         Ok(_) => state.metrics.deposits.inc(),
         Err(_) => state.metrics.deposits_refused.inc(),
@@ -32,10 +80,9 @@ pub async fn deposit(
 
 async fn store_blob(
     state: &AppState,
-    id: &str,
+    mailbox: Mailbox,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let id = parse_id(id)?;
     let body = body?;
     if body.len() > state.limits.max_blob_bytes {
         return Err(ApiError::new(
@@ -50,15 +97,19 @@ async fn store_blob(
             "blob length must be one of the padding buckets",
         ));
     }
-    if body.first() != Some(&VERSION)
-        || body.get(1..1 + UserId::LEN) != Some(id.as_bytes().as_slice())
-    {
+    let prefix = envelope_prefix(&mailbox);
+    if !body.starts_with(&prefix) {
         return Err(ApiError::bad_request(
             "bad_envelope",
-            "envelope must start with version 1 and the mailbox id",
+            match mailbox {
+                Mailbox::Account(_) => "envelope must start with version 1 and the mailbox id",
+                Mailbox::Device(..) => {
+                    "envelope must start with version 2, the user id and the device id of the mailbox"
+                }
+            },
         ));
     }
-    if !state.mailbox_limiter.allow(id) {
+    if !state.mailbox_limiter.allow(mailbox) {
         state.metrics.rate_limited.inc();
         return Err(ApiError::rate_limited(
             "too many deposits into this mailbox, retry later",
@@ -67,17 +118,29 @@ async fn store_blob(
     let blob_id: BlobId = random_bytes();
     match state
         .store
-        .deposit(&id, &blob_id, coarse_time(now()), &body, state.limits.quota)
+        .deposit(
+            &mailbox,
+            &blob_id,
+            coarse_time(now()),
+            &body,
+            state.limits.quota,
+        )
         .await?
     {
         Deposit::Stored(_) => {
-            state.hub.notify(&id);
+            state.hub.notify(&mailbox);
             Ok((
                 StatusCode::CREATED,
                 Json(json!({ "id": hex::encode(blob_id) })),
             ))
         }
-        Deposit::UnknownMailbox => Err(ApiError::not_found("unknown_mailbox", "no such mailbox")),
+        Deposit::UnknownMailbox => Err(match mailbox {
+            Mailbox::Account(_) => ApiError::not_found("unknown_mailbox", "no such mailbox"),
+            Mailbox::Device(..) => ApiError::not_found(
+                "unknown_device",
+                "the device is not in the account's device list (never added or revoked)",
+            ),
+        }),
         Deposit::OverQuota => Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "mailbox_full",
@@ -92,7 +155,8 @@ pub async fn token(
     req: OwnerRequest,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     req.authenticate(&state, Accept::Signature).await?;
-    let (token, expires_at) = auth::issue_token(&state, req.id()).await?;
+    let mailbox = owned_mailbox(&req.parts)?;
+    let (token, expires_at) = auth::issue_token(&state, &mailbox).await?;
     Ok(Json(json!({ "token": token, "expires_at": expires_at })))
 }
 
@@ -110,9 +174,10 @@ pub async fn list(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     req.authenticate(&state, b"", Accept::SignatureOrToken)
         .await?;
+    let mailbox = owned_mailbox(&req)?;
     let blobs: Vec<ListedBlob> = state
         .store
-        .blobs_after(&req.id, 0, PAGE, PAGE_BYTES)
+        .blobs_after(&mailbox, 0, PAGE, PAGE_BYTES)
         .await?
         .into_iter()
         .map(|b| ListedBlob {
@@ -124,16 +189,24 @@ pub async fn list(
     Ok(Json(json!({ "blobs": blobs })))
 }
 
+/// The mailbox of an authenticated owner request.
+fn owned_mailbox(req: &OwnerParts) -> Result<Mailbox, ApiError> {
+    req.mailbox_owner()
+        .mailbox()
+        .ok_or_else(ApiError::unauthorized)
+}
+
 /// Deletes one blob (idempotent).
 pub async fn delete(
     State(state): State<AppState>,
-    Path((_, blob_id)): Path<(String, String)>,
+    Path(params): Path<HashMap<String, String>>,
     req: OwnerParts,
 ) -> Result<StatusCode, ApiError> {
+    let blob_id = params.get("blob_id").cloned().unwrap_or_default();
     let blob_ids = parse_blob_ids(&[blob_id])?;
     req.authenticate(&state, b"", Accept::SignatureOrToken)
         .await?;
-    let n = state.store.ack(&req.id, &blob_ids).await?;
+    let n = state.store.ack(&owned_mailbox(&req)?, &blob_ids).await?;
     state.metrics.acked.add(n);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -151,7 +224,7 @@ pub async fn ack(State(state): State<AppState>, req: OwnerRequest) -> Result<Sta
         ApiError::bad_request("bad_json", "body must be {\"ids\": [\"<blob id>\", ...]}")
     })?;
     let ids = parse_blob_ids(&parsed.ids)?;
-    let n = state.store.ack(req.id(), &ids).await?;
+    let n = state.store.ack(&owned_mailbox(&req.parts)?, &ids).await?;
     state.metrics.acked.add(n);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -166,17 +239,9 @@ pub fn parse_blob_ids(ids: &[String]) -> Result<Vec<BlobId>, ApiError> {
     }
     ids.iter()
         .map(|s| {
-            let lower = s
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            let mut id = [0u8; 16];
-            match hex::decode_to_slice(s, &mut id) {
-                Ok(()) if lower => Ok(id),
-                _ => Err(ApiError::bad_request(
-                    "bad_blob_id",
-                    "blob ids are 32 lowercase hex digits",
-                )),
-            }
+            parse_hex16(s).ok_or_else(|| {
+                ApiError::bad_request("bad_blob_id", "blob ids are 32 lowercase hex digits")
+            })
         })
         .collect()
 }

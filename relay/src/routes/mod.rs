@@ -1,7 +1,9 @@
 //! HTTP handlers, one module per resource of docs/API.md.
 
 pub mod backup;
+pub mod devices;
 pub mod directory;
+pub mod links;
 pub mod mailbox;
 
 use axum::extract::State;
@@ -28,7 +30,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Unknown `/v1/...` paths get a JSON 404 instead of the web app.
+/// Unknown `/v1/...` and `/v2/...` paths get a JSON 404 instead of the web app.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such endpoint")
 }

@@ -5,6 +5,8 @@
 //! backups) or a hash of a secret (tokens). Times are coarse or expiry deadlines; see
 //! "What the relay stores and for how long" in docs/API.md.
 
+mod devices;
+mod links;
 mod postgres;
 mod shared;
 mod sqlite;
@@ -18,6 +20,8 @@ use sealpost_core::UserId;
 use crate::config::Config;
 use crate::push::Hub;
 
+pub use devices::{BundleUpdate, DeviceRecords, DeviceRow, StoredList};
+pub use links::{LinkPut, LinkRecords, LinkSlot};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -45,6 +49,56 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// Random blob id, unique per mailbox.
 pub type BlobId = [u8; 16];
 
+/// A v2 device id: 16 random bytes the device chose (docs/V2-DESIGN.md 1).
+pub type DeviceKey = [u8; 16];
+
+/// A mailbox: an account's single v1 mailbox, or one device's v2 mailbox. Both live in
+/// the same `blobs` table under [`Mailbox::key`], and their counters in the row of that
+/// key (`users.id` or `devices.id`), so deposits, pages, acknowledgements, the purge and
+/// push notifications are one code path for both protocol versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mailbox {
+    /// v1: one mailbox per account, keyed by the user id.
+    Account(UserId),
+    /// v2: one mailbox per device in the account's device list.
+    Device(UserId, DeviceKey),
+}
+
+impl Mailbox {
+    /// The stored key: the user id (32 bytes) or user id || device id (48 bytes). The
+    /// lengths differ, so a v1 and a v2 mailbox can never share a key.
+    pub fn key(&self) -> Vec<u8> {
+        match self {
+            Self::Account(user) => user.as_bytes().to_vec(),
+            Self::Device(user, device) => {
+                let mut key = Vec::with_capacity(UserId::LEN + device.len());
+                key.extend_from_slice(user.as_bytes());
+                key.extend_from_slice(device);
+                key
+            }
+        }
+    }
+
+    /// The mailbox a stored key names; `None` for any other length.
+    pub fn from_key(key: &[u8]) -> Option<Self> {
+        if let Ok(user) = UserId::from_slice(key) {
+            return Some(Self::Account(user));
+        }
+        let (user, device) = key.split_at_checked(UserId::LEN)?;
+        Some(Self::Device(
+            UserId::from_slice(user).ok()?,
+            DeviceKey::try_from(device).ok()?,
+        ))
+    }
+
+    /// The account the mailbox belongs to.
+    pub fn user(&self) -> &UserId {
+        match self {
+            Self::Account(user) | Self::Device(user, _) => user,
+        }
+    }
+}
+
 /// A blob waiting in a mailbox.
 #[derive(Debug, Clone)]
 pub struct StoredBlob {
@@ -64,7 +118,8 @@ pub struct StoredBlob {
 pub enum Deposit {
     /// Stored durably under this sequence number.
     Stored(i64),
-    /// No bundle is registered for the mailbox.
+    /// No bundle is registered for the mailbox (v1), or the device is not in the
+    /// account's current device list (v2).
     UnknownMailbox,
     /// The mailbox is at its count or byte quota.
     OverQuota,
@@ -111,7 +166,7 @@ pub struct Backup {
 pub struct PurgeBefore {
     /// Blobs received before this (coarse) time.
     pub blobs: i64,
-    /// Tokens, nonces and attempt windows that ended before this time.
+    /// Tokens, nonces, attempt windows and link slots that ended before this time.
     pub now: i64,
     /// Backup attempt windows that started before this time.
     pub attempt_windows: i64,
@@ -155,11 +210,16 @@ pub trait Records: Send + Sync {
     /// Records a request nonce until `expires_at`. `false` if it was already used.
     async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool>;
 
-    /// Stores the hash of a bearer token for `id`.
-    async fn put_token(&self, token_hash: &[u8; 32], id: &UserId, expires_at: i64) -> Result<()>;
+    /// Stores the hash of a bearer token for `mailbox`.
+    async fn put_token(
+        &self,
+        token_hash: &[u8; 32],
+        mailbox: &Mailbox,
+        expires_at: i64,
+    ) -> Result<()>;
 
     /// The mailbox a bearer token (by hash) is valid for at `now`.
-    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>>;
+    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<Mailbox>>;
 
     /// Blobs with `seq > after`, oldest first: at most `limit`, and no more after the
     /// first one that brings the total size to `max_bytes` (so a page of large blobs
@@ -167,23 +227,23 @@ pub trait Records: Send + Sync {
     /// blobs or `max_bytes` bytes.
     async fn blobs_after(
         &self,
-        mailbox: &UserId,
+        mailbox: &Mailbox,
         after: i64,
         limit: i64,
         max_bytes: i64,
     ) -> Result<Vec<StoredBlob>>;
 }
 
-/// The relay's persistent state: [`Records`] and what each backend does its own way.
-/// Every method is one atomic step, so a relay killed at any point loses nothing it
-/// acknowledged and never double-counts a quota.
+/// The relay's persistent state: [`Records`], [`DeviceRecords`], [`LinkRecords`] and
+/// what each backend does its own way. Every method is one atomic step, so a relay
+/// killed at any point loses nothing it acknowledged and never double-counts a quota.
 #[async_trait]
-pub trait Store: Records + fmt::Debug {
+pub trait Store: Records + DeviceRecords + LinkRecords + fmt::Debug {
     /// Stores a blob if the mailbox exists and is under `quota`, durably, and tells
     /// other relay processes sharing the database.
     async fn deposit(
         &self,
-        mailbox: &UserId,
+        mailbox: &Mailbox,
         id: &BlobId,
         received_at: i64,
         data: &[u8],
@@ -191,11 +251,16 @@ pub trait Store: Records + fmt::Debug {
     ) -> Result<Deposit>;
 
     /// Deletes the given blobs of `mailbox` (unknown ids are ignored); returns how many.
-    async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64>;
+    async fn ack(&self, mailbox: &Mailbox, ids: &[BlobId]) -> Result<u64>;
 
-    /// Deletes expired blobs, tokens, nonces and attempt windows; returns the number of
-    /// blobs deleted.
+    /// Deletes expired blobs, tokens, nonces, attempt windows and link slots; returns
+    /// the number of blobs deleted.
     async fn purge(&self, before: PurgeBefore) -> Result<u64>;
+
+    /// Tells other relay processes sharing the database that `mailbox` changed (a
+    /// revoked device's mailbox: their WebSocket sessions of it close). No-op for a
+    /// store only one process can use.
+    async fn announce(&self, mailbox: &Mailbox) -> Result<()>;
 
     /// Starts forwarding deposits made by other relay processes to `hub` until `stop`
     /// changes (no-op for a store only one process can use).
@@ -242,10 +307,19 @@ pub fn coarse_time(now: i64) -> i64 {
     now - now.rem_euclid(TIME_GRANULARITY)
 }
 
-/// Converts a stored id column back into a user id.
-fn user_id(bytes: &[u8]) -> Result<UserId> {
-    UserId::from_slice(bytes)
-        .map_err(|_| StoreError(sqlx::Error::Decode("user id is not 32 bytes".into())))
+/// Converts a stored mailbox key column back.
+fn mailbox(bytes: &[u8]) -> Result<Mailbox> {
+    Mailbox::from_key(bytes).ok_or_else(|| {
+        StoreError(sqlx::Error::Decode(
+            "mailbox key is not 32 or 48 bytes".into(),
+        ))
+    })
+}
+
+/// Converts a stored device id column back.
+fn device_key(bytes: &[u8]) -> Result<DeviceKey> {
+    DeviceKey::try_from(bytes)
+        .map_err(|_| StoreError(sqlx::Error::Decode("device id is not 16 bytes".into())))
 }
 
 /// Converts a stored blob id column back.

@@ -1,25 +1,25 @@
 //! PostgreSQL: several relay processes on one database behave as one relay.
 //!
-//! Quotas are counters in the `users` row, updated in the same statement as the blob
-//! insert; the row lock this takes also orders deposits into one mailbox, so `seq`
-//! grows in commit order per mailbox. Each deposit sends `NOTIFY sealpost_deposit`
-//! carrying only the mailbox id (delivered at commit); every relay `LISTEN`s and wakes
-//! its local subscribers, who then read the new blobs from the database.
+//! Quotas are counters in the mailbox's `users` row (v1) or `devices` row (v2), updated
+//! in the same statement as the blob insert; the row lock this takes also orders
+//! deposits into one mailbox, so `seq` grows in commit order per mailbox. Each deposit
+//! sends `NOTIFY sealpost_deposit` carrying only the mailbox key (delivered at commit);
+//! every relay `LISTEN`s and wakes its local subscribers, who then read the new blobs
+//! from the database.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sealpost_core::UserId;
 use sqlx::Row;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::watch;
 
 use super::shared::{self, Pools};
-use super::{BlobId, Deposit, PurgeBefore, Quota, Result, Store};
+use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store};
 use crate::push::Hub;
 
-/// The notification channel; the payload is the mailbox id in hex.
+/// The notification channel; the payload is the mailbox key ([`Mailbox::key`]) in hex.
 const CHANNEL: &str = "sealpost_deposit";
 
 /// Arbitrary key for the advisory lock that serializes schema creation when several
@@ -68,7 +68,90 @@ CREATE TABLE IF NOT EXISTS blobs (
 CREATE INDEX IF NOT EXISTS blobs_mailbox ON blobs (mailbox, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS blobs_id ON blobs (mailbox, id);
 CREATE INDEX IF NOT EXISTS blobs_received ON blobs (received_at);
+CREATE TABLE IF NOT EXISTS device_lists (
+    user_id BYTEA PRIMARY KEY,
+    list BYTEA NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS devices (
+    id BYTEA PRIMARY KEY,
+    user_id BYTEA NOT NULL,
+    device_id BYTEA NOT NULL,
+    bundle BYTEA,
+    issued_at BIGINT,
+    blob_count BIGINT NOT NULL DEFAULT 0,
+    blob_bytes BIGINT NOT NULL DEFAULT 0,
+    last_seen BIGINT
+);
+CREATE INDEX IF NOT EXISTS devices_user ON devices (user_id, device_id);
+CREATE TABLE IF NOT EXISTS links (
+    channel BYTEA NOT NULL,
+    slot TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    size BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (channel, slot)
+);
+CREATE INDEX IF NOT EXISTS links_expiry ON links (expires_at);
 ";
+
+/// The counters row of a mailbox: `users` for a v1 mailbox, `devices` for a v2 one
+/// (both keyed by `id` = [`Mailbox::key`]). Only the table name differs.
+macro_rules! per_table {
+    ($mailbox:expr, $sql:ident) => {
+        match $mailbox {
+            Mailbox::Account(_) => $sql!("users"),
+            Mailbox::Device(..) => $sql!("devices"),
+        }
+    };
+}
+
+// One statement, one round trip, one commit. The UPDATE locks the mailbox row until
+// commit: quota check, existence check and the per-mailbox commit order of `seq`
+// (taken by the INSERT after the lock) in one step. NOTIFY is sent at commit, only
+// when a blob was stored.
+macro_rules! deposit {
+    ($table:literal) => {
+        concat!(
+            "WITH counted AS (
+                 UPDATE ",
+            $table,
+            " SET blob_count = blob_count + 1, blob_bytes = blob_bytes + $4
+                 WHERE id = $1 AND blob_count < $6 AND blob_bytes + $4 <= $7
+                 RETURNING id
+             ),
+             stored AS (
+                 INSERT INTO blobs (mailbox, id, received_at, size, data)
+                 SELECT id, $2, $3, $4, $5 FROM counted
+                 RETURNING seq
+             ),
+             announced AS (SELECT pg_notify($8, $9) FROM stored)
+             SELECT (SELECT seq FROM stored) AS seq,
+                    (SELECT COUNT(*) FROM announced) AS announced,
+                    EXISTS (SELECT 1 FROM ",
+            $table,
+            " WHERE id = $1) AS registered"
+        )
+    };
+}
+
+// One statement: only rows this statement really deleted are subtracted, even when
+// another relay acknowledges the same blob at the same time.
+macro_rules! ack {
+    ($table:literal) => {
+        concat!(
+            "WITH d AS (DELETE FROM blobs WHERE mailbox = $1 AND id = ANY($2) RETURNING size),
+                  s AS (SELECT COUNT(*) AS c, COALESCE(SUM(size), 0) AS b FROM d),
+                  u AS (UPDATE ",
+            $table,
+            " SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
+                        FROM s WHERE ",
+            $table,
+            ".id = $1 AND s.c > 0)
+             SELECT c FROM s"
+        )
+    };
+}
 
 /// The PostgreSQL backend.
 #[derive(Debug, Clone)]
@@ -113,44 +196,26 @@ impl Pools for PostgresStore {
 impl Store for PostgresStore {
     async fn deposit(
         &self,
-        mailbox: &UserId,
+        mailbox: &Mailbox,
         id: &BlobId,
         received_at: i64,
         data: &[u8],
         quota: Quota,
     ) -> Result<Deposit> {
         let size = super::stored_size(data);
-        // One statement, one round trip, one commit. The UPDATE locks the mailbox row
-        // until commit: quota check, existence check and the per-mailbox commit order
-        // of `seq` (taken by the INSERT after the lock) in one step. NOTIFY is sent at
-        // commit, only when a blob was stored.
-        let row = sqlx::query(
-            "WITH counted AS (
-                 UPDATE users SET blob_count = blob_count + 1, blob_bytes = blob_bytes + $4
-                 WHERE id = $1 AND blob_count < $6 AND blob_bytes + $4 <= $7
-                 RETURNING id
-             ),
-             stored AS (
-                 INSERT INTO blobs (mailbox, id, received_at, size, data)
-                 SELECT id, $2, $3, $4, $5 FROM counted
-                 RETURNING seq
-             ),
-             announced AS (SELECT pg_notify($8, $9) FROM stored)
-             SELECT (SELECT seq FROM stored) AS seq,
-                    (SELECT COUNT(*) FROM announced) AS announced,
-                    EXISTS (SELECT 1 FROM users WHERE id = $1) AS registered",
-        )
-        .bind(mailbox.as_bytes().as_slice())
-        .bind(id.as_slice())
-        .bind(received_at)
-        .bind(size)
-        .bind(data)
-        .bind(quota.max_blobs)
-        .bind(quota.max_bytes)
-        .bind(CHANNEL)
-        .bind(mailbox.to_hex())
-        .fetch_one(&self.pool)
-        .await?;
+        let key = mailbox.key();
+        let row = sqlx::query(per_table!(mailbox, deposit))
+            .bind(key.as_slice())
+            .bind(id.as_slice())
+            .bind(received_at)
+            .bind(size)
+            .bind(data)
+            .bind(quota.max_blobs)
+            .bind(quota.max_bytes)
+            .bind(CHANNEL)
+            .bind(hex::encode(&key))
+            .fetch_one(&self.pool)
+            .await?;
         let seq: Option<i64> = row.try_get("seq")?;
         let registered: bool = row.try_get("registered")?;
         Ok(match (seq, registered) {
@@ -159,21 +224,13 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64> {
+    async fn ack(&self, mailbox: &Mailbox, ids: &[BlobId]) -> Result<u64> {
         let ids: Vec<Vec<u8>> = ids.iter().map(|id| id.to_vec()).collect();
-        // One statement: only rows this statement really deleted are subtracted, even
-        // when another relay acknowledges the same blob at the same time.
-        let row = sqlx::query(
-            "WITH d AS (DELETE FROM blobs WHERE mailbox = $1 AND id = ANY($2) RETURNING size),
-                  s AS (SELECT COUNT(*) AS c, COALESCE(SUM(size), 0) AS b FROM d),
-                  u AS (UPDATE users SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
-                        FROM s WHERE users.id = $1 AND s.c > 0)
-             SELECT c FROM s",
-        )
-        .bind(mailbox.as_bytes().as_slice())
-        .bind(&ids)
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query(per_table!(mailbox, ack))
+            .bind(mailbox.key())
+            .bind(&ids)
+            .fetch_one(&self.pool)
+            .await?;
         let count: i64 = row.try_get("c")?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
@@ -183,7 +240,9 @@ impl Store for PostgresStore {
             "WITH d AS (DELETE FROM blobs WHERE received_at < $1 RETURNING mailbox, size),
                   s AS (SELECT mailbox, COUNT(*) AS c, SUM(size) AS b FROM d GROUP BY mailbox),
                   u AS (UPDATE users SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
-                        FROM s WHERE users.id = s.mailbox)
+                        FROM s WHERE users.id = s.mailbox),
+                  v AS (UPDATE devices SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
+                        FROM s WHERE devices.id = s.mailbox)
              SELECT COALESCE(SUM(c), 0)::BIGINT AS n FROM s",
         )
         .bind(before.blobs)
@@ -197,6 +256,15 @@ impl Store for PostgresStore {
                 .await?;
         }
         Ok(u64::try_from(purged).unwrap_or(0))
+    }
+
+    async fn announce(&self, mailbox: &Mailbox) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(hex::encode(mailbox.key()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     fn spawn_listener(&self, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
@@ -227,8 +295,11 @@ async fn listen(pool: &PgPool, hub: &Hub) -> Result<()> {
     // Deposits made before LISTEN took effect were not announced.
     hub.notify_all();
     while let Some(n) = listener.try_recv().await? {
-        if let Ok(id) = UserId::from_hex(n.payload()) {
-            hub.notify(&id);
+        if let Some(mailbox) = hex::decode(n.payload())
+            .ok()
+            .and_then(|key| Mailbox::from_key(&key))
+        {
+            hub.notify(&mailbox);
         }
     }
     Ok(())

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sealpost_core::UserId;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
-use super::{Backup, PurgeBefore, Records, Result, StoredBlob};
+use super::{Backup, Mailbox, PurgeBefore, Records, Result, StoredBlob};
 
 /// What the shared statements need from a backend beyond [`Database`]: sqlx has no
 /// backend-independent way to ask how many rows a statement changed.
@@ -158,24 +158,30 @@ where
         Ok(S::DB::rows_affected(&r) == 1)
     }
 
-    async fn put_token(&self, token_hash: &[u8; 32], id: &UserId, expires_at: i64) -> Result<()> {
+    // `tokens.user_id` holds the mailbox key: a v2 token is bound to one device.
+    async fn put_token(
+        &self,
+        token_hash: &[u8; 32],
+        mailbox: &Mailbox,
+        expires_at: i64,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash.as_slice())
-            .bind(id.as_bytes().as_slice())
+            .bind(mailbox.key().as_slice())
             .bind(expires_at)
             .execute(self.writer())
             .await?;
         Ok(())
     }
 
-    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<UserId>> {
+    async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<Mailbox>> {
         let row =
             sqlx::query("SELECT user_id FROM tokens WHERE token_hash = $1 AND expires_at > $2")
                 .bind(token_hash.as_slice())
                 .bind(now)
                 .fetch_optional(self.reader())
                 .await?;
-        row.map(|r| super::user_id(r.try_get("user_id")?))
+        row.map(|r| super::mailbox(r.try_get("user_id")?))
             .transpose()
     }
 
@@ -183,7 +189,7 @@ where
     // blobs is never read only to be dropped.
     async fn blobs_after(
         &self,
-        mailbox: &UserId,
+        mailbox: &Mailbox,
         after: i64,
         limit: i64,
         max_bytes: i64,
@@ -195,7 +201,7 @@ where
                    WHERE before < $4) AS page ON page.seq = b.seq
              ORDER BY b.seq",
         )
-        .bind(mailbox.as_bytes().as_slice())
+        .bind(mailbox.key().as_slice())
         .bind(after)
         .bind(limit)
         .bind(max_bytes)
@@ -217,10 +223,11 @@ where
 /// The purge's deletes that touch no quota counter, each with its one bound value. A
 /// list rather than a function so each backend runs them on its own executor (SQLite
 /// inside its purge transaction, PostgreSQL statement by statement).
-pub(super) fn expiry_deletes(before: PurgeBefore) -> [(&'static str, i64); 3] {
+pub(super) fn expiry_deletes(before: PurgeBefore) -> [(&'static str, i64); 4] {
     [
         ("DELETE FROM nonces WHERE expires_at <= $1", before.now),
         ("DELETE FROM tokens WHERE expires_at <= $1", before.now),
+        ("DELETE FROM links WHERE expires_at <= $1", before.now),
         (
             "DELETE FROM backup_attempts WHERE window_start <= $1",
             before.attempt_windows,

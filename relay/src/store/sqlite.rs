@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sealpost_core::UserId;
 use sqlx::Row;
 use sqlx::Sqlite;
 use sqlx::sqlite::{
@@ -25,7 +24,7 @@ use sqlx::sqlite::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::shared::{self, Pools};
-use super::{BlobId, Deposit, PurgeBefore, Quota, Result, Store, StoreError};
+use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, StoreError};
 use crate::push::Hub;
 
 const SCHEMA: &str = "
@@ -71,7 +70,82 @@ CREATE TABLE IF NOT EXISTS blobs (
 CREATE INDEX IF NOT EXISTS blobs_mailbox ON blobs (mailbox, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS blobs_id ON blobs (mailbox, id);
 CREATE INDEX IF NOT EXISTS blobs_received ON blobs (received_at);
+-- v2 (docs/V2-DESIGN.md): blobs of a device mailbox are in `blobs` under the
+-- 48-byte key user_id || device_id, its tokens in `tokens` under the same key.
+CREATE TABLE IF NOT EXISTS device_lists (
+    user_id BLOB PRIMARY KEY,
+    list BLOB NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS devices (
+    id BLOB PRIMARY KEY,
+    user_id BLOB NOT NULL,
+    device_id BLOB NOT NULL,
+    bundle BLOB,
+    issued_at INTEGER,
+    blob_count INTEGER NOT NULL DEFAULT 0,
+    blob_bytes INTEGER NOT NULL DEFAULT 0,
+    last_seen INTEGER
+);
+CREATE INDEX IF NOT EXISTS devices_user ON devices (user_id, device_id);
+CREATE TABLE IF NOT EXISTS links (
+    channel BLOB NOT NULL,
+    slot TEXT NOT NULL,
+    data BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (channel, slot)
+);
+CREATE INDEX IF NOT EXISTS links_expiry ON links (expires_at);
 ";
+
+/// The counters row of a mailbox: `users` for a v1 mailbox, `devices` for a v2 one
+/// (both keyed by `id` = [`Mailbox::key`]). Only the table name differs.
+macro_rules! per_table {
+    ($mailbox:expr, $sql:ident) => {
+        match $mailbox {
+            Mailbox::Account(_) => $sql!("users"),
+            Mailbox::Device(..) => $sql!("devices"),
+        }
+    };
+}
+
+macro_rules! count_deposit {
+    ($table:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET blob_count = blob_count + 1, blob_bytes = blob_bytes + ?2
+             WHERE id = ?1 AND blob_count < ?3 AND blob_bytes + ?2 <= ?4"
+        )
+    };
+}
+
+macro_rules! exists {
+    ($table:literal) => {
+        concat!("SELECT 1 FROM ", $table, " WHERE id = ?1")
+    };
+}
+
+macro_rules! uncount {
+    ($table:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET blob_count = blob_count - ?2, blob_bytes = blob_bytes - ?3 WHERE id = ?1"
+        )
+    };
+}
+
+macro_rules! uncount_expired {
+    ($table:literal) => {
+        concat!(
+            "UPDATE ", $table, " SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
+             FROM (SELECT mailbox, COUNT(*) AS c, SUM(size) AS b FROM blobs WHERE received_at < ?1 GROUP BY mailbox) AS s
+             WHERE ", $table, ".id = s.mailbox"
+        )
+    };
+}
 
 /// Most deposits committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -87,7 +161,7 @@ pub struct SqliteStore {
 /// A deposit waiting for the group commit.
 #[derive(Debug)]
 struct DepositJob {
-    mailbox: UserId,
+    mailbox: Mailbox,
     id: BlobId,
     received_at: i64,
     data: Vec<u8>,
@@ -140,7 +214,7 @@ impl Pools for SqliteStore {
 impl Store for SqliteStore {
     async fn deposit(
         &self,
-        mailbox: &UserId,
+        mailbox: &Mailbox,
         id: &BlobId,
         received_at: i64,
         data: &[u8],
@@ -160,13 +234,14 @@ impl Store for SqliteStore {
         outcome.await.map_err(|_| closed())?
     }
 
-    async fn ack(&self, mailbox: &UserId, ids: &[BlobId]) -> Result<u64> {
+    async fn ack(&self, mailbox: &Mailbox, ids: &[BlobId]) -> Result<u64> {
+        let key = mailbox.key();
         let mut tx = self.writer.begin().await?;
         let (mut count, mut bytes) = (0i64, 0i64);
         for id in ids {
             let deleted =
                 sqlx::query("DELETE FROM blobs WHERE mailbox = ?1 AND id = ?2 RETURNING size")
-                    .bind(mailbox.as_bytes().as_slice())
+                    .bind(key.as_slice())
                     .bind(id.as_slice())
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -176,8 +251,8 @@ impl Store for SqliteStore {
             }
         }
         if count > 0 {
-            sqlx::query("UPDATE users SET blob_count = blob_count - ?2, blob_bytes = blob_bytes - ?3 WHERE id = ?1")
-                .bind(mailbox.as_bytes().as_slice())
+            sqlx::query(per_table!(mailbox, uncount))
+                .bind(key.as_slice())
                 .bind(count)
                 .bind(bytes)
                 .execute(&mut *tx)
@@ -190,14 +265,12 @@ impl Store for SqliteStore {
     async fn purge(&self, before: PurgeBefore) -> Result<u64> {
         let mut tx = self.writer.begin().await?;
         // The single writer makes counting and deleting one atomic step.
-        sqlx::query(
-            "UPDATE users SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
-             FROM (SELECT mailbox, COUNT(*) AS c, SUM(size) AS b FROM blobs WHERE received_at < ?1 GROUP BY mailbox) AS s
-             WHERE users.id = s.mailbox",
-        )
-        .bind(before.blobs)
-        .execute(&mut *tx)
-        .await?;
+        for statement in [uncount_expired!("users"), uncount_expired!("devices")] {
+            sqlx::query(statement)
+                .bind(before.blobs)
+                .execute(&mut *tx)
+                .await?;
+        }
         let blobs = sqlx::query("DELETE FROM blobs WHERE received_at < ?1")
             .bind(before.blobs)
             .execute(&mut *tx)
@@ -207,6 +280,10 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(blobs.rows_affected())
+    }
+
+    async fn announce(&self, _mailbox: &Mailbox) -> Result<()> {
+        Ok(())
     }
 
     fn spawn_listener(&self, _hub: Arc<Hub>, _stop: watch::Receiver<bool>) {}
@@ -248,20 +325,18 @@ async fn commit_batch(writer: &SqlitePool, batch: &[DepositJob]) -> Result<Vec<D
 /// One deposit inside the batch transaction. A refusal changes nothing.
 async fn deposit_in(tx: &mut sqlx::Transaction<'_, Sqlite>, job: &DepositJob) -> Result<Deposit> {
     let size = super::stored_size(&job.data);
-    let mailbox = job.mailbox.as_bytes().as_slice();
+    let key = job.mailbox.key();
+    let mailbox = key.as_slice();
     // The counters row is the quota and the existence check in one step.
-    let counted = sqlx::query(
-        "UPDATE users SET blob_count = blob_count + 1, blob_bytes = blob_bytes + ?2
-         WHERE id = ?1 AND blob_count < ?3 AND blob_bytes + ?2 <= ?4",
-    )
-    .bind(mailbox)
-    .bind(size)
-    .bind(job.quota.max_blobs)
-    .bind(job.quota.max_bytes)
-    .execute(&mut **tx)
-    .await?;
+    let counted = sqlx::query(per_table!(job.mailbox, count_deposit))
+        .bind(mailbox)
+        .bind(size)
+        .bind(job.quota.max_blobs)
+        .bind(job.quota.max_bytes)
+        .execute(&mut **tx)
+        .await?;
     if counted.rows_affected() == 0 {
-        let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?1")
+        let exists = sqlx::query(per_table!(job.mailbox, exists))
             .bind(mailbox)
             .fetch_optional(&mut **tx)
             .await?

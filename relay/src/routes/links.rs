@@ -1,0 +1,208 @@
+//! Link channels (docs/V2-DESIGN.md 4): an anonymous rendezvous where a new device
+//! leaves its `hello` and an old device its `grant`, both encrypted with a key derived
+//! from a code the relay never sees (the channel id is a hash of it).
+//!
+//! Slots are write-once, live [`crate::limits::Limits::link_ttl_secs`] from the
+//! channel's first write, and are capped in size, in total and in write rate per
+//! address. Nothing about a channel is logged; only aggregate counters move.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use tokio::time::{Duration, Instant};
+
+use crate::error::{ApiError, parse_hex16};
+use crate::limits::{MAX_LINK_GRANT, MAX_LINK_HELLO};
+use crate::listener::PeerAddr;
+use crate::store::{LinkPut, LinkSlot};
+use crate::{AppState, now};
+
+/// How often a waiting read looks at the store even without a local wake-up (a write
+/// through another relay process on the same PostgreSQL database wakes nobody here).
+const POLL: Duration = Duration::from_secs(1);
+
+/// Readers waiting on one channel at once with a wake-up; more poll.
+const WAITERS_PER_CHANNEL: usize = 4;
+
+/// The peer's address; `None` for requests that did not come through a socket
+/// (in-process tests), which are not rate-limited.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<PeerAddr>>()
+                .map(|c| c.0.0.ip()),
+        ))
+    }
+}
+
+fn parse_channel(s: &str) -> Result<[u8; 16], ApiError> {
+    parse_hex16(s).ok_or_else(|| {
+        ApiError::bad_request("bad_channel", "channel ids are 32 lowercase hex digits")
+    })
+}
+
+fn parse_slot(s: &str) -> Result<LinkSlot, ApiError> {
+    LinkSlot::parse(s)
+        .ok_or_else(|| ApiError::bad_request("bad_slot", "the slot is `hello` or `grant`"))
+}
+
+/// Writes a slot once.
+pub async fn put(
+    State(state): State<AppState>,
+    Path((channel, slot)): Path<(String, String)>,
+    PeerIp(ip): PeerIp,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let outcome = write(&state, &channel, &slot, ip, body).await;
+    match &outcome {
+        Ok(_) => state.metrics.links_written.inc(),
+        Err(_) => state.metrics.links_refused.inc(),
+    }
+    outcome
+}
+
+async fn write(
+    state: &AppState,
+    channel: &str,
+    slot: &str,
+    ip: Option<IpAddr>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let channel = parse_channel(channel)?;
+    let slot = parse_slot(slot)?;
+    let body = body?;
+    let max = match slot {
+        LinkSlot::Hello => MAX_LINK_HELLO,
+        LinkSlot::Grant => MAX_LINK_GRANT,
+    };
+    if body.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            match slot {
+                LinkSlot::Hello => "a hello is at most 8 KiB",
+                LinkSlot::Grant => "a grant is at most 1 MiB",
+            },
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty",
+            "a link slot cannot be empty",
+        ));
+    }
+    if let Some(ip) = ip
+        && !state.link_limiter.allow(ip)
+    {
+        state.metrics.rate_limited.inc();
+        return Err(ApiError::rate_limited(
+            "too many link writes from this address, retry later",
+        ));
+    }
+    let limits = &state.limits;
+    match state
+        .store
+        .put_link(
+            &channel,
+            slot,
+            &body,
+            now(),
+            limits.link_ttl_secs,
+            limits.max_link_bytes,
+        )
+        .await?
+    {
+        LinkPut::Stored => {
+            state.link_hub.notify(&channel);
+            Ok(StatusCode::CREATED)
+        }
+        LinkPut::Taken => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "slot_taken",
+            "this slot was written before; slots are write-once",
+        )),
+        LinkPut::Full => Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "links_full",
+            "the relay holds as many link channels as it accepts; retry in a few minutes",
+        )
+        .retry_after(60)),
+    }
+}
+
+/// Reads a slot; with `?wait=N` (seconds, at most 25) waits for it to be written.
+pub async fn get(
+    State(state): State<AppState>,
+    Path((channel, slot)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let channel = parse_channel(&channel)?;
+    let slot = parse_slot(&slot)?;
+    let wait =
+        match query.get("wait") {
+            None => Duration::ZERO,
+            Some(w) => Duration::from_secs(w.parse::<u64>().map_err(|_| {
+                ApiError::bad_request("bad_wait", "wait is a whole number of seconds")
+            })?),
+        };
+    if query.keys().any(|k| k != "wait") {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            "the only query parameter is wait",
+        ));
+    }
+    let deadline = Instant::now() + wait.min(state.limits.max_link_wait);
+    // Waiting holds a request slot: only so many at once, the rest answer at once.
+    let permit = if wait.is_zero() {
+        None
+    } else {
+        Arc::clone(&state.link_waiters).try_acquire_owned().ok()
+    };
+    let mut sub = permit
+        .as_ref()
+        .and_then(|_| state.link_hub.subscribe(channel, WAITERS_PER_CHANNEL));
+    loop {
+        // Subscribed before reading, so a write between the read and the wait wakes us.
+        if let Some(data) = state.store.link(&channel, slot, now()).await? {
+            return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if permit.is_none() || left.is_zero() {
+            return Err(ApiError::not_found(
+                "no_link",
+                "nothing in this slot (not written yet, expired or deleted)",
+            ));
+        }
+        let pause = left.min(POLL);
+        match sub.as_mut() {
+            Some(sub) => {
+                let _ = tokio::time::timeout(pause, sub.changed()).await;
+            }
+            None => tokio::time::sleep(pause).await,
+        }
+    }
+}
+
+/// Deletes the channel (both slots); either side does it once linking is done.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let channel = parse_channel(&channel)?;
+    state.store.delete_link(&channel).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
