@@ -19,6 +19,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod v2;
+
 /// Hang protection only: nothing is asserted about how long anything takes.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -100,6 +102,11 @@ fn keys() -> &'static [(Vec<u8>, Vec<u8>); 2] {
     })
 }
 
+/// The encryption key of key set `key` (RSA generation is slow; tests reuse these).
+pub fn encryption_key(key: usize) -> EncryptionKey {
+    EncryptionKey::from_pkcs8_der(&keys()[key].1).unwrap()
+}
+
 /// A user with a fresh random id; `key` picks one of the two key sets.
 pub struct User {
     pub identity: Identity,
@@ -111,7 +118,11 @@ impl User {
     pub fn new(key: usize) -> Self {
         let mut raw = [0u8; 32];
         os_rng().fill_bytes(&mut raw);
-        let id = UserId::from_bytes(raw);
+        Self::with_id(UserId::from_bytes(raw), key)
+    }
+
+    /// A user claiming `id` with key set `key` (a forger, when it is not the id's key).
+    pub fn with_id(id: UserId, key: usize) -> Self {
         let (ik, ek) = &keys()[key];
         let identity = Identity::from_keys(
             &mut os_rng(),
@@ -524,14 +535,7 @@ pub enum WsAuth<'a> {
 impl Ws {
     /// Connects and answers the challenge; returns the first reply (`ready` or `error`).
     pub async fn open(client: &Client, id_hex: &str, auth: WsAuth<'_>) -> (Self, Value) {
-        let (stream, _) = tokio::time::timeout(
-            PATIENCE,
-            tokio_tungstenite::connect_async(client.ws_url(id_hex)),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-        let mut ws = Self { stream };
+        let mut ws = Self::connect(&client.ws_url(id_hex)).await;
         let challenge = ws.next().await.unwrap();
         assert_eq!(challenge["type"], "challenge");
         let c = B64
@@ -549,6 +553,15 @@ impl Ws {
         ws.send(msg).await;
         let reply = ws.next().await.unwrap_or(Value::Null);
         (ws, reply)
+    }
+
+    /// Opens the WebSocket at `url` (nothing sent yet).
+    pub async fn connect(url: &str) -> Self {
+        let (stream, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
+            .await
+            .unwrap()
+            .unwrap();
+        Self { stream }
     }
 
     /// Connects as the owner and expects `ready`.
