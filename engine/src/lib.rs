@@ -8,7 +8,10 @@
 extern crate alloc;
 
 pub mod account_state;
+pub mod action;
 pub mod codec;
+mod engine;
+pub mod event;
 pub mod failures;
 pub mod limits;
 pub mod missing;
@@ -16,3 +19,8 @@ pub mod msg_id;
 pub mod outbox;
 pub mod payload;
 pub mod seen;
+
+pub use action::{DepositHandle, IncomingMessage, Notice, Output, Part, SecurityKind};
+pub use engine::{DIRECTORY_MAX_AGE, Engine, MAX_PARKED, MAX_WAITING_SENDS, NewDevice, SendError};
+pub use event::Input;
+pub use msg_id::MsgId;

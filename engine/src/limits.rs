@@ -3,7 +3,7 @@
 /// How long an envelope is accepted after its `sent_at` (design 2.3): the relay's 14-day
 /// retention plus an hour of clock skew. Every memory that refuses replays keeps its
 /// entries exactly this long, so nothing old enough to be forgotten can still open.
-pub const MAX_MESSAGE_AGE: u64 = 14 * 24 * 3600 + 3600;
+pub const MAX_MESSAGE_AGE: u64 = sealpost_core::v2::MAX_MESSAGE_AGE;
 
 /// How far in the future a peer's clock may be (design 2.3).
 pub const CLOCK_SKEW: u64 = sealpost_core::CLOCK_SKEW;

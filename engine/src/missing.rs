@@ -35,13 +35,15 @@ struct Track {
     lost: u16,
 }
 
-/// "Messages from `user`'s `device` may be missing."
+/// "Messages from `user`'s `device` in `session` may be missing."
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaybeMissing {
     /// The sender.
     pub user: UserId,
     /// The sending device.
     pub device: DeviceId,
+    /// The session with the gap.
+    pub session: SessionId,
     /// How many messages.
     pub count: usize,
 }
@@ -111,29 +113,23 @@ impl Missing {
         }
     }
 
-    /// Gaps open since [`MISSING_AFTER`], one notice per device, each reported once.
+    /// Gaps open since [`MISSING_AFTER`], one entry per session, each reported once.
     /// Sessions with nothing open and no message for [`MAX_MESSAGE_AGE`] are forgotten.
     pub fn due(&mut self, now: u64) -> Vec<MaybeMissing> {
-        let mut out: Vec<MaybeMissing> = Vec::new();
-        for track in self.sessions.values_mut() {
+        let mut out = Vec::new();
+        for (session, track) in &mut self.sessions {
             let before = track.gaps.len();
             track
                 .gaps
                 .retain(|_, opened| opened.saturating_add(MISSING_AFTER) > now);
             let count = before - track.gaps.len() + usize::from(core::mem::take(&mut track.lost));
-            if count == 0 {
-                continue;
-            }
-            match out
-                .iter_mut()
-                .find(|m| m.user == track.peer && m.device == track.device)
-            {
-                Some(m) => m.count += count,
-                None => out.push(MaybeMissing {
+            if count > 0 {
+                out.push(MaybeMissing {
                     user: track.peer,
                     device: track.device,
+                    session: *session,
                     count,
-                }),
+                });
             }
         }
         self.sessions
@@ -236,6 +232,7 @@ mod tests {
             [MaybeMissing {
                 user,
                 device,
+                session: S,
                 count: 2
             }]
         );

@@ -1,0 +1,241 @@
+//! What the engine asks its driver to do: the outputs of [`crate::Engine::handle`].
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use sealpost_core::v2::DeviceId;
+use sealpost_core::{Error, UserId, Username};
+
+use crate::engine::SendError;
+use crate::msg_id::MsgId;
+
+/// Names one deposit, so the driver can report how it went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DepositHandle(pub u64);
+
+/// A piece of the engine's state that changed and must be stored (encrypted) before
+/// the driver acknowledges anything: [`crate::Engine::save`] encodes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Part {
+    /// The identity key, the device's keys and the own device list.
+    Device,
+    /// The session store (ratchet secrets).
+    Sessions,
+    /// Contacts, pins, verified marks: also what the backup holds.
+    Account,
+    /// Sent messages waiting for receipts.
+    Outbox,
+    /// Delivered message ids (exactly-once).
+    Seen,
+    /// Gaps in sessions (maybe-missing messages).
+    Missing,
+}
+
+impl Part {
+    /// Every part, in the order a fresh engine should be stored.
+    pub const ALL: [Part; 6] = [
+        Part::Device,
+        Part::Sessions,
+        Part::Account,
+        Part::Outbox,
+        Part::Seen,
+        Part::Missing,
+    ];
+}
+
+/// A message for the app, opened, authenticated and never delivered before.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IncomingMessage {
+    /// The message id (stable across re-sends).
+    pub msg_id: MsgId,
+    /// Who wrote it (authenticated: the session's pinned identity).
+    pub from: UserId,
+    /// The writer's username.
+    pub from_username: Username,
+    /// The writer's device.
+    pub from_device: DeviceId,
+    /// The conversation it belongs to: the writer, or for a sync copy of a message this
+    /// account sent from another device, the recipient.
+    pub conversation: UserId,
+    /// Whether it is such a sync copy (a message this account sent).
+    pub own: bool,
+    /// Whether the user verified the writer's safety number.
+    pub verified: bool,
+    /// The writer's clock when it was first sent.
+    pub sent_at: u64,
+    /// This device's clock when it was opened.
+    pub received_at: u64,
+    /// The application's content type.
+    pub content_type: u8,
+    /// The application's content.
+    pub content: Vec<u8>,
+}
+
+impl fmt::Debug for IncomingMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IncomingMessage")
+            .field("msg_id", &self.msg_id)
+            .field("from", &self.from_username)
+            .field("own", &self.own)
+            .field("sent_at", &self.sent_at)
+            .field("content_len", &self.content.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a security event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecurityKind {
+    /// A session was offered under `user`'s name with another identity key than the
+    /// pinned one: dropped, never shown as text.
+    IdentityMismatch,
+    /// The directory serves another identity key for a pinned contact: nothing is sent
+    /// to it until the user forgets the contact (and so accepts the new key).
+    IdentityChanged,
+    /// The directory's answer does not verify (signature, user, stale version).
+    BadDirectory,
+    /// A message from a device that is not in the sender's device list.
+    UnknownDevice,
+    /// A payload that claims another sender than its session's, or an account sync from
+    /// another account.
+    ForgedPayload,
+    /// The account's device list no longer lists this device: it was revoked.
+    DeviceRevoked,
+}
+
+/// Something the user should see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// A blob could not be opened; `gave_up` once it was acknowledged after
+    /// [`crate::limits::MAX_OPEN_ATTEMPTS`].
+    CouldNotDecrypt {
+        /// The relay's blob id.
+        blob_id: String,
+        /// Whether the blob was acknowledged (no more attempts).
+        gave_up: bool,
+    },
+    /// Messages from `user`'s `device` may be missing (a gap that stayed open).
+    MaybeMissing {
+        /// The sender.
+        user: UserId,
+        /// The sending device.
+        device: DeviceId,
+        /// How many.
+        count: usize,
+    },
+    /// See [`SecurityKind`].
+    SecurityEvent {
+        /// What happened.
+        kind: SecurityKind,
+        /// Whose name it was about.
+        user: UserId,
+    },
+    /// A sent message left the outbox without any recipient device receipting it.
+    NotDelivered {
+        /// The message.
+        msg_id: MsgId,
+    },
+    /// A send was refused.
+    SendFailed {
+        /// The message.
+        msg_id: MsgId,
+        /// Why.
+        error: SendError,
+    },
+    /// A device could not be added or revoked (nothing changed).
+    DeviceListRefused {
+        /// Why (e.g. [`Error::TooLarge`]: eight devices already).
+        error: Error,
+    },
+    /// A payload of an unknown type or structure from `user` (dropped).
+    Unreadable {
+        /// The sender.
+        user: UserId,
+    },
+}
+
+/// One thing for the driver to do, in order.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Fetch `user`'s device list and bundles; answer with
+    /// [`crate::Input::DirectoryFetched`] or [`crate::Input::DirectoryMissing`].
+    FetchDirectory {
+        /// The account.
+        user: UserId,
+    },
+    /// Post `envelope` to `to`'s `device` mailbox; answer with
+    /// [`crate::Input::DepositDone`] or [`crate::Input::DepositFailed`].
+    Deposit {
+        /// The account.
+        to: UserId,
+        /// The device.
+        device: DeviceId,
+        /// The envelope.
+        envelope: Vec<u8>,
+        /// For the answer.
+        handle: DepositHandle,
+    },
+    /// Acknowledge the blob: the relay deletes it. Comes after the [`Output::Persist`]
+    /// of everything it changed.
+    Ack {
+        /// The relay's blob id.
+        blob_id: String,
+    },
+    /// Show a message.
+    Deliver(IncomingMessage),
+    /// A sent message's delivery state changed.
+    DeliveryUpdate {
+        /// The message.
+        msg_id: MsgId,
+        /// Recipient devices that receipted it.
+        delivered: usize,
+        /// Recipient devices it was sealed to.
+        total: usize,
+    },
+    /// Show a notice.
+    Notice(Notice),
+    /// Store [`crate::Engine::save`]`(part)`.
+    Persist(Part),
+    /// Publish this signed device list of the account.
+    PublishDeviceList(Vec<u8>),
+    /// Publish this device's signed bundle.
+    PublishBundle(Vec<u8>),
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Output::FetchDirectory { user } => f
+                .debug_struct("FetchDirectory")
+                .field("user", user)
+                .finish(),
+            Output::Deposit {
+                to, device, handle, ..
+            } => f
+                .debug_struct("Deposit")
+                .field("to", to)
+                .field("device", device)
+                .field("handle", handle)
+                .finish_non_exhaustive(),
+            Output::Ack { blob_id } => f.debug_struct("Ack").field("blob_id", blob_id).finish(),
+            Output::Deliver(m) => f.debug_tuple("Deliver").field(m).finish(),
+            Output::DeliveryUpdate {
+                msg_id,
+                delivered,
+                total,
+            } => f
+                .debug_struct("DeliveryUpdate")
+                .field("msg_id", msg_id)
+                .field("delivered", delivered)
+                .field("total", total)
+                .finish(),
+            Output::Notice(n) => f.debug_tuple("Notice").field(n).finish(),
+            Output::Persist(p) => f.debug_tuple("Persist").field(p).finish(),
+            Output::PublishDeviceList(b) => {
+                f.debug_tuple("PublishDeviceList").field(&b.len()).finish()
+            }
+            Output::PublishBundle(b) => f.debug_tuple("PublishBundle").field(&b.len()).finish(),
+        }
+    }
+}

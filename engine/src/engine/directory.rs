@@ -1,0 +1,47 @@
+//! What the directory told this run about other accounts (and our own): verified
+//! device lists and the bundles they authorise. Memory only: bundles are public and
+//! re-fetched after a restart; the pins that matter live in the account state.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+
+use sealpost_core::UserId;
+use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceList};
+
+/// Re-read a contact's devices before sending when the copy is older than this.
+pub const DIRECTORY_MAX_AGE: u64 = 24 * 3600;
+
+/// One account as last fetched.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    pub(crate) list: DeviceList,
+    pub(crate) bundles: BTreeMap<DeviceId, DeviceBundle>,
+    pub(crate) fetched_at: u64,
+}
+
+/// Verified listings, and the fetches under way.
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    pub(crate) listings: BTreeMap<UserId, Listing>,
+    pub(crate) requested: BTreeSet<UserId>,
+    /// Contacts whose directory listing carries another identity key than their pin.
+    pub(crate) changed: BTreeSet<UserId>,
+}
+
+impl Directory {
+    /// The listing of `user` if fetched within [`DIRECTORY_MAX_AGE`].
+    pub(crate) fn fresh(&self, user: &UserId, now: u64) -> Option<&Listing> {
+        self.listings
+            .get(user)
+            .filter(|l| l.fetched_at.saturating_add(DIRECTORY_MAX_AGE) > now)
+    }
+
+    /// The bundle of `(user, device)`, however old (sessions only need it to seal).
+    pub(crate) fn bundle(&self, user: &UserId, device: &DeviceId) -> Option<&DeviceBundle> {
+        self.listings.get(user)?.bundles.get(device)
+    }
+
+    /// Marks a fetch as under way; `false` when one already is (ask once).
+    pub(crate) fn request(&mut self, user: UserId) -> bool {
+        self.requested.insert(user)
+    }
+}

@@ -1,0 +1,264 @@
+//! Directory answers, pins and contacts.
+//!
+//! First contact pins the identity key of the directory's signed device list (trust on
+//! first use); afterwards a list with another identity key is an identity change: a
+//! security event, and nothing is sealed to the new key until the user forgets the
+//! contact. A list never replaces a newer one (no rollback to revoked devices). Devices
+//! that left a list lose their sessions, and messages only they held are re-sent.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceList};
+use sealpost_core::{UserId, Username};
+
+use super::Engine;
+use super::directory::Listing;
+use super::out::Out;
+use super::send::SendError;
+use crate::account_state::Contact;
+use crate::action::{Notice, Output, Part, SecurityKind};
+
+impl Engine {
+    /// The pinned identity (SPKI) for `user`: our own for our account.
+    pub(super) fn pin_of(&self, user: &UserId) -> Option<&[u8]> {
+        if *user == self.me.user_id {
+            Some(&self.me.identity_spki)
+        } else {
+            self.account.get(user).map(|c| c.identity_spki.as_slice())
+        }
+    }
+
+    /// Whether the directory showed another key than the pin for `user` this run.
+    pub(super) fn contact_identity_changed(&self, user: &UserId) -> bool {
+        self.directory.changed.contains(user)
+    }
+
+    /// Parses the stored device lists of every contact (after a restore or a join), so
+    /// that senders' devices are checked before the directory answers.
+    pub(super) fn load_contact_lists(&mut self) {
+        for c in self.account.contacts() {
+            if let Ok(list) = DeviceList::from_bytes(&c.device_list)
+                && *list.user_id() == c.user_id
+                && list.identity().to_spki_der() == c.identity_spki.as_slice()
+            {
+                self.directory.listings.insert(
+                    c.user_id,
+                    Listing {
+                        list,
+                        bundles: BTreeMap::new(),
+                        fetched_at: 0,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn directory_fetched<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        user: UserId,
+        list_bytes: &[u8],
+        bundles: &[Vec<u8>],
+        out: &mut Out,
+    ) {
+        self.directory.requested.remove(&user);
+        let list = match DeviceList::from_bytes(list_bytes) {
+            Ok(list) if *list.user_id() == user => list,
+            _ => {
+                out.notice(Notice::SecurityEvent {
+                    kind: SecurityKind::BadDirectory,
+                    user,
+                });
+                return self.give_up_on(user, SendError::NoSuchUser, now, rng, out);
+            }
+        };
+        let spki = list.identity().to_spki_der();
+        if self.pin_of(&user).is_some_and(|pin| pin != spki) {
+            if self.directory.changed.insert(user) {
+                out.notice(Notice::SecurityEvent {
+                    kind: SecurityKind::IdentityChanged,
+                    user,
+                });
+            }
+            return self.give_up_on(user, SendError::IdentityChanged, now, rng, out);
+        }
+        let previous = self.directory.listings.remove(&user);
+        let list = match previous {
+            // Never roll back to an older list (it could list revoked devices).
+            Some(p) if p.list.version() > list.version() => p.list,
+            _ => list,
+        };
+        if user == self.me.user_id {
+            self.own_list_fetched(&list, out);
+        } else {
+            self.pin(user, &list, now, out);
+        }
+        let mut verified: BTreeMap<DeviceId, DeviceBundle> = BTreeMap::new();
+        for raw in bundles {
+            if let Ok(b) = DeviceBundle::from_bytes(raw)
+                && list.check_bundle(&b).is_ok()
+                && verified
+                    .get(b.device_id())
+                    .is_none_or(|old| old.issued_at() < b.issued_at())
+            {
+                verified.insert(*b.device_id(), b);
+            }
+        }
+        let current: Vec<DeviceId> = list.devices().iter().map(|d| d.id).collect();
+        self.directory.listings.insert(
+            user,
+            Listing {
+                list,
+                bundles: verified,
+                fetched_at: now,
+            },
+        );
+        self.devices_left(rng, now, user, &current, out);
+        self.resume_parked(rng, now, user, out);
+        self.resume_sends(rng, now, out);
+    }
+
+    /// `user`'s devices are now `current`: forget sessions with devices that left,
+    /// re-send what only they had.
+    pub(super) fn devices_left<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        user: UserId,
+        current: &[DeviceId],
+        out: &mut Out,
+    ) {
+        for s in self.sessions.sessions() {
+            if s.peer == user && !current.contains(&s.peer_device) {
+                self.sessions.forget_device(&user, &s.peer_device);
+                out.persist(Part::Sessions);
+            }
+        }
+        let (resends, changed) = self.outbox.devices_changed(&user, current);
+        if changed.is_empty() {
+            return;
+        }
+        for (msg_id, d) in changed {
+            out.push(Output::DeliveryUpdate {
+                msg_id,
+                delivered: d.delivered,
+                total: d.total,
+            });
+        }
+        out.persist(Part::Outbox);
+        self.resend(rng, now, resends, out);
+    }
+
+    /// Pins a first contact, or records a contact's newer device list.
+    fn pin(&mut self, user: UserId, list: &DeviceList, now: u64, out: &mut Out) {
+        let bytes = list.to_bytes().to_vec();
+        let contact = match self.account.get(&user) {
+            Some(c) if c.device_list == bytes => return,
+            Some(c) => Contact {
+                device_list: bytes,
+                updated_at: now,
+                ..c.clone()
+            },
+            None => Contact {
+                user_id: user,
+                username: None,
+                identity_spki: list.identity().to_spki_der().to_vec(),
+                verified: false,
+                device_list: bytes,
+                updated_at: now,
+            },
+        };
+        if self.account.upsert(contact).is_ok() {
+            self.account_changed = true;
+            out.persist(Part::Account);
+        }
+    }
+
+    /// Records a contact's username once known (a send to it, or its first message).
+    pub(super) fn learn_username(&mut self, name: &Username, now: u64, out: &mut Out) {
+        let user = name.user_id();
+        if let Some(c) = self.account.get(&user)
+            && c.username.is_none()
+        {
+            let named = Contact {
+                username: Some(name.clone()),
+                updated_at: now,
+                ..c.clone()
+            };
+            if self.account.upsert(named).is_ok() {
+                self.account_changed = true;
+                out.persist(Part::Account);
+            }
+        }
+    }
+
+    /// The directory has no such account: parked blobs claiming it are forgeries,
+    /// waiting sends to it fail.
+    pub(super) fn directory_missing<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        user: UserId,
+        out: &mut Out,
+    ) {
+        self.directory.requested.remove(&user);
+        self.give_up_on(user, SendError::NoSuchUser, now, rng, out);
+    }
+
+    /// No usable listing for `user`: fail its waiting sends, settle its parked blobs.
+    fn give_up_on<R: CryptoRng + ?Sized>(
+        &mut self,
+        user: UserId,
+        error: SendError,
+        now: u64,
+        rng: &mut R,
+        out: &mut Out,
+    ) {
+        let waiting = core::mem::take(&mut self.waiting);
+        for send in waiting {
+            if send.to.user_id() == user || user == self.me.user_id {
+                out.notice(Notice::SendFailed {
+                    msg_id: send.msg_id,
+                    error,
+                });
+            } else {
+                self.waiting.push(send);
+            }
+        }
+        self.resume_parked(rng, now, user, out);
+    }
+
+    pub(super) fn set_verified(&mut self, user: UserId, verified: bool, now: u64, out: &mut Out) {
+        if let Some(c) = self.account.get(&user)
+            && c.verified != verified
+        {
+            let marked = Contact {
+                verified,
+                updated_at: now,
+                ..c.clone()
+            };
+            if self.account.upsert(marked).is_ok() {
+                self.account_changed = true;
+                out.persist(Part::Account);
+            }
+        }
+    }
+
+    /// Forgets a contact, its pin, its sessions and its listing: the next contact is a
+    /// new trust on first use (how a user accepts a changed identity key).
+    pub(super) fn forget_contact(&mut self, user: UserId, out: &mut Out) {
+        if user == self.me.user_id {
+            return;
+        }
+        self.account.remove(&user);
+        self.sessions.forget_peer(&user);
+        self.directory.listings.remove(&user);
+        self.directory.changed.remove(&user);
+        self.account_changed = true;
+        out.persist(Part::Account);
+        out.persist(Part::Sessions);
+    }
+}

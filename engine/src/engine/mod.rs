@@ -1,0 +1,377 @@
+//! The engine: one device's client rules as a state machine over `sealpost_core::v2`.
+//!
+//! [`Engine::handle`] takes one [`Input`] with the driver's clock and randomness and
+//! returns the [`Output`]s to carry out, in order. Nothing here does I/O, so every rule
+//! (sender authentication, exactly-once, receipts, re-sends, notices) is a plain function
+//! that `cargo test` drives. The concerns live in their own files: `receive` (blobs),
+//! `send` (messages, receipts, re-sends), `listing` (directory answers and pins),
+//! `devices` (own device list), `tick` (time).
+
+mod devices;
+mod directory;
+mod listing;
+mod me;
+mod out;
+mod receive;
+mod send;
+mod tick;
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::CryptoRng;
+use sealpost_core::v2::{DeviceEntry, DeviceId, DeviceKeys, DeviceList, SessionStore};
+use sealpost_core::{Error, IdentityKey, Result, UserId, Username};
+use zeroize::Zeroizing;
+
+use crate::account_state::AccountState;
+use crate::action::{DepositHandle, Output, Part};
+use crate::codec::Codec;
+use crate::event::Input;
+use crate::failures::Failures;
+use crate::missing::Missing;
+use crate::msg_id::MsgId;
+use crate::outbox::Outbox;
+use crate::seen::SeenSet;
+
+pub use directory::DIRECTORY_MAX_AGE;
+use directory::Directory;
+use me::Me;
+use out::Out;
+pub use send::SendError;
+
+/// Most blobs parked while the directory is asked about their sender.
+pub const MAX_PARKED: usize = 64;
+/// Most sends waiting for the directory.
+pub const MAX_WAITING_SENDS: usize = 256;
+
+/// A deposit the relay has not confirmed yet.
+struct InFlight {
+    to: UserId,
+    device: DeviceId,
+    envelope: Vec<u8>,
+    /// The outbox message it carries (receipts and resets are not kept).
+    msg: Option<MsgId>,
+    failed: bool,
+}
+
+/// A send waiting for the directory.
+struct WaitingSend {
+    msg_id: MsgId,
+    to: Username,
+    content_type: u8,
+    content: Vec<u8>,
+}
+
+/// A blob whose sender must be looked up before its session can be accepted.
+struct Parked {
+    blob_id: String,
+    bytes: Vec<u8>,
+    sender: UserId,
+}
+
+/// What a new device brings: the account's name and identity key, its own fresh keys
+/// (never another device's) and a name for the device list.
+pub struct NewDevice {
+    /// The account.
+    pub username: Username,
+    /// The account's identity key (from registration, the backup or a link grant).
+    pub identity: IdentityKey,
+    /// This device's keys ([`DeviceKeys::generate`]).
+    pub keys: DeviceKeys,
+    /// Shown in the device list, e.g. "Firefox on Linux".
+    pub name: String,
+}
+
+impl fmt::Debug for NewDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewDevice")
+            .field("username", &self.username)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One device's client engine. See the module documentation.
+pub struct Engine {
+    me: Me,
+    sessions: SessionStore,
+    account: AccountState,
+    outbox: Outbox,
+    seen: SeenSet,
+    missing: Missing,
+    failures: Failures,
+    directory: Directory,
+    in_flight: BTreeMap<DepositHandle, InFlight>,
+    next_handle: u64,
+    receipts: BTreeMap<(UserId, DeviceId), Vec<MsgId>>,
+    resets: BTreeMap<(UserId, DeviceId), [u8; 16]>,
+    waiting: Vec<WaitingSend>,
+    parked: Vec<Parked>,
+    account_changed: bool,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("me", &self.me)
+            .field("outbox", &self.outbox)
+            .field("seen", &self.seen.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    fn with(me: Me, sessions: SessionStore, account: AccountState) -> Self {
+        Self {
+            me,
+            sessions,
+            account,
+            outbox: Outbox::new(),
+            seen: SeenSet::new(),
+            missing: Missing::new(),
+            failures: Failures::new(),
+            directory: Directory::default(),
+            in_flight: BTreeMap::new(),
+            next_handle: 0,
+            receipts: BTreeMap::new(),
+            resets: BTreeMap::new(),
+            waiting: Vec::new(),
+            parked: Vec::new(),
+            account_changed: false,
+        }
+    }
+
+    /// The first device of a new account: signs a device list with only this device.
+    /// Outputs: the list and bundle to publish, and every part to persist.
+    pub fn create_account<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        device: NewDevice,
+        now: u64,
+    ) -> Result<(Self, Vec<Output>)> {
+        let NewDevice {
+            username,
+            identity,
+            mut keys,
+            name: device_name,
+        } = device;
+        let entry = DeviceEntry {
+            id: *keys.device_id(),
+            added_at: now,
+            name: device_name,
+        };
+        let list = DeviceList::sign(rng, username.user_id(), &identity, now, alloc::vec![entry])?;
+        let bundle = keys.bundle(rng, &identity, now)?;
+        let me = Me::new(username, identity, keys, list)?;
+        let engine = Self::with(me, SessionStore::new(), AccountState::new());
+        let outputs = engine.fresh_outputs(bundle.to_bytes().to_vec());
+        Ok((engine, outputs))
+    }
+
+    /// A new device of an existing account (password login, or a link grant): adds
+    /// itself to `current_list` (the directory's, verified here) and takes the account
+    /// state from the backup or the grant. Fails when the list is not this account's or
+    /// already has the maximum number of devices (revoke one first).
+    pub fn join_account<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        device: NewDevice,
+        current_list: &[u8],
+        account: AccountState,
+        now: u64,
+    ) -> Result<(Self, Vec<Output>)> {
+        let NewDevice {
+            username,
+            identity,
+            mut keys,
+            name: device_name,
+        } = device;
+        let current = DeviceList::from_bytes(current_list)?;
+        if *current.user_id() != username.user_id()
+            || current.identity().to_spki_der() != identity.public().to_spki_der()
+        {
+            return Err(Error::BadSignature);
+        }
+        let entry = DeviceEntry {
+            id: *keys.device_id(),
+            added_at: now,
+            name: device_name,
+        };
+        let list = current.with_device(rng, &identity, entry, now)?;
+        let bundle = keys.bundle(rng, &identity, now)?;
+        let me = Me::new(username, identity, keys, list)?;
+        let mut engine = Self::with(me, SessionStore::new(), account);
+        engine.load_contact_lists();
+        let outputs = engine.fresh_outputs(bundle.to_bytes().to_vec());
+        Ok((engine, outputs))
+    }
+
+    fn fresh_outputs(&self, bundle: Vec<u8>) -> Vec<Output> {
+        let mut outputs: Vec<Output> = Part::ALL.iter().map(|p| Output::Persist(*p)).collect();
+        outputs.push(Output::PublishDeviceList(self.me.list.to_bytes().to_vec()));
+        outputs.push(Output::PublishBundle(bundle));
+        outputs
+    }
+
+    /// An engine from what [`Engine::save`] wrote. `load` returns the stored bytes of a
+    /// part (`None` when never stored: that part starts empty, except `Device`).
+    /// Deposits that were under way are re-emitted by the next [`Input::Tick`].
+    pub fn restore(mut load: impl FnMut(Part) -> Option<Zeroizing<Vec<u8>>>) -> Result<Self> {
+        let me = Me::from_secret_bytes(&load(Part::Device).ok_or(Error::Malformed)?)?;
+        let sessions = match load(Part::Sessions) {
+            Some(b) => SessionStore::from_secret_bytes(&b)?,
+            None => SessionStore::new(),
+        };
+        let account = match load(Part::Account) {
+            Some(b) => AccountState::from_bytes(&b)?,
+            None => AccountState::new(),
+        };
+        let mut engine = Self::with(me, sessions, account);
+        if let Some(b) = load(Part::Outbox) {
+            engine.outbox = Outbox::from_bytes(&b)?;
+        }
+        if let Some(b) = load(Part::Seen) {
+            engine.seen = SeenSet::from_bytes(&b)?;
+        }
+        if let Some(b) = load(Part::Missing) {
+            engine.missing = Missing::from_bytes(&b)?;
+        }
+        engine.load_contact_lists();
+        Ok(engine)
+    }
+
+    /// The stored encoding of `part`. Store it encrypted: `Device` and `Sessions` are
+    /// key material, the others are message content and metadata.
+    pub fn save(&self, part: Part) -> Result<Zeroizing<Vec<u8>>> {
+        let plain = |v: Vec<u8>| Zeroizing::new(v);
+        match part {
+            Part::Device => self.me.to_secret_bytes(),
+            Part::Sessions => self.sessions.to_secret_bytes(),
+            Part::Account => Ok(plain(self.account.to_bytes())),
+            Part::Outbox => Ok(plain(self.outbox.to_bytes())),
+            Part::Seen => Ok(plain(self.seen.to_bytes())),
+            Part::Missing => Ok(plain(self.missing.to_bytes())),
+        }
+    }
+
+    /// This account's user id.
+    pub fn user_id(&self) -> &UserId {
+        &self.me.user_id
+    }
+
+    /// This account's username.
+    pub fn username(&self) -> &Username {
+        &self.me.username
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> DeviceId {
+        self.me.device_id()
+    }
+
+    /// The account's device list as this device knows it (signed bytes).
+    pub fn device_list(&self) -> &[u8] {
+        self.me.list.to_bytes()
+    }
+
+    /// The account state (for the backup and the device link).
+    pub fn account_state(&self) -> &AccountState {
+        &self.account
+    }
+
+    /// Messages waiting for receipts.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Handles one input at time `now` (Unix seconds). Never panics on any input; bad
+    /// input changes no stored state.
+    pub fn handle<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        input: Input,
+    ) -> Vec<Output> {
+        let mut out = Out::default();
+        match input {
+            Input::BlobReceived { blob_id, bytes } => {
+                self.receive(rng, now, blob_id, bytes, &mut out)
+            }
+            Input::SendRequested {
+                msg_id,
+                to,
+                content_type,
+                content,
+            } => self.send_requested(
+                rng,
+                now,
+                WaitingSend {
+                    msg_id,
+                    to,
+                    content_type,
+                    content,
+                },
+                &mut out,
+            ),
+            Input::DirectoryFetched {
+                user,
+                device_list,
+                bundles,
+            } => self.directory_fetched(rng, now, user, &device_list, &bundles, &mut out),
+            Input::DirectoryMissing { user } => self.directory_missing(rng, now, user, &mut out),
+            Input::DepositDone { handle } => self.deposit_done(handle, &mut out),
+            Input::DepositFailed { handle } => {
+                if let Some(d) = self.in_flight.get_mut(&handle) {
+                    d.failed = true;
+                }
+            }
+            Input::Tick => self.tick(rng, now, &mut out),
+            Input::SetVerified { user, verified } => {
+                self.set_verified(user, verified, now, &mut out)
+            }
+            Input::ForgetContact { user } => self.forget_contact(user, &mut out),
+            Input::AddDevice { entry } => self.add_device(rng, now, entry, &mut out),
+            Input::RevokeDevice { device } => self.revoke_device(rng, now, device, &mut out),
+        }
+        self.flush_control(rng, now, &mut out);
+        out.finish()
+    }
+
+    fn deposit(
+        &mut self,
+        to: UserId,
+        device: DeviceId,
+        envelope: Vec<u8>,
+        msg: Option<MsgId>,
+        out: &mut Out,
+    ) {
+        let handle = DepositHandle(self.next_handle);
+        self.next_handle = self.next_handle.wrapping_add(1);
+        out.push(Output::Deposit {
+            to,
+            device,
+            envelope: envelope.clone(),
+            handle,
+        });
+        self.in_flight.insert(
+            handle,
+            InFlight {
+                to,
+                device,
+                envelope,
+                msg,
+                failed: false,
+            },
+        );
+    }
+
+    fn deposit_done(&mut self, handle: DepositHandle, out: &mut Out) {
+        if let Some(done) = self.in_flight.remove(&handle)
+            && let Some(msg) = done.msg
+        {
+            self.outbox.deposited(&msg, &done.to, &done.device);
+            out.persist(Part::Outbox);
+        }
+    }
+}

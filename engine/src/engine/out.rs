@@ -1,0 +1,52 @@
+//! Collects the outputs of one `handle` call and puts them in the order a driver must
+//! carry them out: persist first, then tell the app and the directory, then deposit,
+//! and acknowledge last, so that a crash at any point loses nothing and delivers
+//! nothing twice (an unacknowledged blob comes back; a persisted seen-set refuses it).
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use crate::action::{Notice, Output, Part};
+
+#[derive(Debug, Default)]
+pub(crate) struct Out {
+    persist: BTreeSet<Part>,
+    actions: Vec<Output>,
+    deposits: Vec<Output>,
+    acks: Vec<Output>,
+}
+
+impl Out {
+    pub(crate) fn persist(&mut self, part: Part) {
+        self.persist.insert(part);
+    }
+
+    pub(crate) fn push(&mut self, output: Output) {
+        match output {
+            Output::Persist(part) => self.persist(part),
+            Output::Deposit { .. } => self.deposits.push(output),
+            Output::Ack { .. } => self.acks.push(output),
+            other => self.actions.push(other),
+        }
+    }
+
+    pub(crate) fn notice(&mut self, notice: Notice) {
+        self.actions.push(Output::Notice(notice));
+    }
+
+    pub(crate) fn finish(self) -> Vec<Output> {
+        let Self {
+            persist,
+            actions,
+            deposits,
+            acks,
+        } = self;
+        persist
+            .into_iter()
+            .map(Output::Persist)
+            .chain(actions)
+            .chain(deposits)
+            .chain(acks)
+            .collect()
+    }
+}

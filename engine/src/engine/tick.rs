@@ -1,0 +1,100 @@
+//! Time: missing-message notices (and the resets that recover them), outbox expiry,
+//! deposit retries, seen-set and session pruning, device key rotation.
+
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+
+use super::Engine;
+use super::out::Out;
+use crate::action::{Notice, Output, Part};
+
+impl Engine {
+    pub(super) fn tick<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64, out: &mut Out) {
+        self.report_missing(rng, now, out);
+        for (msg_id, d) in self.outbox.expire(now) {
+            out.persist(Part::Outbox);
+            if d.delivered == 0 {
+                out.notice(Notice::NotDelivered { msg_id });
+            }
+        }
+        if self.seen.prune(now) {
+            out.persist(Part::Seen);
+        }
+        self.sessions.prune(now);
+        self.retry_deposits(out);
+        self.rotate_keys(rng, now, out);
+        let me = self.me.user_id;
+        if self.directory.fresh(&me, now).is_none() && self.directory.request(me) {
+            out.push(Output::FetchDirectory { user: me });
+        }
+    }
+
+    /// Gaps open for an hour: tell the user, and ask the sender to re-send what we did
+    /// not receipt in a session that works (both sides drop the gapped one, and we
+    /// re-send what the peer has not receipted from us, since it drops it too).
+    fn report_missing<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64, out: &mut Out) {
+        let due = self.missing.due(now);
+        if due.is_empty() {
+            return;
+        }
+        out.persist(Part::Missing);
+        for m in due {
+            out.notice(Notice::MaybeMissing {
+                user: m.user,
+                device: m.device,
+                count: m.count,
+            });
+            self.resets
+                .insert((m.user, m.device), *m.session.as_bytes());
+            self.sessions.forget_session(&m.session);
+            out.persist(Part::Sessions);
+            let resends = self.outbox.reset(&m.user, &m.device);
+            self.resend(rng, now, resends, out);
+        }
+    }
+
+    /// Deposits the relay refused, and (after a restart) outbox envelopes it never took.
+    fn retry_deposits(&mut self, out: &mut Out) {
+        for (handle, d) in &mut self.in_flight {
+            if d.failed {
+                d.failed = false;
+                out.push(Output::Deposit {
+                    to: d.to,
+                    device: d.device,
+                    envelope: d.envelope.clone(),
+                    handle: *handle,
+                });
+            }
+        }
+        let unsent: Vec<_> = self
+            .outbox
+            .unsent()
+            .filter(|(msg, user, device, _)| {
+                !self
+                    .in_flight
+                    .values()
+                    .any(|d| d.msg == Some(*msg) && d.to == *user && d.device == *device)
+            })
+            .map(|(msg, user, device, env)| (msg, user, device, env.to_vec()))
+            .collect();
+        for (msg, user, device, envelope) in unsent {
+            self.deposit(user, device, envelope, Some(msg), out);
+        }
+    }
+
+    fn rotate_keys<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64, out: &mut Out) {
+        if !self.me.keys.needs_rotation(now) {
+            return;
+        }
+        let rotated = self
+            .me
+            .keys
+            .rotate(rng, &self.me.identity, now)
+            .and_then(|()| self.me.keys.bundle(rng, &self.me.identity, now));
+        if let Ok(bundle) = rotated {
+            out.persist(Part::Device);
+            out.push(Output::PublishBundle(bundle.to_bytes().to_vec()));
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! What happens to the engine: the inputs of [`crate::Engine::handle`].
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use sealpost_core::v2::{DeviceEntry, DeviceId};
+use sealpost_core::{UserId, Username};
+
+use crate::action::DepositHandle;
+use crate::msg_id::MsgId;
+
+/// One event for the engine. The driver supplies the clock and the randomness with it.
+pub enum Input {
+    /// The relay pushed a blob from this device's mailbox.
+    BlobReceived {
+        /// The relay's id of the blob (for [`crate::Output::Ack`]).
+        blob_id: String,
+        /// The envelope.
+        bytes: Vec<u8>,
+    },
+    /// The user sends a message. `msg_id` makes the request idempotent: a repeated
+    /// request with the id of a message still in the outbox seals nothing new.
+    SendRequested {
+        /// Chosen by the driver (e.g. [`MsgId::random`]), kept by every re-send.
+        msg_id: MsgId,
+        /// The recipient.
+        to: Username,
+        /// The application's content type.
+        content_type: u8,
+        /// The application's content.
+        content: Vec<u8>,
+    },
+    /// The directory's answer to [`crate::Output::FetchDirectory`]: the signed device
+    /// list and the device bundles, unverified (the engine verifies them).
+    DirectoryFetched {
+        /// The account asked for.
+        user: UserId,
+        /// Its signed device list.
+        device_list: Vec<u8>,
+        /// Its device bundles.
+        bundles: Vec<Vec<u8>>,
+    },
+    /// The directory has no such account.
+    DirectoryMissing {
+        /// The account asked for.
+        user: UserId,
+    },
+    /// The relay took the envelope of [`crate::Output::Deposit`].
+    DepositDone {
+        /// The deposit's handle.
+        handle: DepositHandle,
+    },
+    /// The relay did not take it (network, mailbox full): the engine retries on a tick.
+    DepositFailed {
+        /// The deposit's handle.
+        handle: DepositHandle,
+    },
+    /// Time passed (drive it every minute or so): missing-message notices, expiry,
+    /// retries, key rotation.
+    Tick,
+    /// The user compared safety numbers with `user` (or takes the mark back).
+    SetVerified {
+        /// The contact.
+        user: UserId,
+        /// The mark.
+        verified: bool,
+    },
+    /// Forget a contact and its pin (e.g. after an identity change the user accepts): the
+    /// next contact is a new trust on first use.
+    ForgetContact {
+        /// The contact.
+        user: UserId,
+    },
+    /// Add a device to the account (the user confirmed a link): a new signed list.
+    AddDevice {
+        /// The new device's entry.
+        entry: DeviceEntry,
+    },
+    /// Remove a device from the account: a new signed list without it.
+    RevokeDevice {
+        /// The device.
+        device: DeviceId,
+    },
+}
+
+impl fmt::Debug for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::BlobReceived { blob_id, bytes } => f
+                .debug_struct("BlobReceived")
+                .field("blob_id", blob_id)
+                .field("len", &bytes.len())
+                .finish(),
+            Input::SendRequested { msg_id, to, .. } => f
+                .debug_struct("SendRequested")
+                .field("msg_id", msg_id)
+                .field("to", to)
+                .finish_non_exhaustive(),
+            Input::DirectoryFetched { user, .. } => f
+                .debug_struct("DirectoryFetched")
+                .field("user", user)
+                .finish_non_exhaustive(),
+            Input::DirectoryMissing { user } => f
+                .debug_struct("DirectoryMissing")
+                .field("user", user)
+                .finish(),
+            Input::DepositDone { handle } => f.debug_tuple("DepositDone").field(handle).finish(),
+            Input::DepositFailed { handle } => {
+                f.debug_tuple("DepositFailed").field(handle).finish()
+            }
+            Input::Tick => f.write_str("Tick"),
+            Input::SetVerified { user, verified } => f
+                .debug_struct("SetVerified")
+                .field("user", user)
+                .field("verified", verified)
+                .finish(),
+            Input::ForgetContact { user } => {
+                f.debug_struct("ForgetContact").field("user", user).finish()
+            }
+            Input::AddDevice { entry } => {
+                f.debug_struct("AddDevice").field("entry", entry).finish()
+            }
+            Input::RevokeDevice { device } => f
+                .debug_struct("RevokeDevice")
+                .field("device", device)
+                .finish(),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! An in-memory relay and a driver for engines, with the knobs of a misbehaving relay:
+//! drop, replay, reorder blobs; devices go offline, restart from their stored parts.
+//! Fixture keys: the RSA-2048 test keys of `tests/vectors/keys.json` (public on purpose).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::OnceLock;
+
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceKeys};
+use sealpost_core::{EncryptionKey, IdentityKey, UserId, Username};
+use sealpost_engine::{Engine, IncomingMessage, Input, MsgId, NewDevice, Notice, Output, Part};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+/// 2026-01-01T00:00:00Z.
+pub const T0: u64 = 1_767_225_600;
+
+pub fn rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+#[derive(Deserialize)]
+struct FixtureUser {
+    username: String,
+    identity_pkcs8: String,
+    encryption_pkcs8: String,
+}
+
+#[derive(Deserialize)]
+struct FixtureKeys {
+    users: Vec<FixtureUser>,
+}
+
+fn fixture(name: &str) -> &'static FixtureUser {
+    static KEYS: OnceLock<FixtureKeys> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/keys.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    });
+    keys.users.iter().find(|u| u.username == name).unwrap()
+}
+
+/// The fixture identity key of `name`.
+pub fn identity_key(name: &str) -> IdentityKey {
+    IdentityKey::from_pkcs8_der(&hex::decode(&fixture(name).identity_pkcs8).unwrap()).unwrap()
+}
+
+/// A fixture encryption key (three exist; devices of tests share them, which only
+/// matters for security, not for the protocol's behaviour).
+pub fn encryption_key(n: usize) -> EncryptionKey {
+    let name = ["alice", "bob", "carol"][n % 3];
+    EncryptionKey::from_pkcs8_der(&hex::decode(&fixture(name).encryption_pkcs8).unwrap()).unwrap()
+}
+
+pub fn user(name: &str) -> UserId {
+    Username::parse(name).unwrap().user_id()
+}
+
+/// A stored blob.
+#[derive(Clone)]
+pub struct Blob {
+    pub id: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The relay: mailboxes per device, a directory, a log of every deposit (for replays).
+#[derive(Default)]
+pub struct Relay {
+    pub mailboxes: BTreeMap<(UserId, DeviceId), VecDeque<Blob>>,
+    pub lists: BTreeMap<UserId, Vec<u8>>,
+    pub bundles: BTreeMap<(UserId, DeviceId), Vec<u8>>,
+    pub log: Vec<(UserId, DeviceId, Blob)>,
+    next_id: u64,
+    /// Drop (acknowledge without delivering) the next deposits matching this.
+    pub drop_next: usize,
+}
+
+impl Relay {
+    pub fn deposit(&mut self, to: UserId, device: DeviceId, bytes: Vec<u8>) {
+        self.next_id += 1;
+        let blob = Blob {
+            id: format!("b{}", self.next_id),
+            bytes,
+        };
+        self.log.push((to, device, blob.clone()));
+        if self.drop_next > 0 {
+            self.drop_next -= 1;
+            return;
+        }
+        self.mailboxes
+            .entry((to, device))
+            .or_default()
+            .push_back(blob);
+    }
+
+    fn directory(&self, user: &UserId) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+        let list = self.lists.get(user)?.clone();
+        let bundles = self
+            .bundles
+            .iter()
+            .filter(|((u, _), _)| u == user)
+            .map(|(_, b)| b.clone())
+            .collect();
+        Some((list, bundles))
+    }
+}
+
+/// One device: an engine, what it stored, what the app saw.
+pub struct Device {
+    pub engine: Engine,
+    pub rng: ChaCha20Rng,
+    pub store: BTreeMap<Part, Zeroizing<Vec<u8>>>,
+    pub delivered: Vec<IncomingMessage>,
+    pub notices: Vec<Notice>,
+    pub updates: BTreeMap<MsgId, (usize, usize)>,
+    /// Directory answers this device gets instead of the relay's (a forger's view).
+    pub overrides: BTreeMap<UserId, (Vec<u8>, Vec<Vec<u8>>)>,
+    inputs: VecDeque<Input>,
+}
+
+impl Device {
+    pub fn user(&self) -> UserId {
+        *self.engine.user_id()
+    }
+
+    pub fn id(&self) -> DeviceId {
+        self.engine.device_id()
+    }
+
+    pub fn texts(&self) -> Vec<String> {
+        self.delivered
+            .iter()
+            .map(|m| String::from_utf8(m.content.clone()).unwrap())
+            .collect()
+    }
+
+    pub fn security_events(&self) -> usize {
+        self.notices
+            .iter()
+            .filter(|n| matches!(n, Notice::SecurityEvent { .. }))
+            .count()
+    }
+
+    /// Handles `input` and everything it leads to at time `now`.
+    pub fn run(&mut self, relay: &mut Relay, now: u64, input: Input) {
+        self.inputs.push_back(input);
+        while let Some(input) = self.inputs.pop_front() {
+            let outputs = self.engine.handle(&mut self.rng, now, input);
+            for output in outputs {
+                self.apply(relay, output);
+            }
+        }
+    }
+
+    fn apply(&mut self, relay: &mut Relay, output: Output) {
+        match output {
+            Output::Persist(part) => {
+                self.store.insert(part, self.engine.save(part).unwrap());
+            }
+            Output::FetchDirectory { user } => {
+                let answer = self
+                    .overrides
+                    .get(&user)
+                    .cloned()
+                    .or_else(|| relay.directory(&user));
+                self.inputs.push_back(match answer {
+                    Some((device_list, bundles)) => Input::DirectoryFetched {
+                        user,
+                        device_list,
+                        bundles,
+                    },
+                    None => Input::DirectoryMissing { user },
+                });
+            }
+            Output::Deposit {
+                to,
+                device,
+                envelope,
+                handle,
+            } => {
+                relay.deposit(to, device, envelope);
+                self.inputs.push_back(Input::DepositDone { handle });
+            }
+            Output::Ack { blob_id } => {
+                if let Some(mb) = relay.mailboxes.get_mut(&(self.user(), self.id())) {
+                    mb.retain(|b| b.id != blob_id);
+                }
+            }
+            Output::Deliver(m) => self.delivered.push(m),
+            Output::DeliveryUpdate {
+                msg_id,
+                delivered,
+                total,
+            } => {
+                self.updates.insert(msg_id, (delivered, total));
+            }
+            Output::Notice(n) => self.notices.push(n),
+            Output::PublishDeviceList(list) => {
+                relay.lists.insert(self.user(), list);
+            }
+            Output::PublishBundle(bytes) => {
+                let b = DeviceBundle::from_bytes(&bytes).unwrap();
+                relay.bundles.insert((*b.user_id(), *b.device_id()), bytes);
+            }
+        }
+    }
+
+    /// Connects: a tick (as a driver does on start and every minute), then what waits
+    /// in the mailbox (one connection's push).
+    pub fn receive(&mut self, relay: &mut Relay, now: u64) {
+        self.run(relay, now, Input::Tick);
+        let blobs: Vec<Blob> = relay
+            .mailboxes
+            .get(&(self.user(), self.id()))
+            .map(|mb| mb.iter().cloned().collect())
+            .unwrap_or_default();
+        for blob in blobs {
+            self.run(
+                relay,
+                now,
+                Input::BlobReceived {
+                    blob_id: blob.id,
+                    bytes: blob.bytes,
+                },
+            );
+        }
+    }
+
+    pub fn send(&mut self, relay: &mut Relay, now: u64, to: &str, text: &str) -> MsgId {
+        let msg_id = MsgId::random(&mut self.rng);
+        self.run(
+            relay,
+            now,
+            Input::SendRequested {
+                msg_id,
+                to: Username::parse(to).unwrap(),
+                content_type: 1,
+                content: text.as_bytes().to_vec(),
+            },
+        );
+        msg_id
+    }
+
+    /// Restarts from the stored parts (in-memory state is lost).
+    pub fn restart(&mut self) {
+        let store = self.store.clone();
+        self.engine = Engine::restore(|part| store.get(&part).cloned()).unwrap();
+        self.inputs.clear();
+    }
+}
+
+fn device_from(engine: Engine, outputs: Vec<Output>, relay: &mut Relay, seed: u64) -> Device {
+    let mut d = Device {
+        engine,
+        rng: rng(seed),
+        store: BTreeMap::new(),
+        delivered: Vec::new(),
+        notices: Vec::new(),
+        updates: BTreeMap::new(),
+        overrides: BTreeMap::new(),
+        inputs: VecDeque::new(),
+    };
+    for o in outputs {
+        d.apply(relay, o);
+    }
+    d
+}
+
+fn new_device(name: &str, keys_of: &str, n: usize, seed: u64) -> NewDevice {
+    let identity = identity_key(keys_of);
+    let mut r = rng(seed);
+    let device_id = DeviceId::generate(&mut r);
+    let keys = DeviceKeys::from_key(
+        &mut r,
+        &identity,
+        user(name),
+        device_id,
+        encryption_key(n),
+        T0,
+    )
+    .unwrap();
+    NewDevice {
+        username: Username::parse(name).unwrap(),
+        identity,
+        keys,
+        name: format!("{name} device {n}"),
+    }
+}
+
+/// The first device of `name` (fixture identity of `name`), published on `relay`.
+pub fn register(relay: &mut Relay, name: &str, seed: u64) -> Device {
+    let (engine, outputs) =
+        Engine::create_account(&mut rng(seed), new_device(name, name, 0, seed), T0).unwrap();
+    device_from(engine, outputs, relay, seed)
+}
+
+/// Another device of `name`'s account (a password login).
+pub fn add_device(relay: &mut Relay, name: &str, n: usize, seed: u64, now: u64) -> Device {
+    let list = relay.lists.get(&user(name)).unwrap().clone();
+    let (engine, outputs) = Engine::join_account(
+        &mut rng(seed),
+        new_device(name, name, n, seed),
+        &list,
+        Default::default(),
+        now,
+    )
+    .unwrap();
+    device_from(engine, outputs, relay, seed)
+}
+
+/// A device that claims to be `name` but holds `keys_of`'s identity key. It never
+/// publishes anything on `relay`: its own account's listing is an override.
+pub fn forger(relay: &mut Relay, name: &str, keys_of: &str, seed: u64) -> Device {
+    let (engine, outputs) =
+        Engine::create_account(&mut rng(seed), new_device(name, keys_of, 2, seed), T0).unwrap();
+    let mut scratch = Relay::default();
+    let mut d = device_from(engine, outputs, &mut scratch, seed);
+    let me = d.user();
+    let list = scratch.lists.get(&me).unwrap().clone();
+    let bundles = scratch.bundles.values().cloned().collect();
+    d.overrides.insert(me, (list, bundles));
+    let _ = relay;
+    d
+}
