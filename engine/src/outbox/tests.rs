@@ -1,0 +1,214 @@
+//! Unit tests of the outbox rules.
+
+use super::*;
+use sealpost_core::Username;
+
+const NOW: u64 = 1_767_225_600;
+
+fn bob() -> UserId {
+    Username::parse("bob").unwrap().user_id()
+}
+
+fn alice() -> UserId {
+    Username::parse("alice").unwrap().user_id()
+}
+
+fn dev(n: u8) -> DeviceId {
+    DeviceId::from_bytes([n; 16])
+}
+
+fn message(n: u8) -> Message {
+    let alice = Username::parse("alice").unwrap();
+    Message::new(MsgId([n; 16]), bob(), alice, NOW, 1, alloc::vec![n]).unwrap()
+}
+
+/// Message `n` sealed to bob's devices 1 and 2 and alice's own device 9.
+fn outbox_with(n: u8) -> Outbox {
+    let mut o = Outbox::new();
+    let targets = alloc::vec![
+        (bob(), dev(1), alloc::vec![1]),
+        (bob(), dev(2), alloc::vec![2]),
+        (alice(), dev(9), alloc::vec![9]),
+    ];
+    assert_eq!(
+        o.add(message(n), NOW, targets),
+        Ok(Delivery {
+            delivered: 0,
+            total: 2
+        })
+    );
+    o
+}
+
+#[test]
+fn kept_until_every_target_receipted() {
+    let mut o = outbox_with(1);
+    let id = MsgId([1; 16]);
+    assert_eq!(
+        o.receipt(&bob(), &dev(1), &[id]),
+        [(
+            id,
+            Delivery {
+                delivered: 1,
+                total: 2
+            }
+        )]
+    );
+    // A second receipt from the same device changes nothing.
+    assert!(o.receipt(&bob(), &dev(1), &[id]).is_empty());
+    // A receipt from a device the message was not sealed to counts for nothing.
+    assert!(o.receipt(&bob(), &dev(3), &[id]).is_empty());
+    assert!(o.receipt(&alice(), &dev(1), &[id]).is_empty());
+    o.receipt(&bob(), &dev(2), &[id]);
+    assert!(o.contains(&id), "the sync copy is not receipted yet");
+    o.receipt(&alice(), &dev(9), &[id]);
+    assert!(o.is_empty());
+}
+
+#[test]
+fn unsent_envelopes_are_kept_until_the_relay_takes_them() {
+    let mut o = outbox_with(1);
+    let id = MsgId([1; 16]);
+    assert_eq!(o.unsent().count(), 3);
+    o.deposited(&id, &bob(), &dev(1));
+    let left: Vec<_> = o.unsent().map(|(_, u, d, e)| (u, d, e.to_vec())).collect();
+    assert_eq!(
+        left,
+        [
+            (bob(), dev(2), alloc::vec![2]),
+            (alice(), dev(9), alloc::vec![9])
+        ]
+    );
+}
+
+#[test]
+fn a_removed_device_sends_unreceipted_messages_to_the_others() {
+    let mut o = outbox_with(1);
+    let id = MsgId([1; 16]);
+    // Bob revokes device 2 and adds device 3: nobody receipted, so re-send to 3.
+    let (resends, changed) = o.devices_changed(&bob(), &[dev(1), dev(3)]);
+    assert_eq!(
+        changed,
+        [(
+            id,
+            Delivery {
+                delivered: 0,
+                total: 1
+            }
+        )]
+    );
+    assert_eq!(resends.len(), 1);
+    assert_eq!(resends[0].devices, [(bob(), dev(3))]);
+    o.reseal(&id, alloc::vec![(bob(), dev(3), alloc::vec![3])]);
+    assert_eq!(
+        o.receipt(&bob(), &dev(3), &[id]),
+        [(
+            id,
+            Delivery {
+                delivered: 1,
+                total: 2
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_removed_device_does_not_resend_what_another_device_receipted() {
+    let mut o = outbox_with(1);
+    let id = MsgId([1; 16]);
+    o.receipt(&bob(), &dev(1), &[id]);
+    let (resends, _) = o.devices_changed(&bob(), &[dev(1), dev(3)]);
+    assert!(resends.is_empty());
+    // Own devices leaving never trigger re-sends either.
+    let (resends, _) = o.devices_changed(&alice(), &[dev(8)]);
+    assert!(resends.is_empty());
+    assert!(o.sweep().is_empty());
+    assert!(o.is_empty(), "every remaining target receipted");
+}
+
+#[test]
+fn messages_whose_devices_all_left_are_reported_undelivered() {
+    let mut o = outbox_with(1);
+    o.receipt(&alice(), &dev(9), &[MsgId([1; 16])]);
+    let (resends, _) = o.devices_changed(&bob(), &[dev(1)]);
+    assert!(resends.is_empty(), "device 1 still holds it");
+    let (resends, _) = o.devices_changed(&bob(), &[dev(4)]);
+    assert_eq!(resends[0].devices, [(bob(), dev(4))]);
+    // The engine could not seal to device 4 (no bundle): nothing waits any more.
+    assert_eq!(o.sweep(), [MsgId([1; 16])]);
+}
+
+#[test]
+fn reset_re_seals_what_the_device_did_not_receipt_in_order() {
+    let mut o = outbox_with(1);
+    let mut two = outbox_with(2);
+    o.entries.append(&mut two.entries);
+    o.receipt(&bob(), &dev(1), &[MsgId([1; 16])]);
+    let resends = o.reset(&bob(), &dev(1));
+    assert_eq!(resends.len(), 1);
+    assert_eq!(resends[0].message.msg_id(), MsgId([2; 16]));
+    let resends = o.reset(&bob(), &dev(2));
+    let ids: Vec<_> = resends.iter().map(|r| r.message.msg_id()).collect();
+    assert_eq!(ids, [MsgId([1; 16]), MsgId([2; 16])]);
+}
+
+#[test]
+fn old_messages_expire() {
+    let mut o = outbox_with(1);
+    assert!(o.expire(NOW + MAX_MESSAGE_AGE).is_empty());
+    assert_eq!(o.expire(NOW + MAX_MESSAGE_AGE + 1).len(), 1);
+    assert!(o.is_empty());
+}
+
+#[test]
+fn bounded_and_duplicate_free() {
+    let mut o = outbox_with(1);
+    assert_eq!(
+        o.add(message(1), NOW, alloc::vec![(bob(), dev(1), alloc::vec![])]),
+        Err(Error::Malformed)
+    );
+    let twice = alloc::vec![
+        (bob(), dev(1), alloc::vec![]),
+        (bob(), dev(1), alloc::vec![])
+    ];
+    assert_eq!(o.add(message(2), NOW, twice), Err(Error::Malformed));
+    for i in 0..(MAX_OUTBOX - 1) {
+        let mut id = [0xee; 16];
+        id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        let m = Message::new(
+            MsgId(id),
+            bob(),
+            Username::parse("alice").unwrap(),
+            NOW,
+            1,
+            Vec::new(),
+        )
+        .unwrap();
+        o.add(m, NOW, alloc::vec![(bob(), dev(1), alloc::vec![])])
+            .unwrap();
+    }
+    assert!(o.is_full());
+    assert_eq!(
+        o.add(message(3), NOW, alloc::vec![(bob(), dev(1), alloc::vec![])]),
+        Err(Error::TooLarge)
+    );
+}
+
+#[test]
+fn encoding_round_trips_and_is_strict() {
+    let mut o = outbox_with(1);
+    o.deposited(&MsgId([1; 16]), &bob(), &dev(1));
+    o.receipt(&bob(), &dev(2), &[MsgId([1; 16])]);
+    let bytes = o.to_bytes();
+    assert_eq!(Outbox::from_bytes(&bytes), Ok(o));
+    for len in 0..bytes.len() {
+        assert!(Outbox::from_bytes(&bytes[..len]).is_err());
+    }
+    for i in 0..bytes.len() {
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x41;
+        if let Ok(other) = Outbox::from_bytes(&flipped) {
+            assert_eq!(other.to_bytes(), flipped);
+        }
+    }
+}
