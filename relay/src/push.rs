@@ -24,8 +24,8 @@ use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::limits::{PAGE, PAGE_BYTES};
 use crate::routes::mailbox::{MailboxPath, parse_blob_ids};
-use crate::store::Mailbox;
-use crate::{AppState, B64, random_bytes};
+use crate::store::{Mailbox, coarse_time};
+use crate::{AppState, B64, now, random_bytes};
 
 /// Largest message a client may send (acknowledgements of up to 1000 ids fit easily).
 const MAX_CLIENT_MESSAGE: usize = 128 * 1024;
@@ -176,6 +176,7 @@ pub async fn ws(
             Session {
                 state,
                 id,
+                seen_at: coarse_time(now()),
                 socket,
                 _permit: permit,
             }
@@ -187,6 +188,8 @@ pub async fn ws(
 struct Session {
     state: AppState,
     id: Mailbox,
+    /// The coarse time last recorded as a v2 device's "last seen".
+    seen_at: i64,
     socket: WebSocket,
     _permit: OwnedSemaphorePermit,
 }
@@ -309,6 +312,10 @@ impl Session {
                         return Ok(());
                     }
                     self.socket.send(Message::Ping(Vec::new().into())).await.map_err(|_| Fail("closed"))?;
+                    // It answered the previous ping: still connected, so still seen.
+                    if idle_pings == 1 {
+                        self.seen().await;
+                    }
                 }
                 _ = shutdown.changed() => {
                     let frame = CloseFrame { code: close_code::RESTART, reason: "relay restarting".into() };
@@ -316,6 +323,22 @@ impl Session {
                     return Ok(());
                 }
             }
+        }
+    }
+
+    /// A v2 device connected for hours is "seen" all along: its last-seen time moves
+    /// on with the session, one write per 5-minute interval at most. Best effort.
+    async fn seen(&mut self) {
+        let Mailbox::Device(user, device) = self.id else {
+            return;
+        };
+        let at = coarse_time(now());
+        if at <= self.seen_at {
+            return;
+        }
+        self.seen_at = at;
+        if let Err(e) = self.state.store.touch_device(&user, &device, at).await {
+            tracing::warn!(error = %e, "could not record a device as seen");
         }
     }
 

@@ -119,6 +119,18 @@ async fn a_v1_account_keeps_its_identity_in_v2() {
         assert_eq!(r.status, StatusCode::CREATED);
         // And v1 goes on working beside it.
         c.deposit_ok(carol.id()).await;
+
+        // The mirror: a v2-only account's v1 mailbox cannot be taken with another key.
+        let mut dave = Account::new(0);
+        dave.add_device();
+        c.publish_list(&mut dave).await;
+        let mut squatter = User::with_id(dave.user.id, 1);
+        let r = c.register(&mut squatter).await;
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (StatusCode::CONFLICT, "identity_mismatch")
+        );
+        assert_eq!(c.register(&mut dave.user).await.status, StatusCode::CREATED);
         server.stop().await;
     }
 }
@@ -382,5 +394,78 @@ async fn malformed_v2_paths_are_refused_first() {
         assert_eq!(r.error(), code, "{method} {path}: {}", r.status);
         assert!(r.status.is_client_error());
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_never_breaks_the_v2_routes() {
+    use sealpost_core::rand_core::Rng;
+    let server = Server::start(
+        &Backend::Sqlite,
+        &["--rate-ip-per-sec", "0", "--rate-link-per-sec", "0"],
+    )
+    .await;
+    let c = server.client();
+    let mut alice = Account::new(0);
+    let laptop = alice.add_device();
+    c.publish_list(&mut alice).await;
+    let before = c.deposit2_ok(&alice, &laptop).await;
+    let list = c
+        .send(Method::GET, &alice.list_path(), None, vec![])
+        .await
+        .bytes;
+    let mut rng = os_rng();
+    let h = alice.hex().to_string();
+    let d = laptop.to_hex();
+    let channel = "0123456789abcdef0123456789abcdef";
+    let paths = [
+        (Method::PUT, format!("/v2/users/{h}/devices")),
+        (Method::PUT, format!("/v2/users/{h}/devices/{d}/bundle")),
+        (Method::GET, format!("/v2/users/{h}/devices/status")),
+        (Method::POST, format!("/v2/mailboxes/{h}/{d}")),
+        (Method::POST, format!("/v2/mailboxes/{h}/{d}/token")),
+        (Method::POST, format!("/v2/mailboxes/{h}/{d}/ack")),
+        (Method::GET, format!("/v2/mailboxes/{h}/{d}/blobs")),
+        (Method::PUT, format!("/v2/links/{channel}/hello")),
+        (Method::PUT, format!("/v2/links/{channel}/grant")),
+    ];
+    for round in 0..180 {
+        let (method, path) = &paths[round % paths.len()];
+        let len = [0, 1, 31, 49, 50, 512, 513, 1024, 4096][rng.next_u32() as usize % 9];
+        let mut body = vec![0u8; len];
+        rng.fill_bytes(&mut body);
+        if len > 49 && round % 2 == 0 {
+            // Looks like an envelope for the laptop, or like a device list.
+            body[0] = 2;
+            body[1..33].copy_from_slice(alice.id().as_bytes());
+            body[33..49].copy_from_slice(laptop.as_bytes());
+        }
+        if round % 5 == 0 && len > 0 {
+            // A real list with bytes flipped.
+            body = list.clone();
+            let i = rng.next_u32() as usize % body.len();
+            body[i] ^= 1 << (rng.next_u32() % 8);
+        }
+        let auth = match round % 3 {
+            0 => None,
+            1 => Some(format!(
+                "Sealpost-Sig ts={},nonce={},sig={}",
+                now(),
+                nonce(),
+                nonce()
+            )),
+            _ => Some(format!("Bearer {}", nonce())),
+        };
+        let r = c.send(method.clone(), path, auth.as_deref(), body).await;
+        assert!(r.status.as_u16() < 500, "{method} {path}: {}", r.status);
+    }
+    assert_eq!(
+        c.send(Method::GET, &alice.list_path(), None, vec![])
+            .await
+            .bytes,
+        list,
+        "the list is intact"
+    );
+    assert!(c.list2(&alice, &laptop).await.contains(&before));
     server.stop().await;
 }

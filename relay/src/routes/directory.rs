@@ -3,7 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use sealpost_core::{Error, KeyBundle};
+use sealpost_core::v2::DeviceList;
+use sealpost_core::{Error, KeyBundle, UserId};
 
 use crate::AppState;
 use crate::auth::{Accept, OwnerRequest};
@@ -34,6 +35,7 @@ pub async fn put_bundle(
     let issued_at = i64::try_from(bundle.issued_at())
         .map_err(|_| ApiError::bad_request("invalid_bundle", "issued_at out of range"))?;
     if !is_update {
+        check_v2_identity(&state, &id, &bundle).await?;
         return if state
             .store
             .register(&id, bundle.to_bytes(), issued_at)
@@ -75,6 +77,27 @@ pub async fn put_bundle(
     }
     state.metrics.bundle_updates.inc();
     Ok(StatusCode::OK)
+}
+
+/// A v1 registration for an id that already has a v2 device list must carry that
+/// list's identity key (the mirror of the v2 registration's check), so nobody can take
+/// a v2 account's v1 mailbox.
+async fn check_v2_identity(
+    state: &AppState,
+    id: &UserId,
+    bundle: &KeyBundle,
+) -> Result<(), ApiError> {
+    let Some(stored) = state.store.device_list(id).await? else {
+        return Ok(());
+    };
+    match DeviceList::from_bytes(&stored.list) {
+        Ok(list) if list.identity() == bundle.identity() => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "identity_mismatch",
+            "this id has a device list signed by another identity key",
+        )),
+    }
 }
 
 fn stale() -> ApiError {
