@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
+CREATE INDEX IF NOT EXISTS tokens_mailbox ON tokens (user_id);
 CREATE TABLE IF NOT EXISTS blobs (
     seq BIGSERIAL PRIMARY KEY,
     mailbox BYTEA NOT NULL,

@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
+-- A revoked device's tokens are deleted by mailbox key.
+CREATE INDEX IF NOT EXISTS tokens_mailbox ON tokens (user_id);
 -- AUTOINCREMENT: a seq is never reused, even after the newest blob is deleted.
 CREATE TABLE IF NOT EXISTS blobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
