@@ -302,16 +302,6 @@ pub async fn device_listed(
     Ok(())
 }
 
-/// Verifies `sig` over `msg` with the identity key of `id`'s registered bundle.
-pub async fn verify_with_registered_key(
-    state: &AppState,
-    id: &UserId,
-    msg: &[u8],
-    sig: &[u8],
-) -> Result<(), ApiError> {
-    verify_with_identity(state, Owner::Account(*id), msg, sig).await
-}
-
 /// Verifies `sig` over `msg` with the identity key `who` is checked against: the
 /// registered bundle's (v1) or the device list's (v2).
 pub async fn verify_with_identity(
