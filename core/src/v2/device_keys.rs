@@ -176,7 +176,6 @@ impl DeviceKeys {
     }
 
     /// Private keys to try when unwrapping, newest first.
-    #[allow(dead_code)] // used by the session store (next step)
     pub(crate) fn decryption_keys(&self) -> impl Iterator<Item = &EncryptionKey> {
         self.keys.iter().rev().map(|k| &k.private)
     }

@@ -14,16 +14,45 @@
 //!   `from_key`, `bundle`, `needs_rotation`, `rotate`, `prune`, `to_secret_bytes`,
 //!   `from_secret_bytes`.
 //!
-//! Coming in the next steps (names as planned): envelope v2 and `SessionStore` (`seal`,
-//! `open` → `Opening::{Message, Pending}`, `accept`, `forget_device`, `forget_peer`,
-//! `prune`, secret encoding), device linking (`link`), backup v2 (`backup`).
+//! - Envelope v2 (design 2): [`VERSION`], [`PREFIX_LEN`], [`envelope_recipient`] (what
+//!   a relay reads), [`HEADER_LEN`], [`HEADER_BOX_LEN`].
+//! - [`SessionStore`] (design 2.1-2.4), one per device:
+//!   `seal(rng, identity, me, peer_bundle, payload, now) -> SealedEnvelope`;
+//!   `open(rng, me, envelope, now) -> Opening::{Message(OpenedMessage), Pending(PendingInit)}`
+//!   (a pending init creates no state); `accept(pending, trusted, now) -> OpenedMessage`;
+//!   `is_confirmed`, `missing`, `session`, `sessions` ([`SessionInfo`]), `set_trusted`,
+//!   `forget_session`, `forget_device`, `forget_peer`, `prune`, `remembers`,
+//!   `replay_memory_len`, `to_secret_bytes`, `from_secret_bytes`. Limits:
+//!   [`MAX_SESSIONS_PER_DEVICE`], [`MAX_UNTRUSTED_SESSIONS`], [`MAX_TRUSTED_SESSIONS`],
+//!   [`MAX_SKIPPED_KEYS`], [`MAX_MESSAGE_AGE`], [`REPLAY_MEMORY`], [`REPLAY_PER_PEER`],
+//!   [`UNTRUSTED_REPLAY_MEMORY`].
+//!
+//! Coming next: device linking (`link`) and backup v2 (`backup`).
 
 mod bundle;
 mod device;
 mod device_keys;
+mod envelope;
+mod header;
 mod ids;
+mod init;
+mod opened;
+mod replay;
+mod session;
+mod store;
+mod store_caps;
+mod store_codec;
+#[cfg(test)]
+mod store_tests;
 
 pub use bundle::{DeviceBundle, MAX_DEVICE_BUNDLE_LEN, SignedDeviceKey};
 pub use device::{DeviceEntry, DeviceList, MAX_DEVICE_LIST_LEN, MAX_DEVICE_NAME_LEN, MAX_DEVICES};
 pub use device_keys::DeviceKeys;
+pub use envelope::{PREFIX_LEN, VERSION, envelope_recipient};
+pub use header::{HEADER_BOX_LEN, HEADER_LEN};
 pub use ids::{DeviceId, SessionId};
+pub use opened::{OpenedMessage, Opening, PendingInit, SealedEnvelope, SessionInfo};
+pub use replay::{MAX_MESSAGE_AGE, REPLAY_MEMORY, REPLAY_PER_PEER, UNTRUSTED_REPLAY_MEMORY};
+pub use session::MAX_SKIPPED_KEYS;
+pub use store::SessionStore;
+pub use store_caps::{MAX_SESSIONS_PER_DEVICE, MAX_TRUSTED_SESSIONS, MAX_UNTRUSTED_SESSIONS};

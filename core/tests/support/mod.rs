@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 #![allow(dead_code)]
 
+pub mod v2;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

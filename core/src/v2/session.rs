@@ -1,0 +1,210 @@
+//! One session between two devices (design 2.1): keys from a 32-byte seed, two HMAC
+//! chains (v1 section 12.2), skipped keys for messages that have not arrived yet.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::keys::IdentityPublicKey;
+use crate::primitives::{self, Key};
+use crate::session::{MAX_SKIP, REKEY_AGE, REKEY_MESSAGES};
+use crate::username::UserId;
+use crate::v2::bundle::DeviceBundle;
+use crate::v2::ids::{DeviceId, SessionId};
+
+/// Most skipped message keys kept per session (oldest dropped first).
+pub const MAX_SKIPPED_KEYS: usize = 256;
+
+const SESSION_INFO: &[u8] = b"sealpost/v2/session\0";
+
+/// Every key of a session, derived from its seed.
+pub(crate) struct SessionKeys {
+    pub(crate) ck_i2r: Key,
+    pub(crate) ck_r2i: Key,
+    pub(crate) hk_i2r: Key,
+    pub(crate) hk_r2i: Key,
+    pub(crate) init_key: Key,
+}
+
+impl SessionKeys {
+    /// `HKDF(seed, salt = empty, info = "sealpost/v2/session\0" || responder ids, 160)`.
+    /// Only the responder's ids: a responder that holds just the seed can read the
+    /// header (the initiator is bound by the init signature).
+    pub(crate) fn derive(
+        seed: &[u8; 32],
+        responder: &UserId,
+        responder_device: &DeviceId,
+    ) -> Result<Self> {
+        let okm = primitives::hkdf::<160>(
+            seed,
+            &[],
+            &[
+                SESSION_INFO,
+                responder.as_bytes(),
+                responder_device.as_bytes(),
+            ],
+        )?;
+        let at = |i| primitives::key_at(okm.as_ref(), i);
+        Ok(Self {
+            ck_i2r: at(0)?,
+            ck_r2i: at(1)?,
+            hk_i2r: at(2)?,
+            hk_r2i: at(3)?,
+            init_key: at(4)?,
+        })
+    }
+}
+
+/// One direction of a session.
+pub(crate) struct Chain {
+    pub(crate) chain_key: Key,
+    pub(crate) header_key: Key,
+    pub(crate) next: u64,
+}
+
+impl Chain {
+    /// `(message key, next chain key)` at the current position.
+    pub(crate) fn step(&self) -> Result<(Key, Key)> {
+        Ok((
+            primitives::hmac(&self.chain_key, &[1])?,
+            primitives::hmac(&self.chain_key, &[2])?,
+        ))
+    }
+}
+
+/// A session's state (v1 12.4 plus devices, trust and the repeated init block).
+pub(crate) struct Session {
+    pub(crate) id: SessionId,
+    pub(crate) peer: UserId,
+    pub(crate) peer_device: DeviceId,
+    pub(crate) peer_identity: IdentityPublicKey,
+    /// The peer device's bundle epoch on its clock: the `issued_at` of the bundle we
+    /// wrapped to, or the peer's `init_at` when the peer initiated.
+    pub(crate) peer_epoch: u64,
+    /// The initiator's clock when the session was created (replay memory expiry).
+    pub(crate) init_at: u64,
+    pub(crate) created_at: u64,
+    pub(crate) last_used: u64,
+    pub(crate) initiator: bool,
+    /// Initiator only: a message from the responder opened in this session.
+    pub(crate) confirmed: bool,
+    /// The peer identity equals the engine's pin (said on `accept`; own sessions are).
+    pub(crate) trusted: bool,
+    /// Initiator, until confirmed: the init block repeated in every message.
+    pub(crate) init_block: Vec<u8>,
+    pub(crate) send: Chain,
+    pub(crate) recv: Chain,
+    /// Keys of skipped receive counters, oldest first.
+    pub(crate) skipped: VecDeque<(u64, Key)>,
+}
+
+/// The receive-chain change that taking a message key implies, applied only once the
+/// body opened (a failed open changes nothing).
+pub(crate) enum RecvUpdate {
+    UseSkipped(usize),
+    Advance {
+        next: u64,
+        chain_key: Key,
+        newly_skipped: Vec<(u64, Key)>,
+    },
+}
+
+impl Session {
+    /// Both chains from `keys`, oriented for our side.
+    pub(crate) fn chains(keys: &SessionKeys, initiator: bool) -> (Chain, Chain) {
+        let i2r = Chain {
+            chain_key: keys.ck_i2r.clone(),
+            header_key: keys.hk_i2r.clone(),
+            next: 0,
+        };
+        let r2i = Chain {
+            chain_key: keys.ck_r2i.clone(),
+            header_key: keys.hk_r2i.clone(),
+            next: 0,
+        };
+        if initiator { (i2r, r2i) } else { (r2i, i2r) }
+    }
+
+    /// Whether we may send to `bundle` in this session at `now` (v1 12.5 per device
+    /// pair): same peer device and identity, fewer than 500 messages sent, younger
+    /// than 7 days, and no newer bundle of the peer device than the session's epoch.
+    pub(crate) fn usable_for(&self, bundle: &DeviceBundle, now: u64) -> bool {
+        self.peer == *bundle.user_id()
+            && self.peer_device == *bundle.device_id()
+            && self.peer_identity == *bundle.identity()
+            && self.send.next < REKEY_MESSAGES
+            && now.saturating_sub(self.created_at) < REKEY_AGE
+            && bundle.issued_at() <= self.peer_epoch
+    }
+
+    /// Whether the next message we send carries the init block (kind 2).
+    pub(crate) fn sends_init(&self) -> bool {
+        self.initiator && !self.confirmed
+    }
+
+    /// The message key for `counter` on the receive chain (v1 13.2): a used or evicted
+    /// counter is [`Error::Replay`], a jump beyond [`MAX_SKIP`] [`Error::Decrypt`].
+    pub(crate) fn recv_key(&self, counter: u64) -> Result<(Key, RecvUpdate)> {
+        if counter < self.recv.next {
+            return self
+                .skipped
+                .iter()
+                .position(|(n, _)| *n == counter)
+                .and_then(|i| {
+                    self.skipped
+                        .get(i)
+                        .map(|(_, k)| (k.clone(), RecvUpdate::UseSkipped(i)))
+                })
+                .ok_or(Error::Replay);
+        }
+        if counter - self.recv.next > MAX_SKIP {
+            return Err(Error::Decrypt);
+        }
+        let mut chain_key = self.recv.chain_key.clone();
+        let mut newly_skipped = Vec::new();
+        for n in self.recv.next..counter {
+            newly_skipped.push((n, primitives::hmac(&chain_key, &[1])?));
+            chain_key = primitives::hmac(&chain_key, &[2])?;
+        }
+        let mk = primitives::hmac(&chain_key, &[1])?;
+        let next_chain = primitives::hmac(&chain_key, &[2])?;
+        Ok((
+            mk,
+            RecvUpdate::Advance {
+                next: counter + 1,
+                chain_key: next_chain,
+                newly_skipped,
+            },
+        ))
+    }
+
+    /// Commits a receive-chain update; returns the counters that became skipped.
+    pub(crate) fn apply(&mut self, update: RecvUpdate, now: u64) -> Vec<u64> {
+        let mut skipped = Vec::new();
+        match update {
+            RecvUpdate::UseSkipped(i) => {
+                self.skipped.remove(i);
+            }
+            RecvUpdate::Advance {
+                next,
+                chain_key,
+                newly_skipped,
+            } => {
+                self.recv.next = next;
+                self.recv.chain_key = chain_key;
+                skipped.extend(newly_skipped.iter().map(|(n, _)| *n));
+                self.skipped.extend(newly_skipped);
+                while self.skipped.len() > MAX_SKIPPED_KEYS {
+                    self.skipped.pop_front();
+                }
+            }
+        }
+        self.last_used = self.last_used.max(now);
+        skipped
+    }
+
+    /// Counters skipped on the receive chain whose keys are still held.
+    pub(crate) fn missing(&self) -> Vec<u64> {
+        self.skipped.iter().map(|(n, _)| *n).collect()
+    }
+}
