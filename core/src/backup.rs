@@ -116,6 +116,11 @@ impl BackupKeys {
     pub fn auth_token(&self) -> [u8; 32] {
         *self.auth_token
     }
+
+    /// The key-encryption key (backup v2 seals with it too).
+    pub(crate) fn kek(&self) -> &[u8; 32] {
+        &self.kek
+    }
 }
 
 /// A fresh backup of `identity`, encrypted under `keys` (derived with `params`).

@@ -26,9 +26,13 @@
 //!   [`MAX_SESSIONS_PER_DEVICE`], [`MAX_UNTRUSTED_SESSIONS`], [`MAX_TRUSTED_SESSIONS`],
 //!   [`MAX_SKIPPED_KEYS`], [`MAX_MESSAGE_AGE`], [`REPLAY_MEMORY`], [`REPLAY_PER_PEER`],
 //!   [`UNTRUSTED_REPLAY_MEMORY`].
-//!
-//! Coming next: device linking (`link`) and backup v2 (`backup`).
+//! - Linking (design 4): [`LinkCode`] (`generate`, `parse`, `as_str`, `grouped`,
+//!   `channel`), [`LinkHello`] and [`LinkGrant`] (`seal`, `open`).
+//! - [`backup`] (design 5): `normalize_password`, `derive_keys`, `params_from_blob`,
+//!   `export`, `import` -> `BackupContent` (identity key + account state, never
+//!   encryption keys).
 
+pub mod backup;
 mod bundle;
 mod device;
 mod device_keys;
@@ -36,6 +40,7 @@ mod envelope;
 mod header;
 mod ids;
 mod init;
+mod link;
 mod opened;
 mod replay;
 mod session;
@@ -51,6 +56,10 @@ pub use device_keys::DeviceKeys;
 pub use envelope::{PREFIX_LEN, VERSION, envelope_recipient};
 pub use header::{HEADER_BOX_LEN, HEADER_LEN};
 pub use ids::{DeviceId, SessionId};
+pub use link::{
+    LINK_CODE_LEN, LinkCode, LinkGrant, LinkHello, MAX_ACCOUNT_STATE_LEN, MAX_GRANT_LEN,
+    MAX_HELLO_LEN,
+};
 pub use opened::{OpenedMessage, Opening, PendingInit, SealedEnvelope, SessionInfo};
 pub use replay::{MAX_MESSAGE_AGE, REPLAY_MEMORY, REPLAY_PER_PEER, UNTRUSTED_REPLAY_MEMORY};
 pub use session::MAX_SKIPPED_KEYS;
