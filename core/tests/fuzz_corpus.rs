@@ -40,3 +40,13 @@ fn open_envelope_corpus() {
         fuzz::open_envelope(&mut rng, &bob, &mut SessionStore::new(), &data);
     }
 }
+
+#[test]
+fn open_envelope_v2_corpus() {
+    let bob = support::v2::bob();
+    let mut rng = support::rng(1);
+    for (_, data) in corpus("open_envelope_v2") {
+        let mut store = sealpost_core::v2::SessionStore::new();
+        fuzz::open_envelope_v2(&mut rng, &bob.keys, &mut store, &data);
+    }
+}

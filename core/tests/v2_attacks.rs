@@ -106,12 +106,15 @@ fn re_addressing_fails() {
 }
 
 /// Flips every bit of `envelope` (or, with `sampled`, every bit of the prefix and
-/// header box and one bit per later byte) and requires each to fail without changing
+/// header box and one bit of every third later byte) and requires each to fail without changing
 /// `to`.
 fn every_bit_flip_fails(to: &mut Dev, envelope: &[u8], sampled: bool) {
     let before = to.state();
     for i in 0..envelope.len() {
         let bits = if sampled && i >= PREFIX_LEN + HEADER_BOX_LEN {
+            if i % 3 != 0 {
+                continue;
+            }
             vec![i % 8]
         } else {
             (0..8).collect()
@@ -168,7 +171,7 @@ fn kind_2_bit_flips_fail_without_a_session_too() {
     let (mut a, mut b) = (alice_a(), bob());
     let k2 = a.seal(&b.bundle, b"flip me", NOW);
     let before = b.state();
-    for i in (0..k2.envelope.len()).step_by(5) {
+    for i in (0..k2.envelope.len()).step_by(7) {
         let mut e = k2.envelope.clone();
         e[i] ^= 1 << (i % 8);
         assert!(b.open(&e, NOW).is_err(), "byte {i}");
