@@ -14,7 +14,6 @@ use alloc::vec::Vec;
 use sealpost_core::v2::DeviceId;
 use sealpost_core::{Error, Result, UserId};
 
-use crate::codec::{Codec, Reader, put_var32};
 use crate::limits::MAX_MESSAGE_AGE;
 use crate::msg_id::MsgId;
 use crate::payload::Message;
@@ -23,10 +22,6 @@ use crate::payload::Message;
 pub const MAX_OUTBOX: usize = 1024;
 /// Most target devices per message (8 of the recipient, 7 own, and re-send targets).
 pub const MAX_TARGETS: usize = 32;
-/// Largest envelope kept (the largest bucket).
-const MAX_ENVELOPE_LEN: usize = sealpost_core::padding::MAX_ENVELOPE_LEN;
-
-const TAG: [u8; 2] = [b'O', 2];
 
 /// Where a message stands with one target device.
 #[derive(Clone, PartialEq, Eq)]
@@ -360,76 +355,6 @@ fn has_duplicates(items: impl Iterator<Item = (UserId, DeviceId)>) -> bool {
     false
 }
 
-impl Codec for Outbox {
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&TAG);
-        let n = u16::try_from(self.entries.len()).unwrap_or(u16::MAX);
-        out.extend_from_slice(&n.to_be_bytes());
-        for e in self.entries.iter().take(usize::from(n)) {
-            e.message.encode(out);
-            out.extend_from_slice(&e.created_at.to_be_bytes());
-            let m = u8::try_from(e.targets.len()).unwrap_or(u8::MAX);
-            out.push(m);
-            for t in e.targets.iter().take(usize::from(m)) {
-                t.user.encode(out);
-                t.device.encode(out);
-                match &t.state {
-                    TargetState::Unsent(env) => {
-                        out.push(0);
-                        put_var32(out, env);
-                    }
-                    TargetState::Sent => out.push(1),
-                    TargetState::Receipted => out.push(2),
-                }
-            }
-        }
-    }
-
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        if r.array::<2>()? != TAG {
-            return Err(Error::Malformed);
-        }
-        let n = r.count16(MAX_OUTBOX, 16 + 32 + 2 + 8 + 1 + 4 + 8 + 1)?;
-        let mut outbox = Self::new();
-        for _ in 0..n {
-            let message = Message::read(r)?;
-            let created_at = r.u64()?;
-            let m = usize::from(r.u8()?);
-            if m > MAX_TARGETS {
-                return Err(Error::Malformed);
-            }
-            let mut targets = Vec::with_capacity(m);
-            for _ in 0..m {
-                let user = UserId::read(r)?;
-                let device = DeviceId::read(r)?;
-                let state = match r.u8()? {
-                    0 => TargetState::Unsent(r.var32(MAX_ENVELOPE_LEN)?.to_vec()),
-                    1 => TargetState::Sent,
-                    2 => TargetState::Receipted,
-                    _ => return Err(Error::Malformed),
-                };
-                targets.push(Target {
-                    user,
-                    device,
-                    state,
-                });
-            }
-            let entry = Entry {
-                message,
-                created_at,
-                targets,
-            };
-            if entry.complete()
-                || outbox.contains(&entry.message.msg_id())
-                || has_duplicates(entry.targets.iter().map(|t| (t.user, t.device)))
-            {
-                return Err(Error::Malformed);
-            }
-            outbox.entries.push(entry);
-        }
-        Ok(outbox)
-    }
-}
-
+mod codec;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! Unit tests of the outbox rules.
 
 use super::*;
+use crate::codec::Codec;
 use sealpost_core::Username;
 
 const NOW: u64 = 1_767_225_600;

@@ -1,0 +1,87 @@
+//! The outbox's stored encoding: `"O" 2 || u16(n) || n × (message || u64(created_at) ||
+//! u8(m) || m × (user || device || state))`, strict (no complete entries, no duplicates).
+
+use alloc::vec::Vec;
+
+use sealpost_core::v2::DeviceId;
+use sealpost_core::{Error, Result, UserId};
+
+use super::{Entry, MAX_OUTBOX, MAX_TARGETS, Outbox, Target, TargetState, has_duplicates};
+use crate::codec::{Codec, Reader, put_var32};
+use crate::payload::Message;
+
+/// Largest envelope kept (the largest bucket).
+const MAX_ENVELOPE_LEN: usize = sealpost_core::padding::MAX_ENVELOPE_LEN;
+
+const TAG: [u8; 2] = [b'O', 2];
+
+impl Codec for Outbox {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&TAG);
+        let n = u16::try_from(self.entries.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&n.to_be_bytes());
+        for e in self.entries.iter().take(usize::from(n)) {
+            e.message.encode(out);
+            out.extend_from_slice(&e.created_at.to_be_bytes());
+            let m = u8::try_from(e.targets.len()).unwrap_or(u8::MAX);
+            out.push(m);
+            for t in e.targets.iter().take(usize::from(m)) {
+                t.user.encode(out);
+                t.device.encode(out);
+                match &t.state {
+                    TargetState::Unsent(env) => {
+                        out.push(0);
+                        put_var32(out, env);
+                    }
+                    TargetState::Sent => out.push(1),
+                    TargetState::Receipted => out.push(2),
+                }
+            }
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        if r.array::<2>()? != TAG {
+            return Err(Error::Malformed);
+        }
+        let n = r.count16(MAX_OUTBOX, 16 + 32 + 2 + 8 + 1 + 4 + 8 + 1)?;
+        let mut outbox = Self::new();
+        for _ in 0..n {
+            let message = Message::read(r)?;
+            let created_at = r.u64()?;
+            let m = usize::from(r.u8()?);
+            if m > MAX_TARGETS {
+                return Err(Error::Malformed);
+            }
+            let mut targets = Vec::with_capacity(m);
+            for _ in 0..m {
+                let user = UserId::read(r)?;
+                let device = DeviceId::read(r)?;
+                let state = match r.u8()? {
+                    0 => TargetState::Unsent(r.var32(MAX_ENVELOPE_LEN)?.to_vec()),
+                    1 => TargetState::Sent,
+                    2 => TargetState::Receipted,
+                    _ => return Err(Error::Malformed),
+                };
+                targets.push(Target {
+                    user,
+                    device,
+                    state,
+                });
+            }
+            let entry = Entry {
+                message,
+                created_at,
+                targets,
+            };
+            if entry.complete()
+                || outbox.contains(&entry.message.msg_id())
+                || has_duplicates(entry.targets.iter().map(|t| (t.user, t.device)))
+            {
+                return Err(Error::Malformed);
+            }
+            outbox.entries.push(entry);
+        }
+        Ok(outbox)
+    }
+}
