@@ -187,10 +187,13 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Protocol v2 (docs/V2-DESIGN.md): the device directory, per-device mailboxes (the
-/// v1 mailbox handlers, on a path that names the device) and link channels.
+/// v1 mailbox handlers, on a path that names the device), key backups (the v1 backup
+/// handlers, for `K 2` blobs) and link channels.
 fn v2_routes(state: &AppState) -> Router<AppState> {
-    use routes::{devices, links, mailbox};
+    use routes::{backup, devices, links, mailbox};
     let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);
+    // The token in front of the blob; the handler checks the blob's own size.
+    let backup_limit = DefaultBodyLimit::max(state.limits.max_backup_v2_bytes.saturating_add(32));
     Router::new()
         .route(
             "/v2/users/{id}/devices",
@@ -202,6 +205,12 @@ fn v2_routes(state: &AppState) -> Router<AppState> {
             put(devices::put_bundle).get(devices::get_bundle),
         )
         .route("/v2/users/{id}/bundles", get(devices::bundles))
+        .route(
+            "/v2/users/{id}/backup",
+            put(backup::put).layer(backup_limit),
+        )
+        .route("/v2/users/{id}/backup/params", get(backup::params))
+        .route("/v2/users/{id}/backup/fetch", post(backup::fetch))
         .route(
             "/v2/mailboxes/{id}/{device}",
             post(mailbox::deposit).layer(blob_limit),

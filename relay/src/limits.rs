@@ -19,8 +19,8 @@ use crate::error::ApiError;
 use crate::listener::PeerAddr;
 use crate::store::Quota;
 
-/// Largest body of any endpoint except deposits: bundles (8 KiB), backups (32 KiB plus
-/// the token) and acknowledgement lists.
+/// Largest body of any endpoint except deposits, link slots and v2 backups: bundles
+/// (8 KiB), v1 backups (32 KiB plus the token) and acknowledgement lists.
 pub const SMALL_BODY_LIMIT: usize = 64 * 1024;
 
 /// Largest `hello` link slot: a device id, a name and an encryption key, encrypted.
@@ -59,6 +59,8 @@ pub struct Limits {
     pub clock_skew_secs: i64,
     /// Bearer token lifetime.
     pub token_ttl_secs: i64,
+    /// Largest v2 backup blob.
+    pub max_backup_v2_bytes: usize,
     /// Backup fetch attempts per window.
     pub backup_max_attempts: i64,
     /// Backup attempt window in seconds.
@@ -88,6 +90,7 @@ impl Limits {
             blob_ttl_secs: secs(c.blob_ttl_secs),
             clock_skew_secs: secs(c.clock_skew_secs),
             token_ttl_secs: secs(c.token_ttl_secs),
+            max_backup_v2_bytes: c.max_backup_v2_bytes,
             backup_max_attempts: i64::from(c.backup_max_attempts),
             backup_window_secs: secs(c.backup_window_secs),
             max_ws_per_mailbox: c.max_ws_per_mailbox,

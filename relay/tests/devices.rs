@@ -426,10 +426,12 @@ async fn garbage_never_breaks_the_v2_routes() {
         (Method::POST, format!("/v2/mailboxes/{h}/{d}/token")),
         (Method::POST, format!("/v2/mailboxes/{h}/{d}/ack")),
         (Method::GET, format!("/v2/mailboxes/{h}/{d}/blobs")),
+        (Method::PUT, format!("/v2/users/{h}/backup")),
+        (Method::POST, format!("/v2/users/{h}/backup/fetch")),
         (Method::PUT, format!("/v2/links/{channel}/hello")),
         (Method::PUT, format!("/v2/links/{channel}/grant")),
     ];
-    for round in 0..180 {
+    for round in 0..220 {
         let (method, path) = &paths[round % paths.len()];
         let len = [0, 1, 31, 49, 50, 512, 513, 1024, 4096][rng.next_u32() as usize % 9];
         let mut body = vec![0u8; len];

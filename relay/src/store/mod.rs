@@ -152,6 +152,18 @@ pub struct Quota {
     pub max_bytes: i64,
 }
 
+/// Which backup of an account: v1 (`K 1`, table `backups`) or v2 (`K 2`, table
+/// `backups_v2`). An account that moves from v1 to v2 keeps both until the v1 client
+/// is gone, so neither overwrites the other; the fetch attempts of an id are counted
+/// once, for both (`backup_attempts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupVersion {
+    /// Protocol v1: the account's identity and encryption keys.
+    V1,
+    /// Protocol v2 (docs/V2-DESIGN.md 5): the identity key and the account state.
+    V2,
+}
+
 /// A stored key backup.
 #[derive(Debug, Clone)]
 pub struct Backup {
@@ -187,13 +199,19 @@ pub trait Records: Send + Sync {
     /// Replaces the bundle if `issued_at` is newer than the stored one. `false` if not.
     async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool>;
 
-    /// Stores or replaces the key backup.
-    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()>;
+    /// Stores or replaces the `version` key backup.
+    async fn put_backup(
+        &self,
+        version: BackupVersion,
+        id: &UserId,
+        token_hash: &[u8; 32],
+        blob: &[u8],
+    ) -> Result<()>;
 
-    /// The key backup.
-    async fn backup(&self, id: &UserId) -> Result<Option<Backup>>;
+    /// The `version` key backup.
+    async fn backup(&self, version: BackupVersion, id: &UserId) -> Result<Option<Backup>>;
 
-    /// Counts one backup fetch attempt in the current window (a new window starts at
+    /// Counts one backup fetch attempt (of either version) in the current window (a new window starts at
     /// `now` if the last one started at or before `window_start_before`) and returns the
     /// attempts in the window, this one included. Counting before comparing makes the
     /// limit exact under concurrency.

@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS backups (
     token_hash BYTEA NOT NULL,
     blob BYTEA NOT NULL
 );
+-- v2 backups (tag K 2) beside the v1 ones: an account may have both.
+CREATE TABLE IF NOT EXISTS backups_v2 (
+    user_id BYTEA PRIMARY KEY,
+    token_hash BYTEA NOT NULL,
+    blob BYTEA NOT NULL
+);
 CREATE TABLE IF NOT EXISTS backup_attempts (
     user_id BYTEA PRIMARY KEY,
     window_start BIGINT NOT NULL,

@@ -13,7 +13,18 @@ use async_trait::async_trait;
 use sealpost_core::UserId;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
-use super::{Backup, Mailbox, PurgeBefore, Records, Result, StoredBlob};
+use super::{Backup, BackupVersion, Mailbox, PurgeBefore, Records, Result, StoredBlob};
+
+/// The table of a backup version: `backups` (v1) or `backups_v2`, same columns. Only
+/// the table name differs, so the statements stay `'static`.
+macro_rules! per_version {
+    ($version:expr, $sql:ident) => {
+        match $version {
+            BackupVersion::V1 => $sql!("backups"),
+            BackupVersion::V2 => $sql!("backups_v2"),
+        }
+    };
+}
 
 /// What the shared statements need from a backend beyond [`Database`]: sqlx has no
 /// backend-independent way to ask how many rows a statement changed.
@@ -90,21 +101,43 @@ where
         Ok(S::DB::rows_affected(&r) == 1)
     }
 
-    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO backups (user_id, token_hash, blob) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, blob = excluded.blob",
-        )
-        .bind(id.as_bytes().as_slice())
-        .bind(token_hash.as_slice())
-        .bind(blob)
-        .execute(self.writer())
-        .await?;
+    async fn put_backup(
+        &self,
+        version: BackupVersion,
+        id: &UserId,
+        token_hash: &[u8; 32],
+        blob: &[u8],
+    ) -> Result<()> {
+        macro_rules! put {
+            ($table:literal) => {
+                concat!(
+                    "INSERT INTO ",
+                    $table,
+                    " (user_id, token_hash, blob) VALUES ($1, $2, $3)
+                     ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, blob = excluded.blob"
+                )
+            };
+        }
+        sqlx::query(per_version!(version, put))
+            .bind(id.as_bytes().as_slice())
+            .bind(token_hash.as_slice())
+            .bind(blob)
+            .execute(self.writer())
+            .await?;
         Ok(())
     }
 
-    async fn backup(&self, id: &UserId) -> Result<Option<Backup>> {
-        let row = sqlx::query("SELECT token_hash, blob FROM backups WHERE user_id = $1")
+    async fn backup(&self, version: BackupVersion, id: &UserId) -> Result<Option<Backup>> {
+        macro_rules! get {
+            ($table:literal) => {
+                concat!(
+                    "SELECT token_hash, blob FROM ",
+                    $table,
+                    " WHERE user_id = $1"
+                )
+            };
+        }
+        let row = sqlx::query(per_version!(version, get))
             .bind(id.as_bytes().as_slice())
             .fetch_optional(self.reader())
             .await?;

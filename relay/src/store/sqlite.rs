@@ -40,6 +40,12 @@ CREATE TABLE IF NOT EXISTS backups (
     token_hash BLOB NOT NULL,
     blob BLOB NOT NULL
 );
+-- v2 backups (tag K 2) beside the v1 ones: an account may have both.
+CREATE TABLE IF NOT EXISTS backups_v2 (
+    user_id BLOB PRIMARY KEY,
+    token_hash BLOB NOT NULL,
+    blob BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS backup_attempts (
     user_id BLOB PRIMARY KEY,
     window_start INTEGER NOT NULL,
