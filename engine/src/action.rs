@@ -22,7 +22,9 @@ pub enum Part {
     Device,
     /// The session store (ratchet secrets).
     Sessions,
-    /// Contacts, pins, verified marks: also what the backup holds.
+    /// Contacts, pins, verified marks, and the contacts' device lists (the backup holds
+    /// the compact [`crate::Engine::account_state`] instead: re-upload
+    /// [`crate::Engine::export_backup`] when this part changes).
     Account,
     /// Sent messages waiting for receipts.
     Outbox,
@@ -102,6 +104,22 @@ pub enum SecurityKind {
     ForgedPayload,
     /// The account's device list no longer lists this device: it was revoked.
     DeviceRevoked,
+}
+
+/// How a [`crate::Input::Lookup`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LookupOutcome {
+    /// The account exists; it is a contact now (pinned on first use, with its name).
+    Found,
+    /// The directory has no such account.
+    NoSuchUser,
+    /// The directory serves another identity key than the pinned one (see
+    /// [`SecurityKind::IdentityChanged`]).
+    IdentityChanged,
+    /// The directory's answer does not verify.
+    BadDirectory,
+    /// Too many lookups under way; try again.
+    Busy,
 }
 
 /// Something the user should see.
@@ -201,6 +219,15 @@ pub enum Output {
     PublishDeviceList(Vec<u8>),
     /// Publish this device's signed bundle.
     PublishBundle(Vec<u8>),
+    /// The answer to [`crate::Input::Lookup`].
+    LookupDone {
+        /// The name looked up.
+        username: Username,
+        /// Its user id.
+        user: UserId,
+        /// What the directory said.
+        outcome: LookupOutcome,
+    },
 }
 
 impl fmt::Debug for Output {
@@ -236,6 +263,13 @@ impl fmt::Debug for Output {
                 f.debug_tuple("PublishDeviceList").field(&b.len()).finish()
             }
             Output::PublishBundle(b) => f.debug_tuple("PublishBundle").field(&b.len()).finish(),
+            Output::LookupDone {
+                username, outcome, ..
+            } => f
+                .debug_struct("LookupDone")
+                .field("username", username)
+                .field("outcome", outcome)
+                .finish_non_exhaustive(),
         }
     }
 }

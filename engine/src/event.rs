@@ -56,6 +56,14 @@ pub enum Input {
         /// The deposit's handle.
         handle: DepositHandle,
     },
+    /// The user looks up an account by name (e.g. to start a conversation): the engine
+    /// asks the directory and pins the account with its name on first use (a contact
+    /// restored from the backup is checked against its pinned fingerprint). Answered by
+    /// [`crate::Output::LookupDone`].
+    Lookup {
+        /// The name.
+        username: Username,
+    },
     /// Time passed (drive it every minute or so): missing-message notices, expiry,
     /// retries, key rotation.
     Tick,
@@ -72,12 +80,15 @@ pub enum Input {
         /// The contact.
         user: UserId,
     },
-    /// Add a device to the account (the user confirmed a link): a new signed list.
+    /// Add a device to the account (the user confirmed a link): a new signed list. The
+    /// engine first fetches the account's current list (another device may have changed
+    /// it) and applies the change to that.
     AddDevice {
         /// The new device's entry.
         entry: DeviceEntry,
     },
-    /// Remove a device from the account: a new signed list without it.
+    /// Remove a device from the account: a new signed list without it (made, as for
+    /// [`Input::AddDevice`], from the freshly fetched current list).
     RevokeDevice {
         /// The device.
         device: DeviceId,
@@ -109,6 +120,10 @@ impl fmt::Debug for Input {
             Input::DepositFailed { handle } => {
                 f.debug_tuple("DepositFailed").field(handle).finish()
             }
+            Input::Lookup { username } => f
+                .debug_struct("Lookup")
+                .field("username", username)
+                .finish(),
             Input::Tick => f.write_str("Tick"),
             Input::SetVerified { user, verified } => f
                 .debug_struct("SetVerified")

@@ -20,7 +20,12 @@ pub mod outbox;
 pub mod payload;
 pub mod seen;
 
-pub use action::{DepositHandle, IncomingMessage, Notice, Output, Part, SecurityKind};
-pub use engine::{DIRECTORY_MAX_AGE, Engine, MAX_PARKED, MAX_WAITING_SENDS, NewDevice, SendError};
+pub use action::{
+    DepositHandle, IncomingMessage, LookupOutcome, Notice, Output, Part, SecurityKind,
+};
+pub use engine::{
+    ContactInfo, DIRECTORY_MAX_AGE, Engine, MAX_DEVICE_OPS, MAX_LOOKUPS, MAX_PARKED,
+    MAX_WAITING_SENDS, NewDevice, SendError,
+};
 pub use event::Input;
 pub use msg_id::MsgId;

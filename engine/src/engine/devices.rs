@@ -3,47 +3,79 @@
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::{DeviceEntry, DeviceId, DeviceList};
+use sealpost_core::{Error, UserId};
 
-use super::Engine;
 use super::out::Out;
+use super::{Engine, MAX_DEVICE_OPS};
 use crate::action::{Notice, Output, Part, SecurityKind};
 
+/// A change of the own device list, waiting for the directory's current list.
+pub(super) enum DeviceOp {
+    Add(DeviceEntry),
+    Revoke(DeviceId),
+}
+
 impl Engine {
-    /// Adds a device (the user confirmed a link): publishes the new signed list.
-    pub(super) fn add_device<R: CryptoRng + ?Sized>(
-        &mut self,
-        rng: &mut R,
-        now: u64,
-        entry: DeviceEntry,
-        out: &mut Out,
-    ) {
-        match self.me.list.with_device(rng, &self.me.identity, entry, now) {
-            Ok(list) => self.adopt_own_list(rng, now, list, out),
-            Err(error) => out.notice(Notice::DeviceListRefused { error }),
+    /// Adds a device (the user confirmed a link) or revokes one: first fetches the
+    /// account's current list (another device may have changed it since this one last
+    /// looked), then [`Engine::apply_device_ops`] applies the change to that list.
+    pub(super) fn device_op(&mut self, op: DeviceOp, out: &mut Out) {
+        if self.device_ops.len() >= MAX_DEVICE_OPS {
+            return out.notice(Notice::DeviceListRefused {
+                error: Error::TooLarge,
+            });
+        }
+        self.device_ops.push(op);
+        let me = self.me.user_id;
+        if self.directory.request(me) {
+            out.push(Output::FetchDirectory { user: me });
         }
     }
 
-    /// Revokes a device: publishes the new list; contacts stop sealing to it when they
-    /// see the list, and we stop sending it sync copies now.
-    pub(super) fn revoke_device<R: CryptoRng + ?Sized>(
+    /// The own list was fetched (and taken in if newer): apply the waiting changes.
+    pub(super) fn apply_device_ops<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         now: u64,
-        device: DeviceId,
         out: &mut Out,
     ) {
-        if device == self.me.device_id() || !self.me.list.contains(&device) {
-            return out.notice(Notice::DeviceListRefused {
-                error: sealpost_core::Error::Malformed,
-            });
+        for op in core::mem::take(&mut self.device_ops) {
+            if !self.me.list.contains(&self.me.device_id()) {
+                // This device was revoked: it changes nothing any more.
+                out.notice(Notice::DeviceListRefused {
+                    error: Error::BadSignature,
+                });
+                continue;
+            }
+            let signed = match op {
+                DeviceOp::Add(entry) => {
+                    self.me.list.with_device(rng, &self.me.identity, entry, now)
+                }
+                DeviceOp::Revoke(device)
+                    if device == self.me.device_id() || !self.me.list.contains(&device) =>
+                {
+                    Err(Error::Malformed)
+                }
+                DeviceOp::Revoke(device) => {
+                    self.me
+                        .list
+                        .without_device(rng, &self.me.identity, &device, now)
+                }
+            };
+            match signed {
+                Ok(list) => self.adopt_own_list(rng, now, list, out),
+                Err(error) => out.notice(Notice::DeviceListRefused { error }),
+            }
         }
-        match self
-            .me
-            .list
-            .without_device(rng, &self.me.identity, &device, now)
-        {
-            Ok(list) => self.adopt_own_list(rng, now, list, out),
-            Err(error) => out.notice(Notice::DeviceListRefused { error }),
+    }
+
+    /// The directory's own list could not be used: the waiting changes are refused.
+    pub(super) fn device_ops_refused(&mut self, user: UserId, error: Error, out: &mut Out) {
+        if user != self.me.user_id {
+            return;
+        }
+        for _ in core::mem::take(&mut self.device_ops) {
+            out.notice(Notice::DeviceListRefused { error });
         }
     }
 

@@ -11,22 +11,22 @@ use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceList};
-use sealpost_core::{UserId, Username};
+use sealpost_core::{Error, UserId, Username};
 
 use super::Engine;
 use super::directory::Listing;
 use super::out::Out;
 use super::send::SendError;
-use crate::account_state::Contact;
-use crate::action::{Notice, Output, Part, SecurityKind};
+use crate::account_state::{Contact, Fingerprint};
+use crate::action::{LookupOutcome, Notice, Output, Part, SecurityKind};
 
 impl Engine {
-    /// The pinned identity (SPKI) for `user`: our own for our account.
-    pub(super) fn pin_of(&self, user: &UserId) -> Option<&[u8]> {
+    /// The pinned identity fingerprint for `user`: our own for our account.
+    pub(super) fn pin_of(&self, user: &UserId) -> Option<Fingerprint> {
         if *user == self.me.user_id {
-            Some(&self.me.identity_spki)
+            Some(self.me.identity_fp)
         } else {
-            self.account.get(user).map(|c| c.identity_spki.as_slice())
+            self.account.get(user).map(|c| c.fingerprint)
         }
     }
 
@@ -35,16 +35,16 @@ impl Engine {
         self.directory.changed.contains(user)
     }
 
-    /// Parses the stored device lists of every contact (after a restore or a join), so
-    /// that senders' devices are checked before the directory answers.
-    pub(super) fn load_contact_lists(&mut self) {
-        for c in self.account.contacts() {
-            if let Ok(list) = DeviceList::from_bytes(&c.device_list)
-                && *list.user_id() == c.user_id
-                && list.identity().to_spki_der() == c.identity_spki.as_slice()
+    /// Takes in the contacts' device lists stored with the account (after a restore),
+    /// so that senders' devices are checked, and lists never roll back, before the
+    /// directory answers. A list that does not verify or match its pin is skipped.
+    pub(super) fn load_contact_lists(&mut self, lists: Vec<DeviceList>) {
+        for list in lists {
+            let user = *list.user_id();
+            if user != self.me.user_id && self.pin_of(&user) == Some(list.identity().fingerprint())
             {
                 self.directory.listings.insert(
-                    c.user_id,
+                    user,
                     Listing {
                         list,
                         bundles: BTreeMap::new(),
@@ -72,20 +72,25 @@ impl Engine {
                     kind: SecurityKind::BadDirectory,
                     user,
                 });
+                self.lookup_answered(user, LookupOutcome::BadDirectory, now, out);
+                self.device_ops_refused(user, Error::BadSignature, out);
                 return self.give_up_on(user, SendError::NoSuchUser, now, rng, out);
             }
         };
-        let spki = list.identity().to_spki_der();
-        if self.pin_of(&user).is_some_and(|pin| pin != spki) {
+        let fingerprint = list.identity().fingerprint();
+        if self.pin_of(&user).is_some_and(|pin| pin != fingerprint) {
             if self.directory.changed.insert(user) {
                 out.notice(Notice::SecurityEvent {
                     kind: SecurityKind::IdentityChanged,
                     user,
                 });
             }
+            self.lookup_answered(user, LookupOutcome::IdentityChanged, now, out);
+            self.device_ops_refused(user, Error::BadSignature, out);
             return self.give_up_on(user, SendError::IdentityChanged, now, rng, out);
         }
         let previous = self.directory.listings.remove(&user);
+        let previous_bytes = previous.as_ref().map(|p| p.list.to_bytes().to_vec());
         let list = match previous {
             // Never roll back to an older list (it could list revoked devices).
             Some(p) if p.list.version() > list.version() => p.list,
@@ -95,6 +100,10 @@ impl Engine {
             self.own_list_fetched(&list, out);
         } else {
             self.pin(user, &list, now, out);
+            if previous_bytes.as_deref() != Some(list.to_bytes()) {
+                // The contact's newest list is stored with the account (locally).
+                out.persist(Part::Account);
+            }
         }
         let mut verified: BTreeMap<DeviceId, DeviceBundle> = BTreeMap::new();
         for raw in bundles {
@@ -117,6 +126,10 @@ impl Engine {
             },
         );
         self.devices_left(rng, now, user, &current, out);
+        self.lookup_answered(user, LookupOutcome::Found, now, out);
+        if user == self.me.user_id {
+            self.apply_device_ops(rng, now, out);
+        }
         self.resume_parked(rng, now, user, out);
         self.resume_sends(rng, now, out);
     }
@@ -152,29 +165,29 @@ impl Engine {
         self.resend(rng, now, resends, out);
     }
 
-    /// Pins a first contact, or records a contact's newer device list.
+    /// Pins a first contact (trust on first use), named if it was looked up.
     fn pin(&mut self, user: UserId, list: &DeviceList, now: u64, out: &mut Out) {
-        let bytes = list.to_bytes().to_vec();
-        let contact = match self.account.get(&user) {
-            Some(c) if c.device_list == bytes => return,
-            Some(c) => Contact {
-                device_list: bytes,
-                updated_at: now,
-                ..c.clone()
-            },
-            None => Contact {
-                user_id: user,
-                username: None,
-                identity_spki: list.identity().to_spki_der().to_vec(),
-                verified: false,
-                device_list: bytes,
-                updated_at: now,
-            },
+        if self.account.get(&user).is_some() {
+            return;
+        }
+        let contact = Contact {
+            user_id: user,
+            username: self.lookups.get(&user).cloned(),
+            fingerprint: list.identity().fingerprint(),
+            verified: false,
+            updated_at: self.stamp(&user, now),
         };
         if self.account.upsert(contact).is_ok() {
             self.account_changed = true;
             out.persist(Part::Account);
         }
+    }
+
+    /// A change time for `user`'s entry later than its forgetting (merges compare them).
+    pub(super) fn stamp(&self, user: &UserId, now: u64) -> u64 {
+        self.account
+            .forgotten_at(user)
+            .map_or(now, |t| now.max(t.saturating_add(1)))
     }
 
     /// Records a contact's username once known (a send to it, or its first message).
@@ -185,7 +198,7 @@ impl Engine {
         {
             let named = Contact {
                 username: Some(name.clone()),
-                updated_at: now,
+                updated_at: now.max(c.updated_at.saturating_add(1)),
                 ..c.clone()
             };
             if self.account.upsert(named).is_ok() {
@@ -205,6 +218,11 @@ impl Engine {
         out: &mut Out,
     ) {
         self.directory.requested.remove(&user);
+        self.lookup_answered(user, LookupOutcome::NoSuchUser, now, out);
+        if user == self.me.user_id {
+            // Nothing newer than ours to take in.
+            self.apply_device_ops(rng, now, out);
+        }
         self.give_up_on(user, SendError::NoSuchUser, now, rng, out);
     }
 
@@ -237,7 +255,7 @@ impl Engine {
         {
             let marked = Contact {
                 verified,
-                updated_at: now,
+                updated_at: now.max(c.updated_at.saturating_add(1)),
                 ..c.clone()
             };
             if self.account.upsert(marked).is_ok() {
@@ -249,11 +267,15 @@ impl Engine {
 
     /// Forgets a contact, its pin, its sessions and its listing: the next contact is a
     /// new trust on first use (how a user accepts a changed identity key).
-    pub(super) fn forget_contact(&mut self, user: UserId, out: &mut Out) {
+    pub(super) fn forget_contact(&mut self, user: UserId, now: u64, out: &mut Out) {
         if user == self.me.user_id {
             return;
         }
-        self.account.remove(&user);
+        let at = self
+            .account
+            .get(&user)
+            .map_or(now, |c| now.max(c.updated_at.saturating_add(1)));
+        self.account.forget(&user, at);
         self.sessions.forget_peer(&user);
         self.directory.listings.remove(&user);
         self.directory.changed.remove(&user);

@@ -8,6 +8,7 @@ use sealpost_core::v2::{DeviceId, DeviceKeys, DeviceList};
 use sealpost_core::{Error, IdentityKey, Result, UserId, Username};
 use zeroize::Zeroizing;
 
+use crate::account_state::Fingerprint;
 use crate::codec::{Reader, put_var16, put_var32};
 
 const TAG: [u8; 2] = [b'E', 2];
@@ -21,8 +22,8 @@ pub(crate) struct Me {
     pub(crate) username: Username,
     pub(crate) user_id: UserId,
     pub(crate) identity: IdentityKey,
-    /// The SPKI of `identity`: the pin every own device is checked against.
-    pub(crate) identity_spki: Vec<u8>,
+    /// The fingerprint of `identity`: the pin every own device is checked against.
+    pub(crate) identity_fp: Fingerprint,
     pub(crate) keys: DeviceKeys,
     pub(crate) list: DeviceList,
 }
@@ -46,10 +47,10 @@ impl Me {
         list: DeviceList,
     ) -> Result<Self> {
         let user_id = username.user_id();
-        let identity_spki = identity.public().to_spki_der().to_vec();
+        let identity_fp = identity.public().fingerprint();
         if *keys.user_id() != user_id
             || *list.user_id() != user_id
-            || list.identity().to_spki_der() != identity_spki.as_slice()
+            || list.identity().fingerprint() != identity_fp
             || !list.contains(keys.device_id())
         {
             return Err(Error::BadSignature);
@@ -58,7 +59,7 @@ impl Me {
             username,
             user_id,
             identity,
-            identity_spki,
+            identity_fp,
             keys,
             list,
         })

@@ -7,12 +7,14 @@
 //! `send` (messages, receipts, re-sends), `listing` (directory answers and pins),
 //! `devices` (own device list), `tick` (time).
 
+mod contacts;
 mod devices;
 mod directory;
 mod listing;
 mod me;
 mod out;
 mod receive;
+mod secrets;
 mod send;
 mod tick;
 
@@ -36,6 +38,8 @@ use crate::msg_id::MsgId;
 use crate::outbox::Outbox;
 use crate::seen::SeenSet;
 
+pub use contacts::ContactInfo;
+use devices::DeviceOp;
 pub use directory::DIRECTORY_MAX_AGE;
 use directory::Directory;
 use me::Me;
@@ -46,6 +50,10 @@ pub use send::SendError;
 pub const MAX_PARKED: usize = 64;
 /// Most sends waiting for the directory.
 pub const MAX_WAITING_SENDS: usize = 256;
+/// Most lookups waiting for the directory.
+pub const MAX_LOOKUPS: usize = 64;
+/// Most device list changes waiting for the directory's current list.
+pub const MAX_DEVICE_OPS: usize = 8;
 
 /// A deposit the relay has not confirmed yet.
 struct InFlight {
@@ -110,6 +118,8 @@ pub struct Engine {
     resets: BTreeMap<(UserId, DeviceId), [u8; 16]>,
     waiting: Vec<WaitingSend>,
     parked: Vec<Parked>,
+    lookups: BTreeMap<UserId, Username>,
+    device_ops: Vec<DeviceOp>,
     account_changed: bool,
 }
 
@@ -140,6 +150,8 @@ impl Engine {
             resets: BTreeMap::new(),
             waiting: Vec::new(),
             parked: Vec::new(),
+            lookups: BTreeMap::new(),
+            device_ops: Vec::new(),
             account_changed: false,
         }
     }
@@ -201,8 +213,7 @@ impl Engine {
         let list = current.with_device(rng, &identity, entry, now)?;
         let bundle = keys.bundle(rng, &identity, now)?;
         let me = Me::new(username, identity, keys, list)?;
-        let mut engine = Self::with(me, SessionStore::new(), account);
-        engine.load_contact_lists();
+        let engine = Self::with(me, SessionStore::new(), account);
         let outputs = engine.fresh_outputs(bundle.to_bytes().to_vec());
         Ok((engine, outputs))
     }
@@ -223,9 +234,9 @@ impl Engine {
             Some(b) => SessionStore::from_secret_bytes(&b)?,
             None => SessionStore::new(),
         };
-        let account = match load(Part::Account) {
-            Some(b) => AccountState::from_bytes(&b)?,
-            None => AccountState::new(),
+        let (account, lists) = match load(Part::Account) {
+            Some(b) => Self::account_from_local(&b)?,
+            None => (AccountState::new(), Vec::new()),
         };
         let mut engine = Self::with(me, sessions, account);
         if let Some(b) = load(Part::Outbox) {
@@ -237,7 +248,7 @@ impl Engine {
         if let Some(b) = load(Part::Missing) {
             engine.missing = Missing::from_bytes(&b)?;
         }
-        engine.load_contact_lists();
+        engine.load_contact_lists(lists);
         Ok(engine)
     }
 
@@ -248,7 +259,7 @@ impl Engine {
         match part {
             Part::Device => self.me.to_secret_bytes(),
             Part::Sessions => self.sessions.to_secret_bytes(),
-            Part::Account => Ok(plain(self.account.to_bytes())),
+            Part::Account => Ok(plain(self.account_to_local())),
             Part::Outbox => Ok(plain(self.outbox.to_bytes())),
             Part::Seen => Ok(plain(self.seen.to_bytes())),
             Part::Missing => Ok(plain(self.missing.to_bytes())),
@@ -275,7 +286,8 @@ impl Engine {
         self.me.list.to_bytes()
     }
 
-    /// The account state (for the backup and the device link).
+    /// The account state: the compact form (contacts, pinned fingerprints, verified
+    /// marks) that the backup, the link grant and account syncs carry.
     pub fn account_state(&self) -> &AccountState {
         &self.account
     }
@@ -330,9 +342,10 @@ impl Engine {
             Input::SetVerified { user, verified } => {
                 self.set_verified(user, verified, now, &mut out)
             }
-            Input::ForgetContact { user } => self.forget_contact(user, &mut out),
-            Input::AddDevice { entry } => self.add_device(rng, now, entry, &mut out),
-            Input::RevokeDevice { device } => self.revoke_device(rng, now, device, &mut out),
+            Input::Lookup { username } => self.lookup(now, username, &mut out),
+            Input::ForgetContact { user } => self.forget_contact(user, now, &mut out),
+            Input::AddDevice { entry } => self.device_op(DeviceOp::Add(entry), &mut out),
+            Input::RevokeDevice { device } => self.device_op(DeviceOp::Revoke(device), &mut out),
         }
         self.flush_control(rng, now, &mut out);
         out.finish()

@@ -101,7 +101,7 @@ impl Engine {
                 .map(|l| l.list.contains(&device))
         };
         let verdict = match self.pin_of(&user) {
-            Some(pin) if pin != p.sender_identity().to_spki_der() => {
+            Some(pin) if pin != p.sender_identity().fingerprint() => {
                 Some(SecurityKind::IdentityMismatch)
             }
             Some(_) if listed == Some(true) => None,
@@ -201,11 +201,7 @@ impl Engine {
                 self.reset_requested(rng, now, &m, SessionId::from_bytes(session), out);
             }
             Ok(Payload::AccountSync(state)) if m.sender == self.me.user_id => {
-                if self.account.merge(&state) {
-                    self.directory.changed.clear();
-                    self.load_contact_lists();
-                    out.persist(Part::Account);
-                }
+                self.account_synced(&state, out);
             }
             Ok(Payload::AccountSync(_)) => out.notice(Notice::SecurityEvent {
                 kind: SecurityKind::ForgedPayload,

@@ -8,10 +8,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::OnceLock;
 
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
 use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceKeys};
 use sealpost_core::{EncryptionKey, IdentityKey, UserId, Username};
-use sealpost_engine::{Engine, IncomingMessage, Input, MsgId, NewDevice, Notice, Output, Part};
+use sealpost_engine::{
+    Engine, IncomingMessage, Input, LookupOutcome, MsgId, NewDevice, Notice, Output, Part,
+};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -76,6 +78,8 @@ pub struct Relay {
     next_id: u64,
     /// Drop (acknowledge without delivering) the next deposits matching this.
     pub drop_next: usize,
+    /// Hand each connection's blobs over in a random order (seeded).
+    pub reorder: Option<ChaCha20Rng>,
 }
 
 impl Relay {
@@ -94,6 +98,25 @@ impl Relay {
             .entry((to, device))
             .or_default()
             .push_back(blob);
+    }
+
+    /// Deposits `n` junk blobs for `(to, device)`: the right version and mailbox, a
+    /// bucket's length, random bytes (what a stranger can send without any key).
+    pub fn flood(&mut self, to: UserId, device: DeviceId, n: usize, seed: u64) {
+        let mut r = rng(seed);
+        for _ in 0..n {
+            let mut bytes = vec![0u8; 1024];
+            r.fill_bytes(&mut bytes);
+            bytes[0] = 2;
+            bytes[1..33].copy_from_slice(to.as_bytes());
+            bytes[33..49].copy_from_slice(device.as_bytes());
+            self.deposit(to, device, bytes);
+        }
+    }
+
+    /// How many blobs wait for `(user, device)`.
+    pub fn waiting(&self, user: UserId, device: DeviceId) -> usize {
+        self.mailboxes.get(&(user, device)).map_or(0, |m| m.len())
     }
 
     fn directory(&self, user: &UserId) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
@@ -118,6 +141,14 @@ pub struct Device {
     pub updates: BTreeMap<MsgId, (usize, usize)>,
     /// Directory answers this device gets instead of the relay's (a forger's view).
     pub overrides: BTreeMap<UserId, (Vec<u8>, Vec<Vec<u8>>)>,
+    /// Answers to lookups.
+    pub lookups: Vec<(Username, LookupOutcome)>,
+    /// Inputs handled, directory fetches asked for (work counters).
+    pub handled: usize,
+    pub fetches: usize,
+    /// Hold `DepositDone` answers until [`Device::confirm_deposits`].
+    pub hold_deposit_done: bool,
+    held: Vec<Input>,
     inputs: VecDeque<Input>,
 }
 
@@ -148,6 +179,7 @@ impl Device {
     pub fn run(&mut self, relay: &mut Relay, now: u64, input: Input) {
         self.inputs.push_back(input);
         while let Some(input) = self.inputs.pop_front() {
+            self.handled += 1;
             let outputs = self.engine.handle(&mut self.rng, now, input);
             for output in outputs {
                 self.apply(relay, output);
@@ -161,6 +193,7 @@ impl Device {
                 self.store.insert(part, self.engine.save(part).unwrap());
             }
             Output::FetchDirectory { user } => {
+                self.fetches += 1;
                 let answer = self
                     .overrides
                     .get(&user)
@@ -182,7 +215,11 @@ impl Device {
                 handle,
             } => {
                 relay.deposit(to, device, envelope);
-                self.inputs.push_back(Input::DepositDone { handle });
+                if self.hold_deposit_done {
+                    self.held.push(Input::DepositDone { handle });
+                } else {
+                    self.inputs.push_back(Input::DepositDone { handle });
+                }
             }
             Output::Ack { blob_id } => {
                 if let Some(mb) = relay.mailboxes.get_mut(&(self.user(), self.id())) {
@@ -205,6 +242,16 @@ impl Device {
                 let b = DeviceBundle::from_bytes(&bytes).unwrap();
                 relay.bundles.insert((*b.user_id(), *b.device_id()), bytes);
             }
+            Output::LookupDone {
+                username, outcome, ..
+            } => self.lookups.push((username, outcome)),
+        }
+    }
+
+    /// Hands over the held `DepositDone` answers (a slow relay).
+    pub fn confirm_deposits(&mut self, relay: &mut Relay, now: u64) {
+        for input in std::mem::take(&mut self.held) {
+            self.run(relay, now, input);
         }
     }
 
@@ -212,11 +259,18 @@ impl Device {
     /// in the mailbox (one connection's push).
     pub fn receive(&mut self, relay: &mut Relay, now: u64) {
         self.run(relay, now, Input::Tick);
-        let blobs: Vec<Blob> = relay
+        let mut blobs: Vec<Blob> = relay
             .mailboxes
             .get(&(self.user(), self.id()))
             .map(|mb| mb.iter().cloned().collect())
             .unwrap_or_default();
+        if let Some(r) = relay.reorder.as_mut() {
+            // Fisher-Yates with the relay's seeded generator.
+            for i in (1..blobs.len()).rev() {
+                let j = (r.next_u64() % (i as u64 + 1)) as usize;
+                blobs.swap(i, j);
+            }
+        }
         for blob in blobs {
             self.run(
                 relay,
@@ -249,6 +303,20 @@ impl Device {
         let store = self.store.clone();
         self.engine = Engine::restore(|part| store.get(&part).cloned()).unwrap();
         self.inputs.clear();
+        self.held.clear();
+    }
+
+    pub fn lookup(&mut self, relay: &mut Relay, now: u64, name: &str) -> LookupOutcome {
+        self.run(
+            relay,
+            now,
+            Input::Lookup {
+                username: Username::parse(name).unwrap(),
+            },
+        );
+        let (username, outcome) = self.lookups.last().cloned().unwrap();
+        assert_eq!(username.as_str(), name);
+        outcome
     }
 }
 
@@ -261,6 +329,11 @@ fn device_from(engine: Engine, outputs: Vec<Output>, relay: &mut Relay, seed: u6
         notices: Vec::new(),
         updates: BTreeMap::new(),
         overrides: BTreeMap::new(),
+        lookups: Vec::new(),
+        handled: 0,
+        fetches: 0,
+        hold_deposit_done: false,
+        held: Vec::new(),
         inputs: VecDeque::new(),
     };
     for o in outputs {
@@ -299,15 +372,37 @@ pub fn register(relay: &mut Relay, name: &str, seed: u64) -> Device {
 
 /// Another device of `name`'s account (a password login).
 pub fn add_device(relay: &mut Relay, name: &str, n: usize, seed: u64, now: u64) -> Device {
+    join(relay, name, n, seed, now, Default::default())
+}
+
+/// Another device of `name`'s account with the account state of a backup or a grant.
+pub fn join(
+    relay: &mut Relay,
+    name: &str,
+    n: usize,
+    seed: u64,
+    now: u64,
+    state: sealpost_engine::account_state::AccountState,
+) -> Device {
     let list = relay.lists.get(&user(name)).unwrap().clone();
     let (engine, outputs) = Engine::join_account(
         &mut rng(seed),
         new_device(name, name, n, seed),
         &list,
-        Default::default(),
+        state,
         now,
     )
     .unwrap();
+    device_from(engine, outputs, relay, seed)
+}
+
+/// A fresh device of `name` (not joined anywhere yet).
+pub fn fresh_device(name: &str, n: usize, seed: u64) -> NewDevice {
+    new_device(name, name, n, seed)
+}
+
+/// A device from an engine and its first outputs.
+pub fn device(engine: Engine, outputs: Vec<Output>, relay: &mut Relay, seed: u64) -> Device {
     device_from(engine, outputs, relay, seed)
 }
 

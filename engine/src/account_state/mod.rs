@@ -1,0 +1,270 @@
+//! The account state: what every device of an account shares (design sections 4 and 5).
+//!
+//! Contacts with the fingerprint of their pinned identity key (SHA-256 of the SPKI DER)
+//! and verified marks, plus the contacts the user forgot (so that forgetting travels to
+//! the other devices instead of coming back with their next sync). These bytes travel in
+//! the backup (so a password login is not a fresh trust-on-first-use window), in the
+//! device link grant and in `AccountSync` payloads between the account's own devices, so
+//! they are compact: no keys, no device lists (a contact costs at most 74 bytes, the
+//! largest state about 86 KB, well under the relay's 256 KiB backup limit). The engine
+//! checks the directory's identity key against the fingerprint when it first answers.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use sealpost_core::{Error, Result, UserId, Username};
+
+use crate::codec::{Codec, Reader};
+
+/// Most contacts an account keeps (bounds the backup and every sync payload).
+pub const MAX_CONTACTS: usize = 1024;
+/// Most forgotten contacts remembered (the oldest goes first).
+pub const MAX_FORGOTTEN: usize = 256;
+/// Longest identity SPKI (RSA-4096 DER is 550 bytes).
+pub const MAX_SPKI_LEN: usize = 1024;
+/// Longest signed device list (design section 1.1).
+pub const MAX_DEVICE_LIST_LEN: usize = 4096;
+/// Longest encoded contact: flags, var8(username), fingerprint, `updated_at`.
+pub const MAX_CONTACT_LEN: usize = 1 + 1 + Username::MAX_LEN + 32 + 8;
+
+/// Longest encoded state: every contact with the longest name, every forgotten slot.
+pub const MAX_LEN: usize = 2 + 2 + MAX_CONTACTS * MAX_CONTACT_LEN + 2 + MAX_FORGOTTEN * (32 + 8);
+
+// A contact costs under 100 bytes; the whole state fits the relay's 256 KiB backups.
+const _: () = assert!(MAX_CONTACT_LEN < 100);
+const _: () = assert!(MAX_LEN < 256 * 1024);
+const _: () = assert!(MAX_LEN <= sealpost_core::v2::MAX_ACCOUNT_STATE_LEN);
+
+const TAG: [u8; 2] = [b'A', 3];
+const VERIFIED: u8 = 1;
+const NAMED: u8 = 2;
+
+/// A pinned identity: SHA-256 of the identity key's SPKI DER
+/// ([`sealpost_core::IdentityPublicKey::fingerprint`]).
+pub type Fingerprint = [u8; 32];
+
+/// One contact as every device of the account knows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The contact's user id.
+    pub user_id: UserId,
+    /// The contact's username, once known (a lookup or a first message carries it);
+    /// when set, `user_id` is its user id.
+    pub username: Option<Username>,
+    /// The pinned identity: a session is accepted only from the key with this
+    /// fingerprint, and a directory answer only with it.
+    pub fingerprint: Fingerprint,
+    /// Whether the user compared safety numbers with this contact.
+    pub verified: bool,
+    /// When this entry last changed (device clock), for merging syncs: the newest wins.
+    pub updated_at: u64,
+}
+
+impl core::fmt::Debug for Contact {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Contact")
+            .field("user_id", &self.user_id)
+            .field("username", &self.username)
+            .field("verified", &self.verified)
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Contact {
+    fn valid(&self) -> bool {
+        self.username
+            .as_ref()
+            .is_none_or(|name| name.user_id() == self.user_id)
+    }
+}
+
+/// `u8(flags) || (var8(username) | user_id[32]) || fingerprint[32] || u64(updated_at)`:
+/// a named contact's user id is its username's.
+impl Codec for Contact {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let named = if self.username.is_some() { NAMED } else { 0 };
+        out.push(u8::from(self.verified) | named);
+        match &self.username {
+            Some(name) => name.encode(out),
+            None => self.user_id.encode(out),
+        }
+        out.extend_from_slice(&self.fingerprint);
+        out.extend_from_slice(&self.updated_at.to_be_bytes());
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let flags = r.u8()?;
+        if flags & !(VERIFIED | NAMED) != 0 {
+            return Err(Error::Malformed);
+        }
+        let (user_id, username) = if flags & NAMED != 0 {
+            let name = Username::read(r)?;
+            (name.user_id(), Some(name))
+        } else {
+            (UserId::read(r)?, None)
+        };
+        Ok(Self {
+            user_id,
+            username,
+            verified: flags & VERIFIED != 0,
+            fingerprint: r.array()?,
+            updated_at: r.u64()?,
+        })
+    }
+}
+
+/// Every contact of the account, by user id, and the forgotten ones.
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
+pub struct AccountState {
+    contacts: BTreeMap<UserId, Contact>,
+    /// User id → when the user forgot that contact.
+    forgotten: BTreeMap<UserId, u64>,
+}
+
+impl AccountState {
+    /// No contacts.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The contact with `user_id`.
+    pub fn get(&self, user_id: &UserId) -> Option<&Contact> {
+        self.contacts.get(user_id)
+    }
+
+    /// Every contact, by user id.
+    pub fn contacts(&self) -> impl ExactSizeIterator<Item = &Contact> {
+        self.contacts.values()
+    }
+
+    /// Adds or replaces a contact (and clears a forgotten mark). [`Error::TooLarge`]
+    /// when a new contact would exceed [`MAX_CONTACTS`], [`Error::Malformed`] when its
+    /// username is not its user id's: nothing changes then.
+    pub fn upsert(&mut self, contact: Contact) -> Result<()> {
+        if !contact.valid() {
+            return Err(Error::Malformed);
+        }
+        if !self.contacts.contains_key(&contact.user_id) && self.contacts.len() >= MAX_CONTACTS {
+            return Err(Error::TooLarge);
+        }
+        self.forgotten.remove(&contact.user_id);
+        self.contacts.insert(contact.user_id, contact);
+        Ok(())
+    }
+
+    /// Removes a contact without a trace (its pin too).
+    pub fn remove(&mut self, user_id: &UserId) -> Option<Contact> {
+        self.contacts.remove(user_id)
+    }
+
+    /// Forgets a contact at time `at` (its pin too: the next contact is a new trust on
+    /// first use), and remembers that, so a merge with an older state does not bring
+    /// the pin back.
+    pub fn forget(&mut self, user_id: &UserId, at: u64) -> Option<Contact> {
+        let gone = self.contacts.remove(user_id);
+        self.forgotten.insert(*user_id, at);
+        while self.forgotten.len() > MAX_FORGOTTEN {
+            let oldest = self
+                .forgotten
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(u, _)| *u);
+            match oldest {
+                Some(u) => self.forgotten.remove(&u),
+                None => break,
+            };
+        }
+        gone
+    }
+
+    /// When `user_id` was forgotten, if it was (and not pinned again since).
+    pub fn forgotten_at(&self, user_id: &UserId) -> Option<u64> {
+        self.forgotten.get(user_id).copied()
+    }
+
+    /// Takes in another device's state: for each contact the newer entry or forgetting
+    /// wins (`updated_at`), so two devices converge whatever order syncs arrive in.
+    /// Returns the user ids whose entry changed.
+    pub fn merge(&mut self, other: &AccountState) -> Vec<UserId> {
+        let mut changed = Vec::new();
+        for theirs in other.contacts.values() {
+            let user = theirs.user_id;
+            let newer = self
+                .contacts
+                .get(&user)
+                .is_none_or(|mine| theirs.updated_at > mine.updated_at)
+                && self
+                    .forgotten_at(&user)
+                    .is_none_or(|t| theirs.updated_at > t);
+            if newer
+                && self.contacts.get(&user) != Some(theirs)
+                && self.upsert(theirs.clone()).is_ok()
+            {
+                changed.push(user);
+            }
+        }
+        for (user, at) in &other.forgotten {
+            let newer = self.contacts.get(user).is_none_or(|c| *at > c.updated_at)
+                && self.forgotten_at(user).is_none_or(|t| *at > t);
+            if newer {
+                if self.contacts.contains_key(user) {
+                    changed.push(*user);
+                }
+                self.forget(user, *at);
+            }
+        }
+        changed
+    }
+}
+
+/// `"A" 3 || u16(n) || n × contact (by user id) || u16(m) || m × (user_id || u64(at))`.
+impl Codec for AccountState {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&TAG);
+        crate::codec::put_list16(out, self.contacts.values());
+        let m = u16::try_from(self.forgotten.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&m.to_be_bytes());
+        for (user, at) in self.forgotten.iter().take(usize::from(m)) {
+            user.encode(out);
+            out.extend_from_slice(&at.to_be_bytes());
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        if r.array::<2>()? != TAG {
+            return Err(Error::Malformed);
+        }
+        let n = r.count16(MAX_CONTACTS, 1 + 2 + 32 + 8)?;
+        let mut state = Self::new();
+        for _ in 0..n {
+            let contact = Contact::read(r)?;
+            // Sorted and unique: one encoding per state.
+            if state
+                .contacts
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= contact.user_id)
+            {
+                return Err(Error::Malformed);
+            }
+            state.upsert(contact)?;
+        }
+        let m = r.count16(MAX_FORGOTTEN, 32 + 8)?;
+        for _ in 0..m {
+            let user = UserId::read(r)?;
+            let at = r.u64()?;
+            let sorted = state
+                .forgotten
+                .last_key_value()
+                .is_none_or(|(last, _)| *last < user);
+            if !sorted || state.contacts.contains_key(&user) {
+                return Err(Error::Malformed);
+            }
+            state.forgotten.insert(user, at);
+        }
+        Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+use super::*;
+use alloc::vec;
+
+fn contact(name: &str, verified: bool, updated_at: u64) -> Contact {
+    let username = Username::parse(name).unwrap();
+    Contact {
+        user_id: username.user_id(),
+        username: Some(username),
+        fingerprint: [name.len() as u8; 32],
+        verified,
+        updated_at,
+    }
+}
+
+#[test]
+fn round_trips_and_is_canonical() {
+    let mut state = AccountState::new();
+    state.upsert(contact("alice", true, 5)).unwrap();
+    state.upsert(contact("bob", false, 6)).unwrap();
+    let mut nameless = contact("carol", false, 7);
+    nameless.username = None;
+    state.upsert(nameless).unwrap();
+    state.forget(&Username::parse("dave").unwrap().user_id(), 9);
+    let bytes = state.to_bytes();
+    assert_eq!(AccountState::from_bytes(&bytes), Ok(state));
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert_eq!(AccountState::from_bytes(&trailing), Err(Error::Malformed));
+}
+
+#[test]
+fn a_contact_costs_under_100_bytes_and_the_largest_state_fits_a_backup() {
+    let longest = "a".repeat(Username::MAX_LEN);
+    let mut one = AccountState::new();
+    one.upsert(contact(&longest, true, u64::MAX)).unwrap();
+    let base = AccountState::new().to_bytes().len();
+    assert!(one.to_bytes().len() - base <= MAX_CONTACT_LEN);
+    // MAX_CONTACT_LEN < 100 and the worst case under 256 KiB: const assertions in mod.rs.
+    assert_eq!(
+        MAX_LEN,
+        2 + 2 + MAX_CONTACTS * MAX_CONTACT_LEN + 2 + MAX_FORGOTTEN * 40
+    );
+}
+
+#[test]
+fn every_truncation_and_bit_flip_is_refused_or_harmless() {
+    let mut state = AccountState::new();
+    state.upsert(contact("alice", true, 5)).unwrap();
+    state.forget(&Username::parse("bob").unwrap().user_id(), 3);
+    let bytes = state.to_bytes();
+    for len in 0..bytes.len() {
+        assert!(AccountState::from_bytes(&bytes[..len]).is_err());
+    }
+    for i in 0..bytes.len() {
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x80;
+        if let Ok(other) = AccountState::from_bytes(&flipped) {
+            assert_eq!(other.to_bytes(), flipped);
+        }
+    }
+}
+
+#[test]
+fn duplicate_or_unsorted_contacts_are_malformed() {
+    let mut one = AccountState::new();
+    one.upsert(contact("alice", true, 5)).unwrap();
+    let bytes = one.to_bytes();
+    let entry = &bytes[4..bytes.len() - 2];
+    let mut twice = vec![b'A', 3, 0, 2];
+    twice.extend_from_slice(entry);
+    twice.extend_from_slice(entry);
+    twice.extend_from_slice(&[0, 0]);
+    assert_eq!(AccountState::from_bytes(&twice), Err(Error::Malformed));
+    // A contact that is also forgotten has two meanings: refused.
+    let mut both = bytes[..bytes.len() - 2].to_vec();
+    both.extend_from_slice(&[0, 1]);
+    both.extend_from_slice(one.contacts().next().unwrap().user_id.as_bytes());
+    both.extend_from_slice(&1u64.to_be_bytes());
+    assert_eq!(AccountState::from_bytes(&both), Err(Error::Malformed));
+}
+
+#[test]
+fn a_username_must_be_the_user_ids() {
+    let mut state = AccountState::new();
+    let mut wrong = contact("alice", false, 1);
+    wrong.user_id = Username::parse("bob").unwrap().user_id();
+    assert_eq!(state.upsert(wrong), Err(Error::Malformed));
+    assert_eq!(state.contacts().len(), 0);
+}
+
+#[test]
+fn merge_keeps_the_newest_entry_per_contact() {
+    let mut mine = AccountState::new();
+    mine.upsert(contact("alice", false, 10)).unwrap();
+    mine.upsert(contact("bob", true, 10)).unwrap();
+    let mut theirs = AccountState::new();
+    theirs.upsert(contact("alice", true, 11)).unwrap();
+    theirs.upsert(contact("bob", false, 9)).unwrap();
+    theirs.upsert(contact("carol", false, 1)).unwrap();
+    assert_eq!(mine.merge(&theirs).len(), 2);
+    let alice = Username::parse("alice").unwrap().user_id();
+    let bob = Username::parse("bob").unwrap().user_id();
+    assert!(mine.get(&alice).unwrap().verified);
+    assert!(mine.get(&bob).unwrap().verified);
+    assert_eq!(mine.contacts().len(), 3);
+    assert!(mine.merge(&theirs).is_empty());
+}
+
+#[test]
+fn forgetting_travels_and_an_older_pin_does_not_come_back() {
+    let bob = Username::parse("bob").unwrap().user_id();
+    let mut a1 = AccountState::new();
+    a1.upsert(contact("bob", true, 10)).unwrap();
+    let mut a2 = a1.clone();
+    a1.forget(&bob, 20);
+    // a2 syncs its (older) state to a1: bob stays forgotten.
+    assert!(a1.merge(&a2).is_empty());
+    assert!(a1.get(&bob).is_none());
+    // a1's state reaches a2: bob is forgotten there too.
+    assert_eq!(a2.merge(&a1), vec![bob]);
+    assert!(a2.get(&bob).is_none());
+    // A newer pin (bob's new key, accepted on a1) wins over the forgetting.
+    let mut renewed = contact("bob", false, 30);
+    renewed.fingerprint = [9; 32];
+    a1.upsert(renewed.clone()).unwrap();
+    assert_eq!(a2.merge(&a1), vec![bob]);
+    assert_eq!(a2.get(&bob), Some(&renewed));
+    assert_eq!(a2.forgotten_at(&bob), None);
+}
+
+#[test]
+fn forgotten_contacts_are_bounded() {
+    let mut state = AccountState::new();
+    for i in 0..(MAX_FORGOTTEN as u64 + 10) {
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&i.to_be_bytes());
+        state.forget(&UserId::from_bytes(id), i);
+    }
+    let bytes = state.to_bytes();
+    assert_eq!(AccountState::from_bytes(&bytes).unwrap(), state);
+    let mut first = [0u8; 32];
+    first[..8].copy_from_slice(&0u64.to_be_bytes());
+    assert_eq!(state.forgotten_at(&UserId::from_bytes(first)), None);
+}
