@@ -105,9 +105,10 @@ impl Engine {
                 Some(SecurityKind::IdentityMismatch)
             }
             Some(_) if listed == Some(true) => None,
-            _ if may_park && !fetched => {
-                return self.park(blob_id, bytes, user, out);
-            }
+            // A device our copy of the list does not have (the list may be newer than
+            // our copy, e.g. a new login), or a first contact: ask the directory once.
+            Some(_) if may_park => return self.park(blob_id, bytes, user, out),
+            None if may_park && !fetched => return self.park(blob_id, bytes, user, out),
             Some(_) => Some(SecurityKind::UnknownDevice),
             None => Some(SecurityKind::IdentityMismatch),
         };
