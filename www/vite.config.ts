@@ -1,9 +1,33 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
+import { dictionary } from '@zxcvbn-ts/language-common';
+
+/**
+ * How many of the most common passwords (of 49,233 in @zxcvbn-ts/language-common,
+ * ranked by frequency) the password strength check carries: what fits the app's JS
+ * budget (scripts/postbuild.mjs). See src/strength.ts.
+ */
+const COMMON_PASSWORDS = 500;
+
+/** `virtual:common-passwords`: the first COMMON_PASSWORDS of the ranked list, as one string. */
+function commonPasswords(): Plugin {
+  const id = 'virtual:common-passwords';
+  return {
+    name: 'sealpost-common-passwords',
+    resolveId: (s) => (s === id ? '\0' + id : undefined),
+    load(s) {
+      if (s !== '\0' + id) return undefined;
+      const words = dictionary['passwords-common'].slice(0, COMMON_PASSWORDS).map(String);
+      if (words.some((w) => w.includes('\n'))) throw new Error('a password with a newline');
+      return `export default ${JSON.stringify(words.join('\n'))}.split('\\n');`;
+    },
+  };
+}
 
 // The relay serves dist/ as static files. No CDN, no third-party requests: every
 // dependency is bundled. Workers are ES modules (same origin, CSP worker-src 'self').
 export default defineConfig({
   base: '/',
+  plugins: [commonPasswords()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -1,10 +1,11 @@
 import './style.css';
 import { backend, forgetDevice, warmUp } from './backend';
-import type { Account, Progress, SafetyInfo } from './backend/types';
+import type { Account, DeviceInfo, LinkApproval, PendingLink, Progress, SafetyInfo } from './backend/types';
 import { errorCode } from './backend/types';
 import { notifyNew, notifyOn, notifySupported, setNotify } from './notify';
 import { Model, type Contact, type Msg } from './model';
-import { h, fmtTime, sleep } from './util';
+import { passwordStrength } from './strength';
+import { dec, h, fmtTime, sleep } from './util';
 import { decodeImageFile, drawQr, scanCamera } from './qr';
 
 const app = document.getElementById('app')!;
@@ -33,6 +34,10 @@ function friendly(e: unknown): string {
       return 'Wrong username or password.';
     case 'NETWORK':
       return 'The relay cannot be reached. Check your connection and try again.';
+    case 'DEVICE_LIMIT':
+      return 'This account already has 8 devices. On one of them, open Account → Devices and remove one you no longer use, then try again.';
+    case 'DEVICE_REVOKED':
+      return 'This device was removed from the account. Log in again to add it back.';
     default:
       return msg;
   }
@@ -76,7 +81,25 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
   if (stored) return showUnlock(stored);
   let mode = initial;
   const user = h('input#username', { name: 'username', autocomplete: 'username', required: true, minLength: 3, maxLength: 32, pattern: '[A-Za-z0-9._\\-]{3,32}', autocapitalize: 'none', spellcheck: false });
-  const pass = h('input#password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minLength: 8 });
+  const pass = h('input#password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minLength: 8, 'aria-describedby': 'pw-strength' });
+  // Registration only: the estimator's verdict as the password is typed (not a live
+  // region: it would talk over every keystroke; the field points to it instead).
+  const strength = h('p.strength#pw-strength', { 'data-testid': 'pw-strength' });
+  const meter = h('meter.strength-meter', { min: 0, max: 4, low: 2, high: 3, optimum: 4, value: 0, 'aria-label': 'Strength' });
+  const strengthBox = h('div.strength-box', null, meter, strength);
+  const rate = () => {
+    if (!pass.value) {
+      meter.value = 0;
+      strength.textContent = 'Use a long passphrase: several uncommon words.';
+      return null;
+    }
+    const st = passwordStrength(pass.value, [user.value.trim()]);
+    meter.value = st.score;
+    strength.textContent = `${st.label}. ${st.ok ? 'Good.' : st.feedback}`.trim();
+    strength.dataset.ok = String(st.ok);
+    return st;
+  };
+  pass.addEventListener('input', rate);
   const submit = h('button.primary', { type: 'submit', 'data-testid': 'auth-submit' });
   // The WAI-ARIA tabs pattern: arrow keys move between the two tabs, Tab goes on to the
   // panel (the form's fields).
@@ -92,7 +115,7 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
   const err = h('p.error', { role: 'alert', 'data-testid': 'auth-error' });
   const { box, set } = progressView();
   const panel = h('div#auth-panel', { role: 'tabpanel' },
-    h('label', { for: 'username' }, 'Username'), user, h('label', { for: 'password' }, 'Password'), pass, hint, advanced, submit, box, err);
+    h('label', { for: 'username' }, 'Username'), user, h('label', { for: 'password' }, 'Password'), pass, strengthBox, hint, advanced, submit, box, err);
   const render = () => {
     tabReg.setAttribute('aria-selected', String(mode === 'register'));
     tabLog.setAttribute('aria-selected', String(mode === 'login'));
@@ -102,13 +125,16 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
     submit.textContent = mode === 'register' ? 'Create account' : 'Log in';
     pass.autocomplete = mode === 'register' ? 'new-password' : 'current-password';
     advanced.hidden = mode !== 'register';
+    strengthBox.hidden = mode !== 'register';
+    if (mode === 'register') rate();
     hint.textContent =
       mode === 'register'
         ? 'No phone number, no email. Your keys are made in this browser; the relay only keeps your public keys and a backup locked with your password. There is no password reset: keep it safe.'
-        : 'Log in on a new device with the same username and password: your keys come back from the encrypted backup.';
+        : 'Log in on a new device with the same username and password: it becomes one more device of your account (up to 8). Past messages stay on your other devices; to bring them along, link this browser from one of them instead.';
   };
   tabReg.onclick = () => ((mode = 'register'), render());
   tabLog.onclick = () => ((mode = 'login'), render());
+  const linkBtn = h('button.link', { type: 'button', hidden: true, 'data-testid': 'link-from-device', onclick: () => showLinkNew() }, 'Link from another device');
   const form = h(
     'form.card.auth',
     {
@@ -116,13 +142,21 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
       onsubmit: async (ev: Event) => {
         ev.preventDefault();
         err.textContent = '';
+        if (mode === 'register') {
+          const st = rate();
+          if (st && !st.ok) {
+            err.textContent = `This password is too easy to guess (${st.label.toLowerCase()}). ${st.feedback}`;
+            pass.focus();
+            return;
+          }
+        }
         submit.disabled = true;
         form.setAttribute('aria-busy', 'true');
         try {
           const acct =
             mode === 'register'
-              ? await backend.register(user.value.trim(), pass.value, set, Number(keySize.value) || undefined)
-              : await backend.login(user.value.trim(), pass.value, set, takeOver());
+              ? await backend.register(user.value.trim(), pass.value, set, Number(keySize.value) || undefined, defaultDeviceName())
+              : await backend.login(user.value.trim(), pass.value, set, takeOver(), defaultDeviceName());
           pass.value = '';
           await enter(acct);
         } catch (e) {
@@ -150,10 +184,103 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
       },
     }, tabReg, tabLog),
     panel,
+    linkBtn,
   );
   render();
   setScreen('auth', h('main.center', null, form));
   user.focus();
+  // Protocol v2 packages link devices: offer it once known.
+  void backend.canLink().then((yes) => (linkBtn.hidden = !yes), () => undefined);
+}
+
+/** A name for this browser, as its other devices and contacts will see it (browser and system, as the User-Agent says). */
+function defaultDeviceName(): string {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chromium\//.test(ua) ? 'Chromium' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS X/.test(ua) ? 'macOS' : /Windows/.test(ua) ? 'Windows' : /CrOS/.test(ua) ? 'ChromeOS' : /Linux/.test(ua) ? 'Linux' : '';
+  return os ? `${browser} on ${os}` : browser;
+}
+
+/** A link code in groups of four, for reading it out or typing it. */
+const groupCode = (code: string) => code.replace(/(.{4})(?=.)/g, '$1 ');
+
+/** The new device's side of a link: a name, then the code (QR and typed) until the old device confirms. */
+function showLinkNew() {
+  const err = h('p.error', { role: 'alert', 'data-testid': 'link-error' });
+  const name = h('input#device-name', { required: true, maxLength: 48, value: defaultDeviceName(), autocomplete: 'off', 'data-testid': 'device-name' });
+  const user = h('input', { type: 'text', autocomplete: 'username', hidden: true, value: '' });
+  const pass = h('input#link-password', { type: 'password', autocomplete: 'current-password', required: true, minLength: 8, 'aria-describedby': 'link-password-hint', 'data-testid': 'link-password' });
+  const go = h('button.primary', { type: 'submit', 'data-testid': 'link-start' }, 'Show the link code');
+  let pending: PendingLink | null = null;
+  const back = h('button.link', {
+    type: 'button',
+    onclick: () => {
+      void pending?.cancel();
+      pending = null;
+      void showAuth('login');
+    },
+  }, 'Back');
+  const form = h(
+    'form.card.auth',
+    {
+      'aria-labelledby': 'link-title',
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        err.textContent = '';
+        go.disabled = true;
+        try {
+          pending = await backend.startLink(name.value.trim() || defaultDeviceName(), pass.value);
+          pass.value = '';
+        } catch (e) {
+          err.textContent = friendly(e);
+          go.disabled = false;
+          return;
+        }
+        const link = pending;
+        const canvas = h('canvas.qr', { role: 'img', 'aria-label': 'QR code that links this browser', 'data-testid': 'link-qr' });
+        const groups = groupCode(link.code).split(' ');
+        const status = h('p.result', { role: 'status', 'data-testid': 'link-status' }, 'Waiting for your other device…');
+        form.replaceChildren(
+          h('h1#link-title', null, 'Link this browser'),
+          h('p', null, 'On a device where you use Sealpost, open ', h('strong', null, 'Account → Devices → Link a new device'), ', then scan this code or type the characters below.'),
+          h('div.qr-box', null, canvas),
+          h('div.digits.link-code', { role: 'group', 'data-testid': 'link-code', 'aria-label': `Link code: ${groups.join(' ')}` }, ...groups.map((g) => h('span', null, g))),
+          h('p.hint', null, `This browser will be called “${name.value.trim() || defaultDeviceName()}”. Check that your other device shows that name before you confirm there.`),
+          status,
+          err,
+          back,
+        );
+        await drawQr(canvas, link.qrPayload).catch(() => (canvas.hidden = true));
+        try {
+          const { account, history } = await link.wait();
+          if (pending !== link) return; // cancelled meanwhile
+          status.textContent = 'Linked. Opening your messages…';
+          status.className = 'result good';
+          await enter(account, history);
+        } catch (e) {
+          if (pending !== link) return;
+          status.textContent = '';
+          const code = errorCode(e);
+          err.textContent =
+            code === 'LINK_REFUSED' ? 'The link was cancelled on the other device.' : code === 'LINK_EXPIRED' ? 'The code expired before your other device confirmed it. Go back and start again.' : `The link did not complete: ${friendly(e)}`;
+        }
+      },
+    },
+    h('h1#link-title', null, 'Link from another device'),
+    h('p.lede', null, 'Add this browser to an account you use on another device: no password needed, and your contacts and (if you want) your messages come along.'),
+    h('label', { for: 'device-name' }, 'Name for this browser'),
+    name,
+    h('p.hint', null, 'Your other devices and your contacts see this name.'),
+    user,
+    h('label', { for: 'link-password' }, 'Your account’s password'),
+    pass,
+    h('p.hint#link-password-hint', null, 'It locks this browser’s copy of your account and never leaves it; with the same password as on your other devices, “Unlock” works here as there.'),
+    go,
+    err,
+    back,
+  );
+  setScreen('auth', h('main.center', null, form));
+  name.focus();
 }
 
 function showUnlock(username: string) {
@@ -214,7 +341,7 @@ function showUnlock(username: string) {
 
 // ---- main screens -------------------------------------------------------------------
 
-async function enter(acct: Account) {
+async function enter(acct: Account, history?: Uint8Array) {
   // The package keeps the account open in one tab at a time (a Web Lock it took before
   // reading anything). Another tab's "Use here" closes it here: the keys are gone, so
   // stop and offer to take it back.
@@ -223,18 +350,28 @@ async function enter(acct: Account) {
     model = null;
     showElsewhere();
   });
+  acct.onRemoved(() => {
+    model?.stop();
+    model = null;
+    showRemoved();
+  });
   model = new Model(acct);
   await model.load();
+  let imported = -1;
+  if (history) imported = await model.importHistory(history).catch((e) => (console.warn('sealpost: history', e), -2));
   model.start();
   model.on((w) => {
     if (w.contacts) renderList();
     if (w.link) renderLink();
+    if (w.notice) showLooseNotice(w.notice);
     if (w.peer && w.peer === currentPeer()) renderChatUpdate(w.msg, w.oldId);
     document.title = model && model.totalUnread() ? `(${model.totalUnread()}) Sealpost` : 'Sealpost';
   });
   renderShell();
   route();
   void askPersistence();
+  if (imported >= 0) toast(`Linked. ${imported} message${imported === 1 ? '' : 's'} came over from your other device.`);
+  else if (imported === -2) toast('Linked, but the message history from your other device could not be opened.');
 }
 
 /** "Use here" was clicked: the next unlock or log-in takes the account over. */
@@ -272,6 +409,36 @@ function showElsewhere() {
   );
 }
 
+/** Another device of the account removed this one. */
+function showRemoved() {
+  setScreen(
+    'auth',
+    h(
+      'main.center',
+      null,
+      h(
+        'div.card',
+        { role: 'alert', 'data-testid': 'device-removed' },
+        h('h1', null, 'This browser was removed'),
+        h('p', null, 'Another device of your account removed this browser: it no longer receives messages. Its copy of your past messages is still here until you wipe it. Log in again with your password to add it back as a new device.'),
+        h('button.primary', {
+          type: 'button',
+          onclick: async () => {
+            try {
+              await forgetDevice();
+            } catch (e) {
+              toast(`Could not wipe this browser: ${friendly(e)}`);
+              return;
+            }
+            location.hash = '';
+            location.reload();
+          },
+        }, 'Wipe this browser and log in again'),
+      ),
+    ),
+  );
+}
+
 async function askPersistence() {
   try {
     if (!navigator.storage?.persist) {
@@ -298,6 +465,23 @@ async function askPersistence() {
 }
 
 let listEl: HTMLElement;
+let noticeEl: HTMLElement | null = null;
+const looseNotices: { text: string; at: number }[] = [];
+
+/** A marker with no conversation to go in (e.g. a message whose sender could not be read). */
+function showLooseNotice(text: string) {
+  // The same words again (another attempt): one line, with the latest time.
+  if (looseNotices[looseNotices.length - 1]?.text === text) looseNotices.pop();
+  looseNotices.push({ text, at: Date.now() });
+  if (looseNotices.length > 5) looseNotices.shift();
+  if (!noticeEl) return toast(text);
+  const el = noticeEl;
+  el.replaceChildren(
+    h('ul', null, ...looseNotices.map((n) => h('li', { 'data-testid': 'notice', 'data-kind': 'loose' }, n.text, ' ', timeEl(n.at)))),
+    h('button.link', { type: 'button', onclick: () => ((looseNotices.length = 0), (el.hidden = true)) }, 'Dismiss'),
+  );
+  el.hidden = false;
+}
 let paneEl: HTMLElement;
 let linkEl: HTMLElement;
 
@@ -339,7 +523,9 @@ function renderShell() {
     h('a.me', { href: '#/account', 'data-testid': 'me', 'aria-label': `Your account: ${m.account.username}` }, m.account.username),
   );
   const storageBanner = h('p.banner.info.storage-banner', { role: 'status', hidden: true, 'data-testid': 'storage-banner' });
-  const side = h('nav.side', { 'aria-label': 'Chats' }, form, storageBanner, h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
+  // Markers that belong to no conversation (the sender is unknown): listed here until dismissed.
+  noticeEl = h('div.banner.info.loose-notices', { role: 'status', hidden: true, 'data-testid': 'loose-notices' });
+  const side = h('nav.side', { 'aria-label': 'Chats' }, form, storageBanner, noticeEl, h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
   // Screen readers hear incoming messages (in any conversation) here, and only those.
   const announcer = h('div.sr-only', { role: 'status', 'data-testid': 'announcer' });
   const heard: string[] = [];
@@ -429,6 +615,9 @@ function route() {
     app.dataset.view = 'pane';
     showAccount();
     focusHeading(paneEl);
+  } else if (hash === '#/devices') {
+    app.dataset.view = 'pane';
+    void showDevices(true);
   } else {
     app.dataset.view = 'list';
     chatState = null;
@@ -460,6 +649,15 @@ function scrollToEnd() {
 
 const STATE_TEXT: Record<string, string> = { queued: 'Waiting to send', sending: 'Sending…', relay: 'On relay', delivered: 'Delivered', failed: 'Not sent' };
 
+/** What a sent message's state line says: with devices, how many of them have it. */
+function outState(msg: Msg): string {
+  const d = msg.delivery;
+  if (d && d.total > 1 && d.delivered >= d.total) return `Delivered to all ${d.total} devices`;
+  if (d && d.total > 1 && d.delivered > 0) return `Delivered to ${d.delivered} of ${d.total} devices`;
+  if (msg.otherDevice && msg.state === 'relay') return 'Sent from another device';
+  return STATE_TEXT[msg.state];
+}
+
 const timeEl = (ms: number) => h('time', { datetime: new Date(ms).toISOString() }, fmtTime(ms));
 
 /**
@@ -476,6 +674,17 @@ function timesOf(msg: Msg): (Node | string)[] {
 
 /** `peerName`: who wrote incoming messages (read out before the text). */
 function msgEl(msg: Msg, peerName: string): HTMLElement {
+  if (msg.notice) {
+    // A marker, not a message: what happened, when, never any text from the wire.
+    return h(
+      'li.notice',
+      { 'data-id': msg.id, 'data-testid': 'notice', 'data-kind': msg.notice, class: msg.notice === 'security' ? 'warn' : undefined },
+      h('span.notice-icon', { 'aria-hidden': 'true' }, msg.notice === 'security' ? '⚠' : 'ⓘ'),
+      h('span', null, msg.text),
+      ' ',
+      timeEl(msg.at),
+    );
+  }
   const state = h('span.state', { 'data-testid': 'msg-state' });
   const el = h(
     'li.msg',
@@ -493,8 +702,9 @@ function updateMsgEl(el: HTMLElement, msg: Msg) {
   el.dataset.id = msg.id;
   el.dataset.state = msg.state;
   const st = el.querySelector('.state') as HTMLElement;
+  if (!st) return; // a notice
   if (msg.dir === 'out') {
-    st.textContent = STATE_TEXT[msg.state];
+    st.textContent = outState(msg);
     if (msg.state === 'failed' && !el.querySelector('.retry')) {
       el.append(h('button.link.retry', { type: 'button', onclick: () => model?.retry(msg) }, 'Retry'));
       st.title = msg.error ?? '';
@@ -793,6 +1003,7 @@ function showAccount() {
       h('p', null, 'Username: ', h('strong', { 'data-testid': 'account-username' }, m.account.username)),
       h('p.mono', { 'data-testid': 'account-fingerprint' }, `Key fingerprint: ${m.account.fingerprint}`),
       h('p', null, 'Your keys and messages on this device are encrypted with your password. Your password never leaves this browser.'),
+      m.account.multiDevice ? h('p', null, h('a.button', { href: '#/devices', 'data-testid': 'devices-link' }, 'Devices'), ' Your account on other browsers and phones; link a new one.') : '',
       note,
       notifySupported()
         ? h('button', {
@@ -813,6 +1024,12 @@ function showAccount() {
           onclick: async () => {
             if (!confirm('Log out and delete your messages from this browser? Your account stays: log in again with your password (past messages do not come back).')) return;
             try {
+              // With devices: this browser also leaves the account's list (best effort:
+              // offline, it stays listed until removed from another device).
+              if (m.account.multiDevice) {
+                const me = (await m.account.devices().catch(() => [])).find((d) => d.current);
+                if (me) await m.account.revokeDevice(me.id).catch(() => undefined);
+              }
               await m.wipe();
               model = null;
               await forgetDevice();
@@ -828,6 +1045,210 @@ function showAccount() {
       ),
     ),
   );
+}
+
+// ---- devices -------------------------------------------------------------------------
+
+/** The link code in `text` (typed with any spacing or case, or read from a QR code), or null. */
+function linkCode(text: string): string | null {
+  const t = text.toUpperCase().replace(/[\s-]/g, '');
+  const m = /[A-Z2-7]{20}/.exec(t);
+  return m && (t.length === 20 || /[^A-Z2-7]/.test(t)) ? m[0] : null;
+}
+
+/** The devices of the account, revoke, and linking a new one (the old device's side). */
+async function showDevices(focus = false) {
+  const m = model!;
+  chatState = null;
+  const listEl = h('ul.devices', { 'aria-label': 'Devices of your account', 'data-testid': 'devices' });
+  const status = h('p.result', { role: 'status', 'data-testid': 'devices-status' });
+  const fill = async () => {
+    let devices: DeviceInfo[];
+    try {
+      devices = await m.account.devices();
+    } catch (e) {
+      status.textContent = `The list of devices needs a connection to the relay: ${friendly(e)}`;
+      status.className = 'result bad';
+      return;
+    }
+    devices.sort((a, b) => Number(b.current) - Number(a.current) || a.addedAt - b.addedAt);
+    listEl.replaceChildren(
+      ...devices.map((d) =>
+        h(
+          'li.device',
+          { 'data-testid': 'device', 'data-device': d.id, 'data-current': String(d.current) },
+          h('span.device-main', null,
+            h('strong.device-name', null, h('bdi', null, d.name || 'Unnamed device')),
+            d.current ? h('span.mini.verified', { 'data-testid': 'this-device' }, 'This device') : null,
+            h('span.device-meta', null, 'Added ', timeEl(d.addedAt), ...(d.current ? [] : d.lastSeen ? [' · Last seen ', timeEl(d.lastSeen)] : [' · Not seen yet'])),
+          ),
+          d.current
+            ? null
+            : h('button.warn', {
+                type: 'button',
+                'data-testid': 'revoke-device',
+                'aria-label': `Remove ${d.name || 'this device'}`,
+                onclick: async (ev: Event) => {
+                  if (!confirm(`Remove “${d.name}” from your account? It stops receiving messages at once, and it can come back only by logging in again with the password or by a new link.`)) return;
+                  const b = ev.currentTarget as HTMLButtonElement;
+                  b.disabled = true;
+                  try {
+                    await m.account.revokeDevice(d.id);
+                    status.textContent = `“${d.name}” was removed.`;
+                    status.className = 'result good';
+                  } catch (e) {
+                    status.textContent = `Could not remove it: ${friendly(e)}`;
+                    status.className = 'result bad';
+                  }
+                  await fill();
+                },
+              }, 'Remove'),
+        ),
+      ),
+    );
+  };
+
+  // Linking: the new device shows a code; here it is typed, scanned or read from a picture.
+  const codeIn = h('input#link-code', { autocomplete: 'off', autocapitalize: 'characters', spellcheck: false, 'data-testid': 'link-code-input', 'aria-describedby': 'link-code-hint' });
+  const linkResult = h('p.result', { role: 'status', 'data-testid': 'link-result' });
+  const approveBox = h('div.approve', { hidden: true });
+  let approval: LinkApproval | null = null;
+  const video = h('video.scanner', { hidden: true, 'aria-label': 'Camera preview' });
+  let scanning: AbortController | null = null;
+  const useCode = async (code: string | null) => {
+    linkResult.textContent = '';
+    linkResult.className = 'result';
+    if (!code) {
+      linkResult.textContent = 'That is not a link code: it has 20 letters and digits. Check it on the new device.';
+      linkResult.className = 'result bad';
+      return;
+    }
+    linkResult.textContent = 'Looking for the new device…';
+    try {
+      await approval?.cancel();
+      approval = await m.account.approveLink(code);
+    } catch (e) {
+      approval = null;
+      linkResult.textContent = ['NOT_FOUND', 'EXPIRED', 'LINK_EXPIRED'].includes(errorCode(e) ?? '') ? 'No device is waiting with this code (it may have expired). Start again on the new device.' : `Could not read the new device: ${friendly(e)}`;
+      linkResult.className = 'result bad';
+      return;
+    }
+    linkResult.textContent = '';
+    const a = approval;
+    const history = h('input#link-history', { type: 'checkbox', checked: true, 'data-testid': 'link-history' });
+    const confirmBtn = h('button.primary', {
+      type: 'button',
+      'data-testid': 'link-confirm',
+      onclick: async () => {
+        confirmBtn.disabled = true;
+        try {
+          linkResult.textContent = history.checked ? 'Sealing your messages for the new device…' : 'Linking…';
+          await a.confirm(history.checked ? await m.exportHistory() : undefined);
+          linkResult.textContent = `“${a.deviceName}” is linked.`;
+          linkResult.className = 'result good';
+          approveBox.hidden = true;
+          approval = null;
+          codeIn.value = '';
+          await fill();
+        } catch (e) {
+          linkResult.textContent = `The link failed: ${friendly(e)}`;
+          linkResult.className = 'result bad';
+          confirmBtn.disabled = false;
+        }
+      },
+    }, 'Link this device');
+    approveBox.replaceChildren(
+      h('h4', null, 'Add “', h('bdi', { 'data-testid': 'link-device-name' }, a.deviceName), '” to your account?'),
+      h('p', null, 'Confirm only if the new device shows this name and you started the link there yourself. It gets your account and your contacts, and can read every message from now on.'),
+      h('div.check', null, history, h('label', { for: 'link-history' }, 'Also transfer message history')),
+      h('div.row.wrap', null, confirmBtn, h('button', {
+        type: 'button',
+        'data-testid': 'link-cancel',
+        onclick: async () => {
+          await a.cancel();
+          approval = null;
+          approveBox.hidden = true;
+          linkResult.textContent = 'Cancelled.';
+        },
+      }, 'Cancel')),
+    );
+    approveBox.hidden = false;
+    confirmBtn.focus();
+  };
+  const file = h('input#link-qr-file', {
+    type: 'file',
+    accept: 'image/*',
+    class: 'sr-only',
+    'data-testid': 'link-qr-file',
+    onchange: async () => {
+      const f = file.files?.[0];
+      file.value = '';
+      if (!f) return;
+      const bytes = await decodeImageFile(f).catch(() => null);
+      if (!bytes) {
+        linkResult.textContent = 'No QR code found in that picture. Try again with the whole code in view, or type the code.';
+        linkResult.className = 'result bad';
+        return;
+      }
+      await useCode(linkCode(dec.decode(bytes)));
+    },
+  });
+  const scanBtn = h('button', {
+    type: 'button',
+    'data-testid': 'link-scan',
+    onclick: async () => {
+      if (scanning) {
+        scanning.abort();
+        return;
+      }
+      scanning = new AbortController();
+      video.hidden = false;
+      scanBtn.textContent = 'Stop camera';
+      try {
+        const found = await scanCamera(video, scanning.signal);
+        if (found) await useCode(linkCode(dec.decode(found)));
+      } catch {
+        linkResult.textContent = 'The camera is not available. Upload a picture of the code, or type it.';
+        linkResult.className = 'result bad';
+      } finally {
+        scanning = null;
+        video.hidden = true;
+        scanBtn.textContent = 'Scan its code';
+      }
+    },
+  }, 'Scan its code');
+  const linkForm = h(
+    'form.link-form',
+    {
+      onsubmit: (ev: Event) => {
+        ev.preventDefault();
+        void useCode(linkCode(codeIn.value));
+      },
+    },
+    h('label', { for: 'link-code' }, 'Code shown on the new device'),
+    h('div.row', null, codeIn, h('button.primary', { type: 'submit', 'data-testid': 'link-code-submit' }, 'Continue')),
+    h('p.hint#link-code-hint', null, 'On the new device, choose “Link from another device” on the log-in screen. Its code has 20 letters and digits; spaces do not matter.'),
+  );
+  paneEl.replaceChildren(
+    h('header.chat-head', null, h('a.back', { href: '#/account', 'aria-label': 'Back to your account' }, '‹'), h('h2.chat-title', { tabIndex: -1 }, 'Devices')),
+    h(
+      'div.contact',
+      null,
+      h('p', null, 'Every device of your account has its own keys. Messages are encrypted to each of them, and what you send from one shows on the others. Up to 8 devices.'),
+      listEl,
+      status,
+      h('section', { 'aria-labelledby': 'link-title' },
+        h('h3#link-title', null, 'Link a new device'),
+        linkForm,
+        h('div.row.wrap', null, scanBtn, h('label.button', { for: 'link-qr-file' }, 'Upload a picture of its code'), file),
+        h('div.qr-box', null, video),
+        linkResult,
+        approveBox,
+      ),
+    ),
+  );
+  if (focus) focusHeading(paneEl);
+  await fill();
 }
 
 // ---- boot -----------------------------------------------------------------------------

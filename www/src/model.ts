@@ -10,7 +10,7 @@
 // `id` is chosen once per message by the sender (and is the package's idempotency key),
 // so a message that arrives twice is recognised by the recipient.
 
-import type { Account, IdentityChangedDetails, Incoming, LinkState, SafetyInfo } from './backend/types';
+import type { Account, Delivery, IdentityChangedDetails, Incoming, LinkState, Notice, SafetyInfo } from './backend/types';
 import { errorCode, identityChange } from './backend/types';
 import { KV, deleteDb, historyDbName, openDb } from './idb';
 import { dec, enc, randomId, sleep } from './util';
@@ -19,6 +19,8 @@ export const APP_JSON = 2;
 /** Most message ids in one delivery receipt (sent and accepted). */
 const RECEIPT_BATCH = 500;
 const LABEL = 'sealpost/www/record/v1';
+/** The history a device link hands over (sealed with the package's sealLocal). */
+const HISTORY_LABEL = 'sealpost/www/history/v1';
 
 export type MsgState = 'queued' | 'sending' | 'relay' | 'delivered' | 'failed';
 
@@ -59,9 +61,40 @@ export interface Msg {
   error?: string;
   /** Incoming message signed by a key other than the pinned one. */
   keyWarning?: boolean;
+  /** Protocol v2: the package's id of a sent message (its delivery reports name it). */
+  wireId?: string;
+  /** Protocol v2: how many of the devices it was sealed to opened it. */
+  delivery?: { delivered: number; total: number };
+  /** Outgoing, sent from another device of this account (a sync copy). */
+  otherDevice?: boolean;
+  /** A marker line, not a message: `text` says what happened. */
+  notice?: Notice['kind'];
 }
 
-type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: string; link?: boolean }) => void;
+/** The marker line for `n` (never message text). */
+export function noticeText(n: Notice, name?: string): string {
+  const who = name ?? n.username;
+  switch (n.kind) {
+    case 'undecryptable':
+      return who ? `A message from ${who} could not be decrypted.` : 'A message could not be decrypted.';
+    case 'missing':
+      if ((n.count ?? 1) > 1) return who ? `${n.count} messages from ${who} may be missing.` : `${n.count} messages may be missing.`;
+      return who ? `A message from ${who} may be missing.` : 'A message may be missing.';
+    case 'notDelivered':
+      return who ? `A message to ${who} reached none of their devices.` : 'A message reached none of the recipient’s devices.';
+    default:
+      return `Security warning${who ? ` about ${who}` : ''}: ${n.detail || 'a message was refused because it was not signed by the key you have for this contact.'}`;
+  }
+}
+
+/** What a device link carries: the app's history, as exportHistory writes it. */
+interface History {
+  v: 1;
+  contacts: Contact[];
+  messages: Msg[];
+}
+
+type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: string; link?: boolean; notice?: string }) => void;
 
 /** What an incoming message may carry, validated. */
 interface Body {
@@ -159,6 +192,7 @@ export class Model {
       }
     }
     for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
+    for (const m of this.byId.values()) if (m.wireId) this.byWire.set(m.wireId, m);
     // A message caught mid-send by a reload goes back to the queue (same app id, so the
     // recipient drops it if the first attempt did arrive).
     for (const m of this.byId.values()) if (m.state === 'sending') m.state = 'queued';
@@ -434,7 +468,15 @@ export class Model {
     try {
       // The app's message id doubles as the idempotency key: a retry after a lost answer
       // or a reload posts the same envelope.
-      await this.account.send(c.username, enc.encode(body), APP_JSON, m.id);
+      const r = await this.account.send(c.username, enc.encode(body), APP_JSON, m.id);
+      if (this.account.multiDevice) {
+        m.wireId = r.messageId;
+        this.byWire.set(r.messageId, m);
+        if (typeof r.total === 'number') this.applyDelivery(m, { messageId: r.messageId, delivered: r.delivered ?? 0, total: r.total });
+        const early = this.earlyDelivery.get(r.messageId);
+        this.earlyDelivery.delete(r.messageId);
+        if (early) this.applyDelivery(m, early);
+      }
     } catch (e) {
       if (errorCode(e) === 'IDENTITY_CHANGED') {
         await this.markKeyChanged(c, identityChange(e));
@@ -449,6 +491,91 @@ export class Model {
     this.emit({ peer: m.peer, msg: m });
   }
 
+  /** Sent messages by the package's id (protocol v2 delivery reports). */
+  private byWire = new Map<string, Msg>();
+  /** Delivery reports that came before `send` returned the id. */
+  private earlyDelivery = new Map<string, Delivery>();
+
+  /** Protocol v2: "delivered to n of m devices". */
+  private onDelivery(d: Delivery) {
+    const m = this.byWire.get(d.messageId);
+    if (!m) {
+      if (this.earlyDelivery.size > 1000) this.earlyDelivery.clear();
+      this.earlyDelivery.set(d.messageId, d);
+      return;
+    }
+    this.applyDelivery(m, d);
+    void this.saveMsg(m).catch(() => undefined);
+    this.emit({ peer: m.peer, msg: m });
+  }
+  private applyDelivery(m: Msg, d: Delivery) {
+    const prev = m.delivery;
+    // Reports may cross: never go back.
+    if (prev && prev.total === d.total && prev.delivered > d.delivered) return;
+    m.delivery = { delivered: d.delivered, total: d.total };
+    // Delivered once any device has it (the text says to how many of them).
+    if (d.delivered > 0) m.state = 'delivered';
+    else if (m.state === 'sending') m.state = 'relay';
+  }
+
+  /** Protocol v2: a marker line in the thread it concerns (or a passing note when none). */
+  private async onNotice(n: Notice): Promise<void> {
+    const sent = n.kind === 'notDelivered' && n.messageId ? this.byWire.get(n.messageId) : undefined;
+    if (sent && sent.state !== 'delivered') {
+      sent.state = 'failed';
+      sent.error = n.detail ?? 'Reached none of the recipient’s devices.';
+      this.emit({ peer: sent.peer, msg: sent });
+      await this.saveMsg(sent);
+    }
+    if (sent && !n.peer) n.peer = sent.peer;
+    const c = n.peer ? this.contacts.get(n.peer) : [...this.contacts.values()].find((x) => n.username && x.username === n.username);
+    if (!c) {
+      this.emit({ notice: n.detail || noticeText(n) });
+      return;
+    }
+    const m: Msg = { id: randomId(), peer: c.userId, dir: 'in', text: noticeText(n, c.username), at: Date.now(), state: 'delivered', notice: n.kind };
+    this.push(m);
+    this.emit({ peer: c.userId, msg: m });
+    await this.saveMsg(m);
+  }
+
+  // ---- history for a new device (device link) ---------------------------------------
+
+  /** The history as one blob sealed with the package's sealLocal (the new device opens it with openLocal). */
+  async exportHistory(): Promise<Uint8Array> {
+    const h: History = {
+      v: 1,
+      contacts: [...this.contacts.values()],
+      // What is still to be sent stays here: this device sends it, and the new one gets a copy.
+      messages: [...this.byId.values()].filter((m) => !(m.dir === 'out' && (m.state === 'queued' || m.state === 'sending' || m.state === 'failed'))),
+    };
+    return this.account.sealLocal(HISTORY_LABEL, enc.encode(JSON.stringify(h)));
+  }
+
+  /** Stores the history a link brought (call after load(), before start()); returns how many messages. */
+  async importHistory(blob: Uint8Array): Promise<number> {
+    const h = JSON.parse(dec.decode(await this.account.openLocal(HISTORY_LABEL, blob))) as History;
+    if (h?.v !== 1 || !Array.isArray(h.contacts) || !Array.isArray(h.messages)) throw new Error('malformed history');
+    for (const c of h.contacts) {
+      if (typeof c?.userId !== 'string' || typeof c.username !== 'string' || this.contacts.has(c.userId)) continue;
+      const copy: Contact = { ...c, key: randomId() };
+      this.contacts.set(copy.userId, copy);
+      await this.save(`c:${copy.key}`, copy);
+    }
+    let n = 0;
+    for (const m of h.messages) {
+      if (typeof m?.id !== 'string' || typeof m.peer !== 'string' || typeof m.text !== 'string' || this.byId.has(m.id) || !this.contacts.has(m.peer)) continue;
+      delete m.wireId; // delivery reports go to the device that sent it
+      if (m.dir === 'out') m.otherDevice = true;
+      this.push(m);
+      await this.saveMsg(m);
+      n++;
+    }
+    for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
+    this.emit({ contacts: true });
+    return n;
+  }
+
   // ---- receiving ---------------------------------------------------------------
 
   /**
@@ -459,6 +586,7 @@ export class Model {
   private async onIncoming(inc: Incoming): Promise<void> {
     const body = parseBody(inc);
     if (!body) return; // not ours to show; acked
+    if (inc.own) return this.onOwnCopy(inc, body);
     let c = this.contacts.get(inc.sender);
     if (!c) {
       // A first message from someone new: the package names the sender (checked against
@@ -476,6 +604,8 @@ export class Model {
       }
     }
     if (body.delivered) {
+      // With devices the package reports delivery itself (onDelivery).
+      if (this.account.multiDevice) return;
       for (const id of body.delivered) {
         const m = this.byId.get(id);
         if (m && m.dir === 'out' && m.peer === c.userId && m.state !== 'delivered') {
@@ -488,7 +618,7 @@ export class Model {
     }
     const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : inc.messageId;
     if (this.byId.has(id)) {
-      await this.queueReceipt(c.userId, id); // a retried send, or their receipt was lost
+      if (!this.account.multiDevice) await this.queueReceipt(c.userId, id); // a retried send, or their receipt was lost
       return;
     }
     const keyWarning = !inc.keyMatches;
@@ -513,7 +643,26 @@ export class Model {
     if (!(this.activePeer === c.userId && document.visibilityState === 'visible')) c.unread++;
     // Show it at once; it is acknowledged to the relay only after it is stored.
     this.emit({ contacts: true, peer: c.userId, msg: m });
-    await Promise.all([this.saveMsg(m), this.saveContact(c), this.queueReceipt(c.userId, m.id)]);
+    await Promise.all([this.saveMsg(m), this.saveContact(c), this.account.multiDevice ? undefined : this.queueReceipt(c.userId, m.id)]);
+  }
+
+  /** A message this account sent from another device: outgoing, in the thread of `conversation`. */
+  private async onOwnCopy(inc: Incoming, body: Body): Promise<void> {
+    if (body.delivered || !inc.conversation || inc.conversation === this.account.userId) return;
+    let c = this.contacts.get(inc.conversation);
+    if (!c) {
+      // The package shares contacts between devices: the name is known there, if anywhere.
+      const p = await this.account.contact(inc.conversation);
+      if (!p?.username) return; // nobody to show it with, ever
+      c = await this.addContact(p.username);
+    }
+    const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : (inc.msgId ?? inc.messageId);
+    if (this.byId.has(id)) return;
+    const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: Date.now(), sentAt: inc.sentAt, state: 'relay', otherDevice: true };
+    this.push(m);
+    c.lastActivity = m.at;
+    this.emit({ contacts: true, peer: c.userId, msg: m });
+    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
   }
 
   /** The conversation on screen (its messages do not count as unread). */
@@ -615,6 +764,8 @@ export class Model {
     void this.receiptLoop();
     this.account.start({
       onMessage: (m) => this.onIncoming(m),
+      onDelivery: (d) => this.onDelivery(d),
+      onNotice: (n) => this.onNotice(n),
       onLinkState: (s) => {
         this.link = s;
         this.emit({ link: true });

@@ -10,12 +10,11 @@
 //
 // Prints `N passed, N failed` last and exits non-zero on any failure.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
-import { artifacts, ensureBuilt, launchBrowser, launchBrowserWithCamera, newContext, root, runner, startRelay } from './harness.mjs';
+import { runDevices } from './devices.mjs';
+import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, newContext, runner, startRelay } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
 const PASSWORD = 'correct horse battery staple';
@@ -73,23 +72,6 @@ function expect(cond, what) {
   if (!cond) throw new Error(what);
 }
 
-// axe-core (Deque's accessibility rules engine), evaluated into the page through the
-// DevTools protocol (not a <script>, so the app's CSP stays as it is).
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-/** WCAG 2.1 A and AA violations on the current screen, as readable lines. */
-async function axeViolations(page, screen) {
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    // @ts-ignore: injected above
-    const res = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    const lines = res.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-    // A screen where nothing passed was not really checked (e.g. not rendered yet).
-    if (!res.passes.some((p) => p.id === 'color-contrast')) lines.push('color-contrast was not checked');
-    return lines;
-  });
-  return violations.map((v) => `${screen}: ${v}`);
-}
-
 let ctxA, ctxB, ctxC, pageA, pageB;
 try {
   ctxA = await newContext(browser, relay.url, problems, 'A');
@@ -112,6 +94,29 @@ try {
     await p.fill('#password', PASSWORD);
     await p.click('[data-testid=auth-submit]');
     await p.locator('[data-testid=auth-error]', { hasText: 'taken' }).waitFor({ timeout: 30_000 });
+    await ctx.close();
+  });
+
+  await r.step('a weak password is refused at registration, with the strength estimator\'s feedback', async () => {
+    const ctx = await newContext(browser, relay.url, problems, 'W');
+    const p = await ctx.newPage();
+    await p.goto('/');
+    await p.fill('#username', 'walter');
+    await p.fill('#password', 'password123');
+    // The verdict shows as it is typed, and the field points to it.
+    await p.locator('[data-testid=pw-strength]', { hasText: 'commonly used password' }).waitFor();
+    expect((await p.getAttribute('#password', 'aria-describedby')) === 'pw-strength', 'the field is described by the verdict');
+    await p.click('[data-testid=auth-submit]');
+    await p.locator('[data-testid=auth-error]', { hasText: 'too easy to guess' }).waitFor();
+    expect((await p.textContent('[data-testid=auth-error]')).includes('commonly used password'), 'the estimator\'s warning is shown');
+    // Made of the username: refused too.
+    await p.fill('#password', 'walter2024');
+    await p.click('[data-testid=auth-submit]');
+    await p.locator('[data-testid=auth-error]', { hasText: 'too easy to guess' }).waitFor();
+    await shot(p, '01b-weak-password');
+    expect((await p.locator('[data-testid=me]').count()) === 0, 'no account was made');
+    await p.fill('#password', PASSWORD);
+    await p.locator('[data-testid=pw-strength]', { hasText: /Strong|Very strong/ }).waitFor();
     await ctx.close();
   });
 
@@ -382,7 +387,8 @@ try {
 
   await r.step('malformed content from a stranger is dropped and acknowledged (not retried forever); a valid message shows, named by the package', async () => {
     // Mallory uses the package's Client from Node and posts raw content to B.
-    const sp = await import(pathToFileURL(join(root, 'wasm', 'pkg', 'index.node.mjs')).href);
+    // The package the PWA is built with (www/node_modules/sealpost-wasm, i.e. wasm/pkg).
+    const sp = await import('sealpost-wasm');
     const mallory = await sp.Client.register({ relayUrl: relay.url, storage: new sp.MemoryStorage(), keySize: 2048, connect: false }, 'mallory', PASSWORD);
     const acked = async () => Number(/^sealpost_acked_total (\d+)$/m.exec(await (await fetch(`${relay.url}/metrics`)).text())?.[1] ?? NaN);
     const before = await acked();
@@ -412,7 +418,8 @@ try {
     await openChat(pageB, 'alice');
     const aliceId = /#\/chat\/([0-9a-f]{64})/.exec(pageB.url())[1];
     // B cannot post to A's mailbox (its receipts fail); everything else works.
-    const deposits = `**/v1/mailboxes/${aliceId}`;
+    // v1: alice's mailbox; v2: each of her devices' mailboxes.
+    const deposits = new RegExp(`/v[12]/mailboxes/${aliceId}(/[0-9a-f]{32})?$`);
     let refused = 0;
     await ctxB.route(deposits, (route) => (route.request().method() === 'POST' ? (refused++, route.abort('failed')) : route.continue()));
     await send(pageA, 'a receipt for this one waits');
@@ -442,8 +449,15 @@ try {
       await pageA.click('[data-testid=open-chat]');
       await send(pageA, 'hi carol');
       await pageD.locator('[data-testid=conv-alice]', { hasText: 'hi carol' }).waitFor({ timeout: 60_000 });
-      const fake = Buffer.from(await (await fetch(`${relay2.url}/v1/users/${carolId}/bundle`)).arrayBuffer());
-      await ctxA.route(`**/v1/users/${carolId}/bundle`, (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: fake }));
+      // Every directory answer about carol comes from the impostor's relay (v1: her
+      // bundle; v2: her device list and device bundles).
+      const directory = new RegExp(`/v[12]/users/${carolId}/(bundle|bundles|devices)(/|\\?|$)`);
+      await ctxA.route(directory, async (route) => {
+        if (route.request().method() !== 'GET') return route.continue();
+        const u = new URL(route.request().url());
+        const res = await fetch(`${relay2.url}${u.pathname}${u.search}`);
+        await route.fulfill({ status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream' }, body: Buffer.from(await res.arrayBuffer()) });
+      });
       await pageA.reload();
       await pageA.fill('#password', PASSWORD);
       await pageA.click('[data-testid=unlock-submit]');
@@ -477,7 +491,7 @@ try {
       await pageA.locator('[data-testid=safety-digits]').waitFor();
       const pinned = await digitsOf('[data-testid=safety-digits]');
       expect(pinned === newDigits, `after accepting, the safety number is the one shown as new: ${pinned} vs ${newDigits}`);
-      await ctxA.unroute(`**/v1/users/${carolId}/bundle`);
+      await ctxA.unroute(directory);
       await ctxD.close();
       await ctxE.close();
     } finally {
@@ -566,6 +580,9 @@ try {
     await fresh.context().close();
     expect(found.length === 0, found.join('\n'));
   });
+
+  // Protocol v2: two devices per account (their own relay and browser).
+  await runDevices(r, { relayBin, problems });
 
   await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
     expect(problems.length === 0, problems.join('\n'));

@@ -1,6 +1,7 @@
 // Shared test plumbing: build checks, a throwaway relay, Debian's Chromium.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,8 @@ export const artifacts = join(root, 'test-artifacts');
 
 /** Builds the relay (debug) and the PWA when missing. */
 export function ensureBuilt({ rebuildWww = false, release = false } = {}) {
-  let relayBin = join(root, 'target', release ? 'release' : 'debug', 'sealpost-relay');
+  // CARGO_TARGET_DIR as cargo itself reads it (relative to the workspace root).
+  let relayBin = join(resolve(root, process.env.CARGO_TARGET_DIR ?? 'target'), release ? 'release' : 'debug', 'sealpost-relay');
   if (process.env.SEALPOST_RELAY_BIN) {
     relayBin = resolve(process.env.SEALPOST_RELAY_BIN); // a relay built elsewhere
   } else {
@@ -114,8 +116,14 @@ function watch(page, base, problems, name) {
 export function runner() {
   let passed = 0;
   let failed = 0;
+  let skipped = 0;
   const failures = [];
   return {
+    /** A step that cannot run here (says why). */
+    skip(name, why) {
+      skipped++;
+      console.log(`skip  ${name}: ${why}`);
+    },
     async step(name, fn) {
       const t = Date.now();
       try {
@@ -132,8 +140,25 @@ export function runner() {
     },
     summary() {
       if (failures.length) console.log(`failed: ${failures.join('; ')}`);
-      console.log(`${passed} passed, ${failed} failed`);
+      console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
       return failed;
     },
   };
+}
+
+// axe-core (Deque's accessibility rules engine), evaluated into the page through the
+// DevTools protocol (not a <script>, so the app's CSP stays as it is).
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** WCAG 2.1 A and AA violations on the current screen, as readable lines. */
+export async function axeViolations(page, screen) {
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    // @ts-ignore: injected above
+    const res = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    const lines = res.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    // A screen where nothing passed was not really checked (e.g. not rendered yet).
+    if (!res.passes.some((p) => p.id === 'color-contrast')) lines.push('color-contrast was not checked');
+    return lines;
+  });
+  return violations.map((v) => `${screen}: ${v}`);
 }

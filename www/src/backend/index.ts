@@ -3,7 +3,7 @@
 
 import { RemoteClient } from 'sealpost-wasm/remote';
 import type { ContactInfo, IncomingMessage } from 'sealpost-wasm';
-import type { Account, Backend, Handlers, Incoming, LinkState, PeerInfo, Progress } from './types';
+import type { Account, Backend, Delivery, DeviceInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress } from './types';
 import { AppError } from './types';
 import type { Ids } from './worker';
 import { KV, deleteDb, historyDbName, openDb } from '../idb';
@@ -67,6 +67,49 @@ const META_DB = 'sealpost-www-meta';
 let kvP: Promise<KV> | null = null;
 const kv = () => (kvP ??= openDb(META_DB, ['meta']).then((db) => new KV(db, 'meta')));
 
+// ---- protocol v2 (devices), as far as the package in use has it ----------------------
+
+/** What a v2 package adds to RemoteClient (see the package's index.d.ts). */
+interface V2Client {
+  /** Times in Unix seconds. */
+  devices(): Promise<{ id: string; name: string; addedAt: number; lastSeen?: number | null; current: boolean }[]>;
+  revokeDevice(id: string): Promise<void>;
+  approveLink(code: string): Promise<{ deviceName: string; confirm(options?: { history?: Uint8Array }): Promise<void>; cancel(): Promise<void> }>;
+  onDelivery(listener: (d: { msgId?: string; messageId?: string; delivered: number; total: number }) => void): void;
+  onNotice(listener: (n: { kind: string; from?: string; fromUsername?: string; conversation?: string; count?: number; messageId?: string; security?: string; detail?: string; at?: number }) => void): void;
+}
+interface V2Message {
+  msgId?: string;
+  fromDevice?: string;
+  conversation?: string;
+  own?: boolean;
+}
+interface V2Link {
+  code: string;
+  qrPayload: Uint8Array | string;
+  wait(): Promise<RemoteClient>;
+  cancel(): Promise<void> | void;
+}
+type V2Static = { startLink?(worker: Worker, options: object, deviceName: string): Promise<V2Link> };
+const v2 = (c: RemoteClient) => (typeof (c as unknown as Partial<V2Client>).devices === 'function' ? (c as unknown as V2Client) : null);
+/** The history handed over by a link, however the package exposes it. */
+async function linkedHistory(c: RemoteClient): Promise<Uint8Array | undefined> {
+  const x = c as unknown as { history?: Uint8Array | null; linkHistory?: Uint8Array | null; takeHistory?: () => Promise<Uint8Array | null | undefined> };
+  const h = x.linkHistory ?? x.history ?? (typeof x.takeHistory === 'function' ? await x.takeHistory() : undefined);
+  return h instanceof Uint8Array && h.length ? h : undefined;
+}
+/** The longest prefix of `s` that fits `max` bytes of UTF-8 (a device name is at most 64). */
+function utf8Prefix(s: string, max: number): string {
+  const e = new TextEncoder();
+  let out = '';
+  for (const ch of s) {
+    if (e.encode(out + ch).length > max) break;
+    out += ch;
+  }
+  return out;
+}
+const noDevices = () => new AppError('NOT_SUPPORTED', 'This version of Sealpost has one device per account.');
+
 // ---- the account ---------------------------------------------------------------------
 
 function peer(info: ContactInfo): PeerInfo {
@@ -89,12 +132,34 @@ class ClientAccount implements Account {
   readonly username: string;
   readonly userId: string;
   readonly fingerprint: string;
+  readonly multiDevice: boolean;
 
   constructor(private client: RemoteClient) {
     this.username = client.username;
     this.userId = client.userId;
     this.fingerprint = client.fingerprint;
     client.onMessage((m) => this.onMessage(m));
+    const x = v2(client);
+    this.multiDevice = !!x;
+    x?.onDelivery((d) => {
+      const id = d.msgId ?? d.messageId;
+      if (typeof id === 'string') this.handlers?.onDelivery?.({ messageId: id, delivered: d.delivered, total: d.total } satisfies Delivery);
+    });
+    x?.onNotice((n) => {
+      if (n.kind === 'security' && n.security === 'deviceRevoked') return this.revoked();
+      const kinds: Record<string, Notice['kind']> = { couldNotDecrypt: 'undecryptable', mayBeMissing: 'missing', notDelivered: 'notDelivered', security: 'security' };
+      const notice: Notice = {
+        kind: kinds[n.kind] ?? 'security',
+        peer: n.conversation ?? n.from,
+        username: n.fromUsername,
+        detail: n.detail,
+        count: n.count,
+        messageId: n.messageId,
+        at: typeof n.at === 'number' ? n.at * 1000 : Date.now(),
+      };
+      // In the same queue as messages: a marker lands where it happened.
+      this.queue = this.queue.then(() => this.handlers?.onNotice?.(notice)).catch((e) => console.warn('sealpost: notice handler failed', e));
+    });
     client.onStatus((s) => {
       const st = s === 'online' ? 'online' : s === 'connecting' && navigator.onLine ? 'connecting' : 'offline';
       this.handlers?.onLinkState(st as LinkState);
@@ -104,10 +169,21 @@ class ClientAccount implements Account {
         // Another tab took the account over: the package closed this client already.
         this.stop();
         for (const f of this.takenOver.splice(0)) f();
+      } else if ((e.code as string) === 'DEVICE_REVOKED') {
+        this.revoked();
       } else console.warn('sealpost:', e.code, e.message);
     });
   }
 
+  private removed: (() => void)[] = [];
+  /** Another device (or the password) removed this one: its keys no longer open anything new. */
+  private revoked() {
+    this.stop();
+    for (const f of this.removed.splice(0)) f();
+  }
+  onRemoved(f: () => void) {
+    this.removed.push(f);
+  }
   private takenOver: (() => void)[] = [];
   onTakenOver(f: () => void) {
     this.takenOver.push(f);
@@ -144,7 +220,9 @@ class ClientAccount implements Account {
   async send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string) {
     try {
       const r = await this.client.send(username, content, contentType, idempotencyKey ? { idempotencyKey } : undefined);
-      return { messageId: r.messageId };
+      // Protocol v2: also how many devices have it so far.
+      const d = r as { delivered?: number; total?: number };
+      return { messageId: r.messageId, delivered: d.delivered, total: d.total };
     } catch (e) {
       const err = wrap(e);
       // Transient relay answers are retried like lost connectivity.
@@ -157,6 +235,30 @@ class ClientAccount implements Account {
   }
   openLocal(label: string, data: Uint8Array) {
     return this.client.openLocal(label, data);
+  }
+  async devices(): Promise<DeviceInfo[]> {
+    const x = v2(this.client);
+    if (!x) throw noDevices();
+    try {
+      return (await x.devices()).map((d) => ({ id: d.id, name: d.name, addedAt: d.addedAt * 1000, lastSeen: d.lastSeen ? d.lastSeen * 1000 : undefined, current: d.current }));
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+  async revokeDevice(id: string) {
+    const x = v2(this.client);
+    if (!x) throw noDevices();
+    await x.revokeDevice(id).catch((e) => Promise.reject(wrap(e)));
+  }
+  async approveLink(code: string): Promise<LinkApproval> {
+    const x = v2(this.client);
+    if (!x) throw noDevices();
+    const a = await x.approveLink(code).catch((e) => Promise.reject(wrap(e)));
+    return {
+      deviceName: a.deviceName,
+      confirm: (history) => a.confirm(history ? { history } : undefined).catch((e) => Promise.reject(wrap(e))),
+      cancel: () => Promise.resolve(a.cancel()).catch(() => undefined),
+    };
   }
   async forgetContact(username: string) {
     await this.client.forgetContact(username);
@@ -194,6 +296,11 @@ class ClientAccount implements Account {
       content: m.content,
       text: m.text,
     };
+    const x = m as IncomingMessage & V2Message;
+    if (typeof x.msgId === 'string') inc.msgId = x.msgId;
+    if (typeof x.fromDevice === 'string') inc.fromDevice = x.fromDevice;
+    if (typeof x.conversation === 'string') inc.conversation = x.conversation;
+    if (x.own === true) inc.own = true;
     this.queue = this.queue.then(() => this.deliver(inc));
   }
 
@@ -219,10 +326,13 @@ class ClientAccount implements Account {
 /** The package's lock name for the account (see the package README, "One tab at a time"). */
 const lockName = (userId: string) => `sealpost:${userId}`;
 
-async function open(username: string, password: string, onProgress: (p: Progress) => void, takeOver = false): Promise<RemoteClient> {
+/** `deviceName` only for a v2 package (a v1 one knows no such option). */
+const nameOption = (deviceName?: string) => (deviceName && typeof (RemoteClient as unknown as V2Static).startLink === 'function' ? { deviceName: utf8Prefix(deviceName, 64) } : {});
+
+async function open(username: string, password: string, onProgress: (p: Progress) => void, takeOver = false, deviceName?: string): Promise<RemoteClient> {
   onProgress({ label: 'Checking your password', done: 0, total: 2 });
   try {
-    return await RemoteClient.login(await getWorker(), { autoAck: false, connect: false, takeOver }, username, password);
+    return await RemoteClient.login(await getWorker(), { autoAck: false, connect: false, takeOver, ...nameOption(deviceName) }, username, password);
   } catch (e) {
     const err = wrap(e);
     if (err.code === 'LOCKED') throw new AppError('LOCKED', 'Sealpost is open in another tab.');
@@ -239,7 +349,7 @@ export const backend: Backend = {
     return (await (await kv()).get<Meta>('current'))?.username ?? null;
   },
 
-  async register(username, password, onProgress, keySize) {
+  async register(username, password, onProgress, keySize, deviceName) {
     const name = (await ids(username)).username;
     onProgress({ label: 'Checking the name', done: 0, total: 2 });
     let client: RemoteClient;
@@ -248,6 +358,7 @@ export const backend: Backend = {
         keySize: keySize as 2048 | 3072 | 4096 | undefined,
         autoAck: false, // acknowledged once the message is in the history
         connect: false,
+        ...nameOption(deviceName),
         onProgress: (d, t) => onProgress({ label: d < t ? `Generating your keys (${d + 1} of ${t})` : 'Keys ready; protecting them with your password', done: d, total: t }),
       }, name, password);
     } catch (e) {
@@ -260,9 +371,9 @@ export const backend: Backend = {
     return new ClientAccount(client);
   },
 
-  async login(username, password, onProgress, takeOver) {
+  async login(username, password, onProgress, takeOver, deviceName) {
     const name = (await ids(username)).username;
-    const client = await open(name, password, onProgress, takeOver).catch((e: AppError) => {
+    const client = await open(name, password, onProgress, takeOver, deviceName).catch((e: AppError) => {
       if (e.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No account “${name}” here.`);
       throw e;
     });
@@ -274,6 +385,37 @@ export const backend: Backend = {
     const meta = await (await kv()).get<Meta>('current');
     if (!meta) throw new AppError('NOT_FOUND', 'No account on this device.');
     return new ClientAccount(await open(meta.username, password, onProgress, takeOver));
+  },
+
+  async canLink() {
+    return typeof (RemoteClient as unknown as V2Static).startLink === 'function';
+  },
+
+  async startLink(deviceName, password) {
+    const start = (RemoteClient as unknown as V2Static).startLink;
+    if (typeof start !== 'function') throw noDevices();
+    let link: V2Link;
+    try {
+      link = await start.call(RemoteClient, await getWorker(), { autoAck: false, connect: false, password }, utf8Prefix(deviceName, 64));
+    } catch (e) {
+      throw wrap(e);
+    }
+    const qr = typeof link.qrPayload === 'string' ? new TextEncoder().encode(link.qrPayload) : link.qrPayload;
+    return {
+      code: link.code,
+      qrPayload: qr,
+      async wait() {
+        let client: RemoteClient;
+        try {
+          client = await link.wait();
+        } catch (e) {
+          throw wrap(e);
+        }
+        await (await kv()).put('current', { username: client.username, userId: client.userId } satisfies Meta);
+        return { account: new ClientAccount(client), history: await linkedHistory(client) };
+      },
+      cancel: () => Promise.resolve(link.cancel()).catch(() => undefined),
+    };
   },
 
   async openElsewhere() {

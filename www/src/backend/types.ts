@@ -39,6 +39,77 @@ export interface Incoming {
   contentType: number;
   content: Uint8Array;
   text?: string;
+  /** Protocol v2: the message's id, chosen by its sender, stable across re-sends. */
+  msgId?: string;
+  /** Protocol v2: the sending device. */
+  fromDevice?: string;
+  /**
+   * Protocol v2: the thread (a contact's user id). For a message from a contact, the
+   * sender; for `own`, the contact it was sent to.
+   */
+  conversation?: string;
+  /** Protocol v2: a copy of a message this account sent from another of its devices. */
+  own?: boolean;
+}
+
+/** Protocol v2: how many of the devices a message was sealed to have opened it. */
+export interface Delivery {
+  /** The message's id (`send`'s `messageId`). */
+  messageId: string;
+  delivered: number;
+  total: number;
+}
+
+/**
+ * Protocol v2: something the user should know about a conversation that is not a
+ * message (never message text): one that could not be decrypted, one that may be
+ * missing, or a security event (e.g. a message signed by a key other than the pinned one).
+ */
+export interface Notice {
+  kind: 'undecryptable' | 'missing' | 'security' | 'notDelivered';
+  /** The contact's user id, when known. */
+  peer?: string;
+  username?: string;
+  /** Plain words from the package, if any. */
+  detail?: string;
+  /** How many messages may be missing (`missing`). */
+  count?: number;
+  /** The sent message that reached none of the recipient's devices (`notDelivered`). */
+  messageId?: string;
+  /** ms */
+  at: number;
+}
+
+/** Protocol v2: one device of the account. */
+export interface DeviceInfo {
+  id: string;
+  name: string;
+  /** ms */
+  addedAt: number;
+  /** ms, when known */
+  lastSeen?: number;
+  /** This browser. */
+  current: boolean;
+}
+
+/** On the old device: a link request read from the new device's code, waiting for the user. */
+export interface LinkApproval {
+  /** The name the new device gave itself. */
+  deviceName: string;
+  /** Adds the device, handing it the account (and `history`, when given). */
+  confirm(history?: Uint8Array): Promise<void>;
+  cancel(): Promise<void>;
+}
+
+/** On the new device: the code it shows, and the account once the old device confirmed. */
+export interface PendingLink {
+  /** 20 characters (base32). */
+  code: string;
+  /** What the QR code holds. */
+  qrPayload: Uint8Array;
+  /** Resolves once linked, with the history the old device sent (if any). */
+  wait(): Promise<{ account: Account; history?: Uint8Array }>;
+  cancel(): Promise<void>;
 }
 
 export type LinkState = 'connecting' | 'online' | 'offline';
@@ -47,6 +118,10 @@ export interface Handlers {
   /** Called once per incoming message, in order; the blob is acknowledged after it resolves. */
   onMessage(m: Incoming): Promise<void>;
   onLinkState(s: LinkState): void;
+  /** Protocol v2: delivery progress of a sent message. */
+  onDelivery?(d: Delivery): void;
+  /** Protocol v2: markers for the message list. */
+  onNotice?(n: Notice): void;
 }
 
 export interface Account {
@@ -66,17 +141,30 @@ export interface Account {
    * `idempotencyKey`, a retry posts the same envelope (or returns the first result):
    * no duplicate, no extra ratchet step.
    */
-  send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string): Promise<{ messageId: string }>;
+  send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string): Promise<{ messageId: string; delivered?: number; total?: number }>;
   /** Connects the live mailbox (WebSocket) and keeps it connected until stop(). */
   start(h: Handlers): void;
   stop(): void;
   /** Application data encryption under a password-derived local key. */
   sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
   openLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
+  /** Called when another device removed this one from the account (protocol v2). */
+  onRemoved(f: () => void): void;
   /** Called when another tab took the account over (the keys are gone from this tab). */
   onTakenOver(f: () => void): void;
   /** Forgets a contact whose key changed (and its sessions), so the next lookup pins the new key. */
   forgetContact(username: string): Promise<void>;
+  /**
+   * Protocol v2 (devices): whether the package has them. Without it the app runs as
+   * before (one browser per account, the app's own delivery receipts).
+   */
+  readonly multiDevice: boolean;
+  /** The account's devices (protocol v2). */
+  devices(): Promise<DeviceInfo[]>;
+  /** Removes a device from the account: contacts stop sealing to it. */
+  revokeDevice(id: string): Promise<void>;
+  /** Reads a new device's link code (typed, or from its QR code) and returns what it asks. */
+  approveLink(code: string): Promise<LinkApproval>;
   /** Closes the connection and drops the keys from memory; the stored copy stays. */
   close(): Promise<void>;
   /** Logs out and wipes the local copy of the account (keys, sessions, contacts). */
@@ -87,14 +175,22 @@ export interface Backend {
   /** The username whose encrypted state is stored locally, if any. */
   storedUsername(): Promise<string | null>;
   /** `keySize`: RSA modulus bits, undefined for the package default. */
-  register(username: string, password: string, onProgress: (p: Progress) => void, keySize?: number): Promise<Account>;
+  register(username: string, password: string, onProgress: (p: Progress) => void, keySize?: number, deviceName?: string): Promise<Account>;
   /**
    * `takeOver`: the account is open in another tab of this browser; close it there and
    * open it here (otherwise that throws LOCKED).
    */
-  login(username: string, password: string, onProgress: (p: Progress) => void, takeOver?: boolean): Promise<Account>;
+  login(username: string, password: string, onProgress: (p: Progress) => void, takeOver?: boolean, deviceName?: string): Promise<Account>;
   /** Opens the locally stored account with its password (no network needed). */
   unlock(password: string, onProgress: (p: Progress) => void, takeOver?: boolean): Promise<Account>;
+  /**
+   * Protocol v2: makes this browser a new device of an account that is open on another
+   * device (shows a code there, waits for the user to confirm it). Throws
+   * NOT_SUPPORTED when the package has no devices.
+   */
+  startLink(deviceName: string, password: string): Promise<PendingLink>;
+  /** Whether the package can link devices (protocol v2). */
+  canLink(): Promise<boolean>;
   /** Whether the stored account is open in another tab of this browser (ask before the password). */
   openElsewhere(): Promise<boolean>;
 }
