@@ -1,7 +1,8 @@
-//! Backup v2 (design 5): the v1 blob layout and derivation (docs/PROTOCOL.md 15) with
-//! tag `K` 2, a password NFC-normalised by the core on both create and restore, and as
-//! content only what every device shares: `var16(identity pkcs8) || var32(account
-//! state)`. Never encryption keys or sessions: a restored login mints fresh device keys.
+//! Backup v2 (design 5, docs/PROTOCOL.md 20): the v1 blob layout and derivation
+//! (docs/PROTOCOL-v1.md 15) with tag `K` 2, a password NFC-normalised by the core on both
+//! create and restore, and as content only what every device shares: `var16(identity
+//! pkcs8) || var32(account state)`. Never encryption keys or sessions: a restored login
+//! mints fresh device keys.
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -1,6 +1,6 @@
 //! A device's own secret state: its id and its retained encryption private keys, with
 //! the v1 life cycle (rotate 7 days before expiry, keep expired keys 14 days, at most 8,
-//! never delete the newest; docs/PROTOCOL.md 9.1, shared code in `keylife`).
+//! never delete the newest; docs/PROTOCOL.md 11.1, shared code in `keylife`).
 //!
 //! The identity key is not part of it: it belongs to the account (every device holds
 //! it, the backup restores it) and is passed in where a signature is needed.

@@ -1,5 +1,7 @@
-//! Protocol v2 (docs/V2-DESIGN.md, issue 9): accounts with up to eight devices, and
-//! sessions per device pair that set themselves up from any message.
+//! Protocol v2 (docs/PROTOCOL.md, issue 9): accounts with up to eight devices, and
+//! sessions per device pair that set themselves up from any message. "Design N" in the
+//! comments of this module is the design note that PROTOCOL.md replaced (its appendix A
+//! maps the numbers).
 //!
 //! Public API (additive; v1 stays as it is until the client moves over):
 //!
