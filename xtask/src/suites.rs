@@ -83,6 +83,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         cmd::run(&mut cargo_test),
     ));
     drop(cluster);
+    results.push((
+        "webcrypto: v2 vectors opened from docs/PROTOCOL.md with WebCrypto alone",
+        cmd::run(&mut cmd::new("node", &["tests/webcrypto/v2.mjs"])),
+    ));
 
     if cmd::root().join(js).exists() {
         let built = build_wasm();
