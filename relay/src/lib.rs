@@ -186,7 +186,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Protocol v2 (docs/V2-DESIGN.md): the device directory, per-device mailboxes (the
+/// Protocol v2 (docs/PROTOCOL.md): the device directory, per-device mailboxes (the
 /// v1 mailbox handlers, on a path that names the device), key backups (the v1 backup
 /// handlers, for `K 2` blobs) and link channels.
 fn v2_routes(state: &AppState) -> Router<AppState> {

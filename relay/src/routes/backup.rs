@@ -2,7 +2,7 @@
 //! `POST .../backup/fetch`.
 //!
 //! The same handlers serve v1 backups (`/v1/users/{id}/backup...`, tag `K 1`) and v2
-//! backups (`/v2/users/{id}/backup...`, tag `K 2`, docs/V2-DESIGN.md 5): the path's
+//! backups (`/v2/users/{id}/backup...`, tag `K 2`, docs/PROTOCOL.md §20): the path's
 //! version picks the header parser, who may upload, the size limit and the stored slot
 //! ([`BackupVersion`]); the token, the fetch and its attempt limit are one code path.
 //!

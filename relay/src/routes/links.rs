@@ -1,4 +1,4 @@
-//! Link channels (docs/V2-DESIGN.md 4): an anonymous rendezvous where a new device
+//! Link channels (docs/PROTOCOL.md §19): an anonymous rendezvous where a new device
 //! leaves its `hello` and an old device its `grant`, both encrypted with a key derived
 //! from a code the relay never sees (the channel id is a hash of it).
 //!

@@ -25,7 +25,7 @@ use crate::limits::{MAX_ACK_IDS, PAGE, PAGE_BYTES};
 use crate::store::{BlobId, Deposit, Mailbox, coarse_time};
 use crate::{AppState, B64, now, random_bytes};
 
-/// The envelope version byte of protocol v2 (docs/V2-DESIGN.md 2).
+/// The envelope version byte of protocol v2 (docs/PROTOCOL.md §12).
 pub const VERSION_2: u8 = 2;
 
 /// The mailbox of the path: `{id}` alone (v1) or `{id}` and `{device}` (v2), checked

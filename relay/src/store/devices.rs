@@ -1,4 +1,4 @@
-//! The v2 device directory (docs/V2-DESIGN.md 1.1, 1.2): an account's signed device
+//! The v2 device directory (docs/PROTOCOL.md §9, 10): an account's signed device
 //! list and one row per device in it (its bundle, its mailbox counters, when its owner
 //! last used the mailbox). Written once for both backends, like `shared.rs`.
 //!

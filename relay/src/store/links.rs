@@ -1,4 +1,4 @@
-//! Link channels (docs/V2-DESIGN.md 4): two write-once slots per channel where a new
+//! Link channels (docs/PROTOCOL.md §19): two write-once slots per channel where a new
 //! device and an old one leave each other one encrypted message. Written once for both
 //! backends, like `shared.rs`.
 //!

@@ -49,7 +49,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// Random blob id, unique per mailbox.
 pub type BlobId = [u8; 16];
 
-/// A v2 device id: 16 random bytes the device chose (docs/V2-DESIGN.md 1).
+/// A v2 device id: 16 random bytes the device chose (docs/PROTOCOL.md §8).
 pub type DeviceKey = [u8; 16];
 
 /// A mailbox: an account's single v1 mailbox, or one device's v2 mailbox. Both live in
@@ -160,7 +160,7 @@ pub struct Quota {
 pub enum BackupVersion {
     /// Protocol v1: the account's identity and encryption keys.
     V1,
-    /// Protocol v2 (docs/V2-DESIGN.md 5): the identity key and the account state.
+    /// Protocol v2 (docs/PROTOCOL.md §20): the identity key and the account state.
     V2,
 }
 

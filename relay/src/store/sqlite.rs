@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS blobs (
 CREATE INDEX IF NOT EXISTS blobs_mailbox ON blobs (mailbox, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS blobs_id ON blobs (mailbox, id);
 CREATE INDEX IF NOT EXISTS blobs_received ON blobs (received_at);
--- v2 (docs/V2-DESIGN.md): blobs of a device mailbox are in `blobs` under the
+-- v2 (docs/PROTOCOL.md): blobs of a device mailbox are in `blobs` under the
 -- 48-byte key user_id || device_id, its tokens in `tokens` under the same key.
 CREATE TABLE IF NOT EXISTS device_lists (
     user_id BLOB PRIMARY KEY,
