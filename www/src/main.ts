@@ -114,8 +114,9 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
   const advanced = h('details.advanced', null, h('summary', null, 'Advanced'), h('label', { for: 'key-size' }, 'Key size'), keySize);
   const err = h('p.error', { role: 'alert', 'data-testid': 'auth-error' });
   const { box, set } = progressView();
+  const full = h('div.approve', { hidden: true, 'data-testid': 'device-limit' });
   const panel = h('div#auth-panel', { role: 'tabpanel' },
-    h('label', { for: 'username' }, 'Username'), user, h('label', { for: 'password' }, 'Password'), pass, strengthBox, hint, advanced, submit, box, err);
+    h('label', { for: 'username' }, 'Username'), user, h('label', { for: 'password' }, 'Password'), pass, strengthBox, hint, advanced, submit, box, err, full);
   const render = () => {
     tabReg.setAttribute('aria-selected', String(mode === 'register'));
     tabLog.setAttribute('aria-selected', String(mode === 'login'));
@@ -163,6 +164,7 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
           if (errorCode(e) === 'LOCKED') return showElsewhere();
           err.textContent = friendly(e);
           set(null);
+          if (errorCode(e) === 'DEVICE_LIMIT') void offerRemoval(user.value.trim(), pass.value, full, () => form.requestSubmit());
         } finally {
           submit.disabled = false;
           form.removeAttribute('aria-busy');
@@ -193,6 +195,33 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
   void backend.canLink().then((yes) => (linkBtn.hidden = !yes), () => undefined);
 }
 
+/** The account is full (8 devices): pick one to remove with the password, then `retry`. */
+async function offerRemoval(username: string, password: string, box: HTMLElement, retry: () => void) {
+  const list = await backend.listedDevices(username).catch(() => []);
+  if (!list.length) return;
+  box.replaceChildren(
+    h('p', null, 'Remove a device you no longer use to add this browser:'),
+    h('ul.devices', null, ...list.map((d) => h('li.device', null,
+      h('span.device-main', null, h('strong', null, h('bdi', null, d.name || 'Unnamed device')), h('span.device-meta', null, 'Added ', timeEl(d.addedAt))),
+      h('button.warn', {
+        type: 'button',
+        'data-testid': 'remove-with-password',
+        onclick: async () => {
+          if (!confirm(`Remove “${d.name}” from your account? It stops receiving messages at once.`)) return;
+          try {
+            await backend.revokeWithPassword(username, password, d.id);
+          } catch (e) {
+            return toast(`Could not remove it: ${friendly(e)}`);
+          }
+          box.hidden = true;
+          retry();
+        },
+      }, 'Remove'),
+    ))),
+  );
+  box.hidden = false;
+}
+
 /** A name for this browser, as its other devices and contacts will see it (browser and system, as the User-Agent says). */
 function defaultDeviceName(): string {
   const ua = navigator.userAgent;
@@ -202,7 +231,7 @@ function defaultDeviceName(): string {
 }
 
 /** A link code in groups of four, for reading it out or typing it. */
-const groupCode = (code: string) => code.replace(/(.{4})(?=.)/g, '$1 ');
+const groupCode = (code: string) => code.toUpperCase().replace(/[^A-Z0-9]/g, '').replace(/(.{4})(?=.)/g, '$1 ');
 
 /** The new device's side of a link: a name, then the code (QR and typed) until the old device confirms. */
 function showLinkNew() {
@@ -679,7 +708,7 @@ function msgEl(msg: Msg, peerName: string): HTMLElement {
     return h(
       'li.notice',
       { 'data-id': msg.id, 'data-testid': 'notice', 'data-kind': msg.notice, class: msg.notice === 'security' ? 'warn' : undefined },
-      h('span.notice-icon', { 'aria-hidden': 'true' }, msg.notice === 'security' ? '⚠' : 'ⓘ'),
+      msg.notice === 'security' ? h('span.notice-icon', { 'aria-hidden': 'true' }, '⚠ ') : null,
       h('span', null, msg.text),
       ' ',
       timeEl(msg.at),

@@ -653,7 +653,9 @@ export class Model {
     if (!c) {
       // The package shares contacts between devices: the name is known there, if anywhere.
       const p = await this.account.contact(inc.conversation);
-      if (!p?.username) return; // nobody to show it with, ever
+      // Not known here yet (the package's account sync brings contacts): left
+      // unacknowledged, the package gives it again after the next login.
+      if (!p?.username) throw new Error('a copy of a message to a contact this device does not know yet');
       c = await this.addContact(p.username);
     }
     const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : (inc.msgId ?? inc.messageId);

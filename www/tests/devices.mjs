@@ -150,7 +150,7 @@ export async function runDevices(r, { relayBin, problems }) {
     await Promise.all([register(A1.page, 'alice'), register(B1.page, 'bob')]);
     const supported = await A2.page.goto('/').then(() => A2.page.locator('[data-testid=link-from-device]').waitFor({ timeout: 10_000 }).then(() => true, () => false));
     if (!supported) {
-      for (const s of ['second devices by password and by link', `${MESSAGES} messages each way`, 'markers', 'revoke']) r.skip(`devices: ${s}`, 'the sealpost-wasm package in use has no devices (protocol v2)');
+      for (const s of ['second devices by password and by link', `${MESSAGES} messages each way`, 'markers', 'revoke', 'the 8-device limit']) r.skip(`devices: ${s}`, 'the sealpost-wasm package in use has no devices (protocol v2)');
       return;
     }
 
@@ -317,6 +317,33 @@ export async function runDevices(r, { relayBin, problems }) {
       await A2.page.locator('[data-testid=device-removed]').waitFor({ timeout: 60_000 });
       await shot(A2.page, 'removed');
       axe.push(...await axeViolations(A2.page, 'device removed'));
+    });
+
+    await r.step('devices: a ninth device is refused; one is removed with the password alone, then it joins', async () => {
+      // alice has one device left (A1): seven more by password make eight.
+      for (let i = 0; i < 7; i++) {
+        const ctx = await newContext(browser, relay.url, problems, `extra-${i}`);
+        await login(await ctx.newPage(), 'alice');
+        await ctx.close();
+      }
+      const ctx = await newContext(browser, relay.url, problems, 'ninth');
+      const p = await ctx.newPage();
+      await p.goto('/');
+      await p.getByRole('tab', { name: 'Log in' }).click();
+      await p.fill('#username', 'alice');
+      await p.fill('#password', PASSWORD);
+      await p.click('[data-testid=auth-submit]');
+      await p.locator('[data-testid=auth-error]', { hasText: '8 devices' }).waitFor(T);
+      await p.locator('[data-testid=remove-with-password]').nth(7).waitFor({ timeout: 30_000 });
+      axe.push(...await axeViolations(p, 'account full'));
+      await shot(p, 'account-full');
+      p.once('dialog', (dlg) => dlg.accept());
+      await p.locator('[data-testid=remove-with-password]').last().click();
+      await p.locator('[data-testid=me]').waitFor(T);
+      await p.evaluate(() => (location.hash = '#/devices'));
+      await p.locator('[data-testid=device]').nth(7).waitFor({ timeout: 30_000 });
+      expect((await p.locator('[data-testid=device]').count()) === 8, 'eight devices, this one among them');
+      await ctx.close();
     });
 
     await r.step('devices: axe-core finds no WCAG 2.1 A/AA violations on the device screens', async () => {

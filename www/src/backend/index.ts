@@ -90,12 +90,15 @@ interface V2Link {
   wait(): Promise<RemoteClient>;
   cancel(): Promise<void> | void;
 }
-type V2Static = { startLink?(worker: Worker, options: object, deviceName: string): Promise<V2Link> };
+type V2Static = {
+  startLink?(worker: Worker, options: object, deviceName: string): Promise<V2Link>;
+  revokeDeviceWithPassword?(worker: Worker, options: object, username: string, password: string, deviceId: string): Promise<void>;
+};
 const v2 = (c: RemoteClient) => (typeof (c as unknown as Partial<V2Client>).devices === 'function' ? (c as unknown as V2Client) : null);
-/** The history handed over by a link, however the package exposes it. */
+/** The history a link handed over (the package gives it once). */
 async function linkedHistory(c: RemoteClient): Promise<Uint8Array | undefined> {
-  const x = c as unknown as { history?: Uint8Array | null; linkHistory?: Uint8Array | null; takeHistory?: () => Promise<Uint8Array | null | undefined> };
-  const h = x.linkHistory ?? x.history ?? (typeof x.takeHistory === 'function' ? await x.takeHistory() : undefined);
+  const x = c as unknown as { takeLinkedHistory?: () => Promise<Uint8Array | null | undefined> };
+  const h = typeof x.takeLinkedHistory === 'function' ? await x.takeLinkedHistory().catch(() => undefined) : undefined;
   return h instanceof Uint8Array && h.length ? h : undefined;
 }
 /** The longest prefix of `s` that fits `max` bytes of UTF-8 (a device name is at most 64). */
@@ -385,6 +388,33 @@ export const backend: Backend = {
     const meta = await (await kv()).get<Meta>('current');
     if (!meta) throw new AppError('NOT_FOUND', 'No account on this device.');
     return new ClientAccount(await open(meta.username, password, onProgress, takeOver));
+  },
+
+  async listedDevices(username) {
+    const { userId } = await ids(username);
+    const res = await fetch(`/v2/users/${userId}/devices`, { cache: 'no-store' }).catch(() => null);
+    if (!res?.ok) throw new AppError('NETWORK', 'The relay cannot be reached.');
+    // Design 1.1: tag 2, user 32, version 8, var16(spki), count 1, then per device
+    // id 16, added_at 8, var8(name). Only read here to show names.
+    const b = new Uint8Array(await res.arrayBuffer());
+    const v = new DataView(b.buffer);
+    let o = 42;
+    o += 2 + v.getUint16(o);
+    const out: DeviceInfo[] = [];
+    for (let n = b[o++]; n > 0 && o + 25 <= b.length; n--) {
+      const id = Array.from(b.subarray(o, o + 16), (x) => x.toString(16).padStart(2, '0')).join('');
+      const addedAt = Number(v.getBigUint64(o + 16)) * 1000;
+      const len = b[o + 24];
+      out.push({ id, addedAt, name: new TextDecoder().decode(b.subarray(o + 25, o + 25 + len)), current: false });
+      o += 25 + len;
+    }
+    return out;
+  },
+
+  async revokeWithPassword(username, password, deviceId) {
+    const f = (RemoteClient as unknown as V2Static).revokeDeviceWithPassword;
+    if (typeof f !== 'function') throw noDevices();
+    await f.call(RemoteClient, await getWorker(), {}, (await ids(username)).username, password, deviceId).catch((e) => Promise.reject(wrap(e)));
   },
 
   async canLink() {

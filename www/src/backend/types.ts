@@ -189,6 +189,13 @@ export interface Backend {
    * NOT_SUPPORTED when the package has no devices.
    */
   startLink(deviceName: string, password: string): Promise<PendingLink>;
+  /**
+   * The account's devices as the directory lists them (names and ids, for choosing one to
+   * remove when the account is full; the package checks the list when it acts on it).
+   */
+  listedDevices(username: string): Promise<DeviceInfo[]>;
+  /** Removes a device with the password alone (the account has 8 and none is at hand). */
+  revokeWithPassword(username: string, password: string, deviceId: string): Promise<void>;
   /** Whether the package can link devices (protocol v2). */
   canLink(): Promise<boolean>;
   /** Whether the stored account is open in another tab of this browser (ask before the password). */
