@@ -22,6 +22,9 @@
 //!   `seal(rng, identity, me, peer_bundle, payload, now) -> SealedEnvelope`;
 //!   `open(rng, me, envelope, now) -> Opening::{Message(OpenedMessage), Pending(PendingInit)}`
 //!   (a pending init creates no state); `accept(pending, trusted, now) -> OpenedMessage`;
+//!   `open_attributed` (as `open`, whose errors, [`OpenFailure`], name the
+//!   [`Unreadable`] session when the sender is authenticated); `seal_fresh` (always a
+//!   new session, for re-sends);
 //!   `is_confirmed`, `missing`, `session`, `sessions` ([`SessionInfo`]), `set_trusted`,
 //!   `forget_session`, `forget_device`, `forget_peer`, `prune`, `remembers`,
 //!   `replay_memory_len`, `to_secret_bytes`, `from_secret_bytes`. Limits:
@@ -49,6 +52,7 @@ mod session;
 mod store;
 mod store_caps;
 mod store_codec;
+mod store_seal;
 #[cfg(test)]
 mod store_tests;
 
@@ -62,7 +66,9 @@ pub use link::{
     LINK_CODE_LEN, LinkCode, LinkGrant, LinkHello, MAX_ACCOUNT_STATE_LEN, MAX_GRANT_LEN,
     MAX_HELLO_LEN,
 };
-pub use opened::{OpenedMessage, Opening, PendingInit, SealedEnvelope, SessionInfo};
+pub use opened::{
+    OpenFailure, OpenedMessage, Opening, PendingInit, SealedEnvelope, SessionInfo, Unreadable,
+};
 pub use replay::{MAX_MESSAGE_AGE, REPLAY_MEMORY, REPLAY_PER_PEER, UNTRUSTED_REPLAY_MEMORY};
 pub use session::MAX_SKIPPED_KEYS;
 pub use store::SessionStore;

@@ -7,6 +7,7 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
+use crate::error::Error;
 use crate::keys::IdentityPublicKey;
 use crate::username::UserId;
 use crate::v2::ids::{DeviceId, SessionId};
@@ -208,3 +209,55 @@ impl SessionInfo {
         }
     }
 }
+
+/// The session an envelope that did not open is attributed to (see
+/// `SessionStore::open_attributed`): its header box opened under that session's keys,
+/// or it carried a verified init signed by `peer_identity`, so `(peer, peer_device)` is
+/// authenticated as its sender. Nothing about *why* it did not open is said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unreadable {
+    /// The peer user (the sender).
+    pub peer: UserId,
+    /// The peer device.
+    pub peer_device: DeviceId,
+    /// The session.
+    pub session_id: SessionId,
+    /// The identity key the session is bound to (held) or that signed the init (not
+    /// held): compare it with the pin before acting on a session that is not held.
+    pub peer_identity: IdentityPublicKey,
+    /// Whether the store holds the session. `false`: a verified init of a session the
+    /// store does not hold (its id is remembered from a dropped session, or the body of
+    /// a new session's first message did not open).
+    pub held: bool,
+}
+
+/// An error of `SessionStore::open_attributed`: the coarse [`Error`] (the same `open`
+/// returns) and, when the sender is authenticated, the session it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenFailure {
+    /// What `SessionStore::open` returns for the same envelope.
+    pub error: Error,
+    /// The session, only for `Error::Decrypt` after the header opened in a held
+    /// session, and for a verified init that is `Error::Replay` because its session
+    /// was dropped or whose message does not open. `None` for everything else.
+    pub session: Option<Box<Unreadable>>,
+}
+
+impl From<Error> for OpenFailure {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            session: None,
+        }
+    }
+}
+
+impl fmt::Display for OpenFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl core::error::Error for OpenFailure {}

@@ -4,7 +4,7 @@
 //!
 //! State changes only when opening succeeds; a [`PendingInit`] changes nothing until
 //! [`SessionStore::accept`]. Store limits and replay memory: `store_caps.rs` and
-//! `replay.rs`; the secret encoding: `store_codec.rs`.
+//! `replay.rs`; the secret encoding: `store_codec.rs`; sealing: `store_seal.rs`.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -16,19 +16,21 @@ use rand_core::CryptoRng;
 use crate::bundle::CLOCK_SKEW;
 use crate::error::{Error, Result};
 use crate::keys::IdentityKey;
-use crate::padding;
-use crate::primitives::{self, NONCE_LEN, TAG_LEN};
+use crate::primitives;
 use crate::v2::bundle::DeviceBundle;
 use crate::v2::device_keys::DeviceKeys;
-use crate::v2::envelope::{Framed, OpenedHeader, PREFIX_LEN, frame};
-use crate::v2::header::{HEADER_BOX_LEN, Header, KIND_INIT, KIND_SESSION};
+use crate::v2::envelope::{Framed, OpenedHeader};
+use crate::v2::header::KIND_INIT;
 use crate::v2::ids::SessionId;
-use crate::v2::init::{Parties, make_init_block, open_init};
-use crate::v2::opened::{OpenedMessage, Opening, PendingInit, SealedEnvelope};
+use crate::v2::init::open_init;
+use crate::v2::opened::{
+    OpenFailure, OpenedMessage, Opening, PendingInit, SealedEnvelope, Unreadable,
+};
 use crate::v2::replay::{MAX_MESSAGE_AGE, ReplayMemory};
-use crate::v2::session::{Session, SessionKeys};
+use crate::v2::session::Session;
+use crate::v2::store_seal::seal_in;
 
-const BODY_AAD: &[u8] = b"sealpost/v2/body";
+pub(crate) const BODY_AAD: &[u8] = b"sealpost/v2/body";
 
 /// All sessions of one device, and the replay memory of dropped ones. Secret: store
 /// [`SessionStore::to_secret_bytes`] encrypted after every change.
@@ -79,7 +81,7 @@ impl SessionStore {
         if peer.user_id() == me.user_id() && peer.device_id() == me.device_id() {
             return Err(Error::Malformed);
         }
-        let current = peer.current_encryption_key(now)?;
+        peer.current_encryption_key(now)?;
         let usable = self
             .sessions
             .iter_mut()
@@ -88,51 +90,7 @@ impl SessionStore {
         if let Some(session) = usable {
             return seal_in(rng, me, session, payload, now);
         }
-        // Refuse oversized payloads before spending an RSA operation on them.
-        let least = PREFIX_LEN + HEADER_BOX_LEN + current.size().bytes() + NONCE_LEN + TAG_LEN;
-        let body = payload.len().saturating_add(NONCE_LEN + TAG_LEN);
-        padding::bucket_for(least.saturating_add(body)).ok_or(Error::TooLarge)?;
-        let id = SessionId::generate(rng);
-        let seed = primitives::random_key(rng);
-        let keys = SessionKeys::derive(&seed, peer.user_id(), peer.device_id())?;
-        let parties = Parties {
-            initiator: me.user_id(),
-            initiator_device: me.device_id(),
-            responder: peer.user_id(),
-            responder_device: peer.device_id(),
-        };
-        let init_block = make_init_block(
-            rng,
-            identity,
-            &parties,
-            current,
-            &id,
-            now,
-            &seed,
-            &keys.init_key,
-        )?;
-        let (send, recv) = Session::chains(&keys, true);
-        let mut session = Session {
-            id,
-            peer: *peer.user_id(),
-            peer_device: *peer.device_id(),
-            peer_identity: peer.identity().clone(),
-            peer_epoch: peer.issued_at(),
-            init_at: now,
-            created_at: now,
-            last_used: now,
-            initiator: true,
-            confirmed: false,
-            trusted: true,
-            init_block,
-            send,
-            recv,
-            skipped: VecDeque::new(),
-        };
-        let mut sealed = seal_in(rng, me, &mut session, payload, now)?;
-        sealed.new_session = true;
-        self.insert(session, now)?;
-        Ok(sealed)
+        self.start(rng, identity, me, peer, payload, now)
     }
 
     /// Opens an envelope addressed to this device. A message in a known session is
@@ -149,9 +107,28 @@ impl SessionStore {
         envelope: &[u8],
         now: u64,
     ) -> Result<Opening> {
+        self.open_attributed(rng, me, envelope, now)
+            .map_err(|f| f.error)
+    }
+
+    /// [`SessionStore::open`], whose errors also name the session an envelope belongs
+    /// to when its sender is authenticated ([`OpenFailure::session`]), so the engine
+    /// can ask that device to start over (PROTOCOL.md 18.6). Attributed: `Decrypt` after the
+    /// header box opened under a held session's key (altered body, a counter jump
+    /// beyond `MAX_SKIP`, a header that contradicts its session); `Replay` of a
+    /// verified init whose session was dropped (the replay memory has it); `Decrypt`
+    /// of a verified init whose message does not open. The error itself is the coarse
+    /// one `open` returns; same work, same state (none changes on error).
+    pub fn open_attributed<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        me: &DeviceKeys,
+        envelope: &[u8],
+        now: u64,
+    ) -> core::result::Result<Opening, OpenFailure> {
         let framed = Framed::parse(envelope)?;
         if framed.recipient != *me.user_id() || framed.recipient_device != *me.device_id() {
-            return Err(Error::Decrypt);
+            return Err(Error::Decrypt.into());
         }
         let found = self.sessions.iter().enumerate().find_map(|(i, s)| {
             framed
@@ -162,24 +139,43 @@ impl SessionStore {
         if let Some((index, opened)) = found {
             return self
                 .open_in_session(index, &opened, now)
-                .map(Opening::Message);
+                .map(Opening::Message)
+                .map_err(|error| OpenFailure {
+                    error,
+                    session: (error == Error::Decrypt)
+                        .then(|| self.sessions.get(index).map(held))
+                        .flatten(),
+                });
         }
         let init = open_init(rng, me, &framed)?;
         let h = &init.opened.header;
         if h.sender == *me.user_id() && h.sender_device == *me.device_id() {
-            return Err(Error::Decrypt);
+            return Err(Error::Decrypt.into());
         }
         check_window(init.init_at, now)?;
         check_window(h.sent_at, now)?;
+        let unreadable = |error| OpenFailure {
+            error,
+            session: Some(Box::new(Unreadable {
+                peer: h.sender,
+                peer_device: h.sender_device,
+                session_id: h.session,
+                peer_identity: init.sender_identity.clone(),
+                held: false,
+            })),
+        };
+        if self.replay.contains(&h.session) {
+            return Err(unreadable(Error::Replay));
+        }
         if self.knows(&h.session) {
-            return Err(Error::Replay);
+            return Err(Error::Replay.into());
         }
         let (send, recv) = Session::chains(&init.keys, false);
         let mut session = Session {
             id: h.session,
             peer: h.sender,
             peer_device: h.sender_device,
-            peer_identity: init.sender_identity,
+            peer_identity: init.sender_identity.clone(),
             peer_epoch: init.init_at,
             init_at: init.init_at,
             created_at: now,
@@ -192,8 +188,8 @@ impl SessionStore {
             recv,
             skipped: VecDeque::new(),
         };
-        let (mk, update) = session.recv_key(h.counter)?;
-        let payload = primitives::open(&mk, BODY_AAD, init.opened.body_box)?;
+        let (mk, update) = session.recv_key(h.counter).map_err(unreadable)?;
+        let payload = primitives::open(&mk, BODY_AAD, init.opened.body_box).map_err(unreadable)?;
         let skipped = session.apply(update, now);
         Ok(Opening::Pending(Box::new(PendingInit {
             counter: h.counter,
@@ -294,48 +290,13 @@ impl SessionStore {
     }
 }
 
-/// Seals one message in `session` and commits its sending chain only on success.
-fn seal_in<R: CryptoRng + ?Sized>(
-    rng: &mut R,
-    me: &DeviceKeys,
-    session: &mut Session,
-    payload: &[u8],
-    now: u64,
-) -> Result<SealedEnvelope> {
-    let counter = session.send.next;
-    let (mk, next_chain) = session.send.step()?;
-    let body_box = primitives::seal(rng, &mk, BODY_AAD, payload)?;
-    let with_init = session.sends_init();
-    let header = Header {
-        kind: if with_init { KIND_INIT } else { KIND_SESSION },
-        sender: *me.user_id(),
-        sender_device: *me.device_id(),
-        session: session.id,
-        counter,
-        sent_at: now,
-        init_len: 0,
-        body_len: 0,
-    };
-    let init_block: &[u8] = if with_init { &session.init_block } else { &[] };
-    let envelope = frame(
-        rng,
-        &session.peer,
-        &session.peer_device,
-        &session.send.header_key,
-        &header,
-        init_block,
-        &body_box,
-    )?;
-    session.send.chain_key = next_chain;
-    session.send.next = counter + 1;
-    session.last_used = session.last_used.max(now);
-    Ok(SealedEnvelope {
-        recipient: session.peer,
-        recipient_device: session.peer_device,
-        envelope,
-        session_id: session.id,
-        counter,
-        new_session: false,
-        with_init,
+/// What an attributed failure says about a held session.
+fn held(s: &Session) -> Box<Unreadable> {
+    Box::new(Unreadable {
+        peer: s.peer,
+        peer_device: s.peer_device,
+        session_id: s.id,
+        peer_identity: s.peer_identity.clone(),
+        held: true,
     })
 }

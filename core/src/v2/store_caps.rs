@@ -114,6 +114,26 @@ impl SessionStore {
         self.replay.prune(now);
     }
 
+    /// Before a re-send's new session with `(user, device)` (`seal_fresh`): if the pair
+    /// is full, drops the oldest session we started that the peer never answered in
+    /// (the peer is not sending in it), else the pair's least recently used one:
+    /// insertion alone would evict the pair's oldest, possibly the one the peer still
+    /// sends in.
+    pub(crate) fn make_room_for_fresh(&mut self, user: &UserId, device: &DeviceId) {
+        let same_pair = |s: &Session| s.peer == *user && s.peer_device == *device;
+        if self.sessions.iter().filter(|s| same_pair(s)).count() < MAX_SESSIONS_PER_DEVICE {
+            return;
+        }
+        let victim = self
+            .oldest(
+                |s| same_pair(s) && s.sends_init(),
+                |s| (s.created_at, s.last_used),
+            )
+            .or_else(|| self.oldest(same_pair, |s| (s.last_used, s.created_at)));
+        // The index comes from `oldest`; an error cannot happen.
+        let _ = self.drop_at(victim);
+    }
+
     /// Drops one session (its id stays in replay memory).
     pub fn forget_session(&mut self, id: &SessionId) {
         self.drop_where(|s| s.id == *id, 0);

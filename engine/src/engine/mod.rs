@@ -4,12 +4,14 @@
 //! returns the [`Output`]s to carry out, in order. Nothing here does I/O, so every rule
 //! (sender authentication, exactly-once, receipts, re-sends, notices) is a plain function
 //! that `cargo test` drives. The concerns live in their own files: `receive` (blobs),
-//! `send` (messages, receipts, re-sends), `listing` (directory answers and pins),
-//! `devices` (own device list), `tick` (time).
+//! `send` (messages, receipts, re-sends), `heal` (reset requests and the re-send
+//! schedule), `listing` (directory answers and pins), `devices` (own device list),
+//! `tick` (time).
 
 mod contacts;
 mod devices;
 mod directory;
+mod heal;
 mod listing;
 mod me;
 mod out;
@@ -42,6 +44,7 @@ pub use contacts::ContactInfo;
 use devices::DeviceOp;
 pub use directory::DIRECTORY_MAX_AGE;
 use directory::Directory;
+use heal::ResetLimit;
 use me::Me;
 use out::Out;
 pub use send::SendError;
@@ -116,6 +119,7 @@ pub struct Engine {
     next_handle: u64,
     receipts: BTreeMap<(UserId, DeviceId), Vec<MsgId>>,
     resets: BTreeMap<(UserId, DeviceId), [u8; 16]>,
+    reset_limit: ResetLimit,
     waiting: Vec<WaitingSend>,
     parked: Vec<Parked>,
     lookups: BTreeMap<UserId, Username>,
@@ -148,6 +152,7 @@ impl Engine {
             next_handle: 0,
             receipts: BTreeMap::new(),
             resets: BTreeMap::new(),
+            reset_limit: ResetLimit::default(),
             waiting: Vec::new(),
             parked: Vec::new(),
             lookups: BTreeMap::new(),

@@ -39,10 +39,29 @@ impl Engine {
         may_park: bool,
         out: &mut Out,
     ) {
-        match self.sessions.open(rng, &self.me.keys, &bytes, now) {
+        match self
+            .sessions
+            .open_attributed(rng, &self.me.keys, &bytes, now)
+        {
             Ok(Opening::Message(m)) => self.opened(rng, now, blob_id, m, out),
             Ok(Opening::Pending(p)) => self.pending(rng, now, blob_id, bytes, *p, may_park, out),
-            Err(e) => self.not_opened(blob_id, e, out),
+            Err(f) => {
+                let asked = f
+                    .session
+                    .is_some_and(|u| self.unreadable(rng, now, *u, out));
+                if asked {
+                    // It can never open (a failed open changes nothing); the peer
+                    // device re-sends what it carried. Surfaced, acknowledged.
+                    self.failures.forget(&blob_id);
+                    out.notice(Notice::CouldNotDecrypt {
+                        blob_id: blob_id.clone(),
+                        gave_up: true,
+                    });
+                    out.push(Output::Ack { blob_id });
+                } else {
+                    self.not_opened(blob_id, f.error, out);
+                }
+            }
         }
     }
 
@@ -250,8 +269,11 @@ impl Engine {
         }));
     }
 
-    /// The peer device cannot read `session`: stop sealing in it, and seal again what
-    /// it has not receipted (a new or another session; receivers de-duplicate).
+    /// The peer device cannot read `session`: if it is a session we hold with that very
+    /// device, drop it and seal again (in a new session) what the device has not
+    /// receipted, within the outbox's re-send budget. A request for a session we do not
+    /// hold (already reset, replayed, stale) or that is another device's (a stranger
+    /// naming someone else's session) changes nothing and sends nothing.
     fn reset_requested<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -264,13 +286,14 @@ impl Engine {
             // It reads this one: the request is stale or confused; nothing to do.
             return;
         }
-        if let Some(info) = self.sessions.session(&session)
-            && info.peer == m.sender
-            && info.peer_device == m.sender_device
-        {
-            self.sessions.forget_session(&session);
-            out.persist(Part::Sessions);
+        let Some(info) = self.sessions.session(&session) else {
+            return;
+        };
+        if info.peer != m.sender || info.peer_device != m.sender_device {
+            return;
         }
+        self.sessions.forget_session(&session);
+        out.persist(Part::Sessions);
         let resends = self.outbox.reset(&m.sender, &m.sender_device);
         self.resend(rng, now, resends, out);
     }

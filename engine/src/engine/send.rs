@@ -197,7 +197,11 @@ impl Engine {
         Ok(sealed.envelope)
     }
 
-    /// Seals the given re-sends and tracks them in the outbox.
+    /// Seals the given re-sends and tracks them in the outbox (each counts towards the
+    /// target's re-send budget). The first re-send to each device in this call starts a
+    /// new session (the device may have lost the old ones); the others to that device
+    /// follow in it. A device whose bundle is not known yet is skipped (the directory is
+    /// asked; the schedule retries it).
     pub(super) fn resend<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -205,11 +209,27 @@ impl Engine {
         resends: Vec<Resend>,
         out: &mut Out,
     ) {
+        let mut fresh: Vec<(UserId, DeviceId)> = Vec::new();
         for r in resends {
             let msg_id = r.message.msg_id();
             let payload = Payload::Message(r.message).to_bytes();
-            let sealed = self.seal_each(rng, now, &r.devices, &payload);
-            self.outbox.reseal(&msg_id, sealed.clone());
+            let mut sealed = Vec::new();
+            for (user, device) in r.devices {
+                self.want_bundle(user, &device, out);
+                let started = fresh.contains(&(user, device));
+                let envelope = if started {
+                    self.seal_to(rng, now, &user, &device, &payload)
+                } else {
+                    self.seal_fresh_to(rng, now, &user, &device, &payload)
+                };
+                if let Ok(envelope) = envelope {
+                    if !started {
+                        fresh.push((user, device));
+                    }
+                    sealed.push((user, device, envelope));
+                }
+            }
+            self.outbox.reseal_at(&msg_id, sealed.clone(), now);
             for (user, device, envelope) in sealed {
                 self.deposit(user, device, envelope, Some(msg_id), out);
             }

@@ -1,5 +1,6 @@
 //! Time: missing-message notices (and the resets that recover them), outbox expiry,
-//! deposit retries, seen-set and session pruning, device key rotation.
+//! scheduled re-sends (`heal.rs`), deposit retries, seen-set and session pruning,
+//! device key rotation.
 
 use alloc::vec::Vec;
 
@@ -22,6 +23,7 @@ impl Engine {
             out.persist(Part::Seen);
         }
         self.sessions.prune(now);
+        self.resend_due(rng, now, out);
         self.retry_deposits(out);
         self.rotate_keys(rng, now, out);
         let me = self.me.user_id;
@@ -45,12 +47,14 @@ impl Engine {
                 device: m.device,
                 count: m.count,
             });
-            self.resets
-                .insert((m.user, m.device), *m.session.as_bytes());
-            self.sessions.forget_session(&m.session);
-            out.persist(Part::Sessions);
-            let resends = self.outbox.reset(&m.user, &m.device);
-            self.resend(rng, now, resends, out);
+            // Recorded in the reset limit too (no second request within the hour);
+            // forgetting the session and re-sending happen either way.
+            if self.reset_limit.allow(m.session, now) {
+                self.ask_reset(rng, now, m.user, m.device, m.session, out);
+            } else {
+                self.sessions.forget_session(&m.session);
+                out.persist(Part::Sessions);
+            }
         }
     }
 

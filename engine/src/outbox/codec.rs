@@ -1,5 +1,8 @@
-//! The outbox's stored encoding: `"O" 2 || u16(n) || n × (message || u64(created_at) ||
-//! u8(m) || m × (user || device || state))`, strict (no complete entries, no duplicates).
+//! The outbox's stored encoding: `"O" 3 || u16(n) || n × (message || u64(created_at) ||
+//! u8(m) || m × (user || device || state || u8(resends) || u64(sealed_at)))`, strict (no
+//! complete entries, no duplicates, `resends <= MAX_RESENDS`). Format `"O" 2` (without
+//! the last two fields, from before the re-send schedule) is still read: its targets
+//! start with no re-sends, sealed at the message's creation.
 
 use alloc::vec::Vec;
 
@@ -8,12 +11,14 @@ use sealpost_core::{Error, Result, UserId};
 
 use super::{Entry, MAX_OUTBOX, MAX_TARGETS, Outbox, Target, TargetState, has_duplicates};
 use crate::codec::{Codec, Reader, put_var32};
+use crate::limits::MAX_RESENDS;
 use crate::payload::Message;
 
 /// Largest envelope kept (the largest bucket).
 const MAX_ENVELOPE_LEN: usize = sealpost_core::padding::MAX_ENVELOPE_LEN;
 
-const TAG: [u8; 2] = [b'O', 2];
+const TAG: [u8; 2] = [b'O', 3];
+const TAG_V2: [u8; 2] = [b'O', 2];
 
 impl Codec for Outbox {
     fn encode(&self, out: &mut Vec<u8>) {
@@ -36,14 +41,18 @@ impl Codec for Outbox {
                     TargetState::Sent => out.push(1),
                     TargetState::Receipted => out.push(2),
                 }
+                out.push(t.resends);
+                out.extend_from_slice(&t.sealed_at.to_be_bytes());
             }
         }
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
-        if r.array::<2>()? != TAG {
-            return Err(Error::Malformed);
-        }
+        let v3 = match r.array::<2>()? {
+            TAG => true,
+            TAG_V2 => false,
+            _ => return Err(Error::Malformed),
+        };
         let n = r.count16(MAX_OUTBOX, 16 + 32 + 2 + 8 + 1 + 4 + 8 + 1)?;
         let mut outbox = Self::new();
         for _ in 0..n {
@@ -63,10 +72,20 @@ impl Codec for Outbox {
                     2 => TargetState::Receipted,
                     _ => return Err(Error::Malformed),
                 };
+                let (resends, sealed_at) = if v3 {
+                    (r.u8()?, r.u64()?)
+                } else {
+                    (0, created_at)
+                };
+                if resends > MAX_RESENDS {
+                    return Err(Error::Malformed);
+                }
                 targets.push(Target {
                     user,
                     device,
                     state,
+                    resends,
+                    sealed_at,
                 });
             }
             let entry = Entry {

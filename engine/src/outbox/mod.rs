@@ -5,16 +5,19 @@
 //! account's device list, so nothing is lost in silence: the app sees "delivered to n of
 //! m devices", a message that no current device of the recipient receipted is re-sent
 //! when one of the recipient's devices is removed, and everything a device asks for with
-//! a `ResetRequest` is re-sealed to it. An envelope the relay has not taken yet is kept
-//! with its target, so a restart re-deposits the very same bytes instead of sealing a new
-//! counter (which the receiver would count as a missing message).
+//! a `ResetRequest` is re-sealed to it, and a device that does not receipt a message is
+//! sent it again in a new session on a schedule ([`Outbox::due`], `schedule.rs`: after
+//! [`crate::limits::RESEND_AFTER`], then 4, 16 and 64 times that, at most
+//! [`MAX_RESENDS`] re-sends per message and device in all). An envelope the relay has
+//! not taken yet is kept with its target, so a restart re-deposits the very same bytes
+//! instead of sealing a new counter (which the receiver would count as missing).
 
 use alloc::vec::Vec;
 
 use sealpost_core::v2::DeviceId;
 use sealpost_core::{Error, Result, UserId};
 
-use crate::limits::MAX_MESSAGE_AGE;
+use crate::limits::{MAX_MESSAGE_AGE, MAX_RESENDS};
 use crate::msg_id::MsgId;
 use crate::payload::Message;
 
@@ -43,6 +46,10 @@ struct Target {
     pub device: DeviceId,
     /// Where the message stands with it.
     pub state: TargetState,
+    /// Re-sends to it so far (timer and reset requests), at most [`MAX_RESENDS`].
+    pub resends: u8,
+    /// When it was last sealed to it (the re-send timer runs from here).
+    pub sealed_at: u64,
 }
 
 /// "Delivered to `delivered` of `total` devices of the recipient."
@@ -159,6 +166,8 @@ impl Outbox {
                 user,
                 device,
                 state: TargetState::Unsent(envelope),
+                resends: 0,
+                sealed_at: created_at,
             })
             .collect();
         let entry = Entry {
@@ -174,11 +183,22 @@ impl Outbox {
     }
 
     /// Adds or replaces targets of a waiting message with fresh envelopes (a re-send).
-    /// Unknown messages are ignored; targets beyond [`MAX_TARGETS`] are dropped.
+    /// Unknown messages are ignored; targets beyond [`MAX_TARGETS`] are dropped. Does
+    /// not count re-sends: the engine uses [`Outbox::reseal_at`].
     pub fn reseal(&mut self, id: &MsgId, sealed: Vec<(UserId, DeviceId, Vec<u8>)>) {
+        self.reseal_inner(id, sealed, None);
+    }
+
+    fn reseal_inner(
+        &mut self,
+        id: &MsgId,
+        sealed: Vec<(UserId, DeviceId, Vec<u8>)>,
+        now: Option<u64>,
+    ) {
         let Some(entry) = self.entry_mut(id) else {
             return;
         };
+        let created_at = entry.created_at;
         for (user, device, envelope) in sealed {
             let state = TargetState::Unsent(envelope);
             let at = entry
@@ -187,11 +207,17 @@ impl Outbox {
                 .position(|t| t.user == user && t.device == device);
             if let Some(t) = at.and_then(|i| entry.targets.get_mut(i)) {
                 t.state = state;
+                if let Some(now) = now {
+                    t.resends = t.resends.saturating_add(1).min(MAX_RESENDS);
+                    t.sealed_at = now;
+                }
             } else if entry.targets.len() < MAX_TARGETS {
                 entry.targets.push(Target {
                     user,
                     device,
                     state,
+                    resends: 0,
+                    sealed_at: now.unwrap_or(created_at),
                 });
             }
         }
@@ -313,13 +339,18 @@ impl Outbox {
     }
 
     /// `(user, device)` lost its session with us: every message sealed to it and not
-    /// receipted is to be sealed again, in send order.
+    /// receipted is to be sealed again, in send order, unless it was re-sent
+    /// [`MAX_RESENDS`] times to it already (so repeated reset requests cost a bounded
+    /// number of re-sends per message).
     pub fn reset(&self, user: &UserId, device: &DeviceId) -> Vec<Resend> {
         self.entries
             .iter()
             .filter(|e| {
                 e.targets.iter().any(|t| {
-                    t.user == *user && t.device == *device && t.state != TargetState::Receipted
+                    t.user == *user
+                        && t.device == *device
+                        && t.state != TargetState::Receipted
+                        && t.resends < MAX_RESENDS
                 })
             })
             .map(|e| Resend {
@@ -356,5 +387,6 @@ fn has_duplicates(items: impl Iterator<Item = (UserId, DeviceId)>) -> bool {
 }
 
 mod codec;
+mod schedule;
 #[cfg(test)]
 mod tests;

@@ -213,3 +213,116 @@ fn encoding_round_trips_and_is_strict() {
         }
     }
 }
+
+/// Message 1 to bob's devices 1 and 2 (and alice's 9), all taken by the relay.
+fn deposited_outbox() -> Outbox {
+    let mut o = outbox_with(1);
+    let id = MsgId([1; 16]);
+    for (u, d) in [(bob(), dev(1)), (bob(), dev(2)), (alice(), dev(9))] {
+        o.deposited(&id, &u, &d);
+    }
+    o
+}
+
+#[test]
+fn re_sends_follow_the_schedule_and_stop_after_four() {
+    use crate::limits::{MAX_RESENDS, RESEND_AFTER};
+    let mut o = deposited_outbox();
+    let id = MsgId([1; 16]);
+    o.receipt(&bob(), &dev(2), &[id]);
+    assert!(o.due(NOW + RESEND_AFTER - 1).is_empty());
+    assert_eq!(o.next_due(), Some(NOW + RESEND_AFTER));
+    let mut t = NOW + RESEND_AFTER;
+    for n in 0..MAX_RESENDS {
+        let due = o.due(t);
+        assert_eq!(due.len(), 1, "re-send {n}");
+        assert_eq!(due[0].devices, [(bob(), dev(1)), (alice(), dev(9))]);
+        let sealed = due[0]
+            .devices
+            .iter()
+            .map(|(u, d)| (*u, *d, alloc::vec![7]))
+            .collect();
+        o.reseal_at(&id, sealed, t);
+        // Not due again while the new envelope waits for the relay, nor before 4x.
+        assert!(o.due(t + 100 * RESEND_AFTER).is_empty());
+        o.deposited(&id, &bob(), &dev(1));
+        o.deposited(&id, &alice(), &dev(9));
+        let wait = RESEND_AFTER << (2 * (u32::from(n) + 1));
+        assert!(o.due(t + wait - 1).is_empty() || n + 1 == MAX_RESENDS);
+        t += wait;
+    }
+    assert!(o.due(t + 1_000_000).is_empty(), "at most four re-sends");
+    assert!(
+        o.reset(&bob(), &dev(1)).is_empty(),
+        "reset requests share the budget"
+    );
+    assert_eq!(o.next_due(), None);
+}
+
+#[test]
+fn reset_requests_count_towards_the_budget() {
+    use crate::limits::MAX_RESENDS;
+    let mut o = deposited_outbox();
+    let id = MsgId([1; 16]);
+    for n in 0..MAX_RESENDS {
+        assert_eq!(o.reset(&bob(), &dev(1)).len(), 1, "request {n}");
+        o.reseal_at(
+            &id,
+            alloc::vec![(bob(), dev(1), alloc::vec![8])],
+            NOW + u64::from(n),
+        );
+    }
+    assert!(o.reset(&bob(), &dev(1)).is_empty());
+    // The other device's budget is its own.
+    assert_eq!(o.reset(&bob(), &dev(2)).len(), 1);
+}
+
+#[test]
+fn nothing_is_re_sent_once_the_message_is_too_old() {
+    let o = deposited_outbox();
+    assert!(o.due(NOW + crate::limits::MAX_MESSAGE_AGE).is_empty());
+}
+
+#[test]
+fn the_previous_encoding_is_read_with_a_fresh_schedule() {
+    let mut o = deposited_outbox();
+    o.reseal_at(
+        &MsgId([1; 16]),
+        alloc::vec![(bob(), dev(1), alloc::vec![5])],
+        NOW + 9,
+    );
+    let v3 = o.to_bytes();
+    assert_eq!(&v3[..2], b"O\x03");
+    // The same outbox in format 2: no per-target re-send fields.
+    let mut v2 = alloc::vec![b'O', 2];
+    let mut r = crate::codec::Reader::new(&v3[2..]);
+    let n = r.u16().unwrap();
+    v2.extend_from_slice(&n.to_be_bytes());
+    let message = Message::read(&mut r).unwrap();
+    message.encode(&mut v2);
+    v2.extend_from_slice(&r.u64().unwrap().to_be_bytes());
+    let m = r.u8().unwrap();
+    v2.push(m);
+    for _ in 0..m {
+        UserId::read(&mut r).unwrap().encode(&mut v2);
+        DeviceId::read(&mut r).unwrap().encode(&mut v2);
+        match r.u8().unwrap() {
+            0 => {
+                v2.push(0);
+                crate::codec::put_var32(&mut v2, r.var32(64).unwrap());
+            }
+            s => v2.push(s),
+        }
+        r.u8().unwrap();
+        r.u64().unwrap();
+    }
+    let old = Outbox::from_bytes(&v2).unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!(old.entries[0].targets[0].resends, 0);
+    assert_eq!(old.entries[0].targets[0].sealed_at, NOW);
+    // An impossible re-send count is refused.
+    let mut bad = v3.clone();
+    let at = bad.len() - 9;
+    bad[at] = crate::limits::MAX_RESENDS + 1;
+    assert!(Outbox::from_bytes(&bad).is_err());
+}

@@ -1,0 +1,167 @@
+//! Sessions that heal themselves (PROTOCOL.md 18.4, 18.6).
+//!
+//! - Receiver: an envelope that the core attributes to a session of an authenticated
+//!   peer device (its header opened under a held session, or it carries a verified
+//!   init of a session this device dropped) but that does not open makes this device
+//!   forget that session and ask the peer device, in another session, to reset it
+//!   (`ResetRequest`) and re-send what this device did not receipt; at most once per
+//!   session per [`RESET_INTERVAL`]. For a session the store does not hold, only when
+//!   the init's signer is the pinned identity and the device is listed. Nothing is sent
+//!   for envelopes no session vouches for (no oracle for strangers, 18.7).
+//! - Sender: a reset request is honoured only for a session held with the very device
+//!   that asks, which is dropped (so a replay, a stale request, or a stranger naming
+//!   someone else's session costs nothing); the unreceipted messages are re-sent.
+//! - Sender, on `Tick`: what a device has not receipted is re-sent on the outbox's
+//!   schedule (`outbox/schedule.rs`), each device's re-sends in one new session: this
+//!   heals a receiver that lost the session entirely and cannot know whom to ask.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+use sealpost_core::v2::{DeviceId, SessionId, Unreadable};
+use sealpost_core::{Error, Result, UserId};
+
+use super::Engine;
+use super::out::Out;
+use crate::action::{Output, Part};
+use crate::limits::RESET_INTERVAL;
+
+/// Most sessions remembered by [`ResetLimit`]; beyond it, requests wait.
+const MAX_RESET_MEMORY: usize = 256;
+
+/// When this device last asked for a reset of each session (memory only: after a
+/// restart at most one more request per session).
+#[derive(Debug, Default)]
+pub(crate) struct ResetLimit {
+    sent: BTreeMap<SessionId, u64>,
+}
+
+impl ResetLimit {
+    /// Whether a reset of `session` may be asked at `now` (then it is recorded).
+    pub(crate) fn allow(&mut self, session: SessionId, now: u64) -> bool {
+        self.sent
+            .retain(|_, at| at.saturating_add(RESET_INTERVAL) > now && *at <= now);
+        if self.sent.contains_key(&session) || self.sent.len() >= MAX_RESET_MEMORY {
+            return false;
+        }
+        self.sent.insert(session, now);
+        true
+    }
+}
+
+impl Engine {
+    /// An envelope the core attributed to session `u` did not open. Returns whether a
+    /// reset was asked (the envelope then never opens: acknowledge it).
+    pub(super) fn unreadable<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        u: Unreadable,
+        out: &mut Out,
+    ) -> bool {
+        if u.peer == self.me.user_id && u.peer_device == self.me.device_id() {
+            return false;
+        }
+        if !u.held {
+            // A verified init, but no session vouches for it: its signer must be the
+            // pin, and its device in the signer's list.
+            let pinned = self.pin_of(&u.peer) == Some(u.peer_identity.fingerprint());
+            let listed = if u.peer == self.me.user_id {
+                self.me.list.contains(&u.peer_device)
+            } else {
+                self.directory
+                    .listings
+                    .get(&u.peer)
+                    .is_some_and(|l| l.list.contains(&u.peer_device))
+            };
+            if !pinned || !listed {
+                return false;
+            }
+        }
+        if !self.reset_limit.allow(u.session_id, now) {
+            return false;
+        }
+        self.ask_reset(rng, now, u.peer, u.peer_device, u.session_id, out);
+        true
+    }
+
+    /// Forgets `session` with `(user, device)`, queues a `ResetRequest` for it (sealed
+    /// with the next control flush, so in another session) and re-sends what that
+    /// device has not receipted from us (it drops the session too).
+    pub(super) fn ask_reset<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        user: UserId,
+        device: DeviceId,
+        session: SessionId,
+        out: &mut Out,
+    ) {
+        self.resets.insert((user, device), *session.as_bytes());
+        self.sessions.forget_session(&session);
+        out.persist(Part::Sessions);
+        let resends = self.outbox.reset(&user, &device);
+        self.resend(rng, now, resends, out);
+    }
+
+    /// `Tick`: the re-sends the outbox schedule says are due. As for a send, an account
+    /// whose listing is older than `DIRECTORY_MAX_AGE` is fetched first (a revoked
+    /// device gets nothing more); its re-sends wait for a later tick.
+    pub(super) fn resend_due<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        out: &mut Out,
+    ) {
+        let mut due = self.outbox.due(now);
+        for r in &mut due {
+            let mut stale = Vec::new();
+            r.devices.retain(|(user, _)| {
+                let fresh = self.directory.fresh(user, now).is_some();
+                if !fresh && !stale.contains(user) {
+                    stale.push(*user);
+                }
+                fresh
+            });
+            for user in stale {
+                if self.directory.request(user) {
+                    out.push(Output::FetchDirectory { user });
+                }
+            }
+        }
+        due.retain(|r| !r.devices.is_empty());
+        if !due.is_empty() {
+            self.resend(rng, now, due, out);
+        }
+    }
+
+    /// Seals `payload` to one device in a new session (its bundle must be known).
+    pub(super) fn seal_fresh_to<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        user: &UserId,
+        device: &DeviceId,
+        payload: &[u8],
+    ) -> Result<Vec<u8>> {
+        let bundle = self.directory.bundle(user, device).ok_or(Error::Expired)?;
+        let sealed = self.sessions.seal_fresh(
+            rng,
+            &self.me.identity,
+            &self.me.keys,
+            bundle,
+            payload,
+            now,
+        )?;
+        Ok(sealed.envelope)
+    }
+
+    /// Asks the directory for `user` when a device's bundle is not known (re-sends wait
+    /// for it and go with a later tick).
+    pub(super) fn want_bundle(&mut self, user: UserId, device: &DeviceId, out: &mut Out) {
+        if self.directory.bundle(&user, device).is_none() && self.directory.request(user) {
+            out.push(Output::FetchDirectory { user });
+        }
+    }
+}
