@@ -1,5 +1,6 @@
 import type {
-  ClientErrorEvent, ConnectionStatus, ContactInfo, IncomingMessage, KeySize, SendOptions, SendResult,
+  ClientErrorEvent, ConnectionStatus, ContactInfo, DeliveryEvent, DeviceInfo, IncomingMessage, KeySize,
+  NoticeEvent, SendOptions, SendResult,
 } from './index.js';
 
 /** Options of `RemoteClient.register` / `login` (storage is chosen in the worker). */
@@ -13,7 +14,31 @@ export interface RemoteClientOptions {
   bundleMaxAge?: number;
   takeOver?: boolean;
   requestTimeout?: number;
+  /** This device's name in the account's device list (default: the browser and OS). */
+  deviceName?: string;
+  /** `startLink` only: encrypts the new device's copy (the account's password). */
+  password?: string;
   onProgress?: (done: number, total: number) => void;
+}
+
+/** The new device's side of a link (`RemoteClient.startLink`). */
+export interface RemotePendingLink {
+  /** The code to type on the old device (20 characters, in groups). */
+  code: string;
+  /** What to show as a QR code (the code's characters). */
+  qrPayload: Uint8Array;
+  /** The logged-in client once the old device confirmed (`LINK_EXPIRED`, `LINK_REFUSED`). */
+  wait(): Promise<RemoteClient>;
+  cancel(): Promise<void>;
+}
+
+/** The old device's side of a link (`client.approveLink(code)`). */
+export interface RemoteLinkApproval {
+  /** The name the new device gave itself. */
+  deviceName: string;
+  /** Adds it to the account, handing over the account (and `history`). */
+  confirm(options?: { history?: Uint8Array }): Promise<void>;
+  cancel(): Promise<void>;
 }
 
 /**
@@ -29,7 +54,12 @@ export class RemoteClient {
   static removeAccount(worker: Worker, username: string): Promise<void>;
   /** Calls one of the app's own worker methods (`serveClient({ methods })`), logged in or not. */
   static call<T = unknown>(worker: Worker, method: string, ...args: unknown[]): Promise<T>;
-  readonly info: { userId: string; username: string; fingerprint: string; status: ConnectionStatus } | null;
+  /** Starts linking the worker's browser as a new device (see `Client.startLink`). */
+  static startLink(worker: Worker, options: RemoteClientOptions & { password: string }, deviceName?: string): Promise<RemotePendingLink>;
+  /** Removes a device with the password alone (see `Client.revokeDeviceWithPassword`). */
+  static revokeDeviceWithPassword(worker: Worker, options: RemoteClientOptions, username: string, password: string, deviceId: string): Promise<void>;
+  readonly info: { userId: string; username: string; fingerprint: string; deviceId: string; status: ConnectionStatus } | null;
+  readonly deviceId: string;
   readonly userId: string;
   readonly username: string;
   readonly fingerprint: string;
@@ -47,6 +77,10 @@ export class RemoteClient {
   call<T = unknown>(method: string, ...args: unknown[]): Promise<T>;
   needsRotation(): Promise<boolean>;
   rotateKeys(password?: string): Promise<boolean>;
+  devices(): Promise<DeviceInfo[]>;
+  revokeDevice(id: string): Promise<void>;
+  approveLink(code: string): Promise<RemoteLinkApproval>;
+  takeLinkedHistory(): Promise<Uint8Array | null>;
   connect(): Promise<void>;
   /** Reconnects now instead of waiting out the backoff (see `Client.reconnect`); the worker also does this on its `online` event. */
   reconnect(): Promise<void>;
@@ -55,6 +89,8 @@ export class RemoteClient {
   onStatus(listener: (status: ConnectionStatus) => void): void;
   onError(listener: (event: ClientErrorEvent) => void): void;
   onProgress(listener: (p: { done: number; total: number }) => void): void;
+  onDelivery(listener: (event: DeliveryEvent) => void): void;
+  onNotice(listener: (notice: NoticeEvent) => void): void;
   nextMessage(): Promise<IncomingMessage | null>;
   messages(): AsyncGenerator<IncomingMessage, void, undefined>;
 }

@@ -49,7 +49,7 @@ export class RemoteClient {
   #session = null;
   /** Events that arrived while the login was under way (their session is not known yet). */
   #early = [];
-  #listeners = { message: [], status: [], error: [], progress: [] };
+  #listeners = { message: [], status: [], error: [], progress: [], delivery: [], notice: [] };
   #queue = [];
   #waiters = [];
   #iterating = false;
@@ -92,15 +92,43 @@ export class RemoteClient {
     return request(worker, { app: method, args });
   }
 
+  /**
+   * Removes a device from the account with the password alone (see
+   * `Client.revokeDeviceWithPassword`).
+   */
+  static revokeDeviceWithPassword(worker, options, username, password, deviceId) {
+    const { onProgress: _p, storage: _s, ...plain } = options ?? {};
+    return request(worker, { method: 'revokeDeviceWithPassword', args: [plain, username, password, deviceId] });
+  }
+
+  /**
+   * Starts linking the worker's browser as a new device (see `Client.startLink`):
+   * `{ code, qrPayload, wait(): Promise<RemoteClient>, cancel() }`.
+   */
+  static async startLink(worker, options = {}, deviceName) {
+    const { onProgress: _p, storage: _s, ...plain } = options;
+    const { linkId, code, qrPayload } = await request(worker, { method: 'startLink', args: [plain, deviceName] });
+    return {
+      code,
+      qrPayload,
+      wait: () => RemoteClient.#opened(worker, () => ({ method: 'linkWait', args: [linkId] })),
+      cancel: () => request(worker, { method: 'linkCancel', args: [linkId] }),
+    };
+  }
+
   static async #open(worker, method, options = {}, username, password) {
-    const c = new RemoteClient(worker);
     const { onProgress, storage: _ignored, ...plain } = options;
+    return RemoteClient.#opened(worker, () => ({ method, args: [plain, username, password] }), onProgress);
+  }
+
+  static async #opened(worker, msg, onProgress) {
+    const c = new RemoteClient(worker);
     if (onProgress) c.onProgress((p) => onProgress(p.done, p.total));
     // Progress events come before the answer: accept those of the next session.
     c.#session = 'opening';
     let answer;
     try {
-      answer = await request(worker, { method, args: [plain, username, password] });
+      answer = await request(worker, msg());
     } catch (e) {
       c.#close(); // a failed login: this object is dropped
       throw e;
@@ -140,6 +168,7 @@ export class RemoteClient {
   get username() { return this.info?.username; }
   get fingerprint() { return this.info?.fingerprint; }
   get status() { return this.info?.status ?? 'closed'; }
+  get deviceId() { return this.info?.deviceId; }
 
   lookup(username) { return this.#call('lookup', [username]); }
   contacts() { return this.#call('contacts'); }
@@ -152,6 +181,18 @@ export class RemoteClient {
   openLocal(label, sealed) { return this.#call('openLocal', [label, sealed]); }
   needsRotation() { return this.#call('needsRotation'); }
   rotateKeys(password) { return this.#call('rotateKeys', [password]); }
+  devices() { return this.#call('devices'); }
+  revokeDevice(id) { return this.#call('revokeDevice', [id]); }
+  takeLinkedHistory() { return this.#call('takeLinkedHistory'); }
+  /** See `Client.approveLink`: `{ deviceName, confirm(options?), cancel() }`. */
+  async approveLink(code) {
+    const { approvalId, deviceName } = await this.#call('approveLink', [code]);
+    return {
+      deviceName,
+      confirm: (options) => this.#call('approvalConfirm', [approvalId, options ?? {}]),
+      cancel: () => this.#call('approvalCancel', [approvalId]),
+    };
+  }
   connect() { return this.#call('connect'); }
   reconnect() { return this.#call('reconnect'); }
   /** Calls one of the app's own worker methods (`serveClient({ methods })`). */
@@ -170,6 +211,8 @@ export class RemoteClient {
   onStatus(listener) { this.#listeners.status.push(listener); }
   onError(listener) { this.#listeners.error.push(listener); }
   onProgress(listener) { this.#listeners.progress.push(listener); }
+  onDelivery(listener) { this.#listeners.delivery.push(listener); }
+  onNotice(listener) { this.#listeners.notice.push(listener); }
 
   nextMessage() {
     this.#iterating = true;

@@ -7,11 +7,11 @@ import { Client, IndexedDbStorage, init, userIdFromUsername } from './index.js';
 const METHODS = new Set([
   'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
   'matchesQr', 'sealLocal', 'openLocal', 'needsRotation', 'rotateKeys', 'logout', 'userId',
-  'username', 'fingerprint', 'status',
+  'username', 'fingerprint', 'status', 'deviceId', 'devices', 'revokeDevice', 'takeLinkedHistory',
 ]);
 
 function info(client, session) {
-  return { userId: client.userId, username: client.username, fingerprint: client.fingerprint, status: client.status, session };
+  return { userId: client.userId, username: client.username, fingerprint: client.fingerprint, deviceId: client.deviceId, status: client.status, session };
 }
 
 function sealpostError(code, message) {
@@ -41,6 +41,22 @@ export function serveClient(options = {}) {
   // Numbers each login, so a RemoteClient ignores the events of a later account.
   let session = 0;
 
+  // Device links under way (new device side) and approvals (old device side), by id.
+  const links = new Map();
+  const approvals = new Map();
+  let nextId = 1;
+
+  function attach(c, s) {
+    const emit = (event) => (data) => post({ event, data, session: s });
+    c.onMessage(emit('message'));
+    c.onStatus(emit('status'));
+    c.onError(emit('error'));
+    c.onDelivery(emit('delivery'));
+    c.onNotice(emit('notice'));
+    client = c;
+    return info(c, s);
+  }
+
   async function open(method, [clientOptions = {}, username, password]) {
     if (client) await client.logout();
     client = null;
@@ -53,11 +69,54 @@ export function serveClient(options = {}) {
       storage,
       onProgress: (done, total) => emit('progress')({ done, total }),
     }, username, password);
-    c.onMessage(emit('message'));
-    c.onStatus(emit('status'));
-    c.onError(emit('error'));
-    client = c;
-    return info(c, s);
+    return attach(c, s);
+  }
+
+  // The new device's side of a link: the storage is chosen once the account is known
+  // (the grant names it), so this runs with a storage that defers to the factory.
+  async function startLink([clientOptions = {}, deviceName]) {
+    let target = null;
+    const pending = [];
+    const deferred = {
+      get: async (k) => (target ? target.get(k) : pending.findLast(([p]) => p === k)?.[1]),
+      set: async (k, v) => { if (target) return target.set(k, v); pending.push([k, v]); },
+      delete: async (k) => { if (target) return target.delete(k); pending.push([k, undefined]); },
+    };
+    const link = await Client.startLink({
+      ...clientOptions,
+      relayUrl: clientOptions.relayUrl ?? options.relayUrl ?? '',
+      storage: deferred,
+    }, deviceName);
+    const id = nextId++;
+    // Writes wait in memory until the account (and so its storage) is known; flushed in
+    // order, and the storage switched without an await in between.
+    const bind = async (username) => {
+      const t = await makeStorage(username);
+      while (pending.length) {
+        const [k, v] = pending.shift();
+        if (v === undefined) await t.delete(k);
+        else await t.set(k, v);
+      }
+      target = t;
+    };
+    links.set(id, { link, bind });
+    return { linkId: id, code: link.code, qrPayload: link.qrPayload };
+  }
+
+  async function linkWait([id]) {
+    const entry = links.get(id);
+    if (!entry) throw sealpostError('INVALID_ARGUMENT', 'no such link');
+    try {
+      const c = await entry.link.wait();
+      await entry.bind(c.username);
+      return await serial(async () => {
+        if (client) await client.logout();
+        client = null;
+        return attach(c, ++session);
+      });
+    } finally {
+      links.delete(id);
+    }
   }
 
   // Logins, logouts and removals run one at a time: a double-submitted login must not
@@ -78,9 +137,32 @@ export function serveClient(options = {}) {
     }
     if (method === 'register' || method === 'login') return serial(() => open(method, args));
     if (method === 'removeAccount') return serial(() => remove(args));
+    if (method === 'startLink') return startLink(args);
+    if (method === 'linkWait') return linkWait(args);
+    if (method === 'linkCancel') {
+      const entry = links.get(args[0]);
+      links.delete(args[0]);
+      return entry?.link.cancel();
+    }
+    if (method === 'revokeDeviceWithPassword') {
+      const [o = {}, ...rest] = args;
+      return Client.revokeDeviceWithPassword({ ...o, relayUrl: o.relayUrl ?? options.relayUrl ?? '' }, ...rest);
+    }
     // A RemoteClient of an earlier login must not act on a later one's account.
     if (!client || (from !== undefined && from !== session)) throw sealpostError('CLOSED', 'not logged in');
     if (method === 'logout') return serial(() => logout(args));
+    if (method === 'approveLink') {
+      const a = await client.approveLink(...args);
+      const id = nextId++;
+      approvals.set(id, a);
+      return { approvalId: id, deviceName: a.deviceName };
+    }
+    if (method === 'approvalConfirm' || method === 'approvalCancel') {
+      const a = approvals.get(args[0]);
+      if (!a) throw sealpostError('INVALID_ARGUMENT', 'no such link approval');
+      approvals.delete(args[0]);
+      return method === 'approvalConfirm' ? a.confirm(args[1] ?? {}) : a.cancel();
+    }
     if (!METHODS.has(method)) throw sealpostError('INVALID_ARGUMENT', `unknown method ${method}`);
     const member = client[method];
     return typeof member === 'function' ? member.apply(client, args) : member;

@@ -4,7 +4,7 @@
 //   node wasm/scripts/build.mjs [--dev] [--no-opt] [--no-simd] [--opt-level=s|z|2|3]
 //                               [--crypto-opt-level=N] [--wasm-opt=-Oz|-O3|...] [--out-dir=DIR]
 //
-// Defaults (measured in wasm/BENCHMARKS.md): opt-level 3, fat LTO, one codegen unit,
+// Defaults (measured in wasm/BENCHMARKS.md): opt-level "s", fat LTO, one codegen unit,
 // panic=abort, +simd128 (Chrome 91, Firefox 89, Safari 16.4, Node 16.4), wasm-opt -O3.
 //
 // Steps: cargo build (wasm32-unknown-unknown, release profile tuned through
@@ -54,7 +54,10 @@ if (!pinned || cli !== pinned) {
 const timings = {};
 const env = { CARGO_TARGET_DIR: targetDir };
 if (!dev) {
-  env.CARGO_PROFILE_RELEASE_OPT_LEVEL = String(args['opt-level'] ?? '3');
+  // "s": protocol v2 (the engine and the v2 core next to the v1 crypto level) does not
+  // fit the budget at opt-level 3 (about 510 KiB gzip); "s" costs symmetric crypto
+  // speed (docs/BENCHMARKS.md), not RSA. `--opt-level=3` for a speed build.
+  env.CARGO_PROFILE_RELEASE_OPT_LEVEL = String(args['opt-level'] ?? 's');
   env.CARGO_PROFILE_RELEASE_LTO = 'fat';
   env.CARGO_PROFILE_RELEASE_CODEGEN_UNITS = '1';
   env.CARGO_PROFILE_RELEASE_PANIC = 'abort';

@@ -80,6 +80,7 @@ export interface BackupParams {
 "#;
 
 /// Bytes that serialize as a `Uint8Array` through serde-wasm-bindgen.
+#[derive(Clone, Debug)]
 pub(crate) struct Bytes(pub Vec<u8>);
 
 impl Serialize for Bytes {
@@ -106,7 +107,7 @@ pub(crate) fn parse_user_id(hex_id: &str) -> Result<UserId, JsValue> {
     UserId::from_hex(hex_id).or_js()
 }
 
-fn key_size(bits: Option<u32>) -> Result<KeySize, JsValue> {
+pub(crate) fn key_size(bits: Option<u32>) -> Result<KeySize, JsValue> {
     match bits {
         None => Ok(KeySize::Rsa4096),
         Some(b) => KeySize::from_bits(b as usize)

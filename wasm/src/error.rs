@@ -10,7 +10,7 @@ export type SealpostErrorCode =
   | "REPLAY" | "EXPIRED" | "STALE" | "TOO_LARGE" | "WRONG_PASSWORD" | "WEAK_PARAMETERS"
   | "CRYPTO" | "INVALID_ARGUMENT" | "STORAGE" | "NETWORK" | "RELAY" | "NOT_FOUND"
   | "ALREADY_REGISTERED" | "UNAUTHORIZED" | "IDENTITY_CHANGED" | "CLOSED" | "LOCKED"
-  | "RATE_LIMITED";
+  | "RATE_LIMITED" | "DEVICE_LIMIT" | "LINK_EXPIRED" | "LINK_REFUSED" | "DEVICE_REVOKED";
 
 /** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
 export interface SealpostError extends Error {
@@ -41,6 +41,105 @@ export interface IdentityChangedDetails {
   previousFingerprint: string;
 }
 "#;
+
+/// Every error code the package throws (`err.code`), as listed in `SealpostErrorCode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// Not a valid username.
+    InvalidUsername,
+    /// Bytes that do not parse.
+    Malformed,
+    /// A key that does not parse or has the wrong size.
+    InvalidKey,
+    /// A signature that does not verify.
+    BadSignature,
+    /// A message or stored value that does not decrypt.
+    DecryptFailed,
+    /// Already seen.
+    Replay,
+    /// Too old, or keys past their time.
+    Expired,
+    /// Not newer than what the relay has.
+    Stale,
+    /// Over a size limit.
+    TooLarge,
+    /// The password does not open the backup or the local vault.
+    WrongPassword,
+    /// Parameters below the minimum (iterations, password length).
+    WeakParameters,
+    /// A cryptographic primitive failed.
+    Crypto,
+    /// A bad argument from JS.
+    InvalidArgument,
+    /// The storage failed.
+    Storage,
+    /// The relay could not be reached (or did not answer in time).
+    Network,
+    /// The relay answered with an error.
+    Relay,
+    /// No such account (or contact, or device).
+    NotFound,
+    /// The username is taken.
+    AlreadyRegistered,
+    /// The relay refused the account's credentials.
+    Unauthorized,
+    /// A contact's identity key differs from the pinned one.
+    IdentityChanged,
+    /// Logged out.
+    Closed,
+    /// Open in another tab.
+    Locked,
+    /// The relay asks to wait (429).
+    RateLimited,
+    /// The account has its maximum number of devices (8): revoke one first.
+    DeviceLimit,
+    /// A device link code expired before the other device answered.
+    LinkExpired,
+    /// A device link was cancelled or refused on the other device.
+    LinkRefused,
+    /// This device was removed from the account by another device (or the password).
+    DeviceRevoked,
+}
+
+impl Code {
+    /// The stable string.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidUsername => "INVALID_USERNAME",
+            Code::Malformed => "MALFORMED",
+            Code::InvalidKey => "INVALID_KEY",
+            Code::BadSignature => "BAD_SIGNATURE",
+            Code::DecryptFailed => "DECRYPT_FAILED",
+            Code::Replay => "REPLAY",
+            Code::Expired => "EXPIRED",
+            Code::Stale => "STALE",
+            Code::TooLarge => "TOO_LARGE",
+            Code::WrongPassword => "WRONG_PASSWORD",
+            Code::WeakParameters => "WEAK_PARAMETERS",
+            Code::Crypto => "CRYPTO",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::Storage => "STORAGE",
+            Code::Network => "NETWORK",
+            Code::Relay => "RELAY",
+            Code::NotFound => "NOT_FOUND",
+            Code::AlreadyRegistered => "ALREADY_REGISTERED",
+            Code::Unauthorized => "UNAUTHORIZED",
+            Code::IdentityChanged => "IDENTITY_CHANGED",
+            Code::Closed => "CLOSED",
+            Code::Locked => "LOCKED",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::DeviceLimit => "DEVICE_LIMIT",
+            Code::LinkExpired => "LINK_EXPIRED",
+            Code::LinkRefused => "LINK_REFUSED",
+            Code::DeviceRevoked => "DEVICE_REVOKED",
+        }
+    }
+}
+
+/// Builds a `SealpostError` with a typed code.
+pub(crate) fn err(code: Code, message: &str) -> JsValue {
+    error(code.as_str(), message)
+}
 
 /// Builds `Error(message)` with `name = "SealpostError"` and `code`.
 pub(crate) fn error(code: &str, message: &str) -> JsValue {

@@ -16,7 +16,6 @@ pub mod bench;
 pub mod client;
 pub mod crypto;
 pub mod error;
-mod intro;
 mod lock;
 pub mod storage;
 pub mod vault;

@@ -1,5 +1,5 @@
 // Compile-only check of the package's TypeScript declarations (scripts/test.mjs runs tsc on it).
-import { init, Client, MemoryStorage, Identity, SessionStore, KeyBundle, type SealpostError, type IncomingMessage } from 'sealpost-wasm';
+import { init, Client, MemoryStorage, Identity, SessionStore, KeyBundle, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent } from 'sealpost-wasm';
 import { RemoteClient } from 'sealpost-wasm/remote';
 import { serveClient } from 'sealpost-wasm/worker';
 
@@ -27,7 +27,28 @@ async function main() {
   const pre: string = await RemoteClient.call<string>(new Worker(''), 'ids', 'a');
   await Client.removeAccount(new MemoryStorage(), 'alice');
   const matched: boolean = c.matchesQr('bob', qr);
-  console.log(info.safetyNumber, s, k, same, again.blobId, local, n, pre, matched);
+  console.log(info.safetyNumber, s, k, same, again.delivered, again.total, local, n, pre, matched);
+  // Protocol v2: devices, linking, delivery and notices.
+  c.onMessage((m: IncomingMessage) => console.log(m.msgId, m.fromDevice, m.conversation, m.own));
+  c.onDelivery((d: DeliveryEvent) => console.log(d.messageId, d.delivered, d.total));
+  c.onNotice((x: NoticeEvent) => { if (x.kind === 'mayBeMissing') console.log(x.count); });
+  const devices: DeviceInfo[] = await c.devices();
+  await c.revokeDevice(devices[0].id);
+  await Client.revokeDeviceWithPassword({ relayUrl: '' }, 'alice', 'pw', devices[0].id);
+  const link = await Client.startLink({ relayUrl: '', storage: new MemoryStorage(), password: 'pw' }, 'Laptop');
+  const code: string = link.code;
+  const linked: Client = await link.wait();
+  const history: Uint8Array | undefined = await linked.takeLinkedHistory();
+  const approval = await c.approveLink(code);
+  const name: string = approval.deviceName;
+  await approval.confirm({ history: new Uint8Array(2) });
+  const rlink = await RemoteClient.startLink(new Worker(''), { password: 'pw' }, 'Phone');
+  const rc2: RemoteClient = await rlink.wait();
+  const ra = await rc2.approveLink(rlink.code);
+  await ra.confirm();
+  const rd: DeviceInfo[] = await rc2.devices();
+  rc2.onNotice((x) => console.log(x.detail));
+  console.log(history, name, rd);
 }
 serveClient({} as any);
 serveClient({ methods: { count: (client: Client | null, x: number) => (client ? x : 0) } });

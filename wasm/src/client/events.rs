@@ -1,0 +1,343 @@
+//! What the client tells the app: messages (listeners, or a queue for `nextMessage`),
+//! delivery updates, notices, connection status and background errors.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use js_sys::Function;
+use sealpost_core::UserId;
+use sealpost_engine::{IncomingMessage, Notice, SecurityKind};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::Inner;
+use super::persist::Pairs as _;
+use crate::crypto::{Bytes, hex, to_js};
+use crate::error::Code;
+
+#[derive(Default)]
+pub(crate) struct Listeners {
+    pub(crate) message: Vec<Function>,
+    pub(crate) status: Vec<Function>,
+    pub(crate) error: Vec<Function>,
+    pub(crate) delivery: Vec<Function>,
+    pub(crate) notice: Vec<Function>,
+}
+
+/// The app-facing event state.
+#[derive(Default)]
+pub(crate) struct Events {
+    pub(crate) listeners: RefCell<Listeners>,
+    pub(crate) queue: RefCell<VecDeque<JsValue>>,
+    pub(crate) waiters: RefCell<VecDeque<Function>>,
+    pub(crate) iterating: Cell<bool>,
+}
+
+/// A delivered message as the app sees it (also what the inbox stores with `autoAck` off).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageOut {
+    pub(crate) id: String,
+    pub(crate) msg_id: String,
+    pub(crate) message_id: String,
+    pub(crate) from: String,
+    pub(crate) from_username: String,
+    pub(crate) from_device: String,
+    pub(crate) conversation: String,
+    pub(crate) own: bool,
+    pub(crate) verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) text: Option<String>,
+    pub(crate) content: Bytes,
+    pub(crate) content_type: u8,
+    pub(crate) sent_at: u64,
+    pub(crate) received_at: u64,
+}
+
+/// A message kept for the app (`autoAck: false`), as stored: the content in base64.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct StoredMessage {
+    id: String,
+    from: String,
+    from_username: String,
+    from_device: String,
+    conversation: String,
+    own: bool,
+    verified: bool,
+    content: String,
+    content_type: u8,
+    sent_at: u64,
+    received_at: u64,
+}
+
+impl super::persist::FromJs for StoredMessage {
+    fn from_js(v: &JsValue) -> Option<Self> {
+        use super::persist::{number, string};
+        Some(StoredMessage {
+            id: string(v, "id")?,
+            from: string(v, "from")?,
+            from_username: string(v, "from_username")?,
+            from_device: string(v, "from_device")?,
+            conversation: string(v, "conversation")?,
+            own: super::options::get(v, "own").as_bool()?,
+            verified: super::options::get(v, "verified").as_bool()?,
+            content: string(v, "content")?,
+            content_type: number(v, "content_type")? as u8,
+            sent_at: number(v, "sent_at")?,
+            received_at: number(v, "received_at")?,
+        })
+    }
+}
+
+impl MessageOut {
+    pub(crate) fn stored(&self) -> StoredMessage {
+        StoredMessage {
+            id: self.id.clone(),
+            from: self.from.clone(),
+            from_username: self.from_username.clone(),
+            from_device: self.from_device.clone(),
+            conversation: self.conversation.clone(),
+            own: self.own,
+            verified: self.verified,
+            content: super::transport::b64(&self.content.0),
+            content_type: self.content_type,
+            sent_at: self.sent_at,
+            received_at: self.received_at,
+        }
+    }
+
+    pub(crate) fn from_stored(s: StoredMessage) -> Option<Self> {
+        let content = super::transport::unb64(&s.content).ok()?;
+        let text = if s.content_type == 0 {
+            String::from_utf8(content.clone()).ok()
+        } else {
+            None
+        };
+        Some(MessageOut {
+            msg_id: s.id.clone(),
+            message_id: s.id.clone(),
+            id: s.id,
+            from: s.from,
+            from_username: s.from_username,
+            from_device: s.from_device,
+            conversation: s.conversation,
+            own: s.own,
+            verified: s.verified,
+            text,
+            content: Bytes(content),
+            content_type: s.content_type,
+            sent_at: s.sent_at,
+            received_at: s.received_at,
+        })
+    }
+
+    pub(crate) fn from_engine(m: IncomingMessage) -> Self {
+        let id = hex(&m.msg_id.0);
+        let text = if m.content_type == 0 {
+            String::from_utf8(m.content.clone()).ok()
+        } else {
+            None
+        };
+        MessageOut {
+            id: id.clone(),
+            msg_id: id.clone(),
+            message_id: id,
+            from: m.from.to_hex(),
+            from_username: m.from_username.as_str().to_owned(),
+            from_device: m.from_device.to_hex(),
+            conversation: m.conversation.to_hex(),
+            own: m.own,
+            verified: m.verified,
+            text,
+            content: Bytes(m.content),
+            content_type: m.content_type,
+            sent_at: m.sent_at,
+            received_at: m.received_at,
+        }
+    }
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct NoticeOut {
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    security: Option<&'static str>,
+    detail: String,
+    at: u64,
+}
+
+fn call_all(listeners: &[Function], v: &JsValue) {
+    for f in listeners {
+        let _ = f.call1(&JsValue::NULL, v);
+    }
+}
+
+impl Inner {
+    pub(crate) fn set_status(&self, status: &'static str) {
+        if self.conn.status.replace(status) == status {
+            return;
+        }
+        let listeners = self.events.listeners.borrow().status.clone();
+        call_all(&listeners, &JsValue::from_str(status));
+    }
+
+    pub(crate) fn emit_error(&self, code: Code, message: &str, blob_id: Option<&str>) {
+        let e = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&e, &"code".into(), &code.as_str().into());
+        let _ = js_sys::Reflect::set(&e, &"message".into(), &message.into());
+        if let Some(id) = blob_id {
+            let _ = js_sys::Reflect::set(&e, &"blobId".into(), &id.into());
+        }
+        let listeners = self.events.listeners.borrow().error.clone();
+        call_all(&listeners, &e);
+    }
+
+    pub(crate) fn emit_message(&self, m: &MessageOut) {
+        let Ok(m) = to_js(m) else {
+            return self.emit_error(Code::Crypto, "a message could not be converted", None);
+        };
+        let listeners = self.events.listeners.borrow().message.clone();
+        call_all(&listeners, &m);
+        if listeners.is_empty() || self.events.iterating.get() {
+            let waiter = self.events.waiters.borrow_mut().pop_front();
+            match waiter {
+                Some(resolve) => {
+                    let _ = resolve.call1(&JsValue::NULL, &m);
+                }
+                None => self.events.queue.borrow_mut().push_back(m),
+            }
+        }
+    }
+
+    pub(crate) fn emit_delivery(&self, msg_id: &str, delivered: usize, total: usize) {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct D<'a> {
+            message_id: &'a str,
+            msg_id: &'a str,
+            delivered: usize,
+            total: usize,
+        }
+        let listeners = self.events.listeners.borrow().delivery.clone();
+        if listeners.is_empty() {
+            return;
+        }
+        if let Ok(v) = to_js(&D {
+            message_id: msg_id,
+            msg_id,
+            delivered,
+            total,
+        }) {
+            call_all(&listeners, &v);
+        }
+    }
+
+    /// The name of `user` when this client knows it.
+    pub(crate) fn name_of(&self, user: &UserId) -> Option<String> {
+        if let Some(n) = self.names.borrow().find(user) {
+            return Some(n.clone());
+        }
+        self.with_engine(|e| {
+            Ok(e.account_state()
+                .get(user)
+                .and_then(|c| c.username.as_ref().map(|u| u.as_str().to_owned())))
+        })
+        .ok()
+        .flatten()
+    }
+
+    pub(crate) fn emit_notice(&self, notice: &Notice, now: u64) {
+        let mut n = NoticeOut {
+            at: now,
+            ..NoticeOut::default()
+        };
+        let who = |n: &mut NoticeOut, user: &UserId| {
+            n.from = Some(user.to_hex());
+            n.conversation = Some(user.to_hex());
+            n.from_username = self.name_of(user);
+        };
+        match notice {
+            Notice::CouldNotDecrypt { gave_up, .. } => {
+                n.kind = "couldNotDecrypt";
+                n.detail = if *gave_up {
+                    "A message could not be decrypted.".into()
+                } else {
+                    "A message could not be decrypted yet; the client tries again.".into()
+                };
+            }
+            Notice::MaybeMissing {
+                user,
+                device,
+                count,
+            } => {
+                n.kind = "mayBeMissing";
+                who(&mut n, user);
+                n.device = Some(device.to_hex());
+                n.count = Some(*count);
+                n.detail = format!(
+                    "{count} message(s) from {} may be missing; asked the sender to send again.",
+                    n.from_username
+                        .clone()
+                        .unwrap_or_else(|| "a contact".into())
+                );
+            }
+            Notice::SecurityEvent { kind, user } => {
+                n.kind = "security";
+                who(&mut n, user);
+                let (tag, text) = match kind {
+                    SecurityKind::IdentityMismatch => (
+                        "identityMismatch",
+                        "A message signed with another key than this contact's was dropped.",
+                    ),
+                    SecurityKind::IdentityChanged => (
+                        "identityChanged",
+                        "The directory shows a new identity key for this contact: compare safety numbers before writing again.",
+                    ),
+                    SecurityKind::BadDirectory => (
+                        "badDirectory",
+                        "The directory sent a device list that does not verify.",
+                    ),
+                    SecurityKind::UnknownDevice => (
+                        "unknownDevice",
+                        "A message from a device that is not in the sender's device list was dropped.",
+                    ),
+                    SecurityKind::ForgedPayload => (
+                        "forgedPayload",
+                        "A message claiming another sender was dropped.",
+                    ),
+                    SecurityKind::DeviceRevoked => {
+                        ("deviceRevoked", "This device was removed from the account.")
+                    }
+                };
+                n.security = Some(tag);
+                n.detail = text.into();
+            }
+            Notice::NotDelivered { msg_id } => {
+                n.kind = "notDelivered";
+                n.message_id = Some(hex(&msg_id.0));
+                n.detail = "A message reached none of the recipient's devices.".into();
+            }
+            // Reported to the caller that asked (send, revokeDevice), or not for the user.
+            Notice::SendFailed { .. }
+            | Notice::DeviceListRefused { .. }
+            | Notice::Unreadable { .. } => return,
+        }
+        let listeners = self.events.listeners.borrow().notice.clone();
+        if let Ok(v) = to_js(&n) {
+            call_all(&listeners, &v);
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! The options of `Client.register`/`login`/`startLink` and the TypeScript shapes of
+//! what the client hands to JS.
+
+use js_sys::Function;
+use sealpost_core::Username;
+use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::error::{OrJs, invalid};
+use crate::storage::StorageJs;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CLIENT: &'static str = r#"
+/** Options of `Client.register`, `Client.login` and `Client.startLink`. */
+export interface ClientOptions {
+  /** Relay base URL, e.g. `"https://relay.example"`; `""` for the page's own origin. */
+  relayUrl: string;
+  /** Where state is persisted (encrypted): `await IndexedDbStorage.open()` or `new MemoryStorage()`. */
+  storage: SealpostStorage;
+  /** RSA size for new keys (default 4096). */
+  keySize?: KeySize;
+  /** Key generation progress. */
+  onProgress?: ProgressCallback;
+  /** PBKDF2 iterations of the backup and the local vault (default and minimum 600000). */
+  iterations?: number;
+  /**
+   * Acknowledge each message to the relay once it is decrypted and stored (default
+   * true). With `false` the client keeps every delivered message (encrypted, in the
+   * storage) until the app calls `ack([m.id])`, and gives the unacknowledged ones again
+   * after the next login: an app that stores messages itself loses none in a crash.
+   */
+  autoAck?: boolean;
+  /** Kept for compatibility: the client rotates its device keys by itself. */
+  autoRotate?: boolean;
+  /** Open the WebSocket right away (default true); otherwise call `connect()`. */
+  connect?: boolean;
+  /**
+   * An account is open in one tab (or worker) of a browser at a time (a Web Lock named
+   * `"sealpost:" + userId`, where the browser has Web Locks). When it is open elsewhere,
+   * `login`/`register` throw `LOCKED`; with `takeOver: true` they close it there instead
+   * (that client's `onError` gets `LOCKED` and its status becomes `"closed"`).
+   */
+  takeOver?: boolean;
+  /**
+   * Milliseconds to wait for the relay's answer to an HTTP request before it fails with
+   * `NETWORK` (default 30000).
+   */
+  requestTimeout?: number;
+  /**
+   * Seconds `send` trusts its copy of a contact's (and its own account's) device list
+   * before re-reading the directory (default 60; 0 = before every message), so a new
+   * device is reached within a minute. `lookup` always re-reads it.
+   */
+  bundleMaxAge?: number;
+  /**
+   * This device's name in the account's device list (at most 64 bytes of UTF-8;
+   * visible to the relay and to contacts). Default: the browser and OS.
+   */
+  deviceName?: string;
+  /**
+   * `startLink` only: the password that encrypts this browser's copy of the account
+   * (use the account's password, so that `login` unlocks it later).
+   */
+  password?: string;
+}
+
+/** A decrypted incoming message (or a copy of one this account sent from another device). */
+export interface IncomingMessage {
+  /** Pass it to `ack` when `autoAck` is off (the message id). */
+  id: string;
+  /** The message id (32 hex digits), chosen by its sender, stable across re-sends. */
+  msgId: string;
+  /** Same as `msgId` (the sender's `SendResult.messageId`). */
+  messageId: string;
+  /** Sender user id. */
+  from: string;
+  /** Sender username (authenticated: it hashes to `from`). */
+  fromUsername: string;
+  /** The sending device (32 hex digits). */
+  fromDevice: string;
+  /** The thread: the sender's user id, or for `own` messages the contact it was sent to. */
+  conversation: string;
+  /** A copy of a message this account sent from another of its devices. */
+  own: boolean;
+  /** Whether you marked the sender's safety number as compared (always true for `own`). */
+  verified: boolean;
+  /** The text, for content type 0. */
+  text?: string;
+  /** The plaintext bytes. */
+  content: Uint8Array;
+  /** 0 for text. */
+  contentType: number;
+  /** Sender's clock (Unix seconds). */
+  sentAt: number;
+  /** When this device opened it (Unix seconds). */
+  receivedAt: number;
+}
+
+/** A contact (a pinned identity key). */
+export interface ContactInfo {
+  username?: string;
+  userId: string;
+  /** SHA-256 of the identity key (hex). */
+  fingerprint: string;
+  /** The 60-digit safety number between you and the contact, in groups of five. */
+  safetyNumber: string;
+  /** Whether you marked the safety number as compared (`setVerified`). */
+  verified: boolean;
+  /** What to show as a QR code for the contact to scan (`matchesQr` checks theirs). */
+  qrPayload: Uint8Array;
+}
+
+/** Options of `send`. */
+export interface SendOptions {
+  /**
+   * Makes the send retryable: a `send` with a key already used (on this storage, for 7
+   * days) sends no new message: it waits for the first one's deposits, or resolves to
+   * its delivery state. A key reused for other content or another recipient is
+   * `INVALID_ARGUMENT`. Use your own message id.
+   */
+  idempotencyKey?: string;
+}
+
+/** The result of `send`: the message is on the relay for `total` devices. */
+export interface SendResult {
+  messageId: string;
+  /** Devices (of the recipient and your own other devices) that opened it so far. */
+  delivered: number;
+  /** Devices it was sealed to. */
+  total: number;
+}
+
+/** A sent message's delivery state changed (`onDelivery`). */
+export interface DeliveryEvent {
+  messageId: string;
+  delivered: number;
+  total: number;
+}
+
+/** Something the user should know that is not a message (`onNotice`); never message text. */
+export interface NoticeEvent {
+  kind: "couldNotDecrypt" | "mayBeMissing" | "security" | "notDelivered";
+  /** The user id concerned (sender, contact), when known. */
+  from?: string;
+  /** Its username, when known. */
+  fromUsername?: string;
+  /** The thread it belongs to (a contact's user id), when known. */
+  conversation?: string;
+  /** The device concerned (mayBeMissing). */
+  device?: string;
+  /** How many messages may be missing (mayBeMissing). */
+  count?: number;
+  /** The message that no device received (notDelivered). */
+  messageId?: string;
+  /** For `security`: what happened. */
+  security?: "identityMismatch" | "identityChanged" | "badDirectory" | "unknownDevice" | "forgedPayload" | "deviceRevoked";
+  /** Plain words for the user. */
+  detail: string;
+  /** When (Unix seconds). */
+  at: number;
+}
+
+/** One device of the account (`devices()`). */
+export interface DeviceInfo {
+  id: string;
+  name: string;
+  /** When it was added (Unix seconds). */
+  addedAt: number;
+  /** Its last relay access, rounded down to 5 minutes (Unix seconds), or null. */
+  lastSeen: number | null;
+  /** This device. */
+  current: boolean;
+}
+
+/** Connection state of the incoming-message WebSocket. */
+export type ConnectionStatus = "connecting" | "online" | "offline" | "closed";
+
+/** Errors that happen in the background (storage, connection, revocation). */
+export interface ClientErrorEvent {
+  code: SealpostErrorCode;
+  message: string;
+  /** The relay blob that caused it. */
+  blobId?: string;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "ClientOptions")]
+    pub type ClientOptionsJs;
+    #[wasm_bindgen(typescript_type = "ContactInfo")]
+    pub type ContactInfoJs;
+    #[wasm_bindgen(typescript_type = "SendResult")]
+    pub type SendResultJs;
+    #[wasm_bindgen(typescript_type = "SendOptions")]
+    pub type SendOptionsJs;
+}
+
+/// Default `ClientOptions.requestTimeout` (milliseconds).
+const REQUEST_TIMEOUT_MS: u32 = 30_000;
+
+/// The checked `ClientOptions`.
+pub(crate) struct Options {
+    pub(crate) relay: String,
+    pub(crate) storage: StorageJs,
+    pub(crate) key_size: Option<u32>,
+    pub(crate) on_progress: Option<Function>,
+    pub(crate) iterations: Option<u32>,
+    pub(crate) auto_ack: bool,
+    pub(crate) connect: bool,
+    pub(crate) take_over: bool,
+    pub(crate) request_timeout: u32,
+    pub(crate) device_name: String,
+    pub(crate) bundle_max_age: u64,
+    pub(crate) password: Option<Zeroizing<String>>,
+}
+
+pub(crate) fn get(o: &JsValue, k: &str) -> JsValue {
+    js_sys::Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+impl Options {
+    /// The checked arguments of `register` and `login` (the password zeroized on drop).
+    pub(crate) fn begin(
+        password: String,
+        options: &JsValue,
+        username: &str,
+    ) -> Result<(Zeroizing<String>, Options, Username), JsValue> {
+        let password = Zeroizing::new(password);
+        Ok((
+            password,
+            Options::read(options)?,
+            Username::parse(username).or_js()?,
+        ))
+    }
+
+    pub(crate) fn read(o: &JsValue) -> Result<Self, JsValue> {
+        if !o.is_object() {
+            return Err(invalid("options must be an object"));
+        }
+        let relay = get(o, "relayUrl")
+            .as_string()
+            .ok_or_else(|| invalid("options.relayUrl must be a string"))?;
+        let storage = get(o, "storage");
+        if !storage.is_object() {
+            return Err(invalid("options.storage must implement get/set/delete"));
+        }
+        let num = |k: &str| get(o, k).as_f64().map(|v| v as u32);
+        let device_name = match get(o, "deviceName").as_string() {
+            Some(n) => truncate_utf8(&n, sealpost_core::v2::MAX_DEVICE_NAME_LEN),
+            None => default_device_name(),
+        };
+        Ok(Options {
+            relay: relay.trim_end_matches('/').to_owned(),
+            storage: storage.unchecked_into(),
+            key_size: num("keySize"),
+            on_progress: get(o, "onProgress").dyn_into::<Function>().ok(),
+            iterations: num("iterations"),
+            auto_ack: get(o, "autoAck").as_bool().unwrap_or(true),
+            connect: get(o, "connect").as_bool().unwrap_or(true),
+            take_over: get(o, "takeOver").as_bool().unwrap_or(false),
+            request_timeout: get(o, "requestTimeout")
+                .as_f64()
+                .filter(|v| *v >= 1.0)
+                .map_or(REQUEST_TIMEOUT_MS, |v| v.min(f64::from(u32::MAX)) as u32),
+            device_name,
+            bundle_max_age: get(o, "bundleMaxAge")
+                .as_f64()
+                .filter(|v| *v >= 0.0)
+                .map_or(60, |v| v as u64),
+            password: get(o, "password").as_string().map(Zeroizing::new),
+        })
+    }
+
+    /// Reports key generation progress.
+    pub(crate) fn progress(&self, done: u32, total: u32) {
+        if let Some(f) = &self.on_progress {
+            let _ = f.call2(&JsValue::NULL, &done.into(), &total.into());
+        }
+    }
+}
+
+/// The longest prefix of `s` that fits in `max` bytes of UTF-8.
+pub(crate) fn truncate_utf8(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// "Chrome on Linux" and the like, from `navigator.userAgent` ("Browser" elsewhere).
+fn default_device_name() -> String {
+    let ua = get(&get(&js_sys::global(), "navigator"), "userAgent")
+        .as_string()
+        .unwrap_or_default();
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("Node.js", "Node.js"),
+    ]
+    .iter()
+    .find(|(k, _)| ua.contains(k))
+    .map_or("Browser", |(_, v)| v);
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(k, _)| ua.contains(k))
+    .map(|(_, v)| *v);
+    match os {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_owned(),
+    }
+}

@@ -1,0 +1,280 @@
+//! `send`: an idempotency key maps to a message id (a small encrypted record), the
+//! engine seals (or waits for the directory), and the call resolves once the relay took
+//! the deposits.
+
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use sealpost_core::{UserId, Username};
+use sealpost_engine::{Input, MsgId, SendError};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::Inner;
+use super::driver::{Batch, DepositResult};
+use super::options::SendResultJs;
+use super::persist::{self, Pairs as _, Sent};
+use crate::crypto::{hex, to_js};
+use crate::error::{Code, OrJs, err, invalid};
+use crate::{now_or, rng};
+
+/// What a waiting `send` learns once the engine sealed its message.
+pub(crate) struct Sealed {
+    delivered: usize,
+    total: usize,
+    deposits: Vec<DepositResult>,
+}
+
+type Reply = oneshot::Sender<Result<Sealed, JsValue>>;
+
+/// Sends waiting for the engine to seal (or refuse) their message.
+#[derive(Default)]
+pub(crate) struct Pending {
+    waiting: Vec<(MsgId, (UserId, Vec<Reply>))>,
+}
+
+fn send_error(error: SendError) -> JsValue {
+    match error {
+        SendError::NoSuchUser => err(Code::NotFound, "no such user"),
+        SendError::IdentityChanged => err(
+            Code::IdentityChanged,
+            "the contact's identity key changed: compare safety numbers, then forgetContact and lookup",
+        ),
+        SendError::Busy => err(Code::RateLimited, "too many messages wait: try again later"),
+        SendError::TooLarge => err(Code::TooLarge, "the content is too large"),
+        SendError::NoDevices => err(Code::NotFound, "the recipient has no device to send to"),
+    }
+}
+
+/// What an idempotency key was first used for.
+fn content_digest(content_type: u8, content: &[u8]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update([content_type]);
+    h.update(content);
+    hex(&h.finalize())
+}
+
+fn result(msg_id: &str, delivered: usize, total: usize) -> Result<SendResultJs, JsValue> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct R<'a> {
+        message_id: &'a str,
+        msg_id: &'a str,
+        delivered: usize,
+        total: usize,
+    }
+    Ok(to_js(&R {
+        message_id: msg_id,
+        msg_id,
+        delivered,
+        total,
+    })?
+    .unchecked_into())
+}
+
+/// An idempotency key whose send is under way; released when dropped.
+struct InFlight<'a> {
+    inner: &'a Inner,
+    key: String,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(inner: &'a Inner, key: &str) -> Result<Self, JsValue> {
+        let mut keys = inner.in_flight.borrow_mut();
+        if keys.iter().any(|k| k == key) {
+            return Err(invalid(
+                "a send with this idempotencyKey is already under way: retry when it ends",
+            ));
+        }
+        keys.push(key.to_owned());
+        Ok(InFlight {
+            inner,
+            key: key.to_owned(),
+        })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut keys) = self.inner.in_flight.try_borrow_mut() {
+            keys.retain(|k| *k != self.key);
+        }
+    }
+}
+
+impl Inner {
+    /// Answers the sends whose message this batch sealed or refused.
+    pub(crate) fn settle_sends(&self, batch: &Batch) {
+        let mut pending = self.sends.borrow_mut();
+        for (msg_id, delivered, total) in &batch.deliveries {
+            if let Some((_, replies)) = pending.waiting.take(msg_id) {
+                for reply in replies {
+                    let _ = reply.send(Ok(Sealed {
+                        delivered: *delivered,
+                        total: *total,
+                        deposits: batch.deposits.clone(),
+                    }));
+                }
+            }
+            self.update_sent(msg_id, *delivered, *total);
+        }
+        for (msg_id, error) in &batch.send_failed {
+            if let Some((_, replies)) = pending.waiting.take(msg_id) {
+                for reply in replies {
+                    let _ = reply.send(Err(send_error(*error)));
+                }
+            }
+        }
+    }
+
+    /// The directory could not be reached for `user`: sends waiting for it fail (the
+    /// engine still holds them and seals them once the directory answers).
+    pub(crate) fn fail_sends_to(&self, user: &UserId, e: &JsValue) {
+        let mut pending = self.sends.borrow_mut();
+        let ids: Vec<MsgId> = pending
+            .waiting
+            .iter()
+            .filter(|(_, (to, _))| to == user || *user == self.user_id)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some((_, replies)) = pending.waiting.take(&id) {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    fn update_sent(&self, msg_id: &MsgId, delivered: usize, total: usize) {
+        let id = hex(&msg_id.0);
+        let _ = self.with_state(|s| {
+            for (_, sent) in s.sent.iter_mut() {
+                if sent.msg_id == id {
+                    sent.delivered = delivered;
+                    sent.total = total;
+                }
+            }
+            Ok(())
+        });
+    }
+
+    /// See [`super::Client::send`].
+    pub(crate) async fn send(
+        self: &Rc<Self>,
+        to: &str,
+        content_type: u8,
+        content: Vec<u8>,
+        idempotency_key: Option<String>,
+    ) -> Result<SendResultJs, JsValue> {
+        let name = Username::parse(to).or_js()?;
+        let to_id = name.user_id();
+        self.names.borrow_mut().put(to_id, name.as_str().to_owned());
+        let digest = content_digest(content_type, &content);
+        let _in_flight = match &idempotency_key {
+            Some(k) => Some(InFlight::start(self, k)?),
+            None => None,
+        };
+        let known = match &idempotency_key {
+            Some(k) => self.with_state(|s| Ok(s.sent.find(k).cloned()))?,
+            None => None,
+        };
+        let msg_id = match &known {
+            Some(sent) => {
+                if sent.to != to_id.to_hex() || sent.digest != digest {
+                    return Err(invalid(
+                        "this idempotencyKey was used for another message (recipient or content)",
+                    ));
+                }
+                MsgId(
+                    *sealpost_core::v2::DeviceId::from_hex(&sent.msg_id)
+                        .map_err(|_| err(Code::Storage, "bad stored message id"))?
+                        .as_bytes(),
+                )
+            }
+            None => MsgId::random(&mut rng()),
+        };
+        if let (Some(k), None) = (&idempotency_key, &known) {
+            // Recorded before anything is sealed: a retry never makes a second message.
+            let now = now_or(None);
+            let json = self.with_state(|s| {
+                persist::prune_sent(&mut s.sent, now);
+                s.sent.put(
+                    k.clone(),
+                    Sent {
+                        to: to_id.to_hex(),
+                        digest: digest.clone(),
+                        msg_id: hex(&msg_id.0),
+                        created_at: now,
+                        delivered: 0,
+                        total: 0,
+                    },
+                );
+                persist::to_json(&s.sent)
+            })?;
+            self.store("sends", &json).await?;
+        }
+        // New devices of the contact (and of this account) are reached within bundleMaxAge.
+        if known.is_none() {
+            self.refresh(to_id, self.bundle_max_age).await;
+            self.refresh(self.user_id, self.bundle_max_age).await;
+        }
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self.sends.borrow_mut();
+            match pending.waiting.find_mut(&msg_id) {
+                Some((_, replies)) => replies.push(tx),
+                None => pending.waiting.push((msg_id, (to_id, vec![tx]))),
+            }
+        }
+        let input = Input::SendRequested {
+            msg_id,
+            to: name,
+            content_type,
+            content,
+        };
+        let fed = self.feed(input).await;
+        if let Err(e) = fed {
+            self.sends.borrow_mut().waiting.take(&msg_id);
+            return Err(e);
+        }
+        let sealed = match known {
+            // An earlier attempt sealed it (the engine's outbox has it and seals nothing
+            // new): kick the retries of its deposits and report its delivery state.
+            Some(sent) if sent.total > 0 && self.sealing(&msg_id) => {
+                self.sends.borrow_mut().waiting.take(&msg_id);
+                let _ = self.feed(Input::Tick).await;
+                let id = hex(&msg_id.0);
+                let (d, t) = self
+                    .with_state(|s| {
+                        Ok(s.sent
+                            .iter()
+                            .map(|(_, x)| x)
+                            .find(|x| x.msg_id == id)
+                            .map(|x| (x.delivered, x.total)))
+                    })?
+                    .unwrap_or((sent.delivered, sent.total));
+                return result(&id, d, t);
+            }
+            _ => rx.await.map_err(|_| err(Code::Closed, "logged out"))??,
+        };
+        for d in &sealed.deposits {
+            match d.clone().await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(err(Code::Closed, "logged out")),
+            }
+        }
+        if idempotency_key.is_some() {
+            let json = self.with_state(|s| persist::to_json(&s.sent))?;
+            let _ = self.store("sends", &json).await;
+        }
+        result(&hex(&msg_id.0), sealed.delivered, sealed.total)
+    }
+
+    /// Whether a `send` of `msg_id` still waits for the engine.
+    fn sealing(&self, msg_id: &MsgId) -> bool {
+        self.sends.borrow().waiting.find(msg_id).is_some()
+    }
+}
