@@ -17,6 +17,23 @@ if (process.send) {
 }
 const h = createHarness();
 clientSuite(h, sp, { relayUrl });
+// serveClient/RemoteClient through in-process ports: the worker side runs the web build.
+const { remoteSuite, workerPair } = await import('./remote.suite.js');
+const { readFileSync } = await import('node:fs');
+const { serveClient } = await import(new URL('../pkg/worker.js', import.meta.url).pathname);
+const web = await import(new URL('../pkg/index.js', import.meta.url).pathname);
+const { worker, scope } = workerPair();
+const storages = new Map();
+serveClient({
+  scope,
+  relayUrl,
+  wasm: readFileSync(new URL('../pkg/web/sealpost_wasm_bg.wasm', import.meta.url)),
+  storage: (username) => {
+    if (!storages.has(username)) storages.set(username, new web.MemoryStorage());
+    return storages.get(username);
+  },
+});
+remoteSuite(h, sp, { relayUrl, worker });
 const result = await h.run(filter || undefined);
 if (process.send) process.send({ result }, () => process.exit(0));
 else {
