@@ -243,6 +243,118 @@ if (!args.has('--node-only')) {
     server.close();
   }
 }
+// Two devices of one account in two browsers (separate profiles, so separate Web Locks
+// and IndexedDB): a password login, a link, messages on every device, a revocation.
+if (relay && !args.has('--node-only') && (!filter || 'chromium: two browsers'.includes(filter))) {
+  const { chromium } = await import('playwright-core');
+  const r = { passed: 0, failed: 0, failures: [] };
+  const contexts = [];
+  const open = async () => {
+    const context = await launchChromium(chromium);
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('pageerror', (e) => console.log(`page error: ${e}`));
+    await page.goto(`${relay.url}/wasm/tests/devices.html`);
+    await page.waitForFunction(() => window.ready === true, null, { timeout: 60000 });
+    return page;
+  };
+  const step = async (name, fn) => {
+    const start = Date.now();
+    try {
+      await fn();
+      r.passed++;
+      console.log(`ok   ${name} (${Date.now() - start} ms)`);
+    } catch (e) {
+      r.failed++;
+      r.failures.push({ name, error: String(e) });
+      console.log(`FAIL ${name}: ${e?.stack ?? e}`);
+    }
+  };
+  const check = (cond, what) => {
+    if (!cond) throw new Error(what);
+  };
+  const tag = Math.random().toString(36).slice(2, 8);
+  const env = { relayUrl: relay.url, A: `ann-${tag}`, B: `ben-${tag}`, pw: 'correct horse battery staple' };
+  try {
+    const one = await open();
+    const two = await open();
+    let ids;
+    await step('two browsers: a password login on a second browser is a new device; both get every message', async () => {
+      ids = await one.evaluate(async (e) => {
+        const o = (storage) => ({ relayUrl: e.relayUrl, storage, keySize: 2048, bundleMaxAge: 0 });
+        const ann = keep('ann', await sp.Client.register({ ...o(await sp.IndexedDbStorage.open(`a-${e.A}`)), deviceName: 'Ann desktop' }, e.A, e.pw));
+        keep('ben', await sp.Client.register(o(new sp.MemoryStorage()), e.B, e.pw));
+        return ann;
+      }, env);
+      const ann2 = await two.evaluate(async (e) => keep('ann', await sp.Client.login({ relayUrl: e.relayUrl, storage: await sp.IndexedDbStorage.open(`a-${e.A}`), keySize: 2048, bundleMaxAge: 0, deviceName: 'Ann laptop' }, e.A, e.pw)), env);
+      check(ann2.userId === ids.userId && ann2.deviceId !== ids.deviceId, 'a new device of the same account');
+      const sent = await one.evaluate(async (e) => (await clients.ben.send(e.A, 'to both browsers')).total, env);
+      check(sent === 2, `sealed to ${sent} devices`);
+      for (const page of [one, two]) {
+        const text = await page.evaluate(async () => (await recv('ann')).text);
+        check(text === 'to both browsers', text);
+      }
+      await two.evaluate(async (e) => clients.ann.send(e.B, 'from the laptop'), env);
+      const atBen = await one.evaluate(async () => { const m = await recv('ben'); return [m.text, m.fromDevice]; });
+      check(atBen[0] === 'from the laptop' && atBen[1] === ann2.deviceId, JSON.stringify(atBen));
+      const copy = await one.evaluate(async () => { const m = await recv('ann'); return [m.text, m.own, m.conversation]; });
+      check(copy[0] === 'from the laptop' && copy[1] === true, JSON.stringify(copy));
+      const names = await one.evaluate(async () => (await clients.ann.devices()).map((d) => `${d.name}:${d.current}`).sort());
+      check(JSON.stringify(names) === JSON.stringify(['Ann desktop:true', 'Ann laptop:false']), JSON.stringify(names));
+      ids.second = ann2.deviceId;
+      await two.evaluate(async () => clients.ann.logout());
+    });
+    await step('two browsers: linking a third browser by code; history and contacts come along', async () => {
+      const three = await open();
+      const link = await three.evaluate(async (e) => {
+        window.link = await sp.Client.startLink({ relayUrl: e.relayUrl, storage: await sp.IndexedDbStorage.open(`c-${e.A}`), keySize: 2048, bundleMaxAge: 0, password: e.pw }, 'Ann tablet');
+        window.linked = window.link.wait().then((c) => keep('ann', c));
+        return window.link.code;
+      }, env);
+      const name = await one.evaluate(async (code) => {
+        const a = await clients.ann.approveLink(code);
+        await a.confirm({ history: new TextEncoder().encode('the old history') });
+        return a.deviceName;
+      }, link);
+      check(name === 'Ann tablet', name);
+      const got = await three.evaluate(async (e) => {
+        const me = await window.linked;
+        const history = new TextDecoder().decode(await clients.ann.takeLinkedHistory());
+        const contacts = clients.ann.contacts().map((c) => c.username);
+        return { me, history, contacts };
+      }, env);
+      check(got.me.userId === ids.userId, 'same account');
+      check(got.history === 'the old history', got.history);
+      check(got.contacts.includes(env.B), `contacts ${got.contacts}`);
+      await one.evaluate(async (e) => clients.ben.send(e.A, 'to the tablet too'), env);
+      const text = await three.evaluate(async () => (await recv('ann')).text);
+      check(text === 'to the tablet too', text);
+      await three.evaluate(async () => clients.ann.logout());
+    });
+    await step('two browsers: a device revoked while offline is told at its next login, closed and wiped', async () => {
+      await one.evaluate(async (id) => clients.ann.revokeDevice(id), ids.second);
+      const seen = await two.evaluate(async (e) => {
+        window.events = [];
+        const c = await sp.Client.login({ relayUrl: e.relayUrl, storage: await sp.IndexedDbStorage.open(`a-${e.A}`), keySize: 2048 }, e.A, e.pw);
+        keep('ann', c);
+        for (let i = 0; i < 150 && !events.some((x) => x.error === 'DEVICE_REVOKED'); i++) await new Promise((r) => setTimeout(r, 100));
+        const storage = await sp.IndexedDbStorage.open(`a-${e.A}`);
+        const left = await storage.get(`sealpost/v2/${c.userId}/device`);
+        return { events, left: left ? left.length : 0, status: c.status };
+      }, env);
+      check(seen.events.some((x) => x.error === 'DEVICE_REVOKED'), JSON.stringify(seen.events));
+      check(seen.left === 0, 'the revoked device deleted its keys');
+    });
+  } catch (e) {
+    r.failed++;
+    r.failures.push({ name: 'two browsers', error: String(e) });
+    console.log(`FAIL two browsers: ${e?.stack ?? e}`);
+  } finally {
+    for (const c of contexts) await c.close();
+  }
+  tally('chromium: two browsers', r);
+}
+
 if (relay) {
   relay.child.kill();
   rmSync(relay.data, { recursive: true, force: true });
