@@ -1,6 +1,6 @@
 // The relay client against a real relay process (browser only: it needs WebSocket and
 // IndexedDB). Usernames are random per run so the suite can run against any relay.
-import { assert, eq, hexToBytes, throwsCode } from './harness.js';
+import { assert, bytesToHex, eq, hexToBytes, throwsCode } from './harness.js';
 
 export function clientSuite({ test }, sp, { relayUrl }) {
   const tag = Math.random().toString(36).slice(2, 8);
@@ -42,8 +42,12 @@ export function clientSuite({ test }, sp, { relayUrl }) {
   // Every relay request the package makes (recorded by wrapping fetch).
   const recorded = [];
   const realFetch = globalThis.fetch;
+  // A lying directory for one test: `lie(url)` may answer instead of the relay.
+  let lie = null;
   globalThis.fetch = async (input, init) => {
     const req = input instanceof Request ? input : new Request(input, init);
+    const lied = lie?.(req.url);
+    if (lied) return lied;
     if (req.method === 'POST' && /\/v2\/mailboxes\/[0-9a-f]{64}\/[0-9a-f]{32}$/.test(req.url)) {
       recorded.push({ url: req.url, body: new Uint8Array(await req.clone().arrayBuffer()) });
     }
@@ -341,6 +345,48 @@ export function clientSuite({ test }, sp, { relayUrl }) {
   test('client: rotateKeys re-uploads the backup', async () => {
     eq(await alice.rotateKeys(), true);
     eq(alice.needsRotation(), false);
+  });
+
+  test('client: IDENTITY_CHANGED carries the new key and safety number (details); forgetContact accepts it', async () => {
+    const I = `ivy-${tag}`;
+    const ivy = await sp.Client.register(opts(new sp.MemoryStorage(), { connect: false }), I, pw);
+    const pinned = await bob.lookup(I);
+    // The directory now serves a device list for Ivy's id signed by another key (WebCrypto).
+    const key = await crypto.subtle.generateKey({ name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, ['sign']);
+    const spki = new Uint8Array(await crypto.subtle.exportKey('spki', key.publicKey));
+    const u64 = (n) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n)); return [...b]; };
+    const now = Math.floor(Date.now() / 1000);
+    const body = new Uint8Array([0x4c, 2, ...hexToBytes(ivy.userId), ...u64(now + 100), spki.length >> 8, spki.length & 255, ...spki,
+      1, ...crypto.getRandomValues(new Uint8Array(16)), ...u64(now), 0]);
+    const domain = new TextEncoder().encode('sealpost/v2/device-list\0');
+    const sig = new Uint8Array(await crypto.subtle.sign({ name: 'RSA-PSS', saltLength: 32 }, key.privateKey, new Uint8Array([...domain, ...body])));
+    const list = new Uint8Array([...body, sig.length >> 8, sig.length & 255, ...sig]);
+    const b64 = (b) => btoa(String.fromCharCode(...b)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+    const fingerprint = bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', spki)));
+    const seen = notices(bob);
+    lie = (url) => url.endsWith(`/v2/users/${ivy.userId}/bundles`)
+      ? new Response(JSON.stringify({ list: b64(list), bundles: [] }), { status: 200, headers: { 'content-type': 'application/json' } })
+      : null;
+    let err;
+    try {
+      err = await throwsCode(() => bob.lookup(I), 'IDENTITY_CHANGED');
+      await throwsCode(() => bob.send(I, 'to the new key'), 'IDENTITY_CHANGED'); // nothing sealed to it
+    } finally {
+      lie = null;
+    }
+    eq(err.details.userId, ivy.userId);
+    eq(err.details.username, I);
+    eq(err.details.fingerprint, fingerprint);
+    eq(err.details.previousFingerprint, pinned.fingerprint);
+    eq(err.details.safetyNumber.replaceAll(' ', '').length, 60);
+    assert(err.details.safetyNumber !== pinned.safetyNumber, 'a new safety number');
+    eq(bob.contacts().find((c) => c.userId === ivy.userId).fingerprint, pinned.fingerprint); // still pinned
+    assert(seen.some((n) => n.kind === 'security' && n.security === 'identityChanged' && n.from === ivy.userId), JSON.stringify(seen));
+    // Accepting the key the directory shows now (the real one again) takes forgetContact.
+    await bob.forgetContact(I);
+    eq((await bob.lookup(I)).fingerprint, ivy.fingerprint);
+    await bob.send(I, 'after forgetContact');
+    await ivy.logout();
   });
 
   test('client: IndexedDB storage persists across opens; unlock from it', async () => {

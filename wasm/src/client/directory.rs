@@ -101,7 +101,12 @@ impl Inner {
             return Err(e);
         }
         let outcome = rx.await.map_err(|_| err(Code::Closed, "logged out"))??;
+        // (The engine answers Found from a fresh listing even when the directory just
+        // showed another key: its contact info tells.)
+        let changed =
+            self.with_engine(|e| Ok(e.contact(&id).is_some_and(|c| c.identity_changed)))?;
         match outcome {
+            LookupOutcome::Found if changed => Err(self.identity_changed(&name).await),
             LookupOutcome::Found => Ok(id),
             LookupOutcome::NoSuchUser => Err(err(Code::NotFound, "no such user")),
             LookupOutcome::BadDirectory => Err(err(

@@ -23,6 +23,9 @@ use super::{Inner, State};
 use crate::error::{Code, err};
 use crate::{now_or, rng};
 
+/// Most delivered messages kept for an app that acknowledges itself (`autoAck: false`).
+const MAX_INBOX: usize = 1000;
+
 /// The outcome of one deposit, for the `send` that caused it (`Ok` also when the relay
 /// refused it for good: the engine moves on).
 pub(crate) type DepositResult = Shared<oneshot::Receiver<Result<(), JsValue>>>;
@@ -180,6 +183,11 @@ impl Inner {
                     }
                     if !self.auto_ack {
                         let kept = self.with_state(|s| {
+                            // Bounded: an app that never acknowledges loses the oldest
+                            // copies here (it was given them), not memory or storage.
+                            if s.inbox.len() >= MAX_INBOX {
+                                s.inbox.remove(0);
+                            }
                             s.inbox.push(out.clone());
                             Ok(())
                         });
