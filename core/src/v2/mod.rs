@@ -23,8 +23,8 @@
 //!   `open(rng, me, envelope, now) -> Opening::{Message(OpenedMessage), Pending(PendingInit)}`
 //!   (a pending init creates no state); `accept(pending, trusted, now) -> OpenedMessage`;
 //!   `open_attributed` (as `open`, whose errors, [`OpenFailure`], name the
-//!   [`Unreadable`] session when the sender is authenticated); `seal_fresh` (always a
-//!   new session, for re-sends);
+//!   [`Unreadable`] session when the sender is authenticated); `seal_fresh` (for re-sends:
+//!   an unconfirmed session of ours, which carries its init, else a new session);
 //!   `is_confirmed`, `missing`, `session`, `sessions` ([`SessionInfo`]), `set_trusted`,
 //!   `forget_session`, `forget_device`, `forget_peer`, `prune`, `remembers`,
 //!   `replay_memory_len`, `to_secret_bytes`, `from_secret_bytes`. Limits:

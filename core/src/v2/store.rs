@@ -65,8 +65,9 @@ impl SessionStore {
     }
 
     /// Seals `payload` to the peer device of `peer` (a bundle the engine checked against
-    /// the peer's device list and pin). Uses the newest session usable by the v1 12.5
-    /// rules for this device pair, else starts one (RSA wrap and `identity` signature);
+    /// the peer's device list and pin). Uses the newest usable unconfirmed session we
+    /// started, else the newest session usable by the v1 12.5 rules for this device
+    /// pair, else starts one (RSA wrap and `identity` signature);
     /// sessions we start are trusted. Every message of an unconfirmed session carries
     /// its init block (kind 2). Sealing to this device itself is [`Error::Malformed`].
     pub fn seal<R: CryptoRng + ?Sized>(
@@ -82,11 +83,13 @@ impl SessionStore {
             return Err(Error::Malformed);
         }
         peer.current_encryption_key(now)?;
+        // An unconfirmed session of ours first: re-sends go there too (`seal_fresh`), so
+        // the peer hears us in one session at a time (PROTOCOL.md 14.1).
         let usable = self
             .sessions
             .iter_mut()
             .filter(|s| s.usable_for(peer, now))
-            .max_by_key(|s| s.created_at);
+            .max_by_key(|s| (s.sends_init(), s.created_at));
         if let Some(session) = usable {
             return seal_in(rng, me, session, payload, now);
         }
@@ -139,7 +142,13 @@ impl SessionStore {
         if let Some((index, opened)) = found {
             return self
                 .open_in_session(index, &opened, now)
-                .map(Opening::Message)
+                .map(|m| {
+                    // Store order is the order in which the peers were last heard.
+                    if let Some(tail) = self.sessions.get_mut(index..) {
+                        tail.rotate_left(1);
+                    }
+                    Opening::Message(m)
+                })
                 .map_err(|error| OpenFailure {
                     error,
                     session: (error == Error::Decrypt)

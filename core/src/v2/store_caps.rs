@@ -2,8 +2,9 @@
 //!
 //! - At most [`MAX_SESSIONS_PER_DEVICE`] sessions per peer device (the current one and
 //!   the previous one, which still decrypts in-flight messages). A new session evicts
-//!   the pair's oldest untrusted session first; an untrusted one never evicts a trusted
-//!   one (it is refused instead).
+//!   the pair's untrusted session first, else the one the peer was heard in least
+//!   recently (it has moved on from it), keeping ours it has not answered yet; an
+//!   untrusted one never evicts a trusted one (it is refused instead).
 //! - Untrusted sessions: at most [`MAX_UNTRUSTED_SESSIONS`], least recently used evicted.
 //! - Trusted sessions: at most [`MAX_TRUSTED_SESSIONS`], evicted only by trusted ones.
 //! - Every dropped session goes to the replay memory (`replay.rs`).
@@ -28,8 +29,13 @@ pub const MAX_TRUSTED_SESSIONS: usize = 2048;
 
 impl SessionStore {
     /// Inserts a new session, evicting by the rules above. Nothing changes on error.
-    pub(crate) fn insert(&mut self, session: Session, now: u64) -> Result<()> {
+    pub(crate) fn insert(&mut self, mut session: Session, now: u64) -> Result<()> {
         self.prune(now);
+        // Strictly the newest, also within one second: "the newest usable session"
+        // (`seal`) must not change unless a session is added.
+        if let Some(newest) = self.sessions.iter().map(|s| s.created_at).max() {
+            session.created_at = session.created_at.max(newest.saturating_add(1));
+        }
         let same_pair =
             |s: &Session| s.peer == session.peer && s.peer_device == session.peer_device;
         let lru = |s: &Session| (s.last_used, s.created_at);
@@ -40,12 +46,7 @@ impl SessionStore {
             return Err(Error::TooLarge);
         }
         while self.sessions.iter().filter(|s| same_pair(s)).count() >= MAX_SESSIONS_PER_DEVICE {
-            let victim = self
-                .oldest(
-                    |s| same_pair(s) && !s.trusted,
-                    |s| (s.created_at, s.last_used),
-                )
-                .or_else(|| self.oldest(same_pair, |s| (s.created_at, s.last_used)));
+            let victim = self.pair_victim(&same_pair);
             self.drop_at(victim)?;
         }
         let (kind_cap, trusted) = if session.trusted {
@@ -114,24 +115,19 @@ impl SessionStore {
         self.replay.prune(now);
     }
 
-    /// Before a re-send's new session with `(user, device)` (`seal_fresh`): if the pair
-    /// is full, drops the oldest session we started that the peer never answered in
-    /// (the peer is not sending in it), else the pair's least recently used one:
-    /// insertion alone would evict the pair's oldest, possibly the one the peer still
-    /// sends in.
-    pub(crate) fn make_room_for_fresh(&mut self, user: &UserId, device: &DeviceId) {
-        let same_pair = |s: &Session| s.peer == *user && s.peer_device == *device;
-        if self.sessions.iter().filter(|s| same_pair(s)).count() < MAX_SESSIONS_PER_DEVICE {
-            return;
-        }
-        let victim = self
-            .oldest(
-                |s| same_pair(s) && s.sends_init(),
-                |s| (s.created_at, s.last_used),
-            )
-            .or_else(|| self.oldest(same_pair, |s| (s.last_used, s.created_at)));
-        // The index comes from `oldest`; an error cannot happen.
-        let _ = self.drop_at(victim);
+    /// The session of a full device pair that makes room for a new one. Store order is
+    /// the order in which the peer was last heard in each session (a session we start
+    /// or accept goes last, and moves last whenever a message opens in it). The first
+    /// untrusted one; else the first the peer has sent in (a responder session, or one
+    /// of ours it confirmed), i.e. the one it was heard in least recently and has moved
+    /// on from; else the first of ours it has not answered yet (it sends in those as
+    /// soon as their init arrives).
+    fn pair_victim(&self, same_pair: &impl Fn(&Session) -> bool) -> Option<usize> {
+        let first =
+            |f: &dyn Fn(&Session) -> bool| self.sessions.iter().position(|s| same_pair(s) && f(s));
+        first(&|s| !s.trusted)
+            .or_else(|| first(&|s| !s.sends_init()))
+            .or_else(|| first(&|_| true))
     }
 
     /// Drops one session (its id stays in replay memory).

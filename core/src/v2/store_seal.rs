@@ -24,10 +24,8 @@ impl SessionStore {
     /// session with us (a re-send, PROTOCOL.md 18.4): in a session that carries its init
     /// block, i.e. the newest usable session we started and the peer never answered in,
     /// else a NEW session (which later [`SessionStore::seal`]s to the device then use).
-    /// If the pair already has two sessions, one we started and the peer never answered
-    /// in goes first (the peer is not sending in it), else the least recently used one
-    /// (`store_caps.rs`).
-    /// Errors as `seal`.
+    /// If the pair already has two sessions, the one the peer was heard in least
+    /// recently goes (`store_caps.rs`). Errors as `seal`.
     pub fn seal_fresh<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -49,7 +47,6 @@ impl SessionStore {
         if let Some(session) = unanswered {
             return seal_in(rng, me, session, payload, now);
         }
-        self.make_room_for_fresh(peer.user_id(), peer.device_id());
         self.start(rng, identity, me, peer, payload, now)
     }
 
