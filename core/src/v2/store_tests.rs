@@ -248,3 +248,33 @@ fn full_replay_memory_refuses_new_trusted_sessions_and_never_forgets_early() {
     store.prune(NOW + MAX_MESSAGE_AGE + 1);
     assert_eq!(store.replay_memory_len().0, 0);
 }
+
+/// A full device pair makes room by dropping the session the peer was heard in least
+/// recently (store order), never one of ours the peer has not answered yet; and
+/// `created_at` stays strictly increasing within one second.
+#[test]
+fn a_full_pair_drops_the_session_the_peer_moved_on_from() {
+    let alice = identity("alice");
+    let mut store = SessionStore::new();
+    // Ours, unconfirmed (the peer has not answered yet).
+    let mut ours = session(1, 0xa1, 1, &alice, true);
+    ours.initiator = true;
+    ours.confirmed = false;
+    ours.init_block = alloc::vec![1];
+    let ours_id = ours.id;
+    store.insert(ours, NOW).unwrap();
+    let heard = session(2, 0xa1, 1, &alice, true);
+    let heard_id = heard.id;
+    store.accept(pending(heard), true, NOW).unwrap();
+    let third = session(3, 0xa1, 1, &alice, true);
+    let third_id = third.id;
+    store.accept(pending(third), true, NOW).unwrap();
+    let ids: Vec<SessionId> = store.sessions.iter().map(|s| s.id).collect();
+    assert_eq!(
+        ids,
+        [ours_id, third_id],
+        "the responder session heard first goes"
+    );
+    assert!(store.sessions[0].created_at < store.sessions[1].created_at);
+    assert_ne!(heard_id, third_id);
+}
