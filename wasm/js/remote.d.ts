@@ -80,7 +80,7 @@ export class RemoteClient {
   devices(): Promise<DeviceInfo[]>;
   revokeDevice(id: string): Promise<void>;
   approveLink(code: string): Promise<RemoteLinkApproval>;
-  takeLinkedHistory(): Promise<Uint8Array | null>;
+  takeLinkedHistory(): Promise<Uint8Array | undefined>;
   connect(): Promise<void>;
   /** Reconnects now instead of waiting out the backoff (see `Client.reconnect`); the worker also does this on its `online` event. */
   reconnect(): Promise<void>;

@@ -16,7 +16,6 @@ use sealpost_engine::{Engine, Input, NewDevice};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use super::backup::Backup;
 use super::options::{Options, get};
 use super::transport::{Http, network, relay_error, sleep};
 use super::{Client, Inner, State, client_http, devices};
@@ -212,6 +211,7 @@ async fn join_linked(
     let account = AccountState::from_bytes(&grant.account_state).unwrap_or_default();
     let history = (!grant.history.is_empty()).then(|| Zeroizing::new(grant.history.to_vec()));
     let username: Username = grant.username.clone();
+    let identity_spki = grant.identity.public().to_spki_der().to_vec();
     let lock = lock::acquire(&lock::name(&user.to_hex()), options.take_over).await?;
     let opened = async {
         let (engine, outputs) = Engine::join_account(
@@ -228,10 +228,13 @@ async fn join_linked(
         )
         .map_err(devices::list_error)?;
         let vault = Vault::create(&password, options.iterations)?;
-        // The backup keys (so this device can update the backup): the account password.
-        let backup = match super::backup::params(&http, &user).await {
-            Ok(params) => Backup::derive(&password, &user, params).ok(),
-            Err(_) => None,
+        // The backup keys, so this device can update the backup: only when `password`
+        // opens the account's backup (another password must never replace it).
+        let backup = match super::backup::restore(&http, &user, &password).await {
+            Ok(r) if r.identity.public().to_spki_der() == identity_spki.as_slice() => {
+                Some(r.backup)
+            }
+            _ => None,
         };
         let connect = options.connect;
         let client = Client::launch(
