@@ -450,8 +450,12 @@ impl Inner {
         }
     }
 
-    /// The connection is up: retries, notices and expiry now.
+    /// The connection is up: retries, notices and expiry now (and, once per login, the
+    /// backup, in case its last upload did not happen).
     pub(crate) fn online(self: &Rc<Self>) {
+        if !self.backup_checked.replace(true) {
+            self.backup_soon();
+        }
         let me = Rc::clone(self);
         spawn_local(async move {
             let _ = me.feed(Input::Tick).await;

@@ -98,6 +98,7 @@ pub(crate) struct Inner {
     pub(crate) names: RefCell<Vec<(UserId, String)>>,
     pub(crate) backup_dirty: Cell<bool>,
     pub(crate) backup_running: Cell<bool>,
+    pub(crate) backup_checked: Cell<bool>,
     pub(crate) inbox_given: Cell<bool>,
     /// The account's Web Lock (see [`crate::lock`]), released at logout.
     pub(crate) lock: RefCell<Option<AccountLock>>,
@@ -237,6 +238,7 @@ impl Client {
             names: RefCell::new(names),
             backup_dirty: Cell::new(false),
             backup_running: Cell::new(false),
+            backup_checked: Cell::new(false),
             inbox_given: Cell::new(false),
             lock: RefCell::new(None),
         });
