@@ -64,6 +64,9 @@ pub struct IncomingMessage {
     pub own: bool,
     /// Whether the user verified the writer's safety number.
     pub verified: bool,
+    /// A message request: the writer is a stranger (it wrote first; the user has not
+    /// looked it up, written to it or marked it). Replying makes it a contact.
+    pub request: bool,
     /// The writer's clock when it was first sent.
     pub sent_at: u64,
     /// This device's clock when it was opened.

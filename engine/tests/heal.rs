@@ -236,6 +236,8 @@ fn kind_2_messages_in_a_session_the_receiver_forgot_ask_a_reset() {
     let mut relay = Relay::default();
     let mut alice = register(&mut relay, "alice", 1);
     let mut bob = register(&mut relay, "bob", 2);
+    // A contact bob looked up (strangers get no reset requests: PROTOCOL.md 18.1).
+    bob.lookup(&mut relay, T0, "alice");
     alice.send(&mut relay, T0 + 1, "bob", "first");
     bob.receive(&mut relay, T0 + 2);
     // Bob's device forgot the session (as an eviction does); bob has not answered, so

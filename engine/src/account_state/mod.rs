@@ -6,7 +6,7 @@
 //! the backup (so a password login is not a fresh trust-on-first-use window), in the
 //! device link grant and in `AccountSync` payloads between the account's own devices, so
 //! they are compact: no keys, no device lists (a contact costs at most 74 bytes, the
-//! largest state about 86 KB, well under the relay's 256 KiB backup limit). The engine
+//! largest state about 105 KB, well under the relay's 256 KiB backup limit). The engine
 //! checks the directory's identity key against the fingerprint when it first answers.
 
 use alloc::collections::BTreeMap;
@@ -16,8 +16,11 @@ use sealpost_core::{Error, Result, UserId, Username};
 
 use crate::codec::{Codec, Reader};
 
-/// Most contacts an account keeps (bounds the backup and every sync payload).
+/// Most engaged contacts an account keeps (bounds the backup and every sync payload).
 pub const MAX_CONTACTS: usize = 1024;
+/// Most stranger contacts (pinned on first use, never engaged) an account keeps: a new
+/// one evicts the least recently changed one, never an engaged contact.
+pub const MAX_STRANGERS: usize = 256;
 /// Most forgotten contacts remembered (the oldest goes first).
 pub const MAX_FORGOTTEN: usize = 256;
 /// Longest identity SPKI (RSA-4096 DER is 550 bytes).
@@ -28,16 +31,20 @@ pub const MAX_DEVICE_LIST_LEN: usize = 4096;
 pub const MAX_CONTACT_LEN: usize = 1 + 1 + Username::MAX_LEN + 32 + 8;
 
 /// Longest encoded state: every contact with the longest name, every forgotten slot.
-pub const MAX_LEN: usize = 2 + 2 + MAX_CONTACTS * MAX_CONTACT_LEN + 2 + MAX_FORGOTTEN * (32 + 8);
+pub const MAX_LEN: usize =
+    2 + 2 + (MAX_CONTACTS + MAX_STRANGERS) * MAX_CONTACT_LEN + 2 + MAX_FORGOTTEN * (32 + 8);
 
 // A contact costs under 100 bytes; the whole state fits the relay's 256 KiB backups.
 const _: () = assert!(MAX_CONTACT_LEN < 100);
 const _: () = assert!(MAX_LEN < 256 * 1024);
 const _: () = assert!(MAX_LEN <= sealpost_core::v2::MAX_ACCOUNT_STATE_LEN);
 
-const TAG: [u8; 2] = [b'A', 3];
+const TAG: [u8; 2] = [b'A', 4];
+/// The former encoding, still read: no engagement flag, every contact engaged.
+const TAG_V3: [u8; 2] = [b'A', 3];
 const VERIFIED: u8 = 1;
 const NAMED: u8 = 2;
+const ENGAGED: u8 = 4;
 
 /// A pinned identity: SHA-256 of the identity key's SPKI DER
 /// ([`sealpost_core::IdentityPublicKey::fingerprint`]).
@@ -56,6 +63,10 @@ pub struct Contact {
     pub fingerprint: Fingerprint,
     /// Whether the user compared safety numbers with this contact.
     pub verified: bool,
+    /// Whether the user engaged with this contact (looked it up, wrote to it, marked
+    /// it): its sessions are trusted. A contact pinned only because it wrote first is a
+    /// stranger (message requests), kept under its own cap ([`MAX_STRANGERS`]).
+    pub engaged: bool,
     /// When this entry last changed (device clock), for merging syncs: the newest wins.
     pub updated_at: u64,
 }
@@ -66,6 +77,7 @@ impl core::fmt::Debug for Contact {
             .field("user_id", &self.user_id)
             .field("username", &self.username)
             .field("verified", &self.verified)
+            .field("engaged", &self.engaged)
             .field("updated_at", &self.updated_at)
             .finish_non_exhaustive()
     }
@@ -80,11 +92,12 @@ impl Contact {
 }
 
 /// `u8(flags) || (var8(username) | user_id[32]) || fingerprint[32] || u64(updated_at)`:
-/// a named contact's user id is its username's.
+/// a named contact's user id is its username's. Flags: 1 verified, 2 named, 4 engaged.
 impl Codec for Contact {
     fn encode(&self, out: &mut Vec<u8>) {
         let named = if self.username.is_some() { NAMED } else { 0 };
-        out.push(u8::from(self.verified) | named);
+        let engaged = if self.engaged { ENGAGED } else { 0 };
+        out.push(u8::from(self.verified) | named | engaged);
         match &self.username {
             Some(name) => name.encode(out),
             None => self.user_id.encode(out),
@@ -95,7 +108,7 @@ impl Codec for Contact {
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let flags = r.u8()?;
-        if flags & !(VERIFIED | NAMED) != 0 {
+        if flags & !(VERIFIED | NAMED | ENGAGED) != 0 {
             return Err(Error::Malformed);
         }
         let (user_id, username) = if flags & NAMED != 0 {
@@ -108,6 +121,7 @@ impl Codec for Contact {
             user_id,
             username,
             verified: flags & VERIFIED != 0,
+            engaged: flags & ENGAGED != 0,
             fingerprint: r.array()?,
             updated_at: r.u64()?,
         })
@@ -138,19 +152,47 @@ impl AccountState {
         self.contacts.values()
     }
 
-    /// Adds or replaces a contact (and clears a forgotten mark). [`Error::TooLarge`]
-    /// when a new contact would exceed [`MAX_CONTACTS`], [`Error::Malformed`] when its
-    /// username is not its user id's: nothing changes then.
-    pub fn upsert(&mut self, contact: Contact) -> Result<()> {
+    /// Adds or replaces a contact (and clears a forgotten mark). A stranger (not
+    /// engaged) beyond [`MAX_STRANGERS`] evicts the stranger changed least recently,
+    /// whose user id is returned (without a forgetting mark: it is pinned on first use
+    /// again if it writes again). [`Error::TooLarge`] when an engaged contact would
+    /// exceed [`MAX_CONTACTS`], [`Error::Malformed`] when its username is not its user
+    /// id's: nothing changes then.
+    pub fn upsert(&mut self, contact: Contact) -> Result<Option<UserId>> {
         if !contact.valid() {
             return Err(Error::Malformed);
         }
-        if !self.contacts.contains_key(&contact.user_id) && self.contacts.len() >= MAX_CONTACTS {
-            return Err(Error::TooLarge);
+        let user = contact.user_id;
+        let others = |engaged: bool| {
+            self.contacts
+                .values()
+                .filter(|c| c.engaged == engaged && c.user_id != user)
+                .count()
+        };
+        let mut evicted = None;
+        if contact.engaged {
+            if others(true) >= MAX_CONTACTS {
+                return Err(Error::TooLarge);
+            }
+        } else if others(false) >= MAX_STRANGERS {
+            evicted = self
+                .contacts
+                .values()
+                .filter(|c| !c.engaged && c.user_id != user)
+                .min_by_key(|c| c.updated_at)
+                .map(|c| c.user_id);
+            if let Some(gone) = &evicted {
+                self.contacts.remove(gone);
+            }
         }
-        self.forgotten.remove(&contact.user_id);
-        self.contacts.insert(contact.user_id, contact);
-        Ok(())
+        self.forgotten.remove(&user);
+        self.contacts.insert(user, contact);
+        Ok(evicted)
+    }
+
+    /// How many contacts are strangers (pinned, not engaged).
+    pub fn strangers(&self) -> usize {
+        self.contacts.values().filter(|c| !c.engaged).count()
     }
 
     /// Removes a contact without a trace (its pin too).
@@ -184,24 +226,37 @@ impl AccountState {
     }
 
     /// Takes in another device's state: for each contact the newer entry or forgetting
-    /// wins (`updated_at`), so two devices converge whatever order syncs arrive in.
-    /// Returns the user ids whose entry changed.
+    /// wins (`updated_at`), so two devices converge whatever order syncs arrive in; the
+    /// engagement with one pin is never taken back (either device's mark counts).
+    /// Returns the user ids whose entry changed (or that a stranger evicted).
     pub fn merge(&mut self, other: &AccountState) -> Vec<UserId> {
         let mut changed = Vec::new();
         for theirs in other.contacts.values() {
             let user = theirs.user_id;
-            let newer = self
-                .contacts
-                .get(&user)
-                .is_none_or(|mine| theirs.updated_at > mine.updated_at)
+            let mine = self.contacts.get(&user);
+            let same_pin = mine.is_some_and(|m| m.fingerprint == theirs.fingerprint);
+            let newer = mine.is_none_or(|m| theirs.updated_at > m.updated_at)
                 && self
                     .forgotten_at(&user)
                     .is_none_or(|t| theirs.updated_at > t);
-            if newer
-                && self.contacts.get(&user) != Some(theirs)
-                && self.upsert(theirs.clone()).is_ok()
-            {
+            let taken = match mine {
+                Some(m) if newer => Contact {
+                    engaged: theirs.engaged || (same_pin && m.engaged),
+                    ..theirs.clone()
+                },
+                None if newer => theirs.clone(),
+                Some(m) if same_pin && theirs.engaged && !m.engaged => Contact {
+                    engaged: true,
+                    ..m.clone()
+                },
+                _ => continue,
+            };
+            if self.contacts.get(&user) == Some(&taken) {
+                continue;
+            }
+            if let Ok(evicted) = self.upsert(taken) {
                 changed.push(user);
+                changed.extend(evicted);
             }
         }
         for (user, at) in &other.forgotten {
@@ -218,7 +273,8 @@ impl AccountState {
     }
 }
 
-/// `"A" 3 || u16(n) || n × contact (by user id) || u16(m) || m × (user_id || u64(at))`.
+/// `"A" 4 || u16(n) || n × contact (by user id) || u16(m) || m × (user_id || u64(at))`;
+/// `"A" 3` (no engaged flag: every contact engaged) is still read.
 impl Codec for AccountState {
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&TAG);
@@ -232,13 +288,25 @@ impl Codec for AccountState {
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
-        if r.array::<2>()? != TAG {
-            return Err(Error::Malformed);
-        }
-        let n = r.count16(MAX_CONTACTS, 1 + 2 + 32 + 8)?;
+        let v3 = match r.array::<2>()? {
+            TAG => false,
+            TAG_V3 => true,
+            _ => return Err(Error::Malformed),
+        };
+        let n = r.count16(MAX_CONTACTS + MAX_STRANGERS, 1 + 2 + 32 + 8)?;
         let mut state = Self::new();
         for _ in 0..n {
-            let contact = Contact::read(r)?;
+            let mut contact = Contact::read(r)?;
+            if v3 {
+                if contact.engaged {
+                    return Err(Error::Malformed);
+                }
+                contact.engaged = true;
+            }
+            // One meaning per encoding: no stranger evicted while reading.
+            if !contact.engaged && state.strangers() >= MAX_STRANGERS {
+                return Err(Error::Malformed);
+            }
             // Sorted and unique: one encoding per state.
             if state
                 .contacts

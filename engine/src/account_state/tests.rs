@@ -8,6 +8,20 @@ fn contact(name: &str, verified: bool, updated_at: u64) -> Contact {
         username: Some(username),
         fingerprint: [name.len() as u8; 32],
         verified,
+        engaged: true,
+        updated_at,
+    }
+}
+
+fn stranger(i: u64, updated_at: u64) -> Contact {
+    let mut id = [0xffu8; 32];
+    id[..8].copy_from_slice(&i.to_be_bytes());
+    Contact {
+        user_id: UserId::from_bytes(id),
+        username: None,
+        fingerprint: [7; 32],
+        verified: false,
+        engaged: false,
         updated_at,
     }
 }
@@ -38,7 +52,7 @@ fn a_contact_costs_under_100_bytes_and_the_largest_state_fits_a_backup() {
     // MAX_CONTACT_LEN < 100 and the worst case under 256 KiB: const assertions in mod.rs.
     assert_eq!(
         MAX_LEN,
-        2 + 2 + MAX_CONTACTS * MAX_CONTACT_LEN + 2 + MAX_FORGOTTEN * 40
+        2 + 2 + (MAX_CONTACTS + MAX_STRANGERS) * MAX_CONTACT_LEN + 2 + MAX_FORGOTTEN * 40
     );
 }
 
@@ -66,7 +80,7 @@ fn duplicate_or_unsorted_contacts_are_malformed() {
     one.upsert(contact("alice", true, 5)).unwrap();
     let bytes = one.to_bytes();
     let entry = &bytes[4..bytes.len() - 2];
-    let mut twice = vec![b'A', 3, 0, 2];
+    let mut twice = vec![b'A', 4, 0, 2];
     twice.extend_from_slice(entry);
     twice.extend_from_slice(entry);
     twice.extend_from_slice(&[0, 0]);
@@ -141,4 +155,92 @@ fn forgotten_contacts_are_bounded() {
     let mut first = [0u8; 32];
     first[..8].copy_from_slice(&0u64.to_be_bytes());
     assert_eq!(state.forgotten_at(&UserId::from_bytes(first)), None);
+}
+
+#[test]
+fn format_3_is_read_with_every_contact_engaged() {
+    let mut state = AccountState::new();
+    state.upsert(contact("alice", true, 5)).unwrap();
+    state.upsert(stranger(1, 6)).unwrap();
+    let mut v3 = state.to_bytes();
+    v3[1] = 3;
+    // The stranger's engaged bit (4) is not a format 3 flag.
+    assert_eq!(AccountState::from_bytes(&v3), Err(Error::Malformed));
+    state.remove(&stranger(1, 6).user_id);
+    let mut v3 = state.to_bytes();
+    assert_eq!(&v3[..2], b"A\x04");
+    v3[1] = 3;
+    let alice = v3.iter().position(|b| *b == 1 | 2 | 4).unwrap();
+    v3[alice] = 1 | 2;
+    let read = AccountState::from_bytes(&v3).unwrap();
+    assert_eq!(read, state);
+    assert!(read.contacts().all(|c| c.engaged));
+}
+
+#[test]
+fn strangers_have_their_own_cap_and_never_evict_an_engaged_contact() {
+    let mut state = AccountState::new();
+    state.upsert(contact("alice", false, 1)).unwrap();
+    for i in 0..MAX_STRANGERS as u64 {
+        assert_eq!(state.upsert(stranger(i, 100 + i)).unwrap(), None);
+    }
+    // One more: the least recently changed stranger goes, alice stays.
+    let evicted = state.upsert(stranger(999, 10)).unwrap();
+    assert_eq!(evicted, Some(stranger(0, 0).user_id));
+    assert_eq!(state.strangers(), MAX_STRANGERS);
+    assert!(
+        state
+            .get(&Username::parse("alice").unwrap().user_id())
+            .is_some()
+    );
+    assert_eq!(state.forgotten_at(&stranger(0, 0).user_id), None);
+    let bytes = state.to_bytes();
+    assert_eq!(AccountState::from_bytes(&bytes), Ok(state.clone()));
+    // Engaged contacts are full only at MAX_CONTACTS, whatever the strangers.
+    for i in 0..MAX_CONTACTS as u64 - 1 {
+        let mut c = stranger(10_000 + i, 1);
+        c.engaged = true;
+        state.upsert(c).unwrap();
+    }
+    let mut one_more = stranger(20_000, 1);
+    one_more.engaged = true;
+    assert_eq!(state.upsert(one_more), Err(Error::TooLarge));
+    assert!(state.upsert(stranger(20_001, 500)).unwrap().is_some());
+    let bytes = state.to_bytes();
+    assert!(bytes.len() <= MAX_LEN);
+    assert_eq!(AccountState::from_bytes(&bytes), Ok(state));
+}
+
+#[test]
+fn engagement_with_one_pin_survives_any_merge_order() {
+    let mut engaged = stranger(1, 10);
+    engaged.engaged = true;
+    let mut a = AccountState::new();
+    a.upsert(engaged.clone()).unwrap();
+    // Another device saw the same pin later, still as a stranger.
+    let mut b = AccountState::new();
+    b.upsert(stranger(1, 20)).unwrap();
+    assert_eq!(a.merge(&b), vec![engaged.user_id]);
+    let merged = a.get(&engaged.user_id).unwrap();
+    assert!(merged.engaged && merged.updated_at == 20);
+    assert_eq!(b.merge(&a), vec![engaged.user_id]);
+    assert!(b.get(&engaged.user_id).unwrap().engaged);
+    assert!(a.merge(&b).is_empty() && b.merge(&a).is_empty());
+    // An older engaged entry with the same pin still engages.
+    let mut c = AccountState::new();
+    c.upsert(stranger(1, 30)).unwrap();
+    assert_eq!(
+        c.merge(
+            &AccountState::from_bytes(&{
+                let mut old = AccountState::new();
+                old.upsert(engaged).unwrap();
+                old.to_bytes()
+            })
+            .unwrap()
+        )
+        .len(),
+        1
+    );
+    assert!(c.get(&stranger(1, 0).user_id).unwrap().engaged);
+    assert_eq!(c.get(&stranger(1, 0).user_id).unwrap().updated_at, 30);
 }

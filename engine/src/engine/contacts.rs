@@ -5,12 +5,14 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use sealpost_core::v2::{DeviceEntry, DeviceList, MAX_DEVICE_LIST_LEN};
+use sealpost_core::v2::{
+    DeviceEntry, DeviceList, MAX_DEVICE_LIST_LEN, MAX_TRUSTED_SESSIONS, REPLAY_MEMORY,
+};
 use sealpost_core::{Error, IdentityPublicKey, Result, SafetyNumber, UserId, Username};
 
 use super::out::Out;
 use super::{Engine, MAX_LOOKUPS};
-use crate::account_state::{AccountState, Fingerprint, MAX_CONTACTS};
+use crate::account_state::{AccountState, Contact, Fingerprint, MAX_CONTACTS, MAX_STRANGERS};
 use crate::action::{LookupOutcome, Output, Part};
 use crate::codec::{Codec, Reader, put_var16, put_var32};
 
@@ -31,6 +33,9 @@ pub struct ContactInfo {
     pub fingerprint: Fingerprint,
     /// Whether the user compared safety numbers.
     pub verified: bool,
+    /// Whether the user engaged with it (looked it up, wrote to it, marked it); a
+    /// contact that only wrote first is a stranger: its messages are requests.
+    pub engaged: bool,
     /// The pinned identity key itself, once the directory (or a session) showed it:
     /// with this account's, the input of the safety number ([`Engine::safety_number`]).
     /// `None` right after a restore, until the directory answers.
@@ -64,6 +69,7 @@ impl Engine {
             username: c.username.clone(),
             fingerprint: c.fingerprint,
             verified: c.verified,
+            engaged: c.engaged,
             identity: self.pinned_identity(user),
             identity_changed: self.contact_identity_changed(user),
             devices: listing.map_or(0, |l| l.list.devices().len()),
@@ -141,6 +147,7 @@ impl Engine {
         };
         if outcome == LookupOutcome::Found && user != self.me.user_id {
             self.learn_username(&username, now, out);
+            self.engage(&user, now, out);
         }
         out.push(Output::LookupDone {
             username,
@@ -164,14 +171,67 @@ impl Engine {
         }
         out.persist(Part::Account);
         for user in changed {
-            if before.get(&user).copied() == self.pin_of(&user) {
-                continue;
+            if before.get(&user).copied() != self.pin_of(&user) {
+                self.stranger_evicted(user, out);
+            } else if self.account.get(&user).is_some_and(|c| c.engaged) {
+                // Another device engaged with it: its sessions here are trusted too.
+                self.trust_sessions(&user, out);
             }
-            self.sessions.forget_peer(&user);
-            out.persist(Part::Sessions);
-            self.directory.listings.remove(&user);
-            self.directory.changed.remove(&user);
         }
+    }
+
+    /// The user engaged with `user` (looked it up, writes to it): a stranger becomes an
+    /// engaged contact, and its sessions trusted.
+    pub(super) fn engage(&mut self, user: &UserId, now: u64, out: &mut Out) {
+        let Some(c) = self.account.get(user).filter(|c| !c.engaged) else {
+            return;
+        };
+        let engaged = Contact {
+            engaged: true,
+            updated_at: now.max(c.updated_at.saturating_add(1)),
+            ..c.clone()
+        };
+        if self.account.upsert(engaged).is_ok() {
+            self.account_changed = true;
+            out.persist(Part::Account);
+            self.trust_sessions(user, out);
+        }
+    }
+
+    /// Marks the sessions with an engaged contact's pinned identity trusted, unless
+    /// that would take the trusted sessions or the trusted replay memory over their caps
+    /// (then they stay untrusted: they still open, and its next sessions are trusted).
+    pub(super) fn trust_sessions(&mut self, user: &UserId, out: &mut Out) {
+        let Some(pin) = self.pin_of(user) else {
+            return;
+        };
+        let all = self.sessions.sessions();
+        let promoted: Vec<_> = all
+            .iter()
+            .filter(|s| s.peer == *user && !s.trusted && s.peer_identity.fingerprint() == pin)
+            .collect();
+        let Some(first) = promoted.first() else {
+            return;
+        };
+        let trusted = all.iter().filter(|s| s.trusted).count();
+        let (remembered, _) = self.sessions.replay_memory_len();
+        if trusted + promoted.len() > MAX_TRUSTED_SESSIONS
+            || remembered + promoted.len() > REPLAY_MEMORY
+        {
+            return;
+        }
+        let identity = first.peer_identity.clone();
+        self.sessions.set_trusted(user, &identity, true);
+        out.persist(Part::Sessions);
+    }
+
+    /// `user` is no contact any more without a forgetting (a stranger evicted by a newer
+    /// one, or a pin another device replaced): its sessions and listing go too.
+    pub(super) fn stranger_evicted(&mut self, user: UserId, out: &mut Out) {
+        self.sessions.forget_peer(&user);
+        out.persist(Part::Sessions);
+        self.directory.listings.remove(&user);
+        self.directory.changed.remove(&user);
     }
 
     /// The stored account part.
@@ -204,7 +264,7 @@ impl Engine {
             return Err(Error::Malformed);
         }
         let state = AccountState::from_bytes(r.var32(MAX_STATE_LEN)?)?;
-        let n = r.count16(MAX_CONTACTS, 2)?;
+        let n = r.count16(MAX_CONTACTS + MAX_STRANGERS, 2)?;
         let mut lists = Vec::with_capacity(n);
         for _ in 0..n {
             // A list that no longer verifies is dropped, not fatal: the directory has it.

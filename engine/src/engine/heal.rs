@@ -60,7 +60,9 @@ impl Engine {
         u: Unreadable,
         out: &mut Out,
     ) -> bool {
-        if u.peer == self.me.user_id && u.peer_device == self.me.device_id() {
+        if (u.peer == self.me.user_id && u.peer_device == self.me.device_id())
+            || !self.trusts(&u.peer)
+        {
             return false;
         }
         if !u.held {
@@ -98,6 +100,10 @@ impl Engine {
         session: SessionId,
         out: &mut Out,
     ) {
+        if !self.trusts(&user) {
+            // No session of ours for a stranger (see `Engine::trusts`).
+            return;
+        }
         self.resets.insert((user, device), *session.as_bytes());
         self.sessions.forget_session(&session);
         out.persist(Part::Sessions);

@@ -165,21 +165,29 @@ impl Engine {
         self.resend(rng, now, resends, out);
     }
 
-    /// Pins a first contact (trust on first use), named if it was looked up.
+    /// Pins a first contact (trust on first use), named if it was looked up. Engaged
+    /// when the user looked it up or writes to it; else a stranger (it wrote first:
+    /// its messages are requests, its sessions untrusted, its slot evictable).
     fn pin(&mut self, user: UserId, list: &DeviceList, now: u64, out: &mut Out) {
         if self.account.get(&user).is_some() {
             return;
         }
+        let engaged =
+            self.lookups.contains_key(&user) || self.waiting.iter().any(|w| w.to.user_id() == user);
         let contact = Contact {
             user_id: user,
             username: self.lookups.get(&user).cloned(),
             fingerprint: list.identity().fingerprint(),
             verified: false,
+            engaged,
             updated_at: self.stamp(&user, now),
         };
-        if self.account.upsert(contact).is_ok() {
+        if let Ok(evicted) = self.account.upsert(contact) {
             self.account_changed = true;
             out.persist(Part::Account);
+            if let Some(gone) = evicted {
+                self.stranger_evicted(gone, out);
+            }
         }
     }
 
@@ -249,18 +257,21 @@ impl Engine {
         self.resume_parked(rng, now, user, out);
     }
 
+    /// Marks a contact (or takes the mark back); either way the user engaged with it.
     pub(super) fn set_verified(&mut self, user: UserId, verified: bool, now: u64, out: &mut Out) {
         if let Some(c) = self.account.get(&user)
-            && c.verified != verified
+            && (c.verified != verified || !c.engaged)
         {
             let marked = Contact {
                 verified,
+                engaged: true,
                 updated_at: now.max(c.updated_at.saturating_add(1)),
                 ..c.clone()
             };
             if self.account.upsert(marked).is_ok() {
                 self.account_changed = true;
                 out.persist(Part::Account);
+                self.trust_sessions(&user, out);
             }
         }
     }

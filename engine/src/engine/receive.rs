@@ -138,10 +138,20 @@ impl Engine {
             out.push(Output::Ack { blob_id });
             return;
         }
-        match self.sessions.accept(p, true, now) {
+        // Only the user's own devices and engaged contacts get trusted sessions: a
+        // stranger (it wrote first) gets untrusted ones, under their own caps, so no
+        // number of strangers can evict or block genuine state (PROTOCOL.md 16, 24.8).
+        match self.sessions.accept(p, self.trusts(&user), now) {
             Ok(m) => self.opened(rng, now, blob_id, m, out),
             Err(e) => self.not_opened(blob_id, e, out),
         }
+    }
+
+    /// Whether `user` is this account or an engaged contact: its new sessions are
+    /// trusted, and this device asks it for resets (a session this device starts is
+    /// trusted, so strangers get none: their messages heal by the sender's re-sends).
+    pub(super) fn trusts(&self, user: &UserId) -> bool {
+        *user == self.me.user_id || self.account.get(user).is_some_and(|c| c.engaged)
     }
 
     /// Keeps a blob (unacknowledged) until the directory answers for its sender.
@@ -253,7 +263,9 @@ impl Engine {
         if !own {
             self.learn_username(msg.sender(), now, out);
         }
-        let verified = own || self.account.get(&from).is_some_and(|c| c.verified);
+        let contact = self.account.get(&from);
+        let verified = own || contact.is_some_and(|c| c.verified);
+        let request = !own && !contact.is_some_and(|c| c.engaged);
         out.push(Output::Deliver(IncomingMessage {
             msg_id: msg.msg_id(),
             from,
@@ -262,6 +274,7 @@ impl Engine {
             conversation: if own { *msg.conversation() } else { from },
             own,
             verified,
+            request,
             sent_at: msg.sent_at(),
             received_at: now,
             content_type: msg.content_type(),

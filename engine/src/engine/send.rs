@@ -115,6 +115,7 @@ impl Engine {
             return fail(out, SendError::TooLarge);
         };
         self.learn_username(&send.to, now, out);
+        self.engage(&to, now, out);
         let payload = Payload::Message(message.clone()).to_bytes();
         let mut targets = self.current_devices(&to);
         if to != self.me.user_id {
@@ -302,6 +303,12 @@ impl Engine {
         payload: &[u8],
         out: &mut Out,
     ) -> bool {
+        let held = |s: &sealpost_core::v2::SessionInfo| s.peer == user && s.peer_device == device;
+        if !self.trusts(&user) && !self.sessions.sessions().iter().any(held) {
+            // A stranger's receipt goes only in a session it started: one this device
+            // started would be trusted (PROTOCOL.md 18.1). Its re-send gets the receipt.
+            return true;
+        }
         if self.directory.bundle(&user, &device).is_none() {
             if self.directory.request(user) {
                 out.push(Output::FetchDirectory { user });

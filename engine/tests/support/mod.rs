@@ -4,17 +4,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 #![allow(dead_code)]
 
+mod fixture;
+pub mod strangers;
+
+pub use fixture::{encryption_key, identity_key};
+
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::OnceLock;
 
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceKeys};
-use sealpost_core::{EncryptionKey, IdentityKey, UserId, Username};
+use sealpost_core::{UserId, Username};
 use sealpost_engine::{
     Engine, IncomingMessage, Input, LookupOutcome, MsgId, NewDevice, Notice, Output, Part,
 };
-use serde::Deserialize;
 use zeroize::Zeroizing;
 
 /// 2026-01-01T00:00:00Z.
@@ -22,39 +25,6 @@ pub const T0: u64 = 1_767_225_600;
 
 pub fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
-}
-
-#[derive(Deserialize)]
-struct FixtureUser {
-    username: String,
-    identity_pkcs8: String,
-    encryption_pkcs8: String,
-}
-
-#[derive(Deserialize)]
-struct FixtureKeys {
-    users: Vec<FixtureUser>,
-}
-
-fn fixture(name: &str) -> &'static FixtureUser {
-    static KEYS: OnceLock<FixtureKeys> = OnceLock::new();
-    let keys = KEYS.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/keys.json");
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    });
-    keys.users.iter().find(|u| u.username == name).unwrap()
-}
-
-/// The fixture identity key of `name`.
-pub fn identity_key(name: &str) -> IdentityKey {
-    IdentityKey::from_pkcs8_der(&hex::decode(&fixture(name).identity_pkcs8).unwrap()).unwrap()
-}
-
-/// A fixture encryption key (three exist; devices of tests share them, which only
-/// matters for security, not for the protocol's behaviour).
-pub fn encryption_key(n: usize) -> EncryptionKey {
-    let name = ["alice", "bob", "carol"][n % 3];
-    EncryptionKey::from_pkcs8_der(&hex::decode(&fixture(name).encryption_pkcs8).unwrap()).unwrap()
 }
 
 pub fn user(name: &str) -> UserId {

@@ -84,6 +84,11 @@ export interface IncomingMessage {
   own: boolean;
   /** Whether you marked the sender's safety number as compared (always true for `own`). */
   verified: boolean;
+  /**
+   * A message request: the sender is a stranger (it wrote first; you have not looked it
+   * up, written to it or marked it). Replying makes it a contact.
+   */
+  request: boolean;
   /** The text, for content type 0. */
   text?: string;
   /** The plaintext bytes. */
