@@ -4,8 +4,12 @@
 // real PWA (UI, encryption in the crypto worker, IndexedDB history, WebSocket push,
 // delivery receipts flowing back).
 //
-//   node www/tests/bench.mjs [--messages=500] [--key-size=4096|2048]
+//   node www/tests/bench.mjs [--messages=500] [--key-size=4096|2048] [--devices=1|2]
 //                            [--relaxed-limits | --default-limits] [--debug] [--write-doc]
+//
+// --devices=2 adds a second device to each account (a password login in another browser
+// context, as a user adds a laptop): every message is then sealed to bob's two devices
+// and, as a sync copy, to alice's second one, and receipts come back from all three.
 //
 // Two runs over the same account pair:
 //  - "one at a time": send, wait until it shows at the recipient, send the next; gives
@@ -29,6 +33,8 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
 }));
 const N = Number(args.messages ?? 500);
 const KEY = String(args['key-size'] ?? '4096');
+const DEVICES = Number(args.devices ?? 1);
+if (DEVICES !== 1 && DEVICES !== 2) throw new Error('--devices is 1 or 2');
 const PASSWORD = 'correct horse battery staple';
 
 // Deterministic random text (mulberry32), 50..500 characters.
@@ -56,12 +62,23 @@ const problems = [];
 
 async function register(page, username) {
   await page.goto('/');
+  await page.getByRole('tab', { name: 'Create account' }).click();
   await page.fill('#username', username);
   await page.fill('#password', PASSWORD);
   if (KEY !== '4096') {
     await page.locator('details.advanced summary').click();
     await page.selectOption('[data-testid=key-size]', KEY);
   }
+  await page.click('[data-testid=auth-submit]');
+  await page.locator('[data-testid=me]').waitFor({ timeout: 300_000 });
+}
+
+/** A password login in a fresh browser context: the account gains a device. */
+async function login(page, username) {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Log in' }).click();
+  await page.fill('#username', username);
+  await page.fill('#password', PASSWORD);
   await page.click('[data-testid=auth-submit]');
   await page.locator('[data-testid=me]').waitFor({ timeout: 300_000 });
 }
@@ -82,6 +99,14 @@ async function measure(relayLimits, extra) {
   const t0 = Date.now();
   await Promise.all([register(a, 'alice'), register(b, 'bob')]);
   const registerSecs = (Date.now() - t0) / 1000;
+  const extraContexts = [];
+  if (DEVICES === 2) {
+    for (const [name, tag] of [['alice', 'A2'], ['bob', 'B2']]) {
+      const ctx = await newContext(browser, relay.url, problems, tag);
+      extraContexts.push(ctx);
+      await login(await ctx.newPage(), name);
+    }
+  }
   await a.fill('[data-testid=new-contact]', 'bob');
   await a.click('[data-testid=new-contact-submit]');
   await a.click('[data-testid=open-chat]');
@@ -162,9 +187,11 @@ async function measure(relayLimits, extra) {
 
   await ctxA.close();
   await ctxB.close();
+  for (const ctx of extraContexts) await ctx.close();
   return {
     date: new Date().toISOString(),
     messages: N,
+    devicesPerAccount: DEVICES,
     keySize: KEY,
     relayLimits,
     loadAvg1: loadavg()[0],
@@ -192,13 +219,13 @@ try {
 const result = results[0];
 
 const f = (x) => x.toFixed(3);
-const cmd = `node www/tests/bench.mjs${KEY !== '4096' ? ` --key-size=${KEY}` : ''}${N !== 500 ? ` --messages=${N}` : ''}`;
+const cmd = `node www/tests/bench.mjs${KEY !== '4096' ? ` --key-size=${KEY}` : ''}${N !== 500 ? ` --messages=${N}` : ''}${DEVICES !== 1 ? ` --devices=${DEVICES}` : ''}`;
 const rows = results.flatMap((r) => {
   const o = r.oneAtATime;
   const p = r.allAtOnce;
   return [
-    `| Sealpost PWA, one at a time (send, wait until shown, next); ${r.relayLimits} | ${f(o.perMessageSecs)} s | ${f(o.p50)} s | ${f(o.p99)} s | ${o.totalSecs.toFixed(1)} s |`,
-    `| Sealpost PWA, all ${N} submitted at once; ${r.relayLimits} | ${f(p.perMessageSecs)} s (${p.msgsPerSec.toFixed(0)} msg/s) | ${f(p.p50)} s¹ | ${f(p.p99)} s¹ | ${p.totalSecs.toFixed(1)} s |`,
+    `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, one at a time (send, wait until shown, next); ${r.relayLimits} | ${f(o.perMessageSecs)} s | ${f(o.p50)} s | ${f(o.p99)} s | ${o.totalSecs.toFixed(1)} s |`,
+    `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, all ${N} submitted at once; ${r.relayLimits} | ${f(p.perMessageSecs)} s (${p.msgsPerSec.toFixed(0)} msg/s) | ${f(p.p50)} s¹ | ${f(p.p99)} s¹ | ${p.totalSecs.toFixed(1)} s |`,
   ];
 });
 const md = `## PWA: 500-message seed experiment
