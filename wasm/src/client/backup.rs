@@ -187,7 +187,14 @@ impl Inner {
                         sleep(delay).await;
                         delay *= 2;
                     } else {
-                        me.emit_error(Code::Relay, &format!("backup upload failed: {e:?}"), None);
+                        me.emit_error(
+                            Code::Relay,
+                            &format!(
+                                "backup upload failed: {}",
+                                crate::error::code_of(&e).unwrap_or_default()
+                            ),
+                            None,
+                        );
                     }
                 }
             }

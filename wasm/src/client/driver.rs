@@ -234,7 +234,10 @@ impl Inner {
                     if let Err(e) = self.publish_bundle(&bytes).await {
                         self.emit_error(
                             Code::Relay,
-                            &format!("publishing this device's keys failed: {e:?}"),
+                            &format!(
+                                "publishing this device's keys failed: {}",
+                                crate::error::code_of(&e).unwrap_or_default()
+                            ),
                             None,
                         );
                     }
@@ -246,7 +249,14 @@ impl Inner {
         self.settle_device_ops(&batch);
         match failed {
             Some(e) => {
-                self.emit_error(Code::Storage, &format!("storing failed: {e:?}"), None);
+                self.emit_error(
+                    Code::Storage,
+                    &format!(
+                        "storing failed: {}",
+                        crate::error::code_of(&e).unwrap_or_default()
+                    ),
+                    None,
+                );
                 Err(e)
             }
             None => Ok(batch),
