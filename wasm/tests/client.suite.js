@@ -189,6 +189,26 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(m.messageId, r.messageId);
     await alice.send(B, 'next');
     eq((await recv(bob)).text, 'next'); // no duplicate in between
+    // Sealed, but the deposit fails: NETWORK; a retry with the key re-sends the same
+    // envelope (no second message), in this session and after a new login.
+    for (const relogin of [false, true]) {
+      const k = `deposit-${relogin}-${tag}`;
+      lie = (url) => (/\/v2\/mailboxes\/[0-9a-f]{64}\/[0-9a-f]{32}$/.test(url) ? Promise.reject(new TypeError('cut')) : null);
+      try {
+        await throwsCode(() => alice.send(B, `deposit ${relogin}`, undefined, { idempotencyKey: k }), 'NETWORK');
+      } finally {
+        lie = null;
+      }
+      if (relogin) {
+        await alice.logout();
+        alice = await sp.Client.login(opts(aliceStorage), A, pw);
+      }
+      const again = await alice.send(B, `deposit ${relogin}`, undefined, { idempotencyKey: k });
+      const got = await recv(bob);
+      eq([got.text, got.messageId], [`deposit ${relogin}`, again.messageId]);
+      await alice.send(B, 'after it');
+      eq((await recv(bob)).text, 'after it'); // exactly once
+    }
   });
 
   test('client: with autoAck off, unacknowledged messages are given again after a new login, acknowledged ones never', async () => {

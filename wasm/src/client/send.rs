@@ -31,6 +31,9 @@ type Reply = oneshot::Sender<Result<Sealed, JsValue>>;
 #[derive(Default)]
 pub(crate) struct Pending {
     waiting: Vec<(MsgId, (UserId, Vec<Reply>))>,
+    /// Messages given to the engine this session that it has neither sealed nor
+    /// refused yet (waiting for the directory).
+    unsealed: Vec<MsgId>,
 }
 
 fn send_error(error: SendError) -> JsValue {
@@ -107,6 +110,10 @@ impl Inner {
     /// Answers the sends whose message this batch sealed or refused.
     pub(crate) fn settle_sends(&self, batch: &Batch) {
         let mut pending = self.sends.borrow_mut();
+        pending.unsealed.retain(|m| {
+            !batch.deliveries.iter().any(|(d, _, _)| d == m)
+                && !batch.send_failed.iter().any(|(f, _)| f == m)
+        });
         for (msg_id, delivered, total) in &batch.deliveries {
             if let Some((_, replies)) = pending.waiting.take(msg_id) {
                 for reply in replies {
@@ -215,19 +222,45 @@ impl Inner {
             })?;
             self.store("sends", &json).await?;
         }
+        // An earlier attempt was sealed (the engine's outbox has it, or had it until every
+        // device receipted it): nothing is sealed again; its deposits are retried.
+        if let Some(sent) = known.as_ref().filter(|s| s.total > 0) {
+            let _ = self.feed(Input::Tick).await;
+            let id = hex(&msg_id.0);
+            let (d, t) = self
+                .with_state(|s| {
+                    Ok(s.sent
+                        .iter()
+                        .map(|(_, x)| x)
+                        .find(|x| x.msg_id == id)
+                        .map(|x| (x.delivered, x.total)))
+                })?
+                .unwrap_or((sent.delivered, sent.total));
+            return result(&id, d, t);
+        }
         // New devices of the contact (and of this account) are reached within bundleMaxAge.
         if known.is_none() {
             self.refresh(to_id, self.bundle_max_age).await;
             self.refresh(self.user_id, self.bundle_max_age).await;
         }
         let (tx, rx) = oneshot::channel();
-        {
+        let waiting_already = {
             let mut pending = self.sends.borrow_mut();
             match pending.waiting.find_mut(&msg_id) {
                 Some((_, replies)) => replies.push(tx),
                 None => pending.waiting.push((msg_id, (to_id, vec![tx]))),
             }
+            pending.unsealed.contains(&msg_id)
+        };
+        if waiting_already {
+            // A retry while the engine still waits for the directory: wait with it.
+            self.fetch_directory_soon(to_id);
+            let sealed = rx.await.map_err(|_| err(Code::Closed, "logged out"))??;
+            return self
+                .finish(&msg_id, sealed, idempotency_key.is_some())
+                .await;
         }
+        self.sends.borrow_mut().unsealed.push(msg_id);
         let input = Input::SendRequested {
             msg_id,
             to: name,
@@ -236,29 +269,29 @@ impl Inner {
         };
         let fed = self.feed(input).await;
         if let Err(e) = fed {
-            self.sends.borrow_mut().waiting.take(&msg_id);
+            let mut pending = self.sends.borrow_mut();
+            pending.waiting.take(&msg_id);
+            pending.unsealed.retain(|m| *m != msg_id);
             return Err(e);
         }
-        let sealed = match known {
-            // An earlier attempt sealed it (the engine's outbox has it and seals nothing
-            // new): kick the retries of its deposits and report its delivery state.
-            Some(sent) if sent.total > 0 && self.sealing(&msg_id) => {
-                self.sends.borrow_mut().waiting.take(&msg_id);
-                let _ = self.feed(Input::Tick).await;
-                let id = hex(&msg_id.0);
-                let (d, t) = self
-                    .with_state(|s| {
-                        Ok(s.sent
-                            .iter()
-                            .map(|(_, x)| x)
-                            .find(|x| x.msg_id == id)
-                            .map(|x| (x.delivered, x.total)))
-                    })?
-                    .unwrap_or((sent.delivered, sent.total));
-                return result(&id, d, t);
-            }
-            _ => rx.await.map_err(|_| err(Code::Closed, "logged out"))??,
-        };
+        let sealed = rx.await.map_err(|_| err(Code::Closed, "logged out"))??;
+        self.finish(&msg_id, sealed, idempotency_key.is_some())
+            .await
+    }
+
+    /// Waits for the deposits of a sealed message and reports it.
+    async fn finish(
+        &self,
+        msg_id: &MsgId,
+        sealed: Sealed,
+        idempotent: bool,
+    ) -> Result<SendResultJs, JsValue> {
+        if idempotent {
+            // Sealed (recorded before the deposits end: a retry after a reload must not
+            // wait for a seal the engine's outbox already holds).
+            let json = self.with_state(|s| persist::to_json(&s.sent))?;
+            let _ = self.store("sends", &json).await;
+        }
         for d in &sealed.deposits {
             match d.clone().await {
                 Ok(Ok(())) => {}
@@ -266,15 +299,6 @@ impl Inner {
                 Err(_) => return Err(err(Code::Closed, "logged out")),
             }
         }
-        if idempotency_key.is_some() {
-            let json = self.with_state(|s| persist::to_json(&s.sent))?;
-            let _ = self.store("sends", &json).await;
-        }
         result(&hex(&msg_id.0), sealed.delivered, sealed.total)
-    }
-
-    /// Whether a `send` of `msg_id` still waits for the engine.
-    fn sealing(&self, msg_id: &MsgId) -> bool {
-        self.sends.borrow().waiting.find(msg_id).is_some()
     }
 }
