@@ -6,7 +6,7 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use sealpost_core::{EncryptionKey, IdentityKey, KeySize};
 use wasm_bindgen::prelude::*;
 
-use crate::error::{OrJs, error, invalid};
+use crate::error::{Code, OrJs, err, invalid};
 use crate::rng;
 
 fn now_ms() -> f64 {
@@ -67,7 +67,7 @@ pub fn bench_primitive(
             let cipher = Aes256Gcm::new((&[9u8; 32]).into());
             let nonce = Nonce::from([1u8; 12]);
             let data = vec![0x5a; size as usize];
-            let fail = |_| error("CRYPTO", "aes-gcm");
+            let fail = |_| err(Code::Crypto, "aes-gcm");
             let seal = || {
                 let payload = Payload {
                     msg: &data,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
 
-use crate::error::{OrJs, error, invalid};
+use crate::error::{Code, OrJs, err, invalid};
 use crate::{now_or, rng};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -90,7 +90,7 @@ impl Serialize for Bytes {
 }
 
 pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    serde_wasm_bindgen::to_value(value).map_err(|e| error("CRYPTO", &e.to_string()))
+    serde_wasm_bindgen::to_value(value).map_err(|e| err(Code::Crypto, &e.to_string()))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -221,8 +221,8 @@ impl Identity {
         let username = Username::parse(username).or_js()?;
         let inner = backup::import(blob, &keys.keys).or_js()?;
         if *inner.user_id() != username.user_id() {
-            return Err(error(
-                "WRONG_PASSWORD",
+            return Err(err(
+                Code::WrongPassword,
                 "the backup belongs to another user",
             ));
         }

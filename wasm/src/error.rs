@@ -152,7 +152,7 @@ pub(crate) fn error(code: &str, message: &str) -> JsValue {
 
 /// An error for a bad argument from JS.
 pub(crate) fn invalid(message: &str) -> JsValue {
-    error("INVALID_ARGUMENT", message)
+    err(Code::InvalidArgument, message)
 }
 
 /// Converts a core error into a JS error carrying [`sealpost_core::Error::code`].

@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, MessageEvent};
 
-use crate::error::error;
+use crate::error::{Code, err};
 
 type OnStolen = Rc<RefCell<Option<Box<dyn FnOnce()>>>>;
 type Listener = Closure<dyn FnMut(MessageEvent)>;
@@ -156,7 +156,7 @@ pub(crate) async fn acquire(name: &str, take_over: bool) -> Result<Option<Accoun
     let mut granted = None;
     let granted_promise = Promise::new(&mut |resolve, _| granted = Some(resolve));
     let (Some(release), Some(granted)) = (release, granted) else {
-        return Err(error("CRYPTO", "promise executor did not run"));
+        return Err(err(Code::Crypto, "promise executor did not run"));
     };
     let not_granted = granted.clone();
     // Called with the lock, or with null when `ifAvailable` found it taken. Holding
@@ -206,8 +206,8 @@ pub(crate) async fn acquire(name: &str, take_over: bool) -> Result<Option<Accoun
         return Ok(None);
     }
     if lock.is_null() {
-        return Err(error(
-            "LOCKED",
+        return Err(err(
+            Code::Locked,
             "this account is open in another tab or window of this browser",
         ));
     }

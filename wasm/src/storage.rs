@@ -14,7 +14,7 @@ use web_sys::{
     IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
-use crate::error::error;
+use crate::error::{Code, err};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_STORAGE: &'static str = r#"
@@ -53,7 +53,7 @@ fn storage_error(e: JsValue) -> JsValue {
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .unwrap_or_else(|| "storage failed".into());
-    error("STORAGE", &msg)
+    err(Code::Storage, &msg)
 }
 
 impl StorageJs {
@@ -66,7 +66,7 @@ impl StorageJs {
         }
         v.dyn_ref::<Uint8Array>()
             .map(|a| Some(a.to_vec()))
-            .ok_or_else(|| error("STORAGE", "storage returned a non-Uint8Array value"))
+            .ok_or_else(|| err(Code::Storage, "storage returned a non-Uint8Array value"))
     }
 
     pub(crate) async fn save(&self, key: &str, value: &[u8]) -> Result<(), JsValue> {
@@ -154,7 +154,7 @@ fn request_promise(req: &IdbRequest) -> Promise {
         let fail = Closure::once_into_js(move |_: JsValue| {
             let _ = reject.call1(
                 &JsValue::NULL,
-                &error("STORAGE", "IndexedDB request failed"),
+                &err(Code::Storage, "IndexedDB request failed"),
             );
         });
         req.set_onsuccess(Some(ok.unchecked_ref()));
@@ -175,7 +175,10 @@ fn commit_promise(tx: &IdbTransaction) -> Promise {
         let reject = std::cell::Cell::new(Some(reject));
         let fail = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
             if let Some(r) = reject.take() {
-                let _ = r.call1(&JsValue::NULL, &error("STORAGE", "IndexedDB write failed"));
+                let _ = r.call1(
+                    &JsValue::NULL,
+                    &err(Code::Storage, "IndexedDB write failed"),
+                );
             }
         })
         .into_js_value();
@@ -186,7 +189,7 @@ fn commit_promise(tx: &IdbTransaction) -> Promise {
 }
 
 fn idb_error(_: JsValue) -> JsValue {
-    error("STORAGE", "IndexedDB is not available")
+    err(Code::Storage, "IndexedDB is not available")
 }
 
 #[wasm_bindgen]

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::crypto::{Identity, SessionStore};
-use crate::error::{OrJs, error, invalid};
+use crate::error::{Code, OrJs, err, invalid};
 use crate::rng;
 
 const TAG: [u8; 2] = [b'V', 1];
@@ -51,7 +51,7 @@ fn derive(password: &str, salt: &[u8], iterations: u32) -> Result<Zeroizing<[u8;
     let mut key = Zeroizing::new([0u8; 32]);
     hkdf::Hkdf::<sha2::Sha256>::new(Some(b"sealpost/wasm/vault"), master.as_ref())
         .expand(b"local storage key v1", key.as_mut())
-        .map_err(|_| error("CRYPTO", "HKDF failed"))?;
+        .map_err(|_| err(Code::Crypto, "HKDF failed"))?;
     Ok(key)
 }
 
@@ -73,7 +73,7 @@ impl Vault {
                     aad: &Self::aad(label),
                 },
             )
-            .map_err(|_| error("CRYPTO", "encryption failed"))?;
+            .map_err(|_| err(Code::Crypto, "encryption failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(out)
@@ -84,7 +84,7 @@ impl Vault {
         label: &str,
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, JsValue> {
-        let fail = || error("DECRYPT_FAILED", "stored value could not be decrypted");
+        let fail = || err(Code::DecryptFailed, "stored value could not be decrypted");
         let (nonce, ct) = sealed.split_at_checked(NONCE_LEN).ok_or_else(fail)?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| fail())?;
         Aes256Gcm::new((&*self.key).into())
@@ -142,7 +142,7 @@ impl Vault {
         let check = header.get(22..).ok_or_else(|| invalid("header"))?;
         vault
             .open_raw("check", check)
-            .map_err(|_| error("WRONG_PASSWORD", "wrong password for this device's data"))?;
+            .map_err(|_| err(Code::WrongPassword, "wrong password for this device's data"))?;
         Ok(vault)
     }
 
@@ -170,17 +170,17 @@ impl Vault {
         let plain = self.open_raw("identity", sealed)?;
         let (len, rest) = plain
             .split_first()
-            .ok_or_else(|| error("MALFORMED", "stored identity"))?;
+            .ok_or_else(|| err(Code::Malformed, "stored identity"))?;
         let (name, secret) = rest
             .split_at_checked(usize::from(*len))
-            .ok_or_else(|| error("MALFORMED", "stored identity"))?;
+            .ok_or_else(|| err(Code::Malformed, "stored identity"))?;
         let username = Username::parse(
-            core::str::from_utf8(name).map_err(|_| error("MALFORMED", "stored identity"))?,
+            core::str::from_utf8(name).map_err(|_| err(Code::Malformed, "stored identity"))?,
         )
         .or_js()?;
         let inner = sealpost_core::Identity::from_secret_bytes(secret).or_js()?;
         if *inner.user_id() != username.user_id() {
-            return Err(error("MALFORMED", "stored identity"));
+            return Err(err(Code::Malformed, "stored identity"));
         }
         Ok(Identity { inner, username })
     }
