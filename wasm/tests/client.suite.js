@@ -267,6 +267,12 @@ export function clientSuite({ test }, sp, { relayUrl }) {
   const oneBrowser = () => Boolean(globalThis.navigator?.locks);
   test('client: password login on a fresh browser joins as a new device; both devices get every message, own copies as own', async () => {
     if (oneBrowser()) return;
+    // An envelope Bob sealed to the laptop before the new device existed.
+    recorded.length = 0;
+    await bob.send(A, 'before the new device');
+    eq((await recv(alice)).text, 'before the new device');
+    const old = recorded.find((r) => r.url.endsWith(`/${alice.userId}/${alice.deviceId}`));
+    assert(old, 'the envelope to the laptop was recorded');
     await throwsCode(() => sp.Client.login(opts(new sp.MemoryStorage()), A, 'wrong password!'), 'WRONG_PASSWORD');
     alice2 = await sp.Client.login(opts(alice2Storage, { deviceName: 'Alice phone' }), A, pw);
     eq(alice2.fingerprint, alice.fingerprint);
@@ -277,6 +283,13 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(names, ['Alice laptop:false', 'Alice phone:true']);
     // The backup carried the contacts and the verified mark.
     eq(alice2.contacts().find((c) => c.userId === bob.userId)?.verified, true);
+    // A replay of an old envelope to the fresh device (its prefix rewritten to name the
+    // new device, as a relay could serve it) is never shown: a notice, not a message.
+    const seen2 = notices(alice2);
+    const replayed = old.body.slice();
+    replayed.set(hexToBytes(alice2.deviceId), 33);
+    eq((await fetch(`${relayUrl}/v2/mailboxes/${alice.userId}/${alice2.deviceId}`, { method: 'POST', body: replayed })).status, 201);
+    await until(() => seen2.some((n) => n.kind === 'couldNotDecrypt'), 10000, 'the replay to be refused');
     // Bob writes: both of Alice's devices get it.
     const toAlice = await bob.send(A, 'to both of you');
     eq(toAlice.total, 2);
