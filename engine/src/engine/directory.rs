@@ -7,6 +7,8 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use sealpost_core::UserId;
 use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceList};
 
+use crate::limits::RESEND_AFTER;
+
 /// Re-read a contact's devices before sending when the copy is older than this.
 pub const DIRECTORY_MAX_AGE: u64 = 24 * 3600;
 
@@ -25,6 +27,8 @@ pub(crate) struct Directory {
     pub(crate) requested: BTreeSet<UserId>,
     /// Contacts whose directory listing carries another identity key than their pin.
     pub(crate) changed: BTreeSet<UserId>,
+    /// When a listing was last asked for again before a timed re-send (memory only).
+    pub(crate) refreshed: BTreeMap<UserId, u64>,
 }
 
 impl Directory {
@@ -38,6 +42,24 @@ impl Directory {
     /// The bundle of `(user, device)`, however old (sessions only need it to seal).
     pub(crate) fn bundle(&self, user: &UserId, device: &DeviceId) -> Option<&DeviceBundle> {
         self.listings.get(user)?.bundles.get(device)
+    }
+
+    /// Asks for `user`'s listing again before a timed re-send (PROTOCOL.md 18.4) when it
+    /// is older than [`RESEND_AFTER`], so a device that joined the list is learned
+    /// within the first re-send interval; at most once per [`RESEND_AFTER`] per user,
+    /// also when the directory does not answer. `true`: fetch it.
+    pub(crate) fn refresh(&mut self, user: UserId, now: u64) -> bool {
+        self.refreshed
+            .retain(|_, at| at.saturating_add(RESEND_AFTER) > now && *at <= now);
+        let old = self
+            .listings
+            .get(&user)
+            .is_none_or(|l| l.fetched_at.saturating_add(RESEND_AFTER) <= now);
+        if !old || self.refreshed.contains_key(&user) || !self.request(user) {
+            return false;
+        }
+        self.refreshed.insert(user, now);
+        true
     }
 
     /// Marks a fetch as under way; `false` when one already is (ask once).

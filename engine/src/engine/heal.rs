@@ -14,6 +14,9 @@
 //! - Sender, on `Tick`: what a device has not receipted is re-sent on the outbox's
 //!   schedule (`outbox/schedule.rs`), each device's re-sends in one new session: this
 //!   heals a receiver that lost the session entirely and cannot know whom to ask.
+//!   The recipient's listing is asked for again once per re-send interval.
+//! - Sender, on a directory answer: a message that no device of its recipient has
+//!   receipted yet is sealed to the recipient's devices that joined its list since.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -26,6 +29,7 @@ use super::Engine;
 use super::out::Out;
 use crate::action::{Output, Part};
 use crate::limits::RESET_INTERVAL;
+use crate::msg_id::MsgId;
 
 /// Most sessions remembered by [`ResetLimit`]; beyond it, requests wait.
 const MAX_RESET_MEMORY: usize = 256;
@@ -113,7 +117,10 @@ impl Engine {
 
     /// `Tick`: the re-sends the outbox schedule says are due. As for a send, an account
     /// whose listing is older than `DIRECTORY_MAX_AGE` is fetched first (a revoked
-    /// device gets nothing more); its re-sends wait for a later tick.
+    /// device gets nothing more); its re-sends wait for a later tick. A recipient's
+    /// listing older than `RESEND_AFTER` is asked for again (at most once per
+    /// `RESEND_AFTER`), without holding the re-sends back: a device that joined its list
+    /// is sealed to when the answer comes ([`Engine::devices_joined`]).
     pub(super) fn resend_due<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -121,8 +128,16 @@ impl Engine {
         out: &mut Out,
     ) {
         let mut due = self.outbox.due(now);
+        let mut stale: Vec<UserId> = Vec::new();
+        let mut recipients: Vec<UserId> = Vec::new();
         for r in &mut due {
-            let mut stale = Vec::new();
+            let to = *r.message.conversation();
+            if to != self.me.user_id
+                && !recipients.contains(&to)
+                && r.devices.iter().any(|(user, _)| *user == to)
+            {
+                recipients.push(to);
+            }
             r.devices.retain(|(user, _)| {
                 let fresh = self.directory.fresh(user, now).is_some();
                 if !fresh && !stale.contains(user) {
@@ -130,15 +145,64 @@ impl Engine {
                 }
                 fresh
             });
-            for user in stale {
-                if self.directory.request(user) {
-                    out.push(Output::FetchDirectory { user });
-                }
+        }
+        for user in &stale {
+            if self.directory.request(*user) {
+                out.push(Output::FetchDirectory { user: *user });
+            }
+        }
+        for user in recipients {
+            if !stale.contains(&user) && self.directory.refresh(user, now) {
+                out.push(Output::FetchDirectory { user });
             }
         }
         due.retain(|r| !r.devices.is_empty());
         if !due.is_empty() {
             self.resend(rng, now, due, out);
+        }
+    }
+
+    /// `user`'s listing was taken in: every message to `user` that no device of `user`
+    /// has receipted yet, younger than `MAX_MESSAGE_AGE`, is sealed to the listed
+    /// devices it was not sealed to (a contact logged in on a new device while its old
+    /// ones were away), each device in a new session as for re-sends. Only devices whose
+    /// bundle the listing carries (no fetch is asked for the others: a later listing
+    /// brings them). Not for the own account: a new own device gets history by link or
+    /// transfer, not sync copies.
+    pub(super) fn devices_joined<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        user: UserId,
+        out: &mut Out,
+    ) {
+        if user == self.me.user_id || !self.trusts(&user) {
+            return;
+        }
+        let Some(listing) = self.directory.listings.get(&user) else {
+            return;
+        };
+        let current: Vec<DeviceId> = listing
+            .list
+            .devices()
+            .iter()
+            .map(|d| d.id)
+            .filter(|d| listing.bundles.contains_key(d))
+            .collect();
+        let resends = self.outbox.devices_added(&user, &current, now);
+        if resends.is_empty() {
+            return;
+        }
+        let ids: Vec<MsgId> = resends.iter().map(|r| r.message.msg_id()).collect();
+        self.resend(rng, now, resends, out);
+        for msg_id in ids {
+            if let Some(d) = self.outbox.delivery(&msg_id) {
+                out.push(Output::DeliveryUpdate {
+                    msg_id,
+                    delivered: d.delivered,
+                    total: d.total,
+                });
+            }
         }
     }
 

@@ -126,6 +126,7 @@ impl Engine {
             },
         );
         self.devices_left(rng, now, user, &current, out);
+        self.devices_joined(rng, now, user, out);
         self.lookup_answered(user, LookupOutcome::Found, now, out);
         if user == self.me.user_id {
             self.apply_device_ops(rng, now, out);

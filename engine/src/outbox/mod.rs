@@ -4,9 +4,10 @@
 //! own other devices). It stays here until every target receipted it or left its
 //! account's device list, so nothing is lost in silence: the app sees "delivered to n of
 //! m devices", a message that no current device of the recipient receipted is re-sent
-//! when one of the recipient's devices is removed, and everything a device asks for with
-//! a `ResetRequest` is re-sealed to it, and a device that does not receipt a message is
-//! sent it again in a new session on a schedule ([`Outbox::due`], `schedule.rs`: after
+//! when one of the recipient's devices is removed, and sealed to a device that joins the
+//! recipient's list (`added.rs`), everything a device asks for with a `ResetRequest` is
+//! re-sealed to it, and a device that does not receipt a message is sent it again in a
+//! new session on a schedule ([`Outbox::due`], `schedule.rs`: after
 //! [`crate::limits::RESEND_AFTER`], then 4, 16 and 64 times that, at most
 //! [`MAX_RESENDS`] re-sends per message and device in all). An envelope the relay has
 //! not taken yet is kept with its target, so a restart re-deposits the very same bytes
@@ -386,6 +387,7 @@ fn has_duplicates(items: impl Iterator<Item = (UserId, DeviceId)>) -> bool {
     false
 }
 
+mod added;
 mod codec;
 mod schedule;
 #[cfg(test)]

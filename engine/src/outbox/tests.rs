@@ -326,3 +326,29 @@ fn the_previous_encoding_is_read_with_a_fresh_schedule() {
     bad[at] = crate::limits::MAX_RESENDS + 1;
     assert!(Outbox::from_bytes(&bad).is_err());
 }
+
+#[test]
+fn a_device_that_joins_gets_what_no_recipient_device_receipted() {
+    let mut o = outbox_with(1);
+    let id = MsgId([1; 16]);
+    let joined = [dev(1), dev(2), dev(3)];
+    // Only bob's new device 3; not alice's own new device 8.
+    let r = o.devices_added(&bob(), &joined, NOW + 10);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].devices, [(bob(), dev(3))]);
+    assert!(o.devices_added(&alice(), &[dev(8), dev(9)], NOW).is_empty());
+    o.reseal_at(&id, alloc::vec![(bob(), dev(3), alloc::vec![3])], NOW + 10);
+    assert_eq!(o.delivery(&id).map(|d| d.total), Some(3));
+    assert!(
+        o.devices_added(&bob(), &joined, NOW + 10).is_empty(),
+        "once"
+    );
+    // Too old, or receipted by some device of bob: nothing for device 4.
+    let more = [dev(1), dev(2), dev(3), dev(4)];
+    assert!(
+        o.devices_added(&bob(), &more, NOW + MAX_MESSAGE_AGE)
+            .is_empty()
+    );
+    o.receipt(&bob(), &dev(2), &[id]);
+    assert!(o.devices_added(&bob(), &more, NOW + 20).is_empty());
+}
