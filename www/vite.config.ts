@@ -4,9 +4,10 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 /**
  * How many of the most common passwords (of 49,233 in @zxcvbn-ts/language-common,
  * ranked by frequency) the password strength check carries: what fits the app's JS
- * budget (scripts/postbuild.mjs). See src/strength.ts.
+ * budget (scripts/postbuild.mjs). Digits-only entries are left out (zxcvbn's repeat,
+ * sequence, date and brute-force matchers already rate those low). See src/strength.ts.
  */
-const COMMON_PASSWORDS = 500;
+const COMMON_PASSWORDS = 300;
 
 /** `virtual:common-passwords`: the first COMMON_PASSWORDS of the ranked list, as one string. */
 function commonPasswords(): Plugin {
@@ -16,7 +17,7 @@ function commonPasswords(): Plugin {
     resolveId: (s) => (s === id ? '\0' + id : undefined),
     load(s) {
       if (s !== '\0' + id) return undefined;
-      const words = dictionary['passwords-common'].slice(0, COMMON_PASSWORDS).map(String);
+      const words = dictionary['passwords-common'].map(String).filter((w) => !/^\d+$/.test(w)).slice(0, COMMON_PASSWORDS);
       if (words.some((w) => w.includes('\n'))) throw new Error('a password with a newline');
       return `export default ${JSON.stringify(words.join('\n'))}.split('\\n');`;
     },

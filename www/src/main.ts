@@ -230,8 +230,8 @@ function defaultDeviceName(): string {
   return os ? `${browser} on ${os}` : browser;
 }
 
-/** A link code in groups of four, for reading it out or typing it. */
-const groupCode = (code: string) => code.toUpperCase().replace(/[^A-Z0-9]/g, '').replace(/(.{4})(?=.)/g, '$1 ');
+/** A link code in groups of five (docs/PROTOCOL.md 19.2), for reading it out or typing it. */
+const groupCode = (code: string) => code.toUpperCase().replace(/[^A-Z0-9]/g, '').replace(/(.{5})(?=.)/g, '$1 ');
 
 /** The new device's side of a link: a name, then the code (QR and typed) until the old device confirms. */
 function showLinkNew() {
@@ -561,7 +561,7 @@ function renderShell() {
   const senders: { peer: string; name: string }[] = [];
   let announceTimer = 0;
   m.on((w) => {
-    if (!w.msg || w.msg.dir !== 'in' || w.oldId) return;
+    if (!w.msg || w.msg.dir !== 'in' || w.oldId || w.msg.notice) return;
     const from = m.contacts.get(w.msg.peer)?.username ?? 'someone';
     heard.push(`New message from ${from}: ${w.msg.text.slice(0, 100)}`);
     senders.push({ peer: w.msg.peer, name: from });
@@ -727,11 +727,11 @@ function msgEl(msg: Msg, peerName: string): HTMLElement {
 }
 
 function updateMsgEl(el: HTMLElement, msg: Msg) {
+  if (msg.notice) return; // markers do not change
   el.className = `msg ${msg.dir} ${msg.state}${msg.keyWarning ? ' warn' : ''}`;
   el.dataset.id = msg.id;
   el.dataset.state = msg.state;
   const st = el.querySelector('.state') as HTMLElement;
-  if (!st) return; // a notice
   if (msg.dir === 'out') {
     st.textContent = outState(msg);
     if (msg.state === 'failed' && !el.querySelector('.retry')) {

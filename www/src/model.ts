@@ -19,8 +19,6 @@ export const APP_JSON = 2;
 /** Most message ids in one delivery receipt (sent and accepted). */
 const RECEIPT_BATCH = 500;
 const LABEL = 'sealpost/www/record/v1';
-/** The history a device link hands over (sealed with the package's sealLocal). */
-const HISTORY_LABEL = 'sealpost/www/history/v1';
 
 export type MsgState = 'queued' | 'sending' | 'relay' | 'delivered' | 'failed';
 
@@ -280,6 +278,29 @@ export class Model {
     return [...this.contacts.values()].sort((a, b) => b.lastActivity - a.lastActivity);
   }
 
+  /**
+   * With devices: contacts added on the account's other devices (the package shares
+   * them) become conversations here too.
+   */
+  async syncContacts(): Promise<void> {
+    if (!this.account.multiDevice) return;
+    let added = false;
+    for (const p of await this.account.contacts().catch(() => [])) {
+      const known = this.contacts.get(p.userId);
+      if (known && known.verified !== p.verified && !known.keyChanged && known.fingerprint === p.fingerprint) {
+        known.verified = p.verified; // a mark set or cleared on another device
+        await this.saveContact(known);
+        added = true;
+      }
+      if (known || p.userId === this.account.userId) continue;
+      const c: Contact = { key: randomId(), userId: p.userId, username: p.username, fingerprint: p.fingerprint, verified: p.verified, unread: 0, lastActivity: 0, createdAt: Date.now() };
+      this.contacts.set(c.userId, c);
+      await this.saveContact(c);
+      added = true;
+    }
+    if (added) this.emit({ contacts: true });
+  }
+
   /** Looks a username up (pinning it on first use) and adds the contact. */
   async addContact(username: string): Promise<Contact> {
     let p;
@@ -392,10 +413,13 @@ export class Model {
     const m: Msg = { id: randomId(), peer: c.userId, dir: 'out', text, at: Date.now(), state: 'queued' };
     this.push(m);
     c.lastActivity = m.at;
-    // Saved before the outbox can touch it (IndexedDB applies writes in issue order).
-    const saved = Promise.all([this.saveMsg(m), this.saveContact(c)]);
+    // Stored before the outbox hands it to the package: a tab closed right after Send
+    // must not leave a message that went out but is not in this device's history.
+    const stored = this.saveMsg(m);
+    this.unstored.set(m.id, stored);
+    const saved = Promise.all([stored, this.saveContact(c)]);
     this.emit({ contacts: true, peer: c.userId, msg: m });
-    this.kick();
+    void stored.catch(() => undefined).then(() => (this.unstored.delete(m.id), this.kick()));
     await saved;
     return m;
   }
@@ -428,6 +452,12 @@ export class Model {
         .filter((m) => m.dir === 'out' && m.state === 'queued')
         .sort((a, b) => a.at - b.at)
         .find((m) => !this.contacts.get(m.peer)?.keyChanged);
+      // In order: the oldest waits until it is stored (its write ends with a kick).
+      if (next && this.unstored.has(next.id)) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+        continue;
+      }
       if (!next || !navigator.onLine) {
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;
@@ -458,6 +488,9 @@ export class Model {
       }
     }
   }
+
+  /** Sent messages whose first write has not completed yet (the outbox waits for it). */
+  private unstored = new Map<string, Promise<void>>();
 
   private async sendOne(m: Msg) {
     const c = this.contacts.get(m.peer);
@@ -541,7 +574,11 @@ export class Model {
 
   // ---- history for a new device (device link) ---------------------------------------
 
-  /** The history as one blob sealed with the package's sealLocal (the new device opens it with openLocal). */
+  /**
+   * The history as one blob for a device link: the records as this device opened them
+   * (openLocal at load); the package carries it end to end encrypted in the link grant,
+   * and the new device seals each record under its own local key (sealLocal).
+   */
   async exportHistory(): Promise<Uint8Array> {
     const h: History = {
       v: 1,
@@ -549,12 +586,12 @@ export class Model {
       // What is still to be sent stays here: this device sends it, and the new one gets a copy.
       messages: [...this.byId.values()].filter((m) => !(m.dir === 'out' && (m.state === 'queued' || m.state === 'sending' || m.state === 'failed'))),
     };
-    return this.account.sealLocal(HISTORY_LABEL, enc.encode(JSON.stringify(h)));
+    return enc.encode(JSON.stringify(h));
   }
 
   /** Stores the history a link brought (call after load(), before start()); returns how many messages. */
   async importHistory(blob: Uint8Array): Promise<number> {
-    const h = JSON.parse(dec.decode(await this.account.openLocal(HISTORY_LABEL, blob))) as History;
+    const h = JSON.parse(dec.decode(blob)) as History;
     if (h?.v !== 1 || !Array.isArray(h.contacts) || !Array.isArray(h.messages)) throw new Error('malformed history');
     for (const c of h.contacts) {
       if (typeof c?.userId !== 'string' || typeof c.username !== 'string' || this.contacts.has(c.userId)) continue;
@@ -774,6 +811,7 @@ export class Model {
         if (s === 'online') {
           this.receiptBackoff.clear(); // connected again: try at once
           this.kick();
+          void this.syncContacts();
         }
       },
     });

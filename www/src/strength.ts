@@ -2,7 +2,7 @@
 // English feedback, the qwerty and keypad keyboard graphs and the most common passwords
 // of @zxcvbn-ts/language-common. The full list (49,233 passwords, about 200 KiB
 // gzipped) does not fit the app's JS budget; vite.config.ts bundles its first
-// COMMON_PASSWORDS entries (the list is ranked by frequency), and zxcvbn's matchers for
+// COMMON_PASSWORDS entries (the list is ranked by frequency; digits-only ones left out), and zxcvbn's matchers for
 // dates, sequences, repeats, keyboard patterns, l33t and brute force do the rest.
 
 import { ZxcvbnFactory, type ZxcvbnResult } from '@zxcvbn-ts/core';

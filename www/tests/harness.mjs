@@ -107,7 +107,8 @@ function watch(page, base, problems, name) {
   page.on('console', (msg) => {
     const t = msg.text();
     if (/Content Security Policy|Refused to|integrity/i.test(t)) problems.push(`${name}: ${t}`);
-    if (process.env.E2E_VERBOSE) console.error(`[${name}] ${msg.type()}: ${t}`);
+    // The app's own warnings (a message it could not handle, ...) always; the rest with E2E_VERBOSE.
+    if (process.env.E2E_VERBOSE || /^sealpost/.test(t)) console.error(`[${name}] ${msg.type()}: ${t}`);
   });
   page.on('pageerror', (e) => problems.push(`${name}: page error ${e.message}`));
 }

@@ -209,6 +209,9 @@ class ClientAccount implements Account {
     const info = (await this.client.contacts()).find((c) => c.userId === userId);
     return info ? peer(info) : null;
   }
+  async contacts(): Promise<PeerInfo[]> {
+    return (await this.client.contacts()).filter((c) => c.username).map(peer);
+  }
   async qrPayload(userId: string): Promise<Uint8Array> {
     return (await this.info(userId)).qrPayload;
   }
@@ -304,6 +307,9 @@ class ClientAccount implements Account {
     if (typeof x.fromDevice === 'string') inc.fromDevice = x.fromDevice;
     if (typeof x.conversation === 'string') inc.conversation = x.conversation;
     if (x.own === true) inc.own = true;
+    // v2 accepts a message only from the pinned identity key (a mismatch is a security
+    // notice, never a message); `verified` is then the user's safety-number mark.
+    if (this.multiDevice) inc.keyMatches = true;
     this.queue = this.queue.then(() => this.deliver(inc));
   }
 
@@ -394,7 +400,7 @@ export const backend: Backend = {
     const { userId } = await ids(username);
     const res = await fetch(`/v2/users/${userId}/devices`, { cache: 'no-store' }).catch(() => null);
     if (!res?.ok) throw new AppError('NETWORK', 'The relay cannot be reached.');
-    // Design 1.1: tag 2, user 32, version 8, var16(spki), count 1, then per device
+    // docs/PROTOCOL.md 9.1: tag 2, user 32, version 8, var16(spki), count 1, then per device
     // id 16, added_at 8, var8(name). Only read here to show names.
     const b = new Uint8Array(await res.arrayBuffer());
     const v = new DataView(b.buffer);

@@ -132,6 +132,8 @@ export interface Account {
   lookup(username: string): Promise<PeerInfo>;
   /** A pinned contact, without network. */
   contact(userId: string): Promise<PeerInfo | null>;
+  /** Every pinned contact (with devices: also those added on the account's other devices). */
+  contacts(): Promise<PeerInfo[]>;
   /** The 65-byte safety-number QR payload with a contact. */
   qrPayload(userId: string): Promise<Uint8Array>;
   matchesQr(userId: string, scanned: Uint8Array): Promise<boolean>;
