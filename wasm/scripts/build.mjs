@@ -4,7 +4,7 @@
 //   node wasm/scripts/build.mjs [--dev] [--no-opt] [--no-simd] [--opt-level=s|z|2|3]
 //                               [--crypto-opt-level=N] [--wasm-opt=-Oz|-O3|...] [--out-dir=DIR]
 //
-// Defaults (measured in wasm/BENCHMARKS.md): opt-level "s", fat LTO, one codegen unit,
+// Defaults (measured in docs/BENCHMARKS.md): opt-level "z" with "s" for the crypto crates, fat LTO, one codegen unit,
 // panic=abort, +simd128 (Chrome 91, Firefox 89, Safari 16.4, Node 16.4), wasm-opt -O3.
 //
 // Steps: cargo build (wasm32-unknown-unknown, release profile tuned through
@@ -54,10 +54,12 @@ if (!pinned || cli !== pinned) {
 const timings = {};
 const env = { CARGO_TARGET_DIR: targetDir };
 if (!dev) {
-  // "s": protocol v2 (the engine and the v2 core next to the v1 crypto level) does not
-  // fit the budget at opt-level 3 (about 510 KiB gzip); "s" costs symmetric crypto
-  // speed (docs/BENCHMARKS.md), not RSA. `--opt-level=3` for a speed build.
-  env.CARGO_PROFILE_RELEASE_OPT_LEVEL = String(args['opt-level'] ?? 's');
+  // "z" for glue, engine and client, "s" for the crypto crates (`--crypto-opt-level`):
+  // protocol v2 (the engine and the v2 core next to the v1 crypto level) does not fit
+  // the budget at opt-level 3 (about 510 KiB gzip), and "s" everywhere is 400.6 KiB. "s"
+  // costs symmetric crypto speed (docs/BENCHMARKS.md), not RSA; "z" on the crypto crates
+  // would cost far more, so they stay at "s". `--opt-level=3` for a speed build.
+  env.CARGO_PROFILE_RELEASE_OPT_LEVEL = String(args['opt-level'] ?? 'z');
   env.CARGO_PROFILE_RELEASE_LTO = 'fat';
   env.CARGO_PROFILE_RELEASE_CODEGEN_UNITS = '1';
   env.CARGO_PROFILE_RELEASE_PANIC = 'abort';
@@ -69,9 +71,10 @@ env.RUSTFLAGS = rustflags.join(' ').trim();
 // Optionally a different opt-level for the crypto crates than for the rest (glue,
 // serde, gloo-net): `--crypto-opt-level=3` with `--opt-level=s`.
 const perCrate = [];
-if (!dev && args['crypto-opt-level']) {
+const cryptoOptLevel = args['crypto-opt-level'] ?? (args['opt-level'] === undefined ? 's' : undefined);
+if (!dev && cryptoOptLevel) {
   for (const c of ['rsa', 'crypto-bigint', 'crypto-primes', 'sha2', 'hmac', 'hkdf', 'pbkdf2', 'aes', 'aes-gcm', 'ghash', 'polyval', 'sealpost-core']) {
-    const level = /^[0-3]$/.test(args['crypto-opt-level']) ? args['crypto-opt-level'] : JSON.stringify(args['crypto-opt-level']);
+    const level = /^[0-3]$/.test(cryptoOptLevel) ? cryptoOptLevel : JSON.stringify(cryptoOptLevel);
     perCrate.push('--config', `profile.release.package.${c}.opt-level=${level}`);
   }
 }
