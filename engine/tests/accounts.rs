@@ -425,3 +425,18 @@ fn joining_a_full_account_is_refused() {
     );
     assert_eq!(wrong.err(), Some(Error::BadSignature));
 }
+
+#[test]
+fn a_new_own_device_learns_contacts_looked_up_before_its_bundle_was_known() {
+    let mut relay = Relay::default();
+    let mut a1 = register(&mut relay, "alice", 1);
+    let _bob = register(&mut relay, "bob", 3);
+    // a2 joins, but a1 has not read its own directory since: a2's bundle is unknown to it.
+    let mut a2 = add_device(&mut relay, "alice", 1, 2, T0);
+    assert_eq!(a1.lookup(&mut relay, T0 + 2, "bob"), LookupOutcome::Found);
+    // The sync skipped for a2 goes out once a1 sees a2's bundle.
+    a1.receive(&mut relay, T0 + 3);
+    a2.receive(&mut relay, T0 + 4);
+    let bob = a2.engine.contact(&user("bob")).expect("bob reached a2");
+    assert_eq!(bob.username.as_ref().map(|n| n.as_str()), Some("bob"));
+}

@@ -91,6 +91,10 @@ impl Engine {
         }
         let previous = self.directory.listings.remove(&user);
         let previous_bytes = previous.as_ref().map(|p| p.list.to_bytes().to_vec());
+        let previously_bundled: Vec<DeviceId> = previous
+            .as_ref()
+            .map(|p| p.bundles.keys().copied().collect())
+            .unwrap_or_default();
         let list = match previous {
             // Never roll back to an older list (it could list revoked devices).
             Some(p) if p.list.version() > list.version() => p.list,
@@ -115,6 +119,16 @@ impl Engine {
             {
                 verified.insert(*b.device_id(), b);
             }
+        }
+        // An own device whose bundle we see for the first time gets the account state
+        // (contacts, names, marks): a sync skipped while its bundle was unknown is not
+        // repeated otherwise, and its copies of our sent messages need the names.
+        if user == self.me.user_id
+            && verified
+                .keys()
+                .any(|d| *d != self.me.device_id() && !previously_bundled.contains(d))
+        {
+            self.account_changed = true;
         }
         let current: Vec<DeviceId> = list.devices().iter().map(|d| d.id).collect();
         self.directory.listings.insert(
