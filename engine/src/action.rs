@@ -32,17 +32,21 @@ pub enum Part {
     Seen,
     /// Gaps in sessions (maybe-missing messages).
     Missing,
+    /// Receipts owed to senders until the relay took them
+    /// ([`crate::receipts::OwedReceipts`]).
+    Receipts,
 }
 
 impl Part {
     /// Every part, in the order a fresh engine should be stored.
-    pub const ALL: [Part; 6] = [
+    pub const ALL: [Part; 7] = [
         Part::Device,
         Part::Sessions,
         Part::Account,
         Part::Outbox,
         Part::Seen,
         Part::Missing,
+        Part::Receipts,
     ];
 }
 

@@ -18,6 +18,7 @@ pub mod missing;
 pub mod msg_id;
 pub mod outbox;
 pub mod payload;
+pub mod receipts;
 pub mod seen;
 
 pub use action::{

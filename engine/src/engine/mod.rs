@@ -38,6 +38,7 @@ use crate::failures::Failures;
 use crate::missing::Missing;
 use crate::msg_id::MsgId;
 use crate::outbox::Outbox;
+use crate::receipts::OwedReceipts;
 use crate::seen::SeenSet;
 
 pub use contacts::ContactInfo;
@@ -63,8 +64,10 @@ struct InFlight {
     to: UserId,
     device: DeviceId,
     envelope: Vec<u8>,
-    /// The outbox message it carries (receipts and resets are not kept).
+    /// The outbox message it carries (resets and syncs are not kept).
     msg: Option<MsgId>,
+    /// The owed receipts it carries: paid once the relay took it.
+    receipts: Vec<MsgId>,
     failed: bool,
 }
 
@@ -117,7 +120,10 @@ pub struct Engine {
     directory: Directory,
     in_flight: BTreeMap<DepositHandle, InFlight>,
     next_handle: u64,
+    /// Receipts to seal this run (a subset of `owed`).
     receipts: BTreeMap<(UserId, DeviceId), Vec<MsgId>>,
+    /// Receipts owed until a deposit carrying them is confirmed (persisted).
+    owed: OwedReceipts,
     resets: BTreeMap<(UserId, DeviceId), [u8; 16]>,
     reset_limit: ResetLimit,
     waiting: Vec<WaitingSend>,
@@ -151,6 +157,7 @@ impl Engine {
             in_flight: BTreeMap::new(),
             next_handle: 0,
             receipts: BTreeMap::new(),
+            owed: OwedReceipts::new(),
             resets: BTreeMap::new(),
             reset_limit: ResetLimit::default(),
             waiting: Vec::new(),
@@ -253,6 +260,11 @@ impl Engine {
         if let Some(b) = load(Part::Missing) {
             engine.missing = Missing::from_bytes(&b)?;
         }
+        if let Some(b) = load(Part::Receipts) {
+            engine.owed = OwedReceipts::from_bytes(&b)?;
+            // Whatever was sealed before the restart may never have reached the relay.
+            engine.receipts = engine.owed.iter().map(|(k, v)| (*k, v.clone())).collect();
+        }
         engine.load_contact_lists(lists);
         Ok(engine)
     }
@@ -268,6 +280,7 @@ impl Engine {
             Part::Outbox => Ok(plain(self.outbox.to_bytes())),
             Part::Seen => Ok(plain(self.seen.to_bytes())),
             Part::Missing => Ok(plain(self.missing.to_bytes())),
+            Part::Receipts => Ok(plain(self.owed.to_bytes())),
         }
     }
 
@@ -363,7 +376,7 @@ impl Engine {
         envelope: Vec<u8>,
         msg: Option<MsgId>,
         out: &mut Out,
-    ) {
+    ) -> DepositHandle {
         let handle = DepositHandle(self.next_handle);
         self.next_handle = self.next_handle.wrapping_add(1);
         out.push(Output::Deposit {
@@ -379,17 +392,23 @@ impl Engine {
                 device,
                 envelope,
                 msg,
+                receipts: Vec::new(),
                 failed: false,
             },
         );
+        handle
     }
 
     fn deposit_done(&mut self, handle: DepositHandle, out: &mut Out) {
-        if let Some(done) = self.in_flight.remove(&handle)
-            && let Some(msg) = done.msg
-        {
+        let Some(done) = self.in_flight.remove(&handle) else {
+            return;
+        };
+        if let Some(msg) = done.msg {
             self.outbox.deposited(&msg, &done.to, &done.device);
             out.persist(Part::Outbox);
+        }
+        if self.owed.paid(done.to, done.device, &done.receipts) {
+            out.persist(Part::Receipts);
         }
     }
 }

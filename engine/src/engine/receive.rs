@@ -254,7 +254,7 @@ impl Engine {
             });
             return;
         }
-        self.queue_receipt(from, m.sender_device, msg.msg_id());
+        self.queue_receipt(from, m.sender_device, msg.msg_id(), out);
         let sent_at = msg.sent_at().max(m.sent_at);
         if !self.seen.insert(from, msg.msg_id(), sent_at, now) {
             return;

@@ -9,7 +9,7 @@ use sealpost_core::{Error, Result, UserId};
 
 use super::out::Out;
 use super::{Engine, WaitingSend};
-use crate::action::{Notice, Output, Part};
+use crate::action::{DepositHandle, Notice, Output, Part};
 use crate::codec::Codec;
 use crate::msg_id::MsgId;
 use crate::outbox::Resend;
@@ -243,10 +243,25 @@ impl Engine {
         }
     }
 
-    /// Queues a receipt for `msg_id` to the device that sent it.
-    pub(super) fn queue_receipt(&mut self, user: UserId, device: DeviceId, msg_id: MsgId) {
+    /// Owes a receipt for `msg_id` to the device that sent it (durably: see
+    /// [`crate::receipts`]) and queues it for sealing, unless a deposit this run
+    /// already carries it.
+    pub(super) fn queue_receipt(
+        &mut self,
+        user: UserId,
+        device: DeviceId,
+        msg_id: MsgId,
+        out: &mut Out,
+    ) {
+        let carried = self
+            .in_flight
+            .values()
+            .any(|d| d.to == user && d.device == device && d.receipts.contains(&msg_id));
+        if self.owed.owe(user, device, msg_id) {
+            out.persist(Part::Receipts);
+        }
         let ids = self.receipts.entry((user, device)).or_default();
-        if !ids.contains(&msg_id) {
+        if !carried && !ids.contains(&msg_id) {
             ids.push(msg_id);
         }
     }
@@ -267,8 +282,19 @@ impl Engine {
                     continue;
                 };
                 let payload = Payload::Receipt(receipt).to_bytes();
-                if !self.send_control(rng, now, user, device, &payload, out) {
-                    unsent.extend_from_slice(chunk);
+                match self.send_control(rng, now, user, device, &payload, out) {
+                    Control::Deposited(handle) => {
+                        if let Some(d) = self.in_flight.get_mut(&handle) {
+                            d.receipts = chunk.to_vec();
+                        }
+                    }
+                    // Nobody to seal it to: its sender's next re-send is receipted.
+                    Control::Dropped => {
+                        if self.owed.paid(user, device, chunk) {
+                            out.persist(Part::Receipts);
+                        }
+                    }
+                    Control::Later => unsent.extend_from_slice(chunk),
                 }
             }
             if !unsent.is_empty() {
@@ -278,7 +304,7 @@ impl Engine {
         let resets = core::mem::take(&mut self.resets);
         for ((user, device), session) in resets {
             let payload = Payload::ResetRequest(session).to_bytes();
-            if !self.send_control(rng, now, user, device, &payload, out) {
+            if self.send_control(rng, now, user, device, &payload, out) == Control::Later {
                 self.resets.insert((user, device), session);
             }
         }
@@ -292,8 +318,8 @@ impl Engine {
         }
     }
 
-    /// Seals and deposits one control payload; `false` (and a directory request) when
-    /// the device's bundle is not known yet.
+    /// Seals and deposits one control payload; [`Control::Later`] (and a directory
+    /// request) when the device's bundle is not known yet.
     fn send_control<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -302,27 +328,38 @@ impl Engine {
         device: DeviceId,
         payload: &[u8],
         out: &mut Out,
-    ) -> bool {
+    ) -> Control {
         let held = |s: &sealpost_core::v2::SessionInfo| s.peer == user && s.peer_device == device;
         if !self.trusts(&user) && !self.sessions.sessions().iter().any(held) {
             // A stranger's receipt goes only in a session it started: one this device
             // started would be trusted (PROTOCOL.md 18.1). Its re-send gets the receipt.
-            return true;
+            return Control::Dropped;
         }
         if self.directory.bundle(&user, &device).is_none() {
             if self.directory.request(user) {
                 out.push(Output::FetchDirectory { user });
             }
-            return false;
+            return Control::Later;
         }
         match self.seal_to(rng, now, &user, &device, payload) {
             Ok(envelope) => {
                 out.persist(Part::Sessions);
-                self.deposit(user, device, envelope, None, out);
-                true
+                Control::Deposited(self.deposit(user, device, envelope, None, out))
             }
             // A device that cannot be sealed to (expired bundle, revoked) gets nothing.
-            Err(_) => true,
+            Err(_) => Control::Dropped,
         }
     }
+}
+
+/// What became of one control payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Control {
+    /// Sealed and handed to the driver.
+    Deposited(DepositHandle),
+    /// Never to be sent (a stranger's receipt without its session, a device that cannot
+    /// be sealed to).
+    Dropped,
+    /// Waits for the device's bundle.
+    Later,
 }

@@ -118,6 +118,8 @@ pub struct Device {
     pub fetches: usize,
     /// Hold `DepositDone` answers until [`Device::confirm_deposits`].
     pub hold_deposit_done: bool,
+    /// The relay cannot be reached: deposits fail (`DepositFailed`).
+    pub offline_deposits: bool,
     held: Vec<Input>,
     inputs: VecDeque<Input>,
 }
@@ -184,6 +186,10 @@ impl Device {
                 envelope,
                 handle,
             } => {
+                if self.offline_deposits {
+                    self.inputs.push_back(Input::DepositFailed { handle });
+                    return;
+                }
                 relay.deposit(to, device, envelope);
                 if self.hold_deposit_done {
                     self.held.push(Input::DepositDone { handle });
@@ -303,6 +309,7 @@ fn device_from(engine: Engine, outputs: Vec<Output>, relay: &mut Relay, seed: u6
         handled: 0,
         fetches: 0,
         hold_deposit_done: false,
+        offline_deposits: false,
         held: Vec::new(),
         inputs: VecDeque::new(),
     };
