@@ -6,6 +6,6 @@ export default defineConfig({
   build: { target: 'es2022' },
   server: {
     // `npm run dev` against a relay on :8080 (`cargo xtask serve`).
-    proxy: { '/v1': { target: 'http://127.0.0.1:8080', ws: true } },
+    proxy: { '/v2': { target: 'http://127.0.0.1:8080', ws: true } },
   },
 });

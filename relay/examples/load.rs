@@ -19,7 +19,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use sealpost_core::rand_core::Rng;
-use sealpost_core::{EncryptionKey, Identity, IdentityKey, KeySize, UserId, auth, os_rng};
+use sealpost_core::v2::{DeviceEntry, DeviceId, DeviceList};
+use sealpost_core::{IdentityKey, KeySize, UserId, auth, os_rng};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
@@ -87,16 +88,10 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // One RSA-2048 key pair for every subscriber: key generation is not what we measure.
+    // One RSA-2048 identity key for every subscriber: key generation is not what we
+    // measure.
     let mut rng = os_rng();
-    let ik = IdentityKey::generate(&mut rng, KeySize::Rsa2048)
-        .unwrap()
-        .to_pkcs8_der()
-        .unwrap();
-    let ek = EncryptionKey::generate(&mut rng, KeySize::Rsa2048)
-        .unwrap()
-        .to_pkcs8_der()
-        .unwrap();
+    let identity = IdentityKey::generate(&mut rng, KeySize::Rsa2048).unwrap();
 
     let n = args.deposits;
     let started: Arc<Vec<Mutex<Option<Instant>>>> =
@@ -109,30 +104,26 @@ async fn main() {
         let mut raw = [0u8; 32];
         rng.fill_bytes(&mut raw);
         let id = UserId::from_bytes(raw);
-        let mut identity = Identity::from_keys(
-            &mut rng,
-            id,
-            IdentityKey::from_pkcs8_der(&ik).unwrap(),
-            EncryptionKey::from_pkcs8_der(&ek).unwrap(),
-            now(),
-        )
-        .unwrap();
-        let bundle = identity
-            .bundle(&mut rng, now())
-            .unwrap()
-            .to_bytes()
-            .to_vec();
+        // One device per account, its list signed by the shared identity key.
+        let device = DeviceId::generate(&mut rng);
+        let entry = DeviceEntry {
+            id: device,
+            added_at: now(),
+            name: "load".into(),
+        };
+        let list = DeviceList::sign(&mut rng, id, &identity, now(), vec![entry]).unwrap();
         let r = http
-            .put(format!("{base}/v1/users/{}/bundle", id.to_hex()))
-            .body(bundle)
+            .put(format!("{base}/v2/users/{}/devices", id.to_hex()))
+            .body(list.to_bytes().to_vec())
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
         let url = format!(
-            "{}/v1/mailboxes/{}/ws",
+            "{}/v2/mailboxes/{}/{}/ws",
             base.replacen("http", "ws", 1),
-            id.to_hex()
+            id.to_hex(),
+            device.to_hex()
         );
         let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let Some(Ok(Message::Text(t))) = ws.next().await else {
@@ -142,9 +133,9 @@ async fn main() {
         let c = B64
             .decode(challenge["challenge"].as_str().unwrap())
             .unwrap();
+        let signed = [device.as_bytes().as_slice(), &c].concat();
         let sig = identity
-            .identity_key()
-            .sign(&mut rng, &auth::challenge_signing_input(&id, &c))
+            .sign(&mut rng, &auth::challenge_signing_input(&id, &signed))
             .unwrap();
         ws.send(Message::Text(
             json!({"type": "auth", "signature": B64.encode(sig)})
@@ -165,7 +156,7 @@ async fn main() {
                 let m: Value = serde_json::from_str(&t).unwrap();
                 let data = B64.decode(m["data"].as_str().unwrap()).unwrap();
                 let index =
-                    usize::try_from(u64::from_be_bytes(data[33..41].try_into().unwrap())).unwrap();
+                    usize::try_from(u64::from_be_bytes(data[49..57].try_into().unwrap())).unwrap();
                 if let Some(t0) = *started[index].lock().await {
                     latencies.lock().await.push(at.duration_since(t0));
                 }
@@ -176,7 +167,7 @@ async fn main() {
                 }
             }
         }));
-        ids.push(id);
+        ids.push((id, device));
     }
     println!(
         "{backend}: {} subscribers, {n} deposits of {} B, {} concurrent depositors",
@@ -203,13 +194,18 @@ async fn main() {
                 if i >= n {
                     break;
                 }
-                let to = &ids[i % ids.len()];
-                env[0] = 1;
+                let (to, device) = &ids[i % ids.len()];
+                env[0] = 2;
                 env[1..33].copy_from_slice(to.as_bytes());
-                env[33..41].copy_from_slice(&(i as u64).to_be_bytes());
+                env[33..49].copy_from_slice(device.as_bytes());
+                env[49..57].copy_from_slice(&(i as u64).to_be_bytes());
                 *started[i].lock().await = Some(Instant::now());
                 let r = http
-                    .post(format!("{base}/v1/mailboxes/{}", to.to_hex()))
+                    .post(format!(
+                        "{base}/v2/mailboxes/{}/{}",
+                        to.to_hex(),
+                        device.to_hex()
+                    ))
                     .body(env.clone())
                     .send()
                     .await

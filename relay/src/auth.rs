@@ -1,6 +1,6 @@
 //! Owner authentication (docs/API.md "Owner authentication"): a request signed with the
-//! account's identity key (from the registered v1 bundle, or from the v2 device list),
-//! or a short-lived bearer token obtained with one and bound to one mailbox. Every
+//! account's identity key (from its device list), or a short-lived bearer token
+//! obtained with one and bound to one device's mailbox. Every
 //! failure is the same `401`, whatever went wrong.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sealpost_core::v2::DeviceList;
-use sealpost_core::{IdentityPublicKey, KeyBundle, UserId, auth};
+use sealpost_core::{IdentityPublicKey, UserId, auth};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, parse_device, parse_id};
@@ -23,13 +23,11 @@ use crate::{AppState, B64, now, random_bytes};
 /// which mailbox a bearer token must be bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
-    /// v1: the identity key of the registered bundle; tokens of the account's mailbox.
-    Account(UserId),
-    /// v2 mailbox of one device: the identity key of the account's device list; tokens
-    /// of this device's mailbox. The device must be in the current list.
+    /// The mailbox of one device: the identity key of the account's device list;
+    /// tokens of this device's mailbox. The device must be in the current list.
     Device(UserId, DeviceKey),
-    /// v2 account-wide requests (device bundles, device status): the identity key of
-    /// the device list; signatures only, since a token belongs to one mailbox.
+    /// Account-wide requests (device bundles, device status, backups): the identity
+    /// key of the device list; signatures only, since a token belongs to one mailbox.
     Devices(UserId),
 }
 
@@ -37,15 +35,14 @@ impl Owner {
     /// The account.
     pub fn user(&self) -> &UserId {
         match self {
-            Self::Account(user) | Self::Device(user, _) | Self::Devices(user) => user,
+            Self::Device(user, _) | Self::Devices(user) => user,
         }
     }
 
     /// The mailbox a bearer token must be bound to, if tokens are accepted at all.
     pub fn mailbox(&self) -> Option<Mailbox> {
         match *self {
-            Self::Account(user) => Some(Mailbox::Account(user)),
-            Self::Device(user, device) => Some(Mailbox::Device(user, device)),
+            Self::Device(user, device) => Some(Mailbox::new(user, device)),
             Self::Devices(_) => None,
         }
     }
@@ -82,7 +79,7 @@ enum Credential {
     Bearer([u8; 32]),
 }
 
-/// An owner-only request without a body to sign (`GET`, `DELETE`): the `{id}` (and v2
+/// An owner-only request without a body to sign (`GET`, `DELETE`): the `{id}` (and
 /// `{device}`) of the path and the parts a signature covers. Every owner-only handler
 /// used to take these apart by hand; extracting them is one step, authenticating
 /// another ([`Self::authenticate`]), so a handler can still refuse a malformed request
@@ -91,7 +88,7 @@ enum Credential {
 pub struct OwnerParts {
     /// The id of the path's `{id}`.
     pub id: UserId,
-    /// The device of the path's `{device}` (v2 routes).
+    /// The device of the path's `{device}`, on routes that have one.
     pub device: Option<DeviceKey>,
     method: Method,
     uri: Uri,
@@ -99,11 +96,11 @@ pub struct OwnerParts {
 }
 
 impl OwnerParts {
-    /// The owner of the path's mailbox: the account's (v1, no `{device}`) or the
-    /// device's (v2).
+    /// The owner of the path's mailbox: the device's, or on a route without
+    /// `{device}` the account's (which has no mailbox, so no token fits it).
     pub fn mailbox_owner(&self) -> Owner {
         match self.device {
-            None => Owner::Account(self.id),
+            None => Owner::Devices(self.id),
             Some(device) => Owner::Device(self.id, device),
         }
     }
@@ -284,7 +281,7 @@ async fn check(
     Ok(())
 }
 
-/// For a v2 mailbox, after its credentials: the device must still be in the account's
+/// For a device mailbox, after its credentials: the device must still be in the account's
 /// list (a token issued just before a revocation must not outlive it), and the access
 /// is recorded (coarsely) as the device's "last seen".
 pub async fn device_listed(
@@ -302,8 +299,7 @@ pub async fn device_listed(
     Ok(())
 }
 
-/// Verifies `sig` over `msg` with the identity key `who` is checked against: the
-/// registered bundle's (v1) or the device list's (v2).
+/// Verifies `sig` over `msg` with the identity key of `who`'s device list.
 pub async fn verify_with_identity(
     state: &AppState,
     who: Owner,
@@ -318,27 +314,13 @@ pub async fn verify_with_identity(
 
 /// The identity key requests of `who` must be signed with; `401` if there is none.
 async fn identity_key(state: &AppState, who: Owner) -> Result<IdentityPublicKey, ApiError> {
-    match who {
-        Owner::Account(id) => {
-            let stored = state
-                .store
-                .bundle(&id)
-                .await?
-                .ok_or_else(ApiError::unauthorized)?;
-            let bundle = KeyBundle::from_bytes(&stored).map_err(|_| ApiError::unauthorized())?;
-            Ok(bundle.identity().clone())
-        }
-        Owner::Device(id, _) | Owner::Devices(id) => {
-            let stored = state
-                .store
-                .device_list(&id)
-                .await?
-                .ok_or_else(ApiError::unauthorized)?;
-            let list =
-                DeviceList::from_bytes(&stored.list).map_err(|_| ApiError::unauthorized())?;
-            Ok(list.identity().clone())
-        }
-    }
+    let stored = state
+        .store
+        .device_list(who.user())
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let list = DeviceList::from_bytes(&stored.list).map_err(|_| ApiError::unauthorized())?;
+    Ok(list.identity().clone())
 }
 
 /// Checks a bearer token for `mailbox`. Tokens are looked up by hash, so comparing

@@ -100,7 +100,7 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_CLOCK_SKEW_SECS", default_value_t = 300)]
     pub clock_skew_secs: u64,
 
-    /// Seconds a bearer token from `POST /v1/mailboxes/{id}/token` is valid.
+    /// Seconds a bearer token from `POST /v2/mailboxes/{id}/{device}/token` is valid.
     #[arg(long, env = "SEALPOST_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub token_ttl_secs: u64,
 
@@ -120,13 +120,12 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_RATE_LINK_BURST", default_value_t = 10.0)]
     pub rate_link_burst: f64,
 
-    /// Largest v2 key backup blob in bytes (`PUT /v2/users/{id}/backup`, without the
-    /// 32-byte token in front); larger ones get 413. v1 backups are at most 32 KiB.
+    /// Largest key backup blob in bytes (`PUT /v2/users/{id}/backup`, without the
+    /// 32-byte token in front); larger ones get 413.
     #[arg(long, env = "SEALPOST_MAX_BACKUP_V2_BYTES", default_value_t = 256 * 1024)]
     pub max_backup_v2_bytes: usize,
 
-    /// Wrong backup tokens accepted per user id per window before 429 (v1 and v2
-    /// fetches of an id count together).
+    /// Wrong backup tokens accepted per user id per window before 429.
     #[arg(long, env = "SEALPOST_BACKUP_MAX_ATTEMPTS", default_value_t = 5)]
     pub backup_max_attempts: u32,
 

@@ -72,7 +72,7 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Per-IP request rate.
     pub ip_limiter: RateLimiter<std::net::IpAddr>,
-    /// Per-mailbox deposit rate (v1 and v2 mailboxes alike).
+    /// Per-mailbox deposit rate.
     pub mailbox_limiter: RateLimiter<Mailbox>,
     /// Per-IP link slot write rate.
     pub link_limiter: RateLimiter<std::net::IpAddr>,
@@ -127,30 +127,10 @@ impl AppState {
 
 /// The relay's router.
 pub fn app(state: AppState) -> Router {
-    let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);
     let api = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
-        .route(
-            "/v1/users/{id}/bundle",
-            put(routes::directory::put_bundle).get(routes::directory::get_bundle),
-        )
-        .route("/v1/users/{id}/backup", put(routes::backup::put))
-        .route("/v1/users/{id}/backup/params", get(routes::backup::params))
-        .route("/v1/users/{id}/backup/fetch", post(routes::backup::fetch))
-        .route(
-            "/v1/mailboxes/{id}",
-            post(routes::mailbox::deposit).layer(blob_limit),
-        )
-        .route("/v1/mailboxes/{id}/token", post(routes::mailbox::token))
-        .route("/v1/mailboxes/{id}/blobs", get(routes::mailbox::list))
-        .route(
-            "/v1/mailboxes/{id}/blobs/{blob_id}",
-            delete(routes::mailbox::delete),
-        )
-        .route("/v1/mailboxes/{id}/ack", post(routes::mailbox::ack))
-        .route("/v1/mailboxes/{id}/ws", get(push::ws))
-        .route("/v1/{*rest}", any(routes::not_found))
+        .route("/v1/{*rest}", any(routes::gone))
         .merge(v2_routes(&state))
         .route("/v2/{*rest}", any(routes::not_found));
     let with_static = match &state.static_dir {
@@ -186,9 +166,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Protocol v2 (docs/PROTOCOL.md): the device directory, per-device mailboxes (the
-/// v1 mailbox handlers, on a path that names the device), key backups (the v1 backup
-/// handlers, for `K 2` blobs) and link channels.
+/// Protocol v2 (docs/PROTOCOL.md): the device directory, per-device mailboxes, key
+/// backups and link channels.
 fn v2_routes(state: &AppState) -> Router<AppState> {
     use routes::{backup, devices, links, mailbox};
     let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);

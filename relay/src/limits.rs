@@ -19,8 +19,8 @@ use crate::error::ApiError;
 use crate::listener::PeerAddr;
 use crate::store::Quota;
 
-/// Largest body of any endpoint except deposits, link slots and v2 backups: bundles
-/// (8 KiB), v1 backups (32 KiB plus the token) and acknowledgement lists.
+/// Largest body of any endpoint except deposits, link slots and backups: device lists
+/// and bundles (a few KiB) and acknowledgement lists.
 pub const SMALL_BODY_LIMIT: usize = 64 * 1024;
 
 /// Largest `hello` link slot: a device id, a name and an encryption key, encrypted.

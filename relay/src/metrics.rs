@@ -57,10 +57,6 @@ pub struct Metrics {
     pub acked: Counter,
     /// Blobs deleted at the end of their time-to-live.
     pub purged: Counter,
-    /// Bundles registered.
-    pub registrations: Counter,
-    /// Bundles replaced (key rotation).
-    pub bundle_updates: Counter,
     /// v2 device lists registered.
     pub device_lists: Counter,
     /// v2 device lists replaced.
@@ -90,7 +86,7 @@ pub struct Metrics {
 impl Metrics {
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let counters: [(&str, &str, &Counter); 18] = [
+        let counters: [(&str, &str, &Counter); 16] = [
             ("deposits", "Blobs stored.", &self.deposits),
             (
                 "deposits_refused",
@@ -107,16 +103,6 @@ impl Metrics {
                 "purged",
                 "Blobs deleted after their time-to-live.",
                 &self.purged,
-            ),
-            (
-                "registrations",
-                "Key bundles registered.",
-                &self.registrations,
-            ),
-            (
-                "bundle_updates",
-                "Key bundles replaced.",
-                &self.bundle_updates,
             ),
             (
                 "device_lists",

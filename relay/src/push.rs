@@ -156,7 +156,7 @@ enum ClientMsg {
     },
 }
 
-/// `GET /v1/mailboxes/{id}/ws` and `GET /v2/mailboxes/{id}/{device}/ws`.
+/// `GET /v2/mailboxes/{id}/{device}/ws`.
 pub async fn ws(
     State(state): State<AppState>,
     MailboxPath(id): MailboxPath,
@@ -188,7 +188,7 @@ pub async fn ws(
 struct Session {
     state: AppState,
     id: Mailbox,
-    /// The coarse time last recorded as a v2 device's "last seen".
+    /// The coarse time last recorded as the device's "last seen".
     seen_at: i64,
     socket: WebSocket,
     _permit: OwnedSemaphorePermit,
@@ -242,18 +242,16 @@ impl Session {
         let verified = match (signature, token) {
             (Some(sig), None) => {
                 let sig = B64.decode(sig).map_err(|_| Fail("unauthorized"))?;
-                let (owner, msg) = match self.id {
-                    Mailbox::Account(user) => (
-                        Owner::Account(user),
-                        auth::challenge_signing_input(&user, &challenge),
-                    ),
-                    // The device id is signed too: an answer is for one device's mailbox.
-                    Mailbox::Device(user, device) => (
-                        Owner::Device(user, device),
-                        auth::challenge_signing_input(&user, &[&device[..], &challenge].concat()),
-                    ),
-                };
-                crate::auth::verify_with_identity(&self.state, owner, &msg, &sig).await
+                let Mailbox { user, device } = self.id;
+                // The device id is signed too: an answer is for one device's mailbox.
+                let msg = auth::challenge_signing_input(&user, &[&device[..], &challenge].concat());
+                crate::auth::verify_with_identity(
+                    &self.state,
+                    Owner::Device(user, device),
+                    &msg,
+                    &sig,
+                )
+                .await
             }
             (None, Some(token)) => {
                 let token = crate::auth::decode_token(&token).ok_or(Fail("unauthorized"))?;
@@ -261,11 +259,9 @@ impl Session {
             }
             _ => return Err(Fail("bad_message")),
         };
-        let verified = match (verified, self.id) {
-            (Ok(()), Mailbox::Device(user, device)) => {
-                crate::auth::device_listed(&self.state, &user, &device).await
-            }
-            (other, _) => other,
+        let verified = match verified {
+            Ok(()) => crate::auth::device_listed(&self.state, &self.id.user, &self.id.device).await,
+            other => other,
         };
         if let Err(e) = verified {
             if e.status() == StatusCode::UNAUTHORIZED {
@@ -326,12 +322,10 @@ impl Session {
         }
     }
 
-    /// A v2 device connected for hours is "seen" all along: its last-seen time moves
+    /// A device connected for hours is "seen" all along: its last-seen time moves
     /// on with the session, one write per 5-minute interval at most. Best effort.
     async fn seen(&mut self) {
-        let Mailbox::Device(user, device) = self.id else {
-            return;
-        };
+        let Mailbox { user, device } = self.id;
         let at = coarse_time(now());
         if at <= self.seen_at {
             return;
@@ -342,12 +336,10 @@ impl Session {
         }
     }
 
-    /// A v2 device's session ends when the device leaves the list (revocation wakes
+    /// A device's session ends when the device leaves the list (revocation wakes
     /// its subscribers, here and through the database on other relay processes).
     async fn still_listed(&mut self) -> Result<(), Fail> {
-        let Mailbox::Device(user, device) = self.id else {
-            return Ok(());
-        };
+        let Mailbox { user, device } = self.id;
         match self.state.store.device(&user, &device).await {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err(Fail("revoked")),

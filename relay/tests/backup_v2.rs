@@ -1,6 +1,6 @@
-//! v2 key backups (docs/API.md "Key backup v2"), as attacks: uploads by anyone but the
-//! device list's key, blobs of another id, of v1 or too large; guessing the token; and
-//! an account that has both a v1 and a v2 backup. Every backend: SQLite always,
+//! Key backups (docs/API.md "Key backup"), as attacks: uploads by anyone but the
+//! device list's key, blobs of another id, of protocol v1 or too large; guessing the
+//! token. Every backend: SQLite always,
 //! PostgreSQL when `SEALPOST_TEST_DATABASE_URL` is set.
 
 // Test code: a failed unwrap is a failed test.
@@ -49,14 +49,6 @@ fn fake_blob(tag: u8, id: &UserId, len: usize) -> Vec<u8> {
     blob
 }
 
-/// An account with a published device list (one device) and no v1 bundle.
-async fn v2_account(c: &Client, key: usize) -> (Account, sealpost_core::v2::DeviceId) {
-    let mut account = Account::new(key);
-    let device = account.add_device();
-    c.publish_list(&mut account).await;
-    (account, device)
-}
-
 /// An upload signed by `account`'s identity key.
 async fn put_signed(c: &Client, account: &Account, body: Vec<u8>) -> Reply {
     let p = path(account.hex());
@@ -93,12 +85,12 @@ fn refused(status: StatusCode, code: &str) -> (StatusCode, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_v2_account_without_v1_bundle_logs_in_with_its_password() {
+async fn an_account_logs_in_with_its_password() {
     for backend in backends() {
         let server = Server::start(&backend, &[]).await;
         let c = server.client();
-        let (alice, _) = v2_account(&c, 0).await;
-        let identity = alice.user.identity.identity_key();
+        let (alice, _) = c.account(0).await;
+        let identity = &alice.user.key;
 
         assert_eq!(
             status(&params(&c, alice.hex()).await),
@@ -146,18 +138,6 @@ async fn a_v2_account_without_v1_bundle_logs_in_with_its_password() {
         );
         assert_eq!(&content.account_state[..], b"account state 1");
 
-        // The v1 routes know nothing of it, and the v1 upload has no key to check.
-        let v1 = format!("/v1/users/{}/backup", alice.hex());
-        let r = c
-            .send(Method::GET, &format!("{v1}/params"), None, vec![])
-            .await;
-        assert_eq!(status(&r), refused(StatusCode::NOT_FOUND, "no_backup"));
-        let v1_blob = fake_blob(1, alice.id(), 200);
-        let v1_body = body(&random_token(), &v1_blob);
-        let auth = alice.sign("PUT", &v1, &v1_body);
-        let r = c.send(Method::PUT, &v1, Some(&auth), v1_body).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-
         // Replace (new password, so new salt and token): the old token no longer
         // opens anything, the new one gets the new blob.
         let params2 = BackupParams::generate(&mut os_rng(), MIN_ITERATIONS).unwrap();
@@ -191,8 +171,8 @@ async fn only_the_device_lists_key_uploads_and_only_its_own_v2_blob() {
     for backend in backends() {
         let server = Server::start(&backend, &[]).await;
         let c = server.client();
-        let (alice, device) = v2_account(&c, 0).await;
-        let (bob, _) = v2_account(&c, 1).await;
+        let (alice, device) = c.account(0).await;
+        let (bob, _) = c.account(1).await;
         let p = path(alice.hex());
         let token = random_token();
         let good = body(&token, &fake_blob(2, alice.id(), 1000));
@@ -271,22 +251,6 @@ async fn only_the_device_lists_key_uploads_and_only_its_own_v2_blob() {
             refused(StatusCode::BAD_REQUEST, "invalid_backup")
         );
 
-        // A v2 blob on the v1 route of a v1 account is refused the same way.
-        let carol = c.new_user(0).await;
-        let v1 = format!("/v1/users/{}/backup", carol.hex);
-        let r = c
-            .signed(
-                &carol,
-                Method::PUT,
-                &v1,
-                body(&token, &fake_blob(2, &carol.id, 1000)),
-            )
-            .await;
-        assert_eq!(
-            status(&r),
-            refused(StatusCode::BAD_REQUEST, "invalid_backup")
-        );
-
         // What was stored is still alice's first upload.
         let r = fetch(&c, alice.hex(), &token).await;
         assert_eq!((r.status, &r.bytes[..]), (StatusCode::OK, &good[32..]));
@@ -300,7 +264,7 @@ async fn v2_blobs_up_to_the_configured_size_are_stored() {
         // The default: 256 KiB, four times the body limit of the other small routes.
         let server = Server::start(&backend, &[]).await;
         let c = server.client();
-        let (alice, _) = v2_account(&c, 0).await;
+        let (alice, _) = c.account(0).await;
         let token = random_token();
         let max = 256 * 1024;
         let blob = fake_blob(2, alice.id(), max);
@@ -330,23 +294,12 @@ async fn v2_blobs_up_to_the_configured_size_are_stored() {
             .await;
         assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(fetch(&c, alice.hex(), &token).await.bytes, blob, "kept");
-        // The v1 route keeps its own (small) limit.
-        let carol = c.new_user(0).await;
-        let r = c
-            .signed(
-                &carol,
-                Method::PUT,
-                &format!("/v1/users/{}/backup", carol.hex),
-                body(&token, &fake_blob(1, &carol.id, 100 * 1024)),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
         server.stop().await;
 
         // A smaller configured limit, to the byte.
         let server = Server::start(&backend, &["--max-backup-v2-bytes", "4096"]).await;
         let c = server.client();
-        let (alice, _) = v2_account(&c, 0).await;
+        let (alice, _) = c.account(0).await;
         let r = put_signed(&c, &alice, body(&token, &fake_blob(2, alice.id(), 4096))).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         let r = put_signed(&c, &alice, body(&token, &fake_blob(2, alice.id(), 4097))).await;
@@ -363,7 +316,7 @@ async fn wrong_v2_tokens_are_counted_and_limited() {
     for backend in backends() {
         let server = Server::start(&backend, &[]).await;
         let c = server.client();
-        let (alice, _) = v2_account(&c, 0).await;
+        let (alice, _) = c.account(0).await;
         let token = random_token();
         let blob = fake_blob(2, alice.id(), 500);
         assert_eq!(
@@ -391,7 +344,7 @@ async fn wrong_v2_tokens_are_counted_and_limited() {
         );
         assert_eq!(r.headers["retry-after"], "900");
         // Another account is not affected.
-        let (bob, _) = v2_account(&c, 1).await;
+        let (bob, _) = c.account(1).await;
         let bob_token = random_token();
         let bob_blob = fake_blob(2, bob.id(), 500);
         put_signed(&c, &bob, body(&bob_token, &bob_blob)).await;
@@ -423,82 +376,6 @@ async fn wrong_v2_tokens_are_counted_and_limited() {
             fetch(&c, alice.hex(), &token).await.status,
             StatusCode::TOO_MANY_REQUESTS
         );
-        server.stop().await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_account_keeps_its_v1_and_v2_backups_apart_with_one_attempt_count() {
-    for backend in backends() {
-        let server = Server::start(&backend, &[]).await;
-        let c = server.client();
-        // A v1 account that moved to v2: same id, same identity key.
-        let user = c.new_user(0).await;
-        let v1_bearer = format!("Bearer {}", c.token(&user).await);
-        let mut alice = Account::from_user(user);
-        alice.add_device();
-        c.publish_list(&mut alice).await;
-        let v1 = format!("/v1/users/{}/backup", alice.hex());
-        let (t1, t2) = (random_token(), random_token());
-        let (b1, b2) = (fake_blob(1, alice.id(), 300), fake_blob(2, alice.id(), 400));
-
-        // v1 still takes its account's mailbox token, v2 does not.
-        let r = c
-            .send(Method::PUT, &v1, Some(&v1_bearer), body(&t1, &b1))
-            .await;
-        assert_eq!(r.status, StatusCode::NO_CONTENT);
-        let r = c
-            .send(
-                Method::PUT,
-                &path(alice.hex()),
-                Some(&v1_bearer),
-                body(&t2, &b2),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            put_signed(&c, &alice, body(&t2, &b2)).await.status,
-            StatusCode::NO_CONTENT
-        );
-
-        // Each version serves its own blob, header and token.
-        let r = c
-            .send(Method::GET, &format!("{v1}/params"), None, vec![])
-            .await;
-        assert_eq!(r.bytes, b1[..HEADER_LEN]);
-        assert_eq!(params(&c, alice.hex()).await.bytes, b2[..HEADER_LEN]);
-        let r = c
-            .send(Method::POST, &format!("{v1}/fetch"), None, t1.to_vec())
-            .await;
-        assert_eq!((r.status, &r.bytes), (StatusCode::OK, &b1));
-        assert_eq!(
-            fetch(&c, alice.hex(), &t1).await.status,
-            StatusCode::FORBIDDEN,
-            "the v1 token does not open the v2 backup"
-        );
-        let r = fetch(&c, alice.hex(), &t2).await;
-        assert_eq!((r.status, &r.bytes), (StatusCode::OK, &b2));
-
-        // Guesses at either route count against the same budget (5 by default).
-        for i in 0..5 {
-            let r = if i % 2 == 0 {
-                c.send(Method::POST, &format!("{v1}/fetch"), None, vec![9; 32])
-                    .await
-            } else {
-                fetch(&c, alice.hex(), &[9; 32]).await
-            };
-            assert_eq!(r.status, StatusCode::FORBIDDEN);
-        }
-        for r in [
-            fetch(&c, alice.hex(), &t2).await,
-            c.send(Method::POST, &format!("{v1}/fetch"), None, t1.to_vec())
-                .await,
-        ] {
-            assert_eq!(
-                status(&r),
-                refused(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
-            );
-        }
         server.stop().await;
     }
 }

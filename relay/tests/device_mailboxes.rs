@@ -1,4 +1,4 @@
-//! v2 per-device mailboxes (docs/API.md "Device mailboxes"), as attacks: a revoked
+//! Per-device mailboxes (docs/API.md "Device mailboxes"), as attacks: a revoked
 //! device's mailbox, one device's credentials on another's mailbox, envelopes for the
 //! wrong device, one device filling its quota. Every backend: SQLite always,
 //! PostgreSQL when `SEALPOST_TEST_DATABASE_URL` is set.
@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_mailboxes_work_like_v1_mailboxes() {
+async fn owner_lists_acknowledges_and_deletes_with_signature_or_token() {
     for backend in backends() {
         let server = Server::start(&backend, &[]).await;
         let c = server.client();
@@ -79,8 +79,8 @@ async fn deposits_must_name_the_mailboxs_device() {
         c.publish_list(&mut alice).await;
         let mut stranger = Account::new(0);
         let unlisted = stranger.add_device();
-        let mut v1_on_v2 = envelope(alice.id(), 512);
-        v1_on_v2[33..49].copy_from_slice(laptop.as_bytes());
+        let mut version_1 = envelope2(alice.id(), &laptop, 512);
+        version_1[0] = 1;
         let cases = [
             (
                 "an envelope for the phone in the laptop's mailbox",
@@ -89,8 +89,8 @@ async fn deposits_must_name_the_mailboxs_device() {
                 "bad_envelope",
             ),
             (
-                "a v1 envelope in a v2 mailbox",
-                v1_on_v2,
+                "a version 1 envelope",
+                version_1,
                 StatusCode::BAD_REQUEST,
                 "bad_envelope",
             ),
@@ -138,12 +138,6 @@ async fn deposits_must_name_the_mailboxs_device() {
             (r.status, r.error().as_str()),
             (StatusCode::NOT_FOUND, "unknown_device")
         );
-        // A v2 envelope in the v1 mailbox of the same id.
-        let v1 = c.new_user(0).await;
-        let mut on_v1 = Account::from_user(v1);
-        let d = on_v1.add_device();
-        let r = c.deposit(on_v1.id(), envelope2(on_v1.id(), &d, 512)).await;
-        assert_eq!(r.error(), "bad_envelope");
         assert!(
             c.list2(&alice, &laptop).await.is_empty(),
             "nothing was stored"
@@ -206,11 +200,6 @@ async fn one_devices_credentials_do_not_open_another_devices_mailbox() {
             c.publish_list(&mut bob).await;
             bob
         };
-        let v1 = c.new_user(0).await;
-        let mut v1_and_v2 = Account::from_user(v1);
-        let v1_device = v1_and_v2.add_device();
-        c.publish_list(&mut v1_and_v2).await;
-        let v1_token = c.token(&v1_and_v2.user).await;
 
         let laptop_list = format!("{}/blobs", alice.mailbox(&laptop));
         let phone_list = format!("{}/blobs", alice.mailbox(&phone));
@@ -231,28 +220,11 @@ async fn one_devices_credentials_do_not_open_another_devices_mailbox() {
                 phone_list.clone(),
                 bob.sign("GET", &phone_list, b""),
             ),
-            (
-                "the account's v1 token on its v2 mailbox",
-                format!("{}/blobs", v1_and_v2.mailbox(&v1_device)),
-                format!("Bearer {v1_token}"),
-            ),
         ];
         for (case, path, auth) in cases {
             let r = c.send(Method::GET, &path, Some(&auth), vec![]).await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{case}");
         }
-        // The v2 token of a device on the account's v1 mailbox.
-        let v2_token = c.token2(&v1_and_v2, &v1_device).await;
-        let r = c
-            .send(
-                Method::GET,
-                &format!("/v1/mailboxes/{}/blobs", v1_and_v2.hex()),
-                Some(&format!("Bearer {v2_token}")),
-                vec![],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-
         // WebSocket: the laptop's answer on the phone's mailbox, the laptop's token.
         let (mut ws, reply) =
             Ws::open2(&c, &alice.mailbox(&phone), Ws2Auth::Signed(&alice, laptop)).await;
@@ -260,7 +232,7 @@ async fn one_devices_credentials_do_not_open_another_devices_mailbox() {
         assert!(ws.next().await.is_none());
         let (_, reply) = Ws::open2(&c, &alice.mailbox(&phone), Ws2Auth::Token(&laptop_token)).await;
         assert_eq!(reply, json!({"type": "error", "error": "unauthorized"}));
-        // A v1-style answer (no device id signed) on a v2 mailbox.
+        // An answer without the device id signed (as protocol v1 had it).
         let (mut ws, _) = {
             let url = format!(
                 "{}{}/ws",
@@ -274,8 +246,15 @@ async fn one_devices_credentials_do_not_open_another_devices_mailbox() {
                 challenge["challenge"].as_str().unwrap(),
             )
             .unwrap();
-            ws.send(json!({"type": "auth", "signature": alice.user.sign_challenge(&raw)}))
-                .await;
+            let msg = sealpost_core::auth::challenge_signing_input(alice.id(), &raw);
+            let sig = alice
+                .user
+                .key
+                .sign(&mut sealpost_core::os_rng(), &msg)
+                .unwrap();
+            let sig =
+                base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig);
+            ws.send(json!({"type": "auth", "signature": sig})).await;
             (ws, ())
         };
         assert_eq!(

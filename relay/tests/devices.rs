@@ -97,45 +97,6 @@ async fn device_list_is_first_come_then_only_newer_lists_of_its_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_v1_account_keeps_its_identity_in_v2() {
-    for backend in backends() {
-        let server = Server::start(&backend, &[]).await;
-        let c = server.client();
-        // carol registered a v1 bundle with key set 0.
-        let carol = c.new_user(0).await;
-        // Someone else claims her id in v2 first, with another key: refused.
-        let mut squatter = Account::from_user(User::with_id(carol.id, 1));
-        squatter.add_device();
-        let list = squatter.next_list();
-        let r = c.put_list(&squatter, list).await;
-        assert_eq!(
-            (r.status, r.error().as_str()),
-            (StatusCode::CONFLICT, "identity_mismatch")
-        );
-        // Carol herself, same key: accepted.
-        let mut carol = Account::from_user(carol);
-        carol.add_device();
-        let r = c.publish_list(&mut carol).await;
-        assert_eq!(r.status, StatusCode::CREATED);
-        // And v1 goes on working beside it.
-        c.deposit_ok(carol.id()).await;
-
-        // The mirror: a v2-only account's v1 mailbox cannot be taken with another key.
-        let mut dave = Account::new(0);
-        dave.add_device();
-        c.publish_list(&mut dave).await;
-        let mut squatter = User::with_id(dave.user.id, 1);
-        let r = c.register(&mut squatter).await;
-        assert_eq!(
-            (r.status, r.error().as_str()),
-            (StatusCode::CONFLICT, "identity_mismatch")
-        );
-        assert_eq!(c.register(&mut dave.user).await.status, StatusCode::CREATED);
-        server.stop().await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_bundles_need_a_listed_device_and_the_lists_key() {
     for backend in backends() {
         let server = Server::start(&backend, &[]).await;

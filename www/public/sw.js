@@ -44,7 +44,7 @@ self.addEventListener('activate', (event) => {
 });
 
 function isApi(url) {
-  return url.pathname.startsWith('/v1/') || url.pathname === '/healthz' || url.pathname === '/metrics';
+  return url.pathname.startsWith('/v2/') || url.pathname === '/healthz' || url.pathname === '/metrics';
 }
 
 self.addEventListener('fetch', (event) => {

@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use base64::Engine;
+use sealpost_core::Error;
 use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceList};
-use sealpost_core::{Error, KeyBundle, UserId};
 use serde::Serialize;
 use serde_json::json;
 
@@ -51,7 +51,6 @@ pub async fn put_list(
     let stored = match state.store.device_list(&id).await? {
         Some(stored) => stored,
         None => {
-            check_v1_identity(&state, &id, &list).await?;
             if state
                 .store
                 .register_device_list(&id, list.to_bytes(), version, &devices)
@@ -88,7 +87,7 @@ pub async fn put_list(
         .ok_or_else(|| stale("the device list changed meanwhile; fetch it and retry"))?;
     state.metrics.device_list_updates.inc();
     for device in &removed {
-        let mailbox = Mailbox::Device(id, *device);
+        let mailbox = Mailbox::new(id, *device);
         state.metrics.devices_revoked.inc();
         // Wakes its WebSocket sessions here and on other relay processes, which then
         // find the device gone and close.
@@ -102,22 +101,6 @@ pub async fn put_list(
         StatusCode::OK,
         Json(json!({ "version": list.version(), "revoked": revoked })),
     ))
-}
-
-/// A first device list for an id that has a v1 bundle must have that bundle's
-/// identity key: the id is that key's account, whoever registers the list first.
-async fn check_v1_identity(
-    state: &AppState,
-    id: &UserId,
-    list: &DeviceList,
-) -> Result<(), ApiError> {
-    let Some(v1) = state.store.bundle(id).await? else {
-        return Ok(());
-    };
-    match KeyBundle::from_bytes(&v1) {
-        Ok(v1) if v1.identity() == list.identity() => Ok(()),
-        _ => Err(identity_mismatch("device list")),
-    }
 }
 
 /// Serves the device list as uploaded.

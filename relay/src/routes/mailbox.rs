@@ -1,9 +1,5 @@
-//! Mailboxes: anonymous deposit, and owner-only token, list, delete and acknowledge.
-//!
-//! The same handlers serve the account's v1 mailbox (`/v1/mailboxes/{id}/...`) and each
-//! device's v2 mailbox (`/v2/mailboxes/{id}/{device}/...`): the path names a
-//! [`Mailbox`], and only the envelope prefix, the owner's key and what "unknown" means
-//! differ between the two.
+//! Device mailboxes (`/v2/mailboxes/{id}/{device}/...`): anonymous deposit, and
+//! owner-only token, list, delete and acknowledge.
 
 use std::collections::HashMap;
 
@@ -15,7 +11,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use sealpost_core::{VERSION, padding};
+use sealpost_core::padding;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -28,8 +24,8 @@ use crate::{AppState, B64, now, random_bytes};
 /// The envelope version byte of protocol v2 (docs/PROTOCOL.md §12).
 pub const VERSION_2: u8 = 2;
 
-/// The mailbox of the path: `{id}` alone (v1) or `{id}` and `{device}` (v2), checked
-/// in that order (`400 bad_id`, `400 bad_device`).
+/// The mailbox of the path's `{id}` and `{device}`, checked in that order
+/// (`400 bad_id`, `400 bad_device`).
 #[derive(Debug, Clone, Copy)]
 pub struct MailboxPath(pub Mailbox);
 
@@ -42,26 +38,15 @@ impl<S: Send + Sync> FromRequestParts<S> for MailboxPath {
             .map_err(IntoResponse::into_response)?;
         let id = parse_id(params.get("id").map_or("", String::as_str))
             .map_err(IntoResponse::into_response)?;
-        Ok(Self(match params.get("device") {
-            None => Mailbox::Account(id),
-            Some(device) => Mailbox::Device(
-                id,
-                parse_device(device).map_err(IntoResponse::into_response)?,
-            ),
-        }))
+        let device = parse_device(params.get("device").map_or("", String::as_str))
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self(Mailbox::new(id, device)))
     }
 }
 
-/// The envelope prefix a mailbox accepts: `0x01 || user_id` (v1) or
-/// `0x02 || user_id || device_id` (v2).
+/// The envelope prefix a mailbox accepts: `0x02 || user_id || device_id`.
 fn envelope_prefix(mailbox: &Mailbox) -> Vec<u8> {
-    let version = match mailbox {
-        Mailbox::Account(_) => VERSION,
-        Mailbox::Device(..) => VERSION_2,
-    };
-    let mut prefix = vec![version];
-    prefix.extend_from_slice(&mailbox.key());
-    prefix
+    [&[VERSION_2][..], &mailbox.key()].concat()
 }
 
 /// Anyone may deposit an envelope; nothing about the sender is recorded.
@@ -101,12 +86,7 @@ async fn store_blob(
     if !body.starts_with(&prefix) {
         return Err(ApiError::bad_request(
             "bad_envelope",
-            match mailbox {
-                Mailbox::Account(_) => "envelope must start with version 1 and the mailbox id",
-                Mailbox::Device(..) => {
-                    "envelope must start with version 2, the user id and the device id of the mailbox"
-                }
-            },
+            "envelope must start with version 2, the user id and the device id of the mailbox",
         ));
     }
     if !state.mailbox_limiter.allow(mailbox) {
@@ -134,13 +114,10 @@ async fn store_blob(
                 Json(json!({ "id": hex::encode(blob_id) })),
             ))
         }
-        Deposit::UnknownMailbox => Err(match mailbox {
-            Mailbox::Account(_) => ApiError::not_found("unknown_mailbox", "no such mailbox"),
-            Mailbox::Device(..) => ApiError::not_found(
-                "unknown_device",
-                "the device is not in the account's device list (never added or revoked)",
-            ),
-        }),
+        Deposit::UnknownMailbox => Err(ApiError::not_found(
+            "unknown_device",
+            "the device is not in the account's device list (never added or revoked)",
+        )),
         Deposit::OverQuota => Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "mailbox_full",

@@ -2,7 +2,6 @@
 
 pub mod backup;
 pub mod devices;
-pub mod directory;
 pub mod links;
 pub mod mailbox;
 
@@ -17,7 +16,7 @@ use crate::error::ApiError;
 pub async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state
         .store
-        .bundle(&sealpost_core::UserId::from_bytes([0; 32]))
+        .device_list(&sealpost_core::UserId::from_bytes([0; 32]))
         .await?;
     Ok("ok")
 }
@@ -30,9 +29,19 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Unknown `/v1/...` and `/v2/...` paths get a JSON 404 instead of the web app.
+/// Unknown `/v2/...` paths get a JSON 404 instead of the web app.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such endpoint")
+}
+
+/// Protocol v1's routes answer `410 gone`, so a client that still speaks it says so
+/// instead of receiving the web app.
+pub async fn gone() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::GONE,
+        "gone",
+        "protocol v1 is no longer served; update the client",
+    )
 }
 
 /// Shown at `/` when no built web app is configured.

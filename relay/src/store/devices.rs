@@ -101,7 +101,7 @@ pub trait DeviceRecords: Send + Sync {
 }
 
 fn key(user: &UserId, device: &DeviceKey) -> Vec<u8> {
-    Mailbox::Device(*user, *device).key()
+    Mailbox::new(*user, *device).key()
 }
 
 #[async_trait]

@@ -52,50 +52,35 @@ pub type BlobId = [u8; 16];
 /// A v2 device id: 16 random bytes the device chose (docs/PROTOCOL.md §8).
 pub type DeviceKey = [u8; 16];
 
-/// A mailbox: an account's single v1 mailbox, or one device's v2 mailbox. Both live in
-/// the same `blobs` table under [`Mailbox::key`], and their counters in the row of that
-/// key (`users.id` or `devices.id`), so deposits, pages, acknowledgements, the purge and
-/// push notifications are one code path for both protocol versions.
+/// A device's mailbox (docs/PROTOCOL.md §8): stored in `blobs` under [`Mailbox::key`],
+/// its counters in the `devices` row of that key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mailbox {
-    /// v1: one mailbox per account, keyed by the user id.
-    Account(UserId),
-    /// v2: one mailbox per device in the account's device list.
-    Device(UserId, DeviceKey),
+pub struct Mailbox {
+    /// The account.
+    pub user: UserId,
+    /// One device of the account's device list.
+    pub device: DeviceKey,
 }
 
 impl Mailbox {
-    /// The stored key: the user id (32 bytes) or user id || device id (48 bytes). The
-    /// lengths differ, so a v1 and a v2 mailbox can never share a key.
-    pub fn key(&self) -> Vec<u8> {
-        match self {
-            Self::Account(user) => user.as_bytes().to_vec(),
-            Self::Device(user, device) => {
-                let mut key = Vec::with_capacity(UserId::LEN + device.len());
-                key.extend_from_slice(user.as_bytes());
-                key.extend_from_slice(device);
-                key
-            }
-        }
+    /// The mailbox of `device` of `user`.
+    pub fn new(user: UserId, device: DeviceKey) -> Self {
+        Self { user, device }
     }
 
-    /// The mailbox a stored key names; `None` for any other length.
+    /// The stored key: user id (32 bytes) || device id (16 bytes).
+    pub fn key(&self) -> Vec<u8> {
+        [self.user.as_bytes().as_slice(), &self.device].concat()
+    }
+
+    /// The mailbox a stored key names; `None` for any other length (protocol v1 keyed
+    /// its mailboxes by the 32-byte user id alone; such rows only wait for the purge).
     pub fn from_key(key: &[u8]) -> Option<Self> {
-        if let Ok(user) = UserId::from_slice(key) {
-            return Some(Self::Account(user));
-        }
         let (user, device) = key.split_at_checked(UserId::LEN)?;
-        Some(Self::Device(
+        Some(Self::new(
             UserId::from_slice(user).ok()?,
             DeviceKey::try_from(device).ok()?,
         ))
-    }
-
-    /// The account the mailbox belongs to.
-    pub fn user(&self) -> &UserId {
-        match self {
-            Self::Account(user) | Self::Device(user, _) => user,
-        }
     }
 }
 
@@ -118,8 +103,7 @@ pub struct StoredBlob {
 pub enum Deposit {
     /// Stored durably under this sequence number.
     Stored(i64),
-    /// No bundle is registered for the mailbox (v1), or the device is not in the
-    /// account's current device list (v2).
+    /// The device is not in the account's current device list.
     UnknownMailbox,
     /// The mailbox is at its count or byte quota.
     OverQuota,
@@ -152,18 +136,6 @@ pub struct Quota {
     pub max_bytes: i64,
 }
 
-/// Which backup of an account: v1 (`K 1`, table `backups`) or v2 (`K 2`, table
-/// `backups_v2`). An account that moves from v1 to v2 keeps both until the v1 client
-/// is gone, so neither overwrites the other; the fetch attempts of an id are counted
-/// once, for both (`backup_attempts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackupVersion {
-    /// Protocol v1: the account's identity and encryption keys.
-    V1,
-    /// Protocol v2 (docs/PROTOCOL.md §20): the identity key and the account state.
-    V2,
-}
-
 /// A stored key backup.
 #[derive(Debug, Clone)]
 pub struct Backup {
@@ -184,34 +156,19 @@ pub struct PurgeBefore {
     pub attempt_windows: i64,
 }
 
-/// The part of the store that is the same single statements on every backend (the key
-/// directory, backups, nonces, tokens, pages of blobs). Implemented once, in
+/// The part of the store that is the same single statements on every backend (backups,
+/// nonces, tokens, pages of blobs). Implemented once, in
 /// `shared.rs`, for every backend; a supertrait of [`Store`], so `dyn Store` has it all.
 /// Every method is one atomic step.
 #[async_trait]
 pub trait Records: Send + Sync {
-    /// Registers `bundle` for `id` if no bundle exists yet. `false` if one does.
-    async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool>;
+    /// Stores or replaces the account's key backup.
+    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()>;
 
-    /// The registered bundle.
-    async fn bundle(&self, id: &UserId) -> Result<Option<Vec<u8>>>;
+    /// The account's key backup.
+    async fn backup(&self, id: &UserId) -> Result<Option<Backup>>;
 
-    /// Replaces the bundle if `issued_at` is newer than the stored one. `false` if not.
-    async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool>;
-
-    /// Stores or replaces the `version` key backup.
-    async fn put_backup(
-        &self,
-        version: BackupVersion,
-        id: &UserId,
-        token_hash: &[u8; 32],
-        blob: &[u8],
-    ) -> Result<()>;
-
-    /// The `version` key backup.
-    async fn backup(&self, version: BackupVersion, id: &UserId) -> Result<Option<Backup>>;
-
-    /// Counts one backup fetch attempt (of either version) in the current window (a new window starts at
+    /// Counts one backup fetch attempt in the current window (a new window starts at
     /// `now` if the last one started at or before `window_start_before`) and returns the
     /// attempts in the window, this one included. Counting before comparing makes the
     /// limit exact under concurrency.
@@ -323,15 +280,6 @@ pub const TIME_GRANULARITY: i64 = 300;
 /// `now` rounded down to [`TIME_GRANULARITY`].
 pub fn coarse_time(now: i64) -> i64 {
     now - now.rem_euclid(TIME_GRANULARITY)
-}
-
-/// Converts a stored mailbox key column back.
-fn mailbox(bytes: &[u8]) -> Result<Mailbox> {
-    Mailbox::from_key(bytes).ok_or_else(|| {
-        StoreError(sqlx::Error::Decode(
-            "mailbox key is not 32 or 48 bytes".into(),
-        ))
-    })
 }
 
 /// Converts a stored device id column back.

@@ -1,6 +1,6 @@
 //! PostgreSQL: several relay processes on one database behave as one relay.
 //!
-//! Quotas are counters in the mailbox's `users` row (v1) or `devices` row (v2), updated
+//! Quotas are counters in the mailbox's `devices` row, updated
 //! in the same statement as the blob insert; the row lock this takes also orders
 //! deposits into one mailbox, so `seq` grows in commit order per mailbox. Each deposit
 //! sends `NOTIFY sealpost_deposit` carrying only the mailbox key (delivered at commit);
@@ -27,19 +27,11 @@ const CHANNEL: &str = "sealpost_deposit";
 const SCHEMA_LOCK: i64 = 0x5ea1_9057;
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
-    id BYTEA PRIMARY KEY,
-    bundle BYTEA NOT NULL,
-    issued_at BIGINT NOT NULL,
-    blob_count BIGINT NOT NULL DEFAULT 0,
-    blob_bytes BIGINT NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS backups (
-    user_id BYTEA PRIMARY KEY,
-    token_hash BYTEA NOT NULL,
-    blob BYTEA NOT NULL
-);
--- v2 backups (tag K 2) beside the v1 ones: an account may have both.
+-- Protocol v1's key directory and backups, unreachable since its routes are gone. Its
+-- mailboxes' blobs and tokens (32-byte keys) wait for the purge.
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS backups;
+-- Key backups (tag K 2). The name dates from when v1 backups were beside them.
 CREATE TABLE IF NOT EXISTS backups_v2 (
     user_id BYTEA PRIMARY KEY,
     token_hash BYTEA NOT NULL,
@@ -102,63 +94,33 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE INDEX IF NOT EXISTS links_expiry ON links (expires_at);
 ";
 
-/// The counters row of a mailbox: `users` for a v1 mailbox, `devices` for a v2 one
-/// (both keyed by `id` = [`Mailbox::key`]). Only the table name differs.
-macro_rules! per_table {
-    ($mailbox:expr, $sql:ident) => {
-        match $mailbox {
-            Mailbox::Account(_) => $sql!("users"),
-            Mailbox::Device(..) => $sql!("devices"),
-        }
-    };
-}
-
 // One statement, one round trip, one commit. The UPDATE locks the mailbox row until
 // commit: quota check, existence check and the per-mailbox commit order of `seq`
 // (taken by the INSERT after the lock) in one step. NOTIFY is sent at commit, only
 // when a blob was stored.
-macro_rules! deposit {
-    ($table:literal) => {
-        concat!(
-            "WITH counted AS (
-                 UPDATE ",
-            $table,
-            " SET blob_count = blob_count + 1, blob_bytes = blob_bytes + $4
-                 WHERE id = $1 AND blob_count < $6 AND blob_bytes + $4 <= $7
-                 RETURNING id
-             ),
-             stored AS (
-                 INSERT INTO blobs (mailbox, id, received_at, size, data)
-                 SELECT id, $2, $3, $4, $5 FROM counted
-                 RETURNING seq
-             ),
-             announced AS (SELECT pg_notify($8, $9) FROM stored)
-             SELECT (SELECT seq FROM stored) AS seq,
-                    (SELECT COUNT(*) FROM announced) AS announced,
-                    EXISTS (SELECT 1 FROM ",
-            $table,
-            " WHERE id = $1) AS registered"
-        )
-    };
-}
+const DEPOSIT: &str = "WITH counted AS (
+         UPDATE devices SET blob_count = blob_count + 1, blob_bytes = blob_bytes + $4
+         WHERE id = $1 AND blob_count < $6 AND blob_bytes + $4 <= $7
+         RETURNING id
+     ),
+     stored AS (
+         INSERT INTO blobs (mailbox, id, received_at, size, data)
+         SELECT id, $2, $3, $4, $5 FROM counted
+         RETURNING seq
+     ),
+     announced AS (SELECT pg_notify($8, $9) FROM stored)
+     SELECT (SELECT seq FROM stored) AS seq,
+            (SELECT COUNT(*) FROM announced) AS announced,
+            EXISTS (SELECT 1 FROM devices WHERE id = $1) AS registered";
 
 // One statement: only rows this statement really deleted are subtracted, even when
 // another relay acknowledges the same blob at the same time.
-macro_rules! ack {
-    ($table:literal) => {
-        concat!(
-            "WITH d AS (DELETE FROM blobs WHERE mailbox = $1 AND id = ANY($2) RETURNING size),
-                  s AS (SELECT COUNT(*) AS c, COALESCE(SUM(size), 0) AS b FROM d),
-                  u AS (UPDATE ",
-            $table,
-            " SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
-                        FROM s WHERE ",
-            $table,
-            ".id = $1 AND s.c > 0)
-             SELECT c FROM s"
-        )
-    };
-}
+const ACK: &str =
+    "WITH d AS (DELETE FROM blobs WHERE mailbox = $1 AND id = ANY($2) RETURNING size),
+          s AS (SELECT COUNT(*) AS c, COALESCE(SUM(size), 0) AS b FROM d),
+          u AS (UPDATE devices SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
+                FROM s WHERE devices.id = $1 AND s.c > 0)
+     SELECT c FROM s";
 
 /// The PostgreSQL backend.
 #[derive(Debug, Clone)]
@@ -211,7 +173,7 @@ impl Store for PostgresStore {
     ) -> Result<Deposit> {
         let size = super::stored_size(data);
         let key = mailbox.key();
-        let row = sqlx::query(per_table!(mailbox, deposit))
+        let row = sqlx::query(DEPOSIT)
             .bind(key.as_slice())
             .bind(id.as_slice())
             .bind(received_at)
@@ -233,7 +195,7 @@ impl Store for PostgresStore {
 
     async fn ack(&self, mailbox: &Mailbox, ids: &[BlobId]) -> Result<u64> {
         let ids: Vec<Vec<u8>> = ids.iter().map(|id| id.to_vec()).collect();
-        let row = sqlx::query(per_table!(mailbox, ack))
+        let row = sqlx::query(ACK)
             .bind(mailbox.key())
             .bind(&ids)
             .fetch_one(&self.pool)
@@ -246,8 +208,6 @@ impl Store for PostgresStore {
         let row = sqlx::query(
             "WITH d AS (DELETE FROM blobs WHERE received_at < $1 RETURNING mailbox, size),
                   s AS (SELECT mailbox, COUNT(*) AS c, SUM(size) AS b FROM d GROUP BY mailbox),
-                  u AS (UPDATE users SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
-                        FROM s WHERE users.id = s.mailbox),
                   v AS (UPDATE devices SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
                         FROM s WHERE devices.id = s.mailbox)
              SELECT COALESCE(SUM(c), 0)::BIGINT AS n FROM s",

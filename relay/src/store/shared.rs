@@ -13,18 +13,7 @@ use async_trait::async_trait;
 use sealpost_core::UserId;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
-use super::{Backup, BackupVersion, Mailbox, PurgeBefore, Records, Result, StoredBlob};
-
-/// The table of a backup version: `backups` (v1) or `backups_v2`, same columns. Only
-/// the table name differs, so the statements stay `'static`.
-macro_rules! per_version {
-    ($version:expr, $sql:ident) => {
-        match $version {
-            BackupVersion::V1 => $sql!("backups"),
-            BackupVersion::V2 => $sql!("backups_v2"),
-        }
-    };
-}
+use super::{Backup, Mailbox, PurgeBefore, Records, Result, StoredBlob};
 
 /// What the shared statements need from a backend beyond [`Database`]: sqlx has no
 /// backend-independent way to ask how many rows a statement changed.
@@ -69,75 +58,23 @@ where
     for<'q> i64: Encode<'q, S::DB> + Decode<'q, S::DB> + Type<S::DB>,
     for<'q> Vec<u8>: Decode<'q, S::DB> + Type<S::DB>,
 {
-    async fn register(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
-        let r = sqlx::query(
-            "INSERT INTO users (id, bundle, issued_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+    // `backups_v2`: named when v1 backups were beside it; the name stays so existing
+    // backups stay where they are.
+    async fn put_backup(&self, id: &UserId, token_hash: &[u8; 32], blob: &[u8]) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO backups_v2 (user_id, token_hash, blob) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, blob = excluded.blob",
         )
         .bind(id.as_bytes().as_slice())
-        .bind(bundle)
-        .bind(issued_at)
+        .bind(token_hash.as_slice())
+        .bind(blob)
         .execute(self.writer())
         .await?;
-        Ok(S::DB::rows_affected(&r) == 1)
-    }
-
-    async fn bundle(&self, id: &UserId) -> Result<Option<Vec<u8>>> {
-        let row = sqlx::query("SELECT bundle FROM users WHERE id = $1")
-            .bind(id.as_bytes().as_slice())
-            .fetch_optional(self.reader())
-            .await?;
-        Ok(row.map(|r| r.try_get("bundle")).transpose()?)
-    }
-
-    async fn update_bundle(&self, id: &UserId, bundle: &[u8], issued_at: i64) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE users SET bundle = $2, issued_at = $3 WHERE id = $1 AND issued_at < $3",
-        )
-        .bind(id.as_bytes().as_slice())
-        .bind(bundle)
-        .bind(issued_at)
-        .execute(self.writer())
-        .await?;
-        Ok(S::DB::rows_affected(&r) == 1)
-    }
-
-    async fn put_backup(
-        &self,
-        version: BackupVersion,
-        id: &UserId,
-        token_hash: &[u8; 32],
-        blob: &[u8],
-    ) -> Result<()> {
-        macro_rules! put {
-            ($table:literal) => {
-                concat!(
-                    "INSERT INTO ",
-                    $table,
-                    " (user_id, token_hash, blob) VALUES ($1, $2, $3)
-                     ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, blob = excluded.blob"
-                )
-            };
-        }
-        sqlx::query(per_version!(version, put))
-            .bind(id.as_bytes().as_slice())
-            .bind(token_hash.as_slice())
-            .bind(blob)
-            .execute(self.writer())
-            .await?;
         Ok(())
     }
 
-    async fn backup(&self, version: BackupVersion, id: &UserId) -> Result<Option<Backup>> {
-        macro_rules! get {
-            ($table:literal) => {
-                concat!(
-                    "SELECT token_hash, blob FROM ",
-                    $table,
-                    " WHERE user_id = $1"
-                )
-            };
-        }
-        let row = sqlx::query(per_version!(version, get))
+    async fn backup(&self, id: &UserId) -> Result<Option<Backup>> {
+        let row = sqlx::query("SELECT token_hash, blob FROM backups_v2 WHERE user_id = $1")
             .bind(id.as_bytes().as_slice())
             .fetch_optional(self.reader())
             .await?;
@@ -214,8 +151,11 @@ where
                 .bind(now)
                 .fetch_optional(self.reader())
                 .await?;
-        row.map(|r| super::mailbox(r.try_get("user_id")?))
-            .transpose()
+        // A token of a protocol v1 mailbox (32-byte key) opens nothing any more.
+        Ok(row
+            .map(|r| r.try_get::<Vec<u8>, _>("user_id"))
+            .transpose()?
+            .and_then(|key| Mailbox::from_key(&key)))
     }
 
     // The window function keeps the byte limit in the database, so a page of large

@@ -28,19 +28,11 @@ use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, StoreEr
 use crate::push::Hub;
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
-    id BLOB PRIMARY KEY,
-    bundle BLOB NOT NULL,
-    issued_at INTEGER NOT NULL,
-    blob_count INTEGER NOT NULL DEFAULT 0,
-    blob_bytes INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS backups (
-    user_id BLOB PRIMARY KEY,
-    token_hash BLOB NOT NULL,
-    blob BLOB NOT NULL
-);
--- v2 backups (tag K 2) beside the v1 ones: an account may have both.
+-- Protocol v1's key directory and backups, unreachable since its routes are gone. Its
+-- mailboxes' blobs and tokens (32-byte keys) wait for the purge.
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS backups;
+-- Key backups (tag K 2). The name dates from when v1 backups were beside them.
 CREATE TABLE IF NOT EXISTS backups_v2 (
     user_id BLOB PRIMARY KEY,
     token_hash BLOB NOT NULL,
@@ -78,8 +70,8 @@ CREATE TABLE IF NOT EXISTS blobs (
 CREATE INDEX IF NOT EXISTS blobs_mailbox ON blobs (mailbox, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS blobs_id ON blobs (mailbox, id);
 CREATE INDEX IF NOT EXISTS blobs_received ON blobs (received_at);
--- v2 (docs/PROTOCOL.md): blobs of a device mailbox are in `blobs` under the
--- 48-byte key user_id || device_id, its tokens in `tokens` under the same key.
+-- A device mailbox's blobs are in `blobs` under the 48-byte key user_id || device_id,
+-- its tokens in `tokens` under the same key, its counters in `devices`.
 CREATE TABLE IF NOT EXISTS device_lists (
     user_id BLOB PRIMARY KEY,
     list BLOB NOT NULL,
@@ -107,53 +99,18 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE INDEX IF NOT EXISTS links_expiry ON links (expires_at);
 ";
 
-/// The counters row of a mailbox: `users` for a v1 mailbox, `devices` for a v2 one
-/// (both keyed by `id` = [`Mailbox::key`]). Only the table name differs.
-macro_rules! per_table {
-    ($mailbox:expr, $sql:ident) => {
-        match $mailbox {
-            Mailbox::Account(_) => $sql!("users"),
-            Mailbox::Device(..) => $sql!("devices"),
-        }
-    };
-}
+/// Counts a deposit against the mailbox's quota; changes no row if the device is not
+/// listed or the mailbox is full.
+const COUNT_DEPOSIT: &str =
+    "UPDATE devices SET blob_count = blob_count + 1, blob_bytes = blob_bytes + ?2
+     WHERE id = ?1 AND blob_count < ?3 AND blob_bytes + ?2 <= ?4";
 
-macro_rules! count_deposit {
-    ($table:literal) => {
-        concat!(
-            "UPDATE ",
-            $table,
-            " SET blob_count = blob_count + 1, blob_bytes = blob_bytes + ?2
-             WHERE id = ?1 AND blob_count < ?3 AND blob_bytes + ?2 <= ?4"
-        )
-    };
-}
+const UNCOUNT: &str =
+    "UPDATE devices SET blob_count = blob_count - ?2, blob_bytes = blob_bytes - ?3 WHERE id = ?1";
 
-macro_rules! exists {
-    ($table:literal) => {
-        concat!("SELECT 1 FROM ", $table, " WHERE id = ?1")
-    };
-}
-
-macro_rules! uncount {
-    ($table:literal) => {
-        concat!(
-            "UPDATE ",
-            $table,
-            " SET blob_count = blob_count - ?2, blob_bytes = blob_bytes - ?3 WHERE id = ?1"
-        )
-    };
-}
-
-macro_rules! uncount_expired {
-    ($table:literal) => {
-        concat!(
-            "UPDATE ", $table, " SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
-             FROM (SELECT mailbox, COUNT(*) AS c, SUM(size) AS b FROM blobs WHERE received_at < ?1 GROUP BY mailbox) AS s
-             WHERE ", $table, ".id = s.mailbox"
-        )
-    };
-}
+const UNCOUNT_EXPIRED: &str = "UPDATE devices SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
+     FROM (SELECT mailbox, COUNT(*) AS c, SUM(size) AS b FROM blobs WHERE received_at < ?1 GROUP BY mailbox) AS s
+     WHERE devices.id = s.mailbox";
 
 /// Most deposits committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -259,7 +216,7 @@ impl Store for SqliteStore {
             }
         }
         if count > 0 {
-            sqlx::query(per_table!(mailbox, uncount))
+            sqlx::query(UNCOUNT)
                 .bind(key.as_slice())
                 .bind(count)
                 .bind(bytes)
@@ -273,12 +230,10 @@ impl Store for SqliteStore {
     async fn purge(&self, before: PurgeBefore) -> Result<u64> {
         let mut tx = self.writer.begin().await?;
         // The single writer makes counting and deleting one atomic step.
-        for statement in [uncount_expired!("users"), uncount_expired!("devices")] {
-            sqlx::query(statement)
-                .bind(before.blobs)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query(UNCOUNT_EXPIRED)
+            .bind(before.blobs)
+            .execute(&mut *tx)
+            .await?;
         let blobs = sqlx::query("DELETE FROM blobs WHERE received_at < ?1")
             .bind(before.blobs)
             .execute(&mut *tx)
@@ -336,7 +291,7 @@ async fn deposit_in(tx: &mut sqlx::Transaction<'_, Sqlite>, job: &DepositJob) ->
     let key = job.mailbox.key();
     let mailbox = key.as_slice();
     // The counters row is the quota and the existence check in one step.
-    let counted = sqlx::query(per_table!(job.mailbox, count_deposit))
+    let counted = sqlx::query(COUNT_DEPOSIT)
         .bind(mailbox)
         .bind(size)
         .bind(job.quota.max_blobs)
@@ -344,7 +299,7 @@ async fn deposit_in(tx: &mut sqlx::Transaction<'_, Sqlite>, job: &DepositJob) ->
         .execute(&mut **tx)
         .await?;
     if counted.rows_affected() == 0 {
-        let exists = sqlx::query(per_table!(job.mailbox, exists))
+        let exists = sqlx::query("SELECT 1 FROM devices WHERE id = ?1")
             .bind(mailbox)
             .fetch_optional(&mut **tx)
             .await?

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use sealpost_core::rand_core::Rng;
-use sealpost_core::{EncryptionKey, Identity, IdentityKey, KeySize, UserId, auth, os_rng};
+use sealpost_core::{EncryptionKey, IdentityKey, KeySize, UserId, auth, os_rng};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -107,14 +107,15 @@ pub fn encryption_key(key: usize) -> EncryptionKey {
     EncryptionKey::from_pkcs8_der(&keys()[key].1).unwrap()
 }
 
-/// A user with a fresh random id; `key` picks one of the two key sets.
+/// An account id with the identity key of key set `key`.
 pub struct User {
-    pub identity: Identity,
+    pub key: IdentityKey,
     pub id: UserId,
     pub hex: String,
 }
 
 impl User {
+    /// A fresh random id.
     pub fn new(key: usize) -> Self {
         let mut raw = [0u8; 32];
         os_rng().fill_bytes(&mut raw);
@@ -123,28 +124,11 @@ impl User {
 
     /// A user claiming `id` with key set `key` (a forger, when it is not the id's key).
     pub fn with_id(id: UserId, key: usize) -> Self {
-        let (ik, ek) = &keys()[key];
-        let identity = Identity::from_keys(
-            &mut os_rng(),
-            id,
-            IdentityKey::from_pkcs8_der(ik).unwrap(),
-            EncryptionKey::from_pkcs8_der(ek).unwrap(),
-            now(),
-        )
-        .unwrap();
         Self {
-            identity,
+            key: IdentityKey::from_pkcs8_der(&keys()[key].0).unwrap(),
             id,
             hex: id.to_hex(),
         }
-    }
-
-    pub fn bundle(&mut self) -> Vec<u8> {
-        self.identity
-            .bundle(&mut os_rng(), now())
-            .unwrap()
-            .to_bytes()
-            .to_vec()
     }
 
     /// `Authorization` value for a request signed at `ts` with `nonce`.
@@ -157,11 +141,7 @@ impl User {
         nonce: &str,
     ) -> String {
         let msg = auth::request_signing_input(method, path, body, ts, nonce);
-        let sig = self
-            .identity
-            .identity_key()
-            .sign(&mut os_rng(), &msg)
-            .unwrap();
+        let sig = self.key.sign(&mut os_rng(), &msg).unwrap();
         format!("Sealpost-Sig ts={ts},nonce={nonce},sig={}", B64.encode(sig))
     }
 
@@ -169,31 +149,12 @@ impl User {
     pub fn sign(&self, method: &str, path: &str, body: &[u8]) -> String {
         self.sig_header(method, path, body, now(), &nonce())
     }
-
-    pub fn sign_challenge(&self, challenge: &[u8]) -> String {
-        let msg = auth::challenge_signing_input(&self.id, challenge);
-        B64.encode(
-            self.identity
-                .identity_key()
-                .sign(&mut os_rng(), &msg)
-                .unwrap(),
-        )
-    }
 }
 
 pub fn nonce() -> String {
     let mut n = [0u8; 18];
     os_rng().fill_bytes(&mut n);
     B64.encode(n)
-}
-
-/// A bucket-sized envelope for `to` (version 1, recipient, random rest).
-pub fn envelope(to: &UserId, len: usize) -> Vec<u8> {
-    let mut e = vec![0u8; len];
-    os_rng().fill_bytes(&mut e);
-    e[0] = 1;
-    e[1..33].copy_from_slice(to.as_bytes());
-    e
 }
 
 // ---------------------------------------------------------------- servers
@@ -421,102 +382,6 @@ impl Client {
         let auth = user.sign(method.as_str(), path, &body);
         self.send(method, path, Some(&auth), body).await
     }
-
-    pub async fn register(&self, user: &mut User) -> Reply {
-        let bundle = user.bundle();
-        self.send(
-            Method::PUT,
-            &format!("/v1/users/{}/bundle", user.hex),
-            None,
-            bundle,
-        )
-        .await
-    }
-
-    /// A registered user.
-    pub async fn new_user(&self, key: usize) -> User {
-        let mut u = User::new(key);
-        let r = self.register(&mut u).await;
-        assert_eq!(
-            r.status,
-            StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&r.bytes)
-        );
-        u
-    }
-
-    pub async fn deposit(&self, to: &UserId, data: Vec<u8>) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/v1/mailboxes/{}", to.to_hex()),
-            None,
-            data,
-        )
-        .await
-    }
-
-    /// Deposits a 512-byte envelope; returns its blob id.
-    pub async fn deposit_ok(&self, to: &UserId) -> (String, Vec<u8>) {
-        let env = envelope(to, 512);
-        let r = self.deposit(to, env.clone()).await;
-        assert_eq!(
-            r.status,
-            StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&r.bytes)
-        );
-        (r.json()["id"].as_str().unwrap().to_string(), env)
-    }
-
-    /// Waiting blobs as (id, data).
-    pub async fn list(&self, user: &User) -> Vec<(String, Vec<u8>)> {
-        let r = self
-            .signed(
-                user,
-                Method::GET,
-                &format!("/v1/mailboxes/{}/blobs", user.hex),
-                vec![],
-            )
-            .await;
-        assert_eq!(
-            r.status,
-            StatusCode::OK,
-            "{}",
-            String::from_utf8_lossy(&r.bytes)
-        );
-        r.json()["blobs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| {
-                (
-                    b["id"].as_str().unwrap().to_string(),
-                    B64.decode(b["data"].as_str().unwrap()).unwrap(),
-                )
-            })
-            .collect()
-    }
-
-    pub async fn token(&self, user: &User) -> String {
-        let r = self
-            .signed(
-                user,
-                Method::POST,
-                &format!("/v1/mailboxes/{}/token", user.hex),
-                vec![],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK);
-        r.json()["token"].as_str().unwrap().to_string()
-    }
-
-    pub fn ws_url(&self, id_hex: &str) -> String {
-        format!(
-            "{}/v1/mailboxes/{id_hex}/ws",
-            self.base.replacen("http://", "ws://", 1)
-        )
-    }
 }
 
 // ---------------------------------------------------------------- WebSocket client
@@ -525,36 +390,7 @@ pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
-pub enum WsAuth<'a> {
-    Signature(&'a User),
-    /// Signed by another user's key (must fail).
-    WrongKey(&'a User),
-    Token(&'a str),
-}
-
 impl Ws {
-    /// Connects and answers the challenge; returns the first reply (`ready` or `error`).
-    pub async fn open(client: &Client, id_hex: &str, auth: WsAuth<'_>) -> (Self, Value) {
-        let mut ws = Self::connect(&client.ws_url(id_hex)).await;
-        let challenge = ws.next().await.unwrap();
-        assert_eq!(challenge["type"], "challenge");
-        let c = B64
-            .decode(challenge["challenge"].as_str().unwrap())
-            .unwrap();
-        let msg = match auth {
-            WsAuth::Signature(u) => json!({"type": "auth", "signature": u.sign_challenge(&c)}),
-            WsAuth::WrongKey(u) => {
-                // Sign the right input with the wrong key.
-                let m = auth::challenge_signing_input(&UserId::from_hex(id_hex).unwrap(), &c);
-                json!({"type": "auth", "signature": B64.encode(u.identity.identity_key().sign(&mut os_rng(), &m).unwrap())})
-            }
-            WsAuth::Token(t) => json!({"type": "auth", "token": t}),
-        };
-        ws.send(msg).await;
-        let reply = ws.next().await.unwrap_or(Value::Null);
-        (ws, reply)
-    }
-
     /// Opens the WebSocket at `url` (nothing sent yet).
     pub async fn connect(url: &str) -> Self {
         let (stream, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
@@ -562,13 +398,6 @@ impl Ws {
             .unwrap()
             .unwrap();
         Self { stream }
-    }
-
-    /// Connects as the owner and expects `ready`.
-    pub async fn owner(client: &Client, user: &User) -> Self {
-        let (ws, reply) = Self::open(client, &user.hex, WsAuth::Signature(user)).await;
-        assert_eq!(reply["type"], "ready", "{reply}");
-        ws
     }
 
     pub async fn send(&mut self, v: Value) {

@@ -51,7 +51,7 @@ impl Account {
 
     /// Creates keys for device `id` (someone else's id, for a forger) and lists it.
     pub fn add_device_with_id(&mut self, id: DeviceId) -> DeviceId {
-        let identity = self.user.identity.identity_key();
+        let identity = &self.user.key;
         let keys = DeviceKeys::from_key(
             &mut os_rng(),
             identity,
@@ -96,7 +96,7 @@ impl Account {
         DeviceList::sign(
             &mut os_rng(),
             self.user.id,
-            self.user.identity.identity_key(),
+            &self.user.key,
             version,
             self.entries.clone(),
         )
@@ -107,7 +107,7 @@ impl Account {
 
     /// A fresh bundle of `device`, signed by this account's key.
     pub fn bundle(&mut self, device: &DeviceId) -> Vec<u8> {
-        let identity = self.user.identity.identity_key();
+        let identity = &self.user.key;
         self.keys
             .get_mut(device)
             .unwrap()
@@ -129,13 +129,7 @@ impl Account {
             &self.user.id,
             &[device.as_bytes().as_slice(), challenge].concat(),
         );
-        B64.encode(
-            self.user
-                .identity
-                .identity_key()
-                .sign(&mut os_rng(), &msg)
-                .unwrap(),
-        )
+        B64.encode(self.user.key.sign(&mut os_rng(), &msg).unwrap())
     }
 
     pub fn mailbox(&self, device: &DeviceId) -> String {
@@ -166,6 +160,14 @@ pub fn envelope2(to: &UserId, device: &DeviceId, len: usize) -> Vec<u8> {
 }
 
 impl Client {
+    /// A fresh account (key set `key`) with one device, its list published.
+    pub async fn account(&self, key: usize) -> (Account, DeviceId) {
+        let mut account = Account::new(key);
+        let device = account.add_device();
+        self.publish_list(&mut account).await;
+        (account, device)
+    }
+
     pub async fn put_list(&self, account: &Account, list: Vec<u8>) -> Reply {
         self.send(Method::PUT, &account.list_path(), None, list)
             .await

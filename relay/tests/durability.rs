@@ -1,0 +1,139 @@
+//! What a `2xx` promises survives `kill -9` and restarts, and several relay processes
+//! on one PostgreSQL database behave as one relay. SQLite always, PostgreSQL when
+//! `SEALPOST_TEST_DATABASE_URL` is set.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_and_restart_keep_everything() {
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Process::spawn(&backend, dir.path(), &[]).await;
+        let c = relay.client();
+        let (mut alice, laptop) = c.account(0).await;
+        let phone = alice.add_device();
+        c.publish_list(&mut alice).await;
+        assert_eq!(
+            c.put_device_bundle(&mut alice, &laptop).await.status,
+            StatusCode::CREATED
+        );
+        let newer = c.put_device_bundle(&mut alice, &laptop).await;
+        assert_eq!(newer.status, StatusCode::OK);
+        let list = c
+            .send(Method::GET, &alice.list_path(), None, vec![])
+            .await
+            .bytes;
+        let bundle = c
+            .send(Method::GET, &alice.bundle_path(&laptop), None, vec![])
+            .await
+            .bytes;
+        let blobs = [
+            c.deposit2_ok(&alice, &laptop).await,
+            c.deposit2_ok(&alice, &laptop).await,
+        ];
+        let for_phone = c.deposit2_ok(&alice, &phone).await;
+        relay.kill();
+
+        let relay = Process::spawn(&backend, dir.path(), &[]).await;
+        let c = relay.client();
+        assert_eq!(
+            c.send(Method::GET, &alice.list_path(), None, vec![])
+                .await
+                .bytes,
+            list
+        );
+        assert_eq!(
+            c.send(Method::GET, &alice.bundle_path(&laptop), None, vec![])
+                .await
+                .bytes,
+            bundle
+        );
+        assert_eq!(c.list2(&alice, &laptop).await, blobs.to_vec());
+        assert_eq!(c.list2(&alice, &phone).await, vec![for_phone.clone()]);
+        let mut ws = Ws::device(&c, &alice, &laptop).await;
+        assert_eq!(ws.blob().await, blobs[0]);
+        drop(ws);
+
+        // Graceful restart too (in-process, same data directory).
+        drop(relay);
+        let server = Server::start_in(&backend, dir, &[]).await;
+        assert_eq!(server.client().list2(&alice, &laptop).await, blobs.to_vec());
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_are_one_relay() {
+    let Some(url) = postgres_url() else {
+        skipped(SKIPPED_POSTGRES);
+        return;
+    };
+    let backend = Backend::Postgres(url.clone());
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Process::spawn(&backend, dir_a.path(), &[]).await;
+    let b = Process::spawn(&backend, dir_b.path(), &[]).await;
+    let (ca, cb) = (a.client(), b.client());
+    let (alice, laptop) = ca.account(0).await;
+    let mut on_b = Ws::device(&cb, &alice, &laptop).await;
+    let mut on_a = Ws::device(&ca, &alice, &laptop).await;
+    for _ in 0..3 {
+        let blob = ca.deposit2_ok(&alice, &laptop).await;
+        assert_eq!(on_b.blob().await, blob, "deposited on A, pushed by B");
+        assert_eq!(on_a.blob().await, blob);
+        let blob = cb.deposit2_ok(&alice, &laptop).await;
+        assert_eq!(on_a.blob().await, blob, "deposited on B, pushed by A");
+        assert_eq!(on_b.blob().await, blob);
+    }
+    // Replay protection is shared: a nonce used on A is refused on B.
+    let path = format!("{}/blobs", alice.mailbox(&laptop));
+    let header = alice.sign("GET", &path, b"");
+    assert_eq!(
+        ca.send(Method::GET, &path, Some(&header), vec![])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        cb.send(Method::GET, &path, Some(&header), vec![])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // So are tokens and acknowledgements.
+    let token = ca.token2(&alice, &laptop).await;
+    let bearer = format!("Bearer {token}");
+    let r = cb.send(Method::GET, &path, Some(&bearer), vec![]).await;
+    let blobs = r.json()["blobs"].as_array().unwrap().clone();
+    assert_eq!(blobs.len(), 6);
+    let ids: Vec<&str> = blobs.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    let ack = json!({ "ids": ids }).to_string().into_bytes();
+    let ack_path = format!("{}/ack", alice.mailbox(&laptop));
+    let r = cb.send(Method::POST, &ack_path, Some(&bearer), ack).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(
+        ca.list2(&alice, &laptop).await.is_empty(),
+        "acknowledged through B, gone on A"
+    );
+
+    // A relay that loses its LISTEN connection re-reads every subscribed mailbox once it
+    // is back, so a deposit announced while it was not listening still arrives.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let terminated = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(terminated.len() >= 2, "both relays were listening");
+    let blob = cb.deposit2_ok(&alice, &laptop).await;
+    assert_eq!(on_a.blob().await, blob);
+    assert_eq!(on_b.blob().await, blob);
+}
