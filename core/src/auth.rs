@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use sha2::{Digest, Sha256};
 
 use crate::username::UserId;
+use crate::v2::DeviceId;
 use crate::wire::hex_byte;
 
 /// Bytes signed for one HTTP request:
@@ -60,6 +61,20 @@ pub fn challenge_signing_input(user_id: &UserId, challenge: &[u8]) -> Vec<u8> {
     m
 }
 
+/// Bytes signed to answer the challenge on a device mailbox's WebSocket (PROTOCOL.md
+/// 22): [`challenge_signing_input`]`(user_id, device_id || challenge)`, so an answer is
+/// good for that one device's mailbox only.
+pub fn device_challenge_signing_input(
+    user_id: &UserId,
+    device_id: &DeviceId,
+    challenge: &[u8],
+) -> Vec<u8> {
+    let mut bound = Vec::with_capacity(DeviceId::LEN + challenge.len());
+    bound.extend_from_slice(device_id.as_bytes());
+    bound.extend_from_slice(challenge);
+    challenge_signing_input(user_id, &bound)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +86,18 @@ mod tests {
         assert_eq!(m, expected.to_vec());
         let zero = request_signing_input("GET", "/", b"", 0, "");
         assert!(zero.ends_with(b"\n0\n"));
+    }
+
+    #[test]
+    fn device_challenge_input_binds_the_device() {
+        let user = UserId::from_bytes([1; 32]);
+        let device = DeviceId::from_bytes([2; 16]);
+        let m = device_challenge_signing_input(&user, &device, &[3; 32]);
+        let mut expected = b"sealpost/v1/challenge\0".to_vec();
+        expected.extend_from_slice(&[1; 32]);
+        expected.extend_from_slice(&[2; 16]);
+        expected.extend_from_slice(&[3; 32]);
+        assert_eq!(m, expected);
+        assert_eq!(m.len(), 102);
     }
 }

@@ -42,9 +42,10 @@ if (!existsSync(join(wasmDir, 'pkg', 'package.json'))) {
   process.exit(1);
 }
 
+const { VECTORS } = await import('../tests/crypto.suite.js');
 const vectors = {};
-for (const name of ['keys', 'user_ids', 'bundles', 'envelopes', 'safety', 'backups']) {
-  vectors[name] = JSON.parse(readFileSync(join(root, 'tests', 'vectors', `${name}.json`), 'utf8'));
+for (const name of VECTORS) {
+  vectors[name.replace('/', '_')] = JSON.parse(readFileSync(join(root, 'tests', 'vectors', `${name}.json`), 'utf8'));
 }
 
 // Interop: the package seals, the native core opens and seals back.
@@ -54,7 +55,7 @@ const { cryptoSuite, sealForNative } = await import('../tests/crypto.suite.js');
 mkdirSync(interopDir, { recursive: true });
 const interop = {};
 try {
-  const now = vectors.envelopes.t0 + 50;
+  const now = vectors.v2_devices.t0 + 50;
   writeFileSync(join(interopDir, 'from-wasm.json'), JSON.stringify(sealForNative(sp, vectors, now), null, 1));
   execFileSync('cargo', ['run', '-q', '--release', '-p', 'sealpost-wasm', '--example', 'interop', '--',
     join(interopDir, 'from-wasm.json'), join(interopDir, 'from-native.json')],

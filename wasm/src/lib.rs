@@ -1,8 +1,9 @@
 //! Sealpost for the web: [`sealpost_core`] through wasm-bindgen, plus a relay client.
 //!
 //! Two levels:
-//! - the crypto level ([`crypto`], [`vault`]): identities, key bundles, envelopes,
-//!   sessions, key backup, safety numbers; synchronous, no network;
+//! - the crypto level ([`crypto`], [`vault`]): protocol v2 without the network: identity
+//!   keys, device keys and bundles, device lists, envelopes through sessions per device
+//!   pair, backup v2, safety numbers; synchronous;
 //! - the client level ([`client`], [`storage`]): register, log in, look up, send, receive
 //!   against a Sealpost relay, with state kept in an app-provided storage, always
 //!   encrypted under a key derived from the password.

@@ -5,11 +5,12 @@ use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use rand_core::Rng as _;
 use sealpost_core::backup::{MAX_ITERATIONS, MAX_PASSWORD_LEN, MIN_ITERATIONS, MIN_PASSWORD_LEN};
-use sealpost_core::{SessionStore as CoreSessions, Username};
+use sealpost_core::v2::SessionStore as CoreSessions;
+use sealpost_core::{IdentityKey, Username};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::crypto::{Identity, SessionStore};
+use crate::crypto::{DeviceKeys, Identity, SessionStore};
 use crate::error::{Code, OrJs, err, invalid};
 use crate::rng;
 
@@ -152,15 +153,15 @@ impl Vault {
         self.header.clone()
     }
 
-    /// Encrypts an identity (every private key and the username) for storage.
+    /// Encrypts an identity (its private key and the username) for storage.
     #[wasm_bindgen(js_name = sealIdentity)]
     pub fn seal_identity(&self, identity: &Identity) -> Result<Vec<u8>, JsValue> {
-        let secret = identity.inner.to_secret_bytes().or_js()?;
+        let pkcs8 = identity.key.to_pkcs8_der().or_js()?;
         let name = identity.username.as_str().as_bytes();
-        let mut plain = Zeroizing::new(Vec::with_capacity(1 + name.len() + secret.len()));
+        let mut plain = Zeroizing::new(Vec::with_capacity(1 + name.len() + pkcs8.len()));
         plain.push(name.len() as u8);
         plain.extend_from_slice(name);
-        plain.extend_from_slice(&secret);
+        plain.extend_from_slice(&pkcs8);
         self.seal_raw("identity", &plain)
     }
 
@@ -168,21 +169,41 @@ impl Vault {
     #[wasm_bindgen(js_name = openIdentity)]
     pub fn open_identity(&self, sealed: &[u8]) -> Result<Identity, JsValue> {
         let plain = self.open_raw("identity", sealed)?;
-        let (len, rest) = plain
-            .split_first()
-            .ok_or_else(|| err(Code::Malformed, "stored identity"))?;
-        let (name, secret) = rest
+        let malformed = || err(Code::Malformed, "stored identity");
+        let (len, rest) = plain.split_first().ok_or_else(malformed)?;
+        let (name, pkcs8) = rest
             .split_at_checked(usize::from(*len))
-            .ok_or_else(|| err(Code::Malformed, "stored identity"))?;
-        let username = Username::parse(
-            core::str::from_utf8(name).map_err(|_| err(Code::Malformed, "stored identity"))?,
-        )
-        .or_js()?;
-        let inner = sealpost_core::Identity::from_secret_bytes(secret).or_js()?;
-        if *inner.user_id() != username.user_id() {
-            return Err(err(Code::Malformed, "stored identity"));
+            .ok_or_else(malformed)?;
+        let username =
+            Username::parse(core::str::from_utf8(name).map_err(|_| malformed())?).or_js()?;
+        Ok(Identity {
+            key: IdentityKey::from_pkcs8_der(pkcs8).or_js()?,
+            username,
+        })
+    }
+
+    /// Encrypts a device's keys for storage.
+    #[wasm_bindgen(js_name = sealDeviceKeys)]
+    pub fn seal_device_keys(&self, keys: &DeviceKeys) -> Result<Vec<u8>, JsValue> {
+        self.seal_raw("device", &keys.inner.to_secret_bytes().or_js()?)
+    }
+
+    /// Decrypts what [`Vault::sealDeviceKeys`] wrote, re-verifying every key's signature
+    /// by `identity` (the account's).
+    #[wasm_bindgen(js_name = openDeviceKeys)]
+    pub fn open_device_keys(
+        &self,
+        sealed: &[u8],
+        identity: &Identity,
+    ) -> Result<DeviceKeys, JsValue> {
+        let plain = self.open_raw("device", sealed)?;
+        let inner =
+            sealpost_core::v2::DeviceKeys::from_secret_bytes(&plain, &identity.key.public())
+                .or_js()?;
+        if *inner.user_id() != identity.username.user_id() {
+            return Err(err(Code::Malformed, "stored device keys"));
         }
-        Ok(Identity { inner, username })
+        Ok(DeviceKeys { inner })
     }
 
     /// Encrypts all session state for storage.

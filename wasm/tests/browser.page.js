@@ -5,9 +5,10 @@ try {
   const { createHarness } = await import('./harness.js');
   const sp = await import('../pkg/index.js');
   await sp.init();
+  const { VECTORS } = await import('./crypto.suite.js');
   const vectors = {};
-  for (const name of ['keys', 'user_ids', 'bundles', 'envelopes', 'safety', 'backups']) {
-    vectors[name] = await (await fetch(`/tests/vectors/${name}.json`)).json();
+  for (const name of VECTORS) {
+    vectors[name.replace('/', '_')] = await (await fetch(`/tests/vectors/${name}.json`)).json();
   }
   const interop = {};
   const r = await fetch('/interop/from-native.json');

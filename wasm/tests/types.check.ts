@@ -1,5 +1,5 @@
 // Compile-only check of the package's TypeScript declarations (scripts/test.mjs runs tsc on it).
-import { init, Client, MemoryStorage, Identity, SessionStore, KeyBundle, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent } from 'sealpost-wasm';
+import { init, Client, MemoryStorage, Identity, DeviceKeys, DeviceList, DeviceBundle, SessionStore, PendingInit, BackupKeys, exportBackup, importBackup, type OpenedMessage, type SealedEnvelope, type DeviceEntry, type SessionInfo, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent } from 'sealpost-wasm';
 import { RemoteClient } from 'sealpost-wasm/remote';
 import { serveClient } from 'sealpost-wasm/worker';
 
@@ -10,12 +10,25 @@ async function main() {
   const r = await c.send('bob', 'hi');
   const s: string = r.messageId;
   for await (const m of c.messages()) console.log(m.from);
+  // Crypto level (protocol v2 without the network).
   const id = Identity.generate('x', 2048, (d, t) => console.log(d, t));
+  const dev = DeviceKeys.generate(id);
+  const entry: DeviceEntry = { id: dev.deviceId, name: 'Laptop', addedAt: 1 };
+  const list = DeviceList.create(id, [entry]);
+  const bundle: DeviceBundle = DeviceBundle.fromBytes(dev.bundle(id).toBytes());
+  list.checkBundle(bundle);
   const st = new SessionStore();
-  const sealed = st.seal(id, id.bundle(), 'x');
-  const o = st.open(id, sealed.envelope);
-  const k: 'sealed' | 'sessionInit' | 'session' = o.kind;
-  try { KeyBundle.fromBytes(new Uint8Array()); } catch (e) { const err = e as SealpostError; if (err.code === 'MALFORMED') {} }
+  const sealed: SealedEnvelope = st.seal(id, dev, bundle, 'x');
+  const opening = st.open(dev, sealed.envelope);
+  const o: OpenedMessage = opening.kind === 'pending' ? st.accept(opening, true) : opening;
+  const p: PendingInit | null = opening.kind === 'pending' ? opening : null;
+  const k: 'message' = o.kind;
+  const infos: SessionInfo[] = st.sessions();
+  const bk = BackupKeys.create('password', id.userId);
+  const restored = importBackup('x', exportBackup(id, bk, new Uint8Array(1)), bk);
+  const rid: Identity = restored.identity;
+  console.log(p, infos, rid, o.payload, list.devices()[0].name);
+  try { DeviceBundle.fromBytes(new Uint8Array()); } catch (e) { const err = e as SealpostError; if (err.code === 'MALFORMED') {} }
   const rc = await RemoteClient.login(new Worker(''), { relayUrl: '' }, 'a', 'b');
   const info = await rc.lookup('bob');
   const qr: Uint8Array = info.qrPayload;

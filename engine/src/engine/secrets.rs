@@ -33,17 +33,15 @@ impl Engine {
     }
 
     /// The answer to the relay's challenge on this device's mailbox WebSocket (v2): the
-    /// signature over [`auth::challenge_signing_input`]`(user_id, device_id ||
-    /// challenge)`, so an answer is good for this one device's mailbox only.
+    /// signature over [`auth::device_challenge_signing_input`], so an answer is good for
+    /// this one device's mailbox only.
     pub fn sign_challenge<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
         challenge: &[u8],
     ) -> Result<Vec<u8>> {
-        let mut bound = Vec::with_capacity(16 + challenge.len());
-        bound.extend_from_slice(self.me.device_id().as_bytes());
-        bound.extend_from_slice(challenge);
-        let input = auth::challenge_signing_input(&self.me.user_id, &bound);
+        let input =
+            auth::device_challenge_signing_input(&self.me.user_id, &self.me.device_id(), challenge);
         self.me.identity.sign(rng, &input)
     }
 
