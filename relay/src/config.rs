@@ -74,6 +74,25 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_MAX_CONNECTIONS", default_value_t = 8192)]
     pub max_connections: usize,
 
+    /// Open TCP connections from one address (an IPv4 address or an IPv6 /64); more
+    /// are closed at once. Not applied to `--trusted-proxies`.
+    #[arg(
+        long,
+        env = "SEALPOST_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: usize,
+
+    /// Open WebSocket connections from one address (an IPv4 address or an IPv6 /64,
+    /// behind a trusted proxy the forwarded one); more are refused with 429.
+    #[arg(long, env = "SEALPOST_MAX_WS_PER_ADDRESS", default_value_t = 128)]
+    pub max_ws_per_address: usize,
+
+    /// Reverse proxies whose `X-Forwarded-For` header names the client (comma-separated
+    /// IP addresses, e.g. `127.0.0.1,::1`). Default: none, every client is its TCP peer.
+    #[arg(long, env = "SEALPOST_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Open WebSocket connections in total; more are refused with 503.
     #[arg(long, env = "SEALPOST_MAX_WS_CONNECTIONS", default_value_t = 8000)]
     pub max_ws_connections: usize,
@@ -82,12 +101,19 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_MAX_WS_PER_MAILBOX", default_value_t = 16)]
     pub max_ws_per_mailbox: usize,
 
-    /// Seconds a request may take, body upload included, before 408.
+    /// Seconds a client has to send a request's headers, counted from the connection's
+    /// start or from the previous answer on a kept-alive connection; then the
+    /// connection is closed.
+    #[arg(long, env = "SEALPOST_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a request may take after its headers, body upload included, before 408.
     #[arg(long, env = "SEALPOST_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
-    /// Seconds a connection may stay silent while the relay waits for it to send
-    /// (idle keep-alive, slow clients); then it is closed.
+    /// Seconds a connection may stay silent while the relay waits for it to send (a
+    /// stalled body, a WebSocket that answers no ping), or take none of an answer;
+    /// then it is closed.
     #[arg(long, env = "SEALPOST_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub idle_timeout_secs: u64,
 

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod listener;
 pub mod metrics;
 pub mod push;
 pub mod routes;
+mod serve;
 pub mod store;
 
 use std::future::Future;
@@ -40,9 +42,10 @@ use tower_http::timeout::TimeoutLayer;
 
 pub use config::Config;
 
+use crate::address::SourceSlots;
 use crate::error::ApiError;
 use crate::limits::{Limits, RateLimiter, SMALL_BODY_LIMIT};
-use crate::listener::{LimitedListener, PeerAddr};
+use crate::listener::LimitedListener;
 use crate::metrics::Metrics;
 use crate::push::Hub;
 use crate::store::{Mailbox, PurgeBefore, Store};
@@ -70,18 +73,22 @@ pub struct Shared {
     pub limits: Limits,
     /// Aggregate counters.
     pub metrics: Metrics,
-    /// Per-IP request rate.
-    pub ip_limiter: RateLimiter<std::net::IpAddr>,
+    /// Per-address request rate.
+    pub ip_limiter: RateLimiter<address::Source>,
     /// Per-mailbox deposit rate.
     pub mailbox_limiter: RateLimiter<Mailbox>,
-    /// Per-IP link slot write rate.
-    pub link_limiter: RateLimiter<std::net::IpAddr>,
+    /// Per-address link slot write rate.
+    pub link_limiter: RateLimiter<address::Source>,
     /// Wakes link slot reads waiting for a write (by channel).
     pub link_hub: Arc<Hub<[u8; 16]>>,
     /// Link slot reads waiting at once.
     pub link_waiters: Arc<Semaphore>,
     /// Open WebSocket connections.
     pub ws_slots: Arc<Semaphore>,
+    /// Open WebSocket connections per client address.
+    pub ws_per_source: SourceSlots,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see `address.rs`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Flips to `true` when the relay shuts down (WebSocket sessions close).
     pub shutdown: watch::Receiver<bool>,
     static_dir: Option<PathBuf>,
@@ -117,6 +124,8 @@ impl AppState {
             link_hub: Arc::new(Hub::default()),
             link_waiters: Arc::new(Semaphore::new(limits::MAX_LINK_WAITERS)),
             ws_slots: Arc::new(Semaphore::new(config.max_ws_connections)),
+            ws_per_source: SourceSlots::new(config.max_ws_per_address),
+            trusted_proxies: config.trusted_proxies.clone(),
             shutdown,
             static_dir,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
@@ -147,6 +156,10 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             limits::per_ip,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            address::client_source,
         ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -233,16 +246,23 @@ pub async fn run(
     let listener = LimitedListener::new(
         listener,
         config.max_connections,
+        config.max_connections_per_address,
+        config.trusted_proxies.clone(),
         Duration::from_secs(config.idle_timeout_secs.max(1)),
     );
-    let service = app(state).into_make_service_with_connect_info::<PeerAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
+    let header_timeout = Duration::from_secs(config.header_timeout_secs.max(1));
+    serve::serve(
+        listener,
+        app(state.clone()),
+        &state.metrics,
+        header_timeout,
+        async move {
             shutdown.await;
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
-        })
-        .await?;
+        },
+    )
+    .await;
     Ok(())
 }
 

@@ -5,18 +5,17 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::address::ClientSource;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::listener::PeerAddr;
 use crate::store::Quota;
 
 /// Largest body of any endpoint except deposits, link slots and backups: device lists
@@ -164,17 +163,19 @@ impl<K: Hash + Eq> RateLimiter<K> {
     }
 }
 
-/// Per-IP rate limit on every request except health checks and metrics. Requests that
-/// did not come through a socket (in-process tests) have no address and are not limited.
-pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Per-address rate limit on every request except health checks and metrics. Requests
+/// that did not come through a socket (in-process tests) have no address and are not
+/// limited.
+pub async fn per_ip(
+    State(state): State<AppState>,
+    ClientSource(source): ClientSource,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
     let exempt = path == "/healthz" || path == "/metrics";
-    let ip: Option<IpAddr> = req
-        .extensions()
-        .get::<ConnectInfo<PeerAddr>>()
-        .map(|c| c.0.0.ip());
-    if let (false, Some(ip)) = (exempt, ip)
-        && !state.ip_limiter.allow(ip)
+    if let (false, Some(source)) = (exempt, source)
+        && !state.ip_limiter.allow(source)
     {
         state.metrics.rate_limited.inc();
         return ApiError::rate_limited("too many requests from this address, slow down")

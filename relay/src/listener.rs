@@ -1,82 +1,138 @@
-//! The TCP listener with a cap on open connections: past the cap, new connections wait
-//! in the kernel's accept queue instead of exhausting file descriptors or memory.
-//! WebSocket connections keep their slot for as long as they are open.
+//! The TCP listener with caps on open connections: past the global cap, new connections
+//! wait in the kernel's accept queue instead of exhausting file descriptors or memory;
+//! past the per-address cap ([`Source`]), a new connection from that address is closed
+//! at once, so a flood from a few addresses cannot take every slot. WebSocket
+//! connections keep their slots for as long as they are open. Connections from trusted
+//! proxies are not capped per address (the proxy caps its own clients).
 //!
-//! Each connection also has a read inactivity timeout: a socket that is waited on for
-//! longer than that without sending a byte (an idle keep-alive connection, a stalled or
-//! deliberately slow client) is closed. WebSocket clients answer the relay's pings every
-//! 30 s, so live ones never hit it.
+//! Each connection also has stall timeouts: a socket that is waited on for longer than
+//! the idle timeout without sending a byte (an idle WebSocket, a stalled or deliberately
+//! slow body), or that takes no byte of an answer for as long (a client that does not
+//! read), is closed. WebSocket clients answer the relay's pings every 30 s, so live ones
+//! never hit it. How long a request's headers may take is hyper's header timeout
+//! (`serve.rs`).
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
-/// A [`TcpListener`] that holds at most `max` connections open.
+use crate::address::{Source, SourceSlot, SourceSlots};
+use crate::metrics::Metrics;
+
+/// A [`TcpListener`] that holds at most `max` connections open, `per_source` of them
+/// from one address.
 #[derive(Debug)]
 pub struct LimitedListener {
     inner: TcpListener,
     slots: Arc<Semaphore>,
+    per_source: SourceSlots,
+    trusted_proxies: Vec<IpAddr>,
     idle_timeout: Duration,
 }
 
 impl LimitedListener {
     /// Wraps `inner`.
-    pub fn new(inner: TcpListener, max: usize, idle_timeout: Duration) -> Self {
+    pub fn new(
+        inner: TcpListener,
+        max: usize,
+        per_source: usize,
+        trusted_proxies: Vec<IpAddr>,
+        idle_timeout: Duration,
+    ) -> Self {
         Self {
             inner,
             slots: Arc::new(Semaphore::new(max.max(1))),
+            per_source: SourceSlots::new(per_source),
+            trusted_proxies,
             idle_timeout,
         }
     }
-}
 
-impl Listener for LimitedListener {
-    type Io = LimitedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        // The semaphore is never closed, so this only waits.
-        let permit = loop {
-            if let Ok(p) = Arc::clone(&self.slots).acquire_owned().await {
-                break p;
-            }
-        };
-        let (io, addr) = Listener::accept(&mut self.inner).await;
-        (
-            LimitedStream {
-                io,
-                _permit: permit,
-                idle_timeout: self.idle_timeout,
-                idle: None,
-            },
-            addr,
-        )
+    /// The next connection within the caps, and its peer's address. Connections over
+    /// the per-address cap are closed here and counted in `metrics`.
+    pub async fn accept(&self, metrics: &Metrics) -> (LimitedStream, SocketAddr) {
+        loop {
+            // The semaphore is never closed, so this only waits.
+            let Ok(permit) = Arc::clone(&self.slots).acquire_owned().await else {
+                continue;
+            };
+            let (io, addr) = match self.inner.accept().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let source_slot = if self.trusted_proxies.contains(&addr.ip()) {
+                None
+            } else {
+                match self.per_source.try_take(Source::of(addr.ip())) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        metrics.connections_refused.inc();
+                        continue;
+                    }
+                }
+            };
+            let _ = io.set_nodelay(true);
+            return (
+                LimitedStream {
+                    io,
+                    _permit: permit,
+                    _source_slot: source_slot,
+                    idle_timeout: self.idle_timeout,
+                    read_stall: None,
+                    write_stall: None,
+                },
+                addr,
+            );
+        }
     }
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
     }
 }
 
-/// A connection holding its slot until dropped.
+/// A connection holding its slots until dropped.
 #[derive(Debug)]
 pub struct LimitedStream {
     io: TcpStream,
     _permit: OwnedSemaphorePermit,
+    _source_slot: Option<SourceSlot>,
     idle_timeout: Duration,
     /// Running while a read is pending: only time spent waiting for the client counts.
-    idle: Option<Pin<Box<Sleep>>>,
+    read_stall: Option<Pin<Box<Sleep>>>,
+    /// Running while a write is pending (the client does not take the answer).
+    write_stall: Option<Pin<Box<Sleep>>>,
+}
+
+/// `Pending` until `stall` (started on first use) runs out after `timeout`, then an
+/// error saying `what`.
+fn stalled(
+    stall: &mut Option<Pin<Box<Sleep>>>,
+    timeout: Duration,
+    cx: &mut Context<'_>,
+    what: &'static str,
+) -> Poll<io::Error> {
+    let sleep =
+        stall.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
+    match sleep.as_mut().poll(cx) {
+        Poll::Ready(()) => Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, what)),
+        Poll::Pending => Poll::Pending,
+    }
 }
 
 impl AsyncRead for LimitedStream {
@@ -87,20 +143,16 @@ impl AsyncRead for LimitedStream {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if let Poll::Ready(r) = Pin::new(&mut this.io).poll_read(cx, buf) {
-            this.idle = None;
+            this.read_stall = None;
             return Poll::Ready(r);
         }
-        let timeout = this.idle_timeout;
-        let idle = this
-            .idle
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
-        match idle.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "client idle too long",
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
+        stalled(
+            &mut this.read_stall,
+            this.idle_timeout,
+            cx,
+            "client idle too long",
+        )
+        .map(Err)
     }
 }
 
@@ -110,7 +162,41 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let this = &mut *self;
+        if let Poll::Ready(r) = Pin::new(&mut this.io).poll_write(cx, buf) {
+            this.write_stall = None;
+            return Poll::Ready(r);
+        }
+        stalled(
+            &mut this.write_stall,
+            this.idle_timeout,
+            cx,
+            "client takes no data",
+        )
+        .map(Err)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if let Poll::Ready(r) = Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
+            this.write_stall = None;
+            return Poll::Ready(r);
+        }
+        stalled(
+            &mut this.write_stall,
+            this.idle_timeout,
+            cx,
+            "client takes no data",
+        )
+        .map(Err)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -120,26 +206,9 @@ impl AsyncWrite for LimitedStream {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
 }
 
-/// The client's address, for per-IP rate limiting only (never logged or stored).
+/// The TCP peer's address, as the connection was accepted (see `address.rs` for the
+/// client address behind a trusted proxy).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, LimitedListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}

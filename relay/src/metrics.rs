@@ -79,6 +79,8 @@ pub struct Metrics {
     pub rate_limited: Counter,
     /// Requests refused by load shedding or connection limits.
     pub shed: Counter,
+    /// Connections closed at once: their address already held its share.
+    pub connections_refused: Counter,
     /// WebSocket connections open now.
     pub ws_connections: Gauge,
 }
@@ -86,7 +88,7 @@ pub struct Metrics {
 impl Metrics {
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let counters: [(&str, &str, &Counter); 16] = [
+        let counters: [(&str, &str, &Counter); 17] = [
             ("deposits", "Blobs stored.", &self.deposits),
             (
                 "deposits_refused",
@@ -149,6 +151,11 @@ impl Metrics {
                 "rate_limited",
                 "Requests refused by a rate limit.",
                 &self.rate_limited,
+            ),
+            (
+                "connections_refused",
+                "Connections closed at once because their address held its share.",
+                &self.connections_refused,
             ),
             (
                 "shed",

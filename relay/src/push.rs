@@ -20,6 +20,7 @@ use sealpost_core::auth;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
+use crate::address::{ClientSource, SourceSlot};
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::limits::{PAGE, PAGE_BYTES};
@@ -160,10 +161,24 @@ enum ClientMsg {
 pub async fn ws(
     State(state): State<AppState>,
     MailboxPath(id): MailboxPath,
+    ClientSource(source): ClientSource,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade =
         upgrade.map_err(|r| ApiError::new(r.status(), "websocket_required", r.body_text()))?;
+    // Per address first: one address filling its share costs the others nothing.
+    let source_slot = match source {
+        Some(source) => Some(state.ws_per_source.try_take(source).ok_or_else(|| {
+            state.metrics.rate_limited.inc();
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_connections",
+                "too many WebSocket connections from this address",
+            )
+            .retry_after(60)
+        })?),
+        None => None,
+    };
     let Ok(permit) = Arc::clone(&state.ws_slots).try_acquire_owned() else {
         state.metrics.shed.inc();
         return Err(ApiError::unavailable(
@@ -179,6 +194,7 @@ pub async fn ws(
                 seen_at: coarse_time(now()),
                 socket,
                 _permit: permit,
+                _source_slot: source_slot,
             }
             .run()
             .await
@@ -192,6 +208,7 @@ struct Session {
     seen_at: i64,
     socket: WebSocket,
     _permit: OwnedSemaphorePermit,
+    _source_slot: Option<SourceSlot>,
 }
 
 /// Why a session ended early, sent to the client before closing.

@@ -7,20 +7,18 @@
 //! address. Nothing about a channel is logged; only aggregate counters move.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use tokio::time::{Duration, Instant};
 
+use crate::address::{ClientSource, Source};
 use crate::error::{ApiError, parse_hex16};
 use crate::limits::{MAX_LINK_GRANT, MAX_LINK_HELLO};
-use crate::listener::PeerAddr;
 use crate::store::{LinkPut, LinkSlot};
 use crate::{AppState, now};
 
@@ -30,24 +28,6 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// Readers waiting on one channel at once with a wake-up; more poll.
 const WAITERS_PER_CHANNEL: usize = 4;
-
-/// The peer's address; `None` for requests that did not come through a socket
-/// (in-process tests), which are not rate-limited.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerIp(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<PeerAddr>>()
-                .map(|c| c.0.0.ip()),
-        ))
-    }
-}
 
 fn parse_channel(s: &str) -> Result<[u8; 16], ApiError> {
     parse_hex16(s).ok_or_else(|| {
@@ -64,7 +44,7 @@ fn parse_slot(s: &str) -> Result<LinkSlot, ApiError> {
 pub async fn put(
     State(state): State<AppState>,
     Path((channel, slot)): Path<(String, String)>,
-    PeerIp(ip): PeerIp,
+    ClientSource(ip): ClientSource,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let outcome = write(&state, &channel, &slot, ip, body).await;
@@ -79,7 +59,7 @@ async fn write(
     state: &AppState,
     channel: &str,
     slot: &str,
-    ip: Option<IpAddr>,
+    ip: Option<Source>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let channel = parse_channel(channel)?;

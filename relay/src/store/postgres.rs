@@ -136,15 +136,27 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        // Each statement commits on its own, under a session lock that keeps starting
+        // relays apart: one transaction would hold a `CREATE INDEX`'s share lock on
+        // `blobs` while waiting for one on `devices`, and deadlock with a deposit of a
+        // running relay, which locks them the other way round.
+        let mut conn = pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(SCHEMA_LOCK)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
+        let mut created = Ok(());
         for statement in SCHEMA.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            sqlx::query(statement).execute(&mut *tx).await?;
+            created = sqlx::query(statement).execute(&mut *conn).await.map(drop);
+            if created.is_err() {
+                break;
+            }
         }
-        tx.commit().await?;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(SCHEMA_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        created?;
         Ok(Self { pool })
     }
 }
