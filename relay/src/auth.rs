@@ -16,7 +16,7 @@ use sealpost_core::{IdentityPublicKey, UserId, auth};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, parse_device, parse_id};
-use crate::store::{DeviceKey, Mailbox, coarse_time};
+use crate::store::{DeviceKey, Mailbox, coarse_time, coarse_time_up};
 use crate::{AppState, B64, now, random_bytes};
 
 /// Who must have made a request: whose identity key a signature must verify with, and
@@ -263,7 +263,7 @@ async fn check(
             // tells its devices' mailboxes apart.
             if !state
                 .store
-                .use_nonce(who.user(), &nonce, ts_i.max(now) + skew)
+                .use_nonce(who.user(), &nonce, coarse_time_up(ts_i.max(now) + skew))
                 .await?
             {
                 return Err(ApiError::unauthorized());
@@ -343,7 +343,8 @@ pub async fn check_token(
 /// Issues a bearer token for `mailbox`; returns it (base64url) and its expiry.
 pub async fn issue_token(state: &AppState, mailbox: &Mailbox) -> Result<(String, i64), ApiError> {
     let token: [u8; 32] = random_bytes();
-    let expires_at = now() + state.limits.token_ttl_secs;
+    // Rounded up: the stored expiry does not tell when the token was issued.
+    let expires_at = coarse_time_up(now() + state.limits.token_ttl_secs);
     state
         .store
         .put_token(&Sha256::digest(token).into(), mailbox, expires_at)

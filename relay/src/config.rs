@@ -70,8 +70,9 @@ pub struct Config {
     pub max_concurrent_requests: usize,
 
     /// Open TCP connections (HTTP and WebSocket); more wait to be accepted. Keep it
-    /// below the process's file descriptor limit (`ulimit -n`).
-    #[arg(long, env = "SEALPOST_MAX_CONNECTIONS", default_value_t = 8192)]
+    /// below the process's file descriptor limit (`ulimit -n`, which must then be at
+    /// least about 16,500 for the default).
+    #[arg(long, env = "SEALPOST_MAX_CONNECTIONS", default_value_t = 16384)]
     pub max_connections: usize,
 
     /// Open TCP connections from one address (an IPv4 address or an IPv6 /64); more
@@ -93,8 +94,9 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
-    /// Open WebSocket connections in total; more are refused with 503.
-    #[arg(long, env = "SEALPOST_MAX_WS_CONNECTIONS", default_value_t = 8000)]
+    /// Open WebSocket connections in total; more are refused with 503. An idle one
+    /// costs about 10 kB (docs/BENCHMARKS.md), so the default is about 160 MB.
+    #[arg(long, env = "SEALPOST_MAX_WS_CONNECTIONS", default_value_t = 16000)]
     pub max_ws_connections: usize,
 
     /// Authenticated WebSocket connections per mailbox (tabs and devices).
@@ -163,4 +165,20 @@ pub struct Config {
     /// addresses, user ids or sizes.
     #[arg(long, env = "SEALPOST_LOG", default_value = "info")]
     pub log: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_hold_ten_thousand_websockets_beside_http() {
+        let c = Config::try_parse_from(["sealpost-relay"]).unwrap();
+        assert!(c.max_ws_connections >= 10_000);
+        assert!(
+            c.max_connections > c.max_ws_connections,
+            "room left for HTTP"
+        );
+    }
 }

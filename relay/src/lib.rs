@@ -80,7 +80,7 @@ pub struct Shared {
     /// Per-address link slot write rate.
     pub link_limiter: RateLimiter<address::Source>,
     /// Wakes link slot reads waiting for a write (by channel).
-    pub link_hub: Arc<Hub<[u8; 16]>>,
+    pub link_hub: Arc<Hub<[u8; 16], ()>>,
     /// Link slot reads waiting at once.
     pub link_waiters: Arc<Semaphore>,
     /// Open WebSocket connections.

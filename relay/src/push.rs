@@ -1,87 +1,170 @@
 //! Real-time delivery over WebSocket (docs/API.md "WebSocket").
 //!
-//! The [`Hub`] only says "mailbox X changed"; each connection then reads the blobs it
-//! has not sent yet (`seq` greater than the last one sent) from the store. The same path
-//! serves the backlog on connect, local deposits and deposits announced by other relay
-//! processes, and a missed wake-up costs at most a redundant read, never a lost blob.
+//! A deposit committed by this process hands its blob to the [`Hub`] already encoded as
+//! the WebSocket frame ([`Pushed`]), and each subscribed connection sends that frame
+//! as is: no database read and no re-encoding per push. Whenever a connection cannot
+//! be sure it saw every blob in order (on connect, after a deposit by another relay
+//! process, a revocation, a full queue or a gap in the mailbox's sequence numbers), it
+//! reads the blobs it has not sent yet (`seq` greater than the last one sent) from the
+//! store instead. A missed hand-off costs at most a read, never a lost blob.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
 use sealpost_core::auth;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::address::{ClientSource, SourceSlot};
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::limits::{PAGE, PAGE_BYTES};
 use crate::routes::mailbox::{MailboxPath, parse_blob_ids};
-use crate::store::{Mailbox, coarse_time};
+use crate::store::{BlobId, Mailbox, coarse_time};
 use crate::{AppState, B64, now, random_bytes};
 
 /// Largest message a client may send (acknowledgements of up to 1000 ids fit easily).
 const MAX_CLIENT_MESSAGE: usize = 128 * 1024;
 /// How often the relay pings an idle connection.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// The WebSocket library's read buffer per connection. Its default (128 KiB, allocated
+/// up front) made an idle connection cost ~134 kB; client messages are small (an
+/// acknowledgement of 1000 ids is ~35 KiB and simply takes several reads).
+const READ_BUFFER: usize = 4 * 1024;
+/// Frames are written out at once (every send flushes), so nothing needs buffering.
+const WRITE_BUFFER: usize = 0;
+/// Hand-offs queued per connection before it falls back to reading the store: a
+/// connection that does not keep up holds at most this many frames.
+const QUEUE: usize = 16;
+/// Largest blob handed to subscribers in memory; larger ones are read from the store,
+/// so queued frames stay small (a queue holds at most [`QUEUE`] of these).
+pub const PUSH_INLINE_MAX: usize = 64 * 1024;
 
-/// Wakes the connections subscribed to a mailbox (or, for link channels, the requests
-/// waiting for a slot): `K` is what they wait on.
-#[derive(Debug)]
-pub struct Hub<K = Mailbox> {
-    mailboxes: Mutex<HashMap<K, watch::Sender<()>>>,
+/// A blob committed by this process, ready to send: its place in the mailbox and its
+/// `blob` frame.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// The blob's sequence number in its mailbox.
+    pub seq: i64,
+    /// The encoded `{"type":"blob",...}` message.
+    pub frame: Utf8Bytes,
 }
 
-impl<K> Default for Hub<K> {
+/// What a subscriber is woken with.
+#[derive(Debug)]
+pub enum Wake<M> {
+    /// The next hand-off, in the order they were published.
+    Message(M),
+    /// Something changed that was not handed over (or a hand-off was dropped because
+    /// the queue was full): look at the store.
+    Changed,
+}
+
+/// Wakes the connections subscribed to a mailbox (or, for link channels, the requests
+/// waiting for a slot): `K` is what they wait on, `M` what is handed to them.
+#[derive(Debug)]
+pub struct Hub<K = Mailbox, M = Pushed> {
+    subscribers: Mutex<HashMap<K, Vec<Subscriber<M>>>>,
+    next_key: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Subscriber<M> {
+    key: u64,
+    tx: mpsc::Sender<Wake<M>>,
+    missed: Arc<AtomicBool>,
+}
+
+impl<M> Subscriber<M> {
+    /// Queues `wake`; if the queue is full, the subscriber re-reads the store instead.
+    fn wake(&self, wake: Wake<M>) {
+        if self.tx.try_send(wake).is_err() {
+            self.missed.store(true, Ordering::Release);
+            // Wakes a subscriber that is waiting on an empty queue only in theory (the
+            // queue is full); the flag is read before its next wait.
+        }
+    }
+}
+
+impl<K, M> Default for Hub<K, M> {
     fn default() -> Self {
         Self {
-            mailboxes: Mutex::new(HashMap::new()),
+            subscribers: Mutex::new(HashMap::new()),
+            next_key: AtomicU64::new(0),
         }
     }
 }
 
 /// A connection's subscription; unsubscribes on drop.
 #[derive(Debug)]
-pub struct Subscription<K: Hash + Eq + Copy = Mailbox> {
-    hub: Arc<Hub<K>>,
+pub struct Subscription<K: Hash + Eq + Copy = Mailbox, M = Pushed> {
+    hub: Arc<Hub<K, M>>,
     id: K,
-    rx: Option<watch::Receiver<()>>,
+    key: u64,
+    rx: mpsc::Receiver<Wake<M>>,
+    missed: Arc<AtomicBool>,
 }
 
-impl<K: Hash + Eq + Copy> Hub<K> {
+impl<K: Hash + Eq + Copy, M: Clone> Hub<K, M> {
     /// Subscribes to `id`, unless `max` connections already are.
-    pub fn subscribe(self: &Arc<Self>, id: K, max: usize) -> Option<Subscription<K>> {
+    pub fn subscribe(self: &Arc<Self>, id: K, max: usize) -> Option<Subscription<K, M>> {
         let mut map = self
-            .mailboxes
+            .subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let tx = map.entry(id).or_insert_with(|| watch::channel(()).0);
-        if tx.receiver_count() >= max {
+        let list = map.entry(id).or_default();
+        if list.len() >= max {
+            if list.is_empty() {
+                map.remove(&id);
+            }
             return None;
         }
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let missed = Arc::new(AtomicBool::new(false));
+        list.push(Subscriber {
+            key,
+            tx,
+            missed: Arc::clone(&missed),
+        });
         Some(Subscription {
             hub: Arc::clone(self),
             id,
-            rx: Some(tx.subscribe()),
+            key,
+            rx,
+            missed,
         })
     }
 
-    /// Wakes every connection subscribed to `id`.
-    pub fn notify(&self, id: &K) {
+    /// Hands `message` to every connection subscribed to `id`.
+    pub fn publish(&self, id: &K, message: &M) {
         let map = self
-            .mailboxes
+            .subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(tx) = map.get(id) {
-            tx.send_replace(());
+        for s in map.get(id).into_iter().flatten() {
+            s.wake(Wake::Message(message.clone()));
+        }
+    }
+
+    /// Wakes every connection subscribed to `id` to look at the store.
+    pub fn notify(&self, id: &K) {
+        let map = self
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for s in map.get(id).into_iter().flatten() {
+            s.wake(Wake::Changed);
         }
     }
 
@@ -89,58 +172,68 @@ impl<K: Hash + Eq + Copy> Hub<K> {
     /// missed).
     pub fn notify_all(&self) {
         let map = self
-            .mailboxes
+            .subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for tx in map.values() {
-            tx.send_replace(());
+        for s in map.values().flatten() {
+            s.wake(Wake::Changed);
         }
     }
 }
 
-impl<K: Hash + Eq + Copy> Subscription<K> {
-    /// Waits until the mailbox may have changed.
+impl<K: Hash + Eq + Copy, M> Subscription<K, M> {
+    /// The next wake-up: hand-offs in order, `Changed` when one was dropped.
+    pub async fn next(&mut self) -> Wake<M> {
+        if self.missed.swap(false, Ordering::AcqRel) {
+            return Wake::Changed;
+        }
+        match self.rx.recv().await {
+            Some(wake) => wake,
+            // The hub keeps the sender until this subscription is dropped.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Waits until the subscribed item may have changed.
     pub async fn changed(&mut self) {
-        match self.rx.as_mut() {
-            Some(rx) => {
-                if rx.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            None => std::future::pending::<()>().await,
-        }
+        self.next().await;
     }
 }
 
-impl<K: Hash + Eq + Copy> Drop for Subscription<K> {
+impl<K: Hash + Eq + Copy, M> Drop for Subscription<K, M> {
     fn drop(&mut self) {
-        drop(self.rx.take());
         let mut map = self
             .hub
-            .mailboxes
+            .subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if map.get(&self.id).is_some_and(|tx| tx.receiver_count() == 0) {
-            map.remove(&self.id);
+        if let Some(list) = map.get_mut(&self.id) {
+            list.retain(|s| s.key != self.key);
+            if list.is_empty() {
+                map.remove(&self.id);
+            }
         }
     }
+}
+
+/// The `blob` message for a blob, written directly (hex and base64url need no JSON
+/// escaping), with the fields in the order serde would write them.
+pub fn blob_frame(id: &BlobId, received_at: i64, data: &[u8]) -> Utf8Bytes {
+    let mut text = String::with_capacity(80 + data.len().div_ceil(3) * 4);
+    text.push_str(r#"{"type":"blob","id":""#);
+    text.push_str(&hex::encode(id));
+    let _ = write!(text, r#"","received_at":{received_at},"data":""#);
+    B64.encode_string(data, &mut text);
+    text.push_str(r#""}"#);
+    text.into()
 }
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum ServerMsg<'a> {
-    Challenge {
-        challenge: String,
-    },
+    Challenge { challenge: String },
     Ready,
-    Blob {
-        id: String,
-        received_at: i64,
-        data: String,
-    },
-    Error {
-        error: &'a str,
-    },
+    Error { error: &'a str },
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +279,8 @@ pub async fn ws(
         ));
     };
     Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| async move {
             Session {
@@ -300,16 +395,30 @@ impl Session {
         let mut ping = tokio::time::interval(PING_INTERVAL);
         ping.reset();
         let mut last_seq = 0i64;
-        let mut dirty = true; // the backlog
+        // The backlog; a revoked device's session ends at the next look at the store.
+        let mut reread = true;
         let mut idle_pings = 0u32;
         loop {
-            if dirty {
-                dirty = false;
+            if reread {
+                reread = false;
                 self.still_listed().await?;
                 last_seq = self.push_after(last_seq).await?;
             }
             tokio::select! {
-                () = sub.changed() => dirty = true,
+                wake = sub.next() => match wake {
+                    // Committed after every blob sent so far: send it as it is. (A
+                    // deposit counts only while its device is listed, so it needs no
+                    // revocation check.)
+                    Wake::Message(p) if p.seq == last_seq + 1 => {
+                        self.send_frame(p.frame).await?;
+                        last_seq = p.seq;
+                    }
+                    // Already sent from the store.
+                    Wake::Message(p) if p.seq <= last_seq => {}
+                    // A gap (blobs committed by another process, or hand-offs that
+                    // overtook each other), or a change that was not handed over.
+                    Wake::Message(_) | Wake::Changed => reread = true,
+                },
                 msg = self.socket.recv() => {
                     idle_pings = 0;
                     match msg {
@@ -337,6 +446,16 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Sends a `blob` frame and counts it.
+    async fn send_frame(&mut self, frame: Utf8Bytes) -> Result<(), Fail> {
+        self.socket
+            .send(Message::Text(frame))
+            .await
+            .map_err(|_| Fail("closed"))?;
+        self.state.metrics.pushed.inc();
+        Ok(())
     }
 
     /// A device connected for hours is "seen" all along: its last-seen time moves
@@ -383,13 +502,8 @@ impl Session {
             let full = i64::try_from(blobs.len()).unwrap_or(0) >= PAGE
                 || i64::try_from(bytes).unwrap_or(i64::MAX) >= PAGE_BYTES;
             for b in blobs {
-                let msg = ServerMsg::Blob {
-                    id: hex::encode(b.id),
-                    received_at: b.received_at,
-                    data: B64.encode(&b.data),
-                };
-                self.send(&msg).await?;
-                self.state.metrics.pushed.inc();
+                self.send_frame(blob_frame(&b.id, b.received_at, &b.data))
+                    .await?;
                 last_seq = b.seq;
             }
             if !full {
@@ -409,5 +523,43 @@ impl Session {
         })?;
         self.state.metrics.acked.add(n);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn blob_frame_is_the_json_serde_would_write() {
+        let (id, data) = ([7u8; 16], b"\x00\xffsome envelope bytes".as_slice());
+        let frame = blob_frame(&id, 1_700_000_100, data);
+        let expected = serde_json::json!({
+            "type": "blob",
+            "id": hex::encode(id),
+            "received_at": 1_700_000_100,
+            "data": B64.encode(data),
+        });
+        let parsed: serde_json::Value = serde_json::from_str(frame.as_str()).unwrap();
+        assert_eq!(parsed, expected);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_turns_into_a_look_at_the_store() {
+        let hub: Arc<Hub<u8, u32>> = Arc::new(Hub::default());
+        let mut sub = hub.subscribe(1, 1).unwrap();
+        assert!(hub.subscribe(1, 1).is_none(), "one subscriber allowed");
+        for i in 0..u32::try_from(QUEUE).unwrap() + 5 {
+            hub.publish(&1, &i);
+        }
+        assert!(
+            matches!(sub.next().await, Wake::Changed),
+            "told it missed some"
+        );
+        assert!(matches!(sub.next().await, Wake::Message(0)));
+        hub.notify(&1);
+        drop(sub);
+        assert!(hub.subscribe(1, 1).is_some(), "unsubscribed on drop");
     }
 }

@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::{Accept, Owner, OwnerRequest};
 use crate::error::{ApiError, parse_id};
+use crate::store::TIME_GRANULARITY;
 use crate::{AppState, now};
 
 const TOKEN_LEN: usize = 32;
@@ -96,9 +97,17 @@ pub async fn fetch(
     let backup = state.store.backup(&id).await?.ok_or_else(no_backup)?;
     let limits = &state.limits;
     let now = now();
+    // The window starts at a coarse time, so the row does not tell exactly when someone
+    // tried: rounded down to a third of the window at most (the window lasts between
+    // two thirds of its length and its length).
+    let step = TIME_GRANULARITY.min(limits.backup_window_secs / 3).max(1);
     let attempts = state
         .store
-        .count_backup_attempt(&id, now, now - limits.backup_window_secs)
+        .count_backup_attempt(
+            &id,
+            now - now.rem_euclid(step),
+            now - limits.backup_window_secs,
+        )
         .await?;
     if attempts > limits.backup_max_attempts {
         state.metrics.backup_fetches_refused.inc();

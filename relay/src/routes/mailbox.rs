@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::auth::{self, Accept, OwnerParts, OwnerRequest};
 use crate::error::{ApiError, parse_device, parse_hex16, parse_id};
 use crate::limits::{MAX_ACK_IDS, PAGE, PAGE_BYTES};
+use crate::push::{PUSH_INLINE_MAX, Pushed, blob_frame};
 use crate::store::{BlobId, Deposit, Mailbox, coarse_time};
 use crate::{AppState, B64, now, random_bytes};
 
@@ -96,19 +97,19 @@ async fn store_blob(
         ));
     }
     let blob_id: BlobId = random_bytes();
+    let received_at = coarse_time(now());
+    // Encoded while nothing else waits for it, so the push can go out at the commit.
+    let frame = (body.len() <= PUSH_INLINE_MAX).then(|| blob_frame(&blob_id, received_at, &body));
     match state
         .store
-        .deposit(
-            &mailbox,
-            &blob_id,
-            coarse_time(now()),
-            &body,
-            state.limits.quota,
-        )
+        .deposit(&mailbox, &blob_id, received_at, body, state.limits.quota)
         .await?
     {
-        Deposit::Stored(_) => {
-            state.hub.notify(&mailbox);
+        Deposit::Stored(seq) => {
+            match frame {
+                Some(frame) => state.hub.publish(&mailbox, &Pushed { seq, frame }),
+                None => state.hub.notify(&mailbox),
+            }
             Ok((
                 StatusCode::CREATED,
                 Json(json!({ "id": hex::encode(blob_id) })),

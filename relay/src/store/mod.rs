@@ -10,11 +10,13 @@ mod links;
 mod postgres;
 mod shared;
 mod sqlite;
+mod sqlite_writer;
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use axum::body::Bytes;
 use sealpost_core::UserId;
 
 use crate::config::Config;
@@ -27,7 +29,7 @@ pub use sqlite::SqliteStore;
 
 /// A database failure. Carries no user data, only the driver's message.
 #[derive(Debug)]
-pub struct StoreError(sqlx::Error);
+pub struct StoreError(Box<dyn std::error::Error + Send + Sync>);
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -39,6 +41,18 @@ impl std::error::Error for StoreError {}
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        Self(Box::new(e))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self(Box::new(e))
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for StoreError {
+    fn from(e: Box<dyn std::error::Error + Send + Sync>) -> Self {
         Self(e)
     }
 }
@@ -87,8 +101,9 @@ impl Mailbox {
 /// A blob waiting in a mailbox.
 #[derive(Debug, Clone)]
 pub struct StoredBlob {
-    /// Position in the mailbox: strictly increasing in commit order per mailbox, never
-    /// reused, so a subscriber can ask for "everything after what I was sent".
+    /// Position in the mailbox: 1, 2, 3, ... in commit order per mailbox (the counters
+    /// row hands them out), never reused, so a subscriber can ask for "everything after
+    /// what I was sent" and notice a gap. There is no order across mailboxes.
     pub seq: i64,
     /// The id clients acknowledge and deduplicate by.
     pub id: BlobId,
@@ -221,7 +236,7 @@ pub trait Store: Records + DeviceRecords + LinkRecords + fmt::Debug {
         mailbox: &Mailbox,
         id: &BlobId,
         received_at: i64,
-        data: &[u8],
+        data: Bytes,
         quota: Quota,
     ) -> Result<Deposit>;
 
@@ -255,7 +270,8 @@ pub async fn open(config: &Config) -> Result<Arc<dyn Store>> {
             ))
         }
         None => {
-            create_private_dir(&config.data_dir).map_err(|e| StoreError(sqlx::Error::Io(e)))?;
+            create_private_dir(&config.data_dir)
+                .map_err(|e| StoreError::from(sqlx::Error::Io(e)))?;
             Ok(Arc::new(
                 SqliteStore::open(&config.data_dir.join("relay.db")).await?,
             ))
@@ -273,8 +289,9 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Stored arrival times are rounded down to this many seconds, so a copy of the
-/// database does not tell exactly when a blob arrived.
+/// Stored times (arrivals, expiries, attempt windows, last seen) are rounded to this
+/// many seconds, so a copy of the database does not tell exactly when anyone was
+/// active.
 pub const TIME_GRANULARITY: i64 = 300;
 
 /// `now` rounded down to [`TIME_GRANULARITY`].
@@ -282,20 +299,26 @@ pub fn coarse_time(now: i64) -> i64 {
     now - now.rem_euclid(TIME_GRANULARITY)
 }
 
+/// `t` rounded up to [`TIME_GRANULARITY`]: for expiries that must not come early (a
+/// nonce forgotten before its signature expires could be replayed).
+pub fn coarse_time_up(t: i64) -> i64 {
+    coarse_time(t.saturating_add(TIME_GRANULARITY - 1))
+}
+
 /// Converts a stored device id column back.
 fn device_key(bytes: &[u8]) -> Result<DeviceKey> {
     DeviceKey::try_from(bytes)
-        .map_err(|_| StoreError(sqlx::Error::Decode("device id is not 16 bytes".into())))
+        .map_err(|_| StoreError::from(sqlx::Error::Decode("device id is not 16 bytes".into())))
 }
 
 /// Converts a stored blob id column back.
 fn blob_id(bytes: &[u8]) -> Result<BlobId> {
     BlobId::try_from(bytes)
-        .map_err(|_| StoreError(sqlx::Error::Decode("blob id is not 16 bytes".into())))
+        .map_err(|_| StoreError::from(sqlx::Error::Decode("blob id is not 16 bytes".into())))
 }
 
 /// Converts a stored hash column back.
 fn hash(bytes: &[u8]) -> Result<[u8; 32]> {
     <[u8; 32]>::try_from(bytes)
-        .map_err(|_| StoreError(sqlx::Error::Decode("hash is not 32 bytes".into())))
+        .map_err(|_| StoreError::from(sqlx::Error::Decode("hash is not 32 bytes".into())))
 }

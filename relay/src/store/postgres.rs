@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axum::body::Bytes;
 use sqlx::Row;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::watch;
@@ -19,7 +20,9 @@ use super::shared::{self, Pools};
 use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store};
 use crate::push::Hub;
 
-/// The notification channel; the payload is the mailbox key ([`Mailbox::key`]) in hex.
+/// The notification channel; the payload is `<instance>:<mailbox key in hex>`, where
+/// the instance tells the relay process that sent it its own notifications apart (it
+/// has handed its deposits to its subscribers in memory already).
 const CHANNEL: &str = "sealpost_deposit";
 
 /// Arbitrary key for the advisory lock that serializes schema creation when several
@@ -56,15 +59,16 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
 CREATE INDEX IF NOT EXISTS tokens_mailbox ON tokens (user_id);
+-- seq counts per mailbox (the counters row's last_seq): no order across mailboxes.
 CREATE TABLE IF NOT EXISTS blobs (
-    seq BIGSERIAL PRIMARY KEY,
     mailbox BYTEA NOT NULL,
+    seq BIGINT NOT NULL,
     id BYTEA NOT NULL,
     received_at BIGINT NOT NULL,
     size BIGINT NOT NULL,
-    data BYTEA NOT NULL
+    data BYTEA NOT NULL,
+    PRIMARY KEY (mailbox, seq)
 );
-CREATE INDEX IF NOT EXISTS blobs_mailbox ON blobs (mailbox, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS blobs_id ON blobs (mailbox, id);
 CREATE INDEX IF NOT EXISTS blobs_received ON blobs (received_at);
 CREATE TABLE IF NOT EXISTS device_lists (
@@ -80,6 +84,7 @@ CREATE TABLE IF NOT EXISTS devices (
     issued_at BIGINT,
     blob_count BIGINT NOT NULL DEFAULT 0,
     blob_bytes BIGINT NOT NULL DEFAULT 0,
+    last_seq BIGINT NOT NULL DEFAULT 0,
     last_seen BIGINT
 );
 CREATE INDEX IF NOT EXISTS devices_user ON devices (user_id, device_id);
@@ -95,17 +100,18 @@ CREATE INDEX IF NOT EXISTS links_expiry ON links (expires_at);
 ";
 
 // One statement, one round trip, one commit. The UPDATE locks the mailbox row until
-// commit: quota check, existence check and the per-mailbox commit order of `seq`
-// (taken by the INSERT after the lock) in one step. NOTIFY is sent at commit, only
+// commit: quota check, existence check and the mailbox's next `seq` (so `seq` is
+// 1, 2, 3, ... in commit order per mailbox) in one step. NOTIFY is sent at commit, only
 // when a blob was stored.
 const DEPOSIT: &str = "WITH counted AS (
-         UPDATE devices SET blob_count = blob_count + 1, blob_bytes = blob_bytes + $4
+         UPDATE devices SET blob_count = blob_count + 1, blob_bytes = blob_bytes + $4,
+                last_seq = last_seq + 1
          WHERE id = $1 AND blob_count < $6 AND blob_bytes + $4 <= $7
-         RETURNING id
+         RETURNING id, last_seq
      ),
      stored AS (
-         INSERT INTO blobs (mailbox, id, received_at, size, data)
-         SELECT id, $2, $3, $4, $5 FROM counted
+         INSERT INTO blobs (mailbox, seq, id, received_at, size, data)
+         SELECT id, last_seq, $2, $3, $4, $5 FROM counted
          RETURNING seq
      ),
      announced AS (SELECT pg_notify($8, $9) FROM stored)
@@ -126,6 +132,8 @@ const ACK: &str =
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// This process's tag in notifications: random, so it names nothing.
+    instance: String,
 }
 
 impl PostgresStore {
@@ -157,7 +165,15 @@ impl PostgresStore {
             .execute(&mut *conn)
             .await?;
         created?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            instance: hex::encode(crate::random_bytes::<8>()),
+        })
+    }
+
+    /// The notification payload for the mailbox of stored key `key`.
+    fn payload(&self, key: &[u8]) -> String {
+        format!("{}:{}", self.instance, hex::encode(key))
     }
 }
 
@@ -180,21 +196,21 @@ impl Store for PostgresStore {
         mailbox: &Mailbox,
         id: &BlobId,
         received_at: i64,
-        data: &[u8],
+        data: Bytes,
         quota: Quota,
     ) -> Result<Deposit> {
-        let size = super::stored_size(data);
+        let size = super::stored_size(&data);
         let key = mailbox.key();
         let row = sqlx::query(DEPOSIT)
             .bind(key.as_slice())
             .bind(id.as_slice())
             .bind(received_at)
             .bind(size)
-            .bind(data)
+            .bind(data.as_ref())
             .bind(quota.max_blobs)
             .bind(quota.max_bytes)
             .bind(CHANNEL)
-            .bind(hex::encode(&key))
+            .bind(self.payload(&key))
             .fetch_one(&self.pool)
             .await?;
         let seq: Option<i64> = row.try_get("seq")?;
@@ -240,7 +256,7 @@ impl Store for PostgresStore {
     async fn announce(&self, mailbox: &Mailbox) -> Result<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
-            .bind(hex::encode(mailbox.key()))
+            .bind(self.payload(&mailbox.key()))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -248,10 +264,11 @@ impl Store for PostgresStore {
 
     fn spawn_listener(&self, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
         let pool = self.pool.clone();
+        let instance = self.instance.clone();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    r = listen(&pool, &hub) => {
+                    r = listen(&pool, &hub, &instance) => {
                         if let Err(e) = r {
                             tracing::warn!(error = %e, "notification listener failed, retrying");
                         }
@@ -268,13 +285,19 @@ impl Store for PostgresStore {
 }
 
 /// Forwards notifications until the listening connection is lost.
-async fn listen(pool: &PgPool, hub: &Hub) -> Result<()> {
+async fn listen(pool: &PgPool, hub: &Hub, instance: &str) -> Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
     // Deposits made before LISTEN took effect were not announced.
     hub.notify_all();
     while let Some(n) = listener.try_recv().await? {
-        if let Some(mailbox) = hex::decode(n.payload())
+        let Some((from, key)) = n.payload().split_once(':') else {
+            continue;
+        };
+        if from == instance {
+            continue;
+        }
+        if let Some(mailbox) = hex::decode(key)
             .ok()
             .and_then(|key| Mailbox::from_key(&key))
         {

@@ -171,7 +171,7 @@ where
             "SELECT b.seq, b.id, b.received_at, b.data FROM blobs AS b
              JOIN (SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq) - size AS before
                                     FROM blobs WHERE mailbox = $1 AND seq > $2 ORDER BY seq LIMIT $3) AS w
-                   WHERE before < $4) AS page ON page.seq = b.seq
+                   WHERE before < $4) AS page ON b.mailbox = $1 AND b.seq = page.seq
              ORDER BY b.seq",
         )
         .bind(mailbox.key().as_slice())

@@ -1,0 +1,212 @@
+//! The SQLite write path of the hot writes (deposits and acknowledgements): one thread
+//! owns a write connection and commits every write waiting at the moment in one
+//! transaction, so they share one fsync, and answers each only after that commit.
+//!
+//! Why a thread with rusqlite rather than a task with sqlx: sqlx runs each SQLite
+//! statement on its connection's worker thread and hands every statement and its
+//! result across threads; with a handful of statements per write that hand-off (futex
+//! wake-ups and context switches) cost more than SQLite itself, and a batch's
+//! statements ran one hand-off after the other. Here a batch is one wake-up of this
+//! thread, plain function calls, and one wake-up per answer. Both libraries link the
+//! same `libsqlite3-sys`, so there is one SQLite in the binary.
+
+use std::path::Path;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{BlobId, Deposit, Mailbox, Quota, Result, StoreError};
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// A write waiting for the group commit, with where to send its outcome.
+#[derive(Debug)]
+pub(super) enum Job {
+    /// [`super::Store::deposit`].
+    Deposit {
+        mailbox: Mailbox,
+        id: BlobId,
+        received_at: i64,
+        data: Bytes,
+        quota: Quota,
+        reply: oneshot::Sender<Result<Deposit>>,
+    },
+    /// [`super::Store::ack`].
+    Ack {
+        mailbox: Mailbox,
+        ids: Vec<BlobId>,
+        reply: oneshot::Sender<Result<u64>>,
+    },
+}
+
+/// What a job produced inside the batch, sent once the batch is committed.
+enum Outcome {
+    Deposit(Deposit),
+    Ack(u64),
+}
+
+/// The handle to the writer thread. Dropping every handle ends the thread once it has
+/// committed what it was given.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Opens a write connection to the database at `path` (schema already created)
+    /// and starts its thread.
+    pub(super) fn start(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        // Same durability as every other connection: WAL, and an fsync at each commit.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let (jobs, rx) = mpsc::channel(2 * MAX_BATCH);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| StoreError::from(Box::new(e) as Box<_>))?;
+        Ok(Self { jobs })
+    }
+
+    /// Queues `job`; its reply comes after the commit that includes it.
+    pub(super) async fn submit(&self, job: Job) -> Result<()> {
+        self.jobs.send(job).await.map_err(|_| closed())
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::from(sqlx::Error::PoolClosed)
+}
+
+/// Commits waiting jobs in batches until every [`Writer`] is dropped.
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match commit(&mut conn, &batch) {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    match (job, outcome) {
+                        (Job::Deposit { reply, .. }, Outcome::Deposit(d)) => {
+                            let _ = reply.send(Ok(d));
+                        }
+                        (Job::Ack { reply, .. }, Outcome::Ack(n)) => {
+                            let _ = reply.send(Ok(n));
+                        }
+                        // `commit` returns one outcome per job, of the job's kind.
+                        (job, _) => fail(job, "internal: outcome of another kind"),
+                    }
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch was committed; every job gets the error.
+                let message = e.to_string();
+                for job in batch.drain(..) {
+                    fail(job, &message);
+                }
+            }
+        }
+    }
+}
+
+fn fail(job: Job, message: &str) {
+    let error = || StoreError::from(sqlx::Error::Protocol(message.to_owned()));
+    match job {
+        Job::Deposit { reply, .. } => {
+            let _ = reply.send(Err(error()));
+        }
+        Job::Ack { reply, .. } => {
+            let _ = reply.send(Err(error()));
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Outcome>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        outcomes.push(match job {
+            Job::Deposit {
+                mailbox,
+                id,
+                received_at,
+                data,
+                quota,
+                ..
+            } => Outcome::Deposit(deposit(&tx, mailbox, id, *received_at, data, *quota)?),
+            Job::Ack { mailbox, ids, .. } => Outcome::Ack(ack(&tx, mailbox, ids)?),
+        });
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+/// One deposit. The counters row is the quota check, the existence check and the
+/// mailbox's sequence number in one step; a refusal changes nothing.
+fn deposit(
+    tx: &Transaction<'_>,
+    mailbox: &Mailbox,
+    id: &BlobId,
+    received_at: i64,
+    data: &[u8],
+    quota: Quota,
+) -> rusqlite::Result<Deposit> {
+    let size = super::stored_size(data);
+    let key = mailbox.key();
+    let seq: Option<i64> = tx
+        .prepare_cached(
+            "UPDATE devices SET blob_count = blob_count + 1, blob_bytes = blob_bytes + ?2,
+                    last_seq = last_seq + 1
+             WHERE id = ?1 AND blob_count < ?3 AND blob_bytes + ?2 <= ?4
+             RETURNING last_seq",
+        )?
+        .query_row(params![key, size, quota.max_blobs, quota.max_bytes], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(seq) = seq else {
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM devices WHERE id = ?1")?
+            .exists(params![key])?;
+        return Ok(Deposit::refused(exists));
+    };
+    tx.prepare_cached(
+        "INSERT INTO blobs (mailbox, seq, id, received_at, size, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![key, seq, id.as_slice(), received_at, size, data])?;
+    Ok(Deposit::Stored(seq))
+}
+
+/// One acknowledgement: deletes the blobs and releases their quota.
+fn ack(tx: &Transaction<'_>, mailbox: &Mailbox, ids: &[BlobId]) -> rusqlite::Result<u64> {
+    let key = mailbox.key();
+    let (mut count, mut bytes) = (0i64, 0i64);
+    let mut delete =
+        tx.prepare_cached("DELETE FROM blobs WHERE mailbox = ?1 AND id = ?2 RETURNING size")?;
+    for id in ids {
+        if let Some(size) = delete
+            .query_row(params![key, id.as_slice()], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
+            count += 1;
+            bytes += size;
+        }
+    }
+    if count > 0 {
+        tx.prepare_cached(
+            "UPDATE devices SET blob_count = blob_count - ?2, blob_bytes = blob_bytes - ?3 WHERE id = ?1",
+        )?
+        .execute(params![key, count, bytes])?;
+    }
+    Ok(u64::try_from(count).unwrap_or(0))
+}
