@@ -1,0 +1,78 @@
+//! The storage baseline: the relay's SQLite store alone (same file settings, same
+//! group commit, same statements), driven like the relay drives it under load but
+//! without HTTP or WebSockets: `concurrency` tasks deposit one blob after the other,
+//! and every deposit is acknowledged by a task of its own as soon as it is stored
+//! (as a subscriber would), so deposits and acknowledgements share commits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use sealpost_core::UserId;
+use sealpost_relay::store::{Deposit, Mailbox, Quota, SqliteStore, Store};
+
+/// Deposits `n` blobs of `size` bytes round-robin into `mailboxes` mailboxes; returns
+/// the time until the last deposit was committed (its acknowledgement may follow).
+pub async fn run(n: usize, size: usize, mailboxes: usize, concurrency: usize) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("relay.db"))
+            .await
+            .unwrap(),
+    );
+    let mut boxes = Vec::with_capacity(mailboxes);
+    for _ in 0..mailboxes {
+        let user = UserId::from_bytes(sealpost_relay::random_bytes());
+        let device: [u8; 16] = sealpost_relay::random_bytes();
+        assert!(
+            store
+                .register_device_list(&user, b"list", 1, &[device])
+                .await
+                .unwrap()
+        );
+        boxes.push(Mailbox::new(user, device));
+    }
+    let boxes = Arc::new(boxes);
+    let quota = Quota {
+        max_blobs: 1_000_000,
+        max_bytes: i64::MAX,
+    };
+    let next = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (store, boxes, next) = (store.clone(), boxes.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let data = Bytes::from(vec![2u8; size]);
+            let mut acks = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let mailbox = boxes[i % boxes.len()];
+                let id: [u8; 16] = sealpost_relay::random_bytes();
+                let stored = store
+                    .deposit(&mailbox, &id, 0, data.clone(), quota)
+                    .await
+                    .unwrap();
+                assert!(matches!(stored, Deposit::Stored(_)));
+                let store = store.clone();
+                acks.push(tokio::spawn(async move {
+                    assert_eq!(store.ack(&mailbox, &[id]).await.unwrap(), 1);
+                }));
+            }
+            acks
+        }));
+    }
+    let mut acks = Vec::new();
+    for t in tasks {
+        acks.extend(t.await.unwrap());
+    }
+    let elapsed = t0.elapsed();
+    for a in acks {
+        a.await.unwrap();
+    }
+    elapsed
+}
