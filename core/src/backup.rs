@@ -1,21 +1,19 @@
-//! Password-protected key backup, so an account can log in from any browser.
+//! The keys of the password-protected backup (docs/PROTOCOL.md 20.1; the blob is
+//! [`crate::v2::backup`]), so an account can log in from any browser.
 //!
 //! `PBKDF2-HMAC-SHA256(password, salt, iterations)` gives a master secret; HKDF splits it
 //! into a key-encryption key (never leaves the client) and an authentication token that
 //! the relay checks before handing out the blob. The token is a one-way function of the
 //! PBKDF2 output, so a relay that holds it still pays the full PBKDF2 cost per guess.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::identity::Identity;
 use crate::primitives::{self, Key};
 use crate::username::UserId;
-use crate::wire::Reader;
 
 /// OWASP's 2023 floor for PBKDF2-HMAC-SHA256; also the default.
 pub const MIN_ITERATIONS: u32 = 600_000;
@@ -25,11 +23,7 @@ pub const MAX_ITERATIONS: u32 = 10_000_000;
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Longest accepted password, in bytes.
 pub const MAX_PASSWORD_LEN: usize = 1024;
-/// Largest backup blob.
-pub const MAX_BACKUP_LEN: usize = 32 * 1024;
-
-const BACKUP_TAG: [u8; 2] = [b'K', 1];
-/// Length of the public header: tag, user id, salt, iterations.
+/// Length of a backup blob's public header: tag, user id, salt, iterations.
 pub const HEADER_LEN: usize = 2 + 32 + 16 + 4;
 
 /// The public parameters at the front of a backup blob: what a client needs before it
@@ -50,26 +44,9 @@ impl BackupParams {
         rng.fill_bytes(&mut salt);
         Ok(Self { salt, iterations })
     }
-
-    /// Reads the public header of a backup blob (what the relay serves before login),
-    /// returning the user id it belongs to.
-    pub fn from_blob(blob: &[u8]) -> Result<(UserId, Self)> {
-        if blob.len() > MAX_BACKUP_LEN {
-            return Err(Error::TooLarge);
-        }
-        let mut r = Reader::new(blob);
-        if r.array::<2>()? != BACKUP_TAG {
-            return Err(Error::Malformed);
-        }
-        let user_id = UserId(r.array()?);
-        let salt = r.array()?;
-        let iterations = r.u32()?;
-        check_iterations(iterations)?;
-        Ok((user_id, Self { salt, iterations }))
-    }
 }
 
-fn check_iterations(iterations: u32) -> Result<()> {
+pub(crate) fn check_iterations(iterations: u32) -> Result<()> {
     if (MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
         Ok(())
     } else {
@@ -121,37 +98,4 @@ impl BackupKeys {
     pub(crate) fn kek(&self) -> &[u8; 32] {
         &self.kek
     }
-}
-
-/// A fresh backup of `identity`, encrypted under `keys` (derived with `params`).
-pub fn export<R: CryptoRng + ?Sized>(
-    rng: &mut R,
-    identity: &Identity,
-    params: &BackupParams,
-    keys: &BackupKeys,
-) -> Result<Vec<u8>> {
-    let mut blob = Vec::with_capacity(16 * 1024);
-    blob.extend_from_slice(&BACKUP_TAG);
-    blob.extend_from_slice(identity.user_id().as_bytes());
-    blob.extend_from_slice(&params.salt);
-    blob.extend_from_slice(&params.iterations.to_be_bytes());
-    let sealed = primitives::seal(rng, &keys.kek, &blob, &identity.to_secret_bytes()?)?;
-    blob.extend_from_slice(&sealed);
-    if blob.len() > MAX_BACKUP_LEN {
-        return Err(Error::TooLarge);
-    }
-    Ok(blob)
-}
-
-/// Opens a backup blob with keys derived from its own parameters. Any failure after
-/// the header parses is [`Error::WrongPassword`].
-pub fn import(blob: &[u8], keys: &BackupKeys) -> Result<Identity> {
-    let (user_id, _) = BackupParams::from_blob(blob)?;
-    let (header, sealed) = blob.split_at_checked(HEADER_LEN).ok_or(Error::Malformed)?;
-    let secret = primitives::open(&keys.kek, header, sealed).map_err(|_| Error::WrongPassword)?;
-    let identity = Identity::from_secret_bytes(&secret).map_err(|_| Error::WrongPassword)?;
-    if *identity.user_id() != user_id {
-        return Err(Error::WrongPassword);
-    }
-    Ok(identity)
 }

@@ -2,18 +2,11 @@
 //! (`core/tests/fuzz_corpus.rs`), so that what is fuzzed is exactly what is replayed.
 //! Not part of the API.
 
-use crate::backup::BackupParams;
 use crate::v2;
-use crate::{
-    EncryptionKey, Identity, IdentityPublicKey, KeyBundle, SessionStore, UserId, Username,
-};
+use crate::{EncryptionKey, IdentityPublicKey, UserId, Username};
 
 /// Feeds `data` to every stateless parser. Results are ignored: only panics matter.
 pub fn parsers(data: &[u8]) {
-    let _ = KeyBundle::from_bytes(data);
-    let _ = BackupParams::from_blob(data);
-    let _ = Identity::from_secret_bytes(data);
-    let _ = SessionStore::from_secret_bytes(data);
     let _ = IdentityPublicKey::from_spki_der(data);
     let _ = EncryptionKey::from_pkcs8_der(data);
     let _ = v2::DeviceList::from_bytes(data);
@@ -43,12 +36,8 @@ pub fn open_envelope_v2<R: rand_core::CryptoRng + ?Sized>(
     let _ = store.open(rng, me, data, 1_767_225_600);
 }
 
-/// Opens `data` as an envelope addressed to `me`.
-pub fn open_envelope<R: rand_core::CryptoRng + ?Sized>(
-    rng: &mut R,
-    me: &Identity,
-    store: &mut SessionStore,
-    data: &[u8],
-) {
-    let _ = store.open(rng, me, data, 1_767_225_600);
+/// Reads `data` as a device's secret keys, checked against `identity` (what a client
+/// loads from its storage).
+pub fn device_secrets(identity: &IdentityPublicKey, data: &[u8]) {
+    let _ = v2::DeviceKeys::from_secret_bytes(data, identity);
 }

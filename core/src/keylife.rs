@@ -1,11 +1,20 @@
-//! The life cycle of retained encryption private keys, shared by the v1 [`crate::Identity`]
-//! and the v2 [`crate::v2::DeviceKeys`] so both rotate, publish and prune by the same
-//! rules (docs/PROTOCOL.md section 9.1). Keys are kept oldest first.
+//! The life cycle of a device's encryption keys ([`crate::v2::DeviceKeys`]): how long
+//! they are valid, when they rotate, how long they are kept, how many a bundle lists
+//! (docs/PROTOCOL.md 11.1). Keys are kept oldest first.
 
 use alloc::vec::Vec;
 
-use crate::bundle::MAX_ENCRYPTION_KEYS;
-use crate::identity::{RETAIN_AFTER_EXPIRY, ROTATE_BEFORE_EXPIRY};
+/// How long a new encryption key is valid for senders: 30 days.
+pub const ENCRYPTION_KEY_LIFETIME: u64 = 30 * 24 * 3600;
+/// Rotate when less than this much validity is left: 7 days.
+pub const ROTATE_BEFORE_EXPIRY: u64 = 7 * 24 * 3600;
+/// Keep an expired private key this long for envelopes still in flight (the relay's
+/// default time-to-live), then delete it: 14 days.
+pub const RETAIN_AFTER_EXPIRY: u64 = 14 * 24 * 3600;
+/// Most encryption keys one bundle may list (current, next and older ones still valid).
+pub const MAX_ENCRYPTION_KEYS: usize = 4;
+/// Clock difference tolerated between a key's owner and its senders: 1 hour.
+pub const CLOCK_SKEW: u64 = 3600;
 
 /// Most encryption private keys retained; rotating beyond it deletes the oldest early.
 pub(crate) const MAX_RETAINED_KEYS: usize = 2 * MAX_ENCRYPTION_KEYS;

@@ -11,31 +11,25 @@ extern crate std;
 
 pub mod auth;
 pub mod backup;
-mod bundle;
-mod envelope;
 mod error;
 #[doc(hidden)]
 pub mod fuzz;
-mod identity;
 mod keylife;
 mod keys;
 pub mod padding;
 mod primitives;
 mod safety;
-mod session;
 mod username;
 pub mod v2;
 mod wire;
 
-pub use bundle::{CLOCK_SKEW, KeyBundle, MAX_BUNDLE_LEN, MAX_ENCRYPTION_KEYS, SignedEncryptionKey};
-pub use envelope::{CONTENT_TEXT, MAX_RECIPIENTS, MessageKind, Opened, VERSION, message_id, seal};
 pub use error::{Error, Result};
-pub use identity::{
-    ENCRYPTION_KEY_LIFETIME, Identity, KEYGEN_STEPS, RETAIN_AFTER_EXPIRY, ROTATE_BEFORE_EXPIRY,
+pub use keylife::{
+    CLOCK_SKEW, ENCRYPTION_KEY_LIFETIME, MAX_ENCRYPTION_KEYS, RETAIN_AFTER_EXPIRY,
+    ROTATE_BEFORE_EXPIRY,
 };
 pub use keys::{EncryptionKey, EncryptionPublicKey, IdentityKey, IdentityPublicKey, KeySize};
 pub use safety::SafetyNumber;
-pub use session::{MAX_SKIP, REKEY_AGE, REKEY_MESSAGES, SealedMessage, SessionStore};
 pub use username::{UserId, Username};
 
 pub use rand_core;

@@ -71,11 +71,6 @@ impl<'a> Reader<'a> {
         self.rest.len()
     }
 
-    /// Everything not read yet.
-    pub(crate) fn rest(&mut self) -> &'a [u8] {
-        core::mem::take(&mut self.rest)
-    }
-
     /// Fails unless every byte was consumed: trailing garbage is an error, so each
     /// value has exactly one encoding.
     pub(crate) fn finish(self) -> Result<()> {

@@ -38,7 +38,7 @@ fn fixture_keys_load() {
     }
     for user in &fixture_keys().users {
         assert_eq!(user.user_id, user_id(&user.username).to_hex());
-        let id = identity(&user.username, 1);
-        assert_eq!(id.user_id(), &user_id(&user.username));
+        identity_key(&user.username);
+        encryption_key(&user.username);
     }
 }

@@ -7,7 +7,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use sealpost_core::{SessionStore, fuzz};
+use sealpost_core::fuzz;
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -33,20 +33,19 @@ fn parsers_corpus() {
 }
 
 #[test]
-fn open_envelope_corpus() {
-    let bob = support::identity("bob", 1);
-    let mut rng = support::rng(1);
-    for (_, data) in corpus("open_envelope") {
-        fuzz::open_envelope(&mut rng, &bob, &mut SessionStore::new(), &data);
-    }
-}
-
-#[test]
 fn open_envelope_v2_corpus() {
     let bob = support::v2::bob();
     let mut rng = support::rng(1);
     for (_, data) in corpus("open_envelope_v2") {
         let mut store = sealpost_core::v2::SessionStore::new();
         fuzz::open_envelope_v2(&mut rng, &bob.keys, &mut store, &data);
+    }
+}
+
+#[test]
+fn device_keys_corpus() {
+    let alice = support::identity_key("alice").public();
+    for (_, data) in corpus("device_keys") {
+        fuzz::device_secrets(&alice, &data);
     }
 }

@@ -6,8 +6,9 @@
 
 mod support;
 
+use sealpost_core::Error;
+use sealpost_core::v2::MAX_SKIP;
 use sealpost_core::v2::{OpenFailure, Opening, PREFIX_LEN, SessionId, SessionStore};
-use sealpost_core::{Error, MAX_SKIP};
 use support::v2::*;
 use support::*;
 

@@ -5,7 +5,8 @@
 mod support;
 
 use sealpost_core::v2::{MAX_MESSAGE_AGE, Opening, SessionStore};
-use sealpost_core::{CLOCK_SKEW, Error, REKEY_AGE, REKEY_MESSAGES};
+use sealpost_core::v2::{REKEY_AGE, REKEY_MESSAGES};
+use sealpost_core::{CLOCK_SKEW, Error};
 use support::v2::*;
 use support::*;
 

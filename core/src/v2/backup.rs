@@ -1,7 +1,7 @@
-//! Backup v2 (design 5, docs/PROTOCOL.md 20): the v1 blob layout and derivation
-//! (docs/PROTOCOL-v1.md 15) with tag `K` 2, a password NFC-normalised by the core on both
-//! create and restore, and as content only what every device shares: `var16(identity
-//! pkcs8) || var32(account state)`. Never encryption keys or sessions: a restored login
+//! Backup v2 (design 5, docs/PROTOCOL.md 20): keys derived as in [`crate::backup`] from
+//! a password NFC-normalised by the core on both create and restore; a blob with tag `K`
+//! 2 whose content is only what every device shares: `var16(identity pkcs8) ||
+//! var32(account state)`. Never encryption keys or sessions: a restored login
 //! mints fresh device keys.
 
 use alloc::string::String;
@@ -12,7 +12,7 @@ use rand_core::CryptoRng;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
-use crate::backup::{BackupKeys, BackupParams, HEADER_LEN};
+use crate::backup::{BackupKeys, BackupParams, HEADER_LEN, check_iterations};
 use crate::error::{Error, Result};
 use crate::keys::{IdentityKey, MAX_PKCS8_LEN};
 use crate::primitives;
@@ -32,7 +32,7 @@ pub fn normalize_password(password: &str) -> Zeroizing<String> {
     Zeroizing::new(password.nfc().collect())
 }
 
-/// Runs PBKDF2 and HKDF (v1 15.1) on the NFC-normalised password. The length limits
+/// Runs PBKDF2 and HKDF (PROTOCOL.md 20.1) on the NFC-normalised password. The length limits
 /// (8..=1024 bytes) apply to the normalised form.
 pub fn derive_keys(password: &str, user_id: &UserId, params: &BackupParams) -> Result<BackupKeys> {
     BackupKeys::derive(&normalize_password(password), user_id, params)
@@ -47,18 +47,11 @@ pub fn params_from_blob(blob: &[u8]) -> Result<(UserId, BackupParams)> {
     if r.array::<2>()? != BACKUP_TAG {
         return Err(Error::Malformed);
     }
-    let mut v1_header = [0u8; HEADER_LEN];
-    v1_header
-        .get_mut(..2)
-        .ok_or(Error::Malformed)?
-        .copy_from_slice(&[b'K', 1]);
-    let rest = r.bytes(HEADER_LEN - 2)?;
-    v1_header
-        .get_mut(2..)
-        .ok_or(Error::Malformed)?
-        .copy_from_slice(rest);
-    // Same header fields and checks as v1, only the tag differs.
-    BackupParams::from_blob(&v1_header)
+    let user_id = UserId(r.array()?);
+    let salt = r.array()?;
+    let iterations = r.u32()?;
+    check_iterations(iterations)?;
+    Ok((user_id, BackupParams { salt, iterations }))
 }
 
 /// What a backup holds.

@@ -1,5 +1,5 @@
-//! Device bundles (design 1.2): one per device, the v1 bundle with a device id and v2
-//! domain strings. Signed by the account's identity key; a [`DeviceBundle`] value only
+//! Device bundles (design 1.2): one per device (PROTOCOL.md 10): its encryption keys
+//! with their validity periods. Signed by the account's identity key; a [`DeviceBundle`] value only
 //! exists once every signature in it verified.
 //!
 //! A device bundle is used only if its device is in the account's current
@@ -10,8 +10,8 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use crate::bundle::{CLOCK_SKEW, MAX_ENCRYPTION_KEYS};
 use crate::error::{Error, Result};
+use crate::keylife::{CLOCK_SKEW, MAX_ENCRYPTION_KEYS};
 use crate::keys::{
     EncryptionPublicKey, IdentityKey, IdentityPublicKey, MAX_MODULUS_LEN, MAX_SPKI_LEN,
 };
@@ -299,7 +299,7 @@ impl DeviceBundle {
 
     /// The key a sender should wrap to at `now`: among keys with `not_before <= now +
     /// CLOCK_SKEW` and `now < not_after`, the one with the largest `not_before` (a tie
-    /// goes to the later one). None: [`Error::Expired`]. As v1 section 8.2.
+    /// goes to the later one). None: [`Error::Expired`]. PROTOCOL.md 10.3.
     pub fn current_encryption_key(&self, now: u64) -> Result<&EncryptionPublicKey> {
         let skewed = now.saturating_add(CLOCK_SKEW);
         self.keys

@@ -5,7 +5,7 @@
 //! valid (1 to [`MAX_DEVICES`], sorted by id, no duplicates, names of at most
 //! [`MAX_DEVICE_NAME_LEN`] UTF-8 bytes), so holding one means it is self-consistent.
 //! Whether its identity key really is the user's is the engine's pin (TOFU and safety
-//! numbers), as for v1 bundles.
+//! numbers).
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -1,5 +1,5 @@
 //! A device's own secret state: its id and its retained encryption private keys, with
-//! the v1 life cycle (rotate 7 days before expiry, keep expired keys 14 days, at most 8,
+//! their life cycle (rotate 7 days before expiry, keep expired keys 14 days, at most 8,
 //! never delete the newest; docs/PROTOCOL.md 11.1, shared code in `keylife`).
 //!
 //! The identity key is not part of it: it belongs to the account (every device holds
@@ -12,8 +12,7 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::identity::ENCRYPTION_KEY_LIFETIME;
-use crate::keylife::{self, MAX_RETAINED_KEYS};
+use crate::keylife::{self, ENCRYPTION_KEY_LIFETIME, MAX_RETAINED_KEYS};
 use crate::keys::{
     EncryptionKey, IdentityKey, IdentityPublicKey, KeySize, MAX_MODULUS_LEN, MAX_PKCS8_LEN,
 };

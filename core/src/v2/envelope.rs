@@ -5,7 +5,7 @@
 //!            || header_box[116] || init_block[init_len] || body_box[body_len] || padding
 //! header_aad = prefix || SHA-256(everything after header_box)
 //! ```
-//! The total length is a size bucket (v1 buckets). Only the prefix is in clear; the
+//! The total length is a size bucket (PROTOCOL.md 12.1). Only the prefix is in clear; the
 //! header box authenticates everything else, so flipping any bit fails.
 
 use alloc::vec::Vec;

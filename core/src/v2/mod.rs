@@ -3,7 +3,7 @@
 //! comments of this module is the design note that PROTOCOL.md replaced (its appendix A
 //! maps the numbers).
 //!
-//! Public API (additive; v1 stays as it is until the client moves over):
+//! Protocol v1 is gone; the module keeps its path. Public API:
 //!
 //! - [`DeviceId`], [`SessionId`]: 16-byte random ids (hex text form).
 //! - [`DeviceList`] / [`DeviceEntry`] (design 1.1): the account's devices, signed by the
@@ -70,6 +70,6 @@ pub use opened::{
     OpenFailure, OpenedMessage, Opening, PendingInit, SealedEnvelope, SessionInfo, Unreadable,
 };
 pub use replay::{MAX_MESSAGE_AGE, REPLAY_MEMORY, REPLAY_PER_PEER, UNTRUSTED_REPLAY_MEMORY};
-pub use session::MAX_SKIPPED_KEYS;
+pub use session::{MAX_SKIP, MAX_SKIPPED_KEYS, REKEY_AGE, REKEY_MESSAGES, SESSION_IDLE_LIMIT};
 pub use store::SessionStore;
 pub use store_caps::{MAX_SESSIONS_PER_DEVICE, MAX_TRUSTED_SESSIONS, MAX_UNTRUSTED_SESSIONS};

@@ -1,5 +1,5 @@
 //! One session between two devices (design 2.1): keys from a 32-byte seed, two HMAC
-//! chains (v1 section 12.2), skipped keys for messages that have not arrived yet.
+//! chains (PROTOCOL.md 13.2), skipped keys for messages that have not arrived yet.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -7,11 +7,18 @@ use alloc::vec::Vec;
 use crate::error::{Error, Result};
 use crate::keys::IdentityPublicKey;
 use crate::primitives::{self, Key};
-use crate::session::{MAX_SKIP, REKEY_AGE, REKEY_MESSAGES};
 use crate::username::UserId;
 use crate::v2::bundle::DeviceBundle;
 use crate::v2::ids::{DeviceId, SessionId};
 
+/// Start a new session after this many messages sent on one.
+pub const REKEY_MESSAGES: u64 = 500;
+/// Start a new session when one is this old (seconds): 7 days.
+pub const REKEY_AGE: u64 = 7 * 24 * 3600;
+/// Forget sessions unused for this long (seconds): 90 days.
+pub const SESSION_IDLE_LIMIT: u64 = 90 * 24 * 3600;
+/// How far ahead of the next expected message a counter may jump.
+pub const MAX_SKIP: u64 = 256;
 /// Most skipped message keys kept per session (oldest dropped first).
 pub const MAX_SKIPPED_KEYS: usize = 256;
 
@@ -72,7 +79,7 @@ impl Chain {
     }
 }
 
-/// A session's state (v1 12.4 plus devices, trust and the repeated init block).
+/// A session's state (PROTOCOL.md 13.4).
 pub(crate) struct Session {
     pub(crate) id: SessionId,
     pub(crate) peer: UserId,
@@ -125,8 +132,7 @@ impl Session {
         if initiator { (i2r, r2i) } else { (r2i, i2r) }
     }
 
-    /// Whether we may send to `bundle` in this session at `now` (v1 12.5 per device
-    /// pair): same peer device and identity, fewer than 500 messages sent, younger
+    /// Whether we may send to `bundle` in this session at `now` (PROTOCOL.md 14.1): same peer device and identity, fewer than 500 messages sent, younger
     /// than 7 days, and no newer bundle of the peer device than the session's epoch.
     pub(crate) fn usable_for(&self, bundle: &DeviceBundle, now: u64) -> bool {
         self.peer == *bundle.user_id()
@@ -142,7 +148,7 @@ impl Session {
         self.initiator && !self.confirmed
     }
 
-    /// The message key for `counter` on the receive chain (v1 13.2): a used or evicted
+    /// The message key for `counter` on the receive chain (PROTOCOL.md 15.2): a used or evicted
     /// counter is [`Error::Replay`], a jump beyond [`MAX_SKIP`] [`Error::Decrypt`].
     pub(crate) fn recv_key(&self, counter: u64) -> Result<(Key, RecvUpdate)> {
         if counter < self.recv.next {

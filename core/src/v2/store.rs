@@ -13,8 +13,8 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use crate::bundle::CLOCK_SKEW;
 use crate::error::{Error, Result};
+use crate::keylife::CLOCK_SKEW;
 use crate::keys::IdentityKey;
 use crate::primitives;
 use crate::v2::bundle::DeviceBundle;
@@ -66,8 +66,8 @@ impl SessionStore {
 
     /// Seals `payload` to the peer device of `peer` (a bundle the engine checked against
     /// the peer's device list and pin). Uses the newest usable unconfirmed session we
-    /// started, else the newest session usable by the v1 12.5 rules for this device
-    /// pair, else starts one (RSA wrap and `identity` signature);
+    /// started, else the newest session usable for this device pair (PROTOCOL.md
+    /// 14.1), else starts one (RSA wrap and `identity` signature);
     /// sessions we start are trusted. Every message of an unconfirmed session carries
     /// its init block (kind 2). Sealing to this device itself is [`Error::Malformed`].
     pub fn seal<R: CryptoRng + ?Sized>(

@@ -13,10 +13,10 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::keys::IdentityPublicKey;
-use crate::session::SESSION_IDLE_LIMIT;
 use crate::username::UserId;
 use crate::v2::ids::{DeviceId, SessionId};
 use crate::v2::opened::SessionInfo;
+use crate::v2::session::SESSION_IDLE_LIMIT;
 use crate::v2::session::Session;
 use crate::v2::store::SessionStore;
 

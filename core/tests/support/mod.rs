@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-use sealpost_core::{EncryptionKey, Identity, IdentityKey, UserId, Username};
+use sealpost_core::{EncryptionKey, IdentityKey, UserId, Username};
 use serde::{Deserialize, Serialize};
 
 /// 2026-01-01T00:00:00Z: the clock of every vector.
@@ -54,25 +54,6 @@ pub fn fixture_keys() -> &'static FixtureKeys {
 
 pub fn user_id(name: &str) -> UserId {
     Username::parse(name).unwrap().user_id()
-}
-
-/// The fixture identity `name` with its encryption key signed at `T0` using `seed`.
-pub fn identity(name: &str, seed: u64) -> Identity {
-    identity_with_id(name, name, seed)
-}
-
-/// The fixture keys of `keys_of` under the user id of `claimed` (for forgery tests).
-pub fn identity_with_id(keys_of: &str, claimed: &str, seed: u64) -> Identity {
-    let user = fixture_keys()
-        .users
-        .iter()
-        .find(|u| u.username == keys_of)
-        .expect("fixture user");
-    let identity =
-        IdentityKey::from_pkcs8_der(&hex::decode(&user.identity_pkcs8).unwrap()).unwrap();
-    let encryption =
-        EncryptionKey::from_pkcs8_der(&hex::decode(&user.encryption_pkcs8).unwrap()).unwrap();
-    Identity::from_keys(&mut rng(seed), user_id(claimed), identity, encryption, T0).unwrap()
 }
 
 pub fn write_json(name: &str, value: &serde_json::Value) {
