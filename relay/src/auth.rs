@@ -12,10 +12,11 @@ use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sealpost_core::v2::DeviceList;
-use sealpost_core::{IdentityPublicKey, UserId, auth};
+use sealpost_core::{UserId, auth};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, parse_device, parse_id};
+use crate::identities;
 use crate::store::{DeviceKey, Mailbox, coarse_time, coarse_time_up};
 use crate::{AppState, B64, now, random_bytes};
 
@@ -299,28 +300,24 @@ pub async fn device_listed(
     Ok(())
 }
 
-/// Verifies `sig` over `msg` with the identity key of `who`'s device list.
+/// Verifies `sig` over `msg` with the identity key of `who`'s device list, with the
+/// same work whether or not the account exists (see `identities.rs`).
 pub async fn verify_with_identity(
     state: &AppState,
     who: Owner,
     msg: &[u8],
     sig: &[u8],
 ) -> Result<(), ApiError> {
-    identity_key(state, who)
-        .await?
-        .verify(msg, sig)
-        .map_err(|_| ApiError::unauthorized())
-}
-
-/// The identity key requests of `who` must be signed with; `401` if there is none.
-async fn identity_key(state: &AppState, who: Owner) -> Result<IdentityPublicKey, ApiError> {
-    let stored = state
-        .store
-        .device_list(who.user())
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    let list = DeviceList::from_bytes(&stored.list).map_err(|_| ApiError::unauthorized())?;
-    Ok(list.identity().clone())
+    let list = match state.store.device_list(who.user()).await? {
+        Some(stored) => state.verified_lists.get(&stored.list),
+        None => None,
+    };
+    let key = list.as_deref().map(DeviceList::identity);
+    if identities::verify_uniformly(key, msg, sig) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
 }
 
 /// Checks a bearer token for `mailbox`. Tokens are looked up by hash, so comparing

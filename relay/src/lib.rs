@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod headers;
+pub mod identities;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
@@ -87,6 +88,8 @@ pub struct Shared {
     pub ws_slots: Arc<Semaphore>,
     /// Open WebSocket connections per client address.
     pub ws_per_source: SourceSlots,
+    /// Device lists whose signature was verified, by content.
+    pub verified_lists: identities::VerifiedLists,
     /// Reverse proxies whose `X-Forwarded-For` is believed (see `address.rs`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Flips to `true` when the relay shuts down (WebSocket sessions close).
@@ -125,6 +128,7 @@ impl AppState {
             link_waiters: Arc::new(Semaphore::new(limits::MAX_LINK_WAITERS)),
             ws_slots: Arc::new(Semaphore::new(config.max_ws_connections)),
             ws_per_source: SourceSlots::new(config.max_ws_per_address),
+            verified_lists: identities::VerifiedLists::default(),
             trusted_proxies: config.trusted_proxies.clone(),
             shutdown,
             static_dir,

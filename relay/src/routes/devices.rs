@@ -5,6 +5,8 @@
 //! the relay checks them with the core's parsers (`from_bytes` verifies) and update
 //! rules (`check_update`) and serves them as uploaded; clients verify them again.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -70,7 +72,7 @@ pub async fn put_list(
                 .ok_or_else(|| stale("the device list changed meanwhile; retry"))?
         }
     };
-    let current = parse_stored_list(&stored)?;
+    let current = parse_stored_list(&state, &stored)?;
     match current.check_update(&list) {
         Ok(()) => {}
         Err(Error::Stale) => {
@@ -139,7 +141,7 @@ pub async fn put_bundle(
         ));
     }
     let stored = state.store.device_list(&id).await?.ok_or_else(no_list)?;
-    let list = parse_stored_list(&stored)?;
+    let list = parse_stored_list(&state, &stored)?;
     if !list.contains(&DeviceId::from_bytes(device)) {
         return Err(unknown_device());
     }
@@ -262,8 +264,9 @@ pub async fn status(
     Ok(Json(json!({ "devices": devices })))
 }
 
-fn parse_stored_list(stored: &StoredList) -> Result<DeviceList, ApiError> {
-    DeviceList::from_bytes(&stored.list).map_err(|_| corrupt())
+/// The stored list, verified once per content (see `identities.rs`).
+fn parse_stored_list(state: &AppState, stored: &StoredList) -> Result<Arc<DeviceList>, ApiError> {
+    state.verified_lists.get(&stored.list).ok_or_else(corrupt)
 }
 
 /// A stored object that no longer parses: only a core change or a damaged database can

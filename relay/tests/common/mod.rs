@@ -122,6 +122,13 @@ impl User {
         Self::with_id(UserId::from_bytes(raw), key)
     }
 
+    /// A fresh random id with its own identity key (slow to make: RSA).
+    pub fn with_key(key: IdentityKey) -> Self {
+        let mut user = Self::new(0);
+        user.key = key;
+        user
+    }
+
     /// A user claiming `id` with key set `key` (a forger, when it is not the id's key).
     pub fn with_id(id: UserId, key: usize) -> Self {
         Self {
