@@ -40,8 +40,16 @@ impl Engine {
         send: WaitingSend,
         out: &mut Out,
     ) {
-        if self.outbox.contains(&send.msg_id) {
-            // An idempotent retry: the message is already on its way.
+        if let Some(d) = self.outbox.delivery(&send.msg_id) {
+            // An idempotent retry (its driver may have crashed between the seal and its
+            // own record of it): never sealed twice; what the relay has not taken is
+            // deposited again, and the caller learns where the message stands.
+            self.retry_deposits(Some(send.msg_id), out);
+            out.push(Output::DeliveryUpdate {
+                msg_id: send.msg_id,
+                delivered: d.delivered,
+                total: d.total,
+            });
             return;
         }
         let to = send.to.user_id();

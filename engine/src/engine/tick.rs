@@ -9,6 +9,7 @@ use rand_core::CryptoRng;
 use super::Engine;
 use super::out::Out;
 use crate::action::{Notice, Output, Part};
+use crate::msg_id::MsgId;
 
 impl Engine {
     pub(super) fn tick<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64, out: &mut Out) {
@@ -24,7 +25,7 @@ impl Engine {
         }
         self.sessions.prune(now);
         self.resend_due(rng, now, out);
-        self.retry_deposits(out);
+        self.retry_deposits(None, out);
         self.rotate_keys(rng, now, out);
         let me = self.me.user_id;
         if self.directory.fresh(&me, now).is_none() && self.directory.request(me) {
@@ -58,10 +59,12 @@ impl Engine {
         }
     }
 
-    /// Deposits the relay refused, and (after a restart) outbox envelopes it never took.
-    fn retry_deposits(&mut self, out: &mut Out) {
+    /// Deposits the relay refused, and (after a restart) outbox envelopes it never took;
+    /// `only` those of one message.
+    pub(super) fn retry_deposits(&mut self, only: Option<MsgId>, out: &mut Out) {
+        let of = |msg: Option<MsgId>| only.is_none() || msg == only;
         for (handle, d) in &mut self.in_flight {
-            if d.failed {
+            if d.failed && of(d.msg) {
                 d.failed = false;
                 out.push(Output::Deposit {
                     to: d.to,
@@ -75,10 +78,11 @@ impl Engine {
             .outbox
             .unsent()
             .filter(|(msg, user, device, _)| {
-                !self
-                    .in_flight
-                    .values()
-                    .any(|d| d.msg == Some(*msg) && d.to == *user && d.device == *device)
+                of(Some(*msg))
+                    && !self
+                        .in_flight
+                        .values()
+                        .any(|d| d.msg == Some(*msg) && d.to == *user && d.device == *device)
             })
             .map(|(msg, user, device, env)| (msg, user, device, env.to_vec()))
             .collect();

@@ -261,6 +261,18 @@ impl Device {
 
     pub fn send(&mut self, relay: &mut Relay, now: u64, to: &str, text: &str) -> MsgId {
         let msg_id = MsgId::random(&mut self.rng);
+        self.send_as(relay, now, msg_id, to, text)
+    }
+
+    /// A send request with a given message id (a driver's idempotent retry repeats it).
+    pub fn send_as(
+        &mut self,
+        relay: &mut Relay,
+        now: u64,
+        msg_id: MsgId,
+        to: &str,
+        text: &str,
+    ) -> MsgId {
         self.run(
             relay,
             now,
