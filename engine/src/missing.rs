@@ -1,10 +1,13 @@
 //! Messages that may be missing: gaps in a session's counters that stay open.
 //!
-//! A message that arrives with a counter beyond the next expected one leaves a gap: the
-//! skipped messages may still come (reordering), or may have been dropped by the relay.
-//! A gap still open after [`MISSING_AFTER`] is surfaced once ("a message from X may be
-//! missing") and then forgotten, so a loss never vanishes in silence and is never
-//! reported twice. Persisted, so a restart within the hour does not hide a loss.
+//! The session store says which counters an opened message skipped
+//! (`OpenedMessage::skipped`, also those before the first message of a new session)
+//! and which skipped counters it still holds keys for (`SessionStore::missing`): it is
+//! the one account of gaps. This module only adds time: when each gap opened, so that a
+//! gap still open after [`MISSING_AFTER`] is surfaced once ("a message from X may be
+//! missing") and then forgotten, and a gap whose key the store dropped (it can never
+//! open) is counted too. So a loss never vanishes in silence and is never reported
+//! twice. Persisted, so a restart within the hour does not hide a loss.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -17,21 +20,22 @@ use crate::limits::{MAX_MESSAGE_AGE, MISSING_AFTER};
 
 /// Most sessions tracked (the least recently active goes first, reporting its gaps).
 pub const MAX_TRACKED_SESSIONS: usize = 512;
-/// Most open counters per session: as many skipped keys as the session store keeps.
-pub const MAX_GAPS: usize = 256;
+/// Most open counters per session: the skipped keys the session store keeps.
+pub const MAX_GAPS: usize = sealpost_core::v2::MAX_SKIPPED_KEYS;
 
-const TAG: [u8; 2] = [b'M', 2];
+const TAG: [u8; 2] = [b'M', 3];
+/// The layout before the store was asked (it kept its own next counter, now ignored).
+const TAG_V2: [u8; 2] = [b'M', 2];
 
-/// One session's receiving position and open counters.
+/// One session's open counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Track {
     peer: UserId,
     device: DeviceId,
-    next: u64,
     active_at: u64,
     /// Open counter → when the gap opened.
     gaps: BTreeMap<u64, u64>,
-    /// Counters pushed out of `gaps` by newer ones: their keys are gone, report them.
+    /// Gaps whose keys the store dropped: they can never open, report them.
     lost: u16,
 }
 
@@ -60,46 +64,40 @@ impl Missing {
         Self::default()
     }
 
-    /// Message `counter` of `session` (from `peer`'s `device`) opened at `now`.
-    /// `new_session`: this message created the session, so counters before it are gaps;
-    /// otherwise an untracked session starts at `counter` (its earlier gaps, if any, were
-    /// reported before it was forgotten).
+    /// Message `counter` of `session` from `from` (user, device) opened at `now`;
+    /// `skipped`: the counters it skipped (`OpenedMessage::skipped`); `held`: the
+    /// skipped counters of the session whose keys the store still holds after it
+    /// opened (`SessionStore::missing`).
     pub fn opened(
         &mut self,
         session: SessionId,
-        peer: UserId,
-        device: DeviceId,
+        from: (UserId, DeviceId),
         counter: u64,
-        new_session: bool,
+        skipped: &[u64],
+        held: &[u64],
         now: u64,
     ) {
         if !self.sessions.contains_key(&session) && self.sessions.len() >= MAX_TRACKED_SESSIONS {
             self.evict_least_active();
         }
         let track = self.sessions.entry(session).or_insert(Track {
-            peer,
-            device,
-            next: if new_session { 0 } else { counter },
+            peer: from.0,
+            device: from.1,
             active_at: now,
             gaps: BTreeMap::new(),
             lost: 0,
         });
         track.active_at = now;
-        if counter >= track.next {
-            // At most MAX_GAPS counters are added, however far the counter jumped: the
-            // session store refuses jumps beyond its MAX_SKIP anyway.
-            let from = track.next.max(counter.saturating_sub(MAX_GAPS as u64));
-            for n in from..counter {
-                track.gaps.insert(n, now);
-            }
-            track.next = counter.saturating_add(1);
-        } else {
-            track.gaps.remove(&counter);
+        for n in skipped {
+            track.gaps.insert(*n, now);
         }
-        // Keys the session store no longer keeps can never open: report them next tick.
-        while track.gaps.len() > MAX_GAPS && track.gaps.pop_first().is_some() {
-            track.lost = track.lost.saturating_add(1);
-        }
+        track.gaps.remove(&counter);
+        let mut held = held.to_vec();
+        held.sort_unstable();
+        let before = track.gaps.len();
+        track.gaps.retain(|n, _| held.binary_search(n).is_ok());
+        let dropped = u16::try_from(before - track.gaps.len()).unwrap_or(u16::MAX);
+        track.lost = track.lost.saturating_add(dropped);
     }
 
     fn evict_least_active(&mut self) {
@@ -147,7 +145,6 @@ impl Codec for Missing {
             out.extend_from_slice(id.as_bytes());
             t.peer.encode(out);
             t.device.encode(out);
-            out.extend_from_slice(&t.next.to_be_bytes());
             out.extend_from_slice(&t.active_at.to_be_bytes());
             out.extend_from_slice(&t.lost.to_be_bytes());
             let g = u16::try_from(t.gaps.len()).unwrap_or(u16::MAX);
@@ -160,10 +157,12 @@ impl Codec for Missing {
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
-        if r.array::<2>()? != TAG {
-            return Err(Error::Malformed);
-        }
-        let n = r.count16(MAX_TRACKED_SESSIONS, 16 + 32 + 16 + 8 + 8 + 2 + 2)?;
+        let old = match r.array::<2>()? {
+            TAG => false,
+            TAG_V2 => true,
+            _ => return Err(Error::Malformed),
+        };
+        let n = r.count16(MAX_TRACKED_SESSIONS, 16 + 32 + 16 + 8 + 2 + 2)?;
         let mut missing = Self::new();
         let mut last = None;
         for _ in 0..n {
@@ -174,7 +173,9 @@ impl Codec for Missing {
             last = Some(id);
             let peer = UserId::read(r)?;
             let device = DeviceId::read(r)?;
-            let next = r.u64()?;
+            if old {
+                r.u64()?;
+            }
             let active_at = r.u64()?;
             let lost = r.u16()?;
             let g = r.count16(MAX_GAPS, 16)?;
@@ -182,7 +183,7 @@ impl Codec for Missing {
             let mut last_counter = None;
             for _ in 0..g {
                 let counter = r.u64()?;
-                if counter >= next || last_counter.is_some_and(|l| l >= counter) {
+                if last_counter.is_some_and(|l| l >= counter) {
                     return Err(Error::Malformed);
                 }
                 last_counter = Some(counter);
@@ -193,7 +194,6 @@ impl Codec for Missing {
                 Track {
                     peer,
                     device,
-                    next,
                     active_at,
                     gaps,
                     lost,
@@ -206,6 +206,8 @@ impl Codec for Missing {
 
 #[cfg(test)]
 mod tests {
+    use alloc::collections::BTreeSet;
+
     use super::*;
 
     const NOW: u64 = 1_767_225_600;
@@ -215,16 +217,31 @@ mod tests {
         (UserId::from_bytes([2; 32]), DeviceId::from_bytes([3; 16]))
     }
 
-    fn open(m: &mut Missing, counter: u64, new_session: bool, now: u64) {
-        let (user, device) = peer();
-        m.opened(S, user, device, counter, new_session, now);
+    /// The session store's side, as the core keeps it: the receive chain's next counter
+    /// and the skipped keys it holds (at most `MAX_GAPS`, oldest dropped).
+    #[derive(Default)]
+    struct Store {
+        next: u64,
+        held: BTreeSet<u64>,
+    }
+
+    fn open(m: &mut Missing, store: &mut Store, counter: u64, now: u64) {
+        let skipped: Vec<u64> = (store.next..counter).collect();
+        store.held.extend(&skipped);
+        store.held.remove(&counter);
+        store.next = store.next.max(counter + 1);
+        while store.held.len() > MAX_GAPS {
+            store.held.pop_first();
+        }
+        let held: Vec<u64> = store.held.iter().copied().collect();
+        m.opened(S, peer(), counter, &skipped, &held, now);
     }
 
     #[test]
     fn a_gap_that_stays_open_is_reported_once() {
-        let mut m = Missing::new();
-        open(&mut m, 0, true, NOW);
-        open(&mut m, 3, false, NOW);
+        let (mut m, mut s) = (Missing::new(), Store::default());
+        open(&mut m, &mut s, 0, NOW);
+        open(&mut m, &mut s, 3, NOW);
         assert!(m.due(NOW + MISSING_AFTER - 1).is_empty());
         let (user, device) = peer();
         assert_eq!(
@@ -241,56 +258,51 @@ mod tests {
 
     #[test]
     fn late_arrivals_close_their_gap() {
-        let mut m = Missing::new();
-        open(&mut m, 2, true, NOW);
-        open(&mut m, 0, false, NOW + 5);
-        open(&mut m, 1, false, NOW + 6);
+        let (mut m, mut s) = (Missing::new(), Store::default());
+        open(&mut m, &mut s, 2, NOW);
+        open(&mut m, &mut s, 0, NOW + 5);
+        open(&mut m, &mut s, 1, NOW + 6);
         assert!(m.due(NOW + MISSING_AFTER * 2).is_empty());
     }
 
     #[test]
     fn the_first_message_of_a_new_session_counts_what_came_before() {
-        let mut m = Missing::new();
-        open(&mut m, 1, true, NOW);
+        let (mut m, mut s) = (Missing::new(), Store::default());
+        open(&mut m, &mut s, 1, NOW);
         assert_eq!(m.due(NOW + MISSING_AFTER)[0].count, 1);
-        // An untracked existing session (forgotten, or restored) starts where it is.
-        let mut m = Missing::new();
-        open(&mut m, 40, false, NOW);
-        assert!(m.due(NOW + MISSING_AFTER).is_empty());
     }
 
     #[test]
-    fn stays_bounded_and_counts_what_it_had_to_drop() {
-        let mut m = Missing::new();
-        open(&mut m, 0, true, NOW);
-        open(&mut m, 200, false, NOW);
-        open(&mut m, 400, false, NOW);
+    fn stays_bounded_and_counts_what_the_store_dropped() {
+        let (mut m, mut s) = (Missing::new(), Store::default());
+        open(&mut m, &mut s, 0, NOW);
+        open(&mut m, &mut s, 200, NOW);
+        open(&mut m, &mut s, 400, NOW);
+        assert_eq!(m.sessions[&S].gaps.len(), MAX_GAPS);
         let due = m.due(NOW + MISSING_AFTER);
         assert_eq!(due[0].count, 398);
         for i in 0..(MAX_TRACKED_SESSIONS as u64 + 5) {
             let mut id = [0; 16];
             id[..8].copy_from_slice(&i.to_be_bytes());
-            m.opened(
-                SessionId::from_bytes(id),
-                peer().0,
-                peer().1,
-                0,
-                true,
-                NOW + i,
-            );
+            m.opened(SessionId::from_bytes(id), peer(), 0, &[], &[], NOW + i);
         }
         assert_eq!(m.sessions.len(), MAX_TRACKED_SESSIONS);
     }
 
     #[test]
     fn encoding_round_trips_and_is_strict() {
-        let mut m = Missing::new();
-        open(&mut m, 0, true, NOW);
-        open(&mut m, 3, false, NOW);
+        let (mut m, mut s) = (Missing::new(), Store::default());
+        open(&mut m, &mut s, 0, NOW);
+        open(&mut m, &mut s, 3, NOW);
         let bytes = m.to_bytes();
-        assert_eq!(Missing::from_bytes(&bytes), Ok(m));
+        assert_eq!(Missing::from_bytes(&bytes), Ok(m.clone()));
         for len in 0..bytes.len() {
             assert!(Missing::from_bytes(&bytes[..len]).is_err());
         }
+        // The layout before (with the engine's own next counter) still loads.
+        let mut old = bytes.clone();
+        old[..2].copy_from_slice(&TAG_V2);
+        old.splice(4 + 16 + 32 + 16..4 + 16 + 32 + 16, 4u64.to_be_bytes());
+        assert_eq!(Missing::from_bytes(&old), Ok(m));
     }
 }

@@ -206,12 +206,13 @@ impl Engine {
     ) {
         self.failures.forget(&blob_id);
         out.persist(Part::Sessions);
+        let held = self.sessions.missing(&m.session_id).unwrap_or_default();
         self.missing.opened(
             m.session_id,
-            m.sender,
-            m.sender_device,
+            (m.sender, m.sender_device),
             m.counter,
-            m.new_session,
+            &m.skipped,
+            &held,
             now,
         );
         out.persist(Part::Missing);
