@@ -8,13 +8,6 @@ use sealpost_engine::limits::MISSING_AFTER;
 use sealpost_engine::{Notice, SecurityKind};
 use support::*;
 
-fn maybe_missing(d: &Device) -> usize {
-    d.notices
-        .iter()
-        .filter(|n| matches!(n, Notice::MaybeMissing { .. }))
-        .count()
-}
-
 #[test]
 fn first_message_of_a_session_dropped_heals_is_surfaced_and_re_sent() {
     let mut relay = Relay::default();

@@ -5,65 +5,21 @@
 
 mod support;
 
-use sealpost_core::UserId;
 use sealpost_core::v2::{
     DeviceBundle, DeviceEntry, DeviceId, DeviceKeys, DeviceList, SessionId, SessionStore,
 };
 use sealpost_engine::codec::Codec;
 use sealpost_engine::limits::{MAX_RESENDS, RESEND_AFTER};
 use sealpost_engine::payload::Payload;
-use sealpost_engine::{Input, Notice, Part};
+use sealpost_engine::{Input, Part};
 use support::*;
 
-const HOUR: u64 = 3600;
-
-/// Envelopes deposited for `(user, device)` since log position `from`.
-fn deposits_to(relay: &Relay, from: usize, user: UserId, device: DeviceId) -> usize {
-    relay.log[from..]
-        .iter()
-        .filter(|(u, d, _)| *u == user && *d == device)
-        .count()
-}
-
-fn sessions_of(d: &Device) -> SessionStore {
-    SessionStore::from_secret_bytes(d.store.get(&Part::Sessions).unwrap()).unwrap()
-}
-
-/// Alice and bob, one confirmed session between their devices; returns its id.
+/// Alice and bob have written to each other; returns their one session's id.
 fn established(relay: &mut Relay) -> (Device, Device, SessionId) {
-    let mut alice = register(relay, "alice", 1);
-    let mut bob = register(relay, "bob", 2);
-    alice.send(relay, T0 + 1, "bob", "hi");
-    bob.receive(relay, T0 + 2);
-    bob.send(relay, T0 + 3, "alice", "hello");
-    alice.receive(relay, T0 + 4);
-    bob.receive(relay, T0 + 5);
+    let (alice, bob) = talked(relay);
     let sessions = sessions_of(&alice).sessions();
     assert_eq!(sessions.len(), 1);
     (alice, bob, sessions[0].id)
-}
-
-/// Alice's stored sessions with the send chain key of her only session altered (a
-/// chain out of sync, e.g. a corrupted or half-restored store), then a restart: her
-/// next messages' headers open at bob, their bodies do not.
-fn desync_send_chain(d: &mut Device) {
-    let mut b = d.store.get(&Part::Sessions).unwrap().to_vec();
-    assert_eq!(&b[2..6], &1u32.to_be_bytes(), "one session");
-    let mut at = 2 + 4 + 16 + 32 + 16;
-    let spki = usize::from(u16::from_be_bytes([b[at], b[at + 1]]));
-    at += 2 + spki + 4 * 8 + 1;
-    let init = usize::from(u16::from_be_bytes([b[at], b[at + 1]]));
-    at += 2 + init;
-    b[at] ^= 1;
-    d.store.insert(Part::Sessions, b.into());
-    d.restart();
-}
-
-fn gave_up_notices(d: &Device) -> usize {
-    d.notices
-        .iter()
-        .filter(|n| matches!(n, Notice::CouldNotDecrypt { gave_up: true, .. }))
-        .count()
 }
 
 #[test]

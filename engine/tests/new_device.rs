@@ -8,34 +8,14 @@
 
 mod support;
 
-use sealpost_core::UserId;
-use sealpost_core::v2::DeviceId;
 use sealpost_engine::DIRECTORY_MAX_AGE;
 use sealpost_engine::limits::{MAX_MESSAGE_AGE, RESEND_AFTER};
 use support::*;
 
-const HOUR: u64 = 3600;
-
-/// Envelopes deposited for `(user, device)` since log position `from`.
-fn deposits_to(relay: &Relay, from: usize, user: UserId, device: DeviceId) -> usize {
-    relay.log[from..]
-        .iter()
-        .filter(|(u, d, _)| *u == user && *d == device)
-        .count()
-}
-
-/// Alice (one device) and bob have written to each other; everything is receipted.
-fn talked(relay: &mut Relay) -> (Device, Device) {
-    let mut a1 = register(relay, "alice", 1);
-    let mut bob = register(relay, "bob", 2);
-    bob.send(relay, T0 + 1, "alice", "hi");
-    a1.receive(relay, T0 + 2);
-    a1.send(relay, T0 + 3, "bob", "hello");
-    bob.receive(relay, T0 + 4);
-    a1.receive(relay, T0 + 5);
-    assert_eq!(a1.engine.outbox_len(), 0);
-    assert_eq!(bob.engine.outbox_len(), 0);
-    (a1, bob)
+/// Alice's password login on a fresh browser (device `n`): it joins her list with the
+/// backup's account state (what a1 holds).
+fn new_browser(relay: &mut Relay, a1: &Device, n: usize, now: u64) -> Device {
+    join(relay, "alice", n, 7, now, a1.engine.account_state().clone())
 }
 
 #[test]
@@ -49,14 +29,7 @@ fn a_message_written_while_logged_out_reaches_the_new_browser_once_and_the_old_o
     // She logs in with her password on a fresh browser: a2 joins her list with the
     // backup's account state.
     let from = relay.log.len();
-    let mut a2 = join(
-        &mut relay,
-        "alice",
-        1,
-        7,
-        t + 30,
-        a1.engine.account_state().clone(),
-    );
+    let mut a2 = new_browser(&mut relay, &a1, 1, t + 30);
     a2.receive(&mut relay, t + 40);
     assert!(a2.texts().is_empty());
     // Before the first re-send interval bob does not look again.
@@ -75,7 +48,7 @@ fn a_message_written_while_logged_out_reaches_the_new_browser_once_and_the_old_o
     assert_eq!(bob.updates.get(&id), Some(&(1, 2)), "delivered");
     // a1 comes back: it gets the message too (sealed to it, and re-sent at +1 h).
     a1.receive(&mut relay, t + 2 * HOUR);
-    assert_eq!(a1.texts(), ["hi", "while you were out"]);
+    assert_eq!(a1.texts(), ["hello", "while you were out"]);
     bob.receive(&mut relay, t + 2 * HOUR + 1);
     assert_eq!(bob.updates.get(&id), Some(&(2, 2)));
     assert_eq!(bob.engine.outbox_len(), 0);
@@ -86,7 +59,7 @@ fn a_message_written_while_logged_out_reaches_the_new_browser_once_and_the_old_o
             d.receive(&mut relay, t + h * HOUR);
         }
     }
-    assert_eq!(a1.texts(), ["hi", "while you were out"]);
+    assert_eq!(a1.texts(), ["hello", "while you were out"]);
     assert_eq!(a2.texts(), ["while you were out"]);
     assert_eq!(deposits_to(&relay, from, a2.user(), a2.id()), 0);
     assert_eq!(deposits_to(&relay, from, a1.user(), a1.id()), 0);
@@ -101,14 +74,7 @@ fn the_next_message_after_a_stale_listing_brings_the_old_one_to_the_new_device()
     let (mut a1, mut bob) = talked(&mut relay);
     let t = T0 + 60;
     let old = bob.send(&mut relay, t, "alice", "first");
-    let mut a2 = join(
-        &mut relay,
-        "alice",
-        1,
-        7,
-        t + 30,
-        a1.engine.account_state().clone(),
-    );
+    let mut a2 = new_browser(&mut relay, &a1, 1, t + 30);
     // Bob's app was closed (no ticks); a day later he writes again: the send refreshes
     // the stale listing, which brings the first message to a2 as well.
     let later = t + DIRECTORY_MAX_AGE + 10;
@@ -119,7 +85,7 @@ fn the_next_message_after_a_stale_listing_brings_the_old_one_to_the_new_device()
     assert_eq!(bob.updates.get(&old), Some(&(1, 2)));
     assert_eq!(bob.updates.get(&new), Some(&(1, 2)));
     a1.receive(&mut relay, later + 3);
-    assert_eq!(a1.texts(), ["hi", "first", "second"]);
+    assert_eq!(a1.texts(), ["hello", "first", "second"]);
     bob.receive(&mut relay, later + 4);
     assert_eq!(bob.engine.outbox_len(), 0);
     a2.receive(&mut relay, later + 5 * HOUR);
@@ -140,14 +106,7 @@ fn a_message_some_device_receipted_is_not_sealed_to_a_device_added_later() {
     assert_eq!(bob.updates.get(&id), Some(&(1, 2)));
     assert_eq!(bob.engine.outbox_len(), 1, "a1b has not receipted");
     let from = relay.log.len();
-    let mut a2 = join(
-        &mut relay,
-        "alice",
-        2,
-        7,
-        t + 30,
-        a1.engine.account_state().clone(),
-    );
+    let mut a2 = new_browser(&mut relay, &a1, 2, t + 30);
     let fetches = bob.fetches;
     bob.receive(&mut relay, t + RESEND_AFTER + 1);
     assert!(bob.fetches > fetches, "the listing was refreshed");
@@ -172,14 +131,7 @@ fn nothing_is_sealed_to_a_device_added_after_max_message_age() {
     // closed all along, so his outbox still holds it when his next send refreshes the
     // listing.
     let late = t + MAX_MESSAGE_AGE + 10;
-    let mut a2 = join(
-        &mut relay,
-        "alice",
-        1,
-        7,
-        late,
-        a1.engine.account_state().clone(),
-    );
+    let mut a2 = new_browser(&mut relay, &a1, 1, late);
     let from = relay.log.len();
     bob.send(&mut relay, late, "alice", "new");
     assert_eq!(

@@ -10,14 +10,6 @@ mod support;
 use sealpost_engine::{MsgId, Notice};
 use support::*;
 
-fn deposits_for(relay: &Relay, d: &Device) -> usize {
-    relay
-        .log
-        .iter()
-        .filter(|(u, dev, _)| *u == d.user() && *dev == d.id())
-        .count()
-}
-
 #[test]
 fn a_retry_after_a_crash_between_seal_and_record_is_answered_and_sealed_once() {
     let mut relay = Relay::default();
@@ -33,12 +25,12 @@ fn a_retry_after_a_crash_between_seal_and_record_is_answered_and_sealed_once() {
     // The retry (no tick in between): answered, and the stored envelope goes out.
     alice.send_as(&mut relay, T0 + 2, id, "bob", "once");
     assert_eq!(alice.updates.get(&id), Some(&(0, 1)), "answered");
-    assert_eq!(deposits_for(&relay, &bob), 1);
+    assert_eq!(deposits_to(&relay, 0, bob.user(), bob.id()), 1);
     // Once more, now that the relay took it: answered, nothing deposited again.
     alice.updates.clear();
     alice.send_as(&mut relay, T0 + 3, id, "bob", "once");
     assert_eq!(alice.updates.get(&id), Some(&(0, 1)));
-    assert_eq!(deposits_for(&relay, &bob), 1);
+    assert_eq!(deposits_to(&relay, 0, bob.user(), bob.id()), 1);
     bob.receive(&mut relay, T0 + 4);
     assert_eq!(bob.texts(), ["once"]);
     alice.receive(&mut relay, T0 + 5);

@@ -149,21 +149,6 @@ fn hundreds_of_stranger_contacts_never_evict_an_engaged_one_even_across_a_restor
     assert_eq!(remembered, 0);
 }
 
-/// `d`'s stored sessions with the send chain key of its only session altered, then a
-/// restart: its next messages' headers open at the receiver, their bodies do not.
-fn desync_send_chain(d: &mut Device) {
-    let mut b = d.store.get(&Part::Sessions).unwrap().to_vec();
-    assert_eq!(&b[2..6], &1u32.to_be_bytes(), "one session");
-    let mut at = 2 + 4 + 16 + 32 + 16;
-    let spki = usize::from(u16::from_be_bytes([b[at], b[at + 1]]));
-    at += 2 + spki + 4 * 8 + 1;
-    let init = usize::from(u16::from_be_bytes([b[at], b[at + 1]]));
-    at += 2 + init;
-    b[at] ^= 1;
-    d.store.insert(Part::Sessions, b.into());
-    d.restart();
-}
-
 #[test]
 fn a_stranger_cannot_make_this_device_start_trusted_sessions() {
     let mut relay = Relay::default();

@@ -10,13 +10,6 @@ use sealpost_engine::limits::{MAX_MESSAGE_AGE, MAX_OPEN_ATTEMPTS, MISSING_AFTER}
 use sealpost_engine::{Notice, SecurityKind, SendError};
 use support::*;
 
-fn maybe_missing(d: &Device) -> usize {
-    d.notices
-        .iter()
-        .filter(|n| matches!(n, Notice::MaybeMissing { .. }))
-        .count()
-}
-
 #[test]
 fn a_tick_rotates_the_device_key_and_new_sessions_use_the_new_one() {
     let mut relay = Relay::default();

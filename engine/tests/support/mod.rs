@@ -4,9 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 #![allow(dead_code)]
 
+mod checks;
 mod fixture;
 pub mod strangers;
 
+#[allow(unused_imports)] // not every test binary reads them
+pub use checks::*;
 pub use fixture::{encryption_key, identity_key};
 
 use std::collections::{BTreeMap, VecDeque};
