@@ -5,7 +5,7 @@ import { serveClient } from 'sealpost-wasm/worker';
 
 async function main() {
   await init();
-  const c: Client = await Client.login({ relayUrl: '', storage: new MemoryStorage(), keySize: 2048, takeOver: true, bundleMaxAge: 0, requestTimeout: 5000 }, 'alice', 'pw');
+  const c: Client = await Client.login({ relayUrl: '', storage: new MemoryStorage(), keySize: 2048, takeOver: true, bundleMaxAge: 0, requestTimeout: 5000, clock: () => Date.now() }, 'alice', 'pw');
   c.onMessage((m: IncomingMessage) => console.log(m.text, m.verified));
   const r = await c.send('bob', 'hi');
   const s: string = r.messageId;

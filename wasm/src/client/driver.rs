@@ -21,7 +21,7 @@ use super::persist::{self, Pairs as _, part_name};
 use super::transport::{Out, json_with_ids, network, relay_error, retryable, sleep, unb64};
 use super::{Inner, State};
 use crate::error::{Code, err};
-use crate::{now_or, rng};
+use crate::rng;
 
 /// Most delivered messages kept for an app that acknowledges itself (`autoAck: false`).
 const MAX_INBOX: usize = 1000;
@@ -86,6 +86,11 @@ impl Inner {
         )
     }
 
+    /// The engine's time now (`ClientOptions.clock`, else the real clock).
+    pub(crate) fn now(&self) -> u64 {
+        super::options::clock_now(self.clock.as_ref())
+    }
+
     /// Feeds one input and carries out what follows; one input at a time. (Boxed: one
     /// copy of the output loop in the module, not one per caller.)
     pub(crate) fn feed(
@@ -95,7 +100,7 @@ impl Inner {
         let me = Rc::clone(self);
         Box::pin(async move {
             let _turn = me.pump.lock().await;
-            let now = now_or(None);
+            let now = me.now();
             let outputs = me.with_engine(|e| Ok(e.handle(&mut rng(), now, input)))?;
             me.apply(outputs, now).await
         })
@@ -343,7 +348,7 @@ impl Inner {
                 match me.fetch_directory(&user).await {
                     Ok(answer) => {
                         me.fetching.borrow_mut().retain(|u| *u != user);
-                        me.fetched_at.borrow_mut().put(user, now_or(None));
+                        me.fetched_at.borrow_mut().put(user, me.now());
                         let input = match answer {
                             Some((device_list, bundles)) => Input::DirectoryFetched {
                                 user,
@@ -373,7 +378,7 @@ impl Inner {
     /// Gives the engine a fresh directory answer for `user` when this driver's is older
     /// than `max_age` seconds (errors are left to the engine's own fetch).
     pub(crate) async fn refresh(self: &Rc<Self>, user: UserId, max_age: u64) {
-        let now = now_or(None);
+        let now = self.now();
         let last = self.fetched_at.borrow().find(&user).copied();
         if last.is_some_and(|t| now.saturating_sub(t) < max_age) {
             return;

@@ -22,8 +22,8 @@ use super::{Client, Inner, State, client_http, devices};
 use crate::crypto::hex;
 use crate::error::{Code, OrJs, err, invalid};
 use crate::lock;
+use crate::rng;
 use crate::vault::Vault;
-use crate::{now_or, rng};
 
 /// How long a link code is good for (the relay's link channel TTL).
 const LINK_TTL_MS: f64 = 10.0 * 60.0 * 1000.0;
@@ -195,7 +195,7 @@ async fn join_linked(
         user,
         device_id,
         key,
-        now_or(None),
+        options.now(),
     )
     .or_js()?;
     // The old device publishes the list with this device after depositing the grant.
@@ -229,7 +229,7 @@ async fn join_linked(
             },
             &list,
             account,
-            now_or(None),
+            options.now(),
         )
         .map_err(devices::list_error)?;
         let vault = Vault::create(&password, options.iterations)?;
@@ -263,7 +263,7 @@ async fn join_linked(
             let inner = Rc::clone(&client.inner);
             let published = async {
                 inner.store_history().await?;
-                let batch = inner.apply(outputs, now_or(None)).await?;
+                let batch = inner.apply(outputs, inner.now()).await?;
                 if let Some(r) = batch.published.into_iter().next() {
                     r?;
                 }
@@ -350,7 +350,7 @@ impl LinkApproval {
                 .or_js()?;
         }
         put_slot(&inner.http, &self.code, "grant", &grant).await?;
-        let entry = Engine::link_entry(&self.hello, now_or(None));
+        let entry = Engine::link_entry(&self.hello, inner.now());
         inner.device_op(Input::AddDevice { entry }).await
     }
 

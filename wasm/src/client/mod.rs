@@ -41,9 +41,9 @@ use self::persist::{BackupRecord, Sent};
 use self::transport::{Http, Out, global_listener, receive_loop, relay_error};
 use crate::error::{Code, OrJs, err, invalid};
 use crate::lock::{self, AccountLock};
+use crate::rng;
 use crate::storage::StorageJs;
 use crate::vault::Vault;
-use crate::{now_or, rng};
 
 /// Everything secret, dropped (and zeroized) at logout.
 pub(crate) struct State {
@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     pub(crate) fetched_at: RefCell<Vec<(UserId, u64)>>,
     pub(crate) user_id: UserId,
     pub(crate) device_id: DeviceId,
+    /// `ClientOptions.clock`: the engine's time.
+    pub(crate) clock: Option<Function>,
     pub(crate) state: RefCell<Option<State>>,
     /// One engine input (and its outputs) at a time.
     pub(crate) pump: futures_util::lock::Mutex<()>,
@@ -193,7 +195,7 @@ fn device_keys(
     steps: u32,
 ) -> Result<DeviceKeys, JsValue> {
     let size = crate::crypto::key_size(options.key_size)?;
-    let keys = DeviceKeys::generate(&mut rng(), identity, user, size, now_or(None)).or_js()?;
+    let keys = DeviceKeys::generate(&mut rng(), identity, user, size, options.now()).or_js()?;
     options.progress(step, steps);
     Ok(keys)
 }
@@ -223,6 +225,7 @@ impl Client {
             fetched_at: RefCell::default(),
             user_id,
             device_id,
+            clock: options.clock.clone(),
             state: RefCell::new(Some(state)),
             pump: futures_util::lock::Mutex::new(()),
             events: Events::default(),
@@ -271,7 +274,7 @@ impl Client {
         let inner = &client.inner;
         // Stored before anything is published: a failure after that loses nothing.
         inner.persist_all().await?;
-        let batch = inner.apply(outputs, now_or(None)).await?;
+        let batch = inner.apply(outputs, inner.now()).await?;
         if let Some(r) = batch.published.into_iter().next() {
             r?;
         }
@@ -301,7 +304,7 @@ impl Client {
                 keys,
                 name: options.device_name.clone(),
             },
-            now_or(None),
+            options.now(),
         )
         .or_js()?;
         let state = State {
@@ -397,7 +400,7 @@ impl Client {
             },
             &list,
             account,
-            now_or(None),
+            options.now(),
         )
         .map_err(|e| match e {
             sealpost_core::Error::TooLarge => err(

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::error::{OrJs, invalid};
+use crate::now_or;
 use crate::storage::StorageJs;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -57,6 +58,14 @@ export interface ClientOptions {
    * visible to the relay and to contacts). Default: the browser and OS.
    */
   deviceName?: string;
+  /**
+   * The engine's clock, in Unix milliseconds (default `Date.now`): the time it stamps
+   * messages with and runs its timers by (re-sends, "may be missing" after an hour,
+   * expiry, key rotation). For tests and simulations that need an hour to pass; the
+   * relay's request signatures keep the real clock. Call `rotateKeys()` to run the
+   * timers at once after moving it. `Client` only (a function does not reach a worker).
+   */
+  clock?: () => number;
   /**
    * `startLink` only: the password that encrypts this browser's copy of the account
    * (use the account's password, so that `login` unlocks it later).
@@ -218,6 +227,7 @@ pub(crate) struct Options {
     pub(crate) device_name: String,
     pub(crate) bundle_max_age: u64,
     pub(crate) password: Option<Zeroizing<String>>,
+    pub(crate) clock: Option<Function>,
 }
 
 pub(crate) fn get(o: &JsValue, k: &str) -> JsValue {
@@ -274,7 +284,13 @@ impl Options {
                 .filter(|v| *v >= 0.0)
                 .map_or(60, |v| v as u64),
             password: get(o, "password").as_string().map(Zeroizing::new),
+            clock: get(o, "clock").dyn_into::<Function>().ok(),
         })
+    }
+
+    /// The engine's time now (see [`clock_now`]).
+    pub(crate) fn now(&self) -> u64 {
+        clock_now(self.clock.as_ref())
     }
 
     /// Reports key generation progress.
@@ -283,6 +299,16 @@ impl Options {
             let _ = f.call2(&JsValue::NULL, &done.into(), &total.into());
         }
     }
+}
+
+/// `clock()` (`ClientOptions.clock`, Unix milliseconds) in Unix seconds; the real clock
+/// without one, or when it returns no positive finite number.
+pub(crate) fn clock_now(clock: Option<&Function>) -> u64 {
+    let ms = clock
+        .and_then(|f| f.call0(&JsValue::NULL).ok())
+        .and_then(|v| v.as_f64())
+        .filter(|v| v.is_finite() && *v >= 1000.0);
+    now_or(ms.map(|ms| ms / 1000.0))
 }
 
 /// The longest prefix of `s` that fits in `max` bytes of UTF-8.

@@ -16,7 +16,7 @@ use super::options::SendResultJs;
 use super::persist::{self, Pairs as _, Sent};
 use crate::crypto::{hex, to_js};
 use crate::error::{Code, OrJs, err, invalid};
-use crate::{now_or, rng};
+use crate::rng;
 
 /// What a waiting `send` learns once the engine sealed its message.
 pub(crate) struct Sealed {
@@ -204,7 +204,7 @@ impl Inner {
         };
         if let (Some(k), None) = (&idempotency_key, &known) {
             // Recorded before anything is sealed: a retry never makes a second message.
-            let now = now_or(None);
+            let now = self.now();
             let json = self.with_state(|s| {
                 persist::prune_sent(&mut s.sent, now);
                 s.sent.put(
