@@ -319,12 +319,21 @@ fn a_link_grant_hands_the_account_to_a_new_device() {
     let wrong = LinkCode::generate(&mut n_rng);
     assert!(
         a1.engine
-            .link_grant(&mut a1.rng, &wrong, &sealed_hello)
+            .link_grant(&mut a1.rng, &wrong, &sealed_hello, &[])
             .is_err()
     );
+    // A history that cannot fit in a grant is refused.
+    let huge = vec![0u8; sealpost_core::v2::MAX_GRANT_LEN + 1];
+    assert_eq!(
+        a1.engine
+            .link_grant(&mut a1.rng, &code, &sealed_hello, &huge)
+            .map(|_| ()),
+        Err(sealpost_core::Error::TooLarge)
+    );
+    // The history the user chose to transfer goes into the grant the engine seals.
     let (grant, shown) = a1
         .engine
-        .link_grant(&mut a1.rng, &code, &sealed_hello)
+        .link_grant(&mut a1.rng, &code, &sealed_hello, b"old messages")
         .unwrap();
     assert_eq!(shown.name, "alice device 1");
     let t = T0 + 5;
@@ -339,6 +348,7 @@ fn a_link_grant_hands_the_account_to_a_new_device() {
     // The new device opens the grant and joins with the list that already has it.
     let opened = LinkGrant::open(&code, &sealed_hello, &grant).unwrap();
     assert_eq!(opened.username.as_str(), "alice");
+    assert_eq!(&opened.history[..], b"old messages");
     let state = AccountState::from_bytes(&opened.account_state).unwrap();
     let list = relay.lists.get(&user("alice")).unwrap().clone();
     let device = sealpost_engine::NewDevice {

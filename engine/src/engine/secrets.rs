@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 use sealpost_core::backup::{BackupKeys, BackupParams};
-use sealpost_core::v2::{DeviceEntry, LinkCode, LinkGrant, LinkHello, backup};
-use sealpost_core::{IdentityKey, Result, auth};
+use sealpost_core::v2::{DeviceEntry, LinkCode, LinkGrant, LinkHello, MAX_GRANT_LEN, backup};
+use sealpost_core::{Error, IdentityKey, Result, auth};
 use zeroize::Zeroizing;
 
 use super::Engine;
@@ -67,25 +67,36 @@ impl Engine {
     }
 
     /// Links a new device (design 4), after the user typed or scanned its `code` and
-    /// confirmed the name this returns: opens its `sealed_hello` (from the link
-    /// channel), and seals the grant for it (username, identity key, compact account
-    /// state, no history). Returns the grant to deposit in the link channel and the
-    /// hello; then hand [`DeviceEntry`] `{ id: hello.device_id, added_at: now, name:
-    /// hello.name }` to [`crate::Input::AddDevice`] (see [`Engine::link_entry`]).
-    /// A wrong code or an altered hello is [`sealpost_core::Error::Decrypt`].
+    /// confirmed its name ([`LinkHello::open`]`(code, sealed_hello)` shows it): seals
+    /// the grant for its `sealed_hello` (from the link channel) with the username, the
+    /// identity key, the compact account state and the `history` the user chose to
+    /// transfer (opaque bytes, e.g. the app's encrypted history export; empty for none).
+    /// The identity key goes straight from here into the sealed grant: a driver never
+    /// holds it, not even to add the history. Returns the grant to deposit in the link
+    /// channel and the hello; then hand [`DeviceEntry`] `{ id: hello.device_id, added_at:
+    /// now, name: hello.name }` to [`crate::Input::AddDevice`] (see
+    /// [`Engine::link_entry`]). A wrong code or an altered hello is
+    /// [`sealpost_core::Error::Decrypt`]; a history that does not fit in a grant
+    /// (`MAX_GRANT_LEN`, 1 MiB sealed, with the account state; PROTOCOL.md 19.2) is
+    /// [`sealpost_core::Error::TooLarge`].
     pub fn link_grant<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
         code: &LinkCode,
         sealed_hello: &[u8],
+        history: &[u8],
     ) -> Result<(Vec<u8>, LinkHello)> {
         let hello = LinkHello::open(code, sealed_hello)?;
+        if history.len() > MAX_GRANT_LEN {
+            // Refused before the identity key is copied at all.
+            return Err(Error::TooLarge);
+        }
         let grant = LinkGrant {
             username: self.me.username.clone(),
             // No `Clone` for secret keys: a copy through its (zeroized) PKCS#8 encoding.
             identity: IdentityKey::from_pkcs8_der(&self.me.identity.to_pkcs8_der()?)?,
             account_state: Zeroizing::new(self.account.to_bytes()),
-            history: Zeroizing::new(Vec::new()),
+            history: Zeroizing::new(history.to_vec()),
         };
         let sealed = grant.seal(rng, code, sealed_hello)?;
         Ok((sealed, hello))

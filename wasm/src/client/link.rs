@@ -4,7 +4,7 @@
 //! account state, optional history) and publishes the device list with it; the new
 //! device joins the account with its own fresh keys.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gloo_net::http::{Method, Response};
@@ -292,7 +292,8 @@ pub struct LinkApproval {
     code: LinkCode,
     hello: LinkHello,
     sealed_hello: Vec<u8>,
-    grant: RefCell<Option<Vec<u8>>>,
+    /// Until confirmed or cancelled.
+    open: Cell<bool>,
 }
 
 impl std::fmt::Debug for LinkApproval {
@@ -329,26 +330,35 @@ impl LinkApproval {
                 "the account has 8 devices: revoke one first",
             ));
         }
-        let Some(mut grant) = self.grant.borrow_mut().take() else {
+        if !self.open.get() {
             return Err(invalid("this link was confirmed or cancelled already"));
-        };
+        }
         let history = if options.is_object() {
             get(&options, "history")
                 .dyn_into::<js_sys::Uint8Array>()
                 .ok()
-                .map(|h| h.to_vec())
+                .map(|h| Zeroizing::new(h.to_vec()))
         } else {
             None
         };
-        if let Some(history) = history.filter(|h| !h.is_empty()) {
-            // The engine's grant carries no history: open it, add it, seal it again
-            // (the identity key is in this memory only for that moment).
-            let mut opened = LinkGrant::open(&self.code, &self.sealed_hello, &grant).or_js()?;
-            opened.history = Zeroizing::new(history);
-            grant = opened
-                .seal(&mut rng(), &self.code, &self.sealed_hello)
-                .or_js()?;
-        }
+        // The engine seals the grant with the history: the identity key never leaves it.
+        let (grant, _) = inner.with_engine(|e| {
+            e.link_grant(
+                &mut rng(),
+                &self.code,
+                &self.sealed_hello,
+                history.as_deref().map_or(&[], |h| &h[..]),
+            )
+            .map_err(|e| match e {
+                sealpost_core::Error::TooLarge => err(
+                    Code::TooLarge,
+                    "the history does not fit in a link (at most 1 MiB with the account state)",
+                ),
+                e => crate::error::core_error(e),
+            })
+        })?;
+        // Still open after a refused history: the app may confirm without it.
+        self.open.set(false);
         put_slot(&inner.http, &self.code, "grant", &grant).await?;
         let entry = Engine::link_entry(&self.hello, inner.now());
         inner.device_op(Input::AddDevice { entry }).await
@@ -356,7 +366,7 @@ impl LinkApproval {
 
     /// Refuses: the new device's `wait()` rejects with `LINK_REFUSED`.
     pub async fn cancel(&self) {
-        self.grant.borrow_mut().take();
+        self.open.set(false);
         delete_channel(&self.inner.http, &self.code).await;
     }
 }
@@ -437,20 +447,18 @@ impl Client {
                 "no such link code (expired or cancelled)",
             ));
         };
-        let (grant, hello) = inner.with_engine(|e| {
-            e.link_grant(&mut rng(), &code, &sealed_hello).map_err(|_| {
-                err(
-                    Code::LinkRefused,
-                    "the new device's request does not open with this code",
-                )
-            })
+        let hello = LinkHello::open(&code, &sealed_hello).map_err(|_| {
+            err(
+                Code::LinkRefused,
+                "the new device's request does not open with this code",
+            )
         })?;
         Ok(LinkApproval {
             inner,
             code,
             hello,
             sealed_hello,
-            grant: RefCell::new(Some(grant)),
+            open: Cell::new(true),
         })
     }
 }
