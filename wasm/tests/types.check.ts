@@ -44,7 +44,7 @@ async function main() {
   // Protocol v2: devices, linking, delivery and notices.
   c.onMessage((m: IncomingMessage) => console.log(m.msgId, m.fromDevice, m.conversation, m.own));
   c.onDelivery((d: DeliveryEvent) => console.log(d.messageId, d.delivered, d.total));
-  c.onNotice((x: NoticeEvent) => { if (x.kind === 'mayBeMissing') console.log(x.count); });
+  c.onNotice((x: NoticeEvent) => { if (x.kind === 'mayBeMissing') console.log(x.count); if (x.kind === 'couldNotDecrypt' && x.gaveUp === false) console.log(x.blobId); });
   const devices: DeviceInfo[] = await c.devices();
   await c.revokeDevice(devices[0].id);
   await Client.revokeDeviceWithPassword({ relayUrl: '' }, 'alice', 'pw', devices[0].id);

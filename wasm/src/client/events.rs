@@ -182,6 +182,10 @@ struct NoticeOut {
     message_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     security: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gave_up: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blob_id: Option<String>,
     detail: String,
     at: u64,
 }
@@ -277,8 +281,10 @@ impl Inner {
             n.from_username = self.name_of(user);
         };
         match notice {
-            Notice::CouldNotDecrypt { gave_up, .. } => {
+            Notice::CouldNotDecrypt { blob_id, gave_up } => {
                 n.kind = "couldNotDecrypt";
+                n.gave_up = Some(*gave_up);
+                n.blob_id = Some(blob_id.clone());
                 n.detail = if *gave_up {
                     "A message could not be decrypted.".into()
                 } else {

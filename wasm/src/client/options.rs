@@ -168,6 +168,15 @@ export interface NoticeEvent {
   messageId?: string;
   /** For `security`: what happened. */
   security?: "identityMismatch" | "identityChanged" | "badDirectory" | "unknownDevice" | "forgedPayload" | "deviceRevoked";
+  /**
+   * For `couldNotDecrypt`: `true` when the client gave up on the blob (acknowledged: it
+   * will not come again; a message it carried is lost unless its sender re-sends it),
+   * `false` when the blob stays on the relay and is tried again (a later notice for the
+   * same `blobId` may say `true`, or the message may still arrive).
+   */
+  gaveUp?: boolean;
+  /** For `couldNotDecrypt`: the relay blob, to tell repeated notices about one blob apart. */
+  blobId?: string;
   /** Plain words for the user. */
   detail: string;
   /** When (Unix seconds). */
