@@ -19,6 +19,8 @@ try {
   if (params.get('relay')) {
     const { clientSuite, workerSuite } = await import('./client.suite.js');
     clientSuite(h, sp, { relayUrl: params.get('relay') });
+    const { recoverySuite } = await import('./recovery.suite.js');
+    recoverySuite(h, sp, { relayUrl: params.get('relay') });
     workerSuite(h, sp, { relayUrl: params.get('relay') });
   }
   window.__result = await h.run(params.get('filter') ?? undefined);

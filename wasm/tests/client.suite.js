@@ -1,6 +1,7 @@
 // The relay client against a real relay process (browser only: it needs WebSocket and
 // IndexedDB). Usernames are random per run so the suite can run against any relay.
 import { assert, bytesToHex, eq, hexToBytes, throwsCode } from './harness.js';
+import { notices, online, recv, until } from './client.helpers.js';
 
 export function clientSuite({ test }, sp, { relayUrl }) {
   const tag = Math.random().toString(36).slice(2, 8);
@@ -14,31 +15,7 @@ export function clientSuite({ test }, sp, { relayUrl }) {
   let alice;
   let bob;
 
-  const recv = (client, ms = 30000) =>
-    Promise.race([
-      client.nextMessage(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`no message within ${ms} ms`)), ms)),
-    ]);
-  const online = (client, ms = 15000) =>
-    new Promise((resolve, reject) => {
-      if (client.status === 'online') return resolve();
-      const t = setTimeout(() => reject(new Error('not online')), ms);
-      client.onStatus((s) => s === 'online' && (clearTimeout(t), resolve()));
-    });
-
   const devicesOf = async (client) => (await client.devices()).map((d) => d.id).sort();
-  const notices = (client) => {
-    const seen = [];
-    client.onNotice((n) => seen.push(n));
-    return seen;
-  };
-  const until = async (cond, ms = 30000, what = 'condition') => {
-    for (let t = 0; t < ms; t += 100) {
-      if (await cond()) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  };
   // Every relay request the package makes (recorded by wrapping fetch).
   const recorded = [];
   const realFetch = globalThis.fetch;
@@ -145,6 +122,10 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     await alice.send(B, 'after the junk');
     eq((await recv(bob)).text, 'after the junk'); // the junk was not delivered
     await until(() => seen.some((n) => n.kind === 'couldNotDecrypt'), 10000, 'a couldNotDecrypt notice');
+    // Not given up yet: the blob stays on the relay for another attempt (the engine's
+    // `gave_up`); `blobId` tells the notices of later attempts apart.
+    const undecryptable = seen.find((n) => n.kind === 'couldNotDecrypt');
+    eq([undecryptable.gaveUp, typeof undecryptable.blobId], [false, 'string']);
     assert(seen.every((n) => !JSON.stringify(n).includes('after the junk')), 'notices carry no text');
   });
 

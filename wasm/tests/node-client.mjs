@@ -17,6 +17,8 @@ if (process.send) {
 }
 const h = createHarness();
 clientSuite(h, sp, { relayUrl });
+const { recoverySuite } = await import('./recovery.suite.js');
+recoverySuite(h, sp, { relayUrl });
 // serveClient/RemoteClient through in-process ports: the worker side runs the web build.
 const { remoteSuite, workerPair } = await import('./remote.suite.js');
 const { readFileSync } = await import('node:fs');
