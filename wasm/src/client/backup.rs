@@ -12,9 +12,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use zeroize::Zeroizing;
 
-use super::Inner;
 use super::persist::{self, BackupRecord};
 use super::transport::{Http, network, relay_error, retryable, sleep};
+use super::{Client, Inner};
 use crate::crypto::hex;
 use crate::error::{Code, OrJs, core_error, err};
 use crate::rng;
@@ -200,5 +200,36 @@ impl Inner {
             }
             me.backup_running.set(false);
         });
+    }
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// The engine rotates this device's keys by itself; kept for compatibility (false).
+    #[wasm_bindgen(js_name = needsRotation)]
+    pub fn needs_rotation(&self) -> Result<bool, JsValue> {
+        self.inner.with_state(|_| Ok(false))
+    }
+
+    /// Runs the engine's timers now (key rotation when due) and re-uploads the backup.
+    /// `password` derives the backup keys when they are not in memory. Resolves to
+    /// whether the backup was uploaded.
+    #[wasm_bindgen(js_name = rotateKeys)]
+    pub async fn rotate_keys(&self, password: Option<String>) -> Result<bool, JsValue> {
+        let inner = &self.inner;
+        inner.feed(sealpost_engine::Input::Tick).await?;
+        let have = inner.with_state(|s| Ok(s.backup.is_some()))?;
+        if !have {
+            let Some(pw) = password.map(Zeroizing::new) else {
+                return Ok(false);
+            };
+            let b = Backup::create(&pw, &inner.user_id, None)?;
+            inner.with_state(|s| {
+                s.backup = Some(b);
+                Ok(())
+            })?;
+            inner.store_backup_record().await?;
+        }
+        inner.upload_backup().await
     }
 }

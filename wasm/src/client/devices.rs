@@ -13,12 +13,12 @@ use sealpost_engine::Input;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::Inner;
 use super::backup;
 use super::driver::Batch;
 use super::options::get;
 use super::persist::Pairs as _;
 use super::transport::{Http, network, relay_error};
+use super::{Client, Inner};
 use crate::crypto::to_js;
 
 /// Device list changes waiting for their outcome, oldest first.
@@ -189,4 +189,20 @@ pub(crate) async fn revoke_with_password(
         return Err(relay_error(resp, Code::Stale).await);
     }
     Ok(())
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// The account's devices: `{ id, name, addedAt, lastSeen, current }[]`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<DeviceInfo[]>")]
+    pub async fn devices(&self) -> Result<JsValue, JsValue> {
+        self.inner.devices().await
+    }
+
+    /// Removes a device from the account (a new signed device list): its mailbox is
+    /// deleted and contacts stop sealing to it.
+    #[wasm_bindgen(js_name = revokeDevice)]
+    pub async fn revoke_device(&self, id: String) -> Result<(), JsValue> {
+        self.inner.revoke_device(&id).await
+    }
 }

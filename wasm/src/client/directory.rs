@@ -10,9 +10,10 @@ use sealpost_engine::{Input, LookupOutcome};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::Inner;
 use super::driver::Batch;
+use super::options::ContactInfoJs;
 use super::persist::Pairs as _;
+use super::{Client, Inner};
 use crate::crypto::{Bytes, hex, to_js};
 use crate::error::{Code, OrJs, err};
 
@@ -198,5 +199,46 @@ impl Inner {
         let id = Username::parse(username).or_js()?.user_id();
         self.feed(Input::ForgetContact { user: id }).await?;
         Ok(())
+    }
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Looks `username` up in the directory and pins its identity key (trust on first
+    /// use). Throws `NOT_FOUND`, or `IDENTITY_CHANGED` when it differs from the pin.
+    pub async fn lookup(&self, username: String) -> Result<ContactInfoJs, JsValue> {
+        let id = self.inner.lookup(&username).await?;
+        Ok(self.inner.contact_info(&id)?.unchecked_into())
+    }
+
+    /// The pinned contacts.
+    #[wasm_bindgen(unchecked_return_type = "ContactInfo[]")]
+    pub fn contacts(&self) -> Result<js_sys::Array, JsValue> {
+        let out = js_sys::Array::new();
+        for id in self.inner.contact_ids()? {
+            out.push(&self.inner.contact_info(&id)?);
+        }
+        Ok(out)
+    }
+
+    /// Records that you compared the safety number with `username` (or un-marks it);
+    /// the account's other devices learn it too.
+    #[wasm_bindgen(js_name = setVerified)]
+    pub async fn set_verified(&self, username: String, verified: bool) -> Result<(), JsValue> {
+        self.inner.set_verified(&username, verified).await
+    }
+
+    /// Forgets a contact (its pin and sessions), so the next `lookup` pins its current
+    /// key: how a changed identity key is accepted.
+    #[wasm_bindgen(js_name = forgetContact)]
+    pub async fn forget_contact(&self, username: String) -> Result<(), JsValue> {
+        self.inner.forget_contact(&username).await
+    }
+
+    /// Whether `scanned` (the bytes of the QR code `username` shows) matches your
+    /// safety number with that contact. Mark it with `setVerified` when it does.
+    #[wasm_bindgen(js_name = matchesQr)]
+    pub fn matches_qr(&self, username: String, scanned: Vec<u8>) -> Result<bool, JsValue> {
+        self.inner.matches_qr(&username, &scanned)
     }
 }

@@ -4,14 +4,15 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
-use js_sys::Function;
+use js_sys::{Function, Promise};
 use sealpost_core::UserId;
 use sealpost_engine::{IncomingMessage, Notice, SecurityKind};
 use serde::Serialize;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
-use super::Inner;
 use super::persist::Pairs as _;
+use super::{Client, Inner};
 use crate::crypto::{Bytes, hex, to_js};
 use crate::error::Code;
 
@@ -352,5 +353,114 @@ impl Inner {
         if let Ok(v) = to_js(&n) {
             call_all(&listeners, &v);
         }
+    }
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Calls `listener(message)` for every incoming message (decrypted, authenticated,
+    /// never twice).
+    #[wasm_bindgen(js_name = onMessage)]
+    pub fn on_message(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(message: IncomingMessage) => void")]
+        listener: Function,
+    ) {
+        self.inner
+            .events
+            .listeners
+            .borrow_mut()
+            .message
+            .push(listener);
+    }
+
+    /// Calls `listener(status)` when the connection state changes.
+    #[wasm_bindgen(js_name = onStatus)]
+    pub fn on_status(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(status: ConnectionStatus) => void")]
+        listener: Function,
+    ) {
+        self.inner
+            .events
+            .listeners
+            .borrow_mut()
+            .status
+            .push(listener);
+    }
+
+    /// Calls `listener(event)` for background errors.
+    #[wasm_bindgen(js_name = onError)]
+    pub fn on_error(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(event: ClientErrorEvent) => void")]
+        listener: Function,
+    ) {
+        self.inner
+            .events
+            .listeners
+            .borrow_mut()
+            .error
+            .push(listener);
+    }
+
+    /// Calls `listener({ messageId, delivered, total })` when devices receipt a sent message.
+    #[wasm_bindgen(js_name = onDelivery)]
+    pub fn on_delivery(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(event: DeliveryEvent) => void")] listener: Function,
+    ) {
+        self.inner
+            .events
+            .listeners
+            .borrow_mut()
+            .delivery
+            .push(listener);
+    }
+
+    /// Calls `listener(notice)` for what the user should know that is not a message: a
+    /// message that could not be decrypted or may be missing, a security event, a
+    /// message that reached no device. Never message text.
+    #[wasm_bindgen(js_name = onNotice)]
+    pub fn on_notice(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(notice: NoticeEvent) => void")] listener: Function,
+    ) {
+        self.inner
+            .events
+            .listeners
+            .borrow_mut()
+            .notice
+            .push(listener);
+    }
+
+    /// The next incoming message, or `null` after `logout`. Messages are queued while
+    /// nobody waits. `for await (const m of client.messages())` wraps this.
+    #[wasm_bindgen(js_name = nextMessage, unchecked_return_type = "Promise<IncomingMessage | null>")]
+    pub fn next_message(&self) -> Promise {
+        let events = &self.inner.events;
+        events.iterating.set(true);
+        if let Some(m) = events.queue.borrow_mut().pop_front() {
+            return Promise::resolve(&m);
+        }
+        if self.inner.conn.closed.get() {
+            return Promise::resolve(&JsValue::NULL);
+        }
+        let inner = Rc::clone(&self.inner);
+        Promise::new(&mut |resolve, _| inner.events.waiters.borrow_mut().push_back(resolve))
+    }
+
+    /// With `autoAck: false`: the app stored these messages (`IncomingMessage.id`), the
+    /// client forgets them (they are not given again at the next login).
+    pub async fn ack(&self, ids: Vec<String>) -> Result<(), JsValue> {
+        let changed = self.inner.with_state(|s| {
+            let before = s.inbox.len();
+            s.inbox.retain(|m| !ids.contains(&m.id));
+            Ok(before != s.inbox.len())
+        })?;
+        if changed {
+            self.inner.store_inbox().await?;
+        }
+        Ok(())
     }
 }

@@ -16,9 +16,10 @@ use sealpost_engine::{Engine, Input, NewDevice};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
+use super::account::client_http;
 use super::options::{Options, get};
 use super::transport::{Http, network, relay_error, sleep};
-use super::{Client, Inner, State, client_http, devices};
+use super::{Client, Inner, State, devices, persist};
 use crate::crypto::hex;
 use crate::error::{Code, OrJs, err, invalid};
 use crate::lock;
@@ -460,5 +461,22 @@ impl Client {
             sealed_hello,
             open: Cell::new(true),
         })
+    }
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// The conversation history a device link handed over (once; `null` after, or when
+    /// there was none).
+    #[wasm_bindgen(js_name = takeLinkedHistory)]
+    pub async fn take_linked_history(&self) -> Result<Option<Vec<u8>>, JsValue> {
+        let h = self.inner.with_state(|s| Ok(s.history.take()))?;
+        if h.is_some() {
+            self.inner
+                .storage
+                .remove(&persist::key(&self.inner.user_id, "history"))
+                .await?;
+        }
+        Ok(h.map(|h| h.to_vec()))
     }
 }

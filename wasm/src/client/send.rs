@@ -10,10 +10,10 @@ use sealpost_engine::{Input, MsgId, SendError};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::Inner;
 use super::driver::{Batch, DepositResult};
-use super::options::SendResultJs;
+use super::options::{SendOptionsJs, SendResultJs, get};
 use super::persist::{self, Pairs as _, Sent};
+use super::{Client, Inner};
 use crate::crypto::{hex, to_js};
 use crate::error::{Code, OrJs, err, invalid};
 use crate::rng;
@@ -300,5 +300,44 @@ impl Inner {
             }
         }
         result(&hex(&msg_id.0), sealed.delivered, sealed.total)
+    }
+}
+
+/// Reads `options.idempotencyKey`.
+fn idempotency_key(options: Option<SendOptionsJs>) -> Result<Option<String>, JsValue> {
+    match options.map(|o| get(&o, "idempotencyKey")) {
+        None => Ok(None),
+        Some(v) if v.is_undefined() || v.is_null() => Ok(None),
+        Some(v) => match v.as_string() {
+            Some(k) if !k.is_empty() && k.chars().count() <= 256 => Ok(Some(k)),
+            _ => Err(invalid(
+                "options.idempotencyKey must be a string of 1 to 256 characters",
+            )),
+        },
+    }
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Encrypts and sends `content` (a string, or bytes with `contentType`, default 1)
+    /// to every device of `to` and, as copies, to this account's other devices. Resolves
+    /// once the relay took it: `{ messageId, delivered, total }` (`onDelivery` follows
+    /// the receipts). `options.idempotencyKey` makes retries safe (see `SendOptions`).
+    pub async fn send(
+        &self,
+        to: String,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] content: JsValue,
+        #[wasm_bindgen(js_name = contentType)] content_type: Option<u8>,
+        options: Option<SendOptionsJs>,
+    ) -> Result<SendResultJs, JsValue> {
+        if self.inner.conn.closed.get() {
+            return Err(err(Code::Closed, "logged out"));
+        }
+        let (ct, bytes) = crate::crypto::read_content(&content, content_type)?;
+        if ct == 255 {
+            return Err(invalid("content type 255 is reserved"));
+        }
+        let key = idempotency_key(options)?;
+        self.inner.send(&to, ct, bytes, key).await
     }
 }

@@ -1,6 +1,6 @@
 //! I/O with the relay: HTTP through gloo-net (with a timeout and the owner signature of
 //! docs/API.md), relay errors as `SealpostError`s, and the device mailbox's WebSocket
-//! (v2 challenge, reconnection with backoff).
+//! (v2 challenge, reconnection with backoff; `connect`, `reconnect`, `status`).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,9 +16,11 @@ use js_sys::{Function, Promise, Uint8Array};
 use rand_core::Rng as _;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::spawn_local;
 
-use super::Inner;
+use super::events::MessageOut;
 use super::options::get;
+use super::{Client, Inner};
 use crate::error::{Code, code_of, err, invalid};
 use crate::{now_or, rng};
 
@@ -397,4 +399,52 @@ pub(crate) fn global_listener(method: &str, listener: &Closure<dyn FnMut()>) -> 
     };
     f.call2(&global, &JsValue::from_str("online"), listener.as_ref())
         .is_ok()
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Opens the device mailbox's WebSocket (done by `register`/`login` unless
+    /// `options.connect` is false). Reconnects with exponential backoff until `logout`.
+    /// With `autoAck: false`, messages delivered but not acknowledged before the last
+    /// logout are given again first.
+    pub fn connect(&self) {
+        let inner = &self.inner;
+        if inner.conn.closed.get() {
+            return;
+        }
+        if !inner.inbox_given.replace(true) {
+            // In the order they were delivered.
+            let kept: Vec<MessageOut> = inner
+                .with_state(|s| Ok(s.inbox.clone()))
+                .unwrap_or_default();
+            for m in &kept {
+                inner.emit_message(m);
+            }
+        }
+        if inner.conn.running.replace(true) {
+            return;
+        }
+        spawn_local(receive_loop(Rc::clone(inner)));
+    }
+
+    /// Reconnects now when the connection is down and waiting out the backoff; starts
+    /// it like `connect()` when it was not started. An open connection is kept.
+    pub fn reconnect(&self) {
+        if self.inner.conn.closed.get() {
+            return;
+        }
+        if self.inner.conn.running.get() {
+            if self.inner.conn.status.get() != "online" {
+                self.inner.conn.wake.set(true);
+            }
+        } else {
+            self.connect();
+        }
+    }
+
+    /// The WebSocket state.
+    #[wasm_bindgen(getter, unchecked_return_type = "ConnectionStatus")]
+    pub fn status(&self) -> String {
+        self.inner.conn.status.get().into()
+    }
 }
