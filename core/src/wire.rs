@@ -48,6 +48,15 @@ impl<'a> Reader<'a> {
         Ok(u64::from_be_bytes(self.array()?))
     }
 
+    /// A `u8`-length-prefixed field of at most `max` bytes.
+    pub(crate) fn var8(&mut self, max: usize) -> Result<&'a [u8]> {
+        let len = usize::from(self.u8()?);
+        if len > max {
+            return Err(Error::Malformed);
+        }
+        self.bytes(len)
+    }
+
     /// A `u16`-length-prefixed field of at most `max` bytes.
     pub(crate) fn var16(&mut self, max: usize) -> Result<&'a [u8]> {
         let len = usize::from(self.u16()?);
@@ -86,6 +95,14 @@ impl<'a> Reader<'a> {
 pub(crate) fn hex_byte(b: u8) -> [u8; 2] {
     let digit = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
     [digit(b >> 4), digit(b & 0x0f)]
+}
+
+/// Appends `u8`-length-prefixed bytes.
+pub(crate) fn put_var8(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
+    let len = u8::try_from(bytes.len()).map_err(|_| Error::TooLarge)?;
+    out.push(len);
+    out.extend_from_slice(bytes);
+    Ok(())
 }
 
 /// Appends `u16`-length-prefixed bytes. Callers only pass fields whose length is

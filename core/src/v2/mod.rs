@@ -37,6 +37,7 @@
 //!   `export`, `import` -> `BackupContent` (identity key + account state, never
 //!   encryption keys).
 
+pub mod attachment;
 pub mod backup;
 mod bundle;
 mod device;

@@ -1,0 +1,187 @@
+//! Streaming encryption (PROTOCOL.md 26.6, sender): plaintext goes in in pieces of any
+//! size, chunks come out one at a time, and memory stays at one chunk whatever the file
+//! size. The size must be known up front because it picks the chunk size.
+//!
+//! ```text
+//! let mut enc = Encryptor::new(rng, size)?;
+//! for piece in pieces {
+//!     let mut rest = piece;
+//!     while !rest.is_empty() {
+//!         let taken = enc.write(rest)?;
+//!         rest = &rest[taken..];
+//!         if let Some(chunk) = enc.next_chunk(rng)? { upload(chunk.address(), chunk.bytes()) }
+//!     }
+//! }
+//! while let Some(chunk) = enc.next_chunk(rng)? { upload(...) }   // the last chunk
+//! let manifest = enc.finish(info)?;
+//! ```
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::chunk;
+use super::error::FileError;
+use super::info::FileInfo;
+use super::layout::{CHUNK_OVERHEAD, Layout};
+use super::manifest::Manifest;
+use crate::primitives::{Key, NONCE_LEN, random_key};
+
+/// Encrypts one file under a fresh random key.
+pub struct Encryptor {
+    key: Key,
+    size: u64,
+    layout: Layout,
+    written: u64,
+    /// The chunk being filled (equals the number of chunks sealed so far).
+    index: u32,
+    /// Plaintext bytes of chunk `index` in `buffer` so far.
+    filled: usize,
+    /// One whole chunk: nonce, plaintext then ciphertext, tag.
+    buffer: Zeroizing<Vec<u8>>,
+    hasher: Sha256,
+    addresses: Vec<[u8; 32]>,
+}
+
+/// One sealed chunk, borrowed from the encryptor until the next write.
+pub struct EncryptedChunk<'a> {
+    index: u32,
+    address: [u8; 32],
+    bytes: &'a [u8],
+}
+
+impl EncryptedChunk<'_> {
+    /// Position in the file.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// SHA-256 of the chunk: its name on the relay.
+    pub fn address(&self) -> &[u8; 32] {
+        &self.address
+    }
+
+    /// The chunk as uploaded (`chunk_size + 28` bytes).
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+impl fmt::Debug for EncryptedChunk<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncryptedChunk")
+            .field("index", &self.index)
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Encryptor {
+    /// Starts a file of exactly `size` bytes with a fresh key;
+    /// [`FileError::TooLarge`] above [`super::MAX_FILE_LEN`].
+    pub fn new<R: CryptoRng + ?Sized>(rng: &mut R, size: u64) -> Result<Self, FileError> {
+        let layout = Layout::for_size(size)?;
+        let count = usize::try_from(layout.chunk_count()).map_err(|_| FileError::TooLarge)?;
+        Ok(Self {
+            key: random_key(rng),
+            size,
+            layout,
+            written: 0,
+            index: 0,
+            filled: 0,
+            buffer: Zeroizing::new(vec![0u8; layout.chunk_len()]),
+            hasher: Sha256::new(),
+            addresses: Vec::with_capacity(count),
+        })
+    }
+
+    /// How the file is cut.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Takes bytes from the front of `data` up to the end of the current chunk and
+    /// returns how many it took: 0 while a full chunk waits for [`Encryptor::next_chunk`].
+    /// [`FileError::TooLarge`] (nothing taken) if `data` would go past the size given to
+    /// [`Encryptor::new`].
+    pub fn write(&mut self, data: &[u8]) -> Result<usize, FileError> {
+        let after = u64::try_from(data.len())
+            .ok()
+            .and_then(|n| self.written.checked_add(n))
+            .ok_or(FileError::TooLarge)?;
+        if after > self.size {
+            return Err(FileError::TooLarge);
+        }
+        let room = self.layout.chunk_size().saturating_sub(self.filled);
+        let take = room.min(data.len());
+        let start = NONCE_LEN + self.filled;
+        let (Some(piece), Some(dst)) = (data.get(..take), self.buffer.get_mut(start..start + take))
+        else {
+            return Ok(0);
+        };
+        dst.copy_from_slice(piece);
+        self.hasher.update(piece);
+        self.filled += take;
+        self.written += take as u64;
+        Ok(take)
+    }
+
+    /// Seals the current chunk once its plaintext is complete (full, or the last chunk
+    /// with every byte written) and returns it; `None` while it is not.
+    pub fn next_chunk<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+    ) -> Result<Option<EncryptedChunk<'_>>, FileError> {
+        let index = self.index;
+        let last = self.layout.is_last(index);
+        let complete =
+            self.filled == self.layout.chunk_size() || (last && self.written == self.size);
+        if index >= self.layout.chunk_count() || !complete {
+            return Ok(None);
+        }
+        let pad_start = NONCE_LEN + self.filled;
+        let pad_end = self.buffer.len().saturating_sub(CHUNK_OVERHEAD - NONCE_LEN);
+        if let Some(padding) = self.buffer.get_mut(pad_start..pad_end) {
+            padding.fill(0);
+        }
+        chunk::seal(rng, &self.key, index, last, &mut self.buffer).ok_or(FileError::Crypto)?;
+        let address: [u8; 32] = Sha256::digest(self.buffer.as_slice()).into();
+        self.addresses.push(address);
+        self.index += 1;
+        self.filled = 0;
+        Ok(Some(EncryptedChunk {
+            index,
+            address,
+            bytes: &self.buffer,
+        }))
+    }
+
+    /// The manifest, once every chunk was taken; [`FileError::Incomplete`] before.
+    pub fn finish(self, info: FileInfo) -> Result<Manifest, FileError> {
+        if self.index < self.layout.chunk_count() {
+            return Err(FileError::Incomplete);
+        }
+        Ok(Manifest::new(
+            self.key,
+            self.size,
+            self.layout,
+            self.hasher.finalize().into(),
+            self.addresses,
+            info,
+        ))
+    }
+}
+
+impl fmt::Debug for Encryptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Encryptor")
+            .field("layout", &self.layout)
+            .field("written", &self.written)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
