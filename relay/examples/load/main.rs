@@ -382,12 +382,20 @@ fn print_rows(rows: &[Row]) {
 /// limits and reports the relay's resident memory before and after.
 async fn idle(args: &Args, http: &reqwest::Client, key: &sealpost_core::IdentityKey) {
     let dir = tempfile::tempdir().unwrap();
-    let mut flags = vec![
-        "--rate-ip-per-sec".to_string(),
-        "0".into(),
-        "--log".into(),
-        "warn".into(),
-    ];
+    // Default connection limits, except those per address: every socket comes from
+    // 127.0.0.1 here.
+    let mut flags: Vec<String> = [
+        "--rate-ip-per-sec",
+        "0",
+        "--max-connections-per-address",
+        "100000",
+        "--max-ws-per-address",
+        "100000",
+        "--log",
+        "warn",
+    ]
+    .map(String::from)
+    .to_vec();
     flags.extend(["--data-dir".to_string(), dir.path().display().to_string()]);
     if let Some(url) = &args.database_url {
         flags.extend(["--database-url".to_string(), url.clone()]);

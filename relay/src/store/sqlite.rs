@@ -5,15 +5,15 @@
 //! one thread that owns a write connection (`sqlite_writer.rs`): it takes every such
 //! write waiting at the moment into one transaction, so they share one fsync, and
 //! answers each only after that commit. The rarer writes (directory, backups, links,
-//! tokens, nonces, the purge) go through one more connection; SQLite serializes the
-//! two writers (each transaction starts with its first write, so the busy timeout
-//! covers every wait). Reads use a small pool of their own (WAL lets them run beside
+//! tokens, nonces, the purge) go through one more connection, which takes turns with
+//! the writer thread: each time it is handed out, the thread commits what it has and
+//! pauses until the connection is back in its pool. Reads use a small pool of their own (WAL lets them run beside
 //! the writers). A SQLite database is for one relay process; use PostgreSQL to run
 //! several.
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,7 +26,7 @@ use sqlx::sqlite::{
 use tokio::sync::{oneshot, watch};
 
 use super::shared::{self, Pools};
-use super::sqlite_writer::{Job, Writer};
+use super::sqlite_writer::{Job, Turn, Writer};
 use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, StoreError};
 use crate::push::Hub;
 
@@ -126,17 +126,42 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
+        // The writer thread first: the other write connection takes turns with it.
+        let hot = Writer::start(path)?;
+        let turn: Arc<Mutex<Option<Turn>>> = Arc::default();
+        let (taking, ending) = ((hot.clone(), Arc::clone(&turn)), Arc::clone(&turn));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // One connection for the store's lifetime: a newly opened one would be
+            // handed out without a turn.
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .before_acquire(move |_, _| {
+                let (hot, turn) = (taking.0.clone(), Arc::clone(&taking.1));
+                Box::pin(async move {
+                    let t = hot.turn().await;
+                    *turn.lock().unwrap_or_else(PoisonError::into_inner) = Some(t);
+                    Ok(true)
+                })
+            })
+            .after_release(move |_, _| {
+                let turn = Arc::clone(&ending);
+                Box::pin(async move {
+                    drop(turn.lock().unwrap_or_else(PoisonError::into_inner).take());
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await?;
+        // `connect_with` tries one acquisition and puts the connection back without
+        // `after_release`: end that turn here.
+        drop(turn.lock().unwrap_or_else(PoisonError::into_inner).take());
         sqlx::raw_sql(SCHEMA).execute(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        let hot = Writer::start(path)?;
         Ok(Self {
             writer,
             reader,

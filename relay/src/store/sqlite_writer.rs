@@ -11,6 +11,7 @@
 //! same `libsqlite3-sys`, so there is one SQLite in the binary.
 
 use std::path::Path;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -21,6 +22,22 @@ use super::{BlobId, Deposit, Mailbox, Quota, Result, StoreError};
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// Longest pause for a write on the other connection ([`Writer::turn`]). Only a turn
+/// whose end was never signalled lasts that long; the writer then goes on, and SQLite's
+/// own locking still keeps the two writers apart.
+const MAX_TURN: Duration = Duration::from_secs(5);
+
+/// What the writer thread is given: a write, or a pause while the other connection
+/// writes.
+#[derive(Debug)]
+enum Work {
+    Write(Job),
+    Pause {
+        go: oneshot::Sender<()>,
+        done: std::sync::mpsc::Receiver<()>,
+    },
+}
 
 /// A write waiting for the group commit, with where to send its outcome.
 #[derive(Debug)]
@@ -52,7 +69,17 @@ enum Outcome {
 /// committed what it was given.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Work>,
+}
+
+/// The other write connection's turn: while it lives, the writer thread waits. Without
+/// turns, that connection would hardly ever find the database unlocked under load
+/// (the writer starts its next transaction microseconds after a commit) and its writes
+/// would fail after the busy timeout.
+#[derive(Debug)]
+pub(super) struct Turn {
+    /// Dropping it disconnects the writer's `done` receiver.
+    _end: Option<std::sync::mpsc::Sender<()>>,
 }
 
 impl Writer {
@@ -74,7 +101,18 @@ impl Writer {
 
     /// Queues `job`; its reply comes after the commit that includes it.
     pub(super) async fn submit(&self, job: Job) -> Result<()> {
-        self.jobs.send(job).await.map_err(|_| closed())
+        self.jobs.send(Work::Write(job)).await.map_err(|_| closed())
+    }
+
+    /// Waits until the writer thread has committed what was queued before and paused;
+    /// it resumes when the returned turn is dropped. No turn if the thread is gone.
+    pub(super) async fn turn(&self) -> Turn {
+        let (go, started) = oneshot::channel();
+        let (end, done) = std::sync::mpsc::channel();
+        if self.jobs.send(Work::Pause { go, done }).await.is_err() || started.await.is_err() {
+            return Turn { _end: None };
+        }
+        Turn { _end: Some(end) }
     }
 }
 
@@ -83,37 +121,55 @@ fn closed() -> StoreError {
 }
 
 /// Commits waiting jobs in batches until every [`Writer`] is dropped.
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut work: mpsc::Receiver<Work>) {
+    let mut waiting = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = jobs.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        match commit(&mut conn, &batch) {
-            Ok(outcomes) => {
-                for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    match (job, outcome) {
-                        (Job::Deposit { reply, .. }, Outcome::Deposit(d)) => {
-                            let _ = reply.send(Ok(d));
-                        }
-                        (Job::Ack { reply, .. }, Outcome::Ack(n)) => {
-                            let _ = reply.send(Ok(n));
-                        }
-                        // `commit` returns one outcome per job, of the job's kind.
-                        (job, _) => fail(job, "internal: outcome of another kind"),
+    while work.blocking_recv_many(&mut waiting, MAX_BATCH) > 0 {
+        for w in waiting.drain(..) {
+            match w {
+                Work::Write(job) => batch.push(job),
+                Work::Pause { go, done } => {
+                    commit_and_answer(&mut conn, &mut batch);
+                    // Ends when the turn is dropped (the sender disconnects).
+                    if go.send(()).is_ok()
+                        && let Err(RecvTimeoutError::Timeout) = done.recv_timeout(MAX_TURN)
+                    {
+                        tracing::warn!(
+                            "a write on the other SQLite connection kept its turn too long"
+                        );
                     }
                 }
             }
-            Err(e) => {
-                // Nothing of the batch was committed; every job gets the error.
-                let message = e.to_string();
-                for job in batch.drain(..) {
-                    fail(job, &message);
+        }
+        commit_and_answer(&mut conn, &mut batch);
+    }
+}
+
+/// Commits `batch` in one transaction and answers every job of it.
+fn commit_and_answer(conn: &mut Connection, batch: &mut Vec<Job>) {
+    if batch.is_empty() {
+        return;
+    }
+    match commit(conn, batch) {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                match (job, outcome) {
+                    (Job::Deposit { reply, .. }, Outcome::Deposit(d)) => {
+                        let _ = reply.send(Ok(d));
+                    }
+                    (Job::Ack { reply, .. }, Outcome::Ack(n)) => {
+                        let _ = reply.send(Ok(n));
+                    }
+                    // `commit` returns one outcome per job, of the job's kind.
+                    (job, _) => fail(job, "internal: outcome of another kind"),
                 }
+            }
+        }
+        Err(e) => {
+            // Nothing of the batch was committed; every job gets the error.
+            let message = e.to_string();
+            for job in batch.drain(..) {
+                fail(job, &message);
             }
         }
     }
