@@ -197,17 +197,6 @@ pub trait Records: Send + Sync {
     /// Forgets the attempts after a successful fetch.
     async fn clear_backup_attempts(&self, id: &UserId) -> Result<()>;
 
-    /// Records a request nonce until `expires_at`. `false` if it was already used.
-    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool>;
-
-    /// Stores the hash of a bearer token for `mailbox`.
-    async fn put_token(
-        &self,
-        token_hash: &[u8; 32],
-        mailbox: &Mailbox,
-        expires_at: i64,
-    ) -> Result<()>;
-
     /// The mailbox a bearer token (by hash) is valid for at `now`.
     async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<Mailbox>>;
 
@@ -242,6 +231,17 @@ pub trait Store: Records + DeviceRecords + LinkRecords + fmt::Debug {
 
     /// Deletes the given blobs of `mailbox` (unknown ids are ignored); returns how many.
     async fn ack(&self, mailbox: &Mailbox, ids: &[BlobId]) -> Result<u64>;
+
+    /// Records a request nonce until `expires_at`. `false` if it was already used.
+    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool>;
+
+    /// Stores the hash of a bearer token for `mailbox`.
+    async fn put_token(
+        &self,
+        token_hash: &[u8; 32],
+        mailbox: &Mailbox,
+        expires_at: i64,
+    ) -> Result<()>;
 
     /// Deletes expired blobs, tokens, nonces, attempt windows and link slots; returns
     /// the number of blobs deleted.

@@ -17,6 +17,8 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::watch;
 
 use super::shared::{self, Pools};
+use sealpost_core::UserId;
+
 use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store};
 use crate::push::Hub;
 
@@ -230,6 +232,31 @@ impl Store for PostgresStore {
             .await?;
         let count: i64 = row.try_get("c")?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool> {
+        let r = sqlx::query(shared::USE_NONCE)
+            .bind(id.as_bytes().as_slice())
+            .bind(nonce)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn put_token(
+        &self,
+        token_hash: &[u8; 32],
+        mailbox: &Mailbox,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(shared::PUT_TOKEN)
+            .bind(token_hash.as_slice())
+            .bind(mailbox.key().as_slice())
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn purge(&self, before: PurgeBefore) -> Result<u64> {

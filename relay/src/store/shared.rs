@@ -116,34 +116,6 @@ where
         Ok(())
     }
 
-    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool> {
-        let r = sqlx::query(
-            "INSERT INTO nonces (user_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(id.as_bytes().as_slice())
-        .bind(nonce)
-        .bind(expires_at)
-        .execute(self.writer())
-        .await?;
-        Ok(S::DB::rows_affected(&r) == 1)
-    }
-
-    // `tokens.user_id` holds the mailbox key: a v2 token is bound to one device.
-    async fn put_token(
-        &self,
-        token_hash: &[u8; 32],
-        mailbox: &Mailbox,
-        expires_at: i64,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
-            .bind(token_hash.as_slice())
-            .bind(mailbox.key().as_slice())
-            .bind(expires_at)
-            .execute(self.writer())
-            .await?;
-        Ok(())
-    }
-
     async fn token_owner(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<Mailbox>> {
         let row =
             sqlx::query("SELECT user_id FROM tokens WHERE token_hash = $1 AND expires_at > $2")
@@ -207,3 +179,14 @@ pub(super) fn expiry_deletes(before: PurgeBefore) -> [(&'static str, i64); 4] {
         ),
     ]
 }
+
+/// Records a request nonce; changes nothing if it was used before. Run by each
+/// backend's write path (on SQLite inside the group commit); `$1`..`$3` appear in
+/// order, so SQLite binds them by position as well.
+pub(super) const USE_NONCE: &str =
+    "INSERT INTO nonces (user_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
+/// Stores a bearer token's hash for a mailbox (`tokens.user_id` holds the mailbox key:
+/// a token is bound to one device). Run like [`USE_NONCE`].
+pub(super) const PUT_TOKEN: &str =
+    "INSERT INTO tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)";

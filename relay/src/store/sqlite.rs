@@ -27,6 +27,8 @@ use tokio::sync::{oneshot, watch};
 
 use super::shared::{self, Pools};
 use super::sqlite_writer::{Job, Turn, Writer};
+use sealpost_core::UserId;
+
 use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, StoreError};
 use crate::push::Hub;
 
@@ -212,6 +214,37 @@ impl Store for SqliteStore {
             .submit(Job::Ack {
                 mailbox: *mailbox,
                 ids: ids.to_vec(),
+                reply,
+            })
+            .await?;
+        outcome.await.map_err(|_| closed())?
+    }
+
+    async fn use_nonce(&self, id: &UserId, nonce: &str, expires_at: i64) -> Result<bool> {
+        let (reply, outcome) = oneshot::channel();
+        self.hot
+            .submit(Job::Nonce {
+                user: *id,
+                nonce: nonce.to_owned(),
+                expires_at,
+                reply,
+            })
+            .await?;
+        outcome.await.map_err(|_| closed())?
+    }
+
+    async fn put_token(
+        &self,
+        token_hash: &[u8; 32],
+        mailbox: &Mailbox,
+        expires_at: i64,
+    ) -> Result<()> {
+        let (reply, outcome) = oneshot::channel();
+        self.hot
+            .submit(Job::Token {
+                hash: *token_hash,
+                mailbox: *mailbox,
+                expires_at,
                 reply,
             })
             .await?;

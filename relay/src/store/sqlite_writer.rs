@@ -1,4 +1,5 @@
-//! The SQLite write path of the hot writes (deposits and acknowledgements): one thread
+//! The SQLite write path of the frequent writes (deposits, acknowledgements, request
+//! nonces, bearer tokens): one thread
 //! owns a write connection and commits every write waiting at the moment in one
 //! transaction, so they share one fsync, and answers each only after that commit.
 //!
@@ -18,6 +19,9 @@ use axum::body::Bytes;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use sealpost_core::UserId;
+
+use super::shared;
 use super::{BlobId, Deposit, Mailbox, Quota, Result, StoreError};
 
 /// Most writes committed in one transaction.
@@ -57,12 +61,28 @@ pub(super) enum Job {
         ids: Vec<BlobId>,
         reply: oneshot::Sender<Result<u64>>,
     },
+    /// [`super::Store::use_nonce`].
+    Nonce {
+        user: UserId,
+        nonce: String,
+        expires_at: i64,
+        reply: oneshot::Sender<Result<bool>>,
+    },
+    /// [`super::Store::put_token`].
+    Token {
+        hash: [u8; 32],
+        mailbox: Mailbox,
+        expires_at: i64,
+        reply: oneshot::Sender<Result<()>>,
+    },
 }
 
 /// What a job produced inside the batch, sent once the batch is committed.
 enum Outcome {
     Deposit(Deposit),
     Ack(u64),
+    Nonce(bool),
+    Token,
 }
 
 /// The handle to the writer thread. Dropping every handle ends the thread once it has
@@ -160,6 +180,12 @@ fn commit_and_answer(conn: &mut Connection, batch: &mut Vec<Job>) {
                     (Job::Ack { reply, .. }, Outcome::Ack(n)) => {
                         let _ = reply.send(Ok(n));
                     }
+                    (Job::Nonce { reply, .. }, Outcome::Nonce(fresh)) => {
+                        let _ = reply.send(Ok(fresh));
+                    }
+                    (Job::Token { reply, .. }, Outcome::Token) => {
+                        let _ = reply.send(Ok(()));
+                    }
                     // `commit` returns one outcome per job, of the job's kind.
                     (job, _) => fail(job, "internal: outcome of another kind"),
                 }
@@ -184,6 +210,12 @@ fn fail(job: Job, message: &str) {
         Job::Ack { reply, .. } => {
             let _ = reply.send(Err(error()));
         }
+        Job::Nonce { reply, .. } => {
+            let _ = reply.send(Err(error()));
+        }
+        Job::Token { reply, .. } => {
+            let _ = reply.send(Err(error()));
+        }
     }
 }
 
@@ -201,6 +233,31 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Outcome>
                 ..
             } => Outcome::Deposit(deposit(&tx, mailbox, id, *received_at, data, *quota)?),
             Job::Ack { mailbox, ids, .. } => Outcome::Ack(ack(&tx, mailbox, ids)?),
+            Job::Nonce {
+                user,
+                nonce,
+                expires_at,
+                ..
+            } => Outcome::Nonce(
+                tx.prepare_cached(shared::USE_NONCE)?.execute(params![
+                    user.as_bytes().as_slice(),
+                    nonce,
+                    expires_at
+                ])? == 1,
+            ),
+            Job::Token {
+                hash,
+                mailbox,
+                expires_at,
+                ..
+            } => {
+                tx.prepare_cached(shared::PUT_TOKEN)?.execute(params![
+                    hash.as_slice(),
+                    mailbox.key(),
+                    expires_at
+                ])?;
+                Outcome::Token
+            }
         });
     }
     tx.commit()?;
