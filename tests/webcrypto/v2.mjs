@@ -1,110 +1,21 @@
 // Opens and verifies every protocol v2 vector in tests/vectors/v2/ with WebCrypto alone
-// (Node 20, globalThis.crypto.subtle, no npm packages, no code from the repository),
+// (Node 20, globalThis.crypto.subtle, no npm packages, no code from the repository but the
+// verifiers' own common.mjs),
 // written from docs/PROTOCOL.md. Section numbers below are that document's.
 // Ends with "N passed, N failed" and exits non-zero on any failure.
 //
 //   node tests/webcrypto/v2.mjs
 
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const subtle = globalThis.crypto.subtle;
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const vectors = (name) => JSON.parse(readFileSync(join(root, "tests", "vectors", name), "utf8"));
-
-// ---------------------------------------------------------------- bytes (section 1)
-
-const enc = new TextEncoder();
-const dec = new TextDecoder("utf-8", { fatal: true });
-const utf8 = (s) => enc.encode(s);
-const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-const unhex = (h) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
-const cat = (...parts) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
-const eq = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-const u8 = (n) => Uint8Array.of(n);
-const u64 = (n) => {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(n));
-  return b;
-};
-const var16 = (x) => cat(Uint8Array.of(x.length >> 8, x.length & 0xff), x);
-const cmp = (a, b) => {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
-};
-
-/** A protocol error with one of the codes of section 15.5. */
-class ProtocolError extends Error {
-  constructor(code) {
-    super(code);
-    this.code = code;
-  }
-}
-const fail = (code) => {
-  throw new ProtocolError(code);
-};
-
-/** Strict reader: every read is bounds-checked; `finish` refuses trailing bytes. */
-class Reader {
-  constructor(bytes, code = "MALFORMED") {
-    this.b = bytes;
-    this.at = 0;
-    this.code = code;
-  }
-  bytes(n) {
-    if (n > this.b.length - this.at) fail(this.code);
-    const out = this.b.subarray(this.at, this.at + n);
-    this.at += n;
-    return out;
-  }
-  u8() {
-    return this.bytes(1)[0];
-  }
-  u16() {
-    const b = this.bytes(2);
-    return (b[0] << 8) | b[1];
-  }
-  u32() {
-    return new DataView(this.bytes(4).slice().buffer).getUint32(0);
-  }
-  u64() {
-    return new DataView(this.bytes(8).slice().buffer).getBigUint64(0);
-  }
-  var8(max) {
-    const n = this.u8();
-    if (n > max) fail(this.code);
-    return this.bytes(n);
-  }
-  var16(max) {
-    const n = this.u16();
-    if (n > max) fail(this.code);
-    return this.bytes(n);
-  }
-  var32(max) {
-    const n = this.u32();
-    if (n > max) fail(this.code);
-    return this.bytes(n);
-  }
-  get remaining() {
-    return this.b.length - this.at;
-  }
-  finish() {
-    if (this.at !== this.b.length) fail(this.code);
-  }
-}
+import {
+  enc, dec, utf8, hex, unhex, cat, eq, u8,
+  u64, var16, cmp, ProtocolError, fail, Reader, sha256, openBox,
+  check, assert, rejects, flip, spread,
+  subtle,
+  summary,
+  vectors,
+} from "./common.mjs";
 
 // ---------------------------------------------------------------- primitives (section 3)
-
-const sha256 = async (x) => new Uint8Array(await subtle.digest("SHA-256", x));
 
 async function hkdf(ikm, salt, info, len) {
   const key = await subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
@@ -114,22 +25,6 @@ async function hkdf(ikm, salt, info, len) {
 async function hmac(key, data) {
   const k = await subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   return new Uint8Array(await subtle.sign("HMAC", k, data));
-}
-
-/** Opens an AEAD box `nonce[12] || ciphertext || tag[16]`; any failure is `code`. */
-async function openBox(key, aad, box, code = "DECRYPT_FAILED") {
-  if (box.length < 28) fail(code);
-  try {
-    const k = await subtle.importKey("raw", key, "AES-GCM", false, ["decrypt"]);
-    const pt = await subtle.decrypt(
-      { name: "AES-GCM", iv: box.subarray(0, 12), additionalData: aad, tagLength: 128 },
-      k,
-      box.subarray(12),
-    );
-    return new Uint8Array(pt);
-  } catch {
-    fail(code);
-  }
 }
 
 /** Section 7: a canonical rsaEncryption SPKI of 2048/3072/4096 bits with e = 65537. */
@@ -519,41 +414,6 @@ function accept(store, pending, trusted, now) {
   return { ...pending, type: "message", session: pending.session.id };
 }
 
-// ---------------------------------------------------------------- test harness
-
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok      ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAILED  ${name}: ${e instanceof ProtocolError ? e.code : e?.stack ?? e}`);
-  }
-}
-const assert = (cond, what) => {
-  if (!cond) throw new Error(`assertion failed: ${what}`);
-};
-async function rejects(promise, code, what) {
-  try {
-    await promise;
-  } catch (e) {
-    if (!(e instanceof ProtocolError)) throw e;
-    if (code && e.code !== code) throw new Error(`${what}: expected ${code}, got ${e.code}`);
-    return;
-  }
-  throw new Error(`${what}: expected ${code ?? "an error"}, but it succeeded`);
-}
-const flip = (bytes, i, bit = 1) => {
-  const out = bytes.slice();
-  out[i] ^= bit;
-  return out;
-};
-/** A few positions spread over `n` bytes: start, end and some in between. */
-const spread = (n) => [...new Set([0, 1, 2, Math.floor(n / 7), Math.floor(n / 3), Math.floor(n / 2), Math.floor((2 * n) / 3), n - 2, n - 1])];
-
 // ---------------------------------------------------------------- fixtures
 
 const keysJson = vectors("keys.json");
@@ -887,5 +747,4 @@ await check("relay challenge input for a v2 device mailbox (22)", async () => {
   assert(input.length === 102, "102 bytes");
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+summary();
