@@ -3,6 +3,7 @@
 //! Not part of the API.
 
 use crate::v2;
+use crate::wire::Reader;
 use crate::{EncryptionKey, IdentityPublicKey, UserId, Username};
 
 /// Feeds `data` to every stateless parser. Results are ignored: only panics matter.
@@ -14,6 +15,7 @@ pub fn parsers(data: &[u8]) {
     let _ = v2::SessionStore::from_secret_bytes(data);
     let _ = v2::backup::params_from_blob(data);
     let _ = v2::envelope_recipient(data);
+    let _ = v2::attachment::Manifest::from_bytes(data);
     if let Ok(code) = v2::LinkCode::parse("AAAAAAAAAAAAAAAAAAAA") {
         let _ = v2::LinkHello::open(&code, data);
         let _ = v2::LinkGrant::open(&code, &[], data);
@@ -40,4 +42,22 @@ pub fn open_envelope_v2<R: rand_core::CryptoRng + ?Sized>(
 /// loads from its storage).
 pub fn device_secrets(identity: &IdentityPublicKey, data: &[u8]) {
     let _ = v2::DeviceKeys::from_secret_bytes(data, identity);
+}
+
+/// Reads `data` as `u16(len) || manifest` followed by chunks, each `u16(len) || chunk`,
+/// and decrypts them in order (what a recipient does with a manifest from a peer and
+/// chunks from the relay). A record cut short ends the input.
+pub fn decrypt_file(data: &[u8]) {
+    let mut r = Reader::new(data);
+    let Ok(manifest) = r.var16(usize::from(u16::MAX)) else {
+        return;
+    };
+    let Ok(manifest) = v2::attachment::Manifest::from_bytes(manifest) else {
+        return;
+    };
+    let mut decryptor = v2::attachment::Decryptor::new(&manifest);
+    while let Ok(chunk) = r.var16(usize::from(u16::MAX)) {
+        let _ = decryptor.open_chunk(chunk);
+    }
+    let _ = decryptor.finish();
 }

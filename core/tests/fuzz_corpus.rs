@@ -49,3 +49,10 @@ fn device_keys_corpus() {
         fuzz::device_secrets(&alice, &data);
     }
 }
+
+#[test]
+fn decrypt_file_corpus() {
+    for (_, data) in corpus("decrypt_file") {
+        fuzz::decrypt_file(&data);
+    }
+}

@@ -20,23 +20,6 @@ use zeroize::Zeroizing;
 
 const NOW: u64 = T0 + 10;
 
-fn check_or_write(name: &str, generated: Value) {
-    let path = format!("v2/{name}");
-    if regenerate() {
-        std::fs::create_dir_all(vectors_dir().join("v2")).unwrap();
-        write_json(&path, &generated);
-    }
-    assert_eq!(
-        read_json(&path),
-        generated,
-        "{path} differs from the deterministic scenario"
-    );
-}
-
-fn hex_of(v: &Value, key: &str) -> Vec<u8> {
-    hex::decode(v[key].as_str().unwrap_or_else(|| panic!("{key}"))).unwrap()
-}
-
 #[test]
 fn devices() {
     let (a, a2, b) = (alice_a(), alice_b(), bob());

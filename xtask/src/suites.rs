@@ -87,6 +87,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         "webcrypto: v2 vectors opened from docs/PROTOCOL.md with WebCrypto alone",
         cmd::run(&mut cmd::new("node", &["tests/webcrypto/v2.mjs"])),
     ));
+    results.push((
+        "webcrypto: file vectors (PROTOCOL.md 26) opened with WebCrypto alone",
+        cmd::run(&mut cmd::new("node", &["tests/webcrypto/files.mjs"])),
+    ));
 
     if cmd::root().join(js).exists() {
         let built = build_wasm();

@@ -36,6 +36,8 @@
 //! - [`backup`] (design 5): `normalize_password`, `derive_keys`, `params_from_blob`,
 //!   `export`, `import` -> `BackupContent` (identity key + account state, never
 //!   encryption keys).
+//! - [`attachment`] (PROTOCOL.md 26): files in fixed-size encrypted chunks, the streaming
+//!   `Encryptor` and `Decryptor`, and the `Manifest` a message carries.
 
 pub mod attachment;
 pub mod backup;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 #![allow(dead_code)]
 
+pub mod files;
 pub mod v2;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use sealpost_core::{EncryptionKey, IdentityKey, UserId, Username};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// 2026-01-01T00:00:00Z: the clock of every vector.
 pub const T0: u64 = 1_767_225_600;
@@ -99,4 +101,24 @@ pub fn device_key(which: &str) -> EncryptionKey {
         }
         None => encryption_key(which),
     }
+}
+
+/// Writes `generated` to `tests/vectors/<name>` when regenerating, then requires the file
+/// to equal it.
+pub fn check_or_write(name: &str, generated: Value) {
+    let path = format!("v2/{name}");
+    if regenerate() {
+        std::fs::create_dir_all(vectors_dir().join("v2")).unwrap();
+        write_json(&path, &generated);
+    }
+    assert_eq!(
+        read_json(&path),
+        generated,
+        "{path} differs from the deterministic scenario"
+    );
+}
+
+/// The hex field `key` of `v`, decoded.
+pub fn hex_of(v: &Value, key: &str) -> Vec<u8> {
+    hex::decode(v[key].as_str().unwrap_or_else(|| panic!("{key}"))).unwrap()
 }

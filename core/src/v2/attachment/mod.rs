@@ -34,6 +34,3 @@ pub use manifest::{MAX_MANIFEST_LEN, Manifest};
 /// The engine message content type whose content is a [`Manifest`] (PROTOCOL.md 17.2:
 /// 0 is UTF-8 text, 1 opaque bytes).
 pub const CONTENT_TYPE: u8 = 2;
-
-#[cfg(test)]
-mod tests;
