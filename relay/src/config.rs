@@ -49,7 +49,12 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_PURGE_INTERVAL_SECS", default_value_t = 600)]
     pub purge_interval_secs: u64,
 
-    /// Sustained requests per second from one IP address (0 = unlimited).
+    /// Seconds between SQLite checkpoints, which empty the write-ahead log so deleted
+    /// blobs leave no copy in it (also done at shutdown).
+    #[arg(long, env = "SEALPOST_CHECKPOINT_INTERVAL_SECS", default_value_t = 60)]
+    pub checkpoint_interval_secs: u64,
+
+    /// Sustained requests per second from one address (0 = unlimited).
     #[arg(long, env = "SEALPOST_RATE_IP_PER_SEC", default_value_t = 50.0)]
     pub rate_ip_per_sec: f64,
 

@@ -244,6 +244,11 @@ pub async fn run(
     tokio::spawn(purge_loop(
         state.clone(),
         Duration::from_secs(config.purge_interval_secs.max(1)),
+        stop_rx.clone(),
+    ));
+    tokio::spawn(checkpoint_loop(
+        Arc::clone(&state.store),
+        Duration::from_secs(config.checkpoint_interval_secs.max(1)),
         stop_rx,
     ));
     tracing::info!("listening on http://{}", listener.local_addr()?);
@@ -267,7 +272,28 @@ pub async fn run(
         },
     )
     .await;
+    // What was deleted up to now leaves no copy in the write-ahead log either.
+    state.store.checkpoint().await?;
     Ok(())
+}
+
+/// Runs [`Store::checkpoint`] every `interval` until `stop` changes.
+async fn checkpoint_loop(
+    store: Arc<dyn Store>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.reset();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = store.checkpoint().await {
+            tracing::error!(error = %e, "checkpoint failed");
+        }
+    }
 }
 
 /// Deletes expired blobs, tokens, nonces, attempt windows and link channels, and idle

@@ -255,6 +255,11 @@ pub trait Store: Records + DeviceRecords + LinkRecords + fmt::Debug {
     /// Starts forwarding deposits made by other relay processes to `hub` until `stop`
     /// changes (no-op for a store only one process can use).
     fn spawn_listener(&self, hub: Arc<Hub>, stop: tokio::sync::watch::Receiver<bool>);
+
+    /// Moves everything written so far into the database file and empties the write-
+    /// ahead log, so deleted blobs (overwritten with zeros by `secure_delete`) leave no
+    /// copy in it. SQLite only; PostgreSQL's space is reclaimed by VACUUM (docs/API.md).
+    async fn checkpoint(&self) -> Result<()>;
 }
 
 /// Opens the store named by the configuration, creating its schema if needed.

@@ -289,6 +289,10 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn checkpoint(&self) -> Result<()> {
+        Ok(())
+    }
+
     fn spawn_listener(&self, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
         let pool = self.pool.clone();
         let instance = self.instance.clone();

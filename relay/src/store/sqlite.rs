@@ -127,6 +127,9 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            // Deleted content is overwritten with zeros, not just marked free (see
+            // `checkpoint` for the write-ahead log).
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         // The writer thread first: the other write connection takes turns with it.
         let hot = Writer::start(path)?;
@@ -274,6 +277,19 @@ impl Store for SqliteStore {
     }
 
     fn spawn_listener(&self, _hub: Arc<Hub>, _stop: watch::Receiver<bool>) {}
+
+    // TRUNCATE: waits for the writers (busy timeout) and for readers of older
+    // snapshots, copies every frame into the database file, syncs it and cuts the log to
+    // zero bytes. If a reader keeps it from finishing, the next one does.
+    async fn checkpoint(&self) -> Result<()> {
+        let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.writer)
+            .await?;
+        if busy != 0 {
+            tracing::debug!("checkpoint could not finish; the next one will");
+        }
+        Ok(())
+    }
 }
 
 /// The writer thread ended (only when the store is dropped).

@@ -110,6 +110,8 @@ impl Writer {
         // Same durability as every other connection: WAL, and an fsync at each commit.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Acknowledged blobs are overwritten with zeros, as on every other connection.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(Duration::from_secs(10))?;
         let (jobs, rx) = mpsc::channel(2 * MAX_BATCH);
         std::thread::Builder::new()

@@ -221,6 +221,11 @@ impl Server {
         Client::new(&self.base)
     }
 
+    /// The data directory (the SQLite database's files).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Graceful shutdown; returns the data directory for a restart.
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(s) = self.stop.take() {
