@@ -160,6 +160,15 @@ pub(crate) fn core_error(e: sealpost_core::Error) -> JsValue {
     error(e.code(), &e.to_string())
 }
 
+/// [`core_error`], with `TOO_LARGE` said in the caller's words: a limit the caller
+/// knows (the device limit, the size of a link's history).
+pub(crate) fn core_error_too_large(e: sealpost_core::Error, code: Code, message: &str) -> JsValue {
+    match e {
+        sealpost_core::Error::TooLarge => err(code, message),
+        e => core_error(e),
+    }
+}
+
 /// `?`-friendly conversion of core results.
 pub(crate) trait OrJs<T> {
     fn or_js(self) -> Result<T, JsValue>;

@@ -17,7 +17,7 @@ use super::options::{Options, get};
 use super::persist::{self, BackupRecord};
 use super::transport::{Http, global_listener, relay_error};
 use super::{Client, Conn, Inner, State, backup, devices, events};
-use crate::error::{Code, OrJs, err, invalid};
+use crate::error::{Code, OrJs, core_error_too_large, err, invalid};
 use crate::lock::{self, AccountLock};
 use crate::rng;
 use crate::vault::Vault;
@@ -238,12 +238,12 @@ impl Client {
             account,
             options.now(),
         )
-        .map_err(|e| match e {
-            sealpost_core::Error::TooLarge => err(
+        .map_err(|e| {
+            core_error_too_large(
+                e,
                 Code::DeviceLimit,
                 "the account has 8 devices: revoke one first (revokeDeviceWithPassword)",
-            ),
-            e => crate::error::core_error(e),
+            )
         })?;
         let vault = Vault::create(password, options.iterations)?;
         let connect = options.connect;

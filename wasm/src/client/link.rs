@@ -21,7 +21,7 @@ use super::options::{Options, get};
 use super::transport::{Http, network, relay_error, sleep};
 use super::{Client, Inner, State, devices, persist};
 use crate::crypto::hex;
-use crate::error::{Code, OrJs, err, invalid};
+use crate::error::{Code, OrJs, core_error_too_large, err, invalid};
 use crate::lock;
 use crate::rng;
 use crate::vault::Vault;
@@ -350,12 +350,12 @@ impl LinkApproval {
                 &self.sealed_hello,
                 history.as_deref().map_or(&[], |h| &h[..]),
             )
-            .map_err(|e| match e {
-                sealpost_core::Error::TooLarge => err(
+            .map_err(|e| {
+                core_error_too_large(
+                    e,
                     Code::TooLarge,
                     "the history does not fit in a link (at most 1 MiB with the account state)",
-                ),
-                e => crate::error::core_error(e),
+                )
             })
         })?;
         // Still open after a refused history: the app may confirm without it.
