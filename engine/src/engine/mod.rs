@@ -263,7 +263,9 @@ impl Engine {
         if let Some(b) = load(Part::Receipts) {
             engine.owed = OwedReceipts::from_bytes(&b)?;
             // Whatever was sealed before the restart may never have reached the relay.
-            engine.receipts = engine.owed.iter().map(|(k, v)| (*k, v.clone())).collect();
+            for (device, ids) in engine.owed.iter() {
+                engine.receipts.insert(*device, ids.clone());
+            }
         }
         engine.load_contact_lists(lists);
         Ok(engine)
