@@ -23,7 +23,7 @@ use axum::response::Response;
 use base64::Engine;
 use sealpost_core::auth;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::address::{ClientSource, SourceSlot};
 use crate::auth::Owner;
@@ -46,6 +46,8 @@ const WRITE_BUFFER: usize = 0;
 /// Hand-offs queued per connection before it falls back to reading the store: a
 /// connection that does not keep up holds at most this many frames.
 const QUEUE: usize = 16;
+/// Acknowledgements of one connection being committed at once.
+const ACKS_IN_FLIGHT: usize = 4;
 /// Largest blob handed to subscribers in memory; larger ones are read from the store,
 /// so queued frames stay small (a queue holds at most [`QUEUE`] of these).
 pub const PUSH_INLINE_MAX: usize = 64 * 1024;
@@ -290,6 +292,7 @@ pub async fn ws(
                 socket,
                 _permit: permit,
                 _source_slot: source_slot,
+                acks: Arc::new(Semaphore::new(ACKS_IN_FLIGHT)),
             }
             .run()
             .await
@@ -304,6 +307,8 @@ struct Session {
     socket: WebSocket,
     _permit: OwnedSemaphorePermit,
     _source_slot: Option<SourceSlot>,
+    /// Acknowledgements being committed ([`ACKS_IN_FLIGHT`] at most).
+    acks: Arc<Semaphore>,
 }
 
 /// Why a session ended early, sent to the client before closing.
@@ -517,11 +522,21 @@ impl Session {
             return Err(Fail("bad_message"));
         };
         let ids = parse_blob_ids(&ids).map_err(|e| Fail(e.code()))?;
-        let n = self.state.store.ack(&self.id, &ids).await.map_err(|e| {
-            tracing::error!(error = %e, "storage error while acknowledging");
-            Fail("internal")
-        })?;
-        self.state.metrics.acked.add(n);
+        // Committed beside the session, which goes on pushing meanwhile: nothing is
+        // answered to an acknowledgement, and one that fails leaves its blobs to be
+        // sent again. A client that acknowledges faster than the commits waits here.
+        let permit = Arc::clone(&self.acks)
+            .acquire_owned()
+            .await
+            .map_err(|_| Fail("internal"))?;
+        let (state, mailbox) = (self.state.clone(), self.id);
+        tokio::spawn(async move {
+            match state.store.ack(&mailbox, &ids).await {
+                Ok(n) => state.metrics.acked.add(n),
+                Err(e) => tracing::error!(error = %e, "storage error while acknowledging"),
+            }
+            drop(permit);
+        });
         Ok(())
     }
 }

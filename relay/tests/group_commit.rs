@@ -84,3 +84,27 @@ async fn owner_writes_go_through_while_depositors_flood_the_writer() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_flood_is_slowed_down_and_the_session_keeps_working() {
+    for backend in backends() {
+        let server = Server::start(&backend, &[]).await;
+        let c = server.client();
+        let (alice, laptop) = c.account(0).await;
+        let mut ws = Ws::device(&c, &alice, &laptop).await;
+        // 300 acknowledgements of 1000 unknown ids each, sent as fast as possible.
+        let ids: Vec<String> = (0..1000u32).map(|i| format!("{i:032x}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for _ in 0..300 {
+            ws.ack(&refs).await;
+        }
+        let blob = c.deposit2_ok(&alice, &laptop).await;
+        assert_eq!(ws.blob().await, blob, "still pushing");
+        ws.ack(&[&blob.0]).await;
+        eventually("the real acknowledgement is committed", || async {
+            c.list2(&alice, &laptop).await.is_empty()
+        })
+        .await;
+        server.stop().await;
+    }
+}
