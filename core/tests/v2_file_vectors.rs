@@ -199,12 +199,19 @@ fn files() {
     let mut slash = good.clone();
     let name_at = good.len() - 1 - 1 - "application/pdf".len() - "report.pdf".len();
     slash[name_at + 6] = b'/';
+    // "report\u{202E}fdp.exe" would show as "reportexe.pdf".
+    let bidi_name = "report\u{202E}fdp.exe".as_bytes();
+    let mut bidi = good[..name_at - 1].to_vec();
+    bidi.push(bidi_name.len() as u8);
+    bidi.extend_from_slice(bidi_name);
+    bidi.extend_from_slice(&good[name_at + "report.pdf".len()..]);
     let bad_manifests = [
         ("fail_manifest_trailing_byte", trailing),
         ("fail_manifest_cut", good[..good.len() - 1].to_vec()),
         ("fail_manifest_unknown_flag", flags),
         ("fail_manifest_too_large", too_big),
         ("fail_manifest_name_with_slash", slash),
+        ("fail_manifest_name_bidi_override", bidi),
         (
             "fail_manifest_fewer_addresses",
             rewrite_manifest(report, 2500, sha, &a[..2]),

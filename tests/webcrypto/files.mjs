@@ -34,7 +34,7 @@ const text = (raw) => {
   }
 };
 const checkName = (name, raw) =>
-  raw.length >= 1 && name !== "." && name !== ".." && !/[\u0000-\u001f\u007f-\u009f/\\]/.test(name);
+  raw.length >= 1 && name !== "." && name !== ".." && !/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069/\\]/.test(name);
 const checkMediaType = (t) => t.length >= 1 && /^[\x20-\x7e]+$/.test(t) && t.includes("/");
 
 function parseManifest(bytes) {

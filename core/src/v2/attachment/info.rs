@@ -22,15 +22,22 @@ pub const MAX_DURATION_MS: u32 = 24 * 3600 * 1000;
 const FLAG_THUMBNAIL: u8 = 1;
 const FLAG_DURATION: u8 = 2;
 
-/// A file name a recipient can save under without surprises: 1 to 255 bytes of UTF-8,
-/// no control characters, no `/` or `\`, not `.` or `..` (no path ever leaves the name).
+/// Bidirectional formatting characters: a name like `photo\u{202E}gpj.exe` shows as
+/// `photoexe.jpg`, so a file could pose as another type.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A file name a recipient can save and show without surprises: 1 to 255 bytes of UTF-8,
+/// no control characters, no bidirectional formatting characters, no `/` or `\`, not `.`
+/// or `..` (no path ever leaves the name).
 fn check_name(name: &str) -> Result<(), FileError> {
     let ok = (1..=MAX_NAME_LEN).contains(&name.len())
         && name != "."
         && name != ".."
         && !name
             .chars()
-            .any(|c| c.is_control() || c == '/' || c == '\\');
+            .any(|c| c.is_control() || is_bidi_control(c) || c == '/' || c == '\\');
     ok.then_some(()).ok_or(FileError::InvalidInfo)
 }
 
@@ -217,7 +224,20 @@ mod tests {
 
     #[test]
     fn names_carry_no_path_and_no_control_characters() {
-        for bad in ["", ".", "..", "a/b", "a\\b", "a\nb", "a\u{7f}", "a\u{85}b"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a\\b",
+            "a\nb",
+            "a\u{7f}",
+            "a\u{85}b",
+            "photo\u{202E}gpj.exe",
+            "a\u{2066}b",
+            "a\u{200F}",
+            "\u{61C}",
+        ] {
             assert_eq!(
                 FileInfo::new(bad, "text/plain"),
                 Err(FileError::InvalidInfo),
