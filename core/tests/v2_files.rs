@@ -99,3 +99,13 @@ fn debug_output_holds_no_key_and_no_name() {
         .join(", ");
     assert!(!text.contains(&key_hex));
 }
+
+proptest::proptest! {
+    /// Any size and any way of cutting the input into pieces gives the same file back.
+    #[test]
+    fn any_size_and_any_pieces_round_trip(len in 0usize..40_000, piece in 1usize..5000, seed: u64) {
+        let data = pattern(len);
+        let (manifest, chunks) = encrypt(&mut rng(seed), &data, piece, info());
+        proptest::prop_assert_eq!(decrypt(&manifest, &chunks).unwrap(), data);
+    }
+}

@@ -20,7 +20,8 @@ use super::layout::Layout;
 use super::manifest::Manifest;
 use crate::primitives::Key;
 
-/// Decrypts one file described by a manifest.
+/// Decrypts one file described by a manifest. Holds one chunk's plaintext (at most
+/// 4 MiB) and the chunk addresses; the caller holds the one chunk it passes in.
 pub struct Decryptor {
     key: Key,
     layout: Layout,
