@@ -27,6 +27,13 @@ export interface SealpostStorage {
   get(key: string): Promise<Uint8Array | undefined | null>;
   set(key: string, value: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Stores every entry, all or none (one transaction). The client writes what one event
+   * changed with it: a received message and the state that marks it received land
+   * together, so a tab closed in between loses nothing. Without it the client calls
+   * `set` for each entry, and a crash between two of them can lose a message.
+   */
+  setMany?(entries: [string, Uint8Array][]): Promise<void>;
 }
 "#;
 
@@ -43,6 +50,8 @@ extern "C" {
     fn js_set(this: &StorageJs, key: &str, value: &Uint8Array) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = delete)]
     fn js_delete(this: &StorageJs, key: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = setMany)]
+    fn js_set_many(this: &StorageJs, entries: &js_sys::Array) -> Result<Promise, JsValue>;
 }
 
 fn storage_error(e: JsValue) -> JsValue {
@@ -76,6 +85,29 @@ impl StorageJs {
         )
         .await
         .map_err(storage_error)?;
+        Ok(())
+    }
+
+    /// Stores `entries` in one `setMany` (all or none) when the storage has it, else
+    /// one `set` after another.
+    pub(crate) async fn save_all(&self, entries: &[(String, Vec<u8>)]) -> Result<(), JsValue> {
+        let atomic = js_sys::Reflect::get(self, &JsValue::from_str("setMany"))
+            .is_ok_and(|f| f.is_function());
+        if !atomic {
+            for (key, value) in entries {
+                self.save(key, value).await?;
+            }
+            return Ok(());
+        }
+        let list: js_sys::Array = entries
+            .iter()
+            .map(|(k, v)| {
+                js_sys::Array::of2(&JsValue::from_str(k), &Uint8Array::from(v.as_slice()))
+            })
+            .collect();
+        JsFuture::from(self.js_set_many(&list).map_err(storage_error)?)
+            .await
+            .map_err(storage_error)?;
         Ok(())
     }
 
@@ -120,6 +152,17 @@ impl MemoryStorage {
         Promise::resolve(&JsValue::UNDEFINED)
     }
 
+    /// Stores a copy of each `[key, value]` entry.
+    #[wasm_bindgen(js_name = setMany, unchecked_return_type = "Promise<void>")]
+    pub fn set_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "[string, Uint8Array][]")] entries: js_sys::Array,
+    ) -> Result<Promise, JsValue> {
+        let parsed = parse_entries(&entries)?;
+        self.map.borrow_mut().extend(parsed);
+        Ok(Promise::resolve(&JsValue::UNDEFINED))
+    }
+
     /// Deletes `key`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn delete(&self, key: &str) -> Promise {
@@ -131,6 +174,24 @@ impl MemoryStorage {
     pub fn keys(&self) -> Vec<String> {
         self.map.borrow().keys().cloned().collect()
     }
+}
+
+/// `[key, Uint8Array]` pairs, or `INVALID_ARGUMENT`.
+fn parse_entries(entries: &js_sys::Array) -> Result<Vec<(String, Vec<u8>)>, JsValue> {
+    entries
+        .iter()
+        .map(|e| {
+            let pair = js_sys::Array::from(&e);
+            let key = pair.get(0).as_string();
+            let value = pair.get(1).dyn_into::<Uint8Array>().ok();
+            match (key, value) {
+                (Some(k), Some(v)) => Ok((k, v.to_vec())),
+                _ => Err(crate::error::invalid(
+                    "setMany takes [key, Uint8Array] entries",
+                )),
+            }
+        })
+        .collect()
 }
 
 const STORE: &str = "kv";
@@ -256,6 +317,26 @@ impl IndexedDbStorage {
         store
             .put_with_key(&v, &JsValue::from_str(key))
             .map_err(idb_error)?;
+        Ok(commit_promise(&tx))
+    }
+
+    /// Stores every `[key, value]` entry in one transaction (all or none); resolves once
+    /// committed.
+    #[wasm_bindgen(js_name = setMany, unchecked_return_type = "Promise<void>")]
+    pub fn set_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "[string, Uint8Array][]")] entries: js_sys::Array,
+    ) -> Result<Promise, JsValue> {
+        let parsed = parse_entries(&entries)?;
+        let (tx, store) = self.write_tx()?;
+        for (k, v) in parsed {
+            let put = store.put_with_key(&Uint8Array::from(v.as_slice()), &JsValue::from_str(&k));
+            if let Err(e) = put {
+                // None of the others either.
+                let _ = tx.abort();
+                return Err(idb_error(e));
+            }
+        }
         Ok(commit_promise(&tx))
     }
 

@@ -212,6 +212,50 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     await jane.logout();
   });
 
+  test('client: a tab that dies while it stores a received message loses nothing (the message and the state that marks it received are one write)', async () => {
+    // A storage whose writes stop landing, like a closed tab's, right after the first
+    // write that holds the session state of the message being received. Before the fix
+    // the client wrote the engine's parts one by one: the session (its counter spent)
+    // landed, the seen-set and the kept message did not, and the blob, coming again,
+    // was dropped as a replay: lost in silence (issue 9's lost message in the PWA).
+    const K = `kate-${tag}`;
+    const inner = new sp.MemoryStorage();
+    let armed = false;
+    let dead = false;
+    let died;
+    const crashed = new Promise((resolve) => (died = resolve));
+    const hang = () => new Promise(() => {});
+    const write = (keys, run) => {
+      if (dead) return hang();
+      const done = run();
+      if (armed && keys.some((k) => k.endsWith('/sessions'))) {
+        dead = true;
+        died();
+      }
+      return done;
+    };
+    const dying = {
+      get: (k) => inner.get(k),
+      set: (k, v) => write([k], () => inner.set(k, v)),
+      setMany: (entries) => write(entries.map(([k]) => k), () => inner.setMany(entries)),
+      delete: (k) => (dead ? hang() : inner.delete(k)),
+    };
+    const kate = await sp.Client.register(opts(dying, { autoAck: false }), K, pw);
+    await online(kate);
+    armed = true;
+    await alice.send(K, 'while the tab closes');
+    await crashed;
+    await new Promise((r) => setTimeout(r, 300));
+    // The tab is gone; a new one opens the account from what reached the storage.
+    const again = await sp.Client.login(opts(inner, { autoAck: false, takeOver: true }), K, pw);
+    const m = await recv(again);
+    eq(m.text, 'while the tab closes');
+    await again.ack([m.id]);
+    await alice.send(K, 'after it');
+    eq((await recv(again)).text, 'after it'); // the first one once only
+    await again.logout();
+  });
+
   test('client: sealLocal/openLocal encrypt app data under the account key', async () => {
     const sealed = alice.sealLocal('history', new TextEncoder().encode('my notes'));
     eq(new TextDecoder().decode(alice.openLocal('history', sealed)), 'my notes');

@@ -114,34 +114,79 @@ impl Inner {
             .await
     }
 
-    async fn persist_part(&self, part: Part) -> Result<(), JsValue> {
+    /// The storage entry of an engine part: its key and its sealed bytes.
+    fn part_entry(&self, part: Part) -> Result<(String, Vec<u8>), JsValue> {
         let sealed = self.with_state(|s| {
             let bytes = s.engine.save(part).map_err(crate::error::core_error)?;
             s.vault.seal_raw(&format!("v2/{}", part_name(part)), &bytes)
         })?;
-        self.storage
-            .save(&persist::key(&self.user_id, part_name(part)), &sealed)
-            .await
+        Ok((persist::key(&self.user_id, part_name(part)), sealed))
     }
 
     /// Stores every part (a new device).
     pub(crate) async fn persist_all(&self) -> Result<(), JsValue> {
         let header = self.with_state(|s| Ok(s.vault.header()))?;
-        self.storage
-            .save(&persist::key(&self.user_id, "vault"), &header)
-            .await?;
+        let mut entries = vec![(persist::key(&self.user_id, "vault"), header)];
         for part in Part::ALL {
-            self.persist_part(part).await?;
+            entries.push(self.part_entry(part)?);
         }
+        self.storage.save_all(&entries).await?;
         self.store_backup_record().await
     }
 
-    pub(crate) async fn store_inbox(&self) -> Result<(), JsValue> {
-        let json = self.with_state(|s| {
+    /// The storage entry of the messages kept for the app (`autoAck: false`).
+    fn inbox_entry(&self) -> Result<(String, Vec<u8>), JsValue> {
+        let sealed = self.with_state(|s| {
             let stored: Vec<_> = s.inbox.iter().map(MessageOut::stored).collect();
-            persist::to_json(&stored)
+            s.vault.seal_raw("v2/inbox", &persist::to_json(&stored)?)
         })?;
-        self.store("inbox", &json).await
+        Ok((persist::key(&self.user_id, "inbox"), sealed))
+    }
+
+    pub(crate) async fn store_inbox(&self) -> Result<(), JsValue> {
+        let (key, sealed) = self.inbox_entry()?;
+        self.storage.save(&key, &sealed).await
+    }
+
+    /// Stores what one batch changed in ONE write (`setMany`): the engine's parts and,
+    /// with `autoAck` off, the messages it delivers (kept until the app acknowledges
+    /// them). Written one by one, a tab closed after the session part landed lost the
+    /// message: its counter was spent, the seen-set or the kept copy was not stored,
+    /// and the blob, coming again, was dropped as a replay.
+    async fn persist_batch(&self, outputs: &[Output]) -> Result<(), JsValue> {
+        let mut entries = Vec::new();
+        for output in outputs {
+            if let Output::Persist(part) = output {
+                entries.push(self.part_entry(*part)?);
+            }
+        }
+        if !self.auto_ack {
+            let delivered: Vec<MessageOut> = outputs
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Deliver(m) => Some(MessageOut::from_engine(m.clone())),
+                    _ => None,
+                })
+                .collect();
+            if !delivered.is_empty() {
+                self.with_state(|s| {
+                    for m in delivered {
+                        // Bounded: an app that never acknowledges loses the oldest
+                        // copies here (it was given them), not memory or storage.
+                        if s.inbox.len() >= MAX_INBOX {
+                            s.inbox.remove(0);
+                        }
+                        s.inbox.push(m);
+                    }
+                    Ok(())
+                })?;
+                entries.push(self.inbox_entry()?);
+            }
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.storage.save_all(&entries).await
     }
 
     /// Carries out one batch of engine outputs, in order.
@@ -151,15 +196,10 @@ impl Inner {
         now: u64,
     ) -> Result<Batch, JsValue> {
         let mut batch = Batch::default();
-        let mut failed: Option<JsValue> = None;
+        let failed: Option<JsValue> = self.persist_batch(&outputs).await.err();
         for output in outputs {
             match output {
                 Output::Persist(part) => {
-                    if failed.is_none()
-                        && let Err(e) = self.persist_part(part).await
-                    {
-                        failed = Some(e);
-                    }
                     if part == Part::Account {
                         self.backup_soon();
                     }
@@ -186,22 +226,7 @@ impl Inner {
                             .borrow_mut()
                             .put(u.user_id(), out.from_username.clone());
                     }
-                    if !self.auto_ack {
-                        let kept = self.with_state(|s| {
-                            // Bounded: an app that never acknowledges loses the oldest
-                            // copies here (it was given them), not memory or storage.
-                            if s.inbox.len() >= MAX_INBOX {
-                                s.inbox.remove(0);
-                            }
-                            s.inbox.push(out.clone());
-                            Ok(())
-                        });
-                        if let Err(e) = kept {
-                            failed.get_or_insert(e);
-                        } else if let Err(e) = self.store_inbox().await {
-                            failed.get_or_insert(e);
-                        }
-                    }
+                    // Kept for the app by `persist_batch` (with `autoAck` off).
                     self.emit_message(&out);
                 }
                 Output::DeliveryUpdate {
