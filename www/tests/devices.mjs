@@ -12,12 +12,15 @@
 //   DEVICES_SEED=7 ...                                 (another order of events)
 //
 // Also run as the last part of www/tests/e2e.mjs. With a package without devices
-// (protocol v1) every step is reported as skipped.
+// (protocol v1) every step is reported as skipped. Each device's worker is tapped
+// (tap.mjs): test-artifacts/devices-tap-<device>.log says what it deposited, received,
+// acknowledged and delivered, with the test's own steps, for diagnosing a lost message.
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { artifacts, axeViolations, ensureBuilt, launchBrowser, newContext, runner, startRelay } from './harness.mjs';
+import { tapWorkers } from './tap.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
 const PASSWORD = 'correct horse battery staple';
@@ -141,10 +144,14 @@ export async function runDevices(r, { relayBin, problems }) {
   const dev = {};
   /** axe-core findings on the new screens, checked by the last step. */
   const axe = [];
+  /** Per device: a log of what its worker did (see tap.mjs), with the test's steps. */
+  const taps = {};
+  const note = (line) => Object.values(taps).forEach((t) => t.note(line));
   try {
     for (const n of names) {
       const ctx = await newContext(browser, relay.url, problems, `dev-${n}`);
-      dev[n] = { ctx, page: await ctx.newPage(), user: n[0] === 'A' ? 'alice' : 'bob', peer: n[0] === 'A' ? 'bob' : 'alice', up: true, sent: 0 };
+      taps[n] = tapWorkers(ctx, n, join(artifacts, `devices-tap-${n}.log`));
+      dev[n] = { name: n, ctx, page: await ctx.newPage(), user: n[0] === 'A' ? 'alice' : 'bob', peer: n[0] === 'A' ? 'bob' : 'alice', up: true, sent: 0 };
     }
     const { A1, A2, B1, B2 } = dev;
     await Promise.all([register(A1.page, 'alice'), register(B1.page, 'bob')]);
@@ -198,6 +205,7 @@ export async function runDevices(r, { relayBin, problems }) {
       const expected = [];
       const down = async (d) => {
         d.how = rand() < 0.5 ? 'network' : 'closed';
+        note(`down ${d.name} ${d.how}`);
         if (d.how === 'network') await d.ctx.setOffline(true);
         else {
           // Nobody closes a tab within milliseconds of pressing Send: let the last
@@ -208,6 +216,7 @@ export async function runDevices(r, { relayBin, problems }) {
         d.up = false;
       };
       const up = async (d) => {
+        note(`up ${d.name} ${d.how}`);
         if (d.how === 'network') await d.ctx.setOffline(false);
         else {
           d.page = await d.ctx.newPage();
@@ -239,6 +248,7 @@ export async function runDevices(r, { relayBin, problems }) {
         d.sent++;
         left[who]--;
         expected.push(text);
+        note(`type ${text}`);
         await send(d.page, text);
         if (rand() < 0.3) await sleep(Math.floor(rand() * 300));
       }
