@@ -135,7 +135,7 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
   };
   tabReg.onclick = () => ((mode = 'register'), render());
   tabLog.onclick = () => ((mode = 'login'), render());
-  const linkBtn = h('button.link', { type: 'button', hidden: true, 'data-testid': 'link-from-device', onclick: () => showLinkNew() }, 'Link from another device');
+  const linkBtn = h('button.link', { type: 'button', 'data-testid': 'link-from-device', onclick: () => showLinkNew() }, 'Link from another device');
   const form = h(
     'form.card.auth',
     {
@@ -191,8 +191,6 @@ async function showAuth(initial: 'register' | 'login' = 'register') {
   render();
   setScreen('auth', h('main.center', null, form));
   user.focus();
-  // Protocol v2 packages link devices: offer it once known.
-  void backend.canLink().then((yes) => (linkBtn.hidden = !yes), () => undefined);
 }
 
 /** The account is full (8 devices): pick one to remove with the password, then `retry`. */
@@ -728,7 +726,7 @@ function msgEl(msg: Msg, peerName: string): HTMLElement {
 
 function updateMsgEl(el: HTMLElement, msg: Msg) {
   if (msg.notice) return; // markers do not change
-  el.className = `msg ${msg.dir} ${msg.state}${msg.keyWarning ? ' warn' : ''}`;
+  el.className = `msg ${msg.dir} ${msg.state}`;
   el.dataset.id = msg.id;
   el.dataset.state = msg.state;
   const st = el.querySelector('.state') as HTMLElement;
@@ -739,7 +737,7 @@ function updateMsgEl(el: HTMLElement, msg: Msg) {
       st.title = msg.error ?? '';
     }
     if (msg.state !== 'failed') el.querySelector('.retry')?.remove();
-  } else st.textContent = msg.keyWarning ? 'Sent with a new key' : '';
+  }
 }
 
 function chatHeader(c: Contact) {
@@ -1032,7 +1030,7 @@ function showAccount() {
       h('p', null, 'Username: ', h('strong', { 'data-testid': 'account-username' }, m.account.username)),
       h('p.mono', { 'data-testid': 'account-fingerprint' }, `Key fingerprint: ${m.account.fingerprint}`),
       h('p', null, 'Your keys and messages on this device are encrypted with your password. Your password never leaves this browser.'),
-      m.account.multiDevice ? h('p', null, h('a.button', { href: '#/devices', 'data-testid': 'devices-link' }, 'Devices'), ' Your account on other browsers and phones; link a new one.') : '',
+      h('p', null, h('a.button', { href: '#/devices', 'data-testid': 'devices-link' }, 'Devices'), ' Your account on other browsers and phones; link a new one.'),
       note,
       notifySupported()
         ? h('button', {
@@ -1053,12 +1051,10 @@ function showAccount() {
           onclick: async () => {
             if (!confirm('Log out and delete your messages from this browser? Your account stays: log in again with your password (past messages do not come back).')) return;
             try {
-              // With devices: this browser also leaves the account's list (best effort:
-              // offline, it stays listed until removed from another device).
-              if (m.account.multiDevice) {
-                const me = (await m.account.devices().catch(() => [])).find((d) => d.current);
-                if (me) await m.account.revokeDevice(me.id).catch(() => undefined);
-              }
+              // This browser also leaves the account's list (best effort: offline, it
+              // stays listed until removed from another device).
+              const me = (await m.account.devices().catch(() => [])).find((d) => d.current);
+              if (me) await m.account.revokeDevice(me.id).catch(() => undefined);
               await m.wipe();
               model = null;
               await forgetDevice();

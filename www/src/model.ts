@@ -3,7 +3,7 @@
 //
 // Message content on the wire (contentType APP_JSON, UTF-8 JSON):
 //   {"v":1,"id":"<app id>","text":"hi"}          a chat message
-//   {"v":1,"delivered":["<app id>",..]}          a delivery receipt
+// (delivery receipts are the package's: "delivered to n of m devices").
 // The sender's name comes from the package (every Client message carries it, checked
 // against the sender's user id), so a first message from someone never looked up names
 // its conversation; plain text (content type 0) from other Client apps shows too.
@@ -16,8 +16,6 @@ import { KV, deleteDb, historyDbName, openDb } from './idb';
 import { dec, enc, randomId, sleep } from './util';
 
 export const APP_JSON = 2;
-/** Most message ids in one delivery receipt (sent and accepted). */
-const RECEIPT_BATCH = 500;
 const LABEL = 'sealpost/www/record/v1';
 
 export type MsgState = 'queued' | 'sending' | 'relay' | 'delivered' | 'failed';
@@ -57,8 +55,6 @@ export interface Msg {
   sentAt?: number; // sender clock, secs
   state: MsgState;
   error?: string;
-  /** Incoming message signed by a key other than the pinned one. */
-  keyWarning?: boolean;
   /** Protocol v2: the package's id of a sent message (its delivery reports name it). */
   wireId?: string;
   /** Protocol v2: how many of the devices it was sealed to opened it. */
@@ -97,8 +93,7 @@ type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: s
 /** What an incoming message may carry, validated. */
 interface Body {
   id?: string;
-  text?: string;
-  delivered?: string[];
+  text: string;
 }
 /** Longest message text kept (characters); longer ones are cut. */
 const MAX_TEXT = 65_536;
@@ -116,16 +111,9 @@ function parseBody(inc: Incoming): Body | null {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
   const o = raw as Record<string, unknown>;
-  const body: Body = {};
-  if (typeof o.id === 'string') body.id = o.id;
-  if (o.delivered !== undefined) {
-    const d = o.delivered;
-    if (!Array.isArray(d) || d.length > 1000 || !d.every((x) => typeof x === 'string' && x.length <= 128)) return null;
-    body.delivered = d as string[];
-    return body;
-  }
   if (typeof o.text !== 'string') return null;
-  body.text = o.text.slice(0, MAX_TEXT);
+  const body: Body = { text: o.text.slice(0, MAX_TEXT) };
+  if (typeof o.id === 'string') body.id = o.id;
   return body;
 }
 
@@ -139,15 +127,6 @@ export class Model {
   private kv!: KV;
   private wake: (() => void) | null = null;
   private running = false;
-  /**
-   * Receipts not yet sent, by peer userId; persisted (`r:<contact key>`) before the
-   * message they confirm is acknowledged to the relay, drained by receiptLoop.
-   */
-  private pendingReceipts = new Map<string, Set<string>>();
-  private receiptTimer: ReturnType<typeof setTimeout> | null = null;
-  private receiptWake: (() => void) | null = null;
-  /** Per peer: no receipt attempt before `until` (ms), next wait `backoff`. */
-  private receiptBackoff = new Map<string, { until: number; backoff: number }>();
   /** Last directory check per peer (ms). */
   private checkedAt = new Map<string, number>();
 
@@ -184,9 +163,6 @@ export class Model {
       } else if (k.startsWith('d:')) {
         const d = rec as { peer: string; text: string };
         this.drafts.set(d.peer, d.text);
-      } else if (k.startsWith('r:')) {
-        const r = rec as { peer: string; ids: string[] };
-        if (typeof r?.peer === 'string' && Array.isArray(r.ids)) this.pendingReceipts.set(r.peer, new Set(r.ids));
       }
     }
     for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
@@ -248,8 +224,8 @@ export class Model {
   }
 
   /**
-   * Writes everything still waiting at once: debounced drafts and contact saves, pending
-   * receipts, and waits for writes under way. Called before the tab lets go of the account.
+   * Writes everything still waiting at once: debounced drafts and contact saves, and
+   * waits for writes under way. Called before the tab lets go of the account.
    */
   async flushPending(): Promise<void> {
     if (!this.kv) return;
@@ -258,10 +234,10 @@ export class Model {
       s.now();
       work.push(s.p);
     }
-    work.push(...this.receiptChain.values(), ...this.writing);
+    work.push(...this.writing);
     await Promise.allSettled(work);
-    // Saves started meanwhile (a flushed contact save, a receipt write chained behind another).
-    if (this.writing.size || this.receiptChain.size) await Promise.allSettled([...this.writing, ...this.receiptChain.values()]);
+    // Saves started meanwhile (a flushed contact save).
+    if (this.writing.size) await Promise.allSettled([...this.writing]);
   }
 
   /** Log out: forget everything local. */
@@ -283,7 +259,6 @@ export class Model {
    * them) become conversations here too.
    */
   async syncContacts(): Promise<void> {
-    if (!this.account.multiDevice) return;
     let added = false;
     for (const p of await this.account.contacts().catch(() => [])) {
       const known = this.contacts.get(p.userId);
@@ -441,7 +416,6 @@ export class Model {
 
   private kick() {
     this.wake?.();
-    this.receiptWake?.();
   }
 
   /** Sends queued messages in order, one at a time, retrying with backoff. */
@@ -502,14 +476,12 @@ export class Model {
       // The app's message id doubles as the idempotency key: a retry after a lost answer
       // or a reload posts the same envelope.
       const r = await this.account.send(c.username, enc.encode(body), APP_JSON, m.id);
-      if (this.account.multiDevice) {
-        m.wireId = r.messageId;
-        this.byWire.set(r.messageId, m);
-        if (typeof r.total === 'number') this.applyDelivery(m, { messageId: r.messageId, delivered: r.delivered ?? 0, total: r.total });
-        const early = this.earlyDelivery.get(r.messageId);
-        this.earlyDelivery.delete(r.messageId);
-        if (early) this.applyDelivery(m, early);
-      }
+      m.wireId = r.messageId;
+      this.byWire.set(r.messageId, m);
+      if (typeof r.total === 'number') this.applyDelivery(m, { messageId: r.messageId, delivered: r.delivered ?? 0, total: r.total });
+      const early = this.earlyDelivery.get(r.messageId);
+      this.earlyDelivery.delete(r.messageId);
+      if (early) this.applyDelivery(m, early);
     } catch (e) {
       if (errorCode(e) === 'IDENTITY_CHANGED') {
         await this.markKeyChanged(c, identityChange(e));
@@ -519,7 +491,7 @@ export class Model {
       }
       throw e;
     }
-    if (m.state === 'sending') m.state = 'relay'; // a receipt may already have arrived
+    if (m.state === 'sending') m.state = 'relay'; // a delivery report may already have come
     await this.saveMsg(m);
     this.emit({ peer: m.peer, msg: m });
   }
@@ -640,31 +612,8 @@ export class Model {
         throw e;
       }
     }
-    if (body.delivered) {
-      // With devices the package reports delivery itself (onDelivery).
-      if (this.account.multiDevice) return;
-      for (const id of body.delivered) {
-        const m = this.byId.get(id);
-        if (m && m.dir === 'out' && m.peer === c.userId && m.state !== 'delivered') {
-          m.state = 'delivered';
-          await this.saveMsg(m);
-          this.emit({ peer: m.peer, msg: m });
-        }
-      }
-      return;
-    }
-    const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : inc.messageId;
-    if (this.byId.has(id)) {
-      if (!this.account.multiDevice) await this.queueReceipt(c.userId, id); // a retried send, or their receipt was lost
-      return;
-    }
-    const keyWarning = !inc.keyMatches;
-    if (keyWarning && !c.keyChanged) {
-      c.keyChanged = { seenAt: Date.now() };
-      // The message does not say which key; the directory may (IDENTITY_CHANGED details).
-      this.checkedAt.delete(c.userId);
-      void this.checkContact(c);
-    }
+    const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : inc.msgId;
+    if (this.byId.has(id)) return; // a re-send the package could not recognise
     const m: Msg = {
       id,
       peer: c.userId,
@@ -673,19 +622,18 @@ export class Model {
       at: Date.now(),
       sentAt: inc.sentAt,
       state: 'delivered',
-      keyWarning: keyWarning || undefined,
     };
     this.push(m);
     c.lastActivity = m.at;
     if (!(this.activePeer === c.userId && document.visibilityState === 'visible')) c.unread++;
     // Show it at once; it is acknowledged to the relay only after it is stored.
     this.emit({ contacts: true, peer: c.userId, msg: m });
-    await Promise.all([this.saveMsg(m), this.saveContact(c), this.account.multiDevice ? undefined : this.queueReceipt(c.userId, m.id)]);
+    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
   }
 
   /** A message this account sent from another device: outgoing, in the thread of `conversation`. */
   private async onOwnCopy(inc: Incoming, body: Body): Promise<void> {
-    if (body.delivered || !inc.conversation || inc.conversation === this.account.userId) return;
+    if (inc.conversation === this.account.userId) return;
     let c = this.contacts.get(inc.conversation);
     if (!c) {
       // The package shares contacts between devices: the name is known there, if anywhere.
@@ -695,7 +643,7 @@ export class Model {
       if (!p?.username) throw new Error('a copy of a message to a contact this device does not know yet');
       c = await this.addContact(p.username);
     }
-    const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : (inc.msgId ?? inc.messageId);
+    const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : inc.msgId;
     if (this.byId.has(id)) return;
     const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: Date.now(), sentAt: inc.sentAt, state: 'relay', otherDevice: true };
     this.push(m);
@@ -707,100 +655,12 @@ export class Model {
   /** The conversation on screen (its messages do not count as unread). */
   activePeer: string | null = null;
 
-  /**
-   * Queues a delivery receipt for message `id` from `peer`. Resolves once the pending
-   * receipts are stored, so the message is acknowledged to the relay only after its
-   * receipt can no longer be lost (a reload sends it later).
-   */
-  private queueReceipt(peer: string, id: string): Promise<void> {
-    let ids = this.pendingReceipts.get(peer);
-    if (!ids) this.pendingReceipts.set(peer, (ids = new Set()));
-    ids.add(id);
-    // A short pause lets a burst of messages share one receipt.
-    if (!this.receiptTimer) this.receiptTimer = setTimeout(() => ((this.receiptTimer = null), this.receiptWake?.()), 250);
-    return this.persistReceipts(peer);
-  }
-
-  /** Not yet started writes of a peer's pending receipts (calls meanwhile share them). */
-  private receiptSaves = new Map<string, Promise<void>>();
-  /** The last write of a peer's pending receipts: writes run one after another. */
-  private receiptChain = new Map<string, Promise<void>>();
-  private persistReceipts(peer: string): Promise<void> {
-    const queued = this.receiptSaves.get(peer);
-    if (queued) return queued;
-    const prev = this.receiptChain.get(peer) ?? Promise.resolve();
-    const p = prev
-      .catch(() => undefined)
-      .then(async () => {
-        this.receiptSaves.delete(peer);
-        const c = this.contacts.get(peer);
-        if (!c) return;
-        const ids = this.pendingReceipts.get(peer);
-        // Keyed by the contact's random record key: no user id in the clear.
-        if (ids?.size) await this.save(`r:${c.key}`, { peer, ids: [...ids] });
-        else await this.kv.delete(`r:${c.key}`);
-      });
-    this.receiptSaves.set(peer, p);
-    this.receiptChain.set(peer, p);
-    void p.catch(() => undefined).then(() => {
-      if (this.receiptChain.get(peer) === p) this.receiptChain.delete(peer);
-    });
-    return p;
-  }
-
-  /**
-   * Sends pending receipts, per peer, retrying with a per-peer backoff like the outbox:
-   * never gives up, no attempts while offline, none to a contact whose key changed (they
-   * wait for acceptNewKey). The recipient ignores ids it already marked delivered.
-   */
-  private async receiptLoop() {
-    while (this.running) {
-      let soonest = Infinity;
-      let sent = false;
-      if (navigator.onLine && !this.receiptTimer) {
-        for (const [peer, ids] of [...this.pendingReceipts]) {
-          if (!this.running) return;
-          const c = this.contacts.get(peer);
-          if (!ids.size || !c || c.keyChanged) continue;
-          const b = this.receiptBackoff.get(peer);
-          if (b && b.until > Date.now()) {
-            soonest = Math.min(soonest, b.until);
-            continue;
-          }
-          sent = true;
-          // At most RECEIPT_BATCH ids per receipt (recipients refuse longer lists).
-          const batch = [...ids].slice(0, RECEIPT_BATCH);
-          try {
-            const body = JSON.stringify({ v: 1, delivered: batch });
-            await this.account.send(c.username, enc.encode(body), APP_JSON);
-            this.receiptBackoff.delete(peer);
-            for (const id of batch) ids.delete(id);
-            if (!ids.size && this.pendingReceipts.get(peer) === ids) this.pendingReceipts.delete(peer);
-            await this.persistReceipts(peer).catch(() => undefined);
-          } catch (e) {
-            if (errorCode(e) === 'IDENTITY_CHANGED') await this.markKeyChanged(c, identityChange(e)).catch(() => undefined);
-            const backoff = Math.min((b?.backoff ?? 500) * 2, 60_000);
-            this.receiptBackoff.set(peer, { until: Date.now() + (b?.backoff ?? 500), backoff });
-          }
-        }
-      }
-      if (sent) continue;
-      // Nothing to do now: wait for new receipts, 'online', a relay connection, an
-      // accepted key, or the earliest backoff to end.
-      const waits: Promise<unknown>[] = [new Promise<void>((r) => (this.receiptWake = r))];
-      if (soonest < Infinity && navigator.onLine) waits.push(sleep(Math.max(0, soonest - Date.now())));
-      await Promise.race(waits);
-      this.receiptWake = null;
-    }
-  }
-
   // ---- lifecycle ---------------------------------------------------------------
 
   start() {
     if (this.running) return;
     this.running = true;
     void this.outboxLoop();
-    void this.receiptLoop();
     this.account.start({
       onMessage: (m) => this.onIncoming(m),
       onDelivery: (d) => this.onDelivery(d),
@@ -809,7 +669,6 @@ export class Model {
         this.link = s;
         this.emit({ link: true });
         if (s === 'online') {
-          this.receiptBackoff.clear(); // connected again: try at once
           this.kick();
           void this.syncContacts();
         }

@@ -11,8 +11,7 @@
 //   DEVICES_MESSAGES=200 node www/tests/devices.mjs    (the issue's 200 each way)
 //   DEVICES_SEED=7 ...                                 (another order of events)
 //
-// Also run as the last part of www/tests/e2e.mjs. With a package without devices
-// (protocol v1) every step is reported as skipped. Each device's worker is tapped
+// Also run as the last part of www/tests/e2e.mjs. Each device's worker is tapped
 // (tap.mjs): test-artifacts/devices-tap-<device>.log says what it deposited, received,
 // acknowledged and delivered, with the test's own steps, for diagnosing a lost message.
 
@@ -155,11 +154,6 @@ export async function runDevices(r, { relayBin, problems }) {
     }
     const { A1, A2, B1, B2 } = dev;
     await Promise.all([register(A1.page, 'alice'), register(B1.page, 'bob')]);
-    const supported = await A2.page.goto('/').then(() => A2.page.locator('[data-testid=link-from-device]').waitFor({ timeout: 10_000 }).then(() => true, () => false));
-    if (!supported) {
-      for (const s of ['second devices by password and by link', `${MESSAGES} messages each way`, 'markers', 'revoke', 'the 8-device limit']) r.skip(`devices: ${s}`, 'the sealpost-wasm package in use has no devices (protocol v2)');
-      return;
-    }
 
     let linkedAt = 0;
     const ok = await r.step('devices: alice adds a second browser by password; bob links one from his first (QR picture, with history)', async () => {

@@ -21,8 +21,6 @@ const PASSWORD = 'correct horse battery staple';
 const T = { timeout: 180_000 };
 
 const relayBin = ensureBuilt({ rebuildWww: process.argv.includes('--build') });
-/** Protocol v2 (devices): a few steps check what changed with it. */
-const V2 = typeof (await import('sealpost-wasm')).Client.startLink === 'function';
 const relay = await startRelay(relayBin);
 const browser = await launchBrowser();
 const problems = [];
@@ -345,12 +343,10 @@ try {
       await page.click('[data-testid=auth-submit]');
       await page.locator('[data-testid=me]').waitFor(T);
       await startChat(page, 'bob');
-      if (V2) {
-        // Verified marks travel to the account's new devices: A verified B (digits) above.
-        await page.locator('[data-testid=badge].verified').waitFor({ timeout: 30_000 });
-        await page.click('[data-testid=unverify]');
-        await page.locator('[data-testid=mark-verified]').waitFor();
-      }
+      // Verified marks travel to the account's new devices: A verified B (digits) above.
+      await page.locator('[data-testid=badge].verified').waitFor({ timeout: 30_000 });
+      await page.click('[data-testid=unverify]');
+      await page.locator('[data-testid=mark-verified]').waitFor();
       const result = page.locator('[data-testid=verify-result]');
       const scan = page.getByRole('button', { name: 'Scan their code' });
       await scan.click();
@@ -426,8 +422,8 @@ try {
     await openChat(pageB, 'alice');
     const aliceId = /#\/chat\/([0-9a-f]{64})/.exec(pageB.url())[1];
     // B cannot post to A's mailbox (its receipts fail); everything else works.
-    // v1: alice's mailbox; v2: each of her devices' mailboxes.
-    const deposits = new RegExp(`/v[12]/mailboxes/${aliceId}(/[0-9a-f]{32})?$`);
+    // Each of her devices' mailboxes.
+    const deposits = new RegExp(`/v2/mailboxes/${aliceId}/[0-9a-f]{32}$`);
     let refused = 0;
     await ctxB.route(deposits, (route) => (route.request().method() === 'POST' ? (refused++, route.abort('failed')) : route.continue()));
     await send(pageA, 'a receipt for this one waits');
@@ -435,20 +431,9 @@ try {
     for (let i = 0; i < 150 && !refused; i++) await new Promise((res) => setTimeout(res, 200));
     expect(refused > 0, 'B tried to send the receipt');
     await waitState(pageA, 'a receipt for this one waits', 'relay');
-    if (V2) {
-      // The package retries a refused receipt deposit (each minute) while the tab is
-      // open; across a reload it does not keep it (reported; the sender's re-send
-      // after an hour brings a new one).
-      await ctxB.unroute(deposits);
-      await waitState(pageA, 'a receipt for this one waits', 'delivered', 90_000);
-      return;
-    }
-    await pageB.reload();
+    // The package retries a refused receipt deposit (each minute) while the tab is open.
     await ctxB.unroute(deposits);
-    await pageB.fill('#password', PASSWORD);
-    await pageB.click('[data-testid=unlock-submit]');
-    await pageB.locator('[data-testid=me]').waitFor(T);
-    await waitState(pageA, 'a receipt for this one waits', 'delivered', 60_000);
+    await waitState(pageA, 'a receipt for this one waits', 'delivered', 90_000);
   });
 
   await r.step('a changed key (a lying directory) is a clear warning and nothing is sent', async () => {
@@ -465,9 +450,9 @@ try {
       await pageA.click('[data-testid=open-chat]');
       await send(pageA, 'hi carol');
       await pageD.locator('[data-testid=conv-alice]', { hasText: 'hi carol' }).waitFor({ timeout: 60_000 });
-      // Every directory answer about carol comes from the impostor's relay (v1: her
-      // bundle; v2: her device list and device bundles).
-      const directory = new RegExp(`/v[12]/users/${carolId}/(bundle|bundles|devices)(/|\\?|$)`);
+      // Every directory answer about carol comes from the impostor's relay (her device
+      // list and device bundles).
+      const directory = new RegExp(`/v2/users/${carolId}/(bundles|devices)(/|\\?|$)`);
       await ctxA.route(directory, async (route) => {
         if (route.request().method() !== 'GET') return route.continue();
         const u = new URL(route.request().url());

@@ -1,7 +1,7 @@
 // The page side of the messaging layer: the package's RemoteClient (sealpost-wasm/remote)
 // talking to the Client in the crypto worker (./worker.ts). Secrets never reach this thread.
 
-import { RemoteClient } from 'sealpost-wasm/remote';
+import { RemoteClient, type RemotePendingLink } from 'sealpost-wasm/remote';
 import type { ContactInfo, IncomingMessage } from 'sealpost-wasm';
 import type { Account, Backend, Delivery, DeviceInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress } from './types';
 import { AppError } from './types';
@@ -67,40 +67,8 @@ const META_DB = 'sealpost-www-meta';
 let kvP: Promise<KV> | null = null;
 const kv = () => (kvP ??= openDb(META_DB, ['meta']).then((db) => new KV(db, 'meta')));
 
-// ---- protocol v2 (devices), as far as the package in use has it ----------------------
+// ---- devices ----------------------------------------------------------------------
 
-/** What a v2 package adds to RemoteClient (see the package's index.d.ts). */
-interface V2Client {
-  /** Times in Unix seconds. */
-  devices(): Promise<{ id: string; name: string; addedAt: number; lastSeen?: number | null; current: boolean }[]>;
-  revokeDevice(id: string): Promise<void>;
-  approveLink(code: string): Promise<{ deviceName: string; confirm(options?: { history?: Uint8Array }): Promise<void>; cancel(): Promise<void> }>;
-  onDelivery(listener: (d: { msgId?: string; messageId?: string; delivered: number; total: number }) => void): void;
-  onNotice(listener: (n: { kind: string; from?: string; fromUsername?: string; conversation?: string; count?: number; messageId?: string; security?: string; detail?: string; at?: number }) => void): void;
-}
-interface V2Message {
-  msgId?: string;
-  fromDevice?: string;
-  conversation?: string;
-  own?: boolean;
-}
-interface V2Link {
-  code: string;
-  qrPayload: Uint8Array | string;
-  wait(): Promise<RemoteClient>;
-  cancel(): Promise<void> | void;
-}
-type V2Static = {
-  startLink?(worker: Worker, options: object, deviceName: string): Promise<V2Link>;
-  revokeDeviceWithPassword?(worker: Worker, options: object, username: string, password: string, deviceId: string): Promise<void>;
-};
-const v2 = (c: RemoteClient) => (typeof (c as unknown as Partial<V2Client>).devices === 'function' ? (c as unknown as V2Client) : null);
-/** The history a link handed over (the package gives it once). */
-async function linkedHistory(c: RemoteClient): Promise<Uint8Array | undefined> {
-  const x = c as unknown as { takeLinkedHistory?: () => Promise<Uint8Array | null | undefined> };
-  const h = typeof x.takeLinkedHistory === 'function' ? await x.takeLinkedHistory().catch(() => undefined) : undefined;
-  return h instanceof Uint8Array && h.length ? h : undefined;
-}
 /** The longest prefix of `s` that fits `max` bytes of UTF-8 (a device name is at most 64). */
 function utf8Prefix(s: string, max: number): string {
   const e = new TextEncoder();
@@ -111,7 +79,6 @@ function utf8Prefix(s: string, max: number): string {
   }
   return out;
 }
-const noDevices = () => new AppError('NOT_SUPPORTED', 'This version of Sealpost has one device per account.');
 
 // ---- the account ---------------------------------------------------------------------
 
@@ -135,20 +102,14 @@ class ClientAccount implements Account {
   readonly username: string;
   readonly userId: string;
   readonly fingerprint: string;
-  readonly multiDevice: boolean;
 
   constructor(private client: RemoteClient) {
     this.username = client.username;
     this.userId = client.userId;
     this.fingerprint = client.fingerprint;
     client.onMessage((m) => this.onMessage(m));
-    const x = v2(client);
-    this.multiDevice = !!x;
-    x?.onDelivery((d) => {
-      const id = d.msgId ?? d.messageId;
-      if (typeof id === 'string') this.handlers?.onDelivery?.({ messageId: id, delivered: d.delivered, total: d.total } satisfies Delivery);
-    });
-    x?.onNotice((n) => {
+    client.onDelivery((d) => this.handlers?.onDelivery({ messageId: d.messageId, delivered: d.delivered, total: d.total } satisfies Delivery));
+    client.onNotice((n) => {
       if (n.kind === 'security' && n.security === 'deviceRevoked') return this.revoked();
       const kinds: Record<string, Notice['kind']> = { couldNotDecrypt: 'undecryptable', mayBeMissing: 'missing', notDelivered: 'notDelivered', security: 'security' };
       const notice: Notice = {
@@ -161,7 +122,7 @@ class ClientAccount implements Account {
         at: typeof n.at === 'number' ? n.at * 1000 : Date.now(),
       };
       // In the same queue as messages: a marker lands where it happened.
-      this.queue = this.queue.then(() => this.handlers?.onNotice?.(notice)).catch((e) => console.warn('sealpost: notice handler failed', e));
+      this.queue = this.queue.then(() => this.handlers?.onNotice(notice)).catch((e) => console.warn('sealpost: notice handler failed', e));
     });
     client.onStatus((s) => {
       const st = s === 'online' ? 'online' : s === 'connecting' && navigator.onLine ? 'connecting' : 'offline';
@@ -226,9 +187,7 @@ class ClientAccount implements Account {
   async send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string) {
     try {
       const r = await this.client.send(username, content, contentType, idempotencyKey ? { idempotencyKey } : undefined);
-      // Protocol v2: also how many devices have it so far.
-      const d = r as { delivered?: number; total?: number };
-      return { messageId: r.messageId, delivered: d.delivered, total: d.total };
+      return { messageId: r.messageId, delivered: r.delivered, total: r.total };
     } catch (e) {
       const err = wrap(e);
       // Transient relay answers are retried like lost connectivity.
@@ -243,23 +202,17 @@ class ClientAccount implements Account {
     return this.client.openLocal(label, data);
   }
   async devices(): Promise<DeviceInfo[]> {
-    const x = v2(this.client);
-    if (!x) throw noDevices();
     try {
-      return (await x.devices()).map((d) => ({ id: d.id, name: d.name, addedAt: d.addedAt * 1000, lastSeen: d.lastSeen ? d.lastSeen * 1000 : undefined, current: d.current }));
+      return (await this.client.devices()).map((d) => ({ id: d.id, name: d.name, addedAt: d.addedAt * 1000, lastSeen: d.lastSeen ? d.lastSeen * 1000 : undefined, current: d.current }));
     } catch (e) {
       throw wrap(e);
     }
   }
   async revokeDevice(id: string) {
-    const x = v2(this.client);
-    if (!x) throw noDevices();
-    await x.revokeDevice(id).catch((e) => Promise.reject(wrap(e)));
+    await this.client.revokeDevice(id).catch((e) => Promise.reject(wrap(e)));
   }
   async approveLink(code: string): Promise<LinkApproval> {
-    const x = v2(this.client);
-    if (!x) throw noDevices();
-    const a = await x.approveLink(code).catch((e) => Promise.reject(wrap(e)));
+    const a = await this.client.approveLink(code).catch((e) => Promise.reject(wrap(e)));
     return {
       deviceName: a.deviceName,
       confirm: (history) => a.confirm(history ? { history } : undefined).catch((e) => Promise.reject(wrap(e))),
@@ -294,22 +247,17 @@ class ClientAccount implements Account {
     const inc: Incoming = {
       blobId: m.id,
       messageId: m.messageId,
+      msgId: m.msgId,
       sender: m.from,
       senderUsername: m.fromUsername,
-      keyMatches: m.verified,
+      fromDevice: m.fromDevice,
+      conversation: m.conversation,
+      own: m.own,
       sentAt: m.sentAt,
       contentType: m.contentType,
       content: m.content,
       text: m.text,
     };
-    const x = m as IncomingMessage & V2Message;
-    if (typeof x.msgId === 'string') inc.msgId = x.msgId;
-    if (typeof x.fromDevice === 'string') inc.fromDevice = x.fromDevice;
-    if (typeof x.conversation === 'string') inc.conversation = x.conversation;
-    if (x.own === true) inc.own = true;
-    // v2 accepts a message only from the pinned identity key (a mismatch is a security
-    // notice, never a message); `verified` is then the user's safety-number mark.
-    if (this.multiDevice) inc.keyMatches = true;
     this.queue = this.queue.then(() => this.deliver(inc));
   }
 
@@ -335,8 +283,7 @@ class ClientAccount implements Account {
 /** The package's lock name for the account (see the package README, "One tab at a time"). */
 const lockName = (userId: string) => `sealpost:${userId}`;
 
-/** `deviceName` only for a v2 package (a v1 one knows no such option). */
-const nameOption = (deviceName?: string) => (deviceName && typeof (RemoteClient as unknown as V2Static).startLink === 'function' ? { deviceName: utf8Prefix(deviceName, 64) } : {});
+const nameOption = (deviceName?: string) => (deviceName ? { deviceName: utf8Prefix(deviceName, 64) } : {});
 
 async function open(username: string, password: string, onProgress: (p: Progress) => void, takeOver = false, deviceName?: string): Promise<RemoteClient> {
   onProgress({ label: 'Checking your password', done: 0, total: 2 });
@@ -418,28 +365,19 @@ export const backend: Backend = {
   },
 
   async revokeWithPassword(username, password, deviceId) {
-    const f = (RemoteClient as unknown as V2Static).revokeDeviceWithPassword;
-    if (typeof f !== 'function') throw noDevices();
-    await f.call(RemoteClient, await getWorker(), {}, (await ids(username)).username, password, deviceId).catch((e) => Promise.reject(wrap(e)));
-  },
-
-  async canLink() {
-    return typeof (RemoteClient as unknown as V2Static).startLink === 'function';
+    await RemoteClient.revokeDeviceWithPassword(await getWorker(), {}, (await ids(username)).username, password, deviceId).catch((e) => Promise.reject(wrap(e)));
   },
 
   async startLink(deviceName, password) {
-    const start = (RemoteClient as unknown as V2Static).startLink;
-    if (typeof start !== 'function') throw noDevices();
-    let link: V2Link;
+    let link: RemotePendingLink;
     try {
-      link = await start.call(RemoteClient, await getWorker(), { autoAck: false, connect: false, password }, utf8Prefix(deviceName, 64));
+      link = await RemoteClient.startLink(await getWorker(), { autoAck: false, connect: false, password }, utf8Prefix(deviceName, 64));
     } catch (e) {
       throw wrap(e);
     }
-    const qr = typeof link.qrPayload === 'string' ? new TextEncoder().encode(link.qrPayload) : link.qrPayload;
     return {
       code: link.code,
-      qrPayload: qr,
+      qrPayload: link.qrPayload,
       async wait() {
         let client: RemoteClient;
         try {
@@ -448,7 +386,8 @@ export const backend: Backend = {
           throw wrap(e);
         }
         await (await kv()).put('current', { username: client.username, userId: client.userId } satisfies Meta);
-        return { account: new ClientAccount(client), history: await linkedHistory(client) };
+        const history = await client.takeLinkedHistory().catch(() => undefined);
+        return { account: new ClientAccount(client), history: history?.length ? history : undefined };
       },
       cancel: () => Promise.resolve(link.cancel()).catch(() => undefined),
     };

@@ -30,26 +30,24 @@ export interface Incoming {
   blobId: string;
   /** Wire message id. */
   messageId: string;
+  /** The message's id, chosen by its sender, stable across re-sends. */
+  msgId: string;
   sender: string;
   /** Known when the sender is a contact. */
   senderUsername?: string;
-  /** Whether the sender's identity key is the pinned (or directory) one. */
-  keyMatches: boolean;
+  /** The sending device. */
+  fromDevice: string;
+  /**
+   * The thread (a contact's user id). For a message from a contact, the sender; for
+   * `own`, the contact it was sent to.
+   */
+  conversation: string;
+  /** A copy of a message this account sent from another of its devices. */
+  own: boolean;
   sentAt: number;
   contentType: number;
   content: Uint8Array;
   text?: string;
-  /** Protocol v2: the message's id, chosen by its sender, stable across re-sends. */
-  msgId?: string;
-  /** Protocol v2: the sending device. */
-  fromDevice?: string;
-  /**
-   * Protocol v2: the thread (a contact's user id). For a message from a contact, the
-   * sender; for `own`, the contact it was sent to.
-   */
-  conversation?: string;
-  /** Protocol v2: a copy of a message this account sent from another of its devices. */
-  own?: boolean;
 }
 
 /** Protocol v2: how many of the devices a message was sealed to have opened it. */
@@ -118,10 +116,10 @@ export interface Handlers {
   /** Called once per incoming message, in order; the blob is acknowledged after it resolves. */
   onMessage(m: Incoming): Promise<void>;
   onLinkState(s: LinkState): void;
-  /** Protocol v2: delivery progress of a sent message. */
-  onDelivery?(d: Delivery): void;
-  /** Protocol v2: markers for the message list. */
-  onNotice?(n: Notice): void;
+  /** Delivery progress of a sent message. */
+  onDelivery(d: Delivery): void;
+  /** Markers for the message list. */
+  onNotice(n: Notice): void;
 }
 
 export interface Account {
@@ -156,11 +154,6 @@ export interface Account {
   onTakenOver(f: () => void): void;
   /** Forgets a contact whose key changed (and its sessions), so the next lookup pins the new key. */
   forgetContact(username: string): Promise<void>;
-  /**
-   * Protocol v2 (devices): whether the package has them. Without it the app runs as
-   * before (one browser per account, the app's own delivery receipts).
-   */
-  readonly multiDevice: boolean;
   /** The account's devices (protocol v2). */
   devices(): Promise<DeviceInfo[]>;
   /** Removes a device from the account: contacts stop sealing to it. */
@@ -187,8 +180,7 @@ export interface Backend {
   unlock(password: string, onProgress: (p: Progress) => void, takeOver?: boolean): Promise<Account>;
   /**
    * Protocol v2: makes this browser a new device of an account that is open on another
-   * device (shows a code there, waits for the user to confirm it). Throws
-   * NOT_SUPPORTED when the package has no devices.
+   * device (shows a code there, waits for the user to confirm it).
    */
   startLink(deviceName: string, password: string): Promise<PendingLink>;
   /**
@@ -198,8 +190,6 @@ export interface Backend {
   listedDevices(username: string): Promise<DeviceInfo[]>;
   /** Removes a device with the password alone (the account has 8 and none is at hand). */
   revokeWithPassword(username: string, password: string, deviceId: string): Promise<void>;
-  /** Whether the package can link devices (protocol v2). */
-  canLink(): Promise<boolean>;
   /** Whether the stored account is open in another tab of this browser (ask before the password). */
   openElsewhere(): Promise<boolean>;
 }
