@@ -7,8 +7,9 @@
 // recipient and of the sender, in order per sending device. Then the markers (a message
 // that cannot be decrypted) and revoking a device.
 //
-//   node www/tests/devices.mjs                         (DEVICES_MESSAGES each way, default 40)
-//   DEVICES_MESSAGES=200 node www/tests/devices.mjs    (the 200 each way)
+//   node www/tests/devices.mjs                         (DEVICES_MESSAGES each way, default
+//                                                       200: the figure)
+//   DEVICES_MESSAGES=40 node www/tests/devices.mjs     (a quicker run)
 //   DEVICES_SEED=7 ...                                 (another order of events)
 //
 // Also run as the last part of www/tests/e2e.mjs. Each device's worker is tapped
@@ -23,7 +24,7 @@ import { tapWorkers } from './tap.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
 const PASSWORD = 'correct horse battery staple';
-const MESSAGES = Number(process.env.DEVICES_MESSAGES ?? 40);
+const MESSAGES = Number(process.env.DEVICES_MESSAGES ?? 200);
 const SEED = Number(process.env.DEVICES_SEED ?? 0x5ea1);
 const T = { timeout: 180_000 };
 
