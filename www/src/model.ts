@@ -1,85 +1,17 @@
-// The app's state: contacts, conversations, messages, drafts and the outbox, kept in
-// IndexedDB as records sealed under the account's password-derived local key.
-//
-// Message content on the wire (contentType APP_JSON, UTF-8 JSON):
-//   {"v":1,"id":"<app id>","text":"hi"}          a chat message
-// (delivery receipts are the package's: "delivered to n of m devices").
-// The sender's name comes from the package (every Client message carries it, checked
-// against the sender's user id), so a first message from someone never looked up names
-// its conversation; plain text (content type 0) from other Client apps shows too.
-// `id` is chosen once per message by the sender (and is the package's idempotency key),
-// so a message that arrives twice is recognised by the recipient.
+// The app's state: contacts, conversations, messages and drafts, kept in IndexedDB as
+// records sealed under the account's password-derived local key (the records:
+// records.ts; what messages carry: wire.ts; sending: outbox.ts).
 
-import type { Account, Delivery, IdentityChangedDetails, Incoming, LinkState, Notice, SafetyInfo } from './backend/types';
+import type { Account, IdentityChangedDetails, Incoming, LinkState, Notice } from './backend/types';
 import { errorCode, identityChange } from './backend/types';
 import { KV, deleteDb, historyDbName, openDb } from './idb';
-import { dec, enc, randomId, sleep } from './util';
+import type { Contact, Msg } from './records';
+import { noticeText } from './records';
+import { Outbox } from './outbox';
+import { dec, enc, randomId } from './util';
+import { type Body, parseBody } from './wire';
 
-export const APP_JSON = 2;
 const LABEL = 'sealpost/www/record/v1';
-
-export type MsgState = 'queued' | 'sending' | 'relay' | 'delivered' | 'failed';
-
-export interface Contact {
-  key: string;
-  userId: string;
-  username: string;
-  /** Pinned identity fingerprint. */
-  fingerprint: string;
-  verified: boolean;
-  /**
-   * Set when the directory or a message shows a different identity key. `fingerprint` and
-   * `safety` describe the new key when the package said which it is (the directory's
-   * IDENTITY_CHANGED details; a message signed by another key alone does not tell).
-   */
-  keyChanged?: KeyChange;
-  unread: number;
-  lastActivity: number;
-  createdAt: number;
-}
-
-export interface KeyChange {
-  seenAt: number;
-  /** SHA-256 of the new identity key (64 hex). */
-  fingerprint?: string;
-  /** The safety number with the new key. */
-  safety?: SafetyInfo;
-}
-
-export interface Msg {
-  id: string;
-  peer: string; // userId
-  dir: 'in' | 'out';
-  text: string;
-  at: number; // local ms (send click or receipt)
-  sentAt?: number; // sender clock, secs
-  state: MsgState;
-  error?: string;
-  /** Protocol v2: the package's id of a sent message (its delivery reports name it). */
-  wireId?: string;
-  /** Protocol v2: how many of the devices it was sealed to opened it. */
-  delivery?: { delivered: number; total: number };
-  /** Outgoing, sent from another device of this account (a sync copy). */
-  otherDevice?: boolean;
-  /** A marker line, not a message: `text` says what happened. */
-  notice?: Notice['kind'];
-}
-
-/** The marker line for `n` (never message text). */
-export function noticeText(n: Notice, name?: string): string {
-  const who = name ?? n.username;
-  switch (n.kind) {
-    case 'undecryptable':
-      return who ? `A message from ${who} could not be decrypted.` : 'A message could not be decrypted.';
-    case 'missing':
-      if ((n.count ?? 1) > 1) return who ? `${n.count} messages from ${who} may be missing.` : `${n.count} messages may be missing.`;
-      return who ? `A message from ${who} may be missing.` : 'A message may be missing.';
-    case 'notDelivered':
-      return who ? `A message to ${who} reached none of their devices.` : 'A message reached none of the recipient’s devices.';
-    default:
-      return `Security warning${who ? ` about ${who}` : ''}: ${n.detail || 'a message was refused because it was not signed by the key you have for this contact.'}`;
-  }
-}
 
 /** What a device link carries: the app's history, as exportHistory writes it. */
 interface History {
@@ -90,33 +22,6 @@ interface History {
 
 type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: string; link?: boolean; notice?: string }) => void;
 
-/** What an incoming message may carry, validated. */
-interface Body {
-  id?: string;
-  text: string;
-}
-/** Longest message text kept (characters); longer ones are cut. */
-const MAX_TEXT = 65_536;
-
-/** The app content of `inc`, or null when it is malformed (dropped and acknowledged). */
-function parseBody(inc: Incoming): Body | null {
-  if (inc.contentType !== APP_JSON) {
-    return typeof inc.text === 'string' && inc.text ? { text: inc.text.slice(0, MAX_TEXT) } : null;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(dec.decode(inc.content));
-  } catch {
-    return null;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
-  const o = raw as Record<string, unknown>;
-  if (typeof o.text !== 'string') return null;
-  const body: Body = { text: o.text.slice(0, MAX_TEXT) };
-  if (typeof o.id === 'string') body.id = o.id;
-  return body;
-}
-
 export class Model {
   contacts = new Map<string, Contact>(); // by userId
   messages = new Map<string, Msg[]>(); // by peer userId, ordered
@@ -125,12 +30,21 @@ export class Model {
   link: LinkState = 'connecting';
   private listeners = new Set<Listener>();
   private kv!: KV;
-  private wake: (() => void) | null = null;
-  private running = false;
+  /** Sends what the user wrote, in order; tracks how many devices have it. */
+  private outbox: Outbox;
   /** Last directory check per peer (ms). */
   private checkedAt = new Map<string, number>();
 
-  constructor(public account: Account) {}
+  constructor(public account: Account) {
+    this.outbox = new Outbox({
+      account,
+      contacts: this.contacts,
+      messages: () => this.byId.values(),
+      saveMsg: (m) => this.saveMsg(m),
+      changed: (m) => this.emit({ peer: m.peer, msg: m }),
+      keyChanged: (c, d) => this.markKeyChanged(c, d),
+    });
+  }
 
   on(l: Listener): () => void {
     this.listeners.add(l);
@@ -166,7 +80,7 @@ export class Model {
       }
     }
     for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
-    for (const m of this.byId.values()) if (m.wireId) this.byWire.set(m.wireId, m);
+    this.outbox.loaded(this.byId.values());
     // A message caught mid-send by a reload goes back to the queue (same app id, so the
     // recipient drops it if the first attempt did arrive).
     for (const m of this.byId.values()) if (m.state === 'sending') m.state = 'queued';
@@ -359,7 +273,7 @@ export class Model {
     delete c.keyChanged;
     await this.saveContact(c);
     this.emit({ contacts: true, peer: c.userId });
-    this.kick();
+    this.outbox.kick();
   }
 
   async setVerified(c: Contact, v: boolean) {
@@ -391,10 +305,9 @@ export class Model {
     // Stored before the outbox hands it to the package: a tab closed right after Send
     // must not leave a message that went out but is not in this device's history.
     const stored = this.saveMsg(m);
-    this.unstored.set(m.id, stored);
+    this.outbox.queued(m, stored);
     const saved = Promise.all([stored, this.saveContact(c)]);
     this.emit({ contacts: true, peer: c.userId, msg: m });
-    void stored.catch(() => undefined).then(() => (this.unstored.delete(m.id), this.kick()));
     await saved;
     return m;
   }
@@ -405,7 +318,7 @@ export class Model {
     delete m.error;
     await this.saveMsg(m);
     this.emit({ peer: m.peer, msg: m });
-    this.kick();
+    this.outbox.kick();
   }
 
   private push(m: Msg) {
@@ -414,118 +327,9 @@ export class Model {
     this.messages.get(m.peer)!.push(m);
   }
 
-  private kick() {
-    this.wake?.();
-  }
-
-  /** Sends queued messages in order, one at a time, retrying with backoff. */
-  private async outboxLoop() {
-    let backoff = 500;
-    while (this.running) {
-      const next = [...this.byId.values()]
-        .filter((m) => m.dir === 'out' && m.state === 'queued')
-        .sort((a, b) => a.at - b.at)
-        .find((m) => !this.contacts.get(m.peer)?.keyChanged);
-      // In order: the oldest waits until it is stored (its write ends with a kick).
-      if (next && this.unstored.has(next.id)) {
-        await new Promise<void>((r) => (this.wake = r));
-        this.wake = null;
-        continue;
-      }
-      if (!next || !navigator.onLine) {
-        await new Promise<void>((r) => (this.wake = r));
-        this.wake = null;
-        continue;
-      }
-      try {
-        await this.sendOne(next);
-        backoff = 500;
-      } catch (e) {
-        const code = errorCode(e);
-        if (code === 'NETWORK' || code === 'RELAY_BUSY' || code === 'CLOSED' || !navigator.onLine) {
-          next.state = 'queued';
-          this.emit({ peer: next.peer, msg: next });
-          // Retries reuse the sealed envelope (idempotency key), so they are cheap; still,
-          // no attempts while the browser is offline (the 'online' event wakes us) and a
-          // backoff otherwise.
-          const waits: Promise<unknown>[] = [new Promise<void>((r) => (this.wake = r))];
-          if (navigator.onLine) waits.push(sleep(backoff));
-          await Promise.race(waits);
-          this.wake = null;
-          backoff = Math.min(backoff * 2, 60_000);
-        } else {
-          next.state = 'failed';
-          next.error = e instanceof Error ? e.message : String(e);
-          await this.saveMsg(next);
-          this.emit({ peer: next.peer, msg: next });
-        }
-      }
-    }
-  }
-
-  /** Sent messages whose first write has not completed yet (the outbox waits for it). */
-  private unstored = new Map<string, Promise<void>>();
-
-  private async sendOne(m: Msg) {
-    const c = this.contacts.get(m.peer);
-    if (!c) throw new Error('unknown contact');
-    m.state = 'sending';
-    this.emit({ peer: m.peer, msg: m });
-    const body = JSON.stringify({ v: 1, id: m.id, text: m.text });
-    try {
-      // The app's message id doubles as the idempotency key: a retry after a lost answer
-      // or a reload posts the same envelope.
-      const r = await this.account.send(c.username, enc.encode(body), APP_JSON, m.id);
-      m.wireId = r.messageId;
-      this.byWire.set(r.messageId, m);
-      if (typeof r.total === 'number') this.applyDelivery(m, { messageId: r.messageId, delivered: r.delivered ?? 0, total: r.total });
-      const early = this.earlyDelivery.get(r.messageId);
-      this.earlyDelivery.delete(r.messageId);
-      if (early) this.applyDelivery(m, early);
-    } catch (e) {
-      if (errorCode(e) === 'IDENTITY_CHANGED') {
-        await this.markKeyChanged(c, identityChange(e));
-        m.state = 'queued';
-        this.emit({ peer: m.peer, msg: m });
-        return;
-      }
-      throw e;
-    }
-    if (m.state === 'sending') m.state = 'relay'; // a delivery report may already have come
-    await this.saveMsg(m);
-    this.emit({ peer: m.peer, msg: m });
-  }
-
-  /** Sent messages by the package's id (protocol v2 delivery reports). */
-  private byWire = new Map<string, Msg>();
-  /** Delivery reports that came before `send` returned the id. */
-  private earlyDelivery = new Map<string, Delivery>();
-
-  /** Protocol v2: "delivered to n of m devices". */
-  private onDelivery(d: Delivery) {
-    const m = this.byWire.get(d.messageId);
-    if (!m) {
-      if (this.earlyDelivery.size > 1000) this.earlyDelivery.clear();
-      this.earlyDelivery.set(d.messageId, d);
-      return;
-    }
-    this.applyDelivery(m, d);
-    void this.saveMsg(m).catch(() => undefined);
-    this.emit({ peer: m.peer, msg: m });
-  }
-  private applyDelivery(m: Msg, d: Delivery) {
-    const prev = m.delivery;
-    // Reports may cross: never go back.
-    if (prev && prev.total === d.total && prev.delivered > d.delivered) return;
-    m.delivery = { delivered: d.delivered, total: d.total };
-    // Delivered once any device has it (the text says to how many of them).
-    if (d.delivered > 0) m.state = 'delivered';
-    else if (m.state === 'sending') m.state = 'relay';
-  }
-
   /** Protocol v2: a marker line in the thread it concerns (or a passing note when none). */
   private async onNotice(n: Notice): Promise<void> {
-    const sent = n.kind === 'notDelivered' && n.messageId ? this.byWire.get(n.messageId) : undefined;
+    const sent = n.kind === 'notDelivered' && n.messageId ? this.outbox.sent(n.messageId) : undefined;
     if (sent && sent.state !== 'delivered') {
       sent.state = 'failed';
       sent.error = n.detail ?? 'Reached none of the recipient’s devices.';
@@ -658,30 +462,24 @@ export class Model {
   // ---- lifecycle ---------------------------------------------------------------
 
   start() {
-    if (this.running) return;
-    this.running = true;
-    void this.outboxLoop();
+    if (!this.outbox.start()) return;
     this.account.start({
       onMessage: (m) => this.onIncoming(m),
-      onDelivery: (d) => this.onDelivery(d),
+      onDelivery: (d) => this.outbox.delivered(d),
       onNotice: (n) => this.onNotice(n),
       onLinkState: (s) => {
         this.link = s;
         this.emit({ link: true });
         if (s === 'online') {
-          this.kick();
+          this.outbox.kick();
           void this.syncContacts();
         }
       },
     });
-    addEventListener('online', this.kickBound);
   }
-  private kickBound = () => this.kick();
 
   stop() {
-    this.running = false;
-    this.kick();
+    this.outbox.stop();
     this.account.stop();
-    removeEventListener('online', this.kickBound);
   }
 }

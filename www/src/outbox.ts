@@ -1,0 +1,170 @@
+// The outbox: what the user wrote goes out one message at a time, in order, retried
+// with backoff while the relay cannot be reached (the app's message id is the package's
+// idempotency key, so a retry never makes a second message), and each sent message
+// learns how many of the recipient's devices have it.
+
+import type { Account, Delivery, IdentityChangedDetails } from './backend/types';
+import { errorCode, identityChange } from './backend/types';
+import type { Contact, Msg } from './records';
+import { sleep } from './util';
+import { APP_JSON, encodeBody } from './wire';
+
+/** What the outbox needs from the model. */
+export interface OutboxHost {
+  account: Account;
+  /** By user id. */
+  contacts: Map<string, Contact>;
+  /** Every message the model holds. */
+  messages(): Iterable<Msg>;
+  saveMsg(m: Msg): Promise<void>;
+  /** `m` changed (its state or delivery): show it. */
+  changed(m: Msg): void;
+  /** Sending to `c` found its key changed (`d`: the new key, when the directory said). */
+  keyChanged(c: Contact, d?: IdentityChangedDetails): Promise<void>;
+}
+
+export class Outbox {
+  private running = false;
+  private wake: (() => void) | null = null;
+  /** Sent messages whose first write has not completed yet (the outbox waits for it). */
+  private unstored = new Map<string, Promise<void>>();
+  /** Sent messages by the package's id (its delivery reports name it). */
+  private byWire = new Map<string, Msg>();
+  /** Delivery reports that came before `send` returned the id. */
+  private earlyDelivery = new Map<string, Delivery>();
+  private kickBound = () => this.kick();
+
+  constructor(private host: OutboxHost) {}
+
+  /** Starts sending; false when it already runs. */
+  start(): boolean {
+    if (this.running) return false;
+    this.running = true;
+    void this.loop();
+    addEventListener('online', this.kickBound);
+    return true;
+  }
+
+  stop() {
+    this.running = false;
+    this.kick();
+    removeEventListener('online', this.kickBound);
+  }
+
+  /** Something may be ready to send (a message stored, a key accepted, back online). */
+  kick() {
+    this.wake?.();
+  }
+
+  /** The messages loaded from storage (their delivery reports may still come). */
+  loaded(messages: Iterable<Msg>) {
+    for (const m of messages) if (m.wireId) this.byWire.set(m.wireId, m);
+  }
+
+  /** A new message, sent once `stored` (its first write) completes. */
+  queued(m: Msg, stored: Promise<void>) {
+    this.unstored.set(m.id, stored);
+    void stored.catch(() => undefined).then(() => (this.unstored.delete(m.id), this.kick()));
+  }
+
+  /** The sent message with the package's id `wireId`, if this device sent it. */
+  sent(wireId: string): Msg | undefined {
+    return this.byWire.get(wireId);
+  }
+
+  /** Sends queued messages in order, one at a time, retrying with backoff. */
+  private async loop() {
+    let backoff = 500;
+    while (this.running) {
+      const next = [...this.host.messages()]
+        .filter((m) => m.dir === 'out' && m.state === 'queued')
+        .sort((a, b) => a.at - b.at)
+        .find((m) => !this.host.contacts.get(m.peer)?.keyChanged);
+      // In order: the oldest waits until it is stored (its write ends with a kick).
+      if (next && this.unstored.has(next.id)) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+        continue;
+      }
+      if (!next || !navigator.onLine) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+        continue;
+      }
+      try {
+        await this.sendOne(next);
+        backoff = 500;
+      } catch (e) {
+        const code = errorCode(e);
+        if (code === 'NETWORK' || code === 'RELAY_BUSY' || code === 'CLOSED' || !navigator.onLine) {
+          next.state = 'queued';
+          this.host.changed(next);
+          // Retries reuse the sealed envelope (idempotency key), so they are cheap; still,
+          // no attempts while the browser is offline (the 'online' event wakes us) and a
+          // backoff otherwise.
+          const waits: Promise<unknown>[] = [new Promise<void>((r) => (this.wake = r))];
+          if (navigator.onLine) waits.push(sleep(backoff));
+          await Promise.race(waits);
+          this.wake = null;
+          backoff = Math.min(backoff * 2, 60_000);
+        } else {
+          next.state = 'failed';
+          next.error = e instanceof Error ? e.message : String(e);
+          await this.host.saveMsg(next);
+          this.host.changed(next);
+        }
+      }
+    }
+  }
+
+  private async sendOne(m: Msg) {
+    const c = this.host.contacts.get(m.peer);
+    if (!c) throw new Error('unknown contact');
+    m.state = 'sending';
+    this.host.changed(m);
+    try {
+      // The app's message id doubles as the idempotency key: a retry after a lost answer
+      // or a reload posts the same envelope.
+      const r = await this.host.account.send(c.username, encodeBody(m.id, m.text), APP_JSON, m.id);
+      m.wireId = r.messageId;
+      this.byWire.set(r.messageId, m);
+      if (typeof r.total === 'number') this.applyDelivery(m, { messageId: r.messageId, delivered: r.delivered ?? 0, total: r.total });
+      const early = this.earlyDelivery.get(r.messageId);
+      this.earlyDelivery.delete(r.messageId);
+      if (early) this.applyDelivery(m, early);
+    } catch (e) {
+      if (errorCode(e) === 'IDENTITY_CHANGED') {
+        await this.host.keyChanged(c, identityChange(e));
+        m.state = 'queued';
+        this.host.changed(m);
+        return;
+      }
+      throw e;
+    }
+    if (m.state === 'sending') m.state = 'relay'; // a delivery report may already have come
+    await this.host.saveMsg(m);
+    this.host.changed(m);
+  }
+
+  /** "Delivered to n of m devices". */
+  delivered(d: Delivery) {
+    const m = this.byWire.get(d.messageId);
+    if (!m) {
+      if (this.earlyDelivery.size > 1000) this.earlyDelivery.clear();
+      this.earlyDelivery.set(d.messageId, d);
+      return;
+    }
+    this.applyDelivery(m, d);
+    void this.host.saveMsg(m).catch(() => undefined);
+    this.host.changed(m);
+  }
+  private applyDelivery(m: Msg, d: Delivery) {
+    const prev = m.delivery;
+    // Reports may cross: never go back.
+    if (prev && prev.total === d.total && prev.delivered > d.delivered) return;
+    m.delivery = { delivered: d.delivered, total: d.total };
+    // Delivered once any device has it (the text says to how many of them).
+    if (d.delivered > 0) m.state = 'delivered';
+    else if (m.state === 'sending') m.state = 'relay';
+  }
+}

@@ -1,0 +1,67 @@
+// What the app keeps and shows: contacts, messages (and marker lines) as stored, sealed,
+// in IndexedDB by the model.
+
+import type { Notice, SafetyInfo } from './backend/types';
+
+export type MsgState = 'queued' | 'sending' | 'relay' | 'delivered' | 'failed';
+
+export interface Contact {
+  key: string;
+  userId: string;
+  username: string;
+  /** Pinned identity fingerprint. */
+  fingerprint: string;
+  verified: boolean;
+  /**
+   * Set when the directory or a message shows a different identity key. `fingerprint` and
+   * `safety` describe the new key when the package said which it is (the directory's
+   * IDENTITY_CHANGED details; a message signed by another key alone does not tell).
+   */
+  keyChanged?: KeyChange;
+  unread: number;
+  lastActivity: number;
+  createdAt: number;
+}
+
+export interface KeyChange {
+  seenAt: number;
+  /** SHA-256 of the new identity key (64 hex). */
+  fingerprint?: string;
+  /** The safety number with the new key. */
+  safety?: SafetyInfo;
+}
+
+export interface Msg {
+  id: string;
+  peer: string; // userId
+  dir: 'in' | 'out';
+  text: string;
+  at: number; // local ms (send click or receipt)
+  sentAt?: number; // sender clock, secs
+  state: MsgState;
+  error?: string;
+  /** Protocol v2: the package's id of a sent message (its delivery reports name it). */
+  wireId?: string;
+  /** Protocol v2: how many of the devices it was sealed to opened it. */
+  delivery?: { delivered: number; total: number };
+  /** Outgoing, sent from another device of this account (a sync copy). */
+  otherDevice?: boolean;
+  /** A marker line, not a message: `text` says what happened. */
+  notice?: Notice['kind'];
+}
+
+/** The marker line for `n` (never message text). */
+export function noticeText(n: Notice, name?: string): string {
+  const who = name ?? n.username;
+  switch (n.kind) {
+    case 'undecryptable':
+      return who ? `A message from ${who} could not be decrypted.` : 'A message could not be decrypted.';
+    case 'missing':
+      if ((n.count ?? 1) > 1) return who ? `${n.count} messages from ${who} may be missing.` : `${n.count} messages may be missing.`;
+      return who ? `A message from ${who} may be missing.` : 'A message may be missing.';
+    case 'notDelivered':
+      return who ? `A message to ${who} reached none of their devices.` : 'A message reached none of the recipient’s devices.';
+    default:
+      return `Security warning${who ? ` about ${who}` : ''}: ${n.detail || 'a message was refused because it was not signed by the key you have for this contact.'}`;
+  }
+}

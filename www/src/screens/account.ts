@@ -1,0 +1,60 @@
+// Account: username, key fingerprint, notifications, log out and wipe this device.
+
+import { forgetDevice } from '../backend';
+import { notifyOn, notifySupported, setNotify } from '../notify';
+import { friendly, toast, ui } from '../ui';
+import { h } from '../util';
+
+export function showAccount() {
+  const m = ui.model!;
+  ui.chatState = null;
+  const note = h('p#storage-note.banner.info', { role: 'status', hidden: !ui.storageNote, 'data-testid': 'storage-note' }, ui.storageNote);
+  ui.paneEl.replaceChildren(
+    h('header.chat-head', null, h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'), h('h2.chat-title', { tabIndex: -1 }, 'Your account')),
+    h(
+      'div.contact',
+      null,
+      h('p', null, 'Username: ', h('strong', { 'data-testid': 'account-username' }, m.account.username)),
+      h('p.mono', { 'data-testid': 'account-fingerprint' }, `Key fingerprint: ${m.account.fingerprint}`),
+      h('p', null, 'Your keys and messages on this device are encrypted with your password. Your password never leaves this browser.'),
+      h('p', null, h('a.button', { href: '#/devices', 'data-testid': 'devices-link' }, 'Devices'), ' Your account on other browsers and phones; link a new one.'),
+      note,
+      notifySupported()
+        ? h('button', {
+          type: 'button',
+          'data-testid': 'notify-toggle',
+          onclick: async () => {
+            const on = await setNotify(!notifyOn());
+            if (!on && Notification.permission === 'denied') toast('The browser blocks notifications for this site: allow them in its site settings.');
+            showAccount();
+          },
+        }, notifyOn() ? 'Turn off notifications' : 'Notify me of new messages (who wrote, not what)')
+        : '',
+      h(
+        'button.warn',
+        {
+          type: 'button',
+          'data-testid': 'logout',
+          onclick: async () => {
+            if (!confirm('Log out and delete your messages from this browser? Your account stays: log in again with your password (past messages do not come back).')) return;
+            try {
+              // This browser also leaves the account's list (best effort: offline, it
+              // stays listed until removed from another device).
+              const me = (await m.account.devices().catch(() => [])).find((d) => d.current);
+              if (me) await m.account.revokeDevice(me.id).catch(() => undefined);
+              await m.wipe();
+              ui.model = null;
+              await forgetDevice();
+            } catch (e) {
+              toast(`Could not wipe this device: ${friendly(e)}. Try again, or clear the site's data in the browser settings.`);
+              return;
+            }
+            location.hash = '';
+            location.reload();
+          },
+        },
+        'Log out and wipe this device',
+      ),
+    ),
+  );
+}

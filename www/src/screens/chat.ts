@@ -1,0 +1,201 @@
+// A conversation: messages (and marker lines) with their delivery state, the composer,
+// and the key-changed banner.
+
+import type { Contact, Msg } from '../records';
+import { badge, timeEl, ui } from '../ui';
+import { h } from '../util';
+import { showContact } from './contact';
+import { currentPeer } from './shell';
+
+let scrollPending = false;
+/** Scrolls the message list to the end once per frame (no forced layout per message). */
+function scrollToEnd() {
+  if (scrollPending) return;
+  scrollPending = true;
+  requestAnimationFrame(() => {
+    scrollPending = false;
+    if (ui.chatState) ui.chatState.list.scrollTop = ui.chatState.list.scrollHeight;
+  });
+}
+
+const STATE_TEXT: Record<string, string> = { queued: 'Waiting to send', sending: 'Sending…', relay: 'On relay', delivered: 'Delivered', failed: 'Not sent' };
+
+/** What a sent message's state line says: with devices, how many of them have it. */
+function outState(msg: Msg): string {
+  const d = msg.delivery;
+  if (d && d.total > 1 && d.delivered >= d.total) return `Delivered to all ${d.total} devices`;
+  if (d && d.total > 1 && d.delivered > 0) return `Delivered to ${d.delivered} of ${d.total} devices`;
+  if (msg.otherDevice && msg.state === 'relay') return 'Sent from another device';
+  return STATE_TEXT[msg.state];
+}
+
+/**
+ * When a message was written: ours by our clock; theirs by the sender's clock (sentAt),
+ * and also when it arrived if that was more than a minute later (a backlog) or earlier
+ * (a clock that is off).
+ */
+function timesOf(msg: Msg): (Node | string)[] {
+  if (msg.dir === 'out' || !msg.sentAt || !Number.isFinite(msg.sentAt)) return [timeEl(msg.at)];
+  const sent = msg.sentAt * 1000;
+  if (Math.abs(msg.at - sent) <= 60_000) return [timeEl(sent)];
+  return ['Sent ', timeEl(sent), ', received ', timeEl(msg.at)];
+}
+
+/** `peerName`: who wrote incoming messages (read out before the text). */
+function msgEl(msg: Msg, peerName: string): HTMLElement {
+  if (msg.notice) {
+    // A marker, not a message: what happened, when, never any text from the wire.
+    return h(
+      'li.notice',
+      { 'data-id': msg.id, 'data-testid': 'notice', 'data-kind': msg.notice, class: msg.notice === 'security' ? 'warn' : undefined },
+      msg.notice === 'security' ? h('span.notice-icon', { 'aria-hidden': 'true' }, '⚠ ') : null,
+      h('span', null, msg.text),
+      ' ',
+      timeEl(msg.at),
+    );
+  }
+  const state = h('span.state', { 'data-testid': 'msg-state' });
+  const el = h(
+    'li.msg',
+    { 'data-id': msg.id, 'data-testid': 'msg' },
+    h('span.sr-only', null, msg.dir === 'out' ? 'You: ' : `${peerName}: `),
+    h('p.text', { dir: 'auto' }, msg.text),
+    h('span.meta', null, ...timesOf(msg), ' ', state),
+  );
+  updateMsgEl(el, msg);
+  return el;
+}
+
+function updateMsgEl(el: HTMLElement, msg: Msg) {
+  if (msg.notice) return; // markers do not change
+  el.className = `msg ${msg.dir} ${msg.state}`;
+  el.dataset.id = msg.id;
+  el.dataset.state = msg.state;
+  const st = el.querySelector('.state') as HTMLElement;
+  if (msg.dir === 'out') {
+    st.textContent = outState(msg);
+    if (msg.state === 'failed' && !el.querySelector('.retry')) {
+      el.append(h('button.link.retry', { type: 'button', onclick: () => ui.model?.retry(msg) }, 'Retry'));
+      st.title = msg.error ?? '';
+    }
+    if (msg.state !== 'failed') el.querySelector('.retry')?.remove();
+  }
+}
+
+function chatHeader(c: Contact) {
+  return [
+    h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'),
+    h('h2.chat-title', { tabIndex: -1 }, c.username),
+    badge(c),
+    h('a.button', { href: `#/contact/${c.userId}`, 'data-testid': 'safety-link' }, c.verified ? 'Safety number' : 'Verify'),
+  ];
+}
+
+function keyBanner(c: Contact): (Node | string)[] {
+  if (!c.keyChanged) return [];
+  return [
+    h('strong', null, `${c.username}'s key changed.`),
+    ' This happens when they reinstall or log in again — or when someone tries to listen in. Nothing more will be sent until you look. ',
+    h('a.button.warn', { href: `#/contact/${c.userId}`, 'data-testid': 'review-key' }, 'Review'),
+  ];
+}
+
+/** Shows a chat; true when the compose box took focus (desktop). */
+export function showChat(c: Contact): boolean {
+  const m = ui.model!;
+  m.activePeer = c.userId;
+  const list = h('ol.messages', { 'aria-label': `Messages with ${c.username}`, 'data-testid': 'messages', tabIndex: 0 });
+  const els = new Map<string, HTMLElement>();
+  for (const msg of m.messages.get(c.userId) ?? []) {
+    const el = msgEl(msg, c.username);
+    els.set(msg.id, el);
+    list.append(el);
+  }
+  const text = h('textarea#compose', { rows: 1, placeholder: 'Message', 'aria-label': `Message to ${c.username}`, 'data-testid': 'compose', maxLength: 10000 });
+  text.value = m.drafts.get(c.userId) ?? '';
+  const send = h('button.primary', { type: 'submit', 'data-testid': 'send' }, 'Send');
+  const composer = h('form.composer', {
+    onsubmit: (ev: Event) => {
+      ev.preventDefault();
+      // Trailing spaces and newlines go; leading indentation (code, poems) stays.
+      const v = text.value.trimEnd();
+      if (!v.trim() || c.keyChanged) return;
+      text.value = '';
+      m.setDraft(c.userId, '');
+      void m.send(c, v);
+    },
+  }, text, send);
+  text.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  text.addEventListener('input', () => m.setDraft(c.userId, text.value));
+  const header = h('header.chat-head', null, ...chatHeader(c));
+  const banner = h('div.banner.warn', { role: 'alert', 'data-testid': 'key-banner', hidden: !c.keyChanged }, ...keyBanner(c));
+  ui.paneEl.replaceChildren(header, banner, list, composer);
+  ui.chatState = { peer: c.userId, list, els, header, banner, composer, text, send, stick: true };
+  // Follow new messages only while the reader is at the end of the list.
+  list.addEventListener('scroll', () => {
+    if (ui.chatState && !scrollPending) ui.chatState.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  }, { passive: true });
+  applyKeyState(c);
+  list.scrollTop = list.scrollHeight;
+  void m.markRead(c);
+  void m.checkContact(c);
+  if (matchMedia('(min-width: 720px)').matches) {
+    text.focus();
+    return true;
+  }
+  return false;
+}
+
+function applyKeyState(c: Contact) {
+  if (!ui.chatState) return;
+  ui.chatState.text.disabled = ui.chatState.send.disabled = !!c.keyChanged;
+  // Rebuilt only when what they show changed, so focus on their links stays put.
+  const sig = `${c.keyChanged ? 'k' : ''}${c.verified ? 'v' : ''}`;
+  if (ui.chatState.header.dataset.sig === sig) return;
+  ui.chatState.header.dataset.sig = sig;
+  ui.chatState.banner.hidden = !c.keyChanged;
+  ui.chatState.banner.replaceChildren(...keyBanner(c));
+  ui.chatState.header.replaceChildren(...chatHeader(c));
+}
+
+export function renderChatUpdate(msg?: Msg, oldId?: string) {
+  const m = ui.model;
+  if (!m) return;
+  const peer = currentPeer();
+  if (!peer) return;
+  const c = m.contacts.get(peer);
+  if (!c) return;
+  if (!ui.chatState || ui.chatState.peer !== peer) {
+    if (location.hash.startsWith('#/contact/')) void showContact(c);
+    return;
+  }
+  applyKeyState(c);
+  if (!msg) return;
+  let el = ui.chatState.els.get(msg.id);
+  if (!el && oldId && ui.chatState.els.has(oldId)) {
+    // An outgoing message is re-keyed from its local id to its wire id once sealed.
+    el = ui.chatState.els.get(oldId)!;
+    ui.chatState.els.delete(oldId);
+  }
+  if (el) {
+    ui.chatState.els.set(msg.id, el);
+    updateMsgEl(el, msg);
+  } else {
+    el = msgEl(msg, c.username);
+    ui.chatState.els.set(msg.id, el);
+    ui.chatState.list.append(el);
+    if (ui.chatState.stick || msg.dir === 'out') scrollToEnd();
+  }
+  if (msg.dir === 'in' && document.visibilityState === 'visible') void m.markRead(c);
+}
+
+document.addEventListener('visibilitychange', () => {
+  const p = currentPeer();
+  const c = p && ui.model?.contacts.get(p);
+  if (c && document.visibilityState === 'visible' && location.hash.startsWith('#/chat/')) void ui.model!.markRead(c);
+});

@@ -1,0 +1,300 @@
+// The main screen around the chats: opening an account (enter), the conversation list,
+// the connection line, loose notices, "open in another tab" and "device removed", and the
+// hash router that picks what the pane shows.
+
+import { forgetDevice } from '../backend';
+import { errorCode } from '../backend/types';
+import type { Account } from '../backend/types';
+import { Model } from '../model';
+import { notifyNew } from '../notify';
+import { app, focusHeading, friendly, setScreen, timeEl, toast, ui } from '../ui';
+import { h } from '../util';
+import { showAccount } from './account';
+import { renderChatUpdate, showChat } from './chat';
+import { showContact } from './contact';
+import { showDevices } from './devices';
+
+export async function enter(acct: Account, history?: Uint8Array) {
+  // The package keeps the account open in one tab at a time (a Web Lock it took before
+  // reading anything). Another tab's "Use here" closes it here: the keys are gone, so
+  // stop and offer to take it back.
+  acct.onTakenOver(() => {
+    ui.model?.stop();
+    ui.model = null;
+    showElsewhere();
+  });
+  acct.onRemoved(() => {
+    ui.model?.stop();
+    ui.model = null;
+    showRemoved();
+  });
+  ui.model = new Model(acct);
+  await ui.model.load();
+  let imported = -1;
+  if (history) imported = await ui.model.importHistory(history).catch((e) => (console.warn('sealpost: history', e), -2));
+  ui.model.start();
+  ui.model.on((w) => {
+    if (w.contacts) renderList();
+    if (w.link) renderLink();
+    if (w.notice) showLooseNotice(w.notice);
+    if (w.peer && w.peer === currentPeer()) renderChatUpdate(w.msg, w.oldId);
+    document.title = ui.model && ui.model.totalUnread() ? `(${ui.model.totalUnread()}) Sealpost` : 'Sealpost';
+  });
+  renderShell();
+  route();
+  void askPersistence();
+  if (imported >= 0) toast(`Linked. ${imported} message${imported === 1 ? '' : 's'} came over from your other device.`);
+  else if (imported === -2) toast('Linked, but the message history from your other device could not be opened.');
+}
+
+/** "Use here" was clicked: the next unlock or log-in takes the account over. */
+const USE_HERE = 'sealpost.useHere';
+export const takeOverRequested = () => sessionStorage.getItem(USE_HERE) === '1';
+export function takeOver(): boolean {
+  const want = takeOverRequested();
+  sessionStorage.removeItem(USE_HERE);
+  return want;
+}
+
+export function showElsewhere() {
+  setScreen(
+    'auth',
+    h(
+      'main.center',
+      null,
+      h(
+        'div.card',
+        { role: 'alert' },
+        h('h1', null, 'Open in another tab'),
+        h('p', null, 'Sealpost is active in another tab or window. Use it there, or continue here (the other tab will pause).'),
+        h('button.primary', {
+          type: 'button',
+          'data-testid': 'use-here',
+          onclick: () => {
+            // Reload, unlock and take over: this tab then reads the newest state the
+            // other tab saved.
+            sessionStorage.setItem(USE_HERE, '1');
+            location.reload();
+          },
+        }, 'Use here'),
+      ),
+    ),
+  );
+}
+
+/** Another device of the account removed this one. */
+function showRemoved() {
+  setScreen(
+    'auth',
+    h(
+      'main.center',
+      null,
+      h(
+        'div.card',
+        { role: 'alert', 'data-testid': 'device-removed' },
+        h('h1', null, 'This browser was removed'),
+        h('p', null, 'Another device of your account removed this browser: it no longer receives messages. Its copy of your past messages is still here until you wipe it. Log in again with your password to add it back as a new device.'),
+        h('button.primary', {
+          type: 'button',
+          onclick: async () => {
+            try {
+              await forgetDevice();
+            } catch (e) {
+              toast(`Could not wipe this browser: ${friendly(e)}`);
+              return;
+            }
+            location.hash = '';
+            location.reload();
+          },
+        }, 'Wipe this browser and log in again'),
+      ),
+    ),
+  );
+}
+
+async function askPersistence() {
+  try {
+    if (!navigator.storage?.persist) {
+      ui.storageNote = 'This browser cannot promise to keep your messages: it may delete them when space runs low.';
+    } else if (!(await navigator.storage.persisted()) && !(await navigator.storage.persist())) {
+      ui.storageNote = 'Your browser did not grant persistent storage, so it may delete your messages when space runs low. Installing Sealpost (Add to Home screen) or bookmarking it usually helps.';
+    } else ui.storageNote = '';
+  } catch {
+    ui.storageNote = 'Storage status unknown.';
+  }
+  const n = document.getElementById('storage-note');
+  if (n) {
+    n.textContent = ui.storageNote;
+    n.hidden = !ui.storageNote;
+  }
+  const b = document.querySelector<HTMLElement>('[data-testid=storage-banner]');
+  if (b && ui.storageNote && sessionStorage.getItem('sealpost.storageSeen') !== '1') {
+    b.replaceChildren(
+      ui.storageNote + ' ',
+      h('button.link', { type: 'button', onclick: () => ((b.hidden = true), sessionStorage.setItem('sealpost.storageSeen', '1')) }, 'OK'),
+    );
+    b.hidden = false;
+  }
+}
+
+let listEl: HTMLElement;
+let noticeEl: HTMLElement | null = null;
+const looseNotices: { text: string; at: number }[] = [];
+
+/** A marker with no conversation to go in (e.g. a message whose sender could not be read). */
+function showLooseNotice(text: string) {
+  // The same words again (another attempt): one line, with the latest time.
+  if (looseNotices[looseNotices.length - 1]?.text === text) looseNotices.pop();
+  looseNotices.push({ text, at: Date.now() });
+  if (looseNotices.length > 5) looseNotices.shift();
+  if (!noticeEl) return toast(text);
+  const el = noticeEl;
+  el.replaceChildren(
+    h('ul', null, ...looseNotices.map((n) => h('li', { 'data-testid': 'notice', 'data-kind': 'loose' }, n.text, ' ', timeEl(n.at)))),
+    h('button.link', { type: 'button', onclick: () => ((looseNotices.length = 0), (el.hidden = true)) }, 'Dismiss'),
+  );
+  el.hidden = false;
+}
+let linkEl: HTMLElement;
+
+function renderShell() {
+  const m = ui.model!;
+  linkEl = h('span.link-state', { role: 'status', 'data-testid': 'link-state' });
+  listEl = h('ul.conversations', { 'aria-label': 'Conversations', 'data-testid': 'conversations' });
+  ui.paneEl = h('section.pane', { 'aria-live': 'off' });
+  const input = h('input#new-contact', { placeholder: 'Username', autocomplete: 'off', autocapitalize: 'none', spellcheck: false, required: true, 'data-testid': 'new-contact' });
+  const err = h('p.error', { role: 'alert', 'data-testid': 'new-contact-error' });
+  const btn = h('button.primary', { type: 'submit', 'data-testid': 'new-contact-submit' }, 'Start chat');
+  const form = h(
+    'form.new-chat',
+    {
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        err.textContent = '';
+        btn.disabled = true;
+        try {
+          const c = await m.addContact(input.value.trim());
+          input.value = '';
+          location.hash = `#/contact/${c.userId}`;
+        } catch (e) {
+          err.textContent = errorCode(e) === 'SELF' ? 'That is your own username.' : friendly(e);
+        } finally {
+          btn.disabled = false;
+        }
+      },
+    },
+    h('label', { for: 'new-contact' }, 'Start a chat with'),
+    h('div.row', null, input, btn),
+    err,
+  );
+  const header = h(
+    'header.topbar',
+    null,
+    h('a.brand', { href: '#/' }, h('img', { src: '/icons/icon.svg', alt: '', width: 28, height: 28 }), h('span', null, 'Sealpost')),
+    linkEl,
+    h('a.me', { href: '#/account', 'data-testid': 'me', 'aria-label': `Your account: ${m.account.username}` }, m.account.username),
+  );
+  const storageBanner = h('p.banner.info.storage-banner', { role: 'status', hidden: true, 'data-testid': 'storage-banner' });
+  // Markers that belong to no conversation (the sender is unknown): listed here until dismissed.
+  noticeEl = h('div.banner.info.loose-notices', { role: 'status', hidden: true, 'data-testid': 'loose-notices' });
+  const side = h('nav.side', { 'aria-label': 'Chats' }, form, storageBanner, noticeEl, h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
+  // Screen readers hear incoming messages (in any conversation) here, and only those.
+  const announcer = h('div.sr-only', { role: 'status', 'data-testid': 'announcer' });
+  const heard: string[] = [];
+  const senders: { peer: string; name: string }[] = [];
+  let announceTimer = 0;
+  m.on((w) => {
+    if (!w.msg || w.msg.dir !== 'in' || w.oldId || w.msg.notice) return;
+    const from = m.contacts.get(w.msg.peer)?.username ?? 'someone';
+    heard.push(`New message from ${from}: ${w.msg.text.slice(0, 100)}`);
+    senders.push({ peer: w.msg.peer, name: from });
+    // A backlog arrives in a burst: one announcement (and notification) for it.
+    clearTimeout(announceTimer);
+    announceTimer = window.setTimeout(() => {
+      const n = heard.length;
+      announcer.textContent = n > 3 ? `${n} new messages. ${heard.slice(-1)[0]}` : heard.join('. ');
+      heard.length = 0;
+      notifyNew(senders.splice(0));
+    }, 300);
+  });
+  setScreen('main', header, h('div.layout', null, side, ui.paneEl), announcer);
+  renderLink();
+  renderList();
+}
+
+function renderLink() {
+  if (!linkEl || !ui.model) return;
+  const s = ui.model.link;
+  linkEl.dataset.state = s;
+  linkEl.textContent = s === 'online' ? 'Connected' : s === 'connecting' ? 'Connecting…' : 'Offline: messages will wait';
+}
+
+function renderList() {
+  if (!listEl || !ui.model) return;
+  const m = ui.model;
+  const cur = currentPeer();
+  // The links are rebuilt: a keyboard user's focus goes back to the same conversation.
+  const focused = listEl.contains(document.activeElement) ? (document.activeElement as HTMLElement).closest<HTMLElement>('a.conv')?.dataset.peer : undefined;
+  const items = m.sortedContacts().map((c) => {
+    const msgs = m.messages.get(c.userId) ?? [];
+    const last = msgs[msgs.length - 1];
+    return h(
+      'li',
+      null,
+      h(
+        'a.conv',
+        { href: `#/chat/${c.userId}`, 'aria-current': c.userId === cur ? 'page' : undefined, 'data-testid': `conv-${c.username}`, 'data-peer': c.userId },
+        h('span.avatar', { 'aria-hidden': 'true' }, c.username.slice(0, 1).toUpperCase()),
+        h(
+          'span.conv-main',
+          null,
+          h('span.conv-name', null, c.username, ' ', c.keyChanged ? h('span.mini.changed', null, 'Key changed') : c.verified ? h('span.mini.verified', null, 'Verified') : null),
+          last
+            ? h('span.conv-last', null, last.dir === 'out' ? 'You: ' : '', h('bdi', { dir: 'auto' }, last.text.slice(0, 200)))
+            : h('span.conv-last', null, 'No messages yet'),
+        ),
+        c.unread ? h('span.unread', { 'data-testid': 'unread' }, String(c.unread), h('span.sr-only', null, ' unread')) : null,
+      ),
+    );
+  });
+  listEl.replaceChildren(...(items.length ? items : [h('li.empty', null, 'No chats yet. Type a username above.')]));
+  if (focused) listEl.querySelector<HTMLElement>(`a.conv[data-peer="${focused}"]`)?.focus({ preventScroll: true });
+}
+
+export function currentPeer(): string | null {
+  const m = /^#\/(chat|contact)\/([0-9a-f]{64})$/.exec(location.hash);
+  return m ? m[2] : null;
+}
+
+export function route() {
+  if (!ui.model) return;
+  const hash = location.hash;
+  let m: RegExpExecArray | null;
+  ui.model.activePeer = null;
+  if ((m = /^#\/chat\/([0-9a-f]{64})$/.exec(hash)) && ui.model.contacts.has(m[1])) {
+    app.dataset.view = 'pane';
+    // On a desktop the compose box takes focus (showChat); elsewhere the chat's heading.
+    if (!showChat(ui.model.contacts.get(m[1])!)) focusHeading(ui.paneEl);
+  } else if ((m = /^#\/contact\/([0-9a-f]{64})$/.exec(hash)) && ui.model.contacts.has(m[1])) {
+    app.dataset.view = 'pane';
+    void showContact(ui.model.contacts.get(m[1])!, true);
+  } else if (hash === '#/account') {
+    app.dataset.view = 'pane';
+    showAccount();
+    focusHeading(ui.paneEl);
+  } else if (hash === '#/devices') {
+    app.dataset.view = 'pane';
+    void showDevices(true);
+  } else {
+    app.dataset.view = 'list';
+    ui.chatState = null;
+    ui.paneEl.replaceChildren(
+      h('div.empty-pane', null, h('h2', { tabIndex: -1 }, 'Your messages are encrypted end to end'), h('p', null, 'Only you and the people you write to can read them — not the relay, not us. Start a chat with a username on the left.')),
+    );
+    renderList();
+    // On a phone only the list shows: its heading; on a desktop the pane's.
+    focusHeading(matchMedia('(min-width: 720px)').matches ? ui.paneEl : listEl.parentElement!);
+    return;
+  }
+  renderList();
+}

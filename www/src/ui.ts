@@ -1,0 +1,86 @@
+// What every screen shares: the app's root, the toast, error wording, the protection
+// badge, and the state the screens hand to one another (the open account's model, the
+// open chat, the panes of the main screen).
+
+import { errorCode } from './backend/types';
+import type { Model } from './model';
+import type { Contact } from './records';
+import { fmtTime, h } from './util';
+
+export const app = document.getElementById('app')!;
+const toastEl = document.getElementById('toast')!;
+
+/** The open chat's elements (see screens/chat.ts). */
+export interface ChatState {
+  peer: string;
+  list: HTMLElement;
+  els: Map<string, HTMLElement>;
+  header: HTMLElement;
+  banner: HTMLElement;
+  composer: HTMLFormElement;
+  text: HTMLTextAreaElement;
+  send: HTMLButtonElement;
+  stick: boolean;
+}
+
+/** State the screens share (one account open per tab). */
+export const ui = {
+  /** The open account's contacts and messages; null until unlocked. */
+  model: null as Model | null,
+  /** Whether this browser may evict the stored data (shown in Account). */
+  storageNote: '',
+  /** The open chat, when the pane shows one. */
+  chatState: null as ChatState | null,
+  /** The main screen's right pane (set by renderShell). */
+  paneEl: undefined as unknown as HTMLElement,
+};
+
+export function toast(text: string) {
+  toastEl.textContent = text;
+  toastEl.classList.add('show');
+  clearTimeout((toast as unknown as { t?: number }).t);
+  (toast as unknown as { t?: number }).t = window.setTimeout(() => toastEl.classList.remove('show'), 4000);
+}
+
+export function friendly(e: unknown): string {
+  const code = errorCode(e);
+  const msg = e instanceof Error ? e.message : String(e);
+  switch (code) {
+    case 'INVALID_USERNAME':
+      return 'Usernames are 3 to 32 characters: letters, digits, dot, dash and underscore.';
+    case 'WEAK_PARAMETERS':
+      return 'Use a password of at least 8 characters.';
+    case 'WRONG_PASSWORD':
+      return 'Wrong username or password.';
+    case 'NETWORK':
+      return 'The relay cannot be reached. Check your connection and try again.';
+    case 'DEVICE_LIMIT':
+      return 'This account already has 8 devices. On one of them, open Account → Devices and remove one you no longer use, then try again.';
+    case 'DEVICE_REVOKED':
+      return 'This device was removed from the account. Log in again to add it back.';
+    default:
+      return msg;
+  }
+}
+
+export function setScreen(name: string, ...children: Node[]) {
+  app.dataset.screen = name;
+  app.replaceChildren(...children);
+}
+
+/** The protection badge: always visible, plain words. */
+export function badge(c: Contact | null): HTMLElement {
+  if (!c) return h('span.badge.enc', { 'data-testid': 'badge' }, h('span.dot', { 'aria-hidden': 'true' }), 'Encrypted');
+  if (c.keyChanged)
+    return h('span.badge.changed', { 'data-testid': 'badge', title: 'Their key changed: check their safety number before you continue.' }, h('span.dot', { 'aria-hidden': 'true' }), 'Key changed');
+  if (c.verified)
+    return h('span.badge.verified', { 'data-testid': 'badge', title: 'Encrypted end to end, and you checked their safety number.' }, h('span.dot', { 'aria-hidden': 'true' }), 'Encrypted · Verified');
+  return h('span.badge.unverified', { 'data-testid': 'badge', title: 'Encrypted end to end. Compare safety numbers to be sure who you talk to.' }, h('span.dot', { 'aria-hidden': 'true' }), 'Encrypted · Not verified');
+}
+
+/** Moves focus to the heading of the screen just shown (a route change), for screen readers and keyboards. */
+export function focusHeading(root: ParentNode) {
+  root.querySelector<HTMLElement>('h2[tabindex="-1"]')?.focus({ preventScroll: true });
+}
+
+export const timeEl = (ms: number) => h('time', { datetime: new Date(ms).toISOString() }, fmtTime(ms));
