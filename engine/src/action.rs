@@ -220,7 +220,8 @@ pub enum Output {
     },
     /// Show a notice.
     Notice(Notice),
-    /// Store [`crate::Engine::save`]`(part)`.
+    /// Store [`crate::Engine::save`]`(part)`: every `Persist` of one `handle` call
+    /// (and the messages it delivers, when the driver keeps them) in one atomic write.
     Persist(Part),
     /// Publish this signed device list of the account.
     PublishDeviceList(Vec<u8>),

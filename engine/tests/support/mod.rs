@@ -92,7 +92,7 @@ impl Relay {
         self.mailboxes.get(&(user, device)).map_or(0, |m| m.len())
     }
 
-    fn directory(&self, user: &UserId) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+    pub fn directory(&self, user: &UserId) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
         let list = self.lists.get(user)?.clone();
         let bundles = self
             .bundles
