@@ -83,9 +83,11 @@ async function startChat(page, username) {
 
 async function openChat(page, username) {
   await page.evaluate(() => (location.hash = '#/'));
-  await page.locator(`[data-testid=conv-${username}]`).waitFor({ timeout: 60_000 });
-  await page.click(`[data-testid=conv-${username}]`);
-  await page.locator('[data-testid=compose]').waitFor();
+  // Generous: a page that just came back may be busy taking in a backlog of hundreds
+  // of messages on a loaded machine (what this test is about is delivery, not speed).
+  await page.locator(`[data-testid=conv-${username}]`).waitFor({ timeout: 120_000 });
+  await page.click(`[data-testid=conv-${username}]`, { timeout: 120_000 });
+  await page.locator('[data-testid=compose]').waitFor({ timeout: 120_000 });
 }
 
 async function send(page, text) {
