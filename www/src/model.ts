@@ -430,9 +430,12 @@ export class Model {
     this.push(m);
     c.lastActivity = m.at;
     if (!(this.activePeer === c.userId && document.visibilityState === 'visible')) c.unread++;
-    // Show it at once; it is acknowledged to the relay only after it is stored.
+    // Show it at once; it is acknowledged only after it is stored. The contact's
+    // counters (unread, last activity) are written with the next burst's save and on
+    // leaving the tab (flushPending), not waited for: they lose no message.
     this.emit({ contacts: true, peer: c.userId, msg: m });
-    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
+    void this.saveContact(c).catch(() => undefined);
+    await this.saveMsg(m);
   }
 
   /** A message this account sent from another device: outgoing, in the thread of `conversation`. */
@@ -453,7 +456,8 @@ export class Model {
     this.push(m);
     c.lastActivity = m.at;
     this.emit({ contacts: true, peer: c.userId, msg: m });
-    await Promise.all([this.saveMsg(m), this.saveContact(c)]);
+    void this.saveContact(c).catch(() => undefined);
+    await this.saveMsg(m);
   }
 
   /** The conversation on screen (its messages do not count as unread). */
