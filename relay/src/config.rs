@@ -158,9 +158,21 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_MAX_BACKUP_V2_BYTES", default_value_t = 256 * 1024)]
     pub max_backup_v2_bytes: usize,
 
-    /// Wrong backup tokens accepted per user id per window before 429.
+    /// Backup fetch attempts per user id from one address per window before 429 (then
+    /// one more every window / this many).
     #[arg(long, env = "SEALPOST_BACKUP_MAX_ATTEMPTS", default_value_t = 5)]
     pub backup_max_attempts: u32,
+
+    /// Backup fetch attempts per user id from all addresses together per window before
+    /// 429: what guessing from many addresses can try, and what it takes (this divided
+    /// by `--backup-max-attempts` addresses) to keep the owner from restoring for a
+    /// window.
+    #[arg(
+        long,
+        env = "SEALPOST_BACKUP_MAX_ATTEMPTS_PER_ID",
+        default_value_t = 50
+    )]
+    pub backup_max_attempts_per_id: u32,
 
     /// Length of the backup attempt window in seconds.
     #[arg(long, env = "SEALPOST_BACKUP_WINDOW_SECS", default_value_t = 900)]

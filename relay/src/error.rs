@@ -5,7 +5,9 @@ use std::borrow::Cow;
 
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::store::StoreError;
@@ -151,4 +153,35 @@ pub fn parse_hex16(s: &str) -> Option<[u8; 16]> {
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let mut out = [0u8; 16];
     (lower && hex::decode_to_slice(s, &mut out).is_ok()).then_some(out)
+}
+
+/// Middleware on the API routes: a path parameter sent percent-encoded (`%63%35...` for
+/// `c5...`) is refused with the code of that parameter, as any other malformed value,
+/// instead of being decoded into a valid one: ids have exactly one spelling. Path
+/// parameters are checked left to right, so `{id}` comes before `{device}`.
+pub async fn strict_path(matched: MatchedPath, req: Request, next: Next) -> Response {
+    let raw = req.uri().path();
+    let encoded = matched
+        .as_str()
+        .split('/')
+        .zip(raw.split('/'))
+        .find(|(template, value)| template.starts_with('{') && value.contains('%'));
+    match encoded {
+        Some((template, _)) => malformed(template).into_response(),
+        None => next.run(req).await,
+    }
+}
+
+/// The refusal for a malformed value of the path parameter `{name}`.
+fn malformed(template: &str) -> ApiError {
+    match template.trim_matches(['{', '}']) {
+        "id" => ApiError::bad_request("bad_id", "id must be 64 lowercase hex digits"),
+        "device" => ApiError::bad_request("bad_device", "device ids are 32 lowercase hex digits"),
+        "blob_id" => ApiError::bad_request("bad_blob_id", "blob ids are 32 lowercase hex digits"),
+        "channel" => {
+            ApiError::bad_request("bad_channel", "channel ids are 32 lowercase hex digits")
+        }
+        "slot" => ApiError::bad_request("bad_slot", "the slot is `hello` or `grant`"),
+        _ => ApiError::not_found("not_found", "no such endpoint"),
+    }
 }

@@ -78,6 +78,8 @@ pub struct Shared {
     pub ip_limiter: RateLimiter<address::Source>,
     /// Per-mailbox deposit rate.
     pub mailbox_limiter: RateLimiter<Mailbox>,
+    /// Backup fetch attempts per (id, address): `backup_max_attempts` per window.
+    pub backup_limiter: RateLimiter<(sealpost_core::UserId, address::Source)>,
     /// Per-address link slot write rate.
     pub link_limiter: RateLimiter<address::Source>,
     /// Wakes link slot reads waiting for a write (by channel).
@@ -124,6 +126,10 @@ impl AppState {
                 config.rate_mailbox_burst,
             ),
             link_limiter: RateLimiter::new(config.rate_link_per_sec, config.rate_link_burst),
+            backup_limiter: RateLimiter::new(
+                f64::from(config.backup_max_attempts) / config.backup_window_secs.max(1) as f64,
+                f64::from(config.backup_max_attempts),
+            ),
             link_hub: Arc::new(Hub::default()),
             link_waiters: Arc::new(Semaphore::new(limits::MAX_LINK_WAITERS)),
             ws_slots: Arc::new(Semaphore::new(config.max_ws_connections)),
@@ -226,6 +232,7 @@ fn v2_routes(state: &AppState) -> Router<AppState> {
                 .get(links::get),
         )
         .route("/v2/links/{channel}", delete(links::delete))
+        .route_layer(middleware::from_fn(error::strict_path))
 }
 
 /// Runs the relay on `listener` until `shutdown` resolves, then stops accepting,
@@ -323,6 +330,7 @@ async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiv
         state.ip_limiter.sweep();
         state.mailbox_limiter.sweep();
         state.link_limiter.sweep();
+        state.backup_limiter.sweep();
     }
 }
 

@@ -60,8 +60,10 @@ pub struct Limits {
     pub token_ttl_secs: i64,
     /// Largest v2 backup blob.
     pub max_backup_v2_bytes: usize,
-    /// Backup fetch attempts per window.
+    /// Backup fetch attempts per id and address per window.
     pub backup_max_attempts: i64,
+    /// Backup fetch attempts per id from all addresses per window.
+    pub backup_max_attempts_per_id: i64,
     /// Backup attempt window in seconds.
     pub backup_window_secs: i64,
     /// Authenticated WebSocket connections per mailbox.
@@ -91,6 +93,7 @@ impl Limits {
             token_ttl_secs: secs(c.token_ttl_secs),
             max_backup_v2_bytes: c.max_backup_v2_bytes,
             backup_max_attempts: i64::from(c.backup_max_attempts),
+            backup_max_attempts_per_id: i64::from(c.backup_max_attempts_per_id),
             backup_window_secs: secs(c.backup_window_secs),
             max_ws_per_mailbox: c.max_ws_per_mailbox,
             ws_auth_timeout: Duration::from_secs(c.ws_auth_timeout_secs),

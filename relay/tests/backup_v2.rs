@@ -342,7 +342,8 @@ async fn wrong_v2_tokens_are_counted_and_limited() {
             status(&r),
             refused(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
         );
-        assert_eq!(r.headers["retry-after"], "900");
+        // One address: the next guess is allowed a window / max (900 / 5 s) later.
+        assert_eq!(r.headers["retry-after"], "180");
         // Another account is not affected.
         let (bob, _) = c.account(1).await;
         let bob_token = random_token();
@@ -354,11 +355,18 @@ async fn wrong_v2_tokens_are_counted_and_limited() {
         let dir = server.stop().await;
 
         // With a 1-second window the owner gets in again afterwards, and a success
-        // clears the count.
+        // clears the id's count (here the per-id cap is the one that bites).
         let server = Server::start_in(
             &backend,
             dir,
-            &["--backup-window-secs", "1", "--backup-max-attempts", "2"],
+            &[
+                "--backup-window-secs",
+                "1",
+                "--backup-max-attempts-per-id",
+                "2",
+                "--backup-max-attempts",
+                "100",
+            ],
         )
         .await;
         let c = server.client();
@@ -376,6 +384,67 @@ async fn wrong_v2_tokens_are_counted_and_limited() {
             fetch(&c, alice.hex(), &token).await.status,
             StatusCode::TOO_MANY_REQUESTS
         );
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_guesser_cannot_lock_the_owner_out_and_many_stay_bounded() {
+    for backend in backends() {
+        let server = Server::start(
+            &backend,
+            &[
+                "--backup-max-attempts",
+                "2",
+                "--backup-max-attempts-per-id",
+                "4",
+            ],
+        )
+        .await;
+        let c = server.client();
+        let (alice, _) = c.account(0).await;
+        let token = random_token();
+        let blob = fake_blob(2, alice.id(), 500);
+        assert_eq!(
+            put_signed(&c, &alice, body(&token, &blob)).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let [guesser, second, owner, third] =
+            ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"].map(|a| client_from(&server, a));
+        // One address: its share, then 429 even for the right token from it...
+        for _ in 0..2 {
+            assert_eq!(
+                fetch(&guesser, alice.hex(), &[7; 32]).await.status,
+                StatusCode::FORBIDDEN
+            );
+        }
+        let r = fetch(&guesser, alice.hex(), &token).await;
+        assert_eq!(
+            status(&r),
+            refused(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+        );
+        // ... while the owner, elsewhere, restores (which clears the id's count).
+        let r = fetch(&owner, alice.hex(), &token).await;
+        assert_eq!((r.status, &r.bytes), (StatusCode::OK, &blob));
+        // Refused guesses are not counted for the id: the guesser keeps trying in vain.
+        for _ in 0..5 {
+            fetch(&guesser, alice.hex(), &[7; 32]).await;
+        }
+        // Many addresses together: at most the per-id cap, then nobody, for the window.
+        for guesser in [&second, &third] {
+            for _ in 0..2 {
+                assert_eq!(
+                    fetch(guesser, alice.hex(), &[8; 32]).await.status,
+                    StatusCode::FORBIDDEN
+                );
+            }
+        }
+        let r = fetch(&owner, alice.hex(), &token).await;
+        assert_eq!(
+            status(&r),
+            refused(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+        );
+        assert_eq!(r.headers["retry-after"], "900");
         server.stop().await;
     }
 }

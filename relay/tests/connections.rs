@@ -6,38 +6,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::v2::*;
 use common::*;
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
 
 /// How long an honest client may wait for an answer while the relay is attacked. The
 /// relay answers in milliseconds; the margin is for slow, shared test machines.
 const ANSWERED_WITHIN: Duration = Duration::from_secs(5);
-
-/// A TCP connection to the relay from the loopback address `local` (127.0.0.x): to the
-/// relay, each local address is another client.
-async fn connect_from(server: &Server, local: &str) -> TcpStream {
-    let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
-    socket.connect(addr).await.unwrap()
-}
-
-/// An HTTP client whose connections come from `local`.
-fn client_from(server: &Server, local: &str) -> Client {
-    Client {
-        base: server.base.clone(),
-        http: reqwest::Client::builder()
-            .local_address(local.parse::<std::net::IpAddr>().unwrap())
-            .build()
-            .unwrap(),
-    }
-}
 
 /// Everything the relay sends until it closes the connection; an error (a reset) fails.
 async fn read_until_closed(stream: &mut tokio::net::tcp::OwnedReadHalf) -> String {

@@ -308,6 +308,80 @@ async fn refusals_are_clean_and_uniform() {
                 "gone",
             ),
         ];
+        // Percent-encoded parameters: the plain value would be valid, this spelling is not.
+        let encode = |s: &str| s.bytes().map(|b| format!("%{b:02x}")).collect::<String>();
+        let mut one_encoded = alice.hex().to_string();
+        one_encoded.replace_range(0..1, &encode(&alice.hex()[..1]));
+        let blob = format!("{list}/{}", encode(&"0".repeat(32)));
+        let encoded_list = format!("/v2/mailboxes/{}/{d}/blobs", encode(alice.hex()));
+        let other: Vec<Refusal> = other
+            .into_iter()
+            .chain([
+                (
+                    "percent-encoded id, signed as sent",
+                    Method::GET,
+                    encoded_list.clone(),
+                    Some(alice.sign("GET", &encoded_list, b"")),
+                    vec![],
+                    StatusCode::BAD_REQUEST,
+                    "bad_id",
+                ),
+                (
+                    "one percent-encoded digit of the id",
+                    Method::POST,
+                    format!("/v2/mailboxes/{one_encoded}/{d}"),
+                    None,
+                    envelope2(alice.id(), &laptop, 512),
+                    StatusCode::BAD_REQUEST,
+                    "bad_id",
+                ),
+                (
+                    "percent-encoded id of the directory",
+                    Method::GET,
+                    format!("/v2/users/{}/devices", encode(alice.hex())),
+                    None,
+                    vec![],
+                    StatusCode::BAD_REQUEST,
+                    "bad_id",
+                ),
+                (
+                    "percent-encoded device",
+                    Method::POST,
+                    format!("/v2/mailboxes/{}/{}", alice.hex(), encode(&d)),
+                    None,
+                    envelope2(alice.id(), &laptop, 512),
+                    StatusCode::BAD_REQUEST,
+                    "bad_device",
+                ),
+                (
+                    "percent-encoded blob id",
+                    Method::DELETE,
+                    blob.clone(),
+                    Some(alice.sign("DELETE", &blob, b"")),
+                    vec![],
+                    StatusCode::BAD_REQUEST,
+                    "bad_blob_id",
+                ),
+                (
+                    "percent-encoded link channel",
+                    Method::GET,
+                    format!("/v2/links/{}/hello", encode(&"a".repeat(32))),
+                    None,
+                    vec![],
+                    StatusCode::BAD_REQUEST,
+                    "bad_channel",
+                ),
+                (
+                    "percent-encoded link slot",
+                    Method::GET,
+                    format!("/v2/links/{}/{}", "a".repeat(32), encode("hello")),
+                    None,
+                    vec![],
+                    StatusCode::BAD_REQUEST,
+                    "bad_slot",
+                ),
+            ])
+            .collect();
         for (case, method, path, auth, body, status, code) in other {
             let r = c.send(method, &path, auth.as_deref(), body).await;
             assert_eq!((r.status, r.error().as_str()), (status, code), "{case}");

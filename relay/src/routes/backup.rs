@@ -2,9 +2,12 @@
 //! `PUT /v2/users/{id}/backup`, `GET .../backup/params`, `POST .../backup/fetch`.
 //!
 //! The relay stores only SHA-256 of the client's authentication token and compares in
-//! constant time. Fetch attempts are counted per id *before* comparing, so at most
-//! `backup_max_attempts` guesses per window are ever checked, however many arrive at
-//! once and on however many relay processes.
+//! constant time. Fetch attempts are counted *before* comparing, twice: per id and
+//! address in memory (`backup_max_attempts` per window, per relay process), so one
+//! guesser cannot lock the owner out, and per id in the database
+//! (`backup_max_attempts_per_id` per window, however many addresses and relay processes),
+//! so guessing from many addresses stays bounded. An attempt refused by the first is not
+//! counted by the second.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -16,6 +19,7 @@ use sealpost_core::backup::HEADER_LEN;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::address::ClientSource;
 use crate::auth::{Accept, Owner, OwnerRequest};
 use crate::error::{ApiError, parse_id};
 use crate::store::TIME_GRANULARITY;
@@ -84,6 +88,7 @@ pub async fn params(
 pub async fn fetch(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ClientSource(source): ClientSource,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
@@ -96,6 +101,14 @@ pub async fn fetch(
     }
     let backup = state.store.backup(&id).await?.ok_or_else(no_backup)?;
     let limits = &state.limits;
+    if let Some(source) = source
+        && !state.backup_limiter.allow((id, source))
+    {
+        state.metrics.backup_fetches_refused.inc();
+        // The next attempt of this address is allowed one window / max later.
+        let refill = limits.backup_window_secs / limits.backup_max_attempts.max(1);
+        return Err(too_many_attempts().retry_after(u64::try_from(refill.max(1)).unwrap_or(1)));
+    }
     let now = now();
     // The window starts at a coarse time, so the row does not tell exactly when someone
     // tried: rounded down to a third of the window at most (the window lasts between
@@ -109,15 +122,12 @@ pub async fn fetch(
             now - limits.backup_window_secs,
         )
         .await?;
-    if attempts > limits.backup_max_attempts {
+    if attempts > limits.backup_max_attempts_per_id {
         state.metrics.backup_fetches_refused.inc();
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many wrong tokens for this id; wait for the attempt window to end",
-        )
         // At most one window; the exact end is not worth a query.
-        .retry_after(u64::try_from(limits.backup_window_secs).unwrap_or(0)));
+        return Err(
+            too_many_attempts().retry_after(u64::try_from(limits.backup_window_secs).unwrap_or(0))
+        );
     }
     let presented: [u8; 32] = Sha256::digest(&body).into();
     if !bool::from(presented.ct_eq(&backup.token_hash)) {
@@ -134,6 +144,14 @@ pub async fn fetch(
         [(header::CONTENT_TYPE, "application/octet-stream")],
         backup.blob,
     ))
+}
+
+fn too_many_attempts() -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        "too many wrong tokens for this id; wait before trying again",
+    )
 }
 
 fn no_backup() -> ApiError {

@@ -318,6 +318,28 @@ impl Drop for Process {
     }
 }
 
+// ---------------------------------------------------------------- other addresses
+
+/// A TCP connection to the relay from the loopback address `local` (127.0.0.x): to the
+/// relay, each local address is another client.
+pub async fn connect_from(server: &Server, local: &str) -> tokio::net::TcpStream {
+    let addr: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// An HTTP client whose connections come from `local`.
+pub fn client_from(server: &Server, local: &str) -> Client {
+    Client {
+        base: server.base.clone(),
+        http: reqwest::Client::builder()
+            .local_address(local.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap(),
+    }
+}
+
 // ---------------------------------------------------------------- HTTP client
 
 pub struct Client {
