@@ -2,8 +2,8 @@
 //!
 //! The PWA is served by this process, so the relay is where its Content-Security-Policy
 //! can be a real header (`frame-ancestors` only works as one); it matches the `<meta>`
-//! policy in `www/index.html`. Hashed build assets are cached forever, everything else
-//! (the app shell, the service worker, API answers) is revalidated.
+//! policy in `www/index.html`. Responses that set no `Cache-Control` (API answers) are
+//! `no-cache`; the web app's files set their own (`static_files.rs`).
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -18,7 +18,6 @@ const PERMISSIONS: &str = "camera=(self), microphone=(), geolocation=(), payment
 serial=(), bluetooth=(), midi=(), display-capture=()";
 
 pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
-    let immutable = request.uri().path().starts_with("/assets/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     h.insert(
@@ -39,12 +38,7 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     );
     // The PWA uses the camera (scanning a safety-number QR code) and nothing else.
     h.insert("permissions-policy", HeaderValue::from_static(PERMISSIONS));
-    let cache = if immutable {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
     h.entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static(cache));
+        .or_insert(HeaderValue::from_static("no-cache"));
     response
 }

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod push;
 pub mod routes;
 mod serve;
+mod static_files;
 pub mod store;
 
 use std::future::Future;
@@ -38,7 +39,6 @@ use sealpost_core::rand_core::Rng;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceBuilder;
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 
 pub use config::Config;
@@ -153,8 +153,7 @@ pub fn app(state: AppState) -> Router {
         .merge(v2_routes(&state))
         .route("/v2/{*rest}", any(routes::not_found));
     let with_static = match &state.static_dir {
-        Some(dir) => api
-            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        Some(dir) => static_files::serve(api, dir),
         None => api
             .route("/", get(routes::placeholder))
             .fallback(routes::not_found),
