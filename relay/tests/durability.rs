@@ -1,6 +1,6 @@
-//! What a `2xx` promises survives `kill -9` and restarts, and several relay processes
-//! on one PostgreSQL database behave as one relay. SQLite always, PostgreSQL when
-//! `SEALPOST_TEST_DATABASE_URL` is set.
+//! What a `2xx` promises survives `kill -9` (also in the middle of group commits under
+//! load) and restarts, and several relay processes on one PostgreSQL database behave as
+//! one relay. SQLite always, PostgreSQL when `SEALPOST_TEST_DATABASE_URL` is set.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -136,4 +136,79 @@ async fn two_processes_on_one_postgres_are_one_relay() {
     let blob = cb.deposit2_ok(&alice, &laptop).await;
     assert_eq!(on_a.blob().await, blob);
     assert_eq!(on_b.blob().await, blob);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_no_acknowledged_deposit() {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    use common::v2::envelope2;
+
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = ["--rate-ip-per-sec", "0", "--rate-mailbox-per-sec", "0"];
+        let (alice, laptop) = {
+            let relay = Process::spawn(&backend, dir.path(), &flags).await;
+            let account = relay.client().account(0).await;
+            relay.kill();
+            account
+        };
+        let stored: Arc<Mutex<Vec<String>>> = Arc::default();
+        let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
+        for _ in 0..3 {
+            let relay = Process::spawn(&backend, dir.path(), &flags).await;
+            let c = relay.client();
+            let url = format!("{}{}", c.base, alice.mailbox(&laptop));
+            // Eight depositors and a subscriber acknowledging every other blob, so
+            // deposits and acknowledgements share the commits the kill interrupts.
+            let mut depositors = Vec::new();
+            for _ in 0..8 {
+                let (http, url, stored) = (c.http.clone(), url.clone(), Arc::clone(&stored));
+                let env = envelope2(alice.id(), &laptop, 512);
+                depositors.push(tokio::spawn(async move {
+                    while let Ok(r) = http.post(&url).body(env.clone()).send().await {
+                        let Ok(body) = r.json::<serde_json::Value>().await else {
+                            break;
+                        };
+                        let id = body["id"].as_str().unwrap().to_string();
+                        stored.lock().unwrap().push(id);
+                    }
+                }));
+            }
+            let mut ws = Ws::device(&c, &alice, &laptop).await;
+            let before = stored.lock().unwrap().len();
+            for i in 0.. {
+                let (id, _) = ws.blob().await;
+                if i % 2 == 0 {
+                    ws.ack(&[&id]).await;
+                    acked.lock().unwrap().insert(id);
+                }
+                if stored.lock().unwrap().len() >= before + 300 {
+                    break;
+                }
+            }
+            relay.kill();
+            for d in depositors {
+                d.await.unwrap();
+            }
+        }
+        // Every deposit answered 201 and not acknowledged is still there (an
+        // acknowledged one may or may not be).
+        let acked = acked.lock().unwrap().clone();
+        let expected: HashSet<String> = stored
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|id| !acked.contains(*id))
+            .cloned()
+            .collect();
+        assert!(expected.len() >= 200, "under load: {}", expected.len());
+        let relay = Process::spawn(&backend, dir.path(), &flags).await;
+        let mut ws = Ws::device(&relay.client(), &alice, &laptop).await;
+        let mut found = HashSet::new();
+        while !expected.is_subset(&found) {
+            found.insert(ws.blob().await.0);
+        }
+    }
 }
