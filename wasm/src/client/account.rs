@@ -143,14 +143,7 @@ impl Client {
             options.now(),
         )
         .or_js()?;
-        let state = State {
-            engine,
-            vault,
-            backup: Some(backup),
-            sent: Vec::new(),
-            inbox: Vec::new(),
-            history: None,
-        };
+        let state = State::new_device(engine, vault, Some(backup), None);
         let storage = options.storage.clone();
         let connect = options.connect;
         let client = match Client::launch(options, state, outputs).await {
@@ -249,14 +242,7 @@ impl Client {
         let connect = options.connect;
         let client = Client::launch(
             options,
-            State {
-                engine,
-                vault,
-                backup: Some(restored.backup),
-                sent: Vec::new(),
-                inbox: Vec::new(),
-                history: None,
-            },
+            State::new_device(engine, vault, Some(restored.backup), None),
             outputs,
         )
         .await?;

@@ -245,14 +245,7 @@ async fn join_linked(
         let connect = options.connect;
         let client = Client::launch(
             options,
-            State {
-                engine,
-                vault,
-                backup,
-                sent: Default::default(),
-                inbox: Default::default(),
-                history,
-            },
+            State::new_device(engine, vault, backup, history),
             Vec::new(),
         )
         .await?;

@@ -58,6 +58,26 @@ pub(crate) struct State {
     pub(crate) history: Option<Zeroizing<Vec<u8>>>,
 }
 
+impl State {
+    /// A new device's state (registration, password login, link): nothing sent or
+    /// kept yet.
+    pub(crate) fn new_device(
+        engine: Engine,
+        vault: Vault,
+        backup: Option<Backup>,
+        history: Option<Zeroizing<Vec<u8>>>,
+    ) -> Self {
+        State {
+            engine,
+            vault,
+            backup,
+            sent: Vec::new(),
+            inbox: Vec::new(),
+            history,
+        }
+    }
+}
+
 /// The WebSocket connection's state.
 #[derive(Default)]
 pub(crate) struct Conn {
