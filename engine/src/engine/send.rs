@@ -344,6 +344,11 @@ impl Engine {
             return Control::Dropped;
         }
         if self.directory.bundle(&user, &device).is_none() {
+            if self.directory.fresh(&user, now).is_some() {
+                // The directory answered this run without it: the device left its
+                // account. Asking again would ask after every input, for ever.
+                return Control::Dropped;
+            }
             if self.directory.request(user) {
                 out.push(Output::FetchDirectory { user });
             }
@@ -365,8 +370,8 @@ impl Engine {
 enum Control {
     /// Sealed and handed to the driver.
     Deposited(DepositHandle),
-    /// Never to be sent (a stranger's receipt without its session, a device that cannot
-    /// be sealed to).
+    /// Never to be sent (a stranger's receipt without its session, a device that left
+    /// its account or cannot be sealed to).
     Dropped,
     /// Waits for the device's bundle.
     Later,
