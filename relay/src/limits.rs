@@ -35,6 +35,10 @@ pub const MAX_LINK_WAIT_SECS: u64 = 25;
 /// Most link slot reads waiting at once; more are answered at once (no waiting).
 pub const MAX_LINK_WAITERS: usize = 256;
 
+/// How far (seconds) a device list's version may be ahead of the relay's clock. Clients
+/// sign with `max(now, previous + 1)`: a day covers clock skew and bursts of updates.
+pub const MAX_LIST_VERSION_AHEAD_SECS: i64 = 24 * 3600;
+
 /// Most blob ids in one acknowledgement.
 pub const MAX_ACK_IDS: usize = 1000;
 

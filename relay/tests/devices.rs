@@ -432,3 +432,37 @@ async fn garbage_never_breaks_the_v2_routes() {
     assert!(c.list2(&alice, &laptop).await.contains(&before));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_far_future_version_cannot_freeze_the_device_list() {
+    for backend in backends() {
+        let server = Server::start(&backend, &[]).await;
+        let c = server.client();
+        let mut alice = Account::new(0);
+        alice.add_device();
+        // Registration and update alike: more than a day ahead is refused...
+        for list in [
+            alice.list_at(now() + 2 * 86_400),
+            alice.list_at(u64::MAX / 2),
+        ] {
+            let r = c.put_list(&alice, list).await;
+            assert_eq!(
+                (r.status, r.error().as_str()),
+                (StatusCode::BAD_REQUEST, "invalid_device_list")
+            );
+        }
+        c.publish_list(&mut alice).await;
+        let r = c.put_list(&alice, alice.list_at(now() + 3 * 86_400)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        // ... an hour ahead (a fast clock) is fine, and later lists still go on top.
+        let ahead = now() + 3600;
+        assert_eq!(
+            c.put_list(&alice, alice.list_at(ahead)).await.status,
+            StatusCode::OK
+        );
+        alice.version = ahead;
+        alice.add_device();
+        assert_eq!(c.publish_list(&mut alice).await.status, StatusCode::OK);
+        server.stop().await;
+    }
+}

@@ -21,8 +21,9 @@ use serde_json::json;
 
 use crate::auth::{Accept, Owner, OwnerParts, OwnerRequest};
 use crate::error::{ApiError, parse_device, parse_id};
+use crate::limits::MAX_LIST_VERSION_AHEAD_SECS;
 use crate::store::{BundleUpdate, DeviceKey, Mailbox, StoredList};
-use crate::{AppState, B64};
+use crate::{AppState, B64, now};
 
 /// Registers (first come) or replaces the account's device list. The list's own
 /// signature is the proof: no `Authorization` is needed, and a replayed older list is
@@ -49,6 +50,15 @@ pub async fn put_list(
     }
     let version = i64::try_from(list.version())
         .map_err(|_| ApiError::bad_request("invalid_device_list", "version out of range"))?;
+    // Versions are signing times (docs/PROTOCOL.md 9.2): one far in the future would
+    // leave no larger version for any later list, and the account's devices could never
+    // change again.
+    if version > now().saturating_add(MAX_LIST_VERSION_AHEAD_SECS) {
+        return Err(ApiError::bad_request(
+            "invalid_device_list",
+            "the device list's version is more than a day ahead of the relay's clock",
+        ));
+    }
     let devices: Vec<DeviceKey> = list.devices().iter().map(|d| *d.id.as_bytes()).collect();
     let stored = match state.store.device_list(&id).await? {
         Some(stored) => stored,
