@@ -110,6 +110,9 @@ impl Writer {
         // Same durability as every other connection: WAL, and an fsync at each commit.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Like every connection of the store: acknowledged blobs are overwritten, not
+        // only marked free (the pragma is per connection, and this one deletes most).
+        conn.pragma_update(None, "secure_delete", "ON")?;
         // Acknowledged blobs are overwritten with zeros, as on every other connection.
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(Duration::from_secs(10))?;
