@@ -16,6 +16,9 @@ pub fn parsers(data: &[u8]) {
     let _ = v2::backup::params_from_blob(data);
     let _ = v2::envelope_recipient(data);
     let _ = v2::attachment::Manifest::from_bytes(data);
+    let _ = v2::group::GroupOp::from_bytes(data);
+    let _ = v2::group::GroupState::from_bytes(data);
+    let _ = v2::group::SenderKeyDistribution::from_bytes(data);
     if let Ok(code) = v2::LinkCode::parse("AAAAAAAAAAAAAAAAAAAA") {
         let _ = v2::LinkHello::open(&code, data);
         let _ = v2::LinkGrant::open(&code, &[], data);
@@ -60,4 +63,59 @@ pub fn decrypt_file(data: &[u8]) {
         let _ = decryptor.open_chunk(chunk);
     }
     let _ = decryptor.finish();
+}
+
+/// The P-256 base point, uncompressed: a valid verifying key for [`open_group_message`].
+const P256_G: [u8; 65] = [
+    4, 0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4, 0x40,
+    0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2,
+    0x96, 0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e,
+    0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51,
+    0xf5,
+];
+
+/// Opens `data` as a group message in a two-member group (both members' identity key is
+/// `identity`) whose receiving device holds one chain (header key `[5; 32]`), and applies
+/// it as an operation to that group's state.
+pub fn open_group_message(identity: &IdentityPublicKey, data: &[u8]) {
+    use v2::group::{GroupOp, GroupSession, GroupState, SenderKeyDistribution};
+    let fp = identity.fingerprint();
+    let mut state = alloc::vec::Vec::new();
+    state.extend_from_slice(b"G\x01");
+    state.extend_from_slice(&[1; 16]);
+    state.extend_from_slice(&1u64.to_be_bytes());
+    state.extend_from_slice(&1u64.to_be_bytes());
+    state.extend_from_slice(&[1, b'g', 0, 2]);
+    for (user, admin) in [([1u8; 32], 1u8), ([2; 32], 0)] {
+        state.extend_from_slice(&user);
+        state.extend_from_slice(&fp);
+        state.push(admin);
+    }
+    let Ok(state) = GroupState::from_bytes(&state) else {
+        return;
+    };
+    if let Ok(op) = GroupOp::from_bytes(data) {
+        let _ = state.apply(&op);
+    }
+    let me = UserId::from_bytes([2; 32]);
+    let Ok(mut session) = GroupSession::join(state, me, v2::DeviceId::from_bytes([2; 16])) else {
+        return;
+    };
+    let dist = SenderKeyDistribution {
+        group_id: v2::GroupId::from_bytes([1; 16]),
+        chain_id: v2::ChainId::from_bytes([3; 16]),
+        epoch: 1,
+        sender: UserId::from_bytes([1; 32]),
+        sender_device: v2::DeviceId::from_bytes([1; 16]),
+        counter: 0,
+        chain_key: zeroize::Zeroizing::new([4; 32]),
+        header_key: zeroize::Zeroizing::new([5; 32]),
+        verifying_key: P256_G,
+    };
+    if session
+        .add_chain(&dist.sender, &dist.sender_device, identity, &dist)
+        .is_ok()
+    {
+        let _ = session.open(data, 1_767_225_600);
+    }
 }

@@ -56,3 +56,11 @@ fn decrypt_file_corpus() {
         fuzz::decrypt_file(&data);
     }
 }
+
+#[test]
+fn open_group_message_corpus() {
+    let alice = support::identity_key("alice").public();
+    for (_, data) in corpus("open_group_message") {
+        fuzz::open_group_message(&alice, &data);
+    }
+}

@@ -102,6 +102,18 @@ random_id!(
     SessionId
 );
 
+random_id!(
+    /// A group (PROTOCOL.md 27): `random(16)` chosen by its creator. Only inside
+    /// encrypted payloads and group message headers on the wire.
+    GroupId
+);
+
+random_id!(
+    /// A device's sending chain in one group (PROTOCOL.md 27.5): `random(16)` per chain.
+    /// Only inside encrypted headers and sender key distributions.
+    ChainId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

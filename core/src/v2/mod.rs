@@ -38,6 +38,8 @@
 //!   encryption keys).
 //! - [`attachment`] (PROTOCOL.md 26): files in fixed-size encrypted chunks, the streaming
 //!   `Encryptor` and `Decryptor`, and the `Manifest` a message carries.
+//! - [`group`] (PROTOCOL.md 27): groups of up to 1,000 members, signed operations, sender
+//!   keys and one ciphertext per group message.
 
 pub mod attachment;
 pub mod backup;
@@ -45,6 +47,7 @@ mod bundle;
 mod device;
 mod device_keys;
 mod envelope;
+pub mod group;
 mod header;
 mod ids;
 mod init;
@@ -64,7 +67,7 @@ pub use device::{DeviceEntry, DeviceList, MAX_DEVICE_LIST_LEN, MAX_DEVICE_NAME_L
 pub use device_keys::DeviceKeys;
 pub use envelope::{PREFIX_LEN, VERSION, envelope_recipient};
 pub use header::{HEADER_BOX_LEN, HEADER_LEN};
-pub use ids::{DeviceId, SessionId};
+pub use ids::{ChainId, DeviceId, GroupId, SessionId};
 pub use link::{
     LINK_CODE_LEN, LinkCode, LinkGrant, LinkHello, MAX_ACCOUNT_STATE_LEN, MAX_GRANT_LEN,
     MAX_HELLO_LEN,

@@ -148,69 +148,90 @@ impl Session {
         self.initiator && !self.confirmed
     }
 
-    /// The message key for `counter` on the receive chain (PROTOCOL.md 15.2): a used or evicted
-    /// counter is [`Error::Replay`], a jump beyond [`MAX_SKIP`] [`Error::Decrypt`].
+    /// The message key for `counter` on the receive chain (PROTOCOL.md 15.2): see
+    /// [`recv_key`].
     pub(crate) fn recv_key(&self, counter: u64) -> Result<(Key, RecvUpdate)> {
-        if counter < self.recv.next {
-            return self
-                .skipped
-                .iter()
-                .position(|(n, _)| *n == counter)
-                .and_then(|i| {
-                    self.skipped
-                        .get(i)
-                        .map(|(_, k)| (k.clone(), RecvUpdate::UseSkipped(i)))
-                })
-                .ok_or(Error::Replay);
-        }
-        if counter - self.recv.next > MAX_SKIP {
-            return Err(Error::Decrypt);
-        }
-        let mut chain_key = self.recv.chain_key.clone();
-        let mut newly_skipped = Vec::new();
-        for n in self.recv.next..counter {
-            newly_skipped.push((n, primitives::hmac(&chain_key, &[1])?));
-            chain_key = primitives::hmac(&chain_key, &[2])?;
-        }
-        let mk = primitives::hmac(&chain_key, &[1])?;
-        let next_chain = primitives::hmac(&chain_key, &[2])?;
-        Ok((
-            mk,
-            RecvUpdate::Advance {
-                next: counter + 1,
-                chain_key: next_chain,
-                newly_skipped,
-            },
-        ))
+        recv_key(&self.recv, &self.skipped, counter)
     }
 
     /// Commits a receive-chain update; returns the counters that became skipped.
     pub(crate) fn apply(&mut self, update: RecvUpdate, now: u64) -> Vec<u64> {
-        let mut skipped = Vec::new();
-        match update {
-            RecvUpdate::UseSkipped(i) => {
-                self.skipped.remove(i);
-            }
-            RecvUpdate::Advance {
-                next,
-                chain_key,
-                newly_skipped,
-            } => {
-                self.recv.next = next;
-                self.recv.chain_key = chain_key;
-                skipped.extend(newly_skipped.iter().map(|(n, _)| *n));
-                self.skipped.extend(newly_skipped);
-                while self.skipped.len() > MAX_SKIPPED_KEYS {
-                    self.skipped.pop_front();
-                }
-            }
-        }
         self.last_used = self.last_used.max(now);
-        skipped
+        apply_recv(&mut self.recv, &mut self.skipped, update)
     }
 
     /// Counters skipped on the receive chain whose keys are still held.
     pub(crate) fn missing(&self) -> Vec<u64> {
         self.skipped.iter().map(|(n, _)| *n).collect()
     }
+}
+
+/// The message key for `counter` on a receive chain with its skipped keys (PROTOCOL.md
+/// 15.2, and 27.6 for group chains): a used or evicted counter is [`Error::Replay`], a
+/// jump beyond [`MAX_SKIP`] [`Error::Decrypt`]. Changes nothing: the update is applied
+/// by [`apply_recv`] only once the message opened.
+pub(crate) fn recv_key(
+    recv: &Chain,
+    skipped: &VecDeque<(u64, Key)>,
+    counter: u64,
+) -> Result<(Key, RecvUpdate)> {
+    if counter < recv.next {
+        return skipped
+            .iter()
+            .position(|(n, _)| *n == counter)
+            .and_then(|i| {
+                skipped
+                    .get(i)
+                    .map(|(_, k)| (k.clone(), RecvUpdate::UseSkipped(i)))
+            })
+            .ok_or(Error::Replay);
+    }
+    if counter - recv.next > MAX_SKIP {
+        return Err(Error::Decrypt);
+    }
+    let mut chain_key = recv.chain_key.clone();
+    let mut newly_skipped = Vec::new();
+    for n in recv.next..counter {
+        newly_skipped.push((n, primitives::hmac(&chain_key, &[1])?));
+        chain_key = primitives::hmac(&chain_key, &[2])?;
+    }
+    let mk = primitives::hmac(&chain_key, &[1])?;
+    let next_chain = primitives::hmac(&chain_key, &[2])?;
+    Ok((
+        mk,
+        RecvUpdate::Advance {
+            next: counter + 1,
+            chain_key: next_chain,
+            newly_skipped,
+        },
+    ))
+}
+
+/// Commits what [`recv_key`] computed; returns the counters that became skipped. At most
+/// [`MAX_SKIPPED_KEYS`] are kept, oldest dropped first.
+pub(crate) fn apply_recv(
+    recv: &mut Chain,
+    skipped: &mut VecDeque<(u64, Key)>,
+    update: RecvUpdate,
+) -> Vec<u64> {
+    let mut newly = Vec::new();
+    match update {
+        RecvUpdate::UseSkipped(i) => {
+            skipped.remove(i);
+        }
+        RecvUpdate::Advance {
+            next,
+            chain_key,
+            newly_skipped,
+        } => {
+            recv.next = next;
+            recv.chain_key = chain_key;
+            newly.extend(newly_skipped.iter().map(|(n, _)| *n));
+            skipped.extend(newly_skipped);
+            while skipped.len() > MAX_SKIPPED_KEYS {
+                skipped.pop_front();
+            }
+        }
+    }
+    newly
 }

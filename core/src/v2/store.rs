@@ -51,7 +51,7 @@ impl fmt::Debug for SessionStore {
 }
 
 /// `now - MAX_MESSAGE_AGE <= t <= now + CLOCK_SKEW`, else [`Error::Expired`].
-fn check_window(t: u64, now: u64) -> Result<()> {
+pub(crate) fn check_window(t: u64, now: u64) -> Result<()> {
     if t < now.saturating_sub(MAX_MESSAGE_AGE) || t > now.saturating_add(CLOCK_SKEW) {
         return Err(Error::Expired);
     }

@@ -24,7 +24,7 @@ const FLAG_DURATION: u8 = 2;
 
 /// Bidirectional formatting characters: a name like `photo\u{202E}gpj.exe` shows as
 /// `photoexe.jpg`, so a file could pose as another type.
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

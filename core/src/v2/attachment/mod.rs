@@ -23,6 +23,7 @@ mod manifest;
 pub use decryptor::Decryptor;
 pub use encryptor::{EncryptedChunk, Encryptor};
 pub use error::FileError;
+pub(crate) use info::is_bidi_control;
 pub use info::{
     FileInfo, MAX_DURATION_MS, MAX_MEDIA_TYPE_LEN, MAX_NAME_LEN, MAX_THUMBNAIL_LEN, Thumbnail,
 };

@@ -1,0 +1,283 @@
+//! The group state (PROTOCOL.md 27.2) and the rules every member applies to an operation
+//! (27.4). The state changes only through [`GroupState::apply`], which checks the
+//! operation against the state it was signed for, so every member that applies the same
+//! operations holds the same state.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::error::{GroupError, GroupResult};
+use super::op::{Change, GroupOp};
+use super::{MAX_GROUP_NAME_LEN, MAX_MEMBERS};
+use crate::username::UserId;
+use crate::v2::attachment::is_bidi_control;
+use crate::v2::ids::GroupId;
+use crate::wire::{Reader, put_var8};
+
+const STATE_TAG: [u8; 2] = [b'G', 1];
+const FLAG_ADMIN: u8 = 1;
+/// Longest state encoding: every member with its fingerprint and flags.
+pub const MAX_GROUP_STATE_LEN: usize =
+    2 + 16 + 8 + 8 + 1 + MAX_GROUP_NAME_LEN + 2 + MAX_MEMBERS * 65;
+
+/// One member: the fingerprint (SHA-256 of the identity spki, PROTOCOL.md 7) that the
+/// member's operations must be signed with, and whether it is an admin. Its devices are
+/// those of its current device list under that identity key (27.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    /// SHA-256 of the member's identity spki.
+    pub fingerprint: [u8; 32],
+    /// May add, remove, rename, promote and demote.
+    pub admin: bool,
+}
+
+/// A group as every member holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupState {
+    id: GroupId,
+    epoch: u64,
+    key_epoch: u64,
+    name: String,
+    members: BTreeMap<UserId, Member>,
+}
+
+/// 1 to 128 bytes of UTF-8 without control or bidirectional formatting characters, so
+/// a name cannot hide what it says (PROTOCOL.md 27.2).
+pub(super) fn check_name(name: &str) -> GroupResult<()> {
+    if name.is_empty()
+        || name.len() > MAX_GROUP_NAME_LEN
+        || name.chars().any(|c| c.is_control() || is_bidi_control(c))
+    {
+        return Err(GroupError::InvalidOperation);
+    }
+    Ok(())
+}
+
+impl GroupState {
+    /// The group's id.
+    pub fn id(&self) -> &GroupId {
+        &self.id
+    }
+
+    /// How many operations made this state (create is the first).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The epoch of the last operation that removed someone (or rekeyed, or created the
+    /// group): chains made before it are refused (27.6).
+    pub fn key_epoch(&self) -> u64 {
+        self.key_epoch
+    }
+
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The members by user id, in user id order.
+    pub fn members(&self) -> &BTreeMap<UserId, Member> {
+        &self.members
+    }
+
+    /// The member `user`, if it is one.
+    pub fn member(&self, user: &UserId) -> Option<&Member> {
+        self.members.get(user)
+    }
+
+    /// Whether `user` is an admin.
+    pub fn is_admin(&self, user: &UserId) -> bool {
+        self.members.get(user).is_some_and(|m| m.admin)
+    }
+
+    /// The state a verified create operation makes (PROTOCOL.md 27.4): epoch 1, the
+    /// creator the only admin.
+    pub fn create(op: &GroupOp) -> GroupResult<Self> {
+        let Change::Create { name, members } = op.change() else {
+            return Err(GroupError::InvalidOperation);
+        };
+        if op.epoch() != 0 {
+            return Err(GroupError::InvalidOperation);
+        }
+        op.verify_signature()?;
+        check_name(name)?;
+        let mut state = Self {
+            id: *op.group_id(),
+            epoch: 1,
+            key_epoch: 1,
+            name: name.clone(),
+            members: BTreeMap::new(),
+        };
+        state.members.insert(
+            *op.actor(),
+            Member {
+                fingerprint: op.actor_identity().fingerprint(),
+                admin: true,
+            },
+        );
+        state.add(members)?;
+        Ok(state)
+    }
+
+    /// The state after `op`, checked against this state (PROTOCOL.md 27.4): same group,
+    /// `op.epoch == epoch`, the actor a member signing with its pinned identity key, the
+    /// signature, then the operation's own rule. This state is unchanged on error.
+    pub fn apply(&self, op: &GroupOp) -> GroupResult<Self> {
+        if op.group_id() != &self.id {
+            return Err(GroupError::WrongGroup);
+        }
+        if op.epoch() < self.epoch {
+            return Err(GroupError::OldEpoch);
+        }
+        if op.epoch() > self.epoch {
+            return Err(GroupError::EpochAhead);
+        }
+        let actor = self.members.get(op.actor()).ok_or(GroupError::NotMember)?;
+        if actor.fingerprint != op.actor_identity().fingerprint() {
+            return Err(GroupError::NotMember);
+        }
+        op.verify_signature()?;
+        let admin_only = !matches!(op.change(), Change::Leave);
+        if admin_only && !actor.admin {
+            return Err(GroupError::NotAdmin);
+        }
+        let mut next = self.clone();
+        next.epoch = self.epoch + 1;
+        match op.change() {
+            Change::Create { .. } => return Err(GroupError::InvalidOperation),
+            Change::Add(members) => next.add(members)?,
+            Change::Remove(users) => {
+                for user in users {
+                    if user == op.actor() || next.members.remove(user).is_none() {
+                        return Err(GroupError::InvalidOperation);
+                    }
+                }
+                next.key_epoch = next.epoch;
+            }
+            Change::Leave => {
+                next.members.remove(op.actor());
+                next.key_epoch = next.epoch;
+            }
+            Change::Rename(name) => {
+                check_name(name)?;
+                next.name = name.clone();
+            }
+            Change::Promote(user) => match next.members.get_mut(user) {
+                Some(m) if !m.admin => m.admin = true,
+                _ => return Err(GroupError::InvalidOperation),
+            },
+            Change::Demote(user) => {
+                match next.members.get_mut(user) {
+                    Some(m) if m.admin => m.admin = false,
+                    _ => return Err(GroupError::InvalidOperation),
+                }
+                if !next.members.values().any(|m| m.admin) {
+                    return Err(GroupError::InvalidOperation);
+                }
+            }
+            Change::Rekey => next.key_epoch = next.epoch,
+        }
+        next.keep_an_admin();
+        Ok(next)
+    }
+
+    /// Adds new members (none already in, at most [`MAX_MEMBERS`] in all).
+    fn add(&mut self, members: &[(UserId, [u8; 32])]) -> GroupResult<()> {
+        for (user, fingerprint) in members {
+            if self.members.contains_key(user) {
+                return Err(GroupError::InvalidOperation);
+            }
+            self.members.insert(
+                *user,
+                Member {
+                    fingerprint: *fingerprint,
+                    admin: false,
+                },
+            );
+        }
+        if self.members.len() > MAX_MEMBERS {
+            return Err(GroupError::TooLarge);
+        }
+        Ok(())
+    }
+
+    /// Anyone may leave, the last admin too: then the remaining member with the smallest
+    /// user id becomes admin, so a group never ends up without one.
+    fn keep_an_admin(&mut self) {
+        if !self.members.values().any(|m| m.admin)
+            && let Some(first) = self.members.values_mut().next()
+        {
+            first.admin = true;
+        }
+    }
+
+    /// The encoding (PROTOCOL.md 27.2): what a device stores and what an admin sends a
+    /// new member with the add operation (27.7).
+    pub fn to_bytes(&self) -> GroupResult<Vec<u8>> {
+        let mut out = Vec::with_capacity(64 + 65 * self.members.len());
+        out.extend_from_slice(&STATE_TAG);
+        out.extend_from_slice(self.id.as_bytes());
+        out.extend_from_slice(&self.epoch.to_be_bytes());
+        out.extend_from_slice(&self.key_epoch.to_be_bytes());
+        put_var8(&mut out, self.name.as_bytes())?;
+        let n = u16::try_from(self.members.len()).map_err(|_| GroupError::TooLarge)?;
+        out.extend_from_slice(&n.to_be_bytes());
+        for (user, m) in &self.members {
+            out.extend_from_slice(user.as_bytes());
+            out.extend_from_slice(&m.fingerprint);
+            out.push(if m.admin { FLAG_ADMIN } else { 0 });
+        }
+        Ok(out)
+    }
+
+    /// Parses a state strictly: members sorted by user id without duplicates, at most
+    /// [`MAX_MEMBERS`], a valid name, `1 <= key_epoch <= epoch`, an admin among the
+    /// members; anything else is [`GroupError::Malformed`].
+    pub fn from_bytes(bytes: &[u8]) -> GroupResult<Self> {
+        if bytes.len() > MAX_GROUP_STATE_LEN {
+            return Err(GroupError::Malformed);
+        }
+        let mut r = Reader::new(bytes);
+        if r.array::<2>()? != STATE_TAG {
+            return Err(GroupError::Malformed);
+        }
+        let id = GroupId::from_bytes(r.array()?);
+        let epoch = r.u64()?;
+        let key_epoch = r.u64()?;
+        let name =
+            core::str::from_utf8(r.var8(MAX_GROUP_NAME_LEN)?).map_err(|_| GroupError::Malformed)?;
+        check_name(name).map_err(|_| GroupError::Malformed)?;
+        let n = usize::from(r.u16()?);
+        if key_epoch == 0 || key_epoch > epoch || n > MAX_MEMBERS {
+            return Err(GroupError::Malformed);
+        }
+        let mut members = BTreeMap::new();
+        let mut last: Option<UserId> = None;
+        for _ in 0..n {
+            let user = UserId::from_bytes(r.array()?);
+            if last.is_some_and(|l| l >= user) {
+                return Err(GroupError::Malformed);
+            }
+            last = Some(user);
+            let fingerprint = r.array()?;
+            let admin = match r.u8()? {
+                0 => false,
+                FLAG_ADMIN => true,
+                _ => return Err(GroupError::Malformed),
+            };
+            members.insert(user, Member { fingerprint, admin });
+        }
+        r.finish()?;
+        if n > 0 && !members.values().any(|m| m.admin) {
+            return Err(GroupError::Malformed);
+        }
+        Ok(Self {
+            id,
+            epoch,
+            key_epoch,
+            name: String::from(name),
+            members,
+        })
+    }
+}

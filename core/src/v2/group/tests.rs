@@ -1,0 +1,63 @@
+//! What needs the inside of a session: a member who holds another member's chain key and
+//! header key (every member does) but not its signing key cannot forge its messages.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use alloc::vec;
+
+use p256::ecdsa::SigningKey;
+use p256::elliptic_curve::Generate;
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+use super::{GroupError, GroupSession, GroupState};
+use crate::IdentityKey;
+use crate::username::UserId;
+use crate::v2::ids::DeviceId;
+
+fn identity(name: &str) -> IdentityKey {
+    let keys: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../tests/vectors/keys.json")).unwrap();
+    let user = keys["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == name)
+        .unwrap();
+    IdentityKey::from_pkcs8_der(&hex::decode(user["identity_pkcs8"].as_str().unwrap()).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn a_member_with_the_chain_key_cannot_forge_its_messages() {
+    let mut r = ChaCha20Rng::seed_from_u64(5);
+    let (alice, bob) = (identity("alice"), identity("bob"));
+    let (a_user, b_user) = (UserId::from_bytes([1; 32]), UserId::from_bytes([2; 32]));
+    let (a_dev, b_dev) = (DeviceId::from_bytes([1; 16]), DeviceId::from_bytes([2; 16]));
+    let (mut a, create) = GroupSession::create(
+        &mut r,
+        &alice,
+        a_user,
+        a_dev,
+        "g",
+        vec![(b_user, bob.public().fingerprint())],
+    )
+    .unwrap();
+    let mut b = GroupSession::join(GroupState::create(&create).unwrap(), b_user, b_dev).unwrap();
+    let d = a.sender_key(&mut r).unwrap();
+    b.add_chain(&a_user, &a_dev, &alice.public(), &d).unwrap();
+
+    // The forger: alice's chain (key, header key, id, position) with another signing key.
+    let mut forger = GroupSession::join(a.state().clone(), a_user, a_dev).unwrap();
+    forger.sender_key(&mut r).unwrap();
+    let own = forger.own.as_mut().unwrap();
+    own.chain_id = d.chain_id;
+    own.chain.chain_key = d.chain_key.clone();
+    own.chain.header_key = d.header_key.clone();
+    own.signing = SigningKey::generate_from_rng(&mut r);
+    let forged = forger.seal(&mut r, b"send me your password", 0).unwrap();
+    assert_eq!(b.open(&forged, 0).unwrap_err(), GroupError::BadSignature);
+
+    // Nothing moved: alice's genuine message at the same counter still opens.
+    let genuine = a.seal(&mut r, b"hi", 0).unwrap();
+    assert_eq!(&b.open(&genuine, 0).unwrap().payload[..], b"hi");
+}
