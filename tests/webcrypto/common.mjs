@@ -1,4 +1,4 @@
-// Shared by the WebCrypto verifiers (v2.mjs, files.mjs): bytes, a strict reader, the
+// Shared by the WebCrypto verifiers (v2.mjs, files.mjs, groups.mjs): bytes, a strict reader, the
 // primitives both need and a small test harness. WebCrypto and Node built-ins only.
 
 import { readFileSync } from "node:fs";
@@ -117,6 +117,58 @@ export async function openBox(key, aad, box, code = "DECRYPT_FAILED") {
     fail(code);
   }
 }
+
+// ---------------------------------------------------------------- chains, buckets, time (sections 12.1, 13.2, 15.2, 15.3; 27 reuses them)
+
+export async function hmac(key, data) {
+  const k = await subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return new Uint8Array(await subtle.sign("HMAC", k, data));
+}
+
+
+export const MAX_MESSAGE_AGE = 14 * 24 * 3600 + 3600;
+export const CLOCK_SKEW = 3600;
+
+export function isBucket(n) {
+  if (n < 512 || n > 1048576) return false;
+  if (n <= 65536) return (n & (n - 1)) === 0;
+  return n % 65536 === 0;
+}
+
+
+/** Section 15.3. */
+export function checkWindow(t, now) {
+  if (t < BigInt(now - MAX_MESSAGE_AGE) || t > BigInt(now + CLOCK_SKEW)) fail("EXPIRED");
+}
+
+/** Section 15.2: the message key for `counter` and the update to commit on success. */
+export async function recvKey(s, counter) {
+  if (counter < s.recv.next) {
+    const i = s.skipped.findIndex((x) => x.counter === counter);
+    if (i < 0) fail("REPLAY");
+    return { mk: s.skipped[i].mk, commit: () => s.skipped.splice(i, 1) && [] };
+  }
+  if (counter - s.recv.next > 256n) fail("DECRYPT_FAILED");
+  let ck = s.recv.ck;
+  const newly = [];
+  for (let j = s.recv.next; j < counter; j++) {
+    newly.push({ counter: j, mk: await hmac(ck, u8(1)) });
+    ck = await hmac(ck, u8(2));
+  }
+  const mk = await hmac(ck, u8(1));
+  const next = await hmac(ck, u8(2));
+  return {
+    mk,
+    commit: () => {
+      s.recv.ck = next;
+      s.recv.next = counter + 1n;
+      s.skipped.push(...newly);
+      while (s.skipped.length > 256) s.skipped.shift();
+      return newly.map((x) => x.counter);
+    },
+  };
+}
+
 
 // ---------------------------------------------------------------- test harness
 

@@ -13,6 +13,7 @@ import {
   subtle,
   summary,
   vectors,
+  hmac, isBucket, checkWindow, recvKey, MAX_MESSAGE_AGE, CLOCK_SKEW,
 } from "./common.mjs";
 
 // ---------------------------------------------------------------- primitives (section 3)
@@ -20,11 +21,6 @@ import {
 async function hkdf(ikm, salt, info, len) {
   const key = await subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
   return new Uint8Array(await subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, key, 8 * len));
-}
-
-async function hmac(key, data) {
-  const k = await subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return new Uint8Array(await subtle.sign("HMAC", k, data));
 }
 
 /** Section 7: a canonical rsaEncryption SPKI of 2048/3072/4096 bits with e = 65537. */
@@ -166,15 +162,6 @@ function currentKey(bundle, now) {
 
 // ---------------------------------------------------------------- sections 12, 13, 15, 16
 
-const MAX_MESSAGE_AGE = 14 * 24 * 3600 + 3600;
-const CLOCK_SKEW = 3600;
-
-function isBucket(n) {
-  if (n < 512 || n > 1048576) return false;
-  if (n <= 65536) return (n & (n - 1)) === 0;
-  return n % 65536 === 0;
-}
-
 /** Section 12.3: decode an opened header. */
 function decodeHeader(plain, afterLen) {
   const r = new Reader(plain, "DECRYPT_FAILED");
@@ -207,38 +194,6 @@ async function sessionKeys(seed, responderUser, responderDevice) {
   };
 }
 
-/** Section 15.3. */
-function checkWindow(t, now) {
-  if (t < BigInt(now - MAX_MESSAGE_AGE) || t > BigInt(now + CLOCK_SKEW)) fail("EXPIRED");
-}
-
-/** Section 15.2: the message key for `counter` and the update to commit on success. */
-async function recvKey(s, counter) {
-  if (counter < s.recv.next) {
-    const i = s.skipped.findIndex((x) => x.counter === counter);
-    if (i < 0) fail("REPLAY");
-    return { mk: s.skipped[i].mk, commit: () => s.skipped.splice(i, 1) && [] };
-  }
-  if (counter - s.recv.next > 256n) fail("DECRYPT_FAILED");
-  let ck = s.recv.ck;
-  const newly = [];
-  for (let j = s.recv.next; j < counter; j++) {
-    newly.push({ counter: j, mk: await hmac(ck, u8(1)) });
-    ck = await hmac(ck, u8(2));
-  }
-  const mk = await hmac(ck, u8(1));
-  const next = await hmac(ck, u8(2));
-  return {
-    mk,
-    commit: () => {
-      s.recv.ck = next;
-      s.recv.next = counter + 1n;
-      s.skipped.push(...newly);
-      while (s.skipped.length > 256) s.skipped.shift();
-      return newly.map((x) => x.counter);
-    },
-  };
-}
 
 /** Section 16.5: decode a session store. */
 async function decodeStore(bytes) {

@@ -91,6 +91,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         "webcrypto: file vectors (PROTOCOL.md 26) opened with WebCrypto alone",
         cmd::run(&mut cmd::new("node", &["tests/webcrypto/files.mjs"])),
     ));
+    results.push((
+        "webcrypto: group sender-key vectors (PROTOCOL.md 27) opened with WebCrypto alone",
+        cmd::run(&mut cmd::new("node", &["tests/webcrypto/groups.mjs"])),
+    ));
 
     if cmd::root().join(js).exists() {
         let built = build_wasm();

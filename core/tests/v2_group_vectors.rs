@@ -1,0 +1,363 @@
+//! Interop vectors for groups (PROTOCOL.md 27) in `tests/vectors/v2/groups.json`: every
+//! operation kind in one scenario with the state after it, `fail_` operations, a sender
+//! key distribution with messages, and `fail_` distributions and messages. Regenerated
+//! deterministically (seeded ChaCha20) and compared byte for byte, then checked from
+//! what the file holds. `tests/webcrypto/groups.mjs` opens the messages with WebCrypto.
+//! Regenerate with `SEALPOST_REGENERATE_VECTORS=1`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
+
+mod support;
+
+use sealpost_core::v2::group::{
+    Change, GroupError, GroupOp, GroupSession, GroupState, SenderKeyDistribution,
+};
+use sealpost_core::v2::{DeviceId, MAX_MESSAGE_AGE};
+use sealpost_core::{IdentityKey, UserId};
+use serde_json::{Value, json};
+use support::*;
+
+struct Dev {
+    name: &'static str,
+    user: UserId,
+    device: DeviceId,
+    identity: IdentityKey,
+}
+
+fn dev(name: &'static str, device: u8) -> Dev {
+    Dev {
+        name,
+        user: user_id(name),
+        device: DeviceId::from_bytes([device; 16]),
+        identity: identity_key(name),
+    }
+}
+
+fn member(d: &Dev) -> (UserId, [u8; 32]) {
+    (d.user, d.identity.public().fingerprint())
+}
+
+fn h(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+fn from(d: &Dev) -> Value {
+    json!({"user": d.name, "user_id": d.user.to_hex(), "device_id": d.device.to_hex(),
+           "identity_spki": h(d.identity.public().to_spki_der())})
+}
+
+#[test]
+fn groups() {
+    let mut r = rng(100);
+    let (alice, bob, carol) = (dev("alice", 0xa1), dev("bob", 0xb1), dev("carol", 0xc1));
+    let (mut a, create) = GroupSession::create(
+        &mut r,
+        &alice.identity,
+        alice.user,
+        alice.device,
+        "hikers",
+        vec![member(&bob)],
+    )
+    .unwrap();
+    let mut b =
+        GroupSession::join(GroupState::create(&create).unwrap(), bob.user, bob.device).unwrap();
+    let state1 = a.state().to_bytes().unwrap();
+    let mut ops = vec![
+        json!({"name": "create", "actor": "alice", "op": h(create.to_bytes()), "state_after": h(&state1)}),
+    ];
+
+    // Alice's chain and three messages to bob, at epoch 1.
+    let dist = a.sender_key(&mut r).unwrap();
+    let payloads = ["hello hikers", "second", "third, out of order"];
+    let messages: Vec<Vec<u8>> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| a.seal(&mut r, p.as_bytes(), T0 + i as u64).unwrap())
+        .collect();
+
+    let step = |who: &Dev,
+                s: &mut GroupSession,
+                change: Change,
+                name: &str,
+                ops: &mut Vec<Value>,
+                r: &mut rand_chacha::ChaCha20Rng| {
+        let (op, _) = s.propose(r, &who.identity, change).unwrap();
+        ops.push(json!({"name": name, "actor": who.name, "op": h(op.to_bytes()), "state_after": h(&s.state().to_bytes().unwrap())}));
+        op
+    };
+    let before_add = a.state().clone();
+    let add = step(
+        &alice,
+        &mut a,
+        Change::Add(vec![member(&carol)]),
+        "add",
+        &mut ops,
+        &mut r,
+    );
+    b.apply(&add).unwrap();
+    let after_add = a.state().clone();
+    let rename = step(
+        &alice,
+        &mut a,
+        Change::Rename("climbers".into()),
+        "rename",
+        &mut ops,
+        &mut r,
+    );
+    b.apply(&rename).unwrap();
+    let promote = step(
+        &alice,
+        &mut a,
+        Change::Promote(bob.user),
+        "promote",
+        &mut ops,
+        &mut r,
+    );
+    b.apply(&promote).unwrap();
+    let remove = step(
+        &alice,
+        &mut a,
+        Change::Remove(vec![carol.user]),
+        "remove",
+        &mut ops,
+        &mut r,
+    );
+    b.apply(&remove).unwrap();
+    let after_remove = a.state().to_bytes().unwrap();
+    let demote = step(
+        &bob,
+        &mut b,
+        Change::Demote(alice.user),
+        "demote",
+        &mut ops,
+        &mut r,
+    );
+    a.apply(&demote).unwrap();
+    let rekey = step(&bob, &mut b, Change::Rekey, "rekey", &mut ops, &mut r);
+    a.apply(&rekey).unwrap();
+    step(&alice, &mut a, Change::Leave, "leave", &mut ops, &mut r);
+
+    let sign = |r: &mut rand_chacha::ChaCha20Rng,
+                who: &Dev,
+                actor: &Dev,
+                s: &GroupState,
+                epoch: u64,
+                change: Change| {
+        GroupOp::sign(r, &who.identity, actor.user, *s.id(), epoch, change).unwrap()
+    };
+    let fail_op = |name: &str, s: &GroupState, op: &[u8], error: GroupError| json!({"name": name, "state": h(&s.to_bytes().unwrap()), "op": h(op), "error": error.code()});
+    let non_admin = sign(
+        &mut r,
+        &carol,
+        &carol,
+        &after_add,
+        2,
+        Change::Add(vec![(user_id("dave"), [0xdd; 32])]),
+    );
+    let impostor = sign(
+        &mut r,
+        &carol,
+        &alice,
+        &after_add,
+        2,
+        Change::Remove(vec![bob.user]),
+    );
+    let outsider = sign(&mut r, &carol, &carol, &before_add, 1, Change::Leave);
+    let ahead = sign(&mut r, &alice, &alice, &before_add, 2, Change::Rekey);
+    let mut flipped = rename.to_bytes().to_vec();
+    flipped[2 + 16 + 8 + 32 + 1 + 1] ^= 1;
+    let fail_ops = vec![
+        fail_op(
+            "fail_op_by_non_admin",
+            &after_add,
+            non_admin.to_bytes(),
+            GroupError::NotAdmin,
+        ),
+        fail_op(
+            "fail_op_signed_by_another_key",
+            &after_add,
+            impostor.to_bytes(),
+            GroupError::NotMember,
+        ),
+        fail_op(
+            "fail_op_by_non_member",
+            &before_add,
+            outsider.to_bytes(),
+            GroupError::NotMember,
+        ),
+        fail_op(
+            "fail_op_replayed",
+            &after_add,
+            add.to_bytes(),
+            GroupError::OldEpoch,
+        ),
+        fail_op(
+            "fail_op_epoch_ahead",
+            &before_add,
+            ahead.to_bytes(),
+            GroupError::EpochAhead,
+        ),
+        fail_op(
+            "fail_op_flipped_bit",
+            &after_add,
+            &flipped,
+            GroupError::BadSignature,
+        ),
+    ];
+
+    let mut non_member = dist.clone();
+    non_member.sender = carol.user;
+    non_member.sender_device = carol.device;
+    let mut epoch_ahead = dist.clone();
+    epoch_ahead.epoch = 9;
+    let fail_dist = |name: &str,
+                     state: &[u8],
+                     d: &SenderKeyDistribution,
+                     who: &Dev,
+                     error: GroupError| {
+        json!({"name": name, "state": h(state), "distribution": h(&d.to_bytes()), "from": from(who), "error": error.code()})
+    };
+    let fail_distributions = vec![
+        fail_dist(
+            "fail_distribution_non_member",
+            &state1,
+            &non_member,
+            &carol,
+            GroupError::NotMember,
+        ),
+        fail_dist(
+            "fail_distribution_old_epoch",
+            &after_remove,
+            &dist,
+            &alice,
+            GroupError::OldEpoch,
+        ),
+        fail_dist(
+            "fail_distribution_epoch_ahead",
+            &state1,
+            &epoch_ahead,
+            &alice,
+            GroupError::EpochAhead,
+        ),
+        fail_dist(
+            "fail_distribution_wrong_sender",
+            &state1,
+            &dist,
+            &bob,
+            GroupError::WrongSender,
+        ),
+    ];
+    let generated = json!({
+        "note": "Groups (PROTOCOL.md 27). ops: apply in order, starting with GroupState::create on the first; each state_after is the encoding after it. fail_ops: apply op to state, expect error. sender_keys: the receiver (bob) at state, takes distribution from 'from', then opens messages in 'open_order' at now = t0 + 10 (each: payload, counter); opening any of them again is REPLAY; flipping any byte fails (DECRYPT_FAILED, or MALFORMED for the version byte); opening at now = t0 + MAX_MESSAGE_AGE + 10 is EXPIRED. fail_distributions: take the distribution from 'from' at 'state', expect error.",
+        "t0": T0,
+        "ops": ops,
+        "fail_ops": fail_ops,
+        "sender_keys": {
+            "receiver": from(&bob),
+            "state": h(&state1),
+            "from": from(&alice),
+            "distribution": h(&dist.to_bytes()),
+            "messages": messages.iter().zip(payloads).enumerate().map(|(i, (m, p))| json!({"counter": i, "payload": p, "sent_at": T0 + i as u64, "message": h(m)})).collect::<Vec<_>>(),
+            "open_order": [2, 0, 1],
+        },
+        "fail_distributions": fail_distributions,
+    });
+    check_or_write("groups.json", generated.clone());
+    check(&generated);
+}
+
+fn identity_of(v: &Value) -> sealpost_core::IdentityPublicKey {
+    sealpost_core::IdentityPublicKey::from_spki_der(&hex_of(v, "identity_spki")).unwrap()
+}
+
+fn ids(v: &Value) -> (UserId, DeviceId) {
+    (
+        UserId::from_hex(v["user_id"].as_str().unwrap()).unwrap(),
+        DeviceId::from_hex(v["device_id"].as_str().unwrap()).unwrap(),
+    )
+}
+
+/// Everything the file claims, from the file alone.
+fn check(v: &Value) {
+    let ops = v["ops"].as_array().unwrap();
+    let mut state =
+        GroupState::create(&GroupOp::from_bytes(&hex_of(&ops[0], "op")).unwrap()).unwrap();
+    assert_eq!(state.to_bytes().unwrap(), hex_of(&ops[0], "state_after"));
+    for o in &ops[1..] {
+        state = state
+            .apply(&GroupOp::from_bytes(&hex_of(o, "op")).unwrap())
+            .unwrap();
+        assert_eq!(
+            state.to_bytes().unwrap(),
+            hex_of(o, "state_after"),
+            "{}",
+            o["name"]
+        );
+    }
+    for f in v["fail_ops"].as_array().unwrap() {
+        let s = GroupState::from_bytes(&hex_of(f, "state")).unwrap();
+        let err = GroupOp::from_bytes(&hex_of(f, "op"))
+            .and_then(|op| s.apply(&op))
+            .unwrap_err();
+        assert_eq!(err.code(), f["error"], "{}", f["name"]);
+    }
+    let sk = &v["sender_keys"];
+    let (me, my_device) = ids(&sk["receiver"]);
+    let session = || {
+        GroupSession::join(
+            GroupState::from_bytes(&hex_of(sk, "state")).unwrap(),
+            me,
+            my_device,
+        )
+        .unwrap()
+    };
+    let (user, device) = ids(&sk["from"]);
+    let dist = SenderKeyDistribution::from_bytes(&hex_of(sk, "distribution")).unwrap();
+    let mut b = session();
+    b.add_chain(&user, &device, &identity_of(&sk["from"]), &dist)
+        .unwrap();
+    let now = T0 + 10;
+    let messages = sk["messages"].as_array().unwrap();
+    for i in sk["open_order"].as_array().unwrap() {
+        let m = &messages[i.as_u64().unwrap() as usize];
+        let blob = hex_of(m, "message");
+        let got = b.open(&blob, now).unwrap();
+        assert_eq!(&got.payload[..], m["payload"].as_str().unwrap().as_bytes());
+        assert_eq!(json!(got.counter), m["counter"]);
+        assert_eq!((got.sender, got.sender_device), (user, device));
+        assert_eq!(b.open(&blob, now).unwrap_err(), GroupError::Replay);
+    }
+    let mut fresh = session();
+    fresh
+        .add_chain(&user, &device, &identity_of(&sk["from"]), &dist)
+        .unwrap();
+    let blob = hex_of(&messages[0], "message");
+    assert_eq!(
+        fresh.open(&blob, T0 + MAX_MESSAGE_AGE + 10).unwrap_err(),
+        GroupError::Expired
+    );
+    for at in [0, 1, 60, 88, 89, 150, blob.len() - 1] {
+        let mut bad = blob.clone();
+        bad[at] ^= 1;
+        let want = if at == 0 {
+            GroupError::Malformed
+        } else {
+            GroupError::Decrypt
+        };
+        assert_eq!(fresh.open(&bad, now).unwrap_err(), want, "byte {at}");
+    }
+    for f in v["fail_distributions"].as_array().unwrap() {
+        let (me, my_device) = ids(&sk["receiver"]);
+        let mut s = GroupSession::join(
+            GroupState::from_bytes(&hex_of(f, "state")).unwrap(),
+            me,
+            my_device,
+        )
+        .unwrap();
+        let (fu, fd) = ids(&f["from"]);
+        let d = SenderKeyDistribution::from_bytes(&hex_of(f, "distribution")).unwrap();
+        let err = s
+            .add_chain(&fu, &fd, &identity_of(&f["from"]), &d)
+            .unwrap_err();
+        assert_eq!(err.code(), f["error"], "{}", f["name"]);
+    }
+}
