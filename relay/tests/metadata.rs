@@ -39,8 +39,18 @@ async fn a_stolen_database_orders_nothing_across_mailboxes_and_has_only_coarse_t
     }
     assert_eq!(seqs.len(), 2);
     for s in seqs.values() {
-        assert_eq!(s, &[1, 2, 3], "each mailbox counts on its own");
+        assert_eq!(
+            s[1..],
+            [s[0] + 1, s[0] + 2],
+            "each mailbox counts on its own"
+        );
+        assert!(
+            s[0] > 1000,
+            "from a random start, so no count of past deposits"
+        );
     }
+    let starts: Vec<i64> = seqs.values().map(|s| s[0]).collect();
+    assert_ne!(starts[0], starts[1], "mailboxes start apart");
     assert!(
         db.prepare("SELECT rowid FROM blobs").is_err(),
         "no hidden rowid records the insertion order"

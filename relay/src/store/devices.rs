@@ -154,6 +154,7 @@ where
                 .bind(key(user, device).as_slice())
                 .bind(user.as_bytes().as_slice())
                 .bind(device.as_slice())
+                .bind(first_seq())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -216,6 +217,7 @@ where
                 .bind(key(user, device).as_slice())
                 .bind(user.as_bytes().as_slice())
                 .bind(device.as_slice())
+                .bind(first_seq())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -306,7 +308,16 @@ where
 /// A row for a device that joined the list (none exists: a device id is never reused,
 /// and a removed device's row is deleted).
 const INSERT_DEVICE: &str =
-    "INSERT INTO devices (id, user_id, device_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING";
+    "INSERT INTO devices (id, user_id, device_id, last_seq) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (id) DO NOTHING";
+
+/// Where a new mailbox's sequence numbers start: random below 2^48, so `last_seq` in a
+/// copy of the database does not tell how many blobs the mailbox ever received (its
+/// sequence numbers are still consecutive, so a session notices a gap).
+fn first_seq() -> i64 {
+    let [a, b, c, d, e, f] = crate::random_bytes::<6>();
+    i64::from_be_bytes([0, 0, a, b, c, d, e, f])
+}
 
 fn device_row<R>(r: &R) -> Result<DeviceRow>
 where

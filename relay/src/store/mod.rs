@@ -101,9 +101,10 @@ impl Mailbox {
 /// A blob waiting in a mailbox.
 #[derive(Debug, Clone)]
 pub struct StoredBlob {
-    /// Position in the mailbox: 1, 2, 3, ... in commit order per mailbox (the counters
-    /// row hands them out), never reused, so a subscriber can ask for "everything after
-    /// what I was sent" and notice a gap. There is no order across mailboxes.
+    /// Position in the mailbox: consecutive in commit order per mailbox from a random
+    /// start (the counters row hands them out), never reused, so a subscriber can ask
+    /// for "everything after what I was sent" and notice a gap. There is no order
+    /// across mailboxes.
     pub seq: i64,
     /// The id clients acknowledge and deduplicate by.
     pub id: BlobId,
