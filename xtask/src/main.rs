@@ -1,12 +1,14 @@
 //! Project automation: `cargo xtask <command>`. Plain `std`, so it builds in seconds.
 //!
-//! - `serve`: build what the app needs and run the relay with the PWA on 127.0.0.1:8080.
+//! - `serve`: build what changed since the last build (wasm package, PWA, release relay)
+//!   and run the relay with the PWA on 127.0.0.1:8080.
 //! - `test`: install missing tool pieces, then run every suite (lint, core, relay on
 //!   SQLite and PostgreSQL, wasm package in Node and Chromium, PWA end to end).
 //! - `build-wasm`: build the npm package into `wasm/pkg/`.
 //! - `bench`: run the benchmarks behind `docs/BENCHMARKS.md`.
 
 mod cmd;
+mod fresh;
 mod postgres;
 mod setup;
 mod suites;

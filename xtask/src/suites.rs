@@ -1,8 +1,8 @@
 //! The commands behind `cargo xtask`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::{cmd, postgres, setup};
+use crate::{cmd, fresh, postgres, setup};
 
 /// Runs every suite, continuing past failures so one run shows everything, and ends
 /// with one `suites: N passed, N failed` line.
@@ -147,10 +147,33 @@ fn vite_example() -> Result<(), String> {
 
 /// Builds the npm package into `wasm/pkg/`.
 pub fn build_wasm() -> Result<(), String> {
+    wasm_step()?.run(build_wasm_now)
+}
+
+fn build_wasm_now() -> Result<(), String> {
     setup::wasm_target()?;
     setup::wasm_bindgen_cli()?;
     setup::npm_packages("wasm")?;
     cmd::run(&mut cmd::new("node", &["wasm/scripts/build.mjs"]))
+}
+
+/// The npm package is made from the wasm crate, the crates it depends on by path, the
+/// workspace manifest and lock file, and its build script, under one toolchain.
+fn wasm_step() -> Result<fresh::Step, String> {
+    let mut inputs: Vec<PathBuf> = ["Cargo.toml", "Cargo.lock", ".cargo"]
+        .map(PathBuf::from)
+        .to_vec();
+    inputs.extend(fresh::sources("wasm", &["tests", "examples"])?);
+    for dir in fresh::path_dependencies(Path::new("wasm/Cargo.toml")) {
+        inputs.extend(["Cargo.toml", "build.rs", "src"].map(|f| dir.join(f)));
+    }
+    let rustc = cmd::output(&mut cmd::new("rustc", &["--version"])).unwrap_or_default();
+    Ok(fresh::Step {
+        name: "wasm package (wasm/pkg)",
+        inputs,
+        settings: vec![rustc, std::env::var("RUSTFLAGS").unwrap_or_default()],
+        output: PathBuf::from("wasm/pkg"),
+    })
 }
 
 /// Builds the PWA into `www/dist/` (needs the wasm package).
@@ -158,22 +181,40 @@ pub fn build_www() -> Result<(), String> {
     if !cmd::root().join("wasm/pkg/package.json").exists() {
         build_wasm()?;
     }
+    www_step()?.run(build_www_now)
+}
+
+fn build_www_now() -> Result<(), String> {
     setup::npm_packages("www")?;
     cmd::run(cmd::new("npm", &["run", "build"]).current_dir(cmd::root().join("www")))
 }
 
-/// Builds what the app needs and runs the relay in the foreground until Ctrl-C.
+/// The PWA is made from `www/` (less its tests) and the wasm package it bundles.
+fn www_step() -> Result<fresh::Step, String> {
+    let inputs = fresh::sources("www", &["tests"])?;
+    Ok(fresh::Step {
+        name: "PWA bundle (www/dist)",
+        inputs,
+        settings: vec![format!("{:016x}", wasm_step()?.output_digest()?)],
+        output: PathBuf::from("www/dist"),
+    })
+}
+
+/// Builds what changed since the last build (the wasm package, the PWA, a release
+/// relay) and runs the relay in the foreground until Ctrl-C.
 pub fn serve(extra: &[String]) -> Result<(), String> {
     let www = cmd::root().join("www/package.json").exists();
     if www {
-        build_wasm()?;
-        build_www()?;
+        wasm_step()?.run_if_changed(build_wasm_now)?;
+        www_step()?.run_if_changed(build_www_now)?;
     } else {
         eprintln!(
             "xtask: the PWA (www/) does not exist yet; serving the relay API with its placeholder page"
         );
     }
-    let mut args = vec!["run", "-p", "sealpost-relay", "--"];
+    // Cargo rebuilds the relay only when its sources changed (its own fingerprints).
+    eprintln!("xtask: release relay (cargo rebuilds it only if its sources changed)");
+    let mut args = vec!["run", "--release", "-p", "sealpost-relay", "--"];
     if www {
         args.extend(["--static-dir", "www/dist"]);
     }
