@@ -8,33 +8,14 @@
 
 mod support;
 
+use sealpost_core::UserId;
 use sealpost_core::v2::group::{
     Change, GroupError, GroupOp, GroupSession, GroupState, SenderKeyDistribution,
 };
 use sealpost_core::v2::{DeviceId, MAX_MESSAGE_AGE};
-use sealpost_core::{IdentityKey, UserId};
 use serde_json::{Value, json};
+use support::groups::*;
 use support::*;
-
-struct Dev {
-    name: &'static str,
-    user: UserId,
-    device: DeviceId,
-    identity: IdentityKey,
-}
-
-fn dev(name: &'static str, device: u8) -> Dev {
-    Dev {
-        name,
-        user: user_id(name),
-        device: DeviceId::from_bytes([device; 16]),
-        identity: identity_key(name),
-    }
-}
-
-fn member(d: &Dev) -> (UserId, [u8; 32]) {
-    (d.user, d.identity.public().fingerprint())
-}
 
 fn h(bytes: &[u8]) -> String {
     hex::encode(bytes)
@@ -49,15 +30,7 @@ fn from(d: &Dev) -> Value {
 fn groups() {
     let mut r = rng(100);
     let (alice, bob, carol) = (dev("alice", 0xa1), dev("bob", 0xb1), dev("carol", 0xc1));
-    let (mut a, create) = GroupSession::create(
-        &mut r,
-        &alice.identity,
-        alice.user,
-        alice.device,
-        "hikers",
-        vec![member(&bob)],
-    )
-    .unwrap();
+    let (mut a, create) = create(&mut r, &alice, "hikers", &[&bob]);
     let mut b =
         GroupSession::join(GroupState::create(&create).unwrap(), bob.user, bob.device).unwrap();
     let state1 = a.state().to_bytes().unwrap();

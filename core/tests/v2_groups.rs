@@ -6,31 +6,12 @@
 
 mod support;
 
-use sealpost_core::IdentityKey;
 use sealpost_core::UserId;
-use sealpost_core::v2::DeviceId;
 use sealpost_core::v2::group::{
     Change, GroupError, GroupOp, GroupSession, GroupState, MAX_MEMBERS, SenderKeyDistribution,
 };
+use support::groups::*;
 use support::*;
-
-struct Dev {
-    user: UserId,
-    device: DeviceId,
-    identity: IdentityKey,
-}
-
-fn dev(name: &str, device: u8) -> Dev {
-    Dev {
-        user: user_id(name),
-        device: DeviceId::from_bytes([device; 16]),
-        identity: identity_key(name),
-    }
-}
-
-fn member(d: &Dev) -> (UserId, [u8; 32]) {
-    (d.user, d.identity.public().fingerprint())
-}
 
 /// Gives `to` the chain of `from` as the pairwise session from `from` would.
 fn give(from: &Dev, dist: &SenderKeyDistribution, to: &mut GroupSession) -> Result<(), GroupError> {
@@ -46,15 +27,7 @@ fn wire(op: &GroupOp) -> GroupOp {
 fn create_talk_add_remove_leave() {
     let mut r = rng(1);
     let (alice, bob, carol) = (dev("alice", 0xa1), dev("bob", 0xb1), dev("carol", 0xc1));
-    let (mut a, create) = GroupSession::create(
-        &mut r,
-        &alice.identity,
-        alice.user,
-        alice.device,
-        "hikers",
-        vec![member(&bob)],
-    )
-    .unwrap();
+    let (mut a, create) = create(&mut r, &alice, "hikers", &[&bob]);
     let mut b = GroupSession::join(
         GroupState::create(&wire(&create)).unwrap(),
         bob.user,
@@ -163,15 +136,7 @@ fn two_members() -> (
 ) {
     let mut r = rng(2);
     let (alice, bob) = (dev("alice", 0xa1), dev("bob", 0xb1));
-    let (a, create) = GroupSession::create(
-        &mut r,
-        &alice.identity,
-        alice.user,
-        alice.device,
-        "g",
-        vec![member(&bob)],
-    )
-    .unwrap();
+    let (a, create) = create(&mut r, &alice, "g", &[&bob]);
     let b = GroupSession::join(GroupState::create(&create).unwrap(), bob.user, bob.device).unwrap();
     (alice, bob, a, b, r)
 }

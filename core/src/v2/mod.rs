@@ -62,6 +62,23 @@ mod store_seal;
 #[cfg(test)]
 mod store_tests;
 
+/// The RSA-2048 identity key of the fixture user `name` (tests/vectors/keys.json), for
+/// unit tests that must not generate keys.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn fixture_identity(name: &str) -> crate::IdentityKey {
+    let keys: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/vectors/keys.json")).unwrap();
+    let user = keys["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == name)
+        .unwrap();
+    let der = hex::decode(user["identity_pkcs8"].as_str().unwrap()).unwrap();
+    crate::IdentityKey::from_pkcs8_der(&der).unwrap()
+}
+
 pub use bundle::{DeviceBundle, MAX_DEVICE_BUNDLE_LEN, SignedDeviceKey};
 pub use device::{DeviceEntry, DeviceList, MAX_DEVICE_LIST_LEN, MAX_DEVICE_NAME_LEN, MAX_DEVICES};
 pub use device_keys::DeviceKeys;

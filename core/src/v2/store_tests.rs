@@ -7,29 +7,21 @@ use alloc::vec::Vec;
 
 use zeroize::Zeroizing;
 
+use crate::Error;
 use crate::keys::IdentityPublicKey;
 use crate::username::UserId;
+use crate::v2::fixture_identity;
 use crate::v2::ids::{DeviceId, SessionId};
 use crate::v2::opened::PendingInit;
 use crate::v2::replay::{MAX_MESSAGE_AGE, REPLAY_MEMORY, REPLAY_PER_PEER, TrustedEntry};
 use crate::v2::session::{Chain, Session};
 use crate::v2::store::SessionStore;
 use crate::v2::store_caps::{MAX_SESSIONS_PER_DEVICE, MAX_UNTRUSTED_SESSIONS};
-use crate::{Error, IdentityKey};
 
 const NOW: u64 = 1_767_225_600;
 
 fn identity(name: &str) -> IdentityPublicKey {
-    let keys: serde_json::Value =
-        serde_json::from_str(include_str!("../../../tests/vectors/keys.json")).unwrap();
-    let user = keys["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == name)
-        .unwrap();
-    let der = hex::decode(user["identity_pkcs8"].as_str().unwrap()).unwrap();
-    IdentityKey::from_pkcs8_der(&der).unwrap().public()
+    fixture_identity(name).public()
 }
 
 fn chain() -> Chain {

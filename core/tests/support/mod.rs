@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod files;
+pub mod groups;
 pub mod v2;
 
 use std::path::PathBuf;

@@ -10,22 +10,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 use super::{GroupError, GroupSession, GroupState};
-use crate::IdentityKey;
 use crate::username::UserId;
+use crate::v2::fixture_identity as identity;
 use crate::v2::ids::DeviceId;
-
-fn identity(name: &str) -> IdentityKey {
-    let keys: serde_json::Value =
-        serde_json::from_str(include_str!("../../../../tests/vectors/keys.json")).unwrap();
-    let user = keys["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == name)
-        .unwrap();
-    IdentityKey::from_pkcs8_der(&hex::decode(user["identity_pkcs8"].as_str().unwrap()).unwrap())
-        .unwrap()
-}
 
 #[test]
 fn a_member_with_the_chain_key_cannot_forge_its_messages() {

@@ -1,0 +1,40 @@
+//! Group fixtures: members built from the fixture identity keys.
+
+use sealpost_core::v2::DeviceId;
+use sealpost_core::v2::group::{GroupOp, GroupSession};
+use sealpost_core::{IdentityKey, UserId};
+
+use super::*;
+
+pub struct Dev {
+    pub name: &'static str,
+    pub user: UserId,
+    pub device: DeviceId,
+    pub identity: IdentityKey,
+}
+
+/// The fixture user `name` (alice, bob, carol) on device `[device; 16]`.
+pub fn dev(name: &'static str, device: u8) -> Dev {
+    Dev {
+        name,
+        user: user_id(name),
+        device: DeviceId::from_bytes([device; 16]),
+        identity: identity_key(name),
+    }
+}
+
+/// `(user id, identity fingerprint)` as an adder names a new member.
+pub fn member(d: &Dev) -> (UserId, [u8; 32]) {
+    (d.user, d.identity.public().fingerprint())
+}
+
+/// `by` creates the group `name` with `members`.
+pub fn create(
+    r: &mut rand_chacha::ChaCha20Rng,
+    by: &Dev,
+    name: &str,
+    members: &[&Dev],
+) -> (GroupSession, GroupOp) {
+    let members = members.iter().map(|d| member(d)).collect();
+    GroupSession::create(r, &by.identity, by.user, by.device, name, members).unwrap()
+}
