@@ -157,6 +157,13 @@ impl<K: Hash + Eq> RateLimiter<K> {
         }
     }
 
+    /// Gives `key` a full bucket again: for a limit on failures, once the caller has
+    /// shown it is no guesser (the backup route, after a right token).
+    pub fn forget(&self, key: &K) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        buckets.remove(key);
+    }
+
     /// Forgets buckets that have refilled completely (they behave like new ones), so
     /// memory stays proportional to recent activity.
     pub fn sweep(&self) {

@@ -423,9 +423,12 @@ async fn one_guesser_cannot_lock_the_owner_out_and_many_stay_bounded() {
             status(&r),
             refused(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
         );
-        // ... while the owner, elsewhere, restores (which clears the id's count).
-        let r = fetch(&owner, alice.hex(), &token).await;
-        assert_eq!((r.status, &r.bytes), (StatusCode::OK, &blob));
+        // ... while the owner, elsewhere, restores (which clears the id's count), as
+        // often as it logs in on a new device: right tokens use up no share.
+        for _ in 0..5 {
+            let r = fetch(&owner, alice.hex(), &token).await;
+            assert_eq!((r.status, &r.bytes), (StatusCode::OK, &blob));
+        }
         // Refused guesses are not counted for the id: the guesser keeps trying in vain.
         for _ in 0..5 {
             fetch(&guesser, alice.hex(), &[7; 32]).await;

@@ -7,7 +7,7 @@
 //! guesser cannot lock the owner out, and per id in the database
 //! (`backup_max_attempts_per_id` per window, however many addresses and relay processes),
 //! so guessing from many addresses stays bounded. An attempt refused by the first is not
-//! counted by the second.
+//! counted by the second. A right token clears both counts for the id (and its address).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -139,6 +139,11 @@ pub async fn fetch(
         ));
     }
     state.store.clear_backup_attempts(&id).await?;
+    // A right token is no guess: the address's share refills, so an owner who logs in
+    // on several devices from one address is never locked out by its own logins.
+    if let Some(source) = source {
+        state.backup_limiter.forget(&(id, source));
+    }
     state.metrics.backup_fetches.inc();
     Ok((
         [(header::CONTENT_TYPE, "application/octet-stream")],
