@@ -354,14 +354,16 @@ async fn wrong_v2_tokens_are_counted_and_limited() {
         assert_eq!(params(&c, alice.hex()).await.status, StatusCode::OK);
         let dir = server.stop().await;
 
-        // With a 1-second window the owner gets in again afterwards, and a success
-        // clears the id's count (here the per-id cap is the one that bites).
+        // With a 6-second window the owner gets in again afterwards, and a success
+        // clears the id's count (here the per-id cap is the one that bites). The window
+        // is long enough (at least 4 s after its coarse start) for the three requests
+        // below to fall in one window on a loaded machine; 1 s was not.
         let server = Server::start_in(
             &backend,
             dir,
             &[
                 "--backup-window-secs",
-                "1",
+                "6",
                 "--backup-max-attempts-per-id",
                 "2",
                 "--backup-max-attempts",
