@@ -19,6 +19,7 @@ pub fn parsers(data: &[u8]) {
     let _ = v2::group::GroupOp::from_bytes(data);
     let _ = v2::group::GroupState::from_bytes(data);
     let _ = v2::group::SenderKeyDistribution::from_bytes(data);
+    let _ = v2::group::GroupSession::from_secret_bytes(data);
     if let Ok(code) = v2::LinkCode::parse("AAAAAAAAAAAAAAAAAAAA") {
         let _ = v2::LinkHello::open(&code, data);
         let _ = v2::LinkGrant::open(&code, &[], data);

@@ -373,3 +373,37 @@ fn a_thousand_members_fit() {
         GroupError::TooLarge
     );
 }
+
+#[test]
+fn a_session_survives_storage() {
+    let (alice, _bob, mut a, mut b, mut r) = two_members();
+    give(&alice, &a.sender_key(&mut r).unwrap(), &mut b).unwrap();
+    let m0 = a.seal(&mut r, b"zero", T0).unwrap();
+    let m1 = a.seal(&mut r, b"one", T0).unwrap();
+    let m2 = a.seal(&mut r, b"two", T0).unwrap();
+    b.open(&m1, T0).unwrap();
+    // Both sides stored and loaded: the skipped key, the position, the own chain and
+    // its signing key come back; used counters stay used.
+    let mut a = GroupSession::from_secret_bytes(&a.to_secret_bytes().unwrap()).unwrap();
+    let stored = b.to_secret_bytes().unwrap();
+    let mut b = GroupSession::from_secret_bytes(&stored).unwrap();
+    assert_eq!(b.to_secret_bytes().unwrap(), stored, "one encoding");
+    assert_eq!(b.open(&m1, T0).unwrap_err(), GroupError::Replay);
+    assert_eq!(&b.open(&m0, T0).unwrap().payload[..], b"zero");
+    assert_eq!(&b.open(&m2, T0).unwrap().payload[..], b"two");
+    let m3 = a.seal(&mut r, b"three", T0).unwrap();
+    assert_eq!(&b.open(&m3, T0).unwrap().payload[..], b"three");
+    // Stored bytes are parsed strictly.
+    for cut in [0, 1, 2, 50, stored.len() - 1] {
+        assert_eq!(
+            GroupSession::from_secret_bytes(&stored[..cut]).unwrap_err(),
+            GroupError::Malformed
+        );
+    }
+    let mut trailing = stored.to_vec();
+    trailing.push(0);
+    assert_eq!(
+        GroupSession::from_secret_bytes(&trailing).unwrap_err(),
+        GroupError::Malformed
+    );
+}

@@ -20,6 +20,7 @@ mod message;
 mod op;
 mod sender_key;
 mod session;
+mod session_codec;
 mod state;
 
 pub use error::{GroupError, GroupResult};

@@ -147,6 +147,25 @@ impl SenderKeyDistribution {
     }
 }
 
+impl SenderKeyDistribution {
+    /// A received chain as the distribution of its current position (for storage).
+    pub(super) fn of_receiving(c: &ReceivingChain) -> Self {
+        let mut verifying = [0u8; VERIFYING_KEY_LEN];
+        verifying.copy_from_slice(c.verifying.to_sec1_point(false).as_bytes());
+        Self {
+            group_id: c.group_id,
+            chain_id: c.chain_id,
+            epoch: c.epoch,
+            sender: c.sender,
+            sender_device: c.sender_device,
+            counter: c.chain.next,
+            chain_key: Zeroizing::new(*c.chain.chain_key),
+            header_key: Zeroizing::new(*c.chain.header_key),
+            verifying_key: verifying,
+        }
+    }
+}
+
 impl fmt::Debug for SenderKeyDistribution {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SenderKeyDistribution")
@@ -170,6 +189,7 @@ fn verifying_key(bytes: &[u8; VERIFYING_KEY_LEN]) -> GroupResult<VerifyingKey> {
 
 /// Another device's chain as this device holds it.
 pub(super) struct ReceivingChain {
+    pub(super) group_id: GroupId,
     pub(super) chain_id: ChainId,
     pub(super) epoch: u64,
     pub(super) sender: UserId,
@@ -182,6 +202,7 @@ pub(super) struct ReceivingChain {
 impl ReceivingChain {
     pub(super) fn from_distribution(d: &SenderKeyDistribution) -> GroupResult<Self> {
         Ok(Self {
+            group_id: d.group_id,
             chain_id: d.chain_id,
             epoch: d.epoch,
             sender: d.sender,

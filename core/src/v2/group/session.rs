@@ -4,6 +4,7 @@
 //! came from (the pairwise session that carried an operation or distribution) and checks
 //! a sender device against its member's device list (18.1).
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -70,19 +71,19 @@ pub struct Applied {
 
 /// A chain dropped by the last rekey: only its header key and sender are kept, so a
 /// message in it is refused with a reason instead of as undecryptable.
-struct RetiredChain {
-    header_key: Key,
-    sender: UserId,
+pub(super) struct RetiredChain {
+    pub(super) header_key: Key,
+    pub(super) sender: UserId,
 }
 
 /// One device's state of one group.
 pub struct GroupSession {
-    state: GroupState,
-    user: UserId,
-    device: DeviceId,
+    pub(super) state: GroupState,
+    pub(super) user: UserId,
+    pub(super) device: DeviceId,
     pub(super) own: Option<SendingChain>,
-    chains: Vec<ReceivingChain>,
-    retired: Vec<RetiredChain>,
+    pub(super) chains: Vec<ReceivingChain>,
+    pub(super) retired: Vec<RetiredChain>,
 }
 
 impl fmt::Debug for GroupSession {
@@ -125,14 +126,49 @@ impl GroupSession {
         if state.member(&user).is_none() {
             return Err(GroupError::NotMember);
         }
-        Ok(Self {
+        Ok(Self::restore(state, user, device, None))
+    }
+
+    /// A session without received chains (join, and loading, 27.10).
+    pub(super) fn restore(
+        state: GroupState,
+        user: UserId,
+        device: DeviceId,
+        own: Option<SendingChain>,
+    ) -> Self {
+        Self {
             state,
             user,
             device,
-            own: None,
+            own,
             chains: Vec::new(),
             retired: Vec::new(),
-        })
+        }
+    }
+
+    /// A stored received chain, under the rules [`Self::add_chain`] keeps: a member's,
+    /// within the key epoch, one per device, at most eight per member.
+    pub(super) fn restore_chain(
+        &mut self,
+        d: &SenderKeyDistribution,
+        skipped: VecDeque<(u64, Key)>,
+    ) -> GroupResult<()> {
+        let ok = d.group_id == *self.state.id()
+            && self.state.member(&d.sender).is_some()
+            && d.epoch >= self.state.key_epoch()
+            && d.epoch <= self.state.epoch()
+            && !self
+                .chains
+                .iter()
+                .any(|c| c.sender == d.sender && c.sender_device == d.sender_device)
+            && self.chains.iter().filter(|c| c.sender == d.sender).count() < MAX_DEVICES;
+        if !ok {
+            return Err(GroupError::Malformed);
+        }
+        let mut chain = ReceivingChain::from_distribution(d)?;
+        chain.skipped = skipped;
+        self.chains.push(chain);
+        Ok(())
     }
 
     /// The verified state.
