@@ -25,6 +25,16 @@ fn link_code_format_and_channel() {
     assert_eq!(LinkCode::parse(&typed).unwrap(), code);
     assert_eq!(LinkCode::parse(&grouped).unwrap().channel(), code.channel());
     assert_ne!(LinkCode::generate(&mut rng(2)).channel(), code.channel());
+    // The deletion proof: as the channel, from the code alone, and not the channel's hash.
+    assert_eq!(
+        LinkCode::parse(&grouped).unwrap().delete_proof(),
+        code.delete_proof()
+    );
+    assert_ne!(
+        LinkCode::generate(&mut rng(2)).delete_proof(),
+        code.delete_proof()
+    );
+    assert_ne!(code.delete_proof()[..16], code.channel());
     for bad in [
         "",
         "ABCDE",

@@ -21,6 +21,14 @@ fn channel() -> String {
     hex::encode(c)
 }
 
+/// `Authorization` carrying the deletion proof `proof`.
+fn proof_auth(proof: &[u8; 32]) -> String {
+    format!(
+        "Link {}",
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, proof)
+    )
+}
+
 fn slot(channel: &str, slot: &str) -> String {
     format!("/v2/links/{channel}/{slot}")
 }
@@ -65,9 +73,28 @@ async fn link_slots_are_write_once() {
         let r = c.send(Method::GET, &grant, None, vec![]).await;
         assert_eq!(&r.bytes[..], b"grant 1");
 
-        // Either side deletes the channel once done.
+        // Either side deletes the channel once done, with the code's deletion proof
+        // (these slots were written without one: see the next test for the proof).
         let r = c
             .send(Method::DELETE, &format!("/v2/links/{ch}"), None, vec![])
+            .await;
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (StatusCode::BAD_REQUEST, "bad_proof")
+        );
+        let (ch, proof) = (channel(), proof_auth(&[5; 32]));
+        let (hello, grant) = (slot(&ch, "hello"), slot(&ch, "grant"));
+        for s in [&hello, &grant] {
+            let r = c.send(Method::PUT, s, Some(&proof), b"x".to_vec()).await;
+            assert_eq!(r.status, StatusCode::CREATED);
+        }
+        let r = c
+            .send(
+                Method::DELETE,
+                &format!("/v2/links/{ch}"),
+                Some(&proof),
+                vec![],
+            )
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         for s in [&hello, &grant] {
@@ -77,7 +104,12 @@ async fn link_slots_are_write_once() {
             );
         }
         let r = c
-            .send(Method::DELETE, &format!("/v2/links/{ch}"), None, vec![])
+            .send(
+                Method::DELETE,
+                &format!("/v2/links/{ch}"),
+                Some(&proof),
+                vec![],
+            )
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "idempotent");
 
@@ -346,8 +378,13 @@ async fn logs_name_no_link_channel() {
     c.send(Method::PUT, &slot(&ch, "hello"), None, b"hi".to_vec())
         .await;
     c.send(Method::GET, &slot(&ch, "grant"), None, vec![]).await;
-    c.send(Method::DELETE, &format!("/v2/links/{ch}"), None, vec![])
-        .await;
+    c.send(
+        Method::DELETE,
+        &format!("/v2/links/{ch}"),
+        Some(&proof_auth(&[5; 32])),
+        vec![],
+    )
+    .await;
     let metrics = c.send(Method::GET, "/metrics", None, vec![]).await;
     let text = String::from_utf8(metrics.bytes).unwrap();
     assert!(text.contains("sealpost_links_written_total 1"), "{text}");
@@ -355,4 +392,74 @@ async fn logs_name_no_link_channel() {
     let log = relay.terminate().join("\n");
     assert!(!log.contains(&ch), "the log names the channel:\n{log}");
     assert!(!log.contains("hello"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_devices_delete_a_channel_before_it_expires() {
+    for backend in backends() {
+        let server = Server::start(&backend, &[]).await;
+        let c = server.client();
+        // The two devices derive the proof from the linking code; the attacker knows
+        // only the channel id (it may have seen it, or be guessing).
+        let code = sealpost_core::v2::LinkCode::generate(&mut os_rng());
+        let ch = hex::encode(code.channel());
+        let proof = proof_auth(&code.delete_proof());
+        for s in ["hello", "grant"] {
+            let r = c
+                .send(
+                    Method::PUT,
+                    &slot(&ch, s),
+                    Some(&proof),
+                    s.as_bytes().to_vec(),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{s}");
+        }
+        let path = format!("/v2/links/{ch}");
+        let attempts = [
+            ("no proof", None, StatusCode::BAD_REQUEST),
+            (
+                "malformed proof",
+                Some("Link AAAA".to_string()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "another scheme",
+                Some("Bearer x".to_string()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "another code's proof",
+                Some(proof_auth(&[9; 32])),
+                StatusCode::NO_CONTENT,
+            ),
+        ];
+        for (case, auth, status) in attempts {
+            let r = c.send(Method::DELETE, &path, auth.as_deref(), vec![]).await;
+            assert_eq!(r.status, status, "{case}");
+            for s in ["hello", "grant"] {
+                let r = c.send(Method::GET, &slot(&ch, s), None, vec![]).await;
+                assert_eq!(r.bytes, s.as_bytes(), "{case}: the {s} is still there");
+            }
+        }
+        // A malformed proof on a write is refused before anything is stored.
+        let other = channel();
+        let r = c
+            .send(
+                Method::PUT,
+                &slot(&other, "hello"),
+                Some("Link !!"),
+                b"x".to_vec(),
+            )
+            .await;
+        assert_eq!(r.error(), "bad_proof");
+        // The devices' own proof deletes both slots.
+        let r = c.send(Method::DELETE, &path, Some(&proof), vec![]).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        for s in ["hello", "grant"] {
+            let r = c.send(Method::GET, &slot(&ch, s), None, vec![]).await;
+            assert_eq!(r.error(), "no_link");
+        }
+        server.stop().await;
+    }
 }

@@ -36,6 +36,7 @@ pub const MAX_HELLO_LEN: usize = 28 + 16 + 1 + MAX_DEVICE_NAME_LEN + 2 + MAX_SPK
 
 const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const CHANNEL_DOMAIN: &[u8] = b"sealpost/v2/link-channel\0";
+const DELETE_DOMAIN: &[u8] = b"sealpost/v2/link-delete\0";
 const KEY_INFO: &[u8] = b"sealpost/v2/link-key";
 const HELLO_AAD: &[u8] = b"sealpost/v2/link-hello";
 const GRANT_AAD: &[u8] = b"sealpost/v2/link-grant";
@@ -110,6 +111,18 @@ impl LinkCode {
         let mut out = [0u8; 16];
         out.copy_from_slice(d.get(..16).unwrap_or(&[0u8; 16]));
         out
+    }
+
+    /// The proof that deletes the relay's link channel:
+    /// `SHA-256("sealpost/v2/link-delete\0" || code)`. Both devices send it with their
+    /// slot writes and with the deletion; the relay keeps only its SHA-256, so nobody
+    /// who merely knows the channel id can delete it.
+    pub fn delete_proof(&self) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(DELETE_DOMAIN)
+            .chain_update(self.0)
+            .finalize()
+            .into()
     }
 
     fn key(&self) -> Result<Key> {

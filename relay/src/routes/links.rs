@@ -12,15 +12,17 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
+use base64::Engine;
+use sha2::{Digest, Sha256};
 use tokio::time::{Duration, Instant};
 
 use crate::address::{ClientSource, Source};
 use crate::error::{ApiError, parse_hex16};
 use crate::limits::{MAX_LINK_GRANT, MAX_LINK_HELLO};
 use crate::store::{LinkPut, LinkSlot};
-use crate::{AppState, now};
+use crate::{AppState, B64, now};
 
 /// How often a waiting read looks at the store even without a local wake-up (a write
 /// through another relay process on the same PostgreSQL database wakes nobody here).
@@ -40,14 +42,40 @@ fn parse_slot(s: &str) -> Result<LinkSlot, ApiError> {
         .ok_or_else(|| ApiError::bad_request("bad_slot", "the slot is `hello` or `grant`"))
 }
 
+/// The deletion proof of `Authorization: Link <base64url 32 bytes>` (docs/PROTOCOL.md
+/// 19.2: derived from the linking code by both devices) as its SHA-256, the form it is
+/// stored and compared in; `None` without the header.
+fn delete_hash(headers: &HeaderMap) -> Result<Option<[u8; 32]>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let proof = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Link "))
+        .and_then(|p| B64.decode(p.trim()).ok())
+        .filter(|p| p.len() == 32)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_proof",
+                "Authorization must be `Link <base64url deletion proof, 32 bytes>`",
+            )
+        })?;
+    Ok(Some(Sha256::digest(proof).into()))
+}
+
 /// Writes a slot once.
 pub async fn put(
     State(state): State<AppState>,
     Path((channel, slot)): Path<(String, String)>,
     ClientSource(ip): ClientSource,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let outcome = write(&state, &channel, &slot, ip, body).await;
+    let outcome = match delete_hash(&headers) {
+        Ok(proof) => write(&state, &channel, &slot, ip, proof, body).await,
+        Err(e) => Err(e),
+    };
     match &outcome {
         Ok(_) => state.metrics.links_written.inc(),
         Err(_) => state.metrics.links_refused.inc(),
@@ -60,6 +88,7 @@ async fn write(
     channel: &str,
     slot: &str,
     ip: Option<Source>,
+    delete_hash: Option<[u8; 32]>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let channel = parse_channel(channel)?;
@@ -100,6 +129,7 @@ async fn write(
             &channel,
             slot,
             &body,
+            delete_hash.as_ref(),
             now(),
             limits.link_ttl_secs,
             limits.max_link_bytes,
@@ -177,12 +207,22 @@ pub async fn get(
     }
 }
 
-/// Deletes the channel (both slots); either side does it once linking is done.
+/// Deletes the channel (both slots) for either device once linking is done or
+/// refused: only with the deletion proof a slot was written with, so whoever else
+/// learns the channel id cannot delete a grant before the new device has read it. The
+/// answer is the same whether anything matched.
 pub async fn delete(
     State(state): State<AppState>,
     Path(channel): Path<String>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let channel = parse_channel(&channel)?;
-    state.store.delete_link(&channel).await?;
+    let proof = delete_hash(&headers)?.ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_proof",
+            "deleting a link channel needs its deletion proof",
+        )
+    })?;
+    state.store.delete_link(&channel, &proof).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -90,15 +90,19 @@ CREATE TABLE IF NOT EXISTS devices (
     last_seen BIGINT
 );
 CREATE INDEX IF NOT EXISTS devices_user ON devices (user_id, device_id);
-CREATE TABLE IF NOT EXISTS links (
+-- Link slots. (`links`, before slots carried a deletion proof: at most ten minutes of
+-- linking in progress, dropped.)
+DROP TABLE IF EXISTS links;
+CREATE TABLE IF NOT EXISTS link_slots (
     channel BYTEA NOT NULL,
     slot TEXT NOT NULL,
     data BYTEA NOT NULL,
     size BIGINT NOT NULL,
+    delete_hash BYTEA,
     expires_at BIGINT NOT NULL,
     PRIMARY KEY (channel, slot)
 );
-CREATE INDEX IF NOT EXISTS links_expiry ON links (expires_at);
+CREATE INDEX IF NOT EXISTS link_slots_expiry ON link_slots (expires_at);
 ";
 
 // One statement, one round trip, one commit. The UPDATE locks the mailbox row until

@@ -172,7 +172,7 @@ pub(super) fn expiry_deletes(before: PurgeBefore) -> [(&'static str, i64); 4] {
     [
         ("DELETE FROM nonces WHERE expires_at <= $1", before.now),
         ("DELETE FROM tokens WHERE expires_at <= $1", before.now),
-        ("DELETE FROM links WHERE expires_at <= $1", before.now),
+        ("DELETE FROM link_slots WHERE expires_at <= $1", before.now),
         (
             "DELETE FROM backup_attempts WHERE window_start <= $1",
             before.attempt_windows,

@@ -96,15 +96,19 @@ CREATE TABLE IF NOT EXISTS devices (
     last_seen INTEGER
 );
 CREATE INDEX IF NOT EXISTS devices_user ON devices (user_id, device_id);
-CREATE TABLE IF NOT EXISTS links (
+-- Link slots. (`links`, before slots carried a deletion proof: at most ten minutes of
+-- linking in progress, dropped.)
+DROP TABLE IF EXISTS links;
+CREATE TABLE IF NOT EXISTS link_slots (
     channel BLOB NOT NULL,
     slot TEXT NOT NULL,
     data BLOB NOT NULL,
     size INTEGER NOT NULL,
+    delete_hash BLOB,
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (channel, slot)
 );
-CREATE INDEX IF NOT EXISTS links_expiry ON links (expires_at);
+CREATE INDEX IF NOT EXISTS link_slots_expiry ON link_slots (expires_at);
 ";
 
 const UNCOUNT_EXPIRED: &str = "UPDATE devices SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use super::account::client_http;
 use super::options::{Options, get};
-use super::transport::{Http, network, relay_error, sleep};
+use super::transport::{Http, b64, network, relay_error, sleep};
 use super::{Client, Inner, State, devices, persist};
 use crate::crypto::hex;
 use crate::error::{Code, OrJs, core_error_too_large, err, invalid};
@@ -35,13 +35,19 @@ fn channel_path(code: &LinkCode) -> String {
     format!("/v2/links/{}", hex(&code.channel()))
 }
 
+/// `Authorization` of slot writes and of the deletion: the code's deletion proof, so
+/// only the two devices can delete the channel before it expires (docs/API.md).
+fn link_auth(code: &LinkCode) -> String {
+    format!("Link {}", b64(&code.delete_proof()))
+}
+
 async fn put_slot(http: &Http, code: &LinkCode, slot: &str, body: &[u8]) -> Result<(), JsValue> {
     let resp = http
         .send(
             Method::PUT,
             &format!("{}/{slot}", channel_path(code)),
             Some(body),
-            None,
+            Some(&link_auth(code)),
         )
         .await?;
     match resp.status() {
@@ -74,7 +80,12 @@ async fn get_slot(
 
 async fn delete_channel(http: &Http, code: &LinkCode) {
     let _ = http
-        .send(Method::DELETE, &channel_path(code), None, None)
+        .send(
+            Method::DELETE,
+            &channel_path(code),
+            None,
+            Some(&link_auth(code)),
+        )
         .await;
 }
 
