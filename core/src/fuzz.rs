@@ -75,11 +75,13 @@ const P256_G: [u8; 65] = [
     0xf5,
 ];
 
-/// Opens `data` as a group message in a two-member group (both members' identity key is
-/// `identity`) whose receiving device holds one chain (header key `[5; 32]`), and applies
-/// it as an operation to that group's state.
-pub fn open_group_message(identity: &IdentityPublicKey, data: &[u8]) {
-    use v2::group::{GroupOp, GroupSession, GroupState, SenderKeyDistribution};
+/// The group of [`open_group_message`]: id `[1; 16]` at epoch 1, members `[1; 32]`
+/// (admin) and `[2; 32]`, both with `identity`'s fingerprint, and the chain of member
+/// `[1; 32]`'s device `[1; 16]`: id `[3; 16]`, chain key `[4; 32]`, header key `[5; 32]`,
+/// signing key the scalar 1 (verifying key the base point), at position 0.
+pub fn group_fixture(
+    identity: &IdentityPublicKey,
+) -> Option<(v2::group::GroupState, v2::group::SenderKeyDistribution)> {
     let fp = identity.fingerprint();
     let mut state = alloc::vec::Vec::new();
     state.extend_from_slice(b"G\x01");
@@ -92,17 +94,8 @@ pub fn open_group_message(identity: &IdentityPublicKey, data: &[u8]) {
         state.extend_from_slice(&fp);
         state.push(admin);
     }
-    let Ok(state) = GroupState::from_bytes(&state) else {
-        return;
-    };
-    if let Ok(op) = GroupOp::from_bytes(data) {
-        let _ = state.apply(&op);
-    }
-    let me = UserId::from_bytes([2; 32]);
-    let Ok(mut session) = GroupSession::join(state, me, v2::DeviceId::from_bytes([2; 16])) else {
-        return;
-    };
-    let dist = SenderKeyDistribution {
+    let state = v2::group::GroupState::from_bytes(&state).ok()?;
+    let dist = v2::group::SenderKeyDistribution {
         group_id: v2::GroupId::from_bytes([1; 16]),
         chain_id: v2::ChainId::from_bytes([3; 16]),
         epoch: 1,
@@ -113,10 +106,31 @@ pub fn open_group_message(identity: &IdentityPublicKey, data: &[u8]) {
         header_key: zeroize::Zeroizing::new([5; 32]),
         verifying_key: P256_G,
     };
-    if session
+    Some((state, dist))
+}
+
+/// Member `[2; 32]`'s device `[2; 16]` in [`group_fixture`]'s group, holding its chain.
+pub fn group_receiver(identity: &IdentityPublicKey) -> Option<v2::group::GroupSession> {
+    let (state, dist) = group_fixture(identity)?;
+    let me = UserId::from_bytes([2; 32]);
+    let mut session =
+        v2::group::GroupSession::join(state, me, v2::DeviceId::from_bytes([2; 16])).ok()?;
+    session
         .add_chain(&dist.sender, &dist.sender_device, identity, &dist)
-        .is_ok()
-    {
+        .ok()?;
+    Some(session)
+}
+
+/// Applies `data` as an operation to [`group_fixture`]'s state and opens it as a group
+/// message at [`group_receiver`] (at 2026-01-01T00:00:00Z).
+pub fn open_group_message(identity: &IdentityPublicKey, data: &[u8]) {
+    if let (Some((state, _)), Ok(op)) = (
+        group_fixture(identity),
+        v2::group::GroupOp::from_bytes(data),
+    ) {
+        let _ = state.apply(&op);
+    }
+    if let Some(mut session) = group_receiver(identity) {
         let _ = session.open(data, 1_767_225_600);
     }
 }
