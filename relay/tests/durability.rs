@@ -203,7 +203,10 @@ async fn kill_9_under_load_loses_no_acknowledged_deposit() {
             .filter(|id| !acked.contains(*id))
             .cloned()
             .collect();
-        assert!(expected.len() >= 200, "under load: {}", expected.len());
+        // Only a floor that shows the kills hit a relay under load: how many stay
+        // unacknowledged depends on how far the subscriber got (194 of ~900 at load
+        // average 18, about half on a quiet machine).
+        assert!(expected.len() >= 50, "under load: {}", expected.len());
         let relay = Process::spawn(&backend, dir.path(), &flags).await;
         let mut ws = Ws::device(&relay.client(), &alice, &laptop).await;
         let mut found = HashSet::new();
