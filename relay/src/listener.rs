@@ -119,21 +119,30 @@ pub struct LimitedStream {
     write_stall: Option<Pin<Box<Sleep>>>,
 }
 
-/// `Pending` until `stall` (started on first use) runs out after `timeout`, then an
-/// error saying `what`.
-fn stalled(
+/// `polled` as is when the socket answered (and `stall` stopped); otherwise `Pending`
+/// until `stall` (started on first use) runs out after `timeout`, then an error saying
+/// `what`. One place for the idle rule every read and write path follows.
+fn unless_stalled<T>(
+    polled: Poll<io::Result<T>>,
     stall: &mut Option<Pin<Box<Sleep>>>,
     timeout: Duration,
     cx: &mut Context<'_>,
     what: &'static str,
-) -> Poll<io::Error> {
+) -> Poll<io::Result<T>> {
+    if polled.is_ready() {
+        *stall = None;
+        return polled;
+    }
     let sleep =
         stall.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
     match sleep.as_mut().poll(cx) {
-        Poll::Ready(()) => Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, what)),
+        Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what))),
         Poll::Pending => Poll::Pending,
     }
 }
+
+/// Why a write stalls: the client does not take the answer.
+const WRITE_STALL: &str = "client takes no data";
 
 impl AsyncRead for LimitedStream {
     fn poll_read(
@@ -142,17 +151,14 @@ impl AsyncRead for LimitedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if let Poll::Ready(r) = Pin::new(&mut this.io).poll_read(cx, buf) {
-            this.read_stall = None;
-            return Poll::Ready(r);
-        }
-        stalled(
+        let polled = Pin::new(&mut this.io).poll_read(cx, buf);
+        unless_stalled(
+            polled,
             &mut this.read_stall,
             this.idle_timeout,
             cx,
             "client idle too long",
         )
-        .map(Err)
     }
 }
 
@@ -163,17 +169,14 @@ impl AsyncWrite for LimitedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if let Poll::Ready(r) = Pin::new(&mut this.io).poll_write(cx, buf) {
-            this.write_stall = None;
-            return Poll::Ready(r);
-        }
-        stalled(
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        unless_stalled(
+            polled,
             &mut this.write_stall,
             this.idle_timeout,
             cx,
-            "client takes no data",
+            WRITE_STALL,
         )
-        .map(Err)
     }
 
     fn poll_write_vectored(
@@ -182,17 +185,14 @@ impl AsyncWrite for LimitedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if let Poll::Ready(r) = Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            this.write_stall = None;
-            return Poll::Ready(r);
-        }
-        stalled(
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        unless_stalled(
+            polled,
             &mut this.write_stall,
             this.idle_timeout,
             cx,
-            "client takes no data",
+            WRITE_STALL,
         )
-        .map(Err)
     }
 
     fn is_write_vectored(&self) -> bool {
