@@ -30,6 +30,23 @@ fn reparse(bytes: &[u8]) -> Manifest {
     Manifest::from_bytes(bytes).unwrap()
 }
 
+/// What opening `served` gives under `m` rewritten by a lying sender: a manifest stating
+/// `data` (its length and SHA-256) in the chunks named by `addresses`.
+fn open_under_lie(
+    m: &Manifest,
+    data: &[u8],
+    addresses: &[[u8; 32]],
+    served: &[Vec<u8>],
+) -> Result<Vec<u8>, FileError> {
+    let lying = reparse(&rewrite_manifest(
+        m,
+        data.len() as u64,
+        sha256(data),
+        addresses,
+    ));
+    decrypt(&lying, served)
+}
+
 #[test]
 fn the_genuine_file_opens() {
     let (data, m, c) = three_chunks(1);
@@ -102,15 +119,13 @@ fn relay_cuts_or_pads_a_chunk() {
 fn sender_lists_chunks_out_of_order_and_the_index_catches_it() {
     let (data, m, c) = three_chunks(1);
     let a = m.chunk_addresses();
-    let lying = reparse(&rewrite_manifest(
-        &m,
-        2500,
-        sha256(&data),
-        &[a[1], a[0], a[2]],
-    ));
-    let served = vec![c[1].clone(), c[0].clone(), c[2].clone()];
     assert_eq!(
-        decrypt(&lying, &served),
+        open_under_lie(
+            &m,
+            &data,
+            &[a[1], a[0], a[2]],
+            &[c[1].clone(), c[0].clone(), c[2].clone()]
+        ),
         Err(FileError::ChunkOpen { index: 0 })
     );
 }
@@ -120,15 +135,13 @@ fn sender_names_a_chunk_of_another_file() {
     let (data, m, c) = three_chunks(1);
     let (_, _, other) = three_chunks(2);
     let a = m.chunk_addresses();
-    let lying = reparse(&rewrite_manifest(
-        &m,
-        2500,
-        sha256(&data),
-        &[a[0], sha256(&other[1]), a[2]],
-    ));
-    let served = vec![c[0].clone(), other[1].clone(), c[2].clone()];
     assert_eq!(
-        decrypt(&lying, &served),
+        open_under_lie(
+            &m,
+            &data,
+            &[a[0], sha256(&other[1]), a[2]],
+            &[c[0].clone(), other[1].clone(), c[2].clone()]
+        ),
         Err(FileError::ChunkOpen { index: 1 })
     );
 }
@@ -139,14 +152,8 @@ fn a_flipped_bit_under_a_matching_address_fails_the_tag() {
     let mut bad = c.clone();
     bad[1][40] ^= 1;
     let a = m.chunk_addresses();
-    let lying = reparse(&rewrite_manifest(
-        &m,
-        2500,
-        sha256(&data),
-        &[a[0], sha256(&bad[1]), a[2]],
-    ));
     assert_eq!(
-        decrypt(&lying, &bad),
+        open_under_lie(&m, &data, &[a[0], sha256(&bad[1]), a[2]], &bad),
         Err(FileError::ChunkOpen { index: 1 })
     );
 }
@@ -160,15 +167,13 @@ fn a_last_chunk_without_its_flag_fails() {
     padded.resize(1024, 0);
     let forged = forge_chunk(&key, 2, false, &padded, 9);
     let a = m.chunk_addresses();
-    let lying = reparse(&rewrite_manifest(
-        &m,
-        2500,
-        sha256(&data),
-        &[a[0], a[1], sha256(&forged)],
-    ));
-    let served = vec![c[0].clone(), c[1].clone(), forged];
     assert_eq!(
-        decrypt(&lying, &served),
+        open_under_lie(
+            &m,
+            &data,
+            &[a[0], a[1], sha256(&forged)],
+            &[c[0].clone(), c[1].clone(), forged]
+        ),
         Err(FileError::ChunkOpen { index: 2 })
     );
 }
@@ -179,14 +184,8 @@ fn a_last_chunk_without_its_flag_fails() {
 fn a_manifest_truncated_to_fewer_chunks_fails_on_the_flag() {
     let (data, m, c) = three_chunks(1);
     let a = m.chunk_addresses();
-    let lying = reparse(&rewrite_manifest(
-        &m,
-        2048,
-        sha256(&data[..2048]),
-        &[a[0], a[1]],
-    ));
     assert_eq!(
-        decrypt(&lying, &c[..2]),
+        open_under_lie(&m, &data[..2048], &[a[0], a[1]], &c[..2]),
         Err(FileError::ChunkOpen { index: 1 })
     );
 }
@@ -200,14 +199,13 @@ fn padding_that_is_not_zeros_fails() {
     padded[1000] = 1;
     let forged = forge_chunk(&key, 2, true, &padded, 9);
     let a = m.chunk_addresses();
-    let lying = reparse(&rewrite_manifest(
-        &m,
-        2500,
-        sha256(&data),
-        &[a[0], a[1], sha256(&forged)],
-    ));
     assert_eq!(
-        decrypt(&lying, &[c[0].clone(), c[1].clone(), forged]),
+        open_under_lie(
+            &m,
+            &data,
+            &[a[0], a[1], sha256(&forged)],
+            &[c[0].clone(), c[1].clone(), forged]
+        ),
         Err(FileError::ChunkOpen { index: 2 })
     );
 }
@@ -225,14 +223,8 @@ fn a_chunk_of_the_wrong_length_under_its_address_fails() {
     let (data, m, c) = three_chunks(1);
     let short = c[0][..100].to_vec();
     let a = m.chunk_addresses();
-    let lying = reparse(&rewrite_manifest(
-        &m,
-        2500,
-        sha256(&data),
-        &[sha256(&short), a[1], a[2]],
-    ));
     assert_eq!(
-        decrypt(&lying, &[short]),
+        open_under_lie(&m, &data, &[sha256(&short), a[1], a[2]], &[short]),
         Err(FileError::ChunkOpen { index: 0 })
     );
 }
