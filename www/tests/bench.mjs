@@ -4,12 +4,17 @@
 // real PWA (UI, encryption in the crypto worker, IndexedDB history, WebSocket push,
 // delivery receipts flowing back).
 //
-//   node www/tests/bench.mjs [--messages=500] [--key-size=4096|2048] [--devices=1|2]
+//   node www/tests/bench.mjs [--messages=500] [--key-size=4096|2048] [--devices=1|2|1,2]
 //                            [--relaxed-limits | --default-limits] [--debug] [--write-doc]
+//                            [--trace]
 //
 // --devices=2 adds a second device to each account (a password login in another browser
 // context, as a user adds a laptop): every message is then sealed to bob's two devices
 // and, as a sync copy, to alice's second one, and receipts come back from all three.
+// --devices=1,2 measures both, one after the other, in one run.
+// --trace taps the two first devices' workers (tap.mjs) and prints where the time of a
+// one-at-a-time message goes (trace.mjs); the tap costs time itself, so traced figures
+// are for the breakdown, not for the table.
 //
 // Two runs over the same account pair:
 //  - "one at a time": send, wait until it shows at the recipient, send the next; gives
@@ -22,10 +27,12 @@
 // and per-mailbox limits off; --relaxed-limits / --default-limits pick one. --write-doc replaces the "## PWA: 500-message seed experiment" section of
 // docs/BENCHMARKS.md with the results. The relay is a release build (--debug: debug).
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { artifacts, ensureBuilt, launchBrowser, newContext, root, startRelay } from './harness.mjs';
+import { tapWorkers } from './tap.mjs';
+import { printTrace, trace } from './trace.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
@@ -33,8 +40,8 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
 }));
 const N = Number(args.messages ?? 500);
 const KEY = String(args['key-size'] ?? '4096');
-const DEVICES = Number(args.devices ?? 1);
-if (DEVICES !== 1 && DEVICES !== 2) throw new Error('--devices is 1 or 2');
+const DEVICE_COUNTS = String(args.devices ?? '1').split(',').map(Number);
+if (!DEVICE_COUNTS.every((d) => d === 1 || d === 2)) throw new Error('--devices is 1, 2 or 1,2');
 const PASSWORD = 'correct horse battery staple';
 
 // Deterministic random text (mulberry32), 50..500 characters.
@@ -88,12 +95,18 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
-async function measure(relayLimits, extra) {
+async function measure(relayLimits, extra, DEVICES) {
   seed = 0x5ea1905;
   const relay = await startRelay(relayBin, extra);
   try {
   const ctxA = await newContext(browser, relay.url, problems, 'A');
   const ctxB = await newContext(browser, relay.url, problems, 'B');
+  const traceDir = join(artifacts, `bench-trace-${DEVICES}`);
+  if (args.trace) {
+    mkdirSync(traceDir, { recursive: true });
+    tapWorkers(ctxA, 'A', join(traceDir, 'devices-tap-A.log'));
+    tapWorkers(ctxB, 'B', join(traceDir, 'devices-tap-B.log'));
+  }
   const a = await ctxA.newPage();
   const b = await ctxB.newPage();
   const t0 = Date.now();
@@ -156,6 +169,13 @@ async function measure(relayLimits, extra) {
   const total1 = (Date.now() - start1) / 1000;
   const arr1 = await b.evaluate(() => window.__arrivals);
   const lat1 = sent1.map((t, i) => (arr1[`seq:${i}`] - t) / 1000);
+  let steps;
+  if (args.trace) {
+    // Let the last console lines of the workers arrive.
+    await new Promise((r) => setTimeout(r, 1000));
+    steps = trace(traceDir, { sent: Object.fromEntries(sent1.map((t, i) => [`seq:${i}`, t])), shown: arr1 });
+    printTrace(`where the time goes, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account (one at a time, traced):`, steps);
+  }
 
   // Run 2: all at once.
   const texts2 = Array.from({ length: N }, (_, i) => text('burst', i));
@@ -200,6 +220,7 @@ async function measure(relayLimits, extra) {
     oneAtATime: { p50: pct(lat1, 50), p90: pct(lat1, 90), p99: pct(lat1, 99), max: Math.max(...lat1), mean: lat1.reduce((x, y) => x + y, 0) / N, totalSecs: total1, perMessageSecs: total1 / N },
     allAtOnce: { totalSecs: total2, perMessageSecs: total2 / N, msgsPerSec: N / total2, p50: pct(lat2, 50), p99: pct(lat2, 99), avgChars: bytes / N },
     duplicates: dupes,
+    steps,
     problems,
   };
   } finally {
@@ -209,9 +230,11 @@ async function measure(relayLimits, extra) {
 
 const results = [];
 try {
-  for (const [name, extra] of configs) {
-    console.error(`measuring with ${name}…`);
-    results.push(await measure(name, extra));
+  for (const devices of DEVICE_COUNTS) {
+    for (const [name, extra] of configs) {
+      console.error(`measuring with ${name}, ${devices} device${devices > 1 ? 's' : ''} per account…`);
+      results.push(await measure(name, extra, devices));
+    }
   }
 } finally {
   await browser.close().catch(() => undefined);
@@ -219,10 +242,11 @@ try {
 const result = results[0];
 
 const f = (x) => x.toFixed(3);
-const cmd = `node www/tests/bench.mjs${KEY !== '4096' ? ` --key-size=${KEY}` : ''}${N !== 500 ? ` --messages=${N}` : ''}${DEVICES !== 1 ? ` --devices=${DEVICES}` : ''}`;
+const cmd = `node www/tests/bench.mjs${KEY !== '4096' ? ` --key-size=${KEY}` : ''}${N !== 500 ? ` --messages=${N}` : ''}${DEVICE_COUNTS.join(',') !== '1' ? ` --devices=${DEVICE_COUNTS.join(',')}` : ''}`;
 const rows = results.flatMap((r) => {
   const o = r.oneAtATime;
   const p = r.allAtOnce;
+  const DEVICES = r.devicesPerAccount;
   return [
     `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, one at a time (send, wait until shown, next); ${r.relayLimits} | ${f(o.perMessageSecs)} s | ${f(o.p50)} s | ${f(o.p99)} s | ${o.totalSecs.toFixed(1)} s |`,
     `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, all ${N} submitted at once; ${r.relayLimits} | ${f(p.perMessageSecs)} s (${p.msgsPerSec.toFixed(0)} msg/s) | ${f(p.p50)} s¹ | ${f(p.p99)} s¹ | ${p.totalSecs.toFixed(1)} s |`,

@@ -13,8 +13,8 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 function install() {
   if (self.__tap) return;
   self.__tap = true;
-  const t0 = Date.now();
-  const log = (...parts) => console.debug(`tap|${Date.now() - t0}|${parts.join(' ')}`);
+  // Wall-clock milliseconds (with fractions): one machine, one clock, for trace.mjs.
+  const log = (...parts) => console.debug(`tap|${(performance.timeOrigin + performance.now()).toFixed(1)}|${parts.join(' ')}`);
   const hex = (b) => Array.from(b.slice(0, 4), (x) => x.toString(16).padStart(2, '0')).join('');
   const text = (content) => {
     try {

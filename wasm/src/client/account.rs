@@ -79,6 +79,7 @@ impl Client {
             backup_running: Cell::new(false),
             backup_checked: Cell::new(false),
             inbox_given: Cell::new(false),
+            sent_dirty: Cell::new(false),
             lock: RefCell::new(None),
         });
         // The browser's `online` event (pages and workers; absent in Node.js): reconnect

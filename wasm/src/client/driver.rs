@@ -153,12 +153,25 @@ impl Inner {
     /// them). Written one by one, a tab closed after the session part landed lost the
     /// message: its counter was spent, the seen-set or the kept copy was not stored,
     /// and the blob, coming again, was dropped as a replay.
+    /// The idempotency records of `send` go with the batch too: a record (and the
+    /// news that its message was sealed) lands with the outbox that holds the message.
     async fn persist_batch(&self, outputs: &[Output]) -> Result<(), JsValue> {
         let mut entries = Vec::new();
         for output in outputs {
-            if let Output::Persist(part) = output {
-                entries.push(self.part_entry(*part)?);
+            match output {
+                Output::Persist(part) => entries.push(self.part_entry(*part)?),
+                Output::DeliveryUpdate {
+                    msg_id,
+                    delivered,
+                    total,
+                } => self.update_sent(msg_id, *delivered, *total),
+                _ => {}
             }
+        }
+        if self.sent_dirty.get() {
+            let sealed =
+                self.with_state(|s| s.vault.seal_raw("v2/sends", &persist::to_json(&s.sent)?))?;
+            entries.push((persist::key(&self.user_id, "sends"), sealed));
         }
         if !self.auto_ack {
             let delivered: Vec<MessageOut> = outputs
@@ -186,7 +199,12 @@ impl Inner {
         if entries.is_empty() {
             return Ok(());
         }
-        self.storage.save_all(&entries).await
+        let sends = self.sent_dirty.replace(false);
+        let saved = self.storage.save_all(&entries).await;
+        if saved.is_err() && sends {
+            self.sent_dirty.set(true);
+        }
+        saved
     }
 
     /// Carries out one batch of engine outputs, in order.

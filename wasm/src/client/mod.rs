@@ -122,6 +122,8 @@ pub(crate) struct Inner {
     pub(crate) backup_running: Cell<bool>,
     pub(crate) backup_checked: Cell<bool>,
     pub(crate) inbox_given: Cell<bool>,
+    /// The idempotency records (`sends`) changed: stored with the next batch.
+    pub(crate) sent_dirty: Cell<bool>,
     /// The account's Web Lock (see [`crate::lock`]), released at logout.
     pub(crate) lock: RefCell<Option<AccountLock>>,
 }

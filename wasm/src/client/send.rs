@@ -154,11 +154,16 @@ impl Inner {
         }
     }
 
-    fn update_sent(&self, msg_id: &MsgId, delivered: usize, total: usize) {
+    /// Records a keyed message's delivery state; the first one (sealed) is stored with
+    /// the batch that sealed it (see `persist_batch`).
+    pub(crate) fn update_sent(&self, msg_id: &MsgId, delivered: usize, total: usize) {
         let id = hex(&msg_id.0);
         let _ = self.with_state(|s| {
             for (_, sent) in s.sent.iter_mut() {
                 if sent.msg_id == id {
+                    if sent.total == 0 && total > 0 {
+                        self.sent_dirty.set(true);
+                    }
                     sent.delivered = delivered;
                     sent.total = total;
                 }
@@ -203,9 +208,10 @@ impl Inner {
             None => MsgId::random(&mut rng()),
         };
         if let (Some(k), None) = (&idempotency_key, &known) {
-            // Recorded before anything is sealed: a retry never makes a second message.
+            // Recorded before anything is sealed, and stored with the batch that seals
+            // it (before any deposit): a retry never makes a second message.
             let now = self.now();
-            let json = self.with_state(|s| {
+            self.with_state(|s| {
                 persist::prune_sent(&mut s.sent, now);
                 s.sent.put(
                     k.clone(),
@@ -218,9 +224,9 @@ impl Inner {
                         total: 0,
                     },
                 );
-                persist::to_json(&s.sent)
+                Ok(())
             })?;
-            self.store("sends", &json).await?;
+            self.sent_dirty.set(true);
         }
         // An earlier attempt was sealed (the engine's outbox has it, or had it until every
         // device receipted it): nothing is sealed again; its deposits are retried.
@@ -256,9 +262,7 @@ impl Inner {
             // A retry while the engine still waits for the directory: wait with it.
             self.fetch_directory_soon(to_id);
             let sealed = rx.await.map_err(|_| err(Code::Closed, "logged out"))??;
-            return self
-                .finish(&msg_id, sealed, idempotency_key.is_some())
-                .await;
+            return self.finish(&msg_id, sealed).await;
         }
         self.sends.borrow_mut().unsealed.push(msg_id);
         let input = Input::SendRequested {
@@ -275,23 +279,11 @@ impl Inner {
             return Err(e);
         }
         let sealed = rx.await.map_err(|_| err(Code::Closed, "logged out"))??;
-        self.finish(&msg_id, sealed, idempotency_key.is_some())
-            .await
+        self.finish(&msg_id, sealed).await
     }
 
     /// Waits for the deposits of a sealed message and reports it.
-    async fn finish(
-        &self,
-        msg_id: &MsgId,
-        sealed: Sealed,
-        idempotent: bool,
-    ) -> Result<SendResultJs, JsValue> {
-        if idempotent {
-            // Sealed (recorded before the deposits end: a retry after a reload must not
-            // wait for a seal the engine's outbox already holds).
-            let json = self.with_state(|s| persist::to_json(&s.sent))?;
-            let _ = self.store("sends", &json).await;
-        }
+    async fn finish(&self, msg_id: &MsgId, sealed: Sealed) -> Result<SendResultJs, JsValue> {
         for d in &sealed.deposits {
             match d.clone().await {
                 Ok(Ok(())) => {}
