@@ -61,6 +61,7 @@ function install() {
     const path = new URL(req.url).pathname;
     let body = null;
     if (req.method === 'POST') body = new Uint8Array(await req.clone().arrayBuffer());
+    if (/^\/v2\/mailboxes\/[0-9a-f]+\/[0-9a-f]+$/.test(path) && req.method === 'POST') log('deposit-start', hex(body.slice(49)));
     try {
       const res = await realFetch(req);
       let extra = '';

@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // Where a message's time goes, from the per-device logs of tap.mjs (bench.mjs --trace
 // writes them): for each message of the one-at-a-time run, the time from the sender's
-// Send to its worker taking the send, to the relay answering the deposit to the
+// Send to its worker taking the send, to the worker starting the deposit for the
 // recipient, to the recipient's worker receiving the blob, to it handing the opened
 // message to the page, to the message on screen; medians and p90 of each step.
 //
 //   node www/tests/trace.mjs test-artifacts/bench-trace-<devices>  [sent.json arrivals.json]
 //
 // Steps (all on one machine, one clock):
-//   page→worker    Send pressed (or the outbox woke) → the worker has the send call
-//   seal+deposit   the worker has it → the relay answered the deposit for the recipient
-//   relay push     deposit answered → the recipient's worker got the blob (WebSocket)
+//   page→worker    Send pressed (the page stores it first) → the worker has the send call
+//   seal+store     the worker has it → it starts the deposit for the recipient
+//   relay          deposit started → the recipient's worker got the blob (HTTP, the
+//                  relay's commit, the WebSocket push)
 //   open+store     blob → the worker handed the opened message to the page
 //   page shows     handed over → on the recipient's screen
 
@@ -50,10 +51,7 @@ export function trace(dir, { from = 'A', to = 'B', sent = {}, shown = {} } = {})
   }
   // Deposits by envelope fingerprint (the recipient's pushed blob carries the same bytes).
   const deposited = {};
-  for (const l of a) {
-    const m = /^POST \S+ 201 blob \w+ env (\w+)/.exec(l.rest);
-    if (l.what === 'http' && m) deposited[m[1]] = l.t;
-  }
+  for (const l of a) if (l.what === 'deposit-start') deposited[l.rest] ??= l.t;
   const blobAt = {};
   const delivered = {};
   let lastBlob = null;
@@ -69,14 +67,14 @@ export function trace(dir, { from = 'A', to = 'B', sent = {}, shown = {} } = {})
       }
     }
   }
-  const steps = { 'page→worker': [], 'seal+deposit': [], 'relay push': [], 'open+store': [], 'page shows': [], total: [] };
+  const steps = { 'page→worker': [], 'seal+store': [], relay: [], 'open+store': [], 'page shows': [], total: [] };
   for (const k of Object.keys(delivered)) {
     const blob = blobAt[k];
     const dep = deposited[blob.env];
     if (sent[k] !== undefined) steps['page→worker'].push(call[k] - sent[k]);
     if (dep !== undefined) {
-      steps['seal+deposit'].push(dep - call[k]);
-      steps['relay push'].push(blob.t - dep);
+      steps['seal+store'].push(dep - call[k]);
+      steps.relay.push(blob.t - dep);
     }
     steps['open+store'].push(delivered[k] - blob.t);
     if (shown[k] !== undefined) steps['page shows'].push(shown[k] - delivered[k]);
