@@ -102,14 +102,7 @@ async fn a_clean_shutdown_leaves_no_deleted_blob_behind() {
     let (alice, laptop) = c.account(0).await;
     let (id, envelope) = c.deposit2_ok(&alice, &laptop).await;
     let path = format!("{}/blobs/{id}", alice.mailbox(&laptop));
-    let r = c
-        .send(
-            Method::DELETE,
-            &path,
-            Some(&alice.sign("DELETE", &path, b"")),
-            vec![],
-        )
-        .await;
+    let r = c.delete_signed(&alice, &path).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let dir = server.data_dir().to_path_buf();
     assert!(

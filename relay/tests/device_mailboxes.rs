@@ -54,14 +54,7 @@ async fn owner_lists_acknowledges_and_deletes_with_signature_or_token() {
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         assert!(c.list2(&alice, &phone).await.is_empty());
         let blob_path = format!("{}/blobs/{}", alice.mailbox(&laptop), live.0);
-        let r = c
-            .send(
-                Method::DELETE,
-                &blob_path,
-                Some(&alice.sign("DELETE", &blob_path, b"")),
-                vec![],
-            )
-            .await;
+        let r = c.delete_signed(&alice, &blob_path).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         assert!(c.list2(&alice, &laptop).await.is_empty());
         server.stop().await;
@@ -172,13 +165,7 @@ async fn each_device_has_its_own_quota() {
         assert_eq!(c.list2(&alice, &laptop).await, kept.to_vec());
         // Acknowledging frees the laptop's quota.
         let path = format!("{}/blobs/{}", alice.mailbox(&laptop), kept[0].0);
-        c.send(
-            Method::DELETE,
-            &path,
-            Some(&alice.sign("DELETE", &path, b"")),
-            vec![],
-        )
-        .await;
+        c.delete_signed(&alice, &path).await;
         c.deposit2_ok(&alice, &laptop).await;
         server.stop().await;
     }

@@ -405,14 +405,7 @@ async fn refusals_are_clean_and_uniform() {
         assert_eq!(c.list2(&alice, &laptop).await.len(), 2);
         let path = format!("{list}/{first}");
         for _ in 0..2 {
-            let r = c
-                .send(
-                    Method::DELETE,
-                    &path,
-                    Some(&alice.sign("DELETE", &path, b"")),
-                    vec![],
-                )
-                .await;
+            let r = c.delete_signed(&alice, &path).await;
             assert_eq!(r.status, StatusCode::NO_CONTENT, "idempotent");
         }
         c.deposit2_ok(&alice, &laptop).await;

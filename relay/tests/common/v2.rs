@@ -198,6 +198,12 @@ impl Client {
             .await
     }
 
+    /// `DELETE path` signed by `account`: the owner acknowledging (deleting) a blob.
+    pub async fn delete_signed(&self, account: &Account, path: &str) -> Reply {
+        let auth = account.sign("DELETE", path, b"");
+        self.send(Method::DELETE, path, Some(&auth), vec![]).await
+    }
+
     /// Deposits a 512-byte v2 envelope; returns (blob id, envelope).
     pub async fn deposit2_ok(&self, account: &Account, device: &DeviceId) -> (String, Vec<u8>) {
         let env = envelope2(account.id(), device, 512);
