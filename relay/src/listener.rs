@@ -141,8 +141,22 @@ fn unless_stalled<T>(
     }
 }
 
-/// Why a write stalls: the client does not take the answer.
-const WRITE_STALL: &str = "client takes no data";
+impl LimitedStream {
+    /// A write's `polled`, under the idle rule (the client does not take the answer).
+    fn write_unless_stalled(
+        &mut self,
+        polled: Poll<io::Result<usize>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        unless_stalled(
+            polled,
+            &mut self.write_stall,
+            self.idle_timeout,
+            cx,
+            "client takes no data",
+        )
+    }
+}
 
 impl AsyncRead for LimitedStream {
     fn poll_read(
@@ -168,15 +182,8 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
-        unless_stalled(
-            polled,
-            &mut this.write_stall,
-            this.idle_timeout,
-            cx,
-            WRITE_STALL,
-        )
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.write_unless_stalled(polled, cx)
     }
 
     fn poll_write_vectored(
@@ -184,15 +191,8 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        unless_stalled(
-            polled,
-            &mut this.write_stall,
-            this.idle_timeout,
-            cx,
-            WRITE_STALL,
-        )
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.write_unless_stalled(polled, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
