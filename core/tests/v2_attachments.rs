@@ -158,22 +158,29 @@ fn a_flipped_bit_under_a_matching_address_fails_the_tag() {
     );
 }
 
+/// Opens the file with its last chunk re-sealed by a lying sender, flagged `last`, from
+/// the real last bytes zero-padded to the chunk length and then `tweak`ed, under a
+/// manifest naming the forged chunk.
+fn open_with_forged_last(last: bool, tweak: impl FnOnce(&mut [u8])) -> Result<Vec<u8>, FileError> {
+    let (data, m, c) = three_chunks(1);
+    let mut padded = data[2048..].to_vec();
+    padded.resize(1024, 0);
+    tweak(&mut padded);
+    let forged = forge_chunk(&file_key(&m), 2, last, &padded, 9);
+    let a = m.chunk_addresses();
+    open_under_lie(
+        &m,
+        &data,
+        &[a[0], a[1], sha256(&forged)],
+        &[c[0].clone(), c[1].clone(), forged],
+    )
+}
+
 /// The last chunk sealed without its last flag: a file that could be extended.
 #[test]
 fn a_last_chunk_without_its_flag_fails() {
-    let (data, m, c) = three_chunks(1);
-    let key = file_key(&m);
-    let mut padded = data[2048..].to_vec();
-    padded.resize(1024, 0);
-    let forged = forge_chunk(&key, 2, false, &padded, 9);
-    let a = m.chunk_addresses();
     assert_eq!(
-        open_under_lie(
-            &m,
-            &data,
-            &[a[0], a[1], sha256(&forged)],
-            &[c[0].clone(), c[1].clone(), forged]
-        ),
+        open_with_forged_last(false, |_| {}),
         Err(FileError::ChunkOpen { index: 2 })
     );
 }
@@ -192,20 +199,8 @@ fn a_manifest_truncated_to_fewer_chunks_fails_on_the_flag() {
 
 #[test]
 fn padding_that_is_not_zeros_fails() {
-    let (data, m, c) = three_chunks(1);
-    let key = file_key(&m);
-    let mut padded = data[2048..].to_vec();
-    padded.resize(1024, 0);
-    padded[1000] = 1;
-    let forged = forge_chunk(&key, 2, true, &padded, 9);
-    let a = m.chunk_addresses();
     assert_eq!(
-        open_under_lie(
-            &m,
-            &data,
-            &[a[0], a[1], sha256(&forged)],
-            &[c[0].clone(), c[1].clone(), forged]
-        ),
+        open_with_forged_last(true, |padded| padded[1000] = 1),
         Err(FileError::ChunkOpen { index: 2 })
     );
 }
