@@ -84,18 +84,12 @@ async fn link_slots_are_write_once() {
         );
         let (ch, proof) = (channel(), proof_auth(&[5; 32]));
         let (hello, grant) = (slot(&ch, "hello"), slot(&ch, "grant"));
+        let link = format!("/v2/links/{ch}");
         for s in [&hello, &grant] {
             let r = c.send(Method::PUT, s, Some(&proof), b"x".to_vec()).await;
             assert_eq!(r.status, StatusCode::CREATED);
         }
-        let r = c
-            .send(
-                Method::DELETE,
-                &format!("/v2/links/{ch}"),
-                Some(&proof),
-                vec![],
-            )
-            .await;
+        let r = c.send(Method::DELETE, &link, Some(&proof), vec![]).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         for s in [&hello, &grant] {
             assert_eq!(
@@ -103,14 +97,7 @@ async fn link_slots_are_write_once() {
                 "no_link"
             );
         }
-        let r = c
-            .send(
-                Method::DELETE,
-                &format!("/v2/links/{ch}"),
-                Some(&proof),
-                vec![],
-            )
-            .await;
+        let r = c.send(Method::DELETE, &link, Some(&proof), vec![]).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "idempotent");
 
         // Other channels are untouched by all this.
