@@ -113,9 +113,7 @@ async fn deposits_must_name_the_mailboxs_device() {
         // A device that is not in the list, of a listed account and of none.
         let mut not_listed = Account::from_user(User::with_id(alice.user.id, 0));
         let extra = not_listed.add_device();
-        let r = c
-            .deposit2(&alice, &extra, envelope2(alice.id(), &extra, 512))
-            .await;
+        let r = c.deposit2_fresh(&alice, &extra).await;
         assert_eq!(
             (r.status, r.error().as_str()),
             (StatusCode::NOT_FOUND, "unknown_device")
@@ -152,9 +150,7 @@ async fn each_device_has_its_own_quota() {
             c.deposit2_ok(&alice, &laptop).await,
             c.deposit2_ok(&alice, &laptop).await,
         ];
-        let r = c
-            .deposit2(&alice, &laptop, envelope2(alice.id(), &laptop, 512))
-            .await;
+        let r = c.deposit2_fresh(&alice, &laptop).await;
         assert_eq!(
             (r.status, r.error().as_str()),
             (StatusCode::INSUFFICIENT_STORAGE, "mailbox_full")
@@ -281,9 +277,7 @@ async fn revoking_a_device_deletes_its_mailbox_and_ends_its_sessions() {
             "the open session is told and closed"
         );
         assert!(session.next().await.is_none());
-        let r = c
-            .deposit2(&alice, &stolen, envelope2(alice.id(), &stolen, 512))
-            .await;
+        let r = c.deposit2_fresh(&alice, &stolen).await;
         assert_eq!(
             (r.status, r.error().as_str()),
             (StatusCode::NOT_FOUND, "unknown_device"),

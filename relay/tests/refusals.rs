@@ -395,9 +395,7 @@ async fn refusals_are_clean_and_uniform() {
         // on acknowledgement.
         let (first, _) = c.deposit2_ok(&alice, &laptop).await;
         c.deposit2_ok(&alice, &laptop).await;
-        let r = c
-            .deposit2(&alice, &laptop, envelope2(alice.id(), &laptop, 512))
-            .await;
+        let r = c.deposit2_fresh(&alice, &laptop).await;
         assert_eq!(
             (r.status, r.error().as_str()),
             (StatusCode::INSUFFICIENT_STORAGE, "mailbox_full")
@@ -437,9 +435,7 @@ async fn rate_limits_refuse_with_429() {
         let (alice, laptop) = c.account(0).await;
         c.deposit2_ok(&alice, &laptop).await;
         c.deposit2_ok(&alice, &laptop).await;
-        let r = c
-            .deposit2(&alice, &laptop, envelope2(alice.id(), &laptop, 512))
-            .await;
+        let r = c.deposit2_fresh(&alice, &laptop).await;
         assert_eq!(
             (r.status, r.error().as_str()),
             (StatusCode::TOO_MANY_REQUESTS, "rate_limited")

@@ -204,6 +204,12 @@ impl Client {
         self.send(Method::DELETE, path, Some(&auth), vec![]).await
     }
 
+    /// Deposits a fresh 512-byte v2 envelope for `device`; the reply, whatever it is.
+    pub async fn deposit2_fresh(&self, account: &Account, device: &DeviceId) -> Reply {
+        self.deposit2(account, device, envelope2(account.id(), device, 512))
+            .await
+    }
+
     /// Deposits a 512-byte v2 envelope; returns (blob id, envelope).
     pub async fn deposit2_ok(&self, account: &Account, device: &DeviceId) -> (String, Vec<u8>) {
         let env = envelope2(account.id(), device, 512);
