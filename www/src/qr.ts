@@ -1,8 +1,10 @@
 // Safety-number QR codes: rendering (qrcode, byte mode) and decoding (jsQR) from an
-// uploaded picture or camera frames. Everything stays in the page.
+// uploaded picture or camera frames, and the button screens scan with. Everything stays
+// in the page.
 
 import QRCode from 'qrcode';
 import jsQR from 'jsqr';
+import { h } from './util';
 
 export async function drawQr(canvas: HTMLCanvasElement, payload: Uint8Array): Promise<void> {
   await QRCode.toCanvas(canvas, [{ data: payload, mode: 'byte' }], {
@@ -64,4 +66,44 @@ export async function scanCamera(video: HTMLVideoElement, signal: AbortSignal): 
     for (const t of stream.getTracks()) t.stop();
     video.srcObject = null;
   }
+}
+
+/**
+ * The button that starts and stops a camera scan into `video` (shown while it runs), so
+ * every screen that scans behaves alike. `onResult` gets what `scanCamera` found (`null`
+ * when nothing) and whether the user stopped it; `onUnavailable` runs when there is no
+ * camera.
+ */
+export function cameraScanButton(opts: {
+  video: HTMLVideoElement;
+  label: string;
+  testId?: string;
+  onResult: (found: Uint8Array | null, stopped: boolean) => Promise<void>;
+  onUnavailable: () => void;
+}): HTMLButtonElement {
+  let scanning: AbortController | null = null;
+  const btn = h('button', {
+    type: 'button',
+    'data-testid': opts.testId,
+    onclick: async () => {
+      if (scanning) {
+        scanning.abort();
+        return;
+      }
+      scanning = new AbortController();
+      opts.video.hidden = false;
+      btn.textContent = 'Stop camera';
+      try {
+        const found = await scanCamera(opts.video, scanning.signal);
+        await opts.onResult(found, scanning.signal.aborted);
+      } catch {
+        opts.onUnavailable();
+      } finally {
+        scanning = null;
+        opts.video.hidden = true;
+        btn.textContent = opts.label;
+      }
+    },
+  }, opts.label);
+  return btn;
 }

@@ -4,7 +4,7 @@
 import { errorCode } from '../backend/types';
 import type { SafetyInfo } from '../backend/types';
 import type { Contact } from '../records';
-import { decodeImageFile, drawQr, scanCamera } from '../qr';
+import { cameraScanButton, decodeImageFile, drawQr } from '../qr';
 import { badge, focusHeading, friendly, toast, ui } from '../ui';
 import { h, sleep } from '../util';
 
@@ -28,7 +28,6 @@ export async function showContact(c: Contact, focus = false) {
   const result = h('p.result', { role: 'status', 'aria-live': 'polite', 'data-testid': 'verify-result' });
   const canvas = h('canvas.qr', { role: 'img', 'aria-label': 'QR code of your safety number with this contact', 'data-testid': 'qr' });
   const video = h('video.scanner', { hidden: true, 'aria-label': 'Camera preview' });
-  let scanning: AbortController | null = null;
   const onScanned = async (bytes: Uint8Array | null) => {
     if (!bytes) {
       result.textContent = 'No QR code found. Try again with the whole code in view.';
@@ -59,29 +58,17 @@ export async function showContact(c: Contact, focus = false) {
       file.value = '';
     },
   });
-  const scanBtn = h('button', {
-    type: 'button',
-    onclick: async () => {
-      if (scanning) {
-        scanning.abort();
-        return;
-      }
-      scanning = new AbortController();
-      video.hidden = false;
-      scanBtn.textContent = 'Stop camera';
-      try {
-        const found = await scanCamera(video, scanning.signal);
-        if (found || !scanning.signal.aborted) await onScanned(found);
-      } catch {
-        result.textContent = 'The camera is not available. Upload a picture of their code instead, or compare the digits.';
-        result.className = 'result bad';
-      } finally {
-        scanning = null;
-        video.hidden = true;
-        scanBtn.textContent = 'Scan their code';
-      }
+  const scanBtn = cameraScanButton({
+    video,
+    label: 'Scan their code',
+    onResult: async (found, stopped) => {
+      if (found || !stopped) await onScanned(found);
     },
-  }, 'Scan their code');
+    onUnavailable: () => {
+      result.textContent = 'The camera is not available. Upload a picture of their code instead, or compare the digits.';
+      result.className = 'result bad';
+    },
+  });
 
   const kc = c.keyChanged;
   // The new key's safety number, when known. After a key that changed again while being

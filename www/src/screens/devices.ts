@@ -3,7 +3,7 @@
 
 import { errorCode } from '../backend/types';
 import type { DeviceInfo, LinkApproval } from '../backend/types';
-import { decodeImageFile, scanCamera } from '../qr';
+import { cameraScanButton, decodeImageFile } from '../qr';
 import { focusHeading, friendly, timeEl, ui } from '../ui';
 import { dec, h } from '../util';
 
@@ -72,7 +72,6 @@ export async function showDevices(focus = false) {
   const approveBox = h('div.approve', { hidden: true });
   let approval: LinkApproval | null = null;
   const video = h('video.scanner', { hidden: true, 'aria-label': 'Camera preview' });
-  let scanning: AbortController | null = null;
   const useCode = async (code: string | null) => {
     linkResult.textContent = '';
     linkResult.className = 'result';
@@ -151,30 +150,18 @@ export async function showDevices(focus = false) {
       await useCode(linkCode(dec.decode(bytes)));
     },
   });
-  const scanBtn = h('button', {
-    type: 'button',
-    'data-testid': 'link-scan',
-    onclick: async () => {
-      if (scanning) {
-        scanning.abort();
-        return;
-      }
-      scanning = new AbortController();
-      video.hidden = false;
-      scanBtn.textContent = 'Stop camera';
-      try {
-        const found = await scanCamera(video, scanning.signal);
-        if (found) await useCode(linkCode(dec.decode(found)));
-      } catch {
-        linkResult.textContent = 'The camera is not available. Upload a picture of the code, or type it.';
-        linkResult.className = 'result bad';
-      } finally {
-        scanning = null;
-        video.hidden = true;
-        scanBtn.textContent = 'Scan its code';
-      }
+  const scanBtn = cameraScanButton({
+    video,
+    label: 'Scan its code',
+    testId: 'link-scan',
+    onResult: async (found) => {
+      if (found) await useCode(linkCode(dec.decode(found)));
     },
-  }, 'Scan its code');
+    onUnavailable: () => {
+      linkResult.textContent = 'The camera is not available. Upload a picture of the code, or type it.';
+      linkResult.className = 'result bad';
+    },
+  });
   const linkForm = h(
     'form.link-form',
     {
