@@ -87,40 +87,36 @@ export async function showAuth(initial: 'register' | 'login' = 'register') {
   tabReg.onclick = () => ((mode = 'register'), render());
   tabLog.onclick = () => ((mode = 'login'), render());
   const linkBtn = h('button.link', { type: 'button', 'data-testid': 'link-from-device', onclick: () => showLinkNew() }, 'Link from another device');
-  const form = h(
-    'form.card.auth',
-    {
-      'aria-labelledby': 'auth-title',
-      onsubmit: async (ev: Event) => {
-        ev.preventDefault();
-        err.textContent = '';
-        if (mode === 'register') {
-          const st = rate();
-          if (st && !st.ok) {
-            err.textContent = `This password is too easy to guess (${st.label.toLowerCase()}). ${st.feedback}`;
-            pass.focus();
-            return;
-          }
+  const form = authForm(
+    'auth-title',
+    err,
+    async () => {
+      if (mode === 'register') {
+        const st = rate();
+        if (st && !st.ok) {
+          err.textContent = `This password is too easy to guess (${st.label.toLowerCase()}). ${st.feedback}`;
+          pass.focus();
+          return;
         }
-        submit.disabled = true;
-        form.setAttribute('aria-busy', 'true');
-        try {
-          const acct =
-            mode === 'register'
-              ? await backend.register(user.value.trim(), pass.value, set, Number(keySize.value) || undefined, defaultDeviceName())
-              : await backend.login(user.value.trim(), pass.value, set, takeOver(), defaultDeviceName());
-          pass.value = '';
-          await enter(acct);
-        } catch (e) {
-          if (errorCode(e) === 'LOCKED') return showElsewhere();
-          err.textContent = friendly(e);
-          set(null);
-          if (errorCode(e) === 'DEVICE_LIMIT') void offerRemoval(user.value.trim(), pass.value, full, () => form.requestSubmit());
-        } finally {
-          submit.disabled = false;
-          form.removeAttribute('aria-busy');
-        }
-      },
+      }
+      submit.disabled = true;
+      form.setAttribute('aria-busy', 'true');
+      try {
+        const acct =
+          mode === 'register'
+            ? await backend.register(user.value.trim(), pass.value, set, Number(keySize.value) || undefined, defaultDeviceName())
+            : await backend.login(user.value.trim(), pass.value, set, takeOver(), defaultDeviceName());
+        pass.value = '';
+        await enter(acct);
+      } catch (e) {
+        if (errorCode(e) === 'LOCKED') return showElsewhere();
+        err.textContent = friendly(e);
+        set(null);
+        if (errorCode(e) === 'DEVICE_LIMIT') void offerRemoval(user.value.trim(), pass.value, full, () => form.requestSubmit());
+      } finally {
+        submit.disabled = false;
+        form.removeAttribute('aria-busy');
+      }
     },
     h('h1#auth-title', null, 'Sealpost'),
     h('p.lede', null, 'Private messages, end-to-end encrypted, right in your browser.'),
@@ -198,51 +194,47 @@ function showLinkNew() {
       void showAuth('login');
     },
   }, 'Back');
-  const form = h(
-    'form.card.auth',
-    {
-      'aria-labelledby': 'link-title',
-      onsubmit: async (ev: Event) => {
-        ev.preventDefault();
-        err.textContent = '';
-        go.disabled = true;
-        try {
-          pending = await backend.startLink(name.value.trim() || defaultDeviceName(), pass.value);
-          pass.value = '';
-        } catch (e) {
-          err.textContent = friendly(e);
-          go.disabled = false;
-          return;
-        }
-        const link = pending;
-        const canvas = h('canvas.qr', { role: 'img', 'aria-label': 'QR code that links this browser', 'data-testid': 'link-qr' });
-        const groups = groupCode(link.code).split(' ');
-        const status = h('p.result', { role: 'status', 'data-testid': 'link-status' }, 'Waiting for your other device…');
-        form.replaceChildren(
-          h('h1#link-title', null, 'Link this browser'),
-          h('p', null, 'On a device where you use Sealpost, open ', h('strong', null, 'Account → Devices → Link a new device'), ', then scan this code or type the characters below.'),
-          h('div.qr-box', null, canvas),
-          h('div.digits.link-code', { role: 'group', 'data-testid': 'link-code', 'aria-label': `Link code: ${groups.join(' ')}` }, ...groups.map((g) => h('span', null, g))),
-          h('p.hint', null, `This browser will be called “${name.value.trim() || defaultDeviceName()}”. Check that your other device shows that name before you confirm there.`),
-          status,
-          err,
-          back,
-        );
-        await drawQr(canvas, link.qrPayload).catch(() => (canvas.hidden = true));
-        try {
-          const { account, history } = await link.wait();
-          if (pending !== link) return; // cancelled meanwhile
-          status.textContent = 'Linked. Opening your messages…';
-          status.className = 'result good';
-          await enter(account, history);
-        } catch (e) {
-          if (pending !== link) return;
-          status.textContent = '';
-          const code = errorCode(e);
-          err.textContent =
-            code === 'LINK_REFUSED' ? 'The link was cancelled on the other device.' : code === 'LINK_EXPIRED' ? 'The code expired before your other device confirmed it. Go back and start again.' : `The link did not complete: ${friendly(e)}`;
-        }
-      },
+  const form = authForm(
+    'link-title',
+    err,
+    async () => {
+      go.disabled = true;
+      try {
+        pending = await backend.startLink(name.value.trim() || defaultDeviceName(), pass.value);
+        pass.value = '';
+      } catch (e) {
+        err.textContent = friendly(e);
+        go.disabled = false;
+        return;
+      }
+      const link = pending;
+      const canvas = h('canvas.qr', { role: 'img', 'aria-label': 'QR code that links this browser', 'data-testid': 'link-qr' });
+      const groups = groupCode(link.code).split(' ');
+      const status = h('p.result', { role: 'status', 'data-testid': 'link-status' }, 'Waiting for your other device…');
+      form.replaceChildren(
+        h('h1#link-title', null, 'Link this browser'),
+        h('p', null, 'On a device where you use Sealpost, open ', h('strong', null, 'Account → Devices → Link a new device'), ', then scan this code or type the characters below.'),
+        h('div.qr-box', null, canvas),
+        h('div.digits.link-code', { role: 'group', 'data-testid': 'link-code', 'aria-label': `Link code: ${groups.join(' ')}` }, ...groups.map((g) => h('span', null, g))),
+        h('p.hint', null, `This browser will be called “${name.value.trim() || defaultDeviceName()}”. Check that your other device shows that name before you confirm there.`),
+        status,
+        err,
+        back,
+      );
+      await drawQr(canvas, link.qrPayload).catch(() => (canvas.hidden = true));
+      try {
+        const { account, history } = await link.wait();
+        if (pending !== link) return; // cancelled meanwhile
+        status.textContent = 'Linked. Opening your messages…';
+        status.className = 'result good';
+        await enter(account, history);
+      } catch (e) {
+        if (pending !== link) return;
+        status.textContent = '';
+        const code = errorCode(e);
+        err.textContent =
+          code === 'LINK_REFUSED' ? 'The link was cancelled on the other device.' : code === 'LINK_EXPIRED' ? 'The code expired before your other device confirmed it. Go back and start again.' : `The link did not complete: ${friendly(e)}`;
+      }
     },
     h('h1#link-title', null, 'Link from another device'),
     h('p.lede', null, 'Add this browser to an account you use on another device: no password needed, and your contacts and (if you want) your messages come along.'),
@@ -266,25 +258,22 @@ function showUnlock(username: string) {
   const { box, set } = progressView();
   const pass = h('input#password', { type: 'password', autocomplete: 'current-password', required: true });
   const submit = h('button.primary', { type: 'submit', 'data-testid': 'unlock-submit' }, 'Unlock');
-  const form = h(
-    'form.card.auth',
-    {
-      onsubmit: async (ev: Event) => {
-        ev.preventDefault();
-        err.textContent = '';
-        submit.disabled = true;
-        try {
-          const acct = await backend.unlock(pass.value, set, takeOver());
-          pass.value = '';
-          await enter(acct);
-        } catch (e) {
-          if (errorCode(e) === 'LOCKED') return showElsewhere();
-          err.textContent = friendly(e);
-          set(null);
-        } finally {
-          submit.disabled = false;
-        }
-      },
+  const form = authForm(
+    undefined,
+    err,
+    async () => {
+      submit.disabled = true;
+      try {
+        const acct = await backend.unlock(pass.value, set, takeOver());
+        pass.value = '';
+        await enter(acct);
+      } catch (e) {
+        if (errorCode(e) === 'LOCKED') return showElsewhere();
+        err.textContent = friendly(e);
+        set(null);
+      } finally {
+        submit.disabled = false;
+      }
     },
     h('h1', null, 'Welcome back'),
     h('p.lede', null, `Your messages on this device are locked with your password. Unlock as `, h('strong', null, username), '.'),
@@ -315,4 +304,28 @@ function showUnlock(username: string) {
   );
   setScreen('auth', h('main.center', null, form));
   pass.focus();
+}
+
+/**
+ * An auth card form (labelled by the heading `titleId`): submitting clears `err` and runs
+ * `onSubmit` in the page instead of navigating.
+ */
+function authForm(
+  titleId: string | undefined,
+  err: HTMLElement,
+  onSubmit: () => Promise<unknown>,
+  ...children: (Node | string | null | undefined | false)[]
+): HTMLFormElement {
+  return h(
+    'form.card.auth',
+    {
+      'aria-labelledby': titleId,
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        err.textContent = '';
+        await onSubmit();
+      },
+    },
+    ...children,
+  );
 }
