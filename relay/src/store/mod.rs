@@ -8,6 +8,7 @@
 mod devices;
 mod links;
 mod postgres;
+mod schema_version;
 mod shared;
 mod sqlite;
 mod sqlite_writer;

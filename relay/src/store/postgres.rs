@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use super::shared::{self, Pools};
 use sealpost_core::UserId;
 
-use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store};
+use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, schema_version};
 use crate::push::Hub;
 
 /// The notification channel; the payload is `<instance>:<mailbox key in hex>`, where
@@ -159,13 +159,7 @@ impl PostgresStore {
             .bind(SCHEMA_LOCK)
             .execute(&mut *conn)
             .await?;
-        let mut created = Ok(());
-        for statement in SCHEMA.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            created = sqlx::query(statement).execute(&mut *conn).await.map(drop);
-            if created.is_err() {
-                break;
-            }
-        }
+        let created = create_schema(&mut conn).await;
         sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(SCHEMA_LOCK)
             .execute(&mut *conn)
@@ -339,5 +333,37 @@ async fn listen(pool: &PgPool, hub: &Hub, instance: &str) -> Result<()> {
             hub.notify(&mailbox);
         }
     }
+    Ok(())
+}
+
+/// Checks the recorded schema version (under the schema lock), then creates what is
+/// missing and records the version.
+async fn create_schema(conn: &mut sqlx::PgConnection) -> Result<()> {
+    let (has_tables, has_version): (bool, bool) = sqlx::query_as(
+        "SELECT to_regclass('blobs') IS NOT NULL, to_regclass('schema_version') IS NOT NULL",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let found: Option<i64> = if has_version {
+        sqlx::query_scalar("SELECT version FROM schema_version LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?
+    } else {
+        None
+    };
+    schema_version::check(found, has_tables)?;
+    for statement in SCHEMA.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO schema_version (version) SELECT $1 \
+         WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
+    )
+    .bind(schema_version::SCHEMA_VERSION)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

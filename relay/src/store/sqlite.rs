@@ -29,7 +29,9 @@ use super::shared::{self, Pools};
 use super::sqlite_writer::{Job, Turn, Writer};
 use sealpost_core::UserId;
 
-use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, StoreError};
+use super::{
+    BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, StoreError, schema_version,
+};
 use crate::push::Hub;
 
 const SCHEMA: &str = "
@@ -166,7 +168,23 @@ impl SqliteStore {
         // `connect_with` tries one acquisition and puts the connection back without
         // `after_release`: end that turn here.
         drop(turn.lock().unwrap_or_else(PoisonError::into_inner).take());
+        let found: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&writer)
+            .await?;
+        let has_tables: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blobs')",
+        )
+        .fetch_one(&writer)
+        .await?;
+        // SQLite's own header field: 0 until a relay has recorded its schema.
+        schema_version::check((found != 0).then_some(found), has_tables)?;
         sqlx::raw_sql(SCHEMA).execute(&writer).await?;
+        sqlx::raw_sql(&format!(
+            "PRAGMA user_version = {}",
+            schema_version::SCHEMA_VERSION
+        ))
+        .execute(&writer)
+        .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
