@@ -158,9 +158,10 @@ fn link() {
     };
     let sealed_grant = grant.seal(&mut rng(43), &code, &sealed_hello).unwrap();
     let generated = json!({
-        "note": "code is 20 base32 characters; channel = SHA-256(\"sealpost/v2/link-channel\\0\" || code)[0..16]; link_key = HKDF-SHA256(code, empty salt, \"sealpost/v2/link-key\", 32). Open hello, then grant with SHA-256(hello) in its associated data. The grant holds alice's identity PKCS#8 from ../keys.json.",
+        "note": "code is 20 base32 characters; channel = SHA-256(\"sealpost/v2/link-channel\\0\" || code)[0..16]; link_key = HKDF-SHA256(code, empty salt, \"sealpost/v2/link-key\", 32); delete_proof = SHA-256(\"sealpost/v2/link-delete\\0\" || code), sent as Authorization: Link base64url(delete_proof). Open hello, then grant with SHA-256(hello) in its associated data. The grant holds alice's identity PKCS#8 from ../keys.json.",
         "code": code.as_str(),
         "channel": hex::encode(code.channel()),
+        "delete_proof": hex::encode(code.delete_proof()),
         "hello": hex::encode(&sealed_hello),
         "hello_device_id": hello.device_id.to_hex(),
         "hello_name": hello.name,
@@ -171,6 +172,7 @@ fn link() {
     check_or_write("link.json", generated.clone());
     let code = LinkCode::parse(generated["code"].as_str().unwrap()).unwrap();
     assert_eq!(hex::encode(code.channel()), generated["channel"]);
+    assert_eq!(hex::encode(code.delete_proof()), generated["delete_proof"]);
     let h = hex_of(&generated, "hello");
     assert_eq!(LinkHello::open(&code, &h).unwrap(), hello);
     let g = LinkGrant::open(&code, &h, &hex_of(&generated, "grant")).unwrap();

@@ -558,10 +558,12 @@ await check("envelopes.json negative: a corrupted session store is MALFORMED (16
 const linkJson = vectors("v2/link.json");
 const linkCode = linkJson.code;
 
-await check("link.json: channel and link key from the code (19.2)", async () => {
+await check("link.json: channel, deletion proof and link key from the code (19.2)", async () => {
   assert(/^[A-Z2-7]{20}$/.test(linkCode), "20 base32 characters");
   const channel = (await sha256(cat(utf8("sealpost/v2/link-channel\0"), utf8(linkCode)))).subarray(0, 16);
   assert(hex(channel) === linkJson.channel, "channel");
+  const proof = await sha256(cat(utf8("sealpost/v2/link-delete\0"), utf8(linkCode)));
+  assert(hex(proof) === linkJson.delete_proof, "deletion proof");
 });
 
 const linkKey = await hkdf(utf8(linkCode), new Uint8Array(0), utf8("sealpost/v2/link-key"), 32);
