@@ -191,7 +191,7 @@ pub fn app(state: AppState) -> Router {
 /// Protocol v2 (docs/PROTOCOL.md): the device directory, per-device mailboxes, key
 /// backups and link channels.
 fn v2_routes(state: &AppState) -> Router<AppState> {
-    use routes::{backup, devices, links, mailbox};
+    use routes::{backup, devices, fanout, links, mailbox};
     let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);
     // The token in front of the blob; the handler checks the blob's own size.
     let backup_limit = DefaultBodyLimit::max(state.limits.max_backup_v2_bytes.saturating_add(32));
@@ -212,6 +212,12 @@ fn v2_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/v2/users/{id}/backup/params", get(backup::params))
         .route("/v2/users/{id}/backup/fetch", post(backup::fetch))
+        .route(
+            "/v2/mailboxes",
+            post(fanout::deposit_many).layer(DefaultBodyLimit::max(fanout::body_limit(
+                state.limits.max_blob_bytes,
+            ))),
+        )
         .route(
             "/v2/mailboxes/{id}/{device}",
             post(mailbox::deposit).layer(blob_limit),

@@ -12,6 +12,9 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use sealpost_core::v2::MAX_DEVICES;
+use sealpost_core::v2::group::MAX_MEMBERS;
+
 use crate::AppState;
 use crate::address::ClientSource;
 use crate::config::Config;
@@ -41,6 +44,21 @@ pub const MAX_LIST_VERSION_AHEAD_SECS: i64 = 24 * 3600;
 
 /// Most blob ids in one acknowledgement.
 pub const MAX_ACK_IDS: usize = 1000;
+
+/// Most mailboxes of one multi-recipient deposit: every device of a full group
+/// (1,000 members of 8 devices each).
+pub const MAX_FANOUT: usize = MAX_MEMBERS * MAX_DEVICES;
+
+/// Most bytes one multi-recipient deposit may store in all (recipients × blob length):
+/// what one request can make the relay write is bounded whatever it names. A group
+/// message of the 8 KiB bucket reaches 8,000 devices.
+pub const MAX_FANOUT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Recipients of a multi-recipient deposit that cost one token of the per-address rate
+/// limit (the request's own token included): storing one blob in many mailboxes is
+/// many writes, so a flood of fan-outs is throttled like a flood of deposits, only
+/// 50 times more leniently.
+pub const FANOUT_RECIPIENTS_PER_TOKEN: usize = 50;
 
 /// Blobs returned by one listing (and pushed per database read).
 pub const PAGE: i64 = 100;
@@ -137,6 +155,12 @@ impl<K: Hash + Eq> RateLimiter<K> {
 
     /// Takes one token for `key`; `false` if there is none.
     pub fn allow(&self, key: K) -> bool {
+        self.allow_n(key, 1.0)
+    }
+
+    /// Takes `n` tokens for `key` (a request that costs as much as `n` ordinary ones);
+    /// `false`, taking none, if there are fewer.
+    pub fn allow_n(&self, key: K, n: f64) -> bool {
         if self.per_sec == 0.0 {
             return true;
         }
@@ -149,8 +173,8 @@ impl<K: Hash + Eq> RateLimiter<K> {
         let refill = now.duration_since(b.last).as_secs_f64() * self.per_sec;
         b.tokens = (b.tokens + refill).min(self.burst);
         b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        if b.tokens >= n {
+            b.tokens -= n;
             true
         } else {
             false

@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::Utf8Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sealpost_core::padding;
+use sealpost_core::v2::group::GROUP_VERSION;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -64,18 +66,17 @@ pub async fn deposit(
     outcome
 }
 
-async fn store_blob(
+/// The checks every deposited blob passes, single or multi-recipient: at most
+/// `--max-blob-bytes`, a padding bucket, and either a group message (version 3, the
+/// same blob for every member device: nothing in it names a mailbox) or, when
+/// `mailbox` is given, a v2 envelope that starts with that mailbox's prefix.
+pub fn check_blob(
     state: &AppState,
-    mailbox: Mailbox,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let body = body?;
+    body: &[u8],
+    mailbox: Option<&Mailbox>,
+) -> Result<(), ApiError> {
     if body.len() > state.limits.max_blob_bytes {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "blob exceeds the size limit",
-        ));
+        return Err(too_large());
     }
     if !padding::is_bucket(body.len()) {
         return Err(ApiError::bad_request(
@@ -83,13 +84,38 @@ async fn store_blob(
             "blob length must be one of the padding buckets",
         ));
     }
-    let prefix = envelope_prefix(&mailbox);
-    if !body.starts_with(&prefix) {
-        return Err(ApiError::bad_request(
-            "bad_envelope",
-            "envelope must start with version 2, the user id and the device id of the mailbox",
-        ));
+    let group_message = body.first() == Some(&GROUP_VERSION);
+    let envelope = mailbox.is_some_and(|m| body.starts_with(&envelope_prefix(m)));
+    if group_message || envelope {
+        return Ok(());
     }
+    Err(ApiError::bad_request(
+        "bad_envelope",
+        match mailbox {
+            Some(_) => {
+                "blob must be a group message (version 3) or an envelope starting with version 2, the user id and the device id of the mailbox"
+            }
+            None => "a multi-recipient deposit takes group messages (version 3) only",
+        },
+    ))
+}
+
+/// `413 too_large`.
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        "blob exceeds the size limit",
+    )
+}
+
+async fn store_blob(
+    state: &AppState,
+    mailbox: Mailbox,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let body = body?;
+    check_blob(state, &body, Some(&mailbox))?;
     if !state.mailbox_limiter.allow(mailbox) {
         state.metrics.rate_limited.inc();
         return Err(ApiError::rate_limited(
@@ -99,32 +125,59 @@ async fn store_blob(
     let blob_id: BlobId = random_bytes();
     let received_at = coarse_time(now());
     // Encoded while nothing else waits for it, so the push can go out at the commit.
-    let frame = (body.len() <= PUSH_INLINE_MAX).then(|| blob_frame(&blob_id, received_at, &body));
+    let frame = push_frame(&blob_id, received_at, &body);
     match state
         .store
         .deposit(&mailbox, &blob_id, received_at, body, state.limits.quota)
         .await?
     {
         Deposit::Stored(seq) => {
-            match frame {
-                Some(frame) => state.hub.publish(&mailbox, &Pushed { seq, frame }),
-                None => state.hub.notify(&mailbox),
-            }
+            push(state, &mailbox, seq, frame.as_ref());
             Ok((
                 StatusCode::CREATED,
                 Json(json!({ "id": hex::encode(blob_id) })),
             ))
         }
-        Deposit::UnknownMailbox => Err(ApiError::not_found(
-            "unknown_device",
-            "the device is not in the account's device list (never added or revoked)",
-        )),
-        Deposit::OverQuota => Err(ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "mailbox_full",
-            "the mailbox is full; it accepts blobs again once its owner acknowledges some",
-        )),
+        Deposit::UnknownMailbox => Err(unknown_device()),
+        Deposit::OverQuota => Err(mailbox_full()),
     }
+}
+
+/// The WebSocket message of a stored blob, when it is small enough to push inline.
+pub fn push_frame(blob_id: &BlobId, received_at: i64, body: &[u8]) -> Option<Utf8Bytes> {
+    (body.len() <= PUSH_INLINE_MAX).then(|| blob_frame(blob_id, received_at, body))
+}
+
+/// Hands a stored blob to the mailbox's WebSocket subscribers: inline with its
+/// `frame`, or (too large to push) as a wake-up to read it from the store.
+pub fn push(state: &AppState, mailbox: &Mailbox, seq: i64, frame: Option<&Utf8Bytes>) {
+    match frame {
+        Some(frame) => state.hub.publish(
+            mailbox,
+            &Pushed {
+                seq,
+                frame: frame.clone(),
+            },
+        ),
+        None => state.hub.notify(mailbox),
+    }
+}
+
+/// `404 unknown_device`: the store found no such mailbox.
+pub fn unknown_device() -> ApiError {
+    ApiError::not_found(
+        "unknown_device",
+        "the device is not in the account's device list (never added or revoked)",
+    )
+}
+
+/// `507 mailbox_full`: the mailbox is at its quota.
+pub fn mailbox_full() -> ApiError {
+    ApiError::new(
+        StatusCode::INSUFFICIENT_STORAGE,
+        "mailbox_full",
+        "the mailbox is full; it accepts blobs again once its owner acknowledges some",
+    )
 }
 
 /// Issues a bearer token (signed request only).

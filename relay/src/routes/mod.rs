@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod devices;
+pub mod fanout;
 pub mod links;
 pub mod mailbox;
 

@@ -220,8 +220,21 @@ pub trait Records: Send + Sync {
 /// killed at any point loses nothing it acknowledged and never double-counts a quota.
 #[async_trait]
 pub trait Store: Records + DeviceRecords + LinkRecords + fmt::Debug {
-    /// Stores a blob if the mailbox exists and is under `quota`, durably, and tells
-    /// other relay processes sharing the database.
+    /// Stores the same blob in each mailbox of `to` (under the blob id paired with it)
+    /// that exists and is under `quota`, durably and in one commit, and tells other
+    /// relay processes sharing the database. One outcome per entry of `to`, in its
+    /// order; a refusal in one mailbox changes nothing in the others (docs/API.md
+    /// "Multi-recipient deposit"). `to` holds no mailbox twice (the route refuses
+    /// duplicates).
+    async fn deposit_many(
+        &self,
+        to: &[(Mailbox, BlobId)],
+        received_at: i64,
+        data: Bytes,
+        quota: Quota,
+    ) -> Result<Vec<Deposit>>;
+
+    /// Stores a blob in one mailbox: [`Store::deposit_many`] with one recipient.
     async fn deposit(
         &self,
         mailbox: &Mailbox,
@@ -229,7 +242,14 @@ pub trait Store: Records + DeviceRecords + LinkRecords + fmt::Debug {
         received_at: i64,
         data: Bytes,
         quota: Quota,
-    ) -> Result<Deposit>;
+    ) -> Result<Deposit> {
+        let outcomes = self
+            .deposit_many(&[(*mailbox, *id)], received_at, data, quota)
+            .await?;
+        outcomes.first().copied().ok_or_else(|| {
+            StoreError::from(sqlx::Error::Protocol("no outcome for the deposit".into()))
+        })
+    }
 
     /// Deletes the given blobs of `mailbox` (unknown ids are ignored); returns how many.
     async fn ack(&self, mailbox: &Mailbox, ids: &[BlobId]) -> Result<u64>;

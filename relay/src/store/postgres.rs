@@ -175,6 +175,42 @@ impl PostgresStore {
     fn payload(&self, key: &[u8]) -> String {
         format!("{}:{}", self.instance, hex::encode(key))
     }
+
+    /// One mailbox's deposit ([`DEPOSIT`]) on `db`: the pool (its own commit) or a
+    /// transaction.
+    async fn deposit_one<'e, E>(
+        &self,
+        db: E,
+        mailbox: &Mailbox,
+        id: &BlobId,
+        received_at: i64,
+        data: &[u8],
+        quota: Quota,
+    ) -> Result<Deposit>
+    where
+        E: sqlx::PgExecutor<'e>,
+    {
+        let size = super::stored_size(data);
+        let key = mailbox.key();
+        let row = sqlx::query(DEPOSIT)
+            .bind(key.as_slice())
+            .bind(id.as_slice())
+            .bind(received_at)
+            .bind(size)
+            .bind(data)
+            .bind(quota.max_blobs)
+            .bind(quota.max_bytes)
+            .bind(CHANNEL)
+            .bind(self.payload(&key))
+            .fetch_one(db)
+            .await?;
+        let seq: Option<i64> = row.try_get("seq")?;
+        let registered: bool = row.try_get("registered")?;
+        Ok(match (seq, registered) {
+            (Some(seq), _) => Deposit::Stored(seq),
+            (None, registered) => Deposit::refused(registered),
+        })
+    }
 }
 
 impl Pools for PostgresStore {
@@ -191,34 +227,36 @@ impl Pools for PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
-    async fn deposit(
+    async fn deposit_many(
         &self,
-        mailbox: &Mailbox,
-        id: &BlobId,
+        to: &[(Mailbox, BlobId)],
         received_at: i64,
         data: Bytes,
         quota: Quota,
-    ) -> Result<Deposit> {
-        let size = super::stored_size(&data);
-        let key = mailbox.key();
-        let row = sqlx::query(DEPOSIT)
-            .bind(key.as_slice())
-            .bind(id.as_slice())
-            .bind(received_at)
-            .bind(size)
-            .bind(data.as_ref())
-            .bind(quota.max_blobs)
-            .bind(quota.max_bytes)
-            .bind(CHANNEL)
-            .bind(self.payload(&key))
-            .fetch_one(&self.pool)
-            .await?;
-        let seq: Option<i64> = row.try_get("seq")?;
-        let registered: bool = row.try_get("registered")?;
-        Ok(match (seq, registered) {
-            (Some(seq), _) => Deposit::Stored(seq),
-            (None, registered) => Deposit::refused(registered),
-        })
+    ) -> Result<Vec<Deposit>> {
+        if let [(mailbox, id)] = to {
+            // One statement, its own commit: no transaction round trips.
+            return Ok(vec![
+                self.deposit_one(&self.pool, mailbox, id, received_at, &data, quota)
+                    .await?,
+            ]);
+        }
+        // The mailboxes' rows are locked in key order, so two multi-recipient deposits
+        // sharing mailboxes wait for each other instead of deadlocking (a single
+        // deposit locks one row only).
+        let mut order: Vec<usize> = (0..to.len()).collect();
+        order.sort_by_key(|&i| to.get(i).map(|(m, _)| m.key()));
+        let mut outcomes = vec![Deposit::UnknownMailbox; to.len()];
+        let mut tx = self.pool.begin().await?;
+        for i in order {
+            if let (Some((mailbox, id)), Some(slot)) = (to.get(i), outcomes.get_mut(i)) {
+                *slot = self
+                    .deposit_one(&mut *tx, mailbox, id, received_at, &data, quota)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     async fn ack(&self, mailbox: &Mailbox, ids: &[BlobId]) -> Result<u64> {

@@ -211,19 +211,17 @@ impl Pools for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn deposit(
+    async fn deposit_many(
         &self,
-        mailbox: &Mailbox,
-        id: &BlobId,
+        to: &[(Mailbox, BlobId)],
         received_at: i64,
         data: Bytes,
         quota: Quota,
-    ) -> Result<Deposit> {
+    ) -> Result<Vec<Deposit>> {
         let (reply, outcome) = oneshot::channel();
         self.hot
             .submit(Job::Deposit {
-                mailbox: *mailbox,
-                id: *id,
+                to: to.to_vec(),
                 received_at,
                 data,
                 quota,

@@ -46,14 +46,14 @@ enum Work {
 /// A write waiting for the group commit, with where to send its outcome.
 #[derive(Debug)]
 pub(super) enum Job {
-    /// [`super::Store::deposit`].
+    /// [`super::Store::deposit_many`]: every mailbox of one request in the same
+    /// commit.
     Deposit {
-        mailbox: Mailbox,
-        id: BlobId,
+        to: Vec<(Mailbox, BlobId)>,
         received_at: i64,
         data: Bytes,
         quota: Quota,
-        reply: oneshot::Sender<Result<Deposit>>,
+        reply: oneshot::Sender<Result<Vec<Deposit>>>,
     },
     /// [`super::Store::ack`].
     Ack {
@@ -79,7 +79,7 @@ pub(super) enum Job {
 
 /// What a job produced inside the batch, sent once the batch is committed.
 enum Outcome {
-    Deposit(Deposit),
+    Deposit(Vec<Deposit>),
     Ack(u64),
     Nonce(bool),
     Token,
@@ -230,13 +230,16 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Outcome>
     for job in batch {
         outcomes.push(match job {
             Job::Deposit {
-                mailbox,
-                id,
+                to,
                 received_at,
                 data,
                 quota,
                 ..
-            } => Outcome::Deposit(deposit(&tx, mailbox, id, *received_at, data, *quota)?),
+            } => Outcome::Deposit(
+                to.iter()
+                    .map(|(mailbox, id)| deposit(&tx, mailbox, id, *received_at, data, *quota))
+                    .collect::<rusqlite::Result<_>>()?,
+            ),
             Job::Ack { mailbox, ids, .. } => Outcome::Ack(ack(&tx, mailbox, ids)?),
             Job::Nonce {
                 user,
@@ -269,7 +272,7 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Outcome>
     Ok(outcomes)
 }
 
-/// One deposit. The counters row is the quota check, the existence check and the
+/// One mailbox's deposit. The counters row is the quota check, the existence check and the
 /// mailbox's sequence number in one step; a refusal changes nothing.
 fn deposit(
     tx: &Transaction<'_>,
