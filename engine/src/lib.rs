@@ -10,6 +10,7 @@ extern crate alloc;
 pub mod account_state;
 pub mod action;
 pub mod codec;
+pub mod content;
 mod engine;
 pub mod event;
 pub mod failures;

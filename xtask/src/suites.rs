@@ -95,6 +95,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         "webcrypto: group sender-key vectors (PROTOCOL.md 27) opened with WebCrypto alone",
         cmd::run(&mut cmd::new("node", &["tests/webcrypto/groups.mjs"])),
     ));
+    results.push((
+        "webcrypto: conversation content vectors (PROTOCOL.md 28) read from the document alone",
+        cmd::run(&mut cmd::new("node", &["tests/webcrypto/content.mjs"])),
+    ));
 
     if cmd::root().join(js).exists() {
         let built = build_wasm();
