@@ -5,8 +5,7 @@ import './style.css';
 import { warmUp } from './backend';
 import { showAuth } from './screens/auth';
 import { route } from './screens/shell';
-import { ui } from './ui';
-import { h } from './util';
+import { showUpdateNotice, ui } from './ui';
 
 addEventListener('hashchange', route);
 addEventListener('pagehide', () => {
@@ -23,11 +22,7 @@ if ('serviceWorker' in navigator && import.meta.env.PROD) {
   // code. Not on the first install (no controller yet when the page loaded).
   const hadController = !!navigator.serviceWorker.controller;
   navigator.serviceWorker.addEventListener('controllerchange', () => {
-    if (!hadController || document.querySelector('[data-testid=update-notice]')) return;
-    // Filled after it is in the page, so screen readers announce it.
-    const notice = h('div.update-notice', { role: 'status', 'data-testid': 'update-notice' });
-    document.body.append(notice);
-    setTimeout(() => notice.append('New version available — ', h('button.link', { type: 'button', onclick: () => location.reload() }, 'Reload')), 100);
+    if (hadController) showUpdateNotice();
   });
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => undefined);
 }

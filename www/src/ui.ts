@@ -2,7 +2,6 @@
 // badge, and the state the screens hand to one another (the open account's model, the
 // open chat, the panes of the main screen).
 
-import { errorCode } from './backend/types';
 import type { Model } from './model';
 import type { Contact } from './records';
 import { fmtTime, h } from './util';
@@ -42,25 +41,13 @@ export function toast(text: string) {
   (toast as unknown as { t?: number }).t = window.setTimeout(() => toastEl.classList.remove('show'), 4000);
 }
 
-export function friendly(e: unknown): string {
-  const code = errorCode(e);
-  const msg = e instanceof Error ? e.message : String(e);
-  switch (code) {
-    case 'INVALID_USERNAME':
-      return 'Usernames are 3 to 32 characters: letters, digits, dot, dash and underscore.';
-    case 'WEAK_PARAMETERS':
-      return 'Use a password of at least 8 characters.';
-    case 'WRONG_PASSWORD':
-      return 'Wrong username or password.';
-    case 'NETWORK':
-      return 'The relay cannot be reached. Check your connection and try again.';
-    case 'DEVICE_LIMIT':
-      return 'This account already has 8 devices. On one of them, open Account → Devices and remove one you no longer use, then try again.';
-    case 'DEVICE_REVOKED':
-      return 'This device was removed from the account. Log in again to add it back.';
-    default:
-      return msg;
-  }
+/** "New version available — Reload", once (this page runs older code than the server has). */
+export function showUpdateNotice() {
+  if (document.querySelector('[data-testid=update-notice]')) return;
+  // Filled after it is in the page, so screen readers announce it.
+  const notice = h('div.update-notice', { role: 'status', 'data-testid': 'update-notice' });
+  document.body.append(notice);
+  setTimeout(() => notice.append('New version available — ', h('button.link', { type: 'button', onclick: () => location.reload() }, 'Reload')), 100);
 }
 
 export function setScreen(name: string, ...children: Node[]) {

@@ -73,7 +73,7 @@ async function unlock(page) {
   await page.locator('[data-testid=me]').waitFor(T);
 }
 
-async function startChat(page, username) {
+export async function startChat(page, username) {
   await page.fill('[data-testid=new-contact]', username);
   await page.click('[data-testid=new-contact-submit]');
   await page.locator('[data-testid=safety-digits]').waitFor({ timeout: 30_000 });

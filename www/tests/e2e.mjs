@@ -3,8 +3,9 @@
 // a fresh relay on loopback serving www/dist, two independent browser contexts that
 // register, find each other, verify safety numbers (QR picture upload and digits),
 // chat both ways, queue offline, receive a backlog, a third context that logs in as one
-// of them, and a browser whose (fake) camera films a QR code. Screenshots of the main
-// screens go to test-artifacts/.
+// of them, and a browser whose (fake) camera films a QR code; then the device steps
+// (devices.mjs), the rough edges on desktop and phone (edges.mjs) and the error texts
+// (errors.mjs). Screenshots of the main screens go to test-artifacts/.
 //
 //   node www/tests/e2e.mjs            (E2E_KEY_SIZE=4096 for the package default keys)
 //
@@ -14,6 +15,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
 import { runDevices } from './devices.mjs';
+import { runEdges } from './edges.mjs';
+import { checkErrorTexts } from './errors.mjs';
 import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, newContext, runner, startRelay } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
@@ -78,6 +81,8 @@ try {
   ctxB = await newContext(browser, relay.url, problems, 'B');
   pageA = await ctxA.newPage();
   pageB = await ctxB.newPage();
+
+  await r.step('every error code the package can raise has friendly text (errors.mjs)', checkErrorTexts);
 
   const ok = await r.step('A and B register in independent contexts (keys in a worker, with progress)', async () => {
     await Promise.all([register(pageA, 'alice', { screenshots: true }), register(pageB, 'bob')]);
@@ -584,6 +589,8 @@ try {
 
   // Protocol v2: two devices per account (their own relay and browser).
   await runDevices(r, { relayBin, problems });
+  // Issue 14's rough edges, desktop and phone (their own relay and browser).
+  await runEdges(r, { relayBin, problems });
 
   await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
     expect(problems.length === 0, problems.join('\n'));

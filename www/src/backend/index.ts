@@ -99,6 +99,9 @@ class ClientAccount implements Account {
   private acks: string[] = [];
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
   private started = false;
+  /** The package's connection status, and whether it was ever online. */
+  private status = 'connecting';
+  private wasOnline = false;
   readonly username: string;
   readonly userId: string;
   readonly fingerprint: string;
@@ -125,8 +128,9 @@ class ClientAccount implements Account {
       this.queue = this.queue.then(() => this.handlers?.onNotice(notice)).catch((e) => console.warn('sealpost: notice handler failed', e));
     });
     client.onStatus((s) => {
-      const st = s === 'online' ? 'online' : s === 'connecting' && navigator.onLine ? 'connecting' : 'offline';
-      this.handlers?.onLinkState(st as LinkState);
+      this.status = s;
+      if (s === 'online') this.wasOnline = true;
+      this.handlers?.onLinkState(this.linkState());
     });
     client.onError((e) => {
       if (e.code === 'LOCKED') {
@@ -232,8 +236,23 @@ class ClientAccount implements Account {
     await (await kv()).clear();
   }
 
+  /**
+   * What the header shows: offline as soon as the browser says so (its socket may take
+   * many seconds to notice) or the socket dropped (until it is back); "connecting" only
+   * before the first connection.
+   */
+  private linkState(): LinkState {
+    if (!navigator.onLine) return 'offline';
+    if (this.status === 'online') return 'online';
+    return this.wasOnline ? 'offline' : 'connecting';
+  }
+  // (Back online, the package reconnects by itself: its worker has the same event.)
+  private onNetwork = () => this.handlers?.onLinkState(this.linkState());
+
   start(h: Handlers) {
     this.handlers = h;
+    addEventListener('online', this.onNetwork);
+    addEventListener('offline', this.onNetwork);
     if (!this.started) {
       this.started = true;
       void this.client.connect();
@@ -241,6 +260,8 @@ class ClientAccount implements Account {
   }
   stop() {
     this.handlers = null;
+    removeEventListener('online', this.onNetwork);
+    removeEventListener('offline', this.onNetwork);
   }
 
   private onMessage(m: IncomingMessage) {
@@ -294,7 +315,7 @@ async function open(username: string, password: string, onProgress: (p: Progress
     if (err.code === 'LOCKED') throw new AppError('LOCKED', 'Sealpost is open in another tab.');
     if (err.code === 'RATE_LIMITED') {
       const minutes = Math.max(1, Math.ceil((err.retryAfter ?? 900) / 60));
-      throw new AppError('RELAY_BUSY', `Too many wrong passwords: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
+      throw AppError.forUser('RELAY_BUSY', `Too many wrong passwords: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
     }
     throw err;
   }
@@ -319,7 +340,7 @@ export const backend: Backend = {
       }, name, password);
     } catch (e) {
       const err = wrap(e);
-      if (err.code === 'ALREADY_REGISTERED') throw new AppError('ALREADY_REGISTERED', `“${name}” is taken. Log in, or pick another name.`);
+      if (err.code === 'ALREADY_REGISTERED') throw AppError.forUser('ALREADY_REGISTERED', `“${name}” is taken. Log in, or pick another name.`);
       if (err.code === 'NETWORK') throw new AppError('NETWORK', 'The relay cannot be reached. Check your connection.');
       throw err;
     }
@@ -330,7 +351,7 @@ export const backend: Backend = {
   async login(username, password, onProgress, takeOver, deviceName) {
     const name = (await ids(username)).username;
     const client = await open(name, password, onProgress, takeOver, deviceName).catch((e: AppError) => {
-      if (e.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No account “${name}” here.`);
+      if (e.code === 'NOT_FOUND') throw AppError.forUser('NOT_FOUND', `No account “${name}” here.`);
       throw e;
     });
     await (await kv()).put('current', { username: client.username, userId: client.userId } satisfies Meta);
@@ -339,7 +360,7 @@ export const backend: Backend = {
 
   async unlock(password, onProgress, takeOver) {
     const meta = await (await kv()).get<Meta>('current');
-    if (!meta) throw new AppError('NOT_FOUND', 'No account on this device.');
+    if (!meta) throw AppError.forUser('NOT_FOUND', 'No account on this device.');
     return new ClientAccount(await open(meta.username, password, onProgress, takeOver));
   },
 

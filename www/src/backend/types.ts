@@ -209,6 +209,14 @@ export interface IdentityChangedDetails {
 export class AppError extends Error {
   /** Seconds the relay asked to wait (RATE_LIMITED, 503). */
   retryAfter?: number;
+  /** The message is written for the user (errors.ts shows it as it is). */
+  forUser = false;
+  /** An error whose message the screens show as it is. */
+  static forUser(code: string, message: string): AppError {
+    const e = new AppError(code, message);
+    e.forUser = true;
+    return e;
+  }
   constructor(public code: string, message: string, public status?: number, public details?: IdentityChangedDetails) {
     super(message);
     this.name = 'AppError';

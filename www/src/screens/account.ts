@@ -2,7 +2,8 @@
 
 import { forgetDevice } from '../backend';
 import { notifyOn, notifySupported, setNotify } from '../notify';
-import { friendly, toast, ui } from '../ui';
+import { toast, ui } from '../ui';
+import { friendly } from '../errors';
 import { h } from '../util';
 
 export function showAccount() {

@@ -7,7 +7,8 @@ import { errorCode } from '../backend/types';
 import type { PendingLink, Progress } from '../backend/types';
 import { drawQr } from '../qr';
 import { passwordStrength } from '../strength';
-import { friendly, setScreen, timeEl, toast } from '../ui';
+import { setScreen, timeEl, toast } from '../ui';
+import { friendly } from '../errors';
 import { h } from '../util';
 import { enter, showElsewhere, takeOver, takeOverRequested } from './shell';
 
@@ -107,7 +108,7 @@ export async function showAuth(initial: 'register' | 'login' = 'register') {
             ? await backend.register(user.value.trim(), pass.value, set, Number(keySize.value) || undefined, defaultDeviceName())
             : await backend.login(user.value.trim(), pass.value, set, takeOver(), defaultDeviceName());
         pass.value = '';
-        await enter(acct);
+        await enter(acct, undefined, mode === 'register');
       } catch (e) {
         if (errorCode(e) === 'LOCKED') return showElsewhere();
         err.textContent = friendly(e);
@@ -227,7 +228,7 @@ function showLinkNew() {
         if (pending !== link) return; // cancelled meanwhile
         status.textContent = 'Linked. Opening your messages…';
         status.className = 'result good';
-        await enter(account, history);
+        await enter(account, history, true);
       } catch (e) {
         if (pending !== link) return;
         status.textContent = '';

@@ -5,7 +5,8 @@ import type { Contact, Msg } from '../records';
 import { badge, timeEl, ui } from '../ui';
 import { h } from '../util';
 import { showContact } from './contact';
-import { currentPeer } from './shell';
+import { messageLimit } from './limit';
+import { checkPersistence, currentPeer } from './shell';
 
 let scrollPending = false;
 /** Scrolls the message list to the end once per frame (no forced layout per message). */
@@ -111,20 +112,23 @@ export function showChat(c: Contact): boolean {
     els.set(msg.id, el);
     list.append(el);
   }
-  const text = h('textarea#compose', { rows: 1, placeholder: 'Message', 'aria-label': `Message to ${c.username}`, 'data-testid': 'compose', maxLength: 10000 });
+  const text = h('textarea#compose', { rows: 1, placeholder: 'Message', 'aria-label': `Message to ${c.username}`, 'data-testid': 'compose' });
   text.value = m.drafts.get(c.userId) ?? '';
+  const limit = messageLimit(text);
   const send = h('button.primary', { type: 'submit', 'data-testid': 'send' }, 'Send');
   const composer = h('form.composer', {
     onsubmit: (ev: Event) => {
       ev.preventDefault();
       // Trailing spaces and newlines go; leading indentation (code, poems) stays.
       const v = text.value.trimEnd();
-      if (!v.trim() || c.keyChanged) return;
+      if (!v.trim() || c.keyChanged || !limit.fits()) return;
       text.value = '';
+      limit.update();
       m.setDraft(c.userId, '');
       void m.send(c, v);
+      void checkPersistence(true);
     },
-  }, text, send);
+  }, limit.el, text, send);
   text.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();

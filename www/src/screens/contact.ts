@@ -5,7 +5,8 @@ import { errorCode } from '../backend/types';
 import type { SafetyInfo } from '../backend/types';
 import type { Contact } from '../records';
 import { cameraScanButton, decodeImageFile, drawQr } from '../qr';
-import { badge, focusHeading, friendly, toast, ui } from '../ui';
+import { friendly } from '../errors';
+import { badge, focusHeading, toast, ui } from '../ui';
 import { h, sleep } from '../util';
 
 /** A safety number as twelve groups of five digits, read out whole by screen readers. */

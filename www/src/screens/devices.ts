@@ -3,8 +3,9 @@
 
 import { errorCode } from '../backend/types';
 import type { DeviceInfo, LinkApproval } from '../backend/types';
-import { cameraScanButton, decodeImageFile } from '../qr';
-import { focusHeading, friendly, timeEl, ui } from '../ui';
+import { cameraScanButton, decodeImageFile, preloadQr } from '../qr';
+import { friendly } from '../errors';
+import { focusHeading, timeEl, ui } from '../ui';
 import { dec, h } from '../util';
 
 /** The link code in `text` (typed with any spacing or case, or read from a QR code), or null. */
@@ -16,6 +17,7 @@ function linkCode(text: string): string | null {
 
 /** The devices of the account, revoke, and linking a new one (the old device's side). */
 export async function showDevices(focus = false) {
+  preloadQr(); // for reading a new device's code
   const m = ui.model!;
   ui.chatState = null;
   const listEl = h('ul.devices', { 'aria-label': 'Devices of your account', 'data-testid': 'devices' });

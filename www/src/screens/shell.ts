@@ -7,14 +7,16 @@ import { errorCode } from '../backend/types';
 import type { Account } from '../backend/types';
 import { Model } from '../model';
 import { notifyNew } from '../notify';
-import { app, focusHeading, friendly, setScreen, timeEl, toast, ui } from '../ui';
+import { app, focusHeading, setScreen, timeEl, toast, ui } from '../ui';
+import { friendly } from '../errors';
 import { h } from '../util';
 import { showAccount } from './account';
 import { renderChatUpdate, showChat } from './chat';
 import { showContact } from './contact';
 import { showDevices } from './devices';
 
-export async function enter(acct: Account, history?: Uint8Array) {
+/** `fresh`: the account was just created or added here (a moment to ask for persistent storage). */
+export async function enter(acct: Account, history?: Uint8Array, fresh = false) {
   // The package keeps the account open in one tab at a time (a Web Lock it took before
   // reading anything). Another tab's "Use here" closes it here: the keys are gone, so
   // stop and offer to take it back.
@@ -42,7 +44,7 @@ export async function enter(acct: Account, history?: Uint8Array) {
   });
   renderShell();
   route();
-  void askPersistence();
+  void checkPersistence(fresh);
   if (imported >= 0) toast(`Linked. ${imported} message${imported === 1 ? '' : 's'} came over from your other device.`);
   else if (imported === -2) toast('Linked, but the message history from your other device could not be opened.');
 }
@@ -112,13 +114,27 @@ function showRemoved() {
   );
 }
 
-async function askPersistence() {
+const STORAGE_DISMISSED = 'sealpost.storageNoticeDismissed';
+
+/**
+ * Whether the browser may delete this site's data when space runs low: the account
+ * screen explains it (ui.storageNote); the side bar says it in one line until dismissed
+ * (remembered in this browser). Asks for persistent storage only with `ask` (after the
+ * account was created or a message was sent: Firefox shows a prompt, Chromium decides
+ * from how the site is used), otherwise just looks.
+ */
+let asked = false;
+export async function checkPersistence(ask = false) {
+  if (ask && asked) return;
+  asked ||= ask;
+  let persisted = false;
   try {
     if (!navigator.storage?.persist) {
       ui.storageNote = 'This browser cannot promise to keep your messages: it may delete them when space runs low.';
-    } else if (!(await navigator.storage.persisted()) && !(await navigator.storage.persist())) {
-      ui.storageNote = 'Your browser did not grant persistent storage, so it may delete your messages when space runs low. Installing Sealpost (Add to Home screen) or bookmarking it usually helps.';
-    } else ui.storageNote = '';
+    } else {
+      persisted = (await navigator.storage.persisted()) || (ask && (await navigator.storage.persist()));
+      ui.storageNote = persisted ? '' : 'Your browser has not granted persistent storage, so it may delete your messages when space runs low. Installing Sealpost (Add to Home screen) or bookmarking it usually helps; your other devices keep their own copy.';
+    }
   } catch {
     ui.storageNote = 'Storage status unknown.';
   }
@@ -128,13 +144,21 @@ async function askPersistence() {
     n.hidden = !ui.storageNote;
   }
   const b = document.querySelector<HTMLElement>('[data-testid=storage-banner]');
-  if (b && ui.storageNote && sessionStorage.getItem('sealpost.storageSeen') !== '1') {
-    b.replaceChildren(
-      ui.storageNote + ' ',
-      h('button.link', { type: 'button', onclick: () => ((b.hidden = true), sessionStorage.setItem('sealpost.storageSeen', '1')) }, 'OK'),
-    );
-    b.hidden = false;
-  }
+  if (!b) return;
+  b.hidden = !ui.storageNote || localStorage.getItem(STORAGE_DISMISSED) === '1';
+  b.replaceChildren(
+    h('span.storage-text', null, 'This browser may delete messages.'),
+    h('a', { href: '#/account', 'data-testid': 'storage-details' }, 'Why?'),
+    h('button.link', {
+      type: 'button',
+      'aria-label': 'Dismiss the storage notice',
+      'data-testid': 'storage-dismiss',
+      onclick: () => {
+        b.hidden = true;
+        localStorage.setItem(STORAGE_DISMISSED, '1');
+      },
+    }, '✕'),
+  );
 }
 
 let listEl: HTMLElement;
@@ -177,7 +201,7 @@ function renderShell() {
           input.value = '';
           location.hash = `#/contact/${c.userId}`;
         } catch (e) {
-          err.textContent = errorCode(e) === 'SELF' ? 'That is your own username.' : friendly(e);
+          err.textContent = errorCode(e) === 'NOT_FOUND' ? `No one is registered as “${input.value.trim()}”. Check the spelling, or ask them for their username.` : friendly(e);
         } finally {
           btn.disabled = false;
         }
@@ -194,7 +218,7 @@ function renderShell() {
     linkEl,
     h('a.me', { href: '#/account', 'data-testid': 'me', 'aria-label': `Your account: ${m.account.username}` }, m.account.username),
   );
-  const storageBanner = h('p.banner.info.storage-banner', { role: 'status', hidden: true, 'data-testid': 'storage-banner' });
+  const storageBanner = h('p.storage-banner', { hidden: true, 'data-testid': 'storage-banner' });
   // Markers that belong to no conversation (the sender is unknown): listed here until dismissed.
   noticeEl = h('div.banner.info.loose-notices', { role: 'status', hidden: true, 'data-testid': 'loose-notices' });
   const side = h('nav.side', { 'aria-label': 'Chats' }, form, storageBanner, noticeEl, h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
@@ -226,7 +250,7 @@ function renderLink() {
   if (!linkEl || !ui.model) return;
   const s = ui.model.link;
   linkEl.dataset.state = s;
-  linkEl.textContent = s === 'online' ? 'Connected' : s === 'connecting' ? 'Connecting…' : 'Offline: messages will wait';
+  linkEl.textContent = s === 'online' ? 'Connected' : s === 'connecting' ? 'Connecting…' : navigator.onLine ? 'Offline: reconnecting…' : 'Offline: messages will wait';
 }
 
 function renderList() {

@@ -1,0 +1,57 @@
+// What each error code means to a user, in plain words. Every code the package can
+// raise (`SealpostErrorCode`, from wasm/src/error.rs) has an entry: the type checker
+// refuses a missing one, and www/tests/errors.mjs checks the list against the package's
+// enum. Screens that know more (which name was not found) say it themselves.
+
+import type { SealpostErrorCode } from 'sealpost-wasm';
+import { AppError, errorCode } from './backend/types';
+
+/** Codes the app itself raises (backend/, model.ts, lazy.ts). */
+type AppCode = 'INTEGRITY' | 'RELAY_BUSY' | 'SELF' | 'APP_FILES';
+
+const TRY_AGAIN = 'Try again; if it keeps happening, reload the page.';
+
+export const FRIENDLY: Record<SealpostErrorCode | AppCode, string> = {
+  INVALID_USERNAME: 'Usernames are 3 to 32 characters: letters, digits, dot, dash and underscore.',
+  MALFORMED: `Something arrived damaged and was not used. ${TRY_AGAIN}`,
+  INVALID_KEY: 'A key did not have the expected form, so it was not used. Ask your contact to log in again.',
+  BAD_SIGNATURE: 'A signature did not check out: what came was not used, in case someone tampered with it.',
+  DECRYPT_FAILED: 'Something could not be decrypted. Your data here may be damaged; your other devices still have their copy.',
+  REPLAY: 'This was already received once; the copy was ignored.',
+  EXPIRED: 'A key has expired. Ask your contact to open Sealpost so their keys are renewed.',
+  STALE: 'The relay already has newer information. Reload the page and try again.',
+  TOO_LARGE: 'That is too large to send or store.',
+  WRONG_PASSWORD: 'Wrong username or password.',
+  WEAK_PARAMETERS: 'Use a password of at least 8 characters.',
+  CRYPTO: `The browser's cryptography failed. ${TRY_AGAIN}`,
+  INVALID_ARGUMENT: `The app asked for something it should not have. ${TRY_AGAIN}`,
+  STORAGE: 'This browser could not read or write its storage. Check that the site may store data (not in a private window with storage blocked) and that the disk is not full.',
+  NETWORK: 'The relay cannot be reached. Check your connection and try again.',
+  RELAY: 'The relay could not do that just now. Try again in a minute.',
+  NOT_FOUND: 'Not found: check the name and try again.',
+  ALREADY_REGISTERED: 'That username is taken. Log in, or pick another name.',
+  UNAUTHORIZED: 'The relay no longer accepts this browser’s credentials. Log in again with your password.',
+  IDENTITY_CHANGED: 'Their key changed: compare safety numbers before you continue.',
+  CLOSED: 'You were logged out in this tab. Reload the page to unlock again.',
+  LOCKED: 'Sealpost is open in another tab or window. Use it there, or choose “Use here”.',
+  RATE_LIMITED: 'Too many attempts in a short time. Wait a few minutes and try again.',
+  DEVICE_LIMIT: 'This account already has 8 devices. On one of them, open Account → Devices and remove one you no longer use, then try again.',
+  LINK_EXPIRED: 'The link code expired before the other device confirmed it. Start again.',
+  LINK_REFUSED: 'The link was cancelled on the other device.',
+  DEVICE_REVOKED: 'This device was removed from the account. Log in again to add it back.',
+  INTEGRITY: 'The app files are corrupted or were tampered with. Reload the page.',
+  RELAY_BUSY: 'Too many wrong passwords: wait a few minutes and try again.',
+  SELF: 'That is your own username.',
+  APP_FILES: 'Part of the app could not be loaded (a new version may be out). Reload the page.',
+};
+
+/**
+ * The words to show for `e`: an app error written for the user as it is, otherwise the
+ * code's entry above; never a raw message from the relay or the package.
+ */
+export function friendly(e: unknown): string {
+  if (e instanceof AppError && e.forUser) return e.message;
+  const code = errorCode(e);
+  if (code && Object.hasOwn(FRIENDLY, code)) return FRIENDLY[code as keyof typeof FRIENDLY];
+  return `Something went wrong${code ? ` (${code})` : ''}. ${TRY_AGAIN}`;
+}
