@@ -178,6 +178,46 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_BACKUP_WINDOW_SECS", default_value_t = 900)]
     pub backup_window_secs: u64,
 
+    /// Largest file (attachment) clients should send, in bytes (default 100 MiB; at most
+    /// 2^30, the protocol's largest file). The relay never sees files: an upload token's
+    /// quota is one file of this size with its padding.
+    #[arg(long, env = "SEALPOST_MAX_FILE_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub max_file_bytes: u64,
+
+    /// Seconds a chunk is kept after its upload (default 14 days).
+    #[arg(long, env = "SEALPOST_CHUNK_TTL_SECS", default_value_t = 14 * 24 * 3600)]
+    pub chunk_ttl_secs: u64,
+
+    /// Seconds an expired chunk's address is remembered, so downloads say `410
+    /// chunk_expired` rather than `404` (default 90 days).
+    #[arg(long, env = "SEALPOST_CHUNK_TOMBSTONE_SECS", default_value_t = 90 * 24 * 3600)]
+    pub chunk_tombstone_secs: u64,
+
+    /// Total bytes of stored chunks; more uploads get 507.
+    #[arg(long, env = "SEALPOST_MAX_CHUNK_STORE_BYTES", default_value_t = 16 << 30)]
+    pub max_chunk_store_bytes: u64,
+
+    /// Seconds an upload token from `POST /v2/uploads` is valid (default 1 day).
+    #[arg(long, env = "SEALPOST_UPLOAD_TOKEN_TTL_SECS", default_value_t = 24 * 3600)]
+    pub upload_token_ttl_secs: u64,
+
+    /// Sustained upload tokens per second to one address (0 = unlimited).
+    #[arg(long, env = "SEALPOST_RATE_UPLOAD_PER_SEC", default_value_t = 0.05)]
+    pub rate_upload_per_sec: f64,
+
+    /// Burst of upload tokens one address may get above the sustained rate.
+    #[arg(long, env = "SEALPOST_RATE_UPLOAD_BURST", default_value_t = 20.0)]
+    pub rate_upload_burst: f64,
+
+    /// Seconds one chunk upload may take after its headers (instead of
+    /// `--request-timeout-secs`: 4 MiB over a slow uplink).
+    #[arg(
+        long,
+        env = "SEALPOST_CHUNK_UPLOAD_TIMEOUT_SECS",
+        default_value_t = 300
+    )]
+    pub chunk_upload_timeout_secs: u64,
+
     /// Log filter (tracing `EnvFilter` syntax). The default level logs no IP
     /// addresses, user ids or sizes.
     #[arg(long, env = "SEALPOST_LOG", default_value = "info")]

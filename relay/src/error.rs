@@ -141,18 +141,27 @@ pub fn parse_id(s: &str) -> Result<sealpost_core::UserId, ApiError> {
 
 /// Parses a v2 device id from a URL: exactly 32 lowercase hex digits (16 bytes).
 pub fn parse_device(s: &str) -> Result<crate::store::DeviceKey, ApiError> {
-    parse_hex16(s).ok_or_else(|| {
+    parse_hex(s).ok_or_else(|| {
         ApiError::bad_request("bad_device", "device ids are 32 lowercase hex digits")
     })
 }
 
-/// 32 lowercase hex digits as 16 bytes (device ids, link channels, blob ids).
-pub fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+/// `2N` lowercase hex digits as `N` bytes (device ids, link channels and blob ids: 16;
+/// chunk addresses: 32).
+pub fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     let lower = s
         .bytes()
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let mut out = [0u8; 16];
+    let mut out = [0u8; N];
     (lower && hex::decode_to_slice(s, &mut out).is_ok()).then_some(out)
+}
+
+/// The refusal of a malformed chunk address.
+pub fn bad_address() -> ApiError {
+    ApiError::bad_request(
+        "bad_address",
+        "chunk addresses are 64 lowercase hex digits (SHA-256)",
+    )
 }
 
 /// Middleware on the API routes: a path parameter sent percent-encoded (`%63%35...` for
@@ -182,6 +191,7 @@ fn malformed(template: &str) -> ApiError {
             ApiError::bad_request("bad_channel", "channel ids are 32 lowercase hex digits")
         }
         "slot" => ApiError::bad_request("bad_slot", "the slot is `hello` or `grant`"),
+        "address" => bad_address(),
         _ => ApiError::not_found("not_found", "no such endpoint"),
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod chunk_locks;
 pub mod config;
 pub mod error;
 mod headers;
@@ -31,7 +32,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::{any, delete, get, post, put};
 use axum::{BoxError, Router, middleware};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -39,7 +39,6 @@ use sealpost_core::rand_core::Rng;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceBuilder;
-use tower_http::timeout::TimeoutLayer;
 
 pub use config::Config;
 
@@ -82,6 +81,12 @@ pub struct Shared {
     pub backup_limiter: RateLimiter<(sealpost_core::UserId, address::Source)>,
     /// Per-address link slot write rate.
     pub link_limiter: RateLimiter<address::Source>,
+    /// Per-address upload token rate.
+    pub upload_limiter: RateLimiter<address::Source>,
+    /// Chunk uploads in progress (`limits::MAX_CHUNK_UPLOADS`).
+    pub chunk_uploads: Arc<Semaphore>,
+    /// Chunk addresses being uploaded.
+    pub chunk_locks: Arc<chunk_locks::ChunkLocks>,
     /// Wakes link slot reads waiting for a write (by channel).
     pub link_hub: Arc<Hub<[u8; 16], ()>>,
     /// Link slot reads waiting at once.
@@ -126,6 +131,9 @@ impl AppState {
                 config.rate_mailbox_burst,
             ),
             link_limiter: RateLimiter::new(config.rate_link_per_sec, config.rate_link_burst),
+            upload_limiter: RateLimiter::new(config.rate_upload_per_sec, config.rate_upload_burst),
+            chunk_uploads: Arc::new(Semaphore::new(limits::MAX_CHUNK_UPLOADS)),
+            chunk_locks: Arc::default(),
             backup_limiter: RateLimiter::new(
                 f64::from(config.backup_max_attempts) / config.backup_window_secs.max(1) as f64,
                 f64::from(config.backup_max_attempts),
@@ -170,9 +178,9 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             address::client_source,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            state.request_timeout,
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::timeout,
         ))
         .layer(
             ServiceBuilder::new()
@@ -189,9 +197,9 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Protocol v2 (docs/PROTOCOL.md): the device directory, per-device mailboxes, key
-/// backups and link channels.
+/// backups, link channels and attachment chunks.
 fn v2_routes(state: &AppState) -> Router<AppState> {
-    use routes::{backup, devices, fanout, links, mailbox};
+    use routes::{backup, chunks, devices, fanout, links, mailbox};
     let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);
     // The token in front of the blob; the handler checks the blob's own size.
     let backup_limit = DefaultBodyLimit::max(state.limits.max_backup_v2_bytes.saturating_add(32));
@@ -237,6 +245,10 @@ fn v2_routes(state: &AppState) -> Router<AppState> {
                 .get(links::get),
         )
         .route("/v2/links/{channel}", delete(links::delete))
+        .route("/v2/limits", get(chunks::limits))
+        .route("/v2/uploads", post(chunks::new_upload))
+        // The handlers stream the body and check its length themselves.
+        .route("/v2/chunks/{address}", put(chunks::put).get(chunks::get))
         .route_layer(middleware::from_fn(error::strict_path))
 }
 
@@ -308,8 +320,9 @@ async fn checkpoint_loop(
     }
 }
 
-/// Deletes expired blobs, tokens, nonces, attempt windows and link channels, and idle
-/// rate-limit buckets, every `interval`.
+/// Deletes expired blobs, tokens, nonces, attempt windows, link channels, chunks and
+/// upload tokens, and idle rate-limit buckets, every `interval` (the first time at
+/// start-up).
 async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(interval);
     loop {
@@ -332,6 +345,13 @@ async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiv
             }
             Err(e) => tracing::error!(error = %e, "purge failed"),
         }
+        let tombstones_until =
+            store::coarse_time_up(now.saturating_add(state.limits.chunk_tombstone_secs));
+        match state.store.purge_chunks(now, tombstones_until).await {
+            Ok(n) => state.metrics.chunks_purged.add(n),
+            Err(e) => tracing::error!(error = %e, "chunk purge failed"),
+        }
+        state.upload_limiter.sweep();
         state.ip_limiter.sweep();
         state.mailbox_limiter.sweep();
         state.link_limiter.sweep();

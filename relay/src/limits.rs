@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use sealpost_core::v2::MAX_DEVICES;
+use sealpost_core::v2::attachment;
 use sealpost_core::v2::group::MAX_MEMBERS;
 
 use crate::AppState;
@@ -98,6 +99,20 @@ pub struct Limits {
     pub max_link_bytes: i64,
     /// Longest wait of a link slot read.
     pub max_link_wait: Duration,
+    /// Largest file clients should send (`GET /v2/limits`).
+    pub max_file_bytes: u64,
+    /// New chunk bytes one upload token may store: a file of `max_file_bytes` padded.
+    pub upload_quota_bytes: i64,
+    /// Upload token lifetime in seconds.
+    pub upload_token_ttl_secs: i64,
+    /// Chunk time-to-live in seconds.
+    pub chunk_ttl_secs: i64,
+    /// How long an expired chunk's address is remembered, in seconds.
+    pub chunk_tombstone_secs: i64,
+    /// Total bytes of stored chunks.
+    pub max_chunk_store_bytes: i64,
+    /// Time for one chunk upload after its headers.
+    pub chunk_upload_timeout: Duration,
 }
 
 impl Limits {
@@ -125,8 +140,28 @@ impl Limits {
             max_link_wait: Duration::from_secs(
                 MAX_LINK_WAIT_SECS.min(c.request_timeout_secs.saturating_sub(2)),
             ),
+            max_file_bytes: c.max_file_bytes.min(attachment::MAX_FILE_LEN),
+            upload_quota_bytes: upload_quota(c.max_file_bytes),
+            upload_token_ttl_secs: secs(c.upload_token_ttl_secs),
+            chunk_ttl_secs: secs(c.chunk_ttl_secs),
+            chunk_tombstone_secs: secs(c.chunk_tombstone_secs),
+            max_chunk_store_bytes: i64::try_from(c.max_chunk_store_bytes).unwrap_or(i64::MAX),
+            chunk_upload_timeout: Duration::from_secs(c.chunk_upload_timeout_secs),
         }
     }
+}
+
+/// Chunk uploads in progress at once per relay process; more get `503`. A chunk being
+/// received is on disk (SQLite) or in memory (PostgreSQL, at most one chunk: 4 MiB), so
+/// this bounds that memory to 256 MiB.
+pub const MAX_CHUNK_UPLOADS: usize = 64;
+
+/// The quota of one upload token: what a file of `max_file_bytes` takes on the relay,
+/// chunk padding included (docs/PROTOCOL.md 26.2).
+fn upload_quota(max_file_bytes: u64) -> i64 {
+    let size = max_file_bytes.min(attachment::MAX_FILE_LEN);
+    attachment::Layout::for_size(size)
+        .map_or(0, |l| i64::try_from(l.stored_len()).unwrap_or(i64::MAX))
 }
 
 /// A token-bucket rate limiter keyed by `K`. A rate of 0 disables it.
@@ -220,6 +255,24 @@ pub async fn per_ip(
             .into_response();
     }
     next.run(req).await
+}
+
+/// The request timeout: `--request-timeout-secs`, or `--chunk-upload-timeout-secs` for a
+/// chunk upload (its body is up to 4 MiB); `408` with an empty body when it runs out.
+/// Streamed answers (chunk downloads) are not cut by it: only producing the answer's
+/// headers is timed, and `--idle-timeout-secs` closes a reader that stalls.
+pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let chunk_upload =
+        req.method() == axum::http::Method::PUT && req.uri().path().starts_with("/v2/chunks/");
+    let limit = if chunk_upload {
+        state.limits.chunk_upload_timeout
+    } else {
+        state.request_timeout
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 #[cfg(test)]

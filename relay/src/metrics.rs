@@ -81,6 +81,18 @@ pub struct Metrics {
     pub shed: Counter,
     /// Connections closed at once: their address already held its share.
     pub connections_refused: Counter,
+    /// Upload tokens handed out.
+    pub upload_tokens: Counter,
+    /// Chunks stored (`201`).
+    pub chunks_stored: Counter,
+    /// Chunk uploads of chunks already stored (`200`).
+    pub chunks_present: Counter,
+    /// Chunk uploads refused (address, token, length, quota, hash, room).
+    pub chunks_refused: Counter,
+    /// Chunk downloads started (`GET`, whole or a range).
+    pub chunks_served: Counter,
+    /// Chunks deleted at the end of their time-to-live.
+    pub chunks_purged: Counter,
     /// WebSocket connections open now.
     pub ws_connections: Gauge,
 }
@@ -88,7 +100,7 @@ pub struct Metrics {
 impl Metrics {
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let counters: [(&str, &str, &Counter); 17] = [
+        let counters: [(&str, &str, &Counter); 23] = [
             ("deposits", "Blobs stored.", &self.deposits),
             (
                 "deposits_refused",
@@ -161,6 +173,32 @@ impl Metrics {
                 "shed",
                 "Requests refused by load shedding or connection limits.",
                 &self.shed,
+            ),
+            (
+                "upload_tokens",
+                "Upload tokens handed out.",
+                &self.upload_tokens,
+            ),
+            ("chunks_stored", "Chunks stored.", &self.chunks_stored),
+            (
+                "chunks_present",
+                "Chunk uploads of chunks already stored.",
+                &self.chunks_present,
+            ),
+            (
+                "chunks_refused",
+                "Chunk uploads refused.",
+                &self.chunks_refused,
+            ),
+            (
+                "chunks_served",
+                "Chunk downloads started.",
+                &self.chunks_served,
+            ),
+            (
+                "chunks_purged",
+                "Chunks deleted after their time-to-live.",
+                &self.chunks_purged,
             ),
         ];
         let mut out = String::with_capacity(2048);

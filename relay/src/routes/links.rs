@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::{Duration, Instant};
 
 use crate::address::{ClientSource, Source};
-use crate::error::{ApiError, parse_hex16};
+use crate::error::{ApiError, parse_hex};
 use crate::limits::{MAX_LINK_GRANT, MAX_LINK_HELLO};
 use crate::store::{LinkPut, LinkSlot};
 use crate::{AppState, B64, now};
@@ -32,7 +32,7 @@ const POLL: Duration = Duration::from_secs(1);
 const WAITERS_PER_CHANNEL: usize = 4;
 
 fn parse_channel(s: &str) -> Result<[u8; 16], ApiError> {
-    parse_hex16(s).ok_or_else(|| {
+    parse_hex(s).ok_or_else(|| {
         ApiError::bad_request("bad_channel", "channel ids are 32 lowercase hex digits")
     })
 }

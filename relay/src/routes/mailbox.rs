@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::{self, Accept, OwnerParts, OwnerRequest};
-use crate::error::{ApiError, parse_device, parse_hex16, parse_id};
+use crate::error::{ApiError, parse_device, parse_hex, parse_id};
 use crate::limits::{MAX_ACK_IDS, PAGE, PAGE_BYTES};
 use crate::push::{PUSH_INLINE_MAX, Pushed, blob_frame};
 use crate::store::{BlobId, Deposit, Mailbox, coarse_time};
@@ -270,7 +270,7 @@ pub fn parse_blob_ids(ids: &[String]) -> Result<Vec<BlobId>, ApiError> {
     }
     ids.iter()
         .map(|s| {
-            parse_hex16(s).ok_or_else(|| {
+            parse_hex(s).ok_or_else(|| {
                 ApiError::bad_request("bad_blob_id", "blob ids are 32 lowercase hex digits")
             })
         })

@@ -1,10 +1,12 @@
 //! HTTP handlers, one module per resource of docs/API.md.
 
 pub mod backup;
+pub mod chunks;
 pub mod devices;
 pub mod fanout;
 pub mod links;
 pub mod mailbox;
+mod range;
 
 use axum::extract::State;
 use axum::http::header;

@@ -5,6 +5,9 @@
 //! backups) or a hash of a secret (tokens). Times are coarse or expiry deadlines; see
 //! "What the relay stores and for how long" in docs/API.md.
 
+mod chunks;
+mod chunks_fs;
+mod chunks_pg;
 mod devices;
 mod links;
 mod postgres;
@@ -23,6 +26,7 @@ use sealpost_core::UserId;
 use crate::config::Config;
 use crate::push::Hub;
 
+pub use chunks::{Address, ChunkBytes, ChunkRecords, ChunkState, StagedChunk, UploadStart};
 pub use devices::{BundleUpdate, DeviceRecords, DeviceRow, StoredList};
 pub use links::{LinkPut, LinkRecords, LinkSlot};
 pub use postgres::PostgresStore;
@@ -215,11 +219,13 @@ pub trait Records: Send + Sync {
     ) -> Result<Vec<StoredBlob>>;
 }
 
-/// The relay's persistent state: [`Records`], [`DeviceRecords`], [`LinkRecords`] and
-/// what each backend does its own way. Every method is one atomic step, so a relay
+/// The relay's persistent state: [`Records`], [`DeviceRecords`], [`LinkRecords`],
+/// [`ChunkRecords`], [`ChunkBytes`] and what each backend does its own way. Every method is one atomic step, so a relay
 /// killed at any point loses nothing it acknowledged and never double-counts a quota.
 #[async_trait]
-pub trait Store: Records + DeviceRecords + LinkRecords + fmt::Debug {
+pub trait Store:
+    Records + DeviceRecords + LinkRecords + ChunkRecords + ChunkBytes + fmt::Debug
+{
     /// Stores the same blob in each mailbox of `to` (under the blob id paired with it)
     /// that exists and is under `quota`, durably and in one commit, and tells other
     /// relay processes sharing the database. One outcome per entry of `to`, in its
@@ -308,7 +314,7 @@ pub async fn open(config: &Config) -> Result<Arc<dyn Store>> {
 
 /// Creates the data directory readable by the relay's user only (on Unix), since the
 /// database holds metadata worth protecting even though every payload is encrypted.
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+pub(super) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -103,6 +103,33 @@ CREATE TABLE IF NOT EXISTS link_slots (
     PRIMARY KEY (channel, slot)
 );
 CREATE INDEX IF NOT EXISTS link_slots_expiry ON link_slots (expires_at);
+-- Attachments (chunks.rs, chunks_pg.rs): the bytes are in the row, so every relay
+-- process on this database serves every chunk. EXTERNAL: stored uncompressed out of
+-- line (ciphertext does not compress), so a download reads it slice by slice.
+CREATE TABLE IF NOT EXISTS upload_tokens (
+    token_hash BYTEA PRIMARY KEY,
+    quota_left BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS upload_tokens_expiry ON upload_tokens (expires_at);
+CREATE TABLE IF NOT EXISTS chunks (
+    address BYTEA PRIMARY KEY,
+    len BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    data BYTEA NOT NULL
+);
+ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+CREATE INDEX IF NOT EXISTS chunks_expiry ON chunks (expires_at);
+CREATE TABLE IF NOT EXISTS chunk_tombstones (
+    address BYTEA PRIMARY KEY,
+    until BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunk_tombstones_until ON chunk_tombstones (until);
+CREATE TABLE IF NOT EXISTS chunk_usage (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    bytes BIGINT NOT NULL
+);
+INSERT INTO chunk_usage (one, bytes) VALUES (1, 0) ON CONFLICT (one) DO NOTHING;
 ";
 
 // One statement, one round trip, one commit. The UPDATE locks the mailbox row until

@@ -9,7 +9,7 @@
 use super::{Result, StoreError};
 
 /// Bump whenever a table or index changes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Checks what an existing database says about itself, before the schema is created:
 /// `found` is its recorded version (none if it has no record), `has_tables` whether it

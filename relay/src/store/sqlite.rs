@@ -25,6 +25,7 @@ use sqlx::sqlite::{
 
 use tokio::sync::{oneshot, watch};
 
+use super::chunks_fs::FsChunks;
 use super::shared::{self, Pools};
 use super::sqlite_writer::{Job, Turn, Writer};
 use sealpost_core::UserId;
@@ -111,6 +112,30 @@ CREATE TABLE IF NOT EXISTS link_slots (
     PRIMARY KEY (channel, slot)
 );
 CREATE INDEX IF NOT EXISTS link_slots_expiry ON link_slots (expires_at);
+-- Attachments (chunks.rs, chunks_fs.rs): the bytes are files in `chunks/` beside the
+-- database. WITHOUT ROWID: no hidden row id records the order chunks arrived in.
+CREATE TABLE IF NOT EXISTS upload_tokens (
+    token_hash BLOB PRIMARY KEY,
+    quota_left INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS upload_tokens_expiry ON upload_tokens (expires_at);
+CREATE TABLE IF NOT EXISTS chunks (
+    address BLOB PRIMARY KEY,
+    len INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chunks_expiry ON chunks (expires_at);
+CREATE TABLE IF NOT EXISTS chunk_tombstones (
+    address BLOB PRIMARY KEY,
+    until INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chunk_tombstones_until ON chunk_tombstones (until);
+CREATE TABLE IF NOT EXISTS chunk_usage (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    bytes INTEGER NOT NULL
+);
+INSERT INTO chunk_usage (one, bytes) VALUES (1, 0) ON CONFLICT (one) DO NOTHING;
 ";
 
 const UNCOUNT_EXPIRED: &str = "UPDATE devices SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
@@ -123,10 +148,12 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     hot: Writer,
+    chunks: Arc<FsChunks>,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path`.
+    /// Opens (creating if needed) the database file at `path`, and the attachment
+    /// chunk directory `chunks/` beside it.
     pub async fn open(path: &Path) -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -189,11 +216,20 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self {
+        let chunks = FsChunks::open(&path.with_file_name("chunks"))?;
+        let store = Self {
             writer,
             reader,
             hot,
-        })
+            chunks,
+        };
+        store.sweep_chunk_files().await?;
+        Ok(store)
+    }
+
+    /// The chunk directory.
+    pub(super) fn chunks(&self) -> &Arc<FsChunks> {
+        &self.chunks
     }
 }
 

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod chunks;
 pub mod v2;
 
 /// Hang protection only: nothing is asserted about how long anything takes.
