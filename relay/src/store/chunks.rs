@@ -337,3 +337,92 @@ where
         Ok(gone)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    /// Token and chunk lifetimes against an explicit clock (the routes use the real one,
+    /// and stored times are rounded to 5 minutes, so this is where the edges are seen).
+    #[tokio::test]
+    async fn tokens_chunks_and_tombstones_end_on_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("relay.db"))
+            .await
+            .unwrap();
+        let (token, a, b) = ([7u8; 32], [1u8; 32], [2u8; 32]);
+        store.put_upload_token(&token, 2104, 1000).await.unwrap();
+        let start = |address, now, max| store.start_upload(&token, address, 1052, now, max);
+        assert_eq!(start(&a, 999, 10_000).await.unwrap(), UploadStart::Reserved);
+        assert_eq!(
+            start(&b, 1000, 10_000).await.unwrap(),
+            UploadStart::BadToken
+        );
+        assert!(store.record_chunk(&a, 1052, 2000, 999, None).await.unwrap());
+        assert!(!store.record_chunk(&a, 1052, 2000, 999, None).await.unwrap());
+        assert_eq!(start(&a, 999, 10_000).await.unwrap(), UploadStart::Present);
+        assert_eq!(start(&b, 999, 2000).await.unwrap(), UploadStart::Full);
+        assert_eq!(start(&b, 999, 10_000).await.unwrap(), UploadStart::Reserved);
+        assert_eq!(
+            start(&b, 999, 10_000).await.unwrap(),
+            UploadStart::OverQuota
+        );
+        store.refund_upload(&token, 1052).await.unwrap();
+        assert_eq!(start(&b, 999, 10_000).await.unwrap(), UploadStart::Reserved);
+
+        assert_eq!(
+            store.chunk_state(&a, 1999).await.unwrap(),
+            ChunkState::Present(1052)
+        );
+        assert_eq!(
+            store.chunk_state(&a, 2000).await.unwrap(),
+            ChunkState::Expired
+        );
+        assert_eq!(
+            store.chunk_state(&b, 1999).await.unwrap(),
+            ChunkState::Unknown
+        );
+        assert!(store.purge_chunk_rows(1999, 5000).await.unwrap().is_empty());
+        assert_eq!(store.purge_chunk_rows(2000, 5000).await.unwrap(), vec![a]);
+        assert_eq!(
+            store.chunk_state(&a, 4999).await.unwrap(),
+            ChunkState::Expired
+        );
+        assert_eq!(
+            store.chunk_state(&a, 5000).await.unwrap(),
+            ChunkState::Unknown
+        );
+        let tokens: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upload_tokens")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+        assert_eq!(tokens, 0, "the purge deleted the expired token");
+        // The purge freed the room: b fits under a total of one chunk.
+        let fresh = [8u8; 32];
+        store.put_upload_token(&fresh, 3000, 9000).await.unwrap();
+        assert_eq!(
+            store
+                .start_upload(&fresh, &b, 1052, 5000, 1052)
+                .await
+                .unwrap(),
+            UploadStart::Reserved
+        );
+        // An expired chunk uploaded again replaces its row and its tombstone.
+        assert!(
+            store
+                .record_chunk(&a, 1052, 9000, 5000, None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.chunk_state(&a, 8999).await.unwrap(),
+            ChunkState::Present(1052)
+        );
+        let usage: i64 = sqlx::query_scalar("SELECT bytes FROM chunk_usage")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+        assert_eq!(usage, 1052, "one live chunk counted once");
+    }
+}
