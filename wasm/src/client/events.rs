@@ -48,8 +48,6 @@ pub(crate) struct MessageOut {
     pub(crate) own: bool,
     pub(crate) verified: bool,
     pub(crate) request: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) text: Option<String>,
     pub(crate) content: Bytes,
     pub(crate) content_type: u8,
     pub(crate) sent_at: u64,
@@ -114,11 +112,6 @@ impl MessageOut {
 
     pub(crate) fn from_stored(s: StoredMessage) -> Option<Self> {
         let content = super::transport::unb64(&s.content).ok()?;
-        let text = if s.content_type == 0 {
-            String::from_utf8(content.clone()).ok()
-        } else {
-            None
-        };
         Some(MessageOut {
             msg_id: s.id.clone(),
             message_id: s.id.clone(),
@@ -130,7 +123,6 @@ impl MessageOut {
             own: s.own,
             verified: s.verified,
             request: s.request,
-            text,
             content: Bytes(content),
             content_type: s.content_type,
             sent_at: s.sent_at,
@@ -140,11 +132,6 @@ impl MessageOut {
 
     pub(crate) fn from_engine(m: IncomingMessage) -> Self {
         let id = hex(&m.msg_id.0);
-        let text = if m.content_type == 0 {
-            String::from_utf8(m.content.clone()).ok()
-        } else {
-            None
-        };
         MessageOut {
             id: id.clone(),
             msg_id: id.clone(),
@@ -156,7 +143,6 @@ impl MessageOut {
             own: m.own,
             verified: m.verified,
             request: m.request,
-            text,
             content: Bytes(m.content),
             content_type: m.content_type,
             sent_at: m.sent_at,
@@ -217,10 +203,11 @@ impl Inner {
         call_all(&listeners, &e);
     }
 
-    pub(crate) fn emit_message(&self, m: &MessageOut) {
-        let Ok(m) = to_js(m) else {
+    pub(crate) fn emit_message(&self, out: &MessageOut) {
+        let Ok(m) = to_js(out) else {
             return self.emit_error(Code::Crypto, "a message could not be converted", None);
         };
+        super::content::add_view(&m, out.content_type, &out.content.0);
         let listeners = self.events.listeners.borrow().message.clone();
         call_all(&listeners, &m);
         if listeners.is_empty() || self.events.iterating.get() {

@@ -12,6 +12,7 @@
 
 mod account;
 mod backup;
+mod content;
 mod devices;
 mod directory;
 mod driver;

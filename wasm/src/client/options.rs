@@ -98,11 +98,37 @@ export interface IncomingMessage {
    * up, written to it or marked it). Replying makes it a contact.
    */
   request: boolean;
-  /** The text, for content type 0. */
+  /**
+   * What the content is (PROTOCOL.md 28): `"text"` and `"file"` (content types 0 and 2,
+   * or 3 with `replyTo`/`expiresIn`), `"bytes"` (1), `"edit"`, `"delete"`, `"reaction"`
+   * (apply them with `checkAmendment`), `"read"` (opt-in read receipt, see
+   * `readApplies`), `"typing"`, `"timer"`, or `"unknown"` (a type this version cannot
+   * show: say so, never show the bytes as text).
+   */
+  kind: "text" | "file" | "bytes" | "edit" | "delete" | "reaction" | "read" | "typing" | "timer" | "unknown";
+  /** The text of a `"text"` message. */
   text?: string;
+  /** `"edit"`: the new text of `target`. */
+  newText?: string;
+  /** The message a text or file replies to (msg id). */
+  replyTo?: string;
+  /**
+   * A disappearing text or file: seconds after sending (remove it at
+   * `expiresAt(sentAt, receivedAt, expiresIn)`); `"timer"`: the conversation's new
+   * disappearing time, 0 for off.
+   */
+  expiresIn?: number;
+  /** `"edit"`, `"delete"`, `"reaction"`: the message acted on (msg id). */
+  target?: string;
+  /** `"read"`: the messages read (msg ids). */
+  targets?: string[];
+  /** `"reaction"`: the emoji, `""` when the sender took the reaction back. */
+  emoji?: string;
+  /** `"typing"`: started (true) or stopped. */
+  active?: boolean;
   /** The plaintext bytes. */
   content: Uint8Array;
-  /** 0 for text. */
+  /** 0 text, 1 bytes, 2 file, 3-9 conversation content (PROTOCOL.md 28). */
   contentType: number;
   /** Sender's clock (Unix seconds). */
   sentAt: number;
@@ -133,6 +159,27 @@ export interface SendOptions {
    * `INVALID_ARGUMENT`. Use your own message id.
    */
   idempotencyKey?: string;
+  /** `send` of text (or a file manifest): the message it replies to (msg id). */
+  replyTo?: string;
+  /**
+   * `send` of text (or a file manifest): seconds (5 to 31536000) after which every
+   * device removes it. Use the conversation's timer (`setDisappearing`).
+   */
+  expiresIn?: number;
+}
+
+/** What `checkAmendment` and `readApplies` need of a stored message. */
+export interface StoredTarget {
+  /** Its author's user id (yours for messages you sent). */
+  author: string;
+  /** The conversation (the other party's user id). */
+  conversation: string;
+  /** Its `sentAt` (author's clock, Unix seconds). */
+  sentAt: number;
+  /** Whether it is text (only text is edited). */
+  isText: boolean;
+  /** Whether it was deleted for everyone. */
+  deleted: boolean;
 }
 
 /** The result of `send`: the message is on the relay for `total` devices. */

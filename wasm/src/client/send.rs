@@ -322,14 +322,31 @@ impl Client {
         #[wasm_bindgen(js_name = contentType)] content_type: Option<u8>,
         options: Option<SendOptionsJs>,
     ) -> Result<SendResultJs, JsValue> {
-        if self.inner.conn.closed.get() {
-            return Err(err(Code::Closed, "logged out"));
-        }
         let (ct, bytes) = crate::crypto::read_content(&content, content_type)?;
         if ct == 255 {
             return Err(invalid("content type 255 is reserved"));
         }
+        let (ct, bytes) = match super::content::post_options(&options)? {
+            (None, None) => (ct, bytes),
+            (reply_to, expires_in) => super::content::post(ct, bytes, reply_to, expires_in)?,
+        };
+        self.send_bytes(&to, ct, bytes, options).await
+    }
+}
+
+impl Client {
+    /// Sends content already encoded (by `send` or by the conversation-content calls).
+    pub(crate) async fn send_bytes(
+        &self,
+        to: &str,
+        content_type: u8,
+        content: Vec<u8>,
+        options: Option<SendOptionsJs>,
+    ) -> Result<SendResultJs, JsValue> {
+        if self.inner.conn.closed.get() {
+            return Err(err(Code::Closed, "logged out"));
+        }
         let key = idempotency_key(options)?;
-        self.inner.send(&to, ct, bytes, key).await
+        self.inner.send(to, content_type, content, key).await
     }
 }

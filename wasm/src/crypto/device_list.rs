@@ -2,7 +2,7 @@
 //! account's messages. Every device bundle of the account must be listed in it.
 
 use sealpost_core::v2::{self, DeviceEntry};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{DeviceBundle, DeviceEntryJs, Identity, hex, parse_device_id, to_js};
@@ -10,7 +10,7 @@ use crate::error::{OrJs, invalid};
 use crate::{now_or, rng};
 
 /// [`DeviceEntry`] as JS sees it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Entry {
     id: String,
@@ -18,20 +18,22 @@ struct Entry {
     added_at: u64,
 }
 
-impl Entry {
-    fn into_core(self) -> Result<DeviceEntry, JsValue> {
-        Ok(DeviceEntry {
-            id: parse_device_id(&self.id)?,
-            added_at: self.added_at,
-            name: self.name,
-        })
-    }
-}
-
+/// Reads `{ id, name, addedAt }` field by field: serde's deserializer would ship its
+/// error formatting (floats included) in the module for this one object.
 fn read_entry(entry: JsValue) -> Result<DeviceEntry, JsValue> {
-    serde_wasm_bindgen::from_value::<Entry>(entry)
-        .map_err(|_| invalid("a device entry is { id, name, addedAt }"))?
-        .into_core()
+    let field = |k: &str| js_sys::Reflect::get(&entry, &JsValue::from_str(k)).ok();
+    let bad = || invalid("a device entry is { id, name, addedAt }");
+    let id = field("id").and_then(|v| v.as_string()).ok_or_else(bad)?;
+    let name = field("name").and_then(|v| v.as_string()).ok_or_else(bad)?;
+    let added_at = field("addedAt")
+        .and_then(|v| v.as_f64())
+        .filter(|t| t.fract() == 0.0 && *t >= 0.0 && *t <= 9_007_199_254_740_991.0)
+        .ok_or_else(bad)?;
+    Ok(DeviceEntry {
+        id: parse_device_id(&id)?,
+        added_at: added_at as u64,
+        name,
+    })
 }
 
 /// A verified device list.
