@@ -7,6 +7,7 @@ use core::fmt;
 use sealpost_core::v2::DeviceId;
 use sealpost_core::{Error, UserId, Username};
 
+use crate::direct::{DirectError, SignalKind};
 use crate::engine::SendError;
 use crate::msg_id::MsgId;
 
@@ -236,6 +237,48 @@ pub enum Output {
         /// What the directory said.
         outcome: LookupOutcome,
     },
+    /// Direct channel: create a peer connection to `device` (a data channel, a fresh
+    /// DTLS certificate) and give its offer back with [`crate::Input::DirectLocal`].
+    DirectStart {
+        /// The contact.
+        user: UserId,
+        /// Its device.
+        device: DeviceId,
+    },
+    /// Apply the device's signal, already checked against its sealed fingerprint: an
+    /// offer (answer it with [`crate::Input::DirectLocal`]), an answer (set it), a close.
+    DirectSignal {
+        /// The contact.
+        user: UserId,
+        /// Its device.
+        device: DeviceId,
+        /// What to do.
+        kind: SignalKind,
+        /// The remote SDP (empty for a close).
+        sdp: Vec<u8>,
+    },
+    /// Send these bytes on the data channel to `device` (a frame, [`crate::direct::Frame`]).
+    DirectFrame {
+        /// The contact.
+        to: UserId,
+        /// Its device.
+        device: DeviceId,
+        /// The frame.
+        frame: Vec<u8>,
+    },
+    /// The channel to `device` opened (messages to it go direct) or is not open (they go
+    /// through the relay; close any peer connection to it); `error` says why it was
+    /// refused. `device` is `None` when none could be tried.
+    DirectState {
+        /// The contact.
+        user: UserId,
+        /// Its device.
+        device: Option<DeviceId>,
+        /// Whether the channel is open.
+        open: bool,
+        /// Why it was refused, if it was.
+        error: Option<DirectError>,
+    },
 }
 
 impl fmt::Debug for Output {
@@ -277,6 +320,32 @@ impl fmt::Debug for Output {
                 .debug_struct("LookupDone")
                 .field("username", username)
                 .field("outcome", outcome)
+                .finish_non_exhaustive(),
+            Output::DirectStart { user, device } => f
+                .debug_struct("DirectStart")
+                .field("user", user)
+                .field("device", device)
+                .finish(),
+            Output::DirectSignal { kind, device, .. } => f
+                .debug_struct("DirectSignal")
+                .field("kind", kind)
+                .field("device", device)
+                .finish_non_exhaustive(),
+            Output::DirectFrame { device, frame, .. } => f
+                .debug_struct("DirectFrame")
+                .field("device", device)
+                .field("len", &frame.len())
+                .finish_non_exhaustive(),
+            Output::DirectState {
+                device,
+                open,
+                error,
+                ..
+            } => f
+                .debug_struct("DirectState")
+                .field("device", device)
+                .field("open", open)
+                .field("error", error)
                 .finish_non_exhaustive(),
         }
     }

@@ -8,6 +8,7 @@ use sealpost_core::v2::{DeviceEntry, DeviceId};
 use sealpost_core::{UserId, Username};
 
 use crate::action::DepositHandle;
+use crate::direct::{CertFingerprint, SignalKind};
 use crate::msg_id::MsgId;
 
 /// One event for the engine. The driver supplies the clock and the randomness with it.
@@ -93,6 +94,52 @@ pub enum Input {
         /// The device.
         device: DeviceId,
     },
+    /// The user wants a direct channel to `user` (e.g. a chat with it is open): the
+    /// engine offers one to each of its devices ([`crate::Output::DirectStart`]).
+    ConnectDirect {
+        /// The contact.
+        user: UserId,
+    },
+    /// This device's offer or answer for `device`, to seal and send through the relay.
+    DirectLocal {
+        /// The contact.
+        user: UserId,
+        /// Its device.
+        device: DeviceId,
+        /// [`SignalKind::Offer`] after a `DirectStart`, [`SignalKind::Answer`] after an
+        /// offer, [`SignalKind::Close`] to end the channel.
+        kind: SignalKind,
+        /// SHA-256 of this device's DTLS certificate.
+        fingerprint: CertFingerprint,
+        /// The local SDP.
+        sdp: Vec<u8>,
+    },
+    /// The data channel to `device` opened; `fingerprint` is SHA-256 of the certificate
+    /// the remote side presented in the DTLS handshake.
+    DirectOpened {
+        /// The contact.
+        user: UserId,
+        /// Its device.
+        device: DeviceId,
+        /// The remote certificate's fingerprint.
+        fingerprint: CertFingerprint,
+    },
+    /// The data channel to `device` closed or failed (or could not be made).
+    DirectClosed {
+        /// The contact.
+        user: UserId,
+        /// Its device.
+        device: DeviceId,
+    },
+    /// A message arrived on the data channel from `device`.
+    DirectFrame {
+        /// The contact.
+        user: UserId,
+        /// Its device.
+        device: DeviceId,
+        /// Its bytes.
+        frame: Vec<u8>,
+    },
 }
 
 impl fmt::Debug for Input {
@@ -140,6 +187,27 @@ impl fmt::Debug for Input {
                 .debug_struct("RevokeDevice")
                 .field("device", device)
                 .finish(),
+            Input::ConnectDirect { user } => {
+                f.debug_struct("ConnectDirect").field("user", user).finish()
+            }
+            Input::DirectLocal { device, kind, .. } => f
+                .debug_struct("DirectLocal")
+                .field("device", device)
+                .field("kind", kind)
+                .finish_non_exhaustive(),
+            Input::DirectOpened { device, .. } => f
+                .debug_struct("DirectOpened")
+                .field("device", device)
+                .finish_non_exhaustive(),
+            Input::DirectClosed { device, .. } => f
+                .debug_struct("DirectClosed")
+                .field("device", device)
+                .finish_non_exhaustive(),
+            Input::DirectFrame { device, frame, .. } => f
+                .debug_struct("DirectFrame")
+                .field("device", device)
+                .field("len", &frame.len())
+                .finish_non_exhaustive(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod account_state;
 pub mod action;
 pub mod codec;
 pub mod content;
+pub mod direct;
 mod engine;
 pub mod event;
 pub mod failures;

@@ -11,6 +11,7 @@ use sealpost_core::{Error, Result, UserId, Username};
 
 use crate::account_state::AccountState;
 use crate::codec::{Codec, Reader, put_list16, put_var32};
+use crate::direct::Signal;
 use crate::msg_id::MsgId;
 
 /// Largest message content: what fits a 1 MiB bucket after the envelope's headers, an
@@ -23,6 +24,7 @@ const TYPE_MESSAGE: u8 = 1;
 const TYPE_RECEIPT: u8 = 2;
 const TYPE_RESET_REQUEST: u8 = 3;
 const TYPE_ACCOUNT_SYNC: u8 = 4;
+const TYPE_SIGNAL: u8 = 5;
 
 /// A message written by a user.
 #[derive(Clone, PartialEq, Eq)]
@@ -172,6 +174,8 @@ pub enum Payload {
     ResetRequest([u8; 16]),
     /// Own devices only: the account state (contacts, pins, verified marks).
     AccountSync(AccountState),
+    /// WebRTC signalling for a direct channel, to one device ([`crate::direct`]).
+    Signal(Signal),
 }
 
 impl Codec for Payload {
@@ -193,6 +197,10 @@ impl Codec for Payload {
                 out.push(TYPE_ACCOUNT_SYNC);
                 state.encode(out);
             }
+            Payload::Signal(signal) => {
+                out.push(TYPE_SIGNAL);
+                signal.encode(out);
+            }
         }
     }
 
@@ -202,6 +210,7 @@ impl Codec for Payload {
             TYPE_RECEIPT => Ok(Payload::Receipt(Receipt::read(r)?)),
             TYPE_RESET_REQUEST => Ok(Payload::ResetRequest(r.array()?)),
             TYPE_ACCOUNT_SYNC => Ok(Payload::AccountSync(AccountState::read(r)?)),
+            TYPE_SIGNAL => Ok(Payload::Signal(Signal::read(r)?)),
             _ => Err(Error::Malformed),
         }
     }
@@ -231,6 +240,12 @@ mod tests {
             Payload::Receipt(Receipt::new(alloc::vec![MsgId([1; 16]), MsgId([2; 16])]).unwrap()),
             Payload::ResetRequest([9; 16]),
             Payload::AccountSync(AccountState::new()),
+            Payload::Signal(Signal {
+                kind: crate::direct::SignalKind::Answer,
+                sent_at: 9,
+                fingerprint: [3; 32],
+                sdp: b"v=0".to_vec(),
+            }),
         ]
     }
 
@@ -276,7 +291,7 @@ mod tests {
     #[test]
     fn unknown_types_and_bounds_are_malformed() {
         assert_eq!(Payload::from_bytes(&[0]), Err(Error::Malformed));
-        assert_eq!(Payload::from_bytes(&[5, 0]), Err(Error::Malformed));
+        assert_eq!(Payload::from_bytes(&[6, 0]), Err(Error::Malformed));
         assert_eq!(Payload::from_bytes(&[]), Err(Error::Malformed));
         // An empty receipt is not a receipt.
         assert_eq!(Payload::from_bytes(&[2, 0, 0]), Err(Error::Malformed));

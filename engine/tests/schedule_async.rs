@@ -136,7 +136,12 @@ impl Node {
                         self.unsealed = None;
                     }
                 }
-                Output::LookupDone { .. } => {}
+                // No direct channel in this schedule.
+                Output::LookupDone { .. }
+                | Output::DirectStart { .. }
+                | Output::DirectSignal { .. }
+                | Output::DirectFrame { .. }
+                | Output::DirectState { .. } => {}
             }
         }
     }

@@ -1,5 +1,5 @@
 import type {
-  ClientErrorEvent, ConnectionStatus, ContactInfo, DeliveryEvent, DeviceInfo, IncomingMessage, KeySize,
+  ClientErrorEvent, ConnectionStatus, ContactInfo, DeliveryEvent, DeviceInfo, DirectEvent, DirectInput, IncomingMessage, KeySize,
   NoticeEvent, SendOptions, SendResult,
 } from './index.js';
 
@@ -81,6 +81,10 @@ export class RemoteClient {
   revokeDevice(id: string): Promise<void>;
   approveLink(code: string): Promise<RemoteLinkApproval>;
   takeLinkedHistory(): Promise<Uint8Array | undefined>;
+  /** See `Client.connectDirect`: a direct channel to a contact while both are online. */
+  connectDirect(contact: string): Promise<void>;
+  /** The WebRTC host's reports (`attachDirect` makes them); see `Client.directInput`. */
+  directInput(input: DirectInput): Promise<void>;
   connect(): Promise<void>;
   /** Reconnects now instead of waiting out the backoff (see `Client.reconnect`); the worker also does this on its `online` event. */
   reconnect(): Promise<void>;
@@ -91,6 +95,7 @@ export class RemoteClient {
   onProgress(listener: (p: { done: number; total: number }) => void): void;
   onDelivery(listener: (event: DeliveryEvent) => void): void;
   onNotice(listener: (notice: NoticeEvent) => void): void;
+  onDirect(listener: (event: DirectEvent) => void): void;
   nextMessage(): Promise<IncomingMessage | null>;
   messages(): AsyncGenerator<IncomingMessage, void, undefined>;
 }

@@ -49,7 +49,7 @@ export class RemoteClient {
   #session = null;
   /** Events that arrived while the login was under way (their session is not known yet). */
   #early = [];
-  #listeners = { message: [], status: [], error: [], progress: [], delivery: [], notice: [] };
+  #listeners = { message: [], status: [], error: [], progress: [], delivery: [], notice: [], direct: [] };
   #queue = [];
   #waiters = [];
   #iterating = false;
@@ -184,6 +184,8 @@ export class RemoteClient {
   devices() { return this.#call('devices'); }
   revokeDevice(id) { return this.#call('revokeDevice', [id]); }
   takeLinkedHistory() { return this.#call('takeLinkedHistory'); }
+  connectDirect(contact) { return this.#call('connectDirect', [contact]); }
+  directInput(input) { return this.#call('directInput', [input]); }
   /** See `Client.approveLink`: `{ deviceName, confirm(options?), cancel() }`. */
   async approveLink(code) {
     const { approvalId, deviceName } = await this.#call('approveLink', [code]);
@@ -213,6 +215,7 @@ export class RemoteClient {
   onProgress(listener) { this.#listeners.progress.push(listener); }
   onDelivery(listener) { this.#listeners.delivery.push(listener); }
   onNotice(listener) { this.#listeners.notice.push(listener); }
+  onDirect(listener) { this.#listeners.direct.push(listener); }
 
   nextMessage() {
     this.#iterating = true;

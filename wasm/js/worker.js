@@ -8,6 +8,7 @@ const METHODS = new Set([
   'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
   'matchesQr', 'sealLocal', 'openLocal', 'needsRotation', 'rotateKeys', 'logout', 'userId',
   'username', 'fingerprint', 'status', 'deviceId', 'devices', 'revokeDevice', 'takeLinkedHistory',
+  'connectDirect', 'directInput',
 ]);
 
 function info(client, session) {
@@ -53,6 +54,7 @@ export function serveClient(options = {}) {
     c.onError(emit('error'));
     c.onDelivery(emit('delivery'));
     c.onNotice(emit('notice'));
+    c.onDirect(emit('direct'));
     client = c;
     return info(c, s);
   }

@@ -138,6 +138,7 @@ const pkg = {
     },
     './worker': { types: './worker.d.ts', default: './worker.js' },
     './remote': { types: './remote.d.ts', default: './remote.js' },
+    './direct': { types: './direct.d.ts', default: './direct.js' },
     './web': { types: './web/sealpost_wasm.d.ts', default: './web/sealpost_wasm.js' },
     './sealpost_wasm_bg.wasm': './web/sealpost_wasm_bg.wasm',
     './package.json': './package.json',

@@ -244,6 +244,26 @@ if (!args.has('--node-only')) {
     server.close();
   }
 }
+/** A runner-side test step: counts into `r` and prints ok/FAIL with the time taken. */
+function stepper(r) {
+  return async (name, fn) => {
+    const start = Date.now();
+    try {
+      await fn();
+      r.passed++;
+      console.log(`ok   ${name} (${Date.now() - start} ms)`);
+    } catch (e) {
+      r.failed++;
+      r.failures.push({ name, error: String(e) });
+      console.log(`FAIL ${name}: ${e?.stack ?? e}`);
+    }
+  };
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
 // Two devices of one account in two browsers (separate profiles, so separate Web Locks
 // and IndexedDB): a password login, a link, messages on every device, a revocation.
 if (relay && !args.has('--node-only') && (!filter || 'chromium: two browsers'.includes(filter))) {
@@ -259,21 +279,7 @@ if (relay && !args.has('--node-only') && (!filter || 'chromium: two browsers'.in
     await page.waitForFunction(() => window.ready === true, null, { timeout: 60000 });
     return page;
   };
-  const step = async (name, fn) => {
-    const start = Date.now();
-    try {
-      await fn();
-      r.passed++;
-      console.log(`ok   ${name} (${Date.now() - start} ms)`);
-    } catch (e) {
-      r.failed++;
-      r.failures.push({ name, error: String(e) });
-      console.log(`FAIL ${name}: ${e?.stack ?? e}`);
-    }
-  };
-  const check = (cond, what) => {
-    if (!cond) throw new Error(what);
-  };
+  const step = stepper(r);
   const tag = Math.random().toString(36).slice(2, 8);
   const env = { relayUrl: relay.url, A: `ann-${tag}`, B: `ben-${tag}`, pw: 'correct horse battery staple' };
   try {
@@ -354,6 +360,28 @@ if (relay && !args.has('--node-only') && (!filter || 'chromium: two browsers'.in
     for (const c of contexts) await c.close();
   }
   tally('chromium: two browsers', r);
+}
+
+// Direct channels between two pages of one browser (WebRTC on loopback).
+if (relay && !args.has('--node-only') && (!filter || 'chromium: direct channel'.includes(filter))) {
+  const { chromium } = await import('playwright-core');
+  const { directSuite } = await import('../tests/direct.mjs');
+  const r = { passed: 0, failed: 0, failures: [] };
+  const context = await launchChromium(chromium);
+  const open = async () => {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => console.log(`page error: ${e}`));
+    await page.goto(`${relay.url}/wasm/tests/devices.html`);
+    await page.waitForFunction(() => window.ready === true, null, { timeout: 60000 });
+    return page;
+  };
+  const step = stepper(r);
+  try {
+    await directSuite({ open, relayUrl: relay.url, step, check, tag: Math.random().toString(36).slice(2, 8) });
+  } finally {
+    await context.close();
+  }
+  tally('chromium: direct channel', r);
 }
 
 if (relay) {

@@ -10,7 +10,8 @@ export type SealpostErrorCode =
   | "REPLAY" | "EXPIRED" | "STALE" | "TOO_LARGE" | "WRONG_PASSWORD" | "WEAK_PARAMETERS"
   | "CRYPTO" | "INVALID_ARGUMENT" | "STORAGE" | "NETWORK" | "RELAY" | "NOT_FOUND"
   | "ALREADY_REGISTERED" | "UNAUTHORIZED" | "IDENTITY_CHANGED" | "CLOSED" | "LOCKED"
-  | "RATE_LIMITED" | "DEVICE_LIMIT" | "LINK_EXPIRED" | "LINK_REFUSED" | "DEVICE_REVOKED";
+  | "RATE_LIMITED" | "DEVICE_LIMIT" | "LINK_EXPIRED" | "LINK_REFUSED" | "DEVICE_REVOKED"
+  | "DIRECT_FINGERPRINT_MISMATCH" | "DIRECT_NOT_ALLOWED" | "DIRECT_NO_DEVICES";
 
 /** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
 export interface SealpostError extends Error {
@@ -99,6 +100,13 @@ pub enum Code {
     LinkRefused,
     /// This device was removed from the account by another device (or the password).
     DeviceRevoked,
+    /// A direct channel was refused: the peer's signalling or DTLS certificate is not the
+    /// one it sealed (someone rewrote signalling). Messages keep going through the relay.
+    DirectFingerprintMismatch,
+    /// Direct channels are only for engaged contacts (not strangers, not this account).
+    DirectNotAllowed,
+    /// No device of the contact is known to offer a direct channel to.
+    DirectNoDevices,
 }
 
 impl Code {
@@ -132,6 +140,9 @@ impl Code {
             Code::LinkExpired => "LINK_EXPIRED",
             Code::LinkRefused => "LINK_REFUSED",
             Code::DeviceRevoked => "DEVICE_REVOKED",
+            Code::DirectFingerprintMismatch => "DIRECT_FINGERPRINT_MISMATCH",
+            Code::DirectNotAllowed => "DIRECT_NOT_ALLOWED",
+            Code::DirectNoDevices => "DIRECT_NO_DEVICES",
         }
     }
 }

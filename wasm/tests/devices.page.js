@@ -2,6 +2,18 @@
 // and leaves the steps to the runner (page.evaluate), which passes codes between
 // browsers. External script: the relay serves pages with a CSP that forbids inline ones.
 import * as sp from '../pkg/index.js';
+import { attachDirect } from '../pkg/direct.js';
+
+// Every RTCPeerConnection made on this page, so a test can kill them (the direct test).
+const Native = window.RTCPeerConnection;
+window.peerConnections = [];
+window.RTCPeerConnection = class extends Native {
+  constructor(...args) {
+    super(...args);
+    window.peerConnections.push(this);
+  }
+};
+window.attachDirect = attachDirect;
 
 await sp.init();
 window.sp = sp;

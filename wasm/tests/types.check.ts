@@ -2,6 +2,7 @@
 import { init, Client, MemoryStorage, Identity, DeviceKeys, DeviceList, DeviceBundle, SessionStore, PendingInit, BackupKeys, exportBackup, importBackup, type OpenedMessage, type SealedEnvelope, type DeviceEntry, type SessionInfo, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent } from 'sealpost-wasm';
 import { RemoteClient } from 'sealpost-wasm/remote';
 import { serveClient } from 'sealpost-wasm/worker';
+import { attachDirect } from 'sealpost-wasm/direct';
 
 async function main() {
   await init();
@@ -10,6 +11,13 @@ async function main() {
   const r = await c.send('bob', 'hi');
   const s: string = r.messageId;
   for await (const m of c.messages()) console.log(m.from);
+  // Direct channels: the page hosts WebRTC for a Client or a RemoteClient.
+  const host = attachDirect(c, { iceServers: [] });
+  c.onDirect((e) => {
+    if (e.type === 'state') console.log(e.user, e.state === 'direct', e.error);
+  });
+  c.connectDirect('bob');
+  host.close();
   // Crypto level (protocol v2 without the network).
   const id = Identity.generate('x', 2048, (d, t) => console.log(d, t));
   const dev = DeviceKeys.generate(id);
@@ -30,6 +38,7 @@ async function main() {
   console.log(p, infos, rid, o.payload, list.devices()[0].name);
   try { DeviceBundle.fromBytes(new Uint8Array()); } catch (e) { const err = e as SealpostError; if (err.code === 'MALFORMED') {} }
   const rc = await RemoteClient.login(new Worker(''), { relayUrl: '' }, 'a', 'b');
+  attachDirect(rc);
   const info = await rc.lookup('bob');
   const qr: Uint8Array = info.qrPayload;
   const same: boolean = await rc.matchesQr('bob', qr);

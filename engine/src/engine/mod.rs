@@ -10,6 +10,7 @@
 
 mod contacts;
 mod devices;
+mod direct;
 mod directory;
 mod heal;
 mod listing;
@@ -69,6 +70,10 @@ struct InFlight {
     /// The owed receipts it carries: paid once the relay took it.
     receipts: Vec<MsgId>,
     failed: bool,
+    /// Sent on the direct channel (waiting for the peer's acknowledgement there).
+    direct: bool,
+    /// A direct deposit already waiting at the last tick (see `direct_tick`).
+    aged: bool,
 }
 
 /// A send waiting for the directory.
@@ -131,6 +136,8 @@ pub struct Engine {
     lookups: BTreeMap<UserId, Username>,
     device_ops: Vec<DeviceOp>,
     account_changed: bool,
+    /// Direct channels, per contact device.
+    direct: direct::Peers,
 }
 
 impl fmt::Debug for Engine {
@@ -165,6 +172,7 @@ impl Engine {
             lookups: BTreeMap::new(),
             device_ops: Vec::new(),
             account_changed: false,
+            direct: direct::Peers::default(),
         }
     }
 
@@ -366,11 +374,42 @@ impl Engine {
             Input::ForgetContact { user } => self.forget_contact(user, now, &mut out),
             Input::AddDevice { entry } => self.device_op(DeviceOp::Add(entry), &mut out),
             Input::RevokeDevice { device } => self.device_op(DeviceOp::Revoke(device), &mut out),
+            Input::ConnectDirect { user } => self.connect_direct(now, user, &mut out),
+            Input::DirectLocal {
+                user,
+                device,
+                kind,
+                fingerprint,
+                sdp,
+            } => {
+                let signal = crate::direct::Signal {
+                    kind,
+                    sent_at: now,
+                    fingerprint,
+                    sdp,
+                };
+                self.direct_local(rng, now, user, device, signal, &mut out)
+            }
+            Input::DirectOpened {
+                user,
+                device,
+                fingerprint,
+            } => self.direct_opened(user, device, fingerprint, &mut out),
+            Input::DirectClosed { user, device } => {
+                self.direct_closed(user, device, None, &mut out)
+            }
+            Input::DirectFrame {
+                user,
+                device,
+                frame,
+            } => self.direct_frame(rng, now, user, device, &frame, &mut out),
         }
         self.flush_control(rng, now, &mut out);
         out.finish()
     }
 
+    /// Hands an envelope to the driver, over the direct channel to its device when one
+    /// is open (`direct.rs`), else to the relay.
     fn deposit(
         &mut self,
         to: UserId,
@@ -379,14 +418,28 @@ impl Engine {
         msg: Option<MsgId>,
         out: &mut Out,
     ) -> DepositHandle {
+        let handle = self.next_handle();
+        let (direct, output) = self.transport(to, device, &envelope, handle);
+        out.push(output);
+        self.track(handle, to, device, envelope, msg, direct);
+        handle
+    }
+
+    fn next_handle(&mut self) -> DepositHandle {
         let handle = DepositHandle(self.next_handle);
         self.next_handle = self.next_handle.wrapping_add(1);
-        out.push(Output::Deposit {
-            to,
-            device,
-            envelope: envelope.clone(),
-            handle,
-        });
+        handle
+    }
+
+    fn track(
+        &mut self,
+        handle: DepositHandle,
+        to: UserId,
+        device: DeviceId,
+        envelope: Vec<u8>,
+        msg: Option<MsgId>,
+        direct: bool,
+    ) {
         self.in_flight.insert(
             handle,
             InFlight {
@@ -396,9 +449,10 @@ impl Engine {
                 msg,
                 receipts: Vec::new(),
                 failed: false,
+                direct,
+                aged: false,
             },
         );
-        handle
     }
 
     fn deposit_done(&mut self, handle: DepositHandle, out: &mut Out) {

@@ -24,8 +24,16 @@ impl Out {
     pub(crate) fn push(&mut self, output: Output) {
         match output {
             Output::Persist(part) => self.persist(part),
-            Output::Deposit { .. } => self.deposits.push(output),
-            Output::Ack { .. } => self.acks.push(output),
+            Output::Deposit { .. } | Output::DirectFrame { .. } => self.deposits.push(output),
+            // A blob that came over a direct channel is acknowledged on it.
+            Output::Ack { ref blob_id } => match crate::direct::parse_blob_id(blob_id) {
+                Some((to, device, seq)) => self.acks.push(Output::DirectFrame {
+                    to,
+                    device,
+                    frame: crate::direct::Frame::Ack { seq }.to_bytes(),
+                }),
+                None => self.acks.push(output),
+            },
             other => self.actions.push(other),
         }
     }

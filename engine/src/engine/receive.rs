@@ -238,6 +238,7 @@ impl Engine {
                 kind: SecurityKind::ForgedPayload,
                 user: m.sender,
             }),
+            Ok(Payload::Signal(s)) => self.signal_received(rng, now, &m, s, out),
             Err(_) => out.notice(Notice::Unreadable { user: m.sender }),
         }
         out.push(Output::Ack { blob_id });

@@ -8,7 +8,7 @@ use rand_core::CryptoRng;
 
 use super::Engine;
 use super::out::Out;
-use crate::action::{Notice, Output, Part};
+use crate::action::{DepositHandle, Notice, Output, Part};
 use crate::msg_id::MsgId;
 
 impl Engine {
@@ -25,6 +25,7 @@ impl Engine {
         }
         self.sessions.prune(now);
         self.resend_due(rng, now, out);
+        self.direct_tick(now, out);
         self.retry_deposits(None, out);
         self.rotate_keys(rng, now, out);
         let me = self.me.user_id;
@@ -63,15 +64,22 @@ impl Engine {
     /// `only` those of one message.
     pub(super) fn retry_deposits(&mut self, only: Option<MsgId>, out: &mut Out) {
         let of = |msg: Option<MsgId>| only.is_none() || msg == only;
-        for (handle, d) in &mut self.in_flight {
-            if d.failed && of(d.msg) {
+        let failed: Vec<DepositHandle> = self
+            .in_flight
+            .iter()
+            .filter(|(_, d)| d.failed && of(d.msg))
+            .map(|(h, _)| *h)
+            .collect();
+        for handle in failed {
+            let Some(d) = self.in_flight.get(&handle) else {
+                continue;
+            };
+            let (direct, output) = self.transport(d.to, d.device, &d.envelope, handle);
+            out.push(output);
+            if let Some(d) = self.in_flight.get_mut(&handle) {
                 d.failed = false;
-                out.push(Output::Deposit {
-                    to: d.to,
-                    device: d.device,
-                    envelope: d.envelope.clone(),
-                    handle: *handle,
-                });
+                d.direct = direct;
+                d.aged = false;
             }
         }
         let unsent: Vec<_> = self

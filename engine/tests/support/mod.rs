@@ -116,6 +116,8 @@ pub struct Device {
     pub overrides: BTreeMap<UserId, (Vec<u8>, Vec<Vec<u8>>)>,
     /// Answers to lookups.
     pub lookups: Vec<(Username, LookupOutcome)>,
+    /// Direct channel outputs, for the test's WebRTC stand-in (`tests/direct.rs`).
+    pub direct: Vec<Output>,
     /// Inputs handled, directory fetches asked for (work counters).
     pub handled: usize,
     pub fetches: usize,
@@ -224,6 +226,10 @@ impl Device {
             Output::LookupDone {
                 username, outcome, ..
             } => self.lookups.push((username, outcome)),
+            o @ (Output::DirectStart { .. }
+            | Output::DirectSignal { .. }
+            | Output::DirectFrame { .. }
+            | Output::DirectState { .. }) => self.direct.push(o),
         }
     }
 
@@ -321,6 +327,7 @@ fn device_from(engine: Engine, outputs: Vec<Output>, relay: &mut Relay, seed: u6
         updates: BTreeMap::new(),
         overrides: BTreeMap::new(),
         lookups: Vec::new(),
+        direct: Vec::new(),
         handled: 0,
         fetches: 0,
         hold_deposit_done: false,

@@ -278,6 +278,10 @@ impl Inner {
                 Output::LookupDone { user, outcome, .. } => {
                     batch.lookups.push((user, outcome));
                 }
+                o @ (Output::DirectStart { .. }
+                | Output::DirectSignal { .. }
+                | Output::DirectFrame { .. }
+                | Output::DirectState { .. }) => self.direct_output(o, failed.is_none()),
                 Output::PublishBundle(bytes) => {
                     if let Err(e) = self.publish_bundle(&bytes).await {
                         self.emit_error(

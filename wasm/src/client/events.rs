@@ -23,6 +23,7 @@ pub(crate) struct Listeners {
     pub(crate) error: Vec<Function>,
     pub(crate) delivery: Vec<Function>,
     pub(crate) notice: Vec<Function>,
+    pub(crate) direct: Vec<Function>,
 }
 
 /// The app-facing event state.

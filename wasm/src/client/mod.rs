@@ -14,6 +14,7 @@ mod account;
 mod backup;
 mod content;
 mod devices;
+mod direct;
 mod directory;
 mod driver;
 mod events;

@@ -1,0 +1,119 @@
+// The page's WebRTC host for direct channels (`sealpost-wasm/direct`). The client (in the
+// page, or in a worker behind RemoteClient) decides everything: when to offer, which
+// signals to trust, which certificate to accept, what goes on the channel. This file only
+// does what a worker cannot (Chromium has no RTCPeerConnection in workers): one
+// RTCPeerConnection per peer device, one negotiated data channel, a fresh DTLS
+// certificate whose fingerprint the client seals into its signal, and after connecting
+// the SHA-256 of the certificate the remote side presented, which the client compares
+// with the one the peer sealed.
+
+const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
+
+/** Resolves once ICE gathering is complete: one offer/answer carries every candidate. */
+function gathered(pc) {
+  return new Promise((resolve) => {
+    const check = () => pc.iceGatheringState === 'complete' && resolve();
+    pc.addEventListener('icegatheringstatechange', check);
+    check();
+  });
+}
+
+/**
+ * Hosts the direct channels of `client` (a Client or a RemoteClient) on this page.
+ *
+ * @param {object} client
+ * @param {object} [options]
+ * @param {RTCIceServer[]} [options.iceServers] STUN/TURN servers (none needed on a LAN)
+ * @param {(sdp: string, kind: string) => string} [options.tamperSdp] tests only: rewrites
+ *   this page's SDP after its fingerprint was taken, as a rewriting relay would
+ * @returns {{ close(): void }}
+ */
+export function attachDirect(client, options = {}) {
+  const peers = new Map();
+  const key = (user, device) => `${user}/${device}`;
+  // A Client queues the input and returns; a RemoteClient answers with a promise. Either
+  // way the inputs reach the client in call order.
+  const tell = (input) => Promise.resolve(client.directInput(input));
+
+  const drop = (user, device, tellClient) => {
+    const p = peers.get(key(user, device));
+    if (!p) return;
+    peers.delete(key(user, device));
+    p.pc.close();
+    if (tellClient) tell({ type: 'closed', user, device }).catch(() => {});
+  };
+
+  async function peer(user, device) {
+    drop(user, device, false);
+    const certificate = await RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' });
+    const fp = certificate.getFingerprints().find((f) => f.algorithm === 'sha-256').value.toUpperCase();
+    const pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [], certificates: [certificate] });
+    const dc = pc.createDataChannel('sealpost', { negotiated: true, id: 0 });
+    dc.binaryType = 'arraybuffer';
+    const p = { pc, dc, fp };
+    peers.set(key(user, device), p);
+    const gone = () => peers.get(key(user, device)) === p && drop(user, device, true);
+    // Frames wait until the client checked the remote certificate (and so treats the
+    // channel as open); in order, as they came.
+    dc.onopen = () => {
+      p.ready = (async () => {
+        const der = pc.sctp?.transport.getRemoteCertificates?.()[0];
+        const seen = der ? hex(new Uint8Array(await crypto.subtle.digest('SHA-256', der))) : '';
+        await tell({ type: 'opened', user, device, fingerprint: seen });
+      })();
+      p.ready.catch(gone);
+    };
+    dc.onmessage = (e) => {
+      const frame = new Uint8Array(e.data);
+      p.ready.then(() => tell({ type: 'frame', user, device, frame })).catch(() => {});
+    };
+    dc.onclose = gone;
+    pc.onconnectionstatechange = () => pc.connectionState === 'failed' && gone();
+    return p;
+  }
+
+  async function local(user, device, p, kind) {
+    await p.pc.setLocalDescription();
+    await gathered(p.pc);
+    let sdp = p.pc.localDescription.sdp;
+    if (options.tamperSdp) sdp = options.tamperSdp(sdp, kind);
+    await tell({ type: kind, user, device, fingerprint: p.fp, sdp });
+  }
+
+  const handle = async (e) => {
+    const { user, device } = e;
+    if (e.type === 'start') {
+      await local(user, device, await peer(user, device), 'offer');
+    } else if (e.type === 'signal' && e.kind === 'offer') {
+      const p = await peer(user, device);
+      await p.pc.setRemoteDescription({ type: 'offer', sdp: e.sdp });
+      await local(user, device, p, 'answer');
+    } else if (e.type === 'signal' && e.kind === 'answer') {
+      await peers.get(key(user, device))?.pc.setRemoteDescription({ type: 'answer', sdp: e.sdp });
+    } else if (e.type === 'frame') {
+      const p = peers.get(key(user, device));
+      if (p?.dc.readyState === 'open') p.dc.send(e.frame);
+      else if (p) drop(user, device, true);
+      else tell({ type: 'closed', user, device }).catch(() => {});
+    } else if ((e.type === 'signal' && e.kind === 'close') || (e.type === 'state' && e.state === 'relay' && device)) {
+      // The client already knows; only the connection is left to end.
+      drop(user, device, false);
+    }
+  };
+  client.onDirect((e) => {
+    handle(e).catch(() => {
+      // WebRTC refused (a bad SDP, a closed connection): the relay carries on.
+      if (e.device && e.type !== 'state') drop(e.user, e.device, true);
+    });
+  });
+  return {
+    /** Ends every channel (e.g. at logout); the peers fall back to the relay. */
+    close() {
+      for (const p of [...peers.keys()]) {
+        const [user, device] = p.split('/');
+        drop(user, device, false);
+        tell({ type: 'close', user, device }).catch(() => {});
+      }
+    },
+  };
+}
