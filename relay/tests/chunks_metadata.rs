@@ -2,7 +2,8 @@
 //! file encrypted by the core comes back and decrypts byte for byte, and afterwards
 //! neither the data directory (database, write-ahead log, chunk files) nor the log
 //! holds its name, media type or exact size; times are coarse; nothing orders chunks.
-//! SQLite (the PostgreSQL tables have the same columns: `chunks.rs`).
+//! SQLite (data directory and log), and PostgreSQL's `chunks` table when
+//! `SEALPOST_TEST_DATABASE_URL` is set.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -159,4 +160,50 @@ async fn the_relay_keeps_no_name_type_or_size_of_a_file() {
             assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keeps_the_same_and_nothing_more() {
+    let Some(url) = postgres_url() else {
+        skipped(SKIPPED_POSTGRES);
+        return;
+    };
+    let backend = isolated(&Backend::Postgres(url)).await;
+    let server = Server::start(&backend, &[]).await;
+    let c = server.client();
+    let token = c.upload_token().await;
+    let mut file = vec![0u8; SIZE];
+    os_rng().fill_bytes(&mut file);
+    let manifest = send(&c, &token, &file).await;
+    assert!(fetch(&c, &manifest).await == file);
+    server.stop().await;
+
+    let Backend::Postgres(url) = backend else {
+        unreachable!()
+    };
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns
+         WHERE table_name = 'chunks' AND table_schema = current_schema() ORDER BY ordinal_position",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(columns, ["address", "len", "expires_at", "data"]);
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT len, expires_at FROM chunks")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 13);
+    assert!(rows.iter().all(|(len, at)| *len == 4124 && at % 300 == 0));
+    let (name, media): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM chunks WHERE position($1::bytea IN data) > 0),
+                (SELECT COUNT(*) FROM chunks WHERE position($2::bytea IN data) > 0)",
+    )
+    .bind(NAME.as_bytes())
+    .bind(MEDIA_TYPE.as_bytes())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((name, media), (0, 0), "the chunks are ciphertext");
 }
