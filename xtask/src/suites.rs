@@ -99,6 +99,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         "webcrypto: conversation content vectors (PROTOCOL.md 28) read from the document alone",
         cmd::run(&mut cmd::new("node", &["tests/webcrypto/content.mjs"])),
     ));
+    results.push((
+        "webcrypto: direct channel vectors (PROTOCOL.md 17.6, 18.9) read from the document alone",
+        cmd::run(&mut cmd::new("node", &["tests/webcrypto/direct.mjs"])),
+    ));
 
     if cmd::root().join(js).exists() {
         let built = build_wasm();
