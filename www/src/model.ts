@@ -462,6 +462,8 @@ export class Model {
 
   /** The conversation on screen (its messages do not count as unread). */
   activePeer: string | null = null;
+  /** Peers with an open direct channel (the chat shows "direct"). */
+  direct = new Set<string>();
 
   // ---- lifecycle ---------------------------------------------------------------
 
@@ -471,6 +473,11 @@ export class Model {
       onMessage: (m) => this.onIncoming(m),
       onDelivery: (d) => this.outbox.delivered(d),
       onNotice: (n) => this.onNotice(n),
+      onDirect: (peer, on) => {
+        if (on) this.direct.add(peer);
+        else this.direct.delete(peer);
+        this.emit({ peer });
+      },
       onLinkState: (s) => {
         this.link = s;
         this.emit({ link: true });

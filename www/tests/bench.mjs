@@ -6,12 +6,14 @@
 //
 //   node www/tests/bench.mjs [--messages=500] [--key-size=4096|2048] [--devices=1|2|1,2]
 //                            [--relaxed-limits | --default-limits] [--debug] [--write-doc]
-//                            [--trace]
+//                            [--trace] [--direct]
 //
 // --devices=2 adds a second device to each account (a password login in another browser
 // context, as a user adds a laptop): every message is then sealed to bob's two devices
 // and, as a sync copy, to alice's second one, and receipts come back from all three.
 // --devices=1,2 measures both, one after the other, in one run.
+// --direct adds a third run: one at a time again, over the direct WebRTC channel that
+// the two open chats set up (the first two runs go through the relay), side by side.
 // --trace taps the two first devices' workers (tap.mjs) and prints where the time of a
 // one-at-a-time message goes (trace.mjs); the tap costs time itself, so traced figures
 // are for the breakdown, not for the table.
@@ -155,20 +157,25 @@ async function measure(relayLimits, extra, DEVICES) {
       return at;
     }, t);
 
-  // Run 1: one at a time.
-  const sent1 = [];
-  const start1 = Date.now();
-  for (let i = 0; i < N; i++) {
-    sent1.push(await submit(text('seq', i)));
-    await b.waitForFunction((k) => window.__arrivals[k] !== undefined, `seq:${i}`, { timeout: 60_000, polling: 'raf' }).catch(async (e) => {
-      await a.screenshot({ path: join(artifacts, 'bench-fail-a.png') });
-      await b.screenshot({ path: join(artifacts, 'bench-fail-b.png') });
-      throw e;
-    });
-  }
-  const total1 = (Date.now() - start1) / 1000;
-  const arr1 = await b.evaluate(() => window.__arrivals);
-  const lat1 = sent1.map((t, i) => (arr1[`seq:${i}`] - t) / 1000);
+  // One at a time: send, wait until it shows at the recipient, send the next.
+  const oneByOne = async (run) => {
+    const sent = [];
+    const start = Date.now();
+    for (let i = 0; i < N; i++) {
+      sent.push(await submit(text(run, i)));
+      await b.waitForFunction((k) => window.__arrivals[k] !== undefined, `${run}:${i}`, { timeout: 60_000, polling: 'raf' }).catch(async (e) => {
+        await a.screenshot({ path: join(artifacts, 'bench-fail-a.png') });
+        await b.screenshot({ path: join(artifacts, 'bench-fail-b.png') });
+        throw e;
+      });
+    }
+    const total = (Date.now() - start) / 1000;
+    const arr = await b.evaluate(() => window.__arrivals);
+    return { sent, total, arr, lat: sent.map((t, i) => (arr[`${run}:${i}`] - t) / 1000) };
+  };
+
+  // Run 1: one at a time, through the relay.
+  const { sent: sent1, total: total1, arr: arr1, lat: lat1 } = await oneByOne('seq');
   let steps;
   if (args.trace) {
     // Let the last console lines of the workers arrive.
@@ -205,6 +212,15 @@ async function measure(relayLimits, extra, DEVICES) {
   });
   const bytes = texts2.reduce((n, t) => n + new TextEncoder().encode(t).length, 0);
 
+  // Run 3 (--direct): one at a time again, over the direct channel the open chats set up.
+  let direct;
+  if (args.direct) {
+    for (const p of [a, b]) await p.locator('[data-testid=direct]').waitFor({ timeout: 60_000 });
+    const r = await oneByOne('dir');
+    const stillDirect = (await a.locator('[data-testid=direct]').count()) > 0 && (await b.locator('[data-testid=direct]').count()) > 0;
+    direct = { p50: pct(r.lat, 50), p90: pct(r.lat, 90), p99: pct(r.lat, 99), max: Math.max(...r.lat), totalSecs: r.total, perMessageSecs: r.total / N, stillDirect };
+  }
+
   await ctxA.close();
   await ctxB.close();
   for (const ctx of extraContexts) await ctx.close();
@@ -220,6 +236,7 @@ async function measure(relayLimits, extra, DEVICES) {
     oneAtATime: { p50: pct(lat1, 50), p90: pct(lat1, 90), p99: pct(lat1, 99), max: Math.max(...lat1), mean: lat1.reduce((x, y) => x + y, 0) / N, totalSecs: total1, perMessageSecs: total1 / N },
     allAtOnce: { totalSecs: total2, perMessageSecs: total2 / N, msgsPerSec: N / total2, p50: pct(lat2, 50), p99: pct(lat2, 99), avgChars: bytes / N },
     duplicates: dupes,
+    direct,
     steps,
     problems,
   };
@@ -242,7 +259,7 @@ try {
 const result = results[0];
 
 const f = (x) => x.toFixed(3);
-const cmd = `node www/tests/bench.mjs${KEY !== '4096' ? ` --key-size=${KEY}` : ''}${N !== 500 ? ` --messages=${N}` : ''}${DEVICE_COUNTS.join(',') !== '1' ? ` --devices=${DEVICE_COUNTS.join(',')}` : ''}`;
+const cmd = `node www/tests/bench.mjs${args.direct ? ' --direct' : ''}${KEY !== '4096' ? ` --key-size=${KEY}` : ''}${N !== 500 ? ` --messages=${N}` : ''}${DEVICE_COUNTS.join(',') !== '1' ? ` --devices=${DEVICE_COUNTS.join(',')}` : ''}`;
 const rows = results.flatMap((r) => {
   const o = r.oneAtATime;
   const p = r.allAtOnce;
@@ -250,6 +267,7 @@ const rows = results.flatMap((r) => {
   return [
     `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, one at a time (send, wait until shown, next); ${r.relayLimits} | ${f(o.perMessageSecs)} s | ${f(o.p50)} s | ${f(o.p99)} s | ${o.totalSecs.toFixed(1)} s |`,
     `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, all ${N} submitted at once; ${r.relayLimits} | ${f(p.perMessageSecs)} s (${p.msgsPerSec.toFixed(0)} msg/s) | ${f(p.p50)} s¹ | ${f(p.p99)} s¹ | ${p.totalSecs.toFixed(1)} s |`,
+    ...(r.direct ? [`| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, one at a time **over the direct channel**${r.direct.stillDirect ? '' : ' (it closed during the run)'}; ${r.relayLimits} | ${f(r.direct.perMessageSecs)} s | ${f(r.direct.p50)} s | ${f(r.direct.p99)} s | ${r.direct.totalSecs.toFixed(1)} s |`] : []),
   ];
 });
 const md = `## PWA: 500-message seed experiment

@@ -186,6 +186,16 @@ try {
     await shot(pageA, '06-chat-desktop');
   });
 
+  await r.step('both chats open: a direct channel opens and the chat says "direct"; messages still arrive once', async () => {
+    // The channel's own rules are tested in engine/tests/direct.rs and the package's
+    // Chromium suite; here: the PWA asks for it, shows it, and keeps working on it.
+    for (const page of [pageA, pageB]) await page.locator('[data-testid=direct]').waitFor({ timeout: 60_000 });
+    await send(pageA, 'over the direct channel');
+    await msg(pageB, 'over the direct channel').waitFor({ timeout: 30_000 });
+    await waitState(pageA, 'over the direct channel', 'delivered');
+    expect((await msg(pageB, 'over the direct channel').count()) === 1, 'delivered once');
+  });
+
   await r.step('B goes away; A\'s messages wait on the relay; B comes back and gets the backlog', async () => {
     await pageB.close();
     await pageA.locator('[data-testid=link-state]').waitFor();

@@ -7,6 +7,7 @@ import type { Account, Backend, Delivery, DeviceInfo, Handlers, Incoming, LinkAp
 import { AppError } from './types';
 import type { Ids } from './worker';
 import { KV, deleteDb, historyDbName, openDb } from '../idb';
+import { lazily } from '../lazy';
 import { setNotify } from '../notify';
 import { b64 } from '../util';
 import workerUrl from './worker.ts?worker&url';
@@ -32,6 +33,9 @@ async function startWorker(): Promise<Worker> {
 }
 
 const getWorker = () => (worker ??= startWorker());
+
+/** The page's WebRTC host for direct channels (sealpost-wasm/direct), a chunk of its own. */
+const directHost = lazily('direct', () => import('sealpost-wasm/direct'));
 
 /** RemoteClient errors carry the package's `code`, `status` and (IDENTITY_CHANGED) `details`; keep them. */
 function wrap(e: unknown): AppError {
@@ -102,6 +106,8 @@ class ClientAccount implements Account {
   /** The package's connection status, and whether it was ever online. */
   private status = 'connecting';
   private wasOnline = false;
+  /** The page's WebRTC host (sealpost-wasm/direct, its own chunk), attached at start. */
+  private direct: Promise<unknown> | null = null;
   readonly username: string;
   readonly userId: string;
   readonly fingerprint: string;
@@ -126,6 +132,9 @@ class ClientAccount implements Account {
       };
       // In the same queue as messages: a marker lands where it happened.
       this.queue = this.queue.then(() => this.handlers?.onNotice(notice)).catch((e) => console.warn('sealpost: notice handler failed', e));
+    });
+    client.onDirect((e) => {
+      if (e.type === 'state' && e.device) this.handlers?.onDirect(e.user, e.state === 'direct');
     });
     client.onStatus((s) => {
       this.status = s;
@@ -256,7 +265,13 @@ class ClientAccount implements Account {
     if (!this.started) {
       this.started = true;
       void this.client.connect();
+      // Also answers the contacts' offers, so it is there before any chat is opened.
+      this.direct = directHost().then(({ attachDirect }) => attachDirect(this.client));
+      this.direct.catch(() => undefined); // no direct channels: everything by the relay
     }
+  }
+  connectDirect(username: string) {
+    this.direct?.then(() => this.client.connectDirect(username)).catch(() => undefined);
   }
   stop() {
     this.handlers = null;

@@ -120,6 +120,8 @@ export interface Handlers {
   onDelivery(d: Delivery): void;
   /** Markers for the message list. */
   onNotice(n: Notice): void;
+  /** A direct (browser-to-browser) channel with `peer` opened (true) or ended (false). */
+  onDirect(peer: string, direct: boolean): void;
 }
 
 export interface Account {
@@ -142,6 +144,11 @@ export interface Account {
    * no duplicate, no extra ratchet step.
    */
   send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string): Promise<{ messageId: string; delivered?: number; total?: number }>;
+  /**
+   * Asks for a direct channel with a contact (while both are online; messages then skip
+   * the relay, and go back to it by themselves). Fire and forget: `onDirect` reports.
+   */
+  connectDirect(username: string): void;
   /** Connects the live mailbox (WebSocket) and keeps it connected until stop(). */
   start(h: Handlers): void;
   stop(): void;

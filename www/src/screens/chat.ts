@@ -83,11 +83,12 @@ function updateMsgEl(el: HTMLElement, msg: Msg) {
   }
 }
 
-function chatHeader(c: Contact) {
+function chatHeader(c: Contact): (Node | string)[] {
   return [
     h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'),
     h('h2.chat-title', { tabIndex: -1 }, c.username),
     badge(c),
+    ...(ui.model?.direct.has(c.userId) ? [h('span.badge.direct', { 'data-testid': 'direct', title: 'Messages go straight to their browser, still end-to-end encrypted' }, 'direct')] : []),
     h('a.button', { href: `#/contact/${c.userId}`, 'data-testid': 'safety-link' }, c.verified ? 'Safety number' : 'Verify'),
   ];
 }
@@ -147,7 +148,9 @@ export function showChat(c: Contact): boolean {
   applyKeyState(c);
   list.scrollTop = list.scrollHeight;
   void m.markRead(c);
-  void m.checkContact(c);
+  // A direct channel while both have the chat open (after the lookup: only engaged
+  // contacts get one, and a message request is engaged by opening it).
+  void m.checkContact(c).then(() => c.keyChanged || m.account.connectDirect(c.username));
   if (matchMedia('(min-width: 720px)').matches) {
     text.focus();
     return true;
@@ -159,7 +162,7 @@ function applyKeyState(c: Contact) {
   if (!ui.chatState) return;
   ui.chatState.text.disabled = ui.chatState.send.disabled = !!c.keyChanged;
   // Rebuilt only when what they show changed, so focus on their links stays put.
-  const sig = `${c.keyChanged ? 'k' : ''}${c.verified ? 'v' : ''}`;
+  const sig = `${c.keyChanged ? 'k' : ''}${c.verified ? 'v' : ''}${ui.model?.direct.has(c.userId) ? 'd' : ''}`;
   if (ui.chatState.header.dataset.sig === sig) return;
   ui.chatState.header.dataset.sig = sig;
   ui.chatState.banner.hidden = !c.keyChanged;
