@@ -347,9 +347,19 @@ async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiv
         }
         let tombstones_until =
             store::coarse_time_up(now.saturating_add(state.limits.chunk_tombstone_secs));
-        match state.store.purge_chunks(now, tombstones_until).await {
-            Ok(n) => state.metrics.chunks_purged.add(n),
-            Err(e) => tracing::error!(error = %e, "chunk purge failed"),
+        loop {
+            match state.store.purge_chunks(now, tombstones_until).await {
+                Ok(n) => {
+                    state.metrics.chunks_purged.add(n);
+                    if n < store::CHUNK_PURGE_BATCH {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "chunk purge failed");
+                    break;
+                }
+            }
         }
         state.upload_limiter.sweep();
         state.ip_limiter.sweep();

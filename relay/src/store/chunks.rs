@@ -19,6 +19,10 @@ use super::shared::{Backend, Pools};
 /// A chunk's address: the SHA-256 of its bytes.
 pub type Address = [u8; 32];
 
+/// Most chunks one purge step deletes, so it holds the database's writer (and, with
+/// files, the commit lock) only briefly; the purge repeats steps until one deletes less.
+pub const CHUNK_PURGE_BATCH: u64 = 1000;
+
 /// What [`ChunkRecords::start_upload`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadStart {
@@ -87,9 +91,10 @@ pub trait ChunkRecords: Send + Sync {
         data: Option<&[u8]>,
     ) -> Result<bool>;
 
-    /// Deletes the rows of chunks expired at `now`, leaving tombstones until
-    /// `tombstone_until`, and deletes ended tombstones and upload tokens. Returns the
-    /// addresses deleted (whose bytes the caller removes, if they are elsewhere).
+    /// Deletes the rows of up to [`CHUNK_PURGE_BATCH`] chunks expired at `now`, leaving
+    /// tombstones until `tombstone_until`, and deletes ended tombstones and upload
+    /// tokens. Returns the addresses deleted (whose bytes the caller removes, if they
+    /// are elsewhere).
     async fn purge_chunk_rows(&self, now: i64, tombstone_until: i64) -> Result<Vec<Address>>;
 }
 
@@ -103,8 +108,8 @@ pub trait ChunkBytes: Send + Sync {
     /// more: the purge may have run since its state was read).
     async fn read_chunk(&self, address: &Address, start: u64, len: u64) -> Result<Option<Body>>;
 
-    /// Deletes expired chunks, bytes included, and what else [`ChunkRecords::purge_chunk_rows`]
-    /// deletes; returns the number of chunks deleted.
+    /// Deletes up to [`CHUNK_PURGE_BATCH`] expired chunks, bytes included, and what else
+    /// [`ChunkRecords::purge_chunk_rows`] deletes; returns the number of chunks deleted.
     async fn purge_chunks(&self, now: i64, tombstone_until: i64) -> Result<u64>;
 }
 
@@ -300,10 +305,15 @@ where
 
     async fn purge_chunk_rows(&self, now: i64, tombstone_until: i64) -> Result<Vec<Address>> {
         let mut tx = self.writer().begin().await?;
-        let rows = sqlx::query("DELETE FROM chunks WHERE expires_at <= $1 RETURNING address, len")
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows = sqlx::query(
+            "DELETE FROM chunks WHERE address IN
+                 (SELECT address FROM chunks WHERE expires_at <= $1 LIMIT $2)
+             RETURNING address, len",
+        )
+        .bind(now)
+        .bind(i64::try_from(CHUNK_PURGE_BATCH).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
         let mut gone = Vec::with_capacity(rows.len());
         let mut bytes = 0i64;
         for row in rows {
@@ -424,5 +434,33 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(usage, 1052, "one live chunk counted once");
+    }
+
+    #[tokio::test]
+    async fn a_purge_step_deletes_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("relay.db"))
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+             INSERT INTO chunks (address, len, expires_at) SELECT randomblob(32), 1052, 100 FROM n;
+             UPDATE chunk_usage SET bytes = 1500 * 1052;",
+        )
+        .execute(store.writer())
+        .await
+        .unwrap();
+        let steps: Vec<usize> = [
+            store.purge_chunk_rows(100, 500).await.unwrap().len(),
+            store.purge_chunk_rows(100, 500).await.unwrap().len(),
+            store.purge_chunk_rows(100, 500).await.unwrap().len(),
+        ]
+        .into();
+        assert_eq!(steps, [1000, 500, 0]);
+        let usage: i64 = sqlx::query_scalar("SELECT bytes FROM chunk_usage")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+        assert_eq!(usage, 0);
     }
 }

@@ -26,7 +26,9 @@ use sealpost_core::UserId;
 use crate::config::Config;
 use crate::push::Hub;
 
-pub use chunks::{Address, ChunkBytes, ChunkRecords, ChunkState, StagedChunk, UploadStart};
+pub use chunks::{
+    Address, CHUNK_PURGE_BATCH, ChunkBytes, ChunkRecords, ChunkState, StagedChunk, UploadStart,
+};
 pub use devices::{BundleUpdate, DeviceRecords, DeviceRow, StoredList};
 pub use links::{LinkPut, LinkRecords, LinkSlot};
 pub use postgres::PostgresStore;
