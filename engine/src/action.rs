@@ -4,7 +4,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use sealpost_core::v2::DeviceId;
+use sealpost_core::v2::group::{Change, GroupError};
+use sealpost_core::v2::{DeviceId, GroupId};
 use sealpost_core::{Error, UserId, Username};
 
 use crate::direct::{DirectError, SignalKind};
@@ -36,11 +37,14 @@ pub enum Part {
     /// Receipts owed to senders until the relay took them
     /// ([`crate::receipts::OwedReceipts`]).
     Receipts,
+    /// Groups: sessions (chain keys), held operations, group messages on their way,
+    /// delivery states (`groups.rs`).
+    Groups,
 }
 
 impl Part {
     /// Every part, in the order a fresh engine should be stored.
-    pub const ALL: [Part; 7] = [
+    pub const ALL: [Part; 8] = [
         Part::Device,
         Part::Sessions,
         Part::Account,
@@ -48,6 +52,7 @@ impl Part {
         Part::Seen,
         Part::Missing,
         Part::Receipts,
+        Part::Groups,
     ];
 }
 
@@ -89,6 +94,41 @@ impl fmt::Debug for IncomingMessage {
             .field("from", &self.from_username)
             .field("own", &self.own)
             .field("sent_at", &self.sent_at)
+            .field("content_len", &self.content.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message to a group, opened, authenticated (the sending chain's signature) and
+/// never delivered before.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IncomingGroupMessage {
+    /// The group.
+    pub group: GroupId,
+    /// The message id (stable across re-sends).
+    pub msg_id: MsgId,
+    /// The sending member.
+    pub from: UserId,
+    /// The sending device.
+    pub from_device: DeviceId,
+    /// Whether it is this account's own (sent from another of its devices).
+    pub own: bool,
+    /// The sender's clock.
+    pub sent_at: u64,
+    /// This device's clock when it was opened.
+    pub received_at: u64,
+    /// The application's content type.
+    pub content_type: u8,
+    /// The application's content.
+    pub content: Vec<u8>,
+}
+
+impl fmt::Debug for IncomingGroupMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IncomingGroupMessage")
+            .field("group", &self.group)
+            .field("msg_id", &self.msg_id)
+            .field("from", &self.from)
             .field("content_len", &self.content.len())
             .finish_non_exhaustive()
     }
@@ -179,6 +219,19 @@ pub enum Notice {
         /// The sender.
         user: UserId,
     },
+    /// A group operation, chain or message was refused (PROTOCOL.md 27.7, 27.8): a
+    /// forged or unauthorised operation, a chain from the wrong device, a message from
+    /// a non-member or of an old epoch. Never shown as text. Also the answer to a
+    /// group request of the user that could not be carried out (`from` is this
+    /// account then).
+    GroupRefused {
+        /// The group, when known.
+        group: Option<GroupId>,
+        /// The authenticated sender (pairwise) or the message's member, when known.
+        from: Option<UserId>,
+        /// Why; [`GroupError::code`] is the stable code.
+        error: GroupError,
+    },
 }
 
 /// One thing for the driver to do, in order.
@@ -201,6 +254,32 @@ pub enum Output {
         envelope: Vec<u8>,
         /// For the answer.
         handle: DepositHandle,
+    },
+    /// Post one group message to every listed mailbox in one multi-recipient deposit
+    /// (`POST /v2/mailboxes`); answer with [`crate::Input::DepositManyDone`] (naming
+    /// the mailboxes the relay refused) or [`crate::Input::DepositFailed`].
+    DepositMany {
+        /// The mailboxes.
+        to: Vec<(UserId, DeviceId)>,
+        /// The group message (PROTOCOL.md 27.6), the same for every mailbox.
+        blob: Vec<u8>,
+        /// For the answer.
+        handle: DepositHandle,
+    },
+    /// Show a group message.
+    DeliverGroup(IncomingGroupMessage),
+    /// A group changed by a verified operation (a system line such as "alice added
+    /// carol"): also for this device's own operations and for the group this device
+    /// was just added to (then `change` is the one that added it).
+    GroupChanged {
+        /// The group.
+        group: GroupId,
+        /// The member who made the change.
+        actor: UserId,
+        /// The change.
+        change: Change,
+        /// The group's epoch after it.
+        epoch: u64,
     },
     /// Acknowledge the blob: the relay deletes it. Comes after the [`Output::Persist`]
     /// of everything it changed.
@@ -296,6 +375,24 @@ impl fmt::Debug for Output {
                 .field("device", device)
                 .field("handle", handle)
                 .finish_non_exhaustive(),
+            Output::DepositMany { to, handle, .. } => f
+                .debug_struct("DepositMany")
+                .field("to", &to.len())
+                .field("handle", handle)
+                .finish_non_exhaustive(),
+            Output::DeliverGroup(m) => f.debug_tuple("DeliverGroup").field(m).finish(),
+            Output::GroupChanged {
+                group,
+                actor,
+                change,
+                epoch,
+            } => f
+                .debug_struct("GroupChanged")
+                .field("group", group)
+                .field("actor", actor)
+                .field("change", change)
+                .field("epoch", epoch)
+                .finish(),
             Output::Ack { blob_id } => f.debug_struct("Ack").field("blob_id", blob_id).finish(),
             Output::Deliver(m) => f.debug_tuple("Deliver").field(m).finish(),
             Output::DeliveryUpdate {

@@ -4,7 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use sealpost_core::v2::{DeviceEntry, DeviceId};
+use sealpost_core::v2::{DeviceEntry, DeviceId, GroupId};
 use sealpost_core::{UserId, Username};
 
 use crate::action::DepositHandle;
@@ -140,6 +140,62 @@ pub enum Input {
         /// Its bytes.
         frame: Vec<u8>,
     },
+    /// The relay answered a [`crate::Output::DepositMany`]: every mailbox took the
+    /// group message except `refused` (full, unknown, rate-limited; retried on a tick).
+    DepositManyDone {
+        /// The deposit's handle.
+        handle: DepositHandle,
+        /// The mailboxes the relay refused.
+        refused: Vec<(UserId, DeviceId)>,
+    },
+    /// The user creates a group named `name` with these contacts (their pinned identity
+    /// keys become their member fingerprints). Answered by
+    /// [`crate::Output::GroupChanged`] with the new group's id, or a
+    /// [`crate::Notice::GroupRefused`].
+    CreateGroup {
+        /// 1 to 128 bytes, no control or bidirectional formatting characters.
+        name: String,
+        /// The other first members (contacts).
+        members: Vec<UserId>,
+    },
+    /// The user changes a group (PROTOCOL.md 27.3): signed, applied here, sent to every
+    /// member device.
+    ChangeGroup {
+        /// The group.
+        group: GroupId,
+        /// What to change.
+        change: GroupRequest,
+    },
+    /// The user writes to a group: one group message, one multi-recipient deposit.
+    SendToGroup {
+        /// The group.
+        group: GroupId,
+        /// Chosen by the driver; a repeated id is not sealed again.
+        msg_id: MsgId,
+        /// The application's content type.
+        content_type: u8,
+        /// The application's content.
+        content: Vec<u8>,
+    },
+}
+
+/// A change of a group the user asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupRequest {
+    /// Add these contacts (admins).
+    Add(Vec<UserId>),
+    /// Remove these members (admins): every chain is replaced.
+    Remove(Vec<UserId>),
+    /// Leave the group.
+    Leave,
+    /// Rename it (admins).
+    Rename(String),
+    /// Make a member an admin (admins).
+    Promote(UserId),
+    /// Make an admin a member (admins).
+    Demote(UserId),
+    /// Replace every chain (admins), e.g. after a member's device was revoked.
+    Rekey,
 }
 
 impl fmt::Debug for Input {
@@ -207,6 +263,25 @@ impl fmt::Debug for Input {
                 .debug_struct("DirectFrame")
                 .field("device", device)
                 .field("len", &frame.len())
+                .finish_non_exhaustive(),
+            Input::DepositManyDone { handle, refused } => f
+                .debug_struct("DepositManyDone")
+                .field("handle", handle)
+                .field("refused", &refused.len())
+                .finish(),
+            Input::CreateGroup { members, .. } => f
+                .debug_struct("CreateGroup")
+                .field("members", &members.len())
+                .finish_non_exhaustive(),
+            Input::ChangeGroup { group, change } => f
+                .debug_struct("ChangeGroup")
+                .field("group", group)
+                .field("change", change)
+                .finish(),
+            Input::SendToGroup { group, msg_id, .. } => f
+                .debug_struct("SendToGroup")
+                .field("group", group)
+                .field("msg_id", msg_id)
                 .finish_non_exhaustive(),
         }
     }

@@ -15,6 +15,7 @@ pub mod direct;
 mod engine;
 pub mod event;
 pub mod failures;
+mod groups;
 pub mod limits;
 pub mod missing;
 pub mod msg_id;
@@ -24,11 +25,12 @@ pub mod receipts;
 pub mod seen;
 
 pub use action::{
-    DepositHandle, IncomingMessage, LookupOutcome, Notice, Output, Part, SecurityKind,
+    DepositHandle, IncomingGroupMessage, IncomingMessage, LookupOutcome, Notice, Output, Part,
+    SecurityKind,
 };
 pub use engine::{
     ContactInfo, DIRECTORY_MAX_AGE, Engine, MAX_DEVICE_OPS, MAX_LOOKUPS, MAX_PARKED,
     MAX_WAITING_SENDS, NewDevice, SendError,
 };
-pub use event::Input;
+pub use event::{GroupRequest, Input};
 pub use msg_id::MsgId;

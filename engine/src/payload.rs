@@ -7,7 +7,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use sealpost_core::v2::group::{DISTRIBUTION_LEN, MAX_GROUP_OP_LEN, MAX_GROUP_STATE_LEN};
 use sealpost_core::{Error, Result, UserId, Username};
+use zeroize::Zeroizing;
 
 use crate::account_state::AccountState;
 use crate::codec::{Codec, Reader, put_list16, put_var32};
@@ -25,6 +27,9 @@ const TYPE_RECEIPT: u8 = 2;
 const TYPE_RESET_REQUEST: u8 = 3;
 const TYPE_ACCOUNT_SYNC: u8 = 4;
 const TYPE_SIGNAL: u8 = 5;
+const TYPE_GROUP_OP: u8 = 6;
+const TYPE_SENDER_KEY: u8 = 7;
+const TYPE_GROUP_TEXT: u8 = 8;
 
 /// A message written by a user.
 #[derive(Clone, PartialEq, Eq)]
@@ -176,6 +181,50 @@ pub enum Payload {
     AccountSync(AccountState),
     /// WebRTC signalling for a direct channel, to one device ([`crate::direct`]).
     Signal(Signal),
+    /// A signed group operation (PROTOCOL.md 27.3), with the group state before it for
+    /// a member it adds (27.7).
+    GroupOp {
+        /// The state the operation applies to (27.2), for a new member only.
+        state: Option<Vec<u8>>,
+        /// The operation (27.3).
+        op: Vec<u8>,
+    },
+    /// A device's sending chain in a group (27.5, 227 bytes).
+    SenderKey(Secret),
+    /// A user's message to a group: the payload of a group message (27.6), never of an
+    /// envelope. The group and the sender are the group message's.
+    GroupText(GroupText),
+}
+
+/// Secret bytes (a sender key distribution holds a chain key): zeroized when dropped,
+/// never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Zeroizing<Vec<u8>>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// A message written to a group: what a group message (27.6) carries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GroupText {
+    /// Stable across re-sends: receivers de-duplicate by it.
+    pub msg_id: MsgId,
+    /// The application's content type.
+    pub content_type: u8,
+    /// The application's content.
+    pub content: Vec<u8>,
+}
+
+impl fmt::Debug for GroupText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupText")
+            .field("msg_id", &self.msg_id)
+            .field("content_len", &self.content.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Codec for Payload {
@@ -201,6 +250,27 @@ impl Codec for Payload {
                 out.push(TYPE_SIGNAL);
                 signal.encode(out);
             }
+            Payload::GroupOp { state, op } => {
+                out.push(TYPE_GROUP_OP);
+                match state {
+                    Some(state) => {
+                        out.push(1);
+                        put_var32(out, state);
+                    }
+                    None => out.push(0),
+                }
+                put_var32(out, op);
+            }
+            Payload::SenderKey(d) => {
+                out.push(TYPE_SENDER_KEY);
+                out.extend_from_slice(&d.0);
+            }
+            Payload::GroupText(t) => {
+                out.push(TYPE_GROUP_TEXT);
+                t.msg_id.encode(out);
+                out.push(t.content_type);
+                put_var32(out, &t.content);
+            }
         }
     }
 
@@ -211,6 +281,22 @@ impl Codec for Payload {
             TYPE_RESET_REQUEST => Ok(Payload::ResetRequest(r.array()?)),
             TYPE_ACCOUNT_SYNC => Ok(Payload::AccountSync(AccountState::read(r)?)),
             TYPE_SIGNAL => Ok(Payload::Signal(Signal::read(r)?)),
+            TYPE_GROUP_OP => {
+                let state = match r.bool()? {
+                    true => Some(r.var32(MAX_GROUP_STATE_LEN)?.to_vec()),
+                    false => None,
+                };
+                let op = r.var32(MAX_GROUP_OP_LEN)?.to_vec();
+                Ok(Payload::GroupOp { state, op })
+            }
+            TYPE_SENDER_KEY => Ok(Payload::SenderKey(Secret(Zeroizing::new(
+                r.bytes(DISTRIBUTION_LEN)?.to_vec(),
+            )))),
+            TYPE_GROUP_TEXT => Ok(Payload::GroupText(GroupText {
+                msg_id: MsgId::read(r)?,
+                content_type: r.u8()?,
+                content: r.var32(MAX_CONTENT_LEN)?.to_vec(),
+            })),
             _ => Err(Error::Malformed),
         }
     }
@@ -245,6 +331,20 @@ mod tests {
                 sent_at: 9,
                 fingerprint: [3; 32],
                 sdp: b"v=0".to_vec(),
+            }),
+            Payload::GroupOp {
+                state: Some(alloc::vec![1, 2, 3]),
+                op: alloc::vec![4, 5],
+            },
+            Payload::GroupOp {
+                state: None,
+                op: alloc::vec![6],
+            },
+            Payload::SenderKey(Secret(Zeroizing::new(alloc::vec![8; DISTRIBUTION_LEN]))),
+            Payload::GroupText(GroupText {
+                msg_id: MsgId([3; 16]),
+                content_type: 1,
+                content: b"hi all".to_vec(),
             }),
         ]
     }
@@ -291,7 +391,7 @@ mod tests {
     #[test]
     fn unknown_types_and_bounds_are_malformed() {
         assert_eq!(Payload::from_bytes(&[0]), Err(Error::Malformed));
-        assert_eq!(Payload::from_bytes(&[6, 0]), Err(Error::Malformed));
+        assert_eq!(Payload::from_bytes(&[9, 0]), Err(Error::Malformed));
         assert_eq!(Payload::from_bytes(&[]), Err(Error::Malformed));
         // An empty receipt is not a receipt.
         assert_eq!(Payload::from_bytes(&[2, 0, 0]), Err(Error::Malformed));

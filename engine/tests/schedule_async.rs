@@ -136,12 +136,15 @@ impl Node {
                         self.unsealed = None;
                     }
                 }
-                // No direct channel in this schedule.
+                // No direct channel and no groups in this schedule.
                 Output::LookupDone { .. }
                 | Output::DirectStart { .. }
                 | Output::DirectSignal { .. }
                 | Output::DirectFrame { .. }
-                | Output::DirectState { .. } => {}
+                | Output::DirectState { .. }
+                | Output::DepositMany { .. }
+                | Output::DeliverGroup(_)
+                | Output::GroupChanged { .. } => {}
             }
         }
     }

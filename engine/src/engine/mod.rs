@@ -12,6 +12,7 @@ mod contacts;
 mod devices;
 mod direct;
 mod directory;
+mod groups;
 mod heal;
 mod listing;
 mod me;
@@ -36,6 +37,7 @@ use crate::action::{DepositHandle, Output, Part};
 use crate::codec::Codec;
 use crate::event::Input;
 use crate::failures::Failures;
+use crate::groups::Groups;
 use crate::missing::Missing;
 use crate::msg_id::MsgId;
 use crate::outbox::Outbox;
@@ -80,6 +82,14 @@ struct InFlight {
 struct WaitingSend {
     msg_id: MsgId,
     to: Username,
+    content_type: u8,
+    content: Vec<u8>,
+}
+
+/// A group send waiting for the device lists of members.
+pub(super) struct WaitingGroupSend {
+    group: sealpost_core::v2::GroupId,
+    msg_id: MsgId,
     content_type: u8,
     content: Vec<u8>,
 }
@@ -138,6 +148,10 @@ pub struct Engine {
     account_changed: bool,
     /// Direct channels, per contact device.
     direct: direct::Peers,
+    groups: Groups,
+    /// Multi-recipient deposits the relay has not answered: message and mailboxes.
+    group_in_flight: BTreeMap<DepositHandle, (MsgId, Vec<(UserId, DeviceId)>)>,
+    waiting_groups: Vec<WaitingGroupSend>,
 }
 
 impl fmt::Debug for Engine {
@@ -173,6 +187,9 @@ impl Engine {
             device_ops: Vec::new(),
             account_changed: false,
             direct: direct::Peers::default(),
+            groups: Groups::default(),
+            group_in_flight: BTreeMap::new(),
+            waiting_groups: Vec::new(),
         }
     }
 
@@ -275,6 +292,9 @@ impl Engine {
                 engine.receipts.insert(*device, ids.clone());
             }
         }
+        if let Some(b) = load(Part::Groups) {
+            engine.groups = Groups::from_secret_bytes(&b)?;
+        }
         engine.load_contact_lists(lists);
         Ok(engine)
     }
@@ -291,6 +311,7 @@ impl Engine {
             Part::Seen => Ok(plain(self.seen.to_bytes())),
             Part::Missing => Ok(plain(self.missing.to_bytes())),
             Part::Receipts => Ok(plain(self.owed.to_bytes())),
+            Part::Groups => self.groups.to_secret_bytes(),
         }
     }
 
@@ -365,7 +386,29 @@ impl Engine {
                 if let Some(d) = self.in_flight.get_mut(&handle) {
                     d.failed = true;
                 }
+                self.deposit_many_failed(handle);
             }
+            Input::DepositManyDone { handle, refused } => {
+                self.deposit_many_done(handle, &refused, &mut out)
+            }
+            Input::CreateGroup { name, members } => self.create_group(rng, name, members, &mut out),
+            Input::ChangeGroup { group, change } => self.change_group(rng, group, change, &mut out),
+            Input::SendToGroup {
+                group,
+                msg_id,
+                content_type,
+                content,
+            } => self.send_to_group(
+                rng,
+                now,
+                WaitingGroupSend {
+                    group,
+                    msg_id,
+                    content_type,
+                    content,
+                },
+                &mut out,
+            ),
             Input::Tick => self.tick(rng, now, &mut out),
             Input::SetVerified { user, verified } => {
                 self.set_verified(user, verified, now, &mut out)

@@ -25,6 +25,9 @@ impl Engine {
         bytes: Vec<u8>,
         out: &mut Out,
     ) {
+        if bytes.first() == Some(&sealpost_core::v2::group::GROUP_VERSION) {
+            return self.receive_group_message(now, blob_id, &bytes, out);
+        }
         self.receive_once(rng, now, blob_id, bytes, true, out);
     }
 
@@ -68,7 +71,7 @@ impl Engine {
     /// A blob that did not open: a replay is acknowledged in silence (it was delivered
     /// before); an expired or malformed one at once, with a notice; anything else is
     /// left on the relay for another attempt until it failed too often.
-    fn not_opened(&mut self, blob_id: String, error: Error, out: &mut Out) {
+    pub(super) fn not_opened(&mut self, blob_id: String, error: Error, out: &mut Out) {
         match error {
             Error::Replay => {
                 self.failures.forget(&blob_id);
@@ -147,11 +150,14 @@ impl Engine {
         }
     }
 
-    /// Whether `user` is this account or an engaged contact: its new sessions are
+    /// Whether `user` is this account, an engaged contact or a member of one of this
+    /// device's groups (an admin vouched for it, PROTOCOL.md 27.9): its new sessions are
     /// trusted, and this device asks it for resets (a session this device starts is
     /// trusted, so strangers get none: their messages heal by the sender's re-sends).
     pub(super) fn trusts(&self, user: &UserId) -> bool {
-        *user == self.me.user_id || self.account.get(user).is_some_and(|c| c.engaged)
+        *user == self.me.user_id
+            || self.account.get(user).is_some_and(|c| c.engaged)
+            || self.groups.is_member_anywhere(user)
     }
 
     /// Keeps a blob (unacknowledged) until the directory answers for its sender.
@@ -227,6 +233,17 @@ impl Engine {
                     });
                     out.persist(Part::Outbox);
                 }
+                for (msg_id, delivered, total) in self.groups.receipted(&m.sender, r.ids()) {
+                    out.push(Output::DeliveryUpdate {
+                        msg_id,
+                        delivered,
+                        total,
+                    });
+                    out.persist(Part::Groups);
+                }
+            }
+            Ok(p @ (Payload::GroupOp { .. } | Payload::SenderKey(_))) => {
+                self.group_payload(&m, p, out);
             }
             Ok(Payload::ResetRequest(session)) => {
                 self.reset_requested(rng, now, &m, SessionId::from_bytes(session), out);
@@ -239,7 +256,8 @@ impl Engine {
                 user: m.sender,
             }),
             Ok(Payload::Signal(s)) => self.signal_received(rng, now, &m, s, out),
-            Err(_) => out.notice(Notice::Unreadable { user: m.sender }),
+            // A group message's payload never comes in a pairwise envelope.
+            Ok(Payload::GroupText(_)) | Err(_) => out.notice(Notice::Unreadable { user: m.sender }),
         }
         out.push(Output::Ack { blob_id });
     }

@@ -94,6 +94,7 @@ impl Engine {
                 self.send_requested(rng, now, send, out);
             }
         }
+        self.resume_group_sends(rng, now, out);
     }
 
     fn seal_message<R: CryptoRng + ?Sized>(
@@ -316,6 +317,7 @@ impl Engine {
                 self.resets.insert((user, device), session);
             }
         }
+        self.flush_group_pending(rng, now, out);
         if core::mem::take(&mut self.account_changed) {
             let payload = Payload::AccountSync(self.account.clone()).to_bytes();
             for device in self.me.other_devices() {
@@ -328,7 +330,7 @@ impl Engine {
 
     /// Seals and deposits one control payload; [`Control::Later`] (and a directory
     /// request) when the device's bundle is not known yet.
-    fn send_control<R: CryptoRng + ?Sized>(
+    pub(super) fn send_control<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         now: u64,
@@ -367,7 +369,7 @@ impl Engine {
 
 /// What became of one control payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Control {
+pub(super) enum Control {
     /// Sealed and handed to the driver.
     Deposited(DepositHandle),
     /// Never to be sent (a stranger's receipt without its session, a device that left

@@ -27,6 +27,7 @@ impl Engine {
         self.resend_due(rng, now, out);
         self.direct_tick(now, out);
         self.retry_deposits(None, out);
+        self.retry_group_deposits(out);
         self.rotate_keys(rng, now, out);
         let me = self.me.user_id;
         if self.directory.fresh(&me, now).is_none() && self.directory.request(me) {

@@ -16,10 +16,12 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
-use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceKeys};
+use sealpost_core::v2::group::Change;
+use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceKeys, GroupId};
 use sealpost_core::{UserId, Username};
 use sealpost_engine::{
-    Engine, IncomingMessage, Input, LookupOutcome, MsgId, NewDevice, Notice, Output, Part,
+    Engine, IncomingGroupMessage, IncomingMessage, Input, LookupOutcome, MsgId, NewDevice, Notice,
+    Output, Part,
 };
 use zeroize::Zeroizing;
 
@@ -53,6 +55,10 @@ pub struct Relay {
     pub drop_next: usize,
     /// Hand each connection's blobs over in a random order (seeded).
     pub reorder: Option<ChaCha20Rng>,
+    /// Mailboxes that refuse deposits (full).
+    pub full: std::collections::BTreeSet<(UserId, DeviceId)>,
+    /// Multi-recipient deposits taken (one upload each).
+    pub uploads: usize,
 }
 
 impl Relay {
@@ -71,6 +77,24 @@ impl Relay {
             .entry((to, device))
             .or_default()
             .push_back(blob);
+    }
+
+    /// A multi-recipient deposit: the mailboxes that refused it.
+    pub fn deposit_many(
+        &mut self,
+        to: &[(UserId, DeviceId)],
+        blob: &[u8],
+    ) -> Vec<(UserId, DeviceId)> {
+        self.uploads += 1;
+        let mut refused = Vec::new();
+        for (user, device) in to {
+            if self.full.contains(&(*user, *device)) {
+                refused.push((*user, *device));
+            } else {
+                self.deposit(*user, *device, blob.to_vec());
+            }
+        }
+        refused
     }
 
     /// Deposits `n` junk blobs for `(to, device)`: the right version and mailbox, a
@@ -110,6 +134,9 @@ pub struct Device {
     pub rng: ChaCha20Rng,
     pub store: BTreeMap<Part, Zeroizing<Vec<u8>>>,
     pub delivered: Vec<IncomingMessage>,
+    pub group_delivered: Vec<IncomingGroupMessage>,
+    /// Verified group changes, in order: (group, actor, change, epoch).
+    pub group_events: Vec<(GroupId, UserId, Change, u64)>,
     pub notices: Vec<Notice>,
     pub updates: BTreeMap<MsgId, (usize, usize)>,
     /// Directory answers this device gets instead of the relay's (a forger's view).
@@ -208,6 +235,22 @@ impl Device {
                 }
             }
             Output::Deliver(m) => self.delivered.push(m),
+            Output::DeliverGroup(m) => self.group_delivered.push(m),
+            Output::GroupChanged {
+                group,
+                actor,
+                change,
+                epoch,
+            } => self.group_events.push((group, actor, change, epoch)),
+            Output::DepositMany { to, blob, handle } => {
+                if self.offline_deposits {
+                    self.inputs.push_back(Input::DepositFailed { handle });
+                    return;
+                }
+                let refused = relay.deposit_many(&to, &blob);
+                self.inputs
+                    .push_back(Input::DepositManyDone { handle, refused });
+            }
             Output::DeliveryUpdate {
                 msg_id,
                 delivered,
@@ -323,6 +366,8 @@ fn device_from(engine: Engine, outputs: Vec<Output>, relay: &mut Relay, seed: u6
         rng: rng(seed),
         store: BTreeMap::new(),
         delivered: Vec::new(),
+        group_delivered: Vec::new(),
+        group_events: Vec::new(),
         notices: Vec::new(),
         updates: BTreeMap::new(),
         overrides: BTreeMap::new(),

@@ -231,6 +231,19 @@ impl Inner {
                 } => batch
                     .deposits
                     .push(self.deposit_soon(to, device, envelope, handle)),
+                Output::DepositMany { to, blob, handle } => {
+                    self.deposit_many_soon(to, blob, handle)
+                }
+                Output::DeliverGroup(m) => {
+                    let name = self.name_of(&m.from).unwrap_or_default();
+                    self.emit_message(&MessageOut::from_group(m, name));
+                }
+                Output::GroupChanged {
+                    group,
+                    actor,
+                    change,
+                    epoch,
+                } => self.emit_group_changed(&group, &actor, &change, epoch, now),
                 Output::Ack { blob_id } => {
                     // Never before what the blob changed is stored: it comes back.
                     if failed.is_none() {
@@ -376,6 +389,54 @@ impl Inner {
             let _ = me.feed(input).await;
         });
         rx.shared()
+    }
+
+    /// Posts a group message to every listed mailbox in one multi-recipient deposit
+    /// (`POST /v2/mailboxes`, docs/API.md), then tells the engine which mailboxes
+    /// refused it (retried on a tick) or that the request failed.
+    fn deposit_many_soon(
+        self: &Rc<Self>,
+        to: Vec<(UserId, DeviceId)>,
+        blob: Vec<u8>,
+        handle: DepositHandle,
+    ) {
+        let me = Rc::clone(self);
+        spawn_local(async move {
+            let mut body = u16::try_from(to.len())
+                .unwrap_or(u16::MAX)
+                .to_be_bytes()
+                .to_vec();
+            for (user, device) in &to {
+                body.extend_from_slice(user.as_bytes());
+                body.extend_from_slice(device.as_bytes());
+            }
+            body.extend_from_slice(&blob);
+            let sent = me
+                .http
+                .send(Method::POST, "/v2/mailboxes", Some(&body), None)
+                .await;
+            let input = match sent {
+                Ok(r) if r.status() == 201 => {
+                    let answer = r
+                        .text()
+                        .await
+                        .ok()
+                        .and_then(|t| js_sys::JSON::parse(&t).ok());
+                    let refused = answer
+                        .map(|a| js_sys::Array::from(&get(&a, "refused")))
+                        .map(|list| {
+                            list.iter()
+                                .filter_map(|e| get(&e, "index").as_f64())
+                                .filter_map(|i| to.get(i as usize).copied())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Input::DepositManyDone { handle, refused }
+                }
+                _ => Input::DepositFailed { handle },
+            };
+            let _ = me.feed(input).await;
+        });
     }
 
     /// Fetches `user`'s device list and bundles, retrying with backoff while the relay

@@ -1,0 +1,697 @@
+//! Groups (PROTOCOL.md 27.7, the client's duties): operations signed here and sent to
+//! every member device over the pairwise sessions, operations and chains from others
+//! checked against the state (held while ahead of it, refused with a notice when
+//! forged), this device's chain given once to every member device before its first
+//! message reaches it, each message sealed once and deposited to every member device
+//! in one multi-recipient deposit, and delivery states counted per member.
+
+use alloc::collections::BTreeSet;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+use sealpost_core::v2::group::{
+    Change, GroupError, GroupOp, GroupSession, GroupState, SenderKeyDistribution,
+};
+use sealpost_core::v2::{DeviceId, GroupId, OpenedMessage};
+use sealpost_core::{IdentityPublicKey, UserId};
+use zeroize::Zeroizing;
+
+use super::out::Out;
+use super::{Engine, WaitingGroupSend};
+use crate::action::{DepositHandle, IncomingGroupMessage, Notice, Output, Part};
+use crate::codec::Codec;
+use crate::event::GroupRequest;
+use crate::groups::{
+    GroupEntry, Held, MAX_GROUPS, MAX_HELD, MAX_OUTGOING, MAX_PENDING, Outgoing, Pending, Sent,
+};
+use crate::msg_id::MsgId;
+use crate::payload::{GroupText, MAX_CONTENT_LEN, Payload, Secret};
+
+/// Most group sends waiting for member device lists.
+pub const MAX_WAITING_GROUP_SENDS: usize = 64;
+
+/// What became of a pairwise group payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// It changed the group (an operation applied, a chain taken): held ones may apply.
+    Applied,
+    /// Ahead of this device's state: kept until the operation it depends on arrives.
+    Hold,
+    /// Done with (a copy, or refused with a notice).
+    Done,
+}
+
+impl Engine {
+    fn refuse_group(
+        &self,
+        group: Option<GroupId>,
+        from: Option<UserId>,
+        error: GroupError,
+        out: &mut Out,
+    ) {
+        out.notice(Notice::GroupRefused { group, from, error });
+    }
+
+    /// [`crate::Input::CreateGroup`]: every member must be a pinned contact (its pin is
+    /// its member fingerprint).
+    pub(super) fn create_group<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        name: String,
+        members: Vec<UserId>,
+        out: &mut Out,
+    ) {
+        let me = self.me.user_id;
+        if self.groups.groups.len() >= MAX_GROUPS {
+            return self.refuse_group(None, Some(me), GroupError::TooLarge, out);
+        }
+        let Some(pinned) = self.pins_of(&members) else {
+            return self.refuse_group(None, Some(me), GroupError::NotMember, out);
+        };
+        let device = self.me.device_id();
+        match GroupSession::create(rng, &self.me.identity, me, device, &name, pinned) {
+            Ok((session, op)) => {
+                let id = *session.state().id();
+                let epoch = session.state().epoch();
+                let everyone: Vec<UserId> = session.state().members().keys().copied().collect();
+                self.groups.groups.insert(
+                    id,
+                    GroupEntry {
+                        session,
+                        distributed: BTreeSet::new(),
+                    },
+                );
+                self.queue_op(&everyone, &[], None, &op);
+                self.changed(id, &op, epoch, out);
+            }
+            Err(e) => self.refuse_group(None, Some(me), e, out),
+        }
+    }
+
+    /// The pins of `users` as member entries; `None` if one is not a pinned contact.
+    fn pins_of(&self, users: &[UserId]) -> Option<Vec<(UserId, [u8; 32])>> {
+        users
+            .iter()
+            .filter(|u| **u != self.me.user_id)
+            .map(|u| self.pin_of(u).map(|fp| (*u, fp)))
+            .collect()
+    }
+
+    /// [`crate::Input::ChangeGroup`].
+    pub(super) fn change_group<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        group: GroupId,
+        request: GroupRequest,
+        out: &mut Out,
+    ) {
+        let me = self.me.user_id;
+        let change = match request {
+            GroupRequest::Add(users) => match self.pins_of(&users) {
+                Some(mut pinned) => {
+                    pinned.sort_by_key(|(u, _)| *u);
+                    pinned.dedup_by_key(|(u, _)| *u);
+                    Change::Add(pinned)
+                }
+                None => {
+                    return self.refuse_group(Some(group), Some(me), GroupError::NotMember, out);
+                }
+            },
+            GroupRequest::Remove(mut users) => {
+                users.sort();
+                users.dedup();
+                Change::Remove(users)
+            }
+            GroupRequest::Leave => Change::Leave,
+            GroupRequest::Rename(name) => Change::Rename(name),
+            GroupRequest::Promote(u) => Change::Promote(u),
+            GroupRequest::Demote(u) => Change::Demote(u),
+            GroupRequest::Rekey => Change::Rekey,
+        };
+        let Some(entry) = self.groups.groups.get_mut(&group) else {
+            return self.refuse_group(Some(group), Some(me), GroupError::NotMember, out);
+        };
+        let before = entry.session.state().clone();
+        match entry.session.propose(rng, &self.me.identity, change) {
+            Ok((op, applied)) => {
+                let after = entry.session.state().clone();
+                let added: Vec<UserId> = after
+                    .members()
+                    .keys()
+                    .filter(|u| before.member(u).is_none())
+                    .copied()
+                    .collect();
+                let mut everyone: Vec<UserId> = after.members().keys().copied().collect();
+                // The removed (and this account, if it left) learn that they are out.
+                everyone.extend(
+                    before
+                        .members()
+                        .keys()
+                        .filter(|u| after.member(u).is_none()),
+                );
+                everyone.retain(|u| !added.contains(u));
+                self.queue_op(&everyone, &added, Some(&before), &op);
+                self.after_apply(group, &op, applied.rekeyed, applied.removed, out);
+            }
+            Err(e) => self.refuse_group(Some(group), Some(me), e, out),
+        }
+    }
+
+    /// Queues `op` for every device of `users` (this account's other devices included)
+    /// and, with the state before it, for the devices of `added`.
+    fn queue_op(
+        &mut self,
+        users: &[UserId],
+        added: &[UserId],
+        before: Option<&GroupState>,
+        op: &GroupOp,
+    ) {
+        let plain = Payload::GroupOp {
+            state: None,
+            op: op.to_bytes().to_vec(),
+        }
+        .to_bytes();
+        let with_state = before.and_then(|s| s.to_bytes().ok()).map(|state| {
+            Payload::GroupOp {
+                state: Some(state),
+                op: op.to_bytes().to_vec(),
+            }
+            .to_bytes()
+        });
+        for user in users {
+            self.pend(*user, None, plain.clone());
+        }
+        for user in added {
+            if let Some(p) = &with_state {
+                self.pend(*user, None, p.clone());
+            }
+        }
+    }
+
+    fn pend(&mut self, to: UserId, device: Option<DeviceId>, payload: Vec<u8>) {
+        if self.groups.pending.len() < MAX_PENDING {
+            self.groups.pending.push(Pending {
+                to,
+                device,
+                payload: Zeroizing::new(payload),
+            });
+        }
+    }
+
+    /// Reports a verified change; a removal of this account ends the group here, a new
+    /// key epoch makes this device give its next chain to every member device again.
+    fn after_apply(
+        &mut self,
+        group: GroupId,
+        op: &GroupOp,
+        rekeyed: bool,
+        removed: bool,
+        out: &mut Out,
+    ) {
+        let epoch = op.epoch() + 1;
+        self.changed(group, op, epoch, out);
+        if removed {
+            self.groups.groups.remove(&group);
+        } else if rekeyed && let Some(entry) = self.groups.groups.get_mut(&group) {
+            entry.distributed.clear();
+        }
+    }
+
+    fn changed(&mut self, group: GroupId, op: &GroupOp, epoch: u64, out: &mut Out) {
+        out.persist(Part::Groups);
+        out.push(Output::GroupChanged {
+            group,
+            actor: *op.actor(),
+            change: op.change().clone(),
+            epoch,
+        });
+    }
+
+    /// A group operation or chain that arrived in a pairwise session; then whatever it
+    /// made applicable among the held ones.
+    pub(super) fn group_payload(&mut self, m: &OpenedMessage, payload: Payload, out: &mut Out) {
+        let step =
+            self.take_group_payload(m.sender, m.sender_device, &m.sender_identity, &payload, out);
+        match step {
+            Step::Hold => {
+                if self.groups.held.len() >= MAX_HELD {
+                    self.groups.held.remove(0);
+                }
+                self.groups.held.push(Held {
+                    from: m.sender,
+                    from_device: m.sender_device,
+                    identity: m.sender_identity.to_spki_der().to_vec(),
+                    payload: Zeroizing::new(payload.to_bytes()),
+                });
+                out.persist(Part::Groups);
+            }
+            Step::Applied => self.retry_held(out),
+            Step::Done => {}
+        }
+    }
+
+    /// Applies held payloads until none applies any more.
+    fn retry_held(&mut self, out: &mut Out) {
+        loop {
+            let held = core::mem::take(&mut self.groups.held);
+            let mut progress = false;
+            for h in held {
+                let step = match (
+                    IdentityPublicKey::from_spki_der(&h.identity),
+                    Payload::from_bytes(&h.payload),
+                ) {
+                    (Ok(identity), Ok(payload)) => {
+                        self.take_group_payload(h.from, h.from_device, &identity, &payload, out)
+                    }
+                    _ => Step::Done,
+                };
+                match step {
+                    Step::Hold => self.groups.held.push(h),
+                    Step::Applied => progress = true,
+                    Step::Done => {}
+                }
+            }
+            out.persist(Part::Groups);
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    fn take_group_payload(
+        &mut self,
+        from: UserId,
+        from_device: DeviceId,
+        identity: &IdentityPublicKey,
+        payload: &Payload,
+        out: &mut Out,
+    ) -> Step {
+        match payload {
+            Payload::GroupOp { state, op } => self.take_op(from, state.as_deref(), op, out),
+            Payload::SenderKey(Secret(bytes)) => {
+                let dist = match SenderKeyDistribution::from_bytes(bytes) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.refuse_group(None, Some(from), e, out);
+                        return Step::Done;
+                    }
+                };
+                let Some(entry) = self.groups.groups.get_mut(&dist.group_id) else {
+                    // Perhaps the operation that adds this device is on its way.
+                    return Step::Hold;
+                };
+                match entry
+                    .session
+                    .add_chain(&from, &from_device, identity, &dist)
+                {
+                    Ok(()) => {
+                        out.persist(Part::Groups);
+                        Step::Applied
+                    }
+                    Err(GroupError::EpochAhead) => Step::Hold,
+                    Err(GroupError::OldEpoch) => Step::Done,
+                    Err(e) => {
+                        self.refuse_group(Some(dist.group_id), Some(from), e, out);
+                        Step::Done
+                    }
+                }
+            }
+            _ => Step::Done,
+        }
+    }
+
+    fn take_op(&mut self, from: UserId, state: Option<&[u8]>, op: &[u8], out: &mut Out) -> Step {
+        let op = match GroupOp::from_bytes(op) {
+            Ok(op) => op,
+            Err(e) => {
+                self.refuse_group(None, Some(from), e, out);
+                return Step::Done;
+            }
+        };
+        let group = *op.group_id();
+        if let Some(entry) = self.groups.groups.get_mut(&group) {
+            return match entry.session.apply(&op) {
+                Ok(applied) => {
+                    self.after_apply(group, &op, applied.rekeyed, applied.removed, out);
+                    Step::Applied
+                }
+                Err(GroupError::EpochAhead) => Step::Hold,
+                // Applied before (a copy, a re-send, a replay): nothing new.
+                Err(GroupError::OldEpoch) => Step::Done,
+                Err(e) => {
+                    self.refuse_group(Some(group), Some(*op.actor()), e, out);
+                    Step::Done
+                }
+            };
+        }
+        // Not in this group (yet): a create naming this account, or the add of it with
+        // the state before, on the word of the admin who added it (27.7).
+        let joined = match (op.change(), state) {
+            (Change::Create { .. }, _) => GroupState::create(&op),
+            (Change::Add(_), Some(_)) if from != *op.actor() => Err(GroupError::WrongSender),
+            (Change::Add(_), Some(state)) => GroupState::from_bytes(state).and_then(|s| {
+                if s.id() == op.group_id() {
+                    s.apply(&op)
+                } else {
+                    Err(GroupError::WrongGroup)
+                }
+            }),
+            _ => return Step::Hold,
+        };
+        let me = self.me.user_id;
+        let session = joined.and_then(|s| GroupSession::join(s, me, self.me.device_id()));
+        match session {
+            Ok(session) if self.groups.groups.len() < MAX_GROUPS => {
+                let epoch = session.state().epoch();
+                self.groups.groups.insert(
+                    group,
+                    GroupEntry {
+                        session,
+                        distributed: BTreeSet::new(),
+                    },
+                );
+                self.changed(group, &op, epoch, out);
+                Step::Applied
+            }
+            Ok(_) => {
+                self.refuse_group(Some(group), Some(from), GroupError::TooLarge, out);
+                Step::Done
+            }
+            Err(e) => {
+                self.refuse_group(Some(group), Some(from), e, out);
+                Step::Done
+            }
+        }
+    }
+
+    /// [`crate::Input::SendToGroup`]: waits for every member's device list, then seals.
+    pub(super) fn send_to_group<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        send: WaitingGroupSend,
+        out: &mut Out,
+    ) {
+        let me = self.me.user_id;
+        if let Some(s) = self.groups.sent.iter().find(|s| s.msg_id == send.msg_id) {
+            // An idempotent retry: never sealed twice.
+            out.push(Output::DeliveryUpdate {
+                msg_id: send.msg_id,
+                delivered: s.total - s.waiting.len(),
+                total: s.total,
+            });
+            return;
+        }
+        let Some(entry) = self.groups.groups.get(&send.group) else {
+            return self.refuse_group(Some(send.group), Some(me), GroupError::NotMember, out);
+        };
+        if send.content.len() > MAX_CONTENT_LEN {
+            return self.refuse_group(Some(send.group), Some(me), GroupError::TooLarge, out);
+        }
+        let members: Vec<UserId> = entry.session.state().members().keys().copied().collect();
+        let mut ready = true;
+        for user in &members {
+            if *user != me && !self.directory.listings.contains_key(user) {
+                ready = false;
+                if self.directory.request(*user) {
+                    out.push(Output::FetchDirectory { user: *user });
+                }
+            }
+        }
+        if !ready {
+            if self.waiting_groups.len() >= MAX_WAITING_GROUP_SENDS {
+                return self.refuse_group(Some(send.group), Some(me), GroupError::TooLarge, out);
+            }
+            self.waiting_groups.push(send);
+            return;
+        }
+        self.seal_group(rng, now, send, members, out);
+    }
+
+    /// Group sends whose members' device lists are all known now.
+    pub(super) fn resume_group_sends<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        out: &mut Out,
+    ) {
+        let waiting = core::mem::take(&mut self.waiting_groups);
+        for send in waiting {
+            let asked = self.groups.groups.get(&send.group).is_some_and(|g| {
+                g.session
+                    .state()
+                    .members()
+                    .keys()
+                    .any(|u| self.directory.requested.contains(u))
+            });
+            if asked {
+                self.waiting_groups.push(send);
+            } else {
+                self.send_to_group(rng, now, send, out);
+            }
+        }
+    }
+
+    fn seal_group<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        send: WaitingGroupSend,
+        members: Vec<UserId>,
+        out: &mut Out,
+    ) {
+        let me = self.me.user_id;
+        let mut devices: BTreeSet<(UserId, DeviceId)> = BTreeSet::new();
+        for user in &members {
+            let listed = if *user == me {
+                self.me.other_devices()
+            } else {
+                self.current_devices(user)
+                    .into_iter()
+                    .map(|(_, d)| d)
+                    .collect()
+            };
+            devices.extend(listed.into_iter().map(|d| (*user, d)));
+        }
+        if self.groups.outgoing.len() >= MAX_OUTGOING {
+            return self.refuse_group(Some(send.group), Some(me), GroupError::TooLarge, out);
+        }
+        let Some(entry) = self.groups.groups.get_mut(&send.group) else {
+            return;
+        };
+        // This device's chain goes to every member device that does not hold it yet,
+        // before the first message in it (a message that arrives first waits).
+        let dist = match entry.session.sender_key(rng) {
+            Ok(d) => Zeroizing::new(d.to_bytes().to_vec()),
+            Err(e) => return self.refuse_group(Some(send.group), Some(me), e, out),
+        };
+        let fresh: Vec<(UserId, DeviceId)> = devices
+            .iter()
+            .filter(|d| !entry.distributed.contains(d))
+            .copied()
+            .collect();
+        entry.distributed.extend(fresh.iter().copied());
+        let text = Payload::GroupText(GroupText {
+            msg_id: send.msg_id,
+            content_type: send.content_type,
+            content: send.content,
+        })
+        .to_bytes();
+        let blob = match entry.session.seal(rng, &text, now) {
+            Ok(b) => b,
+            Err(e) => return self.refuse_group(Some(send.group), Some(me), e, out),
+        };
+        let key = Payload::SenderKey(Secret(dist)).to_bytes();
+        for (user, device) in fresh {
+            self.pend(user, Some(device), key.clone());
+        }
+        self.flush_group_pending(rng, now, out);
+        let others: BTreeSet<UserId> = members.iter().filter(|u| **u != me).copied().collect();
+        let total = others.len();
+        self.groups.track(Sent {
+            msg_id: send.msg_id,
+            total,
+            waiting: others,
+        });
+        let outgoing = Outgoing {
+            msg_id: send.msg_id,
+            blob,
+            devices,
+        };
+        self.deposit_group(&outgoing, out);
+        self.groups.outgoing.push(outgoing);
+        out.persist(Part::Groups);
+        out.push(Output::DeliveryUpdate {
+            msg_id: send.msg_id,
+            delivered: 0,
+            total,
+        });
+    }
+
+    /// Emits one multi-recipient deposit for the mailboxes of `o` that have not taken it.
+    fn deposit_group(&mut self, o: &Outgoing, out: &mut Out) {
+        if o.devices.is_empty() {
+            return;
+        }
+        let handle = DepositHandle(self.next_handle);
+        self.next_handle = self.next_handle.wrapping_add(1);
+        let to: Vec<(UserId, DeviceId)> = o.devices.iter().copied().collect();
+        out.push(Output::DepositMany {
+            to: to.clone(),
+            blob: o.blob.clone(),
+            handle,
+        });
+        self.group_in_flight.insert(handle, (o.msg_id, to));
+    }
+
+    /// [`crate::Input::DepositManyDone`]: every mailbox but `refused` took it.
+    pub(super) fn deposit_many_done(
+        &mut self,
+        handle: DepositHandle,
+        refused: &[(UserId, DeviceId)],
+        out: &mut Out,
+    ) {
+        let Some((msg_id, to)) = self.group_in_flight.remove(&handle) else {
+            return;
+        };
+        if let Some(o) = self.groups.outgoing.iter_mut().find(|o| o.msg_id == msg_id) {
+            for d in to.iter().filter(|d| !refused.contains(d)) {
+                o.devices.remove(d);
+            }
+        }
+        self.groups.outgoing.retain(|o| !o.devices.is_empty());
+        out.persist(Part::Groups);
+    }
+
+    /// A multi-recipient deposit failed: its mailboxes are tried again on a tick.
+    pub(super) fn deposit_many_failed(&mut self, handle: DepositHandle) -> bool {
+        self.group_in_flight.remove(&handle).is_some()
+    }
+
+    /// On a tick: group messages not in flight are deposited again to the mailboxes
+    /// that have not taken them.
+    pub(super) fn retry_group_deposits(&mut self, out: &mut Out) {
+        let busy: BTreeSet<MsgId> = self.group_in_flight.values().map(|(m, _)| *m).collect();
+        let due: Vec<Outgoing> = self
+            .groups
+            .outgoing
+            .iter()
+            .filter(|o| !busy.contains(&o.msg_id))
+            .cloned()
+            .collect();
+        for o in due {
+            self.deposit_group(&o, out);
+        }
+    }
+
+    /// Seals waiting pairwise group payloads to the devices whose bundles are known;
+    /// asks the directory for the others and keeps them.
+    pub(super) fn flush_group_pending<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        out: &mut Out,
+    ) {
+        if self.groups.pending.is_empty() {
+            return;
+        }
+        out.persist(Part::Groups);
+        let pending = core::mem::take(&mut self.groups.pending);
+        for p in pending {
+            let devices: Vec<DeviceId> = match p.device {
+                Some(d) => alloc::vec![d],
+                None if p.to == self.me.user_id => self.me.other_devices(),
+                None if self.directory.listings.contains_key(&p.to) => self
+                    .current_devices(&p.to)
+                    .into_iter()
+                    .map(|(_, d)| d)
+                    .collect(),
+                None => {
+                    if self.directory.request(p.to) {
+                        out.push(Output::FetchDirectory { user: p.to });
+                    }
+                    self.groups.pending.push(p);
+                    continue;
+                }
+            };
+            for device in devices {
+                if self.send_control(rng, now, p.to, device, &p.payload, out)
+                    == super::send::Control::Later
+                {
+                    self.groups.pending.push(Pending {
+                        to: p.to,
+                        device: Some(device),
+                        payload: p.payload.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// A version-3 blob: a message to one of this device's groups.
+    pub(super) fn receive_group_message(
+        &mut self,
+        now: u64,
+        blob_id: String,
+        bytes: &[u8],
+        out: &mut Out,
+    ) {
+        let mut refusal: Option<(GroupId, GroupError)> = None;
+        let mut opened = None;
+        for (id, entry) in self.groups.groups.iter_mut() {
+            match entry.session.open(bytes, now) {
+                Ok(m) => {
+                    opened = Some((*id, m));
+                    break;
+                }
+                Err(GroupError::Decrypt) => {}
+                Err(e) => {
+                    refusal = Some((*id, e));
+                    break;
+                }
+            }
+        }
+        let Some((group, m)) = opened else {
+            match refusal {
+                // Opened before: nothing to show, nothing to report.
+                Some((_, GroupError::Replay)) => out.push(Output::Ack { blob_id }),
+                Some((group, error)) => {
+                    // A removed member's, an old epoch's, a forged or expired one:
+                    // reported, never shown (27.7).
+                    self.failures.forget(&blob_id);
+                    self.refuse_group(Some(group), None, error, out);
+                    out.push(Output::Ack { blob_id });
+                }
+                // No held chain opens it: its chain may still be on its way (left on
+                // the relay and tried again with the next connection, until it failed
+                // too often).
+                None => self.not_opened(blob_id, sealpost_core::Error::Decrypt, out),
+            }
+            return;
+        };
+        self.failures.forget(&blob_id);
+        out.persist(Part::Groups);
+        match Payload::from_bytes(&m.payload) {
+            Ok(Payload::GroupText(t)) => {
+                self.queue_receipt(m.sender, m.sender_device, t.msg_id, out);
+                if self.seen.insert(m.sender, t.msg_id, m.sent_at, now) {
+                    out.persist(Part::Seen);
+                    out.push(Output::DeliverGroup(IncomingGroupMessage {
+                        group,
+                        msg_id: t.msg_id,
+                        from: m.sender,
+                        from_device: m.sender_device,
+                        own: m.sender == self.me.user_id,
+                        sent_at: m.sent_at,
+                        received_at: now,
+                        content_type: t.content_type,
+                        content: t.content,
+                    }));
+                }
+            }
+            _ => out.notice(Notice::Unreadable { user: m.sender }),
+        }
+        out.push(Output::Ack { blob_id });
+    }
+}

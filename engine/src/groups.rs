@@ -1,0 +1,268 @@
+//! What the engine keeps about groups (`Part::Groups`, PROTOCOL.md 27.7): each group's
+//! session (state and chains) with the devices that hold this device's current chain,
+//! operations and chains held until their epoch comes, pairwise payloads waiting for a
+//! member's device list, group messages not yet taken by the relay everywhere, and the
+//! delivery state of sent group messages.
+//!
+//! Everything here is persisted in one part, stored encrypted (it holds chain keys).
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+
+use sealpost_core::padding::MAX_ENVELOPE_LEN;
+use sealpost_core::v2::group::{GroupSession, MAX_GROUP_OP_LEN, MAX_GROUP_STATE_LEN};
+use sealpost_core::v2::{DeviceId, GroupId};
+use sealpost_core::{Error, Result, UserId};
+use zeroize::Zeroizing;
+
+use crate::codec::{Codec, Reader, put_var16, put_var32};
+use crate::msg_id::MsgId;
+
+/// Most groups a device is in.
+pub const MAX_GROUPS: usize = 256;
+/// Most operations and chains held for a later epoch (or an unknown group).
+pub const MAX_HELD: usize = 256;
+/// Most pairwise group payloads waiting for a device list (an operation to every
+/// member of a full group, with room for distributions).
+pub const MAX_PENDING: usize = 8192;
+/// Most group messages waiting for the relay.
+pub const MAX_OUTGOING: usize = 64;
+/// Most sent group messages whose delivery is tracked (the oldest is forgotten).
+pub const MAX_SENT: usize = 256;
+
+/// Largest stored session (27.10): the state, the own chain and 8000 received chains.
+const MAX_SESSION_LEN: usize = 4 + MAX_GROUP_STATE_LEN + 200 + 8000 * (227 + 2 + 256 * 40);
+
+/// One group this device is in.
+pub struct GroupEntry {
+    /// The verified state and the chains.
+    pub session: GroupSession,
+    /// Member devices that were sent this device's current chain.
+    pub distributed: BTreeSet<(UserId, DeviceId)>,
+}
+
+/// An operation or a chain that arrived before the operation it depends on, with the
+/// authenticated pairwise sender (whose identity key a chain is checked against).
+#[derive(Clone)]
+pub struct Held {
+    /// The pairwise sender.
+    pub from: UserId,
+    /// Its device.
+    pub from_device: DeviceId,
+    /// Its identity key (SPKI DER).
+    pub identity: Vec<u8>,
+    /// The engine payload.
+    pub payload: Zeroizing<Vec<u8>>,
+}
+
+/// An engine payload for the devices of `to` (every current device when `device` is
+/// `None`), waiting to be sealed in the pairwise sessions.
+#[derive(Clone)]
+pub struct Pending {
+    /// The account.
+    pub to: UserId,
+    /// One device, or all of them.
+    pub device: Option<DeviceId>,
+    /// The engine payload.
+    pub payload: Zeroizing<Vec<u8>>,
+}
+
+/// A sealed group message on its way to the relay.
+#[derive(Clone)]
+pub struct Outgoing {
+    /// The message.
+    pub msg_id: MsgId,
+    /// The blob (27.6), the same for every mailbox.
+    pub blob: Vec<u8>,
+    /// Mailboxes that have not taken it yet.
+    pub devices: BTreeSet<(UserId, DeviceId)>,
+}
+
+/// A sent group message's delivery: members with a device that receipted it.
+#[derive(Clone)]
+pub struct Sent {
+    /// The message.
+    pub msg_id: MsgId,
+    /// The other members when it was sent.
+    pub total: usize,
+    /// Those that have not receipted it yet.
+    pub waiting: BTreeSet<UserId>,
+}
+
+/// Everything of `Part::Groups`.
+#[derive(Default)]
+pub struct Groups {
+    /// By group id.
+    pub groups: BTreeMap<GroupId, GroupEntry>,
+    /// Held for a later epoch.
+    pub held: Vec<Held>,
+    /// Waiting for device lists.
+    pub pending: Vec<Pending>,
+    /// Waiting for the relay.
+    pub outgoing: Vec<Outgoing>,
+    /// Delivery states, oldest first.
+    pub sent: Vec<Sent>,
+}
+
+impl Groups {
+    /// Members of any group this device is in: their sessions are trusted, as an
+    /// engaged contact's (an admin vouched for them; PROTOCOL.md 27.9).
+    pub fn is_member_anywhere(&self, user: &UserId) -> bool {
+        self.groups
+            .values()
+            .any(|g| g.session.state().member(user).is_some())
+    }
+
+    /// Records a sent message for delivery states; forgets the oldest past [`MAX_SENT`].
+    pub fn track(&mut self, sent: Sent) {
+        if self.sent.len() >= MAX_SENT {
+            self.sent.remove(0);
+        }
+        self.sent.push(sent);
+    }
+
+    /// `user` receipted `ids`: the delivery states that changed, as (message,
+    /// delivered, total).
+    pub fn receipted(&mut self, user: &UserId, ids: &[MsgId]) -> Vec<(MsgId, usize, usize)> {
+        let mut changed = Vec::new();
+        for s in self.sent.iter_mut() {
+            if ids.contains(&s.msg_id) && s.waiting.remove(user) {
+                changed.push((s.msg_id, s.total - s.waiting.len(), s.total));
+            }
+        }
+        changed
+    }
+
+    /// The stored encoding (secret: it holds chain keys).
+    pub fn to_secret_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let mut out = Zeroizing::new(Vec::new());
+        put_count(&mut out, self.groups.len());
+        for g in self.groups.values() {
+            let session = g.session.to_secret_bytes().map_err(|_| Error::Malformed)?;
+            put_var32(&mut out, &session);
+            put_count(&mut out, g.distributed.len());
+            for (user, device) in &g.distributed {
+                user.encode(&mut out);
+                device.encode(&mut out);
+            }
+        }
+        put_count(&mut out, self.held.len());
+        for h in &self.held {
+            h.from.encode(&mut out);
+            h.from_device.encode(&mut out);
+            put_var16(&mut out, &h.identity);
+            put_var32(&mut out, &h.payload);
+        }
+        put_count(&mut out, self.pending.len());
+        for p in &self.pending {
+            p.to.encode(&mut out);
+            match p.device {
+                Some(d) => {
+                    out.push(1);
+                    d.encode(&mut out);
+                }
+                None => out.push(0),
+            }
+            put_var32(&mut out, &p.payload);
+        }
+        put_count(&mut out, self.outgoing.len());
+        for o in &self.outgoing {
+            o.msg_id.encode(&mut out);
+            put_var32(&mut out, &o.blob);
+            put_count(&mut out, o.devices.len());
+            for (user, device) in &o.devices {
+                user.encode(&mut out);
+                device.encode(&mut out);
+            }
+        }
+        put_count(&mut out, self.sent.len());
+        for s in &self.sent {
+            s.msg_id.encode(&mut out);
+            put_count(&mut out, s.total);
+            put_count(&mut out, s.waiting.len());
+            for user in &s.waiting {
+                user.encode(&mut out);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Parses [`Groups::to_secret_bytes`]; anything else is [`Error::Malformed`].
+    pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(bytes);
+        let mut groups = Self::default();
+        for _ in 0..r.count16(MAX_GROUPS, 4)? {
+            let session = GroupSession::from_secret_bytes(r.var32(MAX_SESSION_LEN)?)
+                .map_err(|_| Error::Malformed)?;
+            let mut distributed = BTreeSet::new();
+            for _ in 0..r.count16(usize::from(u16::MAX), 48)? {
+                distributed.insert((UserId::read(&mut r)?, DeviceId::read(&mut r)?));
+            }
+            let id = *session.state().id();
+            groups.groups.insert(
+                id,
+                GroupEntry {
+                    session,
+                    distributed,
+                },
+            );
+        }
+        for _ in 0..r.count16(MAX_HELD, 54)? {
+            groups.held.push(Held {
+                from: UserId::read(&mut r)?,
+                from_device: DeviceId::read(&mut r)?,
+                identity: r.var16(2048)?.to_vec(),
+                payload: Zeroizing::new(r.var32(MAX_HELD_PAYLOAD)?.to_vec()),
+            });
+        }
+        for _ in 0..r.count16(MAX_PENDING, 37)? {
+            let to = UserId::read(&mut r)?;
+            let device = match r.bool()? {
+                true => Some(DeviceId::read(&mut r)?),
+                false => None,
+            };
+            let payload = Zeroizing::new(r.var32(MAX_HELD_PAYLOAD)?.to_vec());
+            groups.pending.push(Pending {
+                to,
+                device,
+                payload,
+            });
+        }
+        for _ in 0..r.count16(MAX_OUTGOING, 24)? {
+            let msg_id = MsgId::read(&mut r)?;
+            let blob = r.var32(MAX_ENVELOPE_LEN)?.to_vec();
+            let mut devices = BTreeSet::new();
+            for _ in 0..r.count16(usize::from(u16::MAX), 48)? {
+                devices.insert((UserId::read(&mut r)?, DeviceId::read(&mut r)?));
+            }
+            groups.outgoing.push(Outgoing {
+                msg_id,
+                blob,
+                devices,
+            });
+        }
+        for _ in 0..r.count16(MAX_SENT, 20)? {
+            let msg_id = MsgId::read(&mut r)?;
+            let total = usize::from(r.u16()?);
+            let mut waiting = BTreeSet::new();
+            for _ in 0..r.count16(total, 32)? {
+                waiting.insert(UserId::read(&mut r)?);
+            }
+            groups.sent.push(Sent {
+                msg_id,
+                total,
+                waiting,
+            });
+        }
+        r.finish()?;
+        Ok(groups)
+    }
+}
+
+/// Largest pairwise group payload: an operation with the state before it.
+const MAX_HELD_PAYLOAD: usize = 16 + MAX_GROUP_OP_LEN + MAX_GROUP_STATE_LEN;
+
+/// A `u16` count (every count here is bounded far below it).
+fn put_count(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes());
+}
