@@ -10,7 +10,7 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use sealpost_core::padding::MAX_ENVELOPE_LEN;
-use sealpost_core::v2::group::{GroupSession, MAX_GROUP_OP_LEN, MAX_GROUP_STATE_LEN};
+use sealpost_core::v2::group::{GroupSession, GroupState, MAX_GROUP_OP_LEN, MAX_GROUP_STATE_LEN};
 use sealpost_core::v2::{DeviceId, GroupId};
 use sealpost_core::{Error, Result, UserId};
 use zeroize::Zeroizing;
@@ -105,6 +105,11 @@ pub struct Groups {
 }
 
 impl Groups {
+    /// The verified states.
+    pub fn states(&self) -> impl Iterator<Item = &GroupState> {
+        self.groups.values().map(|g| g.session.state())
+    }
+
     /// Members of any group this device is in: their sessions are trusted, as an
     /// engaged contact's (an admin vouched for them; PROTOCOL.md 27.9).
     pub fn is_member_anywhere(&self, user: &UserId) -> bool {

@@ -15,6 +15,10 @@ pub mod direct;
 mod engine;
 pub mod event;
 pub mod failures;
+#[cfg(feature = "groups")]
+mod groups;
+#[cfg(not(feature = "groups"))]
+#[path = "groups_off.rs"]
 mod groups;
 pub mod limits;
 pub mod missing;

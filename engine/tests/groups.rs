@@ -3,6 +3,7 @@
 //! is refused, a forged membership change is refused and reported, the relay drops,
 //! replays and reorders group messages and operations, a mailbox refuses the deposit,
 //! and two devices of one account act at once. Every group message is one upload.
+#![cfg(feature = "groups")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 
 mod support;

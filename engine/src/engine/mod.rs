@@ -12,6 +12,10 @@ mod contacts;
 mod devices;
 mod direct;
 mod directory;
+#[cfg(feature = "groups")]
+mod groups;
+#[cfg(not(feature = "groups"))]
+#[path = "groups_off.rs"]
 mod groups;
 mod heal;
 mod listing;
@@ -87,6 +91,7 @@ struct WaitingSend {
 }
 
 /// A group send waiting for the device lists of members.
+#[cfg_attr(not(feature = "groups"), allow(dead_code))]
 pub(super) struct WaitingGroupSend {
     group: sealpost_core::v2::GroupId,
     msg_id: MsgId,
@@ -150,7 +155,9 @@ pub struct Engine {
     direct: direct::Peers,
     groups: Groups,
     /// Multi-recipient deposits the relay has not answered: message and mailboxes.
+    #[cfg(feature = "groups")]
     group_in_flight: BTreeMap<DepositHandle, (MsgId, Vec<(UserId, DeviceId)>)>,
+    #[cfg(feature = "groups")]
     waiting_groups: Vec<WaitingGroupSend>,
 }
 
@@ -188,7 +195,9 @@ impl Engine {
             account_changed: false,
             direct: direct::Peers::default(),
             groups: Groups::default(),
+            #[cfg(feature = "groups")]
             group_in_flight: BTreeMap::new(),
+            #[cfg(feature = "groups")]
             waiting_groups: Vec::new(),
         }
     }
@@ -339,6 +348,12 @@ impl Engine {
     /// marks) that the backup, the link grant and account syncs carry.
     pub fn account_state(&self) -> &AccountState {
         &self.account
+    }
+
+    /// The groups this device is in (verified states: id, name, members, admins,
+    /// epoch).
+    pub fn groups(&self) -> impl Iterator<Item = &sealpost_core::v2::group::GroupState> {
+        self.groups.states()
     }
 
     /// Messages waiting for receipts.

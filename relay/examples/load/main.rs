@@ -73,6 +73,9 @@ enum Only {
     Storage,
     Relay,
     Idle,
+    /// The store's time for one group message: one multi-recipient deposit against one
+    /// deposit per member (not in the default run).
+    Fanout,
 }
 
 fn now() -> u64 {
@@ -236,6 +239,19 @@ async fn measure(args: Args) {
             );
             rows.push(throughput(&what, &args, &http, &server, targets, &key).await);
         }
+    }
+    if args.only == Some(Only::Fanout) {
+        println!("| members | one multi-recipient deposit ms | one deposit per member ms |");
+        println!("|---|---|---|");
+        for members in [10, 100, 1000] {
+            let (many, each) = storage::fanout(members, args.size).await;
+            println!(
+                "| {members} | {:.2} | {:.2} |",
+                many.as_secs_f64() * 1000.0,
+                each.as_secs_f64() * 1000.0
+            );
+        }
+        return;
     }
     if wants(Only::Storage) {
         let load = load_average();

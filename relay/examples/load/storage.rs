@@ -12,6 +12,44 @@ use axum::body::Bytes;
 use sealpost_core::UserId;
 use sealpost_relay::store::{Deposit, Mailbox, Quota, SqliteStore, Store};
 
+/// The store's time for one group message of `size` bytes to `members` mailboxes,
+/// medians of 11 rounds: one multi-recipient deposit (one commit), and one deposit per
+/// mailbox one after the other (as a client sending it 1:1 would, each answered before
+/// the next). Only the store: HTTP adds one request each way.
+pub async fn fanout(members: usize, size: usize) -> (Duration, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("relay.db"))
+        .await
+        .unwrap();
+    let boxes = register(&store, members).await;
+    let quota = Quota {
+        max_blobs: 1_000_000,
+        max_bytes: i64::MAX,
+    };
+    let data = Bytes::from(vec![3u8; size]);
+    let (mut many, mut each) = (Vec::new(), Vec::new());
+    for _ in 0..11 {
+        let id: [u8; 16] = sealpost_relay::random_bytes();
+        let to: Vec<(Mailbox, [u8; 16])> = boxes.iter().map(|m| (*m, id)).collect();
+        let t0 = Instant::now();
+        let stored = store
+            .deposit_many(&to, 0, data.clone(), quota)
+            .await
+            .unwrap();
+        many.push(t0.elapsed());
+        assert!(stored.iter().all(|d| matches!(d, Deposit::Stored(_))));
+        let t0 = Instant::now();
+        for m in &boxes {
+            let id: [u8; 16] = sealpost_relay::random_bytes();
+            store.deposit(m, &id, 0, data.clone(), quota).await.unwrap();
+        }
+        each.push(t0.elapsed());
+    }
+    many.sort();
+    each.sort();
+    (many[5], each[5])
+}
+
 /// Deposits `n` blobs of `size` bytes round-robin into `mailboxes` mailboxes; returns
 /// the time until the last deposit was committed (its acknowledgement may follow).
 pub async fn run(n: usize, size: usize, mailboxes: usize, concurrency: usize) -> Duration {
@@ -21,18 +59,7 @@ pub async fn run(n: usize, size: usize, mailboxes: usize, concurrency: usize) ->
             .await
             .unwrap(),
     );
-    let mut boxes = Vec::with_capacity(mailboxes);
-    for _ in 0..mailboxes {
-        let user = UserId::from_bytes(sealpost_relay::random_bytes());
-        let device: [u8; 16] = sealpost_relay::random_bytes();
-        assert!(
-            store
-                .register_device_list(&user, b"list", 1, &[device])
-                .await
-                .unwrap()
-        );
-        boxes.push(Mailbox::new(user, device));
-    }
+    let boxes = register(store.as_ref(), mailboxes).await;
     let boxes = Arc::new(boxes);
     let quota = Quota {
         max_blobs: 1_000_000,
@@ -75,4 +102,21 @@ pub async fn run(n: usize, size: usize, mailboxes: usize, concurrency: usize) ->
         a.await.unwrap();
     }
     elapsed
+}
+
+/// `n` accounts of one device each, registered in `store`: their mailboxes.
+async fn register(store: &dyn Store, n: usize) -> Vec<Mailbox> {
+    let mut boxes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let user = UserId::from_bytes(sealpost_relay::random_bytes());
+        let device: [u8; 16] = sealpost_relay::random_bytes();
+        assert!(
+            store
+                .register_device_list(&user, b"list", 1, &[device])
+                .await
+                .unwrap()
+        );
+        boxes.push(Mailbox::new(user, device));
+    }
+    boxes
 }

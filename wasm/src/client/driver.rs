@@ -39,6 +39,12 @@ pub(crate) struct Batch {
     pub(crate) list_refused: Vec<sealpost_core::Error>,
     pub(crate) published: Vec<Result<(), JsValue>>,
     pub(crate) lookups: Vec<(UserId, sealpost_engine::LookupOutcome)>,
+    /// Groups this account changed (created) in the batch.
+    #[cfg_attr(not(feature = "groups"), allow(dead_code))]
+    pub(crate) groups_changed: Vec<sealpost_core::v2::GroupId>,
+    /// This account's group requests the engine refused.
+    #[cfg_attr(not(feature = "groups"), allow(dead_code))]
+    pub(crate) groups_refused: Vec<sealpost_core::v2::group::GroupError>,
 }
 
 impl Inner {
@@ -243,7 +249,12 @@ impl Inner {
                     actor,
                     change,
                     epoch,
-                } => self.emit_group_changed(&group, &actor, &change, epoch, now),
+                } => {
+                    if actor == self.user_id {
+                        batch.groups_changed.push(group);
+                    }
+                    self.emit_group_changed(&group, &actor, &change, epoch, now);
+                }
                 Output::Ack { blob_id } => {
                     // Never before what the blob changed is stored: it comes back.
                     if failed.is_none() {
@@ -274,6 +285,11 @@ impl Inner {
                             batch.send_failed.push((*msg_id, *error));
                         }
                         Notice::DeviceListRefused { error } => batch.list_refused.push(*error),
+                        Notice::GroupRefused {
+                            from: Some(from),
+                            error,
+                            ..
+                        } if *from == self.user_id => batch.groups_refused.push(*error),
                         Notice::SecurityEvent {
                             kind: SecurityKind::DeviceRevoked,
                             ..

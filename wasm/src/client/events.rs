@@ -175,9 +175,6 @@ impl MessageOut {
             own: m.own,
             verified: false,
             request: false,
-            text: (m.content_type == 0)
-                .then(|| String::from_utf8(m.content.clone()).ok())
-                .flatten(),
             content: Bytes(m.content),
             content_type: m.content_type,
             sent_at: m.sent_at,

@@ -244,6 +244,23 @@ export interface NoticeEvent {
   at: number;
 }
 
+/** A group this device is in (`groups()`). */
+export interface GroupInfo {
+  /** The group id (hex); group messages carry it as `group` and `conversation`. */
+  id: string;
+  name: string;
+  /** How many changes the group has seen (1 after its creation). */
+  epoch: number;
+  members: {
+    userId: string;
+    /** When this client knows the name. */
+    username?: string;
+    /** SHA-256 of the member's identity key (hex), as the admin who added it pinned it. */
+    fingerprint: string;
+    admin: boolean;
+  }[];
+}
+
 /** One device of the account (`devices()`). */
 export interface DeviceInfo {
   id: string;
