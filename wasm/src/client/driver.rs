@@ -40,10 +40,10 @@ pub(crate) struct Batch {
     pub(crate) published: Vec<Result<(), JsValue>>,
     pub(crate) lookups: Vec<(UserId, sealpost_engine::LookupOutcome)>,
     /// Groups this account changed (created) in the batch.
-    #[cfg_attr(not(feature = "groups"), allow(dead_code))]
+    #[cfg(feature = "groups")]
     pub(crate) groups_changed: Vec<sealpost_core::v2::GroupId>,
     /// This account's group requests the engine refused.
-    #[cfg_attr(not(feature = "groups"), allow(dead_code))]
+    #[cfg(feature = "groups")]
     pub(crate) groups_refused: Vec<sealpost_core::v2::group::GroupError>,
 }
 
@@ -237,13 +237,16 @@ impl Inner {
                 } => batch
                     .deposits
                     .push(self.deposit_soon(to, device, envelope, handle)),
+                #[cfg(feature = "groups")]
                 Output::DepositMany { to, blob, handle } => {
                     self.deposit_many_soon(to, blob, handle)
                 }
+                #[cfg(feature = "groups")]
                 Output::DeliverGroup(m) => {
                     let name = self.name_of(&m.from).unwrap_or_default();
                     self.emit_message(&MessageOut::from_group(m, name));
                 }
+                #[cfg(feature = "groups")]
                 Output::GroupChanged {
                     group,
                     actor,
@@ -255,6 +258,11 @@ impl Inner {
                     }
                     self.emit_group_changed(&group, &actor, &change, epoch, now);
                 }
+                // An engine without groups emits none of these.
+                #[cfg(not(feature = "groups"))]
+                Output::DepositMany { .. }
+                | Output::DeliverGroup(_)
+                | Output::GroupChanged { .. } => {}
                 Output::Ack { blob_id } => {
                     // Never before what the blob changed is stored: it comes back.
                     if failed.is_none() {
@@ -285,6 +293,7 @@ impl Inner {
                             batch.send_failed.push((*msg_id, *error));
                         }
                         Notice::DeviceListRefused { error } => batch.list_refused.push(*error),
+                        #[cfg(feature = "groups")]
                         Notice::GroupRefused {
                             from: Some(from),
                             error,
@@ -407,6 +416,7 @@ impl Inner {
         rx.shared()
     }
 
+    #[cfg(feature = "groups")]
     /// Posts a group message to every listed mailbox in one multi-recipient deposit
     /// (`POST /v2/mailboxes`, docs/API.md), then tells the engine which mailboxes
     /// refused it (retried on a tick) or that the request failed.

@@ -6,9 +6,13 @@ use std::collections::VecDeque;
 
 use js_sys::{Function, Promise};
 use sealpost_core::UserId;
+#[cfg(feature = "groups")]
 use sealpost_core::v2::GroupId;
+#[cfg(feature = "groups")]
 use sealpost_core::v2::group::Change;
-use sealpost_engine::{IncomingGroupMessage, IncomingMessage, Notice, SecurityKind};
+#[cfg(feature = "groups")]
+use sealpost_engine::IncomingGroupMessage;
+use sealpost_engine::{IncomingMessage, Notice, SecurityKind};
 use serde::Serialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -56,6 +60,7 @@ pub(crate) struct MessageOut {
     pub(crate) sent_at: u64,
     pub(crate) received_at: u64,
     /// A group message's group (hex); `conversation` is the group too then.
+    #[cfg(feature = "groups")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) group: Option<String>,
 }
@@ -134,6 +139,7 @@ impl MessageOut {
             sent_at: s.sent_at,
             received_at: s.received_at,
             // Only 1:1 messages are kept for the app (`autoAck: false`) so far.
+            #[cfg(feature = "groups")]
             group: None,
         })
     }
@@ -155,10 +161,12 @@ impl MessageOut {
             content_type: m.content_type,
             sent_at: m.sent_at,
             received_at: m.received_at,
+            #[cfg(feature = "groups")]
             group: None,
         }
     }
 
+    #[cfg(feature = "groups")]
     /// A group message: its thread is the group, its sender a member (`from_username`
     /// when this client knows the name).
     pub(crate) fn from_group(m: IncomingGroupMessage, from_username: String) -> Self {
@@ -207,19 +215,25 @@ struct NoticeOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     blob_id: Option<String>,
     /// The group of `groupChanged` and `groupRefused` (hex).
+    #[cfg(feature = "groups")]
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<String>,
     /// `groupRefused`: the stable code (PROTOCOL.md 27.8).
+    #[cfg(feature = "groups")]
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<&'static str>,
     /// `groupChanged`: what changed (`create`, `add`, `remove`, `leave`, `rename`,
     /// `promote`, `demote`, `rekey`), the members concerned, the new name, the epoch.
+    #[cfg(feature = "groups")]
     #[serde(skip_serializing_if = "Option::is_none")]
     change: Option<&'static str>,
+    #[cfg(feature = "groups")]
     #[serde(skip_serializing_if = "Option::is_none")]
     members: Option<Vec<String>>,
+    #[cfg(feature = "groups")]
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    #[cfg(feature = "groups")]
     #[serde(skip_serializing_if = "Option::is_none")]
     epoch: Option<u64>,
     detail: String,
@@ -307,6 +321,7 @@ impl Inner {
         .flatten()
     }
 
+    #[cfg(feature = "groups")]
     /// A verified group change (a system line: "alice added carol"), on the notice
     /// stream as `groupChanged`.
     pub(crate) fn emit_group_changed(
@@ -424,6 +439,7 @@ impl Inner {
                 n.message_id = Some(hex(&msg_id.0));
                 n.detail = "A message reached none of the recipient's devices.".into();
             }
+            #[cfg(feature = "groups")]
             Notice::GroupRefused { group, from, error } => {
                 n.kind = "groupRefused";
                 if let Some(user) = from {
@@ -433,6 +449,9 @@ impl Inner {
                 n.code = Some(error.code());
                 n.detail = "A group change or message was refused and not shown.".into();
             }
+            // An engine without groups raises none (the package never asks it for one).
+            #[cfg(not(feature = "groups"))]
+            Notice::GroupRefused { .. } => return,
             // Reported to the caller that asked (send, revokeDevice), or not for the user.
             Notice::SendFailed { .. }
             | Notice::DeviceListRefused { .. }
