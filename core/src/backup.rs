@@ -98,4 +98,30 @@ impl BackupKeys {
     pub(crate) fn kek(&self) -> &[u8; 32] {
         &self.kek
     }
+
+    /// The two keys (key-encryption key, then auth token) as 64 bytes, so a client can
+    /// keep an unlocked session across page reloads without the password (sealpost-wasm's
+    /// `exportSession` seals them under a key WebCrypto will not export). Never store
+    /// them in the clear: they open the backup.
+    pub fn to_secret_bytes(&self) -> Zeroizing<[u8; 64]> {
+        let mut out = Zeroizing::new([0u8; 64]);
+        let (kek, auth) = out.split_at_mut(32);
+        kek.copy_from_slice(self.kek.as_ref());
+        auth.copy_from_slice(self.auth_token.as_ref());
+        out
+    }
+
+    /// The keys [`BackupKeys::to_secret_bytes`] wrote.
+    pub fn from_secret_bytes(bytes: &[u8; 64]) -> Self {
+        let (kek, auth) = bytes.split_at(32);
+        let key = |b: &[u8]| {
+            let mut k = Key::default();
+            k.copy_from_slice(b);
+            k
+        };
+        Self {
+            kek: key(kek),
+            auth_token: key(auth),
+        }
+    }
 }

@@ -148,6 +148,13 @@ fn backup_nfc_and_nfd_passwords_restore() {
             .unwrap()
             .auth_token()
     );
+    // The keys as a session keeps them (sealpost-wasm's exportSession) open it too.
+    let kept = sealpost_core::backup::BackupKeys::from_secret_bytes(&keys.to_secret_bytes());
+    assert_eq!(kept.auth_token(), keys.auth_token());
+    assert_eq!(
+        &backup::import(&blob, &kept).unwrap().account_state[..],
+        b"state"
+    );
     // Wrong password, altered blob.
     let wrong = backup::derive_keys("cafe au lait", &alice, &read).unwrap();
     assert_eq!(

@@ -15,7 +15,10 @@ export function init(input) {
   return ready;
 }
 
-import { Client } from './web/sealpost_wasm.js';
+import { Client, userIdFromUsername } from './web/sealpost_wasm.js';
+import { installSession } from './session.js';
+
+installSession(Client, userIdFromUsername);
 
 /** `for await (const m of client.messages())`: incoming messages until `logout`. */
 Client.prototype.messages = async function* messages() {

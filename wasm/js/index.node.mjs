@@ -6,7 +6,10 @@ export function init() {
   return Promise.resolve();
 }
 
-import { Client } from './node/sealpost_wasm.js';
+import { Client, userIdFromUsername } from './node/sealpost_wasm.js';
+import { installSession } from './session.js';
+
+installSession(Client, userIdFromUsername);
 
 Client.prototype.messages = async function* messages() {
   for (;;) {

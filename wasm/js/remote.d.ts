@@ -50,6 +50,8 @@ export class RemoteClient {
   constructor(worker: Worker);
   static register(worker: Worker, options: RemoteClientOptions, username: string, password: string): Promise<RemoteClient>;
   static login(worker: Worker, options: RemoteClientOptions, username: string, password: string): Promise<RemoteClient>;
+  /** Opens the stored account with `exportSession`'s result and the same non-extractable AES-GCM key (see `Client.resume`). */
+  static resume(worker: Worker, options: RemoteClientOptions, username: string, wrapKey: CryptoKey, sealed: Uint8Array): Promise<RemoteClient>;
   /** Deletes the account's local data from the worker's storage, without the password (see `Client.removeAccount`). */
   static removeAccount(worker: Worker, username: string): Promise<void>;
   /** Calls one of the app's own worker methods (`serveClient({ methods })`), logged in or not. */
@@ -73,6 +75,8 @@ export class RemoteClient {
   matchesQr(username: string, scanned: Uint8Array): Promise<boolean>;
   sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
   openLocal(label: string, sealed: Uint8Array): Promise<Uint8Array>;
+  /** Seals the account's password-derived keys under `wrapKey` for `RemoteClient.resume` (see `Client.exportSession`). */
+  exportSession(wrapKey: CryptoKey): Promise<Uint8Array>;
   /** Calls one of the app's own worker methods (`serveClient({ methods })`). */
   call<T = unknown>(method: string, ...args: unknown[]): Promise<T>;
   needsRotation(): Promise<boolean>;

@@ -82,6 +82,15 @@ export class RemoteClient {
     return RemoteClient.#open(worker, 'login', options, username, password);
   }
 
+  /**
+   * Opens the account stored in the worker's storage with what `exportSession` returned
+   * and the same non-extractable AES-GCM `wrapKey`, without the password (see
+   * `Client.resume`).
+   */
+  static async resume(worker, options, username, wrapKey, sealed) {
+    return RemoteClient.#open(worker, 'resume', options, username, wrapKey, sealed);
+  }
+
   /** Deletes the account's local data in the worker's storage, without the password (see `Client.removeAccount`). */
   static removeAccount(worker, username) {
     return request(worker, { method: 'removeAccount', args: [username] });
@@ -116,9 +125,9 @@ export class RemoteClient {
     };
   }
 
-  static async #open(worker, method, options = {}, username, password) {
+  static async #open(worker, method, options = {}, username, ...secret) {
     const { onProgress, storage: _ignored, ...plain } = options;
-    return RemoteClient.#opened(worker, () => ({ method, args: [plain, username, password] }), onProgress);
+    return RemoteClient.#opened(worker, () => ({ method, args: [plain, username, ...secret] }), onProgress);
   }
 
   static async #opened(worker, msg, onProgress) {
@@ -178,6 +187,8 @@ export class RemoteClient {
   ack(ids) { return this.#call('ack', [ids]); }
   matchesQr(username, scanned) { return this.#call('matchesQr', [username, scanned]); }
   sealLocal(label, data) { return this.#call('sealLocal', [label, data]); }
+  /** See `Client.exportSession` (the CryptoKey is passed to the worker, never its bytes). */
+  exportSession(wrapKey) { return this.#call('exportSession', [wrapKey]); }
   openLocal(label, sealed) { return this.#call('openLocal', [label, sealed]); }
   needsRotation() { return this.#call('needsRotation'); }
   rotateKeys(password) { return this.#call('rotateKeys', [password]); }

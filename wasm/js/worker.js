@@ -8,7 +8,7 @@ const METHODS = new Set([
   'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
   'matchesQr', 'sealLocal', 'openLocal', 'needsRotation', 'rotateKeys', 'logout', 'userId',
   'username', 'fingerprint', 'status', 'deviceId', 'devices', 'revokeDevice', 'takeLinkedHistory',
-  'connectDirect', 'directInput',
+  'connectDirect', 'directInput', 'exportSession',
 ]);
 
 function info(client, session) {
@@ -59,7 +59,9 @@ export function serveClient(options = {}) {
     return info(c, s);
   }
 
-  async function open(method, [clientOptions = {}, username, password]) {
+  // `secret`: the password (register, login), or the wrapping key and the sealed keys
+  // of `exportSession` (resume).
+  async function open(method, [clientOptions = {}, username, ...secret]) {
     if (client) await client.logout();
     client = null;
     const s = ++session;
@@ -70,7 +72,7 @@ export function serveClient(options = {}) {
       relayUrl: clientOptions.relayUrl ?? options.relayUrl ?? '',
       storage,
       onProgress: (done, total) => emit('progress')({ done, total }),
-    }, username, password);
+    }, username, ...secret);
     return attach(c, s);
   }
 
@@ -137,7 +139,7 @@ export function serveClient(options = {}) {
       }
       return methods[app](client, ...args);
     }
-    if (method === 'register' || method === 'login') return serial(() => open(method, args));
+    if (method === 'register' || method === 'login' || method === 'resume') return serial(() => open(method, args));
     if (method === 'removeAccount') return serial(() => remove(args));
     if (method === 'startLink') return startLink(args);
     if (method === 'linkWait') return linkWait(args);

@@ -57,6 +57,25 @@ fn derive(password: &str, salt: &[u8], iterations: u32) -> Result<Zeroizing<[u8;
 }
 
 impl Vault {
+    /// The key, for `exportSession` to seal under a WebCrypto key (never stored as is).
+    pub(crate) fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    /// The vault of `header` with a key kept by a session instead of derived from the
+    /// password: `DECRYPT_FAILED` unless it opens the header's check box.
+    pub(crate) fn with_key(key: Zeroizing<[u8; 32]>, header: &[u8]) -> Result<Vault, JsValue> {
+        if header.len() != HEADER_LEN || header.get(..2) != Some(&TAG[..]) {
+            return Err(sealpost_core::Error::Malformed).or_js();
+        }
+        let vault = Vault {
+            key,
+            header: header.to_vec(),
+        };
+        vault.open_raw("check", header.get(22..).unwrap_or_default())?;
+        Ok(vault)
+    }
+
     fn aad(label: &str) -> Vec<u8> {
         let mut aad = AAD_PREFIX.to_vec();
         aad.extend_from_slice(label.as_bytes());

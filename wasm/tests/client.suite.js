@@ -268,6 +268,28 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(new TextDecoder().decode(alice.openLocal('history', sealed)), 'my notes');
   });
 
+  test('client: exportSession/resume reopen the account without the password; another key, altered bytes or an extractable key do not', async () => {
+    const aes = (extractable) => crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, extractable, ['encrypt', 'decrypt']);
+    const key = await aes(false);
+    await throwsCode(() => alice.exportSession(undefined), 'INVALID_ARGUMENT');
+    await throwsCode(async () => alice.exportSession(await aes(true)), 'INVALID_ARGUMENT');
+    const sealed = await alice.exportSession(key);
+    const note = alice.sealLocal('notes', new TextEncoder().encode('kept'));
+    await alice.logout();
+    await throwsCode(async () => sp.Client.resume(opts(aliceStorage), A, await aes(false), sealed), 'DECRYPT_FAILED');
+    const altered = Uint8Array.from(sealed);
+    altered[altered.length - 1] ^= 1;
+    await throwsCode(() => sp.Client.resume(opts(aliceStorage), A, key, altered), 'DECRYPT_FAILED');
+    // Sealed for alice: not bob's (the account is bound in).
+    await throwsCode(() => sp.Client.resume(opts(bobStorage), B, key, sealed), 'DECRYPT_FAILED');
+    // The real pair: the same account, its vault and its backup keys (later tests use
+    // this client: rotateKeys re-uploads the backup with the kept keys).
+    alice = await sp.Client.resume(opts(aliceStorage), A, key, sealed);
+    eq(alice.userId, sp.userIdFromUsername(A));
+    eq(new TextDecoder().decode(alice.openLocal('notes', note)), 'kept');
+    await online(alice);
+  });
+
   test('client: offline user gets the backlog in order after logging in again', async () => {
     await bob.logout();
     eq(await bob.nextMessage(), null);

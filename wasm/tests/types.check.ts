@@ -45,6 +45,12 @@ async function main() {
   const again = await rc.send('bob', 'hi', undefined, { idempotencyKey: 'k1' });
   const local: Uint8Array = await rc.openLocal('h', await rc.sealLocal('h', new Uint8Array(1)));
   const n: number = await rc.call<number>('count', 1);
+  // Staying unlocked across reloads: the keys sealed under a non-extractable CryptoKey.
+  const wrapKey: CryptoKey = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  const kept: Uint8Array = await c.exportSession(wrapKey);
+  const resumed: Client = await Client.resume({ relayUrl: '', storage: new MemoryStorage() }, 'alice', wrapKey, kept);
+  const rresumed: RemoteClient = await RemoteClient.resume(new Worker(''), {}, 'a', wrapKey, await rc.exportSession(wrapKey));
+  console.log(resumed.userId, rresumed.userId);
   await RemoteClient.removeAccount(new Worker(''), 'a');
   const pre: string = await RemoteClient.call<string>(new Worker(''), 'ids', 'a');
   await Client.removeAccount(new MemoryStorage(), 'alice');

@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use sealpost_core::backup::BackupKeys;
 use sealpost_core::v2::DeviceKeys;
 use sealpost_core::{IdentityKey, UserId, Username};
 use sealpost_engine::{Engine, NewDevice, Output};
@@ -16,7 +17,7 @@ use super::events::{Events, MessageOut};
 use super::options::{Options, get};
 use super::persist::{self, BackupRecord};
 use super::transport::{Http, global_listener, relay_error};
-use super::{Client, Conn, Inner, State, backup, devices, events};
+use super::{Client, Conn, Inner, State, backup, devices, events, session};
 use crate::error::{Code, OrJs, core_error_too_large, err, invalid};
 use crate::lock::{self, AccountLock};
 use crate::rng;
@@ -167,51 +168,74 @@ impl Client {
         Ok(client)
     }
 
+    /// Opens the account stored here with its `vault` (from the password, or from a
+    /// session: `resume`); `backup` gives the backup keys for the stored parameters.
+    pub(super) async fn open_stored(
+        options: Options,
+        id: &UserId,
+        vault: Vault,
+        // Not generic: one copy of this (large) future for both callers.
+        backup: &dyn Fn(&BackupRecord) -> Result<Backup, JsValue>,
+    ) -> Result<Client, JsValue> {
+        let engine = persist::load_engine(&options.storage, &vault, id).await?;
+        let loaded = |n: &'static str| persist::load(&options.storage, &vault, id, n);
+        let sent = persist::from_json(loaded("sends").await?.as_deref().map(|v| &v[..]));
+        let stored: Vec<events::StoredMessage> = persist::from_json(
+            loaded("inbox")
+                .await
+                .ok()
+                .flatten()
+                .as_deref()
+                .map(|v| &v[..]),
+        );
+        let inbox = stored
+            .into_iter()
+            .filter_map(MessageOut::from_stored)
+            .collect();
+        let record: Option<BackupRecord> = loaded("backup")
+            .await?
+            .map(|v| persist::from_json(Some(&v[..])))
+            .filter(|r: &BackupRecord| r.iterations > 0);
+        let history = loaded("history").await.ok().flatten();
+        let backup = match record {
+            Some(r) => Some(backup(&r)?),
+            None => None,
+        };
+        let connect = options.connect;
+        let client = Client::start(
+            &options,
+            State {
+                engine,
+                vault,
+                backup,
+                sent,
+                inbox,
+                history,
+            },
+        );
+        if connect {
+            client.connect();
+        }
+        Ok(client)
+    }
+
     /// The rest of `login`, under the account lock.
     async fn open(options: Options, name: &Username, password: &str) -> Result<Client, JsValue> {
         let id = name.user_id();
         if let Some(header) = options.storage.load(&persist::key(&id, "vault")).await? {
-            let vault = Vault::unlock(password, &header)?;
-            let engine = persist::load_engine(&options.storage, &vault, &id).await?;
-            let loaded = |n: &'static str| persist::load(&options.storage, &vault, &id, n);
-            let sent = persist::from_json(loaded("sends").await?.as_deref().map(|v| &v[..]));
-            let stored: Vec<events::StoredMessage> = persist::from_json(
-                loaded("inbox")
-                    .await
-                    .ok()
-                    .flatten()
-                    .as_deref()
-                    .map(|v| &v[..]),
-            );
-            let inbox = stored
-                .into_iter()
-                .filter_map(MessageOut::from_stored)
-                .collect();
-            let record: Option<BackupRecord> = loaded("backup")
-                .await?
-                .map(|v| persist::from_json(Some(&v[..])))
-                .filter(|r: &BackupRecord| r.iterations > 0);
-            let history = loaded("history").await.ok().flatten();
-            let backup = match record {
-                Some(r) => Some(Backup::from_record(password, &id, &r)?),
-                None => None,
+            // With a session (`Client.resume`): the keys it kept, no PBKDF2.
+            let (vault, kept) = match &options.session {
+                Some(kept) => session::unseal(&header, kept)?,
+                None => (Vault::unlock(password, &header)?, None),
             };
-            let connect = options.connect;
-            let client = Client::start(
-                &options,
-                State {
-                    engine,
-                    vault,
-                    backup,
-                    sent,
-                    inbox,
-                    history,
-                },
-            );
-            if connect {
-                client.connect();
-            }
-            return Ok(client);
+            return Client::open_stored(options, &id, vault, &|r| match &kept {
+                Some(keys) => Backup::from_kept(r, BackupKeys::from_secret_bytes(keys)),
+                None => Backup::from_record(password, &id, r),
+            })
+            .await;
+        }
+        if options.session.is_some() {
+            return Err(err(Code::NotFound, "this account is not stored here"));
         }
         // A browser without this account: restore it from the backup, as a new device.
         let restored = backup::restore(&client_http(&options), &id, password).await?;

@@ -61,16 +61,24 @@ impl Backup {
         user: &UserId,
         r: &BackupRecord,
     ) -> Result<Self, JsValue> {
+        Self::derive(password, user, Self::params_of(r)?)
+    }
+
+    /// The stored parameters with keys a session kept (`Client.resume`).
+    pub(crate) fn from_kept(r: &BackupRecord, keys: BackupKeys) -> Result<Self, JsValue> {
+        Ok(Backup {
+            params: Self::params_of(r)?,
+            keys,
+        })
+    }
+
+    fn params_of(r: &BackupRecord) -> Result<BackupParams, JsValue> {
         let salt = sealpost_core::v2::SessionId::from_hex(&r.salt)
             .map_err(|_| err(Code::Storage, "bad stored backup salt"))?;
-        Self::derive(
-            password,
-            user,
-            BackupParams {
-                salt: *salt.as_bytes(),
-                iterations: r.iterations,
-            },
-        )
+        Ok(BackupParams {
+            salt: *salt.as_bytes(),
+            iterations: r.iterations,
+        })
     }
 }
 

@@ -18,12 +18,11 @@ mod direct;
 mod directory;
 mod driver;
 mod events;
-#[cfg(feature = "groups")]
-mod groups;
 mod link;
 mod options;
 mod persist;
 mod send;
+mod session;
 mod transport;
 
 use std::cell::{Cell, RefCell};
