@@ -7,7 +7,7 @@ import type { SealpostErrorCode } from 'sealpost-wasm';
 import { AppError, errorCode } from './backend/types';
 
 /** Codes the app itself raises (backend/, model.ts, lazy.ts). */
-type AppCode = 'INTEGRITY' | 'RELAY_BUSY' | 'SELF' | 'APP_FILES';
+type AppCode = 'INTEGRITY' | 'RELAY_BUSY' | 'SELF' | 'APP_FILES' | 'PASSKEY';
 
 const TRY_AGAIN = 'Try again; if it keeps happening, reload the page.';
 
@@ -42,13 +42,11 @@ export const FRIENDLY: Record<SealpostErrorCode | AppCode, string> = {
   DIRECT_FINGERPRINT_MISMATCH: 'A direct connection was refused because it did not match your contact’s keys. Messages still go through the relay, encrypted as always.',
   DIRECT_NOT_ALLOWED: 'Direct connections are only for your contacts; messages go through the relay.',
   DIRECT_NO_DEVICES: 'None of their devices is known yet; messages go through the relay.',
-  NOT_GROUP_MEMBER: 'You are not in that group, or they are not your contact yet.',
-  NOT_GROUP_ADMIN: 'Only the group’s admins can do that.',
-  INVALID_GROUP_OPERATION: 'The group cannot be changed that way.',
   INTEGRITY: 'The app files are corrupted or were tampered with. Reload the page.',
   RELAY_BUSY: 'Too many wrong passwords: wait a few minutes and try again.',
   SELF: 'That is your own username.',
   APP_FILES: 'Part of the app could not be loaded (a new version may be out). Reload the page.',
+  PASSKEY: 'The passkey did not unlock Sealpost. Use your password.',
 };
 
 /**

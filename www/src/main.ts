@@ -5,6 +5,7 @@ import './style.css';
 import { warmUp } from './backend';
 import { showAuth } from './screens/auth';
 import { route } from './screens/shell';
+import { sweepSessions } from './session';
 import { showUpdateNotice, ui } from './ui';
 
 addEventListener('hashchange', route);
@@ -28,5 +29,6 @@ if ('serviceWorker' in navigator && import.meta.env.PROD) {
 }
 
 warmUp();
+void sweepSessions().catch(() => undefined);
 void showAuth();
 

@@ -19,7 +19,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { artifacts, axeViolations, ensureBuilt, launchBrowser, newContext, runner, startRelay } from './harness.mjs';
+import { artifacts, axeViolations, ensureBuilt, launchBrowser, newContext, runner, startRelay, unlockIfAsked } from './harness.mjs';
 import { tapWorkers } from './tap.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
@@ -68,9 +68,7 @@ async function login(page, username) {
 
 async function unlock(page) {
   await page.goto('/');
-  await page.fill('#password', PASSWORD);
-  await page.click('[data-testid=unlock-submit]');
-  await page.locator('[data-testid=me]').waitFor(T);
+  await unlockIfAsked(page, PASSWORD);
 }
 
 export async function startChat(page, username) {

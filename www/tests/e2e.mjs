@@ -17,7 +17,7 @@ import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
 import { runDevices } from './devices.mjs';
 import { runEdges } from './edges.mjs';
 import { checkErrorTexts } from './errors.mjs';
-import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, newContext, runner, startRelay } from './harness.mjs';
+import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, lock, newContext, runner, startRelay, unlockIfAsked } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
 const PASSWORD = 'correct horse battery staple';
@@ -226,9 +226,7 @@ try {
     await pageB.fill('[data-testid=compose]', 'an unsent draft');
     await pageB.waitForTimeout(600);
     await pageB.reload();
-    await pageB.fill('#password', PASSWORD);
-    await pageB.click('[data-testid=unlock-submit]');
-    await pageB.locator('[data-testid=me]').waitFor(T);
+    expect(!(await unlockIfAsked(pageB, PASSWORD)), 'a reload of the tab does not ask for the password');
     await openChat(pageB, 'alice');
     expect((await pageB.inputValue('[data-testid=compose]')) === 'an unsent draft', 'draft kept');
   });
@@ -327,8 +325,7 @@ try {
     await pageC.fill('#password', PASSWORD);
     await pageC.click('[data-testid=auth-submit]');
     await pageC.locator('[data-testid=me]').waitFor(T);
-    await pageC.reload();
-    await pageC.locator('[data-testid=unlock-submit]').waitFor(T);
+    await lock(pageC);
     pageC.once('dialog', (d) => d.accept());
     await pageC.getByRole('button', { name: 'Use another account' }).click();
     await pageC.locator('[data-testid=auth-submit]').waitFor({ timeout: 30_000 });
@@ -390,9 +387,7 @@ try {
     await openChat(pageA, 'bob');
     await ctxB.setOffline(true);
     await pageB.reload();
-    await pageB.fill('#password', PASSWORD);
-    await pageB.click('[data-testid=unlock-submit]');
-    await pageB.locator('[data-testid=me]').waitFor(T);
+    expect(!(await unlockIfAsked(pageB, PASSWORD)), 'opened offline without the password (same tab)');
     expect(await pageB.evaluate(() => !navigator.onLine), 'page is offline');
     await pageB.locator('[data-testid=link-state][data-state=offline]').waitFor({ timeout: 10_000 });
     await openChat(pageB, 'alice');
@@ -475,9 +470,7 @@ try {
         await route.fulfill({ status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream' }, body: Buffer.from(await res.arrayBuffer()) });
       });
       await pageA.reload();
-      await pageA.fill('#password', PASSWORD);
-      await pageA.click('[data-testid=unlock-submit]');
-      await pageA.locator('[data-testid=me]').waitFor(T);
+      await unlockIfAsked(pageA, PASSWORD);
       await openChat(pageA, 'carol');
       await pageA.locator('[data-testid=key-banner]').waitFor({ timeout: 30_000 });
       expect((await pageA.textContent('[data-testid=badge]')).includes('Key changed'), 'badge says key changed');
@@ -582,8 +575,7 @@ try {
     await pageA.locator('[data-testid=safety-digits]').waitFor();
     found.push(...await axeViolations(pageA, 'safety number (dark)'));
     await pageA.emulateMedia({ colorScheme: 'light' });
-    await pageB.reload();
-    await pageB.locator('[data-testid=unlock-submit]').waitFor(T);
+    await lock(pageB);
     found.push(...await axeViolations(pageB, 'unlock (dark)'));
     await pageB.emulateMedia({ colorScheme: 'light' });
     found.push(...await axeViolations(pageB, 'unlock'));

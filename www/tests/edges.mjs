@@ -4,14 +4,15 @@
 // text over the length limit is never cut and says so; the connection line turns to
 // offline at once; the persistent-storage notice is one line, dismissed for good, and
 // persistence is asked after the account is created or a message is sent; an unknown
-// username has plain words; axe-core finds nothing on those screens.
+// username has plain words; a reload of the tab does not ask for the password, a new tab
+// does, Lock and log out delete the kept key; a passkey (WebAuthn PRF) unlocks; axe-core finds nothing on those screens.
 //
 //   node www/tests/edges.mjs          (also part of www/tests/e2e.mjs)
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startChat } from './devices.mjs';
-import { artifacts, axeViolations, ensureBuilt, launchBrowser, newContext, runner, startRelay } from './harness.mjs';
+import { artifacts, axeViolations, ensureBuilt, launchBrowser, lock, newContext, runner, startRelay, unlockIfAsked } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
 const PASSWORD = 'correct horse battery staple';
@@ -33,18 +34,10 @@ async function register(page, username) {
   await page.locator('[data-testid=me]').waitFor(T);
 }
 
-/** Opens the app in `page` after a reload or in a new tab: unlocks when the password is asked. */
+/** Opens the app in `page` after a reload or in a new tab, with or without the password as expected. */
 async function reopen(page, { expectPassword }) {
-  const asked = await Promise.race([
-    page.locator('[data-testid=unlock-submit]').waitFor(T).then(() => true),
-    page.locator('[data-testid=me]').waitFor(T).then(() => false),
-  ]);
+  const asked = await unlockIfAsked(page, PASSWORD);
   expect(asked === expectPassword, expectPassword ? 'the password is asked' : 'no password is asked');
-  if (asked) {
-    await page.fill('#password', PASSWORD);
-    await page.click('[data-testid=unlock-submit]');
-    await page.locator('[data-testid=me]').waitFor(T);
-  }
 }
 
 const home = (page) => page.evaluate(() => (location.hash = '#/'));
@@ -217,6 +210,36 @@ export async function runEdges(r, { relayBin, problems }) {
       });
     });
 
+    await r.step('edges: a passkey (WebAuthn PRF, a virtual authenticator) unlocks instead of the password; removed, the password is asked', async () => {
+      // WebAuthn takes a domain, not an IP address: the same relay as http://localhost.
+      const base = relay.url.replace('127.0.0.1', 'localhost');
+      await Promise.all(Object.entries(VIEWPORTS).map(async ([kind, viewport], i) => {
+        const ctx = await newContext(browser, base, problems, `edges-passkey-${kind}`, { viewport });
+        const page = await ctx.newPage();
+        const cdp = await ctx.newCDPSession(page);
+        await cdp.send('WebAuthn.enable');
+        await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, hasPrf: true, automaticPresenceSimulation: true } });
+        await register(page, `pk${i}${kind}`);
+        await page.evaluate(() => (location.hash = '#/account'));
+        await page.click('[data-testid=passkey-setup]');
+        await page.locator('[data-testid=passkey-remove]').waitFor({ timeout: 30_000 });
+        await lock(page);
+        await page.locator('[data-testid=passkey-unlock]').waitFor();
+        await shot(page, `passkey-unlock-${kind}`);
+        axe.push(...await axeViolations(page, `unlock with a passkey (${kind})`));
+        await page.click('[data-testid=passkey-unlock]');
+        await page.locator('[data-testid=me]').waitFor(T);
+        expect(await page.locator('#password').count() === 0, `${kind}: no password typed`);
+        // Removed: the unlock screen offers only the password.
+        await page.evaluate(() => (location.hash = '#/account'));
+        await page.click('[data-testid=passkey-remove]');
+        await page.locator('[data-testid=passkey-setup]').waitFor();
+        await lock(page);
+        expect(await page.locator('[data-testid=passkey-unlock]').isHidden(), `${kind}: no passkey button once removed`);
+        await ctx.close();
+      }));
+    });
+
     await r.step('edges: the connection line says offline at once when the browser goes offline, and when the socket drops', async () => {
       await both(async (d, kind) => {
         const { page, ctx } = d;
@@ -237,6 +260,59 @@ export async function runEdges(r, { relayBin, problems }) {
         await d.page.locator('[data-testid=link-state][data-state=offline]').waitFor({ timeout: 30_000 });
         expect((await d.page.textContent('[data-testid=link-state]')).includes('Offline'), `${kind}: says offline`);
       });
+    });
+
+    await r.step('edges: a reload of the tab opens without the password (the relay is even gone); a new tab asks; Lock and log out delete the key', async () => {
+      /** This tab's session slot and the kept keys (IndexedDB), as the page sees them. */
+      const kept = (page) => page.evaluate(async () => {
+        const db = await new Promise((res, rej) => {
+          const q = indexedDB.open('sealpost-www-session');
+          q.onsuccess = () => res(q.result);
+          q.onerror = () => rej(q.error);
+        });
+        const all = !db.objectStoreNames.contains('keys') ? [] : await new Promise((res) => {
+          const q = db.transaction('keys').objectStore('keys').getAll();
+          q.onsuccess = () => res(q.result);
+        });
+        db.close();
+        const keys = all.map((k) => ({ cls: Object.prototype.toString.call(k.key), extractable: k.key.extractable, alg: k.key.algorithm.name }));
+        return { slot: sessionStorage.getItem('sealpost.session'), keys };
+      });
+      await both(async (d, kind) => {
+        const { page, ctx } = d;
+        const before = await kept(page);
+        // This tab's, and the first tab's (closed without locking: kept until it expires).
+        expect(before.slot && before.keys.length >= 1, `${kind}: a kept key: ${JSON.stringify(before)}`);
+        expect(before.keys.every((k) => k.cls === '[object CryptoKey]' && k.extractable === false && k.alg === 'AES-GCM'), `${kind}: the kept key is a non-extractable CryptoKey: ${JSON.stringify(before.keys)}`);
+        await page.reload();
+        await reopen(page, { expectPassword: false });
+        await openChat(page, d.peer);
+        await page.locator('[data-testid=msg]', { hasText: `persist ${kind}` }).waitFor();
+        await shot(page, `reloaded-no-password-${kind}`);
+        // Another tab: the password (after "Use here", as the account is open here).
+        const tab = await ctx.newPage();
+        await tab.goto('/');
+        await tab.locator('[data-testid=use-here]').click(T);
+        await reopen(tab, { expectPassword: true });
+        await page.close();
+        d.page = tab;
+        // Lock: the key is gone, and a reload asks for the password.
+        await lock(tab);
+        const locked = await kept(tab);
+        expect(!locked.slot && locked.keys.length === 0, `${kind}: after Lock: ${JSON.stringify(locked)}`);
+        axe.push(...await axeViolations(tab, `unlock after Lock (${kind})`));
+        await tab.reload();
+        await reopen(tab, { expectPassword: true });
+        expect((await kept(tab)).keys.length === 1, `${kind}: kept again after the unlock`);
+      });
+      // Log out: the key goes with the account.
+      const { page } = desktop;
+      await page.evaluate(() => (location.hash = '#/account'));
+      page.once('dialog', (dlg) => dlg.accept());
+      await page.click('[data-testid=logout]');
+      await page.locator('[data-testid=auth-submit]').waitFor(T);
+      const out = await kept(page);
+      expect(!out.slot && out.keys.length === 0, `after log out: ${JSON.stringify(out)}`);
     });
 
     await r.step('edges: axe-core finds no WCAG 2.1 A/AA violations on these screens', async () => {

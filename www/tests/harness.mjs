@@ -113,6 +113,30 @@ function watch(page, base, problems, name) {
   page.on('pageerror', (e) => problems.push(`${name}: page error ${e.message}`));
 }
 
+/**
+ * After a navigation: unlocks with `password` if the app asks for it, and says whether
+ * it did (a reload of the same tab does not ask: www/src/session.ts; a new tab does).
+ */
+export async function unlockIfAsked(page, password, timeout = 180_000) {
+  const asked = await Promise.race([
+    page.locator('[data-testid=unlock-submit]').waitFor({ timeout }).then(() => true),
+    page.locator('[data-testid=me]').waitFor({ timeout }).then(() => false),
+  ]);
+  if (asked) {
+    await page.fill('#password', password);
+    await page.click('[data-testid=unlock-submit]');
+    await page.locator('[data-testid=me]').waitFor({ timeout });
+  }
+  return asked;
+}
+
+/** Locks the open account from the Account screen: the unlock screen follows. */
+export async function lock(page, timeout = 180_000) {
+  await page.evaluate(() => (location.hash = '#/account'));
+  await page.click('[data-testid=lock]');
+  await page.locator('[data-testid=unlock-submit]').waitFor({ timeout });
+}
+
 /** A tiny test runner: named steps, a summary line, a non-zero exit on failure. */
 export function runner() {
   let passed = 0;

@@ -9,6 +9,8 @@ import type { Ids } from './worker';
 import { KV, deleteDb, historyDbName, openDb } from '../idb';
 import { lazily } from '../lazy';
 import { setNotify } from '../notify';
+import { forgetPasskey } from '../passkey';
+import { endSession } from '../session';
 import { b64 } from '../util';
 import workerUrl from './worker.ts?worker&url';
 
@@ -134,13 +136,7 @@ class ClientAccount implements Account {
       this.queue = this.queue.then(() => this.handlers?.onNotice(notice)).catch((e) => console.warn('sealpost: notice handler failed', e));
     });
     client.onDirect((e) => {
-      if (e.type !== 'state') return;
-      if (e.device) this.handlers?.onDirect(e.user, e.state === 'direct');
-      if (e.error === 'DIRECT_FINGERPRINT_MISMATCH') {
-        // Someone rewrote the signalling: a marker in the chat, like other security events.
-        const detail = 'a direct connection was refused because it did not match their keys (messages still go through the relay).';
-        this.queue = this.queue.then(() => this.handlers?.onNotice({ kind: 'security', peer: e.user, username: e.username, detail, at: Date.now() }));
-      }
+      if (e.type === 'state' && e.device) this.handlers?.onDirect(e.user, e.state === 'direct');
     });
     client.onStatus((s) => {
       this.status = s;
@@ -213,6 +209,9 @@ class ClientAccount implements Account {
       if (err.code === 'RATE_LIMITED' || (err.status ?? 0) >= 500) throw new AppError('NETWORK', err.message, err.status);
       throw err;
     }
+  }
+  exportSession(wrapKey: CryptoKey) {
+    return this.client.exportSession(wrapKey).catch((e) => Promise.reject(wrap(e)));
   }
   sealLocal(label: string, data: Uint8Array) {
     return this.client.sealLocal(label, data);
@@ -385,6 +384,16 @@ export const backend: Backend = {
     return new ClientAccount(await open(meta.username, password, onProgress, takeOver));
   },
 
+  async resume(wrapKey, sealed, takeOver) {
+    const meta = await (await kv()).get<Meta>('current');
+    if (!meta) throw AppError.forUser('NOT_FOUND', 'No account on this device.');
+    try {
+      return new ClientAccount(await RemoteClient.resume(await getWorker(), { autoAck: false, connect: false, takeOver }, meta.username, wrapKey, sealed));
+    } catch (e) {
+      throw wrap(e);
+    }
+  },
+
   async listedDevices(username) {
     const { userId } = await ids(username);
     const res = await fetch(`/v2/users/${userId}/devices`, { cache: 'no-store' }).catch(() => null);
@@ -446,6 +455,8 @@ export const backend: Backend = {
 /** Forgets the account on this device without the password (the "use another account" path). */
 export async function forgetDevice(): Promise<void> {
   await setNotify(false);
+  await endSession();
+  await forgetPasskey();
   const meta = await (await kv()).get<Meta>('current');
   await (await kv()).clear();
   await deleteDb(META_DB);

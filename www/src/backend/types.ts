@@ -152,6 +152,11 @@ export interface Account {
   /** Connects the live mailbox (WebSocket) and keeps it connected until stop(). */
   start(h: Handlers): void;
   stop(): void;
+  /**
+   * The account's password-derived keys sealed under `wrapKey` (non-extractable AES-GCM),
+   * for `Backend.resume` after a reload (session.ts).
+   */
+  exportSession(wrapKey: CryptoKey): Promise<Uint8Array>;
   /** Application data encryption under a password-derived local key. */
   sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
   openLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
@@ -185,6 +190,8 @@ export interface Backend {
   login(username: string, password: string, onProgress: (p: Progress) => void, takeOver?: boolean, deviceName?: string): Promise<Account>;
   /** Opens the locally stored account with its password (no network needed). */
   unlock(password: string, onProgress: (p: Progress) => void, takeOver?: boolean): Promise<Account>;
+  /** Opens it with what `Account.exportSession` sealed under `wrapKey` (no password). */
+  resume(wrapKey: CryptoKey, sealed: Uint8Array, takeOver?: boolean): Promise<Account>;
   /**
    * Protocol v2: makes this browser a new device of an account that is open on another
    * device (shows a code there, waits for the user to confirm it).

@@ -2,6 +2,9 @@
 
 import { forgetDevice } from '../backend';
 import { notifyOn, notifySupported, setNotify } from '../notify';
+import type { Account } from '../backend/types';
+import { forgetPasskey, hasPasskey, passkeySupported, setUpPasskey } from '../passkey';
+import { endSession } from '../session';
 import { toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
@@ -31,6 +34,24 @@ export function showAccount() {
           },
         }, notifyOn() ? 'Turn off notifications' : 'Notify me of new messages (who wrote, not what)')
         : '',
+      h('p', null,
+        h('button', {
+          type: 'button',
+          'data-testid': 'lock',
+          onclick: async () => {
+            // Forgets this browser's unlocked session: the password is asked again.
+            await m.flushPending().catch(() => undefined);
+            m.stop();
+            ui.model = null;
+            await endSession();
+            await m.account.close();
+            location.hash = '';
+            location.reload();
+          },
+        }, 'Lock'),
+        ' A reload of this tab opens Sealpost without the password until you lock it, close the tab, or 12 hours pass.',
+      ),
+      passkeyBox(m.account),
       h(
         'button.warn',
         {
@@ -58,4 +79,32 @@ export function showAccount() {
       ),
     ),
   );
+}
+
+/** Unlock with a passkey: set up or removed here (passkey.ts); filled in once known. */
+function passkeyBox(acct: Account): HTMLElement {
+  const box = h('p', { 'data-testid': 'passkey' });
+  if (!passkeySupported()) return box;
+  const fill = async () => {
+    const set = await hasPasskey(acct.username);
+    box.replaceChildren(
+      h('button', {
+        type: 'button',
+        'data-testid': set ? 'passkey-remove' : 'passkey-setup',
+        onclick: async () => {
+          try {
+            if (set) await forgetPasskey();
+            else await setUpPasskey(acct);
+          } catch (e) {
+            return toast(friendly(e));
+          }
+          toast(set ? 'Passkey removed: unlock with your password.' : 'Passkey set up: the unlock screen offers it.');
+          await fill();
+        },
+      }, set ? 'Remove the passkey' : 'Unlock with a passkey'),
+      set ? ' This browser unlocks with your passkey (your password still works).' : ' Instead of typing your password here, where the browser and your device support it.',
+    );
+  };
+  void fill();
+  return box;
 }

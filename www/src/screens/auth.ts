@@ -4,8 +4,10 @@
 
 import { backend, forgetDevice } from '../backend';
 import { errorCode } from '../backend/types';
-import type { PendingLink, Progress } from '../backend/types';
+import type { Account, PendingLink, Progress } from '../backend/types';
 import { drawQr } from '../qr';
+import { hasPasskey, unlockWithPasskey } from '../passkey';
+import { resumeSession } from '../session';
 import { passwordStrength } from '../strength';
 import { setScreen, timeEl, toast } from '../ui';
 import { friendly } from '../errors';
@@ -30,7 +32,20 @@ export async function showAuth(initial: 'register' | 'login' = 'register') {
   const stored = await backend.storedUsername().catch(() => null);
   // Open in another tab: say so before asking for the password ("Use here" takes over).
   if (stored && !takeOverRequested() && (await backend.openElsewhere().catch(() => false))) return showElsewhere();
-  if (stored) return showUnlock(stored);
+  if (stored) {
+    // Unlocked in this tab before the reload: no password (session.ts).
+    let acct: Account | null = null;
+    try {
+      acct = await resumeSession((key, sealed) => backend.resume(key, sealed, takeOverRequested()));
+    } catch {
+      return showElsewhere(); // LOCKED: opened in another tab meanwhile
+    }
+    if (acct) {
+      takeOver(); // done
+      return enter(acct, { resumed: true });
+    }
+    return showUnlock(stored);
+  }
   let mode = initial;
   const user = h('input#username', { name: 'username', autocomplete: 'username', required: true, minLength: 3, maxLength: 32, pattern: '[A-Za-z0-9._\\-]{3,32}', autocapitalize: 'none', spellcheck: false });
   const pass = h('input#password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minLength: 8, 'aria-describedby': 'pw-strength' });
@@ -108,7 +123,7 @@ export async function showAuth(initial: 'register' | 'login' = 'register') {
             ? await backend.register(user.value.trim(), pass.value, set, Number(keySize.value) || undefined, defaultDeviceName())
             : await backend.login(user.value.trim(), pass.value, set, takeOver(), defaultDeviceName());
         pass.value = '';
-        await enter(acct, undefined, mode === 'register');
+        await enter(acct, { fresh: mode === 'register' });
       } catch (e) {
         if (errorCode(e) === 'LOCKED') return showElsewhere();
         err.textContent = friendly(e);
@@ -228,7 +243,7 @@ function showLinkNew() {
         if (pending !== link) return; // cancelled meanwhile
         status.textContent = 'Linked. Opening your messages…';
         status.className = 'result good';
-        await enter(account, history, true);
+        await enter(account, { history, fresh: true });
       } catch (e) {
         if (pending !== link) return;
         status.textContent = '';
@@ -259,6 +274,26 @@ function showUnlock(username: string) {
   const { box, set } = progressView();
   const pass = h('input#password', { type: 'password', autocomplete: 'current-password', required: true });
   const submit = h('button.primary', { type: 'submit', 'data-testid': 'unlock-submit' }, 'Unlock');
+  const passkey = h('button', {
+    type: 'button',
+    hidden: true,
+    'data-testid': 'passkey-unlock',
+    onclick: async () => {
+      err.textContent = '';
+      passkey.disabled = true;
+      try {
+        const acct = await unlockWithPasskey((key, sealed) => backend.resume(key, sealed, takeOver()));
+        pass.value = '';
+        await enter(acct);
+      } catch (e) {
+        if (errorCode(e) === 'LOCKED') return showElsewhere();
+        err.textContent = friendly(e);
+      } finally {
+        passkey.disabled = false;
+      }
+    },
+  }, 'Unlock with passkey');
+  void hasPasskey(username).then((has) => (passkey.hidden = !has));
   const form = authForm(
     undefined,
     err,
@@ -282,6 +317,7 @@ function showUnlock(username: string) {
     h('label', { for: 'password' }, 'Password'),
     pass,
     submit,
+    passkey,
     box,
     err,
     h(

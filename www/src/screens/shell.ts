@@ -7,6 +7,7 @@ import { errorCode } from '../backend/types';
 import type { Account } from '../backend/types';
 import { Model } from '../model';
 import { notifyNew } from '../notify';
+import { keepSession } from '../session';
 import { app, focusHeading, setScreen, timeEl, toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
@@ -15,8 +16,12 @@ import { renderChatUpdate, showChat } from './chat';
 import { showContact } from './contact';
 import { showDevices } from './devices';
 
-/** `fresh`: the account was just created or added here (a moment to ask for persistent storage). */
-export async function enter(acct: Account, history?: Uint8Array, fresh = false) {
+/**
+ * Opens the main screen on `acct`. `history`: what a device link brought; `fresh`: the
+ * account was just created or added here (a moment to ask for persistent storage);
+ * `resumed`: opened from this tab's session (session.ts), otherwise kept for it.
+ */
+export async function enter(acct: Account, { history, fresh = false, resumed = false }: { history?: Uint8Array; fresh?: boolean; resumed?: boolean } = {}) {
   // The package keeps the account open in one tab at a time (a Web Lock it took before
   // reading anything). Another tab's "Use here" closes it here: the keys are gone, so
   // stop and offer to take it back.
@@ -45,6 +50,7 @@ export async function enter(acct: Account, history?: Uint8Array, fresh = false) 
   renderShell();
   route();
   void checkPersistence(fresh);
+  if (!resumed) void keepSession(acct);
   if (imported >= 0) toast(`Linked. ${imported} message${imported === 1 ? '' : 's'} came over from your other device.`);
   else if (imported === -2) toast('Linked, but the message history from your other device could not be opened.');
 }
