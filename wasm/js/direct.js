@@ -102,8 +102,11 @@ export function attachDirect(client, options = {}) {
   };
   client.onDirect((e) => {
     handle(e).catch(() => {
-      // WebRTC refused (a bad SDP, a closed connection): the relay carries on.
-      if (e.device && e.type !== 'state') drop(e.user, e.device, true);
+      // WebRTC refused (no WebRTC here, a bad SDP, a closed connection): the client
+      // forgets the attempt (so a later request offers again) and the relay carries on.
+      if (!e.device || e.type === 'state') return;
+      drop(e.user, e.device, false);
+      tell({ type: 'closed', user: e.user, device: e.device }).catch(() => {});
     });
   });
   return {

@@ -3,6 +3,7 @@
 //
 //   node wasm/scripts/build.mjs [--dev] [--no-opt] [--no-simd] [--opt-level=s|z|2|3]
 //                               [--crypto-opt-level=N] [--wasm-opt=-Oz|-O3|...] [--out-dir=DIR]
+//                               [--features=groups]
 //
 // Defaults (measured in docs/BENCHMARKS.md): opt-level "z" with "s" for the crypto crates, fat LTO, one codegen unit,
 // panic=abort, +simd128 (Chrome 91, Firefox 89, Safari 16.4, Node 16.4), wasm-opt -O3.
@@ -78,7 +79,8 @@ if (!dev && cryptoOptLevel) {
     perCrate.push('--config', `profile.release.package.${c}.opt-level=${level}`);
   }
 }
-timings.cargo = run('cargo', ['build', ...(dev ? [] : ['--release']), ...perCrate, '--target', 'wasm32-unknown-unknown', '-p', 'sealpost-wasm'], env);
+const cargoFeatures = args.features ? ['--features', args.features] : [];
+timings.cargo = run('cargo', ['build', ...(dev ? [] : ['--release']), ...perCrate, '--target', 'wasm32-unknown-unknown', '-p', 'sealpost-wasm', ...cargoFeatures], env);
 const built = join(targetDir, 'wasm32-unknown-unknown', dev ? 'debug' : 'release', 'sealpost_wasm.wasm');
 
 // 3. wasm-bindgen for browsers/bundlers (ESM) and Node.js.

@@ -3,7 +3,10 @@
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
-use sealpost_core::{EncryptionKey, IdentityKey, KeySize};
+#[cfg(feature = "groups")]
+use sealpost_core::v2::group::GroupSession;
+use sealpost_core::v2::{DeviceId, DeviceKeys, SessionStore};
+use sealpost_core::{EncryptionKey, IdentityKey, KeySize, UserId};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{Code, OrJs, err, invalid};
@@ -28,7 +31,9 @@ fn now_ms() -> f64 {
 
 /// Milliseconds per operation, averaged over `iterations` runs of `op`:
 /// `rsa-keygen` (`bits`), `rsa-oaep-unwrap` / `rsa-pss-sign` (PKCS#8 `key`),
-/// `aes-gcm-encrypt` / `aes-gcm-decrypt` (`size` bytes).
+/// `aes-gcm-encrypt` / `aes-gcm-decrypt` (`size` bytes), `group-send` (a group message
+/// to `size` members, identity PKCS#8 `key`), `pairwise-seal` (one 1:1 envelope in an
+/// established session, identity `key`).
 #[wasm_bindgen(js_name = __benchPrimitive, skip_typescript)]
 pub fn bench_primitive(
     op: &str,
@@ -85,6 +90,80 @@ pub fn bench_primitive(
                         .decrypt(&nonce, Payload { msg: &ct, aad: b"" })
                         .map_err(fail)?;
                 }
+            }
+        }
+        #[cfg(feature = "groups")]
+        "group-send" => {
+            // What the sender's CPU does for one group message to `size` members of
+            // one device each: one seal (27.6) and the multi-recipient request body.
+            let identity = IdentityKey::from_pkcs8_der(key).or_js()?;
+            let me = UserId::from_bytes([1; 32]);
+            let members: Vec<(UserId, [u8; 32])> = (0..size.min(999))
+                .map(|i| {
+                    let mut id = [2u8; 32];
+                    id[..4].copy_from_slice(&i.to_be_bytes());
+                    (UserId::from_bytes(id), [3; 32])
+                })
+                .collect();
+            let device = DeviceId::from_bytes([4; 16]);
+            let (mut session, _) =
+                GroupSession::create(&mut r, &identity, me, device, "bench", members.clone())
+                    .map_err(|_| err(Code::Crypto, "group"))?;
+            session
+                .sender_key(&mut r)
+                .map_err(|_| err(Code::Crypto, "group"))?;
+            let payload = [0x5a; 200];
+            start = now_ms();
+            for _ in 0..n {
+                let blob = session
+                    .seal(&mut r, &payload, 1_767_225_600)
+                    .map_err(|_| err(Code::Crypto, "group"))?;
+                let mut body = Vec::with_capacity(2 + 48 * members.len() + blob.len());
+                body.extend_from_slice(&(members.len() as u16).to_be_bytes());
+                for (user, _) in &members {
+                    body.extend_from_slice(user.as_bytes());
+                    body.extend_from_slice(device.as_bytes());
+                }
+                body.extend_from_slice(&blob);
+                std::hint::black_box(body);
+            }
+        }
+        "pairwise-seal" => {
+            // One 1:1 envelope of the same payload in an established session (the
+            // per-recipient cost of sending a group message as 1:1 messages).
+            let identity = IdentityKey::from_pkcs8_der(key).or_js()?;
+            let enc = EncryptionKey::generate(&mut r, KeySize::Rsa2048).or_js()?;
+            let enc2 = EncryptionKey::from_pkcs8_der(&enc.to_pkcs8_der().or_js()?).or_js()?;
+            let now = 1_767_225_600;
+            let me = DeviceKeys::from_key(
+                &mut r,
+                &identity,
+                UserId::from_bytes([1; 32]),
+                DeviceId::from_bytes([4; 16]),
+                enc,
+                now,
+            )
+            .or_js()?;
+            let mut peer = DeviceKeys::from_key(
+                &mut r,
+                &identity,
+                UserId::from_bytes([2; 32]),
+                DeviceId::from_bytes([5; 16]),
+                enc2,
+                now,
+            )
+            .or_js()?;
+            let bundle = peer.bundle(&mut r, &identity, now).or_js()?;
+            let mut store = SessionStore::new();
+            let payload = [0x5a; 200];
+            store
+                .seal(&mut r, &identity, &me, &bundle, &payload, now)
+                .or_js()?;
+            start = now_ms();
+            for _ in 0..n {
+                store
+                    .seal(&mut r, &identity, &me, &bundle, &payload, now)
+                    .or_js()?;
             }
         }
         _ => return Err(invalid("unknown benchmark")),

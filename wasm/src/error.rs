@@ -11,7 +11,8 @@ export type SealpostErrorCode =
   | "CRYPTO" | "INVALID_ARGUMENT" | "STORAGE" | "NETWORK" | "RELAY" | "NOT_FOUND"
   | "ALREADY_REGISTERED" | "UNAUTHORIZED" | "IDENTITY_CHANGED" | "CLOSED" | "LOCKED"
   | "RATE_LIMITED" | "DEVICE_LIMIT" | "LINK_EXPIRED" | "LINK_REFUSED" | "DEVICE_REVOKED"
-  | "DIRECT_FINGERPRINT_MISMATCH" | "DIRECT_NOT_ALLOWED" | "DIRECT_NO_DEVICES";
+  | "DIRECT_FINGERPRINT_MISMATCH" | "DIRECT_NOT_ALLOWED" | "DIRECT_NO_DEVICES"
+  | "NOT_GROUP_MEMBER" | "NOT_GROUP_ADMIN" | "INVALID_GROUP_OPERATION";
 
 /** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
 export interface SealpostError extends Error {
@@ -107,6 +108,13 @@ pub enum Code {
     DirectNotAllowed,
     /// No device of the contact is known to offer a direct channel to.
     DirectNoDevices,
+    /// Not a member of the group (or not a contact, for a member to add).
+    NotGroupMember,
+    /// Only the group's admins may do that.
+    NotGroupAdmin,
+    /// A group change the rules do not allow (an existing member added, the last
+    /// admin demoted, an invalid name).
+    InvalidGroupOperation,
 }
 
 impl Code {
@@ -143,6 +151,9 @@ impl Code {
             Code::DirectFingerprintMismatch => "DIRECT_FINGERPRINT_MISMATCH",
             Code::DirectNotAllowed => "DIRECT_NOT_ALLOWED",
             Code::DirectNoDevices => "DIRECT_NO_DEVICES",
+            Code::NotGroupMember => "NOT_GROUP_MEMBER",
+            Code::NotGroupAdmin => "NOT_GROUP_ADMIN",
+            Code::InvalidGroupOperation => "INVALID_GROUP_OPERATION",
         }
     }
 }

@@ -21,6 +21,11 @@ try {
     clientSuite(h, sp, { relayUrl: params.get('relay') });
     const { recoverySuite } = await import('./recovery.suite.js');
     recoverySuite(h, sp, { relayUrl: params.get('relay') });
+    // Only in a package built with groups (`build.mjs --features=groups`).
+    if (typeof sp.Client.prototype.createGroup === 'function') {
+      const { groupsSuite } = await import('./groups.suite.js');
+      groupsSuite(h, sp, { relayUrl: params.get('relay') });
+    }
     workerSuite(h, sp, { relayUrl: params.get('relay') });
   }
   window.__result = await h.run(params.get('filter') ?? undefined);

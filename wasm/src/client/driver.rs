@@ -39,6 +39,12 @@ pub(crate) struct Batch {
     pub(crate) list_refused: Vec<sealpost_core::Error>,
     pub(crate) published: Vec<Result<(), JsValue>>,
     pub(crate) lookups: Vec<(UserId, sealpost_engine::LookupOutcome)>,
+    /// Groups this account changed (created) in the batch.
+    #[cfg(feature = "groups")]
+    pub(crate) groups_changed: Vec<sealpost_core::v2::GroupId>,
+    /// This account's group requests the engine refused.
+    #[cfg(feature = "groups")]
+    pub(crate) groups_refused: Vec<sealpost_core::v2::group::GroupError>,
 }
 
 impl Inner {
@@ -231,6 +237,32 @@ impl Inner {
                 } => batch
                     .deposits
                     .push(self.deposit_soon(to, device, envelope, handle)),
+                #[cfg(feature = "groups")]
+                Output::DepositMany { to, blob, handle } => {
+                    self.deposit_many_soon(to, blob, handle)
+                }
+                #[cfg(feature = "groups")]
+                Output::DeliverGroup(m) => {
+                    let name = self.name_of(&m.from).unwrap_or_default();
+                    self.emit_message(&MessageOut::from_group(m, name));
+                }
+                #[cfg(feature = "groups")]
+                Output::GroupChanged {
+                    group,
+                    actor,
+                    change,
+                    epoch,
+                } => {
+                    if actor == self.user_id {
+                        batch.groups_changed.push(group);
+                    }
+                    self.emit_group_changed(&group, &actor, &change, epoch, now);
+                }
+                // An engine without groups emits none of these.
+                #[cfg(not(feature = "groups"))]
+                Output::DepositMany { .. }
+                | Output::DeliverGroup(_)
+                | Output::GroupChanged { .. } => {}
                 Output::Ack { blob_id } => {
                     // Never before what the blob changed is stored: it comes back.
                     if failed.is_none() {
@@ -261,6 +293,12 @@ impl Inner {
                             batch.send_failed.push((*msg_id, *error));
                         }
                         Notice::DeviceListRefused { error } => batch.list_refused.push(*error),
+                        #[cfg(feature = "groups")]
+                        Notice::GroupRefused {
+                            from: Some(from),
+                            error,
+                            ..
+                        } if *from == self.user_id => batch.groups_refused.push(*error),
                         Notice::SecurityEvent {
                             kind: SecurityKind::DeviceRevoked,
                             ..
@@ -376,6 +414,55 @@ impl Inner {
             let _ = me.feed(input).await;
         });
         rx.shared()
+    }
+
+    #[cfg(feature = "groups")]
+    /// Posts a group message to every listed mailbox in one multi-recipient deposit
+    /// (`POST /v2/mailboxes`, docs/API.md), then tells the engine which mailboxes
+    /// refused it (retried on a tick) or that the request failed.
+    fn deposit_many_soon(
+        self: &Rc<Self>,
+        to: Vec<(UserId, DeviceId)>,
+        blob: Vec<u8>,
+        handle: DepositHandle,
+    ) {
+        let me = Rc::clone(self);
+        spawn_local(async move {
+            let mut body = u16::try_from(to.len())
+                .unwrap_or(u16::MAX)
+                .to_be_bytes()
+                .to_vec();
+            for (user, device) in &to {
+                body.extend_from_slice(user.as_bytes());
+                body.extend_from_slice(device.as_bytes());
+            }
+            body.extend_from_slice(&blob);
+            let sent = me
+                .http
+                .send(Method::POST, "/v2/mailboxes", Some(&body), None)
+                .await;
+            let input = match sent {
+                Ok(r) if r.status() == 201 => {
+                    let answer = r
+                        .text()
+                        .await
+                        .ok()
+                        .and_then(|t| js_sys::JSON::parse(&t).ok());
+                    let refused = answer
+                        .map(|a| js_sys::Array::from(&get(&a, "refused")))
+                        .map(|list| {
+                            list.iter()
+                                .filter_map(|e| get(&e, "index").as_f64())
+                                .filter_map(|i| to.get(i as usize).copied())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Input::DepositManyDone { handle, refused }
+                }
+                _ => Input::DepositFailed { handle },
+            };
+            let _ = me.feed(input).await;
+        });
     }
 
     /// Fetches `user`'s device list and bundles, retrying with backoff while the relay

@@ -6,6 +6,12 @@ use std::collections::VecDeque;
 
 use js_sys::{Function, Promise};
 use sealpost_core::UserId;
+#[cfg(feature = "groups")]
+use sealpost_core::v2::GroupId;
+#[cfg(feature = "groups")]
+use sealpost_core::v2::group::Change;
+#[cfg(feature = "groups")]
+use sealpost_engine::IncomingGroupMessage;
 use sealpost_engine::{IncomingMessage, Notice, SecurityKind};
 use serde::Serialize;
 use std::rc::Rc;
@@ -53,6 +59,10 @@ pub(crate) struct MessageOut {
     pub(crate) content_type: u8,
     pub(crate) sent_at: u64,
     pub(crate) received_at: u64,
+    /// A group message's group (hex); `conversation` is the group too then.
+    #[cfg(feature = "groups")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) group: Option<String>,
 }
 
 /// A message kept for the app (`autoAck: false`), as stored: the content in base64.
@@ -128,6 +138,9 @@ impl MessageOut {
             content_type: s.content_type,
             sent_at: s.sent_at,
             received_at: s.received_at,
+            // Only 1:1 messages are kept for the app (`autoAck: false`) so far.
+            #[cfg(feature = "groups")]
+            group: None,
         })
     }
 
@@ -148,6 +161,33 @@ impl MessageOut {
             content_type: m.content_type,
             sent_at: m.sent_at,
             received_at: m.received_at,
+            #[cfg(feature = "groups")]
+            group: None,
+        }
+    }
+
+    #[cfg(feature = "groups")]
+    /// A group message: its thread is the group, its sender a member (`from_username`
+    /// when this client knows the name).
+    pub(crate) fn from_group(m: IncomingGroupMessage, from_username: String) -> Self {
+        let id = hex(&m.msg_id.0);
+        let group = m.group.to_hex();
+        MessageOut {
+            id: id.clone(),
+            msg_id: id.clone(),
+            message_id: id,
+            from: m.from.to_hex(),
+            from_username,
+            from_device: m.from_device.to_hex(),
+            conversation: group.clone(),
+            own: m.own,
+            verified: false,
+            request: false,
+            content: Bytes(m.content),
+            content_type: m.content_type,
+            sent_at: m.sent_at,
+            received_at: m.received_at,
+            group: Some(group),
         }
     }
 }
@@ -174,6 +214,28 @@ struct NoticeOut {
     gave_up: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     blob_id: Option<String>,
+    /// The group of `groupChanged` and `groupRefused` (hex).
+    #[cfg(feature = "groups")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+    /// `groupRefused`: the stable code (PROTOCOL.md 27.8).
+    #[cfg(feature = "groups")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    /// `groupChanged`: what changed (`create`, `add`, `remove`, `leave`, `rename`,
+    /// `promote`, `demote`, `rekey`), the members concerned, the new name, the epoch.
+    #[cfg(feature = "groups")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<&'static str>,
+    #[cfg(feature = "groups")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    members: Option<Vec<String>>,
+    #[cfg(feature = "groups")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[cfg(feature = "groups")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<u64>,
     detail: String,
     at: u64,
 }
@@ -259,6 +321,51 @@ impl Inner {
         .flatten()
     }
 
+    #[cfg(feature = "groups")]
+    /// A verified group change (a system line: "alice added carol"), on the notice
+    /// stream as `groupChanged`.
+    pub(crate) fn emit_group_changed(
+        &self,
+        group: &GroupId,
+        actor: &UserId,
+        change: &Change,
+        epoch: u64,
+        now: u64,
+    ) {
+        let (kind, members, name) = match change {
+            Change::Create { name, members } => (
+                "create",
+                members.iter().map(|(u, _)| u.to_hex()).collect(),
+                Some(name.clone()),
+            ),
+            Change::Add(m) => ("add", m.iter().map(|(u, _)| u.to_hex()).collect(), None),
+            Change::Remove(m) => ("remove", m.iter().map(UserId::to_hex).collect(), None),
+            Change::Leave => ("leave", Vec::new(), None),
+            Change::Rename(name) => ("rename", Vec::new(), Some(name.clone())),
+            Change::Promote(u) => ("promote", vec![u.to_hex()], None),
+            Change::Demote(u) => ("demote", vec![u.to_hex()], None),
+            Change::Rekey => ("rekey", Vec::new(), None),
+        };
+        let n = NoticeOut {
+            kind: "groupChanged",
+            from: Some(actor.to_hex()),
+            from_username: self.name_of(actor),
+            conversation: Some(group.to_hex()),
+            group: Some(group.to_hex()),
+            change: Some(kind),
+            members: Some(members),
+            name,
+            epoch: Some(epoch),
+            detail: "The group changed.".into(),
+            at: now,
+            ..NoticeOut::default()
+        };
+        let listeners = self.events.listeners.borrow().notice.clone();
+        if let Ok(v) = to_js(&n) {
+            call_all(&listeners, &v);
+        }
+    }
+
     pub(crate) fn emit_notice(&self, notice: &Notice, now: u64) {
         let mut n = NoticeOut {
             at: now,
@@ -332,6 +439,19 @@ impl Inner {
                 n.message_id = Some(hex(&msg_id.0));
                 n.detail = "A message reached none of the recipient's devices.".into();
             }
+            #[cfg(feature = "groups")]
+            Notice::GroupRefused { group, from, error } => {
+                n.kind = "groupRefused";
+                if let Some(user) = from {
+                    who(&mut n, user);
+                }
+                n.group = group.map(|g| g.to_hex());
+                n.code = Some(error.code());
+                n.detail = "A group change or message was refused and not shown.".into();
+            }
+            // An engine without groups raises none (the package never asks it for one).
+            #[cfg(not(feature = "groups"))]
+            Notice::GroupRefused { .. } => return,
             // Reported to the caller that asked (send, revokeDevice), or not for the user.
             Notice::SendFailed { .. }
             | Notice::DeviceListRefused { .. }

@@ -18,6 +18,8 @@ mod direct;
 mod directory;
 mod driver;
 mod events;
+#[cfg(feature = "groups")]
+mod groups;
 mod link;
 mod options;
 mod persist;

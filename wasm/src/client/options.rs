@@ -134,6 +134,8 @@ export interface IncomingMessage {
   sentAt: number;
   /** When this device opened it (Unix seconds). */
   receivedAt: number;
+  /** A group message's group id (hex); `conversation` is the group then. */
+  group?: string;
 }
 
 /** A contact (a pinned identity key). */
@@ -200,7 +202,7 @@ export interface DeliveryEvent {
 
 /** Something the user should know that is not a message (`onNotice`); never message text. */
 export interface NoticeEvent {
-  kind: "couldNotDecrypt" | "mayBeMissing" | "security" | "notDelivered";
+  kind: "couldNotDecrypt" | "mayBeMissing" | "security" | "notDelivered" | "groupChanged" | "groupRefused";
   /** The user id concerned (sender, contact), when known. */
   from?: string;
   /** Its username, when known. */
@@ -224,10 +226,39 @@ export interface NoticeEvent {
   gaveUp?: boolean;
   /** For `couldNotDecrypt`: the relay blob, to tell repeated notices about one blob apart. */
   blobId?: string;
+  /** For `groupChanged` and `groupRefused`: the group (hex). */
+  group?: string;
+  /** For `groupRefused`: the stable code (docs/PROTOCOL.md 27.8), e.g. `GROUP_NOT_MEMBER`. */
+  code?: "MALFORMED" | "BAD_SIGNATURE" | "GROUP_WRONG_GROUP" | "GROUP_OLD_EPOCH" | "GROUP_EPOCH_AHEAD" | "GROUP_NOT_MEMBER" | "GROUP_NOT_ADMIN" | "GROUP_INVALID_OPERATION" | "GROUP_WRONG_SENDER" | "GROUP_NO_SENDER_KEY" | "DECRYPT_FAILED" | "REPLAY" | "EXPIRED" | "TOO_LARGE" | "CRYPTO";
+  /** For `groupChanged`: what changed; `from` is the member who changed it. */
+  change?: "create" | "add" | "remove" | "leave" | "rename" | "promote" | "demote" | "rekey";
+  /** For `groupChanged`: the members added, removed, promoted or demoted (user ids). */
+  members?: string[];
+  /** For `groupChanged` (`create`, `rename`): the group's name. */
+  name?: string;
+  /** For `groupChanged`: the group's epoch after the change. */
+  epoch?: number;
   /** Plain words for the user. */
   detail: string;
   /** When (Unix seconds). */
   at: number;
+}
+
+/** A group this device is in (`groups()`). */
+export interface GroupInfo {
+  /** The group id (hex); group messages carry it as `group` and `conversation`. */
+  id: string;
+  name: string;
+  /** How many changes the group has seen (1 after its creation). */
+  epoch: number;
+  members: {
+    userId: string;
+    /** When this client knows the name. */
+    username?: string;
+    /** SHA-256 of the member's identity key (hex), as the admin who added it pinned it. */
+    fingerprint: string;
+    admin: boolean;
+  }[];
 }
 
 /** One device of the account (`devices()`). */

@@ -14,9 +14,9 @@ use crate::storage::StorageJs;
 use crate::vault::Vault;
 
 /// Every name stored per account (v2), for `logout(true)` and `removeAccount`.
-const NAMES: [&str; 12] = [
-    "vault", "device", "sessions", "account", "outbox", "seen", "missing", "receipts", "sends",
-    "inbox", "backup", "history",
+const NAMES: [&str; 13] = [
+    "vault", "device", "sessions", "account", "outbox", "seen", "missing", "receipts", "groups",
+    "sends", "inbox", "backup", "history",
 ];
 /// What v1 clients stored (removed too).
 const V1_NAMES: [&str; 5] = ["vault", "identity", "sessions", "contacts", "outbox"];
@@ -34,6 +34,7 @@ pub(crate) fn part_name(part: Part) -> &'static str {
         Part::Seen => "seen",
         Part::Missing => "missing",
         Part::Receipts => "receipts",
+        Part::Groups => "groups",
     }
 }
 

@@ -136,7 +136,13 @@ class ClientAccount implements Account {
       this.queue = this.queue.then(() => this.handlers?.onNotice(notice)).catch((e) => console.warn('sealpost: notice handler failed', e));
     });
     client.onDirect((e) => {
-      if (e.type === 'state' && e.device) this.handlers?.onDirect(e.user, e.state === 'direct');
+      if (e.type !== 'state') return;
+      if (e.device) this.handlers?.onDirect(e.user, e.state === 'direct');
+      if (e.error === 'DIRECT_FINGERPRINT_MISMATCH') {
+        // Someone rewrote the signalling: a marker in the chat, like other security events.
+        const detail = 'a direct connection was refused because it did not match their keys (messages still go through the relay).';
+        this.queue = this.queue.then(() => this.handlers?.onNotice({ kind: 'security', peer: e.user, username: e.username, detail, at: Date.now() }));
+      }
     });
     client.onStatus((s) => {
       this.status = s;

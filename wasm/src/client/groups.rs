@@ -1,0 +1,206 @@
+//! Groups (docs/PROTOCOL.md 27): thin calls into the engine, which signs, checks,
+//! distributes chains and seals. A call resolves once the engine applied the change
+//! here (the operation then goes to every member device like any message) or rejects
+//! with a stable code; group messages and changes arrive on the message and notice
+//! streams (`group` set, `groupChanged`, `groupRefused`), delivery states on
+//! `onDelivery` ("delivered to 7 of 9": members with a device that opened it).
+
+use std::rc::Rc;
+
+use sealpost_core::v2::GroupId;
+use sealpost_core::v2::group::GroupError;
+use sealpost_core::{UserId, Username};
+use sealpost_engine::{GroupRequest, Input, MsgId};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::driver::Batch;
+use super::{Client, Inner};
+use crate::crypto::{hex, to_js};
+use crate::error::{Code, OrJs, err, invalid};
+use crate::rng;
+
+/// A refused group request as a package error.
+fn group_error(e: GroupError) -> JsValue {
+    let code = match e {
+        GroupError::NotMember => Code::NotGroupMember,
+        GroupError::NotAdmin => Code::NotGroupAdmin,
+        GroupError::InvalidOperation => Code::InvalidGroupOperation,
+        GroupError::TooLarge => Code::TooLarge,
+        _ => Code::Crypto,
+    };
+    err(
+        code,
+        &format!("the group request was refused ({})", e.code()),
+    )
+}
+
+fn group_id(hex_id: &str) -> Result<GroupId, JsValue> {
+    GroupId::from_hex(hex_id).map_err(|_| invalid("a group id is 32 hex digits"))
+}
+
+fn user_ids(usernames: Vec<String>) -> Result<Vec<UserId>, JsValue> {
+    usernames
+        .iter()
+        .map(|u| Username::parse(u).or_js().map(|n| n.user_id()))
+        .collect()
+}
+
+/// The group this account changed in `batch`, or why the engine refused.
+fn outcome(batch: &Batch) -> Result<GroupId, JsValue> {
+    if let Some(e) = batch.groups_refused.first() {
+        return Err(group_error(*e));
+    }
+    batch
+        .groups_changed
+        .first()
+        .copied()
+        .ok_or_else(|| err(Code::Crypto, "the group did not change"))
+}
+
+impl Inner {
+    async fn change_group(
+        self: &Rc<Self>,
+        group: &str,
+        change: GroupRequest,
+    ) -> Result<(), JsValue> {
+        let group = group_id(group)?;
+        outcome(&self.feed(Input::ChangeGroup { group, change }).await?).map(|_| ())
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MemberOut {
+    user_id: String,
+    username: Option<String>,
+    fingerprint: String,
+    admin: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupOut {
+    id: String,
+    name: String,
+    epoch: u64,
+    members: Vec<MemberOut>,
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Creates a group with these contacts (looked up before: their pinned keys are
+    /// their member keys); resolves to its id. This account is its admin.
+    #[wasm_bindgen(js_name = createGroup)]
+    pub async fn create_group(
+        &self,
+        name: String,
+        members: Vec<String>,
+    ) -> Result<String, JsValue> {
+        let members = user_ids(members)?;
+        let batch = self
+            .inner
+            .feed(Input::CreateGroup { name, members })
+            .await?;
+        outcome(&batch).map(|g| g.to_hex())
+    }
+
+    /// Adds contacts to a group (admins).
+    #[wasm_bindgen(js_name = addMembers)]
+    pub async fn add_members(&self, group: String, usernames: Vec<String>) -> Result<(), JsValue> {
+        let users = user_ids(usernames)?;
+        self.inner
+            .change_group(&group, GroupRequest::Add(users))
+            .await
+    }
+
+    /// Removes members (admins): every member device gets new chains, so they read
+    /// nothing sent after.
+    #[wasm_bindgen(js_name = removeMembers)]
+    pub async fn remove_members(
+        &self,
+        group: String,
+        usernames: Vec<String>,
+    ) -> Result<(), JsValue> {
+        let users = user_ids(usernames)?;
+        self.inner
+            .change_group(&group, GroupRequest::Remove(users))
+            .await
+    }
+
+    /// Leaves a group.
+    #[wasm_bindgen(js_name = leaveGroup)]
+    pub async fn leave_group(&self, group: String) -> Result<(), JsValue> {
+        self.inner.change_group(&group, GroupRequest::Leave).await
+    }
+
+    /// Renames a group (admins).
+    #[wasm_bindgen(js_name = renameGroup)]
+    pub async fn rename_group(&self, group: String, name: String) -> Result<(), JsValue> {
+        self.inner
+            .change_group(&group, GroupRequest::Rename(name))
+            .await
+    }
+
+    /// Sends to a group: sealed once, one upload for every member device. Resolves to
+    /// the message id once the engine took it; `onDelivery` counts members.
+    #[wasm_bindgen(js_name = sendToGroup)]
+    pub async fn send_to_group(
+        &self,
+        group: String,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] content: JsValue,
+        #[wasm_bindgen(js_name = contentType)] content_type: Option<u8>,
+    ) -> Result<String, JsValue> {
+        let group = group_id(&group)?;
+        let (content_type, content) = crate::crypto::read_content(&content, content_type)?;
+        let msg_id = MsgId::random(&mut rng());
+        let batch = self
+            .inner
+            .feed(Input::SendToGroup {
+                group,
+                msg_id,
+                content_type,
+                content,
+            })
+            .await?;
+        if let Some(e) = batch.groups_refused.first() {
+            return Err(group_error(*e));
+        }
+        Ok(hex(&msg_id.0))
+    }
+
+    /// The groups this device is in, with their members.
+    #[wasm_bindgen(unchecked_return_type = "GroupInfo[]")]
+    pub fn groups(&self) -> Result<JsValue, JsValue> {
+        let mut groups: Vec<(GroupOut, Vec<UserId>)> = self.inner.with_engine(|e| {
+            Ok(e.groups()
+                .map(|g| {
+                    let out = GroupOut {
+                        id: g.id().to_hex(),
+                        name: g.name().to_owned(),
+                        epoch: g.epoch(),
+                        members: g
+                            .members()
+                            .iter()
+                            .map(|(u, m)| MemberOut {
+                                user_id: u.to_hex(),
+                                username: None,
+                                fingerprint: hex(&m.fingerprint),
+                                admin: m.admin,
+                            })
+                            .collect(),
+                    };
+                    (out, g.members().keys().copied().collect())
+                })
+                .collect())
+        })?;
+        // Names after the engine is released (`name_of` reads it too).
+        for (g, users) in &mut groups {
+            for (m, u) in g.members.iter_mut().zip(users.iter()) {
+                m.username = self.inner.name_of(u);
+            }
+        }
+        let groups: Vec<GroupOut> = groups.into_iter().map(|(g, _)| g).collect();
+        to_js(&groups)
+    }
+}

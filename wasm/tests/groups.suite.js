@@ -1,0 +1,83 @@
+// Groups through the package against a real relay (browser only): create, talk with
+// one upload per message and delivery states, add (no history), remove (nothing after),
+// rename and leave, and the stable codes of refused requests.
+import { assert, bytesToHex as toHex, eq, throwsCode } from './harness.js';
+import { notices, online, recv, until } from './client.helpers.js';
+
+export function groupsSuite({ test }, sp, { relayUrl }) {
+  const tag = Math.random().toString(36).slice(2, 8);
+  const [A, B, C] = ['galice', 'gbob', 'gcarol'].map((n) => `${n}-${tag}`);
+  const pw = 'correct horse battery staple';
+  const opts = () => ({ relayUrl, storage: new sp.MemoryStorage(), keySize: 2048, bundleMaxAge: 0 });
+  let alice, bob, carol, group, seenB, seenC;
+  // Multi-recipient deposits the package makes (recorded by wrapping fetch).
+  const fanouts = [];
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const req = input instanceof Request ? input : new Request(input, init);
+    if (req.method === 'POST' && /\/v2\/mailboxes$/.test(req.url)) {
+      const body = new Uint8Array(await req.clone().arrayBuffer());
+      const n = (body[0] << 8) | body[1];
+      const users = [];
+      for (let i = 0; i < n; i++) users.push(toHex(body.subarray(2 + 48 * i, 2 + 48 * i + 32)));
+      fanouts.push(users);
+    }
+    return realFetch(input, init);
+  };
+  const groupChanges = (seen, change) => seen.filter((n) => n.kind === 'groupChanged' && n.change === change);
+
+  test('groups: create, one upload per message, delivered to every member', async () => {
+    [alice, bob, carol] = await Promise.all([A, B, C].map((n) => sp.Client.register(opts(), n, pw)));
+    await Promise.all([alice, bob, carol].map((c) => online(c)));
+    seenB = notices(bob);
+    seenC = notices(carol);
+    await alice.lookup(B);
+    await alice.lookup(C);
+    await throwsCode(() => alice.createGroup('nobody', [`nobody-${tag}`]), 'NOT_GROUP_MEMBER');
+    group = await alice.createGroup('friends', [B]);
+    eq(group.length, 32);
+    await until(() => groupChanges(seenB, 'create').length === 1, 30000, 'bob joins');
+    eq(groupChanges(seenB, 'create')[0].name, 'friends');
+    const deliveries = [];
+    alice.onDelivery((d) => deliveries.push(d));
+    const before = fanouts.length;
+    const id = await alice.sendToGroup(group, 'hello');
+    const m = await recv(bob);
+    eq([m.group, m.conversation, m.text, m.from], [group, group, 'hello', alice.userId]);
+    eq(fanouts.length, before + 1, 'one upload');
+    await until(() => deliveries.some((d) => d.messageId === id && d.delivered === 1 && d.total === 1), 30000, 'delivered to 1 of 1');
+  });
+
+  test('groups: an added member reads nothing from before; a removed one nothing after', async () => {
+    await alice.sendToGroup(group, 'before carol');
+    eq((await recv(bob)).text, 'before carol');
+    await alice.addMembers(group, [C]);
+    await until(() => groupChanges(seenC, 'add').length === 1, 30000, 'carol joins');
+    await alice.sendToGroup(group, 'welcome carol');
+    eq((await recv(carol)).text, 'welcome carol');
+    eq((await recv(bob)).text, 'welcome carol');
+    await alice.removeMembers(group, [C]);
+    await until(() => groupChanges(seenC, 'remove').length === 1, 30000, 'carol learns she is out');
+    await alice.sendToGroup(group, 'after carol');
+    eq((await recv(bob)).text, 'after carol');
+    assert(!fanouts.at(-1).includes(carol.userId), 'nothing deposited for carol');
+    assert(fanouts.at(-1).includes(bob.userId), 'bob is a recipient');
+    eq(carol.groups(), []);
+    await throwsCode(() => carol.sendToGroup(group, 'still here'), 'NOT_GROUP_MEMBER');
+  });
+
+  test('groups: members only rename as admins; leaving tells everyone', async () => {
+    await until(() => bob.groups().length === 1, 30000, 'bob has the group');
+    await throwsCode(() => bob.renameGroup(group, 'mine'), 'NOT_GROUP_ADMIN');
+    await throwsCode(() => alice.sendToGroup('00', 'x'), 'INVALID_ARGUMENT');
+    await alice.renameGroup(group, 'best friends');
+    await until(() => bob.groups()[0]?.name === 'best friends', 30000, 'renamed for bob');
+    const seenA = notices(alice);
+    await bob.leaveGroup(group);
+    await until(() => groupChanges(seenA, 'leave').length === 1, 30000, 'alice sees bob leave');
+    const [info] = alice.groups();
+    eq(info.members.map((m) => [m.userId, m.admin]), [[alice.userId, true]]);
+    assert(info.epoch >= 6, `epoch ${info.epoch}`);
+    for (const c of [alice, bob, carol]) await c.logout();
+  });
+}
