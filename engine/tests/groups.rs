@@ -435,3 +435,27 @@ fn two_devices_of_one_account_write_at_once_and_both_are_read() {
     assert_eq!(texts(&alice), ["from the phone"]);
     assert_eq!(texts(&alice2), ["from the laptop"]);
 }
+
+#[test]
+fn a_message_handed_over_before_its_chain_is_read_once_the_chain_arrives() {
+    let mut relay = Relay::default();
+    let [mut alice, mut alice2, mut bob, mut carol] = people(&mut relay);
+    let group = create(&mut relay, &mut alice, &["bob", "carol"]);
+    settle(
+        &mut relay,
+        &mut [&mut alice, &mut alice2, &mut bob, &mut carol],
+        T0 + 2,
+    );
+    say(&mut relay, &mut alice, group, T0 + 3, "first");
+    // The relay hands bob the group message first, then alice's chain.
+    let mailbox = relay.mailboxes.get_mut(&(bob.user(), bob.id())).unwrap();
+    let message = mailbox.pop_back().unwrap();
+    mailbox.push_front(message);
+    bob.receive(&mut relay, T0 + 4);
+    assert_eq!(texts(&bob), ["first"], "read in the same connection");
+    assert_eq!(
+        relay.waiting(bob.user(), bob.id()),
+        0,
+        "everything acknowledged"
+    );
+}

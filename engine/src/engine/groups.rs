@@ -230,7 +230,13 @@ impl Engine {
 
     /// A group operation or chain that arrived in a pairwise session; then whatever it
     /// made applicable among the held ones.
-    pub(super) fn group_payload(&mut self, m: &OpenedMessage, payload: Payload, out: &mut Out) {
+    pub(super) fn group_payload(
+        &mut self,
+        now: u64,
+        m: &OpenedMessage,
+        payload: Payload,
+        out: &mut Out,
+    ) {
         let step =
             self.take_group_payload(m.sender, m.sender_device, &m.sender_identity, &payload, out);
         match step {
@@ -246,7 +252,13 @@ impl Engine {
                 });
                 out.persist(Part::Groups);
             }
-            Step::Applied => self.retry_held(out),
+            Step::Applied => {
+                self.retry_held(out);
+                // Group messages that came before their chain: try them again now.
+                for (blob_id, bytes) in core::mem::take(&mut self.group_parked) {
+                    self.receive_group_message(now, blob_id, &bytes, out);
+                }
+            }
             Step::Done => {}
         }
     }
@@ -663,10 +675,18 @@ impl Engine {
                     self.refuse_group(Some(group), None, error, out);
                     out.push(Output::Ack { blob_id });
                 }
-                // No held chain opens it: its chain may still be on its way (left on
-                // the relay and tried again with the next connection, until it failed
-                // too often).
-                None => self.not_opened(blob_id, sealpost_core::Error::Decrypt, out),
+                // No held chain opens it: its chain may still be on its way (the relay
+                // may hand the message over first). Left on the relay, and tried again
+                // when a chain arrives or with the next connection, until it failed too
+                // often.
+                None => {
+                    if self.group_parked.len() < super::MAX_PARKED
+                        && !self.group_parked.iter().any(|(id, _)| *id == blob_id)
+                    {
+                        self.group_parked.push((blob_id.clone(), bytes.to_vec()));
+                    }
+                    self.not_opened(blob_id, sealpost_core::Error::Decrypt, out)
+                }
             }
             return;
         };

@@ -56,7 +56,7 @@ impl Engine {
         self.no_groups(Some(send.group), out);
     }
 
-    pub(super) fn group_payload(&mut self, m: &OpenedMessage, _: Payload, out: &mut Out) {
+    pub(super) fn group_payload(&mut self, _: u64, m: &OpenedMessage, _: Payload, out: &mut Out) {
         out.notice(Notice::Unreadable { user: m.sender });
     }
 

@@ -159,6 +159,10 @@ pub struct Engine {
     group_in_flight: BTreeMap<DepositHandle, (MsgId, Vec<(UserId, DeviceId)>)>,
     #[cfg(feature = "groups")]
     waiting_groups: Vec<WaitingGroupSend>,
+    /// Group messages no held chain opened (unacknowledged), tried again when a chain
+    /// arrives: the relay may hand a message over before the chain it needs.
+    #[cfg(feature = "groups")]
+    group_parked: Vec<(String, Vec<u8>)>,
 }
 
 impl fmt::Debug for Engine {
@@ -199,6 +203,8 @@ impl Engine {
             group_in_flight: BTreeMap::new(),
             #[cfg(feature = "groups")]
             waiting_groups: Vec::new(),
+            #[cfg(feature = "groups")]
+            group_parked: Vec::new(),
         }
     }
 
