@@ -416,7 +416,7 @@ export class Model {
         throw e;
       }
     }
-    const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : inc.msgId;
+    const id = inc.msgId;
     if (this.byId.has(id)) return; // a re-send the package could not recognise
     const m: Msg = {
       id,
@@ -450,7 +450,7 @@ export class Model {
       if (!p?.username) throw new Error('a copy of a message to a contact this device does not know yet');
       c = await this.addContact(p.username);
     }
-    const id = typeof body.id === 'string' && /^[0-9a-f]{8,64}$/.test(body.id) ? body.id : inc.msgId;
+    const id = inc.msgId;
     if (this.byId.has(id)) return;
     const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: Date.now(), sentAt: inc.sentAt, state: 'relay', otherDevice: true };
     this.push(m);

@@ -7,7 +7,7 @@ import type { Account, Delivery, IdentityChangedDetails } from './backend/types'
 import { errorCode, identityChange } from './backend/types';
 import type { Contact, Msg } from './records';
 import { sleep } from './util';
-import { APP_JSON, encodeBody } from './wire';
+import { TEXT, encodeBody } from './wire';
 
 /** What the outbox needs from the model. */
 export interface OutboxHost {
@@ -125,7 +125,7 @@ export class Outbox {
     try {
       // The app's message id doubles as the idempotency key: a retry after a lost answer
       // or a reload posts the same envelope.
-      const r = await this.host.account.send(c.username, encodeBody(m.id, m.text), APP_JSON, m.id);
+      const r = await this.host.account.send(c.username, encodeBody(m.text), TEXT, m.id);
       m.wireId = r.messageId;
       this.byWire.set(r.messageId, m);
       if (typeof r.total === 'number') this.applyDelivery(m, { messageId: r.messageId, delivered: r.delivered ?? 0, total: r.total });

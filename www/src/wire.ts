@@ -1,45 +1,29 @@
-// Message content on the wire (contentType APP_JSON, UTF-8 JSON):
-//   {"v":1,"id":"<app id>","text":"hi"}          a chat message
-// (delivery reports are the package's: "delivered to n of m devices").
+// Message content on the wire: the package's conversation content (docs/PROTOCOL.md 28).
+// A chat message is plain text (content type 0); the package de-duplicates by its
+// message id, stable across re-sends because the app's own message id is the send's
+// idempotency key. Content type 2 is a file manifest (26.5), never app JSON.
 // The sender's name comes from the package (every Client message carries it, checked
 // against the sender's user id), so a first message from someone never looked up names
-// its conversation; plain text (content type 0) from other Client apps shows too.
-// `id` is chosen once per message by the sender (and is the package's idempotency key),
-// so a message that arrives twice is recognised by the recipient.
+// its conversation.
 
 import type { Incoming } from './backend/types';
-import { dec, enc } from './util';
+import { enc } from './util';
 
-export const APP_JSON = 2;
+export const TEXT = 0;
 
-/** The content of a chat message with app id `id`. */
-export function encodeBody(id: string, text: string): Uint8Array {
-  return enc.encode(JSON.stringify({ v: 1, id, text }));
+/** The content of a chat message. */
+export function encodeBody(text: string): Uint8Array {
+  return enc.encode(text);
 }
 
 /** What an incoming message may carry, validated. */
 export interface Body {
-  id?: string;
   text: string;
 }
 /** Longest message text kept (characters); longer ones are cut. */
 const MAX_TEXT = 65_536;
 
-/** The app content of `inc`, or null when it is malformed (dropped and acknowledged). */
+/** The text of `inc`, or null when it is nothing this app shows (dropped and acknowledged). */
 export function parseBody(inc: Incoming): Body | null {
-  if (inc.contentType !== APP_JSON) {
-    return typeof inc.text === 'string' && inc.text ? { text: inc.text.slice(0, MAX_TEXT) } : null;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(dec.decode(inc.content));
-  } catch {
-    return null;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
-  const o = raw as Record<string, unknown>;
-  if (typeof o.text !== 'string') return null;
-  const body: Body = { text: o.text.slice(0, MAX_TEXT) };
-  if (typeof o.id === 'string') body.id = o.id;
-  return body;
+  return typeof inc.text === 'string' && inc.text ? { text: inc.text.slice(0, MAX_TEXT) } : null;
 }

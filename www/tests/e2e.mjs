@@ -406,10 +406,12 @@ try {
     const mallory = await sp.Client.register({ relayUrl: relay.url, storage: new sp.MemoryStorage(), keySize: 2048, connect: false }, 'mallory', PASSWORD);
     const acked = async () => Number(/^sealpost_acked_total (\d+)$/m.exec(await (await fetch(`${relay.url}/metrics`)).text())?.[1] ?? NaN);
     const before = await acked();
-    const junk = ['null', '42', '[1,2]', '"text"', '{not json', '{"from":"mallory","delivered":5}', '{"from":"mallory","delivered":[1,2]}', '{"from":"mallory","text":{"a":1}}', '{"from":"mallory"}'];
-    for (const j of junk) await mallory.send('bob', new TextEncoder().encode(j), 2);
+    // Contents the app cannot show: text that is not UTF-8, malformed conversation
+    // content (PROTOCOL.md 28), a file manifest of junk, unknown content types.
+    const junk = [[0, [0xff, 0xfe]], [3, [0]], [3, [4, 0, 0, 0, 0, 0]], [4, [1, 2]], [2, [1, 2, 3]], [9, [0, 0, 0, 1]], [42, [1]]];
+    for (const [type, bytes] of junk) await mallory.send('bob', new Uint8Array(bytes), type);
     // No name in the content: B learns "mallory" from the package (checked against her id).
-    await mallory.send('bob', new TextEncoder().encode(JSON.stringify({ v: 1, id: 'ab'.repeat(16), text: 'after the junk' })), 2);
+    await mallory.send('bob', 'after the junk');
     await pageB.evaluate(() => (location.hash = '#/'));
     await pageB.locator('[data-testid=conv-mallory]', { hasText: 'after the junk' }).waitFor({ timeout: 30_000 });
     // B deletes every one of them from its mailbox (a message it cannot handle would
