@@ -1,6 +1,6 @@
 import type {
   ClientErrorEvent, ConnectionStatus, ContactInfo, DeliveryEvent, DeviceInfo, DirectEvent, DirectInput, IncomingMessage, KeySize,
-  NoticeEvent, SendOptions, SendResult,
+  NoticeEvent, SendOptions, SendResult, StoredTarget,
 } from './index.js';
 
 /** Options of `RemoteClient.register` / `login` (storage is chosen in the worker). */
@@ -72,6 +72,20 @@ export class RemoteClient {
   forgetContact(username: string): Promise<void>;
   send(to: string, content: string | Uint8Array, contentType?: number, options?: SendOptions): Promise<SendResult>;
   ack(ids: string[]): Promise<void>;
+  edit(to: string, messageId: string, text: string, options?: SendOptions): Promise<SendResult>;
+  deleteForEveryone(to: string, messageId: string, options?: SendOptions): Promise<SendResult>;
+  react(to: string, messageId: string, emoji: string, options?: SendOptions): Promise<SendResult>;
+  markRead(to: string, messageIds: string[]): Promise<SendResult>;
+  setTyping(to: string, active: boolean): Promise<SendResult>;
+  setDisappearing(to: string, expiresIn: number): Promise<SendResult>;
+  /** `checkAmendment` of the package, run in the worker: `"apply"`, `"hold"` or a refusal code. */
+  checkAmendment(message: IncomingMessage, target?: StoredTarget): Promise<string>;
+  /** `readApplies` of the package, run in the worker. */
+  readApplies(message: IncomingMessage, target: StoredTarget): Promise<boolean>;
+  /** `expiresAt` of the package, run in the worker. */
+  expiresAt(sentAt: number, receivedAt: number, expiresIn: number): Promise<number>;
+  /** `typingFresh` of the package, run in the worker. */
+  typingFresh(sentAt: number, receivedAt: number): Promise<boolean>;
   matchesQr(username: string, scanned: Uint8Array): Promise<boolean>;
   sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
   openLocal(label: string, sealed: Uint8Array): Promise<Uint8Array>;

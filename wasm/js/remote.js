@@ -185,6 +185,20 @@ export class RemoteClient {
   forgetContact(username) { return this.#call('forgetContact', [username]); }
   send(to, content, contentType, options) { return this.#call('send', [to, content, contentType, options]); }
   ack(ids) { return this.#call('ack', [ids]); }
+  edit(to, messageId, text, options) { return this.#call('edit', [to, messageId, text, options]); }
+  deleteForEveryone(to, messageId, options) { return this.#call('deleteForEveryone', [to, messageId, options]); }
+  react(to, messageId, emoji, options) { return this.#call('react', [to, messageId, emoji, options]); }
+  markRead(to, messageIds) { return this.#call('markRead', [to, messageIds]); }
+  setTyping(to, active) { return this.#call('setTyping', [to, active]); }
+  setDisappearing(to, expiresIn) { return this.#call('setDisappearing', [to, expiresIn]); }
+  /** `checkAmendment` of the package, run in the worker (PROTOCOL.md 28.3). */
+  checkAmendment(message, target) { return this.#call('checkAmendment', [message, target]); }
+  /** `readApplies` of the package, run in the worker. */
+  readApplies(message, target) { return this.#call('readApplies', [message, target]); }
+  /** `expiresAt` of the package, run in the worker. */
+  expiresAt(sentAt, receivedAt, expiresIn) { return this.#call('expiresAt', [sentAt, receivedAt, expiresIn]); }
+  /** `typingFresh` of the package, run in the worker. */
+  typingFresh(sentAt, receivedAt) { return this.#call('typingFresh', [sentAt, receivedAt]); }
   matchesQr(username, scanned) { return this.#call('matchesQr', [username, scanned]); }
   sealLocal(label, data) { return this.#call('sealLocal', [label, data]); }
   /** See `Client.exportSession` (the CryptoKey is passed to the worker, never its bytes). */

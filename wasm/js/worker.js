@@ -2,14 +2,18 @@
 // postMessage (the page side is `sealpost-wasm/remote`). Key generation, PBKDF2 and
 // every RSA operation then happen off the page's main thread, and the keys live only
 // in the worker's wasm memory.
-import { Client, IndexedDbStorage, init, userIdFromUsername } from './index.js';
+import { Client, IndexedDbStorage, checkAmendment, expiresAt, init, readApplies, typingFresh, userIdFromUsername } from './index.js';
 
 const METHODS = new Set([
   'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
   'matchesQr', 'sealLocal', 'openLocal', 'needsRotation', 'rotateKeys', 'logout', 'userId',
   'username', 'fingerprint', 'status', 'deviceId', 'devices', 'revokeDevice', 'takeLinkedHistory',
   'connectDirect', 'directInput', 'exportSession',
+  'edit', 'deleteForEveryone', 'react', 'markRead', 'setTyping', 'setDisappearing',
 ]);
+
+/** The package's pure rules (PROTOCOL.md 28.3), for pages that load no wasm. */
+const RULES = { checkAmendment, readApplies, expiresAt, typingFresh };
 
 function info(client, session) {
   return { userId: client.userId, username: client.username, fingerprint: client.fingerprint, deviceId: client.deviceId, status: client.status, session };
@@ -139,6 +143,7 @@ export function serveClient(options = {}) {
       }
       return methods[app](client, ...args);
     }
+    if (Object.hasOwn(RULES, method)) return RULES[method](...args);
     if (method === 'register' || method === 'login' || method === 'resume') return serial(() => open(method, args));
     if (method === 'removeAccount') return serial(() => remove(args));
     if (method === 'startLink') return startLink(args);

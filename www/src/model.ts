@@ -10,6 +10,7 @@ import { noticeText } from './records';
 import { Outbox } from './outbox';
 import { dec, enc, randomId } from './util';
 import { type Body, parseBody } from './wire';
+import { Convo } from './convo';
 
 const LABEL = 'sealpost/www/record/v1';
 
@@ -20,7 +21,7 @@ interface History {
   messages: Msg[];
 }
 
-type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: string; link?: boolean; notice?: string }) => void;
+type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: string; link?: boolean; notice?: string; removed?: string; typing?: number }) => void;
 
 export class Model {
   contacts = new Map<string, Contact>(); // by userId
@@ -34,6 +35,10 @@ export class Model {
   private outbox: Outbox;
   /** Last directory check per peer (ms). */
   private checkedAt = new Map<string, number>();
+  /** Edits, deletions, reactions, read receipts, typing, timers (convo.ts). */
+  convo: Convo;
+  /** "typing…" shows until (ms), per peer. */
+  typingUntil = new Map<string, number>();
 
   constructor(public account: Account) {
     this.outbox = new Outbox({
@@ -43,6 +48,24 @@ export class Model {
       saveMsg: (m) => this.saveMsg(m),
       changed: (m) => this.emit({ peer: m.peer, msg: m }),
       keyChanged: (c, d) => this.markKeyChanged(c, d),
+    });
+    this.convo = new Convo({
+      account,
+      contacts: this.contacts,
+      byMsgId: (id) => this.byMsgId(id),
+      saveMsg: (m) => this.saveMsg(m),
+      saveContact: (c) => this.saveContact(c),
+      save: (k, r) => this.save(k, r),
+      remove: async (k) => {
+        await this.kv.delete(k);
+      },
+      note: (c, text, kind) => this.note(c, text, kind),
+      changed: (m) => this.emit({ peer: m.peer, msg: m }),
+      typing: (c, until) => {
+        this.typingUntil.set(c.userId, until);
+        this.emit({ peer: c.userId, typing: until });
+      },
+      removeMsg: (m) => this.removeMsg(m),
     });
   }
 
@@ -74,6 +97,8 @@ export class Model {
         this.byId.set(m.id, m);
         if (!this.messages.has(m.peer)) this.messages.set(m.peer, []);
         this.messages.get(m.peer)!.push(m);
+      } else if (k.startsWith('h:')) {
+        this.convo.restoreHeld(rec as Parameters<Convo['restoreHeld']>[0]);
       } else if (k.startsWith('d:')) {
         const d = rec as { peer: string; text: string };
         this.drafts.set(d.peer, d.text);
@@ -284,6 +309,7 @@ export class Model {
   }
 
   async markRead(c: Contact) {
+    void this.convo.sendReads(c, this.messages.get(c.userId) ?? []).catch(() => undefined);
     if (c.unread === 0) return;
     c.unread = 0;
     await this.saveContact(c);
@@ -298,8 +324,10 @@ export class Model {
 
   // ---- sending -----------------------------------------------------------------
 
-  async send(c: Contact, text: string): Promise<Msg> {
+  async send(c: Contact, text: string, replyTo?: string): Promise<Msg> {
     const m: Msg = { id: randomId(), peer: c.userId, dir: 'out', text, at: Date.now(), state: 'queued' };
+    if (replyTo) m.replyTo = replyTo;
+    await this.convo.stampExpiry(m, c);
     this.push(m);
     c.lastActivity = m.at;
     // Stored before the outbox hands it to the package: a tab closed right after Send
@@ -319,6 +347,29 @@ export class Model {
     await this.saveMsg(m);
     this.emit({ peer: m.peer, msg: m });
     this.outbox.kick();
+  }
+
+  /** A stored message by the package's message id (incoming id, or an outgoing wire id). */
+  byMsgId(id: string): Msg | undefined {
+    return this.byId.get(id) ?? this.outbox.sent(id);
+  }
+
+  /** A marker line (never text from the wire). */
+  private async note(c: Contact, text: string, kind: NonNullable<Msg['notice']>) {
+    const m: Msg = { id: randomId(), peer: c.userId, dir: 'in', text, at: Date.now(), state: 'delivered', notice: kind };
+    this.push(m);
+    this.emit({ peer: c.userId, msg: m });
+    await this.saveMsg(m);
+  }
+
+  /** Removes a message from this device (deleted for me, or disappeared). */
+  async removeMsg(m: Msg) {
+    this.byId.delete(m.id);
+    const list = this.messages.get(m.peer);
+    const i = list?.indexOf(m) ?? -1;
+    if (list && i >= 0) list.splice(i, 1);
+    this.emit({ peer: m.peer, removed: m.id, contacts: true });
+    await this.kv.delete(`m:${m.id}`);
   }
 
   private push(m: Msg) {
@@ -397,6 +448,7 @@ export class Model {
    * reach the directory for a new contact, leaves it on the relay for the next connection.
    */
   private async onIncoming(inc: Incoming): Promise<void> {
+    if (await this.convo.handle(inc, this.contacts.get(inc.conversation))) return;
     const body = parseBody(inc);
     if (!body) return; // not ours to show; acked
     if (inc.own) return this.onOwnCopy(inc, body);
@@ -427,6 +479,7 @@ export class Model {
       sentAt: inc.sentAt,
       state: 'delivered',
     };
+    if (!(await this.convo.received(m, inc, c))) return;
     this.push(m);
     c.lastActivity = m.at;
     if (!(this.activePeer === c.userId && document.visibilityState === 'visible')) c.unread++;
@@ -436,6 +489,7 @@ export class Model {
     this.emit({ contacts: true, peer: c.userId, msg: m });
     void this.saveContact(c).catch(() => undefined);
     await this.saveMsg(m);
+    await this.convo.arrived(m, inc.msgId);
   }
 
   /** A message this account sent from another device: outgoing, in the thread of `conversation`. */
@@ -453,11 +507,13 @@ export class Model {
     const id = inc.msgId;
     if (this.byId.has(id)) return;
     const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: Date.now(), sentAt: inc.sentAt, state: 'relay', otherDevice: true };
+    if (!(await this.convo.received(m, inc, c))) return;
     this.push(m);
     c.lastActivity = m.at;
     this.emit({ contacts: true, peer: c.userId, msg: m });
     void this.saveContact(c).catch(() => undefined);
     await this.saveMsg(m);
+    await this.convo.arrived(m, inc.msgId);
   }
 
   /** The conversation on screen (its messages do not count as unread). */
@@ -469,6 +525,7 @@ export class Model {
 
   start() {
     if (!this.outbox.start()) return;
+    this.convo.start(() => this.byId.values());
     this.account.start({
       onMessage: (m) => this.onIncoming(m),
       onDelivery: (d) => this.outbox.delivered(d),
@@ -490,6 +547,7 @@ export class Model {
   }
 
   stop() {
+    this.convo.stop();
     this.outbox.stop();
     this.account.stop();
   }

@@ -125,7 +125,7 @@ export class Outbox {
     try {
       // The app's message id doubles as the idempotency key: a retry after a lost answer
       // or a reload posts the same envelope.
-      const r = await this.host.account.send(c.username, encodeBody(m.text), TEXT, m.id);
+      const r = await this.host.account.send(c.username, encodeBody(m.text), TEXT, m.id, { replyTo: m.replyTo, expiresIn: m.expiresIn });
       m.wireId = r.messageId;
       this.byWire.set(r.messageId, m);
       if (typeof r.total === 'number') this.applyDelivery(m, { messageId: r.messageId, delivered: r.delivered ?? 0, total: r.total });

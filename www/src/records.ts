@@ -20,6 +20,8 @@ export interface Contact {
   keyChanged?: KeyChange;
   unread: number;
   lastActivity: number;
+  /** The conversation's disappearing time (PROTOCOL.md 28.3), newest by (at, id). */
+  timer?: { secs: number; at: number; id: string };
   createdAt: number;
 }
 
@@ -47,7 +49,23 @@ export interface Msg {
   /** Outgoing, sent from another device of this account (a sync copy). */
   otherDevice?: boolean;
   /** A marker line, not a message: `text` says what happened. */
-  notice?: Notice['kind'];
+  notice?: Notice['kind'] | 'refused' | 'timer' | 'expired' | 'unsupported';
+  /** The message this one replies to (the package's message id). */
+  replyTo?: string;
+  /** The newest edit applied (its sender's clock and message id). */
+  edit?: { at: number; id: string };
+  /** Deleted for everyone: the text is gone. */
+  deleted?: boolean;
+  /** Reactions by user id, newest per person; an empty emoji was taken back. */
+  reactions?: Record<string, { at: number; id: string; emoji: string }>;
+  /** A disappearing message: removed on this device at this time (s). */
+  expiresAt?: number;
+  /** Seconds it lives (sent with it). */
+  expiresIn?: number;
+  /** The recipient read it (their opt-in read receipt). */
+  readByPeer?: boolean;
+  /** This device sent a read receipt for it. */
+  readSent?: boolean;
 }
 
 /** The marker line for `n` (never message text). */

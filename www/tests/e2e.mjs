@@ -196,6 +196,70 @@ try {
     expect((await msg(pageB, 'over the direct channel').count()) === 1, 'delivered once');
   });
 
+  await r.step('conversation: reply, react, edit, delete for everyone, read receipts, typing, disappearing messages', async () => {
+    // Opt in to read receipts and typing on both sides (Account screen toggles).
+    for (const page of [pageA, pageB]) {
+      await page.evaluate(() => (location.hash = '#/account'));
+      await page.check('[data-testid=read-receipts]');
+      await page.check('[data-testid=typing-toggle]');
+    }
+    await openChat(pageA, 'bob');
+    await openChat(pageB, 'alice');
+    const menu = async (page, text, action) => {
+      const m = msg(page, text).last();
+      await m.locator('[data-testid=msg-actions]').click();
+      await m.locator(`[data-testid="${action}"]`).click();
+    };
+    // Reply: the quote shows on the other side.
+    await send(pageA, 'please reply to this');
+    await msg(pageB, 'please reply to this').waitFor({ timeout: 30_000 });
+    await menu(pageB, 'please reply to this', 'reply');
+    await pageB.locator('[data-testid=composing]', { hasText: 'please reply to this' }).waitFor();
+    await send(pageB, 'this is my reply');
+    await msg(pageA, 'this is my reply').locator('[data-testid=quote]', { hasText: 'please reply to this' }).waitFor({ timeout: 30_000 });
+    // Read receipt: Bob has the chat open, so Alice's message shows "Read".
+    await msg(pageA, 'please reply to this').locator('[data-testid=msg-state]', { hasText: 'Read' }).waitFor({ timeout: 30_000 });
+    // A reaction.
+    await menu(pageA, 'this is my reply', 'react-👍');
+    await msg(pageB, 'this is my reply').locator('[data-testid=reactions]', { hasText: '👍' }).waitFor({ timeout: 30_000 });
+    // Edit, then delete for everyone.
+    await send(pageA, 'a tpyo here');
+    await msg(pageB, 'a tpyo here').waitFor({ timeout: 30_000 });
+    await waitState(pageA, 'a tpyo here', 'delivered');
+    await menu(pageA, 'a tpyo here', 'edit');
+    await pageA.fill('[data-testid=compose]', 'a typo fixed');
+    await pageA.press('[data-testid=compose]', 'Enter');
+    await msg(pageB, 'a typo fixed').locator('[data-testid=edited]').waitFor({ timeout: 30_000 });
+    expect((await msg(pageB, 'a tpyo here').count()) === 0, 'the old text is gone');
+    pageA.once('dialog', (d) => d.accept());
+    await menu(pageA, 'a typo fixed', 'delete-everyone');
+    await pageB.locator('[data-testid=deleted]').last().waitFor({ timeout: 30_000 });
+    expect((await msg(pageB, 'a typo fixed').count()) === 0, 'deleted for everyone');
+    // Typing.
+    await pageA.locator('[data-testid=compose]').pressSequentially('typing some');
+    await pageB.locator('[data-testid=typing]:not([hidden])').waitFor({ timeout: 30_000 });
+    await pageA.fill('[data-testid=compose]', '');
+    // Disappearing messages: 30 seconds, agreed in the conversation, removed on both sides.
+    await pageA.selectOption('[data-testid=timer]', '30');
+    await pageB.locator('[data-testid=notice]', { hasText: 'set disappearing messages to 30 seconds' }).waitFor({ timeout: 30_000 });
+    expect((await pageB.inputValue('[data-testid=timer]')) === '30', 'the timer is shared');
+    await send(pageA, 'this one disappears');
+    await msg(pageB, 'this one disappears').waitFor({ timeout: 30_000 });
+    await shot(pageB, '06b-conversation-features');
+    await msg(pageB, 'this one disappears').waitFor({ state: 'detached', timeout: 60_000 });
+    await msg(pageA, 'this one disappears').waitFor({ state: 'detached', timeout: 60_000 });
+    await pageB.selectOption('[data-testid=timer]', '0');
+    await pageA.locator('[data-testid=notice]', { hasText: 'turned off disappearing messages' }).waitFor({ timeout: 30_000 });
+    // Search in the history (local, over the opened messages): a result opens its chat at it.
+    await pageB.evaluate(() => (location.hash = '#/'));
+    await pageB.fill('[data-testid=search]', 'REPLY TO');
+    await pageB.locator('[data-testid=search-result]', { hasText: 'please reply to this' }).click();
+    await pageB.locator('.msg.hit', { hasText: 'please reply to this' }).waitFor({ timeout: 10_000 });
+    await pageB.fill('[data-testid=search]', 'nothing like this');
+    await pageB.locator('[data-testid=search-none]').waitFor();
+    await pageB.fill('[data-testid=search]', '');
+  });
+
   await r.step('B goes away; A\'s messages wait on the relay; B comes back and gets the backlog', async () => {
     await pageB.close();
     await pageA.locator('[data-testid=link-state]').waitFor();

@@ -3,7 +3,7 @@
 
 import { RemoteClient, type RemotePendingLink } from 'sealpost-wasm/remote';
 import type { ContactInfo, IncomingMessage } from 'sealpost-wasm';
-import type { Account, Backend, Delivery, DeviceInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress } from './types';
+import type { Account, Amend, Backend, Delivery, DeviceInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress, RuleInput, StoredTarget } from './types';
 import { AppError } from './types';
 import type { Ids } from './worker';
 import { KV, deleteDb, historyDbName, openDb } from '../idb';
@@ -205,9 +205,9 @@ class ClientAccount implements Account {
   async setVerified(username: string, verified: boolean): Promise<void> {
     await this.client.setVerified(username, verified);
   }
-  async send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string) {
+  async send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number }) {
     try {
-      const r = await this.client.send(username, content, contentType, idempotencyKey ? { idempotencyKey } : undefined);
+      const r = await this.client.send(username, content, contentType, { ...(idempotencyKey ? { idempotencyKey } : {}), ...post });
       return { messageId: r.messageId, delivered: r.delivered, total: r.total };
     } catch (e) {
       const err = wrap(e);
@@ -218,6 +218,35 @@ class ClientAccount implements Account {
   }
   exportSession(wrapKey: CryptoKey) {
     return this.client.exportSession(wrapKey).catch((e) => Promise.reject(wrap(e)));
+  }
+  async amend(username: string, what: Amend): Promise<void> {
+    const c = this.client;
+    try {
+      if (what.kind === 'edit') await c.edit(username, what.target, what.text);
+      else if (what.kind === 'delete') await c.deleteForEveryone(username, what.target);
+      else if (what.kind === 'reaction') await c.react(username, what.target, what.emoji);
+      else if (what.kind === 'read') await c.markRead(username, what.targets);
+      else if (what.kind === 'typing') await c.setTyping(username, what.active);
+      else await c.setDisappearing(username, what.expiresIn);
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+  /** The package's rules see the sender as `from`. */
+  private asMessage(inc: RuleInput) {
+    return { from: inc.sender, conversation: inc.conversation, sentAt: inc.sentAt, contentType: inc.contentType, content: inc.content } as unknown as IncomingMessage;
+  }
+  checkAmendment(inc: RuleInput, target?: StoredTarget) {
+    return this.client.checkAmendment(this.asMessage(inc), target);
+  }
+  readApplies(inc: RuleInput, target: StoredTarget) {
+    return this.client.readApplies(this.asMessage(inc), target);
+  }
+  expiresAt(sentAt: number, receivedAt: number, expiresIn: number) {
+    return this.client.expiresAt(sentAt, receivedAt, expiresIn);
+  }
+  typingFresh(sentAt: number, receivedAt: number) {
+    return this.client.typingFresh(sentAt, receivedAt);
   }
   sealLocal(label: string, data: Uint8Array) {
     return this.client.sealLocal(label, data);
@@ -304,6 +333,15 @@ class ClientAccount implements Account {
       contentType: m.contentType,
       content: m.content,
       text: m.text,
+      receivedAt: m.receivedAt,
+      kind: m.kind,
+      newText: m.newText,
+      replyTo: m.replyTo,
+      expiresIn: m.expiresIn,
+      target: m.target,
+      targets: m.targets,
+      emoji: m.emoji,
+      active: m.active,
     };
     this.queue = this.queue.then(() => this.deliver(inc));
   }

@@ -48,7 +48,45 @@ export interface Incoming {
   contentType: number;
   content: Uint8Array;
   text?: string;
+  /** When this device opened it (s). */
+  receivedAt?: number;
+  /** What it is (PROTOCOL.md 28): "text", "edit", "delete", "reaction", "read", "typing", "timer", … */
+  kind?: string;
+  /** An edit's new text. */
+  newText?: string;
+  /** The message a text replies to. */
+  replyTo?: string;
+  /** A disappearing text's seconds, or a timer's new setting (0 off). */
+  expiresIn?: number;
+  /** The message an edit, deletion or reaction acts on. */
+  target?: string;
+  /** The messages a read receipt names. */
+  targets?: string[];
+  emoji?: string;
+  /** Typing started (true) or stopped. */
+  active?: boolean;
 }
+
+/** What the package's rules need of an incoming message. */
+export type RuleInput = Pick<Incoming, 'sender' | 'conversation' | 'sentAt' | 'contentType' | 'content'>;
+
+/** What the package's rules need of a stored message (PROTOCOL.md 28.3). */
+export interface StoredTarget {
+  author: string;
+  conversation: string;
+  sentAt: number;
+  isText: boolean;
+  deleted: boolean;
+}
+
+/** Conversation content to send (PROTOCOL.md 28). */
+export type Amend =
+  | { kind: 'edit'; target: string; text: string }
+  | { kind: 'delete'; target: string }
+  | { kind: 'reaction'; target: string; emoji: string }
+  | { kind: 'read'; targets: string[] }
+  | { kind: 'typing'; active: boolean }
+  | { kind: 'timer'; expiresIn: number };
 
 /** Protocol v2: how many of the devices a message was sealed to have opened it. */
 export interface Delivery {
@@ -143,12 +181,22 @@ export interface Account {
    * `idempotencyKey`, a retry posts the same envelope (or returns the first result):
    * no duplicate, no extra ratchet step.
    */
-  send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string): Promise<{ messageId: string; delivered?: number; total?: number }>;
   /**
    * Asks for a direct channel with a contact (while both are online; messages then skip
    * the relay, and go back to it by themselves). Fire and forget: `onDirect` reports.
    */
   connectDirect(username: string): void;
+  send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number }): Promise<{ messageId: string; delivered?: number; total?: number }>;
+  /** Sends an edit, deletion, reaction, read receipt, typing indicator or timer. */
+  amend(username: string, what: Amend): Promise<void>;
+  /** The package's verdict on an edit, deletion or reaction: "apply", "hold" or a refusal code. */
+  checkAmendment(inc: RuleInput, target?: StoredTarget): Promise<string>;
+  /** Whether a read receipt marks `target` read. */
+  readApplies(inc: RuleInput, target: StoredTarget): Promise<boolean>;
+  /** When a disappearing message goes (s). */
+  expiresAt(sentAt: number, receivedAt: number, expiresIn: number): Promise<number>;
+  /** Whether a typing indicator is still worth showing. */
+  typingFresh(sentAt: number, receivedAt: number): Promise<boolean>;
   /** Connects the live mailbox (WebSocket) and keeps it connected until stop(). */
   start(h: Handlers): void;
   stop(): void;

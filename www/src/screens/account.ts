@@ -8,6 +8,7 @@ import { endSession } from '../session';
 import { toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
+import { settings } from '../convo';
 
 export function showAccount() {
   const m = ui.model!;
@@ -52,6 +53,8 @@ export function showAccount() {
         ' A reload of this tab opens Sealpost without the password until you lock it, close the tab, or 12 hours pass.',
       ),
       passkeyBox(m.account),
+      h('p', null, toggle('Send read receipts (your contacts see when you read their messages)', 'read-receipts', () => settings.readReceipts, (v) => (settings.readReceipts = v))),
+      h('p', null, toggle('Send typing indicators', 'typing-toggle', () => settings.typing, (v) => (settings.typing = v))),
       h(
         'button.warn',
         {
@@ -107,4 +110,11 @@ function passkeyBox(acct: Account): HTMLElement {
   };
   void fill();
   return box;
+}
+
+/** An opt-in checkbox kept in this browser. */
+function toggle(label: string, testid: string, get: () => boolean, set: (v: boolean) => void): HTMLElement {
+  const box = h('input', { type: 'checkbox', 'data-testid': testid, onchange: () => set(box.checked) }) as HTMLInputElement;
+  box.checked = get();
+  return h('label', null, box, ' ', label);
 }

@@ -2,11 +2,14 @@
 // and the key-changed banner.
 
 import type { Contact, Msg } from '../records';
-import { badge, timeEl, ui } from '../ui';
+import { badge, timeEl, toast, ui } from '../ui';
+import { friendly } from '../errors';
 import { h } from '../util';
 import { showContact } from './contact';
 import { messageLimit } from './limit';
 import { checkPersistence, currentPeer } from './shell';
+import { actionsEl, composing, composingBar, quoteEl, reactionsEl, timerEl, typingEl } from './msgextras';
+import { wireOf } from '../convo';
 
 let scrollPending = false;
 /** Scrolls the message list to the end once per frame (no forced layout per message). */
@@ -23,6 +26,7 @@ const STATE_TEXT: Record<string, string> = { queued: 'Waiting to send', sending:
 
 /** What a sent message's state line says: with devices, how many of them have it. */
 function outState(msg: Msg): string {
+  if (msg.readByPeer) return 'Read';
   const d = msg.delivery;
   if (d && d.total > 1 && d.delivered >= d.total) return `Delivered to all ${d.total} devices`;
   if (d && d.total > 1 && d.delivered > 0) return `Delivered to ${d.delivered} of ${d.total} devices`;
@@ -56,12 +60,24 @@ function msgEl(msg: Msg, peerName: string): HTMLElement {
     );
   }
   const state = h('span.state', { 'data-testid': 'msg-state' });
+  const c = ui.model?.contacts.get(msg.peer);
   const el = h(
     'li.msg',
     { 'data-id': msg.id, 'data-testid': 'msg' },
     h('span.sr-only', null, msg.dir === 'out' ? 'You: ' : `${peerName}: `),
-    h('p.text', { dir: 'auto' }, msg.text),
-    h('span.meta', null, ...timesOf(msg), ' ', state),
+    quoteEl(msg),
+    msg.deleted ? h('p.text.deleted', { 'data-testid': 'deleted' }, 'This message was deleted') : h('p.text', { dir: 'auto' }, msg.text),
+    h(
+      'span.meta',
+      null,
+      ...timesOf(msg),
+      msg.edit && !msg.deleted ? h('span.edited', { 'data-testid': 'edited' }, ' · edited') : null,
+      msg.expiresAt ? h('span', { title: 'Disappears' }, ' · ⏱') : null,
+      ' ',
+      state,
+    ),
+    reactionsEl(msg),
+    c && !msg.deleted ? actionsEl(msg, c) : null,
   );
   updateMsgEl(el, msg);
   return el;
@@ -87,8 +103,10 @@ function chatHeader(c: Contact): (Node | string)[] {
   return [
     h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'),
     h('h2.chat-title', { tabIndex: -1 }, c.username),
+    typingEl(c),
     badge(c),
     ...(ui.model?.direct.has(c.userId) ? [h('span.badge.direct', { 'data-testid': 'direct', title: 'Messages go straight to their browser, still end-to-end encrypted' }, 'direct')] : []),
+    timerEl(c),
     h('a.button', { href: `#/contact/${c.userId}`, 'data-testid': 'safety-link' }, c.verified ? 'Safety number' : 'Verify'),
   ];
 }
@@ -117,6 +135,14 @@ export function showChat(c: Contact): boolean {
   text.value = m.drafts.get(c.userId) ?? '';
   const limit = messageLimit(text);
   const send = h('button.primary', { type: 'submit', 'data-testid': 'send' }, 'Send');
+  const bar = h('div.composing-slot');
+  composing.replyTo = composing.editing = undefined;
+  composing.changed = () => {
+    bar.replaceChildren(...[composingBar()].filter((x): x is HTMLElement => !!x));
+    if (composing.editing) text.value = composing.editing.text;
+    limit.update();
+    text.focus();
+  };
   const composer = h('form.composer', {
     onsubmit: (ev: Event) => {
       ev.preventDefault();
@@ -126,17 +152,25 @@ export function showChat(c: Contact): boolean {
       text.value = '';
       limit.update();
       m.setDraft(c.userId, '');
-      void m.send(c, v);
+      m.convo.typing(c, false);
+      const { editing, replyTo } = composing;
+      composing.replyTo = composing.editing = undefined;
+      bar.replaceChildren();
+      if (editing) void m.convo.edit(c, editing, v).catch((e) => toast(`Could not edit: ${friendly(e)}`));
+      else void m.send(c, v, replyTo ? wireOf(replyTo) : undefined);
       void checkPersistence(true);
     },
-  }, limit.el, text, send);
+  }, bar, limit.el, text, send);
   text.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
       composer.requestSubmit();
     }
   });
-  text.addEventListener('input', () => m.setDraft(c.userId, text.value));
+  text.addEventListener('input', () => {
+    m.setDraft(c.userId, text.value);
+    m.convo.typing(c, text.value.length > 0);
+  });
   const header = h('header.chat-head', null, ...chatHeader(c));
   const banner = h('div.banner.warn', { role: 'alert', 'data-testid': 'key-banner', hidden: !c.keyChanged }, ...keyBanner(c));
   ui.paneEl.replaceChildren(header, banner, list, composer);
@@ -162,7 +196,7 @@ function applyKeyState(c: Contact) {
   if (!ui.chatState) return;
   ui.chatState.text.disabled = ui.chatState.send.disabled = !!c.keyChanged;
   // Rebuilt only when what they show changed, so focus on their links stays put.
-  const sig = `${c.keyChanged ? 'k' : ''}${c.verified ? 'v' : ''}${ui.model?.direct.has(c.userId) ? 'd' : ''}`;
+  const sig = `${c.keyChanged ? 'k' : ''}${c.verified ? 'v' : ''}${ui.model?.direct.has(c.userId) ? 'd' : ''}t${c.timer?.secs ?? 0}`;
   if (ui.chatState.header.dataset.sig === sig) return;
   ui.chatState.header.dataset.sig = sig;
   ui.chatState.banner.hidden = !c.keyChanged;
@@ -190,8 +224,10 @@ export function renderChatUpdate(msg?: Msg, oldId?: string) {
     ui.chatState.els.delete(oldId);
   }
   if (el) {
-    ui.chatState.els.set(msg.id, el);
-    updateMsgEl(el, msg);
+    // Rebuilt: an edit, deletion, reaction or read receipt changes more than the state.
+    const fresh = msgEl(msg, c.username);
+    el.replaceWith(fresh);
+    ui.chatState.els.set(msg.id, fresh);
   } else {
     el = msgEl(msg, c.username);
     ui.chatState.els.set(msg.id, el);
@@ -199,6 +235,21 @@ export function renderChatUpdate(msg?: Msg, oldId?: string) {
     if (ui.chatState.stick || msg.dir === 'out') scrollToEnd();
   }
   if (msg.dir === 'in' && document.visibilityState === 'visible') void m.markRead(c);
+}
+
+/** A message left this device (deleted for me, or disappeared). */
+export function removeFromChat(id: string) {
+  const el = ui.chatState?.els.get(id);
+  el?.remove();
+  ui.chatState?.els.delete(id);
+}
+
+/** The typing line of the open chat changed. */
+export function renderTyping(until: number) {
+  const el = ui.chatState?.header.querySelector('[data-testid=typing]') as HTMLElement | null;
+  if (!el) return;
+  el.hidden = until <= Date.now();
+  if (!el.hidden) setTimeout(() => (el.hidden = (ui.model?.typingUntil.get(ui.chatState?.peer ?? '') ?? 0) <= Date.now()), until - Date.now() + 50);
 }
 
 document.addEventListener('visibilitychange', () => {

@@ -12,7 +12,8 @@ import { app, focusHeading, setScreen, timeEl, toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
 import { showAccount } from './account';
-import { renderChatUpdate, showChat } from './chat';
+import { removeFromChat, renderChatUpdate, renderTyping, showChat } from './chat';
+import { jumpToResult, query, resultItems, searchBox } from './search';
 import { showContact } from './contact';
 import { showDevices } from './devices';
 
@@ -44,7 +45,11 @@ export async function enter(acct: Account, { history, fresh = false, resumed = f
     if (w.contacts) renderList();
     if (w.link) renderLink();
     if (w.notice) showLooseNotice(w.notice);
-    if (w.peer && w.peer === currentPeer()) renderChatUpdate(w.msg, w.oldId);
+    if (w.peer && w.peer === currentPeer()) {
+      if (w.removed) removeFromChat(w.removed);
+      else if (w.typing !== undefined) renderTyping(w.typing);
+      else renderChatUpdate(w.msg, w.oldId);
+    }
     document.title = ui.model && ui.model.totalUnread() ? `(${ui.model.totalUnread()}) Sealpost` : 'Sealpost';
   });
   renderShell();
@@ -227,7 +232,7 @@ function renderShell() {
   const storageBanner = h('p.storage-banner', { hidden: true, 'data-testid': 'storage-banner' });
   // Markers that belong to no conversation (the sender is unknown): listed here until dismissed.
   noticeEl = h('div.banner.info.loose-notices', { role: 'status', hidden: true, 'data-testid': 'loose-notices' });
-  const side = h('nav.side', { 'aria-label': 'Chats' }, form, storageBanner, noticeEl, h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
+  const side = h('nav.side', { 'aria-label': 'Chats' }, form, searchBox(renderList), storageBanner, noticeEl, h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
   // Screen readers hear incoming messages (in any conversation) here, and only those.
   const announcer = h('div.sr-only', { role: 'status', 'data-testid': 'announcer' });
   const heard: string[] = [];
@@ -264,6 +269,10 @@ function renderList() {
   const m = ui.model;
   const cur = currentPeer();
   // The links are rebuilt: a keyboard user's focus goes back to the same conversation.
+  if (query) {
+    listEl.replaceChildren(...resultItems());
+    return;
+  }
   const focused = listEl.contains(document.activeElement) ? (document.activeElement as HTMLElement).closest<HTMLElement>('a.conv')?.dataset.peer : undefined;
   const items = m.sortedContacts().map((c) => {
     const msgs = m.messages.get(c.userId) ?? [];
@@ -305,6 +314,7 @@ export function route() {
     app.dataset.view = 'pane';
     // On a desktop the compose box takes focus (showChat); elsewhere the chat's heading.
     if (!showChat(ui.model.contacts.get(m[1])!)) focusHeading(ui.paneEl);
+    jumpToResult();
   } else if ((m = /^#\/contact\/([0-9a-f]{64})$/.exec(hash)) && ui.model.contacts.has(m[1])) {
     app.dataset.view = 'pane';
     void showContact(ui.model.contacts.get(m[1])!, true);
