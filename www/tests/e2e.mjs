@@ -502,6 +502,17 @@ try {
     const deposits = new RegExp(`/v2/mailboxes/${aliceId}/[0-9a-f]{32}$`);
     let refused = 0;
     await ctxB.route(deposits, (route) => (route.request().method() === 'POST' ? (refused++, route.abort('failed')) : route.continue()));
+    // No direct channel either (it would carry the receipt past the relay): a reload
+    // closes one the open chats made, and B's half of the signalling now cannot reach A.
+    await pageB.reload();
+    await Promise.race([pageB.locator('[data-testid=me]').waitFor(T), pageB.locator('#password').waitFor(T)]);
+    if (await pageB.locator('#password').isVisible()) {
+      await pageB.fill('#password', PASSWORD);
+      await pageB.click('[data-testid=unlock-submit]');
+    }
+    await pageB.locator('[data-testid=me]').waitFor(T);
+    await openChat(pageB, 'alice');
+    refused = 0;
     await send(pageA, 'a receipt for this one waits');
     await msg(pageB, 'a receipt for this one waits').waitFor({ timeout: 30_000 });
     for (let i = 0; i < 150 && !refused; i++) await new Promise((res) => setTimeout(res, 200));
