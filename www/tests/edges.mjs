@@ -159,7 +159,8 @@ export async function runEdges(r, { relayBin, problems }) {
     });
 
     await r.step('edges: pasting 12,000 characters keeps them all, shows the count and sends nothing until it fits', async () => {
-      await both(async (d, kind) => {
+      // One after the other: the two contexts share the system clipboard.
+      for (const [d, kind] of [[desktop, 'desktop'], [phone, 'phone']]) {
         const { page, ctx } = d;
         await openChat(page, d.peer);
         const before = await page.locator('[data-testid=msg]').count();
@@ -184,7 +185,7 @@ export async function runEdges(r, { relayBin, problems }) {
         await page.locator('[data-testid=compose-count][data-over=false]', { hasText: '10,000 / 10,000' }).waitFor();
         await page.fill('[data-testid=compose]', '');
         await page.locator('[data-testid=compose-count]').waitFor({ state: 'hidden' });
-      });
+      }
     });
 
     await r.step('edges: persistence is asked after a message is sent (not at unlock); the dismissed notice stays dismissed in new tabs', async () => {
