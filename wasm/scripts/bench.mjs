@@ -4,7 +4,9 @@
 // AES-256-GCM at 256 B and 1 MiB. Prints a Markdown table and writes
 // bench-results/wasm-webcrypto.json.
 //
-//   node wasm/scripts/bench.mjs [--quick] [--node-only] [--browser-only]
+//   node wasm/scripts/build.mjs --features=bench && node wasm/scripts/bench.mjs [--quick] [--node-only] [--browser-only]
+//
+// (the package's primitive timings are only in a `--features=bench` build)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, normalize, resolve } from 'node:path';

@@ -13,6 +13,7 @@
 //! the handle is freed (`free()`) or garbage collected. The only APIs that return secret
 //! bytes say so in their name (`authToken` of a backup, which the relay must see).
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod client;
 pub mod crypto;

@@ -16,6 +16,7 @@ export async function runBench(sp, { fixturePkcs8, quick = false, log = console.
     log(`${name}: wasm ${r.wasmMs} ms, WebCrypto ${r.webcryptoMs} ms, ratio ${r.ratio}x`);
   };
   const bench = sp.__benchPrimitive;
+  if (!bench) throw new Error('this package has no __benchPrimitive: build it with `node wasm/scripts/build.mjs --features=bench`');
   for (const bits of [2048, 4096]) {
     const n = quick ? 1 : bits === 2048 ? 4 : 2;
     const pub = new Uint8Array([1, 0, 1]);

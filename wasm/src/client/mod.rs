@@ -11,6 +11,7 @@
 //! and `sealpost-wasm/remote`).
 
 mod account;
+mod b64;
 mod backup;
 mod content;
 mod devices;

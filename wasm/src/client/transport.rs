@@ -5,8 +5,6 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use futures_channel::mpsc;
 use futures_util::{SinkExt as _, StreamExt as _, stream};
 use gloo_net::http::{Method, RequestBuilder, Response};
@@ -38,12 +36,11 @@ pub(crate) async fn sleep(ms: u32) {
 }
 
 pub(crate) fn b64(bytes: &[u8]) -> String {
-    B64.encode(bytes)
+    super::b64::encode(bytes)
 }
 
 pub(crate) fn unb64(s: &str) -> Result<Vec<u8>, JsValue> {
-    B64.decode(s.trim_end_matches('='))
-        .map_err(|_| err(Code::Malformed, "bad base64 from the relay"))
+    super::b64::decode(s).ok_or_else(|| err(Code::Malformed, "bad base64 from the relay"))
 }
 
 pub(crate) fn network(e: gloo_net::Error) -> JsValue {
