@@ -8,7 +8,54 @@ import type { InitInput } from './web/sealpost_wasm.js';
  */
 export function init(input?: InitInput | Promise<InitInput>): Promise<void>;
 
-import type { ClientOptions, IncomingMessage } from './web/sealpost_wasm.js';
+import type { AttachmentInfo, ClientOptions, IncomingMessage, SendResult } from './web/sealpost_wasm.js';
+
+/** Progress of a file transfer, in file bytes. */
+export interface FileProgress {
+  done: number;
+  total: number;
+  /** True while the transfer waits for the network or the relay (it resumes by itself). */
+  waiting?: boolean;
+}
+
+/** `client.sendFile` options. */
+export interface SendFileOptions {
+  /** Default: `file.name`, else "file". */
+  name?: string;
+  /** Default: `blob.type`, else "application/octet-stream". */
+  mediaType?: string;
+  /** Required for a ReadableStream: its exact length in bytes. */
+  size?: number;
+  /** Images: a small preview carried in the (encrypted) manifest. */
+  thumbnail?: { mediaType: string; bytes: Uint8Array };
+  /** Voice notes. */
+  durationMs?: number;
+  onProgress?: (p: FileProgress) => void;
+  /** Cancels the transfer: it rejects with `CANCELLED`. */
+  signal?: AbortSignal;
+}
+
+/** What `sendFile` did: one upload, then the manifest sent to every recipient. */
+export interface SendFileResult {
+  /** The message content (content type 2). Secret: it holds the file key. */
+  manifest: Uint8Array;
+  /** One entry per recipient, in order; `error` is a code when that send failed. */
+  sent: Array<{ to: string; error?: string } & Partial<SendResult>>;
+}
+
+/** `client.openAttachment` options. */
+export interface OpenAttachmentOptions {
+  onProgress?: (p: FileProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** The relay's file limits. */
+export interface FileLimits {
+  /** Largest file the relay takes (bytes of the file). */
+  maxFileBytes: number;
+  /** How long a file stays on the relay after its upload (seconds). */
+  chunkTtlSecs: number;
+}
 
 declare module './web/sealpost_wasm.js' {
   namespace Client {
@@ -29,5 +76,30 @@ declare module './web/sealpost_wasm.js' {
     exportSession(wrapKey: CryptoKey): Promise<Uint8Array>;
     /** Incoming messages as an async iterator, until `logout`: `for await (const m of client.messages())`. */
     messages(): AsyncGenerator<IncomingMessage, void, undefined>;
+    /**
+     * Encrypts a file chunk by chunk and uploads each chunk once (resuming after network
+     * losses, skipping what the relay has); resolves with its manifest, the content of a
+     * message (content type 2) that shares it: what a group sends to all its members.
+     */
+    uploadFile(file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<Uint8Array>;
+    /** `fileInfo` of a manifest (for `RemoteClient`, whose page loads no wasm). */
+    fileInfo(manifest: Uint8Array): AttachmentInfo;
+    /**
+     * `uploadFile`, then sends its manifest (content type 2) to every recipient: one
+     * upload for any number of them. Encrypts a file chunk by chunk, uploads each chunk once (resuming after network
+     * losses, skipping what the relay has), then sends its manifest (content type 2) to
+     * every recipient: one upload for any number of them. Throws `FILE_TOO_LARGE`,
+     * `FILE_INVALID_INFO`, `CANCELLED`, relay errors; a failed send after the upload
+     * carries `sent` and `manifest` (re-send the manifest with `send`).
+     */
+    sendFile(to: string | string[], file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<SendFileResult>;
+    /**
+     * Fetches, checks and decrypts a received file (a message with content type 2, or its
+     * content). Resolves only once every check passed; `INTEGRITY_*` means the file was
+     * altered (never show it), `FILE_EXPIRED` that the relay no longer has it.
+     */
+    openAttachment(message: IncomingMessage | Uint8Array, options?: OpenAttachmentOptions): Promise<Blob>;
+    /** The relay's file size limit and expiry. */
+    fileLimits(): Promise<FileLimits>;
   }
 }

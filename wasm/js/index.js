@@ -15,10 +15,12 @@ export function init(input) {
   return ready;
 }
 
-import { Client, userIdFromUsername } from './web/sealpost_wasm.js';
+import { Client, FileDecryptor, FileEncryptor, fileInfo, userIdFromUsername } from './web/sealpost_wasm.js';
+import { installFiles } from './files.js';
 import { installSession } from './session.js';
 
 installSession(Client, userIdFromUsername);
+installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo });
 
 /** `for await (const m of client.messages())`: incoming messages until `logout`. */
 Client.prototype.messages = async function* messages() {

@@ -6,10 +6,12 @@ export function init() {
   return Promise.resolve();
 }
 
-import { Client, userIdFromUsername } from './node/sealpost_wasm.js';
+import { Client, FileDecryptor, FileEncryptor, fileInfo, userIdFromUsername } from './node/sealpost_wasm.js';
+import { installFiles } from './files.js';
 import { installSession } from './session.js';
 
 installSession(Client, userIdFromUsername);
+installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo });
 
 Client.prototype.messages = async function* messages() {
   for (;;) {

@@ -1,6 +1,6 @@
 import type {
   ClientErrorEvent, ConnectionStatus, ContactInfo, DeliveryEvent, DeviceInfo, DirectEvent, DirectInput, IncomingMessage, KeySize,
-  NoticeEvent, SendOptions, SendResult, StoredTarget,
+  NoticeEvent, SendOptions, SendResult, StoredTarget, SendFileOptions, SendFileResult, OpenAttachmentOptions, FileLimits, AttachmentInfo,
 } from './index.js';
 
 /** Options of `RemoteClient.register` / `login` (storage is chosen in the worker). */
@@ -86,6 +86,14 @@ export class RemoteClient {
   expiresAt(sentAt: number, receivedAt: number, expiresIn: number): Promise<number>;
   /** `typingFresh` of the package, run in the worker. */
   typingFresh(sentAt: number, receivedAt: number): Promise<boolean>;
+  /** See `Client.sendFile`; runs in the worker (a File or Blob is not copied to get there). */
+  sendFile(to: string | string[], file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<SendFileResult>;
+  /** See `Client.openAttachment`. */
+  openAttachment(message: IncomingMessage | Uint8Array, options?: OpenAttachmentOptions): Promise<Blob>;
+  /** See `Client.uploadFile`. */
+  uploadFile(file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<Uint8Array>;
+  fileLimits(): Promise<FileLimits>;
+  fileInfo(manifest: Uint8Array): Promise<AttachmentInfo>;
   matchesQr(username: string, scanned: Uint8Array): Promise<boolean>;
   sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
   openLocal(label: string, sealed: Uint8Array): Promise<Uint8Array>;

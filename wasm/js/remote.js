@@ -8,10 +8,11 @@ function toError(e) {
 // Request ids are unique per page, so any number of RemoteClients (and static calls)
 // can share a worker.
 let nextId = 1;
+let nextTransfer = 1;
 const channels = new WeakMap();
 
-/** Sends one request to the worker; resolves with its answer. */
-function request(worker, msg) {
+/** Sends one request to the worker (`transfer`: streams to move there); resolves with its answer. */
+function request(worker, msg, transfer = []) {
   let pending = channels.get(worker);
   if (!pending) {
     pending = new Map();
@@ -40,7 +41,7 @@ function request(worker, msg) {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    worker.postMessage({ id, ...msg });
+    worker.postMessage({ id, ...msg }, transfer);
   });
 }
 
@@ -53,6 +54,8 @@ export class RemoteClient {
   #queue = [];
   #waiters = [];
   #iterating = false;
+  /** Progress listeners of file transfers under way, by transfer id. */
+  #transfers = new Map();
   #closed = false;
   /** `{ userId, username, fingerprint, status }` of the account. */
   info = null;
@@ -157,6 +160,7 @@ export class RemoteClient {
       return; // another account's events (a later login in the same worker)
     }
     const { event, data } = msg;
+    if (event === 'transfer') return void this.#transfers.get(data?.id)?.(data);
     if (event === 'status' && this.info) this.info.status = data;
     for (const f of this.#listeners[event] ?? []) f(data);
     if (event === 'message' && (this.#listeners.message.length === 0 || this.#iterating)) {
@@ -169,8 +173,25 @@ export class RemoteClient {
     if (event === 'status' && data === 'closed') this.#close();
   }
 
-  #call(method, args = []) {
-    return request(this.#worker, { method, args, session: this.#session });
+  #call(method, args = [], transfer = []) {
+    return request(this.#worker, { method, args, session: this.#session }, transfer);
+  }
+
+  /** A file transfer in the worker: progress comes back as events, the signal cancels it there. */
+  async #transfer(method, args, options = {}) {
+    const { onProgress, signal, ...plain } = options;
+    if (signal?.aborted) throw toError({ code: 'CANCELLED', message: 'the transfer was cancelled' });
+    const id = nextTransfer++;
+    this.#transfers.set(id, ({ id: _, ...p }) => onProgress?.(p));
+    const cancel = () => this.#call('cancelTransfer', [id]);
+    signal?.addEventListener('abort', cancel, { once: true });
+    const streams = args.filter((a) => typeof a?.getReader === 'function');
+    try {
+      return await this.#call(method, [id, ...args, plain], streams);
+    } finally {
+      this.#transfers.delete(id);
+      signal?.removeEventListener('abort', cancel);
+    }
   }
 
   get userId() { return this.info?.userId; }
@@ -199,6 +220,14 @@ export class RemoteClient {
   expiresAt(sentAt, receivedAt, expiresIn) { return this.#call('expiresAt', [sentAt, receivedAt, expiresIn]); }
   /** `typingFresh` of the package, run in the worker. */
   typingFresh(sentAt, receivedAt) { return this.#call('typingFresh', [sentAt, receivedAt]); }
+  /** See `Client.sendFile` (runs in the worker; a File or Blob is not copied to get there). */
+  sendFile(to, file, options) { return this.#transfer('sendFile', [to, file], options); }
+  /** See `Client.openAttachment`. */
+  openAttachment(message, options) { return this.#transfer('openAttachment', [message], options); }
+  /** See `Client.uploadFile`. */
+  uploadFile(file, options) { return this.#transfer('uploadFile', [file], options); }
+  fileLimits() { return this.#call('fileLimits'); }
+  fileInfo(manifest) { return this.#call('fileInfo', [manifest]); }
   matchesQr(username, scanned) { return this.#call('matchesQr', [username, scanned]); }
   sealLocal(label, data) { return this.#call('sealLocal', [label, data]); }
   /** See `Client.exportSession` (the CryptoKey is passed to the worker, never its bytes). */

@@ -8,7 +8,7 @@ const METHODS = new Set([
   'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
   'matchesQr', 'sealLocal', 'openLocal', 'needsRotation', 'rotateKeys', 'logout', 'userId',
   'username', 'fingerprint', 'status', 'deviceId', 'devices', 'revokeDevice', 'takeLinkedHistory',
-  'connectDirect', 'directInput', 'exportSession',
+  'connectDirect', 'directInput', 'exportSession', 'fileLimits', 'fileInfo',
   'edit', 'deleteForEveryone', 'react', 'markRead', 'setTyping', 'setDisappearing',
 ]);
 
@@ -50,6 +50,25 @@ export function serveClient(options = {}) {
   const links = new Map();
   const approvals = new Map();
   let nextId = 1;
+  // File transfers under way (`sendFile`, `openAttachment`), by the page's id: cancel.
+  const transfers = new Map();
+
+  // `args` = [transfer id, ...the method's arguments, plain options]: progress goes to
+  // the page as `transfer` events, `cancelTransfer` aborts.
+  async function transfer(method, [id, ...args], s) {
+    const abort = new AbortController();
+    transfers.set(id, abort);
+    const options = {
+      ...args.pop(),
+      signal: abort.signal,
+      onProgress: (p) => post({ event: 'transfer', data: { id, ...p }, session: s }),
+    };
+    try {
+      return await client[method](...args, options);
+    } finally {
+      transfers.delete(id);
+    }
+  }
 
   function attach(c, s) {
     const emit = (event) => (data) => post({ event, data, session: s });
@@ -160,6 +179,8 @@ export function serveClient(options = {}) {
     // A RemoteClient of an earlier login must not act on a later one's account.
     if (!client || (from !== undefined && from !== session)) throw sealpostError('CLOSED', 'not logged in');
     if (method === 'logout') return serial(() => logout(args));
+    if (method === 'sendFile' || method === 'uploadFile' || method === 'openAttachment') return transfer(method, args, session);
+    if (method === 'cancelTransfer') return transfers.get(args[0])?.abort();
     if (method === 'approveLink') {
       const a = await client.approveLink(...args);
       const id = nextId++;

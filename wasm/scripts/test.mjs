@@ -129,7 +129,7 @@ function relayBinary() {
   return out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.executable && m.target?.name === 'sealpost-relay')?.executable;
 }
 
-async function startRelay() {
+async function startRelay(extraArgs = []) {
   let bin = process.env.SEALPOST_RELAY_BIN;
   if (!bin) {
     try {
@@ -153,7 +153,7 @@ async function startRelay() {
   const relay = { url, data, child: null };
   relay.start = async () => {
     const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data-dir', join(data, 'db'), '--static-dir', web,
-      '--rate-ip-burst', '100000', '--rate-ip-per-sec', '10000', '--rate-mailbox-burst', '10000', '--rate-mailbox-per-sec', '10000'],
+      '--rate-ip-burst', '100000', '--rate-ip-per-sec', '10000', '--rate-mailbox-burst', '10000', '--rate-mailbox-per-sec', '10000', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
     child.stderr.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
@@ -206,6 +206,31 @@ if (relay && !args.has('--browser-only')) {
     child.on('exit', () => resolve(got ?? { passed: 0, failed: 1, failures: [{ name: 'node client suite crashed' }] }));
   });
   tally('node: relay client', result);
+}
+
+// Files on a relay whose chunks expire at once (`--chunk-ttl-secs 1`: the expiry is the
+// upload time rounded down to 5 minutes plus one second): FILE_EXPIRED, in Node.
+if (relay && !args.has('--browser-only') && (!filter || 'node: expired file'.includes(filter))) {
+  const short = await startRelay(['--chunk-ttl-secs', '1']);
+  const r = { passed: 0, failed: 0, failures: [] };
+  try {
+    const name = `exp-${Math.random().toString(36).slice(2, 8)}`;
+    const c = await sp.Client.register({ relayUrl: short.url, storage: new sp.MemoryStorage(), keySize: 2048, connect: false }, name, 'correct horse battery staple');
+    const manifest = await c.uploadFile(new Blob([new Uint8Array(3000).fill(7)]), { name: 'old.txt' });
+    const code = await c.openAttachment(manifest).then(() => 'opened', (e) => e.code);
+    if (code !== 'FILE_EXPIRED') throw new Error(`expected FILE_EXPIRED, got ${code}`);
+    await c.logout();
+    r.passed++;
+    console.log('ok   node: an expired file is FILE_EXPIRED');
+  } catch (e) {
+    r.failed++;
+    r.failures.push({ name: 'expired file', error: String(e) });
+    console.log(`FAIL node: expired file: ${e?.stack ?? e}`);
+  } finally {
+    short.child.kill();
+    rmSync(short.data, { recursive: true, force: true });
+  }
+  tally('node: expired file', r);
 }
 
 if (!args.has('--node-only')) {

@@ -1,5 +1,6 @@
 //! JS errors with a stable `code`.
 
+use sealpost_core::v2::attachment::FileError;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -12,7 +13,10 @@ export type SealpostErrorCode =
   | "ALREADY_REGISTERED" | "UNAUTHORIZED" | "IDENTITY_CHANGED" | "CLOSED" | "LOCKED"
   | "RATE_LIMITED" | "DEVICE_LIMIT" | "LINK_EXPIRED" | "LINK_REFUSED" | "DEVICE_REVOKED"
   | "DIRECT_FINGERPRINT_MISMATCH" | "DIRECT_NOT_ALLOWED" | "DIRECT_NO_DEVICES"
-  | "NOT_GROUP_MEMBER" | "NOT_GROUP_ADMIN" | "INVALID_GROUP_OPERATION";
+  | "NOT_GROUP_MEMBER" | "NOT_GROUP_ADMIN" | "INVALID_GROUP_OPERATION"
+  | "FILE_TOO_LARGE" | "FILE_INCOMPLETE" | "FILE_INVALID_INFO" | "FILE_EXPIRED" | "CANCELLED"
+  | "INTEGRITY_CHUNK_ADDRESS" | "INTEGRITY_CHUNK" | "INTEGRITY_EXTENDED" | "INTEGRITY_TRUNCATED"
+  | "INTEGRITY_HASH";
 
 /** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
 export interface SealpostError extends Error {
@@ -27,6 +31,12 @@ export interface SealpostError extends Error {
    * `NETWORK`.
    */
   retryAfter?: number;
+  /**
+   * Files: the chunk (0-based) an `INTEGRITY_CHUNK_ADDRESS` or `INTEGRITY_CHUNK` is about.
+   * Every `INTEGRITY_*` code means the bytes are not the ones the sender made: the file
+   * was altered (by the relay, the network or its sender) and must not be shown.
+   */
+  index?: number;
   /** For `IDENTITY_CHANGED`: the contact's new key, to show before the user accepts it. */
   details?: IdentityChangedDetails;
 }
@@ -115,6 +125,29 @@ pub enum Code {
     /// A group change the rules do not allow (an existing member added, the last
     /// admin demoted, an invalid name).
     InvalidGroupOperation,
+    /// A file over the size limit (2^30 bytes, or the relay's `maxFileBytes`), or a
+    /// stream longer than its stated size.
+    FileTooLarge,
+    /// A stream that ended before its stated size.
+    FileIncomplete,
+    /// A file name, media type, thumbnail or duration outside PROTOCOL.md 26.4.
+    FileInvalidInfo,
+    /// Integrity: a chunk that is not the one the manifest names (the relay or the
+    /// network served other bytes); `index` says which.
+    IntegrityChunkAddress,
+    /// Integrity: a chunk named by the manifest that does not open at its position (the
+    /// sender made the file wrong); `index` says which.
+    IntegrityChunk,
+    /// Integrity: a chunk after the last one.
+    IntegrityExtended,
+    /// Integrity: the file ended before its last chunk.
+    IntegrityTruncated,
+    /// Integrity: the whole file's SHA-256 is not the manifest's.
+    IntegrityHash,
+    /// A file's chunks are gone from the relay: past its expiry (`410 chunk_expired`).
+    FileExpired,
+    /// The caller cancelled (`options.signal` of a file transfer).
+    Cancelled,
 }
 
 impl Code {
@@ -154,6 +187,16 @@ impl Code {
             Code::NotGroupMember => "NOT_GROUP_MEMBER",
             Code::NotGroupAdmin => "NOT_GROUP_ADMIN",
             Code::InvalidGroupOperation => "INVALID_GROUP_OPERATION",
+            Code::FileTooLarge => "FILE_TOO_LARGE",
+            Code::FileIncomplete => "FILE_INCOMPLETE",
+            Code::FileInvalidInfo => "FILE_INVALID_INFO",
+            Code::IntegrityChunkAddress => "INTEGRITY_CHUNK_ADDRESS",
+            Code::IntegrityChunk => "INTEGRITY_CHUNK",
+            Code::IntegrityExtended => "INTEGRITY_EXTENDED",
+            Code::IntegrityTruncated => "INTEGRITY_TRUNCATED",
+            Code::IntegrityHash => "INTEGRITY_HASH",
+            Code::FileExpired => "FILE_EXPIRED",
+            Code::Cancelled => "CANCELLED",
         }
     }
 }
@@ -180,6 +223,29 @@ pub(crate) fn invalid(message: &str) -> JsValue {
 /// Converts a core error into a JS error carrying [`sealpost_core::Error::code`].
 pub(crate) fn core_error(e: sealpost_core::Error) -> JsValue {
     error(e.code(), &e.to_string())
+}
+
+/// A file error with its code (`INTEGRITY_*` for bytes that are not what the sender
+/// made) and, for one chunk, its `index`.
+pub(crate) fn file_error(e: FileError) -> JsValue {
+    let code = match e {
+        FileError::TooLarge => Code::FileTooLarge,
+        FileError::Incomplete => Code::FileIncomplete,
+        FileError::InvalidInfo => Code::FileInvalidInfo,
+        FileError::ChunkAddress { .. } => Code::IntegrityChunkAddress,
+        FileError::ChunkOpen { .. } => Code::IntegrityChunk,
+        FileError::Extended => Code::IntegrityExtended,
+        FileError::Truncated => Code::IntegrityTruncated,
+        FileError::PlaintextHash => Code::IntegrityHash,
+        FileError::Malformed => Code::Malformed,
+        _ => Code::Crypto,
+    };
+    // The code says it all (no Display: its formatting weighs on the module).
+    let js = err(code, code.as_str());
+    if let FileError::ChunkAddress { index } | FileError::ChunkOpen { index } = e {
+        let _ = js_sys::Reflect::set(&js, &JsValue::from_str("index"), &JsValue::from(index));
+    }
+    js
 }
 
 /// [`core_error`], with `TOO_LARGE` said in the caller's words: a limit the caller

@@ -27,6 +27,8 @@ try {
       groupsSuite(h, sp, { relayUrl: params.get('relay') });
     }
     workerSuite(h, sp, { relayUrl: params.get('relay') });
+    const { filesSuite } = await import('./files.suite.js');
+    filesSuite(h, sp, { relayUrl: params.get('relay'), restartRelay: window.__restartRelay });
   }
   window.__result = await h.run(params.get('filter') ?? undefined);
 } catch (e) {

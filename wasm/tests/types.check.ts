@@ -1,5 +1,5 @@
 // Compile-only check of the package's TypeScript declarations (scripts/test.mjs runs tsc on it).
-import { init, Client, MemoryStorage, Identity, DeviceKeys, DeviceList, DeviceBundle, SessionStore, PendingInit, BackupKeys, exportBackup, importBackup, type OpenedMessage, type SealedEnvelope, type DeviceEntry, type SessionInfo, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent } from 'sealpost-wasm';
+import { init, fileInfo, FileEncryptor, FileDecryptor, type AttachmentInfo, type FileProgress, type FileLimits, Client, MemoryStorage, Identity, DeviceKeys, DeviceList, DeviceBundle, SessionStore, PendingInit, BackupKeys, exportBackup, importBackup, type OpenedMessage, type SealedEnvelope, type DeviceEntry, type SessionInfo, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent } from 'sealpost-wasm';
 import { RemoteClient } from 'sealpost-wasm/remote';
 import { serveClient } from 'sealpost-wasm/worker';
 import { attachDirect } from 'sealpost-wasm/direct';
@@ -77,6 +77,24 @@ async function main() {
   const rd: DeviceInfo[] = await rc2.devices();
   rc2.onNotice((x) => console.log(x.detail));
   console.log(history, name, rd);
+  // Files.
+  const abort = new AbortController();
+  const sentFile = await c.sendFile(['bob', 'carol'], new Blob([]), { onProgress: (p: FileProgress) => console.log(p.done, p.total, p.waiting), signal: abort.signal, thumbnail: { mediaType: 'image/jpeg', bytes: new Uint8Array(1) } });
+  const fi: AttachmentInfo = fileInfo(sentFile.manifest);
+  const blob: Blob = await c.openAttachment(sentFile.manifest, { onProgress: (p) => console.log(p.done) });
+  const streamed: Uint8Array = await c.uploadFile(new Blob([]).stream(), { size: 0, name: 'x' });
+  const lim: FileLimits = await rc.fileLimits();
+  const rblob: Blob = await rc.openAttachment(new Uint8Array(), { signal: abort.signal });
+  const rsent = await rc.sendFile('bob', new Blob([]), {});
+  const rinfo: AttachmentInfo = await rc.fileInfo(rsent.manifest);
+  const fenc = new FileEncryptor(10);
+  fenc.write(new Uint8Array(10));
+  const chunk: Uint8Array | undefined = fenc.nextChunk();
+  const manifest: Uint8Array = fenc.finish('a.txt', 'text/plain', undefined, undefined, 5);
+  const fdec = new FileDecryptor(manifest);
+  if (chunk) fdec.openChunk(chunk.subarray(32));
+  fdec.finish();
+  console.log(fi.thumbnail?.bytes, blob.size, streamed, lim.maxFileBytes, lim.chunkTtlSecs, rblob, rinfo.name, sentFile.sent[0].error, fdec.nextAddress());
 }
 serveClient({} as any);
 serveClient({ methods: { count: (client: Client | null, x: number) => (client ? x : 0) } });

@@ -241,6 +241,12 @@ impl Client {
         Ok(crate::crypto::hex(&self.inner.my_identity()?.fingerprint()))
     }
 
+    /// The relay's base URL (absolute), for the file transfers of `js/files.js`.
+    #[wasm_bindgen(getter, js_name = relayUrl)]
+    pub fn relay_url(&self) -> Result<String, JsValue> {
+        self.inner.http.absolute()
+    }
+
     /// Encrypts application data under this account's storage key (no extra PBKDF2).
     #[wasm_bindgen(js_name = sealLocal)]
     pub fn seal_local(&self, label: String, data: Vec<u8>) -> Result<Vec<u8>, JsValue> {

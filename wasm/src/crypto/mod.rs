@@ -10,6 +10,7 @@
 mod backup;
 mod device;
 mod device_list;
+mod file;
 mod identity;
 mod safety;
 mod sessions;
@@ -25,6 +26,7 @@ use crate::error::{Code, OrJs, err, invalid};
 pub use backup::{BackupKeys, export_backup, import_backup, read_backup_params};
 pub use device::{DeviceBundle, DeviceKeys};
 pub use device_list::DeviceList;
+pub use file::{FileDecryptor, FileEncryptor, file_info};
 pub use identity::Identity;
 pub use safety::SafetyNumber;
 pub use sessions::{PendingInit, SessionStore};

@@ -1,0 +1,180 @@
+// Files against a real relay (issue 11): sendFile / openAttachment round trips byte for
+// byte, the relay (here: the network between it and the page, by wrapping fetch) as
+// the attacker that alters a chunk, resumption after a relay restart mid-upload, one
+// upload for several recipients, cancelling. Browser only; the expired file is a Node
+// test against a relay whose chunks expire at once (scripts/test.mjs).
+import { assert, eq, throwsCode } from './harness.js';
+import { online, recv } from './client.helpers.js';
+
+const sha256 = async (blob) => {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
+  return Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('');
+};
+
+/** `n` random bytes (getRandomValues fills at most 64 KiB at a time). */
+function randomBytes(n) {
+  const b = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65536) crypto.getRandomValues(b.subarray(at, Math.min(n, at + 65536)));
+  return b;
+}
+
+export function filesSuite({ test }, sp, { relayUrl, restartRelay }) {
+  const tag = Math.random().toString(36).slice(2, 8);
+  const pw = 'correct horse battery staple';
+  const opts = () => ({ relayUrl, storage: new sp.MemoryStorage(), keySize: 2048, bundleMaxAge: 0 });
+  const users = {};
+  // Chunk requests the package makes, and a hook to alter them (the network or relay
+  // as the attacker). Installed over whatever fetch the page has.
+  const log = [];
+  let hook = null;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init = {}) => {
+    const url = String(input instanceof Request ? input.url : input);
+    const m = /\/v2\/chunks\/([0-9a-f]{64})$/.exec(url);
+    if (!m) return realFetch(input, init);
+    const entry = { method: init.method ?? 'GET', address: m[1] };
+    log.push(entry);
+    const hooked = await hook?.(entry, () => realFetch(input, init));
+    return hooked ?? realFetch(input, init);
+  };
+  const puts = () => log.filter((e) => e.method === 'PUT');
+
+  const user = async (name) => {
+    if (!users[name]) {
+      users[name] = await sp.Client.register(opts(), `${name}-${tag}`, pw);
+      await online(users[name]);
+    }
+    return users[name];
+  };
+  const contacts = async () => {
+    const [a, b, c] = [await user('fia'), await user('gus'), await user('hal')];
+    for (const x of [b, c]) await a.lookup(x.username);
+    return [a, b, c];
+  };
+
+  test('files: a file round-trips byte for byte (SHA-256) with progress on both sides; the relay sees only chunks', async () => {
+    const [a, b] = await contacts();
+    const bytes = randomBytes(300_000); // 64 KiB chunks: 5 of them
+    const file = new File([bytes], 'report.pdf', { type: 'application/pdf' });
+    const up = [];
+    log.length = 0;
+    const { manifest, sent } = await a.sendFile(b.username, file, { onProgress: (p) => up.push(p) });
+    eq(sent.map((s) => [s.to, typeof s.messageId]), [[b.username, 'string']]);
+    eq(up.at(-1), { done: 300_000, total: 300_000, waiting: false });
+    assert(up.every((p, i) => i === 0 || p.done >= up[i - 1].done), 'progress goes forward');
+    eq(puts().length, 5);
+    const m = await recv(b);
+    eq(m.contentType, 2);
+    eq(Array.from(m.content), Array.from(manifest));
+    const info = sp.fileInfo(m.content);
+    eq([info.name, info.mediaType, info.size], ['report.pdf', 'application/pdf', 300_000]);
+    const down = [];
+    const blob = await b.openAttachment(m, { onProgress: (p) => down.push(p) });
+    eq(await sha256(blob), await sha256(file));
+    eq(info.sha256, await sha256(file));
+    eq(blob.type, 'application/pdf');
+    eq(down.at(-1), { done: 300_000, total: 300_000 });
+    // The relay stored whole padded chunks only (no name, type or exact size went up).
+    for (const e of puts()) assert(!e.address.includes('report'), 'addresses are hashes');
+  });
+
+  test('files: a stream, an empty file and an image with a thumbnail; the thumbnail rides in the manifest', async () => {
+    const [a, b] = await contacts();
+    const bytes = randomBytes(70_000);
+    const stream = new Blob([bytes]).stream();
+    await a.sendFile(b.username, stream, { size: bytes.length, name: 'pipe.bin' });
+    const m1 = await recv(b);
+    eq(await sha256(await b.openAttachment(m1)), await sha256(new Blob([bytes])));
+    // A stream that ends early is refused before any message is sent.
+    await throwsCode(() => a.sendFile(b.username, new Blob([bytes]).stream(), { size: bytes.length + 1 }), 'FILE_INCOMPLETE');
+    await a.sendFile(b.username, new Blob([]), { name: 'empty.txt' });
+    const m2 = await recv(b);
+    eq((await b.openAttachment(m2)).size, 0);
+    const thumb = { mediaType: 'image/jpeg', bytes: randomBytes(900) };
+    await a.sendFile(b.username, new Blob([randomBytes(5000)], { type: 'image/png' }), { name: 'cat.png', thumbnail: thumb });
+    const m3 = await recv(b);
+    const info = sp.fileInfo(m3.content);
+    eq(info.thumbnail.mediaType, 'image/jpeg');
+    eq(Array.from(info.thumbnail.bytes), Array.from(thumb.bytes));
+    await throwsCode(() => a.sendFile(b.username, new Blob([bytes]), { name: 'a/b' }), 'FILE_INVALID_INFO');
+  });
+
+  test('files: one upload for several recipients; each opens the same file', async () => {
+    const [a, b, c] = await contacts();
+    const bytes = randomBytes(40_000); // 4 KiB chunks: 10 of them
+    log.length = 0;
+    const { sent } = await a.sendFile([b.username, c.username], new Blob([bytes]), { name: 'both.bin' });
+    eq(sent.length, 2);
+    const [mb, mc] = [await recv(b), await recv(c)];
+    eq(puts().length, 10);
+    log.length = 0;
+    eq(await sha256(await b.openAttachment(mb)), await sha256(new Blob([bytes])));
+    eq(await sha256(await c.openAttachment(mc)), await sha256(new Blob([bytes])));
+    eq(puts().length, 0);
+  });
+
+  test('files: a chunk altered on the way from the relay is detected (INTEGRITY_*), fetched once more, never delivered', async () => {
+    const [a, b] = await contacts();
+    await a.sendFile(b.username, new Blob([randomBytes(50_000)]), { name: 'x.bin' });
+    const m = await recv(b);
+    const bad = async (entry, go) => {
+      if (entry.method !== 'GET') return null;
+      const body = new Uint8Array(await (await go()).arrayBuffer());
+      body[100] ^= 1;
+      return new Response(body, { status: 200 });
+    };
+    hook = bad;
+    log.length = 0;
+    let progressed = 0;
+    const e = await throwsCode(() => b.openAttachment(m, { onProgress: () => progressed++ }), 'INTEGRITY_CHUNK_ADDRESS');
+    eq(e.index, 0);
+    eq(progressed, 0);
+    eq(log.filter((x) => x.method === 'GET').length, 2); // the first chunk, twice
+    // Once the network behaves, the same file opens.
+    hook = null;
+    assert((await b.openAttachment(m)).size === 50_000, 'opens afterwards');
+  });
+
+  test('files: an upload resumes after the relay restarts mid-transfer, from the first chunk it lacks', async () => {
+    if (!restartRelay) return;
+    const [a, b] = await contacts();
+    const bytes = randomBytes(200_000); // 16 KiB chunks: 13
+    log.length = 0;
+    let restarted = null;
+    hook = async (entry) => {
+      if (entry.method === 'PUT' && puts().length === 4 && !restarted) restarted = restartRelay();
+      return null;
+    };
+    const waits = [];
+    const r = await a.sendFile(b.username, new Blob([bytes]), { name: 'resume.bin', onProgress: (p) => p.waiting && waits.push(p.done) });
+    hook = null;
+    assert(await restarted, 'the relay came back');
+    assert(waits.length > 0, 'the upload waited for the relay');
+    // Every chunk went up once, apart from at most the one under way at the restart.
+    const addresses = new Set(puts().map((e) => e.address));
+    eq(addresses.size, 13);
+    assert(puts().length <= 14, `${puts().length} PUTs for 13 chunks`);
+    eq(typeof r.sent[0].messageId, 'string');
+    await online(b, 30000);
+    const m = await recv(b, 60000);
+    eq(await sha256(await b.openAttachment(m)), await sha256(new Blob([bytes])));
+  });
+
+  test('files: cancelling an upload rejects with CANCELLED and sends nothing', async () => {
+    const [a, b] = await contacts();
+    const abort = new AbortController();
+    hook = async (entry) => {
+      if (entry.method === 'PUT' && puts().length === 2) abort.abort();
+      return null;
+    };
+    log.length = 0;
+    await throwsCode(() => a.sendFile(b.username, new Blob([randomBytes(100_000)]), { signal: abort.signal }), 'CANCELLED');
+    hook = null;
+    assert(puts().length <= 3, 'stopped');
+  });
+
+  test('files: teardown', async () => {
+    globalThis.fetch = realFetch;
+    for (const c of Object.values(users)) await c.logout();
+  });
+}
