@@ -203,6 +203,11 @@ export class Convo {
       case 'bytes':
         if (c) await this.host.note(c, 'A message this version of Sealpost cannot show arrived.', 'unsupported');
         return true;
+      case 'file':
+        // The package opens files (sendFile/openAttachment); this app does not show them
+        // yet: say one came rather than drop it.
+        if (c) await this.host.note(c, `${inc.own ? 'You sent' : `${c.username} sent`} a file; this version of Sealpost cannot show files yet.`, 'unsupported');
+        return true;
       default:
         return false;
     }

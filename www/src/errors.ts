@@ -50,6 +50,16 @@ export const FRIENDLY: Record<SealpostErrorCode | AppCode, string> = {
   SELF: 'That is your own username.',
   APP_FILES: 'Part of the app could not be loaded (a new version may be out). Reload the page.',
   PASSKEY: 'The passkey did not unlock Sealpost. Use your password.',
+  FILE_TOO_LARGE: 'That file is larger than the relay takes.',
+  FILE_INCOMPLETE: 'The file could not be read to its end, so it was not sent. Attach it again.',
+  FILE_INVALID_INFO: 'That file’s name cannot be sent (too long, or with characters that could disguise it). Rename it and attach it again.',
+  FILE_EXPIRED: 'This file expired on the relay: ask for it again.',
+  CANCELLED: 'Cancelled.',
+  INTEGRITY_CHUNK_ADDRESS: 'This file was altered on its way and was not opened.',
+  INTEGRITY_CHUNK: 'This file was altered on its way and was not opened.',
+  INTEGRITY_EXTENDED: 'This file was altered on its way and was not opened.',
+  INTEGRITY_TRUNCATED: 'This file was altered on its way and was not opened.',
+  INTEGRITY_HASH: 'This file was altered on its way and was not opened.',
 };
 
 /**

@@ -3,114 +3,79 @@
 //! reactions, read receipts, typing and timers, and the engine's rules exported for the
 //! app's stored history (so every app decides as the protocol says, not by guesswork).
 
-use js_sys::Object;
 use sealpost_core::UserId;
 use sealpost_engine::MsgId;
 use sealpost_engine::content::rules::{self, Sender, Stored, Verdict};
 use sealpost_engine::content::{Body, Content, Post};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::Client;
 use super::options::{SendOptionsJs, SendResultJs, get};
-use crate::crypto::{hex, to_js};
+use crate::crypto::hex;
 use crate::error::{Code, OrJs, err, invalid};
 
-/// The typed fields of a message's content, merged into the `IncomingMessage` object.
-#[derive(Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct View {
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    new_text: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reply_to: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_in: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    target: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    targets: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    emoji: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    active: Option<bool>,
-}
-
-fn view(content_type: u8, content: &[u8]) -> View {
-    let Ok(parsed) = Content::parse(content_type, content) else {
-        return View {
-            kind: "unknown",
-            ..View::default()
-        };
+/// Adds the typed content fields (`kind`, `text`, `target`, …) to a message object, set
+/// one by one: a serde struct for them cost about 1 KiB of the module's gzip budget.
+pub(crate) fn add_view(message: &JsValue, content_type: u8, content: &[u8]) {
+    let set = |k: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(message, &JsValue::from_str(k), &v);
     };
-    match parsed {
+    let id = |m: &MsgId| JsValue::from_str(&hex(&m.0));
+    let Ok(parsed) = Content::parse(content_type, content) else {
+        return set("kind", "unknown".into());
+    };
+    let kind = match parsed {
         Content::Post(Post {
             reply_to,
             expires_in,
             body,
         }) => {
-            let (kind, text) = match body {
-                Body::Text(t) => ("text", Some(t)),
-                Body::File(_) => ("file", None),
-            };
-            View {
-                kind,
-                text,
-                reply_to: reply_to.map(|id| hex(&id.0)),
-                expires_in,
-                ..View::default()
+            if let Some(r) = reply_to {
+                set("replyTo", id(&r));
+            }
+            if let Some(s) = expires_in {
+                set("expiresIn", s.into());
+            }
+            match body {
+                Body::Text(t) => {
+                    set("text", t.into());
+                    "text"
+                }
+                Body::File(_) => "file",
             }
         }
-        Content::Bytes(_) => View {
-            kind: "bytes",
-            ..View::default()
-        },
-        Content::Edit { target, text } => View {
-            kind: "edit",
-            target: Some(hex(&target.0)),
-            new_text: Some(text),
-            ..View::default()
-        },
-        Content::Delete { target } => View {
-            kind: "delete",
-            target: Some(hex(&target.0)),
-            ..View::default()
-        },
-        Content::Reaction { target, emoji } => View {
-            kind: "reaction",
-            target: Some(hex(&target.0)),
-            emoji: Some(emoji),
-            ..View::default()
-        },
-        Content::Read { targets } => View {
-            kind: "read",
-            targets: Some(targets.iter().map(|t| hex(&t.0)).collect()),
-            ..View::default()
-        },
-        Content::Typing { active } => View {
-            kind: "typing",
-            active: Some(active),
-            ..View::default()
-        },
-        Content::Timer { expires_in } => View {
-            kind: "timer",
-            expires_in: Some(expires_in.unwrap_or(0)),
-            ..View::default()
-        },
-    }
-}
-
-/// Adds the typed content fields (`kind`, `text`, `target`, …) to a message object.
-pub(crate) fn add_view(message: &JsValue, content_type: u8, content: &[u8]) {
-    if let (Some(obj), Ok(fields)) = (
-        message.dyn_ref::<Object>(),
-        to_js(&view(content_type, content)),
-    ) {
-        Object::assign(obj, &fields.unchecked_into());
-    }
+        Content::Bytes(_) => "bytes",
+        Content::Edit { target, text } => {
+            set("target", id(&target));
+            set("newText", text.into());
+            "edit"
+        }
+        Content::Delete { target } => {
+            set("target", id(&target));
+            "delete"
+        }
+        Content::Reaction { target, emoji } => {
+            set("target", id(&target));
+            set("emoji", emoji.into());
+            "reaction"
+        }
+        Content::Read { targets } => {
+            set(
+                "targets",
+                targets.iter().map(id).collect::<js_sys::Array>().into(),
+            );
+            "read"
+        }
+        Content::Typing { active } => {
+            set("active", active.into());
+            "typing"
+        }
+        Content::Timer { expires_in } => {
+            set("expiresIn", expires_in.unwrap_or(0).into());
+            "timer"
+        }
+    };
+    set("kind", kind.into());
 }
 
 fn msg_id(id: &str) -> Result<MsgId, JsValue> {
