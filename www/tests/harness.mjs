@@ -176,6 +176,11 @@ export function runner() {
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 /** WCAG 2.1 A and AA violations on the current screen, as readable lines. */
 export async function axeViolations(page, screen) {
+  // Contrast is judged on what stays on screen, not on a toast caught mid-fade (its
+  // opacity transition): with reduced motion the app shows and hides it at once. CI
+  // failed once on a fading toast (phone, chat over the limit).
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   await page.evaluate(AXE);
   const violations = await page.evaluate(async () => {
     // @ts-ignore: injected above
