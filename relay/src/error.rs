@@ -78,6 +78,16 @@ impl ApiError {
         self.status
     }
 
+    /// The human-readable message (also sent on the deposit socket).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The `Retry-After` seconds, if the refusal ends by itself.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     /// The stable code (also used in WebSocket error messages).
     pub fn code(&self) -> &'static str {
         self.code

@@ -199,7 +199,7 @@ pub fn app(state: AppState) -> Router {
 /// Protocol v2 (docs/PROTOCOL.md): the device directory, per-device mailboxes, key
 /// backups, link channels and attachment chunks.
 fn v2_routes(state: &AppState) -> Router<AppState> {
-    use routes::{backup, chunks, devices, fanout, links, mailbox};
+    use routes::{backup, chunks, deposit_socket, devices, fanout, links, mailbox};
     let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);
     // The token in front of the blob; the handler checks the blob's own size.
     let backup_limit = DefaultBodyLimit::max(state.limits.max_backup_v2_bytes.saturating_add(32));
@@ -230,6 +230,7 @@ fn v2_routes(state: &AppState) -> Router<AppState> {
             "/v2/mailboxes/{id}/{device}",
             post(mailbox::deposit).layer(blob_limit),
         )
+        .route("/v2/deposits", get(deposit_socket::ws))
         .route("/v2/mailboxes/{id}/{device}/token", post(mailbox::token))
         .route("/v2/mailboxes/{id}/{device}/blobs", get(mailbox::list))
         .route(

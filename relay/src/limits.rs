@@ -251,10 +251,15 @@ pub async fn per_ip(
         && !state.ip_limiter.allow(source)
     {
         state.metrics.rate_limited.inc();
-        return ApiError::rate_limited("too many requests from this address, slow down")
-            .into_response();
+        return ip_rate_limited().into_response();
     }
     next.run(req).await
+}
+
+/// `429 rate_limited` for an address over `--rate-ip-*` (per request, or per frame on
+/// the deposit socket).
+pub fn ip_rate_limited() -> ApiError {
+    ApiError::rate_limited("too many requests from this address, slow down")
 }
 
 /// The request timeout: `--request-timeout-secs`, or `--chunk-upload-timeout-secs` for a

@@ -25,7 +25,7 @@ use sealpost_core::auth;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use crate::address::{ClientSource, SourceSlot};
+use crate::address::{ClientSource, Source, SourceSlot};
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::limits::{PAGE, PAGE_BYTES};
@@ -36,13 +36,13 @@ use crate::{AppState, B64, now, random_bytes};
 /// Largest message a client may send (acknowledgements of up to 1000 ids fit easily).
 const MAX_CLIENT_MESSAGE: usize = 128 * 1024;
 /// How often the relay pings an idle connection.
-const PING_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(30);
 /// The WebSocket library's read buffer per connection. Its default (128 KiB, allocated
 /// up front) made an idle connection cost ~134 kB; client messages are small (an
 /// acknowledgement of 1000 ids is ~35 KiB and simply takes several reads).
-const READ_BUFFER: usize = 4 * 1024;
+pub(crate) const READ_BUFFER: usize = 4 * 1024;
 /// Frames are written out at once (every send flushes), so nothing needs buffering.
-const WRITE_BUFFER: usize = 0;
+pub(crate) const WRITE_BUFFER: usize = 0;
 /// Hand-offs queued per connection before it falls back to reading the store: a
 /// connection that does not keep up holds at most this many frames.
 const QUEUE: usize = 16;
@@ -261,7 +261,34 @@ pub async fn ws(
 ) -> Result<Response, ApiError> {
     let upgrade =
         upgrade.map_err(|r| ApiError::new(r.status(), "websocket_required", r.body_text()))?;
-    // Per address first: one address filling its share costs the others nothing.
+    let (permit, source_slot) = ws_slot(&state, source)?;
+    Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            Session {
+                state,
+                id,
+                seen_at: coarse_time(now()),
+                socket,
+                _permit: permit,
+                _source_slot: source_slot,
+                acks: Arc::new(Semaphore::new(ACKS_IN_FLIGHT)),
+            }
+            .run()
+            .await
+        }))
+}
+
+/// A WebSocket's place within the relay's caps: its address's share
+/// (`--max-ws-per-address`) first, so one address filling its share costs the others
+/// nothing, then the global `--max-ws-connections`. Held for as long as the socket is
+/// open; every kind of WebSocket the relay serves takes one.
+pub fn ws_slot(
+    state: &AppState,
+    source: Option<Source>,
+) -> Result<(OwnedSemaphorePermit, Option<SourceSlot>), ApiError> {
     let source_slot = match source {
         Some(source) => Some(state.ws_per_source.try_take(source).ok_or_else(|| {
             state.metrics.rate_limited.inc();
@@ -280,23 +307,7 @@ pub async fn ws(
             "too many WebSocket connections, retry later",
         ));
     };
-    Ok(upgrade
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| async move {
-            Session {
-                state,
-                id,
-                seen_at: coarse_time(now()),
-                socket,
-                _permit: permit,
-                _source_slot: source_slot,
-                acks: Arc::new(Semaphore::new(ACKS_IN_FLIGHT)),
-            }
-            .run()
-            .await
-        }))
+    Ok((permit, source_slot))
 }
 
 struct Session {

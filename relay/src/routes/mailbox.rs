@@ -58,7 +58,25 @@ pub async fn deposit(
     MailboxPath(mailbox): MailboxPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let outcome = store_blob(&state, mailbox, body).await;
+    let blob_id = deposit_blob(&state, mailbox, body.map_err(ApiError::from)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": hex::encode(blob_id) })),
+    ))
+}
+
+/// Stores one deposited blob and hands it to the mailbox's push; counted in the
+/// metrics either way. The one deposit path of `POST .../{device}` and of the deposit
+/// socket (`routes::deposit_socket`).
+pub async fn deposit_blob(
+    state: &AppState,
+    mailbox: Mailbox,
+    body: Result<Bytes, ApiError>,
+) -> Result<BlobId, ApiError> {
+    let outcome = match body {
+        Ok(body) => store_blob(state, mailbox, body).await,
+        Err(e) => Err(e),
+    };
     match &outcome {
         Ok(_) => state.metrics.deposits.inc(),
         Err(_) => state.metrics.deposits_refused.inc(),
@@ -109,12 +127,7 @@ pub fn too_large() -> ApiError {
     )
 }
 
-async fn store_blob(
-    state: &AppState,
-    mailbox: Mailbox,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let body = body?;
+async fn store_blob(state: &AppState, mailbox: Mailbox, body: Bytes) -> Result<BlobId, ApiError> {
     check_blob(state, &body, Some(&mailbox))?;
     if !state.mailbox_limiter.allow(mailbox) {
         state.metrics.rate_limited.inc();
@@ -133,10 +146,7 @@ async fn store_blob(
     {
         Deposit::Stored(seq) => {
             push(state, &mailbox, seq, frame.as_ref());
-            Ok((
-                StatusCode::CREATED,
-                Json(json!({ "id": hex::encode(blob_id) })),
-            ))
+            Ok(blob_id)
         }
         Deposit::UnknownMailbox => Err(unknown_device()),
         Deposit::OverQuota => Err(mailbox_full()),

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod chunks;
+pub mod deposit_socket;
 pub mod devices;
 pub mod fanout;
 pub mod links;

@@ -442,6 +442,31 @@ impl Ws {
             .unwrap();
     }
 
+    /// Sends one binary frame.
+    pub async fn send_binary(&mut self, frame: Vec<u8>) {
+        self.stream
+            .send(Message::Binary(frame.into()))
+            .await
+            .unwrap();
+    }
+
+    /// The close frame's reason once the relay closes the connection (skipping any
+    /// other message).
+    pub async fn closed_with(&mut self) -> String {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("the relay did not close the connection")
+            {
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                }
+                None | Some(Err(_)) => return String::new(),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
     /// The next JSON message, or `None` when the connection closes.
     pub async fn next(&mut self) -> Option<Value> {
         loop {
