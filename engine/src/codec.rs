@@ -104,6 +104,12 @@ impl<'a> Reader<'a> {
         self.bytes(len)
     }
 
+    /// Whether every byte was consumed (a format that grew an optional trailing part
+    /// reads it only when there is one).
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
     /// Fails unless every byte was consumed: trailing bytes are an error, so each value
     /// has exactly one encoding.
     pub fn finish(self) -> Result<()> {

@@ -10,7 +10,9 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use sealpost_core::padding::MAX_ENVELOPE_LEN;
-use sealpost_core::v2::group::{GroupSession, GroupState, MAX_GROUP_OP_LEN, MAX_GROUP_STATE_LEN};
+use sealpost_core::v2::group::{
+    GroupOp, GroupSession, GroupState, MAX_GROUP_OP_LEN, MAX_GROUP_STATE_LEN,
+};
 use sealpost_core::v2::{DeviceId, GroupId};
 use sealpost_core::{Error, Result, UserId};
 use zeroize::Zeroizing;
@@ -39,6 +41,23 @@ pub struct GroupEntry {
     pub session: GroupSession,
     /// Member devices that were sent this device's current chain.
     pub distributed: BTreeSet<(UserId, DeviceId)>,
+    /// The last operation applied here, to settle a concurrent one (PROTOCOL.md 27.4).
+    pub last: Option<LastStep>,
+}
+
+/// The last operation a device applied to a group, with the state before it: another
+/// operation signed for the same epoch that wins over it ([`wins_over`]) takes its place.
+///
+/// [`wins_over`]: sealpost_core::v2::group::wins_over
+#[derive(Clone)]
+pub struct LastStep {
+    /// The state it applied to.
+    pub before: GroupState,
+    /// The operation.
+    pub op: GroupOp,
+    /// This device signed it: if it loses, this device signs its change again against
+    /// the state that won.
+    pub mine: bool,
 }
 
 /// An operation or a chain that arrived before the operation it depends on, with the
@@ -189,6 +208,19 @@ impl Groups {
                 user.encode(&mut out);
             }
         }
+        // Last steps: a trailing part (stores written before it have none).
+        let last: Vec<&LastStep> = self
+            .groups
+            .values()
+            .filter_map(|g| g.last.as_ref())
+            .collect();
+        put_count(&mut out, last.len());
+        for l in last {
+            let before = l.before.to_bytes().map_err(|_| Error::Malformed)?;
+            put_var32(&mut out, &before);
+            put_var32(&mut out, l.op.to_bytes());
+            out.push(u8::from(l.mine));
+        }
         Ok(out)
     }
 
@@ -209,6 +241,7 @@ impl Groups {
                 GroupEntry {
                     session,
                     distributed,
+                    last: None,
                 },
             );
         }
@@ -258,6 +291,17 @@ impl Groups {
                 total,
                 waiting,
             });
+        }
+        if !r.is_empty() {
+            for _ in 0..r.count16(MAX_GROUPS, 9)? {
+                let before = GroupState::from_bytes(r.var32(MAX_GROUP_STATE_LEN)?)
+                    .map_err(|_| Error::Malformed)?;
+                let op = GroupOp::from_bytes(r.var32(MAX_GROUP_OP_LEN)?)
+                    .map_err(|_| Error::Malformed)?;
+                let mine = r.bool()?;
+                let entry = groups.groups.get_mut(before.id()).ok_or(Error::Malformed)?;
+                entry.last = Some(LastStep { before, op, mine });
+            }
         }
         r.finish()?;
         Ok(groups)

@@ -9,10 +9,11 @@
 mod support;
 
 use sealpost_core::v2::group::{Change, GroupError, GroupOp};
-use sealpost_core::v2::{DeviceBundle, GroupId, SessionStore};
+use sealpost_core::v2::{DeviceBundle, SessionStore};
 use sealpost_engine::codec::Codec;
 use sealpost_engine::payload::Payload;
-use sealpost_engine::{GroupRequest, Input, LookupOutcome, MsgId, Notice};
+use sealpost_engine::{GroupRequest, LookupOutcome};
+use support::groups::*;
 use support::*;
 
 /// Alice (two devices), bob and carol; alice knows bob and carol.
@@ -26,66 +27,6 @@ fn people(relay: &mut Relay) -> [Device; 4] {
         assert_eq!(alice.lookup(relay, T0, name), LookupOutcome::Found);
     }
     [alice, alice2, bob, carol]
-}
-
-/// Every device connects until nothing more arrives.
-fn settle(relay: &mut Relay, devices: &mut [&mut Device], now: u64) {
-    for _ in 0..6 {
-        for d in devices.iter_mut() {
-            d.receive(relay, now);
-        }
-    }
-}
-
-fn create(relay: &mut Relay, alice: &mut Device, members: &[&str]) -> GroupId {
-    alice.run(
-        relay,
-        T0 + 1,
-        Input::CreateGroup {
-            name: "friends".into(),
-            members: members.iter().map(|m| user(m)).collect(),
-        },
-    );
-    let (group, actor, change, epoch) = alice.group_events.last().cloned().unwrap();
-    assert_eq!((actor, epoch), (alice.user(), 1));
-    assert!(matches!(change, Change::Create { .. }));
-    group
-}
-
-fn say(relay: &mut Relay, d: &mut Device, group: GroupId, now: u64, text: &str) -> MsgId {
-    let msg_id = MsgId::random(&mut d.rng);
-    d.run(
-        relay,
-        now,
-        Input::SendToGroup {
-            group,
-            msg_id,
-            content_type: 1,
-            content: text.as_bytes().to_vec(),
-        },
-    );
-    msg_id
-}
-
-fn change(relay: &mut Relay, d: &mut Device, group: GroupId, now: u64, change: GroupRequest) {
-    d.run(relay, now, Input::ChangeGroup { group, change });
-}
-
-fn texts(d: &Device) -> Vec<String> {
-    d.group_delivered
-        .iter()
-        .map(|m| String::from_utf8(m.content.clone()).unwrap())
-        .collect()
-}
-
-fn refusals(d: &Device) -> Vec<GroupError> {
-    d.notices
-        .iter()
-        .filter_map(|n| match n {
-            Notice::GroupRefused { error, .. } => Some(*error),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]

@@ -23,7 +23,8 @@ use crate::action::{DepositHandle, IncomingGroupMessage, Notice, Output, Part};
 use crate::codec::Codec;
 use crate::event::GroupRequest;
 use crate::groups::{
-    GroupEntry, Held, MAX_GROUPS, MAX_HELD, MAX_OUTGOING, MAX_PENDING, Outgoing, Pending, Sent,
+    GroupEntry, Held, LastStep, MAX_GROUPS, MAX_HELD, MAX_OUTGOING, MAX_PENDING, Outgoing, Pending,
+    Sent,
 };
 use crate::msg_id::MsgId;
 use crate::payload::{GroupText, MAX_CONTENT_LEN, Payload, Secret};
@@ -33,7 +34,7 @@ pub const MAX_WAITING_GROUP_SENDS: usize = 64;
 
 /// What became of a pairwise group payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Step {
+pub(super) enum Step {
     /// It changed the group (an operation applied, a chain taken): held ones may apply.
     Applied,
     /// Ahead of this device's state: kept until the operation it depends on arrives.
@@ -43,7 +44,7 @@ enum Step {
 }
 
 impl Engine {
-    fn refuse_group(
+    pub(super) fn refuse_group(
         &self,
         group: Option<GroupId>,
         from: Option<UserId>,
@@ -80,6 +81,7 @@ impl Engine {
                     GroupEntry {
                         session,
                         distributed: BTreeSet::new(),
+                        last: None,
                     },
                 );
                 self.queue_op(&everyone, &[], None, &op);
@@ -129,6 +131,19 @@ impl Engine {
             GroupRequest::Demote(u) => Change::Demote(u),
             GroupRequest::Rekey => Change::Rekey,
         };
+        self.propose(rng, group, change, out);
+    }
+
+    /// Signs `change` against this device's state of `group`, applies it here and
+    /// queues it for every device concerned.
+    pub(super) fn propose<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        group: GroupId,
+        change: Change,
+        out: &mut Out,
+    ) {
+        let me = self.me.user_id;
         let Some(entry) = self.groups.groups.get_mut(&group) else {
             return self.refuse_group(Some(group), Some(me), GroupError::NotMember, out);
         };
@@ -136,6 +151,11 @@ impl Engine {
         match entry.session.propose(rng, &self.me.identity, change) {
             Ok((op, applied)) => {
                 let after = entry.session.state().clone();
+                entry.last = Some(LastStep {
+                    before: before.clone(),
+                    op: op.clone(),
+                    mine: true,
+                });
                 let added: Vec<UserId> = after
                     .members()
                     .keys()
@@ -201,7 +221,7 @@ impl Engine {
 
     /// Reports a verified change; a removal of this account ends the group here, a new
     /// key epoch makes this device give its next chain to every member device again.
-    fn after_apply(
+    pub(super) fn after_apply(
         &mut self,
         group: GroupId,
         op: &GroupOp,
@@ -230,15 +250,22 @@ impl Engine {
 
     /// A group operation or chain that arrived in a pairwise session; then whatever it
     /// made applicable among the held ones.
-    pub(super) fn group_payload(
+    pub(super) fn group_payload<R: CryptoRng + ?Sized>(
         &mut self,
+        rng: &mut R,
         now: u64,
         m: &OpenedMessage,
         payload: Payload,
         out: &mut Out,
     ) {
-        let step =
-            self.take_group_payload(m.sender, m.sender_device, &m.sender_identity, &payload, out);
+        let step = self.take_group_payload(
+            rng,
+            m.sender,
+            m.sender_device,
+            &m.sender_identity,
+            &payload,
+            out,
+        );
         match step {
             Step::Hold => {
                 if self.groups.held.len() >= MAX_HELD {
@@ -253,7 +280,7 @@ impl Engine {
                 out.persist(Part::Groups);
             }
             Step::Applied => {
-                self.retry_held(out);
+                self.retry_held(rng, out);
                 // Group messages that came before their chain: try them again now.
                 for (blob_id, bytes) in core::mem::take(&mut self.group_parked) {
                     self.receive_group_message(now, blob_id, &bytes, out);
@@ -264,7 +291,7 @@ impl Engine {
     }
 
     /// Applies held payloads until none applies any more.
-    fn retry_held(&mut self, out: &mut Out) {
+    fn retry_held<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, out: &mut Out) {
         loop {
             let held = core::mem::take(&mut self.groups.held);
             let mut progress = false;
@@ -273,9 +300,14 @@ impl Engine {
                     IdentityPublicKey::from_spki_der(&h.identity),
                     Payload::from_bytes(&h.payload),
                 ) {
-                    (Ok(identity), Ok(payload)) => {
-                        self.take_group_payload(h.from, h.from_device, &identity, &payload, out)
-                    }
+                    (Ok(identity), Ok(payload)) => self.take_group_payload(
+                        rng,
+                        h.from,
+                        h.from_device,
+                        &identity,
+                        &payload,
+                        out,
+                    ),
                     _ => Step::Done,
                 };
                 match step {
@@ -291,8 +323,9 @@ impl Engine {
         }
     }
 
-    fn take_group_payload(
+    fn take_group_payload<R: CryptoRng + ?Sized>(
         &mut self,
+        rng: &mut R,
         from: UserId,
         from_device: DeviceId,
         identity: &IdentityPublicKey,
@@ -300,7 +333,7 @@ impl Engine {
         out: &mut Out,
     ) -> Step {
         match payload {
-            Payload::GroupOp { state, op } => self.take_op(from, state.as_deref(), op, out),
+            Payload::GroupOp { state, op } => self.take_op(rng, from, state.as_deref(), op, out),
             Payload::SenderKey(Secret(bytes)) => {
                 let dist = match SenderKeyDistribution::from_bytes(bytes) {
                     Ok(d) => d,
@@ -333,7 +366,14 @@ impl Engine {
         }
     }
 
-    fn take_op(&mut self, from: UserId, state: Option<&[u8]>, op: &[u8], out: &mut Out) -> Step {
+    fn take_op<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        from: UserId,
+        state: Option<&[u8]>,
+        op: &[u8],
+        out: &mut Out,
+    ) -> Step {
         let op = match GroupOp::from_bytes(op) {
             Ok(op) => op,
             Err(e) => {
@@ -343,14 +383,21 @@ impl Engine {
         };
         let group = *op.group_id();
         if let Some(entry) = self.groups.groups.get_mut(&group) {
+            let before = entry.session.state().clone();
             return match entry.session.apply(&op) {
                 Ok(applied) => {
+                    entry.last = Some(LastStep {
+                        before,
+                        op: op.clone(),
+                        mine: false,
+                    });
                     self.after_apply(group, &op, applied.rekeyed, applied.removed, out);
                     Step::Applied
                 }
                 Err(GroupError::EpochAhead) => Step::Hold,
-                // Applied before (a copy, a re-send, a replay): nothing new.
-                Err(GroupError::OldEpoch) => Step::Done,
+                // Applied before (a copy, a re-send, a replay), or signed at the same
+                // time as the last one applied here (27.4).
+                Err(GroupError::OldEpoch) => self.concurrent_op(rng, group, &op, out),
                 Err(e) => {
                     self.refuse_group(Some(group), Some(*op.actor()), e, out);
                     Step::Done
@@ -381,6 +428,7 @@ impl Engine {
                     GroupEntry {
                         session,
                         distributed: BTreeSet::new(),
+                        last: None,
                     },
                 );
                 self.changed(group, &op, epoch, out);

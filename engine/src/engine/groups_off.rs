@@ -56,7 +56,14 @@ impl Engine {
         self.no_groups(Some(send.group), out);
     }
 
-    pub(super) fn group_payload(&mut self, _: u64, m: &OpenedMessage, _: Payload, out: &mut Out) {
+    pub(super) fn group_payload<R: CryptoRng + ?Sized>(
+        &mut self,
+        _: &mut R,
+        _: u64,
+        m: &OpenedMessage,
+        _: Payload,
+        out: &mut Out,
+    ) {
         out.notice(Notice::Unreadable { user: m.sender });
     }
 

@@ -13,6 +13,8 @@ mod devices;
 mod direct;
 mod directory;
 #[cfg(feature = "groups")]
+mod group_race;
+#[cfg(feature = "groups")]
 mod groups;
 #[cfg(not(feature = "groups"))]
 #[path = "groups_off.rs"]

@@ -243,7 +243,7 @@ impl Engine {
                 }
             }
             Ok(p @ (Payload::GroupOp { .. } | Payload::SenderKey(_))) => {
-                self.group_payload(now, &m, p, out);
+                self.group_payload(rng, now, &m, p, out);
             }
             Ok(Payload::ResetRequest(session)) => {
                 self.reset_requested(rng, now, &m, SessionId::from_bytes(session), out);

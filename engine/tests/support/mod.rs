@@ -6,6 +6,7 @@
 
 mod checks;
 mod fixture;
+pub mod groups;
 pub mod strangers;
 
 #[allow(unused_imports)] // not every test binary reads them
@@ -411,6 +412,14 @@ fn new_device(name: &str, keys_of: &str, n: usize, seed: u64) -> NewDevice {
 pub fn register(relay: &mut Relay, name: &str, seed: u64) -> Device {
     let (engine, outputs) =
         Engine::create_account(&mut rng(seed), new_device(name, name, 0, seed), T0).unwrap();
+    device_from(engine, outputs, relay, seed)
+}
+
+/// A new account `name` with the fixture keys of `keys_of` (there are three fixture
+/// identities; a test with more accounts shares them, which the protocol allows).
+pub fn register_as(relay: &mut Relay, name: &str, keys_of: &str, seed: u64) -> Device {
+    let (engine, outputs) =
+        Engine::create_account(&mut rng(seed), new_device(name, keys_of, 0, seed), T0).unwrap();
     device_from(engine, outputs, relay, seed)
 }
 

@@ -15,6 +15,7 @@
 //! - [`GroupSession`]: one device's view of one group; [`GroupError`]: why something was
 //!   refused, with stable codes.
 
+mod concurrent;
 mod error;
 mod message;
 mod op;
@@ -23,6 +24,7 @@ mod session;
 mod session_codec;
 mod state;
 
+pub use concurrent::wins_over;
 pub use error::{GroupError, GroupResult};
 pub use message::{GROUP_HEADER_BOX_LEN, GROUP_HEADER_LEN, GROUP_OVERHEAD, GROUP_VERSION};
 pub use op::{Change, GroupOp, MAX_GROUP_OP_LEN};

@@ -22,7 +22,7 @@ use crate::v2::session::{Chain, MAX_SKIPPED_KEYS};
 use crate::wire::{Reader, put_var32};
 
 const SESSION_TAG: [u8; 2] = [b'g', 1];
-const MAX_CHAINS: usize = MAX_MEMBERS * MAX_DEVICES;
+pub(super) const MAX_CHAINS: usize = MAX_MEMBERS * MAX_DEVICES;
 
 impl GroupSession {
     /// The encoding (secret: chain keys, the signing key). Applications store it

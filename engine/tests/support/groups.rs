@@ -1,0 +1,68 @@
+//! Group helpers for the engine tests: settle a set of devices, create a group, send to
+//! it, change it, and read what a device got.
+
+use sealpost_core::v2::GroupId;
+use sealpost_core::v2::group::{Change, GroupError};
+use sealpost_engine::{GroupRequest, Input, MsgId, Notice};
+
+use super::{Device, Relay, T0, user};
+
+/// Every device connects until nothing more arrives.
+pub fn settle(relay: &mut Relay, devices: &mut [&mut Device], now: u64) {
+    for _ in 0..6 {
+        for d in devices.iter_mut() {
+            d.receive(relay, now);
+        }
+    }
+}
+
+pub fn create(relay: &mut Relay, alice: &mut Device, members: &[&str]) -> GroupId {
+    alice.run(
+        relay,
+        T0 + 1,
+        Input::CreateGroup {
+            name: "friends".into(),
+            members: members.iter().map(|m| user(m)).collect(),
+        },
+    );
+    let (group, actor, change, epoch) = alice.group_events.last().cloned().unwrap();
+    assert_eq!((actor, epoch), (alice.user(), 1));
+    assert!(matches!(change, Change::Create { .. }));
+    group
+}
+
+pub fn say(relay: &mut Relay, d: &mut Device, group: GroupId, now: u64, text: &str) -> MsgId {
+    let msg_id = MsgId::random(&mut d.rng);
+    d.run(
+        relay,
+        now,
+        Input::SendToGroup {
+            group,
+            msg_id,
+            content_type: 1,
+            content: text.as_bytes().to_vec(),
+        },
+    );
+    msg_id
+}
+
+pub fn change(relay: &mut Relay, d: &mut Device, group: GroupId, now: u64, change: GroupRequest) {
+    d.run(relay, now, Input::ChangeGroup { group, change });
+}
+
+pub fn texts(d: &Device) -> Vec<String> {
+    d.group_delivered
+        .iter()
+        .map(|m| String::from_utf8(m.content.clone()).unwrap())
+        .collect()
+}
+
+pub fn refusals(d: &Device) -> Vec<GroupError> {
+    d.notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::GroupRefused { error, .. } => Some(*error),
+            _ => None,
+        })
+        .collect()
+}
