@@ -2,13 +2,14 @@
 // deletions for everyone, reactions, read receipts, typing and the disappearing timer.
 // What may be applied is the package's decision (checkAmendment/readApplies, run in the
 // worker); this file only stores and shows it. An amendment whose message has not
-// arrived yet is held (sealed in IndexedDB, bounded) and applied when it does.
+// arrived yet is held (sealed in IndexedDB, at most 256 per conversation: held.ts) and
+// applied when it does.
 
 import type { Account, Incoming } from './backend/types';
 import type { Contact, Msg } from './records';
-
-/** Held amendments per conversation at most (the engine's `MAX_HELD`). */
-const MAX_HELD = 256;
+import { displayName } from './records';
+import { HeldAmendments, MAX_HELD } from './held';
+import { newer } from './order';
 /** How long "typing…" shows after the last indicator (ms). */
 export const TYPING_SHOW_MS = 6_000;
 
@@ -49,7 +50,10 @@ export const settings = {
 };
 
 /** The fields of an incoming message that conversation content needs (kept for held ones). */
-type Held = Pick<Incoming, 'msgId' | 'sender' | 'conversation' | 'sentAt' | 'contentType' | 'content' | 'kind' | 'newText' | 'target' | 'emoji' | 'own'>;
+type Held = Pick<Incoming, 'msgId' | 'sender' | 'conversation' | 'sentAt' | 'contentType' | 'content' | 'kind' | 'newText' | 'target' | 'emoji' | 'own'> & {
+  /** When this device held it (ms): the oldest goes first. */
+  heldAt?: number;
+};
 
 const REFUSAL_TEXT: Record<string, string> = {
   AMEND_NOT_AUTHOR: 'An edit or deletion of a message by someone other than its author was refused.',
@@ -59,8 +63,12 @@ const REFUSAL_TEXT: Record<string, string> = {
 };
 
 export class Convo {
-  /** Held amendments by target message id. */
-  private held = new Map<string, Held[]>();
+  /** Amendments waiting for their message. */
+  private held = new HeldAmendments<Held>();
+  /** Read back at load, held again (oldest first) at start. */
+  private restored: Held[] = [];
+  /** Conversations told this session that an amendment waited too long and was dropped. */
+  private toldDropped = new Set<string>();
 
   private sweep: ReturnType<typeof setInterval> | null = null;
   private typingSent = new Map<string, number>();
@@ -69,6 +77,9 @@ export class Convo {
 
   /** Removes disappearing messages when their time comes (checked every few seconds). */
   start(all: () => Iterable<Msg>) {
+    for (const h of this.restored.sort((a, b) => (a.heldAt ?? 0) - (b.heldAt ?? 0)).splice(0)) {
+      for (const d of this.held.add(h)) void this.host.remove(`h:${d.msgId}`).catch(() => undefined);
+    }
     const run = () => {
       const now = Date.now() / 1000;
       for (const m of [...all()]) if (m.expiresAt !== undefined && m.expiresAt <= now) void this.host.removeMsg(m).catch(() => undefined);
@@ -160,10 +171,8 @@ export class Convo {
 
   /** A held amendment read back at load. */
   restoreHeld(h: Held) {
-    if (typeof h?.target !== 'string') return;
-    const list = this.held.get(h.target) ?? [];
-    list.push({ ...h, content: new Uint8Array(Object.values(h.content ?? {}) as number[]) });
-    this.held.set(h.target, list);
+    if (typeof h?.target !== 'string' || typeof h.conversation !== 'string') return;
+    this.restored.push({ ...h, content: new Uint8Array(Object.values(h.content ?? {}) as number[]) });
   }
 
   /** The stored message as the package's rules see it. */
@@ -206,7 +215,7 @@ export class Convo {
       case 'file':
         // The package opens files (sendFile/openAttachment); this app does not show them
         // yet: say one came rather than drop it.
-        if (c) await this.host.note(c, `${inc.own ? 'You sent' : `${c.username} sent`} a file; this version of Sealpost cannot show files yet.`, 'unsupported');
+        if (c) await this.host.note(c, `${inc.own ? 'You sent' : `${displayName(c)} sent`} a file; this version of Sealpost cannot show files yet.`, 'unsupported');
         return true;
       default:
         return false;
@@ -215,10 +224,7 @@ export class Convo {
 
   /** A new message was stored: apply what was held for it. */
   async arrived(m: Msg, msgId: string) {
-    const list = this.held.get(msgId);
-    if (!list) return;
-    this.held.delete(msgId);
-    for (const h of list) {
+    for (const h of this.held.take(msgId)) {
       await this.host.remove(`h:${h.msgId}`).catch(() => undefined);
       await this.amend(h, m);
     }
@@ -229,11 +235,15 @@ export class Convo {
     const c = this.host.contacts.get(inc.conversation);
     const verdict = await this.host.account.checkAmendment(inc, m ? this.target(m) : undefined);
     if (verdict === 'hold') {
-      const list = this.held.get(inc.target!) ?? [];
-      if ([...this.held.values()].reduce((n, l) => n + l.length, 0) >= MAX_HELD) return; // a flood: dropped
-      list.push(inc);
-      this.held.set(inc.target!, list);
-      await this.host.save(`h:${inc.msgId}`, inc);
+      const held: Held = { ...pickHeld(inc), heldAt: Date.now() };
+      const dropped = this.held.add(held);
+      await this.host.save(`h:${inc.msgId}`, held);
+      for (const d of dropped) await this.host.remove(`h:${d.msgId}`).catch(() => undefined);
+      // Said once per conversation and session: a flood makes one line, not thousands.
+      if (dropped.length && c && !this.toldDropped.has(c.userId)) {
+        this.toldDropped.add(c.userId);
+        await this.host.note(c, `More than ${MAX_HELD} edits, deletions or reactions waited for messages that have not arrived; the oldest were dropped.`, 'refused');
+      }
       return;
     }
     if (verdict !== 'apply' || !m) {
@@ -275,14 +285,15 @@ export class Convo {
     if (!newer(stamp, c.timer)) return;
     c.timer = { ...stamp, secs: inc.expiresIn ?? 0 };
     await this.host.saveContact(c);
-    const who = inc.own ? 'You' : c.username;
+    const who = inc.own ? 'You' : displayName(c);
     await this.host.note(c, c.timer.secs ? `${who} set disappearing messages to ${timerLabel(c.timer.secs)}.` : `${who} turned off disappearing messages.`, 'timer');
   }
 }
 
-/** `(sent_at, msg_id)` order (PROTOCOL.md 28.3): every device keeps the same one. */
-function newer(a: { at: number; id: string }, b?: { at: number; id: string }): boolean {
-  return !b || a.at > b.at || (a.at === b.at && a.id > b.id);
+/** The fields of an amendment kept while it waits (not the whole incoming message). */
+function pickHeld(inc: Held): Held {
+  const { msgId, sender, conversation, sentAt, contentType, content, kind, newText, target, emoji, own } = inc;
+  return { msgId, sender, conversation, sentAt, contentType, content, kind, newText, target, emoji, own };
 }
 
 /** The disappearing times offered. */

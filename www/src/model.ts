@@ -6,11 +6,12 @@ import type { Account, IdentityChangedDetails, Incoming, LinkState, Notice } fro
 import { errorCode, identityChange } from './backend/types';
 import { KV, deleteDb, historyDbName, openDb } from './idb';
 import type { Contact, Msg } from './records';
-import { noticeText } from './records';
+import { cleanName, displayName, noticeText } from './records';
 import { Outbox } from './outbox';
 import { dec, enc, randomId } from './util';
 import { type Body, parseBody } from './wire';
 import { Convo } from './convo';
+import { arrange, placeOf } from './order';
 
 const LABEL = 'sealpost/www/record/v1';
 
@@ -104,7 +105,7 @@ export class Model {
         this.drafts.set(d.peer, d.text);
       }
     }
-    for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
+    for (const [peer, list] of this.messages) this.messages.set(peer, arrange(list));
     this.outbox.loaded(this.byId.values());
     // A message caught mid-send by a reload goes back to the queue (same app id, so the
     // recipient drops it if the first attempt did arrive).
@@ -301,6 +302,15 @@ export class Model {
     this.outbox.kick();
   }
 
+  /** Names a contact (cleaned; '' goes back to the username). Local to the account. */
+  async rename(c: Contact, raw: string) {
+    const name = cleanName(raw);
+    if (name) c.name = name;
+    else delete c.name;
+    await this.saveContact(c);
+    this.emit({ contacts: true, peer: c.userId });
+  }
+
   async setVerified(c: Contact, v: boolean) {
     await this.account.setVerified(c.username, v);
     c.verified = v;
@@ -372,10 +382,12 @@ export class Model {
     await this.kv.delete(`m:${m.id}`);
   }
 
+  /** Adds `m` to its conversation where its writer put it (order.ts), whatever path brought it. */
   private push(m: Msg) {
     this.byId.set(m.id, m);
     if (!this.messages.has(m.peer)) this.messages.set(m.peer, []);
-    this.messages.get(m.peer)!.push(m);
+    const list = this.messages.get(m.peer)!;
+    list.splice(placeOf(list, m), 0, m);
   }
 
   /** Protocol v2: a marker line in the thread it concerns (or a passing note when none). */
@@ -393,7 +405,7 @@ export class Model {
       this.emit({ notice: n.detail || noticeText(n) });
       return;
     }
-    const m: Msg = { id: randomId(), peer: c.userId, dir: 'in', text: noticeText(n, c.username), at: Date.now(), state: 'delivered', notice: n.kind };
+    const m: Msg = { id: randomId(), peer: c.userId, dir: 'in', text: noticeText(n, displayName(c)), at: Date.now(), state: 'delivered', notice: n.kind };
     this.push(m);
     this.emit({ peer: c.userId, msg: m });
     await this.saveMsg(m);
@@ -421,21 +433,32 @@ export class Model {
     const h = JSON.parse(dec.decode(blob)) as History;
     if (h?.v !== 1 || !Array.isArray(h.contacts) || !Array.isArray(h.messages)) throw new Error('malformed history');
     for (const c of h.contacts) {
-      if (typeof c?.userId !== 'string' || typeof c.username !== 'string' || this.contacts.has(c.userId)) continue;
+      if (typeof c?.userId !== 'string' || typeof c.username !== 'string') continue;
+      const known = this.contacts.get(c.userId);
+      if (known) {
+        // Known here already: only a name this device lacks comes over (nothing is overwritten).
+        const name = typeof c.name === 'string' ? cleanName(c.name) : '';
+        if (name && !known.name) await this.rename(known, name);
+        continue;
+      }
       const copy: Contact = { ...c, key: randomId() };
+      if (typeof copy.name === 'string' && cleanName(copy.name)) copy.name = cleanName(copy.name);
+      else delete copy.name;
       this.contacts.set(copy.userId, copy);
       await this.save(`c:${copy.key}`, copy);
     }
     let n = 0;
     for (const m of h.messages) {
       if (typeof m?.id !== 'string' || typeof m.peer !== 'string' || typeof m.text !== 'string' || this.byId.has(m.id) || !this.contacts.has(m.peer)) continue;
-      delete m.wireId; // delivery reports go to the device that sent it
+      // The wire id stays: replies, edits and reactions name a sent message by it (its
+      // delivery reports still go to the device that sent it).
       if (m.dir === 'out') m.otherDevice = true;
       this.push(m);
+      this.outbox.loaded([m]);
       await this.saveMsg(m);
       n++;
     }
-    for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
+    for (const [peer, list] of this.messages) this.messages.set(peer, arrange(list));
     this.emit({ contacts: true });
     return n;
   }
@@ -477,6 +500,7 @@ export class Model {
       text: body.text ?? '',
       at: Date.now(),
       sentAt: inc.sentAt,
+      fromDevice: inc.fromDevice,
       state: 'delivered',
     };
     if (!(await this.convo.received(m, inc, c))) return;
@@ -506,7 +530,7 @@ export class Model {
     }
     const id = inc.msgId;
     if (this.byId.has(id)) return;
-    const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: Date.now(), sentAt: inc.sentAt, state: 'relay', otherDevice: true };
+    const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: Date.now(), sentAt: inc.sentAt, fromDevice: inc.fromDevice, state: 'relay', otherDevice: true };
     if (!(await this.convo.received(m, inc, c))) return;
     this.push(m);
     c.lastActivity = m.at;

@@ -9,6 +9,11 @@ export interface Contact {
   key: string;
   userId: string;
   username: string;
+  /**
+   * The name the user gave this contact (local to the account: sealed with the other
+   * records, carried by a device link and an export file; never sent to the contact).
+   */
+  name?: string;
   /** Pinned identity fingerprint. */
   fingerprint: string;
   verified: boolean;
@@ -23,6 +28,23 @@ export interface Contact {
   /** The conversation's disappearing time (PROTOCOL.md 28.3), newest by (at, id). */
   timer?: { secs: number; at: number; id: string };
   createdAt: number;
+}
+
+/** Longest contact name kept (characters). */
+export const MAX_NAME = 64;
+
+/**
+ * A contact name as stored: control characters, direction overrides (which could make a
+ * name read as another) and surrounding spaces gone, at most MAX_NAME characters; ''
+ * means none (the username shows).
+ */
+export function cleanName(raw: string): string {
+  return [...raw.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/gu, ' ').replace(/\s+/g, ' ').trim()].slice(0, MAX_NAME).join('').trim();
+}
+
+/** What screens, notices and notifications call a contact: the user's name for it, else the username. */
+export function displayName(c: Pick<Contact, 'name' | 'username'>): string {
+  return c.name || c.username;
 }
 
 export interface KeyChange {
@@ -40,6 +62,8 @@ export interface Msg {
   text: string;
   at: number; // local ms (send click or receipt)
   sentAt?: number; // sender clock, secs
+  /** The device that wrote it (the package's device id), for messages from other devices. */
+  fromDevice?: string;
   state: MsgState;
   error?: string;
   /** Protocol v2: the package's id of a sent message (its delivery reports name it). */

@@ -4,8 +4,8 @@
 // register, find each other, verify safety numbers (QR picture upload and digits),
 // chat both ways, queue offline, receive a backlog, a third context that logs in as one
 // of them, and a browser whose (fake) camera films a QR code; then the device steps
-// (devices.mjs), the rough edges on desktop and phone (edges.mjs) and the error texts
-// (errors.mjs). Screenshots of the main screens go to test-artifacts/.
+// (devices.mjs), the rough edges on desktop and phone (edges.mjs), the error texts
+// (errors.mjs) and the I/O-free rules (units.mjs). Screenshots of the main screens go to test-artifacts/.
 //
 //   node www/tests/e2e.mjs            (E2E_KEY_SIZE=4096 for the package default keys)
 //
@@ -17,6 +17,7 @@ import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
 import { runDevices } from './devices.mjs';
 import { runEdges } from './edges.mjs';
 import { checkErrorTexts } from './errors.mjs';
+import { runUnits } from './units.mjs';
 import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, lock, newContext, runner, startRelay, unlockIfAsked } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
@@ -83,6 +84,7 @@ try {
   pageB = await ctxB.newPage();
 
   await r.step('every error code the package can raise has friendly text (errors.mjs)', checkErrorTexts);
+  await runUnits(r);
 
   const ok = await r.step('A and B register in independent contexts (keys in a worker, with progress)', async () => {
     await Promise.all([register(pageA, 'alice', { screenshots: true }), register(pageB, 'bob')]);

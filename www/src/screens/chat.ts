@@ -2,6 +2,7 @@
 // and the key-changed banner.
 
 import type { Contact, Msg } from '../records';
+import { displayName } from '../records';
 import { badge, timeEl, toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
@@ -102,7 +103,7 @@ function updateMsgEl(el: HTMLElement, msg: Msg) {
 function chatHeader(c: Contact): (Node | string)[] {
   return [
     h('a.back', { href: '#/', 'aria-label': 'Back to chats' }, '‹'),
-    h('h2.chat-title', { tabIndex: -1 }, c.username),
+    h('h2.chat-title', { tabIndex: -1 }, displayName(c), c.name ? h('span.handle', null, ` @${c.username}`) : null),
     typingEl(c),
     badge(c),
     ...(ui.model?.direct.has(c.userId) ? [h('span.badge.direct', { 'data-testid': 'direct', title: 'Messages go straight to their browser, still end-to-end encrypted' }, 'direct')] : []),
@@ -114,7 +115,7 @@ function chatHeader(c: Contact): (Node | string)[] {
 function keyBanner(c: Contact): (Node | string)[] {
   if (!c.keyChanged) return [];
   return [
-    h('strong', null, `${c.username}'s key changed.`),
+    h('strong', null, `${displayName(c)}'s key changed.`),
     ' This happens when they reinstall or log in again — or when someone tries to listen in. Nothing more will be sent until you look. ',
     h('a.button.warn', { href: `#/contact/${c.userId}`, 'data-testid': 'review-key' }, 'Review'),
   ];
@@ -124,14 +125,14 @@ function keyBanner(c: Contact): (Node | string)[] {
 export function showChat(c: Contact): boolean {
   const m = ui.model!;
   m.activePeer = c.userId;
-  const list = h('ol.messages', { 'aria-label': `Messages with ${c.username}`, 'data-testid': 'messages', tabIndex: 0 });
+  const list = h('ol.messages', { 'aria-label': `Messages with ${displayName(c)}`, 'data-testid': 'messages', tabIndex: 0 });
   const els = new Map<string, HTMLElement>();
   for (const msg of m.messages.get(c.userId) ?? []) {
-    const el = msgEl(msg, c.username);
+    const el = msgEl(msg, displayName(c));
     els.set(msg.id, el);
     list.append(el);
   }
-  const text = h('textarea#compose', { rows: 1, placeholder: 'Message', 'aria-label': `Message to ${c.username}`, 'data-testid': 'compose' });
+  const text = h('textarea#compose', { rows: 1, placeholder: 'Message', 'aria-label': `Message to ${displayName(c)}`, 'data-testid': 'compose' });
   text.value = m.drafts.get(c.userId) ?? '';
   const limit = messageLimit(text);
   const send = h('button.primary', { type: 'submit', 'data-testid': 'send' }, 'Send');
@@ -196,7 +197,7 @@ function applyKeyState(c: Contact) {
   if (!ui.chatState) return;
   ui.chatState.text.disabled = ui.chatState.send.disabled = !!c.keyChanged;
   // Rebuilt only when what they show changed, so focus on their links stays put.
-  const sig = `${c.keyChanged ? 'k' : ''}${c.verified ? 'v' : ''}${ui.model?.direct.has(c.userId) ? 'd' : ''}t${c.timer?.secs ?? 0}`;
+  const sig = `${c.keyChanged ? 'k' : ''}${c.verified ? 'v' : ''}n${c.name ?? ''}${ui.model?.direct.has(c.userId) ? 'd' : ''}t${c.timer?.secs ?? 0}`;
   if (ui.chatState.header.dataset.sig === sig) return;
   ui.chatState.header.dataset.sig = sig;
   ui.chatState.banner.hidden = !c.keyChanged;
@@ -225,13 +226,17 @@ export function renderChatUpdate(msg?: Msg, oldId?: string) {
   }
   if (el) {
     // Rebuilt: an edit, deletion, reaction or read receipt changes more than the state.
-    const fresh = msgEl(msg, c.username);
+    const fresh = msgEl(msg, displayName(c));
     el.replaceWith(fresh);
     ui.chatState.els.set(msg.id, fresh);
   } else {
-    el = msgEl(msg, c.username);
+    el = msgEl(msg, displayName(c));
     ui.chatState.els.set(msg.id, el);
-    ui.chatState.list.append(el);
+    // Usually the newest; one its writer sent before others already shown goes before them.
+    const list = m.messages.get(peer) ?? [];
+    const next = list[list.length - 1] === msg ? undefined : list.slice(list.indexOf(msg) + 1).map((x) => ui.chatState!.els.get(x.id)).find((x) => x);
+    if (next) next.before(el);
+    else ui.chatState.list.append(el);
     if (ui.chatState.stick || msg.dir === 'out') scrollToEnd();
   }
   if (msg.dir === 'in' && document.visibilityState === 'visible') void m.markRead(c);

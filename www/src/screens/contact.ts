@@ -8,6 +8,8 @@ import { cameraScanButton, decodeImageFile, drawQr } from '../qr';
 import { friendly } from '../errors';
 import { badge, focusHeading, toast, ui } from '../ui';
 import { h, sleep } from '../util';
+import { displayName } from '../records';
+import { nameForm } from './contacts';
 
 /** A safety number as twelve groups of five digits, read out whole by screen readers. */
 function digitsEl(testid: string, label: string, safety: SafetyInfo) {
@@ -109,12 +111,13 @@ export async function showContact(c: Contact, focus = false) {
       )
     : null;
   ui.paneEl.replaceChildren(
-    h('header.chat-head', null, h('a.back', { href: `#/chat/${c.userId}`, 'aria-label': 'Back to the chat' }, '‹'), h('h2.chat-title', { tabIndex: -1 }, c.username), badge(c)),
+    h('header.chat-head', null, h('a.back', { href: `#/chat/${c.userId}`, 'aria-label': 'Back to the chat' }, '‹'), h('h2.chat-title', { tabIndex: -1 }, displayName(c), c.name ? h('span.handle', null, ` @${c.username}`) : null), badge(c)),
     h(
       'div.contact',
       null,
       changed ?? '',
       newSection ?? '',
+      nameForm(c),
       oldGone ? '' : h('h3', null, kc ? 'Safety number with the key you had' : 'Safety number'),
       oldGone ? '' : h('p', null, !kc
         ? `Compare these digits with ${c.username}, in person or on a call, or scan each other's code. If they match, nobody is in the middle.`

@@ -4,6 +4,7 @@
 // disappearing-time picker and typing line.
 
 import type { Contact, Msg } from '../records';
+import { displayName } from '../records';
 import { TIMER_CHOICES } from '../convo';
 import { friendly } from '../errors';
 import { toast, ui } from '../ui';
@@ -145,6 +146,6 @@ export function timerEl(c: Contact): HTMLElement {
 /** "typing…" under the chat title while the contact types (opt-in on their side). */
 export function typingEl(c: Contact): HTMLElement {
   const until = ui.model?.typingUntil.get(c.userId) ?? 0;
-  return h('span.typing', { 'data-testid': 'typing', 'aria-live': 'polite', hidden: until <= Date.now() }, `${c.username} is typing…`);
+  return h('span.typing', { 'data-testid': 'typing', 'aria-live': 'polite', hidden: until <= Date.now() }, `${displayName(c)} is typing…`);
 }
 

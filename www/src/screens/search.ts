@@ -2,6 +2,7 @@
 // in IndexedDB, so the only plaintext index is this page's memory; nothing is written).
 
 import type { Msg } from '../records';
+import { displayName } from '../records';
 import { timeEl, ui } from '../ui';
 import { h } from '../util';
 
@@ -44,7 +45,8 @@ export function resultItems(): HTMLElement[] {
   const found = matches(query);
   if (!found.length) return [h('li.empty', { 'data-testid': 'search-none' }, `No messages contain “${query}”.`)];
   return found.map((m) => {
-    const name = ui.model?.contacts.get(m.peer)?.username ?? '';
+    const c = ui.model?.contacts.get(m.peer);
+    const name = c ? displayName(c) : '';
     return h(
       'li',
       null,

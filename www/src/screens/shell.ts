@@ -15,6 +15,8 @@ import { showAccount } from './account';
 import { removeFromChat, renderChatUpdate, renderTyping, showChat } from './chat';
 import { jumpToResult, query, resultItems, searchBox } from './search';
 import { showContact } from './contact';
+import { contactItems, sideView, viewSwitch } from './contacts';
+import { displayName } from '../records';
 import { showDevices } from './devices';
 
 /**
@@ -232,7 +234,7 @@ function renderShell() {
   const storageBanner = h('p.storage-banner', { hidden: true, 'data-testid': 'storage-banner' });
   // Markers that belong to no conversation (the sender is unknown): listed here until dismissed.
   noticeEl = h('div.banner.info.loose-notices', { role: 'status', hidden: true, 'data-testid': 'loose-notices' });
-  const side = h('nav.side', { 'aria-label': 'Chats' }, form, searchBox(renderList), storageBanner, noticeEl, h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
+  const side = h('nav.side', { 'aria-label': 'Chats' }, form, searchBox(renderList), storageBanner, noticeEl, viewSwitch(renderList), h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
   // Screen readers hear incoming messages (in any conversation) here, and only those.
   const announcer = h('div.sr-only', { role: 'status', 'data-testid': 'announcer' });
   const heard: string[] = [];
@@ -240,7 +242,8 @@ function renderShell() {
   let announceTimer = 0;
   m.on((w) => {
     if (!w.msg || w.msg.dir !== 'in' || w.oldId || w.msg.notice) return;
-    const from = m.contacts.get(w.msg.peer)?.username ?? 'someone';
+    const c = m.contacts.get(w.msg.peer);
+    const from = c ? displayName(c) : 'someone';
     heard.push(`New message from ${from}: ${w.msg.text.slice(0, 100)}`);
     senders.push({ peer: w.msg.peer, name: from });
     // A backlog arrives in a burst: one announcement (and notification) for it.
@@ -273,6 +276,12 @@ function renderList() {
     listEl.replaceChildren(...resultItems());
     return;
   }
+  if (sideView === 'contacts') {
+    listEl.setAttribute('aria-label', 'Contacts');
+    listEl.replaceChildren(...contactItems());
+    return;
+  }
+  listEl.setAttribute('aria-label', 'Conversations');
   const focused = listEl.contains(document.activeElement) ? (document.activeElement as HTMLElement).closest<HTMLElement>('a.conv')?.dataset.peer : undefined;
   const items = m.sortedContacts().map((c) => {
     const msgs = m.messages.get(c.userId) ?? [];
@@ -283,11 +292,11 @@ function renderList() {
       h(
         'a.conv',
         { href: `#/chat/${c.userId}`, 'aria-current': c.userId === cur ? 'page' : undefined, 'data-testid': `conv-${c.username}`, 'data-peer': c.userId },
-        h('span.avatar', { 'aria-hidden': 'true' }, c.username.slice(0, 1).toUpperCase()),
+        h('span.avatar', { 'aria-hidden': 'true' }, displayName(c).slice(0, 1).toUpperCase()),
         h(
           'span.conv-main',
           null,
-          h('span.conv-name', null, c.username, ' ', c.keyChanged ? h('span.mini.changed', null, 'Key changed') : c.verified ? h('span.mini.verified', null, 'Verified') : null),
+          h('span.conv-name', null, h('bdi', null, displayName(c)), ' ', c.keyChanged ? h('span.mini.changed', null, 'Key changed') : c.verified ? h('span.mini.verified', null, 'Verified') : null),
           last
             ? h('span.conv-last', null, last.dir === 'out' ? 'You: ' : '', h('bdi', { dir: 'auto' }, last.text.slice(0, 200)))
             : h('span.conv-last', null, 'No messages yet'),

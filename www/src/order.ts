@@ -1,0 +1,63 @@
+// Orders without I/O, shared by the conversation code and its unit test
+// (www/tests/units.mjs): which of two edits, reactions or timers holds, and where an
+// arriving message goes in its conversation.
+
+/** A sender's clock (s) and the package's message id. */
+export interface Stamp {
+  at: number;
+  id: string;
+}
+
+/**
+ * Whether `a` comes after `b` in `(sent_at, msg_id)` order (PROTOCOL.md 28.3; the
+ * engine's `rules::newer`): every device keeps the same edit, reaction and timer. Kept
+ * here rather than asked of the package: it is one tuple comparison, and the worker would
+ * cost a round trip for each (the package does not export it).
+ */
+export function newer(a: Stamp, b?: Stamp): boolean {
+  return !b || a.at > b.at || (a.at === b.at && a.id > b.id);
+}
+
+/** What placing a message needs to know of it. */
+export interface Placed {
+  /** A marker line, not a message. */
+  notice?: string;
+  /** The sender's clock (s); absent on messages this device wrote. */
+  sentAt?: number;
+  /** The device that wrote it; absent on messages this device wrote. */
+  fromDevice?: string;
+}
+
+/** Whose clock `m.sentAt` is (its writing device); null for this device's own messages and markers. */
+function writer(m: Placed): string | null {
+  return m.notice || m.sentAt === undefined || !m.fromDevice ? null : m.fromDevice;
+}
+
+/**
+ * Where `m` goes in `list` (the index to insert at): before the messages of the same
+ * writing device that it was sent before, whatever path brought them first. A direct
+ * channel opened mid-burst can hand over a device's later messages while earlier ones
+ * are still on the relay; each is then shown where its writer put it. Other devices'
+ * messages keep their places (their clocks are not compared: a contact's phone and
+ * laptop may disagree by seconds), and so do one device's messages sent within the same
+ * second (the order they came in: `sent_at` has nothing finer).
+ */
+export function placeOf(list: readonly Placed[], m: Placed): number {
+  const who = writer(m);
+  let at = list.length;
+  if (!who) return at;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const x = list[i];
+    if (writer(x) !== who) continue;
+    if (x.sentAt! > m.sentAt!) at = i;
+    else break;
+  }
+  return at;
+}
+
+/** `list` in arrival order (by `at`), each placed as it was when it arrived (placeOf). */
+export function arrange<T extends Placed & { at: number }>(list: T[]): T[] {
+  const out: T[] = [];
+  for (const m of [...list].sort((a, b) => a.at - b.at)) out.splice(placeOf(out, m), 0, m);
+  return out;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// Unit tests of the PWA's I/O-free rules, bundled with esbuild (Vite's own) and run in
+// Node: where an arriving message goes in its conversation (order.ts: a direct channel
+// opened mid-burst hands over later messages before earlier ones still on the relay) and
+// the held amendments' bound (held.ts: 256 per conversation, the oldest dropped).
+//
+//   node www/tests/units.mjs          (also part of www/tests/e2e.mjs)
+
+import { build } from 'esbuild';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+
+/** The modules, compiled in memory. */
+async function load() {
+  const out = await build({
+    stdin: { contents: "export * from './order.ts'; export * from './held.ts';", resolveDir: src, loader: 'ts' },
+    bundle: true,
+    format: 'esm',
+    write: false,
+    platform: 'neutral',
+  });
+  return import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
+}
+
+function expect(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+/** Runs the checks on `r` (a harness runner). */
+export async function runUnits(r) {
+  const { arrange, placeOf, newer, HeldAmendments } = await load();
+  const texts = (list) => list.map((m) => m.text).join(' ');
+
+  await r.step('units: a sender\'s messages show in the order it sent them, whatever path brought them first', async () => {
+    // B sends b1..b6 over seconds 10..15; the relay has b1, b2; a direct channel opens and
+    // carries b5, b6; A replies; then the relay's b3, b4 arrive.
+    const b = (n, extra = {}) => ({ text: `b${n}`, dir: 'in', sentAt: 9 + n, fromDevice: 'B1', ...extra });
+    const list = [];
+    const arrive = (m) => list.splice(placeOf(list, m), 0, m);
+    for (const m of [b(1), b(2), b(5), b(6), { text: 'a1', dir: 'out' }, b(3), b(4)]) arrive(m);
+    expect(texts(list) === 'b1 b2 b3 b4 b5 b6 a1', `got ${texts(list)}`);
+    // Markers and this device's own messages are never moved; messages of the same second
+    // keep the order they came in (there is nothing finer to go by).
+    const l2 = [];
+    for (const m of [b(1), { text: 'note', dir: 'in', notice: 'missing', sentAt: 99 }, b(1, { text: 'b1bis' }), b(0)]) l2.splice(placeOf(l2, m), 0, m);
+    expect(texts(l2) === 'b0 b1 note b1bis', `same second: got ${texts(l2)}`);
+    // Each writing device is ordered by its own clock, never against another's (this
+    // account's other devices, or the contact's second device with a clock behind).
+    const own = (n) => ({ text: `o${n}`, dir: 'out', otherDevice: true, sentAt: 100 + n, fromDevice: 'A2' });
+    const l3 = [];
+    for (const m of [own(2), b(1), own(1), b(2, { fromDevice: 'B2', sentAt: 1 })]) l3.splice(placeOf(l3, m), 0, m);
+    expect(texts(l3) === 'o1 o2 b1 b2', `per device: got ${texts(l3)}`);
+    // After a reload (stored by arrival time) the same order comes back.
+    const stored = [b(1), b(2), b(5), b(6), { text: 'a1', dir: 'out' }, b(3), b(4)].map((m, i) => ({ ...m, at: 1000 + i }));
+    expect(texts(arrange(stored.reverse())) === 'b1 b2 b3 b4 b5 b6 a1', 'arrange after a reload');
+  });
+
+  await r.step('units: (sent_at, msg_id) order decides between two edits, reactions or timers', async () => {
+    expect(newer({ at: 2, id: '00' }, { at: 1, id: 'ff' }), 'a later second wins');
+    expect(newer({ at: 1, id: 'b0' }, { at: 1, id: 'a0' }) && !newer({ at: 1, id: 'a0' }, { at: 1, id: 'b0' }), 'the same second: the larger id');
+    expect(!newer({ at: 1, id: 'a0' }, { at: 1, id: 'a0' }), 'the same one again does not replace itself');
+    expect(newer({ at: 0, id: '' }), 'anything beats nothing');
+  });
+
+  await r.step('units: at most 256 amendments wait per conversation, the oldest dropped, other conversations untouched', async () => {
+    const held = new HeldAmendments();
+    const a = (i, conversation = 'c1') => ({ msgId: `m${i}`, target: `t${i % 7}`, conversation });
+    for (let i = 0; i < 10; i++) expect(held.add(a(i, 'c2')).length === 0, 'room in c2');
+    let dropped = [];
+    for (let i = 0; i < 300; i++) dropped.push(...held.add(a(i)));
+    expect(held.count('c1') === 256 && held.count('c2') === 10, `counts ${held.count('c1')}, ${held.count('c2')}`);
+    expect(dropped.length === 44 && dropped.every((d, i) => d.msgId === `m${i}`), 'the 44 oldest of c1 went, oldest first');
+    expect(held.add(a(299)).length === 0 && held.count('c1') === 256, 'a replay of a held one is not held twice');
+    // What waits for a target comes out in the order it came, and leaves the count.
+    const t3 = held.take('t3');
+    expect(t3.length > 0 && t3.every((h) => h.target === 't3') && t3.every((h, i) => i === 0 || Number(h.msgId.slice(1)) > Number(t3[i - 1].msgId.slice(1))), 'take: in order');
+    expect(held.take('t3').length === 0, 'taken once');
+    expect(held.count('c1') + held.count('c2') === 266 - t3.length, 'counts follow take');
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { runner } = await import('./harness.mjs');
+  const r = runner();
+  await runUnits(r);
+  process.exit(r.summary() ? 1 : 0);
+}
