@@ -5,9 +5,10 @@
 
 import type { SealpostErrorCode } from 'sealpost-wasm';
 import { AppError, errorCode } from './backend/types';
+import type { ExportErrorCode } from './exportfile';
 
-/** Codes the app itself raises (backend/, model.ts, lazy.ts). */
-type AppCode = 'INTEGRITY' | 'RELAY_BUSY' | 'SELF' | 'APP_FILES' | 'PASSKEY';
+/** Codes the app itself raises (backend/, model.ts, lazy.ts, exportfile.ts). */
+type AppCode = 'INTEGRITY' | 'RELAY_BUSY' | 'SELF' | 'APP_FILES' | 'PASSKEY' | ExportErrorCode;
 
 const TRY_AGAIN = 'Try again; if it keeps happening, reload the page.';
 
@@ -50,6 +51,10 @@ export const FRIENDLY: Record<SealpostErrorCode | AppCode, string> = {
   SELF: 'That is your own username.',
   APP_FILES: 'Part of the app could not be loaded (a new version may be out). Reload the page.',
   PASSKEY: 'The passkey did not unlock Sealpost. Use your password.',
+  EXPORT_NOT_SEALPOST: 'That is not a Sealpost export file. Nothing was changed.',
+  EXPORT_DAMAGED: 'That export file is damaged or cut short, so it was not used. Nothing was changed; try another copy of the file.',
+  EXPORT_WRONG_PASSWORD: 'Wrong password for this export file (or its first bytes were changed). Nothing was changed.',
+  EXPORT_TOO_LARGE: 'That file is larger than any Sealpost export. Nothing was changed.',
   FILE_TOO_LARGE: 'That file is larger than the relay takes.',
   FILE_INCOMPLETE: 'The file could not be read to its end, so it was not sent. Attach it again.',
   FILE_INVALID_INFO: 'That file’s name cannot be sent (too long, or with characters that could disguise it). Rename it and attach it again.',

@@ -5,7 +5,7 @@
 // chat both ways, queue offline, receive a backlog, a third context that logs in as one
 // of them, and a browser whose (fake) camera films a QR code; then the device steps
 // (devices.mjs), the rough edges on desktop and phone (edges.mjs), the error texts
-// (errors.mjs) and the I/O-free rules (units.mjs). Screenshots of the main screens go to test-artifacts/.
+// (errors.mjs), the I/O-free rules (units.mjs) and issue 14 on a phone (phone.mjs). Screenshots of the main screens go to test-artifacts/.
 //
 //   node www/tests/e2e.mjs            (E2E_KEY_SIZE=4096 for the package default keys)
 //
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
 import { runDevices } from './devices.mjs';
 import { runEdges } from './edges.mjs';
+import { runPhone } from './phone.mjs';
 import { checkErrorTexts } from './errors.mjs';
 import { runUnits } from './units.mjs';
 import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, lock, newContext, runner, startRelay, unlockIfAsked } from './harness.mjs';
@@ -672,6 +673,8 @@ try {
   await runDevices(r, { relayBin, problems });
   // Issue 14's rough edges, desktop and phone (their own relay and browser).
   await runEdges(r, { relayBin, problems });
+  // Issue 14's conversation features, contacts and export on a phone (their own relay and browser).
+  await runPhone(r, { relayBin, problems });
 
   await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
     expect(problems.length === 0, problems.join('\n'));

@@ -9,6 +9,7 @@ import { toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
 import { settings } from '../convo';
+import { exportBox, importBox } from './transfer';
 
 export function showAccount() {
   const m = ui.model!;
@@ -55,6 +56,8 @@ export function showAccount() {
       passkeyBox(m.account),
       h('p', null, toggle('Send read receipts (your contacts see when you read their messages)', 'read-receipts', () => settings.readReceipts, (v) => (settings.readReceipts = v))),
       h('p', null, toggle('Send typing indicators', 'typing-toggle', () => settings.typing, (v) => (settings.typing = v))),
+      exportBox(),
+      importBox(),
       h(
         'button.warn',
         {

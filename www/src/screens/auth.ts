@@ -13,6 +13,7 @@ import { setScreen, timeEl, toast } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
 import { enter, showElsewhere, takeOver, takeOverRequested } from './shell';
+import { showRestore } from './transfer';
 
 function progressView() {
   const bar = h('progress', { max: 1, value: 0, 'aria-label': 'Progress' });
@@ -103,6 +104,7 @@ export async function showAuth(initial: 'register' | 'login' = 'register') {
   tabReg.onclick = () => ((mode = 'register'), render());
   tabLog.onclick = () => ((mode = 'login'), render());
   const linkBtn = h('button.link', { type: 'button', 'data-testid': 'link-from-device', onclick: () => showLinkNew() }, 'Link from another device');
+  const restoreBtn = h('button.link', { type: 'button', 'data-testid': 'restore-from-file', onclick: () => showRestore(defaultDeviceName(), () => void showAuth('login')) }, 'Restore from an export file');
   const form = authForm(
     'auth-title',
     err,
@@ -150,6 +152,7 @@ export async function showAuth(initial: 'register' | 'login' = 'register') {
     }, tabReg, tabLog),
     panel,
     linkBtn,
+    restoreBtn,
   );
   render();
   setScreen('auth', h('main.center', null, form));

@@ -20,11 +20,12 @@ import { displayName } from '../records';
 import { showDevices } from './devices';
 
 /**
- * Opens the main screen on `acct`. `history`: what a device link brought; `fresh`: the
+ * Opens the main screen on `acct`. `history`: what a device link (or, `from: 'file'`, an
+ * export file) brought; `fresh`: the
  * account was just created or added here (a moment to ask for persistent storage);
  * `resumed`: opened from this tab's session (session.ts), otherwise kept for it.
  */
-export async function enter(acct: Account, { history, fresh = false, resumed = false }: { history?: Uint8Array; fresh?: boolean; resumed?: boolean } = {}) {
+export async function enter(acct: Account, { history, fresh = false, resumed = false, from = 'link' }: { history?: Uint8Array; fresh?: boolean; resumed?: boolean; from?: 'link' | 'file' } = {}) {
   // The package keeps the account open in one tab at a time (a Web Lock it took before
   // reading anything). Another tab's "Use here" closes it here: the keys are gone, so
   // stop and offer to take it back.
@@ -58,8 +59,9 @@ export async function enter(acct: Account, { history, fresh = false, resumed = f
   route();
   void checkPersistence(fresh);
   if (!resumed) void keepSession(acct);
-  if (imported >= 0) toast(`Linked. ${imported} message${imported === 1 ? '' : 's'} came over from your other device.`);
-  else if (imported === -2) toast('Linked, but the message history from your other device could not be opened.');
+  const plural = imported === 1 ? '' : 's';
+  if (imported >= 0) toast(from === 'file' ? `Restored. ${imported} message${plural} came from the file.` : `Linked. ${imported} message${plural} came over from your other device.`);
+  else if (imported === -2) toast(from === 'file' ? 'Logged in, but the messages in the file could not be read.' : 'Linked, but the message history from your other device could not be opened.');
 }
 
 /** "Use here" was clicked: the next unlock or log-in takes the account over. */
