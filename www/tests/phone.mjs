@@ -2,8 +2,9 @@
 // Issue 14 on a 390x844 phone, screenshots in test-artifacts/phone-*.png and axe-core on
 // each screen: the conversation features (reply, reaction, edit, delete for everyone,
 // read receipts, typing, disappearing messages, search) with a desktop contact; contacts
-// with names the user sets (contact list, verification state, the name in the chat and
-// its notices); the encrypted export file, and a restore on a fresh browser that refuses
+// with names the user sets (contact list, verification state, the name in the chat, its
+// notices and notifications; also on the desktop); the encrypted export file (and adding
+// it to the open account), and a restore on a fresh browser that refuses
 // a wrong password, a cut file and another file without changing anything, then brings
 // back the account and its history (a reaction to a message sent before the export
 // reaches the restored copy: its wire id came along) and sends and receives.
@@ -141,7 +142,7 @@ export async function runPhone(r, { relayBin, problems }) {
       await phone.fill('[data-testid=search]', '');
     });
 
-    await r.step('phone: contacts with names the user sets, their verification state in the list, the name in the chat and its notices', async () => {
+    await r.step('phone: contacts with names the user sets, their verification state in the list, the name in the chat, its notices and notifications (and on a desktop)', async () => {
       await go(phone, '#/');
       await phone.click('[data-testid=view-contacts]');
       const row = phone.locator('[data-testid=contact-quinn]');
@@ -172,12 +173,43 @@ export async function runPhone(r, { relayBin, problems }) {
       await phone.locator('[data-testid=notice]', { hasText: 'Quinn the Builder set disappearing messages to 1 hour' }).waitFor(W);
       await desk.selectOption('[data-testid=timer]', '0');
       await phone.locator('[data-testid=notice]', { hasText: 'Quinn the Builder turned off' }).waitFor(W);
+      // A notification names the sender by that name (headless Chromium shows none:
+      // record what the page would show, as e2e.mjs does).
+      await phone.evaluate(() => {
+        window.__shown = [];
+        window.Notification = class {
+          static permission = 'granted';
+          static requestPermission = async () => 'granted';
+          constructor(title, options) {
+            window.__shown.push({ title, body: options?.body });
+          }
+          close() {}
+        };
+      });
+      await go(phone, '#/account');
+      await phone.click('[data-testid=notify-toggle]');
+      await phone.locator('[data-testid=notify-toggle]', { hasText: 'Turn off' }).waitFor();
+      await phone.evaluate(() => Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' }));
+      await send(desk, 'a note while hidden');
+      await phone.waitForFunction(() => window.__shown.length > 0, null, W);
+      const shown = await phone.evaluate(() => window.__shown);
+      expect(shown[0].body === 'New message from Quinn the Builder', `notifications: ${JSON.stringify(shown)}`);
+      await phone.evaluate(() => delete document.visibilityState);
       // Never sent to the contact: the desktop still calls the phone "pia".
       expect((await desk.locator('.chat-title').textContent()).trim().startsWith('pia'), 'the name is local');
+      // The same on the desktop viewport.
+      await go(desk, `#/contact/${await desk.evaluate(() => document.querySelector('[data-testid=conv-pia]')?.getAttribute('data-peer'))}`);
+      await desk.fill('[data-testid=contact-name]', 'Pia from work');
+      await desk.click('[data-testid=contact-name-save]');
+      await desk.click('[data-testid=view-contacts]');
+      await desk.locator('[data-testid=contact-pia][data-verify=unverified]', { hasText: 'Pia from work' }).waitFor();
+      await desk.screenshot({ path: join(artifacts, 'phone-07b-contacts-desktop.png') });
+      axe.push(...await axeViolations(desk, 'contact with a name and the contact list (desktop)'));
+      await desk.click('[data-testid=view-chats]');
     });
 
     let file;
-    await r.step('phone: export to a file (password asked twice, the risk said plainly)', async () => {
+    await r.step('phone: export to a file (password asked twice, the risk said plainly); the file added to the open account: a wrong password refused, nothing doubled', async () => {
       await go(phone, '#/account');
       await phone.locator('[data-testid=export-risk]', { hasText: 'Anyone who has this file and its password' }).waitFor();
       await phone.fill('[data-testid=export-password]', FILE_PASSWORD);
@@ -198,6 +230,19 @@ export async function runPhone(r, { relayBin, problems }) {
       await phone.locator('[data-testid=export-form]').scrollIntoViewIfNeeded();
       await shot(phone, '08-export');
       axe.push(...await axeViolations(phone, 'account with export (phone)'));
+      // The same file into the open account: a wrong password says so; the right one adds
+      // nothing that is already here.
+      await phone.setInputFiles('[data-testid=import-file]', file);
+      await phone.fill('[data-testid=import-password]', 'not the password at all');
+      await phone.click('[data-testid=import-submit]');
+      await phone.locator('[data-testid=import-result]', { hasText: 'Wrong password' }).waitFor(W);
+      await phone.fill('[data-testid=import-password]', FILE_PASSWORD);
+      await phone.click('[data-testid=import-submit]');
+      await phone.locator('[data-testid=import-result]', { hasText: '0 messages added' }).waitFor(W);
+      await go(desk, '#/account');
+      await desk.locator('[data-testid=export-form]').scrollIntoViewIfNeeded();
+      await desk.screenshot({ path: join(artifacts, 'phone-08b-export-desktop.png') });
+      axe.push(...await axeViolations(desk, 'account with export (desktop)'));
     });
 
     await r.step('phone: restore on a fresh browser — wrong password, cut and foreign files change nothing; then the account, names and history come back and work', async () => {
