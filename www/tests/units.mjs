@@ -2,7 +2,8 @@
 // Unit tests of the PWA's I/O-free rules, bundled with esbuild (Vite's own) and run in
 // Node: where an arriving message goes in its conversation (order.ts: a direct channel
 // opened mid-burst hands over later messages before earlier ones still on the relay) and
-// the held amendments' bound (held.ts: 256 per conversation, the oldest dropped).
+// the held amendments' bound (held.ts: 256 per conversation, the oldest dropped), and the
+// export file's refusals (exportfile.ts, PROTOCOL.md 29; Node's WebCrypto).
 //
 //   node www/tests/units.mjs          (also part of www/tests/e2e.mjs)
 
@@ -15,7 +16,7 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** The modules, compiled in memory. */
 async function load() {
   const out = await build({
-    stdin: { contents: "export * from './order.ts'; export * from './held.ts';", resolveDir: src, loader: 'ts' },
+    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts';", resolveDir: src, loader: 'ts' },
     bundle: true,
     format: 'esm',
     write: false,
@@ -30,7 +31,7 @@ function expect(cond, what) {
 
 /** Runs the checks on `r` (a harness runner). */
 export async function runUnits(r) {
-  const { arrange, placeOf, newer, HeldAmendments } = await load();
+  const { arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport } = await load();
   const texts = (list) => list.map((m) => m.text).join(' ');
 
   await r.step('units: a sender\'s messages show in the order it sent them, whatever path brought them first', async () => {
@@ -78,6 +79,43 @@ export async function runUnits(r) {
     expect(t3.length > 0 && t3.every((h) => h.target === 't3') && t3.every((h, i) => i === 0 || Number(h.msgId.slice(1)) > Number(t3[i - 1].msgId.slice(1))), 'take: in order');
     expect(held.take('t3').length === 0, 'taken once');
     expect(held.count('c1') + held.count('c2') === 266 - t3.length, 'counts follow take');
+  });
+
+  await r.step('units: the export file (PROTOCOL.md 29) opens only with its password; every cut or changed part is refused with its code', async () => {
+    const history = new TextEncoder().encode(JSON.stringify({ v: 1, contacts: [{ userId: 'u', username: 'bob', name: 'Bob B' }], messages: [] }));
+    const uid = 'ab'.repeat(32);
+    const file = await sealExport('alice', uid, 'a long file password', history);
+    const head = peekExport(file);
+    expect(head.username === 'alice' && head.userId === uid && head.iterations === 600000 && head.headerLen === 32 + 1 + 5 + 64, 'the header');
+    const got = await openExport(file, 'a long file password');
+    expect(new TextDecoder().decode(got.history) === new TextDecoder().decode(history), 'round trip');
+    const code = async (bytes, password = 'a long file password') => {
+      try {
+        await openExport(bytes, password);
+        return 'opened';
+      } catch (e) {
+        return e.code;
+      }
+    };
+    expect((await code(file, 'a long file passwore')) === 'EXPORT_WRONG_PASSWORD', 'a wrong password');
+    const flip = (at) => {
+      const b = Uint8Array.from(file);
+      b[at] ^= 1;
+      return b;
+    };
+    const H = head.headerLen;
+    // Magic; salt, count and user id (in the derivation); exported_at and username (in the
+    // box's associated data); nonce; ciphertext; tag.
+    const cases = [[0, 'EXPORT_NOT_SEALPOST'], [4, 'EXPORT_WRONG_PASSWORD'], [23, 'EXPORT_WRONG_PASSWORD'], [31, 'EXPORT_DAMAGED'], [34, 'EXPORT_DAMAGED'], [40, 'EXPORT_WRONG_PASSWORD'], [H - 1, 'EXPORT_WRONG_PASSWORD'], [H, 'EXPORT_DAMAGED'], [H + 13, 'EXPORT_DAMAGED'], [file.length - 1, 'EXPORT_DAMAGED']];
+    for (const [at, want] of cases) expect((await code(flip(at))) === want, `byte ${at} changed: ${await code(flip(at))}, not ${want}`);
+    // A count out of range is refused before any derivation.
+    const slow = Uint8Array.from(file);
+    new DataView(slow.buffer).setUint32(20, 0xffffffff);
+    expect((await code(slow)) === 'EXPORT_DAMAGED', 'count out of range');
+    for (const n of [0, 3, 4, 32, H - 1, H + 27]) expect((await code(file.subarray(0, n))) === (n < 4 ? 'EXPORT_NOT_SEALPOST' : 'EXPORT_DAMAGED'), `cut to ${n} bytes`);
+    expect((await code(file.subarray(0, file.length - 1))) === 'EXPORT_DAMAGED', 'one byte short');
+    // Sealed right, but not a history: refused before a restore would log in.
+    expect((await code(await sealExport('alice', uid, 'a long file password', new TextEncoder().encode('[]')))) === 'EXPORT_DAMAGED', 'not a history');
   });
 }
 
