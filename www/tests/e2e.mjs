@@ -19,7 +19,7 @@ import { runEdges } from './edges.mjs';
 import { runPhone } from './phone.mjs';
 import { checkErrorTexts } from './errors.mjs';
 import { runUnits } from './units.mjs';
-import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, lock, newContext, runner, startRelay, unlockIfAsked } from './harness.mjs';
+import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, lock, newContext, recordNotifications, runner, startRelay, unlockIfAsked } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
 const PASSWORD = 'correct horse battery staple';
@@ -589,18 +589,7 @@ try {
   });
 
   await r.step('notifications: turned on in Account; a message while the page is hidden notifies who wrote, not what', async () => {
-    // Headless Chromium shows no notifications: record what the page would show.
-    await pageB.evaluate(() => {
-      window.__shown = [];
-      window.Notification = class {
-        static permission = 'granted';
-        static requestPermission = async () => 'granted';
-        constructor(title, options) {
-          window.__shown.push({ title, body: options?.body });
-        }
-        close() {}
-      };
-    });
+    await recordNotifications(pageB);
     await pageB.evaluate(() => (location.hash = '#/account'));
     await pageB.click('[data-testid=notify-toggle]');
     await pageB.locator('[data-testid=notify-toggle]', { hasText: 'Turn off' }).waitFor();

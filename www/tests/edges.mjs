@@ -23,7 +23,8 @@ function expect(cond, what) {
   if (!cond) throw new Error(what);
 }
 
-async function register(page, username) {
+/** Registers `username` in `page` with test-sized keys (also used by phone.mjs). */
+export async function register(page, username) {
   await page.goto('/');
   await page.getByRole('tab', { name: 'Create account' }).click();
   await page.fill('#username', username);

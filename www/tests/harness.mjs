@@ -192,3 +192,21 @@ export async function axeViolations(page, screen) {
   });
   return violations.map((v) => `${screen}: ${v}`);
 }
+
+/**
+ * Headless Chromium shows no notifications: makes `page` record what it would show in
+ * `window.__shown` ({title, body}), with the permission granted.
+ */
+export async function recordNotifications(page) {
+  await page.evaluate(() => {
+    window.__shown = [];
+    window.Notification = class {
+      static permission = 'granted';
+      static requestPermission = async () => 'granted';
+      constructor(title, options) {
+        window.__shown.push({ title, body: options?.body });
+      }
+      close() {}
+    };
+  });
+}

@@ -13,9 +13,9 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifacts, axeViolations, ensureBuilt, launchBrowser, newContext, runner, startRelay } from './harness.mjs';
+import { register } from './edges.mjs';
+import { artifacts, axeViolations, ensureBuilt, launchBrowser, newContext, recordNotifications, runner, startRelay } from './harness.mjs';
 
-const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
 const PASSWORD = 'correct horse battery staple';
 const FILE_PASSWORD = 'violet kettle mountain drum';
 const T = { timeout: 180_000 };
@@ -24,17 +24,6 @@ const PHONE = { width: 390, height: 844 };
 
 function expect(cond, what) {
   if (!cond) throw new Error(what);
-}
-
-async function register(page, username) {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Create account' }).click();
-  await page.fill('#username', username);
-  await page.fill('#password', PASSWORD);
-  await page.locator('details.advanced summary').click();
-  await page.selectOption('[data-testid=key-size]', KEY_SIZE);
-  await page.click('[data-testid=auth-submit]');
-  await page.locator('[data-testid=me]').waitFor(T);
 }
 
 const go = (page, hash) => page.evaluate((h) => (location.hash = h), hash);
@@ -173,19 +162,8 @@ export async function runPhone(r, { relayBin, problems }) {
       await phone.locator('[data-testid=notice]', { hasText: 'Quinn the Builder set disappearing messages to 1 hour' }).waitFor(W);
       await desk.selectOption('[data-testid=timer]', '0');
       await phone.locator('[data-testid=notice]', { hasText: 'Quinn the Builder turned off' }).waitFor(W);
-      // A notification names the sender by that name (headless Chromium shows none:
-      // record what the page would show, as e2e.mjs does).
-      await phone.evaluate(() => {
-        window.__shown = [];
-        window.Notification = class {
-          static permission = 'granted';
-          static requestPermission = async () => 'granted';
-          constructor(title, options) {
-            window.__shown.push({ title, body: options?.body });
-          }
-          close() {}
-        };
-      });
+      // A notification names the sender by that name.
+      await recordNotifications(phone);
       await go(phone, '#/account');
       await phone.click('[data-testid=notify-toggle]');
       await phone.locator('[data-testid=notify-toggle]', { hasText: 'Turn off' }).waitFor();
