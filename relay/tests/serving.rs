@@ -62,7 +62,7 @@ async fn router_answers_without_a_socket() {
         permissions
             .to_str()
             .unwrap()
-            .starts_with("camera=(self), microphone=()")
+            .starts_with("camera=(self), microphone=(self)")
     );
     let r = app
         .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())

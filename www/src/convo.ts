@@ -181,7 +181,7 @@ export class Convo {
       author: m.dir === 'in' ? m.peer : this.host.account.userId,
       conversation: m.peer,
       sentAt: m.sentAt ?? Math.floor(m.at / 1000),
-      isText: !m.notice,
+      isText: !m.notice && !m.file,
       deleted: !!m.deleted,
     };
   }
@@ -211,11 +211,6 @@ export class Convo {
       case 'unknown':
       case 'bytes':
         if (c) await this.host.note(c, 'A message this version of Sealpost cannot show arrived.', 'unsupported');
-        return true;
-      case 'file':
-        // The package opens files (sendFile/openAttachment); this app does not show them
-        // yet: say one came rather than drop it.
-        if (c) await this.host.note(c, `${inc.own ? 'You sent' : `${displayName(c)} sent`} a file; this version of Sealpost cannot show files yet.`, 'unsupported');
         return true;
       default:
         return false;

@@ -12,6 +12,7 @@ import { dec, enc, randomId } from './util';
 import { type Body, parseBody } from './wire';
 import { Convo } from './convo';
 import { arrange, placeOf } from './order';
+import { Attachments } from './attachments';
 
 const LABEL = 'sealpost/www/record/v1';
 
@@ -40,6 +41,8 @@ export class Model {
   convo: Convo;
   /** "typing…" shows until (ms), per peer. */
   typingUntil = new Map<string, number>();
+  /** File messages: sending, progress, opening (attachments.ts). */
+  files: Attachments;
 
   constructor(public account: Account) {
     this.outbox = new Outbox({
@@ -67,6 +70,19 @@ export class Model {
         this.emit({ peer: c.userId, typing: until });
       },
       removeMsg: (m) => this.removeMsg(m),
+    });
+    this.files = new Attachments({
+      account,
+      contacts: this.contacts,
+      add: (m, c) => {
+        this.push(m);
+        c.lastActivity = m.at;
+        this.emit({ contacts: true, peer: c.userId, msg: m });
+      },
+      changed: (m) => this.emit({ peer: m.peer, msg: m }),
+      saveMsg: (m) => this.saveMsg(m),
+      saveContact: (c) => this.saveContact(c),
+      sentAs: (m, r) => this.outbox.sentAs(m, r),
     });
   }
 
@@ -109,7 +125,11 @@ export class Model {
     this.outbox.loaded(this.byId.values());
     // A message caught mid-send by a reload goes back to the queue (same app id, so the
     // recipient drops it if the first attempt did arrive).
-    for (const m of this.byId.values()) if (m.state === 'sending') m.state = 'queued';
+    for (const m of this.byId.values()) {
+      if (m.state !== 'sending') continue;
+      if (m.file) this.files.interrupted(m);
+      else m.state = 'queued';
+    }
   }
 
   /** Writes under way (flushPending waits for them). */
@@ -352,6 +372,7 @@ export class Model {
 
   async retry(m: Msg) {
     if (m.state !== 'failed') return;
+    if (m.file) return this.files.retry(m);
     m.state = 'queued';
     delete m.error;
     await this.saveMsg(m);
@@ -472,7 +493,7 @@ export class Model {
    */
   private async onIncoming(inc: Incoming): Promise<void> {
     if (await this.convo.handle(inc, this.contacts.get(inc.conversation))) return;
-    const body = parseBody(inc);
+    const body = inc.kind === 'file' ? await this.files.body(inc) : parseBody(inc);
     if (!body) return; // not ours to show; acked
     if (inc.own) return this.onOwnCopy(inc, body);
     let c = this.contacts.get(inc.sender);
@@ -502,6 +523,7 @@ export class Model {
       sentAt: inc.sentAt,
       fromDevice: inc.fromDevice,
       state: 'delivered',
+      file: body.file,
     };
     if (!(await this.convo.received(m, inc, c))) return;
     this.push(m);
@@ -530,7 +552,7 @@ export class Model {
     }
     const id = inc.msgId;
     if (this.byId.has(id)) return;
-    const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: Date.now(), sentAt: inc.sentAt, fromDevice: inc.fromDevice, state: 'relay', otherDevice: true };
+    const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: Date.now(), sentAt: inc.sentAt, fromDevice: inc.fromDevice, state: 'relay', otherDevice: true, file: body.file };
     if (!(await this.convo.received(m, inc, c))) return;
     this.push(m);
     c.lastActivity = m.at;

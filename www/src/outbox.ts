@@ -77,7 +77,7 @@ export class Outbox {
     let backoff = 500;
     while (this.running) {
       const next = [...this.host.messages()]
-        .filter((m) => m.dir === 'out' && m.state === 'queued')
+        .filter((m) => m.dir === 'out' && m.state === 'queued' && !m.file)
         .sort((a, b) => a.at - b.at)
         .find((m) => !this.host.contacts.get(m.peer)?.keyChanged);
       // In order: the oldest waits until it is stored (its write ends with a kick).
@@ -125,13 +125,7 @@ export class Outbox {
     try {
       // The app's message id doubles as the idempotency key: a retry after a lost answer
       // or a reload posts the same envelope.
-      const r = await this.host.account.send(c.username, encodeBody(m.text), TEXT, m.id, { replyTo: m.replyTo, expiresIn: m.expiresIn });
-      m.wireId = r.messageId;
-      this.byWire.set(r.messageId, m);
-      if (typeof r.total === 'number') this.applyDelivery(m, { messageId: r.messageId, delivered: r.delivered ?? 0, total: r.total });
-      const early = this.earlyDelivery.get(r.messageId);
-      this.earlyDelivery.delete(r.messageId);
-      if (early) this.applyDelivery(m, early);
+      this.sentAs(m, await this.host.account.send(c.username, encodeBody(m.text), TEXT, m.id, { replyTo: m.replyTo, expiresIn: m.expiresIn }));
     } catch (e) {
       if (errorCode(e) === 'IDENTITY_CHANGED') {
         await this.host.keyChanged(c, identityChange(e));
@@ -144,6 +138,16 @@ export class Outbox {
     if (m.state === 'sending') m.state = 'relay'; // a delivery report may already have come
     await this.host.saveMsg(m);
     this.host.changed(m);
+  }
+
+  /** `m` went out as the package's message `r.messageId` (its delivery reports name it). */
+  sentAs(m: Msg, r: { messageId: string; delivered?: number; total?: number }) {
+    m.wireId = r.messageId;
+    this.byWire.set(r.messageId, m);
+    if (typeof r.total === 'number') this.applyDelivery(m, { messageId: r.messageId, delivered: r.delivered ?? 0, total: r.total });
+    const early = this.earlyDelivery.get(r.messageId);
+    this.earlyDelivery.delete(r.messageId);
+    if (early) this.applyDelivery(m, early);
   }
 
   /** "Delivered to n of m devices". */

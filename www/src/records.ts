@@ -90,6 +90,21 @@ export interface Msg {
   readByPeer?: boolean;
   /** This device sent a read receipt for it. */
   readSent?: boolean;
+  /** A file (then `text` is its name). */
+  file?: FileRef;
+}
+
+/** A file message: what its manifest says, and the manifest itself once there is one. */
+export interface FileRef {
+  name: string;
+  type: string;
+  size: number;
+  /** The package's manifest (base64): the key to fetch and open the file. Secret. */
+  manifest?: string;
+  /** Images: the preview (base64) and its type. */
+  thumb?: string;
+  thumbType?: string;
+  durationMs?: number;
 }
 
 /** The marker line for `n` (never message text). */

@@ -7,6 +7,7 @@
 // its conversation.
 
 import type { Incoming } from './backend/types';
+import type { FileRef } from './records';
 import { enc } from './util';
 
 export const TEXT = 0;
@@ -19,6 +20,8 @@ export function encodeBody(text: string): Uint8Array {
 /** What an incoming message may carry, validated. */
 export interface Body {
   text: string;
+  /** A file message (kind "file"): what its manifest says. */
+  file?: FileRef;
 }
 /** Longest message text kept (characters); longer ones are cut. */
 const MAX_TEXT = 65_536;

@@ -3,8 +3,8 @@
 // a fresh relay on loopback serving www/dist, two independent browser contexts that
 // register, find each other, verify safety numbers (QR picture upload and digits),
 // chat both ways, queue offline, receive a backlog, a third context that logs in as one
-// of them, and a browser whose (fake) camera films a QR code; then the device steps
-// (devices.mjs), the rough edges on desktop and phone (edges.mjs), the error texts
+// of them, and a browser whose (fake) camera films a QR code; then files (files.mjs), the
+// device steps (devices.mjs), the rough edges on desktop and phone (edges.mjs), the error texts
 // (errors.mjs), the I/O-free rules (units.mjs) and issue 14 on a phone (phone.mjs). Screenshots of the main screens go to test-artifacts/.
 //
 //   node www/tests/e2e.mjs            (E2E_KEY_SIZE=4096 for the package default keys)
@@ -19,6 +19,7 @@ import { runEdges } from './edges.mjs';
 import { runPhone } from './phone.mjs';
 import { checkErrorTexts } from './errors.mjs';
 import { runUnits } from './units.mjs';
+import { runFiles } from './files.mjs';
 import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, lock, newContext, recordNotifications, runner, startRelay, unlockIfAsked } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
@@ -658,6 +659,8 @@ try {
     expect(found.length === 0, found.join('\n'));
   });
 
+  // Files (issue 11): two browsers, their own relay.
+  await runFiles(r, { relayBin, problems });
   // Protocol v2: two devices per account (their own relay and browser).
   await runDevices(r, { relayBin, problems });
   // Issue 14's rough edges, desktop and phone (their own relay and browser).

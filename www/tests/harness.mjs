@@ -31,12 +31,14 @@ export function ensureBuilt({ rebuildWww = false, release = false } = {}) {
   return relayBin;
 }
 
-/** Starts a relay on a free loopback port with a fresh data directory. */
-export async function startRelay(relayBin, extraArgs = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sealpost-e2e-'));
+/**
+ * Starts a relay on a free loopback port with a fresh data directory, or on `port` with
+ * `dataDir` (the same relay started again, e.g. with other flags: pages keep their origin).
+ */
+export async function startRelay(relayBin, extraArgs = [], { dataDir = mkdtempSync(join(tmpdir(), 'sealpost-e2e-')), port = 0, staticDir = join(www, 'dist') } = {}) {
   const child = spawn(
     relayBin,
-    ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--static-dir', join(www, 'dist'), ...extraArgs],
+    ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--static-dir', staticDir, ...extraArgs],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
   );
   let log = '';
@@ -64,11 +66,14 @@ export async function startRelay(relayBin, extraArgs = []) {
   }
   return {
     url,
+    dataDir,
+    port: Number(new URL(url).port),
     log: () => log,
-    async stop() {
+    /** `keep`: leave the data directory (to start the relay again on it). */
+    async stop(keep = false) {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keep) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

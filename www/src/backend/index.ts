@@ -3,7 +3,7 @@
 
 import { RemoteClient, type RemotePendingLink } from 'sealpost-wasm/remote';
 import type { ContactInfo, IncomingMessage } from 'sealpost-wasm';
-import type { Account, Amend, Backend, Delivery, DeviceInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress, RuleInput, StoredTarget } from './types';
+import type { Account, Amend, Backend, Delivery, DeviceInfo, FileProgress, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress, RuleInput, SendFileOptions, StoredTarget } from './types';
 import { AppError } from './types';
 import type { Ids } from './worker';
 import { KV, deleteDb, historyDbName, openDb } from '../idb';
@@ -247,6 +247,24 @@ class ClientAccount implements Account {
   }
   typingFresh(sentAt: number, receivedAt: number) {
     return this.client.typingFresh(sentAt, receivedAt);
+  }
+  async sendFile(username: string, file: Blob, o: SendFileOptions) {
+    try {
+      const r = await this.client.sendFile(username, file, o);
+      const s = r.sent[0];
+      return { manifest: r.manifest, messageId: s.messageId!, delivered: s.delivered, total: s.total };
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+  openFile(manifest: Uint8Array, onProgress: (p: FileProgress) => void, signal?: AbortSignal) {
+    return this.client.openAttachment(manifest, { onProgress, signal }).catch((e) => Promise.reject(wrap(e)));
+  }
+  fileInfo(manifest: Uint8Array) {
+    return this.client.fileInfo(manifest).catch((e) => Promise.reject(wrap(e)));
+  }
+  fileLimits() {
+    return this.client.fileLimits().catch((e) => Promise.reject(wrap(e)));
   }
   sealLocal(label: string, data: Uint8Array) {
     return this.client.sealLocal(label, data);

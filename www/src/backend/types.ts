@@ -148,6 +148,39 @@ export interface PendingLink {
   cancel(): Promise<void>;
 }
 
+/** A file message as its manifest describes it (shown before anything is fetched). */
+export interface FileMeta {
+  name: string;
+  mediaType: string;
+  size: number;
+  /** Images: a small preview the sender made. */
+  thumbnail?: { mediaType: string; bytes: Uint8Array };
+  /** Voice notes. */
+  durationMs?: number;
+}
+
+/** A file transfer's progress, in file bytes; `waiting` while the network is away. */
+export interface FileProgress {
+  done: number;
+  total: number;
+  waiting?: boolean;
+}
+
+/** What the relay takes: the largest file (bytes) and how long files stay (seconds). */
+export interface FileLimits {
+  maxFileBytes: number;
+  chunkTtlSecs: number;
+}
+
+export interface SendFileOptions {
+  name: string;
+  mediaType: string;
+  thumbnail?: FileMeta['thumbnail'];
+  durationMs?: number;
+  onProgress(p: FileProgress): void;
+  signal?: AbortSignal;
+}
+
 export type LinkState = 'connecting' | 'online' | 'offline';
 
 export interface Handlers {
@@ -197,6 +230,19 @@ export interface Account {
   expiresAt(sentAt: number, receivedAt: number, expiresIn: number): Promise<number>;
   /** Whether a typing indicator is still worth showing. */
   typingFresh(sentAt: number, receivedAt: number): Promise<boolean>;
+  /**
+   * Encrypts and uploads a file (chunk by chunk, resuming after network losses), then
+   * sends its manifest: content type FILE. `manifest` is the message content (secret).
+   */
+  sendFile(username: string, file: Blob, options: SendFileOptions): Promise<{ manifest: Uint8Array; messageId: string; delivered?: number; total?: number }>;
+  /**
+   * Fetches and checks a received file; resolves only when every check passed. Throws
+   * INTEGRITY_* (altered: never show it), FILE_EXPIRED, NOT_FOUND, CANCELLED.
+   */
+  openFile(manifest: Uint8Array, onProgress: (p: FileProgress) => void, signal?: AbortSignal): Promise<Blob>;
+  /** What a manifest describes; throws MALFORMED. */
+  fileInfo(manifest: Uint8Array): Promise<FileMeta>;
+  fileLimits(): Promise<FileLimits>;
   /** Connects the live mailbox (WebSocket) and keeps it connected until stop(). */
   start(h: Handlers): void;
   stop(): void;

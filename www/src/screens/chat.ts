@@ -11,6 +11,7 @@ import { messageLimit } from './limit';
 import { checkPersistence, currentPeer } from './shell';
 import { actionsEl, composing, composingBar, quoteEl, reactionsEl, timerEl, typingEl } from './msgextras';
 import { wireOf } from '../convo';
+import { fileBox, fileControls } from './files';
 
 let scrollPending = false;
 /** Scrolls the message list to the end once per frame (no forced layout per message). */
@@ -67,7 +68,7 @@ function msgEl(msg: Msg, peerName: string): HTMLElement {
     { 'data-id': msg.id, 'data-testid': 'msg' },
     h('span.sr-only', null, msg.dir === 'out' ? 'You: ' : `${peerName}: `),
     quoteEl(msg),
-    msg.deleted ? h('p.text.deleted', { 'data-testid': 'deleted' }, 'This message was deleted') : h('p.text', { dir: 'auto' }, msg.text),
+    msg.deleted ? h('p.text.deleted', { 'data-testid': 'deleted' }, 'This message was deleted') : msg.file ? fileBox(msg) : h('p.text', { dir: 'auto' }, msg.text),
     h(
       'span.meta',
       null,
@@ -161,7 +162,7 @@ export function showChat(c: Contact): boolean {
       else void m.send(c, v, replyTo ? wireOf(replyTo) : undefined);
       void checkPersistence(true);
     },
-  }, bar, limit.el, text, send);
+  }, bar, limit.el, ...fileControls(c, ui.paneEl), text, send);
   text.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();

@@ -78,7 +78,8 @@ export function actionsEl(msg: Msg, c: Contact): HTMLElement {
   );
   if (mine && sent && recent && !msg.deleted) {
     menu.append(
-      act('Edit', 'edit', () => {
+      // A file message is not text: nothing to edit (PROTOCOL.md 28.3).
+      msg.file ? '' : act('Edit', 'edit', () => {
         composing.editing = msg;
         composing.replyTo = undefined;
         composing.changed?.();
