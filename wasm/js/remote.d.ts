@@ -1,6 +1,6 @@
 import type {
   ClientErrorEvent, ConnectionStatus, ContactInfo, DeliveryEvent, DeviceInfo, DirectEvent, DirectInput, IncomingMessage, KeySize,
-  NoticeEvent, SendOptions, SendResult, StoredTarget, SendFileOptions, SendFileResult, OpenAttachmentOptions, FileLimits, AttachmentInfo,
+  NoticeEvent, GroupInfo, SendOptions, SendResult, StoredTarget, SendFileOptions, SendFileResult, OpenAttachmentOptions, FileLimits, AttachmentInfo,
 } from './index.js';
 
 /** Options of `RemoteClient.register` / `login` (storage is chosen in the worker). */
@@ -93,6 +93,17 @@ export class RemoteClient {
   /** See `Client.uploadFile`. */
   uploadFile(file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<Uint8Array>;
   fileLimits(): Promise<FileLimits>;
+  /** See `Client.createGroup`: resolves to the group id (hex). */
+  createGroup(name: string, members: string[]): Promise<string>;
+  addMembers(group: string, usernames: string[]): Promise<void>;
+  removeMembers(group: string, usernames: string[]): Promise<void>;
+  leaveGroup(group: string): Promise<void>;
+  renameGroup(group: string, name: string): Promise<void>;
+  promoteAdmin(group: string, username: string): Promise<void>;
+  demoteAdmin(group: string, username: string): Promise<void>;
+  /** See `Client.sendToGroup`: resolves to the message id; `onDelivery` counts members. */
+  sendToGroup(group: string, content: string | Uint8Array, contentType?: number): Promise<string>;
+  groups(): Promise<GroupInfo[]>;
   fileInfo(manifest: Uint8Array): Promise<AttachmentInfo>;
   matchesQr(username: string, scanned: Uint8Array): Promise<boolean>;
   sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;

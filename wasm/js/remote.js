@@ -227,6 +227,16 @@ export class RemoteClient {
   /** See `Client.uploadFile`. */
   uploadFile(file, options) { return this.#transfer('uploadFile', [file], options); }
   fileLimits() { return this.#call('fileLimits'); }
+  /** Groups (docs/PROTOCOL.md 27): see `Client.createGroup` and the calls after it. */
+  createGroup(name, members) { return this.#call('createGroup', [name, members]); }
+  addMembers(group, usernames) { return this.#call('addMembers', [group, usernames]); }
+  removeMembers(group, usernames) { return this.#call('removeMembers', [group, usernames]); }
+  leaveGroup(group) { return this.#call('leaveGroup', [group]); }
+  renameGroup(group, name) { return this.#call('renameGroup', [group, name]); }
+  promoteAdmin(group, username) { return this.#call('promoteAdmin', [group, username]); }
+  demoteAdmin(group, username) { return this.#call('demoteAdmin', [group, username]); }
+  sendToGroup(group, content, contentType) { return this.#call('sendToGroup', [group, content, contentType]); }
+  groups() { return this.#call('groups'); }
   fileInfo(manifest) { return this.#call('fileInfo', [manifest]); }
   matchesQr(username, scanned) { return this.#call('matchesQr', [username, scanned]); }
   sealLocal(label, data) { return this.#call('sealLocal', [label, data]); }

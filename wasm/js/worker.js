@@ -10,6 +10,8 @@ const METHODS = new Set([
   'username', 'fingerprint', 'status', 'deviceId', 'devices', 'revokeDevice', 'takeLinkedHistory',
   'connectDirect', 'directInput', 'exportSession', 'fileLimits', 'fileInfo',
   'edit', 'deleteForEveryone', 'react', 'markRead', 'setTyping', 'setDisappearing',
+  'createGroup', 'addMembers', 'removeMembers', 'leaveGroup', 'renameGroup', 'promoteAdmin',
+  'demoteAdmin', 'sendToGroup', 'groups',
 ]);
 
 /** The package's pure rules (PROTOCOL.md 28.3), for pages that load no wasm. */

@@ -4,7 +4,7 @@
 // against one envelope per member in established sessions) and bytes uploaded (one
 // request, against one request per member). Prints a Markdown table.
 //
-//   node wasm/scripts/bench-groups.mjs   (after node wasm/scripts/build.mjs --features=groups,bench:
+//   node wasm/scripts/bench-groups.mjs   (after node wasm/scripts/build.mjs --features=bench:
 //                                         the timings are only in a bench build)
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -3,7 +3,7 @@
 //
 //   node wasm/scripts/build.mjs [--dev] [--no-opt] [--no-simd] [--opt-level=s|z|2|3]
 //                               [--crypto-opt-level=N] [--wasm-opt=-Oz|-O3|...] [--out-dir=DIR]
-//                               [--features=groups|bench]
+//                               [--features=bench] [--no-default-features]
 //
 // Defaults (measured in docs/BENCHMARKS.md): opt-level "z" with "s" for the crypto crates, fat LTO, one codegen unit,
 // panic=abort, +simd128 (Chrome 91, Firefox 89, Safari 16.4, Node 16.4), wasm-opt -O3.
@@ -32,7 +32,9 @@ const outDir = resolve(args['out-dir'] ?? join(wasmDir, 'pkg'));
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target', 'wasm');
 const dev = Boolean(args.dev);
 const simd = !args['no-simd'] && !dev;
-const BUDGET_GZIP = 400 * 1024;
+// 400 KiB, raised to 474 when groups became part of the default package (473.3 KiB
+// measured, from 399.9 without them); issue 14's diet lowers it again.
+const BUDGET_GZIP = 474 * 1024;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();
@@ -79,7 +81,8 @@ if (!dev && cryptoOptLevel) {
     perCrate.push('--config', `profile.release.package.${c}.opt-level=${level}`);
   }
 }
-const cargoFeatures = args.features ? ['--features', args.features] : [];
+// Groups are a default feature; `--no-default-features` builds without them (to measure).
+const cargoFeatures = [...(args.features ? ['--features', args.features] : []), ...(args['no-default-features'] ? ['--no-default-features'] : [])];
 timings.cargo = run('cargo', ['build', ...(dev ? [] : ['--release']), ...perCrate, '--target', 'wasm32-unknown-unknown', '-p', 'sealpost-wasm', ...cargoFeatures], env);
 // `--features=bench`: with the primitive timings of wasm/scripts/bench.mjs, a build for
 // measuring, not the package (the size budget does not apply to it).

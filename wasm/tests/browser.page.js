@@ -21,7 +21,7 @@ try {
     clientSuite(h, sp, { relayUrl: params.get('relay') });
     const { recoverySuite } = await import('./recovery.suite.js');
     recoverySuite(h, sp, { relayUrl: params.get('relay') });
-    // Only in a package built with groups (`build.mjs --features=groups`).
+    // Not in a package built with `--no-default-features`.
     if (typeof sp.Client.prototype.createGroup === 'function') {
       const { groupsSuite } = await import('./groups.suite.js');
       groupsSuite(h, sp, { relayUrl: params.get('relay') });

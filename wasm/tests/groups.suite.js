@@ -1,6 +1,6 @@
 // Groups through the package against a real relay (browser only): create, talk with
 // one upload per message and delivery states, add (no history), remove (nothing after),
-// rename and leave, and the stable codes of refused requests.
+// rename, promote and demote, leave, and the stable codes of refused requests.
 import { assert, bytesToHex as toHex, eq, throwsCode } from './harness.js';
 import { notices, online, recv, until } from './client.helpers.js';
 
@@ -72,12 +72,21 @@ export function groupsSuite({ test }, sp, { relayUrl }) {
     await throwsCode(() => alice.sendToGroup('00', 'x'), 'INVALID_ARGUMENT');
     await alice.renameGroup(group, 'best friends');
     await until(() => bob.groups()[0]?.name === 'best friends', 30000, 'renamed for bob');
+    // An admin makes bob an admin; bob then renames, and steps down himself.
+    await alice.promoteAdmin(group, B);
+    await until(() => bob.groups()[0]?.members.find((m) => m.userId === bob.userId)?.admin, 30000, 'bob is an admin');
+    await bob.renameGroup(group, 'friends again');
+    await until(() => alice.groups()[0]?.name === 'friends again', 30000, 'renamed by bob');
+    await bob.demoteAdmin(group, B);
+    await until(() => !alice.groups()[0]?.members.find((m) => m.userId === bob.userId)?.admin, 30000, 'bob stepped down');
+    await throwsCode(() => alice.demoteAdmin(group, A), 'INVALID_GROUP_OPERATION');
+    await throwsCode(() => bob.promoteAdmin(group, B), 'NOT_GROUP_ADMIN');
     const seenA = notices(alice);
     await bob.leaveGroup(group);
     await until(() => groupChanges(seenA, 'leave').length === 1, 30000, 'alice sees bob leave');
     const [info] = alice.groups();
     eq(info.members.map((m) => [m.userId, m.admin]), [[alice.userId, true]]);
-    eq(info.epoch, 5, "create, add, remove, rename, leave");
+    eq(info.epoch, 8, 'create, add, remove, rename, promote, rename, demote, leave');
     for (const c of [alice, bob, carol]) await c.logout();
   });
 }

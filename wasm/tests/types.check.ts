@@ -1,5 +1,5 @@
 // Compile-only check of the package's TypeScript declarations (scripts/test.mjs runs tsc on it).
-import { init, fileInfo, FileEncryptor, FileDecryptor, type AttachmentInfo, type FileProgress, type FileLimits, Client, MemoryStorage, Identity, DeviceKeys, DeviceList, DeviceBundle, SessionStore, PendingInit, BackupKeys, exportBackup, importBackup, type OpenedMessage, type SealedEnvelope, type DeviceEntry, type SessionInfo, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent } from 'sealpost-wasm';
+import { init, fileInfo, FileEncryptor, FileDecryptor, type AttachmentInfo, type FileProgress, type FileLimits, Client, MemoryStorage, Identity, DeviceKeys, DeviceList, DeviceBundle, SessionStore, PendingInit, BackupKeys, exportBackup, importBackup, type OpenedMessage, type SealedEnvelope, type DeviceEntry, type SessionInfo, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent, type GroupInfo } from 'sealpost-wasm';
 import { RemoteClient } from 'sealpost-wasm/remote';
 import { serveClient } from 'sealpost-wasm/worker';
 import { attachDirect } from 'sealpost-wasm/direct';
@@ -94,6 +94,27 @@ async function main() {
   const fdec = new FileDecryptor(manifest);
   if (chunk) fdec.openChunk(chunk.subarray(32));
   fdec.finish();
+  // Groups: the same calls on a Client and a RemoteClient.
+  const gid: string = await c.createGroup('friends', ['bob']);
+  await c.addMembers(gid, ['carol']);
+  await c.promoteAdmin(gid, 'carol');
+  await c.demoteAdmin(gid, 'carol');
+  await c.removeMembers(gid, ['carol']);
+  await c.renameGroup(gid, 'best friends');
+  const gm: string = await c.sendToGroup(gid, 'hi');
+  const gs: GroupInfo[] = c.groups();
+  await c.leaveGroup(gid);
+  const rgid: string = await rc.createGroup('friends', ['bob']);
+  await rc.addMembers(rgid, ['carol']);
+  await rc.promoteAdmin(rgid, 'carol');
+  await rc.demoteAdmin(rgid, 'carol');
+  await rc.removeMembers(rgid, ['carol']);
+  await rc.renameGroup(rgid, 'x');
+  const rgm: string = await rc.sendToGroup(rgid, new Uint8Array(1), 0);
+  const rgs: GroupInfo[] = await rc.groups();
+  await rc.leaveGroup(rgid);
+  c.onNotice((x) => { if (x.kind === 'groupChanged') console.log(x.change, x.members, x.epoch); if (x.kind === 'groupRefused') console.log(x.code); });
+  console.log(gm, gs[0].members[0].admin, rgm, rgs.length);
   console.log(fi.thumbnail?.bytes, blob.size, streamed, lim.maxFileBytes, lim.chunkTtlSecs, rblob, rinfo.name, sentFile.sent[0].error, fdec.nextAddress());
 }
 serveClient({} as any);

@@ -142,6 +142,25 @@ impl Client {
             .await
     }
 
+    /// Makes a member an admin (admins).
+    #[wasm_bindgen(js_name = promoteAdmin)]
+    pub async fn promote_admin(&self, group: String, username: String) -> Result<(), JsValue> {
+        let user = Username::parse(&username).or_js()?.user_id();
+        self.inner
+            .change_group(&group, GroupRequest::Promote(user))
+            .await
+    }
+
+    /// Makes an admin a plain member again (admins; another admin must remain, and an
+    /// admin steps down with its own username).
+    #[wasm_bindgen(js_name = demoteAdmin)]
+    pub async fn demote_admin(&self, group: String, username: String) -> Result<(), JsValue> {
+        let user = Username::parse(&username).or_js()?.user_id();
+        self.inner
+            .change_group(&group, GroupRequest::Demote(user))
+            .await
+    }
+
     /// Sends to a group: sealed once, one upload for every member device. Resolves to
     /// the message id once the engine took it; `onDelivery` counts members.
     #[wasm_bindgen(js_name = sendToGroup)]
