@@ -400,3 +400,27 @@ fn a_message_handed_over_before_its_chain_is_read_once_the_chain_arrives() {
         "everything acknowledged"
     );
 }
+
+#[test]
+fn a_member_who_leaves_tells_members_it_never_wrote_to() {
+    let mut relay = Relay::default();
+    let [mut alice, mut alice2, mut bob, mut carol] = people(&mut relay);
+    let group = create(&mut relay, &mut alice, &["bob", "carol"]);
+    settle(
+        &mut relay,
+        &mut [&mut alice, &mut alice2, &mut bob, &mut carol],
+        T0 + 2,
+    );
+    // Carol and bob never exchanged anything: once out, carol is no longer in a group
+    // with bob, and he is not her contact; her leave still reaches him.
+    change(&mut relay, &mut carol, group, T0 + 3, GroupRequest::Leave);
+    settle(
+        &mut relay,
+        &mut [&mut alice, &mut alice2, &mut bob, &mut carol],
+        T0 + 4,
+    );
+    for d in [&alice, &alice2, &bob] {
+        let (_, actor, change, epoch) = d.group_events.last().cloned().unwrap();
+        assert_eq!((actor, change, epoch), (user("carol"), Change::Leave, 2));
+    }
+}

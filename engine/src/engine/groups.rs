@@ -676,7 +676,8 @@ impl Engine {
                 }
             };
             for device in devices {
-                if self.send_control(rng, now, p.to, device, &p.payload, out)
+                // Queued only for members of a group's state (27.7).
+                if self.send_vouched(rng, now, p.to, device, &p.payload, out)
                     == super::send::Control::Later
                 {
                     self.groups.pending.push(Pending {

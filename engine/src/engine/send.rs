@@ -345,6 +345,21 @@ impl Engine {
             // started would be trusted (PROTOCOL.md 18.1). Its re-send gets the receipt.
             return Control::Dropped;
         }
+        self.send_vouched(rng, now, user, device, payload, out)
+    }
+
+    /// [`Self::send_control`] to a device of a user a group vouched for (a member of the
+    /// state an operation or chain was made in), even if this device is no longer in
+    /// that group: a member who leaves tells members it never wrote to.
+    pub(super) fn send_vouched<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        user: UserId,
+        device: DeviceId,
+        payload: &[u8],
+        out: &mut Out,
+    ) -> Control {
         if self.directory.bundle(&user, &device).is_none() {
             if self.directory.fresh(&user, now).is_some() {
                 // The directory answered this run without it: the device left its
