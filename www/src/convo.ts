@@ -5,11 +5,12 @@
 // arrived yet is held (sealed in IndexedDB, at most 256 per conversation: held.ts) and
 // applied when it does.
 
-import type { Account, Incoming } from './backend/types';
+import type { Account, Amend, Incoming } from './backend/types';
+import { AppError } from './backend/types';
 import type { Contact, Msg } from './records';
 import { displayName } from './records';
 import { HeldAmendments, MAX_HELD } from './held';
-import { newer } from './order';
+import { type Stamp, newer } from './order';
 /** How long "typing…" shows after the last indicator (ms). */
 export const TYPING_SHOW_MS = 6_000;
 
@@ -121,9 +122,9 @@ export class Convo {
   // ---- what the user does ----------------------------------------------------------
 
   async edit(c: Contact, m: Msg, text: string) {
-    await this.host.account.amend(c.username, { kind: 'edit', target: wireOf(m), text });
+    const stamp = await this.sent(c, { kind: 'edit', target: wireOf(m), text }, m.edit);
     m.text = text;
-    m.edit = { at: Math.floor(Date.now() / 1000), id: '' };
+    m.edit = stamp;
     await this.saved(m);
   }
   async deleteForEveryone(c: Contact, m: Msg) {
@@ -134,13 +135,14 @@ export class Convo {
     await this.saved(m);
   }
   async react(c: Contact, m: Msg, emoji: string) {
-    await this.host.account.amend(c.username, { kind: 'reaction', target: wireOf(m), emoji });
-    (m.reactions ??= {})[this.host.account.userId] = { at: Math.floor(Date.now() / 1000), id: '', emoji };
+    const me = this.host.account.userId;
+    const stamp = await this.sent(c, { kind: 'reaction', target: wireOf(m), emoji }, m.reactions?.[me]);
+    (m.reactions ??= {})[me] = { ...stamp, emoji };
     await this.saved(m);
   }
   async setTimer(c: Contact, secs: number) {
-    await this.host.account.amend(c.username, { kind: 'timer', expiresIn: secs });
-    c.timer = { secs, at: Math.floor(Date.now() / 1000), id: '' };
+    const stamp = await this.sent(c, { kind: 'timer', expiresIn: secs }, c.timer);
+    c.timer = { secs, ...stamp };
     await this.host.saveContact(c);
     await this.host.note(c, secs ? `You set disappearing messages to ${timerLabel(secs)}.` : 'You turned off disappearing messages.', 'timer');
   }
@@ -164,6 +166,26 @@ export class Convo {
     });
     await Promise.all(unsent.map((m) => this.host.saveMsg(m)));
   }
+  /**
+   * Sends an edit, reaction or timer and returns its `(sent_at, msg_id)` stamp, as every
+   * other device will compare it. Within the same second as the one it replaces, the
+   * larger message id holds (PROTOCOL.md 28.3), which may be the earlier one, and one
+   * stamped by a clock ahead of ours holds until ours passes it: then this throws, and this
+   * device keeps what the others keep.
+   */
+  private async sent(c: Contact, what: Amend, current?: Stamp): Promise<Stamp> {
+    // The package stamps it with its clock during the call: the second it started in,
+    // unless a second boundary passed meanwhile (then the one after).
+    const before = Math.floor(Date.now() / 1000);
+    const id = await this.host.account.amend(c.username, what);
+    const after = Math.floor(Date.now() / 1000);
+    const stamp = { at: before, id };
+    if (current && !newer(stamp, current) && !newer({ at: after, id }, current)) {
+      throw AppError.forUser('SAME_SECOND', 'A change made at the same moment (or by a clock ahead of this one) stays on every device. Try again in a moment.');
+    }
+    return newer(stamp, current) ? stamp : { at: after, id };
+  }
+
   private async saved(m: Msg) {
     await this.host.saveMsg(m);
     this.host.changed(m);

@@ -160,8 +160,28 @@ export async function runPhone(r, { relayBin, problems }) {
       await desk.fill('[data-testid=compose]', '');
       await desk.selectOption('[data-testid=timer]', '3600');
       await phone.locator('[data-testid=notice]', { hasText: 'Quinn the Builder set disappearing messages to 1 hour' }).waitFor(W);
+      // In the next second: two timers of one second are ordered by their random ids
+      // (PROTOCOL.md 28.3), and the app refuses the second change if it would lose.
+      await desk.waitForFunction((t) => Math.floor(Date.now() / 1000) > t, Math.floor(Date.now() / 1000));
       await desk.selectOption('[data-testid=timer]', '0');
       await phone.locator('[data-testid=notice]', { hasText: 'Quinn the Builder turned off' }).waitFor(W);
+      // Two changes at once: whichever the protocol keeps (the same second: the larger
+      // message id), both sides end up showing the same setting.
+      const nextSecond = (page) => page.waitForFunction((t) => Math.floor(Date.now() / 1000) > t, Math.floor(Date.now() / 1000));
+      await nextSecond(desk);
+      await desk.selectOption('[data-testid=timer]', '30');
+      await desk.selectOption('[data-testid=timer]', '300');
+      await phone.locator('[data-testid=notice]', { hasText: 'Quinn the Builder set disappearing messages to 30 seconds' }).waitFor(W);
+      let agreed = 0;
+      for (let i = 0; i < 60 && agreed < 3; i++) {
+        await phone.waitForTimeout(500);
+        const [p, d] = [await phone.inputValue('[data-testid=timer]'), await desk.inputValue('[data-testid=timer]')];
+        agreed = p === d && ['30', '300'].includes(p) ? agreed + 1 : 0;
+      }
+      expect(agreed === 3, `the two sides disagree: phone ${await phone.inputValue('[data-testid=timer]')}, desktop ${await desk.inputValue('[data-testid=timer]')}`);
+      await nextSecond(desk);
+      await desk.selectOption('[data-testid=timer]', '0');
+      await phone.waitForFunction(() => document.querySelector('[data-testid=timer]')?.value === '0', null, W);
       // A notification names the sender by that name.
       await recordNotifications(phone);
       await go(phone, '#/account');

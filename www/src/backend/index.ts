@@ -219,15 +219,15 @@ class ClientAccount implements Account {
   exportSession(wrapKey: CryptoKey) {
     return this.client.exportSession(wrapKey).catch((e) => Promise.reject(wrap(e)));
   }
-  async amend(username: string, what: Amend): Promise<void> {
+  async amend(username: string, what: Amend): Promise<string> {
     const c = this.client;
     try {
-      if (what.kind === 'edit') await c.edit(username, what.target, what.text);
-      else if (what.kind === 'delete') await c.deleteForEveryone(username, what.target);
-      else if (what.kind === 'reaction') await c.react(username, what.target, what.emoji);
-      else if (what.kind === 'read') await c.markRead(username, what.targets);
-      else if (what.kind === 'typing') await c.setTyping(username, what.active);
-      else await c.setDisappearing(username, what.expiresIn);
+      if (what.kind === 'edit') return (await c.edit(username, what.target, what.text)).messageId;
+      if (what.kind === 'delete') return (await c.deleteForEveryone(username, what.target)).messageId;
+      if (what.kind === 'reaction') return (await c.react(username, what.target, what.emoji)).messageId;
+      if (what.kind === 'read') return (await c.markRead(username, what.targets)).messageId;
+      if (what.kind === 'typing') return (await c.setTyping(username, what.active)).messageId;
+      return (await c.setDisappearing(username, what.expiresIn)).messageId;
     } catch (e) {
       throw wrap(e);
     }

@@ -220,8 +220,8 @@ export interface Account {
    */
   connectDirect(username: string): void;
   send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number }): Promise<{ messageId: string; delivered?: number; total?: number }>;
-  /** Sends an edit, deletion, reaction, read receipt, typing indicator or timer. */
-  amend(username: string, what: Amend): Promise<void>;
+  /** Sends an edit, deletion, reaction, read receipt, typing indicator or timer; resolves to its message id. */
+  amend(username: string, what: Amend): Promise<string>;
   /** The package's verdict on an edit, deletion or reaction: "apply", "hold" or a refusal code. */
   checkAmendment(inc: RuleInput, target?: StoredTarget): Promise<string>;
   /** Whether a read receipt marks `target` read. */
