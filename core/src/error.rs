@@ -36,6 +36,9 @@ pub enum Error {
     WeakParameters,
     /// RSA key generation or a private-key operation failed.
     Crypto,
+    /// A room join whose key confirmation failed: the two sides used different codes
+    /// (or someone altered the exchange; the two cannot be told apart).
+    WrongCode,
 }
 
 impl Error {
@@ -54,6 +57,7 @@ impl Error {
             Error::WrongPassword => "WRONG_PASSWORD",
             Error::WeakParameters => "WEAK_PARAMETERS",
             Error::Crypto => "CRYPTO",
+            Error::WrongCode => "WRONG_CODE",
         }
     }
 }
@@ -75,6 +79,7 @@ impl fmt::Display for Error {
             Error::WrongPassword => "wrong password or corrupted backup",
             Error::WeakParameters => "password or key-derivation parameters out of range",
             Error::Crypto => "cryptographic operation failed",
+            Error::WrongCode => "wrong room code",
         })
     }
 }

@@ -59,6 +59,40 @@ pub(crate) fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizin
         .map_err(|_| Error::Decrypt)
 }
 
+/// `AES-256-GCM(key, nonce, aad, plaintext)` with a nonce the caller guarantees unique
+/// per key (room frames: sender and counter), nonce not included.
+#[cfg(feature = "rooms")]
+pub(crate) fn seal_at(
+    key: &[u8; 32],
+    nonce: [u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    Aes256Gcm::new(key.into())
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| Error::Crypto)
+}
+
+/// Opens what [`seal_at`] produced. Any failure is [`Error::Decrypt`].
+#[cfg(feature = "rooms")]
+pub(crate) fn open_at(
+    key: &[u8; 32],
+    nonce: [u8; NONCE_LEN],
+    aad: &[u8],
+    ct: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    Aes256Gcm::new(key.into())
+        .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad })
+        .map(Zeroizing::new)
+        .map_err(|_| Error::Decrypt)
+}
+
 /// HKDF-SHA256 (RFC 5869) filling `N` bytes.
 pub(crate) fn hkdf<const N: usize>(
     ikm: &[u8],

@@ -26,6 +26,8 @@ pub mod msg_id;
 pub mod outbox;
 pub mod payload;
 pub mod receipts;
+#[cfg(feature = "rooms")]
+pub mod room;
 pub mod seen;
 
 pub use action::{

@@ -153,6 +153,28 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_RATE_LINK_BURST", default_value_t = 10.0)]
     pub rate_link_burst: f64,
 
+    /// Rooms this process holds at once (in memory only); more creations are refused.
+    #[arg(long, env = "SEALPOST_MAX_ROOMS", default_value_t = 10_000)]
+    pub max_rooms: usize,
+
+    /// Join attempts on one room that may fail (wrong code, or abandoned before the host
+    /// admitted them) before its nameplate refuses joins for good: with an 8-character
+    /// secret (40 bits) a guesser's chance is at most this many in 2^40.
+    #[arg(long, env = "SEALPOST_ROOM_MAX_FAILED_JOINS", default_value_t = 10)]
+    pub room_max_failed_joins: u32,
+
+    /// Seconds a join attempt may take before the host admits it.
+    #[arg(long, env = "SEALPOST_ROOM_JOIN_TIMEOUT_SECS", default_value_t = 60)]
+    pub room_join_timeout_secs: u64,
+
+    /// Sustained room creations and joins per second from one IP address (0 = unlimited).
+    #[arg(long, env = "SEALPOST_RATE_ROOM_PER_SEC", default_value_t = 0.2)]
+    pub rate_room_per_sec: f64,
+
+    /// Burst of room creations and joins one IP address may make above the sustained rate.
+    #[arg(long, env = "SEALPOST_RATE_ROOM_BURST", default_value_t = 20.0)]
+    pub rate_room_burst: f64,
+
     /// Largest key backup blob in bytes (`PUT /v2/users/{id}/backup`, without the
     /// 32-byte token in front); larger ones get 413.
     #[arg(long, env = "SEALPOST_MAX_BACKUP_V2_BYTES", default_value_t = 256 * 1024)]

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod push;
+pub mod rooms;
 pub mod routes;
 mod serve;
 mod static_files;
@@ -83,6 +84,10 @@ pub struct Shared {
     pub link_limiter: RateLimiter<address::Source>,
     /// Per-address upload token rate.
     pub upload_limiter: RateLimiter<address::Source>,
+    /// Per-address rate of room creations and joins.
+    pub room_limiter: RateLimiter<address::Source>,
+    /// The rooms, in memory only.
+    pub rooms: Arc<rooms::Rooms>,
     /// Chunk uploads in progress (`limits::MAX_CHUNK_UPLOADS`).
     pub chunk_uploads: Arc<Semaphore>,
     /// Chunk addresses being uploaded.
@@ -132,6 +137,11 @@ impl AppState {
             ),
             link_limiter: RateLimiter::new(config.rate_link_per_sec, config.rate_link_burst),
             upload_limiter: RateLimiter::new(config.rate_upload_per_sec, config.rate_upload_burst),
+            room_limiter: RateLimiter::new(config.rate_room_per_sec, config.rate_room_burst),
+            rooms: Arc::new(rooms::Rooms::new(
+                config.max_rooms,
+                config.room_max_failed_joins,
+            )),
             chunk_uploads: Arc::new(Semaphore::new(limits::MAX_CHUNK_UPLOADS)),
             chunk_locks: Arc::default(),
             backup_limiter: RateLimiter::new(
@@ -197,9 +207,9 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Protocol v2 (docs/PROTOCOL.md): the device directory, per-device mailboxes, key
-/// backups, link channels and attachment chunks.
+/// backups, link channels, attachment chunks and rooms.
 fn v2_routes(state: &AppState) -> Router<AppState> {
-    use routes::{backup, chunks, deposit_socket, devices, fanout, links, mailbox};
+    use routes::{backup, chunks, deposit_socket, devices, fanout, links, mailbox, rooms};
     let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);
     // The token in front of the blob; the handler checks the blob's own size.
     let backup_limit = DefaultBodyLimit::max(state.limits.max_backup_v2_bytes.saturating_add(32));
@@ -246,6 +256,8 @@ fn v2_routes(state: &AppState) -> Router<AppState> {
                 .get(links::get),
         )
         .route("/v2/links/{channel}", delete(links::delete))
+        .route("/v2/rooms/ws", get(rooms::create))
+        .route("/v2/rooms/{nameplate}/ws", get(rooms::join))
         .route("/v2/limits", get(chunks::limits))
         .route("/v2/uploads", post(chunks::new_upload))
         // The handlers stream the body and check its length themselves.
@@ -366,6 +378,7 @@ async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiv
         state.ip_limiter.sweep();
         state.mailbox_limiter.sweep();
         state.link_limiter.sweep();
+        state.room_limiter.sweep();
         state.backup_limiter.sweep();
     }
 }

@@ -113,6 +113,8 @@ pub struct Limits {
     pub max_chunk_store_bytes: i64,
     /// Time for one chunk upload after its headers.
     pub chunk_upload_timeout: Duration,
+    /// Seconds a room join may take before its admission.
+    pub room_join_timeout_secs: u64,
 }
 
 impl Limits {
@@ -147,6 +149,7 @@ impl Limits {
             chunk_tombstone_secs: secs(c.chunk_tombstone_secs),
             max_chunk_store_bytes: i64::try_from(c.max_chunk_store_bytes).unwrap_or(i64::MAX),
             chunk_upload_timeout: Duration::from_secs(c.chunk_upload_timeout_secs),
+            room_join_timeout_secs: c.room_join_timeout_secs,
         }
     }
 }

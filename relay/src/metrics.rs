@@ -95,12 +95,20 @@ pub struct Metrics {
     pub chunks_purged: Counter,
     /// WebSocket connections open now.
     pub ws_connections: Gauge,
+    pub rooms_created: Counter,
+    pub room_joins_refused: Counter,
 }
 
 impl Metrics {
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let counters: [(&str, &str, &Counter); 23] = [
+        let counters: [(&str, &str, &Counter); 25] = [
+            ("rooms_created", "Rooms created.", &self.rooms_created),
+            (
+                "room_joins_refused",
+                "Room joins refused (no room, locked, full, rate, wrong code).",
+                &self.room_joins_refused,
+            ),
             ("deposits", "Blobs stored.", &self.deposits),
             (
                 "deposits_refused",
@@ -213,6 +221,25 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE sealpost_ws_connections gauge");
         let _ = writeln!(out, "sealpost_ws_connections {}", self.ws_connections.get());
+        out
+    }
+
+    /// [`render`](Self::render) with the room table's gauges (it lives in memory, not
+    /// in these counters).
+    pub fn render_with_rooms(&self, rooms: usize, members: usize) -> String {
+        let mut out = self.render();
+        for (name, help, v) in [
+            ("rooms_open", "Rooms open now (in memory only).", rooms),
+            (
+                "room_members",
+                "Room members and joins in progress now.",
+                members,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP sealpost_{name} {help}");
+            let _ = writeln!(out, "# TYPE sealpost_{name} gauge");
+            let _ = writeln!(out, "sealpost_{name} {v}");
+        }
         out
     }
 }

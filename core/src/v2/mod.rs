@@ -38,6 +38,8 @@
 //!   encryption keys).
 //! - [`attachment`] (PROTOCOL.md 26): files in fixed-size encrypted chunks, the streaming
 //!   `Encryptor` and `Decryptor`, and the `Manifest` a message carries.
+//! - [`room`] (PROTOCOL.md 30, feature `rooms`): rooms joined with a short code through
+//!   SPAKE2, their frames and key rotation.
 //! - [`group`] (PROTOCOL.md 27): groups of up to 1,000 members, signed operations, sender
 //!   keys and one ciphertext per group message.
 
@@ -54,6 +56,8 @@ mod init;
 mod link;
 mod opened;
 mod replay;
+#[cfg(feature = "rooms")]
+pub mod room;
 mod session;
 mod store;
 mod store_caps;

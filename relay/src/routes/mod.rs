@@ -8,6 +8,7 @@ pub mod fanout;
 pub mod links;
 pub mod mailbox;
 mod range;
+pub mod rooms;
 
 use axum::extract::State;
 use axum::http::header;
@@ -29,7 +30,9 @@ pub async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiE
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state
+            .metrics
+            .render_with_rooms(state.rooms.len(), state.rooms.members()),
     )
 }
 

@@ -1,0 +1,177 @@
+//! Interop vectors for rooms (PROTOCOL.md 30) in `tests/vectors/v2/room.json`: a code
+//! and its SPAKE2 password, a join (SPAKE2 messages, the joiner's confirmation, the
+//! host's grant), frames of every content kind, a rekey, and `fail_` frames and rekeys
+//! that must be refused. Regenerated deterministically (seeded ChaCha20) and compared
+//! byte for byte, then the frames and rekeys are checked from what the file holds
+//! (what a WebCrypto implementation can check: AES-256-GCM under the given keys).
+//! Regenerate with `SEALPOST_REGENERATE_VECTORS=1`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
+
+mod support;
+
+use sealpost_core::Error;
+use sealpost_core::v2::room::{
+    Content, EVERYONE, EpochKey, FrameHeader, HostPake, JoinerPake, RoomCode, open_frame,
+    open_rekey, seal_frame, seal_rekey,
+};
+use serde_json::{Value, json};
+use support::*;
+
+fn h(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+fn unh(v: &Value) -> Vec<u8> {
+    hex::decode(v.as_str().unwrap()).unwrap()
+}
+
+fn content_json(c: &Content) -> Value {
+    match c {
+        Content::Hello(s) => json!({"kind": 1, "text": s}),
+        Content::Text(s) => json!({"kind": 2, "text": s}),
+        Content::Signal(s) => json!({"kind": 3, "text": s}),
+    }
+}
+
+fn generate() -> Value {
+    let mut r = rng(2800);
+    let code = RoomCode::generate(&mut r, 4821).unwrap();
+    let (joiner, msg_a) = JoinerPake::start(&mut r, &code).unwrap();
+    let (host, msg_b) = HostPake::respond(&mut r, &code, &msg_a).unwrap();
+    let (confirmed, confirm) = joiner.finish(&msg_b).unwrap();
+    host.check(&confirm).unwrap();
+    let room_key = EpochKey::generate(&mut r, 1);
+    let grant = host.grant(&mut r, 2, &room_key).unwrap();
+    let granted = confirmed.open_grant(&grant, 2).unwrap();
+    assert_eq!(*granted.key.key, *room_key.key);
+
+    let frame = |sender, to, counter, c: Content| {
+        let header = FrameHeader {
+            epoch: room_key.epoch,
+            sender,
+            to,
+            counter,
+        };
+        let f = seal_frame(&room_key, header, &c).unwrap();
+        json!({"epoch": header.epoch, "sender": sender, "to": to, "counter": counter,
+               "content": content_json(&c), "frame": h(&f)})
+    };
+    let frames = vec![
+        frame(2, EVERYONE, 1, Content::Hello("Bob".into())),
+        frame(2, EVERYONE, 2, Content::Text("hello room, ✓".into())),
+        frame(1, 2, 7, Content::Text("for you only".into())),
+        frame(
+            2,
+            1,
+            3,
+            Content::Signal(r#"{"type":"offer","sdp":"v=0..."}"#.into()),
+        ),
+    ];
+    let good = unh(&frames[1]["frame"]);
+    let flip = |i: usize| {
+        let mut b = good.clone();
+        b[i] ^= 1;
+        h(&b)
+    };
+    let other_key = EpochKey::generate(&mut r, 1);
+    let foreign = seal_frame(
+        &other_key,
+        FrameHeader {
+            epoch: 1,
+            sender: 2,
+            to: EVERYONE,
+            counter: 2,
+        },
+        &Content::Text("hello room, ✓".into()),
+    )
+    .unwrap();
+    let fail_frames = vec![
+        json!({"name": "fail_header_epoch", "frame": flip(4), "error": "DECRYPT_FAILED"}),
+        json!({"name": "fail_header_to", "frame": flip(8), "error": "DECRYPT_FAILED"}),
+        json!({"name": "fail_header_counter", "frame": flip(16), "error": "DECRYPT_FAILED"}),
+        json!({"name": "fail_body", "frame": flip(20), "error": "DECRYPT_FAILED"}),
+        json!({"name": "fail_tag", "frame": flip(good.len() - 1), "error": "DECRYPT_FAILED"}),
+        json!({"name": "fail_version", "frame": flip(0), "error": "MALFORMED"}),
+        json!({"name": "fail_other_key", "frame": h(&foreign), "error": "DECRYPT_FAILED"}),
+    ];
+    let next = EpochKey::generate(&mut r, 2);
+    let rekey = seal_rekey(&mut r, &granted.pair_key, 2, &next).unwrap();
+    let mut bumped = rekey.clone();
+    bumped[3] ^= 1;
+    json!({
+        "note": "PROTOCOL.md 30. SPAKE2 (python-spake2 / magic-wormhole compatible, Ed25519 group, side A = joiner, side B = host) messages come from seeded randomness; the frames and rekeys can be checked with AES-256-GCM alone.",
+        "code": {
+            "text": code.to_text().as_str(),
+            "nameplate": code.nameplate(),
+            "password": h(format!("sealpost/v2/room-code\0{}", code.to_text().as_str()).as_bytes()),
+            "id_a": "sealpost/v2/room-joiner",
+            "id_b": "sealpost/v2/room-host",
+        },
+        "join": {
+            "msg_a": h(&msg_a),
+            "msg_b": h(&msg_b),
+            "confirm_joiner": h(&confirm),
+            "member": 2,
+            "grant": h(&grant),
+            "epoch": room_key.epoch,
+            "room_key": h(room_key.key.as_ref()),
+            "pair_key": h(granted.pair_key.as_ref()),
+        },
+        "frames": frames,
+        "fail_frames": fail_frames,
+        "rekey": {"member": 2, "epoch": next.epoch, "key": h(next.key.as_ref()), "rekey": h(&rekey)},
+        "fail_rekeys": [
+            {"name": "fail_other_member", "member": 3, "rekey": h(&rekey), "error": "DECRYPT_FAILED"},
+            {"name": "fail_epoch_changed", "member": 2, "rekey": h(&bumped), "error": "DECRYPT_FAILED"},
+        ],
+    })
+}
+
+#[test]
+fn room_vectors() {
+    check_or_write("room.json", generate());
+    let v = read_json("v2/room.json");
+    let code = RoomCode::parse(v["code"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        u64::from(code.nameplate()),
+        v["code"]["nameplate"].as_u64().unwrap()
+    );
+    let key: [u8; 32] = unh(&v["join"]["room_key"]).try_into().unwrap();
+    let room_key = EpochKey::new(v["join"]["epoch"].as_u64().unwrap() as u32, key);
+    for f in v["frames"].as_array().unwrap() {
+        let bytes = unh(&f["frame"]);
+        let header = FrameHeader::parse(&bytes).unwrap();
+        assert_eq!(u64::from(header.sender), f["sender"].as_u64().unwrap());
+        assert_eq!(u64::from(header.to), f["to"].as_u64().unwrap());
+        assert_eq!(header.counter, f["counter"].as_u64().unwrap());
+        let content = open_frame(&room_key, header, &bytes).unwrap();
+        assert_eq!(content_json(&content), f["content"]);
+    }
+    for f in v["fail_frames"].as_array().unwrap() {
+        let bytes = unh(&f["frame"]);
+        let err = FrameHeader::parse(&bytes)
+            .and_then(|h| open_frame(&room_key, h, &bytes))
+            .unwrap_err();
+        assert_eq!(err.code(), f["error"].as_str().unwrap(), "{}", f["name"]);
+    }
+    let pair: [u8; 32] = unh(&v["join"]["pair_key"]).try_into().unwrap();
+    let pair = zeroize::Zeroizing::new(pair);
+    let rk = &v["rekey"];
+    let opened = open_rekey(
+        &pair,
+        rk["member"].as_u64().unwrap() as u16,
+        &unh(&rk["rekey"]),
+    )
+    .unwrap();
+    assert_eq!(h(opened.key.as_ref()), rk["key"].as_str().unwrap());
+    assert_eq!(u64::from(opened.epoch), rk["epoch"].as_u64().unwrap());
+    for f in v["fail_rekeys"].as_array().unwrap() {
+        let err = open_rekey(
+            &pair,
+            f["member"].as_u64().unwrap() as u16,
+            &unh(&f["rekey"]),
+        )
+        .unwrap_err();
+        assert_eq!(err, Error::Decrypt, "{}", f["name"]);
+    }
+}

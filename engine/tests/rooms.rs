@@ -1,0 +1,530 @@
+//! Rooms (PROTOCOL.md 30) through a relay simulated here: three members talk, a
+//! wrong code is refused, and the attacker (the relay, an eavesdropper, a member who
+//! left) replays, forges, re-addresses and re-attributes frames and rekeys.
+#![cfg(feature = "rooms")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::collections::BTreeMap;
+
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use sealpost_engine::room::{
+    Content, EVERYONE, HOST, MAX_PENDING_JOINS, MemberId, Output, Refusal, Room, RoomCode,
+    RoomEvent, RoomIn, RoomOut,
+};
+
+/// What the relay forwards (docs/API.md "Rooms"), recorded for the attacker.
+#[derive(Debug, Clone)]
+enum Wire {
+    Pake(MemberId, Vec<u8>),
+    Admitted(MemberId, Vec<u8>, Vec<MemberId>),
+    Joined(MemberId),
+    Left(MemberId),
+    Frame(MemberId, Vec<u8>),
+    Rekey(MemberId, Vec<u8>),
+}
+
+impl Wire {
+    fn input(&self) -> RoomIn<'_> {
+        match self {
+            Wire::Pake(from, d) => RoomIn::Pake {
+                from: *from,
+                data: d,
+            },
+            Wire::Admitted(m, g, ms) => RoomIn::Admitted {
+                member: *m,
+                grant: g,
+                members: ms,
+            },
+            Wire::Joined(m) => RoomIn::Joined { member: *m },
+            Wire::Left(m) => RoomIn::Left { member: *m },
+            Wire::Frame(from, d) => RoomIn::Frame {
+                from: *from,
+                data: d,
+            },
+            Wire::Rekey(from, d) => RoomIn::Rekey {
+                from: *from,
+                data: d,
+            },
+        }
+    }
+}
+
+/// An honest relay and the members' engines.
+struct Net {
+    rng: ChaCha20Rng,
+    rooms: BTreeMap<MemberId, Room>,
+    admitted: Vec<MemberId>,
+    next_id: MemberId,
+    events: BTreeMap<MemberId, Vec<RoomEvent>>,
+    /// Everything delivered, by recipient, in order.
+    log: Vec<(MemberId, Wire)>,
+    refused_joins: u32,
+    code: RoomCode,
+}
+
+impl Net {
+    fn new(seed: u64) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let (host, code) = Room::create(&mut rng, 4821).unwrap();
+        Self {
+            rng,
+            rooms: BTreeMap::from([(HOST, host)]),
+            admitted: vec![HOST],
+            next_id: 2,
+            events: BTreeMap::new(),
+            log: Vec::new(),
+            refused_joins: 0,
+            code,
+        }
+    }
+
+    fn deliver(&mut self, to: MemberId, wire: Wire) {
+        self.log.push((to, wire.clone()));
+        let Some(room) = self.rooms.get_mut(&to) else {
+            return;
+        };
+        let out = room.handle(&mut self.rng, wire.input());
+        self.outputs(to, out);
+    }
+
+    fn outputs(&mut self, from: MemberId, out: Vec<Output>) {
+        for o in out {
+            match o {
+                Output::Event(e) => self.events.entry(from).or_default().push(e),
+                Output::Send(s) => self.relay(from, s),
+            }
+        }
+    }
+
+    /// The relay's forwarding rules.
+    fn relay(&mut self, from: MemberId, out: RoomOut) {
+        match out {
+            RoomOut::Pake { to, data } => self.deliver(to, Wire::Pake(from, data)),
+            RoomOut::Admit { to, grant } => {
+                assert_eq!(from, HOST);
+                self.admitted.push(to);
+                let members = self.admitted.clone();
+                for m in members.clone() {
+                    if m != to && m != HOST {
+                        self.deliver(m, Wire::Joined(to));
+                    }
+                }
+                self.deliver(to, Wire::Admitted(to, grant, members));
+            }
+            RoomOut::Refuse { to } => {
+                assert_eq!(from, HOST);
+                self.refused_joins += 1;
+                self.rooms.remove(&to);
+            }
+            RoomOut::Frame { to, data } => {
+                for m in self.admitted.clone() {
+                    if m != from && (to == EVERYONE || to == m) {
+                        self.deliver(m, Wire::Frame(from, data.clone()));
+                    }
+                }
+            }
+            RoomOut::Rekey { to, data } => {
+                assert_eq!(from, HOST);
+                self.deliver(to, Wire::Rekey(from, data));
+            }
+        }
+    }
+
+    fn join(&mut self, code: &RoomCode) -> MemberId {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (room, first) = Room::join(&mut self.rng, code).unwrap();
+        self.rooms.insert(id, room);
+        self.relay(id, first);
+        id
+    }
+
+    fn leave(&mut self, who: MemberId) -> Room {
+        let room = self.rooms.remove(&who).unwrap();
+        self.admitted.retain(|&m| m != who);
+        for m in self.admitted.clone() {
+            self.deliver(m, Wire::Left(who));
+        }
+        // `Room::leave` would wipe its keys: the test does not call it, to play the
+        // member who left and still listens.
+        room
+    }
+
+    fn say(&mut self, who: MemberId, to: MemberId, text: &str) {
+        let out = self
+            .rooms
+            .get_mut(&who)
+            .unwrap()
+            .send(to, &Content::Text(text.into()))
+            .unwrap();
+        self.relay(who, out);
+    }
+
+    fn texts(&self, who: MemberId) -> Vec<(MemberId, String)> {
+        self.events
+            .get(&who)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| match e {
+                RoomEvent::Text { from, text, .. } => Some((*from, text.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn refusals(&self, who: MemberId) -> Vec<Refusal> {
+        self.events
+            .get(&who)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| match e {
+                RoomEvent::Refused { reason, .. } => Some(*reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last_frame_to(&self, who: MemberId) -> (MemberId, Vec<u8>) {
+        self.log
+            .iter()
+            .rev()
+            .find_map(|(to, w)| match w {
+                Wire::Frame(from, d) if *to == who => Some((*from, d.clone())),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    fn feed(&mut self, who: MemberId, input: Wire) -> Vec<Output> {
+        let room = self.rooms.get_mut(&who).unwrap();
+        room.handle(&mut self.rng, input.input())
+    }
+}
+
+fn refused(out: &[Output]) -> Option<Refusal> {
+    out.iter().find_map(|o| match o {
+        Output::Event(RoomEvent::Refused { reason, .. }) => Some(*reason),
+        _ => None,
+    })
+}
+
+#[test]
+fn three_members_join_with_the_code_and_talk() {
+    let mut net = Net::new(1);
+    let code = net.code.clone();
+    let b = net.join(&code);
+    let c = net.join(&code);
+    assert_eq!((b, c), (2, 3));
+    for m in [HOST, b, c] {
+        assert_eq!(net.rooms[&m].members(), vec![1, 2, 3], "member {m}");
+        assert_eq!(net.rooms[&m].epoch(), Some(2), "a new key per join");
+    }
+    assert!(matches!(
+        net.events[&b].first(),
+        Some(RoomEvent::Admitted { me: 2, .. })
+    ));
+    net.say(HOST, EVERYONE, "welcome");
+    net.say(b, EVERYONE, "hi from b");
+    net.say(c, b, "psst, b");
+    assert_eq!(
+        net.texts(b),
+        vec![(1, "welcome".into()), (3, "psst, b".into())]
+    );
+    assert_eq!(
+        net.texts(c),
+        vec![(1, "welcome".into()), (2, "hi from b".into())]
+    );
+    assert_eq!(net.texts(HOST), vec![(2, "hi from b".into())]);
+    for m in [HOST, b, c] {
+        assert!(
+            net.refusals(m).is_empty(),
+            "member {m}: {:?}",
+            net.refusals(m)
+        );
+    }
+    // Voice signalling and names travel the same way.
+    let out = net
+        .rooms
+        .get_mut(&b)
+        .unwrap()
+        .send(c, &Content::Signal("{\"sdp\":\"...\"}".into()))
+        .unwrap();
+    net.relay(b, out);
+    assert!(
+        net.events[&c]
+            .iter()
+            .any(|e| matches!(e, RoomEvent::Signal { from: 2, data } if data.contains("sdp")))
+    );
+}
+
+#[test]
+fn a_wrong_code_is_refused_and_counted() {
+    let mut net = Net::new(2);
+    let wrong = RoomCode::parse("4821-00000000").unwrap();
+    let x = net.join(&wrong);
+    assert_eq!(
+        net.refused_joins, 1,
+        "the host refused: the relay counts it"
+    );
+    assert!(!net.rooms.contains_key(&x));
+    assert!(net.events[&HOST].contains(&RoomEvent::JoinRefused { member: x }));
+    assert_eq!(net.rooms[&HOST].members(), vec![HOST]);
+    assert_eq!(
+        net.rooms[&HOST].epoch(),
+        Some(0),
+        "no key moved for a refused join"
+    );
+    // The right code still works afterwards.
+    let code = net.code.clone();
+    let b = net.join(&code);
+    assert_eq!(net.rooms[&b].members(), vec![1, b]);
+}
+
+#[test]
+fn a_host_with_another_code_admits_nobody() {
+    // A fake host (the relay itself, say) that does not know the code.
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let (mut fake, _) = Room::create(&mut rng, 4821).unwrap();
+    let real = RoomCode::generate(&mut rng, 4821).unwrap();
+    let (mut joiner, RoomOut::Pake { data: msg_a, .. }) = Room::join(&mut rng, &real).unwrap()
+    else {
+        panic!()
+    };
+    let out = fake.handle(
+        &mut rng,
+        RoomIn::Pake {
+            from: 2,
+            data: &msg_a,
+        },
+    );
+    let [Output::Send(RoomOut::Pake { data: msg_b, .. })] = &out[..] else {
+        panic!("{out:?}")
+    };
+    let out = joiner.handle(
+        &mut rng,
+        RoomIn::Pake {
+            from: HOST,
+            data: msg_b,
+        },
+    );
+    let [Output::Send(RoomOut::Pake { data: confirm, .. })] = &out[..] else {
+        panic!("{out:?}")
+    };
+    let out = fake.handle(
+        &mut rng,
+        RoomIn::Pake {
+            from: 2,
+            data: confirm,
+        },
+    );
+    assert!(out.contains(&Output::Send(RoomOut::Refuse { to: 2 })));
+    assert_eq!(joiner.me(), None);
+}
+
+#[test]
+fn the_host_answers_a_bounded_number_of_joins_at_once() {
+    let mut net = Net::new(4);
+    let code = net.code.clone();
+    let mut rng = ChaCha20Rng::seed_from_u64(44);
+    let host = net.rooms.get_mut(&HOST).unwrap();
+    let mut answered = 0;
+    for id in 10..10 + MAX_PENDING_JOINS as MemberId + 3 {
+        let (_, RoomOut::Pake { data, .. }) = Room::join(&mut rng, &code).unwrap() else {
+            panic!()
+        };
+        let out = host.handle(
+            &mut rng,
+            RoomIn::Pake {
+                from: id,
+                data: &data,
+            },
+        );
+        if matches!(out.first(), Some(Output::Send(RoomOut::Pake { .. }))) {
+            answered += 1;
+        } else {
+            assert!(out.contains(&Output::Send(RoomOut::Refuse { to: id })));
+        }
+    }
+    assert_eq!(answered, MAX_PENDING_JOINS);
+    // A joiner that walks away frees its place.
+    host.handle(&mut rng, RoomIn::Left { member: 10 });
+    let (_, RoomOut::Pake { data, .. }) = Room::join(&mut rng, &code).unwrap() else {
+        panic!()
+    };
+    let out = host.handle(
+        &mut rng,
+        RoomIn::Pake {
+            from: 30,
+            data: &data,
+        },
+    );
+    assert!(matches!(
+        out.first(),
+        Some(Output::Send(RoomOut::Pake { .. }))
+    ));
+}
+
+#[test]
+fn replayed_forged_readdressed_and_misattributed_frames_are_refused() {
+    let mut net = Net::new(5);
+    let code = net.code.clone();
+    let b = net.join(&code);
+    let c = net.join(&code);
+    net.say(b, c, "for c only");
+    let (from, frame) = net.last_frame_to(c);
+    assert_eq!(from, b);
+
+    // Replayed to c.
+    let out = net.feed(c, Wire::Frame(b, frame.clone()));
+    assert_eq!(refused(&out), Some(Refusal::Replayed));
+    // Re-addressed: the relay hands b's frame for c to the host.
+    let out = net.feed(HOST, Wire::Frame(b, frame.clone()));
+    assert_eq!(refused(&out), Some(Refusal::Misaddressed));
+    // Re-attributed: stamped as the host's.
+    let out = net.feed(c, Wire::Frame(HOST, frame.clone()));
+    assert_eq!(refused(&out), Some(Refusal::Forged));
+    // From someone who is not in the room.
+    let out = net.feed(c, Wire::Frame(9, frame.clone()));
+    assert_eq!(refused(&out), Some(Refusal::UnknownSender));
+    // Altered anywhere.
+    for i in [0, 3, 8, 12, 20, frame.len() - 1] {
+        let mut bad = frame.clone();
+        bad[i] ^= 0x10;
+        let out = net.feed(c, Wire::Frame(b, bad));
+        assert!(refused(&out).is_some(), "byte {i}");
+    }
+    // Junk of every length.
+    for len in [0, 1, 17, 33] {
+        let out = net.feed(c, Wire::Frame(b, vec![1; len]));
+        assert_eq!(refused(&out), Some(Refusal::Malformed), "len {len}");
+    }
+    // A rekey from a non-host, and a rekey stamped as the host's but made by b.
+    let out = net.feed(c, Wire::Rekey(b, vec![0; 64]));
+    assert_eq!(refused(&out), Some(Refusal::Unexpected));
+    let out = net.feed(c, Wire::Rekey(HOST, vec![0; 64]));
+    assert_eq!(refused(&out), Some(Refusal::Forged));
+    // After all that, c still takes b's next frame.
+    net.say(b, EVERYONE, "still here");
+    assert_eq!(net.texts(c).last().unwrap(), &(b, "still here".into()));
+    // Frames reordered by the relay: the older one is refused, not shown twice.
+    let first = net
+        .rooms
+        .get_mut(&b)
+        .unwrap()
+        .send(c, &Content::Text("1".into()))
+        .unwrap();
+    let second = net
+        .rooms
+        .get_mut(&b)
+        .unwrap()
+        .send(c, &Content::Text("2".into()))
+        .unwrap();
+    let (RoomOut::Frame { data: f1, .. }, RoomOut::Frame { data: f2, .. }) = (first, second) else {
+        panic!()
+    };
+    net.feed(c, Wire::Frame(b, f2));
+    let out = net.feed(c, Wire::Frame(b, f1));
+    assert_eq!(refused(&out), Some(Refusal::Replayed));
+}
+
+#[test]
+fn a_member_who_left_cannot_read_what_follows() {
+    let mut net = Net::new(6);
+    let code = net.code.clone();
+    let b = net.join(&code);
+    let c = net.join(&code);
+    let epoch_before = net.rooms[&HOST].epoch().unwrap();
+    // c leaves, but keeps its keys and a relay that still copies it everything.
+    let mut gone = net.leave(c);
+    for m in [HOST, b] {
+        assert_eq!(net.rooms[&m].members(), vec![1, 2]);
+        assert_eq!(net.rooms[&m].epoch(), Some(epoch_before + 1));
+    }
+    net.say(b, EVERYONE, "c is gone");
+    assert_eq!(net.texts(HOST).last().unwrap(), &(b, "c is gone".into()));
+    let (_, frame) = net.last_frame_to(HOST);
+    let out = gone.handle(
+        &mut net.rng,
+        RoomIn::Frame {
+            from: b,
+            data: &frame,
+        },
+    );
+    assert_eq!(refused(&out), Some(Refusal::StaleEpoch));
+    // Nor can it push a key of its own on b.
+    let rekeys: Vec<Vec<u8>> = net
+        .log
+        .iter()
+        .filter_map(|(_, w)| match w {
+            Wire::Rekey(_, d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    for r in rekeys {
+        let out = net.feed(b, Wire::Rekey(HOST, r));
+        assert!(refused(&out).is_some());
+    }
+    // Sending its own frames under the old key: refused as stale by those who moved on.
+    let out = gone
+        .send(EVERYONE, &Content::Text("still me".into()))
+        .unwrap();
+    let RoomOut::Frame { data, .. } = out else {
+        panic!()
+    };
+    let out = net.feed(b, Wire::Frame(c, data));
+    assert_eq!(refused(&out), Some(Refusal::UnknownSender));
+}
+
+#[test]
+fn frames_in_flight_across_a_rekey_are_not_lost() {
+    let mut net = Net::new(7);
+    let code = net.code.clone();
+    let b = net.join(&code);
+    // b seals under epoch 1, then the host rotates (c joins) before it arrives.
+    let seal = |net: &mut Net, text: &str| {
+        let out = net
+            .rooms
+            .get_mut(&b)
+            .unwrap()
+            .send(EVERYONE, &Content::Text(text.into()));
+        let Ok(RoomOut::Frame { data, .. }) = out else {
+            panic!()
+        };
+        data
+    };
+    let data = seal(&mut net, "in flight");
+    let late = seal(&mut net, "very late");
+    let c = net.join(&code);
+    let out = net.feed(HOST, Wire::Frame(b, data.clone()));
+    assert!(out.contains(&Output::Event(RoomEvent::Text {
+        from: b,
+        private: false,
+        text: "in flight".into()
+    })));
+    // c joined after it was sealed: it cannot read it (no key from before its join).
+    let out = net.feed(c, Wire::Frame(b, data));
+    assert_eq!(refused(&out), Some(Refusal::StaleEpoch));
+    // Once b speaks under the new key, its old key is refused from it.
+    net.say(b, EVERYONE, "new key");
+    assert_eq!(net.texts(HOST).last().unwrap(), &(b, "new key".into()));
+    let out = net.feed(HOST, Wire::Frame(b, late));
+    assert_eq!(refused(&out), Some(Refusal::StaleEpoch));
+}
+
+#[test]
+fn when_the_host_leaves_the_room_is_over() {
+    let mut net = Net::new(8);
+    let code = net.code.clone();
+    let b = net.join(&code);
+    net.leave(HOST);
+    assert!(net.rooms[&b].is_over());
+    assert!(net.events[&b].contains(&RoomEvent::MemberLeft { member: HOST }));
+    assert!(
+        net.rooms
+            .get_mut(&b)
+            .unwrap()
+            .send(EVERYONE, &Content::Text("x".into()))
+            .is_err()
+    );
+}

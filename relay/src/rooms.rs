@@ -1,0 +1,358 @@
+//! The room table (docs/API.md "Rooms"): rooms live in this process's memory only,
+//! never in the store. A room is its nameplate, its members' outgoing queues and a
+//! count of failed joins; it is gone the moment its host's socket closes (every other
+//! member is closed with it). The relay forwards the members' messages blindly: it sees
+//! who talks to whom and how much, never the code, the keys or the content.
+//!
+//! Online guessing of a room code is bounded here: a nameplate takes at most
+//! `--room-max-failed-joins` join attempts that did not end in an admission (refused by
+//! the host, or abandoned) before it refuses joins for good, and each address has a
+//! rate of room creations and joins (`--rate-room-*`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc;
+
+use crate::random_bytes;
+
+/// Member id of the host.
+pub const HOST: u16 = 1;
+/// Most members of a room, the host included, counting joins in progress.
+pub const MAX_MEMBERS: usize = 8;
+/// Joins in progress at once in one room.
+pub const MAX_PENDING: usize = 4;
+/// Messages queued for one member before it is dropped from the room as too slow.
+pub const QUEUE: usize = 64;
+
+/// What a member's socket task is handed.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// Send this text message.
+    Send(Utf8Bytes),
+    /// Send `{"type":"error","error":CODE}` and close.
+    Close(&'static str),
+}
+
+#[derive(Debug)]
+struct Slot {
+    tx: mpsc::Sender<Delivery>,
+    admitted: bool,
+}
+
+#[derive(Debug)]
+struct Room {
+    members: BTreeMap<u16, Slot>,
+    next_id: u16,
+    failed: u32,
+    /// Members whose queue overflowed, to be dropped once the current operation ends.
+    evicted: Vec<u16>,
+}
+
+impl Room {
+    fn admitted(&self) -> impl Iterator<Item = u16> + '_ {
+        self.members
+            .iter()
+            .filter(|(_, s)| s.admitted)
+            .map(|(id, _)| *id)
+    }
+
+    fn pending(&self) -> usize {
+        self.members.values().filter(|s| !s.admitted).count()
+    }
+
+    /// Queues `msg` for `id`; a member whose queue is full is dropped from the room
+    /// when the operation ends ([`settle`]): its task sees its queue close and ends the
+    /// socket, and the others hear it left.
+    fn deliver(&mut self, id: u16, msg: Delivery) {
+        if let Some(slot) = self.members.get(&id)
+            && slot.tx.try_send(msg).is_err()
+            && !self.evicted.contains(&id)
+        {
+            self.evicted.push(id);
+        }
+    }
+}
+
+/// Why a join or a creation was refused. Stable codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No room has this nameplate.
+    NoRoom,
+    /// The nameplate took its failed joins.
+    Locked,
+    /// Eight members (joins in progress included), or four joins in progress.
+    Full,
+    /// The relay holds `--max-rooms` rooms.
+    TooManyRooms,
+}
+
+impl Refused {
+    /// The stable code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Refused::NoRoom => "no_room",
+            Refused::Locked => "room_locked",
+            Refused::Full => "room_full",
+            Refused::TooManyRooms => "too_many_rooms",
+        }
+    }
+}
+
+/// A member's place in a room; leaves the room when dropped.
+#[derive(Debug)]
+pub struct Membership {
+    rooms: Arc<Rooms>,
+    /// The room's nameplate.
+    pub nameplate: u32,
+    /// This member's id (1 for the host).
+    pub id: u16,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.rooms.leave(self.nameplate, self.id);
+    }
+}
+
+/// Every room of this process.
+#[derive(Debug)]
+pub struct Rooms {
+    rooms: Mutex<HashMap<u32, Room>>,
+    max_rooms: usize,
+    max_failed: u32,
+}
+
+impl Rooms {
+    /// An empty table for at most `max_rooms` rooms whose nameplates each take
+    /// `max_failed` failed joins.
+    pub fn new(max_rooms: usize, max_failed: u32) -> Self {
+        Self {
+            rooms: Mutex::new(HashMap::new()),
+            max_rooms,
+            max_failed: max_failed.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Room>> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Rooms open now (tests and `/metrics`).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no room is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Members (joins in progress included) in all rooms now.
+    pub fn members(&self) -> usize {
+        self.lock().values().map(|r| r.members.len()).sum()
+    }
+
+    /// A new room with the caller as its host, on a free random nameplate: four digits
+    /// while they last, then five, then six.
+    pub fn create(self: &Arc<Self>, tx: mpsc::Sender<Delivery>) -> Result<Membership, Refused> {
+        let mut rooms = self.lock();
+        if rooms.len() >= self.max_rooms {
+            return Err(Refused::TooManyRooms);
+        }
+        let nameplate = [10_000u32, 100_000, 1_000_000]
+            .into_iter()
+            .flat_map(|bound| (0..16).map(move |_| bound))
+            .map(|bound| 1 + u32::from_be_bytes(random_bytes()) % (bound - 1))
+            .find(|n| !rooms.contains_key(n))
+            .ok_or(Refused::TooManyRooms)?;
+        rooms.insert(
+            nameplate,
+            Room {
+                members: BTreeMap::from([(HOST, Slot { tx, admitted: true })]),
+                next_id: HOST + 1,
+                failed: 0,
+                evicted: Vec::new(),
+            },
+        );
+        Ok(Membership {
+            rooms: Arc::clone(self),
+            nameplate,
+            id: HOST,
+        })
+    }
+
+    /// A join attempt on `nameplate`: a member id, not admitted until the host says so.
+    pub fn join(
+        self: &Arc<Self>,
+        nameplate: u32,
+        tx: mpsc::Sender<Delivery>,
+    ) -> Result<Membership, Refused> {
+        let mut rooms = self.lock();
+        let room = rooms.get_mut(&nameplate).ok_or(Refused::NoRoom)?;
+        if room.failed >= self.max_failed {
+            return Err(Refused::Locked);
+        }
+        if room.members.len() >= MAX_MEMBERS || room.pending() >= MAX_PENDING {
+            return Err(Refused::Full);
+        }
+        let id = room.next_id;
+        room.next_id = id.checked_add(1).ok_or(Refused::Locked)?;
+        room.members.insert(
+            id,
+            Slot {
+                tx,
+                admitted: false,
+            },
+        );
+        Ok(Membership {
+            rooms: Arc::clone(self),
+            nameplate,
+            id,
+        })
+    }
+
+    /// Runs `f` on the room of `m`, if it still exists and `m` is still in it, then
+    /// drops the members whose queues overflowed.
+    fn with_room<T>(&self, m: &Membership, f: impl FnOnce(&mut Room) -> T) -> Option<T> {
+        let mut rooms = self.lock();
+        let room = rooms.get_mut(&m.nameplate)?;
+        let out = room.members.contains_key(&m.id).then(|| f(room));
+        settle(&mut rooms, m.nameplate);
+        out
+    }
+
+    /// Whether `m` has been admitted.
+    pub fn is_admitted(&self, m: &Membership) -> bool {
+        self.with_room(m, |r| r.members.get(&m.id).is_some_and(|s| s.admitted))
+            .unwrap_or(false)
+    }
+
+    /// A PAKE message from `m`: a joiner's goes to the host, the host's to a join in
+    /// progress. `false` if `m` may not send it (the caller closes `m`); a message to a
+    /// joiner that already went is dropped (the host hears `left`).
+    pub fn pake(&self, m: &Membership, to: u16, msg: impl Fn(u16) -> Utf8Bytes) -> bool {
+        self.with_room(m, |r| {
+            let admitted = |id: u16| r.members.get(&id).map(|s| s.admitted);
+            let allowed = if m.id == HOST {
+                admitted(to) != Some(true) && to != HOST
+            } else {
+                admitted(m.id) == Some(false) && to == HOST
+            };
+            if allowed {
+                r.deliver(to, Delivery::Send(msg(m.id)));
+            }
+            allowed
+        })
+        .unwrap_or(true)
+    }
+
+    /// The host admits joiner `to`: it becomes a member, is handed `admitted(members)`,
+    /// and the other guests hear `joined`.
+    pub fn admit(
+        &self,
+        m: &Membership,
+        to: u16,
+        admitted: impl FnOnce(&[u16]) -> Utf8Bytes,
+        joined: Utf8Bytes,
+    ) -> bool {
+        if m.id != HOST {
+            return false;
+        }
+        self.with_room(m, |r| {
+            match r.members.get_mut(&to) {
+                Some(slot) if !slot.admitted => slot.admitted = true,
+                Some(_) => return false,
+                None => return true,
+            }
+            let members: Vec<u16> = r.admitted().collect();
+            for id in members.iter().copied().filter(|&id| id != HOST && id != to) {
+                r.deliver(id, Delivery::Send(joined.clone()));
+            }
+            r.deliver(to, Delivery::Send(admitted(&members)));
+            true
+        })
+        .unwrap_or(true)
+    }
+
+    /// The host refuses joiner `to` (wrong code): a failed join; `to` is closed.
+    pub fn refuse(&self, m: &Membership, to: u16) -> bool {
+        if m.id != HOST {
+            return false;
+        }
+        self.with_room(m, |r| match r.members.get(&to).map(|s| s.admitted) {
+            Some(false) => {
+                r.deliver(to, Delivery::Close("wrong_code"));
+                true
+            }
+            Some(true) => false,
+            None => true,
+        })
+        .unwrap_or(true)
+    }
+
+    /// A frame (or, from the host, a rekey) from admitted member `m` to `to` (0: every
+    /// other member). One to a member that already left is dropped (the sender hears
+    /// `left`).
+    pub fn forward(&self, m: &Membership, to: u16, msg: Utf8Bytes, host_only: bool) -> bool {
+        if host_only && (m.id != HOST || to == 0) {
+            return false;
+        }
+        self.with_room(m, |r| {
+            if !r.members.get(&m.id).is_some_and(|s| s.admitted) {
+                return false;
+            }
+            let targets: Vec<u16> = r
+                .admitted()
+                .filter(|&id| id != m.id && (to == 0 || to == id))
+                .collect();
+            for id in targets {
+                r.deliver(id, Delivery::Send(msg.clone()));
+            }
+            true
+        })
+        .unwrap_or(true)
+    }
+
+    /// `id` left `nameplate` (its socket closed).
+    fn leave(&self, nameplate: u32, id: u16) {
+        let mut rooms = self.lock();
+        if let Some(room) = rooms.get_mut(&nameplate)
+            && !room.evicted.contains(&id)
+        {
+            room.evicted.push(id);
+        }
+        settle(&mut rooms, nameplate);
+    }
+}
+
+/// Drops the members of `nameplate` that left or overflowed: a join in progress counts
+/// as failed and the host hears it went; a member's leaving is told to the others; the
+/// host's ends the room (every member is closed) and nothing of it remains.
+fn settle(rooms: &mut HashMap<u32, Room>, nameplate: u32) {
+    while let Some(room) = rooms.get_mut(&nameplate)
+        && let Some(id) = room.evicted.pop()
+    {
+        let Some(slot) = room.members.remove(&id) else {
+            continue;
+        };
+        if id == HOST {
+            for other in room.members.values() {
+                let _ = other.tx.try_send(Delivery::Close("room_closed"));
+            }
+            rooms.remove(&nameplate);
+            return;
+        }
+        let left: Utf8Bytes = format!(r#"{{"type":"left","member":{id}}}"#).into();
+        if slot.admitted {
+            let others: Vec<u16> = room.admitted().collect();
+            for other in others {
+                room.deliver(other, Delivery::Send(left.clone()));
+            }
+        } else {
+            room.failed = room.failed.saturating_add(1);
+            room.deliver(HOST, Delivery::Send(left));
+        }
+    }
+}
