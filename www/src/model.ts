@@ -13,6 +13,7 @@ import { type Body, parseBody } from './wire';
 import { Convo } from './convo';
 import { arrange, placeOf } from './order';
 import { Attachments } from './attachments';
+import { Groups } from './groups';
 
 const LABEL = 'sealpost/www/record/v1';
 
@@ -43,6 +44,8 @@ export class Model {
   typingUntil = new Map<string, number>();
   /** File messages: sending, progress, opening (attachments.ts). */
   files: Attachments;
+  /** Groups (groups.ts). */
+  groups: Groups;
 
   constructor(public account: Account) {
     this.outbox = new Outbox({
@@ -84,6 +87,7 @@ export class Model {
       saveContact: (c) => this.saveContact(c),
       sentAs: (m, r) => this.outbox.sentAs(m, r),
     });
+    this.groups = new Groups({ account, contacts: this.contacts, save: (k, r) => this.save(k, r), changed: (w) => this.emit(w) });
   }
 
   on(l: Listener): () => void {
@@ -119,9 +123,10 @@ export class Model {
       } else if (k.startsWith('d:')) {
         const d = rec as { peer: string; text: string };
         this.drafts.set(d.peer, d.text);
-      }
+      } else this.groups.restore(k, rec);
     }
     for (const [peer, list] of this.messages) this.messages.set(peer, arrange(list));
+    this.groups.loaded();
     this.outbox.loaded(this.byId.values());
     // A message caught mid-send by a reload goes back to the queue (same app id, so the
     // recipient drops it if the first attempt did arrive).
@@ -347,7 +352,7 @@ export class Model {
   }
 
   totalUnread(): number {
-    let n = 0;
+    let n = this.groups.unread();
     for (const c of this.contacts.values()) n += c.unread;
     return n;
   }
@@ -413,6 +418,7 @@ export class Model {
 
   /** Protocol v2: a marker line in the thread it concerns (or a passing note when none). */
   private async onNotice(n: Notice): Promise<void> {
+    if (await this.groups.notice(n)) return;
     const sent = n.kind === 'notDelivered' && n.messageId ? this.outbox.sent(n.messageId) : undefined;
     if (sent && sent.state !== 'delivered') {
       sent.state = 'failed';
@@ -492,6 +498,7 @@ export class Model {
    * reach the directory for a new contact, leaves it on the relay for the next connection.
    */
   private async onIncoming(inc: Incoming): Promise<void> {
+    if (inc.group) return this.groups.incoming(inc);
     if (await this.convo.handle(inc, this.contacts.get(inc.conversation))) return;
     const body = inc.kind === 'file' ? await this.files.body(inc) : parseBody(inc);
     if (!body) return; // not ours to show; acked
@@ -574,7 +581,7 @@ export class Model {
     this.convo.start(() => this.byId.values());
     this.account.start({
       onMessage: (m) => this.onIncoming(m),
-      onDelivery: (d) => this.outbox.delivered(d),
+      onDelivery: (d) => this.groups.delivered(d) || this.outbox.delivered(d),
       onNotice: (n) => this.onNotice(n),
       onDirect: (peer, on) => {
         if (on) this.direct.add(peer);
@@ -587,6 +594,7 @@ export class Model {
         if (s === 'online') {
           this.outbox.kick();
           void this.syncContacts();
+          void this.groups.refresh();
         }
       },
     });

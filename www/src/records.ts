@@ -73,7 +73,9 @@ export interface Msg {
   /** Outgoing, sent from another device of this account (a sync copy). */
   otherDevice?: boolean;
   /** A marker line, not a message: `text` says what happened. */
-  notice?: Notice['kind'] | 'refused' | 'timer' | 'expired' | 'unsupported';
+  notice?: Notice['kind'] | 'refused' | 'timer' | 'expired' | 'unsupported' | 'group';
+  /** A group message: its sender (user id); `peer` is the group. */
+  from?: string;
   /** The message this one replies to (the package's message id). */
   replyTo?: string;
   /** The newest edit applied (its sender's clock and message id). */

@@ -44,7 +44,7 @@ function prng(seed) {
   };
 }
 
-async function register(page, username) {
+export async function register(page, username) {
   await page.goto('/');
   await page.getByRole('tab', { name: 'Create account' }).click();
   await page.fill('#username', username);
@@ -57,7 +57,7 @@ async function register(page, username) {
   await page.locator('[data-testid=me]').waitFor(T);
 }
 
-async function login(page, username) {
+export async function login(page, username) {
   await page.goto('/');
   await page.getByRole('tab', { name: 'Log in' }).click();
   await page.fill('#username', username);

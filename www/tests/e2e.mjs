@@ -17,6 +17,7 @@ import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
 import { runDevices } from './devices.mjs';
 import { runEdges } from './edges.mjs';
 import { runPhone } from './phone.mjs';
+import { runGroups } from './groups.mjs';
 import { checkErrorTexts } from './errors.mjs';
 import { runUnits } from './units.mjs';
 import { runFiles } from './files.mjs';
@@ -667,6 +668,8 @@ try {
   await runEdges(r, { relayBin, problems });
   // Issue 14's conversation features, contacts and export on a phone (their own relay and browser).
   await runPhone(r, { relayBin, problems });
+  // Groups of issue 10: five accounts, six browsers (their own relay and browser).
+  await runGroups(r, { relayBin, problems });
 
   await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
     expect(problems.length === 0, problems.join('\n'));

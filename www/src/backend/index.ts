@@ -3,7 +3,7 @@
 
 import { RemoteClient, type RemotePendingLink } from 'sealpost-wasm/remote';
 import type { ContactInfo, IncomingMessage } from 'sealpost-wasm';
-import type { Account, Amend, Backend, Delivery, DeviceInfo, FileProgress, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress, RuleInput, SendFileOptions, StoredTarget } from './types';
+import type { Account, Amend, Backend, Delivery, DeviceInfo, FileProgress, GroupChange, GroupInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress, RuleInput, SendFileOptions, StoredTarget } from './types';
 import { AppError } from './types';
 import type { Ids } from './worker';
 import { KV, deleteDb, historyDbName, openDb } from '../idb';
@@ -122,7 +122,7 @@ class ClientAccount implements Account {
     client.onDelivery((d) => this.handlers?.onDelivery({ messageId: d.messageId, delivered: d.delivered, total: d.total } satisfies Delivery));
     client.onNotice((n) => {
       if (n.kind === 'security' && n.security === 'deviceRevoked') return this.revoked();
-      const kinds: Record<string, Notice['kind']> = { couldNotDecrypt: 'undecryptable', mayBeMissing: 'missing', notDelivered: 'notDelivered', security: 'security' };
+      const kinds: Record<string, Notice['kind']> = { couldNotDecrypt: 'undecryptable', mayBeMissing: 'missing', notDelivered: 'notDelivered', security: 'security', groupChanged: 'groupChanged', groupRefused: 'groupRefused' };
       const notice: Notice = {
         kind: kinds[n.kind] ?? 'security',
         peer: n.conversation ?? n.from,
@@ -130,6 +130,12 @@ class ClientAccount implements Account {
         detail: n.detail,
         count: n.count,
         messageId: n.messageId,
+        group: n.group,
+        from: n.from,
+        change: n.change,
+        members: n.members,
+        name: n.name,
+        code: n.code,
         at: typeof n.at === 'number' ? n.at * 1000 : Date.now(),
       };
       // In the same queue as messages: a marker lands where it happened.
@@ -215,6 +221,28 @@ class ClientAccount implements Account {
       if (err.code === 'RATE_LIMITED' || (err.status ?? 0) >= 500) throw new AppError('NETWORK', err.message, err.status);
       throw err;
     }
+  }
+  groups(): Promise<GroupInfo[]> {
+    return this.client.groups().catch((e) => Promise.reject(wrap(e)));
+  }
+  createGroup(name: string, usernames: string[]): Promise<string> {
+    return this.client.createGroup(name, usernames).catch((e) => Promise.reject(wrap(e)));
+  }
+  async changeGroup(group: string, change: GroupChange): Promise<void> {
+    const c = this.client;
+    try {
+      if (change.kind === 'add') await c.addMembers(group, change.usernames);
+      else if (change.kind === 'remove') await c.removeMembers(group, change.usernames);
+      else if (change.kind === 'promote') await c.promoteAdmin(group, change.username);
+      else if (change.kind === 'demote') await c.demoteAdmin(group, change.username);
+      else if (change.kind === 'rename') await c.renameGroup(group, change.name);
+      else await c.leaveGroup(group);
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+  sendToGroup(group: string, text: string): Promise<string> {
+    return this.client.sendToGroup(group, text, 0).catch((e) => Promise.reject(wrap(e)));
   }
   exportSession(wrapKey: CryptoKey) {
     return this.client.exportSession(wrapKey).catch((e) => Promise.reject(wrap(e)));
@@ -360,6 +388,7 @@ class ClientAccount implements Account {
       targets: m.targets,
       emoji: m.emoji,
       active: m.active,
+      group: m.group,
     };
     this.queue = this.queue.then(() => this.deliver(inc));
   }

@@ -65,6 +65,8 @@ export interface Incoming {
   emoji?: string;
   /** Typing started (true) or stopped. */
   active?: boolean;
+  /** A group message's group (32 hex); `conversation` is the group then. */
+  group?: string;
 }
 
 /** What the package's rules need of an incoming message. */
@@ -102,7 +104,7 @@ export interface Delivery {
  * missing, or a security event (e.g. a message signed by a key other than the pinned one).
  */
 export interface Notice {
-  kind: 'undecryptable' | 'missing' | 'security' | 'notDelivered';
+  kind: 'undecryptable' | 'missing' | 'security' | 'notDelivered' | 'groupChanged' | 'groupRefused';
   /** The contact's user id, when known. */
   peer?: string;
   username?: string;
@@ -112,9 +114,36 @@ export interface Notice {
   count?: number;
   /** The sent message that reached none of the recipient's devices (`notDelivered`). */
   messageId?: string;
+  /** Groups: the group, and who changed it (or whose change was refused). */
+  group?: string;
+  from?: string;
+  /** `groupChanged`: create, add, remove, leave, rename, promote, demote, rekey. */
+  change?: string;
+  /** `groupChanged`: the members it names (user ids). */
+  members?: string[];
+  /** `groupChanged`: the group's name (create, rename). */
+  name?: string;
+  /** `groupRefused`: the stable code (PROTOCOL.md 27.8). */
+  code?: string;
   /** ms */
   at: number;
 }
+
+/** A group this device is in, as the package holds it. */
+export interface GroupInfo {
+  /** 32 hex. */
+  id: string;
+  name: string;
+  epoch: number;
+  members: { userId: string; username?: string; fingerprint: string; admin: boolean }[];
+}
+
+/** A change to a group (admins, except `leave`). */
+export type GroupChange =
+  | { kind: 'add' | 'remove'; usernames: string[] }
+  | { kind: 'promote' | 'demote'; username: string }
+  | { kind: 'rename'; name: string }
+  | { kind: 'leave' };
 
 /** Protocol v2: one device of the account. */
 export interface DeviceInfo {
@@ -243,6 +272,13 @@ export interface Account {
   /** What a manifest describes; throws MALFORMED. */
   fileInfo(manifest: Uint8Array): Promise<FileMeta>;
   fileLimits(): Promise<FileLimits>;
+  /** The groups this device is in. */
+  groups(): Promise<GroupInfo[]>;
+  /** Creates a group with looked-up contacts; resolves to its id. */
+  createGroup(name: string, usernames: string[]): Promise<string>;
+  changeGroup(group: string, change: GroupChange): Promise<void>;
+  /** Sends text to every member (one upload); resolves to the message id `onDelivery` names. */
+  sendToGroup(group: string, text: string): Promise<string>;
   /** Connects the live mailbox (WebSocket) and keeps it connected until stop(). */
   start(h: Handlers): void;
   stop(): void;

@@ -18,6 +18,7 @@ import { showContact } from './contact';
 import { contactItems, sideView, viewSwitch } from './contacts';
 import { displayName } from '../records';
 import { showDevices } from './devices';
+import { leaveGroupScreen, showGroup, showGroupMembers, showNewGroup } from './groupchat';
 
 /**
  * Opens the main screen on `acct`. `history`: what a device link (or, `from: 'file'`, an
@@ -236,7 +237,8 @@ function renderShell() {
   const storageBanner = h('p.storage-banner', { hidden: true, 'data-testid': 'storage-banner' });
   // Markers that belong to no conversation (the sender is unknown): listed here until dismissed.
   noticeEl = h('div.banner.info.loose-notices', { role: 'status', hidden: true, 'data-testid': 'loose-notices' });
-  const side = h('nav.side', { 'aria-label': 'Chats' }, form, searchBox(renderList), storageBanner, noticeEl, viewSwitch(renderList), h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
+  const newGroup = h('a.button.new-group', { href: '#/new-group', 'data-testid': 'new-group' }, 'New group');
+  const side = h('nav.side', { 'aria-label': 'Chats' }, form, newGroup, searchBox(renderList), storageBanner, noticeEl, viewSwitch(renderList), h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
   // Screen readers hear incoming messages (in any conversation) here, and only those.
   const announcer = h('div.sr-only', { role: 'status', 'data-testid': 'announcer' });
   const heard: string[] = [];
@@ -285,10 +287,10 @@ function renderList() {
   }
   listEl.setAttribute('aria-label', 'Conversations');
   const focused = listEl.contains(document.activeElement) ? (document.activeElement as HTMLElement).closest<HTMLElement>('a.conv')?.dataset.peer : undefined;
-  const items = m.sortedContacts().map((c) => {
+  const rows = m.sortedContacts().map((c) => {
     const msgs = m.messages.get(c.userId) ?? [];
     const last = msgs[msgs.length - 1];
-    return h(
+    return { at: c.lastActivity, el: h(
       'li',
       null,
       h(
@@ -305,10 +307,31 @@ function renderList() {
         ),
         c.unread ? h('span.unread', { 'data-testid': 'unread' }, String(c.unread), h('span.sr-only', null, ' unread')) : null,
       ),
-    );
+    ) };
   });
+  rows.push(...m.groups.sorted().map((g) => ({ at: g.lastActivity, el: groupItem(g.id, g.unread) })));
+  const items = rows.sort((a, b) => b.at - a.at).map((r) => r.el);
   listEl.replaceChildren(...(items.length ? items : [h('li.empty', null, 'No chats yet. Type a username above.')]));
   if (focused) listEl.querySelector<HTMLElement>(`a.conv[data-peer="${focused}"]`)?.focus({ preventScroll: true });
+}
+
+/** A group in the conversation list. */
+function groupItem(id: string, unread: number): HTMLLIElement {
+  const g = ui.model!.groups;
+  const msgs = g.messages.get(id) ?? [];
+  const last = msgs[msgs.length - 1];
+  const name = g.name(id);
+  return h(
+    'li',
+    null,
+    h(
+      'a.conv',
+      { href: `#/group/${id}`, 'aria-current': location.hash.startsWith(`#/group/${id}`) ? 'page' : undefined, 'data-testid': `group-${name}`, 'data-peer': id },
+      h('span.avatar', { 'aria-hidden': 'true' }, '#'),
+      h('span.conv-main', null, h('span.conv-name', null, name, ' ', h('span.mini', null, 'Group')), h('span.conv-last', null, last ? h('bdi', { dir: 'auto' }, last.text.slice(0, 200)) : 'No messages yet')),
+      unread ? h('span.unread', { 'data-testid': 'unread' }, String(unread), h('span.sr-only', null, ' unread')) : null,
+    ),
+  );
 }
 
 export function currentPeer(): string | null {
@@ -321,6 +344,7 @@ export function route() {
   const hash = location.hash;
   let m: RegExpExecArray | null;
   ui.model.activePeer = null;
+  leaveGroupScreen();
   if ((m = /^#\/chat\/([0-9a-f]{64})$/.exec(hash)) && ui.model.contacts.has(m[1])) {
     app.dataset.view = 'pane';
     // On a desktop the compose box takes focus (showChat); elsewhere the chat's heading.
@@ -329,6 +353,13 @@ export function route() {
   } else if ((m = /^#\/contact\/([0-9a-f]{64})$/.exec(hash)) && ui.model.contacts.has(m[1])) {
     app.dataset.view = 'pane';
     void showContact(ui.model.contacts.get(m[1])!, true);
+  } else if ((m = /^#\/group\/([0-9a-f]{32})(\/members)?$/.exec(hash))) {
+    app.dataset.view = 'pane';
+    if (m[2]) showGroupMembers(m[1]);
+    else showGroup(m[1]);
+  } else if (hash === '#/new-group') {
+    app.dataset.view = 'pane';
+    showNewGroup();
   } else if (hash === '#/account') {
     app.dataset.view = 'pane';
     showAccount();

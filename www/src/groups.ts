@@ -1,0 +1,219 @@
+// Groups (issue 10; the package's groups, docs/PROTOCOL.md 27): what the app keeps of
+// each group (unread count, last activity, its messages and system lines, sealed in
+// IndexedDB like the rest), the members as the package holds them, and sending. Group
+// messages are plain text; replies, edits, reactions and read receipts are 1:1 only.
+
+import type { Account, GroupChange, GroupInfo, Incoming, Notice } from './backend/types';
+import type { Contact, Msg } from './records';
+import { displayName } from './records';
+import { randomId } from './util';
+import { parseBody } from './wire';
+
+/** The app's record of a group (the membership itself is the package's). */
+export interface GroupRec {
+  key: string;
+  id: string;
+  unread: number;
+  lastActivity: number;
+}
+
+type Changed = (w: { contacts?: boolean; peer?: string; msg?: Msg }) => void;
+
+interface Deps {
+  account: Account;
+  contacts: Map<string, Contact>;
+  save(key: string, rec: unknown): Promise<void>;
+  changed: Changed;
+}
+
+/** "alice added carol": the system line of a verified change (never text from the wire). */
+function changeText(n: Notice, name: (u: string) => string): string {
+  const who = n.from ? name(n.from) : 'Someone';
+  const them = (n.members ?? []).map(name).map((x) => (x === 'You' ? 'you' : x)).join(', ');
+  switch (n.change) {
+    case 'create':
+      return `${who} created the group “${n.name ?? ''}”.`;
+    case 'add':
+      return `${who} added ${them}.`;
+    case 'remove':
+      return `${who} removed ${them}.`;
+    case 'leave':
+      return `${who} left.`;
+    case 'rename':
+      return `${who} renamed the group to “${n.name ?? ''}”.`;
+    case 'promote':
+      return `${who} made ${them} an admin.`;
+    case 'demote':
+      return `${who} made ${them} a member (no longer an admin).`;
+    default:
+      return `${who} renewed the group’s keys.`;
+  }
+}
+
+export class Groups {
+  recs = new Map<string, GroupRec>(); // by group id
+  infos = new Map<string, GroupInfo>();
+  messages = new Map<string, Msg[]>(); // by group id, ordered
+  private byWire = new Map<string, Msg>();
+  /** The group on screen (its messages do not count as unread). */
+  active: string | null = null;
+
+  constructor(private d: Deps) {}
+
+  /** A stored record (`gr:` group, `gm:` message); false when the key is not a group's. */
+  restore(key: string, rec: unknown): boolean {
+    if (key.startsWith('gr:')) {
+      const g = rec as GroupRec;
+      this.recs.set(g.id, g);
+    } else if (key.startsWith('gm:')) {
+      this.push(rec as Msg);
+    } else return false;
+    return true;
+  }
+
+  loaded() {
+    for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
+  }
+
+  /** Re-reads the membership from the package. */
+  async refresh(): Promise<void> {
+    const infos = await this.d.account.groups().catch(() => null);
+    if (!infos) return;
+    this.infos = new Map(infos.map((g) => [g.id, g]));
+    for (const g of infos) if (!this.recs.has(g.id)) await this.rec(g.id);
+    this.d.changed({ contacts: true });
+  }
+
+  /** Groups for the list, newest activity first; those this device left stay until cleared. */
+  sorted(): GroupRec[] {
+    return [...this.recs.values()].sort((a, b) => b.lastActivity - a.lastActivity);
+  }
+
+  name(id: string): string {
+    return this.infos.get(id)?.name ?? 'Group';
+  }
+
+  /** A member's name: the contact's, the package's, or the start of the user id. */
+  memberName(group: string, userId: string): string {
+    if (userId === this.d.account.userId) return 'You';
+    const c = this.d.contacts.get(userId);
+    if (c) return displayName(c);
+    return this.infos.get(group)?.members.find((m) => m.userId === userId)?.username ?? `user ${userId.slice(0, 8)}`;
+  }
+
+  isAdmin(group: string, userId = this.d.account.userId): boolean {
+    return !!this.infos.get(group)?.members.find((m) => m.userId === userId)?.admin;
+  }
+
+  unread(): number {
+    let n = 0;
+    for (const g of this.recs.values()) n += g.unread;
+    return n;
+  }
+
+  private async rec(id: string): Promise<GroupRec> {
+    let g = this.recs.get(id);
+    if (!g) {
+      g = { key: randomId(), id, unread: 0, lastActivity: Date.now() };
+      this.recs.set(id, g);
+      await this.d.save(`gr:${g.key}`, g);
+    }
+    return g;
+  }
+
+  private push(m: Msg) {
+    if (!this.messages.has(m.peer)) this.messages.set(m.peer, []);
+    this.messages.get(m.peer)!.push(m);
+    if (m.wireId) this.byWire.set(m.wireId, m);
+  }
+
+  private async add(g: GroupRec, m: Msg) {
+    this.push(m);
+    g.lastActivity = m.at;
+    if (m.dir === 'in' && !m.notice && !(this.active === g.id && document.visibilityState === 'visible')) g.unread++;
+    this.d.changed({ contacts: true, peer: g.id, msg: m });
+    await Promise.all([this.d.save(`gm:${m.id}`, m), this.d.save(`gr:${g.key}`, g)]);
+  }
+
+  async create(name: string, usernames: string[]): Promise<string> {
+    const id = await this.d.account.createGroup(name, usernames);
+    await this.rec(id);
+    await this.refresh();
+    return id;
+  }
+
+  async change(group: string, change: GroupChange): Promise<void> {
+    await this.d.account.changeGroup(group, change);
+    await this.refresh();
+  }
+
+  async markRead(group: string) {
+    const g = this.recs.get(group);
+    if (!g || g.unread === 0) return;
+    g.unread = 0;
+    this.d.changed({ contacts: true });
+    await this.d.save(`gr:${g.key}`, g);
+  }
+
+  /** Sends text; a failure is shown on the message (with Retry), never lost in silence. */
+  async send(group: string, text: string, retry?: Msg): Promise<void> {
+    const g = await this.rec(group);
+    const m: Msg = retry ?? { id: randomId(), peer: group, dir: 'out', text, at: Date.now(), state: 'sending' };
+    if (retry) {
+      m.state = 'sending';
+      delete m.error;
+      this.d.changed({ peer: group, msg: m });
+    } else await this.add(g, m);
+    try {
+      m.wireId = await this.d.account.sendToGroup(group, m.text);
+      this.byWire.set(m.wireId, m);
+      m.state = 'relay';
+    } catch (e) {
+      m.state = 'failed';
+      m.error = e instanceof Error ? e.message : String(e);
+    }
+    this.d.changed({ peer: group, msg: m });
+    await this.d.save(`gm:${m.id}`, m);
+  }
+
+  /** A delivery report: true when it was a group message's ("delivered to 7 of 9"). */
+  delivered(d: { messageId: string; delivered: number; total: number }): boolean {
+    const m = this.byWire.get(d.messageId);
+    if (!m) return false;
+    m.delivery = { delivered: d.delivered, total: d.total };
+    if (d.total > 0 && d.delivered >= d.total) m.state = 'delivered';
+    this.d.changed({ peer: m.peer, msg: m });
+    void this.d.save(`gm:${m.id}`, m).catch(() => undefined);
+    return true;
+  }
+
+  /** A group message (plain text; other content is not shown in groups yet). */
+  async incoming(inc: Incoming): Promise<void> {
+    const group = inc.group!;
+    const body = parseBody(inc);
+    if (!body || (this.messages.get(group) ?? []).some((m) => m.id === inc.msgId)) return;
+    const g = await this.rec(group);
+    if (!this.infos.has(group)) await this.refresh();
+    const m: Msg = { id: inc.msgId, peer: group, dir: inc.own ? 'out' : 'in', text: body.text, at: Date.now(), sentAt: inc.sentAt, state: inc.own ? 'relay' : 'delivered', from: inc.sender };
+    if (inc.own) m.otherDevice = true;
+    await this.add(g, m);
+  }
+
+  /** A group change or refusal: a system line in the group. False for other notices. */
+  async notice(n: Notice): Promise<boolean> {
+    // A refusal that names no group is a security marker like any other (model.ts).
+    if ((n.kind !== 'groupChanged' && n.kind !== 'groupRefused') || !n.group) return false;
+    await this.refresh();
+    const g = await this.rec(n.group);
+    const name = (u: string) => this.memberName(n.group!, u);
+    const text =
+      n.kind === 'groupChanged'
+        ? changeText(n, name)
+        : n.from === this.d.account.userId
+          ? `Your change to the group was refused (${n.code ?? 'unknown'}).`
+          : `A group change or message${n.from ? ` from ${name(n.from)}` : ''} was refused (${n.code ?? 'unknown'}): it was not made by a member allowed to make it, or it was old or replayed.`;
+    const m: Msg = { id: randomId(), peer: n.group, dir: 'in', text, at: Date.now(), state: 'delivered', notice: n.kind === 'groupRefused' ? 'security' : 'group' };
+    await this.add(g, m);
+    return true;
+  }
+}
