@@ -89,4 +89,36 @@ export function groupsSuite({ test }, sp, { relayUrl }) {
     eq(info.epoch, 8, 'create, add, remove, rename, promote, rename, demote, leave');
     for (const c of [alice, bob, carol]) await c.logout();
   });
+
+  test('groups: the same calls through a RemoteClient served by a worker (serveClient)', async () => {
+    const { RemoteClient } = await import('../pkg/remote.js');
+    const worker = new Worker(new URL('./test.worker.js', import.meta.url), { type: 'module' });
+    const [W, X] = [`gwork-${tag}`, `gx-${tag}`];
+    const w = await RemoteClient.register(worker, { relayUrl, keySize: 2048, bundleMaxAge: 0 }, W, pw);
+    const x = await sp.Client.register(opts(), X, pw);
+    await online(x);
+    const seenX = notices(x);
+    await w.lookup(X);
+    await throwsCode(() => w.sendToGroup('00', 'x'), 'INVALID_ARGUMENT');
+    const g = await w.createGroup('remote', [X]);
+    await until(() => x.groups().length === 1, 30000, 'x joins');
+    const id = await w.sendToGroup(g, 'via the worker');
+    eq(typeof id, 'string');
+    const m = await recv(x);
+    eq([m.group, m.text], [g, 'via the worker']);
+    await w.renameGroup(g, 'remote 2');
+    await w.promoteAdmin(g, X);
+    await until(() => x.groups()[0]?.members.every((mem) => mem.admin), 30000, 'x is an admin');
+    await w.demoteAdmin(g, X);
+    await until(() => groupChanges(seenX, 'demote').length === 1, 30000, 'x stepped down');
+    const [info] = await w.groups();
+    eq([info.name, info.members.map((mem) => [mem.userId, mem.admin])], ['remote 2', [[w.userId, true], [x.userId, false]].sort()]);
+    await w.removeMembers(g, [X]);
+    await until(() => x.groups().length === 0, 30000, 'x is out');
+    await w.leaveGroup(g);
+    eq(await w.groups(), []);
+    await w.logout();
+    await x.logout();
+    worker.terminate();
+  });
 }
