@@ -240,6 +240,27 @@ pub struct Config {
     )]
     pub chunk_upload_timeout_secs: u64,
 
+    /// STUN servers handed to clients for calls and direct channels (comma-separated,
+    /// e.g. `stun:turn.example.org:3478`). Default: none (enough on one network).
+    #[arg(long, env = "SEALPOST_STUN_URL", value_delimiter = ',')]
+    pub stun_url: Vec<String>,
+
+    /// TURN servers (comma-separated, e.g.
+    /// `turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349`), used
+    /// with `--turn-secret` (docs/TURN.md).
+    #[arg(long, env = "SEALPOST_TURN_URL", value_delimiter = ',')]
+    pub turn_url: Vec<String>,
+
+    /// The secret shared with coturn (its `static-auth-secret`): the relay hands out
+    /// short-lived TURN credentials made with it. Prefer the environment variable (a
+    /// flag shows in `ps`); it is never logged.
+    #[arg(long, env = "SEALPOST_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<crate::routes::turn::TurnSecret>,
+
+    /// Seconds a TURN credential is valid (coturn refuses it afterwards).
+    #[arg(long, env = "SEALPOST_TURN_TTL_SECS", default_value_t = 3600)]
+    pub turn_ttl_secs: u64,
+
     /// Log filter (tracing `EnvFilter` syntax). The default level logs no IP
     /// addresses, user ids or sizes.
     #[arg(long, env = "SEALPOST_LOG", default_value = "info")]

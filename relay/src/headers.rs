@@ -36,7 +36,8 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
-    // The PWA uses the camera (scanning a safety-number QR code) and nothing else.
+    // The PWA uses the camera (scanning a safety-number QR code) and the microphone
+    // (voice calls, asked only when calling or accepting) and nothing else.
     h.insert("permissions-policy", HeaderValue::from_static(PERMISSIONS));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-cache"));

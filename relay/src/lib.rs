@@ -106,6 +106,8 @@ pub struct Shared {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Flips to `true` when the relay shuts down (WebSocket sessions close).
     pub shutdown: watch::Receiver<bool>,
+    /// STUN/TURN servers for calls and direct channels (`routes/turn.rs`).
+    pub turn: routes::turn::Turn,
     static_dir: Option<PathBuf>,
     request_timeout: Duration,
     max_concurrent_requests: usize,
@@ -155,6 +157,7 @@ impl AppState {
             verified_lists: identities::VerifiedLists::default(),
             trusted_proxies: config.trusted_proxies.clone(),
             shutdown,
+            turn: routes::turn::Turn::new(config),
             static_dir,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
             max_concurrent_requests: config.max_concurrent_requests.max(1),
@@ -209,7 +212,7 @@ pub fn app(state: AppState) -> Router {
 /// Protocol v2 (docs/PROTOCOL.md): the device directory, per-device mailboxes, key
 /// backups, link channels, attachment chunks and rooms.
 fn v2_routes(state: &AppState) -> Router<AppState> {
-    use routes::{backup, chunks, deposit_socket, devices, fanout, links, mailbox, rooms};
+    use routes::{backup, chunks, deposit_socket, devices, fanout, links, mailbox, rooms, turn};
     let blob_limit = DefaultBodyLimit::max(state.limits.max_blob_bytes);
     // The token in front of the blob; the handler checks the blob's own size.
     let backup_limit = DefaultBodyLimit::max(state.limits.max_backup_v2_bytes.saturating_add(32));
@@ -249,6 +252,7 @@ fn v2_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/v2/mailboxes/{id}/{device}/ack", post(mailbox::ack))
         .route("/v2/mailboxes/{id}/{device}/ws", get(push::ws))
+        .route("/v2/mailboxes/{id}/{device}/turn", get(turn::ice_servers))
         .route(
             "/v2/links/{channel}/{slot}",
             put(links::put)

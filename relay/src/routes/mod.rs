@@ -9,6 +9,7 @@ pub mod links;
 pub mod mailbox;
 mod range;
 pub mod rooms;
+pub mod turn;
 
 use axum::extract::State;
 use axum::http::header;
