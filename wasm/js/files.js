@@ -1,15 +1,40 @@
 // Files (PROTOCOL.md 26, docs/API.md "Attachments (chunks)"): `Client.sendFile` and
 // `Client.openAttachment`. The wasm module encrypts and checks one chunk at a time
-// (FileEncryptor, FileDecryptor); this file moves the chunks. At most one chunk of a
-// file is in memory on either side: a Blob is read slice by slice, a stream piece by
-// piece, and a download is collected into Blob parts (browser storage, not the heap).
+// (FileEncryptor, FileDecryptor); this file moves the chunks. A few chunks of a file at
+// most are in memory on either side: a Blob is read slice by slice, a stream piece by
+// piece, at most UPLOADS_IN_FLIGHT sealed chunks are uploading (each as a Blob, which
+// also serves its retries) while the next one is encrypted, and a download is collected
+// into Blob parts (browser storage, not the heap). Every chunk-sized ArrayBuffer this
+// file makes is released as soon as its bytes are elsewhere (`release`): left to the
+// garbage collector, 100 MB through a worker peaked at +250 MiB (docs/BENCHMARKS.md).
 
 const FILE_CONTENT_TYPE = 2;
+/** Sealed chunks uploading at once: the relay's hashing and fsync overlap the next encryption. */
+const UPLOADS_IN_FLIGHT = 2;
+
+/** A port nobody listens to: a buffer transferred into it is freed at once. */
+const sink = typeof MessageChannel === 'function' ? new MessageChannel() : null;
+sink?.port2.close();
+
+/**
+ * Frees the memory of `buffer` (one this file made) now instead of at the next garbage
+ * collection, which V8 runs only after about 64 MB of such buffers: transferring it
+ * detaches it, and the message carrying it goes nowhere.
+ */
+const release = (buffer) => sink?.port1.postMessage(null, [buffer]);
 
 const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
-/** `FileEncryptor.nextChunk`'s address (32 bytes) and chunk, split. */
-const split = (out) => out && { address: hex(out.subarray(0, 32)), bytes: out.subarray(32) };
+/**
+ * `FileEncryptor.nextChunk`'s address (32 bytes) and chunk (a Blob: the upload's body
+ * and its retries'), split; `out` is released.
+ */
+function split(out) {
+  if (!out) return out;
+  const chunk = { address: hex(out.subarray(0, 32)), bytes: new Blob([out.subarray(32)]) };
+  release(out.buffer);
+  return chunk;
+}
 
 function fail(code, message, extra) {
   return Object.assign(new Error(message), { name: 'SealpostError', code }, extra);
@@ -38,19 +63,31 @@ function sleep(ms, signal) {
 
 const cancelled = () => fail('CANCELLED', 'the transfer was cancelled');
 
+const asIs = (r) => r;
+
 /**
- * One request to the relay: a network failure is `NETWORK`, a cancel `CANCELLED`; waits
- * 30 s plus one second per 50 KB of body (a 4 MiB chunk on a slow uplink).
+ * One request to the relay, its answer read by `read` (default: the Response as is, for
+ * a status): a network failure is `NETWORK`, a cancel `CANCELLED`; waits 30 s plus one
+ * second per 50 KB of body either way (a 4 MiB chunk on a slow uplink). Its timer and
+ * its listener on `signal` end with it.
  */
-async function request(client, path, init, signal) {
+async function request(client, path, init, signal, read = asIs) {
   if (signal?.aborted) throw cancelled();
-  const len = init.body?.length ?? 0;
-  const timeout = AbortSignal.timeout(Math.ceil(30_000 + len / 50));
+  // A body read here is at most a chunk (4 MiB).
+  const len = init.body?.size ?? (read === asIs ? 0 : 4 << 20);
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(onAbort, Math.ceil(30_000 + len / 50));
   try {
-    return await fetch(client.relayUrl + path, { ...init, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    return await read(await fetch(client.relayUrl + path, { ...init, signal: abort.signal }));
   } catch (e) {
     if (signal?.aborted) throw cancelled();
+    if (e?.name === 'SealpostError') throw e;
     throw fail('NETWORK', String(e?.message ?? e));
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -71,7 +108,10 @@ async function persist(attempt, signal, onWait) {
   }
 }
 
-/** The pieces of a Blob (slices of `size`) or a ReadableStream (as they come). */
+/**
+ * The pieces of a Blob (slices of `size`, each released once the caller asks for the
+ * next) or a ReadableStream (as they come; the stream's own buffers are left alone).
+ */
 async function* pieces(source, size) {
   if (typeof source.getReader === 'function') {
     const reader = source.getReader();
@@ -86,7 +126,9 @@ async function* pieces(source, size) {
     }
   }
   for (let at = 0; at < source.size; at += size) {
-    yield new Uint8Array(await source.slice(at, at + size).arrayBuffer());
+    const piece = await source.slice(at, at + size).arrayBuffer();
+    yield new Uint8Array(piece);
+    release(piece);
   }
 }
 
@@ -123,17 +165,21 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
     let enc = new FileEncryptor(size);
     let done = 0;
     const progress = (waiting) => onProgress?.({ done, total: size, waiting });
-    // One chunk: PUT until the relay has it. After a failed attempt HEAD first: a PUT
-    // whose answer was lost may have landed (and a resumed upload skips what is there).
-    const upload = async (chunk, written) => {
+    // A failed chunk stops the others under way.
+    const stop = new AbortController();
+    const halt = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    // One chunk (`bytes`: the file bytes it carries): PUT until the relay has it. After
+    // a failed attempt HEAD first: a PUT whose answer was lost may have landed (and a
+    // resumed upload skips what is there).
+    const upload = async (chunk, bytes) => {
       let retry = false;
       let renewed = false;
       await persist(async () => {
-        const token = await uploadToken(this, signal);
+        const token = await uploadToken(this, halt);
         const path = `/v2/chunks/${chunk.address}`;
-        if (retry && (await request(this, path, { method: 'HEAD' }, signal)).ok) return;
+        if (retry && (await request(this, path, { method: 'HEAD' }, halt)).ok) return;
         retry = true;
-        const r = await request(this, path, { method: 'PUT', body: chunk.bytes, headers: { authorization: `Upload ${token}`, 'content-type': 'application/octet-stream' } }, signal);
+        const r = await request(this, path, { method: 'PUT', body: chunk.bytes, headers: { authorization: `Upload ${token}`, 'content-type': 'application/octet-stream' } }, halt);
         if ((r.status === 401 || r.status === 403) && !renewed) {
           // The token expired or its quota is spent: one new token, then as refused.
           renewed = true;
@@ -141,11 +187,26 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
           throw fail('NETWORK', 'upload token refused: asking for a new one');
         }
         if (!r.ok) throw await relayError(r);
-      }, signal, () => progress(true));
-      done = written;
+      }, halt, () => progress(true));
+      done += bytes;
       progress(false);
     };
+    // Uploads under way (at most UPLOADS_IN_FLIGHT): the next chunk is sealed meanwhile.
+    const inFlight = new Set();
+    // The first chunk that failed, not the CANCELLED it caused in the others.
+    let failure = null;
+    const queue = async (chunk, bytes) => {
+      while (inFlight.size >= UPLOADS_IN_FLIGHT) await Promise.race(inFlight);
+      if (failure) throw failure;
+      const p = upload(chunk, bytes).finally(() => inFlight.delete(p));
+      p.catch((e) => {
+        failure ??= e;
+        stop.abort();
+      });
+      inFlight.add(p);
+    };
     try {
+      let sealed = 0;
       let written = 0;
       for await (const piece of pieces(source, enc.chunkSize)) {
         for (let at = 0; at < piece.length;) {
@@ -153,15 +214,24 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
           at += taken;
           written += taken;
           const chunk = split(enc.nextChunk());
-          if (chunk) await upload(chunk, written);
+          if (chunk) await queue(chunk, written - sealed);
+          if (chunk) sealed = written;
         }
       }
-      for (let chunk; (chunk = split(enc.nextChunk()));) await upload(chunk, written);
+      for (let chunk; (chunk = split(enc.nextChunk()));) {
+        await queue(chunk, written - sealed);
+        sealed = written;
+      }
+      await Promise.all(inFlight);
       const e = enc;
       enc = null; // finish consumes it
       const { thumbnail, durationMs } = options;
       return e.finish(options.name ?? source.name ?? 'file', options.mediaType || source.type || 'application/octet-stream',
         thumbnail?.mediaType, thumbnail?.bytes, durationMs);
+    } catch (e) {
+      stop.abort();
+      await Promise.allSettled(inFlight);
+      throw failure ?? e;
     } finally {
       enc?.free();
     }
@@ -203,18 +273,22 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
       for (let address; (address = dec.nextAddress());) {
         // A chunk that is not the one named (the network or the relay): fetched once more.
         for (let tries = 0; ; tries++) {
-          const bytes = await persist(async () => {
-            const r = await request(this, `/v2/chunks/${address}`, {}, signal);
+          // Read as a Blob first: Chromium then keeps the body in blob storage rather than
+          // the page's heap (read straight into an ArrayBuffer, 100 MB peaked at +144 MiB).
+          const bytes = await persist(() => request(this, `/v2/chunks/${address}`, {}, signal, async (r) => {
             if (!r.ok) throw await relayError(r);
-            return new Uint8Array(await r.arrayBuffer());
-          }, signal, () => onProgress?.({ done, total: info.size, waiting: true }));
+            return (await r.blob()).arrayBuffer();
+          }), signal, () => onProgress?.({ done, total: info.size, waiting: true }));
           try {
-            const plain = dec.openChunk(bytes);
+            const plain = dec.openChunk(new Uint8Array(bytes));
             done += plain.length;
             parts.push(new Blob([plain]));
+            release(plain.buffer);
             break;
           } catch (e) {
             if (e.code !== 'INTEGRITY_CHUNK_ADDRESS' || tries > 0) throw e;
+          } finally {
+            release(bytes);
           }
         }
         onProgress?.({ done, total: info.size });
