@@ -1,4 +1,5 @@
 export * from './web/sealpost_wasm.js';
+export * from './rooms.js';
 import type { InitInput } from './web/sealpost_wasm.js';
 
 /**

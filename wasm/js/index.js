@@ -18,9 +18,14 @@ export function init(input) {
 import { Client, FileDecryptor, FileEncryptor, fileInfo, userIdFromUsername } from './web/sealpost_wasm.js';
 import { installFiles } from './files.js';
 import { installSession } from './session.js';
+import { makeRooms } from './rooms.js';
+import { RoomState } from './web/sealpost_wasm.js';
 
 installSession(Client, userIdFromUsername);
 installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo });
+
+/** Rooms joined by a short code (docs/PROTOCOL.md 30). */
+export const { createRoom, joinRoom } = makeRooms(RoomState);
 
 /** `for await (const m of client.messages())`: incoming messages until `logout`. */
 Client.prototype.messages = async function* messages() {

@@ -9,9 +9,14 @@ export function init() {
 import { Client, FileDecryptor, FileEncryptor, fileInfo, userIdFromUsername } from './node/sealpost_wasm.js';
 import { installFiles } from './files.js';
 import { installSession } from './session.js';
+import { makeRooms } from './rooms.js';
+import { RoomState } from './node/sealpost_wasm.js';
 
 installSession(Client, userIdFromUsername);
 installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo });
+
+/** Rooms joined by a short code (docs/PROTOCOL.md 30). */
+export const { createRoom, joinRoom } = makeRooms(RoomState);
 
 Client.prototype.messages = async function* messages() {
   for (;;) {

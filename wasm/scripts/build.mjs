@@ -33,8 +33,10 @@ const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target', 'wasm');
 const dev = Boolean(args.dev);
 const simd = !args['no-simd'] && !dev;
 // 400 KiB, raised to 474 when groups became part of the default package (473.3 KiB
-// measured, from 399.9 without them); issue 14's diet lowers it again.
-const BUDGET_GZIP = 474 * 1024;
+// measured, from 399.9 without them), then to 503 when rooms did (SPAKE2 and
+// curve25519-dalek, issue 12: 502.5 KiB measured, from 473.2 without them); issue 14's
+// diet lowers it again.
+const BUDGET_GZIP = 503 * 1024;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();

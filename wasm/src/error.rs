@@ -16,7 +16,9 @@ export type SealpostErrorCode =
   | "NOT_GROUP_MEMBER" | "NOT_GROUP_ADMIN" | "INVALID_GROUP_OPERATION"
   | "FILE_TOO_LARGE" | "FILE_INCOMPLETE" | "FILE_INVALID_INFO" | "FILE_EXPIRED" | "CANCELLED"
   | "INTEGRITY_CHUNK_ADDRESS" | "INTEGRITY_CHUNK" | "INTEGRITY_EXTENDED" | "INTEGRITY_TRUNCATED"
-  | "INTEGRITY_HASH";
+  | "INTEGRITY_HASH"
+  | "WRONG_CODE" | "NOT_IN_ROOM" | "NO_SUCH_MEMBER" | "ROOM_NOT_FOUND" | "ROOM_LOCKED"
+  | "ROOM_FULL" | "ROOM_CLOSED";
 
 /** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
 export interface SealpostError extends Error {
@@ -148,6 +150,20 @@ pub enum Code {
     FileExpired,
     /// The caller cancelled (`options.signal` of a file transfer).
     Cancelled,
+    /// A room join whose key confirmation failed: another code (PROTOCOL.md 30.3).
+    WrongCode,
+    /// Sending in a room this page left or that closed.
+    NotInRoom,
+    /// A room frame to a member who is not in the room.
+    NoSuchMember,
+    /// No room has this nameplate (it ended, or never existed).
+    RoomNotFound,
+    /// The room took too many failed joins and takes no one else.
+    RoomLocked,
+    /// The room has 8 members (or 4 joins in progress).
+    RoomFull,
+    /// The room ended: its host left.
+    RoomClosed,
 }
 
 impl Code {
@@ -195,6 +211,13 @@ impl Code {
             Code::IntegrityExtended => "INTEGRITY_EXTENDED",
             Code::IntegrityTruncated => "INTEGRITY_TRUNCATED",
             Code::IntegrityHash => "INTEGRITY_HASH",
+            Code::WrongCode => "WRONG_CODE",
+            Code::NotInRoom => "NOT_IN_ROOM",
+            Code::NoSuchMember => "NO_SUCH_MEMBER",
+            Code::RoomNotFound => "ROOM_NOT_FOUND",
+            Code::RoomLocked => "ROOM_LOCKED",
+            Code::RoomFull => "ROOM_FULL",
+            Code::RoomClosed => "ROOM_CLOSED",
             Code::FileExpired => "FILE_EXPIRED",
             Code::Cancelled => "CANCELLED",
         }

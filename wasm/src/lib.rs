@@ -19,6 +19,8 @@ pub mod client;
 pub mod crypto;
 pub mod error;
 mod lock;
+#[cfg(feature = "rooms")]
+pub mod room;
 pub mod storage;
 pub mod vault;
 

@@ -21,6 +21,8 @@ const { recoverySuite } = await import('./recovery.suite.js');
 recoverySuite(h, sp, { relayUrl });
 const { contentSuite } = await import('./content.suite.js');
 contentSuite(h, sp, { relayUrl });
+const { roomsSuite } = await import('./rooms.suite.js');
+roomsSuite(h, sp, { relayUrl });
 // serveClient/RemoteClient through in-process ports: the worker side runs the web build.
 const { remoteSuite, workerPair } = await import('./remote.suite.js');
 const { readFileSync } = await import('node:fs');

@@ -1,5 +1,5 @@
 // Compile-only check of the package's TypeScript declarations (scripts/test.mjs runs tsc on it).
-import { init, fileInfo, FileEncryptor, FileDecryptor, type AttachmentInfo, type FileProgress, type FileLimits, Client, MemoryStorage, Identity, DeviceKeys, DeviceList, DeviceBundle, SessionStore, PendingInit, BackupKeys, exportBackup, importBackup, type OpenedMessage, type SealedEnvelope, type DeviceEntry, type SessionInfo, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent, type GroupInfo } from 'sealpost-wasm';
+import { init, fileInfo, FileEncryptor, FileDecryptor, type AttachmentInfo, type FileProgress, type FileLimits, Client, MemoryStorage, Identity, DeviceKeys, DeviceList, DeviceBundle, SessionStore, PendingInit, BackupKeys, exportBackup, importBackup, type OpenedMessage, type SealedEnvelope, type DeviceEntry, type SessionInfo, type SealpostError, type IncomingMessage, type DeviceInfo, type NoticeEvent, type DeliveryEvent, type GroupInfo, createRoom, joinRoom, type Room, type RoomEvent } from 'sealpost-wasm';
 import { RemoteClient } from 'sealpost-wasm/remote';
 import { serveClient } from 'sealpost-wasm/worker';
 import { attachDirect } from 'sealpost-wasm/direct';
@@ -117,6 +117,28 @@ async function main() {
   console.log(gm, gs[0].members[0].admin, rgm, rgs.length);
   console.log(fi.thumbnail?.bytes, blob.size, streamed, lim.maxFileBytes, lim.chunkTtlSecs, rblob, rinfo.name, sentFile.sent[0].error, fdec.nextAddress());
 }
+async function rooms(relayUrl: string): Promise<void> {
+  const seen: RoomEvent[] = [];
+  const host: Room = await createRoom(relayUrl, { onEvent: (e) => seen.push(e) });
+  const code: string | undefined = host.code;
+  const guest = await joinRoom(relayUrl, code ?? '', {
+    onEvent: (e) => {
+      if (e.event === 'text') console.log(e.from, e.text, e.private);
+      if (e.event === 'refused') console.log(e.reason);
+      if (e.event === 'closed') console.log(e.code);
+    },
+  });
+  guest.setName('Bea');
+  guest.sendText('hi');
+  guest.sendText('psst', 1);
+  guest.sendSignal(1, '{}');
+  const me: number | undefined = guest.me;
+  const all: number[] = guest.members;
+  console.log(host.link('https://app.example/'), me, all, host.nameplate, seen.length);
+  guest.leave();
+  host.leave();
+}
+void rooms;
 serveClient({} as any);
 serveClient({ methods: { count: (client: Client | null, x: number) => (client ? x : 0) } });
 main();

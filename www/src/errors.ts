@@ -65,6 +65,13 @@ export const FRIENDLY: Record<SealpostErrorCode | AppCode, string> = {
   INTEGRITY_EXTENDED: 'This file was altered on its way and was not opened.',
   INTEGRITY_TRUNCATED: 'This file was altered on its way and was not opened.',
   INTEGRITY_HASH: 'This file was altered on its way and was not opened.',
+  WRONG_CODE: 'That room code is not right. Check it with whoever gave it to you.',
+  NOT_IN_ROOM: 'You are no longer in this room.',
+  NO_SUCH_MEMBER: 'That person has left the room.',
+  ROOM_NOT_FOUND: 'No room has this code any more: it ends when its host leaves.',
+  ROOM_LOCKED: 'This room took too many wrong codes and takes no one else. Ask the host for a new room.',
+  ROOM_FULL: 'This room is full (8 people). Try again when someone leaves.',
+  ROOM_CLOSED: 'The room ended: its host left.',
 };
 
 /**

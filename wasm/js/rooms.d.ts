@@ -1,0 +1,38 @@
+// Types of rooms (`createRoom`, `joinRoom` from sealpost-wasm): docs/PROTOCOL.md 30.
+
+/** What a room tells the app (`options.onEvent`). Member ids are small numbers; 1 is the host. */
+export type RoomEvent =
+  | { event: "admitted"; me: number; members: number[] }
+  | { event: "joined" | "left"; member: number }
+  | { event: "join-refused"; member: number }
+  | { event: "wrong-code" }
+  | { event: "hello"; from: number; name: string }
+  | { event: "text"; from: number; private: boolean; text: string }
+  | { event: "signal"; from: number; data: string }
+  | { event: "rekeyed"; epoch: number }
+  | { event: "refused"; from: number; reason: "UNKNOWN_SENDER" | "MISADDRESSED" | "STALE_EPOCH" | "REPLAYED" | "FORGED" | "MALFORMED" | "UNEXPECTED" }
+  | { event: "closed"; code: "ROOM_CLOSED" | "WRONG_CODE" | "ROOM_NOT_FOUND" | "ROOM_LOCKED" | "ROOM_FULL" | "RATE_LIMITED" };
+
+export interface RoomOptions {
+  onEvent?: (event: RoomEvent) => void;
+  /** A WebSocket constructor where there is no global one (Node 20). */
+  WebSocket?: unknown;
+}
+
+export interface Room {
+  /** The code (the host's; `undefined` for a guest). */
+  readonly code: string | undefined;
+  readonly nameplate: number;
+  readonly me: number | undefined;
+  readonly members: number[];
+  /** `appUrl` with `#room=<code>`: the code stays out of every server log. */
+  link(appUrl: string): string;
+  /** To everyone, or to member `to` only. Throws `NOT_IN_ROOM`, `NO_SUCH_MEMBER`, `TOO_LARGE`. */
+  sendText(text: string, to?: number): void;
+  setName(name: string): void;
+  sendSignal(to: number, data: string): void;
+  leave(): void;
+}
+
+export function createRoom(relayUrl: string, options?: RoomOptions): Promise<Room>;
+export function joinRoom(relayUrl: string, code: string, options?: RoomOptions): Promise<Room>;

@@ -1,0 +1,84 @@
+// Rooms (PROTOCOL.md 30) through the package against a real relay: three members join
+// with the code and talk, a wrong code and a code that is no code are refused with
+// stable codes, leaving is told to the others, and the host leaving closes the room.
+import { assert, eq, throwsCode } from './harness.js';
+
+/** Resolves with the first event `pick` accepts, from events recorded into `log`. */
+function waitFor(log, pick) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no event: ${JSON.stringify(log.seen)}`)), 10000);
+    const check = () => {
+      const e = log.seen.find(pick);
+      if (e) {
+        clearTimeout(t);
+        resolve(e);
+        return true;
+      }
+      return false;
+    };
+    if (!check()) log.waiters.push(check);
+  });
+}
+
+function recorder() {
+  const log = { seen: [], waiters: [] };
+  log.onEvent = (e) => {
+    log.seen.push(e);
+    log.waiters = log.waiters.filter((w) => !w());
+  };
+  return log;
+}
+
+export function roomsSuite({ test }, sp, { relayUrl }) {
+  const logs = [recorder(), recorder(), recorder()];
+  let host;
+  let b;
+  let c;
+
+  test('rooms: a host creates a room, two guests join with its code and all three talk', async () => {
+    host = await sp.createRoom(relayUrl, { onEvent: logs[0].onEvent });
+    assert(/^[1-9][0-9]{0,5}-[0-9a-hjkmnp-tv-z]{8}$/.test(host.code), host.code);
+    eq(host.me, 1);
+    assert(host.link('https://app.example/').endsWith(`#room=${host.code}`));
+    b = await sp.joinRoom(relayUrl, host.code.toUpperCase(), { onEvent: logs[1].onEvent });
+    c = await sp.joinRoom(relayUrl, host.code, { onEvent: logs[2].onEvent });
+    eq([b.me, c.me], [2, 3]);
+    eq(c.members, [1, 2, 3]);
+    await waitFor(logs[1], (e) => e.event === 'joined' && e.member === 3);
+    b.setName('Bea');
+    host.sendText('welcome');
+    b.sendText('hi from b');
+    c.sendText('just for b', 2);
+    await waitFor(logs[1], (e) => e.event === 'text' && e.text === 'welcome');
+    await waitFor(logs[1], (e) => e.event === 'text' && e.text === 'just for b' && e.private);
+    await waitFor(logs[2], (e) => e.event === 'hello' && e.name === 'Bea');
+    await waitFor(logs[2], (e) => e.event === 'text' && e.text === 'hi from b' && e.from === 2);
+    await waitFor(logs[0], (e) => e.event === 'text' && e.text === 'hi from b');
+    assert(!logs[0].seen.some((e) => e.event === 'text' && e.text === 'just for b'), 'a private text reached the host');
+    for (const l of logs) assert(!l.seen.some((e) => e.event === 'refused'), JSON.stringify(l.seen));
+  });
+
+  test('rooms: a wrong code is refused (WRONG_CODE), a non-code is MALFORMED, an unknown nameplate ROOM_NOT_FOUND', async () => {
+    const [plate] = host.code.split('-');
+    const wrong = `${plate}-${host.code.endsWith('0') ? '11111111' : '00000000'}`;
+    await throwsCode(() => sp.joinRoom(relayUrl, wrong), 'WRONG_CODE');
+    await waitFor(logs[0], (e) => e.event === 'join-refused');
+    await throwsCode(() => sp.joinRoom(relayUrl, 'not a code'), 'MALFORMED');
+    const other = plate === '999999' ? '999998' : '999999';
+    await throwsCode(() => sp.joinRoom(relayUrl, `${other}-00000000`), 'ROOM_NOT_FOUND');
+    eq(host.members, [1, 2, 3]);
+  });
+
+  test('rooms: a member who leaves is told to the others; the host leaving closes the room', async () => {
+    c.leave();
+    await waitFor(logs[1], (e) => e.event === 'left' && e.member === 3);
+    await waitFor(logs[1], (e) => e.event === 'rekeyed' && e.epoch === 3);
+    b.sendText('after c');
+    await waitFor(logs[0], (e) => e.event === 'text' && e.text === 'after c');
+    await throwsCode(() => c.sendText('gone'), 'NOT_IN_ROOM');
+    host.leave();
+    const closed = await waitFor(logs[1], (e) => e.event === 'closed');
+    eq(closed.code, 'ROOM_CLOSED');
+    await throwsCode(() => sp.joinRoom(relayUrl, host.code), 'ROOM_NOT_FOUND');
+  });
+}
