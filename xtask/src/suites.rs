@@ -103,6 +103,10 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
         "webcrypto: direct channel vectors (PROTOCOL.md 17.6, 18.9) read from the document alone",
         cmd::run(&mut cmd::new("node", &["tests/webcrypto/direct.mjs"])),
     ));
+    results.push((
+        "webcrypto: room frame and rekey vectors (PROTOCOL.md 30.4, 30.5) opened with WebCrypto alone",
+        cmd::run(&mut cmd::new("node", &["tests/webcrypto/rooms.mjs"])),
+    ));
 
     if cmd::root().join(js).exists() {
         let built = build_wasm();
