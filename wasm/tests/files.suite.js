@@ -1,10 +1,10 @@
 // Files against a real relay (issue 11): sendFile / openAttachment round trips byte for
 // byte, the relay (here: the network between it and the page, by wrapping fetch) as
 // the attacker that alters a chunk, resumption after a relay restart mid-upload, one
-// upload for several recipients, cancelling. Browser only; the expired file is a Node
+// upload for several recipients and for a group of five, cancelling. Browser only; the expired file is a Node
 // test against a relay whose chunks expire at once (scripts/test.mjs).
 import { assert, eq, throwsCode } from './harness.js';
-import { online, recv } from './client.helpers.js';
+import { notices, online, recv, until } from './client.helpers.js';
 
 const sha256 = async (blob) => {
   const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
@@ -171,6 +171,35 @@ export function filesSuite({ test }, sp, { relayUrl, restartRelay }) {
     await throwsCode(() => a.sendFile(b.username, new Blob([randomBytes(100_000)]), { signal: abort.signal }), 'CANCELLED');
     hook = null;
     assert(puts().length <= 4, 'stopped (at most two uploads were under way)');
+  });
+
+  test('files: the same file to a group of 5 is uploaded once (uploadFile, then its manifest to the group); every member opens it', async () => {
+    const [a, b, c] = await contacts();
+    const members = [b, c, await user('ivy'), await user('jon')];
+    const seen = members.map((m) => notices(m));
+    for (const m of members.slice(2)) await a.lookup(m.username);
+    const group = await a.createGroup('files', members.map((m) => m.username));
+    await until(() => seen.every((n) => n.some((x) => x.kind === 'groupChanged' && x.change === 'create')), 30000, 'every member joins');
+    const bytes = randomBytes(300_000); // 64 KiB chunks: 5
+    log.length = 0;
+    // What the relay answered to each upload: 201 stored, 200 already there.
+    hook = async (entry, go) => {
+      const r = await go();
+      entry.status = r.status;
+      return r;
+    };
+    const manifest = await a.uploadFile(new Blob([bytes]), { name: 'team.bin' });
+    await a.sendToGroup(group, manifest, 2);
+    eq(puts().length, 5);
+    eq(puts().filter((e) => e.status === 201).length, 5, 'the relay stored each chunk once');
+    for (const m of members) {
+      const msg = await recv(m);
+      eq([msg.group, msg.contentType], [group, 2]);
+      eq(await sha256(await m.openAttachment(msg)), await sha256(new Blob([bytes])));
+    }
+    eq(puts().length, 5, 'opening uploads nothing');
+    eq(log.filter((e) => e.method === 'GET').length, 20, 'each member fetched the 5 chunks');
+    hook = null;
   });
 
   test('files: teardown', async () => {
