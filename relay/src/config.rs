@@ -163,6 +163,12 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_ROOM_MAX_FAILED_JOINS", default_value_t = 10)]
     pub room_max_failed_joins: u32,
 
+    /// Seconds a room may stay without any member sending anything (frames, PAKE
+    /// messages) before the relay closes it (`room_idle`); checked every
+    /// `--purge-interval-secs`.
+    #[arg(long, env = "SEALPOST_ROOM_IDLE_SECS", default_value_t = 3600)]
+    pub room_idle_secs: u64,
+
     /// Seconds a join attempt may take before the host admits it.
     #[arg(long, env = "SEALPOST_ROOM_JOIN_TIMEOUT_SECS", default_value_t = 60)]
     pub room_join_timeout_secs: u64,

@@ -338,7 +338,7 @@ async fn checkpoint_loop(
 }
 
 /// Deletes expired blobs, tokens, nonces, attempt windows, link channels, chunks and
-/// upload tokens, and idle rate-limit buckets, every `interval` (the first time at
+/// upload tokens, idle rate-limit buckets and idle rooms, every `interval` (the first time at
 /// start-up).
 async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(interval);
@@ -383,6 +383,10 @@ async fn purge_loop(state: AppState, interval: Duration, mut stop: watch::Receiv
         state.mailbox_limiter.sweep();
         state.link_limiter.sweep();
         state.room_limiter.sweep();
+        let idle = state.rooms.close_idle(state.limits.room_idle);
+        if idle > 0 {
+            tracing::info!("closed {idle} idle rooms");
+        }
         state.backup_limiter.sweep();
     }
 }

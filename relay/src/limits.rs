@@ -115,6 +115,8 @@ pub struct Limits {
     pub chunk_upload_timeout: Duration,
     /// Seconds a room join may take before its admission.
     pub room_join_timeout_secs: u64,
+    /// How long a room may go without a message from any member.
+    pub room_idle: Duration,
 }
 
 impl Limits {
@@ -150,6 +152,7 @@ impl Limits {
             max_chunk_store_bytes: i64::try_from(c.max_chunk_store_bytes).unwrap_or(i64::MAX),
             chunk_upload_timeout: Duration::from_secs(c.chunk_upload_timeout_secs),
             room_join_timeout_secs: c.room_join_timeout_secs,
+            room_idle: Duration::from_secs(c.room_idle_secs.max(1)),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The room table (docs/API.md "Rooms"): rooms live in this process's memory only,
 //! never in the store. A room is its nameplate, its members' outgoing queues and a
 //! count of failed joins; it is gone the moment its host's socket closes (every other
-//! member is closed with it). The relay forwards the members' messages blindly: it sees
+//! member is closed with it), or once no member sent anything for `--room-idle-secs`. The relay forwards the members' messages blindly: it sees
 //! who talks to whom and how much, never the code, the keys or the content.
 //!
 //! Online guessing of a room code is bounded here: a nameplate takes at most
@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
@@ -48,6 +49,8 @@ struct Room {
     failed: u32,
     /// Members whose queue overflowed, to be dropped once the current operation ends.
     evicted: Vec<u16>,
+    /// When a member last sent something (the idle rule).
+    active_at: Instant,
 }
 
 impl Room {
@@ -174,6 +177,7 @@ impl Rooms {
                 next_id: HOST + 1,
                 failed: 0,
                 evicted: Vec::new(),
+                active_at: Instant::now(),
             },
         );
         Ok(Membership {
@@ -213,11 +217,31 @@ impl Rooms {
         })
     }
 
+    /// Closes every room in which no member sent anything for `idle` (each member is
+    /// told `room_idle`), so a forgotten host's socket does not hold a nameplate forever.
+    /// Returns how many it closed.
+    pub fn close_idle(&self, idle: Duration) -> usize {
+        let mut rooms = self.lock();
+        let before = rooms.len();
+        rooms.retain(|_, room| {
+            let keep = room.active_at.elapsed() < idle;
+            if !keep {
+                for slot in room.members.values() {
+                    let _ = slot.tx.try_send(Delivery::Close("room_idle"));
+                }
+            }
+            keep
+        });
+        before - rooms.len()
+    }
+
     /// Runs `f` on the room of `m`, if it still exists and `m` is still in it, then
-    /// drops the members whose queues overflowed.
+    /// drops the members whose queues overflowed. Anything a member sends counts as
+    /// activity.
     fn with_room<T>(&self, m: &Membership, f: impl FnOnce(&mut Room) -> T) -> Option<T> {
         let mut rooms = self.lock();
         let room = rooms.get_mut(&m.nameplate)?;
+        room.active_at = Instant::now();
         let out = room.members.contains_key(&m.id).then(|| f(room));
         settle(&mut rooms, m.nameplate);
         out
@@ -225,8 +249,10 @@ impl Rooms {
 
     /// Whether `m` has been admitted.
     pub fn is_admitted(&self, m: &Membership) -> bool {
-        self.with_room(m, |r| r.members.get(&m.id).is_some_and(|s| s.admitted))
-            .unwrap_or(false)
+        self.lock()
+            .get(&m.nameplate)
+            .and_then(|r| r.members.get(&m.id))
+            .is_some_and(|s| s.admitted)
     }
 
     /// A PAKE message from `m`: a joiner's goes to the host, the host's to a join in

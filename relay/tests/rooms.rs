@@ -404,3 +404,23 @@ async fn members_who_break_the_rules_are_closed() {
         assert_eq!(g.closed_with.as_deref(), Some("no_room"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_room_is_closed_and_forgotten() {
+    let server = Server::start(
+        &Backend::Sqlite,
+        &["--room-idle-secs", "1", "--purge-interval-secs", "1"],
+    )
+    .await;
+    let (mut host, code) = Member::create(&server).await;
+    let mut b = Member::join(&server, &code).await;
+    admit(&mut host, &mut b).await;
+    // Nobody says anything: both are closed with room_idle, and the nameplate is free.
+    while b.step().await {}
+    assert_eq!(b.closed_with.as_deref(), Some("room_idle"));
+    while host.step().await {}
+    assert_eq!(host.closed_with.as_deref(), Some("room_idle"));
+    assert_eq!(metric(&server, "sealpost_rooms_open").await, 0);
+    let late = Member::join(&server, &code).await;
+    assert_eq!(late.closed_with.as_deref(), Some("no_room"));
+}

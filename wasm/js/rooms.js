@@ -24,6 +24,7 @@ const CODES = {
   wrong_code: 'WRONG_CODE',
   join_timeout: 'WRONG_CODE',
   room_closed: 'ROOM_CLOSED',
+  room_idle: 'ROOM_CLOSED',
 };
 
 function roomError(code, message) {
