@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Files in the PWA end to end (issue 11): two browsers, a 20 MB file and a photo sent
 // with the attach button arrive byte for byte (SHA-256 compared), with progress on both
-// sides; the photo's thumbnail shows first, the full image on tap. An upload resumes
+// sides; the photo's thumbnail shows first, the full image on tap; pasted and dropped
+// files are sent. An upload resumes
 // after the relay is stopped and started again mid-transfer; a chunk altered in the
 // relay's store is reported and never shown; a voice note (Chromium's fake microphone)
 // plays inline; a file uploaded to a relay started again with a short expiry says it
@@ -138,6 +139,24 @@ export async function runFiles(r, { relayBin, problems }) {
       const note = b.locator('[data-testid=msg]:has([data-testid=file][data-name^="voice-"])');
       await note.locator('[data-testid=play]', { hasText: /Voice note \d+:\d\d/ }).click(T);
       await note.locator('[data-testid=audio]').waitFor(T);
+    });
+
+    await r.step('files: a file pasted into the chat and one dropped on it are sent', async () => {
+      await a.evaluate(() => {
+        const pane = document.querySelector('[data-testid=compose]').closest('section');
+        const data = (name) => {
+          const dt = new DataTransfer();
+          dt.items.add(new File([`${name} body`], name, { type: 'text/plain' }));
+          return dt;
+        };
+        pane.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data('pasted.txt'), bubbles: true, cancelable: true }));
+        pane.dispatchEvent(new DragEvent('drop', { dataTransfer: data('dropped.txt'), bubbles: true, cancelable: true }));
+      });
+      for (const name of ['pasted.txt', 'dropped.txt']) {
+        const m = fileMsg(b, name);
+        const [download] = await Promise.all([b.waitForEvent('download', T), m.locator('[data-testid=download]').click(T)]);
+        expect(readFileSync(await download.path(), 'utf8') === `${name} body`, `${name} arrived`);
+      }
     });
 
     await r.step('files: a chunk altered in the relay\'s store is reported, never shown', async () => {

@@ -100,7 +100,9 @@ const panes = new WeakSet<HTMLElement>();
 function listen(pane: HTMLElement) {
   panes.add(pane);
   const take = (ev: Event, d: DataTransfer | null) => {
-    const list = ui.chatState && chatWith && !chatWith.keyChanged ? [...(d?.files ?? [])] : [];
+    // Only while that chat is on screen (a group chat or a contact's page shows no composer).
+    const open = !!chatWith && ui.chatState?.peer === chatWith.userId && ui.chatState.composer.isConnected;
+    const list = open && !chatWith!.keyChanged ? [...(d?.files ?? [])] : [];
     if (!list.length) return;
     ev.preventDefault();
     attachAll(chatWith!, list);
