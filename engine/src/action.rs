@@ -8,7 +8,8 @@ use sealpost_core::v2::group::{Change, GroupError};
 use sealpost_core::v2::{DeviceId, GroupId};
 use sealpost_core::{Error, UserId, Username};
 
-use crate::direct::{DirectError, SignalKind};
+use crate::call::{CallState, MediaStep};
+use crate::direct::{CallId, DirectError, SignalKind};
 use crate::engine::SendError;
 use crate::msg_id::MsgId;
 
@@ -358,6 +359,31 @@ pub enum Output {
         /// Why it was refused, if it was.
         error: Option<DirectError>,
     },
+    /// A voice call changed state (PROTOCOL.md 18.10): tell the app; on `Ended`, the
+    /// page closes the call's peer connection and releases the microphone.
+    CallState {
+        /// The call.
+        call: CallId,
+        /// The contact.
+        user: UserId,
+        /// Its device the call is with, once known.
+        device: Option<DeviceId>,
+        /// Whether this device placed the call.
+        outgoing: bool,
+        /// Where it stands.
+        state: CallState,
+    },
+    /// The page's next media step for call `call` with `device`.
+    CallMedia {
+        /// The call.
+        call: CallId,
+        /// The contact.
+        user: UserId,
+        /// Its device.
+        device: DeviceId,
+        /// What to do.
+        step: MediaStep,
+    },
 }
 
 impl fmt::Debug for Output {
@@ -427,6 +453,16 @@ impl fmt::Debug for Output {
                 .debug_struct("DirectSignal")
                 .field("kind", kind)
                 .field("device", device)
+                .finish_non_exhaustive(),
+            Output::CallState { device, state, .. } => f
+                .debug_struct("CallState")
+                .field("device", device)
+                .field("state", state)
+                .finish_non_exhaustive(),
+            Output::CallMedia { device, step, .. } => f
+                .debug_struct("CallMedia")
+                .field("device", device)
+                .field("step", &core::mem::discriminant(step))
                 .finish_non_exhaustive(),
             Output::DirectFrame { device, frame, .. } => f
                 .debug_struct("DirectFrame")

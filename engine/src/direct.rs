@@ -1,5 +1,6 @@
 //! The direct channel's wire pieces (PROTOCOL.md 17.6 and 18.9): the `Signal` payload
-//! that carries WebRTC signalling through the relay, sealed like any message; the frames
+//! that carries WebRTC signalling through the relay, sealed like any message (voice calls'
+//! signalling too, 18.10: the same payload with a call id); the frames
 //! that travel on the RTCDataChannel; the DTLS fingerprint binding; and the stable
 //! reasons a channel is refused. The rules that use them are in `engine/direct.rs`.
 
@@ -26,7 +27,8 @@ pub const MAX_DIRECT_ENVELOPE: usize = 65_536;
 /// SHA-256 of a DTLS certificate (its DER bytes), as in SDP's `a=fingerprint:sha-256`.
 pub type CertFingerprint = [u8; 32];
 
-/// What a signal asks of the receiving device.
+/// What a signal asks of the receiving device. Kinds from `Ring` on are a voice call's
+/// (PROTOCOL.md 18.10) and carry its [`CallId`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignalKind {
     /// "Here is my offer": answer it.
@@ -35,17 +37,61 @@ pub enum SignalKind {
     Answer,
     /// "I closed the channel": fall back to the relay.
     Close,
+    /// Call: "I am calling you" (to every device of the callee).
+    Ring,
+    /// Call: "I take your call; here is my offer" (callee to caller).
+    Accept,
+    /// Call: "here is my answer to your offer" (caller to the accepting device).
+    CallAnswer,
+    /// Call: "no" (callee to caller).
+    Decline,
+    /// Call: "I am in another call" (callee to caller).
+    Busy,
+    /// Call: "I hung up" (either side; the caller's before an answer is a cancel).
+    HangUp,
+    /// Call: "another of your devices took (or declined) it: stop ringing" (caller to
+    /// the other devices it rang).
+    Taken,
+    /// Call: "your certificate was not the one you sealed: I refused the connection".
+    Refuse,
 }
+
+/// Every kind, in wire order (code = index + 1).
+const KINDS: [SignalKind; 11] = [
+    SignalKind::Offer,
+    SignalKind::Answer,
+    SignalKind::Close,
+    SignalKind::Ring,
+    SignalKind::Accept,
+    SignalKind::CallAnswer,
+    SignalKind::Decline,
+    SignalKind::Busy,
+    SignalKind::HangUp,
+    SignalKind::Taken,
+    SignalKind::Refuse,
+];
 
 impl SignalKind {
     fn code(self) -> u8 {
-        match self {
-            SignalKind::Offer => 1,
-            SignalKind::Answer => 2,
-            SignalKind::Close => 3,
-        }
+        KINDS.iter().position(|k| *k == self).unwrap_or(0) as u8 + 1
+    }
+
+    /// Whether it is a call's (and so carries a call id).
+    pub fn is_call(self) -> bool {
+        self.code() >= 4
+    }
+
+    /// Whether it carries a fingerprint and an SDP.
+    pub fn has_sdp(self) -> bool {
+        matches!(
+            self,
+            SignalKind::Offer | SignalKind::Answer | SignalKind::Accept | SignalKind::CallAnswer
+        )
     }
 }
+
+/// A voice call's id: 16 random bytes the caller picks.
+pub type CallId = [u8; 16];
 
 /// A WebRTC signalling message, sealed in a session to one device: its DTLS certificate
 /// fingerprint is bound to the sender's identity by the session, so a relay that rewrites
@@ -60,6 +106,8 @@ pub struct Signal {
     pub fingerprint: CertFingerprint,
     /// The SDP (UTF-8, every ICE candidate inline; empty in a `Close`).
     pub sdp: Vec<u8>,
+    /// The call it belongs to: present exactly for the call kinds.
+    pub call: Option<CallId>,
 }
 
 impl fmt::Debug for Signal {
@@ -68,6 +116,7 @@ impl fmt::Debug for Signal {
             .field("kind", &self.kind)
             .field("sent_at", &self.sent_at)
             .field("sdp_len", &self.sdp.len())
+            .field("call", &self.call)
             .finish_non_exhaustive()
     }
 }
@@ -78,22 +127,26 @@ impl Codec for Signal {
         out.extend_from_slice(&self.sent_at.to_be_bytes());
         out.extend_from_slice(&self.fingerprint);
         put_var32(out, &self.sdp);
+        if let Some(call) = &self.call {
+            out.extend_from_slice(call);
+        }
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
-        let kind = match r.u8()? {
-            1 => SignalKind::Offer,
-            2 => SignalKind::Answer,
-            3 => SignalKind::Close,
-            _ => return Err(Error::Malformed),
-        };
+        let code = usize::from(r.u8()?);
+        let kind = *KINDS.get(code.wrapping_sub(1)).ok_or(Error::Malformed)?;
         let sent_at = r.u64()?;
         let fingerprint = r.array()?;
         let sdp = r.var32(MAX_SDP_LEN)?.to_vec();
-        // One encoding per value: a close carries nothing else; an offer or answer has
-        // an SDP in UTF-8.
+        let call = if kind.is_call() {
+            Some(r.array()?)
+        } else {
+            None
+        };
+        // One encoding per value: a close and the call's notes carry nothing else; an
+        // offer, answer, accept or call answer has an SDP in UTF-8.
         let empty = sdp.is_empty() && fingerprint == [0; 32];
-        if (kind == SignalKind::Close) != empty || core::str::from_utf8(&sdp).is_err() {
+        if kind.has_sdp() == empty || core::str::from_utf8(&sdp).is_err() {
             return Err(Error::Malformed);
         }
         Ok(Self {
@@ -101,6 +154,7 @@ impl Codec for Signal {
             sent_at,
             fingerprint,
             sdp,
+            call,
         })
     }
 }
@@ -268,6 +322,7 @@ mod tests {
             sent_at: 5,
             fingerprint: FP,
             sdp: b"v=0".to_vec(),
+            call: None,
         };
         assert_eq!(Signal::from_bytes(&offer.to_bytes()), Ok(offer.clone()));
         let close = Signal {
@@ -275,6 +330,7 @@ mod tests {
             sent_at: 5,
             fingerprint: [0; 32],
             sdp: Vec::new(),
+            call: None,
         };
         assert_eq!(Signal::from_bytes(&close.to_bytes()), Ok(close.clone()));
         let odd_close = Signal {
@@ -295,7 +351,7 @@ mod tests {
             Err(Error::Malformed)
         );
         let mut bad_kind = offer.to_bytes();
-        bad_kind[0] = 4;
+        bad_kind[0] = 12;
         assert_eq!(Signal::from_bytes(&bad_kind), Err(Error::Malformed));
         let latin1 = Signal {
             sdp: alloc::vec![0xff],
@@ -305,6 +361,61 @@ mod tests {
             Signal::from_bytes(&latin1.to_bytes()),
             Err(Error::Malformed)
         );
+    }
+
+    #[test]
+    fn call_signals_carry_their_call_and_only_accept_and_answer_an_sdp() {
+        let ring = Signal {
+            kind: SignalKind::Ring,
+            sent_at: 5,
+            fingerprint: [0; 32],
+            sdp: Vec::new(),
+            call: Some([7; 16]),
+        };
+        assert_eq!(Signal::from_bytes(&ring.to_bytes()), Ok(ring.clone()));
+        let accept = Signal {
+            kind: SignalKind::Accept,
+            fingerprint: FP,
+            sdp: b"v=0".to_vec(),
+            ..ring.clone()
+        };
+        assert_eq!(Signal::from_bytes(&accept.to_bytes()), Ok(accept.clone()));
+        // Without its call id (cut short), with an SDP it must not carry, without one
+        // it must: all malformed. So is a direct kind followed by a call id.
+        let bytes = ring.to_bytes();
+        assert_eq!(
+            Signal::from_bytes(&bytes[..bytes.len() - 1]),
+            Err(Error::Malformed)
+        );
+        let ring_sdp = Signal {
+            sdp: b"v=0".to_vec(),
+            fingerprint: FP,
+            ..ring.clone()
+        };
+        assert_eq!(
+            Signal::from_bytes(&ring_sdp.to_bytes()),
+            Err(Error::Malformed)
+        );
+        let bare_accept = Signal {
+            kind: SignalKind::Accept,
+            ..ring.clone()
+        };
+        assert_eq!(
+            Signal::from_bytes(&bare_accept.to_bytes()),
+            Err(Error::Malformed)
+        );
+        let close_with_call = Signal {
+            kind: SignalKind::Close,
+            ..ring
+        };
+        assert_eq!(
+            Signal::from_bytes(&close_with_call.to_bytes()),
+            Err(Error::Malformed)
+        );
+        for (i, k) in KINDS.iter().enumerate() {
+            assert_eq!(usize::from(k.code()), i + 1);
+        }
+        assert_eq!(Signal::from_bytes(&[12]), Err(Error::Malformed));
     }
 
     #[test]

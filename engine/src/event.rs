@@ -8,7 +8,8 @@ use sealpost_core::v2::{DeviceEntry, DeviceId, GroupId};
 use sealpost_core::{UserId, Username};
 
 use crate::action::DepositHandle;
-use crate::direct::{CertFingerprint, SignalKind};
+use crate::call::CallAction;
+use crate::direct::{CallId, CertFingerprint, SignalKind};
 use crate::msg_id::MsgId;
 
 /// One event for the engine. The driver supplies the clock and the randomness with it.
@@ -140,6 +141,20 @@ pub enum Input {
         /// Its bytes.
         frame: Vec<u8>,
     },
+    /// The user calls `user` (PROTOCOL.md 18.10): every device of it rings.
+    CallStart {
+        /// A fresh random id for the call, picked by the driver.
+        call: CallId,
+        /// The contact.
+        user: UserId,
+    },
+    /// The user or the page's WebRTC host acted on call `call`.
+    Call {
+        /// The call.
+        call: CallId,
+        /// What happened.
+        action: CallAction,
+    },
     /// The relay answered a [`crate::Output::DepositMany`]: every mailbox took the
     /// group message except `refused` (full, unknown, rate-limited; retried on a tick).
     DepositManyDone {
@@ -263,6 +278,14 @@ impl fmt::Debug for Input {
                 .debug_struct("DirectFrame")
                 .field("device", device)
                 .field("len", &frame.len())
+                .finish_non_exhaustive(),
+            Input::CallStart { user, .. } => f
+                .debug_struct("CallStart")
+                .field("user", user)
+                .finish_non_exhaustive(),
+            Input::Call { action, .. } => f
+                .debug_struct("Call")
+                .field("action", &core::mem::discriminant(action))
                 .finish_non_exhaustive(),
             Input::DepositManyDone { handle, refused } => f
                 .debug_struct("DepositManyDone")

@@ -9,6 +9,7 @@ extern crate alloc;
 
 pub mod account_state;
 pub mod action;
+pub mod call;
 pub mod codec;
 pub mod content;
 pub mod direct;

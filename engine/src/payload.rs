@@ -331,6 +331,7 @@ mod tests {
                 sent_at: 9,
                 fingerprint: [3; 32],
                 sdp: b"v=0".to_vec(),
+                call: None,
             }),
             Payload::GroupOp {
                 state: Some(alloc::vec![1, 2, 3]),

@@ -51,30 +51,39 @@ fn build() -> Value {
         fingerprint_line("sha-256", &colon(&fp(0x80)).to_lowercase()),
         "a=setup:active".into(),
     ]);
+    let call_id = [0x42u8; 16];
     let signal = |name: &str, kind: SignalKind, fingerprint: [u8; 32], sdp: &str| {
         let s = Signal {
             kind,
             sent_at: T0 + 5,
             fingerprint,
             sdp: sdp.as_bytes().to_vec(),
+            call: kind.is_call().then_some(call_id),
         };
-        json!({
+        let code = Payload::Signal(s.clone()).to_bytes()[1];
+        let mut v = json!({
             "name": name,
-            "kind": match kind { SignalKind::Offer => 1, SignalKind::Answer => 2, SignalKind::Close => 3 },
+            "kind": code,
             "sent_at": s.sent_at,
             "fingerprint": hex::encode(fingerprint),
             "sdp": sdp,
             "payload": hex::encode(Payload::Signal(s).to_bytes()),
-        })
+        });
+        if kind.is_call() {
+            v["call"] = json!(hex::encode(call_id));
+        }
+        v
     };
-    let raw = |kind: u8, fingerprint: [u8; 32], sdp: &[u8]| {
+    let raw_call = |kind: u8, fingerprint: [u8; 32], sdp: &[u8], call: &[u8]| {
         let mut p = vec![5, kind];
         p.extend_from_slice(&(T0 + 5).to_be_bytes());
         p.extend_from_slice(&fingerprint);
         p.extend_from_slice(&(sdp.len() as u32).to_be_bytes());
         p.extend_from_slice(sdp);
+        p.extend_from_slice(call);
         hex::encode(p)
     };
+    let raw = |kind: u8, fingerprint: [u8; 32], sdp: &[u8]| raw_call(kind, fingerprint, sdp, &[]);
     let envelope: Vec<u8> = (0..64u8).collect();
     let frames = [
         (
@@ -89,14 +98,26 @@ fn build() -> Value {
     let binding = |name: &str, sdp: String, binds: bool| json!({ "name": name, "sdp": sdp, "fingerprint": hex::encode(fp(0x10)), "binds": binds });
     let good = fingerprint_line("sha-256", &colon(&fp(0x10)));
     json!({
-        "note": "PROTOCOL.md 17.6 and 18.9. payload = an engine payload (type 5). Frames: 0x01 || u64(seq) || envelope, 0x02 || u64(seq).",
+        "note": "PROTOCOL.md 17.6, 18.9 and 18.10. payload = an engine payload (type 5); call kinds (4..11) end with the 16-byte call id. Frames: 0x01 || u64(seq) || envelope, 0x02 || u64(seq).",
         "signals": [
             signal("offer", SignalKind::Offer, fp(0x10), &offer_sdp),
             signal("answer", SignalKind::Answer, fp(0x80), &answer_sdp),
             signal("close", SignalKind::Close, [0; 32], ""),
+            signal("call ring", SignalKind::Ring, [0; 32], ""),
+            signal("call accept (the callee's offer)", SignalKind::Accept, fp(0x80), &answer_sdp),
+            signal("call answer", SignalKind::CallAnswer, fp(0x10), &offer_sdp),
+            signal("call decline", SignalKind::Decline, [0; 32], ""),
+            signal("call busy", SignalKind::Busy, [0; 32], ""),
+            signal("call hang-up", SignalKind::HangUp, [0; 32], ""),
+            signal("call taken elsewhere", SignalKind::Taken, [0; 32], ""),
+            signal("call refused (fingerprint)", SignalKind::Refuse, [0; 32], ""),
         ],
         "fail_signals": [
-            { "name": "unknown kind", "payload": raw(4, fp(1), b"v=0"), "error": "MALFORMED" },
+            { "name": "unknown kind", "payload": raw_call(12, [0; 32], b"", &call_id), "error": "MALFORMED" },
+            { "name": "ring without its call id", "payload": raw(4, [0; 32], b""), "error": "MALFORMED" },
+            { "name": "ring with an sdp", "payload": raw_call(4, fp(1), b"v=0", &call_id), "error": "MALFORMED" },
+            { "name": "accept without sdp", "payload": raw_call(5, [0; 32], b"", &call_id), "error": "MALFORMED" },
+            { "name": "close with a call id", "payload": raw_call(3, [0; 32], b"", &call_id), "error": "MALFORMED" },
             { "name": "close with an sdp", "payload": raw(3, [0; 32], b"v=0"), "error": "MALFORMED" },
             { "name": "close with a fingerprint", "payload": raw(3, fp(1), b""), "error": "MALFORMED" },
             { "name": "offer without sdp", "payload": raw(1, [0; 32], b""), "error": "MALFORMED" },
@@ -144,6 +165,8 @@ fn the_direct_vectors_match_and_read_back() {
         assert_eq!(sig.sent_at, s["sent_at"].as_u64().unwrap());
         assert_eq!(sig.fingerprint.to_vec(), bytes(&s["fingerprint"]));
         assert_eq!(sig.sdp, s["sdp"].as_str().unwrap().as_bytes());
+        let call = s.get("call").map(bytes);
+        assert_eq!(sig.call.map(|c| c.to_vec()), call);
         assert_eq!(Payload::Signal(sig).to_bytes(), payload);
     }
     for s in v["fail_signals"].as_array().unwrap() {

@@ -136,8 +136,10 @@ impl Node {
                         self.unsealed = None;
                     }
                 }
-                // No direct channel and no groups in this schedule.
+                // No direct channel, no calls and no groups in this schedule.
                 Output::LookupDone { .. }
+                | Output::CallState { .. }
+                | Output::CallMedia { .. }
                 | Output::DirectStart { .. }
                 | Output::DirectSignal { .. }
                 | Output::DirectFrame { .. }

@@ -1,4 +1,4 @@
-// Direct channels (docs/PROTOCOL.md 17.6, 18.9) read from the document alone: every
+// Direct channels and calls' signalling (docs/PROTOCOL.md 17.6, 18.9, 18.10) read from the document alone: every
 // Signal payload of tests/vectors/v2/direct.json parses to its fields and re-encodes to
 // the same bytes, every fail_ signal is its error, frames parse and re-encode, bad frames
 // are MALFORMED, and the fingerprint rule on the SDP gives the expected verdicts. No
@@ -15,25 +15,28 @@ function parseSignal(bytes) {
   const r = new Reader(bytes);
   if (r.u8() !== 5) fail("MALFORMED");
   const kind = r.u8();
-  if (kind < 1 || kind > 3) fail("MALFORMED");
+  if (kind < 1 || kind > 11) fail("MALFORMED");
   const sentAt = r.u64();
   const fingerprint = r.bytes(32);
   const sdpBytes = r.var32(MAX_SDP);
+  // 18.10: the call kinds (4 to 11) end with the call id.
+  const call = kind >= 4 ? r.bytes(16) : undefined;
   r.finish();
   const empty = sdpBytes.length === 0 && fingerprint.every((b) => b === 0);
-  if ((kind === 3) !== empty) fail("MALFORMED");
+  // Offer, answer, accept and call answer carry an SDP; the others nothing.
+  if ([1, 2, 5, 6].includes(kind) === empty) fail("MALFORMED");
   let sdp;
   try {
     sdp = dec.decode(sdpBytes);
   } catch {
     fail("MALFORMED");
   }
-  return { kind, sentAt, fingerprint, sdp };
+  return { kind, sentAt, fingerprint, sdp, call };
 }
 
 const encodeSignal = (s) => {
   const sdp = utf8(s.sdp);
-  return cat(u8(5), u8(s.kind), u64(s.sentAt), s.fingerprint, u32(sdp.length), sdp);
+  return cat(u8(5), u8(s.kind), u64(s.sentAt), s.fingerprint, u32(sdp.length), sdp, s.call ?? new Uint8Array(0));
 };
 
 /** A data channel frame (18.9). */
@@ -68,6 +71,7 @@ for (const s of json.signals) {
   await check(`direct.json: signal ${s.name} parses and re-encodes (17.6)`, () => {
     const v = parseSignal(unhex(s.payload));
     assert(v.kind === s.kind && v.sentAt === BigInt(s.sent_at) && hex(v.fingerprint) === s.fingerprint && v.sdp === s.sdp, "fields");
+    assert((v.call === undefined ? undefined : hex(v.call)) === s.call, "call id");
     assert(hex(encodeSignal(v)) === s.payload, "same bytes");
   });
 }

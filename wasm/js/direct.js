@@ -9,13 +9,38 @@
 
 const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
 
+// The WebRTC pieces direct channels and calls (`calls.js`) share.
+
 /** Resolves once ICE gathering is complete: one offer/answer carries every candidate. */
-function gathered(pc) {
+export function gathered(pc) {
   return new Promise((resolve) => {
     const check = () => pc.iceGatheringState === 'complete' && resolve();
     pc.addEventListener('icegatheringstatechange', check);
     check();
   });
+}
+
+/** A fresh ECDSA P-256 certificate and its SHA-256 fingerprint ("AB:CD:..."). */
+export async function freshCertificate() {
+  const certificate = await RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' });
+  const fp = certificate.getFingerprints().find((f) => f.algorithm === 'sha-256').value.toUpperCase();
+  return { certificate, fp };
+}
+
+/** SHA-256 ("AB:CD:...") of the certificate the remote side of `transport` (an
+ * RTCDtlsTransport) presented, or '' if none. */
+export async function remoteFingerprint(transport) {
+  const der = transport?.getRemoteCertificates?.()[0];
+  return der ? hex(new Uint8Array(await crypto.subtle.digest('SHA-256', der))) : '';
+}
+
+/** Makes this page's offer or answer after its description is set, every candidate
+ * inline; `tamper` (tests only) rewrites it as a rewriting relay would. */
+export async function localSdp(pc, tamper, kind) {
+  await pc.setLocalDescription();
+  await gathered(pc);
+  const sdp = pc.localDescription.sdp;
+  return tamper ? tamper(sdp, kind) : sdp;
 }
 
 /**
@@ -45,8 +70,7 @@ export function attachDirect(client, options = {}) {
 
   async function peer(user, device) {
     drop(user, device, false);
-    const certificate = await RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' });
-    const fp = certificate.getFingerprints().find((f) => f.algorithm === 'sha-256').value.toUpperCase();
+    const { certificate, fp } = await freshCertificate();
     const pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [], certificates: [certificate] });
     const dc = pc.createDataChannel('sealpost', { negotiated: true, id: 0 });
     dc.binaryType = 'arraybuffer';
@@ -57,8 +81,7 @@ export function attachDirect(client, options = {}) {
     // channel as open); in order, as they came.
     dc.onopen = () => {
       p.ready = (async () => {
-        const der = pc.sctp?.transport.getRemoteCertificates?.()[0];
-        const seen = der ? hex(new Uint8Array(await crypto.subtle.digest('SHA-256', der))) : '';
+        const seen = await remoteFingerprint(pc.sctp?.transport);
         await tell({ type: 'opened', user, device, fingerprint: seen });
       })();
       p.ready.catch(gone);
@@ -73,10 +96,7 @@ export function attachDirect(client, options = {}) {
   }
 
   async function local(user, device, p, kind) {
-    await p.pc.setLocalDescription();
-    await gathered(p.pc);
-    let sdp = p.pc.localDescription.sdp;
-    if (options.tamperSdp) sdp = options.tamperSdp(sdp, kind);
+    const sdp = await localSdp(p.pc, options.tamperSdp, kind);
     await tell({ type: kind, user, device, fingerprint: p.fp, sdp });
   }
 

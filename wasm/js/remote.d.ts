@@ -122,6 +122,8 @@ export class RemoteClient {
   connectDirect(contact: string): Promise<void>;
   /** The WebRTC host's reports (`attachDirect` makes them); see `Client.directInput`. */
   directInput(input: DirectInput): Promise<void>;
+  /** See `Client.iceServers`: STUN/TURN servers for calls and direct channels. */
+  iceServers(): Promise<RTCIceServer[]>;
   connect(): Promise<void>;
   /** Reconnects now instead of waiting out the backoff (see `Client.reconnect`); the worker also does this on its `online` event. */
   reconnect(): Promise<void>;

@@ -250,6 +250,7 @@ export class RemoteClient {
   takeLinkedHistory() { return this.#call('takeLinkedHistory'); }
   connectDirect(contact) { return this.#call('connectDirect', [contact]); }
   directInput(input) { return this.#call('directInput', [input]); }
+  iceServers() { return this.#call('iceServers', []); }
   /** See `Client.approveLink`: `{ deviceName, confirm(options?), cancel() }`. */
   async approveLink(code) {
     const { approvalId, deviceName } = await this.#call('approveLink', [code]);

@@ -8,7 +8,7 @@ const METHODS = new Set([
   'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
   'matchesQr', 'sealLocal', 'openLocal', 'needsRotation', 'rotateKeys', 'logout', 'userId',
   'username', 'fingerprint', 'status', 'deviceId', 'devices', 'revokeDevice', 'takeLinkedHistory',
-  'connectDirect', 'directInput', 'exportSession', 'fileLimits', 'fileInfo',
+  'connectDirect', 'directInput', 'iceServers', 'exportSession', 'fileLimits', 'fileInfo',
   'edit', 'deleteForEveryone', 'react', 'markRead', 'setTyping', 'setDisappearing',
   'createGroup', 'addMembers', 'removeMembers', 'leaveGroup', 'renameGroup', 'promoteAdmin',
   'demoteAdmin', 'sendToGroup', 'groups',

@@ -34,9 +34,10 @@ const dev = Boolean(args.dev);
 const simd = !args['no-simd'] && !dev;
 // 400 KiB, raised to 474 when groups became part of the default package (473.3 KiB
 // measured, from 399.9 without them), then to 503 when rooms did (SPAKE2 and
-// curve25519-dalek, issue 12: 502.5 KiB measured, from 473.2 without them); issue 14's
-// diet lowers it again.
-const BUDGET_GZIP = 503 * 1024;
+// curve25519-dalek, issue 12: 502.5 KiB measured, from 473.2 without them), then to 510
+// for voice calls (issue 12: 509.4 KiB measured with them on 5dc4dd4; 478.7 against
+// 473.3 before rooms); issue 14's diet lowers it again.
+const BUDGET_GZIP = 510 * 1024;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();
@@ -149,6 +150,7 @@ const pkg = {
     './worker': { types: './worker.d.ts', default: './worker.js' },
     './remote': { types: './remote.d.ts', default: './remote.js' },
     './direct': { types: './direct.d.ts', default: './direct.js' },
+    './calls': { types: './calls.d.ts', default: './calls.js' },
     './web': { types: './web/sealpost_wasm.d.ts', default: './web/sealpost_wasm.js' },
     './sealpost_wasm_bg.wasm': './web/sealpost_wasm_bg.wasm',
     './package.json': './package.json',

@@ -18,6 +18,14 @@ export const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
+/** Fake microphone and camera, permission granted without a prompt, audio that plays
+ * without a user gesture: what the call tests need. */
+export const FAKE_MEDIA = [
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
 /**
  * A persistent context on a fresh profile directory (one browser, one context); its
  * `close()` also removes the directory, once the browser has exited.

@@ -16,7 +16,7 @@ import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './chromium.mjs';
+import { FAKE_MEDIA, launchChromium } from './chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wasmDir = resolve(here, '..');
@@ -387,12 +387,16 @@ if (relay && !args.has('--node-only') && (!filter || 'chromium: two browsers'.in
   tally('chromium: two browsers', r);
 }
 
-// Direct channels between two pages of one browser (WebRTC on loopback).
-if (relay && !args.has('--node-only') && (!filter || 'chromium: direct channel'.includes(filter))) {
+/**
+ * Runs `suite` (a direct channel or call suite) on pages of one browser, each page the
+ * test page with the package, against the relay. `media`: fake microphones, granted.
+ */
+async function pagesSuite(name, suite, media) {
   const { chromium } = await import('playwright-core');
-  const { directSuite } = await import('../tests/direct.mjs');
   const r = { passed: 0, failed: 0, failures: [] };
-  const context = await launchChromium(chromium);
+  const context = await launchChromium(chromium, media ? FAKE_MEDIA : []);
+  // Playwright answers permission prompts itself (denied unless granted).
+  if (media) await context.grantPermissions(['microphone'], { origin: relay.url });
   const open = async () => {
     const page = await context.newPage();
     page.on('pageerror', (e) => console.log(`page error: ${e}`));
@@ -402,11 +406,23 @@ if (relay && !args.has('--node-only') && (!filter || 'chromium: direct channel'.
   };
   const step = stepper(r);
   try {
-    await directSuite({ open, relayUrl: relay.url, step, check, tag: Math.random().toString(36).slice(2, 8) });
+    await suite({ open, relayUrl: relay.url, step, check, tag: Math.random().toString(36).slice(2, 8) });
   } finally {
     await context.close();
   }
-  tally('chromium: direct channel', r);
+  tally(name, r);
+}
+
+// Direct channels between two pages of one browser (WebRTC on loopback).
+if (relay && !args.has('--node-only') && (!filter || 'chromium: direct channel'.includes(filter))) {
+  const { directSuite } = await import('../tests/direct.mjs');
+  await pagesSuite('chromium: direct channel', directSuite, false);
+}
+
+// Voice calls between two pages of one browser, with fake microphones.
+if (relay && !args.has('--node-only') && (!filter || 'chromium: calls'.includes(filter))) {
+  const { callsSuite } = await import('../tests/calls.mjs');
+  await pagesSuite('chromium: calls', callsSuite, true);
 }
 
 if (relay) {

@@ -3,6 +3,7 @@
 // browsers. External script: the relay serves pages with a CSP that forbids inline ones.
 import * as sp from '../pkg/index.js';
 import { attachDirect } from '../pkg/direct.js';
+import { attachCalls } from '../pkg/calls.js';
 
 // Every RTCPeerConnection made on this page, so a test can kill them (the direct test).
 const Native = window.RTCPeerConnection;
@@ -14,6 +15,7 @@ window.RTCPeerConnection = class extends Native {
   }
 };
 window.attachDirect = attachDirect;
+window.attachCalls = attachCalls;
 
 await sp.init();
 window.sp = sp;

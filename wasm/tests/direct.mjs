@@ -6,8 +6,12 @@
 
 const PASSWORD = 'correct horse battery staple';
 
-/** Two pages with a registered account each, engaged contacts of each other. */
-async function pair(open, relayUrl, names, options = [{}, {}]) {
+/**
+ * Two pages with a registered account each, engaged contacts of each other. Options per
+ * page: `tamper` rewrites its SDP's fingerprint; `calls` also hosts calls (`window.calls`,
+ * every update in `window.updates`).
+ */
+export async function pair(open, relayUrl, names, options = [{}, {}]) {
   const pages = [await open(), await open()];
   const ids = [];
   for (const [i, page] of pages.entries()) {
@@ -27,7 +31,12 @@ async function pair(open, relayUrl, names, options = [{}, {}]) {
         const fp = other.getFingerprints()[0].value.toUpperCase();
         tamperSdp = (sdp) => sdp.replace(/^a=fingerprint:sha-256 \S+/gm, `a=fingerprint:sha-256 ${fp}`);
       }
-      attachDirect(c, { tamperSdp });
+      attachDirect(c, { tamperSdp: options.calls ? undefined : tamperSdp });
+      if (options.calls) {
+        window.updates = [];
+        window.calls = attachCalls(c, { tamperSdp });
+        window.calls.onCall((u) => window.updates.push(u));
+      }
       return { userId: c.userId };
     }, { relayUrl, name: names[i], pw: PASSWORD, options: options[i] }));
   }

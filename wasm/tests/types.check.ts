@@ -3,6 +3,7 @@ import { init, fileInfo, FileEncryptor, FileDecryptor, type AttachmentInfo, type
 import { RemoteClient } from 'sealpost-wasm/remote';
 import { serveClient } from 'sealpost-wasm/worker';
 import { attachDirect } from 'sealpost-wasm/direct';
+import { attachCalls, type CallUpdate } from 'sealpost-wasm/calls';
 
 async function main() {
   await init();
@@ -18,6 +19,14 @@ async function main() {
   });
   c.connectDirect('bob');
   host.close();
+  // Voice calls: the page hosts the microphone and the peer connection.
+  const calls = attachCalls(c, { iceServers: await c.iceServers() });
+  calls.onCall((u: CallUpdate) => console.log(u.call, u.state, u.reason === 'CALL_MISSED', u.duration));
+  const callId: string = await calls.call('bob');
+  await calls.accept(callId);
+  const muted: boolean = calls.mute(true);
+  await calls.hangUp(callId);
+  console.log(muted, (await calls.stats()).bytesReceived);
   // Crypto level (protocol v2 without the network).
   const id = Identity.generate('x', 2048, (d, t) => console.log(d, t));
   const dev = DeviceKeys.generate(id);

@@ -121,6 +121,8 @@ impl Engine {
             SignalKind::Offer => phase == Some(Phase::Offering),
             SignalKind::Answer => phase == Some(Phase::Answering),
             SignalKind::Close => true,
+            // A call's signals are sealed by the call's rules (`call.rs`) only.
+            _ => false,
         };
         if !expected {
             return;
@@ -135,7 +137,7 @@ impl Engine {
     }
 
     /// Seals a signal to one device and deposits it through the relay.
-    fn seal_signal<R: CryptoRng + ?Sized>(
+    pub(super) fn seal_signal<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         now: u64,
@@ -169,9 +171,15 @@ impl Engine {
         out: &mut Out,
     ) {
         let (user, device) = (m.sender, m.sender_device);
+        if user == self.me.user_id || !self.trusts(&user) {
+            return;
+        }
+        if let Some(call) = s.call {
+            return self.call_received(rng, now, (user, device), call, s, out);
+        }
         let fresh = now.saturating_sub(s.sent_at) <= SIGNAL_MAX_AGE
             && s.sent_at.saturating_sub(now) <= SIGNAL_MAX_AGE;
-        if user == self.me.user_id || !self.trusts(&user) || !fresh {
+        if !fresh {
             return;
         }
         if s.kind == SignalKind::Close {
@@ -204,6 +212,7 @@ impl Engine {
                             sent_at: now,
                             fingerprint,
                             sdp,
+                            call: None,
                         };
                         self.seal_signal(rng, now, user, device, again, out);
                     }

@@ -8,6 +8,7 @@
 //! schedule), `listing` (directory answers and pins), `devices` (own device list),
 //! `tick` (time).
 
+mod call;
 mod contacts;
 mod devices;
 mod direct;
@@ -155,6 +156,8 @@ pub struct Engine {
     account_changed: bool,
     /// Direct channels, per contact device.
     direct: direct::Peers,
+    /// The voice call in progress.
+    calls: call::Calls,
     groups: Groups,
     /// Multi-recipient deposits the relay has not answered: message and mailboxes.
     #[cfg(feature = "groups")]
@@ -200,6 +203,7 @@ impl Engine {
             device_ops: Vec::new(),
             account_changed: false,
             direct: direct::Peers::default(),
+            calls: call::Calls::default(),
             groups: Groups::default(),
             #[cfg(feature = "groups")]
             group_in_flight: BTreeMap::new(),
@@ -453,6 +457,7 @@ impl Engine {
                     sent_at: now,
                     fingerprint,
                     sdp,
+                    call: None,
                 };
                 self.direct_local(rng, now, user, device, signal, &mut out)
             }
@@ -469,6 +474,8 @@ impl Engine {
                 device,
                 frame,
             } => self.direct_frame(rng, now, user, device, &frame, &mut out),
+            Input::CallStart { call, user } => self.call_start(rng, now, call, user, &mut out),
+            Input::Call { call, action } => self.call_action(rng, now, call, action, &mut out),
         }
         self.flush_control(rng, now, &mut out);
         out.finish()

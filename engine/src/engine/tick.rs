@@ -26,6 +26,7 @@ impl Engine {
         self.sessions.prune(now);
         self.resend_due(rng, now, out);
         self.direct_tick(now, out);
+        self.call_tick(rng, now, out);
         self.retry_deposits(None, out);
         self.retry_group_deposits(out);
         self.rotate_keys(rng, now, out);

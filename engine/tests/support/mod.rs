@@ -8,10 +8,13 @@ mod checks;
 mod fixture;
 pub mod groups;
 pub mod strangers;
+mod webrtc;
 
 #[allow(unused_imports)] // not every test binary reads them
 pub use checks::*;
 pub use fixture::{encryption_key, identity_key};
+#[allow(unused_imports)] // not every test binary reads them
+pub use webrtc::{cert, sdp};
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -144,7 +147,8 @@ pub struct Device {
     pub overrides: BTreeMap<UserId, (Vec<u8>, Vec<Vec<u8>>)>,
     /// Answers to lookups.
     pub lookups: Vec<(Username, LookupOutcome)>,
-    /// Direct channel outputs, for the test's WebRTC stand-in (`tests/direct.rs`).
+    /// Direct channel and call outputs, for the test's WebRTC stand-in
+    /// (`tests/direct.rs`, `tests/calls.rs`).
     pub direct: Vec<Output>,
     /// Inputs handled, directory fetches asked for (work counters).
     pub handled: usize,
@@ -273,7 +277,9 @@ impl Device {
             o @ (Output::DirectStart { .. }
             | Output::DirectSignal { .. }
             | Output::DirectFrame { .. }
-            | Output::DirectState { .. }) => self.direct.push(o),
+            | Output::DirectState { .. }
+            | Output::CallState { .. }
+            | Output::CallMedia { .. }) => self.direct.push(o),
         }
     }
 

@@ -319,7 +319,9 @@ impl Inner {
                 o @ (Output::DirectStart { .. }
                 | Output::DirectSignal { .. }
                 | Output::DirectFrame { .. }
-                | Output::DirectState { .. }) => self.direct_output(o, failed.is_none()),
+                | Output::DirectState { .. }
+                | Output::CallState { .. }
+                | Output::CallMedia { .. }) => self.direct_output(o, failed.is_none()),
                 Output::PublishBundle(bytes) => {
                     if let Err(e) = self.publish_bundle(&bytes).await {
                         self.emit_error(

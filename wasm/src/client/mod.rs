@@ -13,6 +13,7 @@
 mod account;
 mod b64;
 mod backup;
+mod call;
 mod content;
 mod devices;
 mod direct;
