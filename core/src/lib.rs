@@ -19,6 +19,7 @@ mod keys;
 pub mod padding;
 mod primitives;
 mod safety;
+pub mod sorted;
 mod username;
 pub mod v2;
 mod wire;

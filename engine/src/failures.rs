@@ -6,8 +6,9 @@
 //! the relay stops pushing it. The counts live in memory only: after a restart a junk
 //! blob costs at most [`MAX_OPEN_ATTEMPTS`] more attempts, a bounded price.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::string::String;
+use sealpost_core::sorted::SortedMap;
 
 use crate::limits::MAX_OPEN_ATTEMPTS;
 
@@ -26,7 +27,7 @@ pub enum Verdict {
 /// Failure counts per relay blob id.
 #[derive(Clone, Debug, Default)]
 pub struct Failures {
-    counts: BTreeMap<String, u8>,
+    counts: SortedMap<String, u8>,
     order: VecDeque<String>,
 }
 

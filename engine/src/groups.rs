@@ -6,8 +6,8 @@
 //!
 //! Everything here is persisted in one part, stored encrypted (it holds chain keys).
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
+use sealpost_core::sorted::{SortedMap, SortedSet};
 
 use sealpost_core::padding::MAX_ENVELOPE_LEN;
 use sealpost_core::v2::group::{
@@ -40,7 +40,7 @@ pub struct GroupEntry {
     /// The verified state and the chains.
     pub session: GroupSession,
     /// Member devices that were sent this device's current chain.
-    pub distributed: BTreeSet<(UserId, DeviceId)>,
+    pub distributed: SortedSet<(UserId, DeviceId)>,
     /// The last operation applied here, to settle a concurrent one (PROTOCOL.md 27.4).
     pub last: Option<LastStep>,
 }
@@ -94,7 +94,7 @@ pub struct Outgoing {
     /// The blob (27.6), the same for every mailbox.
     pub blob: Vec<u8>,
     /// Mailboxes that have not taken it yet.
-    pub devices: BTreeSet<(UserId, DeviceId)>,
+    pub devices: SortedSet<(UserId, DeviceId)>,
 }
 
 /// A sent group message's delivery: members with a device that receipted it.
@@ -105,14 +105,14 @@ pub struct Sent {
     /// The other members when it was sent.
     pub total: usize,
     /// Those that have not receipted it yet.
-    pub waiting: BTreeSet<UserId>,
+    pub waiting: SortedSet<UserId>,
 }
 
 /// Everything of `Part::Groups`.
 #[derive(Default)]
 pub struct Groups {
     /// By group id.
-    pub groups: BTreeMap<GroupId, GroupEntry>,
+    pub groups: SortedMap<GroupId, GroupEntry>,
     /// Held for a later epoch.
     pub held: Vec<Held>,
     /// Waiting for device lists.
@@ -231,7 +231,7 @@ impl Groups {
         for _ in 0..r.count16(MAX_GROUPS, 4)? {
             let session = GroupSession::from_secret_bytes(r.var32(MAX_SESSION_LEN)?)
                 .map_err(|_| Error::Malformed)?;
-            let mut distributed = BTreeSet::new();
+            let mut distributed = SortedSet::new();
             for _ in 0..r.count16(usize::from(u16::MAX), 48)? {
                 distributed.insert((UserId::read(&mut r)?, DeviceId::read(&mut r)?));
             }
@@ -269,7 +269,7 @@ impl Groups {
         for _ in 0..r.count16(MAX_OUTGOING, 24)? {
             let msg_id = MsgId::read(&mut r)?;
             let blob = r.var32(MAX_ENVELOPE_LEN)?.to_vec();
-            let mut devices = BTreeSet::new();
+            let mut devices = SortedSet::new();
             for _ in 0..r.count16(usize::from(u16::MAX), 48)? {
                 devices.insert((UserId::read(&mut r)?, DeviceId::read(&mut r)?));
             }
@@ -282,7 +282,7 @@ impl Groups {
         for _ in 0..r.count16(MAX_SENT, 20)? {
             let msg_id = MsgId::read(&mut r)?;
             let total = usize::from(r.u16()?);
-            let mut waiting = BTreeSet::new();
+            let mut waiting = SortedSet::new();
             for _ in 0..r.count16(total, 32)? {
                 waiting.insert(UserId::read(&mut r)?);
             }

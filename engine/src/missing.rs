@@ -9,8 +9,8 @@
 //! open) is counted too. So a loss never vanishes in silence and is never reported
 //! twice. Persisted, so a restart within the hour does not hide a loss.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedMap;
 
 use sealpost_core::v2::{DeviceId, SessionId};
 use sealpost_core::{Error, Result, UserId};
@@ -34,7 +34,7 @@ struct Track {
     device: DeviceId,
     active_at: u64,
     /// Open counter → when the gap opened.
-    gaps: BTreeMap<u64, u64>,
+    gaps: SortedMap<u64, u64>,
     /// Gaps whose keys the store dropped: they can never open, report them.
     lost: u16,
 }
@@ -55,7 +55,7 @@ pub struct MaybeMissing {
 /// Open gaps per session.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Missing {
-    sessions: BTreeMap<SessionId, Track>,
+    sessions: SortedMap<SessionId, Track>,
 }
 
 impl Missing {
@@ -84,7 +84,7 @@ impl Missing {
             peer: from.0,
             device: from.1,
             active_at: now,
-            gaps: BTreeMap::new(),
+            gaps: SortedMap::new(),
             lost: 0,
         });
         track.active_at = now;
@@ -178,7 +178,7 @@ impl Codec for Missing {
             let active_at = r.u64()?;
             let lost = r.u16()?;
             let g = r.count16(MAX_GAPS, 16)?;
-            let mut gaps = BTreeMap::new();
+            let mut gaps = SortedMap::new();
             let mut last_counter = None;
             for _ in 0..g {
                 let counter = r.u64()?;
@@ -205,7 +205,7 @@ impl Codec for Missing {
 
 #[cfg(test)]
 mod tests {
-    use alloc::collections::BTreeSet;
+    use sealpost_core::sorted::SortedSet;
 
     use super::*;
 
@@ -221,7 +221,7 @@ mod tests {
     #[derive(Default)]
     struct Store {
         next: u64,
-        held: BTreeSet<u64>,
+        held: SortedSet<u64>,
     }
 
     fn open(m: &mut Missing, store: &mut Store, counter: u64, now: u64) {
@@ -277,7 +277,7 @@ mod tests {
         open(&mut m, &mut s, 0, NOW);
         open(&mut m, &mut s, 200, NOW);
         open(&mut m, &mut s, 400, NOW);
-        assert_eq!(m.sessions[&S].gaps.len(), MAX_GAPS);
+        assert_eq!(m.sessions.get(&S).map(|t| t.gaps.len()), Some(MAX_GAPS));
         let due = m.due(NOW + MISSING_AFTER);
         assert_eq!(due[0].count, 398);
         for i in 0..(MAX_TRACKED_SESSIONS as u64 + 5) {

@@ -5,8 +5,8 @@
 //! blob is then acknowledged) and that confirmation re-sends the receipt instead of
 //! leaving the sender to wait for its hourly re-send.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedMap;
 
 use sealpost_core::v2::DeviceId;
 use sealpost_core::{Error, Result, UserId};
@@ -24,7 +24,7 @@ const TAG: [u8; 2] = [b'R', 2];
 /// Receipts owed per sending device, oldest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OwedReceipts {
-    devices: BTreeMap<(UserId, DeviceId), Vec<MsgId>>,
+    devices: SortedMap<(UserId, DeviceId), Vec<MsgId>>,
 }
 
 impl OwedReceipts {

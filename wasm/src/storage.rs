@@ -2,8 +2,8 @@
 //! value with its password-derived [`crate::vault::Vault`] before it reaches storage, so
 //! a storage only ever holds ciphertext (plus the vault's public header).
 
+use sealpost_core::sorted::SortedMap;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use js_sys::{Promise, Uint8Array};
@@ -123,7 +123,7 @@ impl StorageJs {
 #[wasm_bindgen]
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStorage {
-    map: Rc<RefCell<BTreeMap<String, Vec<u8>>>>,
+    map: Rc<RefCell<SortedMap<String, Vec<u8>>>>,
 }
 
 #[wasm_bindgen]

@@ -9,8 +9,8 @@
 //! largest state about 105 KB, well under the relay's 256 KiB backup limit). The engine
 //! checks the directory's identity key against the fingerprint when it first answers.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedMap;
 
 use sealpost_core::{Error, Result, UserId, Username};
 
@@ -131,9 +131,9 @@ impl Codec for Contact {
 /// Every contact of the account, by user id, and the forgotten ones.
 #[derive(Clone, Default, PartialEq, Eq, Debug)]
 pub struct AccountState {
-    contacts: BTreeMap<UserId, Contact>,
+    contacts: SortedMap<UserId, Contact>,
     /// User id → when the user forgot that contact.
-    forgotten: BTreeMap<UserId, u64>,
+    forgotten: SortedMap<UserId, u64>,
 }
 
 impl AccountState {

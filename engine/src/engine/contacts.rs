@@ -2,8 +2,8 @@
 //! number needs, account syncs from the account's other devices, and the stored form of
 //! the account part (the compact state plus the contacts' device lists).
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedMap;
 
 use sealpost_core::v2::{
     DeviceEntry, DeviceList, MAX_DEVICE_LIST_LEN, MAX_TRUSTED_SESSIONS, REPLAY_MEMORY,
@@ -160,7 +160,7 @@ impl Engine {
     /// A contact whose pin changed (the other device accepted a new key) or that was
     /// forgotten loses its sessions and listing here too.
     pub(super) fn account_synced(&mut self, theirs: &AccountState, out: &mut Out) {
-        let before: BTreeMap<UserId, Fingerprint> = self
+        let before: SortedMap<UserId, Fingerprint> = self
             .account
             .contacts()
             .map(|c| (c.user_id, c.fingerprint))

@@ -2,7 +2,7 @@
 //! device lists and the bundles they authorise. Memory only: bundles are public and
 //! re-fetched after a restart; the pins that matter live in the account state.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use sealpost_core::sorted::{SortedMap, SortedSet};
 
 use sealpost_core::UserId;
 use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceList};
@@ -16,19 +16,19 @@ pub const DIRECTORY_MAX_AGE: u64 = 24 * 3600;
 #[derive(Debug)]
 pub(crate) struct Listing {
     pub(crate) list: DeviceList,
-    pub(crate) bundles: BTreeMap<DeviceId, DeviceBundle>,
+    pub(crate) bundles: SortedMap<DeviceId, DeviceBundle>,
     pub(crate) fetched_at: u64,
 }
 
 /// Verified listings, and the fetches under way.
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
-    pub(crate) listings: BTreeMap<UserId, Listing>,
-    pub(crate) requested: BTreeSet<UserId>,
+    pub(crate) listings: SortedMap<UserId, Listing>,
+    pub(crate) requested: SortedSet<UserId>,
     /// Contacts whose directory listing carries another identity key than their pin.
-    pub(crate) changed: BTreeSet<UserId>,
+    pub(crate) changed: SortedSet<UserId>,
     /// When a listing was last asked for again before a timed re-send (memory only).
-    pub(crate) refreshed: BTreeMap<UserId, u64>,
+    pub(crate) refreshed: SortedMap<UserId, u64>,
 }
 
 impl Directory {

@@ -5,9 +5,9 @@
 //! message reaches it, each message sealed once and deposited to every member device
 //! in one multi-recipient deposit, and delivery states counted per member.
 
-use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedSet;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::group::{
@@ -80,7 +80,7 @@ impl Engine {
                     id,
                     GroupEntry {
                         session,
-                        distributed: BTreeSet::new(),
+                        distributed: SortedSet::new(),
                         last: None,
                     },
                 );
@@ -427,7 +427,7 @@ impl Engine {
                     group,
                     GroupEntry {
                         session,
-                        distributed: BTreeSet::new(),
+                        distributed: SortedSet::new(),
                         last: None,
                     },
                 );
@@ -522,7 +522,7 @@ impl Engine {
         out: &mut Out,
     ) {
         let me = self.me.user_id;
-        let mut devices: BTreeSet<(UserId, DeviceId)> = BTreeSet::new();
+        let mut devices: SortedSet<(UserId, DeviceId)> = SortedSet::new();
         for user in &members {
             let listed = if *user == me {
                 self.me.other_devices()
@@ -567,7 +567,7 @@ impl Engine {
             self.pend(user, Some(device), key.clone());
         }
         self.flush_group_pending(rng, now, out);
-        let others: BTreeSet<UserId> = members.iter().filter(|u| **u != me).copied().collect();
+        let others: SortedSet<UserId> = members.iter().filter(|u| **u != me).copied().collect();
         let total = others.len();
         self.groups.track(Sent {
             msg_id: send.msg_id,
@@ -632,7 +632,7 @@ impl Engine {
     /// On a tick: group messages not in flight are deposited again to the mailboxes
     /// that have not taken them.
     pub(super) fn retry_group_deposits(&mut self, out: &mut Out) {
-        let busy: BTreeSet<MsgId> = self.group_in_flight.values().map(|(m, _)| *m).collect();
+        let busy: SortedSet<MsgId> = self.group_in_flight.values().map(|(m, _)| *m).collect();
         let due: Vec<Outgoing> = self
             .groups
             .outgoing

@@ -18,8 +18,8 @@
 //! - Sender, on a directory answer: a message that no device of its recipient has
 //!   receipted yet is sealed to the recipient's devices that joined its list since.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedMap;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::{DeviceId, SessionId, Unreadable};
@@ -38,7 +38,7 @@ const MAX_RESET_MEMORY: usize = 256;
 /// restart at most one more request per session).
 #[derive(Debug, Default)]
 pub(crate) struct ResetLimit {
-    sent: BTreeMap<SessionId, u64>,
+    sent: SortedMap<SessionId, u64>,
 }
 
 impl ResetLimit {

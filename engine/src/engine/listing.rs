@@ -6,8 +6,8 @@
 //! contact. A list never replaces a newer one (no rollback to revoked devices). Devices
 //! that left a list lose their sessions, and messages only they held are re-sent.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedMap;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceList};
@@ -47,7 +47,7 @@ impl Engine {
                     user,
                     Listing {
                         list,
-                        bundles: BTreeMap::new(),
+                        bundles: SortedMap::new(),
                         fetched_at: 0,
                     },
                 );
@@ -109,7 +109,7 @@ impl Engine {
                 out.persist(Part::Account);
             }
         }
-        let mut verified: BTreeMap<DeviceId, DeviceBundle> = BTreeMap::new();
+        let mut verified: SortedMap<DeviceId, DeviceBundle> = SortedMap::new();
         for raw in bundles {
             if let Ok(b) = DeviceBundle::from_bytes(raw)
                 && list.check_bundle(&b).is_ok()

@@ -29,10 +29,10 @@ mod secrets;
 mod send;
 mod tick;
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use sealpost_core::sorted::SortedMap;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::{DeviceEntry, DeviceId, DeviceKeys, DeviceList, SessionStore};
@@ -141,17 +141,17 @@ pub struct Engine {
     missing: Missing,
     failures: Failures,
     directory: Directory,
-    in_flight: BTreeMap<DepositHandle, InFlight>,
+    in_flight: SortedMap<DepositHandle, InFlight>,
     next_handle: u64,
     /// Receipts to seal this run (a subset of `owed`).
-    receipts: BTreeMap<(UserId, DeviceId), Vec<MsgId>>,
+    receipts: SortedMap<(UserId, DeviceId), Vec<MsgId>>,
     /// Receipts owed until a deposit carrying them is confirmed (persisted).
     owed: OwedReceipts,
-    resets: BTreeMap<(UserId, DeviceId), [u8; 16]>,
+    resets: SortedMap<(UserId, DeviceId), [u8; 16]>,
     reset_limit: ResetLimit,
     waiting: Vec<WaitingSend>,
     parked: Vec<Parked>,
-    lookups: BTreeMap<UserId, Username>,
+    lookups: SortedMap<UserId, Username>,
     device_ops: Vec<DeviceOp>,
     account_changed: bool,
     /// Direct channels, per contact device.
@@ -161,7 +161,7 @@ pub struct Engine {
     groups: Groups,
     /// Multi-recipient deposits the relay has not answered: message and mailboxes.
     #[cfg(feature = "groups")]
-    group_in_flight: BTreeMap<DepositHandle, (MsgId, Vec<(UserId, DeviceId)>)>,
+    group_in_flight: SortedMap<DepositHandle, (MsgId, Vec<(UserId, DeviceId)>)>,
     #[cfg(feature = "groups")]
     waiting_groups: Vec<WaitingGroupSend>,
     /// Group messages no held chain opened (unacknowledged), tried again when a chain
@@ -191,22 +191,22 @@ impl Engine {
             missing: Missing::new(),
             failures: Failures::new(),
             directory: Directory::default(),
-            in_flight: BTreeMap::new(),
+            in_flight: SortedMap::new(),
             next_handle: 0,
-            receipts: BTreeMap::new(),
+            receipts: SortedMap::new(),
             owed: OwedReceipts::new(),
-            resets: BTreeMap::new(),
+            resets: SortedMap::new(),
             reset_limit: ResetLimit::default(),
             waiting: Vec::new(),
             parked: Vec::new(),
-            lookups: BTreeMap::new(),
+            lookups: SortedMap::new(),
             device_ops: Vec::new(),
             account_changed: false,
             direct: direct::Peers::default(),
             calls: call::Calls::default(),
             groups: Groups::default(),
             #[cfg(feature = "groups")]
-            group_in_flight: BTreeMap::new(),
+            group_in_flight: SortedMap::new(),
             #[cfg(feature = "groups")]
             waiting_groups: Vec::new(),
             #[cfg(feature = "groups")]

@@ -3,14 +3,14 @@
 //! and acknowledge last, so that a crash at any point loses nothing and delivers
 //! nothing twice (an unacknowledged blob comes back; a persisted seen-set refuses it).
 
-use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedSet;
 
 use crate::action::{Notice, Output, Part};
 
 #[derive(Debug, Default)]
 pub(crate) struct Out {
-    persist: BTreeSet<Part>,
+    persist: SortedSet<Part>,
     actions: Vec<Output>,
     deposits: Vec<Output>,
     acks: Vec<Output>,

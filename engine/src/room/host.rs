@@ -1,9 +1,9 @@
 //! The host's part of a room: answering joins (SPAKE2, checking the joiner's
 //! confirmation, the grant) and rotating the room key at every change of membership.
 
-use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedMap;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::room::{EpochKey, HostPake, MAX_MEMBERS, MemberId, RoomCode, seal_rekey};
@@ -16,17 +16,17 @@ use super::{HOST, MAX_PENDING_JOINS, Output, Refusal, RoomEvent, RoomOut};
 pub(super) struct HostState {
     code: RoomCode,
     /// Each guest's pairwise key from its join (rekeys are sealed under it).
-    pairs: BTreeMap<MemberId, Zeroizing<[u8; 32]>>,
+    pairs: SortedMap<MemberId, Zeroizing<[u8; 32]>>,
     /// Joins that answered SPAKE2 and wait for the joiner's confirmation.
-    pending: BTreeMap<MemberId, HostPake>,
+    pending: SortedMap<MemberId, HostPake>,
 }
 
 impl HostState {
     pub(super) fn new(code: RoomCode) -> Self {
         Self {
             code,
-            pairs: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pairs: SortedMap::new(),
+            pending: SortedMap::new(),
         }
     }
 

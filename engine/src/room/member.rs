@@ -1,9 +1,9 @@
 //! A room as one member sees it: joining, the member list, frame acceptance and the
 //! guest's side of key rotation. The host's part is in `host.rs`.
 
-use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
+use sealpost_core::sorted::SortedMap;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::room::{
@@ -52,7 +52,7 @@ pub(super) struct Membership {
     pub(super) key: EpochKey,
     pub(super) previous: Option<EpochKey>,
     next_counter: u64,
-    peers: BTreeMap<MemberId, Peer>,
+    peers: SortedMap<MemberId, Peer>,
     /// A guest's pairwise key with the host (rekeys).
     pair: Option<Zeroizing<[u8; 32]>>,
     /// Only the host's.
@@ -66,7 +66,7 @@ impl Membership {
             key,
             previous: None,
             next_counter: 1,
-            peers: BTreeMap::new(),
+            peers: SortedMap::new(),
             pair: None,
             host: None,
         }

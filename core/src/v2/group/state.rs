@@ -3,7 +3,7 @@
 //! operation against the state it was signed for, so every member that applies the same
 //! operations holds the same state.
 
-use alloc::collections::BTreeMap;
+use crate::sorted::SortedMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -39,7 +39,7 @@ pub struct GroupState {
     epoch: u64,
     key_epoch: u64,
     name: String,
-    members: BTreeMap<UserId, Member>,
+    members: SortedMap<UserId, Member>,
 }
 
 /// 1 to 128 bytes of UTF-8 without control or bidirectional formatting characters, so
@@ -77,7 +77,7 @@ impl GroupState {
     }
 
     /// The members by user id, in user id order.
-    pub fn members(&self) -> &BTreeMap<UserId, Member> {
+    pub fn members(&self) -> &SortedMap<UserId, Member> {
         &self.members
     }
 
@@ -107,7 +107,7 @@ impl GroupState {
             epoch: 1,
             key_epoch: 1,
             name: name.clone(),
-            members: BTreeMap::new(),
+            members: SortedMap::new(),
         };
         state.members.insert(
             *op.actor(),
@@ -252,7 +252,7 @@ impl GroupState {
         if key_epoch == 0 || key_epoch > epoch || n > MAX_MEMBERS {
             return Err(GroupError::Malformed);
         }
-        let mut members = BTreeMap::new();
+        let mut members = SortedMap::new();
         let mut last: Option<UserId> = None;
         for _ in 0..n {
             let user = UserId::from_bytes(r.array()?);
