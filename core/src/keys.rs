@@ -12,13 +12,13 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use rand_core::CryptoRng;
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{Oaep, Pss, RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::rsa_der;
 
 /// Supported RSA modulus sizes. 4096 is the default the design promises; the smaller
 /// sizes trade security margin for much faster key generation in the browser.
@@ -81,10 +81,7 @@ impl PublicKey {
         if *key.e_bytes() != [1, 0, 1] {
             return Err(Error::InvalidKey);
         }
-        let der = key
-            .to_public_key_der()
-            .map_err(|_| Error::InvalidKey)?
-            .into_vec();
+        let der = rsa_der::encode_spki(&key);
         Ok(Self { key, der, size })
     }
 
@@ -94,7 +91,7 @@ impl PublicKey {
         if der.len() > MAX_SPKI_LEN {
             return Err(Error::InvalidKey);
         }
-        let key = RsaPublicKey::from_public_key_der(der).map_err(|_| Error::InvalidKey)?;
+        let key = rsa_der::decode_spki(der).ok_or(Error::InvalidKey)?;
         let parsed = Self::from_rsa(key)?;
         if parsed.der != der {
             return Err(Error::InvalidKey);
@@ -137,12 +134,11 @@ impl KeyPair {
         if der.len() > MAX_PKCS8_LEN {
             return Err(Error::InvalidKey);
         }
-        Self::from_private(RsaPrivateKey::from_pkcs8_der(der).map_err(|_| Error::InvalidKey)?)
+        Self::from_private(rsa_der::decode_pkcs8(der).ok_or(Error::InvalidKey)?)
     }
 
     fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
-        let doc = self.private.to_pkcs8_der().map_err(|_| Error::Crypto)?;
-        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+        rsa_der::encode_pkcs8(&self.private).ok_or(Error::Crypto)
     }
 }
 

@@ -18,6 +18,7 @@ mod keylife;
 mod keys;
 pub mod padding;
 mod primitives;
+mod rsa_der;
 mod safety;
 pub mod sorted;
 mod username;
