@@ -11,6 +11,8 @@ export interface RemoteClientOptions {
   autoAck?: boolean;
   autoRotate?: boolean;
   connect?: boolean;
+  /** Deposits over one WebSocket (default true; see `ClientOptions.depositSocket`). */
+  depositSocket?: boolean;
   bundleMaxAge?: number;
   takeOver?: boolean;
   requestTimeout?: number;

@@ -2,7 +2,8 @@
 // The direct channel against the relay at the package level (docs/BENCHMARKS.md): two
 // pages of one headless Chromium, each a RemoteClient with its Client in a Web Worker
 // (MemoryStorage), one message of 50 to 500 characters at a time (send, wait until the other page's onMessage,
-// next), N through the relay, then N over the direct channel, in one run. Latency is
+// next), N through the relay with a POST per deposit, N through the relay over the deposit
+// socket, then N over the direct channel, in one run. Latency is
 // send() called to onMessage, timed inside the pages (one machine, one clock).
 //
 //   SEALPOST_RELAY_BIN=target/release/sealpost-relay node wasm/scripts/direct-latency.mjs [N]
@@ -44,6 +45,11 @@ for (const name of ['lata', 'latb']) {
     const w = new Worker('/wasm/tests/test.worker.js', { type: 'module' });
     const c = await RemoteClient.register(w, { relayUrl: url, keySize: 2048 }, name, 'correct horse battery staple');
     window.clients.me = c;
+    // The same sender with a POST per deposit (no deposit socket), in a worker of its own.
+    if (name === 'lata') {
+      const w2 = new Worker('/wasm/tests/test.worker.js', { type: 'module' });
+      window.clients.post = await RemoteClient.register(w2, { relayUrl: url, keySize: 2048, depositSocket: false }, 'latc', 'correct horse battery staple');
+    }
     window.got = new Map();
     c.onMessage((m) => window.got.set(m.text, performance.timeOrigin + performance.now()));
     window.direct = [];
@@ -53,19 +59,19 @@ for (const name of ['lata', 'latb']) {
   pages.push(page);
 }
 const [a, b] = pages;
-await a.evaluate(() => clients.me.lookup('latb'));
-await b.evaluate(() => clients.me.lookup('lata'));
+await a.evaluate(() => Promise.all([clients.me.lookup('latb'), clients.post.lookup('latb')]));
+await b.evaluate(() => Promise.all([clients.me.lookup('lata'), clients.me.lookup('latc')]));
 // 50 to 500 characters, deterministic (the seed experiment's sizes).
 let seed = 7;
 const text = (tag, i) => {
   seed = (seed * 1103515245 + 12345) % 2147483648;
   return `${tag}${i} `.padEnd(50 + (seed % 451), 'lorem ipsum dolor sit amet ');
 };
-const run = async (tag, n) => {
+const run = async (tag, n, sender = 'me') => {
   const lat = [];
   for (let i = 0; i < n; i++) {
     const t = text(tag, i);
-    const t0 = await a.evaluate(async (t) => { const at = performance.timeOrigin + performance.now(); clients.me.send('latb', t); return at; }, t);
+    const t0 = await a.evaluate(async ([t, sender]) => { const at = performance.timeOrigin + performance.now(); clients[sender].send('latb', t); return at; }, [t, sender]);
     const t1 = await b.evaluate((t) => new Promise((r) => { const f = () => window.got.has(t) ? r(window.got.get(t)) : setTimeout(f, 0); f(); }), t);
     lat.push(t1 - t0);
   }
@@ -74,7 +80,9 @@ const run = async (tag, n) => {
   console.log(`${tag}: ${n} messages, p50 ${at(50)} ms, p90 ${at(90)} ms, p99 ${at(99)} ms`);
 };
 await run('warm', 5);
-await run('relay', N);
+await run('warm-post', 5, 'post');
+await run('relay, a POST per deposit', N, 'post');
+await run('relay, deposit socket', N);
 a.evaluate(() => clients.me.connectDirect('latb'));
 await b.waitForFunction(() => window.direct.includes('direct'));
 await a.waitForFunction(() => window.direct.includes('direct'));

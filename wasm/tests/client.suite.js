@@ -9,7 +9,9 @@ export function clientSuite({ test }, sp, { relayUrl }) {
   const B = `bob-${tag}`;
   const pw = 'correct horse battery staple';
   // bundleMaxAge 0: every send re-reads the devices of both accounts (new devices at once).
-  const opts = (storage, extra = {}) => ({ relayUrl, storage, keySize: 2048, bundleMaxAge: 0, ...extra });
+  // depositSocket off: this suite records and alters deposits as POSTs; the deposit
+  // socket has its own test below.
+  const opts = (storage, extra = {}) => ({ relayUrl, storage, keySize: 2048, bundleMaxAge: 0, depositSocket: false, ...extra });
   const aliceStorage = new sp.MemoryStorage();
   const bobStorage = new sp.MemoryStorage();
   let alice;
@@ -577,6 +579,43 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq(bob.status, 'online');
     await alice.send(B, 'after reconnect');
     eq((await recv(bob)).text, 'after reconnect');
+  });
+
+  test('client: deposits go over the deposit socket, not a POST each; without a socket, or after the relay restarts, nothing is lost or doubled', async () => {
+    const withSocket = () => opts(new sp.MemoryStorage(), { depositSocket: true });
+    const carol = await sp.Client.register(withSocket(), `socket-${tag}`, pw);
+    recorded.length = 0;
+    for (let i = 0; i < 5; i++) await carol.send(B, `socket ${i}`);
+    for (let i = 0; i < 5; i++) eq((await recv(bob)).text, `socket ${i}`);
+    // (Bob's receipts to carol are POSTs: his client has the socket off.)
+    const toBob = () => recorded.filter((r) => r.url.includes(`/${bob.userId}/`)).length;
+    eq(toBob(), 0, 'no deposit to bob was POSTed');
+    if (globalThis.__restartRelay) {
+      assert(await globalThis.__restartRelay(), 'relay restarted');
+      await carol.send(B, 'socket after the restart');
+      eq((await recv(bob, 90000)).text, 'socket after the restart');
+    }
+    // Where no deposit socket can open, deposits are POSTed as before.
+    const RealWebSocket = globalThis.WebSocket;
+    globalThis.WebSocket = class extends RealWebSocket {
+      constructor(url, protocols) {
+        if (String(url).endsWith('/v2/deposits')) throw new SyntaxError('blocked by the test');
+        super(url, protocols);
+      }
+    };
+    try {
+      const dan = await sp.Client.register(withSocket(), `posted-${tag}`, pw);
+      recorded.length = 0;
+      await dan.send(B, 'posted');
+      eq((await recv(bob)).text, 'posted');
+      eq(toBob(), 1, 'one POST');
+      await dan.logout();
+    } finally {
+      globalThis.WebSocket = RealWebSocket;
+    }
+    await carol.send(B, 'last');
+    eq((await recv(bob)).text, 'last', 'nothing doubled in between');
+    await carol.logout();
   });
 
   test('client: async iterator and logout', async () => {

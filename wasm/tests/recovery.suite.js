@@ -39,7 +39,8 @@ export function recoverySuite({ test }, sp, { relayUrl }) {
   const S = `sam-${tag}`;
   const M = `mia-${tag}`;
   const pw = 'correct horse battery staple';
-  const opts = (storage, extra = {}) => ({ relayUrl, storage, keySize: 2048, bundleMaxAge: 0, ...extra });
+  // depositSocket off: the network's lies below are told to deposits made as POSTs.
+  const opts = (storage, extra = {}) => ({ relayUrl, storage, keySize: 2048, bundleMaxAge: 0, depositSocket: false, ...extra });
   const mailbox = (client) => `/v2/mailboxes/${client.userId}/${client.deviceId}`;
   // Mia's engine clock: `offset` seconds from the real one.
   let offset = -1800;

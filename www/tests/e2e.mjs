@@ -516,6 +516,18 @@ try {
       await pageB.click('[data-testid=unlock-submit]');
     }
     await pageB.locator('[data-testid=me]').waitFor(T);
+    // Routes see HTTP requests, not the worker's deposit socket: the network drops what
+    // B's worker sends on it too, so each deposit falls back to a POST, which the route
+    // refuses.
+    for (const w of pageB.workers()) {
+      await w.evaluate(() => {
+        const send = WebSocket.prototype.send;
+        WebSocket.prototype.send = function (data) {
+          if (this.url.endsWith('/v2/deposits')) throw new DOMException('dropped by the test', 'NetworkError');
+          return send.call(this, data);
+        };
+      });
+    }
     await openChat(pageB, 'alice');
     refused = 0;
     await send(pageA, 'a receipt for this one waits');

@@ -34,6 +34,17 @@ function recordDeposits() {
     }
     return real(input, init);
   };
+  // Single deposits also go over the deposit socket: one binary frame each,
+  // req[4] || user id[32] || device id[16] || blob (docs/API.md "Deposit socket").
+  const send = WebSocket.prototype.send;
+  const hexOf = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  WebSocket.prototype.send = function (data) {
+    if (this.url.endsWith('/v2/deposits') && typeof data !== 'string') {
+      const f = new Uint8Array(ArrayBuffer.isView(data) ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : data);
+      self.__deposits.push({ path: `/v2/mailboxes/${hexOf(f.subarray(4, 36))}/${hexOf(f.subarray(36, 52))}`, body: Array.from(f.subarray(52)) });
+    }
+    return send.call(this, data);
+  };
 }
 
 /** The deposits a page's worker made since the last call. */

@@ -13,6 +13,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use super::backup::Backup;
+use super::deposit_socket::DepositSocket;
 use super::events::{Events, MessageOut};
 use super::options::{Options, get};
 use super::persist::{self, BackupRecord};
@@ -51,11 +52,18 @@ impl Client {
                     .map(|u| (c.user_id, u.as_str().to_owned()))
             })
             .collect();
+        let http = Http {
+            relay: options.relay.clone(),
+            timeout_ms: options.request_timeout,
+        };
+        let deposits = options
+            .deposit_socket
+            .then(|| http.absolute().ok())
+            .flatten()
+            .map(|relay| DepositSocket::new(&relay, options.request_timeout));
         let inner = Rc::new(Inner {
-            http: Http {
-                relay: options.relay.clone(),
-                timeout_ms: options.request_timeout,
-            },
+            http,
+            deposits,
             storage: options.storage.clone(),
             auto_ack: options.auto_ack,
             bundle_max_age: options.bundle_max_age,

@@ -384,7 +384,8 @@ impl Inner {
         }
     }
 
-    /// Posts an envelope to a device's mailbox, then tells the engine.
+    /// Deposits an envelope into a device's mailbox (over the deposit socket, else a
+    /// POST), then tells the engine.
     fn deposit_soon(
         self: &Rc<Self>,
         to: UserId,
@@ -395,15 +396,13 @@ impl Inner {
         let (tx, rx) = oneshot::channel();
         let me = Rc::clone(self);
         spawn_local(async move {
-            let path = format!("/v2/mailboxes/{}/{}", to.to_hex(), device.to_hex());
-            let result = match me
-                .http
-                .send(Method::POST, &path, Some(&envelope), None)
-                .await
-            {
-                Ok(r) if r.status() == 201 => Ok(()),
-                Ok(r) => Err(relay_error(r, Code::Relay).await),
-                Err(e) => Err(e),
+            let over_socket = match &me.deposits {
+                Some(socket) => socket.deposit(&to, &device, &envelope).await,
+                None => None,
+            };
+            let result = match over_socket {
+                Some(answer) => answer,
+                None => me.post_deposit(&to, &device, &envelope).await,
             };
             let (input, answer) = match result {
                 Ok(()) => (Input::DepositDone { handle }, Ok(())),
@@ -416,6 +415,25 @@ impl Inner {
             let _ = me.feed(input).await;
         });
         rx.shared()
+    }
+
+    /// `POST /v2/mailboxes/{id}/{device}`: the deposit without the deposit socket.
+    async fn post_deposit(
+        &self,
+        to: &UserId,
+        device: &DeviceId,
+        envelope: &[u8],
+    ) -> Result<(), JsValue> {
+        let path = format!("/v2/mailboxes/{}/{}", to.to_hex(), device.to_hex());
+        match self
+            .http
+            .send(Method::POST, &path, Some(envelope), None)
+            .await
+        {
+            Ok(r) if r.status() == 201 => Ok(()),
+            Ok(r) => Err(relay_error(r, Code::Relay).await),
+            Err(e) => Err(e),
+        }
     }
 
     #[cfg(feature = "groups")]

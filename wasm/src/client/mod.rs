@@ -15,6 +15,7 @@ mod b64;
 mod backup;
 mod call;
 mod content;
+mod deposit_socket;
 mod devices;
 mod direct;
 mod directory;
@@ -100,6 +101,9 @@ pub(crate) struct Conn {
 
 pub(crate) struct Inner {
     pub(crate) http: Http,
+    /// Deposits over one WebSocket (`ClientOptions.depositSocket`); `None` uses a POST
+    /// per deposit.
+    pub(crate) deposits: Option<deposit_socket::DepositSocket>,
     pub(crate) storage: StorageJs,
     pub(crate) auto_ack: bool,
     pub(crate) bundle_max_age: u64,
@@ -168,6 +172,9 @@ impl Inner {
     /// wipes the keys from memory. (Also from `Drop`: nothing here may fail on a borrow.)
     pub(crate) fn shut_down(&self) {
         self.conn.closed.set(true);
+        if let Some(d) = &self.deposits {
+            d.close();
+        }
         if let Ok(mut l) = self.conn.online_listener.try_borrow_mut()
             && let Some(listener) = l.take()
         {

@@ -36,6 +36,12 @@ export interface ClientOptions {
   /** Open the WebSocket right away (default true); otherwise call `connect()`. */
   connect?: boolean;
   /**
+   * Send deposits over one anonymous WebSocket to the relay (`/v2/deposits`, default
+   * true): cheaper than a request per message. Whenever that socket cannot be used, a
+   * deposit falls back to an HTTP POST. `false` always POSTs.
+   */
+  depositSocket?: boolean;
+  /**
    * An account is open in one tab (or worker) of a browser at a time (a Web Lock named
    * `"sealpost:" + userId`, where the browser has Web Locks). When it is open elsewhere,
    * `login`/`register` throw `LOCKED`; with `takeOver: true` they close it there instead
@@ -309,6 +315,7 @@ pub(crate) struct Options {
     pub(crate) iterations: Option<u32>,
     pub(crate) auto_ack: bool,
     pub(crate) connect: bool,
+    pub(crate) deposit_socket: bool,
     pub(crate) take_over: bool,
     pub(crate) request_timeout: u32,
     pub(crate) device_name: String,
@@ -363,6 +370,7 @@ impl Options {
             iterations: num("iterations"),
             auto_ack: get(o, "autoAck").as_bool().unwrap_or(true),
             connect: get(o, "connect").as_bool().unwrap_or(true),
+            deposit_socket: get(o, "depositSocket").as_bool().unwrap_or(true),
             take_over: get(o, "takeOver").as_bool().unwrap_or(false),
             request_timeout: get(o, "requestTimeout")
                 .as_f64()

@@ -146,8 +146,20 @@ async fn relay_error_inner(resp: Response, conflict: Code) -> JsValue {
         .and_then(|t| js_sys::JSON::parse(&t).ok())
         .filter(JsValue::is_object)
         .unwrap_or(JsValue::UNDEFINED);
-    let relay_code = get(&body, "error").as_string().unwrap_or_default();
-    let message = get(&body, "message")
+    error_from_body(status, &body, retry_after, conflict)
+}
+
+/// A relay refusal as a `SealpostError`, from its status, its JSON body
+/// (`{"error","message"}`) and `Retry-After`: the same for an HTTP answer and a deposit
+/// socket's answer.
+pub(crate) fn error_from_body(
+    status: u16,
+    body: &JsValue,
+    retry_after: Option<u32>,
+    conflict: Code,
+) -> JsValue {
+    let relay_code = get(body, "error").as_string().unwrap_or_default();
+    let message = get(body, "message")
         .as_string()
         .unwrap_or_else(|| format!("relay answered {status}"));
     let code = match (status, relay_code.as_str()) {
