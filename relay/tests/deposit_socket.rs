@@ -59,8 +59,9 @@ async fn pipelined_deposits_are_each_answered_once_stored_and_pushed() {
         let (alice, laptop) = c.account(0).await;
         let mut owner = Ws::device(&c, &alice, &laptop).await;
         let mut ws = deposit_socket(&c).await;
-        // More than the relay stores at once per socket: the rest wait, none is lost.
-        let blobs: Vec<Vec<u8>> = (0..40)
+        // Many more than the relay takes at once per socket, sent without waiting for
+        // answers: the rest wait, none is lost, the socket never stalls.
+        let blobs: Vec<Vec<u8>> = (0..90)
             .map(|_| envelope2(alice.id(), &laptop, 512))
             .collect();
         for (req, blob) in blobs.iter().enumerate() {

@@ -20,7 +20,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::AppState;
 use crate::address::{ClientSource, Source};
@@ -33,8 +33,8 @@ use crate::store::Mailbox;
 /// A deposit frame's header: the client's request number (`u32`, big-endian), the
 /// user id (32 bytes) and the device id (16 bytes) of the mailbox.
 const HEADER: usize = 4 + 32 + 16;
-/// Deposits of one socket being stored at once; the socket reads no further frame
-/// until one of them is answered.
+/// Deposits of one socket being stored or waiting to be answered; the socket reads no
+/// further frame until one of them is answered.
 const IN_FLIGHT: usize = 16;
 
 /// Upgrades to the deposit socket, within the same WebSocket caps as push sockets.
@@ -64,9 +64,11 @@ pub async fn ws(
 /// deposit it read before it closes.
 async fn serve(state: &AppState, source: Option<Source>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    // Each stored deposit's answer. Room for every deposit in flight, so a task never
-    // waits to hand its answer over.
-    let (answers_tx, mut answers) = mpsc::channel::<String>(IN_FLIGHT);
+    // Each stored deposit's answer, with the deposit's place among those in flight: the
+    // place is given back once the answer is sent, so at most IN_FLIGHT deposits are
+    // stored or waiting to be answered, and the channel always has room for a task's
+    // answer (a task never waits for the loop, which never waits for a task).
+    let (answers_tx, mut answers) = mpsc::channel::<(String, OwnedSemaphorePermit)>(IN_FLIGHT);
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut shutdown = state.shutdown.clone();
     let mut ping = tokio::time::interval(PING_INTERVAL);
@@ -74,21 +76,22 @@ async fn serve(state: &AppState, source: Option<Source>, socket: WebSocket) {
     let mut idle_pings = 0u32;
     let close = loop {
         tokio::select! {
-            Some(answer) = answers.recv() => {
+            Some((answer, _place)) = answers.recv() => {
                 if sink.send(Message::Text(answer.into())).await.is_err() {
                     return;
                 }
             }
-            msg = stream.next() => {
+            // No frame is read while IN_FLIGHT deposits wait: the client cannot queue
+            // unbounded work in the relay.
+            msg = stream.next(), if in_flight.available_permits() > 0 => {
                 idle_pings = 0;
                 match msg {
                     Some(Ok(Message::Binary(frame))) => {
                         let Some((req, mailbox)) = parse_header(&frame) else {
                             break Some("bad_frame");
                         };
-                        // Waits while IN_FLIGHT deposits are being stored: the client
-                        // cannot queue unbounded work in the relay.
-                        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+                        // Cannot fail: this loop alone takes places, and one is free.
+                        let Ok(place) = Arc::clone(&in_flight).try_acquire_owned() else {
                             break None;
                         };
                         let state = state.clone();
@@ -99,8 +102,7 @@ async fn serve(state: &AppState, source: Option<Source>, socket: WebSocket) {
                             } else {
                                 Err(ip_rate_limited())
                             };
-                            let _ = tx.send(answer(req, outcome)).await;
-                            drop(permit);
+                            let _ = tx.send((answer(req, outcome), place)).await;
                         });
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -120,7 +122,7 @@ async fn serve(state: &AppState, source: Option<Source>, socket: WebSocket) {
     // Every deposit read so far is answered before the socket closes: a client that
     // gets no answer cannot tell a stored blob from a lost one.
     drop(answers_tx);
-    while let Some(answer) = answers.recv().await {
+    while let Some((answer, _place)) = answers.recv().await {
         if sink.send(Message::Text(answer.into())).await.is_err() {
             return;
         }
