@@ -5,7 +5,7 @@
 
 import type { Account, GroupChange, GroupInfo, Incoming, Notice } from './backend/types';
 import type { Contact, Msg } from './records';
-import { displayName } from './records';
+import { cleanName, displayName } from './records';
 import { randomId } from './util';
 import { parseBody } from './wire';
 
@@ -89,8 +89,9 @@ export class Groups {
     return [...this.recs.values()].sort((a, b) => b.lastActivity - a.lastActivity);
   }
 
+  /** A group's name as shown: cleaned like a contact name (no control or direction characters). */
   name(id: string): string {
-    return this.infos.get(id)?.name ?? 'Group';
+    return cleanName(this.infos.get(id)?.name ?? '') || 'Group';
   }
 
   /** A member's name: the contact's, the package's, or the start of the user id. */
@@ -187,14 +188,19 @@ export class Groups {
     return true;
   }
 
-  /** A group message (plain text; other content is not shown in groups yet). */
+  /** A group message (plain text; other content is a marker line in groups yet). */
   async incoming(inc: Incoming): Promise<void> {
     const group = inc.group!;
     const body = parseBody(inc);
-    if (!body || (this.messages.get(group) ?? []).some((m) => m.id === inc.msgId)) return;
+    // Typing and read receipts are signals, not messages; anything else that is not text
+    // (a file, a reply, an edit, a reaction) becomes a marker line, never dropped unseen.
+    if (!body && (inc.kind === 'typing' || inc.kind === 'read')) return;
+    if ((this.messages.get(group) ?? []).some((m) => m.id === inc.msgId)) return;
     const g = await this.rec(group);
     if (!this.infos.has(group)) await this.refresh();
-    const m: Msg = { id: inc.msgId, peer: group, dir: inc.own ? 'out' : 'in', text: body.text, at: Date.now(), sentAt: inc.sentAt, state: inc.own ? 'relay' : 'delivered', from: inc.sender };
+    const text = body?.text ?? `${inc.own ? 'You' : this.memberName(group, inc.sender)} sent ${inc.kind === 'file' ? 'a file' : 'something'} that this version of Sealpost cannot show in a group yet.`;
+    const m: Msg = { id: inc.msgId, peer: group, dir: inc.own ? 'out' : 'in', text, at: Date.now(), sentAt: inc.sentAt, state: inc.own ? 'relay' : 'delivered', from: inc.sender };
+    if (!body) m.notice = 'unsupported';
     if (inc.own) m.otherDevice = true;
     await this.add(g, m);
   }
@@ -204,6 +210,9 @@ export class Groups {
     // A refusal that names no group is a security marker like any other (model.ts).
     if ((n.kind !== 'groupChanged' && n.kind !== 'groupRefused') || !n.group) return false;
     await this.refresh();
+    // A refusal naming a group this device is not in: anyone can name any id, so it
+    // makes no group record (a stranger could fill the list); a security marker instead.
+    if (n.kind === 'groupRefused' && !this.infos.has(n.group) && !this.recs.has(n.group)) return false;
     const g = await this.rec(n.group);
     const name = (u: string) => this.memberName(n.group!, u);
     const text =
