@@ -40,7 +40,14 @@ pub enum Delivery {
 struct Slot {
     tx: mpsc::Sender<Delivery>,
     admitted: bool,
+    /// PAKE messages this joiner sent the host (at most [`JOINER_PAKE_MESSAGES`]).
+    pake_sent: u8,
 }
+
+/// What a joiner sends the host before it is admitted: its SPAKE2 message and its key
+/// confirmation (docs/PROTOCOL.md 30.3). More is refused, so a joiner cannot flood the
+/// host (or make the host's engine answer it again and again).
+const JOINER_PAKE_MESSAGES: u8 = 2;
 
 #[derive(Debug)]
 struct Room {
@@ -74,6 +81,21 @@ impl Room {
             && !self.evicted.contains(&id)
         {
             self.evicted.push(id);
+        }
+    }
+
+    /// Queues `msg` from `from` for `to`, as [`Room::deliver`], except that a full host
+    /// queue drops the sender instead of the host: dropping the host ends the room, so
+    /// one guest sending faster than the host reads must not end it for everyone.
+    fn deliver_from(&mut self, from: u16, to: u16, msg: Delivery) {
+        if to != HOST || from == HOST {
+            return self.deliver(to, msg);
+        }
+        if let Some(slot) = self.members.get(&HOST)
+            && slot.tx.try_send(msg).is_err()
+            && !self.evicted.contains(&from)
+        {
+            self.evicted.push(from);
         }
     }
 }
@@ -173,7 +195,14 @@ impl Rooms {
         rooms.insert(
             nameplate,
             Room {
-                members: BTreeMap::from([(HOST, Slot { tx, admitted: true })]),
+                members: BTreeMap::from([(
+                    HOST,
+                    Slot {
+                        tx,
+                        admitted: true,
+                        pake_sent: 0,
+                    },
+                )]),
                 next_id: HOST + 1,
                 failed: 0,
                 evicted: Vec::new(),
@@ -208,6 +237,7 @@ impl Rooms {
             Slot {
                 tx,
                 admitted: false,
+                pake_sent: 0,
             },
         );
         Ok(Membership {
@@ -264,10 +294,15 @@ impl Rooms {
             let allowed = if m.id == HOST {
                 admitted(to) != Some(true) && to != HOST
             } else {
-                admitted(m.id) == Some(false) && to == HOST
+                admitted(m.id) == Some(false)
+                    && to == HOST
+                    && r.members.get_mut(&m.id).is_some_and(|s| {
+                        s.pake_sent = s.pake_sent.saturating_add(1);
+                        s.pake_sent <= JOINER_PAKE_MESSAGES
+                    })
             };
             if allowed {
-                r.deliver(to, Delivery::Send(msg(m.id)));
+                r.deliver_from(m.id, to, Delivery::Send(msg(m.id)));
             }
             allowed
         })
@@ -334,7 +369,7 @@ impl Rooms {
                 .filter(|&id| id != m.id && (to == 0 || to == id))
                 .collect();
             for id in targets {
-                r.deliver(id, Delivery::Send(msg.clone()));
+                r.deliver_from(m.id, id, Delivery::Send(msg.clone()));
             }
             true
         })

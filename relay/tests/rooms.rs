@@ -424,3 +424,32 @@ async fn an_idle_room_is_closed_and_forgotten() {
     let late = Member::join(&server, &code).await;
     assert_eq!(late.closed_with.as_deref(), Some("no_room"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joiner_flooding_the_host_is_closed_and_the_room_stays_open() {
+    let server = Server::start(&Backend::Sqlite, &[]).await;
+    let (_host, code) = Member::create(&server).await;
+    let mut j = Member::join(&server, &code).await;
+    // A joiner sends the host two PAKE messages (its SPAKE2 message and its key
+    // confirmation); more would fill the host's queue, and a host dropped for a full
+    // queue ends the room.
+    for _ in 0..5 {
+        if j.ws
+            .try_send(json!({"type": "pake", "to": 1, "data": "AAAA"}))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let mut last = Value::Null;
+    while let Some(m) = j.ws.next().await {
+        last = m;
+    }
+    assert_eq!(
+        last["error"], "not_allowed",
+        "a joiner sends two PAKE messages"
+    );
+    let b = Member::join(&server, &code).await;
+    assert_eq!(b.closed_with, None, "the room is still open");
+}

@@ -442,6 +442,14 @@ impl Ws {
             .unwrap();
     }
 
+    /// Sends one JSON message; an error once the relay has closed the connection.
+    pub async fn try_send(
+        &mut self,
+        v: Value,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.stream.send(Message::Text(v.to_string().into())).await
+    }
+
     /// Sends one binary frame.
     pub async fn send_binary(&mut self, frame: Vec<u8>) {
         self.stream
