@@ -123,8 +123,9 @@ class Room {
     }
   }
 
-  /** @internal One relay message. */
+  /** @internal One relay message (none after `leave()`: the room's state is freed). */
   receive(m) {
+    if (this.#closed) return;
     const from = m.from ?? m.member ?? 0;
     const data = typeof m.data === 'string' ? b64.decode(m.data) : new Uint8Array();
     this.#state.handle(m.type, from, data, Uint16Array.from(m.members ?? []));
