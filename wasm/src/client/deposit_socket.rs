@@ -24,7 +24,7 @@ use sealpost_core::UserId;
 use sealpost_core::v2::DeviceId;
 
 use super::options::get;
-use super::transport::{error_from_body, sleep};
+use super::transport::{error_from_body, sleep, ws_url};
 use crate::error::{Code, err};
 
 /// What a deposit's answer says: stored, or the relay's refusal as a `SealpostError`.
@@ -69,11 +69,8 @@ impl Drop for Conn {
 
 impl DepositSocket {
     pub(crate) fn new(relay: &str, timeout_ms: u32) -> Self {
-        let url = relay
-            .replacen("https://", "wss://", 1)
-            .replacen("http://", "ws://", 1);
         Self {
-            url: format!("{url}/v2/deposits"),
+            url: format!("{}/v2/deposits", ws_url(relay)),
             timeout_ms,
             conn: RefCell::new(None),
             next_req: Cell::new(0),
@@ -99,7 +96,11 @@ impl DepositSocket {
             // Closed before it opened, or still opening after the request timeout: not
             // this socket, and no other for a while.
             self.paused_until.set(js_sys::Date::now() + RETRY_AFTER_MS);
-            self.conn.borrow_mut().take();
+            // Only this socket: another deposit may already have replaced it.
+            let mut current = self.conn.borrow_mut();
+            if current.as_ref().is_some_and(|c| Rc::ptr_eq(c, &conn)) {
+                current.take();
+            }
             return None;
         }
         let req = self.next_req.get();

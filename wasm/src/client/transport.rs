@@ -179,6 +179,13 @@ pub(crate) fn error_from_body(
     e
 }
 
+/// The WebSocket URL of an absolute relay URL (`https:` → `wss:`, `http:` → `ws:`).
+pub(crate) fn ws_url(relay: &str) -> String {
+    relay
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1)
+}
+
 /// Whether a failed request is worth retrying later (network, rate limit, 5xx).
 pub(crate) fn retryable(e: &JsValue) -> bool {
     match code_of(e).as_deref() {
@@ -229,11 +236,7 @@ fn is_close(ev: &Ev) -> bool {
 async fn connect_once(inner: &Rc<Inner>, was_ready: &Cell<bool>) -> Result<bool, JsValue> {
     let url = format!(
         "{}/v2/mailboxes/{}/{}/ws",
-        inner
-            .http
-            .absolute()?
-            .replacen("https://", "wss://", 1)
-            .replacen("http://", "ws://", 1),
+        ws_url(&inner.http.absolute()?),
         inner.user_id.to_hex(),
         inner.device_id.to_hex()
     );
