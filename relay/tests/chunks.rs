@@ -110,8 +110,13 @@ async fn bad_addresses_lengths_and_tokens_store_nothing() {
         if let Ok(r) = r {
             assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         }
+        // On a connection of its own: the pool may hand back the one the relay is
+        // closing (a cold CI run failed here with a broken pipe).
         assert_eq!(
-            c.head_chunk(&address(&long)).await.status,
+            Client::new(&c.base)
+                .head_chunk(&address(&long))
+                .await
+                .status,
             StatusCode::NOT_FOUND
         );
         // Bytes that do not hash to the address: another chunk's address.
