@@ -8,11 +8,11 @@
 //! reads the blobs it has not sent yet (`seq` greater than the last one sent) from the
 //! store instead. A missed hand-off costs at most a read, never a lost blob.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+mod hub;
+
+pub use hub::{Hub, PUSH_INLINE_MAX, Pushed, Subscription, Wake, blob_frame};
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -23,14 +23,14 @@ use axum::response::Response;
 use base64::Engine;
 use sealpost_core::auth;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::address::{ClientSource, Source, SourceSlot};
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::limits::{PAGE, PAGE_BYTES};
 use crate::routes::mailbox::{MailboxPath, parse_blob_ids};
-use crate::store::{BlobId, Mailbox, coarse_time};
+use crate::store::{Mailbox, coarse_time};
 use crate::{AppState, B64, now, random_bytes};
 
 /// Largest message a client may send (acknowledgements of up to 1000 ids fit easily).
@@ -43,192 +43,8 @@ pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(30);
 pub(crate) const READ_BUFFER: usize = 4 * 1024;
 /// Frames are written out at once (every send flushes), so nothing needs buffering.
 pub(crate) const WRITE_BUFFER: usize = 0;
-/// Hand-offs queued per connection before it falls back to reading the store: a
-/// connection that does not keep up holds at most this many frames.
-const QUEUE: usize = 16;
 /// Acknowledgements of one connection being committed at once.
 const ACKS_IN_FLIGHT: usize = 4;
-/// Largest blob handed to subscribers in memory; larger ones are read from the store,
-/// so queued frames stay small (a queue holds at most [`QUEUE`] of these).
-pub const PUSH_INLINE_MAX: usize = 64 * 1024;
-
-/// A blob committed by this process, ready to send: its place in the mailbox and its
-/// `blob` frame.
-#[derive(Debug, Clone)]
-pub struct Pushed {
-    /// The blob's sequence number in its mailbox.
-    pub seq: i64,
-    /// The encoded `{"type":"blob",...}` message.
-    pub frame: Utf8Bytes,
-}
-
-/// What a subscriber is woken with.
-#[derive(Debug)]
-pub enum Wake<M> {
-    /// The next hand-off, in the order they were published.
-    Message(M),
-    /// Something changed that was not handed over (or a hand-off was dropped because
-    /// the queue was full): look at the store.
-    Changed,
-}
-
-/// Wakes the connections subscribed to a mailbox (or, for link channels, the requests
-/// waiting for a slot): `K` is what they wait on, `M` what is handed to them.
-#[derive(Debug)]
-pub struct Hub<K = Mailbox, M = Pushed> {
-    subscribers: Mutex<HashMap<K, Vec<Subscriber<M>>>>,
-    next_key: AtomicU64,
-}
-
-#[derive(Debug)]
-struct Subscriber<M> {
-    key: u64,
-    tx: mpsc::Sender<Wake<M>>,
-    missed: Arc<AtomicBool>,
-}
-
-impl<M> Subscriber<M> {
-    /// Queues `wake`; if the queue is full, the subscriber re-reads the store instead.
-    fn wake(&self, wake: Wake<M>) {
-        if self.tx.try_send(wake).is_err() {
-            self.missed.store(true, Ordering::Release);
-            // Wakes a subscriber that is waiting on an empty queue only in theory (the
-            // queue is full); the flag is read before its next wait.
-        }
-    }
-}
-
-impl<K, M> Default for Hub<K, M> {
-    fn default() -> Self {
-        Self {
-            subscribers: Mutex::new(HashMap::new()),
-            next_key: AtomicU64::new(0),
-        }
-    }
-}
-
-/// A connection's subscription; unsubscribes on drop.
-#[derive(Debug)]
-pub struct Subscription<K: Hash + Eq + Copy = Mailbox, M = Pushed> {
-    hub: Arc<Hub<K, M>>,
-    id: K,
-    key: u64,
-    rx: mpsc::Receiver<Wake<M>>,
-    missed: Arc<AtomicBool>,
-}
-
-impl<K: Hash + Eq + Copy, M: Clone> Hub<K, M> {
-    /// Subscribes to `id`, unless `max` connections already are.
-    pub fn subscribe(self: &Arc<Self>, id: K, max: usize) -> Option<Subscription<K, M>> {
-        let mut map = self
-            .subscribers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let list = map.entry(id).or_default();
-        if list.len() >= max {
-            if list.is_empty() {
-                map.remove(&id);
-            }
-            return None;
-        }
-        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let missed = Arc::new(AtomicBool::new(false));
-        list.push(Subscriber {
-            key,
-            tx,
-            missed: Arc::clone(&missed),
-        });
-        Some(Subscription {
-            hub: Arc::clone(self),
-            id,
-            key,
-            rx,
-            missed,
-        })
-    }
-
-    /// Hands `message` to every connection subscribed to `id`.
-    pub fn publish(&self, id: &K, message: &M) {
-        let map = self
-            .subscribers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for s in map.get(id).into_iter().flatten() {
-            s.wake(Wake::Message(message.clone()));
-        }
-    }
-
-    /// Wakes every connection subscribed to `id` to look at the store.
-    pub fn notify(&self, id: &K) {
-        let map = self
-            .subscribers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for s in map.get(id).into_iter().flatten() {
-            s.wake(Wake::Changed);
-        }
-    }
-
-    /// Wakes every connection (after notifications from other processes may have been
-    /// missed).
-    pub fn notify_all(&self) {
-        let map = self
-            .subscribers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for s in map.values().flatten() {
-            s.wake(Wake::Changed);
-        }
-    }
-}
-
-impl<K: Hash + Eq + Copy, M> Subscription<K, M> {
-    /// The next wake-up: hand-offs in order, `Changed` when one was dropped.
-    pub async fn next(&mut self) -> Wake<M> {
-        if self.missed.swap(false, Ordering::AcqRel) {
-            return Wake::Changed;
-        }
-        match self.rx.recv().await {
-            Some(wake) => wake,
-            // The hub keeps the sender until this subscription is dropped.
-            None => std::future::pending().await,
-        }
-    }
-
-    /// Waits until the subscribed item may have changed.
-    pub async fn changed(&mut self) {
-        self.next().await;
-    }
-}
-
-impl<K: Hash + Eq + Copy, M> Drop for Subscription<K, M> {
-    fn drop(&mut self) {
-        let mut map = self
-            .hub
-            .subscribers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(list) = map.get_mut(&self.id) {
-            list.retain(|s| s.key != self.key);
-            if list.is_empty() {
-                map.remove(&self.id);
-            }
-        }
-    }
-}
-
-/// The `blob` message for a blob, written directly (hex and base64url need no JSON
-/// escaping), with the fields in the order serde would write them.
-pub fn blob_frame(id: &BlobId, received_at: i64, data: &[u8]) -> Utf8Bytes {
-    let mut text = String::with_capacity(80 + data.len().div_ceil(3) * 4);
-    text.push_str(r#"{"type":"blob","id":""#);
-    text.push_str(&hex::encode(id));
-    let _ = write!(text, r#"","received_at":{received_at},"data":""#);
-    B64.encode_string(data, &mut text);
-    text.push_str(r#""}"#);
-    text.into()
-}
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -549,43 +365,5 @@ impl Session {
             drop(permit);
         });
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn blob_frame_is_the_json_serde_would_write() {
-        let (id, data) = ([7u8; 16], b"\x00\xffsome envelope bytes".as_slice());
-        let frame = blob_frame(&id, 1_700_000_100, data);
-        let expected = serde_json::json!({
-            "type": "blob",
-            "id": hex::encode(id),
-            "received_at": 1_700_000_100,
-            "data": B64.encode(data),
-        });
-        let parsed: serde_json::Value = serde_json::from_str(frame.as_str()).unwrap();
-        assert_eq!(parsed, expected);
-    }
-
-    #[tokio::test]
-    async fn a_full_queue_turns_into_a_look_at_the_store() {
-        let hub: Arc<Hub<u8, u32>> = Arc::new(Hub::default());
-        let mut sub = hub.subscribe(1, 1).unwrap();
-        assert!(hub.subscribe(1, 1).is_none(), "one subscriber allowed");
-        for i in 0..u32::try_from(QUEUE).unwrap() + 5 {
-            hub.publish(&1, &i);
-        }
-        assert!(
-            matches!(sub.next().await, Wake::Changed),
-            "told it missed some"
-        );
-        assert!(matches!(sub.next().await, Wake::Message(0)));
-        hub.notify(&1);
-        drop(sub);
-        assert!(hub.subscribe(1, 1).is_some(), "unsubscribed on drop");
     }
 }
