@@ -1,5 +1,5 @@
-// Files (PROTOCOL.md 26, docs/API.md "Attachments (chunks)"): `Client.sendFile` and
-// `Client.openAttachment`. The wasm module encrypts and checks one chunk at a time
+// Files (PROTOCOL.md 26, docs/API.md "Attachments (chunks)"): `Client.sendFile`,
+// `Client.sendFileToGroup` and `Client.openAttachment`. The wasm module encrypts and checks one chunk at a time
 // (FileEncryptor, FileDecryptor); this file moves the chunks. A few chunks of a file at
 // most are in memory on either side: a Blob is read slice by slice, a stream piece by
 // piece, at most UPLOADS_IN_FLIGHT sealed chunks are uploading (each as a Blob, which
@@ -240,12 +240,15 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
   Client.prototype.sendFile = async function sendFile(to, source, options = {}) {
     const recipients = Array.isArray(to) ? to : [to];
     if (!recipients.length) throw fail('INVALID_ARGUMENT', 'no recipient');
+    // A reply or a disappearing file is a post (PROTOCOL.md 28.2) around the manifest.
+    const { replyTo, expiresIn } = options;
+    const post = replyTo === undefined && expiresIn === undefined ? undefined : { replyTo, expiresIn };
     const manifest = await this.uploadFile(source, options);
     const sent = [];
     let error = null;
     for (const r of recipients) {
       try {
-        sent.push({ to: r, ...(await this.send(r, manifest, FILE_CONTENT_TYPE)) });
+        sent.push({ to: r, ...(await this.send(r, manifest, FILE_CONTENT_TYPE, post)) });
       } catch (e) {
         error ??= e;
         sent.push({ to: r, error: e.code ?? 'CRYPTO' });
@@ -256,15 +259,28 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
     return { manifest, sent };
   };
 
+  Client.prototype.sendFileToGroup = async function sendFileToGroup(group, source, options = {}) {
+    if (typeof this.sendToGroup !== 'function') throw fail('INVALID_ARGUMENT', 'this build of the package has no groups');
+    // Not a member (any more): refused before anything is uploaded.
+    if (!this.groups().some((g) => g.id === group)) throw fail('NOT_GROUP_MEMBER', 'this device is not in that group');
+    const manifest = await this.uploadFile(source, options);
+    try {
+      return { manifest, messageId: await this.sendToGroup(group, manifest, FILE_CONTENT_TYPE) };
+    } catch (e) {
+      // The upload is done: the app may send `manifest` to the group again.
+      throw Object.assign(e, { manifest });
+    }
+  };
+
   /** See `fileInfo` (here for `RemoteClient`, whose page loads no wasm). */
   Client.prototype.fileInfo = (manifest) => fileInfo(manifest);
 
   Client.prototype.openAttachment = async function openAttachment(message, options = {}) {
     const { signal, onProgress } = options;
-    const manifest = message instanceof Uint8Array ? message : message?.content;
-    if (!(manifest instanceof Uint8Array) || (message.contentType ?? FILE_CONTENT_TYPE) !== FILE_CONTENT_TYPE) {
-      throw fail('INVALID_ARGUMENT', 'not a file message (content type 2)');
-    }
+    // A file post (a reply, a disappearing file: content type 3) carries it as `manifest`.
+    const manifest = message instanceof Uint8Array ? message
+      : message?.manifest ?? ((message?.contentType ?? FILE_CONTENT_TYPE) === FILE_CONTENT_TYPE ? message?.content : undefined);
+    if (!(manifest instanceof Uint8Array)) throw fail('INVALID_ARGUMENT', 'not a file message (content type 2, or 3 with kind "file")');
     let dec = new FileDecryptor(manifest);
     const info = fileInfo(manifest);
     const parts = [];

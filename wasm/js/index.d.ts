@@ -34,6 +34,18 @@ export interface SendFileOptions {
   onProgress?: (p: FileProgress) => void;
   /** Cancels the transfer: it rejects with `CANCELLED`. */
   signal?: AbortSignal;
+  /** `sendFile`: the message it replies to (msg id); see `SendOptions.replyTo`. */
+  replyTo?: string;
+  /** `sendFile`: the conversation's disappearing time (seconds); see `SendOptions.expiresIn`. */
+  expiresIn?: number;
+}
+
+/** What `sendFileToGroup` did: one upload, then one group message (content type 2). */
+export interface SendFileToGroupResult {
+  /** The message content (content type 2). Secret: it holds the file key. */
+  manifest: Uint8Array;
+  /** The group message's id (`onDelivery` counts the members that have it). */
+  messageId: string;
 }
 
 /** What `sendFile` did: one upload, then the manifest sent to every recipient. */
@@ -87,16 +99,23 @@ declare module './web/sealpost_wasm.js' {
     fileInfo(manifest: Uint8Array): AttachmentInfo;
     /**
      * `uploadFile`, then sends its manifest (content type 2) to every recipient: one
-     * upload for any number of them. Encrypts a file chunk by chunk, uploads each chunk once (resuming after network
-     * losses, skipping what the relay has), then sends its manifest (content type 2) to
-     * every recipient: one upload for any number of them. Throws `FILE_TOO_LARGE`,
+     * upload for any number of them. With `replyTo` or `expiresIn` the manifest goes
+     * as a file post (content type 3, PROTOCOL.md 28.2). Throws `FILE_TOO_LARGE`,
      * `FILE_INVALID_INFO`, `CANCELLED`, relay errors; a failed send after the upload
      * carries `sent` and `manifest` (re-send the manifest with `send`).
      */
     sendFile(to: string | string[], file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<SendFileResult>;
     /**
-     * Fetches, checks and decrypts a received file (a message with content type 2, or its
-     * content). Resolves only once every check passed; `INTEGRITY_*` means the file was
+     * `uploadFile`, then its manifest to every member of `group` as one group message
+     * (content type 2, like `sendToGroup`): one upload and one ciphertext whatever the
+     * group's size. Throws `NOT_GROUP_MEMBER` before uploading anything when this device
+     * is not in the group, the errors of `uploadFile` and `sendToGroup` (a failed send
+     * after the upload carries `manifest`: send it with `sendToGroup`).
+     */
+    sendFileToGroup(group: string, file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<SendFileToGroupResult>;
+    /**
+     * Fetches, checks and decrypts a received file (a message of kind `"file"`: content
+     * type 2, or a file post with its `manifest`; or the manifest itself). Resolves only once every check passed; `INTEGRITY_*` means the file was
      * altered (never show it), `FILE_EXPIRED` that the relay no longer has it.
      */
     openAttachment(message: IncomingMessage | Uint8Array, options?: OpenAttachmentOptions): Promise<Blob>;

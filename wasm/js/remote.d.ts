@@ -1,6 +1,6 @@
 import type {
   ClientErrorEvent, ConnectionStatus, ContactInfo, DeliveryEvent, DeviceInfo, DirectEvent, DirectInput, IncomingMessage, KeySize,
-  NoticeEvent, GroupInfo, SendOptions, SendResult, StoredTarget, SendFileOptions, SendFileResult, OpenAttachmentOptions, FileLimits, AttachmentInfo,
+  NoticeEvent, GroupInfo, SendOptions, SendResult, StoredTarget, SendFileOptions, SendFileResult, SendFileToGroupResult, OpenAttachmentOptions, FileLimits, AttachmentInfo,
 } from './index.js';
 
 /** Options of `RemoteClient.register` / `login` (storage is chosen in the worker). */
@@ -90,6 +90,8 @@ export class RemoteClient {
   typingFresh(sentAt: number, receivedAt: number): Promise<boolean>;
   /** See `Client.sendFile`; runs in the worker (a File or Blob is not copied to get there). */
   sendFile(to: string | string[], file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<SendFileResult>;
+  /** See `Client.sendFileToGroup`. */
+  sendFileToGroup(group: string, file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<SendFileToGroupResult>;
   /** See `Client.openAttachment`. */
   openAttachment(message: IncomingMessage | Uint8Array, options?: OpenAttachmentOptions): Promise<Blob>;
   /** See `Client.uploadFile`. */

@@ -222,6 +222,8 @@ export class RemoteClient {
   typingFresh(sentAt, receivedAt) { return this.#call('typingFresh', [sentAt, receivedAt]); }
   /** See `Client.sendFile` (runs in the worker; a File or Blob is not copied to get there). */
   sendFile(to, file, options) { return this.#transfer('sendFile', [to, file], options); }
+  /** See `Client.sendFileToGroup`. */
+  sendFileToGroup(group, file, options) { return this.#transfer('sendFileToGroup', [group, file], options); }
   /** See `Client.openAttachment`. */
   openAttachment(message, options) { return this.#transfer('openAttachment', [message], options); }
   /** See `Client.uploadFile`. */

@@ -1,7 +1,8 @@
 // Files against a real relay (issue 11): sendFile / openAttachment round trips byte for
 // byte, the relay (here: the network between it and the page, by wrapping fetch) as
 // the attacker that alters a chunk, resumption after a relay restart mid-upload, one
-// upload for several recipients and for a group of five, cancelling. Browser only; the expired file is a Node
+// upload for several recipients and for a group of five (sendFileToGroup), a file post
+// (reply, disappearing), cancelling. Browser only; the expired file is a Node
 // test against a relay whose chunks expire at once (scripts/test.mjs).
 import { assert, eq, throwsCode } from './harness.js';
 import { notices, online, recv, until } from './client.helpers.js';
@@ -113,6 +114,27 @@ export function filesSuite({ test }, sp, { relayUrl, restartRelay }) {
     eq(puts().length, 0);
   });
 
+  test('files: a file sent as a reply that disappears is a file post (type 3): replyTo, expiresIn and manifest come with it, and it opens', async () => {
+    const [a, b] = await contacts();
+    const first = await a.send(b.username, 'look at this');
+    const m0 = await recv(b);
+    eq(m0.text, 'look at this');
+    const bytes = randomBytes(9_000);
+    const { manifest } = await a.sendFile(b.username, new Blob([bytes]), { name: 'r.bin', replyTo: first.messageId, expiresIn: 30 });
+    const m = await recv(b);
+    eq([m.contentType, m.kind, m.replyTo, m.expiresIn], [3, 'file', first.messageId, 30]);
+    eq(Array.from(m.manifest), Array.from(manifest));
+    eq(sp.fileInfo(m.manifest).name, 'r.bin');
+    eq(await sha256(await b.openAttachment(m)), await sha256(new Blob([bytes])));
+    // A plain file message names its manifest too (the same bytes as its content).
+    await a.sendFile(b.username, new Blob([bytes]), { name: 'plain.bin' });
+    const p = await recv(b);
+    eq([p.contentType, p.kind, p.replyTo, p.expiresIn], [2, 'file', undefined, undefined]);
+    eq(Array.from(p.manifest), Array.from(p.content));
+    // A text is not a file.
+    await throwsCode(() => b.openAttachment(m0), 'INVALID_ARGUMENT');
+  });
+
   test('files: a chunk altered on the way from the relay is detected (INTEGRITY_*), fetched once more, never delivered', async () => {
     const [a, b] = await contacts();
     await a.sendFile(b.username, new Blob([randomBytes(50_000)]), { name: 'x.bin' });
@@ -173,7 +195,7 @@ export function filesSuite({ test }, sp, { relayUrl, restartRelay }) {
     assert(puts().length <= 4, 'stopped (at most two uploads were under way)');
   });
 
-  test('files: the same file to a group of 5 is uploaded once (uploadFile, then its manifest to the group); every member opens it', async () => {
+  test('files: the same file to a group of 5 is uploaded once (sendFileToGroup: one group message); every member opens it', async () => {
     const [a, b, c] = await contacts();
     const members = [b, c, await user('ivy'), await user('jon')];
     const seen = members.map((m) => notices(m));
@@ -188,18 +210,24 @@ export function filesSuite({ test }, sp, { relayUrl, restartRelay }) {
       entry.status = r.status;
       return r;
     };
-    const manifest = await a.uploadFile(new Blob([bytes]), { name: 'team.bin' });
-    await a.sendToGroup(group, manifest, 2);
+    const up = [];
+    const { manifest, messageId } = await a.sendFileToGroup(group, new Blob([bytes]), { name: 'team.bin', onProgress: (p) => up.push(p.done) });
+    eq(up.at(-1), 300_000);
     eq(puts().length, 5);
     eq(puts().filter((e) => e.status === 201).length, 5, 'the relay stored each chunk once');
     for (const m of members) {
       const msg = await recv(m);
-      eq([msg.group, msg.contentType], [group, 2]);
+      eq([msg.group, msg.contentType, msg.kind, msg.id, msg.from], [group, 2, 'file', messageId, a.userId]);
+      eq(Array.from(msg.manifest), Array.from(manifest));
       eq(await sha256(await m.openAttachment(msg)), await sha256(new Blob([bytes])));
     }
     eq(puts().length, 5, 'opening uploads nothing');
     eq(log.filter((e) => e.method === 'GET').length, 20, 'each member fetched the 5 chunks');
     hook = null;
+    // A group this device is not in: refused before anything goes up.
+    log.length = 0;
+    await throwsCode(() => a.sendFileToGroup('00'.repeat(16), new Blob([bytes])), 'NOT_GROUP_MEMBER');
+    eq(log.length, 0);
   });
 
   test('files: teardown', async () => {

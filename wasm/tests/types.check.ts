@@ -96,6 +96,13 @@ async function main() {
   const rblob: Blob = await rc.openAttachment(new Uint8Array(), { signal: abort.signal });
   const rsent = await rc.sendFile('bob', new Blob([]), {});
   const rinfo: AttachmentInfo = await rc.fileInfo(rsent.manifest);
+  const reply = await c.sendFile('bob', new Blob([]), { replyTo: 'ab'.repeat(16), expiresIn: 30 });
+  const grp: { manifest: Uint8Array; messageId: string } = await rc.sendFileToGroup('cd'.repeat(16), new Blob([]), { onProgress: (p) => console.log(p.done) });
+  const ggrp = await c.sendFileToGroup('cd'.repeat(16), new Blob([]));
+  c.onMessage(async (m) => {
+    if (m.kind === 'file') console.log(fileInfo(m.manifest!).name, await c.openAttachment(m));
+  });
+  console.log(reply.sent, grp.messageId, ggrp.manifest);
   const fenc = new FileEncryptor(10);
   fenc.write(new Uint8Array(10));
   const chunk: Uint8Array | undefined = fenc.nextChunk();

@@ -41,7 +41,11 @@ pub(crate) fn add_view(message: &JsValue, content_type: u8, content: &[u8]) {
                     set("text", t.into());
                     "text"
                 }
-                Body::File(_) => "file",
+                Body::File(manifest) => {
+                    // A post's content is not the manifest: the app needs it apart.
+                    set("manifest", js_sys::Uint8Array::from(&manifest[..]).into());
+                    "file"
+                }
             }
         }
         Content::Bytes(_) => "bytes",

@@ -116,6 +116,11 @@ export interface IncomingMessage {
   text?: string;
   /** `"edit"`: the new text of `target`. */
   newText?: string;
+  /**
+   * `"file"`: the manifest (`openAttachment`, `fileInfo`); for content type 2 the same
+   * bytes as `content`, for a file post (3) the manifest inside it.
+   */
+  manifest?: Uint8Array;
   /** The message a text or file replies to (msg id). */
   replyTo?: string;
   /**
