@@ -1,10 +1,12 @@
 // File messages in the model (issue 11): sending a file (one upload through the package's
-// sendFile in the worker, then its manifest as the message), its progress, retrying a
-// failed upload while the tab still has the file, and a received manifest as a message.
-// The manifest (base64 in the sealed record) is the key to the file: it never leaves the
-// sealed history. Showing files is screens/files.ts.
+// sendFile in the worker, then its manifest as the message: to a contact, as a reply
+// and with the conversation's disappearing time when those apply, or to a group with
+// sendFileToGroup), its progress, retrying a failed upload (with the file this tab still
+// has, or the one the user picks again after a reload), and a received manifest as a
+// message. The manifest (base64 in the sealed record) is the key to the file: it never
+// leaves the sealed history. Showing files is screens/files.ts.
 
-import type { Account, FileMeta, FileProgress, Incoming } from './backend/types';
+import type { Account, FileMeta, FileProgress, Incoming, SendFileOptions } from './backend/types';
 import { friendly } from './errors';
 import type { Contact, FileRef, Msg } from './records';
 import { b64, randomId, unb64 } from './util';
@@ -21,79 +23,155 @@ export interface AttachmentsHost {
   saveContact(c: Contact): Promise<void>;
   /** The outbox learns the package's id of a sent message (delivery reports name it). */
   sentAs(m: Msg, r: { messageId: string; delivered?: number; total?: number }): void;
+  /** A message about to be sent takes the conversation's disappearing time (convo.ts). */
+  stampExpiry(m: Msg, c: Contact): Promise<void>;
 }
+
+/** Where a file message shows and is stored: its conversation's own calls. */
+export interface FileSink {
+  changed(m: Msg): void;
+  saveMsg(m: Msg): Promise<void>;
+  /** The package's call that uploads the file and sends its manifest. */
+  send(file: Blob, o: SendFileOptions): Promise<{ manifest: Uint8Array; messageId: string; delivered?: number; total?: number }>;
+  /** Told the message's id once it is sent. */
+  sent(m: Msg, r: { messageId: string; delivered?: number; total?: number }): void;
+}
+
+/** What the user sees on a file message whose bytes went with a closed or reloaded tab. */
+export const INTERRUPTED = 'The upload was interrupted when the page closed: Retry, and choose the file again.';
 
 export class Attachments {
   /** Files being sent from this tab, by message id (a failed upload is retried from here). */
   private blobs = new Map<string, Blob>();
   /** Transfers under way, by message id (uploads here, downloads in screens/files.ts). */
   progress = new Map<string, FileProgress>();
+  /** How each outgoing file message is sent again on Retry, by message id. */
+  private sinks = new Map<string, FileSink>();
 
   constructor(private host: AttachmentsHost) {}
 
-  /** Sends a file: shown at once with its upload's progress; one upload, then the manifest. */
-  async send(c: Contact, file: Blob, meta: FileMeta): Promise<Msg> {
+  /** A new outgoing file message (not shown yet); this tab keeps `file` until it is sent. */
+  newMsg(peer: string, file: Blob, meta: FileMeta): Msg {
     const ref: FileRef = { name: meta.name, type: meta.mediaType, size: file.size, durationMs: meta.durationMs };
     if (meta.thumbnail) Object.assign(ref, { thumb: b64(meta.thumbnail.bytes), thumbType: meta.thumbnail.mediaType });
-    const m: Msg = { id: randomId(), peer: c.userId, dir: 'out', text: meta.name, at: Date.now(), state: 'sending', file: ref };
+    const m: Msg = { id: randomId(), peer, dir: 'out', text: meta.name, at: Date.now(), state: 'sending', file: ref };
     this.blobs.set(m.id, file);
-    this.host.add(m, c);
-    await Promise.all([this.host.saveMsg(m), this.host.saveContact(c)]);
-    await this.upload(m, c, meta);
     return m;
   }
 
-  private async upload(m: Msg, c: Contact, meta: FileMeta) {
+  /**
+   * Sends a file to a contact: shown at once with its upload's progress; one upload, then
+   * the manifest (a reply to `replyTo` when given; disappearing when the chat's timer is on).
+   */
+  async send(c: Contact, file: Blob, meta: FileMeta, replyTo?: string): Promise<Msg> {
+    const m = this.newMsg(c.userId, file, meta);
+    if (replyTo) m.replyTo = replyTo;
+    await this.host.stampExpiry(m, c);
+    this.host.add(m, c);
+    await Promise.all([this.host.saveMsg(m), this.host.saveContact(c)]);
+    await this.upload(m, this.contactSink(m));
+    return m;
+  }
+
+  /** How a file message to a contact is sent (again). */
+  private contactSink(m: Msg): FileSink {
+    const host = this.host;
+    return {
+      changed: (x) => host.changed(x),
+      saveMsg: (x) => host.saveMsg(x),
+      send: (file, o) => {
+        const c = host.contacts.get(m.peer);
+        if (!c) throw new Error('not a contact');
+        return host.account.sendFile(c.username, file, { ...o, replyTo: m.replyTo, expiresIn: m.expiresIn });
+      },
+      sent: (x, r) => host.sentAs(x, r),
+    };
+  }
+
+  /** Uploads `m`'s file and sends it through `sink`; a failure is shown on `m` (Retry). */
+  async upload(m: Msg, sink: FileSink) {
+    this.sinks.set(m.id, sink);
     const file = this.blobs.get(m.id)!;
+    const f = m.file!;
     try {
-      const r = await this.host.account.sendFile(c.username, file, {
-        ...meta,
+      const thumbnail = f.thumb ? { mediaType: f.thumbType!, bytes: unb64(f.thumb) } : undefined;
+      const r = await sink.send(file, {
+        name: f.name,
+        mediaType: f.type,
+        thumbnail,
+        durationMs: f.durationMs,
         onProgress: (p) => {
           this.progress.set(m.id, p);
-          this.host.changed(m);
+          sink.changed(m);
         },
       });
-      m.file!.manifest = b64(r.manifest);
+      f.manifest = b64(r.manifest);
       m.state = 'relay';
-      this.host.sentAs(m, r);
+      delete m.error;
+      sink.sent(m, r);
       this.blobs.delete(m.id);
     } catch (e) {
       m.state = 'failed';
       m.error = friendly(e);
     }
     this.progress.delete(m.id);
-    this.host.changed(m);
-    await this.host.saveMsg(m);
+    // Gone meanwhile (it disappeared, or was deleted here): not stored again.
+    const gone = this.sinks.get(m.id) !== sink;
+    if (m.state === 'relay') this.sinks.delete(m.id);
+    if (gone) return;
+    sink.changed(m);
+    await sink.saveMsg(m);
   }
 
   /** A file message caught mid-upload by a reload: its bytes were in the closed tab. */
   interrupted(m: Msg) {
     m.state = 'failed';
-    m.error = 'The upload was interrupted: attach the file again.';
+    m.error = INTERRUPTED;
   }
 
-  /** Uploads a failed file again while this tab still has it (a network loss resumes by itself). */
-  async retry(m: Msg) {
-    const c = this.host.contacts.get(m.peer);
-    if (!c || !this.blobs.has(m.id) || !m.file) return;
+  /** Whether this tab still has the bytes of the file message `id` (a retry needs no picking). */
+  has(id: string): boolean {
+    return this.blobs.has(id);
+  }
+
+  /**
+   * Uploads a failed file again: with the bytes this tab kept, or with `file`, the one the
+   * user picked again after a reload (its size must be the message's; a network loss
+   * meanwhile resumes by itself). `sink`: where it goes when this tab did not send it
+   * (after a reload); a file message to a contact by default.
+   */
+  async retry(m: Msg, file?: Blob, sink?: FileSink) {
+    if (m.state !== 'failed' || m.dir !== 'out' || m.otherDevice || !m.file) return;
+    if (file) {
+      if (file.size !== m.file.size) throw new Error(`That file has ${file.size} bytes; ${m.file.name} had ${m.file.size}.`);
+      this.blobs.set(m.id, file);
+    }
+    if (!this.blobs.has(m.id)) return;
     m.state = 'sending';
     delete m.error;
-    this.host.changed(m);
-    const f = m.file;
-    const thumbnail = f.thumb ? { mediaType: f.thumbType!, bytes: unb64(f.thumb) } : undefined;
-    await this.upload(m, c, { name: f.name, mediaType: f.type, size: f.size, thumbnail, durationMs: f.durationMs });
+    const to = this.sinks.get(m.id) ?? sink ?? this.contactSink(m);
+    to.changed(m);
+    await this.upload(m, to);
+  }
+
+  /** A message left this device (deleted, or it disappeared): forget its bytes. */
+  forget(id: string) {
+    this.blobs.delete(id);
+    this.sinks.delete(id);
+    this.progress.delete(id);
   }
 
   /** Fetches and checks a file message's file (throws INTEGRITY_*, FILE_EXPIRED, ...). */
-  open(m: Msg, onProgress: (p: FileProgress) => void): Promise<Blob> {
-    return this.host.account.openFile(unb64(m.file!.manifest!), onProgress);
+  open(m: Msg, onProgress: (p: FileProgress) => void, signal?: AbortSignal): Promise<Blob> {
+    return this.host.account.openFile(unb64(m.file!.manifest!), onProgress, signal);
   }
 
-  /** A received manifest as the body of a message, or null when it is malformed (dropped). */
+  /** A received manifest (content type 2, or inside a post) as the body of a message; null when malformed (dropped). */
   async body(inc: Incoming): Promise<Body | null> {
-    const info = await this.host.account.fileInfo(inc.content).catch(() => null);
+    const manifest = inc.manifest ?? inc.content;
+    const info = await this.host.account.fileInfo(manifest).catch(() => null);
     if (!info) return null;
-    const file: FileRef = { name: info.name, type: info.mediaType, size: info.size, manifest: b64(inc.content), durationMs: info.durationMs };
+    const file: FileRef = { name: info.name, type: info.mediaType, size: info.size, manifest: b64(manifest), durationMs: info.durationMs };
     if (info.thumbnail) Object.assign(file, { thumb: b64(info.thumbnail.bytes), thumbType: info.thumbnail.mediaType });
     return { text: info.name, file };
   }

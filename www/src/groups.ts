@@ -1,9 +1,11 @@
 // Groups (issue 10; the package's groups, docs/PROTOCOL.md 27): what the app keeps of
 // each group (unread count, last activity, its messages and system lines, sealed in
 // IndexedDB like the rest), the members as the package holds them, and sending. Group
-// messages are plain text; replies, edits, reactions and read receipts are 1:1 only.
+// messages are text and files (one upload, one group message: attachments.ts); replies,
+// edits, reactions, read receipts and disappearing times are 1:1 only.
 
-import type { Account, GroupChange, GroupInfo, Incoming, Notice } from './backend/types';
+import type { Account, FileMeta, GroupChange, GroupInfo, Incoming, Notice } from './backend/types';
+import type { Attachments, FileSink } from './attachments';
 import type { Contact, Msg } from './records';
 import { cleanName, displayName } from './records';
 import { randomId } from './util';
@@ -24,7 +26,11 @@ interface Deps {
   contacts: Map<string, Contact>;
   save(key: string, rec: unknown): Promise<void>;
   changed: Changed;
+  files: Attachments;
 }
+
+/** A group text caught mid-send by a reload (the package may or may not have sent it). */
+const CUT = 'The page closed while this was being sent: it may not have gone out.';
 
 /** "alice added carol": the system line of a verified change (never text from the wire). */
 function changeText(n: Notice, name: (u: string) => string): string {
@@ -72,7 +78,15 @@ export class Groups {
   }
 
   loaded() {
-    for (const list of this.messages.values()) list.sort((a, b) => a.at - b.at);
+    for (const list of this.messages.values()) {
+      list.sort((a, b) => a.at - b.at);
+      // Caught mid-send by a reload: shown as not sent, with Retry, never "Sending…" forever.
+      for (const m of list) {
+        if (m.state !== 'sending') continue;
+        if (m.file) this.d.files.interrupted(m);
+        else Object.assign(m, { state: 'failed', error: CUT });
+      }
+    }
   }
 
   /** Re-reads the membership from the package. */
@@ -177,6 +191,27 @@ export class Groups {
     await this.d.save(`gm:${m.id}`, m);
   }
 
+  /** Sends a file: one upload, then its manifest as one group message (progress and Retry on it). */
+  async sendFile(group: string, file: Blob, meta: FileMeta): Promise<void> {
+    const g = await this.rec(group);
+    const m = this.d.files.newMsg(group, file, meta);
+    await this.add(g, m);
+    await this.d.files.upload(m, this.fileSink(group));
+  }
+
+  /** How a file message to `group` is shown, stored and sent (again). */
+  fileSink(group: string): FileSink {
+    return {
+      changed: (m) => this.d.changed({ peer: group, msg: m }),
+      saveMsg: (m) => this.d.save(`gm:${m.id}`, m),
+      send: (file, o) => this.d.account.sendFileToGroup(group, file, o),
+      sent: (m, r) => {
+        m.wireId = r.messageId;
+        this.byWire.set(r.messageId, m);
+      },
+    };
+  }
+
   /** A delivery report: true when it was a group message's ("delivered to 7 of 9"). */
   delivered(d: { messageId: string; delivered: number; total: number }): boolean {
     const m = this.byWire.get(d.messageId);
@@ -188,18 +223,21 @@ export class Groups {
     return true;
   }
 
-  /** A group message (plain text; other content is a marker line in groups yet). */
+  /** A group message (text or a file; other content is a marker line in groups yet). */
   async incoming(inc: Incoming): Promise<void> {
     const group = inc.group!;
-    const body = parseBody(inc);
+    const body = inc.kind === 'file' ? await this.d.files.body(inc) : parseBody(inc);
     // Typing and read receipts are signals, not messages; anything else that is not text
-    // (a file, a reply, an edit, a reaction) becomes a marker line, never dropped unseen.
+    // or a file (a reply, an edit, a reaction; a file whose manifest does not parse)
+    // becomes a marker line, never dropped unseen.
     if (!body && (inc.kind === 'typing' || inc.kind === 'read')) return;
     if ((this.messages.get(group) ?? []).some((m) => m.id === inc.msgId)) return;
     const g = await this.rec(group);
     if (!this.infos.has(group)) await this.refresh();
-    const text = body?.text ?? `${inc.own ? 'You' : this.memberName(group, inc.sender)} sent ${inc.kind === 'file' ? 'a file' : 'something'} that this version of Sealpost cannot show in a group yet.`;
+    const who = inc.own ? 'You' : this.memberName(group, inc.sender);
+    const text = body?.text ?? (inc.kind === 'file' ? `${who} sent a file that could not be read.` : `${who} sent something that this version of Sealpost cannot show in a group yet.`);
     const m: Msg = { id: inc.msgId, peer: group, dir: inc.own ? 'out' : 'in', text, at: Date.now(), sentAt: inc.sentAt, state: inc.own ? 'relay' : 'delivered', from: inc.sender };
+    if (body?.file) m.file = body.file;
     if (!body) m.notice = 'unsupported';
     if (inc.own) m.otherDevice = true;
     await this.add(g, m);

@@ -86,8 +86,9 @@ export class Model {
       saveMsg: (m) => this.saveMsg(m),
       saveContact: (c) => this.saveContact(c),
       sentAs: (m, r) => this.outbox.sentAs(m, r),
+      stampExpiry: (m, c) => this.convo.stampExpiry(m, c),
     });
-    this.groups = new Groups({ account, contacts: this.contacts, save: (k, r) => this.save(k, r), changed: (w) => this.emit(w) });
+    this.groups = new Groups({ account, contacts: this.contacts, save: (k, r) => this.save(k, r), changed: (w) => this.emit(w), files: this.files });
   }
 
   on(l: Listener): () => void {
@@ -401,6 +402,7 @@ export class Model {
   /** Removes a message from this device (deleted for me, or disappeared). */
   async removeMsg(m: Msg) {
     this.byId.delete(m.id);
+    this.files.forget(m.id);
     const list = this.messages.get(m.peer);
     const i = list?.indexOf(m) ?? -1;
     if (list && i >= 0) list.splice(i, 1);

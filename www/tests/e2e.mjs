@@ -4,7 +4,8 @@
 // register, find each other, verify safety numbers (QR picture upload and digits),
 // chat both ways, queue offline, receive a backlog, a third context that logs in as one
 // of them, and a browser whose (fake) camera films a QR code; then files (files.mjs), the
-// device steps (devices.mjs), the rough edges on desktop and phone (edges.mjs), the error texts
+// device steps (devices.mjs), the rough edges on desktop and phone (edges.mjs), groups
+// (groups.mjs) and files in groups (groupfiles.mjs), the error texts
 // (errors.mjs), the I/O-free rules (units.mjs) and issue 14 on a phone (phone.mjs). Screenshots of the main screens go to test-artifacts/.
 //
 //   node www/tests/e2e.mjs            (E2E_KEY_SIZE=4096 for the package default keys)
@@ -21,6 +22,7 @@ import { runGroups } from './groups.mjs';
 import { checkErrorTexts } from './errors.mjs';
 import { runUnits } from './units.mjs';
 import { runFiles } from './files.mjs';
+import { runGroupFiles } from './groupfiles.mjs';
 import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, lock, newContext, recordNotifications, runner, startRelay, unlockIfAsked } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
@@ -682,6 +684,8 @@ try {
   await runPhone(r, { relayBin, problems });
   // Groups of issue 10: five accounts, six browsers (their own relay and browser).
   await runGroups(r, { relayBin, problems });
+  // Files in groups, with disappearing times and after a reload (their own relay and browser).
+  await runGroupFiles(r, { relayBin, problems });
 
   await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
     expect(problems.length === 0, problems.join('\n'));

@@ -45,7 +45,7 @@ const watchProgress = (page) =>
   });
 
 /** A 640×480 PNG drawn in the page (a real picture for the thumbnail). */
-const photo = (page) =>
+export const photo = (page) =>
   page.evaluate(async () => {
     const c = new OffscreenCanvas(640, 480);
     const g = c.getContext('2d');
@@ -56,7 +56,7 @@ const photo = (page) =>
     return Array.from(new Uint8Array(await (await c.convertToBlob({ type: 'image/png' })).arrayBuffer()));
   }).then((a) => Buffer.from(a));
 
-const fileMsg = (page, name) => page.locator(`[data-testid=msg]:has([data-testid=file][data-name="${name}"])`);
+export const fileMsg = (page, name) => page.locator(`[data-testid=msg]:has([data-testid=file][data-name="${name}"])`);
 /** Waits until the file message `name` on the sender's page is on the relay (or delivered). */
 const sent = (page, name) => page.locator(`[data-testid=msg]:is([data-state=relay], [data-state=delivered]):has([data-testid=file][data-name="${name}"])`).waitFor(T);
 

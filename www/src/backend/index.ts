@@ -285,6 +285,9 @@ class ClientAccount implements Account {
       throw wrap(e);
     }
   }
+  sendFileToGroup(group: string, file: Blob, o: SendFileOptions) {
+    return this.client.sendFileToGroup(group, file, o).catch((e) => Promise.reject(wrap(e)));
+  }
   openFile(manifest: Uint8Array, onProgress: (p: FileProgress) => void, signal?: AbortSignal) {
     return this.client.openAttachment(manifest, { onProgress, signal }).catch((e) => Promise.reject(wrap(e)));
   }
@@ -384,6 +387,7 @@ class ClientAccount implements Account {
       newText: m.newText,
       replyTo: m.replyTo,
       expiresIn: m.expiresIn,
+      manifest: m.manifest,
       target: m.target,
       targets: m.targets,
       emoji: m.emoji,

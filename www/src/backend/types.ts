@@ -56,8 +56,10 @@ export interface Incoming {
   newText?: string;
   /** The message a text replies to. */
   replyTo?: string;
-  /** A disappearing text's seconds, or a timer's new setting (0 off). */
+  /** A disappearing text's or file's seconds, or a timer's new setting (0 off). */
   expiresIn?: number;
+  /** A file (kind "file"): its manifest, also inside a reply or a disappearing post. */
+  manifest?: Uint8Array;
   /** The message an edit, deletion or reaction acts on. */
   target?: string;
   /** The messages a read receipt names. */
@@ -208,6 +210,9 @@ export interface SendFileOptions {
   durationMs?: number;
   onProgress(p: FileProgress): void;
   signal?: AbortSignal;
+  /** 1:1 only: the message it replies to, and the conversation's disappearing time. */
+  replyTo?: string;
+  expiresIn?: number;
 }
 
 export type LinkState = 'connecting' | 'online' | 'offline';
@@ -269,6 +274,8 @@ export interface Account {
    * INTEGRITY_* (altered: never show it), FILE_EXPIRED, NOT_FOUND, CANCELLED.
    */
   openFile(manifest: Uint8Array, onProgress: (p: FileProgress) => void, signal?: AbortSignal): Promise<Blob>;
+  /** Uploads a file once and sends its manifest to every member of a group (one group message). */
+  sendFileToGroup(group: string, file: Blob, options: SendFileOptions): Promise<{ manifest: Uint8Array; messageId: string }>;
   /** What a manifest describes; throws MALFORMED. */
   fileInfo(manifest: Uint8Array): Promise<FileMeta>;
   fileLimits(): Promise<FileLimits>;

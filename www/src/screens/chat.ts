@@ -11,7 +11,7 @@ import { messageLimit } from './limit';
 import { checkPersistence, currentPeer } from './shell';
 import { actionsEl, composing, composingBar, quoteEl, reactionsEl, timerEl, typingEl } from './msgextras';
 import { wireOf } from '../convo';
-import { fileBox, fileControls } from './files';
+import { fileBox, fileControls, forgetOpened, retryFile } from './files';
 
 let scrollPending = false;
 /** Scrolls the message list to the end once per frame (no forced layout per message). */
@@ -94,7 +94,7 @@ function updateMsgEl(el: HTMLElement, msg: Msg) {
   if (msg.dir === 'out') {
     st.textContent = outState(msg);
     if (msg.state === 'failed' && !el.querySelector('.retry')) {
-      el.append(h('button.link.retry', { type: 'button', onclick: () => ui.model?.retry(msg) }, 'Retry'));
+      el.append(h('button.link.retry', { type: 'button', onclick: () => (msg.file ? retryFile(msg) : ui.model?.retry(msg)) }, 'Retry'));
       st.title = msg.error ?? '';
     }
     if (msg.state !== 'failed') el.querySelector('.retry')?.remove();
@@ -162,7 +162,7 @@ export function showChat(c: Contact): boolean {
       else void m.send(c, v, replyTo ? wireOf(replyTo) : undefined);
       void checkPersistence(true);
     },
-  }, bar, limit.el, ...fileControls(c, ui.paneEl), text, send);
+  }, bar, limit.el, ...fileControls({ contact: c }, ui.paneEl), text, send);
   text.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
@@ -245,6 +245,7 @@ export function renderChatUpdate(msg?: Msg, oldId?: string) {
 
 /** A message left this device (deleted for me, or disappeared). */
 export function removeFromChat(id: string) {
+  forgetOpened(id);
   const el = ui.chatState?.els.get(id);
   el?.remove();
   ui.chatState?.els.delete(id);

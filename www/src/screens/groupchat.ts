@@ -9,6 +9,7 @@ import { focusHeading, timeEl, toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
 import { messageLimit } from './limit';
+import { fileBox, fileControls, retryFile } from './files';
 
 let unsubscribe: (() => void) | null = null;
 
@@ -40,12 +41,13 @@ function msgEl(group: string, m: Msg): HTMLElement {
     return h('li.notice', { 'data-id': m.id, 'data-testid': 'notice', 'data-kind': m.notice, class: m.notice === 'security' ? 'warn' : undefined }, m.notice === 'security' ? h('span.notice-icon', { 'aria-hidden': 'true' }, '⚠ ') : null, h('span', null, m.text), ' ', timeEl(m.at));
   }
   const name = m.dir === 'out' ? 'You' : g.memberName(group, m.from ?? '');
-  const retry = m.state === 'failed' && m.dir === 'out' && !m.otherDevice ? h('button.link.retry', { type: 'button', onclick: () => void g.send(group, m.text, m) }, 'Retry') : null;
+  const again = () => (m.file ? retryFile(m) : void g.send(group, m.text, m));
+  const retry = m.state === 'failed' && m.dir === 'out' && !m.otherDevice ? h('button.link.retry', { type: 'button', onclick: again }, 'Retry') : null;
   const el = h(
     'li.msg',
     { 'data-id': m.id, 'data-testid': 'msg', class: `${m.dir} ${m.state} grp` },
     h('span.sender', { 'data-testid': 'sender' }, name, h('span.sr-only', null, ':')),
-    h('p.text', { dir: 'auto' }, m.text),
+    m.file ? fileBox(m) : h('p.text', { dir: 'auto' }, m.text),
     h('span.meta', null, timeEl(m.sentAt && m.dir === 'in' ? m.sentAt * 1000 : m.at), ' ', m.dir === 'out' ? h('span.state', { 'data-testid': 'msg-state', title: m.error ?? '' }, stateText(m)) : null),
     retry,
   );
@@ -87,7 +89,10 @@ export function showGroup(group: string): boolean {
   const limit = messageLimit(text);
   const send = h('button.primary', { type: 'submit', 'data-testid': 'send' }, 'Send');
   const member = g.infos.has(group);
-  text.disabled = send.disabled = !member;
+  const files = fileControls({ group }, ui.paneEl);
+  const inputs = [text, send, ...files.slice(1)] as (HTMLTextAreaElement | HTMLButtonElement)[];
+  const enable = (on: boolean) => inputs.forEach((x) => (x.disabled = !on));
+  enable(member);
   const composer = h(
     'form.composer',
     {
@@ -101,6 +106,7 @@ export function showGroup(group: string): boolean {
       },
     },
     limit.el,
+    ...files,
     text,
     send,
   );
@@ -118,7 +124,7 @@ export function showGroup(group: string): boolean {
     if (w.msg) put(w.msg);
     if (w.msg?.notice) {
       head.replaceWith(header(group, h('a.button', { href: `#/group/${group}/members`, 'data-testid': 'group-members-link' }, 'Members')));
-      text.disabled = send.disabled = !g.infos.has(group);
+      enable(g.infos.has(group));
     }
     list.scrollTop = list.scrollHeight;
     if (document.visibilityState === 'visible') void g.markRead(group);

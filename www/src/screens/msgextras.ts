@@ -22,11 +22,13 @@ export const composing: { replyTo?: Msg; editing?: Msg; changed?: () => void } =
 export function quoteEl(msg: Msg): HTMLElement | null {
   if (!msg.replyTo) return null;
   const target = ui.model?.byMsgId(msg.replyTo);
-  const text = !target ? 'Original message not found' : target.deleted ? 'This message was deleted' : excerpt(target.text);
+  const text = !target ? 'Original message not found' : target.deleted ? 'This message was deleted' : excerpt(target);
   return h('blockquote.quote', { 'data-testid': 'quote' }, text);
 }
 
-const excerpt = (t: string) => (t.length > 80 ? `${t.slice(0, 80)}…` : t);
+const cut = (t: string) => (t.length > 80 ? `${t.slice(0, 80)}…` : t);
+/** What a quote shows of a message: its text, or a file's name. */
+const excerpt = (m: Msg) => (m.file ? `📎 ${cut(m.file.name)}` : cut(m.text));
 
 /** Reactions under a message, one chip per emoji with its count. */
 export function reactionsEl(msg: Msg): HTMLElement | null {
@@ -109,7 +111,7 @@ export function composingBar(): HTMLElement | null {
   return h(
     'div.composing',
     { 'data-testid': 'composing' },
-    h('span', null, `${label}: `, h('em', null, excerpt(target.text))),
+    h('span', null, `${label}: `, h('em', null, excerpt(target))),
     h('button.link', {
       type: 'button',
       'aria-label': `Cancel ${label.toLowerCase()}`,

@@ -19,6 +19,7 @@ import { contactItems, sideView, viewSwitch } from './contacts';
 import { displayName } from '../records';
 import { showDevices } from './devices';
 import { leaveGroupScreen, showGroup, showGroupMembers, showNewGroup } from './groupchat';
+import { closeOpened } from './files';
 
 /**
  * Opens the main screen on `acct`. `history`: what a device link (or, `from: 'file'`, an
@@ -345,6 +346,8 @@ export function route() {
   let m: RegExpExecArray | null;
   ui.model.activePeer = null;
   leaveGroupScreen();
+  // The files opened in the conversation that was on screen go with it.
+  closeOpened();
   if ((m = /^#\/chat\/([0-9a-f]{64})$/.exec(hash)) && ui.model.contacts.has(m[1])) {
     app.dataset.view = 'pane';
     // On a desktop the compose box takes focus (showChat); elsewhere the chat's heading.
