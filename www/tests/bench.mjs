@@ -13,10 +13,12 @@
 // and, as a sync copy, to alice's second one, and receipts come back from all three.
 // --devices=1,2 measures both, one after the other, in one run.
 // --direct adds a third run: one at a time again, over the direct WebRTC channel that
-// the two open chats set up (the first two runs go through the relay), side by side.
-// --trace taps the two first devices' workers (tap.mjs) and prints where the time of a
-// one-at-a-time message goes (trace.mjs); the tap costs time itself, so traced figures
-// are for the breakdown, not for the table.
+// the two open chats set up, side by side. The other runs always go through the relay
+// (WebRTC is off in both pages for them).
+// --trace taps the two first devices' pages and workers (tap.mjs) and prints where the
+// time of a one-at-a-time message goes, step by step (trace.mjs; with --direct for the
+// direct run too); the tap costs time itself, so traced figures are for the breakdown,
+// not for the table.
 //
 // Two runs over the same account pair:
 //  - "one at a time": send, wait until it shows at the recipient, send the next; gives
@@ -106,13 +108,12 @@ async function measure(relayLimits, extra, DEVICES) {
   const traceDir = join(artifacts, `bench-trace-${DEVICES}`);
   if (args.trace) {
     mkdirSync(traceDir, { recursive: true });
-    tapWorkers(ctxA, 'A', join(traceDir, 'devices-tap-A.log'));
-    tapWorkers(ctxB, 'B', join(traceDir, 'devices-tap-B.log'));
+    tapWorkers(ctxA, 'A', join(traceDir, 'devices-tap-A.log'), { pages: true, batch: true });
+    tapWorkers(ctxB, 'B', join(traceDir, 'devices-tap-B.log'), { pages: true, batch: true });
   }
-  if (args.direct) {
-    // The relay runs must not go direct: no WebRTC until the direct run gives it back.
-    for (const ctx of [ctxA, ctxB]) await ctx.addInitScript(() => { window.__rtc = window.RTCPeerConnection; delete window.RTCPeerConnection; });
-  }
+  // The relay runs must not go direct (two open chats set a direct channel up): no
+  // WebRTC until the direct run (--direct) gives it back.
+  for (const ctx of [ctxA, ctxB]) await ctx.addInitScript(() => { window.__rtc = window.RTCPeerConnection; delete window.RTCPeerConnection; });
   const a = await ctxA.newPage();
   const b = await ctxB.newPage();
   const t0 = Date.now();
@@ -182,13 +183,19 @@ async function measure(relayLimits, extra, DEVICES) {
 
   // Run 1: one at a time, through the relay.
   const { sent: sent1, total: total1, arr: arr1, lat: lat1 } = await oneByOne('seq');
-  let steps;
-  if (args.trace) {
-    // Let the last console lines of the workers arrive.
+  const steps = {};
+  /** With --trace: the breakdown of the one-at-a-time run `run` (trace.mjs). */
+  const traced = async (run, sent, shown, how) => {
+    if (!args.trace) return;
+    // Let the last batches of tap lines arrive.
     await new Promise((r) => setTimeout(r, 1000));
-    steps = trace(traceDir, { sent: Object.fromEntries(sent1.map((t, i) => [`seq:${i}`, t])), shown: arr1 });
-    printTrace(`where the time goes, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account (one at a time, traced):`, steps);
-  }
+    const sentBy = Object.fromEntries(sent.map((t, i) => [`${run}:${i}`, t]));
+    writeFileSync(join(traceDir, `sent-${run}.json`), JSON.stringify(sentBy));
+    writeFileSync(join(traceDir, `shown-${run}.json`), JSON.stringify(shown));
+    steps[run] = trace(traceDir, { run, sent: sentBy, shown });
+    printTrace(`where the time goes ${how}, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account (one at a time, traced):`, steps[run]);
+  };
+  await traced('seq', sent1, arr1, 'through the relay');
 
   // Run 1b (--direct): one at a time again, over the direct channel (before the burst, so
   // both one-at-a-time runs see a list of similar length).
@@ -208,8 +215,9 @@ async function measure(relayLimits, extra, DEVICES) {
     await b.locator('[data-testid=messages]').waitFor();
     await observe();
     const r = await oneByOne('dir');
+    await traced('dir', r.sent, r.arr, 'over the direct channel');
     const stillDirect = (await a.locator('[data-testid=direct]').count()) > 0 && (await b.locator('[data-testid=direct]').count()) > 0;
-    direct = { p50: pct(r.lat, 50), p90: pct(r.lat, 90), p99: pct(r.lat, 99), max: Math.max(...r.lat), totalSecs: r.total, perMessageSecs: r.total / N, stillDirect };
+    direct = { latencies: r.lat, p50: pct(r.lat, 50), p90: pct(r.lat, 90), p99: pct(r.lat, 99), max: Math.max(...r.lat), totalSecs: r.total, perMessageSecs: r.total / N, stillDirect };
   }
 
   // Run 2: all at once.
@@ -253,7 +261,7 @@ async function measure(relayLimits, extra, DEVICES) {
     loadAvg1: loadavg()[0],
     cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
     registerBothSecs: registerSecs,
-    oneAtATime: { p50: pct(lat1, 50), p90: pct(lat1, 90), p99: pct(lat1, 99), max: Math.max(...lat1), mean: lat1.reduce((x, y) => x + y, 0) / N, totalSecs: total1, perMessageSecs: total1 / N },
+    oneAtATime: { latencies: lat1, p50: pct(lat1, 50), p90: pct(lat1, 90), p99: pct(lat1, 99), max: Math.max(...lat1), mean: lat1.reduce((x, y) => x + y, 0) / N, totalSecs: total1, perMessageSecs: total1 / N },
     allAtOnce: { totalSecs: total2, perMessageSecs: total2 / N, msgsPerSec: N / total2, p50: pct(lat2, 50), p99: pct(lat2, 99), avgChars: bytes / N },
     duplicates: dupes,
     direct,

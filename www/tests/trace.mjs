@@ -1,99 +1,172 @@
 #!/usr/bin/env node
 // Where a message's time goes, from the per-device logs of tap.mjs (bench.mjs --trace
-// writes them): for each message of the one-at-a-time run, the time from the sender's
-// Send to its worker taking the send, to the worker starting the deposit for the
-// recipient, to the recipient's worker receiving the blob, to it handing the opened
-// message to the page, to the message on screen; medians and p90 of each step.
+// writes them, pages and workers tapped): for each message of a one-at-a-time run, every
+// step from the sender's Send to the message on the recipient's screen; mean, median and
+// p90 of each step. The steps follow one another, so their means add up to the total.
 //
-//   node www/tests/trace.mjs test-artifacts/bench-trace-<devices>  [sent.json arrivals.json]
+//   node www/tests/trace.mjs test-artifacts/bench-trace-<devices> [run] [sent.json shown.json]
 //
-// Steps (all on one machine, one clock):
-//   page→worker    Send pressed (the page stores it first) → the worker has the send call
-//   seal+store     the worker has it → it starts the deposit for the recipient
-//   relay          deposit started → the recipient's worker got the blob (HTTP, the
-//                  relay's commit, the WebSocket push)
-//   open+store     blob → the worker handed the opened message to the page
-//   page shows     handed over → on the recipient's screen
+// (run: `seq`, the relay run, or `dir`, the direct-channel run; bench.mjs --trace writes
+// sent-<run>.json and shown-<run>.json next to the logs and prints both tables itself.)
+//
+// Steps (all on one machine, one clock; "worker" is the crypto worker, "page" the tab):
+//   sender page: store          Send pressed → the page posts `send` to its worker (it
+//                                first seals the message record in the worker and writes
+//                                it to IndexedDB; the outbox then wakes)
+//     of which: seal call        the page's `sealLocal` round trip to the worker
+//     of which: IDB write        the page's IndexedDB transaction for the record
+//   page→worker                  `send` posted → the worker has it
+//   sender worker: seal          → the worker starts the IndexedDB write of the batch that
+//                                sealed it (waiting for its turn in the engine included)
+//   sender worker: IDB commit    that write, begun → committed
+//   sender worker: to transport  committed → the envelope leaves (deposit frame, POST or
+//                                direct-channel frame)
+//   relay / channel              → the recipient's worker has the bytes (push, or the
+//                                direct channel through both pages)
+//   recipient worker: open       → it starts the IndexedDB write of the opened message
+//   recipient worker: IDB commit that write, begun → committed
+//   recipient worker: to page    committed → the worker posts the message to the page
+//   worker→page                  → the page has it
+//   recipient page: show         → on the recipient's screen
+// Off the path (not in the total): the deposit's round trip to the relay's answer, and
+// the recipient page's own write of the message (before it is acknowledged).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Parsed tap lines of one device: `{ t, what, rest }`. */
+/** Parsed tap lines of one device: `{ t, what, rest }`, in time order. */
 function lines(file) {
   return readFileSync(file, 'utf8')
     .split('\n')
     .map((l) => /^\S+ \S+ (\d+(?:\.\d+)?)\|(\S+) ?(.*)$/.exec(l))
     .filter(Boolean)
-    .map((m) => ({ t: Number(m[1]), what: m[2], rest: m[3] }));
+    .map((m) => ({ t: Number(m[1]), what: m[2], rest: m[3] }))
+    .sort((a, b) => a.t - b.t);
 }
 
 const pct = (xs, p) => {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
 };
+const mean = (xs) => {
+  const s = xs.filter(Number.isFinite);
+  return s.length ? s.reduce((a, b) => a + b, 0) / s.length : NaN;
+};
+
+/** IndexedDB writes (`idb`/`p-idb` lines): begun, committed, the records written. */
+const writes = (ls, what) => ls.filter((l) => l.what === what).map((l) => {
+  const [start, names = ''] = l.rest.split(' ');
+  // Each record as `name:bytes`; matched by name.
+  return { start: Number(start), done: l.t, names: names.split(',').map((n) => n.replace(/:\d+$/, '')) };
+});
+
+/** The first entry of `xs` (sorted by `key`) at or after `t` that passes `ok`. */
+function firstAfter(xs, t, ok = () => true, key = (x) => x.t) {
+  if (!Number.isFinite(t)) return undefined;
+  return xs.find((x) => key(x) >= t && ok(x));
+}
+
+export const STEPS = [
+  'sender page: store',
+  '  of which: seal call',
+  '  of which: IDB write',
+  'page→worker',
+  'sender worker: seal',
+  'sender worker: IDB commit',
+  'sender worker: to transport',
+  'relay / channel',
+  'recipient worker: open',
+  'recipient worker: IDB commit',
+  'recipient worker: to page',
+  'worker→page',
+  'recipient page: show',
+  'total (Send → shown)',
+  'off the path: deposit answered',
+  'off the path: recipient page stores it',
+];
 
 /**
- * Steps per message of the `seq` run: sender device `from`, recipient `to` (names of
- * the tap files), `sent`/`shown`: page times by message key (`seq:i`).
+ * Steps per message of `run` (`seq` or `dir`): sender device `from`, recipient `to`
+ * (names of the tap files), `sent`/`shown`: page times by message key (`seq:i`).
  */
-export function trace(dir, { from = 'A', to = 'B', sent = {}, shown = {} } = {}) {
+export function trace(dir, { from = 'A', to = 'B', run = 'seq', sent = {}, shown = {} } = {}) {
   const a = lines(join(dir, `devices-tap-${from}.log`));
   const b = lines(join(dir, `devices-tap-${to}.log`));
-  const key = (s) => /#(seq:\d+)\b/.exec(s)?.[1];
-  // Sender: the send call, then the deposits of the batch that answered it.
-  const call = {};
-  const callId = {};
-  for (const l of a) {
-    if (l.what === 'send-call') {
-      const k = key(l.rest);
-      if (k && !(k in call)) (call[k] = l.t), (callId[l.rest.split(' ')[0]] = k);
-    }
+  const ours = (k) => k?.startsWith(`${run}:`);
+  const keyOf = (s) => /#(\w+:\d+)\b/.exec(s)?.[1];
+  const aIdb = writes(a, 'idb');
+  const aPageIdb = writes(a, 'p-idb');
+  const bIdb = writes(b, 'idb');
+  const bPageIdb = writes(b, 'p-idb');
+  const outputs = a.filter((l) => l.what === 'deposit-start' || (l.what === 'direct-out' && l.rest.startsWith('frame')));
+  const inputs = b.filter((l) => l.what === 'ws-blob' || (l.what === 'direct-in' && l.rest.startsWith('frame')));
+  const depositAnswers = a.filter((l) => l.what === 'deposit-answer');
+  const steps = Object.fromEntries(STEPS.map((s) => [s, []]));
+  const add = (name, from, to) => {
+    if (Number.isFinite(from) && Number.isFinite(to)) steps[name].push(to - from);
+  };
+  const done = new Set();
+  for (const d of b.filter((l) => l.what === 'deliver')) {
+    const k = keyOf(d.rest);
+    if (!ours(k) || done.has(k)) continue;
+    done.add(k);
+    const t0 = sent[k];
+    // Sender page.
+    const sealCall = a.find((l) => l.what === 'p-call' && l.rest.includes(`sealLocal ${k}/out/queued`));
+    const sealAnswer = sealCall && firstAfter(a, sealCall.t, (l) => l.what === 'p-answer' && l.rest.startsWith(`${sealCall.rest.split(' ')[0]} `));
+    const pageWrite = aPageIdb.find((w) => w.names.includes(`m:${k}/out/queued`));
+    const pageSend = a.find((l) => l.what === 'p-call' && l.rest.endsWith(`send ${k}`));
+    // Sender worker.
+    const call = a.find((l) => l.what === 'send-call' && keyOf(l.rest) === k);
+    // (The package may start that write within the call's own event: by commit time.)
+    const sealWrite = call && firstAfter(aIdb, call.t, (w) => w.names.includes('sends'), (w) => w.done);
+    // Recipient worker: the last input before the delivery, the write it led to.
+    const input = inputs.filter((l) => l.t <= d.t).at(-1);
+    const openWrite = input && firstAfter(bIdb, input.t, (w) => w.names.includes('inbox'), (w) => w.done);
+    // The envelope leaving the sender: by its bytes over the relay, else the first frame
+    // after the sealing batch was stored.
+    const env = input?.what === 'ws-blob' ? /env (\w+)/.exec(input.rest)?.[1] : undefined;
+    const out = env ? outputs.find((l) => l.what === 'deposit-start' && l.rest.split(' ')[0] === env) : sealWrite && firstAfter(outputs, sealWrite.done);
+    const req = out && /req (\d+)/.exec(out.rest)?.[1];
+    const answer = req !== undefined && firstAfter(depositAnswers, out.t, (l) => l.rest.split(' ')[0] === req);
+    // Recipient page.
+    const pageGot = b.find((l) => l.what === 'p-deliver' && l.rest === k);
+    const pageStore = bPageIdb.find((w) => w.names.includes(`m:${k}/in/delivered`));
+
+    add('sender page: store', t0, pageSend?.t);
+    add('  of which: seal call', sealCall?.t, sealAnswer?.t);
+    add('  of which: IDB write', pageWrite?.start, pageWrite?.done);
+    add('page→worker', pageSend?.t, call?.t);
+    add('sender worker: seal', call?.t, sealWrite?.start);
+    add('sender worker: IDB commit', sealWrite?.start, sealWrite?.done);
+    add('sender worker: to transport', sealWrite?.done, out?.t);
+    add('relay / channel', out?.t, input?.t);
+    add('recipient worker: open', input?.t, openWrite?.start);
+    add('recipient worker: IDB commit', openWrite?.start, openWrite?.done);
+    add('recipient worker: to page', openWrite?.done, d.t);
+    add('worker→page', d.t, pageGot?.t);
+    add('recipient page: show', pageGot?.t, shown[k]);
+    add('total (Send → shown)', t0, shown[k]);
+    add('off the path: deposit answered', out?.t, answer?.t);
+    add('off the path: recipient page stores it', pageGot?.t, pageStore?.done);
   }
-  // Deposits by envelope fingerprint (the recipient's pushed blob carries the same bytes).
-  const deposited = {};
-  for (const l of a) if (l.what === 'deposit-start') deposited[l.rest] ??= l.t;
-  const blobAt = {};
-  const delivered = {};
-  let lastBlob = null;
-  for (const l of b) {
-    if (l.what === 'ws-blob') {
-      const env = /env (\w+)/.exec(l.rest)?.[1];
-      lastBlob = { t: l.t, env };
-    } else if (l.what === 'deliver') {
-      const k = key(l.rest);
-      if (k && !(k in delivered) && lastBlob) {
-        delivered[k] = l.t;
-        blobAt[k] = lastBlob;
-      }
-    }
-  }
-  const steps = { 'page→worker': [], 'seal+store': [], relay: [], 'open+store': [], 'page shows': [], total: [] };
-  for (const k of Object.keys(delivered)) {
-    const blob = blobAt[k];
-    const dep = deposited[blob.env];
-    if (sent[k] !== undefined) steps['page→worker'].push(call[k] - sent[k]);
-    if (dep !== undefined) {
-      steps['seal+store'].push(dep - call[k]);
-      steps.relay.push(blob.t - dep);
-    }
-    steps['open+store'].push(delivered[k] - blob.t);
-    if (shown[k] !== undefined) steps['page shows'].push(shown[k] - delivered[k]);
-    if (sent[k] !== undefined && shown[k] !== undefined) steps.total.push(shown[k] - sent[k]);
-  }
-  return Object.fromEntries(Object.entries(steps).map(([name, xs]) => [name, { n: xs.length, p50: pct(xs, 50), p90: pct(xs, 90) }]));
+  return Object.fromEntries(Object.entries(steps).map(([name, xs]) => [name, { n: xs.length, mean: mean(xs), p50: pct(xs, 50), p90: pct(xs, 90) }]));
 }
 
 export function printTrace(title, t) {
-  console.log(`${title}\n| step | p50 ms | p90 ms | n |\n|---|---|---|---|`);
-  for (const [name, s] of Object.entries(t)) console.log(`| ${name} | ${s.p50?.toFixed(1)} | ${s.p90?.toFixed(1)} | ${s.n} |`);
+  console.log(`${title}\n| step | mean ms | p50 ms | p90 ms | n |\n|---|---|---|---|---|`);
+  for (const [name, s] of Object.entries(t)) if (s.n) console.log(`| ${name} | ${s.mean.toFixed(1)} | ${s.p50.toFixed(1)} | ${s.p90.toFixed(1)} | ${s.n} |`);
 }
 
 if (process.argv[1]?.endsWith('trace.mjs')) {
-  const [dir, sentFile, shownFile] = process.argv.slice(2);
+  const [dir, run = 'seq', sentFile, shownFile] = process.argv.slice(2);
   if (!dir || !existsSync(dir)) {
-    console.error('usage: node www/tests/trace.mjs DIR [sent.json shown.json]');
+    console.error('usage: node www/tests/trace.mjs DIR [seq|dir] [sent.json shown.json]');
     process.exit(2);
   }
-  const read = (f) => (f ? JSON.parse(readFileSync(f, 'utf8')) : {});
-  printTrace(dir, trace(dir, { sent: read(sentFile), shown: read(shownFile) }));
+  const read = (f, name) => {
+    const file = f ?? join(dir, `${name}-${run}.json`);
+    return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  };
+  printTrace(`${dir} (${run})`, trace(dir, { run, sent: read(sentFile, 'sent'), shown: read(shownFile, 'shown') }));
 }
