@@ -19,13 +19,19 @@ import { Client, FileDecryptor, FileEncryptor, fileInfo, userIdFromUsername } fr
 import { installFiles } from './files.js';
 import { installSession } from './session.js';
 import { makeRooms } from './rooms.js';
-import { RoomState } from './web/sealpost_wasm.js';
+// Through the namespace: a module built without the `rooms` feature
+// (`build.mjs --no-default-features`) has no RoomState, and a named import of it would
+// not even load.
+import * as glue from './web/sealpost_wasm.js';
 
 installSession(Client, userIdFromUsername);
 installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo });
 
-/** Rooms joined by a short code (docs/PROTOCOL.md 30). */
-export const { createRoom, joinRoom } = makeRooms(RoomState);
+/**
+ * Rooms joined by a short code (docs/PROTOCOL.md 30); `undefined` in a module built
+ * without rooms, as `Client.createGroup` is without groups.
+ */
+export const { createRoom, joinRoom } = glue.RoomState ? makeRooms(glue.RoomState) : {};
 
 /** `for await (const m of client.messages())`: incoming messages until `logout`. */
 Client.prototype.messages = async function* messages() {

@@ -10,13 +10,16 @@ import { Client, FileDecryptor, FileEncryptor, fileInfo, userIdFromUsername } fr
 import { installFiles } from './files.js';
 import { installSession } from './session.js';
 import { makeRooms } from './rooms.js';
-import { RoomState } from './node/sealpost_wasm.js';
+// Through the namespace: a module built without the `rooms` feature
+// (`build.mjs --no-default-features`) has no RoomState, and a named import of it would
+// not even load.
+import * as glue from './node/sealpost_wasm.js';
 
 installSession(Client, userIdFromUsername);
 installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo });
 
-/** Rooms joined by a short code (docs/PROTOCOL.md 30). */
-export const { createRoom, joinRoom } = makeRooms(RoomState);
+/** Rooms joined by a short code (docs/PROTOCOL.md 30); `undefined` without the `rooms` feature. */
+export const { createRoom, joinRoom } = glue.RoomState ? makeRooms(glue.RoomState) : {};
 
 Client.prototype.messages = async function* messages() {
   for (;;) {

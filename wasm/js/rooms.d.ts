@@ -11,7 +11,7 @@ export type RoomEvent =
   | { event: "signal"; from: number; data: string }
   | { event: "rekeyed"; epoch: number }
   | { event: "refused"; from: number; reason: "UNKNOWN_SENDER" | "MISADDRESSED" | "STALE_EPOCH" | "REPLAYED" | "FORGED" | "MALFORMED" | "UNEXPECTED" }
-  | { event: "closed"; code: "ROOM_CLOSED" | "WRONG_CODE" | "ROOM_NOT_FOUND" | "ROOM_LOCKED" | "ROOM_FULL" | "RATE_LIMITED" };
+  | { event: "closed"; code: "ROOM_CLOSED" | "WRONG_CODE" | "ROOM_NOT_FOUND" | "ROOM_LOCKED" | "ROOM_FULL" | "RATE_LIMITED" | "JOIN_TIMEOUT" };
 
 export interface RoomOptions {
   onEvent?: (event: RoomEvent) => void;

@@ -22,7 +22,8 @@ const CODES = {
   too_many_rooms: 'ROOM_FULL',
   rate_limited: 'RATE_LIMITED',
   wrong_code: 'WRONG_CODE',
-  join_timeout: 'WRONG_CODE',
+  // The host did not answer in time: it says nothing about the code.
+  join_timeout: 'JOIN_TIMEOUT',
   room_closed: 'ROOM_CLOSED',
   room_idle: 'ROOM_CLOSED',
 };
@@ -225,7 +226,8 @@ export function makeRooms(RoomState) {
   /**
    * Joins the room of `code` (`4821-7kq9m2xa`). Resolves once the host admitted this
    * page; rejects with `WRONG_CODE`, `ROOM_NOT_FOUND`, `ROOM_LOCKED`, `ROOM_FULL`,
-   * `RATE_LIMITED`, `ROOM_CLOSED`, `MALFORMED` (not a code) or `NETWORK`.
+   * `RATE_LIMITED`, `ROOM_CLOSED`, `JOIN_TIMEOUT` (the host did not answer in time),
+   * `MALFORMED` (not a code) or `NETWORK`.
    */
   function joinRoom(relayUrl, code, options = {}) {
     let nameplate;

@@ -18,7 +18,7 @@ export type SealpostErrorCode =
   | "INTEGRITY_CHUNK_ADDRESS" | "INTEGRITY_CHUNK" | "INTEGRITY_EXTENDED" | "INTEGRITY_TRUNCATED"
   | "INTEGRITY_HASH"
   | "WRONG_CODE" | "NOT_IN_ROOM" | "NO_SUCH_MEMBER" | "ROOM_NOT_FOUND" | "ROOM_LOCKED"
-  | "ROOM_FULL" | "ROOM_CLOSED";
+  | "ROOM_FULL" | "ROOM_CLOSED" | "JOIN_TIMEOUT";
 
 /** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
 export interface SealpostError extends Error {
@@ -164,6 +164,9 @@ pub enum Code {
     RoomFull,
     /// The room ended: its host left.
     RoomClosed,
+    /// A room join the host did not answer in time (`--room-join-timeout-secs`): the host
+    /// is away or its page stalled, which says nothing about the code.
+    JoinTimeout,
 }
 
 impl Code {
@@ -218,6 +221,7 @@ impl Code {
             Code::RoomLocked => "ROOM_LOCKED",
             Code::RoomFull => "ROOM_FULL",
             Code::RoomClosed => "ROOM_CLOSED",
+            Code::JoinTimeout => "JOIN_TIMEOUT",
             Code::FileExpired => "FILE_EXPIRED",
             Code::Cancelled => "CANCELLED",
         }

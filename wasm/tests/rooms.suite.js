@@ -1,6 +1,7 @@
 // Rooms (PROTOCOL.md 30) through the package against a real relay: three members join
 // with the code and talk, a wrong code and a code that is no code are refused with
-// stable codes, leaving is told to the others, and the host leaving closes the room.
+// stable codes, leaving is told to the others, and the host leaving closes the room; a
+// join the host never answers (a relay stand-in) is JOIN_TIMEOUT, not a wrong code.
 import { assert, eq, throwsCode } from './harness.js';
 
 /** Resolves with the first event `pick` accepts, from events recorded into `log`. */
@@ -80,5 +81,28 @@ export function roomsSuite({ test }, sp, { relayUrl }) {
     const closed = await waitFor(logs[1], (e) => e.event === 'closed');
     eq(closed.code, 'ROOM_CLOSED');
     await throwsCode(() => sp.joinRoom(relayUrl, host.code), 'ROOM_NOT_FOUND');
+  });
+
+  test('rooms: a join the host does not answer in time is JOIN_TIMEOUT, not WRONG_CODE', async () => {
+    // The relay as docs/API.md says it ends such a join: `joining`, the joiner's SPAKE2
+    // message, then `join_timeout` in band and the close.
+    const sent = [];
+    class Relay {
+      constructor(url) {
+        this.url = url;
+        setTimeout(() => this.onmessage({ data: '{"type":"joining","member":2}' }));
+      }
+      send(text) {
+        sent.push(JSON.parse(text));
+        setTimeout(() => {
+          this.onmessage({ data: '{"type":"error","error":"join_timeout"}' });
+          this.onclose();
+        });
+      }
+      close() {}
+    }
+    const e = await throwsCode(() => sp.joinRoom(relayUrl, '4821-7kq9m2xa', { WebSocket: Relay }), 'JOIN_TIMEOUT');
+    assert(/join_timeout/.test(e.message), e.message);
+    eq(sent.map((m) => m.type), ['pake']);
   });
 }

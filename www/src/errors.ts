@@ -72,6 +72,7 @@ export const FRIENDLY: Record<SealpostErrorCode | AppCode, string> = {
   ROOM_LOCKED: 'This room took too many wrong codes and takes no one else. Ask the host for a new room.',
   ROOM_FULL: 'This room is full (8 people). Try again when someone leaves.',
   ROOM_CLOSED: 'The room ended: its host left.',
+  JOIN_TIMEOUT: 'The room’s host did not let you in in time (their device may be asleep or offline). Ask them to open Sealpost, then try again.',
 };
 
 /**
