@@ -2,7 +2,7 @@
 // talking to the Client in the crypto worker (./worker.ts). Secrets never reach this thread.
 
 import { RemoteClient, type RemotePendingLink } from 'sealpost-wasm/remote';
-import type { ContactInfo, IncomingMessage } from 'sealpost-wasm';
+import type { ContactInfo, IncomingMessage, RoomEvent } from 'sealpost-wasm';
 import type { Account, Amend, Backend, Delivery, DeviceInfo, FileProgress, GroupChange, GroupInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress, RuleInput, SendFileOptions, StoredTarget } from './types';
 import { AppError } from './types';
 import type { Ids } from './worker';
@@ -560,4 +560,24 @@ export async function forgetDevice(): Promise<void> {
     await deleteDb(historyDbName(meta.userId));
     await RemoteClient.removeAccount(await getWorker(), meta.username).catch((e) => Promise.reject(wrap(e)));
   }
+}
+
+/** One of the crypto worker's room requests (./roomhost.ts), logged in or not. */
+export async function roomCall<T>(method: string, ...args: unknown[]): Promise<T> {
+  try {
+    return await RemoteClient.call<T>(await getWorker(), method, ...args);
+  } catch (e) {
+    throw wrap(e);
+  }
+}
+
+/** Hands `f` the worker's room events until the returned function is called. */
+export async function onRoomEvent(f: (e: RoomEvent) => void): Promise<() => void> {
+  const w = await getWorker();
+  const listen = (ev: MessageEvent) => {
+    const e = (ev.data as { roomEvent?: RoomEvent } | null)?.roomEvent;
+    if (e) f(e);
+  };
+  w.addEventListener('message', listen);
+  return () => w.removeEventListener('message', listen);
 }

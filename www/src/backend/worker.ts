@@ -1,11 +1,12 @@
 /// <reference lib="webworker" />
 // The crypto worker: the package's own worker (`serveClient` from sealpost-wasm/worker,
 // which hosts the `Client` for the page's `RemoteClient`), fed hash-checked wasm, plus
-// one app request (`ids`, through `RemoteClient.call`).
+// the app's own requests through `RemoteClient.call`: `ids`, and rooms (./roomhost.ts).
 
 import { serveClient } from 'sealpost-wasm/worker';
 import { normalizeUsername, userIdFromUsername } from 'sealpost-wasm';
 import wasmUrl from 'sealpost-wasm/sealpost_wasm_bg.wasm?url';
+import { roomMethods } from './roomhost';
 
 // Filled in by scripts/postbuild.mjs: the SHA-256 of the built wasm module.
 const WASM_SHA256 = '__SEALPOST_WASM_SHA256__';
@@ -36,6 +37,7 @@ serveClient({
       const name = normalizeUsername(username);
       return { username: name, userId: userIdFromUsername(name) };
     },
+    ...roomMethods,
   },
 });
 

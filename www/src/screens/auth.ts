@@ -9,11 +9,12 @@ import { drawQr } from '../qr';
 import { hasPasskey, unlockWithPasskey } from '../passkey';
 import { resumeSession } from '../session';
 import { passwordStrength } from '../strength';
-import { setScreen, timeEl, toast } from '../ui';
+import { setScreen, timeEl, toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
 import { enter, showElsewhere, takeOver, takeOverRequested } from './shell';
 import { showRestore } from './transfer';
+import { isRoomLink, showRooms } from '../rooms';
 
 function progressView() {
   const bar = h('progress', { max: 1, value: 0, 'aria-label': 'Progress' });
@@ -45,8 +46,10 @@ export async function showAuth(initial: 'register' | 'login' = 'register') {
       takeOver(); // done
       return enter(acct, { resumed: true });
     }
-    return showUnlock(stored);
+    // A room link needs no account: straight to its join form.
+    return isRoomLink() ? roomsHere() : showUnlock(stored);
   }
+  if (isRoomLink()) return roomsHere();
   let mode = initial;
   const user = h('input#username', { name: 'username', autocomplete: 'username', required: true, minLength: 3, maxLength: 32, pattern: '[A-Za-z0-9._\\-]{3,32}', autocapitalize: 'none', spellcheck: false });
   const pass = h('input#password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minLength: 8, 'aria-describedby': 'pw-strength' });
@@ -105,6 +108,7 @@ export async function showAuth(initial: 'register' | 'login' = 'register') {
   tabLog.onclick = () => ((mode = 'login'), render());
   const linkBtn = h('button.link', { type: 'button', 'data-testid': 'link-from-device', onclick: () => showLinkNew() }, 'Link from another device');
   const restoreBtn = h('button.link', { type: 'button', 'data-testid': 'restore-from-file', onclick: () => showRestore(defaultDeviceName(), () => void showAuth('login')) }, 'Restore from an export file');
+  const roomsBtn = h('button.link', { type: 'button', 'data-testid': 'rooms-no-account', onclick: roomsHere }, 'Join or start a room (no account needed)');
   const form = authForm(
     'auth-title',
     err,
@@ -153,11 +157,21 @@ export async function showAuth(initial: 'register' | 'login' = 'register') {
     panel,
     linkBtn,
     restoreBtn,
+    roomsBtn,
   );
   render();
   setScreen('auth', h('main.center', null, form));
   user.focus();
 }
+
+/** Rooms before any account is open, in the log-in card; "Back" returns here. */
+function roomsHere() {
+  void showRooms({ mount: (el) => setScreen('auth', h('main.center', null, h('div.card', null, el))), heading: 'h1', back: () => void showAuth() });
+}
+// A room link opened in this tab before any account is open (the shell routes it after).
+addEventListener('hashchange', () => {
+  if (!ui.model && isRoomLink()) roomsHere();
+});
 
 /** The account is full (8 devices): pick one to remove with the password, then `retry`. */
 async function offerRemoval(username: string, password: string, box: HTMLElement, retry: () => void) {
@@ -341,6 +355,7 @@ function showUnlock(username: string) {
       },
       'Use another account',
     ),
+    h('button.link', { type: 'button', 'data-testid': 'rooms-no-account', onclick: roomsHere }, 'Join or start a room without unlocking'),
   );
   setScreen('auth', h('main.center', null, form));
   pass.focus();

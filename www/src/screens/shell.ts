@@ -20,6 +20,7 @@ import { displayName } from '../records';
 import { showDevices } from './devices';
 import { leaveGroupScreen, showGroup, showGroupMembers, showNewGroup } from './groupchat';
 import { closeOpened } from './files';
+import { isRoomLink, showRooms } from '../rooms';
 
 /**
  * Opens the main screen on `acct`. `history`: what a device link (or, `from: 'file'`, an
@@ -239,7 +240,8 @@ function renderShell() {
   // Markers that belong to no conversation (the sender is unknown): listed here until dismissed.
   noticeEl = h('div.banner.info.loose-notices', { role: 'status', hidden: true, 'data-testid': 'loose-notices' });
   const newGroup = h('a.button.new-group', { href: '#/new-group', 'data-testid': 'new-group' }, 'New group');
-  const side = h('nav.side', { 'aria-label': 'Chats' }, form, newGroup, searchBox(renderList), storageBanner, noticeEl, viewSwitch(renderList), h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
+  const rooms = h('a.button.new-group', { href: '#/room', 'data-testid': 'rooms' }, 'Rooms');
+  const side = h('nav.side', { 'aria-label': 'Chats' }, form, h('div.row.side-actions', null, newGroup, rooms), searchBox(renderList), storageBanner, noticeEl, viewSwitch(renderList), h('h2.sr-only', { tabIndex: -1 }, 'Conversations'), listEl);
   // Screen readers hear incoming messages (in any conversation) here, and only those.
   const announcer = h('div.sr-only', { role: 'status', 'data-testid': 'announcer' });
   const heard: string[] = [];
@@ -363,6 +365,12 @@ export function route() {
   } else if (hash === '#/new-group') {
     app.dataset.view = 'pane';
     showNewGroup();
+  } else if (hash === '#/room' || isRoomLink()) {
+    app.dataset.view = 'pane';
+    ui.chatState = null;
+    // Not over another screen the user went to while a join was under way.
+    const mount = (el: HTMLElement) => location.hash === '#/room' && (ui.paneEl.replaceChildren(el), focusHeading(ui.paneEl));
+    void showRooms({ mount, heading: 'h2', name: ui.model.account.username }, '#/room');
   } else if (hash === '#/account') {
     app.dataset.view = 'pane';
     showAccount();
