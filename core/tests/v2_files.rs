@@ -100,6 +100,31 @@ fn debug_output_holds_no_key_and_no_name() {
     assert!(!text.contains(&key_hex));
 }
 
+#[test]
+fn a_resumable_encryptor_seals_the_same_file_into_the_same_chunks() {
+    let key = [7u8; 32];
+    let data = pattern(20_000); // 4 KiB chunks: 5
+    let start = |n| Encryptor::resumable(key, n).unwrap();
+    let (m1, c1) = encrypt_with(start(20_000), &mut rng(5), &data, 3000, info());
+    // Another run (another page, other piece sizes, another random source): the same.
+    let (m2, c2) = encrypt_with(start(20_000), &mut rng(6), &data, 777, info());
+    assert_eq!(c1, c2);
+    assert_eq!(*m1.to_bytes().unwrap(), *m2.to_bytes().unwrap());
+    assert_eq!(file_key(&m1), key);
+    assert_eq!(decrypt(&m1, &c1).unwrap(), data);
+    // Another file of the same size under the same key: the chunks before the first
+    // changed byte are the same, every one from it on has another nonce (no nonce ever
+    // seals two plaintexts under one key).
+    let mut other = data.clone();
+    other[9_000] ^= 1; // in chunk 2
+    let (m3, c3) = encrypt_with(start(20_000), &mut rng(5), &other, 3000, info());
+    assert_eq!(c3[..2], c1[..2]);
+    for i in 2..5 {
+        assert_ne!(c3[i][..12], c1[i][..12], "chunk {i} has its own nonce");
+    }
+    assert_eq!(decrypt(&m3, &c3).unwrap(), other);
+}
+
 proptest::proptest! {
     /// Any size and any way of cutting the input into pieces gives the same file back.
     #[test]

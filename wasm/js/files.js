@@ -162,17 +162,19 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
     if (typeof size !== 'number') throw fail('INVALID_ARGUMENT', 'options.size is needed for a stream');
     const { maxFileBytes } = await persist(() => this.fileLimits(), signal);
     if (!(size >= 0 && size <= maxFileBytes)) throw fail('FILE_TOO_LARGE', `the relay takes files up to ${maxFileBytes} bytes`);
-    let enc = new FileEncryptor(size);
+    // With `fileKey` the same file seals into the same chunks (PROTOCOL.md 26.6): with
+    // `resume`, each is first looked for on the relay (HEAD) and uploaded only if absent.
+    let enc = new FileEncryptor(size, options.fileKey);
     let done = 0;
     const progress = (waiting) => onProgress?.({ done, total: size, waiting });
     // A failed chunk stops the others under way.
     const stop = new AbortController();
     const halt = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     // One chunk (`bytes`: the file bytes it carries): PUT until the relay has it. After
-    // a failed attempt HEAD first: a PUT whose answer was lost may have landed (and a
-    // resumed upload skips what is there).
+    // a failed attempt (and when resuming) HEAD first: a PUT whose answer was lost may
+    // have landed, and a resumed upload skips what is there.
     const upload = async (chunk, bytes) => {
-      let retry = false;
+      let retry = !!options.resume;
       let renewed = false;
       await persist(async () => {
         const token = await uploadToken(this, halt);

@@ -34,6 +34,14 @@ export interface SendFileOptions {
   onProgress?: (p: FileProgress) => void;
   /** Cancels the transfer: it rejects with `CANCELLED`. */
   signal?: AbortSignal;
+  /**
+   * 32 random bytes to encrypt the file under (default: a fresh key). Secret, like the
+   * manifest. Kept by the app while the upload is under way, the same key and file give
+   * the same chunks: after the page closed mid-upload, upload again with it and `resume`.
+   */
+  fileKey?: Uint8Array;
+  /** Looks for each chunk on the relay first (HEAD) and uploads only those it lacks. */
+  resume?: boolean;
   /** `sendFile`: the message it replies to (msg id); see `SendOptions.replyTo`. */
   replyTo?: string;
   /** `sendFile`: the conversation's disappearing time (seconds); see `SendOptions.expiresIn`. */

@@ -98,7 +98,7 @@ async function main() {
   const rinfo: AttachmentInfo = await rc.fileInfo(rsent.manifest);
   const reply = await c.sendFile('bob', new Blob([]), { replyTo: 'ab'.repeat(16), expiresIn: 30 });
   const grp: { manifest: Uint8Array; messageId: string } = await rc.sendFileToGroup('cd'.repeat(16), new Blob([]), { onProgress: (p) => console.log(p.done) });
-  const ggrp = await c.sendFileToGroup('cd'.repeat(16), new Blob([]));
+  const ggrp = await c.sendFileToGroup('cd'.repeat(16), new Blob([]), { fileKey: new Uint8Array(32), resume: true });
   c.onMessage(async (m) => {
     if (m.kind === 'file') console.log(fileInfo(m.manifest!).name, await c.openAttachment(m));
   });

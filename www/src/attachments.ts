@@ -2,7 +2,8 @@
 // sendFile in the worker, then its manifest as the message: to a contact, as a reply
 // and with the conversation's disappearing time when those apply, or to a group with
 // sendFileToGroup), its progress, retrying a failed upload (with the file this tab still
-// has, or the one the user picks again after a reload), and a received manifest as a
+// has, or the one the user picks again after a reload: under the key kept in the sealed
+// record, so only the chunks the relay lacks go up), and a received manifest as a
 // message. The manifest (base64 in the sealed record) is the key to the file: it never
 // leaves the sealed history. Showing files is screens/files.ts.
 
@@ -38,7 +39,7 @@ export interface FileSink {
 }
 
 /** What the user sees on a file message whose bytes went with a closed or reloaded tab. */
-export const INTERRUPTED = 'The upload was interrupted when the page closed: Retry, and choose the file again.';
+export const INTERRUPTED = 'The upload was interrupted when the page closed: Retry, and choose the file again to go on from where it stopped.';
 
 export class Attachments {
   /** Files being sent from this tab, by message id (a failed upload is retried from here). */
@@ -52,7 +53,8 @@ export class Attachments {
 
   /** A new outgoing file message (not shown yet); this tab keeps `file` until it is sent. */
   newMsg(peer: string, file: Blob, meta: FileMeta): Msg {
-    const ref: FileRef = { name: meta.name, type: meta.mediaType, size: file.size, durationMs: meta.durationMs };
+    const key = b64(crypto.getRandomValues(new Uint8Array(32)));
+    const ref: FileRef = { name: meta.name, type: meta.mediaType, size: file.size, durationMs: meta.durationMs, key };
     if (meta.thumbnail) Object.assign(ref, { thumb: b64(meta.thumbnail.bytes), thumbType: meta.thumbnail.mediaType });
     const m: Msg = { id: randomId(), peer, dir: 'out', text: meta.name, at: Date.now(), state: 'sending', file: ref };
     this.blobs.set(m.id, file);
@@ -88,8 +90,11 @@ export class Attachments {
     };
   }
 
-  /** Uploads `m`'s file and sends it through `sink`; a failure is shown on `m` (Retry). */
-  async upload(m: Msg, sink: FileSink) {
+  /**
+   * Uploads `m`'s file and sends it through `sink`; a failure is shown on `m` (Retry).
+   * `resume`: a retry, which uploads only the chunks the relay does not have yet.
+   */
+  async upload(m: Msg, sink: FileSink, resume = false) {
     this.sinks.set(m.id, sink);
     const file = this.blobs.get(m.id)!;
     const f = m.file!;
@@ -100,12 +105,15 @@ export class Attachments {
         mediaType: f.type,
         thumbnail,
         durationMs: f.durationMs,
+        fileKey: f.key ? unb64(f.key) : undefined,
+        resume,
         onProgress: (p) => {
           this.progress.set(m.id, p);
           sink.changed(m);
         },
       });
       f.manifest = b64(r.manifest);
+      delete f.key; // in the manifest now
       m.state = 'relay';
       delete m.error;
       sink.sent(m, r);
@@ -135,9 +143,10 @@ export class Attachments {
   }
 
   /**
-   * Uploads a failed file again: with the bytes this tab kept, or with `file`, the one the
-   * user picked again after a reload (its size must be the message's; a network loss
-   * meanwhile resumes by itself). `sink`: where it goes when this tab did not send it
+   * Uploads a failed file again, from where it stopped: with the bytes this tab kept, or
+   * with `file`, the one the user picked again after a reload (its size must be the
+   * message's; another file of that size shares only the chunks before its first
+   * different byte, and gets its own nonces from there on). `sink`: where it goes when this tab did not send it
    * (after a reload); a file message to a contact by default.
    */
   async retry(m: Msg, file?: Blob, sink?: FileSink) {
@@ -151,7 +160,7 @@ export class Attachments {
     delete m.error;
     const to = this.sinks.get(m.id) ?? sink ?? this.contactSink(m);
     to.changed(m);
-    await this.upload(m, to);
+    await this.upload(m, to, true);
   }
 
   /** A message left this device (deleted, or it disappeared): forget its bytes. */

@@ -103,6 +103,12 @@ export interface FileRef {
   size: number;
   /** The package's manifest (base64): the key to fetch and open the file. Secret. */
   manifest?: string;
+  /**
+   * Outgoing, until sent: the key the file is encrypted under (base64). Secret. Kept so
+   * that an upload cut off by a reload starts again where it was (the same file under
+   * the same key seals into the same chunks); the manifest holds it once sent.
+   */
+  key?: string;
   /** Images: the preview (base64) and its type. */
   thumb?: string;
   thumbType?: string;

@@ -21,7 +21,18 @@ pub fn encrypt(
     piece: usize,
     info: FileInfo,
 ) -> (Manifest, Vec<Vec<u8>>) {
-    let mut enc = Encryptor::new(rng, data.len() as u64).unwrap();
+    let enc = Encryptor::new(rng, data.len() as u64).unwrap();
+    encrypt_with(enc, rng, data, piece, info)
+}
+
+/// Encrypts `data` in pieces of `piece` bytes with `enc` (made for `data.len()` bytes).
+pub fn encrypt_with(
+    mut enc: Encryptor,
+    rng: &mut ChaCha20Rng,
+    data: &[u8],
+    piece: usize,
+    info: FileInfo,
+) -> (Manifest, Vec<Vec<u8>>) {
     let mut chunks = Vec::new();
     for mut rest in data.chunks(piece) {
         while !rest.is_empty() {

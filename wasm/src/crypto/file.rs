@@ -35,11 +35,24 @@ pub struct FileEncryptor {
 
 #[wasm_bindgen]
 impl FileEncryptor {
-    /// Starts a file of exactly `size` bytes (a u32: files are at most 2^30 bytes).
-    /// Throws `FILE_TOO_LARGE` above 2^30.
+    /// Starts a file of exactly `size` bytes (a u32: files are at most 2^30 bytes) under
+    /// a fresh key, or under `key` (32 random bytes the caller keeps secret): then the
+    /// same file gives the same chunks, so an upload can start again after its page
+    /// closed and skip what the relay has (PROTOCOL.md 26.6). Throws `FILE_TOO_LARGE`
+    /// above 2^30, `INVALID_ARGUMENT` for a key that is not 32 bytes.
     #[wasm_bindgen(constructor)]
-    pub fn new(size: u32) -> Result<FileEncryptor, JsValue> {
-        let inner = Encryptor::new(&mut rng(), u64::from(size)).map_err(file_error)?;
+    pub fn new(size: u32, key: Option<Vec<u8>>) -> Result<FileEncryptor, JsValue> {
+        let size = u64::from(size);
+        let inner = match key {
+            None => Encryptor::new(&mut rng(), size),
+            Some(k) => {
+                let k = zeroize::Zeroizing::new(k);
+                let k = <[u8; 32]>::try_from(k.as_slice())
+                    .map_err(|_| crate::error::invalid("a file key is 32 bytes"))?;
+                Encryptor::resumable(k, size)
+            }
+        }
+        .map_err(file_error)?;
         Ok(FileEncryptor { inner })
     }
 

@@ -210,6 +210,10 @@ export interface SendFileOptions {
   durationMs?: number;
   onProgress(p: FileProgress): void;
   signal?: AbortSignal;
+  /** The key to encrypt under (32 bytes): the same file gives the same chunks. */
+  fileKey?: Uint8Array;
+  /** Uploads only the chunks the relay lacks (a retry with the same `fileKey`). */
+  resume?: boolean;
   /** 1:1 only: the message it replies to, and the conversation's disappearing time. */
   replyTo?: string;
   expiresIn?: number;

@@ -8,7 +8,6 @@
 
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
-use rand_core::CryptoRng;
 
 use crate::primitives::{NONCE_LEN, TAG_LEN};
 
@@ -24,21 +23,21 @@ fn aad(index: u32, last: bool) -> [u8; 27] {
     out
 }
 
-/// Seals `chunk` in place: on entry `chunk[12..len-16]` is the padded plaintext; on return
-/// `chunk` is the whole chunk. `None` if `chunk` is shorter than nonce and tag or
-/// AES-GCM refuses.
-pub(super) fn seal<R: CryptoRng + ?Sized>(
-    rng: &mut R,
+/// Seals `chunk` in place under `nonce`: on entry `chunk[12..len-16]` is the padded
+/// plaintext; on return `chunk` is the whole chunk. `None` if `chunk` is shorter than
+/// nonce and tag or AES-GCM refuses.
+pub(super) fn seal(
+    nonce: &[u8; NONCE_LEN],
     key: &[u8; 32],
     index: u32,
     last: bool,
     chunk: &mut [u8],
 ) -> Option<()> {
-    let (nonce, rest) = chunk.split_at_mut_checked(NONCE_LEN)?;
+    let (head, rest) = chunk.split_at_mut_checked(NONCE_LEN)?;
     let body_len = rest.len().checked_sub(TAG_LEN)?;
     let (body, tag) = rest.split_at_mut(body_len);
-    rng.fill_bytes(nonce);
-    let nonce = Nonce::try_from(&*nonce).ok()?;
+    head.copy_from_slice(nonce);
+    let nonce = Nonce::from(*nonce);
     let computed = Aes256Gcm::new(key.into())
         .encrypt_inout_detached(&nonce, &aad(index, last), body.into())
         .ok()?;

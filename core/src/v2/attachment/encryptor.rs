@@ -15,6 +15,10 @@
 //! while let Some(chunk) = enc.next_chunk(rng)? { upload(...) }   // the last chunk
 //! let manifest = enc.finish(info)?;
 //! ```
+//!
+//! [`Encryptor::resumable`] seals the same file under the same key into the same chunks
+//! (nonces derived from the key and the file's bytes, 26.6), so an upload cut off with
+//! the page that made it can start again and skip the chunks the relay has.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -29,11 +33,17 @@ use super::error::FileError;
 use super::info::FileInfo;
 use super::layout::{CHUNK_OVERHEAD, Layout};
 use super::manifest::Manifest;
-use crate::primitives::{Key, NONCE_LEN, random_key};
+use crate::primitives::{Key, NONCE_LEN, hmac, random_key};
 
-/// Encrypts one file under a fresh random key.
+/// Domain separation of the nonce key and of each derived nonce (PROTOCOL.md 26.6).
+const NONCE_KEY_LABEL: &[u8] = b"sealpost/v2/file-nonce-key";
+const NONCE_LABEL: &[u8; 22] = b"sealpost/v2/file-nonce";
+
+/// Encrypts one file under a fresh random key (or a given one, [`Encryptor::resumable`]).
 pub struct Encryptor {
     key: Key,
+    /// Set by [`Encryptor::resumable`]: chunk nonces are derived with it; random otherwise.
+    nonce_key: Option<Key>,
     size: u64,
     layout: Layout,
     written: u64,
@@ -84,10 +94,26 @@ impl Encryptor {
     /// Starts a file of exactly `size` bytes with a fresh key;
     /// [`FileError::TooLarge`] above [`super::MAX_FILE_LEN`].
     pub fn new<R: CryptoRng + ?Sized>(rng: &mut R, size: u64) -> Result<Self, FileError> {
+        Self::start(random_key(rng), None, size)
+    }
+
+    /// Starts a file of exactly `size` bytes under `key` (a fresh random key the caller
+    /// keeps, secret like the manifest), with each chunk's nonce derived from the key, the
+    /// chunk's index and the SHA-256 of the file up to the chunk's end (PROTOCOL.md
+    /// 26.6): the same bytes under the same key give the same chunks and addresses, so an
+    /// upload started again after its page closed skips what the relay has; other bytes
+    /// give other nonces, never one nonce for two plaintexts.
+    pub fn resumable(key: [u8; 32], size: u64) -> Result<Self, FileError> {
+        let nonce_key = hmac(&key, NONCE_KEY_LABEL).map_err(|_| FileError::Crypto)?;
+        Self::start(Key::new(key), Some(nonce_key), size)
+    }
+
+    fn start(key: Key, nonce_key: Option<Key>, size: u64) -> Result<Self, FileError> {
         let layout = Layout::for_size(size)?;
         let count = usize::try_from(layout.chunk_count()).map_err(|_| FileError::TooLarge)?;
         Ok(Self {
-            key: random_key(rng),
+            key,
+            nonce_key,
             size,
             layout,
             written: 0,
@@ -148,7 +174,24 @@ impl Encryptor {
         if let Some(padding) = self.buffer.get_mut(pad_start..pad_end) {
             padding.fill(0);
         }
-        chunk::seal(rng, &self.key, index, last, &mut self.buffer).ok_or(FileError::Crypto)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        match &self.nonce_key {
+            Some(k) => {
+                // HMAC(nonce_key, label || u32(index) || u8(last) || SHA-256(file bytes so far)).
+                let mut input = [0u8; 59];
+                let (label, rest) = input.split_at_mut(NONCE_LABEL.len());
+                let (i, rest) = rest.split_at_mut(4);
+                let (flag, prefix) = rest.split_at_mut(1);
+                label.copy_from_slice(NONCE_LABEL);
+                i.copy_from_slice(&index.to_be_bytes());
+                flag.copy_from_slice(&[u8::from(last)]);
+                prefix.copy_from_slice(&self.hasher.clone().finalize());
+                let mac = hmac(k, &input).map_err(|_| FileError::Crypto)?;
+                nonce.copy_from_slice(mac.get(..NONCE_LEN).ok_or(FileError::Crypto)?);
+            }
+            None => rng.fill_bytes(&mut nonce),
+        }
+        chunk::seal(&nonce, &self.key, index, last, &mut self.buffer).ok_or(FileError::Crypto)?;
         let address: [u8; 32] = Sha256::digest(self.buffer.as_slice()).into();
         self.addresses.push(address);
         self.index += 1;
