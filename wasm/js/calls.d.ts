@@ -17,11 +17,20 @@ export interface CallUpdate {
    * how many seconds it was connected. */
   reason?: CallEndCode;
   duration?: number;
+  /** Ended: this page could not get the microphone (then `reason` is `CALL_FAILED`). */
+  error?: CallErrorCode;
 }
 
+/** What this page adds to the engine's codes: `call()` rejects with it when the
+ * microphone is refused, and an accepted call that could not get one ends with it as
+ * `error`. */
+export type CallErrorCode = "CALL_NO_MICROPHONE";
+
 export interface CallOptions {
-  /** STUN/TURN servers (none needed on one network); see `Client.iceServers`. */
-  iceServers?: RTCIceServer[];
+  /** STUN/TURN servers (none needed on one network); see `Client.iceServers`. A function
+   * is asked for each connection (the relay's TURN credentials expire); if it fails, the
+   * call goes on without servers. */
+  iceServers?: RTCIceServer[] | (() => RTCIceServer[] | Promise<RTCIceServer[]>);
   /** The microphone (default `navigator.mediaDevices.getUserMedia({ audio: true })`). */
   getMedia?: () => Promise<MediaStream>;
   /** Tests only: rewrites this page's SDP after its fingerprint was taken. */
@@ -38,7 +47,8 @@ export interface Calls {
   decline(call: string): Promise<void>;
   /** Ends a call (the current one by default). */
   hangUp(call?: string): Promise<void>;
-  /** Mutes or unmutes the microphone; returns the new state. */
+  /** Mutes or unmutes the microphone (also of calls to come, until unmuted); returns the
+   * new state. */
   mute(on?: boolean): boolean;
   readonly muted: boolean;
   onCall(listener: (update: CallUpdate) => void): void;

@@ -15,8 +15,10 @@ const randomId = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) =
  *
  * @param {object} client
  * @param {object} [options]
- * @param {RTCIceServer[]} [options.iceServers] STUN/TURN servers (none needed on a LAN;
- *   `client.iceServers()` gives the relay's)
+ * @param {RTCIceServer[] | (() => RTCIceServer[] | Promise<RTCIceServer[]>)} [options.iceServers]
+ *   STUN/TURN servers (none needed on a LAN; `client.iceServers()` gives the relay's). A
+ *   function is asked for each connection: the relay's TURN credentials expire (an hour by
+ *   default) and a page stays open longer; if it fails the call goes on without servers.
  * @param {() => Promise<MediaStream>} [options.getMedia] the microphone (default
  *   `getUserMedia({ audio: true })`)
  * @param {(sdp: string, kind: string) => string} [options.tamperSdp] tests only
@@ -35,10 +37,26 @@ export function attachCalls(client, options = {}) {
   };
   const microphone = async (c) => {
     if (!c.stream) {
-      c.stream = spare ?? await (options.getMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true })))();
+      try {
+        c.stream = spare ?? await (options.getMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true })))();
+      } catch (err) {
+        // Remembered for the call's end (`error`): the engine only hears that it failed.
+        c.noMicrophone = true;
+        throw err;
+      }
       spare = null;
+      for (const t of c.stream.getAudioTracks()) t.enabled = !api.muted;
     }
     return c.stream;
+  };
+  const iceServers = async () => {
+    const s = options.iceServers;
+    if (typeof s !== 'function') return s ?? [];
+    try {
+      return await s();
+    } catch {
+      return []; // enough on one network; across NATs the call then fails as any other
+    }
   };
   const release = (c, keep) => {
     clearTimeout(c.timer);
@@ -49,9 +67,21 @@ export function attachCalls(client, options = {}) {
     calls.delete(c.id);
   };
 
+  /** Reports the certificate the other side presented; a connection that shows none (seen
+   * once in the package's tests, right at "connected") is asked again for a second, then
+   * fails: a call whose certificate cannot be checked never counts as connected. */
+  async function opened(c, pc) {
+    for (let i = 0; i < 20 && pc.connectionState === 'connected'; i++) {
+      const seen = await remoteFingerprint((pc.getReceivers()[0] ?? pc.getSenders()[0])?.transport);
+      if (seen) return tell({ type: 'callOpened', call: c.id, fingerprint: seen });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return tell({ type: 'callFailed', call: c.id });
+  }
+
   async function connection(c) {
     const { certificate, fp } = await freshCertificate();
-    const pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [], certificates: [certificate] });
+    const pc = new RTCPeerConnection({ iceServers: await iceServers(), certificates: [certificate] });
     c.pc = pc;
     c.fp = fp;
     for (const t of (await microphone(c)).getAudioTracks()) pc.addTrack(t, c.stream);
@@ -60,13 +90,12 @@ export function attachCalls(client, options = {}) {
       c.audio.srcObject = e.streams[0] ?? new MediaStream([e.track]);
       c.audio.play().catch(() => {});
     };
-    pc.onconnectionstatechange = async () => {
+    pc.onconnectionstatechange = () => {
       if (pc.connectionState === 'connected' && !c.opened) {
         c.opened = true;
-        const seen = await remoteFingerprint(pc.getSenders()[0]?.transport);
-        await tell({ type: 'callOpened', call: c.id, fingerprint: seen });
+        opened(c, pc).catch(() => {});
       } else if (pc.connectionState === 'failed') {
-        await tell({ type: 'callFailed', call: c.id });
+        tell({ type: 'callFailed', call: c.id }).catch(() => {});
       }
     };
     return pc;
@@ -89,7 +118,8 @@ export function attachCalls(client, options = {}) {
       }
       emit({ call: e.call, user: e.user, username: e.username, outgoing: e.outgoing, state: e.state,
         ...(e.until !== undefined && { until: e.until }),
-        ...(e.reason !== undefined && { reason: e.reason, duration: e.duration }) });
+        ...(e.reason !== undefined && { reason: e.reason, duration: e.duration }),
+        ...(e.state === 'ended' && c.noMicrophone && { error: 'CALL_NO_MICROPHONE' }) });
     } else if (e.type === 'callMedia') {
       const c = entry(e.call);
       try {
@@ -114,7 +144,7 @@ export function attachCalls(client, options = {}) {
   });
 
   const current = () => [...calls.values()].find((c) => c.state && c.state !== 'ended');
-  return {
+  const api = {
     /** Calls a contact (looked up before): asks for the microphone first, then rings
      * every device of the contact. Resolves to the call id; rejects with code
      * `CALL_NO_MICROPHONE` if the microphone is refused (nothing rings then). */
@@ -136,7 +166,8 @@ export function attachCalls(client, options = {}) {
     decline(call) { return tell({ type: 'callDecline', call }); },
     /** Ends a call (the current one by default); a caller's before an answer cancels it. */
     hangUp(call = current()?.id) { return call ? tell({ type: 'callHangUp', call }) : Promise.resolve(); },
-    /** Mutes (or unmutes) this side's microphone in every call; returns the new state. */
+    /** Mutes (or unmutes) this side's microphone in every call, and in calls to come
+     * until unmuted; returns the new state. */
     mute(on = true) {
       this.muted = on;
       for (const c of calls.values()) for (const t of c.stream?.getAudioTracks() ?? []) t.enabled = !on;
@@ -159,4 +190,5 @@ export function attachCalls(client, options = {}) {
     /** When the current call connected (ms since the epoch), for a running duration. */
     connectedAt(call = current()?.id) { return calls.get(call)?.connectedAt; },
   };
+  return api;
 }

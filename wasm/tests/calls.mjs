@@ -3,8 +3,10 @@
 // --use-fake-ui-for-media-stream): two pages, each its own account hosting its client's
 // calls (attachCalls). A call connects and audio bytes flow both ways (getStats); a
 // hang-up on either side ends it on both; a declined call; a call the caller gives up is
-// a missed call; an accept whose SDP fingerprint was swapped after sealing fails the call
-// on both sides with CALL_FINGERPRINT_MISMATCH and never connects.
+// a missed call; a callee without a microphone fails the call and says so, a caller
+// without one rings nobody; a mute carries over to the next call; an accept whose SDP
+// fingerprint was swapped after sealing fails the call on both sides with
+// CALL_FINGERPRINT_MISMATCH and never connects.
 
 import { pair } from './direct.mjs';
 
@@ -80,6 +82,43 @@ export async function callsSuite({ open, relayUrl, step, check, tag }) {
     await ended(b, id);
     check((await states(b, id)).at(-1) === 'CALL_MISSED', JSON.stringify(await states(b, id)));
     check((await states(a, id)).at(-1) === 'CALL_HUNG_UP', JSON.stringify(await states(a, id)));
+  });
+
+  await step('calls: a callee without a microphone fails the call on both sides and says why; servers are asked per connection', async () => {
+    const asked = await Promise.all([a, b].map((p) => p.evaluate(() => window.iceAsked)));
+    // Two connected calls so far: each side made one connection per call.
+    check(asked.every((n) => n === 2), `iceServers asked ${asked}`);
+    await b.evaluate(() => (window.noMicrophone = true));
+    const id = await a.evaluate((to) => window.calls.call(to), B);
+    await until(b, (id) => window.updates.some((u) => u.call === id && u.state === 'ringing'), id);
+    await b.evaluate((id) => window.calls.accept(id), id);
+    await ended(a, id);
+    await ended(b, id);
+    const last = (p) => p.evaluate((id) => window.updates.filter((u) => u.call === id).at(-1), id);
+    const [ea, eb] = [await last(a), await last(b)];
+    check(eb.reason === 'CALL_FAILED' && eb.error === 'CALL_NO_MICROPHONE', JSON.stringify(eb));
+    // The callee's failure reaches the caller as its hang-up (PROTOCOL.md 18.10).
+    check(ea.reason === 'CALL_HUNG_UP' && ea.error === undefined, JSON.stringify(ea));
+    await b.evaluate(() => (window.noMicrophone = false));
+    // Refused on the caller's side: call() rejects and nothing rings.
+    const rung = await b.evaluate(() => window.updates.length);
+    await a.evaluate(() => (window.noMicrophone = true));
+    const code = await a.evaluate((to) => window.calls.call(to).then(() => 'rang', (e) => e.code), B);
+    await a.evaluate(() => (window.noMicrophone = false));
+    check(code === 'CALL_NO_MICROPHONE', `caller without a microphone: ${code}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    check(await b.evaluate(() => window.updates.length) === rung, 'nothing rang');
+  });
+
+  await step('calls: muted before a call, the next call starts muted', async () => {
+    await a.evaluate(() => window.calls.mute(true));
+    const id = await connect(a, b, B);
+    const enabled = await a.evaluate(() => window.peerConnections.at(-1).getSenders().map((s) => s.track?.enabled));
+    check(JSON.stringify(enabled) === '[false]', `caller's track enabled: ${enabled}`);
+    await a.evaluate(() => window.calls.mute(false));
+    check(await a.evaluate(() => window.peerConnections.at(-1).getSenders()[0].track.enabled), 'unmuted');
+    await a.evaluate(() => window.calls.hangUp());
+    await ended(b, id);
   });
 
   await step('calls: an accept whose SDP fingerprint was swapped fails the call on both sides, never connected', async () => {

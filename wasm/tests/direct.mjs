@@ -9,7 +9,8 @@ const PASSWORD = 'correct horse battery staple';
 /**
  * Two pages with a registered account each, engaged contacts of each other. Options per
  * page: `tamper` rewrites its SDP's fingerprint; `calls` also hosts calls (`window.calls`,
- * every update in `window.updates`).
+ * every update in `window.updates`, `window.iceAsked` connections made, no microphone
+ * while `window.noMicrophone`).
  */
 export async function pair(open, relayUrl, names, options = [{}, {}]) {
   const pages = [await open(), await open()];
@@ -34,7 +35,14 @@ export async function pair(open, relayUrl, names, options = [{}, {}]) {
       attachDirect(c, { tamperSdp: options.calls ? undefined : tamperSdp });
       if (options.calls) {
         window.updates = [];
-        window.calls = attachCalls(c, { tamperSdp });
+        // The servers as a function (asked per connection, counted), and a microphone a
+        // test can take away (window.noMicrophone).
+        window.iceAsked = 0;
+        window.calls = attachCalls(c, {
+          tamperSdp,
+          iceServers: async () => (window.iceAsked++, []),
+          getMedia: () => window.noMicrophone ? Promise.reject(new DOMException('refused', 'NotAllowedError')) : navigator.mediaDevices.getUserMedia({ audio: true }),
+        });
         window.calls.onCall((u) => window.updates.push(u));
       }
       return { userId: c.userId };

@@ -21,7 +21,9 @@ async function main() {
   host.close();
   // Voice calls: the page hosts the microphone and the peer connection.
   const calls = attachCalls(c, { iceServers: await c.iceServers() });
-  calls.onCall((u: CallUpdate) => console.log(u.call, u.state, u.reason === 'CALL_MISSED', u.duration));
+  calls.onCall((u: CallUpdate) => console.log(u.call, u.state, u.reason === 'CALL_MISSED', u.duration, u.error === 'CALL_NO_MICROPHONE'));
+  // Servers asked per connection (TURN credentials expire).
+  attachCalls(c, { iceServers: () => c.iceServers() });
   const callId: string = await calls.call('bob');
   await calls.accept(callId);
   const muted: boolean = calls.mute(true);

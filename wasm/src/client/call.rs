@@ -153,7 +153,8 @@ impl Client {
     /// The STUN and TURN servers the relay offers this device for calls and direct
     /// channels (`iceServers` of `attachCalls` and `attachDirect`), TURN with a
     /// short-lived credential (docs/API.md "TURN credentials"); empty when it has none.
-    #[wasm_bindgen(js_name = iceServers, unchecked_return_type = "Promise<RTCIceServer[]>")]
+    /// (An async function: the declared type is what its promise gives.)
+    #[wasm_bindgen(js_name = iceServers, unchecked_return_type = "RTCIceServer[]")]
     pub async fn ice_servers(&self) -> Result<JsValue, JsValue> {
         let inner = &self.inner;
         let path = format!(
