@@ -215,6 +215,13 @@ pub enum Notice {
         /// Why (e.g. [`Error::TooLarge`]: eight devices already).
         error: Error,
     },
+    /// Another device of the account changed what it knows of contact `user` (its
+    /// name, verified mark or pin, or forgot it): the app shows [`crate::Engine::contact`]
+    /// again.
+    ContactChanged {
+        /// The contact.
+        user: UserId,
+    },
     /// A payload of an unknown type or structure from `user` (dropped).
     Unreadable {
         /// The sender.

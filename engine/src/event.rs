@@ -76,6 +76,15 @@ pub enum Input {
         /// The mark.
         verified: bool,
     },
+    /// The user gives `user` a name (an empty one removes it): every device of the
+    /// account shows it (it travels in the account state, 17.5).
+    SetContactName {
+        /// The contact.
+        user: UserId,
+        /// The name, at most [`crate::account_state::MAX_NICKNAME_LEN`] bytes of UTF-8
+        /// (a longer one changes nothing).
+        name: String,
+    },
     /// Forget a contact and its pin (e.g. after an identity change the user accepts): the
     /// next contact is a new trust on first use.
     ForgetContact {
@@ -247,6 +256,11 @@ impl fmt::Debug for Input {
                 .debug_struct("SetVerified")
                 .field("user", user)
                 .field("verified", verified)
+                .finish(),
+            Input::SetContactName { user, name } => f
+                .debug_struct("SetContactName")
+                .field("user", user)
+                .field("named", &!name.is_empty())
                 .finish(),
             Input::ForgetContact { user } => {
                 f.debug_struct("ForgetContact").field("user", user).finish()

@@ -382,7 +382,12 @@ mod tests {
                     let mut flipped = bytes.clone();
                     flipped[i] ^= bit;
                     if let Ok(q) = Payload::from_bytes(&flipped) {
-                        assert_eq!(q.to_bytes(), flipped);
+                        // An account state in a former format is read and re-written
+                        // in the current one (the only second encoding there is).
+                        let legacy = flipped.get(..3) == Some(&[TYPE_ACCOUNT_SYNC, b'A', 4]);
+                        if !legacy {
+                            assert_eq!(q.to_bytes(), flipped);
+                        }
                     }
                 }
             }

@@ -300,6 +300,65 @@ fn account_syncs_carry_names_verified_marks_and_forgetting_between_own_devices()
 }
 
 #[test]
+fn a_name_given_on_one_device_shows_on_the_other_with_a_mark_set_there_at_once() {
+    let mut relay = Relay::default();
+    let mut a1 = register(&mut relay, "alice", 1);
+    let mut a2 = add_device(&mut relay, "alice", 1, 2, T0);
+    let _bob = register(&mut relay, "bob", 3);
+    a1.receive(&mut relay, T0 + 1);
+    assert_eq!(a1.lookup(&mut relay, T0 + 2, "bob"), LookupOutcome::Found);
+    a2.receive(&mut relay, T0 + 3);
+    let bob = user("bob");
+    assert_eq!(a2.engine.contact(&bob).unwrap().name, None);
+    // Both devices act before either hears the other.
+    let name = |name: &str| Input::SetContactName {
+        user: bob,
+        name: name.into(),
+    };
+    a1.run(&mut relay, T0 + 4, name("Bobby 🐝"));
+    a2.run(
+        &mut relay,
+        T0 + 4,
+        Input::SetVerified {
+            user: bob,
+            verified: true,
+        },
+    );
+    a2.notices.clear();
+    a2.receive(&mut relay, T0 + 5);
+    a1.receive(&mut relay, T0 + 5);
+    for d in [&a1, &a2] {
+        let c = d.engine.contact(&bob).unwrap();
+        assert_eq!(c.name.as_deref(), Some("Bobby 🐝"));
+        assert!(c.verified, "the mark set at the same time survives");
+    }
+    assert!(a2.notices.contains(&Notice::ContactChanged { user: bob }));
+    assert_eq!(
+        a1.engine.account_state().to_bytes(),
+        a2.engine.account_state().to_bytes()
+    );
+    // A removal travels; a name too long for the state changes nothing.
+    a2.run(&mut relay, T0 + 6, name(""));
+    a1.receive(&mut relay, T0 + 7);
+    assert_eq!(a1.engine.contact(&bob).unwrap().name.as_deref(), Some(""));
+    a1.run(&mut relay, T0 + 8, name(&"x".repeat(97)));
+    assert_eq!(a1.engine.contact(&bob).unwrap().name.as_deref(), Some(""));
+    // Kept across a restart; naming an id that is no contact changes nothing.
+    a1.run(&mut relay, T0 + 9, name("B"));
+    a1.restart();
+    assert_eq!(a1.engine.contact(&bob).unwrap().name.as_deref(), Some("B"));
+    a1.run(
+        &mut relay,
+        T0 + 10,
+        Input::SetContactName {
+            user: user("nobody"),
+            name: "x".into(),
+        },
+    );
+    assert!(a1.engine.contact(&user("nobody")).is_none());
+}
+
+#[test]
 fn a_link_grant_hands_the_account_to_a_new_device() {
     let mut relay = Relay::default();
     let mut a1 = register(&mut relay, "alice", 1);

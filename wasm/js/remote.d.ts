@@ -71,6 +71,7 @@ export class RemoteClient {
   lookup(username: string): Promise<ContactInfo>;
   contacts(): Promise<ContactInfo[]>;
   setVerified(username: string, verified: boolean): Promise<void>;
+  setContactName(username: string, name: string): Promise<void>;
   forgetContact(username: string): Promise<void>;
   send(to: string, content: string | Uint8Array, contentType?: number, options?: SendOptions): Promise<SendResult>;
   ack(ids: string[]): Promise<void>;

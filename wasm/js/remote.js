@@ -203,6 +203,7 @@ export class RemoteClient {
   lookup(username) { return this.#call('lookup', [username]); }
   contacts() { return this.#call('contacts'); }
   setVerified(username, verified) { return this.#call('setVerified', [username, verified]); }
+  setContactName(username, name) { return this.#call('setContactName', [username, name]); }
   forgetContact(username) { return this.#call('forgetContact', [username]); }
   send(to, content, contentType, options) { return this.#call('send', [to, content, contentType, options]); }
   ack(ids) { return this.#call('ack', [ids]); }

@@ -5,7 +5,7 @@
 import { Client, IndexedDbStorage, checkAmendment, expiresAt, init, readApplies, typingFresh, userIdFromUsername } from './index.js';
 
 const METHODS = new Set([
-  'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'forgetContact', 'send', 'ack',
+  'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'setContactName', 'forgetContact', 'send', 'ack',
   'matchesQr', 'sealLocal', 'openLocal', 'needsRotation', 'rotateKeys', 'logout', 'userId',
   'username', 'fingerprint', 'status', 'deviceId', 'devices', 'revokeDevice', 'takeLinkedHistory',
   'connectDirect', 'directInput', 'iceServers', 'exportSession', 'fileLimits', 'fileInfo',

@@ -360,6 +360,15 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq((await recv(bob)).text, 'from the laptop');
     const copy2 = await recv(alice2);
     eq([copy2.text, copy2.own], ['from the laptop', true]);
+    // A name given on one device shows on the other, with a notice there; a removal too.
+    await alice.setContactName(B, 'Bobby 🐝');
+    eq(alice.contacts().find((c) => c.userId === bob.userId).name, 'Bobby 🐝');
+    await until(() => alice2.contacts().find((c) => c.userId === bob.userId)?.name === 'Bobby 🐝', 15000, 'the name on the other device');
+    assert(seen2.some((n) => n.kind === 'contactChanged' && n.from === bob.userId), 'a contactChanged notice');
+    await alice2.setContactName(B, '');
+    await until(() => alice.contacts().find((c) => c.userId === bob.userId)?.name === '', 15000, 'the removal on the laptop');
+    await throwsCode(() => alice.setContactName(B, 'x'.repeat(97)), 'TOO_LARGE');
+    await throwsCode(() => alice.setContactName(`nobody-${tag}`, 'x'), 'NOT_FOUND');
   });
 
   test('client: linking a device end to end (code, confirm on the old device, history, contacts)', async () => {

@@ -233,8 +233,10 @@ export class Model {
         await this.saveContact(known);
         added = true;
       }
+      if (known && (await this.adoptName(known, p.name))) added = true;
       if (known || p.userId === this.account.userId) continue;
       const c: Contact = { key: randomId(), userId: p.userId, username: p.username, fingerprint: p.fingerprint, verified: p.verified, unread: 0, lastActivity: 0, createdAt: Date.now() };
+      if (p.name && cleanName(p.name)) c.name = cleanName(p.name);
       this.contacts.set(c.userId, c);
       await this.saveContact(c);
       added = true;
@@ -328,13 +330,35 @@ export class Model {
     this.outbox.kick();
   }
 
-  /** Names a contact (cleaned; '' goes back to the username). Local to the account. */
+  /**
+   * Names a contact (cleaned; '' goes back to the username): the package shares the name
+   * with the account's other devices (never with the contact).
+   */
   async rename(c: Contact, raw: string) {
     const name = cleanName(raw);
+    await this.account.setContactName(c.username, name);
     if (name) c.name = name;
     else delete c.name;
     await this.saveContact(c);
     this.emit({ contacts: true, peer: c.userId });
+  }
+
+  /**
+   * The name the account's devices share for `c` (`shared`: undefined if none ever was,
+   * '' once removed) becomes this device's; a name kept here from before names were
+   * shared is shared now instead. True when `c` changed.
+   */
+  private async adoptName(c: Contact, shared: string | undefined): Promise<boolean> {
+    if (shared === undefined) {
+      if (c.name) await this.account.setContactName(c.username, c.name).catch(() => {});
+      return false;
+    }
+    const name = cleanName(shared);
+    if ((c.name ?? '') === name) return false;
+    if (name) c.name = name;
+    else delete c.name;
+    await this.saveContact(c);
+    return true;
   }
 
   async setVerified(c: Contact, v: boolean) {
@@ -421,6 +445,8 @@ export class Model {
   /** Protocol v2: a marker line in the thread it concerns (or a passing note when none). */
   private async onNotice(n: Notice): Promise<void> {
     if (await this.groups.notice(n)) return;
+    // Another device named, marked or forgot a contact: show what the package knows now.
+    if (n.kind === 'contactChanged') return this.syncContacts();
     const sent = n.kind === 'notDelivered' && n.messageId ? this.outbox.sent(n.messageId) : undefined;
     if (sent && sent.state !== 'delivered') {
       sent.state = 'failed';

@@ -32,14 +32,19 @@ export interface Contact {
 
 /** Longest contact name kept (characters). */
 export const MAX_NAME = 64;
+/** And in UTF-8 bytes: what the package shares with the account's other devices. */
+const MAX_NAME_BYTES = 96;
 
 /**
  * A contact name as stored: control characters, direction overrides (which could make a
- * name read as another) and surrounding spaces gone, at most MAX_NAME characters; ''
- * means none (the username shows).
+ * name read as another) and surrounding spaces gone, at most MAX_NAME characters and
+ * MAX_NAME_BYTES bytes; '' means none (the username shows).
  */
 export function cleanName(raw: string): string {
-  return [...raw.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/gu, ' ').replace(/\s+/g, ' ').trim()].slice(0, MAX_NAME).join('').trim();
+  const chars = [...raw.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/gu, ' ').replace(/\s+/g, ' ').trim()].slice(0, MAX_NAME);
+  const utf8 = new TextEncoder();
+  while (utf8.encode(chars.join('')).length > MAX_NAME_BYTES) chars.pop();
+  return chars.join('').trim();
 }
 
 /** What screens, notices and notifications call a contact: the user's name for it, else the username. */

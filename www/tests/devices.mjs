@@ -199,6 +199,35 @@ export async function runDevices(r, { relayBin, problems }) {
     });
     if (!ok) return;
 
+    await r.step('devices: a name alice gives bob on one browser shows on her other; removing it there travels back', async () => {
+      const rename = async (page, name) => {
+        await page.evaluate(() => (location.hash = '#/'));
+        await page.click('[data-testid=view-contacts]');
+        await page.click('[data-testid=contact-bob]');
+        await page.fill('[data-testid=contact-name]', name);
+        await page.click('[data-testid=contact-name-save]');
+      };
+      const shown = async (page, name) => {
+        await page.evaluate(() => (location.hash = '#/'));
+        await page.click('[data-testid=view-chats]');
+        await page.locator('[data-testid=conv-bob]', { hasText: name }).waitFor({ timeout: 60_000 });
+      };
+      await rename(A1.page, 'Bobby the Builder');
+      await shown(A2.page, 'Bobby the Builder');
+      await rename(A2.page, '');
+      await shown(A1.page, 'bob');
+      await A1.page.waitForFunction(() => {
+        const row = document.querySelector('[data-testid=conv-bob]');
+        return row && !row.textContent.includes('Bobby');
+      }, null, { timeout: 60_000 });
+      // Bob never learns what alice calls him.
+      expect(!(await B1.page.content()).includes('Bobby'), 'the name stays in alice\'s account');
+      // Back to the chats (the list stays on Contacts once switched) for the next steps.
+      await shown(A2.page, 'bob');
+      await openChat(A1.page, 'bob');
+      await openChat(A2.page, 'bob');
+    });
+
     await r.step(`devices: ${MESSAGES} messages each way while devices go offline and online (seed ${SEED}): each exactly once on all four, in order per sending device`, async () => {
       const rand = prng(SEED);
       const pick = (xs) => xs[Math.floor(rand() * xs.length)];

@@ -3,7 +3,8 @@
 // Node: where an arriving message goes in its conversation (order.ts: a direct channel
 // opened mid-burst hands over later messages before earlier ones still on the relay) and
 // the held amendments' bound (held.ts: 256 per conversation, the oldest dropped), and the
-// export file's refusals (exportfile.ts, PROTOCOL.md 29; Node's WebCrypto).
+// export file's refusals (exportfile.ts, PROTOCOL.md 29; Node's WebCrypto), and contact
+// names as kept and shared (records.ts cleanName).
 //
 //   node www/tests/units.mjs          (also part of www/tests/e2e.mjs)
 
@@ -16,7 +17,7 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** The modules, compiled in memory. */
 async function load() {
   const out = await build({
-    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts';", resolveDir: src, loader: 'ts' },
+    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts'; export { cleanName } from './records.ts';", resolveDir: src, loader: 'ts' },
     bundle: true,
     format: 'esm',
     write: false,
@@ -31,7 +32,7 @@ function expect(cond, what) {
 
 /** Runs the checks on `r` (a harness runner). */
 export async function runUnits(r) {
-  const { arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport } = await load();
+  const { arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName } = await load();
   const texts = (list) => list.map((m) => m.text).join(' ');
 
   await r.step('units: a sender\'s messages show in the order it sent them, whatever path brought them first', async () => {
@@ -79,6 +80,14 @@ export async function runUnits(r) {
     expect(t3.length > 0 && t3.every((h) => h.target === 't3') && t3.every((h, i) => i === 0 || Number(h.msgId.slice(1)) > Number(t3[i - 1].msgId.slice(1))), 'take: in order');
     expect(held.take('t3').length === 0, 'taken once');
     expect(held.count('c1') + held.count('c2') === 266 - t3.length, 'counts follow take');
+  });
+
+  await r.step('units: a contact name loses control and direction characters and fits what the package shares (64 characters, 96 UTF-8 bytes)', async () => {
+    expect(cleanName('  Quinn\u202e the\n Builder ') === 'Quinn the Builder', 'cleaned');
+    expect(cleanName('a'.repeat(70)) === 'a'.repeat(64), '64 characters');
+    const wide = cleanName('🐝'.repeat(40));
+    expect(wide === '🐝'.repeat(24) && new TextEncoder().encode(wide).length === 96, `96 bytes: ${wide.length}`);
+    expect(cleanName('\u202e\u2066') === '', 'nothing left is no name');
   });
 
   await r.step('units: the export file (PROTOCOL.md 29) opens only with its password; every cut or changed part is refused with its code', async () => {

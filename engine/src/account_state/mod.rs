@@ -5,10 +5,12 @@
 //! the other devices instead of coming back with their next sync). These bytes travel in
 //! the backup (so a password login is not a fresh trust-on-first-use window), in the
 //! device link grant and in `AccountSync` payloads between the account's own devices, so
-//! they are compact: no keys, no device lists (a contact costs at most 74 bytes, the
-//! largest state about 105 KB, well under the relay's 256 KiB backup limit). The engine
+//! they are compact: no keys, no device lists (a contact costs at most 179 bytes with
+//! the longest name the user may give it, the largest state about 234 KiB, under the
+//! relay's 256 KiB backup limit with room for the backup's key and header). The engine
 //! checks the directory's identity key against the fingerprint when it first answers.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use sealpost_core::sorted::SortedMap;
 
@@ -27,24 +29,90 @@ pub const MAX_FORGOTTEN: usize = 256;
 pub const MAX_SPKI_LEN: usize = 1024;
 /// Longest signed device list (design section 1.1).
 pub const MAX_DEVICE_LIST_LEN: usize = 4096;
-/// Longest encoded contact: flags, var8(username), fingerprint, `updated_at`.
-pub const MAX_CONTACT_LEN: usize = 1 + 1 + Username::MAX_LEN + 32 + 8;
+/// Longest name the user gives a contact, in UTF-8 bytes (64 characters of most
+/// scripts; the state's worst case stays under the relay's 256 KiB backups).
+pub const MAX_NICKNAME_LEN: usize = 96;
+/// Longest encoded contact: flags, var8(username), fingerprint, `updated_at`, and the
+/// name the user gave it: var8(name), `u64(set_at)`.
+pub const MAX_CONTACT_LEN: usize = 1 + 1 + Username::MAX_LEN + 32 + 8 + 1 + MAX_NICKNAME_LEN + 8;
 
 /// Longest encoded state: every contact with the longest name, every forgotten slot.
 pub const MAX_LEN: usize =
     2 + 2 + (MAX_CONTACTS + MAX_STRANGERS) * MAX_CONTACT_LEN + 2 + MAX_FORGOTTEN * (32 + 8);
 
-// A contact costs under 100 bytes; the whole state fits the relay's 256 KiB backups.
-const _: () = assert!(MAX_CONTACT_LEN < 100);
-const _: () = assert!(MAX_LEN < 256 * 1024);
+// A contact costs under 200 bytes; the whole state fits the relay's 256 KiB backups.
+const _: () = assert!(MAX_CONTACT_LEN < 200);
+// With room for the backup's header and its PKCS#8 identity key (20.2).
+const _: () = assert!(MAX_LEN + 8 * 1024 < 256 * 1024);
 const _: () = assert!(MAX_LEN <= sealpost_core::v2::MAX_ACCOUNT_STATE_LEN);
 
-const TAG: [u8; 2] = [b'A', 4];
-/// The former encoding, still read: no engagement flag, every contact engaged.
+const TAG: [u8; 2] = [b'A', 5];
+/// The former encoding, still read: no names the user gave.
+const TAG_V4: [u8; 2] = [b'A', 4];
+/// The encoding before that, still read: no engagement flag, every contact engaged.
 const TAG_V3: [u8; 2] = [b'A', 3];
 const VERIFIED: u8 = 1;
 const NAMED: u8 = 2;
 const ENGAGED: u8 = 4;
+const NICKNAMED: u8 = 8;
+
+/// The name the user gave a contact on one of its devices, with its own clock: it
+/// merges apart from the rest of the entry, so naming a contact on one device and
+/// marking it verified on another at the same time keeps both.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Nickname {
+    /// UTF-8, at most [`MAX_NICKNAME_LEN`] bytes (so always encodable); empty once the
+    /// user removed it (so the removal travels too).
+    name: String,
+    /// When it was set (the naming device's clock); the newest wins.
+    set_at: u64,
+}
+
+/// The name itself stays out of logs.
+impl core::fmt::Debug for Nickname {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Nickname")
+            .field("len", &self.name.len())
+            .field("set_at", &self.set_at)
+            .finish()
+    }
+}
+
+impl Nickname {
+    /// A name of at most [`MAX_NICKNAME_LEN`] bytes ([`Error::TooLarge`] otherwise).
+    pub fn new(name: &str, set_at: u64) -> Result<Self> {
+        if name.len() > MAX_NICKNAME_LEN {
+            return Err(Error::TooLarge);
+        }
+        Ok(Self {
+            name: name.into(),
+            set_at,
+        })
+    }
+
+    /// The name; empty when the user removed it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// When it was set.
+    pub fn set_at(&self) -> u64 {
+        self.set_at
+    }
+
+    /// The newer of two names (`set_at`, then the larger name so that two devices
+    /// converge on a tie).
+    fn newest<'a>(a: Option<&'a Self>, b: Option<&'a Self>) -> Option<&'a Self> {
+        match (a, b) {
+            (Some(x), Some(y)) => Some(if (y.set_at, &y.name) > (x.set_at, &x.name) {
+                y
+            } else {
+                x
+            }),
+            (x, y) => x.or(y),
+        }
+    }
+}
 
 /// A pinned identity: SHA-256 of the identity key's SPKI DER
 /// ([`sealpost_core::IdentityPublicKey::fingerprint`]).
@@ -69,6 +137,8 @@ pub struct Contact {
     pub engaged: bool,
     /// When this entry last changed (device clock), for merging syncs: the newest wins.
     pub updated_at: u64,
+    /// The name the user gave it, if it ever did (merged on its own clock).
+    pub nickname: Option<Nickname>,
 }
 
 impl core::fmt::Debug for Contact {
@@ -79,6 +149,7 @@ impl core::fmt::Debug for Contact {
             .field("verified", &self.verified)
             .field("engaged", &self.engaged)
             .field("updated_at", &self.updated_at)
+            .field("nicknamed", &self.nickname.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -91,24 +162,34 @@ impl Contact {
     }
 }
 
-/// `u8(flags) || (var8(username) | user_id[32]) || fingerprint[32] || u64(updated_at)`:
-/// a named contact's user id is its username's. Flags: 1 verified, 2 named, 4 engaged.
+/// `u8(flags) || (var8(username) | user_id[32]) || fingerprint[32] || u64(updated_at)
+/// [|| var8(nickname) || u64(set_at)]`: a named contact's user id is its username's.
+/// Flags: 1 verified, 2 named, 4 engaged, 8 nicknamed (format 5 only).
 impl Codec for Contact {
     fn encode(&self, out: &mut Vec<u8>) {
         let named = if self.username.is_some() { NAMED } else { 0 };
         let engaged = if self.engaged { ENGAGED } else { 0 };
-        out.push(u8::from(self.verified) | named | engaged);
+        let nicknamed = if self.nickname.is_some() {
+            NICKNAMED
+        } else {
+            0
+        };
+        out.push(u8::from(self.verified) | named | engaged | nicknamed);
         match &self.username {
             Some(name) => name.encode(out),
             None => self.user_id.encode(out),
         }
         out.extend_from_slice(&self.fingerprint);
         out.extend_from_slice(&self.updated_at.to_be_bytes());
+        if let Some(n) = &self.nickname {
+            crate::codec::put_var8(out, n.name.as_bytes());
+            out.extend_from_slice(&n.set_at.to_be_bytes());
+        }
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let flags = r.u8()?;
-        if flags & !(VERIFIED | NAMED | ENGAGED) != 0 {
+        if flags & !(VERIFIED | NAMED | ENGAGED | NICKNAMED) != 0 {
             return Err(Error::Malformed);
         }
         let (user_id, username) = if flags & NAMED != 0 {
@@ -124,6 +205,13 @@ impl Codec for Contact {
             engaged: flags & ENGAGED != 0,
             fingerprint: r.array()?,
             updated_at: r.u64()?,
+            nickname: if flags & NICKNAMED != 0 {
+                let name = core::str::from_utf8(r.var8(MAX_NICKNAME_LEN)?)
+                    .map_err(|_| Error::Malformed)?;
+                Some(Nickname::new(name, r.u64()?).map_err(|_| Error::Malformed)?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -227,7 +315,8 @@ impl AccountState {
 
     /// Takes in another device's state: for each contact the newer entry or forgetting
     /// wins (`updated_at`), so two devices converge whatever order syncs arrive in; the
-    /// engagement with one pin is never taken back (either device's mark counts).
+    /// engagement with one pin is never taken back (either device's mark counts), and
+    /// the name the user gave is merged on its own clock (`set_at`).
     /// Returns the user ids whose entry changed (or that a stranger evicted).
     pub fn merge(&mut self, other: &AccountState) -> Vec<UserId> {
         let mut changed = Vec::new();
@@ -239,17 +328,24 @@ impl AccountState {
                 && self
                     .forgotten_at(&user)
                     .is_none_or(|t| theirs.updated_at > t);
+            let nickname = Nickname::newest(
+                mine.and_then(|m| m.nickname.as_ref()),
+                theirs.nickname.as_ref(),
+            )
+            .cloned();
             let taken = match mine {
                 Some(m) if newer => Contact {
                     engaged: theirs.engaged || (same_pin && m.engaged),
+                    nickname,
                     ..theirs.clone()
                 },
                 None if newer => theirs.clone(),
-                Some(m) if same_pin && theirs.engaged && !m.engaged => Contact {
-                    engaged: true,
+                Some(m) => Contact {
+                    engaged: m.engaged || (same_pin && theirs.engaged),
+                    nickname,
                     ..m.clone()
                 },
-                _ => continue,
+                None => continue,
             };
             if self.contacts.get(&user) == Some(&taken) {
                 continue;
@@ -273,8 +369,9 @@ impl AccountState {
     }
 }
 
-/// `"A" 4 || u16(n) || n × contact (by user id) || u16(m) || m × (user_id || u64(at))`;
-/// `"A" 3` (no engaged flag: every contact engaged) is still read.
+/// `"A" 5 || u16(n) || n × contact (by user id) || u16(m) || m × (user_id || u64(at))`;
+/// `"A" 4` (no names the user gave) and `"A" 3` (no engaged flag either: every contact
+/// engaged) are still read.
 impl Codec for AccountState {
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&TAG);
@@ -288,15 +385,18 @@ impl Codec for AccountState {
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
-        let v3 = match r.array::<2>()? {
-            TAG => false,
-            TAG_V3 => true,
-            _ => return Err(Error::Malformed),
-        };
+        let tag = r.array::<2>()?;
+        if ![TAG, TAG_V4, TAG_V3].contains(&tag) {
+            return Err(Error::Malformed);
+        }
+        let v3 = tag == TAG_V3;
         let n = r.count16(MAX_CONTACTS + MAX_STRANGERS, 1 + 2 + 32 + 8)?;
         let mut state = Self::new();
         for _ in 0..n {
             let mut contact = Contact::read(r)?;
+            if tag != TAG && contact.nickname.is_some() {
+                return Err(Error::Malformed);
+            }
             if v3 {
                 if contact.engaged {
                     return Err(Error::Malformed);

@@ -10,6 +10,7 @@ fn contact(name: &str, verified: bool, updated_at: u64) -> Contact {
         verified,
         engaged: true,
         updated_at,
+        nickname: None,
     }
 }
 
@@ -23,6 +24,7 @@ fn stranger(i: u64, updated_at: u64) -> Contact {
         verified: false,
         engaged: false,
         updated_at,
+        nickname: None,
     }
 }
 
@@ -43,13 +45,18 @@ fn round_trips_and_is_canonical() {
 }
 
 #[test]
-fn a_contact_costs_under_100_bytes_and_the_largest_state_fits_a_backup() {
+fn a_contact_costs_under_200_bytes_and_the_largest_state_fits_a_backup() {
     let longest = "a".repeat(Username::MAX_LEN);
     let mut one = AccountState::new();
-    one.upsert(contact(&longest, true, u64::MAX)).unwrap();
+    one.upsert(nicknamed(
+        contact(&longest, true, u64::MAX),
+        &"n".repeat(MAX_NICKNAME_LEN),
+        u64::MAX,
+    ))
+    .unwrap();
     let base = AccountState::new().to_bytes().len();
     assert!(one.to_bytes().len() - base <= MAX_CONTACT_LEN);
-    // MAX_CONTACT_LEN < 100 and the worst case under 256 KiB: const assertions in mod.rs.
+    // MAX_CONTACT_LEN < 200 and the worst case under 256 KiB: const assertions in mod.rs.
     assert_eq!(
         MAX_LEN,
         2 + 2 + (MAX_CONTACTS + MAX_STRANGERS) * MAX_CONTACT_LEN + 2 + MAX_FORGOTTEN * 40
@@ -168,7 +175,7 @@ fn format_3_is_read_with_every_contact_engaged() {
     assert_eq!(AccountState::from_bytes(&v3), Err(Error::Malformed));
     state.remove(&stranger(1, 6).user_id);
     let mut v3 = state.to_bytes();
-    assert_eq!(&v3[..2], b"A\x04");
+    assert_eq!(&v3[..2], b"A\x05");
     v3[1] = 3;
     let alice = v3.iter().position(|b| *b == 1 | 2 | 4).unwrap();
     v3[alice] = 1 | 2;
@@ -243,4 +250,115 @@ fn engagement_with_one_pin_survives_any_merge_order() {
     );
     assert!(c.get(&stranger(1, 0).user_id).unwrap().engaged);
     assert_eq!(c.get(&stranger(1, 0).user_id).unwrap().updated_at, 30);
+}
+
+fn nicknamed(mut c: Contact, name: &str, set_at: u64) -> Contact {
+    c.nickname = Some(Nickname::new(name, set_at).unwrap());
+    c
+}
+
+#[test]
+fn a_nickname_round_trips_and_a_long_one_is_refused() {
+    let mut state = AccountState::new();
+    state
+        .upsert(nicknamed(contact("alice", true, 5), "Mum ❤", 6))
+        .unwrap();
+    state
+        .upsert(nicknamed(contact("bob", false, 5), "", 7))
+        .unwrap();
+    let bytes = state.to_bytes();
+    assert_eq!(&bytes[..2], b"A\x05");
+    assert_eq!(AccountState::from_bytes(&bytes), Ok(state));
+    assert_eq!(
+        Nickname::new(&"é".repeat(48), 1).map(|n| n.name().len()),
+        Ok(96)
+    );
+    assert_eq!(Nickname::new(&"a".repeat(97), 1), Err(Error::TooLarge));
+}
+
+#[test]
+fn fail_nicknames_that_are_too_long_not_utf8_or_in_an_older_format() {
+    let mut state = AccountState::new();
+    state
+        .upsert(nicknamed(contact("alice", true, 5), "ab", 6))
+        .unwrap();
+    let bytes = state.to_bytes();
+    // The name's var8 length sits 8 (set_at) + 2 (name) + 1 bytes before the forgotten count.
+    let len_at = bytes.len() - 2 - 8 - 2 - 1;
+    assert_eq!(bytes[len_at], 2);
+    let mut not_utf8 = bytes.clone();
+    not_utf8[len_at + 1] = 0xff;
+    assert_eq!(AccountState::from_bytes(&not_utf8), Err(Error::Malformed));
+    let mut long = bytes[..len_at].to_vec();
+    long.push(97);
+    long.extend_from_slice(&[b'a'; 97]);
+    long.extend_from_slice(&bytes[len_at + 3..]);
+    assert_eq!(AccountState::from_bytes(&long), Err(Error::Malformed));
+    let mut v4 = bytes.clone();
+    v4[1] = 4;
+    assert_eq!(AccountState::from_bytes(&v4), Err(Error::Malformed));
+}
+
+#[test]
+fn a_format_4_state_is_still_read() {
+    let mut state = AccountState::new();
+    state.upsert(contact("alice", true, 5)).unwrap();
+    let mut v4 = state.to_bytes();
+    v4[1] = 4;
+    assert_eq!(AccountState::from_bytes(&v4), Ok(state));
+}
+
+#[test]
+fn a_name_and_a_mark_set_at_once_on_two_devices_both_survive_in_either_order() {
+    let base = contact("alice", false, 5);
+    let mut named = AccountState::new();
+    named.upsert(nicknamed(base.clone(), "Al", 10)).unwrap();
+    let mut marked = AccountState::new();
+    marked
+        .upsert(Contact {
+            verified: true,
+            updated_at: 11,
+            ..base
+        })
+        .unwrap();
+    let mut a = named.clone();
+    a.merge(&marked);
+    let mut b = marked.clone();
+    b.merge(&named);
+    assert_eq!(a, b);
+    let c = a.get(&Username::parse("alice").unwrap().user_id()).unwrap();
+    assert!(c.verified);
+    assert_eq!(c.nickname.as_ref().map(Nickname::name), Some("Al"));
+}
+
+#[test]
+fn the_newest_name_wins_and_a_removal_travels() {
+    let base = contact("alice", false, 5);
+    let mut one = AccountState::new();
+    one.upsert(nicknamed(base.clone(), "Al", 10)).unwrap();
+    let mut two = AccountState::new();
+    two.upsert(nicknamed(base.clone(), "", 12)).unwrap();
+    let user = base.user_id;
+    assert_eq!(one.merge(&two), vec![user]);
+    assert_eq!(
+        one.get(&user)
+            .unwrap()
+            .nickname
+            .as_ref()
+            .map(Nickname::name),
+        Some("")
+    );
+    // Same time on both: the larger name, so both converge.
+    let mut x = AccountState::new();
+    x.upsert(nicknamed(base.clone(), "Ann", 20)).unwrap();
+    let mut y = AccountState::new();
+    y.upsert(nicknamed(base, "Bea", 20)).unwrap();
+    let (mut xy, mut yx) = (x.clone(), y.clone());
+    xy.merge(&y);
+    yx.merge(&x);
+    assert_eq!(xy, yx);
+    assert_eq!(
+        xy.get(&user).unwrap().nickname.as_ref().map(Nickname::name),
+        Some("Bea")
+    );
 }

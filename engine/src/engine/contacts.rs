@@ -13,7 +13,7 @@ use sealpost_core::{Error, IdentityPublicKey, Result, SafetyNumber, UserId, User
 use super::out::Out;
 use super::{Engine, MAX_LOOKUPS};
 use crate::account_state::{AccountState, Contact, Fingerprint, MAX_CONTACTS, MAX_STRANGERS};
-use crate::action::{LookupOutcome, Output, Part};
+use crate::action::{LookupOutcome, Notice, Output, Part};
 use crate::codec::{Codec, Reader, put_var16, put_var32};
 
 /// The stored account part: `"a" 2 || var32(account state) || u16(n) || n ×
@@ -45,6 +45,10 @@ pub struct ContactInfo {
     pub identity_changed: bool,
     /// How many devices its current device list has (0 when not known yet).
     pub devices: usize,
+    /// The name the user gave it on any device of the account: `None` if it never
+    /// did, empty once it removed the name (so an app can tell a removal from a name it
+    /// has not shared yet). Untrusted text: the app cleans it for display.
+    pub name: Option<alloc::string::String>,
 }
 
 impl Engine {
@@ -73,6 +77,7 @@ impl Engine {
             identity: self.pinned_identity(user),
             identity_changed: self.contact_identity_changed(user),
             devices: listing.map_or(0, |l| l.list.devices().len()),
+            name: c.nickname.as_ref().map(|n| n.name().into()),
         })
     }
 
@@ -171,6 +176,7 @@ impl Engine {
         }
         out.persist(Part::Account);
         for user in changed {
+            out.notice(Notice::ContactChanged { user });
             if before.get(&user).copied() != self.pin_of(&user) {
                 self.stranger_evicted(user, out);
             } else if self.account.get(&user).is_some_and(|c| c.engaged) {

@@ -17,7 +17,7 @@ use super::Engine;
 use super::directory::Listing;
 use super::out::Out;
 use super::send::SendError;
-use crate::account_state::{Contact, Fingerprint};
+use crate::account_state::{Contact, Fingerprint, Nickname};
 use crate::action::{LookupOutcome, Notice, Output, Part, SecurityKind};
 
 impl Engine {
@@ -196,6 +196,7 @@ impl Engine {
             verified: false,
             engaged,
             updated_at: self.stamp(&user, now),
+            nickname: None,
         };
         if let Ok(evicted) = self.account.upsert(contact) {
             self.account_changed = true;
@@ -288,6 +289,32 @@ impl Engine {
                 out.persist(Part::Account);
                 self.trust_sessions(&user, out);
             }
+        }
+    }
+
+    /// The user names `user` (an empty name removes the name): kept on its own clock,
+    /// so a name set here and a mark set on another device at once both survive.
+    pub(super) fn set_contact_name(&mut self, user: UserId, name: &str, now: u64, out: &mut Out) {
+        let Some(c) = self.account.get(&user) else {
+            return;
+        };
+        if c.nickname.as_ref().map_or("", Nickname::name) == name {
+            return;
+        }
+        let set_at = c
+            .nickname
+            .as_ref()
+            .map_or(now, |n| now.max(n.set_at().saturating_add(1)));
+        let Ok(nickname) = Nickname::new(name, set_at) else {
+            return;
+        };
+        let named = Contact {
+            nickname: Some(nickname),
+            ..c.clone()
+        };
+        if self.account.upsert(named).is_ok() {
+            self.account_changed = true;
+            out.persist(Part::Account);
         }
     }
 

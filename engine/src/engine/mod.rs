@@ -437,6 +437,9 @@ impl Engine {
                 &mut out,
             ),
             Input::Tick => self.tick(rng, now, &mut out),
+            Input::SetContactName { user, name } => {
+                self.set_contact_name(user, &name, now, &mut out)
+            }
             Input::SetVerified { user, verified } => {
                 self.set_verified(user, verified, now, &mut out)
             }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use futures_channel::oneshot;
 use sealpost_core::v2::DeviceList;
 use sealpost_core::{IdentityPublicKey, SafetyNumber, UserId, Username};
+use sealpost_engine::account_state::MAX_NICKNAME_LEN;
 use sealpost_engine::{Input, LookupOutcome};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -46,6 +47,8 @@ struct Info {
     fingerprint: String,
     safety_number: String,
     verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     qr_payload: Bytes,
 }
 
@@ -163,6 +166,7 @@ impl Inner {
             // Unknown until the directory showed the pinned key (right after a restore).
             safety_number: sn.as_ref().map(SafetyNumber::display).unwrap_or_default(),
             verified: c.verified,
+            name: c.name,
             qr_payload: Bytes(sn.map(|s| s.qr_payload()).unwrap_or_default()),
         })
     }
@@ -192,6 +196,27 @@ impl Inner {
             return Err(err(Code::NotFound, "not a contact"));
         }
         self.feed(Input::SetVerified { user: id, verified }).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_contact_name(
+        self: &Rc<Self>,
+        username: &str,
+        name: &str,
+    ) -> Result<(), JsValue> {
+        let id = Username::parse(username).or_js()?.user_id();
+        const _: () = assert!(MAX_NICKNAME_LEN == 96, "the message below says 96");
+        if name.len() > MAX_NICKNAME_LEN {
+            return Err(err(Code::TooLarge, "a contact's name is at most 96 bytes"));
+        }
+        if self.with_engine(|e| Ok(e.contact(&id).is_none()))? {
+            return Err(err(Code::NotFound, "not a contact"));
+        }
+        self.feed(Input::SetContactName {
+            user: id,
+            name: name.into(),
+        })
+        .await?;
         Ok(())
     }
 
@@ -226,6 +251,14 @@ impl Client {
     #[wasm_bindgen(js_name = setVerified)]
     pub async fn set_verified(&self, username: String, verified: bool) -> Result<(), JsValue> {
         self.inner.set_verified(&username, verified).await
+    }
+
+    /// Names a contact (an empty name removes it); every device of the account shows the
+    /// name (`ContactInfo.name`, and a `contactChanged` notice on the others). Throws
+    /// `TOO_LARGE` above 96 bytes of UTF-8, `NOT_FOUND` for no contact.
+    #[wasm_bindgen(js_name = setContactName)]
+    pub async fn set_contact_name(&self, username: String, name: String) -> Result<(), JsValue> {
+        self.inner.set_contact_name(&username, &name).await
     }
 
     /// Forgets a contact (its pin and sessions), so the next `lookup` pins its current

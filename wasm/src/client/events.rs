@@ -449,6 +449,11 @@ impl Inner {
                 n.code = Some(error.code());
                 n.detail = "A group change or message was refused and not shown.".into();
             }
+            Notice::ContactChanged { user } => {
+                n.kind = "contactChanged";
+                who(&mut n, user);
+                n.detail = "Another of your devices changed this contact.".into();
+            }
             // An engine without groups raises none (the package never asks it for one).
             #[cfg(not(feature = "groups"))]
             Notice::GroupRefused { .. } => return,

@@ -159,6 +159,13 @@ export interface ContactInfo {
   safetyNumber: string;
   /** Whether you marked the safety number as compared (`setVerified`). */
   verified: boolean;
+  /**
+   * The name you gave the contact on any of your devices (`setContactName`), as typed:
+   * clean it before showing it (it may hold control or direction characters). `''` once
+   * you removed it; absent if you never named it (so a name your app kept before can
+   * still be shared with `setContactName`).
+   */
+  name?: string;
   /** What to show as a QR code for the contact to scan (`matchesQr` checks theirs). */
   qrPayload: Uint8Array;
 }
@@ -213,7 +220,7 @@ export interface DeliveryEvent {
 
 /** Something the user should know that is not a message (`onNotice`); never message text. */
 export interface NoticeEvent {
-  kind: "couldNotDecrypt" | "mayBeMissing" | "security" | "notDelivered" | "groupChanged" | "groupRefused";
+  kind: "couldNotDecrypt" | "mayBeMissing" | "security" | "notDelivered" | "groupChanged" | "groupRefused" | "contactChanged";
   /** The user id concerned (sender, contact), when known. */
   from?: string;
   /** Its username, when known. */

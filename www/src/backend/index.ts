@@ -96,6 +96,7 @@ function peer(info: ContactInfo): PeerInfo {
     fingerprint: info.fingerprint,
     verified: info.verified,
     safety: { digits, display: digits.replace(/(\d{5})(?=\d)/g, '$1 ') },
+    name: info.name,
   };
 }
 
@@ -122,7 +123,7 @@ class ClientAccount implements Account {
     client.onDelivery((d) => this.handlers?.onDelivery({ messageId: d.messageId, delivered: d.delivered, total: d.total } satisfies Delivery));
     client.onNotice((n) => {
       if (n.kind === 'security' && n.security === 'deviceRevoked') return this.revoked();
-      const kinds: Record<string, Notice['kind']> = { couldNotDecrypt: 'undecryptable', mayBeMissing: 'missing', notDelivered: 'notDelivered', security: 'security', groupChanged: 'groupChanged', groupRefused: 'groupRefused' };
+      const kinds: Record<string, Notice['kind']> = { couldNotDecrypt: 'undecryptable', mayBeMissing: 'missing', notDelivered: 'notDelivered', security: 'security', groupChanged: 'groupChanged', groupRefused: 'groupRefused', contactChanged: 'contactChanged' };
       const notice: Notice = {
         kind: kinds[n.kind] ?? 'security',
         peer: n.conversation ?? n.from,
@@ -210,6 +211,9 @@ class ClientAccount implements Account {
   }
   async setVerified(username: string, verified: boolean): Promise<void> {
     await this.client.setVerified(username, verified);
+  }
+  async setContactName(username: string, name: string): Promise<void> {
+    await this.client.setContactName(username, name);
   }
   async send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number }) {
     try {

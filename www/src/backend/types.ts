@@ -23,6 +23,8 @@ export interface PeerInfo {
   fingerprint: string;
   verified: boolean;
   safety: SafetyInfo;
+  /** The name the user gave it on any of its devices: '' once removed, absent if never named. */
+  name?: string;
 }
 
 export interface Incoming {
@@ -106,7 +108,7 @@ export interface Delivery {
  * missing, or a security event (e.g. a message signed by a key other than the pinned one).
  */
 export interface Notice {
-  kind: 'undecryptable' | 'missing' | 'security' | 'notDelivered' | 'groupChanged' | 'groupRefused';
+  kind: 'undecryptable' | 'missing' | 'security' | 'notDelivered' | 'groupChanged' | 'groupRefused' | 'contactChanged';
   /** The contact's user id, when known. */
   peer?: string;
   username?: string;
@@ -247,6 +249,8 @@ export interface Account {
   qrPayload(userId: string): Promise<Uint8Array>;
   matchesQr(userId: string, scanned: Uint8Array): Promise<boolean>;
   setVerified(username: string, verified: boolean): Promise<void>;
+  /** Names a contact on every device of the account ('' removes the name). */
+  setContactName(username: string, name: string): Promise<void>;
   /**
    * Encrypts and posts. Throws NETWORK when the relay cannot be reached. With
    * `idempotencyKey`, a retry posts the same envelope (or returns the first result):
