@@ -6,7 +6,7 @@
 // client seals, playing the remote audio, and after connecting the SHA-256 of the
 // certificate the remote side presented, which the client compares with the sealed one.
 
-import { freshCertificate, localSdp, remoteFingerprint } from './direct.js';
+import { audioBytes, freshCertificate, iceServersOf, localSdp, remoteFingerprint } from './direct.js';
 
 const randomId = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -49,15 +49,6 @@ export function attachCalls(client, options = {}) {
     }
     return c.stream;
   };
-  const iceServers = async () => {
-    const s = options.iceServers;
-    if (typeof s !== 'function') return s ?? [];
-    try {
-      return await s();
-    } catch {
-      return []; // enough on one network; across NATs the call then fails as any other
-    }
-  };
   const release = (c, keep) => {
     clearTimeout(c.timer);
     c.pc?.close();
@@ -81,7 +72,7 @@ export function attachCalls(client, options = {}) {
 
   async function connection(c) {
     const { certificate, fp } = await freshCertificate();
-    const pc = new RTCPeerConnection({ iceServers: await iceServers(), certificates: [certificate] });
+    const pc = new RTCPeerConnection({ iceServers: await iceServersOf(options.iceServers), certificates: [certificate] });
     c.pc = pc;
     c.fp = fp;
     for (const t of (await microphone(c)).getAudioTracks()) pc.addTrack(t, c.stream);
@@ -177,15 +168,8 @@ export function attachCalls(client, options = {}) {
     /** Calls `listener(event)` when a call changes state (see `CallUpdate`). */
     onCall(listener) { listeners.push(listener); },
     /** Audio bytes sent and received so far in a call (from getStats). */
-    async stats(call = current()?.id) {
-      const pc = calls.get(call)?.pc;
-      const out = { bytesSent: 0, bytesReceived: 0 };
-      if (!pc) return out;
-      for (const s of (await pc.getStats()).values()) {
-        if (s.type === 'outbound-rtp' && s.kind === 'audio') out.bytesSent += s.bytesSent;
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') out.bytesReceived += s.bytesReceived;
-      }
-      return out;
+    stats(call = current()?.id) {
+      return audioBytes(calls.get(call)?.pc);
     },
     /** When the current call connected (ms since the epoch), for a running duration. */
     connectedAt(call = current()?.id) { return calls.get(call)?.connectedAt; },

@@ -9,7 +9,7 @@
 
 const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
 
-// The WebRTC pieces direct channels and calls (`calls.js`) share.
+// The WebRTC pieces direct channels, calls (`calls.js`) and room voice (`roomvoice.js`) share.
 
 /** Resolves once ICE gathering is complete: one offer/answer carries every candidate. */
 export function gathered(pc) {
@@ -32,6 +32,29 @@ export async function freshCertificate() {
 export async function remoteFingerprint(transport) {
   const der = transport?.getRemoteCertificates?.()[0];
   return der ? hex(new Uint8Array(await crypto.subtle.digest('SHA-256', der))) : '';
+}
+
+/** The STUN/TURN servers of an `iceServers` option: a list, or a function asked for each
+ * connection (the relay's TURN credentials expire; a page stays open longer). A function
+ * that fails gives none: enough on one network; across NATs the connection then fails. */
+export async function iceServersOf(option) {
+  if (typeof option !== 'function') return option ?? [];
+  try {
+    return await option();
+  } catch {
+    return [];
+  }
+}
+
+/** Audio bytes sent and received so far on `pc` (getStats; zeros without one). */
+export async function audioBytes(pc) {
+  const out = { bytesSent: 0, bytesReceived: 0 };
+  if (!pc) return out;
+  for (const s of (await pc.getStats()).values()) {
+    if (s.type === 'outbound-rtp' && s.kind === 'audio') out.bytesSent += s.bytesSent;
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') out.bytesReceived += s.bytesReceived;
+  }
+  return out;
 }
 
 /** Makes this page's offer or answer after its description is set, every candidate

@@ -155,6 +155,7 @@ const pkg = {
     './remote': { types: './remote.d.ts', default: './remote.js' },
     './direct': { types: './direct.d.ts', default: './direct.js' },
     './calls': { types: './calls.d.ts', default: './calls.js' },
+    './roomvoice': { types: './roomvoice.d.ts', default: './roomvoice.js' },
     './web': { types: './web/sealpost_wasm.d.ts', default: './web/sealpost_wasm.js' },
     './sealpost_wasm_bg.wasm': './web/sealpost_wasm_bg.wasm',
     './package.json': './package.json',

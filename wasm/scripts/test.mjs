@@ -425,6 +425,12 @@ if (relay && !args.has('--node-only') && (!filter || 'chromium: calls'.includes(
   await pagesSuite('chromium: calls', callsSuite, true);
 }
 
+// Voice in a room of three pages, with fake microphones.
+if (relay && !args.has('--node-only') && (!filter || 'chromium: room voice'.includes(filter))) {
+  const { roomVoiceSuite } = await import('../tests/roomvoice.mjs');
+  await pagesSuite('chromium: room voice', roomVoiceSuite, true);
+}
+
 if (relay) {
   relay.child.kill();
   rmSync(relay.data, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 import * as sp from '../pkg/index.js';
 import { attachDirect } from '../pkg/direct.js';
 import { attachCalls } from '../pkg/calls.js';
+import { attachRoomVoice } from '../pkg/roomvoice.js';
 
 // Every RTCPeerConnection made on this page, so a test can kill them (the direct test).
 const Native = window.RTCPeerConnection;
@@ -16,6 +17,7 @@ window.RTCPeerConnection = class extends Native {
 };
 window.attachDirect = attachDirect;
 window.attachCalls = attachCalls;
+window.attachRoomVoice = attachRoomVoice;
 
 await sp.init();
 window.sp = sp;

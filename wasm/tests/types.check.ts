@@ -4,6 +4,7 @@ import { RemoteClient } from 'sealpost-wasm/remote';
 import { serveClient } from 'sealpost-wasm/worker';
 import { attachDirect } from 'sealpost-wasm/direct';
 import { attachCalls, type CallUpdate } from 'sealpost-wasm/calls';
+import { attachRoomVoice, type RoomVoiceEvent, type RoomVoiceErrorCode } from 'sealpost-wasm/roomvoice';
 
 async function main() {
   await init();
@@ -153,6 +154,17 @@ async function rooms(relayUrl: string): Promise<void> {
   const me: number | undefined = guest.me;
   const all: number[] = guest.members;
   console.log(host.link('https://app.example/'), me, all, host.nameplate, seen.length);
+  // Voice: the room's events go to the voice too.
+  const heard: RoomVoiceEvent[] = [];
+  const voice = attachRoomVoice(guest, { iceServers: async () => [], onEvent: (e) => heard.push(e) });
+  seen.forEach((e) => voice.handle(e));
+  await voice.start().catch((e: { code?: RoomVoiceErrorCode }) => console.log(e.code));
+  const muted: boolean = voice.mute(true);
+  for (const s of await voice.stats()) console.log(s.member, s.bytesSent, s.bytesReceived);
+  for (const p of voice.peers()) console.log(p.member, p.state === 'connected');
+  for (const e of heard) if (e.event === 'refused') console.log(e.from, e.reason);
+  voice.stop();
+  console.log(voice.on, voice.muted, muted);
   guest.leave();
   host.leave();
 }
