@@ -5,10 +5,13 @@
 
 import type { SealpostErrorCode } from 'sealpost-wasm';
 import { AppError, errorCode } from './backend/types';
+import type { CallErrorCode } from 'sealpost-wasm/calls';
+import type { RoomVoiceErrorCode } from 'sealpost-wasm/roomvoice';
 import type { ExportErrorCode } from './exportfile';
 
-/** Codes the app itself raises (backend/, model.ts, lazy.ts, exportfile.ts). */
-type AppCode = 'INTEGRITY' | 'RELAY_BUSY' | 'SELF' | 'APP_FILES' | 'PASSKEY' | ExportErrorCode;
+/** Codes the app itself raises (backend/, model.ts, lazy.ts, exportfile.ts) and those of
+ * the package's page-side helpers (calls, room voice). */
+type AppCode = 'INTEGRITY' | 'RELAY_BUSY' | 'SELF' | 'APP_FILES' | 'PASSKEY' | ExportErrorCode | CallErrorCode | RoomVoiceErrorCode;
 
 const TRY_AGAIN = 'Try again; if it keeps happening, reload the page.';
 
@@ -72,6 +75,8 @@ export const FRIENDLY: Record<SealpostErrorCode | AppCode, string> = {
   ROOM_LOCKED: 'This room took too many wrong codes and takes no one else. Ask the host for a new room.',
   ROOM_FULL: 'This room is full (8 people). Try again when someone leaves.',
   ROOM_CLOSED: 'The room ended: its host left.',
+  ROOM_NO_MICROPHONE: 'Voice needs your microphone, and the browser did not give it. Allow the microphone for this site (or plug one in), then turn voice on again.',
+  CALL_NO_MICROPHONE: 'Calls need your microphone, and the browser did not give it. Allow the microphone for this site (or plug one in), then try again.',
   JOIN_TIMEOUT: 'The room’s host did not let you in in time (their device may be asleep or offline). Ask them to open Sealpost, then try again.',
 };
 

@@ -3,7 +3,7 @@
 // screen (./screens/room.ts, loaded on first use) works with. The room itself runs in
 // the crypto worker (./backend/roomhost.ts).
 
-import { onRoomEvent, roomCall } from './backend';
+import { onRoomEvent, roomCall, webrtc } from './backend';
 import { errorCode } from './backend/types';
 import { friendly } from './errors';
 import { lazily } from './lazy';
@@ -13,7 +13,7 @@ import { toast } from './ui';
 import { h } from './util';
 
 /** What the room screen uses of the app (a lazily loaded chunk may import nothing). */
-const kit = { h, friendly, errorCode, cleanName, drawQr, cameraScanButton, preloadQr, toast, call: roomCall, listen: onRoomEvent };
+const kit = { h, friendly, errorCode, cleanName, drawQr, cameraScanButton, preloadQr, toast, call: roomCall, listen: onRoomEvent, voice: () => webrtc().then((m) => m.attachRoomVoice) };
 export type RoomKit = typeof kit;
 
 /** Where the room screen shows: the log-in card, or the main screen's pane. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Every error code the package can raise has friendly words in the PWA (src/errors.ts):
+// Every error code the package can raise (and those of its page-side helpers, `type
+// ...ErrorCode` in wasm/js/*.d.ts) has friendly words in the PWA (src/errors.ts):
 // the codes are read from the package's typed enum (wasm/src/error.rs, `Code`), checked
 // against its TypeScript type (`SealpostErrorCode`, when wasm/pkg is built) and the core's
 // codes it passes through (core/src/error.rs); each must get its own text from
@@ -7,7 +8,7 @@
 //
 //   node www/tests/errors.mjs      (also the first step of www/tests/e2e.mjs)
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -39,12 +40,16 @@ export async function checkErrorTexts() {
     const { friendly } = await import(pathToFileURL(join(dir, 'errors.mjs')).href);
     const raw = 'no bundle is registered for this id (unknown_user)';
     const fallback = friendly(Object.assign(new Error(raw), { code: 'NO_SUCH_CODE_EVER' }));
-    const bad = pkg.filter((code) => {
+    const helpers = readdirSync(join(root, 'wasm/js')).filter((f) => f.endsWith('.d.ts'))
+      .flatMap((f) => [...readFileSync(join(root, 'wasm/js', f), 'utf8').matchAll(/export type \w+ErrorCode = ([^;]+);/g)])
+      .flatMap((m) => [...m[1].matchAll(/"([A-Z_]+)"/g)].map((c) => c[1]));
+    // The page-side helpers' own codes too (`type ...ErrorCode` in wasm/js/*.d.ts: calls, room voice).
+    const bad = [...pkg, ...helpers].filter((code) => {
       const text = friendly(Object.assign(new Error(raw), { code }));
       return !text || text.includes(raw) || text.includes(code) || text === fallback;
     });
     if (bad.length) throw new Error(`no friendly text in www/src/errors.ts for: ${bad.join(', ')}`);
-    return pkg;
+    return [...pkg, ...helpers];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,8 +7,10 @@
 // camera. Text flows among them with names; they leave, the host before the last guest,
 // who is told the room ended. Then nothing of the room is in the relay's database (rows
 // of every table as before, the code nowhere) or in the pages (IndexedDB, storage, the
-// address bar). Rooms have no voice in the PWA: the package has the signalling
-// (`sendSignal`) but no room voice yet.
+// address bar). Voice: three of them turn it on and audio flows between each pair
+// (getStats through the page's `sealpostRoomVoice`), one mutes, one turns it off and
+// the others' connections to it close; the room screen with voice on has no axe
+// violations.
 //
 //   node www/tests/rooms.mjs           (also run as part of www/tests/e2e.mjs)
 
@@ -168,6 +170,34 @@ export async function runRooms(r, { relayBin, problems }) {
       axe.push(...(await axeViolations(p.B, 'room (guest, no account)')));
       await shot(p.B, 'rooms-3-guest');
       await shot(p.A, 'rooms-4-host-talk');
+    });
+
+    await r.step('rooms: three members turn voice on and audio flows between each pair; one turns it off', async () => {
+      const names = { A: 'Ada', B: 'Bea', C: 'Cy' };
+      for (const k of ['A', 'B', 'C']) await p[k].click('[data-testid=room-voice-on]');
+      for (const k of ['A', 'B', 'C']) {
+        const others = Object.entries(names).filter(([o]) => o !== k).map(([, n]) => n).join(', ');
+        await p[k].locator('[data-testid=room-voice-status]', { hasText: `On voice with ${others}.` }).waitFor(T);
+        await p[k].waitForFunction(async () => {
+          const s = await window.sealpostRoomVoice.stats();
+          return s.length === 2 && s.every((x) => x.bytesSent > 2000 && x.bytesReceived > 2000);
+        }, null, { ...T, polling: 200 });
+      }
+      // Dan's voice is off: he sees who is on it, and nothing asked for his microphone.
+      await p.D.locator('[data-testid=room-on-voice]').nth(2).waitFor(T);
+      expect(await p.D.locator('[data-testid=room-voice-on]').isVisible(), 'Dan still has "Turn on voice"');
+      await p.A.click('[data-testid=room-voice-mute]');
+      await p.A.locator('[data-testid=room-voice-status]', { hasText: '(muted)' }).waitFor(T);
+      expect(await p.A.locator('[data-testid=room-voice-mute]').textContent() === 'Unmute', 'the mute button says Unmute');
+      axe.push(...(await axeViolations(p.A, 'room (voice on, muted)')));
+      await shot(p.A, 'rooms-4b-voice');
+      await p.C.click('[data-testid=room-voice-off]');
+      await p.C.locator('[data-testid=room-voice-on]').waitFor(T);
+      for (const [k, other] of [['A', 'Bea'], ['B', 'Ada']]) {
+        await p[k].locator('[data-testid=room-voice-status]', { hasText: `with ${other}.` }).waitFor(T);
+        expect(await p[k].evaluate(async () => (await window.sealpostRoomVoice.stats()).length) === 1, `${k} still connected to Cy`);
+      }
+      expect(await p.C.evaluate(async () => (await window.sealpostRoomVoice.stats()).length) === 0, 'Cy kept a connection');
     });
 
     await r.step('rooms: members leave, the host before the last guest, who is told the room ended', async () => {

@@ -36,8 +36,8 @@ async function startWorker(): Promise<Worker> {
 
 const getWorker = () => (worker ??= startWorker());
 
-/** The page's WebRTC host for direct channels (sealpost-wasm/direct), a chunk of its own. */
-const directHost = lazily('direct', () => import('sealpost-wasm/direct'));
+/** The page's WebRTC (direct channels, room voice: ../webrtc.ts), a chunk of its own. */
+export const webrtc = lazily('webrtc', () => import('../webrtc'));
 
 /** RemoteClient errors carry the package's `code`, `status` and (IDENTITY_CHANGED) `details`; keep them. */
 function wrap(e: unknown): AppError {
@@ -109,7 +109,7 @@ class ClientAccount implements Account {
   /** The package's connection status, and whether it was ever online. */
   private status = 'connecting';
   private wasOnline = false;
-  /** The page's WebRTC host (sealpost-wasm/direct, its own chunk), attached at start. */
+  /** The page's WebRTC host (sealpost-wasm/direct in ../webrtc.ts, its own chunk), attached at start. */
   private direct: Promise<unknown> | null = null;
   readonly username: string;
   readonly userId: string;
@@ -359,7 +359,7 @@ class ClientAccount implements Account {
       this.started = true;
       void this.client.connect();
       // Also answers the contacts' offers, so it is there before any chat is opened.
-      this.direct = directHost().then(({ attachDirect }) => attachDirect(this.client));
+      this.direct = webrtc().then(({ attachDirect }) => attachDirect(this.client));
       this.direct.catch(() => undefined); // no direct channels: everything by the relay
     }
   }

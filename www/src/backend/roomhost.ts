@@ -74,6 +74,10 @@ export const roomMethods = {
   roomName(_client: unknown, name: string): void {
     current().setName(name);
   },
+  /** Voice signalling (PROTOCOL.md 30.6): the page runs the WebRTC, the room seals it. */
+  roomSignal(_client: unknown, to: number, data: string): void {
+    current().sendSignal(to, data);
+  },
   roomLeave(): void {
     leave();
   },

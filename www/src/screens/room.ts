@@ -6,8 +6,13 @@
 // The room lives in the crypto worker (backend/roomhost.ts); this page keeps only what
 // the screen shows, in memory: leaving (or the room ending and the screen closing) drops
 // it, and nothing is written to IndexedDB, storage or the browser's history.
+//
+// Voice (PROTOCOL.md 30.6) runs here, as WebRTC must (not in workers): the package's
+// `attachRoomVoice`, whose signals the worker's room seals and sends (`roomSignal`).
+// The microphone is asked only when the user turns voice on.
 
 import type { RoomEvent } from 'sealpost-wasm';
+import type { RoomVoice, RoomVoiceEvent, attachRoomVoice } from 'sealpost-wasm/roomvoice';
 import type { RoomInfo } from '../backend/roomhost';
 import type { RoomKit, RoomPlace } from '../rooms';
 
@@ -26,13 +31,14 @@ interface Active {
   /** Why the room ended (a friendly sentence), once it has. */
   ended: string | null;
   myName: string;
+  voice: RoomVoice;
 }
 
 let kit: RoomKit;
 let place: RoomPlace;
 let active: Active | null = null;
 /** The elements of the room screen on display (null when another screen shows). */
-let view: { root: HTMLElement; members: HTMLElement; count: HTMLElement; list: HTMLElement; heard: HTMLElement; status: HTMLElement; composer: HTMLFormElement } | null = null;
+let view: { root: HTMLElement; members: HTMLElement; count: HTMLElement; list: HTMLElement; heard: HTMLElement; status: HTMLElement; composer: HTMLFormElement; voice: HTMLElement } | null = null;
 let listening: Promise<() => void> | null = null;
 
 function nameOf(id: number): string {
@@ -81,8 +87,11 @@ function renderHome(code?: string) {
     busy(true);
     active = null; // the worker leaves the room this tab was in first
     try {
+      // WebRTC (the page's side of voice) loads before the room opens: a room whose
+      // voice could not load is not entered.
+      const attach = await kit.voice();
       const info = await how();
-      active = { info, names: new Map(), members: [...info.members], lines: [], ended: null, myName: kit.cleanName(name.value) };
+      active = { info, names: new Map(), members: [...info.members], lines: [], ended: null, myName: kit.cleanName(name.value), voice: voiceFor(attach, info.me) };
       if (active.myName) await kit.call('roomName', active.myName).catch(() => undefined);
       renderRoom();
     } catch (e) {
@@ -181,12 +190,20 @@ function renderRoom() {
     }
   });
   const invite = a.info.code ? inviteBox(a.info.code, a.info.link!) : null;
+  const voice = h(
+    'div.room-voice',
+    { role: 'group', 'aria-labelledby': 'room-voice-title', 'data-testid': 'room-voice' },
+    h('h3#room-voice-title', null, 'Voice'),
+    h('div.row.wrap'),
+    h('p.hint', { role: 'status', 'data-testid': 'room-voice-status' }),
+  );
   const root = h(
     'section.room',
     { 'data-testid': 'room-screen', 'aria-labelledby': 'room-title' },
     heading(`Room ${a.info.nameplate}`, 'room-title'),
     h('p.hint', null, 'Encrypted end to end with a key only the members have. No history: what is said here is gone when you leave.'),
     invite,
+    voice,
     count,
     members,
     list,
@@ -195,7 +212,8 @@ function renderRoom() {
     status,
     h('button.warn', { type: 'button', 'data-testid': 'room-leave', onclick: leave }, a.ended ? 'Close' : 'Leave room'),
   );
-  view = { root, members, count, list, heard, status, composer };
+  view = { root, members, count, list, heard, status, composer, voice };
+  renderVoice();
   renderMembers();
   renderLines();
   renderEnded();
@@ -236,7 +254,16 @@ function renderMembers() {
   if (!view || !active) return;
   const { h } = kit;
   view.count.textContent = `In the room (${active.members.length} of 8)`;
-  view.members.replaceChildren(...active.members.map((id) => h('li.member', { 'data-testid': `room-member-${id}` }, h('bdi', null, nameOf(id)), id === 1 ? h('span.mini.unverified', null, 'Host') : null)));
+  const a = active;
+  const onVoice = new Map<number, string>(a.voice.peers().map((p) => [p.member, p.state]));
+  if (a.voice.on) onVoice.set(a.info.me, 'connected');
+  view.members.replaceChildren(...active.members.map((id) => h(
+    'li.member',
+    { 'data-testid': `room-member-${id}` },
+    h('bdi', null, nameOf(id)),
+    id === 1 ? h('span.mini.unverified', null, 'Host') : null,
+    onVoice.has(id) ? h('span.mini.verified', { 'data-testid': 'room-on-voice' }, !a.voice.on || onVoice.get(id) === 'connected' ? 'On voice' : 'On voice, connecting…') : null,
+  )));
 }
 
 function lineEl(l: Line): HTMLElement {
@@ -278,6 +305,7 @@ function renderEnded() {
 function onEvent(e: RoomEvent) {
   const a = active;
   if (!a || a.ended) return;
+  a.voice.handle(e);
   switch (e.event) {
     case 'admitted':
       a.members = [...e.members];
@@ -301,6 +329,7 @@ function onEvent(e: RoomEvent) {
       if (a.names.get(e.from) === name) return;
       a.names.set(e.from, name);
       renderLines();
+      renderVoice();
       break;
     }
     case 'text':
@@ -314,9 +343,10 @@ function onEvent(e: RoomEvent) {
       a.ended = kit.friendly({ code: e.code });
       add({ notice: a.ended });
       renderEnded();
+      renderVoice();
       break;
     default:
-      return; // signal (no voice here), rekeyed, wrong-code (the join rejects)
+      return; // signal (the voice's), rekeyed, wrong-code (the join rejects)
   }
   renderMembers();
 }
@@ -326,7 +356,63 @@ async function leave() {
   const was = active;
   active = null;
   view = null;
+  was?.voice.stop();
   await kit.call('roomLeave').catch(() => undefined);
   renderHome();
   if (was && !was.ended) kit.toast('You left the room.');
+}
+
+/** The room's voice on this page: its signals go through the worker's room. */
+function voiceFor(attach: typeof attachRoomVoice, me: number): RoomVoice {
+  const voice: RoomVoice = attach({ me, sendSignal: (to, data) => kit.call('roomSignal', to, data) }, {
+    onEvent: (e: RoomVoiceEvent) => {
+      if (active?.voice !== voice) return;
+      if (e.event === 'refused') add({ notice: `A voice connection request was refused (${e.reason}): it was not what a member’s app sends.` });
+      renderVoice();
+      renderMembers();
+    },
+  });
+  // Tests read the audio counters (getStats) here, as the package's tests do.
+  (globalThis as { sealpostRoomVoice?: RoomVoice }).sealpostRoomVoice = voice;
+  return voice;
+}
+
+/** "Turn on voice", or "Mute"/"Unmute" and "Turn off voice", and whom this page hears. */
+function renderVoice() {
+  if (!view || !active) return;
+  const { h } = kit;
+  const a = active;
+  const v = a.voice;
+  const connected = v.peers().filter((p) => p.state === 'connected').map((p) => nameOf(p.member));
+  const muted = v.muted ? ' (muted)' : '';
+  let said = 'Voice is off. Turning it on asks for your microphone; you then hear and are heard by everyone on voice.';
+  if (a.ended) said = 'Voice ended with the room.';
+  else if (v.on && connected.length) said = `On voice${muted} with ${connected.join(', ')}.`;
+  else if (v.on) said = `On voice${muted}: no one else is on voice yet.`;
+  const button = (sel: 'button' | 'button.primary', label: string, testId: string, run: (ev: Event) => unknown) =>
+    h(sel, { type: 'button', 'data-testid': testId, disabled: !!a.ended, onclick: run }, label);
+  const start = async (btn: HTMLButtonElement) => {
+    btn.disabled = true;
+    try {
+      await v.start();
+    } catch (e) {
+      if (active === a && view) view.status.textContent = kit.friendly(e);
+    }
+    renderVoice();
+    renderMembers();
+  };
+  const buttons = v.on
+    ? [
+      button('button', v.muted ? 'Unmute' : 'Mute', 'room-voice-mute', () => (v.mute(!v.muted), renderVoice())),
+      button('button', 'Turn off voice', 'room-voice-off', () => (v.stop(), renderVoice(), renderMembers())),
+    ]
+    : [button('button.primary', 'Turn on voice', 'room-voice-on', (ev) => start(ev.currentTarget as HTMLButtonElement))];
+  const row = view.voice.querySelector('.row')!;
+  // The button pressed is replaced: focus moves to the one that takes its place.
+  const pressed = row.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.testid : undefined;
+  row.replaceChildren(...buttons);
+  const next = { 'room-voice-on': 'room-voice-mute', 'room-voice-off': 'room-voice-on' }[pressed ?? ''] ?? pressed;
+  if (next) row.querySelector<HTMLElement>(`[data-testid=${next}]`)?.focus();
+  const status = view.voice.querySelector('[data-testid=room-voice-status]')!;
+  if (status.textContent !== said) status.textContent = said;
 }
