@@ -6,7 +6,7 @@
 // calls do). Joining voice is opt-in: the microphone is asked only by `start()`.
 //
 // Signal data (UTF-8 JSON, one object, at most 16 384 bytes as every signal frame):
-//   {"t":"on"}                     to everyone: my voice is on
+//   {"t":"on"}                     to everyone (and to each newcomer): my voice is on
 //   {"t":"here"}                   to one member, answering its "on": mine is on too
 //   {"t":"offer","fp":F,"sdp":S}   from the lower id to the higher, every candidate inline
 //   {"t":"answer","fp":F,"sdp":S}  back
@@ -195,6 +195,9 @@ export function attachRoomVoice(room, options = {}) {
           if (stream) refuse(e.from, 'MALFORMED');
           close(e.from);
         });
+      } else if (e.event === 'joined') {
+        // A newcomer has not heard our "on": it learns who is on voice.
+        queue = queue.then(() => stream && send(e.member, { t: 'on' }));
       } else if (e.event === 'left') {
         queue = queue.then(() => voiceOff(e.member));
       } else if (e.event === 'closed') {

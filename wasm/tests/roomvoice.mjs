@@ -3,7 +3,8 @@
 // All three turn voice on and audio bytes flow between each pair (getStats); malformed
 // signals, an SDP whose fingerprint is not the sealed one and an offer against the
 // lower-id rule are ignored with an event and break nothing; a member turning voice off
-// closes its connections on the others; a member leaving the room closes its own.
+// closes its connections on the others; a member leaving the room closes its own; a
+// member who joins later hears who is on voice.
 
 const until = (page, fn, arg, timeout = 60_000) => page.waitForFunction(fn, arg, { timeout, polling: 50 });
 
@@ -84,10 +85,17 @@ export async function roomVoiceSuite({ open, relayUrl, step, check }) {
     await flows(a, [2], before);
   });
 
-  await step('room voice: a member leaving the room closes its connection on the others', async () => {
+  await step('room voice: a member leaving the room closes its connection on the others; a newcomer learns who is on voice', async () => {
     await b.evaluate(() => window.room.leave());
     await until(a, () => window.voice.peers().length === 0);
     check(await a.evaluate(() => window.peerConnections.every((pc) => pc.connectionState === 'closed')), 'a kept a connection');
+    // Member 4 joins with its voice off: member 1's voice is on, member 3's is not.
+    const d = await open();
+    await member(d, relayUrl, host.code);
+    await until(d, () => window.voiceEvents.some((e) => e.event === 'voice' && e.member === 1 && e.on));
+    check(JSON.stringify(await d.evaluate(() => window.voice.peers())) === '[{"member":1,"state":"none"}]', JSON.stringify(await d.evaluate(() => window.voice.peers())));
+    check(await d.evaluate(() => window.peerConnections.length) === 0, 'a connection without voice on');
+    await d.evaluate(() => window.room.leave());
     await a.evaluate(() => window.voice.stop());
     await c.evaluate(() => window.room.leave());
     await a.evaluate(() => window.room.leave());
