@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::rsa_der;
+use crate::rsa_gen;
 
 /// Supported RSA modulus sizes. 4096 is the default the design promises; the smaller
 /// sizes trade security margin for much faster key generation in the browser.
@@ -119,7 +120,7 @@ struct KeyPair {
 
 impl KeyPair {
     fn generate<R: CryptoRng + ?Sized>(rng: &mut R, size: KeySize) -> Result<Self> {
-        let private = RsaPrivateKey::new(rng, size.bits()).map_err(|_| Error::Crypto)?;
+        let private = rsa_gen::generate(rng, size.bits())?;
         Self::from_private(private)
     }
 

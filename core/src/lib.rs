@@ -19,6 +19,7 @@ mod keys;
 pub mod padding;
 mod primitives;
 mod rsa_der;
+mod rsa_gen;
 mod safety;
 pub mod sorted;
 mod username;
