@@ -1,9 +1,11 @@
 // What each error code means to a user, in plain words. Every code the package can
-// raise (`SealpostErrorCode`, from wasm/src/error.rs) has an entry: the type checker
-// refuses a missing one, and www/tests/errors.mjs checks the list against the package's
-// enum. Screens that know more (which name was not found) say it themselves.
+// raise (`SealpostErrorCode`, from wasm/src/error.rs) has an entry, and so has every way
+// a call can end (`CallEndCode`, wasm/src/client/call.rs) or fail on the page
+// (`CallErrorCode`, sealpost-wasm/calls): the type checker refuses a missing one, and
+// www/tests/errors.mjs checks the list against the package's sources. Screens that know
+// more (which name was not found) say it themselves.
 
-import type { SealpostErrorCode } from 'sealpost-wasm';
+import type { CallEndCode, SealpostErrorCode } from 'sealpost-wasm';
 import { AppError, errorCode } from './backend/types';
 import type { CallErrorCode } from 'sealpost-wasm/calls';
 import type { RoomVoiceErrorCode } from 'sealpost-wasm/roomvoice';
@@ -15,7 +17,7 @@ type AppCode = 'INTEGRITY' | 'RELAY_BUSY' | 'SELF' | 'APP_FILES' | 'PASSKEY' | E
 
 const TRY_AGAIN = 'Try again; if it keeps happening, reload the page.';
 
-export const FRIENDLY: Record<SealpostErrorCode | AppCode, string> = {
+export const FRIENDLY: Record<SealpostErrorCode | CallEndCode | AppCode, string> = {
   INVALID_USERNAME: 'Usernames are 3 to 32 characters: letters, digits, dot, dash and underscore.',
   MALFORMED: `Something arrived damaged and was not used. ${TRY_AGAIN}`,
   INVALID_KEY: 'A key did not have the expected form, so it was not used. Ask your contact to log in again.',
@@ -78,6 +80,18 @@ export const FRIENDLY: Record<SealpostErrorCode | AppCode, string> = {
   ROOM_NO_MICROPHONE: 'Voice needs your microphone, and the browser did not give it. Allow the microphone for this site (or plug one in), then turn voice on again.',
   CALL_NO_MICROPHONE: 'Calls need your microphone, and the browser did not give it. Allow the microphone for this site (or plug one in), then try again.',
   JOIN_TIMEOUT: 'The room’s host did not let you in in time (their device may be asleep or offline). Ask them to open Sealpost, then try again.',
+  CALL_HUNG_UP: 'The call ended.',
+  CALL_DECLINED: 'The call was declined.',
+  CALL_BUSY: 'They are on another call. Try again later.',
+  CALL_NO_ANSWER: 'No answer.',
+  CALL_MISSED: 'Missed call.',
+  CALL_ELSEWHERE: 'The call was taken on another of your devices.',
+  CALL_MERGED: 'You called each other at the same moment: the two calls became one.',
+  CALL_FINGERPRINT_MISMATCH: 'The connection could not be verified: the call was stopped. It did not match your contact’s keys, as if someone tried to listen in.',
+  CALL_FAILED: 'The call could not connect. Check your connection and try again.',
+  CALL_NOT_ALLOWED: 'You can call only your contacts.',
+  CALL_NO_DEVICES: 'None of their devices can be reached yet. Try again in a moment.',
+  CALL_IN_PROGRESS: 'You are already in a call. Hang up first.',
 };
 
 /**

@@ -14,6 +14,7 @@ import { Convo } from './convo';
 import { arrange, placeOf } from './order';
 import { Attachments } from './attachments';
 import { Groups } from './groups';
+import { Calls } from './calls';
 
 const LABEL = 'sealpost/www/record/v1';
 
@@ -46,6 +47,8 @@ export class Model {
   files: Attachments;
   /** Groups (groups.ts). */
   groups: Groups;
+  /** Voice calls: the one on screen, and their lines in the history (calls.ts). */
+  calls: Calls;
 
   constructor(public account: Account) {
     this.outbox = new Outbox({
@@ -89,6 +92,17 @@ export class Model {
       stampExpiry: (m, c) => this.convo.stampExpiry(m, c),
     });
     this.groups = new Groups({ account, contacts: this.contacts, save: (k, r) => this.save(k, r), changed: (w) => this.emit(w), files: this.files });
+    this.calls = new Calls({
+      account,
+      contacts: this.contacts,
+      note: (c, text, kind) => this.note(c, text, kind),
+      activity: (c, unread) => {
+        c.lastActivity = Date.now();
+        if (unread && !(this.activePeer === c.userId && document.visibilityState === 'visible')) c.unread++;
+        this.emit({ contacts: true });
+        void this.saveContact(c).catch(() => undefined);
+      },
+    });
   }
 
   on(l: Listener): () => void {
@@ -616,6 +630,7 @@ export class Model {
         else this.direct.delete(peer);
         this.emit({ peer });
       },
+      onCall: (u) => this.calls.update(u),
       onLinkState: (s) => {
         this.link = s;
         this.emit({ link: true });
@@ -629,6 +644,7 @@ export class Model {
   }
 
   stop() {
+    this.calls.stop();
     this.convo.stop();
     this.outbox.stop();
     this.account.stop();

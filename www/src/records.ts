@@ -52,6 +52,9 @@ export function displayName(c: Pick<Contact, 'name' | 'username'>): string {
   return c.name || c.username;
 }
 
+/** A call in the history (calls.ts): how it ended, or (`callFailed`) why it failed. */
+export type CallNotice = 'call' | 'callFailed';
+
 export interface KeyChange {
   seenAt: number;
   /** SHA-256 of the new identity key (64 hex). */
@@ -78,7 +81,7 @@ export interface Msg {
   /** Outgoing, sent from another device of this account (a sync copy). */
   otherDevice?: boolean;
   /** A marker line, not a message: `text` says what happened. */
-  notice?: Notice['kind'] | 'refused' | 'timer' | 'expired' | 'unsupported' | 'group';
+  notice?: Notice['kind'] | 'refused' | 'timer' | 'expired' | 'unsupported' | 'group' | CallNotice;
   /** A group message: its sender (user id); `peer` is the group. */
   from?: string;
   /** The message this one replies to (the package's message id). */

@@ -3,8 +3,10 @@
 // ...ErrorCode` in wasm/js/*.d.ts) has friendly words in the PWA (src/errors.ts):
 // the codes are read from the package's typed enum (wasm/src/error.rs, `Code`), checked
 // against its TypeScript type (`SealpostErrorCode`, when wasm/pkg is built) and the core's
-// codes it passes through (core/src/error.rs); each must get its own text from
-// `friendly()`, never the raw message. No browser: errors.ts is compiled with TypeScript.
+// codes it passes through (core/src/error.rs), and so are the ways a call ends
+// (`CallEndCode` in wasm/src/client/call.rs); each must get its own text from
+// `friendly()`, never the raw message.
+// No browser: errors.ts is compiled with TypeScript.
 //
 //   node www/tests/errors.mjs      (also the first step of www/tests/e2e.mjs)
 
@@ -24,6 +26,9 @@ export async function checkErrorTexts() {
   const core = codesIn('core/src/error.rs', /Error::\w+ => "([A-Z_]+)"/g);
   const missing = core.filter((c) => !pkg.includes(c));
   if (missing.length) throw new Error(`core codes the package's enum lacks: ${missing}`);
+  const ends = /export type CallEndCode =([^;]+);/.exec(readFileSync(join(root, 'wasm/src/client/call.rs'), 'utf8'))?.[1] ?? '';
+  const calls = [...ends.matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]);
+  if (calls.length < 12) throw new Error(`read only ${calls.length} call end codes from wasm/src/client/call.rs`);
   const dts = join(root, 'wasm/pkg/web/sealpost_wasm.d.ts');
   if (existsSync(dts)) {
     const union = /export type SealpostErrorCode =([^;]+);/.exec(readFileSync(dts, 'utf8'))?.[1] ?? '';
@@ -44,12 +49,13 @@ export async function checkErrorTexts() {
       .flatMap((f) => [...readFileSync(join(root, 'wasm/js', f), 'utf8').matchAll(/export type \w+ErrorCode = ([^;]+);/g)])
       .flatMap((m) => [...m[1].matchAll(/"([A-Z_]+)"/g)].map((c) => c[1]));
     // The page-side helpers' own codes too (`type ...ErrorCode` in wasm/js/*.d.ts: calls, room voice).
-    const bad = [...pkg, ...helpers].filter((code) => {
+    const all = [...new Set([...pkg, ...helpers, ...calls])];
+    const bad = all.filter((code) => {
       const text = friendly(Object.assign(new Error(raw), { code }));
       return !text || text.includes(raw) || text.includes(code) || text === fallback;
     });
     if (bad.length) throw new Error(`no friendly text in www/src/errors.ts for: ${bad.join(', ')}`);
-    return [...pkg, ...helpers];
+    return all;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -57,5 +63,5 @@ export async function checkErrorTexts() {
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const codes = await checkErrorTexts();
-  console.log(`ok    friendly text for each of the package's ${codes.length} error codes`);
+  console.log(`ok    friendly text for each of the package's ${codes.length} error and call codes`);
 }

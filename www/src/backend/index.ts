@@ -3,7 +3,7 @@
 
 import { RemoteClient, type RemotePendingLink } from 'sealpost-wasm/remote';
 import type { ContactInfo, IncomingMessage, RoomEvent } from 'sealpost-wasm';
-import type { Account, Amend, Backend, Delivery, DeviceInfo, FileProgress, GroupChange, GroupInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress, RuleInput, SendFileOptions, StoredTarget } from './types';
+import type { Account, Amend, Backend, Calls, Delivery, DeviceInfo, FileProgress, GroupChange, GroupInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress, RuleInput, SendFileOptions, StoredTarget } from './types';
 import { AppError } from './types';
 import type { Ids } from './worker';
 import { KV, deleteDb, historyDbName, openDb } from '../idb';
@@ -36,8 +36,11 @@ async function startWorker(): Promise<Worker> {
 
 const getWorker = () => (worker ??= startWorker());
 
-/** The page's WebRTC (direct channels, room voice: ../webrtc.ts), a chunk of its own. */
+/** The page's WebRTC (direct channels, calls, room voice: ../webrtc.ts), a chunk of its own. */
 export const webrtc = lazily('webrtc', () => import('../webrtc'));
+
+/** How long the relay's STUN/TURN servers are reused (its TURN credentials last an hour by default). */
+const ICE_MAX_AGE_MS = 10 * 60_000;
 
 /** RemoteClient errors carry the package's `code`, `status` and (IDENTITY_CHANGED) `details`; keep them. */
 function wrap(e: unknown): AppError {
@@ -109,8 +112,9 @@ class ClientAccount implements Account {
   /** The package's connection status, and whether it was ever online. */
   private status = 'connecting';
   private wasOnline = false;
-  /** The page's WebRTC host (sealpost-wasm/direct in ../webrtc.ts, its own chunk), attached at start. */
-  private direct: Promise<unknown> | null = null;
+  /** The page's WebRTC hosts for direct channels and calls (../webrtc.ts, its own chunk), attached at start. */
+  private rtc: Promise<Calls> | null = null;
+  private ice: { at: number; servers: Promise<RTCIceServer[]> } | null = null;
   readonly username: string;
   readonly userId: string;
   readonly fingerprint: string;
@@ -357,14 +361,32 @@ class ClientAccount implements Account {
     addEventListener('offline', this.onNetwork);
     if (!this.started) {
       this.started = true;
-      void this.client.connect();
-      // Also answers the contacts' offers, so it is there before any chat is opened.
-      this.direct = webrtc().then(({ attachDirect }) => attachDirect(this.client));
-      this.direct.catch(() => undefined); // no direct channels: everything by the relay
+      // Hosted before the mailbox connects: a contact's offer or a ring waiting there
+      // (or a call missed meanwhile) finds the page listening.
+      this.rtc = webrtc().then(({ attachDirect, attachCalls }) => {
+        attachDirect(this.client);
+        const calls = attachCalls(this.client, { iceServers: () => this.iceServers() });
+        calls.onCall((u) => this.handlers?.onCall(u));
+        return calls;
+      });
+      // Without them (the chunk did not load): messages by the relay, no calls.
+      void this.rtc.catch(() => undefined).then(() => this.client.connect());
     }
   }
   connectDirect(username: string) {
-    this.direct?.then(() => this.client.connectDirect(username)).catch(() => undefined);
+    this.rtc?.then(() => this.client.connectDirect(username)).catch(() => undefined);
+  }
+  calls(): Promise<Calls> {
+    return this.rtc ?? Promise.reject(new AppError('APP_FILES', 'calls are hosted once the account started'));
+  }
+  /** The relay's STUN/TURN servers, asked again when older than ICE_MAX_AGE_MS or after a failure. */
+  private iceServers(): Promise<RTCIceServer[]> {
+    if (!this.ice || Date.now() - this.ice.at > ICE_MAX_AGE_MS) {
+      const servers = this.client.iceServers();
+      this.ice = { at: Date.now(), servers };
+      servers.catch(() => this.ice?.servers === servers && (this.ice = null));
+    }
+    return this.ice.servers;
   }
   stop() {
     this.handlers = null;

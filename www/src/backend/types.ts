@@ -1,6 +1,10 @@
 // What the UI needs from the messaging layer. The UI depends only on this file; the
 // implementation in ./index.ts maps it onto the sealpost-wasm package.
 
+/** Voice calls as the package hosts them on the page (sealpost-wasm/calls). */
+export type { Calls, CallUpdate } from 'sealpost-wasm/calls';
+import type { Calls, CallUpdate } from 'sealpost-wasm/calls';
+
 export interface Progress {
   /** Short human text: "Generating your keys (1 of 2)". */
   label: string;
@@ -233,6 +237,8 @@ export interface Handlers {
   onNotice(n: Notice): void;
   /** A direct (browser-to-browser) channel with `peer` opened (true) or ended (false). */
   onDirect(peer: string, direct: boolean): void;
+  /** A voice call changed state (ringing, connecting, connected, ended). */
+  onCall(u: CallUpdate): void;
 }
 
 export interface Account {
@@ -261,6 +267,11 @@ export interface Account {
    * the relay, and go back to it by themselves). Fire and forget: `onDirect` reports.
    */
   connectDirect(username: string): void;
+  /**
+   * This page's voice calls (the microphone and WebRTC are the page's, the rules the
+   * engine's): there once start() loaded them; rejects with APP_FILES if they could not load.
+   */
+  calls(): Promise<Calls>;
   send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number }): Promise<{ messageId: string; delivered?: number; total?: number }>;
   /** Sends an edit, deletion, reaction, read receipt, typing indicator or timer; resolves to its message id. */
   amend(username: string, what: Amend): Promise<string>;

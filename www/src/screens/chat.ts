@@ -12,6 +12,7 @@ import { checkPersistence, currentPeer } from './shell';
 import { actionsEl, composing, composingBar, quoteEl, reactionsEl, timerEl, typingEl } from './msgextras';
 import { wireOf } from '../convo';
 import { fileBox, fileControls, forgetOpened, retryFile } from './files';
+import { callButton } from './calling';
 
 let scrollPending = false;
 /** Scrolls the message list to the end once per frame (no forced layout per message). */
@@ -54,8 +55,8 @@ function msgEl(msg: Msg, peerName: string): HTMLElement {
     // A marker, not a message: what happened, when, never any text from the wire.
     return h(
       'li.notice',
-      { 'data-id': msg.id, 'data-testid': 'notice', 'data-kind': msg.notice, class: msg.notice === 'security' ? 'warn' : undefined },
-      msg.notice === 'security' ? h('span.notice-icon', { 'aria-hidden': 'true' }, '⚠ ') : null,
+      { 'data-id': msg.id, 'data-testid': 'notice', 'data-kind': msg.notice, class: msg.notice === 'security' || msg.notice === 'callFailed' ? 'warn' : undefined },
+      msg.notice === 'security' || msg.notice === 'callFailed' ? h('span.notice-icon', { 'aria-hidden': 'true' }, '⚠ ') : null,
       h('span', null, msg.text),
       ' ',
       timeEl(msg.at),
@@ -109,6 +110,7 @@ function chatHeader(c: Contact): (Node | string)[] {
     badge(c),
     ...(ui.model?.direct.has(c.userId) ? [h('span.badge.direct', { 'data-testid': 'direct', title: 'Messages go straight to their browser, still end-to-end encrypted' }, 'direct')] : []),
     timerEl(c),
+    callButton(ui.model!, c),
     h('a.button', { href: `#/contact/${c.userId}`, 'data-testid': 'safety-link' }, c.verified ? 'Safety number' : 'Verify'),
   ];
 }

@@ -21,6 +21,7 @@ import { showDevices } from './devices';
 import { leaveGroupScreen, showGroup, showGroupMembers, showNewGroup } from './groupchat';
 import { closeOpened } from './files';
 import { isRoomLink, showRooms } from '../rooms';
+import { watchCalls } from './calling';
 
 /**
  * Opens the main screen on `acct`. `history`: what a device link (or, `from: 'file'`, an
@@ -43,6 +44,7 @@ export async function enter(acct: Account, { history, fresh = false, resumed = f
     showRemoved();
   });
   ui.model = new Model(acct);
+  watchCalls(ui.model);
   await ui.model.load();
   let imported = -1;
   if (history) imported = await ui.model.importHistory(history).catch((e) => (console.warn('sealpost: history', e), -2));
