@@ -56,10 +56,16 @@ function install({ page = false, batch = false } = {}) {
   };
   /** The bench's message key (`seq:12`) in `s`, if any. */
   const keyIn = (s) => /#(\w+:\d+) /.exec(s)?.[1] ?? '-';
+  /** An app history record: its message key, direction and state (`seq:12/out/queued`). */
+  const record = (bytes) => {
+    const rec = new TextDecoder().decode(bytes ?? new Uint8Array());
+    return `${keyIn(rec)}/${/"dir":"(\w+)"/.exec(rec)?.[1] ?? ''}/${/"state":"(\w+)"/.exec(rec)?.[1] ?? ''}`;
+  };
 
   // IndexedDB: each write transaction, logged when it commits, with when it began and
-  // the records it wrote (the package's part names; the page's `m:`/`c:` records, a
-  // sealed message record by its message key).
+  // the records it wrote (the package's part names, the app's record keys; on the page a
+  // record sealed by `sealLocal` by its message key; trace.mjs names the worker's
+  // writes of app records from the page's `storeRecords` calls).
   const txs = new WeakMap();
   self.__tapSealed = new WeakMap();
   const transaction = IDBDatabase.prototype.transaction;
@@ -77,7 +83,7 @@ function install({ page = false, batch = false } = {}) {
     const k = String(key);
     const sealed = value && self.__tapSealed.get(value);
     if (sealed) return `${k.slice(0, 2)}${sealed}`;
-    return k.startsWith('sealpost/') ? k.split('/').pop() : k.slice(0, 2);
+    return k.startsWith('sealpost/') ? k.split('/').pop() : k;
   };
   for (const op of ['put', 'delete']) {
     const real = IDBObjectStore.prototype[op];
@@ -97,14 +103,14 @@ function install({ page = false, batch = false } = {}) {
         const post = this.postMessage.bind(this);
         this.postMessage = (m, ...rest) => {
           try {
-            if (m && typeof m.id === 'number' && typeof m.method === 'string') {
-              let what = m.method;
-              if (m.method === 'send') what += ` ${keyIn(text(m.args?.[1]))}`;
-              else if (m.method === 'sealLocal') {
-                const rec = new TextDecoder().decode(m.args?.[1] ?? new Uint8Array());
-                const state = /"state":"(\w+)"/.exec(rec)?.[1] ?? '';
-                what += ` ${keyIn(rec)}/${/"dir":"(\w+)"/.exec(rec)?.[1] ?? ''}/${state}`;
-              } else if (m.method === 'directInput') what += ` ${m.args?.[0]?.type ?? ''}`;
+            const method = m?.method ?? m?.app;
+            if (m && typeof m.id === 'number' && typeof method === 'string') {
+              let what = method;
+              if (method === 'send') what += ` ${keyIn(text(m.args?.[1]))}`;
+              else if (method === 'sendStored') what += ` ${keyIn(text(m.args?.[2]))}`;
+              else if (method === 'sealLocal') what += ` ${record(m.args?.[1])}`;
+              else if (method === 'storeRecords') what += ` ${(m.args?.[1] ?? []).map(([k, v]) => `${k}=${v ? record(v) : 'deleted'}`).join(',')}`;
+              else if (method === 'directInput') what += ` ${m.args?.[0]?.type ?? ''}`;
               calls.set(m.id, what);
               log('p-call', m.id, what);
             }
@@ -143,12 +149,13 @@ function install({ page = false, batch = false } = {}) {
   self.addEventListener('message', (ev) => {
     const t = at(ev);
     const m = ev.data ?? {};
-    if (m.method === 'send') {
-      calls.set(m.id, text(m.args?.[1]));
+    if (m.method === 'send' || m.app === 'sendStored') {
+      calls.set(m.id, text(m.args?.[m.app ? 2 : 1]));
       logAt(t, 'send-call', m.id, JSON.stringify(calls.get(m.id)));
     } else if (m.method === 'ack') log('app-ack', (m.args?.[0] ?? []).join(','));
     else if (m.method === 'directInput') logAt(t, 'direct-in', m.args?.[0]?.type ?? '');
-    else if (typeof m.method === 'string') logAt(t, 'call', m.method);
+
+    else if (typeof (m.method ?? m.app) === 'string') logAt(t, 'call', m.method ?? m.app);
   });
   // Worker → page: send results, deliveries, notices, status, direct-channel frames.
   const post = self.postMessage.bind(self);

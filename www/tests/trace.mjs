@@ -10,12 +10,14 @@
 // sent-<run>.json and shown-<run>.json next to the logs and prints both tables itself.)
 //
 // Steps (all on one machine, one clock; "worker" is the crypto worker, "page" the tab):
-//   sender page: store          Send pressed → the page posts `send` to its worker (it
-//                                first seals the message record in the worker and writes
-//                                it to IndexedDB; the outbox then wakes)
-//     of which: seal call        the page's `sealLocal` round trip to the worker
-//     of which: IDB write        the page's IndexedDB transaction for the record
-//   page→worker                  `send` posted → the worker has it
+//   sender page: store, hand over  Send pressed → the page posts the send to its worker
+//                                (before 2026-12-07 it first sealed the message's record
+//                                in the worker and wrote it to IndexedDB itself; now it
+//                                posts the record to the worker and the send right after)
+//     of which: seal call        (before) the page's `sealLocal` round trip to the worker
+//     of which: record write     the IndexedDB transaction of the record (page or worker)
+//   page→worker                  send posted → the worker has it
+//   sender worker: waits for the record   → the record committed (0 when it had)
 //   sender worker: seal          → the worker starts the IndexedDB write of the batch that
 //                                sealed it (waiting for its turn in the engine included)
 //   sender worker: IDB commit    that write, begun → committed
@@ -53,12 +55,28 @@ const mean = (xs) => {
   return s.length ? s.reduce((a, b) => a + b, 0) / s.length : NaN;
 };
 
-/** IndexedDB writes (`idb`/`p-idb` lines): begun, committed, the records written. */
-const writes = (ls, what) => ls.filter((l) => l.what === what).map((l) => {
-  const [start, names = ''] = l.rest.split(' ');
-  // Each record as `name:bytes`; matched by name.
-  return { start: Number(start), done: l.t, names: names.split(',').map((n) => n.replace(/:\d+$/, '')) };
-});
+/**
+ * IndexedDB writes (`idb`/`p-idb` lines): begun, committed, the records written (each
+ * logged as `name:bytes`). An app record is named by its message, e.g.
+ * `m:seq:3/out/queued`: on the page as the tap logged it, in the worker from the last
+ * `storeRecords` call the page posted for that key before the write began.
+ */
+function writes(ls, what) {
+  const asked = new Map();
+  for (const l of ls) {
+    if (l.what !== 'p-call' || !l.rest.includes(' storeRecords ')) continue;
+    for (const e of l.rest.split(' storeRecords ')[1].split(',')) {
+      const [key, desc] = e.split('=');
+      if (!asked.has(key)) asked.set(key, []);
+      asked.get(key).push({ t: l.t, name: `${key.slice(0, 2)}${desc}` });
+    }
+  }
+  const named = (n, start) => asked.get(n)?.filter((c) => c.t <= start).at(-1)?.name ?? n;
+  return ls.filter((l) => l.what === what).map((l) => {
+    const [start, names = ''] = l.rest.split(' ');
+    return { start: Number(start), done: l.t, names: names.split(',').map((n) => named(n.replace(/:\d+$/, ''), Number(start))) };
+  });
+}
 
 /** The first entry of `xs` (sorted by `key`) at or after `t` that passes `ok`. */
 function firstAfter(xs, t, ok = () => true, key = (x) => x.t) {
@@ -67,10 +85,11 @@ function firstAfter(xs, t, ok = () => true, key = (x) => x.t) {
 }
 
 export const STEPS = [
-  'sender page: store',
+  'sender page: store, hand over',
   '  of which: seal call',
-  '  of which: IDB write',
+  '  of which: record write',
   'page→worker',
+  'sender worker: waits for the record',
   'sender worker: seal',
   'sender worker: IDB commit',
   'sender worker: to transport',
@@ -112,13 +131,17 @@ export function trace(dir, { from = 'A', to = 'B', run = 'seq', sent = {}, shown
     done.add(k);
     const t0 = sent[k];
     // Sender page.
+    // (Before the worker wrote the app's records: a sealLocal round trip, then the page's write.)
     const sealCall = a.find((l) => l.what === 'p-call' && l.rest.includes(`sealLocal ${k}/out/queued`));
     const sealAnswer = sealCall && firstAfter(a, sealCall.t, (l) => l.what === 'p-answer' && l.rest.startsWith(`${sealCall.rest.split(' ')[0]} `));
-    const pageWrite = aPageIdb.find((w) => w.names.includes(`m:${k}/out/queued`));
-    const pageSend = a.find((l) => l.what === 'p-call' && l.rest.endsWith(`send ${k}`));
-    // Sender worker.
+    const record = `m:${k}/out/queued`;
+    const recordWrite = aPageIdb.find((w) => w.names.includes(record)) ?? aIdb.find((w) => w.names.includes(record));
+    const pageSend = a.find((l) => l.what === 'p-call' && (l.rest.endsWith(`send ${k}`) || l.rest.endsWith(`sendStored ${k}`)));
+    // Sender worker: the send (once the record committed, when it waits for it), then
+    // the write of the batch that sealed it (the package may begin that write within
+    // the call's own event: matched by commit time).
     const call = a.find((l) => l.what === 'send-call' && keyOf(l.rest) === k);
-    // (The package may start that write within the call's own event: by commit time.)
+    const go = call && Math.max(call.t, recordWrite?.done ?? 0);
     const sealWrite = call && firstAfter(aIdb, call.t, (w) => w.names.includes('sends'), (w) => w.done);
     // Recipient worker: the last input before the delivery, the write it led to.
     const input = inputs.filter((l) => l.t <= d.t).at(-1);
@@ -131,13 +154,15 @@ export function trace(dir, { from = 'A', to = 'B', run = 'seq', sent = {}, shown
     const answer = req !== undefined && firstAfter(depositAnswers, out.t, (l) => l.rest.split(' ')[0] === req);
     // Recipient page.
     const pageGot = b.find((l) => l.what === 'p-deliver' && l.rest === k);
-    const pageStore = bPageIdb.find((w) => w.names.includes(`m:${k}/in/delivered`));
+    const stored = `m:${k}/in/delivered`;
+    const pageStore = bPageIdb.find((w) => w.names.includes(stored)) ?? bIdb.find((w) => w.names.includes(stored));
 
-    add('sender page: store', t0, pageSend?.t);
+    add('sender page: store, hand over', t0, pageSend?.t);
     add('  of which: seal call', sealCall?.t, sealAnswer?.t);
-    add('  of which: IDB write', pageWrite?.start, pageWrite?.done);
+    add('  of which: record write', recordWrite?.start, recordWrite?.done);
     add('page→worker', pageSend?.t, call?.t);
-    add('sender worker: seal', call?.t, sealWrite?.start);
+    add('sender worker: waits for the record', call?.t, go);
+    add('sender worker: seal', go, sealWrite?.start);
     add('sender worker: IDB commit', sealWrite?.start, sealWrite?.done);
     add('sender worker: to transport', sealWrite?.done, out?.t);
     add('relay / channel', out?.t, input?.t);
