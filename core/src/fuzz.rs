@@ -84,15 +84,15 @@ pub fn group_fixture(
 ) -> Option<(v2::group::GroupState, v2::group::SenderKeyDistribution)> {
     let fp = identity.fingerprint();
     let mut state = alloc::vec::Vec::new();
-    state.extend_from_slice(b"G\x01");
+    state.extend_from_slice(b"G\x02");
     state.extend_from_slice(&[1; 16]);
     state.extend_from_slice(&1u64.to_be_bytes());
     state.extend_from_slice(&1u64.to_be_bytes());
     state.extend_from_slice(&[1, b'g', 0, 2]);
-    for (user, admin) in [([1u8; 32], 1u8), ([2; 32], 0)] {
+    for (user, admin_since) in [([1u8; 32], 1u64), ([2; 32], 0)] {
         state.extend_from_slice(&user);
         state.extend_from_slice(&fp);
-        state.push(admin);
+        state.extend_from_slice(&admin_since.to_be_bytes());
     }
     let state = v2::group::GroupState::from_bytes(&state).ok()?;
     let dist = v2::group::SenderKeyDistribution {

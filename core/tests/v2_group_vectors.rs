@@ -1,6 +1,7 @@
 //! Interop vectors for groups (PROTOCOL.md 27) in `tests/vectors/v2/groups.json`: every
-//! operation kind in one scenario with the state after it, `fail_` operations, a sender
-//! key distribution with messages, and `fail_` distributions and messages. Regenerated
+//! operation kind in one scenario with the state after it, `fail_` operations and
+//! states, races of operations signed for the same epoch with their winner (27.4), a
+//! sender key distribution with messages, and `fail_` distributions and messages. Regenerated
 //! deterministically (seeded ChaCha20) and compared byte for byte, then checked from
 //! what the file holds. `tests/webcrypto/groups.mjs` opens the messages with WebCrypto.
 //! Regenerate with `SEALPOST_REGENERATE_VECTORS=1`.
@@ -10,10 +11,11 @@ mod support;
 
 use sealpost_core::UserId;
 use sealpost_core::v2::group::{
-    Change, GroupError, GroupOp, GroupSession, GroupState, SenderKeyDistribution,
+    Change, GroupError, GroupOp, GroupSession, GroupState, Race, SenderKeyDistribution,
 };
 use sealpost_core::v2::{DeviceId, MAX_MESSAGE_AGE};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use support::groups::*;
 use support::*;
 
@@ -219,11 +221,16 @@ fn groups() {
             GroupError::WrongSender,
         ),
     ];
+    let (races, race_fails, fail_states) = races(&mut r, &alice, &bob, &carol);
+    let mut fail_ops = fail_ops;
+    fail_ops.extend(race_fails);
     let generated = json!({
-        "note": "Groups (PROTOCOL.md 27). ops: apply in order, starting with GroupState::create on the first; each state_after is the encoding after it. fail_ops: apply op to state, expect error. sender_keys: the receiver (bob) at state, takes distribution from 'from', then opens messages in 'open_order' at now = t0 + 10 (each: payload, counter); opening any of them again is REPLAY; flipping any byte fails (DECRYPT_FAILED, or MALFORMED for the version byte); opening at now = t0 + MAX_MESSAGE_AGE + 10 is EXPIRED. fail_distributions: take the distribution from 'from' at 'state', expect error.",
+        "note": "Groups (PROTOCOL.md 27). ops: apply in order, starting with GroupState::create on the first; each state_after is the encoding after it. fail_ops: apply op to state, expect error. fail_states: parsing state is MALFORMED. races (27.4): every op was signed for the epoch of state and applies to it; in any order of arrival the winner is ops[winner], and state_after is the state it makes. sender_keys: the receiver (bob) at state, takes distribution from 'from', then opens messages in 'open_order' at now = t0 + 10 (each: payload, counter); opening any of them again is REPLAY; flipping any byte fails (DECRYPT_FAILED, or MALFORMED for the version byte); opening at now = t0 + MAX_MESSAGE_AGE + 10 is EXPIRED. fail_distributions: take the distribution from 'from' at 'state', expect error.",
         "t0": T0,
         "ops": ops,
         "fail_ops": fail_ops,
+        "fail_states": fail_states,
+        "races": races,
         "sender_keys": {
             "receiver": from(&bob),
             "state": h(&state1),
@@ -236,6 +243,156 @@ fn groups() {
     });
     check_or_write("groups.json", generated.clone());
     check(&generated);
+}
+
+/// Races at one state with three admins (alice since 1, bob since 2, carol since 3) and
+/// a member (dave): the attacks of 27.4 and their `fail_` entrants, and states whose
+/// seniority is unclear.
+fn races(
+    r: &mut rand_chacha::ChaCha20Rng,
+    alice: &Dev,
+    bob: &Dev,
+    carol: &Dev,
+) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    let dave = extra_dev("dave", 0xd1, "alice");
+    let (mut a, _) = create(r, alice, "ropes", &[bob, carol, &dave]);
+    a.propose(r, &alice.identity, Change::Promote(bob.user))
+        .unwrap();
+    a.propose(r, &alice.identity, Change::Promote(carol.user))
+        .unwrap();
+    let s = a.state().clone();
+    let mut sign = |who: &Dev, change: Change| {
+        GroupOp::sign(r, &who.identity, who.user, *s.id(), s.epoch(), change).unwrap()
+    };
+    let remove_bob = sign(alice, Change::Remove(vec![bob.user]));
+    // Bob grinds: 12 operations, some of which hash lower than alice's.
+    let escapes = [
+        Change::Remove(vec![alice.user]),
+        Change::Add(vec![(user_id("mallory"), [0x33; 32])]),
+        Change::Demote(alice.user),
+        Change::Promote(dave.user),
+    ];
+    let mut grinding: Vec<GroupOp> = (0..12)
+        .map(|i| sign(bob, escapes[i % escapes.len()].clone()))
+        .collect();
+    assert!(
+        grinding
+            .iter()
+            .any(|g| Sha256::digest(g.to_bytes()) < Sha256::digest(remove_bob.to_bytes())),
+        "a lower hash among the ground ones"
+    );
+    grinding.insert(5, remove_bob.clone());
+    let renames: Vec<GroupOp> = (0..3)
+        .map(|i| sign(bob, Change::Rename(format!("bob {i}"))))
+        .collect();
+    let cases: Vec<(&str, Vec<GroupOp>)> = vec![
+        ("race_removed_admin_grinding", grinding),
+        (
+            "race_mutual_removal",
+            vec![
+                sign(bob, Change::Remove(vec![alice.user])),
+                remove_bob.clone(),
+            ],
+        ),
+        (
+            "race_demoted_senior_admin",
+            vec![
+                sign(alice, Change::Add(vec![(user_id("mallory"), [0x33; 32])])),
+                sign(carol, Change::Demote(alice.user)),
+            ],
+        ),
+        (
+            "race_senior_admin_first",
+            vec![
+                sign(carol, Change::Promote(dave.user)),
+                sign(bob, Change::Rename("bob's".into())),
+            ],
+        ),
+        (
+            "race_cycle",
+            vec![
+                remove_bob.clone(),
+                sign(bob, Change::Demote(carol.user)),
+                sign(carol, Change::Remove(vec![alice.user])),
+            ],
+        ),
+        ("race_one_admin_twice", renames),
+        (
+            "race_member_leaves",
+            vec![
+                sign(&dave, Change::Leave),
+                sign(carol, Change::Rename("carol's".into())),
+            ],
+        ),
+    ];
+    let races = cases
+        .into_iter()
+        .map(|(name, ops)| {
+            let mut race = Race::new(s.clone(), ops[0].clone()).unwrap();
+            for op in &ops[1..] {
+                race.enter(op.clone()).unwrap();
+            }
+            let winner = ops.iter().position(|o| o == race.winner()).unwrap();
+            let after = s.apply(race.winner()).unwrap();
+            json!({"name": name, "state": h(&s.to_bytes().unwrap()),
+                   "ops": ops.iter().map(|o| h(o.to_bytes())).collect::<Vec<_>>(),
+                   "winner": winner, "state_after": h(&after.to_bytes().unwrap())})
+        })
+        .collect();
+    let fail = |name: &str, op: &GroupOp, error: GroupError| json!({"name": name, "state": h(&s.to_bytes().unwrap()), "op": h(op.to_bytes()), "error": error.code()});
+    let race_fails = vec![
+        fail(
+            "fail_race_op_by_non_admin",
+            &sign(&dave, Change::Remove(vec![alice.user])),
+            GroupError::NotAdmin,
+        ),
+        fail(
+            "fail_race_op_claiming_another_admin",
+            &GroupOp::sign(
+                r,
+                &bob.identity,
+                alice.user,
+                *s.id(),
+                s.epoch(),
+                Change::Remove(vec![bob.user]),
+            )
+            .unwrap(),
+            GroupError::NotMember,
+        ),
+    ];
+    // admin_since sits in the last 8 bytes of each 72-byte member entry.
+    let good = s.to_bytes().unwrap();
+    let entry = |i: usize| good.len() - 72 * (4 - i) + 64;
+    let with = |changes: &[(usize, u64)]| {
+        let mut b = good.clone();
+        for (i, v) in changes {
+            b[entry(*i)..entry(*i) + 8].copy_from_slice(&v.to_be_bytes());
+        }
+        b
+    };
+    let admins: Vec<usize> = (0..4)
+        .filter(|i| u64::from_be_bytes(good[entry(*i)..entry(*i) + 8].try_into().unwrap()) != 0)
+        .collect();
+    let fail_state =
+        |name: &str, b: Vec<u8>| json!({"name": name, "state": h(&b), "error": "MALFORMED"});
+    let mut format1 = good.clone();
+    format1[1] = 1;
+    let fail_states = vec![
+        fail_state(
+            "fail_state_two_admins_since_the_same_epoch",
+            with(&[(admins[0], 2), (admins[1], 2)]),
+        ),
+        fail_state(
+            "fail_state_admin_since_after_its_epoch",
+            with(&[(admins[0], s.epoch() + 1)]),
+        ),
+        fail_state(
+            "fail_state_without_admin",
+            with(&admins.iter().map(|i| (*i, 0)).collect::<Vec<_>>()),
+        ),
+        fail_state("fail_state_format_1", format1),
+    ];
+    (races, race_fails, fail_states)
 }
 
 fn identity_of(v: &Value) -> sealpost_core::IdentityPublicKey {
@@ -272,6 +429,41 @@ fn check(v: &Value) {
             .and_then(|op| s.apply(&op))
             .unwrap_err();
         assert_eq!(err.code(), f["error"], "{}", f["name"]);
+    }
+    for f in v["fail_states"].as_array().unwrap() {
+        let err = GroupState::from_bytes(&hex_of(f, "state")).unwrap_err();
+        assert_eq!(err.code(), f["error"], "{}", f["name"]);
+    }
+    for race in v["races"].as_array().unwrap() {
+        let s = GroupState::from_bytes(&hex_of(race, "state")).unwrap();
+        let ops: Vec<GroupOp> = race["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| GroupOp::from_bytes(&hex::decode(o.as_str().unwrap()).unwrap()).unwrap())
+            .collect();
+        let want = &ops[race["winner"].as_u64().unwrap() as usize];
+        // In the order given, reversed, and rotated.
+        for k in 0..ops.len() {
+            for reversed in [false, true] {
+                let mut order = ops.clone();
+                order.rotate_left(k);
+                if reversed {
+                    order.reverse();
+                }
+                let mut r = Race::new(s.clone(), order[0].clone()).unwrap();
+                for op in &order[1..] {
+                    r.enter(op.clone()).unwrap();
+                }
+                assert_eq!(r.winner(), want, "{}", race["name"]);
+            }
+        }
+        assert_eq!(
+            s.apply(want).unwrap().to_bytes().unwrap(),
+            hex_of(race, "state_after"),
+            "{}",
+            race["name"]
+        );
     }
     let sk = &v["sender_keys"];
     let (me, my_device) = ids(&sk["receiver"]);

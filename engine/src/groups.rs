@@ -11,7 +11,7 @@ use sealpost_core::sorted::{SortedMap, SortedSet};
 
 use sealpost_core::padding::MAX_ENVELOPE_LEN;
 use sealpost_core::v2::group::{
-    GroupOp, GroupSession, GroupState, MAX_GROUP_OP_LEN, MAX_GROUP_STATE_LEN,
+    GroupOp, GroupSession, GroupState, MAX_GROUP_OP_LEN, MAX_GROUP_STATE_LEN, MAX_MEMBERS, Race,
 };
 use sealpost_core::v2::{DeviceId, GroupId};
 use sealpost_core::{Error, Result, UserId};
@@ -35,29 +35,29 @@ pub const MAX_SENT: usize = 256;
 /// Largest stored session (27.10): the state, the own chain and 8000 received chains.
 const MAX_SESSION_LEN: usize = 4 + MAX_GROUP_STATE_LEN + 200 + 8000 * (227 + 2 + 256 * 40);
 
-/// One group this device is in.
+/// One group this device is in, or was removed from by an operation that may still lose
+/// the race of its epoch (PROTOCOL.md 27.4): that entry stays, out of the group (no
+/// sending, no reading, not listed), so the operation that wins the race can bring it
+/// back, until room is needed ([`Groups::make_room`]).
 pub struct GroupEntry {
     /// The verified state and the chains.
     pub session: GroupSession,
     /// Member devices that were sent this device's current chain.
     pub distributed: SortedSet<(UserId, DeviceId)>,
-    /// The last operation applied here, to settle a concurrent one (PROTOCOL.md 27.4).
+    /// The last epoch passed here, to settle a concurrent operation (PROTOCOL.md 27.4).
     pub last: Option<LastStep>,
 }
 
-/// The last operation a device applied to a group, with the state before it: another
-/// operation signed for the same epoch that wins over it ([`wins_over`]) takes its place.
-///
-/// [`wins_over`]: sealpost_core::v2::group::wins_over
+/// The last epoch a device's state of a group moved past, kept to settle operations
+/// signed for it at the same time (PROTOCOL.md 27.4): the operations received for it and
+/// the state before them (the state after is the one of [`Race::winner`]).
 #[derive(Clone)]
 pub struct LastStep {
-    /// The state it applied to.
-    pub before: GroupState,
-    /// The operation.
-    pub op: GroupOp,
-    /// This device signed it: if it loses, this device signs its change again against
-    /// the state that won.
-    pub mine: bool,
+    /// The operations for that epoch that can still win.
+    pub race: Race,
+    /// The operation this device signed for it, if it did: if another one wins, this
+    /// device signs its change again against the state that won.
+    pub own: Option<GroupOp>,
 }
 
 /// An operation or a chain that arrived before the operation it depends on, with the
@@ -124,17 +124,35 @@ pub struct Groups {
 }
 
 impl Groups {
-    /// The verified states.
+    /// The groups this device is in (not those it is out of, [`GroupEntry`]).
+    pub fn live(&self) -> impl Iterator<Item = (&GroupId, &GroupEntry)> {
+        self.groups.iter().filter(|(_, g)| g.session.is_member())
+    }
+
+    /// The verified states of the groups this device is in.
     pub fn states(&self) -> impl Iterator<Item = &GroupState> {
-        self.groups.values().map(|g| g.session.state())
+        self.live().map(|(_, g)| g.session.state())
     }
 
     /// Members of any group this device is in: their sessions are trusted, as an
     /// engaged contact's (an admin vouched for them; PROTOCOL.md 27.9).
     pub fn is_member_anywhere(&self, user: &UserId) -> bool {
-        self.groups
-            .values()
-            .any(|g| g.session.state().member(user).is_some())
+        self.live()
+            .any(|(_, g)| g.session.state().member(user).is_some())
+    }
+
+    /// Whether one more group fits: at [`MAX_GROUPS`], a group this device is out of is
+    /// forgotten to make room (its race is the least likely to matter still).
+    pub fn make_room(&mut self) -> bool {
+        if self.groups.len() < MAX_GROUPS {
+            return true;
+        }
+        let out = self
+            .groups
+            .iter()
+            .find(|(_, g)| !g.session.is_member())
+            .map(|(id, _)| *id);
+        out.is_some_and(|id| self.groups.remove(&id).is_some())
     }
 
     /// Records a sent message for delivery states; forgets the oldest past [`MAX_SENT`].
@@ -216,10 +234,19 @@ impl Groups {
             .collect();
         put_count(&mut out, last.len());
         for l in last {
-            let before = l.before.to_bytes().map_err(|_| Error::Malformed)?;
+            let before = l.race.before().to_bytes().map_err(|_| Error::Malformed)?;
             put_var32(&mut out, &before);
-            put_var32(&mut out, l.op.to_bytes());
-            out.push(u8::from(l.mine));
+            put_count(&mut out, l.race.ops().len());
+            for op in l.race.ops() {
+                put_var32(&mut out, op.to_bytes());
+            }
+            match &l.own {
+                Some(op) => {
+                    out.push(1);
+                    put_var32(&mut out, op.to_bytes());
+                }
+                None => out.push(0),
+            }
         }
         Ok(out)
     }
@@ -293,19 +320,34 @@ impl Groups {
             });
         }
         if !r.is_empty() {
-            for _ in 0..r.count16(MAX_GROUPS, 9)? {
+            for _ in 0..r.count16(MAX_GROUPS, 11)? {
                 let before = GroupState::from_bytes(r.var32(MAX_GROUP_STATE_LEN)?)
                     .map_err(|_| Error::Malformed)?;
-                let op = GroupOp::from_bytes(r.var32(MAX_GROUP_OP_LEN)?)
-                    .map_err(|_| Error::Malformed)?;
-                let mine = r.bool()?;
-                let entry = groups.groups.get_mut(before.id()).ok_or(Error::Malformed)?;
-                entry.last = Some(LastStep { before, op, mine });
+                let group = *before.id();
+                // At most one per admin and one leave (Race); checked again as entered.
+                let n = r.count16(MAX_MEMBERS + 1, 4)?;
+                let ops: Vec<GroupOp> = (0..n).map(|_| read_op(&mut r)).collect::<Result<_>>()?;
+                let mut ops = ops.into_iter();
+                let first = ops.next().ok_or(Error::Malformed)?;
+                let mut race = Race::new(before, first).map_err(|_| Error::Malformed)?;
+                for op in ops {
+                    race.enter(op).map_err(|_| Error::Malformed)?;
+                }
+                let own = match r.bool()? {
+                    true => Some(read_op(&mut r)?),
+                    false => None,
+                };
+                let entry = groups.groups.get_mut(&group).ok_or(Error::Malformed)?;
+                entry.last = Some(LastStep { race, own });
             }
         }
         r.finish()?;
         Ok(groups)
     }
+}
+
+fn read_op(r: &mut Reader<'_>) -> Result<GroupOp> {
+    GroupOp::from_bytes(r.var32(MAX_GROUP_OP_LEN)?).map_err(|_| Error::Malformed)
 }
 
 /// Largest pairwise group payload: an operation with the state before it.

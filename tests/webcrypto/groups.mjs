@@ -1,37 +1,219 @@
-// Opens the group sender-key vectors (tests/vectors/v2/groups.json) with WebCrypto alone,
-// written from docs/PROTOCOL.md section 27: group state parsing, sender key distributions
-// and their checks against the state (27.5), group messages (27.6: header box, chain,
-// body box, ECDSA P-256 signature), replays, flipped bits and the time window.
+// Opens the group vectors (tests/vectors/v2/groups.json) with WebCrypto alone, written
+// from docs/PROTOCOL.md section 27: group states (27.2), operations applied with their
+// RSA-PSS signatures and rules (27.3, 27.4), races of operations signed for the same
+// epoch settled by admin seniority (27.4), sender key distributions and their checks
+// against the state (27.5), group messages (27.6: header box, chain, body box, ECDSA
+// P-256 signature), replays, flipped bits and the time window.
 // Ends with "N passed, N failed" and exits non-zero on any failure.
 //
 //   node tests/webcrypto/groups.mjs
 
 import {
-  Reader, assert, cat, check, checkWindow, eq, fail, flip, hex, hmac, isBucket, MAX_MESSAGE_AGE,
-  openBox, recvKey, rejects, sha256, spread, subtle, summary, u8, unhex, utf8, vectors,
+  Reader, assert, cat, check, checkWindow, cmp, dec, eq, fail, flip, hex, hmac, isBucket,
+  MAX_MESSAGE_AGE, openBox, recvKey, rejects, sha256, spread, subtle, summary, u8, u64, unhex,
+  utf8, vectors,
 } from "./common.mjs";
 
+const MAX_MEMBERS = 1000;
+
 // ---------------------------------------------------------------- 27.2 state
+
+/** 27.2 name rule: 1 to 128 bytes of UTF-8, no control or bidirectional formatting character. */
+function checkName(raw, code) {
+  let name;
+  try {
+    name = dec.decode(raw);
+  } catch {
+    fail(code);
+  }
+  const bad = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+  if (raw.length < 1 || raw.length > 128 || bad.test(name)) fail(code);
+  return raw;
+}
 
 function parseState(bytes) {
   const r = new Reader(bytes);
   const tag = r.bytes(2);
-  if (tag[0] !== 0x47 || tag[1] !== 0x01) fail("MALFORMED");
-  const s = { id: r.bytes(16), epoch: r.u64(), keyEpoch: r.u64(), name: r.var8(128), members: new Map() };
+  if (tag[0] !== 0x47 || tag[1] !== 0x02) fail("MALFORMED");
+  const s = { id: r.bytes(16), epoch: r.u64(), keyEpoch: r.u64(), name: checkName(r.var8(128), "MALFORMED"), members: new Map() };
   const n = r.u16();
-  if (s.keyEpoch === 0n || s.keyEpoch > s.epoch || n > 1000) fail("MALFORMED");
+  if (s.keyEpoch === 0n || s.keyEpoch > s.epoch || n > MAX_MEMBERS) fail("MALFORMED");
   let last = null;
+  const since = new Set();
   for (let i = 0; i < n; i++) {
     const user = r.bytes(32);
-    if (last && hex(last) >= hex(user)) fail("MALFORMED");
+    if (last && cmp(last, user) >= 0) fail("MALFORMED");
     last = user;
     const fingerprint = r.bytes(32);
-    const flags = r.u8();
-    if (flags > 1) fail("MALFORMED");
-    s.members.set(hex(user), { fingerprint, admin: flags === 1 });
+    const adminSince = r.u64();
+    if (adminSince > s.epoch) fail("MALFORMED");
+    if (adminSince !== 0n) {
+      if (since.has(adminSince)) fail("MALFORMED"); // seniority must be a strict order
+      since.add(adminSince);
+    }
+    s.members.set(hex(user), { user, fingerprint, adminSince });
   }
   r.finish();
+  if (n > 0 && since.size === 0) fail("MALFORMED");
   return s;
+}
+
+function encodeState(s) {
+  const members = [...s.members.values()].sort((a, b) => cmp(a.user, b.user));
+  return cat(
+    Uint8Array.of(0x47, 0x02), s.id, u64(s.epoch), u64(s.keyEpoch), u8(s.name.length), s.name,
+    Uint8Array.of(members.length >> 8, members.length & 0xff),
+    ...members.map((m) => cat(m.user, m.fingerprint, u64(m.adminSince))),
+  );
+}
+
+const isAdmin = (s, user) => (s.members.get(hex(user))?.adminSince ?? 0n) !== 0n;
+
+// ---------------------------------------------------------------- 27.3 operations
+
+/** `u16(n) || n × (user_id || fingerprint?)`, strictly sorted by user id. */
+function readMembers(r, min, withFingerprint) {
+  const n = r.u16();
+  if (n < min || n > MAX_MEMBERS) fail("MALFORMED");
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const user = r.bytes(32);
+    if (out.length && cmp(out[out.length - 1].user, user) >= 0) fail("MALFORMED");
+    out.push({ user, fingerprint: withFingerprint ? r.bytes(32) : null });
+  }
+  return out;
+}
+
+/** Section 7: a canonical rsaEncryption SPKI of 2048/3072/4096 bits with e = 65537. */
+async function identityKey(spki) {
+  let key;
+  try {
+    key = await subtle.importKey("spki", spki, { name: "RSA-PSS", hash: "SHA-256" }, true, ["verify"]);
+  } catch {
+    fail("MALFORMED");
+  }
+  const { publicExponent, modulusLength } = key.algorithm;
+  const k = modulusLength / 8;
+  if (!eq(publicExponent, Uint8Array.of(1, 0, 1)) || ![256, 384, 512].includes(k)) fail("MALFORMED");
+  if (!eq(new Uint8Array(await subtle.exportKey("spki", key)), spki)) fail("MALFORMED");
+  return { key, k };
+}
+
+async function parseOp(bytes) {
+  if (bytes.length > 65730) fail("MALFORMED");
+  const r = new Reader(bytes);
+  const tag = r.bytes(2);
+  if (tag[0] !== 0x4f || tag[1] !== 0x01) fail("MALFORMED");
+  const op = { bytes, groupId: r.bytes(16), epoch: r.u64(), actor: r.bytes(32), kind: r.u8() };
+  switch (op.kind) {
+    case 1: op.name = checkName(r.var8(128), "MALFORMED"); op.members = readMembers(r, 0, true); break;
+    case 2: op.members = readMembers(r, 1, true); break;
+    case 3: op.users = readMembers(r, 1, false).map((m) => m.user); break;
+    case 4: case 8: break;
+    case 5: op.name = checkName(r.var8(128), "MALFORMED"); break;
+    case 6: case 7: op.user = r.bytes(32); break;
+    default: fail("MALFORMED");
+  }
+  op.spki = r.var16(1024);
+  op.signed = bytes.subarray(0, r.at);
+  op.signature = r.var16(512);
+  r.finish();
+  op.identity = await identityKey(op.spki);
+  return op;
+}
+
+async function verifyOp(op) {
+  const { key, k } = op.identity;
+  const ok = op.signature.length === k &&
+    (await subtle.verify({ name: "RSA-PSS", saltLength: 32 }, key, op.signature, cat(utf8("sealpost/v2/group-op\0"), op.signed)));
+  if (!ok) fail("BAD_SIGNATURE");
+}
+
+// ---------------------------------------------------------------- 27.4 applying them
+
+const cloneState = (s) => ({ ...s, members: new Map([...s.members].map(([k, m]) => [k, { ...m }])) });
+
+async function createState(op) {
+  if (op.kind !== 1 || op.epoch !== 0n) fail("GROUP_INVALID_OPERATION");
+  await verifyOp(op);
+  const s = { id: op.groupId, epoch: 1n, keyEpoch: 1n, name: op.name, members: new Map() };
+  s.members.set(hex(op.actor), { user: op.actor, fingerprint: await sha256(op.spki), adminSince: 1n });
+  addMembers(s, op.members);
+  return s;
+}
+
+function addMembers(s, members) {
+  for (const m of members) {
+    if (s.members.has(hex(m.user))) fail("GROUP_INVALID_OPERATION");
+    s.members.set(hex(m.user), { user: m.user, fingerprint: m.fingerprint, adminSince: 0n });
+  }
+  if (s.members.size > MAX_MEMBERS) fail("TOO_LARGE");
+}
+
+async function applyOp(s, op) {
+  if (!eq(op.groupId, s.id)) fail("GROUP_WRONG_GROUP");
+  if (op.epoch < s.epoch) fail("GROUP_OLD_EPOCH");
+  if (op.epoch > s.epoch) fail("GROUP_EPOCH_AHEAD");
+  const actor = s.members.get(hex(op.actor));
+  if (!actor || !eq(actor.fingerprint, await sha256(op.spki))) fail("GROUP_NOT_MEMBER");
+  await verifyOp(op);
+  if (op.kind !== 4 && actor.adminSince === 0n) fail("GROUP_NOT_ADMIN");
+  const next = cloneState(s);
+  next.epoch = s.epoch + 1n;
+  const target = () => next.members.get(hex(op.user));
+  switch (op.kind) {
+    case 2: addMembers(next, op.members); break;
+    case 3:
+      for (const u of op.users) {
+        if (eq(u, op.actor) || !next.members.delete(hex(u))) fail("GROUP_INVALID_OPERATION");
+      }
+      next.keyEpoch = next.epoch;
+      break;
+    case 4: next.members.delete(hex(op.actor)); next.keyEpoch = next.epoch; break;
+    case 5: next.name = op.name; break;
+    case 6: if (!target() || target().adminSince !== 0n) fail("GROUP_INVALID_OPERATION"); target().adminSince = next.epoch; break;
+    case 7:
+      if (!target() || target().adminSince === 0n) fail("GROUP_INVALID_OPERATION");
+      target().adminSince = 0n;
+      if (![...next.members.values()].some((m) => m.adminSince !== 0n)) fail("GROUP_INVALID_OPERATION");
+      break;
+    case 8: next.keyEpoch = next.epoch; break;
+    default: fail("GROUP_INVALID_OPERATION");
+  }
+  // The last admin left: the remaining member with the smallest user id takes over.
+  const members = [...next.members.values()].sort((a, b) => cmp(a.user, b.user));
+  if (members.length && !members.some((m) => m.adminSince !== 0n)) members[0].adminSince = next.epoch;
+  return next;
+}
+
+/**
+ * 27.4 "Concurrent operations": the winner among operations for the epoch of `s`, each of
+ * which applies to `s`. A function of the set, not of the order of arrival.
+ */
+async function raceWinner(s, ops) {
+  // 1. One operation per actor: the lowest SHA-256 of its bytes.
+  const best = new Map();
+  for (const op of ops) {
+    const h = await sha256(op.bytes);
+    const held = best.get(hex(op.actor));
+    if (!held || cmp(h, held.h) < 0) best.set(hex(op.actor), { op, h });
+  }
+  // 2. Admins by admin_since (seniority), then the other members by user id.
+  const since = (op) => s.members.get(hex(op.actor)).adminSince;
+  const order = [...best.values()].map((b) => b.op).sort((a, b) => {
+    const [x, y] = [since(a), since(b)];
+    if ((x === 0n) !== (y === 0n)) return x === 0n ? 1 : -1;
+    return x !== y ? (x < y ? -1 : 1) : cmp(a.actor, b.actor);
+  });
+  // 3. Walk: an operation whose actor is not overruled overrules those it removes or demotes.
+  const overruled = new Set();
+  for (const op of order) {
+    if (overruled.has(hex(op.actor))) continue;
+    const targets = op.kind === 3 ? op.users : op.kind === 7 ? [op.user] : [];
+    for (const t of targets) if (!eq(t, op.actor)) overruled.add(hex(t));
+  }
+  // 4. The first whose actor is not overruled at the end.
+  return order.find((op) => !overruled.has(hex(op.actor)));
 }
 
 // ---------------------------------------------------------------- 27.5 distributions
@@ -110,6 +292,46 @@ await check("groups.json: every state_after parses (27.2)", async () => {
   const last = parseState(unhex(v.ops[v.ops.length - 1].state_after));
   assert(last.epoch === BigInt(v.ops.length) && last.keyEpoch === last.epoch, "epochs after leave");
 });
+
+await check("groups.json: the operations, applied in order, make each state_after (27.3, 27.4)", async () => {
+  let s = await createState(await parseOp(unhex(v.ops[0].op)));
+  assert(eq(encodeState(s), unhex(v.ops[0].state_after)), "create");
+  for (const o of v.ops.slice(1)) {
+    s = await applyOp(s, await parseOp(unhex(o.op)));
+    assert(eq(encodeState(s), unhex(o.state_after)), o.name);
+    assert(eq(encodeState(parseState(unhex(o.state_after))), unhex(o.state_after)), `${o.name} re-encodes`);
+  }
+});
+
+for (const f of v.fail_ops) {
+  await check(`groups.json: ${f.name} is ${f.error} (27.4)`, async () => {
+    const s = parseState(unhex(f.state));
+    await rejects((async () => applyOp(s, await parseOp(unhex(f.op))))(), f.error, f.name);
+  });
+}
+
+for (const f of v.fail_states) {
+  await check(`groups.json: ${f.name} is ${f.error} (27.2)`, async () => {
+    await rejects((async () => parseState(unhex(f.state)))(), f.error, f.name);
+  });
+}
+
+for (const race of v.races) {
+  await check(`groups.json: ${race.name} has the same winner in every order (27.4)`, async () => {
+    const s = parseState(unhex(race.state));
+    const ops = [];
+    for (const o of race.ops) ops.push(await parseOp(unhex(o)));
+    for (const op of ops) await applyOp(s, op); // every entrant applies to the raced state
+    const want = ops[race.winner];
+    for (let k = 0; k < ops.length; k++) {
+      const order = [...ops.slice(k), ...ops.slice(0, k)];
+      for (const o of [order, [...order].reverse()]) {
+        assert((await raceWinner(s, o)) === want, `${race.name}: order ${k}`);
+      }
+    }
+    assert(eq(encodeState(await applyOp(s, want)), unhex(race.state_after)), `${race.name}: state_after`);
+  });
+}
 
 await check("groups.json: messages open out of order, each once (27.6)", async () => {
   const { state, chain } = await fresh();

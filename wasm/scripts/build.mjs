@@ -41,8 +41,10 @@ const simd = !args['no-simd'] && !dev;
 // (issue 13, +4.3 KiB: 431.6 measured); 433 for files that resume after a reload (issue
 // 11: derived chunk nonces, +0.8 KiB: 432.5 measured); 435 with contact names synced
 // between an account's devices (issue 14, +2.0 KiB: 434.5 measured); 401 after the core's
-// own prime search for RSA keys (-34.1 KiB: 400.4 measured).
-const BUDGET_GZIP = 401 * 1024;
+// own prime search for RSA keys (-34.1 KiB: 400.4 measured); 404 for group races no signer
+// can game (issue 10, PROTOCOL.md 27.4: admin seniority in the state, the race's rule, a
+// device kept out of a group until its race is settled; +2.7 KiB: 403.1 measured).
+const BUDGET_GZIP = 404 * 1024;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();

@@ -38,3 +38,15 @@ pub fn create(
     let members = members.iter().map(|d| member(d)).collect();
     GroupSession::create(r, &by.identity, by.user, by.device, name, members).unwrap()
 }
+
+/// A fourth or fifth member (`dave`, `erin`, ...) whose identity key is the fixture
+/// encryption key of `key_of` (a plain RSA key too): the fixtures have three identities.
+pub fn extra_dev(name: &'static str, device: u8, key_of: &str) -> Dev {
+    let pkcs8 = hex::decode(&fixture_user(key_of).encryption_pkcs8).unwrap();
+    Dev {
+        name,
+        user: user_id(name),
+        device: DeviceId::from_bytes([device; 16]),
+        identity: IdentityKey::from_pkcs8_der(&pkcs8).unwrap(),
+    }
+}

@@ -1,17 +1,19 @@
-//! Two operations signed for the same epoch of a group (two admins, or two devices of one
+//! Operations signed for the same epoch of a group (two admins, or two devices of one
 //! admin, acting at once; PROTOCOL.md 27.4 "Concurrent operations"). Each member device
-//! keeps its last step (the operation and the state before it); an operation for that
-//! same epoch that wins over it ([`wins_over`]: the lower hash) replaces it, so every
-//! member ends with the same state whichever of the two it received first. The device
-//! that signed the losing operation signs its change again against the state that won.
+//! keeps the race of the last epoch it passed ([`Race`]: the state before it and the
+//! operations received for it); when one arrives that changes the race's winner, the
+//! device goes back one step and applies the new winner instead, so every member ends
+//! with the same state whichever order they came in. A device whose own operation just
+//! lost signs its change again against the state that won.
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::GroupId;
-use sealpost_core::v2::group::{GroupError, GroupOp, wins_over};
+use sealpost_core::v2::group::{GroupError, GroupOp, GroupState, Race};
 
 use super::Engine;
 use super::groups::Step;
 use super::out::Out;
+use crate::action::Part;
 use crate::groups::LastStep;
 
 impl Engine {
@@ -23,50 +25,77 @@ impl Engine {
         op: &GroupOp,
         out: &mut Out,
     ) -> Step {
+        let Some(last) = self
+            .groups
+            .groups
+            .get_mut(&group)
+            .and_then(|e| e.last.as_mut())
+        else {
+            return Step::Done;
+        };
+        // Older than the last step: a replay, or too late to settle (27.4).
+        if op.epoch() != last.race.epoch() {
+            return Step::Done;
+        }
+        let was = last.race.winner().clone();
+        // Checked against the state it was signed for, as if it had come first: a forged
+        // one is refused and reported like any other.
+        match last.race.enter(op.clone()) {
+            Ok(true) => {}
+            // A copy, or one that cannot win (an admin's second operation hashing
+            // higher, a second non-admin's leave).
+            Ok(false) => return Step::Done,
+            Err(e) => {
+                if matches!(
+                    e,
+                    GroupError::NotMember | GroupError::NotAdmin | GroupError::BadSignature
+                ) {
+                    self.refuse_group(Some(group), Some(*op.actor()), e, out);
+                }
+                return Step::Done;
+            }
+        }
+        out.persist(Part::Groups);
+        let winner = last.race.winner().clone();
+        if winner.to_bytes() == was.to_bytes() {
+            return Step::Done;
+        }
+        let own_lost = last
+            .own
+            .as_ref()
+            .filter(|own| own.to_bytes() == was.to_bytes())
+            .cloned();
+        let before = last.race.before().clone();
         let Some(entry) = self.groups.groups.get_mut(&group) else {
             return Step::Done;
         };
-        let Some(last) = entry.last.clone() else {
-            return Step::Done;
-        };
-        // Older than the last step (a replay), or the last step itself (a copy).
-        if op.epoch() != last.op.epoch() || op.to_bytes() == last.op.to_bytes() {
-            return Step::Done;
-        }
-        // Checked against the state it was signed for, as if it had come first: a forged
-        // one is refused and reported like any other.
-        if let Err(e) = last.before.apply(op) {
-            if matches!(
-                e,
-                GroupError::NotMember | GroupError::NotAdmin | GroupError::BadSignature
-            ) {
-                self.refuse_group(Some(group), Some(*op.actor()), e, out);
-            }
-            return Step::Done;
-        }
-        if !wins_over(op, &last.op) {
-            // The one applied here stays; its signer's devices settle the same way.
-            return Step::Done;
-        }
-        let applied = match entry.session.rewind(&last.before, op) {
+        let applied = match entry.session.rewind(&before, &winner) {
             Ok(a) => a,
             Err(e) => {
-                self.refuse_group(Some(group), Some(*op.actor()), e, out);
+                self.refuse_group(Some(group), Some(*winner.actor()), e, out);
                 return Step::Done;
             }
         };
-        entry.last = Some(LastStep {
-            before: last.before,
-            op: op.clone(),
-            mine: false,
-        });
-        self.after_apply(group, op, applied.rekeyed, applied.removed, out);
-        if last.mine && !applied.removed {
+        self.after_apply(group, &winner, applied.rekeyed, applied.removed, out);
+        if let Some(own) = own_lost
+            && !applied.removed
+        {
             // This device's change lost: signed again against the state that won (it
-            // may no longer apply, e.g. both admins added the same member: then it is
-            // refused here with a notice, and nothing is sent).
-            self.propose(rng, group, last.op.change().clone(), out);
+            // may no longer apply, e.g. both admins added the same member, or this
+            // account was demoted: then it is refused here with a notice, and nothing
+            // is sent).
+            self.propose(rng, group, own.change().clone(), out);
         }
         Step::Applied
     }
+}
+
+/// The race a device starts when its state passes an epoch with `op`, from the state
+/// `before` it (which `op` was just applied to); `own` when this device signed it.
+pub(super) fn start(before: GroupState, op: &GroupOp, own: bool) -> Option<LastStep> {
+    let race = Race::new(before, op.clone()).ok()?;
+    Some(LastStep {
+        race,
+        own: own.then(|| op.clone()),
+    })
 }

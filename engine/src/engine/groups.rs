@@ -17,14 +17,14 @@ use sealpost_core::v2::{DeviceId, GroupId, OpenedMessage};
 use sealpost_core::{IdentityPublicKey, UserId};
 use zeroize::Zeroizing;
 
+use super::group_race;
 use super::out::Out;
 use super::{Engine, WaitingGroupSend};
 use crate::action::{DepositHandle, IncomingGroupMessage, Notice, Output, Part};
 use crate::codec::Codec;
 use crate::event::GroupRequest;
 use crate::groups::{
-    GroupEntry, Held, LastStep, MAX_GROUPS, MAX_HELD, MAX_OUTGOING, MAX_PENDING, Outgoing, Pending,
-    Sent,
+    GroupEntry, Held, MAX_HELD, MAX_OUTGOING, MAX_PENDING, Outgoing, Pending, Sent,
 };
 use crate::msg_id::MsgId;
 use crate::payload::{GroupText, MAX_CONTENT_LEN, Payload, Secret};
@@ -64,7 +64,7 @@ impl Engine {
         out: &mut Out,
     ) {
         let me = self.me.user_id;
-        if self.groups.groups.len() >= MAX_GROUPS {
+        if !self.groups.make_room() {
             return self.refuse_group(None, Some(me), GroupError::TooLarge, out);
         }
         let Some(pinned) = self.pins_of(&members) else {
@@ -151,11 +151,7 @@ impl Engine {
         match entry.session.propose(rng, &self.me.identity, change) {
             Ok((op, applied)) => {
                 let after = entry.session.state().clone();
-                entry.last = Some(LastStep {
-                    before: before.clone(),
-                    op: op.clone(),
-                    mine: true,
-                });
+                entry.last = group_race::start(before.clone(), &op, true);
                 let added: Vec<UserId> = after
                     .members()
                     .keys()
@@ -219,7 +215,8 @@ impl Engine {
         }
     }
 
-    /// Reports a verified change; a removal of this account ends the group here, a new
+    /// Reports a verified change; a removal of this account ends the group here (the
+    /// entry stays, out, while the race of that epoch may still bring it back), a new
     /// key epoch makes this device give its next chain to every member device again.
     pub(super) fn after_apply(
         &mut self,
@@ -231,9 +228,9 @@ impl Engine {
     ) {
         let epoch = op.epoch() + 1;
         self.changed(group, op, epoch, out);
-        if removed {
-            self.groups.groups.remove(&group);
-        } else if rekeyed && let Some(entry) = self.groups.groups.get_mut(&group) {
+        if (rekeyed || removed)
+            && let Some(entry) = self.groups.groups.get_mut(&group)
+        {
             entry.distributed.clear();
         }
     }
@@ -342,8 +339,10 @@ impl Engine {
                         return Step::Done;
                     }
                 };
-                let Some(entry) = self.groups.groups.get_mut(&dist.group_id) else {
-                    // Perhaps the operation that adds this device is on its way.
+                let entry = self.groups.groups.get_mut(&dist.group_id);
+                let Some(entry) = entry.filter(|e| e.session.is_member()) else {
+                    // Perhaps the operation that adds this device (or the one that wins
+                    // over its removal) is on its way.
                     return Step::Hold;
                 };
                 match entry
@@ -382,15 +381,22 @@ impl Engine {
             }
         };
         let group = *op.group_id();
-        if let Some(entry) = self.groups.groups.get_mut(&group) {
+        let entry = self.groups.groups.get_mut(&group);
+        // Out of the group (27.4): only the race that removed this device may bring it
+        // back, or an admin adding it again with a state (joined anew below); anything
+        // later waits for that.
+        let entry = match entry {
+            Some(e) if !e.session.is_member() && state.is_some() => None,
+            Some(e) if !e.session.is_member() && op.epoch() >= e.session.state().epoch() => {
+                return Step::Hold;
+            }
+            e => e,
+        };
+        if let Some(entry) = entry {
             let before = entry.session.state().clone();
             return match entry.session.apply(&op) {
                 Ok(applied) => {
-                    entry.last = Some(LastStep {
-                        before,
-                        op: op.clone(),
-                        mine: false,
-                    });
+                    entry.last = group_race::start(before, &op, false);
                     self.after_apply(group, &op, applied.rekeyed, applied.removed, out);
                     Step::Applied
                 }
@@ -421,7 +427,7 @@ impl Engine {
         let me = self.me.user_id;
         let session = joined.and_then(|s| GroupSession::join(s, me, self.me.device_id()));
         match session {
-            Ok(session) if self.groups.groups.len() < MAX_GROUPS => {
+            Ok(session) if self.groups.groups.contains_key(&group) || self.groups.make_room() => {
                 let epoch = session.state().epoch();
                 self.groups.groups.insert(
                     group,
@@ -463,7 +469,8 @@ impl Engine {
             });
             return;
         }
-        let Some(entry) = self.groups.groups.get(&send.group) else {
+        let entry = self.groups.groups.get(&send.group);
+        let Some(entry) = entry.filter(|e| e.session.is_member()) else {
             return self.refuse_group(Some(send.group), Some(me), GroupError::NotMember, out);
         };
         if send.content.len() > MAX_CONTENT_LEN {
@@ -701,6 +708,9 @@ impl Engine {
         let mut refusal: Option<(GroupId, GroupError)> = None;
         let mut opened = None;
         for (id, entry) in self.groups.groups.iter_mut() {
+            if !entry.session.is_member() {
+                continue;
+            }
             match entry.session.open(bytes, now) {
                 Ok(m) => {
                     opened = Some((*id, m));

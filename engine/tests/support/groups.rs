@@ -1,6 +1,7 @@
 //! Group helpers for the engine tests: settle a set of devices, create a group, send to
 //! it, change it, and read what a device got.
 
+use sealpost_core::UserId;
 use sealpost_core::v2::GroupId;
 use sealpost_core::v2::group::{Change, GroupError};
 use sealpost_engine::{GroupRequest, Input, MsgId, Notice};
@@ -65,4 +66,23 @@ pub fn refusals(d: &Device) -> Vec<GroupError> {
             _ => None,
         })
         .collect()
+}
+
+/// The state `d` holds of `group` (its encoding), if it is in it.
+pub fn state(d: &Device, group: GroupId) -> Option<Vec<u8>> {
+    d.engine
+        .groups()
+        .find(|g| *g.id() == group)
+        .map(|g| g.to_bytes().unwrap())
+}
+
+/// Who won epoch `epoch` on `d` (the state epoch the raced operations make): the actor
+/// of the last change reported for it.
+pub fn winner(d: &Device, epoch: u64) -> UserId {
+    d.group_events
+        .iter()
+        .rev()
+        .find(|e| e.3 == epoch)
+        .map(|e| e.1)
+        .unwrap()
 }

@@ -205,7 +205,7 @@ impl Client {
                                 user_id: u.to_hex(),
                                 username: None,
                                 fingerprint: hex(&m.fingerprint),
-                                admin: m.admin,
+                                admin: m.is_admin(),
                             })
                             .collect(),
                     };

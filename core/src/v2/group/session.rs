@@ -176,6 +176,13 @@ impl GroupSession {
         &self.state
     }
 
+    /// Whether this device's user is a member of the state. A device removed by an
+    /// operation that may still lose a race (PROTOCOL.md 27.4) keeps its session, out,
+    /// until the race is settled.
+    pub fn is_member(&self) -> bool {
+        self.state.member(&self.user).is_some()
+    }
+
     /// Signs `change` as this device's user at the current epoch and applies it here:
     /// returns the operation to send to every member device (for an add, the new
     /// members also get the state before it, [`GroupState::to_bytes`]).

@@ -1,7 +1,9 @@
 //! The group state (PROTOCOL.md 27.2) and the rules every member applies to an operation
 //! (27.4). The state changes only through [`GroupState::apply`], which checks the
 //! operation against the state it was signed for, so every member that applies the same
-//! operations holds the same state.
+//! operations holds the same state. It records when each admin became one, the seniority
+//! that settles two admins' concurrent operations (27.4, [`super::Race`]): a fact of the
+//! agreed history that no signer can choose.
 
 use crate::sorted::SortedMap;
 use alloc::string::String;
@@ -15,21 +17,30 @@ use crate::v2::attachment::is_bidi_control;
 use crate::v2::ids::GroupId;
 use crate::wire::{Reader, put_var8};
 
-const STATE_TAG: [u8; 2] = [b'G', 1];
-const FLAG_ADMIN: u8 = 1;
-/// Longest state encoding: every member with its fingerprint and flags.
+/// Format 2: each member's `admin_since` (format 1 had an admin flag, without seniority).
+const STATE_TAG: [u8; 2] = [b'G', 2];
+/// Longest state encoding: every member with its fingerprint and `admin_since`.
 pub const MAX_GROUP_STATE_LEN: usize =
-    2 + 16 + 8 + 8 + 1 + MAX_GROUP_NAME_LEN + 2 + MAX_MEMBERS * 65;
+    2 + 16 + 8 + 8 + 1 + MAX_GROUP_NAME_LEN + 2 + MAX_MEMBERS * 72;
 
 /// One member: the fingerprint (SHA-256 of the identity spki, PROTOCOL.md 7) that the
-/// member's operations must be signed with, and whether it is an admin. Its devices are
-/// those of its current device list under that identity key (27.2).
+/// member's operations must be signed with, and since when it is an admin. Its devices
+/// are those of its current device list under that identity key (27.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
     /// SHA-256 of the member's identity spki.
     pub fingerprint: [u8; 32],
-    /// May add, remove, rename, promote and demote.
-    pub admin: bool,
+    /// 0: not an admin. Otherwise the epoch of the first state in which it was an admin
+    /// this time (1 for the creator): no two admins share one, and the smaller is the
+    /// more senior (27.4).
+    pub admin_since: u64,
+}
+
+impl Member {
+    /// May add, remove, rename, promote, demote and rekey.
+    pub fn is_admin(&self) -> bool {
+        self.admin_since != 0
+    }
 }
 
 /// A group as every member holds it.
@@ -88,11 +99,11 @@ impl GroupState {
 
     /// Whether `user` is an admin.
     pub fn is_admin(&self, user: &UserId) -> bool {
-        self.members.get(user).is_some_and(|m| m.admin)
+        self.members.get(user).is_some_and(Member::is_admin)
     }
 
     /// The state a verified create operation makes (PROTOCOL.md 27.4): epoch 1, the
-    /// creator the only admin.
+    /// creator the only admin (since epoch 1).
     pub fn create(op: &GroupOp) -> GroupResult<Self> {
         let Change::Create { name, members } = op.change() else {
             return Err(GroupError::InvalidOperation);
@@ -113,7 +124,7 @@ impl GroupState {
             *op.actor(),
             Member {
                 fingerprint: op.actor_identity().fingerprint(),
-                admin: true,
+                admin_since: 1,
             },
         );
         state.add(members)?;
@@ -139,11 +150,14 @@ impl GroupState {
         }
         op.verify_signature()?;
         let admin_only = !matches!(op.change(), Change::Leave);
-        if admin_only && !actor.admin {
+        if admin_only && !actor.is_admin() {
             return Err(GroupError::NotAdmin);
         }
         let mut next = self.clone();
-        next.epoch = self.epoch + 1;
+        next.epoch = self
+            .epoch
+            .checked_add(1)
+            .ok_or(GroupError::InvalidOperation)?;
         match op.change() {
             Change::Create { .. } => return Err(GroupError::InvalidOperation),
             Change::Add(members) => next.add(members)?,
@@ -164,15 +178,15 @@ impl GroupState {
                 next.name = name.clone();
             }
             Change::Promote(user) => match next.members.get_mut(user) {
-                Some(m) if !m.admin => m.admin = true,
+                Some(m) if !m.is_admin() => m.admin_since = next.epoch,
                 _ => return Err(GroupError::InvalidOperation),
             },
             Change::Demote(user) => {
                 match next.members.get_mut(user) {
-                    Some(m) if m.admin => m.admin = false,
+                    Some(m) if m.is_admin() => m.admin_since = 0,
                     _ => return Err(GroupError::InvalidOperation),
                 }
-                if !next.members.values().any(|m| m.admin) {
+                if !next.members.values().any(Member::is_admin) {
                     return Err(GroupError::InvalidOperation);
                 }
             }
@@ -192,7 +206,7 @@ impl GroupState {
                 *user,
                 Member {
                     fingerprint: *fingerprint,
-                    admin: false,
+                    admin_since: 0,
                 },
             );
         }
@@ -203,19 +217,19 @@ impl GroupState {
     }
 
     /// Anyone may leave, the last admin too: then the remaining member with the smallest
-    /// user id becomes admin, so a group never ends up without one.
+    /// user id becomes admin (since this epoch), so a group never ends up without one.
     fn keep_an_admin(&mut self) {
-        if !self.members.values().any(|m| m.admin)
+        if !self.members.values().any(Member::is_admin)
             && let Some(first) = self.members.values_mut().next()
         {
-            first.admin = true;
+            first.admin_since = self.epoch;
         }
     }
 
     /// The encoding (PROTOCOL.md 27.2): what a device stores and what an admin sends a
     /// new member with the add operation (27.7).
     pub fn to_bytes(&self) -> GroupResult<Vec<u8>> {
-        let mut out = Vec::with_capacity(64 + 65 * self.members.len());
+        let mut out = Vec::with_capacity(64 + 72 * self.members.len());
         out.extend_from_slice(&STATE_TAG);
         out.extend_from_slice(self.id.as_bytes());
         out.extend_from_slice(&self.epoch.to_be_bytes());
@@ -226,14 +240,15 @@ impl GroupState {
         for (user, m) in &self.members {
             out.extend_from_slice(user.as_bytes());
             out.extend_from_slice(&m.fingerprint);
-            out.push(if m.admin { FLAG_ADMIN } else { 0 });
+            out.extend_from_slice(&m.admin_since.to_be_bytes());
         }
         Ok(out)
     }
 
     /// Parses a state strictly: members sorted by user id without duplicates, at most
     /// [`MAX_MEMBERS`], a valid name, `1 <= key_epoch <= epoch`, an admin among the
-    /// members; anything else is [`GroupError::Malformed`].
+    /// members, each admin's `admin_since` at most `epoch` and no two the same (so
+    /// seniority is a strict order); anything else is [`GroupError::Malformed`].
     pub fn from_bytes(bytes: &[u8]) -> GroupResult<Self> {
         if bytes.len() > MAX_GROUP_STATE_LEN {
             return Err(GroupError::Malformed);
@@ -261,15 +276,31 @@ impl GroupState {
             }
             last = Some(user);
             let fingerprint = r.array()?;
-            let admin = match r.u8()? {
-                0 => false,
-                FLAG_ADMIN => true,
-                _ => return Err(GroupError::Malformed),
-            };
-            members.insert(user, Member { fingerprint, admin });
+            let admin_since = r.u64()?;
+            if admin_since > epoch {
+                return Err(GroupError::Malformed);
+            }
+            members.insert(
+                user,
+                Member {
+                    fingerprint,
+                    admin_since,
+                },
+            );
         }
         r.finish()?;
-        if n > 0 && !members.values().any(|m| m.admin) {
+        // At least one admin, and no two admins since the same epoch: seniority is a
+        // strict order (27.4). Quadratic, but without a sort in the wasm module.
+        let since: Vec<u64> = members
+            .values()
+            .filter(|m| m.is_admin())
+            .map(|m| m.admin_since)
+            .collect();
+        let repeated = since
+            .iter()
+            .enumerate()
+            .any(|(i, a)| since.iter().skip(i + 1).any(|b| a == b));
+        if (n > 0 && since.is_empty()) || repeated {
             return Err(GroupError::Malformed);
         }
         Ok(Self {
