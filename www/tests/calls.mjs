@@ -16,11 +16,10 @@
 //   node www/tests/calls.mjs          (also run as a part of www/tests/e2e.mjs)
 
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FAKE_MEDIA } from '../../wasm/scripts/chromium.mjs';
 import { startChat } from './devices.mjs';
 import { register } from './edges.mjs';
-import { artifacts, axeViolations, ensureBuilt, launchBrowser, newContext, recordNotifications, runner, startRelay } from './harness.mjs';
+import { artifacts, axeViolations, launchBrowser, newContext, recordNotifications, runner, standalone, startRelay } from './harness.mjs';
 
 const T = { timeout: 60_000 };
 
@@ -233,11 +232,4 @@ export async function runCalls(r, { relayBin, problems }) {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const relayBin = ensureBuilt({ rebuildWww: process.argv.includes('--build') });
-  const r = runner();
-  const problems = [];
-  await runCalls(r, { relayBin, problems });
-  await r.step('calls: no CSP violations, no third-party requests', async () => expect(problems.length === 0, problems.join('\n')));
-  process.exit(r.summary() ? 1 : 0);
-}
+await standalone(import.meta.url, 'calls', runCalls);

@@ -18,8 +18,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { artifacts, axeViolations, ensureBuilt, launchBrowser, newContext, runner, startRelay, unlockIfAsked } from './harness.mjs';
+import { artifacts, axeViolations, launchBrowser, newContext, runner, standalone, startRelay, unlockIfAsked } from './harness.mjs';
 import { tapWorkers } from './tap.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
@@ -454,17 +453,4 @@ export async function runDevices(r, { relayBin, problems }) {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const relayBin = ensureBuilt({ rebuildWww: process.argv.includes('--build') });
-  const problems = [];
-  const r = runner();
-  try {
-    await runDevices(r, { relayBin, problems });
-    await r.step('devices: no CSP violations, no SRI failures, no third-party requests', async () => expect(problems.length === 0, problems.join('\n')));
-  } catch (e) {
-    await r.step('devices: run to completion', async () => {
-      throw e;
-    });
-  }
-  process.exit(r.summary() ? 1 : 0);
-}
+await standalone(import.meta.url, 'devices', runDevices);

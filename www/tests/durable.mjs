@@ -11,8 +11,7 @@
 //
 //   node www/tests/durable.mjs          (also run as part of www/tests/e2e.mjs)
 
-import { fileURLToPath } from 'node:url';
-import { ensureBuilt, launchBrowser, newContext, runner, startRelay, unlockIfAsked } from './harness.mjs';
+import { launchBrowser, newContext, standalone, startRelay, unlockIfAsked } from './harness.mjs';
 import { register, startChat } from './devices.mjs';
 
 const PASSWORD = 'correct horse battery staple';
@@ -135,12 +134,4 @@ export async function runDurable(r, { relayBin, problems }) {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const r = runner();
-  const problems = [];
-  await runDurable(r, { relayBin: ensureBuilt({ rebuildWww: process.argv.includes('--build') }), problems });
-  await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
-    expect(problems.length === 0, problems.join('\n'));
-  });
-  process.exit(r.summary() ? 1 : 0);
-}
+await standalone(import.meta.url, 'durable', runDurable);

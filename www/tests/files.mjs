@@ -13,10 +13,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startChat } from './devices.mjs';
 import { register } from './edges.mjs';
-import { axeViolations, ensureBuilt, launchBrowser, newContext, runner, startRelay } from './harness.mjs';
+import { axeViolations, launchBrowser, newContext, runner, standalone, startRelay } from './harness.mjs';
 
 const T = { timeout: 180_000 };
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
@@ -190,11 +189,4 @@ export async function runFiles(r, { relayBin, problems }) {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const relayBin = ensureBuilt({ rebuildWww: process.argv.includes('--build') });
-  const r = runner();
-  const problems = [];
-  await runFiles(r, { relayBin, problems });
-  await r.step('files: no CSP violations, no third-party requests', async () => expect(problems.length === 0, problems.join('\n')));
-  process.exit(r.summary() ? 1 : 0);
-}
+await standalone(import.meta.url, 'files', runFiles);

@@ -12,10 +12,9 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { login, register, startChat } from './devices.mjs';
 import { fileMsg, photo } from './files.mjs';
-import { ensureBuilt, launchBrowser, newContext, runner, startRelay } from './harness.mjs';
+import { launchBrowser, newContext, standalone, startRelay } from './harness.mjs';
 
 const T = { timeout: 120_000 };
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
@@ -212,12 +211,4 @@ export async function runGroupFiles(r, { relayBin, problems }) {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const r = runner();
-  const problems = [];
-  await runGroupFiles(r, { relayBin: ensureBuilt({ rebuildWww: process.argv.includes('--build') }), problems });
-  await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
-    expect(problems.length === 0, problems.join('\n'));
-  });
-  process.exit(r.summary() ? 1 : 0);
-}
+await standalone(import.meta.url, 'groupfiles', runGroupFiles);

@@ -10,8 +10,7 @@
 //
 //   node www/tests/groups.mjs          (also run as part of www/tests/e2e.mjs)
 
-import { fileURLToPath } from 'node:url';
-import { axeViolations, ensureBuilt, launchBrowser, newContext, runner, startRelay } from './harness.mjs';
+import { axeViolations, launchBrowser, newContext, standalone, startRelay } from './harness.mjs';
 import { login, register, startChat } from './devices.mjs';
 
 const T = { timeout: 120_000 };
@@ -252,12 +251,4 @@ export async function runGroups(r, { relayBin, problems }) {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const r = runner();
-  const problems = [];
-  await runGroups(r, { relayBin: ensureBuilt({ rebuildWww: process.argv.includes('--build') }), problems });
-  await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
-    expect(problems.length === 0, problems.join('\n'));
-  });
-  process.exit(r.summary() ? 1 : 0);
-}
+await standalone(import.meta.url, 'groups', runGroups);

@@ -176,6 +176,28 @@ export function runner() {
   };
 }
 
+/**
+ * Runs one test file's steps on their own when that file is the script Node started
+ * (`node www/tests/NAME.mjs [--build]`; e2e.mjs imports the same `run` and makes the
+ * page-safety check once for all files), then exits with the result.
+ */
+export async function standalone(metaUrl, name, run) {
+  if (process.argv[1] !== fileURLToPath(metaUrl)) return;
+  const r = runner();
+  const problems = [];
+  try {
+    await run(r, { relayBin: ensureBuilt({ rebuildWww: process.argv.includes('--build') }), problems });
+    await r.step(`${name}: no CSP violations, no SRI failures, no third-party requests`, async () => {
+      if (problems.length) throw new Error(problems.join('\n'));
+    });
+  } catch (e) {
+    await r.step(`${name}: run to completion`, async () => {
+      throw e;
+    });
+  }
+  process.exit(r.summary() ? 1 : 0);
+}
+
 // axe-core (Deque's accessibility rules engine), evaluated into the page through the
 // DevTools protocol (not a <script>, so the app's CSP stays as it is).
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');

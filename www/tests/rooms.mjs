@@ -17,9 +17,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
-import { artifacts, axeViolations, ensureBuilt, launchBrowserWithCamera, newContext, runner, startRelay } from './harness.mjs';
+import { artifacts, axeViolations, launchBrowserWithCamera, newContext, standalone, startRelay } from './harness.mjs';
 import { register } from './devices.mjs';
 
 const T = { timeout: 60_000 };
@@ -249,12 +248,4 @@ export async function runRooms(r, { relayBin, problems }) {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const r = runner();
-  const problems = [];
-  await runRooms(r, { relayBin: ensureBuilt({ rebuildWww: process.argv.includes('--build') }), problems });
-  await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
-    expect(problems.length === 0, problems.join('\n'));
-  });
-  process.exit(r.summary() ? 1 : 0);
-}
+await standalone(import.meta.url, 'rooms', runRooms);
