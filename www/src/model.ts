@@ -492,7 +492,7 @@ export class Model {
   /**
    * The history as one blob for a device link: the records as this device opened them
    * (openLocal at load); the package carries it end to end encrypted in the link grant,
-   * and the new device seals each record under its own local key (storeRecords).
+   * and the new device seals each record under its own local key (sealLocal).
    */
   async exportHistory(): Promise<Uint8Array> {
     const h: History = {
