@@ -5,10 +5,9 @@
 // chat both ways, queue offline, receive a backlog, a third context that logs in as one
 // of them, and a browser whose (fake) camera films a QR code; then files (files.mjs), the
 // device steps (devices.mjs), the rough edges on desktop and phone (edges.mjs), groups
-// (groups.mjs), files in groups (groupfiles.mjs), a sent message stored first (durable.mjs),
-// the error texts (errors.mjs), the I/O-free rules (units.mjs), issue 14 on a phone
-// (phone.mjs), rooms (rooms.mjs) and voice calls (calls.mjs). Screenshots of the main
-// screens go to test-artifacts/.
+// (groups.mjs) and files in groups (groupfiles.mjs), the error texts
+// (errors.mjs), the I/O-free rules (units.mjs), issue 14 on a phone (phone.mjs), rooms
+// (rooms.mjs) and voice calls (calls.mjs). Screenshots of the main screens go to test-artifacts/.
 //
 //   node www/tests/e2e.mjs            (E2E_KEY_SIZE=4096 for the package default keys)
 //
@@ -27,7 +26,6 @@ import { runFiles } from './files.mjs';
 import { runGroupFiles } from './groupfiles.mjs';
 import { runRooms } from './rooms.mjs';
 import { runCalls } from './calls.mjs';
-import { runDurable } from './durable.mjs';
 import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, lock, newContext, recordNotifications, runner, startRelay, unlockIfAsked } from './harness.mjs';
 
 const KEY_SIZE = process.env.E2E_KEY_SIZE ?? '2048';
@@ -695,8 +693,6 @@ try {
   await runRooms(r, { relayBin, problems });
   // Voice calls of issue 12: two accounts with fake microphones (their own relay and browser).
   await runCalls(r, { relayBin, problems });
-  // A message leaves only once its record is stored (issue 13; its own relay and browser).
-  await runDurable(r, { relayBin, problems });
 
   await r.step('no CSP violations, no SRI failures, no third-party requests', async () => {
     expect(problems.length === 0, problems.join('\n'));
