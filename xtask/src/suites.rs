@@ -132,6 +132,11 @@ pub fn test(skip_lint: bool) -> Result<(), String> {
                 "www: end-to-end in Chromium",
                 cmd::run(&mut cmd::new("node", &["www/tests/e2e.mjs"])),
             ));
+            // In a process of its own: see the note in e2e.mjs where calls used to run.
+            results.push((
+                "www: voice calls in Chromium",
+                cmd::run(&mut cmd::new("node", &["www/tests/calls.mjs"])),
+            ));
         }
     }
 
