@@ -157,11 +157,27 @@ pub struct Config {
     #[arg(long, env = "SEALPOST_MAX_ROOMS", default_value_t = 10_000)]
     pub max_rooms: usize,
 
-    /// Join attempts on one room that may fail (wrong code, or abandoned before the host
-    /// admitted them) before its nameplate refuses joins for good: with an 8-character
-    /// secret (40 bits) a guesser's chance is at most this many in 2^40.
+    /// Join attempts on one room from one address that may fail (wrong code, or
+    /// abandoned or timed out before the host admitted them) before that address is
+    /// refused on that nameplate (`room_locked`). Other addresses are not affected, so
+    /// a stranger cannot lock a room for its members.
     #[arg(long, env = "SEALPOST_ROOM_MAX_FAILED_JOINS", default_value_t = 10)]
     pub room_max_failed_joins: u32,
+
+    /// Failed joins one room takes from all addresses together before it slows down:
+    /// then joins wait (`room_busy`) until `--room-failed-joins-per-hour` gives another.
+    #[arg(long, env = "SEALPOST_ROOM_FAILED_JOIN_BURST", default_value_t = 30.0)]
+    pub room_failed_join_burst: f64,
+
+    /// Failed joins per hour one room takes, from all addresses together, after its
+    /// burst: with an 8-character secret (40 bits) a room open for `t` hours has
+    /// faced at most `burst + this * t` guesses (docs/API.md "Rooms").
+    #[arg(
+        long,
+        env = "SEALPOST_ROOM_FAILED_JOINS_PER_HOUR",
+        default_value_t = 60.0
+    )]
+    pub room_failed_joins_per_hour: f64,
 
     /// Seconds a room may stay without any member sending anything (frames, PAKE
     /// messages) before the relay closes it (`room_idle`); checked every

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod push;
+pub mod room_guesses;
 pub mod rooms;
 pub mod routes;
 mod serve;
@@ -142,7 +143,11 @@ impl AppState {
             room_limiter: RateLimiter::new(config.rate_room_per_sec, config.rate_room_burst),
             rooms: Arc::new(rooms::Rooms::new(
                 config.max_rooms,
-                config.room_max_failed_joins,
+                room_guesses::GuessLimits::new(
+                    config.room_max_failed_joins,
+                    config.room_failed_join_burst,
+                    config.room_failed_joins_per_hour,
+                ),
             )),
             chunk_uploads: Arc::new(Semaphore::new(limits::MAX_CHUNK_UPLOADS)),
             chunk_locks: Arc::default(),

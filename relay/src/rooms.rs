@@ -4,10 +4,12 @@
 //! member is closed with it), or once no member sent anything for `--room-idle-secs`. The relay forwards the members' messages blindly: it sees
 //! who talks to whom and how much, never the code, the keys or the content.
 //!
-//! Online guessing of a room code is bounded here: a nameplate takes at most
-//! `--room-max-failed-joins` join attempts that did not end in an admission (refused by
-//! the host, or abandoned) before it refuses joins for good, and each address has a
-//! rate of room creations and joins (`--rate-room-*`).
+//! Online guessing of a room code is bounded here: each join attempt that did not end
+//! in an admission (refused by the host, abandoned, timed out) is a failed join, counted
+//! per address and per nameplate by `room_guesses.rs` (an address that failed too often
+//! is refused on that nameplate; a nameplate that failed too often slows down, it never
+//! locks its members out), and each address has a rate of room creations and joins
+//! (`--rate-room-*`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,7 +18,9 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 
+use crate::address::Source;
 use crate::random_bytes;
+use crate::room_guesses::{GuessLimits, Guesses};
 
 /// Member id of the host.
 pub const HOST: u16 = 1;
@@ -40,6 +44,10 @@ pub enum Delivery {
 struct Slot {
     tx: mpsc::Sender<Delivery>,
     admitted: bool,
+    /// Where the joiner connected from: its failure counts against that address.
+    source: Option<Source>,
+    /// TURN credentials this member asked for (at most [`TURN_REQUESTS`]).
+    turn_asked: u8,
     /// PAKE messages this joiner sent the host (at most [`JOINER_PAKE_MESSAGES`]).
     pake_sent: u8,
 }
@@ -49,11 +57,15 @@ struct Slot {
 /// host (or make the host's engine answer it again and again).
 const JOINER_PAKE_MESSAGES: u8 = 2;
 
+/// TURN credentials one member may ask for: enough to turn voice on and off a few
+/// times, not a source of credentials for anything else.
+pub const TURN_REQUESTS: u8 = 8;
+
 #[derive(Debug)]
 struct Room {
     members: BTreeMap<u16, Slot>,
     next_id: u16,
-    failed: u32,
+    guesses: Guesses,
     /// Members whose queue overflowed, to be dropped once the current operation ends.
     evicted: Vec<u16>,
     /// When a member last sent something (the idle rule).
@@ -105,8 +117,10 @@ impl Room {
 pub enum Refused {
     /// No room has this nameplate.
     NoRoom,
-    /// The nameplate took its failed joins.
+    /// This address took its failed joins on this nameplate.
     Locked,
+    /// The nameplate took its failed joins for now (from all addresses): try later.
+    Busy,
     /// Eight members (joins in progress included), or four joins in progress.
     Full,
     /// The relay holds `--max-rooms` rooms.
@@ -119,6 +133,7 @@ impl Refused {
         match self {
             Refused::NoRoom => "no_room",
             Refused::Locked => "room_locked",
+            Refused::Busy => "room_busy",
             Refused::Full => "room_full",
             Refused::TooManyRooms => "too_many_rooms",
         }
@@ -146,17 +161,17 @@ impl Drop for Membership {
 pub struct Rooms {
     rooms: Mutex<HashMap<u32, Room>>,
     max_rooms: usize,
-    max_failed: u32,
+    guess_limits: GuessLimits,
 }
 
 impl Rooms {
-    /// An empty table for at most `max_rooms` rooms whose nameplates each take
-    /// `max_failed` failed joins.
-    pub fn new(max_rooms: usize, max_failed: u32) -> Self {
+    /// An empty table for at most `max_rooms` rooms whose failed joins are bounded by
+    /// `guess_limits`.
+    pub fn new(max_rooms: usize, guess_limits: GuessLimits) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
             max_rooms,
-            max_failed: max_failed.max(1),
+            guess_limits,
         }
     }
 
@@ -200,11 +215,13 @@ impl Rooms {
                     Slot {
                         tx,
                         admitted: true,
+                        source: None,
+                        turn_asked: 0,
                         pake_sent: 0,
                     },
                 )]),
                 next_id: HOST + 1,
-                failed: 0,
+                guesses: Guesses::new(&self.guess_limits),
                 evicted: Vec::new(),
                 active_at: Instant::now(),
             },
@@ -216,20 +233,21 @@ impl Rooms {
         })
     }
 
-    /// A join attempt on `nameplate`: a member id, not admitted until the host says so.
+    /// A join attempt on `nameplate` from `source`: a member id, not admitted until the
+    /// host says so.
     pub fn join(
         self: &Arc<Self>,
         nameplate: u32,
+        source: Option<Source>,
         tx: mpsc::Sender<Delivery>,
     ) -> Result<Membership, Refused> {
         let mut rooms = self.lock();
         let room = rooms.get_mut(&nameplate).ok_or(Refused::NoRoom)?;
-        if room.failed >= self.max_failed {
-            return Err(Refused::Locked);
-        }
         if room.members.len() >= MAX_MEMBERS || room.pending() >= MAX_PENDING {
             return Err(Refused::Full);
         }
+        let pending = room.pending();
+        room.guesses.may_try(&self.guess_limits, source, pending)?;
         let id = room.next_id;
         room.next_id = id.checked_add(1).ok_or(Refused::Locked)?;
         room.members.insert(
@@ -237,6 +255,8 @@ impl Rooms {
             Slot {
                 tx,
                 admitted: false,
+                source,
+                turn_asked: 0,
                 pake_sent: 0,
             },
         );
@@ -273,7 +293,7 @@ impl Rooms {
         let room = rooms.get_mut(&m.nameplate)?;
         room.active_at = Instant::now();
         let out = room.members.contains_key(&m.id).then(|| f(room));
-        settle(&mut rooms, m.nameplate);
+        settle(&mut rooms, m.nameplate, &self.guess_limits);
         out
     }
 
@@ -376,6 +396,27 @@ impl Rooms {
         .unwrap_or(true)
     }
 
+    /// Admitted member `m` asks for TURN credentials: it is handed `reply(true)` in a
+    /// room with another admitted member (it proved the code to the host, or it is the
+    /// host that admitted someone), `reply(false)` (STUN only) while the host is alone.
+    /// `false` when `m` is not admitted or asked [`TURN_REQUESTS`] times already (the
+    /// caller closes it).
+    pub fn turn(&self, m: &Membership, reply: impl FnOnce(bool) -> Utf8Bytes) -> bool {
+        self.with_room(m, |r| {
+            let with_others = r.admitted().count() >= 2;
+            let Some(slot) = r.members.get_mut(&m.id) else {
+                return false;
+            };
+            if !slot.admitted || slot.turn_asked >= TURN_REQUESTS {
+                return false;
+            }
+            slot.turn_asked += 1;
+            r.deliver(m.id, Delivery::Send(reply(with_others)));
+            true
+        })
+        .unwrap_or(false)
+    }
+
     /// `id` left `nameplate` (its socket closed).
     fn leave(&self, nameplate: u32, id: u16) {
         let mut rooms = self.lock();
@@ -384,14 +425,14 @@ impl Rooms {
         {
             room.evicted.push(id);
         }
-        settle(&mut rooms, nameplate);
+        settle(&mut rooms, nameplate, &self.guess_limits);
     }
 }
 
 /// Drops the members of `nameplate` that left or overflowed: a join in progress counts
 /// as failed and the host hears it went; a member's leaving is told to the others; the
 /// host's ends the room (every member is closed) and nothing of it remains.
-fn settle(rooms: &mut HashMap<u32, Room>, nameplate: u32) {
+fn settle(rooms: &mut HashMap<u32, Room>, nameplate: u32, limits: &GuessLimits) {
     while let Some(room) = rooms.get_mut(&nameplate)
         && let Some(id) = room.evicted.pop()
     {
@@ -412,7 +453,7 @@ fn settle(rooms: &mut HashMap<u32, Room>, nameplate: u32) {
                 room.deliver(other, Delivery::Send(left.clone()));
             }
         } else {
-            room.failed = room.failed.saturating_add(1);
+            room.guesses.failed(limits, slot.source);
             room.deliver(HOST, Delivery::Send(left));
         }
     }

@@ -50,6 +50,7 @@ enum ClientMsg {
         to: u16,
         data: String,
     },
+    Turn,
     Leave,
 }
 
@@ -108,6 +109,7 @@ async fn open(
             let mut s = Session {
                 state,
                 socket,
+                source,
                 _permit: permit,
                 _source_slot: source_slot,
             };
@@ -118,6 +120,8 @@ async fn open(
 struct Session {
     state: AppState,
     socket: WebSocket,
+    /// Where the member connected from (its failed joins count against it).
+    source: Option<crate::address::Source>,
     _permit: OwnedSemaphorePermit,
     _source_slot: Option<SourceSlot>,
 }
@@ -151,7 +155,7 @@ impl Session {
         let rooms = &self.state.rooms;
         let joined = match nameplate {
             None => rooms.create(tx),
-            Some(n) => rooms.join(n, tx),
+            Some(n) => rooms.join(n, self.source, tx),
         };
         let m = joined.map_err(|e| {
             self.state.metrics.room_joins_refused.inc();
@@ -268,6 +272,14 @@ impl Session {
                 let msg = format!(r#"{{"type":"rekey","from":{from},"data":"{data}"}}"#);
                 rooms.forward(m, to, msg.into(), true)
             }
+            // TURN credentials for room voice (docs/API.md "Rooms"): a guest has no
+            // account, so being an admitted member of a room is what earns them.
+            ClientMsg::Turn => rooms.turn(m, |with_turn| {
+                let now = u64::try_from(crate::now()).unwrap_or(0);
+                let mut reply = self.state.turn.ice_servers(now, with_turn);
+                reply["type"] = "turn".into();
+                reply.to_string().into()
+            }),
             ClientMsg::Leave => return Ok(false),
         };
         if ok { Ok(true) } else { Err("not_allowed") }

@@ -16,15 +16,17 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha1::Sha1;
+use zeroize::Zeroizing;
 
 use crate::auth::{Accept, OwnerParts};
 use crate::error::ApiError;
 use crate::{AppState, Config, now, random_bytes};
 
 /// The secret shared with coturn (`static-auth-secret`). Its `Debug` shows nothing, so
-/// no log line and no `{:?}` of the configuration can print it.
+/// no log line and no `{:?}` of the configuration can print it, and its memory is wiped
+/// when it is dropped.
 #[derive(Clone)]
-pub struct TurnSecret(String);
+pub struct TurnSecret(Zeroizing<String>);
 
 impl fmt::Debug for TurnSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -38,7 +40,7 @@ impl FromStr for TurnSecret {
         if s.is_empty() {
             return Err("the TURN secret is empty".into());
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(Zeroizing::new(s.to_owned())))
     }
 }
 
@@ -63,13 +65,14 @@ impl Turn {
     }
 
     /// The RTCIceServer list for a request at unix time `now`: STUN as configured, TURN
-    /// with a fresh username and credential (only with both URLs and a secret).
-    pub fn ice_servers(&self, now: u64) -> Value {
+    /// with a fresh username and credential (only `with_turn`, and with both URLs and a
+    /// secret).
+    pub fn ice_servers(&self, now: u64, with_turn: bool) -> Value {
         let mut servers = Vec::new();
         if !self.stun.is_empty() {
             servers.push(json!({ "urls": self.stun }));
         }
-        if let (false, Some(secret)) = (self.urls.is_empty(), &self.secret) {
+        if let (true, false, Some(secret)) = (with_turn, self.urls.is_empty(), &self.secret) {
             let username = format!(
                 "{}:{}",
                 now.saturating_add(self.ttl),
@@ -103,7 +106,7 @@ pub async fn ice_servers(
     req.authenticate(&state, b"", Accept::SignatureOrToken)
         .await?;
     let now = u64::try_from(now()).unwrap_or(0);
-    Ok(Json(state.turn.ice_servers(now)))
+    Ok(Json(state.turn.ice_servers(now, true)))
 }
 
 #[cfg(test)]

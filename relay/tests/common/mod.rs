@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod chunks;
+pub mod room;
 pub mod v2;
 
 /// Hang protection only: nothing is asserted about how long anything takes.
@@ -429,6 +430,20 @@ impl Ws {
     /// Opens the WebSocket at `url` (nothing sent yet).
     pub async fn connect(url: &str) -> Self {
         let (stream, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
+            .await
+            .unwrap()
+            .unwrap();
+        Self { stream }
+    }
+
+    /// Opens the WebSocket at `url` with `X-Forwarded-For: forwarded` (for a relay
+    /// that trusts 127.0.0.1 as its proxy).
+    pub async fn connect_from(url: &str, forwarded: &str) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("x-forwarded-for", forwarded.parse().unwrap());
+        let (stream, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(req))
             .await
             .unwrap()
             .unwrap();
