@@ -330,4 +330,133 @@ mod tests {
         put_uint(&mut out, &[0, 0, 0x80]);
         assert_eq!(out, [2, 2, 0, 0x80]);
     }
+
+    /// Builds SPKI and PKCS#8 around chosen INTEGER contents (not necessarily minimal).
+    fn spki_with(n: &[u8], e: &[u8]) -> Vec<u8> {
+        let mut key = Vec::new();
+        put(&mut key, INTEGER, n);
+        put(&mut key, INTEGER, e);
+        let mut bits = alloc::vec![0];
+        put(&mut bits, SEQUENCE, &key);
+        let mut info = Vec::new();
+        put(&mut info, SEQUENCE, &RSA_ENCRYPTION);
+        put(&mut info, BIT_STRING, &bits);
+        let mut out = Vec::new();
+        put(&mut out, SEQUENCE, &info);
+        out
+    }
+
+    fn pkcs8_with(ints: &[&[u8]]) -> Vec<u8> {
+        let mut key = Vec::new();
+        for i in ints {
+            put(&mut key, INTEGER, i);
+        }
+        let mut wrapped = Vec::new();
+        put(&mut wrapped, SEQUENCE, &key);
+        let mut info = Vec::new();
+        put_uint(&mut info, &[0]);
+        put(&mut info, SEQUENCE, &RSA_ENCRYPTION);
+        put(&mut info, OCTET_STRING, &wrapped);
+        let mut out = Vec::new();
+        put(&mut out, SEQUENCE, &info);
+        out
+    }
+
+    /// Zero, one and out-of-range values in every INTEGER position give `None`, never a
+    /// panic (a zero is one content byte, a zero-width number after the sign byte).
+    #[test]
+    fn fail_zero_and_degenerate_integers() {
+        let mut rng = ChaCha20Rng::from_seed([9; 32]);
+        let key = RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        let n = key.n().to_be_bytes();
+        let mut n_int = alloc::vec![0];
+        n_int.extend_from_slice(&n);
+        let e = [1u8, 0, 1];
+        for (bad_n, bad_e) in [
+            (&[0u8][..], &e[..]),
+            (&n_int[..], &[0u8][..]),
+            (&[0u8][..], &[0u8][..]),
+            (&[1u8][..], &[1u8][..]),
+            (&[3u8][..], &e[..]),
+            (&n_int[..], &n_int[..]),
+        ] {
+            assert!(decode_spki(&spki_with(bad_n, bad_e)).is_none());
+        }
+        let good = encode_pkcs8(&key).unwrap();
+        assert!(decode_pkcs8(&good).is_some());
+        // The nine INTEGERs of the real key, then each replaced by 0, 1 and n.
+        let mut wrapped = Reader(&good);
+        let mut info = Reader(wrapped.element(SEQUENCE).unwrap());
+        info.version().unwrap();
+        info.element(SEQUENCE).unwrap();
+        let mut octets = Reader(info.element(OCTET_STRING).unwrap());
+        let mut fields = Reader(octets.element(SEQUENCE).unwrap());
+        let ints: Vec<&[u8]> = (0..9).map(|_| fields.element(INTEGER).unwrap()).collect();
+        assert_eq!(
+            decode_pkcs8(&pkcs8_with(&ints)).map(|k| k.d().clone()),
+            Some(key.d().clone())
+        );
+        for i in 0..9 {
+            for value in [&[0u8][..], &[1u8][..], &n_int[..]] {
+                let mut changed = ints.clone();
+                if changed[i] == value {
+                    continue;
+                }
+                changed[i] = value;
+                let read = decode_pkcs8(&pkcs8_with(&changed));
+                // The CRT values (6 to 8) are recomputed, as the rsa crate does.
+                if i >= 6 {
+                    assert_eq!(read.map(|k| k.d().clone()), Some(key.d().clone()), "{i}");
+                } else {
+                    assert!(read.is_none(), "integer {i}");
+                }
+            }
+        }
+    }
+
+    /// A single changed bit anywhere in a PKCS#8 key or its SPKI: no panic, and accepted
+    /// by the core only when the `rsa` crate accepts it too, with the same key.
+    #[test]
+    fn every_changed_bit_agrees_with_the_rsa_crate() {
+        let mut rng = ChaCha20Rng::from_seed([10; 32]);
+        let key = RsaPrivateKey::new(&mut rng, 1024).unwrap();
+        let spki = encode_spki(&key.to_public_key());
+        for i in 0..spki.len() {
+            let mut bad = spki.clone();
+            bad[i] ^= 1 << (i % 8);
+            let theirs = RsaPublicKey::from_public_key_der(&bad).ok();
+            assert_eq!(decode_spki(&bad), theirs, "spki byte {i}");
+        }
+        let pkcs8 = encode_pkcs8(&key).unwrap();
+        for i in 0..pkcs8.len() {
+            let mut bad = pkcs8.to_vec();
+            bad[i] ^= 1 << (i % 8);
+            let ours = decode_pkcs8(&bad).map(|k| k.d().clone());
+            if let Some(d) = ours {
+                let theirs = RsaPrivateKey::from_pkcs8_der(&bad).unwrap();
+                assert_eq!(&d, theirs.d(), "pkcs8 byte {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn lengths_must_be_definite_minimal_and_inside_the_input() {
+        let read = |der: &[u8]| Reader(der).element(OCTET_STRING).map(<[u8]>::to_vec);
+        let long = alloc::vec![7u8; 0x100];
+        let mut two = alloc::vec![4, 0x82, 1, 0];
+        two.extend_from_slice(&long);
+        assert_eq!(read(&two), Some(long.clone()));
+        // Indefinite, three length bytes, a leading zero, a long form for a short length.
+        assert_eq!(read(&[4, 0x80, 1, 0, 0]), None);
+        assert_eq!(read(&[4, 0x83, 0, 1, 0]), None);
+        let mut padded = alloc::vec![4, 0x82, 0, 0x80];
+        padded.extend_from_slice(&long[..0x80]);
+        assert_eq!(read(&padded), None);
+        assert_eq!(read(&[4, 0x81, 0x7f]), None);
+        // A length past the end, and no length at all.
+        assert_eq!(read(&two[..two.len() - 1]), None);
+        assert_eq!(read(&[4, 0x82, 1]), None);
+        assert_eq!(read(&[4]), None);
+        assert_eq!(read(&[]), None);
+    }
 }
