@@ -155,6 +155,38 @@ export async function runGroups(r, { relayBin, problems }) {
       axe.push(...(await axeViolations(p.B, 'group chat')));
     });
 
+    await r.step('groups: search finds group messages, with the group and sender named, and opens the group at the message', async () => {
+      // Bob has dave as a contact (carol does not: she would see the start of his user id).
+      await p.B.evaluate(() => (location.hash = '#/'));
+      try {
+        await p.B.fill('[data-testid=search]', 'DAVE HERE');
+        const hit = p.B.locator('[data-testid=search-result]', { hasText: 'dave here' });
+        const said = await hit.innerText(T);
+        expect(said.includes('trip · dave'), `the result names the group and its sender: ${said}`);
+        await hit.click();
+        await p.B.locator('[data-testid=group-title]', { hasText: 'trip' }).waitFor(T);
+        await p.B.locator('[data-testid=msg].hit', { hasText: 'dave here' }).waitFor(T);
+      } finally {
+        await p.B.fill('[data-testid=search]', '');
+      }
+    });
+
+    await r.step('groups: a press on a conversation whose row changes before the release still opens it', async () => {
+      // The rows are patched in place (listpatch.ts): rebuilt, the pressed element was gone
+      // at the release and the browser fired no click.
+      await p.B.evaluate(() => (location.hash = '#/'));
+      const row = p.B.locator('[data-testid="group-trip"]');
+      expect((await p.B.locator('a.conv').first().getAttribute('data-testid')) === 'group-trip', 'the group is the top row (it does not move)');
+      const box = await row.boundingBox();
+      await p.B.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await p.B.mouse.down();
+      await say(p.A1, 'while pressed');
+      await row.filter({ hasText: 'while pressed' }).waitFor(T);
+      await p.B.mouse.up();
+      await p.B.locator('[data-testid=group-title]', { hasText: 'trip' }).waitFor(T);
+      await waitText(p.B, 'while pressed');
+    });
+
     // Dave's message as the relay saw it (to replay after his removal).
     const daveBlob = (await deposits(p.D)).filter((d) => d.path === '/v2/mailboxes').map((d) => fanout(d.body).blob).at(-1);
 

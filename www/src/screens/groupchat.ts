@@ -10,6 +10,7 @@ import { friendly } from '../errors';
 import { h } from '../util';
 import { messageLimit } from './limit';
 import { fileBox, fileControls, retryFile } from './files';
+import { jumpToResult } from './search';
 
 let unsubscribe: (() => void) | null = null;
 
@@ -130,6 +131,7 @@ export function showGroup(group: string): boolean {
     if (document.visibilityState === 'visible') void g.markRead(group);
   });
   list.scrollTop = list.scrollHeight;
+  jumpToResult(els);
   void g.markRead(group);
   if (matchMedia('(min-width: 720px)').matches && member) {
     text.focus();

@@ -16,6 +16,7 @@ import { removeFromChat, renderChatUpdate, renderTyping, showChat } from './chat
 import { jumpToResult, query, resultItems, searchBox } from './search';
 import { showContact } from './contact';
 import { contactItems, sideView, viewSwitch } from './contacts';
+import { patchList } from './listpatch';
 import { displayName } from '../records';
 import { showDevices } from './devices';
 import { leaveGroupScreen, showGroup, showGroupMembers, showNewGroup } from './groupchat';
@@ -280,14 +281,14 @@ function renderList() {
   if (!listEl || !ui.model) return;
   const m = ui.model;
   const cur = currentPeer();
-  // The links are rebuilt: a keyboard user's focus goes back to the same conversation.
+  // A link that is rebuilt (not patched): a keyboard user's focus goes back to the same conversation.
   if (query) {
-    listEl.replaceChildren(...resultItems());
+    patchList(listEl, resultItems());
     return;
   }
   if (sideView === 'contacts') {
     listEl.setAttribute('aria-label', 'Contacts');
-    listEl.replaceChildren(...contactItems());
+    patchList(listEl, contactItems());
     return;
   }
   listEl.setAttribute('aria-label', 'Conversations');
@@ -316,7 +317,7 @@ function renderList() {
   });
   rows.push(...m.groups.sorted().map((g) => ({ at: g.lastActivity, el: groupItem(g.id, g.unread) })));
   const items = rows.sort((a, b) => b.at - a.at).map((r) => r.el);
-  listEl.replaceChildren(...(items.length ? items : [h('li.empty', null, 'No chats yet. Type a username above.')]));
+  patchList(listEl, items.length ? items : [h('li.empty', null, 'No chats yet. Type a username above.')]);
   if (focused) listEl.querySelector<HTMLElement>(`a.conv[data-peer="${focused}"]`)?.focus({ preventScroll: true });
 }
 
