@@ -187,6 +187,22 @@ export async function runGroups(r, { relayBin, problems }) {
       await waitText(p.B, 'while pressed');
     });
 
+    await r.step('contact screen: a message from that contact does not redraw it under the user (a name being typed stays)', async () => {
+      try {
+        await p.B.evaluate((id) => (location.hash = `#/contact/${id}`), uid.alice);
+        await p.B.fill('[data-testid=contact-name]', 'Ali typing');
+        await p.A1.evaluate((id) => (location.hash = `#/chat/${id}`), uid.bob);
+        await say(p.A1, 'one to one, to bob');
+        await p.B.locator('[data-testid=conv-alice]', { hasText: 'one to one, to bob' }).waitFor(T);
+        expect((await p.B.inputValue('[data-testid=contact-name]')) === 'Ali typing', 'the typed name is still there');
+        await p.B.click('[data-testid=open-chat]');
+        await waitText(p.B, 'one to one, to bob');
+      } finally {
+        // The group steps that follow expect both in the group.
+        for (const k of ['A1', 'B']) await p[k].evaluate((id) => (location.hash = `#/group/${id}`), group);
+      }
+    });
+
     // Dave's message as the relay saw it (to replay after his removal).
     const daveBlob = (await deposits(p.D)).filter((d) => d.path === '/v2/mailboxes').map((d) => fanout(d.body).blob).at(-1);
 

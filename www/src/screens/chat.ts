@@ -6,7 +6,7 @@ import { displayName } from '../records';
 import { badge, timeEl, toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
-import { showContact } from './contact';
+import { refreshContact } from './contact';
 import { messageLimit } from './limit';
 import { checkPersistence, currentPeer } from './shell';
 import { actionsEl, composing, composingBar, quoteEl, reactionsEl, timerEl, typingEl } from './msgextras';
@@ -216,7 +216,7 @@ export function renderChatUpdate(msg?: Msg, oldId?: string) {
   const c = m.contacts.get(peer);
   if (!c) return;
   if (!ui.chatState || ui.chatState.peer !== peer) {
-    if (location.hash.startsWith('#/contact/')) void showContact(c);
+    if (location.hash.startsWith('#/contact/')) refreshContact(c);
     return;
   }
   applyKeyState(c);

@@ -16,14 +16,35 @@ function digitsEl(testid: string, label: string, safety: SafetyInfo) {
   return h('div.digits', { role: 'group', 'data-testid': testid, 'aria-label': `${label}: ${safety.display}` }, ...safety.display.split(' ').map((g: string) => h('span', null, g)));
 }
 
+/** What the contact screen shows of `c`: it is drawn again only when this changes. */
+function shownState(c: Contact): string {
+  return JSON.stringify([c.username, c.name ?? '', c.fingerprint, c.verified, c.keyChanged ?? null]);
+}
+
+/** The contact on screen and what was drawn of it. */
+let drawn: { userId: string; state: string } | null = null;
+
+/**
+ * After a change to `c` while its screen is up: drawn again only when something it shows
+ * changed. Drawing it for every message and receipt replaced the pane under the user (a
+ * name being typed was wiped, a press on "Open chat" straddling the redraw was lost).
+ */
+export function refreshContact(c: Contact) {
+  if (drawn?.userId === c.userId && drawn.state === shownState(c)) return;
+  void showContact(c);
+}
+
 /** `focus`: shown by a route change (not a refresh): the heading takes focus. */
 export async function showContact(c: Contact, focus = false) {
   const m = ui.model!;
   ui.chatState = null;
   m.activePeer = null;
+  drawn = null;
   // A change seen only in a message does not say which key they use now: ask the directory.
   if (c.keyChanged && !c.keyChanged.safety) await Promise.race([m.checkContact(c, 0), sleep(5000)]);
   const peer = (await m.account.contact(c.userId)) ?? (await m.account.lookup(c.username).catch(() => null));
+  // The user went elsewhere meanwhile (e.g. "Open chat"): that screen stays.
+  if (location.hash !== `#/contact/${c.userId}`) return;
   if (!peer) {
     ui.paneEl.replaceChildren(h('p.error', { role: 'alert' }, 'This contact’s keys are not available offline. Connect and try again.'));
     return;
@@ -146,6 +167,7 @@ export async function showContact(c: Contact, focus = false) {
       ),
     ),
   );
+  drawn = { userId: c.userId, state: shownState(c) };
   if (focus) focusHeading(ui.paneEl);
   try {
     await drawQr(canvas, await m.account.qrPayload(c.userId));
