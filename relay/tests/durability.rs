@@ -215,3 +215,64 @@ async fn kill_9_under_load_loses_no_acknowledged_deposit() {
         }
     }
 }
+
+/// A subscriber acknowledges every blob the moment it is pushed, which on SQLite is
+/// before the deposit's commit has ended (relay/src/push/hand_off.rs): the
+/// acknowledgements are committed after the blobs they delete, so after a `kill -9`
+/// none of them comes back and the mailbox's counters are right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_acknowledged_as_soon_as_pushed_stay_gone_after_kill_9() {
+    use std::collections::HashSet;
+
+    use common::v2::envelope2;
+
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = ["--rate-ip-per-sec", "0", "--rate-mailbox-per-sec", "0"];
+        let relay = Process::spawn(&backend, dir.path(), &flags).await;
+        let c = relay.client();
+        let (alice, laptop) = c.account(0).await;
+        let mut ws = Ws::device(&c, &alice, &laptop).await;
+        let url = format!("{}{}", c.base, alice.mailbox(&laptop));
+        let mut depositors = Vec::new();
+        for _ in 0..8 {
+            let (http, url) = (c.http.clone(), url.clone());
+            let env = envelope2(alice.id(), &laptop, 512);
+            depositors.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for _ in 0..25 {
+                    let r = http.post(&url).body(env.clone()).send().await.unwrap();
+                    assert_eq!(r.status(), StatusCode::CREATED);
+                    let body: serde_json::Value = r.json().await.unwrap();
+                    ids.push(body["id"].as_str().unwrap().to_string());
+                }
+                ids
+            }));
+        }
+        let mut acked = HashSet::new();
+        while acked.len() < 200 {
+            let (id, _) = ws.blob().await;
+            ws.ack(&[&id]).await;
+            assert!(acked.insert(id), "pushed once");
+        }
+        let mut stored = HashSet::new();
+        for d in depositors {
+            stored.extend(d.await.unwrap());
+        }
+        assert_eq!(stored, acked, "every stored blob pushed, nothing else");
+        eventually("the acknowledgements are committed", || async {
+            c.list2(&alice, &laptop).await.is_empty()
+        })
+        .await;
+        relay.kill();
+
+        let relay = Process::spawn(&backend, dir.path(), &flags).await;
+        let c = relay.client();
+        assert!(c.list2(&alice, &laptop).await.is_empty(), "none came back");
+        // The counters agree with the rows: the mailbox takes a blob and pushes it
+        // (the first after many acknowledged ones, as the next in sequence).
+        let mut ws = Ws::device(&c, &alice, &laptop).await;
+        let (id, _) = c.deposit2_ok(&alice, &laptop).await;
+        assert_eq!(ws.blob().await.0, id);
+    }
+}

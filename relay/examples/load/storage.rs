@@ -10,7 +10,13 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use sealpost_core::UserId;
+use sealpost_relay::push::{HandOff, Hub};
 use sealpost_relay::store::{Deposit, Mailbox, Quota, SqliteStore, Store};
+
+/// No subscribers: the storage baseline pushes nothing.
+fn nowhere() -> HandOff {
+    HandOff::new(Arc::new(Hub::default()), None)
+}
 
 /// The store's time for one group message of `size` bytes to `members` mailboxes,
 /// medians of 11 rounds: one multi-recipient deposit (one commit), and one deposit per
@@ -33,7 +39,7 @@ pub async fn fanout(members: usize, size: usize) -> (Duration, Duration) {
         let to: Vec<(Mailbox, [u8; 16])> = boxes.iter().map(|m| (*m, id)).collect();
         let t0 = Instant::now();
         let stored = store
-            .deposit_many(&to, 0, data.clone(), quota)
+            .deposit_many(&to, 0, data.clone(), quota, nowhere())
             .await
             .unwrap();
         many.push(t0.elapsed());
@@ -41,7 +47,10 @@ pub async fn fanout(members: usize, size: usize) -> (Duration, Duration) {
         let t0 = Instant::now();
         for m in &boxes {
             let id: [u8; 16] = sealpost_relay::random_bytes();
-            store.deposit(m, &id, 0, data.clone(), quota).await.unwrap();
+            store
+                .deposit(m, &id, 0, data.clone(), quota, nowhere())
+                .await
+                .unwrap();
         }
         each.push(t0.elapsed());
     }
@@ -81,7 +90,7 @@ pub async fn run(n: usize, size: usize, mailboxes: usize, concurrency: usize) ->
                 let mailbox = boxes[i % boxes.len()];
                 let id: [u8; 16] = sealpost_relay::random_bytes();
                 let stored = store
-                    .deposit(&mailbox, &id, 0, data.clone(), quota)
+                    .deposit(&mailbox, &id, 0, data.clone(), quota, nowhere())
                     .await
                     .unwrap();
                 assert!(matches!(stored, Deposit::Stored(_)));

@@ -1,16 +1,18 @@
 //! Real-time delivery over WebSocket (docs/API.md "WebSocket").
 //!
-//! A deposit committed by this process hands its blob to the [`Hub`] already encoded as
-//! the WebSocket frame ([`Pushed`]), and each subscribed connection sends that frame
-//! as is: no database read and no re-encoding per push. Whenever a connection cannot
+//! A deposit stored by this process hands its blob to the [`Hub`] already encoded as
+//! the WebSocket frame ([`Pushed`]; on SQLite before the commit's fsync, see
+//! [`HandOff`]), and each subscribed connection sends that frame as is: no database read and no re-encoding per push. Whenever a connection cannot
 //! be sure it saw every blob in order (on connect, after a deposit by another relay
 //! process, a revocation, a full queue or a gap in the mailbox's sequence numbers), it
 //! reads the blobs it has not sent yet (`seq` greater than the last one sent) from the
 //! store instead. A missed hand-off costs at most a read, never a lost blob.
 
+mod hand_off;
 mod hub;
 
-pub use hub::{Hub, PUSH_INLINE_MAX, Pushed, Subscription, Wake, blob_frame};
+pub use hand_off::HandOff;
+pub use hub::{Hub, Mark, PUSH_INLINE_MAX, Pushed, Subscription, Wake, blob_frame};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -233,12 +235,17 @@ impl Session {
         loop {
             if reread {
                 reread = false;
-                self.still_listed().await?;
-                last_seq = self.push_after(last_seq).await?;
+                // Read before the blobs: every blob up to it that still exists is in
+                // the pages read next, so the next hand-off after it is in order even
+                // when the blobs before it were all acknowledged. (Without it, a
+                // hand-off made before its commit would look like a gap, and the
+                // store, read before that commit, would not show it.)
+                let committed = self.still_listed().await?;
+                last_seq = self.push_after(last_seq).await?.max(committed);
             }
             tokio::select! {
                 wake = sub.next() => match wake {
-                    // Committed after every blob sent so far: send it as it is. (A
+                    // Stored after every blob sent so far: send it as it is. (A
                     // deposit counts only while its device is listed, so it needs no
                     // revocation check.)
                     Wake::Message(p) if p.seq == last_seq + 1 => {
@@ -250,6 +257,9 @@ impl Session {
                     // A gap (blobs committed by another process, or hand-offs that
                     // overtook each other), or a change that was not handed over.
                     Wake::Message(_) | Wake::Changed => reread = true,
+                    // Sent a blob whose commit then failed: the store and this
+                    // session disagree; the client reconnects and reads the store.
+                    Wake::Reset => return Err(Fail("internal")),
                 },
                 msg = self.socket.recv() => {
                     idle_pings = 0;
@@ -306,10 +316,11 @@ impl Session {
 
     /// A device's session ends when the device leaves the list (revocation wakes
     /// its subscribers, here and through the database on other relay processes).
-    async fn still_listed(&mut self) -> Result<(), Fail> {
+    /// Returns the sequence number of the mailbox's last committed blob.
+    async fn still_listed(&mut self) -> Result<i64, Fail> {
         let Mailbox { user, device } = self.id;
         match self.state.store.device(&user, &device).await {
-            Ok(Some(_)) => Ok(()),
+            Ok(Some(row)) => Ok(row.last_seq),
             Ok(None) => Err(Fail("revoked")),
             Err(e) => {
                 tracing::error!(error = %e, "storage error while checking a device");

@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::address::ClientSource;
 use crate::error::ApiError;
 use crate::limits::{FANOUT_RECIPIENTS_PER_TOKEN, MAX_FANOUT, MAX_FANOUT_BYTES};
-use crate::routes::mailbox::{check_blob, push, push_frame, too_large};
+use crate::routes::mailbox::{check_blob, hand_off, too_large};
 use crate::store::{BlobId, Deposit, DeviceKey, Mailbox, coarse_time};
 use crate::{AppState, now, random_bytes};
 use sealpost_core::UserId;
@@ -88,22 +88,19 @@ async fn store_everywhere(
     }
     let received_at = coarse_time(now());
     // One frame for every mailbox: the same blob under the same id.
-    let frame = push_frame(&blob_id, received_at, &blob);
+    let hand_off = hand_off(state, &blob_id, received_at, &blob);
     let outcomes = if to.is_empty() {
         Vec::new()
     } else {
         state
             .store
-            .deposit_many(&to, received_at, blob, state.limits.quota)
+            .deposit_many(&to, received_at, blob, state.limits.quota, hand_off)
             .await?
     };
     let mut stored = 0u64;
-    for ((mailbox, _), (index, outcome)) in to.iter().zip(indices.into_iter().zip(outcomes)) {
+    for (index, outcome) in indices.into_iter().zip(outcomes) {
         match outcome {
-            Deposit::Stored(seq) => {
-                stored += 1;
-                push(state, mailbox, seq, frame.as_ref());
-            }
+            Deposit::Stored(_) => stored += 1,
             Deposit::UnknownMailbox => refused.push((index, "unknown_device")),
             Deposit::OverQuota => refused.push((index, "mailbox_full")),
         }

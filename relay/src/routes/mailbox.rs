@@ -2,11 +2,11 @@
 //! owner-only token, list, delete and acknowledge.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::ws::Utf8Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::auth::{self, Accept, OwnerParts, OwnerRequest};
 use crate::error::{ApiError, parse_device, parse_hex, parse_id};
 use crate::limits::{MAX_ACK_IDS, PAGE, PAGE_BYTES};
-use crate::push::{PUSH_INLINE_MAX, Pushed, blob_frame};
+use crate::push::{HandOff, PUSH_INLINE_MAX, blob_frame};
 use crate::store::{BlobId, Deposit, Mailbox, coarse_time};
 use crate::{AppState, B64, now, random_bytes};
 
@@ -137,40 +137,31 @@ async fn store_blob(state: &AppState, mailbox: Mailbox, body: Bytes) -> Result<B
     }
     let blob_id: BlobId = random_bytes();
     let received_at = coarse_time(now());
-    // Encoded while nothing else waits for it, so the push can go out at the commit.
-    let frame = push_frame(&blob_id, received_at, &body);
+    let hand_off = hand_off(state, &blob_id, received_at, &body);
     match state
         .store
-        .deposit(&mailbox, &blob_id, received_at, body, state.limits.quota)
+        .deposit(
+            &mailbox,
+            &blob_id,
+            received_at,
+            body,
+            state.limits.quota,
+            hand_off,
+        )
         .await?
     {
-        Deposit::Stored(seq) => {
-            push(state, &mailbox, seq, frame.as_ref());
-            Ok(blob_id)
-        }
+        Deposit::Stored(_) => Ok(blob_id),
         Deposit::UnknownMailbox => Err(unknown_device()),
         Deposit::OverQuota => Err(mailbox_full()),
     }
 }
 
-/// The WebSocket message of a stored blob, when it is small enough to push inline.
-pub fn push_frame(blob_id: &BlobId, received_at: i64, body: &[u8]) -> Option<Utf8Bytes> {
-    (body.len() <= PUSH_INLINE_MAX).then(|| blob_frame(blob_id, received_at, body))
-}
-
-/// Hands a stored blob to the mailbox's WebSocket subscribers: inline with its
-/// `frame`, or (too large to push) as a wake-up to read it from the store.
-pub fn push(state: &AppState, mailbox: &Mailbox, seq: i64, frame: Option<&Utf8Bytes>) {
-    match frame {
-        Some(frame) => state.hub.publish(
-            mailbox,
-            &Pushed {
-                seq,
-                frame: frame.clone(),
-            },
-        ),
-        None => state.hub.notify(mailbox),
-    }
+/// Where the store hands a deposited blob: this process's WebSocket subscribers, with
+/// its `blob` frame when it is small enough to push inline (encoded here, before the
+/// store is asked, so the push need not wait for it).
+pub fn hand_off(state: &AppState, blob_id: &BlobId, received_at: i64, body: &[u8]) -> HandOff {
+    let frame = (body.len() <= PUSH_INLINE_MAX).then(|| blob_frame(blob_id, received_at, body));
+    HandOff::new(Arc::clone(&state.hub), frame)
 }
 
 /// `404 unknown_device`: the store found no such mailbox.

@@ -37,6 +37,8 @@ pub struct DeviceRow {
     pub last_seen: Option<i64>,
     /// Blobs waiting in its mailbox.
     pub blob_count: i64,
+    /// The sequence number of the last blob committed to its mailbox (0: none yet).
+    pub last_seq: i64,
 }
 
 /// What storing a device bundle did.
@@ -227,7 +229,7 @@ where
 
     async fn devices(&self, user: &UserId) -> Result<Vec<DeviceRow>> {
         let rows = sqlx::query(
-            "SELECT device_id, bundle, last_seen, blob_count FROM devices
+            "SELECT device_id, bundle, last_seen, blob_count, last_seq FROM devices
              WHERE user_id = $1 ORDER BY device_id",
         )
         .bind(user.as_bytes().as_slice())
@@ -238,7 +240,7 @@ where
 
     async fn device(&self, user: &UserId, device: &DeviceKey) -> Result<Option<DeviceRow>> {
         let row = sqlx::query(
-            "SELECT device_id, bundle, last_seen, blob_count FROM devices WHERE id = $1",
+            "SELECT device_id, bundle, last_seen, blob_count, last_seq FROM devices WHERE id = $1",
         )
         .bind(key(user, device).as_slice())
         .fetch_optional(self.reader())
@@ -332,5 +334,6 @@ where
         bundle: r.try_get("bundle")?,
         last_seen: r.try_get("last_seen")?,
         blob_count: r.try_get("blob_count")?,
+        last_seq: r.try_get("last_seq")?,
     })
 }

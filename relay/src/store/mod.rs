@@ -24,7 +24,7 @@ use axum::body::Bytes;
 use sealpost_core::UserId;
 
 use crate::config::Config;
-use crate::push::Hub;
+use crate::push::{HandOff, Hub};
 
 pub use chunks::{
     Address, CHUNK_PURGE_BATCH, ChunkBytes, ChunkRecords, ChunkState, StagedChunk, UploadStart,
@@ -234,12 +234,16 @@ pub trait Store:
     /// order; a refusal in one mailbox changes nothing in the others (docs/API.md
     /// "Multi-recipient deposit"). `to` holds no mailbox twice (the route refuses
     /// duplicates).
+    ///
+    /// Each stored blob goes to `hand_off` (this process's WebSocket subscribers): not
+    /// before its statements ran, and the answer only after the commit.
     async fn deposit_many(
         &self,
         to: &[(Mailbox, BlobId)],
         received_at: i64,
         data: Bytes,
         quota: Quota,
+        hand_off: HandOff,
     ) -> Result<Vec<Deposit>>;
 
     /// Stores a blob in one mailbox: [`Store::deposit_many`] with one recipient.
@@ -250,9 +254,10 @@ pub trait Store:
         received_at: i64,
         data: Bytes,
         quota: Quota,
+        hand_off: HandOff,
     ) -> Result<Deposit> {
         let outcomes = self
-            .deposit_many(&[(*mailbox, *id)], received_at, data, quota)
+            .deposit_many(&[(*mailbox, *id)], received_at, data, quota, hand_off)
             .await?;
         outcomes.first().copied().ok_or_else(|| {
             StoreError::from(sqlx::Error::Protocol("no outcome for the deposit".into()))

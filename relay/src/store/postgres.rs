@@ -20,7 +20,7 @@ use super::shared::{self, Pools};
 use sealpost_core::UserId;
 
 use super::{BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, schema_version};
-use crate::push::Hub;
+use crate::push::{HandOff, Hub};
 
 /// The notification channel; the payload is `<instance>:<mailbox key in hex>`, where
 /// the instance tells the relay process that sent it its own notifications apart (it
@@ -238,6 +238,39 @@ impl PostgresStore {
             (None, registered) => Deposit::refused(registered),
         })
     }
+
+    /// The deposits of [`Store::deposit_many`], committed.
+    async fn deposit_all(
+        &self,
+        to: &[(Mailbox, BlobId)],
+        received_at: i64,
+        data: &[u8],
+        quota: Quota,
+    ) -> Result<Vec<Deposit>> {
+        if let [(mailbox, id)] = to {
+            // One statement, its own commit: no transaction round trips.
+            return Ok(vec![
+                self.deposit_one(&self.pool, mailbox, id, received_at, data, quota)
+                    .await?,
+            ]);
+        }
+        // The mailboxes' rows are locked in key order, so two multi-recipient deposits
+        // sharing mailboxes wait for each other instead of deadlocking (a single
+        // deposit locks one row only).
+        let mut order: Vec<usize> = (0..to.len()).collect();
+        order.sort_by_key(|&i| to.get(i).map(|(m, _)| m.key()));
+        let mut outcomes = vec![Deposit::UnknownMailbox; to.len()];
+        let mut tx = self.pool.begin().await?;
+        for i in order {
+            if let (Some((mailbox, id)), Some(slot)) = (to.get(i), outcomes.get_mut(i)) {
+                *slot = self
+                    .deposit_one(&mut *tx, mailbox, id, received_at, data, quota)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
 }
 
 impl Pools for PostgresStore {
@@ -260,29 +293,17 @@ impl Store for PostgresStore {
         received_at: i64,
         data: Bytes,
         quota: Quota,
+        hand_off: HandOff,
     ) -> Result<Vec<Deposit>> {
-        if let [(mailbox, id)] = to {
-            // One statement, its own commit: no transaction round trips.
-            return Ok(vec![
-                self.deposit_one(&self.pool, mailbox, id, received_at, &data, quota)
-                    .await?,
-            ]);
-        }
-        // The mailboxes' rows are locked in key order, so two multi-recipient deposits
-        // sharing mailboxes wait for each other instead of deadlocking (a single
-        // deposit locks one row only).
-        let mut order: Vec<usize> = (0..to.len()).collect();
-        order.sort_by_key(|&i| to.get(i).map(|(m, _)| m.key()));
-        let mut outcomes = vec![Deposit::UnknownMailbox; to.len()];
-        let mut tx = self.pool.begin().await?;
-        for i in order {
-            if let (Some((mailbox, id)), Some(slot)) = (to.get(i), outcomes.get_mut(i)) {
-                *slot = self
-                    .deposit_one(&mut *tx, mailbox, id, received_at, &data, quota)
-                    .await?;
+        let outcomes = self.deposit_all(to, received_at, &data, quota).await?;
+        // After the commit: a single deposit is one statement that commits itself, so
+        // there is no moment between its writes and its commit to hand over at (the
+        // SQLite writer thread has one, sqlite_writer.rs).
+        for ((mailbox, _), outcome) in to.iter().zip(&outcomes) {
+            if let Deposit::Stored(seq) = outcome {
+                hand_off.committed(mailbox, *seq, None);
             }
         }
-        tx.commit().await?;
         Ok(outcomes)
     }
 

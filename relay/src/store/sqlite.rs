@@ -33,7 +33,7 @@ use sealpost_core::UserId;
 use super::{
     BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, StoreError, schema_version,
 };
-use crate::push::Hub;
+use crate::push::{HandOff, Hub};
 
 const SCHEMA: &str = "
 -- Protocol v1's key directory and backups, unreachable since its routes are gone. Its
@@ -253,6 +253,7 @@ impl Store for SqliteStore {
         received_at: i64,
         data: Bytes,
         quota: Quota,
+        hand_off: HandOff,
     ) -> Result<Vec<Deposit>> {
         let (reply, outcome) = oneshot::channel();
         self.hot
@@ -261,6 +262,7 @@ impl Store for SqliteStore {
                 received_at,
                 data,
                 quota,
+                hand_off,
                 reply,
             })
             .await?;

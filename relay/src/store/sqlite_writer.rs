@@ -23,6 +23,7 @@ use sealpost_core::UserId;
 
 use super::shared;
 use super::{BlobId, Deposit, Mailbox, Quota, Result, StoreError};
+use crate::push::{HandOff, Mark};
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -53,6 +54,7 @@ pub(super) enum Job {
         received_at: i64,
         data: Bytes,
         quota: Quota,
+        hand_off: HandOff,
         reply: oneshot::Sender<Result<Vec<Deposit>>>,
     },
     /// [`super::Store::ack`].
@@ -79,7 +81,8 @@ pub(super) enum Job {
 
 /// What a job produced inside the batch, sent once the batch is committed.
 enum Outcome {
-    Deposit(Vec<Deposit>),
+    /// Each deposit with the mark of its early hand-off.
+    Deposit(Vec<(Deposit, Option<Mark>)>),
     Ack(u64),
     Nonce(bool),
     Token,
@@ -106,16 +109,11 @@ impl Writer {
     /// Opens a write connection to the database at `path` (schema already created)
     /// and starts its thread.
     pub(super) fn start(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)?;
-        // Same durability as every other connection: WAL, and an fsync at each commit.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        // Like every connection of the store: acknowledged blobs are overwritten, not
-        // only marked free (the pragma is per connection, and this one deletes most).
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        // Acknowledged blobs are overwritten with zeros, as on every other connection.
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        Self::spawn(open(path)?)
+    }
+
+    /// Starts the thread that owns `conn`.
+    fn spawn(conn: Connection) -> Result<Self> {
         let (jobs, rx) = mpsc::channel(2 * MAX_BATCH);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -139,6 +137,19 @@ impl Writer {
         }
         Turn { _end: Some(end) }
     }
+}
+
+/// The writer's connection to the database at `path`.
+fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    // Same durability as every other connection: WAL, and an fsync at each commit.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    // Like every connection of the store: acknowledged blobs are overwritten, not
+    // only marked free (the pragma is per connection, and this one deletes most).
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
 }
 
 fn closed() -> StoreError {
@@ -179,8 +190,21 @@ fn commit_and_answer(conn: &mut Connection, batch: &mut Vec<Job>) {
         Ok(outcomes) => {
             for (job, outcome) in batch.drain(..).zip(outcomes) {
                 match (job, outcome) {
-                    (Job::Deposit { reply, .. }, Outcome::Deposit(d)) => {
-                        let _ = reply.send(Ok(d));
+                    (
+                        Job::Deposit {
+                            to,
+                            hand_off,
+                            reply,
+                            ..
+                        },
+                        Outcome::Deposit(stored),
+                    ) => {
+                        for ((mailbox, _), (deposit, early)) in to.iter().zip(&stored) {
+                            if let Deposit::Stored(seq) = deposit {
+                                hand_off.committed(mailbox, *seq, *early);
+                            }
+                        }
+                        let _ = reply.send(Ok(stored.into_iter().map(|(d, _)| d).collect()));
                     }
                     (Job::Ack { reply, .. }, Outcome::Ack(n)) => {
                         let _ = reply.send(Ok(n));
@@ -196,10 +220,16 @@ fn commit_and_answer(conn: &mut Connection, batch: &mut Vec<Job>) {
                 }
             }
         }
-        Err(e) => {
-            // Nothing of the batch was committed; every job gets the error.
-            let message = e.to_string();
+        Err(Failed { error, handed_off }) => {
+            // Nothing of the batch was committed; every job gets the error, and the
+            // subscribers handed a blob of it start over.
+            let message = error.to_string();
             for job in batch.drain(..) {
+                if let (true, Job::Deposit { to, hand_off, .. }) = (handed_off, &job) {
+                    for (mailbox, _) in to {
+                        hand_off.withdrawn(mailbox);
+                    }
+                }
                 fail(job, &message);
             }
         }
@@ -224,8 +254,45 @@ fn fail(job: Job, message: &str) {
     }
 }
 
-fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Outcome>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// A batch that was not committed; `handed_off` once some of its blobs were pushed.
+struct Failed {
+    error: rusqlite::Error,
+    handed_off: bool,
+}
+
+/// Runs `batch` in one transaction and commits it. Between the two, the stored blobs
+/// are handed to their subscribers ([`HandOff::early`]): the push goes out while the
+/// commit waits for its fsync. An acknowledgement of such a blob is a job sent after
+/// the push, so it is taken into a later batch, after this commit: it cannot run
+/// before the insert (and delete nothing) nor be lost if this commit fails (the blob
+/// is then gone too).
+fn commit(conn: &mut Connection, batch: &[Job]) -> std::result::Result<Vec<Outcome>, Failed> {
+    let before = |error| Failed {
+        error,
+        handed_off: false,
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(before)?;
+    let mut outcomes = run_jobs(&tx, batch).map_err(before)?;
+    for (job, outcome) in batch.iter().zip(&mut outcomes) {
+        if let (Job::Deposit { to, hand_off, .. }, Outcome::Deposit(stored)) = (job, outcome) {
+            for ((mailbox, _), (deposit, early)) in to.iter().zip(stored.iter_mut()) {
+                if let Deposit::Stored(seq) = deposit {
+                    *early = hand_off.early(mailbox, *seq);
+                }
+            }
+        }
+    }
+    tx.commit().map_err(|error| Failed {
+        error,
+        handed_off: true,
+    })?;
+    Ok(outcomes)
+}
+
+/// Every job's statements, in order, inside `tx`.
+fn run_jobs(tx: &Transaction<'_>, batch: &[Job]) -> rusqlite::Result<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
         outcomes.push(match job {
@@ -237,10 +304,12 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Outcome>
                 ..
             } => Outcome::Deposit(
                 to.iter()
-                    .map(|(mailbox, id)| deposit(&tx, mailbox, id, *received_at, data, *quota))
+                    .map(|(mailbox, id)| {
+                        deposit(tx, mailbox, id, *received_at, data, *quota).map(|d| (d, None))
+                    })
                     .collect::<rusqlite::Result<_>>()?,
             ),
-            Job::Ack { mailbox, ids, .. } => Outcome::Ack(ack(&tx, mailbox, ids)?),
+            Job::Ack { mailbox, ids, .. } => Outcome::Ack(ack(tx, mailbox, ids)?),
             Job::Nonce {
                 user,
                 nonce,
@@ -268,7 +337,6 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Outcome>
             }
         });
     }
-    tx.commit()?;
     Ok(outcomes)
 }
 
@@ -331,3 +399,7 @@ fn ack(tx: &Transaction<'_>, mailbox: &Mailbox, ids: &[BlobId]) -> rusqlite::Res
     }
     Ok(u64::try_from(count).unwrap_or(0))
 }
+
+#[cfg(test)]
+#[path = "early_push_tests.rs"]
+mod tests;
