@@ -11,7 +11,7 @@ import { Outbox } from './outbox';
 import { dec, enc, randomId } from './util';
 import { type Body, parseBody } from './wire';
 import { Convo } from './convo';
-import { arrange, placeOf } from './order';
+import { ArrivalClock, arrange, placeOf } from './order';
 import { Attachments } from './attachments';
 import { Groups } from './groups';
 import { Calls } from './calls';
@@ -30,6 +30,8 @@ type Listener = (what: { contacts?: boolean; peer?: string; msg?: Msg; oldId?: s
 export class Model {
   contacts = new Map<string, Contact>(); // by userId
   messages = new Map<string, Msg[]>(); // by peer userId, ordered
+  /** `at` of every message this device adds: never two alike (order.ts). */
+  private arrivals = new ArrivalClock();
   private byId = new Map<string, Msg>();
   drafts = new Map<string, string>();
   link: LinkState = 'connecting';
@@ -130,6 +132,7 @@ export class Model {
         this.contacts.set(c.userId, c);
       } else if (k.startsWith('m:')) {
         const m = rec as Msg;
+        this.arrivals.seen(m.at);
         this.byId.set(m.id, m);
         if (!this.messages.has(m.peer)) this.messages.set(m.peer, []);
         this.messages.get(m.peer)!.push(m);
@@ -399,7 +402,7 @@ export class Model {
   // ---- sending -----------------------------------------------------------------
 
   async send(c: Contact, text: string, replyTo?: string): Promise<Msg> {
-    const m: Msg = { id: randomId(), peer: c.userId, dir: 'out', text, at: Date.now(), state: 'queued' };
+    const m: Msg = { id: randomId(), peer: c.userId, dir: 'out', text, at: this.arrivals.next(), state: 'queued' };
     if (replyTo) m.replyTo = replyTo;
     await this.convo.stampExpiry(m, c);
     this.push(m);
@@ -431,7 +434,7 @@ export class Model {
 
   /** A marker line (never text from the wire). */
   private async note(c: Contact, text: string, kind: NonNullable<Msg['notice']>) {
-    const m: Msg = { id: randomId(), peer: c.userId, dir: 'in', text, at: Date.now(), state: 'delivered', notice: kind };
+    const m: Msg = { id: randomId(), peer: c.userId, dir: 'in', text, at: this.arrivals.next(), state: 'delivered', notice: kind };
     this.push(m);
     this.emit({ peer: c.userId, msg: m });
     await this.saveMsg(m);
@@ -474,7 +477,7 @@ export class Model {
       this.emit({ notice: n.detail || noticeText(n) });
       return;
     }
-    const m: Msg = { id: randomId(), peer: c.userId, dir: 'in', text: noticeText(n, displayName(c)), at: Date.now(), state: 'delivered', notice: n.kind };
+    const m: Msg = { id: randomId(), peer: c.userId, dir: 'in', text: noticeText(n, displayName(c)), at: this.arrivals.next(), state: 'delivered', notice: n.kind };
     this.push(m);
     this.emit({ peer: c.userId, msg: m });
     await this.saveMsg(m);
@@ -522,6 +525,7 @@ export class Model {
       // The wire id stays: replies, edits and reactions name a sent message by it (its
       // delivery reports still go to the device that sent it).
       if (m.dir === 'out') m.otherDevice = true;
+      this.arrivals.seen(m.at);
       this.push(m);
       this.outbox.loaded([m]);
       await this.saveMsg(m);
@@ -568,7 +572,7 @@ export class Model {
       peer: c.userId,
       dir: 'in',
       text: body.text ?? '',
-      at: Date.now(),
+      at: this.arrivals.next(),
       sentAt: inc.sentAt,
       fromDevice: inc.fromDevice,
       state: 'delivered',
@@ -601,7 +605,7 @@ export class Model {
     }
     const id = inc.msgId;
     if (this.byId.has(id)) return;
-    const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: Date.now(), sentAt: inc.sentAt, fromDevice: inc.fromDevice, state: 'relay', otherDevice: true, file: body.file };
+    const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: this.arrivals.next(), sentAt: inc.sentAt, fromDevice: inc.fromDevice, state: 'relay', otherDevice: true, file: body.file };
     if (!(await this.convo.received(m, inc, c))) return;
     this.push(m);
     c.lastActivity = m.at;

@@ -61,3 +61,29 @@ export function arrange<T extends Placed & { at: number }>(list: T[]): T[] {
   for (const m of [...list].sort((a, b) => a.at - b.at)) out.splice(placeOf(out, m), 0, m);
   return out;
 }
+
+/**
+ * This device's arrival clock for `at`: the wall clock in ms, but always after every
+ * stamp it gave and every stored one it was shown. `arrange` orders a reloaded
+ * conversation by `at`, and one device's messages of the same second (`sentAt` has
+ * nothing finer) keep that order; two messages handled in the same millisecond would tie,
+ * and a tie came back in the order records leave storage (by their random keys): the
+ * devices e2e saw A1's #049 before #048 on A2 after a reload that way.
+ */
+export class ArrivalClock {
+  private last = 0;
+  constructor(private now: () => number = Date.now) {}
+  /**
+   * A stamp already given (a stored or imported message): later ones come after it. One
+   * ahead of the clock now (another device's clock, or this one set back since) is not
+   * followed: stamps would run ahead of the time shown for every message after it.
+   */
+  seen(at: number) {
+    if (at > this.last && at <= this.now()) this.last = at;
+  }
+  /** The next arrival stamp. */
+  next(): number {
+    this.last = Math.max(this.now(), this.last + 1);
+    return this.last;
+  }
+}

@@ -32,7 +32,7 @@ function expect(cond, what) {
 
 /** Runs the checks on `r` (a harness runner). */
 export async function runUnits(r) {
-  const { arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName } = await load();
+  const { ArrivalClock, arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName } = await load();
   const texts = (list) => list.map((m) => m.text).join(' ');
 
   await r.step('units: a sender\'s messages show in the order it sent them, whatever path brought them first', async () => {
@@ -57,6 +57,27 @@ export async function runUnits(r) {
     // After a reload (stored by arrival time) the same order comes back.
     const stored = [b(1), b(2), b(5), b(6), { text: 'a1', dir: 'out' }, b(3), b(4)].map((m, i) => ({ ...m, at: 1000 + i }));
     expect(texts(arrange(stored.reverse())) === 'b1 b2 b3 b4 b5 b6 a1', 'arrange after a reload');
+  });
+
+  await r.step('units: one device\'s messages handled in the same millisecond keep their order after a reload', async () => {
+    // A1 sends #048 and #049 within one second; A2 handles both copies within one
+    // millisecond. Stored under random keys, they may come back from storage in either
+    // order: only distinct arrival stamps keep #048 first (the devices e2e once showed
+    // #049 before #048 on A2 when both were stamped with Date.now()).
+    const clock = new ArrivalClock(() => 5_000);
+    const copy = (n) => ({ text: `A1 #${n}`, dir: 'out', otherDevice: true, sentAt: 5, fromDevice: 'A1', at: clock.next() });
+    const first = copy('048');
+    const second = copy('049');
+    expect(second.at > first.at, `distinct stamps: ${first.at}, ${second.at}`);
+    expect(texts(arrange([second, first])) === 'A1 #048 A1 #049', `after a reload: ${texts(arrange([second, first]))}`);
+    // A stored stamp is followed; one ahead of the clock is not (no run-away stamps).
+    const later = new ArrivalClock(() => 5_000);
+    later.seen(4_999);
+    later.seen(4_999);
+    expect(later.next() === 5_000 && later.next() === 5_001, 'after a stored stamp');
+    const ahead = new ArrivalClock(() => 5_000);
+    ahead.seen(9_000_000);
+    expect(ahead.next() === 5_000, 'a stamp from the future is not followed');
   });
 
   await r.step('units: (sent_at, msg_id) order decides between two edits, reactions or timers', async () => {
