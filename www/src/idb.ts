@@ -29,10 +29,18 @@ export class KV {
     return wrap(this.db.transaction(this.store).objectStore(this.store).get(key));
   }
   put(key: string, value: unknown): Promise<unknown> {
+    return this.writeMany([[key, value]]);
+  }
+  /** Puts (or, for `null`, deletes) every entry in one transaction; resolves once committed. */
+  writeMany(entries: [string, unknown][]): Promise<void> {
     const tx = this.db.transaction(this.store, 'readwrite');
-    tx.objectStore(this.store).put(value, key);
+    const os = tx.objectStore(this.store);
+    for (const [k, v] of entries) {
+      if (v === null) os.delete(k);
+      else os.put(v, k);
+    }
     return new Promise((resolve, reject) => {
-      tx.oncomplete = () => resolve(undefined);
+      tx.oncomplete = () => resolve();
       tx.onerror = () => reject(tx.error);
       tx.onabort = () => reject(tx.error);
     });

@@ -17,6 +17,8 @@ import { Groups } from './groups';
 import { Calls } from './calls';
 
 const LABEL = 'sealpost/www/record/v1';
+/** A message's record. */
+const msgKey = (id: string) => `m:${id}`;
 
 /** What a device link carries: the app's history, as exportHistory writes it. */
 interface History {
@@ -68,9 +70,7 @@ export class Model {
       saveMsg: (m) => this.saveMsg(m),
       saveContact: (c) => this.saveContact(c),
       save: (k, r) => this.save(k, r),
-      remove: async (k) => {
-        await this.kv.delete(k);
-      },
+      remove: (k) => this.remove(k),
       note: (c, text, kind) => this.note(c, text, kind),
       changed: (m) => this.emit({ peer: m.peer, msg: m }),
       typing: (c, until) => {
@@ -157,14 +157,19 @@ export class Model {
 
   /** Writes under way (flushPending waits for them). */
   private writing = new Set<Promise<void>>();
+  /**
+   * Seals and writes a record (`null`: deletes it). The worker does both in one call
+   * (backend/history.ts): one trip instead of a seal there and a write here, and every
+   * write and deletion in the order they were asked for.
+   */
   private save(key: string, rec: unknown): Promise<void> {
-    const p = (async () => {
-      const sealed = await this.account.sealLocal(LABEL, enc.encode(JSON.stringify(rec)));
-      await this.kv.put(key, sealed);
-    })();
+    const p = this.account.storeRecords(LABEL, [[key, rec === null ? null : enc.encode(JSON.stringify(rec))]]);
     this.writing.add(p);
     void p.catch(() => undefined).then(() => this.writing.delete(p));
     return p;
+  }
+  private remove(key: string): Promise<void> {
+    return this.save(key, null);
   }
   private contactSaves = new Map<string, { p: Promise<void>; now: () => void }>();
   /** Saves a contact; calls in the same burst of messages are written once. */
@@ -184,7 +189,7 @@ export class Model {
     return s.p;
   }
   saveMsg(m: Msg) {
-    return this.save(`m:${m.id}`, m);
+    return this.save(msgKey(m.id), m);
   }
 
   private draftTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -203,7 +208,7 @@ export class Model {
     const key = `d:${c.key}`;
     const text = this.drafts.get(peer);
     if (text) await this.save(key, { peer, text });
-    else await this.kv.delete(key);
+    else await this.remove(key);
   }
 
   /**
@@ -410,9 +415,11 @@ export class Model {
     // Stored before the outbox hands it to the package: a tab closed right after Send
     // must not leave a message that went out but is not in this device's history.
     const stored = this.saveMsg(m);
-    this.outbox.queued(m, stored);
+    this.outbox.queued(m, stored, msgKey(m.id));
     const saved = Promise.all([stored, this.saveContact(c)]);
-    this.emit({ contacts: true, peer: c.userId, msg: m });
+    // Drawn after the outbox (woken above) handed it to the worker: a message on its way
+    // first, then the page's work.
+    queueMicrotask(() => this.emit({ contacts: true, peer: c.userId, msg: m }));
     await saved;
     return m;
   }
@@ -448,7 +455,7 @@ export class Model {
     const i = list?.indexOf(m) ?? -1;
     if (list && i >= 0) list.splice(i, 1);
     this.emit({ peer: m.peer, removed: m.id, contacts: true });
-    await this.kv.delete(`m:${m.id}`);
+    await this.remove(msgKey(m.id));
   }
 
   /** Adds `m` to its conversation where its writer put it (order.ts), whatever path brought it. */

@@ -26,8 +26,11 @@ export interface OutboxHost {
 export class Outbox {
   private running = false;
   private wake: (() => void) | null = null;
-  /** Sent messages whose first write has not completed yet (the outbox waits for it). */
-  private unstored = new Map<string, Promise<void>>();
+  /**
+   * Sent messages whose first write has not completed yet, with their record's key: their
+   * send waits for it in the worker (Account.send's `afterRecord`), not here.
+   */
+  private unstored = new Map<string, string>();
   /** Sent messages by the package's id (its delivery reports name it). */
   private byWire = new Map<string, Msg>();
   /** Delivery reports that came before `send` returned the id. */
@@ -61,10 +64,13 @@ export class Outbox {
     for (const m of messages) if (m.wireId) this.byWire.set(m.wireId, m);
   }
 
-  /** A new message, sent once `stored` (its first write) completes. */
-  queued(m: Msg, stored: Promise<void>) {
-    this.unstored.set(m.id, stored);
-    void stored.catch(() => undefined).then(() => (this.unstored.delete(m.id), this.kick()));
+  /** A new message, sent once `stored` (its first write, of the record `key`) commits. */
+  queued(m: Msg, stored: Promise<void>, key: string) {
+    this.unstored.set(m.id, key);
+    // Kept when the write failed: the worker then refuses the send (the write's failure
+    // is what it waits for), and the message is "not sent" instead of sent unrecorded.
+    void stored.then(() => this.unstored.delete(m.id), () => undefined);
+    this.kick();
   }
 
   /** The sent message with the package's id `wireId`, if this device sent it. */
@@ -80,12 +86,6 @@ export class Outbox {
         .filter((m) => m.dir === 'out' && m.state === 'queued' && !m.file)
         .sort((a, b) => a.at - b.at)
         .find((m) => !this.host.contacts.get(m.peer)?.keyChanged);
-      // In order: the oldest waits until it is stored (its write ends with a kick).
-      if (next && this.unstored.has(next.id)) {
-        await new Promise<void>((r) => (this.wake = r));
-        this.wake = null;
-        continue;
-      }
       if (!next || !navigator.onLine) {
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;
@@ -110,8 +110,9 @@ export class Outbox {
         } else {
           next.state = 'failed';
           next.error = e instanceof Error ? e.message : String(e);
-          await this.host.saveMsg(next);
           this.host.changed(next);
+          // Unsaved (storage failing too), it is still queued in storage: sent after a reload.
+          await this.host.saveMsg(next).catch(() => undefined);
         }
       }
     }
@@ -121,11 +122,16 @@ export class Outbox {
     const c = this.host.contacts.get(m.peer);
     if (!c) throw new Error('unknown contact');
     m.state = 'sending';
-    this.host.changed(m);
     try {
       // The app's message id doubles as the idempotency key: a retry after a lost answer
       // or a reload posts the same envelope.
-      this.sentAs(m, await this.host.account.send(c.username, encodeBody(m.text), TEXT, m.id, { replyTo: m.replyTo, expiresIn: m.expiresIn }));
+      // Not stored yet: the worker sends it once its record committed (in order: the
+      // record was asked for first), and not at all if that write failed.
+      const afterRecord = this.unstored.get(m.id);
+      const sending = this.host.account.send(c.username, encodeBody(m.text), TEXT, m.id, { replyTo: m.replyTo, expiresIn: m.expiresIn, afterRecord });
+      // Shown as sending once the worker has it (drawing it first only delays the send).
+      this.host.changed(m);
+      this.sentAs(m, await sending);
     } catch (e) {
       if (errorCode(e) === 'IDENTITY_CHANGED') {
         await this.host.keyChanged(c, identityChange(e));

@@ -2,7 +2,7 @@
 // talking to the Client in the crypto worker (./worker.ts). Secrets never reach this thread.
 
 import { RemoteClient, type RemotePendingLink } from 'sealpost-wasm/remote';
-import type { ContactInfo, IncomingMessage, RoomEvent } from 'sealpost-wasm';
+import type { ContactInfo, IncomingMessage, RoomEvent, SendResult } from 'sealpost-wasm';
 import type { Account, Amend, Backend, Calls, Delivery, DeviceInfo, FileProgress, GroupChange, GroupInfo, Handlers, Incoming, LinkApproval, LinkState, Notice, PeerInfo, Progress, RuleInput, SendFileOptions, StoredTarget } from './types';
 import { AppError } from './types';
 import type { Ids } from './worker';
@@ -18,6 +18,11 @@ import workerUrl from './worker.ts?worker&url';
 const WORKER_SHA384 = '__SEALPOST_WORKER_SHA384__';
 
 let worker: Promise<Worker> | null = null;
+/**
+ * The worker once started (it serves every account): calls on it post at once, so two
+ * calls made one after the other reach it in that order (see ClientAccount.send).
+ */
+let started: Worker | null = null;
 
 /** Starts the crypto worker from bytes checked against the build-time hash (SRI for workers). */
 async function startWorker(): Promise<Worker> {
@@ -31,6 +36,7 @@ async function startWorker(): Promise<Worker> {
     const url = URL.createObjectURL(new Blob([bytes], { type: 'text/javascript' }));
     w = new Worker(url, { type: 'module', name: 'sealpost-crypto' });
   }
+  started = w;
   return w;
 }
 
@@ -219,9 +225,13 @@ class ClientAccount implements Account {
   async setContactName(username: string, name: string): Promise<void> {
     await this.client.setContactName(username, name);
   }
-  async send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number }) {
+  async send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number; afterRecord?: string }) {
+    const { afterRecord, ...rest } = post ?? {};
+    const options = { ...(idempotencyKey ? { idempotencyKey } : {}), ...rest };
     try {
-      const r = await this.client.send(username, content, contentType, { ...(idempotencyKey ? { idempotencyKey } : {}), ...post });
+      const r: SendResult = afterRecord
+        ? await RemoteClient.call<SendResult>(started!, 'sendStored', afterRecord, username, content, contentType, options)
+        : await this.client.send(username, content, contentType, options);
       return { messageId: r.messageId, delivered: r.delivered, total: r.total };
     } catch (e) {
       const err = wrap(e);
@@ -305,8 +315,9 @@ class ClientAccount implements Account {
   fileLimits() {
     return this.client.fileLimits().catch((e) => Promise.reject(wrap(e)));
   }
-  sealLocal(label: string, data: Uint8Array) {
-    return this.client.sealLocal(label, data);
+  /** Posted before it returns (no await first): a send asked for next comes after it. */
+  storeRecords(label: string, entries: [string, Uint8Array | null][]): Promise<void> {
+    return RemoteClient.call<void>(started!, 'storeRecords', label, entries).catch((e) => Promise.reject(wrap(e)));
   }
   openLocal(label: string, data: Uint8Array) {
     return this.client.openLocal(label, data);

@@ -258,11 +258,6 @@ export interface Account {
   /** Names a contact on every device of the account ('' removes the name). */
   setContactName(username: string, name: string): Promise<void>;
   /**
-   * Encrypts and posts. Throws NETWORK when the relay cannot be reached. With
-   * `idempotencyKey`, a retry posts the same envelope (or returns the first result):
-   * no duplicate, no extra ratchet step.
-   */
-  /**
    * Asks for a direct channel with a contact (while both are online; messages then skip
    * the relay, and go back to it by themselves). Fire and forget: `onDirect` reports.
    */
@@ -272,7 +267,13 @@ export interface Account {
    * engine's): there once start() loaded them; rejects with APP_FILES if they could not load.
    */
   calls(): Promise<Calls>;
-  send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number }): Promise<{ messageId: string; delivered?: number; total?: number }>;
+  /**
+   * Encrypts and posts. Throws NETWORK when the relay cannot be reached. With
+   * `idempotencyKey`, a retry posts the same envelope (or returns the first result):
+   * no duplicate, no extra ratchet step. `post.afterRecord`: the key of a record just
+   * given to `storeRecords`; the send goes once it committed (not at all if it failed).
+   */
+  send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number; afterRecord?: string }): Promise<{ messageId: string; delivered?: number; total?: number }>;
   /** Sends an edit, deletion, reaction, read receipt, typing indicator or timer; resolves to its message id. */
   amend(username: string, what: Amend): Promise<string>;
   /** The package's verdict on an edit, deletion or reaction: "apply", "hold" or a refusal code. */
@@ -313,8 +314,13 @@ export interface Account {
    * for `Backend.resume` after a reload (session.ts).
    */
   exportSession(wrapKey: CryptoKey): Promise<Uint8Array>;
-  /** Application data encryption under a password-derived local key. */
-  sealLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Application data under a password-derived local key: seals each record under
+   * `label` and writes them (a `null` deletes) to this account's history database in
+   * one transaction, in the worker; resolves once committed.
+   */
+  storeRecords(label: string, entries: [string, Uint8Array | null][]): Promise<void>;
+  /** Opens a record `storeRecords` sealed. */
   openLocal(label: string, data: Uint8Array): Promise<Uint8Array>;
   /** Called when another device removed this one from the account (protocol v2). */
   onRemoved(f: () => void): void;

@@ -7,6 +7,7 @@ import { serveClient } from 'sealpost-wasm/worker';
 import { normalizeUsername, userIdFromUsername } from 'sealpost-wasm';
 import wasmUrl from 'sealpost-wasm/sealpost_wasm_bg.wasm?url';
 import { roomMethods } from './roomhost';
+import { type Entry, type LocalClient, sendStored, storeRecords } from './history';
 
 // Filled in by scripts/postbuild.mjs: the SHA-256 of the built wasm module.
 const WASM_SHA256 = '__SEALPOST_WASM_SHA256__';
@@ -38,6 +39,14 @@ serveClient({
       return { username: name, userId: userIdFromUsername(name) };
     },
     ...roomMethods,
+    /** The app's history records, sealed and written here (history.ts). */
+    storeRecords(client: LocalClient | null, label: string, entries: Entry[]) {
+      return storeRecords(client, label, entries);
+    },
+    /** A send that goes once its message's record is written (history.ts). */
+    sendStored(client: LocalClient | null, key: string, ...args: Parameters<LocalClient['send']>) {
+      return sendStored(client, key, ...args);
+    },
   },
 });
 

@@ -161,7 +161,8 @@ export function showChat(c: Contact): boolean {
       composing.replyTo = composing.editing = undefined;
       bar.replaceChildren();
       if (editing) void m.convo.edit(c, editing, v).catch((e) => toast(`Could not edit: ${friendly(e)}`));
-      else void m.send(c, v, replyTo ? wireOf(replyTo) : undefined);
+      // Not stored: the outbox does not send it and says so on the message.
+      else void m.send(c, v, replyTo ? wireOf(replyTo) : undefined).catch(() => undefined);
       void checkPersistence(true);
     },
   }, bar, limit.el, ...fileControls({ contact: c }, ui.paneEl), text, send);
