@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use sealpost_engine::room::{
-    Content, EVERYONE, HOST, MAX_PENDING_JOINS, MemberId, Output, Refusal, Room, RoomCode,
-    RoomEvent, RoomIn, RoomOut,
+    Content, EVERYONE, HOST, MAX_PENDING_JOINS, MAX_PREVIOUS_EPOCH_FRAMES, MemberId, Output,
+    Refusal, Room, RoomCode, RoomEvent, RoomIn, RoomOut,
 };
 
 /// What the relay forwards (docs/API.md "Rooms"), recorded for the attacker.
@@ -61,6 +61,8 @@ struct Net {
     log: Vec<(MemberId, Wire)>,
     refused_joins: u32,
     code: RoomCode,
+    /// Members a lying relay adds to the list it hands each newcomer.
+    invented: Vec<MemberId>,
 }
 
 impl Net {
@@ -76,6 +78,7 @@ impl Net {
             log: Vec::new(),
             refused_joins: 0,
             code,
+            invented: Vec::new(),
         }
     }
 
@@ -110,7 +113,8 @@ impl Net {
                         self.deliver(m, Wire::Joined(to));
                     }
                 }
-                self.deliver(to, Wire::Admitted(to, grant, members));
+                let listed = [members, self.invented.clone()].concat();
+                self.deliver(to, Wire::Admitted(to, grant, listed));
             }
             RoomOut::Refuse { to } => {
                 assert_eq!(from, HOST);
@@ -216,6 +220,8 @@ fn three_members_join_with_the_code_and_talk() {
     let b = net.join(&code);
     let c = net.join(&code);
     assert_eq!((b, c), (2, 3));
+    // Each member announces itself (a hello, empty here) to whoever it has not shown
+    // itself to: a guest shows only members whose own frames opened.
     for m in [HOST, b, c] {
         assert_eq!(net.rooms[&m].members(), vec![1, 2, 3], "member {m}");
         assert_eq!(net.rooms[&m].epoch(), Some(2), "a new key per join");
@@ -527,4 +533,92 @@ fn when_the_host_leaves_the_room_is_over() {
             .send(EVERYONE, &Content::Text("x".into()))
             .is_err()
     );
+}
+
+#[test]
+fn a_member_the_relay_invents_is_never_shown() {
+    let mut net = Net::new(9);
+    let code = net.code.clone();
+    let b = net.join(&code);
+    // The relay says member 9 joined, and hands a newcomer a list with 9 in it.
+    assert!(
+        net.feed(b, Wire::Joined(9)).is_empty(),
+        "no event for the relay's word"
+    );
+    net.invented = vec![9];
+    let c = net.join(&code);
+    // Real members are shown once their own frames (their announcements) open, each
+    // right before its hello; 9 never is.
+    for m in [HOST, b, c] {
+        assert_eq!(net.rooms[&m].members(), vec![1, 2, 3], "member {m}");
+    }
+    let shown_before_hello = |who: MemberId, other: MemberId| {
+        let e = &net.events[&who];
+        let joined = e
+            .iter()
+            .position(|e| *e == RoomEvent::MemberJoined { member: other });
+        let hello = e
+            .iter()
+            .position(|e| matches!(e, RoomEvent::Hello { from, .. } if *from == other));
+        joined.is_some() && joined.map(|j| j + 1) == hello
+    };
+    assert!(shown_before_hello(b, c) && shown_before_hello(c, b));
+    // 9 "speaks": the relay cannot seal under the room key, so nothing of it opens.
+    net.say(HOST, EVERYONE, "for the members");
+    let (_, frame) = net.last_frame_to(b);
+    for (who, data) in [(b, frame.clone()), (c, frame), (b, vec![1; 60])] {
+        let out = net.feed(who, Wire::Frame(9, data));
+        assert!(refused(&out).is_some());
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, Output::Event(RoomEvent::MemberJoined { .. })))
+        );
+    }
+    for m in [b, c] {
+        assert_eq!(net.rooms[&m].members(), vec![1, 2, 3], "member {m}");
+        // Nor can a guest be made to send to it.
+        let sent = net
+            .rooms
+            .get_mut(&m)
+            .unwrap()
+            .send(9, &Content::Text("x".into()));
+        assert!(sent.is_err());
+    }
+    // The relay says 9 left: nothing to tell, as nothing was shown.
+    let out = net.feed(b, Wire::Left(9));
+    assert!(out.is_empty());
+}
+
+#[test]
+fn frames_under_the_previous_key_are_bounded() {
+    let mut net = Net::new(10);
+    let code = net.code.clone();
+    let b = net.join(&code);
+    // b seals more than the bound under epoch 1; the host rotates (c joins) before any
+    // arrives. A sender that never moves on (or a member who left, forging as b with
+    // the relay's help) gets only MAX_PREVIOUS_EPOCH_FRAMES frames under the old key.
+    let bound = usize::from(MAX_PREVIOUS_EPOCH_FRAMES);
+    let frames: Vec<Vec<u8>> = (0..bound + 2)
+        .map(|i| {
+            let out = net
+                .rooms
+                .get_mut(&b)
+                .unwrap()
+                .send(EVERYONE, &Content::Text(format!("old {i}")));
+            let Ok(RoomOut::Frame { data, .. }) = out else {
+                panic!()
+            };
+            data
+        })
+        .collect();
+    net.join(&code);
+    let mut accepted = 0;
+    for (i, f) in frames.into_iter().enumerate() {
+        let out = net.feed(HOST, Wire::Frame(b, f));
+        match refused(&out) {
+            None => accepted += 1,
+            Some(r) => assert_eq!((i, r), (i, Refusal::StaleEpoch)),
+        }
+    }
+    assert_eq!(accepted, bound);
 }

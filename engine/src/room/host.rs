@@ -116,9 +116,10 @@ impl Membership {
         self.advance(next);
         out.push(Output::Event(RoomEvent::Rekeyed { epoch }));
         if let Some((to, grant)) = admitted {
-            self.add_peer(to);
+            self.add_peer(to, true);
             out.push(Output::Send(RoomOut::Admit { to, grant }));
             out.push(Output::Event(RoomEvent::MemberJoined { member: to }));
+            out.extend(self.announce(to));
         }
         out
     }

@@ -1,6 +1,7 @@
 //! A room as one member sees it: joining, the member list, frame acceptance and the
 //! guest's side of key rotation. The host's part is in `host.rs`.
 
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use sealpost_core::sorted::SortedMap;
@@ -37,6 +38,12 @@ impl SendRefused {
     }
 }
 
+/// Frames one sender may still have accepted under the previous room key once this
+/// member moved to a new one (PROTOCOL.md 30.4 step 5): enough for what a member seals
+/// in the round trip before its rekey arrives, and a bound on what a member who left
+/// can forge under the old key with the relay's help.
+pub const MAX_PREVIOUS_EPOCH_FRAMES: u8 = 16;
+
 /// What this member knows of another.
 #[derive(Debug, Default)]
 struct Peer {
@@ -44,6 +51,12 @@ struct Peer {
     last_counter: u64,
     /// The epoch of the last frame accepted from it.
     last_epoch: Option<u32>,
+    /// Frames accepted from it under the previous key since the last rotation.
+    previous_accepted: u8,
+    /// Whether it proved it holds the room key (PROTOCOL.md 30.4, "Who is in the
+    /// room"): the host admitted it, or a frame of its own opened. The relay's `joined`
+    /// and member lists alone prove nothing, so they do not make a member shown.
+    proven: bool,
 }
 
 /// A member's state.
@@ -55,6 +68,9 @@ pub(super) struct Membership {
     peers: SortedMap<MemberId, Peer>,
     /// A guest's pairwise key with the host (rekeys).
     pair: Option<Zeroizing<[u8; 32]>>,
+    /// The name this member last said (empty until it says one): what it announces
+    /// itself with to each member it has not shown itself to yet.
+    name: String,
     /// Only the host's.
     pub(super) host: Option<HostState>,
 }
@@ -68,20 +84,68 @@ impl Membership {
             next_counter: 1,
             peers: SortedMap::new(),
             pair: None,
+            name: String::new(),
             host: None,
         }
     }
 
-    pub(super) fn add_peer(&mut self, id: MemberId) -> bool {
+    /// Seals `content` to `to` (a shown member, or [`EVERYONE`]).
+    fn seal(&mut self, to: MemberId, content: &Content) -> Result<RoomOut, SendRefused> {
+        if to != EVERYONE && !self.peers.get(&to).is_some_and(|p| p.proven) {
+            return Err(SendRefused::NoSuchMember);
+        }
+        let header = FrameHeader {
+            epoch: self.key.epoch,
+            sender: self.me,
+            to,
+            counter: self.next_counter,
+        };
+        let data = seal_frame(&self.key, header, content).map_err(|_| SendRefused::TooLarge)?;
+        self.next_counter = self.next_counter.saturating_add(1);
+        if let Content::Hello(name) = content {
+            self.name.clone_from(name);
+        }
+        Ok(RoomOut::Frame { to, data })
+    }
+
+    /// This member's hello (its name, or an empty one) to `to`: how it proves to `to`
+    /// that it holds the room key (PROTOCOL.md 30.4 "Who is in the room").
+    pub(super) fn announce(&mut self, to: MemberId) -> Option<Output> {
+        let hello = Content::Hello(self.name.clone());
+        self.seal(to, &hello).ok().map(Output::Send)
+    }
+
+    /// Adds member `id`; `proven` when this member knows it holds the room key.
+    pub(super) fn add_peer(&mut self, id: MemberId, proven: bool) -> bool {
         if id == self.me || self.peers.contains_key(&id) {
             return false;
         }
-        self.peers.insert(id, Peer::default());
+        self.peers.insert(
+            id,
+            Peer {
+                proven,
+                ..Peer::default()
+            },
+        );
         true
     }
 
+    /// Every member the relay says is in the room, proven or not.
     pub(super) fn peer_ids(&self) -> impl Iterator<Item = MemberId> + '_ {
         self.peers.keys().copied()
+    }
+
+    /// The members that proved they hold the room key, and this one.
+    fn shown(&self) -> Vec<MemberId> {
+        let mut all: Vec<MemberId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.proven)
+            .map(|(id, _)| *id)
+            .chain([self.me])
+            .collect();
+        all.sort_unstable();
+        all
     }
 
     pub(super) fn member_count(&self) -> usize {
@@ -91,9 +155,14 @@ impl Membership {
     /// Moves to `next`, keeping the current key for frames still in flight.
     pub(super) fn advance(&mut self, next: EpochKey) {
         self.previous = Some(core::mem::replace(&mut self.key, next));
+        for p in self.peers.values_mut() {
+            p.previous_accepted = 0;
+        }
     }
 
-    fn accept_frame(&mut self, from: MemberId, data: &[u8]) -> Result<RoomEvent, Refusal> {
+    /// A frame from `from`: what it says, and whether it is the first proof that `from`
+    /// holds the room key (then `from` is shown).
+    fn accept_frame(&mut self, from: MemberId, data: &[u8]) -> Result<(bool, RoomEvent), Refusal> {
         let me = self.me;
         let current = self.key.epoch;
         let peer = self.peers.get_mut(&from).ok_or(Refusal::UnknownSender)?;
@@ -109,7 +178,9 @@ impl Membership {
         } else {
             match &self.previous {
                 Some(prev)
-                    if h.epoch == prev.epoch && peer.last_epoch.is_none_or(|e| e == prev.epoch) =>
+                    if h.epoch == prev.epoch
+                        && peer.last_epoch.is_none_or(|e| e == prev.epoch)
+                        && peer.previous_accepted < MAX_PREVIOUS_EPOCH_FRAMES =>
                 {
                     prev
                 }
@@ -125,7 +196,11 @@ impl Membership {
         })?;
         peer.last_counter = h.counter;
         peer.last_epoch = Some(h.epoch);
-        Ok(match content {
+        if h.epoch != current {
+            peer.previous_accepted += 1;
+        }
+        let shown = !core::mem::replace(&mut peer.proven, true);
+        let event = match content {
             Content::Hello(name) => RoomEvent::Hello { from, name },
             Content::Text(text) => RoomEvent::Text {
                 from,
@@ -133,7 +208,8 @@ impl Membership {
                 text,
             },
             Content::Signal(data) => RoomEvent::Signal { from, data },
-        })
+        };
+        Ok((shown, event))
     }
 
     fn accept_rekey(&mut self, from: MemberId, data: &[u8]) -> Result<RoomEvent, Refusal> {
@@ -230,15 +306,12 @@ impl Room {
         }
     }
 
-    /// Everyone in the room, this member included, by id; empty until admitted.
+    /// Everyone in the room who proved it holds the room key (the host, whoever the
+    /// host admitted, whoever sent a frame that opened), this member included, by id;
+    /// empty until admitted. A member the relay only announced is not in it.
     pub fn members(&self) -> Vec<MemberId> {
         match &self.phase {
-            Phase::Member(m) => {
-                let mut all: Vec<MemberId> = m.peer_ids().collect();
-                all.push(m.me);
-                all.sort_unstable();
-                all
-            }
+            Phase::Member(m) => m.shown(),
             _ => Vec::new(),
         }
     }
@@ -269,18 +342,7 @@ impl Room {
         let Phase::Member(m) = &mut self.phase else {
             return Err(SendRefused::NotInRoom);
         };
-        if to != EVERYONE && !m.peers.contains_key(&to) {
-            return Err(SendRefused::NoSuchMember);
-        }
-        let header = FrameHeader {
-            epoch: m.key.epoch,
-            sender: m.me,
-            to,
-            counter: m.next_counter,
-        };
-        let data = seal_frame(&m.key, header, content).map_err(|_| SendRefused::TooLarge)?;
-        m.next_counter = m.next_counter.saturating_add(1);
-        Ok(RoomOut::Frame { to, data })
+        m.seal(to, content)
     }
 
     /// Leaves: the room's keys are forgotten now; the driver closes the socket (the
@@ -364,19 +426,18 @@ impl Room {
         }
         let mut m = Membership::new(member, g.key);
         m.pair = Some(g.pair_key);
+        // The grant proves the host; the others prove themselves with their frames.
         for &id in members {
-            m.add_peer(id);
+            m.add_peer(id, id == HOST);
         }
         let event = RoomEvent::Admitted {
             me: member,
-            members: {
-                let mut all: Vec<MemberId> = m.peer_ids().chain([member]).collect();
-                all.sort_unstable();
-                all
-            },
+            members: m.shown(),
         };
+        // Shows this member to everyone already in the room.
+        let hello = m.announce(EVERYONE);
         self.phase = Phase::Member(m);
-        vec![Output::Event(event)]
+        [Output::Event(event)].into_iter().chain(hello).collect()
     }
 }
 
@@ -397,16 +458,25 @@ impl Membership {
             }))]
         };
         match input {
-            RoomIn::Frame { from, data } => one(self.accept_frame(from, data), from),
+            RoomIn::Frame { from, data } => match self.accept_frame(from, data) {
+                Ok((false, event)) => vec![Output::Event(event)],
+                // Shown for the first time: it has not heard from this member either.
+                Ok((true, event)) => {
+                    let joined = Output::Event(RoomEvent::MemberJoined { member: from });
+                    let mut out = vec![joined, Output::Event(event)];
+                    out.extend(self.announce(from));
+                    out
+                }
+                Err(reason) => one(Err(reason), from),
+            },
             RoomIn::Rekey { from, data } => one(self.accept_rekey(from, data), from),
             RoomIn::Pake { from, data } if self.host.is_some() => self.host_pake(rng, from, data),
+            // Only the relay's word: the member is shown once a frame of its own opens.
             RoomIn::Joined { member } => {
-                if self.host.is_none() && self.member_count() < MAX_MEMBERS && self.add_peer(member)
-                {
-                    vec![Output::Event(RoomEvent::MemberJoined { member })]
-                } else {
-                    Vec::new()
+                if self.host.is_none() && self.member_count() < MAX_MEMBERS {
+                    self.add_peer(member, false);
                 }
+                Vec::new()
             }
             RoomIn::Left { member } => self.left(rng, member),
             other => one(Err(Refusal::Unexpected), sender_of(&other)),
@@ -419,10 +489,13 @@ impl Membership {
         {
             return Vec::new();
         }
-        if self.peers.remove(&member).is_none() {
+        let Some(peer) = self.peers.remove(&member) else {
             return Vec::new();
+        };
+        let mut out = Vec::new();
+        if peer.proven {
+            out.push(Output::Event(RoomEvent::MemberLeft { member }));
         }
-        let mut out = vec![Output::Event(RoomEvent::MemberLeft { member })];
         if self.host.is_some() {
             out.extend(self.rotate(rng, None));
         }

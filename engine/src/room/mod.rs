@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 
 pub use sealpost_core::v2::room::{Content, EVERYONE, MAX_MEMBERS, MemberId, RoomCode};
 
-pub use member::{Room, SendRefused};
+pub use member::{MAX_PREVIOUS_EPOCH_FRAMES, Room, SendRefused};
 
 /// The host's member id: the relay gives it to whoever created the room.
 pub const HOST: MemberId = 1;

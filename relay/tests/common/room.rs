@@ -159,12 +159,17 @@ pub fn heard(events: &[RoomEvent], text: &str) -> bool {
         .any(|e| matches!(e, RoomEvent::Text { text: t, .. } if t == text))
 }
 
-/// Host and joiner run until the joiner is admitted (or refused).
+/// Host and joiner run until the joiner is admitted (or refused); then the host takes
+/// the newcomer's announcement (its hello to everyone, docs/PROTOCOL.md 30.4 "Who is in
+/// the room"), so the host's next message is whatever comes after.
 pub async fn admit(host: &mut Member, joiner: &mut Member) {
     // Host: msgA in, msgB out; joiner: msgB in, confirmation out; host: confirmation
-    // in, rekeys and grant out; joiner: grant in.
+    // in, rekeys, grant and its own hello out; joiner: grant in, its hello out.
     host.step().await;
     joiner.step().await;
     host.step().await;
     joiner.step().await;
+    if joiner.room.me().is_some() {
+        host.step().await;
+    }
 }

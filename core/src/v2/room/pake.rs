@@ -80,6 +80,12 @@ fn spake(code: &RoomCode) -> (Password, Identity, Identity) {
 }
 
 /// The joiner before the host answered.
+///
+/// `spake2` 0.5.0-pre.0 has no `zeroize` feature and no `Drop` that wipes: its state (the
+/// secret scalar, a copy of the password and its scalar) and its `Password` stay in freed
+/// memory until reused. Wiping private fields from outside would need `unsafe`, which this
+/// crate forbids; so the state is kept for one round trip only, and everything derived
+/// from it here (`K`, the confirmation, grant and pair keys) is wiped.
 pub struct JoinerPake {
     spake: Spake2<Ed25519Group>,
     msg_a: [u8; PAKE_MSG_LEN],
