@@ -11,7 +11,7 @@ export type RoomEvent =
   | { event: "signal"; from: number; data: string }
   | { event: "rekeyed"; epoch: number }
   | { event: "refused"; from: number; reason: "UNKNOWN_SENDER" | "MISADDRESSED" | "STALE_EPOCH" | "REPLAYED" | "FORGED" | "MALFORMED" | "UNEXPECTED" }
-  | { event: "closed"; code: "ROOM_CLOSED" | "WRONG_CODE" | "ROOM_NOT_FOUND" | "ROOM_LOCKED" | "ROOM_FULL" | "RATE_LIMITED" | "JOIN_TIMEOUT" };
+  | { event: "closed"; code: "ROOM_CLOSED" | "WRONG_CODE" | "ROOM_NOT_FOUND" | "ROOM_LOCKED" | "ROOM_BUSY" | "ROOM_FULL" | "RATE_LIMITED" | "JOIN_TIMEOUT" };
 
 export interface RoomOptions {
   onEvent?: (event: RoomEvent) => void;
@@ -31,6 +31,9 @@ export interface Room {
   sendText(text: string, to?: number): void;
   setName(name: string): void;
   sendSignal(to: number, data: string): void;
+  /** STUN/TURN servers for room voice: short-lived TURN credentials the relay gives an
+   * admitted member (none while the host is alone); `[]` if the relay does not answer. */
+  iceServers(): Promise<RTCIceServer[]>;
   leave(): void;
 }
 

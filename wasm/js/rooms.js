@@ -18,6 +18,7 @@ const b64 = {
 const CODES = {
   no_room: 'ROOM_NOT_FOUND',
   room_locked: 'ROOM_LOCKED',
+  room_busy: 'ROOM_BUSY',
   room_full: 'ROOM_FULL',
   too_many_rooms: 'ROOM_FULL',
   rate_limited: 'RATE_LIMITED',
@@ -41,11 +42,17 @@ function socketUrl(relayUrl, path) {
   return new URL(path, base).href;
 }
 
+/** How long `iceServers()` waits for the relay before going on without TURN. */
+const TURN_PATIENCE_MS = 10_000;
+
 class Room {
   #state;
   #ws;
   #onEvent;
   #closed = false;
+  /** The relay's last TURN answer `{ servers, until }`, and the callers waiting for one. */
+  #turn = null;
+  #turnWaiting = [];
   /** The code (host only; guests know the one they typed). */
   code;
   /** The relay's number for the room. */
@@ -91,6 +98,28 @@ class Room {
     this.#send('signal', to, data);
   }
 
+  /**
+   * STUN/TURN servers for room voice (docs/API.md "Rooms"): the relay gives short-lived
+   * TURN credentials to admitted members, who have no account; the answer is kept for
+   * half its lifetime. `[]` when the relay does not answer (voice still works on one
+   * network).
+   */
+  iceServers() {
+    if (this.#turn && Date.now() < this.#turn.until) return Promise.resolve(this.#turn.servers);
+    if (this.#closed || this.#state.me === undefined) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const done = (servers) => {
+        clearTimeout(timer);
+        resolve(servers);
+      };
+      const timer = setTimeout(() => {
+        this.#turnWaiting = this.#turnWaiting.filter((w) => w !== done);
+        resolve([]);
+      }, TURN_PATIENCE_MS);
+      if (this.#turnWaiting.push(done) === 1) this.#ws.send(JSON.stringify({ type: 'turn' }));
+    });
+  }
+
   /** Leaves: the keys are forgotten and the socket closed. */
   leave() {
     if (this.#closed) return;
@@ -127,6 +156,12 @@ class Room {
   /** @internal One relay message (none after `leave()`: the room's state is freed). */
   receive(m) {
     if (this.#closed) return;
+    if (m.type === 'turn') {
+      const servers = Array.isArray(m.iceServers) ? m.iceServers : [];
+      this.#turn = { servers, until: Date.now() + (Number(m.ttl) || 0) * 500 };
+      for (const done of this.#turnWaiting.splice(0)) done(servers);
+      return;
+    }
     const from = m.from ?? m.member ?? 0;
     const data = typeof m.data === 'string' ? b64.decode(m.data) : new Uint8Array();
     this.#state.handle(m.type, from, data, Uint16Array.from(m.members ?? []));
@@ -139,6 +174,7 @@ class Room {
     this.#closed = true;
     this.#state.leave();
     this.#state.free();
+    for (const done of this.#turnWaiting.splice(0)) done([]);
     this.#onEvent?.({ event: 'closed', code: code ? (CODES[code] ?? 'ROOM_CLOSED') : 'ROOM_CLOSED' });
   }
 }
@@ -225,7 +261,7 @@ export function makeRooms(RoomState) {
 
   /**
    * Joins the room of `code` (`4821-7kq9m2xa`). Resolves once the host admitted this
-   * page; rejects with `WRONG_CODE`, `ROOM_NOT_FOUND`, `ROOM_LOCKED`, `ROOM_FULL`,
+   * page; rejects with `WRONG_CODE`, `ROOM_NOT_FOUND`, `ROOM_LOCKED`, `ROOM_BUSY`, `ROOM_FULL`,
    * `RATE_LIMITED`, `ROOM_CLOSED`, `JOIN_TIMEOUT` (the host did not answer in time),
    * `MALFORMED` (not a code) or `NETWORK`.
    */

@@ -18,7 +18,7 @@ export type SealpostErrorCode =
   | "INTEGRITY_CHUNK_ADDRESS" | "INTEGRITY_CHUNK" | "INTEGRITY_EXTENDED" | "INTEGRITY_TRUNCATED"
   | "INTEGRITY_HASH"
   | "WRONG_CODE" | "NOT_IN_ROOM" | "NO_SUCH_MEMBER" | "ROOM_NOT_FOUND" | "ROOM_LOCKED"
-  | "ROOM_FULL" | "ROOM_CLOSED" | "JOIN_TIMEOUT";
+  | "ROOM_BUSY" | "ROOM_FULL" | "ROOM_CLOSED" | "JOIN_TIMEOUT";
 
 /** Every error thrown by the package: a JS `Error` named `SealpostError` with a `code`. */
 export interface SealpostError extends Error {
@@ -158,8 +158,10 @@ pub enum Code {
     NoSuchMember,
     /// No room has this nameplate (it ended, or never existed).
     RoomNotFound,
-    /// The room took too many failed joins and takes no one else.
+    /// This address took too many failed joins on this room and is refused there.
     RoomLocked,
+    /// The room took too many failed joins from all addresses for now: try later.
+    RoomBusy,
     /// The room has 8 members (or 4 joins in progress).
     RoomFull,
     /// The room ended: its host left.
@@ -219,6 +221,7 @@ impl Code {
             Code::NoSuchMember => "NO_SUCH_MEMBER",
             Code::RoomNotFound => "ROOM_NOT_FOUND",
             Code::RoomLocked => "ROOM_LOCKED",
+            Code::RoomBusy => "ROOM_BUSY",
             Code::RoomFull => "ROOM_FULL",
             Code::RoomClosed => "ROOM_CLOSED",
             Code::JoinTimeout => "JOIN_TIMEOUT",

@@ -44,6 +44,9 @@ export function roomsSuite({ test }, sp, { relayUrl }) {
     b = await sp.joinRoom(relayUrl, host.code.toUpperCase(), { onEvent: logs[1].onEvent });
     c = await sp.joinRoom(relayUrl, host.code, { onEvent: logs[2].onEvent });
     eq([b.me, c.me], [2, 3]);
+    // Members are shown once their own frames open (the relay's word is not enough):
+    // each announces itself, so c shows b and b shows c soon after c is in.
+    await waitFor(logs[2], (e) => e.event === 'joined' && e.member === 2);
     eq(c.members, [1, 2, 3]);
     await waitFor(logs[1], (e) => e.event === 'joined' && e.member === 3);
     b.setName('Bea');

@@ -8,7 +8,8 @@
 // who is told the room ended. Then nothing of the room is in the relay's database (rows
 // of every table as before, the code nowhere) or in the pages (IndexedDB, storage, the
 // address bar). Voice: three of them turn it on and audio flows between each pair
-// (getStats through the page's `sealpostRoomVoice`), one mutes, one turns it off and
+// (getStats of the page's peer connections, which this test counts itself: the app
+// exposes no test hook), one mutes, one turns it off and
 // the others' connections to it close; the room screen with voice on has no axe
 // violations.
 //
@@ -25,6 +26,37 @@ const T = { timeout: 60_000 };
 
 function expect(cond, what) {
   if (!cond) throw new Error(what);
+}
+
+/**
+ * Runs in each page before the app: keeps every RTCPeerConnection the page makes and
+ * gives `window.sealpostRoomVoice.stats()` (audio bytes of each one not closed), so the
+ * test reads getStats without the app shipping a hook for it.
+ */
+function voiceProbe() {
+  const pcs = [];
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      pcs.push(this);
+    }
+  };
+  window.sealpostRoomVoice = {
+    stats: () =>
+      Promise.all(
+        pcs
+          .filter((pc) => pc.signalingState !== 'closed')
+          .map(async (pc) => {
+            const out = { bytesSent: 0, bytesReceived: 0 };
+            for (const s of (await pc.getStats()).values()) {
+              if (s.type === 'outbound-rtp' && s.kind === 'audio') out.bytesSent += s.bytesSent;
+              if (s.type === 'inbound-rtp' && s.kind === 'audio') out.bytesReceived += s.bytesReceived;
+            }
+            return out;
+          }),
+      ),
+  };
 }
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`) });
@@ -85,7 +117,10 @@ export async function runRooms(r, { relayBin, problems }) {
   writeQrY4m(y4m, new TextEncoder().encode('no room yet'));
   const browser = await launchBrowserWithCamera(y4m);
   const p = {};
-  for (const k of ['A', 'B', 'C', 'D']) p[k] = await (await newContext(browser, relay.url, problems, `room-${k}`)).newPage();
+  for (const k of ['A', 'B', 'C', 'D']) {
+    p[k] = await (await newContext(browser, relay.url, problems, `room-${k}`)).newPage();
+    await p[k].addInitScript(voiceProbe);
+  }
   // Every URL (requests and sockets) page C opens: the code in the link must not be one.
   const seenByRelay = [];
   p.C.on('request', (q) => seenByRelay.push(q.url()));

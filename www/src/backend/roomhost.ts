@@ -78,6 +78,10 @@ export const roomMethods = {
   roomSignal(_client: unknown, to: number, data: string): void {
     current().sendSignal(to, data);
   },
+  /** STUN/TURN servers for the page's room voice (the relay's short-lived credentials). */
+  roomTurn(): Promise<RTCIceServer[]> {
+    return current().iceServers();
+  },
   roomLeave(): void {
     leave();
   },

@@ -312,9 +312,9 @@ function onEvent(e: RoomEvent) {
       break;
     case 'joined':
       if (!a.members.includes(e.member)) a.members.push(e.member);
-      add({ member: e.member, what: 'joined' });
-      // The newcomer has not heard anyone's name yet.
-      if (a.myName) void kit.call('roomName', a.myName).catch(() => undefined);
+      // Ids go up with each join: a lower one was here before this page (it is shown
+      // only now, once its own hello opened).
+      if (e.member > a.info.me) add({ member: e.member, what: 'joined' });
       break;
     case 'left':
       if (!a.members.includes(e.member)) return; // a join that did not complete
@@ -365,6 +365,8 @@ async function leave() {
 /** The room's voice on this page: its signals go through the worker's room. */
 function voiceFor(attach: typeof attachRoomVoice, me: number): RoomVoice {
   const voice: RoomVoice = attach({ me, sendSignal: (to, data) => kit.call('roomSignal', to, data) }, {
+    // Guests have no account: the relay gives room members their own TURN credentials.
+    iceServers: () => kit.call<RTCIceServer[]>('roomTurn'),
     onEvent: (e: RoomVoiceEvent) => {
       if (active?.voice !== voice) return;
       if (e.event === 'refused') add({ notice: `A voice connection request was refused (${e.reason}): it was not what a member’s app sends.` });
@@ -372,8 +374,6 @@ function voiceFor(attach: typeof attachRoomVoice, me: number): RoomVoice {
       renderMembers();
     },
   });
-  // Tests read the audio counters (getStats) here, as the package's tests do.
-  (globalThis as { sealpostRoomVoice?: RoomVoice }).sealpostRoomVoice = voice;
   return voice;
 }
 
