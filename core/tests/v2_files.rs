@@ -87,6 +87,21 @@ fn a_chunk_served_wrong_can_be_fetched_again() {
 }
 
 #[test]
+fn the_addresses_ahead_follow_the_next_one_and_end_with_the_file() {
+    let data = pattern(3000);
+    let (manifest, chunks) = encrypt(&mut rng(5), &data, 3000, info());
+    let a = manifest.chunk_addresses();
+    let mut dec = Decryptor::new(&manifest);
+    assert_eq!(dec.upcoming(0), dec.next_address());
+    assert_eq!(dec.upcoming(2), Some(&a[2]));
+    assert_eq!(dec.upcoming(3), None);
+    assert_eq!(dec.upcoming(u32::MAX), None);
+    dec.open_chunk(&chunks[0]).unwrap();
+    assert_eq!(dec.upcoming(1), Some(&a[2]));
+    assert_eq!(dec.upcoming(2), None);
+}
+
+#[test]
 fn debug_output_holds_no_key_and_no_name() {
     let (manifest, _) = encrypt(&mut rng(4), b"hello", 5, info());
     let text = format!("{manifest:?}");

@@ -3,14 +3,20 @@
 // (FileEncryptor, FileDecryptor); this file moves the chunks. A few chunks of a file at
 // most are in memory on either side: a Blob is read slice by slice, a stream piece by
 // piece, at most UPLOADS_IN_FLIGHT sealed chunks are uploading (each as a Blob, which
-// also serves its retries) while the next one is encrypted, and a download is collected
-// into Blob parts (browser storage, not the heap). Every chunk-sized ArrayBuffer this
+// also serves its retries) while the next one is encrypted; a download keeps at most
+// DOWNLOADS_IN_FLIGHT chunks coming (as Blobs), opens them in order, and collects the
+// file into Blob parts (browser storage, not the heap). Every chunk-sized ArrayBuffer this
 // file makes is released as soon as its bytes are elsewhere (`release`): left to the
 // garbage collector, 100 MB through a worker peaked at +250 MiB (docs/BENCHMARKS.md).
 
 const FILE_CONTENT_TYPE = 2;
 /** Sealed chunks uploading at once: the relay's hashing and fsync overlap the next encryption. */
 const UPLOADS_IN_FLIGHT = 2;
+/**
+ * Chunks a download fetches at once (the next and those after it): one request at a
+ * time left the link idle during each round trip and each decryption (docs/BENCHMARKS.md).
+ */
+const DOWNLOADS_IN_FLIGHT = 4;
 
 /** A port nobody listens to: a buffer transferred into it is freed at once. */
 const sink = typeof MessageChannel === 'function' ? new MessageChannel() : null;
@@ -287,16 +293,33 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
     const info = fileInfo(manifest);
     const parts = [];
     let done = 0;
+    // A failure (or the end) stops the fetches still under way.
+    const stop = new AbortController();
+    const halt = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    // One chunk as a Blob: Chromium keeps the body in blob storage rather than the
+    // page's heap (read straight into an ArrayBuffer, 100 MB peaked at +144 MiB), so the
+    // chunks fetched ahead cost no heap until their turn.
+    const fetchChunk = (address) => persist(() => request(this, `/v2/chunks/${address}`, {}, halt, async (r) => {
+      if (!r.ok) throw await relayError(r);
+      return r.blob();
+    }), halt, () => onProgress?.({ done, total: info.size, waiting: true }));
+    // Fetches under way, in file order from the decryptor's next chunk (at most
+    // DOWNLOADS_IN_FLIGHT); each is awaited in its turn, so a failure is reported for
+    // the first chunk that has one, as a one-at-a-time download would.
+    const ahead = [];
+    const fill = () => {
+      for (let a; ahead.length < DOWNLOADS_IN_FLIGHT && (a = dec.nextAddress(ahead.length));) {
+        const p = fetchChunk(a);
+        p.catch(() => {}); // seen in its turn, or dropped with the download
+        ahead.push(p);
+      }
+    };
     try {
-      for (let address; (address = dec.nextAddress());) {
+      for (fill(); ahead.length; fill()) {
+        let blob = await ahead.shift();
         // A chunk that is not the one named (the network or the relay): fetched once more.
         for (let tries = 0; ; tries++) {
-          // Read as a Blob first: Chromium then keeps the body in blob storage rather than
-          // the page's heap (read straight into an ArrayBuffer, 100 MB peaked at +144 MiB).
-          const bytes = await persist(() => request(this, `/v2/chunks/${address}`, {}, signal, async (r) => {
-            if (!r.ok) throw await relayError(r);
-            return (await r.blob()).arrayBuffer();
-          }), signal, () => onProgress?.({ done, total: info.size, waiting: true }));
+          const bytes = await blob.arrayBuffer();
           try {
             const plain = dec.openChunk(new Uint8Array(bytes));
             done += plain.length;
@@ -308,6 +331,7 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
           } finally {
             release(bytes);
           }
+          blob = await fetchChunk(dec.nextAddress());
         }
         onProgress?.({ done, total: info.size });
       }
@@ -315,6 +339,7 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
       dec = null; // finish consumes it
       d.finish();
     } finally {
+      stop.abort();
       dec?.free();
     }
     // Only now, every check passed: the file exists for the caller.

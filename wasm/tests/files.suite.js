@@ -2,7 +2,8 @@
 // byte, the relay (here: the network between it and the page, by wrapping fetch) as
 // the attacker that alters a chunk, resumption after a relay restart mid-upload, one
 // upload for several recipients and for a group of five (sendFileToGroup), a file post
-// (reply, disappearing), cancelling, an upload started again with its key (resume). Browser only; the expired file is a Node
+// (reply, disappearing), cancelling, an upload started again with its key (resume), a
+// download with several chunks in flight. Browser only; the expired file is a Node
 // test against a relay whose chunks expire at once (scripts/test.mjs).
 import { assert, eq, throwsCode } from './harness.js';
 import { notices, online, recv, until } from './client.helpers.js';
@@ -151,10 +152,55 @@ export function filesSuite({ test }, sp, { relayUrl, restartRelay }) {
     const e = await throwsCode(() => b.openAttachment(m, { onProgress: () => progressed++ }), 'INTEGRITY_CHUNK_ADDRESS');
     eq(e.index, 0);
     eq(progressed, 0);
-    eq(log.filter((x) => x.method === 'GET').length, 2); // the first chunk, twice
+    const gets = log.filter((x) => x.method === 'GET');
+    eq(gets.filter((x) => x.address === gets[0].address).length, 2); // the first chunk, twice
+    assert(gets.length <= 2 + 3, `${gets.length} GETs: at most three more were fetched ahead`);
     // Once the network behaves, the same file opens.
     hook = null;
     assert((await b.openAttachment(m)).size === 50_000, 'opens afterwards');
+  });
+
+  test('files: a download keeps up to four chunks coming, answered in any order, and opens them in order; cancel stops it', async () => {
+    const [a, b] = await contacts();
+    const bytes = randomBytes(200_000); // 16 KiB chunks: 13
+    await a.sendFile(b.username, new Blob([bytes]), { name: 'many.bin' });
+    const m = await recv(b);
+    let now = 0;
+    let most = 0;
+    // Each answer waits 0-40 ms: later chunks often come first.
+    hook = async (entry, go) => {
+      if (entry.method !== 'GET') return null;
+      most = Math.max(most, ++now);
+      try {
+        await new Promise((r) => setTimeout(r, Math.random() * 40));
+        return await go();
+      } finally {
+        now--;
+      }
+    };
+    log.length = 0;
+    const done = [];
+    const blob = await b.openAttachment(m, { onProgress: (p) => done.push(p.done) });
+    eq(await sha256(blob), await sha256(new Blob([bytes])));
+    eq(most, 4, 'four fetches at most, and four at once');
+    eq(log.filter((e) => e.method === 'GET').length, 13, 'each chunk once');
+    assert(done.every((d, i) => i === 0 || d > done[i - 1]) && done.at(-1) === 200_000, 'progress in order');
+    // Cancelled after the third answer: CANCELLED, and nothing more is asked for.
+    const abort = new AbortController();
+    log.length = 0;
+    let answered = 0;
+    hook = async (entry, go) => {
+      if (entry.method !== 'GET') return null;
+      const r = await go();
+      if (++answered === 3) abort.abort();
+      return r;
+    };
+    await throwsCode(() => b.openAttachment(m, { signal: abort.signal }), 'CANCELLED');
+    const asked = log.length;
+    assert(asked <= 3 + 4, `${asked} GETs before the cancel took`);
+    await new Promise((r) => setTimeout(r, 100));
+    eq(log.length, asked, 'nothing asked for after the cancel');
+    hook = null;
   });
 
   test('files: an upload resumes after the relay restarts mid-transfer, from the first chunk it lacks', async () => {

@@ -120,10 +120,11 @@ impl FileDecryptor {
         })
     }
 
-    /// The address (64 hex digits) of the next chunk to fetch; `undefined` at the end.
+    /// The address (64 hex digits) of the next chunk to fetch, or of the one `ahead`
+    /// places after it (a download fetches a few ahead); `undefined` past the end.
     #[wasm_bindgen(js_name = nextAddress)]
-    pub fn next_address(&self) -> Option<String> {
-        self.inner.next_address().map(|a| hex(a))
+    pub fn next_address(&self, ahead: Option<u32>) -> Option<String> {
+        self.inner.upcoming(ahead.unwrap_or(0)).map(|a| hex(a))
     }
 
     /// Checks and opens the next chunk; its file bytes. Throws `INTEGRITY_CHUNK_ADDRESS`

@@ -51,7 +51,14 @@ impl Decryptor {
 
     /// The address of the next chunk to fetch; `None` once every chunk was opened.
     pub fn next_address(&self) -> Option<&[u8; 32]> {
-        self.addresses.get(usize::try_from(self.index).ok()?)
+        self.upcoming(0)
+    }
+
+    /// The address of the chunk `ahead` places after the next one; `None` past the end.
+    /// A downloader fetches a few chunks ahead while it opens the next, in order.
+    pub fn upcoming(&self, ahead: u32) -> Option<&[u8; 32]> {
+        let index = self.index.checked_add(ahead)?;
+        self.addresses.get(usize::try_from(index).ok()?)
     }
 
     /// Checks and opens the next chunk and returns its file bytes (padding removed).
