@@ -18,6 +18,7 @@ pub fn parsers(data: &[u8]) {
     let _ = v2::attachment::Manifest::from_bytes(data);
     let _ = v2::group::GroupOp::from_bytes(data);
     let _ = v2::group::GroupState::from_bytes(data);
+    let _ = v2::group::GroupState::from_stored_bytes(data);
     let _ = v2::group::SenderKeyDistribution::from_bytes(data);
     let _ = v2::group::GroupSession::from_secret_bytes(data);
     if let Ok(code) = v2::LinkCode::parse("AAAAAAAAAAAAAAAAAAAA") {

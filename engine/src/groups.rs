@@ -19,6 +19,9 @@ use zeroize::Zeroizing;
 
 use crate::codec::{Codec, Reader, put_var16, put_var32};
 use crate::msg_id::MsgId;
+use format_1::{read_last_v1, upgrade_payload};
+
+mod format_1;
 
 /// Most groups a device is in.
 pub const MAX_GROUPS: usize = 256;
@@ -277,7 +280,7 @@ impl Groups {
                 from: UserId::read(&mut r)?,
                 from_device: DeviceId::read(&mut r)?,
                 identity: r.var16(2048)?.to_vec(),
-                payload: Zeroizing::new(r.var32(MAX_HELD_PAYLOAD)?.to_vec()),
+                payload: upgrade_payload(r.var32(MAX_HELD_PAYLOAD)?),
             });
         }
         for _ in 0..r.count16(MAX_PENDING, 37)? {
@@ -286,7 +289,7 @@ impl Groups {
                 true => Some(DeviceId::read(&mut r)?),
                 false => None,
             };
-            let payload = Zeroizing::new(r.var32(MAX_HELD_PAYLOAD)?.to_vec());
+            let payload = upgrade_payload(r.var32(MAX_HELD_PAYLOAD)?);
             groups.pending.push(Pending {
                 to,
                 device,
@@ -321,22 +324,12 @@ impl Groups {
         }
         if !r.is_empty() {
             for _ in 0..r.count16(MAX_GROUPS, 11)? {
-                let before = GroupState::from_bytes(r.var32(MAX_GROUP_STATE_LEN)?)
-                    .map_err(|_| Error::Malformed)?;
-                let group = *before.id();
-                // At most one per admin and one leave (Race); checked again as entered.
-                let n = r.count16(MAX_MEMBERS + 1, 4)?;
-                let ops: Vec<GroupOp> = (0..n).map(|_| read_op(&mut r)).collect::<Result<_>>()?;
-                let mut ops = ops.into_iter();
-                let first = ops.next().ok_or(Error::Malformed)?;
-                let mut race = Race::new(before, first).map_err(|_| Error::Malformed)?;
-                for op in ops {
-                    race.enter(op).map_err(|_| Error::Malformed)?;
-                }
-                let own = match r.bool()? {
-                    true => Some(read_op(&mut r)?),
-                    false => None,
+                let before = r.var32(MAX_GROUP_STATE_LEN)?;
+                let (race, own) = match GroupState::is_format_1(before) {
+                    true => read_last_v1(before, &mut r)?,
+                    false => read_last(before, &mut r)?,
                 };
+                let group = *race.before().id();
                 let entry = groups.groups.get_mut(&group).ok_or(Error::Malformed)?;
                 entry.last = Some(LastStep { race, own });
             }
@@ -346,8 +339,28 @@ impl Groups {
     }
 }
 
-fn read_op(r: &mut Reader<'_>) -> Result<GroupOp> {
+pub(crate) fn read_op(r: &mut Reader<'_>) -> Result<GroupOp> {
     GroupOp::from_bytes(r.var32(MAX_GROUP_OP_LEN)?).map_err(|_| Error::Malformed)
+}
+
+/// A last step after the state `before` (format 2): the race's operations, then the own
+/// one if any.
+fn read_last(before: &[u8], r: &mut Reader<'_>) -> Result<(Race, Option<GroupOp>)> {
+    let before = GroupState::from_bytes(before).map_err(|_| Error::Malformed)?;
+    // At most one per admin and one leave (Race); checked again as entered.
+    let n = r.count16(MAX_MEMBERS + 1, 4)?;
+    let ops: Vec<GroupOp> = (0..n).map(|_| read_op(r)).collect::<Result<_>>()?;
+    let mut ops = ops.into_iter();
+    let first = ops.next().ok_or(Error::Malformed)?;
+    let mut race = Race::new(before, first).map_err(|_| Error::Malformed)?;
+    for op in ops {
+        race.enter(op).map_err(|_| Error::Malformed)?;
+    }
+    let own = match r.bool()? {
+        true => Some(read_op(r)?),
+        false => None,
+    };
+    Ok((race, own))
 }
 
 /// Largest pairwise group payload: an operation with the state before it.

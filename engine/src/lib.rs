@@ -30,6 +30,7 @@ pub mod receipts;
 #[cfg(feature = "rooms")]
 pub mod room;
 pub mod seen;
+mod unreadable;
 
 pub use action::{
     DepositHandle, IncomingGroupMessage, IncomingMessage, LookupOutcome, Notice, Output, Part,
@@ -41,3 +42,4 @@ pub use engine::{
 };
 pub use event::{GroupRequest, Input};
 pub use msg_id::MsgId;
+pub use unreadable::Unreadable;

@@ -50,6 +50,7 @@ use crate::msg_id::MsgId;
 use crate::outbox::Outbox;
 use crate::receipts::OwedReceipts;
 use crate::seen::SeenSet;
+use crate::unreadable::Unreadable;
 
 pub use contacts::ContactInfo;
 use devices::DeviceOp;
@@ -285,36 +286,44 @@ impl Engine {
 
     /// An engine from what [`Engine::save`] wrote. `load` returns the stored bytes of a
     /// part (`None` when never stored: that part starts empty, except `Device`).
-    /// Deposits that were under way are re-emitted by the next [`Input::Tick`].
-    pub fn restore(mut load: impl FnMut(Part) -> Option<Zeroizing<Vec<u8>>>) -> Result<Self> {
-        let me = Me::from_secret_bytes(&load(Part::Device).ok_or(Error::Malformed)?)?;
+    /// Deposits that were under way are re-emitted by the next [`Input::Tick`]. A part
+    /// that does not decode fails the whole restore, naming it ([`Unreadable`]: why not
+    /// the rest without it); the engine writes nothing, so the stored bytes stay.
+    pub fn restore(
+        mut load: impl FnMut(Part) -> Option<Zeroizing<Vec<u8>>>,
+    ) -> core::result::Result<Self, Unreadable> {
+        let at = |part| move |error| Unreadable { part, error };
+        let me = load(Part::Device)
+            .ok_or(Error::Malformed)
+            .and_then(|b| Me::from_secret_bytes(&b))
+            .map_err(at(Part::Device))?;
         let sessions = match load(Part::Sessions) {
-            Some(b) => SessionStore::from_secret_bytes(&b)?,
+            Some(b) => SessionStore::from_secret_bytes(&b).map_err(at(Part::Sessions))?,
             None => SessionStore::new(),
         };
         let (account, lists) = match load(Part::Account) {
-            Some(b) => Self::account_from_local(&b)?,
+            Some(b) => Self::account_from_local(&b).map_err(at(Part::Account))?,
             None => (AccountState::new(), Vec::new()),
         };
         let mut engine = Self::with(me, sessions, account);
         if let Some(b) = load(Part::Outbox) {
-            engine.outbox = Outbox::from_bytes(&b)?;
+            engine.outbox = Outbox::from_bytes(&b).map_err(at(Part::Outbox))?;
         }
         if let Some(b) = load(Part::Seen) {
-            engine.seen = SeenSet::from_bytes(&b)?;
+            engine.seen = SeenSet::from_bytes(&b).map_err(at(Part::Seen))?;
         }
         if let Some(b) = load(Part::Missing) {
-            engine.missing = Missing::from_bytes(&b)?;
+            engine.missing = Missing::from_bytes(&b).map_err(at(Part::Missing))?;
         }
         if let Some(b) = load(Part::Receipts) {
-            engine.owed = OwedReceipts::from_bytes(&b)?;
+            engine.owed = OwedReceipts::from_bytes(&b).map_err(at(Part::Receipts))?;
             // Whatever was sealed before the restart may never have reached the relay.
             for (device, ids) in engine.owed.iter() {
                 engine.receipts.insert(*device, ids.clone());
             }
         }
         if let Some(b) = load(Part::Groups) {
-            engine.groups = Groups::from_secret_bytes(&b)?;
+            engine.groups = Groups::from_secret_bytes(&b).map_err(at(Part::Groups))?;
         }
         engine.load_contact_lists(lists);
         Ok(engine)

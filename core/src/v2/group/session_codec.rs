@@ -70,7 +70,8 @@ impl GroupSession {
         }
         let user = UserId::from_bytes(r.array()?);
         let device = DeviceId::from_bytes(r.array()?);
-        let state = GroupState::from_bytes(r.var32(MAX_GROUP_STATE_LEN)?)?;
+        // Stored by this device: a state of format 1 (27.2) is upgraded.
+        let state = GroupState::from_stored_bytes(r.var32(MAX_GROUP_STATE_LEN)?)?;
         let own = match r.u8()? {
             0 => None,
             1 => {

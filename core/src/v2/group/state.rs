@@ -19,6 +19,9 @@ use crate::wire::{Reader, put_var8};
 
 /// Format 2: each member's `admin_since` (format 1 had an admin flag, without seniority).
 const STATE_TAG: [u8; 2] = [b'G', 2];
+/// Format 1 (before commit bc62016): read only from a device's own store
+/// ([`GroupState::from_stored_bytes`]), never from another device.
+const STATE_TAG_V1: [u8; 2] = [b'G', 1];
 /// Longest state encoding: every member with its fingerprint and `admin_since`.
 pub const MAX_GROUP_STATE_LEN: usize =
     2 + 16 + 8 + 8 + 1 + MAX_GROUP_NAME_LEN + 2 + MAX_MEMBERS * 72;
@@ -250,11 +253,30 @@ impl GroupState {
     /// members, each admin's `admin_since` at most `epoch` and no two the same (so
     /// seniority is a strict order); anything else is [`GroupError::Malformed`].
     pub fn from_bytes(bytes: &[u8]) -> GroupResult<Self> {
+        Self::parse(bytes, false)
+    }
+
+    /// Whether `bytes` are a state in format 1 (what a device stored before format 2).
+    pub fn is_format_1(bytes: &[u8]) -> bool {
+        bytes.starts_with(&STATE_TAG_V1)
+    }
+
+    /// Parses a state this device stored: format 2 as [`Self::from_bytes`], or format 1
+    /// upgraded (PROTOCOL.md 27.2 "Format 1"): each admin's `admin_since` becomes its
+    /// rank by user id among the admins (1, 2, …), a function of the state alone, so
+    /// every member holding that state upgrades it alike. Never for a state from another
+    /// device: those are format 2 only.
+    pub fn from_stored_bytes(bytes: &[u8]) -> GroupResult<Self> {
+        Self::parse(bytes, Self::is_format_1(bytes))
+    }
+
+    fn parse(bytes: &[u8], format_1: bool) -> GroupResult<Self> {
         if bytes.len() > MAX_GROUP_STATE_LEN {
             return Err(GroupError::Malformed);
         }
         let mut r = Reader::new(bytes);
-        if r.array::<2>()? != STATE_TAG {
+        let tag = if format_1 { STATE_TAG_V1 } else { STATE_TAG };
+        if r.array::<2>()? != tag {
             return Err(GroupError::Malformed);
         }
         let id = GroupId::from_bytes(r.array()?);
@@ -276,8 +298,16 @@ impl GroupState {
             }
             last = Some(user);
             let fingerprint = r.array()?;
-            let admin_since = r.u64()?;
-            if admin_since > epoch {
+            let admin_since = match format_1 {
+                false => r.u64()?,
+                // The admin flag; ranked below, once every member is read.
+                true => match r.u8()? {
+                    0 => 0,
+                    1 => u64::MAX,
+                    _ => return Err(GroupError::Malformed),
+                },
+            };
+            if admin_since > epoch && !format_1 {
                 return Err(GroupError::Malformed);
             }
             members.insert(
@@ -289,6 +319,18 @@ impl GroupState {
             );
         }
         r.finish()?;
+        if format_1 {
+            // Admins in user id order get 1, 2, …: at most `epoch` of them (create makes
+            // one, every later operation at most one more), checked below all the same.
+            let mut rank = 0;
+            for m in members.values_mut().filter(|m| m.is_admin()) {
+                rank += 1;
+                m.admin_since = rank;
+            }
+            if rank > epoch {
+                return Err(GroupError::Malformed);
+            }
+        }
         // At least one admin, and no two admins since the same epoch: seniority is a
         // strict order (27.4). Quadratic, but without a sort in the wasm module.
         let since: Vec<u64> = members
