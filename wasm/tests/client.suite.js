@@ -54,6 +54,21 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     assert(devices[0].addedAt > 0, 'addedAt');
   });
 
+  test('client: a kept-alive connection the relay closed while this thread was blocked is tried again (unsigned requests)', async () => {
+    // Node only: Chromium tries such a connection again itself.
+    if (typeof process === 'undefined' || !process.versions?.node) return;
+    const taken = () => sp.Client.register(opts(new sp.MemoryStorage()), A, pw);
+    await throwsCode(taken, 'ALREADY_REGISTERED'); // leaves a connection kept alive
+    // The relay closes it after --header-timeout-secs (10 s) without a request; a thread
+    // blocked that long (seconds of key generation on a loaded machine) has not seen the
+    // close when it sends the next request on it.
+    const until = Date.now() + 12_000;
+    while (Date.now() < until) {
+      /* blocked */
+    }
+    await throwsCode(taken, 'ALREADY_REGISTERED'); // NETWORK ("fetch failed") without the retry
+  });
+
   test('client: lookup pins contacts; safety numbers agree; unknown users are NOT_FOUND', async () => {
     const b = await alice.lookup(B);
     const a = await bob.lookup(A);

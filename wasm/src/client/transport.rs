@@ -75,20 +75,38 @@ impl Http {
     ) -> Result<Response, JsValue> {
         // Aborts the request (and the body read) when the relay does not answer in time.
         let timeout = web_sys::AbortSignal::timeout_with_u32(self.timeout_ms);
-        let mut builder = RequestBuilder::new(&format!("{}{path}", self.relay))
-            .method(method)
-            .abort_signal(Some(&timeout));
-        if let Some(a) = auth {
-            builder = builder.header("authorization", a);
+        let url = format!("{}{path}", self.relay);
+        let mut retried = false;
+        loop {
+            let mut builder = RequestBuilder::new(&url)
+                .method(method.clone())
+                .abort_signal(Some(&timeout));
+            if let Some(a) = auth {
+                builder = builder.header("authorization", a);
+            }
+            let req = match body {
+                Some(b) => builder
+                    .header("content-type", "application/octet-stream")
+                    .body(Uint8Array::from(b))
+                    .map_err(network)?,
+                None => builder.build().map_err(network)?,
+            };
+            match req.send().await {
+                Ok(resp) => return Ok(resp),
+                // A kept-alive connection the relay closed (its header timeout) while this
+                // thread was busy, e.g. seconds of key generation in Node, where the close
+                // is not seen until the event loop turns: the request fails at once on it.
+                // One more try after a turn goes on a fresh connection (Chromium does this
+                // itself). Only unsigned requests: they are idempotent or de-duplicated
+                // (deposits are dropped as replays); a signed one would be refused as a
+                // replayed nonce if the first had arrived.
+                Err(_) if !retried && auth.is_none() && !timeout.aborted() => {
+                    retried = true;
+                    sleep(0).await;
+                }
+                Err(e) => return Err(network(e)),
+            }
         }
-        let req = match body {
-            Some(b) => builder
-                .header("content-type", "application/octet-stream")
-                .body(Uint8Array::from(b))
-                .map_err(network)?,
-            None => builder.build().map_err(network)?,
-        };
-        req.send().await.map_err(network)
     }
 
     pub(crate) async fn get(&self, path: &str) -> Result<Response, JsValue> {
