@@ -21,6 +21,7 @@ mod primitives;
 mod rsa_der;
 mod rsa_gen;
 mod safety;
+pub mod sort;
 pub mod sorted;
 mod username;
 pub mod v2;

@@ -97,7 +97,7 @@ impl DeviceList {
         version: u64,
         mut devices: Vec<DeviceEntry>,
     ) -> Result<Self> {
-        devices.sort_by_key(|d| d.id);
+        crate::sort::sort_by_key(&mut devices, |d| d.id);
         check_entries(&devices)?;
         let public = identity.public();
         let mut bytes = Vec::with_capacity(1024);

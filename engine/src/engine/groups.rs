@@ -7,6 +7,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use sealpost_core::sort::sort_by_key;
 use sealpost_core::sorted::SortedSet;
 
 use rand_core::CryptoRng;
@@ -112,7 +113,7 @@ impl Engine {
         let change = match request {
             GroupRequest::Add(users) => match self.pins_of(&users) {
                 Some(mut pinned) => {
-                    pinned.sort_by_key(|(u, _)| *u);
+                    sort_by_key(&mut pinned, |(u, _)| *u);
                     pinned.dedup_by_key(|(u, _)| *u);
                     Change::Add(pinned)
                 }
@@ -121,7 +122,7 @@ impl Engine {
                 }
             },
             GroupRequest::Remove(mut users) => {
-                users.sort();
+                sort_by_key(&mut users, |u| *u);
                 users.dedup();
                 Change::Remove(users)
             }

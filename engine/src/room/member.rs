@@ -4,6 +4,7 @@
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use sealpost_core::sort::sort_by_key;
 use sealpost_core::sorted::SortedMap;
 
 use rand_core::CryptoRng;
@@ -144,7 +145,7 @@ impl Membership {
             .map(|(id, _)| *id)
             .chain([self.me])
             .collect();
-        all.sort_unstable();
+        sort_by_key(&mut all, |m| *m);
         all
     }
 

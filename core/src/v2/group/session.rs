@@ -108,7 +108,7 @@ impl GroupSession {
         name: &str,
         mut members: Vec<(UserId, [u8; 32])>,
     ) -> GroupResult<(Self, GroupOp)> {
-        members.sort_by_key(|(u, _)| *u);
+        crate::sort::sort_by_key(&mut members, |(u, _)| *u);
         let change = Change::Create {
             name: String::from(name),
             members,
