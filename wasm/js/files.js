@@ -153,7 +153,35 @@ async function uploadToken(client, signal) {
 }
 
 /** Installs the file methods on the package's `Client` (both entry points). */
-export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo }) {
+export function installFiles({ Client, FileEncryptor, FileDecryptor, FileHasher, fileInfo }) {
+  /**
+   * SHA-256 of a Blob read slice by slice (the digest its manifest will carry): an app
+   * keeps it with an upload it may have to resume, and passes it as `sha256` then.
+   */
+  const digest = async (source, signal, onProgress) => {
+    const h = new FileHasher();
+    try {
+      let done = 0;
+      for await (const piece of pieces(source, 1 << 20)) {
+        if (signal?.aborted) throw cancelled();
+        h.update(piece);
+        done += piece.length;
+        onProgress?.({ done, total: source.size });
+      }
+      return h.finish(); // consumes it
+    } catch (e) {
+      h.free();
+      throw e;
+    }
+  };
+  const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const mismatch = () => fail('FILE_MISMATCH', 'this is not the file the upload began with (its SHA-256 differs)');
+
+  Client.prototype.fileDigest = async function fileDigest(source, options = {}) {
+    if (typeof source?.slice !== 'function') throw fail('INVALID_ARGUMENT', 'fileDigest takes a Blob');
+    return digest(source, options.signal, options.onProgress);
+  };
+
   /** The relay's file limits (`GET /v2/limits`). */
   Client.prototype.fileLimits = async function fileLimits() {
     const r = await request(this, '/v2/limits', {});
@@ -166,6 +194,13 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
     const { signal, onProgress } = options;
     const size = options.size ?? source.size;
     if (typeof size !== 'number') throw fail('INVALID_ARGUMENT', 'options.size is needed for a stream');
+    // The file the upload began with, or nothing is sent: when resuming, a Blob is read
+    // whole once more and checked before the first request; any file is checked again
+    // once read (it may change meanwhile, and a stream is read once), before its
+    // manifest is returned.
+    const expected = options.sha256;
+    if (expected !== undefined && !(expected instanceof Uint8Array && expected.length === 32)) throw fail('INVALID_ARGUMENT', 'options.sha256 is 32 bytes');
+    if (expected && options.resume && typeof source.getReader !== 'function' && !same(await digest(source, signal), expected)) throw mismatch();
     const { maxFileBytes } = await persist(() => this.fileLimits(), signal);
     if (!(size >= 0 && size <= maxFileBytes)) throw fail('FILE_TOO_LARGE', `the relay takes files up to ${maxFileBytes} bytes`);
     // With `fileKey` the same file seals into the same chunks (PROTOCOL.md 26.6): with
@@ -234,8 +269,11 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
       const e = enc;
       enc = null; // finish consumes it
       const { thumbnail, durationMs } = options;
-      return e.finish(options.name ?? source.name ?? 'file', options.mediaType || source.type || 'application/octet-stream',
+      const manifest = e.finish(options.name ?? source.name ?? 'file', options.mediaType || source.type || 'application/octet-stream',
         thumbnail?.mediaType, thumbnail?.bytes, durationMs);
+      // A file that changed while it was read (or a stream that was another file).
+      if (expected && fileInfo(manifest).sha256 !== hex(expected)) throw mismatch();
+      return manifest;
     } catch (e) {
       stop.abort();
       await Promise.allSettled(inFlight);
@@ -249,14 +287,16 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
     const recipients = Array.isArray(to) ? to : [to];
     if (!recipients.length) throw fail('INVALID_ARGUMENT', 'no recipient');
     // A reply or a disappearing file is a post (PROTOCOL.md 28.2) around the manifest.
-    const { replyTo, expiresIn } = options;
+    const { replyTo, expiresIn, idempotencyKey } = options;
     const post = replyTo === undefined && expiresIn === undefined ? undefined : { replyTo, expiresIn };
+    // One key per recipient (a retry may go to fewer of them).
+    const keyFor = (r) => (idempotencyKey === undefined ? {} : { idempotencyKey: recipients.length === 1 ? idempotencyKey : `${idempotencyKey} ${r}` });
     const manifest = await this.uploadFile(source, options);
     const sent = [];
     let error = null;
     for (const r of recipients) {
       try {
-        sent.push({ to: r, ...(await this.send(r, manifest, FILE_CONTENT_TYPE, post)) });
+        sent.push({ to: r, ...(await this.send(r, manifest, FILE_CONTENT_TYPE, { ...post, ...keyFor(r) })) });
       } catch (e) {
         error ??= e;
         sent.push({ to: r, error: e.code ?? 'CRYPTO' });
@@ -273,7 +313,8 @@ export function installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo })
     if (!this.groups().some((g) => g.id === group)) throw fail('NOT_GROUP_MEMBER', 'this device is not in that group');
     const manifest = await this.uploadFile(source, options);
     try {
-      return { manifest, messageId: await this.sendToGroup(group, manifest, FILE_CONTENT_TYPE) };
+      const keyed = options.idempotencyKey === undefined ? undefined : { idempotencyKey: options.idempotencyKey };
+      return { manifest, messageId: await this.sendToGroup(group, manifest, FILE_CONTENT_TYPE, keyed) };
     } catch (e) {
       // The upload is done: the app may send `manifest` to the group again.
       throw Object.assign(e, { manifest });

@@ -42,6 +42,19 @@ export interface SendFileOptions {
   fileKey?: Uint8Array;
   /** Looks for each chunk on the relay first (HEAD) and uploads only those it lacks. */
   resume?: boolean;
+  /**
+   * The file's SHA-256 (32 bytes, `fileDigest`) as it was when its upload began: with
+   * `resume`, another file (even of the same size) is refused with `FILE_MISMATCH`
+   * before anything is sent (a Blob is read once more for it); any file that turns out
+   * to differ once read (changed meanwhile, or a stream) is refused before any message.
+   */
+  sha256?: Uint8Array;
+  /**
+   * Makes the message's send exactly-once across retries, also after a crash (see
+   * `SendOptions.idempotencyKey`): `sendFile` keys each recipient's send with it,
+   * `sendFileToGroup` the group message.
+   */
+  idempotencyKey?: string;
   /** `sendFile`: the message it replies to (msg id); see `SendOptions.replyTo`. */
   replyTo?: string;
   /** `sendFile`: the conversation's disappearing time (seconds); see `SendOptions.expiresIn`. */
@@ -109,7 +122,7 @@ declare module './web/sealpost_wasm.js' {
      * `uploadFile`, then sends its manifest (content type 2) to every recipient: one
      * upload for any number of them. With `replyTo` or `expiresIn` the manifest goes
      * as a file post (content type 3, PROTOCOL.md 28.2). Throws `FILE_TOO_LARGE`,
-     * `FILE_INVALID_INFO`, `CANCELLED`, relay errors; a failed send after the upload
+     * `FILE_INVALID_INFO`, `FILE_MISMATCH` (see `sha256`), `CANCELLED`, relay errors; a failed send after the upload
      * carries `sent` and `manifest` (re-send the manifest with `send`).
      */
     sendFile(to: string | string[], file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<SendFileResult>;
@@ -127,6 +140,12 @@ declare module './web/sealpost_wasm.js' {
      * altered (never show it), `FILE_EXPIRED` that the relay no longer has it.
      */
     openAttachment(message: IncomingMessage | Uint8Array, options?: OpenAttachmentOptions): Promise<Blob>;
+    /**
+     * SHA-256 of a file (32 bytes), read slice by slice in the worker: the digest its
+     * manifest will carry. Keep it with an upload that may be resumed after a reload
+     * and pass it as `sha256` then.
+     */
+    fileDigest(file: Blob, options?: OpenAttachmentOptions): Promise<Uint8Array>;
     /** The relay's file size limit and expiry. */
     fileLimits(): Promise<FileLimits>;
   }

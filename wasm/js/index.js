@@ -15,7 +15,7 @@ export function init(input) {
   return ready;
 }
 
-import { Client, FileDecryptor, FileEncryptor, fileInfo, userIdFromUsername } from './web/sealpost_wasm.js';
+import { Client, FileDecryptor, FileEncryptor, FileHasher, fileInfo, userIdFromUsername } from './web/sealpost_wasm.js';
 import { installFiles } from './files.js';
 import { installSession } from './session.js';
 import { makeRooms } from './rooms.js';
@@ -25,7 +25,7 @@ import { makeRooms } from './rooms.js';
 import * as glue from './web/sealpost_wasm.js';
 
 installSession(Client, userIdFromUsername);
-installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo });
+installFiles({ Client, FileEncryptor, FileDecryptor, FileHasher, fileInfo });
 
 /**
  * Rooms joined by a short code (docs/PROTOCOL.md 30); `undefined` in a module built

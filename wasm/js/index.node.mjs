@@ -6,7 +6,7 @@ export function init() {
   return Promise.resolve();
 }
 
-import { Client, FileDecryptor, FileEncryptor, fileInfo, userIdFromUsername } from './node/sealpost_wasm.js';
+import { Client, FileDecryptor, FileEncryptor, FileHasher, fileInfo, userIdFromUsername } from './node/sealpost_wasm.js';
 import { installFiles } from './files.js';
 import { installSession } from './session.js';
 import { makeRooms } from './rooms.js';
@@ -16,7 +16,7 @@ import { makeRooms } from './rooms.js';
 import * as glue from './node/sealpost_wasm.js';
 
 installSession(Client, userIdFromUsername);
-installFiles({ Client, FileEncryptor, FileDecryptor, fileInfo });
+installFiles({ Client, FileEncryptor, FileDecryptor, FileHasher, fileInfo });
 
 /** Rooms joined by a short code (docs/PROTOCOL.md 30); `undefined` without the `rooms` feature. */
 export const { createRoom, joinRoom } = glue.RoomState ? makeRooms(glue.RoomState) : {};

@@ -1,6 +1,6 @@
 import type {
   ClientErrorEvent, ConnectionStatus, ContactInfo, DeliveryEvent, DeviceInfo, DirectEvent, DirectInput, IncomingMessage, KeySize,
-  NoticeEvent, GroupInfo, SendOptions, SendResult, StoredTarget, SendFileOptions, SendFileResult, SendFileToGroupResult, OpenAttachmentOptions, FileLimits, AttachmentInfo,
+  NoticeEvent, GroupInfo, GroupSendOptions, SendOptions, SendResult, StoredTarget, SendFileOptions, SendFileResult, SendFileToGroupResult, OpenAttachmentOptions, FileLimits, AttachmentInfo,
 } from './index.js';
 
 /** Options of `RemoteClient.register` / `login` (storage is chosen in the worker). */
@@ -97,6 +97,8 @@ export class RemoteClient {
   openAttachment(message: IncomingMessage | Uint8Array, options?: OpenAttachmentOptions): Promise<Blob>;
   /** See `Client.uploadFile`. */
   uploadFile(file: Blob | ReadableStream<Uint8Array>, options?: SendFileOptions): Promise<Uint8Array>;
+  /** See `Client.fileDigest`. */
+  fileDigest(file: Blob, options?: OpenAttachmentOptions): Promise<Uint8Array>;
   fileLimits(): Promise<FileLimits>;
   /** See `Client.createGroup`: resolves to the group id (hex). */
   createGroup(name: string, members: string[]): Promise<string>;
@@ -107,7 +109,7 @@ export class RemoteClient {
   promoteAdmin(group: string, username: string): Promise<void>;
   demoteAdmin(group: string, username: string): Promise<void>;
   /** See `Client.sendToGroup`: resolves to the message id; `onDelivery` counts members. */
-  sendToGroup(group: string, content: string | Uint8Array, contentType?: number): Promise<string>;
+  sendToGroup(group: string, content: string | Uint8Array, contentType?: number, options?: GroupSendOptions): Promise<string>;
   groups(): Promise<GroupInfo[]>;
   fileInfo(manifest: Uint8Array): Promise<AttachmentInfo>;
   matchesQr(username: string, scanned: Uint8Array): Promise<boolean>;

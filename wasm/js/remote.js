@@ -229,6 +229,8 @@ export class RemoteClient {
   openAttachment(message, options) { return this.#transfer('openAttachment', [message], options); }
   /** See `Client.uploadFile`. */
   uploadFile(file, options) { return this.#transfer('uploadFile', [file], options); }
+  /** See `Client.fileDigest`. */
+  fileDigest(file, options) { return this.#transfer('fileDigest', [file], options); }
   fileLimits() { return this.#call('fileLimits'); }
   /** Groups (docs/PROTOCOL.md 27): see `Client.createGroup` and the calls after it. */
   createGroup(name, members) { return this.#call('createGroup', [name, members]); }
@@ -238,7 +240,7 @@ export class RemoteClient {
   renameGroup(group, name) { return this.#call('renameGroup', [group, name]); }
   promoteAdmin(group, username) { return this.#call('promoteAdmin', [group, username]); }
   demoteAdmin(group, username) { return this.#call('demoteAdmin', [group, username]); }
-  sendToGroup(group, content, contentType) { return this.#call('sendToGroup', [group, content, contentType]); }
+  sendToGroup(group, content, contentType, options) { return this.#call('sendToGroup', [group, content, contentType, options]); }
   groups() { return this.#call('groups'); }
   fileInfo(manifest) { return this.#call('fileInfo', [manifest]); }
   matchesQr(username, scanned) { return this.#call('matchesQr', [username, scanned]); }

@@ -52,7 +52,7 @@ export function serveClient(options = {}) {
   const links = new Map();
   const approvals = new Map();
   let nextId = 1;
-  // File transfers under way (`sendFile`, `sendFileToGroup`, `openAttachment`), by the page's id: cancel.
+  // File transfers under way (`sendFile`, `sendFileToGroup`, `openAttachment`, `fileDigest`), by the page's id: cancel.
   const transfers = new Map();
 
   // `args` = [transfer id, ...the method's arguments, plain options]: progress goes to
@@ -181,7 +181,7 @@ export function serveClient(options = {}) {
     // A RemoteClient of an earlier login must not act on a later one's account.
     if (!client || (from !== undefined && from !== session)) throw sealpostError('CLOSED', 'not logged in');
     if (method === 'logout') return serial(() => logout(args));
-    if (method === 'sendFile' || method === 'sendFileToGroup' || method === 'uploadFile' || method === 'openAttachment') return transfer(method, args, session);
+    if (method === 'sendFile' || method === 'sendFileToGroup' || method === 'uploadFile' || method === 'openAttachment' || method === 'fileDigest') return transfer(method, args, session);
     if (method === 'cancelTransfer') return transfers.get(args[0])?.abort();
     if (method === 'approveLink') {
       const a = await client.approveLink(...args);

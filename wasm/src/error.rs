@@ -15,6 +15,7 @@ export type SealpostErrorCode =
   | "DIRECT_FINGERPRINT_MISMATCH" | "DIRECT_NOT_ALLOWED" | "DIRECT_NO_DEVICES"
   | "NOT_GROUP_MEMBER" | "NOT_GROUP_ADMIN" | "INVALID_GROUP_OPERATION"
   | "FILE_TOO_LARGE" | "FILE_INCOMPLETE" | "FILE_INVALID_INFO" | "FILE_EXPIRED" | "CANCELLED"
+  | "FILE_MISMATCH"
   | "INTEGRITY_CHUNK_ADDRESS" | "INTEGRITY_CHUNK" | "INTEGRITY_EXTENDED" | "INTEGRITY_TRUNCATED"
   | "INTEGRITY_HASH"
   | "WRONG_CODE" | "NOT_IN_ROOM" | "NO_SUCH_MEMBER" | "ROOM_NOT_FOUND" | "ROOM_LOCKED"
@@ -150,6 +151,9 @@ pub enum Code {
     FileExpired,
     /// The caller cancelled (`options.signal` of a file transfer).
     Cancelled,
+    /// A file given to resume an upload (`options.sha256`) is not the one it began with:
+    /// another file, even of the same size, never goes out under the first one's name.
+    FileMismatch,
     /// A room join whose key confirmation failed: another code (PROTOCOL.md 30.3).
     WrongCode,
     /// Sending in a room this page left or that closed.
@@ -227,6 +231,7 @@ impl Code {
             Code::JoinTimeout => "JOIN_TIMEOUT",
             Code::FileExpired => "FILE_EXPIRED",
             Code::Cancelled => "CANCELLED",
+            Code::FileMismatch => "FILE_MISMATCH",
         }
     }
 }

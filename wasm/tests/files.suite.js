@@ -2,8 +2,9 @@
 // byte, the relay (here: the network between it and the page, by wrapping fetch) as
 // the attacker that alters a chunk, resumption after a relay restart mid-upload, one
 // upload for several recipients and for a group of five (sendFileToGroup), a file post
-// (reply, disappearing), cancelling, an upload started again with its key (resume), a
-// download with several chunks in flight. Browser only; the expired file is a Node
+// (reply, disappearing), cancelling, an upload started again with its key (resume), and
+// refused when resumed with another file of the same size (sha256), a download with
+// several chunks in flight. Browser only; the expired file is a Node
 // test against a relay whose chunks expire at once (scripts/test.mjs).
 import { assert, eq, throwsCode } from './harness.js';
 import { notices, online, recv, until } from './client.helpers.js';
@@ -201,6 +202,33 @@ export function filesSuite({ test }, sp, { relayUrl, restartRelay }) {
     await new Promise((r) => setTimeout(r, 100));
     eq(log.length, asked, 'nothing asked for after the cancel');
     hook = null;
+  });
+
+  test('files: resuming with another file of the same size (sha256 given) is FILE_MISMATCH before any request; the same file goes on', async () => {
+    const [a, b] = await contacts();
+    const bytes = randomBytes(100_000);
+    const fileKey = randomBytes(32);
+    const file = new Blob([bytes]);
+    const digest = await a.fileDigest(file);
+    eq(Array.from(digest), Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))));
+    // The attacker's (or the user's wrong) pick: same size, one byte different.
+    const other = bytes.slice();
+    other[99_999] ^= 1;
+    log.length = 0;
+    await throwsCode(() => a.sendFile(b.username, new Blob([other]), { name: 'mine.bin', fileKey, sha256: digest, resume: true, idempotencyKey: `m-${tag}` }), 'FILE_MISMATCH');
+    eq(log.length, 0, 'nothing sent: no chunk looked for or uploaded');
+    // A stream of another file (read once) is refused at its end, before any message.
+    await throwsCode(() => a.sendFile(b.username, new Blob([other]).stream(), { size: other.length, name: 'mine.bin', fileKey, sha256: digest, resume: true }), 'FILE_MISMATCH');
+    await throwsCode(() => a.uploadFile(file, { sha256: new Uint8Array(31) }), 'INVALID_ARGUMENT');
+    // The same file goes, once, even when sent twice with its key.
+    const first = await a.sendFile(b.username, file, { name: 'mine.bin', fileKey, sha256: digest, resume: true, idempotencyKey: `m-${tag}` });
+    const again = await a.sendFile(b.username, file, { name: 'mine.bin', fileKey, sha256: digest, resume: true, idempotencyKey: `m-${tag}` });
+    eq(again.sent[0].messageId, first.sent[0].messageId);
+    const m = await recv(b);
+    eq(m.messageId, first.sent[0].messageId);
+    eq(await sha256(await b.openAttachment(m)), await sha256(file));
+    await a.send(b.username, 'after the file');
+    eq((await recv(b)).text, 'after the file'); // the file came once
   });
 
   test('files: an upload resumes after the relay restarts mid-transfer, from the first chunk it lacks', async () => {

@@ -12,10 +12,17 @@ export function groupsSuite({ test }, sp, { relayUrl }) {
   let alice, bob, carol, group, seenB, seenC;
   // Multi-recipient deposits the package makes (recorded by wrapping fetch).
   const fanouts = [];
+  // While set, multi-recipient deposits fail as if the network were down (`cutHits` counts them).
+  let cut = false;
+  let cutHits = 0;
   const realFetch = globalThis.fetch;
   globalThis.fetch = async (input, init) => {
     const req = input instanceof Request ? input : new Request(input, init);
     if (req.method === 'POST' && /\/v2\/mailboxes$/.test(req.url)) {
+      if (cut) {
+        cutHits++;
+        throw new TypeError('cut');
+      }
       const body = new Uint8Array(await req.clone().arrayBuffer());
       const n = (body[0] << 8) | body[1];
       const users = [];
@@ -46,6 +53,30 @@ export function groupsSuite({ test }, sp, { relayUrl }) {
     eq([m.group, m.conversation, m.text, m.from], [group, group, 'hello', alice.userId]);
     eq(fanouts.length, before + 1, 'one upload');
     await until(() => deliveries.some((d) => d.messageId === id && d.delivered === 1 && d.total === 1), 30000, 'delivered to 1 of 1');
+  });
+
+  test('groups: sendToGroup with an idempotencyKey sends once: a retry (its upload failed, or it went) gets the same id and nothing twice', async () => {
+    const key = `g-once-${tag}`;
+    // The upload fails: the message is sealed and kept; the retry sends it, once.
+    cut = true;
+    const hits = cutHits;
+    let first;
+    try {
+      first = await alice.sendToGroup(group, 'exactly once', undefined, { idempotencyKey: key });
+      // (The upload runs after the call resolved: it failed before the retry.)
+      await until(() => cutHits > hits, 30000, 'the upload was tried');
+    } finally {
+      cut = false;
+    }
+    eq(await alice.sendToGroup(group, 'exactly once', undefined, { idempotencyKey: key }), first);
+    // The upload is made again by a tick (the client's own, every minute, at the latest).
+    const m = await recv(bob, 90000);
+    eq([m.text, m.id], ['exactly once', first]);
+    eq(await alice.sendToGroup(group, 'exactly once', undefined, { idempotencyKey: key }), first);
+    await alice.sendToGroup(group, 'after it');
+    eq((await recv(bob)).text, 'after it'); // nothing in between
+    await throwsCode(() => alice.sendToGroup(group, 'other content', undefined, { idempotencyKey: key }), 'INVALID_ARGUMENT');
+    await throwsCode(() => alice.sendToGroup(group, 'x', undefined, { idempotencyKey: '' }), 'INVALID_ARGUMENT');
   });
 
   test('groups: an added member reads nothing from before; a removed one nothing after', async () => {

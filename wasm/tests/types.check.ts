@@ -102,6 +102,8 @@ async function main() {
   const reply = await c.sendFile('bob', new Blob([]), { replyTo: 'ab'.repeat(16), expiresIn: 30 });
   const grp: { manifest: Uint8Array; messageId: string } = await rc.sendFileToGroup('cd'.repeat(16), new Blob([]), { onProgress: (p) => console.log(p.done) });
   const ggrp = await c.sendFileToGroup('cd'.repeat(16), new Blob([]), { fileKey: new Uint8Array(32), resume: true });
+  const digest: Uint8Array = await rc.fileDigest(new Blob([]), { signal: abort.signal });
+  await c.sendFile('bob', new Blob([]), { fileKey: new Uint8Array(32), resume: true, sha256: await c.fileDigest(new Blob([])), idempotencyKey: 'k' });
   c.onMessage(async (m) => {
     if (m.kind === 'file') console.log(fileInfo(m.manifest!).name, await c.openAttachment(m));
   });
@@ -121,6 +123,7 @@ async function main() {
   await c.removeMembers(gid, ['carol']);
   await c.renameGroup(gid, 'best friends');
   const gm: string = await c.sendToGroup(gid, 'hi');
+  const gk: string = await c.sendToGroup(gid, 'hi', 1, { idempotencyKey: 'k' });
   const gs: GroupInfo[] = c.groups();
   await c.leaveGroup(gid);
   const rgid: string = await rc.createGroup('friends', ['bob']);
@@ -129,7 +132,7 @@ async function main() {
   await rc.demoteAdmin(rgid, 'carol');
   await rc.removeMembers(rgid, ['carol']);
   await rc.renameGroup(rgid, 'x');
-  const rgm: string = await rc.sendToGroup(rgid, new Uint8Array(1), 0);
+  const rgm: string = await rc.sendToGroup(rgid, new Uint8Array(1), 0, { idempotencyKey: 'k' });
   const rgs: GroupInfo[] = await rc.groups();
   await rc.leaveGroup(rgid);
   c.onNotice((x) => { if (x.kind === 'groupChanged') console.log(x.change, x.members, x.epoch); if (x.kind === 'groupRefused') console.log(x.code); });

@@ -51,10 +51,14 @@ export class Attachments {
 
   constructor(private host: AttachmentsHost) {}
 
-  /** A new outgoing file message (not shown yet); this tab keeps `file` until it is sent. */
-  newMsg(peer: string, file: Blob, meta: FileMeta): Msg {
+  /**
+   * A new outgoing file message (not shown yet); this tab keeps `file` until it is sent.
+   * Its SHA-256 is taken first, so a file picked again after a reload can be checked.
+   */
+  async newMsg(peer: string, file: Blob, meta: FileMeta): Promise<Msg> {
     const key = b64(crypto.getRandomValues(new Uint8Array(32)));
-    const ref: FileRef = { name: meta.name, type: meta.mediaType, size: file.size, durationMs: meta.durationMs, key };
+    const sha256 = b64(await this.host.account.fileDigest(file));
+    const ref: FileRef = { name: meta.name, type: meta.mediaType, size: file.size, durationMs: meta.durationMs, key, sha256 };
     if (meta.thumbnail) Object.assign(ref, { thumb: b64(meta.thumbnail.bytes), thumbType: meta.thumbnail.mediaType });
     const m: Msg = { id: randomId(), peer, dir: 'out', text: meta.name, at: Date.now(), state: 'sending', file: ref };
     this.blobs.set(m.id, file);
@@ -66,7 +70,7 @@ export class Attachments {
    * the manifest (a reply to `replyTo` when given; disappearing when the chat's timer is on).
    */
   async send(c: Contact, file: Blob, meta: FileMeta, replyTo?: string): Promise<Msg> {
-    const m = this.newMsg(c.userId, file, meta);
+    const m = await this.newMsg(c.userId, file, meta);
     if (replyTo) m.replyTo = replyTo;
     await this.host.stampExpiry(m, c);
     this.host.add(m, c);
@@ -106,6 +110,9 @@ export class Attachments {
         thumbnail,
         durationMs: f.durationMs,
         fileKey: f.key ? unb64(f.key) : undefined,
+        sha256: f.sha256 ? unb64(f.sha256) : undefined,
+        // The message's send, retried, goes once (the manifest is the same for the same file and key).
+        idempotencyKey: m.id,
         resume,
         onProgress: (p) => {
           this.progress.set(m.id, p);
@@ -114,6 +121,7 @@ export class Attachments {
       });
       f.manifest = b64(r.manifest);
       delete f.key; // in the manifest now
+      delete f.sha256;
       m.state = 'relay';
       delete m.error;
       sink.sent(m, r);
@@ -121,6 +129,8 @@ export class Attachments {
     } catch (e) {
       m.state = 'failed';
       m.error = friendly(e);
+      // Not the file this message began with: Retry asks for it again.
+      if ((e as { code?: string }).code === 'FILE_MISMATCH') this.blobs.delete(m.id);
     }
     this.progress.delete(m.id);
     // Gone meanwhile (it disappeared, or was deleted here): not stored again.
@@ -144,15 +154,17 @@ export class Attachments {
 
   /**
    * Uploads a failed file again, from where it stopped: with the bytes this tab kept, or
-   * with `file`, the one the user picked again after a reload (its size must be the
-   * message's; another file of that size shares only the chunks before its first
-   * different byte, and gets its own nonces from there on). `sink`: where it goes when this tab did not send it
-   * (after a reload); a file message to a contact by default.
+   * with `file`, the one the user picked again after a reload: its size must be the
+   * message's, and its content (SHA-256) is checked by the package before anything is
+   * sent (FILE_MISMATCH: not sent, and Retry asks for the file again). `sink`: where it
+   * goes when this tab did not send it (after a reload); a file message to a contact by default.
    */
   async retry(m: Msg, file?: Blob, sink?: FileSink) {
     if (m.state !== 'failed' || m.dir !== 'out' || m.otherDevice || !m.file) return;
     if (file) {
       if (file.size !== m.file.size) throw new Error(`That file has ${file.size} bytes; ${m.file.name} had ${m.file.size}.`);
+      // Begun before its digest was kept (an older version): nothing to check another file against.
+      if (!m.file.sha256) throw new Error(`${m.file.name} cannot be checked any more: send it again as a new message.`);
       this.blobs.set(m.id, file);
     }
     if (!this.blobs.has(m.id)) return;

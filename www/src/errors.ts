@@ -65,6 +65,7 @@ export const FRIENDLY: Record<SealpostErrorCode | CallEndCode | AppCode, string>
   FILE_INVALID_INFO: 'That file’s name cannot be sent (too long, or with characters that could disguise it). Rename it and attach it again.',
   FILE_EXPIRED: 'This file expired on the relay: ask for it again.',
   CANCELLED: 'Cancelled.',
+  FILE_MISMATCH: 'That is not the file this message was sending (its content differs): nothing was sent. Retry and choose the same file.',
   INTEGRITY_CHUNK_ADDRESS: 'This file was altered on its way and was not opened.',
   INTEGRITY_CHUNK: 'This file was altered on its way and was not opened.',
   INTEGRITY_EXTENDED: 'This file was altered on its way and was not opened.',

@@ -180,7 +180,8 @@ export class Groups {
       this.d.changed({ peer: group, msg: m });
     } else await this.add(g, m);
     try {
-      m.wireId = await this.d.account.sendToGroup(group, m.text);
+      // Keyed by the app's id: a retry after a reload sends it once.
+      m.wireId = await this.d.account.sendToGroup(group, m.text, m.id);
       this.byWire.set(m.wireId, m);
       m.state = 'relay';
     } catch (e) {
@@ -194,7 +195,7 @@ export class Groups {
   /** Sends a file: one upload, then its manifest as one group message (progress and Retry on it). */
   async sendFile(group: string, file: Blob, meta: FileMeta): Promise<void> {
     const g = await this.rec(group);
-    const m = this.d.files.newMsg(group, file, meta);
+    const m = await this.d.files.newMsg(group, file, meta);
     await this.add(g, m);
     await this.d.files.upload(m, this.fileSink(group));
   }

@@ -117,6 +117,12 @@ export interface FileRef {
    * the same key seals into the same chunks); the manifest holds it once sent.
    */
   key?: string;
+  /**
+   * Outgoing, until sent: the file's SHA-256 (base64), taken before its upload began. A
+   * file picked again after a reload must have it (the package checks before anything
+   * is sent): another file of the same size never goes out under this one's name.
+   */
+  sha256?: string;
   /** Images: the preview (base64) and its type. */
   thumb?: string;
   thumbType?: string;

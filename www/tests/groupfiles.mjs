@@ -6,7 +6,8 @@
 // A file ann sends to ben as a reply, while their chat's disappearing time is on, shows
 // the quote, and vanishes on both sides (its object URL revoked). A reload in the middle
 // of an upload to the group leaves the message "not sent" with Retry, which asks for the
-// file again and goes on from the chunks the relay has (none is uploaded twice).
+// file again and goes on from the chunks the relay has (none is uploaded twice); another
+// file of the same size picked there is refused before anything of it is sent.
 //
 //   node www/tests/groupfiles.mjs          (also run as part of www/tests/e2e.mjs)
 
@@ -176,7 +177,7 @@ export async function runGroupFiles(r, { relayBin, problems }) {
       await p.A1.selectOption('[data-testid=timer]', '0');
     });
 
-    await r.step('group files: a reload in the middle of an upload leaves "not sent" with Retry, which takes the file again and goes on from where it was', async () => {
+    await r.step('group files: a reload in the middle of an upload leaves "not sent" with Retry, which refuses another file of the same size, takes the same file again and goes on from where it was', async () => {
       const big = randomBytes(6_000_000); // 1 MiB chunks: 6
       await openGroup(p.A1, 'pics');
       for (const w of p.A1.workers()) await w.evaluate(() => (self.__slow = 1500)).catch(() => undefined);
@@ -194,6 +195,14 @@ export async function runGroupFiles(r, { relayBin, problems }) {
       const m = fileMsg(p.A1, 'video.bin');
       await m.locator('[data-testid=file-interrupted]').waitFor(T);
       expect((await m.getAttribute('class')).includes('failed'), 'shown as not sent');
+      // Another file of the same size (one byte differs): refused before anything is
+      // sent, said in words, and Retry asks for the file again.
+      const forged = Buffer.from(big);
+      forged[big.length - 1] ^= 1;
+      const [wrong] = await Promise.all([p.A1.waitForEvent('filechooser', T), m.locator('.retry').click()]);
+      await wrong.setFiles([{ name: 'video.bin', mimeType: 'application/octet-stream', buffer: forged }]);
+      await m.locator('[data-testid=file-interrupted]', { hasText: 'not the file this message was sending' }).waitFor(T);
+      expect((await puts(p.A1)).length === 0, 'nothing of the other file went up');
       const [chooser] = await Promise.all([p.A1.waitForEvent('filechooser', T), m.locator('.retry').click()]);
       await chooser.setFiles([{ name: 'video.bin', mimeType: 'application/octet-stream', buffer: big }]);
       await sent(p.A1, 'video.bin');
@@ -204,6 +213,7 @@ export async function runGroupFiles(r, { relayBin, problems }) {
       expect(new Set(up).size === up.length, `no chunk uploaded twice: ${before.length} before, ${after.length} after`);
       expect(after.length < 6 && up.length >= 4, `${before.length} chunks before the reload, ${after.length} after`);
       expect(sha256(await fetchFile(p.C, 'video.bin', false)) === sha256(big), 'the retried file arrived byte for byte');
+      expect((await fileMsg(p.C, 'video.bin').count()) === 1, 'and is shown once');
     });
   } finally {
     await browser.close().catch(() => undefined);

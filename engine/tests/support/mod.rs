@@ -196,7 +196,9 @@ impl Device {
         }
     }
 
-    fn apply(&mut self, relay: &mut Relay, output: Output) {
+    /// Carries out one output (a test that crashes mid-batch carries out a prefix of
+    /// the batch, then [`Device::restart`]s).
+    pub fn apply(&mut self, relay: &mut Relay, output: Output) {
         match output {
             Output::Persist(part) => {
                 self.store.insert(part, self.engine.save(part).unwrap());

@@ -10,15 +10,16 @@ use std::rc::Rc;
 use sealpost_core::v2::GroupId;
 use sealpost_core::v2::group::GroupError;
 use sealpost_core::{UserId, Username};
-use sealpost_engine::{GroupRequest, Input, MsgId};
+use sealpost_engine::{GroupRequest, Input};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::driver::Batch;
+use super::keyed::{content_digest, idempotency_key};
+use super::options::GroupSendOptionsJs;
 use super::{Client, Inner};
 use crate::crypto::{hex, to_js};
 use crate::error::{Code, OrJs, err, invalid};
-use crate::rng;
 
 /// A refused group request as a package error.
 fn group_error(e: GroupError) -> JsValue {
@@ -162,28 +163,41 @@ impl Client {
     }
 
     /// Sends to a group: sealed once, one upload for every member device. Resolves to
-    /// the message id once the engine took it; `onDelivery` counts members.
+    /// the message id once the engine took it; `onDelivery` counts members. With
+    /// `options.idempotencyKey` a retry (after a crash at any point) sends the message
+    /// once: it resolves to the first attempt's id (see `keyed.rs`).
     #[wasm_bindgen(js_name = sendToGroup)]
     pub async fn send_to_group(
         &self,
         group: String,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] content: JsValue,
         #[wasm_bindgen(js_name = contentType)] content_type: Option<u8>,
+        options: Option<GroupSendOptionsJs>,
     ) -> Result<String, JsValue> {
         let group = group_id(&group)?;
         let (content_type, content) = crate::crypto::read_content(&content, content_type)?;
-        let msg_id = MsgId::random(&mut rng());
-        let batch = self
-            .inner
-            .feed(Input::SendToGroup {
-                group,
-                msg_id,
-                content_type,
-                content,
-            })
-            .await?;
-        if let Some(e) = batch.groups_refused.first() {
-            return Err(group_error(*e));
+        let key = idempotency_key(options.as_deref())?;
+        let digest = content_digest(content_type, &content);
+        let claim = self.inner.claim(key.as_deref(), group.to_hex(), digest)?;
+        let msg_id = claim.msg_id;
+        if claim.sealed() {
+            // Sealed by an earlier attempt: not asked for again; what the relay has not
+            // taken is deposited again now.
+            let _ = self.inner.feed(Input::Tick).await;
+        } else {
+            // A repeated id the engine sealed is answered, never sealed twice.
+            let batch = self
+                .inner
+                .feed(Input::SendToGroup {
+                    group,
+                    msg_id,
+                    content_type,
+                    content,
+                })
+                .await?;
+            if let Some(e) = batch.groups_refused.first() {
+                return Err(group_error(*e));
+            }
         }
         Ok(hex(&msg_id.0))
     }

@@ -23,6 +23,7 @@ mod driver;
 mod events;
 #[cfg(feature = "groups")]
 mod groups;
+mod keyed;
 mod link;
 mod options;
 mod persist;

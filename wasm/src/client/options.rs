@@ -188,6 +188,15 @@ export interface SendOptions {
   expiresIn?: number;
 }
 
+/** Options of `sendToGroup`. */
+export interface GroupSendOptions {
+  /**
+   * Makes the send retryable, as in `SendOptions`: a `sendToGroup` with a key already
+   * used sends no new message and resolves to the first one's id. Use your own message id.
+   */
+  idempotencyKey?: string;
+}
+
 /** What `checkAmendment` and `readApplies` need of a stored message. */
 export interface StoredTarget {
   /** Its author's user id (yours for messages you sent). */
@@ -313,6 +322,8 @@ extern "C" {
     pub type SendResultJs;
     #[wasm_bindgen(typescript_type = "SendOptions")]
     pub type SendOptionsJs;
+    #[wasm_bindgen(typescript_type = "GroupSendOptions")]
+    pub type GroupSendOptionsJs;
 }
 
 /// Default `ClientOptions.requestTimeout` (milliseconds).

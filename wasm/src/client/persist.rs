@@ -189,7 +189,7 @@ impl FromJs for BackupRecord {
 /// One `send` with an idempotency key.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Sent {
-    /// The recipient's user id (hex).
+    /// The recipient's user id, or the group's id (hex).
     pub(crate) to: String,
     /// SHA-256 of `content_type || content` (hex): a key reused for other content is an error.
     pub(crate) digest: String,

@@ -1,5 +1,4 @@
-//! `send`: an idempotency key maps to a message id (a small encrypted record), the
-//! engine seals (or waits for the directory), and the call resolves once the relay took
+//! `send`: an idempotency key maps to a message id (`keyed.rs`), the engine seals (or waits for the directory), and the call resolves once the relay took
 //! the deposits.
 
 use std::rc::Rc;
@@ -11,12 +10,12 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::driver::{Batch, DepositResult};
-use super::options::{SendOptionsJs, SendResultJs, get};
-use super::persist::{self, Pairs as _, Sent};
+use super::keyed::{content_digest, idempotency_key};
+use super::options::{SendOptionsJs, SendResultJs};
+use super::persist::Pairs as _;
 use super::{Client, Inner};
 use crate::crypto::{hex, to_js};
 use crate::error::{Code, OrJs, err, invalid};
-use crate::rng;
 
 /// What a waiting `send` learns once the engine sealed its message.
 pub(crate) struct Sealed {
@@ -49,15 +48,6 @@ fn send_error(error: SendError) -> JsValue {
     }
 }
 
-/// What an idempotency key was first used for.
-fn content_digest(content_type: u8, content: &[u8]) -> String {
-    use sha2::Digest as _;
-    let mut h = sha2::Sha256::new();
-    h.update([content_type]);
-    h.update(content);
-    hex(&h.finalize())
-}
-
 fn result(msg_id: &str, delivered: usize, total: usize) -> Result<SendResultJs, JsValue> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
@@ -74,36 +64,6 @@ fn result(msg_id: &str, delivered: usize, total: usize) -> Result<SendResultJs, 
         total,
     })?
     .unchecked_into())
-}
-
-/// An idempotency key whose send is under way; released when dropped.
-struct InFlight<'a> {
-    inner: &'a Inner,
-    key: String,
-}
-
-impl<'a> InFlight<'a> {
-    fn start(inner: &'a Inner, key: &str) -> Result<Self, JsValue> {
-        let mut keys = inner.in_flight.borrow_mut();
-        if keys.iter().any(|k| k == key) {
-            return Err(invalid(
-                "a send with this idempotencyKey is already under way: retry when it ends",
-            ));
-        }
-        keys.push(key.to_owned());
-        Ok(InFlight {
-            inner,
-            key: key.to_owned(),
-        })
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut keys) = self.inner.in_flight.try_borrow_mut() {
-            keys.retain(|k| *k != self.key);
-        }
-    }
 }
 
 impl Inner {
@@ -184,68 +144,19 @@ impl Inner {
         let to_id = name.user_id();
         self.names.borrow_mut().put(to_id, name.as_str().to_owned());
         let digest = content_digest(content_type, &content);
-        let _in_flight = match &idempotency_key {
-            Some(k) => Some(InFlight::start(self, k)?),
-            None => None,
-        };
-        let known = match &idempotency_key {
-            Some(k) => self.with_state(|s| Ok(s.sent.find(k).cloned()))?,
-            None => None,
-        };
-        let msg_id = match &known {
-            Some(sent) => {
-                if sent.to != to_id.to_hex() || sent.digest != digest {
-                    return Err(invalid(
-                        "this idempotencyKey was used for another message (recipient or content)",
-                    ));
-                }
-                MsgId(
-                    *sealpost_core::v2::DeviceId::from_hex(&sent.msg_id)
-                        .map_err(|_| err(Code::Storage, "bad stored message id"))?
-                        .as_bytes(),
-                )
-            }
-            None => MsgId::random(&mut rng()),
-        };
-        if let (Some(k), None) = (&idempotency_key, &known) {
-            // Recorded before anything is sealed, and stored with the batch that seals
-            // it (before any deposit): a retry never makes a second message.
-            let now = self.now();
-            self.with_state(|s| {
-                persist::prune_sent(&mut s.sent, now);
-                s.sent.put(
-                    k.clone(),
-                    Sent {
-                        to: to_id.to_hex(),
-                        digest: digest.clone(),
-                        msg_id: hex(&msg_id.0),
-                        created_at: now,
-                        delivered: 0,
-                        total: 0,
-                    },
-                );
-                Ok(())
-            })?;
-            self.sent_dirty.set(true);
-        }
+        let claim = self.claim(idempotency_key.as_deref(), to_id.to_hex(), digest)?;
+        let msg_id = claim.msg_id;
         // An earlier attempt was sealed (the engine's outbox has it, or had it until every
         // device receipted it): nothing is sealed again; its deposits are retried.
-        if let Some(sent) = known.as_ref().filter(|s| s.total > 0) {
+        if let Some(sent) = claim.known.as_ref().filter(|_| claim.sealed()) {
             let _ = self.feed(Input::Tick).await;
-            let id = hex(&msg_id.0);
             let (d, t) = self
-                .with_state(|s| {
-                    Ok(s.sent
-                        .iter()
-                        .map(|(_, x)| x)
-                        .find(|x| x.msg_id == id)
-                        .map(|x| (x.delivered, x.total)))
-                })?
+                .sent_state(&msg_id)?
                 .unwrap_or((sent.delivered, sent.total));
-            return result(&id, d, t);
+            return result(&hex(&msg_id.0), d, t);
         }
         // New devices of the contact (and of this account) are reached within bundleMaxAge.
-        if known.is_none() {
+        if claim.known.is_none() {
             self.refresh(to_id, self.bundle_max_age).await;
             self.refresh(self.user_id, self.bundle_max_age).await;
         }
@@ -295,20 +206,6 @@ impl Inner {
     }
 }
 
-/// Reads `options.idempotencyKey`.
-fn idempotency_key(options: Option<SendOptionsJs>) -> Result<Option<String>, JsValue> {
-    match options.map(|o| get(&o, "idempotencyKey")) {
-        None => Ok(None),
-        Some(v) if v.is_undefined() || v.is_null() => Ok(None),
-        Some(v) => match v.as_string() {
-            Some(k) if !k.is_empty() && k.chars().count() <= 256 => Ok(Some(k)),
-            _ => Err(invalid(
-                "options.idempotencyKey must be a string of 1 to 256 characters",
-            )),
-        },
-    }
-}
-
 #[wasm_bindgen]
 impl Client {
     /// Encrypts and sends `content` (a string, or bytes with `contentType`, default 1)
@@ -346,7 +243,7 @@ impl Client {
         if self.inner.conn.closed.get() {
             return Err(err(Code::Closed, "logged out"));
         }
-        let key = idempotency_key(options)?;
+        let key = idempotency_key(options.as_deref())?;
         self.inner.send(to, content_type, content, key).await
     }
 }

@@ -101,6 +101,32 @@ impl FileEncryptor {
     }
 }
 
+/// SHA-256 of a file read piece by piece: the digest its manifest will carry (PROTOCOL.md
+/// 26.4), known before an upload starts, so that the file picked again to resume it can
+/// be checked to be the same one before anything is sent (`uploadFile`'s `sha256`).
+#[wasm_bindgen]
+#[derive(Debug, Default)]
+pub struct FileHasher {
+    inner: sha2::Sha256,
+}
+
+#[wasm_bindgen]
+impl FileHasher {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> FileHasher {
+        FileHasher::default()
+    }
+
+    pub fn update(&mut self, piece: &[u8]) {
+        sha2::Digest::update(&mut self.inner, piece);
+    }
+
+    /// The 32-byte digest of everything given to `update`.
+    pub fn finish(self) -> Vec<u8> {
+        sha2::Digest::finalize(self.inner).to_vec()
+    }
+}
+
 /// Checks and decrypts one file chunk by chunk, in order (PROTOCOL.md 26.7). What
 /// `openChunk` returns is provisional until `finish` succeeds: never show it before.
 #[wasm_bindgen]

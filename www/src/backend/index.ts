@@ -259,8 +259,8 @@ class ClientAccount implements Account {
       throw wrap(e);
     }
   }
-  sendToGroup(group: string, text: string): Promise<string> {
-    return this.client.sendToGroup(group, text, 0).catch((e) => Promise.reject(wrap(e)));
+  sendToGroup(group: string, text: string, idempotencyKey?: string): Promise<string> {
+    return this.client.sendToGroup(group, text, 0, idempotencyKey ? { idempotencyKey } : undefined).catch((e) => Promise.reject(wrap(e)));
   }
   exportSession(wrapKey: CryptoKey) {
     return this.client.exportSession(wrapKey).catch((e) => Promise.reject(wrap(e)));
@@ -305,6 +305,9 @@ class ClientAccount implements Account {
   }
   sendFileToGroup(group: string, file: Blob, o: SendFileOptions) {
     return this.client.sendFileToGroup(group, file, o).catch((e) => Promise.reject(wrap(e)));
+  }
+  fileDigest(file: Blob) {
+    return this.client.fileDigest(file).catch((e) => Promise.reject(wrap(e)));
   }
   openFile(manifest: Uint8Array, onProgress: (p: FileProgress) => void, signal?: AbortSignal) {
     return this.client.openAttachment(manifest, { onProgress, signal }).catch((e) => Promise.reject(wrap(e)));

@@ -220,6 +220,10 @@ export interface SendFileOptions {
   fileKey?: Uint8Array;
   /** Uploads only the chunks the relay lacks (a retry with the same `fileKey`). */
   resume?: boolean;
+  /** The file's SHA-256 (`fileDigest`): another file is refused with FILE_MISMATCH, nothing sent. */
+  sha256?: Uint8Array;
+  /** The app's message id: a retry sends the message once (see `send`). */
+  idempotencyKey?: string;
   /** 1:1 only: the message it replies to, and the conversation's disappearing time. */
   replyTo?: string;
   expiresIn?: number;
@@ -305,7 +309,10 @@ export interface Account {
   createGroup(name: string, usernames: string[]): Promise<string>;
   changeGroup(group: string, change: GroupChange): Promise<void>;
   /** Sends text to every member (one upload); resolves to the message id `onDelivery` names. */
-  sendToGroup(group: string, text: string): Promise<string>;
+  /** `idempotencyKey` (the app's message id): a retry, also after a reload, sends the message once. */
+  sendToGroup(group: string, text: string, idempotencyKey?: string): Promise<string>;
+  /** SHA-256 of a file (32 bytes), read in the worker piece by piece. */
+  fileDigest(file: Blob): Promise<Uint8Array>;
   /** Connects the live mailbox (WebSocket) and keeps it connected until stop(). */
   start(h: Handlers): void;
   stop(): void;
