@@ -17,6 +17,7 @@ use sealpost_core::v2::{DeviceId, GroupId};
 use sealpost_core::{Error, Result, UserId};
 use zeroize::Zeroizing;
 
+use crate::action::DepositHandle;
 use crate::codec::{Codec, Reader, put_var16, put_var32};
 use crate::msg_id::MsgId;
 use format_1::{read_last_v1, upgrade_payload};
@@ -120,6 +121,12 @@ pub struct Groups {
     pub held: Vec<Held>,
     /// Waiting for device lists.
     pub pending: Vec<Pending>,
+    /// Sealed and handed to the driver, not yet taken by the relay (by deposit handle).
+    /// Stored as `pending`: after a crash before the deposit (or a deposit the relay never
+    /// took) they are sealed and sent again. A chain is among them, and `distributed`
+    /// already names its devices: lost, those members could never open this device's
+    /// messages in it. A chain that arrives twice is taken once (PROTOCOL.md 27.5).
+    pub unconfirmed: Vec<(DepositHandle, Pending)>,
     /// Waiting for the relay.
     pub outgoing: Vec<Outgoing>,
     /// Delivery states, oldest first.
@@ -198,8 +205,14 @@ impl Groups {
             put_var16(&mut out, &h.identity);
             put_var32(&mut out, &h.payload);
         }
-        put_count(&mut out, self.pending.len());
-        for p in &self.pending {
+        let waiting: Vec<&Pending> = self
+            .pending
+            .iter()
+            .chain(self.unconfirmed.iter().map(|(_, p)| p))
+            .take(MAX_PENDING)
+            .collect();
+        put_count(&mut out, waiting.len());
+        for p in waiting {
             p.to.encode(&mut out);
             match p.device {
                 Some(d) => {

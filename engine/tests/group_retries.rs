@@ -1,7 +1,7 @@
 //! Exactly-once group sends: the package's `sendToGroup` with an idempotency key repeats
 //! the message id on a retry (wasm/src/client/keyed.rs, as `send` does for one-to-one
 //! messages, tests/retries.rs). Here the driver crashes at points of the send's batch
-//! (see `crash_points`, and the point not covered yet) and retries: the engine answers
+//! (see `crash_points`) and retries: the engine answers
 //! the retry, seals the message once,
 //! and every member device (the sender's other device too) shows it once; the relay
 //! holding a second copy of the upload (the deposit made again) is a replay to drop.
@@ -46,15 +46,11 @@ fn group_of_four(relay: &mut Relay) -> ([Device; 4], sealpost_core::v2::GroupId)
 }
 
 /// The crash points of a group send's batch: before the driver carried out any of its
-/// outputs (nothing stored), after it carried out all of them (deposited, the relay's
-/// answers lost), and after the whole batch and its deposits' answers.
-///
-/// Not yet covered, because it fails: a crash after the store and before the pairwise
-/// deposits of this device's chain (its first message in a group, or to a new member
-/// device) landed. The message is sealed once and its upload is deposited again on a
-/// tick, but the chain distribution is not kept for a re-deposit (control payloads are
-/// not in the outbox and `distributed` already names the devices), so those members
-/// cannot open the message and report it as unreadable.
+/// outputs (nothing stored), after the store and the upload but before the pairwise
+/// deposits of this device's chain (its first message in the group: the chain is kept
+/// as a pending payload until the relay took it, so it goes again after the restart),
+/// after it carried out all of them (deposited, the relay's answers lost), and after
+/// the whole batch and its deposits' answers.
 #[derive(Clone, Copy, Debug)]
 enum Crash {
     After(usize),
@@ -74,7 +70,22 @@ fn crash_points() -> Vec<Crash> {
                 .any(|o| matches!(o, Output::DepositMany { .. })),
         "the send stores the engine's state and deposits"
     );
-    vec![Crash::After(0), Crash::After(outputs.len()), Crash::AllDone]
+    let chain = outputs
+        .iter()
+        .position(|o| matches!(o, Output::Deposit { .. }))
+        .expect("the first message in the group deposits this device's chain");
+    assert!(
+        outputs[..chain]
+            .iter()
+            .any(|o| matches!(o, Output::Persist(_))),
+        "the state is stored before the chain's deposits"
+    );
+    vec![
+        Crash::After(0),
+        Crash::After(chain),
+        Crash::After(outputs.len()),
+        Crash::AllDone,
+    ]
 }
 
 #[test]

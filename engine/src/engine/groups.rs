@@ -613,6 +613,16 @@ impl Engine {
         self.group_in_flight.insert(handle, (o.msg_id, to));
     }
 
+    /// The relay took a pairwise deposit: a group payload in it is no longer kept for a
+    /// re-send.
+    pub(super) fn group_payload_deposited(&mut self, handle: DepositHandle, out: &mut Out) {
+        let before = self.groups.unconfirmed.len();
+        self.groups.unconfirmed.retain(|(h, _)| *h != handle);
+        if self.groups.unconfirmed.len() != before {
+            out.persist(Part::Groups);
+        }
+    }
+
     /// [`crate::Input::DepositManyDone`]: every mailbox but `refused` took it.
     pub(super) fn deposit_many_done(
         &mut self,
@@ -684,15 +694,21 @@ impl Engine {
                 }
             };
             for device in devices {
+                let one = Pending {
+                    to: p.to,
+                    device: Some(device),
+                    payload: p.payload.clone(),
+                };
                 // Queued only for members of a group's state (27.7).
-                if self.send_vouched(rng, now, p.to, device, &p.payload, out)
-                    == super::send::Control::Later
-                {
-                    self.groups.pending.push(Pending {
-                        to: p.to,
-                        device: Some(device),
-                        payload: p.payload.clone(),
-                    });
+                match self.send_vouched(rng, now, p.to, device, &p.payload, out) {
+                    super::send::Control::Later => self.groups.pending.push(one),
+                    super::send::Control::Deposited(handle)
+                        if self.groups.pending.len() + self.groups.unconfirmed.len()
+                            < MAX_PENDING =>
+                    {
+                        self.groups.unconfirmed.push((handle, one));
+                    }
+                    _ => {}
                 }
             }
         }

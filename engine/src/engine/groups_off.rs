@@ -106,4 +106,7 @@ impl Engine {
         _: &mut Out,
     ) {
     }
+
+    /// No group payloads are sent without groups.
+    pub(super) fn group_payload_deposited(&mut self, _: DepositHandle, _: &mut Out) {}
 }

@@ -544,6 +544,7 @@ impl Engine {
         let Some(done) = self.in_flight.remove(&handle) else {
             return;
         };
+        self.group_payload_deposited(handle, out);
         if let Some(msg) = done.msg {
             self.outbox.deposited(&msg, &done.to, &done.device);
             out.persist(Part::Outbox);
