@@ -178,10 +178,31 @@ pub struct RateLimiter<K> {
     buckets: Mutex<HashMap<K, Bucket>>,
 }
 
+/// Tokens that refill at a steady rate up to a burst: the one refill rule of the rate
+/// limits and of a room's guess budget (room_guesses.rs).
 #[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
+pub struct Bucket {
+    /// Tokens available at `last`.
+    pub tokens: f64,
     last: Instant,
+}
+
+impl Bucket {
+    /// A full bucket of `burst` tokens.
+    pub fn full(burst: f64) -> Self {
+        Self {
+            tokens: burst,
+            last: Instant::now(),
+        }
+    }
+
+    /// Brings `tokens` up to date: `per_sec` gained since the last time, at most `burst`.
+    pub fn refill(&mut self, per_sec: f64, burst: f64) {
+        let now = Instant::now();
+        let gained = now.duration_since(self.last).as_secs_f64() * per_sec;
+        self.tokens = (self.tokens + gained).min(burst);
+        self.last = now;
+    }
 }
 
 impl<K: Hash + Eq> RateLimiter<K> {
@@ -205,15 +226,11 @@ impl<K: Hash + Eq> RateLimiter<K> {
         if self.per_sec == 0.0 {
             return true;
         }
-        let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let b = buckets.entry(key).or_insert(Bucket {
-            tokens: self.burst,
-            last: now,
-        });
-        let refill = now.duration_since(b.last).as_secs_f64() * self.per_sec;
-        b.tokens = (b.tokens + refill).min(self.burst);
-        b.last = now;
+        let b = buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::full(self.burst));
+        b.refill(self.per_sec, self.burst);
         if b.tokens >= n {
             b.tokens -= n;
             true

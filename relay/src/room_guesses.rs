@@ -17,9 +17,9 @@
 //! members out.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use crate::address::Source;
+use crate::limits::Bucket;
 use crate::rooms::Refused;
 
 /// The configured bounds (`--room-max-failed-joins`, `--room-failed-join-burst`,
@@ -51,10 +51,8 @@ impl GuessLimits {
 pub struct Guesses {
     /// Failed joins per address (`None`: a request that came through no socket).
     by_source: HashMap<Option<Source>, u32>,
-    /// Failures the nameplate may still take now.
-    tokens: f64,
-    /// When `tokens` was last brought up to date.
-    at: Instant,
+    /// Failures the nameplate may still take.
+    budget: Bucket,
 }
 
 impl Guesses {
@@ -62,16 +60,12 @@ impl Guesses {
     pub fn new(limits: &GuessLimits) -> Self {
         Self {
             by_source: HashMap::new(),
-            tokens: limits.burst,
-            at: Instant::now(),
+            budget: Bucket::full(limits.burst),
         }
     }
 
     fn refill(&mut self, limits: &GuessLimits) {
-        let now = Instant::now();
-        let gained = now.duration_since(self.at).as_secs_f64() * limits.per_hour / 3600.0;
-        self.tokens = (self.tokens + gained).min(limits.burst);
-        self.at = now;
+        self.budget.refill(limits.per_hour / 3600.0, limits.burst);
     }
 
     /// Whether a join from `source` may start while `pending` joins are in progress.
@@ -87,7 +81,7 @@ impl Guesses {
         self.refill(limits);
         // Each join in progress may still fail: it holds a token until it ends.
         let in_flight = f64::from(u32::try_from(pending).unwrap_or(u32::MAX));
-        if self.tokens - in_flight < 1.0 {
+        if self.budget.tokens - in_flight < 1.0 {
             return Err(Refused::Busy);
         }
         Ok(())
@@ -98,7 +92,7 @@ impl Guesses {
         let n = self.by_source.entry(source).or_insert(0);
         *n = n.saturating_add(1);
         self.refill(limits);
-        self.tokens -= 1.0;
+        self.budget.tokens -= 1.0;
     }
 }
 
