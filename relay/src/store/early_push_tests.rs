@@ -127,13 +127,23 @@ async fn an_acknowledgement_that_overtakes_the_commit_is_applied_after_it() {
 #[tokio::test]
 async fn a_commit_that_fails_after_the_push_ends_the_subscribers_sessions() {
     let (dir, conn, mailbox, hub, mut sub) = setup().await;
-    // The first commit fails (as a full disk or an I/O error would), the rest succeed.
-    let mut failed = false;
-    conn.commit_hook(Some(move || !std::mem::replace(&mut failed, true)));
+    // The first commit waits until the test saw the push, then fails (as a full disk or
+    // an I/O error would); the rest succeed. (Without the wait the reset could overtake
+    // the test's read of the push: it did whenever the test ran alone.)
+    let (go, gate) = std_mpsc::channel::<()>();
+    let mut gate = Some(gate);
+    conn.commit_hook(Some(move || match gate.take() {
+        Some(gate) => {
+            let _ = gate.recv();
+            true
+        }
+        None => false,
+    }));
     let writer = Writer::spawn(conn).unwrap();
 
     let lost = deposit(&writer, &hub, mailbox, [1; 16]).await;
     assert!(matches!(sub.next().await, Wake::Message(p) if p.seq == 1));
+    go.send(()).unwrap();
     // The depositor gets no 201: it deposits again, and the recipient drops the copy.
     assert!(lost.await.unwrap().is_err());
     assert_eq!(counted(&dir), (0, 0));
