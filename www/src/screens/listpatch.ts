@@ -34,7 +34,8 @@ export function patchList(list: HTMLElement, items: HTMLElement[]) {
   const next = items.map((li) => {
     const k = keyOf(li);
     const was = k === null ? undefined : shown.get(k);
-    if (!was || was.tagName !== li.tagName || keyOf(was) === null || was.firstElementChild!.tagName !== li.firstElementChild!.tagName) return li;
+    // Both are an item holding one link (keyOf checked it for each).
+    if (!was) return li;
     shown.delete(k!);
     if (!was.isEqualNode(li)) sync(was, li);
     return was;
