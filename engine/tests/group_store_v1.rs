@@ -16,119 +16,19 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use sealpost_core::Error;
-use sealpost_core::v2::group::GroupState;
-use sealpost_core::v2::{DeviceId, GroupId};
-use sealpost_engine::{Engine, GroupRequest, Part, Unreadable};
+use sealpost_engine::{Part, Unreadable};
 use support::groups::*;
+use support::stored::*;
 use support::*;
 use zeroize::Zeroizing;
 
-type Store = BTreeMap<Part, Zeroizing<Vec<u8>>>;
-
-const NAMES: [&str; 5] = ["alice", "alice2", "bob", "carol", "dave"];
-
-struct Fixture {
-    group: GroupId,
-    relay: Relay,
-    stores: BTreeMap<String, Store>,
-}
-
-fn fixture() -> Fixture {
-    let text = include_str!("fixtures/group_store_v1.txt");
-    let mut relay = Relay::default();
-    let mut stores: BTreeMap<String, Store> = BTreeMap::new();
-    let mut group = None;
-    let h = |s: &str| hex::decode(s).unwrap();
-    for (i, line) in text.lines().filter(|l| !l.starts_with('#')).enumerate() {
-        let f: Vec<&str> = line.split(' ').collect();
-        match f[0] {
-            "group" => group = Some(GroupId::from_bytes(h(f[1]).try_into().unwrap())),
-            "list" => {
-                relay.lists.insert(user_id(f[1]), h(f[2]));
-            }
-            "bundle" => {
-                relay
-                    .bundles
-                    .insert((user_id(f[1]), device_id(f[2])), h(f[3]));
-            }
-            "mail" => relay
-                .mailboxes
-                .entry((user_id(f[1]), device_id(f[2])))
-                .or_default()
-                .push_back(Blob {
-                    id: format!("fixture{i}"),
-                    bytes: h(f[3]),
-                }),
-            "part" => {
-                let part = *Part::ALL.iter().find(|p| format!("{p:?}") == f[2]).unwrap();
-                stores
-                    .entry(f[1].to_string())
-                    .or_default()
-                    .insert(part, Zeroizing::new(h(f[3])));
-            }
-            other => panic!("unknown line {other}"),
-        }
-    }
-    Fixture {
-        group: group.unwrap(),
-        relay,
-        stores,
-    }
-}
-
-fn user_id(hex: &str) -> sealpost_core::UserId {
-    sealpost_core::UserId::from_bytes(hex::decode(hex).unwrap().try_into().unwrap())
-}
-
-fn device_id(hex: &str) -> DeviceId {
-    DeviceId::from_bytes(hex::decode(hex).unwrap().try_into().unwrap())
-}
-
-fn restore(store: &Store) -> Result<Engine, Unreadable> {
-    Engine::restore(|part| store.get(&part).cloned())
-}
-
-/// The five devices, restored from the fixture (new seeds: the old ones would draw the
-/// message ids already used).
-fn devices(f: &mut Fixture) -> Vec<Device> {
-    NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let store = f.stores[*name].clone();
-            let engine = restore(&store).unwrap();
-            let mut d = device(engine, Vec::new(), &mut f.relay, 100 + i as u64);
-            d.store = store;
-            d
-        })
-        .collect()
-}
-
-fn settle_all(relay: &mut Relay, ds: &mut [Device], now: u64) {
-    let mut refs: Vec<&mut Device> = ds.iter_mut().collect();
-    settle(relay, &mut refs, now);
-}
-
-fn group_state(d: &Device, group: GroupId) -> GroupState {
-    GroupState::from_bytes(&state(d, group).unwrap()).unwrap()
-}
-
 #[test]
 fn a_store_with_format_1_groups_loads_and_the_group_goes_on() {
-    let mut f = fixture();
+    let mut f = fixture(include_str!("fixtures/group_store_v1.txt"));
     let group = f.group;
     let mut ds = devices(&mut f);
-    // Nothing else in the store changed: every other part encodes to the stored bytes.
-    for (name, d) in NAMES.iter().zip(&ds) {
-        for (part, bytes) in &f.stores[*name] {
-            if *part != Part::Groups {
-                assert_eq!(d.engine.save(*part).unwrap(), *bytes, "{name} {part:?}");
-            }
-        }
-    }
+    other_parts_unchanged(&f, &ds);
     for name in ["bob", "carol", "dave"] {
         assert!(ds[0].engine.contact(&user(name)).is_some_and(|c| c.engaged));
     }
@@ -148,84 +48,12 @@ fn a_store_with_format_1_groups_loads_and_the_group_goes_on() {
     }
     assert_eq!(group_state(&ds[4], group).epoch(), 2);
 
-    // Dave takes the rename that waited for him, and ends where the others are.
-    settle_all(&mut f.relay, &mut ds, T0 + 20);
-    assert_eq!(state(&ds[4], group), state(&ds[0], group));
-    // Messages both ways, from the upgraded devices.
-    say(
-        &mut f.relay,
-        &mut ds[3],
-        group,
-        T0 + 21,
-        "carol after the upgrade",
-    );
-    say(
-        &mut f.relay,
-        &mut ds[4],
-        group,
-        T0 + 21,
-        "dave after the upgrade",
-    );
-    settle_all(&mut f.relay, &mut ds, T0 + 22);
-    for (i, d) in ds.iter().enumerate() {
-        let t = texts(d);
-        if i != 3 {
-            assert!(t.contains(&"carol after the upgrade".to_string()), "{i}");
-        }
-        if i != 4 {
-            assert!(t.contains(&"dave after the upgrade".to_string()), "{i}");
-        }
-    }
-    // A further operation applies everywhere: bob (an upgraded admin) promotes carol,
-    // who becomes junior to both (admin_since 4); then alice removes dave.
-    change(
-        &mut f.relay,
-        &mut ds[2],
-        group,
-        T0 + 23,
-        GroupRequest::Promote(user("carol")),
-    );
-    settle_all(&mut f.relay, &mut ds, T0 + 24);
-    let s = group_state(&ds[0], group);
-    assert_eq!(
-        (s.epoch(), s.member(&user("carol")).unwrap().admin_since),
-        (4, 4)
-    );
-    change(
-        &mut f.relay,
-        &mut ds[0],
-        group,
-        T0 + 25,
-        GroupRequest::Remove(vec![user("dave")]),
-    );
-    settle_all(&mut f.relay, &mut ds, T0 + 26);
-    say(&mut f.relay, &mut ds[1], group, T0 + 27, "without dave");
-    settle_all(&mut f.relay, &mut ds, T0 + 28);
-    for d in &ds[..4] {
-        assert_eq!(group_state(d, group).epoch(), 5);
-        assert_eq!(state(d, group), state(&ds[0], group));
-    }
-    for d in [&ds[0], &ds[2], &ds[3]] {
-        assert_eq!(texts(d).last().unwrap(), "without dave");
-    }
-    assert!(!texts(&ds[4]).contains(&"without dave".to_string()));
-    assert!(refusals(&ds[0]).is_empty() && refusals(&ds[3]).is_empty());
-
-    // One-to-one sessions and contacts came through: alice writes to carol again.
-    ds[0].send(&mut f.relay, T0 + 29, "carol", "direct after the upgrade");
-    settle_all(&mut f.relay, &mut ds, T0 + 30);
-    assert_eq!(ds[3].texts(), ["direct after the upgrade"]);
-    // Saved in format 2 now, and a restart reads it back.
-    for d in ds.iter_mut() {
-        let before = state(d, group);
-        d.restart();
-        assert_eq!(state(d, group), before);
-    }
+    carry_on(&mut f, &mut ds);
 }
 
 #[test]
 fn fail_a_truncated_or_garbage_groups_part_fails_the_restore_with_its_name_and_changes_nothing() {
-    let f = fixture();
+    let f = fixture(include_str!("fixtures/group_store_v1.txt"));
     let good = f.stores["alice"].clone();
     let groups = good[&Part::Groups].clone();
     let mut bad: Vec<Vec<u8>> = [1, 2, 10, 100, groups.len() / 2, groups.len() - 1]
@@ -263,7 +91,7 @@ fn fail_a_truncated_or_garbage_groups_part_fails_the_restore_with_its_name_and_c
 
 #[test]
 fn fail_a_format_1_state_with_a_bad_admin_flag_or_too_many_admins_is_refused() {
-    let f = fixture();
+    let f = fixture(include_str!("fixtures/group_store_v1.txt"));
     let good = f.stores["carol"].clone();
     let groups = good[&Part::Groups].to_vec();
     // The session's state: the first 'G',1 tag in the part.

@@ -7,6 +7,7 @@
 mod checks;
 mod fixture;
 pub mod groups;
+pub mod stored;
 pub mod strangers;
 mod webrtc;
 
