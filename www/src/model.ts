@@ -1,10 +1,10 @@
 // The app's state: contacts, conversations, messages and drafts, kept in IndexedDB as
 // records sealed under the account's password-derived local key (the records:
-// records.ts; what messages carry: wire.ts; sending: outbox.ts).
+// records.ts; storing them: store.ts; what messages carry: wire.ts; sending: outbox.ts).
 
 import type { Account, IdentityChangedDetails, Incoming, LinkState, Notice } from './backend/types';
 import { errorCode, identityChange } from './backend/types';
-import { KV, deleteDb, historyDbName, openDb } from './idb';
+import { RecordStore, msgKey } from './store';
 import type { Contact, Msg } from './records';
 import { cleanName, displayName, noticeText } from './records';
 import { Outbox } from './outbox';
@@ -15,10 +15,6 @@ import { ArrivalClock, arrange, placeOf } from './order';
 import { Attachments } from './attachments';
 import { Groups } from './groups';
 import { Calls } from './calls';
-
-const LABEL = 'sealpost/www/record/v1';
-/** A message's record. */
-const msgKey = (id: string) => `m:${id}`;
 
 /** What a device link carries: the app's history, as exportHistory writes it. */
 interface History {
@@ -38,7 +34,8 @@ export class Model {
   drafts = new Map<string, string>();
   link: LinkState = 'connecting';
   private listeners = new Set<Listener>();
-  private kv!: KV;
+  /** The history records in IndexedDB (store.ts). */
+  private store: RecordStore;
   /** Sends what the user wrote, in order; tracks how many devices have it. */
   private outbox: Outbox;
   /** Last directory check per peer (ms). */
@@ -55,6 +52,7 @@ export class Model {
   calls: Calls;
 
   constructor(public account: Account) {
+    this.store = new RecordStore({ account, contacts: this.contacts, drafts: this.drafts });
     this.outbox = new Outbox({
       account,
       contacts: this.contacts,
@@ -118,15 +116,7 @@ export class Model {
   // ---- persistence -------------------------------------------------------------
 
   async load(): Promise<void> {
-    const db = await openDb(historyDbName(this.account.userId), ['records']);
-    this.kv = new KV(db, 'records');
-    for (const [k, v] of await this.kv.entries<Uint8Array>()) {
-      let rec: unknown;
-      try {
-        rec = JSON.parse(dec.decode(await this.account.openLocal(LABEL, v)));
-      } catch {
-        continue; // a record we cannot open is not ours to show
-      }
+    for (const [k, rec] of await this.store.read()) {
       if (k.startsWith('c:')) {
         const c = rec as Contact;
         this.contacts.set(c.userId, c);
@@ -155,84 +145,31 @@ export class Model {
     }
   }
 
-  /** Writes under way (flushPending waits for them). */
-  private writing = new Set<Promise<void>>();
-  /**
-   * Seals and writes a record (`null`: deletes it). The worker does both in one call
-   * (backend/history.ts): one trip instead of a seal there and a write here, and every
-   * write and deletion in the order they were asked for.
-   */
   private save(key: string, rec: unknown): Promise<void> {
-    const p = this.account.storeRecords(LABEL, [[key, rec === null ? null : enc.encode(JSON.stringify(rec))]]);
-    this.writing.add(p);
-    void p.catch(() => undefined).then(() => this.writing.delete(p));
-    return p;
+    return this.store.save(key, rec);
   }
   private remove(key: string): Promise<void> {
-    return this.save(key, null);
+    return this.store.remove(key);
   }
-  private contactSaves = new Map<string, { p: Promise<void>; now: () => void }>();
   /** Saves a contact; calls in the same burst of messages are written once. */
   saveContact(c: Contact): Promise<void> {
-    let s = this.contactSaves.get(c.key);
-    if (!s) {
-      let now!: () => void;
-      const go = new Promise<void>((r) => (now = r));
-      const t = setTimeout(now, 50);
-      const p = go.then(() => {
-        clearTimeout(t);
-        this.contactSaves.delete(c.key);
-        return this.save(`c:${c.key}`, c);
-      });
-      this.contactSaves.set(c.key, (s = { p, now }));
-    }
-    return s.p;
+    return this.store.saveContact(c);
   }
   saveMsg(m: Msg) {
-    return this.save(msgKey(m.id), m);
+    return this.store.saveMsg(m);
   }
-
-  private draftTimers = new Map<string, ReturnType<typeof setTimeout>>();
   setDraft(peer: string, text: string) {
-    if (text) this.drafts.set(peer, text);
-    else this.drafts.delete(peer);
-    clearTimeout(this.draftTimers.get(peer));
-    this.draftTimers.set(peer, setTimeout(() => void this.flushDraft(peer), 300));
+    this.store.setDraft(peer, text);
   }
-  async flushDraft(peer: string) {
-    clearTimeout(this.draftTimers.get(peer));
-    this.draftTimers.delete(peer);
-    // Keyed by the contact's random record key: no user id in the clear.
-    const c = this.contacts.get(peer);
-    if (!c) return;
-    const key = `d:${c.key}`;
-    const text = this.drafts.get(peer);
-    if (text) await this.save(key, { peer, text });
-    else await this.remove(key);
-  }
-
-  /**
-   * Writes everything still waiting at once: debounced drafts and contact saves, and
-   * waits for writes under way. Called before the tab lets go of the account.
-   */
-  async flushPending(): Promise<void> {
-    if (!this.kv) return;
-    const work: Promise<unknown>[] = [...this.draftTimers.keys()].map((peer) => this.flushDraft(peer));
-    for (const s of [...this.contactSaves.values()]) {
-      s.now();
-      work.push(s.p);
-    }
-    work.push(...this.writing);
-    await Promise.allSettled(work);
-    // Saves started meanwhile (a flushed contact save).
-    if (this.writing.size) await Promise.allSettled([...this.writing]);
+  /** Writes everything still waiting at once (store.ts); called before the tab lets go of the account. */
+  flushPending(): Promise<void> {
+    return this.store.flushPending();
   }
 
   /** Log out: forget everything local. */
   async wipe(): Promise<void> {
     this.stop();
-    await this.kv?.clear().catch(() => undefined);
-    await deleteDb(historyDbName(this.account.userId));
+    await this.store.wipe();
     await this.account.wipe();
   }
 
