@@ -1,9 +1,10 @@
 // The app's state: contacts, conversations, messages and drafts, kept in IndexedDB as
 // records sealed under the account's password-derived local key (the records:
-// records.ts; storing them: store.ts; what messages carry: wire.ts; sending: outbox.ts).
+// records.ts; storing them: store.ts; the contact list: contactbook.ts; what messages
+// carry: wire.ts; sending: outbox.ts).
 
-import type { Account, IdentityChangedDetails, Incoming, LinkState, Notice } from './backend/types';
-import { errorCode, identityChange } from './backend/types';
+import type { Account, Incoming, LinkState, Notice } from './backend/types';
+import { errorCode } from './backend/types';
 import { RecordStore, msgKey } from './store';
 import type { Contact, Msg } from './records';
 import { cleanName, displayName, noticeText } from './records';
@@ -15,6 +16,7 @@ import { ArrivalClock, arrange, placeOf } from './order';
 import { Attachments } from './attachments';
 import { Groups } from './groups';
 import { Calls } from './calls';
+import { ContactBook } from './contactbook';
 
 /** What a device link carries: the app's history, as exportHistory writes it. */
 interface History {
@@ -38,8 +40,8 @@ export class Model {
   private store: RecordStore;
   /** Sends what the user wrote, in order; tracks how many devices have it. */
   private outbox: Outbox;
-  /** Last directory check per peer (ms). */
-  private checkedAt = new Map<string, number>();
+  /** Directory lookups, key changes, names, marks (contactbook.ts). */
+  private book: ContactBook;
   /** Edits, deletions, reactions, read receipts, typing, timers (convo.ts). */
   convo: Convo;
   /** "typing…" shows until (ms), per peer. */
@@ -53,13 +55,14 @@ export class Model {
 
   constructor(public account: Account) {
     this.store = new RecordStore({ account, contacts: this.contacts, drafts: this.drafts });
+    this.book = new ContactBook({ account, contacts: this.contacts, saveContact: (c) => this.saveContact(c), changed: (w) => this.emit(w), kick: () => this.outbox.kick() });
     this.outbox = new Outbox({
       account,
       contacts: this.contacts,
       messages: () => this.byId.values(),
       saveMsg: (m) => this.saveMsg(m),
       changed: (m) => this.emit({ peer: m.peer, msg: m }),
-      keyChanged: (c, d) => this.markKeyChanged(c, d),
+      keyChanged: (c, d) => this.book.markKeyChanged(c, d),
     });
     this.convo = new Convo({
       account,
@@ -176,156 +179,29 @@ export class Model {
   // ---- contacts ----------------------------------------------------------------
 
   sortedContacts(): Contact[] {
-    return [...this.contacts.values()].sort((a, b) => b.lastActivity - a.lastActivity);
+    return this.book.sortedContacts();
   }
-
-  /**
-   * With devices: contacts added on the account's other devices (the package shares
-   * them) become conversations here too.
-   */
-  async syncContacts(): Promise<void> {
-    let added = false;
-    for (const p of await this.account.contacts().catch(() => [])) {
-      const known = this.contacts.get(p.userId);
-      if (known && known.verified !== p.verified && !known.keyChanged && known.fingerprint === p.fingerprint) {
-        known.verified = p.verified; // a mark set or cleared on another device
-        await this.saveContact(known);
-        added = true;
-      }
-      if (known && (await this.adoptName(known, p.name))) added = true;
-      if (known || p.userId === this.account.userId) continue;
-      const c: Contact = { key: randomId(), userId: p.userId, username: p.username, fingerprint: p.fingerprint, verified: p.verified, unread: 0, lastActivity: 0, createdAt: Date.now() };
-      if (p.name && cleanName(p.name)) c.name = cleanName(p.name);
-      this.contacts.set(c.userId, c);
-      await this.saveContact(c);
-      added = true;
-    }
-    if (added) this.emit({ contacts: true });
+  /** Contacts added on the account's other devices become conversations here too (contactbook.ts). */
+  syncContacts(): Promise<void> {
+    return this.book.syncContacts();
   }
-
   /** Looks a username up (pinning it on first use) and adds the contact. */
-  async addContact(username: string): Promise<Contact> {
-    let p;
-    try {
-      p = await this.account.lookup(username);
-    } catch (e) {
-      const known = [...this.contacts.values()].find((c) => c.username === username.trim().toLowerCase());
-      if (errorCode(e) === 'IDENTITY_CHANGED' && known) {
-        await this.markKeyChanged(known, identityChange(e));
-        return known;
-      }
-      throw e;
-    }
-    if (p.userId === this.account.userId) throw Object.assign(new Error('That is you.'), { code: 'SELF' });
-    let c = this.contacts.get(p.userId);
-    if (!c) {
-      c = {
-        key: randomId(),
-        userId: p.userId,
-        username: p.username,
-        fingerprint: p.fingerprint,
-        verified: p.verified,
-        unread: 0,
-        lastActivity: Date.now(),
-        createdAt: Date.now(),
-      };
-      this.contacts.set(c.userId, c);
-      await this.saveContact(c);
-      this.emit({ contacts: true });
-    }
-    this.checkedAt.set(c.userId, Date.now());
-    return c;
+  addContact(username: string): Promise<Contact> {
+    return this.book.addContact(username);
+  }
+  checkContact(c: Contact, maxAgeMs?: number): Promise<void> {
+    return this.book.checkContact(c, maxAgeMs);
+  }
+  acceptNewKey(c: Contact): Promise<void> {
+    return this.book.acceptNewKey(c);
+  }
+  rename(c: Contact, raw: string): Promise<void> {
+    return this.book.rename(c, raw);
+  }
+  setVerified(c: Contact, v: boolean): Promise<void> {
+    return this.book.setVerified(c, v);
   }
 
-  /** Records that `c`'s key changed and, when known, which key it is now (`d`, from the directory). */
-  private async markKeyChanged(c: Contact, d?: IdentityChangedDetails) {
-    const known = d && (!d.userId || d.userId === c.userId) ? d : undefined;
-    if (c.keyChanged && (!known || known.fingerprint === c.keyChanged.fingerprint)) return;
-    c.keyChanged = { seenAt: c.keyChanged?.seenAt ?? Date.now() };
-    if (known) Object.assign(c.keyChanged, { fingerprint: known.fingerprint, safety: known.safety });
-    await this.saveContact(c);
-    this.emit({ contacts: true, peer: c.userId });
-  }
-
-  /**
-   * Re-reads a contact's keys from the directory (at most every `maxAgeMs`): notices a
-   * changed key, or learns which key it is when only a message showed the change.
-   */
-  async checkContact(c: Contact, maxAgeMs = 60_000): Promise<void> {
-    const last = this.checkedAt.get(c.userId) ?? 0;
-    if (Date.now() - last < maxAgeMs || c.keyChanged?.fingerprint) return;
-    this.checkedAt.set(c.userId, Date.now());
-    try {
-      await this.account.lookup(c.username);
-    } catch (e) {
-      if (errorCode(e) === 'IDENTITY_CHANGED') await this.markKeyChanged(c, identityChange(e));
-      /* offline: check again later */
-    }
-  }
-
-  /**
-   * The user accepted a changed key: pin the new one, start fresh sessions, unverify.
-   * When the directory now shows yet another key than the one on screen, that one is
-   * pinned but stays marked as changed (with its own safety number) and this throws, so
-   * the user compares again before anything is sent.
-   */
-  async acceptNewKey(c: Contact): Promise<void> {
-    const shown = c.keyChanged?.fingerprint;
-    await this.account.forgetContact(c.username);
-    const p = await this.account.lookup(c.username);
-    if (shown && p.fingerprint !== shown) {
-      c.fingerprint = p.fingerprint;
-      c.verified = false;
-      c.keyChanged = { seenAt: Date.now(), fingerprint: p.fingerprint, safety: p.safety };
-      await this.saveContact(c);
-      this.emit({ contacts: true, peer: c.userId });
-      throw Object.assign(new Error(`${c.username}'s key changed again. Compare the new safety number before you accept it.`), { code: 'IDENTITY_CHANGED' });
-    }
-    c.fingerprint = p.fingerprint;
-    c.verified = false;
-    delete c.keyChanged;
-    await this.saveContact(c);
-    this.emit({ contacts: true, peer: c.userId });
-    this.outbox.kick();
-  }
-
-  /**
-   * Names a contact (cleaned; '' goes back to the username): the package shares the name
-   * with the account's other devices (never with the contact).
-   */
-  async rename(c: Contact, raw: string) {
-    const name = cleanName(raw);
-    await this.account.setContactName(c.username, name);
-    if (name) c.name = name;
-    else delete c.name;
-    await this.saveContact(c);
-    this.emit({ contacts: true, peer: c.userId });
-  }
-
-  /**
-   * The name the account's devices share for `c` (`shared`: undefined if none ever was,
-   * '' once removed) becomes this device's; a name kept here from before names were
-   * shared is shared now instead. True when `c` changed.
-   */
-  private async adoptName(c: Contact, shared: string | undefined): Promise<boolean> {
-    if (shared === undefined) {
-      if (c.name) await this.account.setContactName(c.username, c.name).catch(() => {});
-      return false;
-    }
-    const name = cleanName(shared);
-    if ((c.name ?? '') === name) return false;
-    if (name) c.name = name;
-    else delete c.name;
-    await this.saveContact(c);
-    return true;
-  }
-
-  async setVerified(c: Contact, v: boolean) {
-    await this.account.setVerified(c.username, v);
-    c.verified = v;
-    await this.saveContact(c);
-    this.emit({ contacts: true, peer: c.userId });
-  }
 
   async markRead(c: Contact) {
     void this.convo.sendReads(c, this.messages.get(c.userId) ?? []).catch(() => undefined);
