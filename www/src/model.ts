@@ -17,6 +17,7 @@ import { Attachments } from './attachments';
 import { Groups } from './groups';
 import { Calls } from './calls';
 import { ContactBook } from './contactbook';
+import { HistorySearch } from './historysearch';
 
 /** What a device link carries: the app's history, as exportHistory writes it. */
 interface History {
@@ -52,9 +53,12 @@ export class Model {
   groups: Groups;
   /** Voice calls: the one on screen, and their lines in the history (calls.ts). */
   calls: Calls;
+  /** Search in the history, its index sealed at rest (historysearch.ts). */
+  search: HistorySearch;
 
   constructor(public account: Account) {
-    this.store = new RecordStore({ account, contacts: this.contacts, drafts: this.drafts });
+    this.store = new RecordStore({ account, contacts: this.contacts, drafts: this.drafts, wrote: (k, r) => this.search.wrote(k, r) });
+    this.search = new HistorySearch(account, this.store);
     this.book = new ContactBook({ account, contacts: this.contacts, saveContact: (c) => this.saveContact(c), changed: (w) => this.emit(w), kick: () => this.outbox.kick() });
     this.outbox = new Outbox({
       account,
@@ -119,7 +123,8 @@ export class Model {
   // ---- persistence -------------------------------------------------------------
 
   async load(): Promise<void> {
-    for (const [k, rec] of await this.store.read()) {
+    const { records, sealed } = await this.store.read();
+    for (const [k, rec] of records) {
       if (k.startsWith('c:')) {
         const c = rec as Contact;
         this.contacts.set(c.userId, c);
@@ -137,6 +142,7 @@ export class Model {
       } else this.groups.restore(k, rec);
     }
     for (const [peer, list] of this.messages) this.messages.set(peer, arrange(list));
+    this.search.loaded(records, sealed);
     this.groups.loaded();
     this.outbox.loaded(this.byId.values());
     // A message caught mid-send by a reload goes back to the queue (same app id, so the
@@ -164,9 +170,9 @@ export class Model {
   setDraft(peer: string, text: string) {
     this.store.setDraft(peer, text);
   }
-  /** Writes everything still waiting at once (store.ts); called before the tab lets go of the account. */
-  flushPending(): Promise<void> {
-    return this.store.flushPending();
+  /** Writes everything still waiting at once (store.ts, the search index); called before the tab lets go of the account. */
+  async flushPending(): Promise<void> {
+    await Promise.allSettled([this.search.flush(), this.store.flushPending()]);
   }
 
   /** Log out: forget everything local. */
@@ -468,6 +474,7 @@ export class Model {
   }
 
   stop() {
+    this.search.stop();
     this.calls.stop();
     this.convo.stop();
     this.outbox.stop();

@@ -19,7 +19,15 @@ export interface StoreHost {
   contacts: Map<string, Contact>;
   /** Drafts by peer user id. */
   drafts: Map<string, string>;
+  /** Each record as it is written (`null`: deleted), in the order asked: the search index follows the messages (historysearch.ts). */
+  wrote(key: string, rec: unknown): void;
 }
+
+/**
+ * Keys of records sealed under a label of their own (the search index), read for their
+ * owner as they are stored: `s:`.
+ */
+const isOwnLabel = (key: string) => key.startsWith('s:');
 
 export class RecordStore {
   private kv: KV | null = null;
@@ -30,19 +38,27 @@ export class RecordStore {
 
   constructor(private host: StoreHost) {}
 
-  /** Opens this account's history and reads every record it can open, by key. */
-  async read(): Promise<[string, unknown][]> {
+  /**
+   * Opens this account's history and reads every record it can open, by key; records
+   * under a label of their own come back still sealed (`sealed`).
+   */
+  async read(): Promise<{ records: [string, unknown][]; sealed: Map<string, Uint8Array> }> {
     const db = await openDb(historyDbName(this.host.account.userId), ['records']);
     this.kv = new KV(db, 'records');
-    const out: [string, unknown][] = [];
+    const records: [string, unknown][] = [];
+    const sealed = new Map<string, Uint8Array>();
     for (const [k, v] of await this.kv.entries<Uint8Array>()) {
+      if (isOwnLabel(k)) {
+        sealed.set(k, v);
+        continue;
+      }
       try {
-        out.push([k, JSON.parse(dec.decode(await this.host.account.openLocal(LABEL, v)))]);
+        records.push([k, JSON.parse(dec.decode(await this.host.account.openLocal(LABEL, v)))]);
       } catch {
         continue; // a record we cannot open is not ours to show
       }
     }
-    return out;
+    return { records, sealed };
   }
 
   /**
@@ -51,7 +67,16 @@ export class RecordStore {
    * write and deletion in the order they were asked for.
    */
   save(key: string, rec: unknown): Promise<void> {
-    const p = this.host.account.storeRecords(LABEL, [[key, rec === null ? null : enc.encode(JSON.stringify(rec))]]);
+    this.host.wrote(key, rec);
+    return this.write(LABEL, key, rec === null ? null : enc.encode(JSON.stringify(rec)));
+  }
+  /** Writes `data` sealed under `label` of its own (an `s:` key). */
+  saveSealed(label: string, key: string, data: Uint8Array): Promise<void> {
+    if (!isOwnLabel(key)) throw new Error(`${key} is not a key for a record of its own label`);
+    return this.write(label, key, data);
+  }
+  private write(label: string, key: string, data: Uint8Array | null): Promise<void> {
+    const p = this.host.account.storeRecords(label, [[key, data]]);
     this.writing.add(p);
     void p.catch(() => undefined).then(() => this.writing.delete(p));
     return p;

@@ -28,7 +28,7 @@ function expect(cond, what) {
 
 const go = (page, hash) => page.evaluate((h) => (location.hash = h), hash);
 /** The message whose own text is `text` (not one quoting it). */
-const msg = (page, text) => page.locator('[data-testid=msg]').filter({ has: page.locator('p.text', { hasText: new RegExp(`^${text}$`) }) });
+export const msg = (page, text) => page.locator('[data-testid=msg]').filter({ has: page.locator('p.text', { hasText: new RegExp(`^${text}$`) }) });
 
 async function openChat(page, username) {
   await go(page, '#/');
@@ -36,12 +36,12 @@ async function openChat(page, username) {
   await page.locator('[data-testid=compose]').waitFor();
 }
 
-async function send(page, text) {
+export async function send(page, text) {
   await page.fill('[data-testid=compose]', text);
   await page.press('[data-testid=compose]', 'Enter');
 }
 
-async function menu(page, text, action) {
+export async function menu(page, text, action) {
   const m = msg(page, text).last();
   await m.locator('[data-testid=msg-actions]').click();
   await m.locator(`[data-testid="${action}"]`).click();

@@ -3,8 +3,9 @@
 // Node: where an arriving message goes in its conversation (order.ts: a direct channel
 // opened mid-burst hands over later messages before earlier ones still on the relay) and
 // the held amendments' bound (held.ts: 256 per conversation, the oldest dropped), and the
-// export file's refusals (exportfile.ts, PROTOCOL.md 29; Node's WebCrypto), and contact
-// names as kept and shared (records.ts cleanName).
+// export file's refusals (exportfile.ts, PROTOCOL.md 29; Node's WebCrypto), contact
+// names as kept and shared (records.ts cleanName), and the search index (searchindex.ts:
+// what it stores keeps nothing of a removed or replaced text).
 //
 //   node www/tests/units.mjs          (also part of www/tests/e2e.mjs)
 
@@ -17,7 +18,7 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** The modules, compiled in memory. */
 async function load() {
   const out = await build({
-    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts'; export { cleanName } from './records.ts';", resolveDir: src, loader: 'ts' },
+    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts'; export { cleanName } from './records.ts'; export { TextIndex } from './searchindex.ts';", resolveDir: src, loader: 'ts' },
     bundle: true,
     format: 'esm',
     write: false,
@@ -32,7 +33,7 @@ function expect(cond, what) {
 
 /** Runs the checks on `r` (a harness runner). */
 export async function runUnits(r) {
-  const { ArrivalClock, arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName } = await load();
+  const { ArrivalClock, arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName, TextIndex } = await load();
   const texts = (list) => list.map((m) => m.text).join(' ');
 
   await r.step('units: a sender\'s messages show in the order it sent them, whatever path brought them first', async () => {
@@ -146,6 +147,36 @@ export async function runUnits(r) {
     expect((await code(file.subarray(0, file.length - 1))) === 'EXPORT_DAMAGED', 'one byte short');
     // Sealed right, but not a history: refused before a restore would log in.
     expect((await code(await sealExport('alice', uid, 'a long file password', new TextEncoder().encode('[]')))) === 'EXPORT_DAMAGED', 'not a history');
+  });
+
+  await r.step('units: the search index finds by word starts, and what it stores keeps nothing of a removed or replaced text', async () => {
+    const ix = TextIndex.empty();
+    ix.set('m:1', 'Zebracornet at noon');
+    ix.set('m:2', 'quokkaflute tonight');
+    ix.set('gm:3', 'noon quokkas');
+    expect(!ix.set('m:1', 'Zebracornet at noon'), 'the same text again is no change');
+    const find = (i, q) => i.find(q).sort().join(' ');
+    expect(find(ix, 'NOON') === 'gm:3 m:1', `noon: ${find(ix, 'NOON')}`);
+    expect(find(ix, 'quokka noo') === 'gm:3', `every word must start a word: ${find(ix, 'quokka noo')}`);
+    expect(find(ix, 'cornet') === '', 'the middle of a word is not a start');
+    ix.remove('m:2');
+    ix.set('m:1', 'edited away');
+    // Stored before any search (a search drops the removed texts' terms it meets).
+    const json = await ix.toJSON();
+    for (const w of ['quokkaflute', 'zebracornet']) expect(!json.toLowerCase().includes(w), `${w} is still in what is stored`);
+    expect(find(ix, 'quokkaflute') === '' && find(ix, 'zebracornet') === '' && find(ix, 'edited') === 'm:1', 'removed and replaced texts are not found');
+    const back = TextIndex.load(json);
+    expect(find(back, 'noon') === 'gm:3' && find(back, 'edit') === 'm:1', 'the stored index finds the same');
+    expect(!back.set('m:1', 'edited away') && back.set('m:1', 'edited again'), 'text hashes come back with it');
+    for (const bad of ['{}', '[]', 'null', JSON.stringify({ v: 2, docs: {}, ms: JSON.parse(json).ms }), JSON.stringify({ ...JSON.parse(json), docs: { 'm:9': 1 } })]) {
+      let threw = false;
+      try {
+        TextIndex.load(bad);
+      } catch {
+        threw = true;
+      }
+      expect(threw, `loaded: ${bad.slice(0, 40)}`);
+    }
   });
 }
 

@@ -1,22 +1,23 @@
-// Search in the history: over the messages of one-to-one chats and groups this device
-// opened at unlock (they are sealed in IndexedDB, so the only plaintext index is this
-// page's memory; nothing is written).
+// Search in the history, from the sidebar: the messages of one-to-one chats and groups
+// whose words start with the query's words, newest first (the index, sealed at rest:
+// historysearch.ts).
 
-import type { Msg } from '../records';
+import type { Found } from '../historysearch';
 import { displayName } from '../records';
 import { timeEl, ui } from '../ui';
 import { h } from '../util';
-
-/** Most results shown. */
-const MAX_RESULTS = 100;
 
 /** The query typed in the sidebar ('' when not searching). */
 export let query = '';
 /** A message to scroll to once its chat opens (a result was chosen). */
 let jumpTo: string | null = null;
 
+/** Re-renders the list (searchBox's `changed`). */
+let rerender = () => {};
+
 /** The sidebar's search field; `changed` re-renders the list. */
 export function searchBox(changed: () => void): HTMLElement {
+  rerender = changed;
   const input = h('input', {
     type: 'search',
     placeholder: 'Search messages',
@@ -31,26 +32,6 @@ export function searchBox(changed: () => void): HTMLElement {
   return h('div.search', null, input);
 }
 
-/** A message found, and whether it is in a group (then `peer` is the group's id). */
-interface Found {
-  m: Msg;
-  group: boolean;
-}
-
-/** Messages of chats and groups whose text contains the query (case-insensitive), newest first. */
-export function matches(q: string): Found[] {
-  const needle = q.toLocaleLowerCase();
-  const out: Found[] = [];
-  const scan = (lists: Iterable<Msg[]>, group: boolean) => {
-    for (const list of lists) {
-      for (const m of list) if (!m.notice && !m.deleted && m.text.toLocaleLowerCase().includes(needle)) out.push({ m, group });
-    }
-  };
-  scan(ui.model?.messages.values() ?? [], false);
-  scan(ui.model?.groups.messages.values() ?? [], true);
-  return out.sort((a, b) => b.m.at - a.m.at).slice(0, MAX_RESULTS);
-}
-
 /** Who a result is from, as shown in the list. */
 function resultName({ m, group }: Found): string {
   const model = ui.model;
@@ -62,7 +43,13 @@ function resultName({ m, group }: Found): string {
 
 /** The result items of the sidebar list. */
 export function resultItems(): HTMLElement[] {
-  const found = matches(query);
+  const search = ui.model?.search;
+  const found = search ? search.find(query) : [];
+  if (!found) {
+    // The index is opening (right after unlock): the list again once it can answer.
+    void search!.ready().then((ok) => ok && query && rerender());
+    return [h('li.empty', { 'data-testid': 'search-wait' }, 'Searching…')];
+  }
   if (!found.length) return [h('li.empty', { 'data-testid': 'search-none' }, `No messages contain “${query}”.`)];
   return found.map((f) => {
     const { m } = f;
