@@ -16,8 +16,8 @@
 //   unreadable or of another format is built again from the records.
 
 import type { Account } from './backend/types';
-import { lazily } from './lazy';
 import type { Msg } from './records';
+import type * as SearchIndex from './searchindex';
 import type { TextIndex } from './searchindex';
 import type { RecordStore } from './store';
 import { dec, enc } from './util';
@@ -31,8 +31,6 @@ const WRITE_REMOVED_MS = 1000;
 const WRITE_ADDED_MS = 10_000;
 /** Most results shown. */
 const MAX_RESULTS = 100;
-
-const engine = lazily('searchindex', () => import('./searchindex'));
 
 /** Direct (`m:`) and group (`gm:`) messages are searched. */
 const isMsgKey = (key: string) => key.startsWith('m:') || key.startsWith('gm:');
@@ -60,8 +58,10 @@ export class HistorySearch {
   private writes: Promise<void> = Promise.resolve();
 
   constructor(
-    private account: Account,
-    private store: RecordStore,
+    private account: Pick<Account, 'openLocal'>,
+    private store: Pick<RecordStore, 'saveSealed'>,
+    /** The index's chunk (model.ts: loaded through lazy.ts). */
+    private engine: () => Promise<typeof SearchIndex>,
   ) {}
 
   /** At load: the records the model just read (the very objects it shows) and the sealed records of their own label. */
@@ -79,7 +79,7 @@ export class HistorySearch {
   }
 
   private async openIndex(): Promise<void> {
-    const { TextIndex } = await engine();
+    const { TextIndex } = await this.engine();
     let ix: TextIndex | null = null;
     if (this.sealed) {
       try {

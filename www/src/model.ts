@@ -18,6 +18,10 @@ import { Groups } from './groups';
 import { Calls } from './calls';
 import { ContactBook } from './contactbook';
 import { HistorySearch } from './historysearch';
+import { lazily } from './lazy';
+
+/** The search index (MiniSearch), a chunk of its own loaded when the account opens. */
+const searchEngine = lazily('searchindex', () => import('./searchindex'));
 
 /** What a device link carries: the app's history, as exportHistory writes it. */
 interface History {
@@ -58,7 +62,7 @@ export class Model {
 
   constructor(public account: Account) {
     this.store = new RecordStore({ account, contacts: this.contacts, drafts: this.drafts, wrote: (k, r) => this.search.wrote(k, r) });
-    this.search = new HistorySearch(account, this.store);
+    this.search = new HistorySearch(account, this.store, searchEngine);
     this.book = new ContactBook({ account, contacts: this.contacts, saveContact: (c) => this.saveContact(c), changed: (w) => this.emit(w), kick: () => this.outbox.kick() });
     this.outbox = new Outbox({
       account,

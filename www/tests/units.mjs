@@ -5,7 +5,8 @@
 // the held amendments' bound (held.ts: 256 per conversation, the oldest dropped), and the
 // export file's refusals (exportfile.ts, PROTOCOL.md 29; Node's WebCrypto), contact
 // names as kept and shared (records.ts cleanName), and the search index (searchindex.ts:
-// what it stores keeps nothing of a removed or replaced text).
+// what it stores keeps nothing of a removed or replaced text; historysearch.ts: it follows
+// the history's writes, and a stored copy that is stale or unreadable is put right).
 //
 //   node www/tests/units.mjs          (also part of www/tests/e2e.mjs)
 
@@ -18,7 +19,7 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** The modules, compiled in memory. */
 async function load() {
   const out = await build({
-    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts'; export { cleanName } from './records.ts'; export { TextIndex } from './searchindex.ts';", resolveDir: src, loader: 'ts' },
+    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts'; export { cleanName } from './records.ts'; export { TextIndex } from './searchindex.ts'; export { HistorySearch } from './historysearch.ts';", resolveDir: src, loader: 'ts' },
     bundle: true,
     format: 'esm',
     write: false,
@@ -33,7 +34,7 @@ function expect(cond, what) {
 
 /** Runs the checks on `r` (a harness runner). */
 export async function runUnits(r) {
-  const { ArrivalClock, arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName, TextIndex } = await load();
+  const { ArrivalClock, arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName, TextIndex, HistorySearch } = await load();
   const texts = (list) => list.map((m) => m.text).join(' ');
 
   await r.step('units: a sender\'s messages show in the order it sent them, whatever path brought them first', async () => {
@@ -177,6 +178,64 @@ export async function runUnits(r) {
       }
       expect(threw, `loaded: ${bad.slice(0, 40)}`);
     }
+  });
+
+  await r.step('units: search follows every write of the history, stores no word of what left it, and puts a stale or unreadable stored index right', async () => {
+    const LABEL = 'sealpost/www/search/v1';
+    // Sealing is the worker's (storeRecords); here what would be sealed is kept as it is.
+    const account = {
+      openLocal: async (label, data) => {
+        if (label !== LABEL || data[0] === 0xff) throw Object.assign(new Error('cannot open'), { code: 'DECRYPT_FAILED' });
+        return data;
+      },
+    };
+    const writes = [];
+    const store = { saveSealed: async (label, key, data) => writes.push({ label, key, json: new TextDecoder().decode(data) }) };
+    const engine = async () => ({ TextIndex });
+    const keeper = (records, stored) => {
+      const k = new HistorySearch(account, store, engine);
+      k.loaded(records, new Map(stored ? [['s:index', typeof stored === 'string' ? new TextEncoder().encode(stored) : stored]] : []));
+      return k;
+    };
+    const found = (k, q) => k.find(q).map((f) => (f.group ? `g:${f.m.id}` : f.m.id)).join(' ');
+    const m = (id, text, extra = {}) => ({ id, peer: 'bob', dir: 'in', text, at: id.charCodeAt(0), state: 'delivered', ...extra });
+    const a = m('a', 'zebracornet one');
+    const b = m('b', 'quokkaflute two');
+    const g = m('g', 'ibexoboe in a group', { peer: 'grp' });
+    const n = m('n', 'zebracornet set a timer', { notice: 'timer' });
+    const one = keeper([['m:a', a], ['m:b', b], ['gm:g', g], ['m:n', n], ['c:x', { userId: 'x' }]]);
+    expect(one.find('zebra') === null, 'no answer before the index opened');
+    expect(await one.ready(), 'the index opened');
+    expect(found(one, 'ZEBRA') === 'a' && found(one, 'ibex') === 'g:g', `found: ${found(one, 'ZEBRA')} / ${found(one, 'ibex')}`);
+    one.wrote('m:a', { ...a, text: 'edited words' });
+    one.wrote('m:b', { ...b, text: '', deleted: true });
+    one.wrote('gm:g', null);
+    one.wrote('m:e', m('e', 'narwhalpiccolo arrives'));
+    expect(found(one, 'zebracornet quokkaflute ibexoboe') === '' && found(one, 'edit') === 'a' && found(one, 'narwhal') === 'e', 'edits, deletions and arrivals are searched at once');
+    await one.flush();
+    one.stop();
+    const stored = writes.at(-1);
+    expect(writes.length === 1 && stored.key === 's:index' && stored.label === LABEL, `one write of the index: ${JSON.stringify(writes.map((w) => [w.label, w.key]))}`);
+    for (const w of ['zebracornet', 'quokkaflute', 'ibexoboe']) expect(!stored.json.includes(w), `${w} is in the stored index`);
+    // Unlock: the history as now stored, the index as it was written: opened, and not written again.
+    const now = [['m:a', { ...a, text: 'edited words' }], ['m:b', { ...b, text: '', deleted: true }], ['m:e', m('e', 'narwhalpiccolo arrives')]];
+    const two = keeper(now, stored.json);
+    await two.ready();
+    await two.flush();
+    expect(writes.length === 1 && found(two, 'narwhal') === 'e', 'an index that agrees with the history is opened as it is');
+    // The history moved on after the index's last write (a tab closed before it): put right, and written.
+    const three = keeper([now[0], ['m:f', m('f', 'okapi oboe')]], stored.json);
+    await three.ready();
+    expect(found(three, 'okapi') === 'f' && found(three, 'narwhal') === '', 'a stale index is put right');
+    await three.flush();
+    expect(writes.length === 2 && !writes[1].json.includes('narwhal'), 'and written without the message gone meanwhile');
+    // Unreadable (or another format): built again from the history.
+    for (const bad of [Uint8Array.of(0xff, 1, 2), 'not json', '{"v":0}']) {
+      const k = keeper(now, bad);
+      expect((await k.ready()) && found(k, 'edited') === 'a', `rebuilt from ${bad}`);
+      k.stop();
+    }
+    for (const k of [two, three]) k.stop();
   });
 }
 
