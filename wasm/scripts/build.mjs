@@ -53,7 +53,7 @@ const simd = !args['no-simd'] && !dev;
 // files checked before a resumed upload and exactly-once group sends (issue 11:
 // FileHasher, keyed sendToGroup, FILE_MISMATCH; +1.1 KiB: 403.1 -> 404.2 measured on
 // 8455473, 404.5 -> 405.5 on cdf581f, 400.0 -> 401.1 on 171245a).
-const BUDGET_GZIP = 402 * 1024;
+const BUDGET_GZIP = 403 * 1024;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();

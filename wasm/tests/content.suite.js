@@ -86,9 +86,11 @@ export function contentSuite({ test }, sp, { relayUrl }) {
     eq([typing.kind, typing.active], ['typing', true]);
     assert(sp.typingFresh(typing.sentAt, typing.receivedAt), 'fresh');
     assert(!sp.typingFresh(typing.sentAt, typing.sentAt + 16), 'stale after 15 s');
-    await alice.setDisappearing(`cb-${tag}`, 3600);
+    const set = await alice.setDisappearing(`cb-${tag}`, 3600);
     const timer = await recv(bob);
     eq([timer.kind, timer.expiresIn], ['timer', 3600]);
+    // The sender learns the stamp its recipients compare (PROTOCOL.md 28.3), no guess.
+    eq([set.messageId, set.sentAt], [timer.msgId, timer.sentAt]);
     await alice.setDisappearing(`cb-${tag}`, 0);
     eq((await recv(bob)).expiresIn, 0);
     await throwsCode(() => alice.setDisappearing(`cb-${tag}`, 2), 'INVALID_ARGUMENT');

@@ -174,16 +174,15 @@ export class Convo {
    * device keeps what the others keep.
    */
   private async sent(c: Contact, what: Amend, current?: Stamp): Promise<Stamp> {
-    // The package stamps it with its clock during the call: the second it started in,
-    // unless a second boundary passed meanwhile (then the one after).
+    // The package says how it stamped it; a guess from this page's clock could pick the
+    // wrong side of a second boundary and disagree with every other device.
     const before = Math.floor(Date.now() / 1000);
-    const id = await this.host.account.amend(c.username, what);
-    const after = Math.floor(Date.now() / 1000);
-    const stamp = { at: before, id };
-    if (current && !newer(stamp, current) && !newer({ at: after, id }, current)) {
+    const { id, sentAt } = await this.host.account.amend(c.username, what);
+    const stamp = { at: sentAt ?? before, id };
+    if (current && !newer(stamp, current)) {
       throw AppError.forUser('SAME_SECOND', 'A change made at the same moment (or by a clock ahead of this one) stays on every device. Try again in a moment.');
     }
-    return newer(stamp, current) ? stamp : { at: after, id };
+    return stamp;
   }
 
   private async saved(m: Msg) {

@@ -382,6 +382,12 @@ impl Engine {
         self.outbox.len()
     }
 
+    /// When the waiting message `id` was stamped (Unix seconds), so an app can order
+    /// its own amendments exactly as its recipients will.
+    pub fn sent_at(&self, id: &MsgId) -> Option<u64> {
+        self.outbox.sent_at(id)
+    }
+
     /// Handles one input at time `now` (Unix seconds). Never panics on any input; bad
     /// input changes no stored state.
     pub fn handle<R: CryptoRng + ?Sized>(

@@ -46,4 +46,10 @@ impl Outbox {
     pub fn delivery(&self, id: &MsgId) -> Option<Delivery> {
         self.entry(id).map(|e| e.delivery())
     }
+
+    /// When a waiting message was stamped (`sent_at`, Unix seconds): what every
+    /// recipient compares when amendments of one second race (PROTOCOL.md 28.3).
+    pub fn sent_at(&self, id: &MsgId) -> Option<u64> {
+        self.entry(id).map(|e| e.message.sent_at())
+    }
 }

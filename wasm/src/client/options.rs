@@ -218,6 +218,13 @@ export interface SendResult {
   delivered: number;
   /** Devices it was sealed to. */
   total: number;
+  /**
+   * When the message was stamped (Unix seconds), as its recipients see it: what decides
+   * between two edits, reactions or timers of one conversation (the later stamp; in the
+   * same second, the larger message id). Absent only for a retry of a keyed message whose
+   * every device already receipted it.
+   */
+  sentAt?: number;
 }
 
 /** A sent message's delivery state changed (`onDelivery`). */

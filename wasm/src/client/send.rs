@@ -21,6 +21,8 @@ use crate::error::{Code, OrJs, err, invalid};
 pub(crate) struct Sealed {
     delivered: usize,
     total: usize,
+    /// The message's stamp (`sentAt`), read from the engine's outbox when it was sealed.
+    sent_at: Option<u64>,
     deposits: Vec<DepositResult>,
 }
 
@@ -48,7 +50,12 @@ fn send_error(error: SendError) -> JsValue {
     }
 }
 
-fn result(msg_id: &str, delivered: usize, total: usize) -> Result<SendResultJs, JsValue> {
+fn result(
+    msg_id: &str,
+    delivered: usize,
+    total: usize,
+    sent_at: Option<u64>,
+) -> Result<SendResultJs, JsValue> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct R<'a> {
@@ -56,12 +63,15 @@ fn result(msg_id: &str, delivered: usize, total: usize) -> Result<SendResultJs, 
         msg_id: &'a str,
         delivered: usize,
         total: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sent_at: Option<u64>,
     }
     Ok(to_js(&R {
         message_id: msg_id,
         msg_id,
         delivered,
         total,
+        sent_at,
     })?
     .unchecked_into())
 }
@@ -76,10 +86,12 @@ impl Inner {
         });
         for (msg_id, delivered, total) in &batch.deliveries {
             if let Some((_, replies)) = pending.waiting.take(msg_id) {
+                let sent_at = self.with_engine(|e| Ok(e.sent_at(msg_id))).ok().flatten();
                 for reply in replies {
                     let _ = reply.send(Ok(Sealed {
                         delivered: *delivered,
                         total: *total,
+                        sent_at,
                         deposits: batch.deposits.clone(),
                     }));
                 }
@@ -153,7 +165,8 @@ impl Inner {
             let (d, t) = self
                 .sent_state(&msg_id)?
                 .unwrap_or((sent.delivered, sent.total));
-            return result(&hex(&msg_id.0), d, t);
+            let sent_at = self.with_engine(|e| Ok(e.sent_at(&msg_id)))?;
+            return result(&hex(&msg_id.0), d, t, sent_at);
         }
         // New devices of the contact (and of this account) are reached within bundleMaxAge.
         if claim.known.is_none() {
@@ -202,7 +215,12 @@ impl Inner {
                 Err(_) => return Err(err(Code::Closed, "logged out")),
             }
         }
-        result(&hex(&msg_id.0), sealed.delivered, sealed.total)
+        result(
+            &hex(&msg_id.0),
+            sealed.delivered,
+            sealed.total,
+            sealed.sent_at,
+        )
     }
 }
 

@@ -184,15 +184,16 @@ export class ClientAccount implements Account {
   exportSession(wrapKey: CryptoKey) {
     return this.client.exportSession(wrapKey).catch((e) => Promise.reject(wrap(e)));
   }
-  async amend(username: string, what: Amend): Promise<string> {
+  async amend(username: string, what: Amend): Promise<{ id: string; sentAt?: number }> {
     const c = this.client;
     try {
-      if (what.kind === 'edit') return (await c.edit(username, what.target, what.text)).messageId;
-      if (what.kind === 'delete') return (await c.deleteForEveryone(username, what.target)).messageId;
-      if (what.kind === 'reaction') return (await c.react(username, what.target, what.emoji)).messageId;
-      if (what.kind === 'read') return (await c.markRead(username, what.targets)).messageId;
-      if (what.kind === 'typing') return (await c.setTyping(username, what.active)).messageId;
-      return (await c.setDisappearing(username, what.expiresIn)).messageId;
+      const r = what.kind === 'edit' ? await c.edit(username, what.target, what.text)
+        : what.kind === 'delete' ? await c.deleteForEveryone(username, what.target)
+        : what.kind === 'reaction' ? await c.react(username, what.target, what.emoji)
+        : what.kind === 'read' ? await c.markRead(username, what.targets)
+        : what.kind === 'typing' ? await c.setTyping(username, what.active)
+        : await c.setDisappearing(username, what.expiresIn);
+      return { id: r.messageId, sentAt: r.sentAt };
     } catch (e) {
       throw wrap(e);
     }

@@ -278,8 +278,11 @@ export interface Account {
    * given to `storeRecords`; the send goes once it committed (not at all if it failed).
    */
   send(username: string, content: Uint8Array, contentType: number, idempotencyKey?: string, post?: { replyTo?: string; expiresIn?: number; afterRecord?: string }): Promise<{ messageId: string; delivered?: number; total?: number }>;
-  /** Sends an edit, deletion, reaction, read receipt, typing indicator or timer; resolves to its message id. */
-  amend(username: string, what: Amend): Promise<string>;
+  /**
+   * Sends an edit, deletion, reaction, read receipt, typing indicator or timer; resolves
+   * to its message id and the stamp the package gave it (`sentAt`, Unix seconds).
+   */
+  amend(username: string, what: Amend): Promise<{ id: string; sentAt?: number }>;
   /** The package's verdict on an edit, deletion or reaction: "apply", "hold" or a refusal code. */
   checkAmendment(inc: RuleInput, target?: StoredTarget): Promise<string>;
   /** Whether a read receipt marks `target` read. */
