@@ -12,11 +12,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FAKE_MEDIA, launchChromium } from './chromium.mjs';
+import { check, startRelay, stepper } from './relay.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wasmDir = resolve(here, '..');
@@ -113,81 +113,7 @@ function serve() {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
 
-export async function freePort() {
-  return new Promise((ok) => {
-    const s = netServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-/** Builds the relay (debug) and returns its executable path, wherever CARGO_TARGET_DIR is. */
-function relayBinary() {
-  const out = execFileSync('cargo', ['build', '-q', '-p', 'sealpost-relay', '--bin', 'sealpost-relay', '--message-format=json'],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
-  return out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.executable && m.target?.name === 'sealpost-relay')?.executable;
-}
-
-async function startRelay(extraArgs = []) {
-  let bin = process.env.SEALPOST_RELAY_BIN;
-  if (!bin) {
-    try {
-      bin = relayBinary();
-    } catch {
-      return null;
-    }
-  }
-  if (!bin || !existsSync(bin)) return null;
-  const port = await freePort();
-  const data = mkdtempSync(join(tmpdir(), 'sealpost-relay-'));
-  // The relay serves the test page too (same origin, so no CORS needed): a static
-  // directory with copies of the package, the tests and the vectors.
-  const web = join(data, 'web');
-  cpSync(join(wasmDir, 'pkg'), join(web, 'wasm', 'pkg'), { recursive: true });
-  cpSync(join(wasmDir, 'tests'), join(web, 'wasm', 'tests'), { recursive: true });
-  cpSync(join(root, 'tests', 'vectors'), join(web, 'tests', 'vectors'), { recursive: true });
-  cpSync(interopDir, join(web, 'interop'), { recursive: true });
-  writeFileSync(join(web, 'index.html'), 'sealpost-wasm tests');
-  const url = `http://127.0.0.1:${port}`;
-  const relay = { url, data, child: null };
-  relay.start = async () => {
-    const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data-dir', join(data, 'db'), '--static-dir', web,
-      '--rate-ip-burst', '100000', '--rate-ip-per-sec', '10000', '--rate-mailbox-burst', '10000', '--rate-mailbox-per-sec', '10000', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
-    child.stderr.on('data', (d) => process.env.RELAY_LOG && process.stderr.write(d));
-    relay.child = child;
-    for (let i = 0; i < 100; i++) {
-      try {
-        if ((await fetch(`${url}/healthz`)).ok) return true;
-      } catch { /* not up yet */ }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return false;
-  };
-  // Stops the relay (SIGTERM: graceful, closes WebSockets) and starts it again on the
-  // same port and database, for the reconnection test.
-  relay.restart = async () => {
-    const exited = new Promise((r) => relay.child.once('exit', r));
-    relay.child.kill('SIGTERM');
-    await exited;
-    await new Promise((r) => setTimeout(r, 1500));
-    return relay.start();
-  };
-  // Freezes the relay process for `ms` (connections are accepted by the kernel but never
-  // answered), for the request timeout test.
-  relay.pause = (ms) => {
-    relay.child.kill('SIGSTOP');
-    setTimeout(() => relay.child.kill('SIGCONT'), ms);
-    return true;
-  };
-  if (await relay.start()) return relay;
-  relay.child.kill();
-  return null;
-}
-
-const relay = args.has('--no-client') ? null : await startRelay();
+const relay = args.has('--no-client') ? null : await startRelay({ interopDir });
 if (!args.has('--no-client') && !relay) {
   console.log('FAIL client: the relay did not start (SEALPOST_RELAY_BIN, or cargo build -p sealpost-relay)');
   failed++;
@@ -211,7 +137,7 @@ if (relay && !args.has('--browser-only')) {
 // Files on a relay whose chunks expire at once (`--chunk-ttl-secs 1`: the expiry is the
 // upload time rounded down to 5 minutes plus one second): FILE_EXPIRED, in Node.
 if (relay && !args.has('--browser-only') && (!filter || 'node: expired file'.includes(filter))) {
-  const short = await startRelay(['--chunk-ttl-secs', '1']);
+  const short = await startRelay({ interopDir, args: ['--chunk-ttl-secs', '1'] });
   const r = { passed: 0, failed: 0, failures: [] };
   try {
     const name = `exp-${Math.random().toString(36).slice(2, 8)}`;
@@ -269,26 +195,6 @@ if (!args.has('--node-only')) {
     server.close();
   }
 }
-/** A runner-side test step: counts into `r` and prints ok/FAIL with the time taken. */
-function stepper(r) {
-  return async (name, fn) => {
-    const start = Date.now();
-    try {
-      await fn();
-      r.passed++;
-      console.log(`ok   ${name} (${Date.now() - start} ms)`);
-    } catch (e) {
-      r.failed++;
-      r.failures.push({ name, error: String(e) });
-      console.log(`FAIL ${name}: ${e?.stack ?? e}`);
-    }
-  };
-}
-
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-}
-
 // Two devices of one account in two browsers (separate profiles, so separate Web Locks
 // and IndexedDB): a password login, a link, messages on every device, a revocation.
 if (relay && !args.has('--node-only') && (!filter || 'chromium: two browsers'.includes(filter))) {

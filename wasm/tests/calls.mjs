@@ -9,6 +9,7 @@
 // CALL_FINGERPRINT_MISMATCH and never connects.
 
 import { pair } from './direct.mjs';
+import { eventually } from './poll.mjs';
 
 const until = (page, fn, arg, timeout = 60_000) => page.waitForFunction(fn, arg, { timeout, polling: 50 });
 /** The states call `id` went through on a page. */
@@ -27,7 +28,7 @@ async function connect(a, b, to) {
 /** Waits until both sides' audio counters passed `bytes` in both directions. */
 async function audioFlows(pages, bytes) {
   for (const p of pages) {
-    await until(p, async (bytes) => {
+    await eventually(p, async (bytes) => {
       const s = await window.calls.stats();
       return s.bytesSent > bytes && s.bytesReceived > bytes;
     }, bytes);

@@ -6,12 +6,14 @@ import { attachDirect } from '../pkg/direct.js';
 import { attachCalls } from '../pkg/calls.js';
 import { attachRoomVoice } from '../pkg/roomvoice.js';
 
-// Every RTCPeerConnection made on this page, so a test can kill them (the direct test).
+// Every RTCPeerConnection made on this page, so a test can kill them (the direct test);
+// with `window.forceRelay` each uses TURN relay candidates only, as two browsers behind
+// NATs that allow no direct path would (scripts/turn.mjs). Only this test page does it.
 const Native = window.RTCPeerConnection;
 window.peerConnections = [];
 window.RTCPeerConnection = class extends Native {
-  constructor(...args) {
-    super(...args);
+  constructor(config, ...rest) {
+    super(window.forceRelay ? { ...config, iceTransportPolicy: 'relay' } : config, ...rest);
     window.peerConnections.push(this);
   }
 };

@@ -10,7 +10,7 @@ const PASSWORD = 'correct horse battery staple';
  * Two pages with a registered account each, engaged contacts of each other. Options per
  * page: `tamper` rewrites its SDP's fingerprint; `calls` also hosts calls (`window.calls`,
  * every update in `window.updates`, `window.iceAsked` connections made, no microphone
- * while `window.noMicrophone`).
+ * while `window.noMicrophone`); `turn` gives calls the relay's STUN/TURN servers.
  */
 export async function pair(open, relayUrl, names, options = [{}, {}]) {
   const pages = [await open(), await open()];
@@ -40,7 +40,7 @@ export async function pair(open, relayUrl, names, options = [{}, {}]) {
         window.iceAsked = 0;
         window.calls = attachCalls(c, {
           tamperSdp,
-          iceServers: async () => (window.iceAsked++, []),
+          iceServers: async () => (window.iceAsked++, options.turn ? await c.iceServers() : []),
           getMedia: () => window.noMicrophone ? Promise.reject(new DOMException('refused', 'NotAllowedError')) : navigator.mediaDevices.getUserMedia({ audio: true }),
         });
         window.calls.onCall((u) => window.updates.push(u));

@@ -6,6 +6,8 @@
 // closes its connections on the others; a member leaving the room closes its own; a
 // member who joins later hears who is on voice.
 
+import { eventually } from './poll.mjs';
+
 const until = (page, fn, arg, timeout = 60_000) => page.waitForFunction(fn, arg, { timeout, polling: 50 });
 
 /** Makes (no `code`) or joins a room on `page` with voice attached; its id and code. */
@@ -23,7 +25,7 @@ function member(page, relayUrl, code) {
 /** Waits until `page` is connected to exactly `others` and audio passed `bytes` both ways with each. */
 async function flows(page, others, bytes) {
   await until(page, (others) => JSON.stringify(window.voice.peers().filter((p) => p.state === 'connected').map((p) => p.member)) === JSON.stringify(others), others);
-  await until(page, async ({ others, bytes }) => {
+  await eventually(page, async ({ others, bytes }) => {
     const s = (await window.voice.stats()).filter((x) => others.includes(x.member));
     return s.length === others.length && s.every((x) => x.bytesSent > bytes && x.bytesReceived > bytes);
   }, { others, bytes });

@@ -1,6 +1,6 @@
 //! Installing what the suites need on a fresh machine of this kind: the wasm32 target,
-//! the wasm-bindgen CLI of exactly the crate's version, Debian's Chromium, ChromeDriver
-//! and PostgreSQL, and the npm packages of each JavaScript project.
+//! the wasm-bindgen CLI of exactly the crate's version, Debian's Chromium, ChromeDriver,
+//! PostgreSQL and coturn, and the npm packages of each JavaScript project.
 
 use crate::cmd;
 
@@ -66,6 +66,29 @@ pub fn debian_packages() -> Result<(), String> {
     let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
     args.extend(missing);
     cmd::run(cmd::new("apt-get", &args).env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// Debian's coturn, for the TURN suite (wasm/scripts/turn.mjs): installed with apt-get
+/// when `turnserver` is missing. Apart from the other packages because a machine that
+/// cannot install it still runs every other suite; the error says why it could not.
+pub fn coturn() -> Result<(), String> {
+    if cmd::exists("turnserver") {
+        return Ok(());
+    }
+    eprintln!("xtask: installing Debian package coturn");
+    cmd::run(&mut cmd::new("apt-get", &["update", "-qq"]))?;
+    cmd::run(
+        cmd::new(
+            "apt-get",
+            &["install", "-y", "-qq", "--no-install-recommends", "coturn"],
+        )
+        .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    if cmd::exists("turnserver") {
+        Ok(())
+    } else {
+        Err("coturn installed but no turnserver on PATH".into())
+    }
 }
 
 /// `npm ci` in `dir` when its `node_modules` is missing or older than the lock file.
