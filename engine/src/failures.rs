@@ -5,12 +5,16 @@
 //! cost several RSA decryptions, so after [`MAX_OPEN_ATTEMPTS`] it is acknowledged and
 //! the relay stops pushing it. The counts live in memory only: after a restart a junk
 //! blob costs at most [`MAX_OPEN_ATTEMPTS`] more attempts, a bounded price.
+//!
+//! A group message that no held chain opens waits longer ([`Failures::failed_group`]):
+//! its chain may be re-sent (PROTOCOL.md 27.5), and trying it costs a header box per
+//! held chain, no RSA.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use sealpost_core::sorted::SortedMap;
 
-use crate::limits::MAX_OPEN_ATTEMPTS;
+use crate::limits::{CHAIN_WAIT, MAX_OPEN_ATTEMPTS};
 
 /// Most blobs tracked; the oldest entry goes first (it then gets a fresh budget).
 pub const MAX_TRACKED_BLOBS: usize = 1024;
@@ -24,10 +28,10 @@ pub enum Verdict {
     GiveUp,
 }
 
-/// Failure counts per relay blob id.
+/// Failure counts per relay blob id, with the time of the first (group messages).
 #[derive(Clone, Debug, Default)]
 pub struct Failures {
-    counts: SortedMap<String, u8>,
+    counts: SortedMap<String, (u8, u64)>,
     order: VecDeque<String>,
 }
 
@@ -39,23 +43,39 @@ impl Failures {
 
     /// Counts one more failure of `blob_id`.
     pub fn failed(&mut self, blob_id: &str) -> Verdict {
-        let count = match self.counts.get_mut(blob_id) {
-            Some(n) => {
-                *n = n.saturating_add(1);
-                *n
+        let (count, _) = self.count(blob_id, 0);
+        self.verdict(blob_id, count >= MAX_OPEN_ATTEMPTS)
+    }
+
+    /// Counts one more failure, at `now`, of a group message that no held chain opens:
+    /// given up after [`MAX_OPEN_ATTEMPTS`] failures, the last at least [`CHAIN_WAIT`]
+    /// after the first, so a chain re-sent by its sender (PROTOCOL.md 27.5) still opens
+    /// it. Also whether this was its first failure (the one to report: it is tried again
+    /// whenever a chain arrives).
+    pub fn failed_group(&mut self, blob_id: &str, now: u64) -> (Verdict, bool) {
+        let (count, since) = self.count(blob_id, now);
+        let over = count >= MAX_OPEN_ATTEMPTS && now >= since.saturating_add(CHAIN_WAIT);
+        (self.verdict(blob_id, over), count == 1)
+    }
+
+    /// One more failure: the count and the time of the first.
+    fn count(&mut self, blob_id: &str, now: u64) -> (u8, u64) {
+        if let Some((n, since)) = self.counts.get_mut(blob_id) {
+            *n = n.saturating_add(1);
+            return (*n, *since);
+        }
+        while self.order.len() >= MAX_TRACKED_BLOBS {
+            if let Some(old) = self.order.pop_front() {
+                self.counts.remove(&old);
             }
-            None => {
-                while self.order.len() >= MAX_TRACKED_BLOBS {
-                    if let Some(old) = self.order.pop_front() {
-                        self.counts.remove(&old);
-                    }
-                }
-                self.counts.insert(String::from(blob_id), 1);
-                self.order.push_back(String::from(blob_id));
-                1
-            }
-        };
-        if count >= MAX_OPEN_ATTEMPTS {
+        }
+        self.counts.insert(String::from(blob_id), (1, now));
+        self.order.push_back(String::from(blob_id));
+        (1, now)
+    }
+
+    fn verdict(&mut self, blob_id: &str, over: bool) -> Verdict {
+        if over {
             self.forget(blob_id);
             Verdict::GiveUp
         } else {
@@ -93,6 +113,31 @@ mod tests {
         f.failed("a");
         f.forget("a");
         assert_eq!(f.failed("a"), Verdict::Retry);
+    }
+
+    #[test]
+    fn a_group_message_waits_for_its_chain_then_gives_up() {
+        let mut f = Failures::new();
+        let t = 1_000;
+        assert_eq!(f.failed_group("g", t), (Verdict::Retry, true));
+        for _ in 0..10 {
+            assert_eq!(f.failed_group("g", t + 60), (Verdict::Retry, false));
+        }
+        assert_eq!(
+            f.failed_group("g", t + CHAIN_WAIT - 1),
+            (Verdict::Retry, false)
+        );
+        assert_eq!(
+            f.failed_group("g", t + CHAIN_WAIT),
+            (Verdict::GiveUp, false)
+        );
+        // Late but tried only twice: one more attempt first.
+        assert_eq!(f.failed_group("h", t), (Verdict::Retry, true));
+        assert_eq!(f.failed_group("h", t + CHAIN_WAIT), (Verdict::Retry, false));
+        assert_eq!(
+            f.failed_group("h", t + CHAIN_WAIT),
+            (Verdict::GiveUp, false)
+        );
     }
 
     #[test]

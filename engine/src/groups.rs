@@ -21,8 +21,10 @@ use crate::action::DepositHandle;
 use crate::codec::{Codec, Reader, put_var16, put_var32};
 use crate::msg_id::MsgId;
 use format_1::{read_last_v1, upgrade_payload};
+pub use given::GivenChain;
 
 mod format_1;
+mod given;
 
 /// Most groups a device is in.
 pub const MAX_GROUPS: usize = 256;
@@ -48,8 +50,29 @@ pub struct GroupEntry {
     pub session: GroupSession,
     /// Member devices that were sent this device's current chain.
     pub distributed: SortedSet<(UserId, DeviceId)>,
+    /// Those of them that have not confirmed it yet ([`GivenChain`]).
+    pub given: Vec<GivenChain>,
     /// The last epoch passed here, to settle a concurrent operation (PROTOCOL.md 27.4).
     pub last: Option<LastStep>,
+}
+
+impl GroupEntry {
+    /// A group just joined or created: no chain given, no last step.
+    pub fn new(session: GroupSession) -> Self {
+        Self {
+            session,
+            distributed: SortedSet::new(),
+            given: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// A new key epoch (or this account out of the group): the chain given so far is
+    /// void, the next one goes to every member device again.
+    pub fn chain_void(&mut self) {
+        self.distributed.clear();
+        self.given.clear();
+    }
 }
 
 /// The last epoch a device's state of a group moved past, kept to settle operations
@@ -264,6 +287,8 @@ impl Groups {
                 None => out.push(0),
             }
         }
+        // Chains given and not confirmed: a second trailing part.
+        self.put_given(&mut out);
         Ok(out)
     }
 
@@ -279,14 +304,9 @@ impl Groups {
                 distributed.insert((UserId::read(&mut r)?, DeviceId::read(&mut r)?));
             }
             let id = *session.state().id();
-            groups.groups.insert(
-                id,
-                GroupEntry {
-                    session,
-                    distributed,
-                    last: None,
-                },
-            );
+            let mut entry = GroupEntry::new(session);
+            entry.distributed = distributed;
+            groups.groups.insert(id, entry);
         }
         for _ in 0..r.count16(MAX_HELD, 54)? {
             groups.held.push(Held {
@@ -346,6 +366,9 @@ impl Groups {
                 let entry = groups.groups.get_mut(&group).ok_or(Error::Malformed)?;
                 entry.last = Some(LastStep { race, own });
             }
+        }
+        if !r.is_empty() {
+            groups.read_given(&mut r)?;
         }
         r.finish()?;
         Ok(groups)

@@ -26,6 +26,16 @@ impl Groups {
         Vec::new()
     }
 
+    /// No chains given.
+    pub fn chains_confirmed(
+        &mut self,
+        _: UserId,
+        _: sealpost_core::v2::DeviceId,
+        _: &[MsgId],
+    ) -> bool {
+        false
+    }
+
     /// No group states.
     pub fn states(&self) -> impl Iterator<Item = &GroupState> {
         core::iter::empty()

@@ -27,3 +27,39 @@ pub const MAX_RESENDS: u8 = 4;
 /// A device asks a peer device to reset one session at most once in this long
 /// (PROTOCOL.md 18.6).
 pub const RESET_INTERVAL: u64 = 3600;
+
+/// A device that gave its group chain to a member device and has no confirmation of it
+/// (PROTOCOL.md 27.5 "Confirming a chain") gives it again this long after; each further
+/// re-send waits 4 times longer (10 min, 40 min, 160 min, 640 min), at most
+/// [`MAX_CHAIN_RESENDS`] times: a relay that took the deposit and dropped it costs that
+/// member device minutes of its sender's messages, not the rest of the key epoch.
+pub const CHAIN_RESEND_AFTER: u64 = 600;
+
+/// Most re-sends of one chain to one device. Four intervals after the last one (about
+/// 57 hours after the chain was first given) the device stops waiting for its
+/// confirmation and forgets the chain key it kept for it.
+pub const MAX_CHAIN_RESENDS: u8 = 4;
+
+/// A group message that no held chain opens stays on the relay at least this long after
+/// its first failed attempt (and at least [`MAX_OPEN_ATTEMPTS`] attempts), so that the
+/// last re-send of its chain can still come and open it.
+pub const CHAIN_WAIT: u64 = 86_400;
+
+/// When the last re-send of a chain goes, after it was first given: the sum of the
+/// intervals before each re-send.
+pub const LAST_CHAIN_RESEND: u64 = {
+    let mut at = 0;
+    let mut wait = CHAIN_RESEND_AFTER;
+    let mut n = 0;
+    while n < MAX_CHAIN_RESENDS {
+        at += wait;
+        wait *= 4;
+        n += 1;
+    }
+    at
+};
+
+// A message's receiver first tries it no earlier than its chain was given, so holding it
+// CHAIN_WAIT after that covers every re-send of the chain, with hours to spare for a
+// sender that was offline when one was due.
+const _: () = assert!(LAST_CHAIN_RESEND + 8 * 3600 <= CHAIN_WAIT);

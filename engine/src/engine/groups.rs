@@ -25,7 +25,7 @@ use crate::action::{DepositHandle, IncomingGroupMessage, Notice, Output, Part};
 use crate::codec::Codec;
 use crate::event::GroupRequest;
 use crate::groups::{
-    GroupEntry, Held, MAX_HELD, MAX_OUTGOING, MAX_PENDING, Outgoing, Pending, Sent,
+    GivenChain, GroupEntry, Held, MAX_HELD, MAX_OUTGOING, MAX_PENDING, Outgoing, Pending, Sent,
 };
 use crate::msg_id::MsgId;
 use crate::payload::{GroupText, MAX_CONTENT_LEN, Payload, Secret};
@@ -77,14 +77,7 @@ impl Engine {
                 let id = *session.state().id();
                 let epoch = session.state().epoch();
                 let everyone: Vec<UserId> = session.state().members().keys().copied().collect();
-                self.groups.groups.insert(
-                    id,
-                    GroupEntry {
-                        session,
-                        distributed: SortedSet::new(),
-                        last: None,
-                    },
-                );
+                self.groups.groups.insert(id, GroupEntry::new(session));
                 self.queue_op(&everyone, &[], None, &op);
                 self.changed(id, &op, epoch, out);
             }
@@ -206,7 +199,7 @@ impl Engine {
         }
     }
 
-    fn pend(&mut self, to: UserId, device: Option<DeviceId>, payload: Vec<u8>) {
+    pub(super) fn pend(&mut self, to: UserId, device: Option<DeviceId>, payload: Vec<u8>) {
         if self.groups.pending.len() < MAX_PENDING {
             self.groups.pending.push(Pending {
                 to,
@@ -232,7 +225,7 @@ impl Engine {
         if (rekeyed || removed)
             && let Some(entry) = self.groups.groups.get_mut(&group)
         {
-            entry.distributed.clear();
+            entry.chain_void();
         }
     }
 
@@ -352,6 +345,10 @@ impl Engine {
                 {
                     Ok(()) => {
                         out.persist(Part::Groups);
+                        // Taken (or taken before: a re-send whose confirmation was
+                        // lost): confirmed to the device that gave it (27.5).
+                        let chain = MsgId(*dist.chain_id.as_bytes());
+                        self.queue_receipt(from, from_device, chain, out);
                         Step::Applied
                     }
                     Err(GroupError::EpochAhead) => Step::Hold,
@@ -430,14 +427,7 @@ impl Engine {
         match session {
             Ok(session) if self.groups.groups.contains_key(&group) || self.groups.make_room() => {
                 let epoch = session.state().epoch();
-                self.groups.groups.insert(
-                    group,
-                    GroupEntry {
-                        session,
-                        distributed: SortedSet::new(),
-                        last: None,
-                    },
-                );
+                self.groups.groups.insert(group, GroupEntry::new(session));
                 self.changed(group, &op, epoch, out);
                 Step::Applied
             }
@@ -550,8 +540,8 @@ impl Engine {
         };
         // This device's chain goes to every member device that does not hold it yet,
         // before the first message in it (a message that arrives first waits).
-        let dist = match entry.session.sender_key(rng) {
-            Ok(d) => Zeroizing::new(d.to_bytes().to_vec()),
+        let (chain, dist) = match entry.session.sender_key(rng) {
+            Ok(d) => (d.chain_id, Zeroizing::new(d.to_bytes().to_vec())),
             Err(e) => return self.refuse_group(Some(send.group), Some(me), e, out),
         };
         let fresh: Vec<(UserId, DeviceId)> = devices
@@ -560,6 +550,13 @@ impl Engine {
             .copied()
             .collect();
         entry.distributed.extend(fresh.iter().copied());
+        let key = Zeroizing::new(Payload::SenderKey(Secret(dist)).to_bytes());
+        // Kept until each device confirms it (27.5): the relay may take the deposit
+        // and drop it.
+        for d in &fresh {
+            let given = GivenChain::new(*d, chain, key.clone(), now);
+            entry.given.push(given);
+        }
         let text = Payload::GroupText(GroupText {
             msg_id: send.msg_id,
             content_type: send.content_type,
@@ -570,9 +567,8 @@ impl Engine {
             Ok(b) => b,
             Err(e) => return self.refuse_group(Some(send.group), Some(me), e, out),
         };
-        let key = Payload::SenderKey(Secret(dist)).to_bytes();
         for (user, device) in fresh {
-            self.pend(user, Some(device), key.clone());
+            self.pend(user, Some(device), key.to_vec());
         }
         self.flush_group_pending(rng, now, out);
         let others: SortedSet<UserId> = members.iter().filter(|u| **u != me).copied().collect();
@@ -752,17 +748,10 @@ impl Engine {
                     out.push(Output::Ack { blob_id });
                 }
                 // No held chain opens it: its chain may still be on its way (the relay
-                // may hand the message over first). Left on the relay, and tried again
-                // when a chain arrives or with the next connection, until it failed too
-                // often.
-                None => {
-                    if self.group_parked.len() < super::MAX_PARKED
-                        && !self.group_parked.iter().any(|(id, _)| *id == blob_id)
-                    {
-                        self.group_parked.push((blob_id.clone(), bytes.to_vec()));
-                    }
-                    self.not_opened(blob_id, sealpost_core::Error::Decrypt, out)
-                }
+                // may hand the message over first, or have dropped it: its sender gives
+                // it again, 27.5). Left on the relay, and tried again when a chain
+                // arrives or with the next connection (group_chains.rs).
+                None => self.awaits_chain(now, blob_id, bytes, out),
             }
             return;
         };

@@ -91,6 +91,8 @@ impl Engine {
 
     pub(super) fn retry_group_deposits(&mut self, _: &mut Out) {}
 
+    pub(super) fn resend_chains(&mut self, _: u64, _: &mut Out) {}
+
     pub(super) fn flush_group_pending<R: CryptoRng + ?Sized>(
         &mut self,
         _: &mut R,

@@ -14,6 +14,8 @@ mod devices;
 mod direct;
 mod directory;
 #[cfg(feature = "groups")]
+mod group_chains;
+#[cfg(feature = "groups")]
 mod group_race;
 #[cfg(feature = "groups")]
 mod groups;

@@ -233,6 +233,12 @@ impl Engine {
                     });
                     out.persist(Part::Outbox);
                 }
+                if self
+                    .groups
+                    .chains_confirmed(m.sender, m.sender_device, r.ids())
+                {
+                    out.persist(Part::Groups);
+                }
                 for (msg_id, delivered, total) in self.groups.receipted(&m.sender, r.ids()) {
                     out.push(Output::DeliveryUpdate {
                         msg_id,

@@ -29,6 +29,7 @@ impl Engine {
         self.call_tick(rng, now, out);
         self.retry_deposits(None, out);
         self.retry_group_deposits(out);
+        self.resend_chains(now, out);
         self.rotate_keys(rng, now, out);
         let me = self.me.user_id;
         if self.directory.fresh(&me, now).is_none() && self.directory.request(me) {

@@ -58,6 +58,9 @@ pub struct Relay {
     next_id: u64,
     /// Drop (acknowledge without delivering) the next deposits matching this.
     pub drop_next: usize,
+    /// Per mailbox: drop the next this many pairwise envelopes (version 2) deposited to
+    /// it, after taking them (the depositor gets its `201`); group messages still go.
+    pub drop_envelopes: BTreeMap<(UserId, DeviceId), usize>,
     /// Hand each connection's blobs over in a random order (seeded).
     pub reorder: Option<ChaCha20Rng>,
     /// Mailboxes that refuse deposits (full).
@@ -76,6 +79,13 @@ impl Relay {
         self.log.push((to, device, blob.clone()));
         if self.drop_next > 0 {
             self.drop_next -= 1;
+            return;
+        }
+        if blob.bytes.first() == Some(&2)
+            && let Some(n) = self.drop_envelopes.get_mut(&(to, device))
+            && *n > 0
+        {
+            *n -= 1;
             return;
         }
         self.mailboxes
