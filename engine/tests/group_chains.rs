@@ -5,7 +5,8 @@
 //! on the relay until then: it reads them, and everything after, without a rekey. As
 //! attacks: the re-sent chain replayed changes nothing, a member added later is given
 //! again only the counter it was given (never an earlier one), a removed member is given
-//! nothing, and the sender's restart between the drop and the re-send loses nothing.
+//! nothing, and the sender's restart between the drop and the re-send loses nothing;
+//! the kept chains' stored part is strict, and a store from before it loads.
 #![cfg(feature = "groups")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 
@@ -13,9 +14,10 @@ mod support;
 
 use sealpost_core::v2::GroupId;
 use sealpost_engine::limits::{CHAIN_RESEND_AFTER, CHAIN_WAIT, LAST_CHAIN_RESEND};
-use sealpost_engine::{GroupRequest, Input, LookupOutcome, Notice};
+use sealpost_engine::{Engine, GroupRequest, Input, LookupOutcome, Notice, Part};
 use support::groups::*;
 use support::*;
+use zeroize::Zeroizing;
 
 /// Alice (two devices), bob and carol in a group alice created (with `members`);
 /// everyone settled.
@@ -295,4 +297,53 @@ fn two_devices_of_one_account_both_missing_a_chain_read_after_the_senders_restar
         (deposits_to(&relay, &alice), deposits_to(&relay, &alice2)),
         sent
     );
+}
+
+/// The kept chains are the stored groups' second trailing part (PROTOCOL.md 27.7): a
+/// store cut right before it is one written before it existed, and loads with nothing
+/// to give again; cut anywhere inside it, or with a byte more, the restore fails naming
+/// the part.
+#[test]
+fn the_kept_chains_are_a_trailing_part_a_store_from_before_has_none() {
+    let mut relay = Relay::default();
+    let ([mut alice, mut alice2, mut bob, mut carol], group) = group(&mut relay, &["bob", "carol"]);
+    drop_chain_to(&mut relay, &bob);
+    let t = T0 + 10;
+    say(&mut relay, &mut alice, group, t, "m1");
+    settle(
+        &mut relay,
+        &mut [&mut alice, &mut alice2, &mut carol],
+        t + 1,
+    );
+    let stored = alice.store.get(&Part::Groups).unwrap().to_vec();
+    // u16(1) || group_id || u16(1) || user || device || chain || u64 || u8 || var32(228).
+    let part = 2 + 16 + 2 + 32 + 16 + 16 + 8 + 1 + 4 + 228;
+    let before = stored.len() - part;
+    assert_eq!(stored[before..before + 2], [0, 1], "one group");
+    assert_eq!(stored[before + 2..before + 18], group.as_bytes()[..]);
+    let restore = |groups: Vec<u8>| {
+        let mut store = alice.store.clone();
+        store.insert(Part::Groups, Zeroizing::new(groups));
+        Engine::restore(|p| store.get(&p).cloned())
+    };
+    for cut in before + 1..stored.len() {
+        assert_eq!(
+            restore(stored[..cut].to_vec()).err().unwrap().part,
+            Part::Groups
+        );
+    }
+    let mut longer = stored.clone();
+    longer.push(0);
+    assert_eq!(restore(longer).err().unwrap().part, Part::Groups);
+    // From before: it loads, and gives nothing again.
+    let mut old = alice.store.clone();
+    old.insert(Part::Groups, Zeroizing::new(stored[..before].to_vec()));
+    alice.store = old;
+    alice.restart();
+    let to_bob = deposits_to(&relay, &bob);
+    alice.run(&mut relay, t + LAST_CHAIN_RESEND, Input::Tick);
+    assert_eq!(deposits_to(&relay, &bob), to_bob);
+    // Nothing waits: bob's message stays unread until the next key epoch, as before.
+    bob.receive(&mut relay, t + LAST_CHAIN_RESEND + 1);
+    assert!(texts(&bob).is_empty());
 }
