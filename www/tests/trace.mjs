@@ -25,6 +25,9 @@
 //                                direct-channel frame)
 //   relay / channel              → the recipient's worker has the bytes (push, or the
 //                                direct channel through both pages)
+//     of which (channel)         sender worker→its page (the frame event waits for the
+//                                page's main thread), page→page (the data channel),
+//                                page→recipient worker (`directInput`)
 //   recipient worker: open       → it starts the IndexedDB write of the opened message
 //   recipient worker: IDB commit that write, begun → committed
 //   recipient worker: to page    committed → the worker posts the message to the page
@@ -94,6 +97,9 @@ export const STEPS = [
   'sender worker: IDB commit',
   'sender worker: to transport',
   'relay / channel',
+  '  of which (channel): sender worker→its page',
+  '  of which (channel): page→page (SCTP)',
+  '  of which (channel): page→recipient worker',
   'recipient worker: open',
   'recipient worker: IDB commit',
   'recipient worker: to page',
@@ -152,6 +158,10 @@ export function trace(dir, { from = 'A', to = 'B', run = 'seq', sent = {}, shown
     const out = env ? outputs.find((l) => l.what === 'deposit-start' && l.rest.split(' ')[0] === env) : sealWrite && firstAfter(outputs, sealWrite.done);
     const req = out && /req (\d+)/.exec(out.rest)?.[1];
     const answer = req !== undefined && firstAfter(depositAnswers, out.t, (l) => l.rest.split(' ')[0] === req);
+    // Over the direct channel the frame passes both pages: the sender's page gets it
+    // from its worker, the recipient's page posts it to its worker.
+    const viaPage = input?.what === 'direct-in' && firstAfter(a, out?.t, (l) => l.what === 'p-direct' && l.rest === 'frame');
+    const pageIn = viaPage && firstAfter(b, viaPage.t, (l) => l.what === 'p-call' && l.rest.endsWith('directInput frame'));
     // Recipient page.
     const pageGot = b.find((l) => l.what === 'p-deliver' && l.rest === k);
     const stored = `m:${k}/in/delivered`;
@@ -166,6 +176,9 @@ export function trace(dir, { from = 'A', to = 'B', run = 'seq', sent = {}, shown
     add('sender worker: IDB commit', sealWrite?.start, sealWrite?.done);
     add('sender worker: to transport', sealWrite?.done, out?.t);
     add('relay / channel', out?.t, input?.t);
+    add('  of which (channel): sender worker→its page', out?.t, viaPage?.t);
+    add('  of which (channel): page→page (SCTP)', viaPage?.t, pageIn?.t);
+    add('  of which (channel): page→recipient worker', pageIn?.t, input?.t);
     add('recipient worker: open', input?.t, openWrite?.start);
     add('recipient worker: IDB commit', openWrite?.start, openWrite?.done);
     add('recipient worker: to page', openWrite?.done, d.t);
