@@ -88,9 +88,13 @@ export class TextIndex {
     return this.ms.search(query).map((r) => String(r.id));
   }
 
-  /** What to store: without a trace of what was removed or replaced (vacuumed first). */
+  /**
+   * What to store: without a trace of what was removed or replaced (vacuumed first, again
+   * until nothing is left: the vacuum pauses between batches of terms, and a text removed
+   * meanwhile keeps the terms already passed).
+   */
   async toJSON(): Promise<string> {
-    if (this.ms.dirtCount > 0) await this.ms.vacuum();
+    while (this.ms.dirtCount > 0) await this.ms.vacuum();
     return JSON.stringify({ v: FORMAT, docs: Object.fromEntries(this.docs), ms: this.ms.toJSON() } satisfies Stored);
   }
 }
