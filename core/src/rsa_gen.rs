@@ -5,19 +5,30 @@
 //! gzip of the wasm package, where a key is generated once per account and device. Here
 //! the same 2,047 odd primes are found by trial division when a key is generated (about
 //! 50,000 divisions, nothing next to one primality test), candidates are sieved the same
-//! way (residues of a random start, then steps of 2), and what passes the sieve gets the
-//! same primality test (`crypto_primes::is_prime`: Miller-Rabin to base 2 and a strong
-//! Lucas test, Baillie-PSW). The key is built as `RsaPrivateKey::new` builds it: two
+//! way (residues of a random start, then steps of 2). What passes the sieve gets
+//! Miller-Rabin to base 2 (which throws out nearly every composite left), then the
+//! primality test of FIPS 186-5 Appendix B.3.1: Miller-Rabin with random bases, as many
+//! rounds as Table B.1 asks for the prime's size and the key's security strength (its
+//! error bound, Damgård-Landrock-Pomerance for random candidates, below 2^-128 for RSA-2048
+//! and -3072 and below 2^-144 for RSA-4096). That bound is proven for candidates drawn
+//! one by one (B.3.3); ours are a sieved walk from a random start, as `RsaPrivateKey::new`'s
+//! are (incremental search, Brandt and Damgård 1992), with the base-2 round on top of the
+//! table's. `RsaPrivateKey::new` runs a strong Lucas test
+//! instead of the random bases (Baillie-PSW); its perfect-square check needs a big-integer
+//! square root, and with the Lucas and Jacobi code that was about 18 KB of the wasm
+//! package before wasm-opt (issue 14), for a test run once per prime. The key is built as
+//! `RsaPrivateKey::new` builds it: two
 //! primes of half the size each with their two top bits set (so the modulus has exactly
 //! the requested size), e = 65537, d from Euler's totient. Beyond what `new` checks, p and
 //! q must be as far apart as FIPS 186-5 requires, and a broken RNG (stuck output) ends in
 //! an error instead of a key with p = q or an endless search. Our copies of candidates
-//! are wiped; the ones `is_prime` and `from_primes` make inside are not (as with `new`).
+//! are wiped; the ones the Miller-Rabin test and `from_primes` make inside are not (as
+//! with `new`).
 
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crypto_primes::{Flavor, is_prime};
+use crypto_primes::hazmat::MillerRabin;
 use rand_core::CryptoRng;
 use rsa::{BoxedUint, RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
@@ -43,6 +54,16 @@ const MAX_STARTS: usize = 8;
 /// FIPS 186-5 allows (p = q included), about one pair in 2^98, so a second refusal already
 /// means a broken RNG; each pair costs two prime searches (seconds for RSA-4096 in wasm).
 const MAX_PAIRS: usize = 4;
+
+/// Random-base Miller-Rabin rounds (FIPS 186-5 B.3.1) for primes of at least 2048 and
+/// 1536 bits, the halves of RSA-4096 and -3072 keys: Table B.1's 4 for an error below
+/// 2^-144 and 2^-128 (the third number; the tests check the rounds against
+/// `crypto_primes::hazmat::minimum_mr_iterations`, too slow to evaluate at compile time).
+/// [`ROUNDS_1024`] for the rest.
+const ROUNDS: [(usize, usize, u32); 2] = [(2048, 4, 144), (1536, 4, 128)];
+/// The rounds for 1024-bit primes (RSA-2048), and below them (only in tests): 6, for an
+/// error below 2^-128, one more than Table B.1's 5 for RSA-2048's 2^-112.
+const ROUNDS_1024: usize = 6;
 
 /// The public exponent of every key (the `rsa` crate's and WebCrypto's default).
 const PUBLIC_EXPONENT: u32 = 65_537;
@@ -147,7 +168,7 @@ fn prime<R: CryptoRng + ?Sized>(
                     let candidate = Zeroizing::new(
                         BoxedUint::from_be_slice(&bytes, precision).map_err(|_| Error::Crypto)?,
                     );
-                    if is_prime(Flavor::Any, &*candidate) {
+                    if probably_prime(rng, &candidate)? {
                         return Ok(candidate);
                     }
                 }
@@ -156,6 +177,22 @@ fn prime<R: CryptoRng + ?Sized>(
         }
     }
     Err(Error::Crypto)
+}
+
+/// Miller-Rabin to base 2, then the FIPS 186-5 rounds with random bases for the
+/// candidate's size.
+fn probably_prime<R: CryptoRng + ?Sized>(rng: &mut R, candidate: &BoxedUint) -> Result<bool> {
+    let odd = Option::from(candidate.to_odd()).ok_or(Error::Crypto)?;
+    let test = MillerRabin::new(odd);
+    if test.test_base_two().is_composite() {
+        return Ok(false);
+    }
+    let bits = candidate.bits() as usize;
+    let rounds = ROUNDS
+        .iter()
+        .find(|(at_least, _, _)| bits >= *at_least)
+        .map_or(ROUNDS_1024, |(_, n, _)| *n);
+    Ok((0..rounds).all(|_| test.test_random_base(rng).is_probably_prime()))
 }
 
 /// `be mod p` for a big-endian number and a small `p` (below 2^24, so `r << 8` fits).
@@ -180,6 +217,7 @@ fn add_small(be: &mut [u8], n: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crypto_primes::{Flavor, is_prime};
     use rand_chacha::ChaCha20Rng;
     use rand_core::{Rng, SeedableRng};
     use rsa::Oaep;
@@ -230,6 +268,46 @@ mod tests {
             // Sieved: no small factor (is_prime alone would not say it was sieved).
             let be = p.to_be_bytes();
             assert!(small.iter().all(|&s| residue(&be, s) != 0));
+        }
+    }
+
+    #[test]
+    fn the_round_counts_are_fips_186_5_table_b1s() {
+        use crypto_primes::hazmat::minimum_mr_iterations;
+        for (bits, rounds, log2_error) in ROUNDS {
+            assert_eq!(minimum_mr_iterations(bits as u32, log2_error), Some(rounds));
+        }
+        // Table B.1 itself: 1024-bit primes 5 rounds for 2^-112 (we run 6, for 2^-128),
+        // 1536-bit 4 for 2^-128, 2048-bit 4 for 2^-144.
+        assert_eq!(minimum_mr_iterations(1024, 112), Some(5));
+        assert_eq!(minimum_mr_iterations(1024, 128), Some(ROUNDS_1024));
+        assert_eq!(minimum_mr_iterations(1536, 128), Some(4));
+        assert_eq!(minimum_mr_iterations(2048, 144), Some(4));
+    }
+
+    #[test]
+    fn strong_pseudoprimes_to_base_two_are_refused_and_primes_pass() {
+        let mut rng = ChaCha20Rng::from_seed([9; 32]);
+        // Composites that pass Miller-Rabin to base 2 (the last to every prime base up to 23).
+        for n in [
+            2047u64,
+            3277,
+            4033,
+            4681,
+            8321,
+            3_215_031_751,
+            3_825_123_056_546_413_051,
+        ] {
+            assert!(
+                !probably_prime(&mut rng, &BoxedUint::from(n)).unwrap(),
+                "{n}"
+            );
+        }
+        for p in [3u64, 17_863, 2_147_483_647, 18_446_744_073_709_551_557] {
+            assert!(
+                probably_prime(&mut rng, &BoxedUint::from(p)).unwrap(),
+                "{p}"
+            );
         }
     }
 
@@ -377,7 +455,8 @@ mod tests {
         let small = small_primes();
         let mut rng = Scripted::new(vec![top, second]);
         let p = prime(&mut rng, 512, &small).unwrap();
-        assert_eq!(rng.next, 2, "one redraw");
+        // One redraw, then the random bases of the one candidate that passed base 2.
+        assert_eq!(rng.next, 2 + ROUNDS_1024, "one redraw");
         assert_eq!(p.bits(), 512);
         assert!(bool::from(p.bit(510)));
         assert!(is_prime(Flavor::Any, &*p));
