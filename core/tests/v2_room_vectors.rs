@@ -11,8 +11,8 @@ mod support;
 
 use sealpost_core::Error;
 use sealpost_core::v2::room::{
-    Content, EVERYONE, EpochKey, FrameHeader, HostPake, JoinerPake, RoomCode, open_frame,
-    open_rekey, seal_frame, seal_rekey,
+    Content, EVERYONE, EpochKey, FrameBody, FrameHeader, HostPake, JoinerPake, MemberId, RoomCode,
+    open_frame, open_rekey, seal_frame, seal_rekey,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -45,25 +45,36 @@ fn generate() -> Value {
     let granted = confirmed.open_grant(&grant, 2).unwrap();
     assert_eq!(*granted.key.key, *room_key.key);
 
-    let frame = |sender, to, counter, c: Content| {
+    let frame = |sender, to, counter, roster: &[MemberId], content: Content| {
         let header = FrameHeader {
             epoch: room_key.epoch,
             sender,
             to,
             counter,
         };
-        let f = seal_frame(&room_key, header, &c).unwrap();
+        let body = FrameBody {
+            roster: roster.to_vec(),
+            content,
+        };
+        let f = seal_frame(&room_key, header, &body.roster, &body.content).unwrap();
         json!({"epoch": header.epoch, "sender": sender, "to": to, "counter": counter,
-               "content": content_json(&c), "frame": h(&f)})
+               "roster": body.roster, "content": content_json(&body.content), "frame": h(&f)})
     };
     let frames = vec![
-        frame(2, EVERYONE, 1, Content::Hello("Bob".into())),
-        frame(2, EVERYONE, 2, Content::Text("hello room, ✓".into())),
-        frame(1, 2, 7, Content::Text("for you only".into())),
+        frame(2, EVERYONE, 1, &[1, 2], Content::Hello("Bob".into())),
+        frame(
+            2,
+            EVERYONE,
+            2,
+            &[1, 2, 3],
+            Content::Text("hello room, ✓".into()),
+        ),
+        frame(1, 2, 7, &[1, 2, 3], Content::Text("for you only".into())),
         frame(
             2,
             1,
             3,
+            &[1, 2, 3, 4, 5, 6, 7, 8],
             Content::Signal(r#"{"type":"offer","sdp":"v=0..."}"#.into()),
         ),
     ];
@@ -73,6 +84,8 @@ fn generate() -> Value {
         b[i] ^= 1;
         h(&b)
     };
+    // Sealed under the room key by a member that breaks the roster rule (3 before 2).
+    let unordered = seal_unordered_roster(&room_key);
     let other_key = EpochKey::generate(&mut r, 1);
     let foreign = seal_frame(
         &other_key,
@@ -82,6 +95,7 @@ fn generate() -> Value {
             to: EVERYONE,
             counter: 2,
         },
+        &[1, 2, 3],
         &Content::Text("hello room, ✓".into()),
     )
     .unwrap();
@@ -90,6 +104,7 @@ fn generate() -> Value {
         json!({"name": "fail_header_to", "frame": flip(8), "error": "DECRYPT_FAILED"}),
         json!({"name": "fail_header_counter", "frame": flip(16), "error": "DECRYPT_FAILED"}),
         json!({"name": "fail_body", "frame": flip(20), "error": "DECRYPT_FAILED"}),
+        json!({"name": "fail_roster_unordered", "frame": h(&unordered), "error": "MALFORMED"}),
         json!({"name": "fail_tag", "frame": flip(good.len() - 1), "error": "DECRYPT_FAILED"}),
         json!({"name": "fail_version", "frame": flip(0), "error": "MALFORMED"}),
         json!({"name": "fail_other_key", "frame": h(&foreign), "error": "DECRYPT_FAILED"}),
@@ -144,8 +159,9 @@ fn room_vectors() {
         assert_eq!(u64::from(header.sender), f["sender"].as_u64().unwrap());
         assert_eq!(u64::from(header.to), f["to"].as_u64().unwrap());
         assert_eq!(header.counter, f["counter"].as_u64().unwrap());
-        let content = open_frame(&room_key, header, &bytes).unwrap();
-        assert_eq!(content_json(&content), f["content"]);
+        let body = open_frame(&room_key, header, &bytes).unwrap();
+        assert_eq!(content_json(&body.content), f["content"]);
+        assert_eq!(json!(body.roster), f["roster"]);
     }
     for f in v["fail_frames"].as_array().unwrap() {
         let bytes = unh(&f["frame"]);
@@ -174,4 +190,32 @@ fn room_vectors() {
         .unwrap_err();
         assert_eq!(err, Error::Decrypt, "{}", f["name"]);
     }
+}
+
+/// A frame from member 2 (counter 9) that opens under `key` but whose roster is not
+/// ascending, sealed with AES-256-GCM by hand as a member that breaks the rule would.
+fn seal_unordered_roster(key: &EpochKey) -> Vec<u8> {
+    use aes_gcm::aead::{Aead, Payload};
+    use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+    let mut header = vec![sealpost_core::v2::room::FRAME_VERSION];
+    header.extend_from_slice(&key.epoch.to_be_bytes());
+    header.extend_from_slice(&[0, 2, 0, 0]);
+    header.extend_from_slice(&9u64.to_be_bytes());
+    let nonce: [u8; 12] = [&[0, 0][..], &header[5..7], &header[9..17]]
+        .concat()
+        .try_into()
+        .unwrap();
+    let aad = [&b"sealpost/v2/room-frame"[..], &header].concat();
+    let plain = [2u8, 0, 3, 0, 2, 2, b'x'];
+    let k: [u8; 32] = *key.key;
+    let sealed = Aes256Gcm::new(&k.into())
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &plain,
+                aad: &aad,
+            },
+        )
+        .unwrap();
+    [header, sealed].concat()
 }

@@ -63,6 +63,8 @@ struct Net {
     code: RoomCode,
     /// Members a lying relay adds to the list it hands each newcomer.
     invented: Vec<MemberId>,
+    /// `(from, to)`: a lying relay drops every frame of `from` to `to`.
+    dropped: Vec<(MemberId, MemberId)>,
 }
 
 impl Net {
@@ -79,6 +81,7 @@ impl Net {
             refused_joins: 0,
             code,
             invented: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -123,7 +126,8 @@ impl Net {
             }
             RoomOut::Frame { to, data } => {
                 for m in self.admitted.clone() {
-                    if m != from && (to == EVERYONE || to == m) {
+                    let hidden = self.dropped.contains(&(from, m));
+                    if m != from && (to == EVERYONE || to == m) && !hidden {
                         self.deliver(m, Wire::Frame(from, data.clone()));
                     }
                 }
@@ -204,6 +208,19 @@ impl Net {
         let room = self.rooms.get_mut(&who).unwrap();
         room.handle(&mut self.rng, input.input())
     }
+}
+
+/// The `(member, via)` of every `Unreached` event `who` was told.
+fn unreached_events(net: &Net, who: MemberId) -> Vec<(MemberId, MemberId)> {
+    net.events
+        .get(&who)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| match e {
+            RoomEvent::Unreached { member, via } => Some((*member, *via)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn refused(out: &[Output]) -> Option<Refusal> {
@@ -621,4 +638,74 @@ fn frames_under_the_previous_key_are_bounded() {
         }
     }
     assert_eq!(accepted, bound);
+}
+
+#[test]
+fn a_member_the_relay_hides_from_one_member_is_reported_through_the_others() {
+    let mut net = Net::new(12);
+    let code = net.code.clone();
+    let (a, b) = (net.join(&code), net.join(&code));
+    net.say(HOST, EVERYONE, "welcome");
+    net.say(b, EVERYONE, "hi");
+    // An honest relay: nobody is reported.
+    for m in [HOST, a, b] {
+        assert!(unreached_events(&net, m).is_empty(), "member {m}");
+    }
+    // The relay drops every frame of the next member, c, to a (and only to a).
+    net.dropped.push((4, a));
+    let c = net.join(&code);
+    assert_eq!(c, 4);
+    assert_eq!(net.rooms[&a].members(), vec![1, 2, 3]);
+    assert_eq!(net.rooms[&b].members(), vec![1, 2, 3, 4]);
+    // b's next frame lists c: a learns that c is in the room and does not reach it.
+    net.say(b, EVERYONE, "c is here");
+    assert_eq!(unreached_events(&net, a), vec![(c, b)]);
+    assert_eq!(net.rooms[&a].unreached(), vec![(c, b)]);
+    // Said once while it lasts; the host's frames list c too.
+    net.say(HOST, EVERYONE, "still here");
+    assert_eq!(unreached_events(&net, a), vec![(c, b)]);
+    assert_eq!(net.rooms[&a].unreached(), vec![(c, HOST)]);
+    // c's own frames are what the relay drops: nothing of it reaches a.
+    net.say(c, EVERYONE, "can anyone hear me");
+    assert!(!net.texts(a).iter().any(|(from, _)| *from == c));
+    // Nor does c hear from a, which announces itself only to members it sees: c is told
+    // of a the same way. The host and b miss no one.
+    assert_eq!(net.rooms[&c].members(), vec![1, 3, 4]);
+    assert_eq!(net.rooms[&c].unreached(), vec![(a, HOST)]);
+    for m in [HOST, b] {
+        assert!(net.rooms[&m].unreached().is_empty(), "member {m}");
+    }
+    // The relay lets c through again: c is shown and no longer reported, and the other
+    // way round once a speaks.
+    net.dropped.clear();
+    net.say(c, EVERYONE, "now?");
+    assert_eq!(net.rooms[&a].members(), vec![1, 2, 3, 4]);
+    assert!(net.rooms[&a].unreached().is_empty());
+    assert!(net.rooms[&c].unreached().is_empty());
+}
+
+#[test]
+fn a_member_the_relay_says_left_is_reported_again_by_the_next_frame_of_anyone_who_sees_it() {
+    let mut net = Net::new(13);
+    let code = net.code.clone();
+    let (a, b, c) = (net.join(&code), net.join(&code), net.join(&code));
+    assert_eq!(net.rooms[&a].members(), vec![1, 2, 3, 4]);
+    // The relay tells a alone that c left (and drops c's frames to a from now on).
+    let out = net.feed(a, Wire::Left(c));
+    assert!(out.contains(&Output::Event(RoomEvent::MemberLeft { member: c })));
+    net.dropped.push((c, a));
+    assert_eq!(net.rooms[&a].members(), vec![1, 2, 3]);
+    net.say(b, EVERYONE, "c is still here");
+    assert_eq!(unreached_events(&net, a), vec![(c, b)]);
+    // A member who truly leaves is not reported: every roster drops it, and the host's
+    // rotation empties them until their senders speak again under the new key.
+    net.dropped.clear();
+    net.leave(c);
+    net.say(b, EVERYONE, "c left");
+    net.say(HOST, EVERYONE, "bye c");
+    for m in [HOST, a, b] {
+        assert!(net.rooms[&m].unreached().is_empty(), "member {m}");
+    }
+    assert_eq!(unreached_events(&net, a), vec![(c, b)]);
+    assert!(unreached_events(&net, b).is_empty() && unreached_events(&net, HOST).is_empty());
 }

@@ -13,14 +13,14 @@ const MAX = { 1: 64, 2: 4096, 3: 16384 };
 const be16 = (n) => Uint8Array.of(n >> 8, n & 0xff);
 const be32 = (n) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 
-/** 30.4: header fields, then open `kind || body`. */
+/** 30.4: header fields, then open `n || roster || kind || body`. */
 async function openFrame(roomKey, epoch, frame) {
   const r = new Reader(frame);
-  if (r.u8() !== 1) fail("MALFORMED");
+  if (r.u8() !== 2) fail("MALFORMED");
   const header = { epoch: r.u32(), sender: r.u16(), to: r.u16(), counter: r.u64() };
   const head = frame.subarray(0, 17);
   const ct = frame.subarray(17);
-  if (ct.length < 17) fail("MALFORMED");
+  if (ct.length < 18) fail("MALFORMED");
   if (header.epoch !== epoch) fail("DECRYPT_FAILED");
   const nonce = cat(Uint8Array.of(0, 0), head.subarray(5, 7), head.subarray(9, 17));
   let plain;
@@ -30,15 +30,22 @@ async function openFrame(roomKey, epoch, frame) {
   } catch {
     fail("DECRYPT_FAILED");
   }
-  const kind = plain[0];
-  if (!MAX[kind] || plain.length - 1 > MAX[kind]) fail("MALFORMED");
+  // The sender's roster: at most 8 member ids, ascending, none 0.
+  const n = plain[0];
+  if (n > 8 || plain.length < 2 + 2 * n) fail("MALFORMED");
+  const roster = [];
+  for (let i = 0; i < n; i++) roster.push((plain[1 + 2 * i] << 8) | plain[2 + 2 * i]);
+  if (roster.some((id, i) => id === 0 || (i > 0 && id <= roster[i - 1]))) fail("MALFORMED");
+  const kind = plain[1 + 2 * n];
+  const body = plain.subarray(2 + 2 * n);
+  if (!MAX[kind] || body.length > MAX[kind]) fail("MALFORMED");
   let text;
   try {
-    text = dec.decode(plain.subarray(1));
+    text = dec.decode(body);
   } catch {
     fail("MALFORMED");
   }
-  return { ...header, kind, text };
+  return { ...header, roster, kind, text };
 }
 
 /** 30.5: `epoch || box(pair_key, aad, key)`. */
@@ -57,6 +64,7 @@ await check("room frames open to their header and content (30.4)", async () => {
     const got = await openFrame(roomKey, epoch, unhex(f.frame));
     assert(got.sender === f.sender && got.to === f.to && got.counter === BigInt(f.counter), `header of ${f.frame.slice(0, 34)}`);
     assert(got.kind === f.content.kind && got.text === f.content.text, `content ${f.content.text}`);
+    assert(JSON.stringify(got.roster) === JSON.stringify(f.roster), `roster ${got.roster}`);
   }
 });
 

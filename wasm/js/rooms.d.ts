@@ -10,6 +10,10 @@ export type RoomEvent =
   | { event: "text"; from: number; private: boolean; text: string }
   | { event: "signal"; from: number; data: string }
   | { event: "rekeyed"; epoch: number }
+  /** `via` sees `member` but nothing of it reaches this page: the relay drops its frames
+   * here, or said it left (PROTOCOL.md 30.4 "Rosters"). Said once it lasted 3 s (a
+   * newcomer hears from the others one round trip after joining). */
+  | { event: "unreached"; member: number; via: number }
   | { event: "refused"; from: number; reason: "UNKNOWN_SENDER" | "MISADDRESSED" | "STALE_EPOCH" | "REPLAYED" | "FORGED" | "MALFORMED" | "UNEXPECTED" }
   | { event: "closed"; code: "ROOM_CLOSED" | "WRONG_CODE" | "ROOM_NOT_FOUND" | "ROOM_LOCKED" | "ROOM_BUSY" | "ROOM_FULL" | "RATE_LIMITED" | "JOIN_TIMEOUT" };
 
@@ -25,6 +29,8 @@ export interface Room {
   readonly nameplate: number;
   readonly me: number | undefined;
   readonly members: number[];
+  /** Members some member sees but this one does not (see the `unreached` event). */
+  readonly unreached: number[];
   /** `appUrl` with `#room=<code>`: the code stays out of every server log. */
   link(appUrl: string): string;
   /** To everyone, or to member `to` only. Throws `NOT_IN_ROOM`, `NO_SUCH_MEMBER`, `TOO_LARGE`. */

@@ -45,6 +45,13 @@ function socketUrl(relayUrl, path) {
 /** How long `iceServers()` waits for the relay before going on without TURN. */
 const TURN_PATIENCE_MS = 10_000;
 
+/**
+ * How long a member must stay unreached (PROTOCOL.md 30.4 "Rosters") before the app is
+ * told: a newcomer hears from the members already there one round trip after its hello,
+ * and the others' frames that list them may come first.
+ */
+const UNREACHED_GRACE_MS = 3_000;
+
 class Room {
   #state;
   #ws;
@@ -53,6 +60,8 @@ class Room {
   /** The relay's last TURN answer `{ servers, until }`, and the callers waiting for one. */
   #turn = null;
   #turnWaiting = [];
+  /** Members the app was told do not reach this page. */
+  #told = new Set();
   /** The code (host only; guests know the one they typed). */
   code;
   /** The relay's number for the room. */
@@ -74,6 +83,13 @@ class Room {
   /** Every member's id, this one included. */
   get members() {
     return [...this.#state.members];
+  }
+
+  /** Members some member sees but this one does not (PROTOCOL.md 30.4 "Rosters"), once
+   * the app was told (`unreached` event). */
+  get unreached() {
+    if (this.#closed) return [];
+    return [...this.#state.unreached].filter((m) => this.#told.has(m));
   }
 
   /** The link that opens the app on the join screen: the code is in the fragment. */
@@ -147,10 +163,22 @@ class Room {
         const msg = { type: o.send, to: o.to };
         if (o.data) msg.data = b64.encode(o.data);
         this.#ws.send(JSON.stringify(msg));
+      } else if (o.event === 'unreached') {
+        setTimeout(() => this.#stillUnreached(o), UNREACHED_GRACE_MS);
       } else {
         this.#onEvent?.(o);
       }
     }
+  }
+
+  /** Tells the app of an `unreached` event the engine gave, if it still holds. */
+  #stillUnreached(o) {
+    if (this.#closed || !this.#state.unreached.includes(o.member)) {
+      this.#told.delete(o.member);
+      return;
+    }
+    this.#told.add(o.member);
+    this.#onEvent?.(o);
   }
 
   /** @internal One relay message (none after `leave()`: the room's state is freed). */

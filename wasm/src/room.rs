@@ -90,6 +90,11 @@ fn event_object(e: RoomEvent) -> Object {
             set(&obj, "data", data.into());
             "signal"
         }
+        RoomEvent::Unreached { member, via } => {
+            set(&obj, "member", member.into());
+            set(&obj, "via", via.into());
+            "unreached"
+        }
         RoomEvent::Rekeyed { epoch } => {
             set(&obj, "epoch", epoch.into());
             "rekeyed"
@@ -153,6 +158,13 @@ impl RoomState {
     #[wasm_bindgen(getter)]
     pub fn members(&self) -> Vec<u16> {
         self.room.members()
+    }
+
+    /// Members another member sees but this one does not (the relay drops their
+    /// frames to this member, or said they left): PROTOCOL.md 30.4 "Rosters".
+    #[wasm_bindgen(getter)]
+    pub fn unreached(&self) -> Vec<u16> {
+        self.room.unreached().into_iter().map(|(m, _)| m).collect()
     }
 
     /// The room key's epoch once admitted.

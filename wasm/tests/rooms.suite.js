@@ -60,6 +60,8 @@ export function roomsSuite({ test }, sp, { relayUrl }) {
     await waitFor(logs[0], (e) => e.event === 'text' && e.text === 'hi from b');
     assert(!logs[0].seen.some((e) => e.event === 'text' && e.text === 'just for b'), 'a private text reached the host');
     for (const l of logs) assert(!l.seen.some((e) => e.event === 'refused'), JSON.stringify(l.seen));
+    // Everyone's frames list the three (PROTOCOL.md 30.4 "Rosters"), and each sees them all.
+    for (const r of [host, b, c]) eq(r.unreached, []);
   });
 
   test('rooms: a wrong code is refused (WRONG_CODE), a non-code is MALFORMED, an unknown nameplate ROOM_NOT_FOUND', async () => {

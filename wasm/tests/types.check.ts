@@ -148,6 +148,7 @@ async function rooms(relayUrl: string): Promise<void> {
       if (e.event === 'text') console.log(e.from, e.text, e.private);
       if (e.event === 'refused') console.log(e.reason);
       if (e.event === 'closed') console.log(e.code);
+      if (e.event === 'unreached') console.log(e.member, e.via);
     },
   });
   guest.setName('Bea');
@@ -156,7 +157,8 @@ async function rooms(relayUrl: string): Promise<void> {
   guest.sendSignal(1, '{}');
   const me: number | undefined = guest.me;
   const all: number[] = guest.members;
-  console.log(host.link('https://app.example/'), me, all, host.nameplate, seen.length);
+  const hidden: number[] = guest.unreached;
+  console.log(host.link('https://app.example/'), me, all, hidden, host.nameplate, seen.length);
   // Voice: the room's events go to the voice too.
   const heard: RoomVoiceEvent[] = [];
   const voice = attachRoomVoice(guest, { iceServers: async () => [], onEvent: (e) => heard.push(e) });

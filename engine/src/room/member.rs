@@ -9,8 +9,8 @@ use sealpost_core::sorted::SortedMap;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::room::{
-    Content, EVERYONE, EpochKey, FrameHeader, JoinerConfirmed, JoinerPake, MAX_MEMBERS, MemberId,
-    RoomCode, open_frame, open_rekey, seal_frame,
+    Content, EVERYONE, EpochKey, FrameBody, FrameHeader, JoinerConfirmed, JoinerPake, MAX_MEMBERS,
+    MemberId, RoomCode, open_frame, open_rekey, seal_frame,
 };
 use zeroize::Zeroizing;
 
@@ -47,9 +47,9 @@ pub const MAX_PREVIOUS_EPOCH_FRAMES: u8 = 16;
 
 /// What this member knows of another.
 #[derive(Debug, Default)]
-struct Peer {
-    /// The highest counter accepted from it (counters start at 1).
-    last_counter: u64,
+pub(super) struct Peer {
+    /// The highest counter accepted from it (counters start at 1; 0: none yet).
+    pub(super) last_counter: u64,
     /// The epoch of the last frame accepted from it.
     last_epoch: Option<u32>,
     /// Frames accepted from it under the previous key since the last rotation.
@@ -57,7 +57,10 @@ struct Peer {
     /// Whether it proved it holds the room key (PROTOCOL.md 30.4, "Who is in the
     /// room"): the host admitted it, or a frame of its own opened. The relay's `joined`
     /// and member lists alone prove nothing, so they do not make a member shown.
-    proven: bool,
+    pub(super) proven: bool,
+    /// The members it said it sees, in its last frame under the current key
+    /// (`roster.rs`); emptied at each rotation.
+    pub(super) roster: Vec<MemberId>,
 }
 
 /// A member's state.
@@ -66,7 +69,7 @@ pub(super) struct Membership {
     pub(super) key: EpochKey,
     pub(super) previous: Option<EpochKey>,
     next_counter: u64,
-    peers: SortedMap<MemberId, Peer>,
+    pub(super) peers: SortedMap<MemberId, Peer>,
     /// A guest's pairwise key with the host (rekeys).
     pair: Option<Zeroizing<[u8; 32]>>,
     /// The name this member last said (empty until it says one): what it announces
@@ -101,7 +104,9 @@ impl Membership {
             to,
             counter: self.next_counter,
         };
-        let data = seal_frame(&self.key, header, content).map_err(|_| SendRefused::TooLarge)?;
+        // Every frame says whom this member sees (PROTOCOL.md 30.4 "Rosters").
+        let data = seal_frame(&self.key, header, &self.roster(), content)
+            .map_err(|_| SendRefused::TooLarge)?;
         self.next_counter = self.next_counter.saturating_add(1);
         if let Content::Hello(name) = content {
             self.name.clone_from(name);
@@ -158,6 +163,7 @@ impl Membership {
         self.previous = Some(core::mem::replace(&mut self.key, next));
         for p in self.peers.values_mut() {
             p.previous_accepted = 0;
+            p.roster.clear();
         }
     }
 
@@ -191,13 +197,16 @@ impl Membership {
         if h.counter <= peer.last_counter {
             return Err(Refusal::Replayed);
         }
-        let content = open_frame(key, h, data).map_err(|e| match e {
+        let FrameBody { roster, content } = open_frame(key, h, data).map_err(|e| match e {
             sealpost_core::Error::Decrypt => Refusal::Forged,
             _ => Refusal::Malformed,
         })?;
         peer.last_counter = h.counter;
         peer.last_epoch = Some(h.epoch);
-        if h.epoch != current {
+        if h.epoch == current {
+            peer.roster = roster;
+        } else {
+            // Sealed before a change of membership this member already saw.
             peer.previous_accepted += 1;
         }
         let shown = !core::mem::replace(&mut peer.proven, true);
@@ -317,6 +326,17 @@ impl Room {
         }
     }
 
+    /// Members some member sees but this one does not (PROTOCOL.md 30.4 "Rosters"):
+    /// `(member, via)`, `via` being a shown member whose last frame under the current
+    /// key lists `member`. A relay that drops a member's frames to this one, or says it
+    /// left, cannot keep it out of the others' frames. Empty until admitted.
+    pub fn unreached(&self) -> Vec<(MemberId, MemberId)> {
+        match &self.phase {
+            Phase::Member(m) => m.unreached(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The room key's epoch, once admitted.
     pub fn epoch(&self) -> Option<u32> {
         match &self.phase {
@@ -419,7 +439,8 @@ impl Room {
                 })];
             }
         };
-        if member == HOST || members.len() > MAX_MEMBERS || !members.contains(&HOST) {
+        let bad_id = member == HOST || member == EVERYONE;
+        if bad_id || members.len() > MAX_MEMBERS || !members.contains(&HOST) {
             return vec![Output::Event(RoomEvent::Refused {
                 from: HOST,
                 reason: Refusal::Malformed,
@@ -459,17 +480,22 @@ impl Membership {
             }))]
         };
         match input {
-            RoomIn::Frame { from, data } => match self.accept_frame(from, data) {
-                Ok((false, event)) => vec![Output::Event(event)],
-                // Shown for the first time: it has not heard from this member either.
-                Ok((true, event)) => {
-                    let joined = Output::Event(RoomEvent::MemberJoined { member: from });
-                    let mut out = vec![joined, Output::Event(event)];
-                    out.extend(self.announce(from));
-                    out
-                }
-                Err(reason) => one(Err(reason), from),
-            },
+            RoomIn::Frame { from, data } => {
+                let before = self.unreached();
+                let mut out = match self.accept_frame(from, data) {
+                    Ok((false, event)) => vec![Output::Event(event)],
+                    // Shown for the first time: it has not heard from this member either.
+                    Ok((true, event)) => {
+                        let joined = Output::Event(RoomEvent::MemberJoined { member: from });
+                        let mut out = vec![joined, Output::Event(event)];
+                        out.extend(self.announce(from));
+                        out
+                    }
+                    Err(reason) => return one(Err(reason), from),
+                };
+                self.tell_unreached(&before, &mut out);
+                out
+            }
             RoomIn::Rekey { from, data } => one(self.accept_rekey(from, data), from),
             RoomIn::Pake { from, data } if self.host.is_some() => self.host_pake(rng, from, data),
             // Only the relay's word: the member is shown once a frame of its own opens.
@@ -490,6 +516,7 @@ impl Membership {
         {
             return Vec::new();
         }
+        self.forget_in_rosters(member);
         let Some(peer) = self.peers.remove(&member) else {
             return Vec::new();
         };

@@ -10,10 +10,13 @@
 //! before; a frame is accepted only from a member, addressed to this member or
 //! everyone, under the current key (or the previous one while its sender has not moved
 //! on), with a counter above the last one accepted from that sender. Everything else is
-//! refused with a [`Refusal`] the app sees; nothing is dropped in silence.
+//! refused with a [`Refusal`] the app sees; nothing is dropped in silence. Every frame
+//! carries the members its sender sees, so a member the relay hides from some members
+//! is reported to them ([`RoomEvent::Unreached`]) rather than silently left out.
 
 mod host;
 mod member;
+mod roster;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -194,6 +197,15 @@ pub enum RoomEvent {
         from: MemberId,
         /// The app's signalling payload.
         data: String,
+    },
+    /// A shown member (`via`) sees `member`, which this member does not: the relay
+    /// drops its frames to this member, or said it left. Said once while it lasts;
+    /// `Room::unreached` tells whether it still does.
+    Unreached {
+        /// The member that does not reach this one.
+        member: MemberId,
+        /// A member whose frames say it sees `member`.
+        via: MemberId,
     },
     /// The room key moved to `epoch`.
     Rekeyed {

@@ -27,6 +27,13 @@ interface Active {
   /** Display names said by members (`hello`), cleaned. */
   names: Map<number, string>;
   members: number[];
+  /**
+   * Members another member sees but this page does not (PROTOCOL.md 30.4 "Rosters"):
+   * member -> who sees it. The relay drops their frames to this member, or said they left.
+   */
+  unreached: Map<number, number>;
+  /** Members already said (in a notice) not to reach this page. */
+  noticed: Set<number>;
   lines: Line[];
   /** Why the room ended (a friendly sentence), once it has. */
   ended: string | null;
@@ -91,7 +98,7 @@ function renderHome(code?: string) {
       // voice could not load is not entered.
       const attach = await kit.voice();
       const info = await how();
-      active = { info, names: new Map(), members: [...info.members], lines: [], ended: null, myName: kit.cleanName(name.value), voice: voiceFor(attach, info.me) };
+      active = { info, names: new Map(), members: [...info.members], unreached: new Map(), noticed: new Set(), lines: [], ended: null, myName: kit.cleanName(name.value), voice: voiceFor(attach, info.me) };
       if (active.myName) await kit.call('roomName', active.myName).catch(() => undefined);
       renderRoom();
     } catch (e) {
@@ -263,6 +270,12 @@ function renderMembers() {
     h('bdi', null, nameOf(id)),
     id === 1 ? h('span.mini.unverified', null, 'Host') : null,
     onVoice.has(id) ? h('span.mini.verified', { 'data-testid': 'room-on-voice' }, !a.voice.on || onVoice.get(id) === 'connected' ? 'On voice' : 'On voice, connecting…') : null,
+  )), ...[...a.unreached].map(([id, via]) => h(
+    'li.member',
+    { 'data-testid': `room-unreached-${id}` },
+    h('bdi', null, nameOf(id)),
+    h('span.mini.unverified', null, 'Not reaching you'),
+    h('span.hint', null, ' (', h('bdi', null, nameOf(via)), ' sees them: the relay may be keeping them from you)'),
   )));
 }
 
@@ -311,13 +324,15 @@ function onEvent(e: RoomEvent) {
       a.members = [...e.members];
       break;
     case 'joined':
+      a.unreached.delete(e.member);
       if (!a.members.includes(e.member)) a.members.push(e.member);
       // Ids go up with each join: a lower one was here before this page (it is shown
       // only now, once its own hello opened).
       if (e.member > a.info.me) add({ member: e.member, what: 'joined' });
       break;
     case 'left':
-      if (!a.members.includes(e.member)) return; // a join that did not complete
+      a.unreached.delete(e.member);
+      if (!a.members.includes(e.member)) break; // a join that did not complete
       add({ member: e.member, what: 'left' });
       a.members = a.members.filter((m) => m !== e.member);
       break;
@@ -338,6 +353,13 @@ function onEvent(e: RoomEvent) {
       break;
     case 'refused':
       add({ notice: `A message in the room was refused (${e.reason}): it was not what a member sent.` });
+      break;
+    case 'unreached':
+      a.unreached.set(e.member, e.via);
+      if (!a.noticed.has(e.member)) {
+        a.noticed.add(e.member);
+        add({ notice: `${nameOf(e.via)} sees ${nameOf(e.member)} in the room, but nothing of them reaches you: the relay may be keeping them from you.` });
+      }
       break;
     case 'closed':
       a.ended = kit.friendly({ code: e.code });

@@ -1,7 +1,9 @@
 //! Room frames (PROTOCOL.md 30.4) and room key rotation (30.5): AES-256-GCM under the
 //! room key of an epoch, with the sender, the addressee, the epoch and the sender's
-//! counter in the associated data and the nonce. This module seals and opens; which
-//! counters and epochs a member accepts is the engine's rule.
+//! counter in the associated data and the nonce. Each frame also carries, sealed, the
+//! sender's roster: the members it sees, so a member the relay hides from some is shown
+//! to them through the others' frames. This module seals and opens; which counters and
+//! epochs a member accepts, and what a roster means, are the engine's rules.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -13,12 +15,14 @@ use crate::error::{Error, Result};
 use crate::primitives::{self, Key};
 use crate::wire::Reader;
 
+use super::MAX_MEMBERS;
+
 /// A member's number in its room, given by the relay (1 is the host).
 pub type MemberId = u16;
 /// The addressee of a frame for every member.
 pub const EVERYONE: MemberId = 0;
-/// Frame format version.
-pub const FRAME_VERSION: u8 = 1;
+/// Frame format version (2: the roster before the content).
+pub const FRAME_VERSION: u8 = 2;
 /// Bytes of a frame header.
 pub const FRAME_HEADER_LEN: usize = 1 + 4 + 2 + 2 + 8;
 /// Longest text of a text frame, in UTF-8 bytes.
@@ -27,8 +31,9 @@ pub const MAX_TEXT_LEN: usize = 4096;
 pub const MAX_SIGNAL_LEN: usize = 16 * 1024;
 /// Longest display name in a hello.
 pub const MAX_NAME_LEN: usize = 64;
-/// Largest frame: the longest content, its kind byte, the header and the tag.
-pub const MAX_FRAME_LEN: usize = FRAME_HEADER_LEN + 1 + MAX_SIGNAL_LEN + 16;
+/// Largest frame: the header, the longest roster, the longest content and its kind
+/// byte, the tag.
+pub const MAX_FRAME_LEN: usize = FRAME_HEADER_LEN + 1 + 2 * MAX_MEMBERS + 1 + MAX_SIGNAL_LEN + 16;
 /// Bytes of a rekey message.
 pub const REKEY_LEN: usize = 4 + 12 + 32 + 16;
 
@@ -79,6 +84,58 @@ pub enum Content {
     /// UTF-8 the app defines (kind 3). The SDP's DTLS fingerprint travels here, so
     /// only a room member can put itself in the media path.
     Signal(String),
+}
+
+/// What a frame's sealed part holds: the sender's roster and the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameBody {
+    /// The members the sender sees (itself included), ascending, at most
+    /// [`MAX_MEMBERS`], none [`EVERYONE`].
+    pub roster: Vec<MemberId>,
+    /// What it says.
+    pub content: Content,
+}
+
+/// `n(u8) || n × member_id(u16) || kind(u8) || body`.
+fn encode_body(roster: &[MemberId], content: &Content) -> Result<Zeroizing<Vec<u8>>> {
+    check_roster(roster)?;
+    let mut out = Zeroizing::new(Vec::new());
+    // At most MAX_MEMBERS (checked above): it fits a byte.
+    out.push(roster.len() as u8);
+    for id in roster {
+        out.extend_from_slice(&id.to_be_bytes());
+    }
+    out.extend_from_slice(&content.encode()?);
+    Ok(out)
+}
+
+impl FrameBody {
+    fn decode(plain: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(plain);
+        let n = usize::from(r.u8()?);
+        let mut roster = Vec::new();
+        for _ in 0..n.min(MAX_MEMBERS + 1) {
+            roster.push(r.u16()?);
+        }
+        check_roster(&roster)?;
+        let content = Content::decode(r.bytes(r.remaining())?)?;
+        Ok(Self { roster, content })
+    }
+}
+
+/// A roster is at most [`MAX_MEMBERS`] member ids, strictly ascending, none 0.
+fn check_roster(roster: &[MemberId]) -> Result<()> {
+    let mut last = EVERYONE;
+    for &id in roster {
+        if id <= last {
+            return Err(Error::Malformed);
+        }
+        last = id;
+    }
+    if roster.len() > MAX_MEMBERS {
+        return Err(Error::Malformed);
+    }
+    Ok(())
 }
 
 impl Content {
@@ -171,7 +228,7 @@ impl FrameHeader {
             to: r.u16()?,
             counter: r.u64()?,
         };
-        if r.remaining() < 1 + 16 {
+        if r.remaining() < 1 + 1 + 16 {
             return Err(Error::Malformed);
         }
         Ok(h)
@@ -185,14 +242,24 @@ fn aad(header: &[u8; FRAME_HEADER_LEN]) -> Vec<u8> {
     aad
 }
 
-/// `header || AES-256-GCM(key, nonce, "sealpost/v2/room-frame" || header, kind || body)`.
-pub fn seal_frame(key: &EpochKey, header: FrameHeader, content: &Content) -> Result<Vec<u8>> {
+/// `header || AES-256-GCM(key, nonce, "sealpost/v2/room-frame" || header,
+/// n || roster || kind || body)`: `roster` is the sender's (see [`FrameBody`]).
+pub fn seal_frame(
+    key: &EpochKey,
+    header: FrameHeader,
+    roster: &[MemberId],
+    content: &Content,
+) -> Result<Vec<u8>> {
     if header.epoch != key.epoch || header.counter == 0 {
         return Err(Error::Malformed);
     }
-    let plain = content.encode()?;
+    seal_plain(key, header, &encode_body(roster, content)?)
+}
+
+/// Seals `plain` as it is (tests seal what [`FrameBody`] would refuse to encode).
+pub(super) fn seal_plain(key: &EpochKey, header: FrameHeader, plain: &[u8]) -> Result<Vec<u8>> {
     let h = header.to_bytes();
-    let ct = primitives::seal_at(&key.key, header.nonce(), &aad(&h), &plain)?;
+    let ct = primitives::seal_at(&key.key, header.nonce(), &aad(&h), plain)?;
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + ct.len());
     out.extend_from_slice(&h);
     out.extend_from_slice(&ct);
@@ -201,7 +268,7 @@ pub fn seal_frame(key: &EpochKey, header: FrameHeader, content: &Content) -> Res
 
 /// Opens a frame whose [`FrameHeader::parse`] gave `header` under `key` (of the
 /// header's epoch). Altered, forged or re-addressed bytes are [`Error::Decrypt`].
-pub fn open_frame(key: &EpochKey, header: FrameHeader, frame: &[u8]) -> Result<Content> {
+pub fn open_frame(key: &EpochKey, header: FrameHeader, frame: &[u8]) -> Result<FrameBody> {
     if header.epoch != key.epoch {
         return Err(Error::Decrypt);
     }
@@ -211,7 +278,7 @@ pub fn open_frame(key: &EpochKey, header: FrameHeader, frame: &[u8]) -> Result<C
         return Err(Error::Malformed);
     }
     let plain = primitives::open_at(&key.key, header.nonce(), &aad(&h), ct)?;
-    Content::decode(&plain)
+    FrameBody::decode(&plain)
 }
 
 fn rekey_aad(epoch: u32, member: MemberId) -> Vec<u8> {

@@ -7,6 +7,8 @@ use rand_chacha::rand_core::SeedableRng;
 
 use super::*;
 use crate::error::Error;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
@@ -157,13 +159,20 @@ fn header(epoch: u32, sender: MemberId, to: MemberId, counter: u64) -> FrameHead
     }
 }
 
+fn body(roster: &[MemberId], content: Content) -> FrameBody {
+    FrameBody {
+        roster: roster.to_vec(),
+        content,
+    }
+}
+
 #[test]
 fn frames_refuse_alteration_readdressing_and_other_keys() {
     let mut r = rng(6);
     let key = EpochKey::generate(&mut r, 2);
     let h = header(2, 3, EVERYONE, 7);
-    let text = Content::Text("hello room".into());
-    let frame = seal_frame(&key, h, &text).unwrap();
+    let text = body(&[1, 3, 5], Content::Text("hello room".into()));
+    let frame = seal_frame(&key, h, &text.roster, &text.content).unwrap();
     assert_eq!(FrameHeader::parse(&frame).unwrap(), h);
     assert_eq!(open_frame(&key, h, &frame).unwrap(), text);
     // Every byte flipped (header or body) fails.
@@ -180,8 +189,9 @@ fn frames_refuse_alteration_readdressing_and_other_keys() {
         header(2, 3, EVERYONE, 8),
     ] {
         let mut bad = frame.clone();
-        bad[..FRAME_HEADER_LEN]
-            .copy_from_slice(&seal_frame(&key, forged, &text).unwrap()[..FRAME_HEADER_LEN]);
+        bad[..FRAME_HEADER_LEN].copy_from_slice(
+            &seal_frame(&key, forged, &text.roster, &text.content).unwrap()[..FRAME_HEADER_LEN],
+        );
         assert_eq!(open_frame(&key, forged, &bad).unwrap_err(), Error::Decrypt);
     }
     // Another epoch's key (a member who left holds the old one).
@@ -189,11 +199,45 @@ fn frames_refuse_alteration_readdressing_and_other_keys() {
     assert_eq!(open_frame(&old, h, &frame).unwrap_err(), Error::Decrypt);
     // Limits and counters.
     assert_eq!(
-        seal_frame(&key, h, &Content::Text("x".repeat(MAX_TEXT_LEN + 1))).unwrap_err(),
+        seal_frame(&key, h, &[3], &Content::Text("x".repeat(MAX_TEXT_LEN + 1))).unwrap_err(),
         Error::TooLarge
     );
-    assert!(seal_frame(&key, header(2, 3, 0, 0), &text).is_err());
-    assert!(seal_frame(&key, header(1, 3, 0, 1), &text).is_err());
+    assert!(seal_frame(&key, header(2, 3, 0, 0), &[3], &text.content).is_err());
+    assert!(seal_frame(&key, header(1, 3, 0, 1), &[3], &text.content).is_err());
+}
+
+#[test]
+fn a_roster_is_bounded_ascending_and_names_no_one_twice() {
+    let mut r = rng(8);
+    let key = EpochKey::generate(&mut r, 1);
+    let h = header(1, 2, EVERYONE, 1);
+    let hi = || Content::Hello(String::new());
+    let all: Vec<MemberId> = (1..=MAX_MEMBERS as MemberId).collect();
+    let longest = seal_frame(&key, h, &all, &Content::Signal("s".repeat(MAX_SIGNAL_LEN)));
+    assert_eq!(longest.unwrap().len(), MAX_FRAME_LEN);
+    let alone = seal_frame(&key, h, &[], &hi()).unwrap();
+    assert_eq!(open_frame(&key, h, &alone).unwrap(), body(&[], hi()));
+    let nine: Vec<MemberId> = (1..=MAX_MEMBERS as MemberId + 1).collect();
+    for bad in [&nine[..], &[2, 1], &[2, 2], &[0, 2]] {
+        let sealed = seal_frame(&key, h, bad, &hi());
+        assert_eq!(sealed.unwrap_err(), Error::Malformed, "{bad:?}");
+    }
+    // Sealed by a member that does not follow the rule (the plaintext written by hand):
+    // refused when opened.
+    for plain in [
+        &[2u8, 0, 2, 0, 1, 1][..],
+        &[9, 0, 1],
+        &[1, 0, 0, 1],
+        &[1, 0],
+        &[],
+    ] {
+        let frame = super::frame::seal_plain(&key, h, plain).unwrap();
+        assert_eq!(
+            open_frame(&key, h, &frame).unwrap_err(),
+            Error::Malformed,
+            "{plain:?}"
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,69 @@
+//! Members the relay hides (PROTOCOL.md 30.4 "Rosters"). The relay forwards every frame,
+//! so it can drop one member's frames to another, or tell one member that another left,
+//! and the member would simply not be shown. But every frame carries, sealed under the
+//! room key, the members its sender sees; a member listed by someone this member sees,
+//! and not seen by this member, is reported as not reaching it instead of being left
+//! out in silence. To hide a member from A the relay would have to drop the frames of
+//! everyone who sees it, which cuts A off visibly.
+
+use alloc::vec::Vec;
+
+use sealpost_core::v2::room::MemberId;
+
+use super::member::Membership;
+use super::{Output, RoomEvent};
+
+impl Membership {
+    /// What this member's frames say it sees: itself and each shown member it accepted
+    /// a frame from. Not a member the host admitted and has not heard from yet: the
+    /// others see that member through its own hello to everyone, which comes before
+    /// anything the host sends after hearing it, so no one reports it in the meantime.
+    pub(super) fn roster(&self) -> Vec<MemberId> {
+        let mut roster: Vec<MemberId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.proven && p.last_counter > 0)
+            .map(|(id, _)| *id)
+            .collect();
+        // The peers come in ascending order: this member goes in its place.
+        let at = roster.partition_point(|&m| m < self.me);
+        roster.insert(at, self.me);
+        roster
+    }
+
+    /// `(member, via)` for each member listed in the last current-key roster of a shown
+    /// member `via` (the lowest such id) that this member does not show, in the order
+    /// found. At most one entry per member id, and rosters are at most `MAX_MEMBERS`
+    /// long, so this is bounded by the room's size squared.
+    pub(super) fn unreached(&self) -> Vec<(MemberId, MemberId)> {
+        let mut out: Vec<(MemberId, MemberId)> = Vec::new();
+        for (&via, peer) in self.peers.iter() {
+            for &member in peer.roster.iter().filter(|_| peer.proven) {
+                let seen = member == self.me || self.peers.get(&member).is_some_and(|p| p.proven);
+                if !seen && out.iter().all(|&(m, _)| m != member) {
+                    out.push((member, via));
+                }
+            }
+        }
+        out
+    }
+
+    /// Tells of each member unreached now and not in `before` ([`RoomEvent::Unreached`]).
+    pub(super) fn tell_unreached(&self, before: &[(MemberId, MemberId)], out: &mut Vec<Output>) {
+        for (member, via) in self.unreached() {
+            if before.iter().all(|&(m, _)| m != member) {
+                out.push(Output::Event(RoomEvent::Unreached { member, via }));
+            }
+        }
+    }
+
+    /// `member` left (by the relay's word): no roster names it any more until its
+    /// sender says so again in a later frame, so a member who truly left is not reported
+    /// in the moment before the others' next frames, and one the relay only claims left
+    /// is reported again by the next frame of anyone who still sees it.
+    pub(super) fn forget_in_rosters(&mut self, member: MemberId) {
+        for p in self.peers.values_mut() {
+            p.roster.retain(|&m| m != member);
+        }
+    }
+}
