@@ -15,8 +15,8 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use sealpost_core::v2::DeviceId;
-use sealpost_core::v2::group::{GroupSession, GroupState, SenderKeyDistribution};
-use sealpost_core::{IdentityKey, KeySize, UserId};
+use sealpost_core::v2::group::{GroupSession, GroupState, Invitee, SenderKeyDistribution};
+use sealpost_core::{IdentityKey, KeySize, Username};
 
 const NOW: u64 = 1_767_225_600;
 
@@ -30,11 +30,11 @@ fn setup() -> Setup {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let alice = IdentityKey::generate(&mut rng, KeySize::Rsa2048).unwrap();
     let bob = IdentityKey::generate(&mut rng, KeySize::Rsa2048).unwrap();
-    let members = vec![(UserId::from_bytes([2; 32]), bob.public().fingerprint())];
+    let members = vec![Invitee::new(bob_name(), bob.public().fingerprint())];
     let (mut sender, _) = GroupSession::create(
         &mut rng,
         &alice,
-        UserId::from_bytes([1; 32]),
+        &Username::parse("alice").unwrap(),
         DeviceId::from_bytes([1; 16]),
         "bench",
         members,
@@ -49,15 +49,19 @@ fn setup() -> Setup {
     }
 }
 
+fn bob_name() -> Username {
+    Username::parse("bob").unwrap()
+}
+
 fn receiver(s: &Setup, dist: &SenderKeyDistribution) -> GroupSession {
     let mut b = GroupSession::join(
         s.state.clone(),
-        UserId::from_bytes([2; 32]),
+        bob_name().user_id(),
         DeviceId::from_bytes([2; 16]),
     )
     .unwrap();
     b.add_chain(
-        &UserId::from_bytes([1; 32]),
+        &Username::parse("alice").unwrap().user_id(),
         &DeviceId::from_bytes([1; 16]),
         &s.alice.public(),
         dist,
@@ -90,14 +94,14 @@ fn group_message(c: &mut Criterion) {
             || {
                 GroupSession::join(
                     s.state.clone(),
-                    UserId::from_bytes([2; 32]),
+                    bob_name().user_id(),
                     DeviceId::from_bytes([2; 16]),
                 )
                 .unwrap()
             },
             |mut r| {
                 r.add_chain(
-                    &UserId::from_bytes([1; 32]),
+                    &Username::parse("alice").unwrap().user_id(),
                     &DeviceId::from_bytes([1; 16]),
                     &s.alice.public(),
                     &dist,

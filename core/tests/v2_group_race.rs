@@ -57,7 +57,16 @@ fn three_admins(c: &Cast, r: &mut ChaCha20Rng) -> GroupState {
 }
 
 fn sign(r: &mut ChaCha20Rng, who: &Dev, s: &GroupState, change: Change) -> GroupOp {
-    GroupOp::sign(r, &who.identity, who.user, *s.id(), s.epoch(), change).unwrap()
+    GroupOp::sign(
+        r,
+        &who.identity,
+        who.user,
+        *s.id(),
+        s.epoch(),
+        s.head().unwrap(),
+        change,
+    )
+    .unwrap()
 }
 
 /// The winner when the operations arrive in this order.
@@ -108,7 +117,7 @@ fn permutations<'a>(mut v: Vec<&'a GroupOp>, k: usize, out: &mut Vec<Vec<&'a Gro
 /// add an accomplice, promote one, rename, rekey, remove a member, remove or demote the
 /// third admin and, with `strike_back`, the remover itself.
 fn escapes(c: &Cast, actor: &Dev, remover: &Dev, strike_back: bool) -> Vec<Change> {
-    let fresh = (user_id("mallory"), [0x33; 32]);
+    let fresh = invitee("mallory", [0x33; 32]);
     let mut v = vec![
         Change::Add(vec![fresh]),
         Change::Promote(c.dave.user),
@@ -351,6 +360,7 @@ fn forged_or_invalid_entrants_are_refused_and_change_nothing() {
         c.alice.user,
         *s.id(),
         s.epoch(),
+        s.head().unwrap(),
         Change::Remove(vec![c.carol.user]),
     )
     .unwrap();
@@ -365,6 +375,7 @@ fn forged_or_invalid_entrants_are_refused_and_change_nothing() {
         c.bob.user,
         *s.id(),
         s.epoch() - 1,
+        [0; 32],
         Change::Rekey,
     )
     .unwrap();
@@ -374,6 +385,7 @@ fn forged_or_invalid_entrants_are_refused_and_change_nothing() {
         c.bob.user,
         *s.id(),
         s.epoch() + 1,
+        [0; 32],
         Change::Rekey,
     )
     .unwrap();
@@ -424,9 +436,16 @@ fn a_state_with_unclear_seniority_is_malformed() {
         .unwrap();
     let good = a.state().to_bytes().unwrap();
     assert!(GroupState::from_bytes(&good).is_ok());
-    // Members are sorted by user id; each entry ends with its 8-byte admin_since.
-    let header = 2 + 16 + 8 + 8 + 1 + 1 + 2;
-    let since_at = |i: usize| header + 72 * i + 64;
+    // Members are sorted by user id; each entry is user id, fingerprint, the 8-byte
+    // admin_since and var8(username).
+    let header = 2 + 16 + 8 + 8 + 33 + 1 + 1 + 2;
+    let since_at = |i: usize| {
+        let mut at = header;
+        for _ in 0..i {
+            at += 72 + 1 + usize::from(good[at + 72]);
+        }
+        at + 64
+    };
     let set = |bytes: &mut Vec<u8>, i: usize, v: u64| {
         bytes[since_at(i)..since_at(i) + 8].copy_from_slice(&v.to_be_bytes())
     };

@@ -117,7 +117,16 @@ fn groups() {
                 s: &GroupState,
                 epoch: u64,
                 change: Change| {
-        GroupOp::sign(r, &who.identity, actor.user, *s.id(), epoch, change).unwrap()
+        GroupOp::sign(
+            r,
+            &who.identity,
+            actor.user,
+            *s.id(),
+            epoch,
+            s.head().unwrap(),
+            change,
+        )
+        .unwrap()
     };
     let fail_op = |name: &str, s: &GroupState, op: &[u8], error: GroupError| json!({"name": name, "state": h(&s.to_bytes().unwrap()), "op": h(op), "error": error.code()});
     let non_admin = sign(
@@ -126,7 +135,7 @@ fn groups() {
         &carol,
         &after_add,
         2,
-        Change::Add(vec![(user_id("dave"), [0xdd; 32])]),
+        Change::Add(vec![invitee("dave", [0xdd; 32])]),
     );
     let impostor = sign(
         &mut r,
@@ -139,8 +148,49 @@ fn groups() {
     let outsider = sign(&mut r, &carol, &carol, &before_add, 1, Change::Leave);
     let ahead = sign(&mut r, &alice, &alice, &before_add, 2, Change::Rekey);
     let mut flipped = rename.to_bytes().to_vec();
-    flipped[2 + 16 + 8 + 32 + 1 + 1] ^= 1;
+    flipped[2 + 16 + 8 + 32 + 32 + 1 + 1] ^= 1;
+    // Names and heads (27.2, 27.3): an admin's validly signed add naming dave "erin"; a
+    // rename made on the state before the add (its prior is that state's head); a
+    // format-1 operation for a state a format-2 operation made.
+    let named = sign(
+        &mut r,
+        &alice,
+        &alice,
+        &after_add,
+        2,
+        Change::Add(vec![invitee("dave", [0xdd; 32])]),
+    );
+    let forged_name = resign(&mut r, &alice, &replace(named.to_bytes(), b"dave", b"erin"));
+    let forked = GroupOp::sign(
+        &mut r,
+        &alice.identity,
+        alice.user,
+        *after_add.id(),
+        2,
+        before_add.head().unwrap(),
+        Change::Rename("elsewhere".into()),
+    )
+    .unwrap();
+    let old_format = op_v1(&mut r, &alice, &after_add, &[8]);
     let fail_ops = vec![
+        fail_op(
+            "fail_op_username_not_its_user_id",
+            &after_add,
+            &forged_name,
+            GroupError::UsernameMismatch,
+        ),
+        fail_op(
+            "fail_op_made_on_another_state",
+            &after_add,
+            forked.to_bytes(),
+            GroupError::Forked,
+        ),
+        fail_op(
+            "fail_op_format_1_after_format_2",
+            &after_add,
+            &old_format,
+            GroupError::OldFormat,
+        ),
         fail_op(
             "fail_op_by_non_admin",
             &after_add,
@@ -221,11 +271,15 @@ fn groups() {
             GroupError::WrongSender,
         ),
     ];
-    let (races, race_fails, fail_states) = races(&mut r, &alice, &bob, &carol);
+    let (races, race_fails, mut fail_states) = races(&mut r, &alice, &bob, &carol);
+    let after_add_bytes = after_add.to_bytes().unwrap();
+    fail_states.push(json!({"name": "fail_state_username_not_its_user_id",
+        "state": h(&replace(&after_add_bytes, b"carol", b"mabel")), "error": GroupError::UsernameMismatch.code()}));
+    let legacy = legacy(&mut r, &alice, &after_add);
     let mut fail_ops = fail_ops;
     fail_ops.extend(race_fails);
     let generated = json!({
-        "note": "Groups (PROTOCOL.md 27). ops: apply in order, starting with GroupState::create on the first; each state_after is the encoding after it. fail_ops: apply op to state, expect error. fail_states: parsing state is MALFORMED. races (27.4): every op was signed for the epoch of state and applies to it; in any order of arrival the winner is ops[winner], and state_after is the state it makes. sender_keys: the receiver (bob) at state, takes distribution from 'from', then opens messages in 'open_order' at now = t0 + 10 (each: payload, counter); opening any of them again is REPLAY; flipping any byte fails (DECRYPT_FAILED, or MALFORMED for the version byte); opening at now = t0 + MAX_MESSAGE_AGE + 10 is EXPIRED. fail_distributions: take the distribution from 'from' at 'state', expect error.",
+        "note": "Groups (PROTOCOL.md 27). legacy (27.2, 27.4): state is format 2 (a legacy state, its head legacy_head), op a format-1 operation that applies to it and makes state_after (format 3, still legacy); then a format-2 operation whose prior is state_after's head, making then_state_after. ops: apply in order, starting with GroupState::create on the first; each state_after is the encoding after it. fail_ops: apply op to state, expect error. fail_states: parsing state is MALFORMED. races (27.4): every op was signed for the epoch of state and applies to it; in any order of arrival the winner is ops[winner], and state_after is the state it makes. sender_keys: the receiver (bob) at state, takes distribution from 'from', then opens messages in 'open_order' at now = t0 + 10 (each: payload, counter); opening any of them again is REPLAY; flipping any byte fails (DECRYPT_FAILED, or MALFORMED for the version byte); opening at now = t0 + MAX_MESSAGE_AGE + 10 is EXPIRED. fail_distributions: take the distribution from 'from' at 'state', expect error.",
         "t0": T0,
         "ops": ops,
         "fail_ops": fail_ops,
@@ -240,6 +294,7 @@ fn groups() {
             "open_order": [2, 0, 1],
         },
         "fail_distributions": fail_distributions,
+        "legacy": legacy,
     });
     check_or_write("groups.json", generated.clone());
     check(&generated);
@@ -262,13 +317,27 @@ fn races(
         .unwrap();
     let s = a.state().clone();
     let mut sign = |who: &Dev, change: Change| {
-        GroupOp::sign(r, &who.identity, who.user, *s.id(), s.epoch(), change).unwrap()
+        GroupOp::sign(
+            r,
+            &who.identity,
+            who.user,
+            *s.id(),
+            s.epoch(),
+            s.head().unwrap(),
+            change,
+        )
+        .unwrap()
     };
-    let remove_bob = sign(alice, Change::Remove(vec![bob.user]));
+    // Alice's operation hashes high (of four signatures, the highest): whatever its hash,
+    // bob's lower ones must not win.
+    let remove_bob = (0..4)
+        .map(|_| sign(alice, Change::Remove(vec![bob.user])))
+        .max_by_key(|o| Sha256::digest(o.to_bytes()))
+        .unwrap();
     // Bob grinds: 12 operations, some of which hash lower than alice's.
     let escapes = [
         Change::Remove(vec![alice.user]),
-        Change::Add(vec![(user_id("mallory"), [0x33; 32])]),
+        Change::Add(vec![invitee("mallory", [0x33; 32])]),
         Change::Demote(alice.user),
         Change::Promote(dave.user),
     ];
@@ -297,7 +366,7 @@ fn races(
         (
             "race_demoted_senior_admin",
             vec![
-                sign(alice, Change::Add(vec![(user_id("mallory"), [0x33; 32])])),
+                sign(alice, Change::Add(vec![invitee("mallory", [0x33; 32])])),
                 sign(carol, Change::Demote(alice.user)),
             ],
         ),
@@ -354,15 +423,24 @@ fn races(
                 alice.user,
                 *s.id(),
                 s.epoch(),
+                s.head().unwrap(),
                 Change::Remove(vec![bob.user]),
             )
             .unwrap(),
             GroupError::NotMember,
         ),
     ];
-    // admin_since sits in the last 8 bytes of each 72-byte member entry.
+    // Each member entry: user id, fingerprint, admin_since (8 bytes), var8(username);
+    // the first follows the header and the name.
     let good = s.to_bytes().unwrap();
-    let entry = |i: usize| good.len() - 72 * (4 - i) + 64;
+    let first = 2 + 16 + 8 + 8 + 33 + 1 + s.name().len() + 2;
+    let entry = |i: usize| {
+        let mut at = first;
+        for _ in 0..i {
+            at += 72 + 1 + usize::from(good[at + 72]);
+        }
+        at + 64
+    };
     let with = |changes: &[(usize, u64)]| {
         let mut b = good.clone();
         for (i, v) in changes {
@@ -393,6 +471,96 @@ fn races(
         fail_state("fail_state_format_1", format1),
     ];
     (races, race_fails, fail_states)
+}
+
+/// `bytes` with the only occurrence of `from` replaced by `to` (same length).
+fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let at: Vec<usize> = (0..bytes.len() - from.len())
+        .filter(|i| &bytes[*i..*i + from.len()] == from)
+        .collect();
+    assert_eq!(at.len(), 1);
+    let mut out = bytes.to_vec();
+    out[at[0]..at[0] + to.len()].copy_from_slice(to);
+    out
+}
+
+/// An operation's bytes signed again by `who` (an RSA-2048 signature: the last 258
+/// bytes are its var16).
+fn resign(r: &mut rand_chacha::ChaCha20Rng, who: &Dev, op: &[u8]) -> Vec<u8> {
+    sign_raw(r, who, op[..op.len() - 258].to_vec())
+}
+
+/// `signed || var16(RSA-PSS over "sealpost/v2/group-op\0" || signed)` (27.3).
+fn sign_raw(r: &mut rand_chacha::ChaCha20Rng, who: &Dev, mut signed: Vec<u8>) -> Vec<u8> {
+    let mut input = b"sealpost/v2/group-op\0".to_vec();
+    input.extend_from_slice(&signed);
+    let signature = who.identity.sign(r, &input).unwrap();
+    signed.extend_from_slice(&(signature.len() as u16).to_be_bytes());
+    signed.extend_from_slice(&signature);
+    signed
+}
+
+/// A format-1 operation (`'O',1`: no prior, no usernames) by `who` for `s` with these
+/// kind byte and fields.
+fn op_v1(r: &mut rand_chacha::ChaCha20Rng, who: &Dev, s: &GroupState, kind: &[u8]) -> Vec<u8> {
+    let mut b = vec![b'O', 1];
+    b.extend_from_slice(s.id().as_bytes());
+    b.extend_from_slice(&s.epoch().to_be_bytes());
+    b.extend_from_slice(who.user.as_bytes());
+    b.extend_from_slice(kind);
+    let spki = who.identity.public().to_spki_der().to_vec();
+    b.extend_from_slice(&(spki.len() as u16).to_be_bytes());
+    b.extend_from_slice(&spki);
+    sign_raw(r, who, b)
+}
+
+/// The format-2 encoding of `s` (27.2 "Format 2"): no head, no usernames.
+fn state_v2(s: &GroupState) -> Vec<u8> {
+    let mut b = vec![b'G', 2];
+    b.extend_from_slice(s.id().as_bytes());
+    b.extend_from_slice(&s.epoch().to_be_bytes());
+    b.extend_from_slice(&s.key_epoch().to_be_bytes());
+    b.push(s.name().len() as u8);
+    b.extend_from_slice(s.name().as_bytes());
+    b.extend_from_slice(&(s.members().len() as u16).to_be_bytes());
+    for (user, m) in s.members() {
+        b.extend_from_slice(user.as_bytes());
+        b.extend_from_slice(&m.fingerprint);
+        b.extend_from_slice(&m.admin_since.to_be_bytes());
+    }
+    b
+}
+
+/// A state of a device that has not updated (format 2), a format-1 rename of it, then a
+/// format-2 operation on the legacy state that makes.
+fn legacy(r: &mut rand_chacha::ChaCha20Rng, alice: &Dev, s: &GroupState) -> Value {
+    let old = state_v2(s);
+    let legacy = GroupState::from_bytes(&old).unwrap();
+    assert!(legacy.is_legacy());
+    let mut kind = vec![5, 3];
+    kind.extend_from_slice(b"old");
+    let op = op_v1(r, alice, s, &kind);
+    let after = legacy.apply(&GroupOp::from_bytes(&op).unwrap()).unwrap();
+    let then = GroupOp::sign(
+        r,
+        &alice.identity,
+        alice.user,
+        *s.id(),
+        after.epoch(),
+        after.head().unwrap(),
+        Change::Promote(
+            s.members()
+                .keys()
+                .find(|u| **u != alice.user)
+                .copied()
+                .unwrap(),
+        ),
+    )
+    .unwrap();
+    let then_after = after.apply(&then).unwrap();
+    json!({"state": h(&old), "legacy_head": h(&legacy.head().unwrap()), "op": h(&op),
+           "state_after": h(&after.to_bytes().unwrap()), "then": h(then.to_bytes()),
+           "then_state_after": h(&then_after.to_bytes().unwrap())})
 }
 
 fn identity_of(v: &Value) -> sealpost_core::IdentityPublicKey {
@@ -430,6 +598,17 @@ fn check(v: &Value) {
             .unwrap_err();
         assert_eq!(err.code(), f["error"], "{}", f["name"]);
     }
+    let l = &v["legacy"];
+    let legacy = GroupState::from_bytes(&hex_of(l, "state")).unwrap();
+    assert_eq!(legacy.head().unwrap().to_vec(), hex_of(l, "legacy_head"));
+    let after = legacy
+        .apply(&GroupOp::from_bytes(&hex_of(l, "op")).unwrap())
+        .unwrap();
+    assert_eq!(after.to_bytes().unwrap(), hex_of(l, "state_after"));
+    let then = after
+        .apply(&GroupOp::from_bytes(&hex_of(l, "then")).unwrap())
+        .unwrap();
+    assert_eq!(then.to_bytes().unwrap(), hex_of(l, "then_state_after"));
     for f in v["fail_states"].as_array().unwrap() {
         let err = GroupState::from_bytes(&hex_of(f, "state")).unwrap_err();
         assert_eq!(err.code(), f["error"], "{}", f["name"]);

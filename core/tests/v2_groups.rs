@@ -6,9 +6,10 @@
 
 mod support;
 
-use sealpost_core::UserId;
+use sealpost_core::Username;
 use sealpost_core::v2::group::{
-    Change, GroupError, GroupOp, GroupSession, GroupState, MAX_MEMBERS, SenderKeyDistribution,
+    Change, GroupError, GroupOp, GroupSession, GroupState, Invitee, MAX_MEMBERS,
+    SenderKeyDistribution,
 };
 use support::groups::*;
 use support::*;
@@ -147,7 +148,16 @@ fn operations_are_checked_against_the_state() {
     let carol = dev("carol", 0xc1);
     let s = a.state().clone();
     let sign = |r: &mut rand_chacha::ChaCha20Rng, who: &Dev, epoch, change| {
-        GroupOp::sign(r, &who.identity, who.user, *s.id(), epoch, change).unwrap()
+        GroupOp::sign(
+            r,
+            &who.identity,
+            who.user,
+            *s.id(),
+            epoch,
+            s.head().unwrap(),
+            change,
+        )
+        .unwrap()
     };
     // A member who is not an admin cannot add, remove, rename, promote or rekey.
     for change in [
@@ -169,6 +179,7 @@ fn operations_are_checked_against_the_state() {
         alice.user,
         *s.id(),
         1,
+        s.head().unwrap(),
         Change::Rekey,
     )
     .unwrap();
@@ -181,7 +192,7 @@ fn operations_are_checked_against_the_state() {
     // A flipped bit in a signed operation.
     let good = sign(&mut r, &alice, 1, Change::Rename("new".into()));
     let mut bytes = good.to_bytes().to_vec();
-    bytes[2 + 16 + 8 + 32 + 1 + 1] ^= 1; // the name's first byte
+    bytes[2 + 16 + 8 + 32 + 32 + 1 + 1] ^= 1; // the name's first byte
 
     match GroupOp::from_bytes(&bytes) {
         Ok(op) => assert_eq!(s.apply(&op).unwrap_err(), GroupError::BadSignature),
@@ -204,6 +215,7 @@ fn operations_are_checked_against_the_state() {
         alice.user,
         sealpost_core::v2::GroupId::from_bytes([9; 16]),
         1,
+        s.head().unwrap(),
         Change::Rekey,
     )
     .unwrap();
@@ -216,7 +228,16 @@ fn operations_are_checked_against_the_state() {
     // Rules of the state.
     let s2 = b.state().clone();
     let sign2 = |r: &mut rand_chacha::ChaCha20Rng, who: &Dev, change| {
-        GroupOp::sign(r, &who.identity, who.user, *s2.id(), 2, change).unwrap()
+        GroupOp::sign(
+            r,
+            &who.identity,
+            who.user,
+            *s2.id(),
+            2,
+            s2.head().unwrap(),
+            change,
+        )
+        .unwrap()
     };
     for change in [
         Change::Add(vec![member(&bob)]),
@@ -335,17 +356,15 @@ fn a_thousand_members_fit() {
     let mut r = rng(3);
     let alice = dev("alice", 0xa1);
     let fp = alice.identity.public().fingerprint();
-    let members: Vec<(UserId, [u8; 32])> = (1..MAX_MEMBERS as u32)
-        .map(|i| {
-            let mut id = [0u8; 32];
-            id[..4].copy_from_slice(&i.to_be_bytes());
-            (UserId::from_bytes(id), fp)
-        })
+    // The longest usernames: the largest create and state.
+    let members: Vec<Invitee> = (1..MAX_MEMBERS as u32)
+        .map(|i| invitee(&format!("member-{i:025}"), fp))
         .collect();
+    let creator = Username::parse("alice").unwrap();
     let (g, create) = GroupSession::create(
         &mut r,
         &alice.identity,
-        alice.user,
+        &creator,
         alice.device,
         "big",
         members.clone(),
@@ -359,12 +378,12 @@ fn a_thousand_members_fit() {
         *g.state()
     );
     let mut one_more = members;
-    one_more.push((UserId::from_bytes([0xff; 32]), fp));
+    one_more.push(invitee("one-more", fp));
     assert_eq!(
         GroupSession::create(
             &mut r,
             &alice.identity,
-            alice.user,
+            &creator,
             alice.device,
             "big",
             one_more

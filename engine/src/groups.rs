@@ -22,9 +22,11 @@ use crate::codec::{Codec, Reader, put_var16, put_var32};
 use crate::msg_id::MsgId;
 use format_1::{read_last_v1, upgrade_payload};
 pub use given::GivenChain;
+pub use taken::Taken;
 
 mod format_1;
 mod given;
+mod taken;
 
 /// Most groups a device is in.
 pub const MAX_GROUPS: usize = 256;
@@ -54,6 +56,8 @@ pub struct GroupEntry {
     pub given: Vec<GivenChain>,
     /// The last epoch passed here, to settle a concurrent operation (PROTOCOL.md 27.4).
     pub last: Option<LastStep>,
+    /// The operations taken for it, to tell a late one from a copy (27.4).
+    pub taken: Taken,
 }
 
 impl GroupEntry {
@@ -64,6 +68,7 @@ impl GroupEntry {
             distributed: SortedSet::new(),
             given: Vec::new(),
             last: None,
+            taken: Taken::default(),
         }
     }
 
@@ -289,6 +294,12 @@ impl Groups {
         }
         // Chains given and not confirmed: a second trailing part.
         self.put_given(&mut out);
+        // Operations taken: a third trailing part (stores written before it have none),
+        // one entry per group, in the order of the sessions above.
+        put_count(&mut out, self.groups.len());
+        for g in self.groups.values() {
+            g.taken.encode(&mut out);
+        }
         Ok(out)
     }
 
@@ -370,6 +381,14 @@ impl Groups {
         if !r.is_empty() {
             groups.read_given(&mut r)?;
         }
+        if !r.is_empty() {
+            if r.count16(MAX_GROUPS, 3)? != groups.groups.len() {
+                return Err(Error::Malformed);
+            }
+            for entry in groups.groups.values_mut() {
+                entry.taken = Taken::read(&mut r)?;
+            }
+        }
         r.finish()?;
         Ok(groups)
     }
@@ -379,10 +398,10 @@ pub(crate) fn read_op(r: &mut Reader<'_>) -> Result<GroupOp> {
     GroupOp::from_bytes(r.var32(MAX_GROUP_OP_LEN)?).map_err(|_| Error::Malformed)
 }
 
-/// A last step after the state `before` (format 2): the race's operations, then the own
-/// one if any.
+/// A last step after the state `before` (format 3, or 2 read as a legacy state): the
+/// race's operations, then the own one if any.
 fn read_last(before: &[u8], r: &mut Reader<'_>) -> Result<(Race, Option<GroupOp>)> {
-    let before = GroupState::from_bytes(before).map_err(|_| Error::Malformed)?;
+    let before = GroupState::from_stored_bytes(before).map_err(|_| Error::Malformed)?;
     // At most one per admin and one leave (Race); checked again as entered.
     let n = r.count16(MAX_MEMBERS + 1, 4)?;
     let ops: Vec<GroupOp> = (0..n).map(|_| read_op(r)).collect::<Result<_>>()?;

@@ -136,6 +136,7 @@ fn race(seed: u64) -> sealpost_core::UserId {
         user("carol"),
         group,
         3,
+        [0; 32],
         Change::Rename("carol's".into()),
     )
     .unwrap();

@@ -10,7 +10,8 @@
 
 mod support;
 
-use sealpost_core::v2::group::{Change, GroupError, GroupOp};
+use sealpost_core::Username;
+use sealpost_core::v2::group::{Change, GroupError, GroupOp, Invitee};
 use sealpost_core::v2::{DeviceBundle, GroupId, SessionStore};
 use sealpost_engine::codec::Codec;
 use sealpost_engine::payload::Payload;
@@ -181,6 +182,7 @@ fn mutual_removal_converges_on_the_senior_admin_in_both_arrival_orders() {
 fn a_removed_admin_grinding_200_operations_never_wins() {
     let (mut relay, mut p, id) = group("alice", "bob");
     let before = p.alice.engine.groups().next().unwrap().clone();
+    let head = before.head().unwrap();
     // Bob's ground operations, all for the epoch alice removes him at, sealed in
     // genuine pairwise sessions from a device of his account.
     let keys = fresh_device("bob", 1, 99).keys;
@@ -190,7 +192,10 @@ fn a_removed_admin_grinding_200_operations_never_wins() {
     let escapes = [
         Change::Remove(vec![user("alice")]),
         Change::Demote(user("alice")),
-        Change::Add(vec![(user("mallory"), [0x33; 32])]),
+        Change::Add(vec![Invitee::new(
+            Username::parse("mallory").unwrap(),
+            [0x33; 32],
+        )]),
         Change::Promote(user("dave")),
         Change::Rename("bob's now".into()),
         Change::Remove(vec![user("carol")]),
@@ -198,7 +203,16 @@ fn a_removed_admin_grinding_200_operations_never_wins() {
     let ground: Vec<GroupOp> = (0..200)
         .map(|i| {
             let change = escapes[i % escapes.len()].clone();
-            GroupOp::sign(&mut r, &identity, user("bob"), id, before.epoch(), change).unwrap()
+            GroupOp::sign(
+                &mut r,
+                &identity,
+                user("bob"),
+                id,
+                before.epoch(),
+                head,
+                change,
+            )
+            .unwrap()
         })
         .collect();
     let remove_dave = GroupOp::sign(
@@ -207,6 +221,7 @@ fn a_removed_admin_grinding_200_operations_never_wins() {
         user("bob"),
         id,
         before.epoch(),
+        head,
         Change::Remove(vec![user("dave")]),
     )
     .unwrap();

@@ -33,5 +33,8 @@ fn a_store_with_format_2_groups_loads_and_the_group_goes_on() {
         assert_eq!(state(d, group), state(&ds[0], group));
     }
     assert_eq!(group_state(&ds[4], group).epoch(), 2);
+    // Read as legacy states (PROTOCOL.md 27.2 "Format 2"): no head, no usernames.
+    assert!(s.is_legacy());
+    assert!(s.members().values().all(|m| m.username.is_none()));
     carry_on(&mut f, &mut ds);
 }

@@ -232,6 +232,7 @@ fn a_forged_membership_change_is_refused_and_reported() {
         user("carol"),
         group,
         1,
+        [0; 32],
         Change::Remove(vec![user("bob")]),
     )
     .unwrap();

@@ -1,6 +1,8 @@
 // Opens the group vectors (tests/vectors/v2/groups.json) with WebCrypto alone, written
-// from docs/PROTOCOL.md section 27: group states (27.2), operations applied with their
-// RSA-PSS signatures and rules (27.3, 27.4), races of operations signed for the same
+// from docs/PROTOCOL.md section 27: group states (27.2) with their heads and member
+// usernames checked against the user ids, operations applied with their RSA-PSS
+// signatures, priors and rules (27.3, 27.4), format-2 states and format-1 operations of
+// devices that have not updated, races of operations signed for the same
 // epoch settled by admin seniority (27.4), sender key distributions and their checks
 // against the state (27.5), group messages (27.6: header box, chain, body box, ECDSA
 // P-256 signature), replays, flipped bits and the time window.
@@ -31,11 +33,35 @@ function checkName(raw, code) {
   return raw;
 }
 
-function parseState(bytes) {
+const USER_ID_DOMAIN = utf8("sealpost/user/v1");
+
+/**
+ * 27.2: `var8(username)` of member `user`: empty (unknown) only where `optional`; else a
+ * normalized username (3 to 32 of `[a-z0-9._-]`) whose SHA-256("sealpost/user/v1" ||
+ * username) is the user id, or GROUP_USERNAME_MISMATCH.
+ */
+async function readUsername(r, user, optional) {
+  const raw = r.var8(32);
+  if (raw.length === 0 && optional) return null;
+  const ok = (b) => (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2e || b === 0x5f || b === 0x2d;
+  if (raw.length < 3 || !raw.every(ok)) fail("MALFORMED");
+  if (!eq(await sha256(cat(USER_ID_DOMAIN, raw)), user)) fail("GROUP_USERNAME_MISMATCH");
+  return raw;
+}
+
+/** Format 3, or format 2 (a device that has not updated) as a legacy state: no head, no usernames. */
+async function parseState(bytes) {
   const r = new Reader(bytes);
   const tag = r.bytes(2);
-  if (tag[0] !== 0x47 || tag[1] !== 0x02) fail("MALFORMED");
-  const s = { id: r.bytes(16), epoch: r.u64(), keyEpoch: r.u64(), name: checkName(r.var8(128), "MALFORMED"), members: new Map() };
+  if (tag[0] !== 0x47 || (tag[1] !== 0x03 && tag[1] !== 0x02)) fail("MALFORMED");
+  const v3 = tag[1] === 0x03;
+  const s = { id: r.bytes(16), epoch: r.u64(), keyEpoch: r.u64(), head: null, members: new Map() };
+  if (v3) {
+    const has = r.u8();
+    if (has === 1) s.head = r.bytes(32);
+    else if (has !== 0) fail("MALFORMED");
+  }
+  s.name = checkName(r.var8(128), "MALFORMED");
   const n = r.u16();
   if (s.keyEpoch === 0n || s.keyEpoch > s.epoch || n > MAX_MEMBERS) fail("MALFORMED");
   let last = null;
@@ -47,39 +73,52 @@ function parseState(bytes) {
     const fingerprint = r.bytes(32);
     const adminSince = r.u64();
     if (adminSince > s.epoch) fail("MALFORMED");
+    const username = v3 ? await readUsername(r, user, true) : null;
+    if (username && !s.head) fail("MALFORMED"); // a legacy state never had usernames
     if (adminSince !== 0n) {
       if (since.has(adminSince)) fail("MALFORMED"); // seniority must be a strict order
       since.add(adminSince);
     }
-    s.members.set(hex(user), { user, fingerprint, adminSince });
+    s.members.set(hex(user), { user, fingerprint, adminSince, username });
   }
   r.finish();
   if (n > 0 && since.size === 0) fail("MALFORMED");
   return s;
 }
 
-function encodeState(s) {
+/** Format 3; `v2` the format-2 encoding (what a legacy state's head hashes). */
+function encodeState(s, v2 = false) {
   const members = [...s.members.values()].sort((a, b) => cmp(a.user, b.user));
+  const name = (m) => (m.username ? cat(u8(m.username.length), m.username) : u8(0));
   return cat(
-    Uint8Array.of(0x47, 0x02), s.id, u64(s.epoch), u64(s.keyEpoch), u8(s.name.length), s.name,
+    Uint8Array.of(0x47, v2 ? 0x02 : 0x03), s.id, u64(s.epoch), u64(s.keyEpoch),
+    v2 ? new Uint8Array(0) : s.head ? cat(u8(1), s.head) : u8(0),
+    u8(s.name.length), s.name,
     Uint8Array.of(members.length >> 8, members.length & 0xff),
-    ...members.map((m) => cat(m.user, m.fingerprint, u64(m.adminSince))),
+    ...members.map((m) => cat(m.user, m.fingerprint, u64(m.adminSince), v2 ? new Uint8Array(0) : name(m))),
   );
+}
+
+/** 27.2: what operations on `s` carry as their prior. */
+async function headOf(s) {
+  return s.head ?? sha256(cat(utf8("sealpost/v2/group-legacy-head\0"), encodeState(s, true)));
 }
 
 const isAdmin = (s, user) => (s.members.get(hex(user))?.adminSince ?? 0n) !== 0n;
 
 // ---------------------------------------------------------------- 27.3 operations
 
-/** `u16(n) || n × (user_id || fingerprint?)`, strictly sorted by user id. */
-function readMembers(r, min, withFingerprint) {
+/** `u16(n) || n × (user_id || (fingerprint || var8(username))?)`, strictly sorted by user id; format 1 without usernames. */
+async function readMembers(r, min, withFingerprint, format1) {
   const n = r.u16();
   if (n < min || n > MAX_MEMBERS) fail("MALFORMED");
   const out = [];
   for (let i = 0; i < n; i++) {
     const user = r.bytes(32);
     if (out.length && cmp(out[out.length - 1].user, user) >= 0) fail("MALFORMED");
-    out.push({ user, fingerprint: withFingerprint ? r.bytes(32) : null });
+    const fingerprint = withFingerprint ? r.bytes(32) : null;
+    const username = withFingerprint && !format1 ? await readUsername(r, user, false) : null;
+    out.push({ user, fingerprint, username });
   }
   return out;
 }
@@ -99,16 +138,25 @@ async function identityKey(spki) {
   return { key, k };
 }
 
+/** Format 2, or format 1 (no prior, no usernames: `prior` null). */
 async function parseOp(bytes) {
-  if (bytes.length > 65730) fail("MALFORMED");
+  if (bytes.length > 98795) fail("MALFORMED");
   const r = new Reader(bytes);
   const tag = r.bytes(2);
-  if (tag[0] !== 0x4f || tag[1] !== 0x01) fail("MALFORMED");
-  const op = { bytes, groupId: r.bytes(16), epoch: r.u64(), actor: r.bytes(32), kind: r.u8() };
+  if (tag[0] !== 0x4f || (tag[1] !== 0x02 && tag[1] !== 0x01)) fail("MALFORMED");
+  const format1 = tag[1] === 0x01;
+  const op = { bytes, groupId: r.bytes(16), epoch: r.u64() };
+  op.prior = format1 ? null : r.bytes(32);
+  op.actor = r.bytes(32);
+  op.kind = r.u8();
   switch (op.kind) {
-    case 1: op.name = checkName(r.var8(128), "MALFORMED"); op.members = readMembers(r, 0, true); break;
-    case 2: op.members = readMembers(r, 1, true); break;
-    case 3: op.users = readMembers(r, 1, false).map((m) => m.user); break;
+    case 1:
+      op.creator = format1 ? null : await readUsername(r, op.actor, false);
+      op.name = checkName(r.var8(128), "MALFORMED");
+      op.members = await readMembers(r, 0, true, format1);
+      break;
+    case 2: op.members = await readMembers(r, 1, true, format1); break;
+    case 3: op.users = (await readMembers(r, 1, false, format1)).map((m) => m.user); break;
     case 4: case 8: break;
     case 5: op.name = checkName(r.var8(128), "MALFORMED"); break;
     case 6: case 7: op.user = r.bytes(32); break;
@@ -134,10 +182,11 @@ async function verifyOp(op) {
 const cloneState = (s) => ({ ...s, members: new Map([...s.members].map(([k, m]) => [k, { ...m }])) });
 
 async function createState(op) {
-  if (op.kind !== 1 || op.epoch !== 0n) fail("GROUP_INVALID_OPERATION");
+  if (op.kind !== 1 || op.epoch !== 0n || (op.prior && op.prior.some((b) => b !== 0))) fail("GROUP_INVALID_OPERATION");
   await verifyOp(op);
-  const s = { id: op.groupId, epoch: 1n, keyEpoch: 1n, name: op.name, members: new Map() };
-  s.members.set(hex(op.actor), { user: op.actor, fingerprint: await sha256(op.spki), adminSince: 1n });
+  const head = op.prior ? await sha256(op.bytes) : null;
+  const s = { id: op.groupId, epoch: 1n, keyEpoch: 1n, head, name: op.name, members: new Map() };
+  s.members.set(hex(op.actor), { user: op.actor, fingerprint: await sha256(op.spki), adminSince: 1n, username: op.creator });
   addMembers(s, op.members);
   return s;
 }
@@ -145,7 +194,7 @@ async function createState(op) {
 function addMembers(s, members) {
   for (const m of members) {
     if (s.members.has(hex(m.user))) fail("GROUP_INVALID_OPERATION");
-    s.members.set(hex(m.user), { user: m.user, fingerprint: m.fingerprint, adminSince: 0n });
+    s.members.set(hex(m.user), { user: m.user, fingerprint: m.fingerprint, adminSince: 0n, username: m.username });
   }
   if (s.members.size > MAX_MEMBERS) fail("TOO_LARGE");
 }
@@ -158,7 +207,12 @@ async function applyOp(s, op) {
   if (!actor || !eq(actor.fingerprint, await sha256(op.spki))) fail("GROUP_NOT_MEMBER");
   await verifyOp(op);
   if (op.kind !== 4 && actor.adminSince === 0n) fail("GROUP_NOT_ADMIN");
+  // Made on this state (its head), in the format this state takes.
+  if (!op.prior) {
+    if (s.head) fail("GROUP_OLD_FORMAT");
+  } else if (!eq(op.prior, await headOf(s))) fail("GROUP_FORKED");
   const next = cloneState(s);
+  next.head = op.prior ? await sha256(op.bytes) : null;
   next.epoch = s.epoch + 1n;
   const target = () => next.members.get(hex(op.user));
   switch (op.kind) {
@@ -282,14 +336,14 @@ const me = party(sk.receiver);
 const now = v.t0 + 10;
 
 async function fresh() {
-  const state = parseState(unhex(sk.state));
+  const state = await parseState(unhex(sk.state));
   const chain = await takeChain(state, me, party(sk.from), await parseDistribution(unhex(sk.distribution)));
   return { state, chain };
 }
 
 await check("groups.json: every state_after parses (27.2)", async () => {
-  for (const o of v.ops) parseState(unhex(o.state_after));
-  const last = parseState(unhex(v.ops[v.ops.length - 1].state_after));
+  for (const o of v.ops) await parseState(unhex(o.state_after));
+  const last = await parseState(unhex(v.ops[v.ops.length - 1].state_after));
   assert(last.epoch === BigInt(v.ops.length) && last.keyEpoch === last.epoch, "epochs after leave");
 });
 
@@ -299,13 +353,13 @@ await check("groups.json: the operations, applied in order, make each state_afte
   for (const o of v.ops.slice(1)) {
     s = await applyOp(s, await parseOp(unhex(o.op)));
     assert(eq(encodeState(s), unhex(o.state_after)), o.name);
-    assert(eq(encodeState(parseState(unhex(o.state_after))), unhex(o.state_after)), `${o.name} re-encodes`);
+    assert(eq(encodeState(await parseState(unhex(o.state_after))), unhex(o.state_after)), `${o.name} re-encodes`);
   }
 });
 
 for (const f of v.fail_ops) {
   await check(`groups.json: ${f.name} is ${f.error} (27.4)`, async () => {
-    const s = parseState(unhex(f.state));
+    const s = await parseState(unhex(f.state));
     await rejects((async () => applyOp(s, await parseOp(unhex(f.op))))(), f.error, f.name);
   });
 }
@@ -316,9 +370,20 @@ for (const f of v.fail_states) {
   });
 }
 
+await check("groups.json: a device that has not updated: a format-2 state, a format-1 operation, then a format-2 one on its head (27.2, 27.4)", async () => {
+  const l = v.legacy;
+  const s = await parseState(unhex(l.state));
+  assert(s.head === null && eq(await headOf(s), unhex(l.legacy_head)), "legacy head");
+  const after = await applyOp(s, await parseOp(unhex(l.op)));
+  assert(eq(encodeState(after), unhex(l.state_after)), "state_after");
+  const then = await applyOp(after, await parseOp(unhex(l.then)));
+  assert(eq(encodeState(then), unhex(l.then_state_after)), "then_state_after");
+  await rejects((async () => applyOp(then, await parseOp(unhex(l.op))))(), "GROUP_OLD_EPOCH", "the old operation again");
+});
+
 for (const race of v.races) {
   await check(`groups.json: ${race.name} has the same winner in every order (27.4)`, async () => {
-    const s = parseState(unhex(race.state));
+    const s = await parseState(unhex(race.state));
     const ops = [];
     for (const o of race.ops) ops.push(await parseOp(unhex(o)));
     for (const op of ops) await applyOp(s, op); // every entrant applies to the raced state
@@ -385,7 +450,7 @@ await check("groups.json: a member's forged signature fails (27.6)", async () =>
 
 for (const f of v.fail_distributions) {
   await check(`groups.json: ${f.name} is ${f.error} (27.5)`, async () => {
-    const state = parseState(unhex(f.state));
+    const state = await parseState(unhex(f.state));
     await rejects(
       (async () => takeChain(state, me, party(f.from), await parseDistribution(unhex(f.distribution))))(),
       f.error,

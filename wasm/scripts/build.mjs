@@ -62,7 +62,12 @@ const simd = !args['no-simd'] && !dev;
 // 400 for room rosters (issue 12: every room frame says whom its sender sees, so a member
 // the relay hides is reported; +1.5 KiB: 401.8 -> 403.3 on d5f0b0c, 402.1 -> 403.6 on
 // 010cb46; 397.6 -> 399.4 with the RSA change on 83efdf9).
-const BUDGET_GZIP = 400 * 1024;
+// 404 for member usernames checked by hash, the prior state's head in every group
+// operation and late operations reported (issue 10, PROTOCOL.md 27.2-27.4: formats 'G',3 /
+// 'O',2 with the readers of the old ones, GROUP_FORKED, the operations taken per group;
+// +4.3 KiB: 401.8 on d20793c -> 406.1, both measured in one session, same target dir;
+// 399.4 + 4.3 = 403.7 expected on a5352dd).
+const BUDGET_GZIP = 404 * 1024;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();

@@ -4,9 +4,9 @@
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 #[cfg(feature = "groups")]
-use sealpost_core::v2::group::GroupSession;
+use sealpost_core::v2::group::{GroupSession, Invitee};
 use sealpost_core::v2::{DeviceId, DeviceKeys, SessionStore};
-use sealpost_core::{EncryptionKey, IdentityKey, KeySize, UserId};
+use sealpost_core::{EncryptionKey, IdentityKey, KeySize, UserId, Username};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{Code, OrJs, err, invalid};
@@ -97,17 +97,14 @@ pub fn bench_primitive(
             // What the sender's CPU does for one group message to `size` members of
             // one device each: one seal (27.6) and the multi-recipient request body.
             let identity = IdentityKey::from_pkcs8_der(key).or_js()?;
-            let me = UserId::from_bytes([1; 32]);
-            let members: Vec<(UserId, [u8; 32])> = (0..size.min(999))
-                .map(|i| {
-                    let mut id = [2u8; 32];
-                    id[..4].copy_from_slice(&i.to_be_bytes());
-                    (UserId::from_bytes(id), [3; 32])
-                })
-                .collect();
+            let me = Username::parse("bench").or_js()?;
+            let members: Vec<Invitee> = (0..size.min(999))
+                .map(|i| Username::parse(&format!("member{i}")).map(|u| Invitee::new(u, [3; 32])))
+                .collect::<Result<_, _>>()
+                .or_js()?;
             let device = DeviceId::from_bytes([4; 16]);
             let (mut session, _) =
-                GroupSession::create(&mut r, &identity, me, device, "bench", members.clone())
+                GroupSession::create(&mut r, &identity, &me, device, "bench", members.clone())
                     .map_err(|_| err(Code::Crypto, "group"))?;
             session
                 .sender_key(&mut r)
@@ -120,8 +117,8 @@ pub fn bench_primitive(
                     .map_err(|_| err(Code::Crypto, "group"))?;
                 let mut body = Vec::with_capacity(2 + 48 * members.len() + blob.len());
                 body.extend_from_slice(&(members.len() as u16).to_be_bytes());
-                for (user, _) in &members {
-                    body.extend_from_slice(user.as_bytes());
+                for m in &members {
+                    body.extend_from_slice(m.user.as_bytes());
                     body.extend_from_slice(device.as_bytes());
                 }
                 body.extend_from_slice(&blob);

@@ -32,6 +32,13 @@ interface Deps {
 /** A group text caught mid-send by a reload (the package may or may not have sent it). */
 const CUT = 'The page closed while this was being sent: it may not have gone out.';
 
+/** Why a group change was refused, for the codes that say more than "not allowed" (PROTOCOL.md 27.8). */
+const REFUSED: Record<string, string> = {
+  GROUP_USERNAME_MISMATCH: 'it gave a member a username that is not theirs',
+  GROUP_FORKED: 'it was made on another version of the group, so a change may be missing here and members may see the group differently',
+  GROUP_OLD_FORMAT: 'it came from a device with an older Sealpost, which must update',
+};
+
 /** "alice added carol": the system line of a verified change (never text from the wire). */
 function changeText(n: Notice, name: (u: string) => string): string {
   const who = n.from ? name(n.from) : 'Someone';
@@ -259,7 +266,7 @@ export class Groups {
         ? changeText(n, name)
         : n.from === this.d.account.userId
           ? `Your change to the group was refused (${n.code ?? 'unknown'}).`
-          : `A group change or message${n.from ? ` from ${name(n.from)}` : ''} was refused (${n.code ?? 'unknown'}): it was not made by a member allowed to make it, or it was old or replayed.`;
+          : `A group change or message${n.from ? ` from ${name(n.from)}` : ''} was refused (${n.code ?? 'unknown'}): ${(n.code && REFUSED[n.code]) ?? 'it was not made by a member allowed to make it, or it was old or replayed'}.`;
     const m: Msg = { id: randomId(), peer: n.group, dir: 'in', text, at: Date.now(), state: 'delivered', notice: n.kind === 'groupRefused' ? 'security' : 'group' };
     await this.add(g, m);
     return true;

@@ -111,7 +111,8 @@ export async function runGroups(r, { relayBin, problems }) {
       await Promise.all(['A1', 'B', 'C', 'D', 'E'].map((k) => register(p[k], names[k])));
       await login(p.A2, 'alice');
       for (const n of ['bob', 'carol', 'dave', 'erin']) await startChat(p.A1, n);
-      // Members show by name when they are contacts (a group carries user ids, not names).
+      // Contacts show by their contact name; other members by the username the group state
+      // carries (checked against the user id by every member): carol never adds dave.
       await Promise.all([startChat(p.B, 'alice').then(() => startChat(p.B, 'dave')), startChat(p.D, 'alice'), startChat(p.C, 'alice'), startChat(p.E, 'alice').then(() => startChat(p.E, 'bob'))]);
       await p.A1.evaluate(() => (location.hash = '#/new-group'));
       await p.A1.locator('[data-testid=new-group-name]').waitFor(T);
@@ -152,11 +153,16 @@ export async function runGroups(r, { relayBin, problems }) {
       await openGroup(p.D, 'trip');
       await say(p.D, 'dave here');
       await waitText(p.B, 'dave here');
+      // Dave is no contact of carol's: she sees his name from the group state all the same.
+      await openGroup(p.C, 'trip');
+      await waitText(p.C, 'dave here');
+      const daveTo = await p.C.locator('[data-testid=msg]', { hasText: 'dave here' }).locator('[data-testid=sender]').innerText();
+      expect(daveTo.startsWith('dave'), `carol sees dave by name though he is not her contact: ${daveTo}`);
       axe.push(...(await axeViolations(p.B, 'group chat')));
     });
 
     await r.step('groups: search finds group messages, with the group and sender named, and opens the group at the message', async () => {
-      // Bob has dave as a contact (carol does not: she would see the start of his user id).
+      // Bob has dave as a contact.
       await p.B.evaluate(() => (location.hash = '#/'));
       try {
         await p.B.fill('[data-testid=search]', 'DAVE HERE');

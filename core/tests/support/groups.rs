@@ -1,8 +1,8 @@
 //! Group fixtures: members built from the fixture identity keys.
 
 use sealpost_core::v2::DeviceId;
-use sealpost_core::v2::group::{GroupOp, GroupSession};
-use sealpost_core::{IdentityKey, UserId};
+use sealpost_core::v2::group::{GroupOp, GroupSession, Invitee};
+use sealpost_core::{IdentityKey, UserId, Username};
 
 use super::*;
 
@@ -23,9 +23,14 @@ pub fn dev(name: &'static str, device: u8) -> Dev {
     }
 }
 
-/// `(user id, identity fingerprint)` as an adder names a new member.
-pub fn member(d: &Dev) -> (UserId, [u8; 32]) {
-    (d.user, d.identity.public().fingerprint())
+/// A new member as an adder names it: username (its user id) and identity fingerprint.
+pub fn member(d: &Dev) -> Invitee {
+    invitee(d.name, d.identity.public().fingerprint())
+}
+
+/// The new member `name` with `fingerprint`.
+pub fn invitee(name: &str, fingerprint: [u8; 32]) -> Invitee {
+    Invitee::new(Username::parse(name).unwrap(), fingerprint)
 }
 
 /// `by` creates the group `name` with `members`.
@@ -36,7 +41,8 @@ pub fn create(
     members: &[&Dev],
 ) -> (GroupSession, GroupOp) {
     let members = members.iter().map(|d| member(d)).collect();
-    GroupSession::create(r, &by.identity, by.user, by.device, name, members).unwrap()
+    let creator = Username::parse(by.name).unwrap();
+    GroupSession::create(r, &by.identity, &creator, by.device, name, members).unwrap()
 }
 
 /// A fourth or fifth member (`dave`, `erin`, ...) whose identity key is the fixture

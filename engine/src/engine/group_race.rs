@@ -25,6 +25,42 @@ impl Engine {
         op: &GroupOp,
         out: &mut Out,
     ) -> Step {
+        let Some(entry) = self.groups.groups.get_mut(&group) else {
+            return Step::Done;
+        };
+        // Taken before: a copy (a re-send, a replay in a fresh envelope). Nothing to do.
+        if entry.taken.has(op) {
+            return Step::Done;
+        }
+        let Some(last) = entry.last.as_mut().filter(|l| l.race.epoch() == op.epoch()) else {
+            // Older than the last step: too late to settle (27.4 "Late operations").
+            return self.late_op(group, op, out);
+        };
+        let was = last.race.winner().clone();
+        // Checked against the state it was signed for, as if it had come first: a forged
+        // one is refused and reported like any other.
+        let entered = last.race.enter(op.clone());
+        entry.taken.take(op);
+        out.persist(Part::Groups);
+        match entered {
+            Ok(true) => {}
+            // One that cannot win (an admin's second operation hashing higher, a second
+            // non-admin's leave).
+            Ok(false) => return Step::Done,
+            Err(e) => {
+                if matches!(
+                    e,
+                    GroupError::NotMember
+                        | GroupError::NotAdmin
+                        | GroupError::BadSignature
+                        | GroupError::Forked
+                        | GroupError::OldFormat
+                ) {
+                    self.refuse_group(Some(group), Some(*op.actor()), e, out);
+                }
+                return Step::Done;
+            }
+        }
         let Some(last) = self
             .groups
             .groups
@@ -33,29 +69,6 @@ impl Engine {
         else {
             return Step::Done;
         };
-        // Older than the last step: a replay, or too late to settle (27.4).
-        if op.epoch() != last.race.epoch() {
-            return Step::Done;
-        }
-        let was = last.race.winner().clone();
-        // Checked against the state it was signed for, as if it had come first: a forged
-        // one is refused and reported like any other.
-        match last.race.enter(op.clone()) {
-            Ok(true) => {}
-            // A copy, or one that cannot win (an admin's second operation hashing
-            // higher, a second non-admin's leave).
-            Ok(false) => return Step::Done,
-            Err(e) => {
-                if matches!(
-                    e,
-                    GroupError::NotMember | GroupError::NotAdmin | GroupError::BadSignature
-                ) {
-                    self.refuse_group(Some(group), Some(*op.actor()), e, out);
-                }
-                return Step::Done;
-            }
-        }
-        out.persist(Part::Groups);
         let winner = last.race.winner().clone();
         if winner.to_bytes() == was.to_bytes() {
             return Step::Done;
@@ -87,6 +100,36 @@ impl Engine {
             self.propose(rng, group, own.change().clone(), out);
         }
         Step::Applied
+    }
+}
+
+impl Engine {
+    /// A validly signed operation for an epoch before the last step that this device
+    /// never took (PROTOCOL.md 27.4 "Late operations"): it cannot be settled any more (one
+    /// step back is kept), and dropping it in silence would hide that the members may
+    /// hold different states. Reported as `GROUP_FORKED`; a forged one as what it is. One
+    /// older than what [`crate::groups::Taken`] remembers is dropped (it may be a copy).
+    fn late_op(&mut self, group: GroupId, op: &GroupOp, out: &mut Out) -> Step {
+        let Some(entry) = self.groups.groups.get_mut(&group) else {
+            return Step::Done;
+        };
+        if !entry.taken.covers(op.epoch()) {
+            return Step::Done;
+        }
+        // Its actor must be a member signing with its pinned key: of the current state,
+        // or of the state before the last step (it may have left since).
+        let checked = match entry.session.state().check_actor(op) {
+            Err(GroupError::NotMember) => match &entry.last {
+                Some(last) => last.race.before().check_actor(op).map(|_| ()),
+                None => Err(GroupError::NotMember),
+            },
+            other => other.map(|_| ()),
+        };
+        entry.taken.take(op);
+        out.persist(Part::Groups);
+        let error = checked.err().unwrap_or(GroupError::Forked);
+        self.refuse_group(Some(group), Some(*op.actor()), error, out);
+        Step::Done
     }
 }
 

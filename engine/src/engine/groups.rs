@@ -12,7 +12,7 @@ use sealpost_core::sorted::SortedSet;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::group::{
-    Change, GroupError, GroupOp, GroupSession, GroupState, SenderKeyDistribution,
+    Change, GroupError, GroupOp, GroupSession, GroupState, Invitee, SenderKeyDistribution,
 };
 use sealpost_core::v2::{DeviceId, GroupId, OpenedMessage};
 use sealpost_core::{IdentityPublicKey, UserId};
@@ -26,6 +26,7 @@ use crate::codec::Codec;
 use crate::event::GroupRequest;
 use crate::groups::{
     GivenChain, GroupEntry, Held, MAX_HELD, MAX_OUTGOING, MAX_PENDING, Outgoing, Pending, Sent,
+    Taken,
 };
 use crate::msg_id::MsgId;
 use crate::payload::{GroupText, MAX_CONTENT_LEN, Payload, Secret};
@@ -55,8 +56,9 @@ impl Engine {
         out.notice(Notice::GroupRefused { group, from, error });
     }
 
-    /// [`crate::Input::CreateGroup`]: every member must be a pinned contact (its pin is
-    /// its member fingerprint).
+    /// [`crate::Input::CreateGroup`]: every member must be a pinned contact whose
+    /// username this device knows (its pin is its member fingerprint; its username goes
+    /// into the state, 27.2).
     pub(super) fn create_group<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -72,12 +74,15 @@ impl Engine {
             return self.refuse_group(None, Some(me), GroupError::NotMember, out);
         };
         let device = self.me.device_id();
-        match GroupSession::create(rng, &self.me.identity, me, device, &name, pinned) {
+        let creator = &self.me.username;
+        match GroupSession::create(rng, &self.me.identity, creator, device, &name, pinned) {
             Ok((session, op)) => {
                 let id = *session.state().id();
                 let epoch = session.state().epoch();
                 let everyone: Vec<UserId> = session.state().members().keys().copied().collect();
-                self.groups.groups.insert(id, GroupEntry::new(session));
+                let mut entry = GroupEntry::new(session);
+                entry.taken = Taken::from_op(&op);
+                self.groups.groups.insert(id, entry);
                 self.queue_op(&everyone, &[], None, &op);
                 self.changed(id, &op, epoch, out);
             }
@@ -85,12 +90,16 @@ impl Engine {
         }
     }
 
-    /// The pins of `users` as member entries; `None` if one is not a pinned contact.
-    fn pins_of(&self, users: &[UserId]) -> Option<Vec<(UserId, [u8; 32])>> {
+    /// The pins and usernames of `users` as new members; `None` if one is not a pinned
+    /// contact with a known username.
+    fn pins_of(&self, users: &[UserId]) -> Option<Vec<Invitee>> {
         users
             .iter()
             .filter(|u| **u != self.me.user_id)
-            .map(|u| self.pin_of(u).map(|fp| (*u, fp)))
+            .map(|u| {
+                let contact = self.account.get(u)?;
+                Some(Invitee::new(contact.username.clone()?, contact.fingerprint))
+            })
             .collect()
     }
 
@@ -106,8 +115,8 @@ impl Engine {
         let change = match request {
             GroupRequest::Add(users) => match self.pins_of(&users) {
                 Some(mut pinned) => {
-                    sort_by_key(&mut pinned, |(u, _)| *u);
-                    pinned.dedup_by_key(|(u, _)| *u);
+                    sort_by_key(&mut pinned, |m| m.user);
+                    pinned.dedup_by_key(|m| m.user);
                     Change::Add(pinned)
                 }
                 None => {
@@ -146,6 +155,7 @@ impl Engine {
             Ok((op, applied)) => {
                 let after = entry.session.state().clone();
                 entry.last = group_race::start(before.clone(), &op, true);
+                entry.taken.take(&op);
                 let added: Vec<UserId> = after
                     .members()
                     .keys()
@@ -395,12 +405,23 @@ impl Engine {
             return match entry.session.apply(&op) {
                 Ok(applied) => {
                     entry.last = group_race::start(before, &op, false);
+                    entry.taken.take(&op);
                     self.after_apply(group, &op, applied.rekeyed, applied.removed, out);
                     Step::Applied
                 }
                 Err(GroupError::EpochAhead) => Step::Hold,
-                // Applied before (a copy, a re-send, a replay), or signed at the same
-                // time as the last one applied here (27.4).
+                // Made on another state of this epoch (27.4): reported once, and held,
+                // since a race this device settles next may still lead to that state.
+                Err(GroupError::Forked) => {
+                    if !entry.taken.has(&op) {
+                        entry.taken.take(&op);
+                        out.persist(Part::Groups);
+                        self.refuse_group(Some(group), Some(*op.actor()), GroupError::Forked, out);
+                    }
+                    Step::Hold
+                }
+                // Applied before (a copy, a re-send, a replay), signed at the same time
+                // as the last one applied here, or late (27.4).
                 Err(GroupError::OldEpoch) => self.concurrent_op(rng, group, &op, out),
                 Err(e) => {
                     self.refuse_group(Some(group), Some(*op.actor()), e, out);
@@ -427,7 +448,9 @@ impl Engine {
         match session {
             Ok(session) if self.groups.groups.contains_key(&group) || self.groups.make_room() => {
                 let epoch = session.state().epoch();
-                self.groups.groups.insert(group, GroupEntry::new(session));
+                let mut entry = GroupEntry::new(session);
+                entry.taken = Taken::from_op(&op);
+                self.groups.groups.insert(group, entry);
                 self.changed(group, &op, epoch, out);
                 Step::Applied
             }

@@ -165,6 +165,10 @@ pub fn carry_on(f: &mut Fixture, ds: &mut [Device]) {
         (s.epoch(), s.member(&user("carol")).unwrap().admin_since),
         (4, 4)
     );
+    // Dave's rename was a format-1 operation on a legacy state (27.3 "Format 1"); bob's
+    // promote is format 2: the state has a head now, its old members still no username.
+    assert!(!s.is_legacy());
+    assert!(s.member(&user("carol")).unwrap().username.is_none());
     change(
         &mut f.relay,
         &mut ds[0],

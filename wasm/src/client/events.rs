@@ -307,15 +307,21 @@ impl Inner {
         }
     }
 
-    /// The name of `user` when this client knows it.
+    /// The name of `user` when this client knows it: a contact's, or a fellow group
+    /// member's as the group state names it (checked against the user id, PROTOCOL.md
+    /// 27.2), so a member who is not a contact shows by name too.
     pub(crate) fn name_of(&self, user: &UserId) -> Option<String> {
         if let Some(n) = self.names.borrow().find(user) {
             return Some(n.clone());
         }
         self.with_engine(|e| {
-            Ok(e.account_state()
-                .get(user)
-                .and_then(|c| c.username.as_ref().map(|u| u.as_str().to_owned())))
+            let contact = e.account_state().get(user).and_then(|c| c.username.clone());
+            #[cfg(feature = "groups")]
+            let contact = contact.or_else(|| {
+                e.groups()
+                    .find_map(|g| g.member(user).and_then(|m| m.username.clone()))
+            });
+            Ok(contact.map(|u| u.as_str().to_owned()))
         })
         .ok()
         .flatten()
@@ -333,12 +339,12 @@ impl Inner {
         now: u64,
     ) {
         let (kind, members, name) = match change {
-            Change::Create { name, members } => (
+            Change::Create { name, members, .. } => (
                 "create",
-                members.iter().map(|(u, _)| u.to_hex()).collect(),
+                members.iter().map(|m| m.user.to_hex()).collect(),
                 Some(name.clone()),
             ),
-            Change::Add(m) => ("add", m.iter().map(|(u, _)| u.to_hex()).collect(), None),
+            Change::Add(m) => ("add", m.iter().map(|m| m.user.to_hex()).collect(), None),
             Change::Remove(m) => ("remove", m.iter().map(UserId::to_hex).collect(), None),
             Change::Leave => ("leave", Vec::new(), None),
             Change::Rename(name) => ("rename", Vec::new(), Some(name.clone())),

@@ -217,7 +217,8 @@ impl Client {
                             .iter()
                             .map(|(u, m)| MemberOut {
                                 user_id: u.to_hex(),
-                                username: None,
+                                // Checked against the user id by every member (27.2).
+                                username: m.username.as_ref().map(|n| n.as_str().to_owned()),
                                 fingerprint: hex(&m.fingerprint),
                                 admin: m.is_admin(),
                             })
@@ -227,10 +228,13 @@ impl Client {
                 })
                 .collect())
         })?;
-        // Names after the engine is released (`name_of` reads it too).
+        // A member the state names without a username (added before states carried
+        // them): the contact's name, after the engine is released (`name_of` reads it).
         for (g, users) in &mut groups {
             for (m, u) in g.members.iter_mut().zip(users.iter()) {
-                m.username = self.inner.name_of(u);
+                if m.username.is_none() {
+                    m.username = self.inner.name_of(u);
+                }
             }
         }
         let groups: Vec<GroupOut> = groups.into_iter().map(|(g, _)| g).collect();

@@ -287,7 +287,10 @@ export interface GroupInfo {
   epoch: number;
   members: {
     userId: string;
-    /** When this client knows the name. */
+    /** The member's username as the group state names it, checked against its user id by
+     * every member (PROTOCOL.md 27.2), so a member who is not a contact has its name too.
+     * Absent only for a member added before states carried usernames (an older group)
+     * whom this client does not know as a contact. */
     username?: string;
     /** SHA-256 of the member's identity key (hex), as the admin who added it pinned it. */
     fingerprint: string;

@@ -48,6 +48,17 @@ pub enum GroupError {
     TooLarge,
     /// A primitive refused (cannot happen with valid keys).
     Crypto,
+    /// A username in a state or operation that does not hash to the user id it comes
+    /// with: someone (the relay, an admin) tried to give a member a name not its own.
+    UsernameMismatch,
+    /// A validly signed operation made on another state than this device's at its
+    /// epoch (its `prior` is not this state's head), or one for an epoch this device
+    /// passed that is not among the operations it applied: the members' states may have
+    /// split (an operation was delayed past a later one). Reported to the user.
+    Forked,
+    /// An operation in format 1 for a group a format-2 operation already changed: from
+    /// a device that has not updated (it must update to follow the group).
+    OldFormat,
 }
 
 impl GroupError {
@@ -69,6 +80,9 @@ impl GroupError {
             GroupError::Expired => "EXPIRED",
             GroupError::TooLarge => "TOO_LARGE",
             GroupError::Crypto => "CRYPTO",
+            GroupError::UsernameMismatch => "GROUP_USERNAME_MISMATCH",
+            GroupError::Forked => "GROUP_FORKED",
+            GroupError::OldFormat => "GROUP_OLD_FORMAT",
         }
     }
 }
@@ -106,6 +120,9 @@ impl fmt::Display for GroupError {
             GroupError::Expired => "group message outside the time window",
             GroupError::TooLarge => "group or message exceeds the size limit",
             GroupError::Crypto => "cryptographic operation failed",
+            GroupError::UsernameMismatch => "a member's username does not match its user id",
+            GroupError::Forked => "a group change made on another state of the group",
+            GroupError::OldFormat => "a group change from a device that must update",
         })
     }
 }

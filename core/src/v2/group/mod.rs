@@ -1,8 +1,8 @@
 //! Groups of up to [`MAX_MEMBERS`] members (PROTOCOL.md 27, issue 10): one ciphertext per
 //! message, whatever the group's size.
 //!
-//! - [`GroupState`] (27.2): id, name, epoch, key epoch, members with their identity
-//!   fingerprints and since when each admin is one. Changes only by [`GroupOp`]s
+//! - [`GroupState`] (27.2): id, name, epoch, key epoch, head, members with their
+//!   usernames, identity fingerprints and since when each admin is one. Changes only by [`GroupOp`]s
 //!   (27.3), RSA-PSS signed by the actor's identity key and checked by
 //!   [`GroupState::apply`] (27.4): only admins add, remove, rename, promote, demote and
 //!   rekey; anyone may leave. Every operation
@@ -21,6 +21,7 @@
 mod concurrent;
 mod error;
 mod message;
+mod names;
 mod op;
 mod sender_key;
 mod session;
@@ -30,6 +31,7 @@ mod state;
 pub use concurrent::Race;
 pub use error::{GroupError, GroupResult};
 pub use message::{GROUP_HEADER_BOX_LEN, GROUP_HEADER_LEN, GROUP_OVERHEAD, GROUP_VERSION};
+pub use names::Invitee;
 pub use op::{Change, GroupOp, MAX_GROUP_OP_LEN};
 pub use sender_key::{DISTRIBUTION_LEN, SIGNATURE_LEN, SenderKeyDistribution, VERIFYING_KEY_LEN};
 pub use session::{Applied, GroupMessage, GroupSession};

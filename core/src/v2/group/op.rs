@@ -1,33 +1,47 @@
 //! Group operations (PROTOCOL.md 27.3): create, add, remove, leave, rename, promote,
 //! demote and rekey, each signed with RSA-PSS by the actor's identity key over the group,
-//! the epoch it applies to and the change, so that no one but the actor can make it and
-//! it applies to one state only. Operations are rare, so the RSA cost does not matter.
+//! the epoch it applies to, the head of the state it applies to (its `prior`: the hash of
+//! the operation that made that state, so two states of one epoch are told apart) and the
+//! change, so that no one but the actor can make it and it applies to one state only.
+//! Create and add name each new member with its username, checked against its user id.
+//! Operations are rare, so the RSA cost does not matter.
+//!
+//! Format 2 (`'O',2`) is what this crate signs. Format 1 (`'O',1`, before the prior and the
+//! usernames) is still read: it applies only to a state no format-2 operation has made
+//! (27.4), so an operation in flight when its sender updated still lands.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
+use sha2::{Digest, Sha256};
+
 use super::error::{GroupError, GroupResult};
+use super::names::{Invitee, put_username, read_username};
 use super::{MAX_GROUP_NAME_LEN, MAX_MEMBERS};
 use crate::keys::{IdentityKey, IdentityPublicKey, MAX_SPKI_LEN};
-use crate::username::UserId;
+use crate::username::{UserId, Username};
 use crate::v2::ids::GroupId;
 use crate::wire::{Reader, put_var8, put_var16};
 
-const OP_TAG: [u8; 2] = [b'O', 1];
+const OP_TAG: [u8; 2] = [b'O', 2];
+/// Format 1: no prior, no usernames. Read, never signed.
+const OP_TAG_V1: [u8; 2] = [b'O', 1];
 const OP_DOMAIN: &[u8] = b"sealpost/v2/group-op\0";
 const MAX_SIGNATURE_LEN: usize = 512;
-/// Longest operation: a create or add naming [`MAX_MEMBERS`] members, the longest name,
-/// an RSA-4096 identity key and signature.
+/// Longest operation: a create naming [`MAX_MEMBERS`] members with the longest
+/// usernames, the longest name, an RSA-4096 identity key and signature.
 pub const MAX_GROUP_OP_LEN: usize = 2
     + 16
     + 8
     + 32
+    + 32
     + 1
+    + (1 + Username::MAX_LEN)
     + (1 + MAX_GROUP_NAME_LEN)
     + 2
-    + MAX_MEMBERS * 64
+    + MAX_MEMBERS * (64 + 1 + Username::MAX_LEN)
     + (2 + MAX_SPKI_LEN)
     + (2 + MAX_SIGNATURE_LEN);
 
@@ -35,15 +49,17 @@ pub const MAX_GROUP_OP_LEN: usize = 2
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// [1] A new group named `name` with the actor as its admin and these members (user
-    /// id and identity fingerprint, as the creator pinned them).
+    /// id, identity fingerprint as the creator pinned it, username).
     Create {
         /// The group's name.
         name: String,
+        /// The creator's username (`None` only in format 1).
+        creator: Option<Username>,
         /// The other first members, sorted by user id.
-        members: Vec<(UserId, [u8; 32])>,
+        members: Vec<Invitee>,
     },
-    /// [2] New members (user id, identity fingerprint), sorted by user id. Admins only.
-    Add(Vec<(UserId, [u8; 32])>),
+    /// [2] New members, sorted by user id. Admins only.
+    Add(Vec<Invitee>),
     /// [3] Members removed, sorted by user id (not the actor). Admins only; rekeys.
     Remove(Vec<UserId>),
     /// [4] The actor leaves. Anyone; rekeys.
@@ -73,14 +89,21 @@ impl Change {
         }
     }
 
+    /// The kind byte and fields in format 2: every username must be known.
     fn encode(&self, out: &mut Vec<u8>) -> GroupResult<()> {
         out.push(self.kind());
         match self {
-            Change::Create { name, members } => {
+            Change::Create {
+                name,
+                creator,
+                members,
+            } => {
+                let creator = creator.as_ref().ok_or(GroupError::InvalidOperation)?;
+                put_username(out, Some(creator))?;
                 put_var8(out, name.as_bytes())?;
-                put_members(out, members.iter().map(|(u, f)| (u, Some(f))))?;
+                put_invitees(out, members)?;
             }
-            Change::Add(members) => put_members(out, members.iter().map(|(u, f)| (u, Some(f))))?,
+            Change::Add(members) => put_invitees(out, members)?,
             Change::Remove(users) => put_members(out, users.iter().map(|u| (u, None)))?,
             Change::Rename(name) => put_var8(out, name.as_bytes())?,
             Change::Promote(user) | Change::Demote(user) => out.extend_from_slice(user.as_bytes()),
@@ -89,7 +112,9 @@ impl Change {
         Ok(())
     }
 
-    fn read(r: &mut Reader<'_>) -> GroupResult<Self> {
+    /// Reads the kind byte and fields of an operation by `actor`; `format_1` without
+    /// usernames.
+    fn read(r: &mut Reader<'_>, actor: &UserId, format_1: bool) -> GroupResult<Self> {
         let name = |r: &mut Reader<'_>| -> GroupResult<String> {
             let raw = r.var8(MAX_GROUP_NAME_LEN)?;
             let name = core::str::from_utf8(raw).map_err(|_| GroupError::Malformed)?;
@@ -98,17 +123,20 @@ impl Change {
         };
         Ok(match r.u8()? {
             1 => {
+                let creator = match format_1 {
+                    true => None,
+                    false => read_username(r, actor, false)?,
+                };
                 let name = name(r)?;
-                let members = read_members(r, 0, true)?;
-                Change::Create { name, members }
+                let members = read_invitees(r, 0, format_1)?;
+                Change::Create {
+                    name,
+                    creator,
+                    members,
+                }
             }
-            2 => Change::Add(read_members(r, 1, true)?),
-            3 => Change::Remove(
-                read_members(r, 1, false)?
-                    .into_iter()
-                    .map(|(u, _)| u)
-                    .collect(),
-            ),
+            2 => Change::Add(read_invitees(r, 1, format_1)?),
+            3 => Change::Remove(read_users(r)?),
             4 => Change::Leave,
             5 => Change::Rename(name(r)?),
             6 => Change::Promote(UserId::from_bytes(r.array()?)),
@@ -119,10 +147,11 @@ impl Change {
     }
 }
 
-/// `u16(n) || n × (user_id || fingerprint?)`, sorted by user id, no duplicates.
+/// `u16(n) || n × (user_id || (fingerprint || var8(username))?)`, sorted by user id, no
+/// duplicates; a new member's username must be known and its own.
 fn put_members<'a>(
     out: &mut Vec<u8>,
-    members: impl ExactSizeIterator<Item = (&'a UserId, Option<&'a [u8; 32]>)>,
+    members: impl ExactSizeIterator<Item = (&'a UserId, Option<&'a Invitee>)>,
 ) -> GroupResult<()> {
     if members.len() > MAX_MEMBERS {
         return Err(GroupError::TooLarge);
@@ -136,34 +165,66 @@ fn put_members<'a>(
         }
         last = Some(user);
         out.extend_from_slice(user.as_bytes());
-        if let Some(f) = fingerprint {
-            out.extend_from_slice(f);
+        if let Some(m) = fingerprint {
+            let username = m.username.as_ref().ok_or(GroupError::InvalidOperation)?;
+            if username.user_id() != *user {
+                return Err(GroupError::UsernameMismatch);
+            }
+            out.extend_from_slice(&m.fingerprint);
+            put_username(out, Some(username))?;
         }
     }
     Ok(())
 }
 
-fn read_members(
-    r: &mut Reader<'_>,
-    min: usize,
-    with_fingerprint: bool,
-) -> GroupResult<Vec<(UserId, [u8; 32])>> {
+/// `u16(n) || n × (user_id || fingerprint || var8(username))`, sorted by user id.
+fn put_invitees(out: &mut Vec<u8>, members: &[Invitee]) -> GroupResult<()> {
+    put_members(out, members.iter().map(|m| (&m.user, Some(m))))
+}
+
+/// `u16(n)` (`min..=MAX_MEMBERS`), sorted by user id without duplicates.
+fn read_count(r: &mut Reader<'_>, min: usize) -> GroupResult<usize> {
     let n = usize::from(r.u16()?);
     if n < min || n > MAX_MEMBERS {
         return Err(GroupError::Malformed);
     }
-    let mut out: Vec<(UserId, [u8; 32])> = Vec::with_capacity(n);
+    Ok(n)
+}
+
+fn read_user_after(r: &mut Reader<'_>, last: Option<&UserId>) -> GroupResult<UserId> {
+    let user = UserId::from_bytes(r.array()?);
+    if last.is_some_and(|l| *l >= user) {
+        return Err(GroupError::Malformed);
+    }
+    Ok(user)
+}
+
+fn read_users(r: &mut Reader<'_>) -> GroupResult<Vec<UserId>> {
+    let n = read_count(r, 1)?;
+    let mut out: Vec<UserId> = Vec::with_capacity(n);
     for _ in 0..n {
-        let user = UserId::from_bytes(r.array()?);
-        if out.last().is_some_and(|(l, _)| *l >= user) {
-            return Err(GroupError::Malformed);
-        }
-        let fingerprint = if with_fingerprint {
-            r.array()?
-        } else {
-            [0; 32]
+        let user = read_user_after(r, out.last())?;
+        out.push(user);
+    }
+    Ok(out)
+}
+
+/// New members; in format 2 each with its username, checked against its user id.
+fn read_invitees(r: &mut Reader<'_>, min: usize, format_1: bool) -> GroupResult<Vec<Invitee>> {
+    let n = read_count(r, min)?;
+    let mut out: Vec<Invitee> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let user = read_user_after(r, out.last().map(|m| &m.user))?;
+        let fingerprint = r.array()?;
+        let username = match format_1 {
+            true => None,
+            false => read_username(r, &user, false)?,
         };
-        out.push((user, fingerprint));
+        out.push(Invitee {
+            user,
+            fingerprint,
+            username,
+        });
     }
     Ok(out)
 }
@@ -175,6 +236,8 @@ fn read_members(
 pub struct GroupOp {
     group_id: GroupId,
     epoch: u64,
+    /// The head of the state it applies to (zero for a create); `None` in format 1.
+    prior: Option<[u8; 32]>,
     actor: UserId,
     change: Change,
     actor_identity: IdentityPublicKey,
@@ -185,14 +248,16 @@ pub struct GroupOp {
 }
 
 impl GroupOp {
-    /// Signs `change` by `actor` for the group state `(group_id, epoch)`: the operation
-    /// applies to a state at exactly that epoch (0 for a create).
+    /// Signs `change` by `actor` (format 2) for the group state `(group_id, epoch,
+    /// prior)`: the operation applies to the state of exactly that epoch whose head
+    /// ([`super::GroupState::head`]) is `prior` (a create: epoch 0, prior zero).
     pub fn sign<R: CryptoRng + ?Sized>(
         rng: &mut R,
         identity: &IdentityKey,
         actor: UserId,
         group_id: GroupId,
         epoch: u64,
+        prior: [u8; 32],
         change: Change,
     ) -> GroupResult<Self> {
         let actor_identity = identity.public();
@@ -200,6 +265,7 @@ impl GroupOp {
         bytes.extend_from_slice(&OP_TAG);
         bytes.extend_from_slice(group_id.as_bytes());
         bytes.extend_from_slice(&epoch.to_be_bytes());
+        bytes.extend_from_slice(&prior);
         bytes.extend_from_slice(actor.as_bytes());
         change.encode(&mut bytes)?;
         put_var16(&mut bytes, actor_identity.to_spki_der())?;
@@ -212,6 +278,7 @@ impl GroupOp {
         Ok(Self {
             group_id,
             epoch,
+            prior: Some(prior),
             actor,
             change,
             actor_identity,
@@ -221,19 +288,27 @@ impl GroupOp {
         })
     }
 
-    /// Parses an operation strictly (PROTOCOL.md 27.3); the signature is not checked here.
+    /// Parses an operation strictly (PROTOCOL.md 27.3), format 2 or 1; the signature is
+    /// not checked here. A username that does not hash to its user id is
+    /// [`GroupError::UsernameMismatch`].
     pub fn from_bytes(bytes: &[u8]) -> GroupResult<Self> {
         if bytes.len() > MAX_GROUP_OP_LEN {
             return Err(GroupError::Malformed);
         }
         let mut r = Reader::new(bytes);
-        if r.array::<2>()? != OP_TAG {
-            return Err(GroupError::Malformed);
-        }
+        let format_1 = match r.array::<2>()? {
+            OP_TAG => false,
+            OP_TAG_V1 => true,
+            _ => return Err(GroupError::Malformed),
+        };
         let group_id = GroupId::from_bytes(r.array()?);
         let epoch = r.u64()?;
+        let prior = match format_1 {
+            true => None,
+            false => Some(r.array()?),
+        };
         let actor = UserId::from_bytes(r.array()?);
-        let change = Change::read(&mut r)?;
+        let change = Change::read(&mut r, &actor, format_1)?;
         let spki = r.var16(MAX_SPKI_LEN)?;
         let actor_identity =
             IdentityPublicKey::from_spki_der(spki).map_err(|_| GroupError::Malformed)?;
@@ -243,6 +318,7 @@ impl GroupOp {
         Ok(Self {
             group_id,
             epoch,
+            prior,
             actor,
             change,
             actor_identity,
@@ -265,6 +341,16 @@ impl GroupOp {
     /// The epoch of the state this operation applies to.
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// The head of the state it applies to; `None` for format 1 (27.3).
+    pub fn prior(&self) -> Option<&[u8; 32]> {
+        self.prior.as_ref()
+    }
+
+    /// SHA-256 of the encoding: the head of the state this operation makes (27.2).
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(&self.bytes).into()
     }
 
     /// Who made it.

@@ -14,12 +14,13 @@ use zeroize::Zeroizing;
 
 use super::error::{GroupError, GroupResult};
 use super::message::{Framed, Header, frame};
+use super::names::Invitee;
 use super::op::{Change, GroupOp};
 use super::sender_key::{ReceivingChain, SenderKeyDistribution, SendingChain};
 use super::state::GroupState;
 use crate::keys::{IdentityKey, IdentityPublicKey};
 use crate::primitives::Key;
-use crate::username::UserId;
+use crate::username::{UserId, Username};
 use crate::v2::MAX_DEVICES;
 use crate::v2::ids::{ChainId, DeviceId, GroupId};
 use crate::v2::session::{apply_recv, recv_key};
@@ -98,23 +99,25 @@ impl fmt::Debug for GroupSession {
 }
 
 impl GroupSession {
-    /// Creates a group with a random id: returns the session and the create operation to
-    /// send to every device of every member (and the own other devices).
+    /// Creates a group with a random id as `creator`: returns the session and the create
+    /// operation to send to every device of every member (and the own other devices).
     pub fn create<R: CryptoRng + ?Sized>(
         rng: &mut R,
         identity: &IdentityKey,
-        user: UserId,
+        creator: &Username,
         device: DeviceId,
         name: &str,
-        mut members: Vec<(UserId, [u8; 32])>,
+        mut members: Vec<Invitee>,
     ) -> GroupResult<(Self, GroupOp)> {
-        crate::sort::sort_by_key(&mut members, |(u, _)| *u);
+        crate::sort::sort_by_key(&mut members, |m| m.user);
+        let user = creator.user_id();
         let change = Change::Create {
             name: String::from(name),
+            creator: Some(creator.clone()),
             members,
         };
         let id = GroupId::generate(rng);
-        let op = GroupOp::sign(rng, identity, user, id, 0, change)?;
+        let op = GroupOp::sign(rng, identity, user, id, 0, [0; 32], change)?;
         let state = GroupState::create(&op)?;
         Ok((Self::join(state, user, device)?, op))
     }
@@ -198,6 +201,7 @@ impl GroupSession {
             self.user,
             *self.state.id(),
             self.state.epoch(),
+            self.state.head()?,
             change,
         )?;
         let applied = self.apply(&op)?;

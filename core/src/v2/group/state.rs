@@ -3,33 +3,46 @@
 //! operation against the state it was signed for, so every member that applies the same
 //! operations holds the same state. It records when each admin became one, the seniority
 //! that settles two admins' concurrent operations (27.4, [`super::Race`]): a fact of the
-//! agreed history that no signer can choose.
+//! agreed history that no signer can choose. It carries each member's username (checked
+//! against its user id, [`super::names`]) so members show one another by name, and its
+//! **head**, the hash of the operation that made it, which every operation names as its
+//! `prior`: two states of one epoch (members who applied different operations) are told
+//! apart, and an operation made on the other one is refused as [`GroupError::Forked`].
 
 use crate::sorted::SortedMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use sha2::{Digest, Sha256};
+
 use super::error::{GroupError, GroupResult};
+use super::names::{Invitee, put_username, read_username};
 use super::op::{Change, GroupOp};
 use super::{MAX_GROUP_NAME_LEN, MAX_MEMBERS};
-use crate::username::UserId;
+use crate::username::{UserId, Username};
 use crate::v2::attachment::is_bidi_control;
 use crate::v2::ids::GroupId;
 use crate::wire::{Reader, put_var8};
 
-/// Format 2: each member's `admin_since` (format 1 had an admin flag, without seniority).
-const STATE_TAG: [u8; 2] = [b'G', 2];
+/// Format 3: the head and each member's username.
+const STATE_TAG: [u8; 2] = [b'G', 3];
+/// Format 2 (before the head and the usernames): each member's `admin_since`. Read as a
+/// legacy state (no head, no usernames).
+const STATE_TAG_V2: [u8; 2] = [b'G', 2];
 /// Format 1 (before commit bc62016): read only from a device's own store
 /// ([`GroupState::from_stored_bytes`]), never from another device.
 const STATE_TAG_V1: [u8; 2] = [b'G', 1];
-/// Longest state encoding: every member with its fingerprint and `admin_since`.
+/// What a legacy state's head hashes with its format-2 encoding.
+const LEGACY_HEAD_DOMAIN: &[u8] = b"sealpost/v2/group-legacy-head\0";
+/// Longest state encoding: every member with its fingerprint, `admin_since` and username.
 pub const MAX_GROUP_STATE_LEN: usize =
-    2 + 16 + 8 + 8 + 1 + MAX_GROUP_NAME_LEN + 2 + MAX_MEMBERS * 72;
+    2 + 16 + 8 + 8 + 33 + 1 + MAX_GROUP_NAME_LEN + 2 + MAX_MEMBERS * (72 + 1 + Username::MAX_LEN);
 
 /// One member: the fingerprint (SHA-256 of the identity spki, PROTOCOL.md 7) that the
-/// member's operations must be signed with, and since when it is an admin. Its devices
-/// are those of its current device list under that identity key (27.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// member's operations must be signed with, since when it is an admin, and its
+/// username. Its devices are those of its current device list under that identity key
+/// (27.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// SHA-256 of the member's identity spki.
     pub fingerprint: [u8; 32],
@@ -37,6 +50,9 @@ pub struct Member {
     /// this time (1 for the creator): no two admins share one, and the smaller is the
     /// more senior (27.4).
     pub admin_since: u64,
+    /// Its username (hashes to its user id). `None` for a member added by a format-1
+    /// operation, or before the state carried usernames.
+    pub username: Option<Username>,
 }
 
 impl Member {
@@ -54,6 +70,10 @@ pub struct GroupState {
     key_epoch: u64,
     name: String,
     members: SortedMap<UserId, Member>,
+    /// SHA-256 of the operation that made this state; `None` for a legacy state (made
+    /// only by format-1 operations, or stored before format 3), whose head is computed
+    /// ([`GroupState::head`]).
+    head: Option<[u8; 32]>,
 }
 
 /// 1 to 128 bytes of UTF-8 without control or bidirectional formatting characters, so
@@ -90,6 +110,28 @@ impl GroupState {
         &self.name
     }
 
+    /// The value operations on this state carry as their `prior` (PROTOCOL.md 27.2):
+    /// SHA-256 of the operation that made it, or for a legacy state SHA-256 of
+    /// `"sealpost/v2/group-legacy-head\0"` and its format-2 encoding (what every member at
+    /// that epoch holds alike).
+    pub fn head(&self) -> GroupResult<[u8; 32]> {
+        match self.head {
+            Some(head) => Ok(head),
+            None => {
+                let mut h = Sha256::new();
+                h.update(LEGACY_HEAD_DOMAIN);
+                h.update(self.encode(STATE_TAG_V2)?);
+                Ok(h.finalize().into())
+            }
+        }
+    }
+
+    /// Whether no format-2 operation made this state (27.4: only such a state takes a
+    /// format-1 operation).
+    pub fn is_legacy(&self) -> bool {
+        self.head.is_none()
+    }
+
     /// The members by user id, in user id order.
     pub fn members(&self) -> &SortedMap<UserId, Member> {
         &self.members
@@ -108,10 +150,15 @@ impl GroupState {
     /// The state a verified create operation makes (PROTOCOL.md 27.4): epoch 1, the
     /// creator the only admin (since epoch 1).
     pub fn create(op: &GroupOp) -> GroupResult<Self> {
-        let Change::Create { name, members } = op.change() else {
+        let Change::Create {
+            name,
+            creator,
+            members,
+        } = op.change()
+        else {
             return Err(GroupError::InvalidOperation);
         };
-        if op.epoch() != 0 {
+        if op.epoch() != 0 || op.prior().is_some_and(|p| *p != [0; 32]) {
             return Err(GroupError::InvalidOperation);
         }
         op.verify_signature()?;
@@ -122,12 +169,14 @@ impl GroupState {
             key_epoch: 1,
             name: name.clone(),
             members: SortedMap::new(),
+            head: op.prior().map(|_| op.digest()),
         };
         state.members.insert(
             *op.actor(),
             Member {
                 fingerprint: op.actor_identity().fingerprint(),
                 admin_since: 1,
+                username: creator.clone(),
             },
         );
         state.add(members)?;
@@ -147,16 +196,19 @@ impl GroupState {
         if op.epoch() > self.epoch {
             return Err(GroupError::EpochAhead);
         }
-        let actor = self.members.get(op.actor()).ok_or(GroupError::NotMember)?;
-        if actor.fingerprint != op.actor_identity().fingerprint() {
-            return Err(GroupError::NotMember);
-        }
-        op.verify_signature()?;
+        let actor = self.check_actor(op)?;
         let admin_only = !matches!(op.change(), Change::Leave);
         if admin_only && !actor.is_admin() {
             return Err(GroupError::NotAdmin);
         }
+        // Made on this state, and in the format this state takes (27.4 step 6).
+        match op.prior() {
+            None if !self.is_legacy() => return Err(GroupError::OldFormat),
+            Some(prior) if *prior != self.head()? => return Err(GroupError::Forked),
+            _ => {}
+        }
         let mut next = self.clone();
+        next.head = op.prior().map(|_| op.digest());
         next.epoch = self
             .epoch
             .checked_add(1)
@@ -199,17 +251,29 @@ impl GroupState {
         Ok(next)
     }
 
+    /// That `op`'s actor is a member signing with its pinned identity key, and the
+    /// signature (27.4 steps 3 and 4): its member entry.
+    pub fn check_actor(&self, op: &GroupOp) -> GroupResult<&Member> {
+        let actor = self.members.get(op.actor()).ok_or(GroupError::NotMember)?;
+        if actor.fingerprint != op.actor_identity().fingerprint() {
+            return Err(GroupError::NotMember);
+        }
+        op.verify_signature()?;
+        Ok(actor)
+    }
+
     /// Adds new members (none already in, at most [`MAX_MEMBERS`] in all).
-    fn add(&mut self, members: &[(UserId, [u8; 32])]) -> GroupResult<()> {
-        for (user, fingerprint) in members {
-            if self.members.contains_key(user) {
+    fn add(&mut self, members: &[Invitee]) -> GroupResult<()> {
+        for m in members {
+            if self.members.contains_key(&m.user) {
                 return Err(GroupError::InvalidOperation);
             }
             self.members.insert(
-                *user,
+                m.user,
                 Member {
-                    fingerprint: *fingerprint,
+                    fingerprint: m.fingerprint,
                     admin_since: 0,
+                    username: m.username.clone(),
                 },
             );
         }
@@ -232,11 +296,26 @@ impl GroupState {
     /// The encoding (PROTOCOL.md 27.2): what a device stores and what an admin sends a
     /// new member with the add operation (27.7).
     pub fn to_bytes(&self) -> GroupResult<Vec<u8>> {
-        let mut out = Vec::with_capacity(64 + 72 * self.members.len());
-        out.extend_from_slice(&STATE_TAG);
+        self.encode(STATE_TAG)
+    }
+
+    /// Format 3, or format 2 (a legacy state's head) without the head and usernames.
+    fn encode(&self, tag: [u8; 2]) -> GroupResult<Vec<u8>> {
+        let v3 = tag == STATE_TAG;
+        let mut out = Vec::with_capacity(100 + 105 * self.members.len());
+        out.extend_from_slice(&tag);
         out.extend_from_slice(self.id.as_bytes());
         out.extend_from_slice(&self.epoch.to_be_bytes());
         out.extend_from_slice(&self.key_epoch.to_be_bytes());
+        if v3 {
+            match &self.head {
+                None => out.push(0),
+                Some(head) => {
+                    out.push(1);
+                    out.extend_from_slice(head);
+                }
+            }
+        }
         put_var8(&mut out, self.name.as_bytes())?;
         let n = u16::try_from(self.members.len()).map_err(|_| GroupError::TooLarge)?;
         out.extend_from_slice(&n.to_be_bytes());
@@ -244,6 +323,9 @@ impl GroupState {
             out.extend_from_slice(user.as_bytes());
             out.extend_from_slice(&m.fingerprint);
             out.extend_from_slice(&m.admin_since.to_be_bytes());
+            if v3 {
+                put_username(&mut out, m.username.as_ref())?;
+            }
         }
         Ok(out)
     }
@@ -251,7 +333,10 @@ impl GroupState {
     /// Parses a state strictly: members sorted by user id without duplicates, at most
     /// [`MAX_MEMBERS`], a valid name, `1 <= key_epoch <= epoch`, an admin among the
     /// members, each admin's `admin_since` at most `epoch` and no two the same (so
-    /// seniority is a strict order); anything else is [`GroupError::Malformed`].
+    /// seniority is a strict order), each username a normalized one, none in a legacy
+    /// state; anything else is [`GroupError::Malformed`]. A username that does not hash
+    /// to its member's user id is [`GroupError::UsernameMismatch`]. Format 2 (a device
+    /// that has not updated) is read as a legacy state; format 1 is `MALFORMED`.
     pub fn from_bytes(bytes: &[u8]) -> GroupResult<Self> {
         Self::parse(bytes, false)
     }
@@ -261,8 +346,8 @@ impl GroupState {
         bytes.starts_with(&STATE_TAG_V1)
     }
 
-    /// Parses a state this device stored: format 2 as [`Self::from_bytes`], or format 1
-    /// upgraded (PROTOCOL.md 27.2 "Format 1"): each admin's `admin_since` becomes its
+    /// Parses a state this device stored: formats 3 and 2 as [`Self::from_bytes`], or
+    /// format 1 upgraded (PROTOCOL.md 27.2 "Format 1"): each admin's `admin_since` becomes its
     /// rank by user id among the admins (1, 2, …), a function of the state alone, so
     /// every member holding that state upgrades it alike. Never for a state from another
     /// device: those are format 2 only.
@@ -275,13 +360,23 @@ impl GroupState {
             return Err(GroupError::Malformed);
         }
         let mut r = Reader::new(bytes);
-        let tag = if format_1 { STATE_TAG_V1 } else { STATE_TAG };
-        if r.array::<2>()? != tag {
-            return Err(GroupError::Malformed);
-        }
+        let v3 = match r.array::<2>()? {
+            STATE_TAG => true,
+            STATE_TAG_V2 if !format_1 => false,
+            STATE_TAG_V1 if format_1 => false,
+            _ => return Err(GroupError::Malformed),
+        };
         let id = GroupId::from_bytes(r.array()?);
         let epoch = r.u64()?;
         let key_epoch = r.u64()?;
+        let head = match v3 {
+            false => None,
+            true => match r.u8()? {
+                0 => None,
+                1 => Some(r.array()?),
+                _ => return Err(GroupError::Malformed),
+            },
+        };
         let name =
             core::str::from_utf8(r.var8(MAX_GROUP_NAME_LEN)?).map_err(|_| GroupError::Malformed)?;
         check_name(name).map_err(|_| GroupError::Malformed)?;
@@ -310,11 +405,20 @@ impl GroupState {
             if admin_since > epoch && !format_1 {
                 return Err(GroupError::Malformed);
             }
+            let username = match v3 {
+                true => read_username(&mut r, &user, true)?,
+                false => None,
+            };
+            // A legacy state never had usernames (27.2).
+            if username.is_some() && head.is_none() {
+                return Err(GroupError::Malformed);
+            }
             members.insert(
                 user,
                 Member {
                     fingerprint,
                     admin_since,
+                    username,
                 },
             );
         }
@@ -351,6 +455,7 @@ impl GroupState {
             key_epoch,
             name: String::from(name),
             members,
+            head,
         })
     }
 }

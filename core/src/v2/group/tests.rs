@@ -9,8 +9,8 @@ use p256::elliptic_curve::Generate;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
-use super::{GroupError, GroupSession, GroupState};
-use crate::username::UserId;
+use super::{GroupError, GroupSession, GroupState, Invitee};
+use crate::username::Username;
 use crate::v2::fixture_identity as identity;
 use crate::v2::ids::DeviceId;
 
@@ -18,15 +18,19 @@ use crate::v2::ids::DeviceId;
 fn a_member_with_the_chain_key_cannot_forge_its_messages() {
     let mut r = ChaCha20Rng::seed_from_u64(5);
     let (alice, bob) = (identity("alice"), identity("bob"));
-    let (a_user, b_user) = (UserId::from_bytes([1; 32]), UserId::from_bytes([2; 32]));
+    let (a_name, b_name) = (
+        Username::parse("alice").unwrap(),
+        Username::parse("bob").unwrap(),
+    );
+    let (a_user, b_user) = (a_name.user_id(), b_name.user_id());
     let (a_dev, b_dev) = (DeviceId::from_bytes([1; 16]), DeviceId::from_bytes([2; 16]));
     let (mut a, create) = GroupSession::create(
         &mut r,
         &alice,
-        a_user,
+        &a_name,
         a_dev,
         "g",
-        vec![(b_user, bob.public().fingerprint())],
+        vec![Invitee::new(b_name, bob.public().fingerprint())],
     )
     .unwrap();
     let mut b = GroupSession::join(GroupState::create(&create).unwrap(), b_user, b_dev).unwrap();

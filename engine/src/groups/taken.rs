@@ -1,0 +1,85 @@
+//! The operations a device took for one group (PROTOCOL.md 27.4 "Late operations"): those
+//! it applied, entered in a race, or reported, by epoch and SHA-256. A validly signed
+//! operation for an epoch this device passed that is not among them is one it never saw
+//! (the relay held it back past a later one, or its signer was on another state): the
+//! members may have split, which is reported (`GROUP_FORKED`). One among them is a copy (a
+//! re-send after a crash, a relay's replay in a fresh envelope) and changes nothing,
+//! silently. Only the last [`MAX_TAKEN`] are kept: an operation older than all of them
+//! cannot be told from a copy and is dropped as before, silently.
+
+use alloc::vec::Vec;
+
+use sealpost_core::v2::group::GroupOp;
+use sealpost_core::{Error, Result};
+
+use crate::codec::Reader;
+
+/// Operations remembered per group (40 bytes each).
+pub const MAX_TAKEN: usize = 64;
+
+/// See the module documentation.
+#[derive(Clone, Default, Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// `(epoch, SHA-256 of the operation)`, oldest first.
+    ops: Vec<(u64, [u8; 32])>,
+    /// Some were forgotten to stay within [`MAX_TAKEN`]: the oldest epoch kept may be
+    /// incomplete.
+    dropped: bool,
+}
+
+impl Taken {
+    /// Starting with `op` (the create or add that brought this device in).
+    pub fn from_op(op: &GroupOp) -> Self {
+        let mut taken = Self::default();
+        taken.take(op);
+        taken
+    }
+
+    /// Remembers `op`.
+    pub fn take(&mut self, op: &GroupOp) {
+        if self.has(op) {
+            return;
+        }
+        if self.ops.len() >= MAX_TAKEN {
+            self.ops.remove(0);
+            self.dropped = true;
+        }
+        self.ops.push((op.epoch(), op.digest()));
+    }
+
+    /// Whether `op` was taken before.
+    pub fn has(&self, op: &GroupOp) -> bool {
+        let digest = op.digest();
+        self.ops.iter().any(|(_, d)| *d == digest)
+    }
+
+    /// Whether every operation this device took for `epoch` is remembered, so one not
+    /// among them is one it never saw.
+    pub fn covers(&self, epoch: u64) -> bool {
+        let oldest = self.ops.iter().map(|(e, _)| *e).min();
+        oldest.is_some_and(|o| epoch > o || (epoch == o && !self.dropped))
+    }
+
+    /// `u8(dropped) || u16(n) || n × (u64(epoch) || digest[32])`.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.push(u8::from(self.dropped));
+        let n = u16::try_from(self.ops.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&n.to_be_bytes());
+        for (epoch, digest) in &self.ops {
+            out.extend_from_slice(&epoch.to_be_bytes());
+            out.extend_from_slice(digest);
+        }
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let dropped = r.bool()?;
+        let n = r.count16(MAX_TAKEN, 40)?;
+        let ops = (0..n)
+            .map(|_| Ok((r.u64()?, r.array()?)))
+            .collect::<Result<Vec<_>>>()?;
+        if ops.is_empty() && dropped {
+            return Err(Error::Malformed);
+        }
+        Ok(Self { ops, dropped })
+    }
+}
