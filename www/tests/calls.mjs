@@ -17,6 +17,7 @@
 
 import { join } from 'node:path';
 import { FAKE_MEDIA } from '../../wasm/scripts/chromium.mjs';
+import { eventually } from '../../wasm/tests/poll.mjs';
 import { startChat } from './devices.mjs';
 import { register } from './edges.mjs';
 import { artifacts, axeViolations, launchBrowser, newContext, recordNotifications, runner, standalone, startRelay } from './harness.mjs';
@@ -62,7 +63,7 @@ function instrument() {
 
 /** Waits until `page`'s connected call sent and received more than `bytes` audio bytes (getStats); returns them. */
 async function audioFlows(page, bytes) {
-  const got = await page.waitForFunction(async (bytes) => {
+  return eventually(page, async (bytes) => {
     const out = { sent: 0, received: 0 };
     for (const pc of window.__calls()) {
       for (const s of (await pc.getStats()).values()) {
@@ -71,8 +72,7 @@ async function audioFlows(page, bytes) {
       }
     }
     return out.sent > bytes && out.received > bytes && out;
-  }, bytes, { polling: 200, ...T });
-  return got.jsonValue();
+  }, bytes, T.timeout);
 }
 
 const screen = (page, state) => page.locator(`[data-testid=call-screen]${state ? `[data-state=${state}]` : ''}`);

@@ -18,6 +18,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { eventually } from '../../wasm/tests/poll.mjs';
 import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
 import { artifacts, axeViolations, launchBrowserWithCamera, newContext, standalone, startRelay } from './harness.mjs';
 import { register } from './devices.mjs';
@@ -212,10 +213,10 @@ export async function runRooms(r, { relayBin, problems }) {
       for (const k of ['A', 'B', 'C']) {
         const others = Object.entries(names).filter(([o]) => o !== k).map(([, n]) => n).join(', ');
         await p[k].locator('[data-testid=room-voice-status]', { hasText: `On voice with ${others}.` }).waitFor(T);
-        await p[k].waitForFunction(async () => {
+        await eventually(p[k], async () => {
           const s = await window.sealpostRoomVoice.stats();
           return s.length === 2 && s.every((x) => x.bytesSent > 2000 && x.bytesReceived > 2000);
-        }, null, { ...T, polling: 200 });
+        }, null, T.timeout);
       }
       // Dan's voice is off: he sees who is on it, and nothing asked for his microphone.
       await p.D.locator('[data-testid=room-on-voice]').nth(2).waitFor(T);
