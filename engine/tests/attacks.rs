@@ -53,22 +53,11 @@ fn replays_of_acknowledged_messages_are_never_delivered_twice_even_after_a_resta
     }
     bob.receive(&mut relay, T0 + 5);
     assert_eq!(bob.texts(), ["m0", "m1", "m2"]);
-    let replay = |relay: &mut Relay, bob: &Device| {
-        let to_bob: Vec<_> = relay
-            .log
-            .iter()
-            .filter(|(u, d, _)| *u == bob.user() && *d == bob.id())
-            .map(|(u, d, b)| (*u, *d, b.bytes.clone()))
-            .collect();
-        for (u, d, bytes) in to_bob {
-            relay.deposit(u, d, bytes);
-        }
-    };
-    replay(&mut relay, &bob);
+    relay.replay_to(&bob);
     bob.receive(&mut relay, T0 + 6);
     assert_eq!(bob.texts().len(), 3);
     bob.restart();
-    replay(&mut relay, &bob);
+    relay.replay_to(&bob);
     bob.receive(&mut relay, T0 + 7);
     assert_eq!(bob.texts().len(), 3);
     assert_eq!(

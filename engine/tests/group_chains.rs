@@ -12,45 +12,20 @@
 
 mod support;
 
-use sealpost_core::v2::GroupId;
 use sealpost_engine::limits::{CHAIN_RESEND_AFTER, CHAIN_WAIT, LAST_CHAIN_RESEND};
-use sealpost_engine::{Engine, GroupRequest, Input, LookupOutcome, Notice, Part};
+use sealpost_engine::{Engine, GroupRequest, Input, Notice, Part};
 use support::groups::*;
 use support::*;
 use zeroize::Zeroizing;
-
-/// Alice (two devices), bob and carol in a group alice created (with `members`);
-/// everyone settled.
-fn group(relay: &mut Relay, members: &[&str]) -> ([Device; 4], GroupId) {
-    let mut alice = register(relay, "alice", 1);
-    let mut alice2 = add_device(relay, "alice", 1, 11, T0);
-    alice.receive(relay, T0);
-    let mut bob = register(relay, "bob", 2);
-    let mut carol = register(relay, "carol", 3);
-    for name in ["bob", "carol"] {
-        assert_eq!(alice.lookup(relay, T0, name), LookupOutcome::Found);
-    }
-    let group = create(relay, &mut alice, members);
-    settle(
-        relay,
-        &mut [&mut alice, &mut alice2, &mut bob, &mut carol],
-        T0 + 2,
-    );
-    ([alice, alice2, bob, carol], group)
-}
 
 /// The next chain deposited to `d` is taken by the relay and dropped.
 fn drop_chain_to(relay: &mut Relay, d: &Device) {
     relay.drop_envelopes.insert((d.user(), d.id()), 1);
 }
 
-/// Everything ever deposited to `d`'s mailbox.
+/// How many deposits `d`'s mailbox ever took.
 fn deposits_to(relay: &Relay, d: &Device) -> usize {
-    relay
-        .log
-        .iter()
-        .filter(|(u, dev, _)| *u == d.user() && *dev == d.id())
-        .count()
+    relay.carried_to(d).len()
 }
 
 /// `CouldNotDecrypt` notices: (not given up, given up).
@@ -67,7 +42,8 @@ fn undecryptable(d: &Device) -> (usize, usize) {
 #[test]
 fn a_dropped_chain_is_given_again_and_opens_the_messages_that_waited_for_it() {
     let mut relay = Relay::default();
-    let ([mut alice, mut alice2, mut bob, mut carol], group) = group(&mut relay, &["bob", "carol"]);
+    let ([mut alice, mut alice2, mut bob, mut carol], group) =
+        alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
     drop_chain_to(&mut relay, &bob);
     let t = T0 + 10;
     say(&mut relay, &mut alice, group, t, "m1");
@@ -121,15 +97,7 @@ fn a_dropped_chain_is_given_again_and_opens_the_messages_that_waited_for_it() {
     assert_eq!(texts(&bob), ["m1", "m2", "m3"]);
     // The relay replays everything it ever carried to bob, the re-sent chain too:
     // nothing is shown twice, nothing refused, nothing left on the relay.
-    let log: Vec<_> = relay
-        .log
-        .iter()
-        .filter(|(u, d, _)| *u == bob.user() && *d == bob.id())
-        .cloned()
-        .collect();
-    for (u, d, b) in log {
-        relay.deposit(u, d, b.bytes);
-    }
+    relay.replay_to(&bob);
     for i in 0..3 {
         bob.receive(&mut relay, later + 2 + i);
     }
@@ -142,7 +110,7 @@ fn a_dropped_chain_is_given_again_and_opens_the_messages_that_waited_for_it() {
 #[test]
 fn the_re_sends_back_off_and_end_and_a_message_whose_chain_never_comes_is_given_up() {
     let mut relay = Relay::default();
-    let ([mut alice, _, mut bob, _], group) = group(&mut relay, &["bob"]);
+    let ([mut alice, _, mut bob, _], group) = alice_twice_bob_carol(&mut relay, &["bob"]);
     // Every copy of the chain to bob is dropped.
     relay
         .drop_envelopes
@@ -177,15 +145,15 @@ fn the_re_sends_back_off_and_end_and_a_message_whose_chain_never_comes_is_given_
 #[test]
 fn a_member_added_later_is_given_again_the_counter_it_was_given_and_never_an_earlier_one() {
     let mut relay = Relay::default();
-    let ([mut alice, mut alice2, mut bob, mut carol], group) = group(&mut relay, &["bob"]);
+    let ([mut alice, mut alice2, mut bob, mut carol], group) =
+        alice_twice_bob_carol(&mut relay, &["bob"]);
     say(&mut relay, &mut alice, group, T0 + 3, "before 1");
     say(&mut relay, &mut alice, group, T0 + 4, "before 2");
     settle(&mut relay, &mut [&mut alice, &mut alice2, &mut bob], T0 + 5);
     let before: Vec<Vec<u8>> = relay
-        .log
-        .iter()
-        .filter(|(u, d, b)| *u == bob.user() && *d == bob.id() && b.bytes[0] == 3)
-        .map(|(_, _, b)| b.bytes.clone())
+        .carried_to(&bob)
+        .into_iter()
+        .filter(|b| b[0] == 3)
         .collect();
     assert_eq!(before.len(), 2);
     change(
@@ -224,7 +192,8 @@ fn a_member_added_later_is_given_again_the_counter_it_was_given_and_never_an_ear
 #[test]
 fn a_member_removed_before_the_re_send_is_given_nothing() {
     let mut relay = Relay::default();
-    let ([mut alice, mut alice2, mut bob, mut carol], group) = group(&mut relay, &["bob", "carol"]);
+    let ([mut alice, mut alice2, mut bob, mut carol], group) =
+        alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
     drop_chain_to(&mut relay, &carol);
     let t = T0 + 10;
     say(&mut relay, &mut alice, group, t, "m1");
@@ -261,7 +230,8 @@ fn a_member_removed_before_the_re_send_is_given_nothing() {
 #[test]
 fn two_devices_of_one_account_both_missing_a_chain_read_after_the_senders_restart() {
     let mut relay = Relay::default();
-    let ([mut alice, mut alice2, mut bob, mut carol], group) = group(&mut relay, &["bob", "carol"]);
+    let ([mut alice, mut alice2, mut bob, mut carol], group) =
+        alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
     // Bob writes; the relay drops his chain to both of alice's devices.
     drop_chain_to(&mut relay, &alice);
     drop_chain_to(&mut relay, &alice2);
@@ -306,7 +276,8 @@ fn two_devices_of_one_account_both_missing_a_chain_read_after_the_senders_restar
 #[test]
 fn the_kept_chains_are_a_trailing_part_a_store_from_before_has_none() {
     let mut relay = Relay::default();
-    let ([mut alice, mut alice2, mut bob, mut carol], group) = group(&mut relay, &["bob", "carol"]);
+    let ([mut alice, mut alice2, mut bob, mut carol], group) =
+        alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
     drop_chain_to(&mut relay, &bob);
     let t = T0 + 10;
     say(&mut relay, &mut alice, group, t, "m1");

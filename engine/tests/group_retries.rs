@@ -11,7 +11,7 @@
 mod support;
 
 use sealpost_engine::action::Output;
-use sealpost_engine::{Input, LookupOutcome, MsgId, Notice};
+use sealpost_engine::{Input, MsgId, Notice};
 use support::groups::*;
 use support::*;
 
@@ -24,25 +24,6 @@ fn send_once(group: sealpost_core::v2::GroupId) -> Input {
         content_type: 1,
         content: b"once".to_vec(),
     }
-}
-
-/// Alice (two devices), bob and carol in a group alice created; everyone settled.
-fn group_of_four(relay: &mut Relay) -> ([Device; 4], sealpost_core::v2::GroupId) {
-    let mut alice = register(relay, "alice", 1);
-    let mut alice2 = add_device(relay, "alice", 1, 11, T0);
-    alice.receive(relay, T0);
-    let mut bob = register(relay, "bob", 2);
-    let mut carol = register(relay, "carol", 3);
-    for name in ["bob", "carol"] {
-        assert_eq!(alice.lookup(relay, T0, name), LookupOutcome::Found);
-    }
-    let group = create(relay, &mut alice, &["bob", "carol"]);
-    settle(
-        relay,
-        &mut [&mut alice, &mut alice2, &mut bob, &mut carol],
-        T0 + 2,
-    );
-    ([alice, alice2, bob, carol], group)
 }
 
 /// The crash points of a group send's batch: before the driver carried out any of its
@@ -59,7 +40,7 @@ enum Crash {
 
 fn crash_points() -> Vec<Crash> {
     let mut relay = Relay::default();
-    let ([mut alice, ..], group) = group_of_four(&mut relay);
+    let ([mut alice, ..], group) = alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
     let outputs = alice
         .engine
         .handle(&mut alice.rng, T0 + 3, send_once(group));
@@ -92,7 +73,8 @@ fn crash_points() -> Vec<Crash> {
 fn a_group_send_retried_after_a_crash_at_any_point_is_sealed_once_and_shown_once() {
     for crash in crash_points() {
         let mut relay = Relay::default();
-        let ([mut alice, mut alice2, mut bob, mut carol], group) = group_of_four(&mut relay);
+        let ([mut alice, mut alice2, mut bob, mut carol], group) =
+            alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
         match crash {
             Crash::After(k) => {
                 let outputs = alice
@@ -157,7 +139,8 @@ fn a_group_send_retried_after_a_crash_at_any_point_is_sealed_once_and_shown_once
 #[test]
 fn a_group_send_whose_upload_failed_goes_once_on_the_retry() {
     let mut relay = Relay::default();
-    let ([mut alice, mut alice2, mut bob, mut carol], group) = group_of_four(&mut relay);
+    let ([mut alice, mut alice2, mut bob, mut carol], group) =
+        alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
     alice.offline_deposits = true;
     alice.run(&mut relay, T0 + 3, send_once(group));
     alice.offline_deposits = false;

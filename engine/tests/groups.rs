@@ -298,15 +298,7 @@ fn dropped_replayed_and_reordered_operations_and_messages_change_nothing_twice()
     assert_eq!(got, ["m1", "m2"]);
     // The relay replays everything it ever carried to bob: nothing new, no refusal.
     relay.reorder = None;
-    let log: Vec<_> = relay
-        .log
-        .iter()
-        .filter(|(u, d, _)| *u == bob.user() && *d == bob.id())
-        .cloned()
-        .collect();
-    for (u, d, b) in log {
-        relay.deposit(u, d, b.bytes);
-    }
+    relay.replay_to(&bob);
     settle(&mut relay, &mut [&mut bob], T0 + 3);
     assert_eq!(bob.group_events.len(), 4);
     assert_eq!(texts(&bob).len(), 2);

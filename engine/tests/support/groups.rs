@@ -4,9 +4,29 @@
 use sealpost_core::UserId;
 use sealpost_core::v2::GroupId;
 use sealpost_core::v2::group::{Change, GroupError};
-use sealpost_engine::{GroupRequest, Input, MsgId, Notice};
+use sealpost_engine::{GroupRequest, Input, LookupOutcome, MsgId, Notice};
 
-use super::{Device, Relay, T0, user};
+use super::{Device, Relay, T0, add_device, register, user};
+
+/// Alice (two devices), bob and carol in a group alice created with `members`;
+/// everyone settled.
+pub fn alice_twice_bob_carol(relay: &mut Relay, members: &[&str]) -> ([Device; 4], GroupId) {
+    let mut alice = register(relay, "alice", 1);
+    let mut alice2 = add_device(relay, "alice", 1, 11, T0);
+    alice.receive(relay, T0);
+    let mut bob = register(relay, "bob", 2);
+    let mut carol = register(relay, "carol", 3);
+    for name in ["bob", "carol"] {
+        assert_eq!(alice.lookup(relay, T0, name), LookupOutcome::Found);
+    }
+    let group = create(relay, &mut alice, members);
+    settle(
+        relay,
+        &mut [&mut alice, &mut alice2, &mut bob, &mut carol],
+        T0 + 2,
+    );
+    ([alice, alice2, bob, carol], group)
+}
 
 /// Every device connects until nothing more arrives.
 pub fn settle(relay: &mut Relay, devices: &mut [&mut Device], now: u64) {

@@ -70,6 +70,22 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// Everything ever deposited to `d`'s mailbox (the dropped deposits too), in order.
+    pub fn carried_to(&self, d: &Device) -> Vec<Vec<u8>> {
+        self.log
+            .iter()
+            .filter(|(u, dev, _)| *u == d.user() && *dev == d.id())
+            .map(|(_, _, b)| b.bytes.clone())
+            .collect()
+    }
+
+    /// A replaying relay: deposits again everything it ever carried to `d`.
+    pub fn replay_to(&mut self, d: &Device) {
+        for bytes in self.carried_to(d) {
+            self.deposit(d.user(), d.id(), bytes);
+        }
+    }
+
     pub fn deposit(&mut self, to: UserId, device: DeviceId, bytes: Vec<u8>) {
         self.next_id += 1;
         let blob = Blob {
