@@ -332,3 +332,56 @@ fn the_kept_chains_are_a_trailing_part_a_store_from_before_has_none() {
     bob.receive(&mut relay, t + LAST_CHAIN_RESEND + 1);
     assert!(texts(&bob).is_empty());
 }
+
+/// An anonymous depositor's junk group blobs, handed over first on a connection, do not
+/// keep a real message that waits for its chain out of the ones tried again when that
+/// chain comes on the same connection (27.7): the oldest waiting blob makes room.
+#[test]
+fn junk_waiting_first_does_not_crowd_out_a_message_whose_chain_comes_later() {
+    let mut relay = Relay::default();
+    let ([mut alice, _, mut bob, _], group) = alice_twice_bob_carol(&mut relay, &["bob"]);
+    bob.receive(&mut relay, T0 + 3);
+    drop_chain_to(&mut relay, &bob);
+    let t = T0 + 10;
+    say(&mut relay, &mut alice, group, t, "m1");
+    let message = relay.mailboxes[&(bob.user(), bob.id())]
+        .iter()
+        .find(|b| b.bytes[0] == 3)
+        .cloned()
+        .unwrap();
+    // As many junk blobs as are kept waiting: the shape of a group message, opened by
+    // no chain.
+    for i in 0..sealpost_engine::MAX_PARKED {
+        let mut bytes = message.bytes.clone();
+        for b in bytes.iter_mut().skip(1) {
+            *b ^= 0x5a ^ i as u8;
+        }
+        let blob_id = format!("junk{i}");
+        bob.run(&mut relay, t + 1, Input::BlobReceived { blob_id, bytes });
+    }
+    bob.run(
+        &mut relay,
+        t + 1,
+        Input::BlobReceived {
+            blob_id: message.id,
+            bytes: message.bytes,
+        },
+    );
+    assert!(texts(&bob).is_empty());
+    // The chain goes again; only it is handed over (the connection stays up).
+    alice.run(&mut relay, t + CHAIN_RESEND_AFTER, Input::Tick);
+    let chain = relay.mailboxes[&(bob.user(), bob.id())]
+        .iter()
+        .rfind(|b| b.bytes[0] == 2)
+        .cloned()
+        .unwrap();
+    bob.run(
+        &mut relay,
+        t + CHAIN_RESEND_AFTER + 1,
+        Input::BlobReceived {
+            blob_id: chain.id,
+            bytes: chain.bytes,
+        },
+    );
+    assert_eq!(texts(&bob), ["m1"]);
+}

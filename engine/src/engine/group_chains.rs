@@ -44,7 +44,7 @@ impl Engine {
     }
 
     /// A group message that no held chain opens (27.7): reported the first time, kept on
-    /// the relay and tried again when a chain arrives (in memory, at most `MAX_PARKED`)
+    /// the relay and tried again when a chain arrives (in memory, the last `MAX_PARKED`)
     /// or with the next connection, and given up only after `CHAIN_WAIT`
     /// ([`crate::failures::Failures::failed_group`]), which outlasts its chain's re-sends.
     pub(super) fn awaits_chain(&mut self, now: u64, blob_id: String, bytes: &[u8], out: &mut Out) {
@@ -59,9 +59,12 @@ impl Engine {
         if gave_up {
             return out.push(Output::Ack { blob_id });
         }
-        if self.group_parked.len() < super::MAX_PARKED
-            && !self.group_parked.iter().any(|(id, _)| *id == blob_id)
-        {
+        // Full: the oldest goes (anyone can deposit blobs no chain opens, and they now
+        // wait a day; the relay still holds it for the next connection).
+        if !self.group_parked.iter().any(|(id, _)| *id == blob_id) {
+            if self.group_parked.len() >= super::MAX_PARKED {
+                self.group_parked.remove(0);
+            }
             self.group_parked.push((blob_id, bytes.to_vec()));
         }
     }
