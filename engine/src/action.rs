@@ -80,6 +80,10 @@ pub struct IncomingMessage {
     pub request: bool,
     /// The writer's clock when it was first sent.
     pub sent_at: u64,
+    /// The writing device's number for it (PROTOCOL.md 17.2, authenticated; 0 from a
+    /// version before it). Show one device's messages by `(sent_at, seq)`: the relay
+    /// can hand them over in any order, and `sent_at` has nothing finer than seconds.
+    pub seq: u64,
     /// This device's clock when it was opened.
     pub received_at: u64,
     /// The application's content type.
@@ -95,6 +99,7 @@ impl fmt::Debug for IncomingMessage {
             .field("from", &self.from_username)
             .field("own", &self.own)
             .field("sent_at", &self.sent_at)
+            .field("seq", &self.seq)
             .field("content_len", &self.content.len())
             .finish_non_exhaustive()
     }

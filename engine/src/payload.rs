@@ -40,6 +40,7 @@ pub struct Message {
     sent_at: u64,
     content_type: u8,
     content: Vec<u8>,
+    seq: u64,
 }
 
 impl Message {
@@ -62,7 +63,14 @@ impl Message {
             sent_at,
             content_type,
             content,
+            seq: 0,
         })
+    }
+
+    /// The message numbered `seq` by its sending device (see [`Message::seq`]).
+    pub fn with_seq(mut self, seq: u64) -> Self {
+        self.seq = seq;
+        self
     }
 
     /// Stable across re-sends: receivers de-duplicate by it.
@@ -86,6 +94,15 @@ impl Message {
         self.sent_at
     }
 
+    /// The sending device's number for this message (PROTOCOL.md 17.2): one more for
+    /// each new message the device seals, kept by re-sends; `0` in a message sealed by
+    /// a version before it. Inside the sealed payload, so the relay cannot change the
+    /// order it gives one device's messages of the same second (`sent_at` has nothing
+    /// finer); receivers show them by `(sent_at, seq)`.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// The application's content type.
     pub fn content_type(&self) -> u8 {
         self.content_type
@@ -107,14 +124,17 @@ impl fmt::Debug for Message {
         f.debug_struct("Message")
             .field("msg_id", &self.msg_id)
             .field("sent_at", &self.sent_at)
+            .field("seq", &self.seq)
             .field("content_type", &self.content_type)
             .field("content_len", &self.content.len())
             .finish_non_exhaustive()
     }
 }
 
-impl Codec for Message {
-    fn encode(&self, out: &mut Vec<u8>) {
+impl Message {
+    /// Every field but `seq` (the whole encoding before `seq` existed; the outbox
+    /// stores `seq` after it, since a stored message is not the last of its reader).
+    pub(crate) fn encode_unnumbered(&self, out: &mut Vec<u8>) {
         self.msg_id.encode(out);
         self.conversation.encode(out);
         self.sender.encode(out);
@@ -123,7 +143,8 @@ impl Codec for Message {
         put_var32(out, &self.content);
     }
 
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
+    /// Reads what [`Message::encode_unnumbered`] wrote (`seq` 0).
+    pub(crate) fn read_unnumbered(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Self {
             msg_id: MsgId::read(r)?,
             conversation: UserId::read(r)?,
@@ -131,7 +152,30 @@ impl Codec for Message {
             sent_at: r.u64()?,
             content_type: r.u8()?,
             content: r.var32(MAX_CONTENT_LEN)?.to_vec(),
+            seq: 0,
         })
+    }
+}
+
+/// `seq` is an optional trailing `u64`, present exactly when it is not 0 (one encoding
+/// per value): a message is always the last thing in what it is read from.
+impl Codec for Message {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_unnumbered(out);
+        if self.seq != 0 {
+            out.extend_from_slice(&self.seq.to_be_bytes());
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let mut m = Self::read_unnumbered(r)?;
+        if !r.is_empty() {
+            m.seq = r.u64()?;
+            if m.seq == 0 {
+                return Err(Error::Malformed);
+            }
+        }
+        Ok(m)
     }
 }
 
@@ -323,6 +367,7 @@ mod tests {
     fn samples() -> Vec<Payload> {
         alloc::vec![
             Payload::Message(message()),
+            Payload::Message(message().with_seq(0x0102_0304_0506_0708)),
             Payload::Receipt(Receipt::new(alloc::vec![MsgId([1; 16]), MsgId([2; 16])]).unwrap()),
             Payload::ResetRequest([9; 16]),
             Payload::AccountSync(AccountState::new()),
@@ -362,10 +407,16 @@ mod tests {
         for p in samples() {
             let bytes = p.to_bytes();
             for len in 0..bytes.len() {
-                assert!(
-                    Payload::from_bytes(&bytes[..len]).is_err(),
-                    "{p:?} at {len}"
-                );
+                match Payload::from_bytes(&bytes[..len]) {
+                    Err(_) => {}
+                    // Only cutting a message's optional `seq` leaves a message: the one
+                    // without it (the AEAD around every payload stops such a cut).
+                    Ok(Payload::Message(m)) => {
+                        assert_eq!(len, bytes.len() - 8, "{p:?} at {len}");
+                        assert_eq!(m.seq(), 0);
+                    }
+                    Ok(q) => panic!("{p:?} at {len}: {q:?}"),
+                }
             }
             let mut longer = bytes.clone();
             longer.push(0);
@@ -408,6 +459,22 @@ mod tests {
         let len_at = big.len() - 6 - 4;
         big[len_at..len_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(Payload::from_bytes(&big), Err(Error::Malformed));
+    }
+
+    #[test]
+    fn a_message_without_seq_is_read_and_seq_zero_has_one_encoding() {
+        let plain = Payload::Message(message()).to_bytes();
+        let numbered = Payload::Message(message().with_seq(1)).to_bytes();
+        assert_eq!(numbered.len(), plain.len() + 8);
+        assert_eq!(numbered[..plain.len()], plain[..]);
+        let Ok(Payload::Message(m)) = Payload::from_bytes(&plain) else {
+            panic!("a message of an earlier version")
+        };
+        assert_eq!(m.seq(), 0);
+        // `seq` 0 is written by leaving it out, never as eight zero bytes.
+        let mut zero = plain.clone();
+        zero.extend_from_slice(&[0; 8]);
+        assert_eq!(Payload::from_bytes(&zero), Err(Error::Malformed));
     }
 
     #[test]

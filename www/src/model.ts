@@ -404,6 +404,7 @@ export class Model {
       text: body.text ?? '',
       at: this.arrivals.next(),
       sentAt: inc.sentAt,
+      seq: inc.seq,
       fromDevice: inc.fromDevice,
       state: 'delivered',
       file: body.file,
@@ -435,7 +436,7 @@ export class Model {
     }
     const id = inc.msgId;
     if (this.byId.has(id)) return;
-    const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: this.arrivals.next(), sentAt: inc.sentAt, fromDevice: inc.fromDevice, state: 'relay', otherDevice: true, file: body.file };
+    const m: Msg = { id, peer: c.userId, dir: 'out', text: body.text ?? '', at: this.arrivals.next(), sentAt: inc.sentAt, seq: inc.seq, fromDevice: inc.fromDevice, state: 'relay', otherDevice: true, file: body.file };
     if (!(await this.convo.received(m, inc, c))) return;
     this.push(m);
     c.lastActivity = m.at;

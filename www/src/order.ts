@@ -24,6 +24,8 @@ export interface Placed {
   notice?: string;
   /** The sender's clock (s); absent on messages this device wrote. */
   sentAt?: number;
+  /** The writing device's number for it (PROTOCOL.md 17.2); absent or 0 from an older version. */
+  seq?: number;
   /** The device that wrote it; absent on messages this device wrote. */
   fromDevice?: string;
 }
@@ -33,14 +35,21 @@ function writer(m: Placed): string | null {
   return m.notice || m.sentAt === undefined || !m.fromDevice ? null : m.fromDevice;
 }
 
+/** Whether `x` was sent after `m` by their (same) writing device: `(sentAt, seq)` order. */
+function sentAfter(x: Placed, m: Placed): boolean {
+  return x.sentAt! > m.sentAt! || (x.sentAt === m.sentAt && (x.seq ?? 0) > (m.seq ?? 0));
+}
+
 /**
  * Where `m` goes in `list` (the index to insert at): before the messages of the same
- * writing device that it was sent before, whatever path brought them first. A direct
- * channel opened mid-burst can hand over a device's later messages while earlier ones
- * are still on the relay; each is then shown where its writer put it. Other devices'
- * messages keep their places (their clocks are not compared: a contact's phone and
- * laptop may disagree by seconds), and so do one device's messages sent within the same
- * second (the order they came in: `sent_at` has nothing finer).
+ * writing device that it was sent before (by `(sentAt, seq)`, PROTOCOL.md 18.2),
+ * whatever path brought them first. A direct channel opened mid-burst can hand over a
+ * device's later messages while earlier ones are still on the relay, and the relay can
+ * take one device's deposits out of order (a failed deposit retried after newer ones);
+ * each is then shown where its writer put it. Other devices' messages keep their places
+ * (their clocks are not compared: a contact's phone and laptop may disagree by seconds),
+ * and so do one device's messages of the same second from a version without `seq` (the
+ * order they came in).
  */
 export function placeOf(list: readonly Placed[], m: Placed): number {
   const who = writer(m);
@@ -49,7 +58,7 @@ export function placeOf(list: readonly Placed[], m: Placed): number {
   for (let i = list.length - 1; i >= 0; i--) {
     const x = list[i];
     if (writer(x) !== who) continue;
-    if (x.sentAt! > m.sentAt!) at = i;
+    if (sentAfter(x, m)) at = i;
     else break;
   }
   return at;
@@ -65,8 +74,9 @@ export function arrange<T extends Placed & { at: number }>(list: T[]): T[] {
 /**
  * This device's arrival clock for `at`: the wall clock in ms, but always after every
  * stamp it gave and every stored one it was shown. `arrange` orders a reloaded
- * conversation by `at`, and one device's messages of the same second (`sentAt` has
- * nothing finer) keep that order; two messages handled in the same millisecond would tie,
+ * conversation by `at`, and messages that `placeOf` does not order (different devices,
+ * or one device's of the same second without `seq`) keep that order; two messages
+ * handled in the same millisecond would tie,
  * and a tie came back in the order records leave storage (by their random keys): the
  * devices e2e saw A1's #049 before #048 on A2 after a reload that way.
  */

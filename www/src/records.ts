@@ -70,6 +70,8 @@ export interface Msg {
   text: string;
   at: number; // local ms (send click or receipt)
   sentAt?: number; // sender clock, secs
+  /** The writing device's number for it (orders its messages of one second; 0 or absent: none). */
+  seq?: number;
   /** The device that wrote it (the package's device id), for messages from other devices. */
   fromDevice?: string;
   state: MsgState;

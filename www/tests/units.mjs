@@ -61,6 +61,18 @@ export async function runUnits(r) {
     expect(texts(arrange(stored.reverse())) === 'b1 b2 b3 b4 b5 b6 a1', 'arrange after a reload');
   });
 
+  await r.step('units: one device\'s messages of the same second show by their seq, whatever order the relay gave', async () => {
+    // A1's #1..#4 in one second: #1's deposit failed and went after the others, and the
+    // relay handed #3 before #2. Each copy carries A1's number for it (PROTOCOL.md 17.2).
+    const a = (n) => ({ text: `#${n}`, dir: 'in', sentAt: 7, seq: 40 + n, fromDevice: 'A1' });
+    const list = [];
+    for (const m of [a(3), a(2), a(4), a(1)]) list.splice(placeOf(list, m), 0, m);
+    expect(texts(list) === '#1 #2 #3 #4', `got ${texts(list)}`);
+    // The same after a reload, and a later second still goes after them.
+    const stored = [a(3), a(2), a(4), a(1), { ...a(5), sentAt: 8, seq: 1 }].map((m, i) => ({ ...m, at: 1000 - i }));
+    expect(texts(arrange(stored)) === '#1 #2 #3 #4 #5', `after a reload: ${texts(arrange(stored))}`);
+  });
+
   await r.step('units: one device\'s messages handled in the same millisecond keep their order after a reload', async () => {
     // A1 sends #048 and #049 within one second; A2 handles both copies within one
     // millisecond. Stored under random keys, they may come back from storage in either

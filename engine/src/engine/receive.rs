@@ -302,6 +302,7 @@ impl Engine {
             verified,
             request,
             sent_at: msg.sent_at(),
+            seq: msg.seq(),
             received_at: now,
             content_type: msg.content_type(),
             content: msg.into_content(),

@@ -120,7 +120,8 @@ impl Engine {
             now,
             send.content_type,
             send.content,
-        ) else {
+        )
+        .map(|m| m.with_seq(self.outbox.next_seq())) else {
             return fail(out, SendError::TooLarge);
         };
         self.learn_username(&send.to, now, out);

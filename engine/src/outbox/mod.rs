@@ -101,6 +101,9 @@ pub struct Resend {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Outbox {
     entries: Vec<Entry>,
+    /// The largest `seq` of a message added (kept when the message leaves): the next
+    /// message is numbered after it ([`Outbox::next_seq`]).
+    last_seq: u64,
 }
 
 impl core::fmt::Debug for Outbox {
@@ -140,6 +143,12 @@ impl Outbox {
         self.entries.iter_mut().find(|e| e.message.msg_id() == *id)
     }
 
+    /// The `seq` of this device's next new message (PROTOCOL.md 17.2): one more than
+    /// any message added before, also those that left since.
+    pub fn next_seq(&self) -> u64 {
+        self.last_seq.saturating_add(1)
+    }
+
     /// Whether [`Outbox::add`] would refuse a new message for lack of room.
     pub fn is_full(&self) -> bool {
         self.entries.len() >= MAX_OUTBOX
@@ -177,6 +186,7 @@ impl Outbox {
             targets,
         };
         let delivery = entry.delivery();
+        self.last_seq = self.last_seq.max(entry.message.seq());
         if !entry.complete() {
             self.entries.push(entry);
         }

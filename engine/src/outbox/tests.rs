@@ -283,48 +283,80 @@ fn nothing_is_re_sent_once_the_message_is_too_old() {
     assert!(o.due(NOW + crate::limits::MAX_MESSAGE_AGE).is_empty());
 }
 
+/// `o` (messages without `seq`) in a stored format from before: 3, or 2 (without the
+/// re-send fields of each target).
+fn legacy(o: &Outbox, version: u8) -> Vec<u8> {
+    let mut out = alloc::vec![b'O', version];
+    out.extend_from_slice(&(o.entries.len() as u16).to_be_bytes());
+    for e in &o.entries {
+        assert_eq!(e.message.seq(), 0);
+        e.message.encode(&mut out);
+        out.extend_from_slice(&e.created_at.to_be_bytes());
+        out.push(e.targets.len() as u8);
+        for t in &e.targets {
+            t.user.encode(&mut out);
+            t.device.encode(&mut out);
+            match &t.state {
+                TargetState::Unsent(env) => {
+                    out.push(0);
+                    crate::codec::put_var32(&mut out, env);
+                }
+                TargetState::Sent => out.push(1),
+                TargetState::Receipted => out.push(2),
+            }
+            if version == 3 {
+                out.push(t.resends);
+                out.extend_from_slice(&t.sealed_at.to_be_bytes());
+            }
+        }
+    }
+    out
+}
+
 #[test]
-fn the_previous_encoding_is_read_with_a_fresh_schedule() {
+fn the_previous_encodings_are_read_with_a_fresh_schedule() {
     let mut o = deposited_outbox();
     o.reseal_at(
         &MsgId([1; 16]),
         alloc::vec![(bob(), dev(1), alloc::vec![5])],
         NOW + 9,
     );
-    let v3 = o.to_bytes();
-    assert_eq!(&v3[..2], b"O\x03");
-    // The same outbox in format 2: no per-target re-send fields.
-    let mut v2 = alloc::vec![b'O', 2];
-    let mut r = crate::codec::Reader::new(&v3[2..]);
-    let n = r.u16().unwrap();
-    v2.extend_from_slice(&n.to_be_bytes());
-    let message = Message::read(&mut r).unwrap();
-    message.encode(&mut v2);
-    v2.extend_from_slice(&r.u64().unwrap().to_be_bytes());
-    let m = r.u8().unwrap();
-    v2.push(m);
-    for _ in 0..m {
-        UserId::read(&mut r).unwrap().encode(&mut v2);
-        DeviceId::read(&mut r).unwrap().encode(&mut v2);
-        match r.u8().unwrap() {
-            0 => {
-                v2.push(0);
-                crate::codec::put_var32(&mut v2, r.var32(64).unwrap());
-            }
-            s => v2.push(s),
-        }
-        r.u8().unwrap();
-        r.u64().unwrap();
-    }
-    let old = Outbox::from_bytes(&v2).unwrap();
+    let v4 = o.to_bytes();
+    assert_eq!(&v4[..2], b"O\x04");
+    assert_eq!(Outbox::from_bytes(&legacy(&o, 3)), Ok(o.clone()));
+    let old = Outbox::from_bytes(&legacy(&o, 2)).unwrap();
     assert_eq!(old.len(), 1);
     assert_eq!(old.entries[0].targets[0].resends, 0);
     assert_eq!(old.entries[0].targets[0].sealed_at, NOW);
+    assert_eq!(old.next_seq(), 1);
     // An impossible re-send count is refused.
-    let mut bad = v3.clone();
+    let mut bad = v4.clone();
     let at = bad.len() - 9;
     bad[at] = crate::limits::MAX_RESENDS + 1;
     assert!(Outbox::from_bytes(&bad).is_err());
+}
+
+#[test]
+fn messages_are_numbered_on_across_receipts_and_restarts() {
+    let mut o = Outbox::new();
+    assert_eq!(o.next_seq(), 1);
+    let to_bob = |n: u8| alloc::vec![(bob(), dev(1), alloc::vec![n])];
+    o.add(message(1).with_seq(o.next_seq()), NOW, to_bob(1))
+        .unwrap();
+    o.add(message(2).with_seq(o.next_seq()), NOW, to_bob(2))
+        .unwrap();
+    assert_eq!(o.next_seq(), 3);
+    // Both receipted: they leave, their numbers stay used.
+    o.receipt(&bob(), &dev(1), &[MsgId([1; 16]), MsgId([2; 16])]);
+    assert!(o.is_empty());
+    let stored = Outbox::from_bytes(&o.to_bytes()).unwrap();
+    assert_eq!(stored.next_seq(), 3);
+    // A stored message numbered after the stored last number is refused.
+    let mut o = Outbox::new();
+    o.add(message(1).with_seq(1), NOW, to_bob(1)).unwrap();
+    let mut bytes = o.to_bytes();
+    bytes[2..10].copy_from_slice(&0u64.to_be_bytes());
+    assert_eq!(Outbox::from_bytes(&bytes), Err(Error::Malformed));
 }
 
 #[test]

@@ -58,6 +58,8 @@ pub(crate) struct MessageOut {
     pub(crate) content: Bytes,
     pub(crate) content_type: u8,
     pub(crate) sent_at: u64,
+    /// The writing device's number for it (0: a group message, or from an older version).
+    pub(crate) seq: u64,
     pub(crate) received_at: u64,
     /// A group message's group (hex); `conversation` is the group too then.
     #[cfg(feature = "groups")]
@@ -79,6 +81,7 @@ pub(crate) struct StoredMessage {
     content: String,
     content_type: u8,
     sent_at: u64,
+    seq: u64,
     received_at: u64,
 }
 
@@ -98,6 +101,8 @@ impl super::persist::FromJs for StoredMessage {
             content: string(v, "content")?,
             content_type: number(v, "content_type")? as u8,
             sent_at: number(v, "sent_at")?,
+            // Kept before messages were numbered.
+            seq: number(v, "seq").unwrap_or(0),
             received_at: number(v, "received_at")?,
         })
     }
@@ -117,6 +122,7 @@ impl MessageOut {
             content: super::transport::b64(&self.content.0),
             content_type: self.content_type,
             sent_at: self.sent_at,
+            seq: self.seq,
             received_at: self.received_at,
         }
     }
@@ -137,6 +143,7 @@ impl MessageOut {
             content: Bytes(content),
             content_type: s.content_type,
             sent_at: s.sent_at,
+            seq: s.seq,
             received_at: s.received_at,
             // Only 1:1 messages are kept for the app (`autoAck: false`) so far.
             #[cfg(feature = "groups")]
@@ -160,6 +167,7 @@ impl MessageOut {
             content: Bytes(m.content),
             content_type: m.content_type,
             sent_at: m.sent_at,
+            seq: m.seq,
             received_at: m.received_at,
             #[cfg(feature = "groups")]
             group: None,
@@ -186,6 +194,7 @@ impl MessageOut {
             content: Bytes(m.content),
             content_type: m.content_type,
             sent_at: m.sent_at,
+            seq: 0,
             received_at: m.received_at,
             group: Some(group),
         }

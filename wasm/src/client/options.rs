@@ -143,6 +143,13 @@ export interface IncomingMessage {
   contentType: number;
   /** Sender's clock (Unix seconds). */
   sentAt: number;
+  /**
+   * The sending device's number for the message (authenticated; 0 for a group message
+   * or one from an older version). Show one device's (`fromDevice`) messages by
+   * `(sentAt, seq)`: the relay may hand them over in any order, and `sentAt` counts
+   * whole seconds (PROTOCOL.md 18.2).
+   */
+  seq: number;
   /** When this device opened it (Unix seconds). */
   receivedAt: number;
   /** A group message's group id (hex); `conversation` is the group then. */

@@ -339,6 +339,7 @@ export class ClientAccount implements Account {
       conversation: m.conversation,
       own: m.own,
       sentAt: m.sentAt,
+      seq: m.seq,
       contentType: m.contentType,
       content: m.content,
       text: m.text,

@@ -51,6 +51,8 @@ export interface Incoming {
   /** A copy of a message this account sent from another of its devices. */
   own: boolean;
   sentAt: number;
+  /** The sending device's number for it: orders one device's messages of the same `sentAt` (0: none). */
+  seq?: number;
   contentType: number;
   content: Uint8Array;
   text?: string;
