@@ -209,6 +209,68 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     }
   });
 
+  test('client: a file whose message deposit failed goes on the retry with its key, once the relay took it, also after a deposit socket went deaf', async () => {
+    const file = new Blob([new Uint8Array(40_000).fill(7)]);
+    const fileKey = new Uint8Array(32).fill(9);
+    const G = `gil-${tag}`;
+    const gil = await sp.Client.register(opts(new sp.MemoryStorage()), G, pw);
+    await online(gil);
+    const mailbox = /\/v2\/mailboxes\/[0-9a-f]{64}\/[0-9a-f]{32}$/;
+    // Every answer the relay gives to a POSTed deposit, as it comes.
+    const taken = [];
+    const outer = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const r = await outer(input, init);
+      if (mailbox.test(String(input instanceof Request ? input.url : input))) taken.push(r.status);
+      return r;
+    };
+    // Deposit sockets opened while `deaf` take frames and never answer (a connection the
+    // network dropped without a close).
+    const RealWebSocket = globalThis.WebSocket;
+    let deaf = false;
+    globalThis.WebSocket = class extends RealWebSocket {
+      constructor(url, protocols) {
+        super(url, protocols);
+        this.deaf = deaf && String(url).endsWith('/v2/deposits');
+      }
+      send(data) {
+        if (!this.deaf) super.send(data);
+      }
+    };
+    try {
+      for (const socket of [false, true]) {
+        const k = `file-${socket}-${tag}`;
+        const fay = await sp.Client.register(opts(new sp.MemoryStorage(), { depositSocket: socket, requestTimeout: 3000 }), `fay-${socket}-${tag}`, pw);
+        await fay.lookup(G);
+        if (socket) deaf = true;
+        else lie = (url) => (mailbox.test(url) ? Promise.reject(new TypeError('cut')) : null);
+        try {
+          await throwsCode(() => fay.sendFile(G, file, { fileKey, idempotencyKey: k }), 'NETWORK');
+        } finally {
+          lie = null;
+          deaf = false;
+        }
+        taken.length = 0;
+        // The retry resolves once the relay took the message (before: at once, and the
+        // deposit, failed again on the deaf socket, waited for the minute's tick).
+        const again = await fay.sendFile(G, file, { fileKey, resume: true, idempotencyKey: k });
+        if (!socket) eq(taken, [201], 'deposited before the retry resolved');
+        const got = await recv(gil);
+        eq(got.messageId, again.sent[0].messageId);
+        await fay.send(G, 'after the file');
+        const next = await recv(gil);
+        eq(next.text, 'after the file'); // exactly once
+        // fay's numbers for her two messages (PROTOCOL.md 17.2): what orders them.
+        eq([got.seq, next.seq], [1, 2]);
+        await fay.logout();
+      }
+    } finally {
+      globalThis.fetch = outer;
+      globalThis.WebSocket = RealWebSocket;
+    }
+    await gil.logout();
+  });
+
   test('client: with autoAck off, unacknowledged messages are given again after a new login, acknowledged ones never', async () => {
     const J = `jane-${tag}`;
     const janeStorage = new sp.MemoryStorage();

@@ -96,11 +96,7 @@ impl DepositSocket {
             // Closed before it opened, or still opening after the request timeout: not
             // this socket, and no other for a while.
             self.paused_until.set(js_sys::Date::now() + RETRY_AFTER_MS);
-            // Only this socket: another deposit may already have replaced it.
-            let mut current = self.conn.borrow_mut();
-            if current.as_ref().is_some_and(|c| Rc::ptr_eq(c, &conn)) {
-                current.take();
-            }
+            self.drop_conn(&conn);
             return None;
         }
         let req = self.next_req.get();
@@ -125,11 +121,24 @@ impl DepositSocket {
             Either::Left((Err(oneshot::Canceled), _)) => None,
             Either::Right(_) => {
                 conn.pending.borrow_mut().retain(|(r, _)| *r != req);
+                // A socket that stopped answering (a connection the network dropped
+                // without a close) is not used again: the engine's retry of this
+                // deposit, and every later one, would wait out the timeout on it too.
+                self.drop_conn(&conn);
                 Some(Err(err(
                     Code::Network,
                     "the relay did not answer a deposit in time",
                 )))
             }
+        }
+    }
+
+    /// Forgets `conn` if it is still the current socket (another deposit may already
+    /// have replaced it); dropped, it closes and hands its waiting deposits back.
+    fn drop_conn(&self, conn: &Rc<Conn>) {
+        let mut current = self.conn.borrow_mut();
+        if current.as_ref().is_some_and(|c| Rc::ptr_eq(c, conn)) {
+            current.take();
         }
     }
 

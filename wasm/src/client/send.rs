@@ -161,7 +161,11 @@ impl Inner {
         // An earlier attempt was sealed (the engine's outbox has it, or had it until every
         // device receipted it): nothing is sealed again; its deposits are retried.
         if let Some(sent) = claim.known.as_ref().filter(|_| claim.sealed()) {
-            let _ = self.feed(Input::Tick).await;
+            // Resolves, like the first attempt, once the relay took them (else the
+            // deposit's error): a retry that answered at once left a deposit failing
+            // again to the next minute's tick, and told the app it had gone.
+            let retried = self.feed(Input::Tick).await?;
+            Self::deposited(&retried.deposits).await?;
             let (d, t) = self
                 .sent_state(&msg_id)?
                 .unwrap_or((sent.delivered, sent.total));
@@ -208,19 +212,26 @@ impl Inner {
 
     /// Waits for the deposits of a sealed message and reports it.
     async fn finish(&self, msg_id: &MsgId, sealed: Sealed) -> Result<SendResultJs, JsValue> {
-        for d in &sealed.deposits {
-            match d.clone().await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(err(Code::Closed, "logged out")),
-            }
-        }
+        Self::deposited(&sealed.deposits).await?;
         result(
             &hex(&msg_id.0),
             sealed.delivered,
             sealed.total,
             sealed.sent_at,
         )
+    }
+
+    /// Waits until the relay took `deposits` (or refused them for good): the first
+    /// error otherwise.
+    async fn deposited(deposits: &[DepositResult]) -> Result<(), JsValue> {
+        for d in deposits {
+            match d.clone().await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(err(Code::Closed, "logged out")),
+            }
+        }
+        Ok(())
     }
 }
 
