@@ -2,11 +2,12 @@
 // Builds the npm package of sealpost-wasm into wasm/pkg/ (or --out-dir).
 //
 //   node wasm/scripts/build.mjs [--dev] [--no-opt] [--no-simd] [--opt-level=s|z|2|3]
-//                               [--crypto-opt-level=N] [--wasm-opt=-Oz|-O3|...] [--out-dir=DIR]
+//                               [--crypto-opt-level=N] [--wasm-opt='-O3 -ocimfs=0 ...'] [--out-dir=DIR]
 //                               [--features=bench] [--no-default-features]
 //
 // Defaults (measured in docs/BENCHMARKS.md): opt-level "z" with "s" for the crypto crates, fat LTO, one codegen unit,
-// panic=abort, +simd128 (Chrome 91, Firefox 89, Safari 16.4, Node 16.4), wasm-opt -O3.
+// panic=abort, +simd128 (Chrome 91, Firefox 89, Safari 16.4, Node 16.4), wasm-opt -O3
+// without one-caller inlining.
 //
 // Steps: cargo build (wasm32-unknown-unknown, release profile tuned through
 // CARGO_PROFILE_RELEASE_* variables), wasm-bindgen --target web and --target nodejs
@@ -70,7 +71,9 @@ const simd = !args['no-simd'] && !dev;
 // device, so the relay cannot reorder one device's messages of a second (issue 13,
 // PROTOCOL.md 17.2 `seq`; +1.0 KiB: 401.8 -> 402.8 measured on d5f0b0c; 403.6 -> 404.6 on
 // a5d396b with the keyed retry that waits for its deposits, 404.2 with it on 1f3f317).
-const BUDGET_GZIP = 405 * 1024;
+// 385 with wasm-opt -O3 without one-caller inlining (-19.0 KiB: 397.6 -> 378.6 on
+// a5d396b; 384.95 measured on aaa7d3d).
+const BUDGET_GZIP = 385 * 1024;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();
@@ -136,7 +139,11 @@ timings.bindgen = (Date.now() - t0) / 1000;
 
 // 4. wasm-opt (binaryen from the npm registry; Debian's binaryen 108 emits broken wasm).
 const wasmOpt = join(wasmDir, 'node_modules', '.bin', 'wasm-opt');
-const optFlag = args['wasm-opt'] ?? '-O3';
+// -O3, but a function with one caller is not inlined into it (`-ocimfs=0`, binaryen's
+// default inlines all of them): that merging made the module 19 KiB gzip larger for 0-5 %
+// of speed (docs/BENCHMARKS.md); the hot loops of the crypto call small functions, which
+// -O3's other inlining rules still inline. `--wasm-opt='FLAGS'` replaces both flags.
+const optFlags = String(args['wasm-opt'] ?? '-O3 --one-caller-inline-max-function-size=0').split(/\s+/).filter(Boolean);
 if (!dev && !args['no-opt']) {
   if (!existsSync(wasmOpt)) {
     console.error('node_modules/.bin/wasm-opt missing: run `npm ci` in wasm/');
@@ -149,7 +156,7 @@ if (!dev && !args['no-opt']) {
     const features = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
       '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue'];
     if (simd) features.push('--enable-simd');
-    const argv = [optFlag, ...features, f, '-o', f];
+    const argv = [...optFlags, ...features, f, '-o', f];
     console.error(`$ ${wasmOpt} ${argv.join(' ')}`);
     return new Promise((ok, fail) => {
       spawn(wasmOpt, argv, { stdio: 'inherit' }).on('exit', (code) => (code === 0 ? ok() : fail(new Error(`wasm-opt exited with ${code}`))));
@@ -201,7 +208,7 @@ cpSync(join(wasmDir, 'README.md'), join(outDir, 'README.md'));
 const wasmFile = join(outDir, 'web', 'sealpost_wasm_bg.wasm');
 const raw = statSync(wasmFile).size;
 const gz = gzipSync(readFileSync(wasmFile), { level: 9 }).length;
-const report = { raw, gzip: gz, timings, optLevel: env.CARGO_PROFILE_RELEASE_OPT_LEVEL, cryptoOptLevel: args['crypto-opt-level'] ?? null, wasmOpt: dev || args['no-opt'] ? null : optFlag, simd };
+const report = { raw, gzip: gz, timings, optLevel: env.CARGO_PROFILE_RELEASE_OPT_LEVEL, cryptoOptLevel: args['crypto-opt-level'] ?? null, wasmOpt: dev || args['no-opt'] ? null : optFlags.join(' '), simd };
 writeFileSync(join(outDir, 'build-report.json'), JSON.stringify(report, null, 2) + '\n');
 console.log(`sealpost-wasm ${version}: ${wasmFile}\n  .wasm ${(raw / 1024).toFixed(1)} KiB, gzip ${(gz / 1024).toFixed(1)} KiB (budget ${BUDGET_GZIP / 1024} KiB)`);
 if (!dev && !bench && gz > BUDGET_GZIP) {
