@@ -174,6 +174,13 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     eq((await recv(bob)).text, 'at once');
     await throwsCode(() => alice.send(`nobody-${tag}`, 'x', undefined, { idempotencyKey: key }), 'INVALID_ARGUMENT');
     await throwsCode(() => alice.send(B, 'x', undefined, { idempotencyKey: '' }), 'INVALID_ARGUMENT');
+    // The keys are stored in buckets by key (a send rewrites one small record, not all).
+    for (let i = 0; i < 24; i++) await alice.send(B, `keyed ${i}`, undefined, { idempotencyKey: `bucket-${i}-${tag}` });
+    for (let i = 0; i < 24; i++) eq((await recv(bob)).text, `keyed ${i}`);
+    const buckets = aliceStorage.keys().filter((k) => /\/sends\.[0-9a-f]$/.test(k));
+    const sizes = await Promise.all(buckets.map(async (k) => (await aliceStorage.get(k)).length));
+    assert(buckets.length >= 8, `keys spread over the buckets (${buckets.length})`);
+    assert(Math.max(...sizes) * 3 < sizes.reduce((a, b) => a + b, 0), `no bucket holds most keys (${sizes})`);
     // The relay cannot be reached: the key is kept (encrypted, in the storage), and a
     // retry after a new login sends the message, once.
     await alice.logout();

@@ -88,7 +88,7 @@ impl Client {
             backup_running: Cell::new(false),
             backup_checked: Cell::new(false),
             inbox_given: Cell::new(false),
-            sent_dirty: Cell::new(false),
+            sent_dirty: Cell::new(0),
             lock: RefCell::new(None),
         });
         // The browser's `online` event (pages and workers; absent in Node.js): reconnect
@@ -187,7 +187,7 @@ impl Client {
     ) -> Result<Client, JsValue> {
         let engine = persist::load_engine(&options.storage, &vault, id).await?;
         let loaded = |n: &'static str| persist::load(&options.storage, &vault, id, n);
-        let sent = persist::from_json(loaded("sends").await?.as_deref().map(|v| &v[..]));
+        let (sent, sent_dirty) = super::sent_store::load(&options.storage, &vault, id).await?;
         let stored: Vec<events::StoredMessage> = persist::from_json(
             loaded("inbox")
                 .await
@@ -221,6 +221,7 @@ impl Client {
                 history,
             },
         );
+        client.inner.sent_dirty.set(sent_dirty);
         if connect {
             client.connect();
         }

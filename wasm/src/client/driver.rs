@@ -174,10 +174,11 @@ impl Inner {
                 _ => {}
             }
         }
-        if self.sent_dirty.get() {
-            let sealed =
-                self.with_state(|s| s.vault.seal_raw("v2/sends", &persist::to_json(&s.sent)?))?;
-            entries.push((persist::key(&self.user_id, "sends"), sealed));
+        let sends = self.sent_dirty.get();
+        if sends != 0 {
+            entries.extend(self.with_state(|s| {
+                super::sent_store::entries(&s.vault, &self.user_id, &s.sent, sends)
+            })?);
         }
         if !self.auto_ack {
             let delivered: Vec<MessageOut> = outputs
@@ -205,10 +206,11 @@ impl Inner {
         if entries.is_empty() {
             return Ok(());
         }
-        let sends = self.sent_dirty.replace(false);
+        self.sent_dirty.set(self.sent_dirty.get() & !sends);
         let saved = self.storage.save_all(&entries).await;
-        if saved.is_err() && sends {
-            self.sent_dirty.set(true);
+        if saved.is_err() {
+            // Written again with the next batch.
+            self.sent_dirty.set(self.sent_dirty.get() | sends);
         }
         saved
     }

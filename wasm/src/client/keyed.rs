@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 use super::Inner;
 use super::options::get;
 use super::persist::{self, Pairs as _, Sent};
+use super::sent_store;
 use crate::crypto::hex;
 use crate::error::{Code, err, invalid};
 use crate::rng;
@@ -123,8 +124,8 @@ impl Inner {
                 // Recorded before anything is sealed, and stored with the batch that
                 // seals it (before any deposit): a retry never makes a second message.
                 let now = self.now();
-                self.with_state(|s| {
-                    persist::prune_sent(&mut s.sent, now);
+                let dropped = self.with_state(|s| {
+                    let dropped = persist::prune_sent(&mut s.sent, now);
                     s.sent.put(
                         key.clone(),
                         Sent {
@@ -136,9 +137,10 @@ impl Inner {
                             total: 0,
                         },
                     );
-                    Ok(())
+                    Ok(dropped)
                 })?;
-                self.sent_dirty.set(true);
+                self.sent_dirty
+                    .set(self.sent_dirty.get() | dropped | sent_store::bit(&key));
                 msg_id
             }
         };

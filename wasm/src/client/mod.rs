@@ -28,6 +28,7 @@ mod link;
 mod options;
 mod persist;
 mod send;
+mod sent_store;
 mod session;
 mod transport;
 
@@ -134,8 +135,9 @@ pub(crate) struct Inner {
     pub(crate) backup_running: Cell<bool>,
     pub(crate) backup_checked: Cell<bool>,
     pub(crate) inbox_given: Cell<bool>,
-    /// The idempotency records (`sends`) changed: stored with the next batch.
-    pub(crate) sent_dirty: Cell<bool>,
+    /// Which stored records of the idempotency keys changed (`sent_store`): stored
+    /// with the next batch.
+    pub(crate) sent_dirty: Cell<u32>,
     /// The account's Web Lock (see [`crate::lock`]), released at logout.
     pub(crate) lock: RefCell<Option<AccountLock>>,
 }

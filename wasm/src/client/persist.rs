@@ -14,9 +14,9 @@ use crate::storage::StorageJs;
 use crate::vault::Vault;
 
 /// Every name stored per account (v2), for `logout(true)` and `removeAccount`.
-const NAMES: [&str; 13] = [
+const NAMES: [&str; 12] = [
     "vault", "device", "sessions", "account", "outbox", "seen", "missing", "receipts", "groups",
-    "sends", "inbox", "backup", "history",
+    "inbox", "backup", "history",
 ];
 /// What v1 clients stored (removed too).
 const V1_NAMES: [&str; 5] = ["vault", "identity", "sessions", "contacts", "outbox"];
@@ -70,6 +70,9 @@ impl<K: PartialEq, V> Pairs<K, V> for Vec<(K, V)> {
 pub(crate) async fn remove_account(storage: &StorageJs, id: &UserId) -> Result<(), JsValue> {
     for name in NAMES {
         storage.remove(&key(id, name)).await?;
+    }
+    for name in super::sent_store::names() {
+        storage.remove(&key(id, &name)).await?;
     }
     for name in V1_NAMES {
         storage
@@ -205,12 +208,23 @@ pub(crate) const SENT_MAX_AGE: u64 = 7 * 24 * 3600;
 /// At most this many keys (the oldest go first).
 pub(crate) const SENT_MAX: usize = 256;
 
-/// Forgets old keys, then the oldest beyond [`SENT_MAX`] - 1.
-pub(crate) fn prune_sent(sent: &mut Vec<(String, Sent)>, now: u64) {
-    sent.retain(|(_, s)| now.saturating_sub(s.created_at) <= SENT_MAX_AGE);
+/// Forgets old keys, then the oldest beyond [`SENT_MAX`] - 1; the dirty bits of the
+/// records that lost a key (`sent_store::bit`).
+pub(crate) fn prune_sent(sent: &mut Vec<(String, Sent)>, now: u64) -> u32 {
+    let mut dropped = 0;
+    sent.retain(|(k, s)| {
+        let keep = now.saturating_sub(s.created_at) <= SENT_MAX_AGE;
+        if !keep {
+            dropped |= super::sent_store::bit(k);
+        }
+        keep
+    });
     // Oldest first (entries are appended): drop from the front.
     let excess = (sent.len() + 1).saturating_sub(SENT_MAX);
-    sent.drain(..excess);
+    for (k, _) in sent.drain(..excess) {
+        dropped |= super::sent_store::bit(&k);
+    }
+    dropped
 }
 
 /// The backup's public parameters and this account's password-derived keys are not

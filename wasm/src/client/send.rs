@@ -131,10 +131,11 @@ impl Inner {
     pub(crate) fn update_sent(&self, msg_id: &MsgId, delivered: usize, total: usize) {
         let id = hex(&msg_id.0);
         let _ = self.with_state(|s| {
-            for (_, sent) in s.sent.iter_mut() {
+            for (key, sent) in s.sent.iter_mut() {
                 if sent.msg_id == id {
                     if sent.total == 0 && total > 0 {
-                        self.sent_dirty.set(true);
+                        self.sent_dirty
+                            .set(self.sent_dirty.get() | super::sent_store::bit(key));
                     }
                     sent.delivered = delivered;
                     sent.total = total;
