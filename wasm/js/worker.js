@@ -109,6 +109,13 @@ export function serveClient(options = {}) {
     const deferred = {
       get: async (k) => (target ? target.get(k) : pending.findLast(([p]) => p === k)?.[1]),
       set: async (k, v) => { if (target) return target.set(k, v); pending.push([k, v]); },
+      // The client stores each batch of its state with one setMany (all or none): without
+      // it a batch is one `set` after another, and a tab closed in between keeps a session
+      // that opened a message without the message (it is then taken for a replay, lost).
+      setMany: async (entries) => {
+        if (target) return target.setMany ? target.setMany(entries) : entries.reduce((p, [k, v]) => p.then(() => target.set(k, v)), Promise.resolve());
+        pending.push(...entries);
+      },
       delete: async (k) => { if (target) return target.delete(k); pending.push([k, undefined]); },
     };
     const link = await Client.startLink({
