@@ -14,6 +14,12 @@ export type RoomEvent =
    * here, or said it left (PROTOCOL.md 30.4 "Rosters"). Said once it lasted 3 s (a
    * newcomer hears from the others one round trip after joining). */
   | { event: "unreached"; member: number; via: number }
+  /** `by` is shown here, but its frames leave this page out: what this page sends does
+   * not reach it (the relay drops this page's frames to it, or to everyone). Said once it
+   * lasted 3 s (PROTOCOL.md 30.4 "Rosters"). */
+  | { event: "unheard"; by: number }
+  /** `by`'s frames list this page again, after an `unheard`. */
+  | { event: "heard"; by: number }
   | { event: "refused"; from: number; reason: "UNKNOWN_SENDER" | "MISADDRESSED" | "STALE_EPOCH" | "REPLAYED" | "FORGED" | "MALFORMED" | "UNEXPECTED" }
   | { event: "closed"; code: "ROOM_CLOSED" | "WRONG_CODE" | "ROOM_NOT_FOUND" | "ROOM_LOCKED" | "ROOM_BUSY" | "ROOM_FULL" | "RATE_LIMITED" | "JOIN_TIMEOUT" };
 
@@ -31,6 +37,8 @@ export interface Room {
   readonly members: number[];
   /** Members some member sees but this one does not (see the `unreached` event). */
   readonly unreached: number[];
+  /** Members this page does not reach (see the `unheard` event). */
+  readonly unheard: number[];
   /** `appUrl` with `#room=<code>`: the code stays out of every server log. */
   link(appUrl: string): string;
   /** To everyone, or to member `to` only. Throws `NOT_IN_ROOM`, `NO_SUCH_MEMBER`, `TOO_LARGE`. */

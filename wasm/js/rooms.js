@@ -46,9 +46,10 @@ function socketUrl(relayUrl, path) {
 const TURN_PATIENCE_MS = 10_000;
 
 /**
- * How long a member must stay unreached (PROTOCOL.md 30.4 "Rosters") before the app is
- * told: a newcomer hears from the members already there one round trip after its hello,
- * and the others' frames that list them may come first.
+ * How long a member must stay unreached, or this one unheard by a member (PROTOCOL.md
+ * 30.4 "Rosters"), before the app is told: a newcomer hears from the members already
+ * there one round trip after its hello, and frames sealed before they heard it, or
+ * that list them, may come first.
  */
 const UNREACHED_GRACE_MS = 3_000;
 
@@ -62,6 +63,8 @@ class Room {
   #turnWaiting = [];
   /** Members the app was told do not reach this page. */
   #told = new Set();
+  /** Members the app was told this page does not reach. */
+  #toldUnheard = new Set();
   /** The code (host only; guests know the one they typed). */
   code;
   /** The relay's number for the room. */
@@ -90,6 +93,13 @@ class Room {
   get unreached() {
     if (this.#closed) return [];
     return [...this.#state.unreached].filter((m) => this.#told.has(m));
+  }
+
+  /** Members whose frames leave this one out: what it sends does not reach them
+   * (PROTOCOL.md 30.4 "Rosters"), once the app was told (`unheard` event). */
+  get unheard() {
+    if (this.#closed) return [];
+    return [...this.#state.unheard].filter((m) => this.#toldUnheard.has(m));
   }
 
   /** The link that opens the app on the join screen: the code is in the fragment. */
@@ -164,20 +174,31 @@ class Room {
         if (o.data) msg.data = b64.encode(o.data);
         this.#ws.send(JSON.stringify(msg));
       } else if (o.event === 'unreached') {
-        setTimeout(() => this.#stillUnreached(o), UNREACHED_GRACE_MS);
+        setTimeout(() => this.#stillHolds(o, o.member, this.#told, () => this.#state.unreached), UNREACHED_GRACE_MS);
+      } else if (o.event === 'unheard') {
+        setTimeout(() => this.#stillHolds(o, o.by, this.#toldUnheard, () => this.#state.unheard), UNREACHED_GRACE_MS);
       } else {
         this.#onEvent?.(o);
       }
     }
+    // A member the app was told this page does not reach, whose frames list it again.
+    if (this.#toldUnheard.size === 0 || this.#closed) return;
+    const unheard = this.#state.unheard;
+    for (const by of this.#toldUnheard) {
+      if (unheard.includes(by)) continue;
+      this.#toldUnheard.delete(by);
+      this.#onEvent?.({ event: 'heard', by });
+    }
   }
 
-  /** Tells the app of an `unreached` event the engine gave, if it still holds. */
-  #stillUnreached(o) {
-    if (this.#closed || !this.#state.unreached.includes(o.member)) {
-      this.#told.delete(o.member);
+  /** Tells the app of an `unreached` or `unheard` event the engine gave about `member`,
+   * if `now()` still lists it. */
+  #stillHolds(o, member, told, now) {
+    if (this.#closed || !now().includes(member)) {
+      told.delete(member);
       return;
     }
-    this.#told.add(o.member);
+    told.add(member);
     this.#onEvent?.(o);
   }
 

@@ -95,6 +95,10 @@ fn event_object(e: RoomEvent) -> Object {
             set(&obj, "via", via.into());
             "unreached"
         }
+        RoomEvent::Unheard { by } => {
+            set(&obj, "by", by.into());
+            "unheard"
+        }
         RoomEvent::Rekeyed { epoch } => {
             set(&obj, "epoch", epoch.into());
             "rekeyed"
@@ -165,6 +169,13 @@ impl RoomState {
     #[wasm_bindgen(getter)]
     pub fn unreached(&self) -> Vec<u16> {
         self.room.unreached().into_iter().map(|(m, _)| m).collect()
+    }
+
+    /// Members whose frames do not list this one: what it sends does not reach them
+    /// (PROTOCOL.md 30.4 "Rosters").
+    #[wasm_bindgen(getter)]
+    pub fn unheard(&self) -> Vec<u16> {
+        self.room.unheard()
     }
 
     /// The room key's epoch once admitted.

@@ -62,6 +62,11 @@ export function roomsSuite({ test }, sp, { relayUrl }) {
     for (const l of logs) assert(!l.seen.some((e) => e.event === 'refused'), JSON.stringify(l.seen));
     // Everyone's frames list the three (PROTOCOL.md 30.4 "Rosters"), and each sees them all.
     for (const r of [host, b, c]) eq(r.unreached, []);
+    // And each lists whoever sent it a frame: nobody here is unheard, before the 3 s
+    // grace or after it (a newcomer's transient is never told).
+    for (const r of [host, b, c]) eq(r.unheard, []);
+    await new Promise((r) => setTimeout(r, 3_300));
+    for (const l of logs) assert(!l.seen.some((e) => e.event === 'unheard' || e.event === 'unreached'), JSON.stringify(l.seen));
   });
 
   test('rooms: a wrong code is refused (WRONG_CODE), a non-code is MALFORMED, an unknown nameplate ROOM_NOT_FOUND', async () => {

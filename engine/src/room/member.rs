@@ -63,6 +63,16 @@ pub(super) struct Peer {
     pub(super) roster: Vec<MemberId>,
 }
 
+/// What [`Membership::accept_frame`] found in a frame it accepted.
+struct Accepted {
+    /// The frame is the first proof that its sender holds the room key: shown now.
+    shown: bool,
+    /// The first frame accepted from its sender.
+    first: bool,
+    /// What it says.
+    event: RoomEvent,
+}
+
 /// A member's state.
 pub(super) struct Membership {
     pub(super) me: MemberId,
@@ -167,9 +177,10 @@ impl Membership {
         }
     }
 
-    /// A frame from `from`: what it says, and whether it is the first proof that `from`
-    /// holds the room key (then `from` is shown).
-    fn accept_frame(&mut self, from: MemberId, data: &[u8]) -> Result<(bool, RoomEvent), Refusal> {
+    /// A frame from `from`: what it says, whether it is the first proof that `from`
+    /// holds the room key (then `from` is shown), and whether it is the first frame
+    /// accepted from `from` at all.
+    fn accept_frame(&mut self, from: MemberId, data: &[u8]) -> Result<Accepted, Refusal> {
         let me = self.me;
         let current = self.key.epoch;
         let peer = self.peers.get_mut(&from).ok_or(Refusal::UnknownSender)?;
@@ -201,6 +212,7 @@ impl Membership {
             sealpost_core::Error::Decrypt => Refusal::Forged,
             _ => Refusal::Malformed,
         })?;
+        let first = peer.last_counter == 0;
         peer.last_counter = h.counter;
         peer.last_epoch = Some(h.epoch);
         if h.epoch == current {
@@ -219,7 +231,11 @@ impl Membership {
             },
             Content::Signal(data) => RoomEvent::Signal { from, data },
         };
-        Ok((shown, event))
+        Ok(Accepted {
+            shown,
+            first,
+            event,
+        })
     }
 
     fn accept_rekey(&mut self, from: MemberId, data: &[u8]) -> Result<RoomEvent, Refusal> {
@@ -333,6 +349,16 @@ impl Room {
     pub fn unreached(&self) -> Vec<(MemberId, MemberId)> {
         match &self.phase {
             Phase::Member(m) => m.unreached(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Shown members whose last frame under the current key does not list this one
+    /// (PROTOCOL.md 30.4 "Rosters"): what this member sends does not reach them. Empty
+    /// until admitted.
+    pub fn unheard(&self) -> Vec<MemberId> {
+        match &self.phase {
+            Phase::Member(m) => m.unheard(),
             _ => Vec::new(),
         }
     }
@@ -481,19 +507,23 @@ impl Membership {
         };
         match input {
             RoomIn::Frame { from, data } => {
-                let before = self.unreached();
-                let mut out = match self.accept_frame(from, data) {
-                    Ok((false, event)) => vec![Output::Event(event)],
-                    // Shown for the first time: it has not heard from this member either.
-                    Ok((true, event)) => {
-                        let joined = Output::Event(RoomEvent::MemberJoined { member: from });
-                        let mut out = vec![joined, Output::Event(event)];
-                        out.extend(self.announce(from));
-                        out
-                    }
+                let before = self.reports();
+                let a = match self.accept_frame(from, data) {
+                    Ok(a) => a,
                     Err(reason) => return one(Err(reason), from),
                 };
-                self.tell_unreached(&before, &mut out);
+                let mut out = Vec::new();
+                if a.shown {
+                    out.push(Output::Event(RoomEvent::MemberJoined { member: from }));
+                }
+                out.push(Output::Event(a.event));
+                // The first frame from it: whatever this member sealed before may have
+                // gone out before it listed `from`, so it answers with a frame that does
+                // (the host, which showed a newcomer when it admitted it, included).
+                if a.first {
+                    out.extend(self.announce(from));
+                }
+                self.tell(&before, &mut out);
                 out
             }
             RoomIn::Rekey { from, data } => one(self.accept_rekey(from, data), from),

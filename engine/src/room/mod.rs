@@ -12,7 +12,8 @@
 //! on), with a counter above the last one accepted from that sender. Everything else is
 //! refused with a [`Refusal`] the app sees; nothing is dropped in silence. Every frame
 //! carries the members its sender sees, so a member the relay hides from some members
-//! is reported to them ([`RoomEvent::Unreached`]) rather than silently left out.
+//! is reported to them ([`RoomEvent::Unreached`]) rather than silently left out, and a
+//! member whose frames do not reach some others is told so ([`RoomEvent::Unheard`]).
 
 mod host;
 mod member;
@@ -206,6 +207,13 @@ pub enum RoomEvent {
         member: MemberId,
         /// A member whose frames say it sees `member`.
         via: MemberId,
+    },
+    /// A shown member, `by`, sends frames that do not list this member: nothing this
+    /// member sends reaches it (the relay drops its frames to `by`, or all of them).
+    /// Said once while it lasts; `Room::unheard` tells whether it still does.
+    Unheard {
+        /// The member this one does not reach.
+        by: MemberId,
     },
     /// The room key moved to `epoch`.
     Rekeyed {

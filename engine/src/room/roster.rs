@@ -5,6 +5,12 @@
 //! and not seen by this member, is reported as not reaching it instead of being left
 //! out in silence. To hide a member from A the relay would have to drop the frames of
 //! everyone who sees it, which cuts A off visibly.
+//!
+//! The same rosters tell a member whom it does not reach: a shown member whose last
+//! frame does not list it is **unheard by** that member. A relay that drops X's frames to
+//! everyone leaves the others nothing to notice (X never reached them), but X sees every
+//! roster leave it out, and is told its messages go nowhere instead of talking on into
+//! silence.
 
 use alloc::vec::Vec;
 
@@ -12,6 +18,12 @@ use sealpost_core::v2::room::MemberId;
 
 use super::member::Membership;
 use super::{Output, RoomEvent};
+
+/// What the rosters reported before an input ([`Membership::reports`]).
+pub(super) struct Reports {
+    unreached: Vec<(MemberId, MemberId)>,
+    unheard: Vec<MemberId>,
+}
 
 impl Membership {
     /// What this member's frames say it sees: itself and each shown member it accepted
@@ -48,11 +60,38 @@ impl Membership {
         out
     }
 
-    /// Tells of each member unreached now and not in `before` ([`RoomEvent::Unreached`]).
-    pub(super) fn tell_unreached(&self, before: &[(MemberId, MemberId)], out: &mut Vec<Output>) {
+    /// Each shown member whose last frame under the current key does not list this
+    /// member (its roster is empty until it sends one after a rotation: not counted).
+    /// A member lists another once it accepted a frame from it, and answers the first
+    /// one with a frame of its own, so an honest relay leaves none here for longer than
+    /// a round trip after a join.
+    pub(super) fn unheard(&self) -> Vec<MemberId> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.proven && !p.roster.is_empty() && !p.roster.contains(&self.me))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// What the rosters report now, to compare after an input.
+    pub(super) fn reports(&self) -> Reports {
+        Reports {
+            unreached: self.unreached(),
+            unheard: self.unheard(),
+        }
+    }
+
+    /// Tells of each member unreached ([`RoomEvent::Unreached`]) or unheard by
+    /// ([`RoomEvent::Unheard`]) now and not in `before`.
+    pub(super) fn tell(&self, before: &Reports, out: &mut Vec<Output>) {
         for (member, via) in self.unreached() {
-            if before.iter().all(|&(m, _)| m != member) {
+            if before.unreached.iter().all(|&(m, _)| m != member) {
                 out.push(Output::Event(RoomEvent::Unreached { member, via }));
+            }
+        }
+        for by in self.unheard() {
+            if !before.unheard.contains(&by) {
+                out.push(Output::Event(RoomEvent::Unheard { by }));
             }
         }
     }

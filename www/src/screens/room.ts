@@ -34,6 +34,11 @@ interface Active {
   unreached: Map<number, number>;
   /** Members already said (in a notice) not to reach this page. */
   noticed: Set<number>;
+  /**
+   * Members whose frames leave this page out: what it sends does not reach them
+   * (PROTOCOL.md 30.4 "Rosters"), from the package's `unheard` until its `heard`.
+   */
+  unheard: Set<number>;
   lines: Line[];
   /** Why the room ended (a friendly sentence), once it has. */
   ended: string | null;
@@ -98,7 +103,7 @@ function renderHome(code?: string) {
       // voice could not load is not entered.
       const attach = await kit.voice();
       const info = await how();
-      active = { info, names: new Map(), members: [...info.members], unreached: new Map(), noticed: new Set(), lines: [], ended: null, myName: kit.cleanName(name.value), voice: voiceFor(attach, info.me) };
+      active = { info, names: new Map(), members: [...info.members], unreached: new Map(), noticed: new Set(), unheard: new Set(), lines: [], ended: null, myName: kit.cleanName(name.value), voice: voiceFor(attach, info.me) };
       if (active.myName) await kit.call('roomName', active.myName).catch(() => undefined);
       renderRoom();
     } catch (e) {
@@ -270,6 +275,7 @@ function renderMembers() {
     h('bdi', null, nameOf(id)),
     id === 1 ? h('span.mini.unverified', null, 'Host') : null,
     onVoice.has(id) ? h('span.mini.verified', { 'data-testid': 'room-on-voice' }, !a.voice.on || onVoice.get(id) === 'connected' ? 'On voice' : 'On voice, connecting…') : null,
+    a.unheard.has(id) ? h('span.mini.unverified', { 'data-testid': `room-unheard-${id}` }, 'Not receiving you') : null,
   )), ...[...a.unreached].map(([id, via]) => h(
     'li.member',
     { 'data-testid': `room-unreached-${id}` },
@@ -332,6 +338,7 @@ function onEvent(e: RoomEvent) {
       break;
     case 'left':
       a.unreached.delete(e.member);
+      a.unheard.delete(e.member);
       if (!a.members.includes(e.member)) break; // a join that did not complete
       add({ member: e.member, what: 'left' });
       a.members = a.members.filter((m) => m !== e.member);
@@ -360,6 +367,14 @@ function onEvent(e: RoomEvent) {
         a.noticed.add(e.member);
         add({ notice: `${nameOf(e.via)} sees ${nameOf(e.member)} in the room, but nothing of them reaches you: the relay may be keeping them from you.` });
       }
+      break;
+    case 'unheard':
+      a.unheard.add(e.by);
+      add({ notice: `${nameOf(e.by)} is not receiving what you send: their messages show nothing of yours reaches them. The relay may be keeping your messages from them.` });
+      break;
+    case 'heard':
+      a.unheard.delete(e.by);
+      add({ notice: `What you send reaches ${nameOf(e.by)} again.` });
       break;
     case 'closed':
       a.ended = kit.friendly({ code: e.code });
