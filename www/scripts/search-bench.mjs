@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The search index's cost for a history of N messages (docs/BENCHMARKS.md): the size of
-// what is stored (before sealing, which adds 28 bytes), and the median time to build it
-// from the texts, to serialize it (one sealed write of a burst) and to load it (unlock).
+// what is stored (all its segments, before sealing, which adds 28 bytes each), and the
+// median time to build it from the texts, to serialize it all (the first write), to load
+// it (unlock), and what a burst of 20 new messages then writes (bytes and time).
 // Messages are made of words drawn from a 20,000-word vocabulary (Zipf-like, 3-30 words).
 //
 //   node www/scripts/search-bench.mjs [N=10000] [runs=5]
@@ -28,8 +29,9 @@ function time(f) {
   const r = f();
   return [performance.now() - t, r];
 }
-const times = { build: [], serialize: [], load: [] };
-let json = '';
+const times = { build: [], serialize: [], load: [], burst: [] };
+let stored = new Map();
+let burstBytes = 0;
 for (let i = 0; i < runs; i++) {
   const [tb, ix] = time(() => {
     const ix = TextIndex.empty();
@@ -37,10 +39,16 @@ for (let i = 0; i < runs; i++) {
     return ix;
   });
   const t0 = performance.now();
-  json = await ix.toJSON();
+  stored = new Map(await ix.changes());
   times.serialize.push(performance.now() - t0);
   times.build.push(tb);
-  times.load.push(time(() => TextIndex.load(json))[0]);
+  times.load.push(time(() => TextIndex.load(stored))[0]);
+  for (let j = 0; j < 20; j++) ix.set(`m:burst${i}-${j}`, texts[j]);
+  const t1 = performance.now();
+  const burst = await ix.changes();
+  times.burst.push(performance.now() - t1);
+  burstBytes = burst.reduce((s, [, j]) => s + Buffer.byteLength(j ?? ''), 0);
 }
 const textBytes = texts.reduce((s, t) => s + Buffer.byteLength(t), 0);
-console.log(`${n} messages, ${(textBytes / 1024).toFixed(0)} KiB of text: stored index ${(Buffer.byteLength(json) / 1024).toFixed(0)} KiB; medians of ${runs}: build ${median(times.build).toFixed(0)} ms, serialize ${median(times.serialize).toFixed(0)} ms, load ${median(times.load).toFixed(0)} ms`);
+const size = [...stored.values()].reduce((s, j) => s + Buffer.byteLength(j), 0);
+console.log(`${n} messages, ${(textBytes / 1024).toFixed(0)} KiB of text: stored index ${(size / 1024).toFixed(0)} KiB in ${stored.size} segments; medians of ${runs}: build ${median(times.build).toFixed(0)} ms, serialize ${median(times.serialize).toFixed(0)} ms, load ${median(times.load).toFixed(0)} ms; a burst of 20 new messages writes ${(burstBytes / 1024).toFixed(0)} KiB in ${median(times.burst).toFixed(0)} ms`);

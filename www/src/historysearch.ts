@@ -1,19 +1,22 @@
 // Search in the history (issue 14: an index kept encrypted at rest, no plaintext in
 // IndexedDB). The index (searchindex.ts, a chunk loaded when the account opens) lives in
-// the page's memory, next to the messages the model shows, and is stored as one record
-// sealed with the account's storage key the way the history's records are (store.ts:
-// sealed and written in the crypto worker), under a label of its own.
+// the page's memory, next to the messages the model shows, and is stored in segments of
+// at most 500 messages, each a record sealed with the account's storage key the way the
+// history's records are (store.ts: sealed and written in the crypto worker), under a
+// label of its own.
 // - It follows every write of a message record (store.ts calls `wrote`): a message that
 //   arrives, is sent, edited, deleted (for me or for everyone) or disappears changes it
-//   at once in memory. The sealed copy (the whole index: about 2.6 MB for 10,000
-//   messages, docs/BENCHMARKS.md) is written once for a burst: a second after a text
-//   left it (deleted, edited, disappeared: vacuumed first, so that its words are not in
-//   what is stored), ten seconds after one was only added (at worst the next unlock
-//   adds it again from the history), and whenever the tab is hidden or locks (flush).
-// - At unlock the stored index is opened instead of indexing the whole history again,
-//   and checked against the records just read (by key and text hash): whatever its last
-//   copy missed (a tab closed before it was written) is put right. One that is missing,
-//   unreadable or of another format is built again from the records.
+//   at once in memory. The changed segments are written, in one transaction, once for a
+//   burst: a second after a text left the index (deleted, edited, disappeared: vacuumed
+//   first, so that its words are not in what is stored), ten seconds after one was only
+//   added (at worst the next unlock adds it again from the history), and whenever the
+//   tab is hidden or locks (flush). New messages go to the newest segment, so a burst
+//   rewrites about 130 KB, not the whole index (2.6 MB at 10,000 messages).
+// - At unlock the stored segments are opened instead of indexing the whole history
+//   again, and checked against the records just read (by key and text hash): whatever
+//   their last write missed (a tab closed before it) is put right. A segment that is
+//   unreadable or of another format is deleted, and its texts indexed again from the
+//   records; so is the single record of the first format (`s:index`).
 
 import type { Account } from './backend/types';
 import type { Msg } from './records';
@@ -23,8 +26,15 @@ import type { RecordStore } from './store';
 import { dec, enc } from './util';
 
 const LABEL = 'sealpost/www/search/v1';
-/** The index's record (an `s:` key: under a label of its own, store.ts). */
-const INDEX_KEY = 's:index';
+/** The index's segments' records, the segment number after it (`s:` keys: under a label of their own, store.ts). */
+const SEGMENT_PREFIX = 's:index:';
+/** The whole index in one record, as the first format stored it: deleted. */
+const OLD_INDEX_KEY = 's:index';
+/** A segment's number from its record key, or null for another key. */
+function segmentOf(key: string): number | null {
+  const n = key.startsWith(SEGMENT_PREFIX) ? key.slice(SEGMENT_PREFIX.length) : '';
+  return /^[1-9][0-9]{0,8}$/.test(n) ? Number(n) : null;
+}
 /** The sealed copy is written at the latest this long after a text left the index... */
 const WRITE_REMOVED_MS = 1000;
 /** ...or after texts were only added. */
@@ -48,8 +58,10 @@ export class HistorySearch {
   private live = new Map<string, Msg>();
   private ix: TextIndex | null = null;
   private opening: Promise<void> | null = null;
-  /** The stored index until it was opened. */
-  private sealed: Uint8Array | undefined;
+  /** The stored segments until they were opened, by number. */
+  private sealed = new Map<number, Uint8Array>();
+  /** Records of the index to delete with the next write (an old format, an unreadable segment). */
+  private drop = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** When the timer fires (ms). */
   private due = 0;
@@ -67,7 +79,11 @@ export class HistorySearch {
   /** At load: the records the model just read (the very objects it shows) and the sealed records of their own label. */
   loaded(records: [string, unknown][], sealed: Map<string, Uint8Array>): void {
     for (const [k, rec] of records) if (isMsgKey(k)) this.live.set(k, rec as Msg);
-    this.sealed = sealed.get(INDEX_KEY);
+    for (const [k, v] of sealed) {
+      const n = segmentOf(k);
+      if (n !== null) this.sealed.set(n, v);
+      else if (k === OLD_INDEX_KEY || k.startsWith(SEGMENT_PREFIX)) this.drop.add(k);
+    }
     this.open();
   }
 
@@ -80,20 +96,23 @@ export class HistorySearch {
 
   private async openIndex(): Promise<void> {
     const { TextIndex } = await this.engine();
-    let ix: TextIndex | null = null;
-    if (this.sealed) {
+    const opened = new Map<number, string>();
+    for (const [n, v] of this.sealed) {
       try {
-        ix = TextIndex.load(dec.decode(await this.account.openLocal(LABEL, this.sealed)));
+        opened.set(n, dec.decode(await this.account.openLocal(LABEL, v)));
       } catch {
-        // Unreadable, or of another format: built again from the history below.
+        opened.set(n, ''); // unreadable: dropped by `load` (its number not used again), its texts indexed again below
       }
     }
-    this.sealed = undefined;
-    const added = !ix;
-    ix ??= TextIndex.empty();
+    const { ix, dropped } = TextIndex.load(opened);
+    for (const n of dropped) this.drop.add(SEGMENT_PREFIX + n);
+    // Nothing stored yet: the first write stores the index built here.
+    let change: Change = this.sealed.size === 0 ? 'added' : 'none';
+    // Records to delete may hold texts that left the history since: deleted soon.
+    if (this.drop.size > 0) change = 'removed';
+    this.sealed.clear();
     // Checked against the history in one go (no await): a record written meanwhile
     // is in `live` already, and any later one reaches `wrote` with `ix` set.
-    let change: Change = added ? 'added' : 'none';
     for (const [k, m] of this.live) change = stronger(change, apply(ix, k, m));
     for (const k of [...ix.keys()]) if (!this.live.has(k)) change = stronger(change, apply(ix, k, null));
     this.ix = ix;
@@ -145,17 +164,30 @@ export class HistorySearch {
     this.timer = setTimeout(() => void this.flush().catch(() => undefined), due - Date.now());
   }
 
-  /** Writes the sealed copy now if it changed (called before the tab lets go of the account). */
+  /** Writes the changed segments now, if any (called before the tab lets go of the account). */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.writes = this.writes.catch(() => undefined).then(async () => {
-      if (!this.dirty || !this.ix) return;
+      const ix = this.ix;
+      if (!this.dirty || !ix) return;
       this.dirty = false;
+      const drop = [...this.drop];
+      this.drop.clear();
+      const changed = await ix.changes();
+      const entries: [string, Uint8Array | null][] = [
+        ...drop.map((k): [string, null] => [k, null]),
+        ...changed.map(([n, json]): [string, Uint8Array | null] => [SEGMENT_PREFIX + n, json === null ? null : enc.encode(json)]),
+      ];
+      if (entries.length === 0) return;
       try {
-        await this.store.saveSealed(LABEL, INDEX_KEY, enc.encode(await this.ix.toJSON()));
+        await this.store.saveSealed(LABEL, entries);
       } catch (e) {
-        this.dirty = true; // written with the next change, or opened and checked at the next unlock
+        // Written with the next change, or opened and checked at the next unlock.
+        this.dirty = true;
+        for (const k of drop) this.drop.add(k);
+        for (const [n, json] of changed) if (json === null) this.drop.add(SEGMENT_PREFIX + n);
+        ix.unwritten(changed.map(([n]) => n));
         throw e;
       }
     });

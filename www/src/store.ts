@@ -70,13 +70,16 @@ export class RecordStore {
     this.host.wrote(key, rec);
     return this.write(LABEL, key, rec === null ? null : enc.encode(JSON.stringify(rec)));
   }
-  /** Writes `data` sealed under `label` of its own (an `s:` key). */
-  saveSealed(label: string, key: string, data: Uint8Array): Promise<void> {
-    if (!isOwnLabel(key)) throw new Error(`${key} is not a key for a record of its own label`);
-    return this.write(label, key, data);
+  /** Writes each `data` sealed under `label` of its own (`s:` keys; `null`: deletes), in one transaction. */
+  saveSealed(label: string, entries: [string, Uint8Array | null][]): Promise<void> {
+    for (const [key] of entries) if (!isOwnLabel(key)) throw new Error(`${key} is not a key for a record of its own label`);
+    return this.writeAll(label, entries);
   }
   private write(label: string, key: string, data: Uint8Array | null): Promise<void> {
-    const p = this.host.account.storeRecords(label, [[key, data]]);
+    return this.writeAll(label, [[key, data]]);
+  }
+  private writeAll(label: string, entries: [string, Uint8Array | null][]): Promise<void> {
+    const p = this.host.account.storeRecords(label, entries);
     this.writing.add(p);
     void p.catch(() => undefined).then(() => this.writing.delete(p));
     return p;

@@ -19,7 +19,7 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** The modules, compiled in memory. */
 async function load() {
   const out = await build({
-    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts'; export { cleanName } from './records.ts'; export { TextIndex } from './searchindex.ts'; export { HistorySearch } from './historysearch.ts';", resolveDir: src, loader: 'ts' },
+    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts'; export { cleanName } from './records.ts'; export { TextIndex, SEGMENT_DOCS } from './searchindex.ts'; export { HistorySearch } from './historysearch.ts';", resolveDir: src, loader: 'ts' },
     bundle: true,
     format: 'esm',
     write: false,
@@ -34,7 +34,7 @@ function expect(cond, what) {
 
 /** Runs the checks on `r` (a harness runner). */
 export async function runUnits(r) {
-  const { ArrivalClock, arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName, TextIndex, HistorySearch } = await load();
+  const { ArrivalClock, arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName, TextIndex, SEGMENT_DOCS, HistorySearch } = await load();
   const texts = (list) => list.map((m) => m.text).join(' ');
 
   await r.step('units: a sender\'s messages show in the order it sent them, whatever path brought them first', async () => {
@@ -175,31 +175,49 @@ export async function runUnits(r) {
     ix.remove('m:2');
     ix.set('m:1', 'edited away');
     // Stored before any search (a search drops the removed texts' terms it meets).
-    const json = await ix.toJSON();
+    const changed = await ix.changes();
+    expect(changed.length === 1 && changed[0][0] === 1, `one segment: ${JSON.stringify(changed.map(([n]) => n))}`);
+    const json = changed[0][1];
     for (const w of ['quokkaflute', 'zebracornet']) expect(!json.toLowerCase().includes(w), `${w} is still in what is stored`);
+    expect((await ix.changes()).length === 0, 'nothing changed since');
     expect(find(ix, 'quokkaflute') === '' && find(ix, 'zebracornet') === '' && find(ix, 'edited') === 'm:1', 'removed and replaced texts are not found');
-    const back = TextIndex.load(json);
-    expect(find(back, 'noon') === 'gm:3' && find(back, 'edit') === 'm:1', 'the stored index finds the same');
+    const { ix: back, dropped } = TextIndex.load(new Map([[1, json]]));
+    expect(dropped.length === 0 && find(back, 'noon') === 'gm:3' && find(back, 'edit') === 'm:1', 'the stored index finds the same');
     expect(!back.set('m:1', 'edited away') && back.set('m:1', 'edited again'), 'text hashes come back with it');
-    for (const bad of ['{}', '[]', 'null', JSON.stringify({ v: 2, docs: {}, ms: JSON.parse(json).ms }), JSON.stringify({ ...JSON.parse(json), docs: { 'm:9': 1 } })]) {
-      let threw = false;
-      try {
-        TextIndex.load(bad);
-      } catch {
-        threw = true;
-      }
-      expect(threw, `loaded: ${bad.slice(0, 40)}`);
+    for (const bad of ['{}', '[]', 'null', 'not json', JSON.stringify({ ...JSON.parse(json), v: 1 }), JSON.stringify({ ...JSON.parse(json), docs: { 'm:9': 1 } })]) {
+      const { ix: none, dropped: d } = TextIndex.load(new Map([[1, json], [4, bad]]));
+      expect(d.join() === '4' && find(none, 'noon') === 'gm:3', `loaded: ${bad.slice(0, 40)}`);
     }
+    // Two segments that hold the same key: the later is dropped (its texts come back from the history).
+    expect(TextIndex.load(new Map([[1, json], [2, json]])).dropped.join() === '2', 'a key held twice');
     // A text removed while the vacuum before a write is under way (it pauses between
     // batches of 1,000 terms): none of its words is in what that write stores.
     const big = TextIndex.empty();
-    for (let i = 0; i < 3000; i++) big.set(`m:${i}`, `w${i}x`);
+    for (let i = 0; i < 400; i++) big.set(`m:${i}`, `w${i}x y${i}z v${i}q`);
     big.set('m:late', 'aardvarkwaltz');
     big.remove('m:0');
-    const writing = big.toJSON();
+    const writing = big.changes();
     big.remove('m:late');
     const stored = await writing;
-    expect(!stored.includes('aardvarkwaltz'), 'a text removed during the vacuum is in what is stored');
+    expect(stored.length === 1 && !stored[0][1].includes('aardvarkwaltz'), 'a text removed during the vacuum is in what is stored');
+    expect((await big.changes()).length === 1, 'and the segment is written again');
+  });
+
+  await r.step('units: the search index is stored in segments: a new message rewrites the newest, a deletion only its own', async () => {
+    const ix = TextIndex.empty();
+    for (let i = 0; i < 2 * SEGMENT_DOCS + 200; i++) ix.set(`m:${i}`, `word${i} common`);
+    const nums = (c) => c.map(([n, j]) => `${n}${j === null ? '-' : ''}`).join(' ');
+    expect(nums(await ix.changes()) === '1 2 3', 'three segments');
+    ix.set('m:new', 'fresh arrival');
+    expect(nums(await ix.changes()) === '3', 'a new message: the newest segment only');
+    ix.remove('m:5');
+    ix.set('m:6', 'edited');
+    expect(nums(await ix.changes()) === '1', 'a deletion and an edit in the first: that segment only');
+    for (let i = SEGMENT_DOCS; i < 2 * SEGMENT_DOCS; i++) ix.remove(`m:${i}`);
+    expect(nums(await ix.changes()) === '2-', 'a segment left empty is deleted');
+    for (let i = 0; i < SEGMENT_DOCS; i++) ix.set(`n:${i}`, `later${i}`);
+    expect(nums(await ix.changes()) === '3 4', 'the newest fills up, then a new number (2 is not used again)');
+    expect(ix.find('common').length === SEGMENT_DOCS + 198, `found in every segment: ${ix.find('common').length}`);
   });
 
   await r.step('units: search follows every write of the history, stores no word of what left it, and puts a stale or unreadable stored index right', async () => {
@@ -212,13 +230,20 @@ export async function runUnits(r) {
       },
     };
     const writes = [];
-    const store = { saveSealed: async (label, key, data) => writes.push({ label, key, json: new TextDecoder().decode(data) }) };
+    const store = {
+      saveSealed: async (label, entries) => {
+        expect(label === LABEL, `label ${label}`);
+        writes.push(entries.map(([k, d]) => [k, d === null ? null : new TextDecoder().decode(d)]));
+      },
+    };
     const engine = async () => ({ TextIndex });
-    const keeper = (records, stored) => {
+    const bytes = (v) => (typeof v === 'string' ? new TextEncoder().encode(v) : v);
+    const keeper = (records, stored = []) => {
       const k = new HistorySearch(account, store, engine);
-      k.loaded(records, new Map(stored ? [['s:index', typeof stored === 'string' ? new TextEncoder().encode(stored) : stored]] : []));
+      k.loaded(records, new Map(stored.filter(([, v]) => v !== null).map(([key, v]) => [key, bytes(v)])));
       return k;
     };
+    const keys = (w) => w.map(([k, v]) => `${k}${v === null ? '-' : ''}`).join(' ');
     const found = (k, q) => k.find(q).map((f) => (f.group ? `g:${f.m.id}` : f.m.id)).join(' ');
     const m = (id, text, extra = {}) => ({ id, peer: 'bob', dir: 'in', text, at: id.charCodeAt(0), state: 'delivered', ...extra });
     const a = m('a', 'zebracornet one');
@@ -237,27 +262,47 @@ export async function runUnits(r) {
     await one.flush();
     one.stop();
     const stored = writes.at(-1);
-    expect(writes.length === 1 && stored.key === 's:index' && stored.label === LABEL, `one write of the index: ${JSON.stringify(writes.map((w) => [w.label, w.key]))}`);
-    for (const w of ['zebracornet', 'quokkaflute', 'ibexoboe']) expect(!stored.json.includes(w), `${w} is in the stored index`);
+    expect(writes.length === 1 && keys(stored) === 's:index:1', `one write of the index: ${JSON.stringify(writes.map(keys))}`);
+    for (const w of ['zebracornet', 'quokkaflute', 'ibexoboe']) expect(!stored[0][1].includes(w), `${w} is in the stored index`);
     // Unlock: the history as now stored, the index as it was written: opened, and not written again.
     const now = [['m:a', { ...a, text: 'edited words' }], ['m:b', { ...b, text: '', deleted: true }], ['m:e', m('e', 'narwhalpiccolo arrives')]];
-    const two = keeper(now, stored.json);
+    const two = keeper(now, stored);
     await two.ready();
     await two.flush();
     expect(writes.length === 1 && found(two, 'narwhal') === 'e', 'an index that agrees with the history is opened as it is');
     // The history moved on after the index's last write (a tab closed before it): put right, and written.
-    const three = keeper([now[0], ['m:f', m('f', 'okapi oboe')]], stored.json);
+    const three = keeper([now[0], ['m:f', m('f', 'okapi oboe')]], stored);
     await three.ready();
     expect(found(three, 'okapi') === 'f' && found(three, 'narwhal') === '', 'a stale index is put right');
     await three.flush();
-    expect(writes.length === 2 && !writes[1].json.includes('narwhal'), 'and written without the message gone meanwhile');
-    // Unreadable (or another format): built again from the history.
+    expect(writes.length === 2 && keys(writes[1]) === 's:index:1' && !writes[1][0][1].includes('narwhal'), 'and written without the message gone meanwhile');
+    // Unreadable (or another format): its record deleted, its texts indexed again from the history.
     for (const bad of [Uint8Array.of(0xff, 1, 2), 'not json', '{"v":0}']) {
-      const k = keeper(now, bad);
+      const k = keeper(now, [['s:index:1', bad]]);
       expect((await k.ready()) && found(k, 'edited') === 'a', `rebuilt from ${bad}`);
+      await k.flush();
+      expect(keys(writes.at(-1)) === 's:index:1- s:index:2', `the bad segment deleted, a new one written: ${keys(writes.at(-1))}`);
       k.stop();
     }
-    for (const k of [two, three]) k.stop();
+    // The first format's single record (it may hold words of texts deleted since): deleted.
+    const old = keeper(now, [['s:index', '{"v":1,"docs":{},"ms":{}}'], ...stored]);
+    await old.ready();
+    await old.flush();
+    expect(keys(writes.at(-1)) === 's:index-', `the old record deleted: ${keys(writes.at(-1))}`);
+    old.stop();
+    // A write that fails is tried again with the next one, deletions included.
+    let fail = true;
+    const flaky = { saveSealed: async (label, entries) => (fail ? Promise.reject(new Error('disk full')) : store.saveSealed(label, entries)) };
+    const four = new HistorySearch(account, flaky, engine);
+    four.loaded(now, new Map([['s:index:7', bytes('junk')]]));
+    await four.ready();
+    let threw = false;
+    await four.flush().catch(() => (threw = true));
+    fail = false;
+    four.wrote('m:h', m('h', 'hippo'));
+    await four.flush();
+    expect(threw && keys(writes.at(-1)) === 's:index:7- s:index:8', `retried: ${keys(writes.at(-1))}`);
+    for (const k of [two, three, four]) k.stop();
   });
 }
 
