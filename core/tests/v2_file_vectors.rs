@@ -7,7 +7,7 @@
 mod support;
 
 use sealpost_core::v2::attachment::{
-    CHUNK_SIZES, CONTENT_TYPE, FileError, FileInfo, MAX_FILE_LEN, Manifest, Thumbnail,
+    CHUNK_SIZES, CONTENT_TYPE, Encryptor, FileError, FileInfo, MAX_FILE_LEN, Manifest, Thumbnail,
 };
 use serde_json::{Value, json};
 use support::files::*;
@@ -217,8 +217,27 @@ fn files() {
             rewrite_manifest(report, 2500, sha, &a[..2]),
         ),
     ];
+    // Derived nonces (26.6): report.pdf's bytes, then the same bytes with byte 2100 (in
+    // chunk 2) changed, both under one key: chunks 0 and 1 are the same, chunk 2 is not.
+    let resumable_key = sha256(b"sealpost test vector: resumable file key");
+    let mut changed = data.clone();
+    changed[2100] ^= 1;
+    let resumable: Vec<Value> = [&data, &changed]
+        .iter()
+        .map(|bytes| {
+            let enc = Encryptor::resumable(resumable_key, bytes.len() as u64).unwrap();
+            let info = FileInfo::new("report.pdf", "application/pdf").unwrap();
+            let (m, c) = encrypt_with(enc, &mut rng(71), bytes, 700, info);
+            assert_eq!(decrypt(&m, &c).unwrap(), **bytes);
+            json!({
+                "flip_byte": if *bytes == &data { Value::Null } else { json!(2100) },
+                "manifest": hex::encode(m.to_bytes().unwrap()),
+                "chunks": c.iter().map(hex::encode).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     let generated = json!({
-        "note": "Files (PROTOCOL.md 26). plaintext[i] = i % 251 for i < size. Open each file: parse its manifest, feed its chunks in order to a decryptor, compare the plaintext. fail: feed the case's chunks (an integer is that chunk of the case's file; {file, chunk} a chunk of another file; {chunk, flip_byte} that chunk with byte flip_byte XOR 1; {hex} a chunk made by the sender) under the case's manifest (or the file's), expecting 'error' at the chunk 'index', or at the end without 'index'. fail_manifests must not parse (MALFORMED).",
+        "note": "Files (PROTOCOL.md 26). plaintext[i] = i % 251 for i < size. Open each file: parse its manifest, feed its chunks in order to a decryptor, compare the plaintext. fail: feed the case's chunks (an integer is that chunk of the case's file; {file, chunk} a chunk of another file; {chunk, flip_byte} that chunk with byte flip_byte XOR 1; {hex} a chunk made by the sender) under the case's manifest (or the file's), expecting 'error' at the chunk 'index', or at the end without 'index'. fail_manifests must not parse (MALFORMED). resumable: files sealed with derived nonces (26.6) under file_key, the first with report.pdf's bytes, the second with byte flip_byte XOR 1: each chunk's nonce is the documented HMAC, so sealing each padded chunk again gives the same bytes.",
         "content_type": CONTENT_TYPE,
         "chunk_sizes": CHUNK_SIZES,
         "files": specs.iter().zip(&files).map(|((name, len, _), (m, c))| json!({
@@ -229,6 +248,7 @@ fn files() {
         })).collect::<Vec<_>>(),
         "fail": fails,
         "fail_manifests": bad_manifests.iter().map(|(name, m)| json!({"name": name, "manifest": hex::encode(m), "error": "MALFORMED"})).collect::<Vec<_>>(),
+        "resumable": {"file_key": hex::encode(resumable_key), "size": 2500, "files": resumable},
     });
     check_or_write("files.json", generated.clone());
 

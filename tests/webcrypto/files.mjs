@@ -1,12 +1,13 @@
 // Opens the file vectors (tests/vectors/v2/files.json) with WebCrypto alone, written from
 // docs/PROTOCOL.md section 26: layout from the size, strict manifest parsing, every chunk
 // checked against its address and opened at its position, padding and the plaintext
-// SHA-256 checked; every fail_ case must fail with its code at its chunk.
+// SHA-256 checked; every fail_ case must fail with its code at its chunk; the files
+// sealed with derived nonces (26.6) are sealed again from the document's derivation.
 // Ends with "N passed, N failed" and exits non-zero on any failure.
 //
 //   node tests/webcrypto/files.mjs
 
-import { ProtocolError, Reader, assert, cat, check, dec, eq, fail, sha256, subtle, summary, unhex, utf8, vectors } from "./common.mjs";
+import { ProtocolError, Reader, assert, cat, check, dec, eq, fail, hmac, sha256, subtle, summary, unhex, utf8, vectors } from "./common.mjs";
 
 // ---------------------------------------------------------------- 26.2 layout
 
@@ -180,6 +181,46 @@ await check("files.json: fail_manifests do not parse (MALFORMED)", async () => {
     }
     assert(code === "MALFORMED", `${c.name}: ${code}`);
   }
+});
+
+// ---------------------------------------------------------------- 26.6 derived nonces
+
+/** nonce(i) = HMAC(HMAC(file_key, "sealpost/v2/file-nonce-key"), "sealpost/v2/file-nonce" || u32(i) || u8(last) || SHA-256(file[0, end of chunk i]))[0..12]. */
+async function derivedNonce(fileKey, data, l, index) {
+  const nonceKey = await hmac(fileKey, utf8("sealpost/v2/file-nonce-key"));
+  const last = index === l.count - 1;
+  const n = new Uint8Array(5);
+  new DataView(n.buffer).setUint32(0, index);
+  n[4] = last ? 1 : 0;
+  const end = last ? data.length : (index + 1) * l.chunkSize;
+  return (await hmac(nonceKey, cat(utf8("sealpost/v2/file-nonce"), n, await sha256(data.subarray(0, end))))).subarray(0, 12);
+}
+
+await check("files.json: resumable files are sealed with the derived nonces of 26.6, and another byte changes only the chunks from it on", async () => {
+  const r = json.resumable;
+  const fileKey = unhex(r.file_key);
+  const key = await subtle.importKey("raw", fileKey, "AES-GCM", false, ["encrypt"]);
+  const sealed = [];
+  for (const f of r.files) {
+    const data = pattern(r.size);
+    if (f.flip_byte !== null) data[f.flip_byte] ^= 1;
+    const m = parseManifest(unhex(f.manifest));
+    assert(eq(m.key, fileKey) && m.size === r.size, "the manifest names the file key and size");
+    const chunks = f.chunks.map(unhex);
+    assert(eq(await decryptFile(m, chunks), data), "opens byte for byte");
+    for (let i = 0; i < m.layout.count; i++) {
+      const nonce = await derivedNonce(fileKey, data, m.layout, i);
+      const padded = new Uint8Array(m.layout.chunkSize);
+      padded.set(data.subarray(i * m.layout.chunkSize, Math.min(data.length, (i + 1) * m.layout.chunkSize)));
+      const aad = chunkAad(i, i === m.layout.count - 1);
+      const box = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: aad, tagLength: 128 }, key, padded));
+      assert(eq(cat(nonce, box), chunks[i]), `chunk ${i} is sealed under the derived nonce`);
+    }
+    sealed.push(chunks);
+  }
+  const [a, b] = sealed;
+  const at = Math.floor(r.files[1].flip_byte / layout(r.size).chunkSize);
+  for (let i = 0; i < a.length; i++) assert(eq(a[i], b[i]) === i < at, `chunk ${i}: ${i < at ? "the same" : "another nonce and box"}`);
 });
 
 summary();
