@@ -135,19 +135,32 @@ if (relay && !args.has('--browser-only')) {
 }
 
 // Files on a relay whose chunks expire at once (`--chunk-ttl-secs 1`: the expiry is the
-// upload time rounded down to 5 minutes plus one second): FILE_EXPIRED, in Node.
+// upload time rounded down to 5 minutes plus one second): FILE_EXPIRED, in Node. The same
+// relay takes files up to 5000 bytes (`--max-file-bytes`): a larger one is FILE_TOO_LARGE
+// before any chunk goes up.
 if (relay && !args.has('--browser-only') && (!filter || 'node: expired file'.includes(filter))) {
-  const short = await startRelay({ interopDir, args: ['--chunk-ttl-secs', '1'] });
+  const short = await startRelay({ interopDir, args: ['--chunk-ttl-secs', '1', '--max-file-bytes', '5000'] });
   const r = { passed: 0, failed: 0, failures: [] };
   try {
     const name = `exp-${Math.random().toString(36).slice(2, 8)}`;
     const c = await sp.Client.register({ relayUrl: short.url, storage: new sp.MemoryStorage(), keySize: 2048, connect: false }, name, 'correct horse battery staple');
+    const limits = await c.fileLimits();
+    if (limits.maxFileBytes !== 5000 || limits.chunkTtlSecs !== 1) throw new Error(`limits: ${JSON.stringify(limits)}`);
     const manifest = await c.uploadFile(new Blob([new Uint8Array(3000).fill(7)]), { name: 'old.txt' });
     const code = await c.openAttachment(manifest).then(() => 'opened', (e) => e.code);
     if (code !== 'FILE_EXPIRED') throw new Error(`expected FILE_EXPIRED, got ${code}`);
+    const chunks = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (url, init) => {
+      if (String(url).includes('/v2/chunks/') || String(url).includes('/v2/uploads')) chunks.push(String(url));
+      return realFetch(url, init);
+    };
+    const big = await c.uploadFile(new Blob([new Uint8Array(5001)]), { name: 'big.bin' }).then(() => 'sent', (e) => e.code).finally(() => (globalThis.fetch = realFetch));
+    if (big !== 'FILE_TOO_LARGE') throw new Error(`a file over --max-file-bytes: expected FILE_TOO_LARGE, got ${big}`);
+    if (chunks.length) throw new Error(`a file over the limit made chunk requests: ${chunks.join(' ')}`);
     await c.logout();
     r.passed++;
-    console.log('ok   node: an expired file is FILE_EXPIRED');
+    console.log('ok   node: an expired file is FILE_EXPIRED; a file over --max-file-bytes is FILE_TOO_LARGE, nothing uploaded');
   } catch (e) {
     r.failed++;
     r.failures.push({ name: 'expired file', error: String(e) });

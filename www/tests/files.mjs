@@ -6,7 +6,8 @@
 // after the relay is stopped and started again mid-transfer; a chunk altered in the
 // relay's store is reported and never shown; a voice note (Chromium's fake microphone)
 // plays inline; a file uploaded to a relay started again with a short expiry says it
-// expired. The chat with files passes axe.
+// expired, and that relay's smaller file limit is explained and enforced before any
+// upload. The chat with files passes axe.
 //
 //   node www/tests/files.mjs          (also run as a part of www/tests/e2e.mjs)
 
@@ -95,6 +96,11 @@ export async function runFiles(r, { relayBin, problems }) {
       const [download] = await Promise.all([b.waitForEvent('download', T), fileMsg(b, 'big.bin').locator('[data-testid=download]').click()]);
       expect(sha256(readFileSync(await download.path())) === sha256(big), 'the 20 MB file is byte for byte the one sent');
       expect(download.suggestedFilename() === 'big.bin', download.suggestedFilename());
+      // A file's box shows its name and size (binary units: 20,000,000 bytes is 19 MB).
+      for (const page of [a, b]) {
+        const size = await fileMsg(page, 'big.bin').locator('.file-size').innerText();
+        expect(size === '19 MB', `the size shown: ${size}`);
+      }
       const down = await b.evaluate(() => window.__progress);
       expect(down.some(([v, max]) => max === 20_000_000 && v > 0 && v < max), `download progress seen: ${JSON.stringify(down.slice(0, 5))}`);
       await fileMsg(b, 'photo.png').locator('[data-testid=thumb]').click();
@@ -177,11 +183,24 @@ export async function runFiles(r, { relayBin, problems }) {
 
     await r.step('files: on a relay started again with a short expiry, a file says it expired', async () => {
       await relay.stop(true);
-      relay = await startRelay(relayBin, ['--chunk-ttl-secs', '1'], { dataDir: relay.dataDir, port: relay.port });
+      // Also a smaller file limit, for the next step.
+      relay = await startRelay(relayBin, ['--chunk-ttl-secs', '1', '--max-file-bytes', '2097152'], { dataDir: relay.dataDir, port: relay.port });
       await a.setInputFiles('[data-testid=file-input]', [{ name: 'old.txt', mimeType: 'text/plain', buffer: Buffer.from('soon gone') }]);
       const m = fileMsg(b, 'old.txt');
       await m.locator('[data-testid=download]').click(T);
       await m.locator('[data-testid=file-error]', { hasText: 'expired' }).waitFor(T);
+    });
+
+    await r.step('files: the relay\'s own limits are explained, and a file over its limit is refused before anything is sent', async () => {
+      await a.reload();
+      await a.evaluate(() => (location.hash = '#/'));
+      await a.click('[data-testid=conv-gil]', T);
+      await a.locator('[data-testid=attach][title^="Files up to 2.0 MB, kept on the relay for less than a minute"]').waitFor(T);
+      const before = new Set(chunkFiles(relay.dataDir));
+      await a.setInputFiles('[data-testid=file-input]', [{ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: randomBytes(3_000_000) }]);
+      await a.locator('.toast.show', { hasText: 'huge.bin is 2.9 MB: the relay takes files up to 2.0 MB.' }).waitFor(T);
+      expect((await fileMsg(a, 'huge.bin').count()) === 0, 'no message for a file the relay would refuse');
+      expect(chunkFiles(relay.dataDir).every((f) => before.has(f)), 'nothing uploaded');
     });
   } finally {
     await browser.close();

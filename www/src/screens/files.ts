@@ -56,7 +56,14 @@ function fmtSize(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${unit}`;
 }
 
-const limitText = (l: FileLimits) => `Files up to ${fmtSize(l.maxFileBytes)}, kept on the relay for ${Math.round(l.chunkTtlSecs / 86400)} days (encrypted; the relay cannot read them).`;
+/** How long the relay keeps a chunk, in words (a relay may keep them for hours, not days). */
+function fmtKept(secs: number): string {
+  if (secs < 60) return 'less than a minute';
+  const [n, unit] = secs >= 86400 ? [Math.round(secs / 86400), 'day'] : secs >= 3600 ? [Math.round(secs / 3600), 'hour'] : [Math.round(secs / 60), 'minute'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+const limitText = (l: FileLimits) => `Files up to ${fmtSize(l.maxFileBytes)}, kept on the relay for ${fmtKept(l.chunkTtlSecs)} (encrypted; the relay cannot read them).`;
 
 /** Sends `file` to the chat `t`: refused here when the relay would refuse it. */
 async function attach(t: Target, file: Blob, name = (file as File).name || 'file', durationMs?: number) {
