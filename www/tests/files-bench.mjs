@@ -4,7 +4,8 @@
 // from disk, side by side with the same chunks moved with WebCrypto (AES-GCM, SHA-256),
 // and each side's encryption alone; then the renderer process's memory (the page and
 // its worker live there) while a 100 MB file is sent and fetched through a worker
-// (RemoteClient, as the PWA does), against the same process idle. Medians of nothing: one
+// (RemoteClient, as the PWA does: fileDigest, then uploadFile with a file key and that
+// digest), against the same process idle, with the time of each part. Medians of nothing: one
 // run, read as ratios (the machine is shared).
 //
 //   node www/tests/files-bench.mjs [--sizes=1,20,100] [--only=speed|memory]
@@ -94,7 +95,7 @@ try {
       phase = await mem.evaluate(() => window.phase);
     }
     if (!(await done)) throw new Error('the file came back with another size');
-    results.memory = { mb: sizes.at(-1), idleMiB: idle, peakUploadMiB: peakUp, peakDownloadMiB: peakDown };
+    results.memory = { mb: sizes.at(-1), idleMiB: idle, peakUploadMiB: peakUp, peakDownloadMiB: peakDown, ...(await mem.evaluate(() => window.timings)) };
   }
 } finally {
   await browser.close();
@@ -110,6 +111,10 @@ for (const r of results.speed ?? []) {
   console.log(`| ${r.mb} MB | ${f(r.packageUpload)} MB/s | ${f(r.webcryptoUpload)} MB/s | ${f(r.packageDownload)} MB/s | ${f(r.webcryptoDownload)} MB/s | ${f(r.packageEncrypt)} MB/s | ${f(r.webcryptoEncrypt)} MB/s |`);
 }
 const m = results.memory;
-if (m) console.log(`\nRenderer (page + worker) resident memory, ${m.mb} MB through the worker: idle ${f(m.idleMiB)} MiB, peak while sending ${f(m.peakUploadMiB)} MiB (+${f(m.peakUploadMiB - m.idleMiB)}), while fetching ${f(m.peakDownloadMiB)} MiB (+${f(m.peakDownloadMiB - m.idleMiB)})`);
+if (m) {
+  console.log(`\nRenderer (page + worker) resident memory, ${m.mb} MB through the worker as the PWA sends it (digest, then keyed upload): idle ${f(m.idleMiB)} MiB, peak while sending ${f(m.peakUploadMiB)} MiB (+${f(m.peakUploadMiB - m.idleMiB)}), while fetching ${f(m.peakDownloadMiB)} MiB (+${f(m.peakDownloadMiB - m.idleMiB)})`);
+  const mbps = (s) => f(m.mb / s);
+  console.log(`Same run: digest ${f(m.digestSecs)} s (${mbps(m.digestSecs)} MB/s), upload ${f(m.uploadSecs)} s (${mbps(m.uploadSecs)} MB/s), digest + upload ${mbps(m.digestSecs + m.uploadSecs)} MB/s, download ${f(m.downloadSecs)} s (${mbps(m.downloadSecs)} MB/s)`);
+}
 mkdirSync(join(root, 'bench-results'), { recursive: true });
 writeFileSync(join(root, 'bench-results', 'files.json'), JSON.stringify(results, null, 2) + '\n');
