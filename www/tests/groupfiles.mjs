@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Files in groups and in conversations with a disappearing time (issue 11), end to end:
-// ann (two browsers), ben and cat. A photo and a small file sent to their group of three
-// arrive byte for byte (SHA-256) on every other device, with the sender's name, and the
-// relay got each chunk once (the test counts the chunk uploads in the sending worker).
+// ann (two browsers), ben, cat, dan and eve. A photo and a small file sent to their group
+// of five arrive byte for byte (SHA-256) on every other device, with the sender's name, and
+// the relay got each chunk once (the test counts the chunk uploads in every worker).
 // A file ann sends to ben as a reply, while their chat's disappearing time is on, shows
 // the quote, and vanishes on both sides (its object URL revoked). A reload in the middle
 // of an upload to the group leaves the message "not sent" with Retry, which asks for the
@@ -99,42 +99,45 @@ async function fetchFile(page, name, image) {
   return readFileSync(await download.path());
 }
 
+/** ann's four others in the group. */
+const OTHERS = ['ben', 'cat', 'dan', 'eve'];
+
 export async function runGroupFiles(r, { relayBin, problems }) {
   const relay = await startRelay(relayBin);
   const browser = await launchBrowser();
   const p = {};
   try {
-    for (const k of ['A1', 'A2', 'B', 'C']) {
+    for (const k of ['A1', 'A2', 'B', 'C', 'D', 'E']) {
       const ctx = await newContext(browser, relay.url, problems, `groupfiles-${k}`);
       ctx.on('page', (page) => page.on('worker', (w) => void w.evaluate(tapChunks).catch(() => undefined)));
       await ctx.addInitScript(tapUrls);
       p[k] = await ctx.newPage();
     }
-    const ok = await r.step('group files: ann (two browsers), ben and cat; ann makes the group "pics"', async () => {
-      await Promise.all([register(p.A1, 'ann'), register(p.B, 'ben'), register(p.C, 'cat')]);
+    const ok = await r.step('group files: ann (two browsers), ben, cat, dan and eve; ann makes the group "pics" of five', async () => {
+      await Promise.all([register(p.A1, 'ann'), register(p.B, 'ben'), register(p.C, 'cat'), register(p.D, 'dan'), register(p.E, 'eve')]);
       await login(p.A2, 'ann');
-      for (const n of ['ben', 'cat']) await startChat(p.A1, n);
-      await Promise.all([startChat(p.B, 'ann'), startChat(p.C, 'ann')]);
+      for (const n of OTHERS) await startChat(p.A1, n);
+      await Promise.all([startChat(p.B, 'ann'), startChat(p.C, 'ann'), startChat(p.D, 'ann'), startChat(p.E, 'ann')]);
       await p.A1.evaluate(() => (location.hash = '#/new-group'));
       await p.A1.fill('[data-testid=new-group-name]', 'pics');
-      for (const n of ['ben', 'cat']) await p.A1.check(`[data-testid=pick-${n}]`);
+      for (const n of OTHERS) await p.A1.check(`[data-testid=pick-${n}]`);
       await p.A1.click('[data-testid=new-group-submit]');
       await p.A1.waitForURL(/#\/group\/[0-9a-f]{32}$/, T);
-      for (const k of ['A2', 'B', 'C']) await p[k].locator('[data-testid="group-pics"]').waitFor(T);
+      for (const k of ['A2', 'B', 'C', 'D', 'E']) await p[k].locator('[data-testid="group-pics"]').waitFor(T);
     });
     if (!ok) return;
 
     await r.step('group files: a photo and a file to the group arrive byte for byte on every device, each chunk uploaded once', async () => {
       const png = await photo(p.A1);
       const notes = randomBytes(70_000);
-      for (const k of ['A1', 'A2', 'B', 'C']) await puts(p[k]);
+      for (const k of ['A1', 'A2', 'B', 'C', 'D', 'E']) await puts(p[k]);
       await openGroup(p.A1, 'pics');
       await p.A1.setInputFiles('[data-testid=file-input]', [
         { name: 'beach.png', mimeType: 'image/png', buffer: png },
         { name: 'notes.bin', mimeType: 'application/octet-stream', buffer: notes },
       ]);
       for (const name of ['beach.png', 'notes.bin']) await sent(p.A1, name);
-      for (const k of ['B', 'C', 'A2']) {
+      for (const k of ['B', 'C', 'D', 'E', 'A2']) {
         await openGroup(p[k], 'pics');
         const sender = await fileMsg(p[k], 'beach.png').locator('[data-testid=sender]').innerText(T);
         expect(sender.startsWith(k === 'A2' ? 'You' : 'ann'), `${k} sees the sender: ${sender}`);
@@ -145,7 +148,7 @@ export async function runGroupFiles(r, { relayBin, problems }) {
       const want = chunkCount(png.length) + chunkCount(notes.length);
       expect(up.length === want, `${up.length} chunk uploads for ${want} chunks`);
       expect(new Set(up.map((x) => x.address)).size === want && up.every((x) => x.status === 201), 'each chunk stored once');
-      for (const k of ['A2', 'B', 'C']) expect((await puts(p[k])).length === 0, `${k} uploaded nothing`);
+      for (const k of ['A2', 'B', 'C', 'D', 'E']) expect((await puts(p[k])).length === 0, `${k} uploaded nothing`);
     });
 
     await r.step('group files: a file sent as a reply in a chat with a disappearing time shows the quote and vanishes on both sides', async () => {
