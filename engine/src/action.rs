@@ -121,12 +121,31 @@ pub struct IncomingGroupMessage {
     pub own: bool,
     /// The sender's clock.
     pub sent_at: u64,
+    /// The sending device's order for it ([`group_seq`]): one device's messages are
+    /// shown by `(sent_at, seq)`, as 1:1 messages (PROTOCOL.md 18.2, 27.6).
+    pub seq: u64,
     /// This device's clock when it was opened.
     pub received_at: u64,
     /// The application's content type.
     pub content_type: u8,
     /// The application's content.
     pub content: Vec<u8>,
+}
+
+/// Chain epochs that [`group_seq`] orders (2^21: with 32 bits of counter, every `seq`
+/// stays below 2^53, exact as a JavaScript number).
+const GROUP_SEQ_EPOCHS: u64 = 1 << 21;
+
+/// A group message's place among its sending device's messages (PROTOCOL.md 27.6 "Order
+/// shown"): its chain's epoch, then its counter in the chain, both authenticated by the
+/// chain's signature, as `epoch * 2^32 + counter + 1`. A device's chains only move to
+/// later epochs and count up, so this is its sealing order. `0` (not ordered, like a
+/// message of an older version) past 2^21 epochs or 2^32 - 1 messages in one chain.
+pub fn group_seq(epoch: u64, counter: u64) -> u64 {
+    if epoch >= GROUP_SEQ_EPOCHS || counter >= u64::from(u32::MAX) {
+        return 0;
+    }
+    (epoch << 32) + counter + 1
 }
 
 impl fmt::Debug for IncomingGroupMessage {

@@ -8,7 +8,8 @@
 //!
 //! A group message that no held chain opens waits longer ([`Failures::failed_group`]):
 //! its chain may be re-sent (PROTOCOL.md 27.5), and trying it costs a header box per
-//! held chain, no RSA.
+//! held chain, no RSA. When it first failed is stored with the groups, so its wait (a
+//! day) is not started again by each restart.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -47,15 +48,15 @@ impl Failures {
         self.verdict(blob_id, count >= MAX_OPEN_ATTEMPTS)
     }
 
-    /// Counts one more failure, at `now`, of a group message that no held chain opens:
-    /// given up after [`MAX_OPEN_ATTEMPTS`] failures, the last at least [`CHAIN_WAIT`]
-    /// after the first, so a chain re-sent by its sender (PROTOCOL.md 27.5) still opens
-    /// it. Also whether this was its first failure (the one to report: it is tried again
-    /// whenever a chain arrives).
-    pub fn failed_group(&mut self, blob_id: &str, now: u64) -> (Verdict, bool) {
-        let (count, since) = self.count(blob_id, now);
+    /// Counts one more failure, at `now`, of a group message that no held chain opens
+    /// and that first failed at `since` (kept by the engine's stored groups, so a restart
+    /// does not start its wait again): given up after [`MAX_OPEN_ATTEMPTS`] failures, the
+    /// last at least [`CHAIN_WAIT`] after `since`, so a chain re-sent by its sender
+    /// (PROTOCOL.md 27.5) still opens it.
+    pub fn failed_group(&mut self, blob_id: &str, now: u64, since: u64) -> Verdict {
+        let (count, _) = self.count(blob_id, now);
         let over = count >= MAX_OPEN_ATTEMPTS && now >= since.saturating_add(CHAIN_WAIT);
-        (self.verdict(blob_id, over), count == 1)
+        self.verdict(blob_id, over)
     }
 
     /// One more failure: the count and the time of the first.
@@ -81,6 +82,11 @@ impl Failures {
         } else {
             Verdict::Retry
         }
+    }
+
+    /// Whether `blob_id` failed since this engine started.
+    pub fn tried(&self, blob_id: &str) -> bool {
+        self.counts.contains_key(blob_id)
     }
 
     /// Forgets `blob_id` (it opened, or was acknowledged).
@@ -119,25 +125,22 @@ mod tests {
     fn a_group_message_waits_for_its_chain_then_gives_up() {
         let mut f = Failures::new();
         let t = 1_000;
-        assert_eq!(f.failed_group("g", t), (Verdict::Retry, true));
+        assert_eq!(f.failed_group("g", t, t), Verdict::Retry);
         for _ in 0..10 {
-            assert_eq!(f.failed_group("g", t + 60), (Verdict::Retry, false));
+            assert_eq!(f.failed_group("g", t + 60, t), Verdict::Retry);
         }
-        assert_eq!(
-            f.failed_group("g", t + CHAIN_WAIT - 1),
-            (Verdict::Retry, false)
-        );
-        assert_eq!(
-            f.failed_group("g", t + CHAIN_WAIT),
-            (Verdict::GiveUp, false)
-        );
+        assert_eq!(f.failed_group("g", t + CHAIN_WAIT - 1, t), Verdict::Retry);
+        assert_eq!(f.failed_group("g", t + CHAIN_WAIT, t), Verdict::GiveUp);
         // Late but tried only twice: one more attempt first.
-        assert_eq!(f.failed_group("h", t), (Verdict::Retry, true));
-        assert_eq!(f.failed_group("h", t + CHAIN_WAIT), (Verdict::Retry, false));
-        assert_eq!(
-            f.failed_group("h", t + CHAIN_WAIT),
-            (Verdict::GiveUp, false)
-        );
+        assert_eq!(f.failed_group("h", t, t), Verdict::Retry);
+        assert_eq!(f.failed_group("h", t + CHAIN_WAIT, t), Verdict::Retry);
+        assert_eq!(f.failed_group("h", t + CHAIN_WAIT, t), Verdict::GiveUp);
+        // After a restart (counts lost), the wait is still counted from `since`.
+        let mut f = Failures::new();
+        for _ in 0..2 {
+            assert_eq!(f.failed_group("g", t + CHAIN_WAIT, t), Verdict::Retry);
+        }
+        assert_eq!(f.failed_group("g", t + CHAIN_WAIT, t), Verdict::GiveUp);
     }
 
     #[test]

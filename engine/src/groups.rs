@@ -6,6 +6,7 @@
 //!
 //! Everything here is persisted in one part, stored encrypted (it holds chain keys).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use sealpost_core::sorted::{SortedMap, SortedSet};
 
@@ -27,6 +28,7 @@ pub use taken::Taken;
 mod format_1;
 mod given;
 mod taken;
+mod waits;
 
 /// Most groups a device is in.
 pub const MAX_GROUPS: usize = 256;
@@ -159,6 +161,8 @@ pub struct Groups {
     pub outgoing: Vec<Outgoing>,
     /// Delivery states, oldest first.
     pub sent: Vec<Sent>,
+    /// Group messages waiting for their chain: when each first failed ([`waits`]).
+    pub waits: SortedMap<String, u64>,
 }
 
 impl Groups {
@@ -300,6 +304,8 @@ impl Groups {
         for g in self.groups.values() {
             g.taken.encode(&mut out);
         }
+        // Group messages waiting for their chain: a fourth trailing part.
+        self.put_waits(&mut out);
         Ok(out)
     }
 
@@ -378,8 +384,9 @@ impl Groups {
                 entry.last = Some(LastStep { race, own });
             }
         }
-        if !r.is_empty() {
-            groups.read_given(&mut r)?;
+        match r.is_empty() {
+            true => groups.given_before_kept(),
+            false => groups.read_given(&mut r)?,
         }
         if !r.is_empty() {
             if r.count16(MAX_GROUPS, 3)? != groups.groups.len() {
@@ -388,6 +395,9 @@ impl Groups {
             for entry in groups.groups.values_mut() {
                 entry.taken = Taken::read(&mut r)?;
             }
+        }
+        if !r.is_empty() {
+            groups.read_waits(&mut r)?;
         }
         r.finish()?;
         Ok(groups)

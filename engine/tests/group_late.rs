@@ -168,6 +168,62 @@ fn a_copy_of_an_applied_operation_is_silent_however_late_and_after_a_restart() {
     assert_eq!(epoch(&bob, group), 5);
 }
 
+/// Operations a device remembers per group (`engine/src/groups/taken.rs`, PROTOCOL.md
+/// 27.4 "Late operations").
+const REMEMBERED: usize = 64;
+
+#[test]
+fn an_operation_the_relay_delays_past_all_a_device_remembers_is_reported_not_dropped() {
+    let mut relay = Relay::default();
+    let (mut alice, mut bob, mut carol, group) = three(&mut relay);
+    // Alice renames at epoch 2; the relay keeps it from carol.
+    let logged = relay.log.len();
+    change(
+        &mut relay,
+        &mut alice,
+        group,
+        T0 + 5,
+        GroupRequest::Rename("alice's".into()),
+    );
+    let held = to(&relay, logged, &carol);
+    assert_eq!(held.len(), 1);
+    let mailbox = relay
+        .mailboxes
+        .get_mut(&(carol.user(), carol.id()))
+        .unwrap();
+    mailbox.retain(|b| b.id != held[0].id);
+    // Bob, not having seen it, renames at epoch 2 and then again and again: carol
+    // passes more epochs than she remembers operations.
+    for i in 0..=REMEMBERED {
+        change(
+            &mut relay,
+            &mut bob,
+            group,
+            T0 + 6,
+            GroupRequest::Rename(format!("bob's {i}")),
+        );
+    }
+    carol.receive(&mut relay, T0 + 7);
+    assert_eq!(epoch(&carol, group), 3 + REMEMBERED as u64);
+    assert!(refusals(&carol).is_empty());
+    // Alice's rename reaches carol now, for an epoch older than every operation she
+    // remembers: it may be a copy or one she never saw. Reported, not dropped silently.
+    let events = carol.group_events.len();
+    relay
+        .mailboxes
+        .get_mut(&(carol.user(), carol.id()))
+        .unwrap()
+        .push_back(held[0].clone());
+    carol.receive(&mut relay, T0 + 8);
+    assert_eq!(refusals(&carol), [GroupError::TooOld]);
+    assert_eq!(carol.group_events.len(), events, "not applied");
+    assert_eq!(epoch(&carol, group), 3 + REMEMBERED as u64);
+    // Reported once: the envelope was taken, a restart does not bring it back.
+    carol.restart();
+    carol.receive(&mut relay, T0 + 9);
+    assert_eq!(refusals(&carol), [GroupError::TooOld]);
+}
+
 /// What the relay took for `d` since `logged`.
 fn to(relay: &Relay, logged: usize, d: &Device) -> Vec<Blob> {
     relay.log[logged..]

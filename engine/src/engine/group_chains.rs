@@ -10,6 +10,8 @@ use super::Engine;
 use super::out::Out;
 use crate::action::{Notice, Output, Part};
 use crate::failures::Verdict;
+use crate::groups::MAX_PENDING;
+use crate::limits::CHAIN_WAIT;
 
 impl Engine {
     /// On a tick: a chain a member device has not confirmed by its due time is given
@@ -17,8 +19,10 @@ impl Engine {
     /// that device only while its account is a member of the group's state in the same
     /// key epoch (a new key epoch voids every given chain); a device that left its
     /// account's list is dropped where it is sealed (`send_vouched`). Spent re-sends are
-    /// forgotten.
+    /// forgotten. A re-send the pending queue has no room for (`MAX_PENDING`) is neither
+    /// counted nor dropped: it stays due and goes on a later tick.
     pub(super) fn resend_chains(&mut self, now: u64, out: &mut Out) {
+        let mut room = MAX_PENDING.saturating_sub(self.groups.pending.len());
         let mut again = Vec::new();
         for entry in self.groups.groups.values_mut() {
             if !entry.given.iter().any(|g| g.due <= now) {
@@ -31,8 +35,15 @@ impl Engine {
                 if g.due > now {
                     return true;
                 }
-                let keep = live && state.member(&g.to.0).is_some() && g.resend(now);
+                if !live || state.member(&g.to.0).is_none() {
+                    return false;
+                }
+                if room == 0 {
+                    return true;
+                }
+                let keep = g.resend(now);
                 if keep {
+                    room -= 1;
                     again.push((g.to, g.payload.to_vec()));
                 }
                 keep
@@ -43,20 +54,53 @@ impl Engine {
         }
     }
 
+    /// On a tick: group messages that waited `CHAIN_WAIT` since they first failed, and
+    /// that this run of the engine tried (so they are still on the relay, and any chain
+    /// handed over with them on that connection was tried first), are given up with a
+    /// notice. A device restarted more often than it is handed a blob three times still
+    /// gives it up after its day (the counts of attempts live in memory).
+    pub(super) fn end_chain_waits(&mut self, now: u64, out: &mut Out) {
+        let over: Vec<String> = self
+            .groups
+            .waits
+            .iter()
+            .filter(|(id, since)| {
+                now >= since.saturating_add(CHAIN_WAIT) && self.failures.tried(id)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for blob_id in over {
+            self.groups.wait_over(&blob_id);
+            self.failures.forget(&blob_id);
+            self.group_parked.retain(|(id, _)| *id != blob_id);
+            out.persist(Part::Groups);
+            out.notice(Notice::CouldNotDecrypt {
+                blob_id: blob_id.clone(),
+                gave_up: true,
+            });
+            out.push(Output::Ack { blob_id });
+        }
+    }
+
     /// A group message that no held chain opens (27.7): reported the first time, kept on
     /// the relay and tried again when a chain arrives (in memory, the last `MAX_PARKED`)
-    /// or with the next connection, and given up only after `CHAIN_WAIT`
-    /// ([`crate::failures::Failures::failed_group`]), which outlasts its chain's re-sends.
+    /// or with the next connection, and given up only after `CHAIN_WAIT` from its first
+    /// failure ([`crate::failures::Failures::failed_group`]), which outlasts its chain's
+    /// re-sends. When it first failed is stored (`Part::Groups`): a restart neither
+    /// reports it again nor starts its wait again.
     pub(super) fn awaits_chain(&mut self, now: u64, blob_id: String, bytes: &[u8], out: &mut Out) {
-        let (verdict, first) = self.failures.failed_group(&blob_id, now);
+        let (since, first) = self.groups.wait_since(&blob_id, now);
+        let verdict = self.failures.failed_group(&blob_id, now, since);
         let gave_up = verdict == Verdict::GiveUp;
         if first || gave_up {
+            out.persist(Part::Groups);
             out.notice(Notice::CouldNotDecrypt {
                 blob_id: blob_id.clone(),
                 gave_up,
             });
         }
         if gave_up {
+            self.groups.wait_over(&blob_id);
             return out.push(Output::Ack { blob_id });
         }
         // Full: the oldest goes (anyone can deposit blobs no chain opens, and they now

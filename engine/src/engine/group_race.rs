@@ -108,14 +108,14 @@ impl Engine {
     /// never took (PROTOCOL.md 27.4 "Late operations"): it cannot be settled any more (one
     /// step back is kept), and dropping it in silence would hide that the members may
     /// hold different states. Reported as `GROUP_FORKED`; a forged one as what it is. One
-    /// older than what [`crate::groups::Taken`] remembers is dropped (it may be a copy).
+    /// older than what [`crate::groups::Taken`] remembers may be a copy of one taken or
+    /// one never seen: reported as `GROUP_TOO_OLD`, each time it comes (it is not
+    /// remembered: that would make its epoch look remembered in full).
     fn late_op(&mut self, group: GroupId, op: &GroupOp, out: &mut Out) -> Step {
         let Some(entry) = self.groups.groups.get_mut(&group) else {
             return Step::Done;
         };
-        if !entry.taken.covers(op.epoch()) {
-            return Step::Done;
-        }
+        let remembered = entry.taken.covers(op.epoch());
         // Its actor must be a member signing with its pinned key: of the current state,
         // or of the state before the last step (it may have left since).
         let checked = match entry.session.state().check_actor(op) {
@@ -125,9 +125,24 @@ impl Engine {
             },
             other => other.map(|_| ()),
         };
-        entry.taken.take(op);
-        out.persist(Part::Groups);
-        let error = checked.err().unwrap_or(GroupError::Forked);
+        let actor = op.actor();
+        let known = entry.session.state().member(actor).is_some()
+            || entry
+                .last
+                .as_ref()
+                .is_some_and(|l| l.race.before().member(actor).is_some());
+        if remembered {
+            entry.taken.take(op);
+            out.persist(Part::Groups);
+        }
+        let error = match (checked, remembered) {
+            (Ok(()), true) => GroupError::Forked,
+            (Ok(()), false) => GroupError::TooOld,
+            // Its actor may have left in the epochs since: no pinned key to check it
+            // against, and no history to tell it by.
+            (Err(GroupError::NotMember), false) if !known => GroupError::TooOld,
+            (Err(e), _) => e,
+        };
         self.refuse_group(Some(group), Some(*op.actor()), error, out);
         Step::Done
     }

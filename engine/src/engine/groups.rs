@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use super::group_race;
 use super::out::Out;
 use super::{Engine, WaitingGroupSend};
-use crate::action::{DepositHandle, IncomingGroupMessage, Notice, Output, Part};
+use crate::action::{DepositHandle, IncomingGroupMessage, Notice, Output, Part, group_seq};
 use crate::codec::Codec;
 use crate::event::GroupRequest;
 use crate::groups::{
@@ -761,12 +761,28 @@ impl Engine {
         }
         let Some((group, m)) = opened else {
             match refusal {
-                // Opened before: nothing to show, nothing to report.
-                Some((_, GroupError::Replay)) => out.push(Output::Ack { blob_id }),
+                Some((_, GroupError::Replay)) => {
+                    // Opened before: nothing to show, nothing to report. Unless it
+                    // waited for its chain and never opened: the chain came at a later
+                    // position (given again by a device that upgraded, 27.7), so it
+                    // never will; given up, with a notice.
+                    self.failures.forget(&blob_id);
+                    if self.groups.wait_over(&blob_id) {
+                        out.persist(Part::Groups);
+                        out.notice(Notice::CouldNotDecrypt {
+                            blob_id: blob_id.clone(),
+                            gave_up: true,
+                        });
+                    }
+                    out.push(Output::Ack { blob_id });
+                }
                 Some((group, error)) => {
                     // A removed member's, an old epoch's, a forged or expired one:
                     // reported, never shown (27.7).
                     self.failures.forget(&blob_id);
+                    if self.groups.wait_over(&blob_id) {
+                        out.persist(Part::Groups);
+                    }
                     self.refuse_group(Some(group), None, error, out);
                     out.push(Output::Ack { blob_id });
                 }
@@ -779,6 +795,7 @@ impl Engine {
             return;
         };
         self.failures.forget(&blob_id);
+        self.groups.wait_over(&blob_id);
         out.persist(Part::Groups);
         match Payload::from_bytes(&m.payload) {
             Ok(Payload::GroupText(t)) => {
@@ -792,6 +809,7 @@ impl Engine {
                         from_device: m.sender_device,
                         own: m.sender == self.me.user_id,
                         sent_at: m.sent_at,
+                        seq: group_seq(m.epoch, m.counter),
                         received_at: now,
                         content_type: t.content_type,
                         content: t.content,

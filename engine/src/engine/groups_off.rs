@@ -93,6 +93,8 @@ impl Engine {
 
     pub(super) fn resend_chains(&mut self, _: u64, _: &mut Out) {}
 
+    pub(super) fn end_chain_waits(&mut self, _: u64, _: &mut Out) {}
+
     pub(super) fn flush_group_pending<R: CryptoRng + ?Sized>(
         &mut self,
         _: &mut R,

@@ -16,6 +16,7 @@ use super::{Groups, put_count};
 use crate::codec::{Codec, Reader, put_var32};
 use crate::limits::{CHAIN_RESEND_AFTER, MAX_CHAIN_RESENDS};
 use crate::msg_id::MsgId;
+use crate::payload::{Payload, Secret};
 
 /// A `SenderKey` payload: its type byte and the distribution.
 const MAX_GIVEN_PAYLOAD: usize = 1 + DISTRIBUTION_LEN;
@@ -105,6 +106,32 @@ impl Groups {
                 out.extend_from_slice(&given.due.to_be_bytes());
                 out.push(given.resent);
                 put_var32(out, &given.payload);
+            }
+        }
+    }
+
+    /// A store written before the chains given were kept (commit a5d396b) has no such
+    /// part, though this device gave its current chain to the devices of `distributed`,
+    /// and none of them confirmed it (no device did before). Each is taken as given and
+    /// not confirmed, due at once: the chain goes again at its position now (the one
+    /// first given is gone; never an earlier counter than given), so a device the relay
+    /// kept it from reads what follows, and a device that holds it takes it as a copy and
+    /// confirms it.
+    pub(super) fn given_before_kept(&mut self) {
+        for entry in self.groups.values_mut() {
+            let Some(dist) = entry.session.own_sender_key() else {
+                continue;
+            };
+            let key = dist.to_bytes();
+            let payload = Zeroizing::new(Payload::SenderKey(Secret(key)).to_bytes());
+            for to in &entry.distributed {
+                entry.given.push(GivenChain {
+                    to: *to,
+                    chain: dist.chain_id,
+                    payload: payload.clone(),
+                    due: 0,
+                    resent: 0,
+                });
             }
         }
     }

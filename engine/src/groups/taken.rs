@@ -4,8 +4,9 @@
 //! (the relay held it back past a later one, or its signer was on another state): the
 //! members may have split, which is reported (`GROUP_FORKED`). One among them is a copy (a
 //! re-send after a crash, a relay's replay in a fresh envelope) and changes nothing,
-//! silently. Only the last [`MAX_TAKEN`] are kept: an operation older than all of them
-//! cannot be told from a copy and is dropped as before, silently.
+//! silently. Only [`MAX_TAKEN`] are kept, those of the latest epochs: an operation older
+//! than all of them cannot be told from a copy, and is reported as such
+//! (`GROUP_TOO_OLD`), never dropped in silence.
 
 use alloc::vec::Vec;
 
@@ -22,8 +23,8 @@ pub const MAX_TAKEN: usize = 64;
 pub struct Taken {
     /// `(epoch, SHA-256 of the operation)`, oldest first.
     ops: Vec<(u64, [u8; 32])>,
-    /// Some were forgotten to stay within [`MAX_TAKEN`]: the oldest epoch kept may be
-    /// incomplete.
+    /// Some were forgotten to stay within [`MAX_TAKEN`] (always one of the oldest epoch
+    /// kept): that epoch, and every one before it, may be incomplete.
     dropped: bool,
 }
 
@@ -41,7 +42,12 @@ impl Taken {
             return;
         }
         if self.ops.len() >= MAX_TAKEN {
-            self.ops.remove(0);
+            // The one of the oldest epoch goes (not the first taken: a late operation
+            // taken last may be older), so every epoch after the oldest kept stays whole.
+            let oldest = (0..self.ops.len()).min_by_key(|i| self.ops.get(*i).map(|(e, _)| *e));
+            if let Some(i) = oldest {
+                self.ops.remove(i);
+            }
             self.dropped = true;
         }
         self.ops.push((op.epoch(), op.digest()));

@@ -106,3 +106,77 @@ pub fn winner(d: &Device, epoch: u64) -> UserId {
         .map(|e| e.1)
         .unwrap()
 }
+
+/// The next chain deposited to `d` is taken by the relay and dropped.
+pub fn drop_chain_to(relay: &mut Relay, d: &Device) {
+    relay.drop_envelopes.insert((d.user(), d.id()), 1);
+}
+
+/// How many deposits `d`'s mailbox ever took.
+pub fn carried_count(relay: &Relay, d: &Device) -> usize {
+    relay.carried_to(d).len()
+}
+
+/// `CouldNotDecrypt` notices: (not given up, given up).
+pub fn undecryptable(d: &Device) -> (usize, usize) {
+    let gave_up = |want: bool| {
+        d.notices
+            .iter()
+            .filter(|n| matches!(n, Notice::CouldNotDecrypt { gave_up, .. } if *gave_up == want))
+            .count()
+    };
+    (gave_up(false), gave_up(true))
+}
+
+/// Where the chains `alice` kept for `bob`'s device in `group` start in her stored
+/// groups (PROTOCOL.md 27.7: the second trailing part, found by its head when it holds
+/// that one device): a store cut there is one written before that part existed.
+pub fn kept_chains_at(stored: &[u8], group: GroupId, bob: &Device) -> usize {
+    let head: Vec<u8> = [
+        &[0, 1][..],
+        group.as_bytes(),
+        &[0, 1],
+        bob.user().as_bytes(),
+    ]
+    .concat();
+    stored
+        .windows(head.len())
+        .rposition(|w| w == head)
+        .expect("the kept chains' part")
+}
+
+/// `stored` (a device's `Part::Groups`) with `n` pending pairwise payloads for every
+/// device of `to` in place of those it held (PROTOCOL.md 27.7; the layout of
+/// `Groups::to_secret_bytes`: sessions, held payloads, then the pending ones).
+pub fn with_pending(stored: &[u8], to: UserId, n: usize) -> Vec<u8> {
+    let u16_at = |i: usize| usize::from(u16::from_be_bytes([stored[i], stored[i + 1]]));
+    let u32_at = |i: usize| u32::from_be_bytes(stored[i..i + 4].try_into().unwrap()) as usize;
+    let mut at = 2;
+    for _ in 0..u16_at(0) {
+        at += 4 + u32_at(at);
+        at += 2 + u16_at(at) * 48;
+    }
+    let held = u16_at(at);
+    at += 2;
+    for _ in 0..held {
+        at += 48;
+        at += 2 + u16_at(at);
+        at += 4 + u32_at(at);
+    }
+    let mut end = at + 2;
+    for _ in 0..u16_at(at) {
+        end += 32;
+        end += 1 + if stored[end] == 1 { 16 } else { 0 };
+        end += 4 + u32_at(end);
+    }
+    let mut out = stored[..at].to_vec();
+    out.extend_from_slice(&u16::try_from(n).unwrap().to_be_bytes());
+    for _ in 0..n {
+        out.extend_from_slice(to.as_bytes());
+        out.push(0);
+        out.extend_from_slice(&3u32.to_be_bytes());
+        out.extend_from_slice(&[0xff; 3]);
+    }
+    out.extend_from_slice(&stored[end..]);
+    out
+}

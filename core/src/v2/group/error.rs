@@ -59,6 +59,11 @@ pub enum GroupError {
     /// An operation in format 1 for a group a format-2 operation already changed: from
     /// a device that has not updated (it must update to follow the group).
     OldFormat,
+    /// A validly signed operation (or one whose actor is no longer a member, so its
+    /// signature cannot be checked against a pinned key) for an epoch older than every
+    /// operation this device remembers: it cannot tell a copy of one it applied from one
+    /// it never saw. Not applied; reported to the user, as a possible split.
+    TooOld,
 }
 
 impl GroupError {
@@ -83,6 +88,7 @@ impl GroupError {
             GroupError::UsernameMismatch => "GROUP_USERNAME_MISMATCH",
             GroupError::Forked => "GROUP_FORKED",
             GroupError::OldFormat => "GROUP_OLD_FORMAT",
+            GroupError::TooOld => "GROUP_TOO_OLD",
         }
     }
 }
@@ -123,6 +129,7 @@ impl fmt::Display for GroupError {
             GroupError::UsernameMismatch => "a member's username does not match its user id",
             GroupError::Forked => "a group change made on another state of the group",
             GroupError::OldFormat => "a group change from a device that must update",
+            GroupError::TooOld => "a group change too old to check against this device's history",
         })
     }
 }

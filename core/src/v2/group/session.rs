@@ -252,6 +252,20 @@ impl GroupSession {
         ))
     }
 
+    /// This device's sending chain as a distribution at its current position, if it has
+    /// one (none is made): what a device that upgraded gives again in place of a chain it
+    /// gave before it kept what it gave (PROTOCOL.md 27.7).
+    pub fn own_sender_key(&self) -> Option<SenderKeyDistribution> {
+        self.state.member(&self.user)?;
+        let own = self.own.as_ref()?;
+        Some(SenderKeyDistribution::of(
+            own,
+            *self.state.id(),
+            self.user,
+            self.device,
+        ))
+    }
+
     /// Takes another device's chain (PROTOCOL.md 27.5). `from_*` is the authenticated
     /// peer of the pairwise session that carried it.
     pub fn add_chain(

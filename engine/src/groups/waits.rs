@@ -1,0 +1,114 @@
+//! Group messages that no held chain opened yet, by relay blob id, with when they first
+//! failed (PROTOCOL.md 27.7, 18.7): each waits [`crate::limits::CHAIN_WAIT`] for its
+//! chain, counted from then, so a restart neither starts that day again (a junk blob
+//! kept for ever by an app restarted every day) nor reports it again. Stored as the
+//! fourth trailing part of `Part::Groups` (stores written before it have none: their
+//! waiting messages start their day when next tried, as before).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use sealpost_core::{Error, Result};
+
+use super::{Groups, put_count};
+use crate::codec::{Reader, put_var8};
+
+/// Most waiting group messages remembered (the one waiting longest makes room: if it
+/// comes again, its wait starts anew, as after a restart before this part existed).
+pub const MAX_WAITS: usize = 1024;
+
+/// Longest blob id stored (relay ids are far shorter); a longer one waits in memory only.
+const MAX_BLOB_ID: usize = 255;
+
+impl Groups {
+    /// When `blob_id` first failed to open, and whether that is now (the failure to
+    /// report).
+    pub fn wait_since(&mut self, blob_id: &str, now: u64) -> (u64, bool) {
+        if let Some(since) = self.waits.get(blob_id) {
+            return (*since, false);
+        }
+        if self.waits.len() >= MAX_WAITS {
+            let oldest = self.waits.iter().min_by_key(|(_, s)| **s);
+            if let Some(id) = oldest.map(|(id, _)| id.clone()) {
+                self.waits.remove(&id);
+            }
+        }
+        self.waits.insert(String::from(blob_id), now);
+        (now, true)
+    }
+
+    /// `blob_id` opened, was refused or given up: whether it was waiting.
+    pub fn wait_over(&mut self, blob_id: &str) -> bool {
+        self.waits.remove(blob_id).is_some()
+    }
+
+    /// `u16(n) || n × (var8(blob_id) || u64(since))`, by blob id.
+    pub(super) fn put_waits(&self, out: &mut Vec<u8>) {
+        let kept: Vec<_> = self
+            .waits
+            .iter()
+            .filter(|(id, _)| id.len() <= MAX_BLOB_ID)
+            .collect();
+        put_count(out, kept.len());
+        for (id, since) in kept {
+            put_var8(out, id.as_bytes());
+            out.extend_from_slice(&since.to_be_bytes());
+        }
+    }
+
+    /// Reads [`Groups::put_waits`]: ids in ascending order, no duplicates, UTF-8.
+    pub(super) fn read_waits(&mut self, r: &mut Reader<'_>) -> Result<()> {
+        let mut last: Option<String> = None;
+        for _ in 0..r.count16(MAX_WAITS, 9)? {
+            let id =
+                String::from_utf8(r.var8(MAX_BLOB_ID)?.to_vec()).map_err(|_| Error::Malformed)?;
+            let since = r.u64()?;
+            if last.as_ref().is_some_and(|l| *l >= id) {
+                return Err(Error::Malformed);
+            }
+            last = Some(id.clone());
+            self.waits.insert(id, since);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_failure_is_kept_and_the_longest_waiting_makes_room() {
+        let mut g = Groups::default();
+        assert_eq!(g.wait_since("a", 10), (10, true));
+        assert_eq!(g.wait_since("a", 99), (10, false));
+        for i in 1..MAX_WAITS {
+            g.wait_since(&alloc::format!("b{i}"), 20 + i as u64);
+        }
+        assert_eq!(g.waits.len(), MAX_WAITS);
+        g.wait_since("c", 5_000);
+        assert!(!g.waits.contains_key("a"), "the longest waiting went");
+        assert!(g.wait_over("c"));
+        assert!(!g.wait_over("c"));
+    }
+
+    #[test]
+    fn stored_strictly_in_id_order_and_long_ids_in_memory_only() {
+        let mut g = Groups::default();
+        g.wait_since("b", 2);
+        g.wait_since("a", 1);
+        g.wait_since(&"x".repeat(MAX_BLOB_ID + 1), 3);
+        let mut out = Vec::new();
+        g.put_waits(&mut out);
+        let mut back = Groups::default();
+        let mut r = Reader::new(&out);
+        back.read_waits(&mut r).unwrap();
+        r.finish().unwrap();
+        assert_eq!(back.waits.len(), 2);
+        assert_eq!(back.waits.get("a"), Some(&1));
+        // Out of order (b before a) is malformed.
+        let swapped = [&[0, 2][..], &[1, b'b'], &[0; 8], &[1, b'a'], &[0; 8]].concat();
+        let mut r = Reader::new(&swapped);
+        assert!(Groups::default().read_waits(&mut r).is_err());
+    }
+}

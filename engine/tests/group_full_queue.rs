@@ -1,0 +1,69 @@
+//! A chain re-send (PROTOCOL.md 27.5 "Confirming a chain") that finds the queue of
+//! pairwise group payloads full (`MAX_PENDING`: payloads waiting for device lists) is
+//! neither counted nor dropped: it stays due and goes when there is room. Before, it was
+//! counted as done and lost, and the member device the relay kept the chain from could
+//! not read the sender's messages until the next key epoch, in silence.
+#![cfg(feature = "groups")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
+
+mod support;
+
+use sealpost_engine::limits::CHAIN_RESEND_AFTER;
+use sealpost_engine::{Input, Output, Part};
+use support::groups::*;
+use support::*;
+use zeroize::Zeroizing;
+
+/// `groups::MAX_PENDING`.
+const MAX_PENDING: usize = 8192;
+
+#[test]
+fn a_chain_re_send_with_no_room_waits_for_room_and_is_not_counted() {
+    let mut relay = Relay::default();
+    let ([mut alice, mut alice2, mut bob, mut carol], group) =
+        alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
+    // The relay takes alice's chain to bob and drops it.
+    drop_chain_to(&mut relay, &bob);
+    let t = T0 + 10;
+    say(&mut relay, &mut alice, group, t, "m1");
+    settle(
+        &mut relay,
+        &mut [&mut alice, &mut alice2, &mut carol],
+        t + 1,
+    );
+    bob.receive(&mut relay, t + 2);
+    assert!(texts(&bob).is_empty());
+    // Alice's queue is full: payloads for dave, whose device list she asked for and has
+    // not got (the directory does not answer in this tick).
+    let stored = alice.store[&Part::Groups].to_vec();
+    let full = with_pending(&stored, user("dave"), MAX_PENDING);
+    alice.store.insert(Part::Groups, Zeroizing::new(full));
+    alice.restart();
+    let to_bob = carried_count(&relay, &bob);
+    let due = t + CHAIN_RESEND_AFTER;
+    for o in alice.engine.handle(&mut alice.rng, due, Input::Tick) {
+        if !matches!(o, Output::FetchDirectory { .. }) {
+            alice.apply(&mut relay, o);
+        }
+    }
+    alice.run(&mut relay, due, Input::Tick);
+    assert_eq!(carried_count(&relay, &bob), to_bob, "no room: not sent");
+    // The queue drained (dave's payloads went): the chain goes at the next tick, due
+    // since, not four times later as if it had gone.
+    let stored = alice.store[&Part::Groups].to_vec();
+    let drained = with_pending(&stored, user("dave"), 0);
+    alice.store.insert(Part::Groups, Zeroizing::new(drained));
+    alice.restart();
+    alice.run(&mut relay, due + 60, Input::Tick);
+    assert_eq!(
+        carried_count(&relay, &bob),
+        to_bob + 1,
+        "sent once there is room"
+    );
+    bob.receive(&mut relay, due + 61);
+    assert_eq!(texts(&bob), ["m1"]);
+    // Bob confirmed it: nothing goes again.
+    alice.receive(&mut relay, due + 62);
+    alice.run(&mut relay, due + 100 * CHAIN_RESEND_AFTER, Input::Tick);
+    assert_eq!(carried_count(&relay, &bob), to_bob + 1);
+}
