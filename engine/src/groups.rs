@@ -161,8 +161,9 @@ pub struct Groups {
     pub outgoing: Vec<Outgoing>,
     /// Delivery states, oldest first.
     pub sent: Vec<Sent>,
-    /// Group messages waiting for their chain: when each first failed ([`waits`]).
-    pub waits: SortedMap<String, u64>,
+    /// Group messages waiting for their chain (relay blob id, when it first failed;
+    /// [`waits`]), in the order they first failed.
+    pub waits: Vec<(String, u64)>,
 }
 
 impl Groups {

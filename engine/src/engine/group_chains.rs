@@ -60,26 +60,24 @@ impl Engine {
     /// notice. A device restarted more often than it is handed a blob three times still
     /// gives it up after its day (the counts of attempts live in memory).
     pub(super) fn end_chain_waits(&mut self, now: u64, out: &mut Out) {
-        let over: Vec<String> = self
-            .groups
-            .waits
-            .iter()
-            .filter(|(id, since)| {
-                now >= since.saturating_add(CHAIN_WAIT) && self.failures.tried(id)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for blob_id in over {
-            self.groups.wait_over(&blob_id);
-            self.failures.forget(&blob_id);
-            self.group_parked.retain(|(id, _)| *id != blob_id);
+        let failures = &mut self.failures;
+        let parked = &mut self.group_parked;
+        self.groups.waits.retain(|(blob_id, since)| {
+            if now < since.saturating_add(CHAIN_WAIT) || !failures.tried(blob_id) {
+                return true;
+            }
+            failures.forget(blob_id);
+            parked.retain(|(id, _)| id != blob_id);
             out.persist(Part::Groups);
             out.notice(Notice::CouldNotDecrypt {
                 blob_id: blob_id.clone(),
                 gave_up: true,
             });
-            out.push(Output::Ack { blob_id });
-        }
+            out.push(Output::Ack {
+                blob_id: blob_id.clone(),
+            });
+            false
+        });
     }
 
     /// A group message that no held chain opens (27.7): reported the first time, kept on

@@ -24,50 +24,45 @@ impl Groups {
     /// When `blob_id` first failed to open, and whether that is now (the failure to
     /// report).
     pub fn wait_since(&mut self, blob_id: &str, now: u64) -> (u64, bool) {
-        if let Some(since) = self.waits.get(blob_id) {
+        if let Some((_, since)) = self.waits.iter().find(|(id, _)| id == blob_id) {
             return (*since, false);
         }
         if self.waits.len() >= MAX_WAITS {
-            let oldest = self.waits.iter().min_by_key(|(_, s)| **s);
-            if let Some(id) = oldest.map(|(id, _)| id.clone()) {
-                self.waits.remove(&id);
+            let oldest = (0..self.waits.len()).min_by_key(|i| self.waits.get(*i).map(|w| w.1));
+            if let Some(i) = oldest {
+                self.waits.remove(i);
             }
         }
-        self.waits.insert(String::from(blob_id), now);
+        self.waits.push((String::from(blob_id), now));
         (now, true)
     }
 
     /// `blob_id` opened, was refused or given up: whether it was waiting.
     pub fn wait_over(&mut self, blob_id: &str) -> bool {
-        self.waits.remove(blob_id).is_some()
+        let before = self.waits.len();
+        self.waits.retain(|(id, _)| id != blob_id);
+        self.waits.len() != before
     }
 
-    /// `u16(n) || n × (var8(blob_id) || u64(since))`, by blob id.
+    /// `u16(n) || n × (var8(blob_id) || u64(since))`, in the order they first failed.
     pub(super) fn put_waits(&self, out: &mut Vec<u8>) {
-        let kept: Vec<_> = self
-            .waits
-            .iter()
-            .filter(|(id, _)| id.len() <= MAX_BLOB_ID)
-            .collect();
-        put_count(out, kept.len());
+        let kept = self.waits.iter().filter(|(id, _)| id.len() <= MAX_BLOB_ID);
+        put_count(out, kept.clone().count());
         for (id, since) in kept {
             put_var8(out, id.as_bytes());
             out.extend_from_slice(&since.to_be_bytes());
         }
     }
 
-    /// Reads [`Groups::put_waits`]: ids in ascending order, no duplicates, UTF-8.
+    /// Reads [`Groups::put_waits`]: UTF-8 ids, no duplicates.
     pub(super) fn read_waits(&mut self, r: &mut Reader<'_>) -> Result<()> {
-        let mut last: Option<String> = None;
         for _ in 0..r.count16(MAX_WAITS, 9)? {
-            let id =
-                String::from_utf8(r.var8(MAX_BLOB_ID)?.to_vec()).map_err(|_| Error::Malformed)?;
+            let id = core::str::from_utf8(r.var8(MAX_BLOB_ID)?).map_err(|_| Error::Malformed)?;
             let since = r.u64()?;
-            if last.as_ref().is_some_and(|l| *l >= id) {
+            if self.waits.iter().any(|(w, _)| w == id) {
                 return Err(Error::Malformed);
             }
-            last = Some(id.clone());
-            self.waits.insert(id, since);
+            self.waits.push((String::from(id), since));
         }
         Ok(())
     }
@@ -87,13 +82,16 @@ mod tests {
         }
         assert_eq!(g.waits.len(), MAX_WAITS);
         g.wait_since("c", 5_000);
-        assert!(!g.waits.contains_key("a"), "the longest waiting went");
+        assert!(
+            g.waits.iter().all(|(id, _)| id != "a"),
+            "the longest waiting went"
+        );
         assert!(g.wait_over("c"));
         assert!(!g.wait_over("c"));
     }
 
     #[test]
-    fn stored_strictly_in_id_order_and_long_ids_in_memory_only() {
+    fn stored_without_duplicates_and_long_ids_in_memory_only() {
         let mut g = Groups::default();
         g.wait_since("b", 2);
         g.wait_since("a", 1);
@@ -104,11 +102,13 @@ mod tests {
         let mut r = Reader::new(&out);
         back.read_waits(&mut r).unwrap();
         r.finish().unwrap();
-        assert_eq!(back.waits.len(), 2);
-        assert_eq!(back.waits.get("a"), Some(&1));
-        // Out of order (b before a) is malformed.
-        let swapped = [&[0, 2][..], &[1, b'b'], &[0; 8], &[1, b'a'], &[0; 8]].concat();
-        let mut r = Reader::new(&swapped);
-        assert!(Groups::default().read_waits(&mut r).is_err());
+        assert_eq!(back.waits, [(String::from("b"), 2), (String::from("a"), 1)]);
+        // The same id twice, or an id not UTF-8, is malformed.
+        let twice = [&[0, 2][..], &[1, b'a'], &[0; 8], &[1, b'a'], &[0; 8]].concat();
+        let not_utf8 = [&[0, 1][..], &[1, 0xff], &[0; 8]].concat();
+        for bad in [twice, not_utf8] {
+            let mut r = Reader::new(&bad);
+            assert!(Groups::default().read_waits(&mut r).is_err());
+        }
     }
 }
