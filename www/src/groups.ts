@@ -9,6 +9,7 @@ import type { Attachments, FileSink } from './attachments';
 import type { Contact, Msg } from './records';
 import { cleanName, displayName } from './records';
 import { randomId } from './util';
+import { arrange, placeOf } from './order';
 import { parseBody } from './wire';
 
 /** The app's record of a group (the membership itself is the package's). */
@@ -37,6 +38,7 @@ const REFUSED: Record<string, string> = {
   GROUP_USERNAME_MISMATCH: 'it gave a member a username that is not theirs',
   GROUP_FORKED: 'it was made on another version of the group, so a change may be missing here and members may see the group differently',
   GROUP_OLD_FORMAT: 'it came from a device with an older Sealpost, which must update',
+  GROUP_TOO_OLD: 'it is older than the changes this device remembers, so it may be a copy of one already applied or one missed here, and members may see the group differently',
 };
 
 /** "alice added carol": the system line of a verified change (never text from the wire). */
@@ -85,8 +87,9 @@ export class Groups {
   }
 
   loaded() {
-    for (const list of this.messages.values()) {
-      list.sort((a, b) => a.at - b.at);
+    for (const [id, list] of this.messages) {
+      // In arrival order, one member device's messages by (sentAt, seq) (PROTOCOL.md 27.6).
+      this.messages.set(id, arrange(list));
       // Caught mid-send by a reload: shown as not sent, with Retry, never "Sending…" forever.
       for (const m of list) {
         if (m.state !== 'sending') continue;
@@ -143,14 +146,16 @@ export class Groups {
     return g;
   }
 
-  private push(m: Msg) {
+  /** Adds `m` to its group's list: last, or (`place`, a message arriving) where its sending device put it (placeOf). */
+  private push(m: Msg, place = false) {
     if (!this.messages.has(m.peer)) this.messages.set(m.peer, []);
-    this.messages.get(m.peer)!.push(m);
+    const list = this.messages.get(m.peer)!;
+    list.splice(place ? placeOf(list, m) : list.length, 0, m);
     if (m.wireId) this.byWire.set(m.wireId, m);
   }
 
   private async add(g: GroupRec, m: Msg) {
-    this.push(m);
+    this.push(m, true);
     g.lastActivity = m.at;
     if (m.dir === 'in' && !m.notice && !(this.active === g.id && document.visibilityState === 'visible')) g.unread++;
     this.d.changed({ contacts: true, peer: g.id, msg: m });
@@ -244,7 +249,7 @@ export class Groups {
     if (!this.infos.has(group)) await this.refresh();
     const who = inc.own ? 'You' : this.memberName(group, inc.sender);
     const text = body?.text ?? (inc.kind === 'file' ? `${who} sent a file that could not be read.` : `${who} sent something that this version of Sealpost cannot show in a group yet.`);
-    const m: Msg = { id: inc.msgId, peer: group, dir: inc.own ? 'out' : 'in', text, at: Date.now(), sentAt: inc.sentAt, state: inc.own ? 'relay' : 'delivered', from: inc.sender };
+    const m: Msg = { id: inc.msgId, peer: group, dir: inc.own ? 'out' : 'in', text, at: Date.now(), sentAt: inc.sentAt, seq: inc.seq, fromDevice: inc.fromDevice, state: inc.own ? 'relay' : 'delivered', from: inc.sender };
     if (body?.file) m.file = body.file;
     if (!body) m.notice = 'unsupported';
     if (inc.own) m.otherDevice = true;

@@ -73,6 +73,21 @@ export async function runUnits(r) {
     expect(texts(arrange(stored)) === '#1 #2 #3 #4 #5', `after a reload: ${texts(arrange(stored))}`);
   });
 
+  await r.step('units: one member device\'s group messages of one second show by their chain order, whatever order the relay gave', async () => {
+    // A group message's seq is its chain's epoch * 2^32 + counter + 1 (PROTOCOL.md 27.6):
+    // #1, #2 in the chain of key epoch 1, then a rekey in the same second, #3, #4 in the
+    // chain of epoch 3 (counting from 0 again). The relay hands them over last first.
+    const seq = (epoch, counter) => epoch * 2 ** 32 + counter + 1;
+    const g = (n, epoch, counter) => ({ text: `#${n}`, dir: 'in', sentAt: 9, seq: seq(epoch, counter), fromDevice: 'A1' });
+    const sent = [g(1, 1, 0), g(2, 1, 1), g(3, 3, 0), g(4, 3, 1)];
+    const list = [];
+    for (const m of [...sent].reverse()) list.splice(placeOf(list, m), 0, m);
+    expect(texts(list) === '#1 #2 #3 #4', `got ${texts(list)}`);
+    // After a reload, arrival stamps that tie (Date.now() in one millisecond) in any order.
+    const stored = [...sent].reverse().map((m) => ({ ...m, at: 1000 }));
+    expect(texts(arrange(stored)) === '#1 #2 #3 #4', `after a reload: ${texts(arrange(stored))}`);
+  });
+
   await r.step('units: one device\'s messages handled in the same millisecond keep their order after a reload', async () => {
     // A1 sends #048 and #049 within one second; A2 handles both copies within one
     // millisecond. Stored under random keys, they may come back from storage in either

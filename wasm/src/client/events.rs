@@ -58,7 +58,8 @@ pub(crate) struct MessageOut {
     pub(crate) content: Bytes,
     pub(crate) content_type: u8,
     pub(crate) sent_at: u64,
-    /// The writing device's number for it (0: a group message, or from an older version).
+    /// The writing device's number for it (a group message's: its chain's epoch and
+    /// counter, PROTOCOL.md 27.6; 0 from an older version).
     pub(crate) seq: u64,
     pub(crate) received_at: u64,
     /// A group message's group (hex); `conversation` is the group too then.
@@ -194,7 +195,7 @@ impl MessageOut {
             content: Bytes(m.content),
             content_type: m.content_type,
             sent_at: m.sent_at,
-            seq: 0,
+            seq: m.seq,
             received_at: m.received_at,
             group: Some(group),
         }

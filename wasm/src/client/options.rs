@@ -144,10 +144,10 @@ export interface IncomingMessage {
   /** Sender's clock (Unix seconds). */
   sentAt: number;
   /**
-   * The sending device's number for the message (authenticated; 0 for a group message
-   * or one from an older version). Show one device's (`fromDevice`) messages by
-   * `(sentAt, seq)`: the relay may hand them over in any order, and `sentAt` counts
-   * whole seconds (PROTOCOL.md 18.2).
+   * The sending device's number for the message (authenticated; for a group message
+   * its chain's epoch and counter, PROTOCOL.md 27.6; 0 from an older version). Show one
+   * device's (`fromDevice`) messages by `(sentAt, seq)`: the relay may hand them over in
+   * any order, and `sentAt` counts whole seconds (PROTOCOL.md 18.2).
    */
   seq: number;
   /** When this device opened it (Unix seconds). */
@@ -270,7 +270,7 @@ export interface NoticeEvent {
   /** For `groupChanged` and `groupRefused`: the group (hex). */
   group?: string;
   /** For `groupRefused`: the stable code (docs/PROTOCOL.md 27.8), e.g. `GROUP_NOT_MEMBER`. */
-  code?: "MALFORMED" | "BAD_SIGNATURE" | "GROUP_WRONG_GROUP" | "GROUP_OLD_EPOCH" | "GROUP_EPOCH_AHEAD" | "GROUP_NOT_MEMBER" | "GROUP_NOT_ADMIN" | "GROUP_INVALID_OPERATION" | "GROUP_WRONG_SENDER" | "GROUP_NO_SENDER_KEY" | "DECRYPT_FAILED" | "REPLAY" | "EXPIRED" | "TOO_LARGE" | "CRYPTO";
+  code?: "MALFORMED" | "BAD_SIGNATURE" | "GROUP_WRONG_GROUP" | "GROUP_OLD_EPOCH" | "GROUP_EPOCH_AHEAD" | "GROUP_NOT_MEMBER" | "GROUP_NOT_ADMIN" | "GROUP_INVALID_OPERATION" | "GROUP_WRONG_SENDER" | "GROUP_NO_SENDER_KEY" | "DECRYPT_FAILED" | "REPLAY" | "EXPIRED" | "TOO_LARGE" | "CRYPTO" | "GROUP_USERNAME_MISMATCH" | "GROUP_FORKED" | "GROUP_OLD_FORMAT" | "GROUP_TOO_OLD";
   /** For `groupChanged`: what changed; `from` is the member who changed it. */
   change?: "create" | "add" | "remove" | "leave" | "rename" | "promote" | "demote" | "rekey";
   /** For `groupChanged`: the members added, removed, promoted or demoted (user ids). */
