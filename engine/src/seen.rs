@@ -5,6 +5,11 @@
 //! (design 2.3), so forgetting it is safe. It is persisted with the device's keys.
 //! Keyed by sender as well as id, so no one can suppress another sender's message by
 //! reusing its id.
+//!
+//! Stored in [`SEEN_BUCKETS`] records by message id ([`bucket_of`]), so a driver that
+//! stores one message rewrites one small record, not the whole set (up to 65,536 ids):
+//! [`SeenSet::take_changed`] says which records changed, [`SeenSet::bucket_to_bytes`]
+//! encodes one, [`SeenSet::merge_bucket`] reads one back.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
@@ -22,12 +27,32 @@ pub const MAX_SEEN: usize = 1 << 16;
 
 const TAG: [u8; 2] = [b'N', 2];
 
+/// How many records the set is stored in (see the module's notes).
+pub const SEEN_BUCKETS: u8 = 16;
+
+/// The record that holds `id`. Message ids are random (a sender that picks its own only
+/// makes one record larger: what is remembered does not change).
+pub fn bucket_of(id: &MsgId) -> u8 {
+    id.0[0] % SEEN_BUCKETS
+}
+
 /// Delivered message ids with their expiry.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct SeenSet {
     by_id: BTreeMap<(UserId, MsgId), u64>,
     by_time: BTreeSet<(u64, UserId, MsgId)>,
+    /// The records changed since [`SeenSet::take_changed`] (bit `b`: bucket `b`).
+    changed: u16,
 }
+
+/// The same ids and times (what changed since the last save is not part of the set).
+impl PartialEq for SeenSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.by_time == other.by_time
+    }
+}
+
+impl Eq for SeenSet {}
 
 impl SeenSet {
     /// An empty set.
@@ -58,15 +83,57 @@ impl SeenSet {
             return false;
         }
         let sent_at = sent_at.min(now.saturating_add(CLOCK_SKEW));
+        self.changed |= self.add(sent_at, sender, id) | 1 << bucket_of(&id);
+        true
+    }
+
+    /// Adds an entry not in the set, making room at the cap; the records that lost an
+    /// entry for it.
+    fn add(&mut self, sent_at: u64, sender: UserId, id: MsgId) -> u16 {
+        let mut dropped = 0;
         while self.by_id.len() >= MAX_SEEN {
             let Some((_, s, i)) = self.by_time.pop_first() else {
                 break;
             };
             self.by_id.remove(&(s, i));
+            dropped |= 1 << bucket_of(&i);
         }
         self.by_id.insert((sender, id), sent_at);
         self.by_time.insert((sent_at, sender, id));
-        true
+        dropped
+    }
+
+    /// Which records changed since the last call (bit `b`: [`SeenSet::bucket_to_bytes`]
+    /// of `b`), and starts again from none.
+    pub fn take_changed(&mut self) -> u16 {
+        core::mem::take(&mut self.changed)
+    }
+
+    /// The stored record of bucket `b`: the entries whose id is in it, in the set's own
+    /// encoding (a set of its own).
+    pub fn bucket_to_bytes(&self, b: u8) -> Vec<u8> {
+        let mut part = Self::new();
+        for &(sent_at, sender, id) in self.by_time.iter().filter(|e| bucket_of(&e.2) == b) {
+            part.by_id.insert((sender, id), sent_at);
+            part.by_time.insert((sent_at, sender, id));
+        }
+        part.to_bytes()
+    }
+
+    /// Adds what [`SeenSet::bucket_to_bytes`] of `b` stored (entries already here are
+    /// kept once; only records that lost an entry to the cap count as changed). An entry
+    /// of another bucket is malformed: the records are not to be swapped.
+    pub fn merge_bucket(&mut self, b: u8, bytes: &[u8]) -> Result<()> {
+        let part = Self::from_bytes(bytes)?;
+        if part.by_time.iter().any(|e| bucket_of(&e.2) != b) {
+            return Err(Error::Malformed);
+        }
+        for (sent_at, sender, id) in part.by_time {
+            if !self.contains(&sender, &id) {
+                self.changed |= self.add(sent_at, sender, id);
+            }
+        }
+        Ok(())
     }
 
     /// Forgets entries whose messages can no longer open; whether any went.
@@ -78,6 +145,7 @@ impl SeenSet {
             }
             self.by_time.pop_first();
             self.by_id.remove(&(sender, id));
+            self.changed |= 1 << bucket_of(&id);
             changed = true;
         }
         changed
@@ -170,6 +238,40 @@ mod tests {
         assert!(seen.insert(user(2), MsgId([9; 16]), NOW + 10, NOW));
         assert_eq!(seen.len(), MAX_SEEN);
         assert!(!seen.contains(&user(1), &MsgId([0; 16])));
+    }
+
+    #[test]
+    fn the_records_hold_the_set_and_only_changed_ones_are_marked() {
+        let mut seen = SeenSet::new();
+        let id = |n: u8| MsgId([n; 16]);
+        for n in 0..40 {
+            seen.insert(user(1), id(n), NOW + u64::from(n), NOW);
+        }
+        assert_eq!(seen.take_changed(), 0xffff, "40 ids reach every record");
+        assert_eq!(seen.take_changed(), 0);
+        seen.insert(user(2), id(17), NOW, NOW);
+        assert_eq!(seen.take_changed(), 1 << bucket_of(&id(17)));
+        assert!(!seen.insert(user(2), id(17), NOW, NOW));
+        assert_eq!(seen.take_changed(), 0, "a replay changes nothing");
+        // Forgetting the first one (sent at NOW) marks its record and user 2's.
+        assert!(seen.prune(NOW + MAX_MESSAGE_AGE + 1));
+        assert_eq!(
+            seen.take_changed(),
+            1 << bucket_of(&id(0)) | 1 << bucket_of(&id(17))
+        );
+        let mut back = SeenSet::new();
+        for b in 0..SEEN_BUCKETS {
+            back.merge_bucket(b, &seen.bucket_to_bytes(b)).unwrap();
+            // Merged twice: kept once.
+            back.merge_bucket(b, &seen.bucket_to_bytes(b)).unwrap();
+        }
+        assert_eq!(back, seen);
+        assert_eq!(back.take_changed(), 0, "read back as stored");
+        let record = seen.bucket_to_bytes(bucket_of(&id(5)));
+        assert_eq!(
+            back.merge_bucket(bucket_of(&id(5)) + 1, &record),
+            Err(Error::Malformed)
+        );
     }
 
     #[test]

@@ -4,9 +4,12 @@
 
 mod support;
 
+use sealpost_engine::codec::Codec as _;
 use sealpost_engine::limits::MISSING_AFTER;
-use sealpost_engine::{Notice, SecurityKind};
+use sealpost_engine::seen::{SEEN_BUCKETS, SeenSet};
+use sealpost_engine::{Notice, Part, SecurityKind};
 use support::*;
+use zeroize::Zeroizing;
 
 #[test]
 fn first_message_of_a_session_dropped_heals_is_surfaced_and_re_sent() {
@@ -72,6 +75,62 @@ fn replays_of_acknowledged_messages_are_never_delivered_twice_even_after_a_resta
     alice.send(&mut relay, T0 + 8, "bob", "next");
     bob.receive(&mut relay, T0 + 9);
     assert_eq!(bob.texts(), ["m0", "m1", "m2", "next"]);
+}
+
+#[test]
+fn replays_are_refused_after_a_restart_from_the_seen_set_stored_as_records() {
+    let mut relay = Relay::default();
+    let mut alice = register(&mut relay, "alice", 1);
+    let mut bob = register(&mut relay, "bob", 2);
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(alice.send(&mut relay, T0 + i, "bob", &format!("m{i}")));
+    }
+    bob.receive(&mut relay, T0 + 50);
+    assert_eq!(bob.texts().len(), 40);
+    let whole = bob.engine.save(Part::Seen).unwrap();
+    // A driver that stores the records: the single part empty, each record on its own,
+    // the changed ones as the engine says (all of them hold a message here or not).
+    let changed = bob.engine.take_seen_changes();
+    assert_ne!(changed, 0);
+    assert_eq!(bob.engine.take_seen_changes(), 0, "taken once");
+    let records: Vec<_> = (0..SEEN_BUCKETS)
+        .map(|b| bob.engine.save_seen_bucket(b))
+        .collect();
+    let sizes: Vec<usize> = records.iter().map(|r| r.len()).collect();
+    assert!(
+        sizes.iter().all(|n| *n < whole.len() / 2),
+        "each record a small part of the whole: {sizes:?} of {}",
+        whole.len()
+    );
+    bob.store
+        .insert(Part::Seen, Zeroizing::new(SeenSet::new().to_bytes()));
+    bob.restart();
+    for (b, bytes) in records.iter().enumerate() {
+        bob.engine.restore_seen_bucket(b as u8, bytes).unwrap();
+    }
+    assert_eq!(bob.engine.save(Part::Seen).unwrap(), whole, "the same set");
+    assert_eq!(bob.engine.take_seen_changes(), 0, "nothing to write again");
+    relay.replay_to(&bob);
+    bob.receive(&mut relay, T0 + 60);
+    assert_eq!(bob.texts().len(), 40, "no replay delivered");
+    // A new envelope (fresh counter) carrying a delivered id: refused by the seen-set alone.
+    alice.send_as(&mut relay, T0 + 61, ids[7], "bob", "m7 again");
+    alice.send(&mut relay, T0 + 62, "bob", "next");
+    bob.receive(&mut relay, T0 + 63);
+    let texts = bob.texts();
+    assert_eq!(texts.len(), 41);
+    assert_eq!(texts.last().map(String::as_str), Some("next"));
+    // A record under another bucket's name does not load.
+    let full = (0..SEEN_BUCKETS)
+        .find(|b| records[*b as usize].len() > 6)
+        .unwrap();
+    let other = (full + 1) % SEEN_BUCKETS;
+    let error = bob
+        .engine
+        .restore_seen_bucket(other, &records[full as usize])
+        .unwrap_err();
+    assert_eq!(error.part, Part::Seen);
 }
 
 #[test]

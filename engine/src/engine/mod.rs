@@ -347,6 +347,38 @@ impl Engine {
         }
     }
 
+    /// Which of the seen-set's stored records changed since the last call (bit `b`:
+    /// [`Engine::save_seen_bucket`] of `b`; see [`crate::seen`]). A driver that stores
+    /// the seen-set as these records instead of one [`Part::Seen`] writes the changed
+    /// ones with every batch that persists `Part::Seen`, in the same atomic write, and
+    /// keeps the bits until that write landed.
+    pub fn take_seen_changes(&mut self) -> u16 {
+        self.seen.take_changed()
+    }
+
+    /// The stored encoding of the seen-set's record `bucket` (message content metadata:
+    /// store it encrypted, like the parts).
+    pub fn save_seen_bucket(&self, bucket: u8) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.seen.bucket_to_bytes(bucket))
+    }
+
+    /// Adds a record that [`Engine::save_seen_bucket`] wrote to the seen-set that
+    /// [`Engine::restore`] read from `Part::Seen` (a store of before the records, or
+    /// empty). A record that does not decode, or holds an id of another record, fails
+    /// as an unreadable `Part::Seen`.
+    pub fn restore_seen_bucket(
+        &mut self,
+        bucket: u8,
+        bytes: &[u8],
+    ) -> core::result::Result<(), Unreadable> {
+        self.seen
+            .merge_bucket(bucket, bytes)
+            .map_err(|error| Unreadable {
+                part: Part::Seen,
+                error,
+            })
+    }
+
     /// This account's user id.
     pub fn user_id(&self) -> &UserId {
         &self.me.user_id
