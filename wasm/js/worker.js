@@ -112,8 +112,9 @@ export function serveClient(options = {}) {
       // The client stores each batch of its state with one setMany (all or none): without
       // it a batch is one `set` after another, and a tab closed in between keeps a session
       // that opened a message without the message (it is then taken for a replay, lost).
+      // `bind` refuses a storage without it, as the client does.
       setMany: async (entries) => {
-        if (target) return target.setMany ? target.setMany(entries) : entries.reduce((p, [k, v]) => p.then(() => target.set(k, v)), Promise.resolve());
+        if (target) return target.setMany(entries);
         pending.push(...entries);
       },
       delete: async (k) => { if (target) return target.delete(k); pending.push([k, undefined]); },
@@ -128,6 +129,7 @@ export function serveClient(options = {}) {
     // order, and the storage switched without an await in between.
     const bind = async (username) => {
       const t = await makeStorage(username);
+      if (typeof t?.setMany !== 'function') throw sealpostError('INVALID_ARGUMENT', 'the storage must implement setMany (all or none)');
       while (pending.length) {
         const [k, v] = pending.shift();
         if (v === undefined) await t.delete(k);

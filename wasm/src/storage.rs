@@ -28,12 +28,13 @@ export interface SealpostStorage {
   set(key: string, value: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
   /**
-   * Stores every entry, all or none (one transaction). The client writes what one event
-   * changed with it: a received message and the state that marks it received land
-   * together, so a tab closed in between loses nothing. Without it the client calls
-   * `set` for each entry, and a crash between two of them can lose a message.
+   * Stores every entry, all or none (one transaction): after a crash either every entry
+   * is there or none is. The client writes what one batch of events changed with it: a
+   * received message and the state that marks it received land together, so a tab
+   * closed in between loses nothing. Required: a storage without it is refused
+   * (`INVALID_ARGUMENT`), since writing the entries one by one can lose a message.
    */
-  setMany?(entries: [string, Uint8Array][]): Promise<void>;
+  setMany(entries: [string, Uint8Array][]): Promise<void>;
 }
 "#;
 
@@ -88,17 +89,9 @@ impl StorageJs {
         Ok(())
     }
 
-    /// Stores `entries` in one `setMany` (all or none) when the storage has it, else
-    /// one `set` after another.
+    /// Stores `entries` in one `setMany` (all or none; the client's options refuse a
+    /// storage without it).
     pub(crate) async fn save_all(&self, entries: &[(String, Vec<u8>)]) -> Result<(), JsValue> {
-        let atomic = js_sys::Reflect::get(self, &JsValue::from_str("setMany"))
-            .is_ok_and(|f| f.is_function());
-        if !atomic {
-            for (key, value) in entries {
-                self.save(key, value).await?;
-            }
-            return Ok(());
-        }
         let list: js_sys::Array = entries
             .iter()
             .map(|(k, v)| {

@@ -342,6 +342,129 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     await again.logout();
   });
 
+  test('client: blobs pushed together are stored in one write and acknowledged only after it (a tab that dies during that write loses none)', async () => {
+    const K = `kit-${tag}`;
+    const inner = new sp.MemoryStorage();
+    let held = 0; // writes that held received messages
+    let dieAt = 0; // the write holding messages at which the tab dies (0: none)
+    let dead = false;
+    let died;
+    const crashed = new Promise((resolve) => (died = resolve));
+    const hang = () => new Promise(() => {});
+    const slow = {
+      get: (k) => inner.get(k),
+      set: (k, v) => (dead ? hang() : inner.set(k, v)),
+      delete: (k) => (dead ? hang() : inner.delete(k)),
+      setMany: async (entries) => {
+        if (dead) return hang();
+        if (entries.some(([k]) => k.endsWith('/inbox'))) {
+          held += 1;
+          if (held === dieAt) {
+            dead = true;
+            died();
+            return hang();
+          }
+          // A slow commit: what arrives meanwhile waits for the next write.
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        return inner.setMany(entries);
+      },
+    };
+    const kit = await sp.Client.register(opts(slow, { autoAck: false }), K, pw);
+    await online(kit);
+    const first = ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'];
+    await Promise.all(first.map((t) => alice.send(K, t)));
+    const got = [];
+    for (let i = 0; i < first.length; i++) got.push(await recv(kit));
+    eq(got.map((m) => m.text).sort(), first);
+    assert(held < first.length, `${first.length} messages in ${held} writes`);
+    await kit.ack(got.map((m) => m.id));
+    // The tab dies during the next write holding messages: none of it lands, and none
+    // of its blobs was acknowledged, so the relay gives them again.
+    dieAt = held + 1;
+    const second = ['c1', 'c2', 'c3'];
+    await Promise.all(second.map((t) => alice.send(K, t)));
+    await crashed;
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await sp.Client.login(opts(inner, { autoAck: false, takeOver: true }), K, pw);
+    const after = [];
+    for (let i = 0; i < second.length; i++) after.push(await recv(again));
+    eq(after.map((m) => m.text).sort(), second);
+    await again.ack(after.map((m) => m.id));
+    await alice.send(K, 'after it');
+    eq((await recv(again)).text, 'after it'); // none of them twice
+    await again.logout();
+  });
+
+  test("client: a store of before the seen-set's records (the whole set in one record) is read, and moved into the records in one write", async () => {
+    // Written by the package of main at 316a69c (fixtures/make-seen-single-record.mjs):
+    // an account that received 24 messages, its seen-set in the single record `seen`.
+    const url = new URL('./fixtures/seen-single-record.json', import.meta.url);
+    const f = url.protocol === 'file:'
+      ? JSON.parse(await (await import('node:fs/promises')).readFile(url, 'utf8'))
+      : await (await fetch(url)).json();
+    const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const inner = new sp.MemoryStorage();
+    await inner.setMany(Object.entries(f.entries).map(([k, v]) => [k, bytes(v)]));
+    const legacy = Object.keys(f.entries).find((k) => k.endsWith('/seen'));
+    const prefix = legacy.slice(0, -'seen'.length);
+    assert(!Object.keys(f.entries).some((k) => k.startsWith(`${prefix}seen.`)), 'no records yet');
+    const writes = [];
+    const watched = {
+      get: (k) => inner.get(k),
+      set: (k, v) => (writes.push([[k, v]]), inner.set(k, v)),
+      delete: (k) => inner.delete(k),
+      setMany: (entries) => (writes.push(entries), inner.setMany(entries)),
+    };
+    let c = await sp.Client.login(opts(watched, { connect: false }), f.username, f.password);
+    await c.setContactName(f.contact, 'Old friend');
+    const moved = writes.filter((w) => w.some(([k]) => k.startsWith(`${prefix}seen`)));
+    eq(moved.length, 1, 'moved in one write');
+    const names = moved[0].map(([k]) => k.slice(prefix.length)).sort();
+    const records = Array.from({ length: 16 }, (_, b) => `seen.${b.toString(16)}`);
+    eq(names, ['account', 'seen', ...records].sort(), 'every record, the emptied single one, with the batch that caused it');
+    // Every id moved, none lost or doubled: the records' contents add up to the single
+    // record's (sealed sizes less the emptied record's: one overhead and an empty set).
+    const size = (k) => moved[0].find(([n]) => n === k)[1].length;
+    const empty = size(legacy);
+    const oldSize = bytes(f.entries[legacy]).length;
+    const sum = records.reduce((n, r) => n + size(`${prefix}${r}`) - empty, 0);
+    eq(sum, oldSize - empty);
+    eq(sum, f.messages * (32 + 16 + 8), 'one entry per message received');
+    await c.logout();
+    // Read from the records now: nothing to move again.
+    writes.length = 0;
+    c = await sp.Client.login(opts(watched, { connect: false }), f.username, f.password);
+    await c.setContactName(f.contact, 'Old friend again');
+    assert(writes.length > 0, 'a write');
+    assert(!writes.flat().some(([k]) => k.startsWith(`${prefix}seen`)), 'no seen record written again');
+    await c.logout();
+  });
+
+  test('storage: setMany is all or none, and a storage without it is refused', async () => {
+    const check = async (s) => {
+      await s.setMany([['k0', Uint8Array.of(0)]]);
+      await throwsCode(() => s.setMany([['k1', Uint8Array.of(1)], ['k2', 'not bytes']]), 'INVALID_ARGUMENT');
+      eq(await s.get('k1'), undefined, 'nothing of a refused batch');
+      await s.setMany([['k1', Uint8Array.of(1)], ['k2', Uint8Array.of(2)], ['k0', Uint8Array.of(3)]]);
+      eq([...(await s.get('k1')), ...(await s.get('k2')), ...(await s.get('k0'))], [1, 2, 3]);
+    };
+    await check(new sp.MemoryStorage());
+    if (typeof indexedDB !== 'undefined') {
+      const db = await sp.IndexedDbStorage.open(`sealpost-test-many-${tag}`);
+      await check(db);
+      db.close();
+    }
+    // Written one `set` after another, a batch could be cut in the middle (commit
+    // 316a69c: a linked device lost a message so): refused before anything is stored.
+    const inner = new sp.MemoryStorage();
+    const onlySets = { get: (k) => inner.get(k), set: (k, v) => inner.set(k, v), delete: (k) => inner.delete(k) };
+    await throwsCode(() => sp.Client.register(opts(onlySets, { connect: false }), `sets-${tag}`, pw), 'INVALID_ARGUMENT');
+    await throwsCode(() => sp.Client.login(opts(onlySets, { connect: false }), A, pw), 'INVALID_ARGUMENT');
+    await throwsCode(() => sp.Client.startLink(opts(onlySets, { password: pw }), 'Tablet'), 'INVALID_ARGUMENT');
+    eq(inner.keys().length, 0);
+  });
+
   test('client: sealLocal/openLocal encrypt app data under the account key', async () => {
     const sealed = alice.sealLocal('history', new TextEncoder().encode('my notes'));
     eq(new TextDecoder().decode(alice.openLocal('history', sealed)), 'my notes');

@@ -22,6 +22,11 @@ class CrashingStorage {
     this.map.delete(k);
     this.states?.push(new Map(this.map));
   }
+  /** All or none: a crash leaves the state before the batch or the one after it. */
+  async setMany(entries) {
+    for (const [k, v] of entries) this.map.set(k, v.slice());
+    this.states?.push(new Map(this.map));
+  }
   /** Starts keeping a copy after each write. */
   record() {
     this.states = [];

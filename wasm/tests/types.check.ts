@@ -76,6 +76,9 @@ async function main() {
   await c.revokeDevice(devices[0].id);
   await Client.revokeDeviceWithPassword({ relayUrl: '' }, 'alice', 'pw', devices[0].id);
   const link = await Client.startLink({ relayUrl: '', storage: new MemoryStorage(), password: 'pw' }, 'Laptop');
+  const onlySets = { get: async (_k: string) => undefined, set: async (_k: string, _v: Uint8Array) => {}, delete: async (_k: string) => {} };
+  // @ts-expect-error a storage without setMany (all or none) is refused
+  await Client.startLink({ relayUrl: '', storage: onlySets, password: 'pw' }, 'Laptop');
   const code: string = link.code;
   const linked: Client = await link.wait();
   const history: Uint8Array | undefined = await linked.takeLinkedHistory();

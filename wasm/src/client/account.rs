@@ -89,6 +89,9 @@ impl Client {
             backup_checked: Cell::new(false),
             inbox_given: Cell::new(false),
             sent_dirty: Cell::new(0),
+            seen_dirty: Cell::new(0),
+            queued: RefCell::new(Vec::new()),
+            draining: Cell::new(false),
             lock: RefCell::new(None),
         });
         // The browser's `online` event (pages and workers; absent in Node.js): reconnect
@@ -185,7 +188,8 @@ impl Client {
         // Not generic: one copy of this (large) future for both callers.
         backup: &dyn Fn(&BackupRecord) -> Result<Backup, JsValue>,
     ) -> Result<Client, JsValue> {
-        let engine = persist::load_engine(&options.storage, &vault, id).await?;
+        let mut engine = persist::load_engine(&options.storage, &vault, id).await?;
+        let seen_dirty = super::seen_store::load(&options.storage, &vault, id, &mut engine).await?;
         let loaded = |n: &'static str| persist::load(&options.storage, &vault, id, n);
         let (sent, sent_dirty) = super::sent_store::load(&options.storage, &vault, id).await?;
         let stored: Vec<events::StoredMessage> = persist::from_json(
@@ -222,6 +226,7 @@ impl Client {
             },
         );
         client.inner.sent_dirty.set(sent_dirty);
+        client.inner.seen_dirty.set(seen_dirty);
         if connect {
             client.connect();
         }

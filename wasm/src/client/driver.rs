@@ -26,6 +26,10 @@ use crate::rng;
 /// Most delivered messages kept for an app that acknowledges itself (`autoAck: false`).
 const MAX_INBOX: usize = 1000;
 
+/// Most inputs of [`Inner::feed_later`] stored in one write (a burst of pushed blobs:
+/// the first message of the burst waits for no more than this many).
+const MAX_FED_TOGETHER: usize = 32;
+
 /// The outcome of one deposit, for the `send` that caused it (`Ok` also when the relay
 /// refused it for good: the engine moves on).
 pub(crate) type DepositResult = Shared<oneshot::Receiver<Result<(), JsValue>>>;
@@ -112,6 +116,44 @@ impl Inner {
         })
     }
 
+    /// Feeds an input whose caller does not wait for its batch (a pushed blob, a
+    /// deposit's answer). Inputs that arrive while a batch is being stored wait here and
+    /// go in together: the engine takes them one after another, and what they changed is
+    /// stored in ONE write, before any of their acknowledgements (`apply`). Fed one by
+    /// one, a burst of messages cost one IndexedDB commit each, in a row.
+    pub(crate) fn feed_later(self: &Rc<Self>, input: Input) {
+        self.queued.borrow_mut().push(input);
+        if self.draining.replace(true) {
+            return;
+        }
+        let me = Rc::clone(self);
+        spawn_local(async move {
+            loop {
+                let _turn = me.pump.lock().await;
+                let inputs: Vec<Input> = {
+                    let mut queued = me.queued.borrow_mut();
+                    let n = queued.len().min(MAX_FED_TOGETHER);
+                    queued.drain(..n).collect()
+                };
+                if inputs.is_empty() {
+                    me.draining.set(false);
+                    return;
+                }
+                let now = me.now();
+                let outputs = me.with_engine(|e| {
+                    let mut outputs = Vec::new();
+                    for input in inputs {
+                        outputs.extend(e.handle(&mut rng(), now, input));
+                    }
+                    Ok(outputs)
+                });
+                if let Ok(outputs) = outputs {
+                    let _ = me.apply(outputs, now).await;
+                }
+            }
+        });
+    }
+
     /// Seals `value` under `name` and stores it.
     pub(crate) async fn store(&self, name: &str, value: &[u8]) -> Result<(), JsValue> {
         let sealed = self.with_state(|s| s.vault.seal_raw(&format!("v2/{name}"), value))?;
@@ -161,11 +203,18 @@ impl Inner {
     /// and the blob, coming again, was dropped as a replay.
     /// The idempotency records of `send` go with the batch too: a record (and the
     /// news that its message was sealed) lands with the outbox that holds the message.
+    /// The seen-set goes as the records that changed (`seen_store`), not whole.
     async fn persist_batch(&self, outputs: &[Output]) -> Result<(), JsValue> {
         let mut entries = Vec::new();
+        let mut parts: Vec<Part> = Vec::new();
         for output in outputs {
             match output {
-                Output::Persist(part) => entries.push(self.part_entry(*part)?),
+                Output::Persist(Part::Seen) => {}
+                // Once each, however many inputs of the batch changed it.
+                Output::Persist(part) if !parts.contains(part) => {
+                    parts.push(*part);
+                    entries.push(self.part_entry(*part)?);
+                }
                 Output::DeliveryUpdate {
                     msg_id,
                     delivered,
@@ -178,6 +227,14 @@ impl Inner {
         if sends != 0 {
             entries.extend(self.with_state(|s| {
                 super::sent_store::entries(&s.vault, &self.user_id, &s.sent, sends)
+            })?);
+        }
+        let seen =
+            self.seen_dirty.get() | u32::from(self.with_engine(|e| Ok(e.take_seen_changes()))?);
+        self.seen_dirty.set(seen);
+        if seen != 0 {
+            entries.extend(self.with_state(|s| {
+                super::seen_store::entries(&s.vault, &self.user_id, &s.engine, seen)
             })?);
         }
         if !self.auto_ack {
@@ -207,10 +264,12 @@ impl Inner {
             return Ok(());
         }
         self.sent_dirty.set(self.sent_dirty.get() & !sends);
+        self.seen_dirty.set(self.seen_dirty.get() & !seen);
         let saved = self.storage.save_all(&entries).await;
         if saved.is_err() {
             // Written again with the next batch.
             self.sent_dirty.set(self.sent_dirty.get() | sends);
+            self.seen_dirty.set(self.seen_dirty.get() | seen);
         }
         saved
     }
@@ -223,6 +282,7 @@ impl Inner {
     ) -> Result<Batch, JsValue> {
         let mut batch = Batch::default();
         let failed: Option<JsValue> = self.persist_batch(&outputs).await.err();
+        let mut acks = Vec::new();
         for output in outputs {
             match output {
                 Output::Persist(part) => {
@@ -268,7 +328,7 @@ impl Inner {
                 Output::Ack { blob_id } => {
                     // Never before what the blob changed is stored: it comes back.
                     if failed.is_none() {
-                        self.ack_soon(vec![blob_id]);
+                        acks.push(blob_id);
                     }
                 }
                 Output::Deliver(m) => {
@@ -337,6 +397,10 @@ impl Inner {
                     }
                 }
             }
+        }
+        if !acks.is_empty() {
+            // One frame for the batch's blobs, after the write that holds them.
+            self.ack_soon(acks);
         }
         self.settle_sends(&batch);
         self.settle_lookups(&batch);
@@ -414,7 +478,7 @@ impl Inner {
                 Err(_) => (Input::DepositDone { handle }, Ok(())),
             };
             let _ = tx.send(answer);
-            let _ = me.feed(input).await;
+            me.feed_later(input);
         });
         rx.shared()
     }
@@ -608,12 +672,10 @@ impl Inner {
         Ok(())
     }
 
-    /// A blob from the WebSocket.
-    pub(crate) async fn blob_received(self: &Rc<Self>, blob_id: String, data: &str) {
+    /// A blob from the WebSocket: fed with the others that arrive meanwhile.
+    pub(crate) fn blob_received(self: &Rc<Self>, blob_id: String, data: &str) {
         match unb64(data) {
-            Ok(bytes) => {
-                let _ = self.feed(Input::BlobReceived { blob_id, bytes }).await;
-            }
+            Ok(bytes) => self.feed_later(Input::BlobReceived { blob_id, bytes }),
             Err(_) => {
                 self.emit_error(Code::Malformed, "undecodable blob", Some(&blob_id));
                 self.ack_soon(vec![blob_id]);

@@ -27,6 +27,7 @@ mod keyed;
 mod link;
 mod options;
 mod persist;
+mod seen_store;
 mod send;
 mod sent_store;
 mod session;
@@ -138,6 +139,13 @@ pub(crate) struct Inner {
     /// Which stored records of the idempotency keys changed (`sent_store`): stored
     /// with the next batch.
     pub(crate) sent_dirty: Cell<u32>,
+    /// Which stored records of the seen-set changed (`seen_store`): stored with the
+    /// next batch.
+    pub(crate) seen_dirty: Cell<u32>,
+    /// Inputs waiting to be fed together (`Inner::feed_later`), and whether a task
+    /// takes them.
+    pub(crate) queued: RefCell<Vec<sealpost_engine::Input>>,
+    pub(crate) draining: Cell<bool>,
     /// The account's Web Lock (see [`crate::lock`]), released at logout.
     pub(crate) lock: RefCell<Option<AccountLock>>,
 }

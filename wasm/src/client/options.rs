@@ -395,7 +395,16 @@ impl Options {
             .ok_or_else(|| invalid("options.relayUrl must be a string"))?;
         let storage = get(o, "storage");
         if !storage.is_object() {
-            return Err(invalid("options.storage must implement get/set/delete"));
+            return Err(invalid(
+                "options.storage must implement get/set/delete/setMany",
+            ));
+        }
+        // Every batch of state is one `setMany` (all or none): stored one `set` after
+        // another, a tab closed in between loses a message (see `SealpostStorage`).
+        if !get(&storage, "setMany").is_function() {
+            return Err(invalid(
+                "options.storage must implement setMany (all or none)",
+            ));
         }
         let num = |k: &str| get(o, k).as_f64().map(|v| v as u32);
         let device_name = match get(o, "deviceName").as_string() {

@@ -71,7 +71,7 @@ pub(crate) async fn remove_account(storage: &StorageJs, id: &UserId) -> Result<(
     for name in NAMES {
         storage.remove(&key(id, name)).await?;
     }
-    for name in super::sent_store::names() {
+    for name in super::sent_store::names().chain(super::seen_store::names()) {
         storage.remove(&key(id, &name)).await?;
     }
     for name in V1_NAMES {

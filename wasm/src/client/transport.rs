@@ -344,7 +344,7 @@ async fn handle_event(
                     let (Some(id), Some(data)) = (field("id"), field("data")) else {
                         return Ok(None);
                     };
-                    inner.blob_received(id, &data).await;
+                    inner.blob_received(id, &data);
                     if inner.conn.closed.get() {
                         return Ok(Some(true));
                     }
