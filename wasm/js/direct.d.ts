@@ -4,6 +4,9 @@ import type { DirectEvent, DirectInput } from './index.js';
 export interface DirectClient {
   onDirect(listener: (event: DirectEvent) => void): void;
   directInput(input: DirectInput): void | Promise<void>;
+  /** A RemoteClient's: the data channels go to its worker when the browser can transfer them. */
+  adoptDirectChannel?(channel: RTCDataChannel, user: string, device: string, onState: (state: "open" | "closed") => void): number | null;
+  forgetDirectChannel?(id: number, user: string, device: string): void;
 }
 
 export interface DirectOptions {
@@ -15,6 +18,9 @@ export interface DirectOptions {
 
 /**
  * Hosts the client's direct channels on this page (RTCPeerConnection is not available in
- * workers everywhere). Call once per client, then `client.connectDirect(contact)`.
+ * workers everywhere). With a RemoteClient, each data channel is handed to its worker
+ * when the browser can transfer it (frames then skip this page's main thread); the page
+ * keeps the connection and the certificate check. Call once per client, then
+ * `client.connectDirect(contact)`.
  */
 export function attachDirect(client: DirectClient, options?: DirectOptions): { close(): void };

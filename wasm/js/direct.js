@@ -5,7 +5,9 @@
 // RTCPeerConnection per peer device, one negotiated data channel, a fresh DTLS
 // certificate whose fingerprint the client seals into its signal, and after connecting
 // the SHA-256 of the certificate the remote side presented, which the client compares
-// with the one the peer sealed.
+// with the one the peer sealed. With a client in a worker (RemoteClient), the data
+// channel itself goes to the worker when the browser can transfer it (./directworker.js
+// there), so frames skip the page's main thread; else it stays here.
 
 const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
 
@@ -87,6 +89,7 @@ export function attachDirect(client, options = {}) {
     const p = peers.get(key(user, device));
     if (!p) return;
     peers.delete(key(user, device));
+    if (p.channel != null) client.forgetDirectChannel(p.channel, user, device);
     p.pc.close();
     if (tellClient) tell({ type: 'closed', user, device }).catch(() => {});
   };
@@ -96,19 +99,35 @@ export function attachDirect(client, options = {}) {
     const { certificate, fp } = await freshCertificate();
     const pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [], certificates: [certificate] });
     const dc = pc.createDataChannel('sealpost', { negotiated: true, id: 0 });
-    dc.binaryType = 'arraybuffer';
-    const p = { pc, dc, fp };
+    const p = { pc, dc, fp, channel: null };
     peers.set(key(user, device), p);
     const gone = () => peers.get(key(user, device)) === p && drop(user, device, true);
-    // Frames wait until the client checked the remote certificate (and so treats the
-    // channel as open); in order, as they came.
-    dc.onopen = () => {
+    // Once open, the client checks the certificate the connection presented (and from
+    // then on treats the channel as open).
+    const opened = () => {
       p.ready = (async () => {
         const seen = await remoteFingerprint(pc.sctp?.transport);
-        await tell({ type: 'opened', user, device, fingerprint: seen });
+        await tell({ type: 'opened', user, device, fingerprint: seen, ...(p.channel != null && { channel: p.channel }) });
       })();
       p.ready.catch(gone);
     };
+    // A client in a worker takes the data channel there (now: a browser transfers it only
+    // in the task that made it), so frames skip this page's main thread; the worker
+    // reports the channel open, and closed after telling the client itself. A browser
+    // that cannot transfer it, or a client on this page, keeps it here.
+    p.channel = client.adoptDirectChannel?.(dc, user, device, (state) => {
+      if (peers.get(key(user, device)) !== p) return;
+      if (state === 'open') opened();
+      else drop(user, device, false);
+    }) ?? null;
+    if (p.channel != null) {
+      p.dc = null;
+      pc.onconnectionstatechange = () => pc.connectionState === 'failed' && gone();
+      return p;
+    }
+    dc.binaryType = 'arraybuffer';
+    // Frames wait until the client checked the remote certificate; in order, as they came.
+    dc.onopen = opened;
     dc.onmessage = (e) => {
       const frame = new Uint8Array(e.data);
       p.ready.then(() => tell({ type: 'frame', user, device, frame })).catch(() => {});
@@ -135,7 +154,7 @@ export function attachDirect(client, options = {}) {
       await peers.get(key(user, device))?.pc.setRemoteDescription({ type: 'answer', sdp: e.sdp });
     } else if (e.type === 'frame') {
       const p = peers.get(key(user, device));
-      if (p?.dc.readyState === 'open') p.dc.send(e.frame);
+      if (p?.dc?.readyState === 'open') p.dc.send(e.frame);
       else if (p) drop(user, device, true);
       else tell({ type: 'closed', user, device }).catch(() => {});
     } else if ((e.type === 'signal' && e.kind === 'close') || (e.type === 'state' && e.state === 'relay' && device)) {

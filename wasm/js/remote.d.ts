@@ -131,6 +131,16 @@ export class RemoteClient {
   directInput(input: DirectInput): Promise<void>;
   /** See `Client.iceServers`: STUN/TURN servers for calls and direct channels. */
   iceServers(): Promise<RTCIceServer[]>;
+  /**
+   * Hands a direct channel's data channel to the worker (`attachDirect` does it, in the
+   * task that created the channel), so its frames skip this page's main thread. `onState`
+   * gets "open" and "closed" (the worker has told the client) from the worker; the worker
+   * uses the channel only after `directInput({ type: "opened", ..., channel: id })`.
+   * Returns the channel's id, or null when this browser cannot transfer a data channel.
+   */
+  adoptDirectChannel(channel: RTCDataChannel, user: string, device: string, onState: (state: "open" | "closed") => void): number | null;
+  /** Ends a channel handed to the worker without telling the client. */
+  forgetDirectChannel(id: number, user: string, device: string): void;
   connect(): Promise<void>;
   /** Reconnects now instead of waiting out the backoff (see `Client.reconnect`); the worker also does this on its `online` event. */
   reconnect(): Promise<void>;

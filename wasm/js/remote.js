@@ -9,6 +9,7 @@ function toError(e) {
 // can share a worker.
 let nextId = 1;
 let nextTransfer = 1;
+let nextChannel = 1;
 const channels = new WeakMap();
 
 /** Sends one request to the worker (`transfer`: streams to move there); resolves with its answer. */
@@ -56,6 +57,8 @@ export class RemoteClient {
   #iterating = false;
   /** Progress listeners of file transfers under way, by transfer id. */
   #transfers = new Map();
+  /** What the worker says of the data channels handed to it (`adoptDirectChannel`), by id. */
+  #channels = new Map();
   #closed = false;
   /** `{ userId, username, fingerprint, status }` of the account. */
   info = null;
@@ -161,6 +164,11 @@ export class RemoteClient {
     }
     const { event, data } = msg;
     if (event === 'transfer') return void this.#transfers.get(data?.id)?.(data);
+    if (event === 'directChannel') {
+      const f = this.#channels.get(data?.id);
+      if (data?.state === 'closed') this.#channels.delete(data?.id);
+      return void f?.(data?.state);
+    }
     if (event === 'status' && this.info) this.info.status = data;
     for (const f of this.#listeners[event] ?? []) f(data);
     if (event === 'message' && (this.#listeners.message.length === 0 || this.#iterating)) {
@@ -256,6 +264,30 @@ export class RemoteClient {
   connectDirect(contact) { return this.#call('connectDirect', [contact]); }
   directInput(input) { return this.#call('directInput', [input]); }
   iceServers() { return this.#call('iceServers', []); }
+  /**
+   * Hands the RTCDataChannel of a direct channel to `user`/`device` to the worker, so its
+   * frames skip this page's main thread (`attachDirect` does it, in the task that created
+   * the channel: browsers transfer a data channel only then). `onState` gets `"open"` and
+   * `"closed"` (the worker has told the client) from the worker. The worker uses the
+   * channel only after `directInput({ type: "opened", ..., channel: id })`, the check of
+   * its connection's certificate. Returns the channel's id, or null when this browser
+   * cannot transfer a data channel (the page keeps it).
+   */
+  adoptDirectChannel(channel, user, device, onState) {
+    const id = nextChannel++;
+    try {
+      this.#worker.postMessage({ directChannel: { adopt: { id, user, device }, session: this.#session }, channel }, [channel]);
+    } catch {
+      return null;
+    }
+    this.#channels.set(id, onState);
+    return id;
+  }
+  /** Ends a channel handed to the worker, without telling the client (the page does, or it knows). */
+  forgetDirectChannel(id, user, device) {
+    this.#channels.delete(id);
+    this.#worker.postMessage({ directChannel: { forget: { id, user, device }, session: this.#session } });
+  }
   /** See `Client.approveLink`: `{ deviceName, confirm(options?), cancel() }`. */
   async approveLink(code) {
     const { approvalId, deviceName } = await this.#call('approveLink', [code]);

@@ -3,6 +3,7 @@
 // every RSA operation then happen off the page's main thread, and the keys live only
 // in the worker's wasm memory.
 import { Client, IndexedDbStorage, checkAmendment, expiresAt, init, readApplies, typingFresh, userIdFromUsername } from './index.js';
+import { workerChannels } from './directworker.js';
 
 const METHODS = new Set([
   'connect', 'reconnect', 'lookup', 'contacts', 'setVerified', 'setContactName', 'forgetContact', 'send', 'ack',
@@ -45,6 +46,8 @@ export function serveClient(options = {}) {
   const post = (msg) => scope.postMessage(msg);
   let ready;
   let client = null;
+  // The direct channels the page handed over (./directworker.js), of the current login.
+  let channels = null;
   // Numbers each login, so a RemoteClient ignores the events of a later account.
   let session = 0;
 
@@ -79,7 +82,11 @@ export function serveClient(options = {}) {
     c.onError(emit('error'));
     c.onDelivery(emit('delivery'));
     c.onNotice(emit('notice'));
-    c.onDirect(emit('direct'));
+    channels?.close();
+    channels = workerChannels(c, post, s);
+    const direct = emit('direct');
+    const own = channels;
+    c.onDirect((e) => own.output(e) || direct(e));
     client = c;
     return info(c, s);
   }
@@ -205,6 +212,7 @@ export function serveClient(options = {}) {
       return method === 'approvalConfirm' ? a.confirm(args[1] ?? {}) : a.cancel();
     }
     if (!METHODS.has(method)) throw sealpostError('INVALID_ARGUMENT', `unknown method ${method}`);
+    if (method === 'directInput') return channels.input(args[0]);
     const member = client[method];
     return typeof member === 'function' ? member.apply(client, args) : member;
   }
@@ -222,14 +230,25 @@ export function serveClient(options = {}) {
     if (!client) throw sealpostError('CLOSED', 'not logged in');
     const c = client;
     client = null;
+    channels?.close();
     // No free(): logout wipes the keys, and free() throws while another call on the
     // client is still running (e.g. a send waiting on the network); the garbage
     // collector frees it.
     return c.logout(...args);
   }
 
+  // A data channel `attachDirect` transferred here (RemoteClient.adoptDirectChannel), or
+  // one it ended: for the login it was made for, else closed at once.
+  function directChannel({ adopt, forget, session: from }, dc) {
+    const current = client && channels && from === session;
+    if (adopt && current) channels.adopt(adopt, dc);
+    else if (adopt) dc?.close?.();
+    if (forget && current) channels.forget(forget);
+  }
+
   scope.addEventListener('message', async (ev) => {
     const msg = ev.data ?? {};
+    if (msg.directChannel) return directChannel(msg.directChannel, msg.channel);
     if (typeof msg.id !== 'number' || (typeof msg.method !== 'string' && typeof msg.app !== 'string')) return;
     try {
       ready ??= init(options.wasm);

@@ -2,27 +2,56 @@
 // pages, each a browser of its own account, each hosting its client's WebRTC
 // (attachDirect). 500 messages flow while the channel is killed mid-way; none is lost or
 // delivered twice. A signal whose SDP fingerprint was swapped after sealing is refused
-// with DIRECT_FINGERPRINT_MISMATCH and never connects.
+// with DIRECT_FINGERPRINT_MISMATCH and never connects. Both run with each host of the
+// data channel: the page (a Client on the page, or a RemoteClient whose browser refuses
+// to transfer the channel) and the worker (a RemoteClient that took it there).
 
 const PASSWORD = 'correct horse battery staple';
+
+/**
+ * Where the client and the data channel live: `page` (a Client on the page), `worker` (a
+ * RemoteClient whose worker takes the channel), `refused` (a RemoteClient, but the
+ * browser refuses to transfer a data channel: the page keeps it).
+ */
+export const HOSTS = ['page', 'worker', 'refused'];
 
 /**
  * Two pages with a registered account each, engaged contacts of each other. Options per
  * page: `tamper` rewrites its SDP's fingerprint; `calls` also hosts calls (`window.calls`,
  * every update in `window.updates`, `window.iceAsked` connections made, no microphone
- * while `window.noMicrophone`); `turn` gives calls the relay's STUN/TURN servers.
+ * while `window.noMicrophone`); `turn` gives calls the relay's STUN/TURN servers. `host`:
+ * one of HOSTS. `window.pageFrames` counts the frames that went through the page.
  */
-export async function pair(open, relayUrl, names, options = [{}, {}]) {
+export async function pair(open, relayUrl, names, options = [{}, {}], host = 'page') {
   const pages = [await open(), await open()];
   const ids = [];
   for (const [i, page] of pages.entries()) {
-    ids.push(await page.evaluate(async ({ relayUrl, name, pw, options }) => {
-      const c = await sp.Client.register({ relayUrl, storage: new sp.MemoryStorage(), keySize: 2048 }, name, pw);
+    ids.push(await page.evaluate(async ({ relayUrl, name, pw, options, host }) => {
+      let c;
+      if (host === 'page') {
+        c = await sp.Client.register({ relayUrl, storage: new sp.MemoryStorage(), keySize: 2048 }, name, pw);
+      } else {
+        if (host === 'refused') {
+          // As a browser without transferable data channels: postMessage throws.
+          const post = Worker.prototype.postMessage;
+          Worker.prototype.postMessage = function (msg, transfer) {
+            if ([].concat(transfer ?? []).some((t) => t instanceof RTCDataChannel)) throw new DOMException('not transferable', 'DataCloneError');
+            return post.call(this, msg, transfer);
+          };
+        }
+        const { RemoteClient } = await import('/wasm/pkg/remote.js');
+        const w = new Worker('/wasm/tests/test.worker.js', { type: 'module' });
+        c = await RemoteClient.register(w, { relayUrl, keySize: 2048 }, name, pw);
+      }
       keep('me', c);
       window.got = [];
       c.onMessage((m) => window.got.push(m.text));
       window.direct = [];
-      c.onDirect((e) => e.type === 'state' && window.direct.push(`${e.state}${e.error ? `:${e.error}` : ''}`));
+      window.pageFrames = 0;
+      c.onDirect((e) => {
+        if (e.type === 'state') window.direct.push(`${e.state}${e.error ? `:${e.error}` : ''}`);
+        if (e.type === 'frame') window.pageFrames++;
+      });
       window.delivered = new Map();
       c.onDelivery((d) => window.delivered.set(d.messageId, d.delivered));
       let tamperSdp;
@@ -45,8 +74,8 @@ export async function pair(open, relayUrl, names, options = [{}, {}]) {
         });
         window.calls.onCall((u) => window.updates.push(u));
       }
-      return { userId: c.userId };
-    }, { relayUrl, name: names[i], pw: PASSWORD, options: options[i] }));
+      return { userId: c.userId, deviceId: c.deviceId };
+    }, { relayUrl, name: names[i], pw: PASSWORD, options: options[i], host }));
   }
   for (const [i, page] of pages.entries()) {
     await page.evaluate(async (other) => clients.me.lookup(other), names[1 - i]);
@@ -57,10 +86,22 @@ export async function pair(open, relayUrl, names, options = [{}, {}]) {
 const until = (page, fn, arg, timeout = 60_000) => page.waitForFunction(fn, arg, { timeout, polling: 50 });
 
 export async function directSuite({ open, relayUrl, step, check, tag }) {
-  await step('direct: 500 messages over a direct channel killed mid-way; the rest by the relay, none lost or twice', async () => {
+  for (const host of HOSTS) await hostSuite({ open, relayUrl, step, check, tag: `${tag}${host[0]}`, host });
+  await rogueChannel({ open, relayUrl, step, check, tag });
+}
+
+/** The frames went through the page only where the page holds the data channel. */
+async function checkPath(pages, host, check) {
+  const frames = await Promise.all(pages.map((p) => p.evaluate(() => window.pageFrames)));
+  if (host === 'worker') check(frames.every((n) => n === 0), `frames through the pages: ${frames}`);
+  else check(frames.every((n) => n > 0), `frames through the pages: ${frames}`);
+}
+
+async function hostSuite({ open, relayUrl, step, check, tag, host }) {
+  await step(`direct (${host}): 500 messages over a direct channel killed mid-way; the rest by the relay, none lost or twice`, async () => {
     const A = `dia-${tag}`;
     const B = `dib-${tag}`;
-    const { pages: [a, b] } = await pair(open, relayUrl, [A, B]);
+    const { pages: [a, b] } = await pair(open, relayUrl, [A, B], [{}, {}], host);
     await a.evaluate((to) => clients.me.connectDirect(to), B);
     await until(a, () => window.direct.includes('direct'));
     await until(b, () => window.direct.includes('direct'));
@@ -93,12 +134,13 @@ export async function directSuite({ open, relayUrl, step, check, tag }) {
     for (const s of states) check(s[0] === 'direct' && s.includes('relay'), `states ${s}`);
     const closed = await b.evaluate(() => window.peerConnections.every((pc) => pc.connectionState === 'closed'));
     check(closed, 'the channel was killed');
+    await checkPath([a, b], host, check);
   });
 
-  await step('direct: a signal whose SDP fingerprint was swapped is refused with DIRECT_FINGERPRINT_MISMATCH, never connected', async () => {
+  await step(`direct (${host}): a signal whose SDP fingerprint was swapped is refused with DIRECT_FINGERPRINT_MISMATCH, never connected`, async () => {
     const C = `dic-${tag}`;
     const D = `did-${tag}`;
-    const { pages: [c, d] } = await pair(open, relayUrl, [C, D], [{ tamper: true }, {}]);
+    const { pages: [c, d] } = await pair(open, relayUrl, [C, D], [{ tamper: true }, {}], host);
     await c.evaluate((to) => clients.me.connectDirect(to), D);
     await until(d, () => window.events.some((e) => e.error === 'DIRECT_FINGERPRINT_MISMATCH'));
     const dStates = await d.evaluate(() => window.direct);
@@ -112,5 +154,66 @@ export async function directSuite({ open, relayUrl, step, check, tag }) {
     // Messages still flow, through the relay.
     await c.evaluate(async (to) => clients.me.send(to, 'by the relay'), D);
     await until(d, () => window.got.includes('by the relay'));
+  });
+}
+
+/**
+ * The attack the worker's host must resist: a data channel handed to it for a device whose
+ * channel is open, but whose own connection's certificate was never checked (here a
+ * connection between two RTCPeerConnections of alice's page, no peer at all). It must
+ * carry nothing either way: alice's sealed frames do not go out on it, and its forged
+ * acknowledgements (which would make alice take her messages for delivered and never
+ * deposit them) are not taken; alice falls back to the relay and bob gets everything.
+ */
+async function rogueChannel({ open, relayUrl, step, check, tag }) {
+  await step('direct (worker): a channel handed over without its certificate check carries nothing; forged acks change nothing', async () => {
+    const A = `dra-${tag}`;
+    const B = `drb-${tag}`;
+    const { pages: [a, b], ids: [, bob] } = await pair(open, relayUrl, [A, B], [{}, {}], 'worker');
+    await a.evaluate((to) => clients.me.connectDirect(to), B);
+    await until(a, () => window.direct.includes('direct'));
+    await until(b, () => window.direct.includes('direct'));
+    await a.evaluate(async ({ user, device }) => {
+      const pc1 = new RTCPeerConnection();
+      const pc2 = new RTCPeerConnection();
+      const mine = pc1.createDataChannel('sealpost', { negotiated: true, id: 0 });
+      window.rogue = { states: [], received: 0 };
+      window.rogue.id = clients.me.adoptDirectChannel(mine, user, device, (s) => window.rogue.states.push(s));
+      const theirs = pc2.createDataChannel('sealpost', { negotiated: true, id: 0 });
+      theirs.onmessage = () => window.rogue.received++;
+      pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
+      pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
+      await pc1.setLocalDescription();
+      await pc2.setRemoteDescription(pc1.localDescription);
+      await pc2.setLocalDescription();
+      await pc1.setRemoteDescription(pc2.localDescription);
+      await new Promise((r) => (theirs.readyState === 'open' ? r() : (theirs.onopen = r)));
+      // "Stored" for every deposit number alice could use, again and again while she sends.
+      const acks = [];
+      for (let seq = 0; seq < 4096; seq++) {
+        const f = new Uint8Array(9);
+        f[0] = 2;
+        new DataView(f.buffer).setBigUint64(1, BigInt(seq));
+        acks.push(f);
+      }
+      window.rogue.timer = setInterval(() => {
+        if (theirs.readyState === 'open') for (const f of acks) theirs.send(f);
+      }, 20);
+    }, bob);
+    check(await a.evaluate(() => window.rogue.id !== null), 'the worker took the channel');
+    const sent = await a.evaluate(async (to) => {
+      const ids = [];
+      for (let i = 0; i < 30; i++) ids.push((await clients.me.send(to, `r${i}`)).messageId);
+      return ids;
+    }, B);
+    await until(b, () => window.got.length >= 30, null, 120_000);
+    await until(a, (ids) => ids.every((id) => window.delivered.get(id) === 1), sent, 120_000);
+    const got = await b.evaluate(() => window.got);
+    check(got.length === 30 && new Set(got).size === 30, `${got.length} delivered`);
+    const rogue = await a.evaluate(() => (clearInterval(window.rogue.timer), window.rogue));
+    check(rogue.received === 0, `${rogue.received} frames went out on the unchecked channel`);
+    check(rogue.states.includes('open'), `states of the unchecked channel: ${rogue.states}`);
+    const states = await a.evaluate(() => window.direct);
+    check(states.at(-1) === 'relay', `alice's states ${states}`);
   });
 }

@@ -6,15 +6,19 @@
 //
 //   node www/tests/bench.mjs [--messages=500] [--key-size=4096|2048] [--devices=1|2|1,2]
 //                            [--relaxed-limits | --default-limits] [--debug] [--write-doc]
-//                            [--trace] [--direct]
+//                            [--trace] [--direct] [--page-channel]
 //
 // --devices=2 adds a second device to each account (a password login in another browser
 // context, as a user adds a laptop): every message is then sealed to bob's two devices
 // and, as a sync copy, to alice's second one, and receipts come back from all three.
 // --devices=1,2 measures both, one after the other, in one run.
-// --direct adds a third run: one at a time again, over the direct WebRTC channel that
-// the two open chats set up, side by side. The other runs always go through the relay
-// (WebRTC is off in both pages for them).
+// --direct adds two runs: one at a time again, over the direct WebRTC channel that
+// the two open chats set up, then one at a time through the relay once more (the
+// connections closed), so each path is also measured at the same length of chat. The
+// other runs always go through the relay (WebRTC is off in both pages for them).
+// --page-channel keeps the direct channel's data channel on the pages (as in a browser
+// that cannot transfer it to the crypto worker): each frame then goes worker → page →
+// channel → page → worker, as before issue 12's transfer.
 // --trace taps the two first devices' pages and workers (tap.mjs) and prints where the
 // time of a one-at-a-time message goes, step by step (trace.mjs; with --direct for the
 // direct run too); the tap costs time itself, so traced figures are for the breakdown,
@@ -113,7 +117,30 @@ async function measure(relayLimits, extra, DEVICES) {
   }
   // The relay runs must not go direct (two open chats set a direct channel up): no
   // WebRTC until the direct run (--direct) gives it back.
-  for (const ctx of [ctxA, ctxB]) await ctx.addInitScript(() => { window.__rtc = window.RTCPeerConnection; delete window.RTCPeerConnection; });
+  // Every connection kept (window.__pcs), so the run after the direct one can end them.
+  for (const ctx of [ctxA, ctxB]) {
+    await ctx.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      window.__pcs = [];
+      window.__rtc = class extends Native {
+        constructor(...args) {
+          super(...args);
+          window.__pcs.push(this);
+        }
+      };
+      delete window.RTCPeerConnection;
+    });
+    // --page-channel: as a browser that cannot transfer a data channel to a worker.
+    if (args['page-channel']) {
+      await ctx.addInitScript(() => {
+        const post = Worker.prototype.postMessage;
+        Worker.prototype.postMessage = function (msg, transfer) {
+          if ([].concat(transfer ?? []).some((t) => t instanceof RTCDataChannel)) throw new DOMException('not transferable', 'DataCloneError');
+          return post.call(this, msg, transfer);
+        };
+      });
+    }
+  }
   const a = await ctxA.newPage();
   const b = await ctxB.newPage();
   const t0 = Date.now();
@@ -218,6 +245,18 @@ async function measure(relayLimits, extra, DEVICES) {
     await traced('dir', r.sent, r.arr, 'over the direct channel');
     const stillDirect = (await a.locator('[data-testid=direct]').count()) > 0 && (await b.locator('[data-testid=direct]').count()) > 0;
     direct = { latencies: r.lat, p50: pct(r.lat, 50), p90: pct(r.lat, 90), p99: pct(r.lat, 99), max: Math.max(...r.lat), totalSecs: r.total, perMessageSecs: r.total / N, stillDirect };
+    // Run 1c: through the relay again, after the direct run, so the two paths are also
+    // compared at the same length of chat and size of the stored state (WebRTC off again,
+    // the connections closed: the chats fall back to the relay).
+    for (const p of [a, b]) {
+      await p.evaluate(() => {
+        delete window.RTCPeerConnection;
+        for (const pc of window.__pcs) pc.close();
+      });
+    }
+    for (const p of [a, b]) await p.locator('[data-testid=direct]').waitFor({ state: 'detached', timeout: 90_000 });
+    const r2 = await oneByOne('rel');
+    direct.relayAfter = { latencies: r2.lat, p50: pct(r2.lat, 50), p90: pct(r2.lat, 90), p99: pct(r2.lat, 99), max: Math.max(...r2.lat), totalSecs: r2.total, perMessageSecs: r2.total / N };
   }
 
   // Run 2: all at once.
@@ -287,7 +326,7 @@ try {
 const result = results[0];
 
 const f = (x) => x.toFixed(3);
-const cmd = `node www/tests/bench.mjs${args.direct ? ' --direct' : ''}${KEY !== '4096' ? ` --key-size=${KEY}` : ''}${N !== 500 ? ` --messages=${N}` : ''}${DEVICE_COUNTS.join(',') !== '1' ? ` --devices=${DEVICE_COUNTS.join(',')}` : ''}`;
+const cmd = `node www/tests/bench.mjs${args['relaxed-limits'] ? ' --relaxed-limits' : ''}${args.direct ? ' --direct' : ''}${args['page-channel'] ? ' --page-channel' : ''}${KEY !== '4096' ? ` --key-size=${KEY}` : ''}${N !== 500 ? ` --messages=${N}` : ''}${DEVICE_COUNTS.join(',') !== '1' ? ` --devices=${DEVICE_COUNTS.join(',')}` : ''}`;
 const rows = results.flatMap((r) => {
   const o = r.oneAtATime;
   const p = r.allAtOnce;
@@ -295,7 +334,10 @@ const rows = results.flatMap((r) => {
   return [
     `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, one at a time (send, wait until shown, next); ${r.relayLimits} | ${f(o.perMessageSecs)} s | ${f(o.p50)} s | ${f(o.p99)} s | ${o.totalSecs.toFixed(1)} s |`,
     `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, all ${N} submitted at once; ${r.relayLimits} | ${f(p.perMessageSecs)} s (${p.msgsPerSec.toFixed(0)} msg/s) | ${f(p.p50)} s¹ | ${f(p.p99)} s¹ | ${p.totalSecs.toFixed(1)} s |`,
-    ...(r.direct ? [`| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, one at a time **over the direct channel**${r.direct.stillDirect ? '' : ' (it closed during the run)'}; ${r.relayLimits} | ${f(r.direct.perMessageSecs)} s | ${f(r.direct.p50)} s | ${f(r.direct.p99)} s | ${r.direct.totalSecs.toFixed(1)} s |`] : []),
+    ...(r.direct ? [
+      `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, one at a time **over the direct channel**${r.direct.stillDirect ? '' : ' (it closed during the run)'}; ${r.relayLimits} | ${f(r.direct.perMessageSecs)} s | ${f(r.direct.p50)} s | ${f(r.direct.p99)} s | ${r.direct.totalSecs.toFixed(1)} s |`,
+      `| Sealpost PWA, ${DEVICES} device${DEVICES > 1 ? 's' : ''} per account, one at a time through the relay again, after the direct run; ${r.relayLimits} | ${f(r.direct.relayAfter.perMessageSecs)} s | ${f(r.direct.relayAfter.p50)} s | ${f(r.direct.relayAfter.p99)} s | ${r.direct.relayAfter.totalSecs.toFixed(1)} s |`,
+    ] : []),
   ];
 });
 const md = `## PWA: 500-message seed experiment

@@ -34,7 +34,7 @@ export type DirectEvent =
 export type DirectInput =
   | { type: "offer" | "answer"; user: string; device: string; fingerprint: string; sdp: string }
   | { type: "close" | "closed"; user: string; device: string }
-  | { type: "opened"; user: string; device: string; fingerprint: string }
+  | { type: "opened"; user: string; device: string; fingerprint: string; channel?: number }
   | { type: "frame"; user: string; device: string; frame: Uint8Array }
   | CallInput;
 "#;
