@@ -93,6 +93,14 @@ if (!args.has('--browser-only')) {
   tally('node: crypto API', await h.run(filter));
 }
 
+// The worker's host of transferred data channels, with fakes (no wasm, relay or WebRTC).
+if (!args.has('--browser-only')) {
+  const { directWorkerSuite } = await import('../tests/directworker.suite.js');
+  const h = createHarness();
+  directWorkerSuite(h);
+  tally('node: direct channels in the worker', await h.run(filter));
+}
+
 // A static server for the browser: /wasm/..., /tests/vectors/..., /interop/...
 function serve() {
   const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.json': 'application/json', '.wasm': 'application/wasm' };
