@@ -6,7 +6,10 @@
 // socket, then N over the direct channel, in one run. Latency is
 // send() called to onMessage, timed inside the pages (one machine, one clock).
 //
-//   SEALPOST_RELAY_BIN=target/release/sealpost-relay node wasm/scripts/direct-latency.mjs [N]
+//   SEALPOST_RELAY_BIN=target/release/sealpost-relay node wasm/scripts/direct-latency.mjs [N] [--page-channel]
+//
+// --page-channel: the pages keep the data channels, as in a browser that cannot transfer
+// one to a worker (each frame then goes worker → page → channel → page → worker).
 //
 // Needs wasm/pkg (node wasm/scripts/build.mjs) and a relay binary (default: the release
 // build under CARGO_TARGET_DIR or target/).
@@ -16,7 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const N = Number(process.argv[2] ?? 200);
+const N = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 200);
+const pageChannel = process.argv.includes('--page-channel');
 const { chromium } = await import(join(root, 'wasm/node_modules/playwright-core/index.mjs'));
 const { launchChromium } = await import(join(root, 'wasm/scripts/chromium.mjs'));
 const bin = process.env.SEALPOST_RELAY_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'release', 'sealpost-relay');
@@ -40,7 +44,14 @@ for (const name of ['lata', 'latb']) {
   const page = await context.newPage();
   await page.goto(`${url}/wasm/tests/devices.html`);
   await page.waitForFunction(() => window.ready === true);
-  await page.evaluate(async ({ url, name }) => {
+  await page.evaluate(async ({ url, name, pageChannel }) => {
+    if (pageChannel) {
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (msg, transfer) {
+        if ([].concat(transfer ?? []).some((t) => t instanceof RTCDataChannel)) throw new DOMException('not transferable', 'DataCloneError');
+        return post.call(this, msg, transfer);
+      };
+    }
     const { RemoteClient } = await import('/wasm/pkg/remote.js');
     const w = new Worker('/wasm/tests/test.worker.js', { type: 'module' });
     const c = await RemoteClient.register(w, { relayUrl: url, keySize: 2048 }, name, 'correct horse battery staple');
@@ -55,7 +66,7 @@ for (const name of ['lata', 'latb']) {
     window.direct = [];
     c.onDirect((e) => e.type === 'state' && window.direct.push(e.state));
     attachDirect(c);
-  }, { url, name });
+  }, { url, name, pageChannel });
   pages.push(page);
 }
 const [a, b] = pages;
