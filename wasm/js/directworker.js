@@ -48,7 +48,7 @@ export function workerChannels(client, post, session) {
   return {
     /** A channel the page transferred for `user`/`device` (it replaces an earlier one). */
     adopt({ id, user, device }, dc) {
-      if (typeof user !== 'string' || typeof device !== 'string' || typeof dc?.send !== 'function') return;
+      if (typeof user !== 'string' || typeof device !== 'string' || typeof dc?.send !== 'function') return void dc?.close?.();
       const k = key(user, device);
       const old = channels.get(k);
       if (old) end(k, old, false);
@@ -100,8 +100,9 @@ export function workerChannels(client, post, session) {
       if (!entry) return false;
       if (e.type === 'state' && e.state === 'relay') {
         // The client already knows (a refusal, a close signal, a peer that stopped
-        // acknowledging); the page ends the connection when the event reaches it.
+        // acknowledging); the page ends the connection.
         end(k, entry, false);
+        tell(entry.id, 'closed');
         return false;
       }
       if (e.type !== 'frame') return false;

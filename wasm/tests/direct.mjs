@@ -173,7 +173,7 @@ async function rogueChannel({ open, relayUrl, step, check, tag }) {
     await a.evaluate((to) => clients.me.connectDirect(to), B);
     await until(a, () => window.direct.includes('direct'));
     await until(b, () => window.direct.includes('direct'));
-    await a.evaluate(async ({ user, device }) => {
+    await a.evaluate(async ({ userId: user, deviceId: device }) => {
       const pc1 = new RTCPeerConnection();
       const pc2 = new RTCPeerConnection();
       const mine = pc1.createDataChannel('sealpost', { negotiated: true, id: 0 });
@@ -181,6 +181,7 @@ async function rogueChannel({ open, relayUrl, step, check, tag }) {
       window.rogue.id = clients.me.adoptDirectChannel(mine, user, device, (s) => window.rogue.states.push(s));
       const theirs = pc2.createDataChannel('sealpost', { negotiated: true, id: 0 });
       theirs.onmessage = () => window.rogue.received++;
+      window.rogue.dc = theirs;
       pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
       pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
       await pc1.setLocalDescription();
@@ -210,9 +211,10 @@ async function rogueChannel({ open, relayUrl, step, check, tag }) {
     await until(a, (ids) => ids.every((id) => window.delivered.get(id) === 1), sent, 120_000);
     const got = await b.evaluate(() => window.got);
     check(got.length === 30 && new Set(got).size === 30, `${got.length} delivered`);
-    const rogue = await a.evaluate(() => (clearInterval(window.rogue.timer), window.rogue));
+    await until(a, () => window.rogue.dc.readyState === 'closed');
+    const rogue = await a.evaluate(() => (clearInterval(window.rogue.timer), { ...window.rogue, dc: undefined, theirs: window.rogue.dc.readyState }));
     check(rogue.received === 0, `${rogue.received} frames went out on the unchecked channel`);
-    check(rogue.states.includes('open'), `states of the unchecked channel: ${rogue.states}`);
+    check(rogue.states.at(-1) === 'closed' && rogue.theirs === 'closed', `the unchecked channel was not ended: ${JSON.stringify(rogue)}`);
     const states = await a.evaluate(() => window.direct);
     check(states.at(-1) === 'relay', `alice's states ${states}`);
   });

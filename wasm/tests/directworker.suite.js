@@ -110,6 +110,7 @@ export function directWorkerSuite({ test }) {
     host.adopt({ id: 6, user: U, device: D }, refused);
     eq(host.output({ type: 'state', user: U, device: D, state: 'relay' }), false, 'the state still goes to the page');
     eq(refused.closed, true, 'a channel the client gave up is closed');
+    eq(posts.at(-1), '6 closed', 'and the page told');
     eq(inputs.filter((i) => i === 'closed').length, 2, 'without telling the client what it knows');
   });
 }
