@@ -11,8 +11,8 @@
 //! held chain, no RSA. When it first failed is stored with the groups, so its wait (a
 //! day) is not started again by each restart.
 
-use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec::Vec;
 use sealpost_core::sorted::SortedMap;
 
 use crate::limits::{CHAIN_WAIT, MAX_OPEN_ATTEMPTS};
@@ -33,7 +33,7 @@ pub enum Verdict {
 #[derive(Clone, Debug, Default)]
 pub struct Failures {
     counts: SortedMap<String, (u8, u64)>,
-    order: VecDeque<String>,
+    order: Vec<String>,
 }
 
 impl Failures {
@@ -65,13 +65,12 @@ impl Failures {
             *n = n.saturating_add(1);
             return (*n, *since);
         }
-        while self.order.len() >= MAX_TRACKED_BLOBS {
-            if let Some(old) = self.order.pop_front() {
-                self.counts.remove(&old);
-            }
+        let excess = (self.order.len() + 1).saturating_sub(MAX_TRACKED_BLOBS);
+        for old in self.order.drain(..excess) {
+            self.counts.remove(&old);
         }
         self.counts.insert(String::from(blob_id), (1, now));
-        self.order.push_back(String::from(blob_id));
+        self.order.push(String::from(blob_id));
         (1, now)
     }
 

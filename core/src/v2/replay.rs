@@ -16,7 +16,6 @@
 //!   Overflow is harmless for delivery: the engine's durable seen-set (design 3.3)
 //!   refuses a replayed message's id anyway.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::username::UserId;
@@ -44,7 +43,7 @@ pub(crate) struct TrustedEntry {
 #[derive(Default)]
 pub(crate) struct ReplayMemory {
     pub(crate) trusted: Vec<TrustedEntry>,
-    pub(crate) untrusted: VecDeque<(SessionId, u64)>,
+    pub(crate) untrusted: Vec<(SessionId, u64)>,
 }
 
 impl ReplayMemory {
@@ -65,10 +64,9 @@ impl ReplayMemory {
                 expires_at,
             });
         } else {
-            self.untrusted.push_back((s.id, expires_at));
-            while self.untrusted.len() > UNTRUSTED_REPLAY_MEMORY {
-                self.untrusted.pop_front();
-            }
+            self.untrusted.push((s.id, expires_at));
+            let excess = self.untrusted.len().saturating_sub(UNTRUSTED_REPLAY_MEMORY);
+            self.untrusted.drain(..excess);
         }
     }
 

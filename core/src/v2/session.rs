@@ -1,7 +1,6 @@
 //! One session between two devices (design 2.1): keys from a 32-byte seed, two HMAC
 //! chains (PROTOCOL.md 13.2), skipped keys for messages that have not arrived yet.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
@@ -102,7 +101,7 @@ pub(crate) struct Session {
     pub(crate) send: Chain,
     pub(crate) recv: Chain,
     /// Keys of skipped receive counters, oldest first.
-    pub(crate) skipped: VecDeque<(u64, Key)>,
+    pub(crate) skipped: Vec<(u64, Key)>,
 }
 
 /// The receive-chain change that taking a message key implies, applied only once the
@@ -172,7 +171,7 @@ impl Session {
 /// by [`apply_recv`] only once the message opened.
 pub(crate) fn recv_key(
     recv: &Chain,
-    skipped: &VecDeque<(u64, Key)>,
+    skipped: &[(u64, Key)],
     counter: u64,
 ) -> Result<(Key, RecvUpdate)> {
     if counter < recv.next {
@@ -211,13 +210,15 @@ pub(crate) fn recv_key(
 /// [`MAX_SKIPPED_KEYS`] are kept, oldest dropped first.
 pub(crate) fn apply_recv(
     recv: &mut Chain,
-    skipped: &mut VecDeque<(u64, Key)>,
+    skipped: &mut Vec<(u64, Key)>,
     update: RecvUpdate,
 ) -> Vec<u64> {
     let mut newly = Vec::new();
     match update {
         RecvUpdate::UseSkipped(i) => {
-            skipped.remove(i);
+            if i < skipped.len() {
+                skipped.remove(i);
+            }
         }
         RecvUpdate::Advance {
             next,
@@ -228,9 +229,8 @@ pub(crate) fn apply_recv(
             recv.chain_key = chain_key;
             newly.extend(newly_skipped.iter().map(|(n, _)| *n));
             skipped.extend(newly_skipped);
-            while skipped.len() > MAX_SKIPPED_KEYS {
-                skipped.pop_front();
-            }
+            let excess = skipped.len().saturating_sub(MAX_SKIPPED_KEYS);
+            skipped.drain(..excess);
         }
     }
     newly

@@ -7,7 +7,6 @@
 //! `replay.rs`; the secret encoding: `store_codec.rs`; sealing: `store_seal.rs`.
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -195,7 +194,7 @@ impl SessionStore {
             init_block: Vec::new(),
             send,
             recv,
-            skipped: VecDeque::new(),
+            skipped: Vec::new(),
         };
         let (mk, update) = session.recv_key(h.counter).map_err(unreadable)?;
         let payload = primitives::open(&mk, BODY_AAD, init.opened.body_box).map_err(unreadable)?;

@@ -12,7 +12,6 @@
 //! `init_block` is non-empty exactly for unconfirmed initiator sessions; a responder
 //! session is always confirmed; skipped counters are below the receive chain's next.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use zeroize::Zeroizing;
@@ -132,9 +131,9 @@ impl SessionStore {
         if u > UNTRUSTED_REPLAY_MEMORY {
             return Err(Error::Malformed);
         }
-        let mut untrusted = VecDeque::with_capacity(u);
+        let mut untrusted = Vec::with_capacity(u);
         for _ in 0..u {
-            untrusted.push_back((SessionId::from_bytes(r.array()?), r.u64()?));
+            untrusted.push((SessionId::from_bytes(r.array()?), r.u64()?));
         }
         replay.untrusted = untrusted;
         r.finish()?;
@@ -176,13 +175,13 @@ fn read_session(r: &mut Reader<'_>) -> Result<Session> {
     if k > MAX_SKIPPED_KEYS {
         return Err(Error::Malformed);
     }
-    let mut skipped = VecDeque::with_capacity(k);
+    let mut skipped = Vec::with_capacity(k);
     for _ in 0..k {
         let n = r.u64()?;
         if n >= recv.next || skipped.iter().any(|(m, _)| *m == n) {
             return Err(Error::Malformed);
         }
-        skipped.push_back((n, Zeroizing::new(r.array()?)));
+        skipped.push((n, Zeroizing::new(r.array()?)));
     }
     Ok(Session {
         id,

@@ -1,8 +1,7 @@
 //! Sealing (design 2.2; PROTOCOL.md 14, 18.4): a new session (also on demand, for re-sends that must
 //! not depend on a session the receiver may have lost), and a message in a session.
 
-use alloc::collections::VecDeque;
-
+use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use crate::error::{Error, Result};
@@ -100,7 +99,7 @@ impl SessionStore {
             init_block,
             send,
             recv,
-            skipped: VecDeque::new(),
+            skipped: Vec::new(),
         };
         let mut sealed = seal_in(rng, me, &mut session, payload, now)?;
         sealed.new_session = true;

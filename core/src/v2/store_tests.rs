@@ -2,7 +2,6 @@
 //! exercised without RSA by building sessions directly: what `accept` would insert.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use zeroize::Zeroizing;
@@ -52,7 +51,7 @@ fn session(n: u32, peer: u8, device: u8, identity: &IdentityPublicKey, trusted: 
         init_block: Vec::new(),
         send: chain(),
         recv: chain(),
-        skipped: VecDeque::new(),
+        skipped: Vec::new(),
     }
 }
 

@@ -5,7 +5,7 @@
 //! public signing key go to every other member device once, in a
 //! [`SenderKeyDistribution`] sent over the pairwise sessions.
 
-use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::fmt;
 
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
@@ -195,7 +195,7 @@ pub(super) struct ReceivingChain {
     pub(super) sender: UserId,
     pub(super) sender_device: DeviceId,
     pub(super) chain: Chain,
-    pub(super) skipped: VecDeque<(u64, Key)>,
+    pub(super) skipped: Vec<(u64, Key)>,
     pub(super) verifying: VerifyingKey,
 }
 
@@ -212,7 +212,7 @@ impl ReceivingChain {
                 header_key: d.header_key.clone(),
                 next: d.counter,
             },
-            skipped: VecDeque::new(),
+            skipped: Vec::new(),
             verifying: verifying_key(&d.verifying_key)?,
         })
     }

@@ -4,7 +4,6 @@
 //! came from (the pairwise session that carried an operation or distribution) and checks
 //! a sender device against its member's device list (18.1).
 
-use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -154,7 +153,7 @@ impl GroupSession {
     pub(super) fn restore_chain(
         &mut self,
         d: &SenderKeyDistribution,
-        skipped: VecDeque<(u64, Key)>,
+        skipped: Vec<(u64, Key)>,
     ) -> GroupResult<()> {
         let ok = d.group_id == *self.state.id()
             && self.state.member(&d.sender).is_some()

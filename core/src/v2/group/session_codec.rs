@@ -4,7 +4,6 @@
 //! below the position), so stored bytes cannot hold what the session would refuse. Each
 //! received chain is stored as the distribution of its current position.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use p256::ecdsa::SigningKey;
@@ -104,14 +103,14 @@ impl GroupSession {
             if k > MAX_SKIPPED_KEYS {
                 return Err(GroupError::Malformed);
             }
-            let mut skipped = VecDeque::with_capacity(k);
+            let mut skipped = Vec::with_capacity(k);
             for _ in 0..k {
                 let counter = r.u64()?;
                 let mk = Zeroizing::new(r.array::<32>()?);
                 if counter >= d.counter || skipped.iter().any(|(n, _)| *n == counter) {
                     return Err(GroupError::Malformed);
                 }
-                skipped.push_back((counter, mk));
+                skipped.push((counter, mk));
             }
             session.restore_chain(&d, skipped)?;
         }
