@@ -8,8 +8,9 @@
 
 mod support;
 
+use sealpost_core::v2::group::GroupError;
 use sealpost_engine::limits::CHAIN_RESEND_AFTER;
-use sealpost_engine::{Input, Output, Part};
+use sealpost_engine::{GroupRequest, Input, Output, Part};
 use support::groups::*;
 use support::*;
 use zeroize::Zeroizing;
@@ -66,4 +67,58 @@ fn a_chain_re_send_with_no_room_waits_for_room_and_is_not_counted() {
     alice.receive(&mut relay, due + 62);
     alice.run(&mut relay, due + 100 * CHAIN_RESEND_AFTER, Input::Tick);
     assert_eq!(carried_count(&relay, &bob), to_bob + 1);
+}
+
+#[test]
+fn a_change_with_no_room_to_send_it_is_refused_not_applied_in_silence() {
+    let mut relay = Relay::default();
+    let ([mut alice, mut alice2, mut bob, mut carol], group) =
+        alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
+    let t = T0 + 10;
+    let before = state(&alice, group);
+    // Alice's queue is full (payloads for dave, whose device list has not come).
+    let stored = alice.store[&Part::Groups].to_vec();
+    let full = with_pending(&stored, user("dave"), MAX_PENDING - 2);
+    alice
+        .store
+        .insert(Part::Groups, Zeroizing::new(full.clone()));
+    alice.restart();
+    // A rename would go to three accounts: two places left, so it is refused here and
+    // nothing of it is applied or queued (applied and half sent, bob or carol would
+    // never learn of it).
+    // (Driven by hand: the harness's directory would answer dave's lookups forever.)
+    let rename = Input::ChangeGroup {
+        group,
+        change: GroupRequest::Rename("renamed".into()),
+    };
+    for o in alice.engine.handle(&mut alice.rng, t, rename) {
+        if !matches!(o, Output::FetchDirectory { .. }) {
+            alice.apply(&mut relay, o);
+        }
+    }
+    assert_eq!(refusals(&alice), [GroupError::TooLarge]);
+    assert_eq!(state(&alice, group), before, "not applied");
+    let stored = alice.store[&Part::Groups].to_vec();
+    assert_eq!(stored, full, "nothing queued or stored");
+    // With room again, the same change goes to every device.
+    let drained = with_pending(&stored, user("dave"), 0);
+    alice.store.insert(Part::Groups, Zeroizing::new(drained));
+    alice.restart();
+    change(
+        &mut relay,
+        &mut alice,
+        group,
+        t + 1,
+        GroupRequest::Rename("renamed".into()),
+    );
+    settle(
+        &mut relay,
+        &mut [&mut alice, &mut alice2, &mut bob, &mut carol],
+        t + 2,
+    );
+    let renamed = state(&alice, group);
+    assert_ne!(renamed, before);
+    for d in [&alice2, &bob, &carol] {
+        assert_eq!(state(d, group), renamed);
+    }
 }

@@ -70,6 +70,9 @@ impl Engine {
         if !self.groups.make_room() {
             return self.refuse_group(None, Some(me), GroupError::TooLarge, out);
         }
+        if !self.room_to_send(members.len() + 1) {
+            return self.refuse_group(None, Some(me), GroupError::TooLarge, out);
+        }
         let Some(pinned) = self.pins_of(&members) else {
             return self.refuse_group(None, Some(me), GroupError::NotMember, out);
         };
@@ -147,6 +150,16 @@ impl Engine {
         out: &mut Out,
     ) {
         let me = self.me.user_id;
+        let Some(entry) = self.groups.groups.get(&group) else {
+            return self.refuse_group(Some(group), Some(me), GroupError::NotMember, out);
+        };
+        let added = match &change {
+            Change::Add(users) => users.len(),
+            _ => 0,
+        };
+        if !self.room_to_send(entry.session.state().members().len() + added) {
+            return self.refuse_group(Some(group), Some(me), GroupError::TooLarge, out);
+        }
         let Some(entry) = self.groups.groups.get_mut(&group) else {
             return self.refuse_group(Some(group), Some(me), GroupError::NotMember, out);
         };
@@ -207,6 +220,13 @@ impl Engine {
                 self.pend(*user, None, p.clone());
             }
         }
+    }
+
+    /// Whether the queue of pairwise group payloads has room for an operation to `users`
+    /// accounts. A change is refused (`TOO_LARGE`) rather than applied here and then not
+    /// sent to some members for want of room: they would never learn of it, in silence.
+    fn room_to_send(&self, users: usize) -> bool {
+        self.groups.pending.len().saturating_add(users) <= MAX_PENDING
     }
 
     pub(super) fn pend(&mut self, to: UserId, device: Option<DeviceId>, payload: Vec<u8>) {
