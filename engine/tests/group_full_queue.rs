@@ -8,9 +8,11 @@
 
 mod support;
 
+use sealpost_core::UserId;
 use sealpost_core::v2::group::GroupError;
-use sealpost_engine::limits::CHAIN_RESEND_AFTER;
+use sealpost_engine::limits::{CHAIN_RESEND_AFTER, RESEND_AFTER};
 use sealpost_engine::{GroupRequest, Input, Output, Part};
+use std::collections::VecDeque;
 use support::groups::*;
 use support::*;
 use zeroize::Zeroizing;
@@ -121,4 +123,62 @@ fn a_change_with_no_room_to_send_it_is_refused_not_applied_in_silence() {
     for d in [&alice2, &bob, &carol] {
         assert_eq!(state(d, group), renamed);
     }
+}
+
+/// Runs `input` on `d`, answering every lookup of `missing` at once with "no such account"
+/// and leaving the others unanswered; the lookups of `missing` asked for. Stops (and
+/// fails) after 1,000 inputs: a loop of lookups.
+fn lookups_of_missing(
+    d: &mut Device,
+    relay: &mut Relay,
+    now: u64,
+    input: Input,
+    missing: UserId,
+) -> usize {
+    let mut asked = 0;
+    let mut queue = VecDeque::from([input]);
+    let mut handled = 0;
+    while let Some(input) = queue.pop_front() {
+        handled += 1;
+        assert!(handled < 1000, "a loop of directory lookups: {asked} asked");
+        for o in d.engine.handle(&mut d.rng, now, input) {
+            match o {
+                Output::FetchDirectory { user } if user == missing => {
+                    asked += 1;
+                    queue.push_back(Input::DirectoryMissing { user });
+                }
+                Output::FetchDirectory { .. } => {}
+                o => d.apply(relay, o),
+            }
+        }
+    }
+    asked
+}
+
+#[test]
+fn an_account_the_directory_does_not_know_is_asked_for_once_an_hour_not_after_every_answer() {
+    let mut relay = Relay::default();
+    let ([mut alice, ..], _group) = alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
+    // Alice holds a group payload for dave, whom the directory does not know (an
+    // account deleted since, or a relay that says so). Before, every answer about dave
+    // was an input, after which the payload asked for dave again: without end.
+    let stored = alice.store[&Part::Groups].to_vec();
+    let one = with_pending(&stored, user("dave"), 1);
+    alice.store.insert(Part::Groups, Zeroizing::new(one));
+    alice.restart();
+    let t = T0 + 100;
+    assert_eq!(
+        lookups_of_missing(&mut alice, &mut relay, t, Input::Tick, user("dave")),
+        1
+    );
+    // Within the hour, inputs ask nothing more; after it, once again.
+    assert_eq!(
+        lookups_of_missing(&mut alice, &mut relay, t + 60, Input::Tick, user("dave")),
+        0
+    );
+    let later = t + RESEND_AFTER + 1;
+    assert_eq!(
+        lookups_of_missing(&mut alice, &mut relay, later, Input::Tick, user("dave")),
+        1
+    );
 }

@@ -724,8 +724,11 @@ impl Engine {
                     .into_iter()
                     .map(|(_, d)| d)
                     .collect(),
+                // Asked for at most once per RESEND_AFTER: this runs after every input, and
+                // an account the directory does not know (or answers badly for) would
+                // otherwise be asked for again with every answer, without end.
                 None => {
-                    if self.directory.request(p.to) {
+                    if self.directory.refresh(p.to, now) {
                         out.push(Output::FetchDirectory { user: p.to });
                     }
                     self.groups.pending.push(p);
