@@ -181,4 +181,18 @@ fn an_account_the_directory_does_not_know_is_asked_for_once_an_hour_not_after_ev
         lookups_of_missing(&mut alice, &mut relay, later, Input::Tick, user("dave")),
         1
     );
+    // The same for a payload to one of dave's devices (a chain it was given).
+    let stored = alice.store[&Part::Groups].to_vec();
+    let one = with_pending_at(&stored, user("dave"), Some([7; 16]), 1);
+    alice.store.insert(Part::Groups, Zeroizing::new(one));
+    alice.restart();
+    let t = later + 10;
+    assert_eq!(
+        lookups_of_missing(&mut alice, &mut relay, t, Input::Tick, user("dave")),
+        1
+    );
+    assert_eq!(
+        lookups_of_missing(&mut alice, &mut relay, t + 60, Input::Tick, user("dave")),
+        0
+    );
 }

@@ -367,7 +367,9 @@ impl Engine {
                 // account. Asking again would ask after every input, for ever.
                 return Control::Dropped;
             }
-            if self.directory.request(user) {
+            // At most once per RESEND_AFTER: this runs after every input, and an account
+            // the directory does not know would be asked for with every answer, for ever.
+            if self.directory.refresh(user, now) {
                 out.push(Output::FetchDirectory { user });
             }
             return Control::Later;

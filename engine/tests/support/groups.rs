@@ -149,6 +149,11 @@ pub fn kept_chains_at(stored: &[u8], group: GroupId, bob: &Device) -> usize {
 /// device of `to` in place of those it held (PROTOCOL.md 27.7; the layout of
 /// `Groups::to_secret_bytes`: sessions, held payloads, then the pending ones).
 pub fn with_pending(stored: &[u8], to: UserId, n: usize) -> Vec<u8> {
+    with_pending_at(stored, to, None, n)
+}
+
+/// [`with_pending`], the payloads addressed to `device` of `to` when given.
+pub fn with_pending_at(stored: &[u8], to: UserId, device: Option<[u8; 16]>, n: usize) -> Vec<u8> {
     let u16_at = |i: usize| usize::from(u16::from_be_bytes([stored[i], stored[i + 1]]));
     let u32_at = |i: usize| u32::from_be_bytes(stored[i..i + 4].try_into().unwrap()) as usize;
     let mut at = 2;
@@ -173,7 +178,13 @@ pub fn with_pending(stored: &[u8], to: UserId, n: usize) -> Vec<u8> {
     out.extend_from_slice(&u16::try_from(n).unwrap().to_be_bytes());
     for _ in 0..n {
         out.extend_from_slice(to.as_bytes());
-        out.push(0);
+        match device {
+            Some(d) => {
+                out.push(1);
+                out.extend_from_slice(&d);
+            }
+            None => out.push(0),
+        }
         out.extend_from_slice(&3u32.to_be_bytes());
         out.extend_from_slice(&[0xff; 3]);
     }
