@@ -285,17 +285,7 @@ fn the_kept_chains_are_a_trailing_part_a_store_from_before_loads() {
     // u16(1) || group_id || u16(1) || user || device || chain || u64 || u8 || var32(228).
     let part = 2 + 16 + 2 + 32 + 16 + 16 + 8 + 1 + 4 + 228;
     // Found by its head (a third trailing part, the operations taken, follows it).
-    let head: Vec<u8> = [
-        &[0, 1][..],
-        group.as_bytes(),
-        &[0, 1],
-        bob.user().as_bytes(),
-    ]
-    .concat();
-    let before = stored
-        .windows(head.len())
-        .rposition(|w| w == head)
-        .expect("the kept chains' part");
+    let before = kept_chains_at(&stored, group, &bob);
     assert!(
         before + part < stored.len(),
         "the operations taken follow it"
