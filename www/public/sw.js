@@ -1,34 +1,48 @@
 // Sealpost service worker: caches the app shell so the app opens offline (messages
 // typed offline wait in the encrypted outbox in IndexedDB and go when the relay is
-// reachable). Never touches the relay API. scripts/postbuild.mjs fills in the list of
-// files and the version.
+// reachable). Never touches the relay API. scripts/postbuild.mjs fills in the file lists,
+// the version and the SHA-256 of every file whose name does not change with its content.
 const VERSION = '__SEALPOST_VERSION__';
-const SHELL = ['__SEALPOST_SHELL__'];
-const INDEX_SHA256 = '__SEALPOST_INDEX_SHA256__';
+// What the app starts with (`/`, the index.html every navigation falls back to offline,
+// and what it names, the crypto worker, the wasm): cached at install.
+const START = ['__SEALPOST_START__'];
+// The rest of the build (chunks loaded on first use, the large icons): cached when the
+// page first asks for one, and every missing one at the next start of the app.
+const LATER = ['__SEALPOST_LATER__'];
+// Files outside /assets/ keep their name from build to build: each must be this build's.
+const PINNED = JSON.parse('__SEALPOST_PINNED__');
 const CACHE = `sealpost-shell-${VERSION}`;
 
 const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 
+const sha256 = async (res) => hex(await crypto.subtle.digest('SHA-256', await res.clone().arrayBuffer()));
+
 /**
- * Caches this build's shell. The server may already serve a newer build (a deploy during
- * the install): an index.html that is not this build's would point at assets this cache
- * lacks and the app would not start offline, so the install fails instead (the current
- * worker stays; the next visit installs the newer one).
+ * `u` as this build has it, downloaded only when the browser has no copy. Files under
+ * /assets/ have the hash of their content in their name: the copy the page just loaded
+ * comes from the HTTP cache (the relay serves them `immutable`). The others keep their
+ * name from build to build and must have this build's SHA-256: the HTTP cache's copy
+ * (the page's own, whatever its age) when it has it, else a fresh download. The server
+ * may already serve a newer build (a deploy during the install): a cache holding one
+ * file of each would not start, so a file of another build is refused.
  */
-async function install() {
-  const fetched = await Promise.all(SHELL.map(async (u) => {
-    // Hashed assets never change under their name: the copy the page just loaded is
-    // reused from the HTTP cache instead of downloaded twice on a first visit. The
-    // rest (index.html, manifest, icons) is revalidated: a 304 when unchanged.
-    const mode = u.startsWith('/assets/') ? 'default' : 'no-cache';
-    const res = await fetch(new Request(u, { cache: mode }));
+async function fetchChecked(u) {
+  const get = async (cache) => {
+    const res = await fetch(new Request(u, { cache }));
     if (!res.ok) throw new Error(`${u}: ${res.status}`);
-    if (u === '/' || u === '/index.html') {
-      const got = hex(await crypto.subtle.digest('SHA-256', await res.clone().arrayBuffer()));
-      if (got !== INDEX_SHA256) throw new Error(`${u} is not from build ${VERSION}`);
-    }
-    return [u, res];
-  }));
+    return res;
+  };
+  if (!(u in PINNED)) return get('default');
+  const kept = await get('force-cache');
+  if ((await sha256(kept)) === PINNED[u]) return kept;
+  const res = await get('reload');
+  if ((await sha256(res)) !== PINNED[u]) throw new Error(`${u} is not from build ${VERSION}`);
+  return res;
+}
+
+/** Caches what the app starts with; any file missing or not this build's fails the install (the current worker stays; the next visit tries again). */
+async function install() {
+  const fetched = await Promise.all(START.map(async (u) => [u, await fetchChecked(u)]));
   const cache = await caches.open(CACHE);
   await Promise.all(fetched.map(([u, res]) => cache.put(u, res)));
   await self.skipWaiting();
@@ -47,6 +61,22 @@ self.addEventListener('activate', (event) => {
   );
 });
 
+let filling = null;
+/** Caches every file of LATER not cached yet, one after the other (a start of the app asks for little else). */
+function fillLater() {
+  filling ??= (async () => {
+    const cache = await caches.open(CACHE);
+    for (const u of LATER) {
+      if (await cache.match(u)) continue;
+      const res = await fetchChecked(u).catch(() => null);
+      if (res) await cache.put(u, res);
+    }
+  })().finally(() => {
+    filling = null;
+  });
+  return filling;
+}
+
 function isApi(url) {
   return url.pathname.startsWith('/v2/') || url.pathname === '/healthz' || url.pathname === '/metrics';
 }
@@ -58,25 +88,36 @@ self.addEventListener('fetch', (event) => {
   if (url.origin !== self.location.origin || isApi(url)) return;
   if (req.mode === 'navigate') {
     // Network first (so a new version shows up), the cached shell when offline or slow.
-    event.respondWith(
-      (async () => {
-        const cached = caches.match('/index.html', { cacheName: CACHE });
-        try {
-          const ctl = new AbortController();
-          const t = setTimeout(() => ctl.abort(), 4000);
-          const res = await fetch(req, { signal: ctl.signal });
-          clearTimeout(t);
-          if (res.ok) return res;
-          return (await cached) ?? res;
-        } catch {
-          return (await cached) ?? Response.error();
-        }
-      })(),
-    );
+    const answer = (async () => {
+      const cached = caches.match('/', { cacheName: CACHE });
+      try {
+        const ctl = new AbortController();
+        const t = setTimeout(() => ctl.abort(), 4000);
+        const res = await fetch(req, { signal: ctl.signal });
+        clearTimeout(t);
+        if (res.ok) return res;
+        return (await cached) ?? res;
+      } catch {
+        return (await cached) ?? Response.error();
+      }
+    })();
+    event.respondWith(answer);
+    // A start of the app after the first visit: then the rest of the build goes to the
+    // cache (a first visit downloads only what the page itself loads).
+    event.waitUntil(answer.then(() => fillLater(), () => undefined));
     return;
   }
-  // Hashed assets and icons: cache first.
-  event.respondWith(
-    caches.match(req, { cacheName: CACHE }).then((hit) => hit ?? fetch(req)),
+  // Hashed assets and icons: cache first. A file of this build's LATER list is kept the
+  // first time the page asks for it (under /assets/: its content is this build's).
+  const keep = url.pathname.startsWith('/assets/') && LATER.includes(url.pathname);
+  const answer = (async () => {
+    const hit = await caches.match(req, { cacheName: CACHE });
+    if (hit) return [hit, null];
+    const res = await fetch(req);
+    return [res, keep && res.ok ? res.clone() : null];
+  })();
+  event.respondWith(answer.then(([res]) => res));
+  event.waitUntil(
+    answer.then(([, copy]) => copy && caches.open(CACHE).then((cache) => cache.put(url.pathname, copy))).catch(() => undefined),
   );
 });

@@ -5,8 +5,9 @@
 //  2. the worker's SHA-384 goes into the main script, which checks it before starting
 //     the worker from the verified bytes (Worker() has no integrity attribute either);
 //  3. integrity="sha384-..." on every <script> and <link> in index.html (SRI);
-//  4. dist/sw.js gets the file list, a version and index.html's SHA-256 (it caches the
-//     shell only when the index.html it fetched is this build's);
+//  4. dist/sw.js gets its file lists (what the app starts with, cached at install; the
+//     rest, cached on first use and at the next start), a version, and the SHA-256 of
+//     each file whose name is not content-hashed (it caches only this build's);
 //  5. size budget: the JS the app starts with (index.html's entry scripts and the
 //     worker, without the wasm) at most 100 KiB gzipped;
 //  6. lazily loaded chunks (dynamic import(): libraries few visits need, src/lazy.ts)
@@ -74,17 +75,30 @@ if (/<script(?![^>]*\bsrc=)[^>]*>/.test(html.replace(/<script[^>]*type="applicat
 }
 writeFileSync(join(dist, 'index.html'), html);
 
-const shell = ['/', ...files.filter((f) => f !== '/sw.js' && !f.endsWith('.map'))];
-const version = hash('sha256', Buffer.concat(shell.slice(1).map((f) => read(f))), 'hex').slice(0, 16);
-const sw = read('/sw.js').toString('utf8').replace("'__SEALPOST_SHELL__'", shell.map((f) => JSON.stringify(f)).join(', ')).replace('__SEALPOST_VERSION__', version)
-  .replace('__SEALPOST_INDEX_SHA256__', hash('sha256', read('/index.html'), 'hex'));
+// The service worker's lists: what the app starts with (`/`, which is index.html, every
+// file index.html names, the crypto worker and the wasm) is cached at install; the rest
+// (lazily loaded chunks, the large icons) on first use and at the next start, so a first
+// visit downloads nothing the page did not load itself. Files outside /assets/ keep their
+// names across builds: their SHA-256 go into sw.js, which caches only this build's.
+const shellFiles = files.filter((f) => f !== '/sw.js' && f !== '/index.html' && !f.endsWith('.map'));
+const named = new Set([...html.matchAll(/\s(?:src|href)="(\/[^"]+)"/g)].map((m) => m[1]));
+const start = ['/', ...shellFiles.filter((f) => named.has(f) || f === workerFile || f === wasm[0])];
+const later = shellFiles.filter((f) => !start.includes(f));
+const pinned = Object.fromEntries([...start, ...later].filter((f) => !f.startsWith('/assets/')).map((f) => [f, hash('sha256', read(f === '/' ? '/index.html' : f), 'hex')]));
+const version = hash('sha256', Buffer.concat(['/index.html', ...shellFiles].map((f) => read(f))), 'hex').slice(0, 16);
+const list = (fs) => fs.map((f) => JSON.stringify(f)).join(', ');
+let sw = read('/sw.js').toString('utf8');
+for (const [from, to] of [["'__SEALPOST_START__'", list(start)], ["'__SEALPOST_LATER__'", list(later)], ['__SEALPOST_VERSION__', version], ['__SEALPOST_PINNED__', JSON.stringify(pinned)]]) {
+  if (!sw.includes(from)) throw new Error(`${from} not found in sw.js`);
+  sw = sw.replace(from, to);
+}
 writeFileSync(join(dist, 'sw.js'), sw);
 
 const gzSize = (f) => gzipSync(read(f), { level: 9 }).length;
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 const gz = [workerFile, ...entries].reduce((n, f) => n + gzSize(f), 0);
 const wasmGz = gzipSync(read(wasm[0]), { level: 9 }).length;
-console.log(`postbuild: SRI on ${tagged} tags; shell ${shell.length} files, version ${version}`);
+console.log(`postbuild: SRI on ${tagged} tags; service worker ${version}: ${start.length} files at install, ${later.length} later (${later.join(', ')})`);
 console.log(`postbuild: app JS at start ${kib(gz)} gzipped (${entries.size + 1} files; budget 100 KiB); wasm ${kib(wasmGz)} gzipped`);
 if (lazy.length) console.log(`postbuild: loaded on first use: ${lazy.map((f) => `${f} ${kib(gzSize(f))}`).join(', ')}`);
 if (gz > 100 * 1024) {
