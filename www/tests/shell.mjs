@@ -175,7 +175,7 @@ export async function runShell(r, { relayBin, problems }) {
       const nextCache = `sealpost-shell-${next.version}`;
       const caches = await cachedUntil(page, (c) => Object.keys(c).join() === nextCache && next.start.every((f) => c[nextCache].includes(f)), 'only the new build cached');
       const stale = caches[nextCache].filter((f) => !next.start.includes(f) && !next.later.includes(f));
-      expect(stale.length === 0, `files of no build of the new worker's cached: ${stale.join(', ')}`);
+      expect(stale.length === 0, `not the new build's, in its cache: ${stale.join(', ')}`);
       // Unchanged files come from the HTTP cache: the update downloads what changed.
       const again = proxy.log.filter((x) => x.status === 200 && x.path.startsWith('/assets/') && !x.path.endsWith('-next.css'));
       expect(again.length === 0, `unchanged files downloaded again: ${again.map((x) => x.path).join(', ')}`);
