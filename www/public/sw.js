@@ -61,15 +61,24 @@ self.addEventListener('activate', (event) => {
   );
 });
 
+/**
+ * This build's cache to put a file in, or null once a newer worker replaced this one
+ * (its activation deleted the cache: opening it would make it again, and nobody would
+ * delete it until the next update). Asked right before each put.
+ */
+const ownCache = async () => (self.serviceWorker?.state !== 'redundant' && (await caches.has(CACHE)) ? caches.open(CACHE) : null);
+
 let filling = null;
 /** Caches every file of LATER not cached yet, one after the other (a start of the app asks for little else). */
 function fillLater() {
   filling ??= (async () => {
-    const cache = await caches.open(CACHE);
     for (const u of LATER) {
-      if (await cache.match(u)) continue;
+      if (await caches.match(u, { cacheName: CACHE })) continue;
       const res = await fetchChecked(u).catch(() => null);
-      if (res) await cache.put(u, res);
+      if (!res) continue;
+      const cache = await ownCache();
+      if (!cache) return;
+      await cache.put(u, res);
     }
   })().finally(() => {
     filling = null;
@@ -118,6 +127,6 @@ self.addEventListener('fetch', (event) => {
   })();
   event.respondWith(answer.then(([res]) => res));
   event.waitUntil(
-    answer.then(([, copy]) => copy && caches.open(CACHE).then((cache) => cache.put(url.pathname, copy))).catch(() => undefined),
+    answer.then(async ([, copy]) => copy && (await ownCache())?.put(url.pathname, copy)).catch(() => undefined),
   );
 });
