@@ -85,9 +85,10 @@ const named = new Set([...html.matchAll(/\s(?:src|href)="(\/[^"]+)"/g)].map((m) 
 const start = ['/', ...shellFiles.filter((f) => named.has(f) || f === workerFile || f === wasm[0])];
 const later = shellFiles.filter((f) => !start.includes(f));
 const pinned = Object.fromEntries([...start, ...later].filter((f) => !f.startsWith('/assets/')).map((f) => [f, hash('sha256', read(f === '/' ? '/index.html' : f), 'hex')]));
-const version = hash('sha256', Buffer.concat(['/index.html', ...shellFiles].map((f) => read(f))), 'hex').slice(0, 16);
-const list = (fs) => fs.map((f) => JSON.stringify(f)).join(', ');
+// The version names the cache: a new one for any change of the files or of sw.js itself.
 let sw = read('/sw.js').toString('utf8');
+const version = hash('sha256', Buffer.concat(['/index.html', ...shellFiles].map((f) => read(f)).concat(Buffer.from(sw))), 'hex').slice(0, 16);
+const list = (fs) => fs.map((f) => JSON.stringify(f)).join(', ');
 for (const [from, to] of [["'__SEALPOST_START__'", list(start)], ["'__SEALPOST_LATER__'", list(later)], ['__SEALPOST_VERSION__', version], ['__SEALPOST_PINNED__', JSON.stringify(pinned)]]) {
   if (!sw.includes(from)) throw new Error(`${from} not found in sw.js`);
   sw = sw.replace(from, to);

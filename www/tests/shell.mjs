@@ -193,16 +193,25 @@ export async function runShell(r, { relayBin, problems }) {
       const ctx2 = await newContext(browser, proxy.url, problems, 'shell-deploy');
       try {
         let deployed = false;
+        let pageLoaded;
+        const loaded = new Promise((r) => (pageLoaded = r));
         proxy.switchTo(relay1.url);
-        // The page and its sw.js from the first build; everything after from the next.
-        proxy.route = (path) => {
+        // The page and its sw.js from the first build; everything after from the next. The
+        // page may register sw.js before its stylesheet or wasm came: sw.js waits for them.
+        proxy.route = async (path) => {
           if (deployed) return relay2.url;
-          if (path === '/sw.js') deployed = true;
+          if (path === '/sw.js') {
+            await loaded;
+            deployed = true;
+          }
           return relay1.url;
         };
         const p = await ctx2.newPage();
+        const wasmDone = p.waitForResponse((res) => new URL(res.url()).pathname === wasm, T).then((res) => res.finished());
         await p.goto('/');
         await loginUsable(p);
+        await wasmDone;
+        pageLoaded();
         expect((await shownBuild(p)).join() === 'first,first', `the first build's page shows ${await shownBuild(p)}`);
         await p.evaluate(() => navigator.serviceWorker.ready.then(() => true));
         expect(deployed, 'sw.js was never asked for');

@@ -12,7 +12,8 @@ import http from 'node:http';
 /**
  * Starts the proxy on a free loopback port in front of `upstream` (a relay's URL).
  * `log` holds one `{ path, status, bytes }` per response since the last `reset()`;
- * `route(path)`, when set, picks the upstream URL per request (default: the current one).
+ * `route(path)`, when set, picks the upstream URL per request (or a promise of it, to hold
+ * the request back; default: the current one).
  */
 export async function startWireCount(upstream) {
   let current = upstream;
@@ -39,7 +40,9 @@ export async function startWireCount(upstream) {
   const server = http.createServer((req, res) => {
     const entry = { path: req.url, status: 0, bytes: 0 };
     log.push(entry);
-    const target = new URL(proxy.route?.(req.url) ?? current);
+    void Promise.resolve(proxy.route?.(req.url) ?? current).then((upstream) => forward(req, res, entry, new URL(upstream)));
+  });
+  const forward = (req, res, entry, target) => {
     const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
       entry.status = answer.statusCode;
       let head = `HTTP/1.1 ${answer.statusCode} ${answer.statusMessage}\r\n`;
@@ -53,7 +56,7 @@ export async function startWireCount(upstream) {
     });
     up.on('error', () => res.destroy());
     req.pipe(up);
-  });
+  };
   // No WebSocket is needed before a log-in; a stray upgrade is refused, not hung.
   server.on('upgrade', (_req, socket) => socket.destroy());
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
