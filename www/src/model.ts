@@ -67,7 +67,7 @@ export class Model {
     this.outbox = new Outbox({
       account,
       contacts: this.contacts,
-      messages: () => this.byId.values(),
+      holds: (m) => this.byId.get(m.id) === m,
       saveMsg: (m) => this.saveMsg(m),
       changed: (m) => this.emit({ peer: m.peer, msg: m }),
       keyChanged: (c, d) => this.book.markKeyChanged(c, d),
@@ -254,7 +254,7 @@ export class Model {
     delete m.error;
     await this.saveMsg(m);
     this.emit({ peer: m.peer, msg: m });
-    this.outbox.kick();
+    this.outbox.requeue(m);
   }
 
   /** A stored message by the package's message id (incoming id, or an outgoing wire id). */

@@ -14,8 +14,8 @@ export interface OutboxHost {
   account: Account;
   /** By user id. */
   contacts: Map<string, Contact>;
-  /** Every message the model holds. */
-  messages(): Iterable<Msg>;
+  /** Whether the model still holds `m` (a message deleted while it waited is not sent). */
+  holds(m: Msg): boolean;
   saveMsg(m: Msg): Promise<void>;
   /** `m` changed (its state or delivery): show it. */
   changed(m: Msg): void;
@@ -36,6 +36,11 @@ export class Outbox {
   /** Delivery reports that came before `send` returned the id. */
   private earlyDelivery = new Map<string, Delivery>();
   private kickBound = () => this.kick();
+  /**
+   * Outgoing text messages that may be waiting to be sent (new, loaded, retried), looked
+   * through for the next one instead of every message of every chat (O(history) per send).
+   */
+  private waiting = new Set<Msg>();
 
   constructor(private host: OutboxHost) {}
 
@@ -59,13 +64,23 @@ export class Outbox {
     this.wake?.();
   }
 
-  /** The messages loaded from storage (their delivery reports may still come). */
+  /** The messages loaded from storage (their delivery reports may still come; those caught mid-send go again). */
   loaded(messages: Iterable<Msg>) {
-    for (const m of messages) if (m.wireId) this.byWire.set(m.wireId, m);
+    for (const m of messages) {
+      if (m.wireId) this.byWire.set(m.wireId, m);
+      if (m.state === 'queued' || m.state === 'sending') this.waiting.add(m);
+    }
+  }
+
+  /** `m` is queued again (Retry): sent in its turn. */
+  requeue(m: Msg) {
+    this.waiting.add(m);
+    this.kick();
   }
 
   /** A new message, sent once `stored` (its first write, of the record `key`) commits. */
   queued(m: Msg, stored: Promise<void>, key: string) {
+    this.waiting.add(m);
     this.unstored.set(m.id, key);
     // Kept when the write failed: the worker then refuses the send (the write's failure
     // is what it waits for), and the message is "not sent" instead of sent unrecorded.
@@ -82,10 +97,11 @@ export class Outbox {
   private async loop() {
     let backoff = 500;
     while (this.running) {
-      const next = [...this.host.messages()]
-        .filter((m) => m.dir === 'out' && m.state === 'queued' && !m.file)
-        .sort((a, b) => a.at - b.at)
-        .find((m) => !this.host.contacts.get(m.peer)?.keyChanged);
+      let next: Msg | undefined;
+      for (const m of this.waiting) {
+        if (m.dir !== 'out' || m.state !== 'queued' || m.file || !this.host.holds(m)) this.waiting.delete(m);
+        else if (!this.host.contacts.get(m.peer)?.keyChanged && (!next || m.at < next.at)) next = m;
+      }
       if (!next || !navigator.onLine) {
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;

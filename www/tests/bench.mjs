@@ -177,7 +177,7 @@ async function measure(relayLimits, extra, DEVICES) {
           }
         }
       }
-    }).observe(document.querySelector('[data-testid=messages]'), { childList: true });
+    }).observe(document.querySelector('[data-testid=messages]'), { childList: true, subtree: true });
   });
   await b.evaluate(() => { window.__arrivals = {}; });
   await observe();

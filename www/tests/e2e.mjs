@@ -6,7 +6,7 @@
 // of them, and a browser whose (fake) camera films a QR code; then files (files.mjs), the
 // device steps (devices.mjs), the rough edges on desktop and phone (edges.mjs), groups
 // (groups.mjs) and files in groups (groupfiles.mjs), a sent message stored first
-// (durable.mjs), the direct channel with its data channel in the worker and on the page (direct.mjs), search with its index sealed at rest (search.mjs), the service worker's shell (shell.mjs), the error texts (errors.mjs), the I/O-free rules (units.mjs), issue 14 on a phone (phone.mjs), rooms
+// (durable.mjs), the cost of a message at two chat lengths (growth.mjs), the direct channel with its data channel in the worker and on the page (direct.mjs), search with its index sealed at rest (search.mjs), the service worker's shell (shell.mjs), the error texts (errors.mjs), the I/O-free rules (units.mjs), issue 14 on a phone (phone.mjs), rooms
 // (rooms.mjs); voice calls (calls.mjs) run as their own process (xtask). Screenshots of the main screens go to test-artifacts/.
 //
 //   node www/tests/e2e.mjs            (E2E_KEY_SIZE=4096 for the package default keys)
@@ -28,6 +28,7 @@ import { runRooms } from './rooms.mjs';
 import { runDurable } from './durable.mjs';
 import { runDirect } from './direct.mjs';
 import { runSearch } from './search.mjs';
+import { runGrowth } from './growth.mjs';
 import { runShell } from './shell.mjs';
 import { artifacts, axeViolations, ensureBuilt, launchBrowser, launchBrowserWithCamera, lock, newContext, recordNotifications, runner, startRelay, unlockIfAsked } from './harness.mjs';
 
@@ -704,6 +705,8 @@ try {
   await runDirect(r, { relayBin, problems });
   // Search, its index sealed at rest (issue 14; its own relay and browser).
   await runSearch(r, { relayBin, problems });
+  // A message costs the same in a long chat (issue 13; counted, not timed).
+  await runGrowth(r, { relayBin, problems });
   // The service worker's shell: first-visit bytes, offline start, updates (issue 14; its own relays, proxy and browser).
   await runShell(r, { relayBin, problems });
 

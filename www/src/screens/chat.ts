@@ -13,6 +13,7 @@ import { actionsEl, composing, composingBar, quoteEl, reactionsEl, timerEl, typi
 import { wireOf } from '../convo';
 import { fileBox, fileControls, forgetOpened, retryFile } from './files';
 import { callButton } from './calling';
+import { appendMsg, messageList, removeMsg } from './msglist';
 
 let scrollPending = false;
 /** Scrolls the message list to the end once per frame (no forced layout per message). */
@@ -128,12 +129,12 @@ function keyBanner(c: Contact): (Node | string)[] {
 export function showChat(c: Contact): boolean {
   const m = ui.model!;
   m.activePeer = c.userId;
-  const list = h('ol.messages', { 'aria-label': `Messages with ${displayName(c)}`, 'data-testid': 'messages', tabIndex: 0 });
+  const list = messageList(`Messages with ${displayName(c)}`);
   const els = new Map<string, HTMLElement>();
   for (const msg of m.messages.get(c.userId) ?? []) {
     const el = msgEl(msg, displayName(c));
     els.set(msg.id, el);
-    list.append(el);
+    appendMsg(list, el);
   }
   const text = h('textarea#compose', { rows: 1, placeholder: 'Message', 'aria-label': `Message to ${displayName(c)}`, 'data-testid': 'compose' });
   text.value = m.drafts.get(c.userId) ?? '';
@@ -240,7 +241,7 @@ export function renderChatUpdate(msg?: Msg, oldId?: string) {
     const list = m.messages.get(peer) ?? [];
     const next = list[list.length - 1] === msg ? undefined : list.slice(list.indexOf(msg) + 1).map((x) => ui.chatState!.els.get(x.id)).find((x) => x);
     if (next) next.before(el);
-    else ui.chatState.list.append(el);
+    else appendMsg(ui.chatState.list, el);
     if (ui.chatState.stick || msg.dir === 'out') scrollToEnd();
   }
   if (msg.dir === 'in' && document.visibilityState === 'visible') void m.markRead(c);
@@ -250,7 +251,7 @@ export function renderChatUpdate(msg?: Msg, oldId?: string) {
 export function removeFromChat(id: string) {
   forgetOpened(id);
   const el = ui.chatState?.els.get(id);
-  el?.remove();
+  if (el) removeMsg(el);
   ui.chatState?.els.delete(id);
 }
 

@@ -11,6 +11,7 @@ import { h } from '../util';
 import { messageLimit } from './limit';
 import { fileBox, fileControls, retryFile } from './files';
 import { jumpToResult } from './search';
+import { appendMsg, messageList } from './msglist';
 
 let unsubscribe: (() => void) | null = null;
 
@@ -76,13 +77,13 @@ export function showGroup(group: string): boolean {
   const m = ui.model!;
   const g = m.groups;
   g.active = group;
-  const list = h('ol.messages', { 'aria-label': `Messages in ${g.name(group)}`, 'data-testid': 'messages', tabIndex: 0 });
+  const list = messageList(`Messages in ${g.name(group)}`);
   const els = new Map<string, HTMLElement>();
   const put = (msg: Msg) => {
     const el = msgEl(group, msg);
     const old = els.get(msg.id);
     if (old) old.replaceWith(el);
-    else list.append(el);
+    else appendMsg(list, el);
     els.set(msg.id, el);
   };
   for (const msg of g.messages.get(group) ?? []) put(msg);
