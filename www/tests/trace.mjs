@@ -4,8 +4,10 @@
 // step from the sender's Send to the message on the recipient's screen; mean, median and
 // p90 of each step. The steps follow one another, so their means add up to the total.
 //
-//   node www/tests/trace.mjs test-artifacts/bench-trace-<devices> [run] [sent.json shown.json]
+//   node www/tests/trace.mjs test-artifacts/bench-trace-<devices> [run] [sent.json shown.json] [--messages=A-B]
 //
+// (--messages=A-B: only messages A to B of the run, e.g. 0-99 and 400-499 to see which
+// steps grow with the length of the chat.)
 // (run: `seq`, the relay run, or `dir`, the direct-channel run; bench.mjs --trace writes
 // sent-<run>.json and shown-<run>.json next to the logs and prints both tables itself.)
 //
@@ -114,7 +116,7 @@ export const STEPS = [
  * Steps per message of `run` (`seq` or `dir`): sender device `from`, recipient `to`
  * (names of the tap files), `sent`/`shown`: page times by message key (`seq:i`).
  */
-export function trace(dir, { from = 'A', to = 'B', run = 'seq', sent = {}, shown = {} } = {}) {
+export function trace(dir, { from = 'A', to = 'B', run = 'seq', sent = {}, shown = {}, only = () => true } = {}) {
   const a = lines(join(dir, `devices-tap-${from}.log`));
   const b = lines(join(dir, `devices-tap-${to}.log`));
   const ours = (k) => k?.startsWith(`${run}:`);
@@ -133,7 +135,7 @@ export function trace(dir, { from = 'A', to = 'B', run = 'seq', sent = {}, shown
   const done = new Set();
   for (const d of b.filter((l) => l.what === 'deliver')) {
     const k = keyOf(d.rest);
-    if (!ours(k) || done.has(k)) continue;
+    if (!ours(k) || done.has(k) || !only(Number(k.split(':')[1]))) continue;
     done.add(k);
     const t0 = sent[k];
     // Sender page.
@@ -197,14 +199,16 @@ export function printTrace(title, t) {
 }
 
 if (process.argv[1]?.endsWith('trace.mjs')) {
-  const [dir, run = 'seq', sentFile, shownFile] = process.argv.slice(2);
+  const range = process.argv.find((a) => a.startsWith('--messages='))?.slice(11).split('-').map(Number);
+  const [dir, run = 'seq', sentFile, shownFile] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const only = range ? (i) => i >= range[0] && i <= range[1] : undefined;
   if (!dir || !existsSync(dir)) {
-    console.error('usage: node www/tests/trace.mjs DIR [seq|dir] [sent.json shown.json]');
+    console.error('usage: node www/tests/trace.mjs DIR [seq|dir] [sent.json shown.json] [--messages=A-B]');
     process.exit(2);
   }
   const read = (f, name) => {
     const file = f ?? join(dir, `${name}-${run}.json`);
     return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   };
-  printTrace(`${dir} (${run})`, trace(dir, { run, sent: read(sentFile, 'sent'), shown: read(shownFile, 'shown') }));
+  printTrace(`${dir} (${run}${range ? `, messages ${range.join('-')}` : ''})`, trace(dir, { run, sent: read(sentFile, 'sent'), shown: read(shownFile, 'shown'), only }));
 }
