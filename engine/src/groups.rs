@@ -37,6 +37,10 @@ pub const MAX_HELD: usize = 256;
 /// Most pairwise group payloads waiting for a device list (an operation to every
 /// member of a full group, with room for distributions).
 pub const MAX_PENDING: usize = 8192;
+/// Most pairwise group payloads stored: those waiting ([`MAX_PENDING`]) and those sealed
+/// for one device each and not yet taken by the relay (`unconfirmed`), which an account's
+/// devices multiply. A payload is sealed only when every copy of it can be kept.
+pub const MAX_KEPT_PAYLOADS: usize = 2 * MAX_PENDING;
 /// Most group messages waiting for the relay.
 pub const MAX_OUTGOING: usize = 64;
 /// Most sent group messages whose delivery is tracked (the oldest is forgotten).
@@ -164,6 +168,8 @@ pub struct Groups {
     /// Group messages waiting for their chain (relay blob id, when it first failed;
     /// [`waits`]), in the order they first failed.
     pub waits: Vec<(String, u64)>,
+    /// Digests of group blobs that opened while others waited ([`Groups::opened`]).
+    pub shown: Vec<[u8; 16]>,
 }
 
 impl Groups {
@@ -196,6 +202,15 @@ impl Groups {
             .find(|(_, g)| !g.session.is_member())
             .map(|(id, _)| *id);
         out.is_some_and(|id| self.groups.remove(&id).is_some())
+    }
+
+    /// How many more payloads may be queued (for a device list): within [`MAX_PENDING`]
+    /// waiting and [`MAX_KEPT_PAYLOADS`] stored.
+    pub fn room(&self) -> usize {
+        let kept = self.pending.len() + self.unconfirmed.len();
+        MAX_PENDING
+            .saturating_sub(self.pending.len())
+            .min(MAX_KEPT_PAYLOADS.saturating_sub(kept))
     }
 
     /// Records a sent message for delivery states; forgets the oldest past [`MAX_SENT`].
@@ -242,8 +257,10 @@ impl Groups {
             .pending
             .iter()
             .chain(self.unconfirmed.iter().map(|(_, p)| p))
-            .take(MAX_PENDING)
             .collect();
+        if waiting.len() > MAX_KEPT_PAYLOADS {
+            return Err(Error::TooLarge);
+        }
         put_count(&mut out, waiting.len());
         for p in waiting {
             p.to.encode(&mut out);
@@ -307,6 +324,13 @@ impl Groups {
         }
         // Group messages waiting for their chain: a fourth trailing part.
         self.put_waits(&mut out);
+        // Operations taken and forgotten, by digest: a fifth trailing part, one entry per
+        // group as the third; then the blobs shown while others waited: a sixth.
+        put_count(&mut out, self.groups.len());
+        for g in self.groups.values() {
+            g.taken.encode_old(&mut out);
+        }
+        self.put_shown(&mut out);
         Ok(out)
     }
 
@@ -334,7 +358,7 @@ impl Groups {
                 payload: upgrade_payload(r.var32(MAX_HELD_PAYLOAD)?),
             });
         }
-        for _ in 0..r.count16(MAX_PENDING, 37)? {
+        for _ in 0..r.count16(MAX_KEPT_PAYLOADS, 37)? {
             let to = UserId::read(&mut r)?;
             let device = match r.bool()? {
                 true => Some(DeviceId::read(&mut r)?),
@@ -399,6 +423,15 @@ impl Groups {
         }
         if !r.is_empty() {
             groups.read_waits(&mut r)?;
+        }
+        if !r.is_empty() {
+            if r.count16(MAX_GROUPS, 2)? != groups.groups.len() {
+                return Err(Error::Malformed);
+            }
+            for entry in groups.groups.values_mut() {
+                entry.taken.read_old(&mut r)?;
+            }
+            groups.read_shown(&mut r)?;
         }
         r.finish()?;
         Ok(groups)

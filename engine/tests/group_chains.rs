@@ -296,9 +296,11 @@ fn the_kept_chains_are_a_trailing_part_a_store_from_before_loads() {
         Engine::restore(|p| store.get(&p).cloned())
     };
     // Cut right after it is a store from before the operations taken (they load empty),
-    // and before the last two bytes (no message waits) one from before the waiting
-    // messages' part (group_chain_wait.rs).
-    let loads = [before + part, stored.len() - 2];
+    // before the last eight bytes (no message waits: u16(0); no operation forgotten in
+    // the one group: u16(1) || u16(0); no blob shown while others waited: u16(0)) one from
+    // before the waiting messages' part (group_chain_wait.rs), and before the last six
+    // one from before the forgotten operations' and shown blobs' parts (group_late.rs).
+    let loads = [before + part, stored.len() - 8, stored.len() - 6];
     for cut in (before + 1..stored.len()).filter(|c| !loads.contains(c)) {
         assert_eq!(
             restore(stored[..cut].to_vec()).err().unwrap().part,

@@ -11,7 +11,7 @@ mod support;
 use sealpost_core::UserId;
 use sealpost_core::v2::group::GroupError;
 use sealpost_engine::limits::{CHAIN_RESEND_AFTER, RESEND_AFTER};
-use sealpost_engine::{GroupRequest, Input, Output, Part};
+use sealpost_engine::{GroupRequest, Input, LookupOutcome, Output, Part};
 use std::collections::VecDeque;
 use support::groups::*;
 use support::*;
@@ -195,4 +195,59 @@ fn an_account_the_directory_does_not_know_is_asked_for_once_an_hour_not_after_ev
         lookups_of_missing(&mut alice, &mut relay, t + 60, Input::Tick, user("dave")),
         0
     );
+}
+
+#[test]
+fn a_payload_sealed_with_the_queue_nearly_full_is_kept_until_the_relay_takes_it() {
+    let mut relay = Relay::default();
+    let mut alice = register(&mut relay, "alice", 1);
+    let mut alice2 = add_device(&mut relay, "alice", 1, 11, T0);
+    alice.receive(&mut relay, T0);
+    let mut bob = register(&mut relay, "bob", 2);
+    let mut bob2 = add_device(&mut relay, "bob", 1, 12, T0);
+    bob.receive(&mut relay, T0);
+    let mut carol = register(&mut relay, "carol", 3);
+    for name in ["bob", "carol"] {
+        assert_eq!(alice.lookup(&mut relay, T0, name), LookupOutcome::Found);
+    }
+    let group = create(&mut relay, &mut alice, &["bob", "carol"]);
+    let all = |relay: &mut Relay, ds: &mut [&mut Device], now| settle(relay, ds, now);
+    all(
+        &mut relay,
+        &mut [&mut alice, &mut alice2, &mut bob, &mut bob2, &mut carol],
+        T0 + 2,
+    );
+    // Alice's queue has room for the rename's three accounts and no more (payloads for
+    // dave, whose device list has not come); bob has two devices, so it is sealed as
+    // four pairwise payloads.
+    let stored = alice.store[&Part::Groups].to_vec();
+    let full = with_pending(&stored, user("dave"), MAX_PENDING - 3);
+    alice.store.insert(Part::Groups, Zeroizing::new(full));
+    alice.restart();
+    // The relay cannot be reached, and the tab dies before it can: every payload must
+    // still be stored, to be sealed again on the next start. Before, the last one sealed
+    // found the queue full and was no longer kept: carol never learned of the rename.
+    alice.offline_deposits = true;
+    let t = T0 + 10;
+    let rename = Input::ChangeGroup {
+        group,
+        change: GroupRequest::Rename("renamed".into()),
+    };
+    for o in alice.engine.handle(&mut alice.rng, t, rename) {
+        if !matches!(o, Output::FetchDirectory { .. }) {
+            alice.apply(&mut relay, o);
+        }
+    }
+    alice.restart();
+    alice.offline_deposits = false;
+    alice.run(&mut relay, t + 1, Input::Tick);
+    all(
+        &mut relay,
+        &mut [&mut alice2, &mut bob, &mut bob2, &mut carol],
+        t + 2,
+    );
+    let renamed = state(&alice, group);
+    for d in [&alice2, &bob, &bob2, &carol] {
+        assert!(state(d, group) == renamed, "{:?} has the rename", d.id());
+    }
 }

@@ -224,6 +224,53 @@ fn an_operation_the_relay_delays_past_all_a_device_remembers_is_reported_not_dro
     assert_eq!(refusals(&carol), [GroupError::TooOld]);
 }
 
+#[test]
+fn a_copy_of_an_applied_operation_older_than_the_last_64_is_still_silent() {
+    let mut relay = Relay::default();
+    let (mut alice, mut bob, mut carol, group) = three(&mut relay);
+    // Alice renames and crashes before the relay's answer: she sends the operation again
+    // after her restart, and the relay keeps bob's second copy back.
+    alice.hold_deposit_done = true;
+    change(
+        &mut relay,
+        &mut alice,
+        group,
+        T0 + 5,
+        GroupRequest::Rename("one".into()),
+    );
+    alice.restart();
+    alice.hold_deposit_done = false;
+    let logged = relay.log.len();
+    alice.receive(&mut relay, T0 + 6);
+    let resent = to(&relay, logged, &bob);
+    assert_eq!(resent.len(), 1, "sent again after the restart");
+    let mailbox = relay.mailboxes.get_mut(&(bob.user(), bob.id())).unwrap();
+    mailbox.retain(|b| b.id != resent[0].id);
+    settle(&mut relay, &mut [&mut alice, &mut bob, &mut carol], T0 + 7);
+    // Then more operations than bob remembers with their epochs.
+    for i in 0..=REMEMBERED {
+        change(
+            &mut relay,
+            &mut alice,
+            group,
+            T0 + 8,
+            GroupRequest::Rename(format!("{i}")),
+        );
+    }
+    settle(&mut relay, &mut [&mut alice, &mut bob, &mut carol], T0 + 9);
+    assert_eq!(epoch(&bob, group), 4 + REMEMBERED as u64);
+    let events = bob.group_events.len();
+    // The relay hands the copy over now, after a restart of bob's: he took that
+    // operation (its digest is still kept), so it is a copy, silently. Before, it was
+    // reported as GROUP_TOO_OLD, a security alarm the relay could raise at will.
+    bob.restart();
+    relay.deposit(bob.user(), bob.id(), resent[0].bytes.clone());
+    bob.receive(&mut relay, T0 + 10);
+    assert!(refusals(&bob).is_empty(), "{:?}", refusals(&bob));
+    assert_eq!(bob.group_events.len(), events, "nothing applied");
+    assert_eq!(epoch(&bob, group), 4 + REMEMBERED as u64);
+}
+
 /// What the relay took for `d` since `logged`.
 fn to(relay: &Relay, logged: usize, d: &Device) -> Vec<Blob> {
     relay.log[logged..]

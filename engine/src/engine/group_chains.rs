@@ -10,8 +10,7 @@ use super::Engine;
 use super::out::Out;
 use crate::action::{Notice, Output, Part};
 use crate::failures::Verdict;
-use crate::groups::MAX_PENDING;
-use crate::limits::CHAIN_WAIT;
+use crate::limits::{CHAIN_WAIT, CLOCK_SKEW, MAX_MESSAGE_AGE};
 
 impl Engine {
     /// On a tick: a chain a member device has not confirmed by its due time is given
@@ -22,7 +21,7 @@ impl Engine {
     /// forgotten. A re-send the pending queue has no room for (`MAX_PENDING`) is neither
     /// counted nor dropped: it stays due and goes on a later tick.
     pub(super) fn resend_chains(&mut self, now: u64, out: &mut Out) {
-        let mut room = MAX_PENDING.saturating_sub(self.groups.pending.len());
+        let mut room = self.groups.room();
         let mut again = Vec::new();
         for entry in self.groups.groups.values_mut() {
             if !entry.given.iter().any(|g| g.due <= now) {
@@ -58,12 +57,18 @@ impl Engine {
     /// that this run of the engine tried (so they are still on the relay, and any chain
     /// handed over with them on that connection was tried first), are given up with a
     /// notice. A device restarted more often than it is handed a blob three times still
-    /// gives it up after its day (the counts of attempts live in memory).
+    /// gives it up after its day (the counts of attempts live in memory). One not handed
+    /// over again (the relay deleted it after its 14 days) is given up, with its notice,
+    /// once it could no longer open anyway: `MAX_MESSAGE_AGE` (and the clock skew) after
+    /// it first failed, its sender's `sent_at` is too old (27.6 step 4). Before, its
+    /// entry stayed until newer ones pushed it out.
     pub(super) fn end_chain_waits(&mut self, now: u64, out: &mut Out) {
         let failures = &mut self.failures;
         let parked = &mut self.group_parked;
         self.groups.waits.retain(|(blob_id, since)| {
-            if now < since.saturating_add(CHAIN_WAIT) || !failures.tried(blob_id) {
+            let expired = now > since.saturating_add(MAX_MESSAGE_AGE + CLOCK_SKEW);
+            let tried = failures.tried(blob_id);
+            if !expired && (now < since.saturating_add(CHAIN_WAIT) || !tried) {
                 return true;
             }
             failures.forget(blob_id);
@@ -78,6 +83,7 @@ impl Engine {
             });
             false
         });
+        self.groups.waits_changed();
     }
 
     /// A group message that no held chain opens (27.7): reported the first time, kept on

@@ -25,8 +25,8 @@ use crate::action::{DepositHandle, IncomingGroupMessage, Notice, Output, Part, g
 use crate::codec::Codec;
 use crate::event::GroupRequest;
 use crate::groups::{
-    GivenChain, GroupEntry, Held, MAX_HELD, MAX_OUTGOING, MAX_PENDING, Outgoing, Pending, Sent,
-    Taken,
+    GivenChain, GroupEntry, Held, MAX_HELD, MAX_KEPT_PAYLOADS, MAX_OUTGOING, Outgoing, Pending,
+    Sent, Taken,
 };
 use crate::msg_id::MsgId;
 use crate::payload::{GroupText, MAX_CONTENT_LEN, Payload, Secret};
@@ -226,11 +226,11 @@ impl Engine {
     /// accounts. A change is refused (`TOO_LARGE`) rather than applied here and then not
     /// sent to some members for want of room: they would never learn of it, in silence.
     fn room_to_send(&self, users: usize) -> bool {
-        self.groups.pending.len().saturating_add(users) <= MAX_PENDING
+        users <= self.groups.room()
     }
 
     pub(super) fn pend(&mut self, to: UserId, device: Option<DeviceId>, payload: Vec<u8>) {
-        if self.groups.pending.len() < MAX_PENDING {
+        if self.groups.room() > 0 {
             self.groups.pending.push(Pending {
                 to,
                 device,
@@ -290,7 +290,7 @@ impl Engine {
         match step {
             Step::Hold => {
                 if self.groups.held.len() >= MAX_HELD {
-                    self.groups.held.remove(0);
+                    self.drop_oldest_held(out);
                 }
                 self.groups.held.push(Held {
                     from: m.sender,
@@ -309,6 +309,24 @@ impl Engine {
             }
             Step::Done => {}
         }
+    }
+
+    /// No room to hold one more: the oldest held payload goes, reported (its sender's
+    /// envelope was taken, nothing sends it again: dropped in silence, this device would
+    /// stay behind without a word). `TOO_LARGE`, naming its group when it parses.
+    fn drop_oldest_held(&mut self, out: &mut Out) {
+        if self.groups.held.is_empty() {
+            return;
+        }
+        let h = self.groups.held.remove(0);
+        let group = match Payload::from_bytes(&h.payload) {
+            Ok(Payload::GroupOp { op, .. }) => GroupOp::from_bytes(&op).ok().map(|o| *o.group_id()),
+            Ok(Payload::SenderKey(Secret(d))) => SenderKeyDistribution::from_bytes(&d)
+                .ok()
+                .map(|d| d.group_id),
+            _ => None,
+        };
+        self.refuse_group(group, Some(h.from), GroupError::TooLarge, out);
     }
 
     /// Applies held payloads until none applies any more.
@@ -715,7 +733,9 @@ impl Engine {
         }
         out.persist(Part::Groups);
         let pending = core::mem::take(&mut self.groups.pending);
+        let mut left = pending.len();
         for p in pending {
+            left -= 1;
             let devices: Vec<DeviceId> = match p.device {
                 Some(d) => alloc::vec![d],
                 None if p.to == self.me.user_id => self.me.other_devices(),
@@ -735,6 +755,15 @@ impl Engine {
                     continue;
                 }
             };
+            // Each device's copy is kept (stored) until the relay takes it: sealed only
+            // when every copy fits in what is stored, else it waits whole (the relay
+            // taking earlier deposits makes room). Sealed and not kept, a crash before
+            // the relay took it would lose it in silence.
+            let kept = self.groups.pending.len() + self.groups.unconfirmed.len() + left;
+            if kept + devices.len() > MAX_KEPT_PAYLOADS {
+                self.groups.pending.push(p);
+                continue;
+            }
             for device in devices {
                 let one = Pending {
                     to: p.to,
@@ -744,13 +773,10 @@ impl Engine {
                 // Queued only for members of a group's state (27.7).
                 match self.send_vouched(rng, now, p.to, device, &p.payload, out) {
                     super::send::Control::Later => self.groups.pending.push(one),
-                    super::send::Control::Deposited(handle)
-                        if self.groups.pending.len() + self.groups.unconfirmed.len()
-                            < MAX_PENDING =>
-                    {
+                    super::send::Control::Deposited(handle) => {
                         self.groups.unconfirmed.push((handle, one));
                     }
-                    _ => {}
+                    super::send::Control::Dropped => {}
                 }
             }
         }
@@ -788,14 +814,18 @@ impl Engine {
                     // Opened before: nothing to show, nothing to report. Unless it
                     // waited for its chain and never opened: the chain came at a later
                     // position (given again by a device that upgraded, 27.7), so it
-                    // never will; given up, with a notice.
+                    // never will; given up, with a notice. A waiting copy of a blob that
+                    // opened (the same message deposited twice) was shown: no notice.
                     self.failures.forget(&blob_id);
+                    let shown = self.groups.shown_before(bytes);
                     if self.groups.wait_over(&blob_id) {
                         out.persist(Part::Groups);
-                        out.notice(Notice::CouldNotDecrypt {
-                            blob_id: blob_id.clone(),
-                            gave_up: true,
-                        });
+                        if !shown {
+                            out.notice(Notice::CouldNotDecrypt {
+                                blob_id: blob_id.clone(),
+                                gave_up: true,
+                            });
+                        }
                     }
                     out.push(Output::Ack { blob_id });
                 }
@@ -819,6 +849,7 @@ impl Engine {
         };
         self.failures.forget(&blob_id);
         self.groups.wait_over(&blob_id);
+        self.groups.opened(bytes);
         out.persist(Part::Groups);
         match Payload::from_bytes(&m.payload) {
             Ok(Payload::GroupText(t)) => {

@@ -9,6 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use sealpost_core::{Error, Result};
+use sha2::{Digest, Sha256};
 
 use super::{Groups, put_count};
 use crate::codec::{Reader, put_var8};
@@ -41,7 +42,51 @@ impl Groups {
     pub fn wait_over(&mut self, blob_id: &str) -> bool {
         let before = self.waits.len();
         self.waits.retain(|(id, _)| id != blob_id);
+        self.waits_changed();
         self.waits.len() != before
+    }
+
+    /// With nothing waiting, no later blob can be a copy of a waiting one.
+    pub(crate) fn waits_changed(&mut self) {
+        if self.waits.is_empty() {
+            self.shown.clear();
+        }
+    }
+
+    /// A group blob opened (and was shown): while others wait, remembered by digest, so
+    /// a waiting copy of it (the same blob deposited twice) is known as one when it no
+    /// longer opens (`REPLAY`), not given up with a notice as if it were lost.
+    pub fn opened(&mut self, bytes: &[u8]) {
+        if self.waits.is_empty() {
+            return;
+        }
+        let digest = short_digest(bytes);
+        if !self.shown.contains(&digest) {
+            if self.shown.len() >= MAX_WAITS {
+                self.shown.remove(0);
+            }
+            self.shown.push(digest);
+        }
+    }
+
+    /// Whether `bytes` are those of a group blob that opened here while others waited.
+    pub fn shown_before(&self, bytes: &[u8]) -> bool {
+        self.shown.contains(&short_digest(bytes))
+    }
+
+    /// `u16(n) || n × digest[16]` (a later trailing part).
+    pub(super) fn put_shown(&self, out: &mut Vec<u8>) {
+        put_count(out, self.shown.len());
+        for digest in &self.shown {
+            out.extend_from_slice(digest);
+        }
+    }
+
+    /// Reads [`Groups::put_shown`].
+    pub(super) fn read_shown(&mut self, r: &mut Reader<'_>) -> Result<()> {
+        let n = r.count16(MAX_WAITS, 16)?;
+        self.shown = (0..n).map(|_| r.array()).collect::<Result<Vec<_>>>()?;
+        Ok(())
     }
 
     /// `u16(n) || n × (var8(blob_id) || u64(since))`, in the order they first failed.
@@ -66,6 +111,14 @@ impl Groups {
         }
         Ok(())
     }
+}
+
+/// The first 16 bytes of SHA-256 (another blob with them is out of reach).
+fn short_digest(bytes: &[u8]) -> [u8; 16] {
+    let full: [u8; 32] = Sha256::digest(bytes).into();
+    let mut short = [0; 16];
+    short.copy_from_slice(&full[..16]);
+    short
 }
 
 #[cfg(test)]
