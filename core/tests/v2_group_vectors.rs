@@ -278,6 +278,7 @@ fn groups() {
     let legacy = legacy(&mut r, &alice, &after_add);
     let mut fail_ops = fail_ops;
     fail_ops.extend(race_fails);
+    fail_ops.extend(kind_rule_fails(&alice, &bob, &after_add));
     let generated = json!({
         "note": "Groups (PROTOCOL.md 27). legacy (27.2, 27.4): state is format 2 (a legacy state, its head legacy_head), op a format-1 operation that applies to it and makes state_after (format 3, still legacy); then a format-2 operation whose prior is state_after's head, making then_state_after. ops: apply in order, starting with GroupState::create on the first; each state_after is the encoding after it. fail_ops: apply op to state, expect error. fail_states: parsing state is MALFORMED. races (27.4): every op was signed for the epoch of state and applies to it; in any order of arrival the winner is ops[winner], and state_after is the state it makes. sender_keys: the receiver (bob) at state, takes distribution from 'from', then opens messages in 'open_order' at now = t0 + 10 (each: payload, counter); opening any of them again is REPLAY; flipping any byte fails (DECRYPT_FAILED, or MALFORMED for the version byte); opening at now = t0 + MAX_MESSAGE_AGE + 10 is EXPIRED. fail_distributions: take the distribution from 'from' at 'state', expect error.",
         "t0": T0,
@@ -474,6 +475,82 @@ fn races(
 }
 
 /// `bytes` with the only occurrence of `from` replaced by `to` (same length).
+/// Validly signed operations by the admin `alice` against `s` (alice admin, bob and carol
+/// members) that break a rule of 27.4 step 1 or 7 (or the name rule, checked when
+/// parsed, 27.3), each with the error it must get. Their
+/// own seeded generator, so adding them changed no other vector.
+fn kind_rule_fails(alice: &Dev, bob: &Dev, s: &GroupState) -> Vec<Value> {
+    let mut r = rng(101);
+    let dave = user_id("dave");
+    let mut by_alice = |group: sealpost_core::v2::GroupId, change: Change| {
+        GroupOp::sign(
+            &mut r,
+            &alice.identity,
+            alice.user,
+            group,
+            s.epoch(),
+            s.head().unwrap(),
+            change,
+        )
+        .unwrap()
+    };
+    let other_group = sealpost_core::v2::GroupId::from_bytes([0x99; 16]);
+    let cases = [
+        (
+            "fail_op_of_another_group",
+            by_alice(other_group, Change::Rekey),
+            GroupError::WrongGroup,
+        ),
+        (
+            "fail_op_add_a_member",
+            by_alice(*s.id(), Change::Add(vec![member(bob)])),
+            GroupError::InvalidOperation,
+        ),
+        (
+            "fail_op_remove_a_non_member",
+            by_alice(*s.id(), Change::Remove(vec![dave])),
+            GroupError::InvalidOperation,
+        ),
+        (
+            "fail_op_remove_oneself",
+            by_alice(*s.id(), Change::Remove(vec![alice.user])),
+            GroupError::InvalidOperation,
+        ),
+        (
+            "fail_op_rename_to_a_bidi_control",
+            by_alice(*s.id(), Change::Rename("evil\u{202e}txt".into())),
+            // Refused when parsed (27.3), before any rule of 27.4 is checked.
+            GroupError::Malformed,
+        ),
+        (
+            "fail_op_promote_an_admin",
+            by_alice(*s.id(), Change::Promote(alice.user)),
+            GroupError::InvalidOperation,
+        ),
+        (
+            "fail_op_promote_a_non_member",
+            by_alice(*s.id(), Change::Promote(dave)),
+            GroupError::InvalidOperation,
+        ),
+        (
+            "fail_op_demote_a_non_admin",
+            by_alice(*s.id(), Change::Demote(bob.user)),
+            GroupError::InvalidOperation,
+        ),
+        (
+            "fail_op_demote_the_last_admin",
+            by_alice(*s.id(), Change::Demote(alice.user)),
+            GroupError::InvalidOperation,
+        ),
+    ];
+    cases
+        .iter()
+        .map(|(name, op, error)| {
+            json!({"name": name, "state": h(&s.to_bytes().unwrap()), "op": h(op.to_bytes()), "error": error.code()})
+        })
+        .collect()
+}
+
 fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     let at: Vec<usize> = (0..bytes.len() - from.len())
         .filter(|i| &bytes[*i..*i + from.len()] == from)
