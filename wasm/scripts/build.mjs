@@ -82,7 +82,13 @@ const simd = !args['no-simd'] && !dev;
 // fed together and storages without setMany refused (issue 13: +1.9 KiB, 386.7 -> 388.6).
 // 388 with the third diet round (issue 14: -2.5 KiB, Vec for bounded queues, swaps in the
 // small sort): all of the above together measured 387.9 on d4e41fe.
-const BUDGET_GZIP = 388 * 1024;
+// +1392 bytes for issue 10's audit (audit10: payloads kept until the relay takes them,
+// copies of forgotten operations and of shown messages known by 16-byte digests, the
+// engine's own SHA-256 for them, held payloads dropped with a notice, relay-expired
+// waits given up): 397,256 bytes gzip on e90397a (wt-lead's build) -> 398,648 on the
+// audit10 branch, same build.mjs defaults. Probably most of it is the engine's own
+// `Sha256::digest` instance; a digest helper exported by the core may win it back.
+const BUDGET_GZIP = 388 * 1024 + 1392;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();
