@@ -39,6 +39,7 @@ const REFUSED: Record<string, string> = {
   GROUP_FORKED: 'it was made on another version of the group, so a change may be missing here and members may see the group differently',
   GROUP_OLD_FORMAT: 'it came from a device with an older Sealpost, which must update',
   GROUP_TOO_OLD: 'it is older than the changes this device remembers, so it may be a copy of one already applied or one missed here, and members may see the group differently',
+  TOO_LARGE: 'it did not fit in what this device keeps (too many members, keys or changes waiting for an earlier one), so a change may be missing here',
 };
 
 /** "alice added carol": the system line of a verified change (never text from the wire). */
