@@ -12,7 +12,7 @@ mod support;
 use sealpost_core::Error;
 use sealpost_core::v2::room::{
     Content, EVERYONE, EpochKey, FrameBody, FrameHeader, HostPake, JoinerPake, MemberId, RoomCode,
-    open_frame, open_rekey, seal_frame, seal_rekey,
+    RosterEntry, open_frame, open_rekey, seal_frame, seal_rekey,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -30,7 +30,23 @@ fn content_json(c: &Content) -> Value {
         Content::Hello(s) => json!({"kind": 1, "text": s}),
         Content::Text(s) => json!({"kind": 2, "text": s}),
         Content::Signal(s) => json!({"kind": 3, "text": s}),
+        Content::Receipt => json!({"kind": 4}),
     }
+}
+
+fn roster_json(roster: &[RosterEntry]) -> Value {
+    roster
+        .iter()
+        .map(|e| json!({"member": e.member, "counter": e.counter}))
+        .collect()
+}
+
+/// A roster of `(member, counter)` pairs.
+fn roster(pairs: &[(MemberId, u64)]) -> Vec<RosterEntry> {
+    pairs
+        .iter()
+        .map(|&(member, counter)| RosterEntry { member, counter })
+        .collect()
 }
 
 fn generate() -> Value {
@@ -45,7 +61,7 @@ fn generate() -> Value {
     let granted = confirmed.open_grant(&grant, 2).unwrap();
     assert_eq!(*granted.key.key, *room_key.key);
 
-    let frame = |sender, to, counter, roster: &[MemberId], content: Content| {
+    let frame = |sender, to, counter, roster: &[RosterEntry], content: Content| {
         let header = FrameHeader {
             epoch: room_key.epoch,
             sender,
@@ -58,24 +74,52 @@ fn generate() -> Value {
         };
         let f = seal_frame(&room_key, header, &body.roster, &body.content).unwrap();
         json!({"epoch": header.epoch, "sender": sender, "to": to, "counter": counter,
-               "roster": body.roster, "content": content_json(&body.content), "frame": h(&f)})
+               "roster": roster_json(&body.roster), "content": content_json(&body.content), "frame": h(&f)})
     };
     let frames = vec![
-        frame(2, EVERYONE, 1, &[1, 2], Content::Hello("Bob".into())),
+        frame(
+            2,
+            EVERYONE,
+            1,
+            &roster(&[(1, 6), (2, 0)]),
+            Content::Hello("Bob".into()),
+        ),
         frame(
             2,
             EVERYONE,
             2,
-            &[1, 2, 3],
+            &roster(&[(1, 6), (2, 0), (3, 1)]),
             Content::Text("hello room, ✓".into()),
         ),
-        frame(1, 2, 7, &[1, 2, 3], Content::Text("for you only".into())),
+        frame(
+            1,
+            2,
+            7,
+            &roster(&[(1, 0), (2, 2), (3, 1)]),
+            Content::Text("for you only".into()),
+        ),
         frame(
             2,
             1,
             3,
-            &[1, 2, 3, 4, 5, 6, 7, 8],
+            &roster(&[
+                (1, 7),
+                (2, 0),
+                (3, 1),
+                (4, 1),
+                (5, 2),
+                (6, 300),
+                (7, 1 << 40),
+                (8, (1 << 53) - 1),
+            ]),
             Content::Signal(r#"{"type":"offer","sdp":"v=0..."}"#.into()),
+        ),
+        frame(
+            3,
+            EVERYONE,
+            4,
+            &roster(&[(1, 7), (2, 3), (3, 0)]),
+            Content::Receipt,
         ),
     ];
     let good = unh(&frames[1]["frame"]);
@@ -95,7 +139,7 @@ fn generate() -> Value {
             to: EVERYONE,
             counter: 2,
         },
-        &[1, 2, 3],
+        &roster(&[(1, 6), (2, 0), (3, 1)]),
         &Content::Text("hello room, ✓".into()),
     )
     .unwrap();
@@ -106,7 +150,7 @@ fn generate() -> Value {
         json!({"name": "fail_body", "frame": flip(20), "error": "DECRYPT_FAILED"}),
         json!({"name": "fail_roster_unordered", "frame": h(&unordered), "error": "MALFORMED"}),
         json!({"name": "fail_tag", "frame": flip(good.len() - 1), "error": "DECRYPT_FAILED"}),
-        json!({"name": "fail_version", "frame": flip(0), "error": "MALFORMED"}),
+        json!({"name": "fail_version_2", "frame": flip(0), "error": "MALFORMED"}),
         json!({"name": "fail_other_key", "frame": h(&foreign), "error": "DECRYPT_FAILED"}),
     ];
     let next = EpochKey::generate(&mut r, 2);
@@ -161,7 +205,7 @@ fn room_vectors() {
         assert_eq!(header.counter, f["counter"].as_u64().unwrap());
         let body = open_frame(&room_key, header, &bytes).unwrap();
         assert_eq!(content_json(&body.content), f["content"]);
-        assert_eq!(json!(body.roster), f["roster"]);
+        assert_eq!(roster_json(&body.roster), f["roster"]);
     }
     for f in v["fail_frames"].as_array().unwrap() {
         let bytes = unh(&f["frame"]);
@@ -206,7 +250,7 @@ fn seal_unordered_roster(key: &EpochKey) -> Vec<u8> {
         .try_into()
         .unwrap();
     let aad = [&b"sealpost/v2/room-frame"[..], &header].concat();
-    let plain = [2u8, 0, 3, 0, 2, 2, b'x'];
+    let plain = [&[2u8, 0, 3][..], &[0; 8], &[0, 2], &[0; 8], &[2, b'x']].concat();
     let k: [u8; 32] = *key.key;
     let sealed = Aes256Gcm::new(&k.into())
         .encrypt(

@@ -20,7 +20,14 @@ export type RoomEvent =
   | { event: "unheard"; by: number }
   /** `by`'s frames list this page again, after an `unheard`. */
   | { event: "heard"; by: number }
-  | { event: "refused"; from: number; reason: "UNKNOWN_SENDER" | "MISADDRESSED" | "STALE_EPOCH" | "REPLAYED" | "FORGED" | "MALFORMED" | "UNEXPECTED" }
+  /** `to` has not acknowledged a frame this page sent it (or everyone) 3 s ago: this
+   * page's frames do not reach it, or its frames and receipts do not reach this page
+   * (which of the two cannot be told). PROTOCOL.md 30.4 "Receipts". */
+  | { event: "undelivered"; to: number }
+  /** After `undelivered`: `to` acknowledges every frame that was overdue (frames in
+   * between may still have been lost). */
+  | { event: "delivered"; to: number }
+  | { event: "refused"; from: number; reason: "UNKNOWN_SENDER" | "MISADDRESSED" | "STALE_EPOCH" | "REPLAYED" | "FORGED" | "MALFORMED" | "OLD_VERSION" | "UNEXPECTED" }
   | { event: "closed"; code: "ROOM_CLOSED" | "WRONG_CODE" | "ROOM_NOT_FOUND" | "ROOM_LOCKED" | "ROOM_BUSY" | "ROOM_FULL" | "RATE_LIMITED" | "JOIN_TIMEOUT" };
 
 export interface RoomOptions {
@@ -39,6 +46,8 @@ export interface Room {
   readonly unreached: number[];
   /** Members this page does not reach (see the `unheard` event). */
   readonly unheard: number[];
+  /** Members that have not acknowledged this page's frames (see the `undelivered` event). */
+  readonly undelivered: number[];
   /** `appUrl` with `#room=<code>`: the code stays out of every server log. */
   link(appUrl: string): string;
   /** To everyone, or to member `to` only. Throws `NOT_IN_ROOM`, `NO_SUCH_MEMBER`, `TOO_LARGE`. */

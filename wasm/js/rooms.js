@@ -53,6 +53,13 @@ const TURN_PATIENCE_MS = 10_000;
  */
 const UNREACHED_GRACE_MS = 3_000;
 
+/**
+ * How often the engine is given the time (PROTOCOL.md 30.4 "Receipts"): it seals the
+ * receipt a member owes once a second passed since its last frame, and reports a member
+ * that has not acknowledged this page's frames for 3 s (`undelivered`; its own grace).
+ */
+const TICK_MS = 250;
+
 class Room {
   #state;
   #ws;
@@ -65,6 +72,8 @@ class Room {
   #told = new Set();
   /** Members the app was told this page does not reach. */
   #toldUnheard = new Set();
+  /** The engine's clock (`RoomState.tick`), until the room is left or closed. */
+  #ticker;
   /** The code (host only; guests know the one they typed). */
   code;
   /** The relay's number for the room. */
@@ -76,6 +85,12 @@ class Room {
     this.#onEvent = onEvent;
     this.nameplate = nameplate;
     this.code = state.code;
+    this.#ticker = setInterval(() => {
+      if (this.#closed) return;
+      this.#state.tick(Date.now());
+      this.flush();
+    }, TICK_MS);
+    this.#ticker.unref?.();
   }
 
   /** This member's id (1 is the host). */
@@ -100,6 +115,13 @@ class Room {
   get unheard() {
     if (this.#closed) return [];
     return [...this.#state.unheard].filter((m) => this.#toldUnheard.has(m));
+  }
+
+  /** Members that have not acknowledged this page's frames for 3 s: they do not reach
+   * them, or their receipts do not reach this page (PROTOCOL.md 30.4 "Receipts"). */
+  get undelivered() {
+    if (this.#closed) return [];
+    return [...this.#state.undelivered];
   }
 
   /** The link that opens the app on the join screen: the code is in the fragment. */
@@ -150,6 +172,7 @@ class Room {
   leave() {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#ticker);
     try {
       this.#ws.send(JSON.stringify({ type: 'leave' }));
     } catch {
@@ -162,6 +185,7 @@ class Room {
 
   #send(kind, to, body) {
     if (this.#closed) throw roomError('NOT_IN_ROOM', 'this room was left or closed');
+    this.#state.tick(Date.now());
     this.#state.send(kind, to, body);
     this.flush();
   }
@@ -213,6 +237,7 @@ class Room {
     }
     const from = m.from ?? m.member ?? 0;
     const data = typeof m.data === 'string' ? b64.decode(m.data) : new Uint8Array();
+    this.#state.tick(Date.now());
     this.#state.handle(m.type, from, data, Uint16Array.from(m.members ?? []));
     this.flush();
   }
@@ -221,6 +246,7 @@ class Room {
   ended(code) {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#ticker);
     this.#state.leave();
     this.#state.free();
     for (const done of this.#turnWaiting.splice(0)) done([]);

@@ -99,6 +99,14 @@ fn event_object(e: RoomEvent) -> Object {
             set(&obj, "by", by.into());
             "unheard"
         }
+        RoomEvent::Undelivered { to } => {
+            set(&obj, "to", to.into());
+            "undelivered"
+        }
+        RoomEvent::Delivered { to } => {
+            set(&obj, "to", to.into());
+            "delivered"
+        }
         RoomEvent::Rekeyed { epoch } => {
             set(&obj, "epoch", epoch.into());
             "rekeyed"
@@ -176,6 +184,27 @@ impl RoomState {
     #[wasm_bindgen(getter)]
     pub fn unheard(&self) -> Vec<u16> {
         self.room.unheard()
+    }
+
+    /// Members that have not acknowledged this member's frames for 3 s (PROTOCOL.md
+    /// 30.4 "Receipts").
+    #[wasm_bindgen(getter)]
+    pub fn undelivered(&self) -> Vec<u16> {
+        self.room.undelivered()
+    }
+
+    /// The clock (ms, `Date.now()`): call before `handle` and `send`, and every few
+    /// hundred ms; `drain()` has the receipt owed and the `undelivered`/`delivered`
+    /// events due.
+    pub fn tick(&mut self, now_ms: f64) {
+        // `Date.now()` is a whole, positive number of ms; anything else is time 0.
+        let now = if now_ms.is_finite() && now_ms > 0.0 {
+            now_ms as u64
+        } else {
+            0
+        };
+        let out = self.room.tick(now);
+        self.queue.extend(out);
     }
 
     /// The room key's epoch once admitted.

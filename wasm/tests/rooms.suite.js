@@ -1,7 +1,9 @@
 // Rooms (PROTOCOL.md 30) through the package against a real relay: three members join
 // with the code and talk, a wrong code and a code that is no code are refused with
 // stable codes, leaving is told to the others, and the host leaving closes the room; a
-// join the host never answers (a relay stand-in) is JOIN_TIMEOUT, not a wrong code.
+// join the host never answers (a relay stand-in) is JOIN_TIMEOUT, not a wrong code; a
+// relay that stops delivering the host's frames to a guest is reported to the host
+// (`undelivered`, 30.4 "Receipts"), and `delivered` when it forwards them again.
 import { assert, eq, throwsCode } from './harness.js';
 
 /** Resolves with the first event `pick` accepts, from events recorded into `log`. */
@@ -19,6 +21,30 @@ function waitFor(log, pick) {
     };
     if (!check()) log.waiters.push(check);
   });
+}
+
+/** A WebSocket whose messages from the relay of type `frame` from member `dropFrom` are
+ * dropped while `drop` is set: a relay that drops one member's frames to this page. */
+function droppingSocket(dropFrom) {
+  const WS = globalThis.WebSocket;
+  return class Dropping extends WS {
+    static drop = false;
+    set onmessage(fn) {
+      super.onmessage = (ev) => {
+        let m = null;
+        try {
+          m = JSON.parse(ev.data);
+        } catch {
+          /* not ours to judge */
+        }
+        if (Dropping.drop && m?.type === 'frame' && m.from === dropFrom) return;
+        fn(ev);
+      };
+    }
+    get onmessage() {
+      return super.onmessage;
+    }
+  };
 }
 
 function recorder() {
@@ -66,7 +92,8 @@ export function roomsSuite({ test }, sp, { relayUrl }) {
     // grace or after it (a newcomer's transient is never told).
     for (const r of [host, b, c]) eq(r.unheard, []);
     await new Promise((r) => setTimeout(r, 3_300));
-    for (const l of logs) assert(!l.seen.some((e) => e.event === 'unheard' || e.event === 'unreached'), JSON.stringify(l.seen));
+    // Nor does anyone miss receipts: each reader acknowledged what it got.
+    for (const l of logs) assert(!l.seen.some((e) => ['unheard', 'unreached', 'undelivered'].includes(e.event)), JSON.stringify(l.seen));
   });
 
   test('rooms: a wrong code is refused (WRONG_CODE), a non-code is MALFORMED, an unknown nameplate ROOM_NOT_FOUND', async () => {
@@ -114,5 +141,31 @@ export function roomsSuite({ test }, sp, { relayUrl }) {
     const e = await throwsCode(() => sp.joinRoom(relayUrl, '4821-7kq9m2xa', { WebSocket: Relay }), 'JOIN_TIMEOUT');
     assert(/join_timeout/.test(e.message), e.message);
     eq(sent.map((m) => m.type), ['pake']);
+  });
+
+  test('rooms: a relay that stops forwarding the host\'s frames to a guest is reported to the host, then its recovery', async () => {
+    const [hl, gl] = [recorder(), recorder()];
+    const h = await sp.createRoom(relayUrl, { onEvent: hl.onEvent });
+    const Dropping = droppingSocket(1);
+    const g = await sp.joinRoom(relayUrl, h.code, { onEvent: gl.onEvent, WebSocket: Dropping });
+    h.sendText('one');
+    await waitFor(gl, (e) => e.event === 'text' && e.text === 'one');
+    eq(h.undelivered, []);
+    Dropping.drop = true;
+    h.sendText('two');
+    const started = Date.now();
+    const told = await waitFor(hl, (e) => e.event === 'undelivered');
+    assert(Date.now() - started >= 2_900, `told after ${Date.now() - started} ms, before the 3 s grace`);
+    eq(told.to, 2);
+    eq(h.undelivered, [2]);
+    Dropping.drop = false;
+    h.sendText('three');
+    await waitFor(gl, (e) => e.event === 'text' && e.text === 'three');
+    await waitFor(hl, (e) => e.event === 'delivered' && e.to === 2);
+    eq(h.undelivered, []);
+    assert(!gl.seen.some((e) => e.event === 'text' && e.text === 'two'), 'the dropped text arrived');
+    for (const l of [hl, gl]) assert(!l.seen.some((e) => e.event === 'refused'), JSON.stringify(l.seen));
+    g.leave();
+    h.leave();
   });
 }

@@ -11,12 +11,15 @@
 // (getStats of the page's peer connections, which this test counts itself: the app
 // exposes no test hook), one mutes, one turns it off and
 // the others' connections to it close; the room screen with voice on has no axe
-// violations.
+// violations. A relay that stops forwarding the host's frames to one guest (a proxy in
+// front of the relay for that guest's page) makes the host's page say its messages are
+// not reaching that guest, and say so again when they do (PROTOCOL.md 30.4 "Receipts").
 //
 //   node www/tests/rooms.mjs           (also run as part of www/tests/e2e.mjs)
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { eventually } from '../../wasm/tests/poll.mjs';
 import { canvasQrPayload, writeQrY4m } from './fakecam.mjs';
@@ -94,6 +97,94 @@ function pageData(page) {
   });
 }
 
+/**
+ * A TCP proxy in front of the relay for one page: HTTP passes through as it is; on a room
+ * socket (`GET /v2/rooms/...` with an upgrade) the relay's WebSocket frames to the page
+ * are read one by one, and while `dropFrom` is a member id the room frames from that
+ * member are dropped: the relay as an attacker that stops forwarding them.
+ */
+function dropProxy(relayUrl) {
+  const target = new URL(relayUrl);
+  const proxy = { dropFrom: null, dropped: 0, url: '' };
+  const sockets = new Set();
+  const server = createServer((client) => {
+    sockets.add(client);
+    let head = Buffer.alloc(0);
+    const onFirst = (chunk) => {
+      head = Buffer.concat([head, chunk]);
+      if (!head.includes('\r\n\r\n')) return;
+      client.off('data', onFirst);
+      const text = head.toString('latin1');
+      const room = /^GET \/v2\/rooms\/\S* HTTP/.test(text) && /^upgrade:\s*websocket/im.test(text);
+      const up = connect(Number(target.port), target.hostname, () => up.write(head));
+      sockets.add(up);
+      client.on('data', (c) => up.write(c));
+      client.on('close', () => up.destroy());
+      up.on('close', () => client.destroy());
+      client.on('error', () => up.destroy());
+      up.on('error', () => client.destroy());
+      if (!room) {
+        up.on('data', (c) => client.write(c));
+        return;
+      }
+      let buf = Buffer.alloc(0);
+      let upgraded = false;
+      up.on('data', (c) => {
+        buf = Buffer.concat([buf, c]);
+        if (!upgraded) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          client.write(buf.subarray(0, end + 4));
+          buf = buf.subarray(end + 4);
+          upgraded = true;
+        }
+        // Server frames are unmasked: FIN/opcode, length (7, 16 or 64 bits), payload.
+        while (buf.length >= 2) {
+          let len = buf[1] & 0x7f;
+          let at = 2;
+          if (len === 126) {
+            if (buf.length < 4) return;
+            len = buf.readUInt16BE(2);
+            at = 4;
+          } else if (len === 127) {
+            if (buf.length < 10) return;
+            len = Number(buf.readBigUInt64BE(2));
+            at = 10;
+          }
+          if (buf.length < at + len) return;
+          const frame = buf.subarray(0, at + len);
+          buf = buf.subarray(at + len);
+          if ((frame[0] & 0x0f) === 1 && proxy.dropFrom !== null) {
+            let m = null;
+            try {
+              m = JSON.parse(frame.subarray(at).toString('utf8'));
+            } catch {
+              /* not JSON: forwarded */
+            }
+            if (m?.type === 'frame' && m.from === proxy.dropFrom) {
+              proxy.dropped += 1;
+              continue;
+            }
+          }
+          client.write(frame);
+        }
+      });
+    };
+    client.on('data', onFirst);
+    client.on('close', () => sockets.delete(client));
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      proxy.url = `http://127.0.0.1:${server.address().port}`;
+      proxy.stop = () => {
+        for (const s of sockets) s.destroy();
+        return new Promise((ok) => server.close(() => ok()));
+      };
+      resolve(proxy);
+    });
+  });
+}
+
 const messages = (page) => page.locator('[data-testid=room-messages]');
 
 async function say(page, text) {
@@ -117,9 +208,11 @@ export async function runRooms(r, { relayBin, problems }) {
   const y4m = join(artifacts, 'room-camera.y4m');
   writeQrY4m(y4m, new TextEncoder().encode('no room yet'));
   const browser = await launchBrowserWithCamera(y4m);
+  // Dan's page reaches the relay through a proxy that can drop what the relay sends it.
+  const proxy = await dropProxy(relay.url);
   const p = {};
   for (const k of ['A', 'B', 'C', 'D']) {
-    p[k] = await (await newContext(browser, relay.url, problems, `room-${k}`)).newPage();
+    p[k] = await (await newContext(browser, k === 'D' ? proxy.url : relay.url, problems, `room-${k}`)).newPage();
     await p[k].addInitScript(voiceProbe);
   }
   // Every URL (requests and sockets) page C opens: the code in the link must not be one.
@@ -207,6 +300,26 @@ export async function runRooms(r, { relayBin, problems }) {
       await shot(p.A, 'rooms-4-host-talk');
     });
 
+    await r.step('rooms: a relay that stops forwarding the host’s messages to one guest: the host is told, then told again when they get through', async () => {
+      proxy.dropFrom = 1;
+      await say(p.A, 'lost on the way to Dan');
+      await messages(p.A).filter({ hasText: 'Your messages are not reaching Dan' }).waitFor(T);
+      await p.A.locator('[data-testid^=room-undelivered-]').waitFor(T);
+      expect(proxy.dropped > 0, 'the proxy dropped nothing');
+      await shot(p.A, 'rooms-4a-undelivered');
+      axe.push(...(await axeViolations(p.A, 'room (messages not reaching a member)')));
+      proxy.dropFrom = null;
+      await say(p.A, 'back again, Dan');
+      await messages(p.D).filter({ hasText: 'back again, Dan' }).waitFor(T);
+      await messages(p.A).filter({ hasText: 'Dan confirms your messages again' }).waitFor(T);
+      await p.A.locator('[data-testid^=room-undelivered-]').waitFor({ state: 'detached', ...T });
+      expect(!(await messages(p.D).textContent()).includes('lost on the way to Dan'), 'the dropped text reached Dan');
+      // Nobody else was told anything of the kind: Bea and Cy got everything.
+      for (const k of ['B', 'C', 'D']) {
+        expect(!(await messages(p[k]).textContent()).includes('are not reaching'), `page ${k} was told its messages do not get through`);
+      }
+    });
+
     await r.step('rooms: three members turn voice on and audio flows between each pair; one turns it off', async () => {
       const names = { A: 'Ada', B: 'Bea', C: 'Cy' };
       for (const k of ['A', 'B', 'C']) await p[k].click('[data-testid=room-voice-on]');
@@ -280,6 +393,7 @@ export async function runRooms(r, { relayBin, problems }) {
     });
   } finally {
     await browser.close().catch(() => undefined);
+    await proxy.stop();
     await relay.stop();
   }
 }

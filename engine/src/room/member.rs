@@ -9,12 +9,14 @@ use sealpost_core::sorted::SortedMap;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::room::{
-    Content, EVERYONE, EpochKey, FrameBody, FrameHeader, JoinerConfirmed, JoinerPake, MAX_MEMBERS,
-    MemberId, RoomCode, open_frame, open_rekey, seal_frame,
+    Content, EVERYONE, EpochKey, FRAME_HEADER_LEN, FRAME_VERSION, FrameBody, FrameHeader,
+    JoinerConfirmed, JoinerPake, MAX_MEMBERS, MemberId, RoomCode, open_frame, open_rekey,
+    seal_frame,
 };
 use zeroize::Zeroizing;
 
 use super::host::HostState;
+use super::receipts::{Clock, Delivery};
 use super::{HOST, Output, Refusal, RoomEvent, RoomIn, RoomOut};
 
 /// Why [`Room::send`] could not seal a frame. Stable codes for the app.
@@ -61,6 +63,8 @@ pub(super) struct Peer {
     /// The members it said it sees, in its last frame under the current key
     /// (`roster.rs`); emptied at each rotation.
     pub(super) roster: Vec<MemberId>,
+    /// Whether this member's frames reach it, by its rosters' counters (`receipts.rs`).
+    pub(super) delivery: Delivery,
 }
 
 /// What [`Membership::accept_frame`] found in a frame it accepted.
@@ -69,8 +73,8 @@ struct Accepted {
     shown: bool,
     /// The first frame accepted from its sender.
     first: bool,
-    /// What it says.
-    event: RoomEvent,
+    /// What it says (nothing for a receipt).
+    event: Option<RoomEvent>,
 }
 
 /// A member's state.
@@ -87,6 +91,8 @@ pub(super) struct Membership {
     name: String,
     /// Only the host's.
     pub(super) host: Option<HostState>,
+    /// The time, and the receipt owed (`receipts.rs`).
+    pub(super) clock: Clock,
 }
 
 impl Membership {
@@ -100,11 +106,12 @@ impl Membership {
             pair: None,
             name: String::new(),
             host: None,
+            clock: Clock::default(),
         }
     }
 
     /// Seals `content` to `to` (a shown member, or [`EVERYONE`]).
-    fn seal(&mut self, to: MemberId, content: &Content) -> Result<RoomOut, SendRefused> {
+    pub(super) fn seal(&mut self, to: MemberId, content: &Content) -> Result<RoomOut, SendRefused> {
         if to != EVERYONE && !self.peers.get(&to).is_some_and(|p| p.proven) {
             return Err(SendRefused::NoSuchMember);
         }
@@ -117,6 +124,7 @@ impl Membership {
         // Every frame says whom this member sees (PROTOCOL.md 30.4 "Rosters").
         let data = seal_frame(&self.key, header, &self.roster(), content)
             .map_err(|_| SendRefused::TooLarge)?;
+        self.sent(to, header.counter, content);
         self.next_counter = self.next_counter.saturating_add(1);
         if let Content::Hello(name) = content {
             self.name.clone_from(name);
@@ -184,6 +192,12 @@ impl Membership {
         let me = self.me;
         let current = self.key.epoch;
         let peer = self.peers.get_mut(&from).ok_or(Refusal::UnknownSender)?;
+        // A frame of a format this member no longer speaks (PROTOCOL.md 30.4: 2 had no
+        // receipts), at least as long as a header, a kind, a roster count and a tag.
+        let old = data.first().is_some_and(|&v| v != 0 && v < FRAME_VERSION);
+        if old && data.len() >= FRAME_HEADER_LEN + 2 + 16 {
+            return Err(Refusal::OldVersion);
+        }
         let h = FrameHeader::parse(data).map_err(|_| Refusal::Malformed)?;
         if h.sender != from {
             return Err(Refusal::Forged);
@@ -216,20 +230,24 @@ impl Membership {
         peer.last_counter = h.counter;
         peer.last_epoch = Some(h.epoch);
         if h.epoch == current {
-            peer.roster = roster;
+            peer.roster = roster.iter().map(|e| e.member).collect();
         } else {
             // Sealed before a change of membership this member already saw.
             peer.previous_accepted += 1;
         }
         let shown = !core::mem::replace(&mut peer.proven, true);
+        // Its counters are its word whatever the epoch: they only grow.
+        self.acknowledged(from, &roster);
+        self.owe_receipt(&content);
         let event = match content {
-            Content::Hello(name) => RoomEvent::Hello { from, name },
-            Content::Text(text) => RoomEvent::Text {
+            Content::Hello(name) => Some(RoomEvent::Hello { from, name }),
+            Content::Text(text) => Some(RoomEvent::Text {
                 from,
                 private: h.to != EVERYONE,
                 text,
-            },
-            Content::Signal(data) => RoomEvent::Signal { from, data },
+            }),
+            Content::Signal(data) => Some(RoomEvent::Signal { from, data }),
+            Content::Receipt => None,
         };
         Ok(Accepted {
             shown,
@@ -271,6 +289,8 @@ enum Phase {
 /// wiped when it is dropped.
 pub struct Room {
     phase: Phase,
+    /// The latest tick, kept across the join so a joiner's first frames are dated.
+    now: u64,
 }
 
 impl core::fmt::Debug for Room {
@@ -302,6 +322,7 @@ impl Room {
         Ok((
             Self {
                 phase: Phase::Member(m),
+                now: 0,
             },
             code,
         ))
@@ -316,6 +337,7 @@ impl Room {
         Ok((
             Self {
                 phase: Phase::Joining(pake),
+                now: 0,
             },
             RoomOut::Pake {
                 to: HOST,
@@ -359,6 +381,29 @@ impl Room {
     pub fn unheard(&self) -> Vec<MemberId> {
         match &self.phase {
             Phase::Member(m) => m.unheard(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Shown members that have not acknowledged a frame this member sent them, or sent
+    /// everyone, [`UNDELIVERED_GRACE_MS`](super::UNDELIVERED_GRACE_MS) or more before the
+    /// last tick (PROTOCOL.md 30.4 "Receipts"). Empty until admitted.
+    pub fn undelivered(&self) -> Vec<MemberId> {
+        match &self.phase {
+            Phase::Member(m) => m.undelivered(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The clock, in milliseconds from any fixed origin (never going back): seals the
+    /// receipt this member owes once [`RECEIPT_INTERVAL_MS`](super::RECEIPT_INTERVAL_MS)
+    /// passed since its last frame, and tells of members whose acknowledgements are
+    /// overdue, or no longer are. Frames sealed by [`Room::send`] and [`Room::handle`]
+    /// are dated by the last tick: call it before them, and every few hundred ms.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Output> {
+        self.now = self.now.max(now_ms);
+        match &mut self.phase {
+            Phase::Member(m) => m.tick(self.now),
             _ => Vec::new(),
         }
     }
@@ -473,6 +518,7 @@ impl Room {
             })];
         }
         let mut m = Membership::new(member, g.key);
+        m.clock = Clock::starting(self.now);
         m.pair = Some(g.pair_key);
         // The grant proves the host; the others prove themselves with their frames.
         for &id in members {
@@ -499,7 +545,11 @@ fn sender_of(input: &RoomIn<'_>) -> MemberId {
 }
 
 impl Membership {
-    fn handle<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, input: RoomIn<'_>) -> Vec<Output> {
+    pub(super) fn handle<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        input: RoomIn<'_>,
+    ) -> Vec<Output> {
         let one = |r: Result<RoomEvent, Refusal>, from| {
             vec![Output::Event(r.unwrap_or_else(|reason| {
                 RoomEvent::Refused { from, reason }
@@ -516,7 +566,7 @@ impl Membership {
                 if a.shown {
                     out.push(Output::Event(RoomEvent::MemberJoined { member: from }));
                 }
-                out.push(Output::Event(a.event));
+                out.extend(a.event.map(Output::Event));
                 // The first frame from it: whatever this member sealed before may have
                 // gone out before it listed `from`, so it answers with a frame that does
                 // (the host, which showed a newcomer when it admitted it, included).
@@ -524,6 +574,7 @@ impl Membership {
                     out.extend(self.announce(from));
                 }
                 self.tell(&before, &mut out);
+                self.settle(&mut out);
                 out
             }
             RoomIn::Rekey { from, data } => one(self.accept_rekey(from, data), from),

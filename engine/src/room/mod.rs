@@ -14,9 +14,15 @@
 //! carries the members its sender sees, so a member the relay hides from some members
 //! is reported to them ([`RoomEvent::Unreached`]) rather than silently left out, and a
 //! member whose frames do not reach some others is told so ([`RoomEvent::Unheard`]).
+//! Every roster entry also carries the last counter its sender accepted from that
+//! member, so a member whose frames stop reaching another after they once did is told
+//! ([`RoomEvent::Undelivered`]); time is an input ([`Room::tick`]).
 
 mod host;
 mod member;
+mod receipts;
+#[cfg(test)]
+mod receipts_tests;
 mod roster;
 
 use alloc::string::String;
@@ -25,6 +31,7 @@ use alloc::vec::Vec;
 pub use sealpost_core::v2::room::{Content, EVERYONE, MAX_MEMBERS, MemberId, RoomCode};
 
 pub use member::{MAX_PREVIOUS_EPOCH_FRAMES, Room, SendRefused};
+pub use receipts::{MAX_AWAITED_FRAMES, RECEIPT_INTERVAL_MS, UNDELIVERED_GRACE_MS};
 
 /// The host's member id: the relay gives it to whoever created the room.
 pub const HOST: MemberId = 1;
@@ -130,6 +137,9 @@ pub enum Refusal {
     Forged,
     /// Not the documented format or outside the limits.
     Malformed,
+    /// A frame of an earlier format (version 1 or 2), which this member no longer
+    /// accepts: its sender runs an older app.
+    OldVersion,
     /// Not expected now (a PAKE message out of turn, a rekey from a non-host).
     Unexpected,
 }
@@ -144,6 +154,7 @@ impl Refusal {
             Refusal::Replayed => "REPLAYED",
             Refusal::Forged => "FORGED",
             Refusal::Malformed => "MALFORMED",
+            Refusal::OldVersion => "OLD_VERSION",
             Refusal::Unexpected => "UNEXPECTED",
         }
     }
@@ -214,6 +225,21 @@ pub enum RoomEvent {
     Unheard {
         /// The member this one does not reach.
         by: MemberId,
+    },
+    /// A shown member, `to`, has not acknowledged a frame this member sent it (or sent
+    /// everyone) [`UNDELIVERED_GRACE_MS`] ago: this member's frames do not reach it, or
+    /// its frames (receipts included) do not reach this member; which of the two cannot
+    /// be told. Said once while it lasts; `Room::undelivered` tells whether it does.
+    Undelivered {
+        /// The member that does not acknowledge.
+        to: MemberId,
+    },
+    /// After an [`RoomEvent::Undelivered`]: `to` acknowledged every frame overdue. It
+    /// acknowledges the last counter it accepted, so frames in between may still have
+    /// been lost.
+    Delivered {
+        /// The member that acknowledges again.
+        to: MemberId,
     },
     /// The room key moved to `epoch`.
     Rekeyed {

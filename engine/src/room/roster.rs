@@ -14,7 +14,7 @@
 
 use alloc::vec::Vec;
 
-use sealpost_core::v2::room::MemberId;
+use sealpost_core::v2::room::{MemberId, RosterEntry};
 
 use super::member::Membership;
 use super::{Output, RoomEvent};
@@ -26,20 +26,30 @@ pub(super) struct Reports {
 }
 
 impl Membership {
-    /// What this member's frames say it sees: itself and each shown member it accepted
-    /// a frame from. Not a member the host admitted and has not heard from yet: the
+    /// What this member's frames say it sees: itself (counter 0) and each shown member
+    /// it accepted a frame from, with the last counter it accepted from it (its receipt,
+    /// `receipts.rs`). Not a member the host admitted and has not heard from yet: the
     /// others see that member through its own hello to everyone, which comes before
     /// anything the host sends after hearing it, so no one reports it in the meantime.
-    pub(super) fn roster(&self) -> Vec<MemberId> {
-        let mut roster: Vec<MemberId> = self
+    pub(super) fn roster(&self) -> Vec<RosterEntry> {
+        let mut roster: Vec<RosterEntry> = self
             .peers
             .iter()
             .filter(|(_, p)| p.proven && p.last_counter > 0)
-            .map(|(id, _)| *id)
+            .map(|(&member, p)| RosterEntry {
+                member,
+                counter: p.last_counter,
+            })
             .collect();
         // The peers come in ascending order: this member goes in its place.
-        let at = roster.partition_point(|&m| m < self.me);
-        roster.insert(at, self.me);
+        let at = roster.partition_point(|e| e.member < self.me);
+        roster.insert(
+            at,
+            RosterEntry {
+                member: self.me,
+                counter: 0,
+            },
+        );
         roster
     }
 

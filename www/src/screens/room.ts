@@ -39,6 +39,11 @@ interface Active {
    * (PROTOCOL.md 30.4 "Rosters"), from the package's `unheard` until its `heard`.
    */
   unheard: Set<number>;
+  /**
+   * Members that have not acknowledged this page's frames for 3 s (PROTOCOL.md 30.4
+   * "Receipts"), from the package's `undelivered` until its `delivered`.
+   */
+  undelivered: Set<number>;
   lines: Line[];
   /** Why the room ended (a friendly sentence), once it has. */
   ended: string | null;
@@ -103,7 +108,7 @@ function renderHome(code?: string) {
       // voice could not load is not entered.
       const attach = await kit.voice();
       const info = await how();
-      active = { info, names: new Map(), members: [...info.members], unreached: new Map(), noticed: new Set(), unheard: new Set(), lines: [], ended: null, myName: kit.cleanName(name.value), voice: voiceFor(attach, info.me) };
+      active = { info, names: new Map(), members: [...info.members], unreached: new Map(), noticed: new Set(), unheard: new Set(), undelivered: new Set(), lines: [], ended: null, myName: kit.cleanName(name.value), voice: voiceFor(attach, info.me) };
       if (active.myName) await kit.call('roomName', active.myName).catch(() => undefined);
       renderRoom();
     } catch (e) {
@@ -276,6 +281,7 @@ function renderMembers() {
     id === 1 ? h('span.mini.unverified', null, 'Host') : null,
     onVoice.has(id) ? h('span.mini.verified', { 'data-testid': 'room-on-voice' }, !a.voice.on || onVoice.get(id) === 'connected' ? 'On voice' : 'On voice, connecting…') : null,
     a.unheard.has(id) ? h('span.mini.unverified', { 'data-testid': `room-unheard-${id}` }, 'Not receiving you') : null,
+    a.undelivered.has(id) && !a.unheard.has(id) ? h('span.mini.unverified', { 'data-testid': `room-undelivered-${id}` }, 'Not getting your messages') : null,
   )), ...[...a.unreached].map(([id, via]) => h(
     'li.member',
     { 'data-testid': `room-unreached-${id}` },
@@ -339,6 +345,7 @@ function onEvent(e: RoomEvent) {
     case 'left':
       a.unreached.delete(e.member);
       a.unheard.delete(e.member);
+      a.undelivered.delete(e.member);
       if (!a.members.includes(e.member)) break; // a join that did not complete
       add({ member: e.member, what: 'left' });
       a.members = a.members.filter((m) => m !== e.member);
@@ -375,6 +382,14 @@ function onEvent(e: RoomEvent) {
     case 'heard':
       a.unheard.delete(e.by);
       add({ notice: `What you send reaches ${nameOf(e.by)} again.` });
+      break;
+    case 'undelivered':
+      a.undelivered.add(e.to);
+      add({ notice: `Your messages are not reaching ${nameOf(e.to)}: they have not confirmed what you sent in the last seconds (or their confirmations are not reaching you). The relay may be dropping them.` });
+      break;
+    case 'delivered':
+      a.undelivered.delete(e.to);
+      add({ notice: `${nameOf(e.to)} confirms your messages again; some sent in between may not have reached them.` });
       break;
     case 'closed':
       a.ended = kit.friendly({ code: e.code });

@@ -1,9 +1,11 @@
 //! Room frames (PROTOCOL.md 30.4) and room key rotation (30.5): AES-256-GCM under the
 //! room key of an epoch, with the sender, the addressee, the epoch and the sender's
 //! counter in the associated data and the nonce. Each frame also carries, sealed, the
-//! sender's roster: the members it sees, so a member the relay hides from some is shown
-//! to them through the others' frames. This module seals and opens; which counters and
-//! epochs a member accepts, and what a roster means, are the engine's rules.
+//! sender's roster: the members it sees, each with the last counter it accepted from
+//! that member, so a member the relay hides from some is shown to them through the
+//! others' frames, and a sender learns which of its frames reached whom. This module
+//! seals and opens; which counters and epochs a member accepts, and what a roster
+//! means, are the engine's rules.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -21,8 +23,11 @@ use super::MAX_MEMBERS;
 pub type MemberId = u16;
 /// The addressee of a frame for every member.
 pub const EVERYONE: MemberId = 0;
-/// Frame format version (2: the roster before the content).
-pub const FRAME_VERSION: u8 = 2;
+/// Frame format version (3: each roster entry carries the last counter its sender
+/// accepted from that member; 2 had member ids only).
+pub const FRAME_VERSION: u8 = 3;
+/// Bytes of a roster entry: `member_id(u16) || counter(u64)`.
+pub const ROSTER_ENTRY_LEN: usize = 2 + 8;
 /// Bytes of a frame header.
 pub const FRAME_HEADER_LEN: usize = 1 + 4 + 2 + 2 + 8;
 /// Longest text of a text frame, in UTF-8 bytes.
@@ -33,7 +38,8 @@ pub const MAX_SIGNAL_LEN: usize = 16 * 1024;
 pub const MAX_NAME_LEN: usize = 64;
 /// Largest frame: the header, the longest roster, the longest content and its kind
 /// byte, the tag.
-pub const MAX_FRAME_LEN: usize = FRAME_HEADER_LEN + 1 + 2 * MAX_MEMBERS + 1 + MAX_SIGNAL_LEN + 16;
+pub const MAX_FRAME_LEN: usize =
+    FRAME_HEADER_LEN + 1 + ROSTER_ENTRY_LEN * MAX_MEMBERS + 1 + MAX_SIGNAL_LEN + 16;
 /// Bytes of a rekey message.
 pub const REKEY_LEN: usize = 4 + 12 + 32 + 16;
 
@@ -84,26 +90,40 @@ pub enum Content {
     /// UTF-8 the app defines (kind 3). The SDP's DTLS fingerprint travels here, so
     /// only a room member can put itself in the media path.
     Signal(String),
+    /// Nothing but the roster: a member that accepted frames and sent none for a while
+    /// says which counters it accepted (kind 4, an empty body).
+    Receipt,
+}
+
+/// One member of a sender's roster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RosterEntry {
+    /// A member the sender sees.
+    pub member: MemberId,
+    /// The last counter the sender accepted from `member` when it sealed the frame;
+    /// 0 in the sender's own entry.
+    pub counter: u64,
 }
 
 /// What a frame's sealed part holds: the sender's roster and the content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameBody {
-    /// The members the sender sees (itself included), ascending, at most
+    /// The members the sender sees (itself included), ascending by id, at most
     /// [`MAX_MEMBERS`], none [`EVERYONE`].
-    pub roster: Vec<MemberId>,
+    pub roster: Vec<RosterEntry>,
     /// What it says.
     pub content: Content,
 }
 
-/// `n(u8) || n × member_id(u16) || kind(u8) || body`.
-fn encode_body(roster: &[MemberId], content: &Content) -> Result<Zeroizing<Vec<u8>>> {
+/// `n(u8) || n × (member_id(u16) || counter(u64)) || kind(u8) || body`.
+fn encode_body(roster: &[RosterEntry], content: &Content) -> Result<Zeroizing<Vec<u8>>> {
     check_roster(roster)?;
     let mut out = Zeroizing::new(Vec::new());
     // At most MAX_MEMBERS (checked above): it fits a byte.
     out.push(roster.len() as u8);
-    for id in roster {
-        out.extend_from_slice(&id.to_be_bytes());
+    for e in roster {
+        out.extend_from_slice(&e.member.to_be_bytes());
+        out.extend_from_slice(&e.counter.to_be_bytes());
     }
     out.extend_from_slice(&content.encode()?);
     Ok(out)
@@ -115,7 +135,11 @@ impl FrameBody {
         let n = usize::from(r.u8()?);
         let mut roster = Vec::new();
         for _ in 0..n.min(MAX_MEMBERS + 1) {
-            roster.push(r.u16()?);
+            let member = r.u16()?;
+            roster.push(RosterEntry {
+                member,
+                counter: r.u64()?,
+            });
         }
         check_roster(&roster)?;
         let content = Content::decode(r.bytes(r.remaining())?)?;
@@ -123,14 +147,14 @@ impl FrameBody {
     }
 }
 
-/// A roster is at most [`MAX_MEMBERS`] member ids, strictly ascending, none 0.
-fn check_roster(roster: &[MemberId]) -> Result<()> {
+/// A roster is at most [`MAX_MEMBERS`] entries, member ids strictly ascending, none 0.
+fn check_roster(roster: &[RosterEntry]) -> Result<()> {
     let mut last = EVERYONE;
-    for &id in roster {
-        if id <= last {
+    for e in roster {
+        if e.member <= last {
             return Err(Error::Malformed);
         }
-        last = id;
+        last = e.member;
     }
     if roster.len() > MAX_MEMBERS {
         return Err(Error::Malformed);
@@ -141,9 +165,10 @@ fn check_roster(roster: &[MemberId]) -> Result<()> {
 impl Content {
     fn encode(&self) -> Result<Zeroizing<Vec<u8>>> {
         let (kind, body, max) = match self {
-            Content::Hello(s) => (1u8, s, MAX_NAME_LEN),
-            Content::Text(s) => (2, s, MAX_TEXT_LEN),
-            Content::Signal(s) => (3, s, MAX_SIGNAL_LEN),
+            Content::Hello(s) => (1u8, s.as_str(), MAX_NAME_LEN),
+            Content::Text(s) => (2, s.as_str(), MAX_TEXT_LEN),
+            Content::Signal(s) => (3, s.as_str(), MAX_SIGNAL_LEN),
+            Content::Receipt => (4, "", 0),
         };
         if body.len() > max {
             return Err(Error::TooLarge);
@@ -165,6 +190,7 @@ impl Content {
             1 => (Content::Hello(text()?), MAX_NAME_LEN),
             2 => (Content::Text(text()?), MAX_TEXT_LEN),
             3 => (Content::Signal(text()?), MAX_SIGNAL_LEN),
+            4 if body.is_empty() => (Content::Receipt, 0),
             _ => return Err(Error::Malformed),
         };
         if body.len() > max {
@@ -247,7 +273,7 @@ fn aad(header: &[u8; FRAME_HEADER_LEN]) -> Vec<u8> {
 pub fn seal_frame(
     key: &EpochKey,
     header: FrameHeader,
-    roster: &[MemberId],
+    roster: &[RosterEntry],
     content: &Content,
 ) -> Result<Vec<u8>> {
     if header.epoch != key.epoch || header.counter == 0 {

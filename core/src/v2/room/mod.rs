@@ -14,8 +14,8 @@ mod tests;
 pub use code::{MAX_NAMEPLATE, RoomCode, SECRET_LEN};
 pub use frame::{
     Content, EVERYONE, EpochKey, FRAME_HEADER_LEN, FRAME_VERSION, FrameBody, FrameHeader,
-    MAX_FRAME_LEN, MAX_NAME_LEN, MAX_SIGNAL_LEN, MAX_TEXT_LEN, MemberId, REKEY_LEN, open_frame,
-    open_rekey, seal_frame, seal_rekey,
+    MAX_FRAME_LEN, MAX_NAME_LEN, MAX_SIGNAL_LEN, MAX_TEXT_LEN, MemberId, REKEY_LEN,
+    ROSTER_ENTRY_LEN, RosterEntry, open_frame, open_rekey, seal_frame, seal_rekey,
 };
 pub use pake::{
     CONFIRM_LEN, GRANT_LEN, Grant, HostPake, JoinerConfirmed, JoinerPake, PAKE_MSG_LEN,

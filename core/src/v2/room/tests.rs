@@ -159,9 +159,19 @@ fn header(epoch: u32, sender: MemberId, to: MemberId, counter: u64) -> FrameHead
     }
 }
 
+/// Roster entries for `ids`, each with a counter of its own (10 × the id).
+fn entries(ids: &[MemberId]) -> Vec<RosterEntry> {
+    ids.iter()
+        .map(|&member| RosterEntry {
+            member,
+            counter: u64::from(member) * 10,
+        })
+        .collect()
+}
+
 fn body(roster: &[MemberId], content: Content) -> FrameBody {
     FrameBody {
-        roster: roster.to_vec(),
+        roster: entries(roster),
         content,
     }
 }
@@ -199,11 +209,18 @@ fn frames_refuse_alteration_readdressing_and_other_keys() {
     assert_eq!(open_frame(&old, h, &frame).unwrap_err(), Error::Decrypt);
     // Limits and counters.
     assert_eq!(
-        seal_frame(&key, h, &[3], &Content::Text("x".repeat(MAX_TEXT_LEN + 1))).unwrap_err(),
+        seal_frame(
+            &key,
+            h,
+            &entries(&[3]),
+            &Content::Text("x".repeat(MAX_TEXT_LEN + 1))
+        )
+        .unwrap_err(),
         Error::TooLarge
     );
-    assert!(seal_frame(&key, header(2, 3, 0, 0), &[3], &text.content).is_err());
-    assert!(seal_frame(&key, header(1, 3, 0, 1), &[3], &text.content).is_err());
+    let me = entries(&[3]);
+    assert!(seal_frame(&key, header(2, 3, 0, 0), &me, &text.content).is_err());
+    assert!(seal_frame(&key, header(1, 3, 0, 1), &me, &text.content).is_err());
 }
 
 #[test]
@@ -213,21 +230,31 @@ fn a_roster_is_bounded_ascending_and_names_no_one_twice() {
     let h = header(1, 2, EVERYONE, 1);
     let hi = || Content::Hello(String::new());
     let all: Vec<MemberId> = (1..=MAX_MEMBERS as MemberId).collect();
+    let all = entries(&all);
     let longest = seal_frame(&key, h, &all, &Content::Signal("s".repeat(MAX_SIGNAL_LEN)));
     assert_eq!(longest.unwrap().len(), MAX_FRAME_LEN);
     let alone = seal_frame(&key, h, &[], &hi()).unwrap();
     assert_eq!(open_frame(&key, h, &alone).unwrap(), body(&[], hi()));
     let nine: Vec<MemberId> = (1..=MAX_MEMBERS as MemberId + 1).collect();
     for bad in [&nine[..], &[2, 1], &[2, 2], &[0, 2]] {
-        let sealed = seal_frame(&key, h, bad, &hi());
+        let sealed = seal_frame(&key, h, &entries(bad), &hi());
         assert_eq!(sealed.unwrap_err(), Error::Malformed, "{bad:?}");
     }
     // Sealed by a member that does not follow the rule (the plaintext written by hand):
     // refused when opened.
+    let z = [0u8; 8];
+    let unordered = [&[2u8, 0, 2][..], &z, &[0, 1], &z, &[1]].concat();
+    let member_zero = [&[1u8, 0, 0][..], &z, &[1]].concat();
+    let old_width = [1u8, 0, 2, 1];
+    let receipt_with_body = [&[1u8, 0, 2][..], &z, &[4, b'x']].concat();
+    let unknown_kind = [&[1u8, 0, 2][..], &z, &[5]].concat();
     for plain in [
-        &[2u8, 0, 2, 0, 1, 1][..],
+        &unordered[..],
+        &member_zero,
+        &old_width,
+        &receipt_with_body,
+        &unknown_kind,
         &[9, 0, 1],
-        &[1, 0, 0, 1],
         &[1, 0],
         &[],
     ] {
@@ -238,6 +265,31 @@ fn a_roster_is_bounded_ascending_and_names_no_one_twice() {
             "{plain:?}"
         );
     }
+}
+
+#[test]
+fn a_receipt_is_a_roster_with_an_empty_body() {
+    let mut r = rng(9);
+    let key = EpochKey::generate(&mut r, 1);
+    let h = header(1, 2, EVERYONE, 4);
+    let roster = [
+        RosterEntry {
+            member: 1,
+            counter: 7,
+        },
+        RosterEntry {
+            member: 2,
+            counter: 0,
+        },
+    ];
+    let frame = seal_frame(&key, h, &roster, &Content::Receipt).unwrap();
+    assert_eq!(
+        frame.len(),
+        FRAME_HEADER_LEN + 1 + 2 * ROSTER_ENTRY_LEN + 1 + 16
+    );
+    let opened = open_frame(&key, h, &frame).unwrap();
+    assert_eq!(opened.roster, roster);
+    assert_eq!(opened.content, Content::Receipt);
 }
 
 #[test]
