@@ -10,6 +10,7 @@ use sealpost_core::v2::{
 };
 use sealpost_core::{Error, IdentityPublicKey, Result, SafetyNumber, UserId, Username};
 
+use super::directory::Asker;
 use super::out::Out;
 use super::{Engine, MAX_LOOKUPS};
 use crate::account_state::{AccountState, Contact, Fingerprint, MAX_CONTACTS, MAX_STRANGERS};
@@ -133,9 +134,8 @@ impl Engine {
             });
         }
         self.lookups.insert(user, username);
-        if self.directory.request(user) {
-            out.push(Output::FetchDirectory { user });
-        }
+        // The user asks: at once, also within the hour after "no such account".
+        self.ask_directory(user, now, Asker::Input, out);
     }
 
     /// The directory answered for `user`: if it was looked up, name the contact and

@@ -5,6 +5,7 @@ use rand_core::CryptoRng;
 use sealpost_core::v2::{DeviceEntry, DeviceId, DeviceList};
 use sealpost_core::{Error, UserId};
 
+use super::directory::Asker;
 use super::out::Out;
 use super::{Engine, MAX_DEVICE_OPS};
 use crate::action::{Notice, Output, Part, SecurityKind};
@@ -19,17 +20,14 @@ impl Engine {
     /// Adds a device (the user confirmed a link) or revokes one: first fetches the
     /// account's current list (another device may have changed it since this one last
     /// looked), then [`Engine::apply_device_ops`] applies the change to that list.
-    pub(super) fn device_op(&mut self, op: DeviceOp, out: &mut Out) {
+    pub(super) fn device_op(&mut self, op: DeviceOp, now: u64, out: &mut Out) {
         if self.device_ops.len() >= MAX_DEVICE_OPS {
             return out.notice(Notice::DeviceListRefused {
                 error: Error::TooLarge,
             });
         }
         self.device_ops.push(op);
-        let me = self.me.user_id;
-        if self.directory.request(me) {
-            out.push(Output::FetchDirectory { user: me });
-        }
+        self.ask_directory(self.me.user_id, now, Asker::Input, out);
     }
 
     /// The own list was fetched (and taken in if newer): apply the waiting changes.
@@ -95,9 +93,7 @@ impl Engine {
         self.devices_left(rng, now, user, &current, out);
         // The new device needs the contacts, pins and verified marks.
         self.account_changed = true;
-        if self.directory.request(user) {
-            out.push(Output::FetchDirectory { user });
-        }
+        self.ask_directory(user, now, Asker::Input, out);
     }
 
     /// A list of our account from the directory, already checked to be ours and

@@ -1,16 +1,24 @@
 //! What the directory told this run about other accounts (and our own): verified
-//! device lists and the bundles they authorise. Memory only: bundles are public and
-//! re-fetched after a restart; the pins that matter live in the account state.
+//! device lists and the bundles they authorise, and when each account was last asked
+//! for. Memory only: bundles are public and re-fetched after a restart; the pins that
+//! matter live in the account state.
 
 use sealpost_core::sorted::{SortedMap, SortedSet};
 
 use sealpost_core::UserId;
 use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceList};
 
+use super::Engine;
+use super::out::Out;
+use crate::action::Output;
 use crate::limits::RESEND_AFTER;
 
 /// Re-read a contact's devices before sending when the copy is older than this.
 pub const DIRECTORY_MAX_AGE: u64 = 24 * 3600;
+
+/// Most accounts whose last lookup is remembered ([`Directory::asked`]); beyond it the
+/// entry of the smallest user id goes (that account may be asked for once more early).
+const MAX_ASKED: usize = 4096;
 
 /// One account as last fetched.
 #[derive(Debug)]
@@ -20,15 +28,37 @@ pub(crate) struct Listing {
     pub(crate) fetched_at: u64,
 }
 
-/// Verified listings, and the fetches under way.
+/// The last lookup of one account this run, and how the directory answered it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asked {
+    at: u64,
+    /// The last answer was "no such account" or a listing that cannot be used (does not
+    /// verify, another identity key than the pin): kept until a usable one comes.
+    unusable: bool,
+}
+
+/// Who wants a listing ([`Directory::ask`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asker {
+    /// An input that waits for the answer and ends with it: a lookup or a send of the
+    /// user, a change of the own device list, a blob to settle. Asked at once.
+    Input,
+    /// The engine's own upkeep, which runs again after every input or tick (re-sends,
+    /// pending payloads, receipts, a listed device's missing bundle, the own list): at
+    /// most once per [`RESEND_AFTER`] per account, and not while its listing is younger.
+    Upkeep,
+}
+
+/// Verified listings, the fetches under way and the lookups made.
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
     pub(crate) listings: SortedMap<UserId, Listing>,
     pub(crate) requested: SortedSet<UserId>,
     /// Contacts whose directory listing carries another identity key than their pin.
     pub(crate) changed: SortedSet<UserId>,
-    /// When a listing was last asked for again before a timed re-send (memory only).
-    pub(crate) refreshed: SortedMap<UserId, u64>,
+    /// The last lookup of each account (memory only): within [`RESEND_AFTER`], or
+    /// answered unusably.
+    asked: SortedMap<UserId, Asked>,
 }
 
 impl Directory {
@@ -44,26 +74,74 @@ impl Directory {
         self.listings.get(user)?.bundles.get(device)
     }
 
-    /// Asks for `user`'s listing again before a timed re-send (PROTOCOL.md 18.4) when it
-    /// is older than [`RESEND_AFTER`], so a device that joined the list is learned
-    /// within the first re-send interval; at most once per [`RESEND_AFTER`] per user,
-    /// also when the directory does not answer. `true`: fetch it.
-    pub(crate) fn refresh(&mut self, user: UserId, now: u64) -> bool {
-        self.refreshed
-            .retain(|_, at| at.saturating_add(RESEND_AFTER) > now && *at <= now);
-        let old = self
-            .listings
-            .get(&user)
-            .is_none_or(|l| l.fetched_at.saturating_add(RESEND_AFTER) <= now);
-        if !old || self.refreshed.contains_key(&user) || !self.request(user) {
+    /// Whether to fetch `user`'s listing now (then the fetch is under way until the
+    /// answer). Never twice at once. An [`Asker::Upkeep`] lookup waits [`RESEND_AFTER`]
+    /// after the last lookup of the account and after its last listing, whatever the
+    /// answer was (none, "no such account", one that does not verify, one without the
+    /// bundle wanted): the upkeep runs after every input, and the answer is an input, so
+    /// asking again at once would ask without end (PROTOCOL.md 18.1 "Lookups").
+    pub(crate) fn ask(&mut self, user: UserId, now: u64, asker: Asker) -> bool {
+        self.asked
+            .retain(|_, a| a.unusable || (a.at.saturating_add(RESEND_AFTER) > now && a.at <= now));
+        if self.requested.contains(&user) {
             return false;
         }
-        self.refreshed.insert(user, now);
+        if asker == Asker::Upkeep {
+            let recent = |at: u64| at.saturating_add(RESEND_AFTER) > now && at <= now;
+            let asked = self.asked.get(&user).is_some_and(|a| recent(a.at));
+            let listed = self
+                .listings
+                .get(&user)
+                .is_some_and(|l| recent(l.fetched_at));
+            if asked || listed {
+                return false;
+            }
+        }
+        let unusable = self.unreachable(&user);
+        if !self.asked.contains_key(&user) && self.asked.len() >= MAX_ASKED {
+            self.asked.pop_first();
+        }
+        self.asked.insert(user, Asked { at: now, unusable });
+        self.requested.insert(user);
         true
     }
 
-    /// Marks a fetch as under way; `false` when one already is (ask once).
-    pub(crate) fn request(&mut self, user: UserId) -> bool {
-        self.requested.insert(user)
+    /// The directory answered for `user`; `usable`: with a listing taken in. `true` when
+    /// the account became unreachable with this answer (it was not before this run).
+    pub(crate) fn answered(&mut self, user: UserId, now: u64, usable: bool) -> bool {
+        self.requested.remove(&user);
+        let was = self.unreachable(&user);
+        match self.asked.get_mut(&user) {
+            Some(a) => a.unusable = !usable,
+            None if !usable => {
+                if self.asked.len() >= MAX_ASKED {
+                    self.asked.pop_first();
+                }
+                self.asked.insert(
+                    user,
+                    Asked {
+                        at: now,
+                        unusable: true,
+                    },
+                );
+            }
+            None => {}
+        }
+        !usable && !was
+    }
+
+    /// Whether the directory's last answer for `user` this run was unusable ("no such
+    /// account", a listing that does not verify or carries another identity key).
+    pub(crate) fn unreachable(&self, user: &UserId) -> bool {
+        self.asked.get(user).is_some_and(|a| a.unusable)
+    }
+}
+
+impl Engine {
+    /// Asks the driver for `user`'s listing when [`Directory::ask`] says so.
+    pub(super) fn ask_directory(&mut self, user: UserId, now: u64, asker: Asker, out: &mut Out) {
+        if self.directory.ask(user, now, asker) {
+            out.push(Output::FetchDirectory { user });
+        }
     }
 }

@@ -18,6 +18,7 @@ use sealpost_core::v2::{DeviceId, GroupId, OpenedMessage};
 use sealpost_core::{IdentityPublicKey, UserId};
 use zeroize::Zeroizing;
 
+use super::directory::Asker;
 use super::group_race;
 use super::out::Out;
 use super::{Engine, WaitingGroupSend};
@@ -533,9 +534,7 @@ impl Engine {
         for user in &members {
             if *user != me && !self.directory.listings.contains_key(user) {
                 ready = false;
-                if self.directory.request(*user) {
-                    out.push(Output::FetchDirectory { user: *user });
-                }
+                self.ask_directory(*user, now, Asker::Input, out);
             }
         }
         if !ready {
@@ -744,13 +743,11 @@ impl Engine {
                     .into_iter()
                     .map(|(_, d)| d)
                     .collect(),
-                // Asked for at most once per RESEND_AFTER: this runs after every input, and
-                // an account the directory does not know (or answers badly for) would
-                // otherwise be asked for again with every answer, without end.
+                // Upkeep: this runs after every input, and an account the directory does
+                // not know (or answers badly for) would otherwise be asked for again with
+                // every answer, without end.
                 None => {
-                    if self.directory.refresh(p.to, now) {
-                        out.push(Output::FetchDirectory { user: p.to });
-                    }
+                    self.ask_directory(p.to, now, Asker::Upkeep, out);
                     self.groups.pending.push(p);
                     continue;
                 }

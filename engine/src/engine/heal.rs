@@ -26,6 +26,7 @@ use sealpost_core::v2::{DeviceId, SessionId, Unreadable};
 use sealpost_core::{Error, Result, UserId};
 
 use super::Engine;
+use super::directory::Asker;
 use super::out::Out;
 use crate::action::{Output, Part};
 use crate::limits::RESET_INTERVAL;
@@ -146,15 +147,10 @@ impl Engine {
                 fresh
             });
         }
-        for user in &stale {
-            if self.directory.request(*user) {
-                out.push(Output::FetchDirectory { user: *user });
-            }
-        }
-        for user in recipients {
-            if !stale.contains(&user) && self.directory.refresh(user, now) {
-                out.push(Output::FetchDirectory { user });
-            }
+        // Upkeep, both: every tick would ask again for an account the directory does not
+        // know, or whose listing does not bring the device due.
+        for user in stale.iter().chain(&recipients) {
+            self.ask_directory(*user, now, Asker::Upkeep, out);
         }
         due.retain(|r| !r.devices.is_empty());
         if !due.is_empty() {
@@ -228,10 +224,11 @@ impl Engine {
     }
 
     /// Asks the directory for `user` when a device's bundle is not known (re-sends wait
-    /// for it and go with a later tick).
-    pub(super) fn want_bundle(&mut self, user: UserId, device: &DeviceId, out: &mut Out) {
-        if self.directory.bundle(&user, device).is_none() && self.directory.request(user) {
-            out.push(Output::FetchDirectory { user });
+    /// for it and go with a later tick); upkeep: a listing that does not bring the bundle
+    /// is not asked for again within the hour.
+    pub(super) fn want_bundle(&mut self, user: UserId, device: &DeviceId, now: u64, out: &mut Out) {
+        if self.directory.bundle(&user, device).is_none() {
+            self.ask_directory(user, now, Asker::Upkeep, out);
         }
     }
 }

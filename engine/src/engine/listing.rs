@@ -64,10 +64,10 @@ impl Engine {
         bundles: &[Vec<u8>],
         out: &mut Out,
     ) {
-        self.directory.requested.remove(&user);
         let list = match DeviceList::from_bytes(list_bytes) {
             Ok(list) if *list.user_id() == user => list,
             _ => {
+                self.directory.answered(user, now, false);
                 out.notice(Notice::SecurityEvent {
                     kind: SecurityKind::BadDirectory,
                     user,
@@ -79,6 +79,7 @@ impl Engine {
         };
         let fingerprint = list.identity().fingerprint();
         if self.pin_of(&user).is_some_and(|pin| pin != fingerprint) {
+            self.directory.answered(user, now, false);
             if self.directory.changed.insert(user) {
                 out.notice(Notice::SecurityEvent {
                     kind: SecurityKind::IdentityChanged,
@@ -89,6 +90,7 @@ impl Engine {
             self.device_ops_refused(user, Error::BadSignature, out);
             return self.give_up_on(user, SendError::IdentityChanged, now, rng, out);
         }
+        self.directory.answered(user, now, true);
         let previous = self.directory.listings.remove(&user);
         let previous_bytes = previous.as_ref().map(|p| p.list.to_bytes().to_vec());
         let previously_bundled: Vec<DeviceId> = previous
@@ -241,7 +243,7 @@ impl Engine {
         user: UserId,
         out: &mut Out,
     ) {
-        self.directory.requested.remove(&user);
+        self.directory.answered(user, now, false);
         self.lookup_answered(user, LookupOutcome::NoSuchUser, now, out);
         if user == self.me.user_id {
             // Nothing newer than ours to take in.

@@ -494,8 +494,10 @@ impl Engine {
             }
             Input::Lookup { username } => self.lookup(now, username, &mut out),
             Input::ForgetContact { user } => self.forget_contact(user, now, &mut out),
-            Input::AddDevice { entry } => self.device_op(DeviceOp::Add(entry), &mut out),
-            Input::RevokeDevice { device } => self.device_op(DeviceOp::Revoke(device), &mut out),
+            Input::AddDevice { entry } => self.device_op(DeviceOp::Add(entry), now, &mut out),
+            Input::RevokeDevice { device } => {
+                self.device_op(DeviceOp::Revoke(device), now, &mut out)
+            }
             Input::ConnectDirect { user } => self.connect_direct(now, user, &mut out),
             Input::DirectLocal {
                 user,

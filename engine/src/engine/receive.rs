@@ -9,6 +9,7 @@ use sealpost_core::Error;
 use sealpost_core::UserId;
 use sealpost_core::v2::{OpenedMessage, Opening, PendingInit, SessionId};
 
+use super::directory::Asker;
 use super::out::Out;
 use super::{Engine, MAX_PARKED, Parked};
 use crate::action::{IncomingMessage, Notice, Output, Part, SecurityKind};
@@ -129,8 +130,8 @@ impl Engine {
             Some(_) if listed == Some(true) => None,
             // A device our copy of the list does not have (the list may be newer than
             // our copy, e.g. a new login), or a first contact: ask the directory once.
-            Some(_) if may_park => return self.park(blob_id, bytes, user, out),
-            None if may_park && !fetched => return self.park(blob_id, bytes, user, out),
+            Some(_) if may_park => return self.park(blob_id, bytes, user, now, out),
+            None if may_park && !fetched => return self.park(blob_id, bytes, user, now, out),
             Some(_) => Some(SecurityKind::UnknownDevice),
             None => Some(SecurityKind::IdentityMismatch),
         };
@@ -161,10 +162,10 @@ impl Engine {
     }
 
     /// Keeps a blob (unacknowledged) until the directory answers for its sender.
-    fn park(&mut self, blob_id: String, bytes: Vec<u8>, sender: UserId, out: &mut Out) {
-        if self.directory.request(sender) {
-            out.push(Output::FetchDirectory { user: sender });
-        }
+    fn park(&mut self, blob_id: String, bytes: Vec<u8>, sender: UserId, now: u64, out: &mut Out) {
+        // At once, also after an unusable answer: the answer settles the blob (it is not
+        // parked again), so each lookup answers an input and none repeats itself.
+        self.ask_directory(sender, now, Asker::Input, out);
         if self.parked.iter().any(|p| p.blob_id == blob_id) {
             return;
         }

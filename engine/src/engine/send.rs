@@ -7,6 +7,7 @@ use rand_core::CryptoRng;
 use sealpost_core::v2::DeviceId;
 use sealpost_core::{Error, Result, UserId};
 
+use super::directory::Asker;
 use super::out::Out;
 use super::{Engine, WaitingSend};
 use crate::action::{DepositHandle, Notice, Output, Part};
@@ -57,9 +58,7 @@ impl Engine {
         for user in [to, self.me.user_id] {
             if self.directory.fresh(&user, now).is_none() {
                 ready = false;
-                if self.directory.request(user) {
-                    out.push(Output::FetchDirectory { user });
-                }
+                self.ask_directory(user, now, Asker::Input, out);
             }
         }
         if ready {
@@ -226,7 +225,7 @@ impl Engine {
             let payload = Payload::Message(r.message).to_bytes();
             let mut sealed = Vec::new();
             for (user, device) in r.devices {
-                self.want_bundle(user, &device, out);
+                self.want_bundle(user, &device, now, out);
                 let started = fresh.contains(&(user, device));
                 let envelope = if started {
                     self.seal_to(rng, now, &user, &device, &payload)
@@ -367,11 +366,9 @@ impl Engine {
                 // account. Asking again would ask after every input, for ever.
                 return Control::Dropped;
             }
-            // At most once per RESEND_AFTER: this runs after every input, and an account
-            // the directory does not know would be asked for with every answer, for ever.
-            if self.directory.refresh(user, now) {
-                out.push(Output::FetchDirectory { user });
-            }
+            // Upkeep: this runs after every input, and an account the directory does not
+            // know would be asked for with every answer, for ever.
+            self.ask_directory(user, now, Asker::Upkeep, out);
             return Control::Later;
         }
         match self.seal_to(rng, now, &user, &device, payload) {

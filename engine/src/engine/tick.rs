@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use super::Engine;
+use super::directory::Asker;
 use super::out::Out;
 use crate::action::{DepositHandle, Notice, Output, Part};
 use crate::msg_id::MsgId;
@@ -33,8 +34,8 @@ impl Engine {
         self.end_chain_waits(now, out);
         self.rotate_keys(rng, now, out);
         let me = self.me.user_id;
-        if self.directory.fresh(&me, now).is_none() && self.directory.request(me) {
-            out.push(Output::FetchDirectory { user: me });
+        if self.directory.fresh(&me, now).is_none() {
+            self.ask_directory(me, now, Asker::Upkeep, out);
         }
     }
 

@@ -159,6 +159,28 @@ impl Relay {
     }
 }
 
+/// How the directory answers the lookups [`Device::run_counting`] counts.
+#[derive(Clone)]
+pub enum Answer {
+    /// "No such account".
+    Missing,
+    /// This list and these bundles, as they are (junk, without a bundle, another's).
+    Listing(Vec<u8>, Vec<Vec<u8>>),
+}
+
+impl Answer {
+    fn input(&self, user: UserId) -> Input {
+        match self {
+            Answer::Missing => Input::DirectoryMissing { user },
+            Answer::Listing(list, bundles) => Input::DirectoryFetched {
+                user,
+                device_list: list.clone(),
+                bundles: bundles.clone(),
+            },
+        }
+    }
+}
+
 /// One device: an engine, what it stored, what the app saw.
 pub struct Device {
     pub engine: Engine,
@@ -221,6 +243,36 @@ impl Device {
                 self.apply(relay, output);
             }
         }
+    }
+
+    /// [`Device::run`], but the lookups of `of` are answered with `answer` (the others
+    /// from the relay) and counted. Fails after 1,000 inputs: a loop of lookups, which
+    /// `run` would never leave (it answers every lookup at once).
+    pub fn run_counting(
+        &mut self,
+        relay: &mut Relay,
+        now: u64,
+        input: Input,
+        of: UserId,
+        answer: &Answer,
+    ) -> usize {
+        let mut asked = 0;
+        let mut handled = 0;
+        self.inputs.push_back(input);
+        while let Some(input) = self.inputs.pop_front() {
+            handled += 1;
+            assert!(handled < 1000, "a loop of directory lookups: {asked} asked");
+            for o in self.engine.handle(&mut self.rng, now, input) {
+                match o {
+                    Output::FetchDirectory { user } if user == of => {
+                        asked += 1;
+                        self.inputs.push_back(answer.input(user));
+                    }
+                    o => self.apply(relay, o),
+                }
+            }
+        }
+        asked
     }
 
     /// Carries out one output (a test that crashes mid-batch carries out a prefix of
