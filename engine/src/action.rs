@@ -246,6 +246,15 @@ pub enum Notice {
         /// The contact.
         user: UserId,
     },
+    /// The directory answered "no such account" for `user`, whom this device holds
+    /// something for (a contact, a group member, the own account): what is meant for it
+    /// waits, group messages go to the other members, and the engine asks again at most
+    /// once per [`crate::limits::RESEND_AFTER`] (PROTOCOL.md 18.1 "Lookups"). Once per run
+    /// of the engine, until a listing comes again.
+    Unreachable {
+        /// The account.
+        user: UserId,
+    },
     /// A payload of an unknown type or structure from `user` (dropped).
     Unreadable {
         /// The sender.

@@ -43,6 +43,12 @@ fn re_sends_to_an_account_the_directory_does_not_know_ask_once_an_hour_not_every
         1
     );
     assert_eq!(alice.engine.outbox_len(), 1, "kept, not lost");
+    let told = Notice::Unreachable { user: user("bob") };
+    assert_eq!(
+        alice.notices.iter().filter(|n| **n == told).count(),
+        1,
+        "the user sees it, once"
+    );
 }
 
 #[test]
@@ -155,4 +161,55 @@ fn a_first_message_from_an_account_unknown_a_minute_ago_is_asked_about_at_once()
     erin.send(&mut relay, t + 30, "alice", "hello alice");
     alice.receive(&mut relay, t + 60);
     assert_eq!(alice.texts(), ["hello alice"]);
+}
+
+#[cfg(feature = "groups")]
+#[test]
+fn a_group_message_goes_to_the_members_the_directory_knows_and_the_user_sees_the_others() {
+    use support::groups::*;
+    let mut relay = Relay::default();
+    let ([mut alice, mut alice2, mut bob, carol], group) =
+        alice_twice_bob_carol(&mut relay, &["bob", "carol"]);
+    // Carol's account is gone from the directory (deleted, or a relay that says so), and
+    // bob restarted (listings are memory only). Before, bob's message waited for carol's
+    // listing for ever, in silence: nobody got it.
+    relay.lists.remove(&carol.user());
+    bob.restart();
+    say(&mut relay, &mut bob, group, T0 + 100, "m1");
+    settle(
+        &mut relay,
+        &mut [&mut alice, &mut alice2, &mut bob],
+        T0 + 101,
+    );
+    assert_eq!(texts(&alice), ["m1"]);
+    assert_eq!(texts(&alice2), ["m1"]);
+    let unreachable = |d: &Device| {
+        d.notices
+            .iter()
+            .filter(|n| **n == Notice::Unreachable { user: carol.user() })
+            .count()
+    };
+    assert_eq!(unreachable(&bob), 1, "bob sees whom the group cannot reach");
+    // The next message goes at once, and carol is not asked for again within the hour.
+    let say_counting = |bob: &mut Device, relay: &mut Relay, t: u64, text: &str| {
+        let input = Input::SendToGroup {
+            group,
+            msg_id: MsgId::random(&mut bob.rng),
+            content_type: 1,
+            content: text.as_bytes().to_vec(),
+        };
+        bob.run_counting(relay, t, input, carol.user(), &Answer::Missing)
+    };
+    assert_eq!(say_counting(&mut bob, &mut relay, T0 + 200, "m2"), 0);
+    assert_eq!(
+        ticks(&mut bob, &mut relay, T0 + 260, "carol", &Answer::Missing),
+        0
+    );
+    // After the hour, a message asks once more (and does not wait for the answer); the
+    // user is not told twice.
+    let later = T0 + 100 + RESEND_AFTER + 1;
+    assert_eq!(say_counting(&mut bob, &mut relay, later, "m3"), 1);
+    assert_eq!(unreachable(&bob), 1);
+    settle(&mut relay, &mut [&mut alice, &mut alice2], later + 1);
+    assert_eq!(texts(&alice), ["m1", "m2", "m3"]);
 }

@@ -532,7 +532,14 @@ impl Engine {
         let members: Vec<UserId> = entry.session.state().members().keys().copied().collect();
         let mut ready = true;
         for user in &members {
-            if *user != me && !self.directory.listings.contains_key(user) {
+            if *user == me || self.directory.listings.contains_key(user) {
+                continue;
+            }
+            if self.directory.unreachable(user) {
+                // Its last answer was unusable (the user was told): the message goes to
+                // the others, not waiting for an account that may never come back.
+                self.ask_directory(*user, now, Asker::Upkeep, out);
+            } else {
                 ready = false;
                 self.ask_directory(*user, now, Asker::Input, out);
             }

@@ -243,7 +243,10 @@ impl Engine {
         user: UserId,
         out: &mut Out,
     ) {
-        self.directory.answered(user, now, false);
+        let lost = self.directory.answered(user, now, false);
+        if lost && (self.account.get(&user).is_some() || self.trusts(&user)) {
+            out.notice(Notice::Unreachable { user });
+        }
         self.lookup_answered(user, LookupOutcome::NoSuchUser, now, out);
         if user == self.me.user_id {
             // Nothing newer than ours to take in.
@@ -252,7 +255,8 @@ impl Engine {
         self.give_up_on(user, SendError::NoSuchUser, now, rng, out);
     }
 
-    /// No usable listing for `user`: fail its waiting sends, settle its parked blobs.
+    /// No usable listing for `user`: fail its waiting sends, settle its parked blobs, send
+    /// the group messages that waited for it to the other members.
     fn give_up_on<R: CryptoRng + ?Sized>(
         &mut self,
         user: UserId,
@@ -273,6 +277,7 @@ impl Engine {
             }
         }
         self.resume_parked(rng, now, user, out);
+        self.resume_group_sends(rng, now, out);
     }
 
     /// Marks a contact (or takes the mark back); either way the user engaged with it.

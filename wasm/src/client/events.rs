@@ -465,6 +465,11 @@ impl Inner {
                 n.code = Some(error.code());
                 n.detail = "A group change or message was refused and not shown.".into();
             }
+            Notice::Unreachable { user } => {
+                n.kind = "unreachable";
+                who(&mut n, user);
+                n.detail = "The directory has no such account: what is meant for it waits.".into();
+            }
             Notice::ContactChanged { user } => {
                 n.kind = "contactChanged";
                 who(&mut n, user);

@@ -243,7 +243,7 @@ export interface DeliveryEvent {
 
 /** Something the user should know that is not a message (`onNotice`); never message text. */
 export interface NoticeEvent {
-  kind: "couldNotDecrypt" | "mayBeMissing" | "security" | "notDelivered" | "groupChanged" | "groupRefused" | "contactChanged";
+  kind: "couldNotDecrypt" | "mayBeMissing" | "security" | "notDelivered" | "groupChanged" | "groupRefused" | "contactChanged" | "unreachable";
   /** The user id concerned (sender, contact), when known. */
   from?: string;
   /** Its username, when known. */
