@@ -91,7 +91,11 @@ const simd = !args['no-simd'] && !dev;
 // +1764 bytes for the rooms' per-frame receipts (issue 12, PROTOCOL.md 30.4 "Receipts":
 // roster counters, the receipt kind, Room::tick, undelivered/delivered): 397 256 ->
 // 399 020 bytes gzip, e90397a and that change each built from scratch, same flags.
-const BUDGET_GZIP = 388 * 1024 + 1392 + 1764;
+// +109 bytes for lookups that never loop and an account the directory does not know
+// told to the user (the `unreachable` notice, a directory 200 that does not parse given
+// to the engine as a bad answer): 397 256 bytes gzip on e90397a (the lead's build) ->
+// 397 365 on the dirloop branch before its rebase, same flags.
+const BUDGET_GZIP = 388 * 1024 + 1392 + 1764 + 109;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();

@@ -91,6 +91,27 @@ export function clientSuite({ test }, sp, { relayUrl }) {
     await throwsCode(() => alice.lookup(`nobody-${tag}`), 'NOT_FOUND');
   });
 
+  test('client: a directory answer that does not parse is a bad answer (BAD_SIGNATURE), not asked for again every minute', async () => {
+    // Before, the driver took it for a network error: the lookup failed with RELAY and
+    // the driver asked again after 1, 2, 4 ... 60 s, for ever. (A lookup reads the
+    // directory itself, then the engine asks: two requests.)
+    let asked = 0;
+    lie = (url) => {
+      const m = /\/v2\/users\/([0-9a-f]{64})\/bundles$/.exec(url);
+      if (!m || m[1] === alice.userId || m[1] === bob.userId) return null;
+      asked += 1;
+      return Promise.resolve(new Response('{"list": 5', { status: 200 }));
+    };
+    try {
+      await throwsCode(() => alice.lookup(`junk-${tag}`), 'BAD_SIGNATURE');
+      eq(asked, 2);
+      await new Promise((r) => setTimeout(r, 3500));
+      eq(asked, 2);
+    } finally {
+      lie = null;
+    }
+  });
+
   test('client: messages both ways with sender, device, conversation; delivery receipts', async () => {
     const deliveries = [];
     alice.onDelivery((d) => deliveries.push(d));

@@ -98,12 +98,17 @@ impl Directory {
             }
         }
         let unusable = self.unreachable(&user);
+        self.remember(user, Asked { at: now, unusable });
+        self.requested.insert(user);
+        true
+    }
+
+    /// Records `asked` for `user`, making room at [`MAX_ASKED`].
+    fn remember(&mut self, user: UserId, asked: Asked) {
         if !self.asked.contains_key(&user) && self.asked.len() >= MAX_ASKED {
             self.asked.pop_first();
         }
-        self.asked.insert(user, Asked { at: now, unusable });
-        self.requested.insert(user);
-        true
+        self.asked.insert(user, asked);
     }
 
     /// The directory answered for `user`; `usable`: with a listing taken in. `true` when
@@ -113,18 +118,13 @@ impl Directory {
         let was = self.unreachable(&user);
         match self.asked.get_mut(&user) {
             Some(a) => a.unusable = !usable,
-            None if !usable => {
-                if self.asked.len() >= MAX_ASKED {
-                    self.asked.pop_first();
-                }
-                self.asked.insert(
-                    user,
-                    Asked {
-                        at: now,
-                        unusable: true,
-                    },
-                );
-            }
+            None if !usable => self.remember(
+                user,
+                Asked {
+                    at: now,
+                    unusable: true,
+                },
+            ),
             None => {}
         }
         !usable && !was

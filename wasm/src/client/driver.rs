@@ -616,7 +616,10 @@ impl Inner {
     }
 
     /// `GET /v2/users/{id}/bundles`: the list and bundles, `None` when there is no such
-    /// account.
+    /// account. A `200` that does not parse is the relay's answer, not a failure to reach
+    /// it: an empty list, which the engine reports as `BadDirectory` and its upkeep asks
+    /// again only after an hour (PROTOCOL.md 18.1 "Lookups"); retried here with the
+    /// network errors, it was asked for every minute, for ever.
     pub(crate) async fn fetch_directory(
         &self,
         user: &UserId,
@@ -631,15 +634,7 @@ impl Inner {
             _ => return Err(relay_error(resp, Code::Relay).await),
         }
         let text = resp.text().await.map_err(network)?;
-        let bad = || err(Code::Relay, "bad directory answer");
-        let listing = js_sys::JSON::parse(&text).map_err(|_| bad())?;
-        let list = get(&listing, "list").as_string().ok_or_else(bad)?;
-        let bundles = js_sys::Array::from(&get(&listing, "bundles"))
-            .iter()
-            .filter_map(|b| get(&b, "bundle").as_string())
-            .filter_map(|b| unb64(&b).ok())
-            .collect();
-        Ok(Some((unb64(&list)?, bundles)))
+        Ok(Some(parse_listing(&text).unwrap_or_default()))
     }
 
     /// Acknowledges blobs: over the WebSocket when online, else with a signed POST.
@@ -734,4 +729,16 @@ impl Inner {
             self.set_status("closed");
         }
     }
+}
+
+/// The list and bundles of a directory answer's body; `None` when it does not parse.
+fn parse_listing(text: &str) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+    let listing = js_sys::JSON::parse(text).ok()?;
+    let list = unb64(&get(&listing, "list").as_string()?).ok()?;
+    let bundles = js_sys::Array::from(&get(&listing, "bundles"))
+        .iter()
+        .filter_map(|b| get(&b, "bundle").as_string())
+        .filter_map(|b| unb64(&b).ok())
+        .collect();
+    Some((list, bundles))
 }

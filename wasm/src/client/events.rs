@@ -468,7 +468,7 @@ impl Inner {
             Notice::Unreachable { user } => {
                 n.kind = "unreachable";
                 who(&mut n, user);
-                n.detail = "The directory has no such account: what is meant for it waits.".into();
+                n.detail = "The directory has no such account.".into();
             }
             Notice::ContactChanged { user } => {
                 n.kind = "contactChanged";
