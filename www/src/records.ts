@@ -142,6 +142,10 @@ export function noticeText(n: Notice, name?: string): string {
       return who ? `A message from ${who} may be missing.` : 'A message may be missing.';
     case 'notDelivered':
       return who ? `A message to ${who} reached none of their devices.` : 'A message reached none of the recipient’s devices.';
+    case 'unreachable':
+      // The directory answered that the account does not exist (deleted, or a relay
+      // that says so): not a forged message, so not a security warning.
+      return who ? `The relay's directory has no account ${who} now: messages to them cannot be delivered.` : 'The relay’s directory has no such account now: messages to it cannot be delivered.';
     default:
       return `Security warning${who ? ` about ${who}` : ''}: ${n.detail || 'a message was refused because it was not signed by the key you have for this contact.'}`;
   }

@@ -19,7 +19,7 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** The modules, compiled in memory. */
 async function load() {
   const out = await build({
-    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts'; export { cleanName } from './records.ts'; export { TextIndex, SEGMENT_DOCS } from './searchindex.ts'; export { HistorySearch } from './historysearch.ts';", resolveDir: src, loader: 'ts' },
+    stdin: { contents: "export * from './order.ts'; export * from './held.ts'; export * from './exportfile.ts'; export { cleanName, noticeText } from './records.ts'; export { TextIndex, SEGMENT_DOCS } from './searchindex.ts'; export { HistorySearch } from './historysearch.ts';", resolveDir: src, loader: 'ts' },
     bundle: true,
     format: 'esm',
     write: false,
@@ -34,7 +34,7 @@ function expect(cond, what) {
 
 /** Runs the checks on `r` (a harness runner). */
 export async function runUnits(r) {
-  const { ArrivalClock, arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName, TextIndex, SEGMENT_DOCS, HistorySearch } = await load();
+  const { ArrivalClock, arrange, placeOf, newer, HeldAmendments, sealExport, openExport, peekExport, cleanName, TextIndex, SEGMENT_DOCS, HistorySearch, noticeText } = await load();
   const texts = (list) => list.map((m) => m.text).join(' ');
 
   await r.step('units: a sender\'s messages show in the order it sent them, whatever path brought them first', async () => {
@@ -318,6 +318,13 @@ export async function runUnits(r) {
     await four.flush();
     expect(threw && keys(writes.at(-1)) === 's:index:7- s:index:8', `retried: ${keys(writes.at(-1))}`);
     for (const k of [two, three, four]) k.stop();
+  });
+
+  await r.step('units: an account the directory does not know is said as such, not as a forged message', async () => {
+    const gone = noticeText({ kind: 'unreachable', username: 'zoe' });
+    expect(gone.includes('zoe') && gone.includes('cannot be delivered') && !gone.startsWith('Security warning'), gone);
+    const forged = noticeText({ kind: 'security', username: 'zoe', detail: 'x' });
+    expect(forged.startsWith('Security warning'), forged);
   });
 }
 

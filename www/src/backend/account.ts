@@ -52,7 +52,7 @@ export class ClientAccount implements Account {
     client.onDelivery((d) => this.handlers?.onDelivery({ messageId: d.messageId, delivered: d.delivered, total: d.total } satisfies Delivery));
     client.onNotice((n) => {
       if (n.kind === 'security' && n.security === 'deviceRevoked') return this.revoked();
-      const kinds: Record<string, Notice['kind']> = { couldNotDecrypt: 'undecryptable', mayBeMissing: 'missing', notDelivered: 'notDelivered', security: 'security', groupChanged: 'groupChanged', groupRefused: 'groupRefused', contactChanged: 'contactChanged' };
+      const kinds: Record<string, Notice['kind']> = { couldNotDecrypt: 'undecryptable', mayBeMissing: 'missing', notDelivered: 'notDelivered', security: 'security', groupChanged: 'groupChanged', groupRefused: 'groupRefused', contactChanged: 'contactChanged', unreachable: 'unreachable' };
       const notice: Notice = {
         kind: kinds[n.kind] ?? 'security',
         peer: n.conversation ?? n.from,

@@ -114,7 +114,7 @@ export interface Delivery {
  * missing, or a security event (e.g. a message signed by a key other than the pinned one).
  */
 export interface Notice {
-  kind: 'undecryptable' | 'missing' | 'security' | 'notDelivered' | 'groupChanged' | 'groupRefused' | 'contactChanged';
+  kind: 'undecryptable' | 'missing' | 'security' | 'notDelivered' | 'groupChanged' | 'groupRefused' | 'contactChanged' | 'unreachable';
   /** The contact's user id, when known. */
   peer?: string;
   username?: string;
