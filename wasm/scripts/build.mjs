@@ -95,7 +95,12 @@ const simd = !args['no-simd'] && !dev;
 // told to the user (the `unreachable` notice, a directory 200 that does not parse given
 // to the engine as a bad answer): 397 256 bytes gzip on e90397a (the lead's build) ->
 // 397 365 on the dirloop branch before its rebase, same flags.
-const BUDGET_GZIP = 388 * 1024 + 1392 + 1764 + 109;
+// +559 bytes for issue 10's rekey after a revoked device (devrekey: a list that lost a
+// device makes an admin rekey, a refused group mailbox re-reads the member's list, a lost
+// rekey is not signed again): 398,648 bytes gzip on 858dd32 -> 399,207 on the devrekey
+// branch, same target dir and build.mjs defaults (782 before moving the list comparison
+// out of the groups code and dropping two list clones).
+const BUDGET_GZIP = 388 * 1024 + 1392 + 1764 + 109 + 559;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();

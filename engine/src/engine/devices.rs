@@ -6,6 +6,7 @@ use sealpost_core::v2::{DeviceEntry, DeviceId, DeviceList};
 use sealpost_core::{Error, UserId};
 
 use super::directory::Asker;
+use super::listing::lost_a_device;
 use super::out::Out;
 use super::{Engine, MAX_DEVICE_OPS};
 use crate::action::{Notice, Output, Part, SecurityKind};
@@ -85,9 +86,13 @@ impl Engine {
         out: &mut Out,
     ) {
         out.push(Output::PublishDeviceList(list.to_bytes().to_vec()));
+        let lost = lost_a_device(&self.me.list, &list);
         self.me.list = list;
         out.persist(Part::Device);
         let user = self.me.user_id;
+        if lost {
+            self.member_lost_device(rng, user, out);
+        }
         let current: alloc::vec::Vec<DeviceId> =
             self.me.list.devices().iter().map(|d| d.id).collect();
         self.devices_left(rng, now, user, &current, out);
@@ -99,10 +104,19 @@ impl Engine {
     /// A list of our account from the directory, already checked to be ours and
     /// signed by our identity key. A newer one is adopted; one without this device
     /// means this device was revoked.
-    pub(super) fn own_list_fetched(&mut self, list: &DeviceList, out: &mut Out) {
+    pub(super) fn own_list_fetched<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        list: &DeviceList,
+        out: &mut Out,
+    ) {
         if self.me.list.check_update(list).is_ok() {
+            let lost = lost_a_device(&self.me.list, list);
             self.me.list = list.clone();
             out.persist(Part::Device);
+            if lost {
+                self.member_lost_device(rng, self.me.user_id, out);
+            }
             if !list.contains(&self.me.device_id()) {
                 out.notice(Notice::SecurityEvent {
                     kind: SecurityKind::DeviceRevoked,

@@ -8,7 +8,7 @@
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::GroupId;
-use sealpost_core::v2::group::{GroupError, GroupOp, GroupState, Race};
+use sealpost_core::v2::group::{Change, GroupError, GroupOp, GroupState, Race};
 
 use super::Engine;
 use super::groups::Step;
@@ -89,9 +89,17 @@ impl Engine {
                 return Step::Done;
             }
         };
+        // A lost rekey is not signed again when the winner moved the key epoch itself
+        // (a remove, leave or rekey): two admins rekeying for one revoked device make
+        // one key epoch step, not two (27.2 "Devices").
+        let moved = entry.session.state().key_epoch() != before.key_epoch()
+            && own_lost
+                .as_ref()
+                .is_some_and(|o| *o.change() == Change::Rekey);
         self.after_apply(group, &winner, applied.rekeyed, applied.removed, out);
         if let Some(own) = own_lost
             && !applied.removed
+            && !moved
         {
             // This device's change lost: signed again against the state that won (it
             // may no longer apply, e.g. both admins added the same member, or this

@@ -691,11 +691,20 @@ impl Engine {
         &mut self,
         handle: DepositHandle,
         refused: &[(UserId, DeviceId)],
+        now: u64,
         out: &mut Out,
     ) {
         let Some((msg_id, to)) = self.group_in_flight.remove(&handle) else {
             return;
         };
+        // A refused mailbox may be a revoked device's (`unknown_device`): the member's
+        // list is read again (at most once per `RESEND_AFTER`), and a list that lost a
+        // device makes an admin rekey (27.2 "Devices").
+        for (user, _) in refused {
+            if *user != self.me.user_id {
+                self.ask_directory(*user, now, Asker::Upkeep, out);
+            }
+        }
         if let Some(o) = self.groups.outgoing.iter_mut().find(|o| o.msg_id == msg_id) {
             for d in to.iter().filter(|d| !refused.contains(d)) {
                 o.devices.remove(d);

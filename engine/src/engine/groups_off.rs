@@ -81,6 +81,15 @@ impl Engine {
         &mut self,
         _: DepositHandle,
         _: &[(UserId, DeviceId)],
+        _: u64,
+        _: &mut Out,
+    ) {
+    }
+
+    pub(super) fn member_lost_device<R: CryptoRng + ?Sized>(
+        &mut self,
+        _: &mut R,
+        _: UserId,
         _: &mut Out,
     ) {
     }

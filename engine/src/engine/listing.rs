@@ -97,13 +97,17 @@ impl Engine {
             .as_ref()
             .map(|p| p.bundles.keys().copied().collect())
             .unwrap_or_default();
-        let list = match previous {
+        let (list, lost) = match previous {
             // Never roll back to an older list (it could list revoked devices).
-            Some(p) if p.list.version() > list.version() => p.list,
-            _ => list,
+            Some(p) if p.list.version() > list.version() => (p.list, false),
+            Some(p) => {
+                let lost = lost_a_device(&p.list, &list);
+                (list, lost)
+            }
+            None => (list, false),
         };
         if user == self.me.user_id {
-            self.own_list_fetched(&list, out);
+            self.own_list_fetched(rng, &list, out);
         } else {
             self.pin(user, &list, now, out);
             if previous_bytes.as_deref() != Some(list.to_bytes()) {
@@ -142,6 +146,10 @@ impl Engine {
             },
         );
         self.devices_left(rng, now, user, &current, out);
+        // Our own list is compared in `own_list_fetched` (with the list this device holds).
+        if lost && user != self.me.user_id {
+            self.member_lost_device(rng, user, out);
+        }
         self.devices_joined(rng, now, user, out);
         self.lookup_answered(user, LookupOutcome::Found, now, out);
         if user == self.me.user_id {
@@ -343,4 +351,10 @@ impl Engine {
         out.persist(Part::Account);
         out.persist(Part::Sessions);
     }
+}
+
+/// Whether `new`, a list that replaces `old`, lacks a device `old` listed (PROTOCOL.md
+/// 27.2 "Devices": the admins rekey).
+pub(super) fn lost_a_device(old: &DeviceList, new: &DeviceList) -> bool {
+    old.devices().iter().any(|d| !new.contains(&d.id))
 }

@@ -18,6 +18,8 @@ mod group_chains;
 #[cfg(feature = "groups")]
 mod group_race;
 #[cfg(feature = "groups")]
+mod group_rekey;
+#[cfg(feature = "groups")]
 mod groups;
 #[cfg(not(feature = "groups"))]
 #[path = "groups_off.rs"]
@@ -465,7 +467,7 @@ impl Engine {
                 self.deposit_many_failed(handle);
             }
             Input::DepositManyDone { handle, refused } => {
-                self.deposit_many_done(handle, &refused, &mut out)
+                self.deposit_many_done(handle, &refused, now, &mut out)
             }
             Input::CreateGroup { name, members } => self.create_group(rng, name, members, &mut out),
             Input::ChangeGroup { group, change } => self.change_group(rng, group, change, &mut out),
