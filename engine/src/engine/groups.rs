@@ -714,6 +714,27 @@ impl Engine {
         out.persist(Part::Groups);
     }
 
+    /// `user`'s devices are `current` now: group messages waiting for a mailbox of a
+    /// device that left the list stop waiting for it (the relay deleted that mailbox and
+    /// refuses it, so a tick would deposit again every minute, for ever).
+    pub(super) fn group_devices_left(
+        &mut self,
+        user: &UserId,
+        current: &[DeviceId],
+        out: &mut Out,
+    ) {
+        let mut changed = false;
+        for o in &mut self.groups.outgoing {
+            let before = o.devices.len();
+            o.devices.retain(|(u, d)| u != user || current.contains(d));
+            changed |= o.devices.len() != before;
+        }
+        if changed {
+            self.groups.outgoing.retain(|o| !o.devices.is_empty());
+            out.persist(Part::Groups);
+        }
+    }
+
     /// A multi-recipient deposit failed: its mailboxes are tried again on a tick.
     pub(super) fn deposit_many_failed(&mut self, handle: DepositHandle) -> bool {
         self.group_in_flight.remove(&handle).is_some()

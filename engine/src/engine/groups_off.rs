@@ -94,6 +94,8 @@ impl Engine {
     ) {
     }
 
+    pub(super) fn group_devices_left(&mut self, _: &UserId, _: &[DeviceId], _: &mut Out) {}
+
     pub(super) fn deposit_many_failed(&mut self, _: DepositHandle) -> bool {
         false
     }

@@ -175,6 +175,7 @@ impl Engine {
                 out.persist(Part::Sessions);
             }
         }
+        self.group_devices_left(&user, current, out);
         let (resends, changed) = self.outbox.devices_changed(&user, current);
         if changed.is_empty() {
             return;
