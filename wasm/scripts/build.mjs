@@ -100,7 +100,10 @@ const simd = !args['no-simd'] && !dev;
 // rekey is not signed again): 398,648 bytes gzip on 858dd32 -> 399,207 on the devrekey
 // branch, same target dir and build.mjs defaults (782 before moving the list comparison
 // out of the groups code and dropping two list clones).
-const BUDGET_GZIP = 388 * 1024 + 1392 + 1764 + 109 + 559;
+// +93 bytes: all of the above together with the lead's pruning of group messages waiting
+// for a revoked device (eaf6021) measured 401,229 bytes gzip on bfb8a29 (the sum of the
+// figures above: 401,136).
+const BUDGET_GZIP = 388 * 1024 + 1392 + 1764 + 109 + 559 + 93;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();
