@@ -18,7 +18,15 @@ export interface GroupRec {
   id: string;
   unread: number;
   lastActivity: number;
+  /**
+   * Per sender (user id): its colour (one of `COLOURS`) and username, kept so that its
+   * messages keep both, also once it has left.
+   */
+  senders?: Record<string, { colour: number; name?: string }>;
 }
+
+/** How many member colours there are (hues 30° apart, groupchat.ts). */
+export const COLOURS = 12;
 
 type Changed = (w: { contacts?: boolean; peer?: string; msg?: Msg }) => void;
 
@@ -35,6 +43,7 @@ const CUT = 'The page closed while this was being sent: it may not have gone out
 
 /** Why a group change was refused, for the codes that say more than "not allowed" (PROTOCOL.md 27.8). */
 const REFUSED: Record<string, string> = {
+  BAD_SIGNATURE: 'it was not signed with the key of the member it names, so someone else made it',
   GROUP_USERNAME_MISMATCH: 'it gave a member a username that is not theirs',
   GROUP_FORKED: 'it was made on another version of the group, so a change may be missing here and members may see the group differently',
   GROUP_OLD_FORMAT: 'it came from a device with an older Sealpost, which must update',
@@ -106,7 +115,8 @@ export class Groups {
     if (!infos) return;
     this.infos = new Map(infos.map((g) => [g.id, g]));
     for (const g of infos) if (!this.recs.has(g.id)) await this.rec(g.id);
-    this.d.changed({ contacts: true });
+    // The group on screen is drawn again with what the package says of its members.
+    this.d.changed({ contacts: true, peer: this.active ?? undefined });
   }
 
   /** Groups for the list, newest activity first; those this device left stay until cleared. */
@@ -119,12 +129,42 @@ export class Groups {
     return cleanName(this.infos.get(id)?.name ?? '') || 'Group';
   }
 
-  /** A member's name: the contact's, the package's, or the start of the user id. */
-  memberName(group: string, userId: string): string {
+  /**
+   * A member's name: the contact's, the package's (`before`: the members before a change,
+   * for one it removed), the one kept with its messages, or the start of the user id.
+   */
+  memberName(group: string, userId: string, before?: GroupInfo['members']): string {
     if (userId === this.d.account.userId) return 'You';
     const c = this.d.contacts.get(userId);
     if (c) return displayName(c);
-    return this.infos.get(group)?.members.find((m) => m.userId === userId)?.username ?? `user ${userId.slice(0, 8)}`;
+    const of = (members?: GroupInfo['members']) => members?.find((m) => m.userId === userId)?.username;
+    return of(this.infos.get(group)?.members) ?? of(before) ?? this.recs.get(group)?.senders?.[userId]?.name ?? `user ${userId.slice(0, 8)}`;
+  }
+
+  /**
+   * A sender's colour in `group`: one no other current member has (while there are
+   * colours left), starting from the one its user id picks. Given on first use and kept
+   * with the group, so it stays the same across messages, reloads and members coming
+   * and going; a hash alone gave two of five test members nearly the same hue.
+   */
+  colour(group: string, userId: string): number {
+    const g = this.recs.get(group);
+    const start = parseInt(userId.slice(0, 8), 16) % COLOURS;
+    if (!g) return start;
+    const senders = (g.senders ??= {});
+    const known = senders[userId];
+    const name = this.infos.get(group)?.members.find((m) => m.userId === userId)?.username;
+    if (known && (known.name || !name)) return known.colour;
+    if (known) known.name = name;
+    else {
+      const members = this.infos.get(group)?.members.map((m) => m.userId) ?? Object.keys(senders);
+      const taken = new Set(members.map((u) => senders[u]?.colour));
+      let c = start;
+      for (let i = 0; i < COLOURS && taken.has(c); i++) c = (c + 1) % COLOURS;
+      senders[userId] = { colour: c, name };
+    }
+    void this.d.save(`gr:${g.key}`, g).catch(() => undefined);
+    return senders[userId].colour;
   }
 
   isAdmin(group: string, userId = this.d.account.userId): boolean {
@@ -261,16 +301,19 @@ export class Groups {
   async notice(n: Notice): Promise<boolean> {
     // A refusal that names no group is a security marker like any other (model.ts).
     if ((n.kind !== 'groupChanged' && n.kind !== 'groupRefused') || !n.group) return false;
+    const before = this.infos.get(n.group)?.members;
     await this.refresh();
     // A refusal naming a group this device is not in: anyone can name any id, so it
     // makes no group record (a stranger could fill the list); a security marker instead.
     if (n.kind === 'groupRefused' && !this.infos.has(n.group) && !this.recs.has(n.group)) return false;
     const g = await this.rec(n.group);
-    const name = (u: string) => this.memberName(n.group!, u);
+    const name = (u: string) => this.memberName(n.group!, u, before);
     const text =
       n.kind === 'groupChanged'
         ? changeText(n, name)
-        : n.from === this.d.account.userId
+        : n.from === this.d.account.userId && n.code === 'BAD_SIGNATURE'
+          ? `A group change made in your name was refused (BAD_SIGNATURE): ${REFUSED.BAD_SIGNATURE}.`
+          : n.from === this.d.account.userId
           ? `Your change to the group was refused (${n.code ?? 'unknown'}).`
           : `A group change or message${n.from ? ` from ${name(n.from)}` : ''} was refused (${n.code ?? 'unknown'}): ${(n.code && REFUSED[n.code]) ?? 'it was not made by a member allowed to make it, or it was old or replayed'}.`;
     const m: Msg = { id: randomId(), peer: n.group, dir: 'in', text, at: Date.now(), state: 'delivered', notice: n.kind === 'groupRefused' ? 'security' : 'group' };

@@ -1,10 +1,11 @@
 // Group screens: a new group (name, members picked from the contacts), a group's
 // conversation (sender names with a colour each, system lines, "Delivered to N of M
-// members"), and its members (verification state, safety number link; admins add,
+// members"), and its members (verification state, the safety number of each; admins add,
 // remove, promote, demote and rename; anyone leaves). About 3 KiB gzip: in the start-up
 // bundle (a lazily loaded chunk must not import the app's modules).
 
 import type { Msg } from '../records';
+import { COLOURS } from '../groups';
 import { focusHeading, timeEl, toast, ui } from '../ui';
 import { friendly } from '../errors';
 import { h } from '../util';
@@ -22,9 +23,9 @@ export function leaveGroupScreen() {
   if (ui.model) ui.model.groups.active = null;
 }
 
-/** A member's colour (decorative: the name is written out too). */
-function hue(userId: string): number {
-  return parseInt(userId.slice(0, 6), 16) % 360;
+/** A member's colour in `group` (decorative: the name is written out too), through the CSSOM (the CSP allows no style attributes). */
+function paint(el: HTMLElement, group: string, userId: string) {
+  el.style.setProperty('--member', `hsl(${(ui.model!.groups.colour(group, userId) * 360) / COLOURS} 65% 45%)`);
 }
 
 function stateText(m: Msg): string {
@@ -53,8 +54,7 @@ function msgEl(group: string, m: Msg): HTMLElement {
     h('span.meta', null, timeEl(m.sentAt && m.dir === 'in' ? m.sentAt * 1000 : m.at), ' ', m.dir === 'out' ? h('span.state', { 'data-testid': 'msg-state', title: m.error ?? '' }, stateText(m)) : null),
     retry,
   );
-  // Through the CSSOM: the CSP allows no style attributes.
-  if (m.dir === 'in') el.style.setProperty('--member', `hsl(${hue(m.from ?? '')} 65% 45%)`);
+  if (m.dir === 'in') paint(el, group, m.from ?? '');
   return el;
 }
 
@@ -118,16 +118,26 @@ export function showGroup(group: string): boolean {
       composer.requestSubmit();
     }
   });
-  const head = header(group, h('a.button', { href: `#/group/${group}/members`, 'data-testid': 'group-members-link' }, 'Members'));
+  const top = () => header(group, h('a.button', { href: `#/group/${group}/members`, 'data-testid': 'group-members-link' }, 'Members'));
+  let head = top();
+  const redrawHead = () => {
+    const next = top();
+    head.replaceWith(next);
+    head = next;
+    enable(g.infos.has(group));
+  };
   ui.paneEl.replaceChildren(head, list, composer);
   ui.chatState = null;
   unsubscribe = m.on((w) => {
     if (w.peer !== group || location.hash !== `#/group/${group}`) return;
-    if (w.msg) put(w.msg);
-    if (w.msg?.notice) {
-      head.replaceWith(header(group, h('a.button', { href: `#/group/${group}/members`, 'data-testid': 'group-members-link' }, 'Members')));
-      enable(g.infos.has(group));
+    if (!w.msg) {
+      // The members were read again (groups.ts refresh), e.g. after a reload drew this
+      // before the package answered: names, colours and the header drawn again.
+      for (const msg of g.messages.get(group) ?? []) if (msg.dir === 'in' && !msg.notice) put(msg);
+      return redrawHead();
     }
+    put(w.msg);
+    if (w.msg.notice) redrawHead();
     list.scrollTop = list.scrollHeight;
     if (document.visibilityState === 'visible') void g.markRead(group);
   });
@@ -157,8 +167,10 @@ export function showGroupMembers(group: string) {
   leaveGroupScreen();
   const m = ui.model!;
   const g = m.groups;
+  let drawn = false;
   const render = () => {
     const info = g.infos.get(group);
+    drawn = !!info;
     const admin = g.isAdmin(group);
     const me = m.account.userId;
     const rows = (info?.members ?? []).map((mem) => {
@@ -166,13 +178,21 @@ export function showGroupMembers(group: string) {
       const name = g.memberName(group, mem.userId);
       const state = mem.userId === me ? 'You' : c?.keyChanged ? 'Key changed' : c && c.fingerprint !== mem.fingerprint ? 'Key differs from the admin’s' : c?.verified ? 'Verified' : 'Not verified';
       const uname = c?.username ?? mem.username;
+      // A member who is not a contact yet becomes one to be verified, as anyone is.
+      const safety = { 'data-testid': 'member-safety', 'aria-label': `Safety number with ${name}` };
       return h(
         'li.member',
         { 'data-testid': `member-${uname ?? mem.userId}` },
         h('span.member-name', null, name, mem.admin ? h('span.mini', null, ' Admin') : null),
         ' ',
         h('span.mini', { 'data-testid': 'member-state' }, state),
-        c && mem.userId !== me ? h('a.button', { href: `#/contact/${c.userId}` }, 'Safety number') : null,
+        mem.userId === me
+          ? null
+          : c
+            ? h('a.button', { href: `#/contact/${c.userId}`, ...safety }, 'Safety number')
+            : uname
+              ? h('button', { type: 'button', ...safety, onclick: () => act(async () => (location.hash = `#/contact/${(await m.addContact(uname)).userId}`)) }, 'Safety number')
+              : null,
         admin && uname && mem.userId !== me
           ? h(
               'span.member-actions',
@@ -230,7 +250,9 @@ export function showGroupMembers(group: string) {
   render();
   focusHeading(ui.paneEl);
   unsubscribe = m.on((w) => {
-    if (w.peer === group && w.msg?.notice && location.hash === `#/group/${group}/members`) render();
+    if (location.hash !== `#/group/${group}/members`) return;
+    // A change, or the members known at last (a reload drew this before the package answered).
+    if ((w.peer === group && w.msg?.notice) || (!drawn && g.infos.has(group))) render();
   });
 }
 
