@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 // Groups in the PWA (issue 10), end to end: five accounts, alice with two browsers (six
 // pages in one Chromium, one context each). Alice creates a group, members talk (sender
-// names, "delivered to N of M"), she adds erin (who cannot read what was said before),
+// names, each sender in a colour of its own that a reload keeps, "delivered to N of M"),
+// she adds erin (who cannot read what was said before), bob opens every member's safety
+// number from the member list (contact or not) and marks alice verified there, alice
 // removes dave (who gets nothing he can open after: the test deposits the next group
 // message into his mailbox itself), makes bob an admin, bob renames it, carol leaves.
-// As the relay, the test then replays a message dave sent before his removal to bob,
-// and hands bob a tampered copy of the envelope that carried a membership change: both
-// are refused and reported, nothing changes.
+// As the relay, the test replays a message dave sent before his removal to bob, and
+// hands bob a tampered copy of the envelope that carried a membership change: both are
+// refused and reported, nothing changes. Last, mallory, a member the test drives itself
+// through the package's crypto level (forger.mjs), signs changes she has no right to
+// make (removing alice; promoting herself in bob's name): every member's PWA refuses and
+// reports them, and the group goes on; her leave, made the same way, applies.
 //
 //   node www/tests/groups.mjs          (also run as part of www/tests/e2e.mjs)
 
 import { axeViolations, launchBrowser, newContext, standalone, startRelay } from './harness.mjs';
 import { login, register, startChat } from './devices.mjs';
+import { forger } from './forger.mjs';
 
 const T = { timeout: 120_000 };
 
@@ -83,6 +89,28 @@ async function say(page, text) {
 async function members(page, group) {
   await page.evaluate((id) => (location.hash = `#/group/${id}/members`), group);
   await page.locator('[data-testid=members]').waitFor(T);
+}
+
+/** Each incoming message's sender (as written) and computed colour, in screen order. */
+const senderColours = (page) =>
+  page.locator('[data-testid=msg].in').evaluateAll((els) => els.map((e) => [e.querySelector('[data-testid=sender]').textContent.replace(/:$/, ''), getComputedStyle(e).borderLeftColor]));
+
+/** The hue (degrees) of a computed `rgb(r, g, b)` colour; NaN for a grey. */
+function hueOf(rgb) {
+  const [r, g, b] = rgb.match(/\d+/g).map((x) => Number(x) / 255);
+  const max = Math.max(r, g, b);
+  const d = max - Math.min(r, g, b);
+  if (d === 0) return NaN;
+  const h = max === r ? ((g - b) / d) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4;
+  return (h * 60 + 360) % 360;
+}
+
+/** The 60 digits of the safety number on the contact screen. */
+async function safetyDigits(page) {
+  const label = await page.locator('[data-testid=safety-digits]').getAttribute('aria-label', T);
+  const digits = label.replace(/\D/g, '');
+  expect(digits.length === 60, `a safety number of 60 digits: ${label}`);
+  return digits;
 }
 
 export async function runGroups(r, { relayBin, problems }) {
@@ -193,6 +221,38 @@ export async function runGroups(r, { relayBin, problems }) {
       await waitText(p.B, 'while pressed');
     });
 
+    await r.step('groups: each sender has a colour of its own, the same on every message and after a reload', async () => {
+      // Carol has alice's two messages, bob's and dave's.
+      await waitText(p.C, 'while pressed');
+      const byName = (pairs) => {
+        const out = {};
+        for (const [name, colour] of pairs) (out[name] ??= new Set()).add(colour);
+        return out;
+      };
+      const before = await senderColours(p.C);
+      const seen = byName(before);
+      expect(['alice', 'bob', 'dave'].every((n) => seen[n]?.size === 1), `one colour per sender: ${JSON.stringify(before)}`);
+      expect(before.filter(([n]) => n === 'alice').length >= 2, 'alice has two messages');
+      // Told apart at a glance: hues at least 30° apart (before, a hash of the user id
+      // gave bob 120° and dave 106°).
+      const hues = ['alice', 'bob', 'dave'].map((n) => hueOf([...seen[n]][0]));
+      for (let i = 0; i < hues.length; i++) {
+        for (let j = i + 1; j < hues.length; j++) {
+          const d = Math.abs(hues[i] - hues[j]);
+          expect(Math.min(d, 360 - d) >= 29, `colours far enough apart: ${JSON.stringify(before)}`);
+        }
+      }
+      await p.C.reload();
+      await p.C.locator('[data-testid=compose]').waitFor(T);
+      await waitText(p.C, 'while pressed');
+      // The screen is drawn from the stored messages at once, and again when the package
+      // has said who the members are (bob and dave are no contacts of carol's).
+      let after;
+      for (const end = Date.now() + 30_000; JSON.stringify((after = await senderColours(p.C))) !== JSON.stringify(before) && Date.now() < end; ) await sleep(100);
+      expect(JSON.stringify(after) === JSON.stringify(before), `the same names and colours after a reload: ${JSON.stringify(before)} then ${JSON.stringify(after)}`);
+      axe.push(...(await axeViolations(p.C, 'group chat, colours')));
+    });
+
     await r.step('contact screen: a message from that contact does not redraw it under the user (a name being typed stays)', async () => {
       try {
         await p.B.evaluate((id) => (location.hash = `#/contact/${id}`), uid.alice);
@@ -232,6 +292,33 @@ export async function runGroups(r, { relayBin, problems }) {
       await sleep(5000);
       const seen = await listText(p.E);
       for (const before of ['hello all', 'hi from bob', 'dave here']) expect(!seen.includes(before), `erin must not read “${before}”`);
+    });
+
+    await r.step('groups: the member list shows each member’s verification state and their safety number, contact or not', async () => {
+      try {
+        await members(p.B, group);
+        const state = (u) => p.B.locator(`[data-testid=member-${u}] [data-testid=member-state]`).innerText(T);
+        expect((await state('bob')) === 'You', 'bob is "You"');
+        for (const u of ['alice', 'carol', 'dave', 'erin']) expect((await state(u)) === 'Not verified', `${u} is not verified yet`);
+        axe.push(...(await axeViolations(p.B, 'group members (member)')));
+        // A contact: the safety number, compared and marked verified.
+        await p.B.click('[data-testid=member-alice] [data-testid=member-safety]');
+        await safetyDigits(p.B);
+        await p.B.click('[data-testid=mark-verified]');
+        await p.B.locator('[data-testid=unverify]').waitFor(T);
+        await members(p.B, group);
+        await p.B.locator('[data-testid=member-alice] [data-testid=member-state]', { hasText: /^Verified$/ }).waitFor(T);
+        // Erin is no contact of bob's (she looked him up, he never wrote to her): her
+        // safety number all the same, the digits erin sees with bob.
+        expect((await p.B.locator('[data-testid=member-erin] button[data-testid=member-safety]').count()) === 1, 'erin is no contact of bob’s');
+        await p.B.click('[data-testid=member-erin] [data-testid=member-safety]');
+        await p.B.waitForURL(new RegExp(`#/contact/${uid.erin}$`), T);
+        const bobSide = await safetyDigits(p.B);
+        await p.E.evaluate((id) => (location.hash = `#/contact/${id}`), uid.bob);
+        expect(bobSide === (await safetyDigits(p.E)), 'bob and erin see the same safety number');
+      } finally {
+        for (const k of ['B', 'E']) await p[k].evaluate((id) => (location.hash = `#/group/${id}`), group);
+      }
     });
 
     await r.step('groups: alice removes dave; the next message, put in his mailbox by the test, is nothing he can open', async () => {
@@ -294,6 +381,53 @@ export async function runGroups(r, { relayBin, problems }) {
       await p.A1.evaluate((id) => (location.hash = `#/group/${id}`), group);
       await waitText(p.A1, 'bye carol');
       expect(!(await p.C.locator('body').innerText()).includes('bye carol'), 'carol left: she does not read it');
+    });
+
+    await r.step('groups: changes a member has no right to make (mallory removes alice; promotes herself in bob’s name) are refused and reported by every member’s PWA; the group goes on', async () => {
+      const mallory = await forger(sp, relay.url, 'mallory');
+      await startChat(p.A1, 'mallory');
+      await members(p.A1, group);
+      await p.A1.selectOption('[data-testid=add-member]', 'mallory');
+      await p.A1.click('[data-testid=add-member-submit]');
+      const everyone = ['A1', 'A2', 'B', 'E'];
+      for (const k of everyone) await p[k].evaluate((id) => (location.hash = `#/group/${id}`), group);
+      await Promise.all(everyone.map((k) => waitText(p[k], 'added mallory.')));
+      await mallory.joined(group);
+      const to = ['alice', 'bob', 'erin'];
+      // Well-formed, on the group's current state, signed with her own identity key:
+      // refused only because she is no admin (27.4 step 5, after the member and
+      // signature checks).
+      await mallory.propose(group, { kind: 'remove', users: [uid.alice] }, to);
+      // In bob's name, with his identity key as the directory serves it, signed with hers.
+      await mallory.propose(group, { kind: 'promote', user: mallory.userId }, to, { actor: 'bob', spki: await mallory.identityOf('bob') });
+      for (const k of everyone) {
+        const notice = (code) => p[k].locator('[data-testid=notice][data-kind=security]', { hasText: code });
+        await notice('GROUP_NOT_ADMIN').waitFor(T);
+        await notice('BAD_SIGNATURE').waitFor(T);
+        const said = await notice('GROUP_NOT_ADMIN').innerText();
+        expect(said.includes('from mallory'), `${k}: the refusal names mallory: ${said}`);
+        const forged = await notice('BAD_SIGNATURE').innerText();
+        expect(forged.includes(k === 'B' ? 'made in your name' : 'from bob'), `${k}: the forgery names bob: ${forged}`);
+      }
+      // The group goes on: a message after them is read by every member.
+      await say(p.E, 'still the four of us');
+      await Promise.all(['A1', 'A2', 'B'].map((k) => waitText(p[k], 'still the four of us')));
+      for (const k of everyone) {
+        const seen = await listText(p[k]);
+        expect(!/removed alice|removed you|an admin\./.test(seen.split('added mallory.').at(-1)), `${k}: no change applied: ${seen}`);
+        const title = await p[k].locator('[data-testid=group-title]').innerText();
+        expect(title === 'summer trip', `${k}: the name is unchanged: ${title}`);
+        await members(p[k], group);
+        const rows = await p[k].locator('[data-testid=members] li.member').allInnerTexts();
+        expect(rows.length === 4, `${k}: four members: ${rows}`);
+        expect(rows.some((t) => t.startsWith('alice') || (k.startsWith('A') && t.startsWith('You'))), `${k}: alice is a member`);
+        expect(!(await p[k].locator('[data-testid=member-mallory]').innerText()).includes('Admin'), `${k}: mallory is no admin`);
+        await p[k].evaluate((id) => (location.hash = `#/group/${id}`), group);
+      }
+      // Her leave, built, signed and sealed the same way, applies everywhere: the two
+      // above were refused for what they are, not for a flaw of the test's making.
+      await mallory.propose(group, { kind: 'leave' }, to);
+      await Promise.all(everyone.map((k) => waitText(p[k], 'mallory left.')));
     });
 
     await r.step('groups: no accessibility violations on the group screens', async () => {
