@@ -47,9 +47,10 @@ function change(c) {
 
 /**
  * Registers `username` on the relay at `base` (an identity key and one device, RSA-2048
- * made by WebCrypto) and returns the member: `sync` reads its mailbox (the operations it
- * is sent tell it each group's epoch and head), `propose` signs an operation and seals it
- * to every device of the accounts named.
+ * made by WebCrypto) and returns the member: `joined` reads its mailbox until a group's
+ * operations reached it (they tell it the group's epoch and head), `propose` signs an
+ * operation and seals it to every device of the accounts named, `identityOf` reads an
+ * account's identity key from the directory.
  */
 export async function forger(sp, base, username) {
   const rsa = (name, usages) => subtle.generateKey({ name, modulusLength: 2048, publicExponent: Uint8Array.of(1, 0, 1), hash: 'SHA-256' }, true, usages);
