@@ -61,25 +61,27 @@ fn generate() -> Value {
     let granted = confirmed.open_grant(&grant, 2).unwrap();
     assert_eq!(*granted.key.key, *room_key.key);
 
-    let frame = |sender, to, counter, roster: &[RosterEntry], content: Content| {
+    let frame = |sender, to, counter, seq, roster: &[RosterEntry], content: Content| {
         let header = FrameHeader {
             epoch: room_key.epoch,
             sender,
             to,
             counter,
+            seq,
         };
         let body = FrameBody {
             roster: roster.to_vec(),
             content,
         };
         let f = seal_frame(&room_key, header, &body.roster, &body.content).unwrap();
-        json!({"epoch": header.epoch, "sender": sender, "to": to, "counter": counter,
+        json!({"epoch": header.epoch, "sender": sender, "to": to, "counter": counter, "seq": seq,
                "roster": roster_json(&body.roster), "content": content_json(&body.content), "frame": h(&f)})
     };
     let frames = vec![
         frame(
             2,
             EVERYONE,
+            1,
             1,
             &roster(&[(1, 6), (2, 0)]),
             Content::Hello("Bob".into()),
@@ -88,6 +90,7 @@ fn generate() -> Value {
             2,
             EVERYONE,
             2,
+            2,
             &roster(&[(1, 6), (2, 0), (3, 1)]),
             Content::Text("hello room, ✓".into()),
         ),
@@ -95,6 +98,7 @@ fn generate() -> Value {
             1,
             2,
             7,
+            1,
             &roster(&[(1, 0), (2, 2), (3, 1)]),
             Content::Text("for you only".into()),
         ),
@@ -102,6 +106,7 @@ fn generate() -> Value {
             2,
             1,
             3,
+            4_000_000_000,
             &roster(&[
                 (1, 7),
                 (2, 0),
@@ -118,6 +123,7 @@ fn generate() -> Value {
             3,
             EVERYONE,
             4,
+            3,
             &roster(&[(1, 7), (2, 3), (3, 0)]),
             Content::Receipt,
         ),
@@ -128,6 +134,9 @@ fn generate() -> Value {
         b[i] ^= 1;
         h(&b)
     };
+    // A frame of format 3 (no stream number): its version byte.
+    let mut version_3 = good.clone();
+    version_3[0] = 3;
     // Sealed under the room key by a member that breaks the roster rule (3 before 2).
     let unordered = seal_unordered_roster(&room_key);
     let other_key = EpochKey::generate(&mut r, 1);
@@ -138,6 +147,7 @@ fn generate() -> Value {
             sender: 2,
             to: EVERYONE,
             counter: 2,
+            seq: 2,
         },
         &roster(&[(1, 6), (2, 0), (3, 1)]),
         &Content::Text("hello room, ✓".into()),
@@ -147,10 +157,11 @@ fn generate() -> Value {
         json!({"name": "fail_header_epoch", "frame": flip(4), "error": "DECRYPT_FAILED"}),
         json!({"name": "fail_header_to", "frame": flip(8), "error": "DECRYPT_FAILED"}),
         json!({"name": "fail_header_counter", "frame": flip(16), "error": "DECRYPT_FAILED"}),
-        json!({"name": "fail_body", "frame": flip(20), "error": "DECRYPT_FAILED"}),
+        json!({"name": "fail_header_seq", "frame": flip(20), "error": "DECRYPT_FAILED"}),
+        json!({"name": "fail_body", "frame": flip(24), "error": "DECRYPT_FAILED"}),
         json!({"name": "fail_roster_unordered", "frame": h(&unordered), "error": "MALFORMED"}),
         json!({"name": "fail_tag", "frame": flip(good.len() - 1), "error": "DECRYPT_FAILED"}),
-        json!({"name": "fail_version_2", "frame": flip(0), "error": "MALFORMED"}),
+        json!({"name": "fail_version_3", "frame": h(&version_3), "error": "MALFORMED"}),
         json!({"name": "fail_other_key", "frame": h(&foreign), "error": "DECRYPT_FAILED"}),
     ];
     let next = EpochKey::generate(&mut r, 2);
@@ -203,6 +214,7 @@ fn room_vectors() {
         assert_eq!(u64::from(header.sender), f["sender"].as_u64().unwrap());
         assert_eq!(u64::from(header.to), f["to"].as_u64().unwrap());
         assert_eq!(header.counter, f["counter"].as_u64().unwrap());
+        assert_eq!(u64::from(header.seq), f["seq"].as_u64().unwrap());
         let body = open_frame(&room_key, header, &bytes).unwrap();
         assert_eq!(content_json(&body.content), f["content"]);
         assert_eq!(roster_json(&body.roster), f["roster"]);
@@ -236,7 +248,7 @@ fn room_vectors() {
     }
 }
 
-/// A frame from member 2 (counter 9) that opens under `key` but whose roster is not
+/// A frame from member 2 (counter 9, stream number 3) that opens under `key` but whose roster is not
 /// ascending, sealed with AES-256-GCM by hand as a member that breaks the rule would.
 fn seal_unordered_roster(key: &EpochKey) -> Vec<u8> {
     use aes_gcm::aead::{Aead, Payload};
@@ -245,6 +257,7 @@ fn seal_unordered_roster(key: &EpochKey) -> Vec<u8> {
     header.extend_from_slice(&key.epoch.to_be_bytes());
     header.extend_from_slice(&[0, 2, 0, 0]);
     header.extend_from_slice(&9u64.to_be_bytes());
+    header.extend_from_slice(&3u32.to_be_bytes());
     let nonce: [u8; 12] = [&[0, 0][..], &header[5..7], &header[9..17]]
         .concat()
         .try_into()

@@ -10,7 +10,7 @@ mod room_net;
 
 use room_net::*;
 use sealpost_engine::room::{
-    Content, EVERYONE, HOST, MemberId, RECEIPT_INTERVAL_MS, UNDELIVERED_GRACE_MS,
+    Content, EVERYONE, HOST, MemberId, RECEIPT_INTERVAL_MS, RoomEvent, UNDELIVERED_GRACE_MS,
 };
 
 /// A host and two guests who said hello and settled (their receipts went out).
@@ -126,6 +126,13 @@ fn an_honest_room_with_bursts_joins_and_rotations_reports_nothing() {
             net.delivery_events(m)
         );
         assert!(net.rooms[&m].undelivered().is_empty());
+        // Nor a frame missing (PROTOCOL.md 30.4 "Gaps"), across the rotations.
+        assert!(
+            !net.events[&m]
+                .iter()
+                .any(|e| matches!(e, RoomEvent::Missing { .. })),
+            "member {m}"
+        );
     }
     assert_eq!(texts_from(&net, c, HOST).len(), 31);
     assert!(net.refusals(HOST).is_empty() && net.refusals(b).is_empty());

@@ -214,7 +214,8 @@ fn replayed_forged_readdressed_and_misattributed_frames_are_refused() {
     // After all that, c still takes b's next frame.
     net.say(b, EVERYONE, "still here");
     assert_eq!(net.texts(c).last().unwrap(), &(b, "still here".into()));
-    // Frames reordered by the relay: the older one is refused, not shown twice.
+    // Frames reordered by the relay: the older one fills its gap (tests/room_gaps.rs),
+    // and is refused when it comes again, not shown twice.
     let first = net
         .rooms
         .get_mut(&b)
@@ -231,6 +232,8 @@ fn replayed_forged_readdressed_and_misattributed_frames_are_refused() {
         panic!()
     };
     net.feed(c, Wire::Frame(b, f2));
+    let out = net.feed(c, Wire::Frame(b, f1.clone()));
+    assert_eq!(refused(&out), None);
     let out = net.feed(c, Wire::Frame(b, f1));
     assert_eq!(refused(&out), Some(Refusal::Replayed));
 }

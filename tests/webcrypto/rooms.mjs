@@ -1,7 +1,7 @@
 // Rooms (docs/PROTOCOL.md 30.4, 30.5) from the document alone, with WebCrypto: every
-// frame of tests/vectors/v2/room.json (format 3) opens under the room key with the nonce and
-// associated data built from its header and gives its content; every fail_ frame is its
-// error; the rekey opens with the member's pairwise key and every fail_ rekey does not.
+// frame of tests/vectors/v2/room.json (format 4) opens under the room key with the nonce and
+// associated data built from its header and gives its header (stream number included) and
+// content; every fail_ frame is its error (a frame of format 3 is MALFORMED to a bare open); the rekey opens with the member's pairwise key and every fail_ rekey does not.
 // (The SPAKE2 join needs Ed25519 arithmetic WebCrypto does not offer: 30.)
 
 import { Reader, assert, cat, check, dec, fail, hex, openBox, summary, subtle, unhex, utf8, vectors } from "./common.mjs";
@@ -16,10 +16,10 @@ const be32 = (n) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff,
 /** 30.4: header fields, then open `n || roster || kind || body`. */
 async function openFrame(roomKey, epoch, frame) {
   const r = new Reader(frame);
-  if (r.u8() !== 3) fail("MALFORMED");
-  const header = { epoch: r.u32(), sender: r.u16(), to: r.u16(), counter: r.u64() };
-  const head = frame.subarray(0, 17);
-  const ct = frame.subarray(17);
+  if (frame.length < 21 || r.u8() !== 4) fail("MALFORMED");
+  const header = { epoch: r.u32(), sender: r.u16(), to: r.u16(), counter: r.u64(), seq: r.u32() };
+  const head = frame.subarray(0, 21);
+  const ct = frame.subarray(21);
   if (ct.length < 18) fail("MALFORMED");
   if (header.epoch !== epoch) fail("DECRYPT_FAILED");
   const nonce = cat(Uint8Array.of(0, 0), head.subarray(5, 7), head.subarray(9, 17));
@@ -64,7 +64,7 @@ const epoch = v.join.epoch;
 await check("room frames open to their header and content (30.4)", async () => {
   for (const f of v.frames) {
     const got = await openFrame(roomKey, epoch, unhex(f.frame));
-    assert(got.sender === f.sender && got.to === f.to && got.counter === BigInt(f.counter), `header of ${f.frame.slice(0, 34)}`);
+    assert(got.sender === f.sender && got.to === f.to && got.counter === BigInt(f.counter) && got.seq === f.seq, `header of ${f.frame.slice(0, 42)}`);
     assert(got.kind === f.content.kind && got.text === (f.content.text ?? ""), `content ${f.content.text}`);
     const want = f.roster.map((e) => `${e.member}:${e.counter}`).join(",");
     assert(got.roster.map((e) => `${e.member}:${e.counter}`).join(",") === want, `roster ${want}`);

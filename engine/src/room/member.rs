@@ -9,12 +9,12 @@ use sealpost_core::sorted::SortedMap;
 
 use rand_core::CryptoRng;
 use sealpost_core::v2::room::{
-    Content, EVERYONE, EpochKey, FRAME_HEADER_LEN, FRAME_VERSION, FrameBody, FrameHeader,
-    JoinerConfirmed, JoinerPake, MAX_MEMBERS, MemberId, RoomCode, open_frame, open_rekey,
-    seal_frame,
+    Content, EVERYONE, EpochKey, FRAME_VERSION, FrameBody, FrameHeader, JoinerConfirmed,
+    JoinerPake, MAX_MEMBERS, MemberId, RoomCode, open_frame, open_rekey, seal_frame,
 };
 use zeroize::Zeroizing;
 
+use super::gaps::{Arrivals, Stream, report_left};
 use super::host::HostState;
 use super::receipts::{Clock, Delivery};
 use super::{HOST, Output, Refusal, RoomEvent, RoomIn, RoomOut};
@@ -47,11 +47,17 @@ impl SendRefused {
 /// can forge under the old key with the relay's help.
 pub const MAX_PREVIOUS_EPOCH_FRAMES: u8 = 16;
 
+/// The shortest frame of an earlier format (1 to 3) that is told apart as such: their
+/// 17-byte header, a roster count and a kind, a tag.
+const OLD_FRAME_MIN_LEN: usize = 17 + 2 + 16;
+
 /// What this member knows of another.
 #[derive(Debug, Default)]
 pub(super) struct Peer {
     /// The highest counter accepted from it (counters start at 1; 0: none yet).
     pub(super) last_counter: u64,
+    /// Where its streams stand here, and the frames missing from them (`gaps.rs`).
+    pub(super) arrivals: Arrivals,
     /// The epoch of the last frame accepted from it.
     last_epoch: Option<u32>,
     /// Frames accepted from it under the previous key since the last rotation.
@@ -60,8 +66,8 @@ pub(super) struct Peer {
     /// room"): the host admitted it, or a frame of its own opened. The relay's `joined`
     /// and member lists alone prove nothing, so they do not make a member shown.
     pub(super) proven: bool,
-    /// The members it said it sees, in its last frame under the current key
-    /// (`roster.rs`); emptied at each rotation.
+    /// The members it said it sees, in its latest frame (highest counter) under the
+    /// current key (`roster.rs`); emptied at each rotation.
     pub(super) roster: Vec<MemberId>,
     /// Whether this member's frames reach it, by its rosters' counters (`receipts.rs`).
     pub(super) delivery: Delivery,
@@ -83,6 +89,9 @@ pub(super) struct Membership {
     pub(super) key: EpochKey,
     pub(super) previous: Option<EpochKey>,
     next_counter: u64,
+    /// The last stream number this member gave, per addressee ([`EVERYONE`] or a
+    /// member), under the current key: every stream starts at 1 in each epoch.
+    last_seq: SortedMap<MemberId, u32>,
     pub(super) peers: SortedMap<MemberId, Peer>,
     /// A guest's pairwise key with the host (rekeys).
     pair: Option<Zeroizing<[u8; 32]>>,
@@ -102,6 +111,7 @@ impl Membership {
             key,
             previous: None,
             next_counter: 1,
+            last_seq: SortedMap::new(),
             peers: SortedMap::new(),
             pair: None,
             name: String::new(),
@@ -115,17 +125,27 @@ impl Membership {
         if to != EVERYONE && !self.peers.get(&to).is_some_and(|p| p.proven) {
             return Err(SendRefused::NoSuchMember);
         }
+        // 2^32 - 1 frames of one stream in one epoch is beyond any room's life; past it
+        // the number stays, and the receivers refuse the frames as replayed.
+        let seq = self
+            .last_seq
+            .get(&to)
+            .copied()
+            .unwrap_or(0)
+            .saturating_add(1);
         let header = FrameHeader {
             epoch: self.key.epoch,
             sender: self.me,
             to,
             counter: self.next_counter,
+            seq,
         };
         // Every frame says whom this member sees (PROTOCOL.md 30.4 "Rosters").
         let data = seal_frame(&self.key, header, &self.roster(), content)
             .map_err(|_| SendRefused::TooLarge)?;
         self.sent(to, header.counter, content);
         self.next_counter = self.next_counter.saturating_add(1);
+        self.last_seq.insert(to, seq);
         if let Content::Hello(name) = content {
             self.name.clone_from(name);
         }
@@ -176,12 +196,15 @@ impl Membership {
         self.peers.len() + 1
     }
 
-    /// Moves to `next`, keeping the current key for frames still in flight.
+    /// Moves to `next`, keeping the current key for frames still in flight. Every
+    /// stream starts again at 1 under the new key.
     pub(super) fn advance(&mut self, next: EpochKey) {
         self.previous = Some(core::mem::replace(&mut self.key, next));
+        self.last_seq.clear();
         for p in self.peers.values_mut() {
             p.previous_accepted = 0;
             p.roster.clear();
+            p.arrivals.rotate();
         }
     }
 
@@ -193,9 +216,10 @@ impl Membership {
         let current = self.key.epoch;
         let peer = self.peers.get_mut(&from).ok_or(Refusal::UnknownSender)?;
         // A frame of a format this member no longer speaks (PROTOCOL.md 30.4: 2 had no
-        // receipts), at least as long as a header, a kind, a roster count and a tag.
+        // receipts, 3 no stream numbers), at least as long as its header, a roster
+        // count, a kind and a tag.
         let old = data.first().is_some_and(|&v| v != 0 && v < FRAME_VERSION);
-        if old && data.len() >= FRAME_HEADER_LEN + 2 + 16 {
+        if old && data.len() >= OLD_FRAME_MIN_LEN {
             return Err(Refusal::OldVersion);
         }
         let h = FrameHeader::parse(data).map_err(|_| Refusal::Malformed)?;
@@ -219,18 +243,27 @@ impl Membership {
                 _ => return Err(Refusal::StaleEpoch),
             }
         };
-        if h.counter <= peer.last_counter {
-            return Err(Refusal::Replayed);
-        }
+        let stream = Stream {
+            epoch: h.epoch,
+            current: h.epoch == current,
+            private: h.to != EVERYONE,
+        };
+        peer.arrivals.check(stream, h.seq)?;
         let FrameBody { roster, content } = open_frame(key, h, data).map_err(|e| match e {
             sealpost_core::Error::Decrypt => Refusal::Forged,
             _ => Refusal::Malformed,
         })?;
+        peer.arrivals.accepted(stream, h.seq, self.clock.now());
         let first = peer.last_counter == 0;
-        peer.last_counter = h.counter;
+        // A frame that filled a gap is older than one accepted before: its roster and
+        // counter say less than what is known.
+        let latest = h.counter > peer.last_counter;
+        peer.last_counter = peer.last_counter.max(h.counter);
         peer.last_epoch = Some(h.epoch);
         if h.epoch == current {
-            peer.roster = roster.iter().map(|e| e.member).collect();
+            if latest {
+                peer.roster = roster.iter().map(|e| e.member).collect();
+            }
         } else {
             // Sealed before a change of membership this member already saw.
             peer.previous_accepted += 1;
@@ -446,6 +479,15 @@ impl Room {
     /// Takes what the relay delivered.
     pub fn handle<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, input: RoomIn<'_>) -> Vec<Output> {
         let refuse = |from, reason| vec![Output::Event(RoomEvent::Refused { from, reason })];
+        // A member's input is handled where the membership lies: moving it out and back
+        // would leave copies of its room keys behind on the stack at every input.
+        if let Phase::Member(m) = &mut self.phase {
+            let out = m.handle(rng, input);
+            if matches!(input, RoomIn::Left { member: HOST }) && m.host.is_none() {
+                self.phase = Phase::Over;
+            }
+            return out;
+        }
         match core::mem::replace(&mut self.phase, Phase::Over) {
             Phase::Joining(pake) => match input {
                 RoomIn::Pake { from: HOST, data } => match pake.finish(data) {
@@ -480,12 +522,10 @@ impl Room {
                     refuse(sender_of(&other), Refusal::Unexpected)
                 }
             },
-            Phase::Member(mut m) => {
-                let out = m.handle(rng, input);
-                if !matches!(input, RoomIn::Left { member: HOST }) || m.host.is_some() {
-                    self.phase = Phase::Member(m);
-                }
-                out
+            // Handled in place above: the membership is never moved out of `self`.
+            phase @ Phase::Member(_) => {
+                self.phase = phase;
+                Vec::new()
             }
             Phase::Over => Vec::new(),
         }
@@ -598,10 +638,11 @@ impl Membership {
             return Vec::new();
         }
         self.forget_in_rosters(member);
-        let Some(peer) = self.peers.remove(&member) else {
+        let Some(mut peer) = self.peers.remove(&member) else {
             return Vec::new();
         };
         let mut out = Vec::new();
+        report_left(member, &mut peer.arrivals, &mut out);
         if peer.proven {
             out.push(Output::Event(RoomEvent::MemberLeft { member }));
         }

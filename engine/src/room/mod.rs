@@ -9,15 +9,22 @@
 //! a member who left cannot read what follows and one who joins cannot read what came
 //! before; a frame is accepted only from a member, addressed to this member or
 //! everyone, under the current key (or the previous one while its sender has not moved
-//! on), with a counter above the last one accepted from that sender. Everything else is
-//! refused with a [`Refusal`] the app sees; nothing is dropped in silence. Every frame
+//! on), numbered above the last one accepted in its stream from that sender (or in a
+//! gap still awaited). Everything else is refused with a [`Refusal`] the app sees;
+//! nothing is dropped in silence. Every frame
 //! carries the members its sender sees, so a member the relay hides from some members
 //! is reported to them ([`RoomEvent::Unreached`]) rather than silently left out, and a
 //! member whose frames do not reach some others is told so ([`RoomEvent::Unheard`]).
 //! Every roster entry also carries the last counter its sender accepted from that
 //! member, so a member whose frames stop reaching another after they once did is told
-//! ([`RoomEvent::Undelivered`]); time is an input ([`Room::tick`]).
+//! ([`RoomEvent::Undelivered`]); time is an input ([`Room::tick`]). And every frame is
+//! numbered in its stream (epoch, sender, addressee), so a member that accepts a frame
+//! after a number was skipped waits [`REORDER_GRACE_MS`] for it, then is told
+//! ([`RoomEvent::Missing`]).
 
+mod gaps;
+#[cfg(test)]
+mod gaps_tests;
 mod host;
 mod member;
 mod receipts;
@@ -30,6 +37,7 @@ use alloc::vec::Vec;
 
 pub use sealpost_core::v2::room::{Content, EVERYONE, MAX_MEMBERS, MemberId, RoomCode};
 
+pub use gaps::{MAX_OPEN_GAPS, REORDER_GRACE_MS};
 pub use member::{MAX_PREVIOUS_EPOCH_FRAMES, Room, SendRefused};
 pub use receipts::{MAX_AWAITED_FRAMES, RECEIPT_INTERVAL_MS, UNDELIVERED_GRACE_MS};
 
@@ -131,13 +139,15 @@ pub enum Refusal {
     Misaddressed,
     /// Under a room key this member no longer accepts (or does not have yet).
     StaleEpoch,
-    /// Its counter is not above the last one accepted from that sender.
+    /// Its stream number is not above the last one accepted in its stream from that
+    /// sender, nor in a gap still awaited: a replay, a duplicate, or a frame that came
+    /// after it was reported missing.
     Replayed,
     /// It did not open: forged, altered, or attributed to another sender.
     Forged,
     /// Not the documented format or outside the limits.
     Malformed,
-    /// A frame of an earlier format (version 1 or 2), which this member no longer
+    /// A frame of an earlier format (version 1, 2 or 3), which this member no longer
     /// accepts: its sender runs an older app.
     OldVersion,
     /// Not expected now (a PAKE message out of turn, a rekey from a non-host).
@@ -240,6 +250,15 @@ pub enum RoomEvent {
     Delivered {
         /// The member that acknowledges again.
         to: MemberId,
+    },
+    /// `count` frames `from` sent this member (or everyone) did not arrive: later frames
+    /// of the same stream did, and [`REORDER_GRACE_MS`] passed (or `from` left). Said
+    /// once per gap; one that arrives after this is refused ([`Refusal::Replayed`]).
+    Missing {
+        /// The sender.
+        from: MemberId,
+        /// How many frames (a member can claim any number by skipping ahead).
+        count: u64,
     },
     /// The room key moved to `epoch`.
     Rekeyed {

@@ -75,6 +75,11 @@ impl Clock {
             ..Self::default()
         }
     }
+
+    /// The latest time `tick` gave.
+    pub(super) fn now(&self) -> u64 {
+        self.now
+    }
 }
 
 impl Membership {
@@ -134,8 +139,9 @@ impl Membership {
         out
     }
 
-    /// Seals the receipt owed if the interval since the last frame passed, and tells of
-    /// each shown member whose acknowledgement is now overdue, or no longer is.
+    /// Seals the receipt owed if the interval since the last frame passed, tells of
+    /// each shown member whose acknowledgement is now overdue, or no longer is, and of
+    /// the frames missing from each member's streams whose grace ran out (`gaps.rs`).
     pub(super) fn settle(&mut self, out: &mut Vec<Output>) {
         let now = self.clock.now;
         let quiet = self
@@ -160,6 +166,7 @@ impl Membership {
                 }));
             }
         }
+        self.report_gaps(out);
     }
 
     /// Shown members that have not acknowledged a frame sent to them

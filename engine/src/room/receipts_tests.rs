@@ -31,13 +31,15 @@ fn room() -> (Membership, EpochKey) {
     (m, key)
 }
 
-/// A frame of member 2 (counter `counter`) whose roster acknowledges `acked` of member 1.
+/// A frame of member 2 to everyone (counter and stream number `counter`: it sends
+/// nothing else) whose roster acknowledges `acked` of member 1.
 fn from_peer(key: &EpochKey, counter: u64, acked: u64, content: Content) -> Vec<u8> {
     let header = FrameHeader {
         epoch: key.epoch,
         sender: PEER,
         to: EVERYONE,
         counter,
+        seq: u32::try_from(counter).unwrap(),
     };
     let roster = [
         RosterEntry {
@@ -120,9 +122,10 @@ fn replayed_receipts_are_refused_and_receipts_are_never_answered() {
 }
 
 #[test]
-fn a_frame_of_the_format_before_receipts_is_refused_as_such() {
+fn a_frame_of_an_earlier_format_is_refused_as_such() {
     let (mut m, key) = room();
     for (version, reason) in [
+        (3, Refusal::OldVersion),
         (2, Refusal::OldVersion),
         (1, Refusal::OldVersion),
         (9, Refusal::Malformed),

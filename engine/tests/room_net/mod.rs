@@ -1,5 +1,5 @@
 //! A relay for room tests (PROTOCOL.md 30), simulated: FIFO queues like a real relay's
-//! sockets, with a liar's knobs (invented members, dropped frames), and a clock that
+//! sockets, with a liar's knobs (invented members, dropped or held frames), and a clock that
 //! ticks every member's engine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 #![allow(dead_code)]
@@ -64,6 +64,14 @@ pub struct Net {
     pub invented: Vec<MemberId>,
     /// `(from, to)`: a lying relay drops every frame of `from` to `to`.
     pub dropped: Vec<(MemberId, MemberId)>,
+    /// `(from, to)`: a lying relay drops the next frame of `from` to `to` (one entry,
+    /// one frame).
+    pub drop_next: Vec<(MemberId, MemberId)>,
+    /// `(from, to)`: a lying relay holds the next frame of `from` to `to` back (one
+    /// entry, one frame) until [`Net::release`].
+    pub hold_next: Vec<(MemberId, MemberId)>,
+    /// The frames held back, with their recipients, in order.
+    pub held: Vec<(MemberId, Wire)>,
     /// What the relay has yet to deliver, in order: a real relay's sockets are queues,
     /// so what a member sends while it handles an input goes after what came before.
     pub queue: VecDeque<(MemberId, Wire)>,
@@ -87,6 +95,9 @@ impl Net {
             code,
             invented: Vec::new(),
             dropped: Vec::new(),
+            drop_next: Vec::new(),
+            hold_next: Vec::new(),
+            held: Vec::new(),
             queue: VecDeque::new(),
             delivering: false,
             now: 0,
@@ -181,8 +192,14 @@ impl Net {
             }
             RoomOut::Frame { to, data } => {
                 for m in self.admitted.clone() {
-                    let hidden = self.dropped.contains(&(from, m));
-                    if m != from && (to == EVERYONE || to == m) && !hidden {
+                    let hidden =
+                        self.dropped.contains(&(from, m)) || take(&mut self.drop_next, (from, m));
+                    if m == from || (to != EVERYONE && to != m) || hidden {
+                        continue;
+                    }
+                    if take(&mut self.hold_next, (from, m)) {
+                        self.held.push((m, Wire::Frame(from, data.clone())));
+                    } else {
                         self.deliver(m, Wire::Frame(from, data.clone()));
                     }
                 }
@@ -192,6 +209,26 @@ impl Net {
                 self.deliver(to, Wire::Rekey(from, data));
             }
         }
+    }
+
+    /// Delivers the frames held back, in the order they were held.
+    pub fn release(&mut self) {
+        for (to, wire) in core::mem::take(&mut self.held) {
+            self.deliver(to, wire);
+        }
+    }
+
+    /// The counts of the `Missing` events `who` was told about `from`, in order.
+    pub fn missing(&self, who: MemberId, from: MemberId) -> Vec<u64> {
+        self.events
+            .get(&who)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| match e {
+                RoomEvent::Missing { from: f, count } if *f == from => Some(*count),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn join(&mut self, code: &RoomCode) -> MemberId {
@@ -262,6 +299,17 @@ impl Net {
     pub fn feed(&mut self, who: MemberId, input: Wire) -> Vec<Output> {
         let room = self.rooms.get_mut(&who).unwrap();
         room.handle(&mut self.rng, input.input())
+    }
+}
+
+/// Removes `entry` from `list` if it is there; whether it was.
+fn take(list: &mut Vec<(MemberId, MemberId)>, entry: (MemberId, MemberId)) -> bool {
+    match list.iter().position(|e| *e == entry) {
+        Some(i) => {
+            list.remove(i);
+            true
+        }
+        None => false,
     }
 }
 

@@ -3,7 +3,9 @@
 //! counter in the associated data and the nonce. Each frame also carries, sealed, the
 //! sender's roster: the members it sees, each with the last counter it accepted from
 //! that member, so a member the relay hides from some is shown to them through the
-//! others' frames, and a sender learns which of its frames reached whom. This module
+//! others' frames, and a sender learns which of its frames reached whom. Each frame
+//! is also numbered in its stream (its epoch, sender and addressee), so a receiver sees
+//! a frame missing between two that arrived. This module
 //! seals and opens; which counters and epochs a member accepts, and what a roster
 //! means, are the engine's rules.
 
@@ -23,13 +25,13 @@ use super::MAX_MEMBERS;
 pub type MemberId = u16;
 /// The addressee of a frame for every member.
 pub const EVERYONE: MemberId = 0;
-/// Frame format version (3: each roster entry carries the last counter its sender
-/// accepted from that member; 2 had member ids only).
-pub const FRAME_VERSION: u8 = 3;
+/// Frame format version (4: the header carries the frame's number in its stream; 3
+/// had none, 2 had rosters of member ids only).
+pub const FRAME_VERSION: u8 = 4;
 /// Bytes of a roster entry: `member_id(u16) || counter(u64)`.
 pub const ROSTER_ENTRY_LEN: usize = 2 + 8;
-/// Bytes of a frame header.
-pub const FRAME_HEADER_LEN: usize = 1 + 4 + 2 + 2 + 8;
+/// Bytes of a frame header: version, epoch, sender, addressee, counter, stream number.
+pub const FRAME_HEADER_LEN: usize = 1 + 4 + 2 + 2 + 8 + 4;
 /// Longest text of a text frame, in UTF-8 bytes.
 pub const MAX_TEXT_LEN: usize = 4096;
 /// Longest WebRTC signalling payload (an SDP offer with its candidates).
@@ -211,6 +213,11 @@ pub struct FrameHeader {
     pub to: MemberId,
     /// The sender's frame counter: starts at 1, +1 per frame, never reset.
     pub counter: u64,
+    /// The frame's number in its stream, the frames of one epoch from `sender` to `to`:
+    /// starts at 1 in each epoch, +1 per frame of that stream. A receiver gets every
+    /// frame of its two streams from a sender (to it, and to [`EVERYONE`]), so a number
+    /// skipped there is a frame that did not arrive.
+    pub seq: u32,
 }
 
 impl FrameHeader {
@@ -221,7 +228,8 @@ impl FrameHeader {
             .chain(self.epoch.to_be_bytes())
             .chain(self.sender.to_be_bytes())
             .chain(self.to.to_be_bytes())
-            .chain(self.counter.to_be_bytes());
+            .chain(self.counter.to_be_bytes())
+            .chain(self.seq.to_be_bytes());
         for (slot, b) in h.iter_mut().zip(bytes) {
             *slot = b;
         }
@@ -253,6 +261,7 @@ impl FrameHeader {
             sender: r.u16()?,
             to: r.u16()?,
             counter: r.u64()?,
+            seq: r.u32()?,
         };
         if r.remaining() < 1 + 1 + 16 {
             return Err(Error::Malformed);
@@ -276,7 +285,7 @@ pub fn seal_frame(
     roster: &[RosterEntry],
     content: &Content,
 ) -> Result<Vec<u8>> {
-    if header.epoch != key.epoch || header.counter == 0 {
+    if header.epoch != key.epoch || header.counter == 0 || header.seq == 0 {
         return Err(Error::Malformed);
     }
     seal_plain(key, header, &encode_body(roster, content)?)

@@ -150,12 +150,14 @@ fn grants_are_bound_to_the_member_and_untouchable() {
     assert_eq!(confirmed.open_grant(&bad, 4).unwrap_err(), Error::Decrypt);
 }
 
+/// A header whose stream number is 2 (any number from 1 seals).
 fn header(epoch: u32, sender: MemberId, to: MemberId, counter: u64) -> FrameHeader {
     FrameHeader {
         epoch,
         sender,
         to,
         counter,
+        seq: 2,
     }
 }
 
@@ -192,11 +194,14 @@ fn frames_refuse_alteration_readdressing_and_other_keys() {
         let opened = FrameHeader::parse(&bad).and_then(|h| open_frame(&key, h, &bad));
         assert!(opened.is_err(), "byte {i}");
     }
-    // Re-addressed to member 4 (the header rewritten) or attributed to another sender.
+    // Re-addressed to member 4 (the header rewritten), attributed to another sender, or
+    // renumbered (to fill a gap, or to open one).
     for forged in [
         header(2, 3, 4, 7),
         header(2, 4, EVERYONE, 7),
         header(2, 3, EVERYONE, 8),
+        FrameHeader { seq: 1, ..h },
+        FrameHeader { seq: 3, ..h },
     ] {
         let mut bad = frame.clone();
         bad[..FRAME_HEADER_LEN].copy_from_slice(
@@ -220,6 +225,8 @@ fn frames_refuse_alteration_readdressing_and_other_keys() {
     );
     let me = entries(&[3]);
     assert!(seal_frame(&key, header(2, 3, 0, 0), &me, &text.content).is_err());
+    let unnumbered = FrameHeader { seq: 0, ..h };
+    assert!(seal_frame(&key, unnumbered, &me, &text.content).is_err());
     assert!(seal_frame(&key, header(1, 3, 0, 1), &me, &text.content).is_err());
 }
 
