@@ -27,6 +27,12 @@ export type RoomEvent =
   /** After `undelivered`: `to` acknowledges every frame that was overdue (frames in
    * between may still have been lost). */
   | { event: "delivered"; to: number }
+  /** `count` messages `from` sent this page (or everyone) did not arrive: later ones did,
+   * and the missing ones did not come within 1 s (or `from` left). Said once per gap; one
+   * that comes later is `refused` (`REPLAYED`). PROTOCOL.md 30.4 "Gaps". */
+  | { event: "missing"; from: number; count: number }
+  /** Something from `from` was refused; `REPLAYED` also covers a message that came after it
+   * was said `missing`, and `OLD_VERSION` one from an older app. */
   | { event: "refused"; from: number; reason: "UNKNOWN_SENDER" | "MISADDRESSED" | "STALE_EPOCH" | "REPLAYED" | "FORGED" | "MALFORMED" | "OLD_VERSION" | "UNEXPECTED" }
   | { event: "closed"; code: "ROOM_CLOSED" | "WRONG_CODE" | "ROOM_NOT_FOUND" | "ROOM_LOCKED" | "ROOM_BUSY" | "ROOM_FULL" | "RATE_LIMITED" | "JOIN_TIMEOUT" };
 

@@ -54,9 +54,10 @@ const TURN_PATIENCE_MS = 10_000;
 const UNREACHED_GRACE_MS = 3_000;
 
 /**
- * How often the engine is given the time (PROTOCOL.md 30.4 "Receipts"): it seals the
- * receipt a member owes once a second passed since its last frame, and reports a member
- * that has not acknowledged this page's frames for 3 s (`undelivered`; its own grace).
+ * How often the engine is given the time (PROTOCOL.md 30.4 "Receipts", "Gaps"): it seals
+ * the receipt a member owes once a second passed since its last frame, reports a member
+ * that has not acknowledged this page's frames for 3 s (`undelivered`; its own grace),
+ * and frames missing between two that arrived once 1 s passed (`missing`).
  */
 const TICK_MS = 250;
 

@@ -107,6 +107,12 @@ fn event_object(e: RoomEvent) -> Object {
             set(&obj, "to", to.into());
             "delivered"
         }
+        RoomEvent::Missing { from, count } => {
+            set(&obj, "from", from.into());
+            // Exact up to 2^53: far above what one event can count (PROTOCOL.md 30.4).
+            set(&obj, "count", (count as f64).into());
+            "missing"
+        }
         RoomEvent::Rekeyed { epoch } => {
             set(&obj, "epoch", epoch.into());
             "rekeyed"
@@ -195,7 +201,7 @@ impl RoomState {
 
     /// The clock (ms, `Date.now()`): call before `handle` and `send`, and every few
     /// hundred ms; `drain()` has the receipt owed and the `undelivered`/`delivered`
-    /// events due.
+    /// and `missing` events due.
     pub fn tick(&mut self, now_ms: f64) {
         // `Date.now()` is a whole, positive number of ms; anything else is time 0.
         let now = if now_ms.is_finite() && now_ms > 0.0 {

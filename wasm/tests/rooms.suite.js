@@ -3,7 +3,8 @@
 // stable codes, leaving is told to the others, and the host leaving closes the room; a
 // join the host never answers (a relay stand-in) is JOIN_TIMEOUT, not a wrong code; a
 // relay that stops delivering the host's frames to a guest is reported to the host
-// (`undelivered`, 30.4 "Receipts"), and `delivered` when it forwards them again.
+// (`undelivered`, 30.4 "Receipts"), and `delivered` when it forwards them again; the
+// guest is told of the frame it missed once a later one came (`missing`, 30.4 "Gaps").
 import { assert, eq, throwsCode } from './harness.js';
 
 /** Resolves with the first event `pick` accepts, from events recorded into `log`. */
@@ -92,8 +93,8 @@ export function roomsSuite({ test }, sp, { relayUrl }) {
     // grace or after it (a newcomer's transient is never told).
     for (const r of [host, b, c]) eq(r.unheard, []);
     await new Promise((r) => setTimeout(r, 3_300));
-    // Nor does anyone miss receipts: each reader acknowledged what it got.
-    for (const l of logs) assert(!l.seen.some((e) => ['unheard', 'unreached', 'undelivered'].includes(e.event)), JSON.stringify(l.seen));
+    // Nor does anyone miss receipts (each reader acknowledged what it got), or a frame.
+    for (const l of logs) assert(!l.seen.some((e) => ['unheard', 'unreached', 'undelivered', 'missing'].includes(e.event)), JSON.stringify(l.seen));
   });
 
   test('rooms: a wrong code is refused (WRONG_CODE), a non-code is MALFORMED, an unknown nameplate ROOM_NOT_FOUND', async () => {
@@ -143,7 +144,7 @@ export function roomsSuite({ test }, sp, { relayUrl }) {
     eq(sent.map((m) => m.type), ['pake']);
   });
 
-  test('rooms: a relay that stops forwarding the host\'s frames to a guest is reported to the host, then its recovery', async () => {
+  test('rooms: a relay that stops forwarding the host\'s frames to a guest is reported to the host, then its recovery; the guest is told what it missed', async () => {
     const [hl, gl] = [recorder(), recorder()];
     const h = await sp.createRoom(relayUrl, { onEvent: hl.onEvent });
     const Dropping = droppingSocket(1);
@@ -164,6 +165,13 @@ export function roomsSuite({ test }, sp, { relayUrl }) {
     await waitFor(hl, (e) => e.event === 'delivered' && e.to === 2);
     eq(h.undelivered, []);
     assert(!gl.seen.some((e) => e.event === 'text' && e.text === 'two'), 'the dropped text arrived');
+    // "three" came after "two" did not: the guest is told, 1 s later, of what the host
+    // sent it meanwhile ("two", and the receipt the host may have owed for its hello).
+    const missing = await waitFor(gl, (e) => e.event === 'missing');
+    eq(missing.from, 1);
+    assert(missing.count === 1 || missing.count === 2, JSON.stringify(missing));
+    eq(gl.seen.filter((e) => e.event === 'missing').length, 1);
+    assert(!hl.seen.some((e) => e.event === 'missing'), JSON.stringify(hl.seen));
     for (const l of [hl, gl]) assert(!l.seen.some((e) => e.event === 'refused'), JSON.stringify(l.seen));
     g.leave();
     h.leave();

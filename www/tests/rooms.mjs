@@ -13,7 +13,9 @@
 // the others' connections to it close; the room screen with voice on has no axe
 // violations. A relay that stops forwarding the host's frames to one guest (a proxy in
 // front of the relay for that guest's page) makes the host's page say its messages are
-// not reaching that guest, and say so again when they do (PROTOCOL.md 30.4 "Receipts").
+// not reaching that guest, and say so again when they do (PROTOCOL.md 30.4 "Receipts");
+// the guest's page says messages from the host did not arrive once a later one did
+// (30.4 "Gaps").
 //
 //   node www/tests/rooms.mjs           (also run as part of www/tests/e2e.mjs)
 
@@ -328,7 +330,7 @@ export async function runRooms(r, { relayBin, problems }) {
       expect(await p.C.evaluate(async () => (await window.sealpostRoomVoice.stats()).length) === 0, 'Cy kept a connection');
     });
 
-    await r.step('rooms: a relay that stops forwarding the host’s messages to one guest: the host is told, then told again when they get through', async () => {
+    await r.step('rooms: a relay that stops forwarding the host’s messages to one guest: the host is told, then told again when they get through; the guest is told what it missed', async () => {
       proxy.dropFrom = 1;
       await say(p.A, 'lost on the way to Dan');
       await messages(p.A).filter({ hasText: 'Your messages are not reaching Dan' }).waitFor(T);
@@ -341,9 +343,14 @@ export async function runRooms(r, { relayBin, problems }) {
       await messages(p.A).filter({ hasText: 'Dan confirms your messages again' }).waitFor(T);
       await p.A.locator('[data-testid^=room-undelivered-]').waitFor({ state: 'detached', ...T });
       expect(!(await messages(p.D).textContent()).includes('lost on the way to Dan'), 'the dropped text reached Dan');
+      // Dan got a later message of Ada's: his page says what did not arrive.
+      await messages(p.D).filter({ hasText: 'from Ada did not arrive' }).waitFor(T);
       // Nobody else was told anything of the kind: Bea and Cy got everything.
       for (const k of ['B', 'C', 'D']) {
         expect(!(await messages(p[k]).textContent()).includes('are not reaching'), `page ${k} was told its messages do not get through`);
+      }
+      for (const k of ['A', 'B', 'C']) {
+        expect(!(await messages(p[k]).textContent()).includes('did not arrive'), `page ${k} was told a message did not arrive`);
       }
     });
 

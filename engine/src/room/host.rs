@@ -1,6 +1,7 @@
 //! The host's part of a room: answering joins (SPAKE2, checking the joiner's
 //! confirmation, the grant) and rotating the room key at every change of membership.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 use sealpost_core::sorted::SortedMap;
@@ -12,13 +13,17 @@ use zeroize::Zeroizing;
 use super::member::Membership;
 use super::{HOST, MAX_PENDING_JOINS, Output, Refusal, RoomEvent, RoomOut};
 
-/// What only the host holds.
+/// What only the host holds. Its secrets are wiped when dropped (`RoomCode` and the
+/// keys zeroize themselves); those in the maps are boxed, because a `SortedMap` is a
+/// `Vec` that moves its entries when one is inserted or removed, and a moved-from slot
+/// or a reallocated buffer is not wiped: boxed, only the pointers move.
 pub(super) struct HostState {
     code: RoomCode,
     /// Each guest's pairwise key from its join (rekeys are sealed under it).
-    pairs: SortedMap<MemberId, Zeroizing<[u8; 32]>>,
-    /// Joins that answered SPAKE2 and wait for the joiner's confirmation.
-    pending: SortedMap<MemberId, HostPake>,
+    pairs: SortedMap<MemberId, Box<Zeroizing<[u8; 32]>>>,
+    /// Joins that answered SPAKE2 and wait for the joiner's confirmation: the keys
+    /// derived from the SPAKE2 key (the SPAKE2 state itself is gone, `HostPake`).
+    pending: SortedMap<MemberId, Box<HostPake>>,
 }
 
 impl HostState {
@@ -73,7 +78,7 @@ impl Membership {
         }
         match HostPake::respond(rng, &host.code, data) {
             Ok((pake, msg_b)) => {
-                host.pending.insert(from, pake);
+                host.pending.insert(from, Box::new(pake));
                 vec![Output::Send(RoomOut::Pake {
                     to: from,
                     data: msg_b.to_vec(),
@@ -88,7 +93,7 @@ impl Membership {
     pub(super) fn rotate<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
-        admit: Option<(MemberId, HostPake)>,
+        admit: Option<(MemberId, Box<HostPake>)>,
     ) -> Vec<Output> {
         let mut out = Vec::new();
         let next = EpochKey::generate(rng, self.key.epoch.saturating_add(1));
@@ -105,7 +110,7 @@ impl Membership {
         let admitted = match admit {
             Some((to, pake)) => match pake.grant(rng, to, &next) {
                 Ok(grant) => {
-                    host.pairs.insert(to, pake.pair_key());
+                    host.pairs.insert(to, Box::new(pake.pair_key()));
                     Some((to, grant))
                 }
                 Err(_) => None,

@@ -58,6 +58,9 @@ pub(super) struct Peer {
     pub(super) last_counter: u64,
     /// Where its streams stand here, and the frames missing from them (`gaps.rs`).
     pub(super) arrivals: Arrivals,
+    /// The last stream number this member gave its frames to it alone, under the
+    /// current key: every stream starts at 1 in each epoch.
+    sent_seq: u32,
     /// The epoch of the last frame accepted from it.
     last_epoch: Option<u32>,
     /// Frames accepted from it under the previous key since the last rotation.
@@ -89,9 +92,9 @@ pub(super) struct Membership {
     pub(super) key: EpochKey,
     pub(super) previous: Option<EpochKey>,
     next_counter: u64,
-    /// The last stream number this member gave, per addressee ([`EVERYONE`] or a
-    /// member), under the current key: every stream starts at 1 in each epoch.
-    last_seq: SortedMap<MemberId, u32>,
+    /// The last stream number this member gave its frames to [`EVERYONE`] under the
+    /// current key (those to one member: [`Peer::sent_seq`]).
+    everyone_seq: u32,
     pub(super) peers: SortedMap<MemberId, Peer>,
     /// A guest's pairwise key with the host (rekeys).
     pair: Option<Zeroizing<[u8; 32]>>,
@@ -111,7 +114,7 @@ impl Membership {
             key,
             previous: None,
             next_counter: 1,
-            last_seq: SortedMap::new(),
+            everyone_seq: 0,
             peers: SortedMap::new(),
             pair: None,
             name: String::new(),
@@ -122,17 +125,17 @@ impl Membership {
 
     /// Seals `content` to `to` (a shown member, or [`EVERYONE`]).
     pub(super) fn seal(&mut self, to: MemberId, content: &Content) -> Result<RoomOut, SendRefused> {
-        if to != EVERYONE && !self.peers.get(&to).is_some_and(|p| p.proven) {
-            return Err(SendRefused::NoSuchMember);
-        }
+        let last_seq = if to == EVERYONE {
+            self.everyone_seq
+        } else {
+            match self.peers.get(&to) {
+                Some(p) if p.proven => p.sent_seq,
+                _ => return Err(SendRefused::NoSuchMember),
+            }
+        };
         // 2^32 - 1 frames of one stream in one epoch is beyond any room's life; past it
         // the number stays, and the receivers refuse the frames as replayed.
-        let seq = self
-            .last_seq
-            .get(&to)
-            .copied()
-            .unwrap_or(0)
-            .saturating_add(1);
+        let seq = last_seq.saturating_add(1);
         let header = FrameHeader {
             epoch: self.key.epoch,
             sender: self.me,
@@ -143,9 +146,13 @@ impl Membership {
         // Every frame says whom this member sees (PROTOCOL.md 30.4 "Rosters").
         let data = seal_frame(&self.key, header, &self.roster(), content)
             .map_err(|_| SendRefused::TooLarge)?;
+        if to == EVERYONE {
+            self.everyone_seq = seq;
+        } else if let Some(p) = self.peers.get_mut(&to) {
+            p.sent_seq = seq;
+        }
         self.sent(to, header.counter, content);
         self.next_counter = self.next_counter.saturating_add(1);
-        self.last_seq.insert(to, seq);
         if let Content::Hello(name) = content {
             self.name.clone_from(name);
         }
@@ -200,9 +207,10 @@ impl Membership {
     /// stream starts again at 1 under the new key.
     pub(super) fn advance(&mut self, next: EpochKey) {
         self.previous = Some(core::mem::replace(&mut self.key, next));
-        self.last_seq.clear();
+        self.everyone_seq = 0;
         for p in self.peers.values_mut() {
             p.previous_accepted = 0;
+            p.sent_seq = 0;
             p.roster.clear();
             p.arrivals.rotate();
         }

@@ -387,6 +387,13 @@ function onEvent(e: RoomEvent) {
       a.undelivered.add(e.to);
       add({ notice: `Your messages are not reaching ${nameOf(e.to)}: they have not confirmed what you sent in the last seconds (or their confirmations are not reaching you). The relay may be dropping them.` });
       break;
+    case 'missing': {
+      // Frames of any kind count (texts, names, voice set-up, receipts): each one the
+      // relay dropped between two that arrived (PROTOCOL.md 30.4 "Gaps").
+      const what = e.count === 1 ? '1 message' : `${e.count} messages`;
+      add({ notice: `${what} from ${nameOf(e.from)} did not arrive: later ones did, so the relay may have dropped ${e.count === 1 ? 'it' : 'them'}.` });
+      break;
+    }
     case 'delivered':
       a.undelivered.delete(e.to);
       add({ notice: `${nameOf(e.to)} confirms your messages again; some sent in between may not have reached them.` });

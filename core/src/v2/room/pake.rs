@@ -81,11 +81,15 @@ fn spake(code: &RoomCode) -> (Password, Identity, Identity) {
 
 /// The joiner before the host answered.
 ///
-/// `spake2` 0.5.0-pre.0 has no `zeroize` feature and no `Drop` that wipes: its state (the
-/// secret scalar, a copy of the password and its scalar) and its `Password` stay in freed
-/// memory until reused. Wiping private fields from outside would need `unsafe`, which this
-/// crate forbids; so the state is kept for one round trip only, and everything derived
-/// from it here (`K`, the confirmation, grant and pair keys) is wiped.
+/// `spake2` 0.5.0-pre.0 has no `zeroize` feature and no `Drop` that wipes (and it builds
+/// `curve25519-dalek` without its `zeroize` feature): its state (the secret scalar `x`,
+/// a heap copy of the password and the password's scalar), its `Password` (another heap
+/// copy, made in `spake()` and dropped at once) and, inside `finish`, the shared point
+/// before hashing (a `Vec` it frees) stay in freed memory until reused. Their fields are
+/// private and have no `DerefMut`, and wiping them from outside would need `unsafe`,
+/// which this crate forbids; so the state is kept for one round trip only (the host's,
+/// not even that: [`HostPake::respond`] finishes at once), and everything derived from
+/// it here (`K`, the confirmation, grant and pair keys) is wiped.
 pub struct JoinerPake {
     spake: Spake2<Ed25519Group>,
     msg_a: [u8; PAKE_MSG_LEN],
