@@ -68,7 +68,7 @@ pub(super) struct Arrivals {
     current: Highest,
     /// Under the previous epoch (frames sealed before the sender moved on).
     previous: Highest,
-    /// Open gaps, oldest first (of either epoch: one under the previous epoch stays
+    /// Open gaps, in no order (of either epoch: one under the previous epoch stays
     /// open after the next rotation, and is reported when due).
     gaps: Vec<Gap>,
 }
@@ -128,7 +128,7 @@ impl Arrivals {
         {
             match (seq == g.first, seq == g.last) {
                 (true, true) => {
-                    self.gaps.remove(at);
+                    self.gaps.swap_remove(at);
                 }
                 (true, false) => g.first += 1,
                 (false, true) => g.last -= 1,
@@ -141,13 +141,13 @@ impl Arrivals {
                         due: g.due,
                     };
                     g.last = seq - 1;
-                    self.gaps.insert(at + 1, rest);
+                    self.gaps.push(rest);
                 }
             }
         }
-        // The oldest gap gives way: reported by the `settle` that follows every input.
+        // The oldest gap gives way: reported by the `settle` that follows every frame.
         if self.gaps.len() > MAX_OPEN_GAPS
-            && let Some(oldest) = self.gaps.first_mut()
+            && let Some(oldest) = self.gaps.iter_mut().min_by_key(|g| g.due)
         {
             oldest.due = 0;
         }
