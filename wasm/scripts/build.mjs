@@ -176,8 +176,12 @@ const wasmOpt = join(wasmDir, 'node_modules', '.bin', 'wasm-opt');
 // -O3, but a function with one caller is not inlined into it (`-ocimfs=0`, binaryen's
 // default inlines all of them): that merging made the module 19 KiB gzip larger for 0-5 %
 // of speed (docs/BENCHMARKS.md); the hot loops of the crypto call small functions, which
-// -O3's other inlining rules still inline. `--wasm-opt='FLAGS'` replaces both flags.
-const optFlags = String(args['wasm-opt'] ?? '-O3 --one-caller-inline-max-function-size=0').split(/\s+/).filter(Boolean);
+// -O3's other inlining rules still inline. Then the functions are laid out sorted by
+// name (`--reorder-functions-by-name`, after -O3): the instances of one generic function
+// and the functions of one module come next to each other, within gzip's 32 KiB window,
+// where the compiler's order scatters them over the megabyte (-13.7 KiB gzip, raw the
+// same: 401,229 -> 387,208 bytes; the code itself is unchanged). `--wasm-opt='FLAGS'` replaces all three flags.
+const optFlags = String(args['wasm-opt'] ?? '-O3 --one-caller-inline-max-function-size=0 --reorder-functions-by-name').split(/\s+/).filter(Boolean);
 if (!dev && !args['no-opt']) {
   if (!existsSync(wasmOpt)) {
     console.error('node_modules/.bin/wasm-opt missing: run `npm ci` in wasm/');
