@@ -18,6 +18,22 @@ fn marker(envelope: &[u8]) -> Vec<u8> {
     envelope[200..264].to_vec()
 }
 
+/// The files of `dir` (recursively) that contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_blobs_leave_no_bytes_in_the_data_directory() {
     let server = Server::start(&Backend::Sqlite, &["--checkpoint-interval-secs", "1"]).await;

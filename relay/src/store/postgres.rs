@@ -437,8 +437,7 @@ async fn create_schema(conn: &mut sqlx::PgConnection) -> Result<()> {
     } else {
         None
     };
-    // No PostgreSQL schema has a migration yet: `check` answers `Create` or refuses.
-    schema_version::check(schema_version::POSTGRES, found, has_tables)?;
+    schema_version::check(found, has_tables)?;
     for statement in SCHEMA.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         sqlx::query(statement).execute(&mut *conn).await?;
     }
@@ -449,7 +448,7 @@ async fn create_schema(conn: &mut sqlx::PgConnection) -> Result<()> {
         "INSERT INTO schema_version (version) SELECT $1 \
          WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
     )
-    .bind(schema_version::POSTGRES.current)
+    .bind(schema_version::SCHEMA_VERSION)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Bytes;
+use sqlx::Sqlite;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Executor, Sqlite};
 
 use tokio::sync::{oneshot, watch};
 
@@ -30,7 +30,6 @@ use super::shared::{self, Pools};
 use super::sqlite_writer::{Job, Turn, Writer};
 use sealpost_core::UserId;
 
-use super::schema_version::Start;
 use super::{
     BlobId, Deposit, Mailbox, PurgeBefore, Quota, Result, Store, StoreError, schema_version,
 };
@@ -68,22 +67,17 @@ CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
 -- A revoked device's tokens are deleted by mailbox key.
 CREATE INDEX IF NOT EXISTS tokens_mailbox ON tokens (user_id);
 -- seq counts per mailbox (the counters row's last_seq): no order across mailboxes.
--- The row id, slot, is random (SQLite's random(), a ChaCha20 generator seeded from the
--- OS; a new one per deposit), so it records no order either. A rowid table rather than
--- WITHOUT ROWID because a rowid table's row keeps up to 4,061 bytes in its B-tree page
--- and an index's (WITHOUT ROWID) only 1,002: a 1 KiB envelope there took an overflow
--- page, written at the deposit and zeroed (secure_delete) at the acknowledgement.
--- A mailbox's page is a range of blobs_seq.
+-- WITHOUT ROWID, so no hidden rowid records one either, and a mailbox's page is a
+-- range of the primary key.
 CREATE TABLE IF NOT EXISTS blobs (
-    slot INTEGER PRIMARY KEY,
     mailbox BLOB NOT NULL,
     seq INTEGER NOT NULL,
     id BLOB NOT NULL,
     received_at INTEGER NOT NULL,
     size INTEGER NOT NULL,
-    data BLOB NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS blobs_seq ON blobs (mailbox, seq);
+    data BLOB NOT NULL,
+    PRIMARY KEY (mailbox, seq)
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS blobs_id ON blobs (mailbox, id);
 CREATE INDEX IF NOT EXISTS blobs_received ON blobs (received_at);
 -- A device mailbox's blobs are in `blobs` under the 48-byte key user_id || device_id,
@@ -143,23 +137,6 @@ CREATE TABLE IF NOT EXISTS chunk_usage (
 );
 INSERT INTO chunk_usage (one, bytes) VALUES (1, 0) ON CONFLICT (one) DO NOTHING;
 ";
-
-/// Schema 2 to 3, run before [`SCHEMA`] in the same transaction: the schema 2 `blobs`
-/// (`WITHOUT ROWID`) is set aside with its indexes dropped, so that `SCHEMA` creates the
-/// new table and every index under the old names; [`COPY_FROM_2`] then moves the rows.
-const SET_ASIDE_2: &str = "
-ALTER TABLE blobs RENAME TO blobs_2;
-DROP INDEX blobs_id;
-DROP INDEX blobs_received;
-";
-
-/// Copies the schema 2 rows not copied yet, each with a random slot. A slot already taken
-/// (a chance of about n / 2^64) skips its row this time; it is copied again until
-/// nothing is left ([`migrate_from_2`]).
-const COPY_FROM_2: &str = "INSERT INTO blobs (slot, mailbox, seq, id, received_at, size, data)
-     SELECT random(), o.mailbox, o.seq, o.id, o.received_at, o.size, o.data FROM blobs_2 AS o
-     WHERE NOT EXISTS (SELECT 1 FROM blobs AS n WHERE n.mailbox = o.mailbox AND n.seq = o.seq)
-     ON CONFLICT (slot) DO NOTHING";
 
 const UNCOUNT_EXPIRED: &str = "UPDATE devices SET blob_count = blob_count - s.c, blob_bytes = blob_bytes - s.b
      FROM (SELECT mailbox, COUNT(*) AS c, SUM(size) AS b FROM blobs WHERE received_at < ?1 GROUP BY mailbox) AS s
@@ -227,15 +204,14 @@ impl SqliteStore {
         .fetch_one(&writer)
         .await?;
         // SQLite's own header field: 0 until a relay has recorded its schema.
-        let start = schema_version::check(
-            schema_version::SQLITE,
-            (found != 0).then_some(found),
-            has_tables,
-        )?;
-        // One transaction: a migration that fails leaves the database as it was.
-        let mut tx = writer.begin().await?;
-        create_schema(&mut tx, start).await?;
-        tx.commit().await?;
+        schema_version::check((found != 0).then_some(found), has_tables)?;
+        sqlx::raw_sql(SCHEMA).execute(&writer).await?;
+        sqlx::raw_sql(&format!(
+            "PRAGMA user_version = {}",
+            schema_version::SCHEMA_VERSION
+        ))
+        .execute(&writer)
+        .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -372,49 +348,6 @@ impl Store for SqliteStore {
         }
         Ok(())
     }
-}
-
-/// Creates what is missing and records the version, converting an older schema first;
-/// `conn` is inside a transaction.
-async fn create_schema(conn: &mut sqlx::SqliteConnection, start: Start) -> Result<()> {
-    if start == Start::Migrate(2) {
-        conn.execute(SET_ASIDE_2).await?;
-    }
-    conn.execute(SCHEMA).await?;
-    if start == Start::Migrate(2) {
-        migrate_from_2(conn).await?;
-    }
-    // Transactional: the version is recorded with the tables it describes.
-    conn.execute(format!("PRAGMA user_version = {}", schema_version::SQLITE.current).as_str())
-        .await?;
-    Ok(())
-}
-
-/// Moves schema 2's blobs into the new table, then drops the old one (with
-/// `secure_delete`, its pages are zeroed; the checkpoint then clears the log).
-async fn migrate_from_2(conn: &mut sqlx::SqliteConnection) -> Result<()> {
-    while sqlx::query(COPY_FROM_2)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-        > 0
-    {}
-    let (old, new): (i64, i64) =
-        sqlx::query_as("SELECT (SELECT COUNT(*) FROM blobs_2), (SELECT COUNT(*) FROM blobs)")
-            .fetch_one(&mut *conn)
-            .await?;
-    if old != new {
-        return Err(StoreError::from(
-            Box::<dyn std::error::Error + Send + Sync>::from(format!(
-                "converting schema 2: {new} of {old} blobs copied; nothing was changed"
-            )),
-        ));
-    }
-    sqlx::query("DROP TABLE blobs_2")
-        .execute(&mut *conn)
-        .await?;
-    tracing::info!("converted the database from schema 2 to 3 ({old} blobs)");
-    Ok(())
 }
 
 /// The writer thread ended (only when the store is dropped).

@@ -28,10 +28,6 @@ use crate::push::{HandOff, Mark};
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 512;
 
-/// Random slots tried for one blob before its batch fails: each is taken with a chance
-/// of about n / 2^64 (n blobs stored), so a second draw is already unheard of.
-const SLOT_DRAWS: usize = 4;
-
 /// Longest pause for a write on the other connection ([`Writer::turn`]). Only a turn
 /// whose end was never signalled lasts that long; the writer then goes on, and SQLite's
 /// own locking still keeps the two writers apart.
@@ -373,21 +369,11 @@ fn deposit(
             .exists(params![key])?;
         return Ok(Deposit::refused(exists));
     };
-    // A random slot (the row id, sqlite.rs) already taken, a chance of about n / 2^64,
-    // inserts nothing: draw again.
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO blobs (slot, mailbox, seq, id, received_at, size, data)
-         VALUES (random(), ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (slot) DO NOTHING",
-    )?;
-    for _ in 0..SLOT_DRAWS {
-        if insert.execute(params![key, seq, id.as_slice(), received_at, size, data])? == 1 {
-            return Ok(Deposit::Stored(seq));
-        }
-    }
-    Err(rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
-        Some("no free random slot for the blob".to_owned()),
-    ))
+    tx.prepare_cached(
+        "INSERT INTO blobs (mailbox, seq, id, received_at, size, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![key, seq, id.as_slice(), received_at, size, data])?;
+    Ok(Deposit::Stored(seq))
 }
 
 /// One acknowledgement: deletes the blobs and releases their quota.

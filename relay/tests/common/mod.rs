@@ -23,23 +23,6 @@ pub mod chunks;
 pub mod room;
 pub mod v2;
 
-/// The files of `dir` (recursively) that contain `needle`: where a deleted blob's bytes
-/// may still be on disk.
-pub fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_containing(&path, needle));
-        } else if let Ok(bytes) = std::fs::read(&path)
-            && bytes.windows(needle.len()).any(|w| w == needle)
-        {
-            found.push(path.display().to_string());
-        }
-    }
-    found
-}
-
 /// Hang protection only: nothing is asserted about how long anything takes.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
