@@ -14,7 +14,6 @@ mod postgres;
 mod schema_version;
 mod shared;
 mod sqlite;
-mod sqlite_coalescing;
 mod sqlite_writer;
 
 use std::fmt;

@@ -3,9 +3,8 @@
 //!
 //! Deposits and acknowledgements, the writes of every message, are group-committed by
 //! one thread that owns a write connection (`sqlite_writer.rs`): it takes every such
-//! write waiting at the moment (after a bounded wait for the depositors its previous
-//! commit answered) into one transaction, so they share one fsync, and answers each
-//! only after that commit. The rarer writes (directory, backups, links,
+//! write waiting at the moment into one transaction, so they share one fsync, and
+//! answers each only after that commit. The rarer writes (directory, backups, links,
 //! tokens, nonces, the purge) go through one more connection, which takes turns with
 //! the writer thread: each time it is handed out, the thread commits what it has and
 //! pauses until the connection is back in its pool. Reads use a small pool of their own (WAL lets them run beside

@@ -1,9 +1,7 @@
 //! The SQLite write path of the frequent writes (deposits, acknowledgements, request
 //! nonces, bearer tokens): one thread
 //! owns a write connection and commits every write waiting at the moment in one
-//! transaction, so they share one fsync, and answers each only after that commit. A
-//! batch may first wait up to a millisecond for the depositors the previous commit
-//! answered (`sqlite_coalescing.rs`), so that they share the commit too.
+//! transaction, so they share one fsync, and answers each only after that commit.
 //!
 //! Why a thread with rusqlite rather than a task with sqlx: sqlx runs each SQLite
 //! statement on its connection's worker thread and hands every statement and its
@@ -15,16 +13,15 @@
 
 use std::path::Path;
 use std::sync::mpsc::RecvTimeoutError;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use sealpost_core::UserId;
 
 use super::shared;
-use super::sqlite_coalescing::{Coalescing, Committed, next_job};
 use super::{BlobId, Deposit, Mailbox, Quota, Result, StoreError};
 use crate::push::{HandOff, Mark};
 
@@ -95,7 +92,7 @@ enum Outcome {
 /// committed what it was given.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
-    jobs: flume::Sender<Work>,
+    jobs: mpsc::Sender<Work>,
 }
 
 /// The other write connection's turn: while it lives, the writer thread waits. Without
@@ -117,7 +114,7 @@ impl Writer {
 
     /// Starts the thread that owns `conn`.
     fn spawn(conn: Connection) -> Result<Self> {
-        let (jobs, rx) = flume::bounded(2 * MAX_BATCH);
+        let (jobs, rx) = mpsc::channel(2 * MAX_BATCH);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run(conn, rx))
@@ -127,10 +124,7 @@ impl Writer {
 
     /// Queues `job`; its reply comes after the commit that includes it.
     pub(super) async fn submit(&self, job: Job) -> Result<()> {
-        self.jobs
-            .send_async(Work::Write(job))
-            .await
-            .map_err(|_| closed())
+        self.jobs.send(Work::Write(job)).await.map_err(|_| closed())
     }
 
     /// Waits until the writer thread has committed what was queued before and paused;
@@ -138,13 +132,7 @@ impl Writer {
     pub(super) async fn turn(&self) -> Turn {
         let (go, started) = oneshot::channel();
         let (end, done) = std::sync::mpsc::channel();
-        if self
-            .jobs
-            .send_async(Work::Pause { go, done })
-            .await
-            .is_err()
-            || started.await.is_err()
-        {
+        if self.jobs.send(Work::Pause { go, done }).await.is_err() || started.await.is_err() {
             return Turn { _end: None };
         }
         Turn { _end: Some(end) }
@@ -169,20 +157,15 @@ fn closed() -> StoreError {
 }
 
 /// Commits waiting jobs in batches until every [`Writer`] is dropped.
-fn run(mut conn: Connection, work: flume::Receiver<Work>) {
+fn run(mut conn: Connection, mut work: mpsc::Receiver<Work>) {
+    let mut waiting = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut last = Committed::default();
-    while let Some((first, queued)) = next_job(&work) {
-        let mut wait = Coalescing::new(&last, queued);
-        let mut next = Some(first);
-        while let Some(w) = next.take() {
+    while work.blocking_recv_many(&mut waiting, MAX_BATCH) > 0 {
+        for w in waiting.drain(..) {
             match w {
-                Work::Write(job) => {
-                    wait.taken(matches!(job, Job::Deposit { .. }));
-                    batch.push(job);
-                }
+                Work::Write(job) => batch.push(job),
                 Work::Pause { go, done } => {
-                    last = commit_and_answer(&mut conn, &mut batch);
+                    commit_and_answer(&mut conn, &mut batch);
                     // Ends when the turn is dropped (the sender disconnects).
                     if go.send(()).is_ok()
                         && let Err(RecvTimeoutError::Timeout) = done.recv_timeout(MAX_TURN)
@@ -191,32 +174,19 @@ fn run(mut conn: Connection, work: flume::Receiver<Work>) {
                             "a write on the other SQLite connection kept its turn too long"
                         );
                     }
-                    wait = Coalescing::new(&last, true);
                 }
             }
-            if batch.len() < MAX_BATCH {
-                next = work.try_recv().ok().or_else(|| wait.more(&work));
-            }
         }
-        last = commit_and_answer(&mut conn, &mut batch);
+        commit_and_answer(&mut conn, &mut batch);
     }
 }
 
 /// Commits `batch` in one transaction and answers every job of it.
-fn commit_and_answer(conn: &mut Connection, batch: &mut Vec<Job>) -> Committed {
+fn commit_and_answer(conn: &mut Connection, batch: &mut Vec<Job>) {
     if batch.is_empty() {
-        return Committed::default();
+        return;
     }
-    let started = Instant::now();
-    let result = commit(conn, batch);
-    let committed = Committed {
-        deposits: batch
-            .iter()
-            .filter(|j| matches!(j, Job::Deposit { .. }))
-            .count(),
-        took: started.elapsed(),
-    };
-    match result {
+    match commit(conn, batch) {
         Ok(outcomes) => {
             for (job, outcome) in batch.drain(..).zip(outcomes) {
                 match (job, outcome) {
@@ -264,7 +234,6 @@ fn commit_and_answer(conn: &mut Connection, batch: &mut Vec<Job>) -> Committed {
             }
         }
     }
-    committed
 }
 
 fn fail(job: Job, message: &str) {
