@@ -19,6 +19,14 @@ pub const MAX_OPEN_ATTEMPTS: u8 = 3;
 /// 4 h, 16 h, 64 h), at most [`MAX_RESENDS`] times (PROTOCOL.md 18.4).
 pub const RESEND_AFTER: u64 = 3600;
 
+/// A member's `DeviceLeft` notice (PROTOCOL.md 17.1, 27.2 "Devices") makes this device
+/// read that member's device list from the directory at most once in this long: the
+/// notice carries nothing trusted, so a member that floods them (or a relay that
+/// replays them, which the session's replay memory already stops) costs at most one
+/// lookup a minute of its own list. A notice that comes sooner waits for the minute to
+/// pass (a second revocation within it is not lost).
+pub const DEVICE_LEFT_INTERVAL: u64 = 60;
+
 /// Most re-sends of one message to one device, by the timer and by reset requests
 /// together: a device offline for days, or a peer that keeps asking, costs at most this
 /// many seals per message.

@@ -30,6 +30,7 @@ const TYPE_SIGNAL: u8 = 5;
 const TYPE_GROUP_OP: u8 = 6;
 const TYPE_SENDER_KEY: u8 = 7;
 const TYPE_GROUP_TEXT: u8 = 8;
+const TYPE_DEVICE_LEFT: u8 = 9;
 
 /// A message written by a user.
 #[derive(Clone, PartialEq, Eq)]
@@ -238,6 +239,10 @@ pub enum Payload {
     /// A user's message to a group: the payload of a group message (27.6), never of an
     /// envelope. The group and the sender are the group message's.
     GroupText(GroupText),
+    /// "A device left my account's device list: read it again" (PROTOCOL.md 17.1, 27.2
+    /// "Devices"), to the devices of every member of the sender's groups. No fields: it
+    /// is a hint, the signed list in the directory is what the receiver acts on.
+    DeviceLeft,
 }
 
 /// Secret bytes (a sender key distribution holds a chain key): zeroized when dropped,
@@ -315,6 +320,7 @@ impl Codec for Payload {
                 out.push(t.content_type);
                 put_var32(out, &t.content);
             }
+            Payload::DeviceLeft => out.push(TYPE_DEVICE_LEFT),
         }
     }
 
@@ -341,6 +347,7 @@ impl Codec for Payload {
                 content_type: r.u8()?,
                 content: r.var32(MAX_CONTENT_LEN)?.to_vec(),
             })),
+            TYPE_DEVICE_LEFT => Ok(Payload::DeviceLeft),
             _ => Err(Error::Malformed),
         }
     }
@@ -392,6 +399,7 @@ mod tests {
                 content_type: 1,
                 content: b"hi all".to_vec(),
             }),
+            Payload::DeviceLeft,
         ]
     }
 
@@ -448,6 +456,9 @@ mod tests {
     #[test]
     fn unknown_types_and_bounds_are_malformed() {
         assert_eq!(Payload::from_bytes(&[0]), Err(Error::Malformed));
+        assert_eq!(Payload::from_bytes(&[10]), Err(Error::Malformed));
+        // `DeviceLeft` has no fields.
+        assert_eq!(Payload::from_bytes(&[9]), Ok(Payload::DeviceLeft));
         assert_eq!(Payload::from_bytes(&[9, 0]), Err(Error::Malformed));
         assert_eq!(Payload::from_bytes(&[]), Err(Error::Malformed));
         // An empty receipt is not a receipt.

@@ -11,7 +11,7 @@ use sealpost_core::v2::{DeviceBundle, DeviceId, DeviceList};
 use super::Engine;
 use super::out::Out;
 use crate::action::Output;
-use crate::limits::RESEND_AFTER;
+use crate::limits::{DEVICE_LEFT_INTERVAL, RESEND_AFTER};
 
 /// Re-read a contact's devices before sending when the copy is older than this.
 pub const DIRECTORY_MAX_AGE: u64 = 24 * 3600;
@@ -47,6 +47,22 @@ pub(crate) enum Asker {
     /// pending payloads, receipts, a listed device's missing bundle, the own list): at
     /// most once per [`RESEND_AFTER`] per account, and not while its listing is younger.
     Upkeep,
+    /// A group member's `DeviceLeft` notice (PROTOCOL.md 27.2 "Devices"): at most once per
+    /// [`DEVICE_LEFT_INTERVAL`] per account, and not while its listing is younger; one
+    /// that must wait is asked again by a later tick ([`Directory::noticed`]).
+    Notice,
+}
+
+impl Asker {
+    /// How long after an account's last lookup, and after its last listing, this asker
+    /// waits (0: at once).
+    fn wait(self) -> u64 {
+        match self {
+            Asker::Input => 0,
+            Asker::Upkeep => RESEND_AFTER,
+            Asker::Notice => DEVICE_LEFT_INTERVAL,
+        }
+    }
 }
 
 /// Verified listings, the fetches under way and the lookups made.
@@ -59,6 +75,10 @@ pub(crate) struct Directory {
     /// The last lookup of each account (memory only): within [`RESEND_AFTER`], or
     /// answered unusably.
     asked: SortedMap<UserId, Asked>,
+    /// Accounts whose `DeviceLeft` notice came while an [`Asker::Notice`] lookup had to
+    /// wait (memory only, at most [`MAX_ASKED`]): asked by the next tick that may, unless
+    /// a lookup of any asker went first (it reads the list after the notice came).
+    noticed: SortedSet<UserId>,
 }
 
 impl Directory {
@@ -79,28 +99,45 @@ impl Directory {
     /// after the last lookup of the account and after its last listing, whatever the
     /// answer was (none, "no such account", one that does not verify, one without the
     /// bundle wanted): the upkeep runs after every input, and the answer is an input, so
-    /// asking again at once would ask without end (PROTOCOL.md 18.1 "Lookups").
+    /// asking again at once would ask without end (PROTOCOL.md 18.1 "Lookups"). An
+    /// [`Asker::Notice`] lookup waits [`DEVICE_LEFT_INTERVAL`] the same way, and one
+    /// that waits (or finds a fetch under way, which may have been asked before the
+    /// notice's list was published) is remembered for a later tick ([`Directory::noticed`]).
     pub(crate) fn ask(&mut self, user: UserId, now: u64, asker: Asker) -> bool {
         self.asked
             .retain(|_, a| a.unusable || (a.at.saturating_add(RESEND_AFTER) > now && a.at <= now));
-        if self.requested.contains(&user) {
+        let wait = asker.wait();
+        let recent = |at: u64| at.saturating_add(wait) > now && at <= now;
+        let waits = self.requested.contains(&user)
+            || (wait > 0
+                && (self.asked.get(&user).is_some_and(|a| recent(a.at))
+                    || self
+                        .listings
+                        .get(&user)
+                        .is_some_and(|l| recent(l.fetched_at))));
+        if waits {
+            if asker == Asker::Notice
+                && (self.noticed.contains(&user) || self.noticed.len() < MAX_ASKED)
+            {
+                self.noticed.insert(user);
+            }
             return false;
         }
-        if asker == Asker::Upkeep {
-            let recent = |at: u64| at.saturating_add(RESEND_AFTER) > now && at <= now;
-            let asked = self.asked.get(&user).is_some_and(|a| recent(a.at));
-            let listed = self
-                .listings
-                .get(&user)
-                .is_some_and(|l| recent(l.fetched_at));
-            if asked || listed {
-                return false;
-            }
-        }
+        self.noticed.remove(&user);
         let unusable = self.unreachable(&user);
         self.remember(user, Asked { at: now, unusable });
         self.requested.insert(user);
         true
+    }
+
+    /// The accounts whose `DeviceLeft` notice waits for a lookup ([`Asker::Notice`]).
+    pub(crate) fn noticed(&self) -> alloc::vec::Vec<UserId> {
+        self.noticed.iter().copied().collect()
+    }
+
+    /// `user`'s waiting notice no longer asks for anything (it left every group).
+    pub(crate) fn unnotice(&mut self, user: &UserId) {
+        self.noticed.remove(user);
     }
 
     /// Records `asked` for `user`, making room at [`MAX_ASKED`].

@@ -263,6 +263,7 @@ impl Engine {
                 user: m.sender,
             }),
             Ok(Payload::Signal(s)) => self.signal_received(rng, now, &m, s, out),
+            Ok(Payload::DeviceLeft) => self.device_left_noticed(now, m.sender, out),
             // A group message's payload never comes in a pairwise envelope.
             Ok(Payload::GroupText(_)) | Err(_) => out.notice(Notice::Unreadable { user: m.sender }),
         }

@@ -32,6 +32,7 @@ impl Engine {
         self.retry_group_deposits(out);
         self.resend_chains(now, out);
         self.end_chain_waits(now, out);
+        self.noticed_due(now, out);
         self.rotate_keys(rng, now, out);
         let me = self.me.user_id;
         if self.directory.fresh(&me, now).is_none() {

@@ -202,6 +202,8 @@ pub struct Device {
     /// Inputs handled, directory fetches asked for (work counters).
     pub handled: usize,
     pub fetches: usize,
+    /// The account of each directory fetch asked for, in order.
+    pub fetched: Vec<UserId>,
     /// Hold `DepositDone` answers until [`Device::confirm_deposits`].
     pub hold_deposit_done: bool,
     /// The relay cannot be reached: deposits fail (`DepositFailed`).
@@ -284,6 +286,7 @@ impl Device {
             }
             Output::FetchDirectory { user } => {
                 self.fetches += 1;
+                self.fetched.push(user);
                 let answer = self
                     .overrides
                     .get(&user)
@@ -463,6 +466,7 @@ fn device_from(engine: Engine, outputs: Vec<Output>, relay: &mut Relay, seed: u6
         direct: Vec::new(),
         handled: 0,
         fetches: 0,
+        fetched: Vec::new(),
         hold_deposit_done: false,
         offline_deposits: false,
         held: Vec::new(),

@@ -61,8 +61,6 @@ impl Stranger {
 
     /// Deposits `n` messages to `to`'s device, each in a session of its own.
     pub fn sessions(&mut self, relay: &mut Relay, to: &Device, n: usize, now: u64) {
-        let raw = relay.bundles.get(&(to.user(), to.id())).unwrap();
-        let bundle = DeviceBundle::from_bytes(raw).unwrap();
         for i in 0..n {
             let msg = Message::new(
                 MsgId::random(&mut self.rng),
@@ -73,18 +71,24 @@ impl Stranger {
                 format!("spam {i}").into_bytes(),
             )
             .unwrap();
-            let payload = Payload::Message(msg).to_bytes();
-            let sealed = SessionStore::new()
-                .seal(
-                    &mut self.rng,
-                    &self.identity,
-                    &self.keys,
-                    &bundle,
-                    &payload,
-                    now,
-                )
-                .unwrap();
-            relay.deposit(to.user(), to.id(), sealed.envelope);
+            self.seal(relay, to, &Payload::Message(msg), now);
         }
+    }
+
+    /// Deposits `payload` to `to`'s device in a session of its own.
+    pub fn seal(&mut self, relay: &mut Relay, to: &Device, payload: &Payload, now: u64) {
+        let raw = relay.bundles.get(&(to.user(), to.id())).unwrap();
+        let bundle = DeviceBundle::from_bytes(raw).unwrap();
+        let sealed = SessionStore::new()
+            .seal(
+                &mut self.rng,
+                &self.identity,
+                &self.keys,
+                &bundle,
+                &payload.to_bytes(),
+                now,
+            )
+            .unwrap();
+        relay.deposit(to.user(), to.id(), sealed.envelope);
     }
 }
