@@ -5,7 +5,9 @@
 // devices that have not updated, races of operations signed for the same
 // epoch settled by admin seniority (27.4), sender key distributions and their checks
 // against the state (27.5), group messages (27.6: header box, chain, body box, ECDSA
-// P-256 signature), replays, flipped bits and the time window.
+// P-256 signature), replays, flipped bits and the time window. Also the `DeviceLeft`
+// notice of tests/vectors/v2/device_left.json (17.7): its payload, and when a receiver
+// asks the directory for the sender's list (18.1 "Lookups" (c)), from the rule alone.
 // Ends with "N passed, N failed" and exits non-zero on any failure.
 //
 //   node tests/webcrypto/groups.mjs
@@ -458,5 +460,51 @@ for (const f of v.fail_distributions) {
     );
   });
 }
+
+// ---------------------------------------------------------------- 17.7 DeviceLeft
+
+const dl = vectors("v2/device_left.json");
+
+/** An engine payload of type 9 (17.7): the type byte and nothing else. */
+function parseDeviceLeft(bytes) {
+  const r = new Reader(bytes);
+  if (r.u8() !== 9) fail("MALFORMED");
+  r.finish();
+  return {};
+}
+
+await check("device_left.json: the payload is type 9 with no fields (17.7)", async () => {
+  parseDeviceLeft(unhex(dl.payload));
+  assert(dl.payload === "09", "one byte");
+});
+
+for (const f of dl.fail_payloads) {
+  await check(`device_left.json: ${f.name} is ${f.error} (17.7)`, async () => {
+    await rejects((async () => parseDeviceLeft(unhex(f.payload)))(), f.error, f.name);
+  });
+}
+
+await check("device_left.json: a member's notices ask for its list at most once per interval, none is lost (17.7, 18.1)", async () => {
+  // The receiver's memory of the member: its last lookup or listing (the directory
+  // answers at once here), and whether a notice waits for the interval to pass.
+  let last = -dl.listed_before;
+  let waiting = false;
+  const may = (at) => at - last >= dl.interval;
+  for (const e of dl.timeline) {
+    let asks = false;
+    if (e.event === "notice") {
+      if (may(e.at)) asks = true;
+      else waiting = true;
+    } else if (e.event === "tick") {
+      asks = waiting && may(e.at);
+    }
+    // A notice from an account in none of the receiver's groups asks for nothing.
+    if (asks) {
+      last = e.at;
+      waiting = false;
+    }
+    assert(asks === e.asks, `${e.event} at ${e.at}: asks ${asks}, the vector says ${e.asks}`);
+  }
+});
 
 summary();
