@@ -1,6 +1,7 @@
 //! What the directory told this run about other accounts (and our own): verified
-//! device lists and the bundles they authorise, and when each account was last asked
-//! for. Memory only: bundles are public and re-fetched after a restart; the pins that
+//! device lists and the bundles they authorise, when each account was last asked for,
+//! and the group members' `DeviceLeft` notices that wait to be asked for (PROTOCOL.md
+//! 17.7). Memory only: bundles are public and re-fetched after a restart; the pins that
 //! matter live in the account state.
 
 use sealpost_core::sorted::{SortedMap, SortedSet};
@@ -179,6 +180,31 @@ impl Engine {
     pub(super) fn ask_directory(&mut self, user: UserId, now: u64, asker: Asker, out: &mut Out) {
         if self.directory.ask(user, now, asker) {
             out.push(Output::FetchDirectory { user });
+        }
+    }
+
+    /// A `DeviceLeft` notice from `from`, authenticated by its pairwise session: when
+    /// `from` is a member of a group this device is in (this account included), its list
+    /// is read again ([`Asker::Notice`]: at most once per
+    /// [`crate::limits::DEVICE_LEFT_INTERVAL`]); the answer goes the way of every list,
+    /// and a list that lost a device makes an admin rekey. Anyone else's is ignored
+    /// without a report: it asks for nothing, and a member just removed (or one whose
+    /// add this device has not taken yet) sends one in good faith.
+    pub(super) fn device_left_noticed(&mut self, now: u64, from: UserId, out: &mut Out) {
+        if self.groups.is_member_anywhere(&from) {
+            self.ask_directory(from, now, Asker::Notice, out);
+        }
+    }
+
+    /// On a tick: the notices whose lookup had to wait are asked for now if they may
+    /// (those of accounts no longer in any group are dropped).
+    pub(super) fn noticed_due(&mut self, now: u64, out: &mut Out) {
+        for user in self.directory.noticed() {
+            if self.groups.is_member_anywhere(&user) {
+                self.ask_directory(user, now, Asker::Notice, out);
+            } else {
+                self.directory.unnotice(&user);
+            }
         }
     }
 }

@@ -5,10 +5,10 @@
 //!
 //! The admins learn of it when they read the member's new list. A member's own devices
 //! make them read it at once: a device that sees its own account's list lose a device
-//! tells every device of every member of its groups (`DeviceLeft`, 17.1), and a device
-//! that gets that notice from a member reads the member's list again (at most once per
-//! [`crate::limits::DEVICE_LEFT_INTERVAL`]). The notice carries nothing to trust: only
-//! the signed list the directory serves can make a device rekey.
+//! tells every device of every member of its groups (`DeviceLeft`, 17.7), and a device
+//! that gets that notice from a member reads the member's list again (`directory.rs`, at
+//! most once per [`crate::limits::DEVICE_LEFT_INTERVAL`]). The notice carries nothing to
+//! trust: only the signed list the directory serves can make a device rekey.
 
 use alloc::vec::Vec;
 use rand_core::CryptoRng;
@@ -18,7 +18,6 @@ use sealpost_core::v2::GroupId;
 use sealpost_core::v2::group::Change;
 
 use super::Engine;
-use super::directory::Asker;
 use super::out::Out;
 use crate::codec::Codec;
 use crate::payload::Payload;
@@ -73,31 +72,6 @@ impl Engine {
         let notice = Payload::DeviceLeft.to_bytes();
         for user in members {
             self.pend(user, None, notice.clone());
-        }
-    }
-
-    /// A `DeviceLeft` notice from `from`, authenticated by its pairwise session: when
-    /// `from` is a member of a group this device is in (this account included), its list
-    /// is read again ([`Asker::Notice`]: at most once per
-    /// [`crate::limits::DEVICE_LEFT_INTERVAL`]); the answer goes the way of every list,
-    /// and a list that lost a device makes an admin rekey. Anyone else's is ignored
-    /// without a report: it asks for nothing, and a member just removed (or one whose
-    /// add this device has not taken yet) sends one in good faith.
-    pub(super) fn device_left_noticed(&mut self, now: u64, from: UserId, out: &mut Out) {
-        if self.groups.is_member_anywhere(&from) {
-            self.ask_directory(from, now, Asker::Notice, out);
-        }
-    }
-
-    /// On a tick: the notices whose lookup had to wait are asked for now if they may
-    /// (those of accounts no longer in any group are dropped).
-    pub(super) fn noticed_due(&mut self, now: u64, out: &mut Out) {
-        for user in self.directory.noticed() {
-            if self.groups.is_member_anywhere(&user) {
-                self.ask_directory(user, now, Asker::Notice, out);
-            } else {
-                self.directory.unnotice(&user);
-            }
         }
     }
 }

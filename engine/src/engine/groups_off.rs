@@ -94,11 +94,6 @@ impl Engine {
     ) {
     }
 
-    /// Nobody is a member of a group here: a `DeviceLeft` notice asks for nothing.
-    pub(super) fn device_left_noticed(&mut self, _: u64, _: UserId, _: &mut Out) {}
-
-    pub(super) fn noticed_due(&mut self, _: u64, _: &mut Out) {}
-
     pub(super) fn group_devices_left(&mut self, _: &UserId, _: &[DeviceId], _: &mut Out) {}
 
     pub(super) fn deposit_many_failed(&mut self, _: DepositHandle) -> bool {
