@@ -50,7 +50,7 @@ pub(crate) enum Asker {
     Upkeep,
     /// A group member's `DeviceLeft` notice (PROTOCOL.md 27.2 "Devices"): at most once per
     /// [`DEVICE_LEFT_INTERVAL`] per account, and not while its listing is younger; one
-    /// that must wait is asked again by a later tick ([`Directory::noticed`]).
+    /// that must wait is asked again by a later tick ([`Directory::take_noticed`]).
     Notice,
 }
 
@@ -103,7 +103,7 @@ impl Directory {
     /// asking again at once would ask without end (PROTOCOL.md 18.1 "Lookups"). An
     /// [`Asker::Notice`] lookup waits [`DEVICE_LEFT_INTERVAL`] the same way, and one
     /// that waits (or finds a fetch under way, which may have been asked before the
-    /// notice's list was published) is remembered for a later tick ([`Directory::noticed`]).
+    /// notice's list was published) is remembered for a later tick ([`Directory::take_noticed`]).
     pub(crate) fn ask(&mut self, user: UserId, now: u64, asker: Asker) -> bool {
         self.asked
             .retain(|_, a| a.unusable || (a.at.saturating_add(RESEND_AFTER) > now && a.at <= now));
@@ -131,14 +131,10 @@ impl Directory {
         true
     }
 
-    /// The accounts whose `DeviceLeft` notice waits for a lookup ([`Asker::Notice`]).
-    pub(crate) fn noticed(&self) -> alloc::vec::Vec<UserId> {
-        self.noticed.iter().copied().collect()
-    }
-
-    /// `user`'s waiting notice no longer asks for anything (it left every group).
-    pub(crate) fn unnotice(&mut self, user: &UserId) {
-        self.noticed.remove(user);
+    /// The accounts whose `DeviceLeft` notice waits for a lookup ([`Asker::Notice`]),
+    /// taken: asking for one that must still wait remembers it again.
+    pub(crate) fn take_noticed(&mut self) -> SortedSet<UserId> {
+        core::mem::take(&mut self.noticed)
     }
 
     /// Records `asked` for `user`, making room at [`MAX_ASKED`].
@@ -196,14 +192,12 @@ impl Engine {
         }
     }
 
-    /// On a tick: the notices whose lookup had to wait are asked for now if they may
-    /// (those of accounts no longer in any group are dropped).
+    /// On a tick: the notices whose lookup had to wait are asked for now if they may,
+    /// else remembered again (those of accounts no longer in any group are dropped).
     pub(super) fn noticed_due(&mut self, now: u64, out: &mut Out) {
-        for user in self.directory.noticed() {
+        for user in self.directory.take_noticed() {
             if self.groups.is_member_anywhere(&user) {
                 self.ask_directory(user, now, Asker::Notice, out);
-            } else {
-                self.directory.unnotice(&user);
             }
         }
     }

@@ -64,11 +64,10 @@ impl Engine {
     /// that keeps that device's mailbox would otherwise hand them to. Kept until the
     /// relay takes it, like the group's other pairwise payloads (`Part::Groups`).
     fn tell_device_left(&mut self) {
-        let members: SortedSet<UserId> = self
-            .groups
-            .live()
-            .flat_map(|(_, e)| e.session.state().members().keys().copied())
-            .collect();
+        let mut members: SortedSet<UserId> = SortedSet::new();
+        for (_, e) in self.groups.live() {
+            members.extend(e.session.state().members().keys());
+        }
         let notice = Payload::DeviceLeft.to_bytes();
         for user in members {
             self.pend(user, None, notice.clone());
