@@ -112,7 +112,13 @@ const simd = !args['no-simd'] && !dev;
 // drops the producers/target_features sections (-> 386,992 measured).
 // -33 bytes: both of the above together measured 387,611 bytes gzip on the rebased
 // wasmdiet branch (the sum of the two: 387,644).
-const BUDGET_GZIP = 388 * 1024 + 1392 + 1764 + 109 + 559 + 93 + 652 - 14021 - 216 - 33;
+// +450 bytes for issue 10's DeviceLeft notice (grouprev: a device whose own list lost a
+// device tells the members of its groups; a member's notice makes a device read that
+// member's list, once a minute at most, through Directory::ask): 387,611 bytes gzip on
+// 9920422 (main) -> 388,061 on the grouprev branch rebased on it, both built in
+// /work/wt-grouprev with one target dir, same flags (on 51088ae's flags: +486, 715
+// before the branch's size commit).
+const BUDGET_GZIP = 388 * 1024 + 1392 + 1764 + 109 + 559 + 93 + 652 - 14021 - 216 - 33 + 450;
 
 function run(cmd, argv, env = {}) {
   const t = Date.now();
