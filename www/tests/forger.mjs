@@ -7,27 +7,11 @@
 // is what a modified client would send them: well-formed, signed by a real identity key,
 // in real pairwise sessions through the relay.
 
-const { subtle } = globalThis.crypto;
-const enc = new TextEncoder();
+// The byte helpers of the WebCrypto-only checks, which build the same encodings.
+import { cat, enc, hex, subtle, u64, unhex } from '../../tests/webcrypto/common.mjs';
 
-function cat(...parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 const u16 = (n) => Uint8Array.of(n >> 8, n & 0xff);
 const u32 = (n) => Uint8Array.of(n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
-const u64 = (n) => {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, n);
-  return b;
-};
-const unhex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
-const hex = (b) => Buffer.from(b).toString('hex');
 const b64url = (b) => Buffer.from(b).toString('base64url');
 const sha256 = async (b) => new Uint8Array(await subtle.digest('SHA-256', b));
 
