@@ -46,13 +46,20 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/**
+ * The formats of `fmtTime`, made once: `toLocaleTimeString(locales, options)` builds a
+ * new formatter on every call (0.18 ms each in Chromium; a message's line is drawn
+ * again on each change of its state, so issue 13's trace found 1.2 ms of them per sent
+ * message). Same output; a change of the browser's language shows after a reload.
+ */
+const TIME = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit' });
+const DAY = new Intl.DateTimeFormat([], { month: 'short', day: 'numeric' });
+
 export function fmtTime(ms: number): string {
   const d = new Date(ms);
   const now = new Date();
   const sameDay = d.toDateString() === now.toDateString();
-  return sameDay
-    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleDateString([], { month: 'short', day: 'numeric' }) + ' ' + d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return sameDay ? TIME.format(d) : `${DAY.format(d)} ${TIME.format(d)}`;
 }
 
 /** A call's length: "0:42", "12:05", "1:02:09". */

@@ -182,12 +182,14 @@ async function measure(relayLimits, extra, DEVICES) {
   await b.evaluate(() => { window.__arrivals = {}; });
   await observe();
 
+  // Sent as the user does, with Enter (a keydown the composer handles; since
+  // 2026-12-08 it sends directly, before that it called the form's requestSubmit()).
   const submit = (t) =>
     a.evaluate((t) => {
       const ta = document.querySelector('[data-testid=compose]');
       ta.value = t;
       const at = performance.timeOrigin + performance.now();
-      ta.form.requestSubmit();
+      ta.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
       return at;
     }, t);
 

@@ -14,6 +14,7 @@ import { wireOf } from '../convo';
 import { fileBox, fileControls, forgetOpened, retryFile } from './files';
 import { callButton } from './calling';
 import { appendMsg, messageList, removeMsg } from './msglist';
+import { sendDirectly, submitDirectly } from './composer';
 
 let scrollPending = false;
 /** Scrolls the message list to the end once per frame (no forced layout per message). */
@@ -148,31 +149,24 @@ export function showChat(c: Contact): boolean {
     limit.update();
     text.focus();
   };
-  const composer = h('form.composer', {
-    onsubmit: (ev: Event) => {
-      ev.preventDefault();
-      // Trailing spaces and newlines go; leading indentation (code, poems) stays.
-      const v = text.value.trimEnd();
-      if (!v.trim() || c.keyChanged || !limit.fits()) return;
-      text.value = '';
-      limit.update();
-      m.setDraft(c.userId, '');
-      m.convo.typing(c, false);
-      const { editing, replyTo } = composing;
-      composing.replyTo = composing.editing = undefined;
-      bar.replaceChildren();
-      if (editing) void m.convo.edit(c, editing, v).catch((e) => toast(`Could not edit: ${friendly(e)}`));
-      // Not stored: the outbox does not send it and says so on the message.
-      else void m.send(c, v, replyTo ? wireOf(replyTo) : undefined).catch(() => undefined);
-      void checkPersistence(true);
-    },
-  }, bar, limit.el, ...fileControls({ contact: c }, ui.paneEl), text, send);
-  text.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-      ev.preventDefault();
-      composer.requestSubmit();
-    }
-  });
+  const submit = () => {
+    // Trailing spaces and newlines go; leading indentation (code, poems) stays.
+    const v = text.value.trimEnd();
+    if (!v.trim() || c.keyChanged || !limit.fits()) return;
+    text.value = '';
+    limit.update();
+    m.setDraft(c.userId, '');
+    m.convo.typing(c, false);
+    const { editing, replyTo } = composing;
+    composing.replyTo = composing.editing = undefined;
+    bar.replaceChildren();
+    if (editing) void m.convo.edit(c, editing, v).catch((e) => toast(`Could not edit: ${friendly(e)}`));
+    // Not stored: the outbox does not send it and says so on the message.
+    else void m.send(c, v, replyTo ? wireOf(replyTo) : undefined).catch(() => undefined);
+    void checkPersistence(true);
+  };
+  const composer = h('form.composer', { onsubmit: submitDirectly(submit) }, bar, limit.el, ...fileControls({ contact: c }, ui.paneEl), text, send);
+  sendDirectly(text, send, submit);
   text.addEventListener('input', () => {
     m.setDraft(c.userId, text.value);
     m.convo.typing(c, text.value.length > 0);

@@ -13,6 +13,7 @@ import { messageLimit } from './limit';
 import { fileBox, fileControls, retryFile } from './files';
 import { jumpToResult } from './search';
 import { appendMsg, messageList } from './msglist';
+import { sendDirectly, submitDirectly } from './composer';
 
 let unsubscribe: (() => void) | null = null;
 
@@ -95,29 +96,22 @@ export function showGroup(group: string): boolean {
   const inputs = [text, send, ...files.slice(1)] as (HTMLTextAreaElement | HTMLButtonElement)[];
   const enable = (on: boolean) => inputs.forEach((x) => (x.disabled = !on));
   enable(member);
+  const submit = () => {
+    const v = text.value.trimEnd();
+    if (!v.trim() || !limit.fits() || !g.infos.has(group)) return;
+    text.value = '';
+    limit.update();
+    void g.send(group, v);
+  };
   const composer = h(
     'form.composer',
-    {
-      onsubmit: (ev: Event) => {
-        ev.preventDefault();
-        const v = text.value.trimEnd();
-        if (!v.trim() || !limit.fits() || !g.infos.has(group)) return;
-        text.value = '';
-        limit.update();
-        void g.send(group, v);
-      },
-    },
+    { onsubmit: submitDirectly(submit) },
     limit.el,
     ...files,
     text,
     send,
   );
-  text.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-      ev.preventDefault();
-      composer.requestSubmit();
-    }
-  });
+  sendDirectly(text, send, submit);
   const top = () => header(group, h('a.button', { href: `#/group/${group}/members`, 'data-testid': 'group-members-link' }, 'Members'));
   let head = top();
   const redrawHead = () => {

@@ -10,7 +10,9 @@ export const MAX_MESSAGE_CHARS = 10_000;
 /** The counter shows from this length on. */
 const SHOW_FROM = MAX_MESSAGE_CHARS - 1_000;
 
-const fmt = (n: number) => n.toLocaleString('en-US');
+/** Made once: `toLocaleString` builds a formatter per call, and the send path calls `fmt` four times (issue 13). */
+const NUMBER = new Intl.NumberFormat('en-US');
+const fmt = (n: number) => NUMBER.format(n);
 
 /**
  * The counter for `text` (put it next to the composer): refreshes on input and on
