@@ -150,7 +150,8 @@ export function trace(dir, { from = 'A', to = 'B', run = 'seq', sent = {}, shown
     // the call's own event: matched by commit time).
     const call = a.find((l) => l.what === 'send-call' && keyOf(l.rest) === k);
     const go = call && Math.max(call.t, recordWrite?.done ?? 0);
-    const sealWrite = call && firstAfter(aIdb, call.t, (w) => w.names.includes('sends'), (w) => w.done);
+    // (The idempotency records: `sends`, since 2026-12-07 in buckets `sends.N`.)
+    const sealWrite = call && firstAfter(aIdb, call.t, (w) => w.names.some((n) => n === 'sends' || n.startsWith('sends.')), (w) => w.done);
     // Recipient worker: the last input before the delivery, the write it led to.
     const input = inputs.filter((l) => l.t <= d.t).at(-1);
     const openWrite = input && firstAfter(bIdb, input.t, (w) => w.names.includes('inbox'), (w) => w.done);
