@@ -34,8 +34,10 @@ export function ensureBuilt({ rebuildWww = false, release = false } = {}) {
 /**
  * Starts a relay on a free loopback port with a fresh data directory, or on `port` with
  * `dataDir` (the same relay started again, e.g. with other flags: pages keep their origin).
+ * It serves www/dist, or the build in SEALPOST_STATIC_DIR (two builds compared side by
+ * side, e.g. with bench.mjs, while www/dist stays as it is).
  */
-export async function startRelay(relayBin, extraArgs = [], { dataDir = mkdtempSync(join(tmpdir(), 'sealpost-e2e-')), port = 0, staticDir = join(www, 'dist') } = {}) {
+export async function startRelay(relayBin, extraArgs = [], { dataDir = mkdtempSync(join(tmpdir(), 'sealpost-e2e-')), port = 0, staticDir = process.env.SEALPOST_STATIC_DIR ?? join(www, 'dist') } = {}) {
   const child = spawn(
     relayBin,
     ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--static-dir', staticDir, ...extraArgs],
