@@ -219,6 +219,9 @@ export class HistorySearch {
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // A catch-up still due would set the timer again; what it held is put right at the
+    // next unlock, as anything a last write missed.
+    this.behind.clear();
   }
 }
 
