@@ -115,8 +115,8 @@ const simd = !args['no-simd'] && !dev;
 // +450 bytes for issue 10's DeviceLeft notice (grouprev: a device whose own list lost a
 // device tells the members of its groups; a member's notice makes a device read that
 // member's list, once a minute at most, through Directory::ask): 387,611 bytes gzip on
-// 9920422 (main) -> 388,061 on the grouprev branch rebased on it, both built in
-// /work/wt-grouprev with one target dir, same flags (on 51088ae's flags: +486, 715
+// 9920422 (main) -> 388,061 on the grouprev branch rebased on it, both built in one
+// worktree with one target dir, same flags (on 51088ae's flags: +486, 715
 // before the branch's size commit).
 const BUDGET_GZIP = 388 * 1024 + 1392 + 1764 + 109 + 559 + 93 + 652 - 14021 - 216 - 33 + 450;
 
